@@ -1,0 +1,1 @@
+"""Keys, signatures, canonical JSON and hashing. Imports no other ``anju`` module but errors."""

@@ -1,0 +1,86 @@
+"""Password-protected key files: argon2id (libsodium) + XSalsa20-Poly1305 (SecretBox).
+
+File format (JSON): {"anju_keystore": 1, "kdf": "argon2id", "opslimit", "memlimit",
+"salt" (base64), "nonce" (base64), "ciphertext" (base64), "public_key" (hex)}.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import nacl.exceptions
+import nacl.pwhash
+import nacl.secret
+import nacl.utils
+
+from anju.crypto.keys import SigningKey
+
+OPSLIMIT = nacl.pwhash.argon2id.OPSLIMIT_MODERATE
+MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_MODERATE
+
+
+class KeystoreError(Exception):
+    """Wrong password or a damaged keystore file."""
+
+
+def encrypt(key: SigningKey, password: str, *, opslimit: int = OPSLIMIT, memlimit: int = MEMLIMIT) -> dict[str, Any]:
+    salt = nacl.utils.random(nacl.pwhash.argon2id.SALTBYTES)
+    secret = nacl.pwhash.argon2id.kdf(nacl.secret.SecretBox.KEY_SIZE, password.encode(), salt, opslimit=opslimit, memlimit=memlimit)
+    nonce = nacl.utils.random(nacl.secret.SecretBox.NONCE_SIZE)
+    box = nacl.secret.SecretBox(secret)
+    ct = box.encrypt(key.seed, nonce).ciphertext
+    b64 = base64.b64encode
+    return {
+        "anju_keystore": 1,
+        "kdf": "argon2id",
+        "opslimit": opslimit,
+        "memlimit": memlimit,
+        "salt": b64(salt).decode(),
+        "nonce": b64(nonce).decode(),
+        "ciphertext": b64(ct).decode(),
+        "public_key": key.public_hex,
+    }
+
+
+def decrypt(doc: dict[str, Any], password: str) -> SigningKey:
+    try:
+        if doc.get("anju_keystore") != 1 or doc.get("kdf") != "argon2id":
+            raise KeystoreError("not an Anju keystore (version 1, argon2id)")
+        salt = base64.b64decode(doc["salt"], validate=True)
+        nonce = base64.b64decode(doc["nonce"], validate=True)
+        ct = base64.b64decode(doc["ciphertext"], validate=True)
+        secret = nacl.pwhash.argon2id.kdf(
+            nacl.secret.SecretBox.KEY_SIZE, password.encode(), salt, opslimit=int(doc["opslimit"]), memlimit=int(doc["memlimit"])
+        )
+        seed = nacl.secret.SecretBox(secret).decrypt(ct, nonce)
+    except nacl.exceptions.CryptoError:
+        raise KeystoreError("wrong password, or the keystore was altered") from None
+    except (KeyError, ValueError, TypeError) as exc:
+        raise KeystoreError(f"damaged keystore: {exc}") from None
+    key = SigningKey(seed)
+    if key.public_hex != doc.get("public_key"):
+        raise KeystoreError("the keystore's public key does not match its private key")
+    return key
+
+
+def save(path: Path, key: SigningKey, password: str, **kw: int) -> None:
+    doc = encrypt(key, password, **kw)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(doc, f, indent=1)
+    os.replace(tmp, path)
+
+
+def load(path: Path, password: str) -> SigningKey:
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise KeystoreError(f"cannot read keystore {path}: {exc}") from None
+    if not isinstance(doc, dict):
+        raise KeystoreError("damaged keystore: not a JSON object")
+    return decrypt(doc, password)

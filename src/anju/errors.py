@@ -1,0 +1,103 @@
+"""One error model for all of Anju.
+
+    AnjuError                 root: a stable ``code``, a human ``message`` and ``details``
+    ├── TxRejected            a transaction refused; nothing changed (HTTP 4xx, ABCI code > 0)
+    ├── VerificationError     a proof, signature or stored record failed to verify
+    ├── Overloaded            the node is saturated; retry later (HTTP 429/503 + Retry-After)
+    └── StorageCorrupt        on-disk data is inconsistent; the node stops loudly
+
+Every code used anywhere is listed in :data:`CODES` with a one-line meaning, and a test checks
+that each one is documented in ``docs/PROTOCOL.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# code -> (HTTP status, meaning)
+CODES: dict[str, tuple[int, str]] = {
+    # envelope and transport
+    "MALFORMED_JSON": (400, "the request body is not valid JSON (UTF-8, RFC 8259)"),
+    "MALFORMED_ENVELOPE": (400, "the envelope is not {body, sigs} with the required fields and types"),
+    "UNKNOWN_FIELD": (400, "a field that the schema does not define is present"),
+    "NON_INTEGER_NUMBER": (400, "a number is not an integer (money is in fen; no floats anywhere)"),
+    "INTEGER_OUT_OF_RANGE": (400, "an integer lies outside -(2^53-1)..2^53-1 or a field's own range"),
+    "TX_TOO_LARGE": (413, "the envelope exceeds the maximum transaction size"),
+    "PAYLOAD_TOO_LARGE": (413, "the HTTP request body exceeds the maximum request size"),
+    "WRONG_CHAIN": (400, "body.chain is not this ledger's chain id"),
+    "BAD_SIGNATURE": (400, "a signature does not verify over the signed bytes"),
+    "MISSING_SIGNATURE": (400, "a required signature (the signer's, or a co-signer's) is absent"),
+    "DUPLICATE_SIGNATURE": (400, "the same key signs twice"),
+    "UNKNOWN_SIGNER": (403, "the signer is not a registered party of the application"),
+    "SEQ_REUSED": (409, "seq is not greater than the signer's last committed seq (replay)"),
+    "SEQ_SKIPPED": (409, "seq is more than one above the signer's last seq (out of order)"),
+    "DUPLICATE_TX": (409, "a transaction with this id is already pending or committed"),
+    "UNKNOWN_KIND": (400, "body.kind names no transaction kind of the application"),
+    "INVALID_FIELD": (400, "a field has the wrong type or an impossible value"),
+    "NOT_FOUND": (404, "no such transaction, block, key or record"),
+    "BAD_REQUEST": (400, "the query parameters are invalid"),
+    "RATE_LIMITED": (429, "this client sent too many requests; retry after the given delay"),
+    "MEMPOOL_FULL": (503, "the node's queue of pending transactions is full; retry later"),
+    "SHUTTING_DOWN": (503, "the node is stopping and accepts nothing new"),
+    "TIMEOUT": (504, "the transaction was accepted but not committed within the wait limit"),
+    # verification
+    "PROOF_INVALID": (422, "a Merkle inclusion, consistency or state proof does not verify"),
+    "CHECKPOINT_INVALID": (422, "a checkpoint note is malformed or its signature does not verify"),
+    "STORE_CORRUPT": (500, "stored ledger data does not match what replaying the ledger gives"),
+}
+
+
+class AnjuError(Exception):
+    """Root of every error Anju raises on purpose."""
+
+    code: str = "BAD_REQUEST"
+
+    def __init__(self, code: str, message: str, **details: Any) -> None:
+        if code not in CODES:
+            raise ValueError(f"unregistered error code {code!r}")
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.details: dict[str, Any] = details
+
+    @property
+    def http_status(self) -> int:
+        return CODES[self.code][0]
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract's error body: ``{"error": {"code", "message", "details"}}``."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+    def diagnostics(self) -> str:
+        """Text a user can act on."""
+        extra = "".join(f"\n  {k}: {v}" for k, v in self.details.items())
+        return f"{self.code}: {self.message}{extra}"
+
+
+class TxRejected(AnjuError):
+    """A transaction was refused; it changed nothing."""
+
+
+class VerificationError(AnjuError):
+    """Something that should verify did not; ``details`` carries the evidence."""
+
+
+class Overloaded(AnjuError):
+    """The node cannot take more now; ``retry_after`` seconds is a fair wait."""
+
+    def __init__(self, code: str, message: str, retry_after: float = 1.0, **details: Any) -> None:
+        super().__init__(code, message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
+
+
+class StorageCorrupt(AnjuError):
+    """On-disk data is inconsistent with the ledger; never silently repaired."""
+
+
+def register_codes(codes: dict[str, tuple[int, str]]) -> None:
+    """Let an application (the registry) add its own stable codes to the one table."""
+    for code, spec in codes.items():
+        existing = CODES.get(code)
+        if existing is not None and existing != spec:
+            raise ValueError(f"error code {code!r} registered twice with different meanings")
+        CODES[code] = spec
