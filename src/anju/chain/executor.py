@@ -1,0 +1,303 @@
+"""The executor: runs an application :class:`Machine` over the ledger, one block at a time.
+
+Both chain drivers use it: the embedded sequencer (``chain/node.py``) and the CometBFT ABCI
+adapter. A block goes through ``begin`` → ``deliver``* → ``seal`` → ``commit``:
+
+- ``deliver`` checks chain id and ``seq`` against everything before it (committed state plus the
+  block so far), runs the machine on a per-transaction overlay and keeps the writes only if it
+  succeeds; a rejected transaction leaves no trace.
+- ``seal`` applies the block's writes to the authenticated state map, appends the leaves to the
+  RFC 9162 log and returns the unsigned checkpoint and everything to store.
+- ``commit`` writes it all in one SQLite transaction, with the signed checkpoint note.
+
+The executor never reads the clock: the block time is given to ``begin``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from anju.crypto import jcs
+from anju.crypto.tx import Tx
+from anju.errors import StorageCorrupt, TxRejected
+from anju.ledger import merkle
+from anju.ledger.checkpoint import Checkpoint
+from anju.ledger.statemap import NodeChanges, StateMap
+from anju.ledger.store import BlockRecord, BlockWrite, Store
+from anju.registry.port import BlockContext, Event, Machine
+
+SEQ_PREFIX = "seq/"
+CACHE_LIMIT = 2_000_000
+_MISSING: Any = object()
+
+
+@dataclass(slots=True)
+class TxOutcome:
+    tx: Tx
+    events: list[Event]
+
+
+@dataclass(slots=True)
+class Sealed:
+    """A block executed and hashed but not yet stored."""
+
+    checkpoint: Checkpoint
+    write: BlockWrite
+    outcomes: list[TxOutcome]
+    state_writes: dict[str, bytes | None]
+    frontier_nodes: list[tuple[int, int, bytes]] = field(default_factory=list)
+
+
+class _TxState:
+    """The ``State`` a machine sees for one transaction: its own writes over the block's."""
+
+    __slots__ = ("_block", "_base", "writes")
+
+    def __init__(self, block: dict[str, bytes | None], base: Callable[[str], bytes | None]) -> None:
+        self._block = block
+        self._base = base
+        self.writes: dict[str, bytes | None] = {}
+
+    def get(self, key: str) -> bytes | None:
+        w = self.writes
+        if key in w:
+            return w[key]
+        b = self._block
+        if key in b:
+            return b[key]
+        return self._base(key)
+
+    def put(self, key: str, value: bytes) -> None:
+        if not isinstance(value, bytes):
+            raise TypeError("state values are bytes")
+        self.writes[key] = value
+
+    def delete(self, key: str) -> None:
+        self.writes[key] = None
+
+
+class PendingNodes:
+    """State-map nodes: those of sealed blocks not yet stored, over the store's."""
+
+    __slots__ = ("_base", "layers")
+
+    def __init__(self, base: Callable[[bytes], bytes | None]) -> None:
+        self._base = base
+        self.layers: list[NodeChanges] = []
+
+    def get(self, node_key: bytes) -> bytes | None:
+        for layer in reversed(tuple(self.layers)):
+            if node_key in layer:
+                return layer[node_key]
+        return self._base(node_key)
+
+
+def seq_key(signer: str) -> str:
+    return SEQ_PREFIX + signer
+
+
+def events_rows(idx: int, txid: str, events: Sequence[Event]) -> list[tuple[int, str, str, bytes, str, str, str]]:
+    dumps = orjson.dumps
+    return [
+        (idx, txid, e.kind, dumps(dict(e.data), option=orjson.OPT_SORT_KEYS), dumps(list(e.parties)).decode(),
+         dumps(list(e.units)).decode(), dumps(list(e.listings)).decode())
+        for e in events
+    ]
+
+
+class Executor:
+    """Executes blocks of verified transactions for one ledger (one data directory)."""
+
+    def __init__(self, store: Store, machine: Machine, chain_id: str) -> None:
+        self.store = store
+        self.machine = machine
+        self.chain_id = chain_id
+        self._cache: dict[str, bytes | None] = {}
+        last = store.block(store.height())
+        if last is None:
+            raise StorageCorrupt("STORE_CORRUPT", "the store has no genesis block; run `anju init`")
+        self.last: BlockRecord = last
+        self._nodes = PendingNodes(store.smt_get)
+        self.smt = StateMap(self._nodes, last.state_root)
+        self.frontier = merkle.Frontier.load(last.log_size, store.tlog_node)
+        if self.frontier.root() != last.log_root or self.smt.root != last.state_root:
+            raise StorageCorrupt(
+                "STORE_CORRUPT", f"roots on disk do not match block {last.height}", height=last.height
+            )
+        self.sealed_tip: BlockRecord = last  # the newest block sealed (maybe not yet stored)
+        self._unstored: list[dict[str, bytes | None]] = []  # writes of sealed, not yet stored blocks
+        self._open: BlockContext | None = None
+        self._writes: dict[str, bytes | None] = {}
+        self._outcomes: list[TxOutcome] = []
+
+    # -- committed state ------------------------------------------------------------------------
+    @property
+    def height(self) -> int:
+        return self.last.height
+
+    def get(self, key: str) -> bytes | None:
+        """Value of ``key`` after the last sealed block (read-through cache over the store)."""
+        # The writer thread may commit concurrently: it stores, then updates the cache, then
+        # drops the block from ``_unstored``; reading in the opposite order is always safe.
+        for w in reversed(tuple(self._unstored)):
+            if key in w:
+                return w[key]
+        cache = self._cache
+        v = cache.get(key, _MISSING)
+        if v is not _MISSING:
+            return v  # type: ignore[return-value]
+        v = self.store.state_get(key)
+        if len(cache) < CACHE_LIMIT:
+            cache[key] = v
+        return v
+
+    def committed_seq(self, signer: str) -> int:
+        v = self.get(seq_key(signer))
+        return 0 if v is None else int(v)
+
+    # -- a block ------------------------------------------------------------------------------
+    @property
+    def open_block(self) -> BlockContext | None:
+        return self._open
+
+    def begin(self, time: str) -> BlockContext:
+        if self._open is not None:
+            raise RuntimeError("a block is already open")
+        tip = self.sealed_tip
+        if time < tip.time:
+            time = tip.time  # block time never goes backwards
+        self._open = BlockContext(self.chain_id, tip.height + 1, time)
+        self._writes = {}
+        self._outcomes = []
+        return self._open
+
+    def _pending_get(self, key: str) -> bytes | None:
+        w = self._writes
+        if key in w:
+            return w[key]
+        return self.get(key)
+
+    def check_seq(self, tx: Tx, expected_last: int) -> None:
+        if tx.chain != self.chain_id:
+            raise TxRejected("WRONG_CHAIN", f"body.chain is {tx.chain!r}; this ledger is {self.chain_id!r}",
+                             expected=self.chain_id)
+        seq = tx.seq
+        if seq <= expected_last:
+            raise TxRejected("SEQ_REUSED", f"seq {seq} was already used (last is {expected_last})",
+                             last_seq=expected_last, seq=seq)
+        if seq > expected_last + 1:
+            raise TxRejected("SEQ_SKIPPED", f"seq {seq} skips ahead; the next is {expected_last + 1}",
+                             last_seq=expected_last, seq=seq)
+
+    def deliver(self, tx: Tx) -> list[Event]:
+        """Execute ``tx`` in the open block, or raise ``TxRejected`` leaving nothing behind."""
+        ctx = self._open
+        if ctx is None:
+            raise RuntimeError("no open block")
+        skey = SEQ_PREFIX + tx.body["signer"]
+        last_raw = self._pending_get(skey)
+        self.check_seq(tx, 0 if last_raw is None else int(last_raw))
+        st = _TxState(self._writes, self.get)
+        events = self.machine.apply(tx, ctx, st)
+        st.writes[skey] = str(tx.seq).encode()
+        self._writes.update(st.writes)
+        self._outcomes.append(TxOutcome(tx, events))
+        return events
+
+    def simulate(self, time: str, txs: Sequence[Tx]) -> list[TxRejected | None]:
+        """Run ``txs`` as a block without keeping anything (for proposals); one result per tx."""
+        saved = (self._open, self._writes, self._outcomes)
+        self._open = None
+        try:
+            self.begin(time)
+            results: list[TxRejected | None] = []
+            for tx in txs:
+                try:
+                    self.deliver(tx)
+                    results.append(None)
+                except TxRejected as exc:
+                    results.append(exc)
+            return results
+        finally:
+            self._open, self._writes, self._outcomes = saved
+
+    def abort(self) -> None:
+        self._open = None
+        self._writes = {}
+        self._outcomes = []
+
+    def tx_count(self) -> int:
+        return len(self._outcomes)
+
+    def seal(self) -> Sealed:
+        """Hash the open block: new state root, new log root, the checkpoint to sign."""
+        ctx = self._open
+        if ctx is None:
+            raise RuntimeError("no open block")
+        writes = self._writes
+        state_root, smt_changes = self.smt.apply(writes)
+        first = self.frontier.size
+        tx_rows: list[tuple[int, bytes, bytes]] = []
+        nodes: list[tuple[int, int, bytes]] = []
+        event_rows: list[tuple[int, str, str, bytes, str, str, str]] = []
+        leaf_hash = merkle.leaf_hash
+        for i, out in enumerate(self._outcomes):
+            idx = first + i
+            tx = out.tx
+            tx_rows.append((idx, bytes.fromhex(tx.txid), tx.leaf))
+            nodes.extend(self.frontier.append(leaf_hash(tx.leaf)))
+            if out.events:
+                event_rows.extend(events_rows(idx, tx.txid, out.events))
+        cp = Checkpoint(
+            origin=self.chain_id, size=self.frontier.size, root=self.frontier.root(), height=ctx.height,
+            state_root=state_root, time=ctx.time,
+        )
+        record = BlockRecord(ctx.height, ctx.time, first, len(tx_rows), cp.size, cp.root, state_root, "")
+        write = BlockWrite(
+            block=record, txs=tx_rows, tlog_nodes=nodes, state=writes,
+            smt=smt_changes, events=event_rows,
+        )
+        sealed = Sealed(cp, write, self._outcomes, writes)
+        self._unstored.append(writes)
+        self._nodes.layers.append(smt_changes)
+        self.sealed_tip = record
+        self._open = None
+        self._writes = {}
+        self._outcomes = []
+        return sealed
+
+    def commit(self, sealed: Sealed, checkpoint_note: str) -> BlockRecord:
+        """Store the sealed block with its signed checkpoint; then it is the committed state."""
+        b = sealed.write.block
+        record = BlockRecord(b.height, b.time, b.first_index, b.tx_count, b.log_size, b.log_root, b.state_root,
+                             checkpoint_note)
+        sealed.write.block = record
+        self.store.write_block(sealed.write)
+        cache = self._cache
+        if len(cache) + len(sealed.state_writes) > CACHE_LIMIT:
+            cache.clear()
+        cache.update(sealed.state_writes)
+        if not self._unstored or self._unstored[0] is not sealed.state_writes:
+            raise RuntimeError("blocks must be committed in the order they were sealed")
+        self._unstored.pop(0)
+        self._nodes.layers.pop(0)
+        self.last = record
+        return record
+
+
+def genesis_writes(machine: Machine, chain_id: str, time: str, params: Mapping[str, Any]) -> tuple[dict[str, bytes | None], list[Event]]:
+    """The state a new ledger starts with (height 0)."""
+    writes: dict[str, bytes | None] = {}
+    st = _TxState(writes, lambda _k: None)
+    events = machine.genesis(params, st)
+    writes.update(st.writes)
+    return writes, events
+
+
+def canonical_genesis(doc: Mapping[str, Any]) -> bytes:
+    jcs.check_domain(dict(doc))
+    return jcs.canonicalize(dict(doc))

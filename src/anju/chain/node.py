@@ -1,0 +1,376 @@
+"""The embedded node: one process that verifies, sequences, executes and commits blocks.
+
+Pipeline (each stage keeps submission order):
+
+    submit(raw) ─► verifier processes (parse, JCS, Ed25519; both cores) ─► sequencer thread
+    (seq + application, block open ≤ ``block_interval``) ─► writer thread (sign checkpoint,
+    one SQLite transaction, fsync) ─► futures resolved: the receipt means "durably committed".
+
+While the writer stores block *h*, the sequencer already executes block *h + 1* on top of it.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from anju.chain.apps import load_app
+from anju.chain.executor import Executor, Sealed, canonical_genesis, genesis_writes, events_rows
+from anju.crypto.keys import SigningKey
+from anju.crypto.tx import MAX_TX_BYTES, Tx, parse, parse_and_verify
+from anju.errors import AnjuError, Overloaded, StorageCorrupt, TxRejected
+from anju.ledger import merkle
+from anju.ledger.checkpoint import Checkpoint
+from anju.ledger.note import vkey_of
+from anju.ledger.statemap import MemoryNodeStore, StateMap
+from anju.ledger.store import BlockRecord, BlockWrite, Store
+from anju.registry.port import Event
+
+DB_NAME = "ledger.db"
+GENESIS_NAME = "genesis.json"
+KEY_NAME = "node.key"
+
+
+def now_rfc3339() -> str:
+    """Wall-clock time, RFC 3339 UTC with milliseconds (only the chain layer reads the clock)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Proof of commit: where the transaction sits in the log and which block holds it."""
+
+    txid: str
+    height: int
+    index: int
+    events: tuple[Event, ...] = ()
+
+
+def _verify_chunk(raws: Sequence[bytes]) -> list[Tx | AnjuError]:
+    out: list[Tx | AnjuError] = []
+    for raw in raws:
+        try:
+            out.append(parse_and_verify(raw))
+        except AnjuError as exc:
+            out.append(exc)
+    return out
+
+
+def _settle(fut: Future[Receipt], outcome: Receipt | BaseException) -> None:
+    """Resolve a submission's future unless its waiter cancelled it before it ran."""
+    if fut.cancelled():
+        return
+    if isinstance(outcome, BaseException):
+        fut.set_exception(outcome)
+    else:
+        fut.set_result(outcome)
+
+
+# -- creating a ledger -----------------------------------------------------------------------------
+def init_ledger(
+    data: Path, *, chain_id: str, app: str, params: dict[str, Any] | None = None,
+    genesis_time: str | None = None, node_key: SigningKey | None = None,
+) -> Path:
+    """Create a new ledger in ``data``: genesis document, node key, and block 0."""
+    data = Path(data)
+    data.mkdir(parents=True, exist_ok=True)
+    if (data / DB_NAME).exists():
+        raise FileExistsError(f"{data / DB_NAME} already exists")
+    key = node_key or SigningKey.generate()
+    doc = {"chain_id": chain_id, "app": app, "time": genesis_time or now_rfc3339(), "params": params or {}}
+    (data / GENESIS_NAME).write_bytes(canonical_genesis(doc) + b"\n")
+    fd = os.open(data / KEY_NAME, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(orjson.dumps({"ed25519_seed": key.seed.hex(), "public_key": key.public_hex}).decode())
+    store = Store(data / DB_NAME)
+    write_genesis(store, doc, key)
+    store.close()
+    return data
+
+
+def write_genesis(store: Store, doc: dict[str, Any], key: SigningKey | None, name: str | None = None) -> Checkpoint:
+    """Block 0: the application's genesis state, an empty log, and its checkpoint."""
+    machine = load_app(doc["app"])
+    writes, events = genesis_writes(machine, doc["chain_id"], doc["time"], doc["params"])
+    state_root, changes = StateMap(MemoryNodeStore()).apply(writes)
+    cp = Checkpoint(origin=doc["chain_id"], size=0, root=merkle.EMPTY_ROOT, height=0, state_root=state_root,
+                    time=doc["time"])
+    note = cp.sign(key, name or doc["chain_id"]) if key is not None else cp.to_text()
+    record = BlockRecord(0, doc["time"], 0, 0, 0, cp.root, state_root, note)
+    meta = {"chain_id": doc["chain_id"].encode(), "genesis": canonical_genesis(doc)}
+    if key is not None:
+        meta["verifier_key"] = vkey_of(name or doc["chain_id"], key.public).encode()
+    store.set_meta(meta)
+    store.write_block(BlockWrite(record, [], [], writes, changes, events_rows(-1, "", events)))
+    return cp
+
+
+def read_genesis(data: Path) -> dict[str, Any]:
+    doc = orjson.loads((Path(data) / GENESIS_NAME).read_bytes())
+    if not isinstance(doc, dict):
+        raise StorageCorrupt("STORE_CORRUPT", "genesis.json is not an object")
+    return doc
+
+
+def read_node_key(data: Path) -> SigningKey:
+    doc = orjson.loads((Path(data) / KEY_NAME).read_bytes())
+    return SigningKey(bytes.fromhex(doc["ed25519_seed"]))
+
+
+def open_executor(data: Path, store: Store | None = None) -> Executor:
+    doc = read_genesis(data)
+    store = store or Store(Path(data) / DB_NAME)
+    stored = store.get_meta("genesis")
+    if stored != canonical_genesis(doc):
+        raise StorageCorrupt("STORE_CORRUPT", "genesis.json does not match the ledger's genesis")
+    return Executor(store, load_app(doc["app"]), doc["chain_id"])
+
+
+# -- the running node --------------------------------------------------------------------------------
+class Node:
+    """A running embedded node over one data directory."""
+
+    def __init__(
+        self, data: Path, *, verify_workers: int = 2, block_interval: float = 0.1, max_block_txs: int = 4000,
+        mempool_limit: int = 100_000, clock: Callable[[], str] = now_rfc3339,
+    ) -> None:
+        self.data = Path(data)
+        self.store = Store(self.data / DB_NAME)
+        self.executor = open_executor(self.data, self.store)
+        self.key = read_node_key(self.data)
+        self.chain_id = self.executor.chain_id
+        self.key_name = self.chain_id
+        self.verifier_key = vkey_of(self.key_name, self.key.public)
+        self.block_interval = block_interval
+        self.max_block_txs = max_block_txs
+        self.mempool_limit = mempool_limit
+        self.clock = clock
+        self._pool = ProcessPoolExecutor(verify_workers) if verify_workers > 0 else None
+        self._inflight = 0
+        self._inflight_lock = threading.Lock()
+        self._chunks: collections.deque[tuple[Future[list[Tx | AnjuError]], list[Future[Receipt]]]] = collections.deque()
+        self._chunk_cv = threading.Condition()
+        self._seq_q: queue.Queue[tuple[Tx, Future[Receipt]] | None] = queue.Queue()
+        self._write_q: queue.Queue[tuple[Sealed, list[Future[Receipt]]] | None] = queue.Queue(maxsize=2)
+        self._pending: dict[str, Future[Receipt]] = {}
+        self._listeners: list[Callable[[BlockRecord], None]] = []
+        self._stopping = False
+        self._threads: list[threading.Thread] = []
+        self.committed_cv = threading.Condition()
+        self.failure: BaseException | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> Node:
+        for target, name in ((self._forward_loop, "anju-forward"), (self._sequence_loop, "anju-sequencer"),
+                             (self._write_loop, "anju-writer")):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting, commit everything already accepted, then shut down."""
+        self._stopping = True
+        with self._chunk_cv:
+            self._chunks.append((None, []))  # type: ignore[arg-type]
+            self._chunk_cv.notify()
+        for t in self._threads:
+            t.join()
+        self._threads = []
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=False)
+        self.store.close()
+
+    def __enter__(self) -> Node:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def on_commit(self, listener: Callable[[BlockRecord], None]) -> None:
+        """Call ``listener`` (from the writer thread) after each block is durably stored."""
+        self._listeners.append(listener)
+
+    @property
+    def height(self) -> int:
+        return self.executor.last.height
+
+    # -- submission --------------------------------------------------------------------------------
+    def _admit(self, n: int) -> None:
+        if self._stopping:
+            raise Overloaded("SHUTTING_DOWN", "the node is shutting down", retry_after=5)
+        if self.failure is not None:
+            raise Overloaded("SHUTTING_DOWN", f"the node stopped after a failure: {self.failure}", retry_after=30)
+        with self._inflight_lock:
+            if self._inflight + n > self.mempool_limit:
+                raise Overloaded("MEMPOOL_FULL", f"{self._inflight} transactions are waiting; retry shortly",
+                                 retry_after=1, pending=self._inflight)
+            self._inflight += n
+
+    def _release(self, n: int) -> None:
+        with self._inflight_lock:
+            self._inflight -= n
+
+    def submit_many(self, raws: Sequence[bytes]) -> list[Future[Receipt]]:
+        """Queue envelopes (JSON bytes) for verification and commit, keeping their order."""
+        for raw in raws:
+            if len(raw) > MAX_TX_BYTES:
+                raise TxRejected("TX_TOO_LARGE", f"envelope is {len(raw)} bytes; the limit is {MAX_TX_BYTES}")
+        self._admit(len(raws))
+        futs: list[Future[Receipt]] = [Future() for _ in raws]
+        if self._pool is None:
+            done: Future[list[Tx | AnjuError]] = Future()
+            done.set_result(_verify_chunk(raws))
+            chunk = done
+        else:
+            chunk = self._pool.submit(_verify_chunk, list(raws))
+        with self._chunk_cv:
+            self._chunks.append((chunk, futs))
+            self._chunk_cv.notify()
+        return futs
+
+    def submit(self, raw: bytes) -> Future[Receipt]:
+        return self.submit_many([raw])[0]
+
+    def submit_verified(self, txs: Iterable[Tx]) -> list[Future[Receipt]]:
+        """Queue already-verified transactions (used by the demo builder and tests)."""
+        txs = list(txs)
+        self._admit(len(txs))
+        futs: list[Future[Receipt]] = []
+        for tx in txs:
+            f: Future[Receipt] = Future()
+            futs.append(f)
+            self._seq_q.put((tx, f))
+        return futs
+
+    # -- stages ------------------------------------------------------------------------------------
+    def _forward_loop(self) -> None:
+        """Hand verified chunks to the sequencer in submission order."""
+        while True:
+            with self._chunk_cv:
+                while not self._chunks:
+                    self._chunk_cv.wait()
+                chunk, futs = self._chunks.popleft()
+            if chunk is None:
+                self._seq_q.put(None)
+                return
+            try:
+                results = chunk.result()
+            except BaseException as exc:  # a crashed verifier process
+                results = [TxRejected("MALFORMED_ENVELOPE", f"verification failed: {exc}")] * len(futs)
+            for res, fut in zip(results, futs, strict=True):
+                if isinstance(res, Tx):
+                    self._seq_q.put((res, fut))
+                else:
+                    self._release(1)
+                    _settle(fut, res)
+
+    def _sequence_loop(self) -> None:
+        ex = self.executor
+        q = self._seq_q
+        try:
+            while True:
+                item = q.get()
+                if item is None:
+                    break
+                ex.begin(self.clock())
+                deadline = time.monotonic() + self.block_interval
+                futs: list[Future[Receipt]] = []
+                rejected = 0
+                stop = False
+                while True:
+                    tx, fut = item
+                    fut.set_running_or_notify_cancel()  # a waiter giving up no longer cancels the tx
+                    try:
+                        ex.deliver(tx)
+                        futs.append(fut)
+                    except TxRejected as exc:
+                        rejected += 1
+                        _settle(fut, exc)
+                    if len(futs) >= self.max_block_txs:
+                        break
+                    try:
+                        left = deadline - time.monotonic()
+                        nxt = q.get_nowait() if left <= 0 else q.get(timeout=left)
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        stop = True
+                        break
+                    item = nxt
+                if rejected:
+                    self._release(rejected)
+                if futs:
+                    self._write_q.put((ex.seal(), futs))
+                else:
+                    ex.abort()
+                if stop:
+                    break
+        except BaseException as exc:
+            self.failure = exc
+            raise
+        finally:
+            self._write_q.put(None)
+
+    def _write_loop(self) -> None:
+        ex = self.executor
+        while True:
+            item = self._write_q.get()
+            if item is None:
+                return
+            sealed, futs = item
+            try:
+                note = sealed.checkpoint.sign(self.key, self.key_name)
+                record = ex.commit(sealed, note)
+            except BaseException as exc:
+                self.failure = exc
+                for f in futs:
+                    _settle(f, Overloaded("SHUTTING_DOWN", f"storage failure: {exc}", retry_after=30))
+                raise
+            self._release(len(futs))
+            first = record.first_index
+            for i, (f, out) in enumerate(zip(futs, sealed.outcomes, strict=True)):
+                _settle(f, Receipt(out.tx.txid, record.height, first + i, tuple(out.events)))
+            with self.committed_cv:
+                self.committed_cv.notify_all()
+            for listener in self._listeners:
+                try:
+                    listener(record)
+                except Exception:  # a listener never stops the ledger
+                    pass
+
+    # -- synchronous block building (demo data, tests) ----------------------------------------------
+    def commit_block(self, time_: str, txs: Sequence[Tx]) -> tuple[BlockRecord, list[TxRejected | None]]:
+        """Execute and durably commit one block at ``time_`` now, on the caller's thread.
+
+        Only for a node that is not started (building demo data, tests)."""
+        if self._threads:
+            raise RuntimeError("commit_block is for a node that is not running")
+        ex = self.executor
+        ex.begin(time_)
+        results: list[TxRejected | None] = []
+        for tx in txs:
+            try:
+                ex.deliver(tx)
+                results.append(None)
+            except TxRejected as exc:
+                results.append(exc)
+        sealed = ex.seal()
+        record = ex.commit(sealed, sealed.checkpoint.sign(self.key, self.key_name))
+        return record, results
+
+
+def parse_envelope(raw: bytes) -> Tx:
+    """Parse without verifying signatures (for tools that only inspect)."""
+    return parse(raw)

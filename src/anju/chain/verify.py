@@ -1,0 +1,246 @@
+"""Full verification of a data directory: replay the ledger from genesis and compare everything.
+
+``verify_data`` re-checks every signature and ``seq`` (by re-executing every transaction), every
+execution result, every root and every checkpoint signature; the replay writes its own copy of
+every derived table into a scratch SQLite file and then compares the two files table by table,
+so that an edit to any committed data — a transaction, a block, a checkpoint, a state entry, a
+state-map node, a log node, an event row — is reported with the first height and record that is
+wrong.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from anju.chain.executor import Executor, canonical_genesis
+from anju.chain.node import DB_NAME, read_genesis, write_genesis
+from anju.crypto.tx import Tx, parse_and_verify
+from anju.errors import AnjuError, StorageCorrupt
+from anju.ledger.checkpoint import Checkpoint
+from anju.ledger.note import Verifier
+from anju.ledger.store import BlockRecord, Store
+from anju.chain.apps import load_app
+
+# table -> (columns compared, order, how to name a row)
+TABLES: dict[str, tuple[str, str]] = {
+    "blocks": ("height, time, first_index, tx_count, log_size, log_root, state_root", "height"),
+    "txs": ("idx, txid, height, leaf", "idx"),
+    "tlog_nodes": ("level, idx, hash", "level, idx"),
+    "state": ("key, value", "key"),
+    "smt_nodes": ("k, v", "k"),
+    "events": ("id, height, idx, txid, kind, data, parties, units, listings", "id"),
+}
+
+
+@dataclass
+class Summary:
+    ok: bool
+    chain_id: str = ""
+    height: int = -1
+    transactions: int = 0
+    log_root: str = ""
+    state_root: str = ""
+    seconds: float = 0.0
+    error: str | None = None
+    error_height: int | None = None
+    details: dict[str, object] = field(default_factory=dict)
+
+
+class Failure(Exception):
+    def __init__(self, height: int | None, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.height = height
+        self.details = details
+
+
+def _verify_leaves(leaves: list[bytes]) -> list[Tx | AnjuError]:
+    out: list[Tx | AnjuError] = []
+    for leaf in leaves:
+        try:
+            out.append(parse_and_verify(leaf))
+        except AnjuError as exc:
+            out.append(exc)
+    return out
+
+
+def _checked_blocks(store: Store, pool: ProcessPoolExecutor | None, batch: int = 64) -> Iterator[
+        tuple[BlockRecord, list[tuple[int, bytes, bytes]], list[Tx | AnjuError]]]:
+    """Blocks from height 1 with their transactions, signatures verified ahead (in parallel)."""
+    pending: list[tuple[BlockRecord, list[tuple[int, bytes, bytes]], object]] = []
+    blocks = store.blocks(1)
+
+    def submit(b: BlockRecord) -> None:
+        rows = store.block_txs(b.height)
+        leaves = [leaf for _, _, leaf in rows]
+        fut: object = pool.submit(_verify_leaves, leaves) if pool is not None else _verify_leaves(leaves)
+        pending.append((b, rows, fut))
+
+    for b in blocks:
+        submit(b)
+        if len(pending) >= batch:
+            blk, rows, fut = pending.pop(0)
+            yield blk, rows, fut.result() if pool is not None else fut  # type: ignore[attr-defined]
+    while pending:
+        blk, rows, fut = pending.pop(0)
+        yield blk, rows, fut.result() if pool is not None else fut  # type: ignore[attr-defined]
+
+
+def verify_data(
+    data: Path, *, trusted_vkey: str | None = None, workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> Summary:
+    """Replay ``data`` from genesis; return a summary naming the first error, if any."""
+    t0 = time.perf_counter()
+    data = Path(data)
+    store = Store(data / DB_NAME, readonly=True)
+    summary = Summary(ok=False)
+    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    try:
+        with tempfile.TemporaryDirectory(prefix="anju-verify-") as tmp:
+            _replay(data, store, Path(tmp), summary, trusted_vkey, pool, progress)
+        summary.ok = True
+    except Failure as exc:
+        summary.error = str(exc)
+        summary.error_height = exc.height
+        summary.details = dict(exc.details)
+    except AnjuError as exc:
+        summary.error = exc.message
+        summary.details = dict(exc.details)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        store.close()
+        summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _replay(data: Path, store: Store, tmp: Path, summary: Summary, trusted_vkey: str | None,
+            pool: ProcessPoolExecutor | None, progress: Callable[[int, int], None] | None) -> None:
+    doc = read_genesis(data)
+    if store.get_meta("genesis") != canonical_genesis(doc):
+        raise Failure(0, "the stored genesis document differs from genesis.json")
+    chain_id = str(doc["chain_id"])
+    summary.chain_id = chain_id
+    vkey_raw = store.get_meta("verifier_key")
+    vkey = trusted_vkey or (vkey_raw.decode() if vkey_raw else None)
+    if vkey is None:
+        raise Failure(0, "no verifier key: pass --key or keep meta.verifier_key")
+    if trusted_vkey and vkey_raw and vkey_raw.decode() != trusted_vkey:
+        raise Failure(0, "the ledger's published verifier key is not the trusted key",
+                      stored=vkey_raw.decode(), trusted=trusted_vkey)
+    verifier = Verifier.from_vkey(vkey)
+    tip = store.height()
+    if tip < 0:
+        raise Failure(None, "the ledger has no genesis block")
+
+    replay = Store(tmp / DB_NAME)
+    replay._conn().execute("PRAGMA synchronous=OFF")
+    write_genesis(replay, doc, None)
+    g0 = store.block(0)
+    r0 = replay.block(0)
+    assert r0 is not None
+    if g0 is None or (g0.log_root, g0.state_root, g0.log_size, g0.time) != (r0.log_root, r0.state_root, 0, r0.time):
+        raise Failure(0, "block 0 does not match the genesis state")
+    _check_note(g0, verifier, Checkpoint(chain_id, 0, r0.log_root, 0, r0.state_root, r0.time))
+    replay._conn().execute("UPDATE blocks SET checkpoint=? WHERE height=0", (g0.checkpoint,))
+    ex = Executor(replay, load_app(str(doc["app"])), chain_id)
+
+    expected_height = 1
+    for block, rows, verified in _checked_blocks(store, pool):
+        h = block.height
+        if h != expected_height:
+            raise Failure(h, f"block heights jump from {expected_height - 1} to {h}")
+        expected_height += 1
+        if block.first_index != ex.sealed_tip.log_size or block.tx_count != len(rows):
+            raise Failure(h, "the block's transaction range does not follow the log",
+                          first_index=block.first_index, tx_count=block.tx_count, txs_found=len(rows))
+        ex.begin(block.time)
+        for (idx, txid, leaf), tx in zip(rows, verified, strict=True):
+            if isinstance(tx, AnjuError):
+                raise Failure(h, f"transaction at log index {idx}: {tx.code}: {tx.message}", index=idx)
+            if tx.leaf != leaf:
+                raise Failure(h, f"log leaf {idx} is not the canonical JSON of its envelope", index=idx)
+            if bytes.fromhex(tx.txid) != txid:
+                raise Failure(h, f"stored id of log leaf {idx} is not its transaction id", index=idx, txid=tx.txid)
+            try:
+                ex.deliver(tx)
+            except AnjuError as exc:
+                raise Failure(h, f"transaction {tx.txid} (log index {idx}) is rejected on replay: {exc.code}: "
+                                 f"{exc.message}", index=idx, txid=tx.txid) from None
+        sealed = ex.seal()
+        cp = sealed.checkpoint
+        if (cp.size, cp.root, cp.state_root) != (block.log_size, block.log_root, block.state_root):
+            raise Failure(h, "the block's roots differ from the replayed roots",
+                          stored_state_root=block.state_root.hex(), replayed_state_root=cp.state_root.hex(),
+                          stored_log_root=block.log_root.hex(), replayed_log_root=cp.root.hex())
+        _check_note(block, verifier, cp)
+        ex.commit(sealed, block.checkpoint)
+        summary.transactions += len(rows)
+        summary.height = h
+        if progress is not None:
+            progress(h, tip)
+    if summary.height < 0:
+        summary.height = 0
+    if expected_height - 1 != tip:
+        raise Failure(tip, "the blocks table has gaps")
+    last = store.block(tip)
+    assert last is not None
+    summary.log_root = last.log_root.hex()
+    summary.state_root = last.state_root.hex()
+    replay.close()
+    _compare_tables(store, tmp / DB_NAME)
+
+
+def _check_note(block: BlockRecord, verifier: Verifier, expected: Checkpoint) -> None:
+    try:
+        got = Checkpoint.open(block.checkpoint, [verifier])
+    except AnjuError as exc:
+        raise Failure(block.height, f"checkpoint of block {block.height} does not verify: {exc.message}") from None
+    if got != expected:
+        raise Failure(block.height, f"checkpoint of block {block.height} does not commit to the replayed block",
+                      stored=block.checkpoint, expected=expected.to_text())
+
+
+def _compare_tables(store: Store, replay_path: Path) -> None:
+    conn = store._conn()
+    conn.execute("ATTACH DATABASE ? AS replay", (f"file:{replay_path}?mode=ro",))
+    try:
+        for table, (cols, order) in TABLES.items():
+            for a, b, what in (("main", "replay", "changed or added"), ("replay", "main", "missing")):
+                row = conn.execute(
+                    f"SELECT {cols} FROM {a}.{table} EXCEPT SELECT {cols} FROM {b}.{table} ORDER BY {order} LIMIT 1"
+                ).fetchone()
+                if row is not None:
+                    height = _row_height(table, row)
+                    raise Failure(height, f"stored table {table!r} has a {what} row: {_show(row)}", table=table)
+    finally:
+        conn.execute("DETACH DATABASE replay")
+
+
+def _row_height(table: str, row: tuple[object, ...]) -> int | None:
+    if table in {"blocks"}:
+        return int(row[0])  # type: ignore[call-overload]
+    if table in {"txs", "events"}:
+        return int(row[2] if table == "txs" else row[1])  # type: ignore[call-overload]
+    return None
+
+
+def _show(row: tuple[object, ...]) -> str:
+    parts = []
+    for v in row:
+        if isinstance(v, bytes):
+            parts.append(v.hex()[:24] + ("…" if len(v) > 12 else ""))
+        else:
+            s = str(v)
+            parts.append(s[:60] + ("…" if len(s) > 60 else ""))
+    return "(" + ", ".join(parts) + ")"
+
+
+def raise_if_failed(summary: Summary) -> None:
+    if not summary.ok:
+        raise StorageCorrupt("STORE_CORRUPT", summary.error or "verification failed", height=summary.error_height)

@@ -1,0 +1,163 @@
+"""The ``anju`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from anju import __version__
+
+app = typer.Typer(help="Anju (安居): a housing-rental service platform on a verifiable ledger.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create and inspect Ed25519 keys and keystores.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+console = Console(stderr=True)
+
+DataOpt = Annotated[Path, typer.Option("--data", help="The node's data directory.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _emit(obj: object, as_json: bool, human: str) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=1) + "\n")
+    else:
+        console.print(human)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def init(
+    data: DataOpt,
+    chain_id: Annotated[str, typer.Option(help="The chain id (also the checkpoint origin).")] = "anju-xuhui-1",
+    app_name: Annotated[str, typer.Option("--app", help="Application: anju-registry or kv.")] = "anju-registry",
+    authority: Annotated[str | None, typer.Option(help="Hex public key of the housing authority.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a new ledger: genesis document, node key and block 0."""
+    from anju.chain.node import init_ledger, read_node_key
+    from anju.ledger.note import vkey_of
+
+    params: dict[str, object] = {}
+    if app_name == "anju-registry":
+        if authority is None:
+            console.print("[red]--authority HEXKEY is required for the registry application[/red]")
+            raise typer.Exit(2)
+        params["authority"] = authority
+    try:
+        init_ledger(data, chain_id=chain_id, app=app_name, params=params)
+    except FileExistsError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    vkey = vkey_of(chain_id, read_node_key(data).public)
+    _emit({"data": str(data), "chain_id": chain_id, "verifier_key": vkey}, as_json,
+          f"created ledger [bold]{chain_id}[/bold] in {data}\nverifier key: {vkey}")
+
+
+@app.command()
+def verify(
+    data: DataOpt,
+    key: Annotated[str | None, typer.Option("--key", help="Trusted verifier key (default: the ledger's own).")] = None,
+    workers: Annotated[int, typer.Option(help="Signature-verifying processes.")] = 2,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay the whole ledger from genesis and re-check everything; exit 1 on the first error."""
+    from anju.chain.node import DB_NAME
+    from anju.chain.verify import verify_data
+    from anju.ledger.store import Store
+
+    if not (data / DB_NAME).exists():
+        console.print(f"[red]no ledger in {data}[/red]")
+        raise typer.Exit(2)
+    tip = Store(data / DB_NAME, readonly=True).height()
+    with Progress(TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, disable=as_json or tip < 200, transient=True) as bar:
+        task = bar.add_task("blocks", total=tip)
+        summary = verify_data(data, trusted_vkey=key, workers=workers,
+                              progress=lambda h, _t: bar.update(task, completed=h))
+    out = {
+        "ok": summary.ok, "chain_id": summary.chain_id, "height": summary.height,
+        "transactions": summary.transactions, "log_root": summary.log_root, "state_root": summary.state_root,
+        "seconds": round(summary.seconds, 3), "error": summary.error, "error_height": summary.error_height,
+        "details": {k: str(v) for k, v in summary.details.items()},
+    }
+    if summary.ok:
+        _emit(out, as_json, f"[green]OK[/green] {summary.chain_id}: heights 0..{summary.height}, "
+              f"{summary.transactions} transactions, log root {summary.log_root[:16]}…, "
+              f"state root {summary.state_root[:16]}…, {summary.seconds:.2f} s")
+        return
+    _emit(out, as_json, f"[red]FAILED[/red] at height {summary.error_height}: {summary.error}")
+    raise typer.Exit(1)
+
+
+@keys_app.command("new")
+def keys_new(
+    out: Annotated[Path, typer.Option("--out", help="Keystore file to write.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                                          envvar="ANJU_PASSWORD")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate a key and save it in a password-protected keystore (argon2id)."""
+    from anju.crypto import keystore
+    from anju.crypto.keys import SigningKey
+
+    key = SigningKey.generate()
+    keystore.save(out, key, password)
+    _emit({"public_key": key.public_hex, "keystore": str(out)}, as_json, f"public key {key.public_hex}\nsaved {out}")
+
+
+@keys_app.command("show")
+def keys_show(
+    path: Annotated[Path, typer.Argument(help="Keystore file.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, envvar="ANJU_PASSWORD")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Unlock a keystore and print its public key."""
+    from anju.crypto import keystore
+
+    try:
+        key = keystore.load(path, password)
+    except keystore.KeystoreError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    _emit({"public_key": key.public_hex}, as_json, key.public_hex)
+
+
+bench_app = typer.Typer(help="Benchmarks: print JSON and write bench/results/<name>.json.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("ledger")
+def bench_ledger(
+    txs: Annotated[int, typer.Option(help="Signed transactions to push through.")] = 150_000,
+    large: Annotated[bool, typer.Option("--large", help="Also measure with 10^7 transactions already in the log.")] = False,
+    out: Annotated[Path, typer.Option(help="Where to write the JSON.")] = Path("bench/results/ledger.json"),
+) -> None:
+    """The ledger benchmark: signed transactions to durable, signed commit."""
+    from anju.bench.ledger import run
+
+    result = run(txs=txs, large=large, console=console)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+@bench_app.command("all")
+def bench_all() -> None:
+    """Every benchmark, one after the other."""
+    bench_ledger(txs=150_000, large=False, out=Path("bench/results/ledger.json"))
+
+from anju.cli import serve_cmds as _serve_cmds  # noqa: E402,F401  (registers serve, demo, tx, check)
+
+
+if __name__ == "__main__":
+    app()

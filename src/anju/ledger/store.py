@@ -1,0 +1,237 @@
+"""The block store: one SQLite file in WAL mode; one storage transaction per block.
+
+A block is written with its transactions (the log leaves), the new complete Merkle nodes, the
+state writes, the state-map node changes, its events and its signed checkpoint in a single
+``BEGIN IMMEDIATE … COMMIT`` with ``synchronous=FULL``: after ``COMMIT`` returns, the block is
+durable; before, it is absent. SQL lives only in this module.
+
+Tables (all but ``meta`` are derived from the transactions and re-checked by ``anju verify``):
+
+    meta(key, value)                       chain id, genesis document, node verifier key
+    blocks(height, time, first_index, tx_count, log_size, log_root, state_root, checkpoint)
+    txs(idx, txid, height, leaf)           the RFC 9162 log: leaf idx = JCS(envelope)
+    tlog_nodes(level, idx, hash)           complete subtree hashes of the log
+    state(key, value)                      the current state, flat (value is JCS JSON text)
+    smt_nodes(k, v)                        the authenticated state map's nodes
+    events(id, height, idx, txid, kind, data, parties, units, listings)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from anju.errors import StorageCorrupt
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blocks (
+  height INTEGER PRIMARY KEY, time TEXT NOT NULL, first_index INTEGER NOT NULL,
+  tx_count INTEGER NOT NULL, log_size INTEGER NOT NULL, log_root BLOB NOT NULL,
+  state_root BLOB NOT NULL, checkpoint TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS txs (
+  idx INTEGER PRIMARY KEY, txid BLOB NOT NULL UNIQUE, height INTEGER NOT NULL, leaf BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS tlog_nodes (
+  level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS smt_nodes (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY, height INTEGER NOT NULL, idx INTEGER NOT NULL, txid TEXT NOT NULL,
+  kind TEXT NOT NULL, data TEXT NOT NULL, parties TEXT NOT NULL, units TEXT NOT NULL, listings TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_height ON events(height);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRecord:
+    height: int
+    time: str
+    first_index: int
+    tx_count: int
+    log_size: int
+    log_root: bytes
+    state_root: bytes
+    checkpoint: str
+
+
+@dataclass(slots=True)
+class BlockWrite:
+    """Everything one block changes; written atomically by :meth:`Store.write_block`."""
+
+    block: BlockRecord
+    txs: Sequence[tuple[int, bytes, bytes]]  # (log index, txid bytes, leaf)
+    tlog_nodes: Sequence[tuple[int, int, bytes]]
+    state: dict[str, bytes | None]
+    smt: dict[bytes, bytes | None]  # state-map node key -> encoded node, or None to delete
+    events: Sequence[tuple[int, str, str, bytes, str, str, str]]  # (idx, txid, kind, data, parties, units, listings)
+
+
+class _SmtNodes:
+    __slots__ = ("get",)
+
+    def __init__(self, get: Callable[[bytes], bytes | None]) -> None:
+        self.get = get
+
+
+class Store:
+    """The SQLite block store of one node. Thread-safe: one writer, many readers."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._readonly = readonly
+        self._write_lock = threading.Lock()
+        conn = self._conn()
+        if not readonly:
+            conn.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._readonly:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- meta ---------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> bytes | None:
+        row = self._conn().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def set_meta(self, items: dict[str, bytes]) -> None:
+        with self._write_lock:
+            c = self._conn()
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(items.items()))
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    # -- writing a block ------------------------------------------------------------------------
+    def write_block(self, w: BlockWrite) -> None:
+        """Persist one block and everything derived from it, atomically and durably."""
+        b = w.block
+        puts = [(k, v.decode()) for k, v in w.state.items() if v is not None]
+        dels = [(k,) for k, v in w.state.items() if v is None]
+        with self._write_lock:
+            c = self._conn()
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.execute(
+                    "INSERT INTO blocks VALUES (?,?,?,?,?,?,?,?)",
+                    (b.height, b.time, b.first_index, b.tx_count, b.log_size, b.log_root, b.state_root, b.checkpoint),
+                )
+                c.executemany("INSERT INTO txs(idx, txid, height, leaf) VALUES (?,?,?,?)",
+                              [(i, t, b.height, leaf) for i, t, leaf in w.txs])
+                c.executemany("INSERT OR REPLACE INTO tlog_nodes VALUES (?,?,?)", w.tlog_nodes)
+                if puts:
+                    c.executemany("INSERT OR REPLACE INTO state(key, value) VALUES (?,?)", puts)
+                if dels:
+                    c.executemany("DELETE FROM state WHERE key=?", dels)
+                c.executemany("DELETE FROM smt_nodes WHERE k=?", [(k,) for k, v in w.smt.items() if v is None])
+                c.executemany("INSERT OR REPLACE INTO smt_nodes(k, v) VALUES (?,?)",
+                              [(k, v) for k, v in w.smt.items() if v is not None])
+                c.executemany(
+                    "INSERT INTO events(height, idx, txid, kind, data, parties, units, listings) VALUES (?,?,?,?,?,?,?,?)",
+                    [(b.height, *e) for e in w.events],
+                )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    # -- reading ------------------------------------------------------------------------------
+    def height(self) -> int:
+        row = self._conn().execute("SELECT MAX(height) FROM blocks").fetchone()
+        return -1 if row[0] is None else int(row[0])
+
+    def block(self, height: int) -> BlockRecord | None:
+        row = self._conn().execute("SELECT * FROM blocks WHERE height=?", (height,)).fetchone()
+        return None if row is None else BlockRecord(row[0], row[1], row[2], row[3], row[4], bytes(row[5]), bytes(row[6]), row[7])
+
+    def blocks(self, start: int = 0) -> Iterator[BlockRecord]:
+        cur = self._conn().execute("SELECT * FROM blocks WHERE height>=? ORDER BY height", (start,))
+        for row in cur:
+            yield BlockRecord(row[0], row[1], row[2], row[3], row[4], bytes(row[5]), bytes(row[6]), row[7])
+
+    def block_txs(self, height: int) -> list[tuple[int, bytes, bytes]]:
+        cur = self._conn().execute("SELECT idx, txid, leaf FROM txs WHERE height=? ORDER BY idx", (height,))
+        return [(int(i), bytes(t), bytes(leaf)) for i, t, leaf in cur]
+
+    def tx_by_id(self, txid: bytes) -> tuple[int, int, bytes] | None:
+        row = self._conn().execute("SELECT idx, height, leaf FROM txs WHERE txid=?", (txid,)).fetchone()
+        return None if row is None else (int(row[0]), int(row[1]), bytes(row[2]))
+
+    def leaves(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes, int, bytes]]:
+        q = "SELECT idx, txid, height, leaf FROM txs WHERE idx>=?" + ("" if end is None else " AND idx<?") + " ORDER BY idx"
+        args: tuple[int, ...] = (start,) if end is None else (start, end)
+        for i, t, h, leaf in self._conn().execute(q, args):
+            yield int(i), bytes(t), int(h), bytes(leaf)
+
+    def tlog_node(self, level: int, idx: int) -> bytes:
+        row = self._conn().execute("SELECT hash FROM tlog_nodes WHERE level=? AND idx=?", (level, idx)).fetchone()
+        if row is None:
+            raise StorageCorrupt("STORE_CORRUPT", f"missing log node level={level} index={idx}", level=level, index=idx)
+        return bytes(row[0])
+
+    def state_get(self, key: str) -> bytes | None:
+        row = self._conn().execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0]).encode()
+
+    def smt_get(self, k: bytes) -> bytes | None:
+        row = self._conn().execute("SELECT v FROM smt_nodes WHERE k=?", (k,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def smt_view(self) -> _SmtNodes:
+        """This store's state-map nodes as a ``NodeStore`` (for opening a ``StateMap``)."""
+        return _SmtNodes(self.smt_get)
+
+    def events_after(self, after_id: int, limit: int = 1000) -> list[dict[str, Any]]:
+        cur = self._conn().execute(
+            "SELECT e.id, e.height, e.idx, e.txid, e.kind, e.data, e.parties, e.units, e.listings, b.time "
+            "FROM events e JOIN blocks b ON b.height = e.height WHERE e.id>? ORDER BY e.id LIMIT ?",
+            (after_id, limit),
+        )
+        return [
+            {"id": r[0], "height": r[1], "index": r[2], "txid": r[3], "kind": r[4], "data": orjson.loads(r[5]),
+             "parties": orjson.loads(r[6]), "units": orjson.loads(r[7]), "listings": orjson.loads(r[8]), "time": r[9]}
+            for r in cur
+        ]
+
+    def last_event_id(self) -> int:
+        row = self._conn().execute("SELECT MAX(id) FROM events").fetchone()
+        return 0 if row[0] is None else int(row[0])
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Read-only query helper for derived views (listing search and the like)."""
+        return list(self._conn().execute(sql, args))
+
+    def table_rows(self, table: str, order: str) -> Iterator[tuple[Any, ...]]:
+        """Every row of a derived table, in a stable order, for full verification."""
+        if table not in {"txs", "tlog_nodes", "state", "smt_nodes", "events", "blocks"}:
+            raise ValueError(table)
+        yield from self._conn().execute(f"SELECT * FROM {table} ORDER BY {order}")

@@ -1,0 +1,195 @@
+"""Keys, JCS, envelopes and keystores, with the RFC 8032 and RFC 8785 published examples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from anju.crypto import jcs, keystore
+from anju.crypto import tx as txmod
+from anju.crypto.keys import SigningKey, is_hex_key, verify
+from anju.errors import AnjuError, TxRejected
+
+# RFC 8032 §7.1, TEST 1-3: (secret seed, public key, message, signature)
+RFC8032 = [
+    (
+        "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+        "",
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+    ),
+    (
+        "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+        "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+        "72",
+        "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+    ),
+    (
+        "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+        "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025",
+        "af82",
+        "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a",
+    ),
+]
+
+
+@pytest.mark.parametrize(("seed", "public", "msg", "sig"), RFC8032)
+def test_rfc8032_vectors(seed: str, public: str, msg: str, sig: str) -> None:
+    key = SigningKey(bytes.fromhex(seed))
+    assert key.public_hex == public
+    assert key.sign(bytes.fromhex(msg)).hex() == sig
+    assert verify(bytes.fromhex(public), bytes.fromhex(msg), bytes.fromhex(sig))
+    bad = bytearray(bytes.fromhex(sig))
+    bad[0] ^= 1
+    assert not verify(bytes.fromhex(public), bytes.fromhex(msg), bytes(bad))
+    assert not verify(bytes.fromhex(public), bytes.fromhex(msg) + b"x", bytes.fromhex(sig))
+
+
+def test_verify_rejects_wrong_lengths() -> None:
+    k = SigningKey.generate()
+    assert not verify(k.public[:31], b"m", k.sign(b"m"))
+    assert not verify(k.public, b"m", k.sign(b"m")[:63])
+
+
+def test_rfc8785_example_without_floats() -> None:
+    # RFC 8785 §3.2.2's example, minus the "numbers" member (Anju forbids floats).
+    doc = json.loads('{"string": "\\u20ac$\\u000F\\u000aA\'\\u0042\\u0022\\u005c\\\\\\"\\/", "literals": [null, true, false]}')
+    assert jcs.canonicalize(doc) == '{"literals":[null,true,false],"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'.encode()
+
+
+json_scalars = st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(max_size=20)
+json_docs = st.recursive(
+    json_scalars,
+    lambda c: st.lists(c, max_size=5) | st.dictionaries(st.text(st.characters(max_codepoint=127), max_size=8), c, max_size=5),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(json_docs)
+def test_jcs_matches_reference(doc: Any) -> None:
+    jcs.check_domain(doc)
+    assert jcs.canonicalize(doc) == rfc8785.dumps(doc)
+
+
+@pytest.mark.parametrize(
+    ("doc", "code"),
+    [(1.5, "NON_INTEGER_NUMBER"), (2**53, "INTEGER_OUT_OF_RANGE"), ({"é": 1}, "MALFORMED_ENVELOPE"), ([[[[]]]], None)],
+)
+def test_domain(doc: Any, code: str | None) -> None:
+    if code is None:
+        jcs.check_domain(doc)
+        return
+    with pytest.raises(AnjuError) as err:
+        jcs.check_domain(doc)
+    assert err.value.code == code
+
+
+def _body(key: SigningKey, **extra: Any) -> dict[str, Any]:
+    return {"chain": "c1", "kind": "kv.put", "signer": key.public_hex, "seq": 1, "key": "a", "value": "b", **extra}
+
+
+def test_envelope_round_trip_and_ids() -> None:
+    k = SigningKey(bytes(range(32)))
+    env = txmod.sign(_body(k), [k])
+    t = txmod.parse_and_verify(orjson.dumps(env))
+    assert t.signed_bytes == b"anju-tx-v1\n" + rfc8785.dumps(env["body"])
+    import hashlib
+
+    assert t.txid == hashlib.sha256(t.signed_bytes).hexdigest()
+    assert t.leaf == rfc8785.dumps(env)
+    assert t.signers == {k.public_hex}
+
+
+def test_cosigned_envelope() -> None:
+    a, b = SigningKey.generate(), SigningKey.generate()
+    env = txmod.cosign(txmod.sign(_body(a), [a]), b)
+    t = txmod.parse_and_verify(env)
+    assert t.signers == {a.public_hex, b.public_hex}
+
+
+def _mutate(env: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    e = json.loads(json.dumps(env))
+    node = e
+    parts = path.split(".")
+    for p in parts[:-1]:
+        node = node[int(p)] if isinstance(node, list) else node[p]
+    last = parts[-1]
+    if value is KeyError:
+        del node[last]
+    elif isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+    return e
+
+
+K = SigningKey(bytes(32))
+GOOD = txmod.sign(_body(K), [K])
+
+
+@pytest.mark.parametrize(
+    ("mutation", "code"),
+    [
+        (lambda e: _mutate(e, "extra", 1), "UNKNOWN_FIELD"),
+        (lambda e: _mutate(e, "body", KeyError), "MALFORMED_ENVELOPE"),
+        (lambda e: _mutate(e, "sigs", []), "MISSING_SIGNATURE"),
+        (lambda e: _mutate(e, "sigs.0.extra", 1), "UNKNOWN_FIELD"),
+        (lambda e: _mutate(e, "sigs.0.sig", "00" * 64), "BAD_SIGNATURE"),
+        (lambda e: _mutate(e, "sigs.0.sig", "zz"), "BAD_SIGNATURE"),
+        (lambda e: _mutate(e, "body.value", "changed"), "BAD_SIGNATURE"),
+        (lambda e: _mutate(e, "body.seq", 0), "INVALID_FIELD"),
+        (lambda e: _mutate(e, "body.seq", 1.0), "NON_INTEGER_NUMBER"),
+        (lambda e: _mutate(e, "body.rent", 2**60), "INTEGER_OUT_OF_RANGE"),
+        (lambda e: _mutate(e, "body.signer", "ab"), "MALFORMED_ENVELOPE"),
+        (lambda e: _mutate(e, "body.kind", 7), "MALFORMED_ENVELOPE"),
+        (lambda e: {**e, "sigs": e["sigs"] * 2}, "DUPLICATE_SIGNATURE"),
+        (lambda e: {**e, "sigs": [{"key": SigningKey.generate().public_hex, "sig": e["sigs"][0]["sig"]}]},
+         "MISSING_SIGNATURE"),
+        (lambda e: [e], "MALFORMED_ENVELOPE"),
+    ],
+)
+def test_bad_envelopes(mutation: Any, code: str) -> None:
+    with pytest.raises(TxRejected) as err:
+        txmod.parse_and_verify(orjson.dumps(mutation(GOOD)))
+    assert err.value.code == code
+
+
+@pytest.mark.parametrize(("raw", "code"), [(b"{", "MALFORMED_JSON"), (b"\xff", "MALFORMED_JSON"),
+                                           (b" " * (64 * 1024 + 1), "TX_TOO_LARGE")])
+def test_bad_bytes(raw: bytes, code: str) -> None:
+    with pytest.raises(TxRejected) as err:
+        txmod.parse(raw)
+    assert err.value.code == code
+
+
+def test_is_hex_key() -> None:
+    assert is_hex_key("ab" * 32)
+    assert not is_hex_key("AB" * 32)
+    assert not is_hex_key("ab" * 31)
+    assert not is_hex_key(None)
+
+
+def test_keystore_round_trip(tmp_path: Path) -> None:
+    k = SigningKey.generate()
+    path = tmp_path / "k.json"
+    keystore.save(path, k, "correct horse", opslimit=2, memlimit=8 * 1024 * 1024)
+    assert keystore.load(path, "correct horse") == k
+    assert path.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(keystore.KeystoreError):
+        keystore.load(path, "wrong")
+    doc = json.loads(path.read_text())
+    doc["public_key"] = SigningKey.generate().public_hex
+    path.write_text(json.dumps(doc))
+    with pytest.raises(keystore.KeystoreError):
+        keystore.load(path, "correct horse")
+    path.write_text("not json")
+    with pytest.raises(keystore.KeystoreError):
+        keystore.load(path, "correct horse")
