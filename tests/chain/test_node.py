@@ -1,0 +1,112 @@
+"""The embedded node end to end: submit, commit, checkpoints, bad input, restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from anju.chain.node import DB_NAME, Node, read_node_key
+from anju.chain.verify import verify_data
+from anju.crypto.keys import SigningKey
+from anju.errors import TxRejected
+from anju.ledger import merkle
+from anju.ledger.checkpoint import Checkpoint
+from anju.ledger.note import Verifier, vkey_of
+from anju.ledger.statemap import StateMap, verify_state_proof
+from anju.ledger.store import Store
+from tests.conftest import CHAIN, kv_put
+
+
+def test_commit_and_prove(kv_node: Node) -> None:
+    alice = SigningKey(b"a" * 32)
+    futs = kv_node.submit_many([kv_put(alice, i, k=f"k{i}", v=str(i)) for i in range(1, 51)])
+    receipts = [f.result(timeout=30) for f in futs]
+    assert [r.index for r in receipts] == list(range(50))
+    last = kv_node.executor.last
+    assert last.log_size == 50
+    verifier = Verifier.from_vkey(kv_node.verifier_key)
+    cp = Checkpoint.open(last.checkpoint, [verifier])
+    assert (cp.size, cp.root, cp.state_root, cp.height) == (50, last.log_root, last.state_root, last.height)
+    store = kv_node.store
+    for r in receipts[::7]:
+        found = store.tx_by_id(bytes.fromhex(r.txid))
+        assert found is not None
+        idx, _h, leaf = found
+        proof = merkle.inclusion_proof(idx, cp.size, store.tlog_node)
+        merkle.verify_inclusion(merkle.leaf_hash(leaf), idx, cp.size, proof, cp.root)
+    smt = StateMap(store.smt_view(), cp.state_root)
+    verify_state_proof(cp.state_root, "kv/k7", store.state_get("kv/k7"), smt.prove("kv/k7"))
+    verify_state_proof(cp.state_root, "kv/absent", None, smt.prove("kv/absent"))
+    assert store.state_get("seq/" + alice.public_hex) == b"50"
+
+
+@pytest.mark.parametrize(
+    ("make", "code"),
+    [
+        (lambda k: kv_put(k, 1, chain="other-chain"), "WRONG_CHAIN"),
+        (lambda k: kv_put(k, 1), "SEQ_REUSED"),
+        (lambda k: kv_put(k, 3), "SEQ_SKIPPED"),
+        (lambda k: kv_put(k, 2, k=""), "INVALID_FIELD"),
+        (lambda k: kv_put(k, 2, color="red"), "UNKNOWN_FIELD"),
+        (lambda k: kv_put(k, 2).replace(b'"kv.put"', b'"kv.nope"'), "BAD_SIGNATURE"),
+        (lambda k: kv_put(k, 2).replace(b'"value":"b"', b'"value":1.5'), "NON_INTEGER_NUMBER"),
+        (lambda k: b"{not json", "MALFORMED_JSON"),
+    ],
+)
+def test_bad_transactions_change_nothing(kv_node: Node, make: object, code: str) -> None:
+    k = SigningKey(b"b" * 32)
+    kv_node.submit(kv_put(k, 1)).result(timeout=30)
+    before = kv_node.executor.last
+    with pytest.raises(TxRejected) as err:
+        kv_node.submit(make(k)).result(timeout=30)  # type: ignore[operator]
+    assert err.value.code == code
+    # A valid follow-up proves the rejected one consumed nothing (seq 2 is still free).
+    kv_node.submit(kv_put(k, 2, k="z")).result(timeout=30)
+    after = kv_node.executor.last
+    assert after.log_size == before.log_size + 1
+
+
+def test_unknown_kind_rejected(kv_node: Node) -> None:
+    from anju.crypto import tx as txmod
+    import orjson
+
+    k = SigningKey(b"c" * 32)
+    raw = orjson.dumps(txmod.sign({"chain": CHAIN, "kind": "kv.nope", "signer": k.public_hex, "seq": 1}, [k]))
+    with pytest.raises(TxRejected) as err:
+        kv_node.submit(raw).result(timeout=30)
+    assert err.value.code == "UNKNOWN_KIND"
+
+
+def test_restart_resumes_with_identical_roots(kv_data: Path) -> None:
+    k = SigningKey(b"d" * 32)
+    with Node(kv_data, verify_workers=0, block_interval=0.01) as node:
+        for f in node.submit_many([kv_put(k, i, k=f"x{i}") for i in range(1, 21)]):
+            f.result(timeout=30)
+        last = node.executor.last
+    with Node(kv_data, verify_workers=0) as node:
+        assert node.executor.last == last
+        assert node.submit(kv_put(k, 21)).result(timeout=30).index == 20
+        with pytest.raises(TxRejected):
+            node.submit(kv_put(k, 5)).result(timeout=30)
+    assert verify_data(kv_data, workers=1).ok
+
+
+def test_commit_block_uses_given_time(kv_data: Path) -> None:
+    from anju.crypto.tx import parse_and_verify
+
+    node = Node(kv_data, verify_workers=0)
+    k = SigningKey(b"e" * 32)
+    rec, results = node.commit_block("2026-03-01T08:00:00.000Z", [parse_and_verify(kv_put(k, 1)),
+                                                                   parse_and_verify(kv_put(k, 1))])
+    assert rec.time == "2026-03-01T08:00:00.000Z"
+    assert results[0] is None and results[1] is not None and results[1].code == "SEQ_REUSED"
+    # time never goes backwards
+    rec2, _ = node.commit_block("2025-01-01T00:00:00.000Z", [])
+    assert rec2.time == rec.time
+    node.store.close()
+
+
+def test_verifier_key_published(kv_data: Path) -> None:
+    store = Store(kv_data / DB_NAME)
+    assert store.get_meta("verifier_key") == vkey_of(CHAIN, read_node_key(kv_data).public).encode()
