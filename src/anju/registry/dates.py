@@ -1,0 +1,61 @@
+"""Calendar arithmetic on ``YYYY-MM-DD`` dates and ``YYYY-MM`` months (proleptic Gregorian, UTC).
+
+Only parsing and arithmetic: the registry never asks the machine for today's date, it uses the
+block's date.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+
+def parse_date(text: object) -> date | None:
+    """The date ``text`` names, or None unless it is a real ``YYYY-MM-DD`` date."""
+    if type(text) is not str or len(text) != 10 or text[4] != "-" or text[7] != "-":
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def parse_month(text: object) -> tuple[int, int] | None:
+    """``(year, month)`` for a ``YYYY-MM`` string, else None."""
+    if type(text) is not str or len(text) != 7 or text[4] != "-" or not (text[:4] + text[5:]).isdigit():
+        return None
+    year, month = int(text[:4]), int(text[5:])
+    return (year, month) if year >= 1 and 1 <= month <= 12 else None
+
+
+def add_days(day: str, n: int) -> str:
+    return date.fromordinal(date.fromisoformat(day).toordinal() + n).isoformat()
+
+
+def days_between(a: str, b: str) -> int:
+    """``b - a`` in days."""
+    return date.fromisoformat(b).toordinal() - date.fromisoformat(a).toordinal()
+
+
+def month_of(day: str) -> str:
+    return day[:7]
+
+
+def add_months(month: str, n: int) -> str:
+    year, mon = int(month[:4]), int(month[5:])
+    index = year * 12 + (mon - 1) + n
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def months_between(a: str, b: str) -> int:
+    """``b - a`` in whole months, for ``YYYY-MM`` strings."""
+    return (int(b[:4]) * 12 + int(b[5:])) - (int(a[:4]) * 12 + int(a[5:]))
+
+
+def due_date(month: str, payment_day: int) -> str:
+    """The day rent for ``month`` falls due; payment days stop at 28 so every month has one."""
+    return f"{month}-{payment_day:02d}"
+
+
+def overlaps(a_start: str, a_end: str, b_start: str, b_end: str) -> bool:
+    """Whether two inclusive date ranges share a day (ISO dates compare as strings)."""
+    return a_start <= b_end and b_start <= a_end

@@ -1,0 +1,93 @@
+"""The rental registry as a :class:`~anju.registry.port.Machine`: genesis and per-kind dispatch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from anju.crypto import jcs
+from anju.crypto.keys import is_hex_key
+from anju.crypto.tx import Tx
+from anju.registry import layout
+from anju.registry.call import Call, read
+from anju.registry.codes import reject
+from anju.registry.kinds import KINDS
+from anju.registry.port import BlockContext, Event, State
+from anju.registry.rules import dispute, lease, listing, mandate, money, party, review, unit
+from anju.registry.schema import check_body
+
+HANDLERS: dict[str, Callable[[Call], None]] = {
+    "party.register": party.register,
+    "authority.license_agency": party.license_agency,
+    "authority.license_bank": party.license_bank,
+    "authority.attest_identity": party.attest_identity,
+    "authority.suspend": party.suspend,
+    "authority.reinstate": party.reinstate,
+    "agency.appoint_agent": party.appoint_agent,
+    "agency.dismiss_agent": party.dismiss_agent,
+    "unit.register": unit.register,
+    "title.attest": unit.attest_title,
+    "mandate.grant": mandate.grant,
+    "mandate.revoke": mandate.revoke,
+    "listing.publish": listing.publish,
+    "listing.withdraw": listing.withdraw,
+    "listing.renew": listing.renew,
+    "lease.sign": lease.sign,
+    "lease.renew": lease.renew,
+    "lease.register": lease.register,
+    "lease.terminate": lease.terminate,
+    "bank.attest_escrow": money.attest_escrow,
+    "deposit.lodge": money.lodge_deposit,
+    "rent.pay": money.pay_rent,
+    "payment.confirm": money.confirm,
+    "deposit.return": money.return_deposit,
+    "deposit.accept": money.accept_deposit,
+    "dispute.open": dispute.open_dispute,
+    "dispute.resolve": dispute.resolve_dispute,
+    "report.file": dispute.file_report,
+    "report.resolve": dispute.resolve_report,
+    "review.write": review.write,
+}
+
+assert set(HANDLERS) == set(KINDS), "every documented kind has a handler and vice versa"
+
+
+class Registry:
+    """Anju's rental registry: parties, units, mandates, listings, leases, money, disputes, credit."""
+
+    name = "anju-registry"
+
+    def genesis(self, params: Mapping[str, Any], state: State) -> list[Event]:
+        """Fix the housing authority (and any banks recognised from the start)."""
+        extra = set(params) - {"authority", "banks"}
+        if extra:
+            raise ValueError(f"unknown genesis parameter(s): {sorted(extra)}")
+        authority = str(params.get("authority"))
+        banks = list(params.get("banks", []))
+        if not is_hex_key(authority) or not all(is_hex_key(b) for b in banks) or authority in banks:
+            raise ValueError("genesis needs authority: <hex key> and banks: [<hex key>, ...] (distinct)")
+        state.put(layout.META, jcs.canonicalize({"authority": authority, "registrations": 0}))
+        events = [Event("party.registered", {"party": authority, "role": "authority"}, parties=(authority,))]
+        for key, role in [(authority, "authority"), *((b, "bank") for b in banks)]:
+            rec = party.new_party(key, role, None, None, None)
+            rec.update(identity_attested=True, licensed=True)
+            state.put(layout.party(key), jcs.canonicalize(rec))
+            if role == "bank":
+                events.append(Event("party.registered", {"party": key, "role": "bank"}, parties=(key,)))
+        return events
+
+    def apply(self, tx: Tx, ctx: BlockContext, state: State) -> list[Event]:
+        """Check ``tx`` against its kind's schema and rules, write its effects, return its events."""
+        spec = KINDS.get(tx.kind)
+        if spec is None:
+            reject("UNKNOWN_KIND", f"no transaction kind {tx.kind!r}", kind=tx.kind)
+        if tx.kind != "party.register":
+            signer = read(state, layout.party(tx.signer))
+            if signer is None:
+                reject("UNKNOWN_SIGNER", "the signer is not a registered party", signer=tx.signer)
+            if signer["status"] == "suspended":
+                reject("PARTY_SUSPENDED", "the signer is suspended by the housing authority", signer=tx.signer)
+        check_body(tx.body, spec.fields)
+        call = Call(tx=tx, block=ctx, state=state)
+        HANDLERS[tx.kind](call)
+        return call.events

@@ -1,0 +1,1 @@
+"""The registry's rules, one module per subject; each handler takes a :class:`~anju.registry.call.Call`."""

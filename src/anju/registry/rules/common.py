@@ -1,0 +1,68 @@
+"""Checks many rules share: who the authority is, what role a key plays, which agency it acts for."""
+
+from __future__ import annotations
+
+from anju.registry import layout
+from anju.registry.call import Call, Record
+from anju.registry.codes import reject
+
+
+def authority_key(call: Call) -> str:
+    meta = call.need(layout.META, "registry metadata (genesis missing)")
+    return str(meta["authority"])
+
+
+def require_authority(call: Call) -> None:
+    if call.signer != authority_key(call):
+        reject("WRONG_ROLE", f"only the housing authority may send {call.tx.kind}", kind=call.tx.kind)
+
+
+def party(call: Call, key: str) -> Record:
+    return call.need(layout.party(key), "party")
+
+
+def active_party(call: Call, key: str, role: str | tuple[str, ...], what: str) -> Record:
+    """The party ``key`` in one of ``role``s and not suspended."""
+    rec = party(call, key)
+    roles = (role,) if isinstance(role, str) else role
+    if rec["role"] not in roles:
+        reject("WRONG_ROLE", f"{what} must have role {' or '.join(roles)}, not {rec['role']}", party=key)
+    if rec["status"] == "suspended":
+        reject("PARTY_SUSPENDED", f"{what} is suspended", party=key)
+    return rec
+
+
+def acting_agency(call: Call, key: str) -> str | None:
+    """The licensed agency ``key`` acts for: itself if an agency, its employer if an appointed agent."""
+    rec = call.get(layout.party(key))
+    if rec is None or rec["status"] == "suspended":
+        return None
+    if rec["role"] == "agency":
+        agency = key
+    elif rec["role"] == "agent" and rec.get("agency"):
+        agency = str(rec["agency"])
+        emp = call.get(layout.party(agency))
+        if emp is None or emp["status"] == "suspended":
+            return None
+    else:
+        return None
+    return agency
+
+
+def principal(call: Call, key: str) -> str:
+    """Whom a signature by ``key`` binds: the agency for an agent, the key itself otherwise."""
+    return acting_agency(call, key) or key
+
+
+def signed_for(call: Call, who: str) -> bool:
+    """Whether ``who`` (or, for an agency, one of its agents) signed this envelope."""
+    if who in call.tx.signers:
+        return True
+    return any(acting_agency(call, k) == who for k in call.tx.signers if k != who)
+
+
+def require_licensed_agency(call: Call, key: str) -> Record:
+    rec = active_party(call, key, "agency", "the agency")
+    if not rec["licensed"]:
+        reject("NOT_LICENSED", "the agency is not licensed by the housing authority", party=key)
+    return rec

@@ -1,0 +1,147 @@
+"""Disputes between lease parties, and fake-listing reports; the housing authority decides both."""
+
+from __future__ import annotations
+
+from anju.registry import credit, layout
+from anju.registry.call import Call, Record
+from anju.registry.codes import reject
+from anju.registry.rules.common import require_authority
+from anju.registry.rules.money import lease_party
+from anju.registry.rules.sweep import sweep_unit
+
+
+def _respondents(lease: Record, opener: str) -> list[str]:
+    if opener == lease["tenant"]:
+        return sorted({lease["landlord"], *([lease["agency"]] if lease["agency"] else [])})
+    return [lease["tenant"]]
+
+
+def open_dispute(call: Call) -> None:
+    b = call.body
+    lease = call.need(layout.lease(b["lease"]), "lease")
+    opener = lease_party(call, lease)
+    if opener is None:
+        reject("NOT_LEASE_PARTY", "only a party to the lease may open a dispute", lease=lease["id"])
+    if not b["evidence"]:
+        reject("INVALID_FIELD", "a dispute needs at least one evidence hash", field="evidence")
+    did = call.new_id
+    if call.get(layout.dispute(did)) is not None:
+        reject("ALREADY_EXISTS", "a dispute with this id already exists", dispute=did)
+    rec: Record = {
+        "id": did,
+        "lease": lease["id"],
+        "unit": lease["unit"],
+        "opener": opener,
+        "respondents": _respondents(lease, opener),
+        "subject": b["subject"],
+        "evidence": b["evidence"],
+        "claim": b.get("claim"),
+        "opened_tx": call.txid,
+        "opened_on": call.date,
+        "status": "open",
+        "outcome": None,
+        "award": None,
+        "decision_hash": None,
+        "resolved_tx": None,
+        "resolved_on": None,
+    }
+    call.put(layout.dispute(did), rec)
+    if b["subject"] == "deposit" and lease["deposit_status"] == "returned":
+        lease["deposit_status"] = "disputed"
+        call.put(layout.lease(lease["id"]), lease)
+    call.emit(
+        "dispute.opened",
+        {"dispute": did, "lease": lease["id"], "subject": b["subject"]},
+        parties=[lease["owner"], opener, *rec["respondents"]],
+        units=[lease["unit"]],
+    )
+
+
+def resolve_dispute(call: Call) -> None:
+    require_authority(call)
+    b = call.body
+    rec = call.need(layout.dispute(b["dispute"]), "dispute")
+    if rec["status"] != "open":
+        reject("ALREADY_DONE", "the dispute is already resolved", dispute=rec["id"])
+    rec.update(
+        status="resolved",
+        outcome=b["outcome"],
+        award=b["award"],
+        decision_hash=b["decision_hash"],
+        resolved_tx=call.txid,
+        resolved_on=call.date,
+    )
+    call.put(layout.dispute(rec["id"]), rec)
+    unit = call.need(layout.unit(rec["unit"]), "unit")
+    call.emit(
+        "dispute.resolved",
+        {"dispute": rec["id"], "outcome": b["outcome"], "award": b["award"]},
+        parties=[unit["owner"], rec["opener"], *rec["respondents"]],
+        units=[rec["unit"]],
+    )
+    if b["outcome"] == "upheld":
+        for who in rec["respondents"]:
+            credit.award(call, who, "disputes_lost", -30)
+    elif b["outcome"] == "rejected":
+        credit.award(call, rec["opener"], "disputes_lost", -10)
+
+
+def file_report(call: Call) -> None:
+    b = call.body
+    listing = call.need(layout.listing(b["listing"]), "listing")
+    if not b["evidence"]:
+        reject("INVALID_FIELD", "a report needs at least one evidence hash", field="evidence")
+    rid = call.new_id
+    if call.get(layout.report(rid)) is not None:
+        reject("ALREADY_EXISTS", "a report with this id already exists", report=rid)
+    rec: Record = {
+        "id": rid,
+        "listing": listing["id"],
+        "unit": listing["unit"],
+        "publisher": listing["publisher"],
+        "reporter": call.signer,
+        "evidence": b["evidence"],
+        "filed_tx": call.txid,
+        "filed_on": call.date,
+        "status": "open",
+        "decision_hash": None,
+        "resolved_tx": None,
+        "resolved_on": None,
+    }
+    call.put(layout.report(rid), rec)
+    call.emit(
+        "report.filed",
+        {"report": rid, "listing": listing["id"]},
+        parties=[listing["owner"], listing["publisher"], call.signer],
+        units=[listing["unit"]],
+        listings=[listing["id"]],
+    )
+
+
+def resolve_report(call: Call) -> None:
+    require_authority(call)
+    b = call.body
+    rec = call.need(layout.report(b["report"]), "report")
+    if rec["status"] != "open":
+        reject("ALREADY_DONE", "the report is already resolved", report=rec["id"])
+    rec.update(status=b["outcome"], decision_hash=b["decision_hash"], resolved_tx=call.txid, resolved_on=call.date)
+    call.put(layout.report(rec["id"]), rec)
+    listing = call.need(layout.listing(rec["listing"]), "listing")
+    if b["outcome"] == "confirmed":
+        unit = call.need(layout.unit(rec["unit"]), "unit")
+        sweep_unit(call, unit)
+        listing = call.need(layout.listing(rec["listing"]), "listing")
+        # Confirmed fake: down at once and for good, whatever state it was in.
+        listing.update(status="revoked", status_reason="fake", status_tx=call.txid, status_on=call.date)
+        call.put(layout.listing(listing["id"]), listing)
+        unit["listings"] = [x for x in unit["listings"] if x != listing["id"]]
+        call.put(layout.unit(unit["id"]), unit)
+    call.emit(
+        "report.resolved",
+        {"report": rec["id"], "listing": listing["id"], "outcome": b["outcome"]},
+        parties=[listing["owner"], listing["publisher"], rec["reporter"]],
+        units=[listing["unit"]],
+        listings=[listing["id"]],
+    )
+    if b["outcome"] == "confirmed":
+        credit.award(call, listing["publisher"], "fake_listings")

@@ -1,0 +1,264 @@
+"""Leases (租约): signing, subleases, renewal, registration (备案), termination."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anju.registry import credit, layout
+from anju.registry.call import Call, Record
+from anju.registry.codes import reject
+from anju.registry.dates import add_days, days_between, overlaps
+from anju.registry.rules.common import active_party, authority_key, require_authority, signed_for
+from anju.registry.rules.mandate import live_mandate_for
+from anju.registry.rules.sweep import revoke_listings, sweep_unit
+from anju.registry.rules.unit import attested_unit
+from anju.registry.status import lease_ended
+
+MAX_LEASE_DAYS = 20 * 366  # Civil Code art. 705: a lease runs at most twenty years
+
+
+def _check_tenant(call: Call, tenant: str) -> None:
+    rec = active_party(call, tenant, "tenant", "the tenant")
+    if not rec["identity_attested"]:
+        reject("IDENTITY_NOT_ATTESTED", "the tenant's identity must be attested to sign a lease", party=tenant)
+    if tenant not in call.tx.signers:
+        reject("MISSING_SIGNATURE", "the tenant's signature is missing", party=tenant)
+
+
+def _landlord_side(call: Call, t: dict[str, Any], unit: Record) -> tuple[str | None, Record | None]:
+    """Check who signs for the landlord; return (agency, mandate) the lease is made through."""
+    mid = t.get("mandate")
+    if t["parent"] is not None:
+        if mid is not None:
+            reject("INVALID_FIELD", "a sublease is signed by the sub-landlord, not through a mandate", field="mandate")
+        if t["landlord"] not in call.tx.signers:
+            reject("MISSING_SIGNATURE", "the sub-landlord's signature is missing", party=t["landlord"])
+        if unit["owner"] not in call.tx.signers:
+            reject("SUBLEASE_CONSENT_REQUIRED", "the owner's consent signature is missing", owner=unit["owner"])
+        return None, None
+    if t["landlord"] != unit["owner"]:
+        reject("NOT_OWNER", "the landlord of a lease must be the unit's owner", unit=unit["id"])
+    if mid is None:
+        if t["landlord"] not in call.tx.signers:
+            reject("MISSING_SIGNATURE", "the landlord's signature is missing", party=t["landlord"])
+        return None, None
+    mandate = call.need(layout.mandate(mid), "mandate")
+    agency = str(mandate["agency"])
+    mandate = live_mandate_for(call, mid, unit["id"], agency)
+    active_party(call, agency, "agency", "the agency")
+    if t["landlord"] in call.tx.signers:
+        return agency, mandate  # the owner signs; the agency only brokered
+    if not mandate["may_sign"]:
+        reject("MANDATE_NO_SIGNING", "the mandate does not let the agency sign for the owner", mandate=mid)
+    if not signed_for(call, agency):
+        reject("MISSING_SIGNATURE", "neither the owner nor the mandated agency signed", mandate=mid)
+    if t["rent"] < mandate["min_rent"]:
+        reject("RENT_BELOW_MINIMUM", "rent is below the owner's minimum", min_rent=mandate["min_rent"])
+    return agency, mandate
+
+
+def _check_overlap(call: Call, unit: Record, parent: str | None, start: str, end: str) -> None:
+    # Siblings under the same parent (or the head leases, parent None) may never share a day,
+    # whoever signed them: that is what stops 一房多租.
+    for lid in unit["leases"]:
+        other = call.need(layout.lease(lid), "lease")
+        if other["parent"] != parent or other["start"] > other["ends_on"]:
+            continue
+        if overlaps(start, end, other["start"], other["ends_on"]):
+            reject("LEASE_OVERLAP", f"lease {lid} already covers part of these dates", lease=lid)
+
+
+def create(call: Call, t: dict[str, Any], previous: str | None = None) -> Record:
+    """Check and store a new lease from its terms ``t``; shared by lease.sign and lease.renew."""
+    unit = attested_unit(call, t["unit"])
+    if t["start"] > t["end"]:
+        reject("INVALID_FIELD", "start must not be after end", field="end")
+    if days_between(t["start"], t["end"]) > MAX_LEASE_DAYS:
+        reject("INVALID_FIELD", "a lease may run at most twenty years", field="end")
+    if t["tenant"] == t["landlord"]:
+        reject("INVALID_FIELD", "landlord and tenant must differ", field="tenant")
+    if t["parent"] is not None:
+        parent = call.need(layout.lease(t["parent"]), "lease")
+        if parent["unit"] != unit["id"]:
+            reject("INVALID_FIELD", "the parent lease is for another unit", field="parent")
+        if parent["status"] != "active" or lease_ended(parent, call.date):
+            reject("LEASE_NOT_LIVE", "the parent lease is terminated or has ended", lease=t["parent"])
+        if t["landlord"] != parent["tenant"]:
+            reject("WRONG_ROLE", "a sub-landlord must be the parent lease's tenant", lease=t["parent"])
+        if t["start"] < parent["start"] or t["end"] > parent["ends_on"]:
+            reject("SUBLEASE_OUTSIDE_PARENT", "a sublease must lie within its parent", lease=t["parent"])
+    _check_tenant(call, t["tenant"])
+    agency, _ = _landlord_side(call, t, unit)
+    if t["collector"] == "agency" and agency is None:
+        reject("INVALID_FIELD", "only a lease made through an agency can have the agency collect", field="collector")
+    if call.signer not in (t["tenant"], t["landlord"]) and not (agency and signed_for(call, agency)):
+        reject("NOT_LEASE_PARTY", "the transaction's signer is not a side of the lease")
+    sweep_unit(call, unit)
+    _check_overlap(call, unit, t["parent"], t["start"], t["end"])
+    lid = call.new_id
+    if call.get(layout.lease(lid)) is not None:
+        reject("ALREADY_EXISTS", "a lease with this id already exists", lease=lid)
+    rec: Record = {
+        "id": lid,
+        "unit": unit["id"],
+        "owner": unit["owner"],
+        "landlord": t["landlord"],
+        "tenant": t["tenant"],
+        "agency": agency,
+        "mandate": t.get("mandate"),
+        "listing": t.get("listing"),
+        "parent": t["parent"],
+        "previous": previous,
+        "start": t["start"],
+        "end": t["end"],
+        "ends_on": t["end"],
+        "rent": t["rent"],
+        "deposit": t["deposit"],
+        "payment_day": t["payment_day"],
+        "notice_days": t["notice_days"],
+        "collector": t["collector"],
+        "collector_party": agency if t["collector"] == "agency" else t["landlord"],
+        "document_hash": t["document_hash"],
+        "signers": sorted(call.tx.signers),
+        "signed_tx": call.txid,
+        "signed_on": call.date,
+        "status": "active",
+        "termination": None,
+        "registration": None,
+        "paid_through": None,
+        "deposit_status": "none",
+        "deposit_returned": None,
+        "deductions": [],
+        "escrow": {"deposit": 0, "rent": 0},
+        "subleases": [],
+        "renewed_by": None,
+    }
+    call.put(layout.lease(lid), rec)
+    unit["leases"].append(lid)
+    revoked: list[str] = []
+    if t["parent"] is None:
+        revoked = revoke_listings(call, unit, "leased")  # a let unit must not stay advertised
+    else:
+        parent = call.need(layout.lease(t["parent"]), "lease")
+        parent["subleases"].append(lid)
+        call.put(layout.lease(t["parent"]), parent)
+    call.put(layout.unit(unit["id"]), unit)
+    call.emit(
+        "lease.signed" if t["parent"] is None else "sublease.signed",
+        {"lease": lid, "unit": unit["id"], "start": t["start"], "end": t["end"], "parent": t["parent"]},
+        parties=[unit["owner"], t["landlord"], t["tenant"], agency],
+        units=[unit["id"]],
+        listings=revoked,
+    )
+    return rec
+
+
+_TERMS = ("end", "rent", "deposit", "payment_day", "notice_days", "collector", "document_hash")
+
+
+def sign(call: Call) -> None:
+    b = call.body
+    terms = {k: b.get(k) for k in ("unit", "landlord", "tenant", "mandate", "listing", "parent", "start", *_TERMS)}
+    if terms["listing"] is not None:
+        listing = call.need(layout.listing(terms["listing"]), "listing")
+        if listing["unit"] != terms["unit"]:
+            reject("INVALID_FIELD", "the listing is for another unit", field="listing")
+    create(call, terms)
+
+
+def renew(call: Call) -> None:
+    prev_id = call.body["previous"]
+    prev = call.need(layout.lease(prev_id), "lease")
+    if prev["renewed_by"] is not None:
+        reject("ALREADY_DONE", "the lease was already renewed", lease=prev_id, by=prev["renewed_by"])
+    if prev["status"] != "active" or lease_ended(prev, call.date):
+        reject("LEASE_NOT_LIVE", "only a running lease can be renewed", lease=prev_id)
+    terms: dict[str, Any] = {k: call.body[k] for k in _TERMS}
+    terms.update(
+        unit=prev["unit"],
+        landlord=prev["landlord"],
+        tenant=prev["tenant"],
+        mandate=prev["mandate"],
+        listing=None,
+        parent=prev["parent"],
+        start=add_days(prev["ends_on"], 1),
+    )
+    if terms["start"] > terms["end"]:
+        reject("RENEWAL_NOT_CONTIGUOUS", "the renewal must end after the previous lease", lease=prev_id)
+    rec = create(call, terms, previous=prev_id)
+    prev = call.need(layout.lease(prev_id), "lease")
+    prev["renewed_by"] = rec["id"]
+    call.put(layout.lease(prev_id), prev)
+
+
+def register(call: Call) -> None:
+    require_authority(call)
+    lid = call.body["lease"]
+    lease = call.need(layout.lease(lid), "lease")
+    if lease["registration"] is not None:
+        reject("ALREADY_DONE", "the lease is already registered", lease=lid, number=lease["registration"]["number"])
+    meta = call.need(layout.META, "registry metadata")
+    meta["registrations"] += 1
+    number = f"XH{call.date[:4]}{meta['registrations']:08d}"
+    call.put(layout.META, meta)
+    lease["registration"] = {"number": number, "tx": call.txid, "on": call.date}
+    call.put(layout.lease(lid), lease)
+    call.put(layout.registration(number), {"number": number, "lease": lid, "unit": lease["unit"]})
+    call.emit(
+        "lease.registered",
+        {"lease": lid, "number": number},
+        parties=[lease["owner"], lease["landlord"], lease["tenant"], lease["agency"], authority_key(call)],
+        units=[lease["unit"]],
+    )
+    for who in sorted({lease["landlord"], lease["tenant"], *([lease["agency"]] if lease["agency"] else [])}):
+        credit.award(call, who, "leases_registered")
+
+
+def sides(call: Call, lease: Record) -> tuple[bool, bool]:
+    """(landlord side signed, tenant signed) for this envelope."""
+    landlord = lease["landlord"] in call.tx.signers or (
+        lease["agency"] is not None and signed_for(call, lease["agency"]) and _may_sign(call, lease)
+    )
+    return landlord, lease["tenant"] in call.tx.signers
+
+
+def _may_sign(call: Call, lease: Record) -> bool:
+    mandate = call.get(layout.mandate(lease["mandate"])) if lease["mandate"] else None
+    return bool(mandate and mandate["may_sign"])
+
+
+def terminate(call: Call) -> None:
+    b = call.body
+    lid = b["lease"]
+    lease = call.need(layout.lease(lid), "lease")
+    landlord_signed, tenant_signed = sides(call, lease)
+    if call.signer not in (lease["tenant"], lease["landlord"]) and not (
+        lease["agency"] and signed_for(call, lease["agency"])
+    ):
+        reject("NOT_LEASE_PARTY", "only a side of the lease may terminate it", lease=lid)
+    if lease["status"] != "active" or lease_ended(lease, call.date):
+        reject("LEASE_NOT_LIVE", "the lease is already terminated or has ended", lease=lid)
+    on = b["on"]
+    if on < call.date or on < lease["start"] or on > lease["ends_on"]:
+        reject("INVALID_FIELD", "on must lie from the block date and the lease start to the lease end", field="on")
+    if b["mode"] == "mutual":
+        if not (landlord_signed and tenant_signed):
+            reject("MISSING_SIGNATURE", "a mutual termination needs both sides' signatures", lease=lid)
+    elif days_between(call.date, on) < lease["notice_days"]:
+        reject("NOTICE_TOO_SHORT", f"the lease requires {lease['notice_days']} days' notice", lease=lid)
+    _end(call, lease, on, b["mode"])
+    call.emit(
+        "lease.terminated",
+        {"lease": lid, "mode": b["mode"], "on": on},
+        parties=[lease["owner"], lease["landlord"], lease["tenant"], lease["agency"]],
+        units=[lease["unit"]],
+    )
+
+
+def _end(call: Call, lease: Record, on: str, mode: str) -> None:
+    lease.update(status="terminated", ends_on=on, termination={"mode": mode, "on": on, "tx": call.txid})
+    call.put(layout.lease(lease["id"]), lease)
+    for sid in lease["subleases"]:  # a sublease cannot outlive the lease it is carved from
+        sub = call.need(layout.lease(sid), "lease")
+        if sub["ends_on"] > on:
+            _end(call, sub, max(min(sub["ends_on"], on), add_days(sub["start"], -1)), "parent_ended")

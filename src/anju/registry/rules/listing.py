@@ -1,0 +1,165 @@
+"""Listings (房源): publish with a verification code, withdraw, renew."""
+
+from __future__ import annotations
+
+from anju.registry import layout, vcode
+from anju.registry.call import Call, Record
+from anju.registry.codes import reject
+from anju.registry.dates import add_days
+from anju.registry.rules.common import acting_agency, require_licensed_agency
+from anju.registry.rules.mandate import live_mandate_for
+from anju.registry.rules.sweep import sweep_unit
+from anju.registry.rules.unit import attested_unit
+from anju.registry.status import LISTING_DAYS, listing_status, mandate_live
+
+
+def _check_free(call: Call, unit: Record, day: str) -> None:
+    for lid in unit["leases"]:
+        lease = call.need(layout.lease(lid), "lease")
+        if lease["parent"] is None and lease["start"] <= day <= lease["ends_on"]:
+            reject("UNIT_NOT_FREE", f"lease {lid} covers {day}", unit=unit["id"], lease=lid)
+
+
+def _check_no_exclusive(call: Call, unit: Record, agency: str) -> None:
+    for mid in unit["mandates"]:
+        other = call.need(layout.mandate(mid), "mandate")
+        if other["agency"] != agency and other["exclusive"] and mandate_live(other, call.date):
+            reject("EXCLUSIVE_MANDATE", "another agency holds an exclusive mandate for this unit", mandate=mid)
+
+
+def publish(call: Call) -> None:
+    b = call.body
+    unit = attested_unit(call, b["unit"])
+    sweep_unit(call, unit)
+    mid = b.get("mandate")
+    if call.signer == unit["owner"]:
+        if mid is not None:
+            reject("INVALID_FIELD", "an owner publishes without a mandate", field="mandate")
+        publisher, role, agent = call.signer, "owner", None
+    else:
+        agency = acting_agency(call, call.signer)
+        if agency is None:
+            reject("WRONG_ROLE", "only the owner or a mandated agency (or its agent) may publish", unit=b["unit"])
+        require_licensed_agency(call, agency)
+        if mid is None:
+            reject("MANDATE_REQUIRED", "an agency needs the owner's mandate to publish", unit=b["unit"])
+        mandate = live_mandate_for(call, mid, b["unit"], agency)
+        _check_no_exclusive(call, unit, agency)
+        if b["rent"] < mandate["min_rent"]:
+            reject("RENT_BELOW_MINIMUM", "rent is below the owner's minimum", min_rent=mandate["min_rent"])
+        publisher, role = agency, "agency"
+        agent = call.signer if call.signer != agency else None
+    _check_free(call, unit, b["available_from"])
+    for lid in unit["listings"]:
+        if call.need(layout.listing(lid), "listing")["publisher"] == publisher:
+            reject("LISTING_EXISTS", "this publisher already has a live listing for the unit", listing=lid)
+    lid = call.new_id
+    if call.get(layout.listing(lid)) is not None:
+        reject("ALREADY_EXISTS", "a listing with this id already exists", listing=lid)
+    code = next(c for c in vcode.candidates(call.txid) if call.get(layout.code(c)) is None)
+    rec: Record = {
+        "id": lid,
+        "code": code,
+        "unit": unit["id"],
+        "owner": unit["owner"],
+        "publisher": publisher,
+        "publisher_role": role,
+        "agent": agent,
+        "mandate": mid,
+        "title": unit["title"],
+        "district": unit["district"],
+        "street": unit["street"],
+        "neighbourhood": unit["neighbourhood"],
+        "rooms": unit["rooms"],
+        "floor_area_m2": unit["floor_area_m2"],
+        "rent": b["rent"],
+        "deposit": b["deposit"],
+        "available_from": b["available_from"],
+        "min_term_months": b["min_term_months"],
+        "description": b["description"],
+        "photos": b["photos"],
+        "status": "live",
+        "status_reason": None,
+        "status_tx": None,
+        "status_on": None,
+        "published_tx": call.txid,
+        "published_on": call.date,
+        "expires_on": add_days(call.date, LISTING_DAYS),
+        "renewals": 0,
+    }
+    call.put(layout.listing(lid), rec)
+    call.put(layout.code(code), {"code": code, "listing": lid})
+    unit["listings"].append(lid)
+    call.put(layout.unit(unit["id"]), unit)
+    call.emit(
+        "listing.published",
+        {"listing": lid, "code": code, "unit": unit["id"], "publisher": publisher, "mandate": mid},
+        parties=[unit["owner"], publisher, agent],
+        units=[unit["id"]],
+        listings=[lid],
+    )
+
+
+def _by_publisher(call: Call, listing: Record, *, owner_may: bool) -> None:
+    if acting_agency(call, call.signer) == listing["publisher"] or call.signer == listing["publisher"]:
+        return
+    if owner_may and call.signer == listing["owner"]:
+        return
+    reject("NOT_PUBLISHER", "only the listing's publisher may do this", listing=listing["id"])
+
+
+def withdraw(call: Call) -> None:
+    lid = call.body["listing"]
+    listing = call.need(layout.listing(lid), "listing")
+    _by_publisher(call, listing, owner_may=True)
+    unit = call.need(layout.unit(listing["unit"]), "unit")
+    sweep_unit(call, unit)
+    listing = call.need(layout.listing(lid), "listing")
+    if listing["status"] in ("withdrawn", "revoked"):
+        reject("LISTING_NOT_LIVE", f"the listing is already {listing['status']}", listing=lid)
+    listing.update(status="withdrawn", status_reason="withdrawn", status_tx=call.txid, status_on=call.date)
+    call.put(layout.listing(lid), listing)
+    unit["listings"] = [x for x in unit["listings"] if x != lid]
+    call.put(layout.unit(unit["id"]), unit)
+    call.emit(
+        "listing.withdrawn",
+        {"listing": lid, "code": listing["code"]},
+        parties=[listing["owner"], listing["publisher"]],
+        units=[unit["id"]],
+        listings=[lid],
+    )
+
+
+def renew(call: Call) -> None:
+    lid = call.body["listing"]
+    listing = call.need(layout.listing(lid), "listing")
+    _by_publisher(call, listing, owner_may=False)
+    unit = call.need(layout.unit(listing["unit"]), "unit")
+    sweep_unit(call, unit)
+    listing = call.need(layout.listing(lid), "listing")
+    mandate = call.get(layout.mandate(listing["mandate"])) if listing["mandate"] else None
+    status, reason = listing_status(listing, mandate, call.date)
+    if status in ("withdrawn", "revoked"):
+        reject("LISTING_NOT_LIVE", f"a {status} listing cannot be renewed ({reason})", listing=lid)
+    if listing["publisher_role"] == "agency":
+        _check_no_exclusive(call, unit, listing["publisher"])
+    _check_free(call, unit, max(listing["available_from"], call.date))
+    if listing["status"] != "live":  # an expired code comes back to life
+        unit["listings"].append(lid)
+    listing.update(
+        status="live",
+        status_reason=None,
+        status_tx=call.txid,
+        status_on=call.date,
+        expires_on=add_days(call.date, LISTING_DAYS),
+        renewals=listing["renewals"] + 1,
+    )
+    call.put(layout.listing(lid), listing)
+    call.put(layout.unit(unit["id"]), unit)
+    call.emit(
+        "listing.renewed",
+        {"listing": lid, "code": listing["code"], "expires_on": listing["expires_on"]},
+        parties=[listing["owner"], listing["publisher"]],
+        units=[unit["id"]],
+        listings=[lid],
+    )

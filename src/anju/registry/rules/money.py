@@ -1,0 +1,209 @@
+"""Money records: bank escrow attestations, deposit lodged / returned / accepted, rent paid / confirmed.
+
+Rental businesses (agencies collecting for a lease) must keep a deposit above one month's rent,
+or rent collected more than three months ahead, in a bank-supervised account (the 2021 rule
+of the Ministry of Housing and Urban-Rural Development and others); a licensed bank attests it.
+"""
+
+from __future__ import annotations
+
+from anju.registry import credit, layout
+from anju.registry.call import Call, Record
+from anju.registry.codes import reject
+from anju.registry.dates import add_months, days_between, due_date, month_of, months_between
+from anju.registry.rules.common import acting_agency, active_party
+
+MAX_MONTHS_AHEAD = 3
+
+
+def _is_collector(call: Call, lease: Record) -> bool:
+    who = lease["collector_party"]
+    return bool(call.signer == who or (lease["collector"] == "agency" and acting_agency(call, call.signer) == who))
+
+
+def attest_escrow(call: Call) -> None:
+    bank = active_party(call, call.signer, "bank", "the signer")
+    if not bank["licensed"]:
+        reject("NOT_LICENSED", "the bank is not recognised by the housing authority", party=call.signer)
+    b = call.body
+    lease = call.need(layout.lease(b["lease"]), "lease")
+    eid = call.new_id
+    call.put(
+        layout.escrow(eid),
+        {
+            "id": eid,
+            "lease": lease["id"],
+            "bank": call.signer,
+            "purpose": b["purpose"],
+            "amount": b["amount"],
+            "account_commitment": b["account_commitment"],
+            "tx": call.txid,
+            "on": call.date,
+        },
+    )
+    lease["escrow"][b["purpose"]] += b["amount"]
+    call.put(layout.lease(lease["id"]), lease)
+    call.emit(
+        "escrow.attested",
+        {"escrow": eid, "lease": lease["id"], "purpose": b["purpose"], "amount": b["amount"]},
+        parties=[lease["owner"], lease["tenant"], lease["collector_party"], call.signer],
+        units=[lease["unit"]],
+    )
+
+
+def _new_payment(call: Call, lease: Record, kind: str, amount: int, **extra: object) -> Record:
+    pid = call.new_id
+    if call.get(layout.payment(pid)) is not None:
+        reject("ALREADY_EXISTS", "a payment with this id already exists", payment=pid)
+    rec: Record = {
+        "id": pid,
+        "lease": lease["id"],
+        "unit": lease["unit"],
+        "kind": kind,
+        "amount": amount,
+        "payer": lease["tenant"],
+        "receiver": lease["collector_party"],
+        "period": None,
+        "months": None,
+        "due_on": None,
+        "late_days": 0,
+        "recorded_tx": call.txid,
+        "recorded_on": call.date,
+        "confirmed": False,
+        "confirmed_tx": None,
+        "confirmed_on": None,
+        **extra,
+    }
+    call.put(layout.payment(pid), rec)
+    call.emit(
+        f"{kind}.recorded",
+        {"payment": pid, "lease": lease["id"], "amount": amount},
+        parties=[lease["owner"], lease["tenant"], lease["collector_party"]],
+        units=[lease["unit"]],
+    )
+    return rec
+
+
+def _tenant_lease(call: Call) -> Record:
+    lease = call.need(layout.lease(call.body["lease"]), "lease")
+    if call.signer != lease["tenant"]:
+        reject("NOT_LEASE_PARTY", "only the lease's tenant records paying", lease=lease["id"])
+    return lease
+
+
+def lodge_deposit(call: Call) -> None:
+    lease = _tenant_lease(call)
+    amount = call.body["amount"]
+    if lease["deposit_status"] != "none":
+        reject("ALREADY_DONE", "the deposit was already lodged", lease=lease["id"])
+    if amount != lease["deposit"]:
+        reject("AMOUNT_MISMATCH", "amount must equal the lease's deposit", deposit=lease["deposit"])
+    if lease["collector"] == "agency" and amount > lease["rent"] and lease["escrow"]["deposit"] < amount:
+        reject(
+            "BANK_ATTESTATION_REQUIRED",
+            "an agency holding a deposit above one month's rent needs a bank's escrow attestation first",
+            lease=lease["id"],
+        )
+    pay = _new_payment(call, lease, "deposit", amount)
+    lease.update(deposit_status="lodged", deposit_payment=pay["id"])
+    call.put(layout.lease(lease["id"]), lease)
+
+
+def pay_rent(call: Call) -> None:
+    lease = _tenant_lease(call)
+    b = call.body
+    expected = add_months(lease["paid_through"], 1) if lease["paid_through"] else month_of(lease["start"])
+    last = add_months(b["period"], b["months"] - 1)
+    if b["period"] != expected:
+        reject("PERIOD_OUT_OF_ORDER", f"the next month to pay is {expected}", expected=expected)
+    if last > month_of(lease["ends_on"]):
+        reject("PERIOD_OUT_OF_ORDER", "the payment runs past the lease's last month", last=month_of(lease["ends_on"]))
+    if b["amount"] != lease["rent"] * b["months"]:
+        reject("AMOUNT_MISMATCH", "amount must equal rent x months", rent=lease["rent"])
+    ahead = months_between(month_of(call.date), last)
+    if lease["collector"] == "agency" and ahead > MAX_MONTHS_AHEAD and lease["escrow"]["rent"] < b["amount"]:
+        reject(
+            "BANK_ATTESTATION_REQUIRED",
+            "an agency collecting rent more than three months ahead needs a bank's escrow attestation",
+            lease=lease["id"],
+        )
+    due = due_date(b["period"], lease["payment_day"])
+    late = max(0, days_between(due, call.date))
+    _new_payment(call, lease, "rent", b["amount"], period=b["period"], months=b["months"], due_on=due, late_days=late)
+    lease["paid_through"] = last
+    call.put(layout.lease(lease["id"]), lease)
+
+
+def confirm(call: Call) -> None:
+    pid = call.body["payment"]
+    pay = call.need(layout.payment(pid), "payment")
+    lease = call.need(layout.lease(pay["lease"]), "lease")
+    if not _is_collector(call, lease):
+        reject("NOT_RECEIVER", "only the receiving side confirms a payment", payment=pid)
+    if pay["confirmed"]:
+        reject("ALREADY_DONE", "the payment is already confirmed", payment=pid)
+    pay.update(confirmed=True, confirmed_tx=call.txid, confirmed_on=call.date)
+    call.put(layout.payment(pid), pay)
+    if pay["kind"] == "deposit":
+        lease["deposit_status"] = "held"
+        call.put(layout.lease(lease["id"]), lease)
+    call.emit(
+        "payment.confirmed",
+        {"payment": pid, "lease": lease["id"], "kind": pay["kind"], "late_days": pay["late_days"]},
+        parties=[lease["owner"], lease["tenant"], lease["collector_party"]],
+        units=[lease["unit"]],
+    )
+    if pay["kind"] == "rent":
+        credit.award(call, lease["tenant"], "rent_late" if pay["late_days"] > 0 else "rent_on_time")
+
+
+def return_deposit(call: Call) -> None:
+    lease = call.need(layout.lease(call.body["lease"]), "lease")
+    if not _is_collector(call, lease):
+        reject("NOT_RECEIVER", "only the side holding the deposit returns it", lease=lease["id"])
+    if call.date < lease["ends_on"]:
+        reject("LEASE_NOT_ENDED", "the deposit is returned from the lease's last day on", lease=lease["id"])
+    if lease["deposit_status"] != "held":
+        code = "ALREADY_DONE" if lease["deposit_status"] in ("returned", "accepted", "disputed") else "AMOUNT_MISMATCH"
+        reject(code, f"no confirmed deposit to return (deposit is {lease['deposit_status']})", lease=lease["id"])
+    deductions = call.body["deductions"]
+    total = sum(d["amount"] for d in deductions)
+    if total > lease["deposit"]:
+        reject("AMOUNT_MISMATCH", "deductions exceed the deposit", deposit=lease["deposit"])
+    lease.update(
+        deposit_status="returned",
+        deposit_returned=lease["deposit"] - total,
+        deductions=deductions,
+        deposit_return_tx=call.txid,
+    )
+    call.put(layout.lease(lease["id"]), lease)
+    call.emit(
+        "deposit.returned",
+        {"lease": lease["id"], "returned": lease["deposit_returned"], "deducted": total},
+        parties=[lease["owner"], lease["tenant"], lease["collector_party"]],
+        units=[lease["unit"]],
+    )
+
+
+def accept_deposit(call: Call) -> None:
+    lease = _tenant_lease(call)
+    if lease["deposit_status"] != "returned":
+        reject("ALREADY_DONE", f"there is no pending settlement (deposit is {lease['deposit_status']})")
+    lease["deposit_status"] = "accepted"
+    call.put(layout.lease(lease["id"]), lease)
+    call.emit(
+        "deposit.accepted",
+        {"lease": lease["id"]},
+        parties=[lease["owner"], lease["tenant"], lease["collector_party"]],
+        units=[lease["unit"]],
+    )
+    credit.award(call, lease["collector_party"], "deposit_settled")
+
+
+def lease_party(call: Call, lease: Record) -> str | None:
+    """Which side of ``lease`` the signer speaks for: the principal's key, or None."""
+    if call.signer in (lease["tenant"], lease["landlord"], lease["owner"]):
+        return call.signer
+    if lease["agency"] is not None and acting_agency(call, call.signer) == lease["agency"]:
+        return str(lease["agency"])
+    return None

@@ -1,0 +1,47 @@
+"""Judging records at a date: the ledger has no clock-driven jobs, so expiry is judged lazily.
+
+Rules use these at the block date (and then write the status they find into state); views use
+them at any date the caller asks about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+LISTING_DAYS = 60  # Shanghai's official listing code lasts 60 days
+
+
+def mandate_live(mandate: Mapping[str, Any], date: str) -> bool:
+    return bool(mandate["status"] == "active" and mandate["from"] <= date <= mandate["to"])
+
+
+def mandate_status(mandate: Mapping[str, Any], date: str) -> str:
+    """active / upcoming / expired / revoked, at ``date``."""
+    if mandate["status"] != "active":
+        return str(mandate["status"])
+    if date < mandate["from"]:
+        return "upcoming"
+    return "active" if date <= mandate["to"] else "expired"
+
+
+def listing_status(listing: Mapping[str, Any], mandate: Mapping[str, Any] | None, date: str) -> tuple[str, str | None]:
+    """(live | expired | withdrawn | revoked, reason) of a listing at ``date``."""
+    if listing["status"] != "live":
+        return str(listing["status"]), listing.get("status_reason")
+    if mandate is not None and not mandate_live(mandate, date):
+        return "revoked", "mandate_ended" if mandate["status"] == "active" else "mandate_revoked"
+    if date >= listing["expires_on"]:
+        return "expired", "code_expired"
+    return "live", None
+
+
+def lease_phase(lease: Mapping[str, Any], date: str) -> str:
+    """upcoming / current / ended, at ``date``, by the lease's effective last day."""
+    if date < lease["start"]:
+        return "upcoming" if lease["start"] <= lease["ends_on"] else "ended"
+    return "current" if date <= lease["ends_on"] else "ended"
+
+
+def lease_ended(lease: Mapping[str, Any], date: str) -> bool:
+    return bool(date > lease["ends_on"])
