@@ -1,0 +1,117 @@
+"""Self-contained proof bundles (docs/PROTOCOL.md, section "Bundles").
+
+A bundle holds one signed checkpoint note, state entries ``{key, value, proof}`` proven against
+its state root, and transactions ``{txid, index, leaf, hashes}`` proven against its log root;
+all read in one snapshot. ``claims`` repeats what the server concludes; verifiers re-derive it.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from anju.api.snapshot import Snapshot
+
+FORMAT = "anju-bundle-v1"
+MAX_TXS = 500
+
+
+def _b64(b: bytes) -> str:
+    return base64.b64encode(b).decode("ascii")
+
+
+class BundleBuilder:
+    """Collects proven keys and transactions from one snapshot."""
+
+    def __init__(self, snap: Snapshot, kind: str, subject: str, chain_id: str) -> None:
+        self.s = snap
+        self.kind = kind
+        self.subject = subject
+        self.chain_id = chain_id
+        self._keys: dict[str, dict[str, Any]] = {}
+        self._txs: dict[str, dict[str, Any]] = {}
+
+    def key(self, key: str | None) -> Any:
+        """Add ``key`` (with its value, or its absence) and return the decoded value."""
+        if key is None:
+            return None
+        if key in self._keys:
+            return self._keys[key]["value"]
+        raw = self.s.state_get(key)
+        value = None if raw is None else orjson.loads(raw)
+        self._keys[key] = {"key": key, "value": value, "proof": self.s.state_proof(key).to_json()}
+        return value
+
+    def txs(self, txids: Iterable[str | None]) -> None:
+        size = self.s.head.log_size
+        for txid in txids:
+            if not txid or txid in self._txs or len(self._txs) >= MAX_TXS:
+                continue
+            found = self.s.tx(txid)
+            if found is None:
+                continue
+            idx, _height, leaf = found
+            proof = self.s.inclusion_proof(idx, size)
+            self._txs[txid] = {"txid": txid, "index": idx, "leaf": _b64(leaf), "hashes": [_b64(h) for h in proof]}
+
+    def build(self, claims: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "format": FORMAT, "kind": self.kind, "subject": self.subject, "chain_id": self.chain_id,
+            "checkpoint": self.s.head.checkpoint, "state": list(self._keys.values()), "txs": list(self._txs.values()),
+            "claims": claims,
+        }
+
+
+def listing_bundle(snap: Snapshot, chain_id: str, code: str, listing_id: str) -> dict[str, Any]:
+    """Everything needed to verify a listing offline: code, listing, unit, title, mandate, parties, txs."""
+    b = BundleBuilder(snap, "listing", code, chain_id)
+    b.key(f"code/{code}")
+    listing = b.key(f"listing/{listing_id}")
+    unit = b.key(f"unit/{listing['unit']}")
+    title = b.key(f"title/{listing['title']}") if listing.get("title") else None
+    mandate = b.key(f"mandate/{listing['mandate']}") if listing.get("mandate") else None
+    b.key(f"party/{listing['publisher']}")
+    b.key(f"party/{listing['owner']}")
+    if listing.get("agent"):
+        b.key(f"party/{listing['agent']}")
+    b.txs([listing.get("published_tx"), listing.get("status_tx")])
+    if unit is not None:
+        b.txs([unit.get("registered_tx"), unit.get("title_tx")])
+    if title is not None:
+        b.txs([title.get("tx")])
+    if mandate is not None:
+        b.txs([mandate.get("granted_tx"), mandate.get("status_tx")])
+    return b.build({"listing": listing_id, "code": code})
+
+
+def history_bundle(snap: Snapshot, chain_id: str, party: str) -> dict[str, Any]:
+    """A tenant's rental history: party, credit record, leases as tenant and their payments."""
+    b = BundleBuilder(snap, "history", party, chain_id)
+    b.key(f"party/{party}")
+    credit = b.key(f"credit/{party}")
+    lease_keys = [r[0] for r in snap.query(
+        "SELECT key FROM state WHERE key LIKE 'lease/%' AND json_extract(value,'$.tenant')=? ORDER BY key", (party,))]
+    leases = []
+    for k in lease_keys:
+        lease = b.key(k)
+        leases.append(lease["id"])
+        b.txs([lease.get("signed_tx")])
+        reg = lease.get("registration")
+        if isinstance(reg, dict):
+            b.txs([reg.get("tx")])
+    payments: list[str] = []
+    if leases:
+        marks = ",".join("?" * len(leases))
+        for (k,) in snap.query(
+            f"SELECT key FROM state WHERE key LIKE 'payment/%' AND json_extract(value,'$.lease') IN ({marks}) "
+            "ORDER BY key", leases):
+            pay = b.key(k)
+            payments.append(pay["id"])
+            b.txs([pay.get("recorded_tx"), pay.get("confirmed_tx")])
+    if isinstance(credit, dict):
+        b.txs(txid for f in credit.get("factors", {}).values() for txid, _pts in f.get("entries", []))
+    return b.build({"party": party, "leases": leases, "payments": payments,
+                    "score": None if credit is None else credit.get("score")})

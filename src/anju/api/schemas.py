@@ -1,0 +1,197 @@
+"""Wire shapes of the HTTP API, for the OpenAPI document (docs/PROTOCOL.md, section "HTTP API").
+
+Handlers serialise plain dicts with orjson for speed; these models describe exactly what they
+write, and the schemathesis test checks every answer against them. Bytes are base64 unless the
+field name says hex.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable error code (docs/PROTOCOL.md, section Errors)")
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class NodeInfo(BaseModel):
+    chain_id: str
+    origin: str = Field(description="checkpoint origin line")
+    verifier_key: str = Field(description="C2SP signed-note verifier key of the node")
+    app: str
+    version: str
+    height: int
+    tree_size: int
+    log_root: str
+    state_root: str
+    time: str
+    checkpoint: str = Field(description="latest signed checkpoint note")
+
+
+class EventBody(BaseModel):
+    kind: str
+    data: dict[str, Any]
+    parties: list[str]
+    units: list[str]
+    listings: list[str]
+
+
+class SubmitResult(BaseModel):
+    txid: str = Field(description="hex SHA-256 of the signed bytes")
+    status: Literal["pending", "committed"]
+    height: int | None = None
+    index: int | None = None
+    events: list[EventBody] | None = None
+
+
+class InclusionProof(BaseModel):
+    index: int
+    tree_size: int
+    hashes: list[str] = Field(description="RFC 9162 PATH(index, D[0:tree_size]), leaf to root, base64")
+
+
+class TxStatus(BaseModel):
+    txid: str
+    status: Literal["pending", "committed", "rejected"]
+    height: int | None = None
+    index: int | None = None
+    envelope: dict[str, Any] | None = None
+    leaf: str | None = Field(None, description="base64 JCS(envelope): the log leaf")
+    inclusion: InclusionProof | None = None
+    checkpoint: str | None = Field(None, description="signed checkpoint note the proof is against")
+    error: ErrorDetail | None = None
+
+
+class Block(BaseModel):
+    height: int
+    time: str
+    first_index: int
+    tx_count: int
+    txids: list[str]
+    log_size: int
+    log_root: str
+    state_root: str
+    checkpoint: str
+
+
+class ConsistencyProof(BaseModel):
+    first: int
+    second: int
+    hashes: list[str] = Field(description="RFC 9162 PROOF(first, D[0:second]), base64")
+    checkpoint: str = Field(description="latest signed checkpoint note when the request was answered")
+
+
+class StateLeaf(BaseModel):
+    path: str
+    value_hash: str
+
+
+class StateProofModel(BaseModel):
+    depth: int
+    bitmap: str
+    siblings: list[str]
+    leaf: StateLeaf | None
+
+
+class StateAnswer(BaseModel):
+    key: str
+    value: Any = Field(description="the JSON value, or null when the key is absent")
+    proof: StateProofModel
+    height: int
+    checkpoint: str
+
+
+class Event(BaseModel):
+    id: int
+    height: int
+    index: int
+    txid: str
+    kind: str
+    data: dict[str, Any]
+    parties: list[str]
+    units: list[str]
+    listings: list[str]
+    time: str
+
+
+class EventsPage(BaseModel):
+    events: list[Event]
+    last_id: int
+
+
+class ListingItem(BaseModel):
+    id: str
+    listing: dict[str, Any]
+    unit: dict[str, Any] | None
+    status: str
+
+
+class ListingsPage(BaseModel):
+    listings: list[ListingItem]
+    next: str | None = Field(description="cursor for the next page, or null")
+    height: int
+
+
+class StateEntry(BaseModel):
+    key: str
+    value: Any
+    proof: StateProofModel
+
+
+class TxEntry(BaseModel):
+    txid: str
+    index: int
+    leaf: str = Field(description="base64 JCS(envelope)")
+    hashes: list[str] = Field(description="inclusion proof against the bundle's checkpoint, base64")
+
+
+class Bundle(BaseModel):
+    format: Literal["anju-bundle-v1"]
+    kind: Literal["listing", "history", "state"]
+    subject: str
+    chain_id: str
+    checkpoint: str
+    state: list[StateEntry]
+    txs: list[TxEntry]
+    claims: dict[str, Any] = Field(description="what the server says the proofs show; re-derived by verifiers")
+
+
+class Record(BaseModel):
+    key: str
+    value: Any
+    proof: StateProofModel
+    height: int
+    checkpoint: str
+    related: dict[str, Any] = Field(description="derived, unproven convenience data (e.g. current status)")
+
+
+class LeaseHistory(BaseModel):
+    unit: str
+    leases: list[dict[str, Any]]
+    height: int
+
+
+class CreditAnswer(BaseModel):
+    party: str
+    credit: Any
+    proof: StateProofModel
+    height: int
+    checkpoint: str
+    explanation: dict[str, Any]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "bad request"},
+    404: {"model": ErrorBody, "description": "not found"},
+    413: {"model": ErrorBody, "description": "request too large"},
+    429: {"model": ErrorBody, "description": "rate limited (Retry-After)"},
+    503: {"model": ErrorBody, "description": "overloaded or shutting down (Retry-After)"},
+}

@@ -1,0 +1,191 @@
+"""Consistent reads for the HTTP API: one SQLite read transaction (a WAL snapshot) per answer.
+
+A proof must be generated against exactly the checkpoint it is returned with. Each request
+therefore opens a read transaction on a read-only connection of its own thread, reads the
+latest block first (which fixes the snapshot), and builds every log and state proof from the
+``tlog_nodes`` and ``smt_nodes`` rows seen through that same transaction. Blocks committed
+meanwhile are invisible to it, so an answer never mixes two checkpoints.
+
+SQL the API needs lives here (the store's own SQL stays in :mod:`anju.ledger.store`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from anju.errors import StorageCorrupt
+from anju.ledger import merkle
+from anju.ledger.statemap import StateMap, StateProof
+from anju.ledger.store import BlockRecord
+
+# Expression indexes for the registry queries; created once at server start (idempotent).
+REGISTRY_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS api_listing_unit ON state(json_extract(value,'$.unit')) WHERE key LIKE 'listing/%'",
+    "CREATE INDEX IF NOT EXISTS api_listing_rent ON state(json_extract(value,'$.rent')) WHERE key LIKE 'listing/%'",
+    "CREATE INDEX IF NOT EXISTS api_lease_unit ON state(json_extract(value,'$.unit')) WHERE key LIKE 'lease/%'",
+    "CREATE INDEX IF NOT EXISTS api_lease_tenant ON state(json_extract(value,'$.tenant')) WHERE key LIKE 'lease/%'",
+    "CREATE INDEX IF NOT EXISTS api_unit_street ON state(json_extract(value,'$.street')) WHERE key LIKE 'unit/%'",
+)
+
+
+def ensure_indexes(path: Path, statements: Sequence[str] = REGISTRY_INDEXES) -> None:
+    """Create the API's expression indexes (call before the node starts writing)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout=30000")
+        for sql in statements:
+            conn.execute(sql)
+    finally:
+        conn.close()
+
+
+class _NodeReader:
+    __slots__ = ("get",)
+
+    def __init__(self, get: Callable[[bytes], bytes | None]) -> None:
+        self.get = get
+
+
+def open_state_map(get: Callable[[bytes], bytes | None]) -> StateMap:
+    """The state map stored behind ``get`` (uncached: a snapshot's map lives for one answer)."""
+    opener = getattr(StateMap, "open", None)
+    if opener is not None:
+        smt: StateMap = opener(get)
+        return smt
+    return StateMap(_NodeReader(get))
+
+
+def _block(row: Sequence[Any]) -> BlockRecord:
+    return BlockRecord(int(row[0]), str(row[1]), int(row[2]), int(row[3]), int(row[4]), bytes(row[5]),
+                       bytes(row[6]), str(row[7]))
+
+
+class Snapshot:
+    """Reads inside one open read transaction; valid only inside :meth:`Reader.snapshot`."""
+
+    __slots__ = ("_c", "_head", "_smt")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+        row = conn.execute("SELECT * FROM blocks ORDER BY height DESC LIMIT 1").fetchone()
+        if row is None:
+            raise StorageCorrupt("STORE_CORRUPT", "the ledger has no genesis block")
+        self._head = _block(row)
+        self._smt: StateMap | None = None
+
+    @property
+    def head(self) -> BlockRecord:
+        """The latest committed block as of this snapshot; every proof is against its checkpoint."""
+        return self._head
+
+    # -- blocks and the log ---------------------------------------------------------------------
+    def block(self, height: int) -> BlockRecord | None:
+        row = self._c.execute("SELECT * FROM blocks WHERE height=?", (height,)).fetchone()
+        return None if row is None else _block(row)
+
+    def block_txids(self, height: int) -> list[str]:
+        cur = self._c.execute("SELECT txid FROM txs WHERE height=? ORDER BY idx", (height,))
+        return [bytes(r[0]).hex() for r in cur]
+
+    def tx(self, txid: str) -> tuple[int, int, bytes] | None:
+        """(log index, height, leaf) of a committed transaction."""
+        row = self._c.execute("SELECT idx, height, leaf FROM txs WHERE txid=?", (bytes.fromhex(txid),)).fetchone()
+        return None if row is None else (int(row[0]), int(row[1]), bytes(row[2]))
+
+    def tlog_node(self, level: int, idx: int) -> bytes:
+        row = self._c.execute("SELECT hash FROM tlog_nodes WHERE level=? AND idx=?", (level, idx)).fetchone()
+        if row is None:
+            raise StorageCorrupt("STORE_CORRUPT", f"missing log node level={level} index={idx}", level=level, index=idx)
+        return bytes(row[0])
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        return list(merkle.inclusion_proof(index, size, self.tlog_node))
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        return list(merkle.consistency_proof(first, second, self.tlog_node))
+
+    # -- state ----------------------------------------------------------------------------------
+    def state_get(self, key: str) -> bytes | None:
+        row = self._c.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0]).encode()
+
+    def state_json(self, key: str) -> Any:
+        raw = self.state_get(key)
+        return None if raw is None else orjson.loads(raw)
+
+    def _smt_get(self, k: bytes) -> bytes | None:
+        row = self._c.execute("SELECT v FROM smt_nodes WHERE k=?", (k,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def state_proof(self, key: str) -> StateProof:
+        """A proof for ``key`` under :attr:`head`'s state root (the same snapshot)."""
+        if self._smt is None:
+            smt = open_state_map(self._smt_get)
+            if smt.root != self._head.state_root:
+                raise StorageCorrupt("STORE_CORRUPT", "state map root differs from the latest block's",
+                                     height=self._head.height)
+            self._smt = smt
+        return self._smt.prove(key)
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self._c.execute(sql, args))
+
+    # -- events ---------------------------------------------------------------------------------
+    def events_after(self, after_id: int, limit: int) -> list[dict[str, Any]]:
+        return events_after(self._c, after_id, limit)
+
+
+def events_after(conn: sqlite3.Connection, after_id: int, limit: int) -> list[dict[str, Any]]:
+    cur = conn.execute(
+        "SELECT e.id, e.height, e.idx, e.txid, e.kind, e.data, e.parties, e.units, e.listings, b.time "
+        "FROM events e JOIN blocks b ON b.height = e.height WHERE e.id>? ORDER BY e.id LIMIT ?",
+        (after_id, limit),
+    )
+    loads = orjson.loads
+    return [
+        {"id": r[0], "height": r[1], "index": r[2], "txid": r[3], "kind": r[4], "data": loads(r[5]),
+         "parties": loads(r[6]), "units": loads(r[7]), "listings": loads(r[8]), "time": r[9]}
+        for r in cur
+    ]
+
+
+class Reader:
+    """Read-only connections to a ledger file, one per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute("PRAGMA cache_size=-32768")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """A consistent view of the ledger: everything read inside sees the same committed block."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield Snapshot(conn)
+        finally:
+            conn.execute("ROLLBACK")
+
+    def events_after(self, after_id: int, limit: int = 1000) -> list[dict[str, Any]]:
+        return events_after(self._conn(), after_id, limit)
+
+    def last_event_id(self) -> int:
+        row = self._conn().execute("SELECT MAX(id) FROM events").fetchone()
+        return 0 if row[0] is None else int(row[0])
