@@ -26,7 +26,9 @@ def bench(n: int, batches: int, batch_size: int = 1000, proofs: int = 2000) -> d
     build_s = time.perf_counter() - t0
     nxt, elapsed = n, 0.0
     for _ in range(batches):
-        writes: dict[str, bytes | None] = {f"unit/{rng.randrange(n):08x}": rng.randbytes(100) for _ in range(batch_size // 2)}
+        writes: dict[str, bytes | None] = {
+            f"unit/{rng.randrange(n):08x}": rng.randbytes(100) for _ in range(batch_size // 2)
+        }
         while len(writes) < batch_size:
             writes[f"unit/{nxt:08x}"] = rng.randbytes(100)
             nxt += 1

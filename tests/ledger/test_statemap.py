@@ -1,0 +1,384 @@
+"""The state map against a from-scratch reference, its proofs, and every way a proof can lie."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import random
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from anju.errors import StorageCorrupt, VerificationError
+from anju.ledger.statemap import (
+    EMPTY_ROOT,
+    MemoryNodeStore,
+    StateMap,
+    StateProof,
+    key_path,
+    node_key,
+    verify_state_proof,
+)
+
+State = dict[str, bytes]
+
+
+def sha(b: bytes) -> bytes:
+    return hashlib.sha256(b).digest()
+
+
+def reference_root(state: State) -> bytes:
+    """The root straight from the definition in docs/PROTOCOL.md, over bit strings."""
+
+    def bits(b: bytes) -> str:
+        return "".join(f"{x:08b}" for x in b)
+
+    def subtree(leaves: list[tuple[str, bytes, bytes]], depth: int) -> bytes:
+        if not leaves:
+            return bytes(32)
+        if len(leaves) == 1:
+            _, path, value = leaves[0]
+            return sha(b"\x00" + path + sha(value))
+        left = [x for x in leaves if x[0][depth] == "0"]
+        right = [x for x in leaves if x[0][depth] == "1"]
+        return sha(b"\x01" + subtree(left, depth + 1) + subtree(right, depth + 1))
+
+    return subtree([(bits(sha(k.encode())), sha(k.encode()), v) for k, v in state.items()], 0)
+
+
+def fresh(state: State, cache_size: int = 1 << 18) -> tuple[StateMap, MemoryNodeStore]:
+    store = MemoryNodeStore()
+    smap = StateMap(store, cache_size=cache_size)
+    store.write(smap.apply(state)[1])
+    return smap, store
+
+
+def apply(smap: StateMap, store: MemoryNodeStore, changes: dict[str, bytes | None]) -> bytes:
+    root, nodes = smap.apply(changes)
+    store.write(nodes)
+    return root
+
+
+def shared_prefix_keys(bits: int) -> tuple[str, str]:
+    """Two keys whose paths agree on at least the first ``bits`` bits (birthday search)."""
+    seen: dict[int, str] = {}
+    i = 0
+    while True:
+        key = f"deep/{i}"
+        top = int.from_bytes(key_path(key), "big") >> (256 - bits)
+        if top in seen:
+            return seen[top], key
+        seen[top] = key
+        i += 1
+
+
+# --- the hashing scheme, pinned -------------------------------------------------------------------
+
+GOLDEN = {"party/a": b'{"name":"A"}', "unit/1": b"1", "unit/2": b"", "lease/x": b"\x00\xff"}
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ({}, bytes(32)),
+        ({"unit/1": b"1"}, sha(b"\x00" + sha(b"unit/1") + sha(b"1"))),
+        ({"unit/1": b"1", "unit/2": b""}, reference_root({"unit/1": b"1", "unit/2": b""})),
+        (GOLDEN, bytes.fromhex("ed8c93e2d964f4381672f3c312922fc4f7cbecee76cf7490dc38aee4c6c0997d")),
+    ],
+    ids=["empty", "one-leaf", "two-leaves", "golden"],
+)
+def test_root_matches_the_specification(state: State, expected: bytes) -> None:
+    assert reference_root(state) == expected
+    assert fresh(state)[0].root == expected
+
+
+@pytest.mark.parametrize(
+    ("depth", "path_hex_prefix", "expected_hex"),
+    [(0, "ff", "00"), (1, "ff", "0180"), (8, "ab", "08ab"), (9, "abff", "09ab80"), (12, "abcd", "0cabc0")],
+)
+def test_node_key_is_depth_then_left_aligned_prefix(depth: int, path_hex_prefix: str, expected_hex: str) -> None:
+    path = int.from_bytes(bytes.fromhex(path_hex_prefix).ljust(32, b"\x00"), "big")
+    assert node_key(depth, path).hex() == expected_hex
+
+
+def test_deep_shared_prefix_builds_and_collapses() -> None:
+    a, b = shared_prefix_keys(20)
+    smap, store = fresh({})
+    root = apply(smap, store, {a: b"a", b: b"b"})
+    assert root == reference_root({a: b"a", b: b"b"})
+    assert smap.prove(a).depth >= 21 and len(store.nodes) >= 21  # a chain of single-child nodes
+    verify_state_proof(root, a, b"a", smap.prove(a))
+    root = apply(smap, store, {b: None})
+    assert root == reference_root({a: b"a"})
+    assert set(store.nodes) == {b""}  # the chain is gone; the lone leaf sits at the root
+    assert apply(smap, store, {a: None}) == EMPTY_ROOT and store.nodes == {}
+
+
+def test_non_ascii_key_is_refused() -> None:
+    with pytest.raises(ValueError):
+        fresh({"unit/é": b"x"})
+
+
+# --- batches: order and split independence, canonical storage ------------------------------------
+
+KEYS = [f"k/{i}" for i in range(40)]
+changes_st = st.dictionaries(st.sampled_from(KEYS), st.none() | st.binary(max_size=3), max_size=25)
+
+
+@settings(max_examples=150, deadline=None)
+@given(batches=st.lists(changes_st, max_size=8), cache_size=st.sampled_from([2, 16, 1 << 18]))
+def test_batches_match_the_reference(batches: list[dict[str, bytes | None]], cache_size: int) -> None:
+    smap, store = fresh({}, cache_size)
+    state: State = {}
+    for changes in batches:
+        root = apply(smap, store, changes)
+        for k, v in changes.items():
+            if v is None:
+                state.pop(k, None)
+            else:
+                state[k] = v
+        assert root == reference_root(state)
+    assert store.nodes == fresh(state)[1].nodes  # no stale nodes: storage depends on the state only
+    reopened = StateMap(store, smap.root, cache_size=cache_size)
+    for key in KEYS:
+        proof = StateProof.from_json(reopened.prove(key).to_json())
+        verify_state_proof(smap.root, key, state.get(key), proof)
+
+
+@settings(max_examples=100, deadline=None)
+@given(changes=changes_st, data=st.data())
+def test_root_ignores_order_and_batch_split(changes: dict[str, bytes | None], data: st.DataObject) -> None:
+    base: State = {k: b"old" for k in data.draw(st.lists(st.sampled_from(KEYS), unique=True))}
+    smap, store = fresh(base)
+    one_batch = apply(smap, store, changes)
+    items = data.draw(st.permutations(list(changes.items())))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(items)), max_size=4)))
+    smap2, store2 = fresh(base)
+    for lo, hi in zip([0, *cuts], [*cuts, len(items)], strict=True):
+        apply(smap2, store2, dict(items[lo:hi]))
+    assert smap2.root == one_batch
+    assert store2.nodes == store.nodes
+
+
+def test_large_random_batches_match_the_reference() -> None:
+    rng = random.Random(7)
+    smap, store = fresh({})
+    state: State = {}
+    for _ in range(5):
+        changes: dict[str, bytes | None] = {f"u/{rng.randrange(3000)}": rng.randbytes(8) for _ in range(1000)}
+        changes.update({k: None for k in rng.sample(sorted(state), min(300, len(state)))})
+        apply(smap, store, changes)
+        state.update({k: v for k, v in changes.items() if v is not None})
+        for k in [k for k, v in changes.items() if v is None]:
+            del state[k]
+    assert smap.root == reference_root(state)
+
+
+def test_empty_batch_changes_nothing() -> None:
+    smap, _store = fresh({"a": b"1"})
+    assert smap.apply({}) == (smap.root, {})
+
+
+# --- restart and corrupt storage ------------------------------------------------------------------
+
+
+def test_restart_from_store_alone() -> None:
+    smap, store = fresh({f"k/{i}": b"%d" % i for i in range(100)})
+    again = StateMap(store, smap.root)
+    assert again.root == smap.root
+    assert apply(again, store, {"k/1": None, "new": b"n"}) == apply(smap, MemoryNodeStore(), {"k/1": None, "new": b"n"})
+    with pytest.raises(StorageCorrupt):
+        StateMap(store, bytes(32))
+
+
+def test_reset_discards_unpersisted_batch() -> None:
+    smap, _store = fresh({"a": b"1", "b": b"2"})
+    committed = smap.root
+    smap.apply({"a": None, "c": b"3"})  # computed but never persisted: block aborted
+    smap.reset(committed)
+    assert smap.root == committed
+    verify_state_proof(committed, "a", b"1", smap.prove("a"))
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate", "bad-tag"])
+def test_corrupt_store_fails_loudly(damage: str) -> None:
+    smap, store = fresh({f"k/{i}": b"x" for i in range(50)})
+    victim = max((k for k in store.nodes if k), key=len)
+    if damage == "delete":
+        del store.nodes[victim]
+    elif damage == "truncate":
+        store.nodes[victim] = store.nodes[victim][:-1]
+    else:
+        store.nodes[victim] = b"\x07" + store.nodes[victim][1:]
+    smap = StateMap(store, smap.root)
+    with pytest.raises(StorageCorrupt):
+        for i in range(50):
+            smap.prove(f"k/{i}")
+            smap.apply({f"k/{i}": b"y"})
+
+
+# --- proofs: honest ones verify, every lie is rejected --------------------------------------------
+
+STATE: State = {f"k/{i}": b"v%d" % i for i in range(64)}
+
+
+@pytest.fixture(scope="module")
+def tree() -> StateMap:
+    return fresh(STATE)[0]
+
+
+def test_empty_tree_proves_absence() -> None:
+    smap, _ = fresh({})
+    proof = smap.prove("any")
+    assert proof.to_json() == {"depth": 0, "bitmap": "", "siblings": [], "leaf": None}
+    verify_state_proof(EMPTY_ROOT, "any", None, proof)
+    with pytest.raises(VerificationError):
+        verify_state_proof(EMPTY_ROOT, "any", b"", proof)
+
+
+def test_both_kinds_of_absence_occur_and_verify(tree: StateMap) -> None:
+    kinds = set()
+    for i in range(200):
+        key = f"absent/{i}"
+        proof = tree.prove(key)
+        kinds.add(proof.leaf is None)
+        verify_state_proof(tree.root, key, None, proof.to_json())
+    assert kinds == {True, False}  # an empty branch, and another key's leaf on the path
+
+
+def edit(proof: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {**proof, **fields}
+
+
+def b64(b: bytes) -> str:
+    return base64.b64encode(b).decode()
+
+
+def flip(s: str) -> str:
+    raw = bytearray(base64.b64decode(s))
+    raw[5] ^= 1
+    return b64(bytes(raw))
+
+
+# (description, why it fails, key, claimed value, how to spoil the honest JSON proof of that key)
+Spoil = Callable[[dict[str, Any]], Any]
+
+
+def cut_last_level(p: dict[str, Any]) -> dict[str, Any]:
+    """A well-formed proof one level shorter: drops the deepest sibling and fixes the bitmap."""
+    d = p["depth"]
+    bits = int.from_bytes(base64.b64decode(p["bitmap"]), "big") >> (-d & 7)
+    sibs = p["siblings"][:-1] if bits & 1 else p["siblings"]
+    bitmap = ((bits >> 1) << (-(d - 1) & 7)).to_bytes((d + 6) >> 3, "big")
+    return edit(p, depth=d - 1, bitmap=b64(bitmap), siblings=sibs)
+
+
+def sibs(p: dict[str, Any], first: str | None = None, last: str | None = None, extra: list[str] | None = None) -> Any:
+    """The proof with its first or last sibling replaced, or siblings appended."""
+    s = list(p["siblings"])
+    if first is not None:
+        s[0] = first
+    if last is not None:
+        s[-1] = last
+    return edit(p, siblings=s + (extra or []))
+
+
+def leaf(p: dict[str, Any], **fields: str) -> dict[str, Any]:
+    return edit(p, leaf={**(p["leaf"] or {"value_hash": b64(sha(b""))}), **fields})
+
+
+def bitmap(p: dict[str, Any], f: Callable[[bytes], bytes]) -> dict[str, Any]:
+    return edit(p, bitmap=b64(f(base64.b64decode(p["bitmap"]))))
+
+
+def extra_empty_level(p: dict[str, Any]) -> dict[str, Any]:
+    """A proof one level deeper, with an empty sibling at the new level (a non-compressed position)."""
+    d = p["depth"]
+    bits = int.from_bytes(base64.b64decode(p["bitmap"]), "big") >> (-d & 7)
+    return edit(p, depth=d + 1, bitmap=b64(((bits << 1) << (-(d + 1) & 7)).to_bytes((d + 8) >> 3, "big")))
+
+
+A, P = "k/1", b"v1"  # a present key and its value
+LIES: list[tuple[str, str, str, bytes | None, Spoil]] = [
+    ("wrong value", "different value", A, b"v2", lambda p: p),
+    ("absence of a present key", "is present", A, None, lambda p: p),
+    ("presence of an absent key", "is absent", "nope", P, lambda p: p),
+    ("presence, forged leaf", "root", "nope", P, lambda p: leaf(p, path=b64(key_path("nope")), value_hash=b64(sha(P)))),
+    ("tampered first sibling", "root", A, P, lambda p: sibs(p, first=flip(p["siblings"][0]))),
+    ("tampered last sibling", "root", A, P, lambda p: sibs(p, last=flip(p["siblings"][-1]))),
+    ("tampered value hash", "different value", A, P, lambda p: leaf(p, value_hash=flip(p["leaf"]["value_hash"]))),
+    ("leaf moved off the path", "not on the key's path", "nope", None, lambda p: leaf(p, path=b64(bytes(32)))),
+    ("not an object", "exactly the fields", A, P, lambda p: [p]),
+    ("missing field", "exactly the fields", A, P, lambda p: {k: v for k, v in p.items() if k != "bitmap"}),
+    ("unknown field", "exactly the fields", A, P, lambda p: edit(p, root="x")),
+    ("depth not an integer", "must be an integer", A, P, lambda p: edit(p, depth=str(p["depth"]))),
+    ("depth is a boolean", "must be an integer", A, P, lambda p: edit(p, depth=True)),
+    ("depth too large", "out of range", A, P, lambda p: edit(p, depth=257)),
+    ("depth negative", "out of range", A, P, lambda p: edit(p, depth=-1)),
+    ("truncated", "bitmap", A, P, lambda p: edit(p, depth=p["depth"] - 1)),
+    ("well-formed truncation", "root", A, P, cut_last_level),
+    ("bitmap too long", "bitmap", A, P, lambda p: bitmap(p, lambda b: b + b"\x00")),
+    ("bitmap padding set", "bitmap", A, P, lambda p: bitmap(p, lambda b: b[:-1] + b"\xff")),
+    ("sibling dropped", "number of siblings", A, P, lambda p: edit(p, siblings=p["siblings"][1:])),
+    ("sibling added", "number of siblings", A, P, lambda p: sibs(p, extra=[p["siblings"][0]])),
+    ("explicit empty sibling", "non-empty 32-byte", A, P, lambda p: sibs(p, first=b64(bytes(32)))),
+    ("short sibling", "non-empty 32-byte", A, P, lambda p: sibs(p, first=b64(b"x"))),
+    ("sibling not base64", "base64", A, P, lambda p: sibs(p, first="@@@@")),
+    ("sibling not a string", "base64", A, P, lambda p: edit(p, siblings=[7, *p["siblings"][1:]])),
+    ("siblings not a list", "must be an integer and siblings a list", A, P, lambda p: edit(p, siblings="abc")),
+    ("leaf not an object", "leaf must be", A, P, lambda p: edit(p, leaf="x")),
+    ("leaf with extra field", "leaf must be", A, P, lambda p: leaf(p, key=A)),
+    ("leaf path too short", "32 bytes", A, P, lambda p: leaf(p, path=b64(b"short"))),
+    ("uncompressed: extra empty level", "non-canonical", A, P, extra_empty_level),
+    ("non-ASCII key", "not ASCII", "k/é", None, lambda p: p),
+]
+
+
+@pytest.mark.parametrize(("reason", "key", "value", "spoil"), [x[1:] for x in LIES], ids=[x[0] for x in LIES])
+def test_lies_are_rejected(tree: StateMap, reason: str, key: str, value: bytes | None, spoil: Spoil) -> None:
+    honest = tree.prove(key if key.isascii() else "k/1").to_json()
+    verify_state_proof(tree.root, "k/1", b"v1", tree.prove("k/1"))  # the untouched proof is fine
+    with pytest.raises(VerificationError, match=re.escape(reason)) as err:
+        verify_state_proof(tree.root, key, value, spoil(honest))
+    assert err.value.code == "PROOF_INVALID"
+
+
+@pytest.mark.parametrize("key", ["k/1", "nope"])
+def test_wrong_root_is_rejected(tree: StateMap, key: str) -> None:
+    for root in (EMPTY_ROOT, sha(tree.root), fresh({**STATE, "k/1": b"other"})[0].root):
+        with pytest.raises(VerificationError, match="root"):
+            verify_state_proof(root, key, STATE.get(key), tree.prove(key))
+
+
+def test_proof_json_round_trip(tree: StateMap) -> None:
+    for key in ["k/3", "nope"]:
+        proof = tree.prove(key)
+        assert StateProof.from_json(proof.to_json()) == proof
+        assert isinstance(proof.to_json()["bitmap"], str)
+
+
+# The vectors printed in docs/PROTOCOL.md, section "State map".
+DOC_ROOT = "7YyT4tlk9DgWcvPDEpIvxPfL7O52z3SQ3Diu5MbAmX0="
+DOC_PROOFS = [
+    ("unit/1", b"1", {
+        "depth": 2, "bitmap": "wA==",
+        "siblings": ["F2Uqn90RIR+Xz3Iwp83tQzghBU4XI1iY7XtpY0tKnkE=", "RaCfr0fpTiOycnkLlYoSTpnNuJ1Hd91k9Xc8p2CxYf4="],
+        "leaf": {"path": "5e6ef2FaLneXoPZenZV3y/VMxkJi9NoU1Xl+IrxDJ9c=",
+                 "value_hash": "a4ayc/80/OGda4BO/1o/V0etpOqiLx1JwB5S3beHW0s="}}),
+    ("unit/9", None, {
+        "depth": 1, "bitmap": "gA==", "siblings": ["KqAYGuK7H/eC9+74+1e3XW6NTk9lDke1OHq7PLzZLSI="],
+        "leaf": {"path": "AWBt6lNV16C+uUczYN1WttQKasqFCh5LWZ9qdKDXOPg=",
+                 "value_hash": "But9amnuGeX733SQGNPSq/oEvL0TZdsxLrhtxxaTibg="}}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("key", "value", "proof"), DOC_PROOFS, ids=[p[0] for p in DOC_PROOFS])
+def test_documented_vectors(key: str, value: bytes | None, proof: dict[str, Any]) -> None:
+    smap, _ = fresh(GOLDEN)
+    assert b64(smap.root) == DOC_ROOT
+    assert smap.prove(key).to_json() == proof
+    verify_state_proof(base64.b64decode(DOC_ROOT), key, value, proof)
