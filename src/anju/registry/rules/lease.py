@@ -12,7 +12,7 @@ from anju.registry.rules.common import active_party, authority_key, require_auth
 from anju.registry.rules.mandate import live_mandate_for
 from anju.registry.rules.sweep import revoke_listings, sweep_unit
 from anju.registry.rules.unit import attested_unit
-from anju.registry.status import lease_ended
+from anju.registry.status import lease_ended, mandate_live
 
 MAX_LEASE_DAYS = 20 * 366  # Civil Code art. 705: a lease runs at most twenty years
 
@@ -174,11 +174,13 @@ def renew(call: Call) -> None:
     if prev["status"] != "active" or lease_ended(prev, call.date):
         reject("LEASE_NOT_LIVE", "only a running lease can be renewed", lease=prev_id)
     terms: dict[str, Any] = {k: call.body[k] for k in _TERMS}
+    mandate = call.get(layout.mandate(prev["mandate"])) if prev["mandate"] else None
     terms.update(
         unit=prev["unit"],
         landlord=prev["landlord"],
         tenant=prev["tenant"],
-        mandate=prev["mandate"],
+        # A lapsed mandate cannot carry the renewal: then the owner signs it in person.
+        mandate=prev["mandate"] if mandate is not None and mandate_live(mandate, call.date) else None,
         listing=None,
         parent=prev["parent"],
         start=add_days(prev["ends_on"], 1),
