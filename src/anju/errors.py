@@ -60,6 +60,10 @@ class AnjuError(Exception):
         self.message = message
         self.details: dict[str, Any] = details
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors cross process boundaries (signature checks run in worker processes).
+        return (_rebuild, (type(self), self.args), self.__dict__)
+
     @property
     def http_status(self) -> int:
         return CODES[self.code][0]
@@ -72,6 +76,12 @@ class AnjuError(Exception):
         """Text a user can act on."""
         extra = "".join(f"\n  {k}: {v}" for k, v in self.details.items())
         return f"{self.code}: {self.message}{extra}"
+
+
+def _rebuild(cls: type[AnjuError], args: tuple[Any, ...]) -> AnjuError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    return err
 
 
 class TxRejected(AnjuError):

@@ -193,3 +193,15 @@ def test_keystore_round_trip(tmp_path: Path) -> None:
     path.write_text("not json")
     with pytest.raises(keystore.KeystoreError):
         keystore.load(path, "correct horse")
+
+
+def test_errors_survive_pickling() -> None:
+    import pickle
+
+    from anju.errors import Overloaded
+
+    err = pickle.loads(pickle.dumps(TxRejected("SEQ_SKIPPED", "seq 3 skips ahead", seq=3)))
+    assert isinstance(err, TxRejected) and (err.code, err.message, err.details) == ("SEQ_SKIPPED", "seq 3 skips ahead",
+                                                                                   {"seq": 3})
+    o = pickle.loads(pickle.dumps(Overloaded("MEMPOOL_FULL", "full", retry_after=2)))
+    assert o.retry_after == 2 and o.http_status == 503

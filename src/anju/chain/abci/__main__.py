@@ -1,0 +1,3 @@
+from anju.chain.abci.server import main
+
+main()

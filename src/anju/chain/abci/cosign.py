@@ -1,0 +1,308 @@
+"""Cosigned checkpoints: every member signs each height's checkpoint; more than 2/3 make it final.
+
+After Commit a member signs the checkpoint note (C2SP signed-note, key name
+``<chain id>/<member>``) and pushes its signature line to every other member over a small HTTP
+side channel; members also pull signatures they miss (after a restart, a partition). A signature
+is kept only if it verifies, with that member's published key, over *this* member's checkpoint
+text for the height: a member whose state diverged signs a different text, its signature fails,
+and the divergence is recorded as evidence. Once ``threshold`` distinct members have signed, the
+note with all known signature lines (in member order) replaces the block's stored note.
+
+HTTP (JSON unless noted), served on the member's cosign address:
+
+    POST /cosig              {"height", "name", "sig": base64(key id ‖ signature)}
+    GET  /cosig/{height}     this member's own signature for that height
+    GET  /checkpoint[/{h}]   the stored note (text/plain), cosigned once it reaches the threshold
+    GET  /status             height, app hash, cosigned height, divergent members
+    GET  /blocks?from=h      recent heights: tx ids, committed and cosigned times (benchmarks)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import collections
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+
+from anju.chain.abci.app import AbciApp, Member, checkpoint_of
+from anju.chain.executor import Sealed
+from anju.errors import AnjuError
+from anju.ledger.checkpoint import Checkpoint
+from anju.ledger.note import Note, Signature, Verifier, parse_note
+from anju.ledger.store import BlockRecord
+
+log = logging.getLogger("anju.cosign")
+
+RECENT = 20_000
+SCAN_BACK = 2_000
+PULL_BATCH = 64
+PULL_INTERVAL = 0.5
+HTTP_TIMEOUT = 2.0
+
+
+def threshold_for(n: int) -> int:
+    """More than two thirds of ``n`` members."""
+    return 2 * n // 3 + 1
+
+
+class Cosigner:
+    """Collects members' signatures for one member's ledger."""
+
+    def __init__(self, app: AbciApp) -> None:
+        if app.config is None:
+            raise ValueError("cosigning needs consortium.json in the data directory")
+        self.app = app
+        self.cfg = app.config
+        self.me = app.key_name
+        self.members: dict[str, Member] = {mb.name: mb for mb in self.cfg.members}
+        self.verifiers: dict[str, Verifier] = {mb.name: Verifier.from_vkey(mb.vkey) for mb in self.cfg.members}
+        self.order = [mb.name for mb in self.cfg.members]
+        self.peers = [mb for mb in self.cfg.members if mb.name != self.me]
+        self.threshold = self.cfg.threshold
+        self._texts: dict[int, str] = {}  # heights below the threshold -> checkpoint text
+        self._sigs: dict[int, dict[str, Signature]] = {}
+        self._early: dict[int, dict[str, Signature]] = collections.defaultdict(dict)
+        self.divergent: dict[str, dict[str, Any]] = {}
+        self.cosigned_height = 0
+        self.recent: collections.OrderedDict[int, dict[str, Any]] = collections.OrderedDict()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._scan()
+        app.on_commit = self.committed
+
+    # -- state ---------------------------------------------------------------------------------------
+    def _scan(self) -> None:
+        """Find recent stored notes still below the threshold (after a restart)."""
+        tip = self.app.last.height
+        for h in range(max(1, tip - SCAN_BACK), tip + 1):
+            b = self.app.store.block(h)
+            if b is None:
+                continue
+            note = parse_note(b.checkpoint)
+            sigs = {s.name: s for s in note.signatures if s.name in self.verifiers}
+            if len(sigs) >= self.threshold:
+                self.cosigned_height = max(self.cosigned_height, h)
+            else:
+                self._texts[h] = note.text
+                self._sigs[h] = sigs
+
+    def committed(self, record: BlockRecord, cp: Checkpoint, sealed: Sealed) -> None:
+        """Called by the app right after Commit stored ``record`` (signed by this member)."""
+        h = record.height
+        note = parse_note(record.checkpoint)
+        self._texts[h] = note.text
+        self._sigs[h] = {s.name: s for s in note.signatures}
+        self.recent[h] = {"height": h, "txids": [o.tx.txid for o in sealed.outcomes], "committed_at": time.time(),
+                          "cosigned_at": None}
+        while len(self.recent) > RECENT:
+            self.recent.popitem(last=False)
+        own = self._sigs[h][self.me]
+        for sig in self._early.pop(h, {}).values():
+            self._accept(h, sig, store=False)
+        self._maybe_store(h)
+        msg = orjson.dumps({"height": h, "name": own.name, "sig": base64.b64encode(own.key_id + own.sig).decode()})
+        for peer in self.peers:
+            self._spawn(_post(peer.cosign_url + "/cosig", msg))
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        async def run() -> None:
+            try:
+                await coro
+            except Exception:  # a member that is down just misses the push; it pulls later
+                pass
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _accept(self, h: int, sig: Signature, *, store: bool = True) -> bool:
+        """Keep ``sig`` for height ``h`` if it verifies over our text; record divergence if not."""
+        v = self.verifiers.get(sig.name)
+        if v is None or sig.key_id != v.key_id:
+            return False
+        text = self._texts.get(h)
+        if text is None:
+            if h > self.app.last.height:
+                if len(self._early) < 10_000:
+                    self._early[h][sig.name] = sig
+            return False  # already cosigned (or too old to matter)
+        if not v.verify(text.encode(), sig.sig):
+            if sig.name not in self.divergent:
+                log.error("member %s signed a different checkpoint at height %d", sig.name, h)
+            self.divergent[sig.name] = {"height": h, "our_text": text}
+            return False
+        self._sigs[h][sig.name] = sig
+        if store:
+            self._maybe_store(h)
+        return True
+
+    def _maybe_store(self, h: int) -> None:
+        sigs = self._sigs[h]
+        if len(sigs) < self.threshold:
+            return
+        text = self._texts.pop(h)
+        del self._sigs[h]
+        note = Note(text, tuple(sigs[n] for n in self.order if n in sigs)).format()
+        self.app.store.execute("UPDATE blocks SET checkpoint=? WHERE height=?", (note, h))
+        if self.app.executor.last.height == h:
+            from dataclasses import replace
+
+            self.app.executor.last = replace(self.app.executor.last, checkpoint=note)
+        self.cosigned_height = max(self.cosigned_height, h)
+        r = self.recent.get(h)
+        if r is not None:
+            r["cosigned_at"] = time.time()
+
+    # -- pulling what we missed -------------------------------------------------------------------------
+    async def pull_loop(self) -> None:
+        while True:
+            await asyncio.sleep(PULL_INTERVAL)
+            try:
+                await self._pull_once()
+            except Exception as exc:
+                log.warning("pull failed: %s", exc)
+
+    async def _pull_once(self) -> None:
+        tip = self.app.last.height
+        heights = sorted(h for h in self._texts if h < tip or time.time() - self._committed_at(h) > 1.0)
+        for h in heights[:PULL_BATCH]:
+            missing = [p for p in self.peers if p.name not in self._sigs.get(h, {})]
+            got = await asyncio.gather(*(_get_json(f"{p.cosign_url}/cosig/{h}") for p in missing),
+                                       return_exceptions=True)
+            for doc in got:
+                if isinstance(doc, dict):
+                    sig = _sig_from_json(doc)
+                    if sig is not None and int(doc.get("height", -1)) == h:
+                        self._accept(h, sig)
+
+    def _committed_at(self, h: int) -> float:
+        r = self.recent.get(h)
+        return float(r["committed_at"]) if r else 0.0
+
+    # -- the HTTP side channel ------------------------------------------------------------------------
+    def own_signature(self, h: int) -> dict[str, Any] | None:
+        b = self.app.store.block(h)
+        if b is None:
+            return None
+        for s in parse_note(b.checkpoint).signatures:
+            if s.name == self.me:
+                return {"height": h, "name": s.name, "sig": base64.b64encode(s.key_id + s.sig).decode()}
+        return None
+
+    def status(self) -> dict[str, Any]:
+        last = self.app.last
+        return {
+            "member": self.me, "height": last.height,
+            "app_hash": self.app.app_hash_of(last).hex() if last.height else "",
+            "cosigned_height": self.cosigned_height, "threshold": self.threshold,
+            "below_threshold": len(self._texts), "divergent": sorted(self.divergent),
+        }
+
+    async def handle(self, method: str, target: str, body: bytes) -> tuple[int, str, bytes]:
+        url = urlsplit(target)
+        parts = [p for p in url.path.split("/") if p]
+        if method == "POST" and parts == ["cosig"]:
+            doc = orjson.loads(body)
+            sig = _sig_from_json(doc)
+            if sig is None:
+                return 400, "application/json", b'{"error":"bad signature"}'
+            ok = self._accept(int(doc["height"]), sig)
+            return 200, "application/json", orjson.dumps({"accepted": ok})
+        if method != "GET":
+            return 405, "text/plain", b"method not allowed\n"
+        if len(parts) == 2 and parts[0] == "cosig" and parts[1].isdigit():
+            own = self.own_signature(int(parts[1]))
+            return (404, "application/json", b"{}") if own is None else (200, "application/json", orjson.dumps(own))
+        if parts and parts[0] == "checkpoint":
+            h = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else self.cosigned_height
+            b = self.app.store.block(h)
+            return (404, "text/plain", b"no such height\n") if b is None else (200, "text/plain", b.checkpoint.encode())
+        if parts == ["status"]:
+            return 200, "application/json", orjson.dumps(self.status())
+        if parts == ["blocks"]:
+            start = int(parse_qs(url.query).get("from", ["0"])[0])
+            rows = [r for h, r in self.recent.items() if h >= start]
+            return 200, "application/json", orjson.dumps(rows)
+        return 404, "text/plain", b"not found\n"
+
+
+def _sig_from_json(doc: Any) -> Signature | None:
+    try:
+        raw = base64.b64decode(doc["sig"], validate=True)
+        if len(raw) != 68:
+            return None
+        return Signature(str(doc["name"]), raw[:4], raw[4:])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def verify_cosigned(note: str, members: list[str], threshold: int) -> Checkpoint:
+    """Open a consortium note: at least ``threshold`` of the member verifier keys must have signed it."""
+    return Checkpoint.open(note, [Verifier.from_vkey(v) for v in members], threshold)
+
+
+def app_hash_matches(app: AbciApp, h: int, app_hash: bytes) -> bool:
+    b = app.store.block(h)
+    return b is not None and checkpoint_of(app.chain_id, b).app_hash() == app_hash
+
+
+# -- a minimal HTTP/1.1 client and server (loopback side channel; one request per connection) -----------
+async def _request(method: str, url: str, body: bytes = b"") -> tuple[int, bytes]:
+    u = urlsplit(url)
+    host, port = u.hostname or "127.0.0.1", u.port or 80
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), HTTP_TIMEOUT)
+    try:
+        head = (f"{method} {u.path or '/'}{'?' + u.query if u.query else ''} HTTP/1.1\r\nHost: {host}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+        writer.write(head.encode() + body)
+        await writer.drain()
+        raw = await asyncio.wait_for(reader.read(), HTTP_TIMEOUT)
+    finally:
+        writer.close()
+    head_end = raw.find(b"\r\n\r\n")
+    status = int(raw.split(b" ", 2)[1])
+    return status, raw[head_end + 4 :]
+
+
+async def _post(url: str, body: bytes) -> None:
+    await _request("POST", url, body)
+
+
+async def _get_json(url: str) -> Any:
+    status, body = await _request("GET", url)
+    return orjson.loads(body) if status == 200 else None
+
+
+Handler = Callable[[str, str, bytes], Awaitable[tuple[int, str, bytes]]]
+
+
+async def serve_http(handler: Handler, host: str, port: int) -> asyncio.Server:
+    async def on_conn(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HTTP_TIMEOUT)
+            lines = head.decode("latin-1").split("\r\n")
+            method, target, _ = lines[0].split(" ", 2)
+            length = 0
+            for line in lines[1:]:
+                k, _, v = line.partition(":")
+                if k.strip().lower() == "content-length":
+                    length = int(v.strip())
+            body = await reader.readexactly(length) if length else b""
+            try:
+                status, ctype, out = await handler(method, target, body)
+            except (AnjuError, ValueError, KeyError) as exc:
+                status, ctype, out = 400, "text/plain", f"{exc}\n".encode()
+            writer.write(f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {len(out)}\r\n"
+                         f"Connection: close\r\n\r\n".encode() + out)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(on_conn, host, port)

@@ -1,0 +1,146 @@
+"""The ABCI socket server: CometBFT's consensus, mempool, info and snapshot connections.
+
+Each connection carries ``Request`` messages framed with an unsigned-varint length and is
+answered in order. All four share one :class:`AbciApp` on one event loop, so the app never sees
+two calls at once. An unexpected failure answers ``ResponseException`` (CometBFT halts on it
+for consensus calls: a ledger that cannot store a block must not go on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+
+from anju.chain.abci import messages as m
+from anju.chain.abci.app import AbciApp
+from anju.chain.abci.wire import Fields, WireError, frame, read_uvarint
+
+log = logging.getLogger("anju.abci")
+MAX_FRAME = 64 * 1024 * 1024
+
+
+def dispatch(app: AbciApp, buf: bytes) -> bytes:
+    """Answer one encoded ``Request`` with one encoded ``Response``."""
+    kind, body = m.parse_request(buf)
+    if kind == "flush":
+        return m.response("flush")
+    if kind == "echo":
+        return m.echo(Fields(body).str(1))
+    if kind == "info":
+        return app.info()
+    if kind == "check_tx":
+        return app.check_tx(m.CheckTx.parse(body))
+    if kind == "finalize_block":
+        return app.finalize_block(m.Proposal.parse(body))
+    if kind == "commit":
+        return app.commit()
+    if kind == "prepare_proposal":
+        return app.prepare_proposal(m.PrepareProposal.parse(body))
+    if kind == "process_proposal":
+        return app.process_proposal(m.Proposal.parse(body))
+    if kind == "query":
+        return app.query(m.Query.parse(body))
+    if kind == "init_chain":
+        return app.init_chain(m.InitChain.parse(body))
+    if kind == "extend_vote":
+        return m.extend_vote()
+    if kind == "verify_vote_extension":
+        return m.verify_vote_extension()
+    if kind == "list_snapshots":
+        return m.list_snapshots()
+    if kind == "offer_snapshot":
+        return m.offer_snapshot()
+    if kind == "load_snapshot_chunk":
+        return m.load_snapshot_chunk()
+    if kind == "apply_snapshot_chunk":
+        return m.apply_snapshot_chunk()
+    raise WireError(f"unhandled request {kind}")
+
+
+async def _connection(app: AbciApp, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    buf = b""
+    try:
+        while True:
+            chunk = await reader.read(1 << 20)
+            if not chunk:
+                return
+            buf += chunk
+            pos = 0
+            out: list[bytes] = []
+            while True:
+                try:
+                    n, start = read_uvarint(buf, pos)
+                except WireError:
+                    break  # length not complete yet
+                if n > MAX_FRAME:
+                    raise WireError(f"frame of {n} bytes")
+                if start + n > len(buf):
+                    break
+                msg = buf[start : start + n]
+                pos = start + n
+                try:
+                    out.append(frame(dispatch(app, msg)))
+                except Exception as exc:
+                    log.exception("ABCI request failed")
+                    out.append(frame(m.exception(f"{type(exc).__name__}: {exc}")))
+            buf = buf[pos:]
+            if out:
+                writer.write(b"".join(out))
+                await writer.drain()
+    except (ConnectionError, WireError) as exc:
+        log.warning("ABCI connection closed: %s", exc)
+    finally:
+        writer.close()
+
+
+async def serve(data: Path, abci: str, cosign: str | None) -> None:
+    """Run the app for ``data``: ABCI on ``abci`` (tcp://host:port or unix://path), cosigning on ``cosign``."""
+    from anju.chain.abci.cosign import Cosigner, serve_http
+
+    app = AbciApp(data)
+    servers: list[asyncio.Server] = []
+    cosigner = Cosigner(app) if app.config is not None else None
+    if cosign and cosigner is not None:
+        host, _, port = cosign.removeprefix("http://").rpartition(":")
+        servers.append(await serve_http(cosigner.handle, host, int(port)))
+        asyncio.get_running_loop().create_task(cosigner.pull_loop())
+
+    async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await _connection(app, r, w)
+
+    if abci.startswith("unix://"):
+        path = abci.removeprefix("unix://")
+        if os.path.exists(path):
+            os.unlink(path)
+        servers.append(await asyncio.start_unix_server(on_conn, path))
+    else:
+        host, _, port = abci.removeprefix("tcp://").rpartition(":")
+        servers.append(await asyncio.start_server(on_conn, host, int(port)))
+    log.info("anju ABCI app for %s listening on %s (cosign %s)", data, abci, cosign)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    for s in servers:
+        s.close()
+    app.store.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m anju.chain.abci", description="Anju's CometBFT ABCI 2.0 application")
+    p.add_argument("--data", required=True, type=Path, help="this member's Anju data directory")
+    p.add_argument("--abci", default="tcp://127.0.0.1:26658", help="tcp://host:port or unix://path")
+    p.add_argument("--cosign", default=None, help="http://host:port for the cosigning side channel")
+    p.add_argument("--log-level", default="INFO")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=a.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(serve(a.data, a.abci, a.cosign))
+
+
+if __name__ == "__main__":
+    main()

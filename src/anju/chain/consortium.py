@@ -1,0 +1,338 @@
+"""A local consortium: N CometBFT validators, each driving its own Anju ledger over ABCI.
+
+Layout of a consortium directory ``D`` (made by :func:`init`)::
+
+    D/consortium.json          chain id, members, threshold, every node's addresses and ports
+    D/authority.key            the housing authority's key (named in the application genesis)
+    D/node<i>/cometbft/        CometBFT home: config.toml, genesis.json, validator and node keys
+    D/node<i>/anju/            the member's Anju data: genesis.json, node.key (member key),
+                               ledger.db, consortium.json (member list and threshold)
+    D/node<i>/{app,cometbft}.{pid,log}
+
+Node ``i`` listens on its own loopback address ``127.0.0.<i+1>`` and its own ports
+``base + 10*i + {0: p2p, 1: rpc, 2: abci, 3: cosign}``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from anju.chain.abci.app import MEMBER_FILE
+from anju.chain.abci.cosign import threshold_for
+from anju.chain.executor import canonical_genesis
+from anju.chain.node import DB_NAME, GENESIS_NAME, KEY_NAME, now_rfc3339, write_genesis
+from anju.crypto.keys import SigningKey
+from anju.ledger.note import vkey_of
+from anju.ledger.store import Store
+
+LAYOUT = "consortium.json"
+COMETBFT_VERSION = "v0.38.26"
+ROOT = Path(__file__).resolve().parents[3]
+
+# CometBFT settings for a LAN consortium (documented in docs/CONSORTIUM.md).
+CONSENSUS = {
+    "timeout_propose": "1s", "timeout_propose_delta": "200ms",
+    "timeout_prevote": "200ms", "timeout_prevote_delta": "100ms",
+    "timeout_precommit": "200ms", "timeout_precommit_delta": "100ms",
+    "timeout_commit": "300ms", "create_empty_blocks": "true", "create_empty_blocks_interval": "0s",
+    "peer_gossip_sleep_duration": "10ms",
+}
+MEMPOOL = {"size": "50000", "cache_size": "200000", "recheck": "true", "broadcast": "true"}
+P2P = {"flush_throttle_timeout": "10ms", "send_rate": "51200000", "recv_rate": "51200000",
+       "addr_book_strict": "false", "allow_duplicate_ip": "true", "pex": "false"}
+BLOCK_MAX_BYTES = 4 * 1024 * 1024
+
+
+class ConsortiumError(RuntimeError):
+    """The consortium cannot be set up or started; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    index: int
+    member: str
+    host: str
+    p2p: int
+    rpc: int
+    abci: int
+    cosign: int
+    node_id: str = ""
+
+    @property
+    def dir(self) -> str:
+        return f"node{self.index}"
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://{self.host}:{self.rpc}"
+
+    @property
+    def cosign_url(self) -> str:
+        return f"http://{self.host}:{self.cosign}"
+
+
+def find_cometbft() -> Path | None:
+    """The CometBFT binary: $ANJU_COMETBFT, the project's .tools/bin, or PATH."""
+    for cand in (os.environ.get("ANJU_COMETBFT"), str(ROOT / ".tools" / "bin" / "cometbft"), shutil.which("cometbft")):
+        if cand and Path(cand).is_file() and os.access(cand, os.X_OK):
+            return Path(cand)
+    return None
+
+
+def _cometbft() -> Path:
+    path = find_cometbft()
+    if path is None:
+        raise ConsortiumError("cometbft not found: run scripts/install-cometbft.sh (make cometbft) first")
+    return path
+
+
+def _set(text: str, section: str | None, key: str, value: str) -> str:
+    """Set ``key`` in ``section`` of CometBFT's config.toml (``None``: the top, before any section)."""
+    start = 0 if section is None else text.index(f"[{section}]\n")
+    end = text.find("\n[", start + 1) if section is not None else text.find("\n[")
+    end = len(text) if end < 0 else end
+    body = text[start:end]
+    quoted = value if value in ("true", "false") or value.isdigit() else f'"{value}"'
+    new, n = re.subn(rf"(?m)^{re.escape(key)} = .*$", f"{key} = {quoted}", body, count=1)
+    if n != 1:
+        raise ConsortiumError(f"config.toml has no {key} in [{section}]")
+    return text[:start] + new + text[end:]
+
+
+def init(
+    directory: Path, *, validators: int = 4, chain_id: str = "anju-consortium", app: str = "kv",
+    base_port: int = 26600, params: dict[str, Any] | None = None, genesis_time: str | None = None,
+) -> dict[str, Any]:
+    """Create a consortium of ``validators`` members in ``directory`` (which must not exist or be empty)."""
+    cometbft = _cometbft()
+    d = Path(directory)
+    if d.exists() and any(d.iterdir()):
+        raise ConsortiumError(f"{d} is not empty")
+    d.mkdir(parents=True, exist_ok=True)
+    if validators < 1 or validators > 50:
+        raise ConsortiumError("validators must be between 1 and 50")
+    authority = SigningKey.generate()
+    _write_key(d / "authority.key", authority)
+    if params is None:
+        params = {"authority": authority.public_hex} if app == "anju-registry" else {}
+    gtime = genesis_time or now_rfc3339()
+    doc = {"chain_id": chain_id, "app": app, "time": gtime, "params": params}
+    canonical_genesis(doc)  # checks the document's domain
+
+    nodes: list[NodeInfo] = []
+    keys: list[SigningKey] = []
+    vals: list[dict[str, Any]] = []
+    for i in range(validators):
+        info = NodeInfo(i, f"member{i}", f"127.0.0.{i + 1}", base_port + 10 * i, base_port + 10 * i + 1,
+                        base_port + 10 * i + 2, base_port + 10 * i + 3)
+        home = d / info.dir / "cometbft"
+        subprocess.run([str(cometbft), "init", "--home", str(home)], check=True, capture_output=True)
+        node_id = subprocess.run([str(cometbft), "show-node-id", "--home", str(home)], check=True,
+                                 capture_output=True, text=True).stdout.strip()
+        pv = orjson.loads((home / "config" / "priv_validator_key.json").read_bytes())
+        vals.append({"address": pv["address"], "pub_key": pv["pub_key"], "power": "10", "name": info.member})
+        nodes.append(NodeInfo(**{**info.__dict__, "node_id": node_id}))
+        keys.append(SigningKey.generate())
+
+    members = [{"name": f"{chain_id}/{n.member}", "vkey": vkey_of(f"{chain_id}/{n.member}", k.public),
+                "cosign_url": n.cosign_url} for n, k in zip(nodes, keys, strict=True)]
+    threshold = threshold_for(validators)
+    base_genesis = orjson.loads((d / nodes[0].dir / "cometbft" / "config" / "genesis.json").read_bytes())
+    consensus_params = base_genesis["consensus_params"]
+    consensus_params["block"]["max_bytes"] = str(BLOCK_MAX_BYTES)
+    cmt_genesis = {
+        "genesis_time": gtime, "chain_id": chain_id, "initial_height": "1", "consensus_params": consensus_params,
+        "validators": vals, "app_hash": "", "app_state": doc,
+    }
+    for n, key in zip(nodes, keys, strict=True):
+        home = d / n.dir / "cometbft"
+        (home / "config" / "genesis.json").write_bytes(orjson.dumps(cmt_genesis, option=orjson.OPT_INDENT_2))
+        peers = ",".join(f"{p.node_id}@{p.host}:{p.p2p}" for p in nodes if p.index != n.index)
+        cfg_path = home / "config" / "config.toml"
+        text = cfg_path.read_text()
+        text = _set(text, None, "proxy_app", f"tcp://{n.host}:{n.abci}")
+        text = _set(text, None, "moniker", n.member)
+        text = _set(text, None, "log_level", "state:info,consensus:error,*:error")
+        text = _set(text, "rpc", "laddr", f"tcp://{n.host}:{n.rpc}")
+        text = _set(text, "p2p", "laddr", f"tcp://{n.host}:{n.p2p}")
+        text = _set(text, "p2p", "persistent_peers", peers)
+        for k, v in P2P.items():
+            text = _set(text, "p2p", k, v)
+        for k, v in MEMPOOL.items():
+            text = _set(text, "mempool", k, v)
+        for k, v in CONSENSUS.items():
+            text = _set(text, "consensus", k, v)
+        text = _set(text, "tx_index", "indexer", "null")
+        cfg_path.write_text(text)
+
+        data = d / n.dir / "anju"
+        data.mkdir(parents=True)
+        (data / GENESIS_NAME).write_bytes(canonical_genesis(doc) + b"\n")
+        _write_key(data / KEY_NAME, key)
+        store = Store(data / DB_NAME)
+        write_genesis(store, doc, key, f"{chain_id}/{n.member}")
+        store.close()
+        (data / MEMBER_FILE).write_bytes(orjson.dumps({
+            "chain_id": chain_id, "member": n.member, "threshold": threshold, "members": members,
+        }, option=orjson.OPT_INDENT_2))
+
+    layout = {"chain_id": chain_id, "app": app, "threshold": threshold, "members": members,
+              "nodes": [n.__dict__ for n in nodes], "cometbft": str(cometbft)}
+    (d / LAYOUT).write_bytes(orjson.dumps(layout, option=orjson.OPT_INDENT_2))
+    return layout
+
+
+def _write_key(path: Path, key: SigningKey) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(orjson.dumps({"ed25519_seed": key.seed.hex(), "public_key": key.public_hex}).decode())
+
+
+def load(directory: Path) -> dict[str, Any]:
+    path = Path(directory) / LAYOUT
+    if not path.exists():
+        raise ConsortiumError(f"{path} not found: run `anju consortium init` first")
+    layout: dict[str, Any] = orjson.loads(path.read_bytes())
+    return layout
+
+
+def nodes_of(layout: dict[str, Any]) -> list[NodeInfo]:
+    return [NodeInfo(**n) for n in layout["nodes"]]
+
+
+# -- processes ------------------------------------------------------------------------------------------
+def _alive(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return None
+    try:  # a zombie child of ours is not alive
+        wpid, _ = os.waitpid(pid, os.WNOHANG)
+        if wpid == pid:
+            return None
+    except ChildProcessError:
+        pass
+    return pid
+
+
+def _spawn(args: list[str], log_path: Path, pid_path: Path, env: dict[str, str] | None = None) -> int:
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=env)
+    pid_path.write_text(str(proc.pid))
+    return proc.pid
+
+
+def _wait_port(host: str, port: int, timeout: float) -> bool:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def up(directory: Path, only: list[int] | None = None, proxy_app: str | None = None) -> list[str]:
+    """Start the app and CometBFT of every node (or of ``only``); already running ones are left alone.
+
+    ``proxy_app="kvstore"`` runs CometBFT's built-in example application instead of Anju (baseline)."""
+    d = Path(directory)
+    layout = load(d)
+    cometbft = layout.get("cometbft") or str(_cometbft())
+    started: list[str] = []
+    todo = [n for n in nodes_of(layout) if only is None or n.index in only]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for n in todo:
+        nd = d / n.dir
+        if proxy_app is None and _alive(nd / "app.pid") is None:
+            _spawn([sys.executable, "-m", "anju.chain.abci", "--data", str(nd / "anju"),
+                    "--abci", f"tcp://{n.host}:{n.abci}", "--cosign", n.cosign_url],
+                   nd / "app.log", nd / "app.pid", env)
+            started.append(f"{n.member}/app")
+    for n in todo:
+        nd = d / n.dir
+        if proxy_app is None and not _wait_port(n.host, n.abci, 30):
+            raise ConsortiumError(f"{n.member}: the ABCI app did not start; see {nd / 'app.log'}")
+        if _alive(nd / "cometbft.pid") is None:
+            args = [cometbft, "node", "--home", str(nd / "cometbft")]
+            if proxy_app is not None:
+                args += ["--proxy_app", proxy_app]
+            _spawn(args, nd / "cometbft.log", nd / "cometbft.pid", env)
+            started.append(f"{n.member}/cometbft")
+    return started
+
+
+def down(directory: Path, only: list[int] | None = None, kill: bool = False, timeout: float = 15.0) -> list[str]:
+    """Stop CometBFT, then the app, of every node (or of ``only``). ``kill``: SIGKILL at once (a crash)."""
+    d = Path(directory)
+    layout = load(d)
+    stopped: list[str] = []
+    todo = [n for n in nodes_of(layout) if only is None or n.index in only]
+    for which in ("cometbft", "app"):
+        pids: list[tuple[str, int, Path]] = []
+        for n in todo:
+            pf = d / n.dir / f"{which}.pid"
+            pid = _alive(pf)
+            if pid is not None:
+                os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
+                pids.append((f"{n.member}/{which}", pid, pf))
+            else:
+                pf.unlink(missing_ok=True)
+        deadline = time.monotonic() + timeout
+        for name, pid, pf in pids:
+            while _alive(pf) is not None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _alive(pf) is not None:
+                os.kill(pid, signal.SIGKILL)
+                while _alive(pf) is not None:
+                    time.sleep(0.05)
+            pf.unlink(missing_ok=True)
+            stopped.append(name)
+    return stopped
+
+
+def _get_json(url: str, timeout: float = 2.0) -> Any:
+    import httpx
+
+    r = httpx.get(url, timeout=timeout)
+    r.raise_for_status()
+    return r.json()
+
+
+def status(directory: Path) -> list[dict[str, Any]]:
+    """Per node: running processes, CometBFT height and app hash, Anju height, app hash, cosigned height."""
+    d = Path(directory)
+    out = []
+    for n in nodes_of(load(d)):
+        row: dict[str, Any] = {"member": n.member, "rpc": n.rpc_url, "cosign": n.cosign_url,
+                               "cometbft_running": _alive(d / n.dir / "cometbft.pid") is not None,
+                               "app_running": _alive(d / n.dir / "app.pid") is not None}
+        try:
+            st = _get_json(f"{n.rpc_url}/status")["result"]["sync_info"]
+            row["cometbft_height"] = int(st["latest_block_height"])
+            row["cometbft_app_hash"] = st["latest_app_hash"].lower()
+            row["catching_up"] = st["catching_up"]
+        except Exception:
+            row["cometbft_height"] = None
+        try:
+            row.update({f"anju_{k}": v for k, v in _get_json(f"{n.cosign_url}/status").items()})
+        except Exception:
+            row["anju_height"] = None
+        out.append(row)
+    return out
