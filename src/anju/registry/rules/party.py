@@ -110,7 +110,7 @@ def dismiss_agent(call: Call) -> None:
     key = call.body["agent"]
     rec = party(call, key)
     if rec["role"] != "agent" or rec["agency"] != call.signer:
-        reject("ALREADY_DONE", "the key is not an agent of this agency", party=key)
+        reject("WRONG_ROLE", "an agency may dismiss only its own agents", party=key)
     rec.update(agency=None, appointed_tx=None)
     call.put(layout.party(key), rec)
     call.emit("agent.dismissed", {"agent": key, "agency": call.signer}, parties=[key, call.signer])
