@@ -1,0 +1,263 @@
+"""The portal's action forms: fields, labels (marked for translation) and parsing into body fields.
+
+Parsing turns what a person typed (yuan, dates, a contract's text) into the ledger's units (fen,
+``YYYY-MM-DD``, SHA-256 hex); a value it cannot read becomes a refusal next to its field, in the
+reader's language, before anything is signed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from anju.crypto.keys import is_hex_key
+from anju.registry.dates import parse_date, parse_month
+from anju.web.i18n import N_, Gettext
+from anju.web.refusals import Refusal
+
+_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One form field: its body name, label msgid, input type, and whether it may be left empty."""
+
+    name: str
+    label: str
+    type: str  # text, textarea, date, month, money, int, bool, key, id, choice, sha256, commit, hidden
+    required: bool = True
+    choices: tuple[tuple[str, str], ...] = ()  # (value, label msgid)
+    help: str | None = None
+    lo: int | None = None
+    hi: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """An action: which transaction kind it sends, who may use it, and its fields."""
+
+    name: str
+    kind: str | None
+    title: str
+    submit: str
+    roles: tuple[str, ...]
+    fields: tuple[Field, ...]
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+
+_COLLECTOR = (("landlord", N_("the landlord")), ("agency", N_("the agency")))
+_DISPUTE = (
+    ("deposit", N_("deposit")),
+    ("rent", N_("rent")),
+    ("condition", N_("condition of the home")),
+    ("termination", N_("termination")),
+    ("other", N_("other")),
+)
+_LEASE_TERMS = (
+    Field("start", N_("First day"), "date"),
+    Field("end", N_("Last day"), "date"),
+    Field("rent", N_("Monthly rent (yuan)"), "money"),
+    Field("deposit", N_("Deposit (yuan)"), "money"),
+    Field("payment_day", N_("Rent due on day of month"), "int", lo=1, hi=28),
+    Field("notice_days", N_("Notice for termination (days)"), "int", lo=0, hi=365),
+    Field("collector", N_("Rent is collected by"), "choice", choices=_COLLECTOR),
+    Field("document_hash", N_("Contract text (its SHA-256 goes on the ledger)"), "sha256"),
+)
+
+FORMS: dict[str, Form] = {
+    f.name: f
+    for f in [
+        Form("unit.register", "unit.register", N_("Register a unit"), N_("Register unit"), ("landlord",), (
+            Field("district", N_("District"), "text"),
+            Field("street", N_("Street"), "text"),
+            Field("neighbourhood", N_("Neighbourhood"), "text"),
+            Field("address_commitment", N_("Full address with building and room (kept off the ledger)"), "commit"),
+            Field("floor_area_m2", N_("Floor area (m²)"), "int", lo=1, hi=10_000),
+            Field("rooms", N_("Rooms"), "int", lo=0, hi=50),
+        )),
+        Form("mandate.grant", "mandate.grant", N_("Grant a mandate to an agency"), N_("Grant mandate"), ("landlord",), (
+            Field("unit", N_("Unit"), "id"),
+            Field("agency", N_("Agency"), "key"),
+            Field("exclusive", N_("Exclusive (no other agency)"), "bool", required=False),
+            Field("from", N_("From"), "date"),
+            Field("to", N_("Until"), "date"),
+            Field("may_sign", N_("The agency may sign leases for me"), "bool", required=False),
+            Field("min_rent", N_("Lowest monthly rent (yuan)"), "money"),
+        )),
+        Form("mandate.revoke", "mandate.revoke", N_("Revoke a mandate"), N_("Revoke"), ("landlord", "agency"), (
+            Field("mandate", N_("Mandate"), "hidden"),
+        )),
+        Form("listing.publish", "listing.publish", N_("Publish a listing"), N_("Publish"), ("landlord", "agency"), (
+            Field("unit", N_("Unit"), "id"),
+            Field("mandate", N_("Mandate (agencies)"), "id", required=False),
+            Field("rent", N_("Monthly rent (yuan)"), "money"),
+            Field("deposit", N_("Deposit (yuan)"), "money"),
+            Field("available_from", N_("Available from"), "date"),
+            Field("min_term_months", N_("Shortest lease (months)"), "int", lo=1, hi=120),
+            Field("description", N_("Description"), "textarea"),
+        )),
+        Form("listing.withdraw", "listing.withdraw", N_("Withdraw a listing"), N_("Withdraw"), ("landlord", "agency"), (
+            Field("listing", N_("Listing"), "hidden"),
+        )),
+        Form("listing.renew", "listing.renew", N_("Renew a listing's code"), N_("Renew code"), ("landlord", "agency"), (
+            Field("listing", N_("Listing"), "hidden"),
+        )),
+        Form("lease.offer", None, N_("Offer a lease to a tenant"), N_("Sign and offer"), ("landlord", "agency"), (
+            Field("unit", N_("Unit"), "id"),
+            Field("tenant", N_("Tenant's party key"), "key"),
+            Field("mandate", N_("Mandate (agencies)"), "id", required=False),
+            Field("listing", N_("Listing (optional)"), "id", required=False),
+            *_LEASE_TERMS,
+        )),
+        Form("offer.accept", None, N_("Sign this lease"), N_("Countersign lease"), ("tenant",), (
+            Field("offer", N_("Offer"), "hidden"),
+        )),
+        Form("offer.decline", None, N_("Decline this offer"), N_("Decline"), ("tenant",), (
+            Field("offer", N_("Offer"), "hidden"),
+        )),
+        Form("rent.pay", "rent.pay", N_("Record a rent payment"), N_("Record payment"), ("tenant",), (
+            Field("lease", N_("Lease"), "hidden"),
+            Field("period", N_("First month paid (YYYY-MM)"), "month"),
+            Field("months", N_("Months"), "int", lo=1, hi=12),
+            Field("amount", N_("Amount (yuan)"), "money"),
+        )),
+        Form("deposit.lodge", "deposit.lodge", N_("Record paying the deposit"), N_("Record deposit"), ("tenant",), (
+            Field("lease", N_("Lease"), "hidden"),
+            Field("amount", N_("Amount (yuan)"), "money"),
+        )),
+        Form("payment.confirm", "payment.confirm", N_("Confirm a payment received"), N_("Confirm received"),
+             ("landlord", "agency", "agent"), (Field("payment", N_("Payment"), "hidden"),)),
+        Form("deposit.return", "deposit.return", N_("Settle the deposit"), N_("Settle deposit"), ("landlord", "agency"), (
+            Field("lease", N_("Lease"), "hidden"),
+            Field("deduction_reason", N_("Deduction reason (optional)"), "text", required=False),
+            Field("deduction_amount", N_("Deduction (yuan, optional)"), "money", required=False),
+        )),
+        Form("deposit.accept", "deposit.accept", N_("Accept the deposit settlement"), N_("Accept settlement"),
+             ("tenant",), (Field("lease", N_("Lease"), "hidden"),)),
+        Form("dispute.open", "dispute.open", N_("Open a dispute"), N_("Open dispute"), ("tenant", "landlord", "agency"), (
+            Field("lease", N_("Lease"), "hidden"),
+            Field("subject", N_("About"), "choice", choices=_DISPUTE),
+            Field("evidence", N_("Evidence (its SHA-256 goes on the ledger)"), "sha256"),
+            Field("claim", N_("Amount claimed (yuan, optional)"), "money", required=False),
+        )),
+        Form("review.write", "review.write", N_("Review your counterparty"), N_("Publish review"),
+             ("tenant", "landlord", "agency"), (
+            Field("lease", N_("Lease"), "hidden"),
+            Field("subject", N_("Counterparty"), "hidden"),
+            Field("rating", N_("Rating (1–5)"), "int", lo=1, hi=5),
+            Field("text_hash", N_("Review text (kept off the ledger; its SHA-256 goes on it)"), "sha256"),
+        )),
+        Form("lease.terminate", "lease.terminate", N_("Give notice"), N_("Give notice"), ("tenant", "landlord", "agency"), (
+            Field("lease", N_("Lease"), "hidden"),
+            Field("on", N_("New last day"), "date"),
+            Field("reason_hash", N_("Reason (its SHA-256 goes on the ledger)"), "sha256"),
+        )),
+        Form("report.file", "report.file", N_("Report this listing as fake"), N_("Report"),
+             ("tenant", "landlord", "agency", "agent", "bank"), (
+            Field("listing", N_("Listing"), "hidden"),
+            Field("evidence", N_("What is wrong (its SHA-256 goes on the ledger)"), "sha256"),
+        )),
+        Form("title.attest", "title.attest", N_("Attest title"), N_("Attest title"), ("authority",), (
+            Field("unit", N_("Unit"), "hidden"),
+            Field("certificate_commitment", N_("Title certificate number"), "sha256"),
+        )),
+        Form("lease.register", "lease.register", N_("Register lease"), N_("Register (备案)"), ("authority",), (
+            Field("lease", N_("Lease"), "hidden"),
+        )),
+        Form("report.resolve", "report.resolve", N_("Decide report"), N_("Record decision"), ("authority",), (
+            Field("report", N_("Report"), "hidden"),
+            Field("outcome", N_("Finding"), "choice",
+                  choices=(("confirmed", N_("fake: confirmed")), ("dismissed", N_("dismissed")))),
+            Field("decision_hash", N_("Decision text"), "sha256"),
+        )),
+        Form("dispute.resolve", "dispute.resolve", N_("Decide dispute"), N_("Record decision"), ("authority",), (
+            Field("dispute", N_("Dispute"), "hidden"),
+            Field("outcome", N_("Outcome"), "choice", choices=(
+                ("upheld", N_("upheld")), ("rejected", N_("rejected")), ("settled", N_("settled")))),
+            Field("award", N_("Award (yuan)"), "money"),
+            Field("decision_hash", N_("Decision text"), "sha256"),
+        )),
+        Form("authority.attest_identity", "authority.attest_identity", N_("Attest identity"), N_("Attest identity"),
+             ("authority",), (Field("party", N_("Party"), "hidden"), Field("commitment", N_("Commitment"), "hidden"))),
+        Form("authority.license_agency", "authority.license_agency", N_("License agency"), N_("License"),
+             ("authority",), (Field("party", N_("Party"), "hidden"), Field("licence", N_("Licence number"), "sha256"))),
+    ]
+}
+
+
+def yuan_to_fen(text: str) -> int | None:
+    try:
+        value = Decimal(text.replace(",", "").replace("¥", "").strip())
+    except InvalidOperation:
+        return None
+    if value < 0 or value != value.quantize(Decimal("0.01")):
+        return None
+    return int(value * 100)
+
+
+def parse(form: Form, raw: dict[str, str], _: Gettext) -> tuple[dict[str, Any], Refusal, dict[str, str]]:
+    """(body fields, refusal, notes for the user) from the submitted strings."""
+    out: dict[str, Any] = {}
+    notes: dict[str, str] = {}
+    bad = Refusal()
+    names = form.field_names
+    for f in form.fields:
+        text = raw.get(f.name, "").strip()
+        if f.type == "bool":
+            out[f.name] = text in ("on", "true", "1", "yes")
+            continue
+        if not text:
+            if f.required:
+                bad.add(_, "FORM_REQUIRED", f.name, names)
+            continue
+        value: Any = text
+        if f.type == "date":
+            value = text if parse_date(text) is not None else None
+            code = "FORM_DATE"
+        elif f.type == "month":
+            value = text if parse_month(text) is not None else None
+            code = "FORM_MONTH"
+        elif f.type == "money":
+            value = yuan_to_fen(text)
+            code = "FORM_MONEY"
+        elif f.type == "int":
+            try:
+                value = int(text)
+            except ValueError:
+                value = None
+            if value is not None and ((f.lo is not None and value < f.lo) or (f.hi is not None and value > f.hi)):
+                value = None
+                code = "INTEGER_OUT_OF_RANGE"
+            else:
+                code = "FORM_NUMBER"
+        elif f.type == "key":
+            value = text.lower() if is_hex_key(text.lower()) else None
+            code = "FORM_KEY"
+        elif f.type in ("id", "hidden") and f.name not in ("subject", "party", "commitment", "offer"):
+            value = text.lower() if _ID.match(text.lower()) else None
+            code = "UNKNOWN_REFERENCE"
+        elif f.type == "choice":
+            value = text if text in {c for c, _label in f.choices} else None
+            code = "FORM_CHOICE"
+        elif f.type == "sha256":
+            value = hashlib.sha256(text.encode()).hexdigest()
+            code = "FORM_REQUIRED"
+        elif f.type == "commit":
+            salt = secrets.token_hex(16)
+            value = hashlib.sha256(bytes.fromhex(salt) + text.encode()).hexdigest()
+            notes[f.name] = salt
+            code = "FORM_REQUIRED"
+        else:
+            code = "FORM_REQUIRED"
+        if value is None:
+            bad.add(_, code, f.name, names)
+        else:
+            out[f.name] = value
+    return out, bad, notes

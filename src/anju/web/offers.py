@@ -1,0 +1,86 @@
+"""Lease offers waiting for the tenant's countersignature: portal data, NOT ledger data.
+
+A landlord (or an agency whose mandate lets it sign) signs a ``lease.sign`` envelope and the
+portal keeps it here until the named tenant reviews and countersigns it, or declines. Nothing
+here is proven or replicated; the ledger learns of a lease only when both signatures arrive.
+Stored in a small SQLite side table (``web-offers.db`` beside the ledger) so offers survive a
+restart; in memory when the node has no data directory.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS offers (
+  id TEXT PRIMARY KEY, created TEXT NOT NULL, tenant TEXT NOT NULL, offered_by TEXT NOT NULL,
+  unit TEXT NOT NULL, envelope TEXT NOT NULL, status TEXT NOT NULL, txid TEXT)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    id: str
+    created: str
+    tenant: str
+    offered_by: str
+    unit: str
+    envelope: dict[str, Any]
+    status: str  # pending / signed / declined / withdrawn
+    txid: str | None
+
+    @property
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = self.envelope["body"]
+        return body
+
+
+class Offers:
+    """The side table of pending lease offers."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(":memory:" if path is None else str(path), check_same_thread=False,
+                                   isolation_level=None)
+        self._db.execute(SCHEMA)
+
+    def add(self, created: str, tenant: str, offered_by: str, unit: str, envelope: dict[str, Any]) -> str:
+        oid = secrets.token_hex(8)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO offers VALUES (?,?,?,?,?,?,?,NULL)",
+                (oid, created, tenant, offered_by, unit, orjson.dumps(envelope).decode(), "pending"),
+            )
+        return oid
+
+    def get(self, oid: str) -> Offer | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM offers WHERE id=?", (oid,)).fetchone()
+        return None if row is None else _offer(row)
+
+    def for_party(self, party: str, *, pending_only: bool = True) -> list[Offer]:
+        sql = "SELECT * FROM offers WHERE (tenant=? OR offered_by=?)"
+        if pending_only:
+            sql += " AND status='pending'"
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY created DESC", (party, party)).fetchall()
+        return [_offer(r) for r in rows]
+
+    def set_status(self, oid: str, status: str, txid: str | None = None) -> None:
+        with self._lock:
+            self._db.execute("UPDATE offers SET status=?, txid=? WHERE id=?", (status, txid, oid))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _offer(row: tuple[Any, ...]) -> Offer:
+    return Offer(row[0], row[1], row[2], row[3], row[4], orjson.loads(row[5]), row[6], row[7])

@@ -1,0 +1,522 @@
+"""The portal: pages and actions on the same process (and the same node) as the HTTP API.
+
+Every action is a transaction signed with the signed-in participant's own key, held only in
+their server-side session; the signer of a body is always that key, so no page can act for
+anyone else. Refusals come back as sentences next to the field they concern, in the reader's
+language (:mod:`anju.web.refusals`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import segno
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from anju.crypto import keystore, tx
+from anju.crypto.keys import SigningKey
+from anju.errors import AnjuError
+from anju.registry import vcode
+from anju.registry.credit import FACTORS
+from anju.registry.dates import overlaps
+from anju.web import demo
+from anju.web.forms import FORMS, Form, parse
+from anju.web.i18n import LANGS, Gettext, gettext_for, pick_lang
+from anju.web.offers import Offers
+from anju.web.reads import NodeLike, Reader, Record, Search
+from anju.web.refusals import Refusal, from_error
+from anju.web.sessions import COOKIE, Session, SessionStore
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+TEMPLATES = HERE / "templates"
+HTMX = "htmx-2.0.4.min.js"
+SUBMIT_TIMEOUT_S = 30.0
+
+
+def yuan(fen: int | None) -> str:
+    """Fen as yuan for people: 950000 -> '9,500', 950050 -> '9,500.50'."""
+    if fen is None:
+        return "—"
+    whole, cents = divmod(int(fen), 100)
+    return f"{whole:,}" if cents == 0 else f"{whole:,}.{cents:02d}"
+
+
+def short(key: str | None) -> str:
+    return "" if not key else f"{key[:8]}…{key[-4:]}"
+
+
+@dataclass(slots=True)
+class Ctx:
+    """One request as the templates see it."""
+
+    request: Request
+    lang: str
+    _: Gettext
+    session: Session | None
+    token: str | None
+    reader: Reader
+    set_lang: bool
+
+
+class Portal:
+    """State shared by every request: the node, sessions, pending offers, templates."""
+
+    def __init__(self, node: NodeLike, data_dir: Path | None = None) -> None:
+        self.node = node
+        self.data_dir = data_dir if data_dir is not None else _data_dir(node)
+        self.sessions = SessionStore()
+        self.offers = Offers(None if self.data_dir is None else self.data_dir / "web-offers.db")
+        self.demo = demo.load(self.data_dir)
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters.update(yuan=yuan, short=short)
+        self.env.globals.update(FORMS=FORMS, FACTORS=FACTORS, HTMX=HTMX, LANGS=LANGS)
+
+    # -- request plumbing ------------------------------------------------------------------------
+    def ctx(self, request: Request) -> Ctx:
+        q = request.query_params.get("lang")
+        lang = pick_lang(q, request.cookies.get("lang"), request.headers.get("accept-language"))
+        token = request.cookies.get(COOKIE)
+        return Ctx(request, lang, gettext_for(lang), self.sessions.get(token), token, Reader(self.node), q in LANGS)
+
+    def render(self, c: Ctx, name: str, status: int = 200, headers: dict[str, str] | None = None,
+               **values: Any) -> HTMLResponse:
+        other = "en" if c.lang == "zh" else "zh"
+        page = self.env.get_template(name).render(
+            c=c, _=c._, lang=c.lang, html_lang=LANGS[c.lang][1], session=c.session, r=c.reader,
+            switch_url=str(c.request.url.include_query_params(lang=other)), other_lang=other,
+            path=c.request.url.path, flash=self._take_flash(c), **values,
+        )
+        resp = HTMLResponse(page, status_code=status, headers=headers)
+        if c.set_lang:
+            resp.set_cookie("lang", c.lang, max_age=365 * 86400, samesite="lax")
+        return resp
+
+    def _take_flash(self, c: Ctx) -> list[str]:
+        if c.session is None:
+            return []
+        out = list(c.session.flash)
+        c.session.flash.clear()
+        return out
+
+    # -- submitting ------------------------------------------------------------------------------
+    async def send(self, envelope: dict[str, Any]) -> Any:
+        """Submit a signed envelope to the node and wait until it is durably committed."""
+        fut = self.node.submit(orjson.dumps(envelope))  # type: ignore[attr-defined]
+        try:
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(fut)), SUBMIT_TIMEOUT_S)
+        except TimeoutError:
+            raise AnjuError("TIMEOUT", "not committed within the wait limit") from None
+
+    async def sign_and_send(self, c: Ctx, body_fields: dict[str, Any], kind: str) -> Any:
+        s = c.session
+        assert s is not None
+        seq = max(c.reader.last_seq(s.party), s.last_seq) + 1
+        body = {"chain": self.node.chain_id, "kind": kind, "signer": s.party, "seq": seq, **body_fields}
+        receipt = await self.send(tx.sign(body, [s.key]))
+        s.last_seq = seq
+        return receipt
+
+    # -- sign-in ---------------------------------------------------------------------------------
+    def start_session(self, c: Ctx, key: SigningKey, *, demo_label: str | None = None) -> Response:
+        role = c.reader.role_of(key.public_hex)
+        if role is None:
+            raise ValueError("not a party")
+        label = demo_label or c.reader.party_name(key.public_hex)
+        token = self.sessions.create(Session(key, role, label, demo_label is not None))
+        resp = RedirectResponse("/me", status_code=303)
+        resp.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=8 * 3600)
+        if c.token:
+            self.sessions.drop(c.token)
+        return resp
+
+
+def _data_dir(node: Any) -> Path | None:
+    data = getattr(node, "data", None)
+    return Path(data) if data is not None else None
+
+
+def _safe_next(url: str | None, default: str = "/me") -> str:
+    if not url or not url.startswith("/") or url.startswith("//"):
+        return default
+    return url
+
+
+def _int(v: str | None) -> int | None:
+    try:
+        return int(v) if v not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _fen(v: str | None) -> int | None:
+    n = _int(v)
+    return None if n is None else n * 100
+
+
+def qr_svg(data: str) -> Markup:
+    """An inline SVG QR code (segno) for ``data``."""
+    qr = segno.make(data, error="m")
+    return Markup(qr.svg_inline(scale=4, dark="#111", light="#fff", title="QR"))  # noqa: S704 - segno output
+
+
+def key_from_upload(content: bytes, password: str) -> SigningKey:
+    """A signing key from an uploaded keystore (with its password) or a key file. Raises ValueError/KeystoreError."""
+    text = content.decode("utf-8", errors="replace").strip()
+    if len(text) == 64:
+        return SigningKey(bytes.fromhex(text))
+    doc = orjson.loads(text)
+    if not isinstance(doc, dict):
+        raise ValueError("not a key file")
+    if "anju_keystore" in doc:
+        return keystore.decrypt(doc, password)
+    seed = doc.get("ed25519_seed") or doc.get("seed")
+    if not isinstance(seed, str):
+        raise ValueError("not a key file")
+    return SigningKey(bytes.fromhex(seed))
+
+
+def options_for(r: Reader, s: Session | None) -> dict[str, list[tuple[str, str]]]:
+    """Choices for the id fields of a signed-in participant's forms."""
+    if s is None:
+        return {}
+    opts: dict[str, list[tuple[str, str]]] = {"unit": [], "mandate": [], "listing": []}
+    if s.role == "landlord":
+        for u in r.units_of(s.party):
+            opts["unit"].append((u["id"], f"{u['street']} · {u['neighbourhood']} · {u['floor_area_m2']} m² ({u['id']})"))
+    agency = _agency_of(r, s)
+    if agency:
+        for m in r.mandates(agency=agency):
+            if m["state"] != "active":
+                continue
+            u = r.unit(m["unit"]) or {}
+            label = f"{u.get('street', '')} · {u.get('neighbourhood', '')} ({m['unit']})"
+            if m["unit"] not in {v for v, _ in opts["unit"]}:
+                opts["unit"].append((m["unit"], label))
+            opts["mandate"].append((m["id"], f"{m['id']} · {label} · → {m['to']}"))
+    for ls in r.listings(publisher=agency or s.party):
+        if ls["state"] == "live":
+            opts["listing"].append((ls["id"], f"{vcode.display(ls['code'])} · {ls['street']}"))
+    return opts
+
+
+def _agency_of(r: Reader, s: Session) -> str | None:
+    if s.role == "agency":
+        return s.party
+    if s.role == "agent":
+        rec = r.party(s.party)
+        return None if rec is None else rec.get("agency")
+    return None
+
+
+def mount_web(app: FastAPI, node: NodeLike, *, data_dir: Path | None = None) -> Portal:
+    """Serve the portal at ``/`` (and its static files at ``/static``) on ``app``, over ``node``."""
+    portal = Portal(node, data_dir)
+    app.state.anju_web = portal
+    app.include_router(build_router(portal))
+    app.mount("/static", StaticFiles(directory=STATIC), name="anju-web-static")
+    return portal
+
+
+def build_router(p: Portal) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+
+    # -- public pages ----------------------------------------------------------------------------
+    @r.get("/", response_class=HTMLResponse)
+    def home(request: Request) -> Response:
+        c = p.ctx(request)
+        q = request.query_params
+        search = Search(street=q.get("street", ""), rent_min=_fen(q.get("rent_min")), rent_max=_fen(q.get("rent_max")),
+                        rooms=_int(q.get("rooms")), area_min=_int(q.get("area_min")), area_max=_int(q.get("area_max")),
+                        available_by=q.get("available_by") or None)
+        results = c.reader.search(search)
+        name = "_results.html" if request.headers.get("hx-request") and request.headers.get("hx-target") == "results" \
+            else "home.html"
+        return p.render(c, name, q=q, results=results)
+
+    @r.get("/listing/{lid}", response_class=HTMLResponse)
+    def listing_page(request: Request, lid: str) -> Response:
+        c = p.ctx(request)
+        listing = c.reader.listing(lid)
+        if listing is None:
+            return p.render(c, "notfound.html", 404)
+        v = c.reader.verification(listing)
+        check_url = str(request.base_url).rstrip("/") + "/check?code=" + listing["code"]
+        return p.render(c, "listing.html", v=v, qr=qr_svg(check_url), check_url=check_url)
+
+    @r.get("/check", response_class=HTMLResponse)
+    def check(request: Request) -> Response:
+        c = p.ctx(request)
+        typed = request.query_params.get("code", "")
+        code, listing = c.reader.by_code(typed) if typed else (None, None)
+        v = c.reader.verification(listing) if listing else None
+        name = "_check_result.html" if request.headers.get("hx-request") else "check.html"
+        return p.render(c, name, typed=typed, code=code, v=v)
+
+    @r.get("/party/{pid}", response_class=HTMLResponse)
+    def party_page(request: Request, pid: str) -> Response:
+        c = p.ctx(request)
+        rec = c.reader.party(pid)
+        if rec is None:
+            return p.render(c, "notfound.html", 404)
+        return p.render(c, "party.html", party=rec, credit=c.reader.credit(pid), reviews=c.reader.reviews_about(pid),
+                        role=c.reader.role_of(pid))
+
+    @r.get("/registration", response_class=HTMLResponse)
+    def registration(request: Request) -> Response:
+        c = p.ctx(request)
+        number = request.query_params.get("number", "").strip()
+        reg, lease = c.reader.registration(number) if number else (None, None)
+        unit = c.reader.unit(lease["unit"]) if lease else None
+        return p.render(c, "registration.html", number=number, reg=reg, lease=lease, unit=unit)
+
+    @r.get("/district", response_class=HTMLResponse)
+    def district(request: Request) -> Response:
+        c = p.ctx(request)
+        return p.render(c, "district.html", d=c.reader.district())
+
+    # -- sign-in ---------------------------------------------------------------------------------
+    @r.get("/signin", response_class=HTMLResponse)
+    def signin_page(request: Request) -> Response:
+        c = p.ctx(request)
+        return p.render(c, "signin.html", demo=p.demo, err=Refusal())
+
+    @r.post("/signin", response_class=HTMLResponse)
+    async def signin(request: Request) -> Response:
+        c = p.ctx(request)
+        form = await request.form()
+        upload = form.get("keyfile")
+        password = str(form.get("password") or "")
+        err = Refusal()
+        content = await upload.read() if upload is not None and not isinstance(upload, str) else b""
+        if not content:
+            err.add(c._, "FORM_REQUIRED", "keyfile", ("keyfile", "password"))
+            return p.render(c, "signin.html", 422, demo=p.demo, err=err)
+        try:
+            key = await asyncio.to_thread(key_from_upload, content, password)
+        except keystore.KeystoreError:
+            err.add(c._, "KEYSTORE_PASSWORD", "password", ("keyfile", "password"))
+            return p.render(c, "signin.html", 422, demo=p.demo, err=err)
+        except (ValueError, orjson.JSONDecodeError):
+            err.add(c._, "KEYFILE_INVALID", "keyfile", ("keyfile", "password"))
+            return p.render(c, "signin.html", 422, demo=p.demo, err=err)
+        try:
+            return p.start_session(c, key)
+        except ValueError:
+            err.add(c._, "NOT_A_PARTY", "keyfile", ("keyfile", "password"))
+            return p.render(c, "signin.html", 422, demo=p.demo, err=err)
+
+    @r.post("/signin/demo")
+    async def signin_demo(request: Request) -> Response:
+        c = p.ctx(request)
+        form = await request.form()
+        wanted = str(form.get("party") or "")
+        for d in p.demo:
+            if d.party == wanted:
+                try:
+                    return p.start_session(c, d.key, demo_label=d.name)
+                except ValueError:
+                    break
+        err = Refusal()
+        err.add(c._, "NOT_A_PARTY", None, ())
+        return p.render(c, "signin.html", 422, demo=p.demo, err=err)
+
+    @r.post("/signout")
+    def signout(request: Request) -> Response:
+        p.sessions.drop(request.cookies.get(COOKIE))
+        resp = RedirectResponse("/", status_code=303)
+        resp.delete_cookie(COOKIE)
+        return resp
+
+    # -- participants ----------------------------------------------------------------------------
+    @r.get("/me", response_class=HTMLResponse)
+    def me(request: Request) -> Response:
+        c = p.ctx(request)
+        s = c.session
+        if s is None:
+            return RedirectResponse("/signin", status_code=303)
+        rd = c.reader
+        data: dict[str, Any] = {"opts": options_for(rd, s), "credit": rd.credit(s.party)}
+        agency = _agency_of(rd, s)
+        if s.role == "authority":
+            data.update(onboard=rd.parties_to_onboard(), titles=rd.titles_to_attest(),
+                        to_register=rd.leases_to_register(), reports=rd.reports(open_only=True),
+                        disputes=rd.disputes(open_only=True))
+        else:
+            who = agency or s.party
+            data.update(
+                units=rd.units_of(s.party) if s.role == "landlord" else [],
+                mandates=rd.mandates(owner=s.party) if s.role == "landlord" else rd.mandates(agency=who)
+                if agency else [],
+                listings=rd.listings(owner=s.party) if s.role == "landlord" else rd.listings(publisher=who)
+                if agency else [],
+                leases=rd.leases(who),
+                offers=p.offers.for_party(s.party),
+                to_confirm=rd.payments_to_confirm(who),
+                disputes=rd.disputes(party=who),
+            )
+        return p.render(c, "me.html", **data)
+
+    @r.get("/lease/{lid}", response_class=HTMLResponse)
+    def lease_page(request: Request, lid: str) -> Response:
+        c = p.ctx(request)
+        lease = c.reader.lease(lid)
+        s = c.session
+        if lease is None:
+            return p.render(c, "notfound.html", 404)
+        sides = {lease["tenant"], lease["landlord"], lease["owner"], lease.get("agency")}
+        who = (_agency_of(c.reader, s) or s.party) if s else None
+        if s is None or (who not in sides and s.role != "authority"):
+            return p.render(c, "forbidden.html", 403)
+        lease = {**lease, "phase": c.reader.lease_phase(lease)}
+        mine_tenant = who == lease["tenant"]
+        counterparty = (lease.get("agency") or lease["landlord"]) if mine_tenant else lease["tenant"]
+        return p.render(c, "lease.html", lease=lease, unit=c.reader.unit(lease["unit"]),
+                        payments=c.reader.payments(lid), is_tenant=mine_tenant,
+                        is_collector=who == lease["collector_party"], counterparty=counterparty,
+                        disputes=[d for d in c.reader.disputes() if d["lease"] == lid])
+
+    @r.get("/offer/{oid}", response_class=HTMLResponse)
+    def offer_page(request: Request, oid: str) -> Response:
+        c = p.ctx(request)
+        offer = p.offers.get(oid)
+        s = c.session
+        if offer is None:
+            return p.render(c, "notfound.html", 404)
+        if s is None or s.party not in (offer.tenant, offer.offered_by):
+            return p.render(c, "forbidden.html", 403)
+        return p.render(c, "offer.html", offer=offer, unit=c.reader.unit(offer.unit), err=Refusal())
+
+    # -- actions ---------------------------------------------------------------------------------
+    @r.post("/act/{name}", response_class=HTMLResponse)
+    async def act(request: Request, name: str) -> Response:
+        c = p.ctx(request)
+        form = FORMS.get(name)
+        if form is None:
+            return p.render(c, "notfound.html", 404)
+        raw = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        nxt = _safe_next(raw.get("next"))
+        s = c.session
+        err = Refusal()
+        notes: dict[str, str] = {}
+        done: str | None = None
+        if s is None:
+            err.add(c._, "SESSION_EXPIRED")
+        elif raw.get("form_token") != s.form_token:
+            err.add(c._, "BAD_FORM_TOKEN")
+        elif s.role not in form.roles:
+            err.add(c._, "WRONG_ROLE")
+        else:
+            fields, err, notes = parse(form, raw, c._)
+            if not err:
+                try:
+                    done = await _perform(p, c, form, fields, err)
+                except AnjuError as exc:
+                    err = from_error(c._, exc, form.field_names)
+        if err or s is None or done is None:
+            if not err:
+                err.add(c._, "BAD_REQUEST")
+            if request.headers.get("hx-request"):
+                return p.render(c, "_form.html", form=form, values=raw, err=err, opts=options_for(c.reader, s),
+                                nxt=nxt)
+            return p.render(c, "action.html", 422, form=form, values=raw, err=err, opts=options_for(c.reader, s),
+                            nxt=nxt)
+        s.flash.append(done)
+        for field_name, salt in notes.items():
+            s.flash.append(c._("Keep this salt with your records (%(field)s): %(salt)s", field=field_name, salt=salt))
+        if request.headers.get("hx-request"):
+            return Response(status_code=204, headers={"HX-Redirect": nxt})
+        return RedirectResponse(nxt, status_code=303)
+
+    return r
+
+
+async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: Refusal) -> str | None:
+    """Carry out a parsed action; a sentence for the flash on success, or None with ``err`` filled."""
+    s = c.session
+    assert s is not None
+    _ = c._
+    if form.name == "lease.offer":
+        return _offer_lease(p, c, fields, err)
+    if form.name in ("offer.accept", "offer.decline"):
+        offer = p.offers.get(str(fields.get("offer", "")))
+        if offer is None or offer.status != "pending":
+            err.add(_, "OFFER_GONE")
+            return None
+        if offer.tenant != s.party:
+            err.add(_, "NOT_YOURS")
+            return None
+        if form.name == "offer.decline":
+            p.offers.set_status(offer.id, "declined")
+            return _("You declined the offer.")
+        if offer.body["seq"] != c.reader.last_seq(s.party) + 1:
+            err.add(_, "OFFER_STALE")
+            return None
+        receipt = await p.send(tx.cosign(offer.envelope, s.key))
+        p.offers.set_status(offer.id, "signed", receipt.txid)
+        return _("Lease signed by both sides. Lease %(lease)s is on the ledger (block %(height)s).",
+                 lease=receipt.txid[:16], height=receipt.height)
+    if form.name == "deposit.return":
+        deductions = []
+        if fields.get("deduction_amount"):
+            deductions.append({"reason": fields.get("deduction_reason") or "-", "amount": fields["deduction_amount"]})
+        fields = {"lease": fields["lease"], "deductions": deductions}
+    if form.name == "listing.publish":
+        fields.setdefault("photos", [])
+        if s.role == "landlord":
+            fields.pop("mandate", None)
+    assert form.kind is not None
+    receipt = await p.sign_and_send(c, fields, form.kind)
+    return _("Done: %(what)s. Transaction %(txid)s, block %(height)s.", what=_(form.title),
+             txid=receipt.txid[:16], height=receipt.height)
+
+
+def _offer_lease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | None:
+    """Sign a lease as the landlord side and keep it for the tenant to countersign (off-ledger)."""
+    s = c.session
+    assert s is not None
+    _ = c._
+    names = FORMS["lease.offer"].field_names
+    unit = c.reader.unit(f["unit"])
+    if unit is None:
+        err.add(_, "UNKNOWN_REFERENCE", "unit", names)
+        return None
+    if f["tenant"] == s.party:
+        err.add(_, "INVALID_FIELD", "tenant", names)
+        return None
+    # A courtesy check so the landlord side hears of a clash at once; the ledger decides.
+    for lid in unit["leases"]:
+        other = c.reader.lease(lid)
+        if other and other["parent"] is None and other["start"] <= other["ends_on"] and overlaps(
+            f["start"], f["end"], other["start"], other["ends_on"]
+        ):
+            err.add(_, "LEASE_OVERLAP", "start", names)
+            return None
+    body: dict[str, Any] = {
+        "chain": p.node.chain_id, "kind": "lease.sign", "signer": f["tenant"],
+        "seq": c.reader.last_seq(f["tenant"]) + 1, "unit": unit["id"], "landlord": unit["owner"],
+        "tenant": f["tenant"],
+    }
+    for k in ("mandate", "listing", "start", "end", "rent", "deposit", "payment_day", "notice_days", "collector",
+              "document_hash"):
+        if f.get(k) is not None:
+            body[k] = f[k]
+    envelope = tx.sign(body, [s.key])
+    oid = p.offers.add(c.reader.today, f["tenant"], s.party, unit["id"], envelope)
+    return _("Offer %(offer)s signed and sent to the tenant for countersigning.", offer=oid)
+
+
+def document_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

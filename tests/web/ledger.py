@@ -1,0 +1,87 @@
+"""A small demo ledger for the portal tests: an authority, a landlord, two agencies, two tenants."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from anju.chain.node import Node, init_ledger, now_rfc3339
+from anju.crypto import tx
+from anju.crypto.keys import SigningKey
+from anju.registry.dates import add_days
+
+CHAIN = "anju-web-test"
+
+
+def key(name: str) -> SigningKey:
+    return SigningKey(hashlib.sha256(f"anju-web-test/{name}".encode()).digest())
+
+
+def h(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+PARTIES = {
+    "authority": ("徐汇区住房管理局 Housing authority", "authority"),
+    "landlord": ("王房东 Landlord Wang", "landlord"),
+    "agency_a": ("安家中介 Anjia Agency", "agency"),
+    "agency_b": ("链家中介 Second Agency", "agency"),
+    "tenant": ("李租客 Tenant Li", "tenant"),
+    "tenant2": ("张租客 Tenant Zhang", "tenant"),
+}
+
+
+class Builder:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.seq: dict[str, int] = {}
+
+    def do(self, who: str, kind: str, cosign: tuple[str, ...] = (), **fields: Any) -> str:
+        k = key(who)
+        self.seq[who] = self.seq.get(who, 0) + 1
+        body = {"chain": CHAIN, "kind": kind, "signer": k.public_hex, "seq": self.seq[who], **fields}
+        env = tx.sign(body, [k, *(key(c) for c in cosign)])
+        parsed = tx.parse_and_verify(orjson.dumps(env))
+        _, results = self.node.commit_block(now_rfc3339(), [parsed])
+        if results[0] is not None:
+            raise results[0]
+        return parsed.txid[:16]
+
+
+def build(data: Path) -> dict[str, Any]:
+    """Create the ledger in ``data`` (with demo-parties.json); return the ids the tests need."""
+    init_ledger(data, chain_id=CHAIN, app="anju-registry", params={"authority": key("authority").public_hex})
+    node = Node(data, verify_workers=0)
+    b = Builder(node)
+    today = now_rfc3339()[:10]
+    for name, (label, role) in PARTIES.items():
+        if role == "authority":
+            continue
+        extra = {"name": label} if role == "agency" else {}
+        b.do(name, "party.register", role=role, commitment=h(name), **extra)
+        b.do("authority", "authority.attest_identity", party=key(name).public_hex, commitment=h(name))
+        if role == "agency":
+            b.do("authority", "authority.license_agency", party=key(name).public_hex, licence=h(name + "licence"))
+    unit_fields = {"district": "徐汇区", "floor_area_m2": 68, "rooms": 2}
+    u1 = b.do("landlord", "unit.register", street="衡山路", neighbourhood="衡山坊", address_commitment=h("u1"),
+              **unit_fields)
+    b.do("authority", "title.attest", unit=u1, certificate_commitment=h("cert-u1"))
+    u2 = b.do("landlord", "unit.register", street="田林路", neighbourhood="田林新苑", address_commitment=h("u2"),
+              **unit_fields)
+    b.do("authority", "title.attest", unit=u2, certificate_commitment=h("cert-u2"))
+    u3 = b.do("landlord", "unit.register", street="漕溪北路", neighbourhood="汇贤居", address_commitment=h("u3"),
+              **unit_fields)
+    listing = b.do("landlord", "listing.publish", unit=u2, rent=950_000, deposit=950_000, available_from=today,
+                   min_term_months=12, description="南北通透两居室，近地铁", photos=[])
+    # agency B holds a (non-exclusive) mandate on u1 too, for the overlap refusal journey
+    b.do("landlord", "mandate.grant", unit=u1, agency=key("agency_b").public_hex, exclusive=False, to=add_days(today, 365),
+         may_sign=True, min_rent=500_000, **{"from": today})
+    code = orjson.loads(node.store.state_get(f"listing/{listing}") or b"{}")["code"]
+    node.stop()
+    parties = [{"name": label, "role": role, "seed": key(n).seed.hex(), "public_key": key(n).public_hex}
+               for n, (label, role) in PARTIES.items()]
+    (data / "demo-parties.json").write_bytes(orjson.dumps({"parties": parties}, option=orjson.OPT_INDENT_2))
+    return {"unit1": u1, "unit2": u2, "unit3": u3, "listing": listing, "code": code, "today": today}

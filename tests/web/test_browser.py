@@ -1,0 +1,167 @@
+"""Whole journeys in headless Chromium against a real server process over a small demo ledger."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from anju.registry.dates import add_days
+
+from .conftest import shot
+from .ledger import key
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("web-browser")]
+
+
+def sign_in_demo(page: Any, base: str, name: str) -> None:
+    page.goto(base + "/signin")
+    page.locator("form[action='/signin/demo']", has=page.locator(f"input[value='{key(name).public_hex}']")) \
+        .locator("button").click()
+    page.wait_for_url(base + "/me")
+
+
+def sign_out(page: Any) -> None:
+    page.locator("form[action='/signout'] button").click()
+
+
+def flash(page: Any) -> str:
+    return str(page.locator(".flash").first.inner_text())
+
+
+def listing_code(server: dict[str, Any]) -> str:
+    return str(server["code"])
+
+
+def test_tenant_verifies_a_listing_from_its_code(server: dict[str, Any], page: Any) -> None:
+    base, code = server["base"], listing_code(server)
+    page.goto(base + "/?lang=en")
+    shot(page, "home-en")
+    page.goto(base + "/check")
+    page.fill("#code", code[:5].lower() + "-" + code[5:].lower())
+    page.get_by_role("button", name="Check").click()
+    panel = page.locator("#verification")
+    panel.wait_for()
+    assert "Genuine and current" in panel.inner_text()
+    assert "Title attested by the housing authority on" in panel.inner_text()
+    shot(page, "check-code-en")
+    page.goto(base + "/check?code=ZZZZZZZZZZ")
+    assert "Do not pay anything" in page.inner_text("#check-result")
+    page.goto(f"{base}/listing/{server['listing']}")
+    assert page.locator(".qr svg").count() == 1
+    shot(page, "listing-en")
+
+
+def test_proof_bundle_from_the_page_verifies_with_the_sdk(server: dict[str, Any], page: Any) -> None:
+    client = pytest.importorskip("anju.client")
+    base = server["base"]
+    page.goto(f"{base}/listing/{server['listing']}?lang=en")
+    with page.expect_download() as info:
+        page.click("#bundle")
+    path = info.value.path()
+    bundle = json.loads(open(path, "rb").read())
+    vkey = httpx.get(base + "/api/v1/node").json()["verifier_key"]
+    verified = client.verify_bundle(bundle, vkey)
+    assert getattr(verified, "code", listing_code(server)) == listing_code(server)
+
+
+def test_mandate_publish_sign_register(server: dict[str, Any], page: Any) -> None:
+    base, today = server["base"], server["today"]
+    agency = key("agency_a").public_hex
+    # landlord grants agency A a mandate on unit 1
+    page.goto(base + "/?lang=en")
+    sign_in_demo(page, base, "landlord")
+    form = page.locator("#f-mandate-grant")
+    form.locator("select[name=unit]").select_option(server["unit1"])
+    form.locator("input[name=agency]").fill(agency)
+    form.locator("input[name=from]").fill(today)
+    form.locator("input[name=to]").fill(add_days(today, 365))
+    form.locator("input[name=may_sign]").check()
+    form.locator("input[name=min_rent]").fill("6000")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(".flash")
+    assert "Grant a mandate" in flash(page)
+    shot(page, "landlord-en")
+    sign_out(page)
+    # agency A publishes a listing under it, then offers a lease to the tenant
+    sign_in_demo(page, base, "agency_a")
+    form = page.locator("#f-listing-publish")
+    form.locator("select[name=unit]").select_option(server["unit1"])
+    form.locator("select[name=mandate]").select_option(index=1)
+    form.locator("input[name=rent]").fill("8800")
+    form.locator("input[name=deposit]").fill("8800")
+    form.locator("input[name=available_from]").fill(today)
+    form.locator("textarea[name=description]").fill("近地铁一号线，两居室")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(".flash")
+    assert "Publish a listing" in flash(page)
+    form = page.locator("#f-lease-offer")
+    form.locator("select[name=unit]").select_option(server["unit1"])
+    form.locator("input[name=tenant]").fill(key("tenant").public_hex)
+    form.locator("select[name=mandate]").select_option(index=1)
+    form.locator("input[name=start]").fill(add_days(today, 1))
+    form.locator("input[name=end]").fill(add_days(today, 365))
+    form.locator("input[name=rent]").fill("8800")
+    form.locator("input[name=deposit]").fill("8800")
+    form.locator("textarea[name=document_hash]").fill("租赁合同 全文")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(".flash")
+    assert "sent to the tenant" in flash(page)
+    shot(page, "agency-en")
+    sign_out(page)
+    # the tenant reviews and countersigns
+    sign_in_demo(page, base, "tenant")
+    page.locator("a[href^='/offer/']").first.click()
+    shot(page, "tenant-offer-en")
+    page.get_by_role("button", name="Countersign lease").click()
+    page.wait_for_selector(".flash")
+    assert "Lease signed by both sides" in flash(page)
+    sign_out(page)
+    # the authority registers it
+    sign_in_demo(page, base, "authority")
+    queue = page.locator("li[id^='reg-']")
+    assert queue.count() == 1
+    queue.first.get_by_role("button").click()
+    page.wait_for_selector(".flash")
+    assert "Register lease" in flash(page)
+    shot(page, "authority-en")
+    page.goto(base + "/district")
+    shot(page, "district-en")
+
+
+def test_second_agency_overlapping_lease_is_refused_in_both_languages(server: dict[str, Any], page: Any) -> None:
+    base, today = server["base"], server["today"]
+    sign_in_demo(page, base, "agency_b")
+    for lang, expected in (("en", "already leased for part of these dates"), ("zh", "已有租约")):
+        page.goto(f"{base}/me?lang={lang}")
+        form = page.locator("#f-lease-offer")
+        form.locator("select[name=unit]").select_option(server["unit1"])
+        form.locator("input[name=tenant]").fill(key("tenant2").public_hex)
+        form.locator("select[name=mandate]").select_option(index=1)
+        form.locator("input[name=start]").fill(add_days(today, 30))
+        form.locator("input[name=end]").fill(add_days(today, 200))
+        form.locator("input[name=rent]").fill("9000")
+        form.locator("input[name=deposit]").fill("9000")
+        form.locator("textarea[name=document_hash]").fill("another contract")
+        form.locator("button[type=submit]").click()
+        err = page.locator("#f-lease-offer .field.invalid .error")
+        err.wait_for()
+        assert expected in err.inner_text()
+        assert "LEASE_OVERLAP" not in page.content()
+        shot(page, f"overlap-refused-{lang}")
+
+
+def test_language_switch(server: dict[str, Any], page: Any) -> None:
+    base = server["base"]
+    page.goto(base + "/?lang=en")
+    assert page.get_attribute("html", "lang") == "en"
+    assert "Find a home you can verify" in page.inner_text("h1")
+    page.click("#lang-switch")
+    page.wait_for_load_state()
+    assert page.get_attribute("html", "lang") == "zh-Hans"
+    assert "Find a home you can verify" not in page.inner_text("h1")
+    page.goto(base + "/check")  # the choice sticks (cookie)
+    assert page.get_attribute("html", "lang") == "zh-Hans"
+    shot(page, "home-zh")
