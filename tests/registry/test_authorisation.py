@@ -9,7 +9,7 @@ import pytest
 from anju.errors import TxRejected
 from anju.registry.kinds import KINDS
 
-from .harness import H, H2, lease_terms, listing_terms
+from .harness import H2, H, lease_terms, listing_terms
 from .world import World, make_world
 
 AUTH_CODES = {
@@ -45,7 +45,7 @@ def _setup() -> tuple[World, dict[str, str]]:
 def _body(kind: str, w: World, ids: dict[str, str]) -> dict[str, Any]:
     lease_body = {"unit": w.unit, "landlord": w.owner.public_hex, "tenant": w.tenant.public_hex}
     terms = {k: v for k, v in lease_terms().items() if k != "start"}
-    return {
+    bodies: dict[str, dict[str, Any]] = {
         "party.register": {"role": "tenant", "commitment": H},
         "authority.license_agency": {"party": w.agency_b.public_hex, "licence": H},
         "authority.license_bank": {"party": w.bank.public_hex, "licence": H},
@@ -91,7 +91,8 @@ def _body(kind: str, w: World, ids: dict[str, str]) -> dict[str, Any]:
         "report.file": {"listing": ids["listing"], "evidence": [H2]},
         "report.resolve": {"report": ids["report"], "outcome": "dismissed", "decision_hash": H},
         "review.write": {"lease": ids["lease"], "subject": w.owner.public_hex, "rating": 4, "text_hash": H},
-    }[kind]
+    }
+    return bodies[kind]
 
 
 # kind -> roles that may send it (and so are not part of the matrix)

@@ -12,7 +12,7 @@ from anju.registry import layout
 from anju.registry.codes import REGISTRY_CODES
 from anju.registry.kinds import KINDS
 
-from .harness import H, H2, key_for, lease_terms, listing_terms
+from .harness import H2, H, key_for, lease_terms, listing_terms
 from .world import World
 
 Case = tuple[Any, str, tuple[Any, ...], dict[str, Any]]  # key, kind, cosigners, fields
