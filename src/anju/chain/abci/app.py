@@ -140,7 +140,8 @@ class AbciApp:
 
     def init_chain(self, req: m.InitChain) -> bytes:
         if req.chain_id != self.chain_id:
-            raise StorageCorrupt("STORE_CORRUPT", f"CometBFT chain {req.chain_id!r} is not this ledger's {self.chain_id!r}")
+            raise StorageCorrupt("STORE_CORRUPT",
+                                 f"CometBFT chain {req.chain_id!r} is not this ledger's {self.chain_id!r}")
         if req.initial_height not in (0, 1):
             raise StorageCorrupt("STORE_CORRUPT", "initial_height must be 1: Anju block h is CometBFT height h")
         if self.last.height != 0:

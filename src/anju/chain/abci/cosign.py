@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -67,6 +68,7 @@ class Cosigner:
         self.threshold = self.cfg.threshold
         self._texts: dict[int, str] = {}  # heights below the threshold -> checkpoint text
         self._sigs: dict[int, dict[str, Signature]] = {}
+        self._known: collections.OrderedDict[int, str] = collections.OrderedDict()  # recent texts, for evidence
         self._early: dict[int, dict[str, Signature]] = collections.defaultdict(dict)
         self.divergent: dict[str, dict[str, Any]] = {}
         self.cosigned_height = 0
@@ -97,6 +99,9 @@ class Cosigner:
         note = parse_note(record.checkpoint)
         self._texts[h] = note.text
         self._sigs[h] = {s.name: s for s in note.signatures}
+        self._known[h] = note.text
+        while len(self._known) > RECENT:
+            self._known.popitem(last=False)
         self.recent[h] = {"height": h, "txids": [o.tx.txid for o in sealed.outcomes], "committed_at": time.time(),
                           "cosigned_at": None}
         while len(self.recent) > RECENT:
@@ -111,10 +116,8 @@ class Cosigner:
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         async def run() -> None:
-            try:
+            with contextlib.suppress(Exception):  # a member that is down misses the push; it pulls later
                 await coro
-            except Exception:  # a member that is down just misses the push; it pulls later
-                pass
 
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)
@@ -130,16 +133,23 @@ class Cosigner:
             if h > self.app.last.height:
                 if len(self._early) < 10_000:
                     self._early[h][sig.name] = sig
+                return False
+            known = self._known.get(h)
+            if known is not None and not v.verify(known.encode(), sig.sig):
+                self._diverged(sig.name, h, known)
             return False  # already cosigned (or too old to matter)
         if not v.verify(text.encode(), sig.sig):
-            if sig.name not in self.divergent:
-                log.error("member %s signed a different checkpoint at height %d", sig.name, h)
-            self.divergent[sig.name] = {"height": h, "our_text": text}
+            self._diverged(sig.name, h, text)
             return False
         self._sigs[h][sig.name] = sig
         if store:
             self._maybe_store(h)
         return True
+
+    def _diverged(self, name: str, h: int, text: str) -> None:
+        if name not in self.divergent:
+            log.error("member %s signed a different checkpoint at height %d (app-hash mismatch)", name, h)
+            self.divergent[name] = {"height": h, "our_text": text}
 
     def _maybe_store(self, h: int) -> None:
         sigs = self._sigs[h]
@@ -300,7 +310,7 @@ async def serve_http(handler: Handler, host: str, port: int) -> asyncio.Server:
             writer.write(f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {len(out)}\r\n"
                          f"Connection: close\r\n\r\n".encode() + out)
             await writer.drain()
-        except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError, ValueError):
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError):
             pass
         finally:
             writer.close()

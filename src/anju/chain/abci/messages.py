@@ -48,7 +48,7 @@ def parse_request(buf: bytes) -> tuple[str, bytes]:
 def timestamp_rfc3339(buf: bytes) -> str:
     """google.protobuf.Timestamp {seconds 1, nanos 2} as RFC 3339 UTC with milliseconds."""
     f = Fields(buf)
-    seconds, nanos = f.int(1), f.int(2)
+    seconds, nanos = f.num(1), f.num(2)
     dt = datetime.fromtimestamp(seconds, UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos // 1_000_000:03d}Z"
 
@@ -64,7 +64,7 @@ class InitChain:
     @classmethod
     def parse(cls, buf: bytes) -> InitChain:
         f = Fields(buf)
-        return cls(timestamp_rfc3339(f.bytes(1)), f.str(2), f.bytes(5), f.int(6))
+        return cls(timestamp_rfc3339(f.raw(1)), f.text(2), f.raw(5), f.num(6))
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +77,7 @@ class Query:
     @classmethod
     def parse(cls, buf: bytes) -> Query:
         f = Fields(buf)
-        return cls(f.bytes(1), f.str(2), f.int(3), f.bool(4))
+        return cls(f.raw(1), f.text(2), f.num(3), f.flag(4))
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +88,7 @@ class CheckTx:
     @classmethod
     def parse(cls, buf: bytes) -> CheckTx:
         f = Fields(buf)
-        return cls(f.bytes(1), f.int(2))
+        return cls(f.raw(1), f.num(2))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +101,7 @@ class PrepareProposal:
     @classmethod
     def parse(cls, buf: bytes) -> PrepareProposal:
         f = Fields(buf)
-        return cls(f.int(1), f.repeated_bytes(2), f.int(5), timestamp_rfc3339(f.bytes(6)))
+        return cls(f.num(1), f.raws(2), f.num(5), timestamp_rfc3339(f.raw(6)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +116,7 @@ class Proposal:
     @classmethod
     def parse(cls, buf: bytes) -> Proposal:
         f = Fields(buf)
-        return cls(f.repeated_bytes(1), f.bytes(4), f.int(5), timestamp_rfc3339(f.bytes(6)))
+        return cls(f.raws(1), f.raw(4), f.num(5), timestamp_rfc3339(f.raw(6)))
 
 
 # -- responses ----------------------------------------------------------------------------------

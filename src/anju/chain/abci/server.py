@@ -29,7 +29,7 @@ def dispatch(app: AbciApp, buf: bytes) -> bytes:
     if kind == "flush":
         return m.response("flush")
     if kind == "echo":
-        return m.echo(Fields(body).str(1))
+        return m.echo(Fields(body).text(1))
     if kind == "info":
         return app.info()
     if kind == "check_tx":

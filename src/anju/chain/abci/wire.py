@@ -97,7 +97,7 @@ class Fields:
         vs = self._f.get(no)
         return vs[-1] if vs else None
 
-    def int(self, no: int) -> int:
+    def num(self, no: int) -> int:
         v = self._last(no)
         if v is None:
             return 0
@@ -105,10 +105,10 @@ class Fields:
             raise WireError(f"field {no} is not a varint")
         return as_int64(v)
 
-    def bool(self, no: int) -> bool:
-        return self.int(no) != 0
+    def flag(self, no: int) -> bool:
+        return self.num(no) != 0
 
-    def bytes(self, no: int) -> bytes:
+    def raw(self, no: int) -> bytes:
         v = self._last(no)
         if v is None:
             return b""
@@ -116,10 +116,10 @@ class Fields:
             raise WireError(f"field {no} is not length-delimited")
         return v
 
-    def str(self, no: int) -> str:
-        return self.bytes(no).decode("utf-8", "replace")
+    def text(self, no: int) -> str:
+        return self.raw(no).decode("utf-8", "replace")
 
-    def repeated_bytes(self, no: int) -> list[bytes]:
+    def raws(self, no: int) -> list[bytes]:
         out = []
         for v in self._f.get(no, []):
             if not isinstance(v, bytes):

@@ -1,0 +1,124 @@
+"""The ABCI codec and application in-process: framing, handshake, replay after a crash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from anju.chain.abci import messages as m
+from anju.chain.abci.app import AbciApp
+from anju.chain.abci.codes import ABCI_CODES
+from anju.chain.abci.server import dispatch
+from anju.chain.abci.wire import Fields, f_bytes, f_int, f_msg, f_str, frame, iter_fields, read_uvarint, uvarint
+from anju.chain.executor import canonical_genesis
+from anju.chain.node import DB_NAME, GENESIS_NAME, KEY_NAME
+from anju.crypto import jcs
+from anju.crypto.keys import SigningKey
+from anju.crypto.tx import sign
+from anju.errors import CODES
+from anju.ledger.store import Store
+
+CHAIN = "unit-chain"
+
+
+@pytest.mark.parametrize("n", [0, 1, 127, 128, 300, 2**31, 2**63 - 1])
+def test_uvarint_roundtrip(n: int) -> None:
+    assert read_uvarint(uvarint(n), 0) == (n, len(uvarint(n)))
+
+
+def test_negative_int64_is_twos_complement() -> None:
+    assert Fields(f_int(3, -2)).num(3) == -2
+    assert len(uvarint(-1)) == 10
+
+
+def test_every_core_tx_code_has_a_distinct_abci_code() -> None:
+    assert len(set(ABCI_CODES.values())) == len(ABCI_CODES)
+    assert 0 not in ABCI_CODES.values() and 1 not in ABCI_CODES.values()
+    for code in ABCI_CODES:
+        assert code in CODES
+
+
+def _req(no: int, body: bytes = b"") -> bytes:
+    return f_msg(no, body)
+
+
+def _resp(raw: bytes) -> tuple[int, Fields]:
+    (no, _, body), = list(iter_fields(raw))
+    assert isinstance(body, bytes)
+    return no, Fields(body)
+
+
+def _ts(seconds: int, nanos: int = 0) -> bytes:
+    return f_int(1, seconds) + f_int(2, nanos)
+
+
+@pytest.fixture()
+def member(tmp_path: Path) -> tuple[Path, dict[str, object]]:
+    from anju.chain.node import write_genesis
+
+    data = tmp_path / "anju"
+    data.mkdir()
+    doc: dict[str, object] = {"chain_id": CHAIN, "app": "kv", "time": "2026-01-01T00:00:00.000Z", "params": {}}
+    (data / GENESIS_NAME).write_bytes(canonical_genesis(doc) + b"\n")
+    key = SigningKey.generate()
+    (data / KEY_NAME).write_bytes(orjson.dumps({"ed25519_seed": key.seed.hex(), "public_key": key.public_hex}))
+    store = Store(data / DB_NAME)
+    write_genesis(store, doc, key)
+    store.close()
+    return data, doc
+
+
+def _tx(k: SigningKey, seq: int, key: str = "a") -> bytes:
+    return jcs.canonicalize(sign({"chain": CHAIN, "kind": "kv.put", "signer": k.public_hex, "seq": seq, "key": key,
+                                  "value": "v"}, [k]))
+
+
+def test_handshake_blocks_and_replay_after_crash(member: tuple[Path, dict[str, object]]) -> None:
+    data, doc = member
+    app = AbciApp(data)
+    no, info = _resp(dispatch(app, _req(3)))
+    assert no == 4 and info.num(4) == 0
+    init = f_msg(1, _ts(1767225600)) + f_str(2, CHAIN) + f_bytes(5, canonical_genesis(doc)) + f_int(6, 1)
+    no, res = _resp(dispatch(app, _req(5, init)))
+    assert no == 6 and len(res.raw(3)) == 32
+
+    k = SigningKey.generate()
+    no, res = _resp(dispatch(app, _req(8, f_bytes(1, _tx(k, 1)))))
+    assert no == 9 and res.num(1) == 0
+    no, res = _resp(dispatch(app, _req(8, f_bytes(1, _tx(k, 3)))))
+    assert res.num(1) == ABCI_CODES["SEQ_SKIPPED"] and res.text(8) == "SEQ_SKIPPED"
+
+    block = f_msg(1, _tx(k, 1)) + f_msg(1, _tx(k, 1)) + f_int(5, 1) + f_msg(6, _ts(1767225601, 5_000_000))
+    no, fin = _resp(dispatch(app, _req(20, block)))
+    assert no == 21
+    results = [Fields(r) for r in fin.raws(2)]
+    assert [r.num(1) for r in results] == [0, ABCI_CODES["SEQ_REUSED"]]
+    app_hash = fin.raw(5)
+
+    # crash between FinalizeBlock and Commit: a new process reports height 0 and replays the block
+    app.store.close()
+    app2 = AbciApp(data)
+    _, info = _resp(dispatch(app2, _req(3)))
+    assert info.num(4) == 0
+    _, fin2 = _resp(dispatch(app2, _req(20, block)))
+    assert fin2.raw(5) == app_hash
+    no, _ = _resp(dispatch(app2, _req(11)))
+    assert no == 12
+    _, info = _resp(dispatch(app2, _req(3)))
+    assert info.num(4) == 1 and info.raw(5) == app_hash
+    assert app2.last.time == "2026-01-01T00:00:01.005Z"
+
+    # proposals: a failing tx is dropped from ours and rejects theirs
+    prep = f_int(1, 1 << 20) + f_msg(2, _tx(k, 2)) + f_msg(2, _tx(k, 2)) + f_int(5, 2) + f_msg(6, _ts(1767225602))
+    _, pp = _resp(dispatch(app2, _req(16, prep)))
+    assert pp.raws(1) == [_tx(k, 2)]
+    bad = f_msg(1, _tx(k, 2)) + f_msg(1, _tx(k, 2)) + f_int(5, 2) + f_msg(6, _ts(1767225602))
+    _, pr = _resp(dispatch(app2, _req(17, bad)))
+    assert pr.num(1) == m.PROPOSAL_REJECT
+    # snapshots: safe answers
+    _, snap = _resp(dispatch(app2, _req(13)))
+    assert snap.num(1) == m.OFFER_SNAPSHOT_REJECT
+    assert frame(b"x") == b"\x01x"
+    app2.store.close()

@@ -1,0 +1,173 @@
+"""A real 4-validator CometBFT network driving four Anju ledgers (real processes, loopback only).
+
+One network per module; the scenarios run in order on it: commit everywhere, one member down and
+back (then `anju verify` on its data), two down (no commit) and back, one member tampered with.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from anju.chain import consortium as c
+from anju.chain.verify import verify_data
+from anju.crypto import jcs
+from anju.crypto.keys import SigningKey
+from anju.crypto.tx import sign
+from anju.ledger.checkpoint import Checkpoint
+from anju.ledger.note import Verifier
+
+pytestmark = pytest.mark.consortium
+CHAIN = "anju-test-consortium"
+
+
+def _cometbft() -> Path:
+    path = c.find_cometbft()
+    if path is None and os.environ.get("ANJU_SKIP_COMETBFT_BUILD") != "1":
+        script = c.ROOT / "scripts" / "install-cometbft.sh"
+        subprocess.run(["bash", str(script)], capture_output=True, timeout=900)
+        path = c.find_cometbft()
+    if path is None:
+        pytest.skip("the cometbft binary could not be built (scripts/install-cometbft.sh needs Go and the Go proxy)")
+    return path
+
+
+class Net:
+    def __init__(self, d: Path) -> None:
+        self.d = d
+        self.layout = c.load(d)
+        self.nodes = c.nodes_of(self.layout)
+        self.keys = [SigningKey.generate() for _ in range(4)]
+        self.seq = [0] * 4
+        self.client = httpx.Client(timeout=5)
+
+    def tx(self, signer: int, key: str, value: str = "v") -> bytes:
+        self.seq[signer] += 1
+        k = self.keys[signer]
+        body = {"chain": CHAIN, "kind": "kv.put", "signer": k.public_hex, "seq": self.seq[signer], "key": key,
+                "value": value}
+        return jcs.canonicalize(sign(body, [k]))
+
+    def rpc(self, node: int, method: str, **params: Any) -> Any:
+        r = self.client.post(self.nodes[node].rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method,
+                                                              "params": params})
+        return r.json()["result"]
+
+    def submit(self, node: int, raw: bytes) -> dict[str, Any]:
+        res: dict[str, Any] = self.rpc(node, "broadcast_tx_sync", tx=base64.b64encode(raw).decode())
+        assert res["code"] == 0, res
+        return res
+
+    def value(self, node: int, key: str) -> str | None:
+        try:
+            res = self.rpc(node, "abci_query", path="/state", data=("kv/" + key).encode().hex())
+        except (httpx.HTTPError, KeyError):
+            return None
+        doc = orjson.loads(base64.b64decode(res["response"]["value"]))
+        v: str | None = doc["value"]
+        return v
+
+    def status(self, node: int) -> dict[str, Any]:
+        r: dict[str, Any] = self.client.get(self.nodes[node].cosign_url + "/status").json()
+        return r
+
+    def note(self, node: int, height: int) -> str:
+        return self.client.get(f"{self.nodes[node].cosign_url}/checkpoint/{height}").text
+
+
+def wait(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if cond():
+                return
+        except (httpx.HTTPError, OSError, KeyError, ValueError):
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    _cometbft()
+    d = tmp_path_factory.mktemp("consortium")
+    base = 30000 + (os.getpid() % 200) * 50
+    c.init(d / "net", validators=4, chain_id=CHAIN, app="kv", base_port=base)
+    c.up(d / "net")
+    n = Net(d / "net")
+    try:
+        wait(lambda: all(n.status(i)["height"] >= 2 for i in range(4)), 60, "the first blocks")
+        yield n
+    finally:
+        c.down(d / "net")
+
+
+def test_txs_to_any_member_commit_everywhere_with_identical_app_hashes(net: Net) -> None:
+    for i in range(8):
+        net.submit(i % 4, net.tx(i % 4, f"k{i}", str(i)))
+    wait(lambda: all(net.value(n, "k7") == '"7"' for n in range(4)), 30, "k7 on every member")
+    assert all(net.value(n, f"k{i}") == f'"{i}"' for n in range(4) for i in range(8))
+    h = min(net.status(n)["cosigned_height"] for n in range(4))
+    texts = {net.note(n, h).split("\n\n")[0] for n in range(4)}
+    assert len(texts) == 1, "members disagree on the checkpoint (app hash) at a common height"
+    verifiers = [Verifier.from_vkey(m["vkey"]) for m in net.layout["members"]]
+    for n in range(4):
+        cp = Checkpoint.open(net.note(n, h), verifiers, net.layout["threshold"])
+        assert cp.height == h
+    assert all(not net.status(n)["divergent"] for n in range(4))
+
+
+def test_one_member_down_the_rest_commit_and_it_catches_up(net: Net) -> None:
+    c.down(net.d, only=[3], kill=True)
+    for i in range(3):
+        net.submit(i, net.tx(i, f"one-down-{i}"))
+    wait(lambda: all(net.value(n, "one-down-2") == '"v"' for n in range(3)), 30, "commit with one member down")
+    c.up(net.d, only=[3])
+    target = net.status(0)["height"]
+    wait(lambda: net.status(3)["height"] >= target and net.value(3, "one-down-2") == '"v"', 60, "member3 catching up")
+    wait(lambda: net.status(3)["cosigned_height"] >= target, 30, "member3's catch-up cosigned")
+    c.down(net.d, only=[3])
+    summary = verify_data(net.d / "node3" / "anju", workers=1)
+    assert summary.ok, summary.error
+    assert summary.height >= target
+    c.up(net.d, only=[3])
+
+
+def test_two_members_down_nothing_commits_then_it_resumes(net: Net) -> None:
+    wait(lambda: net.status(3)["height"] >= net.status(0)["height"] - 1, 30, "member3 in step")
+    c.down(net.d, only=[2, 3])
+    time.sleep(1.0)
+    h0 = max(net.status(n)["height"] for n in range(2))
+    net.submit(0, net.tx(0, "two-down"))
+    time.sleep(4.0)
+    assert max(net.status(n)["height"] for n in range(2)) <= h0 + 1  # at most the block already in flight
+    assert net.value(0, "two-down") is None and net.value(1, "two-down") is None
+    c.up(net.d, only=[2, 3])
+    wait(lambda: all(net.value(n, "two-down") == '"v"' for n in range(4)), 90, "commit after two members return")
+
+
+def test_tampered_member_is_detected_while_the_others_carry_on(net: Net) -> None:
+    c.down(net.d, only=[3])
+    signer = net.keys[1].public_hex
+    with sqlite3.connect(net.d / "node3" / "anju" / "ledger.db") as db:  # an operator edits its own state
+        db.execute("UPDATE state SET value=? WHERE key=?", ("99", "seq/" + signer))
+    c.up(net.d, only=[3])
+    wait(lambda: net.status(3)["height"] >= net.status(0)["height"] - 1, 60, "member3 back")
+    net.submit(0, net.tx(1, "after-tamper"))
+    wait(lambda: all(net.value(n, "after-tamper") == '"v"' for n in range(3)), 30, "the others commit")
+    wait(lambda: "anju-test-consortium/member3" in net.status(0)["divergent"], 30, "divergence evidence")
+    assert net.value(3, "after-tamper") is None
+    before = net.status(0)["height"]
+    net.submit(2, net.tx(2, "still-going"))
+    wait(lambda: all(net.value(n, "still-going") == '"v"' for n in range(3)), 30, "the others carry on")
+    assert net.status(0)["height"] > before
