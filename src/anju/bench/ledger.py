@@ -189,7 +189,7 @@ def _prefill_log(data: Path, n: int, console: Console) -> None:
         for i in range(start, min(n, start + batch)):
             leaf = b"prefill-%d" % i
             rows.append((i, hashlib.sha256(leaf).digest(), 0, leaf))
-            nodes.extend(fr.append(merkle.leaf_hash(leaf)))
+            nodes.extend(n for n in fr.append(merkle.leaf_hash(leaf)) if n[0])
         conn.execute("BEGIN")
         conn.executemany("INSERT INTO txs(idx, txid, height, leaf) VALUES (?,?,?,?)", rows)
         conn.executemany("INSERT INTO tlog_nodes VALUES (?,?,?)", nodes)

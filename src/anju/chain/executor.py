@@ -249,7 +249,8 @@ class Executor:
             idx = first + i
             tx = out.tx
             tx_rows.append((idx, bytes.fromhex(tx.txid), tx.leaf))
-            nodes.extend(self.frontier.append(leaf_hash(tx.leaf)))
+            # Level 0 (leaf hashes) is not stored: the store derives it from the leaf itself.
+            nodes.extend(n for n in self.frontier.append(leaf_hash(tx.leaf)) if n[0])
             if out.events:
                 event_rows.extend(events_rows(idx, tx.txid, out.events))
         cp = Checkpoint(

@@ -10,6 +10,7 @@ wrong.
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -111,6 +112,10 @@ def verify_data(
     except AnjuError as exc:
         summary.error = exc.message
         summary.details = dict(exc.details)
+    except (TypeError, ValueError, KeyError, UnicodeError, sqlite3.DatabaseError) as exc:
+        # A record of the wrong type or shape: the data was edited outside Anju.
+        summary.error = f"malformed record after height {summary.height}: {type(exc).__name__}: {exc}"
+        summary.error_height = summary.height + 1
     finally:
         if pool is not None:
             pool.shutdown()

@@ -10,7 +10,7 @@ Tables (all but ``meta`` are derived from the transactions and re-checked by ``a
     meta(key, value)                       chain id, genesis document, node verifier key
     blocks(height, time, first_index, tx_count, log_size, log_root, state_root, checkpoint)
     txs(idx, txid, height, leaf)           the RFC 9162 log: leaf idx = JCS(envelope)
-    tlog_nodes(level, idx, hash)           complete subtree hashes of the log
+    tlog_nodes(level, idx, hash)           complete subtree hashes of the log (levels >= 1)
     state(key, value)                      the current state, flat (value is JCS JSON text)
     smt_nodes(k, v)                        the authenticated state map's nodes
     events(id, height, idx, txid, kind, data, parties, units, listings)
@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from anju.errors import StorageCorrupt
+from anju.ledger import merkle
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
@@ -193,6 +194,12 @@ class Store:
             yield int(i), bytes(t), int(h), bytes(leaf)
 
     def tlog_node(self, level: int, idx: int) -> bytes:
+        """Hash of the complete log subtree (level, idx); level 0 is the leaf hash of leaf idx."""
+        if level == 0:
+            leaf = self._conn().execute("SELECT leaf FROM txs WHERE idx=?", (idx,)).fetchone()
+            if leaf is None:
+                raise StorageCorrupt("STORE_CORRUPT", f"missing log leaf {idx}", index=idx)
+            return merkle.leaf_hash(bytes(leaf[0]))
         row = self._conn().execute("SELECT hash FROM tlog_nodes WHERE level=? AND idx=?", (level, idx)).fetchone()
         if row is None:
             raise StorageCorrupt("STORE_CORRUPT", f"missing log node level={level} index={idx}", level=level, index=idx)
