@@ -1,0 +1,39 @@
+"""Lapses judged lazily by date in views, and written into state by the next transaction on the unit."""
+
+from __future__ import annotations
+
+from anju.registry import layout, views
+
+from .harness import listing_terms
+from .world import World
+
+
+def test_code_expires_after_60_days_and_renewal_revives_it(world: World) -> None:
+    c = world.chain
+    lid = c.do(world.owner, "listing.publish", unit=world.unit, **listing_terms()).txid[:16]
+    code = c.get(layout.listing(lid))["code"]  # type: ignore[index]
+    assert views.listing_by_code(c.state, code, "2026-03-05")["status"] == "live"  # type: ignore[index]
+    view = views.listing_by_code(c.state, code, "2026-03-06")
+    assert view is not None and (view["status"], view["reason"]) == ("expired", "code_expired")
+    c.day = "2026-03-10"
+    c.do(world.owner, "listing.renew", listing=lid)
+    rec = c.get(layout.listing(lid))
+    assert rec is not None and rec["expires_on"] == "2026-05-09" and rec["renewals"] == 1
+    assert views.listing_by_code(c.state, code, "2026-03-10")["status"] == "live"  # type: ignore[index]
+
+
+def test_mandate_end_revokes_listing_in_views_then_in_state(world: World) -> None:
+    c = world.chain
+    mid = world.grant(world.agency_a, to="2026-01-20")
+    lid = c.do(world.agent_a, "listing.publish", unit=world.unit, mandate=mid, **listing_terms()).txid[:16]
+    code = c.get(layout.listing(lid))["code"]  # type: ignore[index]
+    view = views.listing_by_code(c.state, code, "2026-01-21")
+    assert view is not None and (view["status"], view["reason"]) == ("revoked", "mandate_ended")
+    assert c.get(layout.listing(lid))["status"] == "live"  # type: ignore[index]  # nothing has touched it yet
+    c.day = "2026-01-22"
+    c.do(world.owner, "listing.publish", unit=world.unit, **listing_terms())  # touches the unit
+    rec = c.get(layout.listing(lid))
+    assert rec is not None and (rec["status"], rec["status_reason"]) == ("revoked", "mandate_ended")
+    assert c.get(layout.mandate(mid))["status"] == "expired"  # type: ignore[index]
+    unit = views.unit_view(c.state, world.unit, "2026-01-22")
+    assert unit is not None and "room" not in unit["unit"] and "address_commitment" not in unit["unit"]
