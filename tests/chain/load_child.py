@@ -10,9 +10,10 @@ import sys
 from concurrent.futures import Future
 from pathlib import Path
 
+from tests.conftest import kv_put
+
 from anju.chain.node import Node, Receipt
 from anju.crypto.keys import SigningKey
-from tests.conftest import kv_put
 
 
 def main() -> None:

@@ -24,7 +24,11 @@ def _run_and_kill(data: Path, start_seq: int, delay: float) -> set[str]:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"}
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "tests/chain/load_child.py"), str(data), SEED.hex(), str(start_seq)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=ROOT,
     )
     acked: set[str] = set()
     assert proc.stdout is not None

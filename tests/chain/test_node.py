@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.conftest import CHAIN, kv_put
 
 from anju.chain.node import DB_NAME, Node, read_node_key
 from anju.chain.verify import verify_data
@@ -15,7 +16,6 @@ from anju.ledger.checkpoint import Checkpoint
 from anju.ledger.note import Verifier, vkey_of
 from anju.ledger.statemap import StateMap, verify_state_proof
 from anju.ledger.store import Store
-from tests.conftest import CHAIN, kv_put
 
 
 def test_commit_and_prove(kv_node: Node) -> None:
@@ -68,8 +68,9 @@ def test_bad_transactions_change_nothing(kv_node: Node, make: object, code: str)
 
 
 def test_unknown_kind_rejected(kv_node: Node) -> None:
-    from anju.crypto import tx as txmod
     import orjson
+
+    from anju.crypto import tx as txmod
 
     k = SigningKey(b"c" * 32)
     raw = orjson.dumps(txmod.sign({"chain": CHAIN, "kind": "kv.nope", "signer": k.public_hex, "seq": 1}, [k]))
@@ -97,8 +98,9 @@ def test_commit_block_uses_given_time(kv_data: Path) -> None:
 
     node = Node(kv_data, verify_workers=0)
     k = SigningKey(b"e" * 32)
-    rec, results = node.commit_block("2026-03-01T08:00:00.000Z", [parse_and_verify(kv_put(k, 1)),
-                                                                   parse_and_verify(kv_put(k, 1))])
+    rec, results = node.commit_block(
+        "2026-03-01T08:00:00.000Z", [parse_and_verify(kv_put(k, 1)), parse_and_verify(kv_put(k, 1))]
+    )
     assert rec.time == "2026-03-01T08:00:00.000Z"
     assert results[0] is None and results[1] is not None and results[1].code == "SEQ_REUSED"
     # time never goes backwards

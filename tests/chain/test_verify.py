@@ -8,21 +8,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.conftest import kv_put
 from typer.testing import CliRunner
 
 from anju.chain.node import DB_NAME, GENESIS_NAME, Node
 from anju.chain.verify import verify_data
 from anju.cli.main import app
 from anju.crypto.keys import SigningKey
-from tests.conftest import kv_put
 
 
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from anju.chain.node import init_ledger
 
-    data = init_ledger(tmp_path_factory.mktemp("v") / "node", chain_id="anju-test-1", app="kv",
-                       genesis_time="2026-01-01T00:00:00.000Z")
+    data = init_ledger(
+        tmp_path_factory.mktemp("v") / "node", chain_id="anju-test-1", app="kv", genesis_time="2026-01-01T00:00:00.000Z"
+    )
     a, b = SigningKey(b"a" * 32), SigningKey(b"b" * 32)
     with Node(data, verify_workers=0, block_interval=0.01, max_block_txs=7) as node:
         futs = node.submit_many([kv_put(a, i, k=f"k{i % 5}", v=str(i)) for i in range(1, 31)])
@@ -49,20 +50,24 @@ def _sql(sql: str, *args: object) -> Callable[[sqlite3.Connection], None]:
 
 
 TAMPERS: dict[str, Callable[[sqlite3.Connection], None]] = {
-    "tx leaf": _sql("UPDATE txs SET leaf = replace(leaf, CAST('\"v\":\"3\"' AS BLOB), CAST('\"v\":\"4\"' AS BLOB)) "
-                    "WHERE idx = 2"),
+    "tx leaf": _sql(
+        'UPDATE txs SET leaf = replace(leaf, CAST(\'"v":"3"\' AS BLOB), CAST(\'"v":"4"\' AS BLOB)) WHERE idx = 2'
+    ),
     "tx deleted": _sql("DELETE FROM txs WHERE idx = 5"),
     "tx id": _sql("UPDATE txs SET txid = zeroblob(32) WHERE idx = 3"),
     "block state root": _sql("UPDATE blocks SET state_root = zeroblob(32) WHERE height = 2"),
     "block time": _sql("UPDATE blocks SET time = '2027-01-01T00:00:00.000Z' WHERE height = 3"),
-    "checkpoint note": _sql("UPDATE blocks SET checkpoint = replace(checkpoint, 'anju-height', 'anju-heigth') "
-                            "WHERE height = 1"),
+    "checkpoint note": _sql(
+        "UPDATE blocks SET checkpoint = replace(checkpoint, 'anju-height', 'anju-heigth') WHERE height = 1"
+    ),
     "state value": _sql("UPDATE state SET value = '\"forged\"' WHERE key = 'kv/k1'"),
     "state row added": _sql("INSERT INTO state VALUES ('kv/extra', '\"x\"')"),
     "state row removed": _sql("DELETE FROM state WHERE key = 'kv/b3'"),
-    "smt node": _sql("UPDATE smt_nodes SET v = zeroblob(length(v)) WHERE k = (SELECT k FROM smt_nodes LIMIT 1 OFFSET 3)"),
+    "smt node": _sql(
+        "UPDATE smt_nodes SET v = zeroblob(length(v)) WHERE k = (SELECT k FROM smt_nodes LIMIT 1 OFFSET 3)"
+    ),
     "log node": _sql("UPDATE tlog_nodes SET hash = zeroblob(32) WHERE level = 1 AND idx = 0"),
-    "event row": _sql("UPDATE events SET data = '{\"key\":\"zz\"}' WHERE id = 4"),
+    "event row": _sql('UPDATE events SET data = \'{"key":"zz"}\' WHERE id = 4'),
     "genesis meta": _sql("UPDATE meta SET value = CAST('{}' AS BLOB) WHERE key = 'genesis'"),
     "block removed": _sql("DELETE FROM blocks WHERE height = 2"),
 }

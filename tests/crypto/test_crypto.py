@@ -60,14 +60,18 @@ def test_verify_rejects_wrong_lengths() -> None:
 
 def test_rfc8785_example_without_floats() -> None:
     # RFC 8785 §3.2.2's example, minus the "numbers" member (Anju forbids floats).
-    doc = json.loads('{"string": "\\u20ac$\\u000F\\u000aA\'\\u0042\\u0022\\u005c\\\\\\"\\/", "literals": [null, true, false]}')
+    doc = json.loads(
+        '{"string": "\\u20ac$\\u000F\\u000aA\'\\u0042\\u0022\\u005c\\\\\\"\\/", "literals": [null, true, false]}'
+    )
     assert jcs.canonicalize(doc) == '{"literals":[null,true,false],"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'.encode()
 
 
 json_scalars = st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(max_size=20)
 json_docs = st.recursive(
     json_scalars,
-    lambda c: st.lists(c, max_size=5) | st.dictionaries(st.text(st.characters(max_codepoint=127), max_size=8), c, max_size=5),
+    lambda c: (
+        st.lists(c, max_size=5) | st.dictionaries(st.text(st.characters(max_codepoint=127), max_size=8), c, max_size=5)
+    ),
     max_leaves=30,
 )
 
@@ -151,8 +155,10 @@ GOOD = txmod.sign(_body(K), [K])
         (lambda e: _mutate(e, "body.signer", "ab"), "MALFORMED_ENVELOPE"),
         (lambda e: _mutate(e, "body.kind", 7), "MALFORMED_ENVELOPE"),
         (lambda e: {**e, "sigs": e["sigs"] * 2}, "DUPLICATE_SIGNATURE"),
-        (lambda e: {**e, "sigs": [{"key": SigningKey.generate().public_hex, "sig": e["sigs"][0]["sig"]}]},
-         "MISSING_SIGNATURE"),
+        (
+            lambda e: {**e, "sigs": [{"key": SigningKey.generate().public_hex, "sig": e["sigs"][0]["sig"]}]},
+            "MISSING_SIGNATURE",
+        ),
         (lambda e: [e], "MALFORMED_ENVELOPE"),
     ],
 )
@@ -162,8 +168,9 @@ def test_bad_envelopes(mutation: Any, code: str) -> None:
     assert err.value.code == code
 
 
-@pytest.mark.parametrize(("raw", "code"), [(b"{", "MALFORMED_JSON"), (b"\xff", "MALFORMED_JSON"),
-                                           (b" " * (64 * 1024 + 1), "TX_TOO_LARGE")])
+@pytest.mark.parametrize(
+    ("raw", "code"), [(b"{", "MALFORMED_JSON"), (b"\xff", "MALFORMED_JSON"), (b" " * (64 * 1024 + 1), "TX_TOO_LARGE")]
+)
 def test_bad_bytes(raw: bytes, code: str) -> None:
     with pytest.raises(TxRejected) as err:
         txmod.parse(raw)
@@ -201,7 +208,10 @@ def test_errors_survive_pickling() -> None:
     from anju.errors import Overloaded
 
     err = pickle.loads(pickle.dumps(TxRejected("SEQ_SKIPPED", "seq 3 skips ahead", seq=3)))
-    assert isinstance(err, TxRejected) and (err.code, err.message, err.details) == ("SEQ_SKIPPED", "seq 3 skips ahead",
-                                                                                   {"seq": 3})
+    assert isinstance(err, TxRejected) and (err.code, err.message, err.details) == (
+        "SEQ_SKIPPED",
+        "seq 3 skips ahead",
+        {"seq": 3},
+    )
     o = pickle.loads(pickle.dumps(Overloaded("MEMPOOL_FULL", "full", retry_after=2)))
     assert o.retry_after == 2 and o.http_status == 503

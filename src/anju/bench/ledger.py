@@ -48,8 +48,14 @@ def _sign_range(args: tuple[int, int, int]) -> list[bytes]:
         k = keys.get(s)
         if k is None:
             k = keys[s] = SigningKey(hashlib.sha256(b"anju-bench-signer-%d" % s).digest())
-        body = {"chain": CHAIN, "kind": "kv.put", "signer": k.public_hex, "seq": n // signers + 1,
-                "key": "k%07d" % (n % 100_000), "value": "v%d" % n}
+        body = {
+            "chain": CHAIN,
+            "kind": "kv.put",
+            "signer": k.public_hex,
+            "seq": n // signers + 1,
+            "key": f"k{n % 100_000:07d}",
+            "value": f"v{n}",
+        }
         out.append(orjson.dumps(txmod.sign(body, [k])))
     return out
 
@@ -155,14 +161,16 @@ def _proof_timings(data: Path) -> dict[str, float]:
     assert last is not None
     n = last.log_size
     idxs = [(i * 7919) % n for i in range(200)]
-    proofs = [(i, merkle.inclusion_proof(i, n, store.tlog_node), merkle.leaf_hash(next(store.leaves(i, i + 1))[3]))
-              for i in idxs]
+    incl_proofs = [
+        (i, merkle.inclusion_proof(i, n, store.tlog_node), merkle.leaf_hash(next(store.leaves(i, i + 1))[3]))
+        for i in idxs
+    ]
     t0 = time.perf_counter()
-    for i, p, lh in proofs:
+    for i, p, lh in incl_proofs:
         merkle.verify_inclusion(lh, i, n, p, last.log_root)
-    incl = (time.perf_counter() - t0) / len(proofs) * 1e6
+    incl = (time.perf_counter() - t0) / len(incl_proofs) * 1e6
     smt = StateMap(store.smt_view(), last.state_root)
-    keys = ["kv/k%07d" % (i * 31 % 100_000) for i in range(200)]
+    keys = [f"kv/k{i * 31 % 100_000:07d}" for i in range(200)]
     sproofs = [(k, store.state_get(k), smt.prove(k)) for k in keys]
     t0 = time.perf_counter()
     for k, v, p in sproofs:
@@ -185,7 +193,8 @@ def _prefill_log(data: Path, n: int, console: Console) -> None:
     fr = merkle.Frontier.load(0, store.tlog_node)
     batch = 200_000
     for start in range(0, n, batch):
-        rows, nodes = [], []
+        rows: list[tuple[int, bytes, int, bytes]] = []
+        nodes: list[tuple[int, int, bytes]] = []
         for i in range(start, min(n, start + batch)):
             leaf = b"prefill-%d" % i
             rows.append((i, hashlib.sha256(leaf).digest(), 0, leaf))
@@ -215,8 +224,11 @@ def measure(raws: list[bytes], *, inflight: int, prefill: int = 0, console: Cons
         node.stop()
         n = len(raws) - warm
         result = {
-            "tps": round(n / dt, 1), "seconds": round(dt, 2), "transactions": n,
-            "commit_p50_ms": round(_pct(lat, 50), 1), "commit_p99_ms": round(_pct(lat, 99), 1),
+            "tps": round(n / dt, 1),
+            "seconds": round(dt, 2),
+            "transactions": n,
+            "commit_p50_ms": round(_pct(lat, 50), 1),
+            "commit_p99_ms": round(_pct(lat, 99), 1),
             "tree_size": prefill + len(raws),
         }
         if not prefill:
@@ -232,16 +244,27 @@ def run(*, txs: int = 150_000, large: bool = False, inflight: int = 4000, consol
     console.log(f"limit {lim:,.0f} tx/s; now the node")
     res = measure(raws, inflight=inflight, console=console)
     out: dict[str, Any] = {
-        "benchmark": "ledger", "tps": res["tps"], "limit_tps": round(lim, 1), "ratio": round(res["tps"] / lim, 3),
-        "commit_p50_ms": res["commit_p50_ms"], "commit_p99_ms": res["commit_p99_ms"],
-        "inclusion_verify_us": res["inclusion_verify_us"], "state_proof_verify_us": res["state_proof_verify_us"],
-        "tree_size": res["tree_size"], "transactions": res["transactions"], "seconds": res["seconds"],
-        "inflight": inflight, "cores": os.cpu_count(),
+        "benchmark": "ledger",
+        "tps": res["tps"],
+        "limit_tps": round(lim, 1),
+        "ratio": round(res["tps"] / lim, 3),
+        "commit_p50_ms": res["commit_p50_ms"],
+        "commit_p99_ms": res["commit_p99_ms"],
+        "inclusion_verify_us": res["inclusion_verify_us"],
+        "state_proof_verify_us": res["state_proof_verify_us"],
+        "tree_size": res["tree_size"],
+        "transactions": res["transactions"],
+        "seconds": res["seconds"],
+        "inflight": inflight,
+        "cores": os.cpu_count(),
     }
     if large:
         small = measure(raws, inflight=inflight, prefill=100_000, console=console)
         big = measure(raws, inflight=inflight, prefill=10_000_000, console=console)
-        out["large"] = {"tps_at_1e5": small["tps"], "tps_at_1e7": big["tps"],
-                        "ratio_1e7_vs_1e5": round(big["tps"] / small["tps"], 3)}
+        out["large"] = {
+            "tps_at_1e5": small["tps"],
+            "tps_at_1e7": big["tps"],
+            "ratio_1e7_vs_1e5": round(big["tps"] / small["tps"], 3),
+        }
     out["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return out

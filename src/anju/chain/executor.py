@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -55,7 +55,7 @@ class Sealed:
 class _TxState:
     """The ``State`` a machine sees for one transaction: its own writes over the block's."""
 
-    __slots__ = ("_block", "_base", "writes")
+    __slots__ = ("_base", "_block", "writes")
 
     def __init__(self, block: dict[str, bytes | None], base: Callable[[str], bytes | None]) -> None:
         self._block = block
@@ -103,8 +103,15 @@ def seq_key(signer: str) -> str:
 def events_rows(idx: int, txid: str, events: Sequence[Event]) -> list[tuple[int, str, str, bytes, str, str, str]]:
     dumps = orjson.dumps
     return [
-        (idx, txid, e.kind, dumps(dict(e.data), option=orjson.OPT_SORT_KEYS), dumps(list(e.parties)).decode(),
-         dumps(list(e.units)).decode(), dumps(list(e.listings)).decode())
+        (
+            idx,
+            txid,
+            e.kind,
+            dumps(dict(e.data), option=orjson.OPT_SORT_KEYS),
+            dumps(list(e.parties)).decode(),
+            dumps(list(e.units)).decode(),
+            dumps(list(e.listings)).decode(),
+        )
         for e in events
     ]
 
@@ -125,9 +132,7 @@ class Executor:
         self.smt = StateMap(self._nodes, last.state_root)
         self.frontier = merkle.Frontier.load(last.log_size, store.tlog_node)
         if self.frontier.root() != last.log_root or self.smt.root != last.state_root:
-            raise StorageCorrupt(
-                "STORE_CORRUPT", f"roots on disk do not match block {last.height}", height=last.height
-            )
+            raise StorageCorrupt("STORE_CORRUPT", f"roots on disk do not match block {last.height}", height=last.height)
         self.sealed_tip: BlockRecord = last  # the newest block sealed (maybe not yet stored)
         self._unstored: list[dict[str, bytes | None]] = []  # writes of sealed, not yet stored blocks
         self._open: BlockContext | None = None
@@ -147,9 +152,9 @@ class Executor:
             if key in w:
                 return w[key]
         cache = self._cache
-        v = cache.get(key, _MISSING)
-        if v is not _MISSING:
-            return v  # type: ignore[return-value]
+        hit = cache.get(key, _MISSING)
+        if hit is not _MISSING:
+            return cast("bytes | None", hit)
         v = self.store.state_get(key)
         if len(cache) < CACHE_LIMIT:
             cache[key] = v
@@ -183,15 +188,21 @@ class Executor:
 
     def check_seq(self, tx: Tx, expected_last: int) -> None:
         if tx.chain != self.chain_id:
-            raise TxRejected("WRONG_CHAIN", f"body.chain is {tx.chain!r}; this ledger is {self.chain_id!r}",
-                             expected=self.chain_id)
+            raise TxRejected(
+                "WRONG_CHAIN", f"body.chain is {tx.chain!r}; this ledger is {self.chain_id!r}", expected=self.chain_id
+            )
         seq = tx.seq
         if seq <= expected_last:
-            raise TxRejected("SEQ_REUSED", f"seq {seq} was already used (last is {expected_last})",
-                             last_seq=expected_last, seq=seq)
+            raise TxRejected(
+                "SEQ_REUSED", f"seq {seq} was already used (last is {expected_last})", last_seq=expected_last, seq=seq
+            )
         if seq > expected_last + 1:
-            raise TxRejected("SEQ_SKIPPED", f"seq {seq} skips ahead; the next is {expected_last + 1}",
-                             last_seq=expected_last, seq=seq)
+            raise TxRejected(
+                "SEQ_SKIPPED",
+                f"seq {seq} skips ahead; the next is {expected_last + 1}",
+                last_seq=expected_last,
+                seq=seq,
+            )
 
     def deliver(self, tx: Tx) -> list[Event]:
         """Execute ``tx`` in the open block, or raise ``TxRejected`` leaving nothing behind."""
@@ -254,13 +265,21 @@ class Executor:
             if out.events:
                 event_rows.extend(events_rows(idx, tx.txid, out.events))
         cp = Checkpoint(
-            origin=self.chain_id, size=self.frontier.size, root=self.frontier.root(), height=ctx.height,
-            state_root=state_root, time=ctx.time,
+            origin=self.chain_id,
+            size=self.frontier.size,
+            root=self.frontier.root(),
+            height=ctx.height,
+            state_root=state_root,
+            time=ctx.time,
         )
         record = BlockRecord(ctx.height, ctx.time, first, len(tx_rows), cp.size, cp.root, state_root, "")
         write = BlockWrite(
-            block=record, txs=tx_rows, tlog_nodes=nodes, state=writes,
-            smt=smt_changes, events=event_rows,
+            block=record,
+            txs=tx_rows,
+            tlog_nodes=nodes,
+            state=writes,
+            smt=smt_changes,
+            events=event_rows,
         )
         sealed = Sealed(cp, write, self._outcomes, writes)
         self._unstored.append(writes)
@@ -274,8 +293,9 @@ class Executor:
     def commit(self, sealed: Sealed, checkpoint_note: str) -> BlockRecord:
         """Store the sealed block with its signed checkpoint; then it is the committed state."""
         b = sealed.write.block
-        record = BlockRecord(b.height, b.time, b.first_index, b.tx_count, b.log_size, b.log_root, b.state_root,
-                             checkpoint_note)
+        record = BlockRecord(
+            b.height, b.time, b.first_index, b.tx_count, b.log_size, b.log_root, b.state_root, checkpoint_note
+        )
         sealed.write.block = record
         self.store.write_block(sealed.write)
         cache = self._cache
@@ -290,7 +310,9 @@ class Executor:
         return record
 
 
-def genesis_writes(machine: Machine, chain_id: str, time: str, params: Mapping[str, Any]) -> tuple[dict[str, bytes | None], list[Event]]:
+def genesis_writes(
+    machine: Machine, chain_id: str, time: str, params: Mapping[str, Any]
+) -> tuple[dict[str, bytes | None], list[Event]]:
     """The state a new ledger starts with (height 0)."""
     writes: dict[str, bytes | None] = {}
     st = _TxState(writes, lambda _k: None)

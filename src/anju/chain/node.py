@@ -12,6 +12,7 @@ While the writer stores block *h*, the sequencer already executes block *h + 1* 
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import queue
 import threading
@@ -26,7 +27,7 @@ from typing import Any
 import orjson
 
 from anju.chain.apps import load_app
-from anju.chain.executor import Executor, Sealed, canonical_genesis, genesis_writes, events_rows
+from anju.chain.executor import Executor, Sealed, canonical_genesis, events_rows, genesis_writes
 from anju.crypto.keys import SigningKey
 from anju.crypto.tx import MAX_TX_BYTES, Tx, parse, parse_and_verify
 from anju.errors import AnjuError, Overloaded, StorageCorrupt, TxRejected
@@ -79,8 +80,13 @@ def _settle(fut: Future[Receipt], outcome: Receipt | BaseException) -> None:
 
 # -- creating a ledger -----------------------------------------------------------------------------
 def init_ledger(
-    data: Path, *, chain_id: str, app: str, params: dict[str, Any] | None = None,
-    genesis_time: str | None = None, node_key: SigningKey | None = None,
+    data: Path,
+    *,
+    chain_id: str,
+    app: str,
+    params: dict[str, Any] | None = None,
+    genesis_time: str | None = None,
+    node_key: SigningKey | None = None,
 ) -> Path:
     """Create a new ledger in ``data``: genesis document, node key, and block 0."""
     data = Path(data)
@@ -104,8 +110,9 @@ def write_genesis(store: Store, doc: dict[str, Any], key: SigningKey | None, nam
     machine = load_app(doc["app"])
     writes, events = genesis_writes(machine, doc["chain_id"], doc["time"], doc["params"])
     state_root, changes = StateMap(MemoryNodeStore()).apply(writes)
-    cp = Checkpoint(origin=doc["chain_id"], size=0, root=merkle.EMPTY_ROOT, height=0, state_root=state_root,
-                    time=doc["time"])
+    cp = Checkpoint(
+        origin=doc["chain_id"], size=0, root=merkle.EMPTY_ROOT, height=0, state_root=state_root, time=doc["time"]
+    )
     note = cp.sign(key, name or doc["chain_id"]) if key is not None else cp.to_text()
     record = BlockRecord(0, doc["time"], 0, 0, 0, cp.root, state_root, note)
     meta = {"chain_id": doc["chain_id"].encode(), "genesis": canonical_genesis(doc)}
@@ -142,8 +149,14 @@ class Node:
     """A running embedded node over one data directory."""
 
     def __init__(
-        self, data: Path, *, verify_workers: int = 2, block_interval: float = 0.1, max_block_txs: int = 4000,
-        mempool_limit: int = 100_000, clock: Callable[[], str] = now_rfc3339,
+        self,
+        data: Path,
+        *,
+        verify_workers: int = 2,
+        block_interval: float = 0.1,
+        max_block_txs: int = 4000,
+        mempool_limit: int = 100_000,
+        clock: Callable[[], str] = now_rfc3339,
     ) -> None:
         self.data = Path(data)
         self.store = Store(self.data / DB_NAME)
@@ -159,7 +172,9 @@ class Node:
         self._pool = ProcessPoolExecutor(verify_workers) if verify_workers > 0 else None
         self._inflight = 0
         self._inflight_lock = threading.Lock()
-        self._chunks: collections.deque[tuple[Future[list[Tx | AnjuError]], list[Future[Receipt]]]] = collections.deque()
+        self._chunks: collections.deque[tuple[Future[list[Tx | AnjuError]], list[Future[Receipt]]]] = (
+            collections.deque()
+        )
         self._chunk_cv = threading.Condition()
         self._seq_q: queue.Queue[tuple[Tx, Future[Receipt]] | None] = queue.Queue()
         self._write_q: queue.Queue[tuple[Sealed, list[Future[Receipt]]] | None] = queue.Queue(maxsize=2)
@@ -172,8 +187,11 @@ class Node:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> Node:
-        for target, name in ((self._forward_loop, "anju-forward"), (self._sequence_loop, "anju-sequencer"),
-                             (self._write_loop, "anju-writer")):
+        for target, name in (
+            (self._forward_loop, "anju-forward"),
+            (self._sequence_loop, "anju-sequencer"),
+            (self._write_loop, "anju-writer"),
+        ):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
@@ -214,8 +232,12 @@ class Node:
             raise Overloaded("SHUTTING_DOWN", f"the node stopped after a failure: {self.failure}", retry_after=30)
         with self._inflight_lock:
             if self._inflight + n > self.mempool_limit:
-                raise Overloaded("MEMPOOL_FULL", f"{self._inflight} transactions are waiting; retry shortly",
-                                 retry_after=1, pending=self._inflight)
+                raise Overloaded(
+                    "MEMPOOL_FULL",
+                    f"{self._inflight} transactions are waiting; retry shortly",
+                    retry_after=1,
+                    pending=self._inflight,
+                )
             self._inflight += n
 
     def _release(self, n: int) -> None:
@@ -345,10 +367,8 @@ class Node:
             with self.committed_cv:
                 self.committed_cv.notify_all()
             for listener in self._listeners:
-                try:
+                with contextlib.suppress(Exception):  # a listener never stops the ledger
                     listener(record)
-                except Exception:  # a listener never stops the ledger
-                    pass
 
     # -- synchronous block building (demo data, tests) ----------------------------------------------
     def commit_block(self, time_: str, txs: Sequence[Tx]) -> tuple[BlockRecord, list[TxRejected | None]]:

@@ -10,14 +10,16 @@ wrong.
 
 from __future__ import annotations
 
+import collections
 import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from anju.chain.apps import load_app
 from anju.chain.executor import Executor, canonical_genesis
 from anju.chain.node import DB_NAME, read_genesis, write_genesis
 from anju.crypto.tx import Tx, parse_and_verify
@@ -25,7 +27,6 @@ from anju.errors import AnjuError, StorageCorrupt
 from anju.ledger.checkpoint import Checkpoint
 from anju.ledger.note import Verifier
 from anju.ledger.store import BlockRecord, Store
-from anju.chain.apps import load_app
 
 # table -> (columns compared, order, how to name a row)
 TABLES: dict[str, tuple[str, str]] = {
@@ -69,30 +70,34 @@ def _verify_leaves(leaves: list[bytes]) -> list[Tx | AnjuError]:
     return out
 
 
-def _checked_blocks(store: Store, pool: ProcessPoolExecutor | None, batch: int = 64) -> Iterator[
-        tuple[BlockRecord, list[tuple[int, bytes, bytes]], list[Tx | AnjuError]]]:
+def _checked_blocks(
+    store: Store, pool: ProcessPoolExecutor | None, batch: int = 64
+) -> Iterator[tuple[BlockRecord, list[tuple[int, bytes, bytes]], list[Tx | AnjuError]]]:
     """Blocks from height 1 with their transactions, signatures verified ahead (in parallel)."""
-    pending: list[tuple[BlockRecord, list[tuple[int, bytes, bytes]], object]] = []
-    blocks = store.blocks(1)
-
-    def submit(b: BlockRecord) -> None:
+    pending: collections.deque[tuple[BlockRecord, list[tuple[int, bytes, bytes]], Future[list[Tx | AnjuError]]]]
+    pending = collections.deque()
+    for b in store.blocks(1):
         rows = store.block_txs(b.height)
         leaves = [leaf for _, _, leaf in rows]
-        fut: object = pool.submit(_verify_leaves, leaves) if pool is not None else _verify_leaves(leaves)
+        if pool is not None:
+            fut = pool.submit(_verify_leaves, leaves)
+        else:
+            fut = Future()
+            fut.set_result(_verify_leaves(leaves))
         pending.append((b, rows, fut))
-
-    for b in blocks:
-        submit(b)
         if len(pending) >= batch:
-            blk, rows, fut = pending.pop(0)
-            yield blk, rows, fut.result() if pool is not None else fut  # type: ignore[attr-defined]
+            blk, rws, f = pending.popleft()
+            yield blk, rws, f.result()
     while pending:
-        blk, rows, fut = pending.pop(0)
-        yield blk, rows, fut.result() if pool is not None else fut  # type: ignore[attr-defined]
+        blk, rws, f = pending.popleft()
+        yield blk, rws, f.result()
 
 
 def verify_data(
-    data: Path, *, trusted_vkey: str | None = None, workers: int = 2,
+    data: Path,
+    *,
+    trusted_vkey: str | None = None,
+    workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
 ) -> Summary:
     """Replay ``data`` from genesis; return a summary naming the first error, if any."""
@@ -124,8 +129,15 @@ def verify_data(
     return summary
 
 
-def _replay(data: Path, store: Store, tmp: Path, summary: Summary, trusted_vkey: str | None,
-            pool: ProcessPoolExecutor | None, progress: Callable[[int, int], None] | None) -> None:
+def _replay(
+    data: Path,
+    store: Store,
+    tmp: Path,
+    summary: Summary,
+    trusted_vkey: str | None,
+    pool: ProcessPoolExecutor | None,
+    progress: Callable[[int, int], None] | None,
+) -> None:
     doc = read_genesis(data)
     if store.get_meta("genesis") != canonical_genesis(doc):
         raise Failure(0, "the stored genesis document differs from genesis.json")
@@ -136,8 +148,12 @@ def _replay(data: Path, store: Store, tmp: Path, summary: Summary, trusted_vkey:
     if vkey is None:
         raise Failure(0, "no verifier key: pass --key or keep meta.verifier_key")
     if trusted_vkey and vkey_raw and vkey_raw.decode() != trusted_vkey:
-        raise Failure(0, "the ledger's published verifier key is not the trusted key",
-                      stored=vkey_raw.decode(), trusted=trusted_vkey)
+        raise Failure(
+            0,
+            "the ledger's published verifier key is not the trusted key",
+            stored=vkey_raw.decode(),
+            trusted=trusted_vkey,
+        )
     verifier = Verifier.from_vkey(vkey)
     tip = store.height()
     if tip < 0:
@@ -162,8 +178,13 @@ def _replay(data: Path, store: Store, tmp: Path, summary: Summary, trusted_vkey:
             raise Failure(h, f"block heights jump from {expected_height - 1} to {h}")
         expected_height += 1
         if block.first_index != ex.sealed_tip.log_size or block.tx_count != len(rows):
-            raise Failure(h, "the block's transaction range does not follow the log",
-                          first_index=block.first_index, tx_count=block.tx_count, txs_found=len(rows))
+            raise Failure(
+                h,
+                "the block's transaction range does not follow the log",
+                first_index=block.first_index,
+                tx_count=block.tx_count,
+                txs_found=len(rows),
+            )
         ex.begin(block.time)
         for (idx, txid, leaf), tx in zip(rows, verified, strict=True):
             if isinstance(tx, AnjuError):
@@ -175,14 +196,23 @@ def _replay(data: Path, store: Store, tmp: Path, summary: Summary, trusted_vkey:
             try:
                 ex.deliver(tx)
             except AnjuError as exc:
-                raise Failure(h, f"transaction {tx.txid} (log index {idx}) is rejected on replay: {exc.code}: "
-                                 f"{exc.message}", index=idx, txid=tx.txid) from None
+                raise Failure(
+                    h,
+                    f"transaction {tx.txid} (log index {idx}) is rejected on replay: {exc.code}: {exc.message}",
+                    index=idx,
+                    txid=tx.txid,
+                ) from None
         sealed = ex.seal()
         cp = sealed.checkpoint
         if (cp.size, cp.root, cp.state_root) != (block.log_size, block.log_root, block.state_root):
-            raise Failure(h, "the block's roots differ from the replayed roots",
-                          stored_state_root=block.state_root.hex(), replayed_state_root=cp.state_root.hex(),
-                          stored_log_root=block.log_root.hex(), replayed_log_root=cp.root.hex())
+            raise Failure(
+                h,
+                "the block's roots differ from the replayed roots",
+                stored_state_root=block.state_root.hex(),
+                replayed_state_root=cp.state_root.hex(),
+                stored_log_root=block.log_root.hex(),
+                replayed_log_root=cp.root.hex(),
+            )
         _check_note(block, verifier, cp)
         ex.commit(sealed, block.checkpoint)
         summary.transactions += len(rows)
@@ -207,8 +237,12 @@ def _check_note(block: BlockRecord, verifier: Verifier, expected: Checkpoint) ->
     except AnjuError as exc:
         raise Failure(block.height, f"checkpoint of block {block.height} does not verify: {exc.message}") from None
     if got != expected:
-        raise Failure(block.height, f"checkpoint of block {block.height} does not commit to the replayed block",
-                      stored=block.checkpoint, expected=expected.to_text())
+        raise Failure(
+            block.height,
+            f"checkpoint of block {block.height} does not commit to the replayed block",
+            stored=block.checkpoint,
+            expected=expected.to_text(),
+        )
 
 
 def _compare_tables(store: Store, replay_path: Path) -> None:
@@ -228,11 +262,9 @@ def _compare_tables(store: Store, replay_path: Path) -> None:
 
 
 def _row_height(table: str, row: tuple[object, ...]) -> int | None:
-    if table in {"blocks"}:
-        return int(row[0])  # type: ignore[call-overload]
-    if table in {"txs", "events"}:
-        return int(row[2] if table == "txs" else row[1])  # type: ignore[call-overload]
-    return None
+    col = {"blocks": 0, "txs": 2, "events": 1}.get(table)
+    value = None if col is None else row[col]
+    return value if isinstance(value, int) else None
 
 
 def _show(row: tuple[object, ...]) -> str:

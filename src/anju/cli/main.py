@@ -59,8 +59,11 @@ def init(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     vkey = vkey_of(chain_id, read_node_key(data).public)
-    _emit({"data": str(data), "chain_id": chain_id, "verifier_key": vkey}, as_json,
-          f"created ledger [bold]{chain_id}[/bold] in {data}\nverifier key: {vkey}")
+    _emit(
+        {"data": str(data), "chain_id": chain_id, "verifier_key": vkey},
+        as_json,
+        f"created ledger [bold]{chain_id}[/bold] in {data}\nverifier key: {vkey}",
+    )
 
 
 @app.command()
@@ -79,21 +82,39 @@ def verify(
         console.print(f"[red]no ledger in {data}[/red]")
         raise typer.Exit(2)
     tip = Store(data / DB_NAME, readonly=True).height()
-    with Progress(TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, disable=as_json or tip < 200, transient=True) as bar:
+    with Progress(
+        TextColumn("verifying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=as_json or tip < 200,
+        transient=True,
+    ) as bar:
         task = bar.add_task("blocks", total=tip)
-        summary = verify_data(data, trusted_vkey=key, workers=workers,
-                              progress=lambda h, _t: bar.update(task, completed=h))
+        summary = verify_data(
+            data, trusted_vkey=key, workers=workers, progress=lambda h, _t: bar.update(task, completed=h)
+        )
     out = {
-        "ok": summary.ok, "chain_id": summary.chain_id, "height": summary.height,
-        "transactions": summary.transactions, "log_root": summary.log_root, "state_root": summary.state_root,
-        "seconds": round(summary.seconds, 3), "error": summary.error, "error_height": summary.error_height,
+        "ok": summary.ok,
+        "chain_id": summary.chain_id,
+        "height": summary.height,
+        "transactions": summary.transactions,
+        "log_root": summary.log_root,
+        "state_root": summary.state_root,
+        "seconds": round(summary.seconds, 3),
+        "error": summary.error,
+        "error_height": summary.error_height,
         "details": {k: str(v) for k, v in summary.details.items()},
     }
     if summary.ok:
-        _emit(out, as_json, f"[green]OK[/green] {summary.chain_id}: heights 0..{summary.height}, "
-              f"{summary.transactions} transactions, log root {summary.log_root[:16]}…, "
-              f"state root {summary.state_root[:16]}…, {summary.seconds:.2f} s")
+        _emit(
+            out,
+            as_json,
+            f"[green]OK[/green] {summary.chain_id}: heights 0..{summary.height}, "
+            f"{summary.transactions} transactions, log root {summary.log_root[:16]}…, "
+            f"state root {summary.state_root[:16]}…, {summary.seconds:.2f} s",
+        )
         return
     _emit(out, as_json, f"[red]FAILED[/red] at height {summary.error_height}: {summary.error}")
     raise typer.Exit(1)
@@ -102,8 +123,9 @@ def verify(
 @keys_app.command("new")
 def keys_new(
     out: Annotated[Path, typer.Option("--out", help="Keystore file to write.")],
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
-                                          envvar="ANJU_PASSWORD")],
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, envvar="ANJU_PASSWORD")
+    ],
     as_json: JsonOpt = False,
 ) -> None:
     """Generate a key and save it in a password-protected keystore (argon2id)."""
@@ -139,7 +161,9 @@ app.add_typer(bench_app, name="bench")
 @bench_app.command("ledger")
 def bench_ledger(
     txs: Annotated[int, typer.Option(help="Signed transactions to push through.")] = 150_000,
-    large: Annotated[bool, typer.Option("--large", help="Also measure with 10^7 transactions already in the log.")] = False,
+    large: Annotated[
+        bool, typer.Option("--large", help="Also measure with 10^7 transactions already in the log.")
+    ] = False,
     out: Annotated[Path, typer.Option(help="Where to write the JSON.")] = Path("bench/results/ledger.json"),
 ) -> None:
     """The ledger benchmark: signed transactions to durable, signed commit."""
@@ -156,8 +180,8 @@ def bench_all() -> None:
     """Every benchmark, one after the other."""
     bench_ledger(txs=150_000, large=False, out=Path("bench/results/ledger.json"))
 
-from anju.cli import serve_cmds as _serve_cmds  # noqa: E402,F401  (registers serve, demo, tx, check)
 
+from anju.cli import serve_cmds as _serve_cmds  # noqa: E402,F401  (registers serve, demo, tx, check)
 
 if __name__ == "__main__":
     app()

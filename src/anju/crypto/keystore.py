@@ -29,7 +29,9 @@ class KeystoreError(Exception):
 
 def encrypt(key: SigningKey, password: str, *, opslimit: int = OPSLIMIT, memlimit: int = MEMLIMIT) -> dict[str, Any]:
     salt = nacl.utils.random(nacl.pwhash.argon2id.SALTBYTES)
-    secret = nacl.pwhash.argon2id.kdf(nacl.secret.SecretBox.KEY_SIZE, password.encode(), salt, opslimit=opslimit, memlimit=memlimit)
+    secret = nacl.pwhash.argon2id.kdf(
+        nacl.secret.SecretBox.KEY_SIZE, password.encode(), salt, opslimit=opslimit, memlimit=memlimit
+    )
     nonce = nacl.utils.random(nacl.secret.SecretBox.NONCE_SIZE)
     box = nacl.secret.SecretBox(secret)
     ct = box.encrypt(key.seed, nonce).ciphertext
@@ -54,7 +56,11 @@ def decrypt(doc: dict[str, Any], password: str) -> SigningKey:
         nonce = base64.b64decode(doc["nonce"], validate=True)
         ct = base64.b64decode(doc["ciphertext"], validate=True)
         secret = nacl.pwhash.argon2id.kdf(
-            nacl.secret.SecretBox.KEY_SIZE, password.encode(), salt, opslimit=int(doc["opslimit"]), memlimit=int(doc["memlimit"])
+            nacl.secret.SecretBox.KEY_SIZE,
+            password.encode(),
+            salt,
+            opslimit=int(doc["opslimit"]),
+            memlimit=int(doc["memlimit"]),
         )
         seed = nacl.secret.SecretBox(secret).decrypt(ct, nonce)
     except nacl.exceptions.CryptoError:

@@ -120,8 +120,9 @@ def parse(raw: bytes | Mapping[str, Any], *, max_bytes: int = MAX_TX_BYTES) -> T
             raise _reject("BAD_SIGNATURE", "sigs[].sig must be lowercase hex") from None
         if key in seen:
             raise _reject("DUPLICATE_SIGNATURE", f"key {key} signs twice", key=key)
+        key = str(key)
         seen.add(key)
-        parsed.append((str(key), sig))
+        parsed.append((key, sig))
     if body["signer"] not in seen:
         raise _reject("MISSING_SIGNATURE", "the signer's own signature is missing", key=body["signer"])
     signed = TX_PREFIX + jcs.canonicalize(body)

@@ -146,18 +146,23 @@ class Store:
                     "INSERT INTO blocks VALUES (?,?,?,?,?,?,?,?)",
                     (b.height, b.time, b.first_index, b.tx_count, b.log_size, b.log_root, b.state_root, b.checkpoint),
                 )
-                c.executemany("INSERT INTO txs(idx, txid, height, leaf) VALUES (?,?,?,?)",
-                              [(i, t, b.height, leaf) for i, t, leaf in w.txs])
+                c.executemany(
+                    "INSERT INTO txs(idx, txid, height, leaf) VALUES (?,?,?,?)",
+                    [(i, t, b.height, leaf) for i, t, leaf in w.txs],
+                )
                 c.executemany("INSERT OR REPLACE INTO tlog_nodes VALUES (?,?,?)", w.tlog_nodes)
                 if puts:
                     c.executemany("INSERT OR REPLACE INTO state(key, value) VALUES (?,?)", puts)
                 if dels:
                     c.executemany("DELETE FROM state WHERE key=?", dels)
                 c.executemany("DELETE FROM smt_nodes WHERE k=?", [(k,) for k, v in w.smt.items() if v is None])
-                c.executemany("INSERT OR REPLACE INTO smt_nodes(k, v) VALUES (?,?)",
-                              [(k, v) for k, v in w.smt.items() if v is not None])
                 c.executemany(
-                    "INSERT INTO events(height, idx, txid, kind, data, parties, units, listings) VALUES (?,?,?,?,?,?,?,?)",
+                    "INSERT OR REPLACE INTO smt_nodes(k, v) VALUES (?,?)",
+                    [(k, v) for k, v in w.smt.items() if v is not None],
+                )
+                c.executemany(
+                    "INSERT INTO events(height, idx, txid, kind, data, parties, units, listings) "
+                    "VALUES (?,?,?,?,?,?,?,?)",
                     [(b.height, *e) for e in w.events],
                 )
                 c.execute("COMMIT")
@@ -172,7 +177,11 @@ class Store:
 
     def block(self, height: int) -> BlockRecord | None:
         row = self._conn().execute("SELECT * FROM blocks WHERE height=?", (height,)).fetchone()
-        return None if row is None else BlockRecord(row[0], row[1], row[2], row[3], row[4], bytes(row[5]), bytes(row[6]), row[7])
+        return (
+            None
+            if row is None
+            else BlockRecord(row[0], row[1], row[2], row[3], row[4], bytes(row[5]), bytes(row[6]), row[7])
+        )
 
     def blocks(self, start: int = 0) -> Iterator[BlockRecord]:
         cur = self._conn().execute("SELECT * FROM blocks WHERE height>=? ORDER BY height", (start,))
@@ -188,7 +197,11 @@ class Store:
         return None if row is None else (int(row[0]), int(row[1]), bytes(row[2]))
 
     def leaves(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes, int, bytes]]:
-        q = "SELECT idx, txid, height, leaf FROM txs WHERE idx>=?" + ("" if end is None else " AND idx<?") + " ORDER BY idx"
+        q = (
+            "SELECT idx, txid, height, leaf FROM txs WHERE idx>=?"
+            + ("" if end is None else " AND idx<?")
+            + " ORDER BY idx"
+        )
         args: tuple[int, ...] = (start,) if end is None else (start, end)
         for i, t, h, leaf in self._conn().execute(q, args):
             yield int(i), bytes(t), int(h), bytes(leaf)
@@ -224,8 +237,18 @@ class Store:
             (after_id, limit),
         )
         return [
-            {"id": r[0], "height": r[1], "index": r[2], "txid": r[3], "kind": r[4], "data": orjson.loads(r[5]),
-             "parties": orjson.loads(r[6]), "units": orjson.loads(r[7]), "listings": orjson.loads(r[8]), "time": r[9]}
+            {
+                "id": r[0],
+                "height": r[1],
+                "index": r[2],
+                "txid": r[3],
+                "kind": r[4],
+                "data": orjson.loads(r[5]),
+                "parties": orjson.loads(r[6]),
+                "units": orjson.loads(r[7]),
+                "listings": orjson.loads(r[8]),
+                "time": r[9],
+            }
             for r in cur
         ]
 
