@@ -173,8 +173,8 @@ def _proof_timings(data: Path) -> dict[str, float]:
     keys = [f"kv/k{i * 31 % 100_000:07d}" for i in range(200)]
     sproofs = [(k, store.state_get(k), smt.prove(k)) for k in keys]
     t0 = time.perf_counter()
-    for k, v, p in sproofs:
-        verify_state_proof(last.state_root, k, v, p)
+    for k, v, sp_ in sproofs:
+        verify_state_proof(last.state_root, k, v, sp_)
     sp = (time.perf_counter() - t0) / len(sproofs) * 1e6
     store.close()
     return {"inclusion_verify_us": round(incl, 1), "state_proof_verify_us": round(sp, 1)}
