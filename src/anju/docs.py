@@ -1,0 +1,50 @@
+"""Generated sections of docs/PROTOCOL.md; tests/test_docs.py fails when the file drifts."""
+
+from __future__ import annotations
+
+import anju.registry.machine  # noqa: F401  (registers the registry's error codes)
+from anju.errors import CODES
+from anju.registry.kinds import KINDS
+
+BEGIN = "<!-- BEGIN GENERATED: {name} (anju.docs.{name}) -->"
+END = "<!-- END GENERATED: {name} -->"
+
+
+def error_codes() -> str:
+    rows = ["| code | HTTP | meaning |", "| --- | --- | --- |"]
+    rows += [f"| `{code}` | {status} | {meaning} |" for code, (status, meaning) in CODES.items()]
+    return "\n".join(rows)
+
+
+def kinds() -> str:
+    rows = ["| kind | signed by | what it does |", "| --- | --- | --- |"]
+    rows += [f"| `{k.name}` | {k.signers} | {k.summary} |" for k in KINDS.values()]
+    rows += [
+        "| `kv.put` | anyone (kv application only) | set `key` (1–128 printable ASCII) to `value` (string ≤ 4096) |",
+        "| `kv.delete` | anyone (kv application only) | remove `key` |",
+    ]
+    return "\n".join(rows)
+
+
+SECTIONS = {"error_codes": error_codes, "kinds": kinds}
+
+
+def render(text: str) -> str:
+    """``text`` with every generated section replaced by its current rendering."""
+    for name, fn in SECTIONS.items():
+        begin, end = BEGIN.format(name=name), END.format(name=name)
+        head, sep, rest = text.partition(begin)
+        if not sep:
+            raise ValueError(f"docs/PROTOCOL.md lacks the section marker {begin}")
+        _, sep2, tail = rest.partition(end)
+        if not sep2:
+            raise ValueError(f"docs/PROTOCOL.md lacks the section marker {end}")
+        text = f"{head}{begin}\n{fn()}\n{end}{tail}"
+    return text
+
+
+if __name__ == "__main__":
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md"
+    path.write_text(render(path.read_text()))
