@@ -68,6 +68,7 @@ class BundleBuilder:
 def listing_bundle(snap: Snapshot, chain_id: str, code: str, listing_id: str) -> dict[str, Any]:
     """Everything needed to verify a listing offline: code, listing, unit, title, mandate, parties, txs."""
     b = BundleBuilder(snap, "listing", code, chain_id)
+    b.key("meta/registry")  # the housing authority's key: who may attest titles
     b.key(f"code/{code}")
     listing = b.key(f"listing/{listing_id}")
     unit = b.key(f"unit/{listing['unit']}")

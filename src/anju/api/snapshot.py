@@ -100,6 +100,12 @@ class Snapshot:
         return None if row is None else (int(row[0]), int(row[1]), bytes(row[2]))
 
     def tlog_node(self, level: int, idx: int) -> bytes:
+        """Hash of the complete log subtree (level, idx); level 0 is hashed from the stored leaf."""
+        if level == 0:
+            leaf = self._c.execute("SELECT leaf FROM txs WHERE idx=?", (idx,)).fetchone()
+            if leaf is None:
+                raise StorageCorrupt("STORE_CORRUPT", f"missing log leaf {idx}", index=idx)
+            return merkle.leaf_hash(bytes(leaf[0]))
         row = self._c.execute("SELECT hash FROM tlog_nodes WHERE level=? AND idx=?", (level, idx)).fetchone()
         if row is None:
             raise StorageCorrupt("STORE_CORRUPT", f"missing log node level={level} index={idx}", level=level, index=idx)

@@ -1,1 +1,234 @@
 """Network-facing commands (serve, demo, tx, check); registered on the main app by import."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from anju.cli.main import JsonOpt, _emit, app, console
+
+tx_app = typer.Typer(help="Build, sign and submit transactions; look them up.", no_args_is_help=True)
+app.add_typer(tx_app, name="tx")
+
+ServerOpt = Annotated[str, typer.Option("--server", help="Base URL of an Anju node.")]
+DEFAULT_SERVER = "http://127.0.0.1:8080"
+
+
+def _serve(data: Path, host: str, port: int, *, rate: float, burst: float, max_body: int, mempool: int,
+           announce: bool) -> None:
+    import uvicorn
+
+    from anju.api.app import Settings, create_app
+    from anju.chain.node import Node
+
+    node = Node(data, mempool_limit=mempool)
+    api = create_app(node, Settings(max_body_bytes=max_body, rate=rate, burst=burst))
+    if announce:
+        console.print(f"[bold green]Anju[/bold green] {node.chain_id} at [link]http://{host}:{port}[/link]  "
+                      f"(API http://{host}:{port}/api/v1, OpenAPI /openapi.json)\nverifier key: {node.verifier_key}")
+    uvicorn.run(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5, access_log=False)
+
+
+@app.command()
+def serve(
+    data: Annotated[Path, typer.Option("--data", help="The node's data directory.")],
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    rate: Annotated[float, typer.Option(help="Requests per second per client (0: no limit).")] = 2000.0,
+    burst: Annotated[float, typer.Option(help="Token-bucket burst per client.")] = 4000.0,
+    max_body: Annotated[int, typer.Option(help="Maximum request body, bytes.")] = 256 * 1024,
+    mempool: Annotated[int, typer.Option(help="Pending transactions before MEMPOOL_FULL.")] = 100_000,
+) -> None:
+    """Run a node and its HTTP API until interrupted (Ctrl-C commits everything accepted, then stops)."""
+    from anju.chain.node import DB_NAME
+
+    if not (data / DB_NAME).exists():
+        console.print(f"[red]no ledger in {data}; create one with `anju init`[/red]")
+        raise typer.Exit(2)
+    _serve(data, host, port, rate=rate, burst=burst, max_body=max_body, mempool=mempool, announce=True)
+
+
+def build_demo(data: Path, units: int, seed: str = "anju-demo", quiet: bool = False) -> dict[str, Any]:
+    """Create the demo district in ``data`` (committed block by block) and save its party manifest."""
+    import dataclasses
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from anju.chain.node import Node, init_ledger
+    from anju.crypto.tx import parse_and_verify
+    from anju.demo.generate import generate
+
+    demo = generate(seed, units, chain="anju-demo")
+    init_ledger(data, chain_id=demo.chain, app="anju-registry", params=demo.genesis,
+                genesis_time=demo.start + "T00:00:00.000Z")
+    node = Node(data, verify_workers=0)
+    blocks = txs = rejected = 0
+    try:
+        with Progress(TextColumn("building demo district"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("blocks · {task.fields[txs]} txs"), TimeElapsedColumn(),
+                      console=console, disable=quiet, transient=True) as bar:
+            task = bar.add_task("demo", total=None, txs=0)
+            for when, envs in demo.blocks():
+                parsed = [parse_and_verify(json.dumps(e, ensure_ascii=False).encode()) for e in envs]
+                _rec, results = node.commit_block(when, parsed)
+                blocks += 1
+                txs += len(parsed)
+                rejected += sum(r is not None for r in results)
+                bar.update(task, advance=1, txs=txs)
+    finally:
+        node.store.close()
+    manifest = {"chain_id": demo.chain, "seed": seed, "units": units,
+                "parties": [dataclasses.asdict(p) for p in demo.manifest]}
+    (data / "demo-parties.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n")
+    return {"blocks": blocks, "transactions": txs, "rejected": rejected}
+
+
+@app.command()
+def demo(
+    data: Annotated[Path, typer.Option("--data", help="Data directory (built on first run).")] = Path("anju-demo"),
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    units: Annotated[int, typer.Option(help="Units in the generated district.")] = 300,
+) -> None:
+    """Build the demo district if absent, then serve it (http://127.0.0.1:8080 by default)."""
+    from anju.chain.node import DB_NAME
+
+    if not (data / DB_NAME).exists():
+        stats = build_demo(data, units)
+        console.print(f"built demo district: {stats['blocks']} blocks, {stats['transactions']} transactions "
+                      f"({stats['rejected']} rejected); parties in {data / 'demo-parties.json'}")
+    _serve(data, host, port, rate=2000.0, burst=4000.0, max_body=256 * 1024, mempool=100_000, announce=True)
+
+
+def _coerce(value: str) -> Any:
+    """``k=v`` values: JSON when they parse as JSON (numbers, true/false/null, arrays), else the string."""
+    try:
+        out = json.loads(value)
+    except ValueError:
+        return value
+    return out if not isinstance(out, float) else value
+
+
+def _client(server: str, key: str | None) -> Any:
+    import httpx
+
+    from anju.client import AnjuClient
+
+    vkey = key or httpx.get(server.rstrip("/") + "/api/v1/node", timeout=10).json()["verifier_key"]
+    return AnjuClient(server, vkey)
+
+
+@tx_app.command("send")
+def tx_send(
+    kind: Annotated[str, typer.Option("--kind", help="Transaction kind, e.g. listing.publish.")],
+    key: Annotated[Path, typer.Option("--key", help="Signer's keystore or key file.")],
+    field: Annotated[list[str] | None, typer.Option("--field", help="Body field k=v (JSON values allowed).")] = None,
+    cosign: Annotated[list[Path] | None, typer.Option("--cosign", help="Co-signer key files.")] = None,
+    server: ServerOpt = DEFAULT_SERVER,
+    vkey: Annotated[str | None, typer.Option("--vkey", help="Trusted verifier key (default: ask the node).")] = None,
+    password: Annotated[str | None, typer.Option(envvar="ANJU_PASSWORD", help="Keystore password.")] = None,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Do not wait for commit.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build, sign and submit a transaction of any kind; waits for commit and verifies its inclusion."""
+    from anju.client import load_key
+    from anju.errors import AnjuError
+
+    fields: dict[str, Any] = {}
+    for item in field or []:
+        k, sep, v = item.partition("=")
+        if not sep:
+            console.print(f"[red]--field needs k=v, got {item!r}[/red]")
+            raise typer.Exit(2)
+        fields[k] = _coerce(v)
+    signer = load_key(key, password)
+    cosigners = [load_key(p, password) for p in cosign or []]
+    with _client(server, vkey) as client:
+        try:
+            receipt = client.send(kind, signer, fields, cosigners=cosigners, wait=not no_wait)
+            if not no_wait:
+                proven = client.tx(receipt["txid"])
+                receipt["verified"] = {"index": proven.index, "tree_size": proven.checkpoint.size}
+        except AnjuError as exc:
+            _emit(exc.to_json(), as_json, f"[red]{exc.diagnostics()}[/red]")
+            raise typer.Exit(1) from None
+    _emit(receipt, as_json, f"{receipt['status']} {receipt['txid']}"
+          + (f" at height {receipt.get('height')}, index {receipt.get('index')} (inclusion verified)"
+             if receipt["status"] == "committed" else ""))
+
+
+@tx_app.command("get")
+def tx_get(
+    txid: Annotated[str, typer.Argument(help="Transaction id (hex).")],
+    server: ServerOpt = DEFAULT_SERVER,
+    vkey: Annotated[str | None, typer.Option("--vkey", help="Trusted verifier key (default: ask the node).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch a committed transaction and verify its inclusion proof against a signed checkpoint."""
+    from anju.errors import AnjuError
+
+    with _client(server, vkey) as client:
+        try:
+            p = client.tx(txid)
+        except AnjuError as exc:
+            _emit(exc.to_json(), as_json, f"[red]{exc.diagnostics()}[/red]")
+            raise typer.Exit(1) from None
+    out = {"txid": p.txid, "index": p.index, "height": p.height, "envelope": p.envelope,
+           "checkpoint": {"size": p.checkpoint.size, "height": p.checkpoint.height}}
+    _emit(out, as_json, f"[green]verified[/green] {p.txid}: {p.envelope['body']['kind']} at height {p.height}, "
+          f"log index {p.index} (proven in tree of size {p.checkpoint.size})\n"
+          + json.dumps(p.envelope["body"], ensure_ascii=False, indent=1))
+
+
+@app.command()
+def check(
+    target: Annotated[str, typer.Argument(help="A listing verification code, or a bundle file (JSON).")],
+    server: ServerOpt = DEFAULT_SERVER,
+    key: Annotated[str | None, typer.Option("--key", help="The node's published verifier key (trusted).")] = None,
+    date: Annotated[str | None, typer.Option(help="Judge the listing at this date (default today).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify a listing code or an exported bundle end to end, trusting only the published key."""
+    from anju.client import AnjuClient, VerifiedListing, verify_bundle
+    from anju.errors import AnjuError
+
+    path = Path(target)
+    try:
+        if path.suffix == ".json" or path.exists():
+            bundle = json.loads(path.read_text())
+            if key is None:
+                console.print("[red]checking a bundle offline needs --key (the node's published verifier key)[/red]")
+                raise typer.Exit(2)
+            result = verify_bundle(bundle, key, date)
+        else:
+            if key is None:
+                console.print("[yellow]no --key given: trusting the key the server reports (first use)[/yellow]")
+            with _client(server, key) if key is None else AnjuClient(server, key) as client:
+                result = client.verify_listing(target, date)
+    except AnjuError as exc:
+        _emit({"ok": False, **exc.to_json()}, as_json, f"[red]NOT VERIFIED[/red] {exc.diagnostics()}")
+        raise typer.Exit(1) from None
+    if isinstance(result, VerifiedListing):
+        out = {"ok": True, "kind": "listing", "code": result.code, "status": result.status, "reason": result.reason,
+               "date": result.date, "listing": result.listing["id"], "unit": result.unit["id"],
+               "street": result.unit["street"], "rent": result.listing["rent"],
+               "publisher": result.listing["publisher"], "publisher_role": result.listing["publisher_role"],
+               "checkpoint": {"size": result.checkpoint.size, "height": result.checkpoint.height}}
+        colour = "green" if result.live else "yellow"
+        human = (f"[green]VERIFIED[/green] listing {result.code}: unit {result.unit['id']} on {result.unit['street']}, "
+                 f"title attested, published by the {result.listing['publisher_role']}; "
+                 f"status [{colour}]{result.status}[/{colour}]" + (f" ({result.reason})" if result.reason else "")
+                 + f" at {result.date}; proven at height {result.checkpoint.height}")
+    else:
+        out = {"ok": True, "kind": "history", "party": result.party, "score": result.score,
+               "leases": len(result.leases), "payments": len(result.payments),
+               "checkpoint": {"size": result.checkpoint.size, "height": result.checkpoint.height}}
+        human = (f"[green]VERIFIED[/green] rental history of {result.party[:16]}…: {len(result.leases)} leases, "
+                 f"{len(result.payments)} payments, credit score {result.score}; proven at height "
+                 f"{result.checkpoint.height}")
+    _emit(out, as_json, human)
+    sys.stdout.flush()

@@ -1,0 +1,29 @@
+"""Anju's Python SDK: :class:`AnjuClient` talks to a node; :func:`verify_bundle` needs no network."""
+
+from anju.client.sdk import AnjuClient, ProvenState, ProvenTx, iter_sse, load_key
+from anju.client.verify import (
+    Trust,
+    VerifiedBundle,
+    VerifiedHistory,
+    VerifiedListing,
+    check_history,
+    check_listing,
+    open_bundle,
+    verify_bundle,
+)
+
+__all__ = [
+    "AnjuClient",
+    "ProvenState",
+    "ProvenTx",
+    "Trust",
+    "VerifiedBundle",
+    "VerifiedHistory",
+    "VerifiedListing",
+    "check_history",
+    "check_listing",
+    "iter_sse",
+    "load_key",
+    "open_bundle",
+    "verify_bundle",
+]

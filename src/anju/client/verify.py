@@ -1,0 +1,300 @@
+"""Offline verification of everything the API returns; no network, no trust in the server.
+
+Trust starts from the node's published verifier key (C2SP signed-note ``vkey``), or several keys
+and a threshold. From a checkpoint note signed by it, this module checks RFC 9162 inclusion
+proofs of transactions, state proofs of keys, whole bundles, and what a listing or a rental
+history claims. Any failure raises :class:`anju.errors.VerificationError` carrying its evidence.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from anju.crypto import jcs
+from anju.crypto.tx import Tx, parse_and_verify
+from anju.errors import AnjuError, VerificationError
+from anju.ledger import merkle
+from anju.ledger.checkpoint import Checkpoint
+from anju.ledger.note import Verifier
+from anju.ledger.statemap import verify_state_proof
+
+BUNDLE_FORMAT = "anju-bundle-v1"
+CREDIT_BASE, CREDIT_FLOOR, CREDIT_CEILING = 600, 0, 1000  # docs/REGISTRY.md, section "Credit record"
+
+
+def _fail(code: str, message: str, **evidence: Any) -> VerificationError:
+    return VerificationError(code, message, **evidence)
+
+
+def unb64(text: Any, what: str) -> bytes:
+    if not isinstance(text, str):
+        raise _fail("PROOF_INVALID", f"{what} is not a base64 string")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise _fail("PROOF_INVALID", f"{what} is not valid base64") from None
+
+
+def today() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+@dataclass(frozen=True, slots=True)
+class Trust:
+    """Whose checkpoint signatures are believed: verifier keys and how many must sign."""
+
+    verifiers: tuple[Verifier, ...]
+    threshold: int = 1
+
+    @classmethod
+    def of(cls, vkeys: str | Iterable[str], threshold: int = 1) -> Trust:
+        keys = [vkeys] if isinstance(vkeys, str) else list(vkeys)
+        try:
+            verifiers = tuple(Verifier.from_vkey(k.strip()) for k in keys)
+        except AnjuError as exc:
+            raise _fail("CHECKPOINT_INVALID", f"bad verifier key: {exc.message}") from None
+        if not verifiers or not 1 <= threshold <= len(verifiers):
+            raise ValueError("need at least one verifier key and 1 <= threshold <= number of keys")
+        return cls(verifiers, threshold)
+
+    def open(self, note: Any) -> Checkpoint:
+        """The checkpoint in ``note`` if enough trusted keys signed it; else CHECKPOINT_INVALID."""
+        if not isinstance(note, str):
+            raise _fail("CHECKPOINT_INVALID", "the checkpoint note is missing")
+        try:
+            return Checkpoint.open(note, self.verifiers, self.threshold)
+        except VerificationError as exc:
+            code = exc.code if exc.code in ("CHECKPOINT_INVALID", "PROOF_INVALID") else "CHECKPOINT_INVALID"
+            raise _fail(code, f"checkpoint rejected: {exc.message}", **exc.details) from None
+
+
+def verify_tx(leaf_b64: Any, index: Any, hashes: Any, cp: Checkpoint, txid: str | None = None) -> Tx:
+    """Check that the leaf sits at ``index`` in the checkpoint's log and is a validly signed envelope."""
+    leaf = unb64(leaf_b64, "leaf")
+    if type(index) is not int or not isinstance(hashes, list):
+        raise _fail("PROOF_INVALID", "inclusion proof needs an integer index and a list of hashes")
+    proof = [unb64(h, "proof hash") for h in hashes]
+    merkle.verify_inclusion(merkle.leaf_hash(leaf), index, cp.size, proof, cp.root)
+    try:
+        tx = parse_and_verify(leaf)
+    except AnjuError as exc:
+        raise _fail("PROOF_INVALID", f"the proven leaf is not a valid envelope: {exc.message}", index=index) from None
+    if jcs.canonicalize(tx.envelope()) != leaf:
+        raise _fail("PROOF_INVALID", "the leaf is not JCS(envelope)", index=index)
+    if txid is not None and tx.txid != txid:
+        raise _fail("PROOF_INVALID", "the proven transaction has a different id", expected=txid, found=tx.txid)
+    return tx
+
+
+def verify_state(key: str, value: Any, proof: Any, cp: Checkpoint) -> None:
+    """Check that under the checkpoint's state root ``key`` holds ``value`` (None: is absent)."""
+    raw = None if value is None else jcs.canonicalize(value)
+    if not isinstance(proof, Mapping):
+        raise _fail("PROOF_INVALID", "state proof missing", key=key)
+    verify_state_proof(cp.state_root, key, raw, proof)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedBundle:
+    """A bundle whose every entry verified against ``checkpoint``."""
+
+    kind: str
+    subject: str
+    checkpoint: Checkpoint
+    state: dict[str, Any]  # key -> value (None: proven absent)
+    txs: dict[str, Tx]  # txid -> envelope proven in the log
+
+    def get(self, key: str) -> Any:
+        if key not in self.state:
+            raise _fail("PROOF_INVALID", f"the bundle has no proof for {key}", key=key)
+        return self.state[key]
+
+
+def open_bundle(bundle: Any, trust: Trust | str) -> VerifiedBundle:
+    """Verify every state entry and transaction of a bundle against its checkpoint (no semantics)."""
+    t = Trust.of(trust) if isinstance(trust, str) else trust
+    if not isinstance(bundle, Mapping) or bundle.get("format") != BUNDLE_FORMAT:
+        raise _fail("PROOF_INVALID", f"not an {BUNDLE_FORMAT} bundle")
+    cp = t.open(bundle.get("checkpoint"))
+    if bundle.get("chain_id") != cp.origin:
+        raise _fail("PROOF_INVALID", "the bundle's chain id is not the checkpoint's origin",
+                    chain_id=bundle.get("chain_id"), origin=cp.origin)
+    state: dict[str, Any] = {}
+    for entry in bundle.get("state") or []:
+        key = entry.get("key") if isinstance(entry, Mapping) else None
+        if not isinstance(key, str) or key in state:
+            raise _fail("PROOF_INVALID", "a state entry has no key, or a duplicate key")
+        verify_state(key, entry.get("value"), entry.get("proof"), cp)
+        state[key] = entry.get("value")
+    txs: dict[str, Tx] = {}
+    for entry in bundle.get("txs") or []:
+        if not isinstance(entry, Mapping):
+            raise _fail("PROOF_INVALID", "a tx entry is not an object")
+        tx = verify_tx(entry.get("leaf"), entry.get("index"), entry.get("hashes"), cp, entry.get("txid"))
+        txs[tx.txid] = tx
+    return VerifiedBundle(str(bundle.get("kind")), str(bundle.get("subject")), cp, state, txs)
+
+
+# -- listings -------------------------------------------------------------------------------------
+def listing_status(listing: Mapping[str, Any], mandate: Mapping[str, Any] | None, date: str) -> tuple[str, str | None]:
+    """(live | expired | withdrawn | revoked | ..., reason) at ``date``; docs/REGISTRY.md, "Listing status"."""
+    if listing["status"] != "live":
+        return str(listing["status"]), listing.get("status_reason")
+    if mandate is not None and not (mandate["status"] == "active" and mandate["from"] <= date <= mandate["to"]):
+        return "revoked", "mandate_ended" if mandate["status"] == "active" else "mandate_revoked"
+    if date >= listing["expires_on"]:
+        return "expired", "code_expired"
+    return "live", None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedListing:
+    """A listing proven against a trusted checkpoint, and what it means at ``date``."""
+
+    code: str
+    status: str
+    reason: str | None
+    date: str
+    listing: dict[str, Any]
+    unit: dict[str, Any]
+    title: dict[str, Any]
+    mandate: dict[str, Any] | None
+    publisher: dict[str, Any]
+    owner: dict[str, Any]
+    authority: str
+    checkpoint: Checkpoint
+    txs: dict[str, Tx] = field(default_factory=dict)
+
+    @property
+    def genuine(self) -> bool:
+        """The unit exists, its title is attested, and the publisher is entitled to publish."""
+        return True  # a VerifiedListing only exists when all of that verified
+
+    @property
+    def live(self) -> bool:
+        return self.status == "live"
+
+
+def _need(cond: bool, message: str, **evidence: Any) -> None:
+    if not cond:
+        raise _fail("PROOF_INVALID", message, **evidence)
+
+
+def _tx_of(vb: VerifiedBundle, txid: Any, kind: str, signer_any: Sequence[str]) -> Tx:
+    _need(isinstance(txid, str) and txid in vb.txs, f"no inclusion proof for the {kind} transaction", txid=txid)
+    tx = vb.txs[txid]
+    _need(tx.kind == kind, f"transaction {txid} is a {tx.kind}, not a {kind}", txid=txid)
+    _need(bool(set(signer_any) & tx.signers), f"the {kind} transaction is not signed by the right party", txid=txid)
+    return tx
+
+
+def check_listing(vb: VerifiedBundle, code: str, date: str | None = None) -> VerifiedListing:
+    """Re-derive from proven records alone that the listing with ``code`` is genuine, and its status."""
+    at = date or today()
+    entry = vb.get(f"code/{code}")
+    _need(isinstance(entry, Mapping), "the code is proven absent: no listing has it", code=code)
+    _need(entry.get("code") == code, "the code record names another code", code=code)
+    lid = entry["listing"]
+    listing = vb.get(f"listing/{lid}")
+    _need(isinstance(listing, Mapping) and listing.get("id") == lid and listing.get("code") == code,
+          "the listing record does not match the code", listing=lid)
+    meta = vb.get("meta/registry")
+    _need(isinstance(meta, Mapping) and isinstance(meta.get("authority"), str), "no proven housing authority key")
+    authority = meta["authority"]
+    unit = vb.get(f"unit/{listing['unit']}")
+    _need(isinstance(unit, Mapping) and unit.get("id") == listing["unit"], "the unit does not exist",
+          unit=listing["unit"])
+    _need(unit.get("owner") == listing.get("owner"), "the listing's owner is not the unit's owner")
+    _need(unit.get("title") is not None and unit["title"] == listing.get("title"), "the unit's title is not attested")
+    title = vb.get(f"title/{unit['title']}")
+    _need(isinstance(title, Mapping) and title.get("unit") == unit["id"]
+          and title.get("certificate_commitment") == unit["title"], "the title attestation does not match the unit")
+    ttx = _tx_of(vb, title.get("tx"), "title.attest", [authority])
+    _need(ttx.body.get("unit") == unit["id"] and ttx.body.get("certificate_commitment") == unit["title"],
+          "the title.attest transaction attests something else")
+    publisher = vb.get(f"party/{listing['publisher']}")
+    owner = vb.get(f"party/{listing['owner']}")
+    _need(isinstance(publisher, Mapping) and isinstance(owner, Mapping), "the publisher or owner is not registered")
+    mandate = None
+    if listing.get("publisher_role") == "owner":
+        _need(listing["publisher"] == unit["owner"] and not listing.get("mandate"),
+              "an owner listing must be published by the owner, without a mandate")
+        signers = [unit["owner"]]
+    else:
+        mid = listing.get("mandate")
+        _need(isinstance(mid, str), "an agency listing needs a mandate")
+        mandate = vb.get(f"mandate/{mid}")
+        _need(isinstance(mandate, Mapping) and mandate.get("id") == mid and mandate.get("unit") == unit["id"]
+              and mandate.get("agency") == listing["publisher"] and mandate.get("owner") == unit["owner"],
+              "the mandate does not authorise this publisher for this unit", mandate=mid)
+        gtx = _tx_of(vb, mandate.get("granted_tx"), "mandate.grant", [unit["owner"]])
+        _need(gtx.body.get("unit") == unit["id"] and gtx.body.get("agency") == listing["publisher"],
+              "the mandate.grant transaction grants something else")
+        signers = [listing["publisher"]] + ([listing["agent"]] if listing.get("agent") else [])
+    ptx = _tx_of(vb, listing.get("published_tx"), "listing.publish", signers)
+    _need(ptx.body.get("unit") == unit["id"], "the listing.publish transaction is for another unit")
+    status, reason = listing_status(listing, mandate, at)
+    return VerifiedListing(code, status, reason, at, dict(listing), dict(unit), dict(title),
+                           None if mandate is None else dict(mandate), dict(publisher), dict(owner), authority,
+                           vb.checkpoint, vb.txs)
+
+
+# -- rental histories -----------------------------------------------------------------------------
+def credit_score(record: Mapping[str, Any]) -> int:
+    """Recompute a credit score from its factors (docs/REGISTRY.md: clamp(600 + points, 0, 1000))."""
+    total = CREDIT_BASE + sum(int(p) for f in record.get("factors", {}).values() for _, p in f["entries"])
+    return max(CREDIT_FLOOR, min(CREDIT_CEILING, total))
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedHistory:
+    party: str
+    record: dict[str, Any]
+    credit: dict[str, Any] | None
+    score: int
+    leases: list[dict[str, Any]]
+    payments: list[dict[str, Any]]
+    checkpoint: Checkpoint
+
+
+def check_history(vb: VerifiedBundle) -> VerifiedHistory:
+    """Re-derive a tenant's history from proven records: leases, payments and credit score."""
+    party = vb.subject
+    record = vb.get(f"party/{party}")
+    _need(isinstance(record, Mapping), "the party is not registered", party=party)
+    credit = vb.get(f"credit/{party}")
+    score = CREDIT_BASE if credit is None else credit_score(credit)
+    if credit is not None:
+        _need(credit.get("score") == score, "the stored score does not follow from its factors", party=party)
+    leases = [v for k, v in vb.state.items() if k.startswith("lease/")]
+    for lease in leases:
+        _need(isinstance(lease, Mapping) and lease.get("tenant") == party, "a lease of the bundle is not the party's")
+        _tx_of(vb, lease.get("signed_tx"), "lease.sign", [party])
+    lease_ids = {lease["id"] for lease in leases}
+    payments = [v for k, v in vb.state.items() if k.startswith("payment/")]
+    for pay in payments:
+        _need(isinstance(pay, Mapping) and pay.get("lease") in lease_ids and pay.get("payer") == party,
+              "a payment of the bundle is not for the party's leases")
+    return VerifiedHistory(party, dict(record), None if credit is None else dict(credit), score,
+                           [dict(x) for x in leases], [dict(x) for x in payments], vb.checkpoint)
+
+
+def verify_bundle(bundle: Any, trusted_vkey: str | Trust, date: str | None = None) -> VerifiedListing | VerifiedHistory:
+    """Verify an exported bundle with no network: the listing or history it proves."""
+    vb = open_bundle(bundle, trusted_vkey)
+    if vb.kind == "listing":
+        return check_listing(vb, vb.subject, date)
+    if vb.kind == "history":
+        return check_history(vb)
+    raise _fail("PROOF_INVALID", f"unknown bundle kind {vb.kind!r}")
+
+
+def load_bundle(data: bytes | str) -> Any:
+    return orjson.loads(data)

@@ -1,0 +1,204 @@
+"""Every core endpoint and every error the API exposes, against a real server process (kv app)."""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from tests.api.conftest import CHAIN, Server
+
+from anju.client import AnjuClient
+from anju.crypto.keys import SigningKey
+from anju.crypto.tx import sign
+from anju.ledger import merkle
+from anju.ledger.checkpoint import Checkpoint
+from anju.ledger.note import Verifier
+
+
+def env(key: SigningKey, seq: int, k: str = "a", v: str = "b", **extra: Any) -> dict[str, Any]:
+    body = {"chain": CHAIN, "kind": "kv.put", "signer": key.public_hex, "seq": seq, "key": k, "value": v, **extra}
+    return sign(body, [key])
+
+
+def post(s: Server, envelope: Any, wait: bool = True) -> httpx.Response:
+    raw = envelope if isinstance(envelope, bytes) else orjson.dumps(envelope)
+    return s.http.post("/api/v1/txs", content=raw, params={"wait": "commit"} if wait else {})
+
+
+def err(resp: httpx.Response) -> str:
+    body = resp.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}, body
+    return str(body["error"]["code"])
+
+
+def test_node_checkpoint_blocks_txs_state(kv_server: Server) -> None:
+    s = kv_server
+    info = s.http.get("/api/v1/node").json()
+    assert info["chain_id"] == CHAIN and info["origin"] == CHAIN and info["height"] == 0 and info["tree_size"] == 0
+    key = SigningKey.generate()
+    r = post(s, env(key, 1, "greeting", "你好"))
+    assert r.status_code == 200, r.text
+    rec = r.json()
+    assert rec["status"] == "committed" and rec["index"] == 0 and rec["events"][0]["kind"] == "kv.put"
+    # a pending (not waited) one, then its status
+    r2 = post(s, env(key, 2, "b", "c"), wait=False)
+    assert r2.status_code == 202 and r2.json()["status"] == "pending"
+    client = AnjuClient(s.url, s.vkey)
+    proven = client.wait(r2.json()["txid"])
+    assert proven.index == 1 and proven.envelope["body"]["value"] == "c"
+    # checkpoint text/plain, signed by the published key
+    cp_resp = s.http.get("/api/v1/checkpoint")
+    assert cp_resp.headers["content-type"].startswith("text/plain")
+    cp = Checkpoint.open(cp_resp.text, [Verifier.from_vkey(s.vkey)])
+    assert cp.size == 2 and cp.origin == CHAIN
+    # tx with inclusion proof, verified by hand (RFC 9162)
+    t = s.http.get(f"/api/v1/txs/{rec['txid']}").json()
+    tcp = Checkpoint.open(t["checkpoint"], [Verifier.from_vkey(s.vkey)])
+    leaf = base64.b64decode(t["leaf"])
+    merkle.verify_inclusion(merkle.leaf_hash(leaf), t["index"], tcp.size,
+                            [base64.b64decode(h) for h in t["inclusion"]["hashes"]], tcp.root)
+    # block
+    b = s.http.get(f"/api/v1/blocks/{rec['height']}").json()
+    assert rec["txid"] in b["txids"] and b["checkpoint"].startswith(CHAIN + "\n")
+    assert base64.b64decode(b["log_root"]) == Checkpoint.open(b["checkpoint"], [Verifier.from_vkey(s.vkey)]).root
+    # consistency proof, verified
+    c = s.http.get("/api/v1/proofs/consistency", params={"first": 1, "second": 2}).json()
+    root1 = Checkpoint.open(s.http.get(f"/api/v1/blocks/{rec['height']}").json()["checkpoint"],
+                            [Verifier.from_vkey(s.vkey)]).root
+    merkle.verify_consistency(1, 2, [base64.b64decode(h) for h in c["hashes"]], root1, cp.root)
+    # state with proof (present and absent), through the SDK
+    assert client.state("kv/greeting").value == "你好"
+    assert client.state("kv/nothing-here").value is None
+    assert client.tx(rec["txid"]).envelope["body"]["key"] == "greeting"
+    assert client.next_seq(key.public_hex) == 3
+
+
+def test_error_codes(kv_server: Server, tmp_path: Path) -> None:
+    s = kv_server
+    key = SigningKey.generate()
+    assert err(r := post(s, b"{not json")) == "MALFORMED_JSON" and r.status_code == 400
+    assert err(post(s, {"body": {}, "sigs": []})) in ("MALFORMED_ENVELOPE", "MISSING_SIGNATURE")
+    assert err(post(s, {**env(key, 1), "extra": 1})) == "UNKNOWN_FIELD"
+    assert err(post(s, b'{"body": {"chain": "x", "kind": "kv.put", "seq": 1.5}, "sigs": []}')) in (
+        "NON_INTEGER_NUMBER", "MISSING_SIGNATURE", "MALFORMED_ENVELOPE")
+    wrong = sign({"chain": "other", "kind": "kv.put", "signer": key.public_hex, "seq": 1, "key": "a", "value": "b"},
+                 [key])
+    assert err(post(s, wrong)) == "WRONG_CHAIN"
+    bad = env(key, 1)
+    bad["sigs"][0]["sig"] = "00" * 64
+    assert err(r := post(s, bad)) == "BAD_SIGNATURE" and r.status_code == 400
+    assert err(post(s, env(key, 5))) == "SEQ_SKIPPED"
+    assert post(s, env(key, 1)).status_code == 200
+    assert err(post(s, env(key, 1))) == "DUPLICATE_TX"
+    assert err(r := post(s, env(key, 1, "other"))) == "SEQ_REUSED" and r.status_code == 409
+    unknown = sign({"chain": CHAIN, "kind": "kv.nope", "signer": key.public_hex, "seq": 2}, [key])
+    assert err(post(s, unknown)) == "UNKNOWN_KIND"
+    assert err(post(s, env(key, 2, "x" * 200))) == "INVALID_FIELD"
+    assert err(r := post(s, b"x" * (300 * 1024))) == "PAYLOAD_TOO_LARGE" and r.status_code == 413
+    assert err(post(s, env(key, 2, "k", "v" * 70_000))) in ("TX_TOO_LARGE", "INVALID_FIELD")
+    assert err(r := s.http.get("/api/v1/txs/" + "ab" * 32)) == "NOT_FOUND" and r.status_code == 404
+    assert err(r := s.http.get("/api/v1/txs/xyz")) == "BAD_REQUEST" and r.status_code == 400
+    assert err(s.http.get("/api/v1/blocks/99")) == "NOT_FOUND"
+    assert err(s.http.get("/api/v1/blocks/-1")) == "BAD_REQUEST"
+    assert err(s.http.get("/api/v1/proofs/consistency", params={"first": 5, "second": 9})) == "BAD_REQUEST"
+    assert err(s.http.get("/api/v1/proofs/consistency")) == "BAD_REQUEST"
+    assert err(s.http.get("/api/v1/no/such/path")) == "NOT_FOUND"
+    assert err(r := s.http.delete("/api/v1/node")) == "METHOD_NOT_ALLOWED" and r.status_code == 405
+    assert err(s.http.get("/api/v1/events", headers={"Last-Event-ID": "x"})) == "BAD_REQUEST"
+    assert err(s.http.get("/api/v1/listings")) == "NOT_FOUND"  # registry queries exist only on registry ledgers
+    # a signature failure found asynchronously shows up as a rejected status
+    bad2 = env(key, 2, "late")
+    bad2["sigs"][0]["sig"] = "11" * 64
+    txid = post(s, bad2, wait=False).json()["txid"]
+    client = AnjuClient(s.url, s.vkey)
+    try:
+        client.wait(txid, timeout=10)
+        raise AssertionError("should be rejected")
+    except Exception as exc:
+        assert getattr(exc, "code", "") == "BAD_SIGNATURE"
+
+
+def test_rate_limit_and_mempool(kv_ledger: Path, start_server: Callable[..., Server]) -> None:
+    s = start_server(kv_ledger, "--rate", "20", "--burst", "20", "--mempool", "30", "--block-interval", "0.3")
+    codes: list[int] = []
+    retry_after: set[str] = set()
+    for _ in range(40):
+        r = s.http.get("/api/v1/node")
+        codes.append(r.status_code)
+        if r.status_code == 429:
+            assert err(r) == "RATE_LIMITED"
+            retry_after.add(r.headers["Retry-After"])
+    assert 429 in codes and codes[0] == 200 and retry_after
+    s.stop()
+    # mempool overflow: many concurrent submissions against a tiny mempool and slow blocks
+    s = start_server(kv_ledger, "--mempool", "20", "--block-interval", "0.5")
+    keys = [SigningKey.generate() for _ in range(200)]
+    envs = [orjson.dumps(env(k, 1, f"k{i}")) for i, k in enumerate(keys)]
+
+    shared = httpx.Client(base_url=s.url, timeout=30, limits=httpx.Limits(max_connections=64))
+
+    def one(raw: bytes) -> tuple[int, str, str | None]:
+        r = shared.post("/api/v1/txs", content=raw)
+        return r.status_code, r.json().get("txid") or r.json()["error"]["code"], r.headers.get("Retry-After")
+
+    with concurrent.futures.ThreadPoolExecutor(32) as pool:
+        results = list(pool.map(one, envs))
+    shared.close()
+    accepted = [t for code, t, _ in results if code == 202]
+    full = [(t, ra) for code, t, ra in results if code == 503]
+    assert full and all(t == "MEMPOOL_FULL" and ra for t, ra in full), results[:5]
+    assert accepted
+    client = AnjuClient(s.url, s.vkey)
+    for txid in accepted:  # nothing accepted is lost
+        assert client.wait(txid, timeout=30).txid == txid
+
+
+def test_graceful_shutdown_commits_accepted(kv_ledger: Path, start_server: Callable[..., Server]) -> None:
+    s = start_server(kv_ledger, "--block-interval", "0.5")
+    keys = [SigningKey.generate() for _ in range(50)]
+    txids = [post(s, env(k, 1, f"k{i}"), wait=False).json()["txid"] for i, k in enumerate(keys)]
+    assert s.stop() in (0, -15)  # uvicorn re-raises SIGTERM after its graceful shutdown
+    s2 = start_server(kv_ledger)
+    client = AnjuClient(s2.url, s2.vkey)
+    for txid in txids:
+        assert client.tx(txid).txid == txid
+
+
+def test_openapi_describes_everything(kv_server: Server) -> None:
+    doc = kv_server.http.get("/openapi.json").json()
+    paths = doc["paths"]
+    for p in ("/api/v1/node", "/api/v1/txs", "/api/v1/txs/{txid}", "/api/v1/checkpoint", "/api/v1/blocks/{height}",
+              "/api/v1/proofs/consistency", "/api/v1/state/{key}", "/api/v1/events"):
+        assert p in paths, p
+    examples = paths["/api/v1/txs"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    assert set(examples) == {"kv.put", "kv.delete"}
+    assert "RATE_LIMITED" in doc["info"]["x-error-codes"]
+
+
+def test_cli_serve_and_tx_commands(kv_ledger: Path, start_server: Callable[..., Server], tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    s = start_server(kv_ledger, cli=True)
+    keyfile = tmp_path / "k.key"
+    key = SigningKey.generate()
+    keyfile.write_text(key.seed.hex())
+    run = [sys.executable, "-c", "from anju.cli.main import app; app()"]
+    out = subprocess.run([*run, "tx", "send", "--kind", "kv.put", "--key", str(keyfile), "--field", "key=cli",
+                          "--field", "value=hello", "--server", s.url, "--vkey", s.vkey, "--json"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    rec = json.loads(out.stdout)
+    assert rec["status"] == "committed" and rec["verified"]["index"] == 0
+    got = subprocess.run([*run, "tx", "get", rec["txid"], "--server", s.url, "--json"], capture_output=True,
+                         text=True, timeout=60)
+    assert got.returncode == 0 and json.loads(got.stdout)["envelope"]["body"]["value"] == "hello"
+    again = subprocess.run([*run, "tx", "send", "--kind", "kv.put", "--key", str(keyfile), "--field", "key=x" * 100,
+                            "--server", s.url, "--json"], capture_output=True, text=True, timeout=60)
+    assert again.returncode == 1 and json.loads(again.stdout)["error"]["code"] == "MALFORMED_ENVELOPE"
