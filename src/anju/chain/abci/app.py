@@ -70,8 +70,9 @@ class MemberConfig:
 
 
 def checkpoint_of(chain_id: str, b: BlockRecord) -> Checkpoint:
-    return Checkpoint(origin=chain_id, size=b.log_size, root=b.log_root, height=b.height, state_root=b.state_root,
-                      time=b.time)
+    return Checkpoint(
+        origin=chain_id, size=b.log_size, root=b.log_root, height=b.height, state_root=b.state_root, time=b.time
+    )
 
 
 def _result(exc: AnjuError) -> m.TxResult:
@@ -140,8 +141,9 @@ class AbciApp:
 
     def init_chain(self, req: m.InitChain) -> bytes:
         if req.chain_id != self.chain_id:
-            raise StorageCorrupt("STORE_CORRUPT",
-                                 f"CometBFT chain {req.chain_id!r} is not this ledger's {self.chain_id!r}")
+            raise StorageCorrupt(
+                "STORE_CORRUPT", f"CometBFT chain {req.chain_id!r} is not this ledger's {self.chain_id!r}"
+            )
         if req.initial_height not in (0, 1):
             raise StorageCorrupt("STORE_CORRUPT", "initial_height must be 1: Anju block h is CometBFT height h")
         if self.last.height != 0:
@@ -226,8 +228,11 @@ class AbciApp:
         self._reload()
         ex = self.executor
         if req.height != ex.last.height + 1:
-            raise StorageCorrupt("STORE_CORRUPT", f"FinalizeBlock for height {req.height}; "
-                                 f"the ledger is at {ex.last.height}", height=req.height)
+            raise StorageCorrupt(
+                "STORE_CORRUPT",
+                f"FinalizeBlock for height {req.height}; the ledger is at {ex.last.height}",
+                height=req.height,
+            )
         ex.begin(req.time)
         results: list[m.TxResult] = []
         for raw in req.txs:
@@ -264,8 +269,12 @@ class AbciApp:
             if req.path in ("/state", "state"):
                 key = req.data.decode()
                 value = self.executor.get(key)
-                body: dict[str, Any] = {"key": key, "value": None if value is None else value.decode(),
-                                        "height": last.height, "checkpoint": last.checkpoint}
+                body: dict[str, Any] = {
+                    "key": key,
+                    "value": None if value is None else value.decode(),
+                    "height": last.height,
+                    "checkpoint": last.checkpoint,
+                }
                 if req.prove:
                     body["proof"] = self.executor.smt.prove(key).to_json()
                 return m.query(OK, "", req.data, orjson.dumps(body), last.height)
@@ -276,10 +285,13 @@ class AbciApp:
                     raise TxRejected("NOT_FOUND", f"no block {h}")
                 return m.query(OK, "", b"", b.checkpoint.encode(), h)
             if req.path in ("/node", "node", ""):
-                body = {"chain_id": self.chain_id, "key_name": self.key_name, "height": last.height,
-                        "app_hash": self.app_hash_of(last).hex() if last.height else ""}
+                body = {
+                    "chain_id": self.chain_id,
+                    "key_name": self.key_name,
+                    "height": last.height,
+                    "app_hash": self.app_hash_of(last).hex() if last.height else "",
+                }
                 return m.query(OK, "", b"", orjson.dumps(body), last.height)
             raise TxRejected("NOT_FOUND", f"unknown query path {req.path!r}")
         except AnjuError as exc:
             return m.query(abci_code(exc.code), exc.message, req.data, b"", last.height, codespace=exc.code)
-

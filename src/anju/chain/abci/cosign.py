@@ -102,8 +102,12 @@ class Cosigner:
         self._known[h] = note.text
         while len(self._known) > RECENT:
             self._known.popitem(last=False)
-        self.recent[h] = {"height": h, "txids": [o.tx.txid for o in sealed.outcomes], "committed_at": time.time(),
-                          "cosigned_at": None}
+        self.recent[h] = {
+            "height": h,
+            "txids": [o.tx.txid for o in sealed.outcomes],
+            "committed_at": time.time(),
+            "cosigned_at": None,
+        }
         while len(self.recent) > RECENT:
             self.recent.popitem(last=False)
         own = self._sigs[h][self.me]
@@ -182,8 +186,9 @@ class Cosigner:
         heights = sorted(h for h in self._texts if h < tip or time.time() - self._committed_at(h) > 1.0)
         for h in heights[:PULL_BATCH]:
             missing = [p for p in self.peers if p.name not in self._sigs.get(h, {})]
-            got = await asyncio.gather(*(_get_json(f"{p.cosign_url}/cosig/{h}") for p in missing),
-                                       return_exceptions=True)
+            got = await asyncio.gather(
+                *(_get_json(f"{p.cosign_url}/cosig/{h}") for p in missing), return_exceptions=True
+            )
             for doc in got:
                 if isinstance(doc, dict):
                     sig = _sig_from_json(doc)
@@ -207,10 +212,13 @@ class Cosigner:
     def status(self) -> dict[str, Any]:
         last = self.app.last
         return {
-            "member": self.me, "height": last.height,
+            "member": self.me,
+            "height": last.height,
             "app_hash": self.app.app_hash_of(last).hex() if last.height else "",
-            "cosigned_height": self.cosigned_height, "threshold": self.threshold,
-            "below_threshold": len(self._texts), "divergent": sorted(self.divergent),
+            "cosigned_height": self.cosigned_height,
+            "threshold": self.threshold,
+            "below_threshold": len(self._texts),
+            "divergent": sorted(self.divergent),
         }
 
     async def handle(self, method: str, target: str, body: bytes) -> tuple[int, str, bytes]:
@@ -267,8 +275,10 @@ async def _request(method: str, url: str, body: bytes = b"") -> tuple[int, bytes
     host, port = u.hostname or "127.0.0.1", u.port or 80
     reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), HTTP_TIMEOUT)
     try:
-        head = (f"{method} {u.path or '/'}{'?' + u.query if u.query else ''} HTTP/1.1\r\nHost: {host}\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+        head = (
+            f"{method} {u.path or '/'}{'?' + u.query if u.query else ''} HTTP/1.1\r\nHost: {host}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
         writer.write(head.encode() + body)
         await writer.drain()
         raw = await asyncio.wait_for(reader.read(), HTTP_TIMEOUT)
@@ -307,8 +317,11 @@ async def serve_http(handler: Handler, host: str, port: int) -> asyncio.Server:
                 status, ctype, out = await handler(method, target, body)
             except (AnjuError, ValueError, KeyError) as exc:
                 status, ctype, out = 400, "text/plain", f"{exc}\n".encode()
-            writer.write(f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {len(out)}\r\n"
-                         f"Connection: close\r\n\r\n".encode() + out)
+            writer.write(
+                f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {len(out)}\r\n"
+                f"Connection: close\r\n\r\n".encode()
+                + out
+            )
             await writer.drain()
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError):
             pass

@@ -19,9 +19,21 @@ from datetime import UTC, datetime
 from anju.chain.abci.wire import Fields, WireError, f_bool, f_bytes, f_int, f_msg, f_str, iter_fields
 
 REQUESTS: dict[int, str] = {
-    1: "echo", 2: "flush", 3: "info", 5: "init_chain", 6: "query", 8: "check_tx", 11: "commit",
-    12: "list_snapshots", 13: "offer_snapshot", 14: "load_snapshot_chunk", 15: "apply_snapshot_chunk",
-    16: "prepare_proposal", 17: "process_proposal", 18: "extend_vote", 19: "verify_vote_extension",
+    1: "echo",
+    2: "flush",
+    3: "info",
+    5: "init_chain",
+    6: "query",
+    8: "check_tx",
+    11: "commit",
+    12: "list_snapshots",
+    13: "offer_snapshot",
+    14: "load_snapshot_chunk",
+    15: "apply_snapshot_chunk",
+    16: "prepare_proposal",
+    17: "process_proposal",
+    18: "extend_vote",
+    19: "verify_vote_extension",
     20: "finalize_block",
 }
 RESPONSE_FIELD: dict[str, int] = {name: no + 1 for no, name in REQUESTS.items()} | {"exception": 1}
@@ -133,8 +145,10 @@ def echo(message: str) -> bytes:
 
 
 def info(data: str, version: str, app_version: int, last_height: int, last_app_hash: bytes) -> bytes:
-    return response("info", f_str(1, data) + f_str(2, version) + f_int(3, app_version) + f_int(4, last_height)
-                    + f_bytes(5, last_app_hash))
+    return response(
+        "info",
+        f_str(1, data) + f_str(2, version) + f_int(3, app_version) + f_int(4, last_height) + f_bytes(5, last_app_hash),
+    )
 
 
 def init_chain(app_hash: bytes) -> bytes:
@@ -142,8 +156,16 @@ def init_chain(app_hash: bytes) -> bytes:
 
 
 def query(code: int, log: str, key: bytes, value: bytes, height: int, codespace: str = "", info: str = "") -> bytes:
-    return response("query", f_int(1, code) + f_str(3, log) + f_str(4, info) + f_bytes(6, key) + f_bytes(7, value)
-                    + f_int(9, height) + f_str(10, codespace))
+    return response(
+        "query",
+        f_int(1, code)
+        + f_str(3, log)
+        + f_str(4, info)
+        + f_bytes(6, key)
+        + f_bytes(7, value)
+        + f_int(9, height)
+        + f_str(10, codespace),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +191,13 @@ class TxResult:
     events: Sequence[Event] = field(default_factory=tuple)
 
     def encode(self) -> bytes:
-        return (f_int(1, self.code) + f_bytes(2, self.data) + f_str(3, self.log)
-                + b"".join(f_msg(7, e.encode()) for e in self.events) + f_str(8, self.codespace))
+        return (
+            f_int(1, self.code)
+            + f_bytes(2, self.data)
+            + f_str(3, self.log)
+            + b"".join(f_msg(7, e.encode()) for e in self.events)
+            + f_str(8, self.codespace)
+        )
 
 
 def check_tx(result: TxResult) -> bytes:
@@ -190,8 +217,12 @@ def process_proposal(status: int) -> bytes:
 
 
 def finalize_block(events: Sequence[Event], results: Sequence[TxResult], app_hash: bytes) -> bytes:
-    return response("finalize_block", b"".join(f_msg(1, e.encode()) for e in events)
-                    + b"".join(f_msg(2, r.encode()) for r in results) + f_bytes(5, app_hash))
+    return response(
+        "finalize_block",
+        b"".join(f_msg(1, e.encode()) for e in events)
+        + b"".join(f_msg(2, r.encode()) for r in results)
+        + f_bytes(5, app_hash),
+    )
 
 
 def extend_vote() -> bytes:

@@ -1,0 +1,117 @@
+"""`anju consortium …` (a local CometBFT network of Anju members) and `anju bench consortium`.
+
+Registered on the main app when ``anju.cli.main`` imports this module.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from anju.cli.main import app, bench_app, console
+
+consortium_app = typer.Typer(help="A local consortium: CometBFT validators, each running an Anju member.",
+                             no_args_is_help=True)
+app.add_typer(consortium_app, name="consortium")
+
+DirOpt = Annotated[Path, typer.Option("--dir", help="The consortium directory.")]
+NodesOpt = Annotated[list[int] | None, typer.Option("--node", help="Only these node indexes (repeatable).")]
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[red]{exc}[/red]")
+    raise typer.Exit(1) from None
+
+
+@consortium_app.command("init")
+def consortium_init(
+    directory: DirOpt = Path("consortium"),
+    validators: Annotated[int, typer.Option(help="Number of validators (members).")] = 4,
+    chain_id: Annotated[str, typer.Option("--chain-id", help="Chain id (CometBFT and Anju).")] = "anju-consortium",
+    app_name: Annotated[str, typer.Option("--app", help="Application: kv or anju-registry.")] = "kv",
+    base_port: Annotated[int, typer.Option(help="Node i uses ports base+10i .. base+10i+3.")] = 26600,
+    params: Annotated[Path | None, typer.Option(help="JSON file with the application's genesis params.")] = None,
+) -> None:
+    """Create validator keys, one genesis for all, configs and each member's Anju ledger."""
+    from anju.chain import consortium as c
+
+    try:
+        p = json.loads(params.read_text()) if params else None
+        layout = c.init(directory, validators=validators, chain_id=chain_id, app=app_name, base_port=base_port,
+                        params=p)
+    except (c.ConsortiumError, ValueError, OSError) as exc:
+        _fail(exc)
+        return
+    for n in layout["nodes"]:
+        console.print(f"{n['member']}: p2p {n['host']}:{n['p2p']}  rpc http://{n['host']}:{n['rpc']}  "
+                      f"abci {n['host']}:{n['abci']}  cosign http://{n['host']}:{n['cosign']}")
+    console.print(f"threshold {layout['threshold']} of {len(layout['members'])} member signatures")
+
+
+@consortium_app.command("up")
+def consortium_up(directory: DirOpt = Path("consortium"), node: NodesOpt = None) -> None:
+    """Start every member's ABCI app and CometBFT node in the background (pid files, logs in node<i>/)."""
+    from anju.chain import consortium as c
+
+    try:
+        started = c.up(directory, only=node)
+    except c.ConsortiumError as exc:
+        _fail(exc)
+        return
+    console.print("started: " + (", ".join(started) or "nothing (already running)"))
+
+
+@consortium_app.command("down")
+def consortium_down(
+    directory: DirOpt = Path("consortium"), node: NodesOpt = None,
+    kill: Annotated[bool, typer.Option("--kill", help="SIGKILL instead of a clean stop.")] = False,
+) -> None:
+    """Stop CometBFT and then the ABCI app of every member (or of --node)."""
+    from anju.chain import consortium as c
+
+    try:
+        stopped = c.down(directory, only=node, kill=kill)
+    except c.ConsortiumError as exc:
+        _fail(exc)
+        return
+    console.print("stopped: " + (", ".join(stopped) or "nothing (none was running)"))
+
+
+@consortium_app.command("status")
+def consortium_status(
+    directory: DirOpt = Path("consortium"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Heights, app hashes, cosigned heights and divergent members, per node."""
+    from anju.chain import consortium as c
+
+    try:
+        rows = c.status(directory)
+    except c.ConsortiumError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    for r in rows:
+        up = "up" if r["app_running"] and r["cometbft_running"] else "DOWN"
+        console.print(f"{r['member']:<10} {up:<5} height {r.get('anju_height')}  app_hash "
+                      f"{(r.get('anju_app_hash') or '')[:16]}  cosigned {r.get('anju_cosigned_height')}  "
+                      f"divergent {r.get('anju_divergent') or '-'}")
+
+
+@bench_app.command("consortium")
+def bench_consortium(
+    out: Annotated[Path, typer.Option(help="Where to write the JSON.")] = Path("bench/results/consortium.json"),
+) -> None:
+    """4 validators: Anju's tx rate and cosigned finality vs CometBFT's kvstore under the same load."""
+    from anju.bench.consortium import run
+
+    result = run(console)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    sys.stdout.write(json.dumps(result) + "\n")
