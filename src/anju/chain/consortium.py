@@ -42,15 +42,26 @@ ROOT = Path(__file__).resolve().parents[3]
 
 # CometBFT settings for a LAN consortium (documented in docs/CONSORTIUM.md).
 CONSENSUS = {
-    "timeout_propose": "1s", "timeout_propose_delta": "200ms",
-    "timeout_prevote": "200ms", "timeout_prevote_delta": "100ms",
-    "timeout_precommit": "200ms", "timeout_precommit_delta": "100ms",
-    "timeout_commit": "300ms", "create_empty_blocks": "true", "create_empty_blocks_interval": "0s",
+    "timeout_propose": "1s",
+    "timeout_propose_delta": "200ms",
+    "timeout_prevote": "200ms",
+    "timeout_prevote_delta": "100ms",
+    "timeout_precommit": "200ms",
+    "timeout_precommit_delta": "100ms",
+    "timeout_commit": "300ms",
+    "create_empty_blocks": "true",
+    "create_empty_blocks_interval": "0s",
     "peer_gossip_sleep_duration": "10ms",
 }
 MEMPOOL = {"size": "50000", "cache_size": "200000", "recheck": "true", "broadcast": "true"}
-P2P = {"flush_throttle_timeout": "10ms", "send_rate": "51200000", "recv_rate": "51200000",
-       "addr_book_strict": "false", "allow_duplicate_ip": "true", "pex": "false"}
+P2P = {
+    "flush_throttle_timeout": "10ms",
+    "send_rate": "51200000",
+    "recv_rate": "51200000",
+    "addr_book_strict": "false",
+    "allow_duplicate_ip": "true",
+    "pex": "false",
+}
 BLOCK_MAX_BYTES = 4 * 1024 * 1024
 
 
@@ -111,8 +122,14 @@ def _set(text: str, section: str | None, key: str, value: str) -> str:
 
 
 def init(
-    directory: Path, *, validators: int = 4, chain_id: str = "anju-consortium", app: str = "kv",
-    base_port: int = 26600, params: dict[str, Any] | None = None, genesis_time: str | None = None,
+    directory: Path,
+    *,
+    validators: int = 4,
+    chain_id: str = "anju-consortium",
+    app: str = "kv",
+    base_port: int = 26600,
+    params: dict[str, Any] | None = None,
+    genesis_time: str | None = None,
 ) -> dict[str, Any]:
     """Create a consortium of ``validators`` members in ``directory`` (which must not exist or be empty)."""
     cometbft = _cometbft()
@@ -134,26 +151,45 @@ def init(
     keys: list[SigningKey] = []
     vals: list[dict[str, Any]] = []
     for i in range(validators):
-        info = NodeInfo(i, f"member{i}", f"127.0.0.{i + 1}", base_port + 10 * i, base_port + 10 * i + 1,
-                        base_port + 10 * i + 2, base_port + 10 * i + 3)
+        info = NodeInfo(
+            i,
+            f"member{i}",
+            f"127.0.0.{i + 1}",
+            base_port + 10 * i,
+            base_port + 10 * i + 1,
+            base_port + 10 * i + 2,
+            base_port + 10 * i + 3,
+        )
         home = d / info.dir / "cometbft"
         subprocess.run([str(cometbft), "init", "--home", str(home)], check=True, capture_output=True)
-        node_id = subprocess.run([str(cometbft), "show-node-id", "--home", str(home)], check=True,
-                                 capture_output=True, text=True).stdout.strip()
+        node_id = subprocess.run(
+            [str(cometbft), "show-node-id", "--home", str(home)], check=True, capture_output=True, text=True
+        ).stdout.strip()
         pv = orjson.loads((home / "config" / "priv_validator_key.json").read_bytes())
         vals.append({"address": pv["address"], "pub_key": pv["pub_key"], "power": "10", "name": info.member})
         nodes.append(NodeInfo(**{**info.__dict__, "node_id": node_id}))
         keys.append(SigningKey.generate())
 
-    members = [{"name": f"{chain_id}/{n.member}", "vkey": vkey_of(f"{chain_id}/{n.member}", k.public),
-                "cosign_url": n.cosign_url} for n, k in zip(nodes, keys, strict=True)]
+    members = [
+        {
+            "name": f"{chain_id}/{n.member}",
+            "vkey": vkey_of(f"{chain_id}/{n.member}", k.public),
+            "cosign_url": n.cosign_url,
+        }
+        for n, k in zip(nodes, keys, strict=True)
+    ]
     threshold = threshold_for(validators)
     base_genesis = orjson.loads((d / nodes[0].dir / "cometbft" / "config" / "genesis.json").read_bytes())
     consensus_params = base_genesis["consensus_params"]
     consensus_params["block"]["max_bytes"] = str(BLOCK_MAX_BYTES)
     cmt_genesis = {
-        "genesis_time": gtime, "chain_id": chain_id, "initial_height": "1", "consensus_params": consensus_params,
-        "validators": vals, "app_hash": "", "app_state": doc,
+        "genesis_time": gtime,
+        "chain_id": chain_id,
+        "initial_height": "1",
+        "consensus_params": consensus_params,
+        "validators": vals,
+        "app_hash": "",
+        "app_state": doc,
     }
     for n, key in zip(nodes, keys, strict=True):
         home = d / n.dir / "cometbft"
@@ -183,12 +219,26 @@ def init(
         store = Store(data / DB_NAME)
         write_genesis(store, doc, key, f"{chain_id}/{n.member}")
         store.close()
-        (data / MEMBER_FILE).write_bytes(orjson.dumps({
-            "chain_id": chain_id, "member": n.member, "threshold": threshold, "members": members,
-        }, option=orjson.OPT_INDENT_2))
+        (data / MEMBER_FILE).write_bytes(
+            orjson.dumps(
+                {
+                    "chain_id": chain_id,
+                    "member": n.member,
+                    "threshold": threshold,
+                    "members": members,
+                },
+                option=orjson.OPT_INDENT_2,
+            )
+        )
 
-    layout = {"chain_id": chain_id, "app": app, "threshold": threshold, "members": members,
-              "nodes": [n.__dict__ for n in nodes], "cometbft": str(cometbft)}
+    layout = {
+        "chain_id": chain_id,
+        "app": app,
+        "threshold": threshold,
+        "members": members,
+        "nodes": [n.__dict__ for n in nodes],
+        "cometbft": str(cometbft),
+    }
     (d / LAYOUT).write_bytes(orjson.dumps(layout, option=orjson.OPT_INDENT_2))
     return layout
 
@@ -229,8 +279,9 @@ def _alive(pid_file: Path) -> int | None:
 
 def _spawn(args: list[str], log_path: Path, pid_path: Path, env: dict[str, str] | None = None) -> int:
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env=env)
+        proc = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env
+        )
     pid_path.write_text(str(proc.pid))
     return proc.pid
 
@@ -261,9 +312,22 @@ def up(directory: Path, only: list[int] | None = None, proxy_app: str | None = N
     for n in todo:
         nd = d / n.dir
         if proxy_app is None and _alive(nd / "app.pid") is None:
-            _spawn([sys.executable, "-m", "anju.chain.abci", "--data", str(nd / "anju"),
-                    "--abci", f"tcp://{n.host}:{n.abci}", "--cosign", n.cosign_url],
-                   nd / "app.log", nd / "app.pid", env)
+            _spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "anju.chain.abci",
+                    "--data",
+                    str(nd / "anju"),
+                    "--abci",
+                    f"tcp://{n.host}:{n.abci}",
+                    "--cosign",
+                    n.cosign_url,
+                ],
+                nd / "app.log",
+                nd / "app.pid",
+                env,
+            )
             started.append(f"{n.member}/app")
     for n in todo:
         nd = d / n.dir
@@ -320,9 +384,13 @@ def status(directory: Path) -> list[dict[str, Any]]:
     d = Path(directory)
     out = []
     for n in nodes_of(load(d)):
-        row: dict[str, Any] = {"member": n.member, "rpc": n.rpc_url, "cosign": n.cosign_url,
-                               "cometbft_running": _alive(d / n.dir / "cometbft.pid") is not None,
-                               "app_running": _alive(d / n.dir / "app.pid") is not None}
+        row: dict[str, Any] = {
+            "member": n.member,
+            "rpc": n.rpc_url,
+            "cosign": n.cosign_url,
+            "cometbft_running": _alive(d / n.dir / "cometbft.pid") is not None,
+            "app_running": _alive(d / n.dir / "app.pid") is not None,
+        }
         try:
             st = _get_json(f"{n.rpc_url}/status")["result"]["sync_info"]
             row["cometbft_height"] = int(st["latest_block_height"])
