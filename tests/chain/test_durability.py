@@ -42,7 +42,8 @@ def _run_and_kill(data: Path, start_seq: int, delay: float) -> set[str]:
     t = threading.Thread(target=reader, daemon=True)
     t.start()
     time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)
+    # The node and its verifier processes die together, as in a machine or container crash.
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     t.join(timeout=10)
     return acked
