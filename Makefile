@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 8080
 DATA   ?= data/demo
 
-.PHONY: demo test bench lint fmt typecheck install browser clean bench-ledger
+.PHONY: demo test bench lint fmt typecheck install tools browser cometbft clean bench-ledger
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/anju demo --data $(DATA) --port $(PORT)
 
-test: $(STAMP)
+# Debian's Chromium (browser tests) and CometBFT built with `go install` (consortium tests).
+tools: browser cometbft
+
+browser: $(STAMP)
+	PYTHON=$(PY) sh scripts/install-browser.sh
+
+cometbft:
+	bash scripts/install-cometbft.sh
+
+test: $(STAMP) tools
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
