@@ -45,7 +45,7 @@ def _req(no: int, body: bytes = b"") -> bytes:
 
 
 def _resp(raw: bytes) -> tuple[int, Fields]:
-    (no, _, body), = list(iter_fields(raw))
+    ((no, _, body),) = list(iter_fields(raw))
     assert isinstance(body, bytes)
     return no, Fields(body)
 
@@ -71,8 +71,9 @@ def member(tmp_path: Path) -> tuple[Path, dict[str, object]]:
 
 
 def _tx(k: SigningKey, seq: int, key: str = "a") -> bytes:
-    return jcs.canonicalize(sign({"chain": CHAIN, "kind": "kv.put", "signer": k.public_hex, "seq": seq, "key": key,
-                                  "value": "v"}, [k]))
+    return jcs.canonicalize(
+        sign({"chain": CHAIN, "kind": "kv.put", "signer": k.public_hex, "seq": seq, "key": key, "value": "v"}, [k])
+    )
 
 
 def test_handshake_blocks_and_replay_after_crash(member: tuple[Path, dict[str, object]]) -> None:

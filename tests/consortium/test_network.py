@@ -54,13 +54,20 @@ class Net:
     def tx(self, signer: int, key: str, value: str = "v") -> bytes:
         self.seq[signer] += 1
         k = self.keys[signer]
-        body = {"chain": CHAIN, "kind": "kv.put", "signer": k.public_hex, "seq": self.seq[signer], "key": key,
-                "value": value}
+        body = {
+            "chain": CHAIN,
+            "kind": "kv.put",
+            "signer": k.public_hex,
+            "seq": self.seq[signer],
+            "key": key,
+            "value": value,
+        }
         return jcs.canonicalize(sign(body, [k]))
 
     def rpc(self, node: int, method: str, **params: Any) -> Any:
-        r = self.client.post(self.nodes[node].rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method,
-                                                              "params": params})
+        r = self.client.post(
+            self.nodes[node].rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        )
         return r.json()["result"]
 
     def submit(self, node: int, raw: bytes) -> dict[str, Any]:

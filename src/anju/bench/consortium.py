@@ -40,8 +40,14 @@ def _anju_load(app: str) -> list[list[tuple[str, bytes]]]:
         k = SigningKey.generate()
         txs = []
         for q in range(1, PER_SIGNER + 1):
-            body = {"chain": CHAIN, "kind": "kv.put", "signer": k.public_hex, "seq": q, "key": f"s{s}/k{q}",
-                    "value": "x" * 64}
+            body = {
+                "chain": CHAIN,
+                "kind": "kv.put",
+                "signer": k.public_hex,
+                "seq": q,
+                "key": f"s{s}/k{q}",
+                "value": "x" * 64,
+            }
             txs.append((txid_of(body), jcs.canonicalize(sign(body, [k]))))
         out.append(txs)
     return out
@@ -57,14 +63,22 @@ async def _drive(nodes: list[c.NodeInfo], load: list[list[tuple[str, bytes]]]) -
     accepted = 0
     sem = asyncio.Semaphore(CONCURRENCY)
     async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=CONCURRENCY)) as client:
+
         async def signer(i: int, txs: list[tuple[str, bytes]]) -> None:
             nonlocal accepted
             url = nodes[i % len(nodes)].rpc_url
             for tid, raw in txs:
                 async with sem:
                     sent[tid] = time.time()
-                    r = await client.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "broadcast_tx_sync",
-                                                     "params": {"tx": base64.b64encode(raw).decode()}})
+                    r = await client.post(
+                        url,
+                        json={
+                            "jsonrpc": "2.0",
+                            "id": 1,
+                            "method": "broadcast_tx_sync",
+                            "params": {"tx": base64.b64encode(raw).decode()},
+                        },
+                    )
                     if r.json().get("result", {}).get("code") == 0:
                         accepted += 1
 
@@ -107,9 +121,16 @@ def _measure(nodes: list[c.NodeInfo], load: list[list[tuple[str, bytes]]], timeo
         time.sleep(0.05)
     client.close()
     elapsed = (t_done or time.time()) - t0
-    return {"submitted": total, "accepted": accepted, "committed": seen, "seconds": round(elapsed, 3),
-            "submit_seconds": round(t_sent - t0, 3), "tps": round(seen / elapsed, 1), "sent": sent,
-            "start_height": start_h}
+    return {
+        "submitted": total,
+        "accepted": accepted,
+        "committed": seen,
+        "seconds": round(elapsed, 3),
+        "submit_seconds": round(t_sent - t0, 3),
+        "tps": round(seen / elapsed, 1),
+        "sent": sent,
+        "start_height": start_h,
+    }
 
 
 def _finality(node: c.NodeInfo, sent: dict[str, float], start: int, timeout: float = 30) -> list[float]:
@@ -139,6 +160,7 @@ def _pct(xs: list[float], p: float) -> float:
 
 def run(console: Any = None, validators: int = 4) -> dict[str, Any]:
     """Run both networks one after the other on loopback; return the figures."""
+
     def say(msg: str) -> None:
         if console is not None:
             console.print(msg)
@@ -146,10 +168,19 @@ def run(console: Any = None, validators: int = 4) -> dict[str, Any]:
     if c.find_cometbft() is None:
         raise c.ConsortiumError("cometbft not found: run scripts/install-cometbft.sh first")
     base = 40000 + (os.getpid() % 100) * 50
-    result: dict[str, Any] = {"validators": validators, "transactions": SIGNERS * PER_SIGNER, "signers": SIGNERS,
-                              "app": "kv", "settings": {"consensus": c.CONSENSUS, "mempool": c.MEMPOOL,
-                                                        "p2p": c.P2P, "indexer": "null",
-                                                        "block_max_bytes": c.BLOCK_MAX_BYTES}}
+    result: dict[str, Any] = {
+        "validators": validators,
+        "transactions": SIGNERS * PER_SIGNER,
+        "signers": SIGNERS,
+        "app": "kv",
+        "settings": {
+            "consensus": c.CONSENSUS,
+            "mempool": c.MEMPOOL,
+            "p2p": c.P2P,
+            "indexer": "null",
+            "block_max_bytes": c.BLOCK_MAX_BYTES,
+        },
+    }
     with tempfile.TemporaryDirectory(prefix="anju-bench-consortium-") as tmp:
         d = Path(tmp) / "anju"
         c.init(d, validators=validators, chain_id=CHAIN, app="kv", base_port=base)
@@ -161,8 +192,13 @@ def run(console: Any = None, validators: int = 4) -> dict[str, Any]:
             load = _anju_load("kv")
             m = _measure(nodes, load, timeout=180)
             fin = _finality(nodes[0], m.pop("sent"), m["start_height"])
-            result.update(consortium_tps=m["tps"], consortium=m, finality_p50_ms=_pct(fin, 0.5),
-                          finality_p99_ms=_pct(fin, 0.99), finality_samples=len(fin))
+            result.update(
+                consortium_tps=m["tps"],
+                consortium=m,
+                finality_p50_ms=_pct(fin, 0.5),
+                finality_p99_ms=_pct(fin, 0.99),
+                finality_samples=len(fin),
+            )
         finally:
             c.down(d)
         k = Path(tmp) / "kvstore"
@@ -177,8 +213,9 @@ def run(console: Any = None, validators: int = 4) -> dict[str, Any]:
             result.update(kvstore_tps=km["tps"], kvstore=km)
         finally:
             c.down(k)
-    result["consortium_ratio"] = round(result["consortium_tps"] / result["kvstore_tps"], 3) if result.get(
-        "kvstore_tps") else None
+    result["consortium_ratio"] = (
+        round(result["consortium_tps"] / result["kvstore_tps"], 3) if result.get("kvstore_tps") else None
+    )
     return result
 
 

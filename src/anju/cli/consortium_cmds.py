@@ -14,8 +14,9 @@ import typer
 
 from anju.cli.main import app, bench_app, console
 
-consortium_app = typer.Typer(help="A local consortium: CometBFT validators, each running an Anju member.",
-                             no_args_is_help=True)
+consortium_app = typer.Typer(
+    help="A local consortium: CometBFT validators, each running an Anju member.", no_args_is_help=True
+)
 app.add_typer(consortium_app, name="consortium")
 
 DirOpt = Annotated[Path, typer.Option("--dir", help="The consortium directory.")]
@@ -41,14 +42,17 @@ def consortium_init(
 
     try:
         p = json.loads(params.read_text()) if params else None
-        layout = c.init(directory, validators=validators, chain_id=chain_id, app=app_name, base_port=base_port,
-                        params=p)
+        layout = c.init(
+            directory, validators=validators, chain_id=chain_id, app=app_name, base_port=base_port, params=p
+        )
     except (c.ConsortiumError, ValueError, OSError) as exc:
         _fail(exc)
         return
     for n in layout["nodes"]:
-        console.print(f"{n['member']}: p2p {n['host']}:{n['p2p']}  rpc http://{n['host']}:{n['rpc']}  "
-                      f"abci {n['host']}:{n['abci']}  cosign http://{n['host']}:{n['cosign']}")
+        console.print(
+            f"{n['member']}: p2p {n['host']}:{n['p2p']}  rpc http://{n['host']}:{n['rpc']}  "
+            f"abci {n['host']}:{n['abci']}  cosign http://{n['host']}:{n['cosign']}"
+        )
     console.print(f"threshold {layout['threshold']} of {len(layout['members'])} member signatures")
 
 
@@ -67,7 +71,8 @@ def consortium_up(directory: DirOpt = Path("consortium"), node: NodesOpt = None)
 
 @consortium_app.command("down")
 def consortium_down(
-    directory: DirOpt = Path("consortium"), node: NodesOpt = None,
+    directory: DirOpt = Path("consortium"),
+    node: NodesOpt = None,
     kill: Annotated[bool, typer.Option("--kill", help="SIGKILL instead of a clean stop.")] = False,
 ) -> None:
     """Stop CometBFT and then the ABCI app of every member (or of --node)."""
@@ -99,9 +104,11 @@ def consortium_status(
         return
     for r in rows:
         up = "up" if r["app_running"] and r["cometbft_running"] else "DOWN"
-        console.print(f"{r['member']:<10} {up:<5} height {r.get('anju_height')}  app_hash "
-                      f"{(r.get('anju_app_hash') or '')[:16]}  cosigned {r.get('anju_cosigned_height')}  "
-                      f"divergent {r.get('anju_divergent') or '-'}")
+        console.print(
+            f"{r['member']:<10} {up:<5} height {r.get('anju_height')}  app_hash "
+            f"{(r.get('anju_app_hash') or '')[:16]}  cosigned {r.get('anju_cosigned_height')}  "
+            f"divergent {r.get('anju_divergent') or '-'}"
+        )
 
 
 @bench_app.command("consortium")
