@@ -66,22 +66,73 @@ def build(data: Path) -> dict[str, Any]:
         if role == "agency":
             b.do("authority", "authority.license_agency", party=key(name).public_hex, licence=h(name + "licence"))
     unit_fields = {"district": "徐汇区", "floor_area_m2": 68, "rooms": 2}
-    u1 = b.do("landlord", "unit.register", street="衡山路", neighbourhood="衡山坊", address_commitment=h("u1"),
-              **unit_fields)
+    u1 = b.do(
+        "landlord", "unit.register", street="衡山路", neighbourhood="衡山坊", address_commitment=h("u1"), **unit_fields
+    )
     b.do("authority", "title.attest", unit=u1, certificate_commitment=h("cert-u1"))
-    u2 = b.do("landlord", "unit.register", street="田林路", neighbourhood="田林新苑", address_commitment=h("u2"),
-              **unit_fields)
+    u2 = b.do(
+        "landlord",
+        "unit.register",
+        street="田林路",
+        neighbourhood="田林新苑",
+        address_commitment=h("u2"),
+        **unit_fields,
+    )
     b.do("authority", "title.attest", unit=u2, certificate_commitment=h("cert-u2"))
-    u3 = b.do("landlord", "unit.register", street="漕溪北路", neighbourhood="汇贤居", address_commitment=h("u3"),
-              **unit_fields)
-    listing = b.do("landlord", "listing.publish", unit=u2, rent=950_000, deposit=950_000, available_from=today,
-                   min_term_months=12, description="南北通透两居室，近地铁", photos=[])
-    # agency B holds a (non-exclusive) mandate on u1 too, for the overlap refusal journey
-    b.do("landlord", "mandate.grant", unit=u1, agency=key("agency_b").public_hex, exclusive=False, to=add_days(today, 365),
-         may_sign=True, min_rent=500_000, **{"from": today})
+    u3 = b.do(
+        "landlord",
+        "unit.register",
+        street="漕溪北路",
+        neighbourhood="汇贤居",
+        address_commitment=h("u3"),
+        **unit_fields,
+    )
+    listing = b.do(
+        "landlord",
+        "listing.publish",
+        unit=u2,
+        rent=950_000,
+        deposit=950_000,
+        available_from=today,
+        min_term_months=12,
+        description="南北通透两居室，近地铁",
+        photos=[],
+    )
+    # unit 3 is already let to tenant 2 (signed by owner and tenant), and agency B holds a mandate on it:
+    # the overlap-refusal journey offers it again for overlapping dates.
+    b.do("authority", "title.attest", unit=u3, certificate_commitment=h("cert-u3"))
+    b.do(
+        "landlord",
+        "mandate.grant",
+        unit=u3,
+        agency=key("agency_b").public_hex,
+        exclusive=False,
+        to=add_days(today, 365),
+        may_sign=True,
+        min_rent=500_000,
+        **{"from": today},
+    )
+    lease3 = b.do(
+        "landlord",
+        "lease.sign",
+        ("tenant2",),
+        unit=u3,
+        landlord=key("landlord").public_hex,
+        tenant=key("tenant2").public_hex,
+        start=add_days(today, 10),
+        end=add_days(today, 375),
+        rent=900_000,
+        deposit=900_000,
+        payment_day=5,
+        notice_days=30,
+        collector="landlord",
+        document_hash=h("lease-u3"),
+    )
     code = orjson.loads(node.store.state_get(f"listing/{listing}") or b"{}")["code"]
     node.stop()
-    parties = [{"name": label, "role": role, "seed": key(n).seed.hex(), "public_key": key(n).public_hex}
-               for n, (label, role) in PARTIES.items()]
+    parties = [
+        {"name": label, "role": role, "seed": key(n).seed.hex(), "public_key": key(n).public_hex}
+        for n, (label, role) in PARTIES.items()
+    ]
     (data / "demo-parties.json").write_bytes(orjson.dumps({"parties": parties}, option=orjson.OPT_INDENT_2))
-    return {"unit1": u1, "unit2": u2, "unit3": u3, "listing": listing, "code": code, "today": today}
+    return {"unit1": u1, "unit2": u2, "unit3": u3, "listing": listing, "code": code, "lease3": lease3, "today": today}

@@ -58,6 +58,6 @@ def pick_lang(query: str | None, cookie: str | None, accept_language: str | None
     return DEFAULT_LANG
 
 
-def N_(msgid: str) -> str:  # noqa: N802 - the gettext convention for "mark for extraction only"
+def N_(msgid: str) -> str:
     """Mark a string for extraction; it is translated later, where it is shown."""
     return msgid

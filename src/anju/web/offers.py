@@ -47,8 +47,9 @@ class Offers:
 
     def __init__(self, path: Path | None) -> None:
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(":memory:" if path is None else str(path), check_same_thread=False,
-                                   isolation_level=None)
+        self._db = sqlite3.connect(
+            ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None
+        )
         self._db.execute(SCHEMA)
 
     def add(self, created: str, tenant: str, offered_by: str, unit: str, envelope: dict[str, Any]) -> str:

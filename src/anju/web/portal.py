@@ -32,7 +32,7 @@ from anju.web import demo
 from anju.web.forms import FORMS, Form, parse
 from anju.web.i18n import LANGS, Gettext, gettext_for, pick_lang
 from anju.web.offers import Offers
-from anju.web.reads import NodeLike, Reader, Record, Search
+from anju.web.reads import NodeLike, Reader, Search
 from anju.web.refusals import Refusal, from_error
 from anju.web.sessions import COOKIE, Session, SessionStore
 
@@ -78,7 +78,9 @@ class Portal:
         self.offers = Offers(None if self.data_dir is None else self.data_dir / "web-offers.db")
         self.demo = demo.load(self.data_dir)
         self.env = Environment(
-            loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True,
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=select_autoescape(["html"]),
+            trim_blocks=True,
             lstrip_blocks=True,
         )
         self.env.filters.update(yuan=yuan, short=short)
@@ -91,13 +93,22 @@ class Portal:
         token = request.cookies.get(COOKIE)
         return Ctx(request, lang, gettext_for(lang), self.sessions.get(token), token, Reader(self.node), q in LANGS)
 
-    def render(self, c: Ctx, name: str, status: int = 200, headers: dict[str, str] | None = None,
-               **values: Any) -> HTMLResponse:
+    def render(
+        self, c: Ctx, name: str, status: int = 200, headers: dict[str, str] | None = None, **values: Any
+    ) -> HTMLResponse:
         other = "en" if c.lang == "zh" else "zh"
         page = self.env.get_template(name).render(
-            c=c, _=c._, lang=c.lang, html_lang=LANGS[c.lang][1], session=c.session, r=c.reader,
-            switch_url=str(c.request.url.include_query_params(lang=other)), other_lang=other,
-            path=c.request.url.path, flash=self._take_flash(c), **values,
+            c=c,
+            _=c._,
+            lang=c.lang,
+            html_lang=LANGS[c.lang][1],
+            session=c.session,
+            r=c.reader,
+            switch_url=str(c.request.url.include_query_params(lang=other)),
+            other_lang=other,
+            path=c.request.url.path,
+            flash=self._take_flash(c),
+            **values,
         )
         resp = HTMLResponse(page, status_code=status, headers=headers)
         if c.set_lang:
@@ -169,7 +180,7 @@ def _fen(v: str | None) -> int | None:
 def qr_svg(data: str) -> Markup:
     """An inline SVG QR code (segno) for ``data``."""
     qr = segno.make(data, error="m")
-    return Markup(qr.svg_inline(scale=4, dark="#111", light="#fff", title="QR"))  # noqa: S704 - segno output
+    return Markup(qr.svg_inline(scale=4, dark="#111", light="#fff", title="QR"))
 
 
 def key_from_upload(content: bytes, password: str) -> SigningKey:
@@ -195,7 +206,9 @@ def options_for(r: Reader, s: Session | None) -> dict[str, list[tuple[str, str]]
     opts: dict[str, list[tuple[str, str]]] = {"unit": [], "mandate": [], "listing": []}
     if s.role == "landlord":
         for u in r.units_of(s.party):
-            opts["unit"].append((u["id"], f"{u['street']} · {u['neighbourhood']} · {u['floor_area_m2']} m² ({u['id']})"))
+            opts["unit"].append(
+                (u["id"], f"{u['street']} · {u['neighbourhood']} · {u['floor_area_m2']} m² ({u['id']})")
+            )
     agency = _agency_of(r, s)
     if agency:
         for m in r.mandates(agency=agency):
@@ -238,12 +251,21 @@ def build_router(p: Portal) -> APIRouter:
     def home(request: Request) -> Response:
         c = p.ctx(request)
         q = request.query_params
-        search = Search(street=q.get("street", ""), rent_min=_fen(q.get("rent_min")), rent_max=_fen(q.get("rent_max")),
-                        rooms=_int(q.get("rooms")), area_min=_int(q.get("area_min")), area_max=_int(q.get("area_max")),
-                        available_by=q.get("available_by") or None)
+        search = Search(
+            street=q.get("street", ""),
+            rent_min=_fen(q.get("rent_min")),
+            rent_max=_fen(q.get("rent_max")),
+            rooms=_int(q.get("rooms")),
+            area_min=_int(q.get("area_min")),
+            area_max=_int(q.get("area_max")),
+            available_by=q.get("available_by") or None,
+        )
         results = c.reader.search(search)
-        name = "_results.html" if request.headers.get("hx-request") and request.headers.get("hx-target") == "results" \
+        name = (
+            "_results.html"
+            if request.headers.get("hx-request") and request.headers.get("hx-target") == "results"
             else "home.html"
+        )
         return p.render(c, name, q=q, results=results)
 
     @r.get("/listing/{lid}", response_class=HTMLResponse)
@@ -271,8 +293,14 @@ def build_router(p: Portal) -> APIRouter:
         rec = c.reader.party(pid)
         if rec is None:
             return p.render(c, "notfound.html", 404)
-        return p.render(c, "party.html", party=rec, credit=c.reader.credit(pid), reviews=c.reader.reviews_about(pid),
-                        role=c.reader.role_of(pid))
+        return p.render(
+            c,
+            "party.html",
+            party=rec,
+            credit=c.reader.credit(pid),
+            reviews=c.reader.reviews_about(pid),
+            role=c.reader.role_of(pid),
+        )
 
     @r.get("/registration", response_class=HTMLResponse)
     def registration(request: Request) -> Response:
@@ -351,17 +379,27 @@ def build_router(p: Portal) -> APIRouter:
         data: dict[str, Any] = {"opts": options_for(rd, s), "credit": rd.credit(s.party)}
         agency = _agency_of(rd, s)
         if s.role == "authority":
-            data.update(onboard=rd.parties_to_onboard(), titles=rd.titles_to_attest(),
-                        to_register=rd.leases_to_register(), reports=rd.reports(open_only=True),
-                        disputes=rd.disputes(open_only=True))
+            data.update(
+                onboard=rd.parties_to_onboard(),
+                titles=rd.titles_to_attest(),
+                to_register=rd.leases_to_register(),
+                reports=rd.reports(open_only=True),
+                disputes=rd.disputes(open_only=True),
+            )
         else:
             who = agency or s.party
             data.update(
                 units=rd.units_of(s.party) if s.role == "landlord" else [],
-                mandates=rd.mandates(owner=s.party) if s.role == "landlord" else rd.mandates(agency=who)
-                if agency else [],
-                listings=rd.listings(owner=s.party) if s.role == "landlord" else rd.listings(publisher=who)
-                if agency else [],
+                mandates=rd.mandates(owner=s.party)
+                if s.role == "landlord"
+                else rd.mandates(agency=who)
+                if agency
+                else [],
+                listings=rd.listings(owner=s.party)
+                if s.role == "landlord"
+                else rd.listings(publisher=who)
+                if agency
+                else [],
                 leases=rd.leases(who),
                 offers=p.offers.for_party(s.party),
                 to_confirm=rd.payments_to_confirm(who),
@@ -383,10 +421,17 @@ def build_router(p: Portal) -> APIRouter:
         lease = {**lease, "phase": c.reader.lease_phase(lease)}
         mine_tenant = who == lease["tenant"]
         counterparty = (lease.get("agency") or lease["landlord"]) if mine_tenant else lease["tenant"]
-        return p.render(c, "lease.html", lease=lease, unit=c.reader.unit(lease["unit"]),
-                        payments=c.reader.payments(lid), is_tenant=mine_tenant,
-                        is_collector=who == lease["collector_party"], counterparty=counterparty,
-                        disputes=[d for d in c.reader.disputes() if d["lease"] == lid])
+        return p.render(
+            c,
+            "lease.html",
+            lease=lease,
+            unit=c.reader.unit(lease["unit"]),
+            payments=c.reader.payments(lid),
+            is_tenant=mine_tenant,
+            is_collector=who == lease["collector_party"],
+            counterparty=counterparty,
+            disputes=[d for d in c.reader.disputes() if d["lease"] == lid],
+        )
 
     @r.get("/offer/{oid}", response_class=HTMLResponse)
     def offer_page(request: Request, oid: str) -> Response:
@@ -429,10 +474,10 @@ def build_router(p: Portal) -> APIRouter:
             if not err:
                 err.add(c._, "BAD_REQUEST")
             if request.headers.get("hx-request"):
-                return p.render(c, "_form.html", form=form, values=raw, err=err, opts=options_for(c.reader, s),
-                                nxt=nxt)
-            return p.render(c, "action.html", 422, form=form, values=raw, err=err, opts=options_for(c.reader, s),
-                            nxt=nxt)
+                return p.render(c, "_form.html", form=form, values=raw, err=err, opts=options_for(c.reader, s), nxt=nxt)
+            return p.render(
+                c, "action.html", 422, form=form, values=raw, err=err, opts=options_for(c.reader, s), nxt=nxt
+            )
         s.flash.append(done)
         for field_name, salt in notes.items():
             s.flash.append(c._("Keep this salt with your records (%(field)s): %(salt)s", field=field_name, salt=salt))
@@ -466,8 +511,11 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
             return None
         receipt = await p.send(tx.cosign(offer.envelope, s.key))
         p.offers.set_status(offer.id, "signed", receipt.txid)
-        return _("Lease signed by both sides. Lease %(lease)s is on the ledger (block %(height)s).",
-                 lease=receipt.txid[:16], height=receipt.height)
+        return _(
+            "Lease signed by both sides. Lease %(lease)s is on the ledger (block %(height)s).",
+            lease=receipt.txid[:16],
+            height=receipt.height,
+        )
     if form.name == "deposit.return":
         deductions = []
         if fields.get("deduction_amount"):
@@ -479,8 +527,12 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
             fields.pop("mandate", None)
     assert form.kind is not None
     receipt = await p.sign_and_send(c, fields, form.kind)
-    return _("Done: %(what)s. Transaction %(txid)s, block %(height)s.", what=_(form.title),
-             txid=receipt.txid[:16], height=receipt.height)
+    return _(
+        "Done: %(what)s. Transaction %(txid)s, block %(height)s.",
+        what=_(form.title),
+        txid=receipt.txid[:16],
+        height=receipt.height,
+    )
 
 
 def _offer_lease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | None:
@@ -499,18 +551,35 @@ def _offer_lease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | No
     # A courtesy check so the landlord side hears of a clash at once; the ledger decides.
     for lid in unit["leases"]:
         other = c.reader.lease(lid)
-        if other and other["parent"] is None and other["start"] <= other["ends_on"] and overlaps(
-            f["start"], f["end"], other["start"], other["ends_on"]
+        if (
+            other
+            and other["parent"] is None
+            and other["start"] <= other["ends_on"]
+            and overlaps(f["start"], f["end"], other["start"], other["ends_on"])
         ):
             err.add(_, "LEASE_OVERLAP", "start", names)
             return None
     body: dict[str, Any] = {
-        "chain": p.node.chain_id, "kind": "lease.sign", "signer": f["tenant"],
-        "seq": c.reader.last_seq(f["tenant"]) + 1, "unit": unit["id"], "landlord": unit["owner"],
+        "chain": p.node.chain_id,
+        "kind": "lease.sign",
+        "signer": f["tenant"],
+        "seq": c.reader.last_seq(f["tenant"]) + 1,
+        "unit": unit["id"],
+        "landlord": unit["owner"],
         "tenant": f["tenant"],
     }
-    for k in ("mandate", "listing", "start", "end", "rent", "deposit", "payment_day", "notice_days", "collector",
-              "document_hash"):
+    for k in (
+        "mandate",
+        "listing",
+        "start",
+        "end",
+        "rent",
+        "deposit",
+        "payment_day",
+        "notice_days",
+        "collector",
+        "document_hash",
+    ):
         if f.get(k) is not None:
             body[k] = f[k]
     envelope = tx.sign(body, [s.key])

@@ -194,9 +194,9 @@ class Reader:
         free_from = listing["available_from"]
         for lid in unit.get("leases", []):
             lease = self.lease(lid)
-            if lease and lease["parent"] is None and lease["status"] == "active" and lease["ends_on"] >= free_from:
-                if lease["start"] <= free_from:
-                    free_from = add_days(lease["ends_on"], 1)
+            live = lease is not None and lease["parent"] is None and lease["status"] == "active"
+            if live and lease is not None and lease["start"] <= free_from <= lease["ends_on"]:
+                free_from = add_days(lease["ends_on"], 1)
         return {
             "listing": listing,
             "unit": unit,
@@ -297,4 +297,3 @@ class Reader:
             "reports": [(k, reports[k]) for k in ("open", "confirmed", "dismissed")],
             "live_total": sum(live_by_street.values()),
         }
-

@@ -75,7 +75,10 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
     "NOTICE_TOO_SHORT": (N_("The termination date does not give the notice the lease requires."), "on"),
     "RENEWAL_NOT_CONTIGUOUS": (N_("A renewal must start the day after the current lease ends."), "end"),
     "AMOUNT_MISMATCH": (N_("The amount does not match the lease."), "amount"),
-    "PERIOD_OUT_OF_ORDER": (N_("Rent must be recorded month by month, starting with the first unpaid month."), "period"),
+    "PERIOD_OUT_OF_ORDER": (
+        N_("Rent must be recorded month by month, starting with the first unpaid month."),
+        "period",
+    ),
     "BANK_ATTESTATION_REQUIRED": (
         N_("A bank must first attest that this money sits in a supervised account."),
         "amount",
