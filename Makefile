@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 8080
 DATA   ?= data/demo
 
-.PHONY: demo test bench lint fmt typecheck install tools browser cometbft clean bench-ledger
+.PHONY: demo test bench lint fmt typecheck install tools browser cometbft clean bench-ledger consortium consortium-down bench-consortium
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,17 @@ bench: $(STAMP)
 
 bench-ledger: $(STAMP)
 	$(VENV)/bin/anju bench ledger
+
+# A local 4-validator consortium on CometBFT (API and portal on every member).
+consortium: $(STAMP) cometbft
+	test -f data/consortium/consortium.json || $(VENV)/bin/anju consortium init --validators 4 --dir data/consortium
+	$(VENV)/bin/anju consortium up --dir data/consortium
+
+consortium-down: $(STAMP)
+	$(VENV)/bin/anju consortium down --dir data/consortium
+
+bench-consortium: $(STAMP) cometbft
+	$(VENV)/bin/anju bench consortium
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

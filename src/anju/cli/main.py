@@ -181,6 +181,7 @@ def bench_all() -> None:
     bench_ledger(txs=150_000, large=False, out=Path("bench/results/ledger.json"))
 
 
+from anju.cli import consortium_cmds as _consortium_cmds  # noqa: E402,F401  (registers consortium, bench consortium)
 from anju.cli import serve_cmds as _serve_cmds  # noqa: E402,F401  (registers serve, demo, tx, check)
 
 if __name__ == "__main__":

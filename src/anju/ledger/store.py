@@ -170,6 +170,18 @@ class Store:
                 c.execute("ROLLBACK")
                 raise
 
+    def set_checkpoint(self, height: int, note: str) -> None:
+        """Replace a block's checkpoint note (a consortium adds members' cosignatures to it)."""
+        with self._write_lock:
+            c = self._conn()
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.execute("UPDATE blocks SET checkpoint=? WHERE height=?", (note, height))
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
     # -- reading ------------------------------------------------------------------------------
     def height(self) -> int:
         row = self._conn().execute("SELECT MAX(height) FROM blocks").fetchone()

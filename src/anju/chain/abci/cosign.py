@@ -162,7 +162,7 @@ class Cosigner:
         text = self._texts.pop(h)
         del self._sigs[h]
         note = Note(text, tuple(sigs[n] for n in self.order if n in sigs)).format()
-        self.app.store.execute("UPDATE blocks SET checkpoint=? WHERE height=?", (note, h))
+        self.app.store.set_checkpoint(h, note)
         if self.app.executor.last.height == h:
             from dataclasses import replace
 
