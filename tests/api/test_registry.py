@@ -1,0 +1,252 @@
+"""The registry over HTTP: the demo district replayed through the SDK (every kind), then every
+registry query, listing verification (honest and lying server), bundles and ``anju check``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.api.conftest import Server
+from tests.api.test_events import read_events
+
+from anju.chain.node import init_ledger
+from anju.client import AnjuClient, VerifiedHistory, VerifiedListing, verify_bundle
+from anju.crypto.keys import SigningKey
+from anju.demo.generate import generate
+from anju.errors import VerificationError
+from anju.registry.dates import add_days
+from anju.registry.kinds import KINDS
+
+UNITS = 8
+H = hashlib.sha256(b"evidence").hexdigest()
+
+
+class World:
+    def __init__(self, server: Server, client: AnjuClient, keys: dict[str, SigningKey], end: str,
+                 extra: dict[str, Any]) -> None:
+        self.server, self.client, self.keys, self.end, self.extra = server, client, keys, end, extra
+
+
+def _set_clock(path: Path, when: str) -> None:
+    path.write_text(when)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    base = tmp_path_factory.mktemp("registry")
+    demo = generate("anju-demo", UNITS, chain="anju-demo")
+    data = init_ledger(base / "node", chain_id=demo.chain, app="anju-registry", params=demo.genesis,
+                       genesis_time=demo.start + "T00:00:00.000Z")
+    clock = base / "clock"
+    server = Server(data, "--clock-file", str(clock), "--block-interval", "0.02")
+    client = AnjuClient(server.url, server.vkey)
+    seen: set[str] = set()
+    when = demo.start
+    # every demo transaction goes through the SDK and HTTP; a block's last one waits for commit
+    for when, envs in demo.blocks():
+        _set_clock(clock, when)
+        for i, e in enumerate(envs):
+            seen.add(e["body"]["kind"])
+            rec = client.submit(e, wait=(i == len(envs) - 1))
+            assert rec["status"] in ("pending", "committed")
+    keys = {p.name: SigningKey(bytes.fromhex(p.seed_hex)) for p in demo.manifest}
+    by_role = {p.role: SigningKey(bytes.fromhex(p.seed_hex)) for p in demo.manifest}
+    keys.update({f"role:{r}": k for r, k in by_role.items()})
+    end = add_days(when[:10], 1)
+    _set_clock(clock, end + "T09:00:00.000Z")
+    extra = _remaining_kinds(client, demo, keys, end, seen)
+    assert seen == set(KINDS), sorted(set(KINDS) - seen)
+    yield World(server, client, keys, end, extra)
+    client.close()
+    server.stop()
+
+
+def _remaining_kinds(client: AnjuClient, demo: Any, keys: dict[str, SigningKey], end: str,
+                     seen: set[str]) -> dict[str, Any]:
+    """The kinds the small demo does not produce, driven through the SDK at the demo's end date."""
+    authority = next(SigningKey(bytes.fromhex(p.seed_hex)) for p in demo.manifest if p.role == "authority")
+    agency_p = next(p for p in demo.manifest if p.role == "agency")
+    agency = SigningKey(bytes.fromhex(agency_p.seed_hex))
+    agent = next(SigningKey(bytes.fromhex(p.seed_hex)) for p in demo.manifest
+                 if p.role == "agent" and p.name.startswith("经纪人"))
+    owner = next(SigningKey(bytes.fromhex(p.seed_hex)) for p in demo.manifest if p.role == "landlord")
+
+    def send(kind: str, key: SigningKey, **fields: Any) -> dict[str, Any]:
+        seen.add(kind)
+        rec = client.send(kind, key, fields)
+        assert rec["status"] == "committed", rec
+        return rec
+
+    bank = SigningKey.generate()
+    send("party.register", bank, role="bank", commitment=H, name="测试银行")
+    send("authority.license_bank", authority, party=bank.public_hex, licence=H)
+    send("authority.suspend", authority, party=bank.public_hex, reason_hash=H)
+    send("authority.reinstate", authority, party=bank.public_hex, reason_hash=H)
+    # a fresh unit, mandate and listing: published, renewed, withdrawn; the mandate revoked
+    unit = send("unit.register", owner, district="徐汇区", street="衡山路", neighbourhood="衡山坊",
+                address_commitment=H, floor_area_m2=68, rooms=2)["txid"][:16]
+    send("title.attest", authority, unit=unit, certificate_commitment=hashlib.sha256(unit.encode()).hexdigest())
+    mandate = send("mandate.grant", owner, unit=unit, agency=agency.public_hex, exclusive=False, **{"from": end},
+                   to=add_days(end, 180), may_sign=True, min_rent=800_000)["txid"][:16]
+    listing = send("listing.publish", agency, unit=unit, mandate=mandate, rent=950_000, deposit=950_000,
+                   available_from=add_days(end, 10), min_term_months=12, description="南北通透两居室",
+                   photos=[H])["txid"][:16]
+    send("listing.renew", agency, listing=listing)
+    code = client.record(f"/listings/{listing}").value["code"]
+    live = client.verify_listing(code, date=end)
+    send("listing.withdraw", agency, listing=listing)
+    send("mandate.revoke", owner, mandate=mandate)
+    send("agency.dismiss_agent", agency, agent=agent.public_hex)
+    return {"unit": unit, "listing": listing, "code": code, "live": live, "owner": owner, "agency": agency,
+            "authority": authority}
+
+
+def test_every_kind_round_trips_and_state_matches_local_replay(world: World, tmp_path: Path) -> None:
+    # the HTTP-built ledger holds every demo transaction: same count as a local replay
+    from anju.cli.serve_cmds import build_demo
+
+    stats = build_demo(tmp_path / "local", UNITS, quiet=True)
+    info = world.server.http.get("/api/v1/node").json()
+    assert info["tree_size"] == stats["transactions"] + 12  # nothing the demo sent was rejected
+    # the first demo transactions are at the same log positions with the same ids
+    blk = world.server.http.get("/api/v1/blocks/1").json()
+    local = json.loads((tmp_path / "local" / "demo-parties.json").read_text())
+    assert local["units"] == UNITS and blk["txids"]
+
+
+def test_listing_verification(world: World) -> None:
+    live: VerifiedListing = world.extra["live"]
+    assert live.status == "live" and live.listing["publisher_role"] == "agency" and live.mandate is not None
+    after = world.client.verify_listing(world.extra["code"], date=world.end)
+    assert after.status == "withdrawn"
+    # a demo listing by code, as a listing site would check it ("no code, no ad")
+    page = world.server.http.get("/api/v1/listings", params={"include_inactive": "true", "limit": 5}).json()
+    assert page["listings"]
+    code = page["listings"][0]["listing"]["code"]
+    v = world.client.verify_listing(code.lower()[:5] + "-" + code[5:])
+    assert v.code == code and v.title["unit"] == v.unit["id"]
+    r = world.server.http.get("/api/v1/codes/0000000000")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
+    r = world.server.http.get("/api/v1/codes/not-a-code!")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "BAD_REQUEST"
+
+
+def test_search_units_parties_leases(world: World) -> None:
+    h = world.server.http
+    page = h.get("/api/v1/listings", params={"street": "衡山路", "include_inactive": "true"}).json()
+    assert all(item["listing"]["street"] == "衡山路" for item in page["listings"])
+    cheap = h.get("/api/v1/listings", params={"max_rent": 1, "include_inactive": "true"}).json()
+    assert cheap["listings"] == []
+    p1 = h.get("/api/v1/listings", params={"include_inactive": "true", "limit": 2}).json()
+    if p1["next"]:
+        p2 = h.get("/api/v1/listings", params={"include_inactive": "true", "limit": 2, "cursor": p1["next"]}).json()
+        assert p2["listings"][0]["id"] > p1["listings"][-1]["id"]
+    unit = world.extra["unit"]
+    u = world.client.record(f"/units/{unit}")
+    assert u.value["id"] == unit and u.value["title"]
+    demo_unit = h.get("/api/v1/listings", params={"include_inactive": "true", "limit": 1}).json()["listings"][0]
+    leases = h.get(f"/api/v1/units/{demo_unit['listing']['unit']}/leases").json()
+    assert leases["unit"] == demo_unit["listing"]["unit"]
+    for lease in leases["leases"]:
+        assert world.client.record(f"/leases/{lease['id']}").value["unit"] == leases["unit"]
+    owner = world.extra["owner"].public_hex
+    party = world.client.record(f"/parties/{owner}")
+    assert party.value["role"] == "landlord"
+    credit = h.get(f"/api/v1/parties/{owner}/credit").json()
+    assert credit["party"] == owner and "score" in credit["explanation"]
+    assert h.get("/api/v1/parties/" + "ab" * 32).json()["error"]["code"] == "NOT_FOUND"
+    assert h.get("/api/v1/units/zz").json()["error"]["code"] == "BAD_REQUEST"
+    assert h.get("/api/v1/units/" + "0" * 16 + "/leases").json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_history_bundle_offline_and_cli(world: World, tmp_path: Path) -> None:
+    tenant = world.keys["role:tenant"].public_hex
+    bundle = world.server.http.get(f"/api/v1/parties/{tenant}/history").json()
+    result = verify_bundle(bundle, world.server.vkey)  # no network
+    assert isinstance(result, VerifiedHistory) and result.party == tenant
+    assert result.score == bundle["claims"]["score"] or bundle["claims"]["score"] is None
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps(bundle, ensure_ascii=False))
+    run = [sys.executable, "-c", "from anju.cli.main import app; app()", "check"]
+    out = subprocess.run([*run, str(path), "--key", world.server.vkey, "--json"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(out.stdout)["kind"] == "history"
+    # tampering with any proven record is caught
+    bad = json.loads(path.read_text())
+    for entry in bad["state"]:
+        if entry["key"].startswith("credit/") and entry["value"]:
+            entry["value"]["score"] += 100
+            break
+    else:
+        bad["state"][0]["value"]["role"] = "authority"
+    path.write_text(json.dumps(bad))
+    out = subprocess.run([*run, str(path), "--key", world.server.vkey, "--json"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 1 and json.loads(out.stdout)["error"]["code"] == "PROOF_INVALID"
+    with pytest.raises(VerificationError):
+        verify_bundle(bad, world.server.vkey)
+    # anju check CODE against the live server
+    out = subprocess.run([*run, world.extra["code"], "--server", world.server.url, "--key", world.server.vkey,
+                          "--date", world.end, "--json"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(out.stdout)["status"] == "withdrawn"
+
+
+def test_owner_is_told_when_an_agency_acts(world: World) -> None:
+    owner, agency = world.extra["owner"], world.extra["agency"]
+    got: list[Any] = []
+    t = threading.Thread(target=lambda: got.extend(read_events(world.server, 2, {}, {"party": owner.public_hex})))
+    t.start()
+    import time
+
+    time.sleep(0.5)
+    unit = world.extra["unit"]
+    mandate = world.client.send("mandate.grant", owner, {"unit": unit, "agency": agency.public_hex,
+                                "exclusive": False, "from": world.end, "to": add_days(world.end, 90),
+                                "may_sign": False, "min_rent": 1})["txid"][:16]
+    world.client.send("listing.publish", agency, {"unit": unit, "mandate": mandate, "rent": 900_000, "deposit": 0,
+                      "available_from": add_days(world.end, 5), "min_term_months": 6, "description": "x",
+                      "photos": []})
+    t.join(30)
+    kinds = [e["kind"] for e in got]
+    assert len(kinds) == 2 and any(k.startswith("listing.") for k in kinds), kinds
+
+
+def test_lying_server_listing_rejected(world: World, tmp_path: Path) -> None:
+    bundle = world.server.http.get(f"/api/v1/codes/{world.extra['code']}").json()
+    for entry in bundle["state"]:
+        if entry["key"].startswith("listing/"):
+            entry["value"]["rent"] //= 2
+    with pytest.raises(VerificationError):
+        verify_bundle(bundle, world.server.vkey)
+    # the same lie told by a whole server process, over a copy of the ledger
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("genesis.json", "node.key"):
+        shutil.copy(world.server.data / name, copy / name)
+    src = sqlite3.connect(world.server.data / "ledger.db")
+    dst = sqlite3.connect(copy / "ledger.db")
+    src.backup(dst)
+    src.close()
+    dst.close()
+    liar = Server(copy, "--lie", "value")
+    try:
+        client = AnjuClient(liar.url, world.server.vkey)
+        with pytest.raises(VerificationError) as info:
+            client.verify_listing(world.extra["code"], date=world.end)
+        assert info.value.code == "PROOF_INVALID"
+        client.close()
+    finally:
+        liar.stop()
+    assert httpx.get(world.server.url + "/openapi.json").json()["paths"]["/api/v1/codes/{code}"]
