@@ -1,0 +1,257 @@
+"""The portal in-process (no browser): pages, sign-in, sessions, and refusals shown as sentences."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from anju.crypto import keystore
+from anju.crypto.keys import SigningKey
+from anju.registry.dates import add_days
+from anju.web import demo
+
+from .ledger import key
+
+Client = httpx.Client
+
+
+@pytest.fixture(scope="module")
+def world(server: dict[str, Any]) -> Iterator[tuple[Client, dict[str, Any]]]:
+    with httpx.Client(base_url=server["base"], follow_redirects=False, timeout=30) as client:
+        yield client, server
+
+
+def _client(world: tuple[Client, dict[str, Any]]) -> tuple[Client, dict[str, Any]]:
+    client, ids = world
+    client.cookies.clear()
+    return client, ids
+
+
+def sign_in(client: Client, name: str) -> str:
+    resp = client.post("/signin/demo", data={"party": key(name).public_hex})
+    assert resp.status_code == 303, resp.text
+    return form_token(client)
+
+
+def form_token(client: Client) -> str:
+    page = client.get("/me").text
+    m = re.search(r'name="form_token" value="([^"]+)"', page)
+    assert m, "no form token on /me"
+    return m.group(1)
+
+
+def test_public_pages_in_both_languages(world: Any) -> None:
+    client, ids = _client(world)
+    for lang, tag, word in (("en", "en", "Find a home"), ("zh", "zh-Hans", "找房")):
+        for path in ("/", "/check", "/registration", "/district", f"/listing/{ids['listing']}", "/signin"):
+            resp = client.get(path, params={"lang": lang})
+            assert resp.status_code == 200, path
+            assert f'<html lang="{tag}">' in resp.text and word in resp.text, path
+        assert client.cookies.get("lang") == lang
+    assert client.get("/listing/0000000000000000").status_code == 404
+
+
+def test_search_filters(world: Any) -> None:
+    client, ids = _client(world)
+    hit = client.get("/", params={"lang": "en", "street": "田林", "rent_max": "10000", "rooms": "2"}).text
+    assert f"/listing/{ids['listing']}" in hit
+    miss = client.get("/", params={"lang": "en", "rent_max": "5000"}).text
+    assert f"/listing/{ids['listing']}" not in miss
+    partial = client.get("/", params={"street": "田林"}, headers={"HX-Request": "true", "HX-Target": "results"}).text
+    assert partial.lstrip().startswith('<section id="results"')
+
+
+def test_check_a_code(world: Any) -> None:
+    client, ids = _client(world)
+    code = ids["code"]
+    ok = client.get("/check", params={"code": f"{code[:5].lower()}-{code[5:]}", "lang": "en"}).text
+    assert "Genuine and current" in ok and "Title attested by the housing authority on" in ok
+    assert f'href="/api/v1/codes/{code}"' in ok  # the proof bundle is the API's verification answer
+    assert "Do not pay anything" in client.get("/check", params={"code": "ZZZZZZZZZZ", "lang": "en"}).text
+    assert "not a listing code" in client.get("/check", params={"code": "hello", "lang": "en"}).text
+    assert "<svg" in client.get(f"/listing/{ids['listing']}").text  # the QR code
+
+
+def test_party_page_shows_credit_factors(world: Any) -> None:
+    client, _ids = _client(world)
+    page = client.get(f"/party/{key('agency_a').public_hex}", params={"lang": "en"}).text
+    assert "Credit record" in page and "Anjia Agency" in page
+
+
+def test_sign_in_with_keystore_and_wrong_password(world: Any) -> None:
+    client, _ids = _client(world)
+    doc = keystore.encrypt(key("tenant"), "correct horse", opslimit=2, memlimit=8192 * 1024)
+    files = {"keyfile": ("tenant.keystore.json", orjson.dumps(doc), "application/json")}
+    bad = client.post("/signin?lang=zh", files=files, data={"password": "wrong"})
+    assert bad.status_code == 422
+    assert "密码错误" in bad.text and 'id="password-err"' in bad.text and "KEYSTORE" not in bad.text
+    good = client.post("/signin", files=files, data={"password": "correct horse"})
+    assert good.status_code == 303 and good.headers["location"] == "/me"
+    assert "tenant" in client.get("/me", params={"lang": "en"}).text
+
+
+def test_sign_in_with_key_file_and_unknown_key(world: Any) -> None:
+    client, _ids = _client(world)
+    seed = {"ed25519_seed": key("landlord").seed.hex()}
+    resp = client.post("/signin", files={"keyfile": ("k.json", orjson.dumps(seed), "application/json")})
+    assert resp.status_code == 303
+    stranger = {"ed25519_seed": SigningKey.generate().seed.hex()}
+    resp = client.post("/signin?lang=en", files={"keyfile": ("k.json", orjson.dumps(stranger), "application/json")})
+    assert resp.status_code == 422 and "not a registered party" in resp.text
+    junk = client.post("/signin?lang=en", files={"keyfile": ("k.json", b"not a key", "text/plain")})
+    assert junk.status_code == 422 and "not an Anju key file" in junk.text
+
+
+def test_sign_out_forgets_the_session(world: Any) -> None:
+    client, _ids = _client(world)
+    sign_in(client, "tenant")
+    token = client.cookies.get("anju_session")
+    assert token and client.get("/me").status_code == 200
+    client.post("/signout")
+    replay = httpx.get(f"{_ids['base']}/me", headers={"Cookie": f"anju_session={token}"})
+    assert replay.status_code == 303  # back to sign-in: the server forgot the key
+
+
+def test_no_acting_without_session_token_or_role(world: Any) -> None:
+    client, ids = _client(world)
+    grant = {
+        "unit": ids["unit1"],
+        "agency": key("agency_a").public_hex,
+        "from": "2030-01-01",
+        "to": "2030-06-30",
+        "min_rent": "5000",
+    }
+    anon = client.post("/act/mandate.grant?lang=en", data=grant)
+    assert anon.status_code == 422 and "session has ended" in anon.text
+    token = sign_in(client, "tenant")
+    forged = client.post("/act/mandate.grant?lang=en", data={**grant, "form_token": "forged"})
+    assert "form expired" in forged.text
+    wrong_role = client.post("/act/mandate.grant?lang=en", data={**grant, "form_token": token})
+    assert "role does not allow" in wrong_role.text
+    assert client.post("/act/no.such.action", data={"form_token": token}).status_code == 404
+
+
+def test_the_signer_is_always_the_session_key(world: Any) -> None:
+    client, ids = _client(world)
+    token = sign_in(client, "landlord")
+    today = ids["today"]
+    resp = client.post(
+        "/act/mandate.grant",
+        data={
+            "unit": ids["unit2"],
+            "agency": key("agency_a").public_hex,
+            "from": today,
+            "to": add_days(today, 90),
+            "min_rent": "5000",
+            "form_token": token,
+            "signer": key("tenant").public_hex,
+            "next": "/me",
+        },
+    )
+    assert resp.status_code == 303
+    landlord = client.get(f"/api/v1/parties/{key('landlord').public_hex}").status_code
+    assert landlord == 200
+    me = client.get("/me", params={"lang": "en"}).text
+    assert "Grant a mandate" in me  # the flash
+
+
+def test_ledger_refusal_is_a_sentence_next_to_its_field(world: Any) -> None:
+    client, ids = _client(world)
+    token = sign_in(client, "landlord")
+    # unit registered but its title not attested: publishing is refused by the ledger (UNIT_NOT_ATTESTED)
+    client.post(
+        "/act/unit.register",
+        data={
+            "district": "徐汇区",
+            "street": "虹漕路",
+            "neighbourhood": "虹漕新村",
+            "address_commitment": "虹漕路 1 号 101",
+            "floor_area_m2": "40",
+            "rooms": "1",
+            "form_token": token,
+        },
+    )
+    page = client.get("/me").text
+    known = (ids["unit1"], ids["unit2"], ids["unit3"])
+    new_unit = next(u for u in re.findall(r"<code>([0-9a-f]{16})</code>", page) if u not in known)
+    form = {
+        "unit": new_unit,
+        "rent": "4000",
+        "deposit": "4000",
+        "available_from": ids["today"],
+        "min_term_months": "12",
+        "description": "小一居",
+        "form_token": token,
+    }
+    resp = client.post("/act/listing.publish?lang=zh", data=form, headers={"HX-Request": "true"})
+    assert resp.status_code == 200  # htmx swaps the form in place
+    assert 'id="f-listing-publish-unit-err"' in resp.text
+    assert "产权尚未经住房管理部门核验" in resp.text and "UNIT_NOT_ATTESTED" not in resp.text
+    bad = client.post("/act/listing.publish?lang=en", data={**form, "rent": "abc", "available_from": "soon"})
+    assert "amount in yuan" in bad.text and "YYYY-MM-DD" in bad.text
+
+
+def test_rent_recorded_by_tenant_and_confirmed_by_landlord(world: Any) -> None:
+    client, ids = _client(world)
+    lease = ids["lease3"]
+    token = sign_in(client, "tenant2")
+    page = client.get(f"/lease/{lease}", params={"lang": "en"})
+    assert page.status_code == 200 and "Record a rent payment" in page.text
+    month = add_days(ids["today"], 10)[:7]  # the lease starts ten days after the ledger was built
+    resp = client.post(
+        "/act/rent.pay",
+        data={
+            "lease": lease,
+            "period": month,
+            "months": "1",
+            "amount": "9000",
+            "form_token": token,
+            "next": f"/lease/{lease}",
+        },
+        headers={"HX-Request": "true"},
+    )
+    assert resp.status_code == 204 and resp.headers["HX-Redirect"] == f"/lease/{lease}"
+    client.cookies.clear()
+    token = sign_in(client, "landlord")
+    me = client.get("/me", params={"lang": "en"}).text
+    assert "Payments to confirm" in me
+    payment = re.search(r'name="payment" value="([0-9a-f]{16})"', me)
+    assert payment
+    resp = client.post("/act/payment.confirm", data={"payment": payment.group(1), "form_token": token})
+    assert resp.status_code == 303
+    assert "✔" in client.get(f"/lease/{lease}").text
+
+
+def test_lease_page_only_for_its_parties(world: Any) -> None:
+    client, ids = _client(world)
+    assert client.get(f"/lease/{ids['lease3']}").status_code == 403
+    sign_in(client, "agency_a")
+    assert client.get(f"/lease/{ids['lease3']}").status_code == 403
+
+
+def test_demo_sign_in_only_on_a_demo_ledger(tmp_path: Path, world: Any) -> None:
+    assert demo.load(tmp_path) == [] and demo.load(None) == []
+    client, _ids = _client(world)
+    page = client.get("/signin", params={"lang": "en"}).text
+    assert "DEMO" in page and "Tenant Li" in page
+    resp = client.post("/signin/demo?lang=en", data={"party": SigningKey.generate().public_hex})
+    assert resp.status_code == 422
+
+
+def test_district_dashboard_draws_svg(world: Any) -> None:
+    client, _ids = _client(world)
+    page = client.get("/district", params={"lang": "en"}).text
+    assert page.count("<svg") == 4 and "Active listings by street" in page
+
+
+def test_static_htmx_is_served_locally(world: Any) -> None:
+    client, _ids = _client(world)
+    resp = client.get("/static/htmx-2.0.4.min.js")
+    assert resp.status_code == 200 and b"htmx" in resp.content
+    assert "unpkg" not in client.get("/").text and "cdn" not in client.get("/").text
