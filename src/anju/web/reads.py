@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from anju.registry import layout, vcode
+from anju.registry import layout, vcode, views
 from anju.registry.dates import add_days
 from anju.registry.status import lease_phase, listing_status, mandate_status
 
@@ -56,12 +56,23 @@ class Search:
     limit: int = 60
 
 
+class _StateBytes:
+    """The node's state as the registry's ``StateReader`` (JCS JSON bytes by key)."""
+
+    def __init__(self, store: StoreLike) -> None:
+        self._store = store
+
+    def get(self, key: str) -> bytes | None:
+        return self._store.state_get(key)
+
+
 class Reader:
     """Read-only views over one node's state at one moment (one instance per request)."""
 
     def __init__(self, node: NodeLike) -> None:
         self.node = node
         self.store = node.store
+        self.state = _StateBytes(node.store)
         self.today = node.clock()[:10]
         self._cache: dict[str, Record | None] = {}
 
@@ -110,12 +121,16 @@ class Reader:
         return pid[:8] + "…"
 
     def credit(self, pid: str) -> Record:
-        rec = self.get(layout.credit(pid))
-        return rec if rec is not None else {"party": pid, "base": 600, "score": 600, "factors": {}}
+        return views.credit_view(self.state, pid)
 
     # -- units, mandates, listings ---------------------------------------------------------------------
     def unit(self, uid: str) -> Record | None:
         return self.get(layout.unit(uid))
+
+    def place(self, uid: str) -> str:
+        """Street and neighbourhood of a unit: the public, approximate location."""
+        unit = self.unit(uid)
+        return "" if unit is None else f"{unit['street']} · {unit['neighbourhood']}"
 
     def units_of(self, owner: str) -> list[Record]:
         return [u for u in self.scan("unit/") if u["owner"] == owner]
@@ -131,7 +146,7 @@ class Reader:
         for m in self.scan("mandate/"):
             if (owner and m["owner"] != owner) or (agency and m["agency"] != agency) or (unit and m["unit"] != unit):
                 continue
-            out.append({**m, "state": self.mandate_state(m)})
+            out.append({**m, "state": self.mandate_state(m), "place": self.place(m["unit"])})
         return sorted(out, key=lambda m: (m["state"] != "active", m["to"]), reverse=False)
 
     def listing(self, lid: str) -> Record | None:
@@ -187,10 +202,10 @@ class Reader:
         return code, self.listing(str(entry["listing"]))
 
     def verification(self, listing: Record) -> Record:
-        """Everything the verification panel states about a listing, judged today."""
+        """Everything the verification panel states about a listing, judged today by the registry's view."""
+        view = views.listing_view(self.state, listing["id"], self.today) or {}
         unit = self.unit(listing["unit"]) or {}
-        mandate = self.mandate(listing.get("mandate"))
-        state, reason = self.listing_state(listing)
+        mandate = view.get("mandate")
         free_from = listing["available_from"]
         for lid in unit.get("leases", []):
             lease = self.lease(lid)
@@ -199,16 +214,16 @@ class Reader:
                 free_from = add_days(lease["ends_on"], 1)
         return {
             "listing": listing,
-            "unit": unit,
-            "state": state,
-            "reason": reason,
+            "unit": view.get("unit") or {},
+            "state": view.get("status", "revoked"),
+            "reason": view.get("reason"),
             "title_attested_on": unit.get("attested_on"),
             "title_tx": unit.get("title_tx"),
             "mandate": mandate,
-            "mandate_state": None if mandate is None else self.mandate_state(mandate),
+            "mandate_state": None if mandate is None else mandate["status_at_date"],
             "publisher_credit": self.credit(listing["publisher"]),
             "free_from": free_from,
-            "code_display": vcode.display(listing["code"]),
+            "code_display": view.get("code_display", vcode.display(listing["code"])),
         }
 
     # -- leases and money -----------------------------------------------------------------------------
@@ -222,14 +237,15 @@ class Reader:
         out = []
         for ls in self.scan("lease/"):
             if party in (ls["tenant"], ls["landlord"], ls["owner"], ls.get("agency")):
-                out.append({**ls, "phase": self.lease_phase(ls)})
+                out.append({**ls, "phase": self.lease_phase(ls), "place": self.place(ls["unit"])})
         return sorted(out, key=lambda r: r["start"], reverse=True)
 
     def registration(self, number: str) -> tuple[Record | None, Record | None]:
-        reg = self.get(layout.registration(number.strip().upper()))
-        if reg is None:
+        number = number.strip().upper()
+        view = views.lease_by_registration(self.state, number, self.today)
+        if view is None:
             return None, None
-        return reg, self.lease(str(reg["lease"]))
+        return self.get(layout.registration(number)), view["lease"]
 
     def payments(self, lease_id: str) -> list[Record]:
         return sorted((p for p in self.scan("payment/") if p["lease"] == lease_id), key=lambda p: p["recorded_on"])
