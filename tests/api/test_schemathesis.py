@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from tests.api.conftest import Server
 
 ST = Path(sys.executable).with_name("schemathesis")
