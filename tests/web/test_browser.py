@@ -131,6 +131,16 @@ def test_mandate_publish_sign_register(server: dict[str, Any], page: Any) -> Non
     shot(page, "authority-en")
     page.goto(base + "/district")
     shot(page, "district-en")
+    sign_out(page)
+    # the tenant's lease now carries a registration number anyone can check
+    sign_in_demo(page, base, "tenant")
+    number = page.locator(".badge", has_text="XH").first.inner_text().split()[-1]
+    page.goto(f"{base}/registration?number={number}")
+    assert "Registered lease" in page.inner_text("#registration-result")
+    shot(page, "registration-en")
+    page.goto(f"{base}/party/{key('agency_a').public_hex}")
+    assert "Leases registered" in page.content()
+    shot(page, "credit-en")
 
 
 def test_second_agency_overlapping_lease_is_refused_in_both_languages(server: dict[str, Any], page: Any) -> None:
@@ -164,6 +174,10 @@ def test_language_switch(server: dict[str, Any], page: Any) -> None:
     page.wait_for_load_state()
     assert page.get_attribute("html", "lang") == "zh-Hans"
     assert "Find a home you can verify" not in page.inner_text("h1")
-    page.goto(base + "/check")  # the choice sticks (cookie)
-    assert page.get_attribute("html", "lang") == "zh-Hans"
     shot(page, "home-zh")
+    page.goto(base + "/check?code=" + server["code"])  # the choice sticks (cookie)
+    assert page.get_attribute("html", "lang") == "zh-Hans"
+    assert "真实有效" in page.inner_text("#verification")
+    shot(page, "check-code-zh")
+    page.goto(f"{base}/listing/{server['listing']}")
+    shot(page, "listing-zh")

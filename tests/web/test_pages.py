@@ -73,6 +73,8 @@ def test_check_a_code(world: Any) -> None:
     ok = client.get("/check", params={"code": f"{code[:5].lower()}-{code[5:]}", "lang": "en"}).text
     assert "Genuine and current" in ok and "Title attested by the housing authority on" in ok
     assert f'href="/api/v1/codes/{code}"' in ok  # the proof bundle is the API's verification answer
+    link = client.get("/check", params={"code": f"http://example.test/check?code={code}", "lang": "en"}).text
+    assert "Genuine and current" in link  # a scanned QR link pasted whole
     assert "Do not pay anything" in client.get("/check", params={"code": "ZZZZZZZZZZ", "lang": "en"}).text
     assert "not a listing code" in client.get("/check", params={"code": "hello", "lang": "en"}).text
     assert "<svg" in client.get(f"/listing/{ids['listing']}").text  # the QR code

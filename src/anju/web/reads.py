@@ -192,7 +192,11 @@ class Reader:
         return hits[: q.limit]
 
     def by_code(self, text: str) -> tuple[str | None, Record | None]:
-        """(normalised code, listing) for what someone typed or scanned; either may be None."""
+        """(normalised code, listing) for what someone typed or scanned; either may be None.
+
+        A pasted check link (``…/check?code=XXXXX-XXXXX``, what the QR code holds) works too."""
+        if "code=" in text:
+            text = text.split("code=", 1)[1].split("&", 1)[0]
         code = vcode.normalize(text)
         if code is None:
             return None, None
