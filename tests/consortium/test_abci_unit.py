@@ -111,11 +111,18 @@ def test_handshake_blocks_and_replay_after_crash(member: tuple[Path, dict[str, o
     assert info.num(4) == 1 and info.raw(5) == app_hash
     assert app2.last.time == "2026-01-01T00:00:01.005Z"
 
-    # proposals: a failing tx is dropped from ours and rejects theirs
-    prep = f_int(1, 1 << 20) + f_msg(2, _tx(k, 2)) + f_msg(2, _tx(k, 2)) + f_int(5, 2) + f_msg(6, _ts(1767225602))
-    _, pp = _resp(dispatch(app2, _req(16, prep)))
-    assert pp.raws(1) == [_tx(k, 2)]
-    bad = f_msg(1, _tx(k, 2)) + f_msg(1, _tx(k, 2)) + f_int(5, 2) + f_msg(6, _ts(1767225602))
+    # proposals: ours is the mempool cut at max_tx_bytes; theirs is rejected only for a bad envelope
+    prep = f_int(1, 2 * (len(_tx(k, 2)) + 3)) + f_msg(2, _tx(k, 2)) + f_msg(2, _tx(k, 3)) + f_msg(2, _tx(k, 4))
+    _, pp = _resp(dispatch(app2, _req(16, prep + f_int(5, 2) + f_msg(6, _ts(1767225602)))))
+    assert pp.raws(1) == [_tx(k, 2), _tx(k, 3)]
+    dup = f_msg(1, _tx(k, 2)) + f_msg(1, _tx(k, 2)) + f_int(5, 2) + f_msg(6, _ts(1767225602))
+    _, pr = _resp(dispatch(app2, _req(17, dup + f_bytes(4, b"h" * 32))))
+    assert pr.num(1) == m.PROPOSAL_ACCEPT  # the second tx is recorded as failed (SEQ_REUSED)
+    _, fin3 = _resp(dispatch(app2, _req(20, dup + f_bytes(4, b"h" * 32))))  # reuses the optimistic run
+    assert [Fields(r).num(1) for r in fin3.raws(2)] == [0, ABCI_CODES["SEQ_REUSED"]]
+    forged = bytearray(_tx(k, 3))
+    forged[forged.index(b'"sig":"') + 8] ^= 1
+    bad = f_msg(1, bytes(forged)) + f_int(5, 3) + f_msg(6, _ts(1767225603))
     _, pr = _resp(dispatch(app2, _req(17, bad)))
     assert pr.num(1) == m.PROPOSAL_REJECT
     # snapshots: safe answers

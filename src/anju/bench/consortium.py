@@ -1,13 +1,25 @@
 """Consortium benchmark: 4 CometBFT validators on this machine, Anju vs CometBFT's kvstore.
 
-The same load generator drives both networks: pre-signed transactions sent with
-``broadcast_tx_sync`` over the CometBFT RPC of the four members (each signer's transactions in
-order to one member, many signers in parallel); a watcher reads committed blocks from member 0.
+One load generator drives both networks (it must measure the chains, not itself):
 
-- ``consortium_tps``: Anju transactions committed per second (first submission to last commit);
-- ``finality_p50_ms`` / ``finality_p99_ms``: submission to a checkpoint cosigned by more than 2/3
-  of the members (member 0's cosign side channel records when each height reached the threshold);
-- ``kvstore_tps``: the same for ``cometbft node --proxy_app=kvstore``; ``consortium_ratio``.
+- transactions are built and signed *before* the clock starts;
+- they are sent as JSON-RPC batches of ``broadcast_tx_async`` calls (``BATCH`` per HTTP request)
+  over persistent HTTP/1.1 keep-alive connections, two senders per member; each signer's
+  transactions go, in order, through one sender to one member (``seq`` order is preserved);
+- completion is read from committed blocks, never per transaction: a watcher polls
+  ``/blockchain`` (block metas with ``num_txs``, 20 heights per request) on member 0.
+
+Two runs per network:
+
+1. **throughput** (saturating): the senders keep ``BACKLOG`` transactions submitted but not yet
+   committed (enough for several full blocks), for ``DURATION`` seconds; ``tps`` is the commit
+   rate over the steady part (after ``WARMUP`` s). ``consortium_tps`` and ``kvstore_tps`` come
+   from this run, ``consortium_ratio`` = their quotient.
+2. **finality** (Anju only): an open-loop offered rate of ``FINALITY_LOAD`` × the measured Anju
+   tps; ``finality_p50_ms`` / ``finality_p99_ms`` = submission to the moment member 0 held a
+   checkpoint note for the transaction's height cosigned by more than 2/3 of the members.
+
+The load average of the machine before and after is recorded: it is shared.
 """
 
 from __future__ import annotations
@@ -17,10 +29,14 @@ import base64
 import os
 import tempfile
 import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from anju.chain import consortium as c
 from anju.crypto import jcs
@@ -28,137 +44,243 @@ from anju.crypto.keys import SigningKey
 from anju.crypto.tx import sign, txid_of
 
 CHAIN = "anju-bench-consortium"
-SIGNERS = 100
-PER_SIGNER = 30
-CONCURRENCY = 64
+SIGNERS = 400
+BATCH = 250
+SENDERS_PER_NODE = 2
+BACKLOG = 6000
+DURATION = 20.0
+WARMUP = 4.0
+FINALITY_LOAD = 0.7
+FINALITY_SECONDS = 15.0
+TICK = 0.05
 
 
-def _anju_load(app: str) -> list[list[tuple[str, bytes]]]:
-    """Per signer, its transactions in seq order: (txid, raw)."""
+@dataclass(slots=True)
+class Stream:
+    """One sender's transactions, in order: (id, raw)."""
+
+    node: int
+    txs: list[tuple[str, bytes]] = field(default_factory=list)
+    pos: int = 0
+
+
+def _sign_signer(args: tuple[int, int, int]) -> list[tuple[str, bytes]]:
+    s, first, count = args
+    k = SigningKey(s.to_bytes(4, "big") * 8)
     out = []
-    for s in range(SIGNERS):
-        k = SigningKey.generate()
-        txs = []
-        for q in range(1, PER_SIGNER + 1):
-            body = {
-                "chain": CHAIN,
-                "kind": "kv.put",
-                "signer": k.public_hex,
-                "seq": q,
-                "key": f"s{s}/k{q}",
-                "value": "x" * 64,
-            }
-            txs.append((txid_of(body), jcs.canonicalize(sign(body, [k]))))
-        out.append(txs)
+    for q in range(first, first + count):
+        body = {
+            "chain": CHAIN,
+            "kind": "kv.put",
+            "signer": k.public_hex,
+            "seq": q,
+            "key": f"s{s}/k{q}",
+            "value": "x" * 64,
+        }
+        out.append((txid_of(body), jcs.canonicalize(sign(body, [k]))))
     return out
 
 
-def _kv_load() -> list[list[tuple[str, bytes]]]:
-    return [[(f"{s}-{q}", f"s{s}k{q}={'x' * 200}".encode()) for q in range(PER_SIGNER)] for s in range(SIGNERS)]
+def anju_streams(total: int, nodes: int, first_seq: int = 1, salt: int = 0) -> list[Stream]:
+    """``total`` pre-signed kv transactions from ``SIGNERS`` signers, spread over the senders."""
+    per = -(-total // SIGNERS)
+    with ProcessPoolExecutor(os.cpu_count() or 2) as pool:
+        signed = list(pool.map(_sign_signer, [(salt * SIGNERS + s, first_seq, per) for s in range(SIGNERS)]))
+    return _interleave(signed, nodes)
 
 
-async def _drive(nodes: list[c.NodeInfo], load: list[list[tuple[str, bytes]]]) -> tuple[dict[str, float], int]:
-    """Submit everything; return submission times by id and the count accepted."""
-    sent: dict[str, float] = {}
-    accepted = 0
-    sem = asyncio.Semaphore(CONCURRENCY)
-    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=CONCURRENCY)) as client:
-
-        async def signer(i: int, txs: list[tuple[str, bytes]]) -> None:
-            nonlocal accepted
-            url = nodes[i % len(nodes)].rpc_url
-            for tid, raw in txs:
-                async with sem:
-                    sent[tid] = time.time()
-                    r = await client.post(
-                        url,
-                        json={
-                            "jsonrpc": "2.0",
-                            "id": 1,
-                            "method": "broadcast_tx_sync",
-                            "params": {"tx": base64.b64encode(raw).decode()},
-                        },
-                    )
-                    if r.json().get("result", {}).get("code") == 0:
-                        accepted += 1
-
-        await asyncio.gather(*(signer(i, txs) for i, txs in enumerate(load)))
-    return sent, accepted
+def kv_streams(total: int, nodes: int, tag: str) -> list[Stream]:
+    per = -(-total // SIGNERS)
+    signed = [[(f"{tag}{s}-{q}", f"{tag}{s}k{q}={'x' * 300}".encode()) for q in range(per)] for s in range(SIGNERS)]
+    return _interleave(signed, nodes)
 
 
-def _committed_count(client: httpx.Client, rpc: str, start: int, until: int) -> tuple[int, int]:
-    """Transactions in blocks start..until (node 0's RPC); returns (count, last height read)."""
-    n = 0
-    h = start
-    while h <= until:
-        r = client.get(f"{rpc}/block", params={"height": h}).json()
-        n += len(r["result"]["block"]["data"]["txs"] or [])
-        h += 1
-    return n, until
+def _interleave(per_signer: list[list[tuple[str, bytes]]], nodes: int) -> list[Stream]:
+    """Signer ``s`` goes to stream ``s % streams``; a stream takes its signers' txs round-robin."""
+    n = nodes * SENDERS_PER_NODE
+    streams = [Stream(i % nodes) for i in range(n)]
+    groups: list[list[list[tuple[str, bytes]]]] = [[] for _ in range(n)]
+    for s, txs in enumerate(per_signer):
+        groups[s % n].append(txs)
+    for st, group in zip(streams, groups, strict=True):
+        for q in range(max((len(t) for t in group), default=0)):
+            st.txs.extend(t[q] for t in group if q < len(t))
+    return streams
 
 
-def _measure(nodes: list[c.NodeInfo], load: list[list[tuple[str, bytes]]], timeout: float) -> dict[str, Any]:
-    client = httpx.Client(timeout=10)
-    rpc = nodes[0].rpc_url
-    start_h = int(client.get(f"{rpc}/status").json()["result"]["sync_info"]["latest_block_height"]) + 1
-    total = sum(len(t) for t in load)
-    t0 = time.time()
-    sent, accepted = asyncio.run(_drive(nodes, load))
-    t_sent = time.time()
-    seen = 0
-    h = start_h
-    t_done = None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        tip = int(client.get(f"{rpc}/status").json()["result"]["sync_info"]["latest_block_height"])
-        if tip >= h:
-            got, _ = _committed_count(client, rpc, h, tip)
-            seen += got
-            h = tip + 1
-            if seen >= accepted:
-                t_done = time.time()
-                break
-        time.sleep(0.05)
-    client.close()
-    elapsed = (t_done or time.time()) - t0
-    return {
-        "submitted": total,
-        "accepted": accepted,
-        "committed": seen,
-        "seconds": round(elapsed, 3),
-        "submit_seconds": round(t_sent - t0, 3),
-        "tps": round(seen / elapsed, 1),
-        "sent": sent,
-        "start_height": start_h,
-    }
+def _batch_body(raws: Sequence[bytes]) -> bytes:
+    return orjson.dumps(
+        [
+            {"jsonrpc": "2.0", "id": i, "method": "broadcast_tx_async", "params": {"tx": base64.b64encode(r).decode()}}
+            for i, r in enumerate(raws)
+        ]
+    )
 
 
-def _finality(node: c.NodeInfo, sent: dict[str, float], start: int, timeout: float = 30) -> list[float]:
-    client = httpx.Client(timeout=10)
-    deadline = time.monotonic() + timeout
+class Watcher:
+    """Follows member 0's committed blocks: (time, cumulative tx count) samples."""
+
+    def __init__(self, client: httpx.AsyncClient, rpc: str) -> None:
+        self.client = client
+        self.rpc = rpc
+        self.height = 0
+        self.committed = 0
+        self.samples: list[tuple[float, int]] = []
+
+    async def tip(self) -> int:
+        r = await self.client.get(f"{self.rpc}/status")
+        return int(r.json()["result"]["sync_info"]["latest_block_height"])
+
+    async def start_at_tip(self) -> None:
+        self.height = await self.tip()
+        self.samples = [(time.monotonic(), 0)]
+
+    async def poll(self) -> None:
+        tip = await self.tip()
+        while self.height < tip:
+            lo, hi = self.height + 1, min(tip, self.height + 20)
+            r = await self.client.get(f"{self.rpc}/blockchain", params={"minHeight": lo, "maxHeight": hi})
+            metas = r.json()["result"]["block_metas"]
+            self.committed += sum(int(bm["num_txs"]) for bm in metas)
+            self.height = hi
+        self.samples.append((time.monotonic(), self.committed))
+
+    def rate(self, t_from: float, t_to: float) -> float:
+        """Commit rate between two monotonic times (nearest samples)."""
+        a = min(self.samples, key=lambda s: abs(s[0] - t_from))
+        b = min(self.samples, key=lambda s: abs(s[0] - t_to))
+        return (b[1] - a[1]) / (b[0] - a[0]) if b[0] > a[0] else 0.0
+
+
+async def _send(client: httpx.AsyncClient, url: str, raws: Sequence[bytes]) -> int:
+    """One batch; returns how many were refused by CheckTx/mempool (async: refusals are rare)."""
+    r = await client.post(url, content=_batch_body(raws), headers={"Content-Type": "application/json"})
+    refused = 0
+    for item in r.json():
+        res = item.get("result")
+        if res is None or int(res.get("code", 0)) != 0:
+            refused += 1
+    return refused
+
+
+def _client(n: int) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=60, limits=httpx.Limits(max_connections=n, max_keepalive_connections=n), http1=True
+    )
+
+
+async def saturate(nodes: list[c.NodeInfo], streams: list[Stream], duration: float) -> dict[str, Any]:
+    """Keep ``BACKLOG`` txs in flight for ``duration`` s; the commit rate after ``WARMUP`` s."""
+    async with _client(len(streams) + 4) as client:
+        w = Watcher(client, nodes[0].rpc_url)
+        await w.start_at_tip()
+        t0 = time.monotonic()
+        stop = t0 + duration
+        sent = 0
+        refused = 0
+        lock = asyncio.Lock()
+
+        async def sender(st: Stream) -> None:
+            nonlocal sent, refused
+            url = nodes[st.node].rpc_url
+            while time.monotonic() < stop and st.pos < len(st.txs):
+                if sent - w.committed >= BACKLOG:
+                    await asyncio.sleep(0.02)
+                    continue
+                chunk = [raw for _, raw in st.txs[st.pos : st.pos + BATCH]]
+                st.pos += len(chunk)
+                async with lock:
+                    sent += len(chunk)
+                refused += await _send(client, url, chunk)
+
+        async def watch() -> None:
+            while time.monotonic() < stop + 0.5:
+                await w.poll()
+                await asyncio.sleep(0.1)
+
+        await asyncio.gather(watch(), *(sender(s) for s in streams))
+        t_end = min(time.monotonic(), stop)
+        exhausted = all(s.pos >= len(s.txs) for s in streams)
+        tps = w.rate(t0 + WARMUP, t_end)
+        return {
+            "seconds": round(t_end - t0, 2),
+            "sent": sent,
+            "refused": refused,
+            "committed": w.committed,
+            "tps": round(tps, 1),
+            "ran_out_of_txs": exhausted,
+            "end_height": w.height,
+        }
+
+
+async def offered(
+    nodes: list[c.NodeInfo], streams: list[Stream], rate: float, duration: float
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Open loop: ``rate`` tx/s spread over the streams for ``duration`` s; submission times by id."""
+    sent_at: dict[str, float] = {}
+    per_tick = rate * TICK / len(streams)
+    async with _client(len(streams) + 2) as client:
+        t0 = time.monotonic()
+        owed = [0.0] * len(streams)
+        tasks: list[asyncio.Task[int]] = []
+        tick = 0
+        while time.monotonic() - t0 < duration:
+            for i, st in enumerate(streams):
+                owed[i] += per_tick
+                k = int(owed[i])
+                if k <= 0 or st.pos >= len(st.txs):
+                    continue
+                owed[i] -= k
+                chunk = st.txs[st.pos : st.pos + k]
+                st.pos += len(chunk)
+                now = time.time()
+                for tid, _ in chunk:
+                    sent_at[tid] = now
+                tasks.append(asyncio.create_task(_send(client, nodes[st.node].rpc_url, [r for _, r in chunk])))
+            tick += 1
+            await asyncio.sleep(max(0.0, t0 + tick * TICK - time.monotonic()))
+        refused = sum(await asyncio.gather(*tasks))
+    return sent_at, {"offered_tps": round(rate, 1), "seconds": duration, "sent": len(sent_at), "refused": refused}
+
+
+async def finality(node: c.NodeInfo, sent_at: dict[str, float], start: int, timeout: float = 30) -> list[float]:
+    """Submission to cosigned checkpoint (member 0's clock; same machine), per committed tx."""
     out: dict[str, float] = {}
-    while time.monotonic() < deadline:
-        rows = client.get(f"{node.cosign_url}/blocks", params={"from": start}).json()
-        for r in rows:
-            if r["cosigned_at"] is None:
-                continue
-            for tid in r["txids"]:
-                if tid in sent:
-                    out[tid] = (r["cosigned_at"] - sent[tid]) * 1000
-        if len(out) >= len(sent):
-            break
-        time.sleep(0.2)
-    client.close()
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=10) as client:
+        while time.monotonic() < deadline:
+            rows = (await client.get(f"{node.cosign_url}/blocks", params={"from": start})).json()
+            pending = False
+            for r in rows:
+                if r["cosigned_at"] is None:
+                    pending = True
+                    continue
+                for tid in r["txids"]:
+                    t = sent_at.get(tid)
+                    if t is not None:
+                        out[tid] = (r["cosigned_at"] - t) * 1000
+            if len(out) >= len(sent_at) or (not pending and rows and time.monotonic() > deadline - timeout + 5):
+                break
+            await asyncio.sleep(0.5)
     return sorted(out.values())
 
 
-def _pct(xs: list[float], p: float) -> float:
+def _pct(xs: list[float], p: float) -> float | None:
     if not xs:
-        return float("nan")
+        return None
     return round(xs[min(len(xs) - 1, int(p * len(xs)))], 1)
 
 
-def run(console: Any = None, validators: int = 4) -> dict[str, Any]:
+def _loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+async def _cosigned_height(node: c.NodeInfo) -> int:
+    async with httpx.AsyncClient(timeout=5) as client:
+        return int((await client.get(f"{node.cosign_url}/status")).json()["height"])
+
+
+def run(console: Any = None, validators: int = 4, duration: float = DURATION) -> dict[str, Any]:
     """Run both networks one after the other on loopback; return the figures."""
 
     def say(msg: str) -> None:
@@ -170,53 +292,84 @@ def run(console: Any = None, validators: int = 4) -> dict[str, Any]:
     base = 40000 + (os.getpid() % 100) * 50
     result: dict[str, Any] = {
         "validators": validators,
-        "transactions": SIGNERS * PER_SIGNER,
-        "signers": SIGNERS,
         "app": "kv",
-        "settings": {
-            "consensus": c.CONSENSUS,
-            "mempool": c.MEMPOOL,
-            "p2p": c.P2P,
-            "indexer": "null",
-            "block_max_bytes": c.BLOCK_MAX_BYTES,
+        "workload": "kv.put from pre-signed envelopes (the registry workload generator is not available yet)",
+        "generator": {
+            "method": "JSON-RPC batches of broadcast_tx_async over HTTP/1.1 keep-alive",
+            "batch": BATCH,
+            "senders": SENDERS_PER_NODE * validators,
+            "signers": SIGNERS,
+            "backlog": BACKLOG,
+            "duration_s": duration,
+            "warmup_s": WARMUP,
+            "finality_load": FINALITY_LOAD,
+            "finality_seconds": FINALITY_SECONDS,
         },
+        "settings": c.settings_summary(),
+        "loadavg_start": _loadavg(),
+        "cpus": os.cpu_count(),
     }
+    budget = int(duration * 2500) + 2000
     with tempfile.TemporaryDirectory(prefix="anju-bench-consortium-") as tmp:
-        d = Path(tmp) / "anju"
-        c.init(d, validators=validators, chain_id=CHAIN, app="kv", base_port=base)
-        nodes = c.nodes_of(c.load(d))
-        try:
-            c.up(d)
-            _wait_height(nodes[0], 2)
-            say("consortium (Anju over ABCI): submitting")
-            load = _anju_load("kv")
-            m = _measure(nodes, load, timeout=180)
-            fin = _finality(nodes[0], m.pop("sent"), m["start_height"])
-            result.update(
-                consortium_tps=m["tps"],
-                consortium=m,
-                finality_p50_ms=_pct(fin, 0.5),
-                finality_p99_ms=_pct(fin, 0.99),
-                finality_samples=len(fin),
-            )
-        finally:
-            c.down(d)
         k = Path(tmp) / "kvstore"
         c.init(k, validators=validators, chain_id=CHAIN, app="kv", base_port=base + 25)
         knodes = c.nodes_of(c.load(k))
         try:
             c.up(k, proxy_app="kvstore")
             _wait_height(knodes[0], 2)
-            say("baseline (CometBFT kvstore): submitting")
-            km = _measure(knodes, _kv_load(), timeout=180)
-            km.pop("sent")
+            say("baseline (CometBFT kvstore): saturating")
+            kst = kv_streams(budget * 3, validators, "kv")
+            km = asyncio.run(saturate(knodes, kst, duration))
             result.update(kvstore_tps=km["tps"], kvstore=km)
         finally:
             c.down(k)
+
+        d = Path(tmp) / "anju"
+        c.init(d, validators=validators, chain_id=CHAIN, app="kv", base_port=base)
+        nodes = c.nodes_of(c.load(d))
+        say("signing the Anju transactions")
+        per = -(-budget // SIGNERS)
+        streams = anju_streams(per * SIGNERS, validators)
+        try:
+            c.up(d)
+            _wait_height(nodes[0], 2)
+            say("consortium (Anju over ABCI): saturating")
+            m = asyncio.run(saturate(nodes, streams, duration))
+            result.update(consortium_tps=m["tps"], consortium=m)
+            _settle(nodes[0], m["sent"] - m["refused"])
+            rate = max(10.0, FINALITY_LOAD * float(m["tps"]))
+            say(f"consortium: finality at {rate:.0f} tx/s offered")
+            fstreams = anju_streams(int(rate * FINALITY_SECONDS) + SIGNERS * 2, validators, first_seq=1, salt=1)
+            start = asyncio.run(_cosigned_height(nodes[0])) + 1
+            sent_at, fm = asyncio.run(offered(nodes, fstreams, rate, FINALITY_SECONDS))
+            fin = asyncio.run(finality(nodes[0], sent_at, start))
+            result.update(
+                finality_p50_ms=_pct(fin, 0.5),
+                finality_p99_ms=_pct(fin, 0.99),
+                finality_max_ms=_pct(fin, 1.0),
+                finality_samples=len(fin),
+                finality=fm,
+            )
+        finally:
+            c.down(d)
     result["consortium_ratio"] = (
         round(result["consortium_tps"] / result["kvstore_tps"], 3) if result.get("kvstore_tps") else None
     )
+    result["loadavg_end"] = _loadavg()
     return result
+
+
+def _settle(node: c.NodeInfo, expected: int, timeout: float = 60) -> None:
+    """Wait until the saturating run's backlog is committed (so the finality run starts clean)."""
+    deadline = time.monotonic() + timeout
+
+    async def count() -> int:
+        async with httpx.AsyncClient(timeout=5) as client:
+            r = await client.get(f"{node.rpc_url}/num_unconfirmed_txs")
+            return int(r.json()["result"]["total"])
+
+    while time.monotonic() < deadline and asyncio.run(count()) > 0:
+        time.sleep(0.5)
 
 
 def _wait_height(node: c.NodeInfo, h: int, timeout: float = 60) -> None:
@@ -232,7 +385,11 @@ def _wait_height(node: c.NodeInfo, h: int, timeout: float = 60) -> None:
     raise c.ConsortiumError(f"{node.member} did not reach height {h}")
 
 
+Progress = Callable[[str], None]
+
 if __name__ == "__main__":
     import json
+    import sys
 
-    print(json.dumps(run()))
+    dur = float(sys.argv[1]) if len(sys.argv) > 1 else DURATION
+    print(json.dumps(run(duration=dur), indent=1))

@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 # CometBFT settings for a LAN consortium (documented in docs/CONSORTIUM.md).
 CONSENSUS = {
-    "timeout_propose": "1s",
-    "timeout_propose_delta": "200ms",
+    "timeout_propose": "3s",
+    "timeout_propose_delta": "500ms",
     "timeout_prevote": "200ms",
     "timeout_prevote_delta": "100ms",
     "timeout_precommit": "200ms",
@@ -53,7 +53,7 @@ CONSENSUS = {
     "create_empty_blocks_interval": "0s",
     "peer_gossip_sleep_duration": "10ms",
 }
-MEMPOOL = {"size": "50000", "cache_size": "200000", "recheck": "true", "broadcast": "true"}
+MEMPOOL = {"size": "50000", "cache_size": "200000", "recheck": "false", "broadcast": "true"}
 P2P = {
     "flush_throttle_timeout": "10ms",
     "send_rate": "51200000",
@@ -62,7 +62,21 @@ P2P = {
     "allow_duplicate_ip": "true",
     "pex": "false",
 }
+RPC = {"max_request_batch_size": "1000", "max_body_bytes": "10000000", "max_open_connections": "900"}
 BLOCK_MAX_BYTES = 4 * 1024 * 1024
+
+
+def settings_summary() -> dict[str, Any]:
+    """The CometBFT settings ``init`` writes (for benchmark reports)."""
+    return {
+        "consensus": CONSENSUS,
+        "mempool": MEMPOOL,
+        "p2p": P2P,
+        "rpc": RPC,
+        "tx_index": "null",
+        "storage.discard_abci_responses": True,
+        "block_max_bytes": BLOCK_MAX_BYTES,
+    }
 
 
 class ConsortiumError(RuntimeError):
@@ -207,9 +221,12 @@ def init(
             text = _set(text, "p2p", k, v)
         for k, v in MEMPOOL.items():
             text = _set(text, "mempool", k, v)
+        for k, v in RPC.items():
+            text = _set(text, "rpc", k, v)
         for k, v in CONSENSUS.items():
             text = _set(text, "consensus", k, v)
         text = _set(text, "tx_index", "indexer", "null")
+        text = _set(text, "storage", "discard_abci_responses", "true")
         cfg_path.write_text(text)
 
         data = d / n.dir / "anju"

@@ -33,7 +33,6 @@ from anju.crypto.tx import MAX_TX_BYTES, Tx, parse, parse_and_verify
 from anju.errors import AnjuError, StorageCorrupt, TxRejected
 from anju.ledger.checkpoint import Checkpoint
 from anju.ledger.store import BlockRecord, Store
-from anju.registry.port import Event
 
 log = logging.getLogger("anju.abci")
 
@@ -79,15 +78,6 @@ def _result(exc: AnjuError) -> m.TxResult:
     return m.TxResult(code=abci_code(exc.code), log=exc.message, codespace=exc.code)
 
 
-def _events(tx: Tx, events: Sequence[Event]) -> list[m.Event]:
-    out = [m.Event("anju.tx", (("txid", tx.txid), ("kind", tx.kind), ("signer", tx.signer)))]
-    for e in events:
-        attrs = [("txid", tx.txid)]
-        attrs += [(k, orjson.dumps(v).decode()) for k, v in sorted(e.data.items())]
-        out.append(m.Event(e.kind, tuple(attrs)))
-    return out
-
-
 class AbciApp:
     """Anju behind CometBFT, for one member's data directory."""
 
@@ -102,16 +92,32 @@ class AbciApp:
         self.key_name = self.config.key_name if self.config else self.chain_id
         self.on_commit = on_commit
         self._pending: Sealed | None = None
+        # ProcessProposal executes the block it accepts; FinalizeBlock of the same block reuses it.
+        self._optimistic: tuple[bytes, int, str, Sealed, list[m.TxResult]] | None = None
+        self._block_txs: tuple[list[bytes], list[m.TxResult]] = ([], [])  # the block awaiting Commit
         self._mempool_seq: dict[str, int] = {}
         self._verified: collections.OrderedDict[bytes, Tx] = collections.OrderedDict()
 
     # -- helpers ----------------------------------------------------------------------------------
     def _reload(self) -> None:
         """Forget a sealed block that was never committed (CometBFT will send it again)."""
-        if self._pending is not None or self.executor.open_block is not None:
-            log.warning("dropping uncommitted block %s", self._pending and self._pending.write.block.height)
+        if self._pending is not None or self._optimistic is not None or self.executor.open_block is not None:
+            if self._pending is not None:
+                log.warning("dropping uncommitted block %s", self._pending.write.block.height)
             self.executor = open_executor(self.data, self.store)
             self._pending = None
+            self._optimistic = None
+
+    def is_verified(self, raw: bytes) -> bool:
+        return hashlib.sha256(raw).digest() in self._verified
+
+    def remember(self, raws: Sequence[bytes], results: Sequence[Tx | AnjuError]) -> None:
+        """Cache envelopes verified elsewhere (the server's verifier processes); failures are not kept."""
+        for raw, res in zip(raws, results, strict=True):
+            if isinstance(res, Tx):
+                self._verified[hashlib.sha256(raw).digest()] = res
+        while len(self._verified) > VERIFIED_CACHE:
+            self._verified.popitem(last=False)
 
     def _tx(self, raw: bytes, *, trusted: bool = False) -> Tx:
         """Parse and verify ``raw`` (cached by hash: each envelope is verified once)."""
@@ -157,80 +163,91 @@ class AbciApp:
 
     # -- mempool ----------------------------------------------------------------------------------------
     def check_tx(self, req: m.CheckTx) -> bytes:
+        """The mempool's gate: every tx in a block came through here on some member.
+
+        New: size, signatures (cached), chain, ``seq`` = the signer's next after the committed state
+        and the txs this member already admitted; a signer's next tx also runs the rules (simulate).
+        Recheck (off by default): only evicts a tx whose ``seq`` a committed block used."""
         try:
             if len(req.tx) > MAX_TX_BYTES:
                 raise TxRejected("TX_TOO_LARGE", f"envelope is {len(req.tx)} bytes; the limit is {MAX_TX_BYTES}")
-            tx = self._tx(req.tx, trusted=req.type == m.CHECK_TX_RECHECK)
+            recheck = req.type == m.CHECK_TX_RECHECK
+            tx = self._tx(req.tx, trusted=recheck)
             ex = self.executor
-            committed = ex.committed_seq(tx.signer)
-            ex.check_seq(tx, max(committed, self._mempool_seq.get(tx.signer, 0)))
+            signer = tx.signer
+            committed = ex.committed_seq(signer)
+            if recheck:
+                if tx.seq <= committed:
+                    raise TxRejected("SEQ_REUSED", f"seq {tx.seq} was used by a committed block", seq=tx.seq)
+                return m.check_tx(m.TxResult(OK, data=tx.txid.encode()))
+            ex.check_seq(tx, max(committed, self._mempool_seq.get(signer, 0)))
             if tx.seq == committed + 1:  # nothing of this signer ahead of it: check the rules too
                 err = ex.simulate(ex.last.time, [tx])[0]
                 if err is not None:
                     raise err
-            self._mempool_seq[tx.signer] = tx.seq
+            self._mempool_seq[signer] = tx.seq
             return m.check_tx(m.TxResult(OK, data=tx.txid.encode()))
         except AnjuError as exc:
             return m.check_tx(_result(exc))
 
-    # -- proposals ----------------------------------------------------------------------------------------
-    def _valid(self, time: str, raws: Sequence[bytes]) -> list[Tx | None]:
-        """The txs that would commit in a block at ``time`` (None where one would fail)."""
-        parsed: list[Tx | None] = []
-        for raw in raws:
-            try:
-                parsed.append(self._tx(raw))
-            except AnjuError:
-                parsed.append(None)
-        ok = [t for t in parsed if t is not None]
-        results = iter(self.executor.simulate(time, ok))
-        return [t if t is not None and next(results) is None else None for t in parsed]
+    def _forget_admitted(self, raws: Sequence[bytes], results: Sequence[m.TxResult]) -> None:
+        """After a block: a signer whose tx failed may submit that seq again; drop settled entries."""
+        ex = self.executor
+        for raw, r in zip(raws, results, strict=True):
+            tx = self._verified.get(hashlib.sha256(raw).digest())
+            if tx is None:
+                continue
+            signer = tx.signer
+            admitted = self._mempool_seq.get(signer)
+            if admitted is not None and (r.code != OK or admitted <= ex.committed_seq(signer)):
+                del self._mempool_seq[signer]
 
+    # -- proposals ----------------------------------------------------------------------------------------
     def prepare_proposal(self, req: m.PrepareProposal) -> bytes:
+        """The mempool's txs in order, cut at ``max_tx_bytes``.
+
+        No simulation: every tx passed CheckTx (signatures, seq, the rules for a signer's next tx);
+        one that fails now is recorded as failed by FinalizeBlock, changes nothing and so leaves
+        the mempool (which is why recheck can stay off)."""
         self._reload()
         limit = req.max_tx_bytes if req.max_tx_bytes > 0 else 1 << 62
         size = 0
-        # The block is executed in order, so a tx is kept only if it passes after the kept ones.
-        candidates: list[bytes] = []
+        out: list[bytes] = []
         for raw in req.txs:
             cost = len(raw) + 1 + len(uvarint(len(raw)))  # as CometBFT counts: proto field size
             if size + cost > limit:
                 break
-            candidates.append(raw)
+            out.append(raw)
             size += cost
-        kept = self._filter(req.time, candidates)
-        out = [raw for raw, keep in zip(candidates, kept, strict=True) if keep]
         return m.prepare_proposal(out)
 
-    def _filter(self, time: str, raws: Sequence[bytes]) -> list[bool]:
-        """Drop failing txs one pass at a time until every kept tx passes (a drop can break later ones)."""
-        keep = [True] * len(raws)
-        for _ in range(3):
-            idx = [i for i, k in enumerate(keep) if k]
-            valid = self._valid(time, [raws[i] for i in idx])
-            bad = [i for i, t in zip(idx, valid, strict=True) if t is None]
-            if not bad:
-                return keep
-            for i in bad:
-                keep[i] = False
-        return [False] * len(raws)
-
     def process_proposal(self, req: m.Proposal) -> bytes:
-        self._reload()
-        valid = self._valid(req.time, req.txs)
-        ok = all(t is not None for t in valid)
-        if not ok:
-            log.warning("rejecting proposal at height %d: it holds a failing transaction", req.height)
-        return m.process_proposal(m.PROPOSAL_ACCEPT if ok else m.PROPOSAL_REJECT)
+        """Reject a block holding anything but validly signed envelopes of this chain; execute it.
 
-    # -- blocks ---------------------------------------------------------------------------------------------
-    def finalize_block(self, req: m.Proposal) -> bytes:
+        A well-formed tx that fails the rules (or its seq) does not reject the block: FinalizeBlock
+        records it as failed and it changes nothing, deterministically on every member. The block
+        executed here is kept for FinalizeBlock of the same block hash (optimistic execution)."""
         self._reload()
+        for raw in req.txs:
+            try:
+                tx = self._tx(raw)
+            except AnjuError as exc:
+                log.warning("rejecting proposal at height %d: %s", req.height, exc.message)
+                return m.process_proposal(m.PROPOSAL_REJECT)
+            if tx.chain != self.chain_id:
+                log.warning("rejecting proposal at height %d: a tx of chain %r", req.height, tx.chain)
+                return m.process_proposal(m.PROPOSAL_REJECT)
+        sealed, results = self._execute(req)
+        self._optimistic = (req.hash, req.height, req.time, sealed, results)
+        return m.process_proposal(m.PROPOSAL_ACCEPT)
+
+    def _execute(self, req: m.Proposal) -> tuple[Sealed, list[m.TxResult]]:
+        """Execute and seal ``req``'s block on top of the last stored one."""
         ex = self.executor
         if req.height != ex.last.height + 1:
             raise StorageCorrupt(
                 "STORE_CORRUPT",
-                f"FinalizeBlock for height {req.height}; the ledger is at {ex.last.height}",
+                f"block for height {req.height}; the ledger is at {ex.last.height}",
                 height=req.height,
             )
         ex.begin(req.time)
@@ -238,13 +255,24 @@ class AbciApp:
         for raw in req.txs:
             try:
                 tx = self._tx(raw)
-                events = ex.deliver(tx)
+                ex.deliver(tx)
             except AnjuError as exc:
                 results.append(_result(exc))
                 continue
-            results.append(m.TxResult(OK, data=tx.txid.encode(), events=_events(tx, events)))
-        sealed = ex.seal()
+            results.append(m.TxResult(OK, data=tx.txid.encode()))
+        return ex.seal(), results
+
+    # -- blocks ---------------------------------------------------------------------------------------------
+    def finalize_block(self, req: m.Proposal) -> bytes:
+        opt = self._optimistic
+        if opt is not None and opt[0] == req.hash and opt[1] == req.height and opt[2] == req.time and req.hash:
+            self._optimistic = None
+            sealed, results = opt[3], opt[4]
+        else:
+            self._reload()
+            sealed, results = self._execute(req)
         self._pending = sealed
+        self._block_txs = (req.txs, results)
         return m.finalize_block([], results, sealed.checkpoint.app_hash())
 
     def commit(self) -> bytes:
@@ -254,7 +282,8 @@ class AbciApp:
         note = sealed.checkpoint.sign(self.key, self.key_name)
         record = self.executor.commit(sealed, note)
         self._pending = None
-        self._mempool_seq.clear()  # rebuilt by the recheck of what is left in the mempool
+        self._forget_admitted(*self._block_txs)
+        self._block_txs = ([], [])
         if self.on_commit is not None:
             try:
                 self.on_commit(record, sealed.checkpoint, sealed)

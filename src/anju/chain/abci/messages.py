@@ -99,8 +99,13 @@ class CheckTx:
 
     @classmethod
     def parse(cls, buf: bytes) -> CheckTx:
-        f = Fields(buf)
-        return cls(f.raw(1), f.num(2))
+        tx, kind = b"", 0
+        for no, _, v in iter_fields(buf):  # hot path: no dict of fields
+            if no == 1 and isinstance(v, bytes):
+                tx = v
+            elif no == 2 and isinstance(v, int):
+                kind = v
+        return cls(tx, kind)
 
 
 @dataclass(frozen=True, slots=True)

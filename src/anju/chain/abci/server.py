@@ -21,11 +21,17 @@ from anju.chain.abci.wire import Fields, WireError, frame, read_uvarint
 
 log = logging.getLogger("anju.abci")
 MAX_FRAME = 64 * 1024 * 1024
+PREFETCH_MIN = 8  # fewer new CheckTx in one read are verified inline (a process hop costs more)
 
 
 def dispatch(app: AbciApp, buf: bytes) -> bytes:
     """Answer one encoded ``Request`` with one encoded ``Response``."""
     kind, body = m.parse_request(buf)
+    return dispatch_parsed(app, kind, body)
+
+
+def dispatch_parsed(app: AbciApp, kind: str, body: bytes) -> bytes:
+    """Answer one request, already split into its kind and encoded body."""
     if kind == "flush":
         return m.response("flush")
     if kind == "echo":
@@ -61,7 +67,60 @@ def dispatch(app: AbciApp, buf: bytes) -> bytes:
     raise WireError(f"unhandled request {kind}")
 
 
-async def _connection(app: AbciApp, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+Request = tuple[str, bytes] | Exception
+
+
+def _split(msg: bytes) -> Request:
+    try:
+        return m.parse_request(msg)
+    except WireError as exc:
+        return exc
+
+
+async def _prefetch(app: AbciApp, pool: Verifier | None, reqs: list[Request]) -> None:
+    """Verify the signatures of the new CheckTx requests in ``msgs`` in the verifier processes.
+
+    Only the cache is filled (by envelope hash): the requests are then answered in order on the
+    event loop, so the order CometBFT relies on is kept and the loop is free meanwhile."""
+    if pool is None:
+        return
+    raws: list[bytes] = []
+    for req in reqs:
+        if isinstance(req, Exception) or req[0] != "check_tx":
+            continue
+        ct = m.CheckTx.parse(req[1])
+        if ct.type == m.CHECK_TX_NEW and not app.is_verified(ct.tx):
+            raws.append(ct.tx)
+    if len(raws) >= PREFETCH_MIN:
+        await pool.verify(app, raws)
+
+
+class Verifier:
+    """A small process pool verifying envelopes (parse + Ed25519) off the event loop."""
+
+    def __init__(self, workers: int) -> None:
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.workers = workers
+        self.pool = ProcessPoolExecutor(workers)
+
+    async def verify(self, app: AbciApp, raws: list[bytes]) -> None:
+        from anju.chain.node import _verify_chunk
+
+        loop = asyncio.get_running_loop()
+        n = max(1, -(-len(raws) // self.workers))
+        chunks = [raws[i : i + n] for i in range(0, len(raws), n)]
+        results = await asyncio.gather(*(loop.run_in_executor(self.pool, _verify_chunk, ch) for ch in chunks))
+        for ch, res in zip(chunks, results, strict=True):
+            app.remember(ch, res)
+
+    def close(self) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+
+async def _connection(
+    app: AbciApp, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pool: Verifier | None = None
+) -> None:
     buf = b""
     try:
         while True:
@@ -70,7 +129,7 @@ async def _connection(app: AbciApp, reader: asyncio.StreamReader, writer: asynci
                 return
             buf += chunk
             pos = 0
-            out: list[bytes] = []
+            msgs: list[bytes] = []
             while True:
                 try:
                     n, start = read_uvarint(buf, pos)
@@ -80,28 +139,36 @@ async def _connection(app: AbciApp, reader: asyncio.StreamReader, writer: asynci
                     raise WireError(f"frame of {n} bytes")
                 if start + n > len(buf):
                     break
-                msg = buf[start : start + n]
+                msgs.append(buf[start : start + n])
                 pos = start + n
+            buf = buf[pos:]
+            if not msgs:
+                continue
+            reqs = [_split(msg) for msg in msgs]
+            await _prefetch(app, pool, reqs)
+            out: list[bytes] = []
+            for req in reqs:
                 try:
-                    out.append(frame(dispatch(app, msg)))
+                    if isinstance(req, Exception):
+                        raise req
+                    out.append(frame(dispatch_parsed(app, *req)))
                 except Exception as exc:
                     log.exception("ABCI request failed")
                     out.append(frame(m.exception(f"{type(exc).__name__}: {exc}")))
-            buf = buf[pos:]
-            if out:
-                writer.write(b"".join(out))
-                await writer.drain()
+            writer.write(b"".join(out))
+            await writer.drain()
     except (ConnectionError, WireError) as exc:
         log.warning("ABCI connection closed: %s", exc)
     finally:
         writer.close()
 
 
-async def serve(data: Path, abci: str, cosign: str | None) -> None:
+async def serve(data: Path, abci: str, cosign: str | None, verify_workers: int = 2) -> None:
     """Run the app for ``data``: ABCI on ``abci`` (tcp://host:port or unix://path), cosigning on ``cosign``."""
     from anju.chain.abci.cosign import Cosigner, serve_http
 
     app = AbciApp(data)
+    pool = Verifier(verify_workers) if verify_workers > 0 else None
     servers: list[asyncio.Server] = []
     cosigner = Cosigner(app) if app.config is not None else None
     if cosign and cosigner is not None:
@@ -110,7 +177,7 @@ async def serve(data: Path, abci: str, cosign: str | None) -> None:
         asyncio.get_running_loop().create_task(cosigner.pull_loop())
 
     async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await _connection(app, r, w)
+        await _connection(app, r, w, pool)
 
     if abci.startswith("unix://"):
         path = abci.removeprefix("unix://")
@@ -128,6 +195,8 @@ async def serve(data: Path, abci: str, cosign: str | None) -> None:
     await stop.wait()
     for s in servers:
         s.close()
+    if pool is not None:
+        pool.close()
     app.store.close()
 
 
@@ -136,10 +205,23 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data", required=True, type=Path, help="this member's Anju data directory")
     p.add_argument("--abci", default="tcp://127.0.0.1:26658", help="tcp://host:port or unix://path")
     p.add_argument("--cosign", default=None, help="http://host:port for the cosigning side channel")
+    p.add_argument("--verify-workers", type=int, default=2, help="signature-verifying processes (0: inline)")
     p.add_argument("--log-level", default="INFO")
     a = p.parse_args(argv)
     logging.basicConfig(level=a.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(serve(a.data, a.abci, a.cosign))
+    prof_path = os.environ.get("ANJU_ABCI_PROFILE")  # developers: cProfile stats of the app process
+    if not prof_path:
+        asyncio.run(serve(a.data, a.abci, a.cosign, a.verify_workers))
+        return
+    import cProfile
+
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        asyncio.run(serve(a.data, a.abci, a.cosign, a.verify_workers))
+    finally:
+        prof.disable()
+        prof.dump_stats(f"{prof_path}.{os.getpid()}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,12 @@ class WireError(ValueError):
     """Bytes that are not a well-formed protobuf message."""
 
 
+_SMALL = [bytes((i,)) for i in range(0x80)]
+
+
 def uvarint(n: int) -> bytes:
+    if 0 <= n < 0x80:
+        return _SMALL[n]
     n &= _MASK64
     out = bytearray()
     while n >= 0x80:
@@ -28,6 +33,8 @@ def uvarint(n: int) -> bytes:
 
 
 def read_uvarint(buf: bytes, pos: int) -> tuple[int, int]:
+    if pos < len(buf) and buf[pos] < 0x80:
+        return buf[pos], pos + 1
     result = shift = 0
     while True:
         if pos >= len(buf):
