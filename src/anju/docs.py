@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import anju.api.errors  # noqa: F401  (registers the API's error codes)
 import anju.registry.machine  # noqa: F401  (registers the registry's error codes)
-from anju.errors import CODES
+from anju.errors import CODES, LEDGER_CODES
 from anju.registry.kinds import KINDS
 
 BEGIN = "<!-- BEGIN GENERATED: {name} (anju.docs.{name}) -->"
@@ -12,7 +13,9 @@ END = "<!-- END GENERATED: {name} -->"
 
 def error_codes() -> str:
     rows = ["| code | HTTP | meaning |", "| --- | --- | --- |"]
-    rows += [f"| `{code}` | {status} | {meaning} |" for code, (status, meaning) in CODES.items()]
+    # The ledger's codes in their own order, then every application code by name (import order varies).
+    order = [c for c in CODES if c in LEDGER_CODES] + sorted(c for c in CODES if c not in LEDGER_CODES)
+    rows += [f"| `{code}` | {CODES[code][0]} | {CODES[code][1]} |" for code in order]
     return "\n".join(rows)
 
 

@@ -46,6 +46,8 @@ CODES: dict[str, tuple[int, str]] = {
     "STORE_CORRUPT": (500, "stored ledger data does not match what replaying the ledger gives"),
 }
 
+LEDGER_CODES = frozenset(CODES)  # the codes above; applications register theirs after
+
 
 class AnjuError(Exception):
     """Root of every error Anju raises on purpose."""
