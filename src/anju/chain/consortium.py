@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from anju.chain.abci.app import MEMBER_FILE
+from anju.chain.abci.app import MEMBER_FILE, checkpoint_of
 from anju.chain.abci.cosign import threshold_for
 from anju.chain.executor import canonical_genesis
 from anju.chain.node import DB_NAME, GENESIS_NAME, KEY_NAME, now_rfc3339, write_genesis
@@ -106,6 +106,15 @@ class NodeInfo:
     def cosign_url(self) -> str:
         return f"http://{self.host}:{self.cosign}"
 
+    @property
+    def api(self) -> int:
+        """The member's Anju HTTP API and web portal (p2p port + 4)."""
+        return self.p2p + 4
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.api}"
+
 
 def find_cometbft() -> Path | None:
     """The CometBFT binary: $ANJU_COMETBFT, the project's .tools/bin, or PATH."""
@@ -140,7 +149,7 @@ def init(
     *,
     validators: int = 4,
     chain_id: str = "anju-consortium",
-    app: str = "kv",
+    app: str = "anju-registry",
     base_port: int = 26600,
     params: dict[str, Any] | None = None,
     genesis_time: str | None = None,
@@ -156,7 +165,7 @@ def init(
     authority = SigningKey.generate()
     _write_key(d / "authority.key", authority)
     if params is None:
-        params = {"authority": authority.public_hex} if app == "anju-registry" else {}
+        params = {"authority": authority.public_hex, "banks": []} if app == "anju-registry" else {}
     gtime = genesis_time or now_rfc3339()
     doc = {"chain_id": chain_id, "app": app, "time": gtime, "params": params}
     canonical_genesis(doc)  # checks the document's domain
@@ -248,6 +257,16 @@ def init(
             )
         )
 
+    # CometBFT's genesis app_hash is block 0's (every member's ledger starts from the same block 0).
+    g0 = Store(d / nodes[0].dir / "anju" / DB_NAME)
+    block0 = g0.block(0)
+    g0.close()
+    assert block0 is not None
+    cmt_genesis["app_hash"] = checkpoint_of(chain_id, block0).app_hash().hex().upper()
+    for n in nodes:
+        path = d / n.dir / "cometbft" / "config" / "genesis.json"
+        path.write_bytes(orjson.dumps(cmt_genesis, option=orjson.OPT_INDENT_2))
+
     layout = {
         "chain_id": chain_id,
         "app": app,
@@ -272,6 +291,12 @@ def load(directory: Path) -> dict[str, Any]:
         raise ConsortiumError(f"{path} not found: run `anju consortium init` first")
     layout: dict[str, Any] = orjson.loads(path.read_bytes())
     return layout
+
+
+def trust_of(directory: Path) -> tuple[list[str], int]:
+    """The members' verifier keys and the threshold: what a client trusts (``AnjuClient(verifier_keys=…)``)."""
+    layout = load(directory)
+    return [m["vkey"] for m in layout["members"]], int(layout["threshold"])
 
 
 def nodes_of(layout: dict[str, Any]) -> list[NodeInfo]:
@@ -316,7 +341,7 @@ def _wait_port(host: str, port: int, timeout: float) -> bool:
     return False
 
 
-def up(directory: Path, only: list[int] | None = None, proxy_app: str | None = None) -> list[str]:
+def up(directory: Path, only: list[int] | None = None, proxy_app: str | None = None, api: bool = True) -> list[str]:
     """Start the app and CometBFT of every node (or of ``only``); already running ones are left alone.
 
     ``proxy_app="kvstore"`` runs CometBFT's built-in example application instead of Anju (baseline)."""
@@ -356,6 +381,29 @@ def up(directory: Path, only: list[int] | None = None, proxy_app: str | None = N
                 args += ["--proxy_app", proxy_app]
             _spawn(args, nd / "cometbft.log", nd / "cometbft.pid", env)
             started.append(f"{n.member}/cometbft")
+    if api and proxy_app is None:
+        for n in todo:
+            nd = d / n.dir
+            if _alive(nd / "api.pid") is None:
+                _spawn(
+                    [
+                        sys.executable,
+                        "-m",
+                        "anju.chain.abci.member_api",
+                        "--data",
+                        str(nd / "anju"),
+                        "--rpc",
+                        n.rpc_url,
+                        "--host",
+                        n.host,
+                        "--port",
+                        str(n.api),
+                    ],
+                    nd / "api.log",
+                    nd / "api.pid",
+                    env,
+                )
+                started.append(f"{n.member}/api")
     return started
 
 
@@ -365,7 +413,7 @@ def down(directory: Path, only: list[int] | None = None, kill: bool = False, tim
     layout = load(d)
     stopped: list[str] = []
     todo = [n for n in nodes_of(layout) if only is None or n.index in only]
-    for which in ("cometbft", "app"):
+    for which in ("api", "cometbft", "app"):
         pids: list[tuple[str, int, Path]] = []
         for n in todo:
             pf = d / n.dir / f"{which}.pid"
@@ -404,6 +452,7 @@ def status(directory: Path) -> list[dict[str, Any]]:
         row: dict[str, Any] = {
             "member": n.member,
             "rpc": n.rpc_url,
+            "api": n.api_url,
             "cosign": n.cosign_url,
             "cometbft_running": _alive(d / n.dir / "cometbft.pid") is not None,
             "app_running": _alive(d / n.dir / "app.pid") is not None,

@@ -33,7 +33,7 @@ def consortium_init(
     directory: DirOpt = Path("consortium"),
     validators: Annotated[int, typer.Option(help="Number of validators (members).")] = 4,
     chain_id: Annotated[str, typer.Option("--chain-id", help="Chain id (CometBFT and Anju).")] = "anju-consortium",
-    app_name: Annotated[str, typer.Option("--app", help="Application: kv or anju-registry.")] = "kv",
+    app_name: Annotated[str, typer.Option("--app", help="Application: anju-registry or kv.")] = "anju-registry",
     base_port: Annotated[int, typer.Option(help="Node i uses ports base+10i .. base+10i+3.")] = 26600,
     params: Annotated[Path | None, typer.Option(help="JSON file with the application's genesis params.")] = None,
 ) -> None:
@@ -51,7 +51,8 @@ def consortium_init(
     for n in layout["nodes"]:
         console.print(
             f"{n['member']}: p2p {n['host']}:{n['p2p']}  rpc http://{n['host']}:{n['rpc']}  "
-            f"abci {n['host']}:{n['abci']}  cosign http://{n['host']}:{n['cosign']}"
+            f"abci {n['host']}:{n['abci']}  cosign http://{n['host']}:{n['cosign']}  "
+            f"api+portal http://{n['host']}:{n['p2p'] + 4}"
         )
     console.print(f"threshold {layout['threshold']} of {len(layout['members'])} member signatures")
 

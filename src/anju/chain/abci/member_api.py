@@ -1,0 +1,209 @@
+"""The Anju HTTP API and web portal of one consortium member, over CometBFT.
+
+``create_app`` (``anju.api.app``) and ``mount_web`` serve an embedded ``Node``; a member has no
+sequencer of its own, so :class:`MemberNode` offers what they use with consortium semantics:
+
+- ``submit(raw)`` sends the envelope to *this member's* CometBFT RPC (``broadcast_tx_sync``): a
+  CheckTx refusal fails the future at once with the Anju error code (from ``codespace``);
+  otherwise the future is resolved when the tx appears in this member's own ledger;
+- reads (``store``, ``executor.machine``, ``height``) come from the member's ledger, which the
+  ABCI app process writes (SQLite WAL: readers never block it);
+- ``on_commit`` listeners are called for each new stored block (a poller thread).
+
+Run: ``python -m anju.chain.abci.member_api --data D/node<i>/anju --rpc http://… --port P``
+(``anju consortium up`` starts one per member).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from anju.chain.abci.app import MEMBER_FILE, MemberConfig
+from anju.chain.apps import load_app
+from anju.chain.node import DB_NAME, Receipt, now_rfc3339, read_genesis
+from anju.crypto.tx import MAX_TX_BYTES, parse
+from anju.errors import AnjuError, Overloaded, TxRejected
+from anju.ledger.store import BlockRecord, Store
+from anju.registry.port import Machine
+
+log = logging.getLogger("anju.member_api")
+POLL_S = 0.05
+
+
+class _MachineView:
+    """``node.executor`` as the API reads it: only ``machine``."""
+
+    def __init__(self, machine: Machine) -> None:
+        self.machine = machine
+
+
+class MemberNode:
+    """A consortium member seen as a ``Node`` by the API and the portal."""
+
+    def __init__(self, data: Path, rpc: str, *, workers: int = 16) -> None:
+        self.data = Path(data)
+        self.rpc = rpc.rstrip("/")
+        genesis = read_genesis(self.data)
+        self.chain_id: str = genesis["chain_id"]
+        self.store = Store(self.data / DB_NAME)
+        self.executor = _MachineView(load_app(genesis["app"]))
+        cfg = MemberConfig.load(self.data) if (self.data / MEMBER_FILE).exists() else None
+        self.key_name = cfg.key_name if cfg else self.chain_id
+        vkey = self.store.get_meta("verifier_key")
+        self.verifier_key = vkey.decode() if vkey else ""
+        # The consortium's keys and threshold, for clients that verify cosigned checkpoints.
+        self.members = [m.vkey for m in cfg.members] if cfg else []
+        self.threshold = cfg.threshold if cfg else 1
+        self.clock: Callable[[], str] = now_rfc3339
+        self._listeners: list[Callable[[BlockRecord], None]] = []
+        self._pending: dict[str, Future[Receipt]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="anju-member-submit")
+        self._client = httpx.Client(timeout=15, limits=httpx.Limits(max_connections=workers))
+        self._thread: threading.Thread | None = None
+        self._seen = self.store.height()
+
+    @property
+    def height(self) -> int:
+        return self.store.height()
+
+    # -- lifecycle (create_app's manage_node) ------------------------------------------------------
+    def start(self) -> MemberNode:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._follow, name="anju-member-follow", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        self._pool.shutdown(cancel_futures=True)
+        self._client.close()
+
+    def on_commit(self, listener: Callable[[BlockRecord], None]) -> None:
+        self._listeners.append(listener)
+
+    # -- submission ---------------------------------------------------------------------------------
+    def submit(self, raw: bytes) -> Future[Receipt]:
+        if len(raw) > MAX_TX_BYTES:
+            raise TxRejected("TX_TOO_LARGE", f"envelope is {len(raw)} bytes; the limit is {MAX_TX_BYTES}")
+        if self._stop.is_set():
+            raise Overloaded("SHUTTING_DOWN", "the member is shutting down", retry_after=5)
+        tx = parse(raw)
+        fut: Future[Receipt] = Future()
+        with self._lock:
+            self._pending[tx.txid] = fut
+        self._pool.submit(self._broadcast, tx.txid, raw, fut)
+        return fut
+
+    def submit_many(self, raws: list[bytes]) -> list[Future[Receipt]]:
+        return [self.submit(r) for r in raws]
+
+    def _broadcast(self, txid: str, raw: bytes, fut: Future[Receipt]) -> None:
+        body = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "broadcast_tx_sync",
+            "params": {"tx": base64.b64encode(raw).decode()},
+        }
+        try:
+            doc: dict[str, Any] = self._client.post(self.rpc, json=body).json()
+        except httpx.HTTPError as exc:
+            self._fail(txid, fut, Overloaded("SHUTTING_DOWN", f"this member's CometBFT is unreachable: {exc}"))
+            return
+        if "error" in doc:
+            data = str(doc["error"].get("data", ""))
+            if "already exists in cache" in data:
+                self._fail(txid, fut, TxRejected("DUPLICATE_TX", "this transaction was already submitted", txid=txid))
+            elif "mempool is full" in data:
+                self._fail(txid, fut, Overloaded("MEMPOOL_FULL", "the mempool is full; retry shortly", retry_after=1))
+            else:
+                self._fail(txid, fut, TxRejected("MALFORMED_ENVELOPE", data or "refused by CometBFT"))
+            return
+        res = doc.get("result", {})
+        if int(res.get("code", 0)) != 0:
+            code = str(res.get("codespace") or "MALFORMED_ENVELOPE")
+            self._fail(txid, fut, _rejected(code, str(res.get("log", ""))))
+
+    def _fail(self, txid: str, fut: Future[Receipt], exc: BaseException) -> None:
+        with self._lock:
+            if self._pending.get(txid) is fut:
+                del self._pending[txid]
+        if not fut.done():
+            fut.set_exception(exc)
+
+    # -- following the member's ledger -----------------------------------------------------------
+    def _follow(self) -> None:
+        while not self._stop.wait(POLL_S):
+            try:
+                tip = self.store.height()
+                while self._seen < tip:
+                    self._seen += 1
+                    self._committed(self._seen)
+            except Exception:  # the ledger is written by another process; try again
+                log.exception("following the ledger failed")
+
+    def _committed(self, h: int) -> None:
+        b = self.store.block(h)
+        if b is None:
+            return
+        for idx, txid_b, _leaf in self.store.block_txs(h):
+            txid = txid_b.hex()
+            with self._lock:
+                fut = self._pending.pop(txid, None)
+            if fut is not None and not fut.done():
+                fut.set_result(Receipt(txid, h, idx))
+        for listener in self._listeners:
+            with contextlib.suppress(Exception):
+                listener(b)
+
+
+def _rejected(code: str, message: str) -> AnjuError:
+    try:
+        return TxRejected(code, message)
+    except (KeyError, ValueError):
+        return TxRejected("MALFORMED_ENVELOPE", f"{code}: {message}")
+
+
+def build_app(data: Path, rpc: str, web_dir: Path | None = None) -> Any:
+    """The API (and the portal) of one member."""
+    from anju.api.app import create_app
+    from anju.web.portal import mount_web
+
+    node = MemberNode(data, rpc)
+    app = create_app(node, None)  # type: ignore[arg-type]  # a Node look-alike: see the module doc
+    if getattr(app.state, "anju_web", None) is None:
+        wd = web_dir or data.parent / "web"
+        wd.mkdir(parents=True, exist_ok=True)
+        mount_web(app, node, data_dir=wd)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    import uvicorn
+
+    p = argparse.ArgumentParser(prog="python -m anju.chain.abci.member_api", description=__doc__)
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--rpc", required=True, help="this member's CometBFT RPC, http://host:port")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    a = p.parse_args(argv)
+    logging.basicConfig(level="INFO")
+    uvicorn.run(build_app(a.data, a.rpc), host=a.host, port=a.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""`consortium init` without starting anything: the registry by default, CometBFT's genesis app hash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from anju.chain import consortium as c
+from anju.chain.abci.app import checkpoint_of
+from anju.ledger.store import Store
+
+pytestmark = pytest.mark.consortium
+
+
+def test_init_defaults_to_the_registry_with_a_housing_authority(tmp_path: Path) -> None:
+    if c.find_cometbft() is None:
+        pytest.skip("cometbft is not built (scripts/install-cometbft.sh)")
+    layout = c.init(tmp_path / "d", validators=4, base_port=51000)
+    assert layout["app"] == "anju-registry" and layout["threshold"] == 3
+    authority = orjson.loads((tmp_path / "d" / "authority.key").read_bytes())["public_key"]
+    genesis = orjson.loads((tmp_path / "d" / "node2" / "cometbft" / "config" / "genesis.json").read_bytes())
+    assert genesis["app_state"]["params"] == {"authority": authority, "banks": []}
+    store = Store(tmp_path / "d" / "node2" / "anju" / "ledger.db")
+    block0 = store.block(0)
+    store.close()
+    assert block0 is not None
+    assert genesis["app_hash"] == checkpoint_of(layout["chain_id"], block0).app_hash().hex().upper()
+    vkeys, threshold = c.trust_of(tmp_path / "d")
+    assert threshold == 3 and len(vkeys) == 4
+    hosts = {n["host"] for n in layout["nodes"]}
+    assert len(hosts) == 4
