@@ -42,6 +42,7 @@ def _run_and_kill(data: Path, start_seq: int, delay: float) -> set[str]:
     t = threading.Thread(target=reader, daemon=True)
     t.start()
     time.sleep(delay)
+    assert proc.poll() is None, f"the loaded node died by itself: {errors.read_text()[-2000:]}"
     # The node and its verifier processes die together, as in a machine or container crash.
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()

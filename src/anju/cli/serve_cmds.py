@@ -18,8 +18,9 @@ ServerOpt = Annotated[str, typer.Option("--server", help="Base URL of an Anju no
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 
 
-def _serve(data: Path, host: str, port: int, *, rate: float, burst: float, max_body: int, mempool: int,
-           announce: bool) -> None:
+def _serve(
+    data: Path, host: str, port: int, *, rate: float, burst: float, max_body: int, mempool: int, announce: bool
+) -> None:
     import uvicorn
 
     from anju.api.app import Settings, create_app
@@ -28,8 +29,10 @@ def _serve(data: Path, host: str, port: int, *, rate: float, burst: float, max_b
     node = Node(data, mempool_limit=mempool)
     api = create_app(node, Settings(max_body_bytes=max_body, rate=rate, burst=burst))
     if announce:
-        console.print(f"[bold green]Anju[/bold green] {node.chain_id} at [link]http://{host}:{port}[/link]  "
-                      f"(API http://{host}:{port}/api/v1, OpenAPI /openapi.json)\nverifier key: {node.verifier_key}")
+        console.print(
+            f"[bold green]Anju[/bold green] {node.chain_id} at [link]http://{host}:{port}[/link]  "
+            f"(API http://{host}:{port}/api/v1, OpenAPI /openapi.json)\nverifier key: {node.verifier_key}"
+        )
     uvicorn.run(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5, access_log=False)
 
 
@@ -62,15 +65,27 @@ def build_demo(data: Path, units: int, seed: str = "anju-demo", quiet: bool = Fa
     from anju.crypto.tx import parse_and_verify
     from anju.demo.generate import generate
 
-    demo = generate(seed, units, chain="anju-demo")
-    init_ledger(data, chain_id=demo.chain, app="anju-registry", params=demo.genesis,
-                genesis_time=demo.start + "T00:00:00.000Z")
+    # The district's three years of history end today, so that its listings are current when served.
+    from datetime import UTC, datetime, timedelta
+
+    start = (datetime.now(UTC).date() - timedelta(days=3 * 365)).isoformat()
+    demo = generate(seed, units, start=start, chain="anju-demo")
+    init_ledger(
+        data, chain_id=demo.chain, app="anju-registry", params=demo.genesis, genesis_time=demo.start + "T00:00:00.000Z"
+    )
     node = Node(data, verify_workers=0)
     blocks = txs = rejected = 0
     try:
-        with Progress(TextColumn("building demo district"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("blocks · {task.fields[txs]} txs"), TimeElapsedColumn(),
-                      console=console, disable=quiet, transient=True) as bar:
+        with Progress(
+            TextColumn("building demo district"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("blocks · {task.fields[txs]} txs"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=quiet,
+            transient=True,
+        ) as bar:
             task = bar.add_task("demo", total=None, txs=0)
             for when, envs in demo.blocks():
                 parsed = [parse_and_verify(json.dumps(e, ensure_ascii=False).encode()) for e in envs]
@@ -81,8 +96,12 @@ def build_demo(data: Path, units: int, seed: str = "anju-demo", quiet: bool = Fa
                 bar.update(task, advance=1, txs=txs)
     finally:
         node.store.close()
-    manifest = {"chain_id": demo.chain, "seed": seed, "units": units,
-                "parties": [dataclasses.asdict(p) for p in demo.manifest]}
+    manifest = {
+        "chain_id": demo.chain,
+        "seed": seed,
+        "units": units,
+        "parties": [dataclasses.asdict(p) for p in demo.manifest],
+    }
     (data / "demo-parties.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n")
     return {"blocks": blocks, "transactions": txs, "rejected": rejected}
 
@@ -98,9 +117,19 @@ def demo(
     from anju.chain.node import DB_NAME
 
     if not (data / DB_NAME).exists():
-        stats = build_demo(data, units)
-        console.print(f"built demo district: {stats['blocks']} blocks, {stats['transactions']} transactions "
-                      f"({stats['rejected']} rejected); parties in {data / 'demo-parties.json'}")
+        # Build beside the target and rename at the end: an interrupted build leaves no half district.
+        import shutil
+
+        partial = data.with_name(data.name + ".building")
+        shutil.rmtree(partial, ignore_errors=True)
+        stats = build_demo(partial, units)
+        if data.exists():
+            data.rmdir()  # only an empty directory can be here (no ledger in it)
+        partial.rename(data)
+        console.print(
+            f"built demo district: {stats['blocks']} blocks, {stats['transactions']} transactions "
+            f"({stats['rejected']} rejected); parties in {data / 'demo-parties.json'}"
+        )
     _serve(data, host, port, rate=2000.0, burst=4000.0, max_body=256 * 1024, mempool=100_000, announce=True)
 
 
@@ -156,9 +185,16 @@ def tx_send(
         except AnjuError as exc:
             _emit(exc.to_json(), as_json, f"[red]{exc.diagnostics()}[/red]")
             raise typer.Exit(1) from None
-    _emit(receipt, as_json, f"{receipt['status']} {receipt['txid']}"
-          + (f" at height {receipt.get('height')}, index {receipt.get('index')} (inclusion verified)"
-             if receipt["status"] == "committed" else ""))
+    _emit(
+        receipt,
+        as_json,
+        f"{receipt['status']} {receipt['txid']}"
+        + (
+            f" at height {receipt.get('height')}, index {receipt.get('index')} (inclusion verified)"
+            if receipt["status"] == "committed"
+            else ""
+        ),
+    )
 
 
 @tx_app.command("get")
@@ -177,11 +213,20 @@ def tx_get(
         except AnjuError as exc:
             _emit(exc.to_json(), as_json, f"[red]{exc.diagnostics()}[/red]")
             raise typer.Exit(1) from None
-    out = {"txid": p.txid, "index": p.index, "height": p.height, "envelope": p.envelope,
-           "checkpoint": {"size": p.checkpoint.size, "height": p.checkpoint.height}}
-    _emit(out, as_json, f"[green]verified[/green] {p.txid}: {p.envelope['body']['kind']} at height {p.height}, "
-          f"log index {p.index} (proven in tree of size {p.checkpoint.size})\n"
-          + json.dumps(p.envelope["body"], ensure_ascii=False, indent=1))
+    out = {
+        "txid": p.txid,
+        "index": p.index,
+        "height": p.height,
+        "envelope": p.envelope,
+        "checkpoint": {"size": p.checkpoint.size, "height": p.checkpoint.height},
+    }
+    _emit(
+        out,
+        as_json,
+        f"[green]verified[/green] {p.txid}: {p.envelope['body']['kind']} at height {p.height}, "
+        f"log index {p.index} (proven in tree of size {p.checkpoint.size})\n"
+        + json.dumps(p.envelope["body"], ensure_ascii=False, indent=1),
+    )
 
 
 @app.command()
@@ -213,22 +258,43 @@ def check(
         _emit({"ok": False, **exc.to_json()}, as_json, f"[red]NOT VERIFIED[/red] {exc.diagnostics()}")
         raise typer.Exit(1) from None
     if isinstance(result, VerifiedListing):
-        out = {"ok": True, "kind": "listing", "code": result.code, "status": result.status, "reason": result.reason,
-               "date": result.date, "listing": result.listing["id"], "unit": result.unit["id"],
-               "street": result.unit["street"], "rent": result.listing["rent"],
-               "publisher": result.listing["publisher"], "publisher_role": result.listing["publisher_role"],
-               "checkpoint": {"size": result.checkpoint.size, "height": result.checkpoint.height}}
+        out = {
+            "ok": True,
+            "kind": "listing",
+            "code": result.code,
+            "status": result.status,
+            "reason": result.reason,
+            "date": result.date,
+            "listing": result.listing["id"],
+            "unit": result.unit["id"],
+            "street": result.unit["street"],
+            "rent": result.listing["rent"],
+            "publisher": result.listing["publisher"],
+            "publisher_role": result.listing["publisher_role"],
+            "checkpoint": {"size": result.checkpoint.size, "height": result.checkpoint.height},
+        }
         colour = "green" if result.live else "yellow"
-        human = (f"[green]VERIFIED[/green] listing {result.code}: unit {result.unit['id']} on {result.unit['street']}, "
-                 f"title attested, published by the {result.listing['publisher_role']}; "
-                 f"status [{colour}]{result.status}[/{colour}]" + (f" ({result.reason})" if result.reason else "")
-                 + f" at {result.date}; proven at height {result.checkpoint.height}")
+        human = (
+            f"[green]VERIFIED[/green] listing {result.code}: unit {result.unit['id']} on {result.unit['street']}, "
+            f"title attested, published by the {result.listing['publisher_role']}; "
+            f"status [{colour}]{result.status}[/{colour}]"
+            + (f" ({result.reason})" if result.reason else "")
+            + f" at {result.date}; proven at height {result.checkpoint.height}"
+        )
     else:
-        out = {"ok": True, "kind": "history", "party": result.party, "score": result.score,
-               "leases": len(result.leases), "payments": len(result.payments),
-               "checkpoint": {"size": result.checkpoint.size, "height": result.checkpoint.height}}
-        human = (f"[green]VERIFIED[/green] rental history of {result.party[:16]}…: {len(result.leases)} leases, "
-                 f"{len(result.payments)} payments, credit score {result.score}; proven at height "
-                 f"{result.checkpoint.height}")
+        out = {
+            "ok": True,
+            "kind": "history",
+            "party": result.party,
+            "score": result.score,
+            "leases": len(result.leases),
+            "payments": len(result.payments),
+            "checkpoint": {"size": result.checkpoint.size, "height": result.checkpoint.height},
+        }
+        human = (
+            f"[green]VERIFIED[/green] rental history of {result.party[:16]}…: {len(result.leases)} leases, "
+            f"{len(result.payments)} payments, credit score {result.score}; proven at height "
+            f"{result.checkpoint.height}"
+        )
     _emit(out, as_json, human)
     sys.stdout.flush()
