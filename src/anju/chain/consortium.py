@@ -389,7 +389,7 @@ def up(directory: Path, only: list[int] | None = None, proxy_app: str | None = N
                     [
                         sys.executable,
                         "-m",
-                        "anju.chain.abci.member_api",
+                        "anju.cli.member_api",
                         "--data",
                         str(nd / "anju"),
                         "--rpc",

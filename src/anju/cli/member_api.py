@@ -10,7 +10,7 @@ sequencer of its own, so :class:`MemberNode` offers what they use with consortiu
   ABCI app process writes (SQLite WAL: readers never block it);
 - ``on_commit`` listeners are called for each new stored block (a poller thread).
 
-Run: ``python -m anju.chain.abci.member_api --data D/node<i>/anju --rpc http://… --port P``
+Run: ``python -m anju.cli.member_api --data D/node<i>/anju --rpc http://… --port P``
 (``anju consortium up`` starts one per member).
 """
 
@@ -195,7 +195,7 @@ def build_app(data: Path, rpc: str, web_dir: Path | None = None) -> Any:
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
-    p = argparse.ArgumentParser(prog="python -m anju.chain.abci.member_api", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m anju.cli.member_api", description=__doc__)
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--rpc", required=True, help="this member's CometBFT RPC, http://host:port")
     p.add_argument("--host", default="127.0.0.1")
