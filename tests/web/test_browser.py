@@ -26,11 +26,19 @@ def sign_in_demo(page: Any, base: str, name: str) -> None:
 
 
 def sign_out(page: Any) -> None:
-    page.locator("form[action='/signout'] button").click()
+    with page.expect_navigation():
+        page.locator("form[action='/signout'] button").click()
 
 
 def flash(page: Any) -> str:
     return str(page.locator(".flash").first.inner_text())
+
+
+def submit(page: Any, button: Any) -> str:
+    """Click a form's submit button, wait for the page htmx loads after success, return its flash."""
+    with page.expect_navigation():
+        button.click()
+    return flash(page)
 
 
 def listing_code(server: dict[str, Any]) -> str:
@@ -82,9 +90,7 @@ def test_mandate_publish_sign_register(server: dict[str, Any], page: Any) -> Non
     form.locator("input[name=to]").fill(add_days(today, 365))
     form.locator("input[name=may_sign]").check()
     form.locator("input[name=min_rent]").fill("6000")
-    form.locator("button[type=submit]").click()
-    page.wait_for_selector(".flash")
-    assert "Grant a mandate" in flash(page)
+    assert "Grant a mandate" in submit(page, form.locator("button[type=submit]"))
     shot(page, "landlord-en")
     sign_out(page)
     # agency A publishes a listing under it, then offers a lease to the tenant
@@ -96,9 +102,7 @@ def test_mandate_publish_sign_register(server: dict[str, Any], page: Any) -> Non
     form.locator("input[name=deposit]").fill("8800")
     form.locator("input[name=available_from]").fill(today)
     form.locator("textarea[name=description]").fill("近地铁一号线，两居室")
-    form.locator("button[type=submit]").click()
-    page.wait_for_selector(".flash")
-    assert "Publish a listing" in flash(page)
+    assert "Publish a listing" in submit(page, form.locator("button[type=submit]"))
     form = page.locator("#f-lease-offer")
     form.locator("select[name=unit]").select_option(server["unit1"])
     form.locator("input[name=tenant]").fill(key("tenant").public_hex)
@@ -108,26 +112,20 @@ def test_mandate_publish_sign_register(server: dict[str, Any], page: Any) -> Non
     form.locator("input[name=rent]").fill("8800")
     form.locator("input[name=deposit]").fill("8800")
     form.locator("textarea[name=document_hash]").fill("租赁合同 全文")
-    form.locator("button[type=submit]").click()
-    page.wait_for_selector(".flash")
-    assert "sent to the tenant" in flash(page)
+    assert "sent to the tenant" in submit(page, form.locator("button[type=submit]"))
     shot(page, "agency-en")
     sign_out(page)
     # the tenant reviews and countersigns
     sign_in_demo(page, base, "tenant")
     page.locator("a[href^='/offer/']").first.click()
     shot(page, "tenant-offer-en")
-    page.get_by_role("button", name="Countersign lease").click()
-    page.wait_for_selector(".flash")
-    assert "Lease signed by both sides" in flash(page)
+    assert "Lease signed by both sides" in submit(page, page.get_by_role("button", name="Countersign lease"))
     sign_out(page)
     # the authority registers it
     sign_in_demo(page, base, "authority")
     queue = page.locator(f"li[id^='reg-']:not(#reg-{server['lease3']})")
     assert queue.count() == 1
-    queue.first.get_by_role("button").click()
-    page.wait_for_selector(".flash")
-    assert "Register lease" in flash(page)
+    assert "Register lease" in submit(page, queue.first.get_by_role("button"))
     shot(page, "authority-en")
     page.goto(base + "/district")
     shot(page, "district-en")
