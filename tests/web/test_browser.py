@@ -179,3 +179,26 @@ def test_language_switch(server: dict[str, Any], page: Any) -> None:
     shot(page, "check-code-zh")
     page.goto(f"{base}/listing/{server['listing']}")
     shot(page, "listing-zh")
+
+
+def test_owner_is_told_live_when_an_agency_publishes(server: dict[str, Any], page: Any, browser: Any) -> None:
+    base, today = server["base"], server["today"]
+    sign_in_demo(page, base, "landlord")
+    page.goto(base + "/me?lang=en")
+    ctx = browser.new_context(viewport={"width": 412, "height": 915}, locale="en-US")
+    agency = ctx.new_page()
+    try:
+        sign_in_demo(agency, base, "agency_b")
+        form = agency.locator("#f-listing-publish")
+        form.locator("select[name=unit]").select_option(server["unit3"])
+        form.locator("select[name=mandate]").select_option(index=1)
+        form.locator("input[name=rent]").fill("9000")
+        form.locator("input[name=deposit]").fill("9000")
+        form.locator("input[name=available_from]").fill(today)
+        form.locator("textarea[name=description]").fill("汇贤居一室户")
+        assert "Publish a listing" in submit(agency, form.locator("button[type=submit]"))
+    finally:
+        ctx.close()
+    live = page.locator("#live")
+    live.locator("li", has_text="A listing was published").wait_for()
+    shot(page, "owner-notified-en")

@@ -35,6 +35,7 @@ from anju.web.offers import Offers
 from anju.web.reads import NodeLike, Reader, Search
 from anju.web.refusals import Refusal, from_error
 from anju.web.sessions import COOKIE, Session, SessionStore
+from anju.web.terms import EVENTS
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -376,7 +377,12 @@ def build_router(p: Portal) -> APIRouter:
         if s is None:
             return RedirectResponse("/signin", status_code=303)
         rd = c.reader
-        data: dict[str, Any] = {"opts": options_for(rd, s), "credit": rd.credit(s.party)}
+        data: dict[str, Any] = {
+            "opts": options_for(rd, s),
+            "credit": rd.credit(s.party),
+            "last_event": rd.store.last_event_id(),
+            "event_labels": {kind: c._(label) for kind, label in EVENTS.items()},
+        }
         agency = _agency_of(rd, s)
         if s.role == "authority":
             data.update(
