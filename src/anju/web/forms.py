@@ -118,7 +118,7 @@ FORMS: dict[str, Form] = {
             "listing.publish",
             N_("Publish a listing"),
             N_("Publish"),
-            ("landlord", "agency"),
+            ("landlord", "agency", "agent"),
             (
                 Field("unit", N_("Unit"), "id"),
                 Field("mandate", N_("Mandate (agencies)"), "id", required=False),
@@ -134,7 +134,7 @@ FORMS: dict[str, Form] = {
             "listing.withdraw",
             N_("Withdraw a listing"),
             N_("Withdraw"),
-            ("landlord", "agency"),
+            ("landlord", "agency", "agent"),
             (Field("listing", N_("Listing"), "hidden"),),
         ),
         Form(
@@ -142,7 +142,7 @@ FORMS: dict[str, Form] = {
             "listing.renew",
             N_("Renew a listing's code"),
             N_("Renew code"),
-            ("landlord", "agency"),
+            ("landlord", "agency", "agent"),
             (Field("listing", N_("Listing"), "hidden"),),
         ),
         Form(
@@ -150,7 +150,7 @@ FORMS: dict[str, Form] = {
             None,
             N_("Offer a lease to a tenant"),
             N_("Sign and offer"),
-            ("landlord", "agency"),
+            ("landlord", "agency", "agent"),
             (
                 Field("unit", N_("Unit"), "id"),
                 Field("tenant", N_("Tenant's party key"), "key"),

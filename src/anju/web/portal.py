@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from anju.web.refusals import Refusal, from_error
 from anju.web.sessions import COOKIE, Session, SessionStore
 from anju.web.terms import EVENTS
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 TEMPLATES = HERE / "templates"
@@ -149,7 +151,9 @@ class Portal:
         label = demo_label or c.reader.party_name(key.public_hex)
         token = self.sessions.create(Session(key, role, label, demo_label is not None))
         resp = RedirectResponse("/me", status_code=303)
-        resp.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=8 * 3600)
+        resp.set_cookie(
+            COOKIE, token, httponly=True, samesite="lax", max_age=8 * 3600, secure=c.request.url.scheme == "https"
+        )
         if c.token:
             self.sessions.drop(c.token)
         return resp
@@ -476,6 +480,9 @@ def build_router(p: Portal) -> APIRouter:
                     done = await _perform(p, c, form, fields, err)
                 except AnjuError as exc:
                     err = from_error(c._, exc, form.field_names)
+                except Exception:  # a bug of ours: log it, and still answer with a sentence
+                    log.exception("portal action %s failed", name)
+                    err.add(c._, "UNEXPECTED")
         if err or s is None or done is None:
             if not err:
                 err.add(c._, "BAD_REQUEST")

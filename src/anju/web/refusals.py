@@ -105,6 +105,7 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
     "KEYSTORE_PASSWORD": (N_("Wrong password, or the keystore file is damaged."), "password"),
     "KEYFILE_INVALID": (N_("This file is not an Anju key file or keystore."), "keyfile"),
     "NOT_A_PARTY": (N_("This key is not a registered party of this ledger."), "keyfile"),
+    "UNEXPECTED": (N_("Something went wrong on our side. Please check your records before trying again."), None),
 }
 
 GENERIC = N_("The action was refused. Please check the form and try again.")
