@@ -26,8 +26,11 @@ def _serve(
     from anju.api.app import Settings, create_app
     from anju.chain.node import Node
 
+    from anju.web.portal import mount_web
+
     node = Node(data, mempool_limit=mempool)
     api = create_app(node, Settings(max_body_bytes=max_body, rate=rate, burst=burst))
+    mount_web(api, node, data_dir=data)  # the portal at /, on the same services as the API
     if announce:
         console.print(
             f"[bold green]Anju[/bold green] {node.chain_id} at [link]http://{host}:{port}[/link]  "
