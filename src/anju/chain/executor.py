@@ -32,6 +32,7 @@ from anju.registry.port import BlockContext, Event, Machine
 
 SEQ_PREFIX = "seq/"
 CACHE_LIMIT = 2_000_000
+SMT_CACHE_NODES = 1 << 21
 _MISSING: Any = object()
 
 
@@ -129,7 +130,9 @@ class Executor:
             raise StorageCorrupt("STORE_CORRUPT", "the store has no genesis block; run `anju init`")
         self.last: BlockRecord = last
         self._nodes = PendingNodes(store.smt_get)
-        self.smt = StateMap(self._nodes, last.state_root)
+        # The state map's hot nodes stay in memory: 2^21 entries (a few hundred MB at most) hold the
+        # whole tree of a registry with ~10^6 keys, so a block's updates rarely touch SQLite.
+        self.smt = StateMap(self._nodes, last.state_root, cache_size=SMT_CACHE_NODES)
         self.frontier = merkle.Frontier.load(last.log_size, store.tlog_node)
         if self.frontier.root() != last.log_root or self.smt.root != last.state_root:
             raise StorageCorrupt("STORE_CORRUPT", f"roots on disk do not match block {last.height}", height=last.height)

@@ -192,10 +192,23 @@ def bench_api(
     _write(out, run(console, txs=txs, clients=clients, subscribers=subscribers, units=units))
 
 
+@bench_app.command("registry")
+def bench_registry(
+    units: Annotated[int, typer.Option(help="Attested units set up before the measured run.")] = 100_000,
+    txs: Annotated[int, typer.Option(help="Transactions of the measured mix.")] = 100_000,
+    out: Annotated[Path, typer.Option(help="Where to write the JSON.")] = Path("bench/results/registry.json"),
+) -> None:
+    """The registry benchmark: a realistic transaction mix on a registry of many units."""
+    from anju.bench.registry import run
+
+    _write(out, run(units=units, txs=txs, console=console))
+
+
 @bench_app.command("all")
 def bench_all() -> None:
     """Every benchmark, one after the other."""
     bench_ledger(txs=150_000, large=False, out=Path("bench/results/ledger.json"))
+    bench_registry(units=100_000, txs=100_000, out=Path("bench/results/registry.json"))
     bench_api(txs=20_000, clients=64, subscribers=1000, units=300, out=Path("bench/results/api.json"))
 
 

@@ -99,7 +99,8 @@ class Store:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute("PRAGMA cache_size=-262144")  # 256 MiB of page cache per connection, at most
+        conn.execute("PRAGMA mmap_size=4294967296")  # reads of a large ledger go through the OS page cache
         conn.execute("PRAGMA busy_timeout=10000")
         return conn
 
