@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 8080
 DATA   ?= data/demo
 
-.PHONY: demo test bench lint fmt typecheck install tools browser cometbft clean bench-ledger consortium consortium-down bench-consortium
+.PHONY: demo test bench screenshots lint fmt typecheck install tools browser cometbft clean bench-ledger consortium consortium-down bench-consortium
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ consortium-down: $(STAMP)
 
 bench-consortium: $(STAMP) cometbft
 	$(VENV)/bin/anju bench consortium
+
+screenshots: $(STAMP) browser
+	ANJU_SCREENSHOTS=1 $(VENV)/bin/pytest -q tests/web -m browser
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
