@@ -1,41 +1,39 @@
 """The HTTP API (docs/PROTOCOL.md, section "HTTP API"): ``create_app(node)`` serves ``/api/v1``.
 
 Reads run on worker threads, each inside one SQLite snapshot (:mod:`anju.api.snapshot`), so a
-proof always matches the checkpoint returned with it. Submissions never block the event loop:
-the node's future is awaited through ``asyncio.wrap_future`` under ``asyncio.shield`` (a client
-that goes away does not cancel its accepted transaction).
+proof always matches the checkpoint returned with it. Submissions (``POST /txs`` and
+``POST /txs/batch``) take a plain-ASGI fast path (:mod:`anju.api.submit`): one parse on the loop,
+the bytes handed to :meth:`Node.submit_many`, settlement delivered to the loop once per block.
+A client that goes away does not cancel its accepted transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import collections
 import contextlib
 import re
 from collections.abc import AsyncIterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
-from fastapi.responses import PlainTextResponse, StreamingResponse
+from fastapi.responses import PlainTextResponse
 from starlette.responses import Response
 
 from anju import __version__
 from anju.api import errors, schemas
-from anju.api.events import Broadcaster, EventFilter, sse_frame
+from anju.api.events import Broadcaster, EventFilter, SSEResponse
 from anju.api.limits import BodySizeLimit, RateLimit, TokenBucket
-from anju.api.openapi import install_openapi, submit_request_body
+from anju.api.openapi import batch_request_body, install_openapi, submit_request_body
 from anju.api.snapshot import REGISTRY_INDEXES, Reader, ensure_indexes
-from anju.chain.node import Node, Receipt
-from anju.crypto.tx import parse
-from anju.errors import AnjuError, TxRejected
+from anju.api.submit import BATCH_PATH, Answer, Committed, FastPath, Submissions, SubmitCore
+from anju.chain.node import Node
+from anju.errors import AnjuError
 
 API = "/api/v1"
 HEX64 = re.compile(r"[0-9a-f]{64}")
-REJECTED_KEEP = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +41,7 @@ class Settings:
     """Limits of one server; defaults suit a single-machine node."""
 
     max_body_bytes: int = 256 * 1024
+    max_batch_bytes: int = 8 * 1024 * 1024  # POST /txs/batch (up to 1000 envelopes)
     rate: float = 2000.0  # requests per second per client
     burst: float = 4000.0
     wait_timeout_s: float = 30.0
@@ -57,37 +56,9 @@ def ok(obj: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(obj), status_code=status, media_type="application/json")
 
 
-def _receipt_json(r: Receipt) -> dict[str, Any]:
-    return {
-        "txid": r.txid, "status": "committed", "height": r.height, "index": r.index,
-        "events": [{"kind": e.kind, "data": dict(e.data), "parties": list(e.parties), "units": list(e.units),
-                    "listings": list(e.listings)} for e in r.events],
-    }
-
-
-class Submissions:
-    """Transactions accepted and not yet settled, and recent rejections (for ``GET /txs/{id}``)."""
-
-    def __init__(self) -> None:
-        self.pending: dict[str, Future[Receipt]] = {}
-        self.rejected: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
-
-    def track(self, loop: asyncio.AbstractEventLoop, txid: str, fut: Future[Receipt]) -> None:
-        self.pending[txid] = fut
-
-        def settled(f: Future[Receipt]) -> None:
-            loop.call_soon_threadsafe(self._settle, txid, f)
-
-        fut.add_done_callback(settled)
-
-    def _settle(self, txid: str, fut: Future[Receipt]) -> None:
-        if self.pending.get(txid) is fut:
-            del self.pending[txid]
-        exc = None if fut.cancelled() else fut.exception()
-        if isinstance(exc, TxRejected):
-            self.rejected[txid] = exc.to_json()["error"]
-            while len(self.rejected) > REJECTED_KEEP:
-                self.rejected.popitem(last=False)
+def _response(ans: Answer) -> Response:
+    headers = {k.decode(): v.decode() for k, v in ans.headers}
+    return Response(ans.body, status_code=ans.status, media_type="application/json", headers=headers)
 
 
 def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
@@ -96,22 +67,30 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
     reader = Reader(node.store.path)
     hub = Broadcaster(reader)
     subs = Submissions()
+    committed = Committed(node.store.path)
+    core = SubmitCore(node, subs, committed, cfg.wait_timeout_s)
     app_name = str(getattr(node.executor.machine, "name", "kv"))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if app_name != "kv":
             await asyncio.to_thread(ensure_indexes, node.store.path, REGISTRY_INDEXES)
+        subs.bind(asyncio.get_running_loop())
         await hub.start()
         node.on_commit(hub.on_commit)
         if cfg.manage_node:
             node.start()
+        # Start the verifier processes now, before uvicorn opens its socket: forked later, they would
+        # inherit the open client connections and keep every one the server closes half-open (clients
+        # waiting on a connection nobody reads). With fork, the pool starts all its workers at once.
+        node.submit_many([])
         try:
             yield
         finally:
             await hub.stop()
             if cfg.manage_node:
                 await asyncio.to_thread(node.stop)  # commits everything already accepted
+            committed.close()
 
     app = FastAPI(
         title="Anju API", version=__version__, lifespan=lifespan,
@@ -186,26 +165,22 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
         timeout: Annotated[float, Query(gt=0, le=120, description="seconds to wait for commit")] = cfg.wait_timeout_s,
     ) -> Response:
         """Submit a signed envelope; a rejected one gets its error code and changes nothing."""
-        raw = await request.body()
-        tx = parse(raw)
-        if tx.chain != node.chain_id:
-            raise TxRejected("WRONG_CHAIN", f"body.chain is {tx.chain!r}; this ledger is {node.chain_id!r}",
-                             expected=node.chain_id)
-        if tx.txid in subs.pending:
-            raise TxRejected("DUPLICATE_TX", "this transaction is already pending", txid=tx.txid)
-        with reader.snapshot() as s:
-            if s.tx(tx.txid) is not None:
-                raise TxRejected("DUPLICATE_TX", "this transaction is already committed", txid=tx.txid)
-        fut = node.submit(raw)  # Overloaded (MEMPOOL_FULL / SHUTTING_DOWN) or TX_TOO_LARGE at once
-        subs.track(asyncio.get_running_loop(), tx.txid, fut)
-        if wait != "commit":
-            return ok({"txid": tx.txid, "status": "pending"}, 202)
-        try:
-            receipt = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(fut)), timeout)
-        except TimeoutError:
-            raise AnjuError("TIMEOUT", f"not committed within {timeout} s; it may still commit",
-                            txid=tx.txid) from None
-        return ok(_receipt_json(receipt), 200)
+        return _response(await core.one(await request.body(), wait == "commit", timeout))
+
+    @r.post("/txs/batch", status_code=200, operation_id="submit_txs",
+            response_model=schemas.BatchResult,
+            responses={503: {"model": schemas.ErrorBody}},
+            openapi_extra={"requestBody": batch_request_body(app_name)})
+    async def submit_txs(
+        request: Request,
+        wait: Annotated[Literal["none", "commit"], Query(description="commit: answer once all are settled")] = "none",
+        timeout: Annotated[float, Query(gt=0, le=120, description="seconds to wait for commit")] = cfg.wait_timeout_s,
+    ) -> Response:
+        """Submit up to 1000 signed envelopes (a JSON array); one result per envelope, in order.
+
+        Each item is checked and queued as if POSTed alone (its own rejection does not affect the
+        others); MEMPOOL_FULL / SHUTTING_DOWN refuse the whole batch (503, nothing queued)."""
+        return _response(await core.batch(await request.body(), wait == "commit", timeout))
 
     @r.get("/txs/{txid}", response_model=schemas.TxStatus, operation_id="get_tx")
     def get_tx(txid: Annotated[str, Path(pattern="^[0-9a-f]{64}$", description="hex transaction id")]) -> Response:
@@ -280,13 +255,7 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
             out = out[:limit]
             return ok({"events": out, "last_id": out[-1]["id"] if len(out) == limit else pos})
 
-        async def frames() -> AsyncIterator[bytes]:
-            yield b"retry: 1000\n\n"
-            async for row in hub.stream(flt, start):
-                yield sse_frame(row)
-
-        return StreamingResponse(frames(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return SSEResponse(hub, flt, start)
 
     app.include_router(r)
     from anju.api.registry_routes import registry_router
@@ -294,7 +263,9 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
     if app_name != "kv":
         app.include_router(registry_router(node, reader))
     install_openapi(app, app_name)
-    app.add_middleware(BodySizeLimit, max_bytes=cfg.max_body_bytes)
+    app.add_middleware(FastPath, core=core)
+    app.add_middleware(BodySizeLimit, max_bytes=cfg.max_body_bytes,
+                       larger={BATCH_PATH: max(cfg.max_body_bytes, cfg.max_batch_bytes)})
     if cfg.rate > 0:
         app.add_middleware(RateLimit, bucket=TokenBucket(cfg.rate, cfg.burst))
     return app

@@ -2,7 +2,10 @@
 
 The node's writer thread calls :meth:`Broadcaster.on_commit` after each durable block; that only
 wakes the event loop (it never blocks the writer). The loop reads the new rows from the store
-once and offers them to every subscriber's bounded queue. A subscriber whose queue overflows is
+once, serialises each event's SSE frame once (:class:`Ev`), matches them once per distinct
+filter (subscribers are grouped by filter; match keys are precomputed sets), and appends one
+pre-joined chunk per block to each matching subscriber's bounded queue; the subscriber's
+stream then writes everything queued in a single send. A subscriber whose queue overflows is
 marked *lagging*: its queue is dropped and it catches up from the store by event id, then rejoins
 the live feed. Ids are the store's ``events.id`` (strictly increasing), so a client resuming with
 ``Last-Event-ID`` (or ``?after=``) gets every later event exactly once, in order.
@@ -11,13 +14,14 @@ the live feed. Ids are the store's ``events.id`` (strictly increasing), so a cli
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from anju.api.snapshot import Reader
 from anju.ledger.store import BlockRecord
@@ -25,6 +29,7 @@ from anju.ledger.store import BlockRecord
 QUEUE_LIMIT = 2000
 PAGE = 1000
 KEEPALIVE_S = 15.0
+INLINE_TXS = 64  # blocks up to this many transactions have their events read on the event loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,58 +59,123 @@ class EventFilter:
         return not (self.listings and self.listings.isdisjoint(row["listings"]))
 
 
+class Ev:
+    """A committed event prepared once for every subscriber: its match keys and (lazily) its SSE frame."""
+
+    __slots__ = ("_frame", "id", "kind", "listings", "parties", "row", "units")
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+        self.id: int = row["id"]
+        self.kind: str = row["kind"]
+        self.parties = frozenset(row["parties"])
+        self.units = frozenset(row["units"])
+        self.listings = frozenset(row["listings"])
+        self._frame: bytes | None = None
+
+    @property
+    def frame(self) -> bytes:
+        f = self._frame
+        if f is None:
+            f = self._frame = sse_frame(self.row)
+        return f
+
+    def matches(self, f: EventFilter) -> bool:
+        if f.kinds and self.kind not in f.kinds and not any(
+                k.endswith(".") and self.kind.startswith(k) for k in f.kinds):
+            return False
+        if f.parties and f.parties.isdisjoint(self.parties):
+            return False
+        if f.units and f.units.isdisjoint(self.units):
+            return False
+        return not (f.listings and f.listings.isdisjoint(self.listings))
+
+
 @dataclass(eq=False)
 class Subscriber:
     filter: EventFilter
     last_id: int
-    queue: collections.deque[dict[str, Any]] = field(default_factory=collections.deque)
+    frames: list[tuple[int, bytes, list[Ev]]] = field(default_factory=list)  # (first id, frames, events) per block
+    queued: int = 0  # events in ``frames``
     lagging: bool = True  # starts by catching up from the store
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    waiter: asyncio.Future[None] | None = None
+    gone: bool = False  # the client disconnected
+    tick: bool = False  # a keep-alive comment is due
 
-    def offer(self, rows: list[dict[str, Any]]) -> None:
+    def wake(self) -> None:
+        w = self.waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def push(self, chunk: bytes, evs: list[Ev]) -> None:
         if self.lagging:
-            self.wake.set()
+            self.wake()
             return
-        q = self.queue
-        for row in rows:
-            if row["id"] > self.last_id and self.filter.match(row):
-                if len(q) >= QUEUE_LIMIT:
-                    q.clear()
-                    self.lagging = True
-                    break
-                q.append(row)
-        self.wake.set()
+        if self.queued + len(evs) > QUEUE_LIMIT:
+            self.frames.clear()
+            self.queued = 0
+            self.lagging = True
+        else:
+            self.frames.append((evs[0].id, chunk, evs))
+            self.queued += len(evs)
+        self.wake()
+
+    def take(self) -> bytes:
+        """Everything queued after ``last_id``, as one write (parts already read from the store are cut)."""
+        parts = []
+        last = self.last_id
+        for first, chunk, evs in self.frames:
+            if first > last:
+                parts.append(chunk)
+            else:
+                parts.extend(e.frame for e in evs if e.id > last)
+            last = max(last, evs[-1].id)
+        self.frames.clear()
+        self.queued = 0
+        self.last_id = last
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class Broadcaster:
-    """One per app: reads each committed block's events once and feeds every subscriber."""
+    """One per app: reads each committed block's events once, serialises each frame once, and
+    hands every group of subscribers with the same filter one pre-joined chunk per block."""
 
     def __init__(self, reader: Reader) -> None:
         self.reader = reader
-        self.subscribers: set[Subscriber] = set()
+        self.groups: dict[EventFilter, set[Subscriber]] = {}
         self.last_id = 0
         self.closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._inline = True  # the last block was small: read its events on the loop
+        self._stale = False  # blocks were committed while nobody subscribed: last_id is behind
+
+    @property
+    def subscribers(self) -> list[Subscriber]:
+        return [s for group in self.groups.values() for s in group]
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self.last_id = await asyncio.to_thread(self.reader.last_event_id)
         self._task = asyncio.create_task(self._run(), name="anju-events")
+        self._ticker = asyncio.create_task(self._keepalive(), name="anju-events-keepalive")
 
     async def stop(self) -> None:
         self.closed = True
         for sub in self.subscribers:
-            sub.wake.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            sub.wake()
+        for task in (self._task, self._ticker):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
-    def on_commit(self, _record: BlockRecord) -> None:
+    def on_commit(self, record: BlockRecord) -> None:
         """Called from the node's writer thread; only schedules a wake-up."""
+        self._inline = record.tx_count <= INLINE_TXS
         loop, wake = self._loop, self._wake
         if loop is not None and wake is not None and not self.closed:
             with contextlib.suppress(RuntimeError):  # loop closed during shutdown
@@ -116,49 +186,130 @@ class Broadcaster:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            if not self.groups:  # nobody listens: read nothing; the position is fetched when someone comes
+                self._stale = True
+                continue
+            if self._stale:
+                self._refresh()
             while True:
-                rows = await asyncio.to_thread(self.reader.events_after, self.last_id, PAGE)
+                if self._inline:  # a few rows: a thread hand-off would cost more than the query
+                    rows = self.reader.events_after(self.last_id, PAGE)
+                else:
+                    rows = await asyncio.to_thread(self.reader.events_after, self.last_id, PAGE)
                 if not rows:
                     break
                 self.last_id = rows[-1]["id"]
-                for sub in tuple(self.subscribers):
-                    sub.offer(rows)
+                self.fan_out([Ev(row) for row in rows])
                 if len(rows) < PAGE:
                     break
 
-    async def stream(self, flt: EventFilter, after: int | None) -> AsyncIterator[dict[str, Any] | None]:
-        """Matching events after ``after`` (None: from now), then live; yields None as a keep-alive tick."""
+    def _refresh(self) -> None:
+        """Catch the live position up with the store after a time without subscribers."""
+        self._stale = False
+        self.last_id = max(self.last_id, self.reader.last_event_id())
+
+    def fan_out(self, evs: list[Ev]) -> None:
+        """Offer new events to every subscriber: matching is done once per distinct filter."""
+        for flt, group in self.groups.items():
+            matched = [e for e in evs if e.matches(flt)]
+            if not matched:
+                continue
+            chunk = matched[0].frame if len(matched) == 1 else b"".join(e.frame for e in matched)
+            for sub in group:
+                sub.push(chunk, matched)
+
+    def _add(self, sub: Subscriber) -> None:
+        self.groups.setdefault(sub.filter, set()).add(sub)
+
+    def _remove(self, sub: Subscriber) -> None:
+        group = self.groups.get(sub.filter)
+        if group is not None:
+            group.discard(sub)
+            if not group:
+                del self.groups[sub.filter]
+
+    async def serve(self, flt: EventFilter, after: int | None, receive: Receive, send: Send) -> None:
+        """Write the SSE stream straight to the ASGI ``send``: matching events after ``after`` (None:
+        from now), then live, one send per block; keep-alive comments every ``KEEPALIVE_S``."""
+        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        await send({"type": "http.response.body", "body": b"retry: 1000\n\n", "more_body": True})
+        if self._stale and not self.groups:
+            self._refresh()
         sub = Subscriber(flt, self.last_id if after is None else after)
-        self.subscribers.add(sub)
+        self._add(sub)
+
+        async def watch() -> None:  # the client going away ends the stream
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            sub.gone = True
+            sub.wake()
+
+        watcher = asyncio.create_task(watch())
+        loop = asyncio.get_running_loop()
         try:
-            while not self.closed:
+            while not self.closed and not sub.gone:
                 if sub.lagging:
-                    # Catch up from the store; live rows keep queueing behind us meanwhile.
-                    sub.lagging = False
-                    sub.queue.clear()
-                    while not self.closed:
-                        rows = await asyncio.to_thread(self.reader.events_after, sub.last_id, PAGE)
-                        for row in rows:
-                            sub.last_id = row["id"]
-                            if flt.match(row):
-                                yield row
-                        if len(rows) < PAGE:
-                            break
+                    async for chunk in self._catch_up(sub):
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
                     continue
-                while sub.queue and not sub.lagging:
-                    row = sub.queue.popleft()
-                    if row["id"] > sub.last_id:
-                        sub.last_id = row["id"]
-                        yield row
-                if sub.lagging or sub.queue:
+                if sub.frames:
+                    chunk = sub.take()
+                    if chunk:
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
                     continue
-                sub.wake.clear()
-                try:
-                    await asyncio.wait_for(sub.wake.wait(), KEEPALIVE_S)
-                except TimeoutError:
-                    yield None
+                sub.waiter = loop.create_future()
+                await sub.waiter
+                sub.waiter = None
+                if sub.tick:
+                    sub.tick = False
+                    await send({"type": "http.response.body", "body": b": keep-alive\n\n", "more_body": True})
+        except OSError:  # the connection broke
+            pass
         finally:
-            self.subscribers.discard(sub)
+            watcher.cancel()
+            self._remove(sub)
+        with contextlib.suppress(OSError):
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _catch_up(self, sub: Subscriber) -> AsyncIterator[bytes]:
+        """Read from the store up to the live position; live chunks keep queueing behind meanwhile."""
+        sub.lagging = False
+        sub.frames.clear()
+        sub.queued = 0
+        while not self.closed and not sub.gone:
+            rows = await asyncio.to_thread(self.reader.events_after, sub.last_id, PAGE)
+            out = []
+            for row in rows:
+                sub.last_id = row["id"]
+                if sub.filter.match(row):
+                    out.append(sse_frame(row))
+            if out:
+                yield b"".join(out)
+            if len(rows) < PAGE:
+                break
+
+    async def _keepalive(self) -> None:
+        while True:
+            await asyncio.sleep(KEEPALIVE_S)
+            for sub in self.subscribers:
+                if not sub.frames:
+                    sub.tick = True
+                    sub.wake()
+
+
+class SSEResponse(Response):
+    """The event stream as a response: :meth:`Broadcaster.serve` writes it (no generator layers)."""
+
+    def __init__(self, hub: Broadcaster, flt: EventFilter, after: int | None) -> None:
+        super().__init__(media_type="text/event-stream")
+        self.hub, self.flt, self.after = hub, flt, after
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.hub.serve(self.flt, self.after, receive, send)
+
+
+SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
+               (b"x-accel-buffering", b"no")]
 
 
 def sse_frame(row: dict[str, Any] | None) -> bytes:

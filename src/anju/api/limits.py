@@ -29,18 +29,24 @@ class _TooLarge(Exception):
 
 
 class BodySizeLimit:
-    """Answer 413 PAYLOAD_TOO_LARGE to a body above ``max_bytes`` (declared or streamed)."""
+    """Answer 413 PAYLOAD_TOO_LARGE to a body above ``max_bytes`` (declared or streamed).
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    ``larger`` gives some paths (the batch submission) a higher cap. The error bodies are built once."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = dict(larger or {})
+        self._bodies = {n: error_body("PAYLOAD_TOO_LARGE", f"the request body exceeds {n} bytes", {"limit": n})
+                        for n in {max_bytes, *self.larger.values()}}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_bytes
-        body = error_body("PAYLOAD_TOO_LARGE", f"the request body exceeds {limit} bytes", {"limit": limit})
+        limit = self.larger.get(scope["path"], self.max_bytes) if self.larger else self.max_bytes
+        body = self._bodies[limit]
+        chunked = False
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
@@ -50,6 +56,11 @@ class BodySizeLimit:
                 if declared > limit:
                     await _send_error(send, 413, body)
                     return
+            elif name == b"transfer-encoding":
+                chunked = True
+        if not chunked:  # the server delivers at most the declared length (none: no body)
+            await self.app(scope, receive, send)
+            return
         seen = 0
         started = False
 

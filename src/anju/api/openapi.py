@@ -76,6 +76,19 @@ def submit_request_body(app_name: str) -> dict[str, Any]:
     }
 
 
+def batch_request_body(app_name: str) -> dict[str, Any]:
+    examples = {
+        name: {"summary": name, "value": [envelope_example(body)]}
+        for name, body in sorted(kind_examples(app_name).items())
+    }
+    return {
+        "required": True,
+        "description": "A JSON array of 1 to 1000 signed transaction envelopes (each at most 64 KiB).",
+        "content": {"application/json": {"schema": {"type": "array", "maxItems": 1000, "items": ENVELOPE_SCHEMA},
+                                         "examples": examples}},
+    }
+
+
 def install_openapi(app: FastAPI, app_name: str) -> None:
     """Cache the document once and add the error codes as an extension."""
     original = app.openapi

@@ -52,6 +52,19 @@ class SubmitResult(BaseModel):
     events: list[EventBody] | None = None
 
 
+class BatchItem(BaseModel):
+    txid: str | None = Field(description="hex transaction id; null when the item could not be parsed")
+    status: Literal["pending", "committed", "rejected"]
+    height: int | None = None
+    index: int | None = None
+    events: list[EventBody] | None = None
+    error: ErrorDetail | None = Field(default=None, description="with status rejected: the item's error")
+
+
+class BatchResult(BaseModel):
+    results: list[BatchItem] = Field(description="one per envelope of the request, in the same order")
+
+
 class InclusionProof(BaseModel):
     index: int
     tree_size: int

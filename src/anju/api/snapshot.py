@@ -67,18 +67,48 @@ def _block(row: Sequence[Any]) -> BlockRecord:
                        bytes(row[6]), str(row[7]))
 
 
+CACHE_LIMIT = 200_000  # entries per cache before it is emptied
+
+
+class Caches:
+    """Read caches shared by every snapshot of one :class:`Reader`.
+
+    - log nodes: a complete subtree's hash (and a leaf) never changes in an append-only log, so
+      they are cached for good;
+    - state-map nodes are stored by position, so they are cached per state root: the cache is
+      replaced when a snapshot sees a newer head, and a snapshot of another head does not use it.
+    """
+
+    def __init__(self) -> None:
+        self.tlog: dict[tuple[int, int], bytes] = {}
+        self.smt_root = b""
+        self.smt_height = -1
+        self.smt: dict[bytes, bytes | None] = {}
+
+    def smt_for(self, head: BlockRecord) -> dict[bytes, bytes | None] | None:
+        if head.state_root == self.smt_root and head.height == self.smt_height:
+            return self.smt
+        if head.height > self.smt_height:
+            fresh: dict[bytes, bytes | None] = {}
+            self.smt, self.smt_root, self.smt_height = fresh, head.state_root, head.height
+            return fresh
+        return None
+
+
 class Snapshot:
     """Reads inside one open read transaction; valid only inside :meth:`Reader.snapshot`."""
 
-    __slots__ = ("_c", "_head", "_smt")
+    __slots__ = ("_c", "_head", "_smt", "_smt_cache", "_tlog_cache")
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, caches: Caches | None = None) -> None:
         self._c = conn
         row = conn.execute("SELECT * FROM blocks ORDER BY height DESC LIMIT 1").fetchone()
         if row is None:
             raise StorageCorrupt("STORE_CORRUPT", "the ledger has no genesis block")
         self._head = _block(row)
         self._smt: StateMap | None = None
+        self._tlog_cache = caches.tlog if caches is not None else None
+        self._smt_cache = caches.smt_for(self._head) if caches is not None else None
 
     @property
     def head(self) -> BlockRecord:
@@ -101,6 +131,18 @@ class Snapshot:
 
     def tlog_node(self, level: int, idx: int) -> bytes:
         """Hash of the complete log subtree (level, idx); level 0 is hashed from the stored leaf."""
+        cache = self._tlog_cache
+        if cache is None:
+            return self._tlog_node(level, idx)
+        h = cache.get((level, idx))
+        if h is None:
+            h = self._tlog_node(level, idx)
+            if len(cache) >= CACHE_LIMIT:
+                cache.clear()
+            cache[(level, idx)] = h
+        return h
+
+    def _tlog_node(self, level: int, idx: int) -> bytes:
         if level == 0:
             leaf = self._c.execute("SELECT leaf FROM txs WHERE idx=?", (idx,)).fetchone()
             if leaf is None:
@@ -127,8 +169,16 @@ class Snapshot:
         return None if raw is None else orjson.loads(raw)
 
     def _smt_get(self, k: bytes) -> bytes | None:
+        cache = self._smt_cache
+        if cache is not None and k in cache:
+            return cache[k]
         row = self._c.execute("SELECT v FROM smt_nodes WHERE k=?", (k,)).fetchone()
-        return None if row is None else bytes(row[0])
+        v = None if row is None else bytes(row[0])
+        if cache is not None:
+            if len(cache) >= CACHE_LIMIT:
+                cache.clear()
+            cache[k] = v
+        return v
 
     def state_proof(self, key: str) -> StateProof:
         """A proof for ``key`` under :attr:`head`'s state root (the same snapshot)."""
@@ -168,6 +218,7 @@ class Reader:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._local = threading.local()
+        self.caches = Caches()
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -185,7 +236,7 @@ class Reader:
         conn = self._conn()
         conn.execute("BEGIN")
         try:
-            yield Snapshot(conn)
+            yield Snapshot(conn, self.caches)
         finally:
             conn.execute("ROLLBACK")
 

@@ -52,6 +52,8 @@ class Trust:
 
     verifiers: tuple[Verifier, ...]
     threshold: int = 1
+    # notes already verified with these keys (a note's text fixes its signature check's outcome)
+    _opened: dict[str, Checkpoint] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, vkeys: str | Iterable[str], threshold: int = 1) -> Trust:
@@ -68,11 +70,18 @@ class Trust:
         """The checkpoint in ``note`` if enough trusted keys signed it; else CHECKPOINT_INVALID."""
         if not isinstance(note, str):
             raise _fail("CHECKPOINT_INVALID", "the checkpoint note is missing")
+        hit = self._opened.get(note)
+        if hit is not None:
+            return hit
         try:
-            return Checkpoint.open(note, self.verifiers, self.threshold)
+            cp = Checkpoint.open(note, self.verifiers, self.threshold)
         except VerificationError as exc:
             code = exc.code if exc.code in ("CHECKPOINT_INVALID", "PROOF_INVALID") else "CHECKPOINT_INVALID"
             raise _fail(code, f"checkpoint rejected: {exc.message}", **exc.details) from None
+        if len(self._opened) >= 64:
+            self._opened.clear()
+        self._opened[note] = cp
+        return cp
 
 
 def verify_tx(leaf_b64: Any, index: Any, hashes: Any, cp: Checkpoint, txid: str | None = None) -> Tx:

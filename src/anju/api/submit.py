@@ -1,0 +1,397 @@
+"""The submission path: ``POST /txs`` and ``POST /txs/batch``, lean enough for the event loop.
+
+Per transaction the loop does only what the contract says must be answered at once: one JSON
+parse with the structural checks (:func:`anju.crypto.tx.parse`, which also yields the txid),
+the chain id, and duplicates (an in-memory set of pending txids, then one indexed SQLite lookup
+for committed ones — one query per batch). Signatures are checked by the node's verifier
+processes, which get the bytes through :meth:`Node.submit_many` (one call per batch).
+
+Settlement is batched too: the node resolves its futures on its own threads; their callbacks
+only append to a deque and, at most once per burst, schedule :meth:`Submissions._drain` on the
+loop, which updates the pending/rejected tables and wakes the waiters of a whole block at once
+(one loop wake-up per block instead of two thread-safe calls per transaction).
+
+:class:`FastPath` serves both POSTs as plain ASGI ahead of FastAPI's routing and validation (the
+FastAPI routes stay, for the OpenAPI document and as the fallback that reports a bad query).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import math
+import sqlite3
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from anju.api.errors import error_body
+from anju.chain.node import Node, Receipt
+from anju.crypto.tx import MAX_TX_BYTES, Tx, parse
+from anju.errors import CODES, AnjuError, Overloaded, TxRejected
+
+TXS_PATH = "/api/v1/txs"
+BATCH_PATH = "/api/v1/txs/batch"
+REJECTED_KEEP = 100_000
+MAX_BATCH_ITEMS = 1000
+_SQL_CHUNK = 500  # txids per "IN (...)" lookup
+
+Outcome = Receipt | BaseException
+
+
+def receipt_json(r: Receipt) -> dict[str, Any]:
+    """The commit receipt; its events stay dataclasses (orjson writes them natively, see :func:`dumps`)."""
+    return {"txid": r.txid, "status": "committed", "height": r.height, "index": r.index, "events": r.events}
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, Mapping):  # an event's data when it is not a plain dict
+        return dict(obj)
+    raise TypeError(f"not JSON: {type(obj).__name__}")
+
+
+def dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj, default=_default)
+
+
+def error_json(exc: AnjuError) -> dict[str, Any]:
+    details = {k: v for k, v in exc.details.items() if k != "retry_after"}
+    return {"code": exc.code, "message": exc.message, "details": details}
+
+
+class _Waiter:
+    """One request waiting for ``n`` transactions to settle (a single POST has n = 1)."""
+
+    __slots__ = ("fut", "left", "outcomes")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, n: int) -> None:
+        self.fut: asyncio.Future[None] = loop.create_future()
+        self.left = n
+        self.outcomes: dict[int, Outcome] = {}
+
+    def settle(self, slot: int, outcome: Outcome) -> None:
+        if slot in self.outcomes:
+            return
+        self.outcomes[slot] = outcome
+        self.left -= 1
+        if self.left <= 0 and not self.fut.done():
+            self.fut.set_result(None)
+
+
+class Submissions:
+    """Transactions accepted and not yet settled, recent rejections, and who waits for what."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, Future[Receipt]] = {}
+        self.rejected: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
+        self._waiters: dict[str, list[tuple[_Waiter, int]]] = {}
+        self._settled: collections.deque[tuple[str, Future[Receipt]]] = collections.deque()
+        self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def track(self, txids: Sequence[str], futs: Sequence[Future[Receipt]]) -> None:
+        """Remember accepted transactions; their settlement reaches the loop in batches."""
+        settled = self._settled
+        for txid, fut in zip(txids, futs, strict=True):
+            self.pending[txid] = fut
+
+            def done(f: Future[Receipt], txid: str = txid) -> None:  # on a node thread
+                settled.append((txid, f))
+                if not self._scheduled:
+                    self._scheduled = True
+                    loop = self._loop
+                    if loop is not None:
+                        with contextlib.suppress(RuntimeError):  # the loop is closed (shutdown)
+                            loop.call_soon_threadsafe(self._drain)
+
+            fut.add_done_callback(done)
+
+    def wait_for(self, waiter: _Waiter, slot: int, txid: str) -> None:
+        self._waiters.setdefault(txid, []).append((waiter, slot))
+
+    def forget(self, waiter: _Waiter, txids: Sequence[str]) -> None:
+        for txid in txids:
+            lst = self._waiters.get(txid)
+            if lst is None:
+                continue
+            lst[:] = [(w, s) for w, s in lst if w is not waiter]
+            if not lst:
+                del self._waiters[txid]
+
+    def _drain(self) -> None:
+        self._scheduled = False
+        settled = self._settled
+        rejected = self.rejected
+        while settled:
+            txid, fut = settled.popleft()
+            if self.pending.get(txid) is fut:
+                del self.pending[txid]
+            outcome: Outcome
+            if fut.cancelled():
+                outcome = AnjuError("TIMEOUT", "the node dropped this transaction", txid=txid)
+            else:
+                exc = fut.exception()
+                outcome = fut.result() if exc is None else exc
+            if isinstance(outcome, TxRejected):
+                rejected[txid] = outcome.to_json()["error"]
+                if len(rejected) > REJECTED_KEEP:
+                    rejected.popitem(last=False)
+            for waiter, slot in self._waiters.pop(txid, ()):
+                waiter.settle(slot, outcome)
+
+
+class Committed:
+    """Is a txid committed? Indexed lookups on a read-only connection owned by the event loop."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+
+    def _c(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
+                                         check_same_thread=False)
+            self._conn.execute("PRAGMA busy_timeout=2000")
+        return self._conn
+
+    def one(self, txid: str) -> bool:
+        return self._c().execute("SELECT 1 FROM txs WHERE txid=?", (bytes.fromhex(txid),)).fetchone() is not None
+
+    def which(self, txids: Sequence[str]) -> set[str]:
+        out: set[str] = set()
+        c = self._c()
+        for i in range(0, len(txids), _SQL_CHUNK):
+            part = [bytes.fromhex(t) for t in txids[i:i + _SQL_CHUNK]]
+            marks = ",".join("?" * len(part))
+            out.update(bytes(r[0]).hex() for r in c.execute(f"SELECT txid FROM txs WHERE txid IN ({marks})", part))
+        return out
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class Answer:
+    """An HTTP answer: status, JSON body bytes, extra headers."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        self.status = status
+        self.body = body
+        self.headers = headers or []
+
+
+def _error_answer(exc: AnjuError) -> Answer:
+    details = {k: v for k, v in exc.details.items() if k != "retry_after"}
+    headers: list[tuple[bytes, bytes]] = []
+    if isinstance(exc, Overloaded):
+        retry = max(1, math.ceil(exc.retry_after))
+        details["retry_after"] = retry
+        headers.append((b"retry-after", str(retry).encode()))
+    return Answer(CODES[exc.code][0], error_body(exc.code, exc.message, details), headers)
+
+
+def _outcome_json(txid: str, outcome: Outcome | None) -> dict[str, Any]:
+    if outcome is None:
+        return {"txid": txid, "status": "pending"}
+    if isinstance(outcome, Receipt):
+        return receipt_json(outcome)
+    if isinstance(outcome, AnjuError):
+        return {"txid": txid, "status": "rejected", "error": error_json(outcome)}
+    return {"txid": txid, "status": "rejected",
+            "error": {"code": "SHUTTING_DOWN", "message": f"node failure: {outcome}", "details": {}}}
+
+
+class SubmitCore:
+    """The one implementation of both submission endpoints (used by :class:`FastPath` and the routes)."""
+
+    def __init__(self, node: Node, subs: Submissions, committed: Committed, default_timeout: float) -> None:
+        self.node = node
+        self.subs = subs
+        self.committed = committed
+        self.chain_id = node.chain_id
+        self.default_timeout = default_timeout
+
+    def _check(self, tx: Tx) -> None:
+        if tx.chain != self.chain_id:
+            raise TxRejected("WRONG_CHAIN", f"body.chain is {tx.chain!r}; this ledger is {self.chain_id!r}",
+                             expected=self.chain_id)
+
+    async def one(self, raw: bytes, wait: bool, timeout: float) -> Answer:
+        try:
+            tx = parse(raw)
+            self._check(tx)
+            txid = tx.txid
+            if txid in self.subs.pending:
+                raise TxRejected("DUPLICATE_TX", "this transaction is already pending", txid=txid)
+            if self.committed.one(txid):
+                raise TxRejected("DUPLICATE_TX", "this transaction is already committed", txid=txid)
+            fut = self.node.submit_many([raw])[0]  # Overloaded or TX_TOO_LARGE at once
+        except AnjuError as exc:
+            return _error_answer(exc)
+        self.subs.track([txid], [fut])
+        if not wait:
+            return Answer(202, b'{"txid":"%s","status":"pending"}' % txid.encode())
+        waiter = _Waiter(asyncio.get_running_loop(), 1)
+        self.subs.wait_for(waiter, 0, txid)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter.fut), timeout)
+        except TimeoutError:
+            self.subs.forget(waiter, [txid])
+            return _error_answer(AnjuError("TIMEOUT", f"not committed within {timeout} s; it may still commit",
+                                           txid=txid))
+        outcome = waiter.outcomes[0]
+        if isinstance(outcome, Receipt):
+            return Answer(200, dumps(receipt_json(outcome)))
+        if isinstance(outcome, AnjuError):
+            return _error_answer(outcome)
+        return _error_answer(Overloaded("SHUTTING_DOWN", f"node failure: {outcome}", retry_after=30))
+
+    async def batch(self, raw: bytes, wait: bool, timeout: float) -> Answer:
+        try:
+            items = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return _error_answer(TxRejected("MALFORMED_JSON", f"not valid JSON: {exc}"))
+        if type(items) is not list:
+            return _error_answer(AnjuError("BAD_REQUEST", "the batch body must be a JSON array of envelopes"))
+        if len(items) > MAX_BATCH_ITEMS:
+            return _error_answer(AnjuError("BAD_REQUEST", f"at most {MAX_BATCH_ITEMS} envelopes per batch",
+                                           items=len(items), limit=MAX_BATCH_ITEMS))
+        n = len(items)
+        results: list[dict[str, Any] | None] = [None] * n
+        txids: list[str | None] = [None] * n
+        accepted: list[tuple[int, Tx]] = []
+        seen: set[str] = set()
+        pending = self.subs.pending
+        for i, item in enumerate(items):
+            try:
+                if type(item) is not dict:
+                    raise TxRejected("MALFORMED_ENVELOPE", "each batch item must be an envelope object")
+                tx = parse(item)
+                self._check(tx)
+                if len(tx.leaf) > MAX_TX_BYTES:
+                    raise TxRejected("TX_TOO_LARGE", f"envelope is {len(tx.leaf)} bytes; the limit is {MAX_TX_BYTES}")
+                txids[i] = tx.txid
+                if tx.txid in pending or tx.txid in seen:
+                    raise TxRejected("DUPLICATE_TX", "this transaction is already pending", txid=tx.txid)
+                seen.add(tx.txid)
+                accepted.append((i, tx))
+            except AnjuError as exc:
+                results[i] = {"txid": txids[i], "status": "rejected", "error": error_json(exc)}
+        if accepted:
+            done = self.committed.which([tx.txid for _, tx in accepted])
+            if done:
+                keep = []
+                for i, tx in accepted:
+                    if tx.txid in done:
+                        err = TxRejected("DUPLICATE_TX", "this transaction is already committed", txid=tx.txid)
+                        results[i] = {"txid": tx.txid, "status": "rejected", "error": error_json(err)}
+                    else:
+                        keep.append((i, tx))
+                accepted = keep
+        if accepted:
+            try:
+                futs = self.node.submit_many([tx.leaf for _, tx in accepted])
+            except AnjuError as exc:  # MEMPOOL_FULL / SHUTTING_DOWN: the whole batch, nothing queued
+                return _error_answer(exc)
+            acc_ids = [tx.txid for _, tx in accepted]
+            self.subs.track(acc_ids, futs)
+            if wait:
+                waiter = _Waiter(asyncio.get_running_loop(), len(accepted))
+                for slot, txid in enumerate(acc_ids):
+                    self.subs.wait_for(waiter, slot, txid)
+                try:
+                    await asyncio.wait_for(asyncio.shield(waiter.fut), timeout)
+                except TimeoutError:
+                    self.subs.forget(waiter, acc_ids)
+                for slot, (i, tx) in enumerate(accepted):
+                    results[i] = _outcome_json(tx.txid, waiter.outcomes.get(slot))
+            else:
+                for i, tx in accepted:
+                    results[i] = {"txid": tx.txid, "status": "pending"}
+        return Answer(200, dumps({"results": results}))
+
+
+def parse_submit_query(qs: bytes, default_timeout: float) -> tuple[bool, float] | None:
+    """(wait for commit, timeout) from a query string, or None when FastAPI must answer (invalid)."""
+    if not qs:
+        return False, default_timeout
+    if qs == b"wait=commit":
+        return True, default_timeout
+    wait, timeout = False, default_timeout
+    try:
+        pairs = parse_qsl(qs.decode("latin-1"), keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        return None
+    for k, v in pairs:
+        if k == "wait" and v in ("none", "commit"):
+            wait = v == "commit"
+        elif k == "timeout":
+            try:
+                timeout = float(v)
+            except ValueError:
+                return None
+            if not 0 < timeout <= 120 or math.isnan(timeout):
+                return None
+        else:
+            return None
+    return wait, timeout
+
+
+class FastPath:
+    """Plain-ASGI handling of the two submission POSTs (everything else passes through)."""
+
+    def __init__(self, app: ASGIApp, core: SubmitCore) -> None:
+        self.app = app
+        self.core = core
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path = scope["path"]
+            if path in (TXS_PATH, BATCH_PATH):
+                q = parse_submit_query(scope["query_string"], self.core.default_timeout)
+                if q is not None:
+                    body = await _read_body(receive)
+                    if path == TXS_PATH:
+                        ans = await self.core.one(body, q[0], q[1])
+                    else:
+                        ans = await self.core.batch(body, q[0], q[1])
+                    await send_answer(send, ans)
+                    return
+        await self.app(scope, receive, send)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    msg = await receive()
+    body: bytes = msg.get("body", b"")
+    if not msg.get("more_body", False):
+        return body
+    parts = [body]
+    while True:
+        msg = await receive()
+        if msg["type"] != "http.request":
+            break
+        parts.append(msg.get("body", b""))
+        if not msg.get("more_body", False):
+            break
+    return b"".join(parts)
+
+
+_JSON = (b"content-type", b"application/json")
+
+
+async def send_answer(send: Send, ans: Answer) -> None:
+    headers = [_JSON, (b"content-length", b"%d" % len(ans.body)), *ans.headers]
+    await send({"type": "http.response.start", "status": ans.status, "headers": headers})
+    await send({"type": "http.response.body", "body": ans.body})
