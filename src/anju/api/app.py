@@ -21,6 +21,7 @@ import orjson
 from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from anju import __version__
 from anju.api import errors, schemas
@@ -28,7 +29,7 @@ from anju.api.events import Broadcaster, EventFilter, SSEResponse
 from anju.api.limits import BodySizeLimit, RateLimit, TokenBucket
 from anju.api.openapi import batch_request_body, install_openapi, submit_request_body
 from anju.api.snapshot import REGISTRY_INDEXES, Reader, ensure_indexes
-from anju.api.submit import BATCH_PATH, Answer, Committed, FastPath, Submissions, SubmitCore
+from anju.api.submit import BATCH_PATH, TXS_PATH, Answer, Committed, FastPath, Submissions, SubmitCore
 from anju.chain.node import Node
 from anju.errors import AnjuError
 
@@ -59,6 +60,18 @@ def ok(obj: Any, status: int = 200) -> Response:
 def _response(ans: Answer) -> Response:
     headers = {k.decode(): v.decode() for k, v in ans.headers}
     return Response(ans.body, status_code=ans.status, media_type="application/json", headers=headers)
+
+
+class AnjuAPI(FastAPI):
+    """FastAPI, with the submission fast path taken before any middleware or routing."""
+
+    fast: FastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.fast
+        if fast is not None and await fast.handle(scope, receive, send):
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
@@ -92,7 +105,7 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
                 await asyncio.to_thread(node.stop)  # commits everything already accepted
             committed.close()
 
-    app = FastAPI(
+    app = AnjuAPI(
         title="Anju API", version=__version__, lifespan=lifespan,
         description="Housing-rental registry on a verifiable ledger. Errors: {error: {code, message, details}}.",
     )
@@ -263,9 +276,10 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
     if app_name != "kv":
         app.include_router(registry_router(node, reader))
     install_openapi(app, app_name)
-    app.add_middleware(FastPath, core=core)
-    app.add_middleware(BodySizeLimit, max_bytes=cfg.max_body_bytes,
-                       larger={BATCH_PATH: max(cfg.max_body_bytes, cfg.max_batch_bytes)})
-    if cfg.rate > 0:
-        app.add_middleware(RateLimit, bucket=TokenBucket(cfg.rate, cfg.burst))
+    larger = {BATCH_PATH: max(cfg.max_body_bytes, cfg.max_batch_bytes)}
+    app.add_middleware(BodySizeLimit, max_bytes=cfg.max_body_bytes, larger=larger)
+    bucket = TokenBucket(cfg.rate, cfg.burst) if cfg.rate > 0 else None
+    if bucket is not None:
+        app.add_middleware(RateLimit, bucket=bucket)
+    app.fast = FastPath(core, {TXS_PATH: cfg.max_body_bytes, **larger}, bucket)
     return app

@@ -12,6 +12,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from anju.api.errors import error_body
+from anju.errors import Overloaded
 
 MAX_CLIENTS = 100_000
 
@@ -111,6 +112,11 @@ class TokenBucket:
         return wait
 
 
+def rate_limited(who: str, wait: float) -> Overloaded:
+    retry = max(1, int(wait + 0.999))
+    return Overloaded("RATE_LIMITED", f"too many requests from {who}; retry in {retry} s", retry_after=retry)
+
+
 class RateLimit:
     """Answer 429 RATE_LIMITED with ``Retry-After`` when a client's bucket is empty."""
 
@@ -126,9 +132,9 @@ class RateLimit:
         who = client[0] if client else "unknown"
         wait = self.bucket.take(who)
         if wait > 0:
+            exc = rate_limited(who, wait)
             retry = max(1, int(wait + 0.999))
-            body = error_body("RATE_LIMITED", f"too many requests from {who}; retry in {retry} s",
-                              {"retry_after": retry})
+            body = error_body(exc.code, exc.message, {"retry_after": retry})
             await _send_error(send, 429, body, retry)
             return
         await self.app(scope, receive, send)

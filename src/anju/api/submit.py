@@ -29,9 +29,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from anju.api.errors import error_body
+from anju.api.limits import TokenBucket, rate_limited
 from anju.chain.node import Node, Receipt
 from anju.crypto.tx import MAX_TX_BYTES, Tx, parse
 from anju.errors import CODES, AnjuError, Overloaded, TxRejected
@@ -222,6 +223,34 @@ class SubmitCore:
         self.committed = committed
         self.chain_id = node.chain_id
         self.default_timeout = default_timeout
+        self._group: list[tuple[str, bytes, asyncio.Future[None]]] = []
+        self._staged: set[str] = set()
+
+    async def _stage(self, txid: str, raw: bytes) -> None:
+        """Queue one envelope; every single POST parsed in the same loop iteration reaches the node
+        in one :meth:`Node.submit_many` call (one hand-off to the verifier processes, not one each)."""
+        fut = asyncio.get_running_loop().create_future()
+        if not self._group:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._group.append((txid, raw, fut))
+        self._staged.add(txid)
+        await fut
+
+    def _flush(self) -> None:
+        group, self._group = self._group, []
+        txids = [g[0] for g in group]
+        self._staged.difference_update(txids)
+        try:
+            futs = self.node.submit_many([g[1] for g in group])
+        except AnjuError as exc:  # admission is all or nothing: they arrived together
+            for _, _, f in group:
+                if not f.done():
+                    f.set_exception(exc)
+            return
+        self.subs.track(txids, futs)  # tracked even if a waiter went away: it was accepted
+        for _, _, f in group:
+            if not f.done():
+                f.set_result(None)
 
     def _check(self, tx: Tx) -> None:
         if tx.chain != self.chain_id:
@@ -229,22 +258,26 @@ class SubmitCore:
                              expected=self.chain_id)
 
     async def one(self, raw: bytes, wait: bool, timeout: float) -> Answer:
+        waiter: _Waiter | None = None
+        txid = ""
         try:
             tx = parse(raw)
             self._check(tx)
             txid = tx.txid
-            if txid in self.subs.pending:
+            if txid in self.subs.pending or txid in self._staged:
                 raise TxRejected("DUPLICATE_TX", "this transaction is already pending", txid=txid)
             if self.committed.one(txid):
                 raise TxRejected("DUPLICATE_TX", "this transaction is already committed", txid=txid)
-            fut = self.node.submit_many([raw])[0]  # Overloaded or TX_TOO_LARGE at once
+            if wait:  # registered before the node can settle it
+                waiter = _Waiter(asyncio.get_running_loop(), 1)
+                self.subs.wait_for(waiter, 0, txid)
+            await self._stage(txid, raw)  # Overloaded (MEMPOOL_FULL / SHUTTING_DOWN) at once
         except AnjuError as exc:
+            if waiter is not None:
+                self.subs.forget(waiter, [txid])
             return _error_answer(exc)
-        self.subs.track([txid], [fut])
-        if not wait:
+        if waiter is None:
             return Answer(202, b'{"txid":"%s","status":"pending"}' % txid.encode())
-        waiter = _Waiter(asyncio.get_running_loop(), 1)
-        self.subs.wait_for(waiter, 0, txid)
         try:
             await asyncio.wait_for(asyncio.shield(waiter.fut), timeout)
         except TimeoutError:
@@ -350,26 +383,46 @@ def parse_submit_query(qs: bytes, default_timeout: float) -> tuple[bool, float] 
 
 
 class FastPath:
-    """Plain-ASGI handling of the two submission POSTs (everything else passes through)."""
+    """Plain-ASGI handling of the two submission POSTs, called by the app before any Starlette
+    middleware or routing. It applies the same body cap and rate limit as the middlewares; any
+    request it does not take (another path, a bad query, a chunked or oversized body) goes the
+    normal way, where FastAPI and the middlewares answer it."""
 
-    def __init__(self, app: ASGIApp, core: SubmitCore) -> None:
-        self.app = app
+    def __init__(self, core: SubmitCore, limits: dict[str, int], bucket: TokenBucket | None) -> None:
         self.core = core
+        self.limits = limits  # path -> body cap
+        self.bucket = bucket
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            path = scope["path"]
-            if path in (TXS_PATH, BATCH_PATH):
-                q = parse_submit_query(scope["query_string"], self.core.default_timeout)
-                if q is not None:
-                    body = await _read_body(receive)
-                    if path == TXS_PATH:
-                        ans = await self.core.one(body, q[0], q[1])
-                    else:
-                        ans = await self.core.batch(body, q[0], q[1])
-                    await send_answer(send, ans)
-                    return
-        await self.app(scope, receive, send)
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return False
+        limit = self.limits.get(scope["path"])
+        if limit is None:
+            return False
+        q = parse_submit_query(scope["query_string"], self.core.default_timeout)
+        if q is None:
+            return False
+        declared = -1
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = int(value) if value.isdigit() else -1
+                break
+        if not 0 <= declared <= limit:
+            return False
+        if self.bucket is not None:
+            client = scope.get("client")
+            who = client[0] if client else "unknown"
+            wait = self.bucket.take(who)
+            if wait > 0:
+                await send_answer(send, _error_answer(rate_limited(who, wait)))
+                return True
+        body = await _read_body(receive)
+        if scope["path"] == TXS_PATH:
+            ans = await self.core.one(body, q[0], q[1])
+        else:
+            ans = await self.core.batch(body, q[0], q[1])
+        await send_answer(send, ans)
+        return True
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -16,6 +16,9 @@ Figures (one JSON object, also written to ``bench/results/api.json`` by the comm
 - ``limit_tps``: in the same run, on the same transactions, the ledger's irreducible work
   (Ed25519 on both cores + one fsynced append per block; :func:`anju.bench.ledger.limit_tps`);
 - ``api_ratio`` = api_tps / limit_tps;
+- ``node_tps``: the same single-POST transactions pushed as bytes straight into an embedded
+  node (no HTTP; the ledger benchmark's closed loop, :func:`anju.bench.ledger.measure`), so
+  ``api_vs_node`` = api_tps / node_tps shows what the HTTP layer costs and what the node allows;
 - ``event_p50_ms`` / ``event_p99_ms``: ``subscribers`` concurrent SSE subscribers (another
   process), ``rounds`` transactions submitted with ``wait=commit``: from the commit receipt
   reaching the submitter to the event reaching each subscriber (negative gaps count as 0;
@@ -50,7 +53,7 @@ import httpx
 import orjson
 from rich.console import Console
 
-from anju.bench.ledger import CHAIN, limit_tps, make_txs
+from anju.bench.ledger import CHAIN, limit_tps, make_txs, measure
 from anju.chain.node import init_ledger
 
 
@@ -500,6 +503,8 @@ def run(console: Console, *, txs: int = 30_000, clients: int = 64, batch: int = 
         single, batched = raws[:txs], raws[txs:]
         console.print("measuring the ledger limit…")
         lim = limit_tps(single, block=2000)
+        console.print("measuring the embedded node alone (no HTTP)…")
+        node = measure(single, inflight=4000, console=console)
         data = init_ledger(root / "kv", chain_id=CHAIN, app="kv")
         server = _Server(data)
         try:
@@ -514,6 +519,8 @@ def run(console: Console, *, txs: int = 30_000, clients: int = 64, batch: int = 
             out.update(api_tps=round(api, 1), api_tps_mode=best, api_tps_single=round(tps_s, 1),
                        api_tps_batch=round(tps_b, 1), limit_tps=round(lim, 1), api_ratio=round(api / lim, 3),
                        api_ratio_single=round(tps_s / lim, 3), api_ratio_batch=round(tps_b / lim, 3),
+                       node_tps=node["tps"], node_ratio=round(node["tps"] / lim, 3),
+                       api_vs_node=round(api / node["tps"], 3),
                        api_rejected=s["rejected"] + b["rejected"], api_retries=s["retries"] + b["retries"])
             console.print(f"events: {subscribers} subscribers (another process) × {rounds} events…")
             since_commit, since_submit = _events(server.url, server.port, subscribers, rounds)
