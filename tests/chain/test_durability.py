@@ -22,13 +22,15 @@ SEED = bytes(range(32))
 
 def _run_and_kill(data: Path, start_seq: int, delay: float) -> set[str]:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"}
+    errors = data.parent / "child-stderr.txt"
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "tests/chain/load_child.py"), str(data), SEED.hex(), str(start_seq)],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=errors.open("w"),
         text=True,
         env=env,
         cwd=ROOT,
+        start_new_session=True,  # its own process group: the node, its verifiers and its writer
     )
     acked: set[str] = set()
     assert proc.stdout is not None

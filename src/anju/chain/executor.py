@@ -295,12 +295,20 @@ class Executor:
 
     def commit(self, sealed: Sealed, checkpoint_note: str) -> BlockRecord:
         """Store the sealed block with its signed checkpoint; then it is the committed state."""
+        self.attach_note(sealed, checkpoint_note)
+        self.store.write_block(sealed.write)
+        return self.stored(sealed)
+
+    def attach_note(self, sealed: Sealed, checkpoint_note: str) -> None:
+        """Put the signed checkpoint note into the block record about to be stored."""
         b = sealed.write.block
-        record = BlockRecord(
+        sealed.write.block = BlockRecord(
             b.height, b.time, b.first_index, b.tx_count, b.log_size, b.log_root, b.state_root, checkpoint_note
         )
-        sealed.write.block = record
-        self.store.write_block(sealed.write)
+
+    def stored(self, sealed: Sealed) -> BlockRecord:
+        """Record that ``sealed`` is durably stored (by :meth:`commit` or by a writer process)."""
+        record = sealed.write.block
         cache = self._cache
         if len(cache) + len(sealed.state_writes) > CACHE_LIMIT:
             cache.clear()

@@ -28,6 +28,7 @@ import orjson
 
 from anju.chain.apps import load_app
 from anju.chain.executor import Executor, Sealed, canonical_genesis, events_rows, genesis_writes
+from anju.chain.writer import BlockWriter
 from anju.crypto.keys import SigningKey
 from anju.crypto.tx import MAX_TX_BYTES, Tx, parse, parse_and_verify
 from anju.errors import AnjuError, Overloaded, StorageCorrupt, TxRejected
@@ -157,6 +158,7 @@ class Node:
         max_block_txs: int = 4000,
         mempool_limit: int = 100_000,
         clock: Callable[[], str] = now_rfc3339,
+        writer_process: bool | None = None,
     ) -> None:
         self.data = Path(data)
         self.store = Store(self.data / DB_NAME)
@@ -170,13 +172,16 @@ class Node:
         self.mempool_limit = mempool_limit
         self.clock = clock
         self._pool = ProcessPoolExecutor(verify_workers) if verify_workers > 0 else None
+        # With verifier processes, blocks are stored by a writer process too (see chain/writer.py).
+        self._writer_wanted = verify_workers > 0 if writer_process is None else writer_process
+        self._writer: BlockWriter | None = None
         self._inflight = 0
         self._inflight_lock = threading.Lock()
         self._chunks: collections.deque[tuple[Future[list[Tx | AnjuError]], list[Future[Receipt]]]] = (
             collections.deque()
         )
         self._chunk_cv = threading.Condition()
-        self._seq_q: queue.Queue[tuple[Tx, Future[Receipt]] | None] = queue.Queue()
+        self._seq_q: queue.Queue[list[tuple[Tx, Future[Receipt]]] | None] = queue.Queue()
         self._write_q: queue.Queue[tuple[Sealed, list[Future[Receipt]]] | None] = queue.Queue(maxsize=2)
         self._pending: dict[str, Future[Receipt]] = {}
         self._listeners: list[Callable[[BlockRecord], None]] = []
@@ -187,6 +192,11 @@ class Node:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> Node:
+        # Child processes are forked now, before a server opens sockets they would inherit.
+        if self._writer_wanted and self._writer is None:
+            self._writer = BlockWriter(self.data / DB_NAME)
+        if self._pool is not None:
+            self._pool.submit(int).result()
         for target, name in (
             (self._forward_loop, "anju-forward"),
             (self._sequence_loop, "anju-sequencer"),
@@ -208,6 +218,9 @@ class Node:
         self._threads = []
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=False)
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         self.store.close()
 
     def __enter__(self) -> Node:
@@ -250,30 +263,29 @@ class Node:
             if len(raw) > MAX_TX_BYTES:
                 raise TxRejected("TX_TOO_LARGE", f"envelope is {len(raw)} bytes; the limit is {MAX_TX_BYTES}")
         self._admit(len(raws))
-        futs: list[Future[Receipt]] = [Future() for _ in raws]
         if self._pool is None:
-            done: Future[list[Tx | AnjuError]] = Future()
-            done.set_result(_verify_chunk(raws))
-            chunk = done
+            chunk: Future[list[Tx | AnjuError]] = Future()
+            chunk.set_result(_verify_chunk(raws))
         else:
             chunk = self._pool.submit(_verify_chunk, list(raws))
-        with self._chunk_cv:
-            self._chunks.append((chunk, futs))
-            self._chunk_cv.notify()
-        return futs
+        return self._enqueue(chunk, len(raws))
 
     def submit(self, raw: bytes) -> Future[Receipt]:
         return self.submit_many([raw])[0]
 
     def submit_verified(self, txs: Iterable[Tx]) -> list[Future[Receipt]]:
-        """Queue already-verified transactions (used by the demo builder and tests)."""
+        """Queue already-verified transactions (the demo builder, tests), in order with other submissions."""
         txs = list(txs)
         self._admit(len(txs))
-        futs: list[Future[Receipt]] = []
-        for tx in txs:
-            f: Future[Receipt] = Future()
-            futs.append(f)
-            self._seq_q.put((tx, f))
+        done: Future[list[Tx | AnjuError]] = Future()
+        done.set_result(list(txs))
+        return self._enqueue(done, len(txs))
+
+    def _enqueue(self, chunk: Future[list[Tx | AnjuError]], n: int) -> list[Future[Receipt]]:
+        futs: list[Future[Receipt]] = [Future() for _ in range(n)]
+        with self._chunk_cv:
+            self._chunks.append((chunk, futs))
+            self._chunk_cv.notify()
         return futs
 
     # -- stages ------------------------------------------------------------------------------------
@@ -291,54 +303,60 @@ class Node:
                 results = chunk.result()
             except BaseException as exc:  # a crashed verifier process
                 results = [TxRejected("MALFORMED_ENVELOPE", f"verification failed: {exc}")] * len(futs)
+            batch: list[tuple[Tx, Future[Receipt]]] = []
             for res, fut in zip(results, futs, strict=True):
                 if isinstance(res, Tx):
-                    self._seq_q.put((res, fut))
+                    batch.append((res, fut))
                 else:
                     self._release(1)
                     _settle(fut, res)
+            if batch:
+                self._seq_q.put(batch)
 
     def _sequence_loop(self) -> None:
+        """Execute arriving transactions into blocks; a block closes 100 ms after it opens, or when full."""
         ex = self.executor
         q = self._seq_q
+        carry: collections.deque[tuple[Tx, Future[Receipt]]] = collections.deque()
+        stop = False
         try:
-            while True:
-                item = q.get()
-                if item is None:
-                    break
+            while not stop or carry:
+                if not carry:
+                    batch = q.get()
+                    if batch is None:
+                        break
+                    carry.extend(batch)
                 ex.begin(self.clock())
                 deadline = time.monotonic() + self.block_interval
                 futs: list[Future[Receipt]] = []
                 rejected = 0
-                stop = False
                 while True:
-                    tx, fut = item
-                    fut.set_running_or_notify_cancel()  # a waiter giving up no longer cancels the tx
-                    try:
-                        ex.deliver(tx)
-                        futs.append(fut)
-                    except TxRejected as exc:
-                        rejected += 1
-                        _settle(fut, exc)
-                    if len(futs) >= self.max_block_txs:
+                    while carry and len(futs) < self.max_block_txs:
+                        tx, fut = carry.popleft()
+                        fut.set_running_or_notify_cancel()  # a waiter giving up no longer cancels the tx
+                        try:
+                            ex.deliver(tx)
+                            futs.append(fut)
+                        except TxRejected as exc:
+                            rejected += 1
+                            _settle(fut, exc)
+                    left = deadline - time.monotonic()
+                    if stop or len(futs) >= self.max_block_txs or left <= 0:
                         break
                     try:
-                        left = deadline - time.monotonic()
-                        nxt = q.get_nowait() if left <= 0 else q.get(timeout=left)
+                        batch = q.get(timeout=left)
                     except queue.Empty:
                         break
-                    if nxt is None:
+                    if batch is None:
                         stop = True
-                        break
-                    item = nxt
+                    else:
+                        carry.extend(batch)
                 if rejected:
                     self._release(rejected)
                 if futs:
                     self._write_q.put((ex.seal(), futs))
                 else:
                     ex.abort()
-                if stop:
-                    break
         except BaseException as exc:
             self.failure = exc
             raise
@@ -353,8 +371,12 @@ class Node:
                 return
             sealed, futs = item
             try:
-                note = sealed.checkpoint.sign(self.key, self.key_name)
-                record = ex.commit(sealed, note)
+                ex.attach_note(sealed, sealed.checkpoint.sign(self.key, self.key_name))
+                if self._writer is not None:
+                    self._writer.write(sealed.write)
+                else:
+                    self.store.write_block(sealed.write)
+                record = ex.stored(sealed)
             except BaseException as exc:
                 self.failure = exc
                 for f in futs:

@@ -156,10 +156,10 @@ class Store:
                     c.executemany("INSERT OR REPLACE INTO state(key, value) VALUES (?,?)", puts)
                 if dels:
                     c.executemany("DELETE FROM state WHERE key=?", dels)
-                c.executemany("DELETE FROM smt_nodes WHERE k=?", [(k,) for k, v in w.smt.items() if v is None])
+                smt = w.smt.items()
+                c.executemany("DELETE FROM smt_nodes WHERE k=?", [(k,) for k, v in smt if v is None])
                 c.executemany(
-                    "INSERT OR REPLACE INTO smt_nodes(k, v) VALUES (?,?)",
-                    [(k, v) for k, v in w.smt.items() if v is not None],
+                    "INSERT OR REPLACE INTO smt_nodes(k, v) VALUES (?,?)", [i for i in smt if i[1] is not None]
                 )
                 c.executemany(
                     "INSERT INTO events(height, idx, txid, kind, data, parties, units, listings) "
