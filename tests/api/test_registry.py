@@ -32,8 +32,9 @@ H = hashlib.sha256(b"evidence").hexdigest()
 
 
 class World:
-    def __init__(self, server: Server, client: AnjuClient, keys: dict[str, SigningKey], end: str,
-                 extra: dict[str, Any]) -> None:
+    def __init__(
+        self, server: Server, client: AnjuClient, keys: dict[str, SigningKey], end: str, extra: dict[str, Any]
+    ) -> None:
         self.server, self.client, self.keys, self.end, self.extra = server, client, keys, end, extra
 
 
@@ -45,8 +46,13 @@ def _set_clock(path: Path, when: str) -> None:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     base = tmp_path_factory.mktemp("registry")
     demo = generate("anju-demo", UNITS, chain="anju-demo")
-    data = init_ledger(base / "node", chain_id=demo.chain, app="anju-registry", params=demo.genesis,
-                       genesis_time=demo.start + "T00:00:00.000Z")
+    data = init_ledger(
+        base / "node",
+        chain_id=demo.chain,
+        app="anju-registry",
+        params=demo.genesis,
+        genesis_time=demo.start + "T00:00:00.000Z",
+    )
     clock = base / "clock"
     server = Server(data, "--clock-file", str(clock), "--block-interval", "0.02")
     client = AnjuClient(server.url, server.vkey)
@@ -71,14 +77,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     server.stop()
 
 
-def _remaining_kinds(client: AnjuClient, demo: Any, keys: dict[str, SigningKey], end: str,
-                     seen: set[str]) -> dict[str, Any]:
+def _remaining_kinds(
+    client: AnjuClient, demo: Any, keys: dict[str, SigningKey], end: str, seen: set[str]
+) -> dict[str, Any]:
     """The kinds the small demo does not produce, driven through the SDK at the demo's end date."""
     authority = next(SigningKey(bytes.fromhex(p.seed_hex)) for p in demo.manifest if p.role == "authority")
     agency_p = next(p for p in demo.manifest if p.role == "agency")
     agency = SigningKey(bytes.fromhex(agency_p.seed_hex))
-    agent = next(SigningKey(bytes.fromhex(p.seed_hex)) for p in demo.manifest
-                 if p.role == "agent" and p.name.startswith("经纪人"))
+    agent = next(
+        SigningKey(bytes.fromhex(p.seed_hex))
+        for p in demo.manifest
+        if p.role == "agent" and p.name.startswith("经纪人")
+    )
     owner = next(SigningKey(bytes.fromhex(p.seed_hex)) for p in demo.manifest if p.role == "landlord")
 
     def send(kind: str, key: SigningKey, **fields: Any) -> dict[str, Any]:
@@ -93,29 +103,62 @@ def _remaining_kinds(client: AnjuClient, demo: Any, keys: dict[str, SigningKey],
     send("authority.suspend", authority, party=bank.public_hex, reason_hash=H)
     send("authority.reinstate", authority, party=bank.public_hex, reason_hash=H)
     # a fresh unit, mandate and listing: published, renewed, withdrawn; the mandate revoked
-    unit = send("unit.register", owner, district="徐汇区", street="衡山路", neighbourhood="衡山坊",
-                address_commitment=H, floor_area_m2=68, rooms=2)["txid"][:16]
+    unit = send(
+        "unit.register",
+        owner,
+        district="徐汇区",
+        street="衡山路",
+        neighbourhood="衡山坊",
+        address_commitment=H,
+        floor_area_m2=68,
+        rooms=2,
+    )["txid"][:16]
     send("title.attest", authority, unit=unit, certificate_commitment=hashlib.sha256(unit.encode()).hexdigest())
-    mandate = send("mandate.grant", owner, unit=unit, agency=agency.public_hex, exclusive=False, **{"from": end},
-                   to=add_days(end, 180), may_sign=True, min_rent=800_000)["txid"][:16]
-    listing = send("listing.publish", agency, unit=unit, mandate=mandate, rent=950_000, deposit=950_000,
-                   available_from=add_days(end, 10), min_term_months=12, description="南北通透两居室",
-                   photos=[H])["txid"][:16]
+    mandate = send(
+        "mandate.grant",
+        owner,
+        unit=unit,
+        agency=agency.public_hex,
+        exclusive=False,
+        **{"from": end},
+        to=add_days(end, 180),
+        may_sign=True,
+        min_rent=800_000,
+    )["txid"][:16]
+    listing = send(
+        "listing.publish",
+        agency,
+        unit=unit,
+        mandate=mandate,
+        rent=950_000,
+        deposit=950_000,
+        available_from=add_days(end, 10),
+        min_term_months=12,
+        description="南北通透两居室",
+        photos=[H],
+    )["txid"][:16]
     send("listing.renew", agency, listing=listing)
     code = client.record(f"/listings/{listing}").value["code"]
     live = client.verify_listing(code, date=end)
     send("listing.withdraw", agency, listing=listing)
     send("mandate.revoke", owner, mandate=mandate)
     send("agency.dismiss_agent", agency, agent=agent.public_hex)
-    return {"unit": unit, "listing": listing, "code": code, "live": live, "owner": owner, "agency": agency,
-            "authority": authority}
+    return {
+        "unit": unit,
+        "listing": listing,
+        "code": code,
+        "live": live,
+        "owner": owner,
+        "agency": agency,
+        "authority": authority,
+    }
 
 
 def test_every_kind_round_trips_and_state_matches_local_replay(world: World, tmp_path: Path) -> None:
     # the HTTP-built ledger holds every demo transaction: same count as a local replay
     from anju.cli.serve_cmds import build_demo
 
-    stats = build_demo(tmp_path / "local", UNITS, quiet=True)
+    stats = build_demo(tmp_path / "local", UNITS, quiet=True, start=generate("anju-demo", UNITS).start)
     info = world.server.http.get("/api/v1/node").json()
     assert info["tree_size"] == stats["transactions"] + 12  # nothing the demo sent was rejected
     # the first demo transactions are at the same log positions with the same ids
@@ -178,8 +221,9 @@ def test_history_bundle_offline_and_cli(world: World, tmp_path: Path) -> None:
     path = tmp_path / "history.json"
     path.write_text(json.dumps(bundle, ensure_ascii=False))
     run = [sys.executable, "-c", "from anju.cli.main import app; app()", "check"]
-    out = subprocess.run([*run, str(path), "--key", world.server.vkey, "--json"], capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run(
+        [*run, str(path), "--key", world.server.vkey, "--json"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads(out.stdout)["kind"] == "history"
     # tampering with any proven record is caught
@@ -191,14 +235,29 @@ def test_history_bundle_offline_and_cli(world: World, tmp_path: Path) -> None:
     else:
         bad["state"][0]["value"]["role"] = "authority"
     path.write_text(json.dumps(bad))
-    out = subprocess.run([*run, str(path), "--key", world.server.vkey, "--json"], capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run(
+        [*run, str(path), "--key", world.server.vkey, "--json"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 1 and json.loads(out.stdout)["error"]["code"] == "PROOF_INVALID"
     with pytest.raises(VerificationError):
         verify_bundle(bad, world.server.vkey)
     # anju check CODE against the live server
-    out = subprocess.run([*run, world.extra["code"], "--server", world.server.url, "--key", world.server.vkey,
-                          "--date", world.end, "--json"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            *run,
+            world.extra["code"],
+            "--server",
+            world.server.url,
+            "--key",
+            world.server.vkey,
+            "--date",
+            world.end,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads(out.stdout)["status"] == "withdrawn"
 
@@ -212,12 +271,33 @@ def test_owner_is_told_when_an_agency_acts(world: World) -> None:
 
     time.sleep(0.5)
     unit = world.extra["unit"]
-    mandate = world.client.send("mandate.grant", owner, {"unit": unit, "agency": agency.public_hex,
-                                "exclusive": False, "from": world.end, "to": add_days(world.end, 90),
-                                "may_sign": False, "min_rent": 1})["txid"][:16]
-    world.client.send("listing.publish", agency, {"unit": unit, "mandate": mandate, "rent": 900_000, "deposit": 0,
-                      "available_from": add_days(world.end, 5), "min_term_months": 6, "description": "x",
-                      "photos": []})
+    mandate = world.client.send(
+        "mandate.grant",
+        owner,
+        {
+            "unit": unit,
+            "agency": agency.public_hex,
+            "exclusive": False,
+            "from": world.end,
+            "to": add_days(world.end, 90),
+            "may_sign": False,
+            "min_rent": 1,
+        },
+    )["txid"][:16]
+    world.client.send(
+        "listing.publish",
+        agency,
+        {
+            "unit": unit,
+            "mandate": mandate,
+            "rent": 900_000,
+            "deposit": 0,
+            "available_from": add_days(world.end, 5),
+            "min_term_months": 6,
+            "description": "x",
+            "photos": [],
+        },
+    )
     t.join(30)
     kinds = [e["kind"] for e in got]
     assert len(kinds) == 2 and any(k.startswith("listing.") for k in kinds), kinds

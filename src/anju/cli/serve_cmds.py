@@ -58,7 +58,9 @@ def serve(
     _serve(data, host, port, rate=rate, burst=burst, max_body=max_body, mempool=mempool, announce=True)
 
 
-def build_demo(data: Path, units: int, seed: str = "anju-demo", quiet: bool = False) -> dict[str, Any]:
+def build_demo(
+    data: Path, units: int, seed: str = "anju-demo", quiet: bool = False, start: str | None = None
+) -> dict[str, Any]:
     """Create the demo district in ``data`` (committed block by block) and save its party manifest."""
     import dataclasses
 
@@ -71,7 +73,7 @@ def build_demo(data: Path, units: int, seed: str = "anju-demo", quiet: bool = Fa
     # The district's three years of history end today, so that its listings are current when served.
     from datetime import UTC, datetime, timedelta
 
-    start = (datetime.now(UTC).date() - timedelta(days=3 * 365)).isoformat()
+    start = start or (datetime.now(UTC).date() - timedelta(days=3 * 365)).isoformat()
     demo = generate(seed, units, start=start, chain="anju-demo")
     init_ledger(
         data, chain_id=demo.chain, app="anju-registry", params=demo.genesis, genesis_time=demo.start + "T00:00:00.000Z"
