@@ -25,7 +25,6 @@ def _serve(
 
     from anju.api.app import Settings, create_app
     from anju.chain.node import Node
-
     from anju.web.portal import mount_web
 
     node = Node(data, mempool_limit=mempool)
@@ -63,6 +62,7 @@ def build_demo(
 ) -> dict[str, Any]:
     """Create the demo district in ``data`` (committed block by block) and save its party manifest."""
     import dataclasses
+    from datetime import UTC, datetime, timedelta
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -70,9 +70,7 @@ def build_demo(
     from anju.crypto.tx import parse_and_verify
     from anju.demo.generate import generate
 
-    # The district's three years of history end today, so that its listings are current when served.
-    from datetime import UTC, datetime, timedelta
-
+    # By default the district's three years of history end today, so its listings are current when served.
     start = start or (datetime.now(UTC).date() - timedelta(days=3 * 365)).isoformat()
     demo = generate(seed, units, start=start, chain="anju-demo")
     init_ledger(
