@@ -78,9 +78,24 @@ class _Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = (data.parent / f"server-{self.port}.log").open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from anju.cli.main import app; app()", "serve", "--data", str(data),
-             "--port", str(self.port), "--rate", "0", "--mempool", "200000"],
-            stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ})
+            [
+                sys.executable,
+                "-c",
+                "from anju.cli.main import app; app()",
+                "serve",
+                "--data",
+                str(data),
+                "--port",
+                str(self.port),
+                "--rate",
+                "0",
+                "--mempool",
+                "200000",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ},
+        )
         deadline = time.monotonic() + start_timeout
         while True:
             try:
@@ -199,13 +214,18 @@ async def _load_single(port: int, raws: list[bytes], clients: int) -> dict[str, 
     dt = time.perf_counter() - t0
     for c in [*conns, poll]:
         c.close()
-    return {"seconds": dt, "post_seconds": posted, "committed": len(raws) - rejected, "rejected": rejected,
-            "retries": retries}
+    return {
+        "seconds": dt,
+        "post_seconds": posted,
+        "committed": len(raws) - rejected,
+        "rejected": rejected,
+        "retries": retries,
+    }
 
 
 async def _load_batch(port: int, raws: list[bytes], clients: int, batch: int) -> dict[str, Any]:
     conns = [await _Conn.open(port) for _ in range(clients)]
-    chunks = iter([b"[" + b",".join(raws[i:i + batch]) + b"]" for i in range(0, len(raws), batch)])
+    chunks = iter([b"[" + b",".join(raws[i : i + batch]) + b"]" for i in range(0, len(raws), batch)])
     committed = rejected = retries = 0
 
     async def worker(c: _Conn) -> None:
@@ -255,8 +275,9 @@ def _in_process(fn: Any, *args: Any) -> Any:
 _EV_KEY = re.compile(rb'"key":"ev(\d+)"')
 
 
-async def _subscribe_all(port: int, party: str, subscribers: int, rounds: int, ready: Any,
-                         timeout: float) -> list[list[float]]:
+async def _subscribe_all(
+    port: int, party: str, subscribers: int, rounds: int, ready: Any, timeout: float
+) -> list[list[float]]:
     """``subscribers`` SSE connections; for each event number, the delivery times (perf_counter)."""
     got: list[list[float]] = [[] for _ in range(rounds)]
     count = 0
@@ -264,8 +285,10 @@ async def _subscribe_all(port: int, party: str, subscribers: int, rounds: int, r
     async def one() -> None:
         nonlocal count
         r, w = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
-        w.write(b"GET /api/v1/events?party=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
-                % party.encode())
+        w.write(
+            b"GET /api/v1/events?party=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+            % party.encode()
+        )
         await r.readuntil(b"\r\n\r\n")
         await r.readuntil(b"retry: 1000\n\n")
         count += 1
@@ -318,8 +341,14 @@ def _events(url: str, port: int, subscribers: int, rounds: int) -> tuple[list[fl
         t_submit: list[float] = []
         with httpx.Client(base_url=url, timeout=60) as http:
             for i in range(rounds):
-                body = {"chain": CHAIN, "kind": "kv.put", "signer": key.public_hex, "seq": i + 1,
-                        "key": f"ev{i}", "value": str(i)}
+                body = {
+                    "chain": CHAIN,
+                    "kind": "kv.put",
+                    "signer": key.public_hex,
+                    "seq": i + 1,
+                    "key": f"ev{i}",
+                    "value": str(i),
+                }
                 raw = orjson.dumps(sign(body, [key]))
                 t0 = time.perf_counter()
                 r = http.post("/api/v1/txs", params={"wait": "commit"}, content=raw)
@@ -368,10 +397,32 @@ def _sign_parties(args: tuple[int, int]) -> list[Any]:
     for o in range(lo, hi):
         k = _key(f"landlord-{o}")
         c = _h("commitment", o)
-        out.append(sign({"chain": REG_CHAIN, "kind": "party.register", "signer": k.public_hex, "seq": 1,
-                         "role": "landlord", "commitment": c}, [k]))
-        out.append(sign({"chain": REG_CHAIN, "kind": "authority.attest_identity", "signer": auth.public_hex,
-                         "seq": o + 1, "party": k.public_hex, "commitment": c}, [auth]))
+        out.append(
+            sign(
+                {
+                    "chain": REG_CHAIN,
+                    "kind": "party.register",
+                    "signer": k.public_hex,
+                    "seq": 1,
+                    "role": "landlord",
+                    "commitment": c,
+                },
+                [k],
+            )
+        )
+        out.append(
+            sign(
+                {
+                    "chain": REG_CHAIN,
+                    "kind": "authority.attest_identity",
+                    "signer": auth.public_hex,
+                    "seq": o + 1,
+                    "party": k.public_hex,
+                    "commitment": c,
+                },
+                [auth],
+            )
+        )
     return [parse(e) for e in out]
 
 
@@ -387,22 +438,58 @@ def _sign_units(args: tuple[int, int, int, str]) -> list[Any]:
         owner = _key(f"landlord-{o}")
         h = hashlib.sha256(b"unit/%d" % u).digest()
         area = 20 + h[0] % 140
-        reg = {"chain": REG_CHAIN, "kind": "unit.register", "signer": owner.public_hex, "seq": 2 + 2 * k,
-               "district": "徐汇区", "street": _STREETS[h[1] % len(_STREETS)], "neighbourhood": "小区",
-               "address_commitment": _h("address", u), "floor_area_m2": area, "rooms": max(1, area // 35)}
+        reg = {
+            "chain": REG_CHAIN,
+            "kind": "unit.register",
+            "signer": owner.public_hex,
+            "seq": 2 + 2 * k,
+            "district": "徐汇区",
+            "street": _STREETS[h[1] % len(_STREETS)],
+            "neighbourhood": "小区",
+            "address_commitment": _h("address", u),
+            "floor_area_m2": area,
+            "rooms": max(1, area // 35),
+        }
         uid = txid_of(reg)[:16]
         rent = (area * (90 + h[2] % 100)) * 100
         out.append(sign(reg, [owner]))
-        out.append(sign({"chain": REG_CHAIN, "kind": "title.attest", "signer": auth.public_hex,
-                         "seq": owners + u + 1, "unit": uid, "certificate_commitment": _h("cert", u)}, [auth]))
-        out.append(sign({"chain": REG_CHAIN, "kind": "listing.publish", "signer": owner.public_hex,
-                         "seq": 3 + 2 * k, "unit": uid, "rent": rent, "deposit": rent, "available_from": day,
-                         "min_term_months": 12, "description": f"{area}平方米，拎包入住", "photos": []}, [owner]))
+        out.append(
+            sign(
+                {
+                    "chain": REG_CHAIN,
+                    "kind": "title.attest",
+                    "signer": auth.public_hex,
+                    "seq": owners + u + 1,
+                    "unit": uid,
+                    "certificate_commitment": _h("cert", u),
+                },
+                [auth],
+            )
+        )
+        out.append(
+            sign(
+                {
+                    "chain": REG_CHAIN,
+                    "kind": "listing.publish",
+                    "signer": owner.public_hex,
+                    "seq": 3 + 2 * k,
+                    "unit": uid,
+                    "rent": rent,
+                    "deposit": rent,
+                    "available_from": day,
+                    "min_term_months": 12,
+                    "description": f"{area}平方米，拎包入住",
+                    "photos": [],
+                },
+                [owner],
+            )
+        )
     return [parse(e) for e in out]
 
 
-def build_registry(data: Path, listings: int, console: Console, *, owners: int | None = None,
-                   block: int = 15_000, step: int = 1000) -> dict[str, Any]:
+def build_registry(
+    data: Path, listings: int, console: Console, *, owners: int | None = None, block: int = 15_000, step: int = 1000
+) -> dict[str, Any]:
     """A registry ledger in ``data`` with ``listings`` attested units, each with a live listing.
 
     Every record comes from a real signed transaction, executed by the registry and committed in
@@ -414,8 +501,13 @@ def build_registry(data: Path, listings: int, console: Console, *, owners: int |
     today = datetime.now(UTC).date()
     day = (today - timedelta(days=1)).isoformat()
     auth = _key("authority")
-    init_ledger(data, chain_id=REG_CHAIN, app="anju-registry",
-                params={"authority": auth.public_hex, "banks": []}, genesis_time=f"{day}T00:00:00.000Z")
+    init_ledger(
+        data,
+        chain_id=REG_CHAIN,
+        app="anju-registry",
+        params={"authority": auth.public_hex, "banks": []},
+        genesis_time=f"{day}T00:00:00.000Z",
+    )
     node = Node(data, verify_workers=0)
     n_blocks = 0
     t0 = time.perf_counter()
@@ -450,8 +542,12 @@ def build_registry(data: Path, listings: int, console: Console, *, owners: int |
             commit()
     finally:
         node.store.close()
-    return {"listings": listings, "owners": owners, "registry_blocks": n_blocks,
-            "registry_setup_s": round(time.perf_counter() - t0, 1)}
+    return {
+        "listings": listings,
+        "owners": owners,
+        "registry_blocks": n_blocks,
+        "registry_setup_s": round(time.perf_counter() - t0, 1),
+    }
 
 
 def _verify_codes(root: Path, listings: int, codes: int, console: Console) -> dict[str, Any]:
@@ -465,8 +561,10 @@ def _verify_codes(root: Path, listings: int, codes: int, console: Console) -> di
     all_codes = [r[0] for r in db.execute("SELECT substr(key, 6) FROM state WHERE key LIKE 'code/%'")]
     db.close()
     sample = random.Random(7).sample(all_codes, min(codes, len(all_codes)))
-    console.print(f"  registry ready: {out['listings_stored']:,} listings, {out['state_keys']:,} state keys; "
-                  "starting the server (indexes)…")
+    console.print(
+        f"  registry ready: {out['listings_stored']:,} listings, {out['state_keys']:,} state keys; "
+        "starting the server (indexes)…"
+    )
     t0 = time.perf_counter()
     server = _Server(data)
     out["server_start_s"] = round(time.perf_counter() - t0, 1)
@@ -483,19 +581,35 @@ def _verify_codes(root: Path, listings: int, codes: int, console: Console) -> di
                 assert v.live, v.status
     finally:
         server.stop()
-    out.update(verify_code_p50_ms=round(_pct(times, 50), 2), verify_code_p99_ms=round(_pct(times, 99), 2),
-               verify_code_calls=len(times))
+    out.update(
+        verify_code_p50_ms=round(_pct(times, 50), 2),
+        verify_code_p99_ms=round(_pct(times, 99), 2),
+        verify_code_calls=len(times),
+    )
     return out
 
 
-def run(console: Console, *, txs: int = 30_000, clients: int = 64, batch: int = 500, batch_clients: int = 8,
-        subscribers: int = 1000, rounds: int = 30, listings: int = 100_000, codes: int = 500,
-        units: int | None = None) -> dict[str, Any]:
-    """Run every API figure; ``listings`` sizes the registry for ``verify_code_p99_ms``.
-
-    ``units`` (the demo district's size in an earlier version) is accepted and ignored."""
-    out: dict[str, Any] = {"txs": txs, "clients": clients, "batch": batch, "batch_clients": batch_clients,
-                           "subscribers": subscribers, "cores": os.cpu_count()}
+def run(
+    console: Console,
+    *,
+    txs: int = 30_000,
+    clients: int = 64,
+    batch: int = 500,
+    batch_clients: int = 8,
+    subscribers: int = 1000,
+    rounds: int = 30,
+    listings: int = 100_000,
+    codes: int = 500,
+) -> dict[str, Any]:
+    """Run every API figure; ``listings`` sizes the registry for ``verify_code_p99_ms``."""
+    out: dict[str, Any] = {
+        "txs": txs,
+        "clients": clients,
+        "batch": batch,
+        "batch_clients": batch_clients,
+        "subscribers": subscribers,
+        "cores": os.cpu_count(),
+    }
     with tempfile.TemporaryDirectory(prefix="anju-bench-api-") as tmp:
         root = Path(tmp)
         console.print(f"signing {2 * txs} transactions…")
@@ -516,18 +630,30 @@ def run(console: Console, *, txs: int = 30_000, clients: int = 64, batch: int = 
             tps_b = b["committed"] / b["seconds"]
             best = "batch" if tps_b >= tps_s else "single"
             api = max(tps_s, tps_b)
-            out.update(api_tps=round(api, 1), api_tps_mode=best, api_tps_single=round(tps_s, 1),
-                       api_tps_batch=round(tps_b, 1), limit_tps=round(lim, 1), api_ratio=round(api / lim, 3),
-                       api_ratio_single=round(tps_s / lim, 3), api_ratio_batch=round(tps_b / lim, 3),
-                       node_tps=node["tps"], node_ratio=round(node["tps"] / lim, 3),
-                       api_vs_node=round(api / node["tps"], 3),
-                       api_rejected=s["rejected"] + b["rejected"], api_retries=s["retries"] + b["retries"])
+            out.update(
+                api_tps=round(api, 1),
+                api_tps_mode=best,
+                api_tps_single=round(tps_s, 1),
+                api_tps_batch=round(tps_b, 1),
+                limit_tps=round(lim, 1),
+                api_ratio=round(api / lim, 3),
+                api_ratio_single=round(tps_s / lim, 3),
+                api_ratio_batch=round(tps_b / lim, 3),
+                node_tps=node["tps"],
+                node_ratio=round(node["tps"] / lim, 3),
+                api_vs_node=round(api / node["tps"], 3),
+                api_rejected=s["rejected"] + b["rejected"],
+                api_retries=s["retries"] + b["retries"],
+            )
             console.print(f"events: {subscribers} subscribers (another process) × {rounds} events…")
             since_commit, since_submit = _events(server.url, server.port, subscribers, rounds)
-            out.update(event_p50_ms=round(_pct(since_commit, 50), 2), event_p99_ms=round(_pct(since_commit, 99), 2),
-                       event_from_submit_p50_ms=round(_pct(since_submit, 50), 2),
-                       event_from_submit_p99_ms=round(_pct(since_submit, 99), 2),
-                       event_deliveries=len(since_commit))
+            out.update(
+                event_p50_ms=round(_pct(since_commit, 50), 2),
+                event_p99_ms=round(_pct(since_commit, 99), 2),
+                event_from_submit_p50_ms=round(_pct(since_submit, 50), 2),
+                event_from_submit_p99_ms=round(_pct(since_submit, 99), 2),
+                event_deliveries=len(since_commit),
+            )
         finally:
             server.stop()
         console.print(f"registry: {listings:,} listings through signed transactions…")
