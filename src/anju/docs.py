@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import anju.api.errors  # noqa: F401  (registers the API's error codes)
+import anju.api.errors
 import anju.registry.machine  # noqa: F401  (registers the registry's error codes)
 from anju.errors import CODES, LEDGER_CODES
 from anju.registry.kinds import KINDS

@@ -33,8 +33,17 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         if cli:
-            cmd = [sys.executable, "-c", "from anju.cli.main import app; app()", "serve", "--data", str(data),
-                   "--port", str(self.port), *args]
+            cmd = [
+                sys.executable,
+                "-c",
+                "from anju.cli.main import app; app()",
+                "serve",
+                "--data",
+                str(data),
+                "--port",
+                str(self.port),
+                *args,
+            ]
         else:
             cmd = [sys.executable, str(ROOT / "tests/api/server_main.py"), str(data), str(self.port), *args]
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}

@@ -27,8 +27,17 @@ def test_batch_results_in_order(kv_server: Server) -> None:
     items: list[object] = [*good[:2], bad_sig, {"body": {}, "sigs": []}, "nope", good[2], good[2], *good[3:]]
     status, res = batch(s, items)
     assert status == 200 and len(res) == len(items)
-    assert [r["status"] for r in res] == ["committed", "committed", "rejected", "rejected", "rejected",
-                                          "committed", "rejected", "committed", "committed"]
+    assert [r["status"] for r in res] == [
+        "committed",
+        "committed",
+        "rejected",
+        "rejected",
+        "rejected",
+        "committed",
+        "rejected",
+        "committed",
+        "committed",
+    ]
     assert res[2]["error"]["code"] == "BAD_SIGNATURE"  # type: ignore[index]
     assert res[3]["txid"] is None and res[4]["txid"] is None
     assert res[6]["error"]["code"] == "DUPLICATE_TX"  # type: ignore[index]

@@ -60,16 +60,18 @@ def test_node_checkpoint_blocks_txs_state(kv_server: Server) -> None:
     t = s.http.get(f"/api/v1/txs/{rec['txid']}").json()
     tcp = Checkpoint.open(t["checkpoint"], [Verifier.from_vkey(s.vkey)])
     leaf = base64.b64decode(t["leaf"])
-    merkle.verify_inclusion(merkle.leaf_hash(leaf), t["index"], tcp.size,
-                            [base64.b64decode(h) for h in t["inclusion"]["hashes"]], tcp.root)
+    merkle.verify_inclusion(
+        merkle.leaf_hash(leaf), t["index"], tcp.size, [base64.b64decode(h) for h in t["inclusion"]["hashes"]], tcp.root
+    )
     # block
     b = s.http.get(f"/api/v1/blocks/{rec['height']}").json()
     assert rec["txid"] in b["txids"] and b["checkpoint"].startswith(CHAIN + "\n")
     assert base64.b64decode(b["log_root"]) == Checkpoint.open(b["checkpoint"], [Verifier.from_vkey(s.vkey)]).root
     # consistency proof, verified
     c = s.http.get("/api/v1/proofs/consistency", params={"first": 1, "second": 2}).json()
-    root1 = Checkpoint.open(s.http.get(f"/api/v1/blocks/{rec['height']}").json()["checkpoint"],
-                            [Verifier.from_vkey(s.vkey)]).root
+    root1 = Checkpoint.open(
+        s.http.get(f"/api/v1/blocks/{rec['height']}").json()["checkpoint"], [Verifier.from_vkey(s.vkey)]
+    ).root
     merkle.verify_consistency(1, 2, [base64.b64decode(h) for h in c["hashes"]], root1, cp.root)
     # state with proof (present and absent), through the SDK
     assert client.state("kv/greeting").value == "你好"
@@ -85,9 +87,13 @@ def test_error_codes(kv_server: Server, tmp_path: Path) -> None:
     assert err(post(s, {"body": {}, "sigs": []})) in ("MALFORMED_ENVELOPE", "MISSING_SIGNATURE")
     assert err(post(s, {**env(key, 1), "extra": 1})) == "UNKNOWN_FIELD"
     assert err(post(s, b'{"body": {"chain": "x", "kind": "kv.put", "seq": 1.5}, "sigs": []}')) in (
-        "NON_INTEGER_NUMBER", "MISSING_SIGNATURE", "MALFORMED_ENVELOPE")
-    wrong = sign({"chain": "other", "kind": "kv.put", "signer": key.public_hex, "seq": 1, "key": "a", "value": "b"},
-                 [key])
+        "NON_INTEGER_NUMBER",
+        "MISSING_SIGNATURE",
+        "MALFORMED_ENVELOPE",
+    )
+    wrong = sign(
+        {"chain": "other", "kind": "kv.put", "signer": key.public_hex, "seq": 1, "key": "a", "value": "b"}, [key]
+    )
     assert err(post(s, wrong)) == "WRONG_CHAIN"
     bad = env(key, 1)
     bad["sigs"][0]["sig"] = "00" * 64
@@ -172,8 +178,16 @@ def test_graceful_shutdown_commits_accepted(kv_ledger: Path, start_server: Calla
 def test_openapi_describes_everything(kv_server: Server) -> None:
     doc = kv_server.http.get("/openapi.json").json()
     paths = doc["paths"]
-    for p in ("/api/v1/node", "/api/v1/txs", "/api/v1/txs/{txid}", "/api/v1/checkpoint", "/api/v1/blocks/{height}",
-              "/api/v1/proofs/consistency", "/api/v1/state/{key}", "/api/v1/events"):
+    for p in (
+        "/api/v1/node",
+        "/api/v1/txs",
+        "/api/v1/txs/{txid}",
+        "/api/v1/checkpoint",
+        "/api/v1/blocks/{height}",
+        "/api/v1/proofs/consistency",
+        "/api/v1/state/{key}",
+        "/api/v1/events",
+    ):
         assert p in paths, p
     examples = paths["/api/v1/txs"]["post"]["requestBody"]["content"]["application/json"]["examples"]
     assert set(examples) == {"kv.put", "kv.delete"}
@@ -190,15 +204,53 @@ def test_cli_serve_and_tx_commands(kv_ledger: Path, start_server: Callable[..., 
     key = SigningKey.generate()
     keyfile.write_text(key.seed.hex())
     run = [sys.executable, "-c", "from anju.cli.main import app; app()"]
-    out = subprocess.run([*run, "tx", "send", "--kind", "kv.put", "--key", str(keyfile), "--field", "key=cli",
-                          "--field", "value=hello", "--server", s.url, "--vkey", s.vkey, "--json"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            *run,
+            "tx",
+            "send",
+            "--kind",
+            "kv.put",
+            "--key",
+            str(keyfile),
+            "--field",
+            "key=cli",
+            "--field",
+            "value=hello",
+            "--server",
+            s.url,
+            "--vkey",
+            s.vkey,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     rec = json.loads(out.stdout)
     assert rec["status"] == "committed" and rec["verified"]["index"] == 0
-    got = subprocess.run([*run, "tx", "get", rec["txid"], "--server", s.url, "--json"], capture_output=True,
-                         text=True, timeout=60)
+    got = subprocess.run(
+        [*run, "tx", "get", rec["txid"], "--server", s.url, "--json"], capture_output=True, text=True, timeout=60
+    )
     assert got.returncode == 0 and json.loads(got.stdout)["envelope"]["body"]["value"] == "hello"
-    again = subprocess.run([*run, "tx", "send", "--kind", "kv.put", "--key", str(keyfile), "--field", "key=x" * 100,
-                            "--server", s.url, "--json"], capture_output=True, text=True, timeout=60)
+    again = subprocess.run(
+        [
+            *run,
+            "tx",
+            "send",
+            "--kind",
+            "kv.put",
+            "--key",
+            str(keyfile),
+            "--field",
+            "key=x" * 100,
+            "--server",
+            s.url,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert again.returncode == 1 and json.loads(again.stdout)["error"]["code"] == "MALFORMED_ENVELOPE"

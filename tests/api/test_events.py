@@ -16,8 +16,9 @@ from anju.crypto.keys import SigningKey
 
 def read_events(s: Server, n: int, headers: dict[str, str], params: dict[str, str] | None = None) -> list[Any]:
     out: list[Any] = []
-    with httpx.stream("GET", s.url + "/api/v1/events", headers=headers, params=params,
-                      timeout=httpx.Timeout(30.0)) as resp:
+    with httpx.stream(
+        "GET", s.url + "/api/v1/events", headers=headers, params=params, timeout=httpx.Timeout(30.0)
+    ) as resp:
         assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
         for frame in iter_sse(resp.iter_lines()):
             if "data" in frame:

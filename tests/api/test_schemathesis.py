@@ -12,15 +12,33 @@ import pytest
 from tests.api.conftest import Server
 
 ST = Path(sys.executable).with_name("schemathesis")
-needs_st = pytest.mark.skipif(not ST.exists() and shutil.which("schemathesis") is None,
-                              reason="schemathesis not installed")
+needs_st = pytest.mark.skipif(
+    not ST.exists() and shutil.which("schemathesis") is None, reason="schemathesis not installed"
+)
 
 
 def run_schemathesis(s: Server, cwd: Path, seconds: int) -> None:
-    cmd = [str(ST), "run", s.url + "/openapi.json", "--checks",
-           "not_a_server_error,response_schema_conformance,content_type_conformance",
-           "--exclude-path", "/api/v1/events", "-n", "20", "--phases", "examples,coverage,fuzzing",
-           "--seed", "1", "--max-time", str(seconds), "--workers", "2", "--request-timeout", "10"]
+    cmd = [
+        str(ST),
+        "run",
+        s.url + "/openapi.json",
+        "--checks",
+        "not_a_server_error,response_schema_conformance,content_type_conformance",
+        "--exclude-path",
+        "/api/v1/events",
+        "-n",
+        "20",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--seed",
+        "1",
+        "--max-time",
+        str(seconds),
+        "--workers",
+        "2",
+        "--request-timeout",
+        "10",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=cwd)
     assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-2000:]
 

@@ -13,8 +13,9 @@ from anju.demo.generate import generate
 
 def _build(data: Path, units: int) -> list[tuple[int, bytes, bytes, int]]:
     demo = generate("determinism", units=units, years=1, chain="anju-det-1")
-    init_ledger(data, chain_id="anju-det-1", app="anju-registry", params=demo.genesis,
-                genesis_time="2023-01-01T00:00:00.000Z")
+    init_ledger(
+        data, chain_id="anju-det-1", app="anju-registry", params=demo.genesis, genesis_time="2023-01-01T00:00:00.000Z"
+    )
     node = Node(data, verify_workers=0)
     roots = []
     try:

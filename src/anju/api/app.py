@@ -106,7 +106,9 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
             committed.close()
 
     app = AnjuAPI(
-        title="Anju API", version=__version__, lifespan=lifespan,
+        title="Anju API",
+        version=__version__,
+        lifespan=lifespan,
         description="Housing-rental registry on a verifiable ledger. Errors: {error: {code, message, details}}.",
     )
     app.state.node = node
@@ -122,15 +124,33 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
         """Chain id, checkpoint origin, verifier key, height, tree size and version."""
         with reader.snapshot() as s:
             h = s.head
-        return ok({
-            "chain_id": node.chain_id, "origin": node.chain_id, "verifier_key": node.verifier_key,
-            "app": app_name, "version": __version__, "height": h.height, "tree_size": h.log_size,
-            "log_root": b64(h.log_root), "state_root": b64(h.state_root), "time": h.time, "checkpoint": h.checkpoint,
-        })
+        return ok(
+            {
+                "chain_id": node.chain_id,
+                "origin": node.chain_id,
+                "verifier_key": node.verifier_key,
+                "app": app_name,
+                "version": __version__,
+                "height": h.height,
+                "tree_size": h.log_size,
+                "log_root": b64(h.log_root),
+                "state_root": b64(h.state_root),
+                "time": h.time,
+                "checkpoint": h.checkpoint,
+            }
+        )
 
-    @r.get("/checkpoint", response_class=PlainTextResponse, operation_id="get_checkpoint",
-           responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
-                            "description": "the latest signed checkpoint note (C2SP signed-note)"}})
+    @r.get(
+        "/checkpoint",
+        response_class=PlainTextResponse,
+        operation_id="get_checkpoint",
+        responses={
+            200: {
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+                "description": "the latest signed checkpoint note (C2SP signed-note)",
+            }
+        },
+    )
     def get_checkpoint() -> Response:
         """The latest signed checkpoint note."""
         with reader.snapshot() as s:
@@ -145,9 +165,19 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
             if b is None:
                 raise AnjuError("NOT_FOUND", f"no block at height {height}", height=height, tip=s.head.height)
             txids = s.block_txids(height)
-        return ok({"height": b.height, "time": b.time, "first_index": b.first_index, "tx_count": b.tx_count,
-                   "txids": txids, "log_size": b.log_size, "log_root": b64(b.log_root),
-                   "state_root": b64(b.state_root), "checkpoint": b.checkpoint})
+        return ok(
+            {
+                "height": b.height,
+                "time": b.time,
+                "first_index": b.first_index,
+                "tx_count": b.tx_count,
+                "txids": txids,
+                "log_size": b.log_size,
+                "log_root": b64(b.log_root),
+                "state_root": b64(b.state_root),
+                "checkpoint": b.checkpoint,
+            }
+        )
 
     @r.get("/proofs/consistency", response_model=schemas.ConsistencyProof, operation_id="get_consistency_proof")
     def get_consistency(
@@ -159,19 +189,27 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
             size = s.head.log_size
             hi = size if second is None else second
             if not first <= hi <= size:
-                raise AnjuError("BAD_REQUEST", f"need 1 <= first <= second <= {size}", first=first,
-                                second=hi, tree_size=size)
+                raise AnjuError(
+                    "BAD_REQUEST", f"need 1 <= first <= second <= {size}", first=first, second=hi, tree_size=size
+                )
             proof = s.consistency_proof(first, hi)
             note = s.head.checkpoint
         return ok({"first": first, "second": hi, "hashes": [b64(h) for h in proof], "checkpoint": note})
 
     # -- transactions -----------------------------------------------------------------------------
-    @r.post("/txs", status_code=202, operation_id="submit_tx",
-            responses={200: {"model": schemas.SubmitResult, "description": "committed (with ?wait=commit)"},
-                       202: {"model": schemas.SubmitResult, "description": "accepted, pending"},
-                       409: {"model": schemas.ErrorBody}, 403: {"model": schemas.ErrorBody},
-                       504: {"model": schemas.ErrorBody}},
-            openapi_extra={"requestBody": submit_request_body(app_name)})
+    @r.post(
+        "/txs",
+        status_code=202,
+        operation_id="submit_tx",
+        responses={
+            200: {"model": schemas.SubmitResult, "description": "committed (with ?wait=commit)"},
+            202: {"model": schemas.SubmitResult, "description": "accepted, pending"},
+            409: {"model": schemas.ErrorBody},
+            403: {"model": schemas.ErrorBody},
+            504: {"model": schemas.ErrorBody},
+        },
+        openapi_extra={"requestBody": submit_request_body(app_name)},
+    )
     async def submit_tx(
         request: Request,
         wait: Annotated[Literal["none", "commit"], Query(description="commit: answer once committed")] = "none",
@@ -180,10 +218,14 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
         """Submit a signed envelope; a rejected one gets its error code and changes nothing."""
         return _response(await core.one(await request.body(), wait == "commit", timeout))
 
-    @r.post("/txs/batch", status_code=200, operation_id="submit_txs",
-            response_model=schemas.BatchResult,
-            responses={503: {"model": schemas.ErrorBody}},
-            openapi_extra={"requestBody": batch_request_body(app_name)})
+    @r.post(
+        "/txs/batch",
+        status_code=200,
+        operation_id="submit_txs",
+        response_model=schemas.BatchResult,
+        responses={503: {"model": schemas.ErrorBody}},
+        openapi_extra={"requestBody": batch_request_body(app_name)},
+    )
     async def submit_txs(
         request: Request,
         wait: Annotated[Literal["none", "commit"], Query(description="commit: answer once all are settled")] = "none",
@@ -204,12 +246,18 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
                 idx, height, leaf = found
                 head = s.head
                 proof = s.inclusion_proof(idx, head.log_size)
-                return ok({
-                    "txid": txid, "status": "committed", "height": height, "index": idx,
-                    "envelope": orjson.loads(leaf), "leaf": b64(leaf),
-                    "inclusion": {"index": idx, "tree_size": head.log_size, "hashes": [b64(h) for h in proof]},
-                    "checkpoint": head.checkpoint,
-                })
+                return ok(
+                    {
+                        "txid": txid,
+                        "status": "committed",
+                        "height": height,
+                        "index": idx,
+                        "envelope": orjson.loads(leaf),
+                        "leaf": b64(leaf),
+                        "inclusion": {"index": idx, "tree_size": head.log_size, "hashes": [b64(h) for h in proof]},
+                        "checkpoint": head.checkpoint,
+                    }
+                )
         if txid in subs.pending:
             return ok({"txid": txid, "status": "pending"})
         err = subs.rejected.get(txid)
@@ -227,15 +275,32 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
             raw = s.state_get(key)
             proof = s.state_proof(key)
             head = s.head
-        return ok({"key": key, "value": None if raw is None else orjson.loads(raw), "proof": proof.to_json(),
-                   "height": head.height, "checkpoint": head.checkpoint})
+        return ok(
+            {
+                "key": key,
+                "value": None if raw is None else orjson.loads(raw),
+                "proof": proof.to_json(),
+                "height": head.height,
+                "checkpoint": head.checkpoint,
+            }
+        )
 
     # -- events -----------------------------------------------------------------------------------
-    @r.get("/events", operation_id="get_events",
-           responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}},
-                                        "application/json": {"schema": schemas.EventsPage.model_json_schema(
-                                            ref_template="#/components/schemas/{model}")}},
-                            "description": "SSE stream (id = event id), or one JSON page with ?format=json"}})
+    @r.get(
+        "/events",
+        operation_id="get_events",
+        responses={
+            200: {
+                "content": {
+                    "text/event-stream": {"schema": {"type": "string"}},
+                    "application/json": {
+                        "schema": schemas.EventsPage.model_json_schema(ref_template="#/components/schemas/{model}")
+                    },
+                },
+                "description": "SSE stream (id = event id), or one JSON page with ?format=json",
+            }
+        },
+    )
     async def get_events(
         request: Request,
         party: Annotated[list[str] | None, Query(description="party keys (any of; comma-separated allowed)")] = None,
@@ -248,8 +313,9 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
         last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     ) -> Response:
         """Committed events, filtered; resumable with Last-Event-ID or ?after=."""
-        flt = EventFilter(EventFilter.parse(party), EventFilter.parse(unit), EventFilter.parse(listing),
-                          EventFilter.parse(kind))
+        flt = EventFilter(
+            EventFilter.parse(party), EventFilter.parse(unit), EventFilter.parse(listing), EventFilter.parse(kind)
+        )
         start = after
         if last_event_id is not None:
             try:

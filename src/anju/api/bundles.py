@@ -59,8 +59,13 @@ class BundleBuilder:
 
     def build(self, claims: dict[str, Any]) -> dict[str, Any]:
         return {
-            "format": FORMAT, "kind": self.kind, "subject": self.subject, "chain_id": self.chain_id,
-            "checkpoint": self.s.head.checkpoint, "state": list(self._keys.values()), "txs": list(self._txs.values()),
+            "format": FORMAT,
+            "kind": self.kind,
+            "subject": self.subject,
+            "chain_id": self.chain_id,
+            "checkpoint": self.s.head.checkpoint,
+            "state": list(self._keys.values()),
+            "txs": list(self._txs.values()),
             "claims": claims,
         }
 
@@ -93,8 +98,12 @@ def history_bundle(snap: Snapshot, chain_id: str, party: str) -> dict[str, Any]:
     b = BundleBuilder(snap, "history", party, chain_id)
     b.key(f"party/{party}")
     credit = b.key(f"credit/{party}")
-    lease_keys = [r[0] for r in snap.query(
-        "SELECT key FROM state WHERE key LIKE 'lease/%' AND json_extract(value,'$.tenant')=? ORDER BY key", (party,))]
+    lease_keys = [
+        r[0]
+        for r in snap.query(
+            "SELECT key FROM state WHERE key LIKE 'lease/%' AND json_extract(value,'$.tenant')=? ORDER BY key", (party,)
+        )
+    ]
     leases = []
     for k in lease_keys:
         lease = b.key(k)
@@ -108,11 +117,19 @@ def history_bundle(snap: Snapshot, chain_id: str, party: str) -> dict[str, Any]:
         marks = ",".join("?" * len(leases))
         for (k,) in snap.query(
             f"SELECT key FROM state WHERE key LIKE 'payment/%' AND json_extract(value,'$.lease') IN ({marks}) "
-            "ORDER BY key", leases):
+            "ORDER BY key",
+            leases,
+        ):
             pay = b.key(k)
             payments.append(pay["id"])
             b.txs([pay.get("recorded_tx"), pay.get("confirmed_tx")])
     if isinstance(credit, dict):
         b.txs(txid for f in credit.get("factors", {}).values() for txid, _pts in f.get("entries", []))
-    return b.build({"party": party, "leases": leases, "payments": payments,
-                    "score": None if credit is None else credit.get("score")})
+    return b.build(
+        {
+            "party": party,
+            "leases": leases,
+            "payments": payments,
+            "score": None if credit is None else credit.get("score"),
+        }
+    )

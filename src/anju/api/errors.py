@@ -25,15 +25,20 @@ register_codes(API_CODES)
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> bytes:
-    return orjson.dumps({"error": {"code": code, "message": message, "details": details or {}}},
-                        option=orjson.OPT_NON_STR_KEYS, default=str)
+    return orjson.dumps(
+        {"error": {"code": code, "message": message, "details": details or {}}},
+        option=orjson.OPT_NON_STR_KEYS,
+        default=str,
+    )
 
 
-def error_response(code: str, message: str, details: dict[str, Any] | None = None,
-                   retry_after: float | None = None) -> Response:
+def error_response(
+    code: str, message: str, details: dict[str, Any] | None = None, retry_after: float | None = None
+) -> Response:
     headers = {} if retry_after is None else {"Retry-After": str(max(1, math.ceil(retry_after)))}
-    return Response(error_body(code, message, details), status_code=CODES[code][0],
-                    media_type="application/json", headers=headers)
+    return Response(
+        error_body(code, message, details), status_code=CODES[code][0], media_type="application/json", headers=headers
+    )
 
 
 def from_anju_error(exc: AnjuError) -> Response:
@@ -47,8 +52,9 @@ def from_anju_error(exc: AnjuError) -> Response:
 def _clean(errors: Any) -> list[dict[str, Any]]:
     out = []
     for e in errors:
-        out.append({"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", "")),
-                    "type": str(e.get("type", ""))})
+        out.append(
+            {"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        )
     return out
 
 

@@ -49,8 +49,9 @@ class EventFilter:
         return frozenset(out)
 
     def match(self, row: dict[str, Any]) -> bool:
-        if self.kinds and not any(row["kind"] == k or (k.endswith(".") and row["kind"].startswith(k))
-                                  for k in self.kinds):
+        if self.kinds and not any(
+            row["kind"] == k or (k.endswith(".") and row["kind"].startswith(k)) for k in self.kinds
+        ):
             return False
         if self.parties and self.parties.isdisjoint(row["parties"]):
             return False
@@ -81,8 +82,11 @@ class Ev:
         return f
 
     def matches(self, f: EventFilter) -> bool:
-        if f.kinds and self.kind not in f.kinds and not any(
-                k.endswith(".") and self.kind.startswith(k) for k in f.kinds):
+        if (
+            f.kinds
+            and self.kind not in f.kinds
+            and not any(k.endswith(".") and self.kind.startswith(k) for k in f.kinds)
+        ):
             return False
         if f.parties and f.parties.isdisjoint(self.parties):
             return False
@@ -308,8 +312,11 @@ class SSEResponse(Response):
         await self.hub.serve(self.flt, self.after, receive, send)
 
 
-SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
-               (b"x-accel-buffering", b"no")]
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
 
 
 def sse_frame(row: dict[str, Any] | None) -> bytes:

@@ -38,8 +38,10 @@ class BodySizeLimit:
         self.app = app
         self.max_bytes = max_bytes
         self.larger = dict(larger or {})
-        self._bodies = {n: error_body("PAYLOAD_TOO_LARGE", f"the request body exceeds {n} bytes", {"limit": n})
-                        for n in {max_bytes, *self.larger.values()}}
+        self._bodies = {
+            n: error_body("PAYLOAD_TOO_LARGE", f"the request body exceeds {n} bytes", {"limit": n})
+            for n in {max_bytes, *self.larger.values()}
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -36,8 +36,11 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
                 "properties": {
                     "key": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                    "sig": {"type": "string", "pattern": "^[0-9a-f]{128}$",
-                            "description": "Ed25519 over 'anju-tx-v1\\n' + JCS(body)"},
+                    "sig": {
+                        "type": "string",
+                        "pattern": "^[0-9a-f]{128}$",
+                        "description": "Ed25519 over 'anju-tx-v1\\n' + JCS(body)",
+                    },
                 },
             },
         },
@@ -84,8 +87,12 @@ def batch_request_body(app_name: str) -> dict[str, Any]:
     return {
         "required": True,
         "description": "A JSON array of 1 to 1000 signed transaction envelopes (each at most 64 KiB).",
-        "content": {"application/json": {"schema": {"type": "array", "maxItems": 1000, "items": ENVELOPE_SCHEMA},
-                                         "examples": examples}},
+        "content": {
+            "application/json": {
+                "schema": {"type": "array", "maxItems": 1000, "items": ENVELOPE_SCHEMA},
+                "examples": examples,
+            }
+        },
     }
 
 
@@ -98,8 +105,9 @@ def install_openapi(app: FastAPI, app_name: str) -> None:
             from anju.errors import CODES
 
             doc = original()
-            doc.setdefault("info", {})["x-error-codes"] = {c: {"status": s, "meaning": m}
-                                                           for c, (s, m) in sorted(CODES.items())}
+            doc.setdefault("info", {})["x-error-codes"] = {
+                c: {"status": s, "meaning": m} for c, (s, m) in sorted(CODES.items())
+            }
             doc["info"]["x-application"] = app_name
             app.openapi_schema = doc
         return app.openapi_schema

@@ -45,8 +45,13 @@ def _record(s: Snapshot, key: str, what: str) -> dict[str, Any]:
     raw = s.state_get(key)
     if raw is None:
         raise AnjuError("NOT_FOUND", f"no such {what}", key=key)
-    return {"key": key, "value": orjson.loads(raw), "proof": s.state_proof(key).to_json(), "height": s.head.height,
-            "checkpoint": s.head.checkpoint}
+    return {
+        "key": key,
+        "value": orjson.loads(raw),
+        "proof": s.state_proof(key).to_json(),
+        "height": s.head.height,
+        "checkpoint": s.head.checkpoint,
+    }
 
 
 def registry_router(node: Node, reader: Reader) -> APIRouter:
@@ -73,13 +78,23 @@ def registry_router(node: Node, reader: Reader) -> APIRouter:
         """Search listings (live ones by default), ordered by listing id, paginated."""
         where = ["key LIKE 'listing/%'"]
         args: list[Any] = []
-        for col, val in (("district", district), ("street", street), ("neighbourhood", neighbourhood),
-                         ("rooms", rooms), ("unit", unit), ("publisher", publisher)):
+        for col, val in (
+            ("district", district),
+            ("street", street),
+            ("neighbourhood", neighbourhood),
+            ("rooms", rooms),
+            ("unit", unit),
+            ("publisher", publisher),
+        ):
             if val is not None:
                 where.append(f"json_extract(value,'$.{col}')=?")
                 args.append(val)
-        for col, op, val in (("rent", ">=", min_rent), ("rent", "<=", max_rent),
-                             ("floor_area_m2", ">=", min_area), ("floor_area_m2", "<=", max_area)):
+        for col, op, val in (
+            ("rent", ">=", min_rent),
+            ("rent", "<=", max_rent),
+            ("floor_area_m2", ">=", min_area),
+            ("floor_area_m2", "<=", max_area),
+        ):
             if val is not None:
                 where.append(f"json_extract(value,'$.{col}'){op}?")
                 args.append(val)
@@ -99,8 +114,14 @@ def registry_router(node: Node, reader: Reader) -> APIRouter:
                 view = views.listing_view(st, key.split("/", 1)[1], date)
                 if view is None or (not include_inactive and view["status"] != "live"):
                     continue
-                out.append({"id": view["listing"]["id"], "listing": view["listing"], "unit": view["unit"],
-                            "status": view["status"]})
+                out.append(
+                    {
+                        "id": view["listing"]["id"],
+                        "listing": view["listing"],
+                        "unit": view["unit"],
+                        "status": view["status"],
+                    }
+                )
             height = s.head.height
         nxt = rows[limit - 1][0].split("/", 1)[1] if len(rows) > limit else None
         return ok({"listings": out, "next": nxt, "height": height})
@@ -112,8 +133,9 @@ def registry_router(node: Node, reader: Reader) -> APIRouter:
         """Listing by verification code: a self-contained bundle to verify it offline."""
         canonical = vcode.normalize(code)
         if canonical is None:
-            raise AnjuError("BAD_REQUEST", "not a listing verification code (10 Crockford base32 characters)",
-                            listing_code=code)
+            raise AnjuError(
+                "BAD_REQUEST", "not a listing verification code (10 Crockford base32 characters)", listing_code=code
+            )
         with reader.snapshot() as s:
             entry = s.state_json(f"code/{canonical}")
             if entry is None:
@@ -131,8 +153,13 @@ def registry_router(node: Node, reader: Reader) -> APIRouter:
             rec = _record(s, f"listing/{listing_id}", "listing")
             view = views.listing_view(_SnapState(s), listing_id, today())
         assert view is not None
-        rec["related"] = {"status": view["status"], "reason": view["reason"], "date": view["date"],
-                          "unit": view["unit"], "mandate": view["mandate"]}
+        rec["related"] = {
+            "status": view["status"],
+            "reason": view["reason"],
+            "date": view["date"],
+            "unit": view["unit"],
+            "mandate": view["mandate"],
+        }
         return ok(rec)
 
     @r.get("/units/{unit_id}", response_model=schemas.Record, operation_id="get_unit")
@@ -182,9 +209,14 @@ def registry_router(node: Node, reader: Reader) -> APIRouter:
             proof = s.state_proof(key).to_json()
             credit = s.state_json(key)
             view = views.credit_view(_SnapState(s), party)
-            out = {"party": party, "credit": credit, "proof": proof, "height": s.head.height,
-                   "checkpoint": s.head.checkpoint, "explanation": {"score": view["score"],
-                                                                     "factors": view["explained"]}}
+            out = {
+                "party": party,
+                "credit": credit,
+                "proof": proof,
+                "height": s.head.height,
+                "checkpoint": s.head.checkpoint,
+                "explanation": {"score": view["score"], "factors": view["explained"]},
+            }
         return ok(out)
 
     @r.get("/parties/{party}/history", response_model=schemas.Bundle, operation_id="export_history")

@@ -63,8 +63,9 @@ def open_state_map(get: Callable[[bytes], bytes | None]) -> StateMap:
 
 
 def _block(row: Sequence[Any]) -> BlockRecord:
-    return BlockRecord(int(row[0]), str(row[1]), int(row[2]), int(row[3]), int(row[4]), bytes(row[5]),
-                       bytes(row[6]), str(row[7]))
+    return BlockRecord(
+        int(row[0]), str(row[1]), int(row[2]), int(row[3]), int(row[4]), bytes(row[5]), bytes(row[6]), str(row[7])
+    )
 
 
 CACHE_LIMIT = 200_000  # entries per cache before it is emptied
@@ -185,8 +186,9 @@ class Snapshot:
         if self._smt is None:
             smt = open_state_map(self._smt_get)
             if smt.root != self._head.state_root:
-                raise StorageCorrupt("STORE_CORRUPT", "state map root differs from the latest block's",
-                                     height=self._head.height)
+                raise StorageCorrupt(
+                    "STORE_CORRUPT", "state map root differs from the latest block's", height=self._head.height
+                )
             self._smt = smt
         return self._smt.prove(key)
 
@@ -206,8 +208,18 @@ def events_after(conn: sqlite3.Connection, after_id: int, limit: int) -> list[di
     )
     loads = orjson.loads
     return [
-        {"id": r[0], "height": r[1], "index": r[2], "txid": r[3], "kind": r[4], "data": loads(r[5]),
-         "parties": loads(r[6]), "units": loads(r[7]), "listings": loads(r[8]), "time": r[9]}
+        {
+            "id": r[0],
+            "height": r[1],
+            "index": r[2],
+            "txid": r[3],
+            "kind": r[4],
+            "data": loads(r[5]),
+            "parties": loads(r[6]),
+            "units": loads(r[7]),
+            "listings": loads(r[8]),
+            "time": r[9],
+        }
         for r in cur
     ]
 
@@ -223,8 +235,7 @@ class Reader:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout=10000")
             conn.execute("PRAGMA cache_size=-32768")
             self._local.conn = conn

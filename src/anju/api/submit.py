@@ -159,8 +159,9 @@ class Committed:
 
     def _c(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
-                                         check_same_thread=False)
+            self._conn = sqlite3.connect(
+                f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+            )
             self._conn.execute("PRAGMA busy_timeout=2000")
         return self._conn
 
@@ -171,7 +172,7 @@ class Committed:
         out: set[str] = set()
         c = self._c()
         for i in range(0, len(txids), _SQL_CHUNK):
-            part = [bytes.fromhex(t) for t in txids[i:i + _SQL_CHUNK]]
+            part = [bytes.fromhex(t) for t in txids[i : i + _SQL_CHUNK]]
             marks = ",".join("?" * len(part))
             out.update(bytes(r[0]).hex() for r in c.execute(f"SELECT txid FROM txs WHERE txid IN ({marks})", part))
         return out
@@ -210,8 +211,11 @@ def _outcome_json(txid: str, outcome: Outcome | None) -> dict[str, Any]:
         return receipt_json(outcome)
     if isinstance(outcome, AnjuError):
         return {"txid": txid, "status": "rejected", "error": error_json(outcome)}
-    return {"txid": txid, "status": "rejected",
-            "error": {"code": "SHUTTING_DOWN", "message": f"node failure: {outcome}", "details": {}}}
+    return {
+        "txid": txid,
+        "status": "rejected",
+        "error": {"code": "SHUTTING_DOWN", "message": f"node failure: {outcome}", "details": {}},
+    }
 
 
 class SubmitCore:
@@ -254,8 +258,9 @@ class SubmitCore:
 
     def _check(self, tx: Tx) -> None:
         if tx.chain != self.chain_id:
-            raise TxRejected("WRONG_CHAIN", f"body.chain is {tx.chain!r}; this ledger is {self.chain_id!r}",
-                             expected=self.chain_id)
+            raise TxRejected(
+                "WRONG_CHAIN", f"body.chain is {tx.chain!r}; this ledger is {self.chain_id!r}", expected=self.chain_id
+            )
 
     async def one(self, raw: bytes, wait: bool, timeout: float) -> Answer:
         waiter: _Waiter | None = None
@@ -282,8 +287,9 @@ class SubmitCore:
             await asyncio.wait_for(asyncio.shield(waiter.fut), timeout)
         except TimeoutError:
             self.subs.forget(waiter, [txid])
-            return _error_answer(AnjuError("TIMEOUT", f"not committed within {timeout} s; it may still commit",
-                                           txid=txid))
+            return _error_answer(
+                AnjuError("TIMEOUT", f"not committed within {timeout} s; it may still commit", txid=txid)
+            )
         outcome = waiter.outcomes[0]
         if isinstance(outcome, Receipt):
             return Answer(200, dumps(receipt_json(outcome)))
@@ -299,8 +305,14 @@ class SubmitCore:
         if type(items) is not list:
             return _error_answer(AnjuError("BAD_REQUEST", "the batch body must be a JSON array of envelopes"))
         if len(items) > MAX_BATCH_ITEMS:
-            return _error_answer(AnjuError("BAD_REQUEST", f"at most {MAX_BATCH_ITEMS} envelopes per batch",
-                                           items=len(items), limit=MAX_BATCH_ITEMS))
+            return _error_answer(
+                AnjuError(
+                    "BAD_REQUEST",
+                    f"at most {MAX_BATCH_ITEMS} envelopes per batch",
+                    items=len(items),
+                    limit=MAX_BATCH_ITEMS,
+                )
+            )
         n = len(items)
         results: list[dict[str, Any] | None] = [None] * n
         txids: list[str | None] = [None] * n

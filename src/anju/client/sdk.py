@@ -96,8 +96,15 @@ class AnjuClient:
     """A client of one Anju node that trusts only the given verifier key(s)."""
 
     def __init__(
-        self, base_url: str, verifier_key: str | None = None, *, verifier_keys: Sequence[str] = (),
-        threshold: int = 1, timeout: float = 30.0, retries: int = 3, transport: httpx.BaseTransport | None = None,
+        self,
+        base_url: str,
+        verifier_key: str | None = None,
+        *,
+        verifier_keys: Sequence[str] = (),
+        threshold: int = 1,
+        timeout: float = 30.0,
+        retries: int = 3,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         keys = ([verifier_key] if verifier_key else []) + list(verifier_keys)
         if not keys:
@@ -148,8 +155,13 @@ class AnjuClient:
         lo, hi = (old, cp) if old.size <= cp.size else (cp, old)
         if lo.size == hi.size:
             if lo.root != hi.root:
-                raise VerificationError("PROOF_INVALID", "two checkpoints of the same size with different roots",
-                                        size=lo.size, first=old.to_text(), second=cp.to_text())
+                raise VerificationError(
+                    "PROOF_INVALID",
+                    "two checkpoints of the same size with different roots",
+                    size=lo.size,
+                    first=old.to_text(),
+                    second=cp.to_text(),
+                )
         elif lo.size > 0:
             ans = self._json("/proofs/consistency", params={"first": lo.size, "second": hi.size})
             proof = [unb64(h, "consistency hash") for h in ans.get("hashes", [])]
@@ -181,8 +193,15 @@ class AnjuClient:
         proven = self.state(f"seq/{signer}").value
         return (0 if proven is None else int(proven)) + 1
 
-    def build(self, kind: str, key: SigningKey, fields: Mapping[str, Any], *, cosigners: Iterable[SigningKey] = (),
-              seq: int | None = None) -> dict[str, Any]:
+    def build(
+        self,
+        kind: str,
+        key: SigningKey,
+        fields: Mapping[str, Any],
+        *,
+        cosigners: Iterable[SigningKey] = (),
+        seq: int | None = None,
+    ) -> dict[str, Any]:
         """A signed envelope of ``kind`` by ``key`` (and co-signers, e.g. a lease's tenant)."""
         signer = key.public_hex
         n = self.next_seq(signer) if seq is None else seq
@@ -195,16 +214,30 @@ class AnjuClient:
         """POST the envelope; with ``wait`` answer once committed (raises the rejection otherwise)."""
         params = {"wait": "commit", "timeout": timeout} if wait else {}
         try:
-            resp = self._request("POST", "/txs", content=orjson.dumps(envelope), params=params,
-                                 headers={"content-type": "application/json"})
+            resp = self._request(
+                "POST",
+                "/txs",
+                content=orjson.dumps(envelope),
+                params=params,
+                headers={"content-type": "application/json"},
+            )
         except TxRejected:
             self._seq.pop(str(envelope["body"]["signer"]), None)  # re-read seq from the ledger next time
             raise
         out: dict[str, Any] = resp.json()
         return out
 
-    def send(self, kind: str, signer: SigningKey, /, fields: Mapping[str, Any] | None = None, *,
-             cosigners: Iterable[SigningKey] = (), wait: bool = True, **more: Any) -> dict[str, Any]:
+    def send(
+        self,
+        kind: str,
+        signer: SigningKey,
+        /,
+        fields: Mapping[str, Any] | None = None,
+        *,
+        cosigners: Iterable[SigningKey] = (),
+        wait: bool = True,
+        **more: Any,
+    ) -> dict[str, Any]:
         """Build, sign and submit one transaction (fields as a mapping and/or keywords); the commit receipt."""
         body = {**(fields or {}), **more}
         return self.submit(self.build(kind, signer, body, cosigners=cosigners), wait=wait)
@@ -281,8 +314,15 @@ class AnjuClient:
         self.see(bundle["checkpoint"])
         return vb
 
-    def events(self, *, after: int | None = None, party: str | None = None, unit: str | None = None,
-               listing: str | None = None, kind: str | None = None) -> Iterator[dict[str, Any]]:
+    def events(
+        self,
+        *,
+        after: int | None = None,
+        party: str | None = None,
+        unit: str | None = None,
+        listing: str | None = None,
+        kind: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
         """Follow the live event stream (reconnecting with Last-Event-ID); yields event objects."""
         params = {k: v for k, v in {"party": party, "unit": unit, "listing": listing, "kind": kind}.items() if v}
         last = after
@@ -291,8 +331,9 @@ class AnjuClient:
             if last is not None:
                 headers["Last-Event-ID"] = str(last)
             try:
-                with self.http.stream("GET", API + "/events", params=params, headers=headers,
-                                      timeout=httpx.Timeout(10.0, read=60.0)) as resp:
+                with self.http.stream(
+                    "GET", API + "/events", params=params, headers=headers, timeout=httpx.Timeout(10.0, read=60.0)
+                ) as resp:
                     if resp.status_code >= 400:
                         resp.read()
                         raise _error_from(resp)

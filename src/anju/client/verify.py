@@ -133,8 +133,12 @@ def open_bundle(bundle: Any, trust: Trust | str) -> VerifiedBundle:
         raise _fail("PROOF_INVALID", f"not an {BUNDLE_FORMAT} bundle")
     cp = t.open(bundle.get("checkpoint"))
     if bundle.get("chain_id") != cp.origin:
-        raise _fail("PROOF_INVALID", "the bundle's chain id is not the checkpoint's origin",
-                    chain_id=bundle.get("chain_id"), origin=cp.origin)
+        raise _fail(
+            "PROOF_INVALID",
+            "the bundle's chain id is not the checkpoint's origin",
+            chain_id=bundle.get("chain_id"),
+            origin=cp.origin,
+        )
     state: dict[str, Any] = {}
     for entry in bundle.get("state") or []:
         key = entry.get("key") if isinstance(entry, Mapping) else None
@@ -212,47 +216,79 @@ def check_listing(vb: VerifiedBundle, code: str, date: str | None = None) -> Ver
     _need(entry.get("code") == code, "the code record names another code", code=code)
     lid = entry["listing"]
     listing = vb.get(f"listing/{lid}")
-    _need(isinstance(listing, Mapping) and listing.get("id") == lid and listing.get("code") == code,
-          "the listing record does not match the code", listing=lid)
+    _need(
+        isinstance(listing, Mapping) and listing.get("id") == lid and listing.get("code") == code,
+        "the listing record does not match the code",
+        listing=lid,
+    )
     meta = vb.get("meta/registry")
     _need(isinstance(meta, Mapping) and isinstance(meta.get("authority"), str), "no proven housing authority key")
     authority = meta["authority"]
     unit = vb.get(f"unit/{listing['unit']}")
-    _need(isinstance(unit, Mapping) and unit.get("id") == listing["unit"], "the unit does not exist",
-          unit=listing["unit"])
+    _need(
+        isinstance(unit, Mapping) and unit.get("id") == listing["unit"], "the unit does not exist", unit=listing["unit"]
+    )
     _need(unit.get("owner") == listing.get("owner"), "the listing's owner is not the unit's owner")
     _need(unit.get("title") is not None and unit["title"] == listing.get("title"), "the unit's title is not attested")
     title = vb.get(f"title/{unit['title']}")
-    _need(isinstance(title, Mapping) and title.get("unit") == unit["id"]
-          and title.get("certificate_commitment") == unit["title"], "the title attestation does not match the unit")
+    _need(
+        isinstance(title, Mapping)
+        and title.get("unit") == unit["id"]
+        and title.get("certificate_commitment") == unit["title"],
+        "the title attestation does not match the unit",
+    )
     ttx = _tx_of(vb, title.get("tx"), "title.attest", [authority])
-    _need(ttx.body.get("unit") == unit["id"] and ttx.body.get("certificate_commitment") == unit["title"],
-          "the title.attest transaction attests something else")
+    _need(
+        ttx.body.get("unit") == unit["id"] and ttx.body.get("certificate_commitment") == unit["title"],
+        "the title.attest transaction attests something else",
+    )
     publisher = vb.get(f"party/{listing['publisher']}")
     owner = vb.get(f"party/{listing['owner']}")
     _need(isinstance(publisher, Mapping) and isinstance(owner, Mapping), "the publisher or owner is not registered")
     mandate = None
     if listing.get("publisher_role") == "owner":
-        _need(listing["publisher"] == unit["owner"] and not listing.get("mandate"),
-              "an owner listing must be published by the owner, without a mandate")
+        _need(
+            listing["publisher"] == unit["owner"] and not listing.get("mandate"),
+            "an owner listing must be published by the owner, without a mandate",
+        )
         signers = [unit["owner"]]
     else:
         mid = listing.get("mandate")
         _need(isinstance(mid, str), "an agency listing needs a mandate")
         mandate = vb.get(f"mandate/{mid}")
-        _need(isinstance(mandate, Mapping) and mandate.get("id") == mid and mandate.get("unit") == unit["id"]
-              and mandate.get("agency") == listing["publisher"] and mandate.get("owner") == unit["owner"],
-              "the mandate does not authorise this publisher for this unit", mandate=mid)
+        _need(
+            isinstance(mandate, Mapping)
+            and mandate.get("id") == mid
+            and mandate.get("unit") == unit["id"]
+            and mandate.get("agency") == listing["publisher"]
+            and mandate.get("owner") == unit["owner"],
+            "the mandate does not authorise this publisher for this unit",
+            mandate=mid,
+        )
         gtx = _tx_of(vb, mandate.get("granted_tx"), "mandate.grant", [unit["owner"]])
-        _need(gtx.body.get("unit") == unit["id"] and gtx.body.get("agency") == listing["publisher"],
-              "the mandate.grant transaction grants something else")
+        _need(
+            gtx.body.get("unit") == unit["id"] and gtx.body.get("agency") == listing["publisher"],
+            "the mandate.grant transaction grants something else",
+        )
         signers = [listing["publisher"]] + ([listing["agent"]] if listing.get("agent") else [])
     ptx = _tx_of(vb, listing.get("published_tx"), "listing.publish", signers)
     _need(ptx.body.get("unit") == unit["id"], "the listing.publish transaction is for another unit")
     status, reason = listing_status(listing, mandate, at)
-    return VerifiedListing(code, status, reason, at, dict(listing), dict(unit), dict(title),
-                           None if mandate is None else dict(mandate), dict(publisher), dict(owner), authority,
-                           vb.checkpoint, vb.txs)
+    return VerifiedListing(
+        code,
+        status,
+        reason,
+        at,
+        dict(listing),
+        dict(unit),
+        dict(title),
+        None if mandate is None else dict(mandate),
+        dict(publisher),
+        dict(owner),
+        authority,
+        vb.checkpoint,
+        vb.txs,
+    )
 
 
 # -- rental histories -----------------------------------------------------------------------------
@@ -289,10 +325,19 @@ def check_history(vb: VerifiedBundle) -> VerifiedHistory:
     lease_ids = {lease["id"] for lease in leases}
     payments = [v for k, v in vb.state.items() if k.startswith("payment/")]
     for pay in payments:
-        _need(isinstance(pay, Mapping) and pay.get("lease") in lease_ids and pay.get("payer") == party,
-              "a payment of the bundle is not for the party's leases")
-    return VerifiedHistory(party, dict(record), None if credit is None else dict(credit), score,
-                           [dict(x) for x in leases], [dict(x) for x in payments], vb.checkpoint)
+        _need(
+            isinstance(pay, Mapping) and pay.get("lease") in lease_ids and pay.get("payer") == party,
+            "a payment of the bundle is not for the party's leases",
+        )
+    return VerifiedHistory(
+        party,
+        dict(record),
+        None if credit is None else dict(credit),
+        score,
+        [dict(x) for x in leases],
+        [dict(x) for x in payments],
+        vb.checkpoint,
+    )
 
 
 def verify_bundle(bundle: Any, trusted_vkey: str | Trust, date: str | None = None) -> VerifiedListing | VerifiedHistory:
