@@ -226,6 +226,16 @@ def test_history_bundle_offline_and_cli(world: World, tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads(out.stdout)["kind"] == "history"
+    # consortium trust: two member keys and a threshold of two refuse a note only one of them signed
+    from anju.crypto.keys import SigningKey
+    from anju.ledger.note import vkey_of
+
+    other = vkey_of(world.server.vkey.split("+")[0] + "/member2", SigningKey(b"m" * 32).public)
+    members = ["--key", world.server.vkey, "--key", other]
+    out = subprocess.run([*run, str(path), *members, "--threshold", "2", "--json"], capture_output=True, text=True)
+    assert out.returncode == 1 and json.loads(out.stdout)["error"]["code"] == "CHECKPOINT_INVALID", out.stdout
+    out = subprocess.run([*run, str(path), *members, "--threshold", "1", "--json"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
     # tampering with any proven record is caught
     bad = json.loads(path.read_text())
     for entry in bad["state"]:

@@ -236,26 +236,39 @@ def tx_get(
 def check(
     target: Annotated[str, typer.Argument(help="A listing verification code, or a bundle file (JSON).")],
     server: ServerOpt = DEFAULT_SERVER,
-    key: Annotated[str | None, typer.Option("--key", help="The node's published verifier key (trusted).")] = None,
+    key: Annotated[
+        list[str] | None,
+        typer.Option("--key", help="A trusted verifier key (repeat it for a consortium's members)."),
+    ] = None,
+    threshold: Annotated[int, typer.Option(help="How many of the --key members must have signed.")] = 1,
+    consortium: Annotated[
+        Path | None, typer.Option(help="A consortium directory: trust its members' keys and threshold.")
+    ] = None,
     date: Annotated[str | None, typer.Option(help="Judge the listing at this date (default today).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Verify a listing code or an exported bundle end to end, trusting only the published key."""
-    from anju.client import AnjuClient, VerifiedListing, verify_bundle
+    """Verify a listing code or an exported bundle end to end, trusting only the published key(s)."""
+    from anju.client import AnjuClient, Trust, VerifiedListing, verify_bundle
     from anju.errors import AnjuError
 
+    keys = list(key or [])
+    if consortium is not None:
+        from anju.chain.consortium import trust_of
+
+        keys, threshold = trust_of(consortium)
     path = Path(target)
     try:
         if path.suffix == ".json" or path.exists():
             bundle = json.loads(path.read_text())
-            if key is None:
+            if not keys:
                 console.print("[red]checking a bundle offline needs --key (the node's published verifier key)[/red]")
                 raise typer.Exit(2)
-            result = verify_bundle(bundle, key, date)
+            result = verify_bundle(bundle, Trust.of(keys, threshold), date)
         else:
-            if key is None:
+            if not keys:
                 console.print("[yellow]no --key given: trusting the key the server reports (first use)[/yellow]")
-            with _client(server, key) if key is None else AnjuClient(server, key) as client:
+            client = _client(server, None) if not keys else AnjuClient(server, verifier_keys=keys, threshold=threshold)
+            with client:
                 result = client.verify_listing(target, date)
     except AnjuError as exc:
         _emit({"ok": False, **exc.to_json()}, as_json, f"[red]NOT VERIFIED[/red] {exc.diagnostics()}")
