@@ -59,7 +59,8 @@ class Receipt:
     events: tuple[Event, ...] = ()
 
 
-def _verify_chunk(raws: Sequence[bytes]) -> list[Tx | AnjuError]:
+def verify_chunk(raws: Sequence[bytes]) -> list[Tx | AnjuError]:
+    """Parse and verify each envelope (run in verifier processes); errors are returned, not raised."""
     out: list[Tx | AnjuError] = []
     for raw in raws:
         try:
@@ -265,9 +266,9 @@ class Node:
         self._admit(len(raws))
         if self._pool is None:
             chunk: Future[list[Tx | AnjuError]] = Future()
-            chunk.set_result(_verify_chunk(raws))
+            chunk.set_result(verify_chunk(raws))
         else:
-            chunk = self._pool.submit(_verify_chunk, list(raws))
+            chunk = self._pool.submit(verify_chunk, list(raws))
         return self._enqueue(chunk, len(raws))
 
     def submit(self, raw: bytes) -> Future[Receipt]:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from anju.chain.apps import load_app
 from anju.chain.executor import Executor, canonical_genesis
-from anju.chain.node import DB_NAME, read_genesis, write_genesis
-from anju.crypto.tx import Tx, parse_and_verify
+from anju.chain.node import DB_NAME, read_genesis, verify_chunk, write_genesis
+from anju.crypto.tx import Tx
 from anju.errors import AnjuError, StorageCorrupt
 from anju.ledger.checkpoint import Checkpoint
 from anju.ledger.note import Verifier
@@ -60,16 +60,6 @@ class Failure(Exception):
         self.details = details
 
 
-def _verify_leaves(leaves: list[bytes]) -> list[Tx | AnjuError]:
-    out: list[Tx | AnjuError] = []
-    for leaf in leaves:
-        try:
-            out.append(parse_and_verify(leaf))
-        except AnjuError as exc:
-            out.append(exc)
-    return out
-
-
 def _checked_blocks(
     store: Store, pool: ProcessPoolExecutor | None, batch: int = 64
 ) -> Iterator[tuple[BlockRecord, list[tuple[int, bytes, bytes]], list[Tx | AnjuError]]]:
@@ -80,10 +70,10 @@ def _checked_blocks(
         rows = store.block_txs(b.height)
         leaves = [leaf for _, _, leaf in rows]
         if pool is not None:
-            fut = pool.submit(_verify_leaves, leaves)
+            fut = pool.submit(verify_chunk, leaves)
         else:
             fut = Future()
-            fut.set_result(_verify_leaves(leaves))
+            fut.set_result(verify_chunk(leaves))
         pending.append((b, rows, fut))
         if len(pending) >= batch:
             blk, rws, f = pending.popleft()
