@@ -193,6 +193,7 @@ class Node:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> Node:
+        self.executor.warm()
         # Child processes are forked now, before a server opens sockets they would inherit.
         if self._writer_wanted and self._writer is None:
             self._writer = BlockWriter(self.data / DB_NAME)

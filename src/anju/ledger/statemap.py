@@ -262,6 +262,10 @@ class StateMap:
         self._nodes.update(out)
         return self.root, out
 
+    def warm(self, nodes: Mapping[bytes, bytes]) -> None:
+        """Load stored nodes into the cache (a starting node reads its hot tree once, not node by node)."""
+        self._nodes.update(dict(nodes))
+
     def prove(self, key: str) -> StateProof:
         """A proof that ``key`` holds its current value, or that it is absent."""
         path = key_path(key)

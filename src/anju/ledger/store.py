@@ -239,6 +239,16 @@ class Store:
         row = self._conn().execute("SELECT v FROM smt_nodes WHERE k=?", (k,)).fetchone()
         return None if row is None else bytes(row[0])
 
+    def state_rows(self, limit: int) -> Iterator[tuple[str, bytes]]:
+        """Up to ``limit`` state entries (for warming a node's cache at start)."""
+        for k, v in self._conn().execute("SELECT key, value FROM state LIMIT ?", (limit,)):
+            yield str(k), str(v).encode()
+
+    def smt_rows(self, limit: int) -> Iterator[tuple[bytes, bytes]]:
+        """Up to ``limit`` state-map nodes, shallowest first (for warming a node's cache at start)."""
+        for k, v in self._conn().execute("SELECT k, v FROM smt_nodes ORDER BY k LIMIT ?", (limit,)):
+            yield bytes(k), bytes(v)
+
     def smt_view(self) -> _SmtNodes:
         """This store's state-map nodes as a ``NodeStore`` (for opening a ``StateMap``)."""
         return _SmtNodes(self.smt_get)

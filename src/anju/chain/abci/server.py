@@ -105,12 +105,12 @@ class Verifier:
         self.pool = ProcessPoolExecutor(workers)
 
     async def verify(self, app: AbciApp, raws: list[bytes]) -> None:
-        from anju.chain.node import _verify_chunk
+        from anju.chain.node import verify_chunk
 
         loop = asyncio.get_running_loop()
         n = max(1, -(-len(raws) // self.workers))
         chunks = [raws[i : i + n] for i in range(0, len(raws), n)]
-        results = await asyncio.gather(*(loop.run_in_executor(self.pool, _verify_chunk, ch) for ch in chunks))
+        results = await asyncio.gather(*(loop.run_in_executor(self.pool, verify_chunk, ch) for ch in chunks))
         for ch, res in zip(chunks, results, strict=True):
             app.remember(ch, res)
 
