@@ -16,7 +16,7 @@ The executor never reads the clock: the block time is given to ``begin``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
@@ -50,7 +50,6 @@ class Sealed:
     write: BlockWrite
     outcomes: list[TxOutcome]
     state_writes: dict[str, bytes | None]
-    frontier_nodes: list[tuple[int, int, bytes]] = field(default_factory=list)
 
 
 class _TxState:

@@ -30,7 +30,7 @@ from anju.chain.apps import load_app
 from anju.chain.executor import Executor, Sealed, canonical_genesis, events_rows, genesis_writes
 from anju.chain.writer import BlockWriter
 from anju.crypto.keys import SigningKey
-from anju.crypto.tx import MAX_TX_BYTES, Tx, parse, parse_and_verify
+from anju.crypto.tx import MAX_TX_BYTES, Tx, parse_and_verify
 from anju.errors import AnjuError, Overloaded, StorageCorrupt, TxRejected
 from anju.ledger import merkle
 from anju.ledger.checkpoint import Checkpoint
@@ -188,7 +188,6 @@ class Node:
         self._listeners: list[Callable[[BlockRecord], None]] = []
         self._stopping = False
         self._threads: list[threading.Thread] = []
-        self.committed_cv = threading.Condition()
         self.failure: BaseException | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -388,8 +387,6 @@ class Node:
             first = record.first_index
             for i, (f, out) in enumerate(zip(futs, sealed.outcomes, strict=True)):
                 _settle(f, Receipt(out.tx.txid, record.height, first + i, tuple(out.events)))
-            with self.committed_cv:
-                self.committed_cv.notify_all()
             for listener in self._listeners:
                 with contextlib.suppress(Exception):  # a listener never stops the ledger
                     listener(record)
@@ -413,8 +410,3 @@ class Node:
         sealed = ex.seal()
         record = ex.commit(sealed, sealed.checkpoint.sign(self.key, self.key_name))
         return record, results
-
-
-def parse_envelope(raw: bytes) -> Tx:
-    """Parse without verifying signatures (for tools that only inspect)."""
-    return parse(raw)

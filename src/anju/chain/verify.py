@@ -23,7 +23,7 @@ from anju.chain.apps import load_app
 from anju.chain.executor import Executor, canonical_genesis
 from anju.chain.node import DB_NAME, read_genesis, verify_chunk, write_genesis
 from anju.crypto.tx import Tx
-from anju.errors import AnjuError, StorageCorrupt
+from anju.errors import AnjuError
 from anju.ledger.checkpoint import Checkpoint
 from anju.ledger.note import Verifier
 from anju.ledger.store import BlockRecord, Store
@@ -266,8 +266,3 @@ def _show(row: tuple[object, ...]) -> str:
             s = str(v)
             parts.append(s[:60] + ("…" if len(s) > 60 else ""))
     return "(" + ", ".join(parts) + ")"
-
-
-def raise_if_failed(summary: Summary) -> None:
-    if not summary.ok:
-        raise StorageCorrupt("STORE_CORRUPT", summary.error or "verification failed", height=summary.error_height)

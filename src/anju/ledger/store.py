@@ -282,9 +282,3 @@ class Store:
     def execute(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Read-only query helper for derived views (listing search and the like)."""
         return list(self._conn().execute(sql, args))
-
-    def table_rows(self, table: str, order: str) -> Iterator[tuple[Any, ...]]:
-        """Every row of a derived table, in a stable order, for full verification."""
-        if table not in {"txs", "tlog_nodes", "state", "smt_nodes", "events", "blocks"}:
-            raise ValueError(table)
-        yield from self._conn().execute(f"SELECT * FROM {table} ORDER BY {order}")
