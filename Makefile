@@ -32,7 +32,10 @@ test: $(STAMP) tools
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -q -n 2 --dist loadgroup
+	$(VENV)/bin/pytest -q -n 2 --dist loadgroup -m "not consortium"
+	# The 4-validator network tests run alone: under the parallel suite's load their timing-bound
+	# steps (restarts, catching up, detecting a tampered member) were flaky.
+	$(VENV)/bin/pytest -q -m consortium
 
 bench: $(STAMP)
 	$(VENV)/bin/anju bench all

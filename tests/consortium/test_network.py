@@ -165,6 +165,18 @@ def test_two_members_down_nothing_commits_then_it_resumes(net: Net) -> None:
 
 def test_tampered_member_is_detected_while_the_others_carry_on(net: Net) -> None:
     c.down(net.d, only=[3])
+
+    def member3_gone() -> bool:
+        # Its app must really have exited: a lingering process would keep the old state in memory.
+        for probe in (lambda: net.status(3), lambda: net.rpc(3, "status")):
+            try:
+                probe()
+            except (httpx.HTTPError, OSError, KeyError, ValueError):
+                continue
+            return False
+        return True
+
+    wait(member3_gone, 60, "member3's processes to exit")
     signer = net.keys[1].public_hex
     with sqlite3.connect(net.d / "node3" / "anju" / "ledger.db") as db:  # an operator edits its own state
         db.execute("UPDATE state SET value=? WHERE key=?", ("99", "seq/" + signer))

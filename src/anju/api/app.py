@@ -93,10 +93,8 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
         node.on_commit(hub.on_commit)
         if cfg.manage_node:
             node.start()
-        # Start the verifier processes now, before uvicorn opens its socket: forked later, they would
-        # inherit the open client connections and keep every one the server closes half-open (clients
-        # waiting on a connection nobody reads). With fork, the pool starts all its workers at once.
-        node.submit_many([])
+        # Node.start() forks its verifier and writer processes before uvicorn opens its socket, so
+        # they never inherit client connections (which would then stay half-open).
         try:
             yield
         finally:

@@ -197,7 +197,7 @@ class Node:
         if self._writer_wanted and self._writer is None:
             self._writer = BlockWriter(self.data / DB_NAME)
         if self._pool is not None:
-            self._pool.submit(int).result()
+            self._pool.submit(int).result()  # with fork, the pool starts all its workers now
         for target, name in (
             (self._forward_loop, "anju-forward"),
             (self._sequence_loop, "anju-sequencer"),
