@@ -98,9 +98,9 @@ def test_root_matches_the_specification(state: State, expected: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("depth", "path_hex_prefix", "expected_hex"),
-    [(0, "ff", "00"), (1, "ff", "0180"), (8, "ab", "08ab"), (9, "abff", "09ab80"), (12, "abcd", "0cabc0")],
+    [(0, "ff", "00"), (1, "ff", "8001"), (8, "ab", "ab08"), (9, "abff", "ab8009"), (12, "abcd", "abc00c")],
 )
-def test_node_key_is_depth_then_left_aligned_prefix(depth: int, path_hex_prefix: str, expected_hex: str) -> None:
+def test_node_key_is_left_aligned_prefix_then_depth(depth: int, path_hex_prefix: str, expected_hex: str) -> None:
     path = int.from_bytes(bytes.fromhex(path_hex_prefix).ljust(32, b"\x00"), "big")
     assert node_key(depth, path).hex() == expected_hex
 

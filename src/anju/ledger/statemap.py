@@ -150,11 +150,13 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 
 def node_key(depth: int, path: int) -> bytes:
-    """Store key of the internal node at ``depth`` (0..255) on ``path`` (an int): depth byte ‖ first bits.
+    """Store key of the internal node at ``depth`` (0..255) on ``path`` (an int): first bits ‖ depth byte.
 
-    The first ``depth`` bits of the path are left-aligned in ``ceil(depth / 8)`` bytes, rest zero.
+    The first ``depth`` bits of the path are left-aligned in ``ceil(depth / 8)`` bytes, rest zero,
+    then one byte of depth. Prefix first keeps a subtree's nodes next to each other in the store's
+    B-tree, so updating one key rewrites a few adjacent pages rather than one page per level.
     """
-    return bytes((depth,)) + (path >> (256 - depth) << (-depth & 7)).to_bytes((depth + 7) >> 3, "big")
+    return (path >> (256 - depth) << (-depth & 7)).to_bytes((depth + 7) >> 3, "big") + bytes((depth,))
 
 
 def _hash(ref: _Ref) -> bytes:
@@ -318,7 +320,7 @@ class StateMap:
         down: list[tuple[bytes, _Ref, int]] = []  # (node key, sibling, direction bit) per internal node
         get = self._nodes.get
         while type(ref) is bytes:
-            key = bytes((d,)) + (p >> (256 - d) << (-d & 7)).to_bytes((d + 7) >> 3, "big")  # node_key(d, p)
+            key = (p >> (256 - d) << (-d & 7)).to_bytes((d + 7) >> 3, "big") + bytes((d,))  # node_key(d, p)
             rec = get(key)
             if rec is None:
                 rec = self._load(key)  # raises

@@ -98,6 +98,9 @@ class Store:
         else:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
+            # A block rewrites many scattered pages of the state map; checkpointing the WAL every
+            # ~40 MB instead of every 4 MB copies a page rewritten by several blocks back once.
+            conn.execute("PRAGMA wal_autocheckpoint=10000")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA cache_size=-262144")  # 256 MiB of page cache per connection, at most
         conn.execute("PRAGMA mmap_size=4294967296")  # reads of a large ledger go through the OS page cache
