@@ -117,12 +117,15 @@ def demo(
     units: Annotated[int, typer.Option(help="Units in the generated district.")] = 300,
 ) -> None:
     """Build the demo district if absent, then serve it (http://127.0.0.1:8080 by default)."""
+    import shutil
+
     from anju.chain.node import DB_NAME
 
+    if (data / DB_NAME).exists() and _old_format(data / DB_NAME):
+        console.print(f"{data} holds a demo district in an older storage format: building it again")
+        shutil.rmtree(data)
     if not (data / DB_NAME).exists():
         # Build beside the target and rename at the end: an interrupted build leaves no half district.
-        import shutil
-
         partial = data.with_name(data.name + ".building")
         shutil.rmtree(partial, ignore_errors=True)
         stats = build_demo(partial, units)
@@ -134,6 +137,19 @@ def demo(
             f"({stats['rejected']} rejected); parties in {data / 'demo-parties.json'}"
         )
     _serve(data, host, port, rate=2000.0, burst=4000.0, max_body=256 * 1024, mempool=100_000, announce=True)
+
+
+def _old_format(db: Path) -> bool:
+    from anju.errors import StorageCorrupt
+    from anju.ledger.store import Store
+
+    try:
+        Store(db, readonly=True).close()
+    except StorageCorrupt as exc:
+        if exc.code == "STORE_FORMAT":
+            return True
+        raise
+    return False
 
 
 def _coerce(value: str) -> Any:

@@ -49,6 +49,10 @@ CREATE INDEX IF NOT EXISTS events_height ON events(height);
 """
 
 
+STORE_FORMAT = b"2"
+"""Version of the on-disk layout (2: state-map node keys are prefix first). Kept in ``meta``."""
+
+
 @dataclass(frozen=True, slots=True)
 class BlockRecord:
     height: int
@@ -91,6 +95,26 @@ class Store:
         conn = self._conn()
         if not readonly:
             conn.executescript(SCHEMA)
+        self._check_format(conn, readonly)
+
+    def _check_format(self, conn: sqlite3.Connection, readonly: bool) -> None:
+        """Stamp a new ledger with :data:`STORE_FORMAT`; refuse a ledger written in another format."""
+        row = conn.execute("SELECT value FROM meta WHERE key='store_format'").fetchone()
+        found = None if row is None else bytes(row[0])
+        if found == STORE_FORMAT:
+            return
+        if found is None and conn.execute("SELECT 1 FROM blocks LIMIT 1").fetchone() is None:
+            if not readonly:
+                conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('store_format', ?)", (STORE_FORMAT,))
+            return
+        raise StorageCorrupt(
+            "STORE_FORMAT",
+            f"{self.path} is in store format {(found or b'1').decode()}; this version reads format "
+            f"{STORE_FORMAT.decode()}. Rebuild the ledger from its transactions (a demo district: delete "
+            "the directory and run `anju demo` again)",
+            found=(found or b"1").decode(),
+            expected=STORE_FORMAT.decode(),
+        )
 
     def _connect(self) -> sqlite3.Connection:
         if self._readonly:
