@@ -136,18 +136,31 @@ class Executor:
         if self.frontier.root() != last.log_root or self.smt.root != last.state_root:
             raise StorageCorrupt("STORE_CORRUPT", f"roots on disk do not match block {last.height}", height=last.height)
         self.sealed_tip: BlockRecord = last  # the newest block sealed (maybe not yet stored)
+        self.state_elsewhere = False  # see hand_off_state
         self._unstored: list[dict[str, bytes | None]] = []  # writes of sealed, not yet stored blocks
         self._open: BlockContext | None = None
         self._writes: dict[str, bytes | None] = {}
         self._outcomes: list[TxOutcome] = []
 
-    def warm(self) -> None:
+    def warm(self, *, state_map: bool = True) -> None:
         """Read the state and the state map's nodes into memory, up to the caches' sizes.
 
         A node that starts cold would otherwise pay one SQLite point read per state key and per
         tree node it touches; reading them in two scans costs seconds even for 10^6 keys."""
         self._cache.update(self.store.state_rows(CACHE_LIMIT // 2))
-        self.smt.warm(dict(self.store.smt_rows(SMT_CACHE_NODES // 2)))
+        if state_map:
+            self.smt.warm(dict(self.store.smt_rows(SMT_CACHE_NODES // 2)))
+
+    def hand_off_state(self) -> StateMap:
+        """Give the authenticated state map to another process (the node's block writer).
+
+        From then on :meth:`seal` does not hash the state: the sealed block's checkpoint and record
+        lack the state root, which the new owner computes (and signs) when it stores the block;
+        :meth:`attach_note` takes the root it found. Call before any block is sealed."""
+        if self._unstored or self._open is not None:
+            raise RuntimeError("hand the state map off before sealing blocks")
+        self.state_elsewhere = True
+        return self.smt
 
     # -- committed state ------------------------------------------------------------------------
     @property
@@ -260,7 +273,13 @@ class Executor:
         if ctx is None:
             raise RuntimeError("no open block")
         writes = self._writes
-        state_root, smt_changes = self.smt.apply(writes)
+        smt_changes: NodeChanges
+        if self.state_elsewhere:
+            # The block writer hashes the state (hand_off_state): this checkpoint's state root is a
+            # placeholder (zero bytes) and must not be signed; the record's stays empty till stored.
+            state_root, smt_changes = bytes(32), {}
+        else:
+            state_root, smt_changes = self.smt.apply(writes)
         first = self.frontier.size
         tx_rows: list[tuple[int, bytes, bytes]] = []
         nodes: list[tuple[int, int, bytes]] = []
@@ -282,7 +301,9 @@ class Executor:
             state_root=state_root,
             time=ctx.time,
         )
-        record = BlockRecord(ctx.height, ctx.time, first, len(tx_rows), cp.size, cp.root, state_root, "")
+        record = BlockRecord(
+            ctx.height, ctx.time, first, len(tx_rows), cp.size, cp.root, b"" if self.state_elsewhere else state_root, ""
+        )
         write = BlockWrite(
             block=record,
             txs=tx_rows,
@@ -293,7 +314,8 @@ class Executor:
         )
         sealed = Sealed(cp, write, self._outcomes, writes)
         self._unstored.append(writes)
-        self._nodes.layers.append(smt_changes)
+        if not self.state_elsewhere:
+            self._nodes.layers.append(smt_changes)
         self.sealed_tip = record
         self._open = None
         self._writes = {}
@@ -306,11 +328,12 @@ class Executor:
         self.store.write_block(sealed.write)
         return self.stored(sealed)
 
-    def attach_note(self, sealed: Sealed, checkpoint_note: str) -> None:
-        """Put the signed checkpoint note into the block record about to be stored."""
+    def attach_note(self, sealed: Sealed, checkpoint_note: str, state_root: bytes | None = None) -> None:
+        """Put the signed checkpoint note (and a state root computed elsewhere) into the block record."""
         b = sealed.write.block
+        root = b.state_root if state_root is None else state_root
         sealed.write.block = BlockRecord(
-            b.height, b.time, b.first_index, b.tx_count, b.log_size, b.log_root, b.state_root, checkpoint_note
+            b.height, b.time, b.first_index, b.tx_count, b.log_size, b.log_root, root, checkpoint_note
         )
 
     def stored(self, sealed: Sealed) -> BlockRecord:
@@ -323,7 +346,8 @@ class Executor:
         if not self._unstored or self._unstored[0] is not sealed.state_writes:
             raise RuntimeError("blocks must be committed in the order they were sealed")
         self._unstored.pop(0)
-        self._nodes.layers.pop(0)
+        if not self.state_elsewhere:
+            self._nodes.layers.pop(0)
         self.last = record
         return record
 

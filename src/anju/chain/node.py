@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import gc
 import os
 import queue
 import threading
@@ -27,8 +28,8 @@ from typing import Any
 import orjson
 
 from anju.chain.apps import load_app
-from anju.chain.executor import Executor, Sealed, canonical_genesis, events_rows, genesis_writes
-from anju.chain.writer import BlockWriter
+from anju.chain.executor import SMT_CACHE_NODES, Executor, Sealed, canonical_genesis, events_rows, genesis_writes
+from anju.chain.writer import BlockWriter, Sealer
 from anju.crypto.keys import SigningKey
 from anju.crypto.tx import MAX_TX_BYTES, Tx, parse_and_verify
 from anju.errors import AnjuError, Overloaded, StorageCorrupt, TxRejected
@@ -192,10 +193,20 @@ class Node:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> Node:
-        self.executor.warm()
-        # Child processes are forked now, before a server opens sockets they would inherit.
-        if self._writer_wanted and self._writer is None:
-            self._writer = BlockWriter(self.data / DB_NAME)
+        # Child processes are forked now, before a server opens sockets they would inherit. The
+        # block writer takes the state map with it (it hashes the state and signs checkpoints).
+        sealing = self._writer_wanted and self._writer is None
+        self.executor.warm(state_map=not sealing)
+        # Every transaction allocates a few dozen objects that live until its block is stored; with
+        # the default thresholds the collector runs thousands of times a second under load, each
+        # young collection walking them all. Collect young objects less often (children forked
+        # below inherit this), and never walk the warmed caches again.
+        gc.freeze()
+        gc.set_threshold(max(gc.get_threshold()[0], 50_000), 20, 100)
+        if sealing:
+            smt = self.executor.hand_off_state()
+            sealer = Sealer(smt, self.key, self.key_name, self.chain_id, warm=SMT_CACHE_NODES // 2)
+            self._writer = BlockWriter(self.data / DB_NAME, sealer)
         if self._pool is not None:
             self._pool.submit(int).result()  # with fork, the pool starts all its workers now
         for target, name in (
@@ -372,11 +383,16 @@ class Node:
                 return
             sealed, futs = item
             try:
-                ex.attach_note(sealed, sealed.checkpoint.sign(self.key, self.key_name))
-                if self._writer is not None:
-                    self._writer.write(sealed.write)
+                if self._writer is not None and self._writer.seals:
+                    made = self._writer.write(sealed.write)  # hashes the state, signs, stores
+                    assert made is not None
+                    ex.attach_note(sealed, made[1], state_root=made[0])
                 else:
-                    self.store.write_block(sealed.write)
+                    ex.attach_note(sealed, sealed.checkpoint.sign(self.key, self.key_name))
+                    if self._writer is not None:
+                        self._writer.write(sealed.write)
+                    else:
+                        self.store.write_block(sealed.write)
                 record = ex.stored(sealed)
             except BaseException as exc:
                 self.failure = exc

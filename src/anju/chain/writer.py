@@ -1,10 +1,19 @@
-"""A block-writing process: SQLite writes of the embedded node off the sequencer's core.
+"""The block-writing process: hashing the state, signing and storing blocks off the sequencer's core.
 
-The node's Python work is bound by one interpreter lock, while signature verification leaves
-part of the second core idle; storing blocks (a few dozen SQLite rows per transaction) in a
-process of its own lets that work run beside the sequencer. The protocol is one pickled
-:class:`BlockWrite` per message, answered by ``b"ok"`` once ``COMMIT`` has returned (durable), or by
-the error text. The process exits when its pipe closes (its parent is gone).
+The node's Python work is bound by one interpreter lock. The sequencer (verify → ``seq`` →
+execute → log leaves) stays in the node's process; everything that only depends on a sealed
+block moves to this child process, which runs beside it on the other core:
+
+1. apply the block's state writes to the authenticated state map (the child owns it, see
+   :meth:`Executor.hand_off_state`) → the new state root and the node changes to store;
+2. build the block's checkpoint (log size and root from the sequencer, state root from step 1)
+   and sign it with the node's key;
+3. store the whole block in one SQLite transaction (``COMMIT`` with ``synchronous=FULL``).
+
+The protocol is one pickled :class:`BlockWrite` per message (its record's state root and note
+still empty), answered once ``COMMIT`` has returned (durable) by ``b"ok"`` + state root (32 bytes)
++ the signed note, or by ``b"error "`` + the error text. The process exits when its pipe closes
+(its parent is gone). Without a :class:`Sealer`, the block arrives complete and is only stored.
 """
 
 from __future__ import annotations
@@ -14,51 +23,98 @@ import pickle
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from anju.crypto.keys import SigningKey
 from anju.errors import StorageCorrupt
-from anju.ledger.store import BlockWrite, Store
+from anju.ledger.checkpoint import Checkpoint
+from anju.ledger.statemap import StateMap
+from anju.ledger.store import BlockRecord, BlockWrite, Store
 
 
-def _serve(path: str, conn: Connection, parent_end: Connection) -> None:
+class Sealer:
+    """Completes a sealed block in the writer process: state root, node changes, signed checkpoint."""
+
+    def __init__(self, smt: StateMap, key: SigningKey, key_name: str, origin: str, *, warm: int = 0) -> None:
+        self.smt = smt
+        self.key = key
+        self.key_name = key_name
+        self.origin = origin
+        self.warm = warm
+
+    def bind(self, store: Store) -> None:
+        """Read the state map through this process's own connection (never the parent's)."""
+        self.smt.rebind(store.smt_view())
+        if self.warm:
+            self.smt.warm(dict(store.smt_rows(self.warm)))
+
+    def complete(self, w: BlockWrite) -> tuple[bytes, str]:
+        root, changes = self.smt.apply(w.state)
+        b = w.block
+        cp = Checkpoint(
+            origin=self.origin, size=b.log_size, root=b.log_root, height=b.height, state_root=root, time=b.time
+        )
+        note = cp.sign(self.key, self.key_name)
+        w.block = BlockRecord(b.height, b.time, b.first_index, b.tx_count, b.log_size, b.log_root, root, note)
+        w.smt = changes
+        return root, note
+
+
+def _serve(path: str, conn: Connection, parent_end: Connection, sealer: Sealer | None) -> None:
     parent_end.close()  # the forked copy of the parent's end: without this, EOF never arrives
     store = Store(Path(path))
     try:
+        if sealer is not None:
+            sealer.bind(store)
         while True:
             try:
                 msg = conn.recv_bytes()
             except EOFError:
                 return
             try:
-                store.write_block(pickle.loads(msg))
+                block: BlockWrite = pickle.loads(msg)
+                answer = b"ok"
+                if sealer is not None:
+                    root, note = sealer.complete(block)
+                    answer += root + note.encode()
+                store.write_block(block)
             except BaseException as exc:  # reported to the parent, which stops the node
-                conn.send_bytes(f"{type(exc).__name__}: {exc}".encode())
+                conn.send_bytes(f"error {type(exc).__name__}: {exc}".encode())
                 return
-            conn.send_bytes(b"ok")
+            conn.send_bytes(answer)
     finally:
         store.close()
 
 
 class BlockWriter:
-    """Writes blocks to ``path`` in a child process; :meth:`write` returns once the block is durable."""
+    """Stores blocks to ``path`` from a child process; :meth:`write` returns once the block is durable.
 
-    def __init__(self, path: Path) -> None:
+    With a ``sealer``, the child also hashes the state and signs the checkpoint (see the module doc).
+    """
+
+    def __init__(self, path: Path, sealer: Sealer | None = None) -> None:
         # fork: the child runs only this module's loop over a fresh SQLite connection (spawn would
-        # re-import the parent's main module, which scripts and tests do not guard).
+        # re-import the parent's main module, which scripts and tests do not guard) and inherits
+        # the state map without copying it through a pipe.
         ctx = multiprocessing.get_context("fork")
+        self.seals = sealer is not None
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(
-            target=_serve, args=(str(path), child, self._conn), name="anju-block-writer", daemon=True
+            target=_serve, args=(str(path), child, self._conn, sealer), name="anju-block-writer", daemon=True
         )
         self._proc.start()
         child.close()
 
-    def write(self, block: BlockWrite) -> None:
+    def write(self, block: BlockWrite) -> tuple[bytes, str] | None:
+        """Store ``block``; with a sealer, return the state root and signed note the child made."""
         self._conn.send_bytes(pickle.dumps(block, protocol=pickle.HIGHEST_PROTOCOL))
         try:
             answer = self._conn.recv_bytes()
         except EOFError:
             raise StorageCorrupt("STORE_CORRUPT", "the block-writer process died") from None
-        if answer != b"ok":
-            raise StorageCorrupt("STORE_CORRUPT", f"storing block {block.block.height} failed: {answer.decode()}")
+        if not answer.startswith(b"ok"):
+            raise StorageCorrupt("STORE_CORRUPT", f"storing block {block.block.height} failed: {answer.decode()[6:]}")
+        if not self.seals:
+            return None
+        return answer[2:34], answer[34:].decode()
 
     def close(self) -> None:
         self._conn.close()

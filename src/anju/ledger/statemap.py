@@ -264,6 +264,11 @@ class StateMap:
         self._nodes.update(out)
         return self.root, out
 
+    def rebind(self, store: NodeStore) -> None:
+        """Read stored nodes through ``store`` from now on: the same tree seen through another
+        connection (a child process must not use its parent's); the cache is kept."""
+        self._nodes.store = store
+
     def warm(self, nodes: Mapping[bytes, bytes]) -> None:
         """Load stored nodes into the cache (a starting node reads its hot tree once, not node by node)."""
         self._nodes.update(dict(nodes))
