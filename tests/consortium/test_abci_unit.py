@@ -130,3 +130,28 @@ def test_handshake_blocks_and_replay_after_crash(member: tuple[Path, dict[str, o
     assert snap.num(1) == m.OFFER_SNAPSHOT_REJECT
     assert frame(b"x") == b"\x01x"
     app2.store.close()
+
+
+@pytest.mark.parametrize("sizes", [[], [1], [5, 127, 128, 300, 20_000], [0, 2**14, 2**14 + 1]])
+def test_proposal_and_check_tx_parsers_agree_with_the_generic_decoder(sizes: list[int]) -> None:
+    txs = [bytes([65 + i % 26]) * n for i, n in enumerate(sizes)]
+    body = (
+        b"".join(f_msg(1, tx) for tx in txs)
+        + f_msg(2, f_int(1, 3))  # decided_last_commit / proposed_last_commit: skipped
+        + f_bytes(4, b"h" * 32)
+        + f_int(5, 2**40)
+        + f_msg(6, _ts(1767225601, 7_000_000))
+        + f_bytes(7, b"n" * 32)
+        + f_bytes(8, b"p" * 20)
+    )
+    f = Fields(body)
+    p = m.Proposal.parse(body)
+    assert (p.txs, p.hash, p.height, p.time) == (f.raws(1), f.raw(4), f.num(5), "2026-01-01T00:00:01.007Z")
+    assert m.Proposal.parse(body, txs=False) == m.Proposal([], p.hash, p.height, p.time)
+    for tx in txs:
+        for kind in (0, 1):
+            ct = m.CheckTx.parse(f_bytes(1, tx) + f_int(2, kind) + f_bytes(3, b"unknown"))
+            assert (ct.tx, ct.type) == (tx, kind)
+    ok = m.TxResult(0, data=b"t" * 64)
+    assert ok.encode() == f_bytes(2, b"t" * 64)
+    assert m.TxResult(0).encode() == b""

@@ -16,7 +16,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from anju.chain.abci.wire import Fields, WireError, f_bool, f_bytes, f_int, f_msg, f_str, iter_fields
+from anju.chain.abci.wire import (
+    LEN,
+    VARINT,
+    Fields,
+    WireError,
+    f_bool,
+    f_bytes,
+    f_int,
+    f_msg,
+    f_str,
+    iter_fields,
+    read_uvarint,
+    skip_field,
+)
 
 REQUESTS: dict[int, str] = {
     1: "echo",
@@ -100,11 +113,19 @@ class CheckTx:
     @classmethod
     def parse(cls, buf: bytes) -> CheckTx:
         tx, kind = b"", 0
-        for no, _, v in iter_fields(buf):  # hot path: no dict of fields
-            if no == 1 and isinstance(v, bytes):
-                tx = v
-            elif no == 2 and isinstance(v, int):
-                kind = v
+        pos, end = 0, len(buf)
+        while pos < end:  # hot path: one CheckTx per tx per member
+            key, pos = read_uvarint(buf, pos)
+            if key == (1 << 3 | LEN):
+                n, pos = read_uvarint(buf, pos)
+                if pos + n > end:
+                    raise WireError("truncated length-delimited field")
+                tx = buf[pos : pos + n]
+                pos += n
+            elif key == (2 << 3 | VARINT):
+                kind, pos = read_uvarint(buf, pos)
+            else:
+                pos = skip_field(buf, pos, key)
         return cls(tx, kind)
 
 
@@ -131,9 +152,41 @@ class Proposal:
     time: str
 
     @classmethod
-    def parse(cls, buf: bytes) -> Proposal:
-        f = Fields(buf)
-        return cls(f.raws(1), f.raw(4), f.num(5), timestamp_rfc3339(f.raw(6)))
+    def parse(cls, buf: bytes, *, txs: bool = True) -> Proposal:
+        """``txs=False``: skip the transactions (FinalizeBlock of the block ProcessProposal ran)."""
+        out: list[bytes] = []
+        block_hash, height, ts = b"", 0, b""
+        pos, end = 0, len(buf)
+        tx_key = 1 << 3 | LEN
+        while pos < end:  # hot path: thousands of txs per block; no dict of fields
+            key = buf[pos]
+            if key == tx_key:
+                b = buf[pos + 1] if pos + 1 < end else 0x80
+                if b < 0x80:
+                    n, pos = b, pos + 2
+                else:
+                    n, pos = read_uvarint(buf, pos + 1)
+                if pos + n > end:
+                    raise WireError("truncated length-delimited field")
+                if txs:
+                    out.append(buf[pos : pos + n])
+                pos += n
+                continue
+            key, pos = read_uvarint(buf, pos)
+            if key == (4 << 3 | LEN) or key == (6 << 3 | LEN):
+                n, pos = read_uvarint(buf, pos)
+                if pos + n > end:
+                    raise WireError("truncated length-delimited field")
+                if key == (4 << 3 | LEN):
+                    block_hash = buf[pos : pos + n]
+                else:
+                    ts = buf[pos : pos + n]
+                pos += n
+            elif key == (5 << 3 | VARINT):
+                height, pos = read_uvarint(buf, pos)
+            else:
+                pos = skip_field(buf, pos, key)
+        return cls(out, block_hash, height, timestamp_rfc3339(ts))
 
 
 # -- responses ----------------------------------------------------------------------------------
@@ -196,6 +249,8 @@ class TxResult:
     events: Sequence[Event] = field(default_factory=tuple)
 
     def encode(self) -> bytes:
+        if not self.code and not self.log and not self.codespace and not self.events and len(self.data) < 0x80:
+            return b"\x12" + bytes((len(self.data),)) + self.data if self.data else b""  # hot path: OK + txid
         return (
             f_int(1, self.code)
             + f_bytes(2, self.data)

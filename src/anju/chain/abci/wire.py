@@ -49,6 +49,27 @@ def read_uvarint(buf: bytes, pos: int) -> tuple[int, int]:
             raise WireError("varint too long")
 
 
+def skip_field(buf: bytes, pos: int, key: int) -> int:
+    """The position after the value of a field whose key (read already) is ``key``."""
+    no, wt = key >> 3, key & 7
+    if no == 0:
+        raise WireError("field number 0")
+    if wt == VARINT:
+        return read_uvarint(buf, pos)[1]
+    if wt == LEN:
+        n, pos = read_uvarint(buf, pos)
+        end = pos + n
+    elif wt == I64:
+        end = pos + 8
+    elif wt == I32:
+        end = pos + 4
+    else:
+        raise WireError(f"unsupported wire type {wt}")
+    if end > len(buf):
+        raise WireError("truncated field")
+    return end
+
+
 def as_int64(n: int) -> int:
     return n - (1 << 64) if n >= 1 << 63 else n
 
