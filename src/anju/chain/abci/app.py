@@ -3,12 +3,16 @@
 One validity predicate (signatures, chain id, ``seq``, the application's rules via
 ``Executor.simulate``) serves CheckTx, PrepareProposal and ProcessProposal. FinalizeBlock
 executes and seals the block (its ``app_hash`` is the SHA-256 of the checkpoint text, which
-commits to the log root, the state root, the height and the block time); Commit stores it in
-one SQLite transaction, signed with this member's key. Nothing is stored before Commit, so a
-crash between the two leaves the previous height, and CometBFT replays the block on restart
-(Info reports the last *stored* height and app hash).
+commits to the log root, the state root, the height and the block time); Commit signs the
+checkpoint with this member's key and hands the block to a storing thread (one SQLite
+transaction), so CometBFT goes on to the next height while it is written. At most one block is
+in flight: Commit of *h* + 1 first waits for *h* to be stored (and fails if that failed). Nothing
+is stored before Commit; a crash before a block is stored leaves an earlier height, and
+CometBFT replays the missing blocks on restart (Info reports the last *stored* height and app
+hash, after waiting for the write in flight).
 
-Not thread-safe: the server calls it from one event loop.
+Not thread-safe: the server calls it from one event loop; only SQLite writes run on the storing
+thread, and their follow-ups (:meth:`AbciApp.settle`) run on the caller's thread again.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from __future__ import annotations
 import collections
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,10 +99,58 @@ class AbciApp:
         self.on_commit = on_commit
         self._pending: Sealed | None = None
         # ProcessProposal executes the block it accepts; FinalizeBlock of the same block reuses it.
-        self._optimistic: tuple[bytes, int, str, Sealed, list[m.TxResult]] | None = None
-        self._block_txs: tuple[list[bytes], list[m.TxResult]] = ([], [])  # the block awaiting Commit
+        self._optimistic: tuple[bytes, int, str, Sealed, list[m.TxResult], list[Tx | None]] | None = None
+        self._block_txs: tuple[list[Tx | None], list[m.TxResult]] = ([], [])  # the block awaiting Commit
         self._mempool_seq: dict[str, int] = {}
         self._verified: collections.OrderedDict[bytes, Tx] = collections.OrderedDict()
+        # Where a height's time went (ms), for the cosigner's /blocks rows and benchmarks.
+        self.timing: dict[str, float] = {}
+        self.stored_timing: dict[str, float] = {}  # the timing of the block on_commit is called for
+        # Called at Commit with (height, signed note), before the block is stored (the cosigner
+        # sends this member's signature at once).
+        self.on_signed: Callable[[int, str], None] | None = None
+        # SQLite writes (blocks, cosigned notes) run on one thread, in order; each has a follow-up
+        # run by settle() on the app's thread. ``wake`` (the server's loop.call_soon_threadsafe)
+        # schedules settle() as soon as a write is done; without it, settle() runs lazily.
+        self._io = ThreadPoolExecutor(1, thread_name_prefix="anju-store")
+        self._writes: collections.deque[tuple[Future[None], Callable[[], None]]] = collections.deque()
+        self.wake: Callable[[Callable[[], None]], object] | None = None
+
+    # -- storing -----------------------------------------------------------------------------------
+    def store_async(self, fn: Callable[[], None], then: Callable[[], None]) -> None:
+        """Run the SQLite write ``fn`` on the storing thread; ``then`` runs once it is done."""
+        fut = self._io.submit(fn)
+        self._writes.append((fut, then))
+        wake = self.wake
+        if wake is not None:
+            fut.add_done_callback(lambda _f: wake(self._settle_soon))
+
+    def _settle_soon(self) -> None:
+        try:
+            self.settle()
+        except Exception:  # kept at the head of the queue: the next Commit raises it
+            log.exception("storing failed")
+
+    def settle(self, wait: bool = False) -> None:
+        """Run the follow-ups of finished writes in order (``wait``: wait for all of them first).
+
+        A failed write stays at the head of the queue and raises here every time: a ledger that
+        cannot store a block must not go on (Commit answers an exception; CometBFT halts)."""
+        while self._writes:
+            fut, then = self._writes[0]
+            if not wait and not fut.done():
+                return
+            fut.result()
+            self._writes.popleft()
+            then()
+
+    def close(self) -> None:
+        """Wait for the writes in flight, then close the store."""
+        try:
+            self.settle(wait=True)
+        finally:
+            self._io.shutdown(wait=True)
+            self.store.close()
 
     # -- helpers ----------------------------------------------------------------------------------
     def _reload(self) -> None:
@@ -104,6 +158,7 @@ class AbciApp:
         if self._pending is not None or self._optimistic is not None or self.executor.open_block is not None:
             if self._pending is not None:
                 log.warning("dropping uncommitted block %s", self._pending.write.block.height)
+            self.settle(wait=True)  # the committed block in flight stays: it is stored first
             self.executor = open_executor(self.data, self.store)
             self._pending = None
             self._optimistic = None
@@ -140,6 +195,7 @@ class AbciApp:
 
     # -- info and genesis -----------------------------------------------------------------------------
     def info(self) -> bytes:
+        self.settle(wait=True)
         self._reload()
         last = self.last
         app_hash = self.app_hash_of(last) if last.height > 0 else b""
@@ -190,11 +246,10 @@ class AbciApp:
         except AnjuError as exc:
             return m.check_tx(_result(exc))
 
-    def _forget_admitted(self, raws: Sequence[bytes], results: Sequence[m.TxResult]) -> None:
+    def _forget_admitted(self, txs: Sequence[Tx | None], results: Sequence[m.TxResult]) -> None:
         """After a block: a signer whose tx failed may submit that seq again; drop settled entries."""
         ex = self.executor
-        for raw, r in zip(raws, results, strict=True):
-            tx = self._verified.get(hashlib.sha256(raw).digest())
+        for tx, r in zip(txs, results, strict=True):
             if tx is None:
                 continue
             signer = tx.signer
@@ -228,6 +283,8 @@ class AbciApp:
         records it as failed and it changes nothing, deterministically on every member. The block
         executed here is kept for FinalizeBlock of the same block hash (optimistic execution)."""
         self._reload()
+        t0 = time.perf_counter()
+        txs: list[Tx | AnjuError] = []
         for raw in req.txs:
             try:
                 tx = self._tx(raw)
@@ -237,24 +294,38 @@ class AbciApp:
             if tx.chain != self.chain_id:
                 log.warning("rejecting proposal at height %d: a tx of chain %r", req.height, tx.chain)
                 return m.process_proposal(m.PROPOSAL_REJECT)
-        sealed, results = self._execute(req)
-        self._optimistic = (req.hash, req.height, req.time, sealed, results)
+            txs.append(tx)
+        sealed, results = self._execute(req, txs)
+        kept = [tx if isinstance(tx, Tx) else None for tx in txs]
+        self._optimistic = (req.hash, req.height, req.time, sealed, results, kept)
+        self.timing = {"process_ms": (time.perf_counter() - t0) * 1000}
         return m.process_proposal(m.PROPOSAL_ACCEPT)
 
-    def _execute(self, req: m.Proposal) -> tuple[Sealed, list[m.TxResult]]:
-        """Execute and seal ``req``'s block on top of the last stored one."""
+    def _parsed(self, raws: Sequence[bytes]) -> list[Tx | AnjuError]:
+        out: list[Tx | AnjuError] = []
+        for raw in raws:
+            try:
+                out.append(self._tx(raw))
+            except AnjuError as exc:
+                out.append(exc)
+        return out
+
+    def _execute(self, req: m.Proposal, txs: Sequence[Tx | AnjuError]) -> tuple[Sealed, list[m.TxResult]]:
+        """Execute and seal ``req``'s block (its txs parsed: ``txs``) on top of the last committed one."""
         ex = self.executor
-        if req.height != ex.last.height + 1:
+        tip = ex.sealed_tip.height  # the last committed block (maybe still being stored)
+        if req.height != tip + 1:
             raise StorageCorrupt(
                 "STORE_CORRUPT",
-                f"block for height {req.height}; the ledger is at {ex.last.height}",
+                f"block for height {req.height}; the ledger is at {tip}",
                 height=req.height,
             )
         ex.begin(req.time)
         results: list[m.TxResult] = []
-        for raw in req.txs:
+        for tx in txs:
             try:
-                tx = self._tx(raw)
+                if not isinstance(tx, Tx):
+                    raise tx
                 ex.deliver(tx)
             except AnjuError as exc:
                 results.append(_result(exc))
@@ -263,36 +334,69 @@ class AbciApp:
         return ex.seal(), results
 
     # -- blocks ---------------------------------------------------------------------------------------------
-    def finalize_block(self, req: m.Proposal) -> bytes:
+    def finalize_block(self, req: m.Proposal, body: bytes | None = None) -> bytes:
+        """``req`` may lack its txs (parsed with ``txs=False``): then ``body`` is the encoded request,
+        parsed in full only if the block is not the one ProcessProposal already executed."""
+        t0 = time.perf_counter()
         opt = self._optimistic
         if opt is not None and opt[0] == req.hash and opt[1] == req.height and opt[2] == req.time and req.hash:
             self._optimistic = None
-            sealed, results = opt[3], opt[4]
+            sealed, results, kept = opt[3], opt[4], opt[5]
         else:
             self._reload()
-            sealed, results = self._execute(req)
+            self.timing = {}
+            if body is not None:
+                req = m.Proposal.parse(body)
+            txs = self._parsed(req.txs)
+            sealed, results = self._execute(req, txs)
+            kept = [tx if isinstance(tx, Tx) else None for tx in txs]
+        self.timing["finalize_ms"] = (time.perf_counter() - t0) * 1000
         self._pending = sealed
-        self._block_txs = (req.txs, results)
+        self._block_txs = (kept, results)
         return m.finalize_block([], results, sealed.checkpoint.app_hash())
 
     def commit(self) -> bytes:
         sealed = self._pending
         if sealed is None:
             raise RuntimeError("Commit without FinalizeBlock")
+        t0 = time.perf_counter()
+        self.settle(wait=True)  # the previous block is stored (at most one in flight)
+        ex = self.executor
         note = sealed.checkpoint.sign(self.key, self.key_name)
-        record = self.executor.commit(sealed, note)
+        ex.attach_note(sealed, note)
+        timing = self.timing
+        timing["commit_ms"] = (time.perf_counter() - t0) * 1000
         self._pending = None
-        self._forget_admitted(*self._block_txs)
+        self._forget_admitted(*self._block_txs)  # reads the sealed block's writes: no need to wait
         self._block_txs = ([], [])
-        if self.on_commit is not None:
+        store = self.store
+        started = [0.0]
+
+        def write() -> None:
+            started[0] = time.perf_counter()
+            store.write_block(sealed.write)
+
+        def stored() -> None:
+            record = ex.stored(sealed)
+            timing["store_ms"] = (time.perf_counter() - started[0]) * 1000
+            self.stored_timing = timing
+            if self.on_commit is not None:
+                try:
+                    self.on_commit(record, sealed.checkpoint, sealed)
+                except Exception:  # cosigning never stops the ledger
+                    log.exception("after-commit hook failed at height %d", record.height)
+
+        self.store_async(write, stored)
+        if self.on_signed is not None:
             try:
-                self.on_commit(record, sealed.checkpoint, sealed)
-            except Exception:  # cosigning never stops the ledger
-                log.exception("after-commit hook failed at height %d", record.height)
+                self.on_signed(sealed.checkpoint.height, note)
+            except Exception:
+                log.exception("on-signed hook failed at height %d", sealed.checkpoint.height)
         return m.commit(0)
 
     # -- queries ------------------------------------------------------------------------------------------
     def query(self, req: m.Query) -> bytes:
+        self.settle()
         last = self.last
         try:
             if req.path in ("/state", "state"):

@@ -26,6 +26,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -76,6 +77,7 @@ class Cosigner:
         self._tasks: set[asyncio.Task[None]] = set()
         self._scan()
         app.on_commit = self.committed
+        app.on_signed = self.signed
 
     # -- state ---------------------------------------------------------------------------------------
     def _scan(self) -> None:
@@ -93,6 +95,15 @@ class Cosigner:
                 self._texts[h] = note.text
                 self._sigs[h] = sigs
 
+    def signed(self, h: int, note_text: str) -> None:
+        """Called at Commit, before the block is stored: send our signature to the others now.
+
+        (They keep a signature for a height they have not stored yet until they have.)"""
+        own = next(s for s in parse_note(note_text).signatures if s.name == self.me)
+        msg = orjson.dumps({"height": h, "name": own.name, "sig": base64.b64encode(own.key_id + own.sig).decode()})
+        for peer in self.peers:
+            self._spawn(_post(peer.cosign_url + "/cosig", msg))
+
     def committed(self, record: BlockRecord, cp: Checkpoint, sealed: Sealed) -> None:
         """Called by the app right after Commit stored ``record`` (signed by this member)."""
         h = record.height
@@ -105,18 +116,16 @@ class Cosigner:
         self.recent[h] = {
             "height": h,
             "txids": [o.tx.txid for o in sealed.outcomes],
+            "time": record.time,
             "committed_at": time.time(),
             "cosigned_at": None,
+            **{k: round(v, 1) for k, v in self.app.stored_timing.items()},
         }
         while len(self.recent) > RECENT:
             self.recent.popitem(last=False)
-        own = self._sigs[h][self.me]
         for sig in self._early.pop(h, {}).values():
             self._accept(h, sig, store=False)
         self._maybe_store(h)
-        msg = orjson.dumps({"height": h, "name": own.name, "sig": base64.b64encode(own.key_id + own.sig).decode()})
-        for peer in self.peers:
-            self._spawn(_post(peer.cosign_url + "/cosig", msg))
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         async def run() -> None:
@@ -162,15 +171,19 @@ class Cosigner:
         text = self._texts.pop(h)
         del self._sigs[h]
         note = Note(text, tuple(sigs[n] for n in self.order if n in sigs)).format()
-        self.app.store.set_checkpoint(h, note)
-        if self.app.executor.last.height == h:
-            from dataclasses import replace
+        app = self.app
 
-            self.app.executor.last = replace(self.app.executor.last, checkpoint=note)
-        self.cosigned_height = max(self.cosigned_height, h)
-        r = self.recent.get(h)
-        if r is not None:
-            r["cosigned_at"] = time.time()
+        def stored() -> None:
+            ex = app.executor
+            if ex.last.height == h:
+                ex.last = replace(ex.last, checkpoint=note)
+            self.cosigned_height = max(self.cosigned_height, h)
+            r = self.recent.get(h)
+            if r is not None:
+                r["cosigned_at"] = time.time()
+
+        # On the storing thread, after the blocks before it: the event loop never waits for SQLite.
+        app.store_async(lambda: app.store.set_checkpoint(h, note), stored)
 
     # -- pulling what we missed -------------------------------------------------------------------------
     async def pull_loop(self) -> None:

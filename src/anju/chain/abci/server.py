@@ -41,7 +41,7 @@ def dispatch_parsed(app: AbciApp, kind: str, body: bytes) -> bytes:
     if kind == "check_tx":
         return app.check_tx(m.CheckTx.parse(body))
     if kind == "finalize_block":
-        return app.finalize_block(m.Proposal.parse(body))
+        return app.finalize_block(m.Proposal.parse(body, txs=False), body)
     if kind == "commit":
         return app.commit()
     if kind == "prepare_proposal":
@@ -67,12 +67,14 @@ def dispatch_parsed(app: AbciApp, kind: str, body: bytes) -> bytes:
     raise WireError(f"unhandled request {kind}")
 
 
-Request = tuple[str, bytes] | Exception
+Request = tuple[str, bytes] | m.CheckTx | Exception
 
 
 def _split(msg: bytes) -> Request:
+    """A request's kind and body; a CheckTx parsed at once (the prefetch and the app both need it)."""
     try:
-        return m.parse_request(msg)
+        kind, body = m.parse_request(msg)
+        return m.CheckTx.parse(body) if kind == "check_tx" else (kind, body)
     except WireError as exc:
         return exc
 
@@ -86,11 +88,8 @@ async def _prefetch(app: AbciApp, pool: Verifier | None, reqs: list[Request]) ->
         return
     raws: list[bytes] = []
     for req in reqs:
-        if isinstance(req, Exception) or req[0] != "check_tx":
-            continue
-        ct = m.CheckTx.parse(req[1])
-        if ct.type == m.CHECK_TX_NEW and not app.is_verified(ct.tx):
-            raws.append(ct.tx)
+        if isinstance(req, m.CheckTx) and req.type == m.CHECK_TX_NEW and not app.is_verified(req.tx):
+            raws.append(req.tx)
     if len(raws) >= PREFETCH_MIN:
         await pool.verify(app, raws)
 
@@ -151,7 +150,10 @@ async def _connection(
                 try:
                     if isinstance(req, Exception):
                         raise req
-                    out.append(frame(dispatch_parsed(app, *req)))
+                    if isinstance(req, m.CheckTx):
+                        out.append(frame(app.check_tx(req)))
+                    else:
+                        out.append(frame(dispatch_parsed(app, *req)))
                 except Exception as exc:
                     log.exception("ABCI request failed")
                     out.append(frame(m.exception(f"{type(exc).__name__}: {exc}")))
@@ -168,6 +170,7 @@ async def serve(data: Path, abci: str, cosign: str | None, verify_workers: int =
     from anju.chain.abci.cosign import Cosigner, serve_http
 
     app = AbciApp(data)
+    app.wake = asyncio.get_running_loop().call_soon_threadsafe
     pool = Verifier(verify_workers) if verify_workers > 0 else None
     servers: list[asyncio.Server] = []
     cosigner = Cosigner(app) if app.config is not None else None
@@ -197,7 +200,7 @@ async def serve(data: Path, abci: str, cosign: str | None, verify_workers: int =
         s.close()
     if pool is not None:
         pool.close()
-    app.store.close()
+    app.close()
 
 
 def main(argv: list[str] | None = None) -> None:
