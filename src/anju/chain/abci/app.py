@@ -4,15 +4,17 @@ One validity predicate (signatures, chain id, ``seq``, the application's rules v
 ``Executor.simulate``) serves CheckTx, PrepareProposal and ProcessProposal. FinalizeBlock
 executes and seals the block (its ``app_hash`` is the SHA-256 of the checkpoint text, which
 commits to the log root, the state root, the height and the block time); Commit signs the
-checkpoint with this member's key and hands the block to a storing thread (one SQLite
-transaction), so CometBFT goes on to the next height while it is written. At most one block is
-in flight: Commit of *h* + 1 first waits for *h* to be stored (and fails if that failed). Nothing
-is stored before Commit; a crash before a block is stored leaves an earlier height, and
-CometBFT replays the missing blocks on restart (Info reports the last *stored* height and app
-hash, after waiting for the write in flight).
+checkpoint with this member's key and answers; the block is stored (one SQLite transaction)
+right *after* the answer has been sent, on the same event loop (:meth:`AbciApp.store_later`),
+so CometBFT does not wait for it: it releases its mempool lock and starts ``timeout_commit``
+while the block is written. Any later request (and Commit of the next height at the latest)
+finds it stored. Nothing is stored before Commit; a crash before a block is stored leaves an
+earlier height, and CometBFT replays the missing blocks on restart (Info reports the last
+*stored* height and app hash).
 
-Not thread-safe: the server calls it from one event loop; only SQLite writes run on the storing
-thread, and their follow-ups (:meth:`AbciApp.settle`) run on the caller's thread again.
+Not thread-safe: the server calls it from one event loop. (A storing *thread* was tried: it
+competed with the event loop for the interpreter lock, and CheckTx and ProcessProposal got
+slower under load.)
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,47 +110,48 @@ class AbciApp:
         # Called at Commit with (height, signed note), before the block is stored (the cosigner
         # sends this member's signature at once).
         self.on_signed: Callable[[int, str], None] | None = None
-        # SQLite writes (blocks, cosigned notes) run on one thread, in order; each has a follow-up
-        # run by settle() on the app's thread. ``wake`` (the server's loop.call_soon_threadsafe)
-        # schedules settle() as soon as a write is done; without it, settle() runs lazily.
-        self._io = ThreadPoolExecutor(1, thread_name_prefix="anju-store")
-        self._writes: collections.deque[tuple[Future[None], Callable[[], None]]] = collections.deque()
-        self.wake: Callable[[Callable[[], None]], object] | None = None
+        # SQLite writes (blocks, cosigned notes) waiting to run, in order, each with a follow-up.
+        # ``defer`` (the server's loop.call_soon) runs them once the current request is answered;
+        # without it (tests, tools) they run at the next settle().
+        self._writes: collections.deque[tuple[Callable[[], None], Callable[[], None]]] = collections.deque()
+        self._failed: BaseException | None = None
+        self.defer: Callable[[Callable[[], None]], object] | None = None
 
     # -- storing -----------------------------------------------------------------------------------
-    def store_async(self, fn: Callable[[], None], then: Callable[[], None]) -> None:
-        """Run the SQLite write ``fn`` on the storing thread; ``then`` runs once it is done."""
-        fut = self._io.submit(fn)
-        self._writes.append((fut, then))
-        wake = self.wake
-        if wake is not None:
-            fut.add_done_callback(lambda _f: wake(self._settle_soon))
+    def store_later(self, fn: Callable[[], None], then: Callable[[], None]) -> None:
+        """Run the SQLite write ``fn`` after the current request is answered; then ``then``."""
+        self._writes.append((fn, then))
+        if self.defer is not None:
+            self.defer(self._settle_soon)
 
     def _settle_soon(self) -> None:
         try:
             self.settle()
-        except Exception:  # kept at the head of the queue: the next Commit raises it
+        except Exception:  # remembered: the next Commit raises it
             log.exception("storing failed")
 
-    def settle(self, wait: bool = False) -> None:
-        """Run the follow-ups of finished writes in order (``wait``: wait for all of them first).
+    def settle(self) -> None:
+        """Run the writes still waiting, in order, each followed by its follow-up.
 
-        A failed write stays at the head of the queue and raises here every time: a ledger that
-        cannot store a block must not go on (Commit answers an exception; CometBFT halts)."""
+        A failed write stays failed: every later settle() raises it (a ledger that cannot store a
+        block must not go on: Commit answers an exception and CometBFT halts)."""
+        if self._failed is not None:
+            raise self._failed
         while self._writes:
-            fut, then = self._writes[0]
-            if not wait and not fut.done():
-                return
-            fut.result()
+            fn, then = self._writes[0]
+            try:
+                fn()
+            except BaseException as exc:
+                self._failed = exc
+                raise
             self._writes.popleft()
             then()
 
     def close(self) -> None:
-        """Wait for the writes in flight, then close the store."""
+        """Store what is waiting, then close the store."""
         try:
-            self.settle(wait=True)
+            self.settle()
         finally:
-            self._io.shutdown(wait=True)
             self.store.close()
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -158,7 +160,7 @@ class AbciApp:
         if self._pending is not None or self._optimistic is not None or self.executor.open_block is not None:
             if self._pending is not None:
                 log.warning("dropping uncommitted block %s", self._pending.write.block.height)
-            self.settle(wait=True)  # the committed block in flight stays: it is stored first
+            self.settle()  # a committed block waiting to be stored stays: it is stored first
             self.executor = open_executor(self.data, self.store)
             self._pending = None
             self._optimistic = None
@@ -195,7 +197,7 @@ class AbciApp:
 
     # -- info and genesis -----------------------------------------------------------------------------
     def info(self) -> bytes:
-        self.settle(wait=True)
+        self.settle()
         self._reload()
         last = self.last
         app_hash = self.app_hash_of(last) if last.height > 0 else b""
@@ -360,7 +362,7 @@ class AbciApp:
         if sealed is None:
             raise RuntimeError("Commit without FinalizeBlock")
         t0 = time.perf_counter()
-        self.settle(wait=True)  # the previous block is stored (at most one in flight)
+        self.settle()  # the previous block is stored (normally it already is)
         ex = self.executor
         note = sealed.checkpoint.sign(self.key, self.key_name)
         ex.attach_note(sealed, note)
@@ -377,8 +379,8 @@ class AbciApp:
             store.write_block(sealed.write)
 
         def stored() -> None:
-            record = ex.stored(sealed)
             timing["store_ms"] = (time.perf_counter() - started[0]) * 1000
+            record = ex.stored(sealed)
             self.stored_timing = timing
             if self.on_commit is not None:
                 try:
@@ -386,12 +388,12 @@ class AbciApp:
                 except Exception:  # cosigning never stops the ledger
                     log.exception("after-commit hook failed at height %d", record.height)
 
-        self.store_async(write, stored)
-        if self.on_signed is not None:
+        if self.on_signed is not None:  # first: its connections open before the write blocks the loop
             try:
                 self.on_signed(sealed.checkpoint.height, note)
             except Exception:
                 log.exception("on-signed hook failed at height %d", sealed.checkpoint.height)
+        self.store_later(write, stored)
         return m.commit(0)
 
     # -- queries ------------------------------------------------------------------------------------------

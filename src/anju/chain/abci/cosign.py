@@ -182,8 +182,8 @@ class Cosigner:
             if r is not None:
                 r["cosigned_at"] = time.time()
 
-        # On the storing thread, after the blocks before it: the event loop never waits for SQLite.
-        app.store_async(lambda: app.store.set_checkpoint(h, note), stored)
+        # After the current request is answered, in order with the blocks' writes.
+        app.store_later(lambda: app.store.set_checkpoint(h, note), stored)
 
     # -- pulling what we missed -------------------------------------------------------------------------
     async def pull_loop(self) -> None:

@@ -170,7 +170,7 @@ async def serve(data: Path, abci: str, cosign: str | None, verify_workers: int =
     from anju.chain.abci.cosign import Cosigner, serve_http
 
     app = AbciApp(data)
-    app.wake = asyncio.get_running_loop().call_soon_threadsafe
+    app.defer = asyncio.get_running_loop().call_soon
     pool = Verifier(verify_workers) if verify_workers > 0 else None
     servers: list[asyncio.Server] = []
     cosigner = Cosigner(app) if app.config is not None else None
