@@ -281,6 +281,9 @@ async def offered(
         "batch_p50": sizes[len(sizes) // 2] if sizes else 0,
         "committed_tps": round(achieved, 1),
         "uncommitted_at_end": backlog,
+        # Sustained: the chain kept up (commit rate within 10 % of the offered rate, and no more
+        # than two seconds' worth of txs left when sending stopped).
+        "sustained": achieved >= 0.9 * rate and backlog <= 2 * rate,
     }
 
 
