@@ -16,7 +16,9 @@ Two runs per network:
    rate over the steady part (after ``WARMUP`` s). ``consortium_tps`` and ``kvstore_tps`` come
    from this run, ``consortium_ratio`` = their quotient.
 2. **finality** (Anju only): an open-loop offered rate of ``FINALITY_LOAD`` × the measured Anju
-   tps (a rate the network sustains; the run reports the commit rate it achieved);
+   tps (the run reports the commit rate it achieved; if the chain did not keep up, which a
+   busy shared machine can cause, it is repeated at ``FINALITY_BACKOFF`` × the rate, at most
+   ``FINALITY_ATTEMPTS`` runs in all, and every attempt is reported);
    ``finality_p50_ms`` / ``finality_p99_ms`` = from the moment a transaction was due to the
    moment member 0 held a checkpoint note for its height cosigned by more than 2/3 of the
    members. Senders keep one request in flight and send everything due when it returns: a fixed
@@ -57,6 +59,8 @@ DURATION = 20.0
 WARMUP = 4.0
 FINALITY_LOAD = 0.5
 FINALITY_SECONDS = 15.0
+FINALITY_ATTEMPTS = 3  # a run the chain did not keep up with is repeated at FINALITY_BACKOFF x the rate
+FINALITY_BACKOFF = 0.7
 TICK = 0.05
 
 
@@ -365,6 +369,8 @@ def run(console: Any = None, validators: int = 4, duration: float = DURATION) ->
             "duration_s": duration,
             "warmup_s": WARMUP,
             "finality_load": FINALITY_LOAD,
+            "finality_attempts": FINALITY_ATTEMPTS,
+            "finality_backoff": FINALITY_BACKOFF,
             "finality_seconds": FINALITY_SECONDS,
         },
         "settings": c.settings_summary(),
@@ -402,19 +408,33 @@ def run(console: Any = None, validators: int = 4, duration: float = DURATION) ->
             say(f"consortium: {m}")
             _settle(nodes[0], m["sent"] - m["refused"])
             rate = max(10.0, FINALITY_LOAD * float(m["tps"]))
-            say(f"consortium: finality at {rate:.0f} tx/s offered")
-            fstreams = anju_streams(int(rate * FINALITY_SECONDS) + SIGNERS * 2, validators, first_seq=1, salt=1)
-            start = asyncio.run(_cosigned_height(nodes[0])) + 1
-            sent_at, fm = asyncio.run(offered(nodes, fstreams, rate, FINALITY_SECONDS))
-            fin = asyncio.run(finality(nodes[0], sent_at, start))
-            rows = httpx.get(f"{nodes[0].cosign_url}/blocks", params={"from": start}, timeout=10).json()
-            fm["per_height"] = breakdown(rows)
+            attempts: list[dict[str, Any]] = []
+            for attempt in range(FINALITY_ATTEMPTS):
+                say(f"consortium: finality at {rate:.0f} tx/s offered")
+                total = int(rate * FINALITY_SECONDS) + SIGNERS * 2
+                fstreams = anju_streams(total, validators, first_seq=1, salt=1 + attempt)
+                start = asyncio.run(_cosigned_height(nodes[0])) + 1
+                sent_at, fm = asyncio.run(offered(nodes, fstreams, rate, FINALITY_SECONDS))
+                fin = asyncio.run(finality(nodes[0], sent_at, start))
+                rows = httpx.get(f"{nodes[0].cosign_url}/blocks", params={"from": start}, timeout=10).json()
+                fm["per_height"] = breakdown(rows)
+                fm.update(p50_ms=_pct(fin, 0.5), p99_ms=_pct(fin, 0.99), max_ms=_pct(fin, 1.0), samples=len(fin))
+                fm["loadavg"] = _loadavg()
+                attempts.append(fm)
+                say(f"consortium: finality {fm}")
+                if fm["sustained"]:
+                    break
+                _settle(nodes[0], 0)
+                rate *= FINALITY_BACKOFF  # the chain did not keep up: a lower rate
             result.update(
-                finality_p50_ms=_pct(fin, 0.5),
-                finality_p99_ms=_pct(fin, 0.99),
-                finality_max_ms=_pct(fin, 1.0),
-                finality_samples=len(fin),
-                finality=fm,
+                finality_p50_ms=attempts[-1]["p50_ms"],
+                finality_p99_ms=attempts[-1]["p99_ms"],
+                finality_max_ms=attempts[-1]["max_ms"],
+                finality_samples=attempts[-1]["samples"],
+                finality_offered_tps=attempts[-1]["offered_tps"],
+                finality_sustained=attempts[-1]["sustained"],
+                finality=attempts[-1],
+                finality_attempts=[{k: v for k, v in a.items() if k != "per_height"} for a in attempts],
             )
         finally:
             c.down(d)
@@ -426,7 +446,7 @@ def run(console: Any = None, validators: int = 4, duration: float = DURATION) ->
 
 
 def _settle(node: c.NodeInfo, expected: int, timeout: float = 60) -> None:
-    """Wait until the saturating run's backlog is committed (so the finality run starts clean)."""
+    """Wait until the backlog of a run is committed (so the next run starts clean)."""
     deadline = time.monotonic() + timeout
 
     async def count() -> int:
