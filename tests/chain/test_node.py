@@ -112,3 +112,16 @@ def test_commit_block_uses_given_time(kv_data: Path) -> None:
 def test_verifier_key_published(kv_data: Path) -> None:
     store = Store(kv_data / DB_NAME)
     assert store.get_meta("verifier_key") == vkey_of(CHAIN, read_node_key(kv_data).public).encode()
+
+
+def test_the_returned_futures_list_is_the_callers_own(kv_data: Path) -> None:
+    """Extending or clearing the list ``submit_many`` returned must not touch the queued chunk."""
+    a, b = SigningKey(b"m" * 32), SigningKey(b"n" * 32)
+    for _round in range(5):
+        with Node(kv_data, verify_workers=0, block_interval=0.01, max_block_txs=7) as node:
+            base = node.executor.committed_seq(a.public_hex)
+            futs = node.submit_many([kv_put(a, base + i, k=f"m{i}") for i in range(1, 31)])
+            kept = list(futs)
+            futs += node.submit_many([kv_put(b, node.executor.committed_seq(b.public_hex) + 1, k="n")])
+            futs.clear()
+            assert all(f.result(timeout=30).txid for f in kept)
