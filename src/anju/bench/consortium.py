@@ -363,7 +363,7 @@ def run(console: Any = None, validators: int = 4, duration: float = DURATION) ->
     result: dict[str, Any] = {
         "validators": validators,
         "app": "kv",
-        "workload": "kv.put from pre-signed envelopes (the registry workload generator is not available yet)",
+        "workload": "kv.put from pre-signed envelopes (the registry mix needs a setup dated in the past; see docs)",
         "generator": {
             "method": "JSON-RPC batches of broadcast_tx_async over HTTP/1.1 keep-alive",
             "batch": BATCH,
