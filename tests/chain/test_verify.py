@@ -66,8 +66,6 @@ TAMPERS: dict[str, Callable[[sqlite3.Connection], None]] = {
     "smt node": _sql(
         "UPDATE smt_nodes SET v = zeroblob(length(v)) WHERE k = (SELECT k FROM smt_nodes LIMIT 1 OFFSET 3)"
     ),
-    "smt stale row": _sql("DELETE FROM smt_stale WHERE k = (SELECT k FROM smt_stale LIMIT 1 OFFSET 2)"),
-    "smt replaced node pruned early": _sql("DELETE FROM smt_nodes WHERE k IN (SELECT k FROM smt_stale LIMIT 1)"),
     "log node": _sql("UPDATE tlog_nodes SET hash = zeroblob(32) WHERE level = 1 AND idx = 0"),
     "event row": _sql('UPDATE events SET data = \'{"key":"zz"}\' WHERE id = 4'),
     "genesis meta": _sql("UPDATE meta SET value = CAST('{}' AS BLOB) WHERE key = 'genesis'"),

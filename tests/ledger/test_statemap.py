@@ -100,37 +100,9 @@ def test_root_matches_the_specification(state: State, expected: bytes) -> None:
     ("depth", "path_hex_prefix", "expected_hex"),
     [(0, "ff", "00"), (1, "ff", "8001"), (8, "ab", "ab08"), (9, "abff", "ab8009"), (12, "abcd", "abc00c")],
 )
-def test_node_key_is_version_then_left_aligned_prefix_then_depth(
-    depth: int, path_hex_prefix: str, expected_hex: str
-) -> None:
+def test_node_key_is_left_aligned_prefix_then_depth(depth: int, path_hex_prefix: str, expected_hex: str) -> None:
     path = int.from_bytes(bytes.fromhex(path_hex_prefix).ljust(32, b"\x00"), "big")
-    assert node_key(depth, path).hex() == "00" * 8 + expected_hex
-    assert node_key(depth, path, 0x0102).hex() == "0000000000000102" + expected_hex
-
-
-def positions(store: MemoryNodeStore) -> set[bytes]:
-    """Stored node positions (keys without their version) and the root reference's key."""
-    return {k[8:] if k else k for k, v in store.nodes.items() if k or v != b"\x00"}
-
-
-def reachable(smap: StateMap, store: MemoryNodeStore) -> set[bytes]:
-    """Keys of the stored nodes the current root references, walking the tree from the root."""
-    seen = {b""} if b"" in store.nodes else set()
-    stack = [(store.nodes[b""][1:], 0, 0)] if store.nodes.get(b"", b"\x00")[0] == 2 else []
-    while stack:
-        ref, depth, prefix = stack.pop()
-        key = ref[32:] + node_key(depth, prefix << (256 - depth) if depth else 0)[8:]
-        seen.add(key)
-        rec = store.nodes[key]
-        i = 0
-        for bit in (0, 1):
-            tag = rec[i]
-            if tag == 2:
-                stack.append((rec[i + 1 : i + 41], depth + 1, (prefix << 1) | bit))
-                i += 41
-            else:
-                i += 65 if tag == 1 else 1
-    return seen
+    assert node_key(depth, path).hex() == expected_hex
 
 
 def test_deep_shared_prefix_builds_and_collapses() -> None:
@@ -143,7 +115,7 @@ def test_deep_shared_prefix_builds_and_collapses() -> None:
     root = apply(smap, store, {b: None})
     assert root == reference_root({a: b"a"})
     assert set(store.nodes) == {b""}  # the chain is gone; the lone leaf sits at the root
-    assert apply(smap, store, {a: None}) == EMPTY_ROOT and store.nodes == {b"": b"\x00"}  # the empty root
+    assert apply(smap, store, {a: None}) == EMPTY_ROOT and store.nodes == {}
 
 
 def test_non_ascii_key_is_refused() -> None:
@@ -170,10 +142,7 @@ def test_batches_match_the_reference(batches: list[dict[str, bytes | None]], cac
             else:
                 state[k] = v
         assert root == reference_root(state)
-    # Replaced nodes are reported for deletion: the store holds the current tree only, at the
-    # same positions as a tree built in one batch (versions differ: they record the history).
-    assert set(store.nodes) == reachable(smap, store)
-    assert positions(store) == positions(fresh(state)[1])
+    assert store.nodes == fresh(state)[1].nodes  # no stale nodes: storage depends on the state only
     reopened = StateMap(store, smap.root, cache_size=cache_size)
     for key in KEYS:
         proof = StateProof.from_json(reopened.prove(key).to_json())
@@ -192,8 +161,7 @@ def test_root_ignores_order_and_batch_split(changes: dict[str, bytes | None], da
     for lo, hi in zip([0, *cuts], [*cuts, len(items)], strict=True):
         apply(smap2, store2, dict(items[lo:hi]))
     assert smap2.root == one_batch
-    assert positions(store2) == positions(store)
-    assert set(store2.nodes) == reachable(smap2, store2)
+    assert store2.nodes == store.nodes
 
 
 def test_large_random_batches_match_the_reference() -> None:

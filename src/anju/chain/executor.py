@@ -279,7 +279,7 @@ class Executor:
             # placeholder (zero bytes) and must not be signed; the record's stays empty till stored.
             state_root, smt_changes = bytes(32), {}
         else:
-            state_root, smt_changes = self.smt.apply(writes, version=ctx.height)
+            state_root, smt_changes = self.smt.apply(writes)
         first = self.frontier.size
         tx_rows: list[tuple[int, bytes, bytes]] = []
         nodes: list[tuple[int, int, bytes]] = []

@@ -112,7 +112,7 @@ def write_genesis(store: Store, doc: dict[str, Any], key: SigningKey | None, nam
     """Block 0: the application's genesis state, an empty log, and its checkpoint."""
     machine = load_app(doc["app"])
     writes, events = genesis_writes(machine, doc["chain_id"], doc["time"], doc["params"])
-    state_root, changes = StateMap(MemoryNodeStore()).apply(writes, version=0)
+    state_root, changes = StateMap(MemoryNodeStore()).apply(writes)
     cp = Checkpoint(
         origin=doc["chain_id"], size=0, root=merkle.EMPTY_ROOT, height=0, state_root=state_root, time=doc["time"]
     )

@@ -35,7 +35,6 @@ TABLES: dict[str, tuple[str, str]] = {
     "tlog_nodes": ("level, idx, hash", "level, idx"),
     "state": ("key, value", "key"),
     "smt_nodes": ("k, v", "k"),
-    "smt_stale": ("height, k", "height, k"),
     "events": ("id, height, idx, txid, kind, data, parties, units, listings", "id"),
 }
 

@@ -47,8 +47,8 @@ class Sealer:
             self.smt.warm(dict(store.smt_rows(self.warm)))
 
     def complete(self, w: BlockWrite) -> tuple[bytes, str]:
+        root, changes = self.smt.apply(w.state)
         b = w.block
-        root, changes = self.smt.apply(w.state, version=b.height)
         cp = Checkpoint(
             origin=self.origin, size=b.log_size, root=b.log_root, height=b.height, state_root=root, time=b.time
         )

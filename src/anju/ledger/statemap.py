@@ -14,17 +14,9 @@ at depth ``d + 1``. The root is the hash at depth 0, so it depends only on the k
 
 The tree maths does no I/O: :class:`StateMap` reads nodes through a :class:`NodeStore` and
 :meth:`StateMap.apply` returns the :data:`NodeChanges` that the caller persists (in the block's
-storage transaction). Stored nodes are internal nodes, plus the root reference under the fixed key
-``b""``; each holds its two children's references (see :func:`node_key` and :func:`_encode`). So a
-map is rebuilt from a store alone: ``StateMap(store, root)``.
-
-Storage is versioned and append-only: a batch applied at version ``v`` (the block height) writes
-its new nodes under keys that start with ``v``, and a reference to an internal node carries the
-version it was written at. A block's node writes therefore land together at the end of the
-store's B-tree (a few pages) instead of one page per node all over it. The nodes a batch replaces
-are reported as deletions (``None``); a store may delete them at once (:class:`MemoryNodeStore`)
-or later, in bulk (the SQLite store prunes them every few blocks), since nothing the current tree
-references is ever rewritten in place.
+storage transaction). Stored nodes are the internal nodes of the current tree only, plus the root
+reference under the fixed key ``b""``; each holds its two children's references (see
+:func:`node_key` and :func:`_encode`). So a map is rebuilt from a store alone: ``StateMap(store, root)``.
 """
 
 from __future__ import annotations
@@ -60,11 +52,9 @@ EMPTY_ROOT = bytes(32)
 """The root (and the hash) of an empty tree or subtree."""
 ROOT_KEY = b""
 """Node key of the root reference; fixed, so a map is found from its store alone."""
-VERSION_BYTES = 8
-"""Width of a version (big-endian) in node keys and internal references."""
 
-# A child reference: None = empty subtree, bytes = hash of a stored internal node (32 bytes) ‖ the
-# version it was written at (VERSION_BYTES), (path, value hash) = a leaf.
+# A child reference: None = empty subtree, bytes = hash of a stored internal node,
+# (path, value hash) = a leaf.
 _Ref = bytes | tuple[bytes, bytes] | None
 # A pending change: (path as int, path, value hash or None to delete), sorted by path.
 _Change = tuple[int, bytes, bytes | None]
@@ -159,17 +149,13 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha256(b"\x01" + left + right).digest()
 
 
-def node_key(depth: int, path: int, version: int = 0) -> bytes:
-    """Store key of the internal node written at ``version`` at ``depth`` (0..255) on ``path`` (an int).
+def node_key(depth: int, path: int) -> bytes:
+    """Store key of the internal node at ``depth`` (0..255) on ``path`` (an int): first bits ‖ depth byte.
 
-    ``version`` (8 bytes, big-endian) ‖ the first ``depth`` bits of the path left-aligned in
-    ``ceil(depth / 8)`` bytes, rest zero ‖ one byte of depth. Version first appends each batch's
-    nodes at the end of the store's B-tree.
+    The first ``depth`` bits of the path are left-aligned in ``ceil(depth / 8)`` bytes, rest zero,
+    then one byte of depth. Prefix first keeps a subtree's nodes next to each other in the store's
+    B-tree, so updating one key rewrites a few adjacent pages rather than one page per level.
     """
-    return version.to_bytes(VERSION_BYTES, "big") + _position(depth, path)
-
-
-def _position(depth: int, path: int) -> bytes:
     return (path >> (256 - depth) << (-depth & 7)).to_bytes((depth + 7) >> 3, "big") + bytes((depth,))
 
 
@@ -178,14 +164,11 @@ def _hash(ref: _Ref) -> bytes:
         return EMPTY_ROOT
     if isinstance(ref, tuple):
         return _sha256(b"\x00" + ref[0] + ref[1]).digest()
-    return ref[:32]
-
-
-_INTERNAL = 32 + VERSION_BYTES
+    return ref
 
 
 def _encode(ref: _Ref) -> bytes:
-    """A reference as stored: 0x00 (empty) | 0x01 ‖ path ‖ value hash (leaf) | 0x02 ‖ hash ‖ version (internal)."""
+    """A reference as stored: 0x00 (empty) | 0x01 ‖ path ‖ value hash (leaf) | 0x02 ‖ hash (internal)."""
     if ref is None:
         return b"\x00"
     if isinstance(ref, tuple):
@@ -196,8 +179,8 @@ def _encode(ref: _Ref) -> bytes:
 def _decode(rec: bytes, i: int) -> tuple[_Ref, int]:
     """Decode the reference at offset ``i``; return it and the offset after it."""
     tag = rec[i] if i < len(rec) else -1
-    if tag == 2 and len(rec) >= i + 1 + _INTERNAL:
-        return rec[i + 1 : i + 1 + _INTERNAL], i + 1 + _INTERNAL
+    if tag == 2 and len(rec) >= i + 33:
+        return rec[i + 1 : i + 33], i + 33
     if tag == 1 and len(rec) >= i + 65:
         return (rec[i + 1 : i + 33], rec[i + 33 : i + 65]), i + 65
     if tag == 0:
@@ -212,7 +195,7 @@ def _children(rec: bytes) -> tuple[_Ref, _Ref]:
     left: _Ref
     right: _Ref
     if t == 2:
-        left, i = rec[1:41], 41
+        left, i = rec[1:33], 33
     elif t == 1:
         left, i = (rec[1:33], rec[33:65]), 65
     elif t == 0:
@@ -220,7 +203,7 @@ def _children(rec: bytes) -> tuple[_Ref, _Ref]:
     else:
         i = n
     t = rec[i] if i < n else -1
-    if t == 2 and n == i + 41:
+    if t == 2 and n == i + 33:
         right = rec[i + 1 :]
     elif t == 1 and n == i + 65:
         right = (rec[i + 1 : i + 33], rec[i + 33 :])
@@ -243,7 +226,6 @@ class StateMap:
         """Open the tree in ``store``; if ``root`` is given, check that the store holds that root."""
         self._nodes = NodeCache(store, cache_size)
         self._root: _Ref = None
-        self.version = -1  # the newest version written (-1: none, as far as the root tells)
         self.reset(root)
 
     @property
@@ -262,34 +244,23 @@ class StateMap:
             raise StorageCorrupt("STORE_CORRUPT", "state-map store does not hold the expected root",
                                  expected=root.hex(), found=_hash(ref).hex())  # fmt: skip
         self._root = ref
-        # The newest version written is the root node's (every batch rewrites the root node).
-        self.version = int.from_bytes(ref[32:], "big") if type(ref) is bytes else -1
 
-    def apply(self, changes: Mapping[str, bytes | None], version: int | None = None) -> tuple[bytes, NodeChanges]:
+    def apply(self, changes: Mapping[str, bytes | None]) -> tuple[bytes, NodeChanges]:
         """Set each key to its value (None deletes; deleting an absent key is a no-op) in one batch.
 
-        New nodes are written at ``version`` (default: one more than the last), which must be
-        greater than every version written before: the ledger passes the block height. Returns
-        the new root and the node writes the caller must persist, with the keys of the nodes the
-        batch replaced mapped to None (to delete, now or later). Every touched node is read once
-        and hashed once, so the cost is O(k log n) for k changes.
+        Returns the new root and the node writes/deletes the caller must persist. Every touched node
+        is read once and hashed once, so the cost is O(k log n) for k changes.
         """
         out: NodeChanges = {}
         if not changes:
             return self.root, out
-        if version is None:
-            version = self.version + 1
-        elif version <= self.version:
-            raise ValueError(f"state-map version {version} is not above the last one written ({self.version})")
         batch: list[_Change] = []
         for key, value in changes.items():
             path = key_path(key)
             batch.append((int.from_bytes(path, "big"), path, None if value is None else _sha256(value).digest()))
         batch.sort()
-        ver = version.to_bytes(VERSION_BYTES, "big")
-        self._root = self._update(self._root, 0, batch, [c[0] for c in batch], 0, len(batch), ver, out)
-        self.version = version
-        out[ROOT_KEY] = _encode(self._root)
+        self._root = self._update(self._root, 0, batch, [c[0] for c in batch], 0, len(batch), out)
+        out[ROOT_KEY] = None if self._root is None else _encode(self._root)
         self._nodes.update(out)
         return self.root, out
 
@@ -308,7 +279,7 @@ class StateMap:
         p = int.from_bytes(path, "big")
         ref, depth, bits, sibs = self._root, 0, 0, []
         while type(ref) is bytes:
-            left, right = _children(self._load(ref[32:] + _position(depth, p)))
+            left, right = _children(self._load(node_key(depth, p)))
             ref, sib = (right, left) if (p >> (255 - depth)) & 1 else (left, right)
             bits <<= 1
             if sib is not None:
@@ -324,12 +295,10 @@ class StateMap:
             raise StorageCorrupt("STORE_CORRUPT", "state-map node missing", node_key=key.hex())
         return rec
 
-    def _update(
-        self, ref: _Ref, d: int, ch: list[_Change], ps: list[int], lo: int, hi: int, ver: bytes, out: NodeChanges
-    ) -> _Ref:
+    def _update(self, ref: _Ref, d: int, ch: list[_Change], ps: list[int], lo: int, hi: int, out: NodeChanges) -> _Ref:
         """Apply ``ch[lo:hi]`` (all under the subtree ``ref`` at depth ``d``) and return the new reference."""
         if hi - lo == 1:
-            return self._update_one(ref, d, ch[lo], ver, out)
+            return self._update_one(ref, d, ch[lo], out)
         if type(ref) is not bytes:  # empty or a lone leaf: rebuild this subtree from its new leaf set
             items = [c for c in ch[lo:hi] if c[2] is not None]
             if type(ref) is tuple:
@@ -338,38 +307,34 @@ class StateMap:
                 if i == hi or ps[i] != lp:  # the old leaf survives unless the batch overrides it
                     items.append((lp, ref[0], ref[1]))
                     items.sort()
-            return self._build(d, items, [c[0] for c in items], 0, len(items), ver, out)
+            return self._build(d, items, [c[0] for c in items], 0, len(items), out)
         p = ps[lo]
-        pos = _position(d, p)
-        old = ref[32:] + pos
-        left, right = _children(self._load(old))
-        out[old] = None  # replaced (or removed) by this batch
+        key = node_key(d, p)
+        left, right = _children(self._load(key))
         shift = 255 - d
         mid = bisect_left(ps, ((p >> shift) | 1) << shift, lo, hi)
         if mid > lo:
-            left = self._update(left, d + 1, ch, ps, lo, mid, ver, out)
+            left = self._update(left, d + 1, ch, ps, lo, mid, out)
         if mid < hi:
-            right = self._update(right, d + 1, ch, ps, mid, hi, ver, out)
-        return _join(ver, pos, left, right, out)
+            right = self._update(right, d + 1, ch, ps, mid, hi, out)
+        return _join(key, left, right, out)
 
-    def _update_one(self, ref: _Ref, d: int, c: _Change, ver: bytes, out: NodeChanges) -> _Ref:
+    def _update_one(self, ref: _Ref, d: int, c: _Change, out: NodeChanges) -> _Ref:
         """:meth:`_update` for a single change, iteratively: down to where its path ends, then back up."""
         p, path, vh = c
-        down: list[tuple[bytes, _Ref, int]] = []  # (position, sibling, direction bit) per internal node
+        down: list[tuple[bytes, _Ref, int]] = []  # (node key, sibling, direction bit) per internal node
         get = self._nodes.get
         while type(ref) is bytes:
-            pos = (p >> (256 - d) << (-d & 7)).to_bytes((d + 7) >> 3, "big") + bytes((d,))  # _position(d, p)
-            old = ref[32:] + pos
-            rec = get(old)
+            key = (p >> (256 - d) << (-d & 7)).to_bytes((d + 7) >> 3, "big") + bytes((d,))  # node_key(d, p)
+            rec = get(key)
             if rec is None:
-                rec = self._load(old)  # raises
-            out[old] = None  # replaced (or removed) by this batch
+                rec = self._load(key)  # raises
             left, right = _children(rec)
             if (p >> (255 - d)) & 1:
-                down.append((pos, left, 1))
+                down.append((key, left, 1))
                 ref = right
             else:
-                down.append((pos, right, 0))
+                down.append((key, right, 0))
                 ref = left
             d += 1
         new: _Ref
@@ -379,14 +344,12 @@ class StateMap:
             new = ref  # deleting an absent key
         else:
             items = sorted([(int.from_bytes(ref[0], "big"), ref[0], ref[1]), c])
-            new = self._build(d, items, [x[0] for x in items], 0, 2, ver, out)
-        for pos, sib, bit in reversed(down):
-            new = _join(ver, pos, new, sib, out) if bit == 0 else _join(ver, pos, sib, new, out)
+            new = self._build(d, items, [x[0] for x in items], 0, 2, out)
+        for key, sib, bit in reversed(down):
+            new = _join(key, new, sib, out) if bit == 0 else _join(key, sib, new, out)
         return new
 
-    def _build(
-        self, d: int, items: list[_Change], ps: list[int], lo: int, hi: int, ver: bytes, out: NodeChanges
-    ) -> _Ref:
+    def _build(self, d: int, items: list[_Change], ps: list[int], lo: int, hi: int, out: NodeChanges) -> _Ref:
         """The subtree at depth ``d`` holding exactly the leaves ``items[lo:hi]`` (none deleted)."""
         if hi - lo < 2:
             if hi == lo:
@@ -397,35 +360,36 @@ class StateMap:
         p = ps[lo]
         shift = 255 - d
         mid = bisect_left(ps, ((p >> shift) | 1) << shift, lo, hi)
-        left = self._build(d + 1, items, ps, lo, mid, ver, out)
-        right = self._build(d + 1, items, ps, mid, hi, ver, out)
-        return _join(ver, _position(d, p), left, right, out)
+        left = self._build(d + 1, items, ps, lo, mid, out)
+        right = self._build(d + 1, items, ps, mid, hi, out)
+        return _join(node_key(d, p), left, right, out)
 
 
-def _join(ver: bytes, pos: bytes, left: _Ref, right: _Ref, out: NodeChanges) -> _Ref:
-    """The reference to the subtree with children ``left`` and ``right``, stored at ``ver ‖ pos`` if internal.
+def _join(key: bytes, left: _Ref, right: _Ref, out: NodeChanges) -> _Ref:
+    """The reference to the subtree with children ``left`` and ``right``, stored at ``key`` if internal.
 
-    A subtree holding at most one leaf is that leaf (or empty): no node is stored and the leaf moves up.
+    A subtree holding at most one leaf is that leaf (or empty): its node is deleted and the leaf moves up.
     (This is :func:`_encode` and :func:`_hash` inlined: it runs once per touched node.)
     """
     if (left is None and type(right) is not bytes) or (right is None and type(left) is not bytes):
+        out[key] = None
         return right if left is None else left
     if type(left) is bytes:
-        el, hl = b"\x02" + left, left[:32]
+        el, hl = b"\x02" + left, left
     elif type(left) is tuple:
         el = b"\x01" + left[0] + left[1]
         hl = _sha256(b"\x00" + el[1:]).digest()
     else:
         el, hl = b"\x00", EMPTY_ROOT
     if type(right) is bytes:
-        er, hr = b"\x02" + right, right[:32]
+        er, hr = b"\x02" + right, right
     elif type(right) is tuple:
         er = b"\x01" + right[0] + right[1]
         hr = _sha256(b"\x00" + er[1:]).digest()
     else:
         er, hr = b"\x00", EMPTY_ROOT
-    out[ver + pos] = el + er
-    return _sha256(b"\x01" + hl + hr).digest() + ver
+    out[key] = el + er
+    return _sha256(b"\x01" + hl + hr).digest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,7 @@ Tables (all but ``meta`` are derived from the transactions and re-checked by ``a
     txs(idx, txid, height, leaf)           the RFC 9162 log: leaf idx = JCS(envelope)
     tlog_nodes(level, idx, hash)           complete subtree hashes of the log (levels >= 1)
     state(key, value)                      the current state, flat (value is JCS JSON text)
-    smt_nodes(k, v)                        the authenticated state map's nodes (version-first keys)
-    smt_stale(height, k)                   nodes replaced since the last prune (deleted every
-                                           PRUNE_EVERY blocks, in that block's transaction)
+    smt_nodes(k, v)                        the authenticated state map's nodes
     events(id, height, idx, txid, kind, data, parties, units, listings)
 """
 
@@ -44,8 +42,6 @@ CREATE TABLE IF NOT EXISTS tlog_nodes (
   level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS smt_nodes (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS smt_stale (
-  height INTEGER NOT NULL, k BLOB NOT NULL, PRIMARY KEY (height, k)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY, height INTEGER NOT NULL, idx INTEGER NOT NULL, txid TEXT NOT NULL,
   kind TEXT NOT NULL, data TEXT NOT NULL, parties TEXT NOT NULL, units TEXT NOT NULL, listings TEXT NOT NULL);
@@ -53,12 +49,8 @@ CREATE INDEX IF NOT EXISTS events_height ON events(height);
 """
 
 
-STORE_FORMAT = b"3"
-"""Version of the on-disk layout (3: versioned, append-only state-map nodes). Kept in ``meta``."""
-PRUNE_EVERY = 16
-"""Every this many blocks, the block's transaction deletes the state-map nodes replaced since the
-last prune. Deleting them in bulk rewrites each page of the node table once per prune, where
-deleting them as they are replaced would rewrite most of it every block."""
+STORE_FORMAT = b"2"
+"""Version of the on-disk layout (2: state-map node keys are prefix first). Kept in ``meta``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,15 +184,10 @@ class Store:
                 if dels:
                     c.executemany("DELETE FROM state WHERE key=?", dels)
                 smt = w.smt.items()
+                c.executemany("DELETE FROM smt_nodes WHERE k=?", [(k,) for k, v in smt if v is None])
                 c.executemany(
                     "INSERT OR REPLACE INTO smt_nodes(k, v) VALUES (?,?)", [i for i in smt if i[1] is not None]
                 )
-                c.executemany(
-                    "INSERT INTO smt_stale(height, k) VALUES (?,?)", [(b.height, k) for k, v in smt if v is None]
-                )
-                if b.height % PRUNE_EVERY == 0:
-                    c.execute("DELETE FROM smt_nodes WHERE k IN (SELECT k FROM smt_stale)")
-                    c.execute("DELETE FROM smt_stale")
                 c.executemany(
                     "INSERT INTO events(height, idx, txid, kind, data, parties, units, listings) "
                     "VALUES (?,?,?,?,?,?,?,?)",
@@ -285,8 +272,8 @@ class Store:
             yield str(k), str(v).encode()
 
     def smt_rows(self, limit: int) -> Iterator[tuple[bytes, bytes]]:
-        """Up to ``limit`` state-map nodes, newest first (for warming a node's cache at start)."""
-        for k, v in self._conn().execute("SELECT k, v FROM smt_nodes ORDER BY k DESC LIMIT ?", (limit,)):
+        """Up to ``limit`` state-map nodes, shallowest first (for warming a node's cache at start)."""
+        for k, v in self._conn().execute("SELECT k, v FROM smt_nodes ORDER BY k LIMIT ?", (limit,)):
             yield bytes(k), bytes(v)
 
     def smt_view(self) -> _SmtNodes:
