@@ -7,11 +7,10 @@ define is UNKNOWN_FIELD.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from anju.crypto.keys import is_hex_key
 from anju.registry.codes import reject
 from anju.registry.dates import parse_date, parse_month
 
@@ -19,10 +18,12 @@ MAX_MONEY = 10**13  # fen; RMB 100 billion, far above any rent, still exact in J
 BASE_FIELDS = frozenset({"chain", "kind", "signer", "seq"})
 
 
+_HEX = "0123456789abcdef"
+
+
 def _is_hex(value: object, length: int) -> bool:
-    if type(value) is not str or len(value) != length:
-        return False
-    return all(c in "0123456789abcdef" for c in value)
+    """``value`` is a string of ``length`` lowercase hex digits (``strip`` leaves nothing of such a string)."""
+    return type(value) is str and len(value) == length and not value.strip(_HEX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,51 +39,72 @@ class Field:
     max_len: int = 0
 
     def check(self, name: str, value: Any) -> None:
-        t = self.type
-        if t in ("int", "money"):
-            if type(value) is not int:
-                reject("INVALID_FIELD", f"{name} must be an integer", field=name)
-            if not self.lo <= value <= self.hi:
-                reject("INTEGER_OUT_OF_RANGE", f"{name} must lie in {self.lo}..{self.hi}", field=name)
-        elif t == "bool":
-            if type(value) is not bool:
-                reject("INVALID_FIELD", f"{name} must be true or false", field=name)
-        elif t == "key":
-            if not is_hex_key(value):
-                reject("INVALID_FIELD", f"{name} must be a lowercase hex Ed25519 public key", field=name)
-        elif t == "hash":
-            if not _is_hex(value, 64):
-                reject("INVALID_FIELD", f"{name} must be 64 lowercase hex characters (SHA-256)", field=name)
-        elif t == "id":
-            if not _is_hex(value, 16):
-                reject("INVALID_FIELD", f"{name} must be 16 lowercase hex characters", field=name)
-        elif t == "date":
-            if parse_date(value) is None:
-                reject("INVALID_FIELD", f"{name} must be a real date YYYY-MM-DD", field=name)
-        elif t == "month":
-            if parse_month(value) is None:
-                reject("INVALID_FIELD", f"{name} must be a month YYYY-MM", field=name)
-        elif t == "enum":
-            if value not in self.choices or type(value) is not str:
-                reject("INVALID_FIELD", f"{name} must be one of {list(self.choices)}", field=name)
-        elif t == "text":
-            if type(value) is not str or not value.strip() or len(value) > self.max_len:
-                reject("INVALID_FIELD", f"{name} must be a non-blank string, at most {self.max_len} chars", field=name)
-        elif t == "hashes":
-            if type(value) is not list or len(value) > self.max_len:
-                reject("INVALID_FIELD", f"{name} must be a list of at most {self.max_len} hashes", field=name)
-            for item in value:
-                if not _is_hex(item, 64):
-                    reject("INVALID_FIELD", f"{name} holds a value that is not a SHA-256 hex hash", field=name)
-            if len(set(value)) != len(value):
-                reject("INVALID_FIELD", f"{name} lists a hash twice", field=name)
-        elif t == "deductions":
-            _check_deductions(name, value, self.max_len)
-        else:  # pragma: no cover - a typo in the kind table, caught by tests
-            raise AssertionError(f"unknown field type {t}")
+        checker = _CHECKS.get(self.type)
+        if checker is None:  # pragma: no cover - a typo in the kind table, caught by tests
+            raise AssertionError(f"unknown field type {self.type}")
+        checker(self, name, value)
 
 
-def _check_deductions(name: str, value: Any, max_len: int) -> None:
+def _check_int(f: Field, name: str, value: Any) -> None:
+    if type(value) is not int:
+        reject("INVALID_FIELD", f"{name} must be an integer", field=name)
+    if not f.lo <= value <= f.hi:
+        reject("INTEGER_OUT_OF_RANGE", f"{name} must lie in {f.lo}..{f.hi}", field=name)
+
+
+def _check_bool(f: Field, name: str, value: Any) -> None:
+    if type(value) is not bool:
+        reject("INVALID_FIELD", f"{name} must be true or false", field=name)
+
+
+def _check_key(f: Field, name: str, value: Any) -> None:
+    # The same test as anju.crypto.keys.is_hex_key: 64 lowercase hex digits.
+    if not _is_hex(value, 64):
+        reject("INVALID_FIELD", f"{name} must be a lowercase hex Ed25519 public key", field=name)
+
+
+def _check_hash(f: Field, name: str, value: Any) -> None:
+    if not _is_hex(value, 64):
+        reject("INVALID_FIELD", f"{name} must be 64 lowercase hex characters (SHA-256)", field=name)
+
+
+def _check_id(f: Field, name: str, value: Any) -> None:
+    if not _is_hex(value, 16):
+        reject("INVALID_FIELD", f"{name} must be 16 lowercase hex characters", field=name)
+
+
+def _check_date(f: Field, name: str, value: Any) -> None:
+    if parse_date(value) is None:
+        reject("INVALID_FIELD", f"{name} must be a real date YYYY-MM-DD", field=name)
+
+
+def _check_month(f: Field, name: str, value: Any) -> None:
+    if parse_month(value) is None:
+        reject("INVALID_FIELD", f"{name} must be a month YYYY-MM", field=name)
+
+
+def _check_enum(f: Field, name: str, value: Any) -> None:
+    if type(value) is not str or value not in f.choices:
+        reject("INVALID_FIELD", f"{name} must be one of {list(f.choices)}", field=name)
+
+
+def _check_text(f: Field, name: str, value: Any) -> None:
+    if type(value) is not str or not value.strip() or len(value) > f.max_len:
+        reject("INVALID_FIELD", f"{name} must be a non-blank string, at most {f.max_len} chars", field=name)
+
+
+def _check_hashes(f: Field, name: str, value: Any) -> None:
+    if type(value) is not list or len(value) > f.max_len:
+        reject("INVALID_FIELD", f"{name} must be a list of at most {f.max_len} hashes", field=name)
+    for item in value:
+        if not _is_hex(item, 64):
+            reject("INVALID_FIELD", f"{name} holds a value that is not a SHA-256 hex hash", field=name)
+    if len(set(value)) != len(value):
+        reject("INVALID_FIELD", f"{name} lists a hash twice", field=name)
+
+
+def _check_deductions(f: Field, name: str, value: Any) -> None:
+    max_len = f.max_len
     if type(value) is not list or len(value) > max_len:
         reject("INVALID_FIELD", f"{name} must be a list of at most {max_len} items", field=name)
     for item in value:
@@ -97,20 +119,61 @@ def _check_deductions(name: str, value: Any, max_len: int) -> None:
             reject("INTEGER_OUT_OF_RANGE", f"{name}[].amount must lie in 1..{MAX_MONEY}", field=name)
 
 
+_Check = Callable[[Field, str, Any], None]
+
+_CHECKS: dict[str, _Check] = {
+    "int": _check_int,
+    "money": _check_int,
+    "bool": _check_bool,
+    "key": _check_key,
+    "hash": _check_hash,
+    "id": _check_id,
+    "date": _check_date,
+    "month": _check_month,
+    "enum": _check_enum,
+    "text": _check_text,
+    "hashes": _check_hashes,
+    "deductions": _check_deductions,
+}
+
+_MISSING: Any = object()
+
+
+class BodyCheck:
+    """A kind's fields compiled once: :meth:`__call__` checks a body as :func:`check_body` does."""
+
+    __slots__ = ("_allowed", "_steps")
+
+    def __init__(self, fields: Mapping[str, Field]) -> None:
+        self._allowed = BASE_FIELDS | frozenset(fields)
+        steps: list[tuple[str, bool, _Check, Field]] = []
+        for name, spec in fields.items():
+            checker = _CHECKS.get(spec.type)
+            if checker is None:  # pragma: no cover - a typo in the kind table, caught by tests
+                raise AssertionError(f"unknown field type {spec.type}")
+            steps.append((name, spec.optional, checker, spec))
+        self._steps = tuple(steps)
+
+    def __call__(self, body: Mapping[str, Any]) -> None:
+        extra = body.keys() - self._allowed
+        if extra:
+            unknown = sorted(extra)
+            reject("UNKNOWN_FIELD", f"unknown field(s) for {body.get('kind')}: {unknown}", fields=unknown)
+        get = body.get
+        for name, optional, checker, spec in self._steps:
+            value = get(name, _MISSING)
+            if value is _MISSING:
+                if optional:
+                    continue
+                reject("INVALID_FIELD", f"{name} is required", field=name)
+            if value is None and optional:
+                continue
+            checker(spec, name, value)
+
+
 def check_body(body: Mapping[str, Any], fields: Mapping[str, Field]) -> None:
     """Check ``body`` against a kind's fields (the envelope's base fields are checked upstream)."""
-    unknown = sorted(set(body) - BASE_FIELDS - set(fields))
-    if unknown:
-        reject("UNKNOWN_FIELD", f"unknown field(s) for {body.get('kind')}: {unknown}", fields=unknown)
-    for name, spec in fields.items():
-        if name not in body:
-            if spec.optional:
-                continue
-            reject("INVALID_FIELD", f"{name} is required", field=name)
-        value = body[name]
-        if value is None and spec.optional:
-            continue
-        spec.check(name, value)
+    BodyCheck(fields)(body)
 
 
 # Shorthands used by the kind table.
