@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from anju.registry import layout
-from anju.registry.call import Call, Record
+from anju.registry.call import Call, Record, View
 from anju.registry.port import Event
 
 BASE = 600
@@ -51,15 +51,34 @@ def apply_change(record: Record, factor: str, txid: str, points: int) -> Record:
     return record
 
 
+def with_change(record: View, factor: str, txid: str, points: int) -> Record:
+    """:func:`apply_change` without changing ``record``: a new record sharing what did not change.
+
+    A factor's ``points`` is the sum of its entries' points (both only ever grow together), so the
+    score follows from the factors' totals without reading every entry again."""
+    factors = dict(record["factors"])
+    entry = factors.get(factor)
+    if entry is None:
+        factors[factor] = {"points": points, "count": 1, "entries": [[txid, points]]}
+    else:
+        factors[factor] = {
+            "points": entry["points"] + points,
+            "count": entry["count"] + 1,
+            "entries": [*entry["entries"], [txid, points]],
+        }
+    total = BASE + sum(f["points"] for f in factors.values())
+    return {**record, "factors": factors, "score": max(FLOOR, min(CEILING, total))}
+
+
 def award(call: Call, party: str, factor: str, points: int | None = None) -> None:
     """Add one entry (this transaction) to ``party``'s factor and store the new record."""
     fixed, _ = FACTORS[factor]
     value = fixed if points is None else points
     if value is None:  # pragma: no cover - a rule forgot the points of a variable factor
         raise AssertionError(f"factor {factor} needs explicit points")
-    record = call.get(layout.credit(party)) or empty(party)
-    apply_change(record, factor, call.txid, value)
-    call.put(layout.credit(party), record)
+    key = layout.credit(party)
+    record = with_change(call.peek(key) or empty(party), factor, call.txid, value)
+    call.put_view(key, record)  # shares the unchanged parts of the record it was made from
     call.emit(
         "credit.changed",
         {"party": party, "factor": factor, "points": value, "score": record["score"]},

@@ -9,12 +9,12 @@ from anju.crypto import jcs
 from anju.crypto.keys import is_hex_key
 from anju.crypto.tx import Tx
 from anju.registry import layout
-from anju.registry.call import Call, read
+from anju.registry.call import Call, Decoded
 from anju.registry.codes import reject
 from anju.registry.kinds import KINDS
 from anju.registry.port import BlockContext, Event, State
 from anju.registry.rules import dispute, lease, listing, mandate, money, party, review, unit
-from anju.registry.schema import check_body
+from anju.registry.schema import BodyCheck
 
 HANDLERS: dict[str, Callable[[Call], None]] = {
     "party.register": party.register,
@@ -51,6 +51,14 @@ HANDLERS: dict[str, Callable[[Call], None]] = {
 
 assert set(HANDLERS) == set(KINDS), "every documented kind has a handler and vice versa"
 
+# kind -> (its body check, compiled once from the kind table; its handler)
+_DISPATCH: dict[str, tuple[BodyCheck, Callable[[Call], None]]] = {
+    name: (BodyCheck(kind.fields), HANDLERS[name]) for name, kind in KINDS.items()
+}
+
+# Decoded records shared between transactions (see Call.peek), at most this many keys.
+DECODED_LIMIT = 50_000
+
 
 class Registry:
     """Anju's rental registry: parties, units, mandates, listings, leases, money, disputes, credit."""
@@ -76,18 +84,28 @@ class Registry:
                 events.append(Event("party.registered", {"party": key, "role": "bank"}, parties=(key,)))
         return events
 
+    def __init__(self) -> None:
+        # Read-only records decoded by earlier transactions (Call.peek): a hit needs the very bytes
+        # the state holds now, so it can never outlive a write or a rejected transaction's overlay.
+        self._decoded: Decoded = {}
+
     def apply(self, tx: Tx, ctx: BlockContext, state: State) -> list[Event]:
         """Check ``tx`` against its kind's schema and rules, write its effects, return its events."""
-        spec = KINDS.get(tx.kind)
-        if spec is None:
-            reject("UNKNOWN_KIND", f"no transaction kind {tx.kind!r}", kind=tx.kind)
-        if tx.kind != "party.register":
-            signer = read(state, layout.party(tx.signer))
+        kind = tx.kind
+        entry = _DISPATCH.get(kind)
+        if entry is None:
+            reject("UNKNOWN_KIND", f"no transaction kind {kind!r}", kind=kind)
+        decoded = self._decoded
+        if len(decoded) >= DECODED_LIMIT:
+            decoded.clear()
+        call = Call(tx=tx, block=ctx, state=state, decoded=decoded)
+        if kind != "party.register":
+            signer = call.peek(layout.party(call.signer))
             if signer is None:
-                reject("UNKNOWN_SIGNER", "the signer is not a registered party", signer=tx.signer)
+                reject("UNKNOWN_SIGNER", "the signer is not a registered party", signer=call.signer)
             if signer["status"] == "suspended":
-                reject("PARTY_SUSPENDED", "the signer is suspended by the housing authority", signer=tx.signer)
-        check_body(tx.body, spec.fields)
-        call = Call(tx=tx, block=ctx, state=state)
-        HANDLERS[tx.kind](call)
+                reject("PARTY_SUSPENDED", "the signer is suspended by the housing authority", signer=call.signer)
+        check, handler = entry
+        check(tx.body)
+        handler(call)
         return call.events

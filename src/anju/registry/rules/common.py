@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from anju.registry import layout
-from anju.registry.call import Call, Record
+from anju.registry.call import Call, Record, View
 from anju.registry.codes import reject
 
 
 def authority_key(call: Call) -> str:
-    meta = call.need(layout.META, "registry metadata (genesis missing)")
+    meta = call.peek_need(layout.META, "registry metadata (genesis missing)")
     return str(meta["authority"])
 
 
@@ -21,27 +21,38 @@ def party(call: Call, key: str) -> Record:
     return call.need(layout.party(key), "party")
 
 
-def active_party(call: Call, key: str, role: str | tuple[str, ...], what: str) -> Record:
-    """The party ``key`` in one of ``role``s and not suspended."""
-    rec = party(call, key)
+def _check_active(rec: View, key: str, role: str | tuple[str, ...], what: str) -> None:
     roles = (role,) if isinstance(role, str) else role
     if rec["role"] not in roles:
         reject("WRONG_ROLE", f"{what} must have role {' or '.join(roles)}, not {rec['role']}", party=key)
     if rec["status"] == "suspended":
         reject("PARTY_SUSPENDED", f"{what} is suspended", party=key)
+
+
+def active_party(call: Call, key: str, role: str | tuple[str, ...], what: str) -> Record:
+    """The party ``key`` in one of ``role``s and not suspended (a fresh record, to change and store)."""
+    rec = party(call, key)
+    _check_active(rec, key, role, what)
+    return rec
+
+
+def active_party_view(call: Call, key: str, role: str | tuple[str, ...], what: str) -> View:
+    """:func:`active_party`, read-only (for checks that do not change the party)."""
+    rec = call.peek_need(layout.party(key), "party")
+    _check_active(rec, key, role, what)
     return rec
 
 
 def acting_agency(call: Call, key: str) -> str | None:
     """The licensed agency ``key`` acts for: itself if an agency, its employer if an appointed agent."""
-    rec = call.get(layout.party(key))
+    rec = call.peek(layout.party(key))
     if rec is None or rec["status"] == "suspended":
         return None
     if rec["role"] == "agency":
         agency = key
     elif rec["role"] == "agent" and rec.get("agency"):
         agency = str(rec["agency"])
-        emp = call.get(layout.party(agency))
+        emp = call.peek(layout.party(agency))
         if emp is None or emp["status"] == "suspended":
             return None
     else:
@@ -56,13 +67,15 @@ def principal(call: Call, key: str) -> str:
 
 def signed_for(call: Call, who: str) -> bool:
     """Whether ``who`` (or, for an agency, one of its agents) signed this envelope."""
-    if who in call.tx.signers:
+    signers = call.signers
+    if who in signers:
         return True
-    return any(acting_agency(call, k) == who for k in call.tx.signers if k != who)
+    return any(acting_agency(call, k) == who for k in signers if k != who)
 
 
-def require_licensed_agency(call: Call, key: str) -> Record:
-    rec = active_party(call, key, "agency", "the agency")
+def require_licensed_agency(call: Call, key: str) -> View:
+    """The licensed, active agency ``key`` (read-only)."""
+    rec = active_party_view(call, key, "agency", "the agency")
     if not rec["licensed"]:
         reject("NOT_LICENSED", "the agency is not licensed by the housing authority", party=key)
     return rec

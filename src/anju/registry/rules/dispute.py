@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from anju.registry import credit, layout
-from anju.registry.call import Call, Record
+from anju.registry.call import Call, Record, View
 from anju.registry.codes import reject
 from anju.registry.rules.common import require_authority
 from anju.registry.rules.money import lease_party
 from anju.registry.rules.sweep import sweep_unit
 
 
-def _respondents(lease: Record, opener: str) -> list[str]:
+def _respondents(lease: View, opener: str) -> list[str]:
     if opener == lease["tenant"]:
         return sorted({lease["landlord"], *([lease["agency"]] if lease["agency"] else [])})
     return [lease["tenant"]]
@@ -18,14 +18,14 @@ def _respondents(lease: Record, opener: str) -> list[str]:
 
 def open_dispute(call: Call) -> None:
     b = call.body
-    lease = call.need(layout.lease(b["lease"]), "lease")
+    lease = call.peek_need(layout.lease(b["lease"]), "lease")
     opener = lease_party(call, lease)
     if opener is None:
         reject("NOT_LEASE_PARTY", "only a party to the lease may open a dispute", lease=lease["id"])
     if not b["evidence"]:
         reject("INVALID_FIELD", "a dispute needs at least one evidence hash", field="evidence")
     did = call.new_id
-    if call.get(layout.dispute(did)) is not None:
+    if call.exists(layout.dispute(did)):
         reject("ALREADY_EXISTS", "a dispute with this id already exists", dispute=did)
     rec: Record = {
         "id": did,
@@ -47,8 +47,8 @@ def open_dispute(call: Call) -> None:
     }
     call.put(layout.dispute(did), rec)
     if b["subject"] == "deposit" and lease["deposit_status"] == "returned":
-        lease["deposit_status"] = "disputed"
-        call.put(layout.lease(lease["id"]), lease)
+        # Only a top-level field changes: a shallow copy of the read-only record will do.
+        call.put(layout.lease(lease["id"]), {**lease, "deposit_status": "disputed"})
     call.emit(
         "dispute.opened",
         {"dispute": did, "lease": lease["id"], "subject": b["subject"]},
@@ -72,7 +72,7 @@ def resolve_dispute(call: Call) -> None:
         resolved_on=call.date,
     )
     call.put(layout.dispute(rec["id"]), rec)
-    unit = call.need(layout.unit(rec["unit"]), "unit")
+    unit = call.peek_need(layout.unit(rec["unit"]), "unit")
     call.emit(
         "dispute.resolved",
         {"dispute": rec["id"], "outcome": b["outcome"], "award": b["award"]},
@@ -88,11 +88,11 @@ def resolve_dispute(call: Call) -> None:
 
 def file_report(call: Call) -> None:
     b = call.body
-    listing = call.need(layout.listing(b["listing"]), "listing")
+    listing = call.peek_need(layout.listing(b["listing"]), "listing")
     if not b["evidence"]:
         reject("INVALID_FIELD", "a report needs at least one evidence hash", field="evidence")
     rid = call.new_id
-    if call.get(layout.report(rid)) is not None:
+    if call.exists(layout.report(rid)):
         reject("ALREADY_EXISTS", "a report with this id already exists", report=rid)
     rec: Record = {
         "id": rid,

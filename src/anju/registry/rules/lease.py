@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from anju.registry import credit, layout
-from anju.registry.call import Call, Record
+from anju.registry.call import Call, Record, View
 from anju.registry.codes import reject
 from anju.registry.dates import add_days, days_between, overlaps
-from anju.registry.rules.common import active_party, authority_key, require_authority, signed_for
+from anju.registry.rules.common import active_party_view, authority_key, require_authority, signed_for
 from anju.registry.rules.mandate import live_mandate_for
 from anju.registry.rules.sweep import revoke_listings, sweep_unit
 from anju.registry.rules.unit import attested_unit
@@ -18,35 +18,35 @@ MAX_LEASE_DAYS = 20 * 366  # Civil Code art. 705: a lease runs at most twenty ye
 
 
 def _check_tenant(call: Call, tenant: str) -> None:
-    rec = active_party(call, tenant, "tenant", "the tenant")
+    rec = active_party_view(call, tenant, "tenant", "the tenant")
     if not rec["identity_attested"]:
         reject("IDENTITY_NOT_ATTESTED", "the tenant's identity must be attested to sign a lease", party=tenant)
-    if tenant not in call.tx.signers:
+    if tenant not in call.signers:
         reject("MISSING_SIGNATURE", "the tenant's signature is missing", party=tenant)
 
 
-def _landlord_side(call: Call, t: dict[str, Any], unit: Record) -> tuple[str | None, Record | None]:
+def _landlord_side(call: Call, t: dict[str, Any], unit: Record) -> tuple[str | None, View | None]:
     """Check who signs for the landlord; return (agency, mandate) the lease is made through."""
     mid = t.get("mandate")
     if t["parent"] is not None:
         if mid is not None:
             reject("INVALID_FIELD", "a sublease is signed by the sub-landlord, not through a mandate", field="mandate")
-        if t["landlord"] not in call.tx.signers:
+        signers = call.signers
+        if t["landlord"] not in signers:
             reject("MISSING_SIGNATURE", "the sub-landlord's signature is missing", party=t["landlord"])
-        if unit["owner"] not in call.tx.signers:
+        if unit["owner"] not in signers:
             reject("SUBLEASE_CONSENT_REQUIRED", "the owner's consent signature is missing", owner=unit["owner"])
         return None, None
     if t["landlord"] != unit["owner"]:
         reject("NOT_OWNER", "the landlord of a lease must be the unit's owner", unit=unit["id"])
     if mid is None:
-        if t["landlord"] not in call.tx.signers:
+        if t["landlord"] not in call.signers:
             reject("MISSING_SIGNATURE", "the landlord's signature is missing", party=t["landlord"])
         return None, None
-    mandate = call.need(layout.mandate(mid), "mandate")
-    agency = str(mandate["agency"])
+    agency = str(call.peek_need(layout.mandate(mid), "mandate")["agency"])
     mandate = live_mandate_for(call, mid, unit["id"], agency)
-    active_party(call, agency, "agency", "the agency")
-    if t["landlord"] in call.tx.signers:
+    active_party_view(call, agency, "agency", "the agency")
+    if t["landlord"] in call.signers:
         return agency, mandate  # the owner signs; the agency only brokered
     if not mandate["may_sign"]:
         reject("MANDATE_NO_SIGNING", "the mandate does not let the agency sign for the owner", mandate=mid)
@@ -61,7 +61,7 @@ def _check_overlap(call: Call, unit: Record, parent: str | None, start: str, end
     # Siblings under the same parent (or the head leases, parent None) may never share a day,
     # whoever signed them: that is what stops 一房多租.
     for lid in unit["leases"]:
-        other = call.need(layout.lease(lid), "lease")
+        other = call.peek_need(layout.lease(lid), "lease")
         if other["parent"] != parent or other["start"] > other["ends_on"]:
             continue
         if overlaps(start, end, other["start"], other["ends_on"]):
@@ -78,7 +78,7 @@ def create(call: Call, t: dict[str, Any], previous: str | None = None) -> Record
     if t["tenant"] == t["landlord"]:
         reject("INVALID_FIELD", "landlord and tenant must differ", field="tenant")
     if t["parent"] is not None:
-        parent = call.need(layout.lease(t["parent"]), "lease")
+        parent = call.peek_need(layout.lease(t["parent"]), "lease")
         if parent["unit"] != unit["id"]:
             reject("INVALID_FIELD", "the parent lease is for another unit", field="parent")
         if parent["status"] != "active" or lease_ended(parent, call.date):
@@ -96,7 +96,7 @@ def create(call: Call, t: dict[str, Any], previous: str | None = None) -> Record
     sweep_unit(call, unit)
     _check_overlap(call, unit, t["parent"], t["start"], t["end"])
     lid = call.new_id
-    if call.get(layout.lease(lid)) is not None:
+    if call.exists(layout.lease(lid)):
         reject("ALREADY_EXISTS", "a lease with this id already exists", lease=lid)
     rec: Record = {
         "id": lid,
@@ -119,7 +119,7 @@ def create(call: Call, t: dict[str, Any], previous: str | None = None) -> Record
         "collector": t["collector"],
         "collector_party": agency if t["collector"] == "agency" else t["landlord"],
         "document_hash": t["document_hash"],
-        "signers": sorted(call.tx.signers),
+        "signers": sorted(call.signers),
         "signed_tx": call.txid,
         "signed_on": call.date,
         "status": "active",
@@ -133,7 +133,7 @@ def create(call: Call, t: dict[str, Any], previous: str | None = None) -> Record
         "subleases": [],
         "renewed_by": None,
     }
-    call.put(layout.lease(lid), rec)
+    call.put_view(layout.lease(lid), rec)
     unit["leases"].append(lid)
     revoked: list[str] = []
     if t["parent"] is None:
@@ -160,7 +160,7 @@ def sign(call: Call) -> None:
     b = call.body
     terms = {k: b.get(k) for k in ("unit", "landlord", "tenant", "mandate", "listing", "parent", "start", *_TERMS)}
     if terms["listing"] is not None:
-        listing = call.need(layout.listing(terms["listing"]), "listing")
+        listing = call.peek_need(layout.listing(terms["listing"]), "listing")
         if listing["unit"] != terms["unit"]:
             reject("INVALID_FIELD", "the listing is for another unit", field="listing")
     create(call, terms)
@@ -168,13 +168,13 @@ def sign(call: Call) -> None:
 
 def renew(call: Call) -> None:
     prev_id = call.body["previous"]
-    prev = call.need(layout.lease(prev_id), "lease")
+    prev = call.peek_need(layout.lease(prev_id), "lease")
     if prev["renewed_by"] is not None:
         reject("ALREADY_DONE", "the lease was already renewed", lease=prev_id, by=prev["renewed_by"])
     if prev["status"] != "active" or lease_ended(prev, call.date):
         reject("LEASE_NOT_LIVE", "only a running lease can be renewed", lease=prev_id)
     terms: dict[str, Any] = {k: call.body[k] for k in _TERMS}
-    mandate = call.get(layout.mandate(prev["mandate"])) if prev["mandate"] else None
+    mandate = call.peek(layout.mandate(prev["mandate"])) if prev["mandate"] else None
     terms.update(
         unit=prev["unit"],
         landlord=prev["landlord"],
@@ -188,23 +188,22 @@ def renew(call: Call) -> None:
     if terms["start"] > terms["end"]:
         reject("RENEWAL_NOT_CONTIGUOUS", "the renewal must end after the previous lease", lease=prev_id)
     rec = create(call, terms, previous=prev_id)
-    prev = call.need(layout.lease(prev_id), "lease")
-    prev["renewed_by"] = rec["id"]
-    call.put(layout.lease(prev_id), prev)
+    renewed = call.need(layout.lease(prev_id), "lease")
+    renewed["renewed_by"] = rec["id"]
+    call.put(layout.lease(prev_id), renewed)
 
 
 def register(call: Call) -> None:
     require_authority(call)
     lid = call.body["lease"]
-    lease = call.need(layout.lease(lid), "lease")
+    lease = call.peek_need(layout.lease(lid), "lease")
     if lease["registration"] is not None:
         reject("ALREADY_DONE", "the lease is already registered", lease=lid, number=lease["registration"]["number"])
-    meta = call.need(layout.META, "registry metadata")
-    meta["registrations"] += 1
-    number = f"XH{call.date[:4]}{meta['registrations']:08d}"
-    call.put(layout.META, meta)
-    lease["registration"] = {"number": number, "tx": call.txid, "on": call.date}
-    call.put(layout.lease(lid), lease)
+    meta = call.peek_need(layout.META, "registry metadata")
+    count = meta["registrations"] + 1
+    number = f"XH{call.date[:4]}{count:08d}"
+    call.put_view(layout.META, {**meta, "registrations": count})
+    call.put_view(layout.lease(lid), {**lease, "registration": {"number": number, "tx": call.txid, "on": call.date}})
     call.put(layout.registration(number), {"number": number, "lease": lid, "unit": lease["unit"]})
     call.emit(
         "lease.registered",
@@ -216,16 +215,16 @@ def register(call: Call) -> None:
         credit.award(call, who, "leases_registered")
 
 
-def sides(call: Call, lease: Record) -> tuple[bool, bool]:
+def sides(call: Call, lease: View) -> tuple[bool, bool]:
     """(landlord side signed, tenant signed) for this envelope."""
-    landlord = lease["landlord"] in call.tx.signers or (
+    landlord = lease["landlord"] in call.signers or (
         lease["agency"] is not None and signed_for(call, lease["agency"]) and _may_sign(call, lease)
     )
-    return landlord, lease["tenant"] in call.tx.signers
+    return landlord, lease["tenant"] in call.signers
 
 
-def _may_sign(call: Call, lease: Record) -> bool:
-    mandate = call.get(layout.mandate(lease["mandate"])) if lease["mandate"] else None
+def _may_sign(call: Call, lease: View) -> bool:
+    mandate = call.peek(layout.mandate(lease["mandate"])) if lease["mandate"] else None
     return bool(mandate and mandate["may_sign"])
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from anju.registry import layout, vcode
-from anju.registry.call import Call, Record
+from anju.registry.call import Call, Record, View
 from anju.registry.codes import reject
 from anju.registry.dates import add_days
 from anju.registry.rules.common import acting_agency, require_licensed_agency
@@ -15,14 +15,14 @@ from anju.registry.status import LISTING_DAYS, listing_status, mandate_live
 
 def _check_free(call: Call, unit: Record, day: str) -> None:
     for lid in unit["leases"]:
-        lease = call.need(layout.lease(lid), "lease")
+        lease = call.peek_need(layout.lease(lid), "lease")
         if lease["parent"] is None and lease["start"] <= day <= lease["ends_on"]:
             reject("UNIT_NOT_FREE", f"lease {lid} covers {day}", unit=unit["id"], lease=lid)
 
 
 def _check_no_exclusive(call: Call, unit: Record, agency: str) -> None:
     for mid in unit["mandates"]:
-        other = call.need(layout.mandate(mid), "mandate")
+        other = call.peek_need(layout.mandate(mid), "mandate")
         if other["agency"] != agency and other["exclusive"] and mandate_live(other, call.date):
             reject("EXCLUSIVE_MANDATE", "another agency holds an exclusive mandate for this unit", mandate=mid)
 
@@ -51,12 +51,12 @@ def publish(call: Call) -> None:
         agent = call.signer if call.signer != agency else None
     _check_free(call, unit, b["available_from"])
     for lid in unit["listings"]:
-        if call.need(layout.listing(lid), "listing")["publisher"] == publisher:
+        if call.peek_need(layout.listing(lid), "listing")["publisher"] == publisher:
             reject("LISTING_EXISTS", "this publisher already has a live listing for the unit", listing=lid)
     lid = call.new_id
-    if call.get(layout.listing(lid)) is not None:
+    if call.exists(layout.listing(lid)):
         reject("ALREADY_EXISTS", "a listing with this id already exists", listing=lid)
-    code = next(c for c in vcode.candidates(call.txid) if call.get(layout.code(c)) is None)
+    code = next(c for c in vcode.candidates(call.txid) if not call.exists(layout.code(c)))
     rec: Record = {
         "id": lid,
         "code": code,
@@ -87,7 +87,7 @@ def publish(call: Call) -> None:
         "expires_on": add_days(call.date, LISTING_DAYS),
         "renewals": 0,
     }
-    call.put(layout.listing(lid), rec)
+    call.put_view(layout.listing(lid), rec)
     call.put(layout.code(code), {"code": code, "listing": lid})
     unit["listings"].append(lid)
     call.put(layout.unit(unit["id"]), unit)
@@ -100,7 +100,7 @@ def publish(call: Call) -> None:
     )
 
 
-def _by_publisher(call: Call, listing: Record, *, owner_may: bool) -> None:
+def _by_publisher(call: Call, listing: View, *, owner_may: bool) -> None:
     if acting_agency(call, call.signer) == listing["publisher"] or call.signer == listing["publisher"]:
         return
     if owner_may and call.signer == listing["owner"]:
@@ -110,9 +110,9 @@ def _by_publisher(call: Call, listing: Record, *, owner_may: bool) -> None:
 
 def withdraw(call: Call) -> None:
     lid = call.body["listing"]
-    listing = call.need(layout.listing(lid), "listing")
-    _by_publisher(call, listing, owner_may=True)
-    unit = call.need(layout.unit(listing["unit"]), "unit")
+    seen = call.peek_need(layout.listing(lid), "listing")
+    _by_publisher(call, seen, owner_may=True)
+    unit = call.need(layout.unit(seen["unit"]), "unit")
     sweep_unit(call, unit)
     listing = call.need(layout.listing(lid), "listing")
     if listing["status"] in ("withdrawn", "revoked"):
@@ -132,12 +132,12 @@ def withdraw(call: Call) -> None:
 
 def renew(call: Call) -> None:
     lid = call.body["listing"]
-    listing = call.need(layout.listing(lid), "listing")
-    _by_publisher(call, listing, owner_may=False)
-    unit = call.need(layout.unit(listing["unit"]), "unit")
+    seen = call.peek_need(layout.listing(lid), "listing")
+    _by_publisher(call, seen, owner_may=False)
+    unit = call.need(layout.unit(seen["unit"]), "unit")
     sweep_unit(call, unit)
     listing = call.need(layout.listing(lid), "listing")
-    mandate = call.get(layout.mandate(listing["mandate"])) if listing["mandate"] else None
+    mandate = call.peek(layout.mandate(listing["mandate"])) if listing["mandate"] else None
     status, reason = listing_status(listing, mandate, call.date)
     if status in ("withdrawn", "revoked"):
         reject("LISTING_NOT_LIVE", f"a {status} listing cannot be renewed ({reason})", listing=lid)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from anju.registry import layout
-from anju.registry.call import Call, Record
+from anju.registry.call import Call, Record, View
 from anju.registry.codes import reject
 from anju.registry.dates import overlaps
 from anju.registry.rules.common import require_licensed_agency
@@ -25,7 +25,7 @@ def grant(call: Call) -> None:
         reject("INVALID_FIELD", "a mandate cannot end before the block date", field="to")
     sweep_unit(call, unit)
     for mid in unit["mandates"]:
-        other = call.need(layout.mandate(mid), "mandate")
+        other = call.peek_need(layout.mandate(mid), "mandate")
         if other["agency"] == agency or other["status"] != "active":
             continue
         if (b["exclusive"] or other["exclusive"]) and overlaps(b["from"], b["to"], other["from"], other["to"]):
@@ -36,7 +36,7 @@ def grant(call: Call) -> None:
                 mandate=mid,
             )
     mid = call.new_id
-    if call.get(layout.mandate(mid)) is not None:
+    if call.exists(layout.mandate(mid)):
         reject("ALREADY_EXISTS", "a mandate with this id already exists", mandate=mid)
     rec: Record = {
         "id": mid,
@@ -54,7 +54,7 @@ def grant(call: Call) -> None:
         "status_tx": None,
         "status_on": None,
     }
-    call.put(layout.mandate(mid), rec)
+    call.put_view(layout.mandate(mid), rec)
     unit["mandates"].append(mid)
     call.put(layout.unit(unit["id"]), unit)
     call.emit(
@@ -88,9 +88,9 @@ def revoke(call: Call) -> None:
     )
 
 
-def live_mandate_for(call: Call, mid: str, unit_id: str, agency: str) -> Record:
-    """The mandate ``mid``, checked to be ``agency``'s, for ``unit_id``, and in force today."""
-    mandate = call.need(layout.mandate(mid), "mandate")
+def live_mandate_for(call: Call, mid: str, unit_id: str, agency: str) -> View:
+    """The mandate ``mid``, checked to be ``agency``'s, for ``unit_id``, and in force today (read-only)."""
+    mandate = call.peek_need(layout.mandate(mid), "mandate")
     if mandate["unit"] != unit_id or mandate["agency"] != agency:
         reject("MANDATE_REQUIRED", "the mandate is not this agency's mandate for this unit", mandate=mid)
     if not mandate_live(mandate, call.date):

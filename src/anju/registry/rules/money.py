@@ -8,25 +8,25 @@ of the Ministry of Housing and Urban-Rural Development and others); a licensed b
 from __future__ import annotations
 
 from anju.registry import credit, layout
-from anju.registry.call import Call, Record
+from anju.registry.call import Call, Record, View
 from anju.registry.codes import reject
 from anju.registry.dates import add_months, days_between, due_date, month_of, months_between
-from anju.registry.rules.common import acting_agency, active_party
+from anju.registry.rules.common import acting_agency, active_party_view
 
 MAX_MONTHS_AHEAD = 3
 
 
-def _is_collector(call: Call, lease: Record) -> bool:
+def _is_collector(call: Call, lease: View) -> bool:
     who = lease["collector_party"]
     return bool(call.signer == who or (lease["collector"] == "agency" and acting_agency(call, call.signer) == who))
 
 
 def attest_escrow(call: Call) -> None:
-    bank = active_party(call, call.signer, "bank", "the signer")
+    bank = active_party_view(call, call.signer, "bank", "the signer")
     if not bank["licensed"]:
         reject("NOT_LICENSED", "the bank is not recognised by the housing authority", party=call.signer)
     b = call.body
-    lease = call.need(layout.lease(b["lease"]), "lease")
+    lease = call.peek_need(layout.lease(b["lease"]), "lease")
     eid = call.new_id
     call.put(
         layout.escrow(eid),
@@ -41,8 +41,8 @@ def attest_escrow(call: Call) -> None:
             "on": call.date,
         },
     )
-    lease["escrow"][b["purpose"]] += b["amount"]
-    call.put(layout.lease(lease["id"]), lease)
+    escrow = {**lease["escrow"], b["purpose"]: lease["escrow"][b["purpose"]] + b["amount"]}
+    call.put_view(layout.lease(lease["id"]), {**lease, "escrow": escrow})
     call.emit(
         "escrow.attested",
         {"escrow": eid, "lease": lease["id"], "purpose": b["purpose"], "amount": b["amount"]},
@@ -51,9 +51,9 @@ def attest_escrow(call: Call) -> None:
     )
 
 
-def _new_payment(call: Call, lease: Record, kind: str, amount: int, **extra: object) -> Record:
+def _new_payment(call: Call, lease: View, kind: str, amount: int, **extra: object) -> Record:
     pid = call.new_id
-    if call.get(layout.payment(pid)) is not None:
+    if call.exists(layout.payment(pid)):
         reject("ALREADY_EXISTS", "a payment with this id already exists", payment=pid)
     rec: Record = {
         "id": pid,
@@ -74,7 +74,7 @@ def _new_payment(call: Call, lease: Record, kind: str, amount: int, **extra: obj
         "confirmed_on": None,
         **extra,
     }
-    call.put(layout.payment(pid), rec)
+    call.put_view(layout.payment(pid), rec)
     call.emit(
         f"{kind}.recorded",
         {"payment": pid, "lease": lease["id"], "amount": amount},
@@ -84,8 +84,8 @@ def _new_payment(call: Call, lease: Record, kind: str, amount: int, **extra: obj
     return rec
 
 
-def _tenant_lease(call: Call) -> Record:
-    lease = call.need(layout.lease(call.body["lease"]), "lease")
+def _tenant_lease(call: Call) -> View:
+    lease = call.peek_need(layout.lease(call.body["lease"]), "lease")
     if call.signer != lease["tenant"]:
         reject("NOT_LEASE_PARTY", "only the lease's tenant records paying", lease=lease["id"])
     return lease
@@ -105,8 +105,7 @@ def lodge_deposit(call: Call) -> None:
             lease=lease["id"],
         )
     pay = _new_payment(call, lease, "deposit", amount)
-    lease.update(deposit_status="lodged", deposit_payment=pay["id"])
-    call.put(layout.lease(lease["id"]), lease)
+    call.put_view(layout.lease(lease["id"]), {**lease, "deposit_status": "lodged", "deposit_payment": pay["id"]})
 
 
 def pay_rent(call: Call) -> None:
@@ -130,23 +129,20 @@ def pay_rent(call: Call) -> None:
     due = due_date(b["period"], lease["payment_day"])
     late = max(0, days_between(due, call.date))
     _new_payment(call, lease, "rent", b["amount"], period=b["period"], months=b["months"], due_on=due, late_days=late)
-    lease["paid_through"] = last
-    call.put(layout.lease(lease["id"]), lease)
+    call.put_view(layout.lease(lease["id"]), {**lease, "paid_through": last})
 
 
 def confirm(call: Call) -> None:
     pid = call.body["payment"]
-    pay = call.need(layout.payment(pid), "payment")
-    lease = call.need(layout.lease(pay["lease"]), "lease")
+    pay = call.peek_need(layout.payment(pid), "payment")
+    lease = call.peek_need(layout.lease(pay["lease"]), "lease")
     if not _is_collector(call, lease):
         reject("NOT_RECEIVER", "only the receiving side confirms a payment", payment=pid)
     if pay["confirmed"]:
         reject("ALREADY_DONE", "the payment is already confirmed", payment=pid)
-    pay.update(confirmed=True, confirmed_tx=call.txid, confirmed_on=call.date)
-    call.put(layout.payment(pid), pay)
+    call.put_view(layout.payment(pid), {**pay, "confirmed": True, "confirmed_tx": call.txid, "confirmed_on": call.date})
     if pay["kind"] == "deposit":
-        lease["deposit_status"] = "held"
-        call.put(layout.lease(lease["id"]), lease)
+        call.put_view(layout.lease(lease["id"]), {**lease, "deposit_status": "held"})
     call.emit(
         "payment.confirmed",
         {"payment": pid, "lease": lease["id"], "kind": pay["kind"], "late_days": pay["late_days"]},
@@ -158,7 +154,7 @@ def confirm(call: Call) -> None:
 
 
 def return_deposit(call: Call) -> None:
-    lease = call.need(layout.lease(call.body["lease"]), "lease")
+    lease = call.peek_need(layout.lease(call.body["lease"]), "lease")
     if not _is_collector(call, lease):
         reject("NOT_RECEIVER", "only the side holding the deposit returns it", lease=lease["id"])
     if call.date < lease["ends_on"]:
@@ -170,13 +166,14 @@ def return_deposit(call: Call) -> None:
     total = sum(d["amount"] for d in deductions)
     if total > lease["deposit"]:
         reject("AMOUNT_MISMATCH", "deductions exceed the deposit", deposit=lease["deposit"])
-    lease.update(
-        deposit_status="returned",
-        deposit_returned=lease["deposit"] - total,
-        deductions=deductions,
-        deposit_return_tx=call.txid,
-    )
-    call.put(layout.lease(lease["id"]), lease)
+    lease = {
+        **lease,
+        "deposit_status": "returned",
+        "deposit_returned": lease["deposit"] - total,
+        "deductions": deductions,
+        "deposit_return_tx": call.txid,
+    }
+    call.put_view(layout.lease(lease["id"]), lease)
     call.emit(
         "deposit.returned",
         {"lease": lease["id"], "returned": lease["deposit_returned"], "deducted": total},
@@ -189,8 +186,7 @@ def accept_deposit(call: Call) -> None:
     lease = _tenant_lease(call)
     if lease["deposit_status"] != "returned":
         reject("ALREADY_DONE", f"there is no pending settlement (deposit is {lease['deposit_status']})")
-    lease["deposit_status"] = "accepted"
-    call.put(layout.lease(lease["id"]), lease)
+    call.put_view(layout.lease(lease["id"]), {**lease, "deposit_status": "accepted"})
     call.emit(
         "deposit.accepted",
         {"lease": lease["id"]},
@@ -200,7 +196,7 @@ def accept_deposit(call: Call) -> None:
     credit.award(call, lease["collector_party"], "deposit_settled")
 
 
-def lease_party(call: Call, lease: Record) -> str | None:
+def lease_party(call: Call, lease: View) -> str | None:
     """Which side of ``lease`` the signer speaks for: the principal's key, or None."""
     if call.signer in (lease["tenant"], lease["landlord"], lease["owner"]):
         return call.signer

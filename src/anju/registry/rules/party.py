@@ -5,7 +5,13 @@ from __future__ import annotations
 from anju.registry import credit, layout
 from anju.registry.call import Call, Record
 from anju.registry.codes import reject
-from anju.registry.rules.common import active_party, party, require_authority, require_licensed_agency
+from anju.registry.rules.common import (
+    active_party,
+    active_party_view,
+    party,
+    require_authority,
+    require_licensed_agency,
+)
 
 
 def new_party(key: str, role: str, commitment: str | None, call_txid: str | None, on: str | None) -> Record:
@@ -26,14 +32,14 @@ def new_party(key: str, role: str, commitment: str | None, call_txid: str | None
 
 def register(call: Call) -> None:
     body = call.body
-    if call.get(layout.party(call.signer)) is not None:
+    if call.exists(layout.party(call.signer)):
         reject("ALREADY_REGISTERED", "this key is already a registered party", party=call.signer)
     name = body.get("name")
     if name is not None and body["role"] not in ("agency", "bank"):
         reject("INVALID_FIELD", "only agencies and banks carry a public name; people stay pseudonymous", field="name")
     rec = new_party(call.signer, body["role"], body["commitment"], call.txid, call.date)
     rec["name"] = name
-    call.put(layout.party(call.signer), rec)
+    call.put_view(layout.party(call.signer), rec)
     call.emit("party.registered", {"party": call.signer, "role": body["role"]}, parties=[call.signer])
 
 
@@ -59,13 +65,13 @@ def license_bank(call: Call) -> None:
 def attest_identity(call: Call) -> None:
     require_authority(call)
     key = call.body["party"]
-    rec = party(call, key)
+    rec = call.peek_need(layout.party(key), "party")
     if rec["identity_attested"]:
         reject("ALREADY_DONE", "the party's identity is already attested", party=key)
     if rec["commitment"] != call.body["commitment"]:
         reject("INVALID_FIELD", "commitment differs from the one the party registered", field="commitment")
-    rec.update(identity_attested=True, identity_tx=call.txid, identity_on=call.date)
-    call.put(layout.party(key), rec)
+    attested = {**rec, "identity_attested": True, "identity_tx": call.txid, "identity_on": call.date}
+    call.put_view(layout.party(key), attested)
     call.emit("party.identity_attested", {"party": key}, parties=[key])
 
 
@@ -106,7 +112,7 @@ def appoint_agent(call: Call) -> None:
 
 
 def dismiss_agent(call: Call) -> None:
-    active_party(call, call.signer, "agency", "the signer")
+    active_party_view(call, call.signer, "agency", "the signer")
     key = call.body["agent"]
     rec = party(call, key)
     if rec["role"] != "agent" or rec["agency"] != call.signer:

@@ -11,7 +11,7 @@ from anju.registry.status import lease_ended
 
 def write(call: Call) -> None:
     b = call.body
-    lease = call.need(layout.lease(b["lease"]), "lease")
+    lease = call.peek_need(layout.lease(b["lease"]), "lease")
     author = lease_party(call, lease)
     if author == lease["owner"] and author != lease["landlord"]:
         author = None  # the owner is not a side of a sublease
@@ -24,7 +24,7 @@ def write(call: Call) -> None:
     if not lease_ended(lease, call.date):
         reject("LEASE_NOT_ENDED", "reviews open after the lease ends", lease=lease["id"], ends_on=lease["ends_on"])
     key = layout.review(lease["id"], author, subject)
-    if call.get(key) is not None:
+    if call.exists(key):
         reject("ALREADY_REVIEWED", "this side already reviewed this counterparty for this lease", lease=lease["id"])
     call.put(
         key,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from anju.registry import layout
-from anju.registry.call import Call, Record
+from anju.registry.call import Call, Record, View
 from anju.registry.status import listing_status, mandate_status
 
 
@@ -11,17 +11,18 @@ def sweep_unit(call: Call, unit: Record) -> None:
     """Mark the unit's lapsed mandates and listings in state; the caller stores ``unit``."""
     keep: list[str] = []
     for mid in unit["mandates"]:
-        mandate = call.need(layout.mandate(mid), "mandate")
+        mandate = call.peek_need(layout.mandate(mid), "mandate")
         status = mandate_status(mandate, call.date)
         if status in ("active", "upcoming"):
             keep.append(mid)
         elif mandate["status"] == "active":
-            mandate.update(status="expired", status_tx=call.txid, status_on=call.date)
-            call.put(layout.mandate(mid), mandate)
+            # A mandate record holds no lists or objects: a shallow copy is a record of its own.
+            expired = {**mandate, "status": "expired", "status_tx": call.txid, "status_on": call.date}
+            call.put_view(layout.mandate(mid), expired)
     unit["mandates"] = keep
     live: list[str] = []
     for lid in unit["listings"]:
-        listing = call.need(layout.listing(lid), "listing")
+        listing = call.peek_need(layout.listing(lid), "listing")
         status, reason = listing_status(listing, _basis(call, listing), call.date)
         if status == "live":
             live.append(lid)
@@ -30,13 +31,14 @@ def sweep_unit(call: Call, unit: Record) -> None:
     unit["listings"] = live
 
 
-def _basis(call: Call, listing: Record) -> Record | None:
-    return call.get(layout.mandate(listing["mandate"])) if listing["mandate"] else None
+def _basis(call: Call, listing: View) -> View | None:
+    return call.peek(layout.mandate(listing["mandate"])) if listing["mandate"] else None
 
 
-def _set_status(call: Call, listing: Record, status: str, reason: str | None) -> None:
-    listing.update(status=status, status_reason=reason, status_tx=call.txid, status_on=call.date)
-    call.put(layout.listing(listing["id"]), listing)
+def _set_status(call: Call, listing: View, status: str, reason: str | None) -> None:
+    """Store ``listing`` with a new status (the record given is left as it was)."""
+    changed = {**listing, "status": status, "status_reason": reason, "status_tx": call.txid, "status_on": call.date}
+    call.put_view(layout.listing(listing["id"]), changed)
 
 
 def revoke_listings(call: Call, unit: Record, reason: str, *, mandate: str | None = None) -> list[str]:
@@ -44,7 +46,7 @@ def revoke_listings(call: Call, unit: Record, reason: str, *, mandate: str | Non
     revoked: list[str] = []
     keep: list[str] = []
     for lid in unit["listings"]:
-        listing = call.need(layout.listing(lid), "listing")
+        listing = call.peek_need(layout.listing(lid), "listing")
         if mandate is not None and listing["mandate"] != mandate:
             keep.append(lid)
             continue

@@ -5,15 +5,15 @@ from __future__ import annotations
 from anju.registry import layout
 from anju.registry.call import Call, Record
 from anju.registry.codes import reject
-from anju.registry.rules.common import active_party, require_authority
+from anju.registry.rules.common import active_party_view, require_authority
 
 
 def register(call: Call) -> None:
-    owner = active_party(call, call.signer, "landlord", "the owner")
+    owner = active_party_view(call, call.signer, "landlord", "the owner")
     if not owner["identity_attested"]:
         reject("IDENTITY_NOT_ATTESTED", "an owner's identity must be attested before registering units")
     uid = call.new_id
-    if call.get(layout.unit(uid)) is not None:
+    if call.exists(layout.unit(uid)):
         reject("ALREADY_EXISTS", "a unit with this id already exists", unit=uid)
     b = call.body
     rec: Record = {
@@ -44,7 +44,7 @@ def attest_title(call: Call) -> None:
     unit = call.need(layout.unit(uid), "unit")
     if unit["title"] is not None:
         reject("TITLE_ALREADY_ATTESTED", "the unit's title is already attested", unit=uid)
-    if call.get(layout.title(cert)) is not None:
+    if call.exists(layout.title(cert)):
         reject("TITLE_ALREADY_ATTESTED", "this certificate already backs another unit", unit=uid)
     unit.update(title=cert, title_tx=call.txid, attested_on=call.date)
     call.put(layout.unit(uid), unit)
