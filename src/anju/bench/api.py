@@ -32,6 +32,7 @@ Figures (one JSON object, also written to ``bench/results/api.json`` by the comm
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import multiprocessing as mp
 import os
@@ -44,7 +45,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -513,10 +514,19 @@ def build_registry(
     t0 = time.perf_counter()
 
     def blocks() -> Iterator[list[Any]]:
+        # Signing runs at most ``ahead`` jobs in front of the commits: Executor.map would sign
+        # everything first and hold every parsed transaction in memory (~15 GB for 10^6 listings).
+        ahead = 8
         with ProcessPoolExecutor(2) as pool:
             yield from pool.map(_sign_parties, [(i, min(owners, i + step)) for i in range(0, owners, step)])
             jobs = [(i, min(listings, i + step), owners, today.isoformat()) for i in range(0, listings, step)]
-            yield from pool.map(_sign_units, jobs)
+            window: collections.deque[Future[list[Any]]] = collections.deque()
+            for job in jobs:
+                window.append(pool.submit(_sign_units, job))
+                if len(window) > ahead:
+                    yield window.popleft().result()
+            while window:
+                yield window.popleft().result()
 
     pending: list[Any] = []
 
