@@ -124,6 +124,7 @@ class Executor:
         self.machine = machine
         self.chain_id = chain_id
         self._cache: dict[str, bytes | None] = {}
+        self._complete = False  # the cache holds every stored key: a miss means absent (see warm)
         last = store.block(store.height())
         if last is None:
             raise StorageCorrupt("STORE_CORRUPT", "the store has no genesis block; run `anju init`")
@@ -147,7 +148,12 @@ class Executor:
 
         A node that starts cold would otherwise pay one SQLite point read per state key and per
         tree node it touches; reading them in two scans costs seconds even for 10^6 keys."""
-        self._cache.update(self.store.state_rows(CACHE_LIMIT // 2))
+        rows = dict(self.store.state_rows(CACHE_LIMIT // 2))
+        self._cache.update(rows)
+        # All of the state fitted: from now on a key the cache lacks is absent, and checks that a
+        # new id is free (most of a registry's reads of absent keys) cost no SQLite read. The
+        # cache then follows every stored block; emptying it (when full) ends this.
+        self._complete = len(rows) < CACHE_LIMIT // 2
         if state_map:
             self.smt.warm(dict(self.store.smt_rows(SMT_CACHE_NODES // 2)))
 
@@ -178,6 +184,8 @@ class Executor:
         hit = cache.get(key, _MISSING)
         if hit is not _MISSING:
             return cast("bytes | None", hit)
+        if self._complete:
+            return None
         v = self.store.state_get(key)
         if len(cache) < CACHE_LIMIT:
             cache[key] = v
@@ -342,6 +350,7 @@ class Executor:
         cache = self._cache
         if len(cache) + len(sealed.state_writes) > CACHE_LIMIT:
             cache.clear()
+            self._complete = False
         cache.update(sealed.state_writes)
         if not self._unstored or self._unstored[0] is not sealed.state_writes:
             raise RuntimeError("blocks must be committed in the order they were sealed")
