@@ -27,6 +27,7 @@ from anju.chain.abci.wire import (
     f_msg,
     f_str,
     iter_fields,
+    read_bytes,
     read_uvarint,
     skip_field,
 )
@@ -117,11 +118,7 @@ class CheckTx:
         while pos < end:  # hot path: one CheckTx per tx per member
             key, pos = read_uvarint(buf, pos)
             if key == (1 << 3 | LEN):
-                n, pos = read_uvarint(buf, pos)
-                if pos + n > end:
-                    raise WireError("truncated length-delimited field")
-                tx = buf[pos : pos + n]
-                pos += n
+                tx, pos = read_bytes(buf, pos)
             elif key == (2 << 3 | VARINT):
                 kind, pos = read_uvarint(buf, pos)
             else:
@@ -173,15 +170,10 @@ class Proposal:
                 pos += n
                 continue
             key, pos = read_uvarint(buf, pos)
-            if key == (4 << 3 | LEN) or key == (6 << 3 | LEN):
-                n, pos = read_uvarint(buf, pos)
-                if pos + n > end:
-                    raise WireError("truncated length-delimited field")
-                if key == (4 << 3 | LEN):
-                    block_hash = buf[pos : pos + n]
-                else:
-                    ts = buf[pos : pos + n]
-                pos += n
+            if key == (4 << 3 | LEN):
+                block_hash, pos = read_bytes(buf, pos)
+            elif key == (6 << 3 | LEN):
+                ts, pos = read_bytes(buf, pos)
             elif key == (5 << 3 | VARINT):
                 height, pos = read_uvarint(buf, pos)
             else:

@@ -49,6 +49,14 @@ def read_uvarint(buf: bytes, pos: int) -> tuple[int, int]:
             raise WireError("varint too long")
 
 
+def read_bytes(buf: bytes, pos: int) -> tuple[bytes, int]:
+    """A length-delimited value at ``pos`` (its length varint first); return it and the position after."""
+    n, pos = read_uvarint(buf, pos)
+    if pos + n > len(buf):
+        raise WireError("truncated length-delimited field")
+    return buf[pos : pos + n], pos + n
+
+
 def skip_field(buf: bytes, pos: int, key: int) -> int:
     """The position after the value of a field whose key (read already) is ``key``."""
     no, wt = key >> 3, key & 7
