@@ -385,7 +385,8 @@ class Node:
             try:
                 if self._writer is not None and self._writer.seals:
                     made = self._writer.write(sealed.write)  # hashes the state, signs, stores
-                    assert made is not None
+                    if made is None:
+                        raise StorageCorrupt("STORE_CORRUPT", "the block writer returned no checkpoint")
                     ex.attach_note(sealed, made[1], state_root=made[0])
                 else:
                     ex.attach_note(sealed, sealed.checkpoint.sign(self.key, self.key_name))
