@@ -560,10 +560,6 @@ def build_registry(
     }
 
 
-def _verify_codes(root: Path, listings: int, codes: int, console: Console) -> dict[str, Any]:
-    return verify_codes(root / "registry", listings, codes, console)
-
-
 def verify_codes(data: Path, listings: int, codes: int, console: Console) -> dict[str, Any]:
     """``verify_code_p50_ms`` / ``_p99_ms`` over ``codes`` random listing codes, each verified end
     to end by the SDK (proofs checked) through a real server, on a registry of ``listings``.
@@ -678,6 +674,6 @@ def run(
         finally:
             server.stop()
         console.print(f"registry: {listings:,} listings through signed transactions…")
-        out.update(_verify_codes(root, listings, codes, console))
+        out.update(verify_codes(root / "registry", listings, codes, console))
     out["load_average"] = [round(x, 2) for x in os.getloadavg()]
     return out
