@@ -108,9 +108,12 @@ class Prepared:
 
 
 def build(
-    data: Path, w: Workload, pool: ProcessPoolExecutor, *, console: Console
+    data: Path, w: Workload, pool: ProcessPoolExecutor, *, console: Console, stories: list[int] | None = None
 ) -> tuple[Prepared, list[bytes], Counter[str]]:
-    """Set up the ledger in ``data``; return the signed mix (envelope bytes, in order) and its kinds."""
+    """Set up the ledger in ``data``; return the signed mix (envelope bytes, in order) and its kinds.
+
+    ``stories``, if given, receives the index in the mix where each story starts (a story's
+    transactions depend on one another and follow one another; see :func:`anju.demo.workload._mix`)."""
     prep = Prepared(w, pool)
     init_ledger(data, chain_id=w.chain, app=APP, params=_genesis(w), genesis_time=prep.phases[0].day + "T00:00:00.000Z")
     node = Node(data, verify_workers=0)
@@ -138,6 +141,8 @@ def build(
                 if pending:
                     commit(day)
                     prep.setup_done = time.perf_counter()
+                if stories is not None:
+                    stories.extend(len(mix) + i for i in res.stories)
                 mix.extend(res.raws)
                 kinds.update(res.kinds)
                 continue

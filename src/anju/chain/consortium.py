@@ -19,9 +19,11 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from anju.chain.executor import canonical_genesis
 from anju.chain.node import DB_NAME, GENESIS_NAME, KEY_NAME, now_rfc3339, write_genesis
 from anju.crypto.keys import SigningKey
 from anju.ledger.note import vkey_of
-from anju.ledger.store import Store
+from anju.ledger.store import BlockRecord, Store
 
 LAYOUT = "consortium.json"
 COMETBFT_VERSION = "v0.38.26"
@@ -153,21 +155,35 @@ def init(
     base_port: int = 26600,
     params: dict[str, Any] | None = None,
     genesis_time: str | None = None,
+    ledger: Path | None = None,
 ) -> dict[str, Any]:
-    """Create a consortium of ``validators`` members in ``directory`` (which must not exist or be empty)."""
+    """Create a consortium of ``validators`` members in ``directory`` (which must not exist or be empty).
+
+    ``ledger``: start from an existing Anju ledger directory (of chain ``chain_id``) instead of an
+    empty one. Every member gets a copy of it; CometBFT's genesis then names its last block's
+    app hash and ``initial_height`` = its height + 1, so CometBFT skips InitChain and the
+    consortium's first block is the ledger's next (CometBFT's handshake for an application that
+    already has state). The earlier checkpoints keep the signature of the node that wrote them."""
     cometbft = _cometbft()
     d = Path(directory)
     if d.exists() and any(d.iterdir()):
         raise ConsortiumError(f"{d} is not empty")
-    d.mkdir(parents=True, exist_ok=True)
     if validators < 1 or validators > 50:
         raise ConsortiumError("validators must be between 1 and 50")
-    authority = SigningKey.generate()
-    _write_key(d / "authority.key", authority)
-    if params is None:
-        params = {"authority": authority.public_hex, "banks": []} if app == "anju-registry" else {}
     gtime = genesis_time or now_rfc3339()
-    doc = {"chain_id": chain_id, "app": app, "time": gtime, "params": params}
+    first_height = 1
+    if ledger is not None:
+        doc, tip = _existing(Path(ledger), chain_id)
+        if gtime <= tip.time:
+            raise ConsortiumError(f"genesis time {gtime} is not after the ledger's last block ({tip.time})")
+        app, first_height = doc["app"], tip.height + 1
+    d.mkdir(parents=True, exist_ok=True)
+    if ledger is None:
+        authority = SigningKey.generate()
+        _write_key(d / "authority.key", authority)
+        if params is None:
+            params = {"authority": authority.public_hex, "banks": []} if app == "anju-registry" else {}
+        doc = {"chain_id": chain_id, "app": app, "time": gtime, "params": params}
     canonical_genesis(doc)  # checks the document's domain
 
     nodes: list[NodeInfo] = []
@@ -208,7 +224,7 @@ def init(
     cmt_genesis = {
         "genesis_time": gtime,
         "chain_id": chain_id,
-        "initial_height": "1",
+        "initial_height": str(first_height),
         "consensus_params": consensus_params,
         "validators": vals,
         "app_hash": "",
@@ -242,9 +258,12 @@ def init(
         data.mkdir(parents=True)
         (data / GENESIS_NAME).write_bytes(canonical_genesis(doc) + b"\n")
         _write_key(data / KEY_NAME, key)
-        store = Store(data / DB_NAME)
-        write_genesis(store, doc, key, f"{chain_id}/{n.member}")
-        store.close()
+        if ledger is None:
+            store = Store(data / DB_NAME)
+            write_genesis(store, doc, key, f"{chain_id}/{n.member}")
+            store.close()
+        else:
+            _copy_db(Path(ledger) / DB_NAME, data / DB_NAME)
         (data / MEMBER_FILE).write_bytes(
             orjson.dumps(
                 {
@@ -252,17 +271,20 @@ def init(
                     "member": n.member,
                     "threshold": threshold,
                     "members": members,
+                    "first_height": first_height,
                 },
                 option=orjson.OPT_INDENT_2,
             )
         )
 
-    # CometBFT's genesis app_hash is block 0's (every member's ledger starts from the same block 0).
+    # CometBFT's genesis app_hash is that of the block every member's ledger starts from (block 0,
+    # or the given ledger's last block).
     g0 = Store(d / nodes[0].dir / "anju" / DB_NAME)
-    block0 = g0.block(0)
+    start = g0.block(first_height - 1)
     g0.close()
-    assert block0 is not None
-    cmt_genesis["app_hash"] = checkpoint_of(chain_id, block0).app_hash().hex().upper()
+    if start is None:
+        raise ConsortiumError(f"the members' ledgers have no block {first_height - 1}")
+    cmt_genesis["app_hash"] = checkpoint_of(chain_id, start).app_hash().hex().upper()
     for n in nodes:
         path = d / n.dir / "cometbft" / "config" / "genesis.json"
         path.write_bytes(orjson.dumps(cmt_genesis, option=orjson.OPT_INDENT_2))
@@ -277,6 +299,30 @@ def init(
     }
     (d / LAYOUT).write_bytes(orjson.dumps(layout, option=orjson.OPT_INDENT_2))
     return layout
+
+
+def _existing(ledger: Path, chain_id: str) -> tuple[dict[str, Any], BlockRecord]:
+    """The genesis document and last block of an existing ledger a consortium starts from."""
+    if not (ledger / DB_NAME).is_file():
+        raise ConsortiumError(f"{ledger} holds no Anju ledger ({DB_NAME})")
+    store = Store(ledger / DB_NAME, readonly=True)
+    try:
+        raw = store.get_meta("genesis")
+        tip = store.block(store.height())
+    finally:
+        store.close()
+    if raw is None or tip is None:
+        raise ConsortiumError(f"{ledger} holds no genesis")
+    doc = orjson.loads(raw)
+    if doc.get("chain_id") != chain_id:
+        raise ConsortiumError(f"{ledger} is a ledger of chain {doc.get('chain_id')!r}, not {chain_id!r}")
+    return doc, tip
+
+
+def _copy_db(src: Path, dst: Path) -> None:
+    """A consistent copy of a SQLite ledger (the online backup API: safe with a WAL)."""
+    with closing(sqlite3.connect(src)) as a, closing(sqlite3.connect(dst)) as b:
+        a.backup(b)
 
 
 def _write_key(path: Path, key: SigningKey) -> None:

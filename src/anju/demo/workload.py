@@ -229,6 +229,7 @@ class JobResult:
     raws: list[bytes]  # signed envelopes (JSON bytes), in order; empty when counting
     refs: dict[int, Refs]  # ids created, per unit
     kinds: Counter[str]
+    stories: list[int] = field(default_factory=list)  # mix: where each story starts in ``raws``
 
 
 def _ranges(n: int, step: int) -> tuple[tuple[int, int], ...]:
@@ -278,7 +279,7 @@ def run_job(job: Job) -> JobResult:
     b = _Batch(job.w, names, job.seqs)
     refs: dict[int, Refs] = {}
     _PHASES[job.phase](b, job, refs)
-    return JobResult(b.counts, b.out, refs, b.kinds)
+    return JobResult(b.counts, b.out, refs, b.kinds, b.stories)
 
 
 class _Batch:
@@ -291,6 +292,7 @@ class _Batch:
         self.counts: dict[str, int] = {}
         self.out: list[bytes] = []
         self.kinds: Counter[str] = Counter()
+        self.stories: list[int] = []
 
     def tx(self, who: str, kind: str, cosigners: tuple[str, ...] = (), /, **fields: Any) -> str:
         """Sign (or count) a transaction by ``who``; return the id of the object it creates."""
@@ -496,6 +498,7 @@ def _mix(b: _Batch, job: Job, refs: dict[int, Refs]) -> None:
     stories += [("onboard", first_new + i) for i in range(n_onb * job.lo // w.units, n_onb * job.hi // w.units)]
     rng.shuffle(stories)
     for story, x in stories:
+        b.stories.append(len(b.out))  # each story's transactions follow one another
         if story == "onboard":
             b.person(f"tenant-{x}", "tenant")
             continue

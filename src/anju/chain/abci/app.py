@@ -63,6 +63,7 @@ class MemberConfig:
     member: str
     threshold: int
     members: tuple[Member, ...]
+    first_height: int = 1  # the consortium's first block (later than 1 if it started from a ledger)
 
     @property
     def key_name(self) -> str:
@@ -72,7 +73,7 @@ class MemberConfig:
     def load(cls, data: Path) -> MemberConfig:
         doc = orjson.loads((Path(data) / MEMBER_FILE).read_bytes())
         members = tuple(Member(x["name"], x["vkey"], x["cosign_url"]) for x in doc["members"])
-        return cls(doc["chain_id"], doc["member"], int(doc["threshold"]), members)
+        return cls(doc["chain_id"], doc["member"], int(doc["threshold"]), members, int(doc.get("first_height", 1)))
 
 
 def checkpoint_of(chain_id: str, b: BlockRecord) -> Checkpoint:
@@ -200,24 +201,32 @@ class AbciApp:
         self.settle()
         self._reload()
         last = self.last
-        app_hash = self.app_hash_of(last) if last.height > 0 else b""
-        return m.info(f"anju {self.chain_id}", __version__, APP_VERSION, last.height, app_hash)
+        if last.height < self.first_height:  # no consortium block yet: CometBFT must send InitChain
+            return m.info(f"anju {self.chain_id}", __version__, APP_VERSION, 0, b"")
+        return m.info(f"anju {self.chain_id}", __version__, APP_VERSION, last.height, self.app_hash_of(last))
+
+    @property
+    def first_height(self) -> int:
+        """The consortium's first block: 1, or the next one of the ledger it started from."""
+        return self.config.first_height if self.config is not None else 1
 
     def init_chain(self, req: m.InitChain) -> bytes:
         if req.chain_id != self.chain_id:
             raise StorageCorrupt(
                 "STORE_CORRUPT", f"CometBFT chain {req.chain_id!r} is not this ledger's {self.chain_id!r}"
             )
-        if req.initial_height not in (0, 1):
-            raise StorageCorrupt("STORE_CORRUPT", "initial_height must be 1: Anju block h is CometBFT height h")
-        if self.last.height != 0:
-            raise StorageCorrupt("STORE_CORRUPT", "InitChain on a ledger that already has blocks")
+        first = self.first_height
+        if max(req.initial_height, 1) != first:
+            raise StorageCorrupt("STORE_CORRUPT", f"initial_height must be {first}: Anju block h is CometBFT height h")
+        if self.last.height != first - 1:
+            raise StorageCorrupt("STORE_CORRUPT", f"InitChain on a ledger that is not at height {first - 1}")
         doc = orjson.loads(req.app_state) if req.app_state else None
         if not isinstance(doc, dict) or canonical_genesis(doc) != self.store.get_meta("genesis"):
             raise StorageCorrupt("STORE_CORRUPT", "genesis app_state differs from this member's Anju genesis")
-        genesis = self.store.block(0)
-        assert genesis is not None
-        return m.init_chain(self.app_hash_of(genesis))
+        start = self.store.block(first - 1)  # block 0, or the last block of the ledger it started from
+        if start is None:
+            raise StorageCorrupt("STORE_CORRUPT", f"the ledger has no block {first - 1}")
+        return m.init_chain(self.app_hash_of(start))
 
     # -- mempool ----------------------------------------------------------------------------------------
     def check_tx(self, req: m.CheckTx) -> bytes:

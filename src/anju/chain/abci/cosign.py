@@ -83,7 +83,7 @@ class Cosigner:
     def _scan(self) -> None:
         """Find recent stored notes still below the threshold (after a restart)."""
         tip = self.app.last.height
-        for h in range(max(1, tip - SCAN_BACK), tip + 1):
+        for h in range(max(self.cfg.first_height, tip - SCAN_BACK), tip + 1):  # earlier: not cosigned
             b = self.app.store.block(h)
             if b is None:
                 continue

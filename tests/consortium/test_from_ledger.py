@@ -1,0 +1,99 @@
+"""A consortium started from an existing ledger: CometBFT skips InitChain and carries on at its next height.
+
+The ledger is written by the embedded node (blocks dated in the past), copied to four members,
+and a real 4-validator network then commits the same signer's next transactions on top of it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+import pytest
+
+from anju.chain import consortium as c
+from anju.chain.abci.app import checkpoint_of
+from anju.chain.node import Node, init_ledger
+from anju.crypto.keys import SigningKey
+from anju.crypto.tx import parse
+from anju.ledger.store import Store
+
+from .test_network import CHAIN, Net, _cometbft, wait
+
+pytestmark = pytest.mark.consortium
+
+
+def _ledger(data: Path, key: SigningKey, blocks: int = 3, chain: str = CHAIN) -> None:
+    """A kv ledger of ``blocks`` blocks (two puts each, by ``key``) in the past."""
+    init_ledger(data, chain_id=chain, app="kv", params={}, genesis_time="2026-01-01T00:00:00.000Z")
+    node = Node(data, verify_workers=0)
+    net = Net.__new__(Net)  # only its tx builder: chain, signer and seq
+    net.keys, net.seq = [key], [0]
+    for b in range(blocks):
+        txs = [parse(net.tx(0, f"old{b}-{i}", f"{b}.{i}")) for i in range(2)]
+        _, refused = node.commit_block(f"2026-01-0{b + 2}T08:00:00.000Z", txs)
+        assert refused == [None, None]
+    node.store.close()
+
+
+def test_init_from_a_ledger_refuses_another_chain(tmp_path: Path) -> None:
+    if c.find_cometbft() is None:
+        pytest.skip("cometbft is not built (scripts/install-cometbft.sh)")
+    _ledger(tmp_path / "src", SigningKey.generate(), blocks=0, chain="some-other-chain")
+    with pytest.raises(c.ConsortiumError, match="some-other-chain"):
+        c.init(tmp_path / "d", chain_id=CHAIN, ledger=tmp_path / "src", base_port=51200)
+    with pytest.raises(c.ConsortiumError, match="no Anju ledger"):
+        c.init(tmp_path / "e", chain_id=CHAIN, ledger=tmp_path / "nowhere", base_port=51200)
+    with pytest.raises(c.ConsortiumError, match="not after"):
+        c.init(
+            tmp_path / "f",
+            chain_id="some-other-chain",
+            ledger=tmp_path / "src",
+            genesis_time="2025-12-31T00:00:00.000Z",
+            base_port=51200,
+        )
+
+
+def test_a_consortium_carries_on_from_an_existing_ledger(tmp_path: Path) -> None:
+    _cometbft()
+    key = SigningKey.generate()
+    _ledger(tmp_path / "src", key)
+    src = Store(tmp_path / "src" / "ledger.db", readonly=True)
+    tip = src.block(3)
+    src.close()
+    assert tip is not None
+
+    base = 33000 + (os.getpid() % 200) * 50
+    layout = c.init(tmp_path / "net", validators=4, chain_id=CHAIN, ledger=tmp_path / "src", base_port=base)
+    assert layout["app"] == "kv"
+    genesis = orjson.loads((tmp_path / "net" / "node1" / "cometbft" / "config" / "genesis.json").read_bytes())
+    assert genesis["initial_height"] == "4"
+    assert genesis["app_hash"] == checkpoint_of(CHAIN, tip).app_hash().hex().upper()
+
+    c.up(tmp_path / "net", api=False)
+    try:
+        net = Net(tmp_path / "net")
+        net.keys[0], net.seq[0] = key, 6  # the same signer carries on after its 6 puts
+        wait(lambda: all(net.status(i)["height"] >= 4 for i in range(4)), 60, "the first consortium block")
+        for i in range(4):  # one member: the next seq must follow the last one that member admitted
+            net.submit(0, net.tx(0, f"new{i}", str(i)))
+        net.submit(2, net.tx(1, "other", "x"))  # a new signer, through another member
+        wait(lambda: all(net.value(n, "new3") == '"3"' for n in range(4)), 30, "new3 on every member")
+        for n in range(4):  # the history is there, and the new blocks sit on top of it
+            assert net.value(n, "old2-1") == '"2.1"'
+            assert net.value(n, "new0") == '"0"'
+        wait(lambda: all(net.value(n, "other") == '"x"' for n in range(4)), 30, "other on every member")
+        wait(lambda: min(net.status(n)["cosigned_height"] for n in range(4)) >= 5, 30, "a cosigned block")
+        h = min(net.status(n)["cosigned_height"] for n in range(4))
+        texts = {net.note(n, h).split("\n\n")[0] for n in range(4)}
+        assert len(texts) == 1
+        st = Store(tmp_path / "net" / "node0" / "anju" / "ledger.db", readonly=True)
+        try:
+            old = st.block(3)
+            assert old is not None and old.log_root == tip.log_root and old.state_root == tip.state_root
+            assert old.checkpoint == tip.checkpoint  # the old checkpoint keeps its writer's signature
+        finally:
+            st.close()
+    finally:
+        c.down(tmp_path / "net")
