@@ -97,3 +97,40 @@ def test_a_consortium_carries_on_from_an_existing_ledger(tmp_path: Path) -> None
             st.close()
     finally:
         c.down(tmp_path / "net")
+
+
+def test_the_registry_mix_commits_story_by_story_on_four_validators(tmp_path: Path) -> None:
+    """The consortium benchmark's path at tiny scale: every transaction of the mix commits."""
+    _cometbft()
+    import asyncio
+    import io
+    from concurrent.futures import ProcessPoolExecutor
+
+    from rich.console import Console
+
+    from anju.bench import registry
+    from anju.bench.stories import AnjuFeed, Driver, registry_workload
+    from anju.chain.node import now_rfc3339
+    from anju.demo import workload
+
+    w = workload.plan("test-mix", units=120, txs=300, today=now_rfc3339()[:10], chain=CHAIN)
+    story: list[int] = []
+    with ProcessPoolExecutor(2) as pool:
+        _, raws, _ = registry.build(tmp_path / "src", w, pool, console=Console(file=io.StringIO()), stories=story)
+    base = 34000 + (os.getpid() % 200) * 50
+    c.init(tmp_path / "net", validators=4, chain_id=CHAIN, ledger=tmp_path / "src", base_port=base)
+    c.up(tmp_path / "net", api=False)
+    try:
+        nodes = c.nodes_of(c.load(tmp_path / "net"))
+        net = Net(tmp_path / "net")
+        first = int(c.load(tmp_path / "net")["first_height"])
+        wait(lambda: all(net.status(i)["height"] >= first for i in range(4)), 60, "the first consortium block")
+        d = Driver(registry_workload(raws, story, 4), [n.rpc_url for n in nodes])
+        feed = AnjuFeed(nodes[0].cosign_url)
+        m = asyncio.run(d.run(feed, 30, backlog=2000))
+        left = asyncio.run(d.settle(feed, timeout=30))
+        assert left == 0 and d.failed == 0, m
+        assert d.committed == len(raws), m
+        wait(lambda: len({net.status(n)["app_hash"] for n in range(4)}) == 1, 30, "equal app hashes")
+    finally:
+        c.down(tmp_path / "net")

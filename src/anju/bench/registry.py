@@ -62,9 +62,17 @@ class Prepared:
         self.w = w
         self.phases = workload.phases(w)
         jobs = [workload.Job(w, p.name, p.day, lo, hi) for p in self.phases for lo, hi in p.jobs]
-        counts = [r.counts for r in pool.map(workload.run_job, jobs, chunksize=4)]
+        counted = list(pool.map(workload.run_job, jobs, chunksize=4))
+        counts = [r.counts for r in counted]
         self.counts = counts
         self.offsets = workload.seq_offsets(counts)
+        # The mix's seqs: step by step across the whole mix (workload.mix_seqs), after the setup's.
+        mix = [i for i, job in enumerate(jobs) if job.phase == "mix"]
+        base: Counter[str] = Counter()
+        for i, job in enumerate(jobs):
+            if job.phase != "mix":
+                base.update(counts[i])
+        self.fixed = dict(zip(mix, workload.mix_seqs(dict(base), [counted[i].calls for i in mix]), strict=True))
         self.pool = pool
         self.refs: dict[int, Refs] = {}
         self.setup_done = 0.0  # perf_counter() when the last setup block was committed
@@ -84,7 +92,8 @@ class Prepared:
         futs = []
         for k, (lo, hi) in enumerate(phase.jobs):
             refs = {u: self.refs[u] for u in range(lo, hi) if u in self.refs} if phase.name in _NEEDS_REFS else {}
-            job = Job(self.w, phase.name, phase.day, lo, hi, self.offsets[first_job + k], refs)
+            n = first_job + k
+            job = Job(self.w, phase.name, phase.day, lo, hi, self.offsets[n], refs, self.fixed.get(n))
             futs.append(self.pool.submit(workload.run_job, job))
         return futs
 
@@ -112,12 +121,14 @@ def build(
 ) -> tuple[Prepared, list[bytes], Counter[str]]:
     """Set up the ledger in ``data``; return the signed mix (envelope bytes, in order) and its kinds.
 
-    ``stories``, if given, receives the index in the mix where each story starts (a story's
-    transactions depend on one another and follow one another; see :func:`anju.demo.workload._mix`)."""
+    The mix is ordered step by step (every story's first step, then every second step...: the
+    order of its signers' seqs, :func:`anju.demo.workload.mix_seqs`). ``stories``, if given,
+    receives each mix transaction's story (a number): a story's transactions depend on one another."""
     prep = Prepared(w, pool)
     init_ledger(data, chain_id=w.chain, app=APP, params=_genesis(w), genesis_time=prep.phases[0].day + "T00:00:00.000Z")
     node = Node(data, verify_workers=0)
-    mix: list[bytes] = []
+    keyed: list[tuple[tuple[int, int, int, int], bytes]] = []  # (step, job, story, call), raw
+    mix_job = 0
     kinds: Counter[str] = Counter()
     blocks: dict[str, int] = {}
     pending: list[bytes] = []
@@ -141,9 +152,9 @@ def build(
                 if pending:
                     commit(day)
                     prep.setup_done = time.perf_counter()
-                if stories is not None:
-                    stories.extend(len(mix) + i for i in res.stories)
-                mix.extend(res.raws)
+                calls = zip(res.calls, res.raws, strict=True)
+                keyed.extend(((step, mix_job, story, k), raw) for k, ((_, step, story), raw) in enumerate(calls))
+                mix_job += 1
                 kinds.update(res.kinds)
                 continue
             if phase.day != day and pending:
@@ -159,6 +170,11 @@ def build(
         if pending:
             commit(day)
     node.store.close()
+    keyed.sort(key=lambda x: x[0])
+    mix = [raw for _, raw in keyed]
+    if stories is not None:
+        ids: dict[tuple[int, int], int] = {}
+        stories.extend(ids.setdefault((k[1], k[2]), len(ids)) for k, _ in keyed)
     return prep, mix, kinds
 
 

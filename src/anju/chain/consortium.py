@@ -293,6 +293,7 @@ def init(
         "chain_id": chain_id,
         "app": app,
         "threshold": threshold,
+        "first_height": first_height,
         "members": members,
         "nodes": [n.__dict__ for n in nodes],
         "cometbft": str(cometbft),

@@ -221,6 +221,10 @@ class Job:
     hi: int
     seqs: dict[str, int] | None = None  # None: count only; else each signer's last seq before this job
     refs: dict[int, Refs] = field(default_factory=dict)
+    fixed: tuple[int, ...] | None = None  # the seq of each transaction, in call order (see mix_seqs)
+
+
+Call = tuple[str, int, int]  # a mix transaction: signer name, its step within its story, the story
 
 
 @dataclass(slots=True)
@@ -229,7 +233,7 @@ class JobResult:
     raws: list[bytes]  # signed envelopes (JSON bytes), in order; empty when counting
     refs: dict[int, Refs]  # ids created, per unit
     kinds: Counter[str]
-    stories: list[int] = field(default_factory=list)  # mix: where each story starts in ``raws``
+    calls: list[Call] = field(default_factory=list)  # mix: (signer, step, story) of each transaction
 
 
 def _ranges(n: int, step: int) -> tuple[tuple[int, int], ...]:
@@ -276,33 +280,67 @@ def run_job(job: Job) -> JobResult:
     names = _NAMES.get(job.w.seed)
     if names is None:
         names = _NAMES[job.w.seed] = _Names(job.w.seed)
-    b = _Batch(job.w, names, job.seqs)
+    b = _Batch(job.w, names, job.seqs, job.fixed)
     refs: dict[int, Refs] = {}
     _PHASES[job.phase](b, job, refs)
-    return JobResult(b.counts, b.out, refs, b.kinds, b.stories)
+    return JobResult(b.counts, b.out, refs, b.kinds, b.calls)
+
+
+def mix_seqs(base: dict[str, int], calls: list[list[Call]]) -> list[tuple[int, ...]]:
+    """Seqs for the mix jobs' transactions so each signer acts step by step across the whole mix.
+
+    ``calls[j]`` are job ``j``'s (signer, step, story) in call order (from counting), ``base`` each
+    signer's last seq before the mix. A signer's transactions are numbered by (step, job, story):
+    first every story's first step, then every second step... as a day goes when clients wait for a
+    step to commit before the next: no signer's ``seq`` order makes one story wait for another's
+    later step. Returns each job's seqs in call order (:attr:`Job.fixed`)."""
+    order: dict[str, list[tuple[int, int, int, int]]] = {}
+    for j, cs in enumerate(calls):
+        for k, (who, step, story) in enumerate(cs):
+            order.setdefault(who, []).append((step, j, story, k))
+    out = [[0] * len(cs) for cs in calls]
+    for who, keys in order.items():
+        keys.sort()
+        first = base.get(who, 0) + 1
+        for n, (_, j, _, k) in enumerate(keys):
+            out[j][k] = first + n
+    return [tuple(x) for x in out]
 
 
 class _Batch:
     """One job's transactions: signed with seqs continuing from ``seqs``, or only counted."""
 
-    def __init__(self, w: Workload, names: _Names, seqs: dict[str, int] | None) -> None:
+    def __init__(
+        self, w: Workload, names: _Names, seqs: dict[str, int] | None, fixed: tuple[int, ...] | None = None
+    ) -> None:
         self.w = w
         self.names = names
         self.seqs = seqs
+        self.fixed = fixed
         self.counts: dict[str, int] = {}
         self.out: list[bytes] = []
         self.kinds: Counter[str] = Counter()
-        self.stories: list[int] = []
+        self.calls: list[Call] = []
+        self.story = -1  # the mix's current story (-1: not in the mix)
+        self.step = 0
+
+    def begin_story(self) -> None:
+        self.story += 1
+        self.step = 0
 
     def tx(self, who: str, kind: str, cosigners: tuple[str, ...] = (), /, **fields: Any) -> str:
         """Sign (or count) a transaction by ``who``; return the id of the object it creates."""
         n = self.counts.get(who, 0) + 1
         self.counts[who] = n
         self.kinds[kind] += 1
+        if self.story >= 0:
+            self.calls.append((who, self.step, self.story))
+            self.step += 1
         if self.seqs is None:  # counting: ids are never looked at, decisions never depend on them
             return f"{n:016x}"
         key = self.names.key(who)
-        body = {"chain": self.w.chain, "kind": kind, "signer": key.public_hex, "seq": self.seqs.get(who, 0) + n}
+        seq = self.fixed[len(self.out)] if self.fixed is not None else self.seqs.get(who, 0) + n
+        body = {"chain": self.w.chain, "kind": kind, "signer": key.public_hex, "seq": seq}
         body.update(fields)
         self.out.append(orjson.dumps(sign(body, [key, *(self.names.key(c) for c in cosigners)])))
         return txid_of(body)[:16]
@@ -498,7 +536,7 @@ def _mix(b: _Batch, job: Job, refs: dict[int, Refs]) -> None:
     stories += [("onboard", first_new + i) for i in range(n_onb * job.lo // w.units, n_onb * job.hi // w.units)]
     rng.shuffle(stories)
     for story, x in stories:
-        b.stories.append(len(b.out))  # each story's transactions follow one another
+        b.begin_story()  # each story's transactions follow one another, step by step
         if story == "onboard":
             b.person(f"tenant-{x}", "tenant")
             continue
