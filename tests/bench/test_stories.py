@@ -121,3 +121,11 @@ def test_a_dropped_tx_is_sent_again_with_its_signers_later_ones() -> None:
         d._resend_stalled(100.0)
         sends += 1
     assert d.state[0] == FAILED and d.failed == 1 and sends == MAX_ATTEMPTS + 1
+
+
+def test_the_commit_rate_runs_over_whole_block_intervals() -> None:
+    d = Driver(Workload([], [], [], [], [], [], []), ["http://a"])
+    # blocks of 1000 land at t=1, 3, 5, 7 (polled every 0.5 s); a window from 2 to 6.5 s
+    d.samples = [(t / 2, 1000 * sum(1 for b in (1, 3, 5, 7) if b <= t / 2)) for t in range(0, 17)]
+    assert d._rate(2.0, 6.5) == 1000 / 2  # from the block at 3 s to the one at 5 s
+    assert d._rate(2.0, 4.0) == 0.0  # one block: no interval

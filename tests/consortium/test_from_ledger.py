@@ -134,3 +134,23 @@ def test_the_registry_mix_commits_story_by_story_on_four_validators(tmp_path: Pa
         wait(lambda: len({net.status(n)["app_hash"] for n in range(4)}) == 1, 30, "equal app hashes")
     finally:
         c.down(tmp_path / "net")
+
+
+def test_the_command_line_starts_a_consortium_from_a_ledger(tmp_path: Path) -> None:
+    if c.find_cometbft() is None:
+        pytest.skip("cometbft is not built (scripts/install-cometbft.sh)")
+    from typer.testing import CliRunner
+
+    from anju.cli.main import app
+
+    _ledger(tmp_path / "src", SigningKey.generate(), blocks=2)
+    args = ["consortium", "init", "--dir", str(tmp_path / "d"), "--chain-id", CHAIN, "--base-port", "51300"]
+    res = CliRunner().invoke(app, [*args, "--ledger", str(tmp_path / "src")])
+    assert res.exit_code == 0, res.output
+    assert "the first consortium block is 3" in " ".join(res.output.split())  # (Rich wraps lines)
+    member = orjson.loads((tmp_path / "d" / "node3" / "anju" / "consortium.json").read_bytes())
+    assert member["first_height"] == 3
+    res = CliRunner().invoke(
+        app, ["consortium", "init", "--dir", str(tmp_path / "e"), "--ledger", str(tmp_path / "src")]
+    )
+    assert res.exit_code != 0 and CHAIN in res.output  # the default chain id is not the ledger's

@@ -409,12 +409,16 @@ class Driver:
         }
 
     def _rate(self, t_from: float, t_to: float) -> float:
-        s = self.samples
-        if len(s) < 2:
+        """Commit rate over whole block intervals between ``t_from`` and ``t_to``.
+
+        Counts move in steps of a block (thousands of txs under load): the rate runs from the first
+        block seen after ``t_from`` to the last one seen by ``t_to``, so no partial interval skews it."""
+        steps = [(t, n) for (t, n), (_, before) in zip(self.samples[1:], self.samples, strict=False) if n != before]
+        inside = [x for x in steps if t_from <= x[0] <= t_to]
+        if len(inside) < 2:
             return 0.0
-        a = min(s, key=lambda x: abs(x[0] - t_from))
-        b = min(s, key=lambda x: abs(x[0] - t_to))
-        return (b[1] - a[1]) / (b[0] - a[0]) if b[0] > a[0] else 0.0
+        (ta, na), (tb, nb) = inside[0], inside[-1]
+        return (nb - na) / (tb - ta)
 
     async def settle(self, feed: Feed, timeout: float = 60) -> int:
         """Send nothing; follow commits until nothing is outstanding (or ``timeout``); what is left."""

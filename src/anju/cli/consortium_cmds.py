@@ -36,6 +36,10 @@ def consortium_init(
     app_name: Annotated[str, typer.Option("--app", help="Application: anju-registry or kv.")] = "anju-registry",
     base_port: Annotated[int, typer.Option(help="Node i uses ports base+10i .. base+10i+3.")] = 26600,
     params: Annotated[Path | None, typer.Option(help="JSON file with the application's genesis params.")] = None,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(help="Start from this Anju ledger directory (same chain id; e.g. an embedded node's data)."),
+    ] = None,
 ) -> None:
     """Create validator keys, one genesis for all, configs and each member's Anju ledger."""
     from anju.chain import consortium as c
@@ -43,7 +47,13 @@ def consortium_init(
     try:
         p = json.loads(params.read_text()) if params else None
         layout = c.init(
-            directory, validators=validators, chain_id=chain_id, app=app_name, base_port=base_port, params=p
+            directory,
+            validators=validators,
+            chain_id=chain_id,
+            app=app_name,
+            base_port=base_port,
+            params=p,
+            ledger=ledger,
         )
     except (c.ConsortiumError, ValueError, OSError) as exc:
         _fail(exc)
@@ -55,6 +65,8 @@ def consortium_init(
             f"api+portal http://{n['host']}:{n['p2p'] + 4}"
         )
     console.print(f"threshold {layout['threshold']} of {len(layout['members'])} member signatures")
+    if layout["first_height"] > 1:
+        console.print(f"carries on from the ledger in {ledger}: the first consortium block is {layout['first_height']}")
 
 
 @consortium_app.command("up")

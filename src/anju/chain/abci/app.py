@@ -97,6 +97,7 @@ class AbciApp:
         self.key = read_node_key(self.data)
         cfg_path = self.data / MEMBER_FILE
         self.config = MemberConfig.load(self.data) if cfg_path.exists() else None
+        self._warm = False
         self.key_name = self.config.key_name if self.config else self.chain_id
         self.on_commit = on_commit
         self._pending: Sealed | None = None
@@ -156,6 +157,11 @@ class AbciApp:
             self.store.close()
 
     # -- helpers ----------------------------------------------------------------------------------
+    def warm(self) -> None:
+        """Read the state and the state map into memory (and again whenever the executor is reopened)."""
+        self.executor.warm()
+        self._warm = True
+
     def _reload(self) -> None:
         """Forget a sealed block that was never committed (CometBFT will send it again)."""
         if self._pending is not None or self._optimistic is not None or self.executor.open_block is not None:
@@ -163,6 +169,8 @@ class AbciApp:
                 log.warning("dropping uncommitted block %s", self._pending.write.block.height)
             self.settle()  # a committed block waiting to be stored stays: it is stored first
             self.executor = open_executor(self.data, self.store)
+            if self._warm:
+                self.executor.warm()
             self._pending = None
             self._optimistic = None
 

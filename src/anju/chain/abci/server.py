@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -171,6 +172,12 @@ async def serve(data: Path, abci: str, cosign: str | None, verify_workers: int =
 
     app = AbciApp(data)
     app.defer = asyncio.get_running_loop().call_soon
+    # As the embedded node does (Node.start): state and state map in memory (a cold member pays an
+    # SQLite read per key and tree node it touches), young objects collected less often, and the
+    # warmed caches never walked by the collector again.
+    app.warm()
+    gc.freeze()
+    gc.set_threshold(max(gc.get_threshold()[0], 50_000), 20, 100)
     pool = Verifier(verify_workers) if verify_workers > 0 else None
     servers: list[asyncio.Server] = []
     cosigner = Cosigner(app) if app.config is not None else None
