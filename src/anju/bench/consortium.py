@@ -42,8 +42,8 @@ from anju.chain.node import now_rfc3339
 from anju.demo import workload
 
 CHAIN = "anju-bench-consortium"
-UNITS = 20_000
-MIX = 60_000  # transactions of the mix (enough for every phase)
+UNITS = 30_000
+MIX = 90_000  # transactions of the mix (kvstore must not run out in 30 s)
 BACKLOG = 6000
 DURATION = 30.0
 WARMUP = 4.0
