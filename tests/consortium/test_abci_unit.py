@@ -16,7 +16,7 @@ from anju.chain.executor import canonical_genesis
 from anju.chain.node import DB_NAME, GENESIS_NAME, KEY_NAME
 from anju.crypto import jcs
 from anju.crypto.keys import SigningKey
-from anju.crypto.tx import sign
+from anju.crypto.tx import parse, sign
 from anju.errors import CODES
 from anju.ledger.store import Store
 
@@ -155,3 +155,73 @@ def test_proposal_and_check_tx_parsers_agree_with_the_generic_decoder(sizes: lis
     ok = m.TxResult(0, data=b"t" * 64)
     assert ok.encode() == f_bytes(2, b"t" * 64)
     assert m.TxResult(0).encode() == b""
+
+
+def test_a_tx_refused_at_execution_is_listed_with_its_error(member: tuple[Path, dict[str, object]]) -> None:
+    """It passed CheckTx (not its signer's next: no rules run) and failed in its block."""
+    data, doc = member
+    app = AbciApp(data)
+    init = f_msg(1, _ts(1767225600)) + f_str(2, CHAIN) + f_bytes(5, canonical_genesis(doc)) + f_int(6, 1)
+    dispatch(app, _req(5, init))
+    k = SigningKey.generate()
+    bad = _tx(k, 2, key="x" * 200)
+    for raw in (_tx(k, 1), bad):
+        _, res = _resp(dispatch(app, _req(8, f_bytes(1, raw))))
+        assert res.num(1) == 0  # admitted to the mempool
+    block = f_msg(1, _tx(k, 1)) + f_msg(1, bad) + f_int(5, 1) + f_msg(6, _ts(1767225601))
+    _, fin = _resp(dispatch(app, _req(20, block)))
+    assert [Fields(r).num(1) for r in fin.raws(2)] == [0, ABCI_CODES["INVALID_FIELD"]]
+    dispatch(app, _req(11))
+    app.settle()
+    txid = parse(bad).txid
+    assert app.stored_refused == {txid: {"code": "INVALID_FIELD", "message": app.stored_refused[txid]["message"]}}
+    assert "key" in app.stored_refused[txid]["message"]
+    app.close()
+
+
+def test_the_member_api_fails_a_waiting_tx_its_block_refused(member: tuple[Path, dict[str, object]]) -> None:
+    """MemberNode reads the refusal from its cosigner's /blocks rows (a real HTTP server here)."""
+    import http.server
+    import threading
+    from concurrent.futures import Future
+
+    from anju.chain.abci.app import MEMBER_FILE
+    from anju.chain.node import Receipt
+    from anju.cli.member_api import MemberNode
+    from anju.errors import TxRejected
+
+    data, _ = member
+    rows = [{"height": 0, "txids": [], "refused": {"ab" * 32: {"code": "INVALID_FIELD", "message": "key must be"}}}]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = orjson.dumps(rows if self.path.startswith("/blocks?from=0") else [])
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    me = f"{CHAIN}/member0"
+    cosign = f"http://127.0.0.1:{server.server_address[1]}"
+    member_doc = {"chain_id": CHAIN, "member": "member0", "threshold": 1, "members": [
+        {"name": me, "vkey": "x", "cosign_url": cosign}]}  # fmt: skip
+    (data / MEMBER_FILE).write_bytes(orjson.dumps(member_doc))
+    node = MemberNode(data, "http://127.0.0.1:9")
+    try:
+        fut: Future[Receipt] = Future()
+        node._pending["ab" * 32] = fut
+        other: Future[Receipt] = Future()
+        node._pending["cd" * 32] = other
+        node._committed(0)
+        node._read_refusals(0)
+        exc = fut.exception(timeout=1)
+        assert isinstance(exc, TxRejected) and exc.code == "INVALID_FIELD"
+        assert not other.done() and "cd" * 32 in node._pending  # not in that block: still waiting
+    finally:
+        node.stop()
+        server.shutdown()

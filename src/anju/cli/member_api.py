@@ -5,7 +5,8 @@ sequencer of its own, so :class:`MemberNode` offers what they use with consortiu
 
 - ``submit(raw)`` sends the envelope to *this member's* CometBFT RPC (``broadcast_tx_sync``): a
   CheckTx refusal fails the future at once with the Anju error code (from ``codespace``);
-  otherwise the future is resolved when the tx appears in this member's own ledger;
+  otherwise the future is resolved when the tx appears in this member's own ledger, or fails with
+  the Anju error of its block's execution (this member's cosigner lists each height's refusals);
 - reads (``store``, ``executor.machine``, ``height``) come from the member's ledger, which the
   ABCI app process writes (SQLite WAL: readers never block it);
 - ``on_commit`` listeners are called for each new stored block (a poller thread).
@@ -64,6 +65,11 @@ class MemberNode:
         # The consortium's keys and threshold, for clients that verify cosigned checkpoints.
         self.members = [m.vkey for m in cfg.members] if cfg else []
         self.threshold = cfg.threshold if cfg else 1
+        # This member's cosigner lists, per height, the txs refused at execution (a tx can pass
+        # CheckTx and still fail in its block): a client waiting for one gets its error.
+        own = [mb.cosign_url for mb in cfg.members if mb.name == cfg.key_name] if cfg else []
+        self._cosign = own[0].rstrip("/") if own else None
+        self._unexplained: list[int] = []  # stored heights whose refusals were not read yet
         self.clock: Callable[[], str] = now_rfc3339
         self._listeners: list[Callable[[BlockRecord], None]] = []
         self._pending: dict[str, Future[Receipt]] = {}
@@ -153,8 +159,34 @@ class MemberNode:
                 while self._seen < tip:
                     self._seen += 1
                     self._committed(self._seen)
+                if self._unexplained:
+                    self._read_refusals(tip)
             except Exception:  # the ledger is written by another process; try again
                 log.exception("following the ledger failed")
+
+    def _read_refusals(self, tip: int) -> None:
+        """Fail the waiting futures of txs their block refused (from the cosigner's recent rows)."""
+        if self._cosign is None:
+            self._unexplained.clear()
+            return
+        try:
+            rows = self._client.get(f"{self._cosign}/blocks", params={"from": self._unexplained[0]}).json()
+        except (httpx.HTTPError, ValueError):
+            return
+        found = {int(r["height"]): r for r in rows}
+        left = []
+        for h in self._unexplained:
+            row = found.get(h)
+            if row is None:  # not listed yet (the app lists a block just after storing it)
+                if h > tip - 20:
+                    left.append(h)
+                continue
+            for txid, err in (row.get("refused") or {}).items():
+                with self._lock:
+                    fut = self._pending.pop(txid, None)
+                if fut is not None and not fut.done():
+                    fut.set_exception(_rejected(str(err.get("code")), str(err.get("message", ""))))
+        self._unexplained = left
 
     def _committed(self, h: int) -> None:
         b = self.store.block(h)
@@ -166,6 +198,10 @@ class MemberNode:
                 fut = self._pending.pop(txid, None)
             if fut is not None and not fut.done():
                 fut.set_result(Receipt(txid, h, idx))
+        with self._lock:
+            waiting = bool(self._pending)
+        if waiting:
+            self._unexplained.append(h)
         for listener in self._listeners:
             with contextlib.suppress(Exception):
                 listener(b)

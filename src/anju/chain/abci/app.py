@@ -109,6 +109,7 @@ class AbciApp:
         # Where a height's time went (ms), for the cosigner's /blocks rows and benchmarks.
         self.timing: dict[str, float] = {}
         self.stored_timing: dict[str, float] = {}  # the timing of the block on_commit is called for
+        self.stored_refused: dict[str, dict[str, str]] = {}  # and its txs refused at execution
         # Called at Commit with (height, signed note), before the block is stored (the cosigner
         # sends this member's signature at once).
         self.on_signed: Callable[[int, str], None] | None = None
@@ -387,6 +388,14 @@ class AbciApp:
         timing["commit_ms"] = (time.perf_counter() - t0) * 1000
         self._pending = None
         self._forget_admitted(*self._block_txs)  # reads the sealed block's writes: no need to wait
+        kept, results = self._block_txs
+        # Txs of the block refused at execution (they passed some member's CheckTx): for the
+        # member API, whose clients wait for them (the ledger keeps only committed txs).
+        refused = {
+            tx.txid: {"code": r.codespace, "message": r.log}
+            for tx, r in zip(kept, results, strict=True)
+            if tx is not None and r.code != OK
+        }
         self._block_txs = ([], [])
         store = self.store
         started = [0.0]
@@ -399,6 +408,7 @@ class AbciApp:
             timing["store_ms"] = (time.perf_counter() - started[0]) * 1000
             record = ex.stored(sealed)
             self.stored_timing = timing
+            self.stored_refused = refused
             if self.on_commit is not None:
                 try:
                     self.on_commit(record, sealed.checkpoint, sealed)

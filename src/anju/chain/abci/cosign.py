@@ -14,7 +14,8 @@ HTTP (JSON unless noted), served on the member's cosign address:
     GET  /cosig/{height}     this member's own signature for that height
     GET  /checkpoint[/{h}]   the stored note (text/plain), cosigned once it reaches the threshold
     GET  /status             height, app hash, cosigned height, divergent members
-    GET  /blocks?from=h      recent heights: tx ids, committed and cosigned times (benchmarks)
+    GET  /blocks?from=h      recent heights: tx ids (committed; refused at execution, with their
+                             error), committed and cosigned times (member API, benchmarks)
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ class Cosigner:
         self.recent[h] = {
             "height": h,
             "txids": [o.tx.txid for o in sealed.outcomes],
+            "refused": self.app.stored_refused,  # txid -> {code, message}: in the block, refused at execution
             "time": record.time,
             "committed_at": time.time(),
             "cosigned_at": None,
