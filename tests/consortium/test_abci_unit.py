@@ -225,3 +225,28 @@ def test_the_member_api_fails_a_waiting_tx_its_block_refused(member: tuple[Path,
     finally:
         node.stop()
         server.shutdown()
+
+
+def test_init_chain_accepts_only_the_consortium_first_height(member: tuple[Path, dict[str, object]]) -> None:
+    """``first_height`` (consortium.json) must be CometBFT's initial_height; Info reports 0 until then."""
+    from anju.chain.abci.app import MEMBER_FILE
+    from anju.errors import StorageCorrupt
+
+    data, doc = member
+    cfg = {"chain_id": CHAIN, "member": "member0", "threshold": 1, "members": [], "first_height": 1}
+    (data / MEMBER_FILE).write_bytes(orjson.dumps(cfg))
+    app = AbciApp(data)
+    for initial in (2, 5):
+        init = f_msg(1, _ts(1767225600)) + f_str(2, CHAIN) + f_bytes(5, canonical_genesis(doc)) + f_int(6, initial)
+        with pytest.raises(StorageCorrupt, match="initial_height must be 1"):
+            app.init_chain(m.InitChain.parse(init))
+    app.close()
+    # a member whose consortium starts at height 2 on a ledger at height 0 is refused too
+    (data / MEMBER_FILE).write_bytes(orjson.dumps({**cfg, "first_height": 2}))
+    app = AbciApp(data)
+    _, info = _resp(dispatch(app, _req(3)))
+    assert info.num(4) == 0  # not started: CometBFT must call InitChain
+    init = f_msg(1, _ts(1767225600)) + f_str(2, CHAIN) + f_bytes(5, canonical_genesis(doc)) + f_int(6, 2)
+    with pytest.raises(StorageCorrupt, match="not at height 1"):
+        app.init_chain(m.InitChain.parse(init))
+    app.close()
