@@ -107,11 +107,6 @@ def _loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-async def _cosigned_height(node: c.NodeInfo) -> int:
-    async with httpx.AsyncClient(timeout=5) as client:
-        return int((await client.get(f"{node.cosign_url}/status")).json()["height"])
-
-
 def _setup(tmp: Path, units: int, txs: int, console: Console) -> tuple[Path, list[bytes], list[int], dict[str, int]]:
     """The registry ledger the members start from, and the signed mix with the story of each transaction."""
     today = now_rfc3339()[:10]
