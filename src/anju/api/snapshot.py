@@ -25,13 +25,25 @@ from anju.ledger import merkle
 from anju.ledger.statemap import StateMap, StateProof
 from anju.ledger.store import BlockRecord
 
-# Expression indexes for the registry queries; created once at server start (idempotent).
+# Expression indexes for the registry queries of the API and the web portal mounted on it; created
+# once at server start (idempotent), by ``create_app``'s lifespan.
 REGISTRY_INDEXES = (
     "CREATE INDEX IF NOT EXISTS api_listing_unit ON state(json_extract(value,'$.unit')) WHERE key LIKE 'listing/%'",
     "CREATE INDEX IF NOT EXISTS api_listing_rent ON state(json_extract(value,'$.rent')) WHERE key LIKE 'listing/%'",
     "CREATE INDEX IF NOT EXISTS api_lease_unit ON state(json_extract(value,'$.unit')) WHERE key LIKE 'lease/%'",
     "CREATE INDEX IF NOT EXISTS api_lease_tenant ON state(json_extract(value,'$.tenant')) WHERE key LIKE 'lease/%'",
     "CREATE INDEX IF NOT EXISTS api_unit_street ON state(json_extract(value,'$.street')) WHERE key LIKE 'unit/%'",
+    # The web portal's lists by party, unit and lease (anju.web.reads). A party's leases and listings
+    # are found through its units and the two unit indexes above, so leases and listings (written
+    # most often) get no new index.
+    "CREATE INDEX IF NOT EXISTS web_unit_owner ON state(json_extract(value,'$.owner')) WHERE key LIKE 'unit/%'",
+    "CREATE INDEX IF NOT EXISTS web_mandate_unit ON state(json_extract(value,'$.unit')) WHERE key LIKE 'mandate/%'",
+    "CREATE INDEX IF NOT EXISTS web_mandate_agency ON state(json_extract(value,'$.agency')) WHERE key LIKE 'mandate/%'",
+    "CREATE INDEX IF NOT EXISTS web_payment_lease ON state(json_extract(value,'$.lease')) WHERE key LIKE 'payment/%'",
+    "CREATE INDEX IF NOT EXISTS web_payment_to_confirm ON state(json_extract(value,'$.receiver')) "
+    "WHERE key LIKE 'payment/%' AND json_extract(value,'$.confirmed')=0",
+    "CREATE INDEX IF NOT EXISTS web_dispute_unit ON state(json_extract(value,'$.unit')) WHERE key LIKE 'dispute/%'",
+    "CREATE INDEX IF NOT EXISTS web_review_subject ON state(json_extract(value,'$.subject')) WHERE key LIKE 'review/%'",
 )
 
 
