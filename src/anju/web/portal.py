@@ -440,7 +440,7 @@ def build_router(p: Portal) -> APIRouter:
             is_tenant=mine_tenant,
             is_collector=who == lease["collector_party"],
             counterparty=counterparty,
-            disputes=[d for d in c.reader.disputes() if d["lease"] == lid],
+            disputes=c.reader.disputes(lease=lid),
         )
 
     @r.get("/offer/{oid}", response_class=HTMLResponse)

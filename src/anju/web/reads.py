@@ -2,8 +2,24 @@
 
 Status that lapses with time (listing codes, mandates) is judged at "today" with the registry's
 own pure functions (:mod:`anju.registry.status`), so a page never disagrees with the ledger's rules.
-Lists of records come from a prefix scan of the flat state table; that is fine for a district
-demo (thousands of records) and is the place to switch to indexed registry views at scale.
+
+Lists by a party, a unit or a lease come from the JSON1 expression indexes of
+:data:`anju.api.snapshot.REGISTRY_INDEXES` (created when the API app starts; the portal is mounted
+on it). A query's WHERE repeats its index's partial condition (``key LIKE 'lease/%'``) and
+``json_extract`` expression, or SQLite would scan the whole state table. The index gives
+candidates in key order (the order of the old prefix scan) and the same Python test as before
+picks the records, so a list holds exactly what the scan found.
+
+A party's leases, listings and disputes (and an owner's mandates) are found through **its units**:
+the units it owns, rents (as the tenant of any lease, subleases included) or holds a mandate for.
+The registry's rules make that complete: a unit's owner never changes and leases, listings and
+mandates copy it; a lease's landlord is the unit's owner or, for a sublease, the tenant of the
+parent lease on the same unit; a lease's agency and an agency's listing rest on that agency's
+mandate for the unit; a dispute's parties are parties of its lease. Records are never deleted.
+So leases and listings, the records written most often, need no index of their own here.
+
+Lists of everything of a kind (the district's figures, listing search without a rent bound,
+reports, the housing authority's queues) are prefix scans of the flat state table.
 """
 
 from __future__ import annotations
@@ -40,6 +56,51 @@ class NodeLike(Protocol):
 
 def _upper(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _records(kind: str, condition: str) -> str:
+    """SQL for the ``kind`` records meeting ``condition``, in key order (the order of a prefix scan).
+
+    ``key LIKE 'kind/%'`` is the partial condition of every index on ``kind`` records: without it
+    SQLite could not use them."""
+    return f"SELECT value FROM state WHERE key LIKE '{kind}/%' AND {condition} ORDER BY key"
+
+
+def _field(name: str) -> str:
+    return f"json_extract(value,'$.{name}')"
+
+
+# Indexed look-ups; the indexes are named in anju.api.snapshot. ?1 is the party, unit or lease.
+_OWNED_UNITS = f"SELECT {_field('id')} FROM state WHERE key LIKE 'unit/%' AND {_field('owner')}=?1"
+_PARTY_UNITS = (  # the units a party owns, rents or holds a mandate for
+    f"{_OWNED_UNITS} "
+    f"UNION SELECT {_field('unit')} FROM state WHERE key LIKE 'lease/%' AND {_field('tenant')}=?1 "
+    f"UNION SELECT {_field('unit')} FROM state WHERE key LIKE 'mandate/%' AND {_field('agency')}=?1"
+)
+SQL_UNITS_OF = _records("unit", f"{_field('owner')}=?1")
+SQL_MANDATES_OF_UNIT = _records("mandate", f"{_field('unit')}=?1")
+SQL_MANDATES_OF_AGENCY = _records("mandate", f"{_field('agency')}=?1")
+SQL_MANDATES_OF_OWNER = _records("mandate", f"{_field('unit')} IN ({_OWNED_UNITS})")
+SQL_LISTINGS_OF_OWNER = _records("listing", f"{_field('unit')} IN ({_OWNED_UNITS})")
+SQL_LISTINGS_OF_PARTY = _records("listing", f"{_field('unit')} IN ({_PARTY_UNITS})")
+SQL_LEASES_OF_PARTY = _records("lease", f"{_field('unit')} IN ({_PARTY_UNITS})")
+SQL_PAYMENTS_OF_LEASE = _records("payment", f"{_field('lease')}=?1")
+SQL_PAYMENTS_TO_CONFIRM = _records("payment", f"{_field('confirmed')}=0 AND {_field('receiver')}=?1")
+SQL_DISPUTES_OF_PARTY = _records("dispute", f"{_field('unit')} IN ({_PARTY_UNITS})")
+SQL_DISPUTES_OF_LEASE = _records(
+    "dispute", f"{_field('unit')}=(SELECT {_field('unit')} FROM state WHERE key='lease/'||?1) AND {_field('lease')}=?1"
+)
+SQL_REVIEWS_ABOUT = _records("review", f"{_field('subject')}=?1")
+
+
+def _listings_by_rent(rent_min: int | None, rent_max: int | None) -> tuple[str, tuple[int, ...]]:
+    """Listings within a rent range, from the API's rent index (at least one bound given).
+
+    No ORDER BY: search sorts its hits by (published_on, id) anyway, and with one bound SQLite would
+    rather scan the table in key order than sort what the index finds."""
+    given = [(op, v) for op, v in ((">=", rent_min), ("<=", rent_max)) if v is not None]
+    where = " AND ".join(f"{_field('rent')}{op}?" for op, _ in given)
+    return f"SELECT value FROM state WHERE key LIKE 'listing/%' AND {where}", tuple(v for _, v in given)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +147,11 @@ class Reader:
         return value
 
     def scan(self, prefix: str) -> Iterator[Record]:
-        rows = self.store.execute("SELECT value FROM state WHERE key >= ? AND key < ?", (prefix, _upper(prefix)))
-        for (value,) in rows:
+        return self.select("SELECT value FROM state WHERE key >= ? AND key < ?", (prefix, _upper(prefix)))
+
+    def select(self, sql: str, args: tuple[Any, ...]) -> Iterator[Record]:
+        """The records (JSON objects) of ``sql``'s one ``value`` column."""
+        for (value,) in self.store.execute(sql, args):
             rec = orjson.loads(value)
             if isinstance(rec, dict):
                 yield rec
@@ -133,7 +197,7 @@ class Reader:
         return "" if unit is None else f"{unit['street']} · {unit['neighbourhood']}"
 
     def units_of(self, owner: str) -> list[Record]:
-        return [u for u in self.scan("unit/") if u["owner"] == owner]
+        return [u for u in self.select(SQL_UNITS_OF, (owner,)) if u["owner"] == owner]
 
     def mandate(self, mid: str | None) -> Record | None:
         return None if not mid else self.get(layout.mandate(mid))
@@ -142,8 +206,16 @@ class Reader:
         return mandate_status(m, self.today)
 
     def mandates(self, *, owner: str | None = None, agency: str | None = None, unit: str | None = None) -> list[Record]:
+        if unit:
+            rows = self.select(SQL_MANDATES_OF_UNIT, (unit,))
+        elif agency:
+            rows = self.select(SQL_MANDATES_OF_AGENCY, (agency,))
+        elif owner:
+            rows = self.select(SQL_MANDATES_OF_OWNER, (owner,))
+        else:
+            rows = self.scan("mandate/")
         out = []
-        for m in self.scan("mandate/"):
+        for m in rows:
             if (owner and m["owner"] != owner) or (agency and m["agency"] != agency) or (unit and m["unit"] != unit):
                 continue
             out.append({**m, "state": self.mandate_state(m), "place": self.place(m["unit"])})
@@ -156,8 +228,14 @@ class Reader:
         return listing_status(listing, self.mandate(listing.get("mandate")), self.today)
 
     def listings(self, *, publisher: str | None = None, owner: str | None = None) -> list[Record]:
+        if owner:
+            rows = self.select(SQL_LISTINGS_OF_OWNER, (owner,))
+        elif publisher:
+            rows = self.select(SQL_LISTINGS_OF_PARTY, (publisher,))
+        else:
+            rows = self.scan("listing/")
         out = []
-        for ls in self.scan("listing/"):
+        for ls in rows:
             if (publisher and ls["publisher"] != publisher) or (owner and ls["owner"] != owner):
                 continue
             state, reason = self.listing_state(ls)
@@ -167,7 +245,11 @@ class Reader:
     def search(self, q: Search) -> list[Record]:
         hits = []
         street = q.street.strip()
-        for ls in self.scan("listing/"):
+        if q.rent_min is not None or q.rent_max is not None:
+            rows = self.select(*_listings_by_rent(q.rent_min, q.rent_max))
+        else:
+            rows = self.scan("listing/")
+        for ls in rows:
             if ls["status"] != "live":
                 continue
             state, _ = self.listing_state(ls)
@@ -239,7 +321,7 @@ class Reader:
 
     def leases(self, party: str) -> list[Record]:
         out = []
-        for ls in self.scan("lease/"):
+        for ls in self.select(SQL_LEASES_OF_PARTY, (party,)):
             if party in (ls["tenant"], ls["landlord"], ls["owner"], ls.get("agency")):
                 out.append({**ls, "phase": self.lease_phase(ls), "place": self.place(ls["unit"])})
         return sorted(out, key=lambda r: r["start"], reverse=True)
@@ -252,14 +334,24 @@ class Reader:
         return self.get(layout.registration(number)), view["lease"]
 
     def payments(self, lease_id: str) -> list[Record]:
-        return sorted((p for p in self.scan("payment/") if p["lease"] == lease_id), key=lambda p: p["recorded_on"])
+        rows = self.select(SQL_PAYMENTS_OF_LEASE, (lease_id,))
+        return sorted((p for p in rows if p["lease"] == lease_id), key=lambda p: p["recorded_on"])
 
     def payments_to_confirm(self, receiver: str) -> list[Record]:
-        return [p for p in self.scan("payment/") if p["receiver"] == receiver and not p["confirmed"]]
+        rows = self.select(SQL_PAYMENTS_TO_CONFIRM, (receiver,))
+        return [p for p in rows if p["receiver"] == receiver and not p["confirmed"]]
 
-    def disputes(self, *, party: str | None = None, open_only: bool = False) -> list[Record]:
+    def disputes(self, *, party: str | None = None, lease: str | None = None, open_only: bool = False) -> list[Record]:
+        if lease:
+            rows = self.select(SQL_DISPUTES_OF_LEASE, (lease,))
+        elif party:
+            rows = self.select(SQL_DISPUTES_OF_PARTY, (party,))
+        else:
+            rows = self.scan("dispute/")
         out = []
-        for d in self.scan("dispute/"):
+        for d in rows:
+            if lease and d["lease"] != lease:
+                continue
             if open_only and d["status"] != "open":
                 continue
             if party and party != d["opener"] and party not in d.get("respondents", []):
@@ -272,7 +364,7 @@ class Reader:
         return sorted(out, key=lambda r: r["filed_on"], reverse=True)
 
     def reviews_about(self, pid: str) -> list[Record]:
-        return [r for r in self.scan("review/") if r.get("subject") == pid]
+        return [r for r in self.select(SQL_REVIEWS_ABOUT, (pid,)) if r.get("subject") == pid]
 
     # -- the housing authority ---------------------------------------------------------------------------
     def titles_to_attest(self) -> list[Record]:
