@@ -43,6 +43,12 @@ REGISTRY_INDEXES = (
     "CREATE INDEX IF NOT EXISTS web_payment_to_confirm ON state(json_extract(value,'$.receiver')) "
     "WHERE key LIKE 'payment/%' AND json_extract(value,'$.confirmed')=0",
     "CREATE INDEX IF NOT EXISTS web_dispute_unit ON state(json_extract(value,'$.unit')) WHERE key LIKE 'dispute/%'",
+    # The housing authority's queues: only the records waiting for it are in these (small) indexes.
+    "CREATE INDEX IF NOT EXISTS web_unit_untitled ON state(key) "
+    "WHERE key LIKE 'unit/%' AND json_extract(value,'$.title') IS NULL",
+    "CREATE INDEX IF NOT EXISTS web_lease_unregistered ON state(key) "
+    "WHERE key LIKE 'lease/%' AND json_extract(value,'$.registration') IS NULL "
+    "AND json_extract(value,'$.status')='active'",
     "CREATE INDEX IF NOT EXISTS web_review_subject ON state(json_extract(value,'$.subject')) WHERE key LIKE 'review/%'",
 )
 

@@ -18,8 +18,10 @@ parent lease on the same unit; a lease's agency and an agency's listing rest on 
 mandate for the unit; a dispute's parties are parties of its lease. Records are never deleted.
 So leases and listings, the records written most often, need no index of their own here.
 
-Lists of everything of a kind (the district's figures, listing search without a rent bound,
-reports, the housing authority's queues) are prefix scans of the flat state table.
+The housing authority's queues (units waiting for a title, active leases waiting for
+registration) come from partial indexes that hold only those records. Lists of everything of a
+kind (the district's figures, listing search without a rent bound, reports, parties to onboard)
+are prefix scans of the flat state table.
 """
 
 from __future__ import annotations
@@ -91,6 +93,9 @@ SQL_DISPUTES_OF_LEASE = _records(
     "dispute", f"{_field('unit')}=(SELECT {_field('unit')} FROM state WHERE key='lease/'||?1) AND {_field('lease')}=?1"
 )
 SQL_REVIEWS_ABOUT = _records("review", f"{_field('subject')}=?1")
+# The authority's queues: the WHERE is its partial index's (web_unit_untitled, web_lease_unregistered).
+SQL_UNTITLED_UNITS = _records("unit", f"{_field('title')} IS NULL")
+SQL_LEASES_TO_REGISTER = _records("lease", f"{_field('registration')} IS NULL AND {_field('status')}='active'")
 
 
 def _listings_by_rent(rent_min: int | None, rent_max: int | None) -> tuple[str, tuple[int, ...]]:
@@ -368,10 +373,11 @@ class Reader:
 
     # -- the housing authority ---------------------------------------------------------------------------
     def titles_to_attest(self) -> list[Record]:
-        return [u for u in self.scan("unit/") if u["title"] is None]
+        return [u for u in self.select(SQL_UNTITLED_UNITS, ()) if u["title"] is None]
 
     def leases_to_register(self) -> list[Record]:
-        out = [ls for ls in self.scan("lease/") if ls["registration"] is None and ls["status"] == "active"]
+        rows = self.select(SQL_LEASES_TO_REGISTER, ())
+        out = [ls for ls in rows if ls["registration"] is None and ls["status"] == "active"]
         return sorted(out, key=lambda r: r["signed_on"])
 
     def parties_to_onboard(self) -> list[Record]:
