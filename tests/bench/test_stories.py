@@ -125,7 +125,9 @@ def test_a_dropped_tx_is_sent_again_with_its_signers_later_ones() -> None:
 
 def test_the_commit_rate_runs_over_whole_block_intervals() -> None:
     d = Driver(Workload([], [], [], [], [], [], []), ["http://a"])
-    # blocks of 1000 land at t=1, 3, 5, 7 (polled every 0.5 s); a window from 2 to 6.5 s
+    # blocks of 1000 land at t=1, 3, 5, 7 (polled every 0.5 s)
     d.samples = [(t / 2, 1000 * sum(1 for b in (1, 3, 5, 7) if b <= t / 2)) for t in range(0, 17)]
-    assert d._rate(2.0, 6.5) == 1000 / 2  # from the block at 3 s to the one at 5 s
-    assert d._rate(2.0, 4.0) == 0.0  # one block: no interval
+    assert d._rate(2.0, 7.5) == 2000 / 4  # from the block at 3 s to the one at 7 s
+    assert d.blocks_in_window == 3
+    assert d._rate(2.0, 4.0) == 1000 / 2  # one block inside: the plain count from 2 to 4 s instead
+    assert d.blocks_in_window == 1

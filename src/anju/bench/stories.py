@@ -198,6 +198,7 @@ class Driver:
         self.sent_at: dict[str, float] = {}  # this phase's txs: wall time of their first send
         self.samples: list[tuple[float, int]] = []
         self.request_ms: list[float] = []
+        self.blocks_in_window = 0
         self.unsent = n  # never sent, or to be sent again
         self.ran_out: float | None = None  # when everything had been sent (monotonic)
         for i in range(n):
@@ -395,6 +396,7 @@ class Driver:
             "committed": self.committed - start_committed,
             "tps": round(tps, 1),
             "rate_window_s": [round(warmup, 1), round(fed_until - t0, 1)],
+            "commit_steps_in_window": self.blocks_in_window,  # member-0 polls that saw new commits
             "ran_out_of_txs": self.ran_out is not None and self.ran_out < stop,
             "outstanding_at_end": self.outstanding,
             "batch_p50": sizes[len(sizes) // 2] if sizes else 0,
@@ -415,8 +417,14 @@ class Driver:
         block seen after ``t_from`` to the last one seen by ``t_to``, so no partial interval skews it."""
         steps = [(t, n) for (t, n), (_, before) in zip(self.samples[1:], self.samples, strict=False) if n != before]
         inside = [x for x in steps if t_from <= x[0] <= t_to]
-        if len(inside) < 2:
-            return 0.0
+        self.blocks_in_window = len(inside)
+        if len(inside) < 3:  # too few blocks for whole intervals: the plain count over the window
+            s = self.samples
+            if len(s) < 2:
+                return 0.0
+            a = min(s, key=lambda x: abs(x[0] - t_from))
+            b = min(s, key=lambda x: abs(x[0] - t_to))
+            return (b[1] - a[1]) / (b[0] - a[0]) if b[0] > a[0] else 0.0
         (ta, na), (tb, nb) = inside[0], inside[-1]
         return (nb - na) / (tb - ta)
 
