@@ -216,6 +216,10 @@ def test_member_api_submits_through_cometbft_and_reads_its_own_ledger(net: Net) 
     assert r.status_code == 200, r.text
     receipt = r.json()
     assert receipt["status"] == "committed" and receipt["height"] >= 1
+    # the receipt carries the tx's events, as the embedded node's do (read from the member's ledger)
+    assert receipt["events"] == [
+        {"kind": "kv.put", "data": {"key": "via-api"}, "parties": [net.keys[2].public_hex], "units": [], "listings": []}
+    ]
     wait(lambda: net.client.get(f"{api[2]}/txs/{receipt['txid']}").json()["status"] == "committed", 30, "on member2")
     wait(lambda: net.value(0, "via-api") == '"api"', 30, "on member0 (member3 was tampered with)")
     # a CheckTx refusal comes back with its Anju error code at once

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from anju.chain.abci.app import MEMBER_FILE, MemberConfig
 from anju.chain.apps import load_app
@@ -35,7 +36,7 @@ from anju.chain.node import DB_NAME, Receipt, now_rfc3339, read_genesis
 from anju.crypto.tx import MAX_TX_BYTES, parse
 from anju.errors import AnjuError, Overloaded, TxRejected
 from anju.ledger.store import BlockRecord, Store
-from anju.registry.port import Machine
+from anju.registry.port import Event, Machine
 
 log = logging.getLogger("anju.member_api")
 POLL_S = 0.05
@@ -164,6 +165,17 @@ class MemberNode:
             except Exception:  # the ledger is written by another process; try again
                 log.exception("following the ledger failed")
 
+    def _events(self, h: int) -> dict[str, list[Event]]:
+        """The events of block ``h`` by txid, as the embedded node's receipts carry them."""
+        out: dict[str, list[Event]] = {}
+        rows = self.store.execute(
+            "SELECT txid, kind, data, parties, units, listings FROM events WHERE height=? ORDER BY id", (h,)
+        )
+        for txid, kind, data, parties, units, listings in rows:
+            ev = Event(kind, orjson.loads(data), *(tuple(orjson.loads(x)) for x in (parties, units, listings)))
+            out.setdefault(str(txid), []).append(ev)
+        return out
+
     def _read_refusals(self, tip: int) -> None:
         """Fail the waiting futures of txs their block refused (from the cosigner's recent rows)."""
         if self._cosign is None:
@@ -192,12 +204,15 @@ class MemberNode:
         b = self.store.block(h)
         if b is None:
             return
+        events: dict[str, list[Event]] | None = None
         for idx, txid_b, _leaf in self.store.block_txs(h):
             txid = txid_b.hex()
             with self._lock:
                 fut = self._pending.pop(txid, None)
             if fut is not None and not fut.done():
-                fut.set_result(Receipt(txid, h, idx))
+                if events is None:
+                    events = self._events(h)
+                fut.set_result(Receipt(txid, h, idx, tuple(events.get(txid, ()))))
         with self._lock:
             waiting = bool(self._pending)
         if waiting:
