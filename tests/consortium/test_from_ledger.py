@@ -15,6 +15,7 @@ import pytest
 from anju.chain import consortium as c
 from anju.chain.abci.app import checkpoint_of
 from anju.chain.node import Node, init_ledger
+from anju.chain.verify import verify_data
 from anju.crypto.keys import SigningKey
 from anju.crypto.tx import parse
 from anju.ledger.store import Store
@@ -97,6 +98,21 @@ def test_a_consortium_carries_on_from_an_existing_ledger(tmp_path: Path) -> None
             st.close()
     finally:
         c.down(tmp_path / "net")
+    # `anju verify` replays the whole history of a member: the ledger's key signs up to block 3,
+    # the member's from block 4 (meta.verifier_keys)
+    member2 = tmp_path / "net" / "node2" / "anju"
+    summary = verify_data(member2, workers=1)
+    assert summary.ok, summary
+    assert summary.height >= 5 and summary.transactions == 6 + 5
+    st = Store(member2 / "ledger.db", readonly=True)
+    raw = st.get_meta("verifier_keys")
+    st.close()
+    assert raw is not None
+    keys = orjson.loads(raw)
+    assert [h for h, _ in keys] == [0, 4] and keys[1][1] == layout["members"][2]["vkey"]
+    # trusting the member's key alone: the history before it does not verify
+    alone = verify_data(member2, trusted_vkey=keys[1][1], workers=1)
+    assert not alone.ok and alone.error_height == 0 and "does not verify" in str(alone.error)
 
 
 def test_the_registry_mix_commits_story_by_story_on_four_validators(tmp_path: Path) -> None:

@@ -264,6 +264,7 @@ def init(
             store.close()
         else:
             _copy_db(Path(ledger) / DB_NAME, data / DB_NAME)
+            _hand_over_keys(data / DB_NAME, vkey_of(f"{chain_id}/{n.member}", key.public), first_height)
         (data / MEMBER_FILE).write_bytes(
             orjson.dumps(
                 {
@@ -318,6 +319,22 @@ def _existing(ledger: Path, chain_id: str) -> tuple[dict[str, Any], BlockRecord]
     if doc.get("chain_id") != chain_id:
         raise ConsortiumError(f"{ledger} is a ledger of chain {doc.get('chain_id')!r}, not {chain_id!r}")
     return doc, tip
+
+
+def _hand_over_keys(db: Path, member_vkey: str, first_height: int) -> None:
+    """The copy's checkpoints are signed by the ledger's key up to ``first_height`` - 1, by this
+    member from then on: ``meta.verifier_keys`` = [[from height, vkey], ...] (``anju verify``)."""
+    store = Store(db)
+    try:
+        old = store.get_meta("verifier_keys")
+        history = orjson.loads(old) if old else []
+        if not history:
+            key = store.get_meta("verifier_key")
+            history = [[0, key.decode()]] if key else []
+        history.append([first_height, member_vkey])
+        store.set_meta({"verifier_key": member_vkey.encode(), "verifier_keys": orjson.dumps(history)})
+    finally:
+        store.close()
 
 
 def _copy_db(src: Path, dst: Path) -> None:

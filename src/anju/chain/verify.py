@@ -19,6 +19,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
+
 from anju.chain.apps import load_app
 from anju.chain.executor import Executor, canonical_genesis
 from anju.chain.node import DB_NAME, read_genesis, verify_chunk, write_genesis
@@ -145,6 +147,16 @@ def _replay(
             trusted=trusted_vkey,
         )
     verifier = Verifier.from_vkey(vkey)
+    # A ledger whose signing key changed at some height (a consortium started from it): with no
+    # trusted key given, each block's note is checked against the key of its height.
+    history_raw = store.get_meta("verifier_keys")
+    schedule = [(0, verifier)]
+    if history_raw and not trusted_vkey:
+        schedule = [(int(h), Verifier.from_vkey(str(v))) for h, v in orjson.loads(history_raw)]
+
+    def verifier_at(h: int) -> Verifier:
+        return [v for start, v in schedule if start <= h][-1]
+
     tip = store.height()
     if tip < 0:
         raise Failure(None, "the ledger has no genesis block")
@@ -157,7 +169,7 @@ def _replay(
     assert r0 is not None
     if g0 is None or (g0.log_root, g0.state_root, g0.log_size, g0.time) != (r0.log_root, r0.state_root, 0, r0.time):
         raise Failure(0, "block 0 does not match the genesis state")
-    _check_note(g0, verifier, Checkpoint(chain_id, 0, r0.log_root, 0, r0.state_root, r0.time))
+    _check_note(g0, verifier_at(0), Checkpoint(chain_id, 0, r0.log_root, 0, r0.state_root, r0.time))
     replay._conn().execute("UPDATE blocks SET checkpoint=? WHERE height=0", (g0.checkpoint,))
     ex = Executor(replay, load_app(str(doc["app"])), chain_id)
 
@@ -203,7 +215,7 @@ def _replay(
                 stored_log_root=block.log_root.hex(),
                 replayed_log_root=cp.root.hex(),
             )
-        _check_note(block, verifier, cp)
+        _check_note(block, verifier_at(h), cp)
         ex.commit(sealed, block.checkpoint)
         summary.transactions += len(rows)
         summary.height = h
