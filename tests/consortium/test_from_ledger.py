@@ -44,6 +44,8 @@ def test_init_from_a_ledger_refuses_another_chain(tmp_path: Path) -> None:
     _ledger(tmp_path / "src", SigningKey.generate(), blocks=0, chain="some-other-chain")
     with pytest.raises(c.ConsortiumError, match="some-other-chain"):
         c.init(tmp_path / "d", chain_id=CHAIN, ledger=tmp_path / "src", base_port=51200)
+    with pytest.raises(c.ConsortiumError, match="genesis params"):
+        c.init(tmp_path / "g", chain_id=CHAIN, ledger=tmp_path / "src", params={"authority": "x"}, base_port=51200)
     with pytest.raises(c.ConsortiumError, match="no Anju ledger"):
         c.init(tmp_path / "e", chain_id=CHAIN, ledger=tmp_path / "nowhere", base_port=51200)
     with pytest.raises(c.ConsortiumError, match="not after"):

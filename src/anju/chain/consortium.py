@@ -173,6 +173,8 @@ def init(
     gtime = genesis_time or now_rfc3339()
     first_height = 1
     if ledger is not None:
+        if params is not None:
+            raise ConsortiumError("a consortium started from a ledger keeps that ledger's genesis params")
         doc, tip = _existing(Path(ledger), chain_id)
         if gtime <= tip.time:
             raise ConsortiumError(f"genesis time {gtime} is not after the ledger's last block ({tip.time})")
