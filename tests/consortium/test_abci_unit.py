@@ -180,7 +180,7 @@ def test_a_tx_refused_at_execution_is_listed_with_its_error(member: tuple[Path, 
 
 
 def test_the_member_api_fails_a_waiting_tx_its_block_refused(member: tuple[Path, dict[str, object]]) -> None:
-    """MemberNode reads the refusal from its cosigner's /blocks rows (a real HTTP server here)."""
+    """MemberNode reads the refusal from its cosigner's /refused rows (a real HTTP server here)."""
     import http.server
     import threading
     from concurrent.futures import Future
@@ -191,11 +191,11 @@ def test_the_member_api_fails_a_waiting_tx_its_block_refused(member: tuple[Path,
     from anju.errors import TxRejected
 
     data, _ = member
-    rows = [{"height": 0, "txids": [], "refused": {"ab" * 32: {"code": "INVALID_FIELD", "message": "key must be"}}}]
+    rows = [{"height": 0, "refused": {"ab" * 32: {"code": "INVALID_FIELD", "message": "key must be"}}}]
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = orjson.dumps(rows if self.path.startswith("/blocks?from=0") else [])
+            body = orjson.dumps(rows if self.path.startswith("/refused?from=0") else [])
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

@@ -216,6 +216,9 @@ def test_member_api_submits_through_cometbft_and_reads_its_own_ledger(net: Net) 
     assert r.status_code == 200, r.text
     receipt = r.json()
     assert receipt["status"] == "committed" and receipt["height"] >= 1
+    # the member's cosigner lists that height with no refusal (what the member API polls while clients wait)
+    rows = net.client.get(net.nodes[1].cosign_url + "/refused", params={"from": receipt["height"]}).json()
+    assert rows[0] == {"height": receipt["height"], "refused": {}}
     # the receipt carries the tx's events, as the embedded node's do (read from the member's ledger)
     assert receipt["events"] == [
         {"kind": "kv.put", "data": {"key": "via-api"}, "parties": [net.keys[2].public_hex], "units": [], "listings": []}

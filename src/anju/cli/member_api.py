@@ -182,7 +182,7 @@ class MemberNode:
             self._unexplained.clear()
             return
         try:
-            rows = self._client.get(f"{self._cosign}/blocks", params={"from": self._unexplained[0]}).json()
+            rows = self._client.get(f"{self._cosign}/refused", params={"from": self._unexplained[0]}).json()
         except (httpx.HTTPError, ValueError):
             return
         found = {int(r["height"]): r for r in rows}

@@ -15,7 +15,8 @@ HTTP (JSON unless noted), served on the member's cosign address:
     GET  /checkpoint[/{h}]   the stored note (text/plain), cosigned once it reaches the threshold
     GET  /status             height, app hash, cosigned height, divergent members
     GET  /blocks?from=h      recent heights: tx ids (committed; refused at execution, with their
-                             error), committed and cosigned times (member API, benchmarks)
+                             error), committed and cosigned times (benchmarks)
+    GET  /refused?from=h     recent heights with only their refused txs (the member API)
 """
 
 from __future__ import annotations
@@ -260,6 +261,10 @@ class Cosigner:
         if parts == ["blocks"]:
             start = int(parse_qs(url.query).get("from", ["0"])[0])
             rows = [r for h, r in self.recent.items() if h >= start]
+            return 200, "application/json", orjson.dumps(rows)
+        if parts == ["refused"]:  # /blocks without the committed ids: what the member API polls
+            start = int(parse_qs(url.query).get("from", ["0"])[0])
+            rows = [{"height": h, "refused": r["refused"]} for h, r in self.recent.items() if h >= start]
             return 200, "application/json", orjson.dumps(rows)
         return 404, "text/plain", b"not found\n"
 
