@@ -36,7 +36,7 @@ import httpx
 from rich.console import Console
 
 from anju.bench import registry
-from anju.bench.stories import AnjuFeed, Driver, KvFeed, kv_mirror, registry_workload
+from anju.bench.stories import AnjuFeed, Driver, KvFeed, kv_mirror, quantile, registry_workload
 from anju.chain import consortium as c
 from anju.chain.node import now_rfc3339
 from anju.demo import workload
@@ -67,7 +67,7 @@ def breakdown(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for k, xs in series.items():
         xs.sort()
         if xs:
-            out[k] = {"p50": _pct(xs, 0.5), "p99": _pct(xs, 0.99)}
+            out[k] = {"p50": quantile(xs, 0.5), "p99": quantile(xs, 0.99)}
     return out
 
 
@@ -95,12 +95,6 @@ async def finality(node: c.NodeInfo, sent_at: dict[str, float], start: int, time
                 break
             await asyncio.sleep(0.5)
     return sorted(out.values())
-
-
-def _pct(xs: list[float], p: float) -> float | None:
-    if not xs:
-        return None
-    return round(xs[min(len(xs) - 1, int(p * len(xs)))], 1)
 
 
 def _loadavg() -> list[float]:
@@ -197,7 +191,9 @@ def run(
                 rows = httpx.get(f"{nodes[0].cosign_url}/blocks", params={"from": start}, timeout=60).json()
                 fm["per_height"] = breakdown(rows)
                 fm.update(offered_tps=round(rate, 1), committed_tps=fm["tps"])
-                fm.update(p50_ms=_pct(fin, 0.5), p99_ms=_pct(fin, 0.99), max_ms=_pct(fin, 1.0), samples=len(fin))
+                fm.update(
+                    p50_ms=quantile(fin, 0.5), p99_ms=quantile(fin, 0.99), max_ms=quantile(fin, 1.0), samples=len(fin)
+                )
                 # Sustained: the chain kept up (commit rate within 10 % of the offered rate).
                 fm["sustained"] = fm["tps"] >= 0.9 * rate
                 fm["loadavg"] = _loadavg()

@@ -171,7 +171,8 @@ class KvFeed(Feed):
             self.height += 1
 
 
-def _q(xs: list[float], p: float) -> float | None:
+def quantile(xs: list[float], p: float) -> float | None:
+    """The ``p`` quantile (0..1) of sorted ``xs``, rounded to 0.1; None for no samples."""
     return round(xs[min(len(xs) - 1, int(p * len(xs)))], 1) if xs else None
 
 
@@ -401,7 +402,7 @@ class Driver:
             "outstanding_at_end": self.outstanding,
             "batch_p50": sizes[len(sizes) // 2] if sizes else 0,
             "requests": len(sizes),
-            "request_ms": {"p50": _q(req, 0.5), "p99": _q(req, 0.99), "max": _q(req, 1.0)},
+            "request_ms": {"p50": quantile(req, 0.5), "p99": quantile(req, 0.99), "max": quantile(req, 1.0)},
             "errors": dict(self.errors.most_common(8)),
             "resent": self.resent,
             "given_up": self.failed,
