@@ -72,18 +72,13 @@ class Call:
 
     def get(self, key: str) -> Record | None:
         """The record under ``key``, freshly decoded: the caller may change it and :meth:`put` it."""
-        raw = self.state.get(key)
-        if raw is None:
-            return None
-        value: Record = _loads(raw)
-        return value
+        return read(self.state, key)
 
     def need(self, key: str, what: str) -> Record:
         """The record under ``key``; a transaction naming a missing record is refused."""
-        raw = self.state.get(key)
-        if raw is None:
+        value = read(self.state, key)
+        if value is None:
             reject("UNKNOWN_REFERENCE", f"no such {what}: {key.split('/', 1)[1]}", key=key)
-        value: Record = _loads(raw)
         return value
 
     def exists(self, key: str) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from anju.crypto.keys import is_hex_key
 from anju.registry.codes import reject
 from anju.registry.dates import parse_date, parse_month
 
@@ -38,12 +39,6 @@ class Field:
     choices: tuple[str, ...] = ()
     max_len: int = 0
 
-    def check(self, name: str, value: Any) -> None:
-        checker = _CHECKS.get(self.type)
-        if checker is None:  # pragma: no cover - a typo in the kind table, caught by tests
-            raise AssertionError(f"unknown field type {self.type}")
-        checker(self, name, value)
-
 
 def _check_int(f: Field, name: str, value: Any) -> None:
     if type(value) is not int:
@@ -58,8 +53,7 @@ def _check_bool(f: Field, name: str, value: Any) -> None:
 
 
 def _check_key(f: Field, name: str, value: Any) -> None:
-    # The same test as anju.crypto.keys.is_hex_key: 64 lowercase hex digits.
-    if not _is_hex(value, 64):
+    if not is_hex_key(value):
         reject("INVALID_FIELD", f"{name} must be a lowercase hex Ed25519 public key", field=name)
 
 
