@@ -8,12 +8,14 @@ block moves to this child process, which runs beside it on the other core:
    :meth:`Executor.hand_off_state`) → the new state root and the node changes to store;
 2. build the block's checkpoint (log size and root from the sequencer, state root from step 1)
    and sign it with the node's key;
-3. store the whole block in one SQLite transaction (``COMMIT`` with ``synchronous=FULL``).
+3. store the block in one SQLite transaction (``COMMIT`` with ``synchronous=FULL``) — with the
+   blocks sent along with it: a group of consecutive blocks is stored in one transaction.
 
-The protocol is one pickled :class:`BlockWrite` per message (its record's state root and note
-still empty), answered once ``COMMIT`` has returned (durable) by ``b"ok"`` + state root (32 bytes)
-+ the signed note, or by ``b"error "`` + the error text. The process exits when its pipe closes
-(its parent is gone). Without a :class:`Sealer`, the block arrives complete and is only stored.
+The protocol is one pickled list of consecutive :class:`BlockWrite` per message (their records'
+state roots and notes still empty), answered once ``COMMIT`` has returned (all durable) by
+``b"ok"`` + a pickled list of (state root, signed note), one per block, or by ``b"error "`` + the
+error text (then none of them is stored). The process exits when its pipe closes (its parent is
+gone). Without a :class:`Sealer`, the blocks arrive complete and are only stored.
 """
 
 from __future__ import annotations
@@ -70,12 +72,10 @@ def _serve(path: str, conn: Connection, parent_end: Connection, sealer: Sealer |
             except EOFError:
                 return
             try:
-                block: BlockWrite = pickle.loads(msg)
-                answer = b"ok"
-                if sealer is not None:
-                    root, note = sealer.complete(block)
-                    answer += root + note.encode()
-                store.write_block(block)
+                blocks: list[BlockWrite] = pickle.loads(msg)
+                made = [sealer.complete(block) for block in blocks] if sealer is not None else []
+                store.write_blocks(blocks)
+                answer = b"ok" + pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL)
             except BaseException as exc:  # reported to the parent, which stops the node
                 conn.send_bytes(f"error {type(exc).__name__}: {exc}".encode())
                 return
@@ -85,7 +85,7 @@ def _serve(path: str, conn: Connection, parent_end: Connection, sealer: Sealer |
 
 
 class BlockWriter:
-    """Stores blocks to ``path`` from a child process; :meth:`write` returns once the block is durable.
+    """Stores blocks to ``path`` from a child process; :meth:`write` returns once they are durable.
 
     With a ``sealer``, the child also hashes the state and signs the checkpoint (see the module doc).
     """
@@ -103,18 +103,19 @@ class BlockWriter:
         self._proc.start()
         child.close()
 
-    def write(self, block: BlockWrite) -> tuple[bytes, str] | None:
-        """Store ``block``; with a sealer, return the state root and signed note the child made."""
-        self._conn.send_bytes(pickle.dumps(block, protocol=pickle.HIGHEST_PROTOCOL))
+    def write(self, blocks: list[BlockWrite]) -> list[tuple[bytes, str]]:
+        """Store consecutive ``blocks`` in one transaction; with a sealer, return each one's state root
+        and signed note, as the child made them (without, an empty list)."""
+        self._conn.send_bytes(pickle.dumps(blocks, protocol=pickle.HIGHEST_PROTOCOL))
         try:
             answer = self._conn.recv_bytes()
         except EOFError:
             raise StorageCorrupt("STORE_CORRUPT", "the block-writer process died") from None
         if not answer.startswith(b"ok"):
-            raise StorageCorrupt("STORE_CORRUPT", f"storing block {block.block.height} failed: {answer.decode()[6:]}")
-        if not self.seals:
-            return None
-        return answer[2:34], answer[34:].decode()
+            heights = f"{blocks[0].block.height}..{blocks[-1].block.height}" if blocks else "(none)"
+            raise StorageCorrupt("STORE_CORRUPT", f"storing blocks {heights} failed: {answer.decode()[6:]}")
+        made: list[tuple[bytes, str]] = pickle.loads(answer[2:])
+        return made
 
     def close(self) -> None:
         self._conn.close()

@@ -3,7 +3,9 @@
 A block is written with its transactions (the log leaves), the new complete Merkle nodes, the
 state writes, the state-map node changes, its events and its signed checkpoint in a single
 ``BEGIN IMMEDIATE … COMMIT`` with ``synchronous=FULL``: after ``COMMIT`` returns, the block is
-durable; before, it is absent. SQL lives only in this module.
+durable; before, it is absent. A node that falls behind stores the consecutive blocks waiting for
+it in one such transaction (:meth:`Store.write_blocks`): all of them, or none. SQL lives only in
+this module.
 
 Tables (all but ``meta`` are derived from the transactions and re-checked by ``anju verify``):
 
@@ -67,7 +69,8 @@ class BlockRecord:
 
 @dataclass(slots=True)
 class BlockWrite:
-    """Everything one block changes; written atomically by :meth:`Store.write_block`."""
+    """Everything one block changes; written atomically by :meth:`Store.write_block` (or with
+    the blocks after it by :meth:`Store.write_blocks`)."""
 
     block: BlockRecord
     txs: Sequence[tuple[int, bytes, bytes]]  # (log index, txid bytes, leaf)
@@ -163,35 +166,53 @@ class Store:
     # -- writing a block ------------------------------------------------------------------------
     def write_block(self, w: BlockWrite) -> None:
         """Persist one block and everything derived from it, atomically and durably."""
-        b = w.block
-        puts = [(k, v.decode()) for k, v in w.state.items() if v is not None]
-        dels = [(k,) for k, v in w.state.items() if v is None]
+        self.write_blocks([w])
+
+    def write_blocks(self, ws: Sequence[BlockWrite]) -> None:
+        """Persist consecutive blocks in one storage transaction: all of them durably, or none.
+
+        Group commit: a node that falls behind stores the blocks waiting for it together. Each
+        keeps its own record and checkpoint; state and state-map writes are merged (a later block's
+        value of a key wins), so a node or key rewritten by several blocks costs one row write,
+        and the group pays one ``COMMIT`` (one fsync, one pass over the pages it dirtied)."""
+        if not ws:
+            return
+        state: dict[str, bytes | None] = {}
+        smt: dict[bytes, bytes | None] = {}
+        for w in ws:
+            state.update(w.state)
+            smt.update(w.smt)
+        puts = [(k, v.decode()) for k, v in state.items() if v is not None]
+        dels = [(k,) for k, v in state.items() if v is None]
         with self._write_lock:
             c = self._conn()
             c.execute("BEGIN IMMEDIATE")
             try:
-                c.execute(
-                    "INSERT INTO blocks VALUES (?,?,?,?,?,?,?,?)",
-                    (b.height, b.time, b.first_index, b.tx_count, b.log_size, b.log_root, b.state_root, b.checkpoint),
-                )
-                c.executemany(
-                    "INSERT INTO txs(idx, txid, height, leaf) VALUES (?,?,?,?)",
-                    [(i, t, b.height, leaf) for i, t, leaf in w.txs],
-                )
-                c.executemany("INSERT OR REPLACE INTO tlog_nodes VALUES (?,?,?)", w.tlog_nodes)
+                for w in ws:
+                    b = w.block
+                    c.execute(
+                        "INSERT INTO blocks VALUES (?,?,?,?,?,?,?,?)",
+                        (b.height, b.time, b.first_index, b.tx_count, b.log_size, b.log_root, b.state_root,
+                         b.checkpoint),
+                    )  # fmt: skip
+                    c.executemany(
+                        "INSERT INTO txs(idx, txid, height, leaf) VALUES (?,?,?,?)",
+                        [(i, t, b.height, leaf) for i, t, leaf in w.txs],
+                    )
+                    c.executemany("INSERT OR REPLACE INTO tlog_nodes VALUES (?,?,?)", w.tlog_nodes)
+                    c.executemany(
+                        "INSERT INTO events(height, idx, txid, kind, data, parties, units, listings) "
+                        "VALUES (?,?,?,?,?,?,?,?)",
+                        [(b.height, *e) for e in w.events],
+                    )
                 if puts:
                     c.executemany("INSERT OR REPLACE INTO state(key, value) VALUES (?,?)", puts)
                 if dels:
                     c.executemany("DELETE FROM state WHERE key=?", dels)
-                smt = w.smt.items()
-                c.executemany("DELETE FROM smt_nodes WHERE k=?", [(k,) for k, v in smt if v is None])
+                items = smt.items()
+                c.executemany("DELETE FROM smt_nodes WHERE k=?", [(k,) for k, v in items if v is None])
                 c.executemany(
-                    "INSERT OR REPLACE INTO smt_nodes(k, v) VALUES (?,?)", [i for i in smt if i[1] is not None]
-                )
-                c.executemany(
-                    "INSERT INTO events(height, idx, txid, kind, data, parties, units, listings) "
-                    "VALUES (?,?,?,?,?,?,?,?)",
-                    [(b.height, *e) for e in w.events],
+                    "INSERT OR REPLACE INTO smt_nodes(k, v) VALUES (?,?)", [i for i in items if i[1] is not None]
                 )
                 c.execute("COMMIT")
             except BaseException:

@@ -1,0 +1,103 @@
+"""Group commit: blocks waiting for the writer are stored together, whole or not at all."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from tests.conftest import kv_put
+
+from anju.chain.node import DB_NAME, Node, open_executor, read_node_key
+from anju.chain.verify import verify_data
+from anju.crypto.keys import SigningKey
+from anju.crypto.tx import parse_and_verify
+from anju.ledger.checkpoint import Checkpoint
+from anju.ledger.note import Verifier
+from anju.ledger.store import BlockWrite, Store
+
+
+def _seal_two(data: Path) -> tuple[Store, list[BlockWrite], SigningKey]:
+    """Two consecutive sealed, signed, unstored blocks of kv puts."""
+    store = Store(data / DB_NAME)
+    ex = open_executor(data, store)
+    key = read_node_key(data)
+    k = SigningKey(b"g" * 32)
+    writes = []
+    for first in (1, 4):
+        ex.begin("2026-02-01T00:00:00.000Z")
+        for seq in range(first, first + 3):
+            ex.deliver(parse_and_verify(kv_put(k, seq, k=f"g{seq}", v=str(seq))))
+        sealed = ex.seal()
+        ex.attach_note(sealed, sealed.checkpoint.sign(key, ex.chain_id))
+        writes.append(sealed.write)
+    return store, writes, k
+
+
+def test_a_failing_block_leaves_its_whole_group_unstored(kv_data: Path) -> None:
+    store, (b1, b2), k = _seal_two(kv_data)
+    height = store.height()
+    b2.txs = [b1.txs[0], *b2.txs[1:]]  # a txid the group already holds: the second block cannot be stored
+    with pytest.raises(sqlite3.IntegrityError):
+        store.write_blocks([b1, b2])
+    assert store.height() == height
+    assert store.state_get("kv/g1") is None and store.state_get("seq/" + k.public_hex) is None
+    assert store.block(b1.block.height) is None
+    assert verify_data(kv_data, workers=1).ok
+
+
+def test_a_group_stores_every_block_with_its_own_checkpoint(kv_data: Path) -> None:
+    store, (b1, b2), k = _seal_two(kv_data)
+    store.write_blocks([b1, b2])
+    verifier = Verifier.from_vkey(store.get_meta("verifier_key").decode())  # type: ignore[union-attr]
+    for w, size in ((b1, 3), (b2, 6)):
+        rec = store.block(w.block.height)
+        assert rec is not None and rec.tx_count == 3 and rec.log_size == size
+        cp = Checkpoint.open(rec.checkpoint, [verifier])
+        assert (cp.height, cp.size, cp.state_root) == (rec.height, size, rec.state_root)
+    assert b1.block.state_root != b2.block.state_root
+    assert [store.state_get(f"kv/g{i}") for i in (1, 6)] == [b'"1"', b'"6"']
+    assert store.state_get("seq/" + k.public_hex) == b"6"  # the later block's value wins
+    assert verify_data(kv_data, workers=1).ok
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_slow_writer_stores_blocks_in_groups_and_loses_none(kv_data: Path, workers: int) -> None:
+    """Blocks are still cut every interval; the writer takes all those waiting in one transaction."""
+    groups: list[int] = []
+    n = 120
+    k = SigningKey(b"h" * 32)
+    with Node(kv_data, verify_workers=workers, block_interval=0.002, max_block_txs=4) as node:
+        if node._writer is not None:  # the block-writer process (with verifier processes)
+            writer = node._writer
+            inner = writer.write
+
+            def slow_child(blocks: list[BlockWrite]) -> list[tuple[bytes, str]]:
+                groups.append(len(blocks))
+                time.sleep(0.03)
+                return inner(blocks)
+
+            writer.write = slow_child  # type: ignore[method-assign]
+        else:
+            inner_store = node.store.write_blocks
+
+            def slow_store(ws: Sequence[BlockWrite]) -> None:
+                groups.append(len(ws))
+                time.sleep(0.03)
+                inner_store(ws)
+
+            node.store.write_blocks = slow_store  # type: ignore[method-assign]
+        receipts = [f.result(timeout=60) for f in node.submit_many([kv_put(k, i, k=f"h{i}") for i in range(1, n + 1)])]
+    assert [r.index for r in receipts] == list(range(n))
+    assert sum(groups) >= n // 4  # every block of at most 4 transactions was stored...
+    assert max(groups) > 1  # ...and some were stored together
+    store = Store(kv_data / DB_NAME)
+    for r in receipts:
+        found = store.tx_by_id(bytes.fromhex(r.txid))
+        assert found is not None and found[:2] == (r.index, r.height)
+        rec = store.block(r.height)
+        assert rec is not None and rec.tx_count <= 4
+    assert store.state_get("seq/" + k.public_hex) == str(n).encode()
+    assert verify_data(kv_data, workers=1).ok
