@@ -72,14 +72,18 @@ def test_a_slow_writer_stores_blocks_in_groups_and_loses_none(kv_data: Path, wor
     with Node(kv_data, verify_workers=workers, block_interval=0.002, max_block_txs=4) as node:
         if node._writer is not None:  # the block-writer process (with verifier processes)
             writer = node._writer
-            inner = writer.write
+            send, receive = writer.send, writer.receive
 
-            def slow_child(blocks: list[BlockWrite]) -> list[tuple[bytes, str]]:
+            def counted_send(blocks: list[BlockWrite]) -> None:
                 groups.append(len(blocks))
-                time.sleep(0.03)
-                return inner(blocks)
+                send(blocks)
 
-            writer.write = slow_child  # type: ignore[method-assign]
+            def slow_receive(blocks: list[BlockWrite]) -> list[tuple[bytes, str]]:
+                time.sleep(0.03)
+                return receive(blocks)
+
+            writer.send = counted_send  # type: ignore[method-assign]
+            writer.receive = slow_receive  # type: ignore[method-assign]
         else:
             inner_store = node.store.write_blocks
 
@@ -100,4 +104,40 @@ def test_a_slow_writer_stores_blocks_in_groups_and_loses_none(kv_data: Path, wor
         rec = store.block(r.height)
         assert rec is not None and rec.tx_count <= 4
     assert store.state_get("seq/" + k.public_hex) == str(n).encode()
+    assert verify_data(kv_data, workers=1).ok
+
+
+def test_a_dead_block_writer_fails_waiting_transactions_and_keeps_what_was_acknowledged(kv_data: Path) -> None:
+    """The child that stores blocks is killed mid-run: every waiter gets an answer (no hang), the node
+    refuses new work, and after a restart every acknowledged transaction is there."""
+    import os
+    import signal
+
+    from anju.errors import Overloaded
+
+    k = SigningKey(b"j" * 32)
+    node = Node(kv_data, verify_workers=1, block_interval=0.005, max_block_txs=10).start()
+    writer = node._writer
+    assert writer is not None
+    first = [f.result(timeout=60) for f in node.submit_many([kv_put(k, i, k=f"j{i}") for i in range(1, 21)])]
+    os.kill(writer._proc.pid or 0, signal.SIGKILL)
+    writer._proc.join(timeout=10)
+    futs = node.submit_many([kv_put(k, i, k=f"j{i}") for i in range(21, 221)])
+    outcomes = []
+    for f in futs:
+        try:
+            outcomes.append(f.result(timeout=60))
+        except Overloaded as exc:
+            outcomes.append(exc)
+    failed = [o for o in outcomes if isinstance(o, Overloaded)]
+    assert failed and all(o.code == "SHUTTING_DOWN" for o in failed)
+    assert node.failure is not None
+    with pytest.raises(Overloaded):
+        node.submit(kv_put(k, 300))
+    node.stop()
+    acknowledged = first + [o for o in outcomes if not isinstance(o, Overloaded)]
+    with Node(kv_data, verify_workers=0) as again:
+        for r in acknowledged:
+            found = again.store.tx_by_id(bytes.fromhex(r.txid))
+            assert found is not None and found[:2] == (r.index, r.height)
     assert verify_data(kv_data, workers=1).ok

@@ -194,6 +194,8 @@ class Node:
         # Sealed blocks wait here for the writer, which stores all those waiting in one transaction:
         # under load blocks are still cut every ``block_interval``, and stored in groups.
         self._write_q: queue.Queue[tuple[Sealed, list[Future[Receipt]]] | None] = queue.Queue(maxsize=WRITE_QUEUE)
+        # Groups sent to the block-writer process and not yet answered (one stored, one sealed there).
+        self._sent_q: queue.Queue[list[tuple[Sealed, list[Future[Receipt]]]] | None] = queue.Queue(maxsize=1)
         self._pending: dict[str, Future[Receipt]] = {}
         self._listeners: list[Callable[[BlockRecord], None]] = []
         self._stopping = False
@@ -222,6 +224,7 @@ class Node:
             (self._forward_loop, "anju-forward"),
             (self._sequence_loop, "anju-sequencer"),
             (self._write_loop, "anju-writer"),
+            *([(self._settle_loop, "anju-settle")] if self._writer is not None else []),
         ):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
@@ -385,16 +388,18 @@ class Node:
             self._write_q.put(None)
 
     def _write_loop(self) -> None:
-        """Store sealed blocks; the blocks waiting when the writer gets to them go in one group."""
+        """Take the sealed blocks waiting as one group (group commit); store it here, or send it to
+        the block-writer process and let :meth:`_settle_loop` wait for its answer."""
         ex = self.executor
+        writer = self._writer
         stop = False
         while not stop:
             item = self._write_q.get()
             if item is None:
-                return
+                break
             group = [item]
             txs = len(item[1])
-            while txs < GROUP_MAX_TXS:  # group commit: take every block already waiting
+            while txs < GROUP_MAX_TXS:  # take every block already waiting
                 try:
                     item = self._write_q.get_nowait()
                 except queue.Empty:
@@ -404,32 +409,63 @@ class Node:
                     break
                 group.append(item)
                 txs += len(item[1])
-            self._store_group(ex, group)
-
-    def _store_group(self, ex: Executor, group: list[tuple[Sealed, list[Future[Receipt]]]]) -> None:
-        """Sign (or have the writer process seal), store in one transaction, then settle every receipt."""
-        writes = [sealed.write for sealed, _ in group]
-        try:
-            if self._writer is not None and self._writer.seals:
-                made = self._writer.write(writes)  # hashes the state, signs, stores
-                if len(made) != len(group):
-                    raise StorageCorrupt("STORE_CORRUPT", "the block writer returned the wrong number of checkpoints")
-                for (sealed, _), (root, note) in zip(group, made, strict=True):
-                    ex.attach_note(sealed, note, state_root=root)
+            if self.failure is not None:
+                self._fail_group(group, self.failure)
+            elif writer is None:
+                self._store_here(ex, group)
             else:
-                for sealed, _ in group:
-                    ex.attach_note(sealed, sealed.checkpoint.sign(self.key, self.key_name))
-                if self._writer is not None:
-                    self._writer.write(writes)
-                else:
-                    self.store.write_blocks(writes)
+                if not writer.seals:
+                    for sealed, _ in group:
+                        ex.attach_note(sealed, sealed.checkpoint.sign(self.key, self.key_name))
+                self._sent_q.put(group)  # bounded: the child holds at most two groups
+                try:
+                    writer.send([sealed.write for sealed, _ in group])
+                except BaseException as exc:  # the child is gone: its answers never come
+                    self.failure = self.failure or exc
+        if writer is not None:
+            self._sent_q.put(None)
+
+    def _settle_loop(self) -> None:
+        """Wait for the block-writer process to answer each group sent, in order; then settle it."""
+        ex = self.executor
+        writer = self._writer
+        assert writer is not None
+        while True:
+            group = self._sent_q.get()
+            if group is None:
+                return
+            if self.failure is not None:
+                self._fail_group(group, self.failure)
+                continue
+            try:
+                made = writer.receive([sealed.write for sealed, _ in group])
+                if writer.seals:
+                    if len(made) != len(group):
+                        raise StorageCorrupt("STORE_CORRUPT", "the block writer returned the wrong number of notes")
+                    for (sealed, _), (root, note) in zip(group, made, strict=True):
+                        ex.attach_note(sealed, note, state_root=root)
+                records = [ex.stored(sealed) for sealed, _ in group]
+            except BaseException as exc:
+                self.failure = exc
+                self._fail_group(group, exc)
+                continue
+            self._settle_group(group, records)
+
+    def _store_here(self, ex: Executor, group: list[tuple[Sealed, list[Future[Receipt]]]]) -> None:
+        """Sign and store a group in this process (no block-writer process), then settle it."""
+        try:
+            for sealed, _ in group:
+                ex.attach_note(sealed, sealed.checkpoint.sign(self.key, self.key_name))
+            self.store.write_blocks([sealed.write for sealed, _ in group])
             records = [ex.stored(sealed) for sealed, _ in group]
         except BaseException as exc:
             self.failure = exc
-            for _, futs in group:
-                for f in futs:
-                    _settle(f, Overloaded("SHUTTING_DOWN", f"storage failure: {exc}", retry_after=30))
-            raise
+            self._fail_group(group, exc)
+            return
+        self._settle_group(group, records)
+
+    def _settle_group(self, group: list[tuple[Sealed, list[Future[Receipt]]]], records: list[BlockRecord]) -> None:
+        """The group is durable: resolve its receipts, then tell the listeners, block by block."""
         for (sealed, futs), record in zip(group, records, strict=True):
             self._release(len(futs))
             first = record.first_index
@@ -438,6 +474,13 @@ class Node:
             for listener in self._listeners:
                 with contextlib.suppress(Exception):  # a listener never stops the ledger
                     listener(record)
+
+    def _fail_group(self, group: list[tuple[Sealed, list[Future[Receipt]]]], exc: BaseException) -> None:
+        """Storage failed: the group's transactions are not committed; say so to every waiter."""
+        for _, futs in group:
+            self._release(len(futs))
+            for f in futs:
+                _settle(f, Overloaded("SHUTTING_DOWN", f"storage failure: {exc}", retry_after=30))
 
     # -- synchronous block building (demo data, tests) ----------------------------------------------
     def commit_block(self, time_: str, txs: Sequence[Tx]) -> tuple[BlockRecord, list[TxRejected | None]]:

@@ -12,10 +12,12 @@ block moves to this child process, which runs beside it on the other core:
    blocks sent along with it: a group of consecutive blocks is stored in one transaction.
 
 The protocol is one pickled list of consecutive :class:`BlockWrite` per message (their records'
-state roots and notes still empty), answered once ``COMMIT`` has returned (all durable) by
-``b"ok"`` + a pickled list of (state root, signed note), one per block, or by ``b"error "`` + the
-error text (then none of them is stored). The process exits when its pipe closes (its parent is
-gone). Without a :class:`Sealer`, the blocks arrive complete and are only stored.
+state roots and notes still empty), answered in order once ``COMMIT`` has returned (all durable)
+by ``b"ok"`` + a pickled list of (state root, signed note), one per block, or by ``b"error "`` +
+the error text (then none of them is stored, and the child stops). The parent may send the next
+group before the answer to the previous one arrives: the child starts on it at once. The process
+exits when its pipe closes (its parent is gone). Without a :class:`Sealer`, the blocks arrive
+complete and are only stored.
 """
 
 from __future__ import annotations
@@ -103,19 +105,27 @@ class BlockWriter:
         self._proc.start()
         child.close()
 
-    def write(self, blocks: list[BlockWrite]) -> list[tuple[bytes, str]]:
-        """Store consecutive ``blocks`` in one transaction; with a sealer, return each one's state root
-        and signed note, as the child made them (without, an empty list)."""
+    def send(self, blocks: list[BlockWrite]) -> None:
+        """Send consecutive ``blocks`` to be stored in one transaction (answered by :meth:`receive`)."""
         self._conn.send_bytes(pickle.dumps(blocks, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def receive(self, blocks: list[BlockWrite]) -> list[tuple[bytes, str]]:
+        """Wait until the oldest group sent, ``blocks``, is durable; with a sealer, return each block's
+        state root and signed note as the child made them (without, an empty list)."""
         try:
             answer = self._conn.recv_bytes()
-        except EOFError:
+        except (EOFError, OSError):
             raise StorageCorrupt("STORE_CORRUPT", "the block-writer process died") from None
         if not answer.startswith(b"ok"):
             heights = f"{blocks[0].block.height}..{blocks[-1].block.height}" if blocks else "(none)"
             raise StorageCorrupt("STORE_CORRUPT", f"storing blocks {heights} failed: {answer.decode()[6:]}")
         made: list[tuple[bytes, str]] = pickle.loads(answer[2:])
         return made
+
+    def write(self, blocks: list[BlockWrite]) -> list[tuple[bytes, str]]:
+        """:meth:`send` then :meth:`receive`: store ``blocks`` and wait until they are durable."""
+        self.send(blocks)
+        return self.receive(blocks)
 
     def close(self) -> None:
         self._conn.close()
