@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from anju.errors import StorageCorrupt, VerificationError
 from anju.ledger.statemap import (
     EMPTY_ROOT,
+    ROOT_KEY,
     MemoryNodeStore,
     StateMap,
     StateProof,
@@ -98,11 +99,33 @@ def test_root_matches_the_specification(state: State, expected: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("depth", "path_hex_prefix", "expected_hex"),
-    [(0, "ff", "00"), (1, "ff", "8001"), (8, "ab", "ab08"), (9, "abff", "ab8009"), (12, "abcd", "abc00c")],
+    [
+        (0, "ff", "0001"),
+        (1, "ff", "0003"),
+        (4, "ff", "001f"),
+        (5, "ab", "011501"),
+        (9, "abff", "011517"),
+        (12, "abcd", "0202af04"),
+        (255, "ff" * 32, "33" + "7f" + "ff" * 31 + "01"),
+    ],
 )
-def test_node_key_is_left_aligned_prefix_then_depth(depth: int, path_hex_prefix: str, expected_hex: str) -> None:
+def test_node_key_is_tile_then_tile_prefix_then_place_in_tile(
+    depth: int, path_hex_prefix: str, expected_hex: str
+) -> None:
     path = int.from_bytes(bytes.fromhex(path_hex_prefix).ljust(32, b"\x00"), "big")
     assert node_key(depth, path).hex() == expected_hex
+
+
+@given(st.integers(0, 2**256 - 1), st.integers(0, 2**256 - 1), st.integers(0, 255), st.integers(0, 255))
+def test_node_keys_are_unique_and_a_tile_shares_its_prefix(p: int, q: int, d: int, e: int) -> None:
+    """Two nodes get the same key iff they are the same node (depth and path prefix); the nodes of
+    one tile (same depth // 5, same first 5 * (depth // 5) bits) share every byte but the last."""
+    same_node = d == e and p >> (256 - d) == q >> (256 - e)
+    assert (node_key(d, p) == node_key(e, q)) == same_node
+    t = d // 5 * 5
+    if d // 5 == e // 5 and p >> (256 - t) == q >> (256 - t):
+        assert node_key(d, p)[:-1] == node_key(e, q)[:-1]
+    assert node_key(d, p) != ROOT_KEY
 
 
 def test_deep_shared_prefix_builds_and_collapses() -> None:

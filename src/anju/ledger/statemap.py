@@ -149,14 +149,33 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha256(b"\x01" + left + right).digest()
 
 
-def node_key(depth: int, path: int) -> bytes:
-    """Store key of the internal node at ``depth`` (0..255) on ``path`` (an int): first bits ‖ depth byte.
+TILE = 5
+"""Levels per storage tile: a tile (one node at depth ``5t`` and its descendants down to depth
+``5t + 4``, at most 31 nodes) is stored under one key prefix, so it fills at most a page or two."""
+# node_key's parts per depth: tile byte, shift and byte length of the tile's path prefix, and the
+# node's position inside its tile (breadth first: 1 << local depth, plus its local path bits).
+_TILE_BYTE = tuple(bytes((d // TILE,)) for d in range(256))
+_TILE_SHIFT = tuple(256 - d // TILE * TILE for d in range(256))
+_TILE_LEN = tuple((d // TILE * TILE + 7) >> 3 for d in range(256))
+_LOCAL_BASE = tuple(1 << (d % TILE) for d in range(256))
+_LOCAL_MASK = tuple((1 << (d % TILE)) - 1 for d in range(256))
 
-    The first ``depth`` bits of the path are left-aligned in ``ceil(depth / 8)`` bytes, rest zero,
-    then one byte of depth. Prefix first keeps a subtree's nodes next to each other in the store's
-    B-tree, so updating one key rewrites a few adjacent pages rather than one page per level.
+
+def node_key(depth: int, path: int) -> bytes:
+    """Store key of the internal node at ``depth`` (0..255) on ``path`` (an int), tile by tile.
+
+    ``t = depth // 5``: one byte ``t``, then the first ``5t`` path bits (right-aligned in
+    ``ceil(5t / 8)`` bytes), then one byte ``(1 << l) | b`` where ``l = depth - 5t`` and ``b`` are
+    the next ``l`` path bits. Every key update rewrites the nodes on its path; with this order they
+    fall in one tile (one or two B-tree pages) per five levels, and the top tiles, which every
+    block rewrites, sit together at the start of the store. (Keyed by full prefix instead, a block
+    dirtied nearly every page of the table.)
     """
-    return (path >> (256 - depth) << (-depth & 7)).to_bytes((depth + 7) >> 3, "big") + bytes((depth,))
+    return (
+        _TILE_BYTE[depth]
+        + (path >> _TILE_SHIFT[depth]).to_bytes(_TILE_LEN[depth], "big")
+        + bytes((_LOCAL_BASE[depth] | (path >> (256 - depth)) & _LOCAL_MASK[depth],))
+    )
 
 
 def _hash(ref: _Ref) -> bytes:
@@ -324,8 +343,9 @@ class StateMap:
         p, path, vh = c
         down: list[tuple[bytes, _Ref, int]] = []  # (node key, sibling, direction bit) per internal node
         get = self._nodes.get
+        tb, ts, tl, lb, lm = _TILE_BYTE, _TILE_SHIFT, _TILE_LEN, _LOCAL_BASE, _LOCAL_MASK
         while type(ref) is bytes:
-            key = (p >> (256 - d) << (-d & 7)).to_bytes((d + 7) >> 3, "big") + bytes((d,))  # node_key(d, p)
+            key = tb[d] + (p >> ts[d]).to_bytes(tl[d], "big") + bytes((lb[d] | (p >> (256 - d)) & lm[d],))  # node_key
             rec = get(key)
             if rec is None:
                 rec = self._load(key)  # raises

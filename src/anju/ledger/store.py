@@ -51,8 +51,9 @@ CREATE INDEX IF NOT EXISTS events_height ON events(height);
 """
 
 
-STORE_FORMAT = b"2"
-"""Version of the on-disk layout (2: state-map node keys are prefix first). Kept in ``meta``."""
+STORE_FORMAT = b"3"
+"""Version of the on-disk layout (2: state-map node keys were prefix first; 3: tiled, see
+:func:`anju.ledger.statemap.node_key`). Kept in ``meta``."""
 
 
 @dataclass(frozen=True, slots=True)
