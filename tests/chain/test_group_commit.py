@@ -107,7 +107,9 @@ def test_a_slow_writer_stores_blocks_in_groups_and_loses_none(kv_data: Path, wor
     assert verify_data(kv_data, workers=1).ok
 
 
-def test_a_dead_block_writer_fails_waiting_transactions_and_keeps_what_was_acknowledged(kv_data: Path) -> None:
+def test_a_dead_block_writer_fails_waiting_transactions_and_keeps_what_was_acknowledged(
+    kv_data: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """The child that stores blocks is killed mid-run: every waiter gets an answer (no hang), the node
     refuses new work, and after a restart every acknowledged transaction is there."""
     import os
@@ -132,6 +134,7 @@ def test_a_dead_block_writer_fails_waiting_transactions_and_keeps_what_was_ackno
     failed = [o for o in outcomes if isinstance(o, Overloaded)]
     assert failed and all(o.code == "SHUTTING_DOWN" for o in failed)
     assert node.failure is not None
+    assert "storing blocks failed" in caplog.text  # said once, in the node's log
     with pytest.raises(Overloaded):
         node.submit(kv_put(k, 300))
     node.stop()

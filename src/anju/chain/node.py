@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import gc
+import logging
 import os
 import queue
 import threading
@@ -46,6 +47,7 @@ from anju.registry.port import Event
 DB_NAME = "ledger.db"
 GENESIS_NAME = "genesis.json"
 KEY_NAME = "node.key"
+log = logging.getLogger("anju.node")
 WRITE_QUEUE = 16
 """Sealed blocks that may wait for the writer before the sequencer pauses."""
 GROUP_MAX_TXS = 20_000
@@ -421,7 +423,7 @@ class Node:
                 try:
                     writer.send([sealed.write for sealed, _ in group])
                 except BaseException as exc:  # the child is gone: its answers never come
-                    self.failure = self.failure or exc
+                    self._failed(exc)
         if writer is not None:
             self._sent_q.put(None)
 
@@ -446,7 +448,7 @@ class Node:
                         ex.attach_note(sealed, note, state_root=root)
                 records = [ex.stored(sealed) for sealed, _ in group]
             except BaseException as exc:
-                self.failure = exc
+                self._failed(exc)
                 self._fail_group(group, exc)
                 continue
             self._settle_group(group, records)
@@ -459,7 +461,7 @@ class Node:
             self.store.write_blocks([sealed.write for sealed, _ in group])
             records = [ex.stored(sealed) for sealed, _ in group]
         except BaseException as exc:
-            self.failure = exc
+            self._failed(exc)
             self._fail_group(group, exc)
             return
         self._settle_group(group, records)
@@ -475,8 +477,15 @@ class Node:
                 with contextlib.suppress(Exception):  # a listener never stops the ledger
                     listener(record)
 
+    def _failed(self, exc: BaseException) -> None:
+        """Storing failed: from now on the node refuses new work and stores nothing more."""
+        if self.failure is None:
+            self.failure = exc
+            log.error("storing blocks failed; the node refuses new work until restarted: %s", exc, exc_info=exc)
+
     def _fail_group(self, group: list[tuple[Sealed, list[Future[Receipt]]]], exc: BaseException) -> None:
-        """Storage failed: the group's transactions are not committed; say so to every waiter."""
+        """Storing failed: the group was not acknowledged; every waiter gets SHUTTING_DOWN (if the
+        writer died after its COMMIT, the group is stored after all: a restarted node shows it)."""
         for _, futs in group:
             self._release(len(futs))
             for f in futs:
