@@ -107,10 +107,11 @@ def test_a_slow_writer_stores_blocks_in_groups_and_loses_none(kv_data: Path, wor
     assert verify_data(kv_data, workers=1).ok
 
 
+@pytest.mark.parametrize("child", [0, 1], ids=["sealer", "store"])
 def test_a_dead_block_writer_fails_waiting_transactions_and_keeps_what_was_acknowledged(
-    kv_data: Path, caplog: pytest.LogCaptureFixture
+    kv_data: Path, caplog: pytest.LogCaptureFixture, child: int
 ) -> None:
-    """The child that stores blocks is killed mid-run: every waiter gets an answer (no hang), the node
+    """A block-writer child (the sealer or the store) is killed mid-run: every waiter gets an answer (no hang), the node
     refuses new work, and after a restart every acknowledged transaction is there."""
     import os
     import signal
@@ -122,8 +123,7 @@ def test_a_dead_block_writer_fails_waiting_transactions_and_keeps_what_was_ackno
     writer = node._writer
     assert writer is not None
     first = [f.result(timeout=60) for f in node.submit_many([kv_put(k, i, k=f"j{i}") for i in range(1, 21)])]
-    os.kill(writer._proc.pid or 0, signal.SIGKILL)
-    writer._proc.join(timeout=10)
+    os.kill(writer.pids[child], signal.SIGKILL)
     futs = node.submit_many([kv_put(k, i, k=f"j{i}") for i in range(21, 221)])
     outcomes = []
     for f in futs:

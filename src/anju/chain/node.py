@@ -1,10 +1,12 @@
-"""The embedded node: one process that verifies, sequences, executes and commits blocks.
+"""The embedded node: verifies, sequences, executes and commits blocks (with worker processes).
 
 Pipeline (each stage keeps submission order):
 
     submit(raw) ─► verifier processes (parse, JCS, Ed25519; both cores) ─► sequencer thread
-    (seq + application, block open ≤ ``block_interval``) ─► writer thread (sign checkpoint,
-    one SQLite transaction, fsync) ─► futures resolved: the receipt means "durably committed".
+    (seq + application, block open ≤ ``block_interval``) ─► writer thread (groups the blocks
+    waiting) ─► sealer process (state map, signed checkpoints) ─► store process (one SQLite
+    transaction per group, fsync) ─► settle thread: futures resolved, the receipt means
+    "durably committed". Without worker processes the writer thread signs and stores itself.
 
 While the writer stores block *h*, the sequencer already executes block *h + 1* on top of it.
 Blocks are cut every ``block_interval`` whatever the load; when the writer falls behind, it

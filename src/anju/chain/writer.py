@@ -1,32 +1,39 @@
-"""The block-writing process: hashing the state, signing and storing blocks off the sequencer's core.
+"""The block-writing processes: hashing the state, signing and storing blocks off the sequencer's core.
 
 The node's Python work is bound by one interpreter lock. The sequencer (verify → ``seq`` →
 execute → log leaves) stays in the node's process; everything that only depends on a sealed
-block moves to this child process, which runs beside it on the other core:
+block moves to two child processes, a pipeline beside it:
 
-1. apply the block's state writes to the authenticated state map (the child owns it, see
-   :meth:`Executor.hand_off_state`) → the new state root and the node changes to store;
-2. build the block's checkpoint (log size and root from the sequencer, state root from step 1)
-   and sign it with the node's key;
-3. store the block in one SQLite transaction (``COMMIT`` with ``synchronous=FULL``) — with the
-   blocks sent along with it: a group of consecutive blocks is stored in one transaction.
+1. the **sealer** applies each block's state writes to the authenticated state map (it owns it,
+   see :meth:`Executor.hand_off_state`) → the new state root and the node changes to store; it
+   builds the block's checkpoint (log size and root from the sequencer, state root just computed)
+   and signs it with the node's key;
+2. the **store** writes a group of consecutive blocks in one SQLite transaction (``COMMIT`` with
+   ``synchronous=FULL``) and answers the node.
 
-The protocol is one pickled list of consecutive :class:`BlockWrite` per message (their records'
-state roots and notes still empty), answered in order once ``COMMIT`` has returned (all durable)
-by ``b"ok"`` + a pickled list of (state root, signed note), one per block, or by ``b"error "`` +
-the error text (then none of them is stored, and the child stops). The parent may send the next
-group before the answer to the previous one arrives: the child starts on it at once. The process
-exits when its pipe closes (its parent is gone). Without a :class:`Sealer`, the blocks arrive
-complete and are only stored.
+While the store commits one group, the sealer already hashes the next. Until the store says a
+group is stored (an acknowledgement back to the sealer), the sealer reads that group's state-map
+nodes from memory (a :class:`PendingNodes` layer), never from SQLite.
+
+Messages: node → sealer, a pickled list of consecutive :class:`BlockWrite` (records' state roots
+and notes still empty); sealer → store, ``b"G"`` + pickled (blocks, [(state root, note)...]) or
+``b"E"`` + the error text; store → node, in order, once ``COMMIT`` returned (all durable),
+``b"ok"`` + the pickled list of (state root, signed note), or ``b"error "`` + the error text (then
+none of that group is stored, and both children stop); store → sealer, ``b"A"`` + the number of
+blocks just stored. The node may send the next group before the previous one is answered. A child
+exits when its input closes, so closing the node's end stops both in turn. Without a
+:class:`Sealer`, the node sends ``b"G"`` messages straight to the store (blocks already complete).
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import pickle
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from anju.chain.executor import PendingNodes
 from anju.crypto.keys import SigningKey
 from anju.errors import StorageCorrupt
 from anju.ledger.checkpoint import Checkpoint
@@ -43,12 +50,20 @@ class Sealer:
         self.key_name = key_name
         self.origin = origin
         self.warm = warm
+        self.pending: PendingNodes | None = None
 
     def bind(self, store: Store) -> None:
-        """Read the state map through this process's own connection (never the parent's)."""
-        self.smt.rebind(store.smt_view())
+        """Read the state map through this process's own connection (never the parent's), under
+        the node changes of the blocks completed but not yet stored."""
+        self.pending = PendingNodes(store.smt_get)
+        self.smt.rebind(self.pending)
         if self.warm:
             self.smt.warm(dict(store.smt_rows(self.warm)))
+
+    def stored(self, blocks: int) -> None:
+        """The oldest ``blocks`` completed blocks are durably stored: read their nodes from SQLite."""
+        if self.pending is not None:
+            del self.pending.layers[:blocks]
 
     def complete(self, w: BlockWrite) -> tuple[bytes, str]:
         root, changes = self.smt.apply(w.state)
@@ -59,63 +74,119 @@ class Sealer:
         note = cp.sign(self.key, self.key_name)
         w.block = BlockRecord(b.height, b.time, b.first_index, b.tx_count, b.log_size, b.log_root, root, note)
         w.smt = changes
+        if self.pending is not None:
+            self.pending.layers.append(changes)
         return root, note
 
 
-def _serve(path: str, conn: Connection, parent_end: Connection, sealer: Sealer | None) -> None:
-    parent_end.close()  # the forked copy of the parent's end: without this, EOF never arrives
-    store = Store(Path(path))
+def _seal_serve(path: str, inbox: Connection, hand: Connection, sealer: Sealer, others: list[Connection]) -> None:
+    """The sealer child: hash and sign each group from the node, hand it to the store child."""
+    for c in others:
+        c.close()  # forked copies of ends this process does not use: without this, EOF never arrives
+    store = Store(Path(path))  # read only: state-map nodes missing from memory
     try:
-        if sealer is not None:
-            sealer.bind(store)
+        sealer.bind(store)
         while True:
             try:
-                msg = conn.recv_bytes()
+                msg = inbox.recv_bytes()
             except EOFError:
                 return
+            while hand.poll():  # acknowledgements: those blocks are stored, forget their layers
+                sealer.stored(int(hand.recv_bytes()[1:]))
             try:
                 blocks: list[BlockWrite] = pickle.loads(msg)
-                made = [sealer.complete(block) for block in blocks] if sealer is not None else []
-                store.write_blocks(blocks)
-                answer = b"ok" + pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL)
-            except BaseException as exc:  # reported to the parent, which stops the node
-                conn.send_bytes(f"error {type(exc).__name__}: {exc}".encode())
+                made = [sealer.complete(block) for block in blocks]
+                out = b"G" + pickle.dumps((blocks, made), protocol=pickle.HIGHEST_PROTOCOL)
+            except BaseException as exc:  # reported (after the groups before it) by the store child
+                hand.send_bytes(f"E{type(exc).__name__}: {exc}".encode())
                 return
-            conn.send_bytes(answer)
+            hand.send_bytes(out)
+    except (EOFError, OSError):  # the store child is gone; the node hears it from its own pipe
+        return
+    finally:
+        store.close()
+
+
+def _store_serve(path: str, inbox: Connection, answers: Connection, acks: bool, others: list[Connection]) -> None:
+    """The store child: one SQLite transaction per group, then the answer to the node."""
+    for c in others:
+        c.close()
+    store = Store(Path(path))
+    try:
+        while True:
+            try:
+                msg = inbox.recv_bytes()
+            except (EOFError, OSError):  # the sister process or the node is gone
+                return
+            try:
+                if msg[:1] != b"G":
+                    raise StorageCorrupt("STORE_CORRUPT", msg[1:].decode(errors="replace"))
+                blocks, made = pickle.loads(msg[1:])
+                store.write_blocks(blocks)
+            except BaseException as exc:  # reported to the node, which stops
+                answers.send_bytes(f"error {type(exc).__name__}: {exc}".encode())
+                return
+            answers.send_bytes(b"ok" + pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL))
+            if acks:
+                with contextlib.suppress(OSError):
+                    inbox.send_bytes(b"A%d" % len(blocks))
     finally:
         store.close()
 
 
 class BlockWriter:
-    """Stores blocks to ``path`` from a child process; :meth:`write` returns once they are durable.
+    """Stores blocks to ``path`` from child processes; :meth:`write` returns once they are durable.
 
-    With a ``sealer``, the child also hashes the state and signs the checkpoint (see the module doc).
+    With a ``sealer``, a first child also hashes the state and signs the checkpoints (see the
+    module doc); without, blocks go straight to the store child.
     """
 
     def __init__(self, path: Path, sealer: Sealer | None = None) -> None:
-        # fork: the child runs only this module's loop over a fresh SQLite connection (spawn would
-        # re-import the parent's main module, which scripts and tests do not guard) and inherits
-        # the state map without copying it through a pipe.
+        # fork: a child runs only this module's loop over a fresh SQLite connection (spawn would
+        # re-import the parent's main module, which scripts and tests do not guard) and the sealer
+        # inherits the state map without copying it through a pipe.
         ctx = multiprocessing.get_context("fork")
         self.seals = sealer is not None
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(
-            target=_serve, args=(str(path), child, self._conn, sealer), name="anju-block-writer", daemon=True
-        )
-        self._proc.start()
-        child.close()
+        self._out, inbox = ctx.Pipe()  # node → first child
+        answers, self._in = ctx.Pipe()  # store child → node
+        ends = [self._out, inbox, answers, self._in]
+        self._procs: list[multiprocessing.process.BaseProcess] = []
+        if sealer is not None:
+            hand, store_in = ctx.Pipe()  # sealer ⇄ store child
+            ends += [hand, store_in]
+            seal_keeps, store_keeps = (inbox, hand), (store_in, answers)
+            self._procs.append(ctx.Process(target=_seal_serve, name="anju-block-sealer", daemon=True, args=(
+                str(path), inbox, hand, sealer, [e for e in ends if e not in seal_keeps])))  # fmt: skip
+            self._procs.append(ctx.Process(target=_store_serve, name="anju-block-store", daemon=True, args=(
+                str(path), store_in, answers, True, [e for e in ends if e not in store_keeps])))  # fmt: skip
+        else:
+            self._procs.append(ctx.Process(target=_store_serve, name="anju-block-store", daemon=True, args=(
+                str(path), inbox, answers, False, [e for e in ends if e not in (inbox, answers)])))  # fmt: skip
+        for proc in self._procs:
+            proc.start()
+        for e in ends:
+            if e is not self._out and e is not self._in:
+                e.close()
+
+    @property
+    def pids(self) -> list[int]:
+        """The children's process ids (sealer first, if any)."""
+        return [p.pid or 0 for p in self._procs]
 
     def send(self, blocks: list[BlockWrite]) -> None:
         """Send consecutive ``blocks`` to be stored in one transaction (answered by :meth:`receive`)."""
-        self._conn.send_bytes(pickle.dumps(blocks, protocol=pickle.HIGHEST_PROTOCOL))
+        if self.seals:
+            self._out.send_bytes(pickle.dumps(blocks, protocol=pickle.HIGHEST_PROTOCOL))
+        else:
+            self._out.send_bytes(b"G" + pickle.dumps((blocks, []), protocol=pickle.HIGHEST_PROTOCOL))
 
     def receive(self, blocks: list[BlockWrite]) -> list[tuple[bytes, str]]:
         """Wait until the oldest group sent, ``blocks``, is durable; with a sealer, return each block's
         state root and signed note as the child made them (without, an empty list)."""
         try:
-            answer = self._conn.recv_bytes()
+            answer = self._in.recv_bytes()
         except (EOFError, OSError):
-            raise StorageCorrupt("STORE_CORRUPT", "the block-writer process died") from None
+            raise StorageCorrupt("STORE_CORRUPT", "a block-writer process died") from None
         if not answer.startswith(b"ok"):
             heights = f"{blocks[0].block.height}..{blocks[-1].block.height}" if blocks else "(none)"
             raise StorageCorrupt("STORE_CORRUPT", f"storing blocks {heights} failed: {answer.decode()[6:]}")
@@ -128,5 +199,8 @@ class BlockWriter:
         return self.receive(blocks)
 
     def close(self) -> None:
-        self._conn.close()
-        self._proc.join(timeout=30)
+        """Close the pipe to the children (each exits once its input closes) and wait for them."""
+        self._out.close()
+        for proc in self._procs:
+            proc.join(timeout=30)
+        self._in.close()
