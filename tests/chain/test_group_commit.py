@@ -144,3 +144,31 @@ def test_a_dead_block_writer_fails_waiting_transactions_and_keeps_what_was_ackno
             found = again.store.tx_by_id(bytes.fromhex(r.txid))
             assert found is not None and found[:2] == (r.index, r.height)
     assert verify_data(kv_data, workers=1).ok
+
+
+def test_the_sealer_reads_unstored_nodes_from_memory_until_the_store_acknowledges_them(
+    kv_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sealer runs ahead of a slow store with a state-map cache of 16 nodes: nearly every node it
+    reads comes from the layers of groups not yet stored, or from SQLite once acknowledged. A layer
+    dropped too early would give wrong roots (caught by verify) or a missing node (a failed node)."""
+    import random
+
+    slow = Store.write_blocks
+
+    def slow_write(self: Store, ws: Sequence[BlockWrite]) -> None:
+        time.sleep(0.01)
+        slow(self, ws)
+
+    monkeypatch.setattr(Store, "write_blocks", slow_write)  # the forked store child inherits it
+    rng = random.Random(7)
+    keys = [SigningKey(bytes([i]) * 32) for i in range(1, 9)]
+    node = Node(kv_data, verify_workers=1, block_interval=0.002, max_block_txs=6)
+    node.executor.smt._nodes.capacity = 16  # inherited by the sealer
+    with node:
+        raws = [kv_put(keys[i % 8], i // 8 + 1, k=f"r{rng.randrange(400)}", v=str(i)) for i in range(400)]
+        receipts = [f.result(timeout=120) for f in node.submit_many(raws)]
+        assert node.failure is None
+    assert len({r.height for r in receipts}) > 20
+    report = verify_data(kv_data, workers=1)
+    assert report.ok, report
