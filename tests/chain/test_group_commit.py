@@ -172,3 +172,21 @@ def test_the_sealer_reads_unstored_nodes_from_memory_until_the_store_acknowledge
     assert len({r.height for r in receipts}) > 20
     report = verify_data(kv_data, workers=1)
     assert report.ok, report
+
+
+def test_a_block_writer_without_a_sealer_stores_complete_blocks_as_one_group(kv_data: Path) -> None:
+    from anju.chain.writer import BlockWriter
+    from anju.errors import StorageCorrupt
+
+    store, (b1, b2), k = _seal_two(kv_data)
+    writer = BlockWriter(kv_data / DB_NAME)
+    try:
+        assert writer.write([b1, b2]) == []  # nothing to report: the blocks came signed
+        b3 = BlockWrite(b2.block, b2.txs, [], {}, {}, [])  # the same height again: refused, nothing stored
+        with pytest.raises(StorageCorrupt, match="storing blocks"):
+            writer.write([b3])
+    finally:
+        writer.close()
+    assert store.height() == b2.block.height
+    assert store.state_get("seq/" + k.public_hex) == b"6"
+    assert verify_data(kv_data, workers=1).ok
