@@ -30,8 +30,10 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import pickle
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from anju.chain.executor import PendingNodes
 from anju.crypto.keys import SigningKey
@@ -150,18 +152,20 @@ class BlockWriter:
         self._out, inbox = ctx.Pipe()  # node → first child
         answers, self._in = ctx.Pipe()  # store child → node
         ends = [self._out, inbox, answers, self._in]
-        self._procs: list[multiprocessing.process.BaseProcess] = []
+        children: list[tuple[str, Callable[..., None], tuple[Any, ...], tuple[Connection, ...]]] = []
         if sealer is not None:
             hand, store_in = ctx.Pipe()  # sealer ⇄ store child
             ends += [hand, store_in]
-            seal_keeps, store_keeps = (inbox, hand), (store_in, answers)
-            self._procs.append(ctx.Process(target=_seal_serve, name="anju-block-sealer", daemon=True, args=(
-                str(path), inbox, hand, sealer, [e for e in ends if e not in seal_keeps])))  # fmt: skip
-            self._procs.append(ctx.Process(target=_store_serve, name="anju-block-store", daemon=True, args=(
-                str(path), store_in, answers, True, [e for e in ends if e not in store_keeps])))  # fmt: skip
+            children.append(("anju-block-sealer", _seal_serve, (str(path), inbox, hand, sealer), (inbox, hand)))
+            children.append(
+                ("anju-block-store", _store_serve, (str(path), store_in, answers, True), (store_in, answers))
+            )
         else:
-            self._procs.append(ctx.Process(target=_store_serve, name="anju-block-store", daemon=True, args=(
-                str(path), inbox, answers, False, [e for e in ends if e not in (inbox, answers)])))  # fmt: skip
+            children.append(("anju-block-store", _store_serve, (str(path), inbox, answers, False), (inbox, answers)))
+        self._procs: list[multiprocessing.process.BaseProcess] = []
+        for name, target, args, keeps in children:
+            others = [e for e in ends if all(e is not k for k in keeps)]  # each child closes the rest
+            self._procs.append(ctx.Process(target=target, name=name, daemon=True, args=(*args, others)))
         for proc in self._procs:
             proc.start()
         for e in ends:
