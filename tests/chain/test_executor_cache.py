@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
-from tests.conftest import kv_put
+from tests.conftest import CHAIN, kv_put
 
 from anju.chain import executor as ex_mod
 from anju.chain.node import Node
+from anju.crypto import tx as txmod
 from anju.crypto.keys import SigningKey
 from anju.crypto.tx import parse_and_verify
 
@@ -43,3 +45,38 @@ def test_absent_keys_skip_sqlite_only_when_the_whole_state_is_cached(
     _commit(node, key, range(11, 13), "2026-01-01T00:00:02.000Z")
     assert ex.get("kv/k12") == b'"12"' and ex.get("kv/k99") is None
     node.store.close()
+
+
+def test_reads_see_the_newest_of_many_sealed_unstored_blocks_until_each_is_stored(kv_data: Path) -> None:
+    """Under load dozens of sealed blocks wait for the writer; a read answers from the newest that
+    wrote the key (a delete included), and after each block is stored, from what is left."""
+    node = Node(kv_data, verify_workers=0)
+    ex = node.executor
+    k = SigningKey(b"o" * 32)
+    raws = {
+        1: [kv_put(k, 1, k="a", v="1"), kv_put(k, 2, k="b", v="1")],
+        2: [kv_put(k, 3, k="a", v="2")],
+        3: [kv_delete(k, 4, "b"), kv_put(k, 5, k="c", v="3")],
+    }
+    sealed = []
+    for n in (1, 2, 3):
+        ex.begin(f"2026-01-01T00:00:0{n}.000Z")
+        for raw in raws[n]:
+            ex.deliver(parse_and_verify(raw))
+        sealed.append(ex.seal())
+    # Reads are "after the last sealed block": storing block 1 (a=1, b=1) must not bring its
+    # values back while blocks 2 and 3 (a=2, b deleted) still wait.
+    expect = [(b'"2"', None, b'"3"')] * 4  # before any block is stored, then after each one
+    seen = [tuple(ex.get(f"kv/{x}") for x in "abc")]
+    for s in sealed:
+        ex.commit(s, s.checkpoint.sign(node.key, node.key_name))
+        seen.append(tuple(ex.get(f"kv/{x}") for x in "abc"))
+    assert seen == expect
+    assert ex._overlay == {}  # nothing left over once every block is stored
+    assert ex.committed_seq(k.public_hex) == 5
+    node.store.close()
+
+
+def kv_delete(key: SigningKey, seq: int, k: str) -> bytes:
+    body = {"chain": CHAIN, "kind": "kv.delete", "signer": key.public_hex, "seq": seq, "key": k}
+    return orjson.dumps(txmod.sign(body, [key]))

@@ -15,6 +15,7 @@ The executor never reads the clock: the block time is given to ``begin``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -139,6 +140,12 @@ class Executor:
         self.sealed_tip: BlockRecord = last  # the newest block sealed (maybe not yet stored)
         self.state_elsewhere = False  # see hand_off_state
         self._unstored: list[dict[str, bytes | None]] = []  # writes of sealed, not yet stored blocks
+        # The same writes merged, newest wins: key -> (number of the sealed block that wrote it, value).
+        # One look-up however many blocks wait for the writer (up to a few dozen under load).
+        self._overlay: dict[str, tuple[int, bytes | None]] = {}
+        self._sealed_n = 0  # blocks sealed so far (numbers the overlay's entries)
+        self._stored_n = 0  # blocks stored so far
+        self._overlay_lock = threading.Lock()  # seal (sequencer) and stored (writer) both change it
         self._open: BlockContext | None = None
         self._writes: dict[str, bytes | None] = {}
         self._outcomes: list[TxOutcome] = []
@@ -176,10 +183,10 @@ class Executor:
     def get(self, key: str) -> bytes | None:
         """Value of ``key`` after the last sealed block (read-through cache over the store)."""
         # The writer thread may commit concurrently: it stores, then updates the cache, then
-        # drops the block from ``_unstored``; reading in the opposite order is always safe.
-        for w in reversed(tuple(self._unstored)):
-            if key in w:
-                return w[key]
+        # drops the block's entries from the overlay; reading in the opposite order is always safe.
+        pending = self._overlay.get(key)
+        if pending is not None:
+            return pending[1]
         cache = self._cache
         hit = cache.get(key, _MISSING)
         if hit is not _MISSING:
@@ -322,6 +329,12 @@ class Executor:
         )
         sealed = Sealed(cp, write, self._outcomes, writes)
         self._unstored.append(writes)
+        with self._overlay_lock:
+            n = self._sealed_n
+            overlay = self._overlay
+            for k, v in writes.items():
+                overlay[k] = (n, v)
+            self._sealed_n = n + 1
         if not self.state_elsewhere:
             self._nodes.layers.append(smt_changes)
         self.sealed_tip = record
@@ -355,6 +368,14 @@ class Executor:
         if not self._unstored or self._unstored[0] is not sealed.state_writes:
             raise RuntimeError("blocks must be committed in the order they were sealed")
         self._unstored.pop(0)
+        with self._overlay_lock:
+            n = self._stored_n
+            overlay = self._overlay
+            for k in sealed.state_writes:
+                pending = overlay.get(k)
+                if pending is not None and pending[0] == n:  # no later unstored block wrote it
+                    del overlay[k]
+            self._stored_n = n + 1
         if not self.state_elsewhere:
             self._nodes.layers.pop(0)
         self.last = record
