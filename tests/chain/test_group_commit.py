@@ -174,19 +174,34 @@ def test_the_sealer_reads_unstored_nodes_from_memory_until_the_store_acknowledge
     assert report.ok, report
 
 
-def test_a_block_writer_without_a_sealer_stores_complete_blocks_as_one_group(kv_data: Path) -> None:
-    from anju.chain.writer import BlockWriter
+def test_the_block_writer_seals_and_stores_a_group_and_reports_a_refused_one(kv_data: Path) -> None:
+    """The two children end to end: roots and notes come back for every block of a group; a block
+    the store refuses (a height already stored) is reported as an error, and nothing of it lands."""
+    from anju.chain.writer import BlockWriter, Sealer
     from anju.errors import StorageCorrupt
 
-    store, (b1, b2), k = _seal_two(kv_data)
-    writer = BlockWriter(kv_data / DB_NAME)
+    store = Store(kv_data / DB_NAME)
+    ex = open_executor(kv_data, store)
+    key = read_node_key(kv_data)
+    writer = BlockWriter(kv_data / DB_NAME, Sealer(ex.hand_off_state(), key, ex.chain_id, ex.chain_id))
+    k = SigningKey(b"p" * 32)
     try:
-        assert writer.write([b1, b2]) == []  # nothing to report: the blocks came signed
-        b3 = BlockWrite(b2.block, b2.txs, [], {}, {}, [])  # the same height again: refused, nothing stored
+        sealed = []
+        for seq in (1, 2):
+            ex.begin("2026-02-01T00:00:00.000Z")
+            ex.deliver(parse_and_verify(kv_put(k, seq, k=f"p{seq}")))
+            sealed.append(ex.seal())
+        made = writer.write([s.write for s in sealed])
+        verifier = Verifier.from_vkey(store.get_meta("verifier_key").decode())  # type: ignore[union-attr]
+        for s, (root, note) in zip(sealed, made, strict=True):
+            cp = Checkpoint.open(note, [verifier])
+            assert (cp.height, cp.state_root) == (s.write.block.height, root)
+            ex.attach_note(s, note, state_root=root)
+            ex.stored(s)
+        again = BlockWrite(sealed[1].write.block, [], [], {}, {}, [])  # that height again
         with pytest.raises(StorageCorrupt, match="storing blocks"):
-            writer.write([b3])
+            writer.write([again])
     finally:
         writer.close()
-    assert store.height() == b2.block.height
-    assert store.state_get("seq/" + k.public_hex) == b"6"
+    assert store.height() == sealed[1].write.block.height
     assert verify_data(kv_data, workers=1).ok

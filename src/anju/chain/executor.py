@@ -51,6 +51,7 @@ class Sealed:
     write: BlockWrite
     outcomes: list[TxOutcome]
     state_writes: dict[str, bytes | None]
+    number: int  # blocks this executor sealed before it: stored ones must come in this order
 
 
 class _TxState:
@@ -139,9 +140,8 @@ class Executor:
             raise StorageCorrupt("STORE_CORRUPT", f"roots on disk do not match block {last.height}", height=last.height)
         self.sealed_tip: BlockRecord = last  # the newest block sealed (maybe not yet stored)
         self.state_elsewhere = False  # see hand_off_state
-        self._unstored: list[dict[str, bytes | None]] = []  # writes of sealed, not yet stored blocks
-        # The same writes merged, newest wins: key -> (number of the sealed block that wrote it, value).
-        # One look-up however many blocks wait for the writer (up to a few dozen under load).
+        # Writes of sealed, not yet stored blocks, merged, newest wins: key -> (number of the sealed
+        # block that wrote it, value). One look-up however many blocks wait for the writer.
         self._overlay: dict[str, tuple[int, bytes | None]] = {}
         self._sealed_n = 0  # blocks sealed so far (numbers the overlay's entries)
         self._stored_n = 0  # blocks stored so far
@@ -170,7 +170,7 @@ class Executor:
         From then on :meth:`seal` does not hash the state: the sealed block's checkpoint and record
         lack the state root, which the new owner computes (and signs) when it stores the block;
         :meth:`attach_note` takes the root it found. Call before any block is sealed."""
-        if self._unstored or self._open is not None:
+        if self._sealed_n != self._stored_n or self._open is not None:
             raise RuntimeError("hand the state map off before sealing blocks")
         self.state_elsewhere = True
         return self.smt
@@ -327,10 +327,9 @@ class Executor:
             smt=smt_changes,
             events=event_rows,
         )
-        sealed = Sealed(cp, write, self._outcomes, writes)
-        self._unstored.append(writes)
         with self._overlay_lock:
             n = self._sealed_n
+            sealed = Sealed(cp, write, self._outcomes, writes, n)
             overlay = self._overlay
             for k, v in writes.items():
                 overlay[k] = (n, v)
@@ -359,17 +358,16 @@ class Executor:
 
     def stored(self, sealed: Sealed) -> BlockRecord:
         """Record that ``sealed`` is durably stored (by :meth:`commit` or by a writer process)."""
+        n = self._stored_n
+        if sealed.number != n:
+            raise RuntimeError("blocks must be committed in the order they were sealed")
         record = sealed.write.block
         cache = self._cache
         if len(cache) + len(sealed.state_writes) > CACHE_LIMIT:
             cache.clear()
             self._complete = False
         cache.update(sealed.state_writes)
-        if not self._unstored or self._unstored[0] is not sealed.state_writes:
-            raise RuntimeError("blocks must be committed in the order they were sealed")
-        self._unstored.pop(0)
         with self._overlay_lock:
-            n = self._stored_n
             overlay = self._overlay
             for k in sealed.state_writes:
                 pending = overlay.get(k)

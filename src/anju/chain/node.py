@@ -418,9 +418,6 @@ class Node:
             elif writer is None:
                 self._store_here(ex, group)
             else:
-                if not writer.seals:
-                    for sealed, _ in group:
-                        ex.attach_note(sealed, sealed.checkpoint.sign(self.key, self.key_name))
                 self._sent_q.put(group)  # bounded: the child holds at most two groups
                 try:
                     writer.send([sealed.write for sealed, _ in group])
@@ -430,37 +427,47 @@ class Node:
             self._sent_q.put(None)
 
     def _settle_loop(self) -> None:
-        """Wait for the block-writer process to answer each group sent, in order; then settle it."""
+        """Wait for the block-writer processes to answer each group sent, in order; then settle it."""
         ex = self.executor
         writer = self._writer
         assert writer is not None
+
+        def received(group: list[tuple[Sealed, list[Future[Receipt]]]]) -> None:
+            made = writer.receive([sealed.write for sealed, _ in group])
+            if len(made) != len(group):
+                raise StorageCorrupt("STORE_CORRUPT", "the block writer returned the wrong number of notes")
+            for (sealed, _), (root, note) in zip(group, made, strict=True):
+                ex.attach_note(sealed, note, state_root=root)
+
         while True:
             group = self._sent_q.get()
             if group is None:
                 return
             if self.failure is not None:
                 self._fail_group(group, self.failure)
-                continue
-            try:
-                made = writer.receive([sealed.write for sealed, _ in group])
-                if writer.seals:
-                    if len(made) != len(group):
-                        raise StorageCorrupt("STORE_CORRUPT", "the block writer returned the wrong number of notes")
-                    for (sealed, _), (root, note) in zip(group, made, strict=True):
-                        ex.attach_note(sealed, note, state_root=root)
-                records = [ex.stored(sealed) for sealed, _ in group]
-            except BaseException as exc:
-                self._failed(exc)
-                self._fail_group(group, exc)
-                continue
-            self._settle_group(group, records)
+            else:
+                self._finish(ex, group, received)
 
     def _store_here(self, ex: Executor, group: list[tuple[Sealed, list[Future[Receipt]]]]) -> None:
-        """Sign and store a group in this process (no block-writer process), then settle it."""
-        try:
+        """Sign and store a group in this process (no block-writer processes), then settle it."""
+
+        def stored(group: list[tuple[Sealed, list[Future[Receipt]]]]) -> None:
             for sealed, _ in group:
                 ex.attach_note(sealed, sealed.checkpoint.sign(self.key, self.key_name))
             self.store.write_blocks([sealed.write for sealed, _ in group])
+
+        self._finish(ex, group, stored)
+
+    def _finish(
+        self,
+        ex: Executor,
+        group: list[tuple[Sealed, list[Future[Receipt]]]],
+        durable: Callable[[list[tuple[Sealed, list[Future[Receipt]]]]], None],
+    ) -> None:
+        """Make ``group`` durable with ``durable``, then settle its receipts; on failure, fail it
+        and stop the node's writing."""
+        try:
+            durable(group)
             records = [ex.stored(sealed) for sealed, _ in group]
         except BaseException as exc:
             self._failed(exc)

@@ -21,8 +21,7 @@ and notes still empty); sealer → store, ``b"G"`` + pickled (blocks, [(state ro
 ``b"ok"`` + the pickled list of (state root, signed note), or ``b"error "`` + the error text (then
 none of that group is stored, and both children stop); store → sealer, ``b"A"`` + the number of
 blocks just stored. The node may send the next group before the previous one is answered. A child
-exits when its input closes, so closing the node's end stops both in turn. Without a
-:class:`Sealer`, the node sends ``b"G"`` messages straight to the store (blocks already complete).
+exits when its input closes, so closing the node's end stops both in turn.
 """
 
 from __future__ import annotations
@@ -109,7 +108,7 @@ def _seal_serve(path: str, inbox: Connection, hand: Connection, sealer: Sealer, 
         store.close()
 
 
-def _store_serve(path: str, inbox: Connection, answers: Connection, acks: bool, others: list[Connection]) -> None:
+def _store_serve(path: str, inbox: Connection, answers: Connection, others: list[Connection]) -> None:
     """The store child: one SQLite transaction per group, then the answer to the node."""
     for c in others:
         c.close()
@@ -129,39 +128,29 @@ def _store_serve(path: str, inbox: Connection, answers: Connection, acks: bool, 
                 answers.send_bytes(f"error {type(exc).__name__}: {exc}".encode())
                 return
             answers.send_bytes(b"ok" + pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL))
-            if acks:
-                with contextlib.suppress(OSError):
-                    inbox.send_bytes(b"A%d" % len(blocks))
+            with contextlib.suppress(OSError):  # the sealer may be gone; the node hears it anyway
+                inbox.send_bytes(b"A%d" % len(blocks))
     finally:
         store.close()
 
 
 class BlockWriter:
-    """Stores blocks to ``path`` from child processes; :meth:`write` returns once they are durable.
+    """Seals and stores blocks in two child processes (see the module doc); :meth:`write` returns
+    once they are durable."""
 
-    With a ``sealer``, a first child also hashes the state and signs the checkpoints (see the
-    module doc); without, blocks go straight to the store child.
-    """
-
-    def __init__(self, path: Path, sealer: Sealer | None = None) -> None:
+    def __init__(self, path: Path, sealer: Sealer) -> None:
         # fork: a child runs only this module's loop over a fresh SQLite connection (spawn would
         # re-import the parent's main module, which scripts and tests do not guard) and the sealer
         # inherits the state map without copying it through a pipe.
         ctx = multiprocessing.get_context("fork")
-        self.seals = sealer is not None
-        self._out, inbox = ctx.Pipe()  # node → first child
-        answers, self._in = ctx.Pipe()  # store child → node
-        ends = [self._out, inbox, answers, self._in]
-        children: list[tuple[str, Callable[..., None], tuple[Any, ...], tuple[Connection, ...]]] = []
-        if sealer is not None:
-            hand, store_in = ctx.Pipe()  # sealer ⇄ store child
-            ends += [hand, store_in]
-            children.append(("anju-block-sealer", _seal_serve, (str(path), inbox, hand, sealer), (inbox, hand)))
-            children.append(
-                ("anju-block-store", _store_serve, (str(path), store_in, answers, True), (store_in, answers))
-            )
-        else:
-            children.append(("anju-block-store", _store_serve, (str(path), inbox, answers, False), (inbox, answers)))
+        self._out, inbox = ctx.Pipe()  # node → sealer
+        answers, self._in = ctx.Pipe()  # store → node
+        hand, store_in = ctx.Pipe()  # sealer ⇄ store
+        ends = [self._out, inbox, answers, self._in, hand, store_in]
+        children: list[tuple[str, Callable[..., None], tuple[Any, ...], tuple[Connection, ...]]] = [
+            ("anju-block-sealer", _seal_serve, (str(path), inbox, hand, sealer), (inbox, hand)),
+            ("anju-block-store", _store_serve, (str(path), store_in, answers), (store_in, answers)),
+        ]
         self._procs: list[multiprocessing.process.BaseProcess] = []
         for name, target, args, keeps in children:
             others = [e for e in ends if all(e is not k for k in keeps)]  # each child closes the rest
@@ -174,19 +163,16 @@ class BlockWriter:
 
     @property
     def pids(self) -> list[int]:
-        """The children's process ids (sealer first, if any)."""
+        """The children's process ids: the sealer's, then the store's."""
         return [p.pid or 0 for p in self._procs]
 
     def send(self, blocks: list[BlockWrite]) -> None:
         """Send consecutive ``blocks`` to be stored in one transaction (answered by :meth:`receive`)."""
-        if self.seals:
-            self._out.send_bytes(pickle.dumps(blocks, protocol=pickle.HIGHEST_PROTOCOL))
-        else:
-            self._out.send_bytes(b"G" + pickle.dumps((blocks, []), protocol=pickle.HIGHEST_PROTOCOL))
+        self._out.send_bytes(pickle.dumps(blocks, protocol=pickle.HIGHEST_PROTOCOL))
 
     def receive(self, blocks: list[BlockWrite]) -> list[tuple[bytes, str]]:
-        """Wait until the oldest group sent, ``blocks``, is durable; with a sealer, return each block's
-        state root and signed note as the child made them (without, an empty list)."""
+        """Wait until the oldest group sent, ``blocks``, is durable; return each block's state root
+        and signed note, as the sealer made them."""
         try:
             answer = self._in.recv_bytes()
         except (EOFError, OSError):

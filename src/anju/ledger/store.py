@@ -178,11 +178,12 @@ class Store:
         and the group pays one ``COMMIT`` (one fsync, one pass over the pages it dirtied)."""
         if not ws:
             return
-        state: dict[str, bytes | None] = {}
-        smt: dict[bytes, bytes | None] = {}
-        for w in ws:
-            state.update(w.state)
-            smt.update(w.smt)
+        state, smt = ws[0].state, ws[0].smt  # one block (the ABCI app's case): nothing to merge
+        if len(ws) > 1:
+            state, smt = {}, {}
+            for w in ws:
+                state.update(w.state)
+                smt.update(w.smt)
         puts = [(k, v.decode()) for k, v in state.items() if v is not None]
         dels = [(k,) for k, v in state.items() if v is None]
         with self._write_lock:
