@@ -215,3 +215,24 @@ def test_errors_survive_pickling() -> None:
     )
     o = pickle.loads(pickle.dumps(Overloaded("MEMPOOL_FULL", "full", retry_after=2)))
     assert o.retry_after == 2 and o.http_status == 503
+
+
+def test_tx_survives_pickling() -> None:
+    """Verifier processes hand parsed transactions back pickled: every field must come through."""
+    import pickle
+
+    a, b = SigningKey(b"\x01" * 32), SigningKey(b"\x02" * 32)
+    body = {"chain": "t", "kind": "kv.put", "signer": a.public_hex, "seq": 7, "key": "k", "value": "v"}
+    tx = txmod.parse(orjson.dumps(txmod.sign(body, [a, b])))
+    back = pickle.loads(pickle.dumps([tx, tx], protocol=pickle.HIGHEST_PROTOCOL))
+    assert back[0] == tx and back[0] is back[1]
+    assert (back[0].body, back[0].sigs, back[0].signed_bytes, back[0].txid, back[0].leaf) == (
+        tx.body,
+        tx.sigs,
+        tx.signed_bytes,
+        tx.txid,
+        tx.leaf,
+    )
+    txmod.verify_sigs(back[0])
+    with pytest.raises(AttributeError):
+        back[0].txid = "x"  # type: ignore[misc]

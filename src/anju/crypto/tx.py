@@ -57,6 +57,11 @@ class Tx:
     def envelope(self) -> dict[str, Any]:
         return {"body": self.body, "sigs": [{"key": k, "sig": s} for k, s in self.sigs]}
 
+    def __reduce__(self) -> tuple[type[Tx], tuple[Any, ...]]:
+        # Verifier processes send every transaction back to the sequencer pickled. The pickling
+        # that ``slots=True`` generates looks the fields up on every call: ~3x slower both ways.
+        return Tx, (self.body, self.sigs, self.signed_bytes, self.txid, self.leaf)
+
 
 def _reject(code: str, message: str, **details: Any) -> TxRejected:
     return TxRejected(code, message, **details)
