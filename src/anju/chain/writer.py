@@ -15,13 +15,23 @@ While the store commits one group, the sealer already hashes the next. Until the
 group is stored (an acknowledgement back to the sealer), the sealer reads that group's state-map
 nodes from memory (a :class:`PendingNodes` layer), never from SQLite.
 
-Messages: node → sealer, a pickled list of consecutive :class:`BlockWrite` (records' state roots
-and notes still empty); sealer → store, ``b"G"`` + pickled (blocks, [(state root, note)...]) or
-``b"E"`` + the error text; store → node, in order, once ``COMMIT`` returned (all durable),
-``b"ok"`` + the pickled list of (state root, signed note), or ``b"error "`` + the error text (then
-none of that group is stored, and both children stop); store → sealer, ``b"A"`` + the number of
-blocks just stored. The node may send the next group before the previous one is answered. A child
-exits when its input closes, so closing the node's end stops both in turn.
+Messages, per group of consecutive blocks (each pipe keeps the groups' order):
+
+- node → sealer: pickled ``[(record, state writes)...]`` (records' state roots and notes still
+  empty): only what sealing needs;
+- node → store: pickled ``[(txs, log nodes, state writes, events)...]``: the rest of each block,
+  sent after the sealer's part (the store reads the sealer's message first; in the other order a
+  large group could fill the pipe and block the node while the store waits for the sealer). The
+  sealer never unpickles or re-pickles transactions and events;
+- sealer → store: ``b"G"`` + pickled ``[(completed record, state-map node changes)...]``, or
+  ``b"E"`` + the error text;
+- store → node, once ``COMMIT`` returned (all durable): ``b"ok"`` + the pickled list of (state
+  root, signed note), or ``b"error "`` + the error text (then none of that group is stored, and
+  both children stop);
+- store → sealer: ``b"A"`` + the number of blocks just stored.
+
+The node may send the next group before the previous one is answered. A child exits when its
+input closes, so closing the node's ends stops both in turn.
 """
 
 from __future__ import annotations
@@ -38,7 +48,7 @@ from anju.chain.executor import PendingNodes
 from anju.crypto.keys import SigningKey
 from anju.errors import StorageCorrupt
 from anju.ledger.checkpoint import Checkpoint
-from anju.ledger.statemap import StateMap
+from anju.ledger.statemap import NodeChanges, StateMap
 from anju.ledger.store import BlockRecord, BlockWrite, Store
 
 
@@ -66,18 +76,17 @@ class Sealer:
         if self.pending is not None:
             del self.pending.layers[:blocks]
 
-    def complete(self, w: BlockWrite) -> tuple[bytes, str]:
-        root, changes = self.smt.apply(w.state)
-        b = w.block
+    def complete(self, b: BlockRecord, state: dict[str, bytes | None]) -> tuple[BlockRecord, NodeChanges]:
+        """Apply a block's state writes: its record with state root and signed note, and the
+        state-map node changes to store with it."""
+        root, changes = self.smt.apply(state)
         cp = Checkpoint(
             origin=self.origin, size=b.log_size, root=b.log_root, height=b.height, state_root=root, time=b.time
         )
         note = cp.sign(self.key, self.key_name)
-        w.block = BlockRecord(b.height, b.time, b.first_index, b.tx_count, b.log_size, b.log_root, root, note)
-        w.smt = changes
         if self.pending is not None:
             self.pending.layers.append(changes)
-        return root, note
+        return BlockRecord(b.height, b.time, b.first_index, b.tx_count, b.log_size, b.log_root, root, note), changes
 
 
 def _seal_serve(path: str, inbox: Connection, hand: Connection, sealer: Sealer, others: list[Connection]) -> None:
@@ -95,9 +104,9 @@ def _seal_serve(path: str, inbox: Connection, hand: Connection, sealer: Sealer, 
             while hand.poll():  # acknowledgements: those blocks are stored, forget their layers
                 sealer.stored(int(hand.recv_bytes()[1:]))
             try:
-                blocks: list[BlockWrite] = pickle.loads(msg)
-                made = [sealer.complete(block) for block in blocks]
-                out = b"G" + pickle.dumps((blocks, made), protocol=pickle.HIGHEST_PROTOCOL)
+                jobs: list[tuple[BlockRecord, dict[str, bytes | None]]] = pickle.loads(msg)
+                made = [sealer.complete(record, state) for record, state in jobs]
+                out = b"G" + pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL)
             except BaseException as exc:  # reported (after the groups before it) by the store child
                 hand.send_bytes(f"E{type(exc).__name__}: {exc}".encode())
                 return
@@ -108,7 +117,7 @@ def _seal_serve(path: str, inbox: Connection, hand: Connection, sealer: Sealer, 
         store.close()
 
 
-def _store_serve(path: str, inbox: Connection, answers: Connection, others: list[Connection]) -> None:
+def _store_serve(path: str, inbox: Connection, data: Connection, answers: Connection, others: list[Connection]) -> None:
     """The store child: one SQLite transaction per group, then the answer to the node."""
     for c in others:
         c.close()
@@ -117,17 +126,26 @@ def _store_serve(path: str, inbox: Connection, answers: Connection, others: list
         while True:
             try:
                 msg = inbox.recv_bytes()
+                payload = data.recv_bytes() if msg[:1] == b"G" else b""
             except (EOFError, OSError):  # the sister process or the node is gone
                 return
             try:
                 if msg[:1] != b"G":
                     raise StorageCorrupt("STORE_CORRUPT", msg[1:].decode(errors="replace"))
-                blocks, made = pickle.loads(msg[1:])
+                made: list[tuple[BlockRecord, NodeChanges]] = pickle.loads(msg[1:])
+                rest: list[tuple[Any, Any, dict[str, bytes | None], Any]] = pickle.loads(payload)
+                if len(rest) != len(made):
+                    raise StorageCorrupt("STORE_CORRUPT", "the sealer and the node sent groups of different sizes")
+                blocks = [
+                    BlockWrite(record, txs, tlog, state, changes, events)
+                    for (record, changes), (txs, tlog, state, events) in zip(made, rest, strict=True)
+                ]
                 store.write_blocks(blocks)
             except BaseException as exc:  # reported to the node, which stops
                 answers.send_bytes(f"error {type(exc).__name__}: {exc}".encode())
                 return
-            answers.send_bytes(b"ok" + pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL))
+            roots = [(record.state_root, record.checkpoint) for record, _ in made]
+            answers.send_bytes(b"ok" + pickle.dumps(roots, protocol=pickle.HIGHEST_PROTOCOL))
             with contextlib.suppress(OSError):  # the sealer may be gone; the node hears it anyway
                 inbox.send_bytes(b"A%d" % len(blocks))
     finally:
@@ -143,13 +161,15 @@ class BlockWriter:
         # re-import the parent's main module, which scripts and tests do not guard) and the sealer
         # inherits the state map without copying it through a pipe.
         ctx = multiprocessing.get_context("fork")
-        self._out, inbox = ctx.Pipe()  # node → sealer
-        answers, self._in = ctx.Pipe()  # store → node
+        inbox, self._out = ctx.Pipe(duplex=False)  # node → sealer
+        data, self._data = ctx.Pipe(duplex=False)  # node → store
+        self._in, answers = ctx.Pipe(duplex=False)  # store → node
         hand, store_in = ctx.Pipe()  # sealer ⇄ store
-        ends = [self._out, inbox, answers, self._in, hand, store_in]
+        mine = (self._out, self._data, self._in)
+        ends = [*mine, inbox, data, answers, hand, store_in]
         children: list[tuple[str, Callable[..., None], tuple[Any, ...], tuple[Connection, ...]]] = [
             ("anju-block-sealer", _seal_serve, (str(path), inbox, hand, sealer), (inbox, hand)),
-            ("anju-block-store", _store_serve, (str(path), store_in, answers), (store_in, answers)),
+            ("anju-block-store", _store_serve, (str(path), store_in, data, answers), (store_in, data, answers)),
         ]
         self._procs: list[multiprocessing.process.BaseProcess] = []
         for name, target, args, keeps in children:
@@ -158,7 +178,7 @@ class BlockWriter:
         for proc in self._procs:
             proc.start()
         for e in ends:
-            if e is not self._out and e is not self._in:
+            if all(e is not m for m in mine):
                 e.close()
 
     @property
@@ -167,8 +187,12 @@ class BlockWriter:
         return [p.pid or 0 for p in self._procs]
 
     def send(self, blocks: list[BlockWrite]) -> None:
-        """Send consecutive ``blocks`` to be stored in one transaction (answered by :meth:`receive`)."""
-        self._out.send_bytes(pickle.dumps(blocks, protocol=pickle.HIGHEST_PROTOCOL))
+        """Send consecutive ``blocks`` to be stored in one transaction (answered by :meth:`receive`):
+        what sealing needs to the sealer, then the rest to the store (see the module doc)."""
+        jobs = [(w.block, w.state) for w in blocks]
+        self._out.send_bytes(pickle.dumps(jobs, protocol=pickle.HIGHEST_PROTOCOL))
+        rest = [(w.txs, w.tlog_nodes, w.state, w.events) for w in blocks]
+        self._data.send_bytes(pickle.dumps(rest, protocol=pickle.HIGHEST_PROTOCOL))
 
     def receive(self, blocks: list[BlockWrite]) -> list[tuple[bytes, str]]:
         """Wait until the oldest group sent, ``blocks``, is durable; return each block's state root
@@ -189,8 +213,9 @@ class BlockWriter:
         return self.receive(blocks)
 
     def close(self) -> None:
-        """Close the pipe to the children (each exits once its input closes) and wait for them."""
+        """Close the pipes to the children (each exits once its input closes) and wait for them."""
         self._out.close()
+        self._data.close()
         for proc in self._procs:
             proc.join(timeout=30)
         self._in.close()

@@ -92,9 +92,9 @@ class MemoryNodeStore:
 class NodeCache:
     """A bounded in-memory cache in front of a :class:`NodeStore`; caches absence too.
 
-    LRU-ish: entries are evicted oldest-written-or-read-from-store first, in chunks of 1/8 of the
-    capacity. A hit does not reorder (that would cost as much as the hit); hot upper nodes stay
-    anyway, since every batch rewrites them.
+    Entries are evicted oldest-first-cached first, in chunks of 1/8 of the capacity. Neither a hit
+    nor a rewrite reorders (reordering cost as much as the hit, and a tenth of the sealer's time
+    for rewrites): a hot upper node evicted is read back from the store once and is young again.
     """
 
     def __init__(self, store: NodeStore, capacity: int = 1 << 18) -> None:
@@ -115,9 +115,7 @@ class NodeCache:
     def update(self, changes: NodeChanges) -> None:
         """Make the cache reflect ``changes`` (which the caller persists to the store itself)."""
         d = self._d
-        for k, v in changes.items():
-            d.pop(k, None)
-            d[k] = v
+        d.update(changes)
         if len(d) > self.capacity:
             self._evict()
 
