@@ -22,7 +22,7 @@ import orjson
 
 from anju.errors import StorageCorrupt
 from anju.ledger import merkle
-from anju.ledger.statemap import StateMap, StateProof
+from anju.ledger.statemap import StateMap, StateProof, key_path, node_key
 from anju.ledger.store import BlockRecord
 
 # Expression indexes for the registry queries of the API and the web portal mounted on it; created
@@ -87,6 +87,8 @@ def _block(row: Sequence[Any]) -> BlockRecord:
 
 
 CACHE_LIMIT = 200_000  # entries per cache before it is emptied
+PATH_PREFETCH = 32
+"""State-map levels a proof reads in one statement (a tree of 2^32 keys is ~34 levels deep)."""
 
 
 class Caches:
@@ -127,7 +129,9 @@ class Snapshot:
         self._head = _block(row)
         self._smt: StateMap | None = None
         self._tlog_cache = caches.tlog if caches is not None else None
-        self._smt_cache = caches.smt_for(self._head) if caches is not None else None
+        shared = caches.smt_for(self._head) if caches is not None else None
+        # Not the head the shared cache holds: this answer's nodes are cached for this answer only.
+        self._smt_cache: dict[bytes, bytes | None] = {} if shared is None else shared
 
     @property
     def head(self) -> BlockRecord:
@@ -189,15 +193,30 @@ class Snapshot:
 
     def _smt_get(self, k: bytes) -> bytes | None:
         cache = self._smt_cache
-        if cache is not None and k in cache:
+        if k in cache:
             return cache[k]
         row = self._c.execute("SELECT v FROM smt_nodes WHERE k=?", (k,)).fetchone()
         v = None if row is None else bytes(row[0])
-        if cache is not None:
-            if len(cache) >= CACHE_LIMIT:
-                cache.clear()
-            cache[k] = v
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        cache[k] = v
         return v
+
+    def _prefetch_path(self, key: str) -> None:
+        """Read the state-map nodes on ``key``'s path in one statement instead of one per level.
+
+        Nodes are stored by position, so every key on the path follows from the key alone; those
+        below the path's end are simply not found (and not cached)."""
+        cache = self._smt_cache
+        p = int.from_bytes(key_path(key), "big")
+        wanted = [k for k in (node_key(d, p) for d in range(PATH_PREFETCH)) if k not in cache]
+        if not wanted:
+            return
+        if len(cache) + len(wanted) >= CACHE_LIMIT:
+            cache.clear()
+        marks = ",".join("?" * len(wanted))
+        for k, v in self._c.execute(f"SELECT k, v FROM smt_nodes WHERE k IN ({marks})", wanted):
+            cache[bytes(k)] = bytes(v)
 
     def state_proof(self, key: str) -> StateProof:
         """A proof for ``key`` under :attr:`head`'s state root (the same snapshot)."""
@@ -208,6 +227,7 @@ class Snapshot:
                     "STORE_CORRUPT", "state map root differs from the latest block's", height=self._head.height
                 )
             self._smt = smt
+        self._prefetch_path(key)
         return self._smt.prove(key)
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -256,6 +276,7 @@ class Reader:
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout=10000")
             conn.execute("PRAGMA cache_size=-32768")
+            conn.execute("PRAGMA mmap_size=4294967296")  # pages read in place from the OS page cache
             self._local.conn = conn
         return conn
 
