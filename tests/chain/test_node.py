@@ -10,6 +10,7 @@ from tests.conftest import CHAIN, kv_put
 from anju.chain.node import DB_NAME, Node, read_node_key
 from anju.chain.verify import verify_data
 from anju.crypto.keys import SigningKey
+from anju.crypto.tx import Tx
 from anju.errors import TxRejected
 from anju.ledger import merkle
 from anju.ledger.checkpoint import Checkpoint
@@ -65,6 +66,31 @@ def test_bad_transactions_change_nothing(kv_node: Node, make: object, code: str)
     kv_node.submit(kv_put(k, 2, k="z")).result(timeout=30)
     after = kv_node.executor.last
     assert after.log_size == before.log_size + 1
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_parsed_submissions_get_their_signatures_checked(kv_data: Path, workers: int) -> None:
+    """``submit_parsed`` (the HTTP API's way in): verifier processes check only the signatures of
+    transactions parsed by the caller. A forged one is refused alone; the others commit in order."""
+    from anju.crypto.tx import parse
+
+    k, other = SigningKey(b"q" * 32), SigningKey(b"r" * 32)
+    good = [parse(kv_put(k, i, k=f"q{i}")) for i in range(1, 6)]
+    real = parse(kv_put(k, 6, k="q6"))
+    # the signer's body and name, but signed by someone else's key
+    fake = Tx(
+        real.body, ((k.public_hex, other.sign(real.signed_bytes).hex()),), real.signed_bytes, real.txid, real.leaf
+    )
+    with Node(kv_data, verify_workers=workers, block_interval=0.01) as node:
+        futs = node.submit_parsed([*good[:3], fake, *good[3:]])
+        with pytest.raises(TxRejected) as err:
+            futs[3].result(timeout=60)
+        assert err.value.code == "BAD_SIGNATURE" and err.value.details["txid"] == fake.txid
+        receipts = [f.result(timeout=60) for f in futs[:3] + futs[4:]]
+        assert [r.txid for r in receipts] == [t.txid for t in good]
+        assert [r.index for r in receipts] == sorted(r.index for r in receipts)
+        node.submit_parsed([parse(kv_put(k, 6, k="q6"))])[0].result(timeout=60)  # seq 6 was still free
+        assert node.store.state_get("seq/" + k.public_hex) == b"6"
 
 
 def test_unknown_kind_rejected(kv_node: Node) -> None:

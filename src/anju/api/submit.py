@@ -227,32 +227,32 @@ class SubmitCore:
         self.committed = committed
         self.chain_id = node.chain_id
         self.default_timeout = default_timeout
-        self._group: list[tuple[str, bytes, asyncio.Future[None]]] = []
+        self._group: list[tuple[Tx, asyncio.Future[None]]] = []
         self._staged: set[str] = set()
 
-    async def _stage(self, txid: str, raw: bytes) -> None:
-        """Queue one envelope; every single POST parsed in the same loop iteration reaches the node
-        in one :meth:`Node.submit_many` call (one hand-off to the verifier processes, not one each)."""
+    async def _stage(self, tx: Tx) -> None:
+        """Queue one parsed envelope; every single POST parsed in the same loop iteration reaches the
+        node in one :meth:`Node.submit_parsed` call (one hand-off to the verifier processes)."""
         fut = asyncio.get_running_loop().create_future()
         if not self._group:
             asyncio.get_running_loop().call_soon(self._flush)
-        self._group.append((txid, raw, fut))
-        self._staged.add(txid)
+        self._group.append((tx, fut))
+        self._staged.add(tx.txid)
         await fut
 
     def _flush(self) -> None:
         group, self._group = self._group, []
-        txids = [g[0] for g in group]
+        txids = [tx.txid for tx, _ in group]
         self._staged.difference_update(txids)
         try:
-            futs = self.node.submit_many([g[1] for g in group])
+            futs = self.node.submit_parsed([tx for tx, _ in group])
         except AnjuError as exc:  # admission is all or nothing: they arrived together
-            for _, _, f in group:
+            for _, f in group:
                 if not f.done():
                     f.set_exception(exc)
             return
         self.subs.track(txids, futs)  # tracked even if a waiter went away: it was accepted
-        for _, _, f in group:
+        for _, f in group:
             if not f.done():
                 f.set_result(None)
 
@@ -276,7 +276,7 @@ class SubmitCore:
             if wait:  # registered before the node can settle it
                 waiter = _Waiter(asyncio.get_running_loop(), 1)
                 self.subs.wait_for(waiter, 0, txid)
-            await self._stage(txid, raw)  # Overloaded (MEMPOOL_FULL / SHUTTING_DOWN) at once
+            await self._stage(tx)  # Overloaded (MEMPOOL_FULL / SHUTTING_DOWN) at once
         except AnjuError as exc:
             if waiter is not None:
                 self.subs.forget(waiter, [txid])
@@ -347,7 +347,7 @@ class SubmitCore:
                 accepted = keep
         if accepted:
             try:
-                futs = self.node.submit_many([tx.leaf for _, tx in accepted])
+                futs = self.node.submit_parsed([tx for _, tx in accepted])
             except AnjuError as exc:  # MEMPOOL_FULL / SHUTTING_DOWN: the whole batch, nothing queued
                 return _error_answer(exc)
             acc_ids = [tx.txid for _, tx in accepted]

@@ -37,7 +37,7 @@ from anju.chain.apps import load_app
 from anju.chain.executor import SMT_CACHE_NODES, Executor, Sealed, canonical_genesis, events_rows, genesis_writes
 from anju.chain.writer import BlockWriter, Sealer
 from anju.crypto.keys import SigningKey
-from anju.crypto.tx import MAX_TX_BYTES, Tx, parse_and_verify
+from anju.crypto.tx import MAX_TX_BYTES, Tx, check_sigs, parse_and_verify
 from anju.errors import AnjuError, Overloaded, StorageCorrupt, TxRejected
 from anju.ledger import merkle
 from anju.ledger.checkpoint import Checkpoint
@@ -77,6 +77,19 @@ def verify_chunk(raws: Sequence[bytes]) -> list[Tx | AnjuError]:
     for raw in raws:
         try:
             out.append(parse_and_verify(raw))
+        except AnjuError as exc:
+            out.append(exc)
+    return out
+
+
+def verify_sigs_chunk(items: Sequence[tuple[bytes, tuple[tuple[str, str], ...], str]]) -> list[AnjuError | None]:
+    """Check the signatures of transactions parsed elsewhere (run in verifier processes): only
+    ``(signed bytes, signatures, txid)`` cross the pipe each way, never the parsed transaction."""
+    out: list[AnjuError | None] = []
+    for signed, sigs, txid in items:
+        try:
+            check_sigs(signed, sigs, txid)
+            out.append(None)
         except AnjuError as exc:
             out.append(exc)
     return out
@@ -300,6 +313,33 @@ class Node:
 
     def submit(self, raw: bytes) -> Future[Receipt]:
         return self.submit_many([raw])[0]
+
+    def submit_parsed(self, txs: Sequence[Tx]) -> list[Future[Receipt]]:
+        """Queue transactions the caller has parsed (the HTTP API does, to answer duplicates and
+        malformed items itself); the verifier processes check only their signatures."""
+        txs = list(txs)
+        for tx in txs:
+            if len(tx.leaf) > MAX_TX_BYTES:
+                raise TxRejected("TX_TOO_LARGE", f"envelope is {len(tx.leaf)} bytes; the limit is {MAX_TX_BYTES}")
+        self._admit(len(txs))
+        chunk: Future[list[Tx | AnjuError]] = Future()
+        items = [(tx.signed_bytes, tx.sigs, tx.txid) for tx in txs]
+        if self._pool is None:
+            chunk.set_result(
+                [tx if err is None else err for tx, err in zip(txs, verify_sigs_chunk(items), strict=True)]
+            )
+        else:
+
+            def checked(f: Future[list[AnjuError | None]]) -> None:
+                try:
+                    errs = f.result()
+                except BaseException as exc:  # a crashed verifier process: the forwarder answers it
+                    chunk.set_exception(exc)
+                    return
+                chunk.set_result([tx if err is None else err for tx, err in zip(txs, errs, strict=True)])
+
+            self._pool.submit(verify_sigs_chunk, items).add_done_callback(checked)
+        return self._enqueue(chunk, len(txs))
 
     def submit_verified(self, txs: Iterable[Tx]) -> list[Future[Receipt]]:
         """Queue already-verified transactions (the demo builder, tests), in order with other submissions."""

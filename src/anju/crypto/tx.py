@@ -143,9 +143,14 @@ def parse(raw: bytes | Mapping[str, Any], *, max_bytes: int = MAX_TX_BYTES) -> T
 
 def verify_sigs(tx: Tx) -> None:
     """Raise ``BAD_SIGNATURE`` unless every signature verifies over the signed bytes."""
-    for key, sig in tx.sigs:
-        if not verify(bytes.fromhex(key), tx.signed_bytes, bytes.fromhex(sig)):
-            raise _reject("BAD_SIGNATURE", f"signature by {key} does not verify", key=key, txid=tx.txid)
+    check_sigs(tx.signed_bytes, tx.sigs, tx.txid)
+
+
+def check_sigs(signed: bytes, sigs: Iterable[tuple[str, str]], txid: str) -> None:
+    """:func:`verify_sigs` on a parsed transaction's parts (what a verifier process is sent)."""
+    for key, sig in sigs:
+        if not verify(bytes.fromhex(key), signed, bytes.fromhex(sig)):
+            raise _reject("BAD_SIGNATURE", f"signature by {key} does not verify", key=key, txid=txid)
 
 
 def parse_and_verify(raw: bytes | Mapping[str, Any], *, max_bytes: int = MAX_TX_BYTES) -> Tx:
