@@ -3,7 +3,8 @@
 Reads run on worker threads, each inside one SQLite snapshot (:mod:`anju.api.snapshot`), so a
 proof always matches the checkpoint returned with it. Submissions (``POST /txs`` and
 ``POST /txs/batch``) take a plain-ASGI fast path (:mod:`anju.api.submit`): one parse on the loop,
-the bytes handed to :meth:`Node.submit_many`, settlement delivered to the loop once per block.
+the parsed transactions handed to :meth:`Node.submit_parsed`, settlement delivered to the loop
+once per block.
 A client that goes away does not cancel its accepted transaction.
 """
 

@@ -4,7 +4,8 @@ Per transaction the loop does only what the contract says must be answered at on
 parse with the structural checks (:func:`anju.crypto.tx.parse`, which also yields the txid),
 the chain id, and duplicates (an in-memory set of pending txids, then one indexed SQLite lookup
 for committed ones — one query per batch). Signatures are checked by the node's verifier
-processes, which get the bytes through :meth:`Node.submit_many` (one call per batch).
+processes, which get the parsed transactions' signed bytes and signatures through
+:meth:`Node.submit_parsed` (one call per batch): nothing is parsed twice.
 
 Settlement is batched too: the node resolves its futures on its own threads; their callbacks
 only append to a deque and, at most once per burst, schedule :meth:`Submissions._drain` on the
@@ -246,7 +247,8 @@ class SubmitCore:
         self._staged.difference_update(txids)
         try:
             futs = self.node.submit_parsed([tx for tx, _ in group])
-        except AnjuError as exc:  # admission is all or nothing: they arrived together
+        except Exception as exc:  # admission is all or nothing: they arrived together
+            # (MEMPOOL_FULL / SHUTTING_DOWN; anything else is a bug, answered 500, never a hang)
             for _, f in group:
                 if not f.done():
                     f.set_exception(exc)

@@ -22,7 +22,7 @@ import base64
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ import orjson
 from anju.chain.abci.app import MEMBER_FILE, MemberConfig
 from anju.chain.apps import load_app
 from anju.chain.node import DB_NAME, Receipt, now_rfc3339, read_genesis
-from anju.crypto.tx import MAX_TX_BYTES, parse
+from anju.crypto.tx import MAX_TX_BYTES, Tx, parse
 from anju.errors import AnjuError, Overloaded, TxRejected
 from anju.ledger.store import BlockRecord, Store
 from anju.registry.port import Event, Machine
@@ -109,7 +109,9 @@ class MemberNode:
             raise TxRejected("TX_TOO_LARGE", f"envelope is {len(raw)} bytes; the limit is {MAX_TX_BYTES}")
         if self._stop.is_set():
             raise Overloaded("SHUTTING_DOWN", "the member is shutting down", retry_after=5)
-        tx = parse(raw)
+        return self._submit(parse(raw), raw)
+
+    def _submit(self, tx: Tx, raw: bytes) -> Future[Receipt]:
         fut: Future[Receipt] = Future()
         with self._lock:
             self._pending[tx.txid] = fut
@@ -118,6 +120,12 @@ class MemberNode:
 
     def submit_many(self, raws: list[bytes]) -> list[Future[Receipt]]:
         return [self.submit(r) for r in raws]
+
+    def submit_parsed(self, txs: Sequence[Tx]) -> list[Future[Receipt]]:
+        """Transactions the API parsed: broadcast as their canonical envelopes (CheckTx verifies them)."""
+        if self._stop.is_set():
+            raise Overloaded("SHUTTING_DOWN", "the member is shutting down", retry_after=5)
+        return [self._submit(tx, tx.leaf) for tx in txs]
 
     def _broadcast(self, txid: str, raw: bytes, fut: Future[Receipt]) -> None:
         body = {
