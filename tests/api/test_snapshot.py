@@ -63,3 +63,28 @@ def test_an_older_head_uses_a_cache_of_its_own(kv_ledger: Path) -> None:
         proof = s.state_proof("kv/s2")
         verify_state_proof(s.head.state_root, "kv/s2", s.state_get("kv/s2"), proof)
     assert reader.caches.smt == before
+
+
+@pytest.mark.parametrize("prefetch", [True, False])
+def test_inclusion_proofs_verify_against_the_snapshot_head(
+    kv_ledger: Path, monkeypatch: pytest.MonkeyPatch, prefetch: bool
+) -> None:
+    """Log proofs for leaves across the tree (first, last, both blocks), whether the nodes a proof
+    needs are read in one statement per table first or one by one; twice, the second time cached."""
+    from anju.ledger import merkle
+    from anju.ledger.store import Store
+
+    if not prefetch:
+        monkeypatch.setattr(snapshot.Snapshot, "_prefetch_log", lambda self, index, size: None)
+    leaves = {i: leaf for i, _txid, _h, leaf in Store(kv_ledger / DB_NAME).leaves()}
+    reader = Reader(kv_ledger / DB_NAME)
+    for _ in range(2):
+        with reader.snapshot() as s:
+            size, root = s.head.log_size, s.head.log_root
+            assert size == len(leaves) == 320
+            for index in (0, 1, 63, 64, 255, 299, 300, 318, 319):
+                proof = s.inclusion_proof(index, size)
+                merkle.verify_inclusion(merkle.leaf_hash(leaves[index]), index, size, proof, root)
+                with pytest.raises(VerificationError):
+                    merkle.verify_inclusion(merkle.leaf_hash(leaves[index]), index ^ 1, size, proof, root)
+            assert s.inclusion_proof(5, 200) == merkle.inclusion_proof(5, 200, Store(kv_ledger / DB_NAME).tlog_node)

@@ -177,7 +177,43 @@ class Snapshot:
         return bytes(row[0])
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        self._prefetch_log(index, size)
         return list(merkle.inclusion_proof(index, size, self.tlog_node))
+
+    def _prefetch_log(self, index: int, size: int) -> None:
+        """Read the log nodes an inclusion proof needs in one statement per table, not one per level.
+
+        Which nodes a proof reads depends only on ``index`` and ``size``: a dry run with a
+        recording getter lists them; the real run then finds them all in the cache."""
+        cache = self._tlog_cache
+        if cache is None:
+            return
+        wanted: list[tuple[int, int]] = []
+
+        def record(level: int, idx: int) -> bytes:
+            if (level, idx) not in cache:
+                wanted.append((level, idx))
+            return bytes(32)
+
+        merkle.inclusion_proof(index, size, record)
+        if not wanted:
+            return
+        if len(cache) + len(wanted) >= CACHE_LIMIT:
+            cache.clear()
+        leaves = [idx for level, idx in wanted if level == 0]
+        nodes = [x for level, idx in wanted if level > 0 for x in (level, idx)]
+        if leaves:
+            marks = ",".join("?" * len(leaves))
+            for idx, leaf in self._c.execute(f"SELECT idx, leaf FROM txs WHERE idx IN ({marks})", leaves):
+                cache[(0, int(idx))] = merkle.leaf_hash(bytes(leaf))
+        if nodes:
+            pairs = ",".join(["(?,?)"] * (len(nodes) // 2))
+            for level, idx, h in self._c.execute(  # a join, so that each pair is a primary-key lookup
+                f"WITH w(l, i) AS (VALUES {pairs}) "
+                "SELECT t.level, t.idx, t.hash FROM w JOIN tlog_nodes t ON t.level = w.l AND t.idx = w.i",
+                nodes,
+            ):
+                cache[(int(level), int(idx))] = bytes(h)
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         return list(merkle.consistency_proof(first, second, self.tlog_node))
