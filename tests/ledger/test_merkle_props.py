@@ -97,6 +97,21 @@ def test_inclusion_proof_verifies_and_reads_log_n(si: tuple[int, int]) -> None:
 
 
 @SETTINGS
+@given(size_and_index())
+def test_inclusion_nodes_are_exactly_what_the_proof_reads(si: tuple[int, int]) -> None:
+    """A reader that fetches ``inclusion_nodes`` first finds every node the proof then reads."""
+    size, index = si
+    read: list[tuple[int, int]] = []
+
+    def record(level: int, idx: int) -> bytes:
+        read.append((level, idx))
+        return NODES[(level, idx)]
+
+    merkle.inclusion_proof(index, size, record)
+    assert merkle.inclusion_nodes(index, size) == read
+
+
+@SETTINGS
 @given(st.integers(1, MAX), st.integers(1, MAX))
 def test_consistency_proof_verifies_and_reads_log_n(a: int, b: int) -> None:
     size1, size2 = min(a, b), max(a, b)

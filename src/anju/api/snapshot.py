@@ -181,21 +181,12 @@ class Snapshot:
         return list(merkle.inclusion_proof(index, size, self.tlog_node))
 
     def _prefetch_log(self, index: int, size: int) -> None:
-        """Read the log nodes an inclusion proof needs in one statement per table, not one per level.
-
-        Which nodes a proof reads depends only on ``index`` and ``size``: a dry run with a
-        recording getter lists them; the real run then finds them all in the cache."""
+        """Read the log nodes an inclusion proof needs in one statement per table, not one per level
+        (which nodes it reads depends only on ``index`` and ``size``)."""
         cache = self._tlog_cache
         if cache is None:
             return
-        wanted: list[tuple[int, int]] = []
-
-        def record(level: int, idx: int) -> bytes:
-            if (level, idx) not in cache:
-                wanted.append((level, idx))
-            return bytes(32)
-
-        merkle.inclusion_proof(index, size, record)
+        wanted = [node for node in merkle.inclusion_nodes(index, size) if node not in cache]
         if not wanted:
             return
         if len(cache) + len(wanted) >= CACHE_LIMIT:

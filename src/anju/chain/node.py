@@ -322,23 +322,22 @@ class Node:
             if len(tx.leaf) > MAX_TX_BYTES:
                 raise TxRejected("TX_TOO_LARGE", f"envelope is {len(tx.leaf)} bytes; the limit is {MAX_TX_BYTES}")
         self._admit(len(txs))
-        chunk: Future[list[Tx | AnjuError]] = Future()
         items = [(tx.signed_bytes, tx.sigs, tx.txid) for tx in txs]
+        checks: Future[list[AnjuError | None]]
         if self._pool is None:
-            chunk.set_result(
-                [tx if err is None else err for tx, err in zip(txs, verify_sigs_chunk(items), strict=True)]
-            )
+            checks = Future()
+            checks.set_result(verify_sigs_chunk(items))
         else:
+            checks = self._pool.submit(verify_sigs_chunk, items)
+        chunk: Future[list[Tx | AnjuError]] = Future()
 
-            def checked(f: Future[list[AnjuError | None]]) -> None:
-                try:
-                    errs = f.result()
-                except BaseException as exc:  # a crashed verifier process: the forwarder answers it
-                    chunk.set_exception(exc)
-                    return
-                chunk.set_result([tx if err is None else err for tx, err in zip(txs, errs, strict=True)])
+        def checked(f: Future[list[AnjuError | None]]) -> None:
+            try:
+                chunk.set_result([tx if err is None else err for tx, err in zip(txs, f.result(), strict=True)])
+            except BaseException as exc:  # a crashed verifier process: the forwarder answers it
+                chunk.set_exception(exc)
 
-            self._pool.submit(verify_sigs_chunk, items).add_done_callback(checked)
+        checks.add_done_callback(checked)
         return self._enqueue(chunk, len(txs))
 
     def submit_verified(self, txs: Iterable[Tx]) -> list[Future[Receipt]]:

@@ -41,17 +41,21 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-def _range_hash(lo: int, hi: int, get_node: GetNode) -> bytes:
-    """MTH of leaves [lo, hi), where [lo, hi) is a subtree of the RFC tree (lo aligned, hi = its end).
-
-    The range is a run of perfect subtrees of decreasing size; MTH folds them from the right.
-    """
-    parts: list[bytes] = []
+def _range_nodes(lo: int, hi: int) -> list[tuple[int, int]]:
+    """The stored nodes (level, index) whose hashes make MTH of leaves [lo, hi), where [lo, hi) is
+    a subtree of the RFC tree (lo aligned, hi = its end): a run of perfect subtrees, largest first."""
+    nodes: list[tuple[int, int]] = []
     pos = lo
     for level in range((hi - lo).bit_length() - 1, -1, -1):
         if (hi - lo) >> level & 1:
-            parts.append(get_node(level, pos >> level))
+            nodes.append((level, pos >> level))
             pos += 1 << level
+    return nodes
+
+
+def _range_hash(lo: int, hi: int, get_node: GetNode) -> bytes:
+    """MTH of leaves [lo, hi) (see :func:`_range_nodes`): the perfect subtrees folded from the right."""
+    parts = [get_node(level, idx) for level, idx in _range_nodes(lo, hi)]
     h = parts.pop()
     while parts:
         h = node_hash(parts.pop(), h)
@@ -129,23 +133,33 @@ def root_at(size: int, get_node: GetNode) -> bytes:
     return EMPTY_ROOT if size == 0 else _range_hash(0, size, get_node)
 
 
-def inclusion_proof(index: int, size: int, get_node: GetNode) -> list[bytes]:
-    """RFC 9162 §2.1.3.1 PATH(index, D[0:size]), leaf to root order."""
+def _inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges [lo, hi) whose MTHs make PATH(index, D[0:size]), leaf to root order."""
     _check_size("size", size)
     if type(index) is not int or not 0 <= index < size:
         raise ValueError(f"leaf index {index!r} is not below the tree size {size}")
-    path: list[bytes] = []
+    ranges: list[tuple[int, int]] = []
     lo, hi = 0, size
     while hi - lo > 1:
         k = _split(hi - lo)
         if index < lo + k:
-            path.append(_range_hash(lo + k, hi, get_node))
+            ranges.append((lo + k, hi))
             hi = lo + k
         else:
-            path.append(_range_hash(lo, lo + k, get_node))
+            ranges.append((lo, lo + k))
             lo += k
-    path.reverse()
-    return path
+    ranges.reverse()
+    return ranges
+
+
+def inclusion_nodes(index: int, size: int) -> list[tuple[int, int]]:
+    """Every stored node (level, index) :func:`inclusion_proof` reads: a reader can fetch them at once."""
+    return [node for lo, hi in _inclusion_ranges(index, size) for node in _range_nodes(lo, hi)]
+
+
+def inclusion_proof(index: int, size: int, get_node: GetNode) -> list[bytes]:
+    """RFC 9162 §2.1.3.1 PATH(index, D[0:size]), leaf to root order."""
+    return [_range_hash(lo, hi, get_node) for lo, hi in _inclusion_ranges(index, size)]
 
 
 def consistency_proof(size1: int, size2: int, get_node: GetNode) -> list[bytes]:
