@@ -51,6 +51,11 @@ CREATE INDEX IF NOT EXISTS events_height ON events(height);
 """
 
 
+WAL_CHECKPOINT_PAGES = 50_000
+"""The writer checkpoints the WAL when it holds this many pages (~200 MB of 4 KiB pages)."""
+WAL_SIZE_LIMIT = 256 * 1024 * 1024
+"""Bytes the WAL file is truncated to after a checkpoint resets it."""
+
 STORE_FORMAT = b"3"
 """Version of the on-disk layout (2: state-map node keys were prefix first; 3: tiled, see
 :func:`anju.ledger.statemap.node_key`). Kept in ``meta``."""
@@ -126,9 +131,13 @@ class Store:
         else:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
-            # A block rewrites many scattered pages of the state map; checkpointing the WAL every
-            # ~40 MB instead of every 4 MB copies a page rewritten by several blocks back once.
-            conn.execute("PRAGMA wal_autocheckpoint=10000")
+            # A block rewrites many scattered pages (the state map, the state, the txid index): a
+            # registry block of 2,500 txs dirties ~21,000 pages. Checkpointing the WAL every ~200 MB
+            # (not every 40 MB) copies a page that several blocks rewrote back to the database once:
+            # the writer's time per tx fell by a quarter (scratch: 300-tx registry blocks, 10^5
+            # units). After a checkpoint the WAL file is cut back to 256 MiB.
+            conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+            conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA cache_size=-262144")  # 256 MiB of page cache per connection, at most
         conn.execute("PRAGMA mmap_size=4294967296")  # reads of a large ledger go through the OS page cache
