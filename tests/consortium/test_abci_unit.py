@@ -250,3 +250,59 @@ def test_init_chain_accepts_only_the_consortium_first_height(member: tuple[Path,
     with pytest.raises(StorageCorrupt, match="not at height 1"):
         app.init_chain(m.InitChain.parse(init))
     app.close()
+
+
+def test_a_new_round_drops_the_undecided_block_in_memory(member: tuple[Path, dict[str, object]]) -> None:
+    """ProcessProposal ran block A; round 1 proposes B at the same height and B is decided. A is
+    taken back in memory (the executor is not reopened), and B gives the app hash a member that
+    never saw A computes. A block proposed again (same hash) is accepted without running it again."""
+    data, doc = member
+    init = f_msg(1, _ts(1767225600)) + f_str(2, CHAIN) + f_bytes(5, canonical_genesis(doc)) + f_int(6, 1)
+    k = SigningKey(b"r" * 32)
+    block_a = f_msg(1, _tx(k, 1, "a")) + f_msg(1, _tx(k, 2, "b")) + f_int(5, 1) + f_msg(6, _ts(1767225601))
+    block_b = f_msg(1, _tx(k, 1, "c")) + f_int(5, 1) + f_msg(6, _ts(1767225602))
+    hash_a, hash_b = f_bytes(4, b"a" * 32), f_bytes(4, b"b" * 32)
+
+    twin_dir = data.parent / "twin"
+    import shutil
+
+    shutil.copytree(data, twin_dir)
+    twin = AbciApp(twin_dir)
+    dispatch(twin, _req(5, init))
+    _, expected = _resp(dispatch(twin, _req(20, block_b + hash_b)))
+    twin.store.close()
+
+    app = AbciApp(data)
+    dispatch(app, _req(5, init))
+    app.warm()
+    executor = app.executor
+    _, pr = _resp(dispatch(app, _req(17, block_a + hash_a)))
+    assert pr.num(1) == m.PROPOSAL_ACCEPT
+    assert executor.get("kv/a") is not None  # A was executed
+    calls: list[int] = []
+    real = executor.deliver
+    executor.deliver = lambda tx: calls.append(1) or real(tx)  # type: ignore[method-assign]
+    _, pr = _resp(dispatch(app, _req(17, block_a + hash_a)))  # A again (a later round): not run again
+    assert pr.num(1) == m.PROPOSAL_ACCEPT and calls == []
+    _, pr = _resp(dispatch(app, _req(17, block_b + hash_b)))
+    assert pr.num(1) == m.PROPOSAL_ACCEPT and len(calls) == 1
+    assert app.executor is executor  # not reopened
+    assert executor.get("kv/a") is None and executor.get("kv/c") is not None
+    _, fin = _resp(dispatch(app, _req(20, block_b + hash_b)))
+    assert fin.raw(5) == expected.raw(5)
+    dispatch(app, _req(11))
+    app.settle()
+    assert app.last.height == 1 and app.app_hash_of(app.last) == expected.raw(5)
+    # And FinalizeBlock of a block other than the one executed: dropped the same way.
+    block_c = f_msg(1, _tx(k, 2, "d")) + f_int(5, 2) + f_msg(6, _ts(1767225603))
+    block_d = f_msg(1, _tx(k, 2, "e")) + f_int(5, 2) + f_msg(6, _ts(1767225604))
+    dispatch(app, _req(17, block_c + f_bytes(4, b"c" * 32)))
+    _, fin = _resp(dispatch(app, _req(20, block_d + f_bytes(4, b"d" * 32))))
+    assert [Fields(r).num(1) for r in fin.raws(2)] == [0]
+    dispatch(app, _req(11))
+    app.settle()
+    assert app.executor is executor and executor.get("kv/d") is None and executor.get("kv/e") is not None
+    app.store.close()
+    reopened = AbciApp(data)
+    assert reopened.last.state_root == app.last.state_root and reopened.last.height == 2
+    reopened.store.close()

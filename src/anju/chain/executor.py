@@ -149,6 +149,9 @@ class Executor:
         self._open: BlockContext | None = None
         self._writes: dict[str, bytes | None] = {}
         self._outcomes: list[TxOutcome] = []
+        # With ``undoable``, seal() keeps what unseal() needs to take the newest block back.
+        self.undoable = False
+        self._unseal: tuple[int, BlockRecord, merkle.Frontier, dict[str, tuple[int, bytes | None] | None]] | None = None
 
     def warm(self, *, state_map: bool = True) -> None:
         """Read the state and the state map's nodes into memory, up to the caches' sizes.
@@ -289,12 +292,16 @@ class Executor:
             raise RuntimeError("no open block")
         writes = self._writes
         smt_changes: NodeChanges
+        undoable = self.undoable and not self.state_elsewhere
+        tip, frontier = self.sealed_tip, self.frontier
+        if undoable:
+            self.frontier = merkle.Frontier(frontier.size, frontier.hashes)
         if self.state_elsewhere:
             # The block writer hashes the state (hand_off_state): this checkpoint's state root is a
             # placeholder (zero bytes) and must not be signed; the record's stays empty till stored.
             state_root, smt_changes = bytes(32), {}
         else:
-            state_root, smt_changes = self.smt.apply(writes)
+            state_root, smt_changes = self.smt.apply(writes, undoable=undoable)
         first = self.frontier.size
         tx_rows: list[tuple[int, bytes, bytes]] = []
         nodes: list[tuple[int, int, bytes]] = []
@@ -331,6 +338,8 @@ class Executor:
             n = self._sealed_n
             sealed = Sealed(cp, write, self._outcomes, writes, n)
             overlay = self._overlay
+            if undoable:
+                self._unseal = (n, tip, frontier, {k: overlay.get(k) for k in writes})
             for k, v in writes.items():
                 overlay[k] = (n, v)
             self._sealed_n = n + 1
@@ -341,6 +350,32 @@ class Executor:
         self._writes = {}
         self._outcomes = []
         return sealed
+
+    def unseal(self, sealed: Sealed) -> None:
+        """Take back ``sealed``, the newest block sealed (with ``undoable`` set) and not stored: the
+        state, the state map, the log and the tip are as before :meth:`seal`.
+
+        A consortium member executes a proposal before it is decided; when another block is decided
+        instead (a new round), this drops the first in memory instead of reading the ledger again."""
+        u = self._unseal
+        if u is None or u[0] != sealed.number or self._sealed_n != sealed.number + 1 or self._open is not None:
+            raise RuntimeError("only the newest sealed block can be unsealed, before it is stored")
+        n, tip, frontier, before = u
+        with self._overlay_lock:
+            if self._stored_n > n:
+                raise RuntimeError("the block is stored: it cannot be unsealed")
+            overlay = self._overlay
+            for k, prev in before.items():
+                if prev is None:
+                    overlay.pop(k, None)
+                else:
+                    overlay[k] = prev
+            self._sealed_n = n
+        self._nodes.layers.pop()
+        self.smt.undo()
+        self.frontier = frontier
+        self.sealed_tip = tip
+        self._unseal = None
 
     def commit(self, sealed: Sealed, checkpoint_note: str) -> BlockRecord:
         """Store the sealed block with its signed checkpoint; then it is the committed state."""
@@ -374,6 +409,8 @@ class Executor:
                 if pending is not None and pending[0] == n:  # no later unstored block wrote it
                     del overlay[k]
             self._stored_n = n + 1
+            if self._unseal is not None and self._unseal[0] == n:
+                self._unseal = None
         if not self.state_elsewhere:
             self._nodes.layers.pop(0)
         self.last = record

@@ -89,6 +89,9 @@ class MemoryNodeStore:
                 self.nodes[k] = v
 
 
+_UNCACHED = object()
+
+
 class NodeCache:
     """A bounded in-memory cache in front of a :class:`NodeStore`; caches absence too.
 
@@ -112,12 +115,29 @@ class NodeCache:
         d[node_key] = v
         return v
 
-    def update(self, changes: NodeChanges) -> None:
-        """Make the cache reflect ``changes`` (which the caller persists to the store itself)."""
+    def update(self, changes: NodeChanges, undo: dict[bytes, object] | None = None) -> None:
+        """Make the cache reflect ``changes`` (which the caller persists to the store itself).
+
+        With ``undo``, first record there what the cache held for each changed key (for
+        :meth:`restore`)."""
         d = self._d
+        if undo is not None:
+            get = d.get
+            for k in changes:
+                undo[k] = get(k, _UNCACHED)
         d.update(changes)
         if len(d) > self.capacity:
             self._evict()
+
+    def restore(self, undo: Mapping[bytes, object]) -> None:
+        """Put back what :meth:`update` recorded in ``undo``: a key it had not cached is forgotten
+        (read from the store again, which never held the undone changes)."""
+        d = self._d
+        for k, v in undo.items():
+            if v is _UNCACHED:
+                d.pop(k, None)
+            else:
+                d[k] = v  # type: ignore[assignment]
 
     def clear(self) -> None:
         self._d.clear()
@@ -243,6 +263,7 @@ class StateMap:
         """Open the tree in ``store``; if ``root`` is given, check that the store holds that root."""
         self._nodes = NodeCache(store, cache_size)
         self._root: _Ref = None
+        self._undo: tuple[_Ref, dict[bytes, object]] | None = None
         self.reset(root)
 
     @property
@@ -253,6 +274,7 @@ class StateMap:
     def reset(self, root: bytes | None = None) -> None:
         """Drop the cache and reload the root reference from the store (StorageCorrupt if not ``root``)."""
         self._nodes.clear()
+        self._undo = None
         rec = self._nodes.get(ROOT_KEY)
         ref, end = _decode(rec, 0) if rec is not None else (None, 0)
         if rec is not None and end != len(rec):
@@ -262,24 +284,45 @@ class StateMap:
                                  expected=root.hex(), found=_hash(ref).hex())  # fmt: skip
         self._root = ref
 
-    def apply(self, changes: Mapping[str, bytes | None]) -> tuple[bytes, NodeChanges]:
+    def apply(self, changes: Mapping[str, bytes | None], *, undoable: bool = False) -> tuple[bytes, NodeChanges]:
         """Set each key to its value (None deletes; deleting an absent key is a no-op) in one batch.
 
         Returns the new root and the node writes/deletes the caller must persist. Every touched node
-        is read once and hashed once, so the cost is O(k log n) for k changes.
+        is read once and hashed once, so the cost is O(k log n) for k changes. With ``undoable``,
+        :meth:`undo` can take this batch back as long as its changes have not been persisted.
         """
         out: NodeChanges = {}
+        self._undo = None
         if not changes:
+            if undoable:
+                self._undo = (self._root, {})
             return self.root, out
         batch: list[_Change] = []
         for key, value in changes.items():
             path = key_path(key)
             batch.append((int.from_bytes(path, "big"), path, None if value is None else _sha256(value).digest()))
         batch.sort()
+        before = self._root
         self._root = self._update(self._root, 0, batch, [c[0] for c in batch], 0, len(batch), out)
         out[ROOT_KEY] = None if self._root is None else _encode(self._root)
-        self._nodes.update(out)
+        if undoable:
+            cached: dict[bytes, object] = {}
+            self._nodes.update(out, cached)
+            self._undo = (before, cached)
+        else:
+            self._nodes.update(out)
         return self.root, out
+
+    def undo(self) -> None:
+        """Take back the last :meth:`apply` (made ``undoable``), whose changes were never persisted:
+        the root and the cache are as before it (a consortium member drops the block it executed
+        for a proposal that was not decided, without reading the tree again)."""
+        if self._undo is None:
+            raise RuntimeError("nothing to undo: the last apply was not undoable")
+        before, cached = self._undo
+        self._undo = None
+        self._nodes.restore(cached)
+        self._root = before
 
     def rebind(self, store: NodeStore) -> None:
         """Read stored nodes through ``store`` from now on: the same tree seen through another

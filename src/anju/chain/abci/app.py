@@ -93,6 +93,7 @@ class AbciApp:
         self.data = Path(data)
         self.store = Store(self.data / DB_NAME)
         self.executor: Executor = open_executor(self.data, self.store)
+        self.executor.undoable = True
         self.chain_id = self.executor.chain_id
         self.key = read_node_key(self.data)
         cfg_path = self.data / MEMBER_FILE
@@ -164,12 +165,22 @@ class AbciApp:
         self._warm = True
 
     def _reload(self) -> None:
-        """Forget a sealed block that was never committed (CometBFT will send it again)."""
+        """Forget a sealed block that was never committed (CometBFT will send it again).
+
+        The block ProcessProposal executed for a proposal that was not decided (a new round) is
+        taken back in memory (:meth:`Executor.unseal`); anything else reopens the ledger."""
+        opt = self._optimistic
+        if opt is not None and self._pending is None and self.executor.open_block is None:
+            self._optimistic = None
+            log.info("height %d: dropping the block executed for an undecided proposal", opt[1])
+            self.executor.unseal(opt[3])
+            return
         if self._pending is not None or self._optimistic is not None or self.executor.open_block is not None:
             if self._pending is not None:
                 log.warning("dropping uncommitted block %s", self._pending.write.block.height)
             self.settle()  # a committed block waiting to be stored stays: it is stored first
             self.executor = open_executor(self.data, self.store)
+            self.executor.undoable = True
             if self._warm:
                 self.executor.warm()
             self._pending = None
@@ -301,7 +312,11 @@ class AbciApp:
 
         A well-formed tx that fails the rules (or its seq) does not reject the block: FinalizeBlock
         records it as failed and it changes nothing, deterministically on every member. The block
-        executed here is kept for FinalizeBlock of the same block hash (optimistic execution)."""
+        executed here is kept for FinalizeBlock of the same block hash (optimistic execution); the
+        same block proposed again in a later round is accepted without running it again."""
+        opt = self._optimistic
+        if opt is not None and req.hash and opt[0] == req.hash and opt[1] == req.height and opt[2] == req.time:
+            return m.process_proposal(m.PROPOSAL_ACCEPT)
         self._reload()
         t0 = time.perf_counter()
         txs: list[Tx | AnjuError] = []
