@@ -63,6 +63,23 @@ def test_a_group_stores_every_block_with_its_own_checkpoint(kv_data: Path) -> No
     assert verify_data(kv_data, workers=1).ok
 
 
+def test_notes_in_a_group_replace_checkpoints_with_its_blocks_or_not_at_all(kv_data: Path) -> None:
+    """A consortium member's store process writes blocks and cosigned notes in one transaction."""
+    store, (b1, b2), _ = _seal_two(kv_data)
+    h1, h2 = b1.block.height, b2.block.height
+    bad = BlockWrite(b2.block, [b1.txs[0]], [], {}, {}, [])  # its txid is b1's: the group fails
+    with pytest.raises(sqlite3.IntegrityError):
+        store.write_blocks([b1, bad], notes=[(h1, "cosigned 1")])
+    assert store.block(h1) is None
+    store.write_blocks([b1], notes=[(h1, b1.block.checkpoint + "extra\n")])
+    assert store.block(h1).checkpoint.endswith("extra\n")  # type: ignore[union-attr]
+    store.write_blocks([b2], notes=[(h1, b1.block.checkpoint), (h2, b2.block.checkpoint + "more\n")])
+    assert store.block(h1).checkpoint == b1.block.checkpoint  # type: ignore[union-attr]
+    assert store.block(h2).checkpoint.endswith("more\n")  # type: ignore[union-attr]
+    store.write_blocks([], notes=[(h2, b2.block.checkpoint)])  # notes alone
+    assert store.block(h2).checkpoint == b2.block.checkpoint  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("workers", [0, 1])
 def test_a_slow_writer_stores_blocks_in_groups_and_loses_none(kv_data: Path, workers: int) -> None:
     """Blocks are still cut every interval; the writer takes all those waiting in one transaction."""

@@ -306,3 +306,41 @@ def test_a_new_round_drops_the_undecided_block_in_memory(member: tuple[Path, dic
     reopened = AbciApp(data)
     assert reopened.last.state_root == app.last.state_root and reopened.last.height == 2
     reopened.store.close()
+
+
+def test_writes_waiting_together_are_one_transaction_and_a_failed_one_halts(
+    member: tuple[Path, dict[str, object]],
+) -> None:
+    data, doc = member
+    app = AbciApp(data)
+    init = f_msg(1, _ts(1767225600)) + f_str(2, CHAIN) + f_bytes(5, canonical_genesis(doc)) + f_int(6, 1)
+    dispatch(app, _req(5, init))
+    k = SigningKey(b"w" * 32)
+    calls: list[tuple[int, int]] = []
+    real = app.store.write_blocks
+    app.store.write_blocks = lambda ws, notes=(): (calls.append((len(ws), len(notes))), real(ws, notes))[1]  # type: ignore[method-assign]
+    dispatch(app, _req(20, f_msg(1, _tx(k, 1)) + f_int(5, 1) + f_msg(6, _ts(1767225601))))
+    dispatch(app, _req(11))
+    followed: list[int] = []
+    app.store_later(("note", (1, "cosigned note 1\n")), lambda: followed.append(1))
+    app.settle()
+    assert calls == [(1, 1)] and followed == [1]  # the block and the note: one transaction
+    assert app.store.block(1).checkpoint == "cosigned note 1\n"  # type: ignore[union-attr]
+    assert app.last.height == 1 and app.timing["store_ms"] >= 0
+
+    def broken(ws: object, notes: object = ()) -> None:
+        raise OSError("disk full")
+
+    app.store.write_blocks = broken  # type: ignore[method-assign,assignment]
+    dispatch(app, _req(20, f_msg(1, _tx(k, 2)) + f_int(5, 2) + f_msg(6, _ts(1767225602))))
+    dispatch(app, _req(11))
+    with pytest.raises(OSError, match="disk full"):
+        app.settle()
+    assert app.last.height == 1  # not stored: its follow-up did not run
+    app.store.write_blocks = real  # type: ignore[method-assign]
+    with pytest.raises(OSError, match="disk full"):
+        app.settle()  # remembered: the member does not go on
+    dispatch(app, _req(20, f_msg(1, _tx(k, 3)) + f_int(5, 3) + f_msg(6, _ts(1767225603))))
+    with pytest.raises(OSError, match="disk full"):  # the server answers it as an exception: CometBFT halts
+        dispatch(app, _req(11))
+    app.store.close()

@@ -178,16 +178,19 @@ class Store:
         """Persist one block and everything derived from it, atomically and durably."""
         self.write_blocks([w])
 
-    def write_blocks(self, ws: Sequence[BlockWrite]) -> None:
+    def write_blocks(self, ws: Sequence[BlockWrite], notes: Sequence[tuple[int, str]] = ()) -> None:
         """Persist consecutive blocks in one storage transaction: all of them durably, or none.
 
         Group commit: a node that falls behind stores the blocks waiting for it together. Each
         keeps its own record and checkpoint; state and state-map writes are merged (a later block's
         value of a key wins), so a node or key rewritten by several blocks costs one row write,
-        and the group pays one ``COMMIT`` (one fsync, one pass over the pages it dirtied)."""
-        if not ws:
+        and the group pays one ``COMMIT`` (one fsync, one pass over the pages it dirtied).
+        ``notes`` (height, note) then replace checkpoints, as :meth:`set_checkpoint` does, in the
+        same transaction (a consortium member's cosigned notes)."""
+        if not ws and not notes:
             return
-        state, smt = ws[0].state, ws[0].smt  # one block (the ABCI app's case): nothing to merge
+        state: dict[str, bytes | None] = ws[0].state if ws else {}
+        smt: dict[bytes, bytes | None] = ws[0].smt if ws else {}  # one block: nothing to merge
         if len(ws) > 1:
             state, smt = {}, {}
             for w in ws:
@@ -225,6 +228,8 @@ class Store:
                 c.executemany(
                     "INSERT OR REPLACE INTO smt_nodes(k, v) VALUES (?,?)", [i for i in items if i[1] is not None]
                 )
+                for height, note in notes:
+                    self._set_checkpoint(c, height, note)
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
@@ -236,11 +241,15 @@ class Store:
             c = self._conn()
             c.execute("BEGIN IMMEDIATE")
             try:
-                c.execute("UPDATE blocks SET checkpoint=? WHERE height=?", (note, height))
+                self._set_checkpoint(c, height, note)
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
+
+    @staticmethod
+    def _set_checkpoint(c: sqlite3.Connection, height: int, note: str) -> None:
+        c.execute("UPDATE blocks SET checkpoint=? WHERE height=?", (note, height))
 
     # -- reading ------------------------------------------------------------------------------
     def height(self) -> int:

@@ -39,13 +39,15 @@ from anju.chain.node import DB_NAME, open_executor, read_node_key
 from anju.crypto.tx import MAX_TX_BYTES, Tx, parse, parse_and_verify
 from anju.errors import AnjuError, StorageCorrupt, TxRejected
 from anju.ledger.checkpoint import Checkpoint
-from anju.ledger.store import BlockRecord, Store
+from anju.ledger.store import BlockRecord, BlockWrite, Store
 
 log = logging.getLogger("anju.abci")
 
 APP_VERSION = 1
 VERIFIED_CACHE = 200_000
 MEMBER_FILE = "consortium.json"
+StoreOp = tuple[str, BlockWrite | tuple[int, str]]
+"""A write :meth:`AbciApp.store_later` queues: ("block", BlockWrite) | ("note", (height, cosigned note))."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +119,16 @@ class AbciApp:
         # SQLite writes (blocks, cosigned notes) waiting to run, in order, each with a follow-up.
         # ``defer`` (the server's loop.call_soon) runs them once the current request is answered;
         # without it (tests, tools) they run at the next settle().
-        self._writes: collections.deque[tuple[Callable[[], None], Callable[[], None]]] = collections.deque()
+        self._writes: collections.deque[tuple[StoreOp, Callable[[], None]]] = collections.deque()
         self._failed: BaseException | None = None
+        self.group_started = 0.0  # when the writes being stored started (their store_ms)
         self.defer: Callable[[Callable[[], None]], object] | None = None
 
     # -- storing -----------------------------------------------------------------------------------
-    def store_later(self, fn: Callable[[], None], then: Callable[[], None]) -> None:
-        """Run the SQLite write ``fn`` after the current request is answered; then ``then``."""
-        self._writes.append((fn, then))
+    def store_later(self, op: StoreOp, then: Callable[[], None]) -> None:
+        """Store ``op`` after the current request is answered, in order with the writes before it;
+        then run ``then``. ``("block", BlockWrite)`` or ``("note", (height, cosigned note))``."""
+        self._writes.append((op, then))
         if self.defer is not None:
             self.defer(self._settle_soon)
 
@@ -142,14 +146,25 @@ class AbciApp:
         if self._failed is not None:
             raise self._failed
         while self._writes:
-            fn, then = self._writes[0]
+            # Every write waiting goes into one SQLite transaction: the blocks, then the notes
+            # (a note's block is in the same group or was stored before it was queued).
+            group = list(self._writes)
+            blocks: list[BlockWrite] = []
+            notes: list[tuple[int, str]] = []
+            for (_, item), _then in group:
+                if isinstance(item, BlockWrite):
+                    blocks.append(item)
+                else:
+                    notes.append(item)
+            self.group_started = time.perf_counter()
             try:
-                fn()
+                self.store.write_blocks(blocks, notes)
             except BaseException as exc:
                 self._failed = exc
                 raise
-            self._writes.popleft()
-            then()
+            for _ in group:
+                _, then = self._writes.popleft()
+                then()
 
     def close(self) -> None:
         """Store what is waiting, then close the store."""
@@ -412,15 +427,9 @@ class AbciApp:
             if tx is not None and r.code != OK
         }
         self._block_txs = ([], [])
-        store = self.store
-        started = [0.0]
-
-        def write() -> None:
-            started[0] = time.perf_counter()
-            store.write_block(sealed.write)
 
         def stored() -> None:
-            timing["store_ms"] = (time.perf_counter() - started[0]) * 1000
+            timing["store_ms"] = (time.perf_counter() - self.group_started) * 1000
             record = ex.stored(sealed)
             self.stored_timing = timing
             self.stored_refused = refused
@@ -435,7 +444,7 @@ class AbciApp:
                 self.on_signed(sealed.checkpoint.height, note)
             except Exception:
                 log.exception("on-signed hook failed at height %d", sealed.checkpoint.height)
-        self.store_later(write, stored)
+        self.store_later(("block", sealed.write), stored)
         return m.commit(0)
 
     # -- queries ------------------------------------------------------------------------------------------

@@ -186,7 +186,7 @@ class Cosigner:
                 r["cosigned_at"] = time.time()
 
         # After the current request is answered, in order with the blocks' writes.
-        app.store_later(lambda: app.store.set_checkpoint(h, note), stored)
+        app.store_later(("note", (h, note)), stored)
 
     # -- pulling what we missed -------------------------------------------------------------------------
     async def pull_loop(self) -> None:
