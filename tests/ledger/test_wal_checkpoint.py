@@ -1,0 +1,99 @@
+"""The WAL is copied back into the database by the checkpointer thread, not inside a COMMIT;
+past a hard limit the writer does it itself. Nothing is lost either way."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+import pytest
+from tests.conftest import kv_put
+
+from anju.chain.node import Node
+from anju.chain.verify import verify_data
+from anju.crypto.keys import SigningKey
+from anju.crypto.tx import parse_and_verify
+from anju.ledger import store as store_mod
+
+
+def _commit(node: Node, key: SigningKey, seq: int) -> None:
+    txs = [parse_and_verify(kv_put(key, s, k=f"k{s}", v="x" * 200)) for s in range(seq, seq + 20)]
+    node.commit_block(f"2026-01-01T00:00:{seq // 20:02d}.000Z", txs)
+
+
+def _wait(cond: object, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_the_checkpointer_copies_the_wal_back_off_the_writers_path(
+    kv_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_mod, "WAL_CHECKPOINT_BYTES", 64 * 1024)
+    key = SigningKey(b"w" * 32)
+    node = Node(kv_data, verify_workers=0)
+    store = node.store
+    wal = Path(str(store.path) + "-wal")
+    seq = 1
+    while not wal.exists() or wal.stat().st_size <= 64 * 1024:
+        _commit(node, key, seq)
+        seq += 20
+    ck = store._checkpointer
+    assert ck is not None
+    assert _wait(lambda: ck.runs >= 1)  # the thread checkpointed a WAL past its threshold
+    grown = wal.stat().st_size
+    _commit(node, key, seq)  # the WAL restarts: it is cut back to what this block wrote
+    assert wal.stat().st_size < grown
+    store.close()
+    assert not ck._thread.is_alive()  # close() stops it
+    assert verify_data(kv_data, workers=1).ok
+    reopened = Node(kv_data, verify_workers=0)
+    assert reopened.executor.get(f"kv/k{seq + 19}") == b'"' + b"x" * 200 + b'"'
+    reopened.store.close()
+
+
+@pytest.mark.parametrize("hard", [32 * 1024, 1 << 40])
+def test_past_the_hard_limit_the_writer_checkpoints_itself(
+    kv_data: Path, monkeypatch: pytest.MonkeyPatch, hard: int
+) -> None:
+    """The checkpointer never runs here; with a hard limit the WAL restarts after every block
+    that crossed it (its size stays that of a block or two), without one it only grows."""
+    monkeypatch.setattr(store_mod, "WAL_CHECKPOINT_BYTES", 1 << 40)
+    monkeypatch.setattr(store_mod, "WAL_HARD_BYTES", hard)
+    key = SigningKey(b"h" * 32)
+    node = Node(kv_data, verify_workers=0)
+    wal = Path(str(node.store.path) + "-wal")
+    sizes = []
+    for i in range(12):
+        _commit(node, key, 1 + 20 * i)
+        sizes.append(wal.stat().st_size)
+    assert node.store._checkpointer is not None and node.store._checkpointer.runs == 0
+    if hard < 1 << 40:
+        assert max(sizes) < 200 * 1024
+        assert any(b < a for a, b in itertools.pairwise(sizes))
+    else:
+        assert sizes == sorted(sizes) and sizes[-1] > 400 * 1024
+    node.store.close()
+    assert verify_data(kv_data, workers=1).ok
+
+
+def test_a_checkpoint_that_fails_is_logged_and_the_checkpointer_carries_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A ledger whose directory went away (a test's, a replay's): no exception escapes the thread."""
+    monkeypatch.setattr(store_mod, "WAL_CHECKPOINT_BYTES", 0)
+    ck = store_mod._Checkpointer(tmp_path / "gone" / "ledger.db")
+    ck.wal = tmp_path / "some-wal"
+    ck.wal.write_bytes(b"x" * 100)
+    with caplog.at_level("WARNING", logger="anju.store"):
+        for _ in range(2):
+            ck.poke()
+            assert _wait(lambda: "WAL checkpoint of" in caplog.text)
+        assert ck._thread.is_alive() and ck.runs == 0
+    ck.stop()
+    assert not ck._thread.is_alive()
