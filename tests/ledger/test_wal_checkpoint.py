@@ -97,3 +97,28 @@ def test_a_checkpoint_that_fails_is_logged_and_the_checkpointer_carries_on(
         assert ck._thread.is_alive() and ck.runs == 0
     ck.stop()
     assert not ck._thread.is_alive()
+
+
+def test_a_fork_waits_for_a_checkpoint_in_progress() -> None:
+    """The node forks its writer processes: a child must not inherit SQLite's locks mid-checkpoint."""
+    import os
+    import threading
+
+    held = threading.Event()
+
+    def checkpointing() -> None:
+        with store_mod._FORK_LOCK:  # what the checkpointer holds while it copies the WAL
+            held.set()
+            time.sleep(0.4)
+
+    t = threading.Thread(target=checkpointing)
+    t.start()
+    assert held.wait(5)
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if store_mod._FORK_LOCK.acquire(timeout=1) else 1)  # the child's lock is free
+    waited = time.monotonic() - started
+    _, status = os.waitpid(pid, 0)
+    t.join()
+    assert waited >= 0.3 and os.WEXITSTATUS(status) == 0

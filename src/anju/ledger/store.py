@@ -21,6 +21,7 @@ Tables (all but ``meta`` are derived from the transactions and re-checked by ``a
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -96,6 +97,15 @@ class _SmtNodes:
         self.get = get
 
 
+# Held while a checkpoint runs, and by a thread that forks (the node forks its writer processes):
+# a child never starts with SQLite's locks held by a checkpoint it does not have.
+_FORK_LOCK = threading.Lock()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_FORK_LOCK.acquire, after_in_parent=_FORK_LOCK.release, after_in_child=_FORK_LOCK.release
+    )
+
+
 class _Checkpointer:
     """Copies the WAL back into the database from its own thread and connection, off the writer's path.
 
@@ -139,7 +149,8 @@ class _Checkpointer:
                     if conn is None:
                         conn = sqlite3.connect(self.db, isolation_level=None, check_same_thread=False)
                         conn.execute("PRAGMA busy_timeout=10000")
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    with _FORK_LOCK:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                     self.runs += 1
                 except sqlite3.Error as exc:  # never fatal: the writer's hard limit is the fallback
                     log.warning("WAL checkpoint of %s failed: %s", self.db, exc)

@@ -163,8 +163,13 @@ class AbciApp:
                 self._failed = exc
                 raise
             for _ in group:
-                _, then = self._writes.popleft()
-                then()
+                self._writes.popleft()
+            try:
+                for _, then in group:
+                    then()
+            except BaseException as exc:  # a bug: the ledger's memory and disk may disagree
+                self._failed = exc
+                raise
 
     def close(self) -> None:
         """Store what is waiting, then close the store."""
