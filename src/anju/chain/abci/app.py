@@ -78,6 +78,21 @@ class MemberConfig:
         return cls(doc["chain_id"], doc["member"], int(doc["threshold"]), members, int(doc.get("first_height", 1)))
 
 
+@dataclass(frozen=True, slots=True)
+class _Executed:
+    """A block ProcessProposal executed, kept for FinalizeBlock of the same block (optimistic execution)."""
+
+    hash: bytes
+    height: int
+    time: str
+    sealed: Sealed
+    results: list[m.TxResult]
+    txs: list[Tx | None]  # None: the envelope did not parse or verify
+
+    def is_block(self, req: m.Proposal) -> bool:
+        return bool(req.hash) and (self.hash, self.height, self.time) == (req.hash, req.height, req.time)
+
+
 def checkpoint_of(chain_id: str, b: BlockRecord) -> Checkpoint:
     return Checkpoint(
         origin=chain_id, size=b.log_size, root=b.log_root, height=b.height, state_root=b.state_root, time=b.time
@@ -105,7 +120,7 @@ class AbciApp:
         self.on_commit = on_commit
         self._pending: Sealed | None = None
         # ProcessProposal executes the block it accepts; FinalizeBlock of the same block reuses it.
-        self._optimistic: tuple[bytes, int, str, Sealed, list[m.TxResult], list[Tx | None]] | None = None
+        self._optimistic: _Executed | None = None
         self._block_txs: tuple[list[Tx | None], list[m.TxResult]] = ([], [])  # the block awaiting Commit
         self._mempool_seq: dict[str, int] = {}
         self._verified: collections.OrderedDict[bytes, Tx] = collections.OrderedDict()
@@ -192,8 +207,8 @@ class AbciApp:
         opt = self._optimistic
         if opt is not None and self._pending is None and self.executor.open_block is None:
             self._optimistic = None
-            log.info("height %d: dropping the block executed for an undecided proposal", opt[1])
-            self.executor.unseal(opt[3])
+            log.info("height %d: dropping the block executed for an undecided proposal", opt.height)
+            self.executor.unseal(opt.sealed)
             return
         if self._pending is not None or self._optimistic is not None or self.executor.open_block is not None:
             if self._pending is not None:
@@ -334,8 +349,7 @@ class AbciApp:
         records it as failed and it changes nothing, deterministically on every member. The block
         executed here is kept for FinalizeBlock of the same block hash (optimistic execution); the
         same block proposed again in a later round is accepted without running it again."""
-        opt = self._optimistic
-        if opt is not None and req.hash and opt[0] == req.hash and opt[1] == req.height and opt[2] == req.time:
+        if self._optimistic is not None and self._optimistic.is_block(req):
             return m.process_proposal(m.PROPOSAL_ACCEPT)
         self._reload()
         t0 = time.perf_counter()
@@ -352,7 +366,7 @@ class AbciApp:
             txs.append(tx)
         sealed, results = self._execute(req, txs)
         kept = [tx if isinstance(tx, Tx) else None for tx in txs]
-        self._optimistic = (req.hash, req.height, req.time, sealed, results, kept)
+        self._optimistic = _Executed(req.hash, req.height, req.time, sealed, results, kept)
         self.timing = {"process_ms": (time.perf_counter() - t0) * 1000}
         return m.process_proposal(m.PROPOSAL_ACCEPT)
 
@@ -394,9 +408,9 @@ class AbciApp:
         parsed in full only if the block is not the one ProcessProposal already executed."""
         t0 = time.perf_counter()
         opt = self._optimistic
-        if opt is not None and opt[0] == req.hash and opt[1] == req.height and opt[2] == req.time and req.hash:
+        if opt is not None and opt.is_block(req):
             self._optimistic = None
-            sealed, results, kept = opt[3], opt[4], opt[5]
+            sealed, results, kept = opt.sealed, opt.results, opt.txs
         else:
             self._reload()
             self.timing = {}
