@@ -49,13 +49,13 @@ def _state(node: Node) -> tuple[bytes, bytes, int, dict[str, bytes | None]]:
     return ex.smt.root, ex.frontier.root(), ex.sealed_tip.height, {k: ex.get(f"kv/{k}") for k in KEYS}
 
 
-@pytest.mark.parametrize("cache_nodes", [ex_mod.SMT_CACHE_NODES, 8])
+@pytest.mark.parametrize("cache_tiles", [ex_mod.SMT_CACHE_TILES, 8])
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(base=ops, waiting=ops, dropped=ops, decided=ops)
 def test_unsealing_leaves_no_trace(
     tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,
-    cache_nodes: int,
+    cache_tiles: int,
     base: list[tuple[str, str | None]],
     waiting: list[tuple[str, str | None]],
     dropped: list[tuple[str, str | None]],
@@ -64,7 +64,7 @@ def test_unsealing_leaves_no_trace(
     """base is stored; ``waiting`` is sealed and not yet stored; ``dropped`` is sealed and unsealed;
     then ``decided`` (reusing dropped's seqs) is sealed and everything stored. The ledger equals one
     that never saw ``dropped``: roots, checkpoints, reads, proofs, and the store reopened."""
-    monkeypatch.setattr(ex_mod, "SMT_CACHE_NODES", cache_nodes)  # 8: evictions between apply and undo
+    monkeypatch.setattr(ex_mod, "SMT_CACHE_TILES", cache_tiles)  # 8: evictions between apply and undo
     key = SigningKey(b"u" * 32)
     results = []
     for with_drop in (True, False):
@@ -132,7 +132,7 @@ def test_an_undone_apply_leaves_the_node_cache_equal_to_the_store(
 ) -> None:
     """Every node the cache holds after undo() is what the store holds (or its absence): nothing of
     the undone batch survives, whatever was evicted in between."""
-    from anju.ledger.statemap import MemoryNodeStore, StateMap
+    from anju.ledger.statemap import MemoryNodeStore, StateMap, decode_tile
 
     store = MemoryNodeStore()
     smt = StateMap(store, cache_size=capacity)
@@ -144,7 +144,8 @@ def test_an_undone_apply_leaves_the_node_cache_equal_to_the_store(
     smt.apply({f"kv/{k}": None if v is None else v.encode() for k, v in second}, undoable=True)
     smt.undo()
     assert smt.root == root
-    for node_key, rec in smt._nodes._d.items():
-        assert rec == store.get(node_key)
+    for tile_id, tile in smt._nodes._d.items():
+        rec = store.get(tile_id)
+        assert tile == (None if rec is None else decode_tile(rec))
     for k in KEYS:
         verify_state_proof(root, f"kv/{k}", first.get(k), smt.prove(f"kv/{k}"))

@@ -63,9 +63,11 @@ TAMPERS: dict[str, Callable[[sqlite3.Connection], None]] = {
     "state value": _sql("UPDATE state SET value = '\"forged\"' WHERE key = 'kv/k1'"),
     "state row added": _sql("INSERT INTO state VALUES ('kv/extra', '\"x\"')"),
     "state row removed": _sql("DELETE FROM state WHERE key = 'kv/b3'"),
-    "smt node": _sql(
-        "UPDATE smt_nodes SET v = zeroblob(length(v)) WHERE k = (SELECT k FROM smt_nodes LIMIT 1 OFFSET 3)"
+    "smt tile": _sql(
+        "UPDATE smt_tiles SET v = zeroblob(length(v)) WHERE id = (SELECT id FROM smt_tiles LIMIT 1 OFFSET 3)"
     ),
+    "smt tile added": _sql("INSERT INTO smt_tiles VALUES (12345678, x'01020000')"),
+    "smt deep tile added": _sql("INSERT INTO smt_deep VALUES (zeroblob(33), x'01020000')"),
     "log node": _sql("UPDATE tlog_nodes SET hash = zeroblob(32) WHERE level = 1 AND idx = 0"),
     "event row": _sql('UPDATE events SET data = \'{"key":"zz"}\' WHERE id = 4'),
     "genesis meta": _sql("UPDATE meta SET value = CAST('{}' AS BLOB) WHERE key = 'genesis'"),

@@ -16,12 +16,15 @@ from hypothesis import strategies as st
 from anju.errors import StorageCorrupt, VerificationError
 from anju.ledger.statemap import (
     EMPTY_ROOT,
-    ROOT_KEY,
+    ROOT_TILE,
     MemoryNodeStore,
     StateMap,
     StateProof,
+    decode_tile,
+    encode_tile,
     key_path,
-    node_key,
+    node_place,
+    tile_ids,
     verify_state_proof,
 )
 
@@ -98,34 +101,59 @@ def test_root_matches_the_specification(state: State, expected: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    ("depth", "path_hex_prefix", "expected_hex"),
+    ("depth", "path_hex_prefix", "expected"),
     [
-        (0, "ff", "0001"),
-        (1, "ff", "0003"),
-        (4, "ff", "001f"),
-        (5, "ab", "011501"),
-        (9, "abff", "011517"),
-        (12, "abcd", "0202af04"),
-        (255, "ff" * 32, "33" + "7f" + "ff" * 31 + "01"),
+        (0, "ff", (1, 1)),
+        (1, "ff", (1, 3)),
+        (4, "ff", (1, 31)),
+        (5, "ab", (32 | 0b10101, 1)),
+        (9, "abff", (32 | 0b10101, 16 | 0b0111)),
+        (12, "abcd", (1024 | 0b1010101111, 4 | 0b00)),
+        (255, "ff" * 32, (2**256 - 1, 1)),
     ],
 )
-def test_node_key_is_tile_then_tile_prefix_then_place_in_tile(
-    depth: int, path_hex_prefix: str, expected_hex: str
-) -> None:
+def test_node_place_is_tile_id_then_place_in_tile(depth: int, path_hex_prefix: str, expected: tuple[int, int]) -> None:
     path = int.from_bytes(bytes.fromhex(path_hex_prefix).ljust(32, b"\x00"), "big")
-    assert node_key(depth, path).hex() == expected_hex
+    assert node_place(depth, path) == expected
 
 
 @given(st.integers(0, 2**256 - 1), st.integers(0, 2**256 - 1), st.integers(0, 255), st.integers(0, 255))
-def test_node_keys_are_unique_and_a_tile_shares_its_prefix(p: int, q: int, d: int, e: int) -> None:
-    """Two nodes get the same key iff they are the same node (depth and path prefix); the nodes of
-    one tile (same depth // 5, same first 5 * (depth // 5) bits) share every byte but the last."""
+def test_node_places_are_unique_and_a_tile_is_five_levels_of_one_prefix(p: int, q: int, d: int, e: int) -> None:
+    """Two nodes get the same place iff they are the same node (depth and path prefix); two nodes
+    share a tile iff they are in the same five levels (depth // 5) under the same first 5 * (depth // 5) bits."""
     same_node = d == e and p >> (256 - d) == q >> (256 - e)
-    assert (node_key(d, p) == node_key(e, q)) == same_node
+    assert (node_place(d, p) == node_place(e, q)) == same_node
     t = d // 5 * 5
-    if d // 5 == e // 5 and p >> (256 - t) == q >> (256 - t):
-        assert node_key(d, p)[:-1] == node_key(e, q)[:-1]
-    assert node_key(d, p) != ROOT_KEY
+    same_tile = d // 5 == e // 5 and p >> (256 - t) == q >> (256 - t)
+    assert (node_place(d, p)[0] == node_place(e, q)[0]) == same_tile
+    tid, place = node_place(d, p)
+    assert tid != ROOT_TILE and 1 <= place <= 31
+    assert tile_ids(p, d + 1)[-1] == tid and len(tile_ids(p, d + 1)) == d // 5 + 1
+
+
+def test_tile_records_round_trip_and_malformed_ones_are_refused() -> None:
+    _smap, store = fresh({f"k/{i}": b"x" for i in range(300)})
+    for tid, rec in store.nodes.items():
+        if tid != ROOT_TILE:
+            tile = decode_tile(rec, tid)
+            assert encode_tile(tile) == rec and sum(e is not None for e in tile) >= 1
+    rec = store.nodes[1]  # the top tile of 300 keys: full
+    first = decode_tile(rec)
+    n1 = len(next(e for e in first if e is not None))
+    bad = {
+        "empty": b"",
+        "place 0": b"\x00" + rec[1:],
+        "place 32": b"\x20" + rec[1:],
+        "out of order": rec[n1:] + rec[:n1],
+        "repeated": rec[:n1] + rec,
+        "truncated": rec[:-1],
+        "trailing byte": rec + b"\x1f",
+        "bad reference tag": rec[:1] + b"\x07" + rec[2:],
+    }
+    for why, damaged in bad.items():
+        with pytest.raises(StorageCorrupt):
+            decode_tile(damaged, 1)
+            pytest.fail(why)
 
 
 def test_deep_shared_prefix_builds_and_collapses() -> None:
@@ -133,11 +161,13 @@ def test_deep_shared_prefix_builds_and_collapses() -> None:
     smap, store = fresh({})
     root = apply(smap, store, {a: b"a", b: b"b"})
     assert root == reference_root({a: b"a", b: b"b"})
-    assert smap.prove(a).depth >= 21 and len(store.nodes) >= 21  # a chain of single-child nodes
+    nodes = sum(e is not None for t, rec in store.nodes.items() if t != ROOT_TILE for e in decode_tile(rec))
+    assert smap.prove(a).depth >= 21 and nodes >= 21  # a chain of single-child nodes
+    assert len(store.nodes) >= 1 + 5  # the root reference and one tile per five levels
     verify_state_proof(root, a, b"a", smap.prove(a))
     root = apply(smap, store, {b: None})
     assert root == reference_root({a: b"a"})
-    assert set(store.nodes) == {b""}  # the chain is gone; the lone leaf sits at the root
+    assert set(store.nodes) == {ROOT_TILE}  # the chain is gone; the lone leaf sits at the root
     assert apply(smap, store, {a: None}) == EMPTY_ROOT and store.nodes == {}
 
 
@@ -227,16 +257,23 @@ def test_reset_discards_unpersisted_batch() -> None:
     verify_state_proof(committed, "a", b"1", smap.prove("a"))
 
 
-@pytest.mark.parametrize("damage", ["delete", "truncate", "bad-tag"])
+@pytest.mark.parametrize("damage", ["delete", "truncate", "bad-tag", "bad-place", "drop-a-node"])
 def test_corrupt_store_fails_loudly(damage: str) -> None:
     smap, store = fresh({f"k/{i}": b"x" for i in range(50)})
-    victim = max((k for k in store.nodes if k), key=len)
+    victim = max(store.nodes)  # the deepest tile
+    rec = store.nodes[victim]
     if damage == "delete":
         del store.nodes[victim]
     elif damage == "truncate":
-        store.nodes[victim] = store.nodes[victim][:-1]
-    else:
-        store.nodes[victim] = b"\x07" + store.nodes[victim][1:]
+        store.nodes[victim] = rec[:-1]
+    elif damage == "bad-tag":
+        store.nodes[victim] = rec[:1] + b"\x07" + rec[2:]
+    elif damage == "bad-place":
+        store.nodes[victim] = b"\x00" + rec[1:]
+    else:  # a well-formed tile that lacks one of its nodes
+        tile = decode_tile(rec)
+        tile[max(i for i, e in enumerate(tile) if e is not None)] = None
+        store.nodes[victim] = encode_tile(tile) or b"\x00"
     smap = StateMap(store, smap.root)
     with pytest.raises(StorageCorrupt):
         for i in range(50):

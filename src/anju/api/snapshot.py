@@ -22,8 +22,8 @@ import orjson
 
 from anju.errors import StorageCorrupt
 from anju.ledger import merkle
-from anju.ledger.statemap import StateMap, StateProof, key_path, node_key
-from anju.ledger.store import BlockRecord
+from anju.ledger.statemap import StateMap, StateProof, key_path, tile_ids
+from anju.ledger.store import BlockRecord, read_tiles
 
 # Expression indexes for the registry queries of the API and the web portal mounted on it; created
 # once at server start (idempotent), by ``create_app``'s lifespan.
@@ -67,11 +67,11 @@ def ensure_indexes(path: Path, statements: Sequence[str] = REGISTRY_INDEXES) -> 
 class _NodeReader:
     __slots__ = ("get",)
 
-    def __init__(self, get: Callable[[bytes], bytes | None]) -> None:
+    def __init__(self, get: Callable[[int], bytes | None]) -> None:
         self.get = get
 
 
-def open_state_map(get: Callable[[bytes], bytes | None]) -> StateMap:
+def open_state_map(get: Callable[[int], bytes | None]) -> StateMap:
     """The state map stored behind ``get`` (uncached: a snapshot's map lives for one answer)."""
     opener = getattr(StateMap, "open", None)
     if opener is not None:
@@ -87,8 +87,8 @@ def _block(row: Sequence[Any]) -> BlockRecord:
 
 
 CACHE_LIMIT = 200_000  # entries per cache before it is emptied
-PATH_PREFETCH = 32
-"""State-map levels a proof reads in one statement (a tree of 2^32 keys is ~34 levels deep)."""
+PATH_PREFETCH = 35
+"""State-map levels (seven tiles) a proof reads in one statement (a tree of 2^32 keys is ~34 levels deep)."""
 
 
 class Caches:
@@ -96,7 +96,7 @@ class Caches:
 
     - log nodes: a complete subtree's hash (and a leaf) never changes in an append-only log, so
       they are cached for good;
-    - state-map nodes are stored by position, so they are cached per state root: the cache is
+    - state-map tiles are stored by position, so they are cached per state root: the cache is
       replaced when a snapshot sees a newer head, and a snapshot of another head does not use it.
     """
 
@@ -104,13 +104,13 @@ class Caches:
         self.tlog: dict[tuple[int, int], bytes] = {}
         self.smt_root = b""
         self.smt_height = -1
-        self.smt: dict[bytes, bytes | None] = {}
+        self.smt: dict[int, bytes | None] = {}
 
-    def smt_for(self, head: BlockRecord) -> dict[bytes, bytes | None] | None:
+    def smt_for(self, head: BlockRecord) -> dict[int, bytes | None] | None:
         if head.state_root == self.smt_root and head.height == self.smt_height:
             return self.smt
         if head.height > self.smt_height:
-            fresh: dict[bytes, bytes | None] = {}
+            fresh: dict[int, bytes | None] = {}
             self.smt, self.smt_root, self.smt_height = fresh, head.state_root, head.height
             return fresh
         return None
@@ -131,7 +131,7 @@ class Snapshot:
         self._tlog_cache = caches.tlog if caches is not None else None
         shared = caches.smt_for(self._head) if caches is not None else None
         # Not the head the shared cache holds: this answer's nodes are cached for this answer only.
-        self._smt_cache: dict[bytes, bytes | None] = {} if shared is None else shared
+        self._smt_cache: dict[int, bytes | None] = {} if shared is None else shared
 
     @property
     def head(self) -> BlockRecord:
@@ -218,32 +218,29 @@ class Snapshot:
         raw = self.state_get(key)
         return None if raw is None else orjson.loads(raw)
 
-    def _smt_get(self, k: bytes) -> bytes | None:
+    def _smt_get(self, tile_id: int) -> bytes | None:
         cache = self._smt_cache
-        if k in cache:
-            return cache[k]
-        row = self._c.execute("SELECT v FROM smt_nodes WHERE k=?", (k,)).fetchone()
-        v = None if row is None else bytes(row[0])
+        if tile_id in cache:
+            return cache[tile_id]
+        v = read_tiles(self._c, [tile_id]).get(tile_id)
         if len(cache) >= CACHE_LIMIT:
             cache.clear()
-        cache[k] = v
+        cache[tile_id] = v
         return v
 
     def _prefetch_path(self, key: str) -> None:
-        """Read the state-map nodes on ``key``'s path in one statement instead of one per level.
+        """Read the state-map tiles on ``key``'s path in one statement instead of one per tile.
 
-        Nodes are stored by position, so every key on the path follows from the key alone; those
+        Tiles are stored by position, so every tile id on the path follows from the key alone; those
         below the path's end are simply not found (and not cached)."""
         cache = self._smt_cache
         p = int.from_bytes(key_path(key), "big")
-        wanted = [k for k in (node_key(d, p) for d in range(PATH_PREFETCH)) if k not in cache]
+        wanted = [i for i in tile_ids(p, PATH_PREFETCH) if i not in cache]
         if not wanted:
             return
         if len(cache) + len(wanted) >= CACHE_LIMIT:
             cache.clear()
-        marks = ",".join("?" * len(wanted))
-        for k, v in self._c.execute(f"SELECT k, v FROM smt_nodes WHERE k IN ({marks})", wanted):
-            cache[bytes(k)] = bytes(v)
+        cache.update(read_tiles(self._c, wanted))
 
     def state_proof(self, key: str) -> StateProof:
         """A proof for ``key`` under :attr:`head`'s state root (the same snapshot)."""

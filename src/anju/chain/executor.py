@@ -33,7 +33,7 @@ from anju.registry.port import BlockContext, Event, Machine
 
 SEQ_PREFIX = "seq/"
 CACHE_LIMIT = 2_000_000
-SMT_CACHE_NODES = 1 << 21
+SMT_CACHE_TILES = 1 << 19
 _MISSING: Any = object()
 
 
@@ -83,19 +83,19 @@ class _TxState:
 
 
 class PendingNodes:
-    """State-map nodes: those of sealed blocks not yet stored, over the store's."""
+    """State-map tiles: those of sealed blocks not yet stored, over the store's."""
 
     __slots__ = ("_base", "layers")
 
-    def __init__(self, base: Callable[[bytes], bytes | None]) -> None:
+    def __init__(self, base: Callable[[int], bytes | None]) -> None:
         self._base = base
         self.layers: list[NodeChanges] = []
 
-    def get(self, node_key: bytes) -> bytes | None:
+    def get(self, tile_id: int) -> bytes | None:
         for layer in reversed(tuple(self.layers)):
-            if node_key in layer:
-                return layer[node_key]
-        return self._base(node_key)
+            if tile_id in layer:
+                return layer[tile_id]
+        return self._base(tile_id)
 
 
 def seq_key(signer: str) -> str:
@@ -132,9 +132,10 @@ class Executor:
             raise StorageCorrupt("STORE_CORRUPT", "the store has no genesis block; run `anju init`")
         self.last: BlockRecord = last
         self._nodes = PendingNodes(store.smt_get)
-        # The state map's hot nodes stay in memory: 2^21 entries (a few hundred MB at most) hold the
-        # whole tree of a registry with ~10^6 keys, so a block's updates rarely touch SQLite.
-        self.smt = StateMap(self._nodes, last.state_root, cache_size=SMT_CACHE_NODES)
+        # The state map's hot tiles stay in memory: 2^19 tiles (a few hundred MB at most) hold the
+        # whole tree of a registry with ~10^6 keys (~300,000 tiles), so a block's updates rarely
+        # touch SQLite.
+        self.smt = StateMap(self._nodes, last.state_root, cache_size=SMT_CACHE_TILES)
         self.frontier = merkle.Frontier.load(last.log_size, store.tlog_node)
         if self.frontier.root() != last.log_root or self.smt.root != last.state_root:
             raise StorageCorrupt("STORE_CORRUPT", f"roots on disk do not match block {last.height}", height=last.height)
@@ -165,7 +166,7 @@ class Executor:
         # cache then follows every stored block; emptying it (when full) ends this.
         self._complete = len(rows) < CACHE_LIMIT // 2
         if state_map:
-            self.smt.warm(dict(self.store.smt_rows(SMT_CACHE_NODES // 2)))
+            self.smt.warm(dict(self.store.smt_rows(SMT_CACHE_TILES // 2)))
 
     def hand_off_state(self) -> StateMap:
         """Give the authenticated state map to another process (the node's block writer).

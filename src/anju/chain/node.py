@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 from anju.chain.apps import load_app
-from anju.chain.executor import SMT_CACHE_NODES, Executor, Sealed, canonical_genesis, events_rows, genesis_writes
+from anju.chain.executor import SMT_CACHE_TILES, Executor, Sealed, canonical_genesis, events_rows, genesis_writes
 from anju.chain.writer import BlockWriter, Sealer
 from anju.crypto.keys import SigningKey
 from anju.crypto.tx import MAX_TX_BYTES, Tx, check_sigs, parse_and_verify
@@ -233,7 +233,7 @@ class Node:
         gc.set_threshold(max(gc.get_threshold()[0], 50_000), 20, 100)
         if sealing:
             smt = self.executor.hand_off_state()
-            sealer = Sealer(smt, self.key, self.key_name, self.chain_id, warm=SMT_CACHE_NODES // 2)
+            sealer = Sealer(smt, self.key, self.key_name, self.chain_id, warm=SMT_CACHE_TILES // 2)
             self._writer = BlockWriter(self.data / DB_NAME, sealer)
         if self._pool is not None:
             self._pool.submit(int).result()  # with fork, the pool starts all its workers now

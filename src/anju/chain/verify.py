@@ -36,7 +36,8 @@ TABLES: dict[str, tuple[str, str]] = {
     "txs": ("idx, txid, height, leaf", "idx"),
     "tlog_nodes": ("level, idx, hash", "level, idx"),
     "state": ("key, value", "key"),
-    "smt_nodes": ("k, v", "k"),
+    "smt_tiles": ("id, v", "id"),
+    "smt_deep": ("id, v", "id"),
     "events": ("id, height, idx, txid, kind, data, parties, units, listings", "id"),
 }
 

@@ -12,11 +12,12 @@ path bits) is ``empty`` if ``S`` is empty, ``leaf(...)`` of its only member if `
 leaf sits at the top of its subtree), else ``node(hash of S with bit d = 0, hash of S with bit d = 1)``
 at depth ``d + 1``. The root is the hash at depth 0, so it depends only on the key/value set.
 
-The tree maths does no I/O: :class:`StateMap` reads nodes through a :class:`NodeStore` and
+The tree maths does no I/O: :class:`StateMap` reads tiles through a :class:`NodeStore` and
 :meth:`StateMap.apply` returns the :data:`NodeChanges` that the caller persists (in the block's
-storage transaction). Stored nodes are the internal nodes of the current tree only, plus the root
-reference under the fixed key ``b""``; each holds its two children's references (see
-:func:`node_key` and :func:`_encode`). So a map is rebuilt from a store alone: ``StateMap(store, root)``.
+storage transaction). Stored are the internal nodes of the current tree only, each holding its two
+children's references (:func:`_encode`), grouped five levels to a **tile** (:func:`node_place`):
+one stored record per tile, plus the root reference under the fixed tile id
+:data:`ROOT_TILE` (0). So a map is rebuilt from a store alone: ``StateMap(store, root)``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from anju.errors import StorageCorrupt, VerificationError
 
 __all__ = [
     "EMPTY_ROOT",
-    "ROOT_KEY",
+    "ROOT_TILE",
+    "TILE",
     "MemoryNodeStore",
     "NodeCache",
     "NodeChanges",
@@ -43,15 +45,16 @@ __all__ = [
     "key_path",
     "leaf_hash",
     "node_hash",
-    "node_key",
+    "node_place",
+    "tile_ids",
     "verify_state_proof",
 ]
 
 _sha256 = hashlib.sha256
 EMPTY_ROOT = bytes(32)
 """The root (and the hash) of an empty tree or subtree."""
-ROOT_KEY = b""
-"""Node key of the root reference; fixed, so a map is found from its store alone."""
+ROOT_TILE = 0
+"""Tile id of the root reference's record; fixed, so a map is found from its store alone."""
 
 # A child reference: None = empty subtree, bytes = hash of a stored internal node,
 # (path, value hash) = a leaf.
@@ -59,15 +62,21 @@ _Ref = bytes | tuple[bytes, bytes] | None
 # A pending change: (path as int, path, value hash or None to delete), sorted by path.
 _Change = tuple[int, bytes, bytes | None]
 
-NodeChanges = dict[bytes, bytes | None]
-"""Node key -> new encoded node, or None when the node must be deleted."""
+Tile = list[bytes | None]
+"""A decoded tile: 32 slots, slot ``i`` (1..31) holds the node at that place (its place byte, then
+its two references, exactly as stored) or None; slot 0 is unused."""
+
+_Work = dict[int, Tile]  # the working copies of the tiles a batch rewrites
+
+NodeChanges = dict[int, bytes | None]
+"""Tile id -> the tile's new record, or None when the tile (all its nodes) must be deleted."""
 
 
 class NodeStore(Protocol):
-    """Read access to the stored nodes of the current tree version."""
+    """Read access to the stored tiles of the current tree version."""
 
-    def get(self, node_key: bytes) -> bytes | None:
-        """Return the bytes last written under ``node_key`` (via :data:`NodeChanges`), or None if absent/deleted."""
+    def get(self, tile_id: int) -> bytes | None:
+        """Return the record last written under ``tile_id`` (via :data:`NodeChanges`), or None if absent/deleted."""
         ...
 
 
@@ -75,13 +84,13 @@ class MemoryNodeStore:
     """A dict-backed :class:`NodeStore`, for tests and benchmarks."""
 
     def __init__(self) -> None:
-        self.nodes: dict[bytes, bytes] = {}
+        self.nodes: dict[int, bytes] = {}
 
-    def get(self, node_key: bytes) -> bytes | None:
-        return self.nodes.get(node_key)
+    def get(self, tile_id: int) -> bytes | None:
+        return self.nodes.get(tile_id)
 
     def write(self, changes: NodeChanges) -> None:
-        """Persist ``changes``: store each encoded node, delete each key mapped to None."""
+        """Persist ``changes``: store each record, delete each tile mapped to None."""
         for k, v in changes.items():
             if v is None:
                 self.nodes.pop(k, None)
@@ -93,44 +102,46 @@ _UNCACHED = object()
 
 
 class NodeCache:
-    """A bounded in-memory cache in front of a :class:`NodeStore`; caches absence too.
+    """A bounded in-memory cache of decoded tiles in front of a :class:`NodeStore`; caches absence too.
 
     Entries are evicted oldest-first-cached first, in chunks of 1/8 of the capacity. Neither a hit
     nor a rewrite reorders (reordering cost as much as the hit, and a tenth of the sealer's time
-    for rewrites): a hot upper node evicted is read back from the store once and is young again.
+    for rewrites): a hot upper tile evicted is read back from the store once and is young again.
+    A cached tile is never changed in place: :meth:`StateMap.apply` writes copies.
     """
 
-    def __init__(self, store: NodeStore, capacity: int = 1 << 18) -> None:
+    def __init__(self, store: NodeStore, capacity: int = 1 << 16) -> None:
         self.store = store
         self.capacity = capacity
-        self._d: dict[bytes, bytes | None] = {}
+        self._d: dict[int, Tile | None] = {}
 
-    def get(self, node_key: bytes) -> bytes | None:
+    def get(self, tile_id: int) -> Tile | None:
         d = self._d
-        if node_key in d:
-            return d[node_key]
-        v = self.store.get(node_key)
+        if tile_id in d:
+            return d[tile_id]
+        rec = self.store.get(tile_id)
+        tile = None if rec is None else decode_tile(rec, tile_id)
         if len(d) >= self.capacity:
             self._evict()
-        d[node_key] = v
-        return v
+        d[tile_id] = tile
+        return tile
 
-    def update(self, changes: NodeChanges, undo: dict[bytes, object] | None = None) -> None:
-        """Make the cache reflect ``changes`` (which the caller persists to the store itself).
+    def update(self, tiles: Mapping[int, Tile | None], undo: dict[int, object] | None = None) -> None:
+        """Make the cache hold ``tiles`` (whose records the caller persists to the store itself).
 
-        With ``undo``, first record there what the cache held for each changed key (for
+        With ``undo``, first record there what the cache held for each changed tile (for
         :meth:`restore`)."""
         d = self._d
         if undo is not None:
             get = d.get
-            for k in changes:
+            for k in tiles:
                 undo[k] = get(k, _UNCACHED)
-        d.update(changes)
+        d.update(tiles)
         if len(d) > self.capacity:
             self._evict()
 
-    def restore(self, undo: Mapping[bytes, object]) -> None:
-        """Put back what :meth:`update` recorded in ``undo``: a key it had not cached is forgotten
+    def restore(self, undo: Mapping[int, object]) -> None:
+        """Put back what :meth:`update` recorded in ``undo``: a tile it had not cached is forgotten
         (read from the store again, which never held the undone changes)."""
         d = self._d
         for k, v in undo.items():
@@ -168,32 +179,61 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 
 TILE = 5
-"""Levels per storage tile: a tile (one node at depth ``5t`` and its descendants down to depth
-``5t + 4``, at most 31 nodes) is stored under one key prefix, so it fills at most a page or two."""
-# node_key's parts per depth: tile byte, shift and byte length of the tile's path prefix, and the
-# node's position inside its tile (breadth first: 1 << local depth, plus its local path bits).
-_TILE_BYTE = tuple(bytes((d // TILE,)) for d in range(256))
+"""Levels per tile: a tile is one node at depth ``5t`` and its descendants down to depth
+``5t + 4`` (at most 31 nodes), stored as one record."""
+# node_place's parts per depth: the tile's leading bit and path shift, and the node's place inside
+# its tile (breadth first: 1 << local depth, plus its local path bits).
+_TILE_BIT = tuple(1 << (d // TILE * TILE) for d in range(256))
 _TILE_SHIFT = tuple(256 - d // TILE * TILE for d in range(256))
-_TILE_LEN = tuple((d // TILE * TILE + 7) >> 3 for d in range(256))
 _LOCAL_BASE = tuple(1 << (d % TILE) for d in range(256))
 _LOCAL_MASK = tuple((1 << (d % TILE)) - 1 for d in range(256))
+_PLACE = tuple(bytes((i,)) for i in range(32))
 
 
-def node_key(depth: int, path: int) -> bytes:
-    """Store key of the internal node at ``depth`` (0..255) on ``path`` (an int), tile by tile.
+def node_place(depth: int, path: int) -> tuple[int, int]:
+    """Where the internal node at ``depth`` (0..255) on ``path`` (an int) is stored: (tile id, place).
 
-    ``t = depth // 5``: one byte ``t``, then the first ``5t`` path bits (right-aligned in
-    ``ceil(5t / 8)`` bytes), then one byte ``(1 << l) | b`` where ``l = depth - 5t`` and ``b`` are
-    the next ``l`` path bits. Every key update rewrites the nodes on its path; with this order they
-    fall in one tile (one or two B-tree pages) per five levels, and the top tiles, which every
-    block rewrites, sit together at the start of the store. (Keyed by full prefix instead, a block
-    dirtied nearly every page of the table.)
+    With ``t = depth // 5``, the tile id is ``(1 << 5t) | (first 5t path bits)`` (a heap numbering:
+    ids grow with depth, tile 1 holds the root node, 0 is :data:`ROOT_TILE`) and the place is
+    ``(1 << l) | (the next l path bits)`` with ``l = depth - 5t``, in 1..31. A key update rewrites
+    the nodes on its path: one record per five levels. (One row per node cost five times the rows;
+    keyed by full prefix, a block dirtied nearly every page of the table.)
     """
     return (
-        _TILE_BYTE[depth]
-        + (path >> _TILE_SHIFT[depth]).to_bytes(_TILE_LEN[depth], "big")
-        + bytes((_LOCAL_BASE[depth] | (path >> (256 - depth)) & _LOCAL_MASK[depth],))
+        _TILE_BIT[depth] | path >> _TILE_SHIFT[depth],
+        _LOCAL_BASE[depth] | (path >> (256 - depth)) & _LOCAL_MASK[depth],
     )
+
+
+def tile_ids(path: int, depth: int = 256) -> list[int]:
+    """The ids of the tiles holding the nodes on ``path`` from the root down to ``depth`` (exclusive)."""
+    return [_TILE_BIT[d] | path >> _TILE_SHIFT[d] for d in range(0, min(depth, 256), TILE)]
+
+
+def decode_tile(rec: bytes, tile_id: int = -1) -> Tile:
+    """Parse a stored tile record (place byte ‖ left reference ‖ right reference, places strictly
+    increasing, at least one node); StorageCorrupt if malformed."""
+    tile: Tile = [None] * 32
+    i, n, last = 0, len(rec), 0
+    try:
+        while i < n:
+            place = rec[i]
+            if not last < place < 32:
+                raise ValueError("places out of order")
+            _, j = _decode(rec, i + 1)
+            _, j = _decode(rec, j)
+            tile[place] = rec[i:j]
+            last, i = place, j
+        if not last:
+            raise ValueError("an empty tile")
+    except (ValueError, StorageCorrupt):
+        raise StorageCorrupt("STORE_CORRUPT", "malformed state-map tile", tile=tile_id, record=rec.hex()) from None
+    return tile
+
+
+def encode_tile(tile: Tile) -> bytes:
+    """A tile as stored: its nodes in place order (b"" when it holds none)."""
+    return b"".join([e for e in tile if e is not None])
 
 
 def _hash(ref: _Ref) -> bytes:
@@ -226,17 +266,17 @@ def _decode(rec: bytes, i: int) -> tuple[_Ref, int]:
 
 
 def _children(rec: bytes) -> tuple[_Ref, _Ref]:
-    """Decode an internal node record: left reference ‖ right reference, nothing after (hot path: inlined)."""
+    """Decode a tile slot: place byte ‖ left reference ‖ right reference, nothing after (hot path: inlined)."""
     n = len(rec)
-    t = rec[0] if n else -1
+    t = rec[1] if n > 1 else -1
     left: _Ref
     right: _Ref
     if t == 2:
-        left, i = rec[1:33], 33
+        left, i = rec[2:34], 34
     elif t == 1:
-        left, i = (rec[1:33], rec[33:65]), 65
+        left, i = (rec[2:34], rec[34:66]), 66
     elif t == 0:
-        left, i = None, 1
+        left, i = None, 2
     else:
         i = n
     t = rec[i] if i < n else -1
@@ -259,11 +299,12 @@ class StateMap:
     (block aborted), call :meth:`reset` with the last persisted root.
     """
 
-    def __init__(self, store: NodeStore, root: bytes | None = None, cache_size: int = 1 << 18) -> None:
-        """Open the tree in ``store``; if ``root`` is given, check that the store holds that root."""
+    def __init__(self, store: NodeStore, root: bytes | None = None, cache_size: int = 1 << 16) -> None:
+        """Open the tree in ``store``; if ``root`` is given, check that the store holds that root.
+        ``cache_size`` counts tiles."""
         self._nodes = NodeCache(store, cache_size)
         self._root: _Ref = None
-        self._undo: tuple[_Ref, dict[bytes, object]] | None = None
+        self._undo: tuple[_Ref, dict[int, object]] | None = None
         self.reset(root)
 
     @property
@@ -275,7 +316,7 @@ class StateMap:
         """Drop the cache and reload the root reference from the store (StorageCorrupt if not ``root``)."""
         self._nodes.clear()
         self._undo = None
-        rec = self._nodes.get(ROOT_KEY)
+        rec = self._nodes.store.get(ROOT_TILE)
         ref, end = _decode(rec, 0) if rec is not None else (None, 0)
         if rec is not None and end != len(rec):
             raise StorageCorrupt("STORE_CORRUPT", "malformed state-map root record", node=rec.hex())
@@ -287,9 +328,10 @@ class StateMap:
     def apply(self, changes: Mapping[str, bytes | None], *, undoable: bool = False) -> tuple[bytes, NodeChanges]:
         """Set each key to its value (None deletes; deleting an absent key is a no-op) in one batch.
 
-        Returns the new root and the node writes/deletes the caller must persist. Every touched node
-        is read once and hashed once, so the cost is O(k log n) for k changes. With ``undoable``,
-        :meth:`undo` can take this batch back as long as its changes have not been persisted.
+        Returns the new root and the tile records the caller must persist. Every touched node is
+        read once and hashed once, and every touched tile encoded once, so the cost is O(k log n)
+        for k changes. With ``undoable``, :meth:`undo` can take this batch back as long as its
+        changes have not been persisted.
         """
         out: NodeChanges = {}
         self._undo = None
@@ -303,14 +345,22 @@ class StateMap:
             batch.append((int.from_bytes(path, "big"), path, None if value is None else _sha256(value).digest()))
         batch.sort()
         before = self._root
-        self._root = self._update(self._root, 0, batch, [c[0] for c in batch], 0, len(batch), out)
-        out[ROOT_KEY] = None if self._root is None else _encode(self._root)
+        # Copies of the tiles this batch rewrites (the cached ones are never changed in place:
+        # nodes not yet visited are read from them, and undo restores them).
+        tiles: _Work = {}
+        self._root = self._update(self._root, 0, batch, [c[0] for c in batch], 0, len(batch), tiles)
+        new: dict[int, Tile | None] = {}
+        for tid, tile in tiles.items():
+            rec = encode_tile(tile)
+            out[tid] = rec or None
+            new[tid] = tile if rec else None
+        out[ROOT_TILE] = None if self._root is None else _encode(self._root)
         if undoable:
-            cached: dict[bytes, object] = {}
-            self._nodes.update(out, cached)
+            cached: dict[int, object] = {}
+            self._nodes.update(new, cached)
             self._undo = (before, cached)
         else:
-            self._nodes.update(out)
+            self._nodes.update(new)
         return self.root, out
 
     def undo(self) -> None:
@@ -325,13 +375,13 @@ class StateMap:
         self._root = before
 
     def rebind(self, store: NodeStore) -> None:
-        """Read stored nodes through ``store`` from now on: the same tree seen through another
+        """Read stored tiles through ``store`` from now on: the same tree seen through another
         connection (a child process must not use its parent's); the cache is kept."""
         self._nodes.store = store
 
-    def warm(self, nodes: Mapping[bytes, bytes]) -> None:
-        """Load stored nodes into the cache (a starting node reads its hot tree once, not node by node)."""
-        self._nodes.update(dict(nodes))
+    def warm(self, records: Mapping[int, bytes]) -> None:
+        """Load stored tile records into the cache (a starting node reads its hot tree once, not tile by tile)."""
+        self._nodes.update({tid: decode_tile(rec, tid) for tid, rec in records.items() if tid != ROOT_TILE})
 
     def prove(self, key: str) -> StateProof:
         """A proof that ``key`` holds its current value, or that it is absent."""
@@ -339,7 +389,7 @@ class StateMap:
         p = int.from_bytes(path, "big")
         ref, depth, bits, sibs = self._root, 0, 0, []
         while type(ref) is bytes:
-            left, right = _children(self._load(node_key(depth, p)))
+            left, right = _children(self._load(depth, p))
             ref, sib = (right, left) if (p >> (255 - depth)) & 1 else (left, right)
             bits <<= 1
             if sib is not None:
@@ -349,16 +399,24 @@ class StateMap:
         bitmap = (bits << (-depth & 7)).to_bytes((depth + 7) >> 3, "big")
         return StateProof(depth, bitmap, tuple(sibs), ref if type(ref) is tuple else None)
 
-    def _load(self, key: bytes) -> bytes:
-        rec = self._nodes.get(key)
+    def _load(self, depth: int, p: int) -> bytes:
+        tid, place = node_place(depth, p)
+        tile = self._nodes.get(tid)
+        rec = None if tile is None else tile[place]
         if rec is None:
-            raise StorageCorrupt("STORE_CORRUPT", "state-map node missing", node_key=key.hex())
+            raise StorageCorrupt("STORE_CORRUPT", "state-map node missing", tile=tid, place=place, depth=depth)
         return rec
 
-    def _update(self, ref: _Ref, d: int, ch: list[_Change], ps: list[int], lo: int, hi: int, out: NodeChanges) -> _Ref:
+    def _tile(self, tid: int, tiles: _Work) -> Tile:
+        """The working copy of tile ``tid`` for this batch (made on its first write)."""
+        base = self._nodes.get(tid)
+        tile = tiles[tid] = [None] * 32 if base is None else base.copy()
+        return tile
+
+    def _update(self, ref: _Ref, d: int, ch: list[_Change], ps: list[int], lo: int, hi: int, tiles: _Work) -> _Ref:
         """Apply ``ch[lo:hi]`` (all under the subtree ``ref`` at depth ``d``) and return the new reference."""
         if hi - lo == 1:
-            return self._update_one(ref, d, ch[lo], out)
+            return self._update_one(ref, d, ch[lo], tiles)
         if type(ref) is not bytes:  # empty or a lone leaf: rebuild this subtree from its new leaf set
             items = [c for c in ch[lo:hi] if c[2] is not None]
             if type(ref) is tuple:
@@ -367,35 +425,37 @@ class StateMap:
                 if i == hi or ps[i] != lp:  # the old leaf survives unless the batch overrides it
                     items.append((lp, ref[0], ref[1]))
                     items.sort()
-            return self._build(d, items, [c[0] for c in items], 0, len(items), out)
+            return self._build(d, items, [c[0] for c in items], 0, len(items), tiles)
         p = ps[lo]
-        key = node_key(d, p)
-        left, right = _children(self._load(key))
+        left, right = _children(self._load(d, p))
         shift = 255 - d
         mid = bisect_left(ps, ((p >> shift) | 1) << shift, lo, hi)
         if mid > lo:
-            left = self._update(left, d + 1, ch, ps, lo, mid, out)
+            left = self._update(left, d + 1, ch, ps, lo, mid, tiles)
         if mid < hi:
-            right = self._update(right, d + 1, ch, ps, mid, hi, out)
-        return _join(key, left, right, out)
+            right = self._update(right, d + 1, ch, ps, mid, hi, tiles)
+        tid, place = node_place(d, p)
+        return _join(tiles.get(tid) or self._tile(tid, tiles), place, left, right)
 
-    def _update_one(self, ref: _Ref, d: int, c: _Change, out: NodeChanges) -> _Ref:
+    def _update_one(self, ref: _Ref, d: int, c: _Change, tiles: _Work) -> _Ref:
         """:meth:`_update` for a single change, iteratively: down to where its path ends, then back up."""
         p, path, vh = c
-        down: list[tuple[bytes, _Ref, int]] = []  # (node key, sibling, direction bit) per internal node
+        down: list[tuple[int, int, _Ref, int]] = []  # (tile id, place, sibling, direction bit) per internal node
         get = self._nodes.get
-        tb, ts, tl, lb, lm = _TILE_BYTE, _TILE_SHIFT, _TILE_LEN, _LOCAL_BASE, _LOCAL_MASK
+        tb, ts, lb, lm = _TILE_BIT, _TILE_SHIFT, _LOCAL_BASE, _LOCAL_MASK
         while type(ref) is bytes:
-            key = tb[d] + (p >> ts[d]).to_bytes(tl[d], "big") + bytes((lb[d] | (p >> (256 - d)) & lm[d],))  # node_key
-            rec = get(key)
+            tid = tb[d] | p >> ts[d]  # node_place
+            place = lb[d] | (p >> (256 - d)) & lm[d]
+            tile = get(tid)
+            rec = None if tile is None else tile[place]
             if rec is None:
-                rec = self._load(key)  # raises
+                rec = self._load(d, p)  # raises
             left, right = _children(rec)
             if (p >> (255 - d)) & 1:
-                down.append((key, left, 1))
+                down.append((tid, place, left, 1))
                 ref = right
             else:
-                down.append((key, right, 0))
+                down.append((tid, place, right, 0))
                 ref = left
             d += 1
         new: _Ref
@@ -405,12 +465,13 @@ class StateMap:
             new = ref  # deleting an absent key
         else:
             items = sorted([(int.from_bytes(ref[0], "big"), ref[0], ref[1]), c])
-            new = self._build(d, items, [x[0] for x in items], 0, 2, out)
-        for key, sib, bit in reversed(down):
-            new = _join(key, new, sib, out) if bit == 0 else _join(key, sib, new, out)
+            new = self._build(d, items, [x[0] for x in items], 0, 2, tiles)
+        for tid, place, sib, bit in reversed(down):
+            work = tiles.get(tid) or self._tile(tid, tiles)
+            new = _join(work, place, new, sib) if bit == 0 else _join(work, place, sib, new)
         return new
 
-    def _build(self, d: int, items: list[_Change], ps: list[int], lo: int, hi: int, out: NodeChanges) -> _Ref:
+    def _build(self, d: int, items: list[_Change], ps: list[int], lo: int, hi: int, tiles: _Work) -> _Ref:
         """The subtree at depth ``d`` holding exactly the leaves ``items[lo:hi]`` (none deleted)."""
         if hi - lo < 2:
             if hi == lo:
@@ -421,19 +482,21 @@ class StateMap:
         p = ps[lo]
         shift = 255 - d
         mid = bisect_left(ps, ((p >> shift) | 1) << shift, lo, hi)
-        left = self._build(d + 1, items, ps, lo, mid, out)
-        right = self._build(d + 1, items, ps, mid, hi, out)
-        return _join(node_key(d, p), left, right, out)
+        left = self._build(d + 1, items, ps, lo, mid, tiles)
+        right = self._build(d + 1, items, ps, mid, hi, tiles)
+        tid, place = node_place(d, p)
+        return _join(tiles.get(tid) or self._tile(tid, tiles), place, left, right)
 
 
-def _join(key: bytes, left: _Ref, right: _Ref, out: NodeChanges) -> _Ref:
-    """The reference to the subtree with children ``left`` and ``right``, stored at ``key`` if internal.
+def _join(tile: Tile, place: int, left: _Ref, right: _Ref) -> _Ref:
+    """The reference to the subtree with children ``left`` and ``right``, stored at ``place`` of
+    ``tile`` (a working copy) if internal.
 
     A subtree holding at most one leaf is that leaf (or empty): its node is deleted and the leaf moves up.
     (This is :func:`_encode` and :func:`_hash` inlined: it runs once per touched node.)
     """
     if (left is None and type(right) is not bytes) or (right is None and type(left) is not bytes):
-        out[key] = None
+        tile[place] = None
         return right if left is None else left
     if type(left) is bytes:
         el, hl = b"\x02" + left, left
@@ -449,7 +512,7 @@ def _join(key: bytes, left: _Ref, right: _Ref, out: NodeChanges) -> _Ref:
         hr = _sha256(b"\x00" + er[1:]).digest()
     else:
         er, hr = b"\x00", EMPTY_ROOT
-    out[key] = el + er
+    tile[place] = _PLACE[place] + el + er
     return _sha256(b"\x01" + hl + hr).digest()
 
 

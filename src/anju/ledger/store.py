@@ -14,7 +14,8 @@ Tables (all but ``meta`` are derived from the transactions and re-checked by ``a
     txs(idx, txid, height, leaf)           the RFC 9162 log: leaf idx = JCS(envelope)
     tlog_nodes(level, idx, hash)           complete subtree hashes of the log (levels >= 1)
     state(key, value)                      the current state, flat (value is JCS JSON text)
-    smt_nodes(k, v)                        the authenticated state map's nodes
+    smt_tiles(id, v)                       the authenticated state map's nodes, one row per tile
+    smt_deep(id, v)                        tiles whose id does not fit a SQLite integer (>= 2^63)
     events(id, height, idx, txid, kind, data, parties, units, listings)
 """
 
@@ -47,7 +48,8 @@ CREATE TABLE IF NOT EXISTS txs (
 CREATE TABLE IF NOT EXISTS tlog_nodes (
   level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS smt_nodes (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS smt_tiles (id INTEGER PRIMARY KEY, v BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS smt_deep (id BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY, height INTEGER NOT NULL, idx INTEGER NOT NULL, txid TEXT NOT NULL,
   kind TEXT NOT NULL, data TEXT NOT NULL, parties TEXT NOT NULL, units TEXT NOT NULL, listings TEXT NOT NULL);
@@ -60,9 +62,35 @@ WAL_CHECKPOINT_BYTES = 64 * 1024 * 1024
 WAL_HARD_BYTES = 1024 * 1024 * 1024
 """Past this the writer checkpoints itself after its COMMIT (the checkpointer could not keep up)."""
 
-STORE_FORMAT = b"3"
-"""Version of the on-disk layout (2: state-map node keys were prefix first; 3: tiled, see
-:func:`anju.ledger.statemap.node_key`). Kept in ``meta``."""
+STORE_FORMAT = b"4"
+"""Version of the on-disk layout (2: state-map node keys were prefix first; 3: one row per node,
+keyed tile by tile; 4: one row per tile, see :func:`anju.ledger.statemap.node_place`). Kept in ``meta``."""
+
+TILE_ID_LIMIT = 1 << 63
+"""State-map tiles with a smaller id (all tiles above depth 65) are rows of ``smt_tiles`` (an
+INTEGER PRIMARY KEY: a record of a few KB stays in its B-tree page); deeper ones, which need two
+keys whose paths share 65 bits, are rows of ``smt_deep``, keyed by the id's 33 big-endian bytes."""
+
+
+def _deep_key(tile_id: int) -> bytes:
+    return tile_id.to_bytes(33, "big")
+
+
+def read_tiles(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, bytes]:
+    """The stored records of those of the state-map tiles ``ids`` that exist, in one statement per
+    table (the store's and the API's read connections share this)."""
+    out: dict[int, bytes] = {}
+    low = [i for i in ids if i < TILE_ID_LIMIT]
+    if low:
+        marks = ",".join("?" * len(low))
+        for i, v in conn.execute(f"SELECT id, v FROM smt_tiles WHERE id IN ({marks})", low):
+            out[int(i)] = bytes(v)
+    deep = [_deep_key(i) for i in ids if i >= TILE_ID_LIMIT]
+    if deep:
+        marks = ",".join("?" * len(deep))
+        for k, v in conn.execute(f"SELECT id, v FROM smt_deep WHERE id IN ({marks})", deep):
+            out[int.from_bytes(k, "big")] = bytes(v)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +114,14 @@ class BlockWrite:
     txs: Sequence[tuple[int, bytes, bytes]]  # (log index, txid bytes, leaf)
     tlog_nodes: Sequence[tuple[int, int, bytes]]
     state: dict[str, bytes | None]
-    smt: dict[bytes, bytes | None]  # state-map node key -> encoded node, or None to delete
+    smt: dict[int, bytes | None]  # state-map tile id -> its record, or None to delete
     events: Sequence[tuple[int, str, str, bytes, str, str, str]]  # (idx, txid, kind, data, parties, units, listings)
 
 
 class _SmtNodes:
     __slots__ = ("get",)
 
-    def __init__(self, get: Callable[[bytes], bytes | None]) -> None:
+    def __init__(self, get: Callable[[int], bytes | None]) -> None:
         self.get = get
 
 
@@ -262,7 +290,7 @@ class Store:
         if not ws and not notes:
             return
         state: dict[str, bytes | None] = ws[0].state if ws else {}
-        smt: dict[bytes, bytes | None] = ws[0].smt if ws else {}  # one block: nothing to merge
+        smt: dict[int, bytes | None] = ws[0].smt if ws else {}  # one block: nothing to merge
         if len(ws) > 1:
             state, smt = {}, {}
             for w in ws:
@@ -295,11 +323,7 @@ class Store:
                     c.executemany("INSERT OR REPLACE INTO state(key, value) VALUES (?,?)", puts)
                 if dels:
                     c.executemany("DELETE FROM state WHERE key=?", dels)
-                items = smt.items()
-                c.executemany("DELETE FROM smt_nodes WHERE k=?", [(k,) for k, v in items if v is None])
-                c.executemany(
-                    "INSERT OR REPLACE INTO smt_nodes(k, v) VALUES (?,?)", [i for i in items if i[1] is not None]
-                )
+                self._write_tiles(c, smt)
                 for height, note in notes:
                     self._set_checkpoint(c, height, note)
                 c.execute("COMMIT")
@@ -307,6 +331,19 @@ class Store:
                 c.execute("ROLLBACK")
                 raise
             self._after_commit(c)
+
+    @staticmethod
+    def _write_tiles(c: sqlite3.Connection, smt: dict[int, bytes | None]) -> None:
+        limit = TILE_ID_LIMIT
+        c.executemany("DELETE FROM smt_tiles WHERE id=?", [(i,) for i, v in smt.items() if v is None and i < limit])
+        c.executemany(
+            "INSERT OR REPLACE INTO smt_tiles(id, v) VALUES (?,?)",
+            [(i, v) for i, v in smt.items() if v is not None and i < limit],
+        )
+        deep = [(_deep_key(i), v) for i, v in smt.items() if i >= limit]
+        if deep:
+            c.executemany("DELETE FROM smt_deep WHERE id=?", [(k,) for k, v in deep if v is None])
+            c.executemany("INSERT OR REPLACE INTO smt_deep(id, v) VALUES (?,?)", [d for d in deep if d[1] is not None])
 
     def _after_commit(self, c: sqlite3.Connection) -> None:
         ck = self._checkpointer
@@ -384,8 +421,12 @@ class Store:
         row = self._conn().execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
         return None if row is None else str(row[0]).encode()
 
-    def smt_get(self, k: bytes) -> bytes | None:
-        row = self._conn().execute("SELECT v FROM smt_nodes WHERE k=?", (k,)).fetchone()
+    def smt_get(self, tile_id: int) -> bytes | None:
+        """The stored record of state-map tile ``tile_id``, or None."""
+        if tile_id < TILE_ID_LIMIT:
+            row = self._conn().execute("SELECT v FROM smt_tiles WHERE id=?", (tile_id,)).fetchone()
+        else:
+            row = self._conn().execute("SELECT v FROM smt_deep WHERE id=?", (_deep_key(tile_id),)).fetchone()
         return None if row is None else bytes(row[0])
 
     def state_rows(self, limit: int) -> Iterator[tuple[str, bytes]]:
@@ -393,10 +434,10 @@ class Store:
         for k, v in self._conn().execute("SELECT key, value FROM state LIMIT ?", (limit,)):
             yield str(k), str(v).encode()
 
-    def smt_rows(self, limit: int) -> Iterator[tuple[bytes, bytes]]:
-        """Up to ``limit`` state-map nodes, shallowest first (for warming a node's cache at start)."""
-        for k, v in self._conn().execute("SELECT k, v FROM smt_nodes ORDER BY k LIMIT ?", (limit,)):
-            yield bytes(k), bytes(v)
+    def smt_rows(self, limit: int) -> Iterator[tuple[int, bytes]]:
+        """Up to ``limit`` state-map tiles, shallowest first (for warming a node's cache at start)."""
+        for i, v in self._conn().execute("SELECT id, v FROM smt_tiles ORDER BY id LIMIT ?", (limit,)):
+            yield int(i), bytes(v)
 
     def smt_view(self) -> _SmtNodes:
         """This store's state-map nodes as a ``NodeStore`` (for opening a ``StateMap``)."""
