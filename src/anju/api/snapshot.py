@@ -3,7 +3,7 @@
 A proof must be generated against exactly the checkpoint it is returned with. Each request
 therefore opens a read transaction on a read-only connection of its own thread, reads the
 latest block first (which fixes the snapshot), and builds every log and state proof from the
-``tlog_nodes`` and ``smt_nodes`` rows seen through that same transaction. Blocks committed
+``tlog_nodes`` and ``smt_tiles`` rows seen through that same transaction. Blocks committed
 meanwhile are invisible to it, so an answer never mixes two checkpoints.
 
 SQL the API needs lives here (the store's own SQL stays in :mod:`anju.ledger.store`).
