@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,31 @@ def test_inclusion_proofs_verify_against_the_snapshot_head(
                 with pytest.raises(VerificationError):
                     merkle.verify_inclusion(merkle.leaf_hash(leaves[index]), index ^ 1, size, proof, root)
             assert s.inclusion_proof(5, 200) == merkle.inclusion_proof(5, 200, Store(kv_ledger / DB_NAME).tlog_node)
+
+
+def test_threads_sharing_a_tiny_tile_cache_all_get_valid_proofs(
+    kv_ledger: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API's threads share one cache of decoded tiles per head; with room for four tiles,
+    they evict each other's entries all the time, and every proof still verifies."""
+    monkeypatch.setattr(snapshot, "TILE_CACHE_LIMIT", 4)
+    reader = Reader(kv_ledger / DB_NAME)
+    keys = [f"kv/s{i}" for i in range(1, 301)] + ["kv/absent"]
+    errors: list[BaseException] = []
+
+    def work(offset: int) -> None:
+        try:
+            for n in range(120):
+                key = keys[(offset * 37 + n * 11) % len(keys)]
+                with reader.snapshot() as s:
+                    verify_state_proof(s.head.state_root, key, s.state_get(key), s.state_proof(key))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert 0 < len(reader.caches.smt) <= 4 * (4 + 8)  # bounded: emptied when full (+ a path per thread)

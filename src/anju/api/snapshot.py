@@ -22,7 +22,7 @@ import orjson
 
 from anju.errors import StorageCorrupt
 from anju.ledger import merkle
-from anju.ledger.statemap import StateMap, StateProof, key_path, tile_ids
+from anju.ledger.statemap import StateMap, StateProof, Tile, decode_tile, key_path, tile_ids
 from anju.ledger.store import BlockRecord, read_tiles
 
 # Expression indexes for the registry queries of the API and the web portal mounted on it; created
@@ -71,13 +71,10 @@ class _NodeReader:
         self.get = get
 
 
-def open_state_map(get: Callable[[int], bytes | None]) -> StateMap:
-    """The state map stored behind ``get`` (uncached: a snapshot's map lives for one answer)."""
-    opener = getattr(StateMap, "open", None)
-    if opener is not None:
-        smt: StateMap = opener(get)
-        return smt
-    return StateMap(_NodeReader(get))
+def open_state_map(get: Callable[[int], bytes | None], tiles: dict[int, Tile | None] | None = None) -> StateMap:
+    """The state map stored behind ``get``, caching decoded tiles in ``tiles`` (shared by the
+    snapshots of one head), or for this answer only."""
+    return StateMap(_NodeReader(get), cache_size=TILE_CACHE_LIMIT, tiles=tiles)
 
 
 def _block(row: Sequence[Any]) -> BlockRecord:
@@ -87,6 +84,7 @@ def _block(row: Sequence[Any]) -> BlockRecord:
 
 
 CACHE_LIMIT = 200_000  # entries per cache before it is emptied
+TILE_CACHE_LIMIT = 50_000  # decoded state-map tiles per head (up to ~3 KB each)
 PATH_PREFETCH = 35
 """State-map levels (seven tiles) a proof reads in one statement (a tree of 2^32 keys is ~34 levels deep)."""
 
@@ -104,13 +102,13 @@ class Caches:
         self.tlog: dict[tuple[int, int], bytes] = {}
         self.smt_root = b""
         self.smt_height = -1
-        self.smt: dict[int, bytes | None] = {}
+        self.smt: dict[int, Tile | None] = {}  # decoded tiles of smt_root
 
-    def smt_for(self, head: BlockRecord) -> dict[int, bytes | None] | None:
+    def smt_for(self, head: BlockRecord) -> dict[int, Tile | None] | None:
         if head.state_root == self.smt_root and head.height == self.smt_height:
             return self.smt
         if head.height > self.smt_height:
-            fresh: dict[int, bytes | None] = {}
+            fresh: dict[int, Tile | None] = {}
             self.smt, self.smt_root, self.smt_height = fresh, head.state_root, head.height
             return fresh
         return None
@@ -131,7 +129,7 @@ class Snapshot:
         self._tlog_cache = caches.tlog if caches is not None else None
         shared = caches.smt_for(self._head) if caches is not None else None
         # Not the head the shared cache holds: this answer's nodes are cached for this answer only.
-        self._smt_cache: dict[int, bytes | None] = {} if shared is None else shared
+        self._smt_cache: dict[int, Tile | None] = {} if shared is None else shared
 
     @property
     def head(self) -> BlockRecord:
@@ -219,14 +217,7 @@ class Snapshot:
         return None if raw is None else orjson.loads(raw)
 
     def _smt_get(self, tile_id: int) -> bytes | None:
-        cache = self._smt_cache
-        if tile_id in cache:
-            return cache[tile_id]
-        v = read_tiles(self._c, [tile_id]).get(tile_id)
-        if len(cache) >= CACHE_LIMIT:
-            cache.clear()
-        cache[tile_id] = v
-        return v
+        return read_tiles(self._c, [tile_id]).get(tile_id)  # the map caches it, decoded
 
     def _prefetch_path(self, key: str) -> None:
         """Read the state-map tiles on ``key``'s path in one statement instead of one per tile.
@@ -238,14 +229,15 @@ class Snapshot:
         wanted = [i for i in tile_ids(p, PATH_PREFETCH) if i not in cache]
         if not wanted:
             return
-        if len(cache) + len(wanted) >= CACHE_LIMIT:
+        if len(cache) + len(wanted) >= TILE_CACHE_LIMIT:
             cache.clear()
-        cache.update(read_tiles(self._c, wanted))
+        for i, rec in read_tiles(self._c, wanted).items():
+            cache[i] = decode_tile(rec, i)
 
     def state_proof(self, key: str) -> StateProof:
         """A proof for ``key`` under :attr:`head`'s state root (the same snapshot)."""
         if self._smt is None:
-            smt = open_state_map(self._smt_get)
+            smt = open_state_map(self._smt_get, self._smt_cache)
             if smt.root != self._head.state_root:
                 raise StorageCorrupt(
                     "STORE_CORRUPT", "state map root differs from the latest block's", height=self._head.height

@@ -110,15 +110,19 @@ class NodeCache:
     A cached tile is never changed in place: :meth:`StateMap.apply` writes copies.
     """
 
-    def __init__(self, store: NodeStore, capacity: int = 1 << 16) -> None:
+    def __init__(self, store: NodeStore, capacity: int = 1 << 16, tiles: dict[int, Tile | None] | None = None) -> None:
+        """``tiles``: a dict to cache in, e.g. one several maps of the same tree version share
+        (the API's readers, from several threads: every operation here is safe against another
+        thread's eviction)."""
         self.store = store
         self.capacity = capacity
-        self._d: dict[int, Tile | None] = {}
+        self._d: dict[int, Tile | None] = {} if tiles is None else tiles
 
     def get(self, tile_id: int) -> Tile | None:
         d = self._d
-        if tile_id in d:
-            return d[tile_id]
+        tile = d.get(tile_id, _UNCACHED)
+        if tile is not _UNCACHED:
+            return tile  # type: ignore[return-value]
         rec = self.store.get(tile_id)
         tile = None if rec is None else decode_tile(rec, tile_id)
         if len(d) >= self.capacity:
@@ -157,7 +161,7 @@ class NodeCache:
         d = self._d
         drop = max(len(d) - self.capacity, 0) + max(self.capacity // 8, 1)
         for k in list(d)[:drop]:  # dicts keep insertion order: the oldest come first
-            del d[k]
+            d.pop(k, None)
 
 
 def key_path(key: str) -> bytes:
@@ -210,24 +214,34 @@ def tile_ids(path: int, depth: int = 256) -> list[int]:
     return [_TILE_BIT[d] | path >> _TILE_SHIFT[d] for d in range(0, min(depth, 256), TILE)]
 
 
+_REF_LEN = (1, 65, 33)  # by tag: empty, leaf, internal
+
+
 def decode_tile(rec: bytes, tile_id: int = -1) -> Tile:
     """Parse a stored tile record (place byte ‖ left reference ‖ right reference, places strictly
     increasing, at least one node); StorageCorrupt if malformed."""
     tile: Tile = [None] * 32
     i, n, last = 0, len(rec), 0
-    try:
-        while i < n:
-            place = rec[i]
-            if not last < place < 32:
-                raise ValueError("places out of order")
-            _, j = _decode(rec, i + 1)
-            _, j = _decode(rec, j)
-            tile[place] = rec[i:j]
-            last, i = place, j
-        if not last:
-            raise ValueError("an empty tile")
-    except (ValueError, StorageCorrupt):
-        raise StorageCorrupt("STORE_CORRUPT", "malformed state-map tile", tile=tile_id, record=rec.hex()) from None
+    lens = _REF_LEN
+    while i < n:
+        place = rec[i]
+        if not last < place < 32 or i + 2 >= n:
+            break
+        j = i + 1
+        tag = rec[j]
+        if tag > 2:
+            break
+        j += lens[tag]
+        tag = rec[j] if j < n else 3
+        if tag > 2:
+            break
+        j += lens[tag]
+        if j > n:
+            break
+        tile[place] = rec[i:j]
+        last, i = place, j
+    if i != n or not last:
+        raise StorageCorrupt("STORE_CORRUPT", "malformed state-map tile", tile=tile_id, record=rec.hex())
     return tile
 
 
@@ -299,13 +313,20 @@ class StateMap:
     (block aborted), call :meth:`reset` with the last persisted root.
     """
 
-    def __init__(self, store: NodeStore, root: bytes | None = None, cache_size: int = 1 << 16) -> None:
+    def __init__(
+        self,
+        store: NodeStore,
+        root: bytes | None = None,
+        cache_size: int = 1 << 16,
+        tiles: dict[int, Tile | None] | None = None,
+    ) -> None:
         """Open the tree in ``store``; if ``root`` is given, check that the store holds that root.
-        ``cache_size`` counts tiles."""
-        self._nodes = NodeCache(store, cache_size)
+        ``cache_size`` counts tiles; ``tiles`` is a cache of decoded tiles of this same tree
+        version to use (see :class:`NodeCache`)."""
+        self._nodes = NodeCache(store, cache_size, tiles)
         self._root: _Ref = None
         self._undo: tuple[_Ref, dict[int, object]] | None = None
-        self.reset(root)
+        self._load_root(root)
 
     @property
     def root(self) -> bytes:
@@ -316,6 +337,9 @@ class StateMap:
         """Drop the cache and reload the root reference from the store (StorageCorrupt if not ``root``)."""
         self._nodes.clear()
         self._undo = None
+        self._load_root(root)
+
+    def _load_root(self, root: bytes | None) -> None:
         rec = self._nodes.store.get(ROOT_TILE)
         ref, end = _decode(rec, 0) if rec is not None else (None, 0)
         if rec is not None and end != len(rec):
