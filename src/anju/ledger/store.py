@@ -67,9 +67,10 @@ STORE_FORMAT = b"4"
 keyed tile by tile; 4: one row per tile, see :func:`anju.ledger.statemap.node_place`). Kept in ``meta``."""
 
 TILE_ID_LIMIT = 1 << 63
-"""State-map tiles with a smaller id (all tiles above depth 65) are rows of ``smt_tiles`` (an
-INTEGER PRIMARY KEY: a record of a few KB stays in its B-tree page); deeper ones, which need two
-keys whose paths share 65 bits, are rows of ``smt_deep``, keyed by the id's 33 big-endian bytes."""
+"""State-map tiles with a smaller id (every tile starting at depth 60 or less) are rows of
+``smt_tiles`` (an INTEGER PRIMARY KEY: a record of a few KB stays in its B-tree page); deeper
+ones, which exist only when two keys' paths share 65 bits, are rows of ``smt_deep``, keyed by
+the id's 33 big-endian bytes."""
 
 
 def _deep_key(tile_id: int) -> bytes:
