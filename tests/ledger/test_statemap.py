@@ -136,10 +136,10 @@ def test_tile_records_round_trip_and_malformed_ones_are_refused() -> None:
     for tid, rec in store.nodes.items():
         if tid != ROOT_TILE:
             tile = decode_tile(rec, tid)
-            assert encode_tile(tile) == rec and sum(e is not None for e in tile) >= 1
+            assert encode_tile(tile) == rec and sum(e != b"" for e in tile) >= 1 and tile[0] == b""
     rec = store.nodes[1]  # the top tile of 300 keys: full
     first = decode_tile(rec)
-    n1 = len(next(e for e in first if e is not None))
+    n1 = len(next(e for e in first if e))
     bad = {
         "empty": b"",
         "place 0": b"\x00" + rec[1:],
@@ -161,7 +161,7 @@ def test_deep_shared_prefix_builds_and_collapses() -> None:
     smap, store = fresh({})
     root = apply(smap, store, {a: b"a", b: b"b"})
     assert root == reference_root({a: b"a", b: b"b"})
-    nodes = sum(e is not None for t, rec in store.nodes.items() if t != ROOT_TILE for e in decode_tile(rec))
+    nodes = sum(e != b"" for t, rec in store.nodes.items() if t != ROOT_TILE for e in decode_tile(rec))
     assert smap.prove(a).depth >= 21 and nodes >= 21  # a chain of single-child nodes
     assert len(store.nodes) >= 1 + 5  # the root reference and one tile per five levels
     verify_state_proof(root, a, b"a", smap.prove(a))
@@ -272,7 +272,7 @@ def test_corrupt_store_fails_loudly(damage: str) -> None:
         store.nodes[victim] = b"\x00" + rec[1:]
     else:  # a well-formed tile that lacks one of its nodes
         tile = decode_tile(rec)
-        tile[max(i for i, e in enumerate(tile) if e is not None)] = None
+        tile[max(i for i, e in enumerate(tile) if e)] = b""
         store.nodes[victim] = encode_tile(tile) or b"\x00"
     smap = StateMap(store, smap.root)
     with pytest.raises(StorageCorrupt):

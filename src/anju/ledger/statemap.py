@@ -62,9 +62,10 @@ _Ref = bytes | tuple[bytes, bytes] | None
 # A pending change: (path as int, path, value hash or None to delete), sorted by path.
 _Change = tuple[int, bytes, bytes | None]
 
-Tile = list[bytes | None]
+Tile = list[bytes]
 """A decoded tile: 32 slots, slot ``i`` (1..31) holds the node at that place (its place byte, then
-its two references, exactly as stored) or None; slot 0 is unused."""
+its two references, exactly as stored) or b"" if there is none; slot 0 is always b"". So the
+record is ``b"".join(tile)``."""
 
 _Work = dict[int, Tile]  # the working copies of the tiles a batch rewrites
 
@@ -220,7 +221,7 @@ _REF_LEN = (1, 65, 33)  # by tag: empty, leaf, internal
 def decode_tile(rec: bytes, tile_id: int = -1) -> Tile:
     """Parse a stored tile record (place byte ‖ left reference ‖ right reference, places strictly
     increasing, at least one node); StorageCorrupt if malformed."""
-    tile: Tile = [None] * 32
+    tile: Tile = [b""] * 32
     i, n, last = 0, len(rec), 0
     lens = _REF_LEN
     while i < n:
@@ -247,7 +248,7 @@ def decode_tile(rec: bytes, tile_id: int = -1) -> Tile:
 
 def encode_tile(tile: Tile) -> bytes:
     """A tile as stored: its nodes in place order (b"" when it holds none)."""
-    return b"".join([e for e in tile if e is not None])
+    return b"".join(tile)
 
 
 def _hash(ref: _Ref) -> bytes:
@@ -426,15 +427,15 @@ class StateMap:
     def _load(self, depth: int, p: int) -> bytes:
         tid, place = node_place(depth, p)
         tile = self._nodes.get(tid)
-        rec = None if tile is None else tile[place]
-        if rec is None:
+        rec = b"" if tile is None else tile[place]
+        if not rec:
             raise StorageCorrupt("STORE_CORRUPT", "state-map node missing", tile=tid, place=place, depth=depth)
         return rec
 
     def _tile(self, tid: int, tiles: _Work) -> Tile:
         """The working copy of tile ``tid`` for this batch (made on its first write)."""
         base = self._nodes.get(tid)
-        tile = tiles[tid] = [None] * 32 if base is None else base.copy()
+        tile = tiles[tid] = [b""] * 32 if base is None else base.copy()
         return tile
 
     def _update(self, ref: _Ref, d: int, ch: list[_Change], ps: list[int], lo: int, hi: int, tiles: _Work) -> _Ref:
@@ -471,8 +472,8 @@ class StateMap:
             tid = tb[d] | p >> ts[d]  # node_place
             place = lb[d] | (p >> (256 - d)) & lm[d]
             tile = get(tid)
-            rec = None if tile is None else tile[place]
-            if rec is None:
+            rec = b"" if tile is None else tile[place]
+            if not rec:
                 rec = self._load(d, p)  # raises
             left, right = _children(rec)
             if (p >> (255 - d)) & 1:
@@ -520,7 +521,7 @@ def _join(tile: Tile, place: int, left: _Ref, right: _Ref) -> _Ref:
     (This is :func:`_encode` and :func:`_hash` inlined: it runs once per touched node.)
     """
     if (left is None and type(right) is not bytes) or (right is None and type(left) is not bytes):
-        tile[place] = None
+        tile[place] = b""
         return right if left is None else left
     if type(left) is bytes:
         el, hl = b"\x02" + left, left
