@@ -22,7 +22,7 @@ import orjson
 
 from anju.errors import StorageCorrupt
 from anju.ledger import merkle
-from anju.ledger.statemap import StateMap, StateProof, Tile, decode_tile, key_path, tile_ids
+from anju.ledger.statemap import NodeReader, StateMap, StateProof, Tile, decode_tile, key_path, tile_ids
 from anju.ledger.store import BlockRecord, read_tiles
 
 # Expression indexes for the registry queries of the API and the web portal mounted on it; created
@@ -64,17 +64,10 @@ def ensure_indexes(path: Path, statements: Sequence[str] = REGISTRY_INDEXES) -> 
         conn.close()
 
 
-class _NodeReader:
-    __slots__ = ("get",)
-
-    def __init__(self, get: Callable[[int], bytes | None]) -> None:
-        self.get = get
-
-
 def open_state_map(get: Callable[[int], bytes | None], tiles: dict[int, Tile | None] | None = None) -> StateMap:
     """The state map stored behind ``get``, caching decoded tiles in ``tiles`` (shared by the
     snapshots of one head), or for this answer only."""
-    return StateMap(_NodeReader(get), cache_size=TILE_CACHE_LIMIT, tiles=tiles)
+    return StateMap(NodeReader(get), cache_size=TILE_CACHE_LIMIT, tiles=tiles)
 
 
 def _block(row: Sequence[Any]) -> BlockRecord:

@@ -26,7 +26,7 @@ import base64
 import binascii
 import hashlib
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -39,6 +39,7 @@ __all__ = [
     "MemoryNodeStore",
     "NodeCache",
     "NodeChanges",
+    "NodeReader",
     "NodeStore",
     "StateMap",
     "StateProof",
@@ -79,6 +80,15 @@ class NodeStore(Protocol):
     def get(self, tile_id: int) -> bytes | None:
         """Return the record last written under ``tile_id`` (via :data:`NodeChanges`), or None if absent/deleted."""
         ...
+
+
+class NodeReader:
+    """A :class:`NodeStore` over a function that reads a tile's record (a store's, a snapshot's)."""
+
+    __slots__ = ("get",)
+
+    def __init__(self, get: Callable[[int], bytes | None]) -> None:
+        self.get = get
 
 
 class MemoryNodeStore:

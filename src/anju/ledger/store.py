@@ -25,7 +25,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ import orjson
 
 from anju.errors import StorageCorrupt
 from anju.ledger import merkle
+from anju.ledger.statemap import NodeReader
 
 log = logging.getLogger("anju.store")
 
@@ -117,13 +118,6 @@ class BlockWrite:
     state: dict[str, bytes | None]
     smt: dict[int, bytes | None]  # state-map tile id -> its record, or None to delete
     events: Sequence[tuple[int, str, str, bytes, str, str, str]]  # (idx, txid, kind, data, parties, units, listings)
-
-
-class _SmtNodes:
-    __slots__ = ("get",)
-
-    def __init__(self, get: Callable[[int], bytes | None]) -> None:
-        self.get = get
 
 
 # Held while a checkpoint runs, and by a thread that forks (the node forks its writer processes):
@@ -424,11 +418,7 @@ class Store:
 
     def smt_get(self, tile_id: int) -> bytes | None:
         """The stored record of state-map tile ``tile_id``, or None."""
-        if tile_id < TILE_ID_LIMIT:
-            row = self._conn().execute("SELECT v FROM smt_tiles WHERE id=?", (tile_id,)).fetchone()
-        else:
-            row = self._conn().execute("SELECT v FROM smt_deep WHERE id=?", (_deep_key(tile_id),)).fetchone()
-        return None if row is None else bytes(row[0])
+        return read_tiles(self._conn(), (tile_id,)).get(tile_id)
 
     def state_rows(self, limit: int) -> Iterator[tuple[str, bytes]]:
         """Up to ``limit`` state entries (for warming a node's cache at start)."""
@@ -440,9 +430,9 @@ class Store:
         for i, v in self._conn().execute("SELECT id, v FROM smt_tiles ORDER BY id LIMIT ?", (limit,)):
             yield int(i), bytes(v)
 
-    def smt_view(self) -> _SmtNodes:
-        """This store's state-map nodes as a ``NodeStore`` (for opening a ``StateMap``)."""
-        return _SmtNodes(self.smt_get)
+    def smt_view(self) -> NodeReader:
+        """This store's state-map tiles as a ``NodeStore`` (for opening a ``StateMap``)."""
+        return NodeReader(self.smt_get)
 
     def events_after(self, after_id: int, limit: int = 1000) -> list[dict[str, Any]]:
         cur = self._conn().execute(
