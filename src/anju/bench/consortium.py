@@ -17,6 +17,10 @@
    the moment member 0 held a checkpoint for its height cosigned by more than 2/3 of the members.
    A run the chain did not keep up with is repeated at ``FINALITY_BACKOFF`` x the rate (at most
    ``FINALITY_ATTEMPTS`` runs; every attempt is reported).
+6. **Latency against load**: one more finality run at each of ``FINALITY_CURVE`` x the measured
+   tps (``finality_curve``), so the report shows the load up to which a finality bound holds, not
+   only the figure at half the saturating rate (four members share two cores: at half that rate,
+   blocks of a few hundred transactions already keep them busy).
 
 The load average of the machine before and after is recorded: it is shared.
 """
@@ -51,6 +55,7 @@ FINALITY_LOAD = 0.5
 FINALITY_SECONDS = 15.0
 FINALITY_ATTEMPTS = 3  # a run the chain did not keep up with is repeated at FINALITY_BACKOFF x the rate
 FINALITY_BACKOFF = 0.7
+FINALITY_CURVE = (0.25,)  # further finality runs, at these fractions of the measured tps
 
 
 def breakdown(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -183,25 +188,16 @@ def run(
             rate = max(10.0, FINALITY_LOAD * float(m["tps"]))
             attempts: list[dict[str, Any]] = []
             for _ in range(FINALITY_ATTEMPTS):
-                left = asyncio.run(ad.settle(feed))
-                con.log(f"consortium: finality at {rate:.0f} tx/s offered ({left} outstanding before)")
-                start = feed.height + 1
-                fm = asyncio.run(ad.run(feed, FINALITY_SECONDS, backlog=BACKLOG, rate=rate, warmup=WARMUP))
-                fin = asyncio.run(finality(nodes[0], dict(ad.sent_at), start))
-                rows = httpx.get(f"{nodes[0].cosign_url}/blocks", params={"from": start}, timeout=60).json()
-                fm["per_height"] = breakdown(rows)
-                fm.update(offered_tps=round(rate, 1), committed_tps=fm["tps"])
-                fm.update(
-                    p50_ms=quantile(fin, 0.5), p99_ms=quantile(fin, 0.99), max_ms=quantile(fin, 1.0), samples=len(fin)
-                )
-                # Sustained: the chain kept up (commit rate within 10 % of the offered rate).
-                fm["sustained"] = fm["tps"] >= 0.9 * rate
-                fm["loadavg"] = _loadavg()
+                fm = _finality_run(ad, feed, nodes[0], rate, con)
                 attempts.append(fm)
-                con.log(f"consortium: finality {fm}")
                 if fm["sustained"]:
                     break
                 rate *= FINALITY_BACKOFF  # the chain did not keep up: a lower rate
+            curve = []
+            for load in FINALITY_CURVE:
+                fm = _finality_run(ad, feed, nodes[0], max(10.0, load * float(m["tps"])), con)
+                curve.append({"load": load, **{k: v for k, v in fm.items() if k in CURVE_FIELDS}})
+            result["finality_curve"] = curve
             last = attempts[-1]
             result.update(
                 finality_p50_ms=last["p50_ms"],
@@ -221,6 +217,27 @@ def run(
     )
     result["loadavg_end"] = _loadavg()
     return result
+
+
+CURVE_FIELDS = ("offered_tps", "committed_tps", "p50_ms", "p99_ms", "max_ms", "samples", "sustained", "loadavg")
+
+
+def _finality_run(ad: Driver, feed: AnjuFeed, node: c.NodeInfo, rate: float, con: Console) -> dict[str, Any]:
+    """The mix at ``rate`` tx/s for ``FINALITY_SECONDS``: submission-to-cosigned figures, per-height breakdown."""
+    left = asyncio.run(ad.settle(feed))
+    con.log(f"consortium: finality at {rate:.0f} tx/s offered ({left} outstanding before)")
+    start = feed.height + 1
+    fm = asyncio.run(ad.run(feed, FINALITY_SECONDS, backlog=BACKLOG, rate=rate, warmup=WARMUP))
+    fin = asyncio.run(finality(node, dict(ad.sent_at), start))
+    rows = httpx.get(f"{node.cosign_url}/blocks", params={"from": start}, timeout=60).json()
+    fm["per_height"] = breakdown(rows)
+    fm.update(offered_tps=round(rate, 1), committed_tps=fm["tps"])
+    fm.update(p50_ms=quantile(fin, 0.5), p99_ms=quantile(fin, 0.99), max_ms=quantile(fin, 1.0), samples=len(fin))
+    # Sustained: the chain kept up (commit rate within 10 % of the offered rate).
+    fm["sustained"] = fm["tps"] >= 0.9 * rate
+    fm["loadavg"] = _loadavg()
+    con.log(f"consortium: finality {fm}")
+    return fm
 
 
 def _wait_height(node: c.NodeInfo, h: int, timeout: float = 60) -> None:
