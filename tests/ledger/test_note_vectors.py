@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -170,7 +171,15 @@ CP_TEXT = (
 def test_checkpoint_text_round_trip_and_app_hash() -> None:
     assert CP.to_text() == CP_TEXT
     assert Checkpoint.from_text(CP_TEXT) == CP
-    assert CP.app_hash() == hashlib.sha256(CP_TEXT.encode()).digest()
+    # The app hash covers the log and state lines only: height and time are left out.
+    lines = CP_TEXT.splitlines(keepends=True)
+    assert CP.app_hash() == hashlib.sha256("".join([*lines[:3], lines[4]]).encode()).digest()
+    later = dataclasses.replace(CP, height=CP.height + 1, time="2026-11-25T18:04:06.000Z")
+    assert later.app_hash() == CP.app_hash() and later.to_text() != CP.to_text()
+    assert dataclasses.replace(CP, size=CP.size + 1).app_hash() != CP.app_hash()
+    assert dataclasses.replace(CP, root=bytes(32)).app_hash() != CP.app_hash()
+    assert dataclasses.replace(CP, state_root=bytes(32)).app_hash() != CP.app_hash()
+    assert dataclasses.replace(CP, origin=CP.origin + "x").app_hash() != CP.app_hash()
     note = CP.sign(KEY, "anju-xuhui-1")
     assert note.startswith(CP_TEXT + "\n\u2014 anju-xuhui-1 ") and note.endswith("\n")
     assert Checkpoint.open(note, [Verifier.of("anju-xuhui-1", KEY.public)]) == CP

@@ -52,7 +52,7 @@ CONSENSUS = {
     "timeout_precommit_delta": "100ms",
     "timeout_commit": "300ms",
     "create_empty_blocks": "true",
-    "create_empty_blocks_interval": "0s",
+    "create_empty_blocks_interval": "10s",
     "peer_gossip_sleep_duration": "10ms",
 }
 MEMPOOL = {"size": "50000", "cache_size": "200000", "recheck": "false", "broadcast": "true"}

@@ -11,7 +11,14 @@ lines, in this order, committing to the block and the authenticated state::
     anju-state <base64 32-byte state root>
     anju-time <block time, RFC 3339 UTC with milliseconds: YYYY-MM-DDTHH:MM:SS.mmmZ>
 
-``app_hash`` = SHA-256 of that body text (UTF-8, with its final newline).
+``app_hash`` (what CometBFT records) = SHA-256 of the body's first three lines and its
+``anju-state`` line, as they appear in the body (UTF-8, each with its newline)::
+
+    <origin>\n<log size>\n<base64 log root>\nanju-state <base64 state root>\n
+
+It commits to the log and the state, not to the height and time: a block without transactions
+leaves it unchanged, so a consortium's CometBFT waits for transactions instead of making a block
+every ``timeout_commit`` (the height and time are in the checkpoint the members cosign).
 """
 
 from __future__ import annotations
@@ -150,5 +157,7 @@ class Checkpoint:
         return cls.from_text(text)
 
     def app_hash(self) -> bytes:
-        """SHA-256 of the body text: what CometBFT records as the app hash."""
-        return hashlib.sha256(self.to_text().encode()).digest()
+        """What CometBFT records as the app hash: SHA-256 of the log and state lines of the body
+        (the height and time lines left out, so that a block without transactions keeps it)."""
+        text = f"{self.origin}\n{self.size}\n{_b64(self.root)}\nanju-state {_b64(self.state_root)}\n"
+        return hashlib.sha256(text.encode()).digest()

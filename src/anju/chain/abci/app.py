@@ -2,9 +2,9 @@
 
 One validity predicate (signatures, chain id, ``seq``, the application's rules via
 ``Executor.simulate``) serves CheckTx, PrepareProposal and ProcessProposal. FinalizeBlock
-executes and seals the block (its ``app_hash`` is the SHA-256 of the checkpoint text, which
-commits to the log root, the state root, the height and the block time); Commit signs the
-checkpoint with this member's key and answers; the block is stored (one SQLite transaction)
+executes and seals the block (its ``app_hash`` is the SHA-256 of the checkpoint's log and state
+lines, :meth:`Checkpoint.app_hash`: a block without transactions leaves it unchanged); Commit
+signs the checkpoint with this member's key and answers; the block is stored (one SQLite transaction)
 right *after* the answer has been sent, on the same event loop (:meth:`AbciApp.store_later`),
 so CometBFT does not wait for it: it releases its mempool lock and starts ``timeout_commit``
 while the block is written. Any later request (and Commit of the next height at the latest)
