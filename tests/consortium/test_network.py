@@ -134,6 +134,20 @@ def test_txs_to_any_member_commit_everywhere_with_identical_app_hashes(net: Net)
     assert all(not net.status(n)["divergent"] for n in range(4))
 
 
+def test_an_idle_network_waits_for_transactions(net: Net) -> None:
+    """A block without transactions leaves the app hash unchanged, so CometBFT makes no more blocks
+    than the one after the last transactions (and a heartbeat every 10 s): over 4 s of quiet the
+    height moves by at most 2. (When the app hash covered the height, it moved every ~0.4 s.)"""
+    net.submit(0, net.tx(0, "idle-probe"))
+    wait(lambda: all(net.value(n, "idle-probe") == '"v"' for n in range(4)), 30, "the probe everywhere")
+    time.sleep(1.0)  # the block after it (its app hash changed)
+    h0 = net.status(0)["height"]
+    time.sleep(4.0)
+    assert net.status(0)["height"] - h0 <= 2
+    # The block time still moves on: a heartbeat block within ~10 s.
+    wait(lambda: net.status(0)["height"] > h0, 25, "a heartbeat block")
+
+
 def test_one_member_down_the_rest_commit_and_it_catches_up(net: Net) -> None:
     c.down(net.d, only=[3], kill=True)
     for i in range(3):
