@@ -18,6 +18,8 @@ from anju.crypto import jcs
 from anju.crypto.keys import SigningKey
 from anju.crypto.tx import parse, sign
 from anju.errors import CODES
+from anju.ledger.checkpoint import Checkpoint
+from anju.ledger.statemap import StateProof, verify_state_proof
 from anju.ledger.store import Store
 
 CHAIN = "unit-chain"
@@ -343,4 +345,40 @@ def test_writes_waiting_together_are_one_transaction_and_a_failed_one_halts(
     dispatch(app, _req(20, f_msg(1, _tx(k, 3)) + f_int(5, 3) + f_msg(6, _ts(1767225603))))
     with pytest.raises(OSError, match="disk full"):  # the server answers it as an exception: CometBFT halts
         dispatch(app, _req(11))
+    app.store.close()
+
+
+def _query_state(app: AbciApp, key: str) -> dict[str, object]:
+    _, res = _resp(dispatch(app, _req(6, f_bytes(1, key.encode()) + f_str(2, "/state") + f_int(4, 1))))
+    doc: dict[str, object] = orjson.loads(res.raw(7))
+    return doc
+
+
+def test_a_state_query_answers_the_committed_state_not_an_undecided_proposal(
+    member: tuple[Path, dict[str, object]],
+) -> None:
+    """ProcessProposal executes a proposal before it is decided; until Commit, /state answers the
+    value (and proof) of the last committed block, which its checkpoint can verify."""
+    data, doc = member
+    app = AbciApp(data)
+    init = f_msg(1, _ts(1767225600)) + f_str(2, CHAIN) + f_bytes(5, canonical_genesis(doc)) + f_int(6, 1)
+    dispatch(app, _req(5, init))
+    app.warm()
+    k = SigningKey(b"q" * 32)
+    block = f_msg(1, _tx(k, 1, "q")) + f_int(5, 1) + f_msg(6, _ts(1767225601)) + f_bytes(4, b"q" * 32)
+    _, pr = _resp(dispatch(app, _req(17, block)))
+    assert pr.num(1) == m.PROPOSAL_ACCEPT and app.executor.get("kv/q") is not None  # executed, undecided
+
+    def checked(doc: dict[str, object]) -> object:
+        cp = Checkpoint.from_text(str(doc["checkpoint"]).split("\n\n")[0] + "\n")
+        value = doc["value"]
+        verify_state_proof(
+            cp.state_root, "kv/q", None if value is None else str(value).encode(), StateProof.from_json(doc["proof"])
+        )
+        return value
+
+    assert checked(_query_state(app, "kv/q")) is None
+    dispatch(app, _req(20, block))
+    dispatch(app, _req(11))
+    assert checked(_query_state(app, "kv/q")) is not None
     app.store.close()

@@ -39,6 +39,7 @@ from anju.chain.node import DB_NAME, open_executor, read_node_key
 from anju.crypto.tx import MAX_TX_BYTES, Tx, parse, parse_and_verify
 from anju.errors import AnjuError, StorageCorrupt, TxRejected
 from anju.ledger.checkpoint import Checkpoint
+from anju.ledger.statemap import StateMap
 from anju.ledger.store import BlockRecord, BlockWrite, Store
 
 log = logging.getLogger("anju.abci")
@@ -472,8 +473,10 @@ class AbciApp:
         last = self.last
         try:
             if req.path in ("/state", "state"):
+                # The committed state only, as stored (settle() above stored every committed block):
+                # the executor's own state may hold a proposal executed but not decided.
                 key = req.data.decode()
-                value = self.executor.get(key)
+                value = self.store.state_get(key)
                 body: dict[str, Any] = {
                     "key": key,
                     "value": None if value is None else value.decode(),
@@ -481,7 +484,7 @@ class AbciApp:
                     "checkpoint": last.checkpoint,
                 }
                 if req.prove:
-                    body["proof"] = self.executor.smt.prove(key).to_json()
+                    body["proof"] = StateMap(self.store.smt_view(), last.state_root).prove(key).to_json()
                 return m.query(OK, "", req.data, orjson.dumps(body), last.height)
             if req.path in ("/checkpoint", "checkpoint"):
                 h = req.height or last.height
