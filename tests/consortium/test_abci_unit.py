@@ -19,6 +19,7 @@ from anju.crypto.keys import SigningKey
 from anju.crypto.tx import parse, sign
 from anju.errors import CODES
 from anju.ledger.checkpoint import Checkpoint
+from anju.ledger.note import parse_note
 from anju.ledger.statemap import StateProof, verify_state_proof
 from anju.ledger.store import Store
 
@@ -370,7 +371,7 @@ def test_a_state_query_answers_the_committed_state_not_an_undecided_proposal(
     assert pr.num(1) == m.PROPOSAL_ACCEPT and app.executor.get("kv/q") is not None  # executed, undecided
 
     def checked(doc: dict[str, object]) -> object:
-        cp = Checkpoint.from_text(str(doc["checkpoint"]).split("\n\n")[0] + "\n")
+        cp = Checkpoint.from_text(parse_note(str(doc["checkpoint"])).text)
         value = doc["value"]
         verify_state_proof(
             cp.state_root, "kv/q", None if value is None else str(value).encode(), StateProof.from_json(doc["proof"])

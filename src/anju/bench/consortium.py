@@ -56,6 +56,7 @@ FINALITY_SECONDS = 15.0
 FINALITY_ATTEMPTS = 3  # a run the chain did not keep up with is repeated at FINALITY_BACKOFF x the rate
 FINALITY_BACKOFF = 0.7
 FINALITY_CURVE = (0.25,)  # further finality runs, at these fractions of the measured tps
+CURVE_FIELDS = ("offered_tps", "committed_tps", "p50_ms", "p99_ms", "max_ms", "samples", "sustained", "loadavg")
 
 
 def breakdown(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -217,9 +218,6 @@ def run(
     )
     result["loadavg_end"] = _loadavg()
     return result
-
-
-CURVE_FIELDS = ("offered_tps", "committed_tps", "p50_ms", "p99_ms", "max_ms", "samples", "sustained", "loadavg")
 
 
 def _finality_run(ad: Driver, feed: AnjuFeed, node: c.NodeInfo, rate: float, con: Console) -> dict[str, Any]:

@@ -126,10 +126,13 @@ class Checkpoint:
 
     def to_text(self) -> str:
         """The note text (C2SP checkpoint body) that is signed."""
-        return (
-            f"{self.origin}\n{self.size}\n{_b64(self.root)}\n"
-            f"anju-height {self.height}\nanju-state {_b64(self.state_root)}\nanju-time {self.time}\n"
-        )
+        return f"{self._log_lines()}anju-height {self.height}\n{self._state_line()}anju-time {self.time}\n"
+
+    def _log_lines(self) -> str:
+        return f"{self.origin}\n{self.size}\n{_b64(self.root)}\n"
+
+    def _state_line(self) -> str:
+        return f"anju-state {_b64(self.state_root)}\n"
 
     @classmethod
     def from_text(cls, text: str) -> Checkpoint:
@@ -159,5 +162,4 @@ class Checkpoint:
     def app_hash(self) -> bytes:
         """What CometBFT records as the app hash: SHA-256 of the log and state lines of the body
         (the height and time lines left out, so that a block without transactions keeps it)."""
-        text = f"{self.origin}\n{self.size}\n{_b64(self.root)}\nanju-state {_b64(self.state_root)}\n"
-        return hashlib.sha256(text.encode()).digest()
+        return hashlib.sha256((self._log_lines() + self._state_line()).encode()).digest()
