@@ -61,7 +61,7 @@ TAMPERS: dict[str, Callable[[sqlite3.Connection], None]] = {
         "UPDATE blocks SET checkpoint = replace(checkpoint, 'anju-height', 'anju-heigth') WHERE height = 1"
     ),
     "state value": _sql("UPDATE state SET value = '\"forged\"' WHERE key = 'kv/k1'"),
-    "state row added": _sql("INSERT INTO state VALUES ('kv/extra', '\"x\"')"),
+    "state row added": _sql("INSERT INTO state(key, value) VALUES ('kv/extra', '\"x\"')"),
     "state row removed": _sql("DELETE FROM state WHERE key = 'kv/b3'"),
     "smt tile": _sql(
         "UPDATE smt_tiles SET v = zeroblob(length(v)) WHERE id = (SELECT id FROM smt_tiles LIMIT 1 OFFSET 3)"

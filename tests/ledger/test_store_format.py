@@ -1,4 +1,5 @@
-"""The store stamps its on-disk format and refuses a ledger written in another one."""
+"""The store stamps its on-disk format, moves a format-4 ledger to the current format when it
+opens it for writing, and refuses a ledger written in any other format."""
 
 from __future__ import annotations
 
@@ -6,9 +7,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from tests.conftest import kv_put
 
-from anju.chain.node import DB_NAME, init_ledger
+from anju.chain.node import DB_NAME, Node, init_ledger
+from anju.chain.verify import verify_data
 from anju.cli.serve_cmds import _old_format
+from anju.crypto.keys import SigningKey
+from anju.crypto.tx import parse_and_verify
 from anju.errors import StorageCorrupt
 from anju.ledger.store import STORE_FORMAT, Store
 
@@ -42,3 +47,80 @@ def test_a_ledger_in_another_format_is_refused_with_a_clear_code(tmp_path: Path,
         assert err.value.code == "STORE_FORMAT"
         assert (stamp or b"1").decode() in str(err.value)
     assert _old_format(db)
+
+
+def _to_format_4(db: Path) -> None:
+    """Put a ledger's state back into format 4's layout: a WITHOUT ROWID table keyed by the key."""
+    conn = sqlite3.connect(db)
+    conn.executescript(
+        "BEGIN;"
+        "CREATE TABLE state4 (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+        "INSERT INTO state4 SELECT key, value FROM state;"
+        "DROP TABLE state;"
+        "ALTER TABLE state4 RENAME TO state;"
+        "UPDATE meta SET value=x'34' WHERE key='store_format';"  # b"4", as format 4 stamped it
+        "COMMIT;"
+    )
+    conn.close()
+
+
+def _state_rows(db: Path) -> list[tuple[str, str]]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT key, value FROM state ORDER BY key").fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_format_4_ledger_is_read_as_it_is_and_moved_to_format_5_when_opened_for_writing(kv_data: Path) -> None:
+    key = SigningKey(b"m" * 32)
+    node = Node(kv_data, verify_workers=0)
+    node.commit_block("2026-01-01T00:00:01.000Z", [parse_and_verify(kv_put(key, s, k=f"k{s}")) for s in (1, 2, 3)])
+    node.store.close()
+    db = kv_data / DB_NAME
+    _to_format_4(db)
+    rows = _state_rows(db)
+    assert ("kv/k2", '"b"') in rows
+
+    reader = Store(db, readonly=True)  # a reader takes format 4 (and does not change it)
+    assert reader.state_get("kv/k2") == b'"b"'
+    assert reader.get_meta("store_format") == b"4"
+    reader.close()
+    assert not _old_format(db)  # so `anju demo` keeps the district and its writer moves it
+
+    node = Node(kv_data, verify_workers=0)  # opened for writing: moved, rows unchanged
+    assert node.store.get_meta("store_format") == STORE_FORMAT == b"5"
+    assert _state_rows(db) == rows
+    node.commit_block("2026-01-01T00:00:02.000Z", [parse_and_verify(kv_put(key, 4, k="k2", v="c"))])
+    node.store.close()
+    conn = sqlite3.connect(db)
+    try:  # the rewritten row kept its place; the table has the format-5 layout
+        assert conn.execute("SELECT value FROM state WHERE key='kv/k2'").fetchone() == ('"c"',)
+        assert "WITHOUT ROWID" not in conn.execute("SELECT sql FROM sqlite_master WHERE name='state'").fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name='state_format4'").fetchone() == (0,)
+    finally:
+        conn.close()
+    assert verify_data(kv_data, workers=1).ok
+
+
+def test_a_failed_move_leaves_the_format_4_ledger_as_it_was(kv_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = kv_data / DB_NAME
+    Store(db).close()
+    _to_format_4(db)
+    rows = _state_rows(db)
+    real_connect = sqlite3.connect
+
+    class Failing(sqlite3.Connection):
+        def execute(self, sql: str, *args: object) -> sqlite3.Cursor:  # type: ignore[override]
+            if sql.startswith("DROP TABLE state_format4"):
+                raise sqlite3.OperationalError("disk I/O error (injected)")
+            return super().execute(sql, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: real_connect(*a, **k, factory=Failing))
+    with pytest.raises(sqlite3.OperationalError, match="injected"):
+        Store(db)
+    monkeypatch.setattr(sqlite3, "connect", real_connect)
+    reader = Store(db, readonly=True)
+    assert reader.get_meta("store_format") == b"4"
+    reader.close()
+    assert _state_rows(db) == rows

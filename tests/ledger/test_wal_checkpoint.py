@@ -34,13 +34,14 @@ def _wait(cond: object, timeout: float = 10.0) -> bool:
 def test_the_checkpointer_copies_the_wal_back_off_the_writers_path(
     kv_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_mod, "WAL_CHECKPOINT_BYTES", 64 * 1024)
+    threshold = 256 * 1024  # several blocks (one writes ~85 KB): the restarted WAL is smaller
+    monkeypatch.setattr(store_mod, "WAL_CHECKPOINT_BYTES", threshold)
     key = SigningKey(b"w" * 32)
     node = Node(kv_data, verify_workers=0)
     store = node.store
     wal = Path(str(store.path) + "-wal")
     seq = 1
-    while not wal.exists() or wal.stat().st_size <= 64 * 1024:
+    while not wal.exists() or wal.stat().st_size <= threshold:
         _commit(node, key, seq)
         seq += 20
     ck = store._checkpointer

@@ -13,7 +13,8 @@ Tables (all but ``meta`` are derived from the transactions and re-checked by ``a
     blocks(height, time, first_index, tx_count, log_size, log_root, state_root, checkpoint)
     txs(idx, txid, height, leaf)           the RFC 9162 log: leaf idx = JCS(envelope)
     tlog_nodes(level, idx, hash)           complete subtree hashes of the log (levels >= 1)
-    state(key, value)                      the current state, flat (value is JCS JSON text)
+    state(rid, key, value)                 the current state, flat (value is JCS JSON text); rid is
+                                           the row's place, in order of first write (format 5)
     smt_tiles(id, v)                       the authenticated state map's nodes, one row per tile
     smt_deep(id, v)                        tiles whose id does not fit a SQLite integer (>= 2^63)
     events(id, height, idx, txid, kind, data, parties, units, listings)
@@ -48,7 +49,8 @@ CREATE TABLE IF NOT EXISTS txs (
   idx INTEGER PRIMARY KEY, txid BLOB NOT NULL UNIQUE, height INTEGER NOT NULL, leaf BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS tlog_nodes (
   level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS state (rid INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS state_key ON state(key);
 CREATE TABLE IF NOT EXISTS smt_tiles (id INTEGER PRIMARY KEY, v BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS smt_deep (id BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
@@ -63,9 +65,14 @@ WAL_CHECKPOINT_BYTES = 64 * 1024 * 1024
 WAL_HARD_BYTES = 1024 * 1024 * 1024
 """Past this the writer checkpoints itself after its COMMIT (the checkpointer could not keep up)."""
 
-STORE_FORMAT = b"4"
+STORE_FORMAT = b"5"
 """Version of the on-disk layout (2: state-map node keys were prefix first; 3: one row per node,
-keyed tile by tile; 4: one row per tile, see :func:`anju.ledger.statemap.node_place`). Kept in ``meta``."""
+keyed tile by tile; 4: one row per tile, see :func:`anju.ledger.statemap.node_place`; 5: state
+rows in order of first write, found through an index of keys). Kept in ``meta``."""
+
+MIGRATABLE_FORMAT = b"4"
+"""A ledger in this format is read as it is and moved to :data:`STORE_FORMAT` when opened for
+writing (its state rows are copied into the new table, in one transaction)."""
 
 TILE_ID_LIMIT = 1 << 63
 """State-map tiles with a smaller id (every tile starting at depth 60 or less) are rows of
@@ -198,14 +205,49 @@ class Store:
         self._checkpointer: _Checkpointer | None = None  # started by the first block written
         conn = self._conn()
         if not readonly:
+            self._migrate(conn)
             conn.executescript(SCHEMA)
         self._check_format(conn, readonly)
 
+    @staticmethod
+    def _format(conn: sqlite3.Connection) -> bytes | None:
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key='store_format'").fetchone()
+        except sqlite3.OperationalError:  # a new file: no tables yet
+            return None
+        return None if row is None else bytes(row[0])
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Move a format-4 ledger to format 5, in one transaction (nothing but the state table's
+        layout changes: the same rows, now in a rowid table with a unique index of keys).
+
+        Format 4 kept state rows in a ``WITHOUT ROWID`` table keyed by the key text. Its rows (up
+        to a few KB: leases, credit records) filled its pages with few rows or spilled into
+        overflow pages, and every write landed on a random page of it; format 5 keeps the row in
+        a rowid table (a first write goes to its end) and only the key in the index."""
+        if self._format(conn) != MIGRATABLE_FORMAT:
+            return
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if self._format(conn) == MIGRATABLE_FORMAT:  # not moved meanwhile by another writer
+                    log.warning("moving %s from store format 4 to 5 (state table layout)", self.path)
+                    conn.execute("ALTER TABLE state RENAME TO state_format4")
+                    conn.execute("CREATE TABLE state (rid INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL)")
+                    conn.execute("INSERT INTO state(key, value) SELECT key, value FROM state_format4 ORDER BY key")
+                    conn.execute("CREATE UNIQUE INDEX state_key ON state(key)")
+                    conn.execute("DROP TABLE state_format4")  # and the API's indexes on it (rebuilt on open)
+                    conn.execute("UPDATE meta SET value=? WHERE key='store_format'", (STORE_FORMAT,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
     def _check_format(self, conn: sqlite3.Connection, readonly: bool) -> None:
-        """Stamp a new ledger with :data:`STORE_FORMAT`; refuse a ledger written in another format."""
-        row = conn.execute("SELECT value FROM meta WHERE key='store_format'").fetchone()
-        found = None if row is None else bytes(row[0])
-        if found == STORE_FORMAT:
+        """Stamp a new ledger with :data:`STORE_FORMAT`; refuse a ledger written in another format
+        (a reader also takes :data:`MIGRATABLE_FORMAT`, whose rows it reads the same way)."""
+        found = self._format(conn)
+        if found == STORE_FORMAT or (readonly and found == MIGRATABLE_FORMAT):
             return
         if found is None and conn.execute("SELECT 1 FROM blocks LIMIT 1").fetchone() is None:
             if not readonly:
@@ -315,7 +357,11 @@ class Store:
                         [(b.height, *e) for e in w.events],
                     )
                 if puts:
-                    c.executemany("INSERT OR REPLACE INTO state(key, value) VALUES (?,?)", puts)
+                    c.executemany(  # a row keeps its place (rid) when rewritten
+                        "INSERT INTO state(key, value) VALUES (?,?) "
+                        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                        puts,
+                    )
                 if dels:
                     c.executemany("DELETE FROM state WHERE key=?", dels)
                 self._write_tiles(c, smt)
