@@ -442,3 +442,67 @@ def test_documented_vectors(key: str, value: bytes | None, proof: dict[str, Any]
     assert b64(smap.root) == DOC_ROOT
     assert smap.prove(key).to_json() == proof
     verify_state_proof(base64.b64decode(DOC_ROOT), key, value, proof)
+
+
+# --- a complete cache: the map's one writer, warmed with every stored tile -----------------------
+
+
+class CountingStore(MemoryNodeStore):
+    def __init__(self, nodes: dict[int, bytes]) -> None:
+        super().__init__()
+        self.nodes = dict(nodes)
+        self.reads = 0
+
+    def get(self, tile_id: int) -> bytes | None:
+        self.reads += tile_id != ROOT_TILE  # the root reference is always read from the store
+        return super().get(tile_id)
+
+
+def _warmed(state: State, *, complete: bool, cache_size: int = 1 << 18) -> tuple[StateMap, CountingStore]:
+    _, built = fresh(state)
+    store = CountingStore(built.nodes)
+    smap = StateMap(store, reference_root(state), cache_size=cache_size)
+    smap.warm(store.nodes, complete=complete)
+    store.reads = 0
+    return smap, store
+
+
+def test_a_complete_cache_reads_no_tile_from_the_store() -> None:
+    rng = random.Random(7)
+    state: State = {f"unit/{i}": b"v%d" % i for i in range(3_000)}
+    for complete in (False, True):
+        smap, store = _warmed(state, complete=complete)
+        mine = dict(state)
+        for _ in range(5):
+            changes: dict[str, bytes | None] = {f"new/{rng.randrange(10**9)}": b"n" for _ in range(200)}
+            changes.update({f"unit/{rng.randrange(3_000)}": None for _ in range(50)})
+            root = apply(smap, store, changes)
+            for k, v in changes.items():
+                if v is None:
+                    mine.pop(k, None)
+                else:
+                    mine[k] = v
+            assert root == reference_root(mine)
+        # new keys open new tiles: a cache that is not known complete asks the store about each
+        assert (store.reads == 0) is complete, store.reads
+        assert store.nodes == fresh(mine)[1].nodes
+
+
+def test_eviction_ends_completeness() -> None:
+    state: State = {f"k/{i}": b"x" for i in range(2_000)}
+    smap, store = _warmed(state, complete=True, cache_size=64)  # the tiles do not fit
+    assert not smap._nodes.complete
+    smap, store = _warmed(state, complete=True)
+    assert smap._nodes.complete
+    smap._nodes.capacity = len(smap._nodes._d)  # full: the next new tile evicts
+    mine = dict(state)
+    for changes in ({f"more/{i}": b"y" for i in range(500)}, {"k/1": None, "k/2": b"z"}):
+        root = apply(smap, store, changes)
+        assert not smap._nodes.complete
+        for k, v in changes.items():
+            if v is None:
+                mine.pop(k)
+            else:
+                mine[k] = v
+        assert root == reference_root(mine)
+    assert store.reads > 0  # evicted tiles came back from the store

@@ -166,7 +166,8 @@ class Executor:
         # cache then follows every stored block; emptying it (when full) ends this.
         self._complete = len(rows) < CACHE_LIMIT // 2
         if state_map:
-            self.smt.warm(dict(self.store.smt_rows(SMT_CACHE_TILES // 2)))
+            tiles = dict(self.store.smt_rows(SMT_CACHE_TILES // 2))
+            self.smt.warm(tiles, complete=len(tiles) < SMT_CACHE_TILES // 2)
 
     def hand_off_state(self) -> StateMap:
         """Give the authenticated state map to another process (the node's block writer).

@@ -69,7 +69,8 @@ class Sealer:
         self.pending = PendingNodes(store.smt_get)
         self.smt.rebind(self.pending)
         if self.warm:
-            self.smt.warm(dict(store.smt_rows(self.warm)))
+            tiles = dict(store.smt_rows(self.warm))
+            self.smt.warm(tiles, complete=len(tiles) < self.warm)
 
     def stored(self, blocks: int) -> None:
         """The oldest ``blocks`` completed blocks are durably stored: read their nodes from SQLite."""

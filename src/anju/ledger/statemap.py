@@ -128,12 +128,18 @@ class NodeCache:
         self.store = store
         self.capacity = capacity
         self._d: dict[int, Tile | None] = {} if tiles is None else tiles
+        # Every stored tile is cached (set by StateMap.warm when the whole map fitted): a tile the
+        # cache lacks is absent, with no store read (most of them: the new tiles a new key's path
+        # opens). Only the map's one writer may rely on this; evicting or clearing ends it.
+        self.complete = False
 
     def get(self, tile_id: int) -> Tile | None:
         d = self._d
         tile = d.get(tile_id, _UNCACHED)
         if tile is not _UNCACHED:
             return tile  # type: ignore[return-value]
+        if self.complete:
+            return None
         rec = self.store.get(tile_id)
         tile = None if rec is None else decode_tile(rec, tile_id)
         if len(d) >= self.capacity:
@@ -167,8 +173,10 @@ class NodeCache:
 
     def clear(self) -> None:
         self._d.clear()
+        self.complete = False
 
     def _evict(self) -> None:
+        self.complete = False
         d = self._d
         drop = max(len(d) - self.capacity, 0) + max(self.capacity // 8, 1)
         for k in list(d)[:drop]:  # dicts keep insertion order: the oldest come first
@@ -414,9 +422,16 @@ class StateMap:
         connection (a child process must not use its parent's); the cache is kept."""
         self._nodes.store = store
 
-    def warm(self, records: Mapping[int, bytes]) -> None:
-        """Load stored tile records into the cache (a starting node reads its hot tree once, not tile by tile)."""
-        self._nodes.update({tid: decode_tile(rec, tid) for tid, rec in records.items() if tid != ROOT_TILE})
+    def warm(self, records: Mapping[int, bytes], *, complete: bool = False) -> None:
+        """Load stored tile records into the cache (a starting node reads its hot tree once, not tile by tile).
+
+        ``complete``: ``records`` are all the tiles stored, and this map is their only writer
+        (every later change goes through :meth:`apply`): from then on a tile the cache lacks is
+        known to be absent, until the cache evicts."""
+        nodes = self._nodes
+        tiles = {tid: decode_tile(rec, tid) for tid, rec in records.items() if tid != ROOT_TILE}
+        nodes.update(tiles)
+        nodes.complete = complete and all(tid in nodes._d for tid in tiles)  # none evicted
 
     def prove(self, key: str) -> StateProof:
         """A proof that ``key`` holds its current value, or that it is absent."""

@@ -472,9 +472,15 @@ class Store:
             yield str(k), str(v).encode()
 
     def smt_rows(self, limit: int) -> Iterator[tuple[int, bytes]]:
-        """Up to ``limit`` state-map tiles, shallowest first (for warming a node's cache at start)."""
+        """Up to ``limit`` state-map tiles, shallowest first (for warming a node's cache at start);
+        fewer than ``limit`` means all of them."""
+        n = 0
         for i, v in self._conn().execute("SELECT id, v FROM smt_tiles ORDER BY id LIMIT ?", (limit,)):
+            n += 1
             yield int(i), bytes(v)
+        if n < limit:
+            for k, v in self._conn().execute("SELECT id, v FROM smt_deep ORDER BY id LIMIT ?", (limit - n,)):
+                yield int.from_bytes(k, "big"), bytes(v)
 
     def smt_view(self) -> NodeReader:
         """This store's state-map tiles as a ``NodeStore`` (for opening a ``StateMap``)."""
