@@ -67,6 +67,17 @@ def apply(smap: StateMap, store: MemoryNodeStore, changes: dict[str, bytes | Non
     return root
 
 
+def merged(state: State, changes: dict[str, bytes | None]) -> State:
+    """``state`` after ``changes`` (None deletes), as a new dict."""
+    out = dict(state)
+    for k, v in changes.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = v
+    return out
+
+
 def shared_prefix_keys(bits: int) -> tuple[str, str]:
     """Two keys whose paths agree on at least the first ``bits`` bits (birthday search)."""
     seen: dict[int, str] = {}
@@ -189,11 +200,7 @@ def test_batches_match_the_reference(batches: list[dict[str, bytes | None]], cac
     state: State = {}
     for changes in batches:
         root = apply(smap, store, changes)
-        for k, v in changes.items():
-            if v is None:
-                state.pop(k, None)
-            else:
-                state[k] = v
+        state = merged(state, changes)
         assert root == reference_root(state)
     assert store.nodes == fresh(state)[1].nodes  # no stale nodes: storage depends on the state only
     reopened = StateMap(store, smap.root, cache_size=cache_size)
@@ -477,11 +484,7 @@ def test_a_complete_cache_reads_no_tile_from_the_store() -> None:
             changes: dict[str, bytes | None] = {f"new/{rng.randrange(10**9)}": b"n" for _ in range(200)}
             changes.update({f"unit/{rng.randrange(3_000)}": None for _ in range(50)})
             root = apply(smap, store, changes)
-            for k, v in changes.items():
-                if v is None:
-                    mine.pop(k, None)
-                else:
-                    mine[k] = v
+            mine = merged(mine, changes)
             assert root == reference_root(mine)
         # new keys open new tiles: a cache that is not known complete asks the store about each
         assert (store.reads == 0) is complete, store.reads
@@ -499,10 +502,6 @@ def test_eviction_ends_completeness() -> None:
     for changes in ({f"more/{i}": b"y" for i in range(500)}, {"k/1": None, "k/2": b"z"}):
         root = apply(smap, store, changes)
         assert not smap._nodes.complete
-        for k, v in changes.items():
-            if v is None:
-                mine.pop(k)
-            else:
-                mine[k] = v
+        mine = merged(mine, changes)
         assert root == reference_root(mine)
     assert store.reads > 0  # evicted tiles came back from the store

@@ -91,11 +91,12 @@ def test_a_format_4_ledger_is_read_as_it_is_and_moved_to_format_5_when_opened_fo
     node = Node(kv_data, verify_workers=0)  # opened for writing: moved, rows unchanged
     assert node.store.get_meta("store_format") == STORE_FORMAT == b"5"
     assert _state_rows(db) == rows
+    rid = node.store._conn().execute("SELECT rid FROM state WHERE key='kv/k2'").fetchone()[0]
     node.commit_block("2026-01-01T00:00:02.000Z", [parse_and_verify(kv_put(key, 4, k="k2", v="c"))])
     node.store.close()
     conn = sqlite3.connect(db)
-    try:  # the rewritten row kept its place; the table has the format-5 layout
-        assert conn.execute("SELECT value FROM state WHERE key='kv/k2'").fetchone() == ('"c"',)
+    try:  # the rewritten row kept its place (an upsert, not a delete and insert); format 5's layout
+        assert conn.execute("SELECT rid, value FROM state WHERE key='kv/k2'").fetchone() == (rid, '"c"')
         assert "WITHOUT ROWID" not in conn.execute("SELECT sql FROM sqlite_master WHERE name='state'").fetchone()[0]
         assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name='state_format4'").fetchone() == (0,)
     finally:
