@@ -98,6 +98,13 @@ class PendingNodes:
         return self._base(tile_id)
 
 
+def warm_writer_map(smt: StateMap, store: Store, limit: int) -> None:
+    """Warm the cache of the state map's one writer with up to ``limit`` stored tiles; fewer than
+    ``limit`` are all of them, so the cache is then complete (an uncached tile is absent)."""
+    tiles = dict(store.smt_rows(limit))
+    smt.warm(tiles, complete=len(tiles) < limit)
+
+
 def seq_key(signer: str) -> str:
     return SEQ_PREFIX + signer
 
@@ -166,8 +173,7 @@ class Executor:
         # cache then follows every stored block; emptying it (when full) ends this.
         self._complete = len(rows) < CACHE_LIMIT // 2
         if state_map:
-            tiles = dict(self.store.smt_rows(SMT_CACHE_TILES // 2))
-            self.smt.warm(tiles, complete=len(tiles) < SMT_CACHE_TILES // 2)
+            warm_writer_map(self.smt, self.store, SMT_CACHE_TILES // 2)
 
     def hand_off_state(self) -> StateMap:
         """Give the authenticated state map to another process (the node's block writer).

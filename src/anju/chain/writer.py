@@ -44,7 +44,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from anju.chain.executor import PendingNodes
+from anju.chain.executor import PendingNodes, warm_writer_map
 from anju.crypto.keys import SigningKey
 from anju.errors import StorageCorrupt
 from anju.ledger.checkpoint import Checkpoint
@@ -69,8 +69,7 @@ class Sealer:
         self.pending = PendingNodes(store.smt_get)
         self.smt.rebind(self.pending)
         if self.warm:
-            tiles = dict(store.smt_rows(self.warm))
-            self.smt.warm(tiles, complete=len(tiles) < self.warm)
+            warm_writer_map(self.smt, store, self.warm)
 
     def stored(self, blocks: int) -> None:
         """The oldest ``blocks`` completed blocks are durably stored: read their nodes from SQLite."""

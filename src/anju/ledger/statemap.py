@@ -428,10 +428,8 @@ class StateMap:
         ``complete``: ``records`` are all the tiles stored, and this map is their only writer
         (every later change goes through :meth:`apply`): from then on a tile the cache lacks is
         known to be absent, until the cache evicts."""
-        nodes = self._nodes
-        tiles = {tid: decode_tile(rec, tid) for tid, rec in records.items() if tid != ROOT_TILE}
-        nodes.update(tiles)
-        nodes.complete = complete and all(tid in nodes._d for tid in tiles)  # none evicted
+        self._nodes.complete = complete  # until an eviction, by this update or later, ends it
+        self._nodes.update({tid: decode_tile(rec, tid) for tid, rec in records.items() if tid != ROOT_TILE})
 
     def prove(self, key: str) -> StateProof:
         """A proof that ``key`` holds its current value, or that it is absent."""

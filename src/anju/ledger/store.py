@@ -39,7 +39,10 @@ from anju.ledger.statemap import NodeReader
 
 log = logging.getLogger("anju.store")
 
-SCHEMA = """
+_STATE_TABLE = "CREATE TABLE IF NOT EXISTS state (rid INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL)"
+_STATE_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS state_key ON state(key)"
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS blocks (
   height INTEGER PRIMARY KEY, time TEXT NOT NULL, first_index INTEGER NOT NULL,
@@ -49,8 +52,8 @@ CREATE TABLE IF NOT EXISTS txs (
   idx INTEGER PRIMARY KEY, txid BLOB NOT NULL UNIQUE, height INTEGER NOT NULL, leaf BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS tlog_nodes (
   level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS state (rid INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS state_key ON state(key);
+{_STATE_TABLE};
+{_STATE_INDEX};
 CREATE TABLE IF NOT EXISTS smt_tiles (id INTEGER PRIMARY KEY, v BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS smt_deep (id BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
@@ -233,9 +236,9 @@ class Store:
                 if self._format(conn) == MIGRATABLE_FORMAT:  # not moved meanwhile by another writer
                     log.warning("moving %s from store format 4 to 5 (state table layout)", self.path)
                     conn.execute("ALTER TABLE state RENAME TO state_format4")
-                    conn.execute("CREATE TABLE state (rid INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL)")
+                    conn.execute(_STATE_TABLE)
                     conn.execute("INSERT INTO state(key, value) SELECT key, value FROM state_format4 ORDER BY key")
-                    conn.execute("CREATE UNIQUE INDEX state_key ON state(key)")
+                    conn.execute(_STATE_INDEX)
                     conn.execute("DROP TABLE state_format4")  # and the API's indexes on it (rebuilt on open)
                     conn.execute("UPDATE meta SET value=? WHERE key='store_format'", (STORE_FORMAT,))
                 conn.execute("COMMIT")
