@@ -212,6 +212,50 @@ def test_search_units_parties_leases(world: World) -> None:
     assert h.get("/api/v1/units/" + "0" * 16 + "/leases").json()["error"]["code"] == "NOT_FOUND"
 
 
+def test_history_bundle_proves_the_archived_credit_chunks(world: World) -> None:
+    """A long-standing tenant's older credit entries live in chunks: the bundle proves them, and a
+    bundle that leaves one out no longer verifies (the score would rest on entries nobody sees)."""
+    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
+    rows = db.execute("SELECT key FROM state WHERE key LIKE 'credit/%/%/0' ORDER BY key").fetchall()
+    db.close()
+    assert rows, "the demo district has no party with archived credit entries"
+    party, factor = rows[0][0].split("/")[1:3]
+    credit = world.server.http.get(f"/api/v1/parties/{party}/credit").json()
+    assert credit["archived"][factor][0] == f"credit/{party}/{factor}/0"
+    record = credit["credit"]["factors"][factor]
+    assert record["count"] > len(record["entries"])
+    bundle = world.server.http.get(f"/api/v1/parties/{party}/history").json()
+    keys = [e["key"] for e in bundle["state"]]
+    assert f"credit/{party}/{factor}/0" in keys and "meta/registry" in keys
+    result = verify_bundle(bundle, world.server.vkey)
+    assert isinstance(result, VerifiedHistory) and result.score == credit["credit"]["score"]
+    # every entry's transaction is proven, the archived ones too
+    chunk = next(e["value"] for e in bundle["state"] if e["key"] == f"credit/{party}/{factor}/0")
+    assert {txid for txid, _ in chunk["entries"]} <= {t["txid"] for t in bundle["txs"]}
+    cut = {**bundle, "state": [e for e in bundle["state"] if e["key"] != f"credit/{party}/{factor}/0"]}
+    with pytest.raises(VerificationError, match="incomplete"):
+        verify_bundle(cut, world.server.vkey)
+    # each chunk is proven on its own too
+    state = world.server.http.get(f"/api/v1/state/credit/{party}/{factor}/0").json()
+    assert state["value"] == chunk and state["proof"]
+
+
+def test_history_bundle_of_a_tenant_who_renewed(world: World) -> None:
+    """A renewed lease was signed with lease.renew (naming the lease it continues), not lease.sign."""
+    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
+    row = db.execute(
+        "SELECT json_extract(value, '$.tenant'), json_extract(value, '$.previous') FROM state "
+        "WHERE key LIKE 'lease/%' AND json_extract(value, '$.previous') IS NOT NULL LIMIT 1"
+    ).fetchone()
+    db.close()
+    assert row, "the demo district has no renewed lease"
+    tenant, previous = row
+    result = verify_bundle(world.server.http.get(f"/api/v1/parties/{tenant}/history").json(), world.server.vkey)
+    assert isinstance(result, VerifiedHistory)
+    assert previous in {lease["id"] for lease in result.leases}
+    assert any(lease.get("previous") == previous for lease in result.leases)
+
+
 def test_history_bundle_offline_and_cli(world: World, tmp_path: Path) -> None:
     tenant = world.keys["role:tenant"].public_hex
     bundle = world.server.http.get(f"/api/v1/parties/{tenant}/history").json()

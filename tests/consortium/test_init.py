@@ -10,6 +10,7 @@ import pytest
 from anju.chain import consortium as c
 from anju.chain.abci.app import checkpoint_of
 from anju.ledger.store import Store
+from anju.registry.credit import CHUNK
 
 pytestmark = pytest.mark.consortium
 
@@ -21,7 +22,7 @@ def test_init_defaults_to_the_registry_with_a_housing_authority(tmp_path: Path) 
     assert layout["app"] == "anju-registry" and layout["threshold"] == 3
     authority = orjson.loads((tmp_path / "d" / "authority.key").read_bytes())["public_key"]
     genesis = orjson.loads((tmp_path / "d" / "node2" / "cometbft" / "config" / "genesis.json").read_bytes())
-    assert genesis["app_state"]["params"] == {"authority": authority, "banks": []}
+    assert genesis["app_state"]["params"] == {"authority": authority, "banks": [], "credit_chunk": CHUNK}
     store = Store(tmp_path / "d" / "node2" / "anju" / "ledger.db")
     block0 = store.block(0)
     store.close()

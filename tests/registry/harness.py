@@ -17,6 +17,7 @@ from anju.crypto.tx import Tx, parse_and_verify, sign
 from anju.errors import TxRejected
 from anju.registry import Registry
 from anju.registry.call import read
+from anju.registry.credit import CHUNK
 from anju.registry.port import BlockContext, Event
 
 CHAIN = "anju-test"
@@ -59,6 +60,7 @@ class Chain:
 
     authority: SigningKey = field(default_factory=lambda: key_for("authority"))
     banks: tuple[SigningKey, ...] = ()
+    credit_chunk: int | None = CHUNK  # None: a chain from before credit chunks (every entry in the record)
     day: str = "2026-01-05"
     state: dict[str, bytes] = field(default_factory=dict)
     seqs: dict[str, int] = field(default_factory=dict)
@@ -69,7 +71,9 @@ class Chain:
     def __post_init__(self) -> None:
         self.registry = Registry()
         overlay = Overlay(self.state)
-        genesis = {"authority": self.authority.public_hex, "banks": [b.public_hex for b in self.banks]}
+        genesis: dict[str, Any] = {"authority": self.authority.public_hex, "banks": [b.public_hex for b in self.banks]}
+        if self.credit_chunk is not None:
+            genesis["credit_chunk"] = self.credit_chunk
         self.events.extend(self.registry.genesis(genesis, overlay))
         overlay.commit()
 

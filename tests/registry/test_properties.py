@@ -118,8 +118,10 @@ def _check_invariants(c: Chain, unit_id: str) -> None:
             assert listing["publisher_role"] == "owner" or (mandate is not None and mandate_live(mandate, c.day))
             view = views.listing_by_code(c.state, listing["code"], c.day)
             assert view is not None and view["status"] == "live"
-    for party, record in credit.fold(c.events).items():
-        assert c.get(layout.credit(party)) == record
+    folded = credit.fold(c.events, credit.CHUNK)
+    assert {k for k in c.state if k.startswith("credit/")} == set(folded)
+    for key, value in folded.items():
+        assert c.get(key) == value
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -11,7 +11,9 @@ import orjson
 from anju.chain.node import Node, init_ledger, now_rfc3339
 from anju.crypto import tx
 from anju.crypto.keys import SigningKey
+from anju.registry.credit import CHUNK
 from anju.registry.dates import add_days
+from anju.registry.machine import genesis_params
 
 CHAIN = "anju-web-test"
 
@@ -53,7 +55,7 @@ class Builder:
 
 def build(data: Path) -> dict[str, Any]:
     """Create the ledger in ``data`` (with demo-parties.json); return the ids the tests need."""
-    init_ledger(data, chain_id=CHAIN, app="anju-registry", params={"authority": key("authority").public_hex})
+    init_ledger(data, chain_id=CHAIN, app="anju-registry", params=genesis_params(key("authority").public_hex))
     node = Node(data, verify_workers=0)
     b = Builder(node)
     today = now_rfc3339()[:10]
@@ -128,6 +130,11 @@ def build(data: Path) -> dict[str, Any]:
         collector="landlord",
         document_hash=h("lease-u3"),
     )
+    # a party with a long record: its first credit.CHUNK suspensions moved to an archived chunk
+    b.do("serial", "party.register", role="tenant", commitment=h("serial"))
+    for i in range(CHUNK + 1):
+        b.do("authority", "authority.suspend", party=key("serial").public_hex, reason_hash=h(f"s{i}"))
+        b.do("authority", "authority.reinstate", party=key("serial").public_hex, reason_hash=h(f"r{i}"))
     code = orjson.loads(node.store.state_get(f"listing/{listing}") or b"{}")["code"]
     node.stop()
     parties = [

@@ -13,6 +13,7 @@ import pytest
 
 from anju.crypto import keystore
 from anju.crypto.keys import SigningKey
+from anju.registry.credit import CHUNK
 from anju.registry.dates import add_days
 from anju.web import demo
 
@@ -84,6 +85,19 @@ def test_party_page_shows_credit_factors(world: Any) -> None:
     client, _ids = _client(world)
     page = client.get(f"/party/{key('agency_a').public_hex}", params={"lang": "en"}).text
     assert "Credit record" in page and "Anjia Agency" in page
+
+
+def test_party_page_links_archived_credit_chunks(world: Any) -> None:
+    client, _ids = _client(world)
+    serial = key("serial").public_hex
+    page = client.get(f"/party/{serial}", params={"lang": "en"}).text
+    assert "archived on the ledger in chunks" in page
+    assert f'href="/api/v1/state/credit/{serial}/suspensions/0"' in page
+    assert f"credit/{serial}/suspensions/1" not in page  # one chunk: the record keeps the 33rd entry
+    chunk = client.get(f"/api/v1/state/credit/{serial}/suspensions/0").json()
+    assert len(chunk["value"]["entries"]) == CHUNK and chunk["value"]["points"] == -100 * CHUNK
+    quiet = client.get(f"/party/{key('agency_a').public_hex}", params={"lang": "en"}).text
+    assert "archived on the ledger in chunks" not in quiet
 
 
 def test_sign_in_with_keystore_and_wrong_password(world: Any) -> None:

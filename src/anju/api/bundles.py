@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from anju.api.snapshot import Snapshot
+from anju.registry.credit import chunk_keys, chunk_of
 
 FORMAT = "anju-bundle-v1"
 MAX_TXS = 500
@@ -124,7 +125,11 @@ def history_bundle(snap: Snapshot, chain_id: str, party: str) -> dict[str, Any]:
             payments.append(pay["id"])
             b.txs([pay.get("recorded_tx"), pay.get("confirmed_tx")])
     if isinstance(credit, dict):
-        b.txs(txid for f in credit.get("factors", {}).values() for txid, _pts in f.get("entries", []))
+        chunk = chunk_of(b.key("meta/registry"))  # proven too: the chain's credit_chunk
+        for name, f in credit.get("factors", {}).items():
+            for key in chunk_keys(party, name, f, chunk):  # the entries the record no longer holds
+                b.txs(txid for txid, _pts in b.key(key)["entries"])
+            b.txs(txid for txid, _pts in f.get("entries", []))
     return b.build(
         {
             "party": party,

@@ -216,6 +216,7 @@ def registry_router(node: Node, reader: Reader) -> APIRouter:
                 "height": s.head.height,
                 "checkpoint": s.head.checkpoint,
                 "explanation": {"score": view["score"], "factors": view["explained"]},
+                "archived": view["archived"],
             }
         return ok(out)
 

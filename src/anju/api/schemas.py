@@ -199,6 +199,11 @@ class CreditAnswer(BaseModel):
     height: int
     checkpoint: str
     explanation: dict[str, Any]
+    archived: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="per factor, the state keys of its archived credit chunks, oldest first (the entries the "
+        "record no longer holds; each key is provable with GET /state/{key})",
+    )
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -56,6 +56,7 @@ from rich.console import Console
 
 from anju.bench.ledger import CHAIN, limit_tps, make_txs, measure
 from anju.chain.node import init_ledger
+from anju.registry.machine import genesis_params
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -506,7 +507,7 @@ def build_registry(
         data,
         chain_id=REG_CHAIN,
         app="anju-registry",
-        params={"authority": auth.public_hex, "banks": []},
+        params=genesis_params(auth.public_hex),
         genesis_time=f"{day}T00:00:00.000Z",
     )
     node = Node(data, verify_workers=0)

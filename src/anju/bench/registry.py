@@ -44,6 +44,7 @@ from anju.chain.node import Node, init_ledger, now_rfc3339
 from anju.crypto.tx import parse
 from anju.demo import workload
 from anju.demo.workload import Job, JobResult, Phase, Refs, Workload
+from anju.registry.machine import genesis_params
 
 CHAIN = "anju-bench-registry"
 APP = "anju-registry"
@@ -55,7 +56,7 @@ def _genesis(w: Workload) -> dict[str, Any]:
     from anju.demo.generate import _Names
 
     names = _Names(w.seed)  # the generator's keys: authority and bank-0
-    return {"authority": names.key("authority").public_hex, "banks": [names.key("bank-0").public_hex]}
+    return genesis_params(names.key("authority").public_hex, [names.key("bank-0").public_hex])
 
 
 class Prepared:

@@ -37,6 +37,7 @@ from anju.chain.node import DB_NAME, GENESIS_NAME, KEY_NAME, now_rfc3339, write_
 from anju.crypto.keys import SigningKey
 from anju.ledger.note import vkey_of
 from anju.ledger.store import BlockRecord, Store
+from anju.registry.machine import genesis_params
 
 LAYOUT = "consortium.json"
 COMETBFT_VERSION = "v0.38.26"
@@ -184,7 +185,7 @@ def init(
         authority = SigningKey.generate()
         _write_key(d / "authority.key", authority)
         if params is None:
-            params = {"authority": authority.public_hex, "banks": []} if app == "anju-registry" else {}
+            params = genesis_params(authority.public_hex) if app == "anju-registry" else {}
         doc = {"chain_id": chain_id, "app": app, "time": gtime, "params": params}
     canonical_genesis(doc)  # checks the document's domain
 

@@ -46,13 +46,14 @@ def init(
     """Create a new ledger: genesis document, node key and block 0."""
     from anju.chain.node import init_ledger, read_node_key
     from anju.ledger.note import vkey_of
+    from anju.registry.machine import genesis_params
 
     params: dict[str, object] = {}
     if app_name == "anju-registry":
         if authority is None:
             console.print("[red]--authority HEXKEY is required for the registry application[/red]")
             raise typer.Exit(2)
-        params["authority"] = authority
+        params = genesis_params(authority)
     try:
         init_ledger(data, chain_id=chain_id, app=app_name, params=params)
     except FileExistsError as exc:

@@ -292,10 +292,43 @@ def check_listing(vb: VerifiedBundle, code: str, date: str | None = None) -> Ver
 
 
 # -- rental histories -----------------------------------------------------------------------------
-def credit_score(record: Mapping[str, Any]) -> int:
-    """Recompute a credit score from its factors (docs/REGISTRY.md: clamp(600 + points, 0, 1000))."""
-    total = CREDIT_BASE + sum(int(p) for f in record.get("factors", {}).values() for _, p in f["entries"])
+def credit_score(vb: VerifiedBundle, party: str, record: Mapping[str, Any]) -> int:
+    """Recompute a party's credit score from the entries behind it (docs/REGISTRY.md: clamp(600 +
+    points, 0, 1000)): each factor's entries are its archived chunks ``credit/<party>/<factor>/<k>``
+    (k = 0, 1, ... as long as the bundle proves one) then the record's own; every one must be there."""
+    total = CREDIT_BASE
+    factors = record.get("factors")
+    if not isinstance(factors, Mapping):
+        raise _fail("PROOF_INVALID", "the credit record has no factors", party=party)
+    for name, f in factors.items():
+        _need(
+            isinstance(f, Mapping) and isinstance(f.get("entries"), list), "a credit factor is malformed", factor=name
+        )
+        entries: list[Any] = []
+        k = 0
+        while vb.state.get(key := f"credit/{party}/{name}/{k}") is not None:
+            chunk = vb.state[key]
+            ident = (chunk.get("party"), chunk.get("factor"), chunk.get("chunk")) if isinstance(chunk, Mapping) else ()
+            named = ident == (party, name, k)
+            _need(
+                named and isinstance(chunk.get("entries"), list) and chunk.get("points") == _points(chunk["entries"]),
+                "a credit chunk is not the one its key names, or its points are not its entries'",
+                key=key,
+            )
+            entries += chunk["entries"]
+            k += 1
+        entries += f["entries"]
+        _need(len(entries) == f.get("count"), "a credit factor's entries are incomplete", factor=name, chunks=k)
+        _need(_points(entries) == f.get("points"), "a credit factor's points are not its entries'", factor=name)
+        total += f["points"]
     return max(CREDIT_FLOOR, min(CREDIT_CEILING, total))
+
+
+def _points(entries: list[Any]) -> int:
+    try:
+        return sum(int(p) for _, p in entries)
+    except (TypeError, ValueError):
+        raise _fail("PROOF_INVALID", "a credit entry is not [txid, points]") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,13 +348,17 @@ def check_history(vb: VerifiedBundle) -> VerifiedHistory:
     record = vb.get(f"party/{party}")
     _need(isinstance(record, Mapping), "the party is not registered", party=party)
     credit = vb.get(f"credit/{party}")
-    score = CREDIT_BASE if credit is None else credit_score(credit)
+    score = CREDIT_BASE if credit is None else credit_score(vb, party, credit)
     if credit is not None:
         _need(credit.get("score") == score, "the stored score does not follow from its factors", party=party)
     leases = [v for k, v in vb.state.items() if k.startswith("lease/")]
     for lease in leases:
         _need(isinstance(lease, Mapping) and lease.get("tenant") == party, "a lease of the bundle is not the party's")
-        _tx_of(vb, lease.get("signed_tx"), "lease.sign", [party])
+        if lease.get("previous"):  # a renewal: both sides signed lease.renew, naming the lease it continues
+            tx = _tx_of(vb, lease.get("signed_tx"), "lease.renew", [party])
+            _need(tx.body.get("previous") == lease["previous"], "the renewal does not continue that lease")
+        else:
+            _tx_of(vb, lease.get("signed_tx"), "lease.sign", [party])
     lease_ids = {lease["id"] for lease in leases}
     payments = [v for k, v in vb.state.items() if k.startswith("payment/")]
     for pay in payments:

@@ -26,6 +26,7 @@ from anju.crypto.keys import SigningKey
 from anju.crypto.tx import sign, signed_bytes
 from anju.demo.places import AGENCY_NAMES, DISTRICT, STREETS, SURNAMES
 from anju.registry.dates import add_days, add_months, due_date, month_of
+from anju.registry.machine import genesis_params
 
 Envelope = dict[str, Any]
 BLOCK_TXS = 5000  # a busy day is cut into several blocks, a second apart
@@ -100,7 +101,7 @@ def generate(
         raise ValueError("units must be at least 1")
     demo = Demo(seed=seed, units=units, years=years, start=start, chain=chain)
     names = _Names(seed)
-    demo.genesis = {"authority": names.key("authority").public_hex, "banks": [names.key("bank-0").public_hex]}
+    demo.genesis = genesis_params(names.key("authority").public_hex, [names.key("bank-0").public_hex])
     counts = _counts(units)
     picks: list[tuple[str, str, str]] = [
         ("authority", "authority", "徐汇区房屋管理局"),

@@ -1,9 +1,20 @@
 """The credit record (信用背书): a documented, deterministic score with every point traceable.
 
-``credit/<party>`` holds, per factor, the list of ``[txid, points]`` entries behind it; the score
-is ``clamp(BASE + sum of points, 0, 1000)``. Each change is also emitted as a ``credit.changed``
-event, so the record can be recomputed from the ledger by folding those events
-(:func:`fold`). docs/REGISTRY.md lists the factors and their points.
+``credit/<party>`` holds, per factor, its total ``points``, its ``count`` of entries and the
+``[txid, points]`` entries behind it; the score is ``clamp(BASE + sum of points, 0, 1000)``.
+
+A party's history only grows (an agency or a rental business registers thousands of leases), so
+on a chain whose genesis sets ``credit_chunk`` (every chain ``anju`` creates: :data:`CHUNK`) the
+record keeps only a factor's latest entries: when a factor holds ``credit_chunk`` of them, they
+move, as they are, to ``credit/<party>/<factor>/<k>`` (chunk ``k`` = entries ``k·c`` to
+``k·c + c - 1``) and the record starts that factor's list again. Every entry stays provable from
+state, and a credit change writes a record of bounded size (without chunks, the whole history
+was rewritten by every change). A chain without ``credit_chunk`` (created before it existed)
+keeps every entry in the record, as it always did: the rule is part of the chain's history.
+
+Each change is also emitted as a ``credit.changed`` event, so the records (and chunks) can be
+recomputed from the ledger by folding those events (:func:`fold`). docs/REGISTRY.md lists the
+factors and their points.
 """
 
 from __future__ import annotations
@@ -17,6 +28,9 @@ from anju.registry.port import Event
 
 BASE = 600
 FLOOR, CEILING = 0, 1000
+CHUNK = 32
+"""Entries per factor kept in the record before they move to a chunk (genesis ``credit_chunk``)."""
+CHUNK_LIMITS = (2, 10_000)
 
 # factor -> (points per entry, or None when the entry carries its own points; what it counts)
 FACTORS: dict[str, tuple[int | None, str]] = {
@@ -36,49 +50,68 @@ def empty(party: str) -> Record:
 
 
 def score_of(factors: Mapping[str, Any]) -> int:
-    """The score the factors give; anyone can recompute it from the stored record."""
-    total = BASE + sum(int(points) for f in factors.values() for _, points in f["entries"])
-    return max(FLOOR, min(CEILING, total))
+    """The score the factors' totals give; anyone can recompute the totals from the entries."""
+    return max(FLOOR, min(CEILING, BASE + sum(int(f["points"]) for f in factors.values())))
 
 
-def apply_change(record: Record, factor: str, txid: str, points: int) -> Record:
-    factors = record["factors"]
-    entry = factors.setdefault(factor, {"points": 0, "count": 0, "entries": []})
-    entry["entries"].append([txid, points])
-    entry["count"] += 1
-    entry["points"] += points
-    record["score"] = score_of(factors)
-    return record
+def chunk_of(meta: View | None) -> int:
+    """The chain's ``credit_chunk`` (0: every entry stays in the record), from ``meta/registry``."""
+    return 0 if meta is None else int(meta.get("credit_chunk", 0))
 
 
-def with_change(record: View, factor: str, txid: str, points: int) -> Record:
-    """:func:`apply_change` without changing ``record``: a new record sharing what did not change.
+def chunk_keys(party: str, factor: str, entry: View, chunk: int) -> list[str]:
+    """The keys of a factor's archived chunks, oldest first (none without chunking)."""
+    if not chunk:
+        return []
+    return [
+        layout.credit_chunk(party, factor, k) for k in range((int(entry["count"]) - len(entry["entries"])) // chunk)
+    ]
+
+
+def with_change(record: View, factor: str, txid: str, points: int, chunk: int = 0) -> tuple[Record, Record | None]:
+    """``record`` with one more entry, without changing ``record`` (the new one shares what did not
+    change); and the chunk to store when the factor's entries reach ``chunk`` (else None).
 
     A factor's ``points`` is the sum of its entries' points (both only ever grow together), so the
     score follows from the factors' totals without reading every entry again."""
     factors = dict(record["factors"])
     entry = factors.get(factor)
     if entry is None:
-        factors[factor] = {"points": points, "count": 1, "entries": [[txid, points]]}
+        entry = {"points": points, "count": 1, "entries": [[txid, points]]}
     else:
-        factors[factor] = {
+        entry = {
             "points": entry["points"] + points,
             "count": entry["count"] + 1,
             "entries": [*entry["entries"], [txid, points]],
         }
-    total = BASE + sum(f["points"] for f in factors.values())
-    return {**record, "factors": factors, "score": max(FLOOR, min(CEILING, total))}
+    archived: Record | None = None
+    if chunk and len(entry["entries"]) >= chunk:
+        entries = entry["entries"]
+        archived = {
+            "party": record["party"],
+            "factor": factor,
+            "chunk": (entry["count"] - len(entries)) // chunk,
+            "points": sum(int(p) for _, p in entries),
+            "entries": entries,
+        }
+        entry = {**entry, "entries": []}
+    factors[factor] = entry
+    return {**record, "factors": factors, "score": score_of(factors)}, archived
 
 
 def award(call: Call, party: str, factor: str, points: int | None = None) -> None:
-    """Add one entry (this transaction) to ``party``'s factor and store the new record."""
+    """Add one entry (this transaction) to ``party``'s factor and store the new record (and the
+    chunk it fills, on a chain that archives them)."""
     fixed, _ = FACTORS[factor]
     value = fixed if points is None else points
     if value is None:  # pragma: no cover - a rule forgot the points of a variable factor
         raise AssertionError(f"factor {factor} needs explicit points")
     key = layout.credit(party)
-    record = with_change(call.peek(key) or empty(party), factor, call.txid, value)
+    chunk = chunk_of(call.peek(layout.META))
+    record, archived = with_change(call.peek(key) or empty(party), factor, call.txid, value, chunk)
     call.put_view(key, record)  # shares the unchanged parts of the record it was made from
+    if archived is not None:
+        call.put_view(layout.credit_chunk(party, factor, archived["chunk"]), archived)
     call.emit(
         "credit.changed",
         {"party": party, "factor": factor, "points": value, "score": record["score"]},
@@ -86,13 +119,19 @@ def award(call: Call, party: str, factor: str, points: int | None = None) -> Non
     )
 
 
-def fold(events: Iterable[Event]) -> dict[str, Record]:
-    """Recompute every credit record from the ``credit.changed`` events of the ledger, in order."""
-    records: dict[str, Record] = {}
+def fold(events: Iterable[Event], chunk: int = 0) -> dict[str, Record]:
+    """Recompute every credit record and chunk from the ``credit.changed`` events of the ledger, in
+    order (``chunk``: the chain's ``credit_chunk``): state key -> value."""
+    out: dict[str, Record] = {}
     for ev in events:
         if ev.kind != "credit.changed":
             continue
         party = str(ev.data["party"])
-        record = records.setdefault(party, empty(party))
-        apply_change(record, str(ev.data["factor"]), str(ev.data["txid"]), int(ev.data["points"]))
-    return records
+        key = layout.credit(party)
+        record, archived = with_change(
+            out.get(key) or empty(party), str(ev.data["factor"]), str(ev.data["txid"]), int(ev.data["points"]), chunk
+        )
+        out[key] = record
+        if archived is not None:
+            out[layout.credit_chunk(party, archived["factor"], archived["chunk"])] = archived
+    return out

@@ -36,7 +36,8 @@ def codes_markdown() -> str:
 
 def credit_markdown() -> str:
     rows = [
-        f"Score = clamp({BASE} + sum of entry points, 0, 1000).\n",
+        f"Score = clamp({BASE} + sum of entry points, 0, 1000)"
+        f" = clamp({BASE} + sum of the factors' `points`, 0, 1000).\n",
         "| factor | points | counts |",
         "| --- | --- | --- |",
     ]

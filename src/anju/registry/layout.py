@@ -6,7 +6,7 @@ transaction id that created them, so replaying the ledger recreates them exactly
 
 from __future__ import annotations
 
-META = "meta/registry"  # authority key, registration counter
+META = "meta/registry"  # authority key, registration counter, credit chunk size
 
 
 def party(pid: str) -> str:
@@ -63,6 +63,11 @@ def review(lease_id: str, author: str, subject: str) -> str:
 
 def credit(pid: str) -> str:
     return f"credit/{pid}"
+
+
+def credit_chunk(pid: str, factor: str, k: int) -> str:
+    """Chunk ``k`` of a factor's archived credit entries (see anju.registry.credit)."""
+    return f"credit/{pid}/{factor}/{k}"
 
 
 def new_id(txid: str) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from anju.crypto import jcs
 from anju.crypto.keys import is_hex_key
 from anju.crypto.tx import Tx
-from anju.registry import layout
+from anju.registry import credit, layout
 from anju.registry.call import Call, Decoded
 from anju.registry.codes import reject
 from anju.registry.kinds import KINDS
@@ -60,21 +60,35 @@ _DISPATCH: dict[str, tuple[BodyCheck, Callable[[Call], None]]] = {
 DECODED_LIMIT = 50_000
 
 
+def genesis_params(authority: str, banks: Sequence[str] = (), *, credit_chunk: int = credit.CHUNK) -> dict[str, Any]:
+    """The genesis parameters of a new registry chain: its authority, its banks, and the size of
+    its credit chunks (every chain anju creates archives credit entries)."""
+    return {"authority": authority, "banks": list(banks), "credit_chunk": credit_chunk}
+
+
 class Registry:
     """Anju's rental registry: parties, units, mandates, listings, leases, money, disputes, credit."""
 
     name = "anju-registry"
 
     def genesis(self, params: Mapping[str, Any], state: State) -> list[Event]:
-        """Fix the housing authority (and any banks recognised from the start)."""
-        extra = set(params) - {"authority", "banks"}
+        """Fix the housing authority (and any banks recognised from the start), and the chain's
+        ``credit_chunk`` (see :mod:`anju.registry.credit`; absent: every entry stays in the record)."""
+        extra = set(params) - {"authority", "banks", "credit_chunk"}
         if extra:
             raise ValueError(f"unknown genesis parameter(s): {sorted(extra)}")
         authority = str(params.get("authority"))
         banks = list(params.get("banks", []))
         if not is_hex_key(authority) or not all(is_hex_key(b) for b in banks) or authority in banks:
             raise ValueError("genesis needs authority: <hex key> and banks: [<hex key>, ...] (distinct)")
-        state.put(layout.META, jcs.canonicalize({"authority": authority, "registrations": 0}))
+        meta: dict[str, Any] = {"authority": authority, "registrations": 0}
+        if "credit_chunk" in params:
+            chunk = params["credit_chunk"]
+            low, high = credit.CHUNK_LIMITS
+            if type(chunk) is not int or not low <= chunk <= high:
+                raise ValueError(f"credit_chunk must be an integer from {low} to {high}")
+            meta["credit_chunk"] = chunk
+        state.put(layout.META, jcs.canonicalize(meta))
         events = [Event("party.registered", {"party": authority, "role": "authority"}, parties=(authority,))]
         for key, role in [(authority, "authority"), *((b, "bank") for b in banks)]:
             rec = party.new_party(key, role, None, None, None)

@@ -10,7 +10,7 @@ from typing import Any
 
 from anju.registry import layout, vcode
 from anju.registry.call import Record, read
-from anju.registry.credit import FACTORS, empty
+from anju.registry.credit import FACTORS, chunk_keys, chunk_of, empty
 from anju.registry.port import StateReader
 from anju.registry.status import lease_phase, listing_status, mandate_status
 
@@ -134,9 +134,14 @@ def party_view(state: StateReader, party_id: str) -> Record | None:
 
 
 def credit_view(state: StateReader, party_id: str) -> dict[str, Any]:
-    """The stored credit record, or the base record for a party with no history yet."""
+    """The stored credit record, or the base record for a party with no history yet; with each
+    factor's explanation and the keys of its archived chunks (``archived``, oldest first: the
+    entries the record no longer holds, see :mod:`anju.registry.credit`)."""
     record = read(state, layout.credit(party_id)) or empty(party_id)
+    chunk = chunk_of(read(state, layout.META))
+    archived = {name: chunk_keys(party_id, name, f, chunk) for name, f in record["factors"].items()}
     return {
         **record,
         "explained": {name: doc for name, (_, doc) in FACTORS.items() if name in record["factors"]},
+        "archived": {name: keys for name, keys in archived.items() if keys},
     }
