@@ -256,6 +256,40 @@ def test_history_bundle_of_a_tenant_who_renewed(world: World) -> None:
     assert any(lease.get("previous") == previous for lease in result.leases)
 
 
+def test_every_listing_and_every_tenant_of_the_district_verifies(world: World) -> None:
+    """Not one hand-picked example: every listing code of the district (every status it reached) and
+    every tenant's history verify offline, and the SDK concludes what the server claims."""
+    h = world.server.http
+    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
+    codes = [r[0] for r in db.execute("SELECT json_extract(value, '$.code') FROM state WHERE key LIKE 'listing/%'")]
+    role = "json_extract(value, '$.role')"
+    tenants = [
+        r[0] for r in db.execute(f"SELECT substr(key, 7) FROM state WHERE key LIKE 'party/%' AND {role}='tenant'")
+    ]
+    leases_of = dict(
+        db.execute(
+            "SELECT json_extract(value, '$.tenant'), count(*) FROM state WHERE key LIKE 'lease/%' GROUP BY 1"
+        ).fetchall()
+    )
+    db.close()
+    assert len(codes) > 10 and len(tenants) > 5
+    statuses: set[str] = set()
+    for code in codes:
+        bundle = h.get(f"/api/v1/codes/{code}").json()
+        claims = bundle["claims"]
+        v = verify_bundle(bundle, world.server.vkey, date=claims["date"])
+        assert isinstance(v, VerifiedListing) and v.code == code
+        assert (v.status, v.reason) == (claims["status"], claims["reason"]), code
+        statuses.add(v.status)
+    assert {"live", "withdrawn"} <= statuses or len(statuses) >= 2, statuses
+    for tenant in tenants:
+        bundle = h.get(f"/api/v1/parties/{tenant}/history").json()
+        result = verify_bundle(bundle, world.server.vkey)
+        assert isinstance(result, VerifiedHistory)
+        assert result.score == (bundle["claims"]["score"] or 600)
+        assert len(result.leases) == leases_of.get(tenant, 0)
+
+
 def test_history_bundle_offline_and_cli(world: World, tmp_path: Path) -> None:
     tenant = world.keys["role:tenant"].public_hex
     bundle = world.server.http.get(f"/api/v1/parties/{tenant}/history").json()

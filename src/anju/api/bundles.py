@@ -128,7 +128,9 @@ def history_bundle(snap: Snapshot, chain_id: str, party: str) -> dict[str, Any]:
         chunk = chunk_of(b.key("meta/registry"))  # proven too: the chain's credit_chunk
         for name, f in credit.get("factors", {}).items():
             for key in chunk_keys(party, name, f, chunk):  # the entries the record no longer holds
-                b.txs(txid for txid, _pts in b.key(key)["entries"])
+                archived = b.key(key)
+                if isinstance(archived, dict):  # (else proven absent: the verifier refuses the bundle)
+                    b.txs(txid for txid, _pts in archived.get("entries", []))
             b.txs(txid for txid, _pts in f.get("entries", []))
     return b.build(
         {
