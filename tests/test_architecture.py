@@ -16,9 +16,9 @@ ALLOWED: dict[str, set[str]] = {
     "registry": {"crypto"},
     "demo": {"crypto", "registry"},
     "chain": {"crypto", "ledger", "registry"},
-    "client": {"crypto", "ledger", "registry"},
+    "client": {"crypto", "ledger"},
     "api": {"crypto", "ledger", "registry", "chain", "client"},
-    "web": {"crypto", "ledger", "registry", "chain", "api", "client", "demo"},
+    "web": {"crypto", "ledger", "registry", "chain", "api", "client"},
 }
 
 

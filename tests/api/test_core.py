@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,35 @@ def test_openapi_describes_everything(kv_server: Server) -> None:
     examples = paths["/api/v1/txs"]["post"]["requestBody"]["content"]["application/json"]["examples"]
     assert set(examples) == {"kv.put", "kv.delete"}
     assert "RATE_LIMITED" in doc["info"]["x-error-codes"]
+
+
+def test_cli_tx_send_with_a_keystore_asks_for_its_password(kv_server: Server, tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from anju.crypto import keystore
+
+    ks = tmp_path / "signer.json"
+    keystore.save(ks, SigningKey.generate(), "correct horse", opslimit=2, memlimit=8192 * 1024)
+    send = [sys.executable, "-c", "from anju.cli.main import app; app()", "tx", "send", "--kind", "kv.put"]
+    send += ["--key", str(ks), "--server", kv_server.url, "--vkey", kv_server.vkey, "--json"]
+    env = {k: v for k, v in os.environ.items() if k != "ANJU_PASSWORD"}
+
+    def run(*fields: str, password: str | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        extra = {} if password is None else {"ANJU_PASSWORD": password}
+        args = [*send, *(a for f in fields for a in ("--field", f))]
+        return subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=60, env={**env, **extra})
+
+    asked = run("key=prompted", "value=a", stdin="correct horse\n")  # typed at the prompt
+    assert asked.returncode == 0, asked.stdout + asked.stderr
+    assert "Keystore password" in asked.stdout
+    assert json.loads(asked.stdout[asked.stdout.index("{") :])["status"] == "committed"
+    from_env = run("key=env", "value=b", password="correct horse")  # no prompt
+    assert from_env.returncode == 0 and json.loads(from_env.stdout)["status"] == "committed", from_env.stdout
+    wrong = run("key=wrong", "value=c", stdin="not it\n")
+    assert wrong.returncode == 2 and "wrong password" in wrong.stderr and "Traceback" not in wrong.stderr
+    assert kv_server.http.get("/api/v1/state/kv/wrong").json()["value"] is None
 
 
 def test_cli_serve_and_tx_commands(kv_ledger: Path, start_server: Callable[..., Server], tmp_path: Path) -> None:

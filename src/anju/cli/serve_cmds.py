@@ -178,12 +178,16 @@ def tx_send(
     cosign: Annotated[list[Path] | None, typer.Option("--cosign", help="Co-signer key files.")] = None,
     server: ServerOpt = DEFAULT_SERVER,
     vkey: Annotated[str | None, typer.Option("--vkey", help="Trusted verifier key (default: ask the node).")] = None,
-    password: Annotated[str | None, typer.Option(envvar="ANJU_PASSWORD", help="Keystore password.")] = None,
+    password: Annotated[
+        str | None, typer.Option(envvar="ANJU_PASSWORD", help="Keystore password (asked for when needed).")
+    ] = None,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Do not wait for commit.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Build, sign and submit a transaction of any kind; waits for commit and verifies its inclusion."""
     from anju.client import load_key
+    from anju.client.sdk import is_keystore
+    from anju.crypto.keystore import KeystoreError
     from anju.errors import AnjuError
 
     fields: dict[str, Any] = {}
@@ -193,8 +197,14 @@ def tx_send(
             console.print(f"[red]--field needs k=v, got {item!r}[/red]")
             raise typer.Exit(2)
         fields[k] = _coerce(v)
-    signer = load_key(key, password)
-    cosigners = [load_key(p, password) for p in cosign or []]
+    if password is None and any(is_keystore(p) for p in [key, *(cosign or [])]):
+        password = typer.prompt("Keystore password", hide_input=True)
+    try:
+        signer = load_key(key, password)
+        cosigners = [load_key(p, password) for p in cosign or []]
+    except (OSError, ValueError, KeystoreError) as exc:
+        console.print(f"[red]cannot open the key: {exc}[/red]")
+        raise typer.Exit(2) from None
     with _client(server, vkey) as client:
         try:
             receipt = client.send(kind, signer, fields, cosigners=cosigners, wait=not no_wait)

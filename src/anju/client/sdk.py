@@ -44,6 +44,15 @@ from anju.ledger.checkpoint import Checkpoint
 API = "/api/v1"
 
 
+def is_keystore(path: str | Path) -> bool:
+    """Whether ``path`` holds an encrypted keystore (which :func:`load_key` opens only with its password)."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and "anju_keystore" in doc
+
+
 def load_key(path: str | Path, password: str | None = None) -> SigningKey:
     """A signing key from a keystore (needs ``password``), a node key file, or a file holding a hex seed."""
     text = Path(path).read_text().strip()
