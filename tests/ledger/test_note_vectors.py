@@ -227,6 +227,20 @@ def test_checkpoint_from_text_is_strict(text: str) -> None:
     with pytest.raises(VerificationError) as err:
         Checkpoint.from_text(text)
     assert err.value.code == "CHECKPOINT_INVALID"
+    assert err.value.details["reason"] == "malformed"  # docs/PROTOCOL.md: every one carries a reason
+
+
+def test_the_sdk_trust_gives_every_refusal_a_reason() -> None:
+    from anju.client.verify import Trust
+
+    with pytest.raises(VerificationError) as err:
+        Trust.of("not a key")
+    assert err.value.code == "CHECKPOINT_INVALID" and err.value.details["reason"] == "malformed_key"
+    trust = Trust.of(vkey_of("anju-xuhui-1", KEY.public))
+    for note in (None, "not a note"):
+        with pytest.raises(VerificationError) as err:
+            trust.open(note)
+        assert err.value.code == "CHECKPOINT_INVALID" and err.value.details["reason"] == "malformed"
 
 
 @pytest.mark.parametrize("line", range(6))

@@ -97,6 +97,7 @@ def listing_bundle(snap: Snapshot, chain_id: str, code: str, listing_id: str) ->
 def history_bundle(snap: Snapshot, chain_id: str, party: str) -> dict[str, Any]:
     """A tenant's rental history: party, credit record, leases as tenant and their payments."""
     b = BundleBuilder(snap, "history", party, chain_id)
+    meta = b.key("meta/registry")  # the authority's key, and the chain's credit_chunk
     b.key(f"party/{party}")
     credit = b.key(f"credit/{party}")
     lease_keys = [
@@ -125,7 +126,7 @@ def history_bundle(snap: Snapshot, chain_id: str, party: str) -> dict[str, Any]:
             payments.append(pay["id"])
             b.txs([pay.get("recorded_tx"), pay.get("confirmed_tx")])
     if isinstance(credit, dict):
-        chunk = chunk_of(b.key("meta/registry"))  # proven too: the chain's credit_chunk
+        chunk = chunk_of(meta)
         for name, f in credit.get("factors", {}).items():
             for key in chunk_keys(party, name, f, chunk):  # the entries the record no longer holds
                 archived = b.key(key)

@@ -168,7 +168,7 @@ class TxEntry(BaseModel):
 
 class Bundle(BaseModel):
     format: Literal["anju-bundle-v1"]
-    kind: Literal["listing", "history", "state"]
+    kind: Literal["listing", "history"]
     subject: str
     chain_id: str
     checkpoint: str

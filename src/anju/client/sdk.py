@@ -157,7 +157,9 @@ class AnjuClient:
         cp = self.trust.open(note)
         old = self.latest
         if self._chain_id is not None and cp.origin != self._chain_id:
-            raise VerificationError("CHECKPOINT_INVALID", "checkpoint of another chain", origin=cp.origin)
+            raise VerificationError(
+                "CHECKPOINT_INVALID", "checkpoint of another chain", reason="wrong_origin", origin=cp.origin
+            )
         if old is None:
             self.latest = cp
             return cp

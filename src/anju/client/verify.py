@@ -61,7 +61,7 @@ class Trust:
         try:
             verifiers = tuple(Verifier.from_vkey(k.strip()) for k in keys)
         except AnjuError as exc:
-            raise _fail("CHECKPOINT_INVALID", f"bad verifier key: {exc.message}") from None
+            raise _fail("CHECKPOINT_INVALID", f"bad verifier key: {exc.message}", **exc.details) from None
         if not verifiers or not 1 <= threshold <= len(verifiers):
             raise ValueError("need at least one verifier key and 1 <= threshold <= number of keys")
         return cls(verifiers, threshold)
@@ -69,7 +69,7 @@ class Trust:
     def open(self, note: Any) -> Checkpoint:
         """The checkpoint in ``note`` if enough trusted keys signed it; else CHECKPOINT_INVALID."""
         if not isinstance(note, str):
-            raise _fail("CHECKPOINT_INVALID", "the checkpoint note is missing")
+            raise _fail("CHECKPOINT_INVALID", "the checkpoint note is missing", reason="malformed")
         hit = self._opened.get(note)
         if hit is not None:
             return hit

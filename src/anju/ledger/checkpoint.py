@@ -42,7 +42,7 @@ _B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
 def _fail(message: str, **evidence: object) -> VerificationError:
-    return VerificationError("CHECKPOINT_INVALID", message, **evidence)
+    return VerificationError("CHECKPOINT_INVALID", message, reason="malformed", **evidence)
 
 
 def _uint64(text: str, what: str) -> int:
