@@ -7,7 +7,7 @@
    CometBFT's InitChain at the ledger's next height).
 2. **The load generator** (:mod:`anju.bench.stories`) sends the mix story by story, as clients
    would: a step of a story waits until the previous step is committed; a signer's transactions go
-   in ``seq`` order through one member, as JSON-RPC batches of ``broadcast_tx_sync``.
+   in ``seq`` order through one member, as JSON-RPC batches of ``broadcast_tx_async``.
 3. **Baseline, same generator, same run**: CometBFT's kvstore on a mirror of the mix (one
    ``key=value`` tx of the same size per Anju tx, with the same stories, signers and routes).
 4. **Throughput** (both): at most ``BACKLOG`` txs outstanding for ``DURATION`` s; ``tps`` is the
@@ -136,7 +136,7 @@ def run(
         "units": units,
         "generator": {
             "method": "stories (a step waits for the previous one to commit), JSON-RPC batches of "
-            "broadcast_tx_sync over HTTP/1.1 keep-alive; a signer's txs in seq order through one member",
+            "broadcast_tx_async over HTTP/1.1 keep-alive; a signer's txs in seq order through one member",
             "baseline": "CometBFT kvstore on a mirror of the mix (same stories, signers, routes, tx sizes)",
             "backlog": BACKLOG,
             "duration_s": duration,

@@ -162,9 +162,10 @@ def init(
 
     ``ledger``: start from an existing Anju ledger directory (of chain ``chain_id``) instead of an
     empty one. Every member gets a copy of it; CometBFT's genesis then names its last block's
-    app hash and ``initial_height`` = its height + 1, so CometBFT skips InitChain and the
-    consortium's first block is the ledger's next (CometBFT's handshake for an application that
-    already has state). The earlier checkpoints keep the signature of the node that wrote them."""
+    app hash and ``initial_height`` = its height + 1; each member's Info reports height 0 until
+    the first consortium block, so CometBFT calls InitChain (which checks the genesis against the
+    ledger) and the consortium's first block is the ledger's next. The earlier checkpoints keep the
+    signature of the node that wrote them."""
     cometbft = _cometbft()
     d = Path(directory)
     if d.exists() and any(d.iterdir()):

@@ -34,7 +34,9 @@ def consortium_init(
     validators: Annotated[int, typer.Option(help="Number of validators (members).")] = 4,
     chain_id: Annotated[str, typer.Option("--chain-id", help="Chain id (CometBFT and Anju).")] = "anju-consortium",
     app_name: Annotated[str, typer.Option("--app", help="Application: anju-registry or kv.")] = "anju-registry",
-    base_port: Annotated[int, typer.Option(help="Node i uses ports base+10i .. base+10i+3.")] = 26600,
+    base_port: Annotated[
+        int, typer.Option(help="Node i uses ports base+10i .. base+10i+4 (the last: its API and portal).")
+    ] = 26600,
     params: Annotated[Path | None, typer.Option(help="JSON file with the application's genesis params.")] = None,
     ledger: Annotated[
         Path | None,
