@@ -34,6 +34,7 @@ CODES: dict[str, tuple[int, str]] = {
     "DUPLICATE_TX": (409, "a transaction with this id is already pending or committed"),
     "UNKNOWN_KIND": (400, "body.kind names no transaction kind of the application"),
     "INVALID_FIELD": (400, "a field has the wrong type or an impossible value"),
+    "APPLICATION_ERROR": (422, "the application failed on this transaction (a defect in its rules); nothing changed"),
     "NOT_FOUND": (404, "no such transaction, block, key or record"),
     "BAD_REQUEST": (400, "the query parameters are invalid"),
     "RATE_LIMITED": (429, "this client sent too many requests; retry after the given delay"),

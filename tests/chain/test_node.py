@@ -151,3 +151,31 @@ def test_the_returned_futures_list_is_the_callers_own(kv_data: Path) -> None:
             futs += node.submit_many([kv_put(b, node.executor.committed_seq(b.public_hex) + 1, k="n")])
             futs.clear()
             assert all(f.result(timeout=30).txid for f in kept)
+
+
+def test_a_defect_in_the_application_refuses_that_tx_and_the_node_goes_on(
+    kv_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pure machine that raises (a bug in its rules) must not stop the sequencer: the tx is
+    refused with APPLICATION_ERROR, nothing of it is written, and later txs commit (and replay)."""
+    from anju.chain.kvstore import KvStore
+
+    real = KvStore.apply
+
+    def flawed(self: KvStore, tx: Tx, ctx: object, state: object) -> object:
+        if tx.body.get("key") == "boom":
+            state.put("kv/half-written", b'"x"')  # type: ignore[attr-defined]
+            raise ValueError("a defect")
+        return real(self, tx, ctx, state)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(KvStore, "apply", flawed)
+    key = SigningKey(b"d" * 32)
+    with Node(kv_data, verify_workers=0, block_interval=0.01) as node:
+        bad = node.submit_many([kv_put(key, 1, k="boom")])[0]
+        with pytest.raises(TxRejected) as err:
+            bad.result(timeout=30)
+        assert err.value.code == "APPLICATION_ERROR"
+        good = node.submit_many([kv_put(key, 1, k="fine")])[0].result(timeout=30)  # seq 1 was not consumed
+        assert good.height >= 1 and node.failure is None
+        assert node.store.state_get("kv/half-written") is None and node.store.state_get("kv/fine") == b'"b"'
+    assert verify_data(kv_data, workers=1).ok

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from anju.errors import TxRejected
 from anju.registry import layout, views
 
 from .harness import listing_terms
@@ -37,3 +40,32 @@ def test_mandate_end_revokes_listing_in_views_then_in_state(world: World) -> Non
     assert c.get(layout.mandate(mid))["status"] == "expired"  # type: ignore[index]
     unit = views.unit_view(c.state, world.unit, "2026-01-22")
     assert unit is not None and "room" not in unit["unit"] and "address_commitment" not in unit["unit"]
+
+
+def test_renewing_an_expired_listing_needs_its_mandate_still_live(world: World) -> None:
+    """Stored "expired" must not hide a basis revoked since: renewal checks the mandate itself."""
+    c = world.chain
+    mid = world.grant(world.agency_a)
+    lid = c.do(world.agent_a, "listing.publish", unit=world.unit, mandate=mid, **listing_terms()).txid[:16]
+    c.day = "2026-03-10"  # its code expired on 2026-03-06
+    c.do(world.owner, "listing.publish", unit=world.unit, **listing_terms())  # touches the unit: stored expired
+    assert c.get(layout.listing(lid))["status"] == "expired"  # type: ignore[index]
+    c.do(world.owner, "mandate.revoke", mandate=mid)
+    before = c.root()
+    with pytest.raises(TxRejected) as err:
+        c.do(world.agency_a, "listing.renew", listing=lid)
+    assert err.value.code == "MANDATE_NOT_LIVE" and c.root() == before
+
+
+def test_renewal_keeps_one_live_listing_per_unit_and_publisher(world: World) -> None:
+    c = world.chain
+    old = c.do(world.owner, "listing.publish", unit=world.unit, **listing_terms()).txid[:16]
+    c.day = "2026-03-10"
+    new = c.do(world.owner, "listing.publish", unit=world.unit, **listing_terms()).txid[:16]  # old is expired
+    before = c.root()
+    with pytest.raises(TxRejected) as err:
+        c.do(world.owner, "listing.renew", listing=old)
+    assert err.value.code == "LISTING_EXISTS" and err.value.details["listing"] == new and c.root() == before
+    c.do(world.owner, "listing.withdraw", listing=new)
+    c.do(world.owner, "listing.renew", listing=old)  # its place is free again
+    assert c.get(layout.unit(world.unit))["listings"] == [old]  # type: ignore[index]

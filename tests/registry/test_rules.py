@@ -13,7 +13,7 @@ from anju.registry.codes import REGISTRY_CODES
 from anju.registry.kinds import KINDS
 
 from .harness import H2, H, key_for, lease_terms, listing_terms
-from .world import World
+from .world import World, make_world
 
 Case = tuple[Any, str, tuple[Any, ...], dict[str, Any]]  # key, kind, cosigners, fields
 
@@ -405,3 +405,39 @@ def test_mandate_revocation_revokes_its_listings_at_once(world: World) -> None:
     world.chain.do(world.owner, "mandate.revoke", mandate=mid)
     rec = world.chain.get(layout.listing(lid))
     assert rec is not None and (rec["status"], rec["status_reason"]) == ("revoked", "mandate_revoked")
+
+
+def test_a_suspended_party_cannot_co_sign() -> None:
+    """The tenant sends the lease, co-signed by an owner the authority suspended: refused."""
+    w = make_world()
+    w.chain.do(w.chain.authority, "authority.suspend", party=w.owner.public_hex, reason_hash=H)
+    before = w.chain.root()
+    with pytest.raises(TxRejected) as err:
+        w.chain.do(w.tenant, "lease.sign", [w.owner], **lease_fields(w))
+    assert err.value.code == "PARTY_SUSPENDED" and err.value.details["party"] == w.owner.public_hex
+    assert w.chain.root() == before
+    w.chain.do(w.chain.authority, "authority.reinstate", party=w.owner.public_hex, reason_hash=H)
+    w.chain.do(w.tenant, "lease.sign", [w.owner], **lease_fields(w))  # reinstated: accepted
+
+
+@pytest.mark.parametrize("period", ["2026-0²", "２０２６-02", "2026-٠٢"])
+def test_a_month_in_other_digits_is_an_invalid_field(period: str) -> None:
+    """str.isdigit accepts "²", full-width and Arabic-Indic digits; int() then fails on some: the
+    rule must answer INVALID_FIELD, never raise (a raise stopped the sequencer)."""
+    w = make_world()
+    lid = signed_lease(w)
+    before = w.chain.root()
+    with pytest.raises(TxRejected) as err:
+        w.chain.do(w.tenant, "rent.pay", lease=lid, period=period, months=1, amount=900_000)
+    assert err.value.code == "INVALID_FIELD"
+    assert w.chain.root() == before
+
+
+def test_a_lease_runs_at_most_twenty_years() -> None:
+    w = make_world()
+    w.chain.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-02-01", end="2046-01-31"))
+    w2 = make_world()
+    before = w2.chain.root()
+    with pytest.raises(TxRejected) as err:  # one day more than twenty years (20 x 366 days let 15 through)
+        w2.chain.do(w2.owner, "lease.sign", [w2.tenant], **lease_fields(w2, start="2026-02-01", end="2046-02-01"))
+    assert err.value.code == "INVALID_FIELD" and err.value.details["field"] == "end" and w2.chain.root() == before

@@ -15,6 +15,7 @@ The executor never reads the clock: the block time is given to ``begin``.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,12 @@ from anju.ledger.checkpoint import Checkpoint
 from anju.ledger.statemap import NodeChanges, StateMap
 from anju.ledger.store import BlockRecord, BlockWrite, Store
 from anju.registry.port import BlockContext, Event, Machine
+
+log = logging.getLogger("anju.executor")
+
+# What a defect in an application's rules raises (a pure machine raises them deterministically);
+# storage errors (sqlite3, StorageCorrupt) are not among them: those stop the node instead.
+_DEFECTS = (ValueError, TypeError, KeyError, IndexError, ArithmeticError, AttributeError, AssertionError)
 
 SEQ_PREFIX = "seq/"
 CACHE_LIMIT = 2_000_000
@@ -262,7 +269,16 @@ class Executor:
         last_raw = self._pending_get(skey)
         self.check_seq(tx, 0 if last_raw is None else int(last_raw))
         st = _TxState(self._writes, self.get)
-        events = self.machine.apply(tx, ctx, st)
+        try:
+            events = self.machine.apply(tx, ctx, st)
+        except _DEFECTS as exc:
+            # A defect in the application's rules, not in this node: the machine is pure, so every
+            # node (and every replay) fails this transaction the same way. Refusing it keeps the
+            # ledger going; raising would stop the sequencer (or halt a consortium) on one bad tx.
+            log.error("the application failed on tx %s (%s); refused", tx.txid, tx.kind, exc_info=exc)
+            raise TxRejected(
+                "APPLICATION_ERROR", f"the application failed on this transaction: {type(exc).__name__}", kind=tx.kind
+            ) from None
         st.writes[skey] = str(tx.seq).encode()
         self._writes.update(st.writes)
         self._outcomes.append(TxOutcome(tx, events))

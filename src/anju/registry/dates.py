@@ -21,10 +21,22 @@ def parse_date(text: object) -> date | None:
 
 def parse_month(text: object) -> tuple[int, int] | None:
     """``(year, month)`` for a ``YYYY-MM`` string, else None."""
-    if type(text) is not str or len(text) != 7 or text[4] != "-" or not (text[:4] + text[5:]).isdigit():
+    if type(text) is not str or len(text) != 7 or text[4] != "-":
+        return None
+    digits = text[:4] + text[5:]
+    if not (digits.isascii() and digits.isdigit()):  # ASCII digits only: "²" and "２" are digits to str.isdigit
         return None
     year, month = int(text[:4]), int(text[5:])
     return (year, month) if year >= 1 and 1 <= month <= 12 else None
+
+
+def add_years(day: str, n: int) -> str:
+    """The same month and day ``n`` years later (29 February becomes 28 February in a common year)."""
+    d = date.fromisoformat(day)
+    try:
+        return d.replace(year=d.year + n).isoformat()
+    except ValueError:
+        return d.replace(year=d.year + n, day=28).isoformat()
 
 
 def add_days(day: str, n: int) -> str:

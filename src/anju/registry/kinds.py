@@ -254,7 +254,14 @@ KINDS: dict[str, Kind] = {
             "the publisher (or its agent)",
             {"listing": Field("id", "the listing")},
             {"listing": LS},
-            ("NOT_PUBLISHER", "LISTING_NOT_LIVE", "UNIT_NOT_FREE", "EXCLUSIVE_MANDATE"),
+            (
+                "NOT_PUBLISHER",
+                "LISTING_NOT_LIVE",
+                "MANDATE_NOT_LIVE",
+                "LISTING_EXISTS",
+                "UNIT_NOT_FREE",
+                "EXCLUSIVE_MANDATE",
+            ),
         ),
         _k(
             "lease.sign",

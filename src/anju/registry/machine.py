@@ -119,6 +119,11 @@ class Registry:
                 reject("UNKNOWN_SIGNER", "the signer is not a registered party", signer=call.signer)
             if signer["status"] == "suspended":
                 reject("PARTY_SUSPENDED", "the signer is suspended by the housing authority", signer=call.signer)
+        if len(call.signers) > 1:  # a suspended party can sign nothing: not as a co-signer either
+            for key in sorted(call.signers - {call.signer}):
+                cosigner = call.peek(layout.party(key))
+                if cosigner is not None and cosigner["status"] == "suspended":
+                    reject("PARTY_SUSPENDED", "a co-signer is suspended by the housing authority", party=key)
         check, handler = entry
         check(tx.body)
         handler(call)

@@ -33,6 +33,10 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
     "DUPLICATE_TX": (N_("This exact action was already sent."), None),
     "UNKNOWN_KIND": (N_("The ledger does not know this kind of action."), None),
     "INVALID_FIELD": (N_("This value is not valid here."), None),
+    "APPLICATION_ERROR": (
+        N_("The ledger could not process this action, and nothing was changed. The operators have been told."),
+        None,
+    ),
     "NOT_FOUND": (N_("Nothing was found under this reference."), None),
     "BAD_REQUEST": (N_("The request is not valid."), None),
     "RATE_LIMITED": (N_("Too many requests. Please wait a moment and try again."), None),

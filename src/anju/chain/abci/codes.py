@@ -31,6 +31,7 @@ ABCI_CODES: dict[str, int] = {
     "INVALID_FIELD": 17,
     "MEMPOOL_FULL": 18,
     "SHUTTING_DOWN": 19,
+    "APPLICATION_ERROR": 20,
     # the rental registry's rules (100..)
     "ALREADY_REGISTERED": 100,
     "WRONG_ROLE": 101,

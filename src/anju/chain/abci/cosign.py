@@ -249,11 +249,11 @@ class Cosigner:
             return 200, "application/json", orjson.dumps({"accepted": ok})
         if method != "GET":
             return 405, "text/plain", b"method not allowed\n"
-        if len(parts) == 2 and parts[0] == "cosig" and parts[1].isdigit():
+        if len(parts) == 2 and parts[0] == "cosig" and parts[1].isascii() and parts[1].isdigit():
             own = self.own_signature(int(parts[1]))
             return (404, "application/json", b"{}") if own is None else (200, "application/json", orjson.dumps(own))
         if parts and parts[0] == "checkpoint":
-            h = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else self.cosigned_height
+            h = int(parts[1]) if len(parts) > 1 and parts[1].isascii() and parts[1].isdigit() else self.cosigned_height
             b = self.app.store.block(h)
             return (404, "text/plain", b"no such height\n") if b is None else (200, "text/plain", b.checkpoint.encode())
         if parts == ["status"]:

@@ -7,14 +7,14 @@ from typing import Any
 from anju.registry import credit, layout
 from anju.registry.call import Call, Record, View
 from anju.registry.codes import reject
-from anju.registry.dates import add_days, days_between, overlaps
+from anju.registry.dates import add_days, add_years, days_between, overlaps
 from anju.registry.rules.common import active_party_view, authority_key, require_authority, signed_for
 from anju.registry.rules.mandate import live_mandate_for
 from anju.registry.rules.sweep import revoke_listings, sweep_unit
 from anju.registry.rules.unit import attested_unit
 from anju.registry.status import lease_ended, mandate_live
 
-MAX_LEASE_DAYS = 20 * 366  # Civil Code art. 705: a lease runs at most twenty years
+MAX_LEASE_YEARS = 20  # Civil Code art. 705: a lease runs at most twenty years
 
 
 def _check_tenant(call: Call, tenant: str) -> None:
@@ -73,7 +73,9 @@ def create(call: Call, t: dict[str, Any], previous: str | None = None) -> Record
     unit = attested_unit(call, t["unit"])
     if t["start"] > t["end"]:
         reject("INVALID_FIELD", "start must not be after end", field="end")
-    if days_between(t["start"], t["end"]) > MAX_LEASE_DAYS:
+    # The last day may be the day before twenty years on (no bound left when that is past year 9999).
+    limit = add_years(t["start"], MAX_LEASE_YEARS) if int(t["start"][:4]) + MAX_LEASE_YEARS <= 9999 else None
+    if limit is not None and t["end"] >= limit:
         reject("INVALID_FIELD", "a lease may run at most twenty years", field="end")
     if t["tenant"] == t["landlord"]:
         reject("INVALID_FIELD", "landlord and tenant must differ", field="tenant")

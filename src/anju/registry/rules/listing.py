@@ -141,10 +141,19 @@ def renew(call: Call) -> None:
     status, reason = listing_status(listing, mandate, call.date)
     if status in ("withdrawn", "revoked"):
         reject("LISTING_NOT_LIVE", f"a {status} listing cannot be renewed ({reason})", listing=lid)
+    if mandate is not None and not mandate_live(mandate, call.date):  # (stored "expired" hides a revoked basis)
+        reject(
+            "MANDATE_NOT_LIVE", "the listing's mandate is revoked, expired or not yet in force", mandate=mandate["id"]
+        )
     if listing["publisher_role"] == "agency":
         _check_no_exclusive(call, unit, listing["publisher"])
     _check_free(call, unit, max(listing["available_from"], call.date))
-    if listing["status"] != "live":  # an expired code comes back to life
+    if listing["status"] != "live":  # an expired code comes back to life, unless another took its place
+        for other in unit["listings"]:
+            if call.peek_need(layout.listing(other), "listing")["publisher"] == listing["publisher"]:
+                reject(
+                    "LISTING_EXISTS", "this publisher has published another live listing for the unit", listing=other
+                )
         unit["listings"].append(lid)
     listing.update(
         status="live",
