@@ -81,6 +81,7 @@ def main() -> None:
     ap.add_argument("--block-interval", type=float, default=0.05)
     ap.add_argument("--clock-file", type=Path)
     ap.add_argument("--lie", default="")
+    ap.add_argument("--events-scan", type=int, default=10_000)
     a = ap.parse_args()
     clock = now_rfc3339
     if a.clock_file is not None:
@@ -90,7 +91,9 @@ def main() -> None:
             return path.read_text().strip() if path.exists() else now_rfc3339()
 
     node = Node(a.data, mempool_limit=a.mempool, block_interval=a.block_interval, clock=clock)
-    app: ASGIApp = create_app(node, Settings(max_body_bytes=a.max_body, rate=a.rate, burst=a.burst))
+    app: ASGIApp = create_app(
+        node, Settings(max_body_bytes=a.max_body, rate=a.rate, burst=a.burst, events_scan=a.events_scan)
+    )
     if a.lie:
         app = Liar(app, a.lie)
     uvicorn.run(app, host="127.0.0.1", port=a.port, log_level="warning", timeout_graceful_shutdown=3)

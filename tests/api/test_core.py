@@ -130,6 +130,18 @@ def test_error_codes(kv_server: Server, tmp_path: Path) -> None:
         assert getattr(exc, "code", "") == "BAD_SIGNATURE"
 
 
+def test_a_forged_x_forwarded_for_does_not_reset_the_rate_limit(
+    kv_ledger: Path, start_server: Callable[..., Server]
+) -> None:
+    """`anju serve` ignores X-Forwarded-For unless told which proxies to believe: a client naming a
+    new address on every request is still one client to the limiter."""
+    s = start_server(kv_ledger, "--rate", "1", "--burst", "5", cli=True)
+    codes = [
+        httpx.get(f"{s.url}/api/v1/node", headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code for i in range(30)
+    ]
+    assert codes[0] == 200 and codes.count(429) >= 20, codes
+
+
 def test_rate_limit_and_mempool(kv_ledger: Path, start_server: Callable[..., Server]) -> None:
     s = start_server(kv_ledger, "--rate", "20", "--burst", "20", "--mempool", "30", "--block-interval", "0.3")
     codes: list[int] = []

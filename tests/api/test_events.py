@@ -76,3 +76,25 @@ def test_filters_and_live_delivery(kv_server: Server) -> None:
     assert len(mine) == 3 and all(me.public_hex in e["parties"] for e in mine)
     none = s.http.get("/api/v1/events", params={"format": "json", "after": 0, "unit": "nope"}).json()
     assert none["events"] == []
+
+
+def test_one_json_page_reads_a_bounded_number_of_events(kv_ledger: Any, start_server: Any) -> None:
+    """A filter that matches nothing must not make one request walk the whole table: each page reads
+    at most events_scan events and says `more` until the newest event was read."""
+    s = start_server(kv_ledger, "--events-scan", "25")
+    key = SigningKey.generate()
+    for seq in range(1, 61):
+        post(s, env(key, seq, f"k{seq}", "v"), wait=(seq == 60))
+    newest = s.http.get("/api/v1/events", params={"format": "json", "after": 0, "limit": 1000}).json()
+    assert newest["more"] is True and len(newest["events"]) == 25  # the scan bound, not the page size
+    pages, after = 0, 0
+    while True:
+        page = s.http.get("/api/v1/events", params={"format": "json", "after": after, "kind": "nothing."}).json()
+        assert page["events"] == [] and page["last_id"] >= after
+        pages += 1
+        after = page["last_id"]
+        if not page["more"]:
+            break
+    assert pages >= 3 and after >= 60  # 60 kv events (and genesis's), read 25 at a time
+    mine = s.http.get("/api/v1/events", params={"format": "json", "after": 0, "limit": 5, "kind": "kv."}).json()
+    assert len(mine["events"]) == 5 and mine["more"] is True and mine["last_id"] == mine["events"][-1]["id"]

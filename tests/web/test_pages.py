@@ -126,12 +126,58 @@ def test_sign_in_with_key_file_and_unknown_key(world: Any) -> None:
 
 def test_sign_out_forgets_the_session(world: Any) -> None:
     client, _ids = _client(world)
-    sign_in(client, "tenant")
+    form_token = sign_in(client, "tenant")
     token = client.cookies.get("anju_session")
     assert token and client.get("/me").status_code == 200
-    client.post("/signout")
+    assert client.post("/signout").status_code == 403  # without the page's form token: refused
+    assert client.get("/me").status_code == 200
+    assert client.post("/signout", data={"form_token": form_token}).status_code == 303
     replay = httpx.get(f"{_ids['base']}/me", headers={"Cookie": f"anju_session={token}"})
     assert replay.status_code == 303  # back to sign-in: the server forgot the key
+
+
+def test_another_site_cannot_sign_a_visitor_in_or_out(world: Any) -> None:
+    client, ids = _client(world)
+    evil = {"Origin": "https://evil.example"}
+    resp = client.post("/signin/demo", data={"party": key("tenant").public_hex}, headers=evil)
+    assert resp.status_code == 403 and "anju_session" not in resp.cookies
+    files = {"keyfile": ("k.txt", key("tenant").seed.hex().encode(), "text/plain")}
+    resp = client.post("/signin", files=files, headers={"Referer": "https://evil.example/page"})
+    assert resp.status_code == 403 and "anju_session" not in resp.cookies
+    form_token = sign_in(client, "tenant")
+    assert client.post("/signout", data={"form_token": form_token}, headers=evil).status_code == 403
+    assert client.get("/me").status_code == 200  # still signed in
+    same = {"Origin": ids["base"]}
+    assert client.post("/signout", data={"form_token": form_token}, headers=same).status_code == 303
+
+
+def test_next_never_leaves_the_site() -> None:
+    from anju.web.portal import _safe_next
+
+    for bad in ("/\\evil.example/x", "/\t/evil.example", "//evil.example", "https://evil.example", "/\x00x", ""):
+        assert _safe_next(bad) == "/me", bad
+    assert _safe_next("/listing/abc?lang=en#top") == "/listing/abc?lang=en#top"
+
+
+def test_a_keystore_cannot_ask_the_portal_for_gigabytes() -> None:
+    """A forged keystore of a few hundred bytes names its own argon2id cost: refused before any work."""
+    from anju.web.portal import key_from_upload
+
+    doc = keystore.encrypt(key("tenant"), "pw", opslimit=2, memlimit=8192 * 1024)
+    for field_name, value in (("memlimit", 4 << 30), ("memlimit", keystore.MEMLIMIT * 2), ("opslimit", 10**6)):
+        forged = {**doc, field_name: value}
+        with pytest.raises(keystore.KeystoreError, match="out of bounds"):
+            key_from_upload(orjson.dumps(forged), "pw")
+    with pytest.raises(keystore.KeystoreError, match="out of bounds"):  # the CLI's bound is higher, not absent
+        keystore.decrypt({**doc, "memlimit": 1 << 40}, "pw")
+    assert key_from_upload(orjson.dumps(doc), "pw").public_hex == key("tenant").public_hex
+
+
+def test_no_third_party_scripts_on_the_portal_origin(world: Any) -> None:
+    client, _ids = _client(world)
+    assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404
+    assert client.get("/openapi.json").status_code == 200
+    assert "cdn." not in client.get("/", params={"lang": "en"}).text
 
 
 def test_no_acting_without_session_token_or_role(world: Any) -> None:

@@ -48,6 +48,7 @@ class Settings:
     burst: float = 4000.0
     wait_timeout_s: float = 30.0
     manage_node: bool = True  # start the node on startup, stop it (committing everything) on shutdown
+    events_scan: int = 10_000  # events one GET /events?format=json reads at most, matching or not
 
 
 def b64(b: bytes) -> str:
@@ -109,6 +110,10 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
         version=__version__,
         lifespan=lifespan,
         description="Housing-rental registry on a verifiable ledger. Errors: {error: {code, message, details}}.",
+        # No /docs or /redoc: FastAPI's pages load unpinned scripts from a CDN, which would run on
+        # the portal's origin (signed-in sessions). The document itself is /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.node = node
     app.state.reader = reader
@@ -322,16 +327,26 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
             except ValueError:
                 raise AnjuError("BAD_REQUEST", "Last-Event-ID must be an event id") from None
         if format == "json":
+            # One request reads at most EVENTS_SCAN rows, matching or not: a filter that matches
+            # nothing must not make one cheap request walk the whole table. `more` says the scan
+            # stopped before the end (ask again from last_id).
             pos = start or 0
             out: list[dict[str, Any]] = []
+            scanned, more = 0, False
             while len(out) < limit:
-                rows = await asyncio.to_thread(reader.events_after, pos, 1000)
+                if scanned >= cfg.events_scan:
+                    more = True
+                    break
+                rows = await asyncio.to_thread(reader.events_after, pos, min(1000, cfg.events_scan - scanned))
                 if not rows:
                     break
+                scanned += len(rows)
                 pos = rows[-1]["id"]
                 out.extend(row for row in rows if flt.match(row))
-            out = out[:limit]
-            return ok({"events": out, "last_id": out[-1]["id"] if len(out) == limit else pos})
+            if len(out) >= limit:
+                out = out[:limit]
+                pos, more = out[-1]["id"], True
+            return ok({"events": out, "last_id": pos, "more": more})
 
         return SSEResponse(hub, flt, start)
 

@@ -137,7 +137,12 @@ class Event(BaseModel):
 
 class EventsPage(BaseModel):
     events: list[Event]
-    last_id: int
+    last_id: int = Field(description="continue with after=last_id")
+    more: bool = Field(
+        default=False,
+        description="true when the page is full or the request read its limit of events (10,000) before the "
+        "end; false when it reached the newest event",
+    )
 
 
 class ListingItem(BaseModel):

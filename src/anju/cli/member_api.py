@@ -261,7 +261,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--port", type=int, default=8080)
     a = p.parse_args(argv)
     logging.basicConfig(level="INFO")
-    uvicorn.run(build_app(a.data, a.rpc), host=a.host, port=a.port, log_level="warning", access_log=False)
+    uvicorn.run(
+        build_app(a.data, a.rpc), host=a.host, port=a.port, log_level="warning", access_log=False, proxy_headers=False
+    )
 
 
 if __name__ == "__main__":

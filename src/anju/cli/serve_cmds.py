@@ -19,7 +19,16 @@ DEFAULT_SERVER = "http://127.0.0.1:8080"
 
 
 def _serve(
-    data: Path, host: str, port: int, *, rate: float, burst: float, max_body: int, mempool: int, announce: bool
+    data: Path,
+    host: str,
+    port: int,
+    *,
+    rate: float,
+    burst: float,
+    max_body: int,
+    mempool: int,
+    announce: bool,
+    forwarded_allow: str | None = None,
 ) -> None:
     import uvicorn
 
@@ -35,7 +44,18 @@ def _serve(
             f"[bold green]Anju[/bold green] {node.chain_id} at [link]http://{host}:{port}[/link]  "
             f"(API http://{host}:{port}/api/v1, OpenAPI /openapi.json)\nverifier key: {node.verifier_key}"
         )
-    uvicorn.run(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5, access_log=False)
+    # The rate limits key on the client's address: X-Forwarded-For is believed only from the proxies
+    # named with --forwarded-allow-ips (uvicorn's default trusts any local process to set it).
+    uvicorn.run(
+        api,
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+        access_log=False,
+        proxy_headers=forwarded_allow is not None,
+        forwarded_allow_ips=forwarded_allow or "",
+    )
 
 
 @app.command()
@@ -47,6 +67,14 @@ def serve(
     burst: Annotated[float, typer.Option(help="Token-bucket burst per client.")] = 4000.0,
     max_body: Annotated[int, typer.Option(help="Maximum request body, bytes.")] = 256 * 1024,
     mempool: Annotated[int, typer.Option(help="Pending transactions before MEMPOOL_FULL.")] = 100_000,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Reverse proxies (comma-separated addresses) whose X-Forwarded-For names the client; "
+            "by default the header is ignored.",
+        ),
+    ] = None,
 ) -> None:
     """Run a node and its HTTP API until interrupted (Ctrl-C commits everything accepted, then stops)."""
     from anju.chain.node import DB_NAME
@@ -54,7 +82,17 @@ def serve(
     if not (data / DB_NAME).exists():
         console.print(f"[red]no ledger in {data}; create one with `anju init`[/red]")
         raise typer.Exit(2)
-    _serve(data, host, port, rate=rate, burst=burst, max_body=max_body, mempool=mempool, announce=True)
+    _serve(
+        data,
+        host,
+        port,
+        rate=rate,
+        burst=burst,
+        max_body=max_body,
+        mempool=mempool,
+        announce=True,
+        forwarded_allow=forwarded_allow_ips,
+    )
 
 
 def build_demo(

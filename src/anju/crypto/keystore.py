@@ -17,10 +17,15 @@ import nacl.pwhash
 import nacl.secret
 import nacl.utils
 
-from anju.crypto.keys import SigningKey
+from anju.crypto.keys import SigningKey, is_hex_key
 
 OPSLIMIT = nacl.pwhash.argon2id.OPSLIMIT_MODERATE
 MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_MODERATE
+# The most a keystore may ask of its reader: the file chooses its own argon2id cost, so without a
+# bound a forged file of a few hundred bytes makes its reader allocate gigabytes (libsodium allows
+# 4 TiB) before any check can fail. Files written here use OPSLIMIT/MEMLIMIT.
+MAX_OPSLIMIT = nacl.pwhash.argon2id.OPSLIMIT_SENSITIVE
+MAX_MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_SENSITIVE
 
 
 class KeystoreError(Exception):
@@ -48,19 +53,26 @@ def encrypt(key: SigningKey, password: str, *, opslimit: int = OPSLIMIT, memlimi
     }
 
 
-def decrypt(doc: dict[str, Any], password: str) -> SigningKey:
+def decrypt(
+    doc: dict[str, Any], password: str, *, max_opslimit: int = MAX_OPSLIMIT, max_memlimit: int = MAX_MEMLIMIT
+) -> SigningKey:
+    """The key in ``doc``; KeystoreError for a wrong password, a damaged file, or one asking more
+    argon2id work than ``max_opslimit`` / ``max_memlimit`` (checked before any work is done)."""
     try:
         if doc.get("anju_keystore") != 1 or doc.get("kdf") != "argon2id":
             raise KeystoreError("not an Anju keystore (version 1, argon2id)")
+        ops, mem = doc["opslimit"], doc["memlimit"]
+        if type(ops) is not int or type(mem) is not int or not (0 < ops <= max_opslimit and 0 < mem <= max_memlimit):
+            raise KeystoreError(
+                f"damaged keystore: its argon2id cost is out of bounds (opslimit {ops!r}, memlimit {mem!r})"
+            )
+        if not is_hex_key(doc.get("public_key")):
+            raise KeystoreError("damaged keystore: public_key is not a hex Ed25519 key")
         salt = base64.b64decode(doc["salt"], validate=True)
         nonce = base64.b64decode(doc["nonce"], validate=True)
         ct = base64.b64decode(doc["ciphertext"], validate=True)
         secret = nacl.pwhash.argon2id.kdf(
-            nacl.secret.SecretBox.KEY_SIZE,
-            password.encode(),
-            salt,
-            opslimit=int(doc["opslimit"]),
-            memlimit=int(doc["memlimit"]),
+            nacl.secret.SecretBox.KEY_SIZE, password.encode(), salt, opslimit=ops, memlimit=mem
         )
         seed = nacl.secret.SecretBox(secret).decrypt(ct, nonce)
     except nacl.exceptions.CryptoError:

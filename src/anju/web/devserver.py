@@ -32,7 +32,7 @@ def main() -> None:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8080)
     args = ap.parse_args()
-    uvicorn.run(build_app(args.data), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(build_app(args.data), host=args.host, port=args.port, log_level="warning", proxy_headers=False)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import orjson
 import segno
@@ -165,9 +167,14 @@ def _data_dir(node: Any) -> Path | None:
 
 
 def _safe_next(url: str | None, default: str = "/me") -> str:
-    if not url or not url.startswith("/") or url.startswith("//"):
+    """``url`` if it is a path on this site, else ``default`` (browsers read "/\\host" and "/<tab>/host"
+    as another site: no backslash or control character is allowed, and no scheme or host)."""
+    if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:
         return default
-    return url
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        return default
+    parts = urlsplit(url)
+    return url if not parts.scheme and not parts.netloc else default
 
 
 def _int(v: str | None) -> int | None:
@@ -188,6 +195,20 @@ def qr_svg(data: str) -> Markup:
     return Markup(qr.svg_inline(scale=4, dark="#111", light="#fff", title="QR"))
 
 
+_DERIVING = threading.BoundedSemaphore(2)
+
+
+def cross_site(request: Request) -> bool:
+    """Whether a browser sent this POST from another site: its Origin (or, without one, its Referer)
+    names a host other than this request's. Sign-in and sign-out have no session token to check
+    yet (or any more), so this is what stops another site from signing a visitor in as the
+    attacker's party, or out. Clients that send neither header (scripts, curl) are not browsers."""
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    if not claimed:
+        return False
+    return urlsplit(claimed).netloc.lower() != (request.headers.get("host") or "").lower()
+
+
 def key_from_upload(content: bytes, password: str) -> SigningKey:
     """A signing key from an uploaded keystore (with its password) or a key file. Raises ValueError/KeystoreError."""
     text = content.decode("utf-8", errors="replace").strip()
@@ -197,7 +218,10 @@ def key_from_upload(content: bytes, password: str) -> SigningKey:
     if not isinstance(doc, dict):
         raise ValueError("not a key file")
     if "anju_keystore" in doc:
-        return keystore.decrypt(doc, password)
+        # A sign-in form is open to anyone: at most the cost of the keystores anju writes, and at
+        # most two argon2id derivations at once (each holds MEMLIMIT, 256 MiB) however many arrive.
+        with _DERIVING:
+            return keystore.decrypt(doc, password, max_opslimit=keystore.OPSLIMIT, max_memlimit=keystore.MEMLIMIT)
     seed = doc.get("ed25519_seed") or doc.get("seed")
     if not isinstance(seed, str):
         raise ValueError("not a key file")
@@ -329,6 +353,8 @@ def build_router(p: Portal) -> APIRouter:
     @r.post("/signin", response_class=HTMLResponse)
     async def signin(request: Request) -> Response:
         c = p.ctx(request)
+        if cross_site(request):
+            return p.render(c, "forbidden.html", 403)
         form = await request.form()
         upload = form.get("keyfile")
         password = str(form.get("password") or "")
@@ -354,6 +380,8 @@ def build_router(p: Portal) -> APIRouter:
     @r.post("/signin/demo")
     async def signin_demo(request: Request) -> Response:
         c = p.ctx(request)
+        if cross_site(request):
+            return p.render(c, "forbidden.html", 403)
         form = await request.form()
         wanted = str(form.get("party") or "")
         for d in p.demo:
@@ -367,7 +395,11 @@ def build_router(p: Portal) -> APIRouter:
         return p.render(c, "signin.html", 422, demo=p.demo, err=err)
 
     @r.post("/signout")
-    def signout(request: Request) -> Response:
+    async def signout(request: Request) -> Response:
+        c = p.ctx(request)
+        token = (await request.form()).get("form_token")
+        if cross_site(request) or (c.session is not None and token != c.session.form_token):
+            return p.render(c, "forbidden.html", 403)
         p.sessions.drop(request.cookies.get(COOKIE))
         resp = RedirectResponse("/", status_code=303)
         resp.delete_cookie(COOKIE)
@@ -495,7 +527,7 @@ def build_router(p: Portal) -> APIRouter:
         for field_name, salt in notes.items():
             s.flash.append(c._("Keep this salt with your records (%(field)s): %(salt)s", field=field_name, salt=salt))
         if request.headers.get("hx-request"):
-            return Response(status_code=204, headers={"HX-Redirect": nxt})
+            return Response(status_code=204, headers={"HX-Redirect": quote(nxt, safe="/?&=#%+:@,;~!$'()*-._")})
         return RedirectResponse(nxt, status_code=303)
 
     return r
