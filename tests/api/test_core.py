@@ -296,3 +296,19 @@ def test_cli_serve_and_tx_commands(kv_ledger: Path, start_server: Callable[..., 
         timeout=60,
     )
     assert again.returncode == 1 and json.loads(again.stdout)["error"]["code"] == "MALFORMED_ENVELOPE"
+
+
+def test_numbers_and_keys_in_paths_and_headers_are_read_strictly(kv_server: Server) -> None:
+    """Only decimal digits name a height or an event: not "1_0" (int() reads 10), "+1" or "1\\n"; an
+    out-of-range Last-Event-ID is a 400, not a 500; a state key does not lose a trailing newline."""
+    h = kv_server.http
+    assert h.get("/api/v1/blocks/0").status_code == 200
+    for bad in ("1_0", "+1", "1.0", "%201", "1%0A", "9007199254740992", "99999999999999999999"):
+        r = h.get(f"/api/v1/blocks/{bad}")
+        assert r.status_code in (400, 422) and r.json()["error"]["code"] == "BAD_REQUEST", bad
+    for bad in ("9223372036854775808", "-5", "+5", "1_0", "²", "9007199254740992"):
+        r = h.get("/api/v1/events", params={"format": "json"}, headers={"Last-Event-ID": bad.encode("latin-1")})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "BAD_REQUEST", bad
+    assert h.get("/api/v1/events", params={"format": "json"}, headers={"Last-Event-ID": "0"}).status_code == 200
+    r = h.get("/api/v1/state/seq%0A")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "BAD_REQUEST"

@@ -55,6 +55,13 @@ def b64(b: bytes) -> str:
     return base64.b64encode(b).decode("ascii")
 
 
+def _decimal(text: str, what: str) -> int:
+    """An integer 0..2^53-1 written in ASCII digits only; BAD_REQUEST otherwise."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 16 or int(text) > 2**53 - 1:
+        raise AnjuError("BAD_REQUEST", f"{what} must be an integer 0..2^53-1 in decimal digits", value=text[:40])
+    return int(text)
+
+
 def ok(obj: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(obj), status_code=status, media_type="application/json")
 
@@ -162,13 +169,16 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
         return PlainTextResponse(note)
 
     @r.get("/blocks/{height}", response_model=schemas.Block, operation_id="get_block")
-    def get_block(height: Annotated[int, Path(ge=0, le=2**53 - 1)]) -> Response:
+    def get_block(
+        height: Annotated[str, Path(pattern=r"^[0-9]{1,16}$", description="a height, 0..2^53-1")],
+    ) -> Response:
         """A block: height, time, transaction ids in order, roots and its signed checkpoint."""
+        h = _decimal(height, "height")  # digits only: not "1_0", "+1", " 1" or "1\n"
         with reader.snapshot() as s:
-            b = s.block(height)
+            b = s.block(h)
             if b is None:
-                raise AnjuError("NOT_FOUND", f"no block at height {height}", height=height, tip=s.head.height)
-            txids = s.block_txids(height)
+                raise AnjuError("NOT_FOUND", f"no block at height {h}", height=h, tip=s.head.height)
+            txids = s.block_txids(h)
         return ok(
             {
                 "height": b.height,
@@ -271,9 +281,10 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
 
     # -- state ------------------------------------------------------------------------------------
     @r.get("/state/{key:path}", response_model=schemas.StateAnswer, operation_id="get_state")
-    def get_state(key: Annotated[str, Path(min_length=1, max_length=256)]) -> Response:
+    def get_state(request: Request, key: Annotated[str, Path(min_length=1, max_length=256)]) -> Response:
         """A key's value (null when absent) with a state proof against the returned checkpoint."""
-        if not key.isascii() or not key.isprintable():
+        # (The route's pattern ends with `$`, which lets a trailing newline go unmatched: compare.)
+        if not key.isascii() or not key.isprintable() or not request.scope["path"].endswith("/state/" + key):
             raise AnjuError("BAD_REQUEST", "state keys are printable ASCII", key=key)
         with reader.snapshot() as s:
             raw = s.state_get(key)
@@ -322,10 +333,7 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
         )
         start = after
         if last_event_id is not None:
-            try:
-                start = int(last_event_id)
-            except ValueError:
-                raise AnjuError("BAD_REQUEST", "Last-Event-ID must be an event id") from None
+            start = _decimal(last_event_id, "Last-Event-ID")
         if format == "json":
             # One request reads at most EVENTS_SCAN rows, matching or not: a filter that matches
             # nothing must not make one cheap request walk the whole table. `more` says the scan
