@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -312,3 +313,23 @@ def test_numbers_and_keys_in_paths_and_headers_are_read_strictly(kv_server: Serv
     assert h.get("/api/v1/events", params={"format": "json"}, headers={"Last-Event-ID": "0"}).status_code == 200
     r = h.get("/api/v1/state/seq%0A")
     assert r.status_code == 400 and r.json()["error"]["code"] == "BAD_REQUEST"
+
+
+def test_a_copy_with_forged_signatures_does_not_shut_the_genuine_envelope_out(kv_server: Server) -> None:
+    """The txid covers the body only: whoever saw a body can send it with junk signatures. The
+    genuine envelope, arriving while that copy is pending, waits for it to be refused and commits."""
+    url = kv_server.url + "/api/v1/txs"
+    key = SigningKey.generate()
+    for seq in range(1, 21):  # a race: repeated, so that the old behaviour could not pass by luck
+        real = env(key, seq, k=f"k{seq}")
+        fake = {**real, "sigs": [{"key": key.public_hex, "sig": "3" * 128}]}
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            first = pool.submit(httpx.post, url, content=orjson.dumps(fake))
+            time.sleep(0.002)  # the copy first (usually still pending when the genuine one arrives)
+            second = pool.submit(httpx.post, url, content=orjson.dumps(real), params={"wait": "commit"}, timeout=30)
+            forged, genuine = first.result(), second.result()
+        # the copy: pending then refused, refused at once, or a duplicate of the committed genuine one
+        assert forged.status_code in (202, 400, 409), forged.text
+        assert genuine.status_code == 200 and genuine.json()["status"] == "committed", genuine.text
+    again = post(kv_server, env(key, 20, k="k20"))  # the same genuine envelope once more: a duplicate
+    assert again.status_code == 409 and err(again) == "DUPLICATE_TX"

@@ -91,6 +91,9 @@ class Submissions:
 
     def __init__(self) -> None:
         self.pending: dict[str, Future[Receipt]] = {}
+        # The signatures of each pending envelope: the txid covers only the body, so another
+        # envelope may carry it (a copy with forged signatures must not shut the genuine one out).
+        self.sigs: dict[str, tuple[tuple[str, str], ...]] = {}
         self.rejected: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
         self._waiters: dict[str, list[tuple[_Waiter, int]]] = {}
         self._settled: collections.deque[tuple[str, Future[Receipt]]] = collections.deque()
@@ -100,11 +103,13 @@ class Submissions:
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
-    def track(self, txids: Sequence[str], futs: Sequence[Future[Receipt]]) -> None:
+    def track(self, txs: Sequence[Tx], futs: Sequence[Future[Receipt]]) -> None:
         """Remember accepted transactions; their settlement reaches the loop in batches."""
         settled = self._settled
-        for txid, fut in zip(txids, futs, strict=True):
+        for tx, fut in zip(txs, futs, strict=True):
+            txid = tx.txid
             self.pending[txid] = fut
+            self.sigs[txid] = tx.sigs
 
             def done(f: Future[Receipt], txid: str = txid) -> None:  # on a node thread
                 settled.append((txid, f))
@@ -137,6 +142,7 @@ class Submissions:
             txid, fut = settled.popleft()
             if self.pending.get(txid) is fut:
                 del self.pending[txid]
+                self.sigs.pop(txid, None)
             outcome: Outcome
             if fut.cancelled():
                 outcome = AnjuError("TIMEOUT", "the node dropped this transaction", txid=txid)
@@ -229,7 +235,7 @@ class SubmitCore:
         self.chain_id = node.chain_id
         self.default_timeout = default_timeout
         self._group: list[tuple[Tx, asyncio.Future[None]]] = []
-        self._staged: set[str] = set()
+        self._staged: dict[str, tuple[tuple[str, str], ...]] = {}  # txid -> signatures, until handed to the node
 
     async def _stage(self, tx: Tx) -> None:
         """Queue one parsed envelope; every single POST parsed in the same loop iteration reaches the
@@ -238,13 +244,13 @@ class SubmitCore:
         if not self._group:
             asyncio.get_running_loop().call_soon(self._flush)
         self._group.append((tx, fut))
-        self._staged.add(tx.txid)
+        self._staged[tx.txid] = tx.sigs
         await fut
 
     def _flush(self) -> None:
         group, self._group = self._group, []
-        txids = [tx.txid for tx, _ in group]
-        self._staged.difference_update(txids)
+        for tx, _ in group:
+            self._staged.pop(tx.txid, None)
         try:
             futs = self.node.submit_parsed([tx for tx, _ in group])
         except Exception as exc:  # admission is all or nothing: they arrived together
@@ -253,10 +259,34 @@ class SubmitCore:
                 if not f.done():
                     f.set_exception(exc)
             return
-        self.subs.track(txids, futs)  # tracked even if a waiter went away: it was accepted
+        self.subs.track([tx for tx, _ in group], futs)  # tracked even if a waiter went away: it was accepted
         for _, f in group:
             if not f.done():
                 f.set_result(None)
+
+    async def _after_other(self, tx: Tx, timeout: float) -> None:
+        """An envelope with ``tx``'s txid is pending. The same envelope: DUPLICATE_TX. Another one
+        (other signatures: the txid covers only the body): wait until it settles, and go on only if
+        it was refused (a copy with forged signatures must not shut the genuine envelope out)."""
+        txid = tx.txid
+        for _ in range(3):
+            other = self._staged.get(txid) or self.subs.sigs.get(txid)
+            if other is None:
+                return
+            if other == tx.sigs:
+                raise TxRejected("DUPLICATE_TX", "this transaction is already pending", txid=txid)
+            waiter = _Waiter(asyncio.get_running_loop(), 1)
+            self.subs.wait_for(waiter, 0, txid)
+            try:
+                await asyncio.wait_for(asyncio.shield(waiter.fut), timeout)
+            except TimeoutError:
+                self.subs.forget(waiter, [txid])
+                break
+            if isinstance(waiter.outcomes[0], Receipt):
+                raise TxRejected("DUPLICATE_TX", "this transaction is already committed", txid=txid)
+        raise TxRejected(
+            "DUPLICATE_TX", "another envelope of this transaction is still pending; ask again later", txid=txid
+        )
 
     def _check(self, tx: Tx) -> None:
         if tx.chain != self.chain_id:
@@ -272,7 +302,7 @@ class SubmitCore:
             self._check(tx)
             txid = tx.txid
             if txid in self.subs.pending or txid in self._staged:
-                raise TxRejected("DUPLICATE_TX", "this transaction is already pending", txid=txid)
+                await self._after_other(tx, timeout)
             if self.committed.one(txid):
                 raise TxRejected("DUPLICATE_TX", "this transaction is already committed", txid=txid)
             if wait:  # registered before the node can settle it
@@ -353,7 +383,7 @@ class SubmitCore:
             except AnjuError as exc:  # MEMPOOL_FULL / SHUTTING_DOWN: the whole batch, nothing queued
                 return _error_answer(exc)
             acc_ids = [tx.txid for _, tx in accepted]
-            self.subs.track(acc_ids, futs)
+            self.subs.track([tx for _, tx in accepted], futs)
             if wait:
                 waiter = _Waiter(asyncio.get_running_loop(), len(accepted))
                 for slot, txid in enumerate(acc_ids):
