@@ -82,6 +82,7 @@ def main() -> None:
     ap.add_argument("--clock-file", type=Path)
     ap.add_argument("--lie", default="")
     ap.add_argument("--events-scan", type=int, default=10_000)
+    ap.add_argument("--streams-per-client", type=int, default=256)
     a = ap.parse_args()
     clock = now_rfc3339
     if a.clock_file is not None:
@@ -92,7 +93,14 @@ def main() -> None:
 
     node = Node(a.data, mempool_limit=a.mempool, block_interval=a.block_interval, clock=clock)
     app: ASGIApp = create_app(
-        node, Settings(max_body_bytes=a.max_body, rate=a.rate, burst=a.burst, events_scan=a.events_scan)
+        node,
+        Settings(
+            max_body_bytes=a.max_body,
+            rate=a.rate,
+            burst=a.burst,
+            events_scan=a.events_scan,
+            streams_per_client=a.streams_per_client,
+        ),
     )
     if a.lie:
         app = Liar(app, a.lie)

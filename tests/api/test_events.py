@@ -98,3 +98,34 @@ def test_one_json_page_reads_a_bounded_number_of_events(kv_ledger: Any, start_se
     assert pages >= 3 and after >= 60  # 60 kv events (and genesis's), read 25 at a time
     mine = s.http.get("/api/v1/events", params={"format": "json", "after": 0, "limit": 5, "kind": "kv."}).json()
     assert len(mine["events"]) == 5 and mine["more"] is True and mine["last_id"] == mine["events"][-1]["id"]
+
+
+def test_one_client_holds_a_bounded_number_of_event_streams(kv_ledger: Any, start_server: Any) -> None:
+    """Each stream holds a socket and a filter matched against every block: past the limit a client
+    is answered 429, and a closed stream frees its place."""
+    s = start_server(kv_ledger, "--streams-per-client", "3")
+    url = s.url + "/api/v1/events"
+    clients = [httpx.Client(timeout=10) for _ in range(3)]
+    streams = [c.stream("GET", url, params={"party": "ab" * 32}) for c in clients]
+    opened = [cm.__enter__() for cm in streams]
+    try:
+        assert all(r.status_code == 200 for r in opened)
+        refused = httpx.get(url)
+        assert refused.status_code == 429 and refused.json()["error"]["code"] == "RATE_LIMITED"
+        assert refused.headers["retry-after"]
+        assert httpx.get(url, params={"format": "json"}).status_code == 200  # pages are not streams
+    finally:
+        streams[0].__exit__(None, None, None)
+        clients[0].close()
+    import time
+
+    deadline = time.monotonic() + 10
+    while True:  # the server notices the closed stream
+        with httpx.stream("GET", url) as again:
+            if again.status_code == 200:
+                break
+        assert time.monotonic() < deadline, "a closed stream never freed its place"
+        time.sleep(0.1)
+    for cm, c in zip(streams[1:], clients[1:], strict=True):
+        cm.__exit__(None, None, None)
+        c.close()

@@ -32,7 +32,7 @@ from anju.api.openapi import batch_request_body, install_openapi, submit_request
 from anju.api.snapshot import REGISTRY_INDEXES, Reader, ensure_indexes
 from anju.api.submit import BATCH_PATH, TXS_PATH, Answer, Committed, FastPath, Submissions, SubmitCore
 from anju.chain.node import Node
-from anju.errors import AnjuError
+from anju.errors import AnjuError, Overloaded
 
 API = "/api/v1"
 HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -49,6 +49,7 @@ class Settings:
     wait_timeout_s: float = 30.0
     manage_node: bool = True  # start the node on startup, stop it (committing everything) on shutdown
     events_scan: int = 10_000  # events one GET /events?format=json reads at most, matching or not
+    streams_per_client: int = 256  # open event streams per client address (each holds a socket and a filter)
 
 
 def b64(b: bytes) -> str:
@@ -356,7 +357,14 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
                 pos, more = out[-1]["id"], True
             return ok({"events": out, "last_id": pos, "more": more})
 
-        return SSEResponse(hub, flt, start)
+        client = request.client.host if request.client is not None else ""
+        if hub.streams[client] >= cfg.streams_per_client:
+            raise Overloaded(
+                "RATE_LIMITED",
+                f"{client} already holds {hub.streams[client]} event streams (at most {cfg.streams_per_client})",
+                retry_after=5,
+            )
+        return SSEResponse(hub, flt, start, client)
 
     app.include_router(r)
     from anju.api.registry_routes import registry_router

@@ -14,6 +14,7 @@ the live feed. Ids are the store's ``events.id`` (strictly increasing), so a cli
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -155,6 +156,7 @@ class Broadcaster:
         self._ticker: asyncio.Task[None] | None = None
         self._inline = True  # the last block was small: read its events on the loop
         self._stale = False  # blocks were committed while nobody subscribed: last_id is behind
+        self.streams: collections.Counter[str] = collections.Counter()  # open streams per client address
 
     @property
     def subscribers(self) -> list[Subscriber]:
@@ -232,7 +234,7 @@ class Broadcaster:
             if not group:
                 del self.groups[sub.filter]
 
-    async def serve(self, flt: EventFilter, after: int | None, receive: Receive, send: Send) -> None:
+    async def serve(self, flt: EventFilter, after: int | None, receive: Receive, send: Send, client: str = "") -> None:
         """Write the SSE stream straight to the ASGI ``send``: matching events after ``after`` (None:
         from now), then live, one send per block; keep-alive comments every ``KEEPALIVE_S``."""
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
@@ -241,6 +243,7 @@ class Broadcaster:
             self._refresh()
         sub = Subscriber(flt, self.last_id if after is None else after)
         self._add(sub)
+        self.streams[client] += 1
 
         async def watch() -> None:  # the client going away ends the stream
             while (await receive())["type"] != "http.disconnect":
@@ -272,6 +275,9 @@ class Broadcaster:
         finally:
             watcher.cancel()
             self._remove(sub)
+            self.streams[client] -= 1
+            if self.streams[client] <= 0:
+                del self.streams[client]
         with contextlib.suppress(OSError):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
@@ -304,12 +310,12 @@ class Broadcaster:
 class SSEResponse(Response):
     """The event stream as a response: :meth:`Broadcaster.serve` writes it (no generator layers)."""
 
-    def __init__(self, hub: Broadcaster, flt: EventFilter, after: int | None) -> None:
+    def __init__(self, hub: Broadcaster, flt: EventFilter, after: int | None, client: str = "") -> None:
         super().__init__(media_type="text/event-stream")
-        self.hub, self.flt, self.after = hub, flt, after
+        self.hub, self.flt, self.after, self.client = hub, flt, after, client
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.hub.serve(self.flt, self.after, receive, send)
+        await self.hub.serve(self.flt, self.after, receive, send, self.client)
 
 
 SSE_HEADERS = [

@@ -93,6 +93,8 @@ class _Server:
                 "0",
                 "--mempool",
                 "200000",
+                "--streams-per-client",
+                "5000",  # the subscribers all connect from this machine's one address
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,

@@ -29,6 +29,7 @@ def _serve(
     mempool: int,
     announce: bool,
     forwarded_allow: str | None = None,
+    streams_per_client: int = 256,
 ) -> None:
     import uvicorn
 
@@ -37,7 +38,9 @@ def _serve(
     from anju.web.portal import mount_web
 
     node = Node(data, mempool_limit=mempool)
-    api = create_app(node, Settings(max_body_bytes=max_body, rate=rate, burst=burst))
+    api = create_app(
+        node, Settings(max_body_bytes=max_body, rate=rate, burst=burst, streams_per_client=streams_per_client)
+    )
     mount_web(api, node, data_dir=data)  # the portal at /, on the same services as the API
     if announce:
         console.print(
@@ -75,6 +78,9 @@ def serve(
             "by default the header is ignored.",
         ),
     ] = None,
+    streams_per_client: Annotated[
+        int, typer.Option("--streams-per-client", min=1, help="Open event streams per client address.")
+    ] = 256,
 ) -> None:
     """Run a node and its HTTP API until interrupted (Ctrl-C commits everything accepted, then stops)."""
     from anju.chain.node import DB_NAME
@@ -92,6 +98,7 @@ def serve(
         mempool=mempool,
         announce=True,
         forwarded_allow=forwarded_allow_ips,
+        streams_per_client=streams_per_client,
     )
 
 
