@@ -333,3 +333,11 @@ def test_a_copy_with_forged_signatures_does_not_shut_the_genuine_envelope_out(kv
         assert genuine.status_code == 200 and genuine.json()["status"] == "committed", genuine.text
     again = post(kv_server, env(key, 20, k="k20"))  # the same genuine envelope once more: a duplicate
     assert again.status_code == 409 and err(again) == "DUPLICATE_TX"
+
+
+def test_a_405_names_the_allowed_methods_and_a_trailing_slash_is_not_found(kv_server: Server) -> None:
+    h = kv_server.http
+    r = h.delete("/api/v1/node")
+    assert r.status_code == 405 and err(r) == "METHOD_NOT_ALLOWED" and "GET" in r.headers["allow"]
+    r = h.get("/api/v1/node/")
+    assert r.status_code == 404 and err(r) == "NOT_FOUND"

@@ -122,6 +122,7 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
         # the portal's origin (signed-in sessions). The document itself is /openapi.json.
         docs_url=None,
         redoc_url=None,
+        redirect_slashes=False,  # /node/ is NOT_FOUND, not a redirect to /node
     )
     app.state.node = node
     app.state.reader = reader

@@ -77,7 +77,11 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404:
             return error_response("NOT_FOUND", str(exc.detail) if exc.detail != "Not Found" else "no such resource")
         if exc.status_code == 405:
-            return error_response("METHOD_NOT_ALLOWED", "method not allowed on this path")
+            resp = error_response("METHOD_NOT_ALLOWED", "method not allowed on this path")
+            allow = (exc.headers or {}).get("Allow")
+            if allow:  # RFC 9110: a 405 names the methods the path has
+                resp.headers["Allow"] = allow
+            return resp
         return error_response("BAD_REQUEST", str(exc.detail))
 
     app.add_exception_handler(AnjuError, on_anju)
