@@ -341,3 +341,23 @@ def test_a_405_names_the_allowed_methods_and_a_trailing_slash_is_not_found(kv_se
     assert r.status_code == 405 and err(r) == "METHOD_NOT_ALLOWED" and "GET" in r.headers["allow"]
     r = h.get("/api/v1/node/")
     assert r.status_code == 404 and err(r) == "NOT_FOUND"
+
+
+def test_a_forged_copy_does_not_shut_out_a_batch_item_either(kv_server: Server) -> None:
+    url = kv_server.url + "/api/v1/txs"
+    key = SigningKey.generate()
+    for seq in range(1, 21):  # a race: repeated
+        real = env(key, seq, k=f"b{seq}")
+        fake = {**real, "sigs": [{"key": key.public_hex, "sig": "3" * 128}]}
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            first = pool.submit(httpx.post, url, content=orjson.dumps(fake))
+            time.sleep(0.002)
+            second = pool.submit(
+                httpx.post, url + "/batch", content=orjson.dumps([real]), params={"wait": "commit"}, timeout=30
+            )
+            first.result()
+            answer = second.result()
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["results"][0]["status"] == "committed", answer.text
+    twice = kv_server.http.post("/api/v1/txs/batch", content=orjson.dumps([env(key, 21), env(key, 21)]))
+    assert [r["status"] for r in twice.json()["results"]] == ["pending", "rejected"]

@@ -349,6 +349,7 @@ class SubmitCore:
         results: list[dict[str, Any] | None] = [None] * n
         txids: list[str | None] = [None] * n
         accepted: list[tuple[int, Tx]] = []
+        contested: list[tuple[int, Tx]] = []  # another envelope of the same txid is pending
         seen: set[str] = set()
         pending = self.subs.pending
         for i, item in enumerate(items):
@@ -360,12 +361,29 @@ class SubmitCore:
                 if len(tx.leaf) > MAX_TX_BYTES:
                     raise TxRejected("TX_TOO_LARGE", f"envelope is {len(tx.leaf)} bytes; the limit is {MAX_TX_BYTES}")
                 txids[i] = tx.txid
-                if tx.txid in pending or tx.txid in seen:
-                    raise TxRejected("DUPLICATE_TX", "this transaction is already pending", txid=tx.txid)
+                if tx.txid in seen:
+                    raise TxRejected("DUPLICATE_TX", "this transaction is already in the batch", txid=tx.txid)
                 seen.add(tx.txid)
+                if tx.txid in pending or tx.txid in self._staged:
+                    if (self._staged.get(tx.txid) or self.subs.sigs.get(tx.txid)) == tx.sigs:
+                        raise TxRejected("DUPLICATE_TX", "this transaction is already pending", txid=tx.txid)
+                    contested.append((i, tx))
+                    continue
                 accepted.append((i, tx))
             except AnjuError as exc:
                 results[i] = {"txid": txids[i], "status": "rejected", "error": error_json(exc)}
+        if contested:  # as for a single POST: wait for the other envelope; go on if it was refused
+            outcomes = await asyncio.gather(
+                *(self._after_other(tx, timeout) for _, tx in contested), return_exceptions=True
+            )
+            for (i, tx), outcome in zip(contested, outcomes, strict=True):
+                if isinstance(outcome, AnjuError):
+                    results[i] = {"txid": tx.txid, "status": "rejected", "error": error_json(outcome)}
+                elif isinstance(outcome, BaseException):
+                    raise outcome
+                else:
+                    accepted.append((i, tx))
+            accepted.sort(key=lambda item: item[0])  # sequenced in array order
         if accepted:
             done = self.committed.which([tx.txid for _, tx in accepted])
             if done:
