@@ -349,7 +349,7 @@ class SubmitCore:
         results: list[dict[str, Any] | None] = [None] * n
         txids: list[str | None] = [None] * n
         accepted: list[tuple[int, Tx]] = []
-        contested: list[tuple[int, Tx]] = []  # another envelope of the same txid is pending
+        contested: list[tuple[int, Tx]] = []  # an envelope of the same txid is pending
         seen: set[str] = set()
         pending = self.subs.pending
         for i, item in enumerate(items):
@@ -365,9 +365,7 @@ class SubmitCore:
                     raise TxRejected("DUPLICATE_TX", "this transaction is already in the batch", txid=tx.txid)
                 seen.add(tx.txid)
                 if tx.txid in pending or tx.txid in self._staged:
-                    if (self._staged.get(tx.txid) or self.subs.sigs.get(tx.txid)) == tx.sigs:
-                        raise TxRejected("DUPLICATE_TX", "this transaction is already pending", txid=tx.txid)
-                    contested.append((i, tx))
+                    contested.append((i, tx))  # decided by _after_other (the same envelope: at once)
                     continue
                 accepted.append((i, tx))
             except AnjuError as exc:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from anju.cli.main import JsonOpt, _emit, app, console
+
+if TYPE_CHECKING:
+    from anju.api.app import Settings
 
 tx_app = typer.Typer(help="Build, sign and submit transactions; look them up.", no_args_is_help=True)
 app.add_typer(tx_app, name="tx")
@@ -22,31 +25,25 @@ def _serve(
     data: Path,
     host: str,
     port: int,
+    settings: Settings | None = None,
     *,
-    rate: float,
-    burst: float,
-    max_body: int,
-    mempool: int,
-    announce: bool,
+    mempool: int | None = None,
     forwarded_allow: str | None = None,
-    streams_per_client: int = 256,
 ) -> None:
+    """Serve ``data`` with the API's ``settings`` and the node's ``mempool`` limit (defaults: theirs)."""
     import uvicorn
 
-    from anju.api.app import Settings, create_app
+    from anju.api.app import create_app
     from anju.chain.node import Node
     from anju.web.portal import mount_web
 
-    node = Node(data, mempool_limit=mempool)
-    api = create_app(
-        node, Settings(max_body_bytes=max_body, rate=rate, burst=burst, streams_per_client=streams_per_client)
-    )
+    node = Node(data) if mempool is None else Node(data, mempool_limit=mempool)
+    api = create_app(node, settings)
     mount_web(api, node, data_dir=data)  # the portal at /, on the same services as the API
-    if announce:
-        console.print(
-            f"[bold green]Anju[/bold green] {node.chain_id} at [link]http://{host}:{port}[/link]  "
-            f"(API http://{host}:{port}/api/v1, OpenAPI /openapi.json)\nverifier key: {node.verifier_key}"
-        )
+    console.print(
+        f"[bold green]Anju[/bold green] {node.chain_id} at [link]http://{host}:{port}[/link]  "
+        f"(API http://{host}:{port}/api/v1, OpenAPI /openapi.json)\nverifier key: {node.verifier_key}"
+    )
     # The rate limits key on the client's address: X-Forwarded-For is believed only from the proxies
     # named with --forwarded-allow-ips (uvicorn's default trusts any local process to set it).
     uvicorn.run(
@@ -88,18 +85,10 @@ def serve(
     if not (data / DB_NAME).exists():
         console.print(f"[red]no ledger in {data}; create one with `anju init`[/red]")
         raise typer.Exit(2)
-    _serve(
-        data,
-        host,
-        port,
-        rate=rate,
-        burst=burst,
-        max_body=max_body,
-        mempool=mempool,
-        announce=True,
-        forwarded_allow=forwarded_allow_ips,
-        streams_per_client=streams_per_client,
-    )
+    from anju.api.app import Settings
+
+    limits = Settings(rate=rate, burst=burst, max_body_bytes=max_body, streams_per_client=streams_per_client)
+    _serve(data, host, port, limits, mempool=mempool, forwarded_allow=forwarded_allow_ips)
 
 
 def build_demo(
@@ -181,7 +170,7 @@ def demo(
             f"built demo district: {stats['blocks']} blocks, {stats['transactions']} transactions "
             f"({stats['rejected']} rejected); parties in {data / 'demo-parties.json'}"
         )
-    _serve(data, host, port, rate=2000.0, burst=4000.0, max_body=256 * 1024, mempool=100_000, announce=True)
+    _serve(data, host, port)
 
 
 def _old_format(db: Path) -> bool:
@@ -231,7 +220,7 @@ def tx_send(
 ) -> None:
     """Build, sign and submit a transaction of any kind; waits for commit and verifies its inclusion."""
     from anju.client import load_key
-    from anju.client.sdk import is_keystore
+    from anju.client.sdk import PasswordNeeded
     from anju.crypto.keystore import KeystoreError
     from anju.errors import AnjuError
 
@@ -242,11 +231,13 @@ def tx_send(
             console.print(f"[red]--field needs k=v, got {item!r}[/red]")
             raise typer.Exit(2)
         fields[k] = _coerce(v)
-    if password is None and any(is_keystore(p) for p in [key, *(cosign or [])]):
-        password = typer.prompt("Keystore password", hide_input=True)
     try:
-        signer = load_key(key, password)
-        cosigners = [load_key(p, password) for p in cosign or []]
+        try:
+            keys = [load_key(p, password) for p in [key, *(cosign or [])]]
+        except PasswordNeeded:  # a keystore and no ANJU_PASSWORD: ask once, for all of them
+            password = typer.prompt("Keystore password", hide_input=True)
+            keys = [load_key(p, password) for p in [key, *(cosign or [])]]
+        signer, cosigners = keys[0], keys[1:]
     except (OSError, ValueError, KeystoreError) as exc:
         console.print(f"[red]cannot open the key: {exc}[/red]")
         raise typer.Exit(2) from None

@@ -44,28 +44,39 @@ from anju.ledger.checkpoint import Checkpoint
 API = "/api/v1"
 
 
-def is_keystore(path: str | Path) -> bool:
-    """Whether ``path`` holds an encrypted keystore (which :func:`load_key` opens only with its password)."""
-    try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(doc, dict) and "anju_keystore" in doc
+class PasswordNeeded(ValueError):
+    """The key file is a keystore and no password was given."""
+
+
+def parse_key_file(
+    text: str,
+    password: str | None = None,
+    *,
+    max_opslimit: int = keystore.MAX_OPSLIMIT,
+    max_memlimit: int = keystore.MAX_MEMLIMIT,
+) -> SigningKey:
+    """A signing key from a key file's text: a keystore (needs ``password``; its argon2id cost at
+    most ``max_opslimit``/``max_memlimit``), a node key file (``ed25519_seed``, or ``seed``), or a
+    hex seed. ValueError (PasswordNeeded) or KeystoreError when it cannot."""
+    text = text.strip()
+    if not text.startswith("{"):
+        return SigningKey(bytes.fromhex(text))
+    doc = json.loads(text)
+    if not isinstance(doc, dict):
+        raise ValueError("not a key file")
+    if "anju_keystore" in doc:
+        if password is None:
+            raise PasswordNeeded("the key file is a keystore: a password is needed")
+        return keystore.decrypt(doc, password, max_opslimit=max_opslimit, max_memlimit=max_memlimit)
+    seed = doc.get("ed25519_seed") or doc.get("seed")
+    if not isinstance(seed, str):
+        raise ValueError("unknown key file format")
+    return SigningKey(bytes.fromhex(seed))
 
 
 def load_key(path: str | Path, password: str | None = None) -> SigningKey:
-    """A signing key from a keystore (needs ``password``), a node key file, or a file holding a hex seed."""
-    text = Path(path).read_text().strip()
-    if text.startswith("{"):
-        doc = json.loads(text)
-        if "anju_keystore" in doc:
-            if password is None:
-                raise ValueError(f"{path} is a keystore: a password is needed")
-            return keystore.load(Path(path), password)
-        if "ed25519_seed" in doc:
-            return SigningKey(bytes.fromhex(doc["ed25519_seed"]))
-        raise ValueError(f"{path}: unknown key file format")
-    return SigningKey(bytes.fromhex(text))
+    """A signing key from a file: see :func:`parse_key_file`."""
+    return parse_key_file(Path(path).read_text(), password)
 
 
 def _error_from(resp: httpx.Response) -> AnjuError:

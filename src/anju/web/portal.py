@@ -25,6 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from anju.client.sdk import parse_key_file
 from anju.crypto import keystore, tx
 from anju.crypto.keys import SigningKey
 from anju.errors import AnjuError
@@ -210,22 +211,17 @@ def cross_site(request: Request) -> bool:
 
 
 def key_from_upload(content: bytes, password: str) -> SigningKey:
-    """A signing key from an uploaded keystore (with its password) or a key file. Raises ValueError/KeystoreError."""
-    text = content.decode("utf-8", errors="replace").strip()
-    if len(text) == 64:
-        return SigningKey(bytes.fromhex(text))
-    doc = orjson.loads(text)
-    if not isinstance(doc, dict):
-        raise ValueError("not a key file")
-    if "anju_keystore" in doc:
-        # A sign-in form is open to anyone: at most the cost of the keystores anju writes, and at
-        # most two argon2id derivations at once (each holds MEMLIMIT, 256 MiB) however many arrive.
-        with _DERIVING:
-            return keystore.decrypt(doc, password, max_opslimit=keystore.OPSLIMIT, max_memlimit=keystore.MEMLIMIT)
-    seed = doc.get("ed25519_seed") or doc.get("seed")
-    if not isinstance(seed, str):
-        raise ValueError("not a key file")
-    return SigningKey(bytes.fromhex(seed))
+    """A signing key from an uploaded keystore (with its password) or a key file. Raises ValueError/KeystoreError.
+
+    A sign-in form is open to anyone: a keystore may ask at most the cost of those anju writes,
+    and at most two argon2id derivations run at once (each holds MEMLIMIT, 256 MiB)."""
+    with _DERIVING:
+        return parse_key_file(
+            content.decode("utf-8", errors="replace"),
+            password,
+            max_opslimit=keystore.OPSLIMIT,
+            max_memlimit=keystore.MEMLIMIT,
+        )
 
 
 def options_for(r: Reader, s: Session | None) -> dict[str, list[tuple[str, str]]]:

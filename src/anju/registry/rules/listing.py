@@ -27,6 +27,13 @@ def _check_no_exclusive(call: Call, unit: Record, agency: str) -> None:
             reject("EXCLUSIVE_MANDATE", "another agency holds an exclusive mandate for this unit", mandate=mid)
 
 
+def _check_one_live(call: Call, unit: Record, publisher: str) -> None:
+    """One live listing per unit per publisher (the unit lists its live listings)."""
+    for lid in unit["listings"]:
+        if call.peek_need(layout.listing(lid), "listing")["publisher"] == publisher:
+            reject("LISTING_EXISTS", "this publisher already has a live listing for the unit", listing=lid)
+
+
 def publish(call: Call) -> None:
     b = call.body
     unit = attested_unit(call, b["unit"])
@@ -50,9 +57,7 @@ def publish(call: Call) -> None:
         publisher, role = agency, "agency"
         agent = call.signer if call.signer != agency else None
     _check_free(call, unit, b["available_from"])
-    for lid in unit["listings"]:
-        if call.peek_need(layout.listing(lid), "listing")["publisher"] == publisher:
-            reject("LISTING_EXISTS", "this publisher already has a live listing for the unit", listing=lid)
+    _check_one_live(call, unit, publisher)
     lid = call.new_id
     if call.exists(layout.listing(lid)):
         reject("ALREADY_EXISTS", "a listing with this id already exists", listing=lid)
@@ -149,11 +154,7 @@ def renew(call: Call) -> None:
         _check_no_exclusive(call, unit, listing["publisher"])
     _check_free(call, unit, max(listing["available_from"], call.date))
     if listing["status"] != "live":  # an expired code comes back to life, unless another took its place
-        for other in unit["listings"]:
-            if call.peek_need(layout.listing(other), "listing")["publisher"] == listing["publisher"]:
-                reject(
-                    "LISTING_EXISTS", "this publisher has published another live listing for the unit", listing=other
-                )
+        _check_one_live(call, unit, listing["publisher"])
         unit["listings"].append(lid)
     listing.update(
         status="live",
