@@ -315,6 +315,26 @@ def test_numbers_and_keys_in_paths_and_headers_are_read_strictly(kv_server: Serv
     assert r.status_code == 400 and r.json()["error"]["code"] == "BAD_REQUEST"
 
 
+def test_integers_in_query_strings_are_decimal_digits_only(kv_server: Server) -> None:
+    """pydantic alone reads "1_0" as 10, " 1" and "+1" as 1 and "1.0" as 1; a query integer is
+    digits or a BAD_REQUEST, on every route that takes one, and the bounds still apply."""
+    h = kv_server.http
+    assert post(kv_server, env(SigningKey.generate(), 1)).status_code == 200  # a tree of size >= 1
+    routes = [
+        ("/api/v1/proofs/consistency", "first", {"second": "1"}),
+        ("/api/v1/events", "after", {"format": "json"}),
+        ("/api/v1/events", "limit", {"format": "json"}),
+    ]
+    for path, name, extra in routes:
+        assert h.get(path, params={**extra, name: "1"}).status_code == 200, (path, name)
+        for bad in ("1_0", " 1", "+1", "1.0", "１", "1e1", "01234567890123456"):
+            r = h.get(path, params={**extra, name: bad})
+            assert r.status_code == 400 and r.json()["error"]["code"] == "BAD_REQUEST", (path, name, bad)
+            assert name in r.json()["error"]["message"], r.json()
+    assert err(h.get("/api/v1/events", params={"format": "json", "limit": "0"})) == "BAD_REQUEST"
+    assert h.get("/api/v1/events", params={"format": "json", "after": "007"}).status_code == 200
+
+
 def test_a_copy_with_forged_signatures_does_not_shut_the_genuine_envelope_out(kv_server: Server) -> None:
     """The txid covers the body only: whoever saw a body can send it with junk signatures. The
     genuine envelope, arriving while that copy is pending, waits for it to be refused and commits."""

@@ -190,6 +190,9 @@ def test_search_units_parties_leases(world: World) -> None:
     assert all(item["listing"]["street"] == "衡山路" for item in page["listings"])
     cheap = h.get("/api/v1/listings", params={"max_rent": 1, "include_inactive": "true"}).json()
     assert cheap["listings"] == []
+    for name in ("min_rent", "max_rent", "rooms", "min_area", "max_area", "limit"):
+        r = h.get("/api/v1/listings", params={name: "1_0"})  # not read as 10
+        assert r.status_code == 400 and r.json()["error"]["code"] == "BAD_REQUEST", name
     p1 = h.get("/api/v1/listings", params={"include_inactive": "true", "limit": 2}).json()
     if p1["next"]:
         p2 = h.get("/api/v1/listings", params={"include_inactive": "true", "limit": 2, "cursor": p1["next"]}).json()

@@ -197,8 +197,10 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
 
     @r.get("/proofs/consistency", response_model=schemas.ConsistencyProof, operation_id="get_consistency_proof")
     def get_consistency(
-        first: Annotated[int, Query(ge=1, le=2**53 - 1, description="the smaller tree size")],
-        second: Annotated[int | None, Query(ge=1, le=2**53 - 1, description="the larger; default latest")] = None,
+        first: Annotated[schemas.Digits, Query(ge=1, le=2**53 - 1, description="the smaller tree size")],
+        second: Annotated[
+            schemas.Digits | None, Query(ge=1, le=2**53 - 1, description="the larger; default latest")
+        ] = None,
     ) -> Response:
         """RFC 9162 consistency proof between two tree sizes."""
         with reader.snapshot() as s:
@@ -324,9 +326,11 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
         unit: Annotated[list[str] | None, Query(description="unit ids")] = None,
         listing: Annotated[list[str] | None, Query(description="listing ids")] = None,
         kind: Annotated[list[str] | None, Query(description="event kinds; 'lease.' matches a prefix")] = None,
-        after: Annotated[int | None, Query(ge=0, le=2**53 - 1, description="resume after this event id")] = None,
+        after: Annotated[
+            schemas.Digits | None, Query(ge=0, le=2**53 - 1, description="resume after this event id")
+        ] = None,
         format: Annotated[Literal["sse", "json"], Query(description="json: one page, no stream")] = "sse",
-        limit: Annotated[int, Query(ge=1, le=1000, description="page size with format=json")] = 100,
+        limit: Annotated[schemas.Digits, Query(ge=1, le=1000, description="page size with format=json")] = 100,
         last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     ) -> Response:
         """Committed events, filtered; resumable with Last-Event-ID or ?after=."""

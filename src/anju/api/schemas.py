@@ -7,9 +7,21 @@ field name says hex.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
+
+
+def _ascii_digits(value: object) -> object:
+    """A query integer must be written in plain decimal digits: pydantic alone would also take
+    ``1_0``, `` 10``, ``+10`` and ``10.0`` (the range is still checked by the parameter's bounds)."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit() and len(value) <= 16):
+        raise ValueError("must be an integer in decimal digits")
+    return value
+
+
+Digits = Annotated[int, BeforeValidator(_ascii_digits)]
+"""An integer query parameter (decimal digits only, at most 16 of them)."""
 
 
 class ErrorDetail(BaseModel):
