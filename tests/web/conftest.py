@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -35,14 +36,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    data = tmp_path_factory.mktemp("ledger")
-    ids = build(data)
+@contextlib.contextmanager
+def devserver(data: Path, *args: str) -> Iterator[str]:
+    """``python -m anju.web.devserver`` on ``data`` (with ``args``) on a free port; yields its base URL."""
     port = _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "anju.web.devserver", "--data", str(data), "--port", str(port)],
+        [sys.executable, "-m", "anju.web.devserver", "--data", str(data), "--port", str(port), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -58,7 +58,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             if proc.poll() is not None:
                 raise RuntimeError(proc.stdout.read().decode() if proc.stdout else "server exited")
             time.sleep(0.1)
-        yield {"base": base, "data": data, **ids}
+        yield base
     finally:
         proc.terminate()
         try:
@@ -67,6 +67,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             proc.kill()
         if proc.stdout:
             proc.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    data = tmp_path_factory.mktemp("ledger")
+    ids = build(data)
+    with devserver(data) as base:
+        yield {"base": base, "data": data, **ids}
 
 
 @pytest.fixture(scope="module")

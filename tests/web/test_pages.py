@@ -17,7 +17,8 @@ from anju.registry.credit import CHUNK
 from anju.registry.dates import add_days
 from anju.web import demo
 
-from .ledger import key
+from .conftest import devserver
+from .ledger import build, key
 
 Client = httpx.Client
 
@@ -317,3 +318,32 @@ def test_static_htmx_is_served_locally(world: Any) -> None:
     resp = client.get("/static/htmx-2.0.4.min.js")
     assert resp.status_code == 200 and b"htmx" in resp.content
     assert "unpkg" not in client.get("/").text and "cdn" not in client.get("/").text
+
+
+def test_the_qr_link_follows_the_request_address_without_a_public_url(world: Any) -> None:
+    client, ids = _client(world)
+    page = client.get(f"/listing/{ids['listing']}", params={"lang": "en"}, headers={"Host": "portal.test:8080"}).text
+    assert f"http://portal.test:8080/check?code={ids['code']}" in page
+
+
+def test_public_url_and_a_full_portal(tmp_path: Path) -> None:
+    """With --public-url the QR link points there whatever Host the request names; with every
+    session slot taken, a new sign-in gets a 503 page that says so (both languages) and the
+    signed-in visitor keeps their session."""
+    ids = build(tmp_path)
+    with (
+        devserver(tmp_path, "--public-url", "https://anju.example.org/", "--max-sessions", "1") as base,
+        httpx.Client(base_url=base, timeout=30) as first,
+        httpx.Client(base_url=base, timeout=30) as second,
+    ):
+        page = first.get(f"/listing/{ids['listing']}", params={"lang": "en"}, headers={"Host": "evil.test"}).text
+        assert f"https://anju.example.org/check?code={ids['code']}" in page and "evil.test" not in page
+        sign_in(first, "tenant")
+        for lang, sentence in (("en", "Too many people are signed in"), ("zh", "当前登录的人数过多")):
+            resp = second.post(f"/signin/demo?lang={lang}", data={"party": key("landlord").public_hex})
+            assert resp.status_code == 503 and sentence in resp.text, resp.text[-500:]
+            assert resp.headers["retry-after"] == "300"
+        assert "form_token" in first.get("/me").text  # still signed in
+        token = form_token(first)
+        assert first.post("/signout", data={"form_token": token}).status_code == 303
+        assert second.post("/signin/demo", data={"party": key("landlord").public_hex}).status_code == 303

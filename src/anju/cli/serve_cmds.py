@@ -29,6 +29,8 @@ def _serve(
     *,
     mempool: int | None = None,
     forwarded_allow: str | None = None,
+    public_url: str | None = None,
+    max_sessions: int | None = None,
 ) -> None:
     """Serve ``data`` with the API's ``settings`` and the node's ``mempool`` limit (defaults: theirs)."""
     import uvicorn
@@ -39,7 +41,8 @@ def _serve(
 
     node = Node(data) if mempool is None else Node(data, mempool_limit=mempool)
     api = create_app(node, settings)
-    mount_web(api, node, data_dir=data)  # the portal at /, on the same services as the API
+    web: dict[str, Any] = {} if max_sessions is None else {"max_sessions": max_sessions}
+    mount_web(api, node, data_dir=data, public_url=public_url, **web)  # the portal at /, on the API's services
     console.print(
         f"[bold green]Anju[/bold green] {node.chain_id} at [link]http://{host}:{port}[/link]  "
         f"(API http://{host}:{port}/api/v1, OpenAPI /openapi.json)\nverifier key: {node.verifier_key}"
@@ -78,6 +81,18 @@ def serve(
     streams_per_client: Annotated[
         int, typer.Option("--streams-per-client", min=1, help="Open event streams per client address.")
     ] = 256,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            help="The site's public address, e.g. https://anju.example.org or http://10.0.0.5:8080/anju; listings' "
+            "verification links and "
+            "QR codes point there. By default they use the address each request came to (its Host header).",
+        ),
+    ] = None,
+    max_sessions: Annotated[
+        int, typer.Option("--max-sessions", min=1, help="Portal sign-ins held at once (then new ones wait).")
+    ] = 10_000,
 ) -> None:
     """Run a node and its HTTP API until interrupted (Ctrl-C commits everything accepted, then stops)."""
     from anju.chain.node import DB_NAME
@@ -87,8 +102,45 @@ def serve(
         raise typer.Exit(2)
     from anju.api.app import Settings
 
+    if public_url is not None and not _is_site_url(public_url):
+        console.print(
+            "--public-url must be http(s)://host[:port][/path], without query or fragment: " + repr(public_url),
+            style="red",
+            markup=False,
+        )
+        raise typer.Exit(2)
     limits = Settings(rate=rate, burst=burst, max_body_bytes=max_body, streams_per_client=streams_per_client)
-    _serve(data, host, port, limits, mempool=mempool, forwarded_allow=forwarded_allow_ips)
+    _serve(
+        data,
+        host,
+        port,
+        limits,
+        mempool=mempool,
+        forwarded_allow=forwarded_allow_ips,
+        public_url=public_url,
+        max_sessions=max_sessions,
+    )
+
+
+def _is_site_url(url: str) -> bool:
+    """An absolute http(s) URL with a host and nothing after its path."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not parts.query
+        and not parts.fragment
+        and not parts.username
+        and url.isascii()
+        and url.isprintable()
+        and " " not in url
+    )
 
 
 def build_demo(

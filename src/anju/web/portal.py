@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
+from starlette.datastructures import URL
 
 from anju.client.sdk import parse_key_file
 from anju.crypto import keystore, tx
@@ -38,7 +39,7 @@ from anju.web.i18n import LANGS, Gettext, gettext_for, pick_lang
 from anju.web.offers import Offers
 from anju.web.reads import NodeLike, Reader, Search
 from anju.web.refusals import Refusal, from_error
-from anju.web.sessions import COOKIE, Session, SessionStore
+from anju.web.sessions import COOKIE, MAX_SESSIONS, Session, SessionsFull, SessionStore
 from anju.web.terms import EVENTS
 
 log = logging.getLogger(__name__)
@@ -77,10 +78,17 @@ class Ctx:
 class Portal:
     """State shared by every request: the node, sessions, pending offers, templates."""
 
-    def __init__(self, node: NodeLike, data_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        node: NodeLike,
+        data_dir: Path | None = None,
+        public_url: str | None = None,
+        max_sessions: int = MAX_SESSIONS,
+    ) -> None:
         self.node = node
+        self.public_url = public_url.rstrip("/") if public_url else None  # printed in listings' QR codes
         self.data_dir = data_dir if data_dir is not None else _data_dir(node)
-        self.sessions = SessionStore()
+        self.sessions = SessionStore(max_sessions=max_sessions)
         self.offers = Offers(None if self.data_dir is None else self.data_dir / "web-offers.db")
         self.demo = demo.load(self.data_dir)
         self.env = Environment(
@@ -110,7 +118,7 @@ class Portal:
             html_lang=LANGS[c.lang][1],
             session=c.session,
             r=c.reader,
-            switch_url=str(c.request.url.include_query_params(lang=other)),
+            switch_url=_relative(c.request.url.include_query_params(lang=other)),
             other_lang=other,
             path=c.request.url.path,
             flash=self._take_flash(c),
@@ -148,11 +156,13 @@ class Portal:
 
     # -- sign-in ---------------------------------------------------------------------------------
     def start_session(self, c: Ctx, key: SigningKey, *, demo_label: str | None = None) -> Response:
+        """Sign ``key`` in. Raises ValueError (not a party) or :class:`SessionsFull`."""
         role = c.reader.role_of(key.public_hex)
         if role is None:
             raise ValueError("not a party")
         label = demo_label or c.reader.party_name(key.public_hex)
-        token = self.sessions.create(Session(key, role, label, demo_label is not None))
+        client = c.request.client.host if c.request.client else ""
+        token = self.sessions.create(Session(key, role, label, demo_label is not None), client)
         resp = RedirectResponse("/me", status_code=303)
         resp.set_cookie(
             COOKIE, token, httponly=True, samesite="lax", max_age=8 * 3600, secure=c.request.url.scheme == "https"
@@ -160,6 +170,17 @@ class Portal:
         if c.token:
             self.sessions.drop(c.token)
         return resp
+
+    def sessions_full(self, c: Ctx) -> Response:
+        """503: every session slot is in use (see :mod:`anju.web.sessions`)."""
+        err = Refusal()
+        err.add(c._, "SESSIONS_FULL")
+        return self.render(c, "signin.html", 503, {"Retry-After": "300"}, demo=self.demo, err=err)
+
+
+def _relative(url: URL) -> str:
+    """``url`` without scheme and host: a link on the page never repeats the request's Host header."""
+    return url.path + ("?" + url.query if url.query else "")
 
 
 def _data_dir(node: Any) -> Path | None:
@@ -259,9 +280,21 @@ def _agency_of(r: Reader, s: Session) -> str | None:
     return None
 
 
-def mount_web(app: FastAPI, node: NodeLike, *, data_dir: Path | None = None) -> Portal:
-    """Serve the portal at ``/`` (and its static files at ``/static``) on ``app``, over ``node``."""
-    portal = Portal(node, data_dir)
+def mount_web(
+    app: FastAPI,
+    node: NodeLike,
+    *,
+    data_dir: Path | None = None,
+    public_url: str | None = None,
+    max_sessions: int = MAX_SESSIONS,
+) -> Portal:
+    """Serve the portal at ``/`` (and its static files at ``/static``) on ``app``, over ``node``.
+
+    ``public_url`` (e.g. ``https://anju.example.gov.cn``) is the site's address as the public knows
+    it: listings' verification links and QR codes point there. Without it they are built from the
+    request's own address (its Host header), which suits a laptop but not a poster on a wall.
+    ``max_sessions`` bounds the signed-in sessions held in memory (:mod:`anju.web.sessions`)."""
+    portal = Portal(node, data_dir, public_url, max_sessions)
     app.state.anju_web = portal
     app.include_router(build_router(portal))
     app.mount("/static", StaticFiles(directory=STATIC), name="anju-web-static")
@@ -300,7 +333,8 @@ def build_router(p: Portal) -> APIRouter:
         if listing is None:
             return p.render(c, "notfound.html", 404)
         v = c.reader.verification(listing)
-        check_url = str(request.base_url).rstrip("/") + "/check?code=" + listing["code"]
+        site = p.public_url or str(request.base_url).rstrip("/")
+        check_url = site + "/check?code=" + listing["code"]
         return p.render(c, "listing.html", v=v, qr=qr_svg(check_url), check_url=check_url)
 
     @r.get("/check", response_class=HTMLResponse)
@@ -372,6 +406,8 @@ def build_router(p: Portal) -> APIRouter:
         except ValueError:
             err.add(c._, "NOT_A_PARTY", "keyfile", ("keyfile", "password"))
             return p.render(c, "signin.html", 422, demo=p.demo, err=err)
+        except SessionsFull:
+            return p.sessions_full(c)
 
     @r.post("/signin/demo")
     async def signin_demo(request: Request) -> Response:
@@ -386,6 +422,8 @@ def build_router(p: Portal) -> APIRouter:
                     return p.start_session(c, d.key, demo_label=d.name)
                 except ValueError:
                     break
+                except SessionsFull:
+                    return p.sessions_full(c)
         err = Refusal()
         err.add(c._, "NOT_A_PARTY", None, ())
         return p.render(c, "signin.html", 422, demo=p.demo, err=err)

@@ -109,6 +109,7 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
     "KEYSTORE_PASSWORD": (N_("Wrong password, or the keystore file is damaged."), "password"),
     "KEYFILE_INVALID": (N_("This file is not an Anju key file or keystore."), "keyfile"),
     "NOT_A_PARTY": (N_("This key is not a registered party of this ledger."), "keyfile"),
+    "SESSIONS_FULL": (N_("Too many people are signed in right now. Please try again in a few minutes."), None),
     "UNEXPECTED": (N_("Something went wrong on our side. Please check your records before trying again."), None),
 }
 

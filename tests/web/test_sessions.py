@@ -1,0 +1,57 @@
+"""The portal's session store: bounded per client address and in all, least recently used first."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from anju.crypto.keys import SigningKey
+from anju.web.sessions import Session, SessionsFull, SessionStore
+
+
+def _session() -> Session:
+    return Session(SigningKey.generate(), "tenant", "t", demo=False)
+
+
+def test_an_address_over_its_share_pushes_out_its_own_least_recently_used() -> None:
+    store = SessionStore(per_client=3, max_sessions=100)
+    a = [store.create(_session(), "10.0.0.1") for _ in range(3)]
+    b = store.create(_session(), "10.0.0.2")
+    assert store.get(a[0]) is not None  # a[0] used again: a[1] is now that address's oldest
+    a4 = store.create(_session(), "10.0.0.1")
+    assert store.get(a[1]) is None
+    assert all(store.get(t) is not None for t in (a[0], a[2], a4, b))
+    assert len(store) == 4
+
+
+def test_a_full_store_refuses_new_sign_ins_and_keeps_the_sessions_in_use() -> None:
+    store = SessionStore(per_client=10, max_sessions=3)
+    held = [store.create(_session(), f"10.0.0.{i}") for i in range(3)]
+    with pytest.raises(SessionsFull):
+        store.create(_session(), "10.0.0.9")
+    assert all(store.get(t) is not None for t in held) and len(store) == 3
+    store.drop(held[0])  # a sign-out frees a slot
+    assert store.get(store.create(_session(), "10.0.0.9")) is not None
+    with pytest.raises(SessionsFull):
+        store.create(_session(), "10.0.0.9")
+
+
+def test_idle_sessions_expire_and_free_their_slots() -> None:
+    store = SessionStore(idle_seconds=0.2, per_client=10, max_sessions=2)
+    old = [store.create(_session(), "10.0.0.1") for _ in range(2)]
+    time.sleep(0.3)
+    fresh = store.create(_session(), "10.0.0.2")  # the idle ones go first
+    assert [store.get(t) for t in old] == [None, None]
+    assert store.get(fresh) is not None and len(store) == 1
+
+
+def test_a_session_in_use_is_not_expired_with_the_idle_ones() -> None:
+    store = SessionStore(idle_seconds=0.3, per_client=10, max_sessions=10)
+    first = store.create(_session(), "a")
+    second = store.create(_session(), "a")
+    time.sleep(0.2)
+    assert store.get(first) is not None  # used: now the most recent
+    time.sleep(0.15)
+    store.create(_session(), "b")  # expires second (idle 0.35 s) but not first (idle 0.15 s)
+    assert store.get(second) is None and store.get(first) is not None
