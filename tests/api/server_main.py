@@ -83,6 +83,7 @@ def main() -> None:
     ap.add_argument("--lie", default="")
     ap.add_argument("--events-scan", type=int, default=10_000)
     ap.add_argument("--streams-per-client", type=int, default=256)
+    ap.add_argument("--streams-total", type=int, default=10_000)
     a = ap.parse_args()
     clock = now_rfc3339
     if a.clock_file is not None:
@@ -100,6 +101,7 @@ def main() -> None:
             burst=a.burst,
             events_scan=a.events_scan,
             streams_per_client=a.streams_per_client,
+            streams_total=a.streams_total,
         ),
     )
     if a.lie:

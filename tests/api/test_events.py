@@ -129,3 +129,33 @@ def test_one_client_holds_a_bounded_number_of_event_streams(kv_ledger: Any, star
     for cm, c in zip(streams[1:], clients[1:], strict=True):
         cm.__exit__(None, None, None)
         c.close()
+
+
+def test_the_server_holds_a_bounded_number_of_event_streams_in_all(kv_ledger: Any, start_server: Any) -> None:
+    """Every committed block is offered to every stream: past --streams-total a new stream is
+    answered 503 STREAMS_FULL (Retry-After), whoever asks; a closed stream frees its place."""
+    s = start_server(kv_ledger, "--streams-per-client", "10", "--streams-total", "2")
+    url = s.url + "/api/v1/events"
+    clients = [httpx.Client(timeout=10) for _ in range(2)]
+    streams = [c.stream("GET", url, params={"kind": "kv."}) for c in clients]
+    opened = [cm.__enter__() for cm in streams]
+    try:
+        assert all(r.status_code == 200 for r in opened)
+        refused = httpx.get(url)
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "STREAMS_FULL"
+        assert refused.headers["retry-after"] == "30" and refused.json()["error"]["details"]["limit"] == 2
+        assert httpx.get(url, params={"format": "json"}).status_code == 200  # pages are not streams
+    finally:
+        streams[0].__exit__(None, None, None)
+        clients[0].close()
+    import time
+
+    deadline = time.monotonic() + 10
+    while True:
+        with httpx.stream("GET", url) as again:
+            if again.status_code == 200:
+                break
+        assert time.monotonic() < deadline, "a closed stream never freed its place"
+        time.sleep(0.1)
+    streams[1].__exit__(None, None, None)
+    clients[1].close()

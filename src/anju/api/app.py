@@ -50,6 +50,7 @@ class Settings:
     manage_node: bool = True  # start the node on startup, stop it (committing everything) on shutdown
     events_scan: int = 10_000  # events one GET /events?format=json reads at most, matching or not
     streams_per_client: int = 256  # open event streams per client address (each holds a socket and a filter)
+    streams_total: int = 10_000  # open event streams in all (every committed block is offered to each)
 
 
 def b64(b: bytes) -> str:
@@ -363,6 +364,13 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
             return ok({"events": out, "last_id": pos, "more": more})
 
         client = request.client.host if request.client is not None else ""
+        if hub.open_streams >= cfg.streams_total:
+            raise Overloaded(
+                "STREAMS_FULL",
+                f"the server holds its maximum of {cfg.streams_total} event streams; try again later",
+                retry_after=30,
+                limit=cfg.streams_total,
+            )
         if hub.streams[client] >= cfg.streams_per_client:
             raise Overloaded(
                 "RATE_LIMITED",

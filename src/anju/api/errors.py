@@ -20,6 +20,7 @@ from anju.errors import CODES, AnjuError, Overloaded, register_codes
 # Codes only the HTTP edge uses; registered into the one table.
 API_CODES: dict[str, tuple[int, str]] = {
     "METHOD_NOT_ALLOWED": (405, "the path exists but not with this HTTP method"),
+    "STREAMS_FULL": (503, "the server holds its maximum of open event streams; retry later"),
 }
 register_codes(API_CODES)
 

@@ -157,6 +157,7 @@ class Broadcaster:
         self._inline = True  # the last block was small: read its events on the loop
         self._stale = False  # blocks were committed while nobody subscribed: last_id is behind
         self.streams: collections.Counter[str] = collections.Counter()  # open streams per client address
+        self.open_streams = 0
 
     @property
     def subscribers(self) -> list[Subscriber]:
@@ -244,6 +245,7 @@ class Broadcaster:
         sub = Subscriber(flt, self.last_id if after is None else after)
         self._add(sub)
         self.streams[client] += 1
+        self.open_streams += 1
 
         async def watch() -> None:  # the client going away ends the stream
             while (await receive())["type"] != "http.disconnect":
@@ -276,6 +278,7 @@ class Broadcaster:
             watcher.cancel()
             self._remove(sub)
             self.streams[client] -= 1
+            self.open_streams -= 1
             if self.streams[client] <= 0:
                 del self.streams[client]
         with contextlib.suppress(OSError):

@@ -81,6 +81,9 @@ def serve(
     streams_per_client: Annotated[
         int, typer.Option("--streams-per-client", min=1, help="Open event streams per client address.")
     ] = 256,
+    streams_total: Annotated[
+        int, typer.Option("--streams-total", min=1, help="Open event streams in all (then STREAMS_FULL, 503).")
+    ] = 10_000,
     public_url: Annotated[
         str | None,
         typer.Option(
@@ -109,7 +112,13 @@ def serve(
             markup=False,
         )
         raise typer.Exit(2)
-    limits = Settings(rate=rate, burst=burst, max_body_bytes=max_body, streams_per_client=streams_per_client)
+    limits = Settings(
+        rate=rate,
+        burst=burst,
+        max_body_bytes=max_body,
+        streams_per_client=streams_per_client,
+        streams_total=streams_total,
+    )
     _serve(
         data,
         host,
