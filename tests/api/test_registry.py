@@ -421,3 +421,25 @@ def test_lying_server_listing_rejected(world: World, tmp_path: Path) -> None:
     finally:
         liar.stop()
     assert httpx.get(world.server.url + "/openapi.json").json()["paths"]["/api/v1/codes/{code}"]
+
+
+def test_unit_and_listing_filters_find_the_same_events_as_a_scan(world: World) -> None:
+    """The event index (parties, units, listings) agrees with filtering every event, on a registry."""
+    h = world.server.http
+    every, after = [], 0
+    while True:
+        page = h.get("/api/v1/events", params={"format": "json", "after": after, "limit": 1000}).json()
+        every += page["events"]
+        after = page["last_id"]
+        if not page["more"]:
+            break
+    units = {u for e in every for u in e["units"]}
+    listings = {x for e in every for x in e["listings"]}
+    assert units and listings
+    for name, field, values in (("unit", "units", sorted(units)[:5]), ("listing", "listings", sorted(listings)[:5])):
+        for value in values:
+            got = h.get("/api/v1/events", params={"format": "json", "after": 0, name: value, "limit": 1000}).json()
+            assert [e["id"] for e in got["events"]] == [e["id"] for e in every if value in e[field]], (name, value)
+    pair = sorted(units)[:2]
+    got = h.get("/api/v1/events", params={"format": "json", "after": 0, "unit": ",".join(pair), "limit": 1000}).json()
+    assert [e["id"] for e in got["events"]] == [e["id"] for e in every if set(pair) & set(e["units"])]

@@ -70,6 +70,15 @@ TAMPERS: dict[str, Callable[[sqlite3.Connection], None]] = {
     "smt deep tile added": _sql("INSERT INTO smt_deep VALUES (zeroblob(33), x'01020000')"),
     "log node": _sql("UPDATE tlog_nodes SET hash = zeroblob(32) WHERE level = 1 AND idx = 0"),
     "event row": _sql('UPDATE events SET data = \'{"key":"zz"}\' WHERE id = 4'),
+    "event index row removed": _sql("DELETE FROM event_refs WHERE id = 4"),
+    "event index row added": _sql("INSERT INTO event_refs VALUES ('p:' || hex(zeroblob(32)), 4)"),
+    "event index row moved": _sql("UPDATE event_refs SET id = id + 1000 WHERE id = 4"),
+    "event index under an old format stamp": lambda c: (
+        c.executescript(
+            "DELETE FROM event_refs WHERE id = 4; UPDATE meta SET value = x'35' WHERE key = 'store_format';"
+        )
+        and None
+    ),
     "genesis meta": _sql("UPDATE meta SET value = CAST('{}' AS BLOB) WHERE key = 'genesis'"),
     "block removed": _sql("DELETE FROM blocks WHERE height = 2"),
 }
@@ -87,6 +96,8 @@ def test_any_edit_is_caught(ledger: Path, tmp_path: Path, what: str) -> None:
     s = verify_data(copy, workers=1)
     assert not s.ok, f"{what} was not detected"
     assert s.error
+    if what.startswith("event index"):
+        assert "'event_refs'" in s.error, s.error
     res = CliRunner().invoke(app, ["verify", "--data", str(copy), "--workers", "1"])
     assert res.exit_code == 1
 

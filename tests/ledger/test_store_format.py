@@ -58,6 +58,7 @@ def _to_format_4(db: Path) -> None:
         "INSERT INTO state4 SELECT key, value FROM state;"
         "DROP TABLE state;"
         "ALTER TABLE state4 RENAME TO state;"
+        "DROP TABLE event_refs;"  # format 6's
         "UPDATE meta SET value=x'34' WHERE key='store_format';"  # b"4", as format 4 stamped it
         "COMMIT;"
     )
@@ -72,7 +73,9 @@ def _state_rows(db: Path) -> list[tuple[str, str]]:
         conn.close()
 
 
-def test_a_format_4_ledger_is_read_as_it_is_and_moved_to_format_5_when_opened_for_writing(kv_data: Path) -> None:
+def test_a_format_4_ledger_is_read_as_it_is_and_moved_to_the_current_format_when_opened_for_writing(
+    kv_data: Path,
+) -> None:
     key = SigningKey(b"m" * 32)
     node = Node(kv_data, verify_workers=0)
     node.commit_block("2026-01-01T00:00:01.000Z", [parse_and_verify(kv_put(key, s, k=f"k{s}")) for s in (1, 2, 3)])
@@ -88,8 +91,9 @@ def test_a_format_4_ledger_is_read_as_it_is_and_moved_to_format_5_when_opened_fo
     reader.close()
     assert not _old_format(db)  # so `anju demo` keeps the district and its writer moves it
 
-    node = Node(kv_data, verify_workers=0)  # opened for writing: moved, rows unchanged
-    assert node.store.get_meta("store_format") == STORE_FORMAT == b"5"
+    node = Node(kv_data, verify_workers=0)  # opened for writing: moved (4 -> 5 -> 6), rows unchanged
+    assert node.store.get_meta("store_format") == STORE_FORMAT == b"6"
+    assert _refs(db) == [("p:" + key.public_hex, i) for i in (1, 2, 3)]
     assert _state_rows(db) == rows
     rid = node.store._conn().execute("SELECT rid FROM state WHERE key='kv/k2'").fetchone()[0]
     node.commit_block("2026-01-01T00:00:02.000Z", [parse_and_verify(kv_put(key, 4, k="k2", v="c"))])
@@ -125,3 +129,72 @@ def test_a_failed_move_leaves_the_format_4_ledger_as_it_was(kv_data: Path, monke
     assert reader.get_meta("store_format") == b"4"
     reader.close()
     assert _state_rows(db) == rows
+
+
+def _refs(db: Path) -> list[tuple[str, int]]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT ref, id FROM event_refs ORDER BY ref, id").fetchall()
+    finally:
+        conn.close()
+
+
+def _to_format_5(db: Path) -> None:
+    conn = sqlite3.connect(db)
+    conn.executescript("BEGIN; DROP TABLE event_refs; UPDATE meta SET value=x'35' WHERE key='store_format'; COMMIT;")
+    conn.close()
+
+
+def _two_signers_ledger(kv_data: Path) -> tuple[SigningKey, SigningKey]:
+    a, b = SigningKey(b"a" * 32), SigningKey(b"b" * 32)
+    node = Node(kv_data, verify_workers=0)
+    txs = [kv_put(a, 1), kv_put(b, 1), kv_put(a, 2, k="x"), kv_put(b, 2, k="y"), kv_put(a, 3, k="z")]
+    node.commit_block("2026-01-01T00:00:01.000Z", [parse_and_verify(t) for t in txs])
+    node.store.close()
+    return a, b
+
+
+def test_a_format_5_ledger_gets_its_event_index_when_opened_for_writing(kv_data: Path) -> None:
+    a, b = _two_signers_ledger(kv_data)
+    db = kv_data / DB_NAME
+    built = _refs(db)  # as the writer indexed them, block by block
+    assert [i for r, i in built if r == "p:" + a.public_hex] == [1, 3, 5]
+    assert [i for r, i in built if r == "p:" + b.public_hex] == [2, 4]
+    _to_format_5(db)
+
+    reader = Store(db, readonly=True)  # read as it is: no event index
+    assert reader.get_meta("store_format") == b"5" and not reader.event_index
+    reader.close()
+    assert verify_data(kv_data, workers=1).ok  # nothing to compare the (absent) index with
+
+    store = Store(db)
+    assert store.get_meta("store_format") == STORE_FORMAT and store.event_index
+    store.close()
+    assert _refs(db) == built
+    assert verify_data(kv_data, workers=1).ok
+
+
+def test_a_failed_index_build_leaves_the_format_5_ledger_as_it_was(
+    kv_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _two_signers_ledger(kv_data)
+    db = kv_data / DB_NAME
+    _to_format_5(db)
+    real_connect = sqlite3.connect
+
+    class Failing(sqlite3.Connection):
+        def execute(self, sql: str, *args: object) -> sqlite3.Cursor:  # type: ignore[override]
+            if "INSERT OR IGNORE INTO event_refs" in sql:
+                raise sqlite3.OperationalError("disk I/O error (injected)")
+            return super().execute(sql, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: real_connect(*a, **k, factory=Failing))
+    with pytest.raises(sqlite3.OperationalError, match="injected"):
+        Store(db)
+    monkeypatch.setattr(sqlite3, "connect", real_connect)
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("SELECT value FROM meta WHERE key='store_format'").fetchone() == (b"5",)
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name='event_refs'").fetchone() == (0,)
+    finally:
+        conn.close()

@@ -344,15 +344,21 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
         if format == "json":
             # One request reads at most EVENTS_SCAN rows, matching or not: a filter that matches
             # nothing must not make one cheap request walk the whole table. `more` says the scan
-            # stopped before the end (ask again from last_id).
+            # stopped before the end (ask again from last_id). A filter naming parties, units or
+            # listings reads only the events that name them (event_refs).
             pos = start or 0
             out: list[dict[str, Any]] = []
             scanned, more = 0, False
+            refs = flt.refs() if reader.event_index else None
             while len(out) < limit:
                 if scanned >= cfg.events_scan:
                     more = True
                     break
-                rows = await asyncio.to_thread(reader.events_after, pos, min(1000, cfg.events_scan - scanned))
+                page = min(1000, cfg.events_scan - scanned)
+                if refs is None:
+                    rows = await asyncio.to_thread(reader.events_after, pos, page)
+                else:
+                    rows = await asyncio.to_thread(reader.events_naming, refs, pos, page)
                 if not rows:
                     break
                 scanned += len(rows)

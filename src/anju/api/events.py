@@ -60,6 +60,14 @@ class EventFilter:
             return False
         return not (self.listings and self.listings.isdisjoint(row["listings"]))
 
+    def refs(self) -> list[str] | None:
+        """The ``event_refs`` values that find every event this filter can match (those of its
+        parties, else of its units, else of its listings), or None: kinds alone are not indexed."""
+        for values, prefix in ((self.parties, "p:"), (self.units, "u:"), (self.listings, "l:")):
+            if values:
+                return [prefix + v for v in sorted(values)]
+        return None
+
 
 class Ev:
     """A committed event prepared once for every subscriber: its match keys and (lazily) its SSE frame."""
@@ -289,8 +297,12 @@ class Broadcaster:
         sub.lagging = False
         sub.frames.clear()
         sub.queued = 0
+        refs = sub.filter.refs() if self.reader.event_index else None
         while not self.closed and not sub.gone:
-            rows = await asyncio.to_thread(self.reader.events_after, sub.last_id, PAGE)
+            if refs is None:  # every event since the position, filtered here
+                rows = await asyncio.to_thread(self.reader.events_after, sub.last_id, PAGE)
+            else:  # only the events that name what the filter asks for (event_refs)
+                rows = await asyncio.to_thread(self.reader.events_naming, refs, sub.last_id, PAGE)
             out = []
             for row in rows:
                 sub.last_id = row["id"]

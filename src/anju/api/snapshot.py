@@ -23,7 +23,7 @@ import orjson
 from anju.errors import StorageCorrupt
 from anju.ledger import merkle
 from anju.ledger.statemap import NodeReader, StateMap, StateProof, Tile, decode_tile, key_path, tile_ids
-from anju.ledger.store import BlockRecord, read_tiles
+from anju.ledger.store import STORE_FORMAT, BlockRecord, event_ids, events_after, events_by_id, read_tiles
 
 # Expression indexes for the registry queries of the API and the web portal mounted on it; created
 # once at server start (idempotent), by ``create_app``'s lifespan.
@@ -247,30 +247,6 @@ class Snapshot:
         return events_after(self._c, after_id, limit)
 
 
-def events_after(conn: sqlite3.Connection, after_id: int, limit: int) -> list[dict[str, Any]]:
-    cur = conn.execute(
-        "SELECT e.id, e.height, e.idx, e.txid, e.kind, e.data, e.parties, e.units, e.listings, b.time "
-        "FROM events e JOIN blocks b ON b.height = e.height WHERE e.id>? ORDER BY e.id LIMIT ?",
-        (after_id, limit),
-    )
-    loads = orjson.loads
-    return [
-        {
-            "id": r[0],
-            "height": r[1],
-            "index": r[2],
-            "txid": r[3],
-            "kind": r[4],
-            "data": loads(r[5]),
-            "parties": loads(r[6]),
-            "units": loads(r[7]),
-            "listings": loads(r[8]),
-            "time": r[9],
-        }
-        for r in cur
-    ]
-
-
 class Reader:
     """Read-only connections to a ledger file, one per thread."""
 
@@ -278,6 +254,7 @@ class Reader:
         self.path = Path(path)
         self._local = threading.local()
         self.caches = Caches()
+        self._event_index = False
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -301,6 +278,20 @@ class Reader:
 
     def events_after(self, after_id: int, limit: int = 1000) -> list[dict[str, Any]]:
         return events_after(self._conn(), after_id, limit)
+
+    def events_naming(self, refs: Sequence[str], after_id: int, limit: int = 1000) -> list[dict[str, Any]]:
+        """The first ``limit`` events after ``after_id`` that name any of ``refs`` (``event_refs``
+        values: ``"p:" + party``, ``"u:" + unit``, ``"l:" + listing``), in id order."""
+        conn = self._conn()
+        return events_by_id(conn, event_ids(conn, refs, after_id, limit))
+
+    @property
+    def event_index(self) -> bool:
+        """The ledger has ``event_refs`` (store format 6; an older one is moved when a node opens it)."""
+        if not self._event_index:
+            row = self._conn().execute("SELECT value FROM meta WHERE key='store_format'").fetchone()
+            self._event_index = row is not None and bytes(row[0]) == STORE_FORMAT
+        return self._event_index
 
     def last_event_id(self) -> int:
         row = self._conn().execute("SELECT MAX(id) FROM events").fetchone()

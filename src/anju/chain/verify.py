@@ -4,7 +4,7 @@
 execution result, every root and every checkpoint signature; the replay writes its own copy of
 every derived table into a scratch SQLite file and then compares the two files table by table,
 so that an edit to any committed data — a transaction, a block, a checkpoint, a state entry, a
-state-map node, a log node, an event row — is reported with the first height and record that is
+state-map node, a log node, an event row or its index — is reported with the first height and record that is
 wrong.
 """
 
@@ -39,6 +39,7 @@ TABLES: dict[str, tuple[str, str]] = {
     "smt_tiles": ("id, v", "id"),
     "smt_deep": ("id, v", "id"),
     "events": ("id, height, idx, txid, kind, data, parties, units, listings", "id"),
+    "event_refs": ("ref, id", "ref, id"),  # store format 6
 }
 
 
@@ -253,6 +254,8 @@ def _compare_tables(store: Store, replay_path: Path) -> None:
     conn.execute("ATTACH DATABASE ? AS replay", (f"file:{replay_path}?mode=ro",))
     try:
         for table, (cols, order) in TABLES.items():
+            if table == "event_refs" and not _has_table(conn, table):  # format 5 or older: moved when a node opens it
+                continue
             for a, b, what in (("main", "replay", "changed or added"), ("replay", "main", "missing")):
                 row = conn.execute(
                     f"SELECT {cols} FROM {a}.{table} EXCEPT SELECT {cols} FROM {b}.{table} ORDER BY {order} LIMIT 1"
@@ -262,6 +265,13 @@ def _compare_tables(store: Store, replay_path: Path) -> None:
                     raise Failure(height, f"stored table {table!r} has a {what} row: {_show(row)}", table=table)
     finally:
         conn.execute("DETACH DATABASE replay")
+
+
+def _has_table(conn: sqlite3.Connection, table: str) -> bool:
+    """``table`` exists in the stored file (whatever its format stamp says)."""
+    return (
+        conn.execute("SELECT 1 FROM main.sqlite_master WHERE type='table' AND name=?", (table,)).fetchone() is not None
+    )
 
 
 def _row_height(table: str, row: tuple[object, ...]) -> int | None:

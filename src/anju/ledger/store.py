@@ -18,6 +18,9 @@ Tables (all but ``meta`` are derived from the transactions and re-checked by ``a
     smt_tiles(id, v)                       the authenticated state map's nodes, one row per tile
     smt_deep(id, v)                        tiles whose id does not fit a SQLite integer (>= 2^63)
     events(id, height, idx, txid, kind, data, parties, units, listings)
+    event_refs(ref, id)                    which events name a party ("p:<hex>"), unit ("u:<id>") or
+                                           listing ("l:<id>"): a filtered event stream resumes by
+                                           reading its own events, not every event since (format 6)
 """
 
 from __future__ import annotations
@@ -41,6 +44,19 @@ log = logging.getLogger("anju.store")
 
 _STATE_TABLE = "CREATE TABLE IF NOT EXISTS state (rid INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL)"
 _STATE_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS state_key ON state(key)"
+_EVENT_REFS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS event_refs "
+    "(ref TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (ref, id)) WITHOUT ROWID"
+)
+_EVENT_REFS_FILL = """
+INSERT OR IGNORE INTO event_refs(ref, id)
+SELECT 'p:' || j.value, e.id FROM events e, json_each(e.parties) j WHERE e.id > ?1
+UNION ALL SELECT 'u:' || j.value, e.id FROM events e, json_each(e.units) j WHERE e.id > ?1
+UNION ALL SELECT 'l:' || j.value, e.id FROM events e, json_each(e.listings) j WHERE e.id > ?1
+"""
+"""Index the events after id ?1 by what they name (in SQLite, from the rows just written)."""
+REF_PREFIX = {"parties": "p:", "units": "u:", "listings": "l:"}
+"""The ``event_refs`` prefix of each event field."""
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
@@ -60,6 +76,7 @@ CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY, height INTEGER NOT NULL, idx INTEGER NOT NULL, txid TEXT NOT NULL,
   kind TEXT NOT NULL, data TEXT NOT NULL, parties TEXT NOT NULL, units TEXT NOT NULL, listings TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_height ON events(height);
+{_EVENT_REFS_TABLE};
 """
 
 
@@ -68,14 +85,16 @@ WAL_CHECKPOINT_BYTES = 64 * 1024 * 1024
 WAL_HARD_BYTES = 1024 * 1024 * 1024
 """Past this the writer checkpoints itself after its COMMIT (the checkpointer could not keep up)."""
 
-STORE_FORMAT = b"5"
+STORE_FORMAT = b"6"
 """Version of the on-disk layout (2: state-map node keys were prefix first; 3: one row per node,
 keyed tile by tile; 4: one row per tile, see :func:`anju.ledger.statemap.node_place`; 5: state
-rows in order of first write, found through an index of keys). Kept in ``meta``."""
+rows in order of first write, found through an index of keys; 6: ``event_refs``). Kept in ``meta``."""
 
-MIGRATABLE_FORMAT = b"4"
-"""A ledger in this format is read as it is and moved to :data:`STORE_FORMAT` when opened for
-writing (its state rows are copied into the new table, in one transaction)."""
+MIGRATABLE_FORMATS = (b"4", b"5")
+"""A ledger in one of these formats is read as it is (without ``event_refs``, a filtered event
+stream reads every event) and moved to :data:`STORE_FORMAT` when opened for writing, one step
+at a time, each in one transaction (4 → 5: its state rows are copied into the new table; 5 → 6:
+``event_refs`` is built from the events)."""
 
 TILE_ID_LIMIT = 1 << 63
 """State-map tiles with a smaller id (every tile starting at depth 60 or less) are rows of
@@ -206,6 +225,7 @@ class Store:
         self._readonly = readonly
         self._write_lock = threading.Lock()
         self._checkpointer: _Checkpointer | None = None  # started by the first block written
+        self.event_index = True  # event_refs exists (format 6); set by _check_format
         conn = self._conn()
         if not readonly:
             self._migrate(conn)
@@ -221,36 +241,47 @@ class Store:
         return None if row is None else bytes(row[0])
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        """Move a format-4 ledger to format 5, in one transaction (nothing but the state table's
-        layout changes: the same rows, now in a rowid table with a unique index of keys).
+        """Move a ledger in a :data:`MIGRATABLE_FORMATS` format to :data:`STORE_FORMAT`, a step
+        per transaction (a crash between two steps leaves a ledger in the middle format: the next
+        open goes on from there)."""
+        while (found := self._format(conn)) in MIGRATABLE_FORMATS:
+            with self._write_lock:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    if self._format(conn) == found:  # not moved meanwhile by another writer
+                        (self._to_format_5 if found == b"4" else self._to_format_6)(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
 
-        Format 4 kept state rows in a ``WITHOUT ROWID`` table keyed by the key text. Its rows (up
+    def _to_format_5(self, conn: sqlite3.Connection) -> None:
+        """Format 4 kept state rows in a ``WITHOUT ROWID`` table keyed by the key text. Its rows (up
         to a few KB: leases, credit records) filled its pages with few rows or spilled into
         overflow pages, and every write landed on a random page of it; format 5 keeps the row in
         a rowid table (a first write goes to its end) and only the key in the index."""
-        if self._format(conn) != MIGRATABLE_FORMAT:
-            return
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if self._format(conn) == MIGRATABLE_FORMAT:  # not moved meanwhile by another writer
-                    log.warning("moving %s from store format 4 to 5 (state table layout)", self.path)
-                    conn.execute("ALTER TABLE state RENAME TO state_format4")
-                    conn.execute(_STATE_TABLE)
-                    conn.execute("INSERT INTO state(key, value) SELECT key, value FROM state_format4 ORDER BY key")
-                    conn.execute(_STATE_INDEX)
-                    conn.execute("DROP TABLE state_format4")  # and the API's indexes on it (rebuilt on open)
-                    conn.execute("UPDATE meta SET value=? WHERE key='store_format'", (STORE_FORMAT,))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        log.warning("moving %s from store format 4 to 5 (state table layout)", self.path)
+        conn.execute("ALTER TABLE state RENAME TO state_format4")
+        conn.execute(_STATE_TABLE)
+        conn.execute("INSERT INTO state(key, value) SELECT key, value FROM state_format4 ORDER BY key")
+        conn.execute(_STATE_INDEX)
+        conn.execute("DROP TABLE state_format4")  # and the API's indexes on it (rebuilt on open)
+        conn.execute("UPDATE meta SET value=? WHERE key='store_format'", (b"5",))
+
+    def _to_format_6(self, conn: sqlite3.Connection) -> None:
+        """Format 6 adds ``event_refs``, built here from every stored event."""
+        log.warning("moving %s from store format 5 to 6 (indexing events by party, unit and listing)", self.path)
+        conn.execute("DROP TABLE IF EXISTS event_refs")  # whatever an interrupted or foreign tool left
+        conn.execute(_EVENT_REFS_TABLE)
+        conn.execute(_EVENT_REFS_FILL, (0,))
+        conn.execute("UPDATE meta SET value=? WHERE key='store_format'", (b"6",))
 
     def _check_format(self, conn: sqlite3.Connection, readonly: bool) -> None:
         """Stamp a new ledger with :data:`STORE_FORMAT`; refuse a ledger written in another format
-        (a reader also takes :data:`MIGRATABLE_FORMAT`, whose rows it reads the same way)."""
+        (a reader also takes :data:`MIGRATABLE_FORMATS`, whose rows it reads the same way)."""
         found = self._format(conn)
-        if found == STORE_FORMAT or (readonly and found == MIGRATABLE_FORMAT):
+        self.event_index = found == STORE_FORMAT or found is None
+        if found == STORE_FORMAT or (readonly and found in MIGRATABLE_FORMATS):
             return
         if found is None and conn.execute("SELECT 1 FROM blocks LIMIT 1").fetchone() is None:
             if not readonly:
@@ -354,11 +385,14 @@ class Store:
                         [(i, t, b.height, leaf) for i, t, leaf in w.txs],
                     )
                     c.executemany("INSERT OR REPLACE INTO tlog_nodes VALUES (?,?,?)", w.tlog_nodes)
-                    c.executemany(
-                        "INSERT INTO events(height, idx, txid, kind, data, parties, units, listings) "
-                        "VALUES (?,?,?,?,?,?,?,?)",
-                        [(b.height, *e) for e in w.events],
-                    )
+                    if w.events:
+                        last = c.execute("SELECT IFNULL(MAX(id), 0) FROM events").fetchone()[0]
+                        c.executemany(
+                            "INSERT INTO events(height, idx, txid, kind, data, parties, units, listings) "
+                            "VALUES (?,?,?,?,?,?,?,?)",
+                            [(b.height, *e) for e in w.events],
+                        )
+                        c.execute(_EVENT_REFS_FILL, (last,))
                 if puts:
                     c.executemany(  # a row keeps its place (rid) when rewritten
                         "INSERT INTO state(key, value) VALUES (?,?) "
@@ -489,28 +523,6 @@ class Store:
         """This store's state-map tiles as a ``NodeStore`` (for opening a ``StateMap``)."""
         return NodeReader(self.smt_get)
 
-    def events_after(self, after_id: int, limit: int = 1000) -> list[dict[str, Any]]:
-        cur = self._conn().execute(
-            "SELECT e.id, e.height, e.idx, e.txid, e.kind, e.data, e.parties, e.units, e.listings, b.time "
-            "FROM events e JOIN blocks b ON b.height = e.height WHERE e.id>? ORDER BY e.id LIMIT ?",
-            (after_id, limit),
-        )
-        return [
-            {
-                "id": r[0],
-                "height": r[1],
-                "index": r[2],
-                "txid": r[3],
-                "kind": r[4],
-                "data": orjson.loads(r[5]),
-                "parties": orjson.loads(r[6]),
-                "units": orjson.loads(r[7]),
-                "listings": orjson.loads(r[8]),
-                "time": r[9],
-            }
-            for r in cur
-        ]
-
     def last_event_id(self) -> int:
         row = self._conn().execute("SELECT MAX(id) FROM events").fetchone()
         return 0 if row[0] is None else int(row[0])
@@ -518,3 +530,50 @@ class Store:
     def execute(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Read-only query helper for derived views (listing search and the like)."""
         return list(self._conn().execute(sql, args))
+
+
+# -- events (module-level: the API's snapshot reader runs them on its own connections) ------------
+_EVENT_COLUMNS = (
+    "SELECT e.id, e.height, e.idx, e.txid, e.kind, e.data, e.parties, e.units, e.listings, b.time "
+    "FROM events e JOIN blocks b ON b.height = e.height "
+)
+
+
+def events_after(conn: sqlite3.Connection, after_id: int, limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` events after id ``after_id``, as the API serves them."""
+    cur = conn.execute(_EVENT_COLUMNS + "WHERE e.id>? ORDER BY e.id LIMIT ?", (after_id, limit))
+    return [_event_row(r) for r in cur]
+
+
+def event_ids(conn: sqlite3.Connection, refs: Sequence[str], after_id: int, limit: int) -> list[int]:
+    """The first ``limit`` ids after ``after_id`` of events naming any of ``refs`` (``event_refs``
+    values, e.g. ``"p:" + party``), ascending: one index range per ref, merged (format 6)."""
+    found: set[int] = set()
+    for ref in dict.fromkeys(refs):
+        cur = conn.execute("SELECT id FROM event_refs WHERE ref=? AND id>? ORDER BY id LIMIT ?", (ref, after_id, limit))
+        found.update(r[0] for r in cur)
+    return sorted(found)[:limit]
+
+
+def events_by_id(conn: sqlite3.Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The events with these ids (at most a few thousand), in id order."""
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    cur = conn.execute(_EVENT_COLUMNS + f"WHERE e.id IN ({marks}) ORDER BY e.id", list(ids))
+    return [_event_row(r) for r in cur]
+
+
+def _event_row(r: tuple[Any, ...]) -> dict[str, Any]:
+    return {
+        "id": r[0],
+        "height": r[1],
+        "index": r[2],
+        "txid": r[3],
+        "kind": r[4],
+        "data": orjson.loads(r[5]),
+        "parties": orjson.loads(r[6]),
+        "units": orjson.loads(r[7]),
+        "listings": orjson.loads(r[8]),
+        "time": r[9],
+    }

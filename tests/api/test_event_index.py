@@ -1,0 +1,89 @@
+"""A filtered stream catching up reads the event index, not every event since its position."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import kv_put
+
+from anju.api.events import Broadcaster, EventFilter, Subscriber
+from anju.api.snapshot import Reader
+from anju.chain.node import DB_NAME, Node
+from anju.crypto.keys import SigningKey
+from anju.crypto.tx import parse_and_verify
+
+
+class Spy(Reader):
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.scanned = 0  # rows read by events_after
+        self.named = 0  # rows read by events_naming
+
+    def events_after(self, after_id: int, limit: int = 1000) -> list[dict[str, Any]]:
+        rows = super().events_after(after_id, limit)
+        self.scanned += len(rows)
+        return rows
+
+    def events_naming(self, refs: Any, after_id: int, limit: int = 1000) -> list[dict[str, Any]]:
+        rows = super().events_naming(refs, after_id, limit)
+        self.named += len(rows)
+        return rows
+
+
+def _ledger(kv_data: Path, me: SigningKey, other: SigningKey) -> list[int]:
+    """2,500 events by ``other`` (more than two pages) and 3 by ``me`` among them; my event ids."""
+    node = Node(kv_data, verify_workers=0)
+    txs = [kv_put(other, i, k=f"o{i}") for i in range(1, 2501)]
+    for at, seq in ((10, 1), (1200, 2), (2400, 3)):
+        txs.insert(at, kv_put(me, seq, k=f"m{seq}"))
+    for start in range(0, len(txs), 500):
+        block = [parse_and_verify(t) for t in txs[start : start + 500]]
+        node.commit_block(f"2026-01-01T00:00:{start // 500 + 1:02d}.000Z", block)
+    node.store.close()
+    conn = sqlite3.connect(kv_data / DB_NAME)
+    try:
+        rows = conn.execute("SELECT id, parties FROM events ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    return [i for i, parties in rows if me.public_hex in parties]
+
+
+def _catch_up(reader: Reader, flt: EventFilter, after: int) -> list[int]:
+    async def run() -> list[int]:
+        hub = Broadcaster(reader)
+        sub = Subscriber(flt, after)
+        out = b"".join([chunk async for chunk in hub._catch_up(sub)])
+        return [int(line[4:]) for line in out.split(b"\n") if line.startswith(b"id: ")]
+
+    return asyncio.run(run())
+
+
+def test_a_party_filter_reads_only_that_partys_events(kv_data: Path) -> None:
+    me, other = SigningKey(b"m" * 32), SigningKey(b"o" * 32)
+    mine = _ledger(kv_data, me, other)
+    reader = Spy(kv_data / DB_NAME)
+    assert reader.event_index
+    assert _catch_up(reader, EventFilter(parties=frozenset({me.public_hex})), 0) == mine
+    assert reader.scanned == 0 and reader.named == 3
+    assert _catch_up(reader, EventFilter(parties=frozenset({me.public_hex})), mine[0]) == mine[1:]
+    both = _catch_up(reader, EventFilter(parties=frozenset({me.public_hex, other.public_hex})), 0)
+    assert len(both) == 2503 and both == sorted(both)
+    assert reader.scanned == 0
+
+
+def test_kinds_alone_and_an_unindexed_ledger_are_scanned(kv_data: Path) -> None:
+    me, other = SigningKey(b"m" * 32), SigningKey(b"o" * 32)
+    mine = _ledger(kv_data, me, other)
+    reader = Spy(kv_data / DB_NAME)
+    assert len(_catch_up(reader, EventFilter(kinds=frozenset({"kv."})), 0)) == 2503
+    assert reader.scanned == 2503 and reader.named == 0
+    conn = sqlite3.connect(kv_data / DB_NAME)  # as a format-5 ledger a reader meets before a node moves it
+    conn.executescript("DROP TABLE event_refs; UPDATE meta SET value = x'35' WHERE key = 'store_format';")
+    conn.close()
+    old = Spy(kv_data / DB_NAME)
+    assert not old.event_index
+    assert _catch_up(old, EventFilter(parties=frozenset({me.public_hex})), 0) == mine
+    assert old.scanned == 2503 and old.named == 0
