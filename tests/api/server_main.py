@@ -16,6 +16,7 @@ import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from anju.api.app import Settings, create_app
+from anju.api.http import UVICORN_HTTP
 from anju.chain.node import Node, now_rfc3339
 
 
@@ -106,7 +107,7 @@ def main() -> None:
     )
     if a.lie:
         app = Liar(app, a.lie)
-    uvicorn.run(app, host="127.0.0.1", port=a.port, log_level="warning", timeout_graceful_shutdown=3)
+    uvicorn.run(app, host="127.0.0.1", port=a.port, log_level="warning", timeout_graceful_shutdown=3, **UVICORN_HTTP)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 from tests.api.conftest import CHAIN, Server
 
 from anju.client import AnjuClient
@@ -381,3 +382,43 @@ def test_a_forged_copy_does_not_shut_out_a_batch_item_either(kv_server: Server) 
         assert answer.json()["results"][0]["status"] == "committed", answer.text
     twice = kv_server.http.post("/api/v1/txs/batch", content=orjson.dumps([env(key, 21), env(key, 21)]))
     assert [r["status"] for r in twice.json()["results"]] == ["pending", "rejected"]
+
+
+def _raw(url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``request`` as it is on a new connection; the answer's status, headers and body."""
+    import socket
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    with socket.create_connection((u.hostname, u.port), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+UNREADABLE = [
+    b"GARBAGE\r\n\r\n",
+    b"GET /api/v1/node HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n",
+    b"POST /api/v1/txs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("cli", [False, True], ids=["app", "anju-serve"])
+def test_a_request_http_cannot_read_gets_the_json_error_body(
+    kv_ledger: Path, start_server: Callable[..., Server], cli: bool
+) -> None:
+    """uvicorn answers a request its parser refuses before the app sees it; the answer is still the
+    contract's JSON error, and the server goes on serving."""
+    s = start_server(kv_ledger, cli=cli)
+    for request in UNREADABLE:
+        status, headers, body = _raw(s.url, request)
+        assert status == 400 and headers["content-type"] == "application/json", (request, headers, body)
+        error = orjson.loads(body)["error"]
+        assert error["code"] == "BAD_REQUEST" and error["message"].startswith("the HTTP request could not be read")
+    assert s.http.get("/api/v1/node").status_code == 200

@@ -254,6 +254,8 @@ def build_app(data: Path, rpc: str, web_dir: Path | None = None) -> Any:
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
+    from anju.api.http import UVICORN_HTTP
+
     p = argparse.ArgumentParser(prog="python -m anju.cli.member_api", description=__doc__)
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--rpc", required=True, help="this member's CometBFT RPC, http://host:port")
@@ -262,7 +264,13 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     logging.basicConfig(level="INFO")
     uvicorn.run(
-        build_app(a.data, a.rpc), host=a.host, port=a.port, log_level="warning", access_log=False, proxy_headers=False
+        build_app(a.data, a.rpc),
+        host=a.host,
+        port=a.port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        **UVICORN_HTTP,
     )
 
 

@@ -36,6 +36,7 @@ def _serve(
     import uvicorn
 
     from anju.api.app import create_app
+    from anju.api.http import UVICORN_HTTP
     from anju.chain.node import Node
     from anju.web.portal import mount_web
 
@@ -58,6 +59,7 @@ def _serve(
         access_log=False,
         proxy_headers=forwarded_allow is not None,
         forwarded_allow_ips=forwarded_allow or "",
+        **UVICORN_HTTP,
     )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
+from anju.api.http import UVICORN_HTTP
 from anju.chain.node import Node
 from anju.web.portal import mount_web
 from anju.web.sessions import MAX_SESSIONS
@@ -35,7 +36,7 @@ def main() -> None:
     ap.add_argument("--max-sessions", type=int, default=MAX_SESSIONS)
     args = ap.parse_args()
     app = build_app(args.data, args.public_url, args.max_sessions)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=False)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=False, **UVICORN_HTTP)
 
 
 if __name__ == "__main__":
