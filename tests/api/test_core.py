@@ -422,3 +422,20 @@ def test_a_request_http_cannot_read_gets_the_json_error_body(
         error = orjson.loads(body)["error"]
         assert error["code"] == "BAD_REQUEST" and error["message"].startswith("the HTTP request could not be read")
     assert s.http.get("/api/v1/node").status_code == 200
+
+
+def test_a_scalar_query_parameter_given_twice_is_refused(kv_server: Server) -> None:
+    """FastAPI alone keeps the last of ``?limit=1&limit=1000``: whichever copy a proxy kept would win."""
+    h = kv_server.http
+    r = h.get("/api/v1/events?format=json&limit=1&limit=1000")
+    assert err(r) == "BAD_REQUEST" and r.status_code == 400 and "'limit'" in r.json()["error"]["message"]
+    assert err(h.get("/api/v1/proofs/consistency?first=1&first=1")) == "BAD_REQUEST"
+    key = SigningKey.generate()
+    raw = orjson.dumps(env(key, 1))
+    for q in ("wait=commit&wait=none", "timeout=5&timeout=6"):
+        assert err(h.post(f"/api/v1/txs?{q}", content=raw)) == "BAD_REQUEST", q
+        assert err(h.post(f"/api/v1/txs/batch?{q}", content=b"[" + raw + b"]")) == "BAD_REQUEST", q
+    party = "ab" * 32
+    ok = h.get(f"/api/v1/events?format=json&party={party}&party={'cd' * 32}&kind=kv.&kind=x.")
+    assert ok.status_code == 200  # the event filters are lists: repeating them is how to give several
+    assert post(kv_server, env(key, 1)).status_code == 200  # nothing was queued by the refused posts

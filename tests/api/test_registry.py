@@ -193,6 +193,8 @@ def test_search_units_parties_leases(world: World) -> None:
     for name in ("min_rent", "max_rent", "rooms", "min_area", "max_area", "limit"):
         r = h.get("/api/v1/listings", params={name: "1_0"})  # not read as 10
         assert r.status_code == 400 and r.json()["error"]["code"] == "BAD_REQUEST", name
+        r = h.get(f"/api/v1/listings?{name}=1&{name}=2")  # given twice
+        assert r.status_code == 400 and r.json()["error"]["code"] == "BAD_REQUEST", name
     p1 = h.get("/api/v1/listings", params={"include_inactive": "true", "limit": 2}).json()
     if p1["next"]:
         p2 = h.get("/api/v1/listings", params={"include_inactive": "true", "limit": 2, "cursor": p1["next"]}).json()

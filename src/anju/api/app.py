@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -130,7 +130,7 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
     app.state.broadcaster = hub
     app.state.settings = cfg
     errors.install(app)
-    r = APIRouter(prefix=API, responses=schemas.ERRORS)
+    r = APIRouter(prefix=API, responses=schemas.ERRORS, dependencies=[Depends(schemas.single_values)])
 
     # -- node and checkpoints -------------------------------------------------------------------
     @r.get("/node", response_model=schemas.NodeInfo, operation_id="get_node")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from starlette.responses import Response
 
 from anju.api import schemas
@@ -57,7 +57,9 @@ def _record(s: Snapshot, key: str, what: str) -> dict[str, Any]:
 def registry_router(node: Node, reader: Reader) -> APIRouter:
     from anju.registry import vcode, views
 
-    r = APIRouter(prefix="/api/v1", responses=schemas.ERRORS, tags=["registry"])
+    r = APIRouter(
+        prefix="/api/v1", responses=schemas.ERRORS, tags=["registry"], dependencies=[Depends(schemas.single_values)]
+    )
 
     @r.get("/listings", response_model=schemas.ListingsPage, operation_id="search_listings")
     def search_listings(

@@ -431,6 +431,8 @@ def parse_submit_query(qs: bytes, default_timeout: float) -> tuple[bool, float] 
         pairs = parse_qsl(qs.decode("latin-1"), keep_blank_values=True, strict_parsing=True)
     except ValueError:
         return None
+    if len({k for k, _ in pairs}) != len(pairs):  # a repeated parameter: FastAPI answers BAD_REQUEST
+        return None
     for k, v in pairs:
         if k == "wait" and v in ("none", "commit"):
             wait = v == "commit"
