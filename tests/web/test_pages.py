@@ -347,3 +347,27 @@ def test_public_url_and_a_full_portal(tmp_path: Path) -> None:
         token = form_token(first)
         assert first.post("/signout", data={"form_token": token}).status_code == 303
         assert second.post("/signin/demo", data={"party": key("landlord").public_hex}).status_code == 303
+
+
+def test_notice_dispute_and_report_forms_reach_the_ledger(tmp_path: Path) -> None:
+    """These three forms once sent bodies their kinds refuse (no mode; one hash for a list)."""
+    ids = build(tmp_path)
+    lease, today = ids["lease3"], ids["today"]
+    with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=30) as client:
+        token = sign_in(client, "tenant2")
+        acts = [
+            ("dispute.open", {"lease": lease, "subject": "condition", "evidence": "photos of the damp wall"}),
+            ("report.file", {"listing": ids["listing"], "evidence": "the flat is not for rent"}),
+            ("lease.terminate", {"lease": lease, "on": add_days(today, 70), "reason_hash": "moving for work"}),
+        ]
+        for name, data in acts:
+            resp = client.post(f"/act/{name}?lang=en", data={**data, "form_token": token, "next": "/me"})
+            assert resp.status_code == 303, (name, resp.text[-800:])
+            assert "Done:" in client.get("/me", params={"lang": "en"}).text, name
+        kinds = [
+            e["kind"]
+            for e in client.get("/api/v1/events", params={"format": "json", "after": 0, "limit": 1000}).json()["events"]
+        ]
+        assert {"dispute.opened", "report.filed", "lease.terminated"} <= set(kinds), kinds
+        lease_rec = client.get(f"/api/v1/leases/{lease}").json()
+        assert lease_rec["value"]["ends_on"] == add_days(today, 70), lease_rec["value"]

@@ -350,6 +350,26 @@ FORMS: dict[str, Form] = {
 }
 
 
+def body_fields(form: Form, fields: dict[str, Any], role: str) -> dict[str, Any]:
+    """The transaction body fields of ``form`` (one with a kind) from its parsed ``fields``, as
+    signed by a party of ``role``: what the form asks in people's terms, in the kind's shape."""
+    out = dict(fields)
+    if form.name == "deposit.return":
+        deductions = []
+        if out.get("deduction_amount"):
+            deductions.append({"reason": out.get("deduction_reason") or "-", "amount": out["deduction_amount"]})
+        out = {"lease": out["lease"], "deductions": deductions}
+    elif form.name == "listing.publish":
+        out.setdefault("photos", [])
+        if role == "landlord":
+            out.pop("mandate", None)
+    elif form.name == "lease.terminate":
+        out["mode"] = "notice"  # one side's notice; a mutual end needs both signatures (not a form)
+    elif form.name in ("dispute.open", "report.file"):
+        out["evidence"] = [out["evidence"]]  # the kind takes a list of hashes; the form gives one
+    return out
+
+
 def yuan_to_fen(text: str) -> int | None:
     try:
         value = Decimal(text.replace(",", "").replace("¥", "").strip())

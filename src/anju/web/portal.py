@@ -34,7 +34,7 @@ from anju.registry import vcode
 from anju.registry.credit import FACTORS
 from anju.registry.dates import overlaps
 from anju.web import demo
-from anju.web.forms import FORMS, Form, parse
+from anju.web.forms import FORMS, Form, body_fields, parse
 from anju.web.i18n import LANGS, Gettext, gettext_for, pick_lang
 from anju.web.offers import Offers
 from anju.web.reads import NodeLike, Reader, Search
@@ -595,17 +595,8 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
             lease=receipt.txid[:16],
             height=receipt.height,
         )
-    if form.name == "deposit.return":
-        deductions = []
-        if fields.get("deduction_amount"):
-            deductions.append({"reason": fields.get("deduction_reason") or "-", "amount": fields["deduction_amount"]})
-        fields = {"lease": fields["lease"], "deductions": deductions}
-    if form.name == "listing.publish":
-        fields.setdefault("photos", [])
-        if s.role == "landlord":
-            fields.pop("mandate", None)
     assert form.kind is not None
-    receipt = await p.sign_and_send(c, fields, form.kind)
+    receipt = await p.sign_and_send(c, body_fields(form, fields, s.role), form.kind)
     return _(
         "Done: %(what)s. Transaction %(txid)s, block %(height)s.",
         what=_(form.title),

@@ -1,0 +1,66 @@
+"""Every portal form makes a body its transaction kind accepts (checked with the registry's own
+schema), for every role that may use it: a form whose body the ledger refuses fails every time."""
+
+from __future__ import annotations
+
+import gettext
+
+import pytest
+
+from anju.registry.kinds import KINDS
+from anju.registry.schema import BodyCheck
+from anju.web.forms import FORMS, Field, Form, body_fields, parse
+
+_ = gettext.NullTranslations().gettext
+KEY = "ab" * 32
+ID = "0123456789abcdef"
+
+
+def _sample(f: Field) -> str:
+    if f.type in ("hidden", "id"):
+        return {"subject": KEY, "party": KEY, "commitment": "cd" * 32}.get(f.name, ID)
+    return {
+        "text": "x",
+        "textarea": "a description",
+        "date": "2027-01-31",
+        "month": "2027-01",
+        "money": "1234.50",
+        "int": str(f.lo if f.lo is not None else 1),
+        "bool": "on",
+        "key": KEY,
+        "choice": f.choices[0][0] if f.choices else "",
+        "sha256": "some text",
+        "commit": "Room 1201, 88 Some Road",
+    }[f.type]
+
+
+SIGNED = [form for form in FORMS.values() if form.kind is not None]
+
+
+@pytest.mark.parametrize("form", SIGNED, ids=[f.name for f in SIGNED])
+def test_a_filled_form_is_a_body_its_kind_accepts(form: Form) -> None:
+    assert form.kind in KINDS, form.kind
+    raw = {f.name: _sample(f) for f in form.fields}
+    fields, refusal, _notes = parse(form, raw, _)
+    assert not refusal, (form.name, refusal)
+    check = BodyCheck(KINDS[form.kind].fields)
+    for role in form.roles:
+        body = {"chain": "c", "kind": form.kind, "signer": KEY, "seq": 1, **body_fields(form, fields, role)}
+        check(body)  # raises TxRejected (UNKNOWN_FIELD, INVALID_FIELD) on a body the ledger refuses
+    optional = [f for f in form.fields if not f.required and f.type != "bool"]
+    if optional:  # and with every optional field left empty
+        fields, refusal, _notes = parse(form, {k: v for k, v in raw.items() if k not in {f.name for f in optional}}, _)
+        assert not refusal
+        for role in form.roles:
+            check({"chain": "c", "kind": form.kind, "signer": KEY, "seq": 1, **body_fields(form, fields, role)})
+
+
+def test_the_forms_that_failed_every_time() -> None:
+    """Give notice sent no mode; a dispute and a fake-listing report sent one hash for a list."""
+    notice, _r, _n = parse(FORMS["lease.terminate"], {"lease": ID, "on": "2027-01-31", "reason_hash": "r"}, _)
+    assert body_fields(FORMS["lease.terminate"], notice, "tenant")["mode"] == "notice"
+    for name in ("dispute.open", "report.file"):
+        raw = {f.name: _sample(f) for f in FORMS[name].fields}
+        fields, _r, _n = parse(FORMS[name], raw, _)
+        evidence = body_fields(FORMS[name], fields, "tenant")["evidence"]
+        assert isinstance(evidence, list) and len(evidence) == 1 and len(evidence[0]) == 64
