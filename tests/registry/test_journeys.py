@@ -150,3 +150,57 @@ def test_review_only_once_and_only_by_counterparties(world: World) -> None:
     refused(world, "ALREADY_REVIEWED", world.tenant, "review.write", **{**review, "rating": 1})
     c.do(world.owner, "review.write", lease=lease, subject=world.tenant.public_hex, rating=4, text_hash=H2)
     assert views.credit_view(c.state, world.owner.public_hex)["score"] == 608
+
+
+def _returned_deposit(world: World, deduction: int) -> str:
+    """A one-month lease with its deposit lodged, held and returned with ``deduction`` kept."""
+    c = world.chain
+    lease = c.do(
+        world.owner,
+        "lease.sign",
+        [world.tenant],
+        unit=world.unit,
+        landlord=world.owner.public_hex,
+        tenant=world.tenant.public_hex,
+        **lease_terms(start="2026-01-01", end="2026-01-31"),
+    ).txid[:16]
+    c.do(world.tenant, "deposit.lodge", lease=lease, amount=900_000)
+    payment = c.get(layout.lease(lease))["deposit_payment"]  # type: ignore[index]
+    c.do(world.owner, "payment.confirm", payment=payment)
+    c.day = "2026-01-31"
+    c.do(world.owner, "deposit.return", lease=lease, deductions=[{"reason": "墙面", "amount": deduction}])
+    return lease
+
+
+@pytest.mark.parametrize(
+    ("outcome", "award", "returned"),
+    [("upheld", 200_000, 800_000), ("settled", 500_000, 900_000), ("rejected", 300_000, 600_000)],
+)
+def test_a_contested_deposit_is_settled_by_the_decision(world: World, outcome: str, award: int, returned: int) -> None:
+    """The tenant disputes the deductions; the authority's decision settles the deposit: the award
+    goes back to the tenant (never beyond the deposit; nothing when the dispute is rejected)."""
+    c = world.chain
+    lease = _returned_deposit(world, 300_000)
+    dispute = c.do(world.tenant, "dispute.open", lease=lease, subject="deposit", evidence=[H]).txid[:16]
+    rec = c.get(layout.lease(lease))
+    assert rec is not None and rec["deposit_status"] == "disputed" and rec["deposit_dispute"] == dispute
+    refused(world, "ALREADY_DONE", world.tenant, "deposit.accept", lease=lease)  # contested: only the decision settles
+    authority = c.authority
+    c.do(authority, "dispute.resolve", dispute=dispute, outcome=outcome, award=award, decision_hash=H2)
+    rec = c.get(layout.lease(lease))
+    assert rec is not None and rec["deposit_status"] == "decided" and rec["deposit_returned"] == returned
+    refused(world, "ALREADY_DONE", world.tenant, "deposit.accept", lease=lease)
+    refused(world, "ALREADY_DONE", world.owner, "deposit.return", lease=lease, deductions=[])
+
+
+def test_a_second_deposit_dispute_does_not_settle_it(world: World) -> None:
+    c = world.chain
+    lease = _returned_deposit(world, 300_000)
+    first = c.do(world.tenant, "dispute.open", lease=lease, subject="deposit", evidence=[H]).txid[:16]
+    second = c.do(world.owner, "dispute.open", lease=lease, subject="deposit", evidence=[H2]).txid[:16]
+    c.do(c.authority, "dispute.resolve", dispute=second, outcome="upheld", award=100_000, decision_hash=H)
+    rec = c.get(layout.lease(lease))
+    assert rec is not None and rec["deposit_status"] == "disputed"  # still waiting for the first one's decision
+    c.do(c.authority, "dispute.resolve", dispute=first, outcome="upheld", award=100_000, decision_hash=H)
+    rec = c.get(layout.lease(lease))
+    assert rec is not None and rec["deposit_status"] == "decided" and rec["deposit_returned"] == 700_000

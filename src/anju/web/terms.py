@@ -32,7 +32,7 @@ STATES = (
     N_("suspended"),
 )
 REASONS = (N_("mandate_ended"), N_("mandate_revoked"), N_("code_expired"), N_("leased"), N_("fake"))
-DEPOSIT = (N_("none"), N_("lodged"), N_("held"), N_("returned"), N_("accepted"), N_("disputed"))
+DEPOSIT = (N_("none"), N_("lodged"), N_("held"), N_("returned"), N_("accepted"), N_("disputed"), N_("decided"))
 PAYMENTS = (N_("rent"), N_("deposit"))
 SUBJECTS = (N_("condition"), N_("termination"), N_("other"))
 FACTORS = (
@@ -62,6 +62,7 @@ EVENTS: dict[str, str] = {
     "agent.dismissed": N_("An agent was dismissed"),
     "credit.changed": N_("A credit record changed"),
     "deposit.accepted": N_("A deposit settlement was accepted"),
+    "deposit.decided": N_("A contested deposit was decided"),
     "deposit.recorded": N_("A deposit payment was recorded"),
     "deposit.returned": N_("A deposit was settled"),
     "dispute.opened": N_("A dispute was opened"),

@@ -47,8 +47,9 @@ def open_dispute(call: Call) -> None:
     }
     call.put(layout.dispute(did), rec)
     if b["subject"] == "deposit" and lease["deposit_status"] == "returned":
-        # Only a top-level field changes: a shallow copy of the read-only record will do.
-        call.put(layout.lease(lease["id"]), {**lease, "deposit_status": "disputed"})
+        # The settlement is contested: this dispute's decision will settle it (resolve_dispute).
+        # Only top-level fields change: a shallow copy of the read-only record will do.
+        call.put(layout.lease(lease["id"]), {**lease, "deposit_status": "disputed", "deposit_dispute": did})
     call.emit(
         "dispute.opened",
         {"dispute": did, "lease": lease["id"], "subject": b["subject"]},
@@ -84,6 +85,29 @@ def resolve_dispute(call: Call) -> None:
             credit.award(call, who, "disputes_lost", -30)
     elif b["outcome"] == "rejected":
         credit.award(call, rec["opener"], "disputes_lost", -10)
+    _settle_deposit(call, rec, unit["owner"])
+
+
+def _settle_deposit(call: Call, rec: Record, owner: str) -> None:
+    """The decision on a contested deposit settlement settles it: the award (to the opener) moves
+    that much of the deposit towards the opener, within what the deposit holds."""
+    lease = call.peek_need(layout.lease(rec["lease"]), "lease")
+    if lease["deposit_status"] != "disputed" or lease.get("deposit_dispute") != rec["id"]:
+        return
+    offered = lease["deposit_returned"]
+    award = rec["award"] if rec["outcome"] != "rejected" else 0
+    tenant_opened = rec["opener"] == lease["tenant"]  # else the landlord side claims more of it
+    returned = min(lease["deposit"], offered + award) if tenant_opened else max(0, offered - award)
+    call.put_view(
+        layout.lease(lease["id"]),
+        {**lease, "deposit_status": "decided", "deposit_returned": returned, "deposit_decided_tx": call.txid},
+    )
+    call.emit(
+        "deposit.decided",
+        {"lease": lease["id"], "dispute": rec["id"], "offered": offered, "returned": returned},
+        parties=[owner, lease["tenant"], lease["collector_party"]],
+        units=[lease["unit"]],
+    )
 
 
 def file_report(call: Call) -> None:

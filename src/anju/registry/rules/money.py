@@ -160,7 +160,8 @@ def return_deposit(call: Call) -> None:
     if call.date < lease["ends_on"]:
         reject("LEASE_NOT_ENDED", "the deposit is returned from the lease's last day on", lease=lease["id"])
     if lease["deposit_status"] != "held":
-        code = "ALREADY_DONE" if lease["deposit_status"] in ("returned", "accepted", "disputed") else "AMOUNT_MISMATCH"
+        settled = ("returned", "accepted", "disputed", "decided")
+        code = "ALREADY_DONE" if lease["deposit_status"] in settled else "AMOUNT_MISMATCH"
         reject(code, f"no confirmed deposit to return (deposit is {lease['deposit_status']})", lease=lease["id"])
     deductions = call.body["deductions"]
     total = sum(d["amount"] for d in deductions)
