@@ -441,3 +441,27 @@ def test_a_lease_runs_at_most_twenty_years() -> None:
     with pytest.raises(TxRejected) as err:  # one day more than twenty years (20 x 366 days let 15 through)
         w2.chain.do(w2.owner, "lease.sign", [w2.tenant], **lease_fields(w2, start="2026-02-01", end="2046-02-01"))
     assert err.value.code == "INVALID_FIELD" and err.value.details["field"] == "end" and w2.chain.root() == before
+
+
+def test_a_rent_escrow_attestation_covers_the_months_paid_ahead_once(world: World) -> None:
+    """An attestation of twelve months' rent lets an agency collect twelve months ahead, not twelve
+    more on top of them (it once did, for any number of payments)."""
+    w = world
+    mid = w.grant(w.agency_a, to="2028-12-31")
+    fields = {**lease_fields(w, start="2026-02-01", end="2028-01-31", collector="agency"), "mandate": mid}
+    lid = w.chain.do(w.agent_a, "lease.sign", [w.tenant], **fields).txid[:16]
+    account = "ab" * 32
+    w.chain.do(w.bank, "bank.attest_escrow", lease=lid, purpose="rent", amount=12 * 900_000, account_commitment=account)
+    w.chain.do(w.tenant, "rent.pay", lease=lid, period="2026-02", months=12, amount=12 * 900_000)
+    before = w.chain.root()
+    with pytest.raises(TxRejected) as err:
+        w.chain.do(w.tenant, "rent.pay", lease=lid, period="2027-02", months=12, amount=12 * 900_000)
+    assert err.value.code == "BANK_ATTESTATION_REQUIRED" and err.value.details["needed"] == 24 * 900_000
+    assert w.chain.root() == before
+    with pytest.raises(TxRejected) as err:  # a single month more is not covered either
+        w.chain.do(w.tenant, "rent.pay", lease=lid, period="2027-02", months=1, amount=900_000)
+    assert err.value.code == "BANK_ATTESTATION_REQUIRED"
+    w.chain.day = "2026-11-05"  # time passes: January is now within three months
+    w.chain.do(w.tenant, "rent.pay", lease=lid, period="2027-02", months=1, amount=900_000)
+    w.chain.do(w.bank, "bank.attest_escrow", lease=lid, purpose="rent", amount=12 * 900_000, account_commitment=account)
+    w.chain.do(w.tenant, "rent.pay", lease=lid, period="2027-03", months=11, amount=11 * 900_000)

@@ -119,12 +119,19 @@ def pay_rent(call: Call) -> None:
         reject("PERIOD_OUT_OF_ORDER", "the payment runs past the lease's last month", last=month_of(lease["ends_on"]))
     if b["amount"] != lease["rent"] * b["months"]:
         reject("AMOUNT_MISMATCH", "amount must equal rent x months", rent=lease["rent"])
+    # Months paid after the block's month once this payment is in: past three, the supervised
+    # account must hold the rent of all of them (earlier prepayments count: an attestation is not
+    # used again for each new payment).
     ahead = months_between(month_of(call.date), last)
-    if lease["collector"] == "agency" and ahead > MAX_MONTHS_AHEAD and lease["escrow"]["rent"] < b["amount"]:
+    held = lease["rent"] * ahead
+    if lease["collector"] == "agency" and ahead > MAX_MONTHS_AHEAD and lease["escrow"]["rent"] < held:
         reject(
             "BANK_ATTESTATION_REQUIRED",
-            "an agency collecting rent more than three months ahead needs a bank's escrow attestation",
+            "an agency collecting rent more than three months ahead needs a bank's escrow attestation "
+            "of the rent of every month paid ahead",
             lease=lease["id"],
+            attested=lease["escrow"]["rent"],
+            needed=held,
         )
     due = due_date(b["period"], lease["payment_day"])
     late = max(0, days_between(due, call.date))
