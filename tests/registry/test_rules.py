@@ -108,6 +108,11 @@ def _unit_not_free(w: World) -> Case:
     return w.owner, "listing.publish", (), {"unit": w.unit, **listing_terms(available_from="2026-06-01")}
 
 
+def _let_within_the_term(w: World) -> Case:
+    signed_lease(w, start="2026-05-01", end="2026-12-31")  # free in February, let from May
+    return w.owner, "listing.publish", (), {"unit": w.unit, **listing_terms(available_from="2026-02-01")}
+
+
 def _overlap(w: World) -> Case:
     signed_lease(w)
     return w.owner, "lease.sign", (w.tenant2,), {**lease_fields(w, start="2027-01-31", end="2027-06-30"),
@@ -330,6 +335,7 @@ CASES: dict[str, tuple[str, Callable[[World], Case]]] = {
     "agency signs without the right": ("MANDATE_NO_SIGNING", _agency_signs_without_right),
     "second live listing by one publisher": ("LISTING_EXISTS", _listing_exists),
     "listing a let unit": ("UNIT_NOT_FREE", _unit_not_free),
+    "listing a unit let within the shortest term": ("UNIT_NOT_FREE", _let_within_the_term),
     "overlapping lease": ("LEASE_OVERLAP", _overlap),
     "overlapping renewal": ("LEASE_OVERLAP", _overlap_renewal),
     "renewal ending before it starts": ("RENEWAL_NOT_CONTIGUOUS", _renewal_backwards),
@@ -465,3 +471,18 @@ def test_a_rent_escrow_attestation_covers_the_months_paid_ahead_once(world: Worl
     w.chain.do(w.tenant, "rent.pay", lease=lid, period="2027-02", months=1, amount=900_000)
     w.chain.do(w.bank, "bank.attest_escrow", lease=lid, purpose="rent", amount=12 * 900_000, account_commitment=account)
     w.chain.do(w.tenant, "rent.pay", lease=lid, period="2027-03", months=11, amount=11 * 900_000)
+
+
+def test_a_listing_fits_between_leases_only_for_its_whole_shortest_term(world: World) -> None:
+    w = world
+    signed_lease(w, start="2026-05-01", end="2026-12-31")
+    # three months free from February: a three-month minimum term fits, a four-month one does not
+    with pytest.raises(TxRejected) as err:
+        w.chain.do(
+            w.owner, "listing.publish", unit=w.unit, **listing_terms(available_from="2026-02-01", min_term_months=4)
+        )
+    assert err.value.code == "UNIT_NOT_FREE" and err.value.details["term_to"] == "2026-05-31"
+    w.chain.do(w.owner, "listing.publish", unit=w.unit, **listing_terms(available_from="2026-02-01", min_term_months=3))
+    mid = w.grant(w.agency_a, to="2027-12-31")  # from the day after the lease: free for a year
+    terms = listing_terms(available_from="2027-01-01", min_term_months=12)
+    w.chain.do(w.agency_a, "listing.publish", unit=w.unit, mandate=mid, **terms)

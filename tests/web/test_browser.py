@@ -194,7 +194,7 @@ def test_owner_is_told_live_when_an_agency_publishes(server: dict[str, Any], pag
         form.locator("select[name=mandate]").select_option(index=1)
         form.locator("input[name=rent]").fill("9000")
         form.locator("input[name=deposit]").fill("9000")
-        form.locator("input[name=available_from]").fill(today)
+        form.locator("input[name=available_from]").fill(add_days(today, 376))  # once tenant 2's lease is over
         form.locator("textarea[name=description]").fill("汇贤居一室户")
         assert "Publish a listing" in submit(agency, form.locator("button[type=submit]"))
     finally:

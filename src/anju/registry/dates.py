@@ -39,6 +39,19 @@ def add_years(day: str, n: int) -> str:
         return d.replace(year=d.year + n, day=28).isoformat()
 
 
+def term_end(first: str, months: int) -> str:
+    """The last day of a term of ``months`` months from ``first``: the day before the same day
+    ``months`` later, or that month's last day when it has no such day (a month from 31 January
+    ends on the last day of February)."""
+    d = date.fromisoformat(first)
+    index = d.year * 12 + (d.month - 1) + months
+    year, month = index // 12, index % 12 + 1
+    last_day = (date(year + (month == 12), month % 12 + 1, 1).toordinal() - 1) - date(year, month, 1).toordinal() + 1
+    if d.day > last_day:  # no such day that month: the term runs to that month's end
+        return date(year, month, last_day).isoformat()
+    return add_days(date(year, month, d.day).isoformat(), -1)
+
+
 def add_days(day: str, n: int) -> str:
     return date.fromordinal(date.fromisoformat(day).toordinal() + n).isoformat()
 

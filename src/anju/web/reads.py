@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import orjson
 
 from anju.registry import layout, vcode, views
-from anju.registry.dates import add_days
+from anju.registry.dates import add_days, overlaps, term_end
 from anju.registry.status import lease_phase, listing_status, mandate_status
 
 Record = dict[str, Any]
@@ -297,12 +297,12 @@ class Reader:
         view = views.listing_view(self.state, listing["id"], self.today) or {}
         unit = self.unit(listing["unit"]) or {}
         mandate = view.get("mandate")
+        # the first day from which the unit is free for the listing's shortest term
         free_from = listing["available_from"]
-        for lid in unit.get("leases", []):
-            lease = self.lease(lid)
-            live = lease is not None and lease["parent"] is None and lease["status"] == "active"
-            if live and lease is not None and lease["start"] <= free_from <= lease["ends_on"]:
-                free_from = add_days(lease["ends_on"], 1)
+        leases = [self.lease(lid) for lid in unit.get("leases", [])]
+        for lease in sorted((x for x in leases if x is not None and x["parent"] is None), key=lambda x: x["start"]):
+            if overlaps(free_from, term_end(free_from, listing["min_term_months"]), lease["start"], lease["ends_on"]):
+                free_from = max(free_from, add_days(lease["ends_on"], 1))
         return {
             "listing": listing,
             "unit": view.get("unit") or {},

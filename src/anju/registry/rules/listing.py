@@ -5,7 +5,7 @@ from __future__ import annotations
 from anju.registry import layout, vcode
 from anju.registry.call import Call, Record, View
 from anju.registry.codes import reject
-from anju.registry.dates import add_days
+from anju.registry.dates import add_days, overlaps, term_end
 from anju.registry.rules.common import acting_agency, require_licensed_agency
 from anju.registry.rules.mandate import live_mandate_for
 from anju.registry.rules.sweep import sweep_unit
@@ -13,11 +13,20 @@ from anju.registry.rules.unit import attested_unit
 from anju.registry.status import LISTING_DAYS, listing_status, mandate_live
 
 
-def _check_free(call: Call, unit: Record, day: str) -> None:
+def _check_free(call: Call, unit: Record, first: str, months: int) -> None:
+    """The unit is free for the advertised term: from ``first``, for the shortest lease offered."""
+    last = term_end(first, months)
     for lid in unit["leases"]:
         lease = call.peek_need(layout.lease(lid), "lease")
-        if lease["parent"] is None and lease["start"] <= day <= lease["ends_on"]:
-            reject("UNIT_NOT_FREE", f"lease {lid} covers {day}", unit=unit["id"], lease=lid)
+        if lease["parent"] is None and overlaps(first, last, lease["start"], lease["ends_on"]):
+            reject(
+                "UNIT_NOT_FREE",
+                f"lease {lid} ({lease['start']} to {lease['ends_on']}) falls within {first} to {last}",
+                unit=unit["id"],
+                lease=lid,
+                term_from=first,
+                term_to=last,
+            )
 
 
 def _check_no_exclusive(call: Call, unit: Record, agency: str) -> None:
@@ -56,7 +65,7 @@ def publish(call: Call) -> None:
             reject("RENT_BELOW_MINIMUM", "rent is below the owner's minimum", min_rent=mandate["min_rent"])
         publisher, role = agency, "agency"
         agent = call.signer if call.signer != agency else None
-    _check_free(call, unit, b["available_from"])
+    _check_free(call, unit, b["available_from"], b["min_term_months"])
     _check_one_live(call, unit, publisher)
     lid = call.new_id
     if call.exists(layout.listing(lid)):
@@ -152,7 +161,7 @@ def renew(call: Call) -> None:
         )
     if listing["publisher_role"] == "agency":
         _check_no_exclusive(call, unit, listing["publisher"])
-    _check_free(call, unit, max(listing["available_from"], call.date))
+    _check_free(call, unit, max(listing["available_from"], call.date), listing["min_term_months"])
     if listing["status"] != "live":  # an expired code comes back to life, unless another took its place
         _check_one_live(call, unit, listing["publisher"])
         unit["listings"].append(lid)
