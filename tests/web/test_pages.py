@@ -371,3 +371,17 @@ def test_notice_dispute_and_report_forms_reach_the_ledger(tmp_path: Path) -> Non
         assert {"dispute.opened", "report.filed", "lease.terminated"} <= set(kinds), kinds
         lease_rec = client.get(f"/api/v1/leases/{lease}").json()
         assert lease_rec["value"]["ends_on"] == add_days(today, 70), lease_rec["value"]
+
+
+def test_a_registration_shows_the_leases_phase_not_its_stored_status(tmp_path: Path) -> None:
+    """A registered lease that starts in ten days is "upcoming" (the stored status says "active"
+    from signing to the end, and after it too)."""
+    ids = build(tmp_path)
+    with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=30) as client:
+        token = sign_in(client, "authority")
+        assert client.post("/act/lease.register", data={"lease": ids["lease3"], "form_token": token}).status_code == 303
+        lease = client.get(f"/api/v1/leases/{ids['lease3']}").json()["value"]
+        number = lease["registration"]["number"]
+        page = client.get("/registration", params={"number": number, "lang": "en"}).text
+        result = page[page.index('id="registration-result"') :]
+        assert 's-upcoming">upcoming' in result and ">active<" not in result
