@@ -385,3 +385,71 @@ def test_a_registration_shows_the_leases_phase_not_its_stored_status(tmp_path: P
         page = client.get("/registration", params={"number": number, "lang": "en"}).text
         result = page[page.index('id="registration-result"') :]
         assert 's-upcoming">upcoming' in result and ">active<" not in result
+
+
+def test_a_bank_attests_the_account_an_agency_needs_for_a_deposit(tmp_path: Path) -> None:
+    """The bank's page lists the live leases an agency collects, an unattested deposit above one
+    month's rent first, and its form records the attestation the agency needs."""
+    from anju.chain.node import Node
+
+    from .ledger import Builder, h
+
+    ids = build(tmp_path)
+    node = Node(tmp_path, verify_workers=0)
+    b = Builder(node)
+    for who in ("authority", "agency_a", "landlord", "tenant"):  # go on from build()'s seqs
+        b.seq[who] = int(node.store.state_get(f"seq/{key(who).public_hex}") or b"0")
+    b.do("bank", "party.register", role="bank", commitment=h("bank"))
+    b.do("authority", "authority.attest_identity", party=key("bank").public_hex, commitment=h("bank"))
+    b.do("authority", "authority.license_bank", party=key("bank").public_hex, licence=h("bank-licence"))
+    today = ids["today"]
+    mandate = b.do(
+        "landlord",
+        "mandate.grant",
+        unit=ids["unit1"],
+        agency=key("agency_a").public_hex,
+        exclusive=False,
+        to=add_days(today, 400),
+        may_sign=True,
+        min_rent=500_000,
+        **{"from": today},
+    )
+    lease = b.do(
+        "agency_a",
+        "lease.sign",
+        ("tenant",),
+        unit=ids["unit1"],
+        landlord=key("landlord").public_hex,
+        tenant=key("tenant").public_hex,
+        mandate=mandate,
+        start=add_days(today, 1),
+        end=add_days(today, 300),
+        rent=800_000,
+        deposit=1_600_000,
+        payment_day=5,
+        notice_days=30,
+        collector="agency",
+        document_hash=h("agency-lease"),
+    )
+    node.stop()
+    with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=30) as client:
+        resp = client.post(
+            "/signin", files={"keyfile": ("bank.key", key("bank").seed.hex().encode())}, data={"password": ""}
+        )
+        assert resp.status_code == 303, resp.text[-500:]
+        me = client.get("/me", params={"lang": "en"}).text
+        queue = me[me.index('id="escrow-queue"') :]
+        assert f'id="escrow-{lease}"' in queue and "deposit waiting for an attestation" in queue
+        assert f'id="escrow-{ids["lease3"]}"' not in queue  # its landlord collects
+        token = re.search(r'name="form_token" value="([^"]+)"', me)
+        assert token
+        data = {"lease": lease, "purpose": "deposit", "amount": "16000", "account_commitment": "6222 0000 1111 2222"}
+        resp = client.post(
+            "/act/bank.attest_escrow?lang=en", data={**data, "form_token": token.group(1), "next": "/me"}
+        )
+        assert resp.status_code == 303, resp.text[-800:]
+        rec = client.get(f"/api/v1/leases/{lease}").json()["value"]
+        assert rec["escrow"]["deposit"] == 1_600_000
+        me = client.get("/me", params={"lang": "en"}).text
+        assert "Keep this salt with your records" in me  # the account number's commitment salt
+        assert "deposit waiting for an attestation" not in me[me.index('id="escrow-queue"') :]

@@ -302,7 +302,7 @@ def test_party_lists_equal_the_old_scans(ledger: Ledger) -> None:
 
 def test_the_authority_queues_equal_the_old_scans(ledger: Ledger) -> None:
     new, old = ledger.readers()
-    sizes = {q: _same(new, old, q, [{}]) for q in ("titles_to_attest", "leases_to_register")}
+    sizes = {q: _same(new, old, q, [{}]) for q in ("titles_to_attest", "leases_to_register", "escrow_queue")}
     assert sizes["leases_to_register"] > 0
     if ledger.name == "small":  # it has a unit waiting for its title
         assert sizes["titles_to_attest"] == 1
@@ -376,10 +376,11 @@ def _cases(led: Ledger) -> list[tuple[str, Callable[[Reader], object], set[str]]
         ("search(rent range)", lambda r: r.search(Search(rent_min=1, rent_max=10**9)), {"api_listing_rent"}),
         ("titles_to_attest", lambda r: r.titles_to_attest(), {"web_unit_untitled"}),
         ("leases_to_register", lambda r: r.leases_to_register(), {"web_lease_unregistered"}),
+        ("escrow_queue", lambda r: r.escrow_queue(), {"web_lease_agency_collected"}),
     ]
 
 
-QUEUES = {"web_unit_untitled", "web_lease_unregistered"}  # read whole: they hold only what waits
+QUEUES = {"web_unit_untitled", "web_lease_unregistered", "web_lease_agency_collected"}  # read whole: what waits
 
 
 def _plan(store: Store, sql: str, args: Any) -> list[str]:

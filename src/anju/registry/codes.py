@@ -29,7 +29,10 @@ REGISTRY_CODES: dict[str, tuple[int, str]] = {
     "MANDATE_NO_SIGNING": (403, "the mandate does not allow the agency to sign leases for the owner"),
     "RENT_BELOW_MINIMUM": (409, "the rent is below the minimum the owner set in the mandate"),
     "LISTING_EXISTS": (409, "the publisher already has a live listing for this unit"),
-    "UNIT_NOT_FREE": (409, "a lease of the unit falls within the advertised term (available-from date and shortest lease)"),
+    "UNIT_NOT_FREE": (
+        409,
+        "a lease of the unit falls within the advertised term (available-from date and shortest lease)",
+    ),
     "LISTING_NOT_LIVE": (409, "the listing is withdrawn or revoked"),
     "NOT_PUBLISHER": (403, "only the listing's publisher may do this"),
     "LEASE_OVERLAP": (409, "the lease overlaps another lease of the same unit (one unit, one lease at a time)"),

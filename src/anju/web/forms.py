@@ -331,6 +331,24 @@ FORMS: dict[str, Form] = {
             ),
         ),
         Form(
+            "bank.attest_escrow",
+            "bank.attest_escrow",
+            N_("Attest a supervised account"),
+            N_("Attest"),
+            ("bank",),
+            (
+                Field("lease", N_("Lease"), "hidden"),
+                Field(
+                    "purpose",
+                    N_("The account holds"),
+                    "choice",
+                    choices=(("deposit", N_("the deposit")), ("rent", N_("rent paid ahead"))),
+                ),
+                Field("amount", N_("Amount held (yuan)"), "money"),
+                Field("account_commitment", N_("Supervised account number (kept off the ledger)"), "commit"),
+            ),
+        ),
+        Form(
             "authority.attest_identity",
             "authority.attest_identity",
             N_("Attest identity"),

@@ -462,6 +462,8 @@ def build_router(p: Portal) -> APIRouter:
                 reports=rd.reports(open_only=True),
                 disputes=rd.disputes(open_only=True),
             )
+        elif s.role == "bank":
+            data.update(escrow=rd.escrow_queue())
         else:
             who = agency or s.party
             data.update(

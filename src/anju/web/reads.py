@@ -96,6 +96,8 @@ SQL_REVIEWS_ABOUT = _records("review", f"{_field('subject')}=?1")
 # The authority's queues: the WHERE is its partial index's (web_unit_untitled, web_lease_unregistered).
 SQL_UNTITLED_UNITS = _records("unit", f"{_field('title')} IS NULL")
 SQL_LEASES_TO_REGISTER = _records("lease", f"{_field('registration')} IS NULL AND {_field('status')}='active'")
+# The banks' queue (web_lease_agency_collected).
+SQL_AGENCY_COLLECTED = _records("lease", f"{_field('collector')}='agency' AND {_field('status')}='active'")
 
 
 def _listings_by_rent(rent_min: int | None, rent_max: int | None) -> tuple[str, tuple[int, ...]]:
@@ -379,6 +381,23 @@ class Reader:
         rows = self.select(SQL_LEASES_TO_REGISTER, ())
         out = [ls for ls in rows if ls["registration"] is None and ls["status"] == "active"]
         return sorted(out, key=lambda r: r["signed_on"])
+
+    # -- banks ------------------------------------------------------------------------------------------
+    def escrow_queue(self) -> list[Record]:
+        """Live leases whose agency collector needs a bank's escrow attestation for their deposit
+        (above one month's rent and not yet lodged) or may for rent paid ahead; those with an
+        unattested deposit first, then by signing date (the longest waiting first); at most 200."""
+        out = []
+        for ls in self.select(SQL_AGENCY_COLLECTED, ()):
+            if ls["collector"] != "agency" or ls["status"] != "active" or lease_phase(ls, self.today) == "ended":
+                continue
+            deposit_short = (
+                ls["deposit"] > ls["rent"]
+                and ls["deposit_status"] == "none"
+                and ls["escrow"]["deposit"] < ls["deposit"]
+            )
+            out.append({**ls, "deposit_short": deposit_short, "place": self.place(ls["unit"])})
+        return sorted(out, key=lambda r: (not r["deposit_short"], r["signed_on"]))[:200]
 
     def parties_to_onboard(self) -> list[Record]:
         out = []

@@ -64,7 +64,10 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
     "MANDATE_NO_SIGNING": (N_("The owner's mandate does not allow the agency to sign leases."), "mandate"),
     "RENT_BELOW_MINIMUM": (N_("The rent is below the minimum the owner set in the mandate."), "rent"),
     "LISTING_EXISTS": (N_("You already have a live listing for this unit."), "unit"),
-    "UNIT_NOT_FREE": (N_("The unit is leased during the advertised term (from the available date, for the shortest lease)."), "available_from"),
+    "UNIT_NOT_FREE": (
+        N_("The unit is leased during the advertised term (from the available date, for the shortest lease)."),
+        "available_from",
+    ),
     "LISTING_NOT_LIVE": (N_("The listing is withdrawn or revoked."), "listing"),
     "NOT_PUBLISHER": (N_("Only the publisher of the listing may do this."), "listing"),
     "LEASE_OVERLAP": (
