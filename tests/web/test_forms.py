@@ -4,6 +4,7 @@ schema), for every role that may use it: a form whose body the ledger refuses fa
 from __future__ import annotations
 
 import gettext
+import hashlib
 
 import pytest
 
@@ -64,3 +65,21 @@ def test_the_forms_that_failed_every_time() -> None:
         fields, _r, _n = parse(FORMS[name], raw, _)
         evidence = body_fields(FORMS[name], fields, "tenant")["evidence"]
         assert isinstance(evidence, list) and len(evidence) == 1 and len(evidence[0]) == 64
+
+
+def test_numbers_that_identify_people_or_homes_are_salted_commitments() -> None:
+    """A title certificate number, an address or an account number has little entropy: its plain
+    SHA-256 could be found by trying them all, so the portal commits to it with a fresh salt (and
+    tells the user the salt, to prove it later)."""
+    for form, name in (
+        ("title.attest", "certificate_commitment"),
+        ("unit.register", "address_commitment"),
+        ("bank.attest_escrow", "account_commitment"),
+    ):
+        raw = {f.name: _sample(f) for f in FORMS[form].fields}
+        raw[name] = "沪(2026)徐汇区不动产权第001234号"
+        first, _r, notes = parse(FORMS[form], raw, _)
+        second, _r, _n = parse(FORMS[form], raw, _)
+        assert name in notes and first[name] != second[name], form
+        assert first[name] != hashlib.sha256(raw[name].encode()).hexdigest()
+        assert first[name] == hashlib.sha256(bytes.fromhex(notes[name]) + raw[name].encode()).hexdigest()

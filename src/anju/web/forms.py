@@ -284,7 +284,7 @@ FORMS: dict[str, Form] = {
             ("authority",),
             (
                 Field("unit", N_("Unit"), "hidden"),
-                Field("certificate_commitment", N_("Title certificate number"), "sha256"),
+                Field("certificate_commitment", N_("Title certificate number (kept off the ledger)"), "commit"),
             ),
         ),
         Form(
