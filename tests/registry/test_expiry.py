@@ -69,3 +69,17 @@ def test_renewal_keeps_one_live_listing_per_unit_and_publisher(world: World) -> 
     c.do(world.owner, "listing.withdraw", listing=new)
     c.do(world.owner, "listing.renew", listing=old)  # its place is free again
     assert c.get(layout.unit(world.unit))["listings"] == [old]  # type: ignore[index]
+
+
+def test_overdue_months_are_the_due_months_not_paid() -> None:
+    from anju.registry.status import overdue_months
+
+    lease = {"start": "2026-01-15", "ends_on": "2026-06-30", "payment_day": 5, "paid_through": None}
+    assert overdue_months(lease, "2026-01-04") == []  # January's rent falls due on the 5th
+    assert overdue_months(lease, "2026-01-05") == ["2026-01"]
+    assert overdue_months(lease, "2026-03-04") == ["2026-01", "2026-02"]
+    assert overdue_months({**lease, "paid_through": "2026-02"}, "2026-03-05") == ["2026-03"]
+    assert overdue_months({**lease, "paid_through": "2026-06"}, "2027-01-01") == []  # all paid
+    assert overdue_months(lease, "2027-01-01") == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06"]
+    ended_early = {**lease, "ends_on": "2026-02-10", "paid_through": "2026-01"}
+    assert overdue_months(ended_early, "2026-12-01") == ["2026-02"]  # nothing after its last day

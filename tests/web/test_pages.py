@@ -453,3 +453,42 @@ def test_a_bank_attests_the_account_an_agency_needs_for_a_deposit(tmp_path: Path
         me = client.get("/me", params={"lang": "en"}).text
         assert "Keep this salt with your records" in me  # the account number's commitment salt
         assert "deposit waiting for an attestation" not in me[me.index('id="escrow-queue"') :]
+
+
+def test_the_lease_page_names_the_unpaid_months(tmp_path: Path) -> None:
+    from anju.chain.node import Node
+    from anju.registry.dates import month_of
+    from anju.registry.status import overdue_months
+
+    from .ledger import Builder, h
+
+    ids = build(tmp_path)
+    node = Node(tmp_path, verify_workers=0)
+    b = Builder(node)
+    for who in ("landlord", "tenant"):  # go on from build()'s seqs
+        b.seq[who] = int(node.store.state_get(f"seq/{key(who).public_hex}") or b"0")
+    today = ids["today"]
+    terms = {"rent": 800_000, "deposit": 0, "payment_day": 1, "notice_days": 30, "collector": "landlord"}
+    lease = b.do(
+        "landlord",
+        "lease.sign",
+        ("tenant",),
+        unit=ids["unit1"],
+        landlord=key("landlord").public_hex,
+        tenant=key("tenant").public_hex,
+        start=add_days(today, -70),
+        end=add_days(today, 200),
+        document_hash=h("old-lease"),
+        **terms,
+    )
+    node.stop()
+    due = overdue_months({"start": add_days(today, -70), "ends_on": add_days(today, 200), "payment_day": 1}, today)
+    assert len(due) >= 3 and due[-1] == month_of(today)
+    with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=30) as client:
+        sign_in(client, "tenant")
+        page = client.get(f"/lease/{lease}", params={"lang": "en"}).text
+        assert f"{len(due)} months overdue" in page and ", ".join(due) in page
+        client.cookies.clear()
+        sign_in(client, "tenant2")
+        other = client.get(f"/lease/{ids['lease3']}", params={"lang": "en"}).text
+        assert 'id="overdue"' not in other  # it starts in ten days

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from anju.registry.dates import add_months, due_date, month_of
+
 LISTING_DAYS = 60  # Shanghai's official listing code lasts 60 days
 
 
@@ -41,6 +43,19 @@ def lease_phase(lease: Mapping[str, Any], date: str) -> str:
     if date < lease["start"]:
         return "upcoming" if lease["start"] <= lease["ends_on"] else "ended"
     return "current" if date <= lease["ends_on"] else "ended"
+
+
+def overdue_months(lease: Mapping[str, Any], date: str) -> list[str]:
+    """The months (``YYYY-MM``) whose rent fell due by ``date`` and is not recorded as paid: from
+    the month after ``paid_through`` (the start month when nothing is paid) while the month's due
+    day is on or before ``date`` and the month is within the lease."""
+    month = add_months(lease["paid_through"], 1) if lease.get("paid_through") else month_of(lease["start"])
+    last = min(month_of(lease["ends_on"]), month_of(date))
+    out = []
+    while month <= last and due_date(month, lease["payment_day"]) <= date:
+        out.append(month)
+        month = add_months(month, 1)
+    return out
 
 
 def lease_ended(lease: Mapping[str, Any], date: str) -> bool:

@@ -33,6 +33,7 @@ from anju.errors import AnjuError
 from anju.registry import vcode
 from anju.registry.credit import FACTORS
 from anju.registry.dates import overlaps
+from anju.registry.status import overdue_months
 from anju.web import demo
 from anju.web.forms import FORMS, Form, body_fields, parse
 from anju.web.i18n import LANGS, Gettext, gettext_for, pick_lang
@@ -496,7 +497,7 @@ def build_router(p: Portal) -> APIRouter:
         who = (_agency_of(c.reader, s) or s.party) if s else None
         if s is None or (who not in sides and s.role != "authority"):
             return p.render(c, "forbidden.html", 403)
-        lease = {**lease, "phase": c.reader.lease_phase(lease)}
+        lease = {**lease, "phase": c.reader.lease_phase(lease), "overdue": overdue_months(lease, c.reader.today)}
         mine_tenant = who == lease["tenant"]
         counterparty = (lease.get("agency") or lease["landlord"]) if mine_tenant else lease["tenant"]
         return p.render(
