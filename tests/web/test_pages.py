@@ -492,3 +492,39 @@ def test_the_lease_page_names_the_unpaid_months(tmp_path: Path) -> None:
         sign_in(client, "tenant2")
         other = client.get(f"/lease/{ids['lease3']}", params={"lang": "en"}).text
         assert 'id="overdue"' not in other  # it starts in ten days
+
+
+def test_a_visitor_registers_downloads_the_keystore_and_signs_in_with_it(tmp_path: Path) -> None:
+    build(tmp_path)
+    with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=60) as client:
+        page = client.get("/register", params={"lang": "zh"}).text
+        assert "注册为参与方" in page and 'name="password2"' in page
+        good = {"role": "tenant", "identity": "赵六 310101199001011234", "password": "correct horse", "password2": ""}
+        for bad, field, sentence in (
+            ({"password": "short", "password2": "short"}, "password", "at least 10 characters"),
+            ({"password2": "correct horsf"}, "password2", "The two passwords differ."),
+            ({"identity": "", "password2": "correct horse"}, "identity", "This field is required."),
+            ({"role": "agency", "password2": "correct horse"}, "name", "business name"),
+            ({"role": "authority", "password2": "correct horse"}, "role", ""),
+        ):
+            resp = client.post("/register?lang=en", data={**good, **bad})
+            assert resp.status_code == 422 and f'id="reg-{field}-err"' in resp.text and sentence in resp.text, bad
+            assert "correct horse" not in resp.text  # passwords are never written back
+        assert client.post("/register", data=good, headers={"Origin": "http://evil.test"}).status_code == 403
+        resp = client.post("/register?lang=en", data={**good, "password2": "correct horse"})
+        assert resp.status_code == 303 and resp.headers["location"] == "/me"
+        me = client.get("/me", params={"lang": "en"}).text
+        assert "Download my keystore" in me and "Keep this salt with your records" in me
+        party = re.search(r'<code class="key">([0-9a-f]{64})</code>', me)
+        assert party
+        got = client.get("/me/keystore")
+        assert got.status_code == 200 and "attachment" in got.headers["content-disposition"]
+        key = keystore.decrypt(orjson.loads(got.content), "correct horse")
+        assert key.public_hex == party.group(1)
+        record = client.get(f"/api/v1/parties/{party.group(1)}").json()["value"]
+        assert record["role"] == "tenant" and "赵六" not in str(record)  # only the salted commitment
+        client.cookies.clear()
+        assert client.get("/me/keystore").status_code == 404  # only its own session downloads it
+        resp = client.post("/signin", files={"keyfile": ("k.json", got.content)}, data={"password": "correct horse"})
+        assert resp.status_code == 303
+        assert party.group(1) in client.get("/me").text

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ from anju.registry.dates import overlaps
 from anju.registry.status import overdue_months
 from anju.web import demo
 from anju.web.forms import FORMS, Form, body_fields, parse
-from anju.web.i18n import LANGS, Gettext, gettext_for, pick_lang
+from anju.web.i18n import LANGS, N_, Gettext, gettext_for, pick_lang
 from anju.web.offers import Offers
 from anju.web.reads import NodeLike, Reader, Search
 from anju.web.refusals import Refusal, from_error
@@ -156,14 +157,24 @@ class Portal:
         return receipt
 
     # -- sign-in ---------------------------------------------------------------------------------
-    def start_session(self, c: Ctx, key: SigningKey, *, demo_label: str | None = None) -> Response:
-        """Sign ``key`` in. Raises ValueError (not a party) or :class:`SessionsFull`."""
+    def start_session(
+        self,
+        c: Ctx,
+        key: SigningKey,
+        *,
+        demo_label: str | None = None,
+        sealed: bytes | None = None,
+        flash: list[str] | None = None,
+    ) -> Response:
+        """Sign ``key`` in (``sealed``: its keystore, made here, to download; ``flash``: sentences
+        for the next page). Raises ValueError (not a party) or :class:`SessionsFull`."""
         role = c.reader.role_of(key.public_hex)
         if role is None:
             raise ValueError("not a party")
         label = demo_label or c.reader.party_name(key.public_hex)
         client = c.request.client.host if c.request.client else ""
-        token = self.sessions.create(Session(key, role, label, demo_label is not None), client)
+        session = Session(key, role, label, demo_label is not None, flash=list(flash or ()), keystore=sealed)
+        token = self.sessions.create(session, client)
         resp = RedirectResponse("/me", status_code=303)
         resp.set_cookie(
             COOKIE, token, httponly=True, samesite="lax", max_age=8 * 3600, secure=c.request.url.scheme == "https"
@@ -177,6 +188,16 @@ class Portal:
         err = Refusal()
         err.add(c._, "SESSIONS_FULL")
         return self.render(c, "signin.html", 503, {"Retry-After": "300"}, demo=self.demo, err=err)
+
+
+REGISTER_ROLES = (
+    ("tenant", N_("tenant")),
+    ("landlord", N_("landlord")),
+    ("agency", N_("agency")),
+    ("agent", N_("agent")),
+    ("bank", N_("bank")),
+)
+"""The roles a visitor may register as (the housing authority is fixed at genesis)."""
 
 
 def _relative(url: URL) -> str:
@@ -409,6 +430,75 @@ def build_router(p: Portal) -> APIRouter:
             return p.render(c, "signin.html", 422, demo=p.demo, err=err)
         except SessionsFull:
             return p.sessions_full(c)
+
+    @r.get("/register", response_class=HTMLResponse)
+    def register_page(request: Request) -> Response:
+        c = p.ctx(request)
+        return p.render(c, "register.html", err=Refusal(), values={"role": "tenant"}, roles=REGISTER_ROLES)
+
+    @r.post("/register", response_class=HTMLResponse)
+    async def register(request: Request) -> Response:
+        """A new key, made here, registers itself as a party; the visitor is signed in with it and
+        downloads it as a keystore encrypted with their password (the server keeps neither)."""
+        c = p.ctx(request)
+        if cross_site(request):
+            return p.render(c, "forbidden.html", 403)
+        form = await request.form()
+        values = {k: str(form.get(k) or "").strip() for k in ("role", "name", "identity")}
+        password, password2 = str(form.get("password") or ""), str(form.get("password2") or "")
+        names = ("role", "name", "identity", "password", "password2")
+        err = Refusal()
+        if values["role"] not in dict(REGISTER_ROLES):
+            err.add(c._, "FORM_CHOICE", "role", names)
+        if values["role"] in ("agency", "bank") and not values["name"]:
+            err.add(c._, "NAME_REQUIRED", "name", names)
+        if len(values["name"]) > 100:
+            err.add(c._, "TX_TOO_LARGE", "name", names)
+        if not values["identity"]:
+            err.add(c._, "FORM_REQUIRED", "identity", names)
+        if len(password) < 10:
+            err.add(c._, "PASSWORD_SHORT", "password", names)
+        elif password != password2:
+            err.add(c._, "PASSWORD_MISMATCH", "password2", names)
+        if err:
+            return p.render(c, "register.html", 422, err=err, values=values, roles=REGISTER_ROLES)
+        key = SigningKey.generate()
+        salt = secrets.token_hex(16)
+        body: dict[str, Any] = {
+            "chain": p.node.chain_id,
+            "kind": "party.register",
+            "signer": key.public_hex,
+            "seq": 1,
+            "role": values["role"],
+            "commitment": hashlib.sha256(bytes.fromhex(salt) + values["identity"].encode()).hexdigest(),
+        }
+        if values["role"] in ("agency", "bank"):
+            body["name"] = values["name"]
+        try:
+            await p.send(tx.sign(body, [key]))
+        except AnjuError as exc:
+            return p.render(
+                c, "register.html", 422, err=from_error(c._, exc, names), values=values, roles=REGISTER_ROLES
+            )
+        sealed = await asyncio.to_thread(keystore.encrypt, key, password)
+        flash = [
+            c._("Registered. Download your keystore now: it is the only copy of your key."),
+            c._("Keep this salt with your records (%(field)s): %(salt)s", field=c._("identity"), salt=salt),
+        ]
+        try:
+            return p.start_session(c, key, sealed=orjson.dumps(sealed, option=orjson.OPT_INDENT_2), flash=flash)
+        except SessionsFull:
+            return p.sessions_full(c)
+
+    @r.get("/me/keystore")
+    def my_keystore(request: Request) -> Response:
+        c = p.ctx(request)
+        s = c.session
+        if s is None or s.keystore is None:
+            return p.render(c, "notfound.html", 404)
+        name = f"anju-{s.party[:12]}.keystore.json"
+        headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+        return Response(s.keystore, media_type="application/json", headers=headers)
 
     @r.post("/signin/demo")
     async def signin_demo(request: Request) -> Response:

@@ -43,6 +43,7 @@ class Session:
     flash: list[str] = field(default_factory=list)  # sentences to show once on the next page
     last_seq: int = 0  # the highest seq this session has signed, so quick successive actions chain
     client: str = ""  # the address it was signed in from (for the per-client bound)
+    keystore: bytes | None = None  # a key made here at registration, encrypted, for the user to download
 
     @property
     def party(self) -> str:
