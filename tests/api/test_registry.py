@@ -445,3 +445,22 @@ def test_unit_and_listing_filters_find_the_same_events_as_a_scan(world: World) -
     pair = sorted(units)[:2]
     got = h.get("/api/v1/events", params={"format": "json", "after": 0, "unit": ",".join(pair), "limit": 1000}).json()
     assert [e["id"] for e in got["events"]] == [e["id"] for e in every if set(pair) & set(e["units"])]
+
+
+def test_a_server_answering_with_another_codes_bundle_is_refused(world: World) -> None:
+    """Every bundle of a genuine listing verifies; the client checks it is the one it asked for
+    (a server could otherwise vouch for a fake code with a real listing's proofs)."""
+    page = world.server.http.get("/api/v1/listings", params={"include_inactive": "true", "limit": 100}).json()
+    codes = sorted({item["listing"]["code"] for item in page["listings"]} - {world.extra["code"]})
+    assert codes
+    client = AnjuClient(world.server.url, world.server.vkey)
+    other = client.listing_bundle(codes[0])
+    client.listing_bundle = lambda code: other  # type: ignore[method-assign]
+    with pytest.raises(VerificationError) as info:
+        client.verify_listing(world.extra["code"], date=world.end)
+    assert info.value.code == "PROOF_INVALID" and info.value.details["got"] == codes[0]
+    assert client.verify_listing(codes[0].lower(), date=world.end).code == codes[0]  # typed any way: its own
+    with pytest.raises(VerificationError) as info:
+        client.verify_listing("not a code")
+    assert info.value.code == "BAD_REQUEST"
+    client.close()

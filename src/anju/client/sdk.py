@@ -27,6 +27,7 @@ from anju.client.verify import (
     VerifiedBundle,
     VerifiedHistory,
     VerifiedListing,
+    canonical_code,
     check_history,
     check_listing,
     open_bundle,
@@ -315,10 +316,20 @@ class AnjuClient:
         return bundle
 
     def verify_listing(self, code: str, date: str | None = None) -> VerifiedListing:
-        """Fetch a listing's bundle by verification code and re-derive everything from its proofs."""
-        bundle = self.listing_bundle(code)
+        """Fetch a listing's bundle by verification code and re-derive everything from its proofs.
+
+        The bundle must be about the code asked for: a server answering with another listing's
+        (genuine) bundle is refused."""
+        canonical = canonical_code(code)
+        if canonical is None:
+            raise VerificationError("BAD_REQUEST", "not a listing verification code", listing_code=code)
+        bundle = self.listing_bundle(canonical)
         vb = self._open(bundle)
-        return check_listing(vb, vb.subject, date)
+        if vb.subject != canonical:
+            raise VerificationError(
+                "PROOF_INVALID", "the server answered with another code's bundle", asked=canonical, got=vb.subject
+            )
+        return check_listing(vb, canonical, date)
 
     def history(self, party: str) -> dict[str, Any]:
         """A party's rental-history bundle (to hand to a landlord; verify with :func:`verify_bundle`)."""

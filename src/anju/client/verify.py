@@ -156,6 +156,17 @@ def open_bundle(bundle: Any, trust: Trust | str) -> VerifiedBundle:
 
 
 # -- listings -------------------------------------------------------------------------------------
+_CODE_ALPHABET = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")  # Crockford base32: no I, L, O, U
+_CODE_READS_AS = {"O": "0", "I": "1", "L": "1"}
+
+
+def canonical_code(text: str) -> str | None:
+    """The canonical listing code a person typed (any case, dashes and spaces, O for 0, I and L for
+    1), or None: docs/REGISTRY.md, "Listings and codes" (the registry's ``vcode.normalize``)."""
+    s = "".join(_CODE_READS_AS.get(ch, ch) for ch in text.upper() if ch not in "- ")
+    return s if len(s) == 10 and all(ch in _CODE_ALPHABET for ch in s) else None
+
+
 def listing_status(listing: Mapping[str, Any], mandate: Mapping[str, Any] | None, date: str) -> tuple[str, str | None]:
     """(live | expired | withdrawn | revoked | ..., reason) at ``date``; docs/REGISTRY.md, "Listing status"."""
     if listing["status"] != "live":

@@ -1,0 +1,23 @@
+"""The SDK reads listing codes exactly as the registry does (it may not import the registry)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from anju.client import canonical_code
+from anju.registry import vcode
+
+_TYPED = st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz- _ü", max_size=14)
+
+
+@given(_TYPED)
+def test_the_client_and_the_registry_read_a_typed_code_alike(text: str) -> None:
+    assert canonical_code(text) == vcode.normalize(text)
+
+
+@given(st.text(alphabet="0123456789abcdef", min_size=64, max_size=64))
+def test_every_code_reads_back_in_its_printed_forms(txid: str) -> None:
+    code = next(vcode.candidates(txid))
+    for typed in (code, vcode.display(code), vcode.display(code).lower(), code.replace("0", "O").replace("1", "l")):
+        assert canonical_code(typed) == code
