@@ -464,3 +464,61 @@ def test_a_server_answering_with_another_codes_bundle_is_refused(world: World) -
         client.verify_listing("not a code")
     assert info.value.code == "BAD_REQUEST"
     client.close()
+
+
+def _registrations(world: World) -> list[tuple[str, dict[str, Any]]]:
+    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT value FROM state WHERE key LIKE 'registration/%' ORDER BY key").fetchall()
+        out = []
+        for (value,) in rows:
+            reg = json.loads(value)
+            lease = json.loads(
+                db.execute("SELECT value FROM state WHERE key=?", (f"lease/{reg['lease']}",)).fetchone()[0]
+            )
+            out.append((reg["number"], lease))
+        return out
+    finally:
+        db.close()
+
+
+def test_every_lease_registration_verifies_as_proof_of_residence(world: World, tmp_path: Path) -> None:
+    from anju.registry.status import lease_phase
+
+    regs = _registrations(world)
+    assert len(regs) >= 5
+    assert any(lease.get("termination") for _, lease in regs) and any(lease.get("previous") for _, lease in regs)
+    client = AnjuClient(world.server.url, world.server.vkey)
+    for number, lease in regs:
+        v = client.verify_registration(number, date=world.end)
+        assert v.lease["id"] == lease["id"] and v.phase == lease_phase(lease, world.end), number
+        assert v.unit["street"] and "address_commitment" not in v.unit
+    number, lease = regs[0]
+    bundle = client.registration_bundle(number)
+    assert verify_bundle(bundle, world.server.vkey, world.end).number == number  # type: ignore[union-attr]
+    other = client.registration_bundle(regs[1][0])
+    client.registration_bundle = lambda n: other  # type: ignore[method-assign]
+    with pytest.raises(VerificationError) as info:
+        client.verify_registration(number)
+    assert info.value.code == "PROOF_INVALID"
+    client.close()
+    for edit in ("dates", "no register tx", "not the authority"):
+        bad = json.loads(json.dumps(bundle))
+        if edit == "dates":
+            next(e for e in bad["state"] if e["key"].startswith("lease/"))["value"]["ends_on"] = "2099-12-31"
+        elif edit == "no register tx":
+            bad["txs"] = [t for t in bad["txs"] if t["txid"] != lease["registration"]["tx"]]
+        else:
+            next(e for e in bad["state"] if e["key"] == "meta/registry")["value"]["authority"] = "ab" * 32
+        with pytest.raises(VerificationError) as info:
+            verify_bundle(bad, world.server.vkey, world.end)
+        assert info.value.code == "PROOF_INVALID", edit
+    assert world.server.http.get("/api/v1/registrations/XH209900000001").status_code == 404
+    assert world.server.http.get("/api/v1/registrations/XH2026").status_code == 400
+    out = subprocess.run(
+        [sys.executable, "-c", "from anju.cli.main import app; app()", "check", number, "--server", world.server.url,
+         "--key", world.server.vkey, "--date", world.end, "--json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(out.stdout)["lease"] == lease["id"] and json.loads(out.stdout)["kind"] == "registration"

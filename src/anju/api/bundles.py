@@ -141,3 +141,26 @@ def history_bundle(snap: Snapshot, chain_id: str, party: str) -> dict[str, Any]:
             "score": None if credit is None else credit.get("score"),
         }
     )
+
+
+def registration_bundle(snap: Snapshot, chain_id: str, number: str) -> dict[str, Any]:
+    """A lease registration (备案) as proof of residence: the registration, its lease, the unit's
+    approximate place, the parties' records, and the transactions that signed, registered and
+    (if so) terminated the lease."""
+    b = BundleBuilder(snap, "registration", number, chain_id)
+    b.key("meta/registry")  # the housing authority's key: who registers leases
+    reg = b.key(f"registration/{number}")
+    lease = b.key(f"lease/{reg['lease']}")
+    b.key(f"unit/{lease['unit']}")
+    for who in (lease["tenant"], lease["landlord"], lease.get("agency")):
+        if who:
+            b.key(f"party/{who}")
+    termination = lease.get("termination")
+    b.txs(
+        [
+            lease.get("signed_tx"),
+            lease["registration"]["tx"],
+            termination.get("tx") if isinstance(termination, dict) else None,
+        ]
+    )
+    return b.build({"number": number, "lease": lease["id"]})

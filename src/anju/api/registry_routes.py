@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from starlette.responses import Response
 
 from anju.api import schemas
-from anju.api.bundles import history_bundle, listing_bundle
+from anju.api.bundles import history_bundle, listing_bundle, registration_bundle
 from anju.api.snapshot import Reader, Snapshot
 from anju.chain.node import Node
 from anju.errors import AnjuError
@@ -221,6 +221,17 @@ def registry_router(node: Node, reader: Reader) -> APIRouter:
                 "archived": view["archived"],
             }
         return ok(out)
+
+    @r.get("/registrations/{number}", response_model=schemas.Bundle, operation_id="verify_registration")
+    def verify_registration(
+        number: Annotated[str, Path(pattern=r"^XH[0-9]{12}$", description="e.g. XH202600000001")],
+    ) -> Response:
+        """A lease registration number (备案号): a self-contained bundle proving the registered lease."""
+        with reader.snapshot() as s:
+            if s.state_get(f"registration/{number}") is None:
+                raise AnjuError("NOT_FOUND", "no lease is registered under this number", number=number)
+            bundle = registration_bundle(s, node.chain_id, number)
+        return ok(bundle)
 
     @r.get("/parties/{party}/history", response_model=schemas.Bundle, operation_id="export_history")
     def export_history(party: Annotated[str, Path(pattern=KEY)]) -> Response:

@@ -201,7 +201,7 @@ class TxEntry(BaseModel):
 
 class Bundle(BaseModel):
     format: Literal["anju-bundle-v1"]
-    kind: Literal["listing", "history"]
+    kind: Literal["listing", "history", "registration"]
     subject: str
     chain_id: str
     checkpoint: str

@@ -359,7 +359,10 @@ def tx_get(
 
 @app.command()
 def check(
-    target: Annotated[str, typer.Argument(help="A listing verification code, or a bundle file (JSON).")],
+    target: Annotated[
+        str,
+        typer.Argument(help="A listing verification code, a lease registration number (XH…), or a bundle file (JSON)."),
+    ],
     server: ServerOpt = DEFAULT_SERVER,
     key: Annotated[
         list[str] | None,
@@ -372,8 +375,10 @@ def check(
     date: Annotated[str | None, typer.Option(help="Judge the listing at this date (default today).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Verify a listing code or an exported bundle end to end, trusting only the published key(s)."""
-    from anju.client import AnjuClient, Trust, VerifiedListing, verify_bundle
+    """Verify a listing code, a lease registration or an exported bundle end to end, trusting only the
+    published key(s)."""
+    from anju.client import AnjuClient, Trust, VerifiedHistory, VerifiedListing, VerifiedRegistration, verify_bundle
+    from anju.client.sdk import REGISTRATION_NUMBER
     from anju.errors import AnjuError
 
     keys = list(key or [])
@@ -394,7 +399,10 @@ def check(
                 console.print("[yellow]no --key given: trusting the key the server reports (first use)[/yellow]")
             client = _client(server, None) if not keys else AnjuClient(server, verifier_keys=keys, threshold=threshold)
             with client:
-                result = client.verify_listing(target, date)
+                if REGISTRATION_NUMBER.fullmatch(target):
+                    result = client.verify_registration(target, date)
+                else:
+                    result = client.verify_listing(target, date)
     except AnjuError as exc:
         _emit({"ok": False, **exc.to_json()}, as_json, f"[red]NOT VERIFIED[/red] {exc.diagnostics()}")
         raise typer.Exit(1) from None
@@ -422,7 +430,32 @@ def check(
             + (f" ({result.reason})" if result.reason else "")
             + f" at {result.date}; proven at height {result.checkpoint.height}"
         )
+    elif isinstance(result, VerifiedRegistration):
+        lease = result.lease
+        out = {
+            "ok": True,
+            "kind": "registration",
+            "number": result.number,
+            "phase": result.phase,
+            "date": result.date,
+            "lease": lease["id"],
+            "start": lease["start"],
+            "ends_on": lease["ends_on"],
+            "tenant": lease["tenant"],
+            "registered_on": result.registered_on,
+            "district": result.unit["district"],
+            "street": result.unit["street"],
+            "neighbourhood": result.unit["neighbourhood"],
+            "checkpoint": {"size": result.checkpoint.size, "height": result.checkpoint.height},
+        }
+        human = (
+            f"[green]VERIFIED[/green] lease registration {result.number} (registered {result.registered_on} by the "
+            f"housing authority): lease {lease['id']}, {lease['start']} to {lease['ends_on']}, "
+            f"{result.unit['street']} · {result.unit['neighbourhood']}, tenant {lease['tenant'][:16]}…; "
+            f"{result.phase} on {result.date}; proven at height {result.checkpoint.height}"
+        )
     else:
+        assert isinstance(result, VerifiedHistory)
         out = {
             "ok": True,
             "kind": "history",

@@ -13,6 +13,7 @@ consistency), so a server cannot fork its history between two answers.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,9 +28,11 @@ from anju.client.verify import (
     VerifiedBundle,
     VerifiedHistory,
     VerifiedListing,
+    VerifiedRegistration,
     canonical_code,
     check_history,
     check_listing,
+    check_registration,
     open_bundle,
     unb64,
     verify_state,
@@ -111,6 +114,10 @@ class ProvenState:
     key: str
     value: Any  # None: proven absent
     checkpoint: Checkpoint
+
+
+REGISTRATION_NUMBER = re.compile(r"XH[0-9]{12}")
+"""A lease registration number: XH, the year, then an eight-digit counter."""
 
 
 class AnjuClient:
@@ -330,6 +337,22 @@ class AnjuClient:
                 "PROOF_INVALID", "the server answered with another code's bundle", asked=canonical, got=vb.subject
             )
         return check_listing(vb, canonical, date)
+
+    def registration_bundle(self, number: str) -> dict[str, Any]:
+        bundle: dict[str, Any] = self._json(f"/registrations/{number}")
+        return bundle
+
+    def verify_registration(self, number: str, date: str | None = None) -> VerifiedRegistration:
+        """Fetch a lease registration's bundle (备案号, e.g. ``XH202600000001``) and re-derive the
+        registered lease, its place and its phase at ``date`` from the proofs alone."""
+        if not REGISTRATION_NUMBER.fullmatch(number):
+            raise VerificationError("BAD_REQUEST", "not a lease registration number (XH + 12 digits)", number=number)
+        vb = self._open(self.registration_bundle(number))
+        if vb.subject != number:
+            raise VerificationError(
+                "PROOF_INVALID", "the server answered with another registration's bundle", asked=number, got=vb.subject
+            )
+        return check_registration(vb, number, date)
 
     def history(self, party: str) -> dict[str, Any]:
         """A party's rental-history bundle (to hand to a landlord; verify with :func:`verify_bundle`)."""

@@ -211,11 +211,14 @@ def _need(cond: bool, message: str, **evidence: Any) -> None:
         raise _fail("PROOF_INVALID", message, **evidence)
 
 
-def _tx_of(vb: VerifiedBundle, txid: Any, kind: str, signer_any: Sequence[str]) -> Tx:
+def _tx_of(vb: VerifiedBundle, txid: Any, kind: str, signer_any: Sequence[str] | None) -> Tx:
+    """The proven transaction ``txid``, of ``kind``, signed by one of ``signer_any`` (None: by anyone
+    the registry accepted for it, e.g. an agency's agent)."""
     _need(isinstance(txid, str) and txid in vb.txs, f"no inclusion proof for the {kind} transaction", txid=txid)
     tx = vb.txs[txid]
     _need(tx.kind == kind, f"transaction {txid} is a {tx.kind}, not a {kind}", txid=txid)
-    _need(bool(set(signer_any) & tx.signers), f"the {kind} transaction is not signed by the right party", txid=txid)
+    if signer_any is not None:
+        _need(bool(set(signer_any) & tx.signers), f"the {kind} transaction is not signed by the right party", txid=txid)
     return tx
 
 
@@ -388,13 +391,89 @@ def check_history(vb: VerifiedBundle) -> VerifiedHistory:
     )
 
 
-def verify_bundle(bundle: Any, trusted_vkey: str | Trust, date: str | None = None) -> VerifiedListing | VerifiedHistory:
-    """Verify an exported bundle with no network: the listing or history it proves."""
+# -- lease registrations ----------------------------------------------------------------------------
+def lease_phase(lease: Mapping[str, Any], date: str) -> str:
+    """upcoming / current / ended at ``date``, by the lease's effective last day (the registry's rule)."""
+    if date < lease["start"]:
+        return "upcoming" if lease["start"] <= lease["ends_on"] else "ended"
+    return "current" if date <= lease["ends_on"] else "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedRegistration:
+    """A registered lease proven against a trusted checkpoint: proof of residence at ``date``."""
+
+    number: str
+    phase: str
+    date: str
+    lease: dict[str, Any]
+    unit: dict[str, Any]
+    registered_on: str
+    authority: str
+    checkpoint: Checkpoint
+
+
+def check_registration(vb: VerifiedBundle, number: str, date: str | None = None) -> VerifiedRegistration:
+    """Re-derive from proven records that lease registration ``number`` exists, who registered it
+    (the housing authority), which lease it is (signed by its tenant and landlord side) and where."""
+    at = date or today()
+    reg = vb.get(f"registration/{number}")
+    _need(isinstance(reg, Mapping), "the number is proven absent: no lease is registered under it", number=number)
+    _need(reg.get("number") == number, "the registration record names another number", number=number)
+    lid = reg.get("lease")
+    lease = vb.get(f"lease/{lid}")
+    _need(isinstance(lease, Mapping) and lease.get("id") == lid, "the registered lease is not proven", lease=lid)
+    registration = lease.get("registration")
+    _need(
+        isinstance(registration, Mapping) and registration.get("number") == number and reg.get("unit") == lease["unit"],
+        "the lease does not carry this registration",
+    )
+    meta = vb.get("meta/registry")
+    _need(isinstance(meta, Mapping) and isinstance(meta.get("authority"), str), "no proven housing authority key")
+    rtx = _tx_of(vb, registration.get("tx"), "lease.register", [meta["authority"]])
+    _need(rtx.body.get("lease") == lid, "the lease.register transaction registers another lease")
+    kind = "lease.renew" if lease.get("previous") else "lease.sign"
+    stx = _tx_of(vb, lease.get("signed_tx"), kind, [lease["tenant"]])  # (the landlord side: checked at registration)
+    if kind == "lease.sign":
+        _need(
+            stx.body.get("unit") == lease["unit"] and stx.body.get("tenant") == lease["tenant"],
+            "the lease.sign transaction is for another unit or tenant",
+        )
+    unit = vb.get(f"unit/{lease['unit']}")
+    _need(isinstance(unit, Mapping) and unit.get("id") == lease["unit"], "the unit is not proven", unit=lease["unit"])
+    termination = lease.get("termination")
+    if isinstance(termination, Mapping) and termination.get("tx"):
+        ttx = _tx_of(vb, termination["tx"], "lease.terminate", None)
+        if termination.get("mode") == "parent_ended":  # a sublease cut short with the lease it lies in
+            _need(ttx.body.get("lease") == lease.get("parent"), "the termination is not of the parent lease")
+        else:
+            _need(
+                ttx.body.get("lease") == lid and ttx.body.get("on") == lease["ends_on"],
+                "the termination does not match",
+            )
+    return VerifiedRegistration(
+        number,
+        lease_phase(lease, at),
+        at,
+        dict(lease),
+        {k: unit.get(k) for k in ("id", "district", "street", "neighbourhood", "floor_area_m2", "rooms")},
+        str(registration.get("on")),
+        meta["authority"],
+        vb.checkpoint,
+    )
+
+
+def verify_bundle(
+    bundle: Any, trusted_vkey: str | Trust, date: str | None = None
+) -> VerifiedListing | VerifiedHistory | VerifiedRegistration:
+    """Verify an exported bundle with no network: the listing, history or registration it proves."""
     vb = open_bundle(bundle, trusted_vkey)
     if vb.kind == "listing":
         return check_listing(vb, vb.subject, date)
     if vb.kind == "history":
         return check_history(vb)
+    if vb.kind == "registration":
+        return check_registration(vb, vb.subject, date)
     raise _fail("PROOF_INVALID", f"unknown bundle kind {vb.kind!r}")
 
 
