@@ -6,11 +6,11 @@ and a real 4-validator network then commits the same signer's next transactions 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import orjson
 import pytest
+from tests.consortium.ports import port_base
 
 from anju.chain import consortium as c
 from anju.chain.abci.app import checkpoint_of
@@ -67,7 +67,7 @@ def test_a_consortium_carries_on_from_an_existing_ledger(tmp_path: Path) -> None
     src.close()
     assert tip is not None
 
-    base = 33000 + (os.getpid() % 200) * 50
+    base = port_base(1)
     layout = c.init(tmp_path / "net", validators=4, chain_id=CHAIN, ledger=tmp_path / "src", base_port=base)
     assert layout["app"] == "kv"
     genesis = orjson.loads((tmp_path / "net" / "node1" / "cometbft" / "config" / "genesis.json").read_bytes())
@@ -135,7 +135,7 @@ def test_the_registry_mix_commits_story_by_story_on_four_validators(tmp_path: Pa
     story: list[int] = []
     with ProcessPoolExecutor(2) as pool:
         _, raws, _ = registry.build(tmp_path / "src", w, pool, console=Console(file=io.StringIO()), stories=story)
-    base = 34000 + (os.getpid() % 200) * 50
+    base = port_base(2)
     c.init(tmp_path / "net", validators=4, chain_id=CHAIN, ledger=tmp_path / "src", base_port=base)
     c.up(tmp_path / "net", api=False)
     try:

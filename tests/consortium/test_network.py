@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from tests.consortium.ports import port_base
 
 from anju.chain import consortium as c
 from anju.chain.verify import verify_data
@@ -108,7 +109,7 @@ def wait(cond: Callable[[], bool], timeout: float, what: str) -> None:
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     _cometbft()
     d = tmp_path_factory.mktemp("consortium")
-    base = 30000 + (os.getpid() % 200) * 50
+    base = port_base(0)
     c.init(d / "net", validators=4, chain_id=CHAIN, app="kv", base_port=base)
     c.up(d / "net")
     n = Net(d / "net")
