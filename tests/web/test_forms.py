@@ -19,7 +19,7 @@ ID = "0123456789abcdef"
 
 def _sample(f: Field) -> str:
     if f.type in ("hidden", "id"):
-        return {"subject": KEY, "party": KEY, "commitment": "cd" * 32}.get(f.name, ID)
+        return {"subject": KEY, "party": KEY, "agent": KEY, "commitment": "cd" * 32}.get(f.name, ID)
     return {
         "text": "x",
         "textarea": "a description",

@@ -528,3 +528,47 @@ def test_a_visitor_registers_downloads_the_keystore_and_signs_in_with_it(tmp_pat
         resp = client.post("/signin", files={"keyfile": ("k.json", got.content)}, data={"password": "correct horse"})
         assert resp.status_code == 303
         assert party.group(1) in client.get("/me").text
+
+
+def _register(client: httpx.Client, role: str, name: str = "") -> str:
+    data = {"role": role, "name": name, "identity": f"{role} person", "password": "a long password"}
+    resp = client.post("/register?lang=en", data={**data, "password2": data["password"]})
+    assert resp.status_code == 303, resp.text[-600:]
+    m = re.search(r'<code class="key">([0-9a-f]{64})</code>', client.get("/me").text)
+    assert m
+    client.cookies.clear()
+    return m.group(1)
+
+
+def test_authority_licenses_a_bank_and_suspends_and_agency_appoints_an_agent(tmp_path: Path) -> None:
+    build(tmp_path)
+    with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=60) as client:
+        bank = _register(client, "bank", "浦发银行 SPD Bank")
+        agent = _register(client, "agent")
+        token = sign_in(client, "authority")
+        me = client.get("/me", params={"lang": "en"}).text
+        assert f'value="{bank}"' in me and "License bank" in me
+        for who in (bank, agent):  # as the queue's attest button sends it
+            commitment = client.get(f"/api/v1/parties/{who}").json()["value"]["commitment"]
+            data = {"party": who, "commitment": commitment, "form_token": token}
+            assert client.post("/act/authority.attest_identity", data=data).status_code == 303
+        licence = {"party": bank, "licence": "SPD-2026-001", "form_token": token}
+        assert client.post("/act/authority.license_bank", data=licence).status_code == 303
+        assert client.get(f"/api/v1/parties/{bank}").json()["value"]["licensed"] is True
+        page = client.get(f"/party/{agent}", params={"lang": "en"}).text
+        assert 'id="authority-actions"' in page and "Suspend this party" in page
+        why = {"party": agent, "reason_hash": "decision 12", "form_token": token}
+        assert client.post("/act/authority.suspend", data=why).status_code == 303
+        assert "Reinstate this party" in client.get(f"/party/{agent}", params={"lang": "en"}).text
+        assert client.post("/act/authority.reinstate", data=why).status_code == 303
+        assert client.get(f"/api/v1/parties/{agent}").json()["value"]["status"] == "active"
+        client.cookies.clear()
+        assert 'id="authority-actions"' not in client.get(f"/party/{agent}").text  # the public sees no actions
+        token = sign_in(client, "agency_a")
+        assert "No agents yet." in client.get("/me", params={"lang": "en"}).text
+        resp = client.post("/act/agency.appoint_agent", data={"agent": agent, "form_token": token})
+        assert resp.status_code == 303, resp.text[-600:]
+        me = client.get("/me", params={"lang": "en"}).text
+        assert f'id="agent-{agent[:16]}"' in me
+        assert client.post("/act/agency.dismiss_agent", data={"agent": agent, "form_token": token}).status_code == 303
+        assert f'id="agent-{agent[:16]}"' not in client.get("/me").text

@@ -303,6 +303,9 @@ def test_party_lists_equal_the_old_scans(ledger: Ledger) -> None:
 def test_the_authority_queues_equal_the_old_scans(ledger: Ledger) -> None:
     new, old = ledger.readers()
     sizes = {q: _same(new, old, q, [{}]) for q in ("titles_to_attest", "leases_to_register", "escrow_queue")}
+    agencies = [{"agency": p["id"]} for p in ledger.records("party") if p["role"] == "agency"]
+    agents = [p for p in ledger.records("party") if p["role"] == "agent" and p.get("agency")]
+    assert _same(new, old, "agents_of", agencies) == len(agents) and (agents or ledger.name == "small")
     assert sizes["leases_to_register"] > 0
     if ledger.name == "small":  # it has a unit waiting for its title
         assert sizes["titles_to_attest"] == 1
@@ -377,6 +380,7 @@ def _cases(led: Ledger) -> list[tuple[str, Callable[[Reader], object], set[str]]
         ("titles_to_attest", lambda r: r.titles_to_attest(), {"web_unit_untitled"}),
         ("leases_to_register", lambda r: r.leases_to_register(), {"web_lease_unregistered"}),
         ("escrow_queue", lambda r: r.escrow_queue(), {"web_lease_agency_collected"}),
+        ("agents_of", lambda r: r.agents_of(agency), {"web_party_agency"}),
     ]
 
 

@@ -50,6 +50,7 @@ REGISTRY_INDEXES = (
     "WHERE key LIKE 'lease/%' AND json_extract(value,'$.registration') IS NULL "
     "AND json_extract(value,'$.status')='active'",
     "CREATE INDEX IF NOT EXISTS web_review_subject ON state(json_extract(value,'$.subject')) WHERE key LIKE 'review/%'",
+    "CREATE INDEX IF NOT EXISTS web_party_agency ON state(json_extract(value,'$.agency')) WHERE key LIKE 'party/%'",
     # The banks' queue: live leases whose rent and deposit an agency collects (escrow may be needed).
     "CREATE INDEX IF NOT EXISTS web_lease_agency_collected ON state(key) "
     "WHERE key LIKE 'lease/%' AND json_extract(value,'$.collector')='agency' "

@@ -349,6 +349,52 @@ FORMS: dict[str, Form] = {
             ),
         ),
         Form(
+            "authority.license_bank",
+            "authority.license_bank",
+            N_("License bank"),
+            N_("License"),
+            ("authority",),
+            (Field("party", N_("Party"), "hidden"), Field("licence", N_("Licence number"), "sha256")),
+        ),
+        Form(
+            "authority.suspend",
+            "authority.suspend",
+            N_("Suspend this party"),
+            N_("Suspend"),
+            ("authority",),
+            (
+                Field("party", N_("Party"), "hidden"),
+                Field("reason_hash", N_("Decision (its SHA-256 goes on the ledger)"), "sha256"),
+            ),
+        ),
+        Form(
+            "authority.reinstate",
+            "authority.reinstate",
+            N_("Reinstate this party"),
+            N_("Reinstate"),
+            ("authority",),
+            (
+                Field("party", N_("Party"), "hidden"),
+                Field("reason_hash", N_("Decision (its SHA-256 goes on the ledger)"), "sha256"),
+            ),
+        ),
+        Form(
+            "agency.appoint_agent",
+            "agency.appoint_agent",
+            N_("Appoint an agent"),
+            N_("Appoint"),
+            ("agency",),
+            (Field("agent", N_("Agent's party key"), "key"),),
+        ),
+        Form(
+            "agency.dismiss_agent",
+            "agency.dismiss_agent",
+            N_("Dismiss this agent"),
+            N_("Dismiss"),
+            ("agency",),
+            (Field("agent", N_("Agent"), "hidden"),),
+        ),
+        Form(
             "authority.attest_identity",
             "authority.attest_identity",
             N_("Attest identity"),
@@ -436,7 +482,7 @@ def parse(form: Form, raw: dict[str, str], _: Gettext) -> tuple[dict[str, Any], 
         elif f.type == "key":
             value = text.lower() if is_hex_key(text.lower()) else None
             code = "FORM_KEY"
-        elif f.type in ("id", "hidden") and f.name not in ("subject", "party", "commitment", "offer"):
+        elif f.type in ("id", "hidden") and f.name not in ("subject", "party", "commitment", "offer", "agent"):
             value = text.lower() if _ID.match(text.lower()) else None
             code = "UNKNOWN_REFERENCE"
         elif f.type == "choice":

@@ -555,6 +555,8 @@ def build_router(p: Portal) -> APIRouter:
             )
         elif s.role == "bank":
             data.update(escrow=rd.escrow_queue())
+        if s.role == "agency":
+            data.update(agents=rd.agents_of(s.party))
         else:
             who = agency or s.party
             data.update(

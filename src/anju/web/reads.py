@@ -96,6 +96,7 @@ SQL_REVIEWS_ABOUT = _records("review", f"{_field('subject')}=?1")
 # The authority's queues: the WHERE is its partial index's (web_unit_untitled, web_lease_unregistered).
 SQL_UNTITLED_UNITS = _records("unit", f"{_field('title')} IS NULL")
 SQL_LEASES_TO_REGISTER = _records("lease", f"{_field('registration')} IS NULL AND {_field('status')}='active'")
+SQL_AGENTS_OF = _records("party", f"{_field('agency')}=?1")
 # The banks' queue (web_lease_agency_collected).
 SQL_AGENCY_COLLECTED = _records("lease", f"{_field('collector')}='agency' AND {_field('status')}='active'")
 
@@ -381,6 +382,10 @@ class Reader:
         rows = self.select(SQL_LEASES_TO_REGISTER, ())
         out = [ls for ls in rows if ls["registration"] is None and ls["status"] == "active"]
         return sorted(out, key=lambda r: r["signed_on"])
+
+    def agents_of(self, agency: str) -> list[Record]:
+        """The agents an agency has appointed (and not dismissed)."""
+        return [a for a in self.select(SQL_AGENTS_OF, (agency,)) if a.get("agency") == agency and a["role"] == "agent"]
 
     # -- banks ------------------------------------------------------------------------------------------
     def escrow_queue(self) -> list[Record]:
