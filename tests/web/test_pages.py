@@ -572,3 +572,66 @@ def test_authority_licenses_a_bank_and_suspends_and_agency_appoints_an_agent(tmp
         assert f'id="agent-{agent[:16]}"' in me
         assert client.post("/act/agency.dismiss_agent", data={"agent": agent, "form_token": token}).status_code == 303
         assert f'id="agent-{agent[:16]}"' not in client.get("/me").text
+
+
+def _offers(client: httpx.Client) -> list[str]:
+    return re.findall(r'<li id="offer-([0-9a-f]{16})">', client.get("/me", params={"lang": "en"}).text)
+
+
+def test_a_renewal_and_a_mutual_end_are_offered_and_countersigned(tmp_path: Path) -> None:
+    """The landlord side proposes, the tenant countersigns. An offer the tenant's own later
+    transaction made stale goes back to the landlord side, who signs it again in one click."""
+    from anju.chain.node import Node
+
+    from .ledger import Builder, h
+
+    ids = build(tmp_path)
+    today, lease3 = ids["today"], ids["lease3"]
+    node = Node(tmp_path, verify_workers=0)
+    b = Builder(node)
+    for who in ("landlord", "tenant"):
+        b.seq[who] = int(node.store.state_get(f"seq/{key(who).public_hex}") or b"0")
+    lease1 = b.do(
+        "landlord", "lease.sign", ("tenant",), unit=ids["unit1"], landlord=key("landlord").public_hex,
+        tenant=key("tenant").public_hex, start=today, end=add_days(today, 300), rent=800_000, deposit=0,
+        payment_day=5, notice_days=30, collector="landlord", document_hash=h("lease-u1"),
+    )  # fmt: skip
+    node.stop()
+    with (
+        devserver(tmp_path) as base,
+        httpx.Client(base_url=base, timeout=60) as landlord,
+        httpx.Client(base_url=base, timeout=60) as tenant,
+    ):
+        lt = sign_in(landlord, "landlord")
+        page = landlord.get(f"/lease/{lease3}", params={"lang": "en"}).text
+        assert "Propose a renewal to the tenant" in page and "Propose ending the lease by mutual agreement" in page
+        terms = {"end": add_days(today, 740), "rent": "9000", "deposit": "9000", "payment_day": "5",
+                 "notice_days": "30", "collector": "landlord", "document_hash": "renewal contract"}  # fmt: skip
+        resp = landlord.post("/act/lease.propose_renewal", data={"lease": lease3, **terms, "form_token": lt})
+        assert resp.status_code == 303, resp.text[-600:]
+        tt = sign_in(tenant, "tenant2")
+        [stale] = _offers(tenant)
+        assert "A renewal of your lease" in tenant.get(f"/offer/{stale}", params={"lang": "en"}).text
+        lodge = {"lease": lease3, "amount": "9000", "form_token": tt}
+        assert tenant.post("/act/deposit.lodge", data=lodge).status_code == 303  # the tenant's seq moves on
+        resp = tenant.post("/act/offer.accept?lang=en", data={"offer": stale, "form_token": tt})
+        assert resp.status_code == 422 and "Ask the landlord side to issue it again" in resp.text
+        me = landlord.get("/me", params={"lang": "en"}).text
+        assert f'id="offer-{stale}"' in me and "sign it again" in me
+        assert landlord.post("/act/offer.reissue", data={"offer": stale, "form_token": lt}).status_code == 303
+        [fresh] = [o for o in _offers(tenant) if o != stale]
+        resp = tenant.post("/act/offer.accept", data={"offer": fresh, "form_token": tt})
+        assert resp.status_code == 303, resp.text[-600:]
+        renewed = landlord.get(f"/api/v1/leases/{lease3}").json()["value"]["renewed_by"]
+        assert renewed and landlord.get(f"/api/v1/leases/{renewed}").json()["value"]["previous"] == lease3
+        assert stale not in _offers(landlord)  # replaced
+        # a mutual end of the tenant Li's lease
+        end = {"lease": lease1, "on": add_days(today, 60), "reason_hash": "we agree", "form_token": lt}
+        assert landlord.post("/act/lease.propose_end", data=end).status_code == 303
+        tenant.cookies.clear()
+        tt = sign_in(tenant, "tenant")
+        [offer] = _offers(tenant)
+        assert "Ending your lease by mutual agreement" in tenant.get(f"/offer/{offer}", params={"lang": "en"}).text
+        assert tenant.post("/act/offer.accept", data={"offer": offer, "form_token": tt}).status_code == 303
+        ended = landlord.get(f"/api/v1/leases/{lease1}").json()["value"]
+        assert ended["ends_on"] == add_days(today, 60) and ended["termination"]["mode"] == "mutual"

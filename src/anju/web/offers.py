@@ -1,7 +1,9 @@
 """Lease offers waiting for the tenant's countersignature: portal data, NOT ledger data.
 
-A landlord (or an agency whose mandate lets it sign) signs a ``lease.sign`` envelope and the
-portal keeps it here until the named tenant reviews and countersigns it, or declines. Nothing
+A landlord (or an agency whose mandate lets it sign) signs a ``lease.sign``, ``lease.renew`` or
+mutual ``lease.terminate`` envelope and the portal keeps it here until the named tenant reviews
+and countersigns it, or declines. The tenant is the envelope's signer, with their next ``seq``: if
+they sign anything else first the offer goes stale, and the offering side signs it again. Nothing
 here is proven or replicated; the ledger learns of a lease only when both signatures arrive.
 Stored in a small SQLite side table (``web-offers.db`` beside the ledger) so offers survive a
 restart; in memory when the node has no data directory.
@@ -33,7 +35,7 @@ class Offer:
     offered_by: str
     unit: str
     envelope: dict[str, Any]
-    status: str  # pending / signed / declined / withdrawn
+    status: str  # pending / signed / declined / withdrawn / stale (the tenant's seq moved on) / replaced
     txid: str | None
 
     @property
@@ -67,11 +69,15 @@ class Offers:
         return None if row is None else _offer(row)
 
     def for_party(self, party: str, *, pending_only: bool = True) -> list[Offer]:
+        """The party's offers, newest first: with ``pending_only``, those waiting for the tenant and
+        those gone stale that the party offered (to sign again)."""
         sql = "SELECT * FROM offers WHERE (tenant=? OR offered_by=?)"
+        args: tuple[str, ...] = (party, party)
         if pending_only:
-            sql += " AND status='pending'"
+            sql += " AND (status='pending' OR (status='stale' AND offered_by=?))"
+            args = (party, party, party)
         with self._lock:
-            rows = self._db.execute(sql + " ORDER BY created DESC", (party, party)).fetchall()
+            rows = self._db.execute(sql + " ORDER BY created DESC", args).fetchall()
         return [_offer(r) for r in rows]
 
     def set_status(self, oid: str, status: str, txid: str | None = None) -> None:

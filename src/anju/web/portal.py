@@ -100,7 +100,7 @@ class Portal:
             lstrip_blocks=True,
         )
         self.env.filters.update(yuan=yuan, short=short)
-        self.env.globals.update(FORMS=FORMS, FACTORS=FACTORS, HTMX=HTMX, LANGS=LANGS)
+        self.env.globals.update(FORMS=FORMS, FACTORS=FACTORS, HTMX=HTMX, LANGS=LANGS, OFFER_KINDS=OFFER_KINDS)
 
     # -- request plumbing ------------------------------------------------------------------------
     def ctx(self, request: Request) -> Ctx:
@@ -189,6 +189,13 @@ class Portal:
         err.add(c._, "SESSIONS_FULL")
         return self.render(c, "signin.html", 503, {"Retry-After": "300"}, demo=self.demo, err=err)
 
+
+OFFER_KINDS = {
+    "lease.sign": N_("A new lease"),
+    "lease.renew": N_("A renewal of your lease"),
+    "lease.terminate": N_("Ending your lease by mutual agreement"),
+}
+"""What an offer asks the tenant to countersign, by transaction kind."""
 
 REGISTER_ROLES = (
     ("tenant", N_("tenant")),
@@ -669,6 +676,20 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
     _ = c._
     if form.name == "lease.offer":
         return _offer_lease(p, c, fields, err)
+    if form.name in ("lease.propose_renewal", "lease.propose_end"):
+        return _propose(p, c, form, fields, err)
+    if form.name == "offer.reissue":
+        old = p.offers.get(str(fields.get("offer", "")))
+        if old is None or old.status != "stale":
+            err.add(_, "OFFER_GONE")
+            return None
+        if old.offered_by != s.party:
+            err.add(_, "NOT_YOURS")
+            return None
+        body = {**old.body, "seq": c.reader.last_seq(old.tenant) + 1}
+        oid = p.offers.add(c.reader.today, old.tenant, s.party, old.unit, tx.sign(body, [s.key]))
+        p.offers.set_status(old.id, "replaced")
+        return _("Offer %(offer)s signed and sent to the tenant for countersigning.", offer=oid)
     if form.name in ("offer.accept", "offer.decline"):
         offer = p.offers.get(str(fields.get("offer", "")))
         if offer is None or offer.status != "pending":
@@ -681,10 +702,13 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
             p.offers.set_status(offer.id, "declined")
             return _("You declined the offer.")
         if offer.body["seq"] != c.reader.last_seq(s.party) + 1:
+            p.offers.set_status(offer.id, "stale")  # the offering side sees it, to sign it again
             err.add(_, "OFFER_STALE")
             return None
         receipt = await p.send(tx.cosign(offer.envelope, s.key))
         p.offers.set_status(offer.id, "signed", receipt.txid)
+        if offer.body["kind"] == "lease.terminate":
+            return _("Signed by both sides: the lease ends on %(on)s.", on=offer.body["on"])
         return _(
             "Lease signed by both sides. Lease %(lease)s is on the ledger (block %(height)s).",
             lease=receipt.txid[:16],
@@ -698,6 +722,32 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
         txid=receipt.txid[:16],
         height=receipt.height,
     )
+
+
+def _propose(p: Portal, c: Ctx, form: Form, f: dict[str, Any], err: Refusal) -> str | None:
+    """The landlord side signs a renewal or a mutual end of a lease; the tenant countersigns it as
+    an offer (the tenant is the envelope's signer, with their next seq)."""
+    s = c.session
+    assert s is not None
+    lease = c.reader.lease(f["lease"])
+    if lease is None:
+        err.add(c._, "UNKNOWN_REFERENCE")
+        return None
+    if form.name == "lease.propose_end":
+        fields: dict[str, Any] = {
+            "lease": lease["id"],
+            "mode": "mutual",
+            "on": f["on"],
+            "reason_hash": f["reason_hash"],
+        }
+        kind = "lease.terminate"
+    else:
+        fields = {"previous": lease["id"], **{k: v for k, v in f.items() if k != "lease"}}
+        kind = "lease.renew"
+    tenant = lease["tenant"]
+    body = {"chain": p.node.chain_id, "kind": kind, "signer": tenant, "seq": c.reader.last_seq(tenant) + 1, **fields}
+    oid = p.offers.add(c.reader.today, tenant, s.party, lease["unit"], tx.sign(body, [s.key]))
+    return c._("Offer %(offer)s signed and sent to the tenant for countersigning.", offer=oid)
 
 
 def _offer_lease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | None:
