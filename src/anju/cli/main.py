@@ -155,6 +155,35 @@ def keys_show(
     _emit({"public_key": key.public_hex}, as_json, key.public_hex)
 
 
+@keys_app.command("commit")
+def keys_commit(
+    text: Annotated[str, typer.Argument(help="What to commit to, e.g. a full name and ID number.")],
+    salt: Annotated[str | None, typer.Option(help="Check against this salt (hex) instead of drawing one.")] = None,
+    commitment: Annotated[str | None, typer.Option(help="With --salt: the commitment to check.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A salted commitment for the ledger (party.register, unit addresses): SHA-256(salt ‖ text).
+
+    Keep the text and the printed salt: showing both proves what the commitment stands for."""
+    from anju.crypto.commitments import commit, opens
+
+    if commitment is not None:
+        if salt is None:
+            console.print("[red]--commitment needs the --salt it was made with[/red]")
+            raise typer.Exit(2)
+        good = opens(commitment, text, salt)
+        _emit(
+            {"opens": good}, as_json, "[green]opens the commitment[/green]" if good else "[red]does not open it[/red]"
+        )
+        raise typer.Exit(0 if good else 1)
+    try:
+        salt_hex, value = commit(text, salt)
+    except ValueError:
+        console.print("[red]--salt must be hex[/red]")
+        raise typer.Exit(2) from None
+    _emit({"salt": salt_hex, "commitment": value}, as_json, f"commitment {value}\nsalt       {salt_hex}  (keep it)")
+
+
 bench_app = typer.Typer(help="Benchmarks: print JSON and write bench/results/<name>.json.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from anju.crypto.commitments import commit
 from anju.crypto.keys import is_hex_key
 from anju.registry.dates import parse_date, parse_month
 from anju.web.i18n import N_, Gettext
@@ -520,8 +520,7 @@ def parse(form: Form, raw: dict[str, str], _: Gettext) -> tuple[dict[str, Any], 
             value = hashlib.sha256(text.encode()).hexdigest()
             code = "FORM_REQUIRED"
         elif f.type == "commit":
-            salt = secrets.token_hex(16)
-            value = hashlib.sha256(bytes.fromhex(salt) + text.encode()).hexdigest()
+            salt, value = commit(text)
             notes[f.name] = salt
             code = "FORM_REQUIRED"
         else:

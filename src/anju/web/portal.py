@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from starlette.datastructures import URL
 
 from anju.client.sdk import parse_key_file
 from anju.crypto import keystore, tx
+from anju.crypto.commitments import commit
 from anju.crypto.keys import SigningKey
 from anju.errors import AnjuError
 from anju.registry import vcode
@@ -470,14 +470,14 @@ def build_router(p: Portal) -> APIRouter:
         if err:
             return p.render(c, "register.html", 422, err=err, values=values, roles=REGISTER_ROLES)
         key = SigningKey.generate()
-        salt = secrets.token_hex(16)
+        salt, commitment = commit(values["identity"])
         body: dict[str, Any] = {
             "chain": p.node.chain_id,
             "kind": "party.register",
             "signer": key.public_hex,
             "seq": 1,
             "role": values["role"],
-            "commitment": hashlib.sha256(bytes.fromhex(salt) + values["identity"].encode()).hexdigest(),
+            "commitment": commitment,
         }
         if values["role"] in ("agency", "bank"):
             body["name"] = values["name"]

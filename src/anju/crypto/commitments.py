@@ -1,0 +1,30 @@
+"""Salted commitments: how personal data and other guessable facts appear on the ledger.
+
+``commitment = hex(SHA-256(salt ‖ UTF-8(text)))`` with a fresh 16-byte salt. The ledger holds only
+the commitment; the person keeps the text and the salt, and proves the fact later by showing
+both to whom they choose (docs/REGISTRY.md, "Parties"). A plain hash of a name, an ID number or
+an address could be found by trying them all; the salt makes that useless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+SALT_BYTES = 16
+
+
+def commit(text: str, salt_hex: str | None = None) -> tuple[str, str]:
+    """(salt hex, commitment hex) for ``text``; a fresh random salt unless one is given."""
+    salt = bytes.fromhex(salt_hex) if salt_hex is not None else secrets.token_bytes(SALT_BYTES)
+    return salt.hex(), hashlib.sha256(salt + text.encode()).hexdigest()
+
+
+def opens(commitment: str, text: str, salt_hex: str) -> bool:
+    """Whether ``text`` with ``salt_hex`` opens ``commitment``."""
+    try:
+        _salt, expected = commit(text, salt_hex)
+    except ValueError:  # not hex
+        return False
+    return hmac.compare_digest(expected, commitment.lower())
