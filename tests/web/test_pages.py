@@ -635,3 +635,24 @@ def test_a_renewal_and_a_mutual_end_are_offered_and_countersigned(tmp_path: Path
         assert tenant.post("/act/offer.accept", data={"offer": offer, "form_token": tt}).status_code == 303
         ended = landlord.get(f"/api/v1/leases/{lease1}").json()["value"]
         assert ended["ends_on"] == add_days(today, 60) and ended["termination"]["mode"] == "mutual"
+
+
+def test_my_page_keeps_each_roles_work(tmp_path: Path) -> None:
+    """Every role's page lists its own work: the authority's open disputes, an agency's mandates."""
+    ids = build(tmp_path)
+    with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=60) as client:
+        token = sign_in(client, "tenant2")
+        data = {"lease": ids["lease3"], "subject": "rent", "evidence": "receipts", "form_token": token}
+        assert client.post("/act/dispute.open", data=data).status_code == 303
+        client.cookies.clear()
+        sign_in(client, "authority")
+        me = client.get("/me", params={"lang": "en"}).text
+        assert "Disputes (1)" in me and "Decide dispute" in me
+        client.cookies.clear()
+        sign_in(client, "agency_b")
+        me = client.get("/me", params={"lang": "en"}).text
+        assert "Mandates held (1)" in me and "Agents (0)" in me and "Leases (0)" in me
+        client.cookies.clear()
+        sign_in(client, "landlord")
+        me = client.get("/me", params={"lang": "en"}).text
+        assert "Mandates granted" in me and 'id="agents"' not in me

@@ -562,8 +562,6 @@ def build_router(p: Portal) -> APIRouter:
             )
         elif s.role == "bank":
             data.update(escrow=rd.escrow_queue())
-        if s.role == "agency":
-            data.update(agents=rd.agents_of(s.party))
         else:
             who = agency or s.party
             data.update(
@@ -582,6 +580,7 @@ def build_router(p: Portal) -> APIRouter:
                 offers=p.offers.for_party(s.party),
                 to_confirm=rd.payments_to_confirm(who),
                 disputes=rd.disputes(party=who),
+                agents=rd.agents_of(s.party) if s.role == "agency" else [],
             )
         return p.render(c, "me.html", **data)
 
