@@ -87,3 +87,43 @@ def test_kinds_alone_and_an_unindexed_ledger_are_scanned(kv_data: Path) -> None:
     assert not old.event_index
     assert _catch_up(old, EventFilter(parties=frozenset({me.public_hex})), 0) == mine
     assert old.scanned == 2503 and old.named == 0
+
+
+class _Interleaving:
+    """A connection that lets a block commit right after the first ``event_refs`` range is read."""
+
+    def __init__(self, conn: Any, commit: Any) -> None:
+        self._conn, self._commit, self.fired = conn, commit, False
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        cur = self._conn.execute(sql, *args)
+        if "FROM event_refs" in sql and not self.fired:
+            rows = cur.fetchall()  # read this range first, as SQLite would step it
+            self.fired = True
+            self._commit()
+            return iter(rows)
+        return cur
+
+
+def test_a_block_committed_between_two_refs_ranges_is_seen_by_both_or_neither(kv_data: Path) -> None:
+    """With several refs (OR), each range must come from one snapshot: otherwise a block committed
+    between them shows its event for the second ref and hides the first ref's, and the stream's
+    position would skip the hidden one for good."""
+    a, b = SigningKey(b"a" * 32), SigningKey(b"b" * 32)
+    node = Node(kv_data, verify_workers=0)
+    node.commit_block("2026-01-01T00:00:01.000Z", [parse_and_verify(kv_put(a, 1)), parse_and_verify(kv_put(b, 1))])
+
+    def commit() -> None:
+        more = [parse_and_verify(kv_put(a, 2, k="x")), parse_and_verify(kv_put(b, 2, k="y"))]
+        node.commit_block("2026-01-01T00:00:02.000Z", more)
+
+    reader = Reader(kv_data / DB_NAME)
+    real = reader._conn()
+    conn = _Interleaving(real, commit)
+    reader._conn = lambda: conn  # type: ignore[method-assign]
+    refs = sorted(["p:" + a.public_hex, "p:" + b.public_hex])
+    got = [e["id"] for e in reader.events_naming(refs, 0)]
+    assert conn.fired and got == [1, 2]  # the snapshot before the second block: neither 3 nor 4
+    reader._conn = lambda: real  # type: ignore[method-assign]
+    assert [e["id"] for e in reader.events_naming(refs, 0)] == [1, 2, 3, 4]
+    node.store.close()

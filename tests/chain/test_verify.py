@@ -73,6 +73,7 @@ TAMPERS: dict[str, Callable[[sqlite3.Connection], None]] = {
     "event index row removed": _sql("DELETE FROM event_refs WHERE id = 4"),
     "event index row added": _sql("INSERT INTO event_refs VALUES ('p:' || hex(zeroblob(32)), 4)"),
     "event index row moved": _sql("UPDATE event_refs SET id = id + 1000 WHERE id = 4"),
+    "event index table dropped": lambda c: c.executescript("DELETE FROM event_refs; DROP TABLE event_refs;") and None,
     "event index under an old format stamp": lambda c: (
         c.executescript(
             "DELETE FROM event_refs WHERE id = 4; UPDATE meta SET value = x'35' WHERE key = 'store_format';"

@@ -83,3 +83,13 @@ def test_overdue_months_are_the_due_months_not_paid() -> None:
     assert overdue_months(lease, "2027-01-01") == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06"]
     ended_early = {**lease, "ends_on": "2026-02-10", "paid_through": "2026-01"}
     assert overdue_months(ended_early, "2026-12-01") == ["2026-02"]  # nothing after its last day
+
+
+def test_a_term_ends_the_day_before_the_same_day_or_at_a_short_months_end() -> None:
+    from anju.registry.dates import term_end
+
+    assert term_end("2026-01-01", 12) == "2026-12-31"
+    assert term_end("2026-03-15", 1) == "2026-04-14"
+    assert term_end("2026-01-31", 1) == "2026-02-28" and term_end("2024-01-31", 1) == "2024-02-29"
+    assert term_end("2026-05-31", 1) == "2026-06-30"
+    assert term_end("9999-01-01", 11) == "9999-11-30" and term_end("9999-12-01", 12) == "9999-12-31"  # no crash

@@ -602,6 +602,10 @@ def test_a_renewal_and_a_mutual_end_are_offered_and_countersigned(tmp_path: Path
         httpx.Client(base_url=base, timeout=60) as landlord,
         httpx.Client(base_url=base, timeout=60) as tenant,
     ):
+        at = sign_in(landlord, "agency_a")  # not lease 3's landlord side: may not put offers to its tenant
+        stranger = {"lease": lease3, "on": add_days(today, 60), "reason_hash": "x", "form_token": at}
+        assert landlord.post("/act/lease.propose_end?lang=en", data=stranger).status_code == 422
+        landlord.cookies.clear()
         lt = sign_in(landlord, "landlord")
         page = landlord.get(f"/lease/{lease3}", params={"lang": "en"}).text
         assert "Propose a renewal to the tenant" in page and "Propose ending the lease by mutual agreement" in page

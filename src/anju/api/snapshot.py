@@ -288,7 +288,11 @@ class Reader:
         """The first ``limit`` events after ``after_id`` that name any of ``refs`` (``event_refs``
         values: ``"p:" + party``, ``"u:" + unit``, ``"l:" + listing``), in id order."""
         conn = self._conn()
-        return events_by_id(conn, event_ids(conn, refs, after_id, limit))
+        conn.execute("BEGIN")  # one snapshot for every ref's range and the rows: a block committed
+        try:  # between two of them would otherwise show one ref its events and hide another's
+            return events_by_id(conn, event_ids(conn, refs, after_id, limit))
+        finally:
+            conn.execute("ROLLBACK")
 
     @property
     def event_index(self) -> bool:

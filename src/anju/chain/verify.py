@@ -254,8 +254,10 @@ def _compare_tables(store: Store, replay_path: Path) -> None:
     conn.execute("ATTACH DATABASE ? AS replay", (f"file:{replay_path}?mode=ro",))
     try:
         for table, (cols, order) in TABLES.items():
-            if table == "event_refs" and not _has_table(conn, table):  # format 5 or older: moved when a node opens it
-                continue
+            if not _has_table(conn, table):
+                if table == "event_refs" and not store.event_index:
+                    continue  # format 5 or older: moved when a node opens it
+                raise Failure(None, f"stored table {table!r} is missing", table=table)
             for a, b, what in (("main", "replay", "changed or added"), ("replay", "main", "missing")):
                 row = conn.execute(
                     f"SELECT {cols} FROM {a}.{table} EXCEPT SELECT {cols} FROM {b}.{table} ORDER BY {order} LIMIT 1"

@@ -6,6 +6,7 @@ block's date.
 
 from __future__ import annotations
 
+import calendar
 from datetime import date
 
 
@@ -46,7 +47,9 @@ def term_end(first: str, months: int) -> str:
     d = date.fromisoformat(first)
     index = d.year * 12 + (d.month - 1) + months
     year, month = index // 12, index % 12 + 1
-    last_day = (date(year + (month == 12), month % 12 + 1, 1).toordinal() - 1) - date(year, month, 1).toordinal() + 1
+    if year > 9999:  # past the calendar's end: the term runs to its last day
+        return "9999-12-31"
+    last_day = calendar.monthrange(year, month)[1]
     if d.day > last_day:  # no such day that month: the term runs to that month's end
         return date(year, month, last_day).isoformat()
     return add_days(date(year, month, d.day).isoformat(), -1)

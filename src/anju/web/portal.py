@@ -260,6 +260,12 @@ def cross_site(request: Request) -> bool:
     return urlsplit(claimed).netloc.lower() != (request.headers.get("host") or "").lower()
 
 
+def _seal(key: SigningKey, password: str) -> dict[str, Any]:
+    """A new key's keystore: argon2id under the same bound as sign-in (two at once)."""
+    with _DERIVING:
+        return keystore.encrypt(key, password)
+
+
 def key_from_upload(content: bytes, password: str) -> SigningKey:
     """A signing key from an uploaded keystore (with its password) or a key file. Raises ValueError/KeystoreError.
 
@@ -487,7 +493,7 @@ def build_router(p: Portal) -> APIRouter:
             return p.render(
                 c, "register.html", 422, err=from_error(c._, exc, names), values=values, roles=REGISTER_ROLES
             )
-        sealed = await asyncio.to_thread(keystore.encrypt, key, password)
+        sealed = await asyncio.to_thread(_seal, key, password)
         flash = [
             c._("Registered. Download your keystore now: it is the only copy of your key."),
             c._("Keep this salt with your records (%(field)s): %(salt)s", field=c._("identity"), salt=salt),
@@ -731,6 +737,9 @@ def _propose(p: Portal, c: Ctx, form: Form, f: dict[str, Any], err: Refusal) -> 
     lease = c.reader.lease(f["lease"])
     if lease is None:
         err.add(c._, "UNKNOWN_REFERENCE")
+        return None
+    if (_agency_of(c.reader, s) or s.party) not in (lease["landlord"], lease["agency"]):
+        err.add(c._, "NOT_YOURS")  # only the lease's landlord side may put an offer to its tenant
         return None
     if form.name == "lease.propose_end":
         fields: dict[str, Any] = {
