@@ -486,3 +486,15 @@ def test_a_listing_fits_between_leases_only_for_its_whole_shortest_term(world: W
     mid = w.grant(w.agency_a, to="2027-12-31")  # from the day after the lease: free for a year
     terms = listing_terms(available_from="2027-01-01", min_term_months=12)
     w.chain.do(w.agency_a, "listing.publish", unit=w.unit, mandate=mid, **terms)
+
+
+def test_the_months_before_a_lease_starts_are_not_counted_as_paid_ahead(world: World) -> None:
+    w = world
+    mid = w.grant(w.agency_a, to="2027-12-31")
+    fields = {**lease_fields(w, start="2026-09-01", end="2027-08-31", collector="agency"), "mandate": mid}
+    lid = w.chain.do(w.agent_a, "lease.sign", [w.tenant], **fields).txid[:16]
+    with pytest.raises(TxRejected) as err:  # September's rent, in January: eight months ahead
+        w.chain.do(w.tenant, "rent.pay", lease=lid, period="2026-09", months=1, amount=900_000)
+    assert err.value.code == "BANK_ATTESTATION_REQUIRED" and err.value.details["needed"] == 900_000
+    w.chain.do(w.bank, "bank.attest_escrow", lease=lid, purpose="rent", amount=900_000, account_commitment="ab" * 32)
+    w.chain.do(w.tenant, "rent.pay", lease=lid, period="2026-09", months=1, amount=900_000)

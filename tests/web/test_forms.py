@@ -32,6 +32,7 @@ def _sample(f: Field) -> str:
         "choice": f.choices[0][0] if f.choices else "",
         "sha256": "some text",
         "commit": "Room 1201, 88 Some Road",
+        "certificate": "沪(2026)徐汇区不动产权第001234号",
     }[f.type]
 
 
@@ -46,14 +47,16 @@ def test_a_filled_form_is_a_body_its_kind_accepts(form: Form) -> None:
     assert not refusal, (form.name, refusal)
     check = BodyCheck(KINDS[form.kind].fields)
     for role in form.roles:
-        body = {"chain": "c", "kind": form.kind, "signer": KEY, "seq": 1, **body_fields(form, fields, role)}
+        body = {"chain": "c", "kind": form.kind, "signer": KEY, "seq": 1, **body_fields(form, fields, role, b"k" * 32)}
         check(body)  # raises TxRejected (UNKNOWN_FIELD, INVALID_FIELD) on a body the ledger refuses
     optional = [f for f in form.fields if not f.required and f.type != "bool"]
     if optional:  # and with every optional field left empty
         fields, refusal, _notes = parse(form, {k: v for k, v in raw.items() if k not in {f.name for f in optional}}, _)
         assert not refusal
         for role in form.roles:
-            check({"chain": "c", "kind": form.kind, "signer": KEY, "seq": 1, **body_fields(form, fields, role)})
+            check(
+                {"chain": "c", "kind": form.kind, "signer": KEY, "seq": 1, **body_fields(form, fields, role, b"k" * 32)}
+            )
 
 
 def test_the_forms_that_failed_every_time() -> None:
@@ -68,18 +71,27 @@ def test_the_forms_that_failed_every_time() -> None:
 
 
 def test_numbers_that_identify_people_or_homes_are_salted_commitments() -> None:
-    """A title certificate number, an address or an account number has little entropy: its plain
-    SHA-256 could be found by trying them all, so the portal commits to it with a fresh salt (and
-    tells the user the salt, to prove it later)."""
-    for form, name in (
-        ("title.attest", "certificate_commitment"),
-        ("unit.register", "address_commitment"),
-        ("bank.attest_escrow", "account_commitment"),
-    ):
+    """An address or an account number has little entropy: its plain SHA-256 could be found by
+    trying them all, so the portal commits to it with a fresh salt (and tells the user the salt)."""
+    for form, name in (("unit.register", "address_commitment"), ("bank.attest_escrow", "account_commitment")):
         raw = {f.name: _sample(f) for f in FORMS[form].fields}
-        raw[name] = "沪(2026)徐汇区不动产权第001234号"
+        raw[name] = "衡山路 88 号 1201 室"
         first, _r, notes = parse(FORMS[form], raw, _)
         second, _r, _n = parse(FORMS[form], raw, _)
         assert name in notes and first[name] != second[name], form
         assert first[name] != hashlib.sha256(raw[name].encode()).hexdigest()
         assert first[name] == hashlib.sha256(bytes.fromhex(notes[name]) + raw[name].encode()).hexdigest()
+
+
+def test_a_certificate_number_is_salted_by_the_authoritys_key() -> None:
+    """One certificate, one commitment for the authority that attests it (so the registry refuses
+    a second unit on it), yet nobody without the authority's key can test guesses against it."""
+    form = FORMS["title.attest"]
+    raw = {"unit": ID, "certificate_commitment": "沪(2026)徐汇区不动产权第001234号"}
+    fields, _r, notes = parse(form, raw, _)
+    assert not notes
+    once = body_fields(form, fields, "authority", b"a" * 32)["certificate_commitment"]
+    again = body_fields(form, fields, "authority", b"a" * 32)["certificate_commitment"]
+    other = body_fields(form, fields, "authority", b"b" * 32)["certificate_commitment"]
+    assert once == again != other and len(once) == 64
+    assert once != hashlib.sha256(raw["certificate_commitment"].encode()).hexdigest()

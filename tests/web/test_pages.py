@@ -660,3 +660,28 @@ def test_my_page_keeps_each_roles_work(tmp_path: Path) -> None:
         sign_in(client, "landlord")
         me = client.get("/me", params={"lang": "en"}).text
         assert "Mandates granted" in me and 'id="agents"' not in me
+
+
+def test_one_certificate_number_cannot_back_two_units(tmp_path: Path) -> None:
+    build(tmp_path)
+    with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=60) as client:
+        token = sign_in(client, "landlord")
+        unit = {
+            "district": "徐汇区",
+            "street": "虹漕路",
+            "neighbourhood": "虹漕新村",
+            "floor_area_m2": "40",
+            "rooms": "1",
+        }
+        for room in ("101", "102"):
+            data = {**unit, "address_commitment": f"虹漕路 1 号 {room} 室", "form_token": token}
+            assert client.post("/act/unit.register", data=data).status_code == 303
+        client.cookies.clear()
+        token = sign_in(client, "authority")
+        me = client.get("/me", params={"lang": "en"}).text
+        units = re.findall(r'id="f-title-attest-([0-9a-f]{16})"', me)
+        assert len(units) == 2
+        cert = {"certificate_commitment": "沪(2026)徐汇区不动产权第000777号", "form_token": token}
+        assert client.post("/act/title.attest", data={**cert, "unit": units[0]}).status_code == 303
+        resp = client.post("/act/title.attest?lang=en", data={**cert, "unit": units[1]})
+        assert resp.status_code == 422, resp.text[-400:]

@@ -157,7 +157,10 @@ def keys_show(
 
 @keys_app.command("commit")
 def keys_commit(
-    text: Annotated[str, typer.Argument(help="What to commit to, e.g. a full name and ID number.")],
+    text: Annotated[
+        str | None,
+        typer.Argument(help="What to commit to; omit it to be asked (so it stays out of shell history)."),
+    ] = None,
     salt: Annotated[str | None, typer.Option(help="Check against this salt (hex) instead of drawing one.")] = None,
     commitment: Annotated[str | None, typer.Option(help="With --salt: the commitment to check.")] = None,
     as_json: JsonOpt = False,
@@ -167,6 +170,8 @@ def keys_commit(
     Keep the text and the printed salt: showing both proves what the commitment stands for."""
     from anju.crypto.commitments import commit, opens
 
+    if text is None:
+        text = str(typer.prompt("Text to commit to", hide_input=True))
     if commitment is not None:
         if salt is None:
             console.print("[red]--commitment needs the --salt it was made with[/red]")
@@ -179,7 +184,7 @@ def keys_commit(
     try:
         salt_hex, value = commit(text, salt)
     except ValueError:
-        console.print("[red]--salt must be hex[/red]")
+        console.print("[red]--salt must be 16 bytes of hex (32 characters)[/red]")
         raise typer.Exit(2) from None
     _emit({"salt": salt_hex, "commitment": value}, as_json, f"commitment {value}\nsalt       {salt_hex}  (keep it)")
 

@@ -443,6 +443,7 @@ def check(
             "ends_on": lease["ends_on"],
             "tenant": lease["tenant"],
             "registered_on": result.registered_on,
+            "as_of": result.checkpoint.time,
             "district": result.unit["district"],
             "street": result.unit["street"],
             "neighbourhood": result.unit["neighbourhood"],
@@ -452,7 +453,8 @@ def check(
             f"[green]VERIFIED[/green] lease registration {result.number} (registered {result.registered_on} by the "
             f"housing authority): lease {lease['id']}, {lease['start']} to {lease['ends_on']}, "
             f"{result.unit['street']} · {result.unit['neighbourhood']}, tenant {lease['tenant'][:16]}…; "
-            f"{result.phase} on {result.date}; proven at height {result.checkpoint.height}"
+            f"{result.phase} on {result.date}, as the ledger stood at height {result.checkpoint.height} "
+            f"({result.checkpoint.time})"
         )
     else:
         assert isinstance(result, VerifiedHistory)

@@ -18,13 +18,26 @@ SALT_BYTES = 16
 def commit(text: str, salt_hex: str | None = None) -> tuple[str, str]:
     """(salt hex, commitment hex) for ``text``; a fresh random salt unless one is given."""
     salt = bytes.fromhex(salt_hex) if salt_hex is not None else secrets.token_bytes(SALT_BYTES)
+    if len(salt) != SALT_BYTES:
+        raise ValueError(f"a salt is {SALT_BYTES} bytes")
     return salt.hex(), hashlib.sha256(salt + text.encode()).hexdigest()
 
 
 def opens(commitment: str, text: str, salt_hex: str) -> bool:
-    """Whether ``text`` with ``salt_hex`` opens ``commitment``."""
+    """Whether ``text`` with ``salt_hex`` (16 bytes) opens ``commitment``."""
     try:
+        if len(bytes.fromhex(salt_hex)) != SALT_BYTES:
+            return False
         _salt, expected = commit(text, salt_hex)
     except ValueError:  # not hex
         return False
-    return hmac.compare_digest(expected, commitment.lower())
+    return hmac.compare_digest(expected.encode(), commitment.lower().encode())
+
+
+def keyed_commit(secret: bytes, purpose: str, text: str) -> tuple[str, str]:
+    """(salt hex, commitment hex) for ``text`` with a salt derived from ``secret``: the same text
+    always gives the same commitment for this secret's holder (so a registry can refuse a second
+    use of it) while nobody without the secret can test guesses against it. Used for title
+    certificate numbers, salted by the housing authority's key."""
+    salt = hmac.new(secret, f"anju-commitment\n{purpose}\n{text}".encode(), hashlib.sha256).digest()[:SALT_BYTES]
+    return commit(text, salt.hex())

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from anju.crypto.commitments import commit
+from anju.crypto.commitments import commit, keyed_commit
 from anju.crypto.keys import is_hex_key
 from anju.registry.dates import parse_date, parse_month
 from anju.web.i18n import N_, Gettext
@@ -28,7 +28,7 @@ class Field:
 
     name: str
     label: str
-    type: str  # text, textarea, date, month, money, int, bool, key, id, choice, sha256, commit, hidden
+    type: str  # text, textarea, date, month, money, int, bool, key, id, choice, sha256, commit, certificate, hidden
     required: bool = True
     choices: tuple[tuple[str, str], ...] = ()  # (value, label msgid)
     help: str | None = None
@@ -312,7 +312,7 @@ FORMS: dict[str, Form] = {
             ("authority",),
             (
                 Field("unit", N_("Unit"), "hidden"),
-                Field("certificate_commitment", N_("Title certificate number (kept off the ledger)"), "commit"),
+                Field("certificate_commitment", N_("Title certificate number (kept off the ledger)"), "certificate"),
             ),
         ),
         Form(
@@ -442,10 +442,14 @@ FORMS: dict[str, Form] = {
 }
 
 
-def body_fields(form: Form, fields: dict[str, Any], role: str) -> dict[str, Any]:
+def body_fields(form: Form, fields: dict[str, Any], role: str, secret: bytes = b"") -> dict[str, Any]:
     """The transaction body fields of ``form`` (one with a kind) from its parsed ``fields``, as
-    signed by a party of ``role``: what the form asks in people's terms, in the kind's shape."""
+    signed by a party of ``role`` whose private ``secret`` salts certificate numbers: what the
+    form asks in people's terms, in the kind's shape."""
     out = dict(fields)
+    for f in form.fields:  # one certificate, one commitment (the registry refuses a second use)
+        if f.type == "certificate" and f.name in out:
+            out[f.name] = keyed_commit(secret, "title-certificate", out[f.name])[1]
     if form.name == "deposit.return":
         deductions = []
         if out.get("deduction_amount"):

@@ -720,7 +720,7 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
             height=receipt.height,
         )
     assert form.kind is not None
-    receipt = await p.sign_and_send(c, body_fields(form, fields, s.role), form.kind)
+    receipt = await p.sign_and_send(c, body_fields(form, fields, s.role, s.key.seed), form.kind)
     return _(
         "Done: %(what)s. Transaction %(txid)s, block %(height)s.",
         what=_(form.title),

@@ -123,7 +123,8 @@ def pay_rent(call: Call) -> None:
     # account must hold the rent of all of them (earlier prepayments count: an attestation is not
     # used again for each new payment).
     ahead = months_between(month_of(call.date), last)
-    held = lease["rent"] * ahead
+    first_due = add_months(month_of(lease["start"]), -1)  # months before the lease are not paid for
+    held = lease["rent"] * months_between(max(month_of(call.date), first_due), last)
     if lease["collector"] == "agency" and ahead > MAX_MONTHS_AHEAD and lease["escrow"]["rent"] < held:
         reject(
             "BANK_ATTESTATION_REQUIRED",
