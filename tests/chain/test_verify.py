@@ -71,7 +71,7 @@ TAMPERS: dict[str, Callable[[sqlite3.Connection], None]] = {
     "log node": _sql("UPDATE tlog_nodes SET hash = zeroblob(32) WHERE level = 1 AND idx = 0"),
     "event row": _sql('UPDATE events SET data = \'{"key":"zz"}\' WHERE id = 4'),
     "event index row removed": _sql("DELETE FROM event_refs WHERE id = 4"),
-    "event index row added": _sql("INSERT INTO event_refs VALUES ('p:' || hex(zeroblob(32)), 4)"),
+    "event index row added": _sql("INSERT INTO event_refs VALUES (12345, 4)"),
     "event index row moved": _sql("UPDATE event_refs SET id = id + 1000 WHERE id = 4"),
     "event index table dropped": lambda c: c.executescript("DELETE FROM event_refs; DROP TABLE event_refs;") and None,
     "event index under an old format stamp": lambda c: (

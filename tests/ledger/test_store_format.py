@@ -15,7 +15,7 @@ from anju.cli.serve_cmds import _old_format
 from anju.crypto.keys import SigningKey
 from anju.crypto.tx import parse_and_verify
 from anju.errors import StorageCorrupt
-from anju.ledger.store import STORE_FORMAT, Store
+from anju.ledger.store import STORE_FORMAT, Store, ref_key
 
 
 def _ledger(tmp_path: Path) -> Path:
@@ -93,7 +93,7 @@ def test_a_format_4_ledger_is_read_as_it_is_and_moved_to_the_current_format_when
 
     node = Node(kv_data, verify_workers=0)  # opened for writing: moved (4 -> 5 -> 6), rows unchanged
     assert node.store.get_meta("store_format") == STORE_FORMAT == b"6"
-    assert _refs(db) == [("p:" + key.public_hex, i) for i in (1, 2, 3)]
+    assert _refs(db) == [(ref_key("p:" + key.public_hex), i) for i in (1, 2, 3)]
     assert _state_rows(db) == rows
     rid = node.store._conn().execute("SELECT rid FROM state WHERE key='kv/k2'").fetchone()[0]
     node.commit_block("2026-01-01T00:00:02.000Z", [parse_and_verify(kv_put(key, 4, k="k2", v="c"))])
@@ -131,7 +131,7 @@ def test_a_failed_move_leaves_the_format_4_ledger_as_it_was(kv_data: Path, monke
     assert _state_rows(db) == rows
 
 
-def _refs(db: Path) -> list[tuple[str, int]]:
+def _refs(db: Path) -> list[tuple[int, int]]:
     conn = sqlite3.connect(db)
     try:
         return conn.execute("SELECT ref, id FROM event_refs ORDER BY ref, id").fetchall()
@@ -158,8 +158,8 @@ def test_a_format_5_ledger_gets_its_event_index_when_opened_for_writing(kv_data:
     a, b = _two_signers_ledger(kv_data)
     db = kv_data / DB_NAME
     built = _refs(db)  # as the writer indexed them, block by block
-    assert [i for r, i in built if r == "p:" + a.public_hex] == [1, 3, 5]
-    assert [i for r, i in built if r == "p:" + b.public_hex] == [2, 4]
+    assert [i for r, i in built if r == ref_key("p:" + a.public_hex)] == [1, 3, 5]
+    assert [i for r, i in built if r == ref_key("p:" + b.public_hex)] == [2, 4]
     _to_format_5(db)
 
     reader = Store(db, readonly=True)  # read as it is: no event index
