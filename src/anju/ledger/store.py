@@ -65,8 +65,6 @@ def ref_key(ref: str) -> int:
     return int.from_bytes(hashlib.blake2b(ref.encode(), digest_size=8).digest(), "big", signed=True)
 
 
-"""The ``event_refs`` prefix of each event field."""
-
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS blocks (
