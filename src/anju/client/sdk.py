@@ -330,13 +330,7 @@ class AnjuClient:
         canonical = canonical_code(code)
         if canonical is None:
             raise VerificationError("BAD_REQUEST", "not a listing verification code", listing_code=code)
-        bundle = self.listing_bundle(canonical)
-        vb = self._open(bundle)
-        if vb.subject != canonical:
-            raise VerificationError(
-                "PROOF_INVALID", "the server answered with another code's bundle", asked=canonical, got=vb.subject
-            )
-        return check_listing(vb, canonical, date)
+        return check_listing(self._open_about(self.listing_bundle(canonical), canonical), canonical, date)
 
     def registration_bundle(self, number: str) -> dict[str, Any]:
         bundle: dict[str, Any] = self._json(f"/registrations/{number}")
@@ -347,12 +341,7 @@ class AnjuClient:
         registered lease, its place and its phase at ``date`` from the proofs alone."""
         if not REGISTRATION_NUMBER.fullmatch(number):
             raise VerificationError("BAD_REQUEST", "not a lease registration number (XH + 12 digits)", number=number)
-        vb = self._open(self.registration_bundle(number))
-        if vb.subject != number:
-            raise VerificationError(
-                "PROOF_INVALID", "the server answered with another registration's bundle", asked=number, got=vb.subject
-            )
-        return check_registration(vb, number, date)
+        return check_registration(self._open_about(self.registration_bundle(number), number), number, date)
 
     def history(self, party: str) -> dict[str, Any]:
         """A party's rental-history bundle (to hand to a landlord; verify with :func:`verify_bundle`)."""
@@ -364,6 +353,16 @@ class AnjuClient:
         if vb.subject != party:
             raise VerificationError("PROOF_INVALID", "the bundle is about another party", party=party)
         return check_history(vb)
+
+    def _open_about(self, bundle: Any, subject: str) -> VerifiedBundle:
+        """Open ``bundle`` and require it to be about ``subject``: a server answering with another
+        code's or number's genuine bundle is refused."""
+        vb = self._open(bundle)
+        if vb.subject != subject:
+            raise VerificationError(
+                "PROOF_INVALID", "the server answered with a bundle about something else", asked=subject, got=vb.subject
+            )
+        return vb
 
     def _open(self, bundle: Any) -> VerifiedBundle:
         vb = open_bundle(bundle, self.trust)

@@ -38,7 +38,7 @@ from anju.registry.status import overdue_months
 from anju.web import demo
 from anju.web.forms import FORMS, Form, body_fields, parse
 from anju.web.i18n import LANGS, N_, Gettext, gettext_for, pick_lang
-from anju.web.offers import Offers
+from anju.web.offers import Offer, Offers
 from anju.web.reads import NodeLike, Reader, Search
 from anju.web.refusals import Refusal, from_error
 from anju.web.sessions import COOKIE, MAX_SESSIONS, Session, SessionsFull, SessionStore
@@ -684,24 +684,16 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
     if form.name in ("lease.propose_renewal", "lease.propose_end"):
         return _propose(p, c, form, fields, err)
     if form.name == "offer.reissue":
-        old = p.offers.get(str(fields.get("offer", "")))
-        if old is None or old.status != "stale":
-            err.add(_, "OFFER_GONE")
-            return None
-        if old.offered_by != s.party:
-            err.add(_, "NOT_YOURS")
+        old = _offer_for(p, c, fields, "stale", err)
+        if old is None:
             return None
         body = {**old.body, "seq": c.reader.last_seq(old.tenant) + 1}
         oid = p.offers.add(c.reader.today, old.tenant, s.party, old.unit, tx.sign(body, [s.key]))
         p.offers.set_status(old.id, "replaced")
         return _("Offer %(offer)s signed and sent to the tenant for countersigning.", offer=oid)
     if form.name in ("offer.accept", "offer.decline"):
-        offer = p.offers.get(str(fields.get("offer", "")))
-        if offer is None or offer.status != "pending":
-            err.add(_, "OFFER_GONE")
-            return None
-        if offer.tenant != s.party:
-            err.add(_, "NOT_YOURS")
+        offer = _offer_for(p, c, fields, "pending", err)
+        if offer is None:
             return None
         if form.name == "offer.decline":
             p.offers.set_status(offer.id, "declined")
@@ -727,6 +719,21 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
         txid=receipt.txid[:16],
         height=receipt.height,
     )
+
+
+def _offer_for(p: Portal, c: Ctx, fields: dict[str, Any], status: str, err: Refusal) -> Offer | None:
+    """The form's offer if it is in ``status`` and is the session's to act on: a pending one is the
+    tenant's to sign or decline, a stale one the offering side's to sign again."""
+    s = c.session
+    assert s is not None
+    offer = p.offers.get(str(fields.get("offer", "")))
+    if offer is None or offer.status != status:
+        err.add(c._, "OFFER_GONE")
+        return None
+    if (offer.tenant if status == "pending" else offer.offered_by) != s.party:
+        err.add(c._, "NOT_YOURS")
+        return None
+    return offer
 
 
 def _propose(p: Portal, c: Ctx, form: Form, f: dict[str, Any], err: Refusal) -> str | None:
