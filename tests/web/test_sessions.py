@@ -55,3 +55,24 @@ def test_a_session_in_use_is_not_expired_with_the_idle_ones() -> None:
     time.sleep(0.15)
     store.create(_session(), "b")  # expires second (idle 0.35 s) but not first (idle 0.15 s)
     assert store.get(second) is None and store.get(first) is not None
+
+
+def test_an_ipv6_host_counts_by_its_64_and_a_mapped_ipv4_as_itself() -> None:
+    from anju.web.sessions import client_group
+
+    assert client_group("2001:db8:1:2:aaaa::1") == client_group("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert client_group("2001:db8:1:3::1") != client_group("2001:db8:1:2::1")
+    assert client_group("::ffff:10.0.0.1") == client_group("10.0.0.1") == "10.0.0.1"
+    assert client_group("testclient") == "testclient"
+    store = SessionStore(per_client=2, max_sessions=100)
+    a = [store.create(_session(), f"2001:db8:1:2::{i}") for i in range(3)]  # three "addresses", one /64
+    assert store.get(a[0]) is None and store.get(a[2]) is not None
+
+
+def test_one_party_holds_a_few_sessions_whoever_signs_it_in() -> None:
+    store = SessionStore(per_client=100, per_party=2, max_sessions=100)
+    key = SigningKey.generate()
+    tokens = [store.create(Session(key, "tenant", "t", demo=False), f"10.0.{i}.1") for i in range(3)]
+    assert store.get(tokens[0]) is None and all(store.get(t) is not None for t in tokens[1:])
+    other = store.create(_session(), "10.0.0.1")
+    assert store.get(other) is not None and len(store) == 3

@@ -4,14 +4,16 @@ The browser holds only an opaque random token (HttpOnly, SameSite=Lax). Signing 
 session idling past :data:`IDLE_SECONDS`, drops the key from memory. Each session also carries
 a form token that every state-changing form must echo (CSRF protection).
 
-Memory is bounded: at most :data:`PER_CLIENT` sessions per client address (a new one pushes out that
-address's least recently used) and :data:`MAX_SESSIONS` in all (then a new sign-in is refused with
+Memory is bounded: at most :data:`PER_CLIENT` sessions per client address (an IPv6 client counts by
+its /64) and :data:`PER_PARTY` per party key (a new one pushes out that address's, or that party's,
+least recently used), and :data:`MAX_SESSIONS` in all (then a new sign-in is refused with
 :class:`SessionsFull` until sessions idle out or sign out: the ones in use are never pushed out by
 strangers).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import threading
 import time
@@ -23,7 +25,8 @@ from anju.crypto.keys import SigningKey
 COOKIE = "anju_session"
 IDLE_SECONDS = 2 * 3600
 MAX_SESSIONS = 10_000
-PER_CLIENT = 64  # an office or a campus behind one NAT address still gets room
+PER_CLIENT = 64  # an office or a campus behind one NAT address (or one IPv6 /64) still gets room
+PER_PARTY = 8  # one key signed in from a few browsers; no more, whoever holds it
 
 
 class SessionsFull(Exception):
@@ -50,22 +53,45 @@ class Session:
         return self.key.public_hex
 
 
+def client_group(address: str) -> str:
+    """The address a client's sessions are counted under: an IPv6 client by its /64 (one host
+    usually holds a whole /64), an IPv4 one by itself."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
 class SessionStore:
     """Sessions by token, least recently used first; thread-safe; nothing written to disk."""
 
     def __init__(
-        self, idle_seconds: float = IDLE_SECONDS, max_sessions: int = MAX_SESSIONS, per_client: int = PER_CLIENT
+        self,
+        idle_seconds: float = IDLE_SECONDS,
+        max_sessions: int = MAX_SESSIONS,
+        per_client: int = PER_CLIENT,
+        per_party: int = PER_PARTY,
     ) -> None:
         self._by_token: OrderedDict[str, Session] = OrderedDict()
-        self._by_client: dict[str, OrderedDict[str, None]] = {}
+        self._buckets: dict[str, OrderedDict[str, None]] = {}  # "c:<client group>" / "p:<party>" -> tokens
         self._lock = threading.Lock()
         self.idle_seconds = idle_seconds
         self.max_sessions = max_sessions
         self.per_client = per_client
+        self.per_party = per_party
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._by_token)
+
+    @staticmethod
+    def _keys(session: Session) -> tuple[str, str]:
+        return "c:" + client_group(session.client), "p:" + session.party
 
     def create(self, session: Session, client: str = "") -> str:
         """A new token for ``session``. Raises :class:`SessionsFull` when every slot is in use."""
@@ -73,13 +99,15 @@ class SessionStore:
         session.client = client
         with self._lock:
             self._expire()
-            mine = self._by_client.get(client)
-            if mine is not None and len(mine) >= self.per_client:
-                self._remove(next(iter(mine)))  # this address's least recently used
+            for bucket, limit in zip(self._keys(session), (self.per_client, self.per_party), strict=True):
+                mine = self._buckets.get(bucket)
+                if mine is not None and len(mine) >= limit:
+                    self._remove(next(iter(mine)))  # that address's (or that party's) least recently used
             if len(self._by_token) >= self.max_sessions:
                 raise SessionsFull
             self._by_token[token] = session
-            self._by_client.setdefault(client, OrderedDict())[token] = None
+            for bucket in self._keys(session):
+                self._buckets.setdefault(bucket, OrderedDict())[token] = None
         return token
 
     def get(self, token: str | None) -> Session | None:
@@ -95,7 +123,8 @@ class SessionStore:
                 return None
             s.last_seen = now
             self._by_token.move_to_end(token)
-            self._by_client[s.client].move_to_end(token)
+            for bucket in self._keys(s):
+                self._buckets[bucket].move_to_end(token)
             return s
 
     def drop(self, token: str | None) -> None:
@@ -107,10 +136,11 @@ class SessionStore:
         s = self._by_token.pop(token, None)
         if s is None:
             return
-        mine = self._by_client[s.client]
-        del mine[token]
-        if not mine:
-            del self._by_client[s.client]
+        for bucket in self._keys(s):
+            mine = self._buckets[bucket]
+            del mine[token]
+            if not mine:
+                del self._buckets[bucket]
 
     def _expire(self) -> None:
         """Drop idle sessions: the oldest come first, so this stops at the first one still in use."""
