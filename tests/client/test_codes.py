@@ -21,3 +21,20 @@ def test_every_code_reads_back_in_its_printed_forms(txid: str) -> None:
     code = next(vcode.candidates(txid))
     for typed in (code, vcode.display(code), vcode.display(code).lower(), code.replace("0", "O").replace("1", "l")):
         assert canonical_code(typed) == code
+
+
+def test_a_sublease_knows_every_lease_it_lies_in() -> None:
+    """A sub-sublease ended with its grandparent names the grandparent's termination: the verifier
+    accepts a termination of any lease the bundle proves the registered one lies in."""
+    from anju.client.verify import VerifiedBundle, _ancestors
+
+    state = {
+        "lease/c": {"id": "c", "parent": "b"},
+        "lease/b": {"id": "b", "parent": "a"},
+        "lease/a": {"id": "a", "parent": None},
+    }
+    vb = VerifiedBundle("registration", "XH202600000001", None, state, {})  # type: ignore[arg-type]
+    assert _ancestors(vb, state["lease/c"]) == ["b", "a"]
+    assert _ancestors(vb, state["lease/a"]) == []
+    looped = {"lease/x": {"id": "x", "parent": "y"}, "lease/y": {"id": "y", "parent": "x"}}
+    assert _ancestors(VerifiedBundle("registration", "n", None, looped, {}), looped["lease/x"]) == ["y", "x"]  # type: ignore[arg-type]

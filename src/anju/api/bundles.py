@@ -163,4 +163,8 @@ def registration_bundle(snap: Snapshot, chain_id: str, number: str) -> dict[str,
             termination.get("tx") if isinstance(termination, dict) else None,
         ]
     )
+    parent, depth = lease.get("parent"), 0
+    while parent and depth < 8:  # a sublease ended with the lease it lies in: prove that lease's chain
+        up = b.key(f"lease/{parent}")
+        parent, depth = (up or {}).get("parent"), depth + 1
     return b.build({"number": number, "lease": lease["id"]})

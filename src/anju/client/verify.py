@@ -413,6 +413,17 @@ class VerifiedRegistration:
     checkpoint: Checkpoint
 
 
+def _ancestors(vb: VerifiedBundle, lease: Mapping[str, Any]) -> list[str]:
+    """The ids of the leases ``lease`` lies in, nearest first, as far as the bundle proves them."""
+    out: list[str] = []
+    parent = lease.get("parent")
+    while isinstance(parent, str) and parent not in out and len(out) < 8:
+        out.append(parent)
+        up = vb.state.get(f"lease/{parent}")  # a lease the bundle does not prove ends the chain
+        parent = up.get("parent") if isinstance(up, Mapping) else None
+    return out
+
+
 def check_registration(vb: VerifiedBundle, number: str, date: str | None = None) -> VerifiedRegistration:
     """Re-derive from proven records that lease registration ``number`` exists, who registered it
     (the housing authority), which lease it is (signed by its tenant and landlord side) and where."""
@@ -444,8 +455,8 @@ def check_registration(vb: VerifiedBundle, number: str, date: str | None = None)
     termination = lease.get("termination")
     if isinstance(termination, Mapping) and termination.get("tx"):
         ttx = _tx_of(vb, termination["tx"], "lease.terminate", None)
-        if termination.get("mode") == "parent_ended":  # a sublease cut short with the lease it lies in
-            _need(ttx.body.get("lease") == lease.get("parent"), "the termination is not of the parent lease")
+        if termination.get("mode") == "parent_ended":  # a sublease cut short with a lease it lies in
+            _need(ttx.body.get("lease") in _ancestors(vb, lease), "the termination is not of a lease it lies in")
         else:
             _need(
                 ttx.body.get("lease") == lid and ttx.body.get("on") == lease["ends_on"],
