@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -685,3 +686,39 @@ def test_one_certificate_number_cannot_back_two_units(tmp_path: Path) -> None:
         assert client.post("/act/title.attest", data={**cert, "unit": units[0]}).status_code == 303
         resp = client.post("/act/title.attest?lang=en", data={**cert, "unit": units[1]})
         assert resp.status_code == 422, resp.text[-400:]
+
+
+def test_a_reviews_words_are_shown_beside_the_hash_the_ledger_holds(tmp_path: Path) -> None:
+    import hashlib
+
+    from anju.chain.node import Node
+
+    from .ledger import Builder, h
+
+    ids = build(tmp_path)
+    today = ids["today"]
+    node = Node(tmp_path, verify_workers=0)
+    b = Builder(node)
+    for who in ("landlord", "tenant"):
+        b.seq[who] = int(node.store.state_get(f"seq/{key(who).public_hex}") or b"0")
+    lease = b.do(
+        "landlord", "lease.sign", ("tenant",), unit=ids["unit1"], landlord=key("landlord").public_hex,
+        tenant=key("tenant").public_hex, start=add_days(today, -400), end=add_days(today, -35), rent=800_000,
+        deposit=0, payment_day=5, notice_days=30, collector="landlord", document_hash=h("old"),
+    )  # fmt: skip
+    node.stop()
+    words = "房东很好，维修及时 <script>alert(1)</script>"
+    landlord = key("landlord").public_hex
+    with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=60) as client:
+        token = sign_in(client, "tenant")
+        data = {"lease": lease, "subject": landlord, "rating": "5", "text_hash": words, "form_token": token}
+        assert client.post("/act/review.write", data=data).status_code == 303
+        page = client.get(f"/party/{landlord}", params={"lang": "en"}).text
+        assert "房东很好，维修及时 &lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
+        db = sqlite3.connect(f"file:{tmp_path / 'ledger.db'}?mode=ro", uri=True)
+        try:
+            stored = [orjson.loads(v) for (v,) in db.execute("SELECT value FROM state WHERE key LIKE 'review/%'")]
+        finally:
+            db.close()
+        assert [r["text_hash"] for r in stored] == [hashlib.sha256(words.encode()).hexdigest()]
+        assert "房东很好" not in str(stored)  # the words are not on the ledger

@@ -6,11 +6,14 @@ and countersigns it, or declines. The tenant is the envelope's signer, with thei
 they sign anything else first the offer goes stale, and the offering side signs it again. Nothing
 here is proven or replicated; the ledger learns of a lease only when both signatures arrive.
 Stored in a small SQLite side table (``web-offers.db`` beside the ledger) so offers survive a
-restart; in memory when the node has no data directory.
+restart; in memory when the node has no data directory. The same file keeps the words of the
+reviews published through the portal (the ledger holds only their SHA-256), so party pages can
+show them; a text is shown only while it still hashes to the ledger's value.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import sqlite3
 import threading
@@ -23,7 +26,8 @@ import orjson
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS offers (
   id TEXT PRIMARY KEY, created TEXT NOT NULL, tenant TEXT NOT NULL, offered_by TEXT NOT NULL,
-  unit TEXT NOT NULL, envelope TEXT NOT NULL, status TEXT NOT NULL, txid TEXT)
+  unit TEXT NOT NULL, envelope TEXT NOT NULL, status TEXT NOT NULL, txid TEXT);
+CREATE TABLE IF NOT EXISTS review_texts (hash TEXT PRIMARY KEY, text TEXT NOT NULL);
 """
 
 
@@ -52,7 +56,7 @@ class Offers:
         self._db = sqlite3.connect(
             ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None
         )
-        self._db.execute(SCHEMA)
+        self._db.executescript(SCHEMA)
 
     def add(self, created: str, tenant: str, offered_by: str, unit: str, envelope: dict[str, Any]) -> str:
         oid = secrets.token_hex(8)
@@ -83,6 +87,22 @@ class Offers:
     def set_status(self, oid: str, status: str, txid: str | None = None) -> None:
         with self._lock:
             self._db.execute("UPDATE offers SET status=?, txid=? WHERE id=?", (status, txid, oid))
+
+    # -- review texts: the ledger holds a review's SHA-256; the portal keeps the words it was written with
+    def keep_review_text(self, text: str) -> str:
+        """Keep a published review's text; return its SHA-256 (what the ledger holds)."""
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO review_texts VALUES (?, ?)", (digest, text))
+        return digest
+
+    def review_text(self, digest: str) -> str | None:
+        """The text whose SHA-256 is ``digest``, if this portal kept it (checked again on reading)."""
+        with self._lock:
+            row = self._db.execute("SELECT text FROM review_texts WHERE hash=?", (digest,)).fetchone()
+        if row is None or hashlib.sha256(row[0].encode()).hexdigest() != digest:
+            return None
+        return str(row[0])
 
     def close(self) -> None:
         with self._lock:

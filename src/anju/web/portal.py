@@ -387,12 +387,13 @@ def build_router(p: Portal) -> APIRouter:
         rec = c.reader.party(pid)
         if rec is None:
             return p.render(c, "notfound.html", 404)
+        reviews = [{**rv, "text": p.offers.review_text(rv["text_hash"])} for rv in c.reader.reviews_about(pid)]
         return p.render(
             c,
             "party.html",
             party=rec,
             credit=c.reader.credit(pid),
-            reviews=c.reader.reviews_about(pid),
+            reviews=reviews,
             role=c.reader.role_of(pid),
         )
 
@@ -651,6 +652,8 @@ def build_router(p: Portal) -> APIRouter:
             if not err:
                 try:
                     done = await _perform(p, c, form, fields, err)
+                    if done is not None and form.name == "review.write":
+                        p.offers.keep_review_text(raw.get("text_hash", "").strip())  # the words behind the hash
                 except AnjuError as exc:
                     err = from_error(c._, exc, form.field_names)
                 except Exception:  # a bug of ours: log it, and still answer with a sentence
