@@ -38,3 +38,16 @@ def test_a_sublease_knows_every_lease_it_lies_in() -> None:
     assert _ancestors(vb, state["lease/a"]) == []
     looped = {"lease/x": {"id": "x", "parent": "y"}, "lease/y": {"id": "y", "parent": "x"}}
     assert _ancestors(VerifiedBundle("registration", "n", None, looped, {}), looped["lease/x"]) == ["y", "x"]  # type: ignore[arg-type]
+
+
+@given(
+    st.dates().map(str),
+    st.dates().map(str),
+    st.dates().map(str),
+)
+def test_the_client_judges_a_leases_phase_as_the_registry_does(start: str, ends_on: str, date: str) -> None:
+    from anju.client.verify import lease_phase as client_phase
+    from anju.registry.status import lease_phase
+
+    lease = {"start": start, "ends_on": ends_on}
+    assert client_phase(lease, date) == lease_phase(lease, date)

@@ -43,7 +43,9 @@ class Builder:
 
     def do(self, who: str, kind: str, cosign: tuple[str, ...] = (), **fields: Any) -> str:
         k = key(who)
-        self.seq[who] = self.seq.get(who, 0) + 1
+        if who not in self.seq:  # go on from the ledger's (a builder may extend a built ledger)
+            self.seq[who] = int(self.node.store.state_get(f"seq/{k.public_hex}") or b"0")
+        self.seq[who] += 1
         body = {"chain": CHAIN, "kind": kind, "signer": k.public_hex, "seq": self.seq[who], **fields}
         env = tx.sign(body, [k, *(key(c) for c in cosign)])
         parsed = tx.parse_and_verify(orjson.dumps(env))

@@ -398,8 +398,6 @@ def test_a_bank_attests_the_account_an_agency_needs_for_a_deposit(tmp_path: Path
     ids = build(tmp_path)
     node = Node(tmp_path, verify_workers=0)
     b = Builder(node)
-    for who in ("authority", "agency_a", "landlord", "tenant"):  # go on from build()'s seqs
-        b.seq[who] = int(node.store.state_get(f"seq/{key(who).public_hex}") or b"0")
     b.do("bank", "party.register", role="bank", commitment=h("bank"))
     b.do("authority", "authority.attest_identity", party=key("bank").public_hex, commitment=h("bank"))
     b.do("authority", "authority.license_bank", party=key("bank").public_hex, licence=h("bank-licence"))
@@ -466,8 +464,6 @@ def test_the_lease_page_names_the_unpaid_months(tmp_path: Path) -> None:
     ids = build(tmp_path)
     node = Node(tmp_path, verify_workers=0)
     b = Builder(node)
-    for who in ("landlord", "tenant"):  # go on from build()'s seqs
-        b.seq[who] = int(node.store.state_get(f"seq/{key(who).public_hex}") or b"0")
     today = ids["today"]
     terms = {"rent": 800_000, "deposit": 0, "payment_day": 1, "notice_days": 30, "collector": "landlord"}
     lease = b.do(
@@ -590,8 +586,6 @@ def test_a_renewal_and_a_mutual_end_are_offered_and_countersigned(tmp_path: Path
     today, lease3 = ids["today"], ids["lease3"]
     node = Node(tmp_path, verify_workers=0)
     b = Builder(node)
-    for who in ("landlord", "tenant"):
-        b.seq[who] = int(node.store.state_get(f"seq/{key(who).public_hex}") or b"0")
     lease1 = b.do(
         "landlord", "lease.sign", ("tenant",), unit=ids["unit1"], landlord=key("landlord").public_hex,
         tenant=key("tenant").public_hex, start=today, end=add_days(today, 300), rent=800_000, deposit=0,
@@ -699,8 +693,6 @@ def test_a_reviews_words_are_shown_beside_the_hash_the_ledger_holds(tmp_path: Pa
     today = ids["today"]
     node = Node(tmp_path, verify_workers=0)
     b = Builder(node)
-    for who in ("landlord", "tenant"):
-        b.seq[who] = int(node.store.state_get(f"seq/{key(who).public_hex}") or b"0")
     lease = b.do(
         "landlord", "lease.sign", ("tenant",), unit=ids["unit1"], landlord=key("landlord").public_hex,
         tenant=key("tenant").public_hex, start=add_days(today, -400), end=add_days(today, -35), rent=800_000,

@@ -690,10 +690,8 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
         old = _offer_for(p, c, fields, "stale", err)
         if old is None:
             return None
-        body = {**old.body, "seq": c.reader.last_seq(old.tenant) + 1}
-        oid = p.offers.add(c.reader.today, old.tenant, s.party, old.unit, tx.sign(body, [s.key]))
         p.offers.set_status(old.id, "replaced")
-        return _("Offer %(offer)s signed and sent to the tenant for countersigning.", offer=oid)
+        return _put_offer(p, c, old.unit, old.body)
     if form.name in ("offer.accept", "offer.decline"):
         offer = _offer_for(p, c, fields, "pending", err)
         if offer is None:
@@ -722,6 +720,17 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
         txid=receipt.txid[:16],
         height=receipt.height,
     )
+
+
+def _put_offer(p: Portal, c: Ctx, unit: str, body: dict[str, Any]) -> str:
+    """Sign ``body`` (whose signer is the tenant) as the session's landlord side, with the tenant's
+    next ``seq``, and keep it for the tenant to countersign; the sentence for the flash."""
+    s = c.session
+    assert s is not None
+    tenant = body["signer"]
+    envelope = tx.sign({**body, "seq": c.reader.last_seq(tenant) + 1}, [s.key])
+    oid = p.offers.add(c.reader.today, tenant, s.party, unit, envelope)
+    return c._("Offer %(offer)s signed and sent to the tenant for countersigning.", offer=oid)
 
 
 def _offer_for(p: Portal, c: Ctx, fields: dict[str, Any], status: str, err: Refusal) -> Offer | None:
@@ -762,10 +771,9 @@ def _propose(p: Portal, c: Ctx, form: Form, f: dict[str, Any], err: Refusal) -> 
     else:
         fields = {"previous": lease["id"], **{k: v for k, v in f.items() if k != "lease"}}
         kind = "lease.renew"
-    tenant = lease["tenant"]
-    body = {"chain": p.node.chain_id, "kind": kind, "signer": tenant, "seq": c.reader.last_seq(tenant) + 1, **fields}
-    oid = p.offers.add(c.reader.today, tenant, s.party, lease["unit"], tx.sign(body, [s.key]))
-    return c._("Offer %(offer)s signed and sent to the tenant for countersigning.", offer=oid)
+    return _put_offer(
+        p, c, lease["unit"], {"chain": p.node.chain_id, "kind": kind, "signer": lease["tenant"], **fields}
+    )
 
 
 def _offer_lease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | None:
@@ -796,7 +804,6 @@ def _offer_lease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | No
         "chain": p.node.chain_id,
         "kind": "lease.sign",
         "signer": f["tenant"],
-        "seq": c.reader.last_seq(f["tenant"]) + 1,
         "unit": unit["id"],
         "landlord": unit["owner"],
         "tenant": f["tenant"],
@@ -815,9 +822,7 @@ def _offer_lease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | No
     ):
         if f.get(k) is not None:
             body[k] = f[k]
-    envelope = tx.sign(body, [s.key])
-    oid = p.offers.add(c.reader.today, f["tenant"], s.party, unit["id"], envelope)
-    return _("Offer %(offer)s signed and sent to the tenant for countersigning.", offer=oid)
+    return _put_offer(p, c, unit["id"], body)
 
 
 def document_hash(text: str) -> str:
