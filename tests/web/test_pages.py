@@ -636,6 +636,111 @@ def test_a_renewal_and_a_mutual_end_are_offered_and_countersigned(tmp_path: Path
         assert ended["ends_on"] == add_days(today, 60) and ended["termination"]["mode"] == "mutual"
 
 
+def test_a_sublease_is_offered_consented_to_by_the_owner_and_countersigned(tmp_path: Path) -> None:
+    """转租 in the portal: the tenant of a running lease offers a sublease, the owner consents (or
+    refuses), the subtenant countersigns; the ledger records it under its parent with all three
+    signatures. Nobody else can move an offer on, and it cannot skip the owner."""
+    from anju.chain.node import Node
+
+    from .ledger import Builder, h
+
+    ids = build(tmp_path)
+    today, lease3 = ids["today"], ids["lease3"]
+    node = Node(tmp_path, verify_workers=0)
+    lease1 = Builder(node).do(
+        "landlord", "lease.sign", ("tenant",), unit=ids["unit1"], landlord=key("landlord").public_hex,
+        tenant=key("tenant").public_hex, start=today, end=add_days(today, 300), rent=800_000, deposit=0,
+        payment_day=5, notice_days=30, collector="landlord", document_hash=h("lease-u1"),
+    )  # fmt: skip
+    node.stop()
+    li, zhang, wang = (key(n).public_hex for n in ("tenant", "tenant2", "landlord"))
+    terms = {"lease": lease1, "tenant": zhang, "start": add_days(today, 10), "end": add_days(today, 100),
+             "rent": "5000", "deposit": "5000", "payment_day": "8", "notice_days": "30",
+             "document_hash": "sublease contract"}  # fmt: skip
+    with (
+        devserver(tmp_path) as base,
+        httpx.Client(base_url=base, timeout=60) as sub,
+        httpx.Client(base_url=base, timeout=60) as owner,
+        httpx.Client(base_url=base, timeout=60) as subtenant,
+    ):
+        zt = sign_in(subtenant, "tenant2")  # tenant of lease 3, not of lease 1: may not sublet it
+        resp = subtenant.post("/act/lease.offer_sublease?lang=en", data={**terms, "tenant": li, "form_token": zt})
+        assert resp.status_code == 422 and "addressed to" in resp.text
+        lt = sign_in(sub, "tenant")
+        page = sub.get(f"/lease/{lease1}", params={"lang": "en"}).text
+        assert "Offer a sublease of this home" in page
+        outside = {**terms, "end": add_days(today, 301), "form_token": lt}
+        resp = sub.post("/act/lease.offer_sublease?lang=en", data=outside)
+        assert resp.status_code == 422 and "within the dates of its parent lease" in resp.text
+        resp = sub.post("/act/lease.offer_sublease?lang=en", data={**terms, "tenant": wang, "form_token": lt})
+        assert resp.status_code == 422  # the owner cannot be the subtenant
+        assert sub.post("/act/lease.offer_sublease", data={**terms, "form_token": lt}).status_code == 303
+        assert "sent to the owner for consent" in sub.get("/me", params={"lang": "en"}).text
+        [offer] = _offers(subtenant)
+        assert "waiting for the owner&#39;s consent" in subtenant.get("/me", params={"lang": "en"}).text
+        resp = subtenant.post("/act/offer.accept?lang=en", data={"offer": offer, "form_token": zt})
+        assert resp.status_code == 422 and "no longer exists" in resp.text  # not before the owner's consent
+        resp = sub.post("/act/offer.consent?lang=en", data={"offer": offer, "form_token": lt})
+        assert resp.status_code == 422  # a tenant's session has not the owner's role
+        ot = sign_in(owner, "landlord")
+        me = owner.get("/me", params={"lang": "en"}).text
+        assert f'id="offer-{offer}"' in me and "waiting for your consent" in me
+        page = owner.get(f"/offer/{offer}", params={"lang": "en"}).text
+        assert "A sublease" in page and "/act/offer.refuse" in page and f"/lease/{lease1}" in page
+        assert "签署同意" in owner.get(f"/offer/{offer}", params={"lang": "zh"}).text
+        assert owner.post("/act/offer.consent", data={"offer": offer, "form_token": ot}).status_code == 303
+        resp = owner.post("/act/offer.consent?lang=en", data={"offer": offer, "form_token": ot})
+        assert resp.status_code == 422  # only once
+        assert "Countersign lease" in subtenant.get(f"/offer/{offer}", params={"lang": "en"}).text
+        resp = subtenant.post("/act/offer.accept?lang=en", data={"offer": offer, "form_token": zt})
+        assert resp.status_code == 303, resp.text[-600:]
+        [sid] = owner.get(f"/api/v1/leases/{lease1}").json()["value"]["subleases"]
+        sublease = owner.get(f"/api/v1/leases/{sid}").json()["value"]
+        assert (sublease["parent"], sublease["landlord"], sublease["tenant"]) == (lease1, li, zhang)
+        assert sublease["signers"] == sorted([li, zhang, wang]) and sublease["owner"] == wang
+        assert f'href="/lease/{sid}"' in owner.get(f"/lease/{lease1}").text
+        assert f'href="/lease/{lease1}"' in subtenant.get(f"/lease/{sid}").text
+        # a second sublease for other dates: the owner refuses, and the subtenant cannot sign it
+        later = {**terms, "start": add_days(today, 150), "end": add_days(today, 200), "form_token": lt}
+        assert sub.post("/act/lease.offer_sublease", data=later).status_code == 303
+        [second] = [o for o in _offers(owner) if o != offer]
+        assert owner.post("/act/offer.refuse", data={"offer": second, "form_token": ot}).status_code == 303
+        assert "refused" in sub.get(f"/offer/{second}", params={"lang": "en"}).text
+        resp = subtenant.post("/act/offer.accept?lang=en", data={"offer": second, "form_token": zt})
+        assert resp.status_code == 422
+        assert len(owner.get(f"/api/v1/leases/{lease1}").json()["value"]["subleases"]) == 1
+        overlap = {**terms, "start": add_days(today, 50), "end": add_days(today, 60), "form_token": lt}
+        resp = sub.post("/act/lease.offer_sublease?lang=en", data=overlap)  # inside the first sublease
+        assert resp.status_code == 422 and 'class="field invalid"' in resp.text
+        assert owner.get(f"/api/v1/leases/{lease3}").json()["value"]["subleases"] == []  # another unit's lease
+
+
+def test_offers_made_before_subleases_gain_the_consent_column(tmp_path: Path) -> None:
+    """A web-offers.db from before sublease offers opens: the consenter column is added and its
+    offers read as before (no consent needed)."""
+    from anju.web.offers import Offers
+
+    db = sqlite3.connect(tmp_path / "web-offers.db")
+    db.execute(
+        "CREATE TABLE offers (id TEXT PRIMARY KEY, created TEXT NOT NULL, tenant TEXT NOT NULL, offered_by TEXT"
+        " NOT NULL, unit TEXT NOT NULL, envelope TEXT NOT NULL, status TEXT NOT NULL, txid TEXT)"
+    )
+    env = {"body": {"kind": "lease.sign", "seq": 1}, "sigs": []}
+    db.execute("INSERT INTO offers VALUES ('a1','2026-01-01','t','l','u',?,'pending',NULL)", (orjson.dumps(env),))
+    db.commit()
+    db.close()
+    offers = Offers(tmp_path / "web-offers.db")
+    [old] = offers.for_party("t")
+    assert (old.id, old.status, old.consenter, old.what) == ("a1", "pending", None, "lease.sign")
+    oid = offers.add("2026-01-02", "t", "l", "u", {"body": {"kind": "lease.sign", "parent": "p"}}, consenter="o")
+    [mine] = offers.for_party("o")
+    assert (mine.id, mine.status, mine.what) == (oid, "consent", "sublease")
+    assert offers.consented(oid, {"body": {"kind": "lease.sign", "parent": "p"}, "sigs": [1]})
+    assert not offers.consented(oid, {"body": {}, "sigs": []})  # once only
+    assert offers.get(oid) is not None and offers.get(oid).status == "pending"  # type: ignore[union-attr]
+    offers.close()
+
+
 def test_my_page_keeps_each_roles_work(tmp_path: Path) -> None:
     """Every role's page lists its own work: the authority's open disputes, an agency's mandates."""
     ids = build(tmp_path)

@@ -2,7 +2,10 @@
 
 A landlord (or an agency whose mandate lets it sign) signs a ``lease.sign``, ``lease.renew`` or
 mutual ``lease.terminate`` envelope and the portal keeps it here until the named tenant reviews
-and countersigns it, or declines. The tenant is the envelope's signer, with their next ``seq``: if
+and countersigns it, or declines. A sublease (a ``lease.sign`` naming its ``parent``) is offered by
+the parent lease's tenant and needs a third signature first: the unit owner's consent. It waits
+in status ``consent`` for the owner (the offer's ``consenter``) to add it or refuse, then in
+``pending`` for the subtenant. The tenant is the envelope's signer, with their next ``seq``: if
 they sign anything else first the offer goes stale, and the offering side signs it again. Nothing
 here is proven or replicated; the ledger learns of a lease only when both signatures arrive.
 Stored in a small SQLite side table (``web-offers.db`` beside the ledger) so offers survive a
@@ -26,9 +29,10 @@ import orjson
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS offers (
   id TEXT PRIMARY KEY, created TEXT NOT NULL, tenant TEXT NOT NULL, offered_by TEXT NOT NULL,
-  unit TEXT NOT NULL, envelope TEXT NOT NULL, status TEXT NOT NULL, txid TEXT);
+  unit TEXT NOT NULL, envelope TEXT NOT NULL, status TEXT NOT NULL, txid TEXT, consenter TEXT);
 CREATE TABLE IF NOT EXISTS review_texts (hash TEXT PRIMARY KEY, text TEXT NOT NULL);
 """
+COLUMNS = ("id", "created", "tenant", "offered_by", "unit", "envelope", "status", "txid", "consenter")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +43,21 @@ class Offer:
     offered_by: str
     unit: str
     envelope: dict[str, Any]
-    status: str  # pending / signed / declined / withdrawn / stale (the tenant's seq moved on) / replaced
+    status: str  # consent (a sublease waiting for the owner) / pending / signed / declined / refused
+    # (the owner withheld consent) / stale (the tenant's seq moved on) / replaced
     txid: str | None
+    consenter: str | None = None  # the owner whose consent a sublease needs
 
     @property
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = self.envelope["body"]
         return body
+
+    @property
+    def what(self) -> str:
+        """What is offered, as a key of the portal's OFFER_KINDS: the transaction kind, or
+        ``sublease`` for a ``lease.sign`` naming its parent lease."""
+        return "sublease" if self.body.get("parent") else str(self.body["kind"])
 
 
 class Offers:
@@ -57,29 +69,44 @@ class Offers:
             ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None
         )
         self._db.executescript(SCHEMA)
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(offers)")}
+        if "consenter" not in have:  # a file from before subleases could be offered here
+            self._db.execute("ALTER TABLE offers ADD COLUMN consenter TEXT")
 
-    def add(self, created: str, tenant: str, offered_by: str, unit: str, envelope: dict[str, Any]) -> str:
+    def add(
+        self,
+        created: str,
+        tenant: str,
+        offered_by: str,
+        unit: str,
+        envelope: dict[str, Any],
+        consenter: str | None = None,
+    ) -> str:
+        """Keep a signed offer: ``pending`` for the tenant, or ``consent`` first when a ``consenter``
+        (the owner, for a sublease) must sign before the tenant."""
         oid = secrets.token_hex(8)
+        status = "pending" if consenter is None else "consent"
         with self._lock:
             self._db.execute(
-                "INSERT INTO offers VALUES (?,?,?,?,?,?,?,NULL)",
-                (oid, created, tenant, offered_by, unit, orjson.dumps(envelope).decode(), "pending"),
+                f"INSERT INTO offers ({','.join(COLUMNS)}) VALUES (?,?,?,?,?,?,?,NULL,?)",
+                (oid, created, tenant, offered_by, unit, orjson.dumps(envelope).decode(), status, consenter),
             )
         return oid
 
     def get(self, oid: str) -> Offer | None:
         with self._lock:
-            row = self._db.execute("SELECT * FROM offers WHERE id=?", (oid,)).fetchone()
+            row = self._db.execute(f"SELECT {','.join(COLUMNS)} FROM offers WHERE id=?", (oid,)).fetchone()
         return None if row is None else _offer(row)
 
     def for_party(self, party: str, *, pending_only: bool = True) -> list[Offer]:
-        """The party's offers, newest first: with ``pending_only``, those waiting for the tenant and
-        those gone stale that the party offered (to sign again)."""
-        sql = "SELECT * FROM offers WHERE (tenant=? OR offered_by=?)"
-        args: tuple[str, ...] = (party, party)
+        """The party's offers, newest first: with ``pending_only``, those waiting for the tenant or
+        for the owner's consent (shown to the three of them; the tenant's to sign only once
+        consented) and those gone stale that the party offered (to sign again)."""
+        sql = f"SELECT {','.join(COLUMNS)} FROM offers WHERE (tenant=? OR offered_by=? OR consenter=?)"
+        args: tuple[str, ...] = (party, party, party)
         if pending_only:
-            sql += " AND (status='pending' OR (status='stale' AND offered_by=?))"
-            args = (party, party, party)
+            sql += " AND (status IN ('pending', 'consent') OR (status='stale' AND offered_by=?))"
+            args = (*args, party)
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY created DESC", args).fetchall()
         return [_offer(r) for r in rows]
@@ -87,6 +114,16 @@ class Offers:
     def set_status(self, oid: str, status: str, txid: str | None = None) -> None:
         with self._lock:
             self._db.execute("UPDATE offers SET status=?, txid=? WHERE id=?", (status, txid, oid))
+
+    def consented(self, oid: str, envelope: dict[str, Any]) -> bool:
+        """Store the envelope with the owner's consent signature added, and hand the offer to the
+        tenant; False if it was no longer waiting for consent (refused, replaced, or consented)."""
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE offers SET envelope=?, status='pending' WHERE id=? AND status='consent'",
+                (orjson.dumps(envelope).decode(), oid),
+            )
+        return cur.rowcount == 1
 
     # -- review texts: the ledger holds a review's SHA-256; the portal keeps the words it was written with
     def keep_review_text(self, text: str) -> str:
@@ -110,4 +147,4 @@ class Offers:
 
 
 def _offer(row: tuple[Any, ...]) -> Offer:
-    return Offer(row[0], row[1], row[2], row[3], row[4], orjson.loads(row[5]), row[6], row[7])
+    return Offer(row[0], row[1], row[2], row[3], row[4], orjson.loads(row[5]), row[6], row[7], row[8])

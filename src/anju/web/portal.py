@@ -194,8 +194,13 @@ OFFER_KINDS = {
     "lease.sign": N_("A new lease"),
     "lease.renew": N_("A renewal of your lease"),
     "lease.terminate": N_("Ending your lease by mutual agreement"),
+    "sublease": N_("A sublease (转租), with the owner's consent"),
 }
-"""What an offer asks the tenant to countersign, by transaction kind."""
+"""What an offer asks the tenant to countersign, by transaction kind (``sublease``: a ``lease.sign``
+naming its parent lease)."""
+
+OFFER_STATUSES = (N_("pending"), N_("signed"), N_("declined"), N_("refused"), N_("stale"), N_("replaced"))
+"""The offer statuses the offer page shows by name (``consent`` is worded as who it waits for)."""
 
 REGISTER_ROLES = (
     ("tenant", N_("tenant")),
@@ -624,9 +629,10 @@ def build_router(p: Portal) -> APIRouter:
         s = c.session
         if offer is None:
             return p.render(c, "notfound.html", 404)
-        if s is None or s.party not in (offer.tenant, offer.offered_by):
+        if s is None or s.party not in (offer.tenant, offer.offered_by, offer.consenter):
             return p.render(c, "forbidden.html", 403)
-        return p.render(c, "offer.html", offer=offer, unit=c.reader.unit(offer.unit), err=Refusal())
+        parent = c.reader.lease(offer.body["parent"]) if offer.body.get("parent") else None
+        return p.render(c, "offer.html", offer=offer, unit=c.reader.unit(offer.unit), parent=parent, err=Refusal())
 
     # -- actions ---------------------------------------------------------------------------------
     @r.post("/act/{name}", response_class=HTMLResponse)
@@ -684,6 +690,8 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
     _ = c._
     if form.name == "lease.offer":
         return _offer_lease(p, c, fields, err)
+    if form.name == "lease.offer_sublease":
+        return _offer_sublease(p, c, fields, err)
     if form.name in ("lease.propose_renewal", "lease.propose_end"):
         return _propose(p, c, form, fields, err)
     if form.name == "offer.reissue":
@@ -691,7 +699,18 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
         if old is None:
             return None
         p.offers.set_status(old.id, "replaced")
-        return _put_offer(p, c, old.unit, old.body)
+        return _put_offer(p, c, old.unit, old.body, old.consenter)  # a sublease asks the owner again
+    if form.name in ("offer.consent", "offer.refuse"):
+        offer = _offer_for(p, c, fields, "consent", err)
+        if offer is None:
+            return None
+        if form.name == "offer.refuse":
+            p.offers.set_status(offer.id, "refused")
+            return _("You refused consent to the sublease.")
+        if not p.offers.consented(offer.id, tx.cosign(offer.envelope, s.key)):
+            err.add(_, "OFFER_GONE")
+            return None
+        return _("You consented to the sublease; it now waits for the subtenant's signature.")
     if form.name in ("offer.accept", "offer.decline"):
         offer = _offer_for(p, c, fields, "pending", err)
         if offer is None:
@@ -722,27 +741,32 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
     )
 
 
-def _put_offer(p: Portal, c: Ctx, unit: str, body: dict[str, Any]) -> str:
+def _put_offer(p: Portal, c: Ctx, unit: str, body: dict[str, Any], consenter: str | None = None) -> str:
     """Sign ``body`` (whose signer is the tenant) as the session's landlord side, with the tenant's
-    next ``seq``, and keep it for the tenant to countersign; the sentence for the flash."""
+    next ``seq``, and keep it for the tenant to countersign, after the ``consenter``'s signature
+    when one is named (the owner, for a sublease); the sentence for the flash."""
     s = c.session
     assert s is not None
     tenant = body["signer"]
     envelope = tx.sign({**body, "seq": c.reader.last_seq(tenant) + 1}, [s.key])
-    oid = p.offers.add(c.reader.today, tenant, s.party, unit, envelope)
+    oid = p.offers.add(c.reader.today, tenant, s.party, unit, envelope, consenter)
+    if consenter is not None:
+        return c._("Offer %(offer)s signed and sent to the owner for consent.", offer=oid)
     return c._("Offer %(offer)s signed and sent to the tenant for countersigning.", offer=oid)
 
 
 def _offer_for(p: Portal, c: Ctx, fields: dict[str, Any], status: str, err: Refusal) -> Offer | None:
     """The form's offer if it is in ``status`` and is the session's to act on: a pending one is the
-    tenant's to sign or decline, a stale one the offering side's to sign again."""
+    tenant's to sign or decline, a stale one the offering side's to sign again, a sublease waiting
+    for consent the owner's to consent to or refuse."""
     s = c.session
     assert s is not None
     offer = p.offers.get(str(fields.get("offer", "")))
     if offer is None or offer.status != status:
         err.add(c._, "OFFER_GONE")
         return None
-    if (offer.tenant if status == "pending" else offer.offered_by) != s.party:
+    actor = {"pending": offer.tenant, "stale": offer.offered_by, "consent": offer.consenter}[status]
+    if actor != s.party:
         err.add(c._, "NOT_YOURS")
         return None
     return offer
@@ -774,6 +798,53 @@ def _propose(p: Portal, c: Ctx, form: Form, f: dict[str, Any], err: Refusal) -> 
     return _put_offer(
         p, c, lease["unit"], {"chain": p.node.chain_id, "kind": kind, "signer": lease["tenant"], **fields}
     )
+
+
+def _offer_sublease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | None:
+    """The tenant of a running lease signs a sublease of the same home (转租) as its landlord; the
+    owner consents and the subtenant countersigns, both through the offer (three signatures)."""
+    s = c.session
+    assert s is not None
+    _ = c._
+    names = FORMS["lease.offer_sublease"].field_names
+    parent = c.reader.lease(f["lease"])
+    if parent is None:
+        err.add(_, "UNKNOWN_REFERENCE")
+        return None
+    if parent["tenant"] != s.party:
+        err.add(_, "NOT_YOURS")  # only the parent lease's tenant may sublet
+        return None
+    if parent["status"] != "active" or c.reader.lease_phase(parent) == "ended":
+        err.add(_, "LEASE_NOT_LIVE")
+        return None
+    if f["tenant"] in (s.party, parent["owner"]):
+        err.add(_, "INVALID_FIELD", "tenant", names)
+        return None
+    # Courtesy checks so the sub-landlord hears at once; the ledger decides.
+    if f["start"] < parent["start"] or f["end"] > parent["ends_on"]:
+        err.add(_, "SUBLEASE_OUTSIDE_PARENT", "start" if f["start"] < parent["start"] else "end", names)
+        return None
+    for lid in parent["subleases"]:
+        other = c.reader.lease(lid)
+        if (
+            other
+            and other["start"] <= other["ends_on"]
+            and overlaps(f["start"], f["end"], other["start"], other["ends_on"])
+        ):
+            err.add(_, "LEASE_OVERLAP", "start", names)
+            return None
+    body: dict[str, Any] = {
+        "chain": p.node.chain_id,
+        "kind": "lease.sign",
+        "signer": f["tenant"],
+        "unit": parent["unit"],
+        "landlord": s.party,
+        "tenant": f["tenant"],
+        "parent": parent["id"],
+        "collector": "landlord",
+        **{k: f[k] for k in ("start", "end", "rent", "deposit", "payment_day", "notice_days", "document_hash")},
+    }
+    return _put_offer(p, c, parent["unit"], body, consenter=parent["owner"])
 
 
 def _offer_lease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | None:
