@@ -51,3 +51,39 @@ def test_an_edited_credit_record_or_chunk_is_caught(district: Path, tmp_path: Pa
     conn.close()
     s = verify_data(copy, workers=1)
     assert not s.ok and s.error
+
+
+@pytest.mark.parametrize("rules", [False, True], ids=["edition-1", "newest"])
+def test_a_chain_keeps_its_rules_edition_through_replay(tmp_path: Path, rules: bool) -> None:
+    """A lease past its start's twentieth anniversary but within 20 x 366 days: an edition-1 chain
+    (made before editions) accepted it, and replaying that ledger with today's code still accepts
+    it, to the same roots; a chain of the newest edition refuses it."""
+    from tests.web.ledger import Builder, build, h, key
+
+    from anju.chain.node import Node
+    from anju.errors import TxRejected
+    from anju.registry.dates import add_days
+
+    ids = build(tmp_path, rules=rules)
+    node = Node(tmp_path, verify_workers=0)
+    b = Builder(node)
+    start = ids["today"]
+    end = add_days(start.replace(start[:4], str(int(start[:4]) + 20), 1), 5)  # five days past the anniversary
+    fields = dict(
+        unit=ids["unit1"], landlord=key("landlord").public_hex, tenant=key("tenant").public_hex, start=start,
+        end=end, rent=800_000, deposit=0, payment_day=5, notice_days=30, collector="landlord",
+        document_hash=h("long lease"),
+    )  # fmt: skip
+    try:
+        if rules:
+            with pytest.raises(TxRejected) as err:
+                b.do("landlord", "lease.sign", ("tenant",), **fields)
+            assert err.value.code == "INVALID_FIELD"
+        else:
+            b.do("landlord", "lease.sign", ("tenant",), **fields)
+    finally:
+        node.stop()
+    s = verify_data(tmp_path, workers=1)
+    assert s.ok, s.error
+    leases = sqlite3.connect(tmp_path / DB_NAME).execute("SELECT count(*) FROM state WHERE key LIKE 'lease/%'")
+    assert leases.fetchone()[0] == (1 if rules else 2)  # the ledger's own lease, and the long one on edition 1

@@ -18,6 +18,7 @@ from anju.errors import TxRejected
 from anju.registry import Registry
 from anju.registry.call import read
 from anju.registry.credit import CHUNK
+from anju.registry.edition import RULES
 from anju.registry.port import BlockContext, Event
 
 CHAIN = "anju-test"
@@ -61,6 +62,7 @@ class Chain:
     authority: SigningKey = field(default_factory=lambda: key_for("authority"))
     banks: tuple[SigningKey, ...] = ()
     credit_chunk: int | None = CHUNK  # None: a chain from before credit chunks (every entry in the record)
+    rules: int | None = RULES  # None: a chain from before rule editions (edition 1)
     day: str = "2026-01-05"
     state: dict[str, bytes] = field(default_factory=dict)
     seqs: dict[str, int] = field(default_factory=dict)
@@ -74,6 +76,8 @@ class Chain:
         genesis: dict[str, Any] = {"authority": self.authority.public_hex, "banks": [b.public_hex for b in self.banks]}
         if self.credit_chunk is not None:
             genesis["credit_chunk"] = self.credit_chunk
+        if self.rules is not None:
+            genesis["rules"] = self.rules
         self.events.extend(self.registry.genesis(genesis, overlay))
         overlay.commit()
 

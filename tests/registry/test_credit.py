@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from anju.crypto import jcs
-from anju.registry import credit, layout
+from anju.registry import credit, edition, layout
 from anju.registry.call import read
 from anju.registry.dates import add_months
 from anju.registry.machine import Registry, genesis_params
@@ -93,7 +93,12 @@ def test_genesis_records_the_chunk_size_and_new_chains_use_it() -> None:
     Registry().genesis(genesis_params(key_for("authority").public_hex), overlay)
     overlay.commit()
     meta = read(overlay.base, layout.META)
-    assert meta == {"authority": key_for("authority").public_hex, "registrations": 0, "credit_chunk": credit.CHUNK}
+    assert meta == {
+        "authority": key_for("authority").public_hex,
+        "registrations": 0,
+        "credit_chunk": credit.CHUNK,
+        "rules": edition.RULES,
+    }
     legacy = Overlay({})
     Registry().genesis({"authority": key_for("authority").public_hex}, legacy)
     legacy.commit()

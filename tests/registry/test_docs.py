@@ -7,6 +7,7 @@ from pathlib import Path
 from anju.registry import layout
 from anju.registry.codes import REGISTRY_CODES
 from anju.registry.doc import codes_markdown, credit_markdown, kinds_markdown
+from anju.registry.edition import changes_markdown
 from anju.registry.kinds import KINDS, example_body
 from anju.registry.schema import check_body
 
@@ -15,7 +16,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "REGISTRY.md"
 
 def test_generated_sections_are_current() -> None:
     text = DOC.read_text()
-    for section in (kinds_markdown(), codes_markdown(), credit_markdown()):
+    for section in (kinds_markdown(), codes_markdown(), credit_markdown(), changes_markdown()):
         assert section in text, "regenerate docs/REGISTRY.md from anju.registry.doc"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from anju.crypto.keys import SigningKey
+from anju.registry.edition import RULES
 
 from .harness import Chain, key_for
 
@@ -37,8 +38,8 @@ class World:
         return self.chain.do(self.owner, "mandate.grant", **fields).txid[:16]
 
 
-def make_world() -> World:
-    c = Chain(banks=(key_for("genesis-bank"),))
+def make_world(rules: int | None = RULES) -> World:
+    c = Chain(banks=(key_for("genesis-bank"),), rules=rules)
     owner = c.party("owner", "landlord")
     owner2 = c.party("owner2", "landlord")
     agency_a = c.party("agency-a", "agency")

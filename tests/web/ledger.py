@@ -55,9 +55,13 @@ class Builder:
         return parsed.txid[:16]
 
 
-def build(data: Path) -> dict[str, Any]:
-    """Create the ledger in ``data`` (with demo-parties.json); return the ids the tests need."""
-    init_ledger(data, chain_id=CHAIN, app="anju-registry", params=genesis_params(key("authority").public_hex))
+def build(data: Path, *, rules: bool = True) -> dict[str, Any]:
+    """Create the ledger in ``data`` (with demo-parties.json); return the ids the tests need.
+    ``rules=False``: a chain from before rule editions (genesis without ``rules``: edition 1)."""
+    params = genesis_params(key("authority").public_hex)
+    if not rules:
+        del params["rules"]
+    init_ledger(data, chain_id=CHAIN, app="anju-registry", params=params)
     node = Node(data, verify_workers=0)
     b = Builder(node)
     today = now_rfc3339()[:10]

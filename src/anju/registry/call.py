@@ -11,6 +11,7 @@ from anju.crypto import jcs
 from anju.crypto.tx import Tx
 from anju.registry import layout
 from anju.registry.codes import reject
+from anju.registry.edition import edition_of
 from anju.registry.port import BlockContext, Event, State, StateReader
 
 Record = dict[str, Any]
@@ -69,6 +70,11 @@ class Call:
         self.date: str = block.date
         self.new_id: str = layout.new_id(self.txid)
         self.signers: frozenset[str] = tx.signers  # every key that signed the envelope
+
+    def edition(self) -> int:
+        """The chain's rules edition (:mod:`anju.registry.edition`): a rule that changed keeps its
+        old behaviour on chains of an older edition."""
+        return edition_of(self.peek(layout.META))
 
     def get(self, key: str) -> Record | None:
         """The record under ``key``, freshly decoded: the caller may change it and :meth:`put` it."""

@@ -8,7 +8,7 @@ from typing import Any
 from anju.crypto import jcs
 from anju.crypto.keys import is_hex_key
 from anju.crypto.tx import Tx
-from anju.registry import credit, layout
+from anju.registry import credit, edition, layout
 from anju.registry.call import Call, Decoded
 from anju.registry.codes import reject
 from anju.registry.kinds import KINDS
@@ -61,9 +61,10 @@ DECODED_LIMIT = 50_000
 
 
 def genesis_params(authority: str, banks: Sequence[str] = (), *, credit_chunk: int = credit.CHUNK) -> dict[str, Any]:
-    """The genesis parameters of a new registry chain: its authority, its banks, and the size of
-    its credit chunks (every chain anju creates archives credit entries)."""
-    return {"authority": authority, "banks": list(banks), "credit_chunk": credit_chunk}
+    """The genesis parameters of a new registry chain: its authority, its banks, the size of its
+    credit chunks (every chain anju creates archives credit entries) and its rules edition (the
+    newest this build implements)."""
+    return {"authority": authority, "banks": list(banks), "credit_chunk": credit_chunk, "rules": edition.RULES}
 
 
 class Registry:
@@ -73,8 +74,9 @@ class Registry:
 
     def genesis(self, params: Mapping[str, Any], state: State) -> list[Event]:
         """Fix the housing authority (and any banks recognised from the start), and the chain's
-        ``credit_chunk`` (see :mod:`anju.registry.credit`; absent: every entry stays in the record)."""
-        extra = set(params) - {"authority", "banks", "credit_chunk"}
+        ``credit_chunk`` (see :mod:`anju.registry.credit`; absent: every entry stays in the record),
+        and its ``rules`` edition (see :mod:`anju.registry.edition`; absent: edition 1)."""
+        extra = set(params) - {"authority", "banks", "credit_chunk", "rules"}
         if extra:
             raise ValueError(f"unknown genesis parameter(s): {sorted(extra)}")
         authority = str(params.get("authority"))
@@ -88,6 +90,8 @@ class Registry:
             if type(chunk) is not int or not low <= chunk <= high:
                 raise ValueError(f"credit_chunk must be an integer from {low} to {high}")
             meta["credit_chunk"] = chunk
+        if "rules" in params:
+            meta["rules"] = edition.check_edition(params["rules"])
         state.put(layout.META, jcs.canonicalize(meta))
         events = [Event("party.registered", {"party": authority, "role": "authority"}, parties=(authority,))]
         for key, role in [(authority, "authority"), *((b, "bank") for b in banks)]:
@@ -119,7 +123,7 @@ class Registry:
                 reject("UNKNOWN_SIGNER", "the signer is not a registered party", signer=call.signer)
             if signer["status"] == "suspended":
                 reject("PARTY_SUSPENDED", "the signer is suspended by the housing authority", signer=call.signer)
-        if len(call.signers) > 1:  # a suspended party can sign nothing: not as a co-signer either
+        if len(call.signers) > 1 and call.edition() >= 2:  # a suspended party may not co-sign either
             for key in sorted(call.signers - {call.signer}):
                 cosigner = call.peek(layout.party(key))
                 if cosigner is not None and cosigner["status"] == "suspended":

@@ -49,7 +49,8 @@ def open_dispute(call: Call) -> None:
     if b["subject"] == "deposit" and lease["deposit_status"] == "returned":
         # The settlement is contested: this dispute's decision will settle it (resolve_dispute).
         # Only top-level fields change: a shallow copy of the read-only record will do.
-        call.put(layout.lease(lease["id"]), {**lease, "deposit_status": "disputed", "deposit_dispute": did})
+        contested = {"deposit_dispute": did} if call.edition() >= 2 else {}  # edition 1: never settled
+        call.put(layout.lease(lease["id"]), {**lease, "deposit_status": "disputed", **contested})
     call.emit(
         "dispute.opened",
         {"dispute": did, "lease": lease["id"], "subject": b["subject"]},

@@ -73,9 +73,12 @@ def create(call: Call, t: dict[str, Any], previous: str | None = None) -> Record
     unit = attested_unit(call, t["unit"])
     if t["start"] > t["end"]:
         reject("INVALID_FIELD", "start must not be after end", field="end")
-    # The last day may be the day before twenty years on (no bound left when that is past year 9999).
-    limit = add_years(t["start"], MAX_LEASE_YEARS) if int(t["start"][:4]) + MAX_LEASE_YEARS <= 9999 else None
-    if limit is not None and t["end"] >= limit:
+    if call.edition() >= 2:
+        # The last day may be the day before twenty years on (no bound left when that is past year 9999).
+        limit = add_years(t["start"], MAX_LEASE_YEARS) if int(t["start"][:4]) + MAX_LEASE_YEARS <= 9999 else None
+        if limit is not None and t["end"] >= limit:
+            reject("INVALID_FIELD", "a lease may run at most twenty years", field="end")
+    elif days_between(t["start"], t["end"]) > MAX_LEASE_YEARS * 366:  # edition 1's looser bound
         reject("INVALID_FIELD", "a lease may run at most twenty years", field="end")
     if t["tenant"] == t["landlord"]:
         reject("INVALID_FIELD", "landlord and tenant must differ", field="tenant")

@@ -15,7 +15,7 @@ from anju.registry.status import LISTING_DAYS, listing_status, mandate_live
 
 def _check_free(call: Call, unit: Record, first: str, months: int) -> None:
     """The unit is free for the advertised term: from ``first``, for the shortest lease offered."""
-    last = term_end(first, months)
+    last = term_end(first, months) if call.edition() >= 2 else first  # edition 1: the first day only
     for lid in unit["leases"]:
         lease = call.peek_need(layout.lease(lid), "lease")
         if lease["parent"] is None and overlaps(first, last, lease["start"], lease["ends_on"]):
@@ -155,7 +155,10 @@ def renew(call: Call) -> None:
     status, reason = listing_status(listing, mandate, call.date)
     if status in ("withdrawn", "revoked"):
         reject("LISTING_NOT_LIVE", f"a {status} listing cannot be renewed ({reason})", listing=lid)
-    if mandate is not None and not mandate_live(mandate, call.date):  # (stored "expired" hides a revoked basis)
+    newer = call.edition() >= 2
+    if (
+        newer and mandate is not None and not mandate_live(mandate, call.date)
+    ):  # (stored "expired" hides a revoked basis)
         reject(
             "MANDATE_NOT_LIVE", "the listing's mandate is revoked, expired or not yet in force", mandate=mandate["id"]
         )
@@ -163,7 +166,8 @@ def renew(call: Call) -> None:
         _check_no_exclusive(call, unit, listing["publisher"])
     _check_free(call, unit, max(listing["available_from"], call.date), listing["min_term_months"])
     if listing["status"] != "live":  # an expired code comes back to life, unless another took its place
-        _check_one_live(call, unit, listing["publisher"])
+        if newer:
+            _check_one_live(call, unit, listing["publisher"])
         unit["listings"].append(lid)
     listing.update(
         status="live",

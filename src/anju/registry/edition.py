@@ -1,0 +1,63 @@
+"""Rule editions: which version of the registry's rules a chain runs.
+
+A chain's rules belong to its history, not to the version of the code replaying it: a
+transaction accepted (or refused) once must be accepted (or refused) by every later build, or a
+node upgraded later computes other state roots than the ledger's checkpoints, and consortium
+members running two builds fork. So a change that makes the registry refuse what it used to
+accept, or write other state for the same transaction, is a new **edition**: genesis parameter
+``rules`` (every chain ``anju`` creates sets :data:`RULES`, the newest), kept in ``meta/registry``;
+a chain whose genesis lacks it runs edition 1. Each rule that changed asks :meth:`Call.edition`
+and keeps the old behaviour for older chains. A build refuses a genesis naming an edition newer
+than it knows.
+
+:data:`CHANGES` lists what each edition changed; docs/REGISTRY.md prints it (kept in sync by a
+test), and each change has a test run under both editions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+RULES = 2
+"""The newest rules edition this build implements (genesis ``rules`` of every new chain)."""
+
+CHANGES: dict[int, tuple[str, ...]] = {
+    2: (
+        "A suspended party may not co-sign either (`PARTY_SUSPENDED`); edition 1 checked only the envelope's signer.",
+        "A lease must end before the twentieth anniversary of its start (`INVALID_FIELD`); "
+        "edition 1 allowed up to 20 × 366 days.",
+        "`listing.renew` refuses a listing whose mandate is no longer live (`MANDATE_NOT_LIVE`), and an expired "
+        "listing whose publisher has published another live one for the unit since (`LISTING_EXISTS`).",
+        "`listing.publish` and `listing.renew` need the unit free for the whole advertised term, from "
+        "`available_from` for `min_term_months` (`UNIT_NOT_FREE`); edition 1 checked the first day only.",
+        "`rent.pay` by an agency collecting more than three months ahead needs an escrow attestation of the rent "
+        "of every month paid ahead from the lease's start on (`BANK_ATTESTATION_REQUIRED`); edition 1 compared the "
+        "attestation with this payment's amount.",
+        "A decided dispute about a contested deposit settlement settles it: `deposit_status` `decided`, "
+        "`deposit_returned` moved by the award, event `deposit.decided`, lease fields `deposit_dispute` and "
+        "`deposit_decided_tx`; in edition 1 the deposit stayed `disputed`.",
+    ),
+}
+"""What each edition changed from the one before."""
+
+
+def edition_of(meta: Mapping[str, Any] | None) -> int:
+    """The chain's rules edition, from ``meta/registry`` (1 when genesis did not name one)."""
+    return 1 if meta is None else int(meta.get("rules", 1))
+
+
+def check_edition(value: object) -> int:
+    """A genesis ``rules`` value, or ValueError naming what this build supports."""
+    if type(value) is not int or not 1 <= value <= RULES:
+        raise ValueError(f"rules must be an edition this build implements: an integer from 1 to {RULES}")
+    return value
+
+
+def changes_markdown() -> str:
+    """The editions as a Markdown list (docs/REGISTRY.md, "Rule editions")."""
+    lines = ["- **Edition 1**: the rules of every chain whose genesis has no `rules` parameter."]
+    for number, changes in sorted(CHANGES.items()):
+        lines.append(f"- **Edition {number}**:")
+        lines.extend(f"  - {change}" for change in changes)
+    return "\n".join(lines) + "\n"
