@@ -18,8 +18,6 @@ ID = "0123456789abcdef"
 
 
 def _sample(f: Field) -> str:
-    if f.type in ("hidden", "id"):
-        return {"subject": KEY, "party": KEY, "agent": KEY, "commitment": "cd" * 32}.get(f.name, ID)
     return {
         "text": "x",
         "textarea": "a description",
@@ -29,6 +27,8 @@ def _sample(f: Field) -> str:
         "int": str(f.lo if f.lo is not None else 1),
         "bool": "on",
         "key": KEY,
+        "id": ID,
+        "digest": "cd" * 32,
         "choice": f.choices[0][0] if f.choices else "",
         "sha256": "some text",
         "commit": "Room 1201, 88 Some Road",

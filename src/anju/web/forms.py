@@ -20,6 +20,7 @@ from anju.web.i18n import N_, Gettext
 from anju.web.refusals import Refusal
 
 _ID = re.compile(r"^[0-9a-f]{16}$")
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +29,13 @@ class Field:
 
     name: str
     label: str
-    type: str  # text, textarea, date, month, money, int, bool, key, id, choice, sha256, commit, certificate, hidden
+    type: str  # text, textarea, date, month, money, int, bool, key, id, digest, choice, sha256, commit, certificate
     required: bool = True
     choices: tuple[tuple[str, str], ...] = ()  # (value, label msgid)
     help: str | None = None
     lo: int | None = None
     hi: int | None = None
+    hidden: bool = False  # a value the page fills in (the lease, listing, offer… it acts on), still checked by type
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +113,7 @@ FORMS: dict[str, Form] = {
             N_("Revoke a mandate"),
             N_("Revoke"),
             ("landlord", "agency"),
-            (Field("mandate", N_("Mandate"), "hidden"),),
+            (Field("mandate", N_("Mandate"), "id", hidden=True),),
         ),
         Form(
             "listing.publish",
@@ -135,7 +137,7 @@ FORMS: dict[str, Form] = {
             N_("Withdraw a listing"),
             N_("Withdraw"),
             ("landlord", "agency", "agent"),
-            (Field("listing", N_("Listing"), "hidden"),),
+            (Field("listing", N_("Listing"), "id", hidden=True),),
         ),
         Form(
             "listing.renew",
@@ -143,7 +145,7 @@ FORMS: dict[str, Form] = {
             N_("Renew a listing's code"),
             N_("Renew code"),
             ("landlord", "agency", "agent"),
-            (Field("listing", N_("Listing"), "hidden"),),
+            (Field("listing", N_("Listing"), "id", hidden=True),),
         ),
         Form(
             "lease.offer",
@@ -165,7 +167,7 @@ FORMS: dict[str, Form] = {
             N_("Propose a renewal to the tenant"),
             N_("Sign and propose"),
             ("landlord", "agency", "agent"),
-            (Field("lease", N_("Lease"), "hidden"), *(f for f in _LEASE_TERMS if f.name != "start")),
+            (Field("lease", N_("Lease"), "id", hidden=True), *(f for f in _LEASE_TERMS if f.name != "start")),
         ),
         Form(
             "lease.propose_end",
@@ -174,7 +176,7 @@ FORMS: dict[str, Form] = {
             N_("Sign and propose"),
             ("landlord", "agency", "agent"),
             (
-                Field("lease", N_("Lease"), "hidden"),
+                Field("lease", N_("Lease"), "id", hidden=True),
                 Field("on", N_("New last day"), "date"),
                 Field("reason_hash", N_("Agreement text (its SHA-256 goes on the ledger)"), "sha256"),
             ),
@@ -186,7 +188,7 @@ FORMS: dict[str, Form] = {
             N_("Sign and ask the owner"),
             ("tenant",),
             (
-                Field("lease", N_("Lease"), "hidden"),
+                Field("lease", N_("Lease"), "id", hidden=True),
                 Field("tenant", N_("Subtenant's party key"), "key"),
                 *(f for f in _LEASE_TERMS if f.name != "collector"),
             ),
@@ -197,7 +199,7 @@ FORMS: dict[str, Form] = {
             N_("Offer it again"),
             N_("Sign again"),
             ("landlord", "agency", "agent", "tenant"),
-            (Field("offer", N_("Offer"), "hidden"),),
+            (Field("offer", N_("Offer"), "id", hidden=True),),
         ),
         Form(
             "offer.consent",
@@ -205,7 +207,7 @@ FORMS: dict[str, Form] = {
             N_("Consent to this sublease"),
             N_("Sign consent"),
             ("landlord",),
-            (Field("offer", N_("Offer"), "hidden"),),
+            (Field("offer", N_("Offer"), "id", hidden=True),),
         ),
         Form(
             "offer.refuse",
@@ -213,7 +215,7 @@ FORMS: dict[str, Form] = {
             N_("Refuse consent"),
             N_("Refuse"),
             ("landlord",),
-            (Field("offer", N_("Offer"), "hidden"),),
+            (Field("offer", N_("Offer"), "id", hidden=True),),
         ),
         Form(
             "offer.accept",
@@ -221,7 +223,7 @@ FORMS: dict[str, Form] = {
             N_("Sign this lease"),
             N_("Countersign lease"),
             ("tenant",),
-            (Field("offer", N_("Offer"), "hidden"),),
+            (Field("offer", N_("Offer"), "id", hidden=True),),
         ),
         Form(
             "offer.decline",
@@ -229,7 +231,7 @@ FORMS: dict[str, Form] = {
             N_("Decline this offer"),
             N_("Decline"),
             ("tenant",),
-            (Field("offer", N_("Offer"), "hidden"),),
+            (Field("offer", N_("Offer"), "id", hidden=True),),
         ),
         Form(
             "rent.pay",
@@ -238,7 +240,7 @@ FORMS: dict[str, Form] = {
             N_("Record payment"),
             ("tenant",),
             (
-                Field("lease", N_("Lease"), "hidden"),
+                Field("lease", N_("Lease"), "id", hidden=True),
                 Field("period", N_("First month paid (YYYY-MM)"), "month"),
                 Field("months", N_("Months"), "int", lo=1, hi=12),
                 Field("amount", N_("Amount (yuan)"), "money"),
@@ -251,7 +253,7 @@ FORMS: dict[str, Form] = {
             N_("Record deposit"),
             ("tenant",),
             (
-                Field("lease", N_("Lease"), "hidden"),
+                Field("lease", N_("Lease"), "id", hidden=True),
                 Field("amount", N_("Amount (yuan)"), "money"),
             ),
         ),
@@ -261,7 +263,7 @@ FORMS: dict[str, Form] = {
             N_("Confirm a payment received"),
             N_("Confirm received"),
             ("landlord", "agency", "agent"),
-            (Field("payment", N_("Payment"), "hidden"),),
+            (Field("payment", N_("Payment"), "id", hidden=True),),
         ),
         Form(
             "deposit.return",
@@ -270,7 +272,7 @@ FORMS: dict[str, Form] = {
             N_("Settle deposit"),
             ("landlord", "agency"),
             (
-                Field("lease", N_("Lease"), "hidden"),
+                Field("lease", N_("Lease"), "id", hidden=True),
                 Field("deduction_reason", N_("Deduction reason (optional)"), "text", required=False),
                 Field("deduction_amount", N_("Deduction (yuan, optional)"), "money", required=False),
             ),
@@ -281,7 +283,7 @@ FORMS: dict[str, Form] = {
             N_("Accept the deposit settlement"),
             N_("Accept settlement"),
             ("tenant",),
-            (Field("lease", N_("Lease"), "hidden"),),
+            (Field("lease", N_("Lease"), "id", hidden=True),),
         ),
         Form(
             "dispute.open",
@@ -290,7 +292,7 @@ FORMS: dict[str, Form] = {
             N_("Open dispute"),
             ("tenant", "landlord", "agency"),
             (
-                Field("lease", N_("Lease"), "hidden"),
+                Field("lease", N_("Lease"), "id", hidden=True),
                 Field("subject", N_("About"), "choice", choices=_DISPUTE),
                 Field("evidence", N_("Evidence (its SHA-256 goes on the ledger)"), "sha256"),
                 Field("claim", N_("Amount claimed (yuan, optional)"), "money", required=False),
@@ -303,8 +305,8 @@ FORMS: dict[str, Form] = {
             N_("Publish review"),
             ("tenant", "landlord", "agency"),
             (
-                Field("lease", N_("Lease"), "hidden"),
-                Field("subject", N_("Counterparty"), "hidden"),
+                Field("lease", N_("Lease"), "id", hidden=True),
+                Field("subject", N_("Counterparty"), "key", hidden=True),
                 Field("rating", N_("Rating (1–5)"), "int", lo=1, hi=5),
                 Field("text_hash", N_("Review text (kept off the ledger; its SHA-256 goes on it)"), "sha256"),
             ),
@@ -316,7 +318,7 @@ FORMS: dict[str, Form] = {
             N_("Give notice"),
             ("tenant", "landlord", "agency"),
             (
-                Field("lease", N_("Lease"), "hidden"),
+                Field("lease", N_("Lease"), "id", hidden=True),
                 Field("on", N_("New last day"), "date"),
                 Field("reason_hash", N_("Reason (its SHA-256 goes on the ledger)"), "sha256"),
             ),
@@ -328,7 +330,7 @@ FORMS: dict[str, Form] = {
             N_("Report"),
             ("tenant", "landlord", "agency", "agent", "bank"),
             (
-                Field("listing", N_("Listing"), "hidden"),
+                Field("listing", N_("Listing"), "id", hidden=True),
                 Field("evidence", N_("What is wrong (its SHA-256 goes on the ledger)"), "sha256"),
             ),
         ),
@@ -339,7 +341,7 @@ FORMS: dict[str, Form] = {
             N_("Attest title"),
             ("authority",),
             (
-                Field("unit", N_("Unit"), "hidden"),
+                Field("unit", N_("Unit"), "id", hidden=True),
                 Field("certificate_commitment", N_("Title certificate number (kept off the ledger)"), "certificate"),
             ),
         ),
@@ -349,7 +351,7 @@ FORMS: dict[str, Form] = {
             N_("Register lease"),
             N_("Register (备案)"),
             ("authority",),
-            (Field("lease", N_("Lease"), "hidden"),),
+            (Field("lease", N_("Lease"), "id", hidden=True),),
         ),
         Form(
             "report.resolve",
@@ -358,7 +360,7 @@ FORMS: dict[str, Form] = {
             N_("Record decision"),
             ("authority",),
             (
-                Field("report", N_("Report"), "hidden"),
+                Field("report", N_("Report"), "id", hidden=True),
                 Field(
                     "outcome",
                     N_("Finding"),
@@ -375,7 +377,7 @@ FORMS: dict[str, Form] = {
             N_("Record decision"),
             ("authority",),
             (
-                Field("dispute", N_("Dispute"), "hidden"),
+                Field("dispute", N_("Dispute"), "id", hidden=True),
                 Field(
                     "outcome",
                     N_("Outcome"),
@@ -393,7 +395,7 @@ FORMS: dict[str, Form] = {
             N_("Attest"),
             ("bank",),
             (
-                Field("lease", N_("Lease"), "hidden"),
+                Field("lease", N_("Lease"), "id", hidden=True),
                 Field(
                     "purpose",
                     N_("The account holds"),
@@ -410,7 +412,7 @@ FORMS: dict[str, Form] = {
             N_("License bank"),
             N_("License"),
             ("authority",),
-            (Field("party", N_("Party"), "hidden"), Field("licence", N_("Licence number"), "sha256")),
+            (Field("party", N_("Party"), "key", hidden=True), Field("licence", N_("Licence number"), "sha256")),
         ),
         Form(
             "authority.suspend",
@@ -419,7 +421,7 @@ FORMS: dict[str, Form] = {
             N_("Suspend"),
             ("authority",),
             (
-                Field("party", N_("Party"), "hidden"),
+                Field("party", N_("Party"), "key", hidden=True),
                 Field("reason_hash", N_("Decision (its SHA-256 goes on the ledger)"), "sha256"),
             ),
         ),
@@ -430,7 +432,7 @@ FORMS: dict[str, Form] = {
             N_("Reinstate"),
             ("authority",),
             (
-                Field("party", N_("Party"), "hidden"),
+                Field("party", N_("Party"), "key", hidden=True),
                 Field("reason_hash", N_("Decision (its SHA-256 goes on the ledger)"), "sha256"),
             ),
         ),
@@ -448,7 +450,7 @@ FORMS: dict[str, Form] = {
             N_("Dismiss this agent"),
             N_("Dismiss"),
             ("agency",),
-            (Field("agent", N_("Agent"), "hidden"),),
+            (Field("agent", N_("Agent"), "key", hidden=True),),
         ),
         Form(
             "authority.attest_identity",
@@ -456,7 +458,10 @@ FORMS: dict[str, Form] = {
             N_("Attest identity"),
             N_("Attest identity"),
             ("authority",),
-            (Field("party", N_("Party"), "hidden"), Field("commitment", N_("Commitment"), "hidden")),
+            (
+                Field("party", N_("Party"), "key", hidden=True),
+                Field("commitment", N_("Commitment"), "digest", hidden=True),
+            ),
         ),
         Form(
             "authority.license_agency",
@@ -464,7 +469,7 @@ FORMS: dict[str, Form] = {
             N_("License agency"),
             N_("License"),
             ("authority",),
-            (Field("party", N_("Party"), "hidden"), Field("licence", N_("Licence number"), "sha256")),
+            (Field("party", N_("Party"), "key", hidden=True), Field("licence", N_("Licence number"), "sha256")),
         ),
     ]
 }
@@ -542,9 +547,12 @@ def parse(form: Form, raw: dict[str, str], _: Gettext) -> tuple[dict[str, Any], 
         elif f.type == "key":
             value = text.lower() if is_hex_key(text.lower()) else None
             code = "FORM_KEY"
-        elif f.type in ("id", "hidden") and f.name not in ("subject", "party", "commitment", "offer", "agent"):
+        elif f.type == "id":
             value = text.lower() if _ID.match(text.lower()) else None
             code = "UNKNOWN_REFERENCE"
+        elif f.type == "digest":
+            value = text.lower() if _DIGEST.match(text.lower()) else None
+            code = "INVALID_FIELD"
         elif f.type == "choice":
             value = text if text in {c for c, _label in f.choices} else None
             code = "FORM_CHOICE"
