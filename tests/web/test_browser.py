@@ -141,6 +141,50 @@ def test_mandate_publish_sign_register(server: dict[str, Any], page: Any) -> Non
     shot(page, "credit-en")
 
 
+def test_a_sublease_with_the_owners_consent(server: dict[str, Any], page: Any) -> None:
+    """转租 in the browser: the tenant offers it from the lease page, the owner consents from My
+    page, the subtenant countersigns; the ledger holds it under its parent."""
+    base, today, lease3 = server["base"], server["today"], server["lease3"]
+    sign_in_demo(page, base, "tenant2")
+    page.goto(f"{base}/lease/{lease3}?lang=en")
+    form = page.locator(f"#f-lease-offer_sublease-{lease3}")
+    form.locator("input[name=tenant]").fill(key("tenant").public_hex)
+    form.locator("input[name=start]").fill(add_days(today, 400))  # after the parent's end: refused in place
+    form.locator("input[name=end]").fill(add_days(today, 420))
+    form.locator("input[name=rent]").fill("4500")
+    form.locator("input[name=deposit]").fill("4500")
+    form.locator("textarea[name=document_hash]").fill("转租合同 全文")
+    form.locator("button[type=submit]").click()
+    page.locator(f"#f-lease-offer_sublease-{lease3} .field.invalid .error").wait_for()
+    assert "within the dates of its parent lease" in page.locator(f"#f-lease-offer_sublease-{lease3}").inner_text()
+    form = page.locator(f"#f-lease-offer_sublease-{lease3}")
+    form.locator("input[name=start]").fill(add_days(today, 20))
+    form.locator("input[name=end]").fill(add_days(today, 200))
+    assert "sent to the owner for consent" in submit(page, form.locator("button[type=submit]"))
+    sign_out(page)
+    sign_in_demo(page, base, "landlord")
+    page.goto(base + "/me?lang=en")
+    assert "waiting for your consent" in page.inner_text("#offers")
+    page.locator("#offers a[href^='/offer/']").first.click()
+    shot(page, "owner-consent-en")
+    assert "You consented to the sublease" in submit(page, page.get_by_role("button", name="Sign consent"))
+    sign_out(page)
+    sign_in_demo(page, base, "tenant")
+    page.locator("a[href^='/offer/']").first.click()
+    assert "A sublease" in page.inner_text("main")
+    assert "Sublease signed by you" in submit(page, page.get_by_role("button", name="Countersign lease"))
+    [sid] = httpx.get(f"{base}/api/v1/leases/{lease3}").json()["value"]["subleases"]
+    sub = httpx.get(f"{base}/api/v1/leases/{sid}").json()["value"]
+    assert (sub["parent"], sub["tenant"], sub["landlord"]) == (
+        lease3,
+        key("tenant").public_hex,
+        key("tenant2").public_hex,
+    )
+    page.goto(f"{base}/lease/{sid}?lang=en")
+    assert lease3 in page.inner_text("main")
+    sign_out(page)
+
+
 def test_second_agency_overlapping_lease_is_refused_in_both_languages(server: dict[str, Any], page: Any) -> None:
     base, today = server["base"], server["today"]
     sign_in_demo(page, base, "agency_b")

@@ -537,6 +537,32 @@ def _register(client: httpx.Client, role: str, name: str = "") -> str:
     return m.group(1)
 
 
+def test_a_visitor_can_report_a_listing_after_signing_in_or_registering(tmp_path: Path) -> None:
+    """A signed-out visitor is shown how to report a listing: sign in or register, and come back to
+    the listing (never to another site), where the report form is."""
+    ids = build(tmp_path)
+    listing = f"/listing/{ids['listing']}"
+    with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=60) as client:
+        page = client.get(listing, params={"lang": "en"}).text
+        assert 'id="report-signed-out"' in page and f'href="/register?next={listing}"' in page
+        assert f'value="{listing}"' in client.get("/signin", params={"next": listing}).text
+        data = {"party": key("tenant").public_hex, "next": listing}
+        resp = client.post("/signin/demo", data=data)
+        assert resp.status_code == 303 and resp.headers["location"] == listing
+        assert "Report this listing as fake" in client.get(listing, params={"lang": "en"}).text
+        assert 'id="report-signed-out"' not in client.get(listing).text
+        client.cookies.clear()
+        resp = client.post("/signin/demo", data={**data, "next": "//evil.example/x"})
+        assert resp.status_code == 303 and resp.headers["location"] == "/me"
+        client.cookies.clear()
+        assert f'value="{listing}"' in client.get("/register", params={"next": listing}).text
+        reg = {"role": "tenant", "name": "", "identity": "visitor", "password": "a long password"}
+        resp = client.post("/register", data={**reg, "password2": "a long password", "next": listing})
+        assert resp.status_code == 303 and resp.headers["location"] == listing
+        resp = client.post("/register", data={**reg, "password2": "other password", "next": listing})
+        assert resp.status_code == 422 and f'value="{listing}"' in resp.text  # kept through a refusal
+
+
 def test_authority_licenses_a_bank_and_suspends_and_agency_appoints_an_agent(tmp_path: Path) -> None:
     build(tmp_path)
     with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=60) as client:
@@ -694,6 +720,7 @@ def test_a_sublease_is_offered_consented_to_by_the_owner_and_countersigned(tmp_p
         assert "Countersign lease" in subtenant.get(f"/offer/{offer}", params={"lang": "en"}).text
         resp = subtenant.post("/act/offer.accept?lang=en", data={"offer": offer, "form_token": zt})
         assert resp.status_code == 303, resp.text[-600:]
+        assert "Sublease signed by you, the sub-landlord and the owner" in subtenant.get("/me?lang=en").text
         [sid] = owner.get(f"/api/v1/leases/{lease1}").json()["value"]["subleases"]
         sublease = owner.get(f"/api/v1/leases/{sid}").json()["value"]
         assert (sublease["parent"], sublease["landlord"], sublease["tenant"]) == (lease1, li, zhang)

@@ -165,9 +165,11 @@ class Portal:
         demo_label: str | None = None,
         sealed: bytes | None = None,
         flash: list[str] | None = None,
+        next_url: str = "/me",
     ) -> Response:
         """Sign ``key`` in (``sealed``: its keystore, made here, to download; ``flash``: sentences
-        for the next page). Raises ValueError (not a party) or :class:`SessionsFull`."""
+        for the next page) and go to ``next_url`` (already checked by :func:`_safe_next`). Raises
+        ValueError (not a party) or :class:`SessionsFull`."""
         role = c.reader.role_of(key.public_hex)
         if role is None:
             raise ValueError("not a party")
@@ -175,7 +177,7 @@ class Portal:
         client = c.request.client.host if c.request.client else ""
         session = Session(key, role, label, demo_label is not None, flash=list(flash or ()), keystore=sealed)
         token = self.sessions.create(session, client)
-        resp = RedirectResponse("/me", status_code=303)
+        resp = RedirectResponse(next_url, status_code=303)
         resp.set_cookie(
             COOKIE, token, httponly=True, samesite="lax", max_age=8 * 3600, secure=c.request.url.scheme == "https"
         )
@@ -419,7 +421,8 @@ def build_router(p: Portal) -> APIRouter:
     @r.get("/signin", response_class=HTMLResponse)
     def signin_page(request: Request) -> Response:
         c = p.ctx(request)
-        return p.render(c, "signin.html", demo=p.demo, err=Refusal())
+        nxt = _safe_next(request.query_params.get("next"))
+        return p.render(c, "signin.html", demo=p.demo, err=Refusal(), next_url=nxt)
 
     @r.post("/signin", response_class=HTMLResponse)
     async def signin(request: Request) -> Response:
@@ -427,33 +430,37 @@ def build_router(p: Portal) -> APIRouter:
         if cross_site(request):
             return p.render(c, "forbidden.html", 403)
         form = await request.form()
+        nxt = _safe_next(str(form.get("next") or ""))
         upload = form.get("keyfile")
         password = str(form.get("password") or "")
         err = Refusal()
         content = await upload.read() if upload is not None and not isinstance(upload, str) else b""
         if not content:
             err.add(c._, "FORM_REQUIRED", "keyfile", ("keyfile", "password"))
-            return p.render(c, "signin.html", 422, demo=p.demo, err=err)
+            return p.render(c, "signin.html", 422, demo=p.demo, err=err, next_url=nxt)
         try:
             key = await asyncio.to_thread(key_from_upload, content, password)
         except keystore.KeystoreError:
             err.add(c._, "KEYSTORE_PASSWORD", "password", ("keyfile", "password"))
-            return p.render(c, "signin.html", 422, demo=p.demo, err=err)
+            return p.render(c, "signin.html", 422, demo=p.demo, err=err, next_url=nxt)
         except (ValueError, orjson.JSONDecodeError):
             err.add(c._, "KEYFILE_INVALID", "keyfile", ("keyfile", "password"))
-            return p.render(c, "signin.html", 422, demo=p.demo, err=err)
+            return p.render(c, "signin.html", 422, demo=p.demo, err=err, next_url=nxt)
         try:
-            return p.start_session(c, key)
+            return p.start_session(c, key, next_url=nxt)
         except ValueError:
             err.add(c._, "NOT_A_PARTY", "keyfile", ("keyfile", "password"))
-            return p.render(c, "signin.html", 422, demo=p.demo, err=err)
+            return p.render(c, "signin.html", 422, demo=p.demo, err=err, next_url=nxt)
         except SessionsFull:
             return p.sessions_full(c)
 
     @r.get("/register", response_class=HTMLResponse)
     def register_page(request: Request) -> Response:
         c = p.ctx(request)
-        return p.render(c, "register.html", err=Refusal(), values={"role": "tenant"}, roles=REGISTER_ROLES)
+        nxt = _safe_next(request.query_params.get("next"))
+        return p.render(
+            c, "register.html", err=Refusal(), values={"role": "tenant"}, roles=REGISTER_ROLES, next_url=nxt
+        )
 
     @r.post("/register", response_class=HTMLResponse)
     async def register(request: Request) -> Response:
@@ -463,6 +470,7 @@ def build_router(p: Portal) -> APIRouter:
         if cross_site(request):
             return p.render(c, "forbidden.html", 403)
         form = await request.form()
+        nxt = _safe_next(str(form.get("next") or ""))
         values = {k: str(form.get(k) or "").strip() for k in ("role", "name", "identity")}
         password, password2 = str(form.get("password") or ""), str(form.get("password2") or "")
         names = ("role", "name", "identity", "password", "password2")
@@ -480,7 +488,7 @@ def build_router(p: Portal) -> APIRouter:
         elif password != password2:
             err.add(c._, "PASSWORD_MISMATCH", "password2", names)
         if err:
-            return p.render(c, "register.html", 422, err=err, values=values, roles=REGISTER_ROLES)
+            return p.render(c, "register.html", 422, err=err, values=values, roles=REGISTER_ROLES, next_url=nxt)
         key = SigningKey.generate()
         salt, commitment = commit(values["identity"])
         body: dict[str, Any] = {
@@ -497,7 +505,13 @@ def build_router(p: Portal) -> APIRouter:
             await p.send(tx.sign(body, [key]))
         except AnjuError as exc:
             return p.render(
-                c, "register.html", 422, err=from_error(c._, exc, names), values=values, roles=REGISTER_ROLES
+                c,
+                "register.html",
+                422,
+                err=from_error(c._, exc, names),
+                values=values,
+                roles=REGISTER_ROLES,
+                next_url=nxt,
             )
         sealed = await asyncio.to_thread(_seal, key, password)
         flash = [
@@ -505,7 +519,9 @@ def build_router(p: Portal) -> APIRouter:
             c._("Keep this salt with your records (%(field)s): %(salt)s", field=c._("identity"), salt=salt),
         ]
         try:
-            return p.start_session(c, key, sealed=orjson.dumps(sealed, option=orjson.OPT_INDENT_2), flash=flash)
+            return p.start_session(
+                c, key, sealed=orjson.dumps(sealed, option=orjson.OPT_INDENT_2), flash=flash, next_url=nxt
+            )
         except SessionsFull:
             return p.sessions_full(c)
 
@@ -526,17 +542,18 @@ def build_router(p: Portal) -> APIRouter:
             return p.render(c, "forbidden.html", 403)
         form = await request.form()
         wanted = str(form.get("party") or "")
+        nxt = _safe_next(str(form.get("next") or ""))
         for d in p.demo:
             if d.party == wanted:
                 try:
-                    return p.start_session(c, d.key, demo_label=d.name)
+                    return p.start_session(c, d.key, demo_label=d.name, next_url=nxt)
                 except ValueError:
                     break
                 except SessionsFull:
                     return p.sessions_full(c)
         err = Refusal()
         err.add(c._, "NOT_A_PARTY", None, ())
-        return p.render(c, "signin.html", 422, demo=p.demo, err=err)
+        return p.render(c, "signin.html", 422, demo=p.demo, err=err, next_url=nxt)
 
     @r.post("/signout")
     async def signout(request: Request) -> Response:
@@ -726,6 +743,13 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
         p.offers.set_status(offer.id, "signed", receipt.txid)
         if offer.body["kind"] == "lease.terminate":
             return _("Signed by both sides: the lease ends on %(on)s.", on=offer.body["on"])
+        if offer.what == "sublease":
+            return _(
+                "Sublease signed by you, the sub-landlord and the owner (consent). Lease %(lease)s is on the "
+                "ledger (block %(height)s).",
+                lease=receipt.txid[:16],
+                height=receipt.height,
+            )
         return _(
             "Lease signed by both sides. Lease %(lease)s is on the ledger (block %(height)s).",
             lease=receipt.txid[:16],
