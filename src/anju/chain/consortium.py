@@ -37,6 +37,7 @@ from anju.chain.node import DB_NAME, GENESIS_NAME, KEY_NAME, now_rfc3339, write_
 from anju.crypto.keys import SigningKey
 from anju.ledger.note import vkey_of
 from anju.ledger.store import BlockRecord, Store
+from anju.registry import edition
 from anju.registry.machine import genesis_params
 
 LAYOUT = "consortium.json"
@@ -187,6 +188,8 @@ def init(
         _write_key(d / "authority.key", authority)
         if params is None:
             params = genesis_params(authority.public_hex) if app == "anju-registry" else {}
+        elif app == "anju-registry" and "rules" not in params:
+            params = {**params, "rules": edition.RULES}  # a new chain runs the newest rules unless told
         doc = {"chain_id": chain_id, "app": app, "time": gtime, "params": params}
     canonical_genesis(doc)  # checks the document's domain
 

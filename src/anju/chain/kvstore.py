@@ -21,7 +21,12 @@ _FIELDS = {"kv.put": _BASE | {"key", "value"}, "kv.delete": _BASE | {"key"}}
 class KvStore:
     name = "kv"
 
+    def check_params(self, params: Mapping[str, Any]) -> None:
+        if not isinstance(params.get("entries", {}), Mapping):
+            raise ValueError("kv genesis entries must be an object")
+
     def genesis(self, params: Mapping[str, Any], state: State) -> list[Event]:
+        self.check_params(params)
         for k, v in sorted(dict(params.get("entries", {})).items()):
             state.put("kv/" + k, jcs.canonicalize(v))
         return []

@@ -168,7 +168,7 @@ def open_executor(data: Path, store: Store | None = None) -> Executor:
     stored = store.get_meta("genesis")
     if stored != canonical_genesis(doc):
         raise StorageCorrupt("STORE_CORRUPT", "genesis.json does not match the ledger's genesis")
-    return Executor(store, load_app(doc["app"]), doc["chain_id"])
+    return Executor(store, load_app(doc["app"], doc["params"]), doc["chain_id"])
 
 
 # -- the running node --------------------------------------------------------------------------------

@@ -37,7 +37,13 @@ def consortium_init(
     base_port: Annotated[
         int, typer.Option(help="Node i uses ports base+10i .. base+10i+4 (the last: its API and portal).")
     ] = 26600,
-    params: Annotated[Path | None, typer.Option(help="JSON file with the application's genesis params.")] = None,
+    params: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSON file with the application's genesis params (a registry chain gets the newest rules "
+            "edition unless it names 'rules')."
+        ),
+    ] = None,
     ledger: Annotated[
         Path | None,
         typer.Option(help="Start from this Anju ledger directory (same chain id; e.g. an embedded node's data)."),

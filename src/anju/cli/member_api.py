@@ -58,7 +58,7 @@ class MemberNode:
         genesis = read_genesis(self.data)
         self.chain_id: str = genesis["chain_id"]
         self.store = Store(self.data / DB_NAME)
-        self.executor = _MachineView(load_app(genesis["app"]))
+        self.executor = _MachineView(load_app(genesis["app"], genesis["params"]))
         cfg = MemberConfig.load(self.data) if (self.data / MEMBER_FILE).exists() else None
         self.key_name = cfg.key_name if cfg else self.chain_id
         vkey = self.store.get_meta("verifier_key")

@@ -218,8 +218,9 @@ def demo(
 
     from anju.chain.node import DB_NAME
 
-    if (data / DB_NAME).exists() and _old_format(data / DB_NAME):
-        console.print(f"{data} holds a demo district in an older storage format: building it again")
+    stale = _stale_demo(data) if (data / DB_NAME).exists() else None
+    if stale:
+        console.print(f"{data} holds a demo district {stale}: building it again")
         shutil.rmtree(data)
     if not (data / DB_NAME).exists():
         # Build beside the target and rename at the end: an interrupted build leaves no half district.
@@ -234,6 +235,20 @@ def demo(
             f"({stats['rejected']} rejected); parties in {data / 'demo-parties.json'}"
         )
     _serve(data, host, port)
+
+
+def _stale_demo(data: Path) -> str | None:
+    """Why the demo district in ``data`` must be built again, or None: an older storage format, or
+    a genesis from before rule editions (development builds then ran rules that edition 1 does not
+    reproduce exactly, so such a district may not replay: see REGISTRY.md, "Rule editions")."""
+    from anju.chain.node import DB_NAME, read_genesis
+
+    if _old_format(data / DB_NAME):
+        return "in an older storage format"
+    doc = read_genesis(data)
+    if doc.get("app") == "anju-registry" and "rules" not in doc.get("params", {}):
+        return "made before rule editions"
+    return None
 
 
 def _old_format(db: Path) -> bool:

@@ -76,22 +76,13 @@ class Registry:
         """Fix the housing authority (and any banks recognised from the start), and the chain's
         ``credit_chunk`` (see :mod:`anju.registry.credit`; absent: every entry stays in the record),
         and its ``rules`` edition (see :mod:`anju.registry.edition`; absent: edition 1)."""
-        extra = set(params) - {"authority", "banks", "credit_chunk", "rules"}
-        if extra:
-            raise ValueError(f"unknown genesis parameter(s): {sorted(extra)}")
-        authority = str(params.get("authority"))
+        self.check_params(params)
+        authority = str(params["authority"])
         banks = list(params.get("banks", []))
-        if not is_hex_key(authority) or not all(is_hex_key(b) for b in banks) or authority in banks:
-            raise ValueError("genesis needs authority: <hex key> and banks: [<hex key>, ...] (distinct)")
         meta: dict[str, Any] = {"authority": authority, "registrations": 0}
-        if "credit_chunk" in params:
-            chunk = params["credit_chunk"]
-            low, high = credit.CHUNK_LIMITS
-            if type(chunk) is not int or not low <= chunk <= high:
-                raise ValueError(f"credit_chunk must be an integer from {low} to {high}")
-            meta["credit_chunk"] = chunk
-        if "rules" in params:
-            meta["rules"] = edition.check_edition(params["rules"])
+        for name in ("credit_chunk", "rules"):
+            if name in params:
+                meta[name] = params[name]
         state.put(layout.META, jcs.canonicalize(meta))
         events = [Event("party.registered", {"party": authority, "role": "authority"}, parties=(authority,))]
         for key, role in [(authority, "authority"), *((b, "bank") for b in banks)]:
@@ -101,6 +92,25 @@ class Registry:
             if role == "bank":
                 events.append(Event("party.registered", {"party": key, "role": "bank"}, parties=(key,)))
         return events
+
+    def check_params(self, params: Mapping[str, Any]) -> None:
+        """Refuse genesis parameters this build cannot run: unknown names, bad keys, a bad
+        ``credit_chunk``, or a ``rules`` edition it does not implement (a ledger of a newer
+        edition must not be run by older rules: its roots would differ)."""
+        extra = set(params) - {"authority", "banks", "credit_chunk", "rules"}
+        if extra:
+            raise ValueError(f"unknown genesis parameter(s): {sorted(extra)}")
+        authority = str(params.get("authority"))
+        banks = list(params.get("banks", []))
+        if not is_hex_key(authority) or not all(is_hex_key(b) for b in banks) or authority in banks:
+            raise ValueError("genesis needs authority: <hex key> and banks: [<hex key>, ...] (distinct)")
+        if "credit_chunk" in params:
+            chunk = params["credit_chunk"]
+            low, high = credit.CHUNK_LIMITS
+            if type(chunk) is not int or not low <= chunk <= high:
+                raise ValueError(f"credit_chunk must be an integer from {low} to {high}")
+        if "rules" in params:
+            edition.check_edition(params["rules"])
 
     def __init__(self) -> None:
         # Read-only records decoded by earlier transactions (Call.peek): a hit needs the very bytes

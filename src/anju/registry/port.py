@@ -68,6 +68,11 @@ class Machine(Protocol):
 
     name: str
 
+    def check_params(self, params: Mapping[str, Any]) -> None:
+        """Raise ValueError on genesis parameters this build cannot run (e.g. a rules edition newer
+        than it implements); checked at genesis and whenever a ledger is opened."""
+        ...
+
     def genesis(self, params: Mapping[str, Any], state: State) -> list[Event]:
         """Write the initial state from the genesis parameters (e.g. the housing authority's key)."""
         ...
