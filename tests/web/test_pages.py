@@ -559,6 +559,8 @@ def test_a_visitor_can_report_a_listing_after_signing_in_or_registering(tmp_path
         reg = {"role": "tenant", "name": "", "identity": "visitor", "password": "a long password"}
         resp = client.post("/register", data={**reg, "password2": "a long password", "next": listing})
         assert resp.status_code == 303 and resp.headers["location"] == listing
+        page = client.get(listing, params={"lang": "en"}).text  # the only copy of the new key: offered here too
+        assert 'id="keystore-download"' in page and 'href="/me/keystore"' in page
         resp = client.post("/register", data={**reg, "password2": "other password", "next": listing})
         assert resp.status_code == 422 and f'value="{listing}"' in resp.text  # kept through a refusal
 
@@ -705,7 +707,12 @@ def test_a_sublease_is_offered_consented_to_by_the_owner_and_countersigned(tmp_p
         [offer] = _offers(subtenant)
         assert "waiting for the owner&#39;s consent" in subtenant.get("/me", params={"lang": "en"}).text
         resp = subtenant.post("/act/offer.accept?lang=en", data={"offer": offer, "form_token": zt})
-        assert resp.status_code == 422 and "no longer exists" in resp.text  # not before the owner's consent
+        assert resp.status_code == 422 and "still waits for the owner" in resp.text  # not before the consent
+        with httpx.Client(base_url=base, timeout=60) as other:  # another landlord may not consent for Wang
+            reg = {"role": "landlord", "name": "", "identity": "another owner", "password": "a long password"}
+            assert other.post("/register", data={**reg, "password2": reg["password"]}).status_code == 303
+            resp = other.post("/act/offer.consent?lang=en", data={"offer": offer, "form_token": form_token(other)})
+            assert resp.status_code == 422 and "addressed to" in resp.text
         resp = sub.post("/act/offer.consent?lang=en", data={"offer": offer, "form_token": lt})
         assert resp.status_code == 422  # a tenant's session has not the owner's role
         ot = sign_in(owner, "landlord")
@@ -726,7 +733,10 @@ def test_a_sublease_is_offered_consented_to_by_the_owner_and_countersigned(tmp_p
         assert (sublease["parent"], sublease["landlord"], sublease["tenant"]) == (lease1, li, zhang)
         assert sublease["signers"] == sorted([li, zhang, wang]) and sublease["owner"] == wang
         assert f'href="/lease/{sid}"' in owner.get(f"/lease/{lease1}").text
-        assert f'href="/lease/{lease1}"' in subtenant.get(f"/lease/{sid}").text
+        assert f'href="/lease/{lease1}"' in owner.get(f"/lease/{sid}").text
+        page = subtenant.get(f"/lease/{sid}", params={"lang": "en"}).text
+        assert lease1 in page and f'href="/lease/{lease1}"' not in page  # the parent is not the subtenant's
+        assert "Propose a renewal" not in owner.get(f"/lease/{sid}", params={"lang": "en"}).text
         # a second sublease for other dates: the owner refuses, and the subtenant cannot sign it
         later = {**terms, "start": add_days(today, 150), "end": add_days(today, 200), "form_token": lt}
         assert sub.post("/act/lease.offer_sublease", data=later).status_code == 303
@@ -736,6 +746,29 @@ def test_a_sublease_is_offered_consented_to_by_the_owner_and_countersigned(tmp_p
         resp = subtenant.post("/act/offer.accept?lang=en", data={"offer": second, "form_token": zt})
         assert resp.status_code == 422
         assert len(owner.get(f"/api/v1/leases/{lease1}").json()["value"]["subleases"]) == 1
+        # the subtenant may decline while the owner has not answered; the owner then cannot consent
+        third = {**terms, "start": add_days(today, 210), "end": add_days(today, 250), "form_token": lt}
+        assert sub.post("/act/lease.offer_sublease", data=third).status_code == 303
+        [declined] = _offers(subtenant)
+        assert subtenant.post("/act/offer.decline", data={"offer": declined, "form_token": zt}).status_code == 303
+        resp = owner.post("/act/offer.consent?lang=en", data={"offer": declined, "form_token": ot})
+        assert resp.status_code == 422 and "no longer exists" in resp.text
+        # the subtenant signs something else first: consenting finds the offer dead and hands it back
+        assert sub.post("/act/lease.offer_sublease", data=third).status_code == 303
+        [stale] = _offers(owner)
+        lodge = {"lease": sid, "amount": "5000", "form_token": zt}
+        assert subtenant.post("/act/deposit.lodge", data=lodge).status_code == 303  # Zhang's seq moves on
+        resp = owner.post("/act/offer.consent?lang=en", data={"offer": stale, "form_token": ot})
+        assert resp.status_code == 422 and "Ask the tenant to issue it again" in resp.text
+        assert "sign it again" in sub.get("/me", params={"lang": "en"}).text
+        assert sub.post("/act/offer.reissue", data={"offer": stale, "form_token": lt}).status_code == 303
+        [again] = _offers(owner)
+        assert (
+            again != stale
+            and owner.post("/act/offer.consent", data={"offer": again, "form_token": ot}).status_code == 303
+        )
+        assert subtenant.post("/act/offer.accept", data={"offer": again, "form_token": zt}).status_code == 303
+        assert len(owner.get(f"/api/v1/leases/{lease1}").json()["value"]["subleases"]) == 2
         overlap = {**terms, "start": add_days(today, 50), "end": add_days(today, 60), "form_token": lt}
         resp = sub.post("/act/lease.offer_sublease?lang=en", data=overlap)  # inside the first sublease
         assert resp.status_code == 422 and 'class="field invalid"' in resp.text
@@ -762,9 +795,11 @@ def test_offers_made_before_subleases_gain_the_consent_column(tmp_path: Path) ->
     oid = offers.add("2026-01-02", "t", "l", "u", {"body": {"kind": "lease.sign", "parent": "p"}}, consenter="o")
     [mine] = offers.for_party("o")
     assert (mine.id, mine.status, mine.what) == (oid, "consent", "sublease")
-    assert offers.consented(oid, {"body": {"kind": "lease.sign", "parent": "p"}, "sigs": [1]})
-    assert not offers.consented(oid, {"body": {}, "sigs": []})  # once only
-    assert offers.get(oid) is not None and offers.get(oid).status == "pending"  # type: ignore[union-attr]
+    signed = {"body": {"kind": "lease.sign", "parent": "p"}, "sigs": [1]}
+    assert offers.transition(oid, ("consent",), "pending", envelope=signed)
+    assert not offers.transition(oid, ("consent",), "refused")  # the first answer wins
+    got = offers.get(oid)
+    assert got is not None and (got.status, got.envelope) == ("pending", signed)
     offers.close()
 
 

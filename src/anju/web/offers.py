@@ -111,17 +111,26 @@ class Offers:
             rows = self._db.execute(sql + " ORDER BY created DESC", args).fetchall()
         return [_offer(r) for r in rows]
 
-    def set_status(self, oid: str, status: str, txid: str | None = None) -> None:
-        with self._lock:
-            self._db.execute("UPDATE offers SET status=?, txid=? WHERE id=?", (status, txid, oid))
-
-    def consented(self, oid: str, envelope: dict[str, Any]) -> bool:
-        """Store the envelope with the owner's consent signature added, and hand the offer to the
-        tenant; False if it was no longer waiting for consent (refused, replaced, or consented)."""
+    def transition(
+        self,
+        oid: str,
+        before: tuple[str, ...],
+        after: str,
+        *,
+        txid: str | None = None,
+        envelope: dict[str, Any] | None = None,
+    ) -> bool:
+        """Move the offer from one of the ``before`` statuses to ``after`` (with the transaction id,
+        or the envelope with a signature added, e.g. the owner's consent); False, and nothing
+        changed, when it is in none of them any more (two answers to one offer: the first wins)."""
+        marks = ",".join("?" * len(before))
+        sets, args = "status=?, txid=?", [after, txid]
+        if envelope is not None:
+            sets += ", envelope=?"
+            args.append(orjson.dumps(envelope).decode())
         with self._lock:
             cur = self._db.execute(
-                "UPDATE offers SET envelope=?, status='pending' WHERE id=? AND status='consent'",
-                (orjson.dumps(envelope).decode(), oid),
+                f"UPDATE offers SET {sets} WHERE id=? AND status IN ({marks})", (*args, oid, *before)
             )
         return cur.rowcount == 1
 

@@ -634,6 +634,7 @@ def build_router(p: Portal) -> APIRouter:
             unit=c.reader.unit(lease["unit"]),
             payments=c.reader.payments(lid),
             is_tenant=mine_tenant,
+            is_landlord_side=who in (lease["landlord"], lease["agency"]),
             is_collector=who == lease["collector_party"],
             counterparty=counterparty,
             disputes=c.reader.disputes(lease=lid),
@@ -712,35 +713,49 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
     if form.name in ("lease.propose_renewal", "lease.propose_end"):
         return _propose(p, c, form, fields, err)
     if form.name == "offer.reissue":
-        old = _offer_for(p, c, fields, "stale", err)
+        old = _offer_for(p, c, fields, ("stale",), "offered_by", err)
         if old is None:
             return None
-        p.offers.set_status(old.id, "replaced")
+        if not p.offers.transition(old.id, ("stale",), "replaced"):
+            err.add(_, "OFFER_GONE")
+            return None
         return _put_offer(p, c, old.unit, old.body, old.consenter)  # a sublease asks the owner again
     if form.name in ("offer.consent", "offer.refuse"):
-        offer = _offer_for(p, c, fields, "consent", err)
+        offer = _offer_for(p, c, fields, ("consent",), "consenter", err)
         if offer is None:
             return None
         if form.name == "offer.refuse":
-            p.offers.set_status(offer.id, "refused")
+            if not p.offers.transition(offer.id, ("consent",), "refused"):
+                err.add(_, "OFFER_GONE")
+                return None
             return _("You refused consent to the sublease.")
-        if not p.offers.consented(offer.id, tx.cosign(offer.envelope, s.key)):
+        if offer.body["seq"] != c.reader.last_seq(offer.tenant) + 1:  # the subtenant moved on: dead already
+            p.offers.transition(offer.id, ("consent",), "stale")  # the tenant sees it, to sign it again
+            err.add(_, "OFFER_STALE_CONSENT")
+            return None
+        if not p.offers.transition(offer.id, ("consent",), "pending", envelope=tx.cosign(offer.envelope, s.key)):
             err.add(_, "OFFER_GONE")
             return None
         return _("You consented to the sublease; it now waits for the subtenant's signature.")
     if form.name in ("offer.accept", "offer.decline"):
-        offer = _offer_for(p, c, fields, "pending", err)
+        # a sublease may be declined while it waits for the owner, but signed only after
+        offer = _offer_for(p, c, fields, ("pending", "consent"), "tenant", err)
         if offer is None:
             return None
         if form.name == "offer.decline":
-            p.offers.set_status(offer.id, "declined")
+            if not p.offers.transition(offer.id, ("pending", "consent"), "declined"):
+                err.add(_, "OFFER_GONE")
+                return None
             return _("You declined the offer.")
+        if offer.status == "consent":
+            err.add(_, "OFFER_WAITING")
+            return None
         if offer.body["seq"] != c.reader.last_seq(s.party) + 1:
-            p.offers.set_status(offer.id, "stale")  # the offering side sees it, to sign it again
+            p.offers.transition(offer.id, ("pending",), "stale")  # the offering side sees it, to sign it again
             err.add(_, "OFFER_STALE")
             return None
         receipt = await p.send(tx.cosign(offer.envelope, s.key))
-        p.offers.set_status(offer.id, "signed", receipt.txid)
+        p.offers.transition(offer.id, ("pending",), "signed", txid=receipt.txid)
         if offer.body["kind"] == "lease.terminate":
             return _("Signed by both sides: the lease ends on %(on)s.", on=offer.body["on"])
         if offer.what == "sublease":
@@ -779,18 +794,19 @@ def _put_offer(p: Portal, c: Ctx, unit: str, body: dict[str, Any], consenter: st
     return c._("Offer %(offer)s signed and sent to the tenant for countersigning.", offer=oid)
 
 
-def _offer_for(p: Portal, c: Ctx, fields: dict[str, Any], status: str, err: Refusal) -> Offer | None:
-    """The form's offer if it is in ``status`` and is the session's to act on: a pending one is the
-    tenant's to sign or decline, a stale one the offering side's to sign again, a sublease waiting
-    for consent the owner's to consent to or refuse."""
+def _offer_for(
+    p: Portal, c: Ctx, fields: dict[str, Any], statuses: tuple[str, ...], actor: str, err: Refusal
+) -> Offer | None:
+    """The form's offer if it is in one of ``statuses`` and the session is its ``actor``: the
+    ``tenant`` signs or declines, the ``offered_by`` side signs a stale one again, the
+    ``consenter`` (the owner, for a sublease) consents or refuses."""
     s = c.session
     assert s is not None
     offer = p.offers.get(str(fields.get("offer", "")))
-    if offer is None or offer.status != status:
+    if offer is None or offer.status not in statuses:
         err.add(c._, "OFFER_GONE")
         return None
-    actor = {"pending": offer.tenant, "stale": offer.offered_by, "consent": offer.consenter}[status]
-    if actor != s.party:
+    if getattr(offer, actor) != s.party:
         err.add(c._, "NOT_YOURS")
         return None
     return offer

@@ -106,6 +106,14 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
         None,
     ),
     "OFFER_GONE": (N_("This offer no longer exists."), None),
+    "OFFER_WAITING": (
+        N_("This sublease still waits for the owner's consent; you can sign it once the owner has."),
+        None,
+    ),
+    "OFFER_STALE_CONSENT": (
+        N_("The subtenant has signed something else since this offer was made. Ask the tenant to issue it again."),
+        None,
+    ),
     "NOT_YOURS": (N_("This can only be done by the party it is addressed to."), None),
     "SESSION_EXPIRED": (N_("Your session has ended. Please sign in again."), None),
     "BAD_FORM_TOKEN": (N_("The form expired. Please reload the page and try again."), None),
