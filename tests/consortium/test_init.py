@@ -11,6 +11,7 @@ from anju.chain import consortium as c
 from anju.chain.abci.app import checkpoint_of
 from anju.ledger.store import Store
 from anju.registry.credit import CHUNK
+from anju.registry.edition import RULES
 
 pytestmark = pytest.mark.consortium
 
@@ -22,7 +23,8 @@ def test_init_defaults_to_the_registry_with_a_housing_authority(tmp_path: Path) 
     assert layout["app"] == "anju-registry" and layout["threshold"] == 3
     authority = orjson.loads((tmp_path / "d" / "authority.key").read_bytes())["public_key"]
     genesis = orjson.loads((tmp_path / "d" / "node2" / "cometbft" / "config" / "genesis.json").read_bytes())
-    assert genesis["app_state"]["params"] == {"authority": authority, "banks": [], "credit_chunk": CHUNK}
+    params = {"authority": authority, "banks": [], "credit_chunk": CHUNK, "rules": RULES}
+    assert genesis["app_state"]["params"] == params
     store = Store(tmp_path / "d" / "node2" / "anju" / "ledger.db")
     block0 = store.block(0)
     store.close()
@@ -32,3 +34,15 @@ def test_init_defaults_to_the_registry_with_a_housing_authority(tmp_path: Path) 
     assert threshold == 3 and len(vkeys) == 4
     hosts = {n["host"] for n in layout["nodes"]}
     assert len(hosts) == 4
+
+
+@pytest.mark.parametrize(("given", "rules"), [({}, RULES), ({"rules": 1}, 1)], ids=["unnamed", "named"])
+def test_a_params_file_gets_the_newest_edition_unless_it_names_one(
+    tmp_path: Path, given: dict[str, int], rules: int
+) -> None:
+    if c.find_cometbft() is None:
+        pytest.skip("cometbft is not built (scripts/install-cometbft.sh)")
+    authority = "ab" * 32
+    c.init(tmp_path / "d", validators=4, base_port=51100, params={"authority": authority, **given})
+    genesis = orjson.loads((tmp_path / "d" / "node1" / "cometbft" / "config" / "genesis.json").read_bytes())
+    assert genesis["app_state"]["params"] == {"authority": authority, "rules": rules}
