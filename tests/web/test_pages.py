@@ -720,6 +720,7 @@ def test_a_sublease_is_offered_consented_to_by_the_owner_and_countersigned(tmp_p
         assert f'id="offer-{offer}"' in me and "waiting for your consent" in me
         page = owner.get(f"/offer/{offer}", params={"lang": "en"}).text
         assert "A sublease" in page and "/act/offer.refuse" in page and f"/lease/{lease1}" in page
+        assert f'href="/party/{zhang}"' in page.split('id="offer-tenant"')[1].split("</dd>")[0]  # who would live there
         assert "签署同意" in owner.get(f"/offer/{offer}", params={"lang": "zh"}).text
         assert owner.post("/act/offer.consent", data={"offer": offer, "form_token": ot}).status_code == 303
         resp = owner.post("/act/offer.consent?lang=en", data={"offer": offer, "form_token": ot})
