@@ -744,6 +744,8 @@ def test_a_sublease_is_offered_consented_to_by_the_owner_and_countersigned(tmp_p
         [second] = [o for o in _offers(owner) if o != offer]
         assert owner.post("/act/offer.refuse", data={"offer": second, "form_token": ot}).status_code == 303
         assert "refused" in sub.get(f"/offer/{second}", params={"lang": "en"}).text
+        me = sub.get("/me", params={"lang": "en"}).text  # the tenant who offered it is told
+        assert f'id="offer-{second}"' in me and "refused by the owner" in me
         resp = subtenant.post("/act/offer.accept?lang=en", data={"offer": second, "form_token": zt})
         assert resp.status_code == 422
         assert len(owner.get(f"/api/v1/leases/{lease1}").json()["value"]["subleases"]) == 1
@@ -752,6 +754,8 @@ def test_a_sublease_is_offered_consented_to_by_the_owner_and_countersigned(tmp_p
         assert sub.post("/act/lease.offer_sublease", data=third).status_code == 303
         [declined] = _offers(subtenant)
         assert subtenant.post("/act/offer.decline", data={"offer": declined, "form_token": zt}).status_code == 303
+        assert "declined by the tenant" in sub.get("/me", params={"lang": "en"}).text
+        assert f'id="offer-{declined}"' not in subtenant.get("/me").text  # gone from the decliner's own page
         resp = owner.post("/act/offer.consent?lang=en", data={"offer": declined, "form_token": ot})
         assert resp.status_code == 422 and "no longer exists" in resp.text
         # the subtenant signs something else first: consenting finds the offer dead and hands it back

@@ -98,15 +98,19 @@ class Offers:
             row = self._db.execute(f"SELECT {','.join(COLUMNS)} FROM offers WHERE id=?", (oid,)).fetchone()
         return None if row is None else _offer(row)
 
-    def for_party(self, party: str, *, pending_only: bool = True) -> list[Offer]:
+    def for_party(self, party: str, *, pending_only: bool = True, answered_since: str = "9999") -> list[Offer]:
         """The party's offers, newest first: with ``pending_only``, those waiting for the tenant or
         for the owner's consent (shown to the three of them; the tenant's to sign only once
-        consented) and those gone stale that the party offered (to sign again)."""
+        consented), those gone stale that the party offered (to sign again), and those it offered
+        that were declined or refused, if made on or after ``answered_since`` (a date)."""
         sql = f"SELECT {','.join(COLUMNS)} FROM offers WHERE (tenant=? OR offered_by=? OR consenter=?)"
         args: tuple[str, ...] = (party, party, party)
         if pending_only:
-            sql += " AND (status IN ('pending', 'consent') OR (status='stale' AND offered_by=?))"
-            args = (*args, party)
+            sql += (
+                " AND (status IN ('pending', 'consent') OR (status='stale' AND offered_by=?)"
+                " OR (status IN ('declined', 'refused') AND offered_by=? AND created>=?))"
+            )
+            args = (*args, party, party, answered_since)
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY created DESC", args).fetchall()
         return [_offer(r) for r in rows]

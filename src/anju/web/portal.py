@@ -33,7 +33,7 @@ from anju.crypto.keys import SigningKey
 from anju.errors import AnjuError
 from anju.registry import vcode
 from anju.registry.credit import FACTORS
-from anju.registry.dates import overlaps
+from anju.registry.dates import add_days, overlaps
 from anju.registry.status import overdue_months
 from anju.web import demo
 from anju.web.forms import FORMS, Form, body_fields, parse
@@ -606,7 +606,7 @@ def build_router(p: Portal) -> APIRouter:
                 if agency
                 else [],
                 leases=rd.leases(who),
-                offers=p.offers.for_party(s.party),
+                offers=p.offers.for_party(s.party, answered_since=add_days(rd.today, -30)),
                 to_confirm=rd.payments_to_confirm(who),
                 disputes=rd.disputes(party=who),
                 agents=rd.agents_of(s.party) if s.role == "agency" else [],
