@@ -864,27 +864,27 @@ def _offer_sublease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str |
     if f["start"] < parent["start"] or f["end"] > parent["ends_on"]:
         err.add(_, "SUBLEASE_OUTSIDE_PARENT", "start" if f["start"] < parent["start"] else "end", names)
         return None
-    for lid in parent["subleases"]:
+    if _clash(c, parent["subleases"], parent["id"], f["start"], f["end"]):
+        err.add(_, "LEASE_OVERLAP", "start", names)
+        return None
+    terms = ("start", "end", "rent", "deposit", "payment_day", "notice_days", "document_hash")
+    body = _lease_body(p, parent["unit"], s.party, f, terms, parent=parent["id"], collector="landlord")
+    return _put_offer(p, c, parent["unit"], body, consenter=parent["owner"])
+
+
+def _clash(c: Ctx, lease_ids: list[str], parent: str | None, start: str, end: str) -> bool:
+    """Whether a lease of ``lease_ids`` under the same ``parent`` (None: the head leases) shares a
+    day with ``start``..``end``: the registry's overlap rule, as a courtesy before signing."""
+    for lid in lease_ids:
         other = c.reader.lease(lid)
         if (
             other
+            and other["parent"] == parent
             and other["start"] <= other["ends_on"]
-            and overlaps(f["start"], f["end"], other["start"], other["ends_on"])
+            and overlaps(start, end, other["start"], other["ends_on"])
         ):
-            err.add(_, "LEASE_OVERLAP", "start", names)
-            return None
-    body: dict[str, Any] = {
-        "chain": p.node.chain_id,
-        "kind": "lease.sign",
-        "signer": f["tenant"],
-        "unit": parent["unit"],
-        "landlord": s.party,
-        "tenant": f["tenant"],
-        "parent": parent["id"],
-        "collector": "landlord",
-        **{k: f[k] for k in ("start", "end", "rent", "deposit", "payment_day", "notice_days", "document_hash")},
-    }
-    return _put_offer(p, c, parent["unit"], body, consenter=parent["owner"])
+            return True
+    return False
 
 
 def _offer_lease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | None:
@@ -901,39 +901,30 @@ def _offer_lease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | No
         err.add(_, "INVALID_FIELD", "tenant", names)
         return None
     # A courtesy check so the landlord side hears of a clash at once; the ledger decides.
-    for lid in unit["leases"]:
-        other = c.reader.lease(lid)
-        if (
-            other
-            and other["parent"] is None
-            and other["start"] <= other["ends_on"]
-            and overlaps(f["start"], f["end"], other["start"], other["ends_on"])
-        ):
-            err.add(_, "LEASE_OVERLAP", "start", names)
-            return None
+    if _clash(c, unit["leases"], None, f["start"], f["end"]):
+        err.add(_, "LEASE_OVERLAP", "start", names)
+        return None
+    terms = ("mandate", "listing", "start", "end", "rent", "deposit", "payment_day", "notice_days", "collector")
+    body = _lease_body(p, unit["id"], unit["owner"], f, (*terms, "document_hash"))
+    return _put_offer(p, c, unit["id"], body)
+
+
+def _lease_body(
+    p: Portal, unit: str, landlord: str, f: dict[str, Any], terms: tuple[str, ...], **fixed: Any
+) -> dict[str, Any]:
+    """A ``lease.sign`` body whose signer is the form's tenant: the ``terms`` the form filled in, and
+    the ``fixed`` fields the portal sets (a sublease's parent and collector)."""
     body: dict[str, Any] = {
         "chain": p.node.chain_id,
         "kind": "lease.sign",
         "signer": f["tenant"],
-        "unit": unit["id"],
-        "landlord": unit["owner"],
+        "unit": unit,
+        "landlord": landlord,
         "tenant": f["tenant"],
+        **fixed,
     }
-    for k in (
-        "mandate",
-        "listing",
-        "start",
-        "end",
-        "rent",
-        "deposit",
-        "payment_day",
-        "notice_days",
-        "collector",
-        "document_hash",
-    ):
-        if f.get(k) is not None:
-            body[k] = f[k]
-    return _put_offer(p, c, unit["id"], body)
+    body.update((k, f[k]) for k in terms if f.get(k) is not None)
+    return body
 
 
 def document_hash(text: str) -> str:
