@@ -45,7 +45,10 @@ CODES: dict[str, tuple[int, str]] = {
     "PROOF_INVALID": (422, "a Merkle inclusion, consistency or state proof does not verify"),
     "CHECKPOINT_INVALID": (422, "a checkpoint note is malformed or its signature does not verify"),
     "STORE_CORRUPT": (500, "stored ledger data does not match what replaying the ledger gives"),
-    "STORE_FORMAT": (500, "the data directory was written in a storage format this version does not read"),
+    "STORE_FORMAT": (
+        500,
+        "the data directory was written in a storage format, or for a rules edition, that this version does not read",
+    ),
 }
 
 LEDGER_CODES = frozenset(CODES)  # the codes above; applications register theirs after
