@@ -726,6 +726,7 @@ def test_a_sublease_is_offered_consented_to_by_the_owner_and_countersigned(tmp_p
         resp = owner.post("/act/offer.consent?lang=en", data={"offer": offer, "form_token": ot})
         assert resp.status_code == 422  # only once
         assert "Countersign lease" in subtenant.get(f"/offer/{offer}", params={"lang": "en"}).text
+        assert f'id="consent">✔ <a href="/party/{wang}"' in subtenant.get(f"/offer/{offer}").text
         resp = subtenant.post("/act/offer.accept?lang=en", data={"offer": offer, "form_token": zt})
         assert resp.status_code == 303, resp.text[-600:]
         assert "Sublease signed by you, the sub-landlord and the owner" in subtenant.get("/me?lang=en").text
@@ -755,6 +756,8 @@ def test_a_sublease_is_offered_consented_to_by_the_owner_and_countersigned(tmp_p
         [declined] = _offers(subtenant)
         assert subtenant.post("/act/offer.decline", data={"offer": declined, "form_token": zt}).status_code == 303
         assert "declined by the tenant" in sub.get("/me", params={"lang": "en"}).text
+        consent = sub.get(f"/offer/{declined}").text.split('id="consent">')[1].split("</dd>")[0]
+        assert consent == "—"  # declined before the owner answered: no consent to show
         assert f'id="offer-{declined}"' not in subtenant.get("/me").text  # gone from the decliner's own page
         resp = owner.post("/act/offer.consent?lang=en", data={"offer": declined, "form_token": ot})
         assert resp.status_code == 422 and "no longer exists" in resp.text

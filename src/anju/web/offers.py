@@ -54,6 +54,11 @@ class Offer:
         return body
 
     @property
+    def consent_given(self) -> bool:
+        """Whether the envelope carries the consenter's signature (a sublease the owner consented to)."""
+        return self.consenter is not None and any(s.get("key") == self.consenter for s in self.envelope["sigs"])
+
+    @property
     def what(self) -> str:
         """What is offered, as a key of the portal's OFFER_KINDS: the transaction kind, or
         ``sublease`` for a ``lease.sign`` naming its parent lease."""
