@@ -755,7 +755,8 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
             err.add(_, "OFFER_STALE")
             return None
         receipt = await p.send(tx.cosign(offer.envelope, s.key))
-        p.offers.transition(offer.id, ("pending",), "signed", txid=receipt.txid)
+        # committed: the ledger's word wins over a decline that raced it from another tab
+        p.offers.transition(offer.id, ("pending", "declined", "stale"), "signed", txid=receipt.txid)
         if offer.body["kind"] == "lease.terminate":
             return _("Signed by both sides: the lease ends on %(on)s.", on=offer.body["on"])
         if offer.what == "sublease":
