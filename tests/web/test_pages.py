@@ -780,6 +780,27 @@ def test_a_sublease_is_offered_consented_to_by_the_owner_and_countersigned(tmp_p
         overlap = {**terms, "start": add_days(today, 50), "end": add_days(today, 60), "form_token": lt}
         resp = sub.post("/act/lease.offer_sublease?lang=en", data=overlap)  # inside the first sublease
         assert resp.status_code == 422 and 'class="field invalid"' in resp.text
+        # the sub-landlord renews the first sublease (the owner consents again), then ends it by agreement
+        page = sub.get(f"/lease/{sid}", params={"lang": "en"}).text
+        assert "Propose a renewal to the tenant" in page and "Propose ending the lease" in page
+        renewal = {"lease": sid, "end": add_days(today, 140), "rent": "5000", "deposit": "5000",
+                   "payment_day": "8", "notice_days": "30", "collector": "landlord", "document_hash": "renewal",
+                   "form_token": lt}  # fmt: skip
+        assert sub.post("/act/lease.propose_renewal", data=renewal).status_code == 303
+        [renew] = _offers(owner)
+        assert "A renewal of your lease" in owner.get(f"/offer/{renew}", params={"lang": "en"}).text
+        resp = subtenant.post("/act/offer.accept?lang=en", data={"offer": renew, "form_token": zt})
+        assert resp.status_code == 422 and "still waits for the owner" in resp.text
+        assert owner.post("/act/offer.consent", data={"offer": renew, "form_token": ot}).status_code == 303
+        assert subtenant.post("/act/offer.accept", data={"offer": renew, "form_token": zt}).status_code == 303
+        renewed = owner.get(f"/api/v1/leases/{sid}").json()["value"]["renewed_by"]
+        second_term = owner.get(f"/api/v1/leases/{renewed}").json()["value"]
+        assert (second_term["parent"], second_term["start"]) == (lease1, add_days(today, 101))
+        end = {"lease": renewed, "on": add_days(today, 120), "reason_hash": "we agree", "form_token": lt}
+        assert sub.post("/act/lease.propose_end", data=end).status_code == 303
+        [ending] = _offers(subtenant)
+        assert subtenant.post("/act/offer.accept", data={"offer": ending, "form_token": zt}).status_code == 303
+        assert owner.get(f"/api/v1/leases/{renewed}").json()["value"]["ends_on"] == add_days(today, 120)
         assert owner.get(f"/api/v1/leases/{lease3}").json()["value"]["subleases"] == []  # another unit's lease
 
 

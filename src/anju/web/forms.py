@@ -166,7 +166,7 @@ FORMS: dict[str, Form] = {
             None,
             N_("Propose a renewal to the tenant"),
             N_("Sign and propose"),
-            ("landlord", "agency", "agent"),
+            ("landlord", "agency", "agent", "tenant"),  # a tenant: the landlord of a sublease
             (Field("lease", N_("Lease"), "id", hidden=True), *(f for f in _LEASE_TERMS if f.name != "start")),
         ),
         Form(
@@ -174,7 +174,7 @@ FORMS: dict[str, Form] = {
             None,
             N_("Propose ending the lease by mutual agreement"),
             N_("Sign and propose"),
-            ("landlord", "agency", "agent"),
+            ("landlord", "agency", "agent", "tenant"),
             (
                 Field("lease", N_("Lease"), "id", hidden=True),
                 Field("on", N_("New last day"), "date"),

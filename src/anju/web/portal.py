@@ -836,9 +836,10 @@ def _propose(p: Portal, c: Ctx, form: Form, f: dict[str, Any], err: Refusal) -> 
     else:
         fields = {"previous": lease["id"], **{k: v for k, v in f.items() if k != "lease"}}
         kind = "lease.renew"
-    return _put_offer(
-        p, c, lease["unit"], {"chain": p.node.chain_id, "kind": kind, "signer": lease["tenant"], **fields}
-    )
+    # renewing a sublease makes a sublease again: the owner consents first (ending one needs only its sides)
+    consenter = lease["owner"] if kind == "lease.renew" and lease["parent"] else None
+    body = {"chain": p.node.chain_id, "kind": kind, "signer": lease["tenant"], **fields}
+    return _put_offer(p, c, lease["unit"], body, consenter)
 
 
 def _offer_sublease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | None:
