@@ -47,7 +47,8 @@ CODES: dict[str, tuple[int, str]] = {
     "STORE_CORRUPT": (500, "stored ledger data does not match what replaying the ledger gives"),
     "STORE_FORMAT": (
         500,
-        "the data directory was written in a storage format, or for a rules edition, that this version does not read",
+        "the data directory was written in a storage format, or with genesis parameters (such as a rules edition), "
+        "that this version cannot run",
     ),
 }
 

@@ -713,6 +713,15 @@ def test_a_sublease_is_offered_consented_to_by_the_owner_and_countersigned(tmp_p
             assert other.post("/register", data={**reg, "password2": reg["password"]}).status_code == 303
             resp = other.post("/act/offer.consent?lang=en", data={"offer": offer, "form_token": form_token(other)})
             assert resp.status_code == 422 and "addressed to" in resp.text
+            lease_terms = {"unit": ids["unit1"], "tenant": zhang, "start": add_days(today, 400),
+                           "end": add_days(today, 500), "rent": "5000", "deposit": "0", "payment_day": "5",
+                           "notice_days": "30", "collector": "landlord", "document_hash": "x"}  # fmt: skip
+            resp = other.post("/act/lease.offer?lang=en", data={**lease_terms, "form_token": form_token(other)})
+            assert resp.status_code == 422 and "Only the unit&#39;s owner" in resp.text  # not Wang's to let
+            other.cookies.clear()
+            bt = sign_in(other, "agency_b")  # an agency with no mandate for unit 1
+            resp = other.post("/act/lease.offer?lang=en", data={**lease_terms, "form_token": bt})
+            assert resp.status_code == 422 and "holds no mandate for this unit" in resp.text
         resp = sub.post("/act/offer.consent?lang=en", data={"offer": offer, "form_token": lt})
         assert resp.status_code == 422  # a tenant's session has not the owner's role
         ot = sign_in(owner, "landlord")
@@ -786,22 +795,38 @@ def test_a_sublease_is_offered_consented_to_by_the_owner_and_countersigned(tmp_p
         renewal = {"lease": sid, "end": add_days(today, 140), "rent": "5000", "deposit": "5000",
                    "payment_day": "8", "notice_days": "30", "collector": "landlord", "document_hash": "renewal",
                    "form_token": lt}  # fmt: skip
+        late = {**renewal, "end": add_days(today, 301)}  # past the parent lease's last day
+        resp = sub.post("/act/lease.propose_renewal?lang=en", data=late)
+        assert resp.status_code == 422 and "within the dates of its parent lease" in resp.text
+        head = {**renewal, "lease": lease1}  # Li is the tenant of lease 1, not its landlord side
+        resp = sub.post("/act/lease.propose_renewal?lang=en", data=head)
+        assert resp.status_code == 422 and "addressed to" in resp.text
+        resp = subtenant.post("/act/lease.propose_end?lang=en", data={**end_terms(sid, today), "form_token": zt})
+        assert resp.status_code == 422 and "addressed to" in resp.text  # the subtenant is not its landlord
         assert sub.post("/act/lease.propose_renewal", data=renewal).status_code == 303
         [renew] = _offers(owner)
-        assert "A renewal of your lease" in owner.get(f"/offer/{renew}", params={"lang": "en"}).text
+        page = owner.get(f"/offer/{renew}", params={"lang": "en"}).text
+        assert "A renewal of a sublease" in page and f'href="/party/{zhang}"' in page.split('id="offer-tenant"')[1]
+        assert lease1 in page.split('id="offer-parent"')[1].split("</dd>")[0]
         resp = subtenant.post("/act/offer.accept?lang=en", data={"offer": renew, "form_token": zt})
         assert resp.status_code == 422 and "still waits for the owner" in resp.text
         assert owner.post("/act/offer.consent", data={"offer": renew, "form_token": ot}).status_code == 303
         assert subtenant.post("/act/offer.accept", data={"offer": renew, "form_token": zt}).status_code == 303
+        assert "Sublease signed by you" in subtenant.get("/me?lang=en").text
         renewed = owner.get(f"/api/v1/leases/{sid}").json()["value"]["renewed_by"]
         second_term = owner.get(f"/api/v1/leases/{renewed}").json()["value"]
         assert (second_term["parent"], second_term["start"]) == (lease1, add_days(today, 101))
-        end = {"lease": renewed, "on": add_days(today, 120), "reason_hash": "we agree", "form_token": lt}
-        assert sub.post("/act/lease.propose_end", data=end).status_code == 303
+        assert (
+            sub.post("/act/lease.propose_end", data={**end_terms(renewed, today), "form_token": lt}).status_code == 303
+        )
         [ending] = _offers(subtenant)
         assert subtenant.post("/act/offer.accept", data={"offer": ending, "form_token": zt}).status_code == 303
         assert owner.get(f"/api/v1/leases/{renewed}").json()["value"]["ends_on"] == add_days(today, 120)
         assert owner.get(f"/api/v1/leases/{lease3}").json()["value"]["subleases"] == []  # another unit's lease
+
+
+def end_terms(lease: str, today: str) -> dict[str, str]:
+    return {"lease": lease, "on": add_days(today, 120), "reason_hash": "we agree"}
 
 
 def test_offers_made_before_subleases_gain_the_consent_column(tmp_path: Path) -> None:
@@ -829,6 +854,10 @@ def test_offers_made_before_subleases_gain_the_consent_column(tmp_path: Path) ->
     assert not offers.transition(oid, ("consent",), "refused")  # the first answer wins
     got = offers.get(oid)
     assert got is not None and (got.status, got.envelope) == ("pending", signed)
+    assert offers.transition(oid, ("pending",), "declined", on="2026-02-10")  # answered weeks after it was made
+    assert [o.id for o in offers.for_party("l", answered_since="2026-02-01")] == [oid, "a1"]  # "a1": pending
+    assert [o.id for o in offers.for_party("l", answered_since="2026-02-11")] == ["a1"]
+    assert offers.for_party("t", answered_since="2026-02-01") == [old]  # shown to the side that offered it only
     offers.close()
 
 

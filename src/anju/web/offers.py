@@ -29,10 +29,10 @@ import orjson
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS offers (
   id TEXT PRIMARY KEY, created TEXT NOT NULL, tenant TEXT NOT NULL, offered_by TEXT NOT NULL,
-  unit TEXT NOT NULL, envelope TEXT NOT NULL, status TEXT NOT NULL, txid TEXT, consenter TEXT);
+  unit TEXT NOT NULL, envelope TEXT NOT NULL, status TEXT NOT NULL, txid TEXT, consenter TEXT, answered TEXT);
 CREATE TABLE IF NOT EXISTS review_texts (hash TEXT PRIMARY KEY, text TEXT NOT NULL);
 """
-COLUMNS = ("id", "created", "tenant", "offered_by", "unit", "envelope", "status", "txid", "consenter")
+COLUMNS = ("id", "created", "tenant", "offered_by", "unit", "envelope", "status", "txid", "consenter", "answered")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,7 @@ class Offer:
     # (the owner withheld consent) / stale (the tenant's seq moved on) / replaced
     txid: str | None
     consenter: str | None = None  # the owner whose consent a sublease needs
+    answered: str | None = None  # the date it was declined or refused
 
     @property
     def body(self) -> dict[str, Any]:
@@ -60,9 +61,14 @@ class Offer:
 
     @property
     def what(self) -> str:
-        """What is offered, as a key of the portal's OFFER_KINDS: the transaction kind, or
-        ``sublease`` for a ``lease.sign`` naming its parent lease."""
-        return "sublease" if self.body.get("parent") else str(self.body["kind"])
+        """What is offered, as a key of the portal's OFFER_KINDS: the transaction kind, ``sublease``
+        for a ``lease.sign`` naming its parent lease, ``sublease.renew`` for a renewal the owner
+        must consent to (a sublease's)."""
+        if self.body.get("parent"):
+            return "sublease"
+        if self.consenter is not None and self.body["kind"] == "lease.renew":
+            return "sublease.renew"
+        return str(self.body["kind"])
 
 
 class Offers:
@@ -75,8 +81,9 @@ class Offers:
         )
         self._db.executescript(SCHEMA)
         have = {row[1] for row in self._db.execute("PRAGMA table_info(offers)")}
-        if "consenter" not in have:  # a file from before subleases could be offered here
-            self._db.execute("ALTER TABLE offers ADD COLUMN consenter TEXT")
+        for column in ("consenter", "answered"):  # a file from before subleases could be offered here
+            if column not in have:
+                self._db.execute(f"ALTER TABLE offers ADD COLUMN {column} TEXT")
 
     def add(
         self,
@@ -93,7 +100,7 @@ class Offers:
         status = "pending" if consenter is None else "consent"
         with self._lock:
             self._db.execute(
-                f"INSERT INTO offers ({','.join(COLUMNS)}) VALUES (?,?,?,?,?,?,?,NULL,?)",
+                f"INSERT INTO offers ({','.join(COLUMNS)}) VALUES (?,?,?,?,?,?,?,NULL,?,NULL)",
                 (oid, created, tenant, offered_by, unit, orjson.dumps(envelope).decode(), status, consenter),
             )
         return oid
@@ -107,13 +114,13 @@ class Offers:
         """The party's offers, newest first: with ``pending_only``, those waiting for the tenant or
         for the owner's consent (shown to the three of them; the tenant's to sign only once
         consented), those gone stale that the party offered (to sign again), and those it offered
-        that were declined or refused, if made on or after ``answered_since`` (a date)."""
+        that were declined or refused on or after ``answered_since`` (a date)."""
         sql = f"SELECT {','.join(COLUMNS)} FROM offers WHERE (tenant=? OR offered_by=? OR consenter=?)"
         args: tuple[str, ...] = (party, party, party)
         if pending_only:
             sql += (
                 " AND (status IN ('pending', 'consent') OR (status='stale' AND offered_by=?)"
-                " OR (status IN ('declined', 'refused') AND offered_by=? AND created>=?))"
+                " OR (status IN ('declined', 'refused') AND offered_by=? AND COALESCE(answered, created)>=?))"
             )
             args = (*args, party, party, answered_since)
         with self._lock:
@@ -128,15 +135,20 @@ class Offers:
         *,
         txid: str | None = None,
         envelope: dict[str, Any] | None = None,
+        on: str | None = None,
     ) -> bool:
         """Move the offer from one of the ``before`` statuses to ``after`` (with the transaction id,
-        or the envelope with a signature added, e.g. the owner's consent); False, and nothing
-        changed, when it is in none of them any more (two answers to one offer: the first wins)."""
+        or the envelope with a signature added, e.g. the owner's consent; ``on``: the date of an
+        answer, a decline or a refusal); False, and nothing changed, when it is in none of them any
+        more (two answers to one offer: the first wins)."""
         marks = ",".join("?" * len(before))
         sets, args = "status=?, txid=?", [after, txid]
         if envelope is not None:
             sets += ", envelope=?"
             args.append(orjson.dumps(envelope).decode())
+        if on is not None:
+            sets += ", answered=?"
+            args.append(on)
         with self._lock:
             cur = self._db.execute(
                 f"UPDATE offers SET {sets} WHERE id=? AND status IN ({marks})", (*args, oid, *before)
@@ -165,4 +177,4 @@ class Offers:
 
 
 def _offer(row: tuple[Any, ...]) -> Offer:
-    return Offer(row[0], row[1], row[2], row[3], row[4], orjson.loads(row[5]), row[6], row[7], row[8])
+    return Offer(row[0], row[1], row[2], row[3], row[4], orjson.loads(row[5]), row[6], row[7], row[8], row[9])

@@ -197,9 +197,10 @@ OFFER_KINDS = {
     "lease.renew": N_("A renewal of your lease"),
     "lease.terminate": N_("Ending your lease by mutual agreement"),
     "sublease": N_("A sublease (转租), with the owner's consent"),
+    "sublease.renew": N_("A renewal of a sublease, with the owner's consent"),
 }
 """What an offer asks the tenant to countersign, by transaction kind (``sublease``: a ``lease.sign``
-naming its parent lease)."""
+naming its parent lease; ``sublease.renew``: a renewal the owner must consent to)."""
 
 OFFER_STATUSES = (N_("pending"), N_("signed"), N_("declined"), N_("refused"), N_("stale"), N_("replaced"))
 """The offer statuses the offer page shows by name (``consent`` is worded as who it waits for)."""
@@ -626,6 +627,9 @@ def build_router(p: Portal) -> APIRouter:
             return p.render(c, "forbidden.html", 403)
         lease = {**lease, "phase": c.reader.lease_phase(lease), "overdue": overdue_months(lease, c.reader.today)}
         mine_tenant = who == lease["tenant"]
+        parent = c.reader.lease(lease["parent"]) if lease["parent"] else None
+        # a sublease's renewal stays within its parent lease: none once it reaches the parent's last day
+        renewable = not lease["renewed_by"] and (parent is None or lease["ends_on"] < parent["ends_on"])
         counterparty = (lease.get("agency") or lease["landlord"]) if mine_tenant else lease["tenant"]
         return p.render(
             c,
@@ -635,6 +639,7 @@ def build_router(p: Portal) -> APIRouter:
             payments=c.reader.payments(lid),
             is_tenant=mine_tenant,
             is_landlord_side=who in (lease["landlord"], lease["agency"]),
+            renewable=renewable,
             is_collector=who == lease["collector_party"],
             counterparty=counterparty,
             disputes=c.reader.disputes(lease=lid),
@@ -649,8 +654,21 @@ def build_router(p: Portal) -> APIRouter:
             return p.render(c, "notfound.html", 404)
         if s is None or s.party not in (offer.tenant, offer.offered_by, offer.consenter):
             return p.render(c, "forbidden.html", 403)
-        parent = c.reader.lease(offer.body["parent"]) if offer.body.get("parent") else None
-        return p.render(c, "offer.html", offer=offer, unit=c.reader.unit(offer.unit), parent=parent, err=Refusal())
+        b = offer.body
+        previous = c.reader.lease(b["previous"]) if b.get("previous") else None  # a renewal names only this
+        parent_id = b.get("parent") or (previous or {}).get("parent")
+        parent = c.reader.lease(parent_id) if parent_id else None
+        tenant = b.get("tenant") or (previous or {}).get("tenant")
+        return p.render(
+            c,
+            "offer.html",
+            offer=offer,
+            unit=c.reader.unit(offer.unit),
+            parent_id=parent_id,
+            parent=parent,
+            tenant=tenant,
+            err=Refusal(),
+        )
 
     # -- actions ---------------------------------------------------------------------------------
     @r.post("/act/{name}", response_class=HTMLResponse)
@@ -725,7 +743,7 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
         if offer is None:
             return None
         if form.name == "offer.refuse":
-            if not p.offers.transition(offer.id, ("consent",), "refused"):
+            if not p.offers.transition(offer.id, ("consent",), "refused", on=c.reader.today):
                 err.add(_, "OFFER_GONE")
                 return None
             return _("You refused consent to the sublease.")
@@ -743,7 +761,7 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
         if offer is None:
             return None
         if form.name == "offer.decline":
-            if not p.offers.transition(offer.id, ("pending", "consent"), "declined"):
+            if not p.offers.transition(offer.id, ("pending", "consent"), "declined", on=c.reader.today):
                 err.add(_, "OFFER_GONE")
                 return None
             return _("You declined the offer.")
@@ -756,10 +774,10 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
             return None
         receipt = await p.send(tx.cosign(offer.envelope, s.key))
         # committed: the ledger's word wins over a decline that raced it from another tab
-        p.offers.transition(offer.id, ("pending", "declined", "stale"), "signed", txid=receipt.txid)
+        p.offers.transition(offer.id, ("pending", "declined", "stale", "replaced"), "signed", txid=receipt.txid)
         if offer.body["kind"] == "lease.terminate":
             return _("Signed by both sides: the lease ends on %(on)s.", on=offer.body["on"])
-        if offer.what == "sublease":
+        if offer.consenter is not None:  # three signatures: a sublease or its renewal
             return _(
                 "Sublease signed by you, the sub-landlord and the owner (consent). Lease %(lease)s is on the "
                 "ledger (block %(height)s).",
@@ -836,10 +854,30 @@ def _propose(p: Portal, c: Ctx, form: Form, f: dict[str, Any], err: Refusal) -> 
     else:
         fields = {"previous": lease["id"], **{k: v for k, v in f.items() if k != "lease"}}
         kind = "lease.renew"
+        if lease["parent"] and not _sublease_renewable(c, lease, f, err):
+            return None
     # renewing a sublease makes a sublease again: the owner consents first (ending one needs only its sides)
     consenter = lease["owner"] if kind == "lease.renew" and lease["parent"] else None
     body = {"chain": p.node.chain_id, "kind": kind, "signer": lease["tenant"], **fields}
     return _put_offer(p, c, lease["unit"], body, consenter)
+
+
+def _sublease_renewable(c: Ctx, lease: dict[str, Any], f: dict[str, Any], err: Refusal) -> bool:
+    """Courtesy checks of a sublease's renewal before anyone signs it (the ledger decides): it stays
+    a sublease of the same parent lease, so it must fit in what is left of it, beside its siblings,
+    with its sub-landlord collecting the rent."""
+    names = FORMS["lease.propose_renewal"].field_names
+    parent = c.reader.lease(lease["parent"])
+    start = add_days(lease["ends_on"], 1)
+    if parent is None or parent["status"] != "active" or c.reader.lease_phase(parent) == "ended":
+        err.add(c._, "LEASE_NOT_LIVE")
+    elif start > parent["ends_on"] or f["end"] > parent["ends_on"]:
+        err.add(c._, "SUBLEASE_OUTSIDE_PARENT", "end", names)
+    elif _clash(c, parent["subleases"], parent["id"], start, f["end"]):
+        err.add(c._, "LEASE_OVERLAP", "end", names)
+    elif f["collector"] != "landlord":
+        err.add(c._, "INVALID_FIELD", "collector", names)
+    return not err
 
 
 def _offer_sublease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | None:
@@ -902,7 +940,16 @@ def _offer_lease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | No
     if f["tenant"] == s.party:
         err.add(_, "INVALID_FIELD", "tenant", names)
         return None
-    # A courtesy check so the landlord side hears of a clash at once; the ledger decides.
+    # Courtesy checks so the landlord side hears at once; the ledger decides. Only the owner, or
+    # an agency through its own mandate for this unit, offers a lease of it.
+    agency = _agency_of(c.reader, s)
+    mandate = c.reader.mandate(f.get("mandate"))
+    if agency is None and unit["owner"] != s.party:
+        err.add(_, "NOT_OWNER", "unit", names)
+        return None
+    if agency is not None and (mandate is None or mandate["agency"] != agency or mandate["unit"] != unit["id"]):
+        err.add(_, "MANDATE_REQUIRED", "mandate", names)
+        return None
     if _clash(c, unit["leases"], None, f["start"], f["end"]):
         err.add(_, "LEASE_OVERLAP", "start", names)
         return None
