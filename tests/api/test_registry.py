@@ -522,3 +522,55 @@ def test_every_lease_registration_verifies_as_proof_of_residence(world: World, t
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads(out.stdout)["lease"] == lease["id"] and json.loads(out.stdout)["kind"] == "registration"
+
+
+def test_a_tenant_discloses_their_identity_in_their_history_bundle(world: World, tmp_path: Path) -> None:
+    """The ledger holds only a salted commitment to who a tenant is; the tenant may add the text and
+    its salt to their own history bundle, and the landlord's check proves it opens the commitment."""
+    from anju.client import disclose
+    from anju.crypto.commitments import commit
+
+    identity = "李雷 Li Lei, 身份证 310101199001011234"
+    salt, commitment = commit(identity)
+    tenant = SigningKey(hashlib.sha256(b"anju-disclosure-test").digest())
+    world.client.send("party.register", tenant, role="tenant", commitment=commitment)
+    world.client.send("authority.attest_identity", world.keys["role:authority"], party=tenant.public_hex,
+                      commitment=commitment)  # fmt: skip
+    bundle = world.client.history(tenant.public_hex)
+    assert verify_bundle(bundle, world.server.vkey).identity is None  # nothing disclosed by default
+    shown = disclose(bundle, identity, salt)
+    result = verify_bundle(shown, world.server.vkey)
+    assert isinstance(result, VerifiedHistory) and result.identity == identity
+    with pytest.raises(ValueError):
+        disclose(bundle, identity + " ", salt)  # the tenant hears at once that it does not open
+    for forged in ({"identity": "王五 Wang Wu", "salt": salt}, {"identity": identity}, "me", None):
+        bad = {**bundle, "disclosure": forged}
+        with pytest.raises(VerificationError) as err:
+            verify_bundle(bad, world.server.vkey)
+        assert err.value.code == "PROOF_INVALID"
+    page = world.server.http.get("/api/v1/listings", params={"include_inactive": "true", "limit": 1}).json()
+    listing = world.client.listing_bundle(page["listings"][0]["listing"]["code"])
+    with pytest.raises(VerificationError):  # a disclosure belongs to a history bundle only
+        verify_bundle({**listing, "disclosure": {"identity": identity, "salt": salt}}, world.server.vkey)
+    # the command line: the tenant adds it, the landlord checks it
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps(bundle, ensure_ascii=False))
+    run = [sys.executable, "-c", "from anju.cli.main import app; app()"]
+    out = subprocess.run(
+        [*run, "keys", "disclose", str(path), "--salt", salt, "--identity", identity, "--json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    written = Path(json.loads(out.stdout)["written"])
+    assert written.name == "history.disclosed.json"
+    out = subprocess.run(
+        [*run, "check", str(written), "--key", world.server.vkey, "--json"], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    checked = json.loads(out.stdout)
+    assert (checked["identity"], checked["identity_attested"]) == (identity, True)
+    out = subprocess.run(
+        [*run, "keys", "disclose", str(path), "--salt", salt, "--identity", "someone else"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 1 and "do not open" in out.stdout + out.stderr

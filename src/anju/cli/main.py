@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -187,6 +188,37 @@ def keys_commit(
         console.print("[red]--salt must be 16 bytes of hex (32 characters)[/red]")
         raise typer.Exit(2) from None
     _emit({"salt": salt_hex, "commitment": value}, as_json, f"commitment {value}\nsalt       {salt_hex}  (keep it)")
+
+
+@keys_app.command("disclose")
+def keys_disclose(
+    bundle: Annotated[Path, typer.Argument(help="Your history bundle (GET /api/v1/parties/<key>/history).")],
+    salt: Annotated[str, typer.Option(help="The salt your identity commitment was made with (hex).")],
+    identity: Annotated[
+        str | None,
+        typer.Option(help="The text you committed to; omit it to be asked (so it stays out of shell history)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to write it (default: BUNDLE with .disclosed.json).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add your own disclosure of who you are to your history bundle, for a landlord you choose:
+    `anju check` then shows the identity, proven to open the commitment the ledger holds."""
+    from anju.client.verify import disclose
+
+    if identity is None:
+        identity = str(typer.prompt("Identity text you committed to", hide_input=True))
+    try:
+        doc = orjson.loads(bundle.read_bytes())
+        disclosed = disclose(doc, identity, salt)
+    except (OSError, orjson.JSONDecodeError, AttributeError) as exc:
+        console.print(f"[red]not a readable bundle: {exc}[/red]")
+        raise typer.Exit(2) from None
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    target = out or bundle.with_name(bundle.name.removesuffix(".json") + ".disclosed.json")
+    target.write_bytes(orjson.dumps(disclosed, option=orjson.OPT_INDENT_2))
+    _emit({"written": str(target)}, as_json, f"written {target} (show it only to whom you choose)")
 
 
 bench_app = typer.Typer(help="Benchmarks: print JSON and write bench/results/<name>.json.", no_args_is_help=True)

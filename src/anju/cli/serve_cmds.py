@@ -480,6 +480,8 @@ def check(
             "score": result.score,
             "leases": len(result.leases),
             "payments": len(result.payments),
+            "identity": result.identity,
+            "identity_attested": bool(result.record.get("identity_attested")),
             "checkpoint": {"size": result.checkpoint.size, "height": result.checkpoint.height},
         }
         human = (
@@ -487,5 +489,8 @@ def check(
             f"{len(result.payments)} payments, credit score {result.score}; proven at height "
             f"{result.checkpoint.height}"
         )
+        if result.identity is not None:
+            attested = " (the housing authority attested it)" if out["identity_attested"] else ""
+            human += f"\nidentity disclosed by the party: {result.identity}, opening its ledger commitment{attested}"
     _emit(out, as_json, human)
     sys.stdout.flush()

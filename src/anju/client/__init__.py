@@ -11,6 +11,7 @@ from anju.client.verify import (
     check_history,
     check_listing,
     check_registration,
+    disclose,
     open_bundle,
     verify_bundle,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "check_history",
     "check_listing",
     "check_registration",
+    "disclose",
     "iter_sse",
     "load_key",
     "open_bundle",

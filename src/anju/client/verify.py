@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from typing import Any
 import orjson
 
 from anju.crypto import jcs
+from anju.crypto.commitments import opens
 from anju.crypto.tx import Tx, parse_and_verify
 from anju.errors import AnjuError, VerificationError
 from anju.ledger import merkle
@@ -354,6 +356,39 @@ class VerifiedHistory:
     leases: list[dict[str, Any]]
     payments: list[dict[str, Any]]
     checkpoint: Checkpoint
+    identity: str | None = None  # disclosed by the party (see :func:`disclose`), proven to open its commitment
+
+
+def disclose(bundle: Mapping[str, Any], identity: str, salt: str) -> dict[str, Any]:
+    """A copy of a history ``bundle`` carrying the party's own disclosure of who they are: the
+    ``identity`` text and the ``salt`` its ledger commitment was made with. The ledger holds only
+    the commitment; the party chooses whom to show the bundle to. ValueError if they do not open
+    the commitment the bundle states (the verifier checks it again, against the proven record)."""
+    if bundle.get("kind") != "history":
+        raise ValueError("only a history bundle carries a disclosure")
+    party = bundle.get("subject")
+    record = next((e.get("value") for e in bundle.get("state") or [] if e.get("key") == f"party/{party}"), None)
+    commitment = record.get("commitment") if isinstance(record, Mapping) else None
+    if not isinstance(commitment, str) or not opens(commitment, identity, salt):
+        raise ValueError("this identity and salt do not open the party's commitment")
+    return {**bundle, "disclosure": {"identity": identity, "salt": salt}}
+
+
+def _disclosed(record: Mapping[str, Any], disclosure: Any) -> str:
+    """The identity a disclosure proves, or PROOF_INVALID: it must open the party's commitment."""
+    _need(
+        isinstance(disclosure, Mapping)
+        and set(disclosure) == {"identity", "salt"}
+        and isinstance(disclosure["identity"], str)
+        and isinstance(disclosure["salt"], str),
+        "a disclosure is {identity, salt}",
+    )
+    commitment = record.get("commitment")
+    _need(
+        isinstance(commitment, str) and opens(commitment, disclosure["identity"], disclosure["salt"]),
+        "the disclosed identity does not open the party's commitment",
+    )
+    return str(disclosure["identity"])
 
 
 def check_history(vb: VerifiedBundle) -> VerifiedHistory:
@@ -479,10 +514,14 @@ def verify_bundle(
 ) -> VerifiedListing | VerifiedHistory | VerifiedRegistration:
     """Verify an exported bundle with no network: the listing, history or registration it proves."""
     vb = open_bundle(bundle, trusted_vkey)
+    _need(vb.kind == "history" or "disclosure" not in bundle, "only a history bundle carries a disclosure")
     if vb.kind == "listing":
         return check_listing(vb, vb.subject, date)
     if vb.kind == "history":
-        return check_history(vb)
+        history = check_history(vb)
+        if "disclosure" in bundle:  # the party's own: it must open the proven record's commitment
+            history = dataclasses.replace(history, identity=_disclosed(history.record, bundle["disclosure"]))
+        return history
     if vb.kind == "registration":
         return check_registration(vb, vb.subject, date)
     raise _fail("PROOF_INVALID", f"unknown bundle kind {vb.kind!r}")
