@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Request
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from anju.errors import AnjuError
 
@@ -199,6 +199,14 @@ class TxEntry(BaseModel):
     hashes: list[str] = Field(description="inclusion proof against the bundle's checkpoint, base64")
 
 
+class Disclosure(BaseModel):
+    """A party's own disclosure of the text behind its identity commitment."""
+
+    model_config = ConfigDict(extra="forbid")
+    identity: str
+    salt: str = Field(pattern="^[0-9a-f]{32}$", description="16 bytes, hex: SHA-256(salt ‖ identity) = commitment")
+
+
 class Bundle(BaseModel):
     format: Literal["anju-bundle-v1"]
     kind: Literal["listing", "history", "registration"]
@@ -208,6 +216,9 @@ class Bundle(BaseModel):
     state: list[StateEntry]
     txs: list[TxEntry]
     claims: dict[str, Any] = Field(description="what the server says the proofs show; re-derived by verifiers")
+    disclosure: Disclosure | None = Field(
+        None, description="history bundles only: added by the party itself, never by a server (PROTOCOL.md)"
+    )
 
 
 class Record(BaseModel):
