@@ -565,6 +565,37 @@ def test_a_visitor_can_report_a_listing_after_signing_in_or_registering(tmp_path
         assert resp.status_code == 422 and f'value="{listing}"' in resp.text  # kept through a refusal
 
 
+def test_a_party_downloads_its_history_disclosing_who_it_is(tmp_path: Path) -> None:
+    """My page gives the party's history bundle, with the text and salt behind its identity
+    commitment when the party types them: a landlord's offline check proves the identity."""
+    from anju.client import VerifiedHistory, verify_bundle
+
+    build(tmp_path)
+    identity = "韩梅梅 Han Meimei, 身份证 310101199202021234"
+    with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=60) as client:
+        reg = {"role": "tenant", "name": "", "identity": identity, "password": "a long password"}
+        assert client.post("/register", data={**reg, "password2": reg["password"]}).status_code == 303
+        me = client.get("/me", params={"lang": "en"}).text
+        m = re.search(r'<p class="flash" role="status">[^<]*?([0-9a-f]{32})</p>', me)  # the salt, kept by the party
+        assert m and 'id="my-history"' in me
+        salt, token = m.group(1), form_token(client)
+        vkey = client.get("/api/v1/node").json()["verifier_key"]
+        plain = client.post("/me/history", data={"form_token": token})
+        assert plain.status_code == 200 and "attachment" in plain.headers["content-disposition"]
+        result = verify_bundle(plain.json(), vkey)
+        assert isinstance(result, VerifiedHistory) and result.identity is None
+        shown = client.post("/me/history", data={"form_token": token, "identity": identity, "salt": salt})
+        assert shown.status_code == 200 and "disclosed" in shown.headers["content-disposition"]
+        result = verify_bundle(shown.json(), vkey)
+        assert isinstance(result, VerifiedHistory) and result.identity == identity
+        wrong = client.post("/me/history", data={"form_token": token, "identity": identity + "!", "salt": salt})
+        assert wrong.status_code == 303 and wrong.headers["location"] == "/me"
+        assert "do not open your identity commitment" in client.get("/me", params={"lang": "en"}).text
+        assert client.post("/me/history", data={"form_token": "forged"}).status_code == 403
+        client.cookies.clear()
+        assert client.post("/me/history", data={"form_token": token}).status_code == 403
+
+
 def test_authority_licenses_a_bank_and_suspends_and_agency_appoints_an_agent(tmp_path: Path) -> None:
     build(tmp_path)
     with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=60) as client:

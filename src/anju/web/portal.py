@@ -26,7 +26,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.datastructures import URL
 
+from anju.api.bundles import history_bundle
+from anju.api.snapshot import Reader as SnapshotReader
+from anju.chain.node import DB_NAME
 from anju.client.sdk import parse_key_file
+from anju.client.verify import disclose
 from anju.crypto import keystore, tx
 from anju.crypto.commitments import commit
 from anju.crypto.keys import SigningKey
@@ -92,6 +96,7 @@ class Portal:
         self.data_dir = data_dir if data_dir is not None else _data_dir(node)
         self.sessions = SessionStore(max_sessions=max_sessions)
         self.offers = Offers(None if self.data_dir is None else self.data_dir / "web-offers.db")
+        self._snapshots: SnapshotReader | None = None  # for bundles, opened when first needed
         self.demo = demo.load(self.data_dir)
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES),
@@ -101,6 +106,18 @@ class Portal:
         )
         self.env.filters.update(yuan=yuan, short=short)
         self.env.globals.update(FORMS=FORMS, FACTORS=FACTORS, HTMX=HTMX, LANGS=LANGS, OFFER_KINDS=OFFER_KINDS)
+
+    def history_bundle(self, party: str) -> dict[str, Any] | None:
+        """The party's history bundle, as ``GET /api/v1/parties/{party}/history`` gives it (None
+        when the node keeps no ledger file, or the party is unknown)."""
+        if self.data_dir is None:
+            return None
+        if self._snapshots is None:
+            self._snapshots = SnapshotReader(self.data_dir / DB_NAME)
+        with self._snapshots.snapshot() as snap:
+            if snap.state_get(f"party/{party}") is None:
+                return None
+            return history_bundle(snap, self.node.chain_id, party)
 
     # -- request plumbing ------------------------------------------------------------------------
     def ctx(self, request: Request) -> Ctx:
@@ -525,6 +542,32 @@ def build_router(p: Portal) -> APIRouter:
             )
         except SessionsFull:
             return p.sessions_full(c)
+
+    @r.post("/me/history")
+    async def my_history(request: Request) -> Response:
+        """The signed-in party's history bundle, with its own disclosure of who it is (the text and
+        salt behind its identity commitment) when the form gives them: the party downloads it to
+        show to a landlord it chooses. Nothing of the disclosure is kept here."""
+        c = p.ctx(request)
+        s = c.session
+        form = await request.form()
+        if s is None or cross_site(request) or form.get("form_token") != s.form_token:
+            return p.render(c, "forbidden.html", 403)
+        identity, salt = str(form.get("identity") or ""), str(form.get("salt") or "").strip().lower()
+        bundle = p.history_bundle(s.party)
+        if bundle is None:
+            return p.render(c, "notfound.html", 404)
+        if identity or salt:
+            try:
+                bundle = disclose(bundle, identity, salt)
+            except ValueError:
+                s.flash.append(c._("That text and salt do not open your identity commitment: nothing was disclosed."))
+                return RedirectResponse("/me", status_code=303)
+        name = f"anju-history-{s.party[:8]}{'-disclosed' if identity or salt else ''}.json"
+        headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+        return Response(
+            orjson.dumps(bundle, option=orjson.OPT_INDENT_2), media_type="application/json", headers=headers
+        )
 
     @r.get("/me/keystore")
     def my_keystore(request: Request) -> Response:
