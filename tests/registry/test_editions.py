@@ -120,6 +120,17 @@ def _decided_deposit_dispute(w: World, old: bool) -> None:
         assert (rec["deposit_status"], rec["deposit_returned"], rec["deposit_dispute"]) == ("decided", 800_000, dispute)
 
 
+def _months_in_other_digits(w: World, old: bool) -> None:
+    lid = w.chain.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-02-01", end="2027-01-31"))
+    lease = lid.txid[:16]
+    full_width = _outcome(w, w.tenant, "rent.pay", lease=lease, period="２０２６-０２", months=1, amount=900_000)
+    assert full_width == (OLD_FULL_WIDTH if old else "INVALID_FIELD")
+    w.chain.do(w.tenant, "rent.pay", lease=lease, period="2026-02", months=1, amount=900_000)
+
+
+OLD_FULL_WIDTH = "PERIOD_OUT_OF_ORDER"  # what the builds before edition 2 answered (checked at 6a08892)
+
+
 CASES: dict[str, Callable[[World, bool], None]] = {
     "suspended co-signer": _suspended_co_signer,
     "twenty years": _twenty_years,
@@ -128,6 +139,7 @@ CASES: dict[str, Callable[[World, bool], None]] = {
     "free on the first day only": _free_on_the_first_day_only,
     "escrow of earlier prepayments": _escrow_of_earlier_prepayments,
     "decided deposit dispute": _decided_deposit_dispute,
+    "months in other digits": _months_in_other_digits,
 }
 
 BEFORE_EDITIONS = {
@@ -142,6 +154,7 @@ BEFORE_EDITIONS = {
     "free on the first day only": "c6e34f0fd93c2b41f42639fc0651c5ef41b0133d871474b3f6a2f259cd1d323a",
     "escrow of earlier prepayments": "4627ebd4696618fc07a05d983901c2c66a46660091653598e322ef4b55dbee16",
     "decided deposit dispute": "7d3be878c6d174d0b6a346f95d56fa942ea83a44134618dc74f8e3bf3cb97ed0",
+    "months in other digits": "cbb9c9cb03612ba8a2e841da931cff965047d65816aad594eae89e53bef2f323",
 }
 
 

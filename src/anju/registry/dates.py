@@ -20,12 +20,13 @@ def parse_date(text: object) -> date | None:
         return None
 
 
-def parse_month(text: object) -> tuple[int, int] | None:
-    """``(year, month)`` for a ``YYYY-MM`` string, else None."""
+def parse_month(text: object, *, ascii_only: bool = True) -> tuple[int, int] | None:
+    """``(year, month)`` for a ``YYYY-MM`` string, else None. ``ascii_only=False`` is rules edition
+    1's reading, which took any character ``str.isdigit`` accepts (then ``int`` may raise on some)."""
     if type(text) is not str or len(text) != 7 or text[4] != "-":
         return None
     digits = text[:4] + text[5:]
-    if not (digits.isascii() and digits.isdigit()):  # ASCII digits only: "²" and "２" are digits to str.isdigit
+    if not digits.isdigit() or (ascii_only and not digits.isascii()):  # "²" and "２" are digits to isdigit
         return None
     year, month = int(text[:4]), int(text[5:])
     return (year, month) if year >= 1 and 1 <= month <= 12 else None

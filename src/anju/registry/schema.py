@@ -136,7 +136,7 @@ _MISSING: Any = object()
 class BodyCheck:
     """A kind's fields compiled once: :meth:`__call__` checks a body as :func:`check_body` does."""
 
-    __slots__ = ("_allowed", "_steps")
+    __slots__ = ("_allowed", "_steps", "has_months")
 
     def __init__(self, fields: Mapping[str, Field]) -> None:
         self._allowed = BASE_FIELDS | frozenset(fields)
@@ -147,8 +147,10 @@ class BodyCheck:
                 raise AssertionError(f"unknown field type {spec.type}")
             steps.append((name, spec.optional, checker, spec))
         self._steps = tuple(steps)
+        self.has_months = any(spec.type == "month" for spec in fields.values())
 
-    def __call__(self, body: Mapping[str, Any]) -> None:
+    def __call__(self, body: Mapping[str, Any], *, legacy_months: bool = False) -> None:
+        """``legacy_months``: read months as rules edition 1 did (any digits ``str.isdigit`` takes)."""
         extra = body.keys() - self._allowed
         if extra:
             unknown = sorted(extra)
@@ -161,6 +163,10 @@ class BodyCheck:
                     continue
                 reject("INVALID_FIELD", f"{name} is required", field=name)
             if value is None and optional:
+                continue
+            if legacy_months and spec.type == "month":
+                if parse_month(value, ascii_only=False) is None:
+                    reject("INVALID_FIELD", f"{name} must be a month YYYY-MM", field=name)
                 continue
             checker(spec, name, value)
 
