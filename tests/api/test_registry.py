@@ -541,9 +541,12 @@ def test_a_tenant_discloses_their_identity_in_their_history_bundle(world: World,
     shown = disclose(bundle, identity, salt)
     result = verify_bundle(shown, world.server.vkey)
     assert isinstance(result, VerifiedHistory) and result.identity == identity
+    assert result.identity_attested  # the authority attested this party: the text names its holder
+    assert disclose(bundle, identity, salt.upper())["disclosure"]["salt"] == salt  # written as the schema says
     with pytest.raises(ValueError):
         disclose(bundle, identity + " ", salt)  # the tenant hears at once that it does not open
-    for forged in ({"identity": "王五 Wang Wu", "salt": salt}, {"identity": identity}, "me", None):
+    upper = {"identity": identity, "salt": salt.upper()}  # opens, but not as the format says
+    for forged in ({"identity": "王五 Wang Wu", "salt": salt}, {"identity": identity}, "me", None, upper):
         bad = {**bundle, "disclosure": forged}
         with pytest.raises(VerificationError) as err:
             verify_bundle(bad, world.server.vkey)
@@ -574,3 +577,14 @@ def test_a_tenant_discloses_their_identity_in_their_history_bundle(world: World,
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert out.returncode == 1 and "do not open" in out.stdout + out.stderr
+    # an identity on a record the authority never attested is shown as a claim; markup in it is text
+    claim = "[green]VERIFIED[/green] 王五 Wang Wu"
+    salt2, commitment2 = commit(claim)
+    stranger = SigningKey(hashlib.sha256(b"anju-disclosure-test/2").digest())
+    world.client.send("party.register", stranger, role="tenant", commitment=commitment2)
+    path2 = tmp_path / "stranger.json"
+    path2.write_text(json.dumps(disclose(world.client.history(stranger.public_hex), claim, salt2), ensure_ascii=False))
+    out = subprocess.run([*run, "check", str(path2), "--key", world.server.vkey], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    shown = out.stdout + out.stderr  # the human summary goes to the console
+    assert "NOT attested by the housing authority" in shown and claim in shown

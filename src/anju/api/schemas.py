@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from anju.errors import AnjuError
 
@@ -216,8 +217,8 @@ class Bundle(BaseModel):
     state: list[StateEntry]
     txs: list[TxEntry]
     claims: dict[str, Any] = Field(description="what the server says the proofs show; re-derived by verifiers")
-    disclosure: Disclosure | None = Field(
-        None, description="history bundles only: added by the party itself, never by a server (PROTOCOL.md)"
+    disclosure: Disclosure | SkipJsonSchema[None] = Field(
+        None, description="history bundles only: added at the party's own request (PROTOCOL.md); never null"
     )
 
 

@@ -193,31 +193,46 @@ def keys_commit(
 @keys_app.command("disclose")
 def keys_disclose(
     bundle: Annotated[Path, typer.Argument(help="Your history bundle (GET /api/v1/parties/<key>/history).")],
-    salt: Annotated[str, typer.Option(help="The salt your identity commitment was made with (hex).")],
+    salt: Annotated[
+        str | None,
+        typer.Option(help="The salt your identity commitment was made with (hex); omit it to be asked."),
+    ] = None,
     identity: Annotated[
         str | None,
         typer.Option(help="The text you committed to; omit it to be asked (so it stays out of shell history)."),
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Where to write it (default: BUNDLE with .disclosed.json).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write it (default: BUNDLE with .disclosed.json; never overwritten).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add your own disclosure of who you are to your history bundle, for a landlord you choose:
     `anju check` then shows the identity, proven to open the commitment the ledger holds."""
+    import os
+
     from anju.client.verify import disclose
 
     if identity is None:
         identity = str(typer.prompt("Identity text you committed to", hide_input=True))
+    if salt is None:
+        salt = str(typer.prompt("Its salt", hide_input=True))
     try:
         doc = orjson.loads(bundle.read_bytes())
         disclosed = disclose(doc, identity, salt)
-    except (OSError, orjson.JSONDecodeError, AttributeError) as exc:
+    except (OSError, orjson.JSONDecodeError, AttributeError, TypeError) as exc:
         console.print(f"[red]not a readable bundle: {exc}[/red]")
         raise typer.Exit(2) from None
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     target = out or bundle.with_name(bundle.name.removesuffix(".json") + ".disclosed.json")
-    target.write_bytes(orjson.dumps(disclosed, option=orjson.OPT_INDENT_2))
+    try:  # personal data: readable by its owner only, and never over another file
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        console.print(f"[red]{target} exists: give another --out[/red]")
+        raise typer.Exit(2) from None
+    with os.fdopen(fd, "wb") as f:
+        f.write(orjson.dumps(disclosed, option=orjson.OPT_INDENT_2))
     _emit({"written": str(target)}, as_json, f"written {target} (show it only to whom you choose)")
 
 

@@ -481,7 +481,7 @@ def check(
             "leases": len(result.leases),
             "payments": len(result.payments),
             "identity": result.identity,
-            "identity_attested": bool(result.record.get("identity_attested")),
+            "identity_attested": result.identity_attested,
             "checkpoint": {"size": result.checkpoint.size, "height": result.checkpoint.height},
         }
         human = (
@@ -490,7 +490,13 @@ def check(
             f"{result.checkpoint.height}"
         )
         if result.identity is not None:
-            attested = " (the housing authority attested it)" if out["identity_attested"] else ""
-            human += f"\nidentity disclosed by the party: {result.identity}, opening its ledger commitment{attested}"
+            from rich.markup import escape
+
+            shown = escape(ascii(result.identity)[1:-1] if not result.identity.isprintable() else result.identity)
+            human += f"\nidentity disclosed by the party (it opens the party's ledger commitment): {shown}\n" + (
+                "the housing authority attested this party's identity"
+                if result.identity_attested
+                else "[red]NOT attested by the housing authority: a claim, not proof of who holds this key[/red]"
+            )
     _emit(out, as_json, human)
     sys.stdout.flush()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -358,6 +359,13 @@ class VerifiedHistory:
     checkpoint: Checkpoint
     identity: str | None = None  # disclosed by the party (see :func:`disclose`), proven to open its commitment
 
+    @property
+    def identity_attested(self) -> bool:
+        """Whether the housing authority attested the party's identity: only then does the
+        disclosed text name the person behind the key (a commitment alone is not unique: anyone
+        shown a disclosure could register another key with the same commitment)."""
+        return self.record.get("identity_attested") is True
+
 
 def disclose(bundle: Mapping[str, Any], identity: str, salt: str) -> dict[str, Any]:
     """A copy of a history ``bundle`` carrying the party's own disclosure of who they are: the
@@ -366,6 +374,9 @@ def disclose(bundle: Mapping[str, Any], identity: str, salt: str) -> dict[str, A
     the commitment the bundle states (the verifier checks it again, against the proven record)."""
     if bundle.get("kind") != "history":
         raise ValueError("only a history bundle carries a disclosure")
+    salt = salt.strip().lower()
+    if not _SALT.fullmatch(salt):
+        raise ValueError("a salt is 32 hex characters (16 bytes)")
     party = bundle.get("subject")
     record = next((e.get("value") for e in bundle.get("state") or [] if e.get("key") == f"party/{party}"), None)
     commitment = record.get("commitment") if isinstance(record, Mapping) else None
@@ -374,14 +385,18 @@ def disclose(bundle: Mapping[str, Any], identity: str, salt: str) -> dict[str, A
     return {**bundle, "disclosure": {"identity": identity, "salt": salt}}
 
 
+_SALT = re.compile(r"[0-9a-f]{32}")
+
+
 def _disclosed(record: Mapping[str, Any], disclosure: Any) -> str:
     """The identity a disclosure proves, or PROOF_INVALID: it must open the party's commitment."""
     _need(
         isinstance(disclosure, Mapping)
         and set(disclosure) == {"identity", "salt"}
         and isinstance(disclosure["identity"], str)
-        and isinstance(disclosure["salt"], str),
-        "a disclosure is {identity, salt}",
+        and isinstance(disclosure["salt"], str)
+        and _SALT.fullmatch(disclosure["salt"]) is not None,
+        "a disclosure is {identity, salt: 32 lowercase hex characters}",
     )
     commitment = record.get("commitment")
     _need(

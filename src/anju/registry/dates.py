@@ -22,11 +22,13 @@ def parse_date(text: object) -> date | None:
 
 def parse_month(text: object, *, ascii_only: bool = True) -> tuple[int, int] | None:
     """``(year, month)`` for a ``YYYY-MM`` string, else None. ``ascii_only=False`` is rules edition
-    1's reading, which took any character ``str.isdigit`` accepts (then ``int`` may raise on some)."""
+    1's reading: any decimal digits ``int`` reads, such as full-width ``２０２６-０２`` (the builds
+    before editions took every ``str.isdigit`` character and crashed on ``int("0²")``; no ledger
+    holds one, and it is no month here)."""
     if type(text) is not str or len(text) != 7 or text[4] != "-":
         return None
     digits = text[:4] + text[5:]
-    if not digits.isdigit() or (ascii_only and not digits.isascii()):  # "²" and "２" are digits to isdigit
+    if not digits.isdecimal() or (ascii_only and not digits.isascii()):  # "２" is decimal, "²" only a digit
         return None
     year, month = int(text[:4]), int(text[5:])
     return (year, month) if year >= 1 and 1 <= month <= 12 else None

@@ -37,10 +37,10 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "A decided dispute about a contested deposit settlement settles it: `deposit_status` `decided`, "
         "`deposit_returned` moved by the award, event `deposit.decided`, lease fields `deposit_dispute` and "
         "`deposit_decided_tx`; in edition 1 the deposit stayed `disputed`.",
-        "Months are written in ASCII digits (`INVALID_FIELD`); edition 1 read any digits `str.isdigit` accepts "
-        "(a full-width `２０２６-０２` passed the field check and was refused by the rule that follows, "
-        '`"2026-0²"` stopped the builds before editions, so no ledger holds one; edition 1 now refuses it '
-        "with `APPLICATION_ERROR`).",
+        "Months are written in ASCII digits (`INVALID_FIELD`); edition 1 reads any decimal digits, so a "
+        "full-width `２０２６-０２` passes the field check and is refused by the rule that follows "
+        '(`PERIOD_OUT_OF_ORDER`), as before editions. (`"2026-0²"` stopped the builds before editions and '
+        "is `INVALID_FIELD` in both editions.)",
     ),
 }
 """What each edition changed from the one before."""

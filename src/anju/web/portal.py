@@ -553,8 +553,8 @@ def build_router(p: Portal) -> APIRouter:
         form = await request.form()
         if s is None or cross_site(request) or form.get("form_token") != s.form_token:
             return p.render(c, "forbidden.html", 403)
-        identity, salt = str(form.get("identity") or ""), str(form.get("salt") or "").strip().lower()
-        bundle = p.history_bundle(s.party)
+        identity, salt = str(form.get("identity") or "").strip(), str(form.get("salt") or "").strip().lower()
+        bundle = await asyncio.to_thread(p.history_bundle, s.party)  # proofs: off the event loop
         if bundle is None:
             return p.render(c, "notfound.html", 404)
         if identity or salt:
@@ -655,7 +655,7 @@ def build_router(p: Portal) -> APIRouter:
                 disputes=rd.disputes(party=who),
                 agents=rd.agents_of(s.party) if s.role == "agency" else [],
             )
-        return p.render(c, "me.html", **data)
+        return p.render(c, "me.html", can_export=p.data_dir is not None, **data)
 
     @r.get("/lease/{lid}", response_class=HTMLResponse)
     def lease_page(request: Request, lid: str) -> Response:
