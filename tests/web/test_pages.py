@@ -733,6 +733,9 @@ def test_a_sublease_is_offered_consented_to_by_the_owner_and_countersigned(tmp_p
         assert resp.status_code == 422 and "within the dates of its parent lease" in resp.text
         resp = sub.post("/act/lease.offer_sublease?lang=en", data={**terms, "tenant": wang, "form_token": lt})
         assert resp.status_code == 422  # the owner cannot be the subtenant
+        agency = key("agency_a").public_hex  # not a tenant at all: told before anyone signs
+        resp = sub.post("/act/lease.offer_sublease?lang=en", data={**terms, "tenant": agency, "form_token": lt})
+        assert resp.status_code == 422 and "not a registered tenant" in resp.text
         assert sub.post("/act/lease.offer_sublease", data={**terms, "form_token": lt}).status_code == 303
         assert "sent to the owner for consent" in sub.get("/me", params={"lang": "en"}).text
         [offer] = _offers(subtenant)

@@ -943,6 +943,9 @@ def _offer_sublease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str |
     if f["tenant"] in (s.party, parent["owner"]):
         err.add(_, "INVALID_FIELD", "tenant", names)
         return None
+    if not _signable_tenant(c, f["tenant"]):
+        err.add(_, "NOT_A_TENANT", "tenant", names)
+        return None
     # Courtesy checks so the sub-landlord hears at once; the ledger decides.
     if f["start"] < parent["start"] or f["end"] > parent["ends_on"]:
         err.add(_, "SUBLEASE_OUTSIDE_PARENT", "start" if f["start"] < parent["start"] else "end", names)
@@ -953,6 +956,13 @@ def _offer_sublease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str |
     terms = ("start", "end", "rent", "deposit", "payment_day", "notice_days", "document_hash")
     body = _lease_body(p, parent["unit"], s.party, f, terms, parent=parent["id"], collector="landlord")
     return _put_offer(p, c, parent["unit"], body, consenter=parent["owner"])
+
+
+def _signable_tenant(c: Ctx, party: str) -> bool:
+    """Whether ``party`` could countersign a lease as its tenant: a registered, active tenant whose
+    identity the authority attested (the registry's rule; a courtesy before anyone signs)."""
+    rec = c.reader.party(party)
+    return rec is not None and rec["role"] == "tenant" and rec["status"] == "active" and rec["identity_attested"]
 
 
 def _clash(c: Ctx, lease_ids: list[str], parent: str | None, start: str, end: str) -> bool:
@@ -982,6 +992,9 @@ def _offer_lease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | No
         return None
     if f["tenant"] == s.party:
         err.add(_, "INVALID_FIELD", "tenant", names)
+        return None
+    if not _signable_tenant(c, f["tenant"]):
+        err.add(_, "NOT_A_TENANT", "tenant", names)
         return None
     # Courtesy checks so the landlord side hears at once; the ledger decides. Only the owner, or
     # an agency through its own mandate for this unit, offers a lease of it.

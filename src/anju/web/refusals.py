@@ -52,6 +52,10 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
     "PARTY_SUSPENDED": (N_("This party is suspended by the housing authority."), None),
     "NOT_LICENSED": (N_("This agency has no licence from the housing authority."), "agency"),
     "IDENTITY_NOT_ATTESTED": (N_("The identity has not yet been checked by the housing authority."), None),
+    "NOT_A_TENANT": (
+        N_("This key is not a registered tenant whose identity the housing authority has checked."),
+        "tenant",
+    ),
     "UNKNOWN_REFERENCE": (N_("No such record exists on the ledger. Check the reference."), None),
     "ALREADY_EXISTS": (N_("This record already exists."), None),
     "ALREADY_DONE": (N_("This has already been done."), None),
