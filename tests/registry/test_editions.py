@@ -10,6 +10,7 @@ code now thinks it was.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 
 from anju.errors import TxRejected
 from anju.registry import layout
+from anju.registry.schema import BodyCheck
 
 from .harness import H2, H, key_for, lease_terms, listing_terms
 from .test_rules import lease_fields
@@ -132,14 +134,8 @@ def _months_in_other_digits(w: World, old: bool) -> None:
     w.chain.do(w.tenant, "rent.pay", lease=lease, period="2026-02", months=1, amount=900_000)
 
 
-try:  # "legacy_months" exists from rule editions on; the builds before them crashed on "2026-0²"
-    import inspect
-
-    from anju.registry.schema import BodyCheck
-
-    _BODY_CHECK_ARGS = set(inspect.signature(BodyCheck.__call__).parameters)
-except ImportError:  # pragma: no cover
-    _BODY_CHECK_ARGS = set()
+# "legacy_months" exists from rule editions on; the builds before them crashed on "2026-0²"
+_BODY_CHECK_ARGS = set(inspect.signature(BodyCheck.__call__).parameters)
 
 OLD_FULL_WIDTH = "PERIOD_OUT_OF_ORDER"  # what the builds before edition 2 answered (checked at 6a08892)
 

@@ -28,7 +28,6 @@ from starlette.datastructures import URL
 
 from anju.api.bundles import history_bundle
 from anju.api.snapshot import Reader as SnapshotReader
-from anju.chain.node import DB_NAME
 from anju.client.sdk import parse_key_file
 from anju.client.verify import disclose
 from anju.crypto import keystore, tx
@@ -96,7 +95,7 @@ class Portal:
         self.data_dir = data_dir if data_dir is not None else _data_dir(node)
         self.sessions = SessionStore(max_sessions=max_sessions)
         self.offers = Offers(None if self.data_dir is None else self.data_dir / "web-offers.db")
-        self._snapshots: SnapshotReader | None = None  # for bundles, opened when first needed
+        self.bundles: SnapshotReader | None = None  # the API's ledger reader, for bundles (mount_web)
         self.demo = demo.load(self.data_dir)
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES),
@@ -108,13 +107,11 @@ class Portal:
         self.env.globals.update(FORMS=FORMS, FACTORS=FACTORS, HTMX=HTMX, LANGS=LANGS, OFFER_KINDS=OFFER_KINDS)
 
     def history_bundle(self, party: str) -> dict[str, Any] | None:
-        """The party's history bundle, as ``GET /api/v1/parties/{party}/history`` gives it (None
-        when the node keeps no ledger file, or the party is unknown)."""
-        if self.data_dir is None:
+        """The party's history bundle, as ``GET /api/v1/parties/{party}/history`` gives it, read
+        through the API's own reader (None without one, or for an unknown party)."""
+        if self.bundles is None:
             return None
-        if self._snapshots is None:
-            self._snapshots = SnapshotReader(self.data_dir / DB_NAME)
-        with self._snapshots.snapshot() as snap:
+        with self.bundles.snapshot() as snap:
             if snap.state_get(f"party/{party}") is None:
                 return None
             return history_bundle(snap, self.node.chain_id, party)
@@ -355,6 +352,7 @@ def mount_web(
     request's own address (its Host header), which suits a laptop but not a poster on a wall.
     ``max_sessions`` bounds the signed-in sessions held in memory (:mod:`anju.web.sessions`)."""
     portal = Portal(node, data_dir, public_url, max_sessions)
+    portal.bundles = getattr(app.state, "reader", None)  # the API's, when the portal rides on it
     app.state.anju_web = portal
     app.include_router(build_router(portal))
     app.mount("/static", StaticFiles(directory=STATIC), name="anju-web-static")
@@ -655,7 +653,7 @@ def build_router(p: Portal) -> APIRouter:
                 disputes=rd.disputes(party=who),
                 agents=rd.agents_of(s.party) if s.role == "agency" else [],
             )
-        return p.render(c, "me.html", can_export=p.data_dir is not None, **data)
+        return p.render(c, "me.html", can_export=p.bundles is not None, **data)
 
     @r.get("/lease/{lid}", response_class=HTMLResponse)
     def lease_page(request: Request, lid: str) -> Response:
