@@ -73,6 +73,10 @@ _LEASE_TERMS = (
     Field("document_hash", N_("Contract text (its SHA-256 goes on the ledger)"), "sha256"),
 )
 
+_PARTY = Field("party", N_("Party"), "key", hidden=True)
+_PARTY_DECISION = (_PARTY, Field("reason_hash", N_("Decision (its SHA-256 goes on the ledger)"), "sha256"))
+_PARTY_LICENCE = (_PARTY, Field("licence", N_("Licence number"), "sha256"))
+
 FORMS: dict[str, Form] = {
     f.name: f
     for f in [
@@ -412,7 +416,7 @@ FORMS: dict[str, Form] = {
             N_("License bank"),
             N_("License"),
             ("authority",),
-            (Field("party", N_("Party"), "key", hidden=True), Field("licence", N_("Licence number"), "sha256")),
+            _PARTY_LICENCE,
         ),
         Form(
             "authority.suspend",
@@ -420,10 +424,7 @@ FORMS: dict[str, Form] = {
             N_("Suspend this party"),
             N_("Suspend"),
             ("authority",),
-            (
-                Field("party", N_("Party"), "key", hidden=True),
-                Field("reason_hash", N_("Decision (its SHA-256 goes on the ledger)"), "sha256"),
-            ),
+            _PARTY_DECISION,
         ),
         Form(
             "authority.reinstate",
@@ -431,10 +432,7 @@ FORMS: dict[str, Form] = {
             N_("Reinstate this party"),
             N_("Reinstate"),
             ("authority",),
-            (
-                Field("party", N_("Party"), "key", hidden=True),
-                Field("reason_hash", N_("Decision (its SHA-256 goes on the ledger)"), "sha256"),
-            ),
+            _PARTY_DECISION,
         ),
         Form(
             "agency.appoint_agent",
@@ -459,7 +457,7 @@ FORMS: dict[str, Form] = {
             N_("Attest identity"),
             ("authority",),
             (
-                Field("party", N_("Party"), "key", hidden=True),
+                _PARTY,
                 Field("commitment", N_("Commitment"), "digest", hidden=True),
             ),
         ),
@@ -469,7 +467,7 @@ FORMS: dict[str, Form] = {
             N_("License agency"),
             N_("License"),
             ("authority",),
-            (Field("party", N_("Party"), "key", hidden=True), Field("licence", N_("Licence number"), "sha256")),
+            _PARTY_LICENCE,
         ),
     ]
 }
