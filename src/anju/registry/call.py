@@ -49,7 +49,20 @@ class Call:
     they are typed read-only (``View``) and must never be changed.
     """
 
-    __slots__ = ("block", "body", "date", "decoded", "events", "new_id", "signer", "signers", "state", "tx", "txid")
+    __slots__ = (
+        "_edition",
+        "block",
+        "body",
+        "date",
+        "decoded",
+        "events",
+        "new_id",
+        "signer",
+        "signers",
+        "state",
+        "tx",
+        "txid",
+    )
 
     def __init__(
         self,
@@ -70,11 +83,14 @@ class Call:
         self.date: str = block.date
         self.new_id: str = layout.new_id(self.txid)
         self.signers: frozenset[str] = tx.signers  # every key that signed the envelope
+        self._edition: int | None = None
 
     def edition(self) -> int:
         """The chain's rules edition (:mod:`anju.registry.edition`): a rule that changed keeps its
-        old behaviour on chains of an older edition."""
-        return edition_of(self.peek(layout.META))
+        old behaviour on chains of an older edition. Read once per transaction (genesis fixes it)."""
+        if self._edition is None:
+            self._edition = edition_of(self.peek(layout.META))
+        return self._edition
 
     def get(self, key: str) -> Record | None:
         """The record under ``key``, freshly decoded: the caller may change it and :meth:`put` it."""

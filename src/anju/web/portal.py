@@ -9,7 +9,6 @@ language (:mod:`anju.web.refusals`).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -215,9 +214,6 @@ OFFER_KINDS = {
 }
 """What an offer asks the tenant to countersign, by transaction kind (``sublease``: a ``lease.sign``
 naming its parent lease; ``sublease.renew``: a renewal the owner must consent to)."""
-
-OFFER_STATUSES = (N_("pending"), N_("signed"), N_("declined"), N_("refused"), N_("stale"), N_("replaced"))
-"""The offer statuses the offer page shows by name (``consent`` is worded as who it waits for)."""
 
 REGISTER_ROLES = (
     ("tenant", N_("tenant")),
@@ -1028,7 +1024,3 @@ def _lease_body(
     }
     body.update((k, f[k]) for k in terms if f.get(k) is not None)
     return body
-
-
-def document_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()

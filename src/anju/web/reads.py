@@ -98,7 +98,9 @@ SQL_UNTITLED_UNITS = _records("unit", f"{_field('title')} IS NULL")
 SQL_LEASES_TO_REGISTER = _records("lease", f"{_field('registration')} IS NULL AND {_field('status')}='active'")
 SQL_AGENTS_OF = _records("party", f"{_field('agency')}=?1")
 # The banks' queue (web_lease_agency_collected).
-SQL_AGENCY_COLLECTED = _records("lease", f"{_field('collector')}='agency' AND {_field('status')}='active'")
+SQL_AGENCY_COLLECTED = _records(
+    "lease", f"{_field('collector')}='agency' AND {_field('status')}='active' AND {_field('ends_on')}>=?"
+)  # the partial index keeps every active agency-collected lease; those past their last day are left out here
 
 
 def _listings_by_rent(rent_min: int | None, rent_max: int | None) -> tuple[str, tuple[int, ...]]:
@@ -393,7 +395,7 @@ class Reader:
         (above one month's rent and not yet lodged) or may for rent paid ahead; those with an
         unattested deposit first, then by signing date (the longest waiting first); at most 200."""
         out = []
-        for ls in self.select(SQL_AGENCY_COLLECTED, ()):
+        for ls in self.select(SQL_AGENCY_COLLECTED, (self.today,)):
             if ls["collector"] != "agency" or ls["status"] != "active" or lease_phase(ls, self.today) == "ended":
                 continue
             deposit_short = (
@@ -401,8 +403,9 @@ class Reader:
                 and ls["deposit_status"] == "none"
                 and ls["escrow"]["deposit"] < ls["deposit"]
             )
-            out.append({**ls, "deposit_short": deposit_short, "place": self.place(ls["unit"])})
-        return sorted(out, key=lambda r: (not r["deposit_short"], r["signed_on"]))[:200]
+            out.append({**ls, "deposit_short": deposit_short})
+        out = sorted(out, key=lambda r: (not r["deposit_short"], r["signed_on"]))[:200]
+        return [{**ls, "place": self.place(ls["unit"])} for ls in out]
 
     def parties_to_onboard(self) -> list[Record]:
         out = []

@@ -108,6 +108,17 @@ def lodge_deposit(call: Call) -> None:
     call.put_view(layout.lease(lease["id"]), {**lease, "deposit_status": "lodged", "deposit_payment": pay["id"]})
 
 
+def _escrow_needed(call: Call, lease: View, last: str) -> int:
+    """The rent a supervised account must hold before an agency collects up to month ``last``:
+    every month paid ahead once this payment is in, from the lease's first month on (earlier
+    prepayments count: an attestation is not used again for each new payment). Edition 1
+    compared the attestation with this payment alone."""
+    if call.edition() < 2:
+        return int(call.body["amount"])
+    first_due = add_months(month_of(lease["start"]), -1)  # months before the lease are not paid for
+    return int(lease["rent"]) * months_between(max(month_of(call.date), first_due), last)
+
+
 def pay_rent(call: Call) -> None:
     lease = _tenant_lease(call)
     b = call.body
@@ -119,23 +130,19 @@ def pay_rent(call: Call) -> None:
         reject("PERIOD_OUT_OF_ORDER", "the payment runs past the lease's last month", last=month_of(lease["ends_on"]))
     if b["amount"] != lease["rent"] * b["months"]:
         reject("AMOUNT_MISMATCH", "amount must equal rent x months", rent=lease["rent"])
-    # Months paid after the block's month once this payment is in: past three, the supervised
-    # account must hold the rent of all of them (earlier prepayments count: an attestation is not
-    # used again for each new payment).
+    # Months paid after the block's month once this payment is in: past three, a supervised account must hold them.
     ahead = months_between(month_of(call.date), last)
-    first_due = add_months(month_of(lease["start"]), -1)  # months before the lease are not paid for
-    held = lease["rent"] * months_between(max(month_of(call.date), first_due), last)
-    if call.edition() < 2:
-        held = b["amount"]  # edition 1 compared the attestation with this payment alone
-    if lease["collector"] == "agency" and ahead > MAX_MONTHS_AHEAD and lease["escrow"]["rent"] < held:
-        reject(
-            "BANK_ATTESTATION_REQUIRED",
-            "an agency collecting rent more than three months ahead needs a bank's escrow attestation "
-            "of the rent of every month paid ahead",
-            lease=lease["id"],
-            attested=lease["escrow"]["rent"],
-            needed=held,
-        )
+    if lease["collector"] == "agency" and ahead > MAX_MONTHS_AHEAD:
+        needed = _escrow_needed(call, lease, last)
+        if lease["escrow"]["rent"] < needed:
+            reject(
+                "BANK_ATTESTATION_REQUIRED",
+                "an agency collecting rent more than three months ahead needs a bank's escrow attestation "
+                "of the rent of every month paid ahead",
+                lease=lease["id"],
+                attested=lease["escrow"]["rent"],
+                needed=needed,
+            )
     due = due_date(b["period"], lease["payment_day"])
     late = max(0, days_between(due, call.date))
     _new_payment(call, lease, "rent", b["amount"], period=b["period"], months=b["months"], due_on=due, late_days=late)
