@@ -1,11 +1,12 @@
 """Rule editions: a chain keeps the rules it was made with (genesis ``rules``; absent: edition 1).
 
-Each change edition 2 made runs here as a case, on an edition-1 chain, where the old behaviour
-must hold, and on a chain of the newest edition (whose rules also have their own tests in
+Each change an edition made runs here as a case on every edition: on the editions before it the
+old behaviour must hold, from it on the new one (whose rules also have their own tests in
 test_rules, test_expiry and test_journeys). A rule change that forgot to ask ``call.edition()``
-fails here. The cases on edition 1 must also end in the very state roots the builds before rule
-editions reached (:data:`BEFORE_EDITIONS`): that pins edition 1 to what was, not to what the
-code now thinks it was.
+fails here. The cases on the older editions must also end in the very state roots the builds
+before the change reached (:data:`BEFORE_EDITIONS` for edition 2's changes on edition 1,
+:data:`BEFORE_EDITION_3` for edition 3's on editions 1 and 2): that pins an old edition to what
+was, not to what the code now thinks it was.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .harness import H2, H, key_for, lease_terms, listing_terms
 from .test_rules import lease_fields
 from .world import World, make_world
 
-EDITIONS = [pytest.param(None, id="edition-1"), pytest.param(2, id="edition-2")]
+EDITIONS = [pytest.param(None, id="edition-1"), pytest.param(2, id="edition-2"), pytest.param(3, id="edition-3")]
 
 
 def _world(rules: int | None) -> World:
@@ -133,13 +134,132 @@ def _months_in_other_digits(w: World, old: bool) -> None:
     w.chain.do(w.tenant, "rent.pay", lease=lease, period="2026-02", months=1, amount=900_000)
 
 
+# -- edition 3 -------------------------------------------------------------------------------------
+def _agency_ends_a_lease_it_may_not_sign(w: World, old: bool) -> None:
+    mid = w.grant(w.agency_a, may_sign=False)
+    lid = w.chain.do(w.owner, "lease.sign", [w.tenant], **{**lease_fields(w), "mandate": mid}).txid[:16]
+    notice = {"lease": lid, "mode": "notice", "on": "2026-03-01", "reason_hash": H}
+    assert _outcome(w, w.stranger, "lease.terminate", (w.agent_a,), **notice) == ("ok" if old else "NOT_LEASE_PARTY")
+    if not old:
+        assert _outcome(w, w.agent_a, "lease.terminate", **notice) == "NOT_LEASE_PARTY"
+        assert _outcome(w, w.owner, "lease.terminate", **notice) == "ok"  # the landlord himself may
+
+
+def _mutual_end_through_a_revoked_mandate(w: World, old: bool) -> None:
+    mid = w.grant(w.agency_a)
+    lid = w.chain.do(w.agent_a, "lease.sign", [w.tenant], **{**lease_fields(w), "mandate": mid}).txid[:16]
+    w.chain.do(w.owner, "mandate.revoke", mandate=mid)
+    mutual = {"lease": lid, "mode": "mutual", "on": "2026-03-01", "reason_hash": H}
+    got = _outcome(w, w.tenant, "lease.terminate", (w.agent_a,), **mutual)
+    assert got == ("ok" if old else "MISSING_SIGNATURE")
+
+
+def _called_off_before_it_starts(w: World, old: bool) -> None:
+    lid = w.chain.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-06-01", end="2027-05-31"))
+    off = {"lease": lid.txid[:16], "mode": "mutual", "on": "2026-05-31", "reason_hash": H}
+    assert _outcome(w, w.owner, "lease.terminate", (w.tenant,), **off) == ("INVALID_FIELD" if old else "ok")
+    again = lease_fields(w, start="2026-06-01", end="2027-05-31", document_hash=H2)
+    assert _outcome(w, w.owner, "lease.sign", (w.tenant2,), **{**again, "tenant": w.tenant2.public_hex}) == (
+        "LEASE_OVERLAP" if old else "ok"
+    )
+
+
+def _backdated_lease(w: World, old: bool) -> None:
+    # on 2026-01-05: 2025-12-06 is 30 days back, 2025-12-05 one more
+    far = lease_fields(w, start="2025-12-05", end="2025-12-31")
+    assert _outcome(w, w.owner, "lease.sign", (w.tenant,), **far) == ("ok" if old else "INVALID_FIELD")
+    near = lease_fields(w, start="2025-12-06", end="2025-12-31", document_hash=H2, tenant=w.tenant2.public_hex)
+    assert _outcome(w, w.owner, "lease.sign", (w.tenant2,), **{**near, "tenant": w.tenant2.public_hex}) == (
+        "LEASE_OVERLAP" if old else "ok"
+    )
+
+
+def _credit_from_an_unregistered_lease(w: World, old: bool) -> None:
+    c = w.chain
+    lid = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-01-05", end="2026-01-31")).txid[:16]
+    c.do(w.tenant, "deposit.lodge", lease=lid, amount=900_000)
+    c.do(w.owner, "payment.confirm", payment=c.get(layout.lease(lid))["deposit_payment"])  # type: ignore[index]
+    c.day = "2026-02-01"
+    c.do(w.owner, "deposit.return", lease=lid, deductions=[])
+    c.do(w.tenant, "deposit.accept", lease=lid)
+    c.do(w.tenant, "review.write", lease=lid, subject=w.owner.public_hex, rating=5, text_hash=H)
+    credit = c.get(layout.credit(w.owner.public_hex))
+    assert (credit or {}).get("score", 600) == (600 + 5 + 8 if old else 600)
+    assert c.get(layout.review(lid, w.tenant.public_hex, w.owner.public_hex)) is not None  # recorded in both
+
+
+def _rent_paid_far_ahead(w: World, old: bool) -> None:
+    c = w.chain
+    lid = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-02-01", end="2027-01-31")).txid[:16]
+    for period in ("2026-02", "2026-03", "2026-04"):  # paid on 2026-01-05: next month, then further ahead
+        pay = c.do(w.tenant, "rent.pay", lease=lid, period=period, months=1, amount=900_000).txid[:16]
+        c.do(w.owner, "payment.confirm", payment=pay)
+    credit = c.get(layout.credit(w.tenant.public_hex))
+    assert credit is not None and credit["score"] == (606 if old else 602)
+
+
+def _fake_listing_confirmed_twice(w: World, old: bool) -> None:
+    c = w.chain
+    listing = c.do(w.owner, "listing.publish", unit=w.unit, **listing_terms()).txid[:16]
+    reports = [c.do(who, "report.file", listing=listing, evidence=[H]).txid[:16] for who in (w.stranger, w.tenant2)]
+    for rid in reports:
+        c.do(c.authority, "report.resolve", report=rid, outcome="confirmed", decision_hash=H2)
+    credit = c.get(layout.credit(w.owner.public_hex))
+    assert credit is not None and credit["score"] == (500 if old else 550)
+
+
+def _first_month_paid_on_the_first_day(w: World, old: bool) -> None:
+    c = w.chain
+    c.day = "2026-02-20"
+    lid = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-02-20", end="2027-02-19")).txid[:16]
+    pay = c.do(w.tenant, "rent.pay", lease=lid, period="2026-02", months=1, amount=900_000).txid[:16]
+    rec = c.get(layout.payment(pay))
+    assert rec is not None and (rec["due_on"], rec["late_days"]) == (("2026-02-05", 15) if old else ("2026-02-20", 0))
+
+
+def _owner_disputes_a_sublease(w: World, old: bool) -> None:
+    parent = w.chain.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w)).txid[:16]
+    fields = lease_fields(w, start="2026-03-01", end="2026-04-30")
+    fields.update(landlord=w.tenant.public_hex, tenant=w.tenant2.public_hex, parent=parent)
+    sub = w.chain.do(w.tenant, "lease.sign", [w.tenant2, w.owner], **fields).txid[:16]
+    got = _outcome(w, w.owner, "dispute.open", lease=sub, subject="deposit", evidence=[H])
+    assert got == ("ok" if old else "NOT_LEASE_PARTY")
+    assert _outcome(w, w.tenant2, "dispute.open", lease=sub, subject="rent", evidence=[H]) == "ok"
+
+
+def _agency_signs_for_a_suspended_owner(w: World, old: bool) -> None:
+    mid = w.grant(w.agency_a)
+    w.chain.do(w.chain.authority, "authority.suspend", party=w.owner.public_hex, reason_hash=H)
+    got = _outcome(w, w.agent_a, "lease.sign", (w.tenant,), **{**lease_fields(w), "mandate": mid})
+    assert got == ("ok" if old else "PARTY_SUSPENDED")
+
+
+def _renew_a_lease_to_the_last_day(w: World, old: bool) -> None:
+    c = w.chain
+    c.day = "9985-01-01"
+    lid = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="9985-01-01", end="9999-12-31")).txid[:16]
+    renewal = {k: v for k, v in lease_terms(end="9999-12-31").items() if k != "start"}
+    if old:  # edition 2 failed inside the rules; the executor refuses that as APPLICATION_ERROR
+        with pytest.raises(ValueError):
+            c.do(w.owner, "lease.renew", [w.tenant], previous=lid, **renewal)
+    else:
+        assert _outcome(w, w.owner, "lease.renew", (w.tenant,), previous=lid, **renewal) == "RENEWAL_NOT_CONTIGUOUS"
+
+
+def _escrow_past_the_largest_amount(w: World, old: bool) -> None:
+    lid = w.chain.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w)).txid[:16]
+    attest = {"lease": lid, "purpose": "deposit", "amount": 10**13, "account_commitment": H}
+    assert _outcome(w, w.bank, "bank.attest_escrow", **attest) == "ok"
+    assert _outcome(w, w.bank, "bank.attest_escrow", **attest) == ("ok" if old else "INTEGER_OUT_OF_RANGE")
+
+
 # True from rule editions on (this file also runs on the build before them, which crashed on "2026-0²")
 _EDITIONS_BUILD = importlib.util.find_spec("anju.registry.edition") is not None
 
 OLD_FULL_WIDTH = "PERIOD_OUT_OF_ORDER"  # what the builds before edition 2 answered (checked at 6a08892)
 
 
-CASES: dict[str, Callable[[World, bool], None]] = {
+CASES: dict[str, Callable[[World, bool], None]] = {  # edition 2's changes
     "suspended co-signer": _suspended_co_signer,
     "twenty years": _twenty_years,
     "renew over a revoked mandate": _renew_over_revoked_mandate,
@@ -149,6 +269,24 @@ CASES: dict[str, Callable[[World, bool], None]] = {
     "decided deposit dispute": _decided_deposit_dispute,
     "months in other digits": _months_in_other_digits,
 }
+
+CASES_3: dict[str, Callable[[World, bool], None]] = {  # edition 3's changes
+    "agency ends a lease it may not sign": _agency_ends_a_lease_it_may_not_sign,
+    "mutual end through a revoked mandate": _mutual_end_through_a_revoked_mandate,
+    "called off before it starts": _called_off_before_it_starts,
+    "backdated lease": _backdated_lease,
+    "credit from an unregistered lease": _credit_from_an_unregistered_lease,
+    "rent paid far ahead": _rent_paid_far_ahead,
+    "fake listing confirmed twice": _fake_listing_confirmed_twice,
+    "first month paid on the first day": _first_month_paid_on_the_first_day,
+    "owner disputes a sublease": _owner_disputes_a_sublease,
+    "agency signs for a suspended owner": _agency_signs_for_a_suspended_owner,
+    "renew a lease to the last day": _renew_a_lease_to_the_last_day,
+    "escrow past the largest amount": _escrow_past_the_largest_amount,
+}
+
+SINCE = {**dict.fromkeys(CASES, 2), **dict.fromkeys(CASES_3, 3)}
+ALL_CASES = {**CASES, **CASES_3}
 
 BEFORE_EDITIONS = {
     # Each case's state root on edition 1, as the build before the first edition-2 change computed
@@ -174,10 +312,60 @@ def print_roots() -> None:
         print(f"    {name!r}: {w.chain.root()!r},")
 
 
+BEFORE_EDITION_3 = {
+    # Each edition-3 case's state root on editions 1 and 2, as the build before edition 3 computed
+    # it: commit d0fc676, running this file's CASES_3 with its own harness:
+    #   git worktree add /tmp/old d0fc676 && cp tests/registry/test_editions.py /tmp/old/tests/registry/
+    #   cd /tmp/old && PYTHONPATH=src python -c \
+    #     "from tests.registry.test_editions import print_roots_3; print_roots_3()"
+    ("agency ends a lease it may not sign", 1): "a505c89734e18ebd578e450f3de8aad4640531bdce5bc5a45ccabefefbb0cf47",
+    ("agency ends a lease it may not sign", 2): "0027dee12a4cdf8476577fdde251af442691e9c6e6acf80305b012629f14b66c",
+    ("mutual end through a revoked mandate", 1): "ca222d623d2f8ae3b54d463294809c6a8a111404569b3d34a1e1f9226c0d73c6",
+    ("mutual end through a revoked mandate", 2): "9139ae9c35cfca68f5314d0957d60463f733330533a98d31612f2eb321fb9a2d",
+    ("called off before it starts", 1): "94148f4accc8b8f0148e6d2c32f37265fcc086fcbe39d5df66c9796e08969587",
+    ("called off before it starts", 2): "da0b42cf0837a05e7930b16a6d22116c0d115c616d5bf39a471f75f804aa9e02",
+    ("backdated lease", 1): "0e7d7d37eea64082259df62aa418984f4c8d98e83f0528d2371d2a9f5f644873",
+    ("backdated lease", 2): "e4cd5ae30c97e87139c5516cd19b9914320b4ab99a0c763b16c1061b6b70248b",
+    ("credit from an unregistered lease", 1): "5e85535ecd4a0d324fa51a09b0bbb80a4e342adac92f5730e3a8c421f55ac85f",
+    ("credit from an unregistered lease", 2): "76ec3302e2ca75ce60b540e525d9993e36149f17e243095bd52b57d242b5acf9",
+    ("rent paid far ahead", 1): "ab651b9727b6b458e63602a2f1a6243793b72c5f5b430552128583ab1238d368",
+    ("rent paid far ahead", 2): "48b4c758011c4121b92ff81da89b5feea02f9d1108172a2d76f945d99e647628",
+    ("fake listing confirmed twice", 1): "b098973990b80f15c70f83b7c373912fa830afb26f84d17578b515a610c0b90b",
+    ("fake listing confirmed twice", 2): "5c7a3b6c2b92c8825203712df38dcba7030984ffd85f5eb78dacdfbd3fa92142",
+    ("first month paid on the first day", 1): "bad14544815fc9f541235633ddcf3393772470715892e22050e2c0c349c2a36e",
+    ("first month paid on the first day", 2): "142badf162d27d95535aaa45641ef343e2b4742b7fecc987db82a415bebb3998",
+    ("owner disputes a sublease", 1): "16edeaad5875d30b5cefc0682822f653d8364768f1ad0bf2ade59850969426d1",
+    ("owner disputes a sublease", 2): "c371bc0cf70ca0ba7c02c760f87c5901a70924a83862f22292ed52ea7bb59a7f",
+    ("agency signs for a suspended owner", 1): "571826abeb8977725c1ea2de9036dae368f8474eecb6006b5e78e5135fd46e6e",
+    ("agency signs for a suspended owner", 2): "0e347c983b76342b08c6205b2640893fb69f490bc623bd7106961d6dfbbde2f9",
+    ("renew a lease to the last day", 1): "c53e482f3e1e1a29ef104ad27fc237af0bbac346f08fea0162bbc25a02fc8ee6",
+    ("renew a lease to the last day", 2): "367a471f7d9edcc8ad4d285995c7e48c3bafa45ffc1f871fce0fd4f302943722",
+    ("escrow past the largest amount", 1): "a36fb691cb02676905e8f6d68d4d5aa9ca9b5fe2c269162324433769171d2995",
+    ("escrow past the largest amount", 2): "2525bcb19afbe6329b5f0dc1c5552fc993b190506c64a89f69561a36bfa289ac",
+}
+
+
+def print_roots_3() -> None:
+    """Print each edition-3 case's state roots on editions 1 and 2 (how :data:`BEFORE_EDITION_3` was made)."""
+    for name, case in CASES_3.items():
+        for rules in (None, 2):
+            w = _world(rules)
+            case(w, True)
+            print(f"    ({name!r}, {rules or 1}): {w.chain.root()!r},")
+
+
 @pytest.mark.parametrize("rules", EDITIONS)
-@pytest.mark.parametrize("name", list(CASES))
-def test_each_change_keeps_its_edition_1_behaviour(name: str, rules: int | None) -> None:
-    CASES[name](_world(rules), rules is None)
+@pytest.mark.parametrize("name", list(ALL_CASES))
+def test_each_change_keeps_the_behaviour_of_the_editions_before_it(name: str, rules: int | None) -> None:
+    ALL_CASES[name](_world(rules), (rules or 1) < SINCE[name])
+
+
+@pytest.mark.parametrize("rules", [None, 2])
+@pytest.mark.parametrize("name", list(CASES_3))
+def test_older_editions_reach_the_roots_of_the_build_before_edition_3(name: str, rules: int | None) -> None:
+    w = _world(rules)
+    CASES_3[name](w, True)
+    assert w.chain.root() == BEFORE_EDITION_3[(name, rules or 1)]
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -197,14 +385,14 @@ def test_new_chains_run_the_newest_edition_and_old_ones_edition_1() -> None:
     assert old is not None and "rules" not in old and edition.edition_of(old) == 1
 
 
-@pytest.mark.parametrize("bad", [0, 3, "2", 2.0, True, None])
+@pytest.mark.parametrize("bad", [0, 4, "2", 2.0, True, None])
 def test_genesis_refuses_an_edition_this_build_does_not_implement(bad: object) -> None:
     from anju.registry import edition
     from anju.registry.machine import Registry, genesis_params
 
     from .harness import Overlay
 
-    assert edition.RULES == 2  # 3 above is the first edition this build does not implement
+    assert edition.RULES == 3  # 4 above is the first edition this build does not implement
     params = {**genesis_params(key_for("authority").public_hex), "rules": bad}
     with pytest.raises(ValueError, match="rules must be an edition"):
         Registry().genesis(params, Overlay({}))

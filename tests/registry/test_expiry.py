@@ -75,8 +75,8 @@ def test_overdue_months_are_the_due_months_not_paid() -> None:
     from anju.registry.status import overdue_months
 
     lease = {"start": "2026-01-15", "ends_on": "2026-06-30", "payment_day": 5, "paid_through": None}
-    assert overdue_months(lease, "2026-01-04") == []  # January's rent falls due on the 5th
-    assert overdue_months(lease, "2026-01-05") == ["2026-01"]
+    assert overdue_months(lease, "2026-01-14") == []  # January's rent falls due when the lease starts
+    assert overdue_months(lease, "2026-01-15") == ["2026-01"]
     assert overdue_months(lease, "2026-03-04") == ["2026-01", "2026-02"]
     assert overdue_months({**lease, "paid_through": "2026-02"}, "2026-03-05") == ["2026-03"]
     assert overdue_months({**lease, "paid_through": "2026-06"}, "2027-01-01") == []  # all paid

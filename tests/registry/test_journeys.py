@@ -141,6 +141,7 @@ def test_review_only_once_and_only_by_counterparties(world: World) -> None:
         tenant=world.tenant.public_hex,
         **lease_terms(start="2026-01-01", end="2026-01-31"),
     ).txid[:16]
+    c.do(c.authority, "lease.register", lease=lease)  # credit from a lease needs its registration (edition 3)
     review = {"lease": lease, "subject": world.owner.public_hex, "rating": 5, "text_hash": H}
     refused(world, "LEASE_NOT_ENDED", world.tenant, "review.write", **review)
     c.day = "2026-02-02"
@@ -149,7 +150,20 @@ def test_review_only_once_and_only_by_counterparties(world: World) -> None:
     c.do(world.tenant, "review.write", **review)
     refused(world, "ALREADY_REVIEWED", world.tenant, "review.write", **{**review, "rating": 1})
     c.do(world.owner, "review.write", lease=lease, subject=world.tenant.public_hex, rating=4, text_hash=H2)
-    assert views.credit_view(c.state, world.owner.public_hex)["score"] == 608
+    assert views.credit_view(c.state, world.owner.public_hex)["score"] == 600 + 5 + 8  # registered, 5 stars
+
+
+def test_a_lease_called_off_before_it_starts_frees_its_dates_and_has_nothing_to_review(world: World) -> None:
+    c = world.chain
+    terms = lease_terms(start="2026-03-01", end="2026-08-31")
+    parties = {"unit": world.unit, "landlord": world.owner.public_hex, "tenant": world.tenant.public_hex}
+    lease = c.do(world.owner, "lease.sign", [world.tenant], **parties, **terms).txid[:16]
+    c.do(world.owner, "lease.terminate", [world.tenant], lease=lease, mode="mutual", on="2026-02-28", reason_hash=H)
+    rec = c.get(layout.lease(lease))
+    assert rec is not None and (rec["status"], rec["ends_on"]) == ("terminated", "2026-02-28")
+    c.day = "2026-09-01"
+    review = {"lease": lease, "subject": world.owner.public_hex, "rating": 1, "text_hash": H}
+    refused(world, "LEASE_NOT_LIVE", world.tenant, "review.write", **review)
 
 
 def _returned_deposit(world: World, deduction: int) -> str:

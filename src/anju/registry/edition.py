@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-RULES = 2
+RULES = 3
 """The newest rules edition this build implements (genesis ``rules`` of every new chain)."""
 
 CHANGES: dict[int, tuple[str, ...]] = {
@@ -41,6 +41,30 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "full-width `２０２６-０２` passes the field check and is refused by the rule that follows "
         '(`PERIOD_OUT_OF_ORDER`), as before editions. (`"2026-0²"` stopped the builds before editions and '
         "is `INVALID_FIELD` in both editions.)",
+    ),
+    3: (
+        "`lease.terminate` is the act of a side: the envelope's signer must be the tenant, the landlord, or the "
+        "lease's agency (or its agent) only while the lease's mandate lets it sign and is in force "
+        "(`NOT_LEASE_PARTY`); a mutual termination counts the agency as the landlord side on the same terms. "
+        "Edition 2 accepted any signer once the agency or one of its agents co-signed, whatever the mandate said.",
+        "`lease.terminate` may end a lease that has not started with `on` the day before its start: the lease is "
+        "void and its dates free again (`INVALID_FIELD` in edition 2, which kept the start day taken).",
+        "A lease may start at most 30 days before the block it is signed in (`INVALID_FIELD`, field `start`); "
+        "edition 2 accepted any past start.",
+        "Credit from a lease needs the authority's registration (备案): a review, and the collector's "
+        "`deposit_settled`, earn points only on a registered lease (the review is still recorded). A rent payment "
+        "earns `rent_on_time` only when it pays this month or the next (a month paid further ahead shows nothing "
+        "about paying on time). A confirmed report against a listing already confirmed fake costs its publisher "
+        "nothing more (edition 2: every confirmed report did).",
+        "The first month of a lease falls due on its due day or on the lease's first day, whichever is later; "
+        "edition 2 counted a payment on the first day as late when the payment day came earlier in that month.",
+        "The owner is not a side of a sublease: only its sub-landlord and subtenant (or the sub-landlord's agency) "
+        "open disputes about it (`NOT_LEASE_PARTY`).",
+        "An agency may not sign a lease for a suspended owner (`PARTY_SUSPENDED`).",
+        "`lease.renew` of a lease ending on 9999-12-31 is refused with `RENEWAL_NOT_CONTIGUOUS`; edition 2 "
+        "refused it with `APPLICATION_ERROR`.",
+        "A bank's escrow attestations for one lease and purpose may total at most the largest amount of money "
+        "(10^13 fen; `INTEGER_OUT_OF_RANGE`), so the lease's escrow totals stay exact JSON integers.",
     ),
 }
 """What each edition changed from the one before."""

@@ -48,11 +48,12 @@ def lease_phase(lease: Mapping[str, Any], date: str) -> str:
 def overdue_months(lease: Mapping[str, Any], date: str) -> list[str]:
     """The months (``YYYY-MM``) whose rent fell due by ``date`` and is not recorded as paid: from
     the month after ``paid_through`` (the start month when nothing is paid) while the month's due
-    day is on or before ``date`` and the month is within the lease."""
+    day (the first month: not before the lease's first day) is on or before ``date`` and the month
+    is within the lease."""
     month = add_months(lease["paid_through"], 1) if lease.get("paid_through") else month_of(lease["start"])
     last = min(month_of(lease["ends_on"]), month_of(date))
     out = []
-    while month <= last and due_date(month, lease["payment_day"]) <= date:
+    while month <= last and max(due_date(month, lease["payment_day"]), lease["start"]) <= date:
         out.append(month)
         month = add_months(month, 1)
     return out

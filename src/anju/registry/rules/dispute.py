@@ -152,6 +152,8 @@ def resolve_report(call: Call) -> None:
     rec.update(status=b["outcome"], decision_hash=b["decision_hash"], resolved_tx=call.txid, resolved_on=call.date)
     call.put(layout.report(rec["id"]), rec)
     listing = call.need(layout.listing(rec["listing"]), "listing")
+    # Edition 3: one fake listing costs its publisher once, however many reports confirm it.
+    known_fake = call.edition() >= 3 and listing["status"] == "revoked" and listing.get("status_reason") == "fake"
     if b["outcome"] == "confirmed":
         unit = call.need(layout.unit(rec["unit"]), "unit")
         sweep_unit(call, unit)
@@ -168,5 +170,5 @@ def resolve_report(call: Call) -> None:
         units=[listing["unit"]],
         listings=[listing["id"]],
     )
-    if b["outcome"] == "confirmed":
+    if b["outcome"] == "confirmed" and not known_fake:
         credit.award(call, listing["publisher"], "fake_listings")

@@ -8,13 +8,21 @@ from anju.registry import credit, layout
 from anju.registry.call import Call, Record, View
 from anju.registry.codes import reject
 from anju.registry.dates import add_days, add_years, days_between, overlaps
-from anju.registry.rules.common import active_party_view, authority_key, require_authority, signed_for
+from anju.registry.rules.common import (
+    acting_agency,
+    active_party_view,
+    authority_key,
+    require_authority,
+    signed_for,
+)
 from anju.registry.rules.mandate import live_mandate_for
 from anju.registry.rules.sweep import revoke_listings, sweep_unit
 from anju.registry.rules.unit import attested_unit
 from anju.registry.status import lease_ended, mandate_live
 
 MAX_LEASE_YEARS = 20  # Civil Code art. 705: a lease runs at most twenty years
+BACKDATE_DAYS = 30  # edition 3: a lease may be put on the ledger up to 30 days after it started
+LAST_DAY = "9999-12-31"
 
 
 def _check_tenant(call: Call, tenant: str) -> None:
@@ -50,6 +58,10 @@ def _landlord_side(call: Call, t: dict[str, Any], unit: Record) -> tuple[str | N
         return agency, mandate  # the owner signs; the agency only brokered
     if not mandate["may_sign"]:
         reject("MANDATE_NO_SIGNING", "the mandate does not let the agency sign for the owner", mandate=mid)
+    if call.edition() >= 3:  # an agency does not act for an owner the authority suspended
+        owner = call.peek_need(layout.party(t["landlord"]), "party")
+        if owner["status"] == "suspended":
+            reject("PARTY_SUSPENDED", "the owner is suspended by the housing authority", party=t["landlord"])
     if not signed_for(call, agency):
         reject("MISSING_SIGNATURE", "neither the owner nor the mandated agency signed", mandate=mid)
     if t["rent"] < mandate["min_rent"]:
@@ -80,6 +92,13 @@ def create(call: Call, t: dict[str, Any], previous: str | None = None) -> Record
             reject("INVALID_FIELD", "a lease may run at most twenty years", field="end")
     elif days_between(t["start"], t["end"]) > MAX_LEASE_YEARS * 366:  # edition 1's looser bound
         reject("INVALID_FIELD", "a lease may run at most twenty years", field="end")
+    if call.edition() >= 3 and t["start"] < add_days(call.date, -BACKDATE_DAYS):
+        reject(
+            "INVALID_FIELD",
+            f"a lease may start at most {BACKDATE_DAYS} days before it is signed",
+            field="start",
+            earliest=add_days(call.date, -BACKDATE_DAYS),
+        )
     if t["tenant"] == t["landlord"]:
         reject("INVALID_FIELD", "landlord and tenant must differ", field="tenant")
     if t["parent"] is not None:
@@ -178,6 +197,8 @@ def renew(call: Call) -> None:
         reject("ALREADY_DONE", "the lease was already renewed", lease=prev_id, by=prev["renewed_by"])
     if prev["status"] != "active" or lease_ended(prev, call.date):
         reject("LEASE_NOT_LIVE", "only a running lease can be renewed", lease=prev_id)
+    if prev["ends_on"] == LAST_DAY and call.edition() >= 3:  # (edition 2: add_days failed, APPLICATION_ERROR)
+        reject("RENEWAL_NOT_CONTIGUOUS", "the lease runs to the last day a date can name", lease=prev_id)
     terms: dict[str, Any] = {k: call.body[k] for k in _TERMS}
     mandate = call.peek(layout.mandate(prev["mandate"])) if prev["mandate"] else None
     terms.update(
@@ -229,8 +250,26 @@ def sides(call: Call, lease: View) -> tuple[bool, bool]:
 
 
 def _may_sign(call: Call, lease: View) -> bool:
+    """Whether the lease's agency may act as its landlord side: its mandate lets it sign (and, from
+    edition 3, is in force on the block date)."""
     mandate = call.peek(layout.mandate(lease["mandate"])) if lease["mandate"] else None
-    return bool(mandate and mandate["may_sign"])
+    if not (mandate and mandate["may_sign"]):
+        return False
+    return call.edition() < 3 or mandate_live(mandate, call.date)
+
+
+def _signer_is_side(call: Call, lease: View) -> bool:
+    """Whether the envelope's signer speaks for a side of ``lease``: its tenant, its landlord, or
+    (edition 3) its agency or one of the agency's agents while the agency may sign for the landlord.
+    Edition 1 and 2 accepted any signer once the agency or one of its agents co-signed."""
+    if call.signer in (lease["tenant"], lease["landlord"]):
+        return True
+    agency = lease["agency"]
+    if agency is None:
+        return False
+    if call.edition() < 3:
+        return signed_for(call, agency)
+    return (call.signer == agency or acting_agency(call, call.signer) == agency) and _may_sign(call, lease)
 
 
 def terminate(call: Call) -> None:
@@ -238,14 +277,14 @@ def terminate(call: Call) -> None:
     lid = b["lease"]
     lease = call.need(layout.lease(lid), "lease")
     landlord_signed, tenant_signed = sides(call, lease)
-    if call.signer not in (lease["tenant"], lease["landlord"]) and not (
-        lease["agency"] and signed_for(call, lease["agency"])
-    ):
+    if not _signer_is_side(call, lease):
         reject("NOT_LEASE_PARTY", "only a side of the lease may terminate it", lease=lid)
     if lease["status"] != "active" or lease_ended(lease, call.date):
         reject("LEASE_NOT_LIVE", "the lease is already terminated or has ended", lease=lid)
     on = b["on"]
-    if on < call.date or on < lease["start"] or on > lease["ends_on"]:
+    # From edition 3 a lease that has not started can be called off: on = the day before its start voids it.
+    first = add_days(lease["start"], -1) if call.edition() >= 3 and lease["start"] > "0001-01-01" else lease["start"]
+    if on < call.date or on < first or on > lease["ends_on"]:
         reject("INVALID_FIELD", "on must lie from the block date and the lease start to the lease end", field="on")
     if b["mode"] == "mutual":
         if not (landlord_signed and tenant_signed):

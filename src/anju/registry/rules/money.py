@@ -12,6 +12,7 @@ from anju.registry.call import Call, Record, View
 from anju.registry.codes import reject
 from anju.registry.dates import add_months, days_between, due_date, month_of, months_between
 from anju.registry.rules.common import acting_agency, active_party_view
+from anju.registry.schema import MAX_MONEY
 
 MAX_MONTHS_AHEAD = 3
 
@@ -41,7 +42,15 @@ def attest_escrow(call: Call) -> None:
             "on": call.date,
         },
     )
-    escrow = {**lease["escrow"], b["purpose"]: lease["escrow"][b["purpose"]] + b["amount"]}
+    total = lease["escrow"][b["purpose"]] + b["amount"]
+    if total > MAX_MONEY and call.edition() >= 3:  # totals stay exact JSON integers
+        reject(
+            "INTEGER_OUT_OF_RANGE",
+            f"the lease's {b['purpose']} escrow would exceed {MAX_MONEY}",
+            field="amount",
+            attested=lease["escrow"][b["purpose"]],
+        )
+    escrow = {**lease["escrow"], b["purpose"]: total}
     call.put_view(layout.lease(lease["id"]), {**lease, "escrow": escrow})
     call.emit(
         "escrow.attested",
@@ -144,6 +153,8 @@ def pay_rent(call: Call) -> None:
                 needed=needed,
             )
     due = due_date(b["period"], lease["payment_day"])
+    if call.edition() >= 3 and due < lease["start"]:  # the first month falls due once the lease runs
+        due = lease["start"]
     late = max(0, days_between(due, call.date))
     _new_payment(call, lease, "rent", b["amount"], period=b["period"], months=b["months"], due_on=due, late_days=late)
     call.put_view(layout.lease(lease["id"]), {**lease, "paid_through": last})
@@ -167,7 +178,10 @@ def confirm(call: Call) -> None:
         units=[lease["unit"]],
     )
     if pay["kind"] == "rent":
-        credit.award(call, lease["tenant"], "rent_late" if pay["late_days"] > 0 else "rent_on_time")
+        if pay["late_days"] > 0:
+            credit.award(call, lease["tenant"], "rent_late")
+        elif call.edition() < 3 or pay["period"] <= add_months(month_of(pay["recorded_on"]), 1):
+            credit.award(call, lease["tenant"], "rent_on_time")  # (edition 3: months paid far ahead earn nothing)
 
 
 def return_deposit(call: Call) -> None:
@@ -211,12 +225,17 @@ def accept_deposit(call: Call) -> None:
         parties=[lease["owner"], lease["tenant"], lease["collector_party"]],
         units=[lease["unit"]],
     )
-    credit.award(call, lease["collector_party"], "deposit_settled")
+    if call.edition() < 3 or lease["registration"] is not None:  # edition 3: credit needs a registered lease
+        credit.award(call, lease["collector_party"], "deposit_settled")
 
 
 def lease_party(call: Call, lease: View) -> str | None:
-    """Which side of ``lease`` the signer speaks for: the principal's key, or None."""
-    if call.signer in (lease["tenant"], lease["landlord"], lease["owner"]):
+    """Which side of ``lease`` the signer speaks for: the principal's key, or None. The unit's
+    owner speaks for the landlord side of its own leases; from edition 3 not of a sublease, whose
+    sides are the sub-landlord and the subtenant (edition 1 and 2 let the owner open disputes on it)."""
+    if call.signer in (lease["tenant"], lease["landlord"]):
+        return call.signer
+    if call.signer == lease["owner"] and (lease["parent"] is None or call.edition() < 3):
         return call.signer
     if lease["agency"] is not None and acting_agency(call, call.signer) == lease["agency"]:
         return str(lease["agency"])

@@ -23,6 +23,13 @@ def write(call: Call) -> None:
         reject("NOT_COUNTERPARTY", "only a counterparty of the lease may review", lease=lease["id"])
     if not lease_ended(lease, call.date):
         reject("LEASE_NOT_ENDED", "reviews open after the lease ends", lease=lease["id"], ends_on=lease["ends_on"])
+    e3 = call.edition() >= 3
+    if e3 and lease["start"] > lease["ends_on"]:
+        reject(
+            "LEASE_NOT_LIVE",
+            "the lease was called off before it started: there is nothing to review",
+            lease=lease["id"],
+        )
     key = layout.review(lease["id"], author, subject)
     if call.exists(key):
         reject("ALREADY_REVIEWED", "this side already reviewed this counterparty for this lease", lease=lease["id"])
@@ -45,4 +52,5 @@ def write(call: Call) -> None:
         parties=[lease["owner"], author, subject],
         units=[lease["unit"]],
     )
-    credit.award(call, subject, "reviews", (b["rating"] - 3) * 4)
+    if not e3 or lease["registration"] is not None:  # edition 3: credit needs a registered lease
+        credit.award(call, subject, "reviews", (b["rating"] - 3) * 4)
