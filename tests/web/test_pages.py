@@ -695,6 +695,40 @@ def test_a_renewal_and_a_mutual_end_are_offered_and_countersigned(tmp_path: Path
         assert ended["ends_on"] == add_days(today, 60) and ended["termination"]["mode"] == "mutual"
 
 
+def test_an_agency_puts_offers_to_a_tenant_only_while_its_mandate_lets_it_sign(tmp_path: Path) -> None:
+    """The ledger accepts an agency as the landlord side of a renewal or a mutual end only while the
+    lease's mandate lets it sign and is in force (edition 3): the portal says so before anyone signs."""
+    from anju.chain.node import Node
+
+    from .ledger import Builder, h
+
+    ids = build(tmp_path)
+    today = ids["today"]
+    node = Node(tmp_path, verify_workers=0)
+    b = Builder(node)
+    leases = {}
+    for agency, unit, may_sign in (("agency_a", "unit1", False), ("agency_b", "unit2", True)):
+        mandate = b.do(
+            "landlord", "mandate.grant", unit=ids[unit], agency=key(agency).public_hex, exclusive=False,
+            to=add_days(today, 365), may_sign=may_sign, min_rent=500_000, **{"from": today},
+        )  # fmt: skip
+        leases[agency] = b.do(
+            "landlord", "lease.sign", ("tenant",), unit=ids[unit], landlord=key("landlord").public_hex,
+            tenant=key("tenant").public_hex, mandate=mandate, start=add_days(today, 1), end=add_days(today, 300),
+            rent=800_000, deposit=0, payment_day=5, notice_days=30, collector="landlord", document_hash=h(unit),
+        )  # fmt: skip
+    node.stop()
+    with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=60) as client:
+        token = sign_in(client, "agency_a")
+        end = {"lease": leases["agency_a"], "on": add_days(today, 60), "reason_hash": "x", "form_token": token}
+        resp = client.post("/act/lease.propose_end?lang=en", data=end)
+        assert resp.status_code == 422 and "does not allow the agency to sign" in resp.text
+        client.cookies.clear()
+        token = sign_in(client, "agency_b")
+        end = {"lease": leases["agency_b"], "on": add_days(today, 60), "reason_hash": "x", "form_token": token}
+        assert client.post("/act/lease.propose_end", data=end).status_code == 303
+
+
 def test_a_sublease_is_offered_consented_to_by_the_owner_and_countersigned(tmp_path: Path) -> None:
     """转租 in the portal: the tenant of a running lease offers a sublease, the owner consents (or
     refuses), the subtenant countersigns; the ledger records it under its parent with all three

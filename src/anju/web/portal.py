@@ -36,7 +36,7 @@ from anju.errors import AnjuError
 from anju.registry import vcode
 from anju.registry.credit import FACTORS
 from anju.registry.dates import add_days, overlaps
-from anju.registry.status import overdue_months
+from anju.registry.status import mandate_live, overdue_months
 from anju.web import demo
 from anju.web.forms import FORMS, Form, body_fields, parse
 from anju.web.i18n import LANGS, N_, Gettext, gettext_for, pick_lang
@@ -877,9 +877,15 @@ def _propose(p: Portal, c: Ctx, form: Form, f: dict[str, Any], err: Refusal) -> 
     if lease is None:
         err.add(c._, "UNKNOWN_REFERENCE")
         return None
-    if (_agency_of(c.reader, s) or s.party) not in (lease["landlord"], lease["agency"]):
+    actor = _agency_of(c.reader, s) or s.party
+    if actor not in (lease["landlord"], lease["agency"]):
         err.add(c._, "NOT_YOURS")  # only the lease's landlord side may put an offer to its tenant
         return None
+    if actor != lease["landlord"]:  # the agency speaks for the landlord only while its mandate lets it sign
+        mandate = c.reader.mandate(lease["mandate"])
+        if mandate is None or not mandate["may_sign"] or not mandate_live(mandate, c.reader.today):
+            err.add(c._, "MANDATE_NO_SIGNING")
+            return None
     if form.name == "lease.propose_end":
         fields: dict[str, Any] = {
             "lease": lease["id"],
