@@ -234,6 +234,13 @@ def _agency_signs_for_a_suspended_owner(w: World, old: bool) -> None:
     assert got == ("ok" if old else "PARTY_SUSPENDED")
 
 
+def _unattested_agent(w: World, old: bool) -> None:
+    c = w.chain
+    agent = c.party("agent-b", "agent", attest=False)
+    got = _outcome(w, w.agency_b, "agency.appoint_agent", agent=agent.public_hex)
+    assert got == ("ok" if old else "IDENTITY_NOT_ATTESTED")
+
+
 def _renew_a_lease_to_the_last_day(w: World, old: bool) -> None:
     c = w.chain
     c.day = "9985-01-01"
@@ -281,6 +288,7 @@ CASES_3: dict[str, Callable[[World, bool], None]] = {  # edition 3's changes
     "first month paid on the first day": _first_month_paid_on_the_first_day,
     "owner disputes a sublease": _owner_disputes_a_sublease,
     "agency signs for a suspended owner": _agency_signs_for_a_suspended_owner,
+    "unattested agent": _unattested_agent,
     "renew a lease to the last day": _renew_a_lease_to_the_last_day,
     "escrow past the largest amount": _escrow_past_the_largest_amount,
 }
@@ -338,6 +346,8 @@ BEFORE_EDITION_3 = {
     ("owner disputes a sublease", 2): "c371bc0cf70ca0ba7c02c760f87c5901a70924a83862f22292ed52ea7bb59a7f",
     ("agency signs for a suspended owner", 1): "571826abeb8977725c1ea2de9036dae368f8474eecb6006b5e78e5135fd46e6e",
     ("agency signs for a suspended owner", 2): "0e347c983b76342b08c6205b2640893fb69f490bc623bd7106961d6dfbbde2f9",
+    ("unattested agent", 1): "27237e1cac76955665f064e519f3e9d361aa2d13c5c3cd2aed96887a8d5ec2bd",
+    ("unattested agent", 2): "2589f947a94583200c45a376dff0ffb6d5036492303e786d3e318f7230eec9ed",
     ("renew a lease to the last day", 1): "c53e482f3e1e1a29ef104ad27fc237af0bbac346f08fea0162bbc25a02fc8ee6",
     ("renew a lease to the last day", 2): "367a471f7d9edcc8ad4d285995c7e48c3bafa45ffc1f871fce0fd4f302943722",
     ("escrow past the largest amount", 1): "a36fb691cb02676905e8f6d68d4d5aa9ca9b5fe2c269162324433769171d2995",

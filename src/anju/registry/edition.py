@@ -61,6 +61,7 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "The owner is not a side of a sublease: only its sub-landlord and subtenant (or the sub-landlord's agency) "
         "open disputes about it (`NOT_LEASE_PARTY`).",
         "An agency may not sign a lease for a suspended owner (`PARTY_SUSPENDED`).",
+        "An agency appoints only an agent whose identity the authority attested (`IDENTITY_NOT_ATTESTED`).",
         "`lease.renew` of a lease ending on 9999-12-31 is refused with `RENEWAL_NOT_CONTIGUOUS`; edition 2 "
         "refused it with `APPLICATION_ERROR`.",
         "A bank's escrow attestations for one lease and purpose may total at most the largest amount of money "

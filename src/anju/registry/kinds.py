@@ -128,7 +128,7 @@ KINDS: dict[str, Kind] = {
             "the agency",
             {"agent": Field("key", "a party registered with role agent")},
             {"agent": K_AGENT},
-            ("WRONG_ROLE", "NOT_LICENSED", "UNKNOWN_REFERENCE", "ALREADY_DONE"),
+            ("WRONG_ROLE", "NOT_LICENSED", "UNKNOWN_REFERENCE", "ALREADY_DONE", "IDENTITY_NOT_ATTESTED"),
         ),
         _k(
             "agency.dismiss_agent",
@@ -320,7 +320,7 @@ KINDS: dict[str, Kind] = {
                 "collector": "landlord",
                 "document_hash": H2,
             },
-            ("RENEWAL_NOT_CONTIGUOUS", "LEASE_OVERLAP", "LEASE_NOT_LIVE", "MISSING_SIGNATURE"),
+            ("RENEWAL_NOT_CONTIGUOUS", "LEASE_OVERLAP", "LEASE_NOT_LIVE", "MISSING_SIGNATURE", "MANDATE_NO_SIGNING"),
         ),
         _k(
             "lease.register",
@@ -461,7 +461,7 @@ KINDS: dict[str, Kind] = {
                 "text_hash": Field("hash", "SHA-256 of the review text (kept off-ledger)"),
             },
             {"lease": L, "subject": K_OWNER, "rating": 5, "text_hash": H},
-            ("NOT_COUNTERPARTY", "LEASE_NOT_ENDED", "ALREADY_REVIEWED"),
+            ("NOT_COUNTERPARTY", "LEASE_NOT_ENDED", "ALREADY_REVIEWED", "LEASE_NOT_LIVE"),
         ),
     ]
 }

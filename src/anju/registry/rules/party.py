@@ -106,6 +106,10 @@ def appoint_agent(call: Call) -> None:
     rec = active_party(call, key, "agent", "the agent")
     if rec["agency"] is not None:
         reject("ALREADY_DONE", "the agent already works for an agency", party=key, agency=rec["agency"])
+    if call.edition() >= 3 and not rec["identity_attested"]:  # an agent signs leases for owners
+        reject(
+            "IDENTITY_NOT_ATTESTED", "an agent's identity must be attested before an agency appoints them", party=key
+        )
     rec.update(agency=call.signer, appointed_tx=call.txid)
     call.put(layout.party(key), rec)
     call.emit("agent.appointed", {"agent": key, "agency": call.signer}, parties=[key, call.signer])
