@@ -93,3 +93,12 @@ def test_a_term_ends_the_day_before_the_same_day_or_at_a_short_months_end() -> N
     assert term_end("2026-01-31", 1) == "2026-02-28" and term_end("2024-01-31", 1) == "2024-02-29"
     assert term_end("2026-05-31", 1) == "2026-06-30"
     assert term_end("9999-01-01", 11) == "9999-11-30" and term_end("9999-12-01", 12) == "9999-12-31"  # no crash
+
+
+def test_date_ranges_overlap_on_a_shared_day_and_an_empty_range_on_none() -> None:
+    from anju.registry.dates import overlaps
+
+    assert overlaps("2026-01-01", "2026-01-31", "2026-01-31", "2026-02-28")  # inclusive: the 31st is shared
+    assert not overlaps("2026-01-01", "2026-01-30", "2026-01-31", "2026-02-28")
+    assert not overlaps("2026-01-01", "2026-12-31", "2026-03-01", "2026-02-28")  # a lease voided before it began
+    assert not overlaps("2026-03-01", "2026-02-28", "2026-01-01", "2026-12-31")

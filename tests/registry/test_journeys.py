@@ -161,6 +161,8 @@ def test_a_lease_called_off_before_it_starts_frees_its_dates_and_has_nothing_to_
     c.do(world.owner, "lease.terminate", [world.tenant], lease=lease, mode="mutual", on="2026-02-28", reason_hash=H)
     rec = c.get(layout.lease(lease))
     assert rec is not None and (rec["status"], rec["ends_on"]) == ("terminated", "2026-02-28")
+    # the owner may advertise those dates again: the voided lease holds none of them
+    c.do(world.owner, "listing.publish", unit=world.unit, **listing_terms(available_from="2026-02-01"))
     c.day = "2026-09-01"
     review = {"lease": lease, "subject": world.owner.public_hex, "rating": 1, "text_hash": H}
     refused(world, "LEASE_NOT_LIVE", world.tenant, "review.write", **review)

@@ -88,5 +88,8 @@ def due_date(month: str, payment_day: int) -> str:
 
 
 def overlaps(a_start: str, a_end: str, b_start: str, b_end: str) -> bool:
-    """Whether two inclusive date ranges share a day (ISO dates compare as strings)."""
-    return a_start <= b_end and b_start <= a_end
+    """Whether two inclusive date ranges share a day (ISO dates compare as strings). An empty range
+    (start after end: a lease voided before it began) shares no day with anything. (Before edition
+    3 the rules never compared an empty range: only subleases could be voided, and the sibling
+    check skips them; mandates and new leases are refused when their start is after their end.)"""
+    return a_start <= a_end and b_start <= b_end and a_start <= b_end and b_start <= a_end
