@@ -39,3 +39,14 @@ def test_sdk_rejects_a_foreign_key(kv_server: Server) -> None:
     with pytest.raises(VerificationError) as info:
         client.state("kv/a")
     assert info.value.code == "CHECKPOINT_INVALID"
+
+
+def test_sdk_trusting_several_keys_needs_more_than_one_signature(kv_server: Server) -> None:
+    """A node signing alone is one member of the consortium a client trusts: not enough by default."""
+    post(kv_server, env(SigningKey.generate(), 1), wait=True)
+    other = vkey_of("anju-api-test/member2", SigningKey.generate().public)
+    client = AnjuClient(kv_server.url, verifier_keys=[kv_server.vkey, other])
+    with pytest.raises(VerificationError) as info:
+        client.state("kv/a")
+    assert info.value.code == "CHECKPOINT_INVALID" and info.value.details["reason"] == "below_threshold"
+    assert AnjuClient(kv_server.url, verifier_keys=[kv_server.vkey, other], threshold=1).state("kv/a").value == "b"

@@ -13,6 +13,7 @@ from anju.cli.main import JsonOpt, _emit, app, console
 
 if TYPE_CHECKING:
     from anju.api.app import Settings
+    from anju.client.verify import Trust
 
 tx_app = typer.Typer(help="Build, sign and submit transactions; look them up.", no_args_is_help=True)
 app.add_typer(tx_app, name="tx")
@@ -372,6 +373,20 @@ def tx_get(
     )
 
 
+def _trust(keys: list[str], threshold: int | None) -> Trust | None:
+    """The Trust of ``keys`` (None without keys); a threshold the keys cannot meet is a usage error
+    (exit 2), a bad key a refusal (the caller reports its AnjuError)."""
+    from anju.client import Trust
+
+    if not keys:
+        return None
+    try:
+        return Trust.of(keys, threshold)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def check(
     target: Annotated[
@@ -383,7 +398,10 @@ def check(
         list[str] | None,
         typer.Option("--key", help="A trusted verifier key (repeat it for a consortium's members)."),
     ] = None,
-    threshold: Annotated[int, typer.Option(help="How many of the --key members must have signed.")] = 1,
+    threshold: Annotated[
+        int | None,
+        typer.Option(help="How many of the --key members must have signed (default: ⌊2n/3⌋+1 of n keys, 1 of one)."),
+    ] = None,
     consortium: Annotated[
         Path | None, typer.Option(help="A consortium directory: trust its members' keys and threshold.")
     ] = None,
@@ -392,7 +410,7 @@ def check(
 ) -> None:
     """Verify a listing code, a lease registration or an exported bundle end to end, trusting only the
     published key(s)."""
-    from anju.client import AnjuClient, Trust, VerifiedHistory, VerifiedListing, VerifiedRegistration, verify_bundle
+    from anju.client import AnjuClient, VerifiedHistory, VerifiedListing, VerifiedRegistration, verify_bundle
     from anju.client.sdk import REGISTRATION_NUMBER
     from anju.errors import AnjuError
 
@@ -403,12 +421,13 @@ def check(
         keys, threshold = trust_of(consortium)
     path = Path(target)
     try:
+        trust = _trust(keys, threshold)
         if path.suffix == ".json" or path.exists():
             bundle = json.loads(path.read_text())
-            if not keys:
+            if trust is None:
                 console.print("[red]checking a bundle offline needs --key (the node's published verifier key)[/red]")
                 raise typer.Exit(2)
-            result = verify_bundle(bundle, Trust.of(keys, threshold), date)
+            result = verify_bundle(bundle, trust, date)
         else:
             if not keys:
                 console.print("[yellow]no --key given: trusting the key the server reports (first use)[/yellow]")

@@ -121,7 +121,10 @@ REGISTRATION_NUMBER = re.compile(r"XH[0-9]{12}")
 
 
 class AnjuClient:
-    """A client of one Anju node that trusts only the given verifier key(s)."""
+    """A client of one Anju node that trusts only the given verifier key(s).
+
+    ``threshold``: how many of the keys must have signed a checkpoint; None (the default) is one
+    for a single key and ⌊2n/3⌋ + 1 for n keys, as a consortium cosigns (see :meth:`Trust.of`)."""
 
     def __init__(
         self,
@@ -129,7 +132,7 @@ class AnjuClient:
         verifier_key: str | None = None,
         *,
         verifier_keys: Sequence[str] = (),
-        threshold: int = 1,
+        threshold: int | None = None,
         timeout: float = 30.0,
         retries: int = 3,
         transport: httpx.BaseTransport | None = None,

@@ -25,7 +25,7 @@ from anju.crypto.tx import Tx, parse_and_verify
 from anju.errors import AnjuError, VerificationError
 from anju.ledger import merkle
 from anju.ledger.checkpoint import Checkpoint
-from anju.ledger.note import Verifier
+from anju.ledger.note import Verifier, quorum
 from anju.ledger.statemap import verify_state_proof
 
 BUNDLE_FORMAT = "anju-bundle-v1"
@@ -51,22 +51,35 @@ def today() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Trust:
-    """Whose checkpoint signatures are believed: verifier keys and how many must sign."""
+    """Whose checkpoint signatures are believed: verifier keys and how many must sign.
+
+    A note's signers are counted by key name, so ``threshold`` is at most the number of distinct
+    names."""
 
     verifiers: tuple[Verifier, ...]
-    threshold: int = 1
+    threshold: int
     # notes already verified with these keys (a note's text fixes its signature check's outcome)
     _opened: dict[str, Checkpoint] = field(default_factory=dict, compare=False, repr=False)
 
+    def __post_init__(self) -> None:
+        names = len({v.name for v in self.verifiers})
+        if not self.verifiers or not 1 <= self.threshold <= names:
+            raise ValueError("need at least one verifier key and 1 <= threshold <= number of key names")
+
     @classmethod
-    def of(cls, vkeys: str | Iterable[str], threshold: int = 1) -> Trust:
+    def of(cls, vkeys: str | Iterable[str], threshold: int | None = None) -> Trust:
+        """Trust the verifier keys ``vkeys``. ``threshold=None``: one signature for one key, and
+        ⌊2n/3⌋ + 1 for n keys (a consortium's rule, docs/PROTOCOL.md §8): trusting a consortium's
+        keys means trusting the consortium, not whichever one member signed."""
         keys = [vkeys] if isinstance(vkeys, str) else list(vkeys)
         try:
             verifiers = tuple(Verifier.from_vkey(k.strip()) for k in keys)
         except AnjuError as exc:
             raise _fail("CHECKPOINT_INVALID", f"bad verifier key: {exc.message}", **exc.details) from None
-        if not verifiers or not 1 <= threshold <= len(verifiers):
-            raise ValueError("need at least one verifier key and 1 <= threshold <= number of keys")
+        if not verifiers:
+            raise ValueError("need at least one verifier key")
+        if threshold is None:
+            threshold = quorum(len({v.name for v in verifiers}))
         return cls(verifiers, threshold)
 
     def open(self, note: Any) -> Checkpoint:

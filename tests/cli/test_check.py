@@ -1,0 +1,56 @@
+"""``anju check``: whom it trusts, what it refuses, and what it says about the proof's age."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.client import forge
+from typer.testing import CliRunner
+
+from anju.cli.main import app
+from anju.crypto.keys import SigningKey
+from anju.ledger.note import vkey_of
+
+KEYS = [SigningKey(bytes([i]) * 32) for i in range(1, 5)]
+NAMES = [f"anju-forge/member{i}" for i in range(len(KEYS))]
+VKEYS = [vkey_of(n, k.public) for n, k in zip(NAMES, KEYS, strict=True)]
+
+
+def _bundle(tmp_path: Path, signers: int) -> Path:
+    """An (empty) history bundle whose checkpoint the first ``signers`` members signed."""
+    note = forge.sign(forge.checkpoint(), *zip(KEYS[:signers], NAMES[:signers], strict=True))
+    doc = {"format": "anju-bundle-v1", "kind": "history", "subject": "ab" * 32, "chain_id": "anju-forge",
+           "checkpoint": note, "state": [], "txs": []}  # fmt: skip
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _check(*args: str) -> tuple[int, Any]:
+    result = CliRunner().invoke(app, ["check", *args, "--json"], env={"COLUMNS": "200"})
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    try:
+        return result.exit_code, json.loads(result.output)
+    except ValueError:
+        return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("signers", [1, 2])
+def test_check_with_several_keys_wants_a_quorum(tmp_path: Path, signers: int) -> None:
+    """Three keys of a consortium: one signature is refused, as two of three is; three pass the
+    checkpoint (and then the empty bundle proves no party)."""
+    path = _bundle(tmp_path, signers)
+    keys = [a for v in VKEYS[:3] for a in ("--key", v)]
+    code, out = _check(str(path), *keys)
+    assert code == 1 and out["error"]["code"] == "CHECKPOINT_INVALID", out
+    assert out["error"]["details"]["reason"] == "below_threshold"
+    code, out = _check(str(path), *keys, "--threshold", str(signers))
+    assert code == 1 and out["error"]["code"] == "PROOF_INVALID", out  # past the checkpoint: a party is missing
+
+
+def test_check_refuses_a_threshold_the_keys_cannot_meet_cleanly(tmp_path: Path) -> None:
+    code, out = _check(str(_bundle(tmp_path, 1)), "--key", VKEYS[0], "--threshold", "2")
+    assert code == 2 and "threshold" in out and "Traceback" not in out
