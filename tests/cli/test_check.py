@@ -51,6 +51,15 @@ def test_check_with_several_keys_wants_a_quorum(tmp_path: Path, signers: int) ->
     assert code == 1 and out["error"]["code"] == "PROOF_INVALID", out  # past the checkpoint: a party is missing
 
 
-def test_check_refuses_a_threshold_the_keys_cannot_meet_cleanly(tmp_path: Path) -> None:
-    code, out = _check(str(_bundle(tmp_path, 1)), "--key", VKEYS[0], "--threshold", "2")
+def test_check_refuses_one_key_under_two_names_cleanly(tmp_path: Path) -> None:
+    path = _bundle(tmp_path, 1)
+    twice = vkey_of("anju-forge/impostor", KEYS[0].public)
+    code, out = _check(str(path), "--key", VKEYS[0], "--key", twice)
+    assert code == 1 and out["error"]["details"]["reason"] == "ambiguous_verifiers", out
+    code, out = _check(str(path), "--key", VKEYS[0], "--threshold", "2")
     assert code == 2 and "threshold" in out and "Traceback" not in out
+    vkeys = [*VKEYS[:2], twice]
+    members = [{"name": v.split("+")[0], "vkey": v, "cosign_url": "http://127.0.0.1:1"} for v in vkeys]
+    (tmp_path / "consortium.json").write_text(json.dumps({"members": members, "threshold": 3}))
+    code, out = _check(str(path), "--consortium", str(tmp_path))
+    assert code == 2 and "twice" in out and "Traceback" not in out

@@ -1,10 +1,14 @@
-"""Whom the SDK believes: several trusted keys must sign together."""
+"""Whom the SDK believes: several trusted keys must sign together, and no key counts twice."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 from tests.client import forge
 
+from anju.chain.consortium import ConsortiumError, trust_of
 from anju.client import Trust
 from anju.crypto.keys import SigningKey
 from anju.errors import VerificationError
@@ -39,6 +43,18 @@ def test_an_explicit_threshold_still_holds() -> None:
             Trust.of(VKEYS[:4], bad)
 
 
+def test_one_public_key_under_two_names_is_refused() -> None:
+    """Signers are counted by name: the same key under two names would be two signatures of one holder."""
+    twice = vkey_of("anju-forge/impostor", KEYS[0].public)
+    for keys in ([VKEYS[0], twice], [VKEYS[0], VKEYS[1], twice], [VKEYS[0], VKEYS[0]]):
+        with pytest.raises(VerificationError) as info:
+            Trust.of(keys, 2)
+        assert info.value.code == "CHECKPOINT_INVALID" and info.value.details["reason"] == "ambiguous_verifiers"
+    note = forge.sign(forge.checkpoint(), (KEYS[0], NAMES[0]), (KEYS[0], "anju-forge/impostor"))
+    with pytest.raises(VerificationError):
+        Trust.of([VKEYS[0], twice, VKEYS[1]], 2).open(note)
+
+
 def test_a_rotated_key_under_the_same_name_is_one_signer() -> None:
     """An old and a new key of the same name (a node that changed keys) count as one name: one of
     them signing is enough by default, and a threshold above the names is refused."""
@@ -48,3 +64,18 @@ def test_a_rotated_key_under_the_same_name_is_one_signer() -> None:
     assert trust.open(forge.sign(forge.checkpoint(), (KEYS[1], NAMES[0]))).size == 0
     with pytest.raises(ValueError):
         Trust.of([VKEYS[0], new], 2)
+
+
+def _consortium(tmp_path: Path, vkeys: list[str], threshold: int) -> Path:
+    members = [{"name": v.split("+")[0], "vkey": v, "cosign_url": "http://127.0.0.1:1"} for v in vkeys]
+    (tmp_path / "consortium.json").write_text(json.dumps({"members": members, "threshold": threshold}))
+    return tmp_path
+
+
+def test_a_consortium_file_gives_a_quorum_of_distinct_keys(tmp_path: Path) -> None:
+    assert trust_of(_consortium(tmp_path, VKEYS[:4], 3)) == (VKEYS[:4], 3)
+    Trust.of(*trust_of(tmp_path))
+    twice = vkey_of("anju-forge/member9", KEYS[0].public)
+    for vkeys, threshold in (([*VKEYS[:3], twice], 3), (VKEYS[:4], 1), (VKEYS[:4], 5)):
+        with pytest.raises(ConsortiumError):
+            trust_of(_consortium(tmp_path, vkeys, threshold))

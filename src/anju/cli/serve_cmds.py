@@ -375,7 +375,7 @@ def tx_get(
 
 def _trust(keys: list[str], threshold: int | None) -> Trust | None:
     """The Trust of ``keys`` (None without keys); a threshold the keys cannot meet is a usage error
-    (exit 2), a bad key a refusal (the caller reports its AnjuError)."""
+    (exit 2), a bad or repeated key a refusal (the caller reports its AnjuError)."""
     from anju.client import Trust
 
     if not keys:
@@ -416,9 +416,13 @@ def check(
 
     keys = list(key or [])
     if consortium is not None:
-        from anju.chain.consortium import trust_of
+        from anju.chain.consortium import ConsortiumError, trust_of
 
-        keys, threshold = trust_of(consortium)
+        try:
+            keys, threshold = trust_of(consortium)
+        except ConsortiumError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
     path = Path(target)
     try:
         trust = _trust(keys, threshold)

@@ -54,7 +54,7 @@ class Trust:
     """Whose checkpoint signatures are believed: verifier keys and how many must sign.
 
     A note's signers are counted by key name, so ``threshold`` is at most the number of distinct
-    names."""
+    names, and no public key may be trusted twice (under two names it would count twice)."""
 
     verifiers: tuple[Verifier, ...]
     threshold: int
@@ -62,6 +62,7 @@ class Trust:
     _opened: dict[str, Checkpoint] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        _one_name_per_key(self.verifiers)
         names = len({v.name for v in self.verifiers})
         if not self.verifiers or not 1 <= self.threshold <= names:
             raise ValueError("need at least one verifier key and 1 <= threshold <= number of key names")
@@ -98,6 +99,22 @@ class Trust:
             self._opened.clear()
         self._opened[note] = cp
         return cp
+
+
+def _one_name_per_key(verifiers: Sequence[Verifier]) -> None:
+    """Refuse a public key listed twice: the note counts signers by name, so one key under two
+    names would meet a threshold of two with one holder's signatures (CHECKPOINT_INVALID,
+    reason ``ambiguous_verifiers``)."""
+    seen: dict[bytes, str] = {}
+    for v in verifiers:
+        if v.public in seen:
+            raise _fail(
+                "CHECKPOINT_INVALID",
+                "one public key appears twice among the trusted verifier keys",
+                reason="ambiguous_verifiers",
+                names=[seen[v.public], v.name],
+            )
+        seen[v.public] = v.name
 
 
 def verify_tx(leaf_b64: Any, index: Any, hashes: Any, cp: Checkpoint, txid: str | None = None) -> Tx:
