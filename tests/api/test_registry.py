@@ -352,7 +352,8 @@ def test_history_bundle_offline_and_cli(world: World, tmp_path: Path) -> None:
         timeout=60,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert json.loads(out.stdout)["status"] == "withdrawn"
+    checked = json.loads(out.stdout)
+    assert checked["status"] == "withdrawn" and checked["as_of"].startswith(world.end)  # the proof's age
 
 
 def test_owner_is_told_when_an_agency_acts(world: World) -> None:

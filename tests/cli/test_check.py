@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,20 @@ NAMES = [f"anju-forge/member{i}" for i in range(len(KEYS))]
 VKEYS = [vkey_of(n, k.public) for n, k in zip(NAMES, KEYS, strict=True)]
 
 
-def _bundle(tmp_path: Path, signers: int) -> Path:
-    """An (empty) history bundle whose checkpoint the first ``signers`` members signed."""
-    note = forge.sign(forge.checkpoint(), *zip(KEYS[:signers], NAMES[:signers], strict=True))
-    doc = {"format": "anju-bundle-v1", "kind": "history", "subject": "ab" * 32, "chain_id": "anju-forge",
-           "checkpoint": note, "state": [], "txs": []}  # fmt: skip
+PARTY = "ab" * 32
+
+
+def _bundle(tmp_path: Path, signers: int, *, proves: bool = False, time: str = forge.TIME) -> Path:
+    """A history bundle whose checkpoint the first ``signers`` members signed: empty, or (``proves``)
+    proving a newly registered tenant's history (no leases, no credit record yet)."""
+    state = {f"party/{PARTY}": {"id": PARTY, "role": "tenant"}, f"credit/{PARTY}": None} if proves else {}
+    doc = forge.bundle(
+        "history",
+        PARTY,
+        state,
+        lambda cp: forge.sign(cp, *zip(KEYS[:signers], NAMES[:signers], strict=True)),
+        forge.checkpoint(time=time),
+    )
     path = tmp_path / "bundle.json"
     path.write_text(json.dumps(doc))
     return path
@@ -63,3 +73,21 @@ def test_check_refuses_one_key_under_two_names_cleanly(tmp_path: Path) -> None:
     (tmp_path / "consortium.json").write_text(json.dumps({"members": members, "threshold": 3}))
     code, out = _check(str(path), "--consortium", str(tmp_path))
     assert code == 2 and "twice" in out and "Traceback" not in out
+
+
+def test_check_says_how_old_the_proof_is_and_refuses_an_old_one(tmp_path: Path) -> None:
+    """A genuine bundle stays genuine for ever: the reader sees the checkpoint's time, and can
+    refuse one older than --max-age."""
+    path = _bundle(tmp_path, 1, proves=True, time="2026-03-01T08:00:00.000Z")
+    code, out = _check(str(path), "--key", VKEYS[0])
+    assert code == 0 and out["kind"] == "history" and out["as_of"] == "2026-03-01T08:00:00.000Z", out
+    result = CliRunner().invoke(app, ["check", str(path), "--key", VKEYS[0]], env={"COLUMNS": "300"})
+    assert "proven as of 2026-03-01T08:00:00.000Z, height 1" in result.output, result.output
+    code, out = _check(str(path), "--key", VKEYS[0], "--max-age", "3600")
+    assert code == 1 and out["error"]["code"] == "CHECKPOINT_INVALID", out
+    assert (
+        out["error"]["details"]["reason"] == "stale" and out["error"]["details"]["time"] == "2026-03-01T08:00:00.000Z"
+    )
+    fresh = _bundle(tmp_path, 1, proves=True, time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+    code, out = _check(str(fresh), "--key", VKEYS[0], "--max-age", "3600")
+    assert code == 0 and out["ok"], out

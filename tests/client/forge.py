@@ -8,7 +8,7 @@ which can sign any state root, heights and times, but cannot sign transactions f
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from anju.crypto import jcs
@@ -48,6 +48,17 @@ def state_map(state: Mapping[str, Any]) -> StateMap:
     _, changes = smap.apply({k: jcs.canonicalize(v) for k, v in state.items() if v is not None})
     store.write(changes)
     return smap
+
+
+def bundle(
+    kind: str, subject: str, state: Mapping[str, Any], note_of: Callable[[Checkpoint], str], cp: Checkpoint
+) -> dict[str, Any]:
+    """A bundle proving ``state`` (None: absent) under ``cp`` with that state's root, signed by ``note_of``."""
+    smap = state_map(state)
+    cp = Checkpoint(cp.origin, cp.size, cp.root, cp.height, smap.root, cp.time)
+    entries = [{"key": k, "value": v, "proof": smap.prove(k).to_json()} for k, v in state.items()]
+    return {"format": "anju-bundle-v1", "kind": kind, "subject": subject, "chain_id": cp.origin,
+            "checkpoint": note_of(cp), "state": entries, "txs": []}  # fmt: skip
 
 
 def resign(bundle: Mapping[str, Any], key: SigningKey, edit: Mapping[str, Any]) -> dict[str, Any]:

@@ -274,13 +274,13 @@ def _coerce(value: str) -> Any:
     return out if not isinstance(out, float) else value
 
 
-def _client(server: str, key: str | None) -> Any:
+def _client(server: str, key: str | None, **options: Any) -> Any:
     import httpx
 
     from anju.client import AnjuClient
 
     vkey = key or httpx.get(server.rstrip("/") + "/api/v1/node", timeout=10).json()["verifier_key"]
-    return AnjuClient(server, vkey)
+    return AnjuClient(server, vkey, **options)
 
 
 @tx_app.command("send")
@@ -406,11 +406,26 @@ def check(
         Path | None, typer.Option(help="A consortium directory: trust its members' keys and threshold.")
     ] = None,
     date: Annotated[str | None, typer.Option(help="Judge the listing at this date (default today).")] = None,
+    max_age: Annotated[
+        float | None,
+        typer.Option(
+            "--max-age",
+            min=0,
+            help="Refuse a proof whose checkpoint is more than SECONDS old (a genuine old state shown as current).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Verify a listing code, a lease registration or an exported bundle end to end, trusting only the
-    published key(s)."""
-    from anju.client import AnjuClient, VerifiedHistory, VerifiedListing, VerifiedRegistration, verify_bundle
+    published key(s). It says how old the proof is: the time of the checkpoint it rests on."""
+    from anju.client import (
+        AnjuClient,
+        VerifiedHistory,
+        VerifiedListing,
+        VerifiedRegistration,
+        check_fresh,
+        verify_bundle,
+    )
     from anju.client.sdk import REGISTRATION_NUMBER
     from anju.errors import AnjuError
 
@@ -432,10 +447,15 @@ def check(
                 console.print("[red]checking a bundle offline needs --key (the node's published verifier key)[/red]")
                 raise typer.Exit(2)
             result = verify_bundle(bundle, trust, date)
+            check_fresh(result.checkpoint, max_age)
         else:
             if not keys:
                 console.print("[yellow]no --key given: trusting the key the server reports (first use)[/yellow]")
-            client = _client(server, None) if not keys else AnjuClient(server, verifier_keys=keys, threshold=threshold)
+            client = (
+                _client(server, None, max_age=max_age)
+                if not keys
+                else AnjuClient(server, verifier_keys=keys, threshold=threshold, max_age=max_age)
+            )
             with client:
                 if REGISTRATION_NUMBER.fullmatch(target):
                     result = client.verify_registration(target, date)
@@ -444,6 +464,7 @@ def check(
     except AnjuError as exc:
         _emit({"ok": False, **exc.to_json()}, as_json, f"[red]NOT VERIFIED[/red] {exc.diagnostics()}")
         raise typer.Exit(1) from None
+    proven = f"proven as of {result.checkpoint.time}, height {result.checkpoint.height}"
     if isinstance(result, VerifiedListing):
         out = {
             "ok": True,
@@ -458,6 +479,7 @@ def check(
             "rent": result.listing["rent"],
             "publisher": result.listing["publisher"],
             "publisher_role": result.listing["publisher_role"],
+            "as_of": result.checkpoint.time,
             "checkpoint": {"size": result.checkpoint.size, "height": result.checkpoint.height},
         }
         colour = "green" if result.live else "yellow"
@@ -466,7 +488,7 @@ def check(
             f"title attested, published by the {result.listing['publisher_role']}; "
             f"status [{colour}]{result.status}[/{colour}]"
             + (f" ({result.reason})" if result.reason else "")
-            + f" at {result.date}; proven at height {result.checkpoint.height}"
+            + f" at {result.date}; {proven}"
         )
     elif isinstance(result, VerifiedRegistration):
         lease = result.lease
@@ -491,8 +513,7 @@ def check(
             f"[green]VERIFIED[/green] lease registration {result.number} (registered {result.registered_on} by the "
             f"housing authority): lease {lease['id']}, {lease['start']} to {lease['ends_on']}, "
             f"{result.unit['street']} · {result.unit['neighbourhood']}, tenant {lease['tenant'][:16]}…; "
-            f"{result.phase} on {result.date}, as the ledger stood at height {result.checkpoint.height} "
-            f"({result.checkpoint.time})"
+            f"{result.phase} on {result.date}; {proven}"
         )
     else:
         assert isinstance(result, VerifiedHistory)
@@ -505,12 +526,12 @@ def check(
             "payments": len(result.payments),
             "identity": result.identity,
             "identity_attested": result.identity_attested,
+            "as_of": result.checkpoint.time,
             "checkpoint": {"size": result.checkpoint.size, "height": result.checkpoint.height},
         }
         human = (
             f"[green]VERIFIED[/green] rental history of {result.party[:16]}…: {len(result.leases)} leases, "
-            f"{len(result.payments)} payments, credit score {result.score}; proven at height "
-            f"{result.checkpoint.height}"
+            f"{len(result.payments)} payments, credit score {result.score}; {proven}"
         )
         if result.identity is not None:
             from rich.markup import escape

@@ -30,6 +30,7 @@ from anju.client.verify import (
     VerifiedListing,
     VerifiedRegistration,
     canonical_code,
+    check_fresh,
     check_history,
     check_listing,
     check_registration,
@@ -124,7 +125,11 @@ class AnjuClient:
     """A client of one Anju node that trusts only the given verifier key(s).
 
     ``threshold``: how many of the keys must have signed a checkpoint; None (the default) is one
-    for a single key and ⌊2n/3⌋ + 1 for n keys, as a consortium cosigns (see :meth:`Trust.of`)."""
+    for a single key and ⌊2n/3⌋ + 1 for n keys, as a consortium cosigns (see :meth:`Trust.of`).
+    ``max_age``: refuse answers proven against a checkpoint whose block time is more than that many
+    seconds ago (a server can keep answering from an old, genuinely signed snapshot; only the
+    client knows how old is too old). Whatever ``max_age``, once a checkpoint of log size N has
+    been seen, an answer proven against a smaller log is refused (reason ``stale``)."""
 
     def __init__(
         self,
@@ -133,6 +138,7 @@ class AnjuClient:
         *,
         verifier_keys: Sequence[str] = (),
         threshold: int | None = None,
+        max_age: float | None = None,
         timeout: float = 30.0,
         retries: int = 3,
         transport: httpx.BaseTransport | None = None,
@@ -140,7 +146,10 @@ class AnjuClient:
         keys = ([verifier_key] if verifier_key else []) + list(verifier_keys)
         if not keys:
             raise ValueError("give the node's published verifier key (verifier_key=...) or verifier_keys")
+        if max_age is not None and not max_age >= 0:
+            raise ValueError("max_age is a number of seconds, at least 0")
         self.trust = Trust.of(keys, threshold)
+        self.max_age = max_age
         self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
         self.retries = retries
         self.latest: Checkpoint | None = None
@@ -175,31 +184,36 @@ class AnjuClient:
 
     # -- checkpoints ---------------------------------------------------------------------------------
     def see(self, note: str) -> Checkpoint:
-        """Open a checkpoint note with the trusted keys and check it is consistent with those seen before."""
+        """Open a checkpoint note with the trusted keys and check it against the latest one seen:
+        it must tell the same history (:func:`_one_history`), must not be older (a server
+        replaying an old answer: CHECKPOINT_INVALID, reason ``stale``), and a larger log must
+        extend the smaller (RFC 9162 consistency)."""
         cp = self.trust.open(note)
         old = self.latest
         if self._chain_id is not None and cp.origin != self._chain_id:
             raise VerificationError(
                 "CHECKPOINT_INVALID", "checkpoint of another chain", reason="wrong_origin", origin=cp.origin
             )
+        check_fresh(cp, self.max_age)
         if old is None:
             self.latest = cp
             return cp
-        lo, hi = (old, cp) if old.size <= cp.size else (cp, old)
-        if lo.size == hi.size:
-            if lo.root != hi.root:
-                raise VerificationError(
-                    "PROOF_INVALID",
-                    "two checkpoints of the same size with different roots",
-                    size=lo.size,
-                    first=old.to_text(),
-                    second=cp.to_text(),
-                )
-        elif lo.size > 0:
-            ans = self._json("/proofs/consistency", params={"first": lo.size, "second": hi.size})
+        _one_history(old, cp)
+        if cp.size < old.size:
+            raise VerificationError(
+                "CHECKPOINT_INVALID",
+                "the answer is proven against an older checkpoint than one already seen",
+                reason="stale",
+                size=cp.size,
+                seen_size=old.size,
+                height=cp.height,
+                seen_height=old.height,
+            )
+        if 0 < old.size < cp.size:
+            ans = self._json("/proofs/consistency", params={"first": old.size, "second": cp.size})
             proof = [unb64(h, "consistency hash") for h in ans.get("hashes", [])]
-            merkle.verify_consistency(lo.size, hi.size, proof, lo.root, hi.root)
-        if cp.size >= old.size:
+            merkle.verify_consistency(old.size, cp.size, proof, old.root, cp.root)
+        if (cp.size, cp.height) >= (old.size, old.height):
             self.latest = cp
         return cp
 
@@ -402,6 +416,25 @@ class AnjuClient:
                             yield ev
             except (httpx.TransportError, httpx.RemoteProtocolError):
                 time.sleep(0.5)
+
+
+def _one_history(a: Checkpoint, b: Checkpoint) -> None:
+    """Two checkpoints the trusted keys signed must describe one history, or the signers
+    equivocated (PROOF_INVALID, both notes' texts as evidence): one height is one block; a later
+    block has a log at least as large and a time no earlier; and one log size is one log root
+    and one state (a block without transactions changes neither)."""
+    lo, hi = (a, b) if (a.height, a.size) <= (b.height, b.size) else (b, a)
+    if lo.height == hi.height and lo != hi:
+        problem = "two checkpoints of the same height differ"
+    elif lo.size > hi.size or lo.time > hi.time:
+        problem = "a later block has a smaller log or an earlier time"
+    elif lo.size == hi.size and lo.root != hi.root:
+        problem = "two checkpoints of the same size with different roots"
+    elif lo.size == hi.size and lo.state_root != hi.state_root:
+        problem = "two checkpoints of the same log with different state roots"
+    else:
+        return
+    raise VerificationError("PROOF_INVALID", problem, size=lo.size, first=a.to_text(), second=b.to_text())
 
 
 def iter_sse(lines: Iterable[str]) -> Iterator[dict[str, str]]:

@@ -12,6 +12,7 @@ import base64
 import binascii
 import dataclasses
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -115,6 +116,26 @@ def _one_name_per_key(verifiers: Sequence[Verifier]) -> None:
                 names=[seen[v.public], v.name],
             )
         seen[v.public] = v.name
+
+
+def check_fresh(cp: Checkpoint, max_age: float | None, now: float | None = None) -> None:
+    """Refuse ``cp`` if its block time is more than ``max_age`` seconds before ``now`` (default: the
+    clock): CHECKPOINT_INVALID, reason ``stale``. A genuine checkpoint stays valid forever, so a
+    server (or a bundle's holder) can present an old state as current; a reader who needs a recent
+    one says how old is too old (None: any age)."""
+    if max_age is None:
+        return
+    made = datetime.fromisoformat(cp.time.replace("Z", "+00:00")).timestamp()
+    at = time.time() if now is None else now
+    if made < at - max_age:
+        raise _fail(
+            "CHECKPOINT_INVALID",
+            f"the checkpoint is {at - made:.0f} s old, more than {max_age:g} s",
+            reason="stale",
+            time=cp.time,
+            height=cp.height,
+            max_age=max_age,
+        )
 
 
 def verify_tx(leaf_b64: Any, index: Any, hashes: Any, cp: Checkpoint, txid: str | None = None) -> Tx:
