@@ -22,7 +22,8 @@ from anju.chain.node import Node, now_rfc3339
 
 class Liar:
     """Alters JSON answers: a state value, a proof hash, or a transaction leaf; or (``stale``)
-    answers every GET of a path with its first proven answer, genuinely signed but old."""
+    answers every GET of a path with its first proven answer, genuinely signed but old; or
+    (``other_key``) answers ``/units/<id>`` with the genuine proof that ``unit/NOPE`` is absent."""
 
     def __init__(self, app: ASGIApp, mode: str) -> None:
         self.app = app
@@ -33,6 +34,8 @@ class Liar:
         if scope["type"] != "http" or scope["method"] != "GET" or "/api/v1/" not in scope["path"]:
             await self.app(scope, receive, send)
             return
+        if self.mode == "other_key" and scope["path"].startswith("/api/v1/units/"):
+            scope = {**scope, "path": "/api/v1/state/unit/NOPE", "raw_path": b"/api/v1/state/unit/NOPE"}
         chunks: list[bytes] = []
         start: Message = {}
 

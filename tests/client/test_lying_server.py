@@ -145,3 +145,33 @@ def test_check_fresh_measures_against_the_block_time() -> None:
     with pytest.raises(VerificationError) as info:
         check_fresh(cp, 60, made + 61)
     assert info.value.details["reason"] == "stale"
+
+
+def test_sdk_refuses_a_record_about_another_key(kv_ledger: Path, start_server: Callable[..., Server]) -> None:
+    """Asked for unit U, the server proves that unit/NOPE does not exist: a valid proof, of the wrong key."""
+    liar = start_server(kv_ledger, "--lie", "other_key")
+    post(liar, env(SigningKey.generate(), 1), wait=True)
+    client = AnjuClient(liar.url, liar.vkey)
+    unit = "0123456789abcdef"
+    with pytest.raises(VerificationError) as info:
+        client.record(f"/units/{unit}")
+    assert info.value.code == "PROOF_INVALID"
+    assert (info.value.details["key"], info.value.details["got"]) == (f"unit/{unit}", "unit/NOPE")
+    for path in (f"/units/{unit}/leases", "/state/unit/NOPE", f"/units/{unit}?x=1", "/things/1"):
+        with pytest.raises(VerificationError) as info:
+            client.record(path)
+        assert info.value.code == "BAD_REQUEST", path
+
+
+def test_every_record_route_of_the_api_has_its_state_key() -> None:
+    """The SDK's path → key table covers every API route that answers one proven record."""
+    from anju.api import schemas
+    from anju.api.registry_routes import registry_router
+    from anju.client.sdk import RECORD_PATHS, record_key
+
+    router = registry_router(None, None)  # type: ignore[arg-type]  # (routes only: nothing is served)
+    paths = [r.path for r in router.routes if getattr(r, "response_model", None) is schemas.Record]
+    assert len(paths) == len(RECORD_PATHS), paths
+    for path in paths:
+        collection = path.split("/")[3]
+        assert record_key(f"/{collection}/abc123") == f"{RECORD_PATHS[collection]}/abc123", path

@@ -120,6 +120,24 @@ class ProvenState:
 REGISTRATION_NUMBER = re.compile(r"XH[0-9]{12}")
 """A lease registration number: XH, the year, then an eight-digit counter."""
 
+RECORD_PATHS: Mapping[str, str] = {"listings": "listing", "units": "unit", "leases": "lease", "parties": "party"}
+"""The API's record routes ``/<collection>/<id>`` and the state key prefix each one proves,
+``<prefix>/<id>`` (docs/PROTOCOL.md, "Registry queries"; the registry's key layout)."""
+
+_RECORD_PATH = re.compile(rf"/({'|'.join(RECORD_PATHS)})/([0-9A-Za-z]+)")
+
+
+def record_key(path: str) -> str:
+    """The state key a record path must be answered about (``/units/<id>`` → ``unit/<id>``):
+    a server answering with another key's (valid) proof, say an absence proof of a key that
+    never existed, would otherwise pass for the record asked for. BAD_REQUEST for another path."""
+    m = _RECORD_PATH.fullmatch(path)
+    if m is None:
+        raise VerificationError(
+            "BAD_REQUEST", f"not a record path (/{{{', '.join(RECORD_PATHS)}}}/<id>)", path=path[:200]
+        )
+    return f"{RECORD_PATHS[m[1]]}/{m[2]}"
+
 
 class AnjuClient:
     """A client of one Anju node that trusts only the given verifier key(s).
@@ -329,11 +347,15 @@ class AnjuClient:
         return ProvenState(key, ans["value"], cp)
 
     def record(self, path: str) -> ProvenState:
-        """A registry record (``/units/<id>``, ``/parties/<key>``, ...) with its proof verified."""
+        """A registry record (``/units/<id>``, ``/parties/<key>``, ...) with its proof verified; the
+        answer must be about the key the path names (:func:`record_key`), as for :meth:`state`."""
+        key = record_key(path)
         ans = self._json(path)
+        if ans.get("key") != key:
+            raise VerificationError("PROOF_INVALID", "the answer is for another key", key=key, got=ans.get("key"))
         cp = self.see(ans["checkpoint"])
-        verify_state(ans["key"], ans["value"], ans["proof"], cp)
-        return ProvenState(ans["key"], ans["value"], cp)
+        verify_state(key, ans["value"], ans["proof"], cp)
+        return ProvenState(key, ans["value"], cp)
 
     def listing_bundle(self, code: str) -> dict[str, Any]:
         bundle: dict[str, Any] = self._json(f"/codes/{code}")
