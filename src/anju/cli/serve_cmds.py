@@ -424,6 +424,7 @@ def check(
         VerifiedListing,
         VerifiedRegistration,
         check_fresh,
+        load_bundle,
         verify_bundle,
     )
     from anju.client.sdk import REGISTRATION_NUMBER
@@ -442,7 +443,7 @@ def check(
     try:
         trust = _trust(keys, threshold)
         if path.suffix == ".json" or path.exists():
-            bundle = json.loads(path.read_text())
+            bundle = load_bundle(path.read_bytes())
             if trust is None:
                 console.print("[red]checking a bundle offline needs --key (the node's published verifier key)[/red]")
                 raise typer.Exit(2)

@@ -13,6 +13,7 @@ from anju.client.verify import (
     check_listing,
     check_registration,
     disclose,
+    load_bundle,
     open_bundle,
     verify_bundle,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "check_registration",
     "disclose",
     "iter_sse",
+    "load_bundle",
     "load_key",
     "open_bundle",
     "verify_bundle",

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from anju.crypto import jcs
 from anju.crypto.commitments import opens
 from anju.crypto.tx import Tx, parse_and_verify
@@ -157,7 +155,15 @@ def verify_tx(leaf_b64: Any, index: Any, hashes: Any, cp: Checkpoint, txid: str 
 
 
 def verify_state(key: str, value: Any, proof: Any, cp: Checkpoint) -> None:
-    """Check that under the checkpoint's state root ``key`` holds ``value`` (None: is absent)."""
+    """Check that under the checkpoint's state root ``key`` holds ``value`` (None: is absent).
+
+    The value must lie in Anju's JSON domain (I-JSON: integers within ±(2^53-1), no floats):
+    JCS of anything else is not what the ledger hashed (NaN is written as null, a float as 1.0), so
+    a value parsed loosely could verify as another one."""
+    try:
+        jcs.check_domain(value)
+    except AnjuError as exc:
+        raise _fail("PROOF_INVALID", f"the value is not Anju JSON: {exc.message}", key=key) from None
     raw = None if value is None else jcs.canonicalize(value)
     if not isinstance(proof, Mapping):
         raise _fail("PROOF_INVALID", "state proof missing", key=key)
@@ -594,4 +600,9 @@ def verify_bundle(
 
 
 def load_bundle(data: bytes | str) -> Any:
-    return orjson.loads(data)
+    """A bundle file's JSON, read strictly (RFC 8259: no NaN or Infinity, which Python's json
+    reads as floats that would then be hashed as something else); PROOF_INVALID if it is not."""
+    try:
+        return jcs.loads(data)
+    except AnjuError as exc:
+        raise _fail("PROOF_INVALID", f"the bundle is not strict JSON: {exc.message}") from None
