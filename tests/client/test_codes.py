@@ -51,3 +51,15 @@ def test_the_client_judges_a_leases_phase_as_the_registry_does(start: str, ends_
 
     lease = {"start": start, "ends_on": ends_on}
     assert client_phase(lease, date) == lease_phase(lease, date)
+
+
+@given(st.text(alphabet="0123456789abcdef", min_size=64, max_size=64))
+def test_the_client_derives_ids_and_codes_from_a_txid_as_the_registry_does(txid: str) -> None:
+    """A verifier binds a listing's id and code to its listing.publish txid by the registry's rules."""
+    from itertools import islice
+
+    from anju.client.verify import code_candidates, new_id
+    from anju.registry import layout
+
+    assert new_id(txid) == layout.new_id(txid)
+    assert list(islice(code_candidates(txid), 4)) == list(islice(vcode.candidates(txid), 4))

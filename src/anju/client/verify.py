@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import hashlib
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -216,7 +217,8 @@ def open_bundle(bundle: Any, trust: Trust | str) -> VerifiedBundle:
 
 
 # -- listings -------------------------------------------------------------------------------------
-_CODE_ALPHABET = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")  # Crockford base32: no I, L, O, U
+_CODE_ALPHABET_ORDER = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+_CODE_ALPHABET = frozenset(_CODE_ALPHABET_ORDER)
 _CODE_READS_AS = {"O": "0", "I": "1", "L": "1"}
 
 
@@ -282,6 +284,86 @@ def _tx_of(vb: VerifiedBundle, txid: Any, kind: str, signer_any: Sequence[str] |
     return tx
 
 
+# A lying checkpoint signer can sign any state, but not the parties' transactions: every record is
+# bound to the transaction that created it, by its id (docs/REGISTRY.md: an object's id is the
+# first 16 hex digits of that txid) and by the fields that transaction set and nothing changes later.
+UNIT_REGISTERED = ("district", "street", "neighbourhood", "address_commitment", "floor_area_m2", "rooms")
+"""A unit's fields as its ``unit.register`` set them (no transaction changes them)."""
+LISTING_PUBLISHED = ("unit", "mandate", "rent", "deposit", "available_from", "min_term_months", "description", "photos")
+"""A listing's fields as its ``listing.publish`` set them (renewals and withdrawals change none)."""
+LISTING_FROM_UNIT = ("district", "street", "neighbourhood", "rooms", "floor_area_m2")
+"""A listing's copy of its unit's public place and size."""
+LEASE_TERMS = ("end", "rent", "deposit", "payment_day", "notice_days", "collector", "document_hash")
+"""The terms both sides sign in ``lease.sign`` and ``lease.renew`` (a termination moves
+``ends_on``, never ``end``)."""
+LEASE_SIGNED = ("unit", "landlord", "tenant", "mandate", "listing", "parent", "start", *LEASE_TERMS)
+"""A ``lease.sign`` body's fields as the lease keeps them (a renewal's start, unit, sides and
+parent come from the lease it continues instead)."""
+MAX_CODE_CANDIDATES = 64
+"""How far down a txid's code candidates a verifier follows (each one before the code must be
+proven taken): 63 collisions of 50-bit codes in a row do not happen to a genuine listing."""
+
+
+def new_id(txid: str) -> str:
+    """The id of the object a transaction created (the registry's ``layout.new_id``)."""
+    return txid[:16]
+
+
+def _encode_code(n: int) -> str:
+    return "".join(_CODE_ALPHABET_ORDER[(n >> (5 * (9 - i))) & 31] for i in range(10))
+
+
+def code_candidates(txid: str) -> Iterator[str]:
+    """The listing codes a ``listing.publish`` txid gives, in the registry's order of trying them
+    (``vcode.candidates``; docs/REGISTRY.md, "Listings and codes"): its first 50 bits, then those
+    of SHA-256("anju-listing-code" ‖ LF ‖ txid ‖ LF ‖ i) for i = 1, 2, ..."""
+    yield _encode_code(int(txid[:13], 16) >> 2)
+    i = 1
+    while True:
+        digest = hashlib.sha256(f"anju-listing-code\n{txid}\n{i}".encode()).hexdigest()
+        yield _encode_code(int(digest[:13], 16) >> 2)
+        i += 1
+
+
+def _differing(record: Mapping[str, Any], body: Mapping[str, Any], fields: Iterable[str]) -> list[str]:
+    """The ``fields`` on which a record differs from the transaction body that set them."""
+    return [f for f in fields if record.get(f) != body.get(f)]
+
+
+def _check_made_by(record: Mapping[str, Any], tx: Tx, fields: Iterable[str], what: str) -> None:
+    """``record`` is the one ``tx`` created: its id is derived from the txid and ``fields`` are the body's."""
+    _need(record.get("id") == new_id(tx.txid), f"the {what}'s id is not derived from its {tx.kind}", txid=tx.txid)
+    differ = _differing(record, tx.body, fields)
+    _need(not differ, f"the {what} does not say what its {tx.kind} said", fields=differ, txid=tx.txid)
+
+
+def _check_unit(vb: VerifiedBundle, unit: Mapping[str, Any]) -> None:
+    """The unit is the one its owner registered: id, place and size from the owner's ``unit.register``."""
+    rtx = _tx_of(vb, unit.get("registered_tx"), "unit.register", [unit["owner"]])
+    _check_made_by(unit, rtx, UNIT_REGISTERED, "unit")
+
+
+def _check_code(vb: VerifiedBundle, code: str, lid: str, txid: str) -> None:
+    """``code`` is the one the registry gave the listing published by ``txid``: the first of the
+    txid's candidates that no listing held yet, so each candidate before it is proven taken (a
+    code is never freed) by another listing."""
+    for i, candidate in enumerate(code_candidates(txid)):
+        if candidate == code:
+            return
+        _need(
+            i + 1 < MAX_CODE_CANDIDATES,
+            "the code is not derived from the listing.publish transaction",
+            listing_code=code,
+        )
+        taken = vb.state.get(f"code/{candidate}")
+        _need(
+            isinstance(taken, Mapping) and taken.get("code") == candidate and taken.get("listing") != lid,
+            "the code is not derived from the listing.publish transaction (an earlier candidate is not proven taken)",
+            listing_code=code,
+            candidate=candidate,
+        )
+
+
 def check_listing(vb: VerifiedBundle, code: str, date: str | None = None) -> VerifiedListing:
     """Re-derive from proven records alone that the listing with ``code`` is genuine, and its status."""
     at = date or today()
@@ -303,6 +385,9 @@ def check_listing(vb: VerifiedBundle, code: str, date: str | None = None) -> Ver
         isinstance(unit, Mapping) and unit.get("id") == listing["unit"], "the unit does not exist", unit=listing["unit"]
     )
     _need(unit.get("owner") == listing.get("owner"), "the listing's owner is not the unit's owner")
+    _check_unit(vb, unit)
+    differ = _differing(listing, unit, LISTING_FROM_UNIT)
+    _need(not differ, "the listing does not describe its unit as registered", fields=differ)
     _need(unit.get("title") is not None and unit["title"] == listing.get("title"), "the unit's title is not attested")
     title = vb.get(f"title/{unit['title']}")
     _need(
@@ -347,6 +432,8 @@ def check_listing(vb: VerifiedBundle, code: str, date: str | None = None) -> Ver
         signers = [listing["publisher"]] + ([listing["agent"]] if listing.get("agent") else [])
     ptx = _tx_of(vb, listing.get("published_tx"), "listing.publish", signers)
     _need(ptx.body.get("unit") == unit["id"], "the listing.publish transaction is for another unit")
+    _check_made_by(listing, ptx, LISTING_PUBLISHED, "listing")
+    _check_code(vb, code, lid, ptx.txid)
     status, reason = listing_status(listing, mandate, at)
     return VerifiedListing(
         code,
@@ -463,6 +550,20 @@ def _disclosed(record: Mapping[str, Any], disclosure: Any) -> str:
     return str(disclosure["identity"])
 
 
+def _check_signed_lease(vb: VerifiedBundle, lease: Mapping[str, Any], signer: str) -> Tx:
+    """The lease is the one its sides signed: its ``lease.sign`` (or, for a renewal, the
+    ``lease.renew`` naming the lease it continues) is proven, signed by ``signer``, the lease's id
+    is derived from it and its terms are the signed ones."""
+    if lease.get("previous"):
+        tx = _tx_of(vb, lease.get("signed_tx"), "lease.renew", [signer])
+        _need(tx.body.get("previous") == lease["previous"], "the renewal does not continue that lease")
+        _check_made_by(lease, tx, LEASE_TERMS, "lease")
+    else:
+        tx = _tx_of(vb, lease.get("signed_tx"), "lease.sign", [signer])
+        _check_made_by(lease, tx, LEASE_SIGNED, "lease")
+    return tx
+
+
 def check_history(vb: VerifiedBundle) -> VerifiedHistory:
     """Re-derive a tenant's history from proven records: leases, payments and credit score."""
     party = vb.subject
@@ -475,11 +576,7 @@ def check_history(vb: VerifiedBundle) -> VerifiedHistory:
     leases = [v for k, v in vb.state.items() if k.startswith("lease/")]
     for lease in leases:
         _need(isinstance(lease, Mapping) and lease.get("tenant") == party, "a lease of the bundle is not the party's")
-        if lease.get("previous"):  # a renewal: both sides signed lease.renew, naming the lease it continues
-            tx = _tx_of(vb, lease.get("signed_tx"), "lease.renew", [party])
-            _need(tx.body.get("previous") == lease["previous"], "the renewal does not continue that lease")
-        else:
-            _tx_of(vb, lease.get("signed_tx"), "lease.sign", [party])
+        _check_signed_lease(vb, lease, party)
     lease_ids = {lease["id"] for lease in leases}
     payments = [v for k, v in vb.state.items() if k.startswith("payment/")]
     for pay in payments:
@@ -550,15 +647,10 @@ def check_registration(vb: VerifiedBundle, number: str, date: str | None = None)
     _need(isinstance(meta, Mapping) and isinstance(meta.get("authority"), str), "no proven housing authority key")
     rtx = _tx_of(vb, registration.get("tx"), "lease.register", [meta["authority"]])
     _need(rtx.body.get("lease") == lid, "the lease.register transaction registers another lease")
-    kind = "lease.renew" if lease.get("previous") else "lease.sign"
-    stx = _tx_of(vb, lease.get("signed_tx"), kind, [lease["tenant"]])  # (the landlord side: checked at registration)
-    if kind == "lease.sign":
-        _need(
-            stx.body.get("unit") == lease["unit"] and stx.body.get("tenant") == lease["tenant"],
-            "the lease.sign transaction is for another unit or tenant",
-        )
+    _check_signed_lease(vb, lease, lease["tenant"])  # (the landlord side: checked at registration)
     unit = vb.get(f"unit/{lease['unit']}")
     _need(isinstance(unit, Mapping) and unit.get("id") == lease["unit"], "the unit is not proven", unit=lease["unit"])
+    _check_unit(vb, unit)
     termination = lease.get("termination")
     if isinstance(termination, Mapping) and termination.get("tx"):
         ttx = _tx_of(vb, termination["tx"], "lease.terminate", None)
