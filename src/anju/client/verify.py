@@ -368,8 +368,8 @@ def check_listing(vb: VerifiedBundle, code: str, date: str | None = None) -> Ver
     """Re-derive from proven records alone that the listing with ``code`` is genuine, and its status."""
     at = date or today()
     entry = vb.get(f"code/{code}")
-    _need(isinstance(entry, Mapping), "the code is proven absent: no listing has it", code=code)
-    _need(entry.get("code") == code, "the code record names another code", code=code)
+    _need(isinstance(entry, Mapping), "the code is proven absent: no listing has it", listing_code=code)
+    _need(entry.get("code") == code, "the code record names another code", listing_code=code)
     lid = entry["listing"]
     listing = vb.get(f"listing/{lid}")
     _need(
