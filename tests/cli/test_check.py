@@ -91,3 +91,11 @@ def test_check_says_how_old_the_proof_is_and_refuses_an_old_one(tmp_path: Path) 
     fresh = _bundle(tmp_path, 1, proves=True, time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"))
     code, out = _check(str(fresh), "--key", VKEYS[0], "--max-age", "3600")
     assert code == 0 and out["ok"], out
+
+
+def test_check_pinned_to_a_chain_refuses_another(tmp_path: Path) -> None:
+    path = _bundle(tmp_path, 1, proves=True)
+    code, out = _check(str(path), "--key", VKEYS[0], "--chain-id", "anju-xuhui-1")
+    assert code == 1 and out["error"]["details"]["reason"] == "wrong_origin", out
+    code, out = _check(str(path), "--key", VKEYS[0], "--chain-id", "anju-forge")
+    assert code == 0 and out["ok"], out

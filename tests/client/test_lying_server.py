@@ -175,3 +175,12 @@ def test_every_record_route_of_the_api_has_its_state_key() -> None:
     for path in paths:
         collection = path.split("/")[3]
         assert record_key(f"/{collection}/abc123") == f"{RECORD_PATHS[collection]}/abc123", path
+
+
+def test_sdk_pinned_to_a_chain_refuses_a_node_of_another(kv_server: Server) -> None:
+    post(kv_server, env(SigningKey.generate(), 1), wait=True)
+    with pytest.raises(VerificationError) as info:
+        AnjuClient(kv_server.url, kv_server.vkey, chain_id="anju-xuhui-1").state("kv/a")
+    assert info.value.code == "CHECKPOINT_INVALID" and info.value.details["reason"] == "wrong_origin"
+    client = AnjuClient(kv_server.url, kv_server.vkey, chain_id=CHAIN)
+    assert client.state("kv/a").value == "b" and client.chain_id == CHAIN

@@ -79,3 +79,15 @@ def test_a_consortium_file_gives_a_quorum_of_distinct_keys(tmp_path: Path) -> No
     for vkeys, threshold in (([*VKEYS[:3], twice], 3), (VKEYS[:4], 1), (VKEYS[:4], 5)):
         with pytest.raises(ConsortiumError):
             trust_of(_consortium(tmp_path, vkeys, threshold))
+
+
+def test_a_pinned_origin_refuses_another_chains_checkpoints() -> None:
+    """Keys that also sign another chain (a test chain, another district) must not make its proofs pass."""
+    note = _note(1)
+    assert Trust.of(VKEYS[0], origin="anju-forge").open(note).origin == "anju-forge"
+    pinned = Trust.of(VKEYS[0], origin="anju-xuhui-1")
+    for _ in range(2):  # (the second time from the cache of opened notes)
+        with pytest.raises(VerificationError) as info:
+            pinned.open(note)
+        assert info.value.code == "CHECKPOINT_INVALID" and info.value.details["reason"] == "wrong_origin"
+        assert info.value.details["origin"] == "anju-forge"

@@ -373,7 +373,7 @@ def tx_get(
     )
 
 
-def _trust(keys: list[str], threshold: int | None) -> Trust | None:
+def _trust(keys: list[str], threshold: int | None, origin: str | None) -> Trust | None:
     """The Trust of ``keys`` (None without keys); a threshold the keys cannot meet is a usage error
     (exit 2), a bad or repeated key a refusal (the caller reports its AnjuError)."""
     from anju.client import Trust
@@ -381,7 +381,7 @@ def _trust(keys: list[str], threshold: int | None) -> Trust | None:
     if not keys:
         return None
     try:
-        return Trust.of(keys, threshold)
+        return Trust.of(keys, threshold, origin)
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -414,6 +414,9 @@ def check(
             help="Refuse a proof whose checkpoint is more than SECONDS old (a genuine old state shown as current).",
         ),
     ] = None,
+    chain_id: Annotated[
+        str | None, typer.Option("--chain-id", help="The chain the proof must be of (its checkpoints' origin).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Verify a listing code, a lease registration or an exported bundle end to end, trusting only the
@@ -441,7 +444,7 @@ def check(
             raise typer.Exit(2) from None
     path = Path(target)
     try:
-        trust = _trust(keys, threshold)
+        trust = _trust(keys, threshold, chain_id)
         if path.suffix == ".json" or path.exists():
             bundle = load_bundle(path.read_bytes())
             if trust is None:
@@ -453,9 +456,9 @@ def check(
             if not keys:
                 console.print("[yellow]no --key given: trusting the key the server reports (first use)[/yellow]")
             client = (
-                _client(server, None, max_age=max_age)
+                _client(server, None, max_age=max_age, chain_id=chain_id)
                 if not keys
-                else AnjuClient(server, verifier_keys=keys, threshold=threshold, max_age=max_age)
+                else AnjuClient(server, verifier_keys=keys, threshold=threshold, max_age=max_age, chain_id=chain_id)
             )
             with client:
                 if REGISTRATION_NUMBER.fullmatch(target):

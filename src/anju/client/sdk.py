@@ -147,7 +147,9 @@ class AnjuClient:
     ``max_age``: refuse answers proven against a checkpoint whose block time is more than that many
     seconds ago (a server can keep answering from an old, genuinely signed snapshot; only the
     client knows how old is too old). Whatever ``max_age``, once a checkpoint of log size N has
-    been seen, an answer proven against a smaller log is refused (reason ``stale``)."""
+    been seen, an answer proven against a smaller log is refused (reason ``stale``).
+    ``chain_id``: the chain the node must be of (reason ``wrong_origin`` otherwise); None: the
+    origin of the first checkpoint seen, and no other one after it."""
 
     def __init__(
         self,
@@ -157,6 +159,7 @@ class AnjuClient:
         verifier_keys: Sequence[str] = (),
         threshold: int | None = None,
         max_age: float | None = None,
+        chain_id: str | None = None,
         timeout: float = 30.0,
         retries: int = 3,
         transport: httpx.BaseTransport | None = None,
@@ -166,13 +169,13 @@ class AnjuClient:
             raise ValueError("give the node's published verifier key (verifier_key=...) or verifier_keys")
         if max_age is not None and not max_age >= 0:
             raise ValueError("max_age is a number of seconds, at least 0")
-        self.trust = Trust.of(keys, threshold)
+        self.trust = Trust.of(keys, threshold, origin=chain_id)
         self.max_age = max_age
         self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
         self.retries = retries
         self.latest: Checkpoint | None = None
         self._seq: dict[str, int] = {}
-        self._chain_id: str | None = None
+        self._chain_id: str | None = chain_id  # (None: the first checkpoint's origin, then only that)
 
     def close(self) -> None:
         self.http.close()

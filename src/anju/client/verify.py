@@ -54,10 +54,13 @@ class Trust:
     """Whose checkpoint signatures are believed: verifier keys and how many must sign.
 
     A note's signers are counted by key name, so ``threshold`` is at most the number of distinct
-    names, and no public key may be trusted twice (under two names it would count twice)."""
+    names, and no public key may be trusted twice (under two names it would count twice).
+    ``origin``: the chain id the checkpoints must be of (None: any the keys sign); keys that sign
+    for several chains (or a test chain) must not make one chain's proofs pass for another's."""
 
     verifiers: tuple[Verifier, ...]
     threshold: int
+    origin: str | None = None
     # notes already verified with these keys (a note's text fixes its signature check's outcome)
     _opened: dict[str, Checkpoint] = field(default_factory=dict, compare=False, repr=False)
 
@@ -68,7 +71,7 @@ class Trust:
             raise ValueError("need at least one verifier key and 1 <= threshold <= number of key names")
 
     @classmethod
-    def of(cls, vkeys: str | Iterable[str], threshold: int | None = None) -> Trust:
+    def of(cls, vkeys: str | Iterable[str], threshold: int | None = None, origin: str | None = None) -> Trust:
         """Trust the verifier keys ``vkeys``. ``threshold=None``: one signature for one key, and
         ⌊2n/3⌋ + 1 for n keys (a consortium's rule, docs/PROTOCOL.md §8): trusting a consortium's
         keys means trusting the consortium, not whichever one member signed."""
@@ -81,23 +84,30 @@ class Trust:
             raise ValueError("need at least one verifier key")
         if threshold is None:
             threshold = quorum(len({v.name for v in verifiers}))
-        return cls(verifiers, threshold)
+        return cls(verifiers, threshold, origin)
 
     def open(self, note: Any) -> Checkpoint:
         """The checkpoint in ``note`` if enough trusted keys signed it; else CHECKPOINT_INVALID."""
         if not isinstance(note, str):
             raise _fail("CHECKPOINT_INVALID", "the checkpoint note is missing", reason="malformed")
-        hit = self._opened.get(note)
-        if hit is not None:
-            return hit
-        try:
-            cp = Checkpoint.open(note, self.verifiers, self.threshold)
-        except VerificationError as exc:
-            code = exc.code if exc.code in ("CHECKPOINT_INVALID", "PROOF_INVALID") else "CHECKPOINT_INVALID"
-            raise _fail(code, f"checkpoint rejected: {exc.message}", **exc.details) from None
-        if len(self._opened) >= 64:
-            self._opened.clear()
-        self._opened[note] = cp
+        cp = self._opened.get(note)
+        if cp is None:
+            try:
+                cp = Checkpoint.open(note, self.verifiers, self.threshold)
+            except VerificationError as exc:
+                code = exc.code if exc.code in ("CHECKPOINT_INVALID", "PROOF_INVALID") else "CHECKPOINT_INVALID"
+                raise _fail(code, f"checkpoint rejected: {exc.message}", **exc.details) from None
+            if len(self._opened) >= 64:
+                self._opened.clear()
+            self._opened[note] = cp
+        if self.origin is not None and cp.origin != self.origin:
+            raise _fail(
+                "CHECKPOINT_INVALID",
+                "checkpoint of another chain",
+                reason="wrong_origin",
+                origin=cp.origin,
+                expected=self.origin,
+            )
         return cp
 
 
