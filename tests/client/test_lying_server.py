@@ -184,3 +184,13 @@ def test_sdk_pinned_to_a_chain_refuses_a_node_of_another(kv_server: Server) -> N
     assert info.value.code == "CHECKPOINT_INVALID" and info.value.details["reason"] == "wrong_origin"
     client = AnjuClient(kv_server.url, kv_server.vkey, chain_id=CHAIN)
     assert client.state("kv/a").value == "b" and client.chain_id == CHAIN
+
+
+def test_sdk_follows_one_chain_even_unpinned() -> None:
+    """Keys that sign two chains: a client that has seen one chain's checkpoint refuses the other's."""
+    first = forge.checkpoint(origin="anju-forge", size=5, root=R1, height=3, state_root=R1, time=T1)
+    other = forge.checkpoint(origin="anju-forge-test", size=5, root=R1, height=4, state_root=R1, time=T2)
+    with pytest.raises(VerificationError) as info:
+        _seen(first, other)
+    assert info.value.code == "CHECKPOINT_INVALID" and info.value.details["reason"] == "wrong_origin"
+    assert _seen(other).chain_id == "anju-forge-test"

@@ -216,6 +216,7 @@ class AnjuClient:
                 "CHECKPOINT_INVALID", "checkpoint of another chain", reason="wrong_origin", origin=cp.origin
             )
         check_fresh(cp, self.max_age)
+        self._chain_id = cp.origin  # (a client follows one chain: the first checkpoint's, if not told)
         if old is None:
             self.latest = cp
             return cp
