@@ -21,16 +21,21 @@ from anju.chain.node import Node, now_rfc3339
 
 
 class Liar:
-    """Alters JSON answers: a state value, a proof hash, or a transaction leaf."""
+    """Alters JSON answers: a state value, a proof hash, or a transaction leaf; or (``stale``)
+    answers every GET of a path with its first proven answer, genuinely signed but old; or
+    (``other_key``) answers ``/units/<id>`` with the genuine proof that ``unit/NOPE`` is absent."""
 
     def __init__(self, app: ASGIApp, mode: str) -> None:
         self.app = app
         self.mode = mode
+        self.first: dict[str, bytes] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET" or "/api/v1/" not in scope["path"]:
             await self.app(scope, receive, send)
             return
+        if self.mode == "other_key" and scope["path"].startswith("/api/v1/units/"):
+            scope = {**scope, "path": "/api/v1/state/unit/NOPE", "raw_path": b"/api/v1/state/unit/NOPE"}
         chunks: list[bytes] = []
         start: Message = {}
 
@@ -54,6 +59,8 @@ class Liar:
         doc = orjson.loads(body)
         if not isinstance(doc, dict) or "error" in doc:
             return body
+        if self.mode == "stale" and "checkpoint" in doc:
+            return self.first.setdefault(path, body)
         if self.mode == "value" and "value" in doc and isinstance(doc["value"], str):
             doc["value"] = doc["value"] + "!"
         elif self.mode == "value" and path.startswith("/api/v1/codes/"):

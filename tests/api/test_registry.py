@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -352,7 +353,8 @@ def test_history_bundle_offline_and_cli(world: World, tmp_path: Path) -> None:
         timeout=60,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert json.loads(out.stdout)["status"] == "withdrawn"
+    checked = json.loads(out.stdout)
+    assert checked["status"] == "withdrawn" and checked["as_of"].startswith(world.end)  # the proof's age
 
 
 def test_owner_is_told_when_an_agency_acts(world: World) -> None:
@@ -588,3 +590,97 @@ def test_a_tenant_discloses_their_identity_in_their_history_bundle(world: World,
     assert out.returncode == 0, out.stdout + out.stderr
     shown = out.stdout + out.stderr  # the human summary goes to the console
     assert "NOT attested by the housing authority" in shown and claim in shown
+
+
+def _signer(world: World) -> SigningKey:
+    """The node's own key: a lying checkpoint signer can sign any state, not the parties' transactions."""
+    from anju.chain.node import read_node_key
+
+    return read_node_key(world.server.data)
+
+
+def _resigned(world: World, bundle: dict[str, Any], edit: dict[str, Any], subject: str | None = None) -> Any:
+    from tests.client.forge import resign
+
+    forged = resign(bundle, _signer(world), edit)
+    return {**forged, "subject": subject or forged["subject"]}
+
+
+def _value(bundle: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return json.loads(json.dumps(next(e["value"] for e in bundle["state"] if e["key"].startswith(prefix))))
+
+
+def test_a_lying_signer_cannot_relabel_or_rewrite_a_listing(world: World) -> None:
+    """Every record of a listing bundle is bound to the transaction that made it: the listing's id and
+    code to its listing.publish, its terms to that body, its unit to the owner's unit.register."""
+    from anju.client.verify import code_candidates
+
+    code = world.extra["code"]
+    bundle = world.server.http.get(f"/api/v1/codes/{code}").json()
+    assert verify_bundle(_resigned(world, bundle, {}), world.server.vkey, world.end).code == code  # type: ignore[union-attr]
+    listing, unit = _value(bundle, "listing/"), _value(bundle, "unit/")
+    lid, uid = listing["id"], unit["id"]
+    fake = "7K3QD9XH2B"  # a code printed on a fake poster, pointed at this genuine listing
+    other = "f" * 16
+    lies = {
+        "another code": (
+            {f"code/{fake}": {"code": fake, "listing": lid}, f"listing/{lid}": {**listing, "code": fake}},
+            fake,
+        ),
+        "another id": (
+            {f"code/{code}": {"code": code, "listing": other}, f"listing/{other}": {**listing, "id": other}},
+            code,
+        ),
+        "half the rent": ({f"listing/{lid}": {**listing, "rent": listing["rent"] // 2}}, code),
+        "another deposit": ({f"listing/{lid}": {**listing, "deposit": 0}}, code),
+        "another street": (
+            {f"unit/{uid}": {**unit, "street": "淮海中路"}, f"listing/{lid}": {**listing, "street": "淮海中路"}},
+            code,
+        ),
+        "a bigger flat": ({f"listing/{lid}": {**listing, "floor_area_m2": 200}}, code),
+    }
+    for name, (edit, subject) in lies.items():
+        with pytest.raises(VerificationError) as info:
+            verify_bundle(_resigned(world, bundle, edit, subject), world.server.vkey, world.end)
+        assert info.value.code == "PROOF_INVALID", name
+    # a code further down the txid's candidates holds only if every earlier one is proven taken
+    first, second = list(islice(code_candidates(listing["published_tx"]), 2))
+    assert first == code
+    moved = {f"code/{second}": {"code": second, "listing": lid}, f"listing/{lid}": {**listing, "code": second}}
+    with pytest.raises(VerificationError, match="earlier candidate"):
+        verify_bundle(_resigned(world, bundle, moved, second), world.server.vkey, world.end)
+    taken = {**moved, f"code/{first}": {"code": first, "listing": other}}
+    assert verify_bundle(_resigned(world, bundle, taken, second), world.server.vkey, world.end).code == second  # type: ignore[union-attr]
+
+
+def test_a_lying_signer_cannot_rewrite_a_registered_lease(world: World) -> None:
+    regs = _registrations(world)
+    renewed = next(n for n, lease in regs if lease.get("previous"))
+    for number in (regs[0][0], renewed):
+        bundle = world.client.registration_bundle(number)
+        assert verify_bundle(_resigned(world, bundle, {}), world.server.vkey, world.end).number == number  # type: ignore[union-attr]
+        lease, unit = _value(bundle, "lease/"), _value(bundle, "unit/")
+        lid, uid = lease["id"], unit["id"]
+        other = "e" * 16
+        lies = {
+            "another id": {
+                f"registration/{number}": {**_value(bundle, "registration/"), "lease": other},
+                f"lease/{other}": {**lease, "id": other},
+            },
+            "ten more years": {f"lease/{lid}": {**lease, "end": "2099-12-31", "ends_on": "2099-12-31"}},
+            "another rent": {f"lease/{lid}": {**lease, "rent": lease["rent"] + 1}},
+            "another start": {f"lease/{lid}": {**lease, "start": "2020-01-01"}} if not lease["previous"] else None,
+            "another street": {f"unit/{uid}": {**unit, "street": "淮海中路"}},
+        }
+        for name, edit in lies.items():
+            if edit is None:
+                continue
+            with pytest.raises(VerificationError) as info:
+                verify_bundle(_resigned(world, bundle, edit), world.server.vkey, world.end)
+            assert info.value.code == "PROOF_INVALID", (number, name)
+    tenant = regs[0][1]["tenant"]
+    history = world.client.history(tenant)
+    lease = _value(history, "lease/")
+    with pytest.raises(VerificationError) as info:
+        verify_bundle(_resigned(world, history, {f"lease/{lease['id']}": {**lease, "rent": 1}}), world.server.vkey)
+    assert info.value.code == "PROOF_INVALID"

@@ -51,3 +51,39 @@ def test_the_client_judges_a_leases_phase_as_the_registry_does(start: str, ends_
 
     lease = {"start": start, "ends_on": ends_on}
     assert client_phase(lease, date) == lease_phase(lease, date)
+
+
+@given(st.text(alphabet="0123456789abcdef", min_size=64, max_size=64))
+def test_the_client_derives_ids_and_codes_from_a_txid_as_the_registry_does(txid: str) -> None:
+    """A verifier binds a listing's id and code to its listing.publish txid by the registry's rules."""
+    from itertools import islice
+
+    from anju.client.verify import code_candidates, new_id
+    from anju.registry import layout
+
+    assert new_id(txid) == layout.new_id(txid)
+    assert list(islice(code_candidates(txid), 4)) == list(islice(vcode.candidates(txid), 4))
+
+
+def test_a_code_proven_absent_is_refused_as_such() -> None:
+    """The evidence names the code ``listing_code``: as ``code`` it clashed with the error's own code."""
+    import pytest
+    from tests.client import forge
+
+    from anju.client import verify_bundle
+    from anju.crypto.keys import SigningKey
+    from anju.errors import VerificationError
+    from anju.ledger.note import vkey_of
+
+    key = SigningKey(b"c" * 32)
+    for entry in (None, {"code": "0000000001", "listing": "a" * 16}):
+        bundle = forge.bundle(
+            "listing",
+            "0000000000",
+            {"code/0000000000": entry},
+            lambda cp: cp.sign(key, "anju-forge"),
+            forge.checkpoint(),
+        )
+        with pytest.raises(VerificationError) as info:
+            verify_bundle(bundle, vkey_of("anju-forge", key.public))
+        assert info.value.code == "PROOF_INVALID" and info.value.details["listing_code"] == "0000000000"

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable
+from itertools import islice
 from typing import Any
 
 import orjson
 
 from anju.api.snapshot import Snapshot
+from anju.client.verify import MAX_CODE_CANDIDATES
+from anju.registry import vcode
 from anju.registry.credit import chunk_keys, chunk_of
 
 FORMAT = "anju-bundle-v1"
@@ -77,6 +80,10 @@ def listing_bundle(snap: Snapshot, chain_id: str, code: str, listing_id: str) ->
     b.key("meta/registry")  # the housing authority's key: who may attest titles
     b.key(f"code/{code}")
     listing = b.key(f"listing/{listing_id}")
+    for taken in islice(vcode.candidates(listing["published_tx"]), MAX_CODE_CANDIDATES):
+        if taken == code:
+            break
+        b.key(f"code/{taken}")  # a code tried before this one, held by another listing (verifiers check)
     unit = b.key(f"unit/{listing['unit']}")
     title = b.key(f"title/{listing['title']}") if listing.get("title") else None
     mandate = b.key(f"mandate/{listing['mandate']}") if listing.get("mandate") else None
@@ -151,7 +158,7 @@ def registration_bundle(snap: Snapshot, chain_id: str, number: str) -> dict[str,
     b.key("meta/registry")  # the housing authority's key: who registers leases
     reg = b.key(f"registration/{number}")
     lease = b.key(f"lease/{reg['lease']}")
-    b.key(f"unit/{lease['unit']}")
+    unit = b.key(f"unit/{lease['unit']}")
     for who in (lease["tenant"], lease["landlord"], lease.get("agency")):
         if who:
             b.key(f"party/{who}")
@@ -161,6 +168,7 @@ def registration_bundle(snap: Snapshot, chain_id: str, number: str) -> dict[str,
             lease.get("signed_tx"),
             lease["registration"]["tx"],
             termination.get("tx") if isinstance(termination, dict) else None,
+            unit.get("registered_tx") if isinstance(unit, dict) else None,
         ]
     )
     parent, depth = lease.get("parent"), 0

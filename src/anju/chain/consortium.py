@@ -35,7 +35,7 @@ from anju.chain.abci.cosign import threshold_for
 from anju.chain.executor import canonical_genesis
 from anju.chain.node import DB_NAME, GENESIS_NAME, KEY_NAME, now_rfc3339, write_genesis
 from anju.crypto.keys import SigningKey
-from anju.ledger.note import vkey_of
+from anju.ledger.note import Verifier, quorum, vkey_of
 from anju.ledger.store import BlockRecord, Store
 from anju.registry import edition
 from anju.registry.machine import genesis_params
@@ -365,9 +365,20 @@ def load(directory: Path) -> dict[str, Any]:
 
 
 def trust_of(directory: Path) -> tuple[list[str], int]:
-    """The members' verifier keys and the threshold: what a client trusts (``AnjuClient(verifier_keys=…)``)."""
+    """The members' verifier keys and the threshold: what a client trusts (``AnjuClient(verifier_keys=…)``).
+
+    ConsortiumError if ``consortium.json`` lists one member key twice (it would count as two
+    signers) or names a threshold other than a quorum of its members (⌊2n/3⌋+1 up to n): the file
+    is a client's root of trust, and `init` never writes either."""
     layout = load(directory)
-    return [m["vkey"] for m in layout["members"]], int(layout["threshold"])
+    vkeys = [m["vkey"] for m in layout["members"]]
+    threshold = int(layout["threshold"])
+    publics = {Verifier.from_vkey(k).public for k in vkeys}
+    if len(publics) != len(vkeys):
+        raise ConsortiumError(f"{Path(directory) / LAYOUT} lists one member key twice")
+    if not vkeys or not quorum(len(vkeys)) <= threshold <= len(vkeys):
+        raise ConsortiumError(f"{Path(directory) / LAYOUT}: threshold {threshold} is not a quorum of {len(vkeys)}")
+    return vkeys, threshold
 
 
 def nodes_of(layout: dict[str, Any]) -> list[NodeInfo]:

@@ -13,6 +13,7 @@ from anju.cli.main import JsonOpt, _emit, app, console
 
 if TYPE_CHECKING:
     from anju.api.app import Settings
+    from anju.client.verify import Trust
 
 tx_app = typer.Typer(help="Build, sign and submit transactions; look them up.", no_args_is_help=True)
 app.add_typer(tx_app, name="tx")
@@ -273,13 +274,13 @@ def _coerce(value: str) -> Any:
     return out if not isinstance(out, float) else value
 
 
-def _client(server: str, key: str | None) -> Any:
+def _client(server: str, key: str | None, **options: Any) -> Any:
     import httpx
 
     from anju.client import AnjuClient
 
     vkey = key or httpx.get(server.rstrip("/") + "/api/v1/node", timeout=10).json()["verifier_key"]
-    return AnjuClient(server, vkey)
+    return AnjuClient(server, vkey, **options)
 
 
 @tx_app.command("send")
@@ -372,6 +373,20 @@ def tx_get(
     )
 
 
+def _trust(keys: list[str], threshold: int | None, origin: str | None) -> Trust | None:
+    """The Trust of ``keys`` (None without keys); a threshold the keys cannot meet is a usage error
+    (exit 2), a bad or repeated key a refusal (the caller reports its AnjuError)."""
+    from anju.client import Trust
+
+    if not keys:
+        return None
+    try:
+        return Trust.of(keys, threshold, origin)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def check(
     target: Annotated[
@@ -383,36 +398,68 @@ def check(
         list[str] | None,
         typer.Option("--key", help="A trusted verifier key (repeat it for a consortium's members)."),
     ] = None,
-    threshold: Annotated[int, typer.Option(help="How many of the --key members must have signed.")] = 1,
+    threshold: Annotated[
+        int | None,
+        typer.Option(help="How many of the --key members must have signed (default: ⌊2n/3⌋+1 of n keys, 1 of one)."),
+    ] = None,
     consortium: Annotated[
         Path | None, typer.Option(help="A consortium directory: trust its members' keys and threshold.")
     ] = None,
     date: Annotated[str | None, typer.Option(help="Judge the listing at this date (default today).")] = None,
+    max_age: Annotated[
+        float | None,
+        typer.Option(
+            "--max-age",
+            min=0,
+            help="Refuse a proof whose checkpoint is more than SECONDS old (a genuine old state shown as current).",
+        ),
+    ] = None,
+    chain_id: Annotated[
+        str | None, typer.Option("--chain-id", help="The chain the proof must be of (its checkpoints' origin).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Verify a listing code, a lease registration or an exported bundle end to end, trusting only the
-    published key(s)."""
-    from anju.client import AnjuClient, Trust, VerifiedHistory, VerifiedListing, VerifiedRegistration, verify_bundle
+    published key(s). It says how old the proof is: the time of the checkpoint it rests on."""
+    from anju.client import (
+        AnjuClient,
+        VerifiedHistory,
+        VerifiedListing,
+        VerifiedRegistration,
+        check_fresh,
+        load_bundle,
+        verify_bundle,
+    )
     from anju.client.sdk import REGISTRATION_NUMBER
     from anju.errors import AnjuError
 
     keys = list(key or [])
     if consortium is not None:
-        from anju.chain.consortium import trust_of
+        from anju.chain.consortium import ConsortiumError, trust_of
 
-        keys, threshold = trust_of(consortium)
+        try:
+            keys, threshold = trust_of(consortium)
+        except ConsortiumError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
     path = Path(target)
     try:
+        trust = _trust(keys, threshold, chain_id)
         if path.suffix == ".json" or path.exists():
-            bundle = json.loads(path.read_text())
-            if not keys:
+            bundle = load_bundle(path.read_bytes())
+            if trust is None:
                 console.print("[red]checking a bundle offline needs --key (the node's published verifier key)[/red]")
                 raise typer.Exit(2)
-            result = verify_bundle(bundle, Trust.of(keys, threshold), date)
+            result = verify_bundle(bundle, trust, date)
+            check_fresh(result.checkpoint, max_age)
         else:
             if not keys:
                 console.print("[yellow]no --key given: trusting the key the server reports (first use)[/yellow]")
-            client = _client(server, None) if not keys else AnjuClient(server, verifier_keys=keys, threshold=threshold)
+            client = (
+                _client(server, None, max_age=max_age, chain_id=chain_id)
+                if not keys
+                else AnjuClient(server, verifier_keys=keys, threshold=threshold, max_age=max_age, chain_id=chain_id)
+            )
             with client:
                 if REGISTRATION_NUMBER.fullmatch(target):
                     result = client.verify_registration(target, date)
@@ -421,6 +468,7 @@ def check(
     except AnjuError as exc:
         _emit({"ok": False, **exc.to_json()}, as_json, f"[red]NOT VERIFIED[/red] {exc.diagnostics()}")
         raise typer.Exit(1) from None
+    proven = f"proven as of {result.checkpoint.time}, height {result.checkpoint.height}"
     if isinstance(result, VerifiedListing):
         out = {
             "ok": True,
@@ -435,6 +483,7 @@ def check(
             "rent": result.listing["rent"],
             "publisher": result.listing["publisher"],
             "publisher_role": result.listing["publisher_role"],
+            "as_of": result.checkpoint.time,
             "checkpoint": {"size": result.checkpoint.size, "height": result.checkpoint.height},
         }
         colour = "green" if result.live else "yellow"
@@ -443,7 +492,7 @@ def check(
             f"title attested, published by the {result.listing['publisher_role']}; "
             f"status [{colour}]{result.status}[/{colour}]"
             + (f" ({result.reason})" if result.reason else "")
-            + f" at {result.date}; proven at height {result.checkpoint.height}"
+            + f" at {result.date}; {proven}"
         )
     elif isinstance(result, VerifiedRegistration):
         lease = result.lease
@@ -468,8 +517,7 @@ def check(
             f"[green]VERIFIED[/green] lease registration {result.number} (registered {result.registered_on} by the "
             f"housing authority): lease {lease['id']}, {lease['start']} to {lease['ends_on']}, "
             f"{result.unit['street']} · {result.unit['neighbourhood']}, tenant {lease['tenant'][:16]}…; "
-            f"{result.phase} on {result.date}, as the ledger stood at height {result.checkpoint.height} "
-            f"({result.checkpoint.time})"
+            f"{result.phase} on {result.date}; {proven}"
         )
     else:
         assert isinstance(result, VerifiedHistory)
@@ -482,12 +530,12 @@ def check(
             "payments": len(result.payments),
             "identity": result.identity,
             "identity_attested": result.identity_attested,
+            "as_of": result.checkpoint.time,
             "checkpoint": {"size": result.checkpoint.size, "height": result.checkpoint.height},
         }
         human = (
             f"[green]VERIFIED[/green] rental history of {result.party[:16]}…: {len(result.leases)} leases, "
-            f"{len(result.payments)} payments, credit score {result.score}; proven at height "
-            f"{result.checkpoint.height}"
+            f"{len(result.payments)} payments, credit score {result.score}; {proven}"
         )
         if result.identity is not None:
             from rich.markup import escape

@@ -30,6 +30,7 @@ from anju.client.verify import (
     VerifiedListing,
     VerifiedRegistration,
     canonical_code,
+    check_fresh,
     check_history,
     check_listing,
     check_registration,
@@ -119,9 +120,36 @@ class ProvenState:
 REGISTRATION_NUMBER = re.compile(r"XH[0-9]{12}")
 """A lease registration number: XH, the year, then an eight-digit counter."""
 
+RECORD_PATHS: Mapping[str, str] = {"listings": "listing", "units": "unit", "leases": "lease", "parties": "party"}
+"""The API's record routes ``/<collection>/<id>`` and the state key prefix each one proves,
+``<prefix>/<id>`` (docs/PROTOCOL.md, "Registry queries"; the registry's key layout)."""
+
+_RECORD_PATH = re.compile(rf"/({'|'.join(RECORD_PATHS)})/([0-9A-Za-z]+)")
+
+
+def record_key(path: str) -> str:
+    """The state key a record path must be answered about (``/units/<id>`` → ``unit/<id>``):
+    a server answering with another key's (valid) proof, say an absence proof of a key that
+    never existed, would otherwise pass for the record asked for. BAD_REQUEST for another path."""
+    m = _RECORD_PATH.fullmatch(path)
+    if m is None:
+        raise VerificationError(
+            "BAD_REQUEST", f"not a record path (/{{{', '.join(RECORD_PATHS)}}}/<id>)", path=path[:200]
+        )
+    return f"{RECORD_PATHS[m[1]]}/{m[2]}"
+
 
 class AnjuClient:
-    """A client of one Anju node that trusts only the given verifier key(s)."""
+    """A client of one Anju node that trusts only the given verifier key(s).
+
+    ``threshold``: how many of the keys must have signed a checkpoint; None (the default) is one
+    for a single key and ⌊2n/3⌋ + 1 for n keys, as a consortium cosigns (see :meth:`Trust.of`).
+    ``max_age``: refuse answers proven against a checkpoint whose block time is more than that many
+    seconds ago (a server can keep answering from an old, genuinely signed snapshot; only the
+    client knows how old is too old). Whatever ``max_age``, once a checkpoint of log size N has
+    been seen, an answer proven against a smaller log is refused (reason ``stale``).
+    ``chain_id``: the chain the node must be of (reason ``wrong_origin`` otherwise); None: the
+    origin of the first checkpoint seen, and no other one after it."""
 
     def __init__(
         self,
@@ -129,7 +157,9 @@ class AnjuClient:
         verifier_key: str | None = None,
         *,
         verifier_keys: Sequence[str] = (),
-        threshold: int = 1,
+        threshold: int | None = None,
+        max_age: float | None = None,
+        chain_id: str | None = None,
         timeout: float = 30.0,
         retries: int = 3,
         transport: httpx.BaseTransport | None = None,
@@ -137,12 +167,15 @@ class AnjuClient:
         keys = ([verifier_key] if verifier_key else []) + list(verifier_keys)
         if not keys:
             raise ValueError("give the node's published verifier key (verifier_key=...) or verifier_keys")
-        self.trust = Trust.of(keys, threshold)
+        if max_age is not None and not max_age >= 0:
+            raise ValueError("max_age is a number of seconds, at least 0")
+        self.trust = Trust.of(keys, threshold, origin=chain_id)
+        self.max_age = max_age
         self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
         self.retries = retries
         self.latest: Checkpoint | None = None
         self._seq: dict[str, int] = {}
-        self._chain_id: str | None = None
+        self._chain_id: str | None = chain_id  # (None: the first checkpoint's origin, then only that)
 
     def close(self) -> None:
         self.http.close()
@@ -172,31 +205,37 @@ class AnjuClient:
 
     # -- checkpoints ---------------------------------------------------------------------------------
     def see(self, note: str) -> Checkpoint:
-        """Open a checkpoint note with the trusted keys and check it is consistent with those seen before."""
+        """Open a checkpoint note with the trusted keys and check it against the latest one seen:
+        it must tell the same history (:func:`_one_history`), must not be older (a server
+        replaying an old answer: CHECKPOINT_INVALID, reason ``stale``), and a larger log must
+        extend the smaller (RFC 9162 consistency)."""
         cp = self.trust.open(note)
         old = self.latest
         if self._chain_id is not None and cp.origin != self._chain_id:
             raise VerificationError(
                 "CHECKPOINT_INVALID", "checkpoint of another chain", reason="wrong_origin", origin=cp.origin
             )
+        check_fresh(cp, self.max_age)
+        self._chain_id = cp.origin  # (a client follows one chain: the first checkpoint's, if not told)
         if old is None:
             self.latest = cp
             return cp
-        lo, hi = (old, cp) if old.size <= cp.size else (cp, old)
-        if lo.size == hi.size:
-            if lo.root != hi.root:
-                raise VerificationError(
-                    "PROOF_INVALID",
-                    "two checkpoints of the same size with different roots",
-                    size=lo.size,
-                    first=old.to_text(),
-                    second=cp.to_text(),
-                )
-        elif lo.size > 0:
-            ans = self._json("/proofs/consistency", params={"first": lo.size, "second": hi.size})
+        _one_history(old, cp)
+        if cp.size < old.size:
+            raise VerificationError(
+                "CHECKPOINT_INVALID",
+                "the answer is proven against an older checkpoint than one already seen",
+                reason="stale",
+                size=cp.size,
+                seen_size=old.size,
+                height=cp.height,
+                seen_height=old.height,
+            )
+        if 0 < old.size < cp.size:
+            ans = self._json("/proofs/consistency", params={"first": old.size, "second": cp.size})
             proof = [unb64(h, "consistency hash") for h in ans.get("hashes", [])]
-            merkle.verify_consistency(lo.size, hi.size, proof, lo.root, hi.root)
-        if cp.size >= old.size:
+            merkle.verify_consistency(old.size, cp.size, proof, old.root, cp.root)
+        if (cp.size, cp.height) >= (old.size, old.height):
             self.latest = cp
         return cp
 
@@ -312,11 +351,15 @@ class AnjuClient:
         return ProvenState(key, ans["value"], cp)
 
     def record(self, path: str) -> ProvenState:
-        """A registry record (``/units/<id>``, ``/parties/<key>``, ...) with its proof verified."""
+        """A registry record (``/units/<id>``, ``/parties/<key>``, ...) with its proof verified; the
+        answer must be about the key the path names (:func:`record_key`), as for :meth:`state`."""
+        key = record_key(path)
         ans = self._json(path)
+        if ans.get("key") != key:
+            raise VerificationError("PROOF_INVALID", "the answer is for another key", key=key, got=ans.get("key"))
         cp = self.see(ans["checkpoint"])
-        verify_state(ans["key"], ans["value"], ans["proof"], cp)
-        return ProvenState(ans["key"], ans["value"], cp)
+        verify_state(key, ans["value"], ans["proof"], cp)
+        return ProvenState(key, ans["value"], cp)
 
     def listing_bundle(self, code: str) -> dict[str, Any]:
         bundle: dict[str, Any] = self._json(f"/codes/{code}")
@@ -399,6 +442,25 @@ class AnjuClient:
                             yield ev
             except (httpx.TransportError, httpx.RemoteProtocolError):
                 time.sleep(0.5)
+
+
+def _one_history(a: Checkpoint, b: Checkpoint) -> None:
+    """Two checkpoints the trusted keys signed must describe one history, or the signers
+    equivocated (PROOF_INVALID, both notes' texts as evidence): one height is one block; a later
+    block has a log at least as large and a time no earlier; and one log size is one log root
+    and one state (a block without transactions changes neither)."""
+    lo, hi = (a, b) if (a.height, a.size) <= (b.height, b.size) else (b, a)
+    if lo.height == hi.height and lo != hi:
+        problem = "two checkpoints of the same height differ"
+    elif lo.size > hi.size or lo.time > hi.time:
+        problem = "a later block has a smaller log or an earlier time"
+    elif lo.size == hi.size and lo.root != hi.root:
+        problem = "two checkpoints of the same size with different roots"
+    elif lo.size == hi.size and lo.state_root != hi.state_root:
+        problem = "two checkpoints of the same log with different state roots"
+    else:
+        return
+    raise VerificationError("PROOF_INVALID", problem, size=lo.size, first=a.to_text(), second=b.to_text())
 
 
 def iter_sse(lines: Iterable[str]) -> Iterator[dict[str, str]]:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-import orjson
 
 from anju.crypto import jcs
 from anju.crypto.commitments import opens
@@ -25,7 +25,7 @@ from anju.crypto.tx import Tx, parse_and_verify
 from anju.errors import AnjuError, VerificationError
 from anju.ledger import merkle
 from anju.ledger.checkpoint import Checkpoint
-from anju.ledger.note import Verifier
+from anju.ledger.note import Verifier, quorum
 from anju.ledger.statemap import verify_state_proof
 
 BUNDLE_FORMAT = "anju-bundle-v1"
@@ -51,40 +51,100 @@ def today() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Trust:
-    """Whose checkpoint signatures are believed: verifier keys and how many must sign."""
+    """Whose checkpoint signatures are believed: verifier keys and how many must sign.
+
+    A note's signers are counted by key name, so ``threshold`` is at most the number of distinct
+    names, and no public key may be trusted twice (under two names it would count twice).
+    ``origin``: the chain id the checkpoints must be of (None: any the keys sign); keys that sign
+    for several chains (or a test chain) must not make one chain's proofs pass for another's."""
 
     verifiers: tuple[Verifier, ...]
-    threshold: int = 1
+    threshold: int
+    origin: str | None = None
     # notes already verified with these keys (a note's text fixes its signature check's outcome)
     _opened: dict[str, Checkpoint] = field(default_factory=dict, compare=False, repr=False)
 
+    def __post_init__(self) -> None:
+        _one_name_per_key(self.verifiers)
+        names = len({v.name for v in self.verifiers})
+        if not self.verifiers or not 1 <= self.threshold <= names:
+            raise ValueError("need at least one verifier key and 1 <= threshold <= number of key names")
+
     @classmethod
-    def of(cls, vkeys: str | Iterable[str], threshold: int = 1) -> Trust:
+    def of(cls, vkeys: str | Iterable[str], threshold: int | None = None, origin: str | None = None) -> Trust:
+        """Trust the verifier keys ``vkeys``. ``threshold=None``: one signature for one key, and
+        ⌊2n/3⌋ + 1 for n keys (a consortium's rule, docs/PROTOCOL.md §8): trusting a consortium's
+        keys means trusting the consortium, not whichever one member signed."""
         keys = [vkeys] if isinstance(vkeys, str) else list(vkeys)
         try:
             verifiers = tuple(Verifier.from_vkey(k.strip()) for k in keys)
         except AnjuError as exc:
             raise _fail("CHECKPOINT_INVALID", f"bad verifier key: {exc.message}", **exc.details) from None
-        if not verifiers or not 1 <= threshold <= len(verifiers):
-            raise ValueError("need at least one verifier key and 1 <= threshold <= number of keys")
-        return cls(verifiers, threshold)
+        if not verifiers:
+            raise ValueError("need at least one verifier key")
+        if threshold is None:
+            threshold = quorum(len({v.name for v in verifiers}))
+        return cls(verifiers, threshold, origin)
 
     def open(self, note: Any) -> Checkpoint:
         """The checkpoint in ``note`` if enough trusted keys signed it; else CHECKPOINT_INVALID."""
         if not isinstance(note, str):
             raise _fail("CHECKPOINT_INVALID", "the checkpoint note is missing", reason="malformed")
-        hit = self._opened.get(note)
-        if hit is not None:
-            return hit
-        try:
-            cp = Checkpoint.open(note, self.verifiers, self.threshold)
-        except VerificationError as exc:
-            code = exc.code if exc.code in ("CHECKPOINT_INVALID", "PROOF_INVALID") else "CHECKPOINT_INVALID"
-            raise _fail(code, f"checkpoint rejected: {exc.message}", **exc.details) from None
-        if len(self._opened) >= 64:
-            self._opened.clear()
-        self._opened[note] = cp
+        cp = self._opened.get(note)
+        if cp is None:
+            try:
+                cp = Checkpoint.open(note, self.verifiers, self.threshold)
+            except VerificationError as exc:
+                code = exc.code if exc.code in ("CHECKPOINT_INVALID", "PROOF_INVALID") else "CHECKPOINT_INVALID"
+                raise _fail(code, f"checkpoint rejected: {exc.message}", **exc.details) from None
+            if len(self._opened) >= 64:
+                self._opened.clear()
+            self._opened[note] = cp
+        if self.origin is not None and cp.origin != self.origin:
+            raise _fail(
+                "CHECKPOINT_INVALID",
+                "checkpoint of another chain",
+                reason="wrong_origin",
+                origin=cp.origin,
+                expected=self.origin,
+            )
         return cp
+
+
+def _one_name_per_key(verifiers: Sequence[Verifier]) -> None:
+    """Refuse a public key listed twice: the note counts signers by name, so one key under two
+    names would meet a threshold of two with one holder's signatures (CHECKPOINT_INVALID,
+    reason ``ambiguous_verifiers``)."""
+    seen: dict[bytes, str] = {}
+    for v in verifiers:
+        if v.public in seen:
+            raise _fail(
+                "CHECKPOINT_INVALID",
+                "one public key appears twice among the trusted verifier keys",
+                reason="ambiguous_verifiers",
+                names=[seen[v.public], v.name],
+            )
+        seen[v.public] = v.name
+
+
+def check_fresh(cp: Checkpoint, max_age: float | None, now: float | None = None) -> None:
+    """Refuse ``cp`` if its block time is more than ``max_age`` seconds before ``now`` (default: the
+    clock): CHECKPOINT_INVALID, reason ``stale``. A genuine checkpoint stays valid forever, so a
+    server (or a bundle's holder) can present an old state as current; a reader who needs a recent
+    one says how old is too old (None: any age)."""
+    if max_age is None:
+        return
+    made = datetime.fromisoformat(cp.time.replace("Z", "+00:00")).timestamp()
+    at = time.time() if now is None else now
+    if made < at - max_age:
+        raise _fail(
+            "CHECKPOINT_INVALID",
+            f"the checkpoint is {at - made:.0f} s old, more than {max_age:g} s",
+            reason="stale",
+            time=cp.time,
+            height=cp.height,
+            max_age=max_age,
+        )
 
 
 def verify_tx(leaf_b64: Any, index: Any, hashes: Any, cp: Checkpoint, txid: str | None = None) -> Tx:
@@ -106,7 +166,15 @@ def verify_tx(leaf_b64: Any, index: Any, hashes: Any, cp: Checkpoint, txid: str 
 
 
 def verify_state(key: str, value: Any, proof: Any, cp: Checkpoint) -> None:
-    """Check that under the checkpoint's state root ``key`` holds ``value`` (None: is absent)."""
+    """Check that under the checkpoint's state root ``key`` holds ``value`` (None: is absent).
+
+    The value must lie in Anju's JSON domain (I-JSON: integers within ±(2^53-1), no floats):
+    JCS of anything else is not what the ledger hashed (NaN is written as null, a float as 1.0), so
+    a value parsed loosely could verify as another one."""
+    try:
+        jcs.check_domain(value)
+    except AnjuError as exc:
+        raise _fail("PROOF_INVALID", f"the value is not Anju JSON: {exc.message}", key=key) from None
     raw = None if value is None else jcs.canonicalize(value)
     if not isinstance(proof, Mapping):
         raise _fail("PROOF_INVALID", "state proof missing", key=key)
@@ -159,7 +227,8 @@ def open_bundle(bundle: Any, trust: Trust | str) -> VerifiedBundle:
 
 
 # -- listings -------------------------------------------------------------------------------------
-_CODE_ALPHABET = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")  # Crockford base32: no I, L, O, U
+_CODE_ALPHABET_ORDER = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+_CODE_ALPHABET = frozenset(_CODE_ALPHABET_ORDER)
 _CODE_READS_AS = {"O": "0", "I": "1", "L": "1"}
 
 
@@ -225,12 +294,92 @@ def _tx_of(vb: VerifiedBundle, txid: Any, kind: str, signer_any: Sequence[str] |
     return tx
 
 
+# A lying checkpoint signer can sign any state, but not the parties' transactions: every record is
+# bound to the transaction that created it, by its id (docs/REGISTRY.md: an object's id is the
+# first 16 hex digits of that txid) and by the fields that transaction set and nothing changes later.
+UNIT_REGISTERED = ("district", "street", "neighbourhood", "address_commitment", "floor_area_m2", "rooms")
+"""A unit's fields as its ``unit.register`` set them (no transaction changes them)."""
+LISTING_PUBLISHED = ("unit", "mandate", "rent", "deposit", "available_from", "min_term_months", "description", "photos")
+"""A listing's fields as its ``listing.publish`` set them (renewals and withdrawals change none)."""
+LISTING_FROM_UNIT = ("district", "street", "neighbourhood", "rooms", "floor_area_m2")
+"""A listing's copy of its unit's public place and size."""
+LEASE_TERMS = ("end", "rent", "deposit", "payment_day", "notice_days", "collector", "document_hash")
+"""The terms both sides sign in ``lease.sign`` and ``lease.renew`` (a termination moves
+``ends_on``, never ``end``)."""
+LEASE_SIGNED = ("unit", "landlord", "tenant", "mandate", "listing", "parent", "start", *LEASE_TERMS)
+"""A ``lease.sign`` body's fields as the lease keeps them (a renewal's start, unit, sides and
+parent come from the lease it continues instead)."""
+MAX_CODE_CANDIDATES = 64
+"""How far down a txid's code candidates a verifier follows (each one before the code must be
+proven taken): 63 collisions of 50-bit codes in a row do not happen to a genuine listing."""
+
+
+def new_id(txid: str) -> str:
+    """The id of the object a transaction created (the registry's ``layout.new_id``)."""
+    return txid[:16]
+
+
+def _encode_code(n: int) -> str:
+    return "".join(_CODE_ALPHABET_ORDER[(n >> (5 * (9 - i))) & 31] for i in range(10))
+
+
+def code_candidates(txid: str) -> Iterator[str]:
+    """The listing codes a ``listing.publish`` txid gives, in the registry's order of trying them
+    (``vcode.candidates``; docs/REGISTRY.md, "Listings and codes"): its first 50 bits, then those
+    of SHA-256("anju-listing-code" ‖ LF ‖ txid ‖ LF ‖ i) for i = 1, 2, ..."""
+    yield _encode_code(int(txid[:13], 16) >> 2)
+    i = 1
+    while True:
+        digest = hashlib.sha256(f"anju-listing-code\n{txid}\n{i}".encode()).hexdigest()
+        yield _encode_code(int(digest[:13], 16) >> 2)
+        i += 1
+
+
+def _differing(record: Mapping[str, Any], body: Mapping[str, Any], fields: Iterable[str]) -> list[str]:
+    """The ``fields`` on which a record differs from the transaction body that set them."""
+    return [f for f in fields if record.get(f) != body.get(f)]
+
+
+def _check_made_by(record: Mapping[str, Any], tx: Tx, fields: Iterable[str], what: str) -> None:
+    """``record`` is the one ``tx`` created: its id is derived from the txid and ``fields`` are the body's."""
+    _need(record.get("id") == new_id(tx.txid), f"the {what}'s id is not derived from its {tx.kind}", txid=tx.txid)
+    differ = _differing(record, tx.body, fields)
+    _need(not differ, f"the {what} does not say what its {tx.kind} said", fields=differ, txid=tx.txid)
+
+
+def _check_unit(vb: VerifiedBundle, unit: Mapping[str, Any]) -> None:
+    """The unit is the one its owner registered: id, place and size from the owner's ``unit.register``."""
+    rtx = _tx_of(vb, unit.get("registered_tx"), "unit.register", [unit["owner"]])
+    _check_made_by(unit, rtx, UNIT_REGISTERED, "unit")
+
+
+def _check_code(vb: VerifiedBundle, code: str, lid: str, txid: str) -> None:
+    """``code`` is the one the registry gave the listing published by ``txid``: the first of the
+    txid's candidates that no listing held yet, so each candidate before it is proven taken (a
+    code is never freed) by another listing."""
+    for i, candidate in enumerate(code_candidates(txid)):
+        if candidate == code:
+            return
+        _need(
+            i + 1 < MAX_CODE_CANDIDATES,
+            "the code is not derived from the listing.publish transaction",
+            listing_code=code,
+        )
+        taken = vb.state.get(f"code/{candidate}")
+        _need(
+            isinstance(taken, Mapping) and taken.get("code") == candidate and taken.get("listing") != lid,
+            "the code is not derived from the listing.publish transaction (an earlier candidate is not proven taken)",
+            listing_code=code,
+            candidate=candidate,
+        )
+
+
 def check_listing(vb: VerifiedBundle, code: str, date: str | None = None) -> VerifiedListing:
     """Re-derive from proven records alone that the listing with ``code`` is genuine, and its status."""
     at = date or today()
     entry = vb.get(f"code/{code}")
-    _need(isinstance(entry, Mapping), "the code is proven absent: no listing has it", code=code)
-    _need(entry.get("code") == code, "the code record names another code", code=code)
+    _need(isinstance(entry, Mapping), "the code is proven absent: no listing has it", listing_code=code)
+    _need(entry.get("code") == code, "the code record names another code", listing_code=code)
     lid = entry["listing"]
     listing = vb.get(f"listing/{lid}")
     _need(
@@ -246,6 +395,9 @@ def check_listing(vb: VerifiedBundle, code: str, date: str | None = None) -> Ver
         isinstance(unit, Mapping) and unit.get("id") == listing["unit"], "the unit does not exist", unit=listing["unit"]
     )
     _need(unit.get("owner") == listing.get("owner"), "the listing's owner is not the unit's owner")
+    _check_unit(vb, unit)
+    differ = _differing(listing, unit, LISTING_FROM_UNIT)
+    _need(not differ, "the listing does not describe its unit as registered", fields=differ)
     _need(unit.get("title") is not None and unit["title"] == listing.get("title"), "the unit's title is not attested")
     title = vb.get(f"title/{unit['title']}")
     _need(
@@ -290,6 +442,8 @@ def check_listing(vb: VerifiedBundle, code: str, date: str | None = None) -> Ver
         signers = [listing["publisher"]] + ([listing["agent"]] if listing.get("agent") else [])
     ptx = _tx_of(vb, listing.get("published_tx"), "listing.publish", signers)
     _need(ptx.body.get("unit") == unit["id"], "the listing.publish transaction is for another unit")
+    _check_made_by(listing, ptx, LISTING_PUBLISHED, "listing")
+    _check_code(vb, code, lid, ptx.txid)
     status, reason = listing_status(listing, mandate, at)
     return VerifiedListing(
         code,
@@ -406,6 +560,20 @@ def _disclosed(record: Mapping[str, Any], disclosure: Any) -> str:
     return str(disclosure["identity"])
 
 
+def _check_signed_lease(vb: VerifiedBundle, lease: Mapping[str, Any], signer: str) -> Tx:
+    """The lease is the one its sides signed: its ``lease.sign`` (or, for a renewal, the
+    ``lease.renew`` naming the lease it continues) is proven, signed by ``signer``, the lease's id
+    is derived from it and its terms are the signed ones."""
+    if lease.get("previous"):
+        tx = _tx_of(vb, lease.get("signed_tx"), "lease.renew", [signer])
+        _need(tx.body.get("previous") == lease["previous"], "the renewal does not continue that lease")
+        _check_made_by(lease, tx, LEASE_TERMS, "lease")
+    else:
+        tx = _tx_of(vb, lease.get("signed_tx"), "lease.sign", [signer])
+        _check_made_by(lease, tx, LEASE_SIGNED, "lease")
+    return tx
+
+
 def check_history(vb: VerifiedBundle) -> VerifiedHistory:
     """Re-derive a tenant's history from proven records: leases, payments and credit score."""
     party = vb.subject
@@ -418,11 +586,7 @@ def check_history(vb: VerifiedBundle) -> VerifiedHistory:
     leases = [v for k, v in vb.state.items() if k.startswith("lease/")]
     for lease in leases:
         _need(isinstance(lease, Mapping) and lease.get("tenant") == party, "a lease of the bundle is not the party's")
-        if lease.get("previous"):  # a renewal: both sides signed lease.renew, naming the lease it continues
-            tx = _tx_of(vb, lease.get("signed_tx"), "lease.renew", [party])
-            _need(tx.body.get("previous") == lease["previous"], "the renewal does not continue that lease")
-        else:
-            _tx_of(vb, lease.get("signed_tx"), "lease.sign", [party])
+        _check_signed_lease(vb, lease, party)
     lease_ids = {lease["id"] for lease in leases}
     payments = [v for k, v in vb.state.items() if k.startswith("payment/")]
     for pay in payments:
@@ -493,15 +657,10 @@ def check_registration(vb: VerifiedBundle, number: str, date: str | None = None)
     _need(isinstance(meta, Mapping) and isinstance(meta.get("authority"), str), "no proven housing authority key")
     rtx = _tx_of(vb, registration.get("tx"), "lease.register", [meta["authority"]])
     _need(rtx.body.get("lease") == lid, "the lease.register transaction registers another lease")
-    kind = "lease.renew" if lease.get("previous") else "lease.sign"
-    stx = _tx_of(vb, lease.get("signed_tx"), kind, [lease["tenant"]])  # (the landlord side: checked at registration)
-    if kind == "lease.sign":
-        _need(
-            stx.body.get("unit") == lease["unit"] and stx.body.get("tenant") == lease["tenant"],
-            "the lease.sign transaction is for another unit or tenant",
-        )
+    _check_signed_lease(vb, lease, lease["tenant"])  # (the landlord side: checked at registration)
     unit = vb.get(f"unit/{lease['unit']}")
     _need(isinstance(unit, Mapping) and unit.get("id") == lease["unit"], "the unit is not proven", unit=lease["unit"])
+    _check_unit(vb, unit)
     termination = lease.get("termination")
     if isinstance(termination, Mapping) and termination.get("tx"):
         ttx = _tx_of(vb, termination["tx"], "lease.terminate", None)
@@ -543,4 +702,9 @@ def verify_bundle(
 
 
 def load_bundle(data: bytes | str) -> Any:
-    return orjson.loads(data)
+    """A bundle file's JSON, read strictly (RFC 8259: no NaN or Infinity, which Python's json
+    reads as floats that would then be hashed as something else); PROOF_INVALID if it is not."""
+    try:
+        return jcs.loads(data)
+    except AnjuError as exc:
+        raise _fail("PROOF_INVALID", f"the bundle is not strict JSON: {exc.message}") from None

@@ -245,6 +245,16 @@ def open_note(note: str | bytes, verifiers: Iterable[Verifier], threshold: int =
     return parsed.text, names
 
 
+def quorum(n: int) -> int:
+    """⌊2n/3⌋ + 1: more than two thirds of ``n`` signers (docs/PROTOCOL.md §8, a consortium's
+    cosigned checkpoint); 1 for a single key. What a verifier trusting ``n`` keys should require
+    unless told otherwise: one signature of a consortium's ``n`` is one member's word, not the
+    consortium's."""
+    if n < 1:
+        raise ValueError("need at least one signer")
+    return 2 * n // 3 + 1
+
+
 def open_note_threshold(note: str | bytes, verifiers: Iterable[Verifier], threshold: int) -> tuple[str, list[str]]:
     """As :func:`open_note`, requiring signatures of at least ``threshold`` distinct known names."""
     if threshold < 1:

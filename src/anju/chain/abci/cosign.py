@@ -38,7 +38,7 @@ from anju.chain.abci.app import AbciApp, Member, checkpoint_of
 from anju.chain.executor import Sealed
 from anju.errors import AnjuError
 from anju.ledger.checkpoint import Checkpoint
-from anju.ledger.note import Note, Signature, Verifier, parse_note
+from anju.ledger.note import Note, Signature, Verifier, parse_note, quorum
 from anju.ledger.store import BlockRecord
 
 log = logging.getLogger("anju.cosign")
@@ -51,8 +51,8 @@ HTTP_TIMEOUT = 2.0
 
 
 def threshold_for(n: int) -> int:
-    """More than two thirds of ``n`` members."""
-    return 2 * n // 3 + 1
+    """More than two thirds of ``n`` members (the rule verifiers apply too: :func:`anju.ledger.note.quorum`)."""
+    return quorum(n)
 
 
 class Cosigner:

@@ -1,0 +1,101 @@
+"""``anju check``: whom it trusts, what it refuses, and what it says about the proof's age."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.client import forge
+from typer.testing import CliRunner
+
+from anju.cli.main import app
+from anju.crypto.keys import SigningKey
+from anju.ledger.note import vkey_of
+
+KEYS = [SigningKey(bytes([i]) * 32) for i in range(1, 5)]
+NAMES = [f"anju-forge/member{i}" for i in range(len(KEYS))]
+VKEYS = [vkey_of(n, k.public) for n, k in zip(NAMES, KEYS, strict=True)]
+
+
+PARTY = "ab" * 32
+
+
+def _bundle(tmp_path: Path, signers: int, *, proves: bool = False, time: str = forge.TIME) -> Path:
+    """A history bundle whose checkpoint the first ``signers`` members signed: empty, or (``proves``)
+    proving a newly registered tenant's history (no leases, no credit record yet)."""
+    state = {f"party/{PARTY}": {"id": PARTY, "role": "tenant"}, f"credit/{PARTY}": None} if proves else {}
+    doc = forge.bundle(
+        "history",
+        PARTY,
+        state,
+        lambda cp: forge.sign(cp, *zip(KEYS[:signers], NAMES[:signers], strict=True)),
+        forge.checkpoint(time=time),
+    )
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _check(*args: str) -> tuple[int, Any]:
+    result = CliRunner().invoke(app, ["check", *args, "--json"], env={"COLUMNS": "200"})
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    try:
+        return result.exit_code, json.loads(result.output)
+    except ValueError:
+        return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("signers", [1, 2])
+def test_check_with_several_keys_wants_a_quorum(tmp_path: Path, signers: int) -> None:
+    """Three keys of a consortium: one signature is refused, as two of three is; three pass the
+    checkpoint (and then the empty bundle proves no party)."""
+    path = _bundle(tmp_path, signers)
+    keys = [a for v in VKEYS[:3] for a in ("--key", v)]
+    code, out = _check(str(path), *keys)
+    assert code == 1 and out["error"]["code"] == "CHECKPOINT_INVALID", out
+    assert out["error"]["details"]["reason"] == "below_threshold"
+    code, out = _check(str(path), *keys, "--threshold", str(signers))
+    assert code == 1 and out["error"]["code"] == "PROOF_INVALID", out  # past the checkpoint: a party is missing
+
+
+def test_check_refuses_one_key_under_two_names_cleanly(tmp_path: Path) -> None:
+    path = _bundle(tmp_path, 1)
+    twice = vkey_of("anju-forge/impostor", KEYS[0].public)
+    code, out = _check(str(path), "--key", VKEYS[0], "--key", twice)
+    assert code == 1 and out["error"]["details"]["reason"] == "ambiguous_verifiers", out
+    code, out = _check(str(path), "--key", VKEYS[0], "--threshold", "2")
+    assert code == 2 and "threshold" in out and "Traceback" not in out
+    vkeys = [*VKEYS[:2], twice]
+    members = [{"name": v.split("+")[0], "vkey": v, "cosign_url": "http://127.0.0.1:1"} for v in vkeys]
+    (tmp_path / "consortium.json").write_text(json.dumps({"members": members, "threshold": 3}))
+    code, out = _check(str(path), "--consortium", str(tmp_path))
+    assert code == 2 and "twice" in out and "Traceback" not in out
+
+
+def test_check_says_how_old_the_proof_is_and_refuses_an_old_one(tmp_path: Path) -> None:
+    """A genuine bundle stays genuine for ever: the reader sees the checkpoint's time, and can
+    refuse one older than --max-age."""
+    path = _bundle(tmp_path, 1, proves=True, time="2026-03-01T08:00:00.000Z")
+    code, out = _check(str(path), "--key", VKEYS[0])
+    assert code == 0 and out["kind"] == "history" and out["as_of"] == "2026-03-01T08:00:00.000Z", out
+    result = CliRunner().invoke(app, ["check", str(path), "--key", VKEYS[0]], env={"COLUMNS": "300"})
+    assert "proven as of 2026-03-01T08:00:00.000Z, height 1" in result.output, result.output
+    code, out = _check(str(path), "--key", VKEYS[0], "--max-age", "3600")
+    assert code == 1 and out["error"]["code"] == "CHECKPOINT_INVALID", out
+    assert (
+        out["error"]["details"]["reason"] == "stale" and out["error"]["details"]["time"] == "2026-03-01T08:00:00.000Z"
+    )
+    fresh = _bundle(tmp_path, 1, proves=True, time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+    code, out = _check(str(fresh), "--key", VKEYS[0], "--max-age", "3600")
+    assert code == 0 and out["ok"], out
+
+
+def test_check_pinned_to_a_chain_refuses_another(tmp_path: Path) -> None:
+    path = _bundle(tmp_path, 1, proves=True)
+    code, out = _check(str(path), "--key", VKEYS[0], "--chain-id", "anju-xuhui-1")
+    assert code == 1 and out["error"]["details"]["reason"] == "wrong_origin", out
+    code, out = _check(str(path), "--key", VKEYS[0], "--chain-id", "anju-forge")
+    assert code == 0 and out["ok"], out

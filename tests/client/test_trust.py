@@ -1,0 +1,93 @@
+"""Whom the SDK believes: several trusted keys must sign together, and no key counts twice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tests.client import forge
+
+from anju.chain.consortium import ConsortiumError, trust_of
+from anju.client import Trust
+from anju.crypto.keys import SigningKey
+from anju.errors import VerificationError
+from anju.ledger.note import quorum, vkey_of
+
+KEYS = [SigningKey(bytes([i]) * 32) for i in range(1, 8)]
+NAMES = [f"anju-forge/member{i}" for i in range(len(KEYS))]
+VKEYS = [vkey_of(n, k.public) for n, k in zip(NAMES, KEYS, strict=True)]
+
+
+def _note(signers: int) -> str:
+    return forge.sign(forge.checkpoint(), *zip(KEYS[:signers], NAMES[:signers], strict=True))
+
+
+@pytest.mark.parametrize(("n", "t"), [(1, 1), (2, 2), (3, 3), (4, 3), (5, 4), (7, 5)])
+def test_several_keys_need_a_quorum_by_default(n: int, t: int) -> None:
+    """One member of a consortium is not the consortium: the default is ⌊2n/3⌋ + 1 of n keys."""
+    trust = Trust.of(VKEYS[:n])
+    assert trust.threshold == t == quorum(n)
+    assert trust.open(_note(t)).size == 0
+    if t > 1:
+        with pytest.raises(VerificationError) as info:
+            trust.open(_note(t - 1))
+        assert info.value.code == "CHECKPOINT_INVALID" and info.value.details["reason"] == "below_threshold"
+
+
+def test_an_explicit_threshold_still_holds() -> None:
+    assert Trust.of(VKEYS[:4], 1).open(_note(1)).size == 0
+    assert Trust.of(VKEYS[:4], threshold=4).threshold == 4
+    for bad in (0, 5):
+        with pytest.raises(ValueError):
+            Trust.of(VKEYS[:4], bad)
+
+
+def test_one_public_key_under_two_names_is_refused() -> None:
+    """Signers are counted by name: the same key under two names would be two signatures of one holder."""
+    twice = vkey_of("anju-forge/impostor", KEYS[0].public)
+    for keys in ([VKEYS[0], twice], [VKEYS[0], VKEYS[1], twice], [VKEYS[0], VKEYS[0]]):
+        with pytest.raises(VerificationError) as info:
+            Trust.of(keys, 2)
+        assert info.value.code == "CHECKPOINT_INVALID" and info.value.details["reason"] == "ambiguous_verifiers"
+    note = forge.sign(forge.checkpoint(), (KEYS[0], NAMES[0]), (KEYS[0], "anju-forge/impostor"))
+    with pytest.raises(VerificationError):
+        Trust.of([VKEYS[0], twice, VKEYS[1]], 2).open(note)
+
+
+def test_a_rotated_key_under_the_same_name_is_one_signer() -> None:
+    """An old and a new key of the same name (a node that changed keys) count as one name: one of
+    them signing is enough by default, and a threshold above the names is refused."""
+    new = vkey_of(NAMES[0], KEYS[1].public)
+    trust = Trust.of([VKEYS[0], new])
+    assert trust.threshold == 1
+    assert trust.open(forge.sign(forge.checkpoint(), (KEYS[1], NAMES[0]))).size == 0
+    with pytest.raises(ValueError):
+        Trust.of([VKEYS[0], new], 2)
+
+
+def _consortium(tmp_path: Path, vkeys: list[str], threshold: int) -> Path:
+    members = [{"name": v.split("+")[0], "vkey": v, "cosign_url": "http://127.0.0.1:1"} for v in vkeys]
+    (tmp_path / "consortium.json").write_text(json.dumps({"members": members, "threshold": threshold}))
+    return tmp_path
+
+
+def test_a_consortium_file_gives_a_quorum_of_distinct_keys(tmp_path: Path) -> None:
+    assert trust_of(_consortium(tmp_path, VKEYS[:4], 3)) == (VKEYS[:4], 3)
+    Trust.of(*trust_of(tmp_path))
+    twice = vkey_of("anju-forge/member9", KEYS[0].public)
+    for vkeys, threshold in (([*VKEYS[:3], twice], 3), (VKEYS[:4], 1), (VKEYS[:4], 5)):
+        with pytest.raises(ConsortiumError):
+            trust_of(_consortium(tmp_path, vkeys, threshold))
+
+
+def test_a_pinned_origin_refuses_another_chains_checkpoints() -> None:
+    """Keys that also sign another chain (a test chain, another district) must not make its proofs pass."""
+    note = _note(1)
+    assert Trust.of(VKEYS[0], origin="anju-forge").open(note).origin == "anju-forge"
+    pinned = Trust.of(VKEYS[0], origin="anju-xuhui-1")
+    for _ in range(2):  # (the second time from the cache of opened notes)
+        with pytest.raises(VerificationError) as info:
+            pinned.open(note)
+        assert info.value.code == "CHECKPOINT_INVALID" and info.value.details["reason"] == "wrong_origin"
+        assert info.value.details["origin"] == "anju-forge"
