@@ -684,3 +684,87 @@ def test_a_lying_signer_cannot_rewrite_a_registered_lease(world: World) -> None:
     with pytest.raises(VerificationError) as info:
         verify_bundle(_resigned(world, history, {f"lease/{lease['id']}": {**lease, "rent": 1}}), world.server.vkey)
     assert info.value.code == "PROOF_INVALID"
+
+
+def test_a_history_bundle_cannot_leave_out_what_its_credit_counts(world: World) -> None:
+    """A tenant who drops a registered lease (or a rent payment) from their exported history, with
+    its transactions, still holds genuine proofs of everything left; the credit record's entries,
+    each bound to its transaction, show what is missing. Landlords' and agencies' histories, which
+    name the leases they registered as the other side, verify too."""
+    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
+    [(tenant,)] = db.execute(
+        "SELECT json_extract(value, '$.tenant') FROM state WHERE key LIKE 'lease/%' "
+        "AND json_extract(value, '$.registration') IS NOT NULL "
+        "AND EXISTS (SELECT 1 FROM state p WHERE p.key LIKE 'payment/%' AND json_extract(p.value, '$.confirmed') "
+        "AND json_extract(p.value, '$.kind') = 'rent' AND json_extract(p.value, '$.payer') = "
+        "json_extract(state.value, '$.tenant')) LIMIT 1"
+    ).fetchall()
+    roles = "json_extract(value, '$.role') IN ('landlord', 'agency')"
+    others = [
+        r[0] for r in db.execute(f"SELECT substr(key, 7) FROM state WHERE key LIKE 'party/%' AND {roles} LIMIT 8")
+    ]
+    db.close()
+    bundle = world.server.http.get(f"/api/v1/parties/{tenant}/history").json()
+    whole = verify_bundle(bundle, world.server.vkey)
+    assert isinstance(whole, VerifiedHistory) and whole.leases and whole.payments
+
+    def without(prefix: str, pick: Any) -> dict[str, Any]:
+        [gone] = [e for e in bundle["state"] if e["key"].startswith(prefix) and pick(e["value"])][:1]
+        txids = {v for k, v in gone["value"].items() if k.endswith("_tx") and isinstance(v, str)}
+        if isinstance(gone["value"].get("registration"), dict):
+            txids.add(gone["value"]["registration"]["tx"])
+        return {
+            **bundle,
+            "state": [
+                e
+                for e in bundle["state"]
+                if e["key"] != gone["key"] and (e["value"] is None or e["value"].get("lease") != gone["value"]["id"])
+            ],
+            "txs": [t for t in bundle["txs"] if t["txid"] not in txids],
+        }
+
+    for pruned in (
+        without("lease/", lambda v: v.get("registration") is not None),
+        without("payment/", lambda v: v["kind"] == "rent" and v["confirmed"]),
+    ):
+        with pytest.raises(VerificationError, match=r"leaves out|no inclusion proof"):
+            verify_bundle(pruned, world.server.vkey)
+    for party in others:
+        result = verify_bundle(world.server.http.get(f"/api/v1/parties/{party}/history").json(), world.server.vkey)
+        assert isinstance(result, VerifiedHistory) and all(lease["tenant"] == party for lease in result.leases)
+
+
+def test_a_lying_signer_cannot_credit_a_party_with_transactions_that_do_not_say_so(world: World) -> None:
+    """Each credit entry names a transaction, proven in the log: one of its factor's kind (signed by
+    the authority where the authority decides) giving those points to this party."""
+    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
+    [(tenant,)] = db.execute(
+        "SELECT substr(key, 8) FROM state WHERE key LIKE 'credit/%' AND key NOT LIKE 'credit/%/%' "
+        "AND json_extract(value, '$.factors.rent_on_time.count') > 0 LIMIT 1"
+    ).fetchall()
+    db.close()
+    bundle = world.server.http.get(f"/api/v1/parties/{tenant}/history").json()
+    credit = _value(bundle, f"credit/{tenant}")
+    lease_tx = _value(bundle, "lease/")["signed_tx"]
+    on_time = credit["factors"]["rent_on_time"]["entries"][-1][0]
+
+    def with_entry(factor: str, txid: str, points: int) -> dict[str, Any]:
+        f = credit["factors"].get(factor, {"points": 0, "count": 0, "entries": []})
+        grown = {"points": f["points"] + points, "count": f["count"] + 1, "entries": [*f["entries"], [txid, points]]}
+        factors = {**credit["factors"], factor: grown}
+        score = max(0, min(1000, 600 + sum(x["points"] for x in factors.values())))
+        return {**credit, "factors": factors, "score": score}
+
+    lies = {
+        "a lease signing counted as a review": (with_entry("reviews", lease_tx, 8), "not a review.write"),
+        "a payment counted twice": (with_entry("rent_on_time", on_time, 2), "counted twice"),
+        "the tenant's own lease as an authority decision": (
+            with_entry("suspensions", lease_tx, -100),
+            "not a authority",
+        ),
+    }
+    assert isinstance(verify_bundle(_resigned(world, bundle, {}), world.server.vkey), VerifiedHistory)
+    for name, (record, why) in lies.items():
+        with pytest.raises(VerificationError, match=why):
+            verify_bundle(_resigned(world, bundle, {f"credit/{tenant}": record}), world.server.vkey)
+        assert name

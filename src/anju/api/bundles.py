@@ -61,6 +61,14 @@ class BundleBuilder:
             proof = self.s.inclusion_proof(idx, size)
             self._txs[txid] = {"txid": txid, "index": idx, "leaf": _b64(leaf), "hashes": [_b64(h) for h in proof]}
 
+    def tx_body(self, txid: str) -> dict[str, Any] | None:
+        """The body of committed transaction ``txid`` (None if there is none)."""
+        found = self.s.tx(txid)
+        if found is None:
+            return None
+        body: dict[str, Any] = orjson.loads(found[2])["body"]
+        return body
+
     def build(self, claims: dict[str, Any]) -> dict[str, Any]:
         return {
             "format": FORMAT,
@@ -135,11 +143,18 @@ def history_bundle(snap: Snapshot, chain_id: str, party: str) -> dict[str, Any]:
     if isinstance(credit, dict):
         chunk = chunk_of(meta)
         for name, f in credit.get("factors", {}).items():
+            entries = []
             for key in chunk_keys(party, name, f, chunk):  # the entries the record no longer holds
                 archived = b.key(key)
                 if isinstance(archived, dict):  # (else proven absent: the verifier refuses the bundle)
-                    b.txs(txid for txid, _pts in archived.get("entries", []))
-            b.txs(txid for txid, _pts in f.get("entries", []))
+                    entries += archived.get("entries", [])
+            entries += f.get("entries", [])
+            b.txs(txid for txid, _pts in entries)
+            if name == "leases_registered":  # every lease the credit counts, also where the party is not the tenant
+                for txid, _pts in entries:
+                    body = b.tx_body(txid)
+                    if body is not None:
+                        b.key(f"lease/{body.get('lease')}")
     return b.build(
         {
             "party": party,

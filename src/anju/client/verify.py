@@ -467,7 +467,14 @@ def credit_score(vb: VerifiedBundle, party: str, record: Mapping[str, Any]) -> i
     """Recompute a party's credit score from the entries behind it (docs/REGISTRY.md: clamp(600 +
     points, 0, 1000)): each factor's entries are its archived chunks ``credit/<party>/<factor>/<k>``
     (k = 0, 1, ... as long as the bundle proves one) then the record's own; every one must be there."""
-    total = CREDIT_BASE
+    total = CREDIT_BASE + sum(int(record["factors"][name]["points"]) for name in credit_entries(vb, party, record))
+    return max(CREDIT_FLOOR, min(CREDIT_CEILING, total))
+
+
+def credit_entries(vb: VerifiedBundle, party: str, record: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Every ``[txid, points]`` entry of each factor of a party's credit record, its archived chunks
+    first; PROOF_INVALID unless every chunk is proven and the counts and points add up."""
+    out: dict[str, list[Any]] = {}
     factors = record.get("factors")
     if not isinstance(factors, Mapping):
         raise _fail("PROOF_INVALID", "the credit record has no factors", party=party)
@@ -491,8 +498,75 @@ def credit_score(vb: VerifiedBundle, party: str, record: Mapping[str, Any]) -> i
         entries += f["entries"]
         _need(len(entries) == f.get("count"), "a credit factor's entries are incomplete", factor=name, chunks=k)
         _need(_points(entries) == f.get("points"), "a credit factor's points are not its entries'", factor=name)
-        total += f["points"]
-    return max(CREDIT_FLOOR, min(CREDIT_CEILING, total))
+        out[str(name)] = entries
+    return out
+
+
+# factor -> (the kind of transaction behind each entry, whether the authority signs it, its fixed
+# points or None); docs/REGISTRY.md, "Credit record" (the client does not import the registry)
+CREDIT_TXS: dict[str, tuple[str, bool, int | None]] = {
+    "leases_registered": ("lease.register", True, 5),
+    "rent_on_time": ("payment.confirm", False, 2),
+    "rent_late": ("payment.confirm", False, -5),
+    "deposit_settled": ("deposit.accept", False, 5),
+    "disputes_lost": ("dispute.resolve", True, None),
+    "fake_listings": ("report.resolve", True, -50),
+    "reviews": ("review.write", False, None),
+    "suspensions": ("authority.suspend", True, -100),
+}
+
+
+def _check_credit_txs(vb: VerifiedBundle, party: str, authority: str, entries: Mapping[str, list[Any]]) -> None:
+    """Each credit entry is backed by a proven transaction of its factor's kind (signed by the
+    authority where the authority decides) that gives those points to this party, once (no
+    transaction gives one party two entries); and the history's
+    own records are all there: every registered lease the party is a side of, every rent payment
+    confirmed for them. A holder cannot leave out a lease or a payment their credit counts."""
+    txids = [str(txid) for rows in entries.values() for txid, _ in rows]
+    _need(len(set(txids)) == len(txids), "a transaction is counted twice in the credit record", party=party)
+    for name, rows in entries.items():
+        if name not in CREDIT_TXS:
+            continue  # a factor of a later edition: its points are summed, its transactions not checked
+        kind, by_authority, fixed = CREDIT_TXS[name]
+        for txid, points in rows:
+            tx = _tx_of(vb, txid, kind, [authority] if by_authority else None)
+            body = tx.body
+            _need(fixed is None or points == fixed, "a credit entry's points are not its factor's", factor=name)
+            if name == "leases_registered":
+                lease = vb.state.get(f"lease/{body.get('lease')}")
+                _need(
+                    isinstance(lease, Mapping)
+                    and isinstance(lease.get("registration"), Mapping)
+                    and lease["registration"].get("tx") == txid
+                    and party in (lease.get("tenant"), lease.get("landlord"), lease.get("agency")),
+                    "the bundle leaves out a registered lease the party's credit counts",
+                    lease=body.get("lease"),
+                )
+            elif name in ("rent_on_time", "rent_late"):
+                pay = vb.state.get(f"payment/{body.get('payment')}")
+                _need(
+                    isinstance(pay, Mapping)
+                    and pay.get("payer") == party
+                    and pay.get("confirmed_tx") == txid
+                    and type(pay.get("late_days")) is int
+                    and (pay["late_days"] > 0) == (name == "rent_late"),
+                    "the bundle leaves out a rent payment the party's credit counts",
+                    payment=body.get("payment"),
+                )
+            elif name == "reviews":
+                rating = body.get("rating")
+                _need(
+                    body.get("subject") == party and type(rating) is int and points == (rating - 3) * 4,
+                    "a review entry is not that review of the party",
+                    txid=txid,
+                )
+            elif name == "suspensions":
+                _need(body.get("party") == party, "a suspension entry suspends someone else", txid=txid)
+            elif name == "disputes_lost":
+                expected = {"upheld": -30, "rejected": -10}.get(str(body.get("outcome")))
+                _need(points == expected, "a dispute entry's points do not follow from the decision", txid=txid)
+            elif name == "fake_listings":
+                _need(body.get("outcome") == "confirmed", "a fake-listing entry is not a confirmed report", txid=txid)
 
 
 def _points(entries: list[Any]) -> int:
@@ -581,12 +655,25 @@ def check_history(vb: VerifiedBundle) -> VerifiedHistory:
     _need(isinstance(record, Mapping), "the party is not registered", party=party)
     credit = vb.get(f"credit/{party}")
     score = CREDIT_BASE if credit is None else credit_score(vb, party, credit)
+    registered_elsewhere: set[str] = set()  # leases the party's credit names where it is not the tenant
     if credit is not None:
         _need(credit.get("score") == score, "the stored score does not follow from its factors", party=party)
-    leases = [v for k, v in vb.state.items() if k.startswith("lease/")]
-    for lease in leases:
-        _need(isinstance(lease, Mapping) and lease.get("tenant") == party, "a lease of the bundle is not the party's")
+        meta = vb.get("meta/registry")
+        _need(isinstance(meta, Mapping) and isinstance(meta.get("authority"), str), "no proven housing authority key")
+        entries = credit_entries(vb, party, credit)
+        _check_credit_txs(vb, party, meta["authority"], entries)
+        for txid, _ in entries.get("leases_registered", []):
+            registered_elsewhere.add(str(vb.txs[txid].body.get("lease")))
+    leases = []
+    for key, lease in vb.state.items():
+        if not key.startswith("lease/"):
+            continue
+        _need(isinstance(lease, Mapping), "a lease of the bundle is not a record", key=key)
+        if lease.get("tenant") != party:  # a lease the party registered as landlord or agency: not its tenancy
+            _need(lease.get("id") in registered_elsewhere, "a lease of the bundle is not the party's", key=key)
+            continue
         _check_signed_lease(vb, lease, party)
+        leases.append(lease)
     lease_ids = {lease["id"] for lease in leases}
     payments = [v for k, v in vb.state.items() if k.startswith("payment/")]
     for pay in payments:
