@@ -87,3 +87,20 @@ def test_a_code_proven_absent_is_refused_as_such() -> None:
         with pytest.raises(VerificationError) as info:
             verify_bundle(bundle, vkey_of("anju-forge", key.public))
         assert info.value.code == "PROOF_INVALID" and info.value.details["listing_code"] == "0000000000"
+
+
+def test_the_client_judges_a_listing_as_the_registry_views_do() -> None:
+    """The SDK restates the registry's view rule (it may not import the registry): same answers."""
+    from anju.client.verify import listing_status
+    from anju.registry.status import shown_listing_status
+
+    listing = {"status": "live", "status_reason": None, "expires_on": "2026-03-01"}
+    mandate = {"status": "active", "from": "2026-01-01", "to": "2026-02-10"}
+    active, suspended = {"status": "active"}, {"status": "suspended"}
+    for m in (None, mandate, {**mandate, "status": "revoked"}):
+        for parties in ((active, active), (suspended, active), (active, suspended), (None, suspended)):
+            for date in ("2026-01-05", "2026-02-11", "2026-03-01"):
+                for stored in (listing, {**listing, "status": "withdrawn", "status_reason": None}):
+                    want = shown_listing_status(stored, m, parties, date)
+                    assert listing_status(stored, m, date, parties) == want, (m, parties, date, stored)
+    assert listing_status(listing, None, "2026-01-05", (suspended,)) == ("suspended", "party_suspended")

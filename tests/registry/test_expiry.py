@@ -102,3 +102,20 @@ def test_date_ranges_overlap_on_a_shared_day_and_an_empty_range_on_none() -> Non
     assert not overlaps("2026-01-01", "2026-01-30", "2026-01-31", "2026-02-28")
     assert not overlaps("2026-01-01", "2026-12-31", "2026-03-01", "2026-02-28")  # a lease voided before it began
     assert not overlaps("2026-03-01", "2026-02-28", "2026-01-01", "2026-12-31")
+
+
+def test_a_suspended_publisher_or_owner_shows_the_listing_suspended_until_reinstated(world: World) -> None:
+    c = world.chain
+    mid = world.grant(world.agency_a)
+    lid = c.do(world.agent_a, "listing.publish", unit=world.unit, mandate=mid, **listing_terms()).txid[:16]
+    code = c.get(layout.listing(lid))["code"]  # type: ignore[index]
+    for who in (world.agency_a, world.owner):
+        c.do(c.authority, "authority.suspend", party=who.public_hex, reason_hash="ab" * 32)
+        view = views.listing_by_code(c.state, code, c.day)
+        assert view is not None and (view["status"], view["reason"]) == ("suspended", "party_suspended")
+        assert c.get(layout.listing(lid))["status"] == "live"  # type: ignore[index]  # a view rule: nothing stored
+        c.do(c.authority, "authority.reinstate", party=who.public_hex, reason_hash="cd" * 32)
+        assert views.listing_by_code(c.state, code, c.day)["status"] == "live"  # type: ignore[index]
+    c.do(c.authority, "authority.suspend", party=world.agency_a.public_hex, reason_hash="ab" * 32)
+    c.day = "2026-03-20"  # past its code's 60 days: expiry wins, as for any status but live
+    assert views.listing_by_code(c.state, code, c.day)["status"] == "expired"  # type: ignore[index]

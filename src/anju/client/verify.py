@@ -239,8 +239,22 @@ def canonical_code(text: str) -> str | None:
     return s if len(s) == 10 and all(ch in _CODE_ALPHABET for ch in s) else None
 
 
-def listing_status(listing: Mapping[str, Any], mandate: Mapping[str, Any] | None, date: str) -> tuple[str, str | None]:
-    """(live | expired | withdrawn | revoked | ..., reason) at ``date``; docs/REGISTRY.md, "Listing status"."""
+def listing_status(
+    listing: Mapping[str, Any],
+    mandate: Mapping[str, Any] | None,
+    date: str,
+    parties: Iterable[Mapping[str, Any] | None] = (),
+) -> tuple[str, str | None]:
+    """(live | expired | withdrawn | revoked | suspended, reason) at ``date``; docs/REGISTRY.md,
+    "Listing status": a listing that would be live is ``suspended`` while the authority has
+    suspended one of ``parties`` (its publisher, its unit's owner)."""
+    status, reason = _stored_status(listing, mandate, date)
+    if status == "live" and any(p is not None and p.get("status") == "suspended" for p in parties):
+        return "suspended", "party_suspended"
+    return status, reason
+
+
+def _stored_status(listing: Mapping[str, Any], mandate: Mapping[str, Any] | None, date: str) -> tuple[str, str | None]:
     if listing["status"] != "live":
         return str(listing["status"]), listing.get("status_reason")
     if mandate is not None and not (mandate["status"] == "active" and mandate["from"] <= date <= mandate["to"]):
@@ -444,7 +458,7 @@ def check_listing(vb: VerifiedBundle, code: str, date: str | None = None) -> Ver
     _need(ptx.body.get("unit") == unit["id"], "the listing.publish transaction is for another unit")
     _check_made_by(listing, ptx, LISTING_PUBLISHED, "listing")
     _check_code(vb, code, lid, ptx.txid)
-    status, reason = listing_status(listing, mandate, at)
+    status, reason = listing_status(listing, mandate, at, (publisher, owner))
     return VerifiedListing(
         code,
         status,

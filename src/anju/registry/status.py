@@ -6,7 +6,7 @@ them at any date the caller asks about.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from anju.registry.dates import add_months, due_date, month_of
@@ -36,6 +36,23 @@ def listing_status(listing: Mapping[str, Any], mandate: Mapping[str, Any] | None
     if date >= listing["expires_on"]:
         return "expired", "code_expired"
     return "live", None
+
+
+def shown_listing_status(
+    listing: Mapping[str, Any],
+    mandate: Mapping[str, Any] | None,
+    parties: Iterable[Mapping[str, Any] | None],
+    date: str,
+) -> tuple[str, str | None]:
+    """The status a view shows: :func:`listing_status`, except that a listing that would be live
+    shows ``suspended`` (reason ``party_suspended``) while the housing authority has suspended its
+    publisher or its unit's owner (``parties``): nobody can let the unit through it until the
+    authority reinstates them. A view rule only: the stored record is unchanged, and the listing
+    is live again on reinstatement."""
+    status, reason = listing_status(listing, mandate, date)
+    if status == "live" and any(p is not None and p.get("status") == "suspended" for p in parties):
+        return "suspended", "party_suspended"
+    return status, reason
 
 
 def lease_phase(lease: Mapping[str, Any], date: str) -> str:

@@ -12,7 +12,7 @@ from anju.registry import layout, vcode
 from anju.registry.call import Record, read
 from anju.registry.credit import FACTORS, chunk_keys, chunk_of, empty
 from anju.registry.port import StateReader
-from anju.registry.status import lease_phase, listing_status, mandate_status
+from anju.registry.status import lease_phase, mandate_status, shown_listing_status
 
 # What the public may see of a unit: approximate location only (building and room stay committed).
 PUBLIC_UNIT_FIELDS = (
@@ -50,7 +50,9 @@ def listing_view(state: StateReader, listing_id: str, date: str) -> Record | Non
         return None
     mandate = read(state, layout.mandate(listing["mandate"])) if listing["mandate"] else None
     unit = read(state, layout.unit(listing["unit"]))
-    status, reason = listing_status(listing, mandate, date)
+    publisher = read(state, layout.party(listing["publisher"]))
+    owner = read(state, layout.party(listing["owner"]))
+    status, reason = shown_listing_status(listing, mandate, (publisher, owner), date)
     keys: dict[str, str | None] = {
         "listing": layout.listing(listing_id),
         "code": layout.code(listing["code"]),
@@ -69,7 +71,7 @@ def listing_view(state: StateReader, listing_id: str, date: str) -> Record | Non
         "listing": listing,
         "unit": public_unit(unit) if unit else None,
         "mandate": None if mandate is None else {**mandate, "status_at_date": mandate_status(mandate, date)},
-        "publisher": read(state, layout.party(listing["publisher"])),
+        "publisher": publisher,
         "keys": keys,
     }
 

@@ -36,7 +36,7 @@ import orjson
 
 from anju.registry import layout, vcode, views
 from anju.registry.dates import add_days, overlaps, term_end
-from anju.registry.status import lease_phase, listing_status, mandate_status
+from anju.registry.status import lease_phase, mandate_status, shown_listing_status
 
 Record = dict[str, Any]
 
@@ -235,7 +235,8 @@ class Reader:
         return self.get(layout.listing(lid))
 
     def listing_state(self, listing: Record) -> tuple[str, str | None]:
-        return listing_status(listing, self.mandate(listing.get("mandate")), self.today)
+        parties = (self.party(listing["publisher"]), self.party(listing["owner"]))
+        return shown_listing_status(listing, self.mandate(listing.get("mandate")), parties, self.today)
 
     def listings(self, *, publisher: str | None = None, owner: str | None = None) -> list[Record]:
         if owner:

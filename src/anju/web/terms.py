@@ -34,7 +34,14 @@ STATES = (
     N_("settled"),
     N_("suspended"),
 )
-REASONS = (N_("mandate_ended"), N_("mandate_revoked"), N_("code_expired"), N_("leased"), N_("fake"))
+REASONS = (
+    N_("mandate_ended"),
+    N_("mandate_revoked"),
+    N_("code_expired"),
+    N_("leased"),
+    N_("fake"),
+    N_("party_suspended"),
+)
 DEPOSIT = (N_("none"), N_("lodged"), N_("held"), N_("returned"), N_("accepted"), N_("disputed"), N_("decided"))
 PAYMENTS = (N_("rent"), N_("deposit"))
 SUBJECTS = (N_("condition"), N_("termination"), N_("other"))
