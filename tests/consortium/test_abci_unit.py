@@ -383,3 +383,19 @@ def test_a_state_query_answers_the_committed_state_not_an_undecided_proposal(
     dispatch(app, _req(11))
     assert checked(_query_state(app, "kv/q")) is not None
     app.store.close()
+
+
+def test_a_query_that_cannot_be_answered_gets_an_error_code_not_an_exception(
+    member: tuple[Path, dict[str, object]],
+) -> None:
+    """CometBFT's socket client stops the node on an exception response; anyone who reaches its RPC
+    can send abci_query, so every query is answered, bad bytes included."""
+    data, doc = member
+    app = AbciApp(data)
+    init = f_msg(1, _ts(1767225600)) + f_str(2, CHAIN) + f_bytes(5, canonical_genesis(doc)) + f_int(6, 1)
+    dispatch(app, _req(5, init))
+    app.warm()
+    no, res = _resp(dispatch(app, _req(6, f_bytes(1, b"\xff\xfe") + f_str(2, "/state") + f_int(4, 1))))
+    assert no != 1 and res.num(1) != 0 and res.raw(7) == b""  # a Query answer (1 is an exception), failing
+    assert "UTF-8" in res.raw(3).decode()
+    app.store.close()

@@ -475,7 +475,10 @@ class AbciApp:
             if req.path in ("/state", "state"):
                 # The committed state only, as stored (settle() above stored every committed block):
                 # the executor's own state may hold a proposal executed but not decided.
-                key = req.data.decode()
+                try:
+                    key = req.data.decode()
+                except UnicodeDecodeError:
+                    raise AnjuError("BAD_REQUEST", "a state key is UTF-8 text") from None
                 value = self.store.state_get(key)
                 body: dict[str, Any] = {
                     "key": key,
@@ -503,3 +506,13 @@ class AbciApp:
             raise TxRejected("NOT_FOUND", f"unknown query path {req.path!r}")
         except AnjuError as exc:
             return m.query(abci_code(exc.code), exc.message, req.data, b"", last.height, codespace=exc.code)
+        except Exception as exc:  # a query reads only: answer it, never an exception (CometBFT stops on one)
+            log.exception("query %r failed", req.path)
+            return m.query(
+                abci_code("BAD_REQUEST"),
+                f"query failed: {type(exc).__name__}",
+                req.data,
+                b"",
+                last.height,
+                codespace="BAD_REQUEST",
+            )
