@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
 import orjson
 from tests.api.conftest import Server
 from tests.api.test_core import env, err
@@ -58,3 +63,37 @@ def test_batch_results_in_order(kv_server: Server) -> None:
     assert status == 400
     assert err(s.http.post("/api/v1/txs/batch", params={"wait": "maybe"}, content=b"[]")) == "BAD_REQUEST"
     assert batch(s, []) == (200, [])
+
+
+def test_a_batch_that_waited_checks_again_before_handing_over(kv_ledger: Path, start_server: Any) -> None:
+    """A batch waits for another envelope of one of its transactions (X, pending with other
+    signatures); meanwhile a single POST hands over Y, which the batch also carries. The batch must
+    not hand Y over a second time: the copy that failed (SEQ_REUSED) would settle both waiters, and
+    a client would be told "rejected" for a transaction the ledger holds."""
+    import httpx
+
+    from anju.crypto.tx import sign
+
+    s = start_server(kv_ledger, "--block-interval", "1.0")
+    a, b, other = SigningKey.generate(), SigningKey.generate(), SigningKey.generate()
+    x, y = env(a, 1, "x"), env(b, 1, "y")
+    x2 = sign(x["body"], [a, other])  # the same txid (the body), other signatures
+    # X closes a full block (4,000), so that Y, handed over while the batch waits, goes in the next
+    fill = [env(SigningKey.generate(), 1) for _ in range(3999)] + [x]
+    for i in range(0, len(fill), 1000):
+        assert batch(s, fill[i : i + 1000], wait=False)[0] == 200
+
+    def single() -> httpx.Response:
+        time.sleep(0.03)  # once the batch waits for X
+        with httpx.Client(base_url=s.url, timeout=60) as h:
+            return h.post("/api/v1/txs", content=orjson.dumps(y), params={"wait": "commit"})
+
+    with ThreadPoolExecutor(1) as pool:
+        later = pool.submit(single)
+        status, res = batch(s, [x2, y])
+        one = later.result()
+    assert status == 200 and one.status_code == 200, (res, one.text)
+    assert one.json()["status"] == "committed"
+    assert [r["status"] for r in res] == ["rejected", "rejected"], res
+    assert [r["error"]["code"] for r in res] == ["DUPLICATE_TX", "DUPLICATE_TX"], res  # type: ignore[index]
+    assert s.http.get(f"/api/v1/txs/{res[1]['txid']}").json()["status"] == "committed"

@@ -374,7 +374,7 @@ class SubmitCore:
                 accepted.append((i, tx))
             except AnjuError as exc:
                 results[i] = {"txid": txids[i], "status": "rejected", "error": error_json(exc)}
-        if contested:  # as for a single POST: wait for the other envelope; go on if it was refused
+        while contested:  # as for a single POST: wait for the other envelope; go on if it was refused
             outcomes = await asyncio.gather(
                 *(self._after_other(tx, timeout) for _, tx in contested), return_exceptions=True
             )
@@ -386,6 +386,13 @@ class SubmitCore:
                 else:
                     accepted.append((i, tx))
             accepted.sort(key=lambda item: item[0])  # sequenced in array order
+            # While this batch waited, another request may have staged or handed over an envelope of
+            # one of its transactions: those wait in turn (handing both over would let the copy that
+            # fails settle the other's waiters). No await follows the last check until the hand-off.
+            contested = [(i, tx) for i, tx in accepted if tx.txid in pending or tx.txid in self._staged]
+            if contested:
+                again = {i for i, _ in contested}
+                accepted = [(i, tx) for i, tx in accepted if i not in again]
         if accepted:
             done = self.committed.which([tx.txid for _, tx in accepted])
             if done:
