@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -439,3 +440,24 @@ def test_a_scalar_query_parameter_given_twice_is_refused(kv_server: Server) -> N
     ok = h.get(f"/api/v1/events?format=json&party={party}&party={'cd' * 32}&kind=kv.&kind=x.")
     assert ok.status_code == 200  # the event filters are lists: repeating them is how to give several
     assert post(kv_server, env(key, 1)).status_code == 200  # nothing was queued by the refused posts
+
+
+def test_a_killed_verifier_process_gives_json_refusals_and_a_clean_shutdown(
+    kv_ledger: Path, start_server: Callable[..., Server]
+) -> None:
+    """kill -9 of a verifier process under `anju serve`: every later submission is answered with the
+    contract's JSON 503 SHUTTING_DOWN (not a bare 500, not MEMPOOL_FULL forever), and SIGTERM still
+    stops the server (the children do not keep the parent's signal handlers)."""
+    s = start_server(kv_ledger, "--mempool", "5", cli=True)
+    key = SigningKey.generate()
+    assert post(s, env(key, 1)).status_code == 200
+    kids = [int(p) for p in Path(f"/proc/{s.proc.pid}/task/{s.proc.pid}/children").read_text().split()]
+    newest = max(kids)  # the verifiers are forked after the block writers (pids go up)
+    os.kill(newest, signal.SIGKILL)
+    time.sleep(0.5)
+    for seq in range(2, 10):
+        r = post(s, env(key, seq))
+        assert r.status_code == 503 and err(r) == "SHUTTING_DOWN", r.text
+    t0 = time.monotonic()
+    code = s.stop()
+    assert time.monotonic() - t0 < 25 and code != -signal.SIGKILL, "SIGTERM did not stop the server"

@@ -179,3 +179,44 @@ def test_a_defect_in_the_application_refuses_that_tx_and_the_node_goes_on(
         assert good.height >= 1 and node.failure is None
         assert node.store.state_get("kv/half-written") is None and node.store.state_get("kv/fine") == b'"b"'
     assert verify_data(kv_data, workers=1).ok
+
+
+def test_a_dead_verifier_process_stops_the_node_cleanly(kv_data: Path) -> None:
+    """A verifier process killed (OOM killer, an operator's kill -9) breaks the pool: the node then
+    refuses new work with SHUTTING_DOWN, as after a storage failure, without leaving the refused
+    transactions counted in its mempool, commits nothing it did not acknowledge, and stops."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from anju.crypto.tx import parse
+    from anju.errors import Overloaded
+
+    alice = SigningKey(b"v" * 32)
+    node = Node(kv_data, verify_workers=1, mempool_limit=3).start()
+    done = node.submit_parsed([parse(kv_put(alice, 1))])[0].result(timeout=30)
+    [pid] = list(node._pool._processes)  # type: ignore[union-attr]
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
+    for seq in range(2, 7):  # more than the mempool holds: refusals must not stay counted
+        try:
+            fut = node.submit_parsed([parse(kv_put(alice, seq))])[0]
+            with pytest.raises(Overloaded) as info:
+                fut.result(timeout=30)
+        except Overloaded as exc:
+            code = exc.code
+        else:
+            code = info.value.code
+        assert code == "SHUTTING_DOWN", seq
+    assert node._inflight == 0 and node.failure is not None
+    stopper = threading.Thread(target=node.stop)
+    stopper.start()
+    stopper.join(60)
+    assert not stopper.is_alive(), "stop() hung on the broken pool"
+    store = Store(kv_data / DB_NAME)
+    try:
+        assert store.tx_by_id(bytes.fromhex(done.txid)) is not None
+        assert store.execute("SELECT count(*) FROM txs") == [(1,)]
+    finally:
+        store.close()

@@ -6,6 +6,7 @@ FastAPI's own validation errors and Starlette's 404/405 are translated into the 
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -21,8 +22,13 @@ from anju.errors import CODES, AnjuError, Overloaded, register_codes
 API_CODES: dict[str, tuple[int, str]] = {
     "METHOD_NOT_ALLOWED": (405, "the path exists but not with this HTTP method"),
     "STREAMS_FULL": (503, "the server holds its maximum of open event streams; retry later"),
+    "INTERNAL_ERROR": (
+        500,
+        "the server failed on this request (a defect, logged); the answer says nothing of the ledger",
+    ),
 }
 register_codes(API_CODES)
+log = logging.getLogger("anju.api")
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> bytes:
@@ -85,6 +91,11 @@ def install(app: FastAPI) -> None:
             return resp
         return error_response("BAD_REQUEST", str(exc.detail))
 
+    async def on_defect(_req: Request, exc: Exception) -> Response:
+        log.error("request failed", exc_info=exc)
+        return error_response("INTERNAL_ERROR", f"the server failed on this request: {type(exc).__name__}")
+
     app.add_exception_handler(AnjuError, on_anju)
+    app.add_exception_handler(Exception, on_defect)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 import math
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -37,6 +38,8 @@ from anju.api.limits import TokenBucket, rate_limited
 from anju.chain.node import Node, Receipt
 from anju.crypto.tx import MAX_TX_BYTES, Tx, parse
 from anju.errors import CODES, AnjuError, Overloaded, TxRejected
+
+log = logging.getLogger("anju.api")
 
 TXS_PATH = "/api/v1/txs"
 BATCH_PATH = "/api/v1/txs/batch"
@@ -490,10 +493,14 @@ class FastPath:
                 await send_answer(send, _error_answer(rate_limited(who, wait)))
                 return True
         body = await _read_body(receive)
-        if scope["path"] == TXS_PATH:
-            ans = await self.core.one(body, q[0], q[1])
-        else:
-            ans = await self.core.batch(body, q[0], q[1])
+        try:
+            if scope["path"] == TXS_PATH:
+                ans = await self.core.one(body, q[0], q[1])
+            else:
+                ans = await self.core.batch(body, q[0], q[1])
+        except Exception as exc:  # a defect: the contract's JSON error (as the app's handler gives), not a bare 500
+            log.exception("submission failed")
+            ans = Answer(500, error_body("INTERNAL_ERROR", f"the server failed on this request: {type(exc).__name__}"))
         await send_answer(send, ans)
         return True
 

@@ -35,7 +35,7 @@ import orjson
 
 from anju.chain.apps import load_app
 from anju.chain.executor import SMT_CACHE_TILES, Executor, Sealed, canonical_genesis, events_rows, genesis_writes
-from anju.chain.writer import BlockWriter, Sealer
+from anju.chain.writer import BlockWriter, Sealer, child_signals
 from anju.crypto.keys import SigningKey
 from anju.crypto.tx import MAX_TX_BYTES, Tx, check_sigs, parse_and_verify
 from anju.errors import AnjuError, Overloaded, StorageCorrupt, TxRejected
@@ -197,7 +197,7 @@ class Node:
         self.max_block_txs = max_block_txs
         self.mempool_limit = mempool_limit
         self.clock = clock
-        self._pool = ProcessPoolExecutor(verify_workers) if verify_workers > 0 else None
+        self._pool = ProcessPoolExecutor(verify_workers, initializer=child_signals) if verify_workers > 0 else None
         # With verifier processes, blocks are stored by a writer process too (see chain/writer.py).
         self._writer_wanted = verify_workers > 0 if writer_process is None else writer_process
         self._writer: BlockWriter | None = None
@@ -298,6 +298,22 @@ class Node:
         with self._inflight_lock:
             self._inflight -= n
 
+    def _verify_in_pool(self, pool: ProcessPoolExecutor, fn: Callable[[Any], Any], arg: Any, n: int) -> Future[Any]:
+        """Hand ``n`` admitted transactions to the verifier processes. If the pool is broken (a
+        verifier process died), the node stops taking work, as on a storage failure: the ``n`` are
+        released and refused with SHUTTING_DOWN, never left counted in the mempool."""
+        try:
+            return pool.submit(fn, arg)
+        except Exception as exc:
+            self._release(n)
+            self._verifiers_failed(exc)
+            raise Overloaded("SHUTTING_DOWN", f"the node stopped: {self.failure}", retry_after=30) from None
+
+    def _verifiers_failed(self, exc: BaseException) -> None:
+        if self.failure is None:
+            log.error("a verifier process failed (%s); the node accepts nothing new", exc)
+            self.failure = RuntimeError(f"a verifier process failed: {type(exc).__name__}: {exc}")
+
     def submit_many(self, raws: Sequence[bytes]) -> list[Future[Receipt]]:
         """Queue envelopes (JSON bytes) for verification and commit, keeping their order."""
         for raw in raws:
@@ -308,7 +324,7 @@ class Node:
             chunk: Future[list[Tx | AnjuError]] = Future()
             chunk.set_result(verify_chunk(raws))
         else:
-            chunk = self._pool.submit(verify_chunk, list(raws))
+            chunk = self._verify_in_pool(self._pool, verify_chunk, list(raws), len(raws))
         return self._enqueue(chunk, len(raws))
 
     def submit(self, raw: bytes) -> Future[Receipt]:
@@ -328,7 +344,7 @@ class Node:
             checks = Future()
             checks.set_result(verify_sigs_chunk(items))
         else:
-            checks = self._pool.submit(verify_sigs_chunk, items)
+            checks = self._verify_in_pool(self._pool, verify_sigs_chunk, items, len(txs))
         chunk: Future[list[Tx | AnjuError]] = Future()
 
         def checked(f: Future[list[AnjuError | None]]) -> None:
@@ -368,8 +384,10 @@ class Node:
                 return
             try:
                 results = chunk.result()
-            except BaseException as exc:  # a crashed verifier process
-                results = [TxRejected("MALFORMED_ENVELOPE", f"verification failed: {exc}")] * len(futs)
+            except BaseException as exc:  # a crashed verifier process: not the transactions' fault
+                self._verifiers_failed(exc)
+                refusal = Overloaded("SHUTTING_DOWN", f"the node stopped: {self.failure}", retry_after=30)
+                results = [refusal] * len(futs)
             batch: list[tuple[Tx, Future[Receipt]]] = []
             for res, fut in zip(results, futs, strict=True):
                 if isinstance(res, Tx):

@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import pickle
+import signal
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -89,8 +90,21 @@ class Sealer:
         return BlockRecord(b.height, b.time, b.first_index, b.tx_count, b.log_size, b.log_root, root, note), changes
 
 
+def child_signals(*, keep_running: bool = False) -> None:
+    """Signal handling for a child the node forks, which would otherwise inherit the parent's (under
+    ``anju serve``, uvicorn's, which only sets a flag in the child's copy of the server: SIGTERM
+    would never stop it). SIGINT is ignored (Ctrl-C reaches the whole process group; the node
+    stops its children in order). SIGTERM stops a verifier (``terminate()`` must work, or shutting
+    down a broken pool hangs); a block writer (``keep_running``) ignores it too and stops when the
+    node closes its pipe, after storing what the node sent: a stop signal to the whole group must
+    not cut the node's graceful stop short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN if keep_running else signal.SIG_DFL)
+
+
 def _seal_serve(path: str, inbox: Connection, hand: Connection, sealer: Sealer, others: list[Connection]) -> None:
     """The sealer child: hash and sign each group from the node, hand it to the store child."""
+    child_signals(keep_running=True)
     for c in others:
         c.close()  # forked copies of ends this process does not use: without this, EOF never arrives
     store = Store(Path(path))  # read only: state-map nodes missing from memory
@@ -119,6 +133,7 @@ def _seal_serve(path: str, inbox: Connection, hand: Connection, sealer: Sealer, 
 
 def _store_serve(path: str, inbox: Connection, data: Connection, answers: Connection, others: list[Connection]) -> None:
     """The store child: one SQLite transaction per group, then the answer to the node."""
+    child_signals(keep_running=True)
     for c in others:
         c.close()
     store = Store(Path(path))
