@@ -241,6 +241,16 @@ def _unattested_agent(w: World, old: bool) -> None:
     assert got == ("ok" if old else "IDENTITY_NOT_ATTESTED")
 
 
+def _hidden_characters_in_text(w: World, old: bool) -> None:
+    for description in ("两居室\u202e租出", "\u200b\u200d", "近地铁\x00"):  # a bidi override, nothing visible, NUL
+        got = _outcome(w, w.owner, "listing.publish", unit=w.unit, **listing_terms(description=description))
+        assert got == ("ok" if old else "INVALID_FIELD"), repr(description)
+        if got == "ok":
+            w.chain.do(w.owner, "listing.withdraw", listing=w.chain.log[-1][0].txid[:16])
+    fine = listing_terms(description="朝南两居室\n近地铁\t👨\u200d👩\u200d👧")  # line breaks, tabs, an emoji sequence
+    assert _outcome(w, w.owner, "listing.publish", unit=w.unit, **fine) == "ok"
+
+
 def _renew_a_lease_to_the_last_day(w: World, old: bool) -> None:
     c = w.chain
     c.day = "9985-01-01"
@@ -289,6 +299,7 @@ CASES_3: dict[str, Callable[[World, bool], None]] = {  # edition 3's changes
     "owner disputes a sublease": _owner_disputes_a_sublease,
     "agency signs for a suspended owner": _agency_signs_for_a_suspended_owner,
     "unattested agent": _unattested_agent,
+    "hidden characters in text": _hidden_characters_in_text,
     "renew a lease to the last day": _renew_a_lease_to_the_last_day,
     "escrow past the largest amount": _escrow_past_the_largest_amount,
 }
@@ -348,6 +359,8 @@ BEFORE_EDITION_3 = {
     ("agency signs for a suspended owner", 2): "0e347c983b76342b08c6205b2640893fb69f490bc623bd7106961d6dfbbde2f9",
     ("unattested agent", 1): "27237e1cac76955665f064e519f3e9d361aa2d13c5c3cd2aed96887a8d5ec2bd",
     ("unattested agent", 2): "2589f947a94583200c45a376dff0ffb6d5036492303e786d3e318f7230eec9ed",
+    ("hidden characters in text", 1): "ef6d0a461ca224fa64b2bbcf7c984445dbaac3354c56ab5f549863ed675f7ea6",
+    ("hidden characters in text", 2): "87e032ff5136ccf30effd0b777d38087775aef070ac7f4a63715566c59db22f1",
     ("renew a lease to the last day", 1): "c53e482f3e1e1a29ef104ad27fc237af0bbac346f08fea0162bbc25a02fc8ee6",
     ("renew a lease to the last day", 2): "367a471f7d9edcc8ad4d285995c7e48c3bafa45ffc1f871fce0fd4f302943722",
     ("escrow past the largest amount", 1): "a36fb691cb02676905e8f6d68d4d5aa9ca9b5fe2c269162324433769171d2995",

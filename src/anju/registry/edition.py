@@ -64,6 +64,11 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "An agency appoints only an agent whose identity the authority attested (`IDENTITY_NOT_ATTESTED`).",
         "`lease.renew` of a lease ending on 9999-12-31 is refused with `RENEWAL_NOT_CONTIGUOUS`; edition 2 "
         "refused it with `APPLICATION_ERROR`.",
+        "Text fields (names, places, descriptions, deduction reasons) refuse control characters other than tab "
+        "and line feed, the bidirectional controls (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), the "
+        "zero-width space, word joiner and BOM (U+200B, U+2060, U+FEFF) and U+FFF9–U+FFFB, and text with nothing "
+        "visible but zero-width joiners (`INVALID_FIELD`): a fixed list, not Unicode categories, which change "
+        "between Python builds.",
         "A bank's escrow attestations for one lease and purpose may total at most the largest amount of money "
         "(10^13 fen; `INTEGER_OUT_OF_RANGE`), so the lease's escrow totals stay exact JSON integers.",
     ),

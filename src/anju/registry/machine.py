@@ -139,8 +139,9 @@ class Registry:
                 if cosigner is not None and cosigner["status"] == "suspended":
                     reject("PARTY_SUSPENDED", "a co-signer is suspended by the housing authority", party=key)
         check, handler = entry
-        if check.has_months:  # edition 1 read months in any digits str.isdigit accepts
-            check(tx.body, legacy_months=call.edition() < 2)
+        if check.has_months or check.has_text:  # edition 1 read months in any digits; before 3, any text
+            ed = call.edition()
+            check(tx.body, legacy_months=ed < 2, legacy_text=ed < 3)
         else:
             check(tx.body)
         handler(call)

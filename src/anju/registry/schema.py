@@ -7,6 +7,7 @@ define is UNKNOWN_FIELD.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -87,6 +88,31 @@ def _check_text(f: Field, name: str, value: Any) -> None:
         reject("INVALID_FIELD", f"{name} must be a non-blank string, at most {f.max_len} chars", field=name)
 
 
+# Rules edition 3: characters no registry text may hold. A fixed list, not Unicode categories: those
+# change with the Python build's Unicode version, and nodes on two builds would then disagree.
+# C0 controls but tab and line feed, DEL, C1 controls; the bidirectional controls (which make text
+# read otherwise than it is stored: ALM, LRM, RLM, LRE..RLO, LRI..PDI); the zero-width space, word
+# joiner, BOM and interlinear annotation marks.
+_FORBIDDEN_TEXT = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff\ufff9-\ufffb]"
+)
+_JOINERS = str.maketrans("", "", "\u200c\u200d")  # allowed (emoji, some scripts), but not a text on their own
+
+
+def check_text_chars(name: str, value: str) -> None:
+    """Edition 3's rule for any text field: none of :data:`_FORBIDDEN_TEXT`, and something visible
+    (not only whitespace and zero-width joiners)."""
+    found = _FORBIDDEN_TEXT.search(value)
+    if found is not None:
+        reject(
+            "INVALID_FIELD",
+            f"{name} holds a control, bidirectional or zero-width character (U+{ord(found.group()):04X})",
+            field=name,
+        )
+    if not value.translate(_JOINERS).strip():
+        reject("INVALID_FIELD", f"{name} must be a non-blank string", field=name)
+
+
 def _check_hashes(f: Field, name: str, value: Any) -> None:
     if type(value) is not list or len(value) > f.max_len:
         reject("INVALID_FIELD", f"{name} must be a list of at most {f.max_len} hashes", field=name)
@@ -136,7 +162,7 @@ _MISSING: Any = object()
 class BodyCheck:
     """A kind's fields compiled once: :meth:`__call__` checks a body as :func:`check_body` does."""
 
-    __slots__ = ("_allowed", "_steps", "has_months")
+    __slots__ = ("_allowed", "_steps", "has_months", "has_text")
 
     def __init__(self, fields: Mapping[str, Field]) -> None:
         self._allowed = BASE_FIELDS | frozenset(fields)
@@ -148,9 +174,12 @@ class BodyCheck:
             steps.append((name, spec.optional, checker, spec))
         self._steps = tuple(steps)
         self.has_months = any(spec.type == "month" for spec in fields.values())
+        self.has_text = any(spec.type in ("text", "deductions") for spec in fields.values())
 
-    def __call__(self, body: Mapping[str, Any], *, legacy_months: bool = False) -> None:
-        """``legacy_months``: read months as rules edition 1 did (any digits ``str.isdigit`` takes)."""
+    def __call__(self, body: Mapping[str, Any], *, legacy_months: bool = False, legacy_text: bool = False) -> None:
+        """``legacy_months``: read months as rules edition 1 did (any digits ``str.isdigit`` takes).
+        ``legacy_text``: accept any characters in text, as editions 1 and 2 did (see
+        :func:`check_text_chars`)."""
         extra = body.keys() - self._allowed
         if extra:
             unknown = sorted(extra)
@@ -169,6 +198,11 @@ class BodyCheck:
                     reject("INVALID_FIELD", f"{name} must be a month YYYY-MM", field=name)
                 continue
             checker(spec, name, value)
+            if not legacy_text and spec.type == "text":
+                check_text_chars(name, value)
+            elif not legacy_text and spec.type == "deductions":
+                for item in value:
+                    check_text_chars(f"{name}[].reason", item["reason"])
 
 
 def check_body(body: Mapping[str, Any], fields: Mapping[str, Field]) -> None:
