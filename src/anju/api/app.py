@@ -259,6 +259,7 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
     @r.get("/txs/{txid}", response_model=schemas.TxStatus, operation_id="get_tx")
     def get_tx(txid: Annotated[str, Path(pattern="^[0-9a-f]{64}$", description="hex transaction id")]) -> Response:
         """Status; once committed, the log index, leaf, inclusion proof and the checkpoint it is proven against."""
+        was_pending = txid in subs.pending  # before the snapshot: it may commit (and leave pending) meanwhile
         with reader.snapshot() as s:
             found = s.tx(txid)
             if found is not None:
@@ -282,6 +283,8 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
         err = subs.rejected.get(txid)
         if err is not None:
             return ok({"txid": txid, "status": "rejected", "error": err})
+        if was_pending:  # committed after the snapshot was taken: still "pending" for this answer, never 404
+            return ok({"txid": txid, "status": "pending"})
         raise AnjuError("NOT_FOUND", "no such transaction (never seen, or rejected long ago)", txid=txid)
 
     # -- state ------------------------------------------------------------------------------------
