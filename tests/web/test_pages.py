@@ -345,6 +345,12 @@ def test_public_url_and_a_full_portal(tmp_path: Path) -> None:
             assert resp.status_code == 503 and sentence in resp.text, resp.text[-500:]
             assert resp.headers["retry-after"] == "300"
         assert "form_token" in first.get("/me").text  # still signed in
+        # registering then would put a party on the ledger whose key nobody receives: refused first
+        size = second.get("/api/v1/node").json()["tree_size"]
+        data = {"role": "tenant", "identity": "someone", "password": "a long password", "password2": "a long password"}
+        resp = second.post("/register?lang=en", data=data)
+        assert resp.status_code == 503 and "Too many people are signed in" in resp.text
+        assert second.get("/api/v1/node").json()["tree_size"] == size
         token = form_token(first)
         assert first.post("/signout", data={"form_token": token}).status_code == 303
         assert second.post("/signin/demo", data={"party": key("landlord").public_hex}).status_code == 303

@@ -14,15 +14,20 @@ def _session() -> Session:
     return Session(SigningKey.generate(), "tenant", "t", demo=False)
 
 
-def test_an_address_over_its_share_pushes_out_its_own_least_recently_used() -> None:
+def test_an_address_over_its_share_is_refused_and_signs_nobody_out() -> None:
+    """Pushing out that address's oldest session would let anyone behind a shared address (a NAT,
+    a proxy) sign everyone else out by signing in again and again."""
     store = SessionStore(per_client=3, max_sessions=100)
     a = [store.create(_session(), "10.0.0.1") for _ in range(3)]
     b = store.create(_session(), "10.0.0.2")
-    assert store.get(a[0]) is not None  # a[0] used again: a[1] is now that address's oldest
-    a4 = store.create(_session(), "10.0.0.1")
-    assert store.get(a[1]) is None
-    assert all(store.get(t) is not None for t in (a[0], a[2], a4, b))
-    assert len(store) == 4
+    assert not store.has_room("10.0.0.1") and store.has_room("10.0.0.2")
+    with pytest.raises(SessionsFull):
+        store.create(_session(), "10.0.0.1")
+    assert all(store.get(t) is not None for t in (*a, b)) and len(store) == 4
+    again = store.create(_session(), "10.0.0.1", replacing=a[0])  # a browser signing in again takes its own place
+    assert store.get(a[0]) is None and store.get(again) is not None and len(store) == 4
+    forced = store.create(_session(), "10.0.0.1", force=True)  # a key just registered here gets its session
+    assert store.get(forced) is not None and len(store) == 5
 
 
 def test_a_full_store_refuses_new_sign_ins_and_keeps_the_sessions_in_use() -> None:
@@ -65,8 +70,9 @@ def test_an_ipv6_host_counts_by_its_64_and_a_mapped_ipv4_as_itself() -> None:
     assert client_group("::ffff:10.0.0.1") == client_group("10.0.0.1") == "10.0.0.1"
     assert client_group("testclient") == "testclient"
     store = SessionStore(per_client=2, max_sessions=100)
-    a = [store.create(_session(), f"2001:db8:1:2::{i}") for i in range(3)]  # three "addresses", one /64
-    assert store.get(a[0]) is None and store.get(a[2]) is not None
+    [store.create(_session(), f"2001:db8:1:2::{i}") for i in range(2)]
+    with pytest.raises(SessionsFull):  # a third "address" of the same /64
+        store.create(_session(), "2001:db8:1:2::9")
 
 
 def test_one_party_holds_a_few_sessions_whoever_signs_it_in() -> None:

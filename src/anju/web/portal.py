@@ -189,13 +189,12 @@ class Portal:
         label = demo_label or c.reader.party_name(key.public_hex)
         client = c.request.client.host if c.request.client else ""
         session = Session(key, role, label, demo_label is not None, flash=list(flash or ()), keystore=sealed)
-        token = self.sessions.create(session, client)
+        # (a key made here at registration exists nowhere else yet: it gets its session whatever the limits)
+        token = self.sessions.create(session, client, replacing=c.token, force=sealed is not None)
         resp = RedirectResponse(next_url, status_code=303)
         resp.set_cookie(
             COOKIE, token, httponly=True, samesite="lax", max_age=8 * 3600, secure=c.request.url.scheme == "https"
         )
-        if c.token:
-            self.sessions.drop(c.token)
         return resp
 
     def sessions_full(self, c: Ctx) -> Response:
@@ -501,6 +500,9 @@ def build_router(p: Portal) -> APIRouter:
             err.add(c._, "PASSWORD_MISMATCH", "password2", names)
         if err:
             return p.render(c, "register.html", 422, err=err, values=values, roles=REGISTER_ROLES, next_url=nxt)
+        client = request.client.host if request.client else ""
+        if not p.sessions.has_room(client, c.token):  # before the key is registered: it is handed over in the session
+            return p.sessions_full(c)
         key = SigningKey.generate()
         salt, commitment = commit(values["identity"])
         body: dict[str, Any] = {

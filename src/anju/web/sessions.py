@@ -93,22 +93,42 @@ class SessionStore:
     def _keys(session: Session) -> tuple[str, str]:
         return "c:" + client_group(session.client), "p:" + session.party
 
-    def create(self, session: Session, client: str = "") -> str:
-        """A new token for ``session``. Raises :class:`SessionsFull` when every slot is in use."""
+    def create(self, session: Session, client: str = "", *, replacing: str | None = None, force: bool = False) -> str:
+        """A new token for ``session`` (``replacing``: the browser's session it takes the place of).
+
+        A party over its share pushes out its own least recently used session. An address over its
+        share, or a full store, refuses the sign-in (:class:`SessionsFull`): pushing out another
+        session of the same address would let anyone behind that address (a NAT, a proxy) sign
+        everyone else out. ``force``: a party just registered here, whose key exists nowhere else
+        yet, gets its session anyway (the caller checked :meth:`has_room` before registering it)."""
         token = secrets.token_urlsafe(32)
         session.client = client
         with self._lock:
+            if replacing:
+                self._remove(replacing)
             self._expire()
-            for bucket, limit in zip(self._keys(session), (self.per_client, self.per_party), strict=True):
-                mine = self._buckets.get(bucket)
-                if mine is not None and len(mine) >= limit:
-                    self._remove(next(iter(mine)))  # that address's (or that party's) least recently used
-            if len(self._by_token) >= self.max_sessions:
+            by_client, by_party = self._keys(session)
+            mine = self._buckets.get(by_party)
+            if mine is not None and len(mine) >= self.per_party:
+                self._remove(next(iter(mine)))  # the party's own least recently used
+            mine = self._buckets.get(by_client)
+            if not force and (
+                (mine is not None and len(mine) >= self.per_client) or len(self._by_token) >= self.max_sessions
+            ):
                 raise SessionsFull
             self._by_token[token] = session
             for bucket in self._keys(session):
                 self._buckets.setdefault(bucket, OrderedDict())[token] = None
         return token
+
+    def has_room(self, client: str, replacing: str | None = None) -> bool:
+        """Whether a sign-in from ``client`` would get a session now (``replacing``: as in :meth:`create`)."""
+        with self._lock:
+            self._expire()
+            mine: OrderedDict[str, None] = self._buckets.get("c:" + client_group(client)) or OrderedDict()
+            mine_n = len(mine) - (1 if replacing and replacing in mine else 0)
+            total = len(self._by_token) - (1 if replacing and replacing in self._by_token else 0)
+            return mine_n < self.per_client and total < self.max_sessions
 
     def get(self, token: str | None) -> Session | None:
         if not token:
