@@ -1013,3 +1013,18 @@ def test_a_reviews_words_are_shown_beside_the_hash_the_ledger_holds(tmp_path: Pa
             db.close()
         assert [r["text_hash"] for r in stored] == [hashlib.sha256(words.encode()).hexdigest()]
         assert "房东很好" not in str(stored)  # the words are not on the ledger
+
+
+def test_pages_carry_security_headers_and_odd_search_numbers_are_no_error(tmp_path: Path) -> None:
+    build(tmp_path)
+    with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=30) as client:
+        home = client.get("/", params={"lang": "en"})
+        assert home.status_code == 200
+        csp = home.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert home.headers["x-frame-options"] == "DENY" and home.headers["x-content-type-options"] == "nosniff"
+        assert "no-store" not in home.headers.get("cache-control", "")  # public pages may be cached
+        sign_in(client, "tenant")
+        assert client.get("/me").headers["cache-control"] == "no-store"  # signed-in pages may not
+        for q in ({"rent_min": "9" * 25}, {"rent_max": "-" + "9" * 25}, {"area_min": "1" * 40}, {"rooms": "1e9"}):
+            assert client.get("/", params=q).status_code == 200, q

@@ -140,6 +140,9 @@ class Portal:
             **values,
         )
         resp = HTMLResponse(page, status_code=status, headers=headers)
+        resp.headers.update(PAGE_HEADERS)
+        if c.session is not None:  # a signed-in page: not kept by the browser (Back after sign-out shows nothing)
+            resp.headers["Cache-Control"] = "no-store"
         if c.set_lang:
             resp.set_cookie("lang", c.lang, max_age=365 * 86400, samesite="lax")
         return resp
@@ -245,16 +248,36 @@ def _safe_next(url: str | None, default: str = "/me") -> str:
     return url if not parts.scheme and not parts.netloc else default
 
 
+_QUERY_INT_MAX = 2**53 - 1  # a search bound beyond any value the ledger can hold (and within SQLite's integers)
+
+
+# Every page: scripts and everything else only from the portal itself (htmx and live.js are served
+# from /static; no template has inline script), never framed, no MIME sniffing, the path not sent
+# to other sites. (htmx inserts its indicator style element: inline styles stay allowed.)
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Vary": "Cookie, HX-Request",
+}
+
+
 def _int(v: str | None) -> int | None:
+    """A query parameter as a whole number, clamped to ±(2^53 - 1); None if absent or not one."""
+    if v is None or v == "" or len(v) > 30:
+        return None
     try:
-        return int(v) if v not in (None, "") else None
+        n = int(v)
     except ValueError:
         return None
+    return max(-_QUERY_INT_MAX, min(_QUERY_INT_MAX, n))
 
 
 def _fen(v: str | None) -> int | None:
     n = _int(v)
-    return None if n is None else n * 100
+    return None if n is None else max(-_QUERY_INT_MAX, min(_QUERY_INT_MAX, n * 100))
 
 
 def qr_svg(data: str) -> Markup:
