@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import orjson
@@ -93,6 +94,7 @@ class Portal:
         self.public_url = public_url.rstrip("/") if public_url else None  # printed in listings' QR codes
         self.data_dir = data_dir if data_dir is not None else _data_dir(node)
         self.sessions = SessionStore(max_sessions=max_sessions)
+        self.derivations = Derivations()
         self.offers = Offers(None if self.data_dir is None else self.data_dir / "web-offers.db")
         self.bundles: SnapshotReader | None = None  # the API's ledger reader, for bundles (mount_web)
         self.demo = demo.load(self.data_dir)
@@ -286,7 +288,32 @@ def qr_svg(data: str) -> Markup:
     return Markup(qr.svg_inline(scale=4, dark="#111", light="#fff", title="QR"))
 
 
-_DERIVING = threading.BoundedSemaphore(2)
+T = TypeVar("T")
+
+
+class PortalBusy(Exception):
+    """Too many password derivations are waiting: answer 503 rather than queue more."""
+
+
+class Derivations:
+    """argon2id work (keystore sign-ins and registrations): at most two at once (each holds
+    MEMLIMIT, 256 MiB), on threads of their own so that a flood of wrong-password sign-ins never
+    holds up the rest of the portal, and at most ``waiting`` more queued; beyond that
+    :class:`PortalBusy` (the sign-in page says so with a 503)."""
+
+    def __init__(self, workers: int = 2, waiting: int = 8) -> None:
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="anju-argon2")
+        self._limit = workers + waiting
+        self._count = 0  # changed on the event loop only
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._count >= self._limit:
+            raise PortalBusy
+        self._count += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        finally:
+            self._count -= 1
 
 
 def cross_site(request: Request) -> bool:
@@ -301,23 +328,26 @@ def cross_site(request: Request) -> bool:
 
 
 def _seal(key: SigningKey, password: str) -> dict[str, Any]:
-    """A new key's keystore: argon2id under the same bound as sign-in (two at once)."""
-    with _DERIVING:
-        return keystore.encrypt(key, password)
+    """A new key's keystore (argon2id: run it through :class:`Derivations`)."""
+    return keystore.encrypt(key, password)
+
+
+def needs_derivation(content: bytes) -> bool:
+    """Whether an uploaded key file is a keystore (whose password costs an argon2id derivation)."""
+    return content.lstrip()[:1] == b"{" and b"anju_keystore" in content
 
 
 def key_from_upload(content: bytes, password: str) -> SigningKey:
     """A signing key from an uploaded keystore (with its password) or a key file. Raises ValueError/KeystoreError.
 
-    A sign-in form is open to anyone: a keystore may ask at most the cost of those anju writes,
-    and at most two argon2id derivations run at once (each holds MEMLIMIT, 256 MiB)."""
-    with _DERIVING:
-        return parse_key_file(
-            content.decode("utf-8", errors="replace"),
-            password,
-            max_opslimit=keystore.OPSLIMIT,
-            max_memlimit=keystore.MEMLIMIT,
-        )
+    A sign-in form is open to anyone: a keystore may ask at most the cost of those anju writes
+    (run keystores through :class:`Derivations`, see :func:`needs_derivation`)."""
+    return parse_key_file(
+        content.decode("utf-8", errors="replace"),
+        password,
+        max_opslimit=keystore.OPSLIMIT,
+        max_memlimit=keystore.MEMLIMIT,
+    )
 
 
 def options_for(r: Reader, s: Session | None) -> dict[str, list[tuple[str, str]]]:
@@ -473,7 +503,13 @@ def build_router(p: Portal) -> APIRouter:
             err.add(c._, "FORM_REQUIRED", "keyfile", ("keyfile", "password"))
             return p.render(c, "signin.html", 422, demo=p.demo, err=err, next_url=nxt)
         try:
-            key = await asyncio.to_thread(key_from_upload, content, password)
+            if needs_derivation(content):
+                key = await p.derivations.run(key_from_upload, content, password)
+            else:
+                key = key_from_upload(content, password)  # a bare key: nothing to derive
+        except PortalBusy:
+            err.add(c._, "PORTAL_BUSY")
+            return p.render(c, "signin.html", 503, {"Retry-After": "30"}, demo=p.demo, err=err, next_url=nxt)
         except keystore.KeystoreError:
             err.add(c._, "KEYSTORE_PASSWORD", "password", ("keyfile", "password"))
             return p.render(c, "signin.html", 422, demo=p.demo, err=err, next_url=nxt)
@@ -527,6 +563,14 @@ def build_router(p: Portal) -> APIRouter:
         if not p.sessions.has_room(client, c.token):  # before the key is registered: it is handed over in the session
             return p.sessions_full(c)
         key = SigningKey.generate()
+        try:  # sealed before the party is registered: a key on the ledger whose keystore failed would be lost
+            sealed = await p.derivations.run(_seal, key, password)
+        except PortalBusy:
+            err.add(c._, "PORTAL_BUSY")
+            return p.render(
+                c, "register.html", 503, {"Retry-After": "30"}, err=err, values=values, roles=REGISTER_ROLES,
+                next_url=nxt,
+            )  # fmt: skip
         salt, commitment = commit(values["identity"])
         body: dict[str, Any] = {
             "chain": p.node.chain_id,
@@ -550,7 +594,6 @@ def build_router(p: Portal) -> APIRouter:
                 roles=REGISTER_ROLES,
                 next_url=nxt,
             )
-        sealed = await asyncio.to_thread(_seal, key, password)
         flash = [
             c._("Registered. Download your keystore now: it is the only copy of your key."),
             c._("Keep this salt with your records (%(field)s): %(salt)s", field=c._("identity"), salt=salt),

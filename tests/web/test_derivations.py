@@ -1,0 +1,41 @@
+"""argon2id work in the portal: bounded, on threads of its own, refused (not queued) past the bound."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from anju.web.portal import Derivations, PortalBusy, needs_derivation
+
+
+def test_derivations_past_the_bound_are_refused_and_other_work_goes_on() -> None:
+    release = threading.Event()
+
+    def slow(x: int) -> int:
+        release.wait(10)
+        return x
+
+    async def main() -> None:
+        d = Derivations(workers=1, waiting=1)
+        first = asyncio.ensure_future(d.run(slow, 1))
+        second = asyncio.ensure_future(d.run(slow, 2))  # waits for the one worker
+        await asyncio.sleep(0.05)
+        with pytest.raises(PortalBusy):
+            await d.run(slow, 3)
+        t0 = time.monotonic()
+        assert await asyncio.to_thread(lambda: 42) == 42  # the default threads are free
+        assert time.monotonic() - t0 < 1
+        release.set()
+        assert [await first, await second] == [1, 2]
+        assert await d.run(slow, 4) == 4  # room again
+
+    asyncio.run(main())
+
+
+def test_only_a_keystore_costs_a_derivation() -> None:
+    assert needs_derivation(b' {"anju_keystore": 1, "kdf": {}}')
+    assert not needs_derivation(b"ab" * 32)
+    assert not needs_derivation(b'{"ed25519_seed": "00"}')
