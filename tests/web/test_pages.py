@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -1028,3 +1029,79 @@ def test_pages_carry_security_headers_and_odd_search_numbers_are_no_error(tmp_pa
         assert client.get("/me").headers["cache-control"] == "no-store"  # signed-in pages may not
         for q in ({"rent_min": "9" * 25}, {"rent_max": "-" + "9" * 25}, {"area_min": "1" * 40}, {"rooms": "1e9"}):
             assert client.get("/", params=q).status_code == 200, q
+
+
+def test_an_offer_can_be_withdrawn_lapses_after_30_days_and_is_reissued_only_by_who_may_still_sign(
+    tmp_path: Path,
+) -> None:
+    """An offer waits off the ledger: its offering side can take it back; one left unsigned for 30
+    days lapses (its terms were for then); and an agent dismissed since it went stale may not sign
+    it again for the agency."""
+    from anju.chain.node import Node
+
+    from .ledger import Builder
+
+    ids = build(tmp_path)
+    today = ids["today"]
+    zhang = key("tenant2").public_hex
+    node = Node(tmp_path, verify_workers=0)
+    b = Builder(node)
+    b.do("agent_x", "party.register", role="agent", commitment="ab" * 32)
+    b.do("authority", "authority.attest_identity", party=key("agent_x").public_hex, commitment="ab" * 32)
+    b.do("agency_b", "agency.appoint_agent", agent=key("agent_x").public_hex)
+    mandate = b.do(
+        "landlord", "mandate.grant", unit=ids["unit1"], agency=key("agency_b").public_hex, exclusive=False,
+        to=add_days(today, 365), may_sign=True, min_rent=100_000, **{"from": today},
+    )  # fmt: skip
+    node.stop()
+    terms = {"unit": ids["unit1"], "tenant": zhang, "start": add_days(today, 400), "end": add_days(today, 500),
+             "rent": "5000", "deposit": "0", "payment_day": "5", "notice_days": "30", "collector": "landlord",
+             "document_hash": "x"}  # fmt: skip
+    demo = json.loads((tmp_path / "demo-parties.json").read_text())
+    demo["parties"].append(
+        {"name": "Agent X", "role": "agent", "seed": key("agent_x").seed.hex(), "public_key": key("agent_x").public_hex}
+    )
+    (tmp_path / "demo-parties.json").write_text(json.dumps(demo))
+    with (
+        devserver(tmp_path) as base,
+        httpx.Client(base_url=base, timeout=60) as owner,
+        httpx.Client(base_url=base, timeout=60) as tenant,
+    ):
+        ot, tt = sign_in(owner, "landlord"), sign_in(tenant, "tenant2")
+        assert owner.post("/act/lease.offer", data={**terms, "form_token": ot}).status_code == 303
+        [first] = _offers(tenant)
+        assert "/act/offer.withdraw" in owner.get("/me").text and "/act/offer.withdraw" not in tenant.get("/me").text
+        resp = tenant.post("/act/offer.withdraw?lang=en", data={"offer": first, "form_token": tt})
+        assert resp.status_code == 422  # only its offering side withdraws it
+        assert owner.post("/act/offer.withdraw", data={"offer": first, "form_token": ot}).status_code == 303
+        assert first not in _offers(tenant)
+        resp = tenant.post("/act/offer.accept?lang=en", data={"offer": first, "form_token": tt})
+        assert resp.status_code == 422
+        # an offer unsigned for 31 days has lapsed
+        assert owner.post("/act/lease.offer", data={**terms, "form_token": ot}).status_code == 303
+        [second] = _offers(tenant)
+        db = sqlite3.connect(tmp_path / "web-offers.db")
+        db.execute("UPDATE offers SET created=? WHERE id=?", (add_days(today, -31), second))
+        db.commit()
+        db.close()
+        assert second not in _offers(tenant)
+        assert tenant.post("/act/offer.accept", data={"offer": second, "form_token": tt}).status_code == 422
+        # an agent's offer gone stale, then the agent dismissed: the agent may not sign it again
+        owner.cookies.clear()
+        xt = sign_in(owner, "agent_x")
+        offer = {**terms, "mandate": mandate, "form_token": xt}
+        assert owner.post("/act/lease.offer", data=offer).status_code == 303, "agent offers"
+        [third] = _offers(tenant)
+        assert (
+            tenant.post(
+                "/act/deposit.lodge", data={"lease": ids["lease3"], "amount": "9000", "form_token": tt}
+            ).status_code
+            == 303
+        )
+        assert tenant.post("/act/offer.accept", data={"offer": third, "form_token": tt}).status_code == 422  # stale
+        with httpx.Client(base_url=base, timeout=60) as agency:
+            at = sign_in(agency, "agency_b")
+            dismiss = {"agent": key("agent_x").public_hex, "form_token": at}
+            assert agency.post("/act/agency.dismiss_agent", data=dismiss).status_code == 303
+        resp = owner.post("/act/offer.reissue?lang=en", data={"offer": third, "form_token": xt})
+        assert resp.status_code == 422 and "addressed to" in resp.text

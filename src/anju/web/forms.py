@@ -206,6 +206,14 @@ FORMS: dict[str, Form] = {
             (Field("offer", N_("Offer"), "id", hidden=True),),
         ),
         Form(
+            "offer.withdraw",
+            None,
+            N_("Withdraw this offer"),
+            N_("Withdraw"),
+            ("landlord", "agency", "agent", "tenant"),
+            (Field("offer", N_("Offer"), "id", hidden=True),),
+        ),
+        Form(
             "offer.consent",
             None,
             N_("Consent to this sublease"),

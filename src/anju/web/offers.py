@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS offers (
   unit TEXT NOT NULL, envelope TEXT NOT NULL, status TEXT NOT NULL, txid TEXT, consenter TEXT, answered TEXT);
 CREATE TABLE IF NOT EXISTS review_texts (hash TEXT PRIMARY KEY, text TEXT NOT NULL);
 """
+OPEN_DAYS = 30
+"""An offer not signed within this many days lapses: its terms (a rent, a start date) were for then."""
+
 COLUMNS = ("id", "created", "tenant", "offered_by", "unit", "envelope", "status", "txid", "consenter", "answered")
 
 
@@ -44,7 +47,8 @@ class Offer:
     unit: str
     envelope: dict[str, Any]
     status: str  # consent (a sublease waiting for the owner) / pending / signed / declined / refused
-    # (the owner withheld consent) / stale (the tenant's seq moved on) / replaced
+    # (the owner withheld consent) / stale (the tenant's seq moved on) / replaced / withdrawn (by its
+    # offering side)
     txid: str | None
     consenter: str | None = None  # the owner whose consent a sublease needs
     answered: str | None = None  # the date it was declined or refused
@@ -110,19 +114,22 @@ class Offers:
             row = self._db.execute(f"SELECT {','.join(COLUMNS)} FROM offers WHERE id=?", (oid,)).fetchone()
         return None if row is None else _offer(row)
 
-    def for_party(self, party: str, *, pending_only: bool = True, answered_since: str = "9999") -> list[Offer]:
-        """The party's offers, newest first: with ``pending_only``, those waiting for the tenant or
-        for the owner's consent (shown to the three of them; the tenant's to sign only once
+    def for_party(
+        self, party: str, *, pending_only: bool = True, answered_since: str = "9999", open_since: str = ""
+    ) -> list[Offer]:
+        """The party's offers, newest first: with ``pending_only``, those made on or after
+        ``open_since`` (a date: older ones have lapsed, see :data:`OPEN_DAYS`) waiting for the tenant
+        or for the owner's consent (shown to the three of them; the tenant's to sign only once
         consented), those gone stale that the party offered (to sign again), and those it offered
         that were declined or refused on or after ``answered_since`` (a date)."""
         sql = f"SELECT {','.join(COLUMNS)} FROM offers WHERE (tenant=? OR offered_by=? OR consenter=?)"
         args: tuple[str, ...] = (party, party, party)
         if pending_only:
             sql += (
-                " AND (status IN ('pending', 'consent') OR (status='stale' AND offered_by=?)"
+                " AND ((status IN ('pending', 'consent') AND created>=?) OR (status='stale' AND offered_by=?)"
                 " OR (status IN ('declined', 'refused') AND offered_by=? AND COALESCE(answered, created)>=?))"
             )
-            args = (*args, party, party, answered_since)
+            args = (*args, open_since, party, party, answered_since)
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY created DESC", args).fetchall()
         return [_offer(r) for r in rows]

@@ -41,7 +41,7 @@ from anju.registry.status import mandate_live, overdue_months
 from anju.web import demo
 from anju.web.forms import FORMS, Form, body_fields, parse
 from anju.web.i18n import LANGS, N_, Gettext, gettext_for, pick_lang
-from anju.web.offers import Offer, Offers
+from anju.web.offers import OPEN_DAYS, Offer, Offers
 from anju.web.reads import NodeLike, Reader, Search
 from anju.web.refusals import Refusal, from_error
 from anju.web.sessions import COOKIE, MAX_SESSIONS, Session, SessionsFull, SessionStore
@@ -712,7 +712,9 @@ def build_router(p: Portal) -> APIRouter:
                 if agency
                 else [],
                 leases=rd.leases(who),
-                offers=p.offers.for_party(s.party, answered_since=add_days(rd.today, -30)),
+                offers=p.offers.for_party(
+                    s.party, answered_since=add_days(rd.today, -30), open_since=add_days(rd.today, -OPEN_DAYS)
+                ),
                 to_confirm=rd.payments_to_confirm(who),
                 disputes=rd.disputes(party=who),
                 agents=rd.agents_of(s.party) if s.role == "agency" else [],
@@ -835,9 +837,20 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
         return _offer_sublease(p, c, fields, err)
     if form.name in ("lease.propose_renewal", "lease.propose_end"):
         return _propose(p, c, form, fields, err)
+    if form.name == "offer.withdraw":
+        offer = _offer_for(p, c, fields, ("pending", "consent", "stale"), "offered_by", err)
+        if offer is None:
+            return None
+        if not p.offers.transition(offer.id, ("pending", "consent", "stale"), "withdrawn", on=c.reader.today):
+            err.add(_, "OFFER_GONE")  # signed (or answered) meanwhile
+            return None
+        return _("You withdrew the offer.")
     if form.name == "offer.reissue":
         old = _offer_for(p, c, fields, ("stale",), "offered_by", err)
         if old is None:
+            return None
+        if not _still_entitled(c, old.body):  # e.g. an agent dismissed since, a mandate ended since
+            err.add(_, "NOT_YOURS")
             return None
         if not p.offers.transition(old.id, ("stale",), "replaced"):
             err.add(_, "OFFER_GONE")
@@ -904,6 +917,31 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
     )
 
 
+def _still_entitled(c: Ctx, body: dict[str, Any]) -> bool:
+    """Whether the session may still sign ``body`` (an offer it made) as the landlord side: the
+    checks made when it was offered, again (an agent may have been dismissed, a mandate may have
+    ended or been revoked since)."""
+    s = c.session
+    assert s is not None
+    r = c.reader
+    actor = _agency_of(r, s) or s.party
+    if body["kind"] == "lease.sign" and body.get("parent"):  # a sublease: its sub-landlord, the parent's tenant
+        parent = r.lease(body["parent"])
+        return parent is not None and parent["tenant"] == s.party
+    if body["kind"] == "lease.sign":
+        if actor == body["landlord"]:
+            return True
+        mandate = r.mandate(body.get("mandate"))
+        return mandate is not None and mandate["agency"] == actor and mandate_live(mandate, r.today)
+    lease = r.lease(str(body.get("previous") or body.get("lease")))
+    if lease is None:
+        return False
+    if actor == lease["landlord"]:
+        return True
+    mandate = r.mandate(lease["mandate"])
+    return actor == lease["agency"] and mandate is not None and mandate["may_sign"] and mandate_live(mandate, r.today)
+
+
 def _put_offer(p: Portal, c: Ctx, unit: str, body: dict[str, Any], consenter: str | None = None) -> str:
     """Sign ``body`` (whose signer is the tenant) as the session's landlord side, with the tenant's
     next ``seq``, and keep it for the tenant to countersign, after the ``consenter``'s signature
@@ -929,6 +967,9 @@ def _offer_for(
     offer = p.offers.get(str(fields.get("offer", "")))
     if offer is None or offer.status not in statuses:
         err.add(c._, "OFFER_GONE")
+        return None
+    if offer.status in ("pending", "consent") and offer.created < add_days(c.reader.today, -OPEN_DAYS):
+        err.add(c._, "OFFER_GONE")  # lapsed: its terms were for then
         return None
     if getattr(offer, actor) != s.party:
         err.add(c._, "NOT_YOURS")
