@@ -82,3 +82,13 @@ def test_one_party_holds_a_few_sessions_whoever_signs_it_in() -> None:
     assert store.get(tokens[0]) is None and all(store.get(t) is not None for t in tokens[1:])
     other = store.create(_session(), "10.0.0.1")
     assert store.get(other) is not None and len(store) == 3
+
+
+def test_a_session_in_constant_use_still_ends_at_its_lifetime() -> None:
+    store = SessionStore(idle_seconds=10, lifetime_seconds=0.6, per_client=10, max_sessions=10)
+    token = store.create(_session(), "a")
+    for _ in range(3):  # used every 0.1 s: never idle
+        assert store.get(token) is not None
+        time.sleep(0.1)
+    time.sleep(0.4)
+    assert store.get(token) is None and len(store) == 0

@@ -1,14 +1,16 @@
 """Server-side sign-in sessions: the decrypted key stays in this process, keyed by a random cookie.
 
-The browser holds only an opaque random token (HttpOnly, SameSite=Lax). Signing out, or the
-session idling past :data:`IDLE_SECONDS`, drops the key from memory. Each session also carries
-a form token that every state-changing form must echo (CSRF protection).
+The browser holds only an opaque random token (HttpOnly, SameSite=Lax). Signing out, the session
+idling past :data:`IDLE_SECONDS`, or its :data:`LIFETIME_SECONDS` running out however much it is
+used (a stolen token does not live for ever), drops the key from memory; idle sessions are swept at
+least every minute while the portal is in use. Each session also carries a form token that every
+state-changing form must echo (CSRF protection).
 
 Memory is bounded: at most :data:`PER_CLIENT` sessions per client address (an IPv6 client counts by
-its /64) and :data:`PER_PARTY` per party key (a new one pushes out that address's, or that party's,
-least recently used), and :data:`MAX_SESSIONS` in all (then a new sign-in is refused with
-:class:`SessionsFull` until sessions idle out or sign out: the ones in use are never pushed out by
-strangers).
+its /64) and :data:`PER_PARTY` per party key (a new one pushes out that party's least recently
+used), and :data:`MAX_SESSIONS` in all. Past the address's share or the total, a new sign-in is
+refused with :class:`SessionsFull` until sessions idle out or sign out: the ones in use are never
+pushed out by strangers.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from anju.crypto.keys import SigningKey
 
 COOKIE = "anju_session"
 IDLE_SECONDS = 2 * 3600
+LIFETIME_SECONDS = 8 * 3600  # as the cookie's Max-Age, which only the browser enforces
+SWEEP_SECONDS = 60
 MAX_SESSIONS = 10_000
 PER_CLIENT = 64  # an office or a campus behind one NAT address (or one IPv6 /64) still gets room
 PER_PARTY = 8  # one key signed in from a few browsers; no more, whoever holds it
@@ -43,6 +47,7 @@ class Session:
     demo: bool
     form_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     last_seen: float = field(default_factory=time.monotonic)
+    created: float = field(default_factory=time.monotonic)
     flash: list[str] = field(default_factory=list)  # sentences to show once on the next page
     last_seq: int = 0  # the highest seq this session has signed, so quick successive actions chain
     client: str = ""  # the address it was signed in from (for the per-client bound)
@@ -73,6 +78,7 @@ class SessionStore:
     def __init__(
         self,
         idle_seconds: float = IDLE_SECONDS,
+        lifetime_seconds: float = LIFETIME_SECONDS,
         max_sessions: int = MAX_SESSIONS,
         per_client: int = PER_CLIENT,
         per_party: int = PER_PARTY,
@@ -81,6 +87,8 @@ class SessionStore:
         self._buckets: dict[str, OrderedDict[str, None]] = {}  # "c:<client group>" / "p:<party>" -> tokens
         self._lock = threading.Lock()
         self.idle_seconds = idle_seconds
+        self.lifetime_seconds = lifetime_seconds
+        self._swept = time.monotonic()
         self.max_sessions = max_sessions
         self.per_client = per_client
         self.per_party = per_party
@@ -134,11 +142,14 @@ class SessionStore:
         if not token:
             return None
         with self._lock:
+            now = time.monotonic()
+            if now - self._swept > SWEEP_SECONDS:  # keys of sessions nobody uses leave memory
+                self._expire()
+                self._swept = now
             s = self._by_token.get(token)
             if s is None:
                 return None
-            now = time.monotonic()
-            if now - s.last_seen > self.idle_seconds:
+            if now - s.last_seen > self.idle_seconds or now - s.created > self.lifetime_seconds:
                 self._remove(token)
                 return None
             s.last_seen = now
