@@ -5,6 +5,8 @@ Both are plain ASGI middleware so that they act before any routing or body parsi
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import time
 from collections import OrderedDict
 from typing import Any
@@ -89,8 +91,25 @@ class BodySizeLimit:
                 await _send_error(send, 413, body)
 
 
+@functools.lru_cache(maxsize=4096)
+def client_group(address: str) -> str:
+    """The address a client is counted under (rate limits, the portal's sessions): an IPv6 client
+    by its /64 (one host usually holds a whole /64, and could otherwise take a fresh share with
+    each of its addresses), an IPv4 one (or an IPv4-mapped IPv6 one) by itself."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
 class TokenBucket:
-    """``rate`` tokens per second up to ``burst``, per client; the least recently seen are forgotten."""
+    """``rate`` tokens per second up to ``burst``, per client (:func:`client_group`); the least
+    recently seen are forgotten."""
 
     def __init__(self, rate: float, burst: float, clock: Any = time.monotonic) -> None:
         self.rate = rate
@@ -101,6 +120,7 @@ class TokenBucket:
     def take(self, client: str, cost: float = 1.0) -> float:
         """0 if allowed, else the seconds to wait before ``cost`` tokens are available."""
         now = self.clock()
+        client = client_group(client)
         tokens, last = self._buckets.pop(client, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
         if tokens >= cost:

@@ -15,13 +15,13 @@ pushed out by strangers.
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from anju.api.limits import client_group
 from anju.crypto.keys import SigningKey
 
 COOKIE = "anju_session"
@@ -56,20 +56,6 @@ class Session:
     @property
     def party(self) -> str:
         return self.key.public_hex
-
-
-def client_group(address: str) -> str:
-    """The address a client's sessions are counted under: an IPv6 client by its /64 (one host
-    usually holds a whole /64), an IPv4 one by itself."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
 
 
 class SessionStore:
