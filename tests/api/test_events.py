@@ -224,3 +224,30 @@ def test_a_filtered_stream_resumes_with_exactly_its_events(kv_server: Server) ->
     r = post(s, env(me, 4, "late", "v"), wait=True)
     t.join(30)
     assert [e["id"] for e in live][:3] == ids and live[3]["txid"] == r.json()["txid"]
+
+
+def test_streams_opened_all_at_once_stay_within_the_limit(kv_ledger: Any, start_server: Any) -> None:
+    """The limit is taken when the request is checked, not once the stream has started: 40 requests
+    sent together get at most the limit's worth of streams, the rest 429."""
+    import asyncio
+
+    s = start_server(kv_ledger, "--streams-per-client", "3")
+
+    async def main() -> list[bytes]:
+        async def one() -> bytes:
+            r, w = await asyncio.open_connection("127.0.0.1", s.port)
+            w.write(b"GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+            await w.drain()
+            line = await asyncio.wait_for(r.readline(), 10)
+            writers.append(w)
+            return line
+
+        writers: list[asyncio.StreamWriter] = []
+        try:
+            return await asyncio.gather(*(one() for _ in range(40)))
+        finally:
+            for w in writers:
+                w.close()
+
+    lines = asyncio.run(main())
+    assert sum(b" 200 " in line for line in lines) == 3 and sum(b" 429 " in line for line in lines) == 37

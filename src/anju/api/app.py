@@ -386,6 +386,7 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
                 f"{client} already holds {hub.streams[client]} event streams (at most {cfg.streams_per_client})",
                 retry_after=5,
             )
+        hub.reserve(client)  # (no await since the checks: concurrent requests cannot all pass them)
         return SSEResponse(hub, flt, start, client)
 
     app.include_router(r)

@@ -243,17 +243,33 @@ class Broadcaster:
             if not group:
                 del self.groups[sub.filter]
 
+    def reserve(self, client: str) -> None:
+        """Count a stream for ``client`` now, when the route has checked the limits (no await in
+        between): counting it only once the stream had started let concurrent requests all pass
+        the same check. :meth:`serve` gives the slot back when the stream ends."""
+        self.streams[client] += 1
+        self.open_streams += 1
+
+    def _release(self, client: str) -> None:
+        self.streams[client] -= 1
+        self.open_streams -= 1
+        if self.streams[client] <= 0:
+            del self.streams[client]
+
     async def serve(self, flt: EventFilter, after: int | None, receive: Receive, send: Send, client: str = "") -> None:
         """Write the SSE stream straight to the ASGI ``send``: matching events after ``after`` (None:
-        from now), then live, one send per block; keep-alive comments every ``KEEPALIVE_S``."""
-        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-        await send({"type": "http.response.body", "body": b"retry: 1000\n\n", "more_body": True})
+        from now), then live, one send per block; keep-alive comments every ``KEEPALIVE_S``. The
+        stream's slot was taken with :meth:`reserve`."""
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+            await send({"type": "http.response.body", "body": b"retry: 1000\n\n", "more_body": True})
+        except BaseException:
+            self._release(client)
+            raise
         if self._stale and not self.groups:
             self._refresh()
         sub = Subscriber(flt, self.last_id if after is None else after)
         self._add(sub)
-        self.streams[client] += 1
-        self.open_streams += 1
 
         async def watch() -> None:  # the client going away ends the stream
             while (await receive())["type"] != "http.disconnect":
@@ -285,10 +301,7 @@ class Broadcaster:
         finally:
             watcher.cancel()
             self._remove(sub)
-            self.streams[client] -= 1
-            self.open_streams -= 1
-            if self.streams[client] <= 0:
-                del self.streams[client]
+            self._release(client)
         with contextlib.suppress(OSError):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
