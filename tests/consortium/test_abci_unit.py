@@ -230,6 +230,35 @@ def test_the_member_api_fails_a_waiting_tx_its_block_refused(member: tuple[Path,
         server.shutdown()
 
 
+def test_the_member_api_answers_timeout_for_a_tx_no_block_carried(member: tuple[Path, dict[str, object]]) -> None:
+    """CometBFT's mempool can drop a transaction that passed CheckTx: past PENDING_TTL_S its waiter
+    is answered TIMEOUT (and its txid may be submitted again), while a younger one keeps waiting; and
+    a batch past MAX_PENDING is refused whole with MEMPOOL_FULL."""
+    import time
+    from concurrent.futures import Future
+
+    from anju.chain.node import Receipt
+    from anju.cli import member_api
+    from anju.errors import AnjuError, Overloaded
+
+    data, _ = member
+    node = member_api.MemberNode(data, "http://127.0.0.1:9")
+    try:
+        old: Future[Receipt] = Future()
+        young: Future[Receipt] = Future()
+        node._pending.update({"ab" * 32: old, "cd" * 32: young})
+        node._since.update({"ab" * 32: time.monotonic() - 200, "cd" * 32: time.monotonic()})
+        node._expire_pending(ttl=120)
+        exc = old.exception(timeout=1)
+        assert isinstance(exc, AnjuError) and exc.code == "TIMEOUT"
+        assert "ab" * 32 not in node._pending and not young.done() and "cd" * 32 in node._pending
+        with pytest.raises(Overloaded) as info:
+            node._admit(member_api.MAX_PENDING)
+        assert info.value.code == "MEMPOOL_FULL"
+    finally:
+        node.stop()
+
+
 def test_init_chain_accepts_only_the_consortium_first_height(member: tuple[Path, dict[str, object]]) -> None:
     """``first_height`` (consortium.json) must be CometBFT's initial_height; Info reports 0 until then."""
     from anju.chain.abci.app import MEMBER_FILE

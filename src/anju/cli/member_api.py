@@ -22,6 +22,7 @@ import base64
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -40,6 +41,12 @@ from anju.registry.port import Event, Machine
 
 log = logging.getLogger("anju.member_api")
 POLL_S = 0.05
+PENDING_TTL_S = 120.0
+"""A transaction CometBFT accepted but no block carried after this long is answered TIMEOUT: its
+mempool can drop a transaction that passed CheckTx (full on insert, or a restart), and nothing
+else would ever settle it (a later commit still shows in GET /txs, which reads the ledger first)."""
+MAX_PENDING = 50_000
+"""Transactions waiting for their block, at most (then MEMPOOL_FULL)."""
 
 
 class _MachineView:
@@ -74,6 +81,7 @@ class MemberNode:
         self.clock: Callable[[], str] = now_rfc3339
         self._listeners: list[Callable[[BlockRecord], None]] = []
         self._pending: dict[str, Future[Receipt]] = {}
+        self._since: dict[str, float] = {}  # txid -> when it was handed to CometBFT (monotonic)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="anju-member-submit")
@@ -109,12 +117,20 @@ class MemberNode:
             raise TxRejected("TX_TOO_LARGE", f"envelope is {len(raw)} bytes; the limit is {MAX_TX_BYTES}")
         if self._stop.is_set():
             raise Overloaded("SHUTTING_DOWN", "the member is shutting down", retry_after=5)
+        self._admit(1)
         return self._submit(parse(raw), raw)
+
+    def _admit(self, n: int) -> None:
+        with self._lock:
+            waiting = len(self._pending)
+        if waiting + n > MAX_PENDING:
+            raise Overloaded("MEMPOOL_FULL", f"{waiting} transactions are waiting; retry shortly", retry_after=1)
 
     def _submit(self, tx: Tx, raw: bytes) -> Future[Receipt]:
         fut: Future[Receipt] = Future()
         with self._lock:
             self._pending[tx.txid] = fut
+            self._since[tx.txid] = time.monotonic()
         self._pool.submit(self._broadcast, tx.txid, raw, fut)
         return fut
 
@@ -125,6 +141,7 @@ class MemberNode:
         """Transactions the API parsed: broadcast as their canonical envelopes (CheckTx verifies them)."""
         if self._stop.is_set():
             raise Overloaded("SHUTTING_DOWN", "the member is shutting down", retry_after=5)
+        self._admit(len(txs))  # all or none, as the embedded node admits a batch
         return [self._submit(tx, tx.leaf) for tx in txs]
 
     def _broadcast(self, txid: str, raw: bytes, fut: Future[Receipt]) -> None:
@@ -157,6 +174,7 @@ class MemberNode:
         with self._lock:
             if self._pending.get(txid) is fut:
                 del self._pending[txid]
+                self._since.pop(txid, None)
         if not fut.done():
             fut.set_exception(exc)
 
@@ -170,8 +188,28 @@ class MemberNode:
                     self._committed(self._seen)
                 if self._unexplained:
                     self._read_refusals(tip)
+                self._expire_pending()
             except Exception:  # the ledger is written by another process; try again
                 log.exception("following the ledger failed")
+
+    def _expire_pending(self, ttl: float = PENDING_TTL_S) -> None:
+        """Answer TIMEOUT for transactions no block carried within ``ttl`` seconds (see PENDING_TTL_S)."""
+        cutoff = time.monotonic() - ttl
+        with self._lock:
+            old = [txid for txid, t in self._since.items() if t < cutoff]
+            lapsed = [(txid, self._pending.pop(txid, None)) for txid in old]
+            for txid in old:
+                del self._since[txid]
+        for txid, fut in lapsed:
+            if fut is not None and not fut.done():
+                fut.set_exception(
+                    AnjuError(
+                        "TIMEOUT",
+                        f"not in a block after {ttl:.0f} s: the consortium's mempool may have dropped it; "
+                        "ask GET /txs/{txid}, and submit it again if it is not committed",
+                        txid=txid,
+                    )
+                )
 
     def _events(self, h: int) -> dict[str, list[Event]]:
         """The events of block ``h`` by txid, as the embedded node's receipts carry them."""
@@ -204,6 +242,7 @@ class MemberNode:
             for txid, err in (row.get("refused") or {}).items():
                 with self._lock:
                     fut = self._pending.pop(txid, None)
+                    self._since.pop(txid, None)
                 if fut is not None and not fut.done():
                     fut.set_exception(_rejected(str(err.get("code")), str(err.get("message", ""))))
         self._unexplained = left
@@ -217,6 +256,7 @@ class MemberNode:
             txid = txid_b.hex()
             with self._lock:
                 fut = self._pending.pop(txid, None)
+                self._since.pop(txid, None)
             if fut is not None and not fut.done():
                 if events is None:
                     events = self._events(h)
