@@ -259,6 +259,27 @@ def test_the_member_api_answers_timeout_for_a_tx_no_block_carried(member: tuple[
         node.stop()
 
 
+def test_check_tx_forgets_a_seq_the_mempool_dropped(member: tuple[Path, dict[str, object]]) -> None:
+    """After admitting seq 1, CheckTx expects seq 2; if no block carries seq 1 within
+    MEMPOOL_SEQ_TTL_S (CometBFT's mempool dropped it), the signer may submit seq 1 again."""
+    import time
+
+    from anju.chain.abci import app as abci_app
+
+    data, doc = member
+    app = AbciApp(data)
+    init = f_msg(1, _ts(1767225600)) + f_str(2, CHAIN) + f_bytes(5, canonical_genesis(doc)) + f_int(6, 1)
+    dispatch(app, _req(5, init))
+    k = SigningKey.generate()
+    assert _resp(dispatch(app, _req(8, f_bytes(1, _tx(k, 1, "a")))))[1].num(1) == 0
+    again = _resp(dispatch(app, _req(8, f_bytes(1, _tx(k, 1, "b")))))[1]
+    assert again.text(8) == "SEQ_REUSED"  # seq 1 is admitted: the next must be 2
+    seq, _ = app._mempool_seq[k.public_hex]
+    app._mempool_seq[k.public_hex] = (seq, time.monotonic() - abci_app.MEMPOOL_SEQ_TTL_S - 1)
+    assert _resp(dispatch(app, _req(8, f_bytes(1, _tx(k, 1, "b")))))[1].num(1) == 0
+    app.store.close()
+
+
 def test_init_chain_accepts_only_the_consortium_first_height(member: tuple[Path, dict[str, object]]) -> None:
     """``first_height`` (consortium.json) must be CometBFT's initial_height; Info reports 0 until then."""
     from anju.chain.abci.app import MEMBER_FILE

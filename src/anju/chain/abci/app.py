@@ -47,6 +47,10 @@ log = logging.getLogger("anju.abci")
 APP_VERSION = 1
 VERIFIED_CACHE = 200_000
 MEMBER_FILE = "consortium.json"
+MEMPOOL_SEQ_TTL_S = 120.0
+"""How long CheckTx holds a signer's admitted seq (its next tx must follow on) without a block
+carrying it: CometBFT's mempool can drop an admitted tx (full on insert, a restart), and the signer
+must then be able to submit that seq again. (Mempool admission only: no block's outcome reads it.)"""
 StoreOp = tuple[str, BlockWrite | tuple[int, str]]
 """A write :meth:`AbciApp.store_later` queues: ("block", BlockWrite) | ("note", (height, cosigned note))."""
 
@@ -123,7 +127,9 @@ class AbciApp:
         # ProcessProposal executes the block it accepts; FinalizeBlock of the same block reuses it.
         self._optimistic: _Executed | None = None
         self._block_txs: tuple[list[Tx | None], list[m.TxResult]] = ([], [])  # the block awaiting Commit
-        self._mempool_seq: dict[str, int] = {}
+        # signer -> (the highest seq CheckTx admitted, when): its next tx must follow on. An entry
+        # older than MEMPOOL_SEQ_TTL_S is forgotten (CometBFT's mempool can drop an admitted tx).
+        self._mempool_seq: dict[str, tuple[int, float]] = {}
         self._verified: collections.OrderedDict[bytes, Tx] = collections.OrderedDict()
         # Where a height's time went (ms), for the cosigner's /blocks rows and benchmarks.
         self.timing: dict[str, float] = {}
@@ -303,12 +309,15 @@ class AbciApp:
                 if tx.seq <= committed:
                     raise TxRejected("SEQ_REUSED", f"seq {tx.seq} was used by a committed block", seq=tx.seq)
                 return m.check_tx(m.TxResult(OK, data=tx.txid.encode()))
-            ex.check_seq(tx, max(committed, self._mempool_seq.get(signer, 0)))
+            admitted = self._mempool_seq.get(signer)
+            if admitted is not None and time.monotonic() - admitted[1] > MEMPOOL_SEQ_TTL_S:
+                admitted = None  # its tx never reached a block: dropped by the mempool
+            ex.check_seq(tx, max(committed, admitted[0] if admitted is not None else 0))
             if tx.seq == committed + 1:  # nothing of this signer ahead of it: check the rules too
                 err = ex.simulate(ex.last.time, [tx])[0]
                 if err is not None:
                     raise err
-            self._mempool_seq[signer] = tx.seq
+            self._mempool_seq[signer] = (tx.seq, time.monotonic())
             return m.check_tx(m.TxResult(OK, data=tx.txid.encode()))
         except AnjuError as exc:
             return m.check_tx(_result(exc))
@@ -321,7 +330,7 @@ class AbciApp:
                 continue
             signer = tx.signer
             admitted = self._mempool_seq.get(signer)
-            if admitted is not None and (r.code != OK or admitted <= ex.committed_seq(signer)):
+            if admitted is not None and (r.code != OK or admitted[0] <= ex.committed_seq(signer)):
                 del self._mempool_seq[signer]
 
     # -- proposals ----------------------------------------------------------------------------------------
