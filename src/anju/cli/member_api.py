@@ -277,8 +277,8 @@ def _rejected(code: str, message: str) -> AnjuError:
         return TxRejected("MALFORMED_ENVELOPE", f"{code}: {message}")
 
 
-def build_app(data: Path, rpc: str, web_dir: Path | None = None) -> Any:
-    """The API (and the portal) of one member."""
+def build_app(data: Path, rpc: str, web_dir: Path | None = None, public_url: str | None = None) -> Any:
+    """The API (and the portal) of one member (``public_url``: as for ``anju serve --public-url``)."""
     from anju.api.app import create_app
     from anju.web.portal import mount_web
 
@@ -287,7 +287,7 @@ def build_app(data: Path, rpc: str, web_dir: Path | None = None) -> Any:
     if getattr(app.state, "anju_web", None) is None:
         wd = web_dir or data.parent / "web"
         wd.mkdir(parents=True, exist_ok=True)
-        mount_web(app, node, data_dir=wd)
+        mount_web(app, node, data_dir=wd, public_url=public_url)
     return app
 
 
@@ -301,15 +301,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rpc", required=True, help="this member's CometBFT RPC, http://host:port")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--public-url", help="the portal's public address (listings' QR codes and links point there)")
+    p.add_argument(
+        "--forwarded-allow-ips",
+        help="the reverse proxies whose X-Forwarded-For is believed (rate limits and sessions count clients by it)",
+    )
     a = p.parse_args(argv)
     logging.basicConfig(level="INFO")
     uvicorn.run(
-        build_app(a.data, a.rpc),
+        build_app(a.data, a.rpc, public_url=a.public_url),
         host=a.host,
         port=a.port,
         log_level="warning",
         access_log=False,
-        proxy_headers=False,
+        proxy_headers=a.forwarded_allow_ips is not None,
+        forwarded_allow_ips=a.forwarded_allow_ips or "",
         **UVICORN_HTTP,
     )
 
