@@ -449,3 +449,14 @@ def test_a_query_that_cannot_be_answered_gets_an_error_code_not_an_exception(
     assert no != 1 and res.num(1) != 0 and res.raw(7) == b""  # a Query answer (1 is an exception), failing
     assert "UTF-8" in res.raw(3).decode()
     app.store.close()
+
+
+def test_a_member_portal_prints_its_public_address(member: tuple[Path, dict[str, object]]) -> None:
+    from anju.cli.member_api import build_app
+
+    data, _ = member
+    app = build_app(data, "http://127.0.0.1:9", web_dir=data.parent / "web", public_url="https://anju.example.org/")
+    try:
+        assert app.state.anju_web.public_url == "https://anju.example.org"
+    finally:
+        app.state.anju_web.node.stop()
