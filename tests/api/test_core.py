@@ -458,6 +458,7 @@ def test_a_killed_verifier_process_gives_json_refusals_and_a_clean_shutdown(
     for seq in range(2, 10):
         r = post(s, env(key, seq))
         assert r.status_code == 503 and err(r) == "SHUTTING_DOWN", r.text
+    assert s.http.get("/api/v1/node").json()["accepting"] is False
     t0 = time.monotonic()
     code = s.stop()
     assert time.monotonic() - t0 < 25 and code != -signal.SIGKILL, "SIGTERM did not stop the server"

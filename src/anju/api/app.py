@@ -151,6 +151,7 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
                 "state_root": b64(h.state_root),
                 "time": h.time,
                 "checkpoint": h.checkpoint,
+                "accepting": getattr(node, "failure", None) is None,
             }
         )
 

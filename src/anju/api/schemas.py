@@ -63,6 +63,10 @@ class NodeInfo(BaseModel):
     state_root: str
     time: str
     checkpoint: str = Field(description="latest signed checkpoint note")
+    accepting: bool = Field(
+        description="false once the node has stopped taking transactions after a failure (a verifier or "
+        "block-writer process died, storage failed): submissions get SHUTTING_DOWN; restart it"
+    )
 
 
 class EventBody(BaseModel):
