@@ -35,7 +35,9 @@ def test_derivations_past_the_bound_are_refused_and_other_work_goes_on() -> None
     asyncio.run(main())
 
 
-def test_only_a_keystore_costs_a_derivation() -> None:
+def test_every_json_key_file_goes_through_the_derivations_and_a_bare_key_does_not() -> None:
     assert needs_derivation(b' {"anju_keystore": 1, "kdf": {}}')
+    assert needs_derivation(b'{"anju\\u005fkeystore": 1}')  # an escaped name: still a keystore to json.loads
+    assert needs_derivation(b'\x1c{"anju_keystore": 1}')  # str.strip() takes \x1c for whitespace
+    assert needs_derivation(b'{"ed25519_seed": "00"}')
     assert not needs_derivation(b"ab" * 32)
-    assert not needs_derivation(b'{"ed25519_seed": "00"}')

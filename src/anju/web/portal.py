@@ -333,8 +333,11 @@ def _seal(key: SigningKey, password: str) -> dict[str, Any]:
 
 
 def needs_derivation(content: bytes) -> bool:
-    """Whether an uploaded key file is a keystore (whose password costs an argon2id derivation)."""
-    return content.lstrip()[:1] == b"{" and b"anju_keystore" in content
+    """Whether an uploaded key file may be a keystore (whose password costs an argon2id derivation):
+    any JSON object, read as :func:`parse_key_file` reads it (a cheaper test of the bytes could be
+    dodged with an escaped key name or leading whitespace, and the derivation would then run on
+    the event loop). Only a bare hex seed skips it."""
+    return content.decode("utf-8", errors="replace").strip().startswith("{")
 
 
 def key_from_upload(content: bytes, password: str) -> SigningKey:
