@@ -242,13 +242,37 @@ def _unattested_agent(w: World, old: bool) -> None:
 
 
 def _hidden_characters_in_text(w: World, old: bool) -> None:
-    for description in ("两居室\u202e租出", "\u200b\u200d", "近地铁\x00"):  # a bidi override, nothing visible, NUL
+    # a bidi override, nothing visible (a zero-width space and joiner; a Hangul filler and a braille blank), NUL
+    for description in ("两居室\u202e租出", "\u200b\u200d", "\u3164\u2800 ", "近地铁\x00"):
         got = _outcome(w, w.owner, "listing.publish", unit=w.unit, **listing_terms(description=description))
         assert got == ("ok" if old else "INVALID_FIELD"), repr(description)
         if got == "ok":
             w.chain.do(w.owner, "listing.withdraw", listing=w.chain.log[-1][0].txid[:16])
     fine = listing_terms(description="朝南两居室\n近地铁\t👨\u200d👩\u200d👧")  # line breaks, tabs, an emoji sequence
     assert _outcome(w, w.owner, "listing.publish", unit=w.unit, **fine) == "ok"
+
+
+def _nothing_paid_on_a_voided_lease(w: World, old: bool) -> None:
+    c = w.chain
+    lid = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-06-01", end="2027-05-31")).txid[:16]
+    off = {"lease": lid, "mode": "mutual", "on": "2026-05-31", "reason_hash": H}
+    assert _outcome(w, w.owner, "lease.terminate", (w.tenant,), **off) == ("INVALID_FIELD" if old else "ok")
+    pay = {"lease": lid, "period": "2026-06", "months": 1, "amount": 900_000}
+    assert _outcome(w, w.tenant, "rent.pay", **pay) == ("ok" if old else "LEASE_NOT_LIVE")
+    assert _outcome(w, w.tenant, "deposit.lodge", lease=lid, amount=900_000) == ("ok" if old else "LEASE_NOT_LIVE")
+
+
+def _a_voided_renewal_frees_the_lease_it_continued(w: World, old: bool) -> None:
+    c = w.chain
+    first = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-01-05", end="2026-06-30")).txid[:16]
+    renewal = {k: v for k, v in lease_terms(end="2026-12-31").items() if k != "start"}
+    second = c.do(w.owner, "lease.renew", [w.tenant], previous=first, **renewal).txid[:16]
+    off = {"lease": second, "mode": "mutual", "on": "2026-06-30", "reason_hash": H}
+    assert _outcome(w, w.owner, "lease.terminate", (w.tenant,), **off) == ("INVALID_FIELD" if old else "ok")
+    again = {**renewal, "end": "2027-06-30", "document_hash": H2}
+    assert _outcome(w, w.owner, "lease.renew", (w.tenant,), previous=first, **again) == (
+        "ALREADY_DONE" if old else "ok"
+    )
 
 
 def _renew_a_lease_to_the_last_day(w: World, old: bool) -> None:
@@ -300,6 +324,8 @@ CASES_3: dict[str, Callable[[World, bool], None]] = {  # edition 3's changes
     "agency signs for a suspended owner": _agency_signs_for_a_suspended_owner,
     "unattested agent": _unattested_agent,
     "hidden characters in text": _hidden_characters_in_text,
+    "nothing paid on a voided lease": _nothing_paid_on_a_voided_lease,
+    "a voided renewal frees the lease it continued": _a_voided_renewal_frees_the_lease_it_continued,
     "renew a lease to the last day": _renew_a_lease_to_the_last_day,
     "escrow past the largest amount": _escrow_past_the_largest_amount,
 }
@@ -359,8 +385,18 @@ BEFORE_EDITION_3 = {
     ("agency signs for a suspended owner", 2): "0e347c983b76342b08c6205b2640893fb69f490bc623bd7106961d6dfbbde2f9",
     ("unattested agent", 1): "27237e1cac76955665f064e519f3e9d361aa2d13c5c3cd2aed96887a8d5ec2bd",
     ("unattested agent", 2): "2589f947a94583200c45a376dff0ffb6d5036492303e786d3e318f7230eec9ed",
-    ("hidden characters in text", 1): "ef6d0a461ca224fa64b2bbcf7c984445dbaac3354c56ab5f549863ed675f7ea6",
-    ("hidden characters in text", 2): "87e032ff5136ccf30effd0b777d38087775aef070ac7f4a63715566c59db22f1",
+    ("hidden characters in text", 1): "6b51214f2de5ec9f26b8da949b842f59dce12d98f2d2a5a0cc189a2dec846049",
+    ("hidden characters in text", 2): "6d0fb2d292b5ba32fc720f9823e7a45e7bd45756de7405fa2b71a4226f815cdb",
+    ("nothing paid on a voided lease", 1): "ab67e0f4aee45c90b815b9553c02add0c175557d5951eb123e837d1f19a76e9b",
+    ("nothing paid on a voided lease", 2): "cbcb6b162ba50de9227fcd10eef08411594094d4fde069f8bbb95f677cea1c86",
+    (
+        "a voided renewal frees the lease it continued",
+        1,
+    ): "d59be671bb98ff6b07dde55e8d68de8d439f03fe7ab5f406385bb038b7e1c866",
+    (
+        "a voided renewal frees the lease it continued",
+        2,
+    ): "9915f630648c9c2264a15608f058c832ec29662027f49586c8607a414ec0c6c9",
     ("renew a lease to the last day", 1): "c53e482f3e1e1a29ef104ad27fc237af0bbac346f08fea0162bbc25a02fc8ee6",
     ("renew a lease to the last day", 2): "367a471f7d9edcc8ad4d285995c7e48c3bafa45ffc1f871fce0fd4f302943722",
     ("escrow past the largest amount", 1): "a36fb691cb02676905e8f6d68d4d5aa9ca9b5fe2c269162324433769171d2995",

@@ -48,7 +48,9 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "(`NOT_LEASE_PARTY`); a mutual termination counts the agency as the landlord side on the same terms. "
         "Edition 2 accepted any signer once the agency or one of its agents co-signed, whatever the mandate said.",
         "`lease.terminate` may end a lease that has not started with `on` the day before its start: the lease is "
-        "void and its dates free again (`INVALID_FIELD` in edition 2, which kept the start day taken).",
+        "void, its dates are free again, nothing is paid on it (`rent.pay` and `deposit.lodge`: `LEASE_NOT_LIVE`) "
+        "and, for a renewal, the lease it continued may be renewed again (`INVALID_FIELD` in edition 2, which kept "
+        "the start day taken).",
         "A lease may start at most 30 days before the block it is signed in (`INVALID_FIELD`, field `start`); "
         "edition 2 accepted any past start.",
         "Credit from a lease needs the authority's registration (备案): a review, and the collector's "
@@ -58,8 +60,8 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "nothing more (edition 2: every confirmed report did).",
         "The first month of a lease falls due on its due day or on the lease's first day, whichever is later; "
         "edition 2 counted a payment on the first day as late when the payment day came earlier in that month.",
-        "The owner is not a side of a sublease: only its sub-landlord and subtenant (or the sub-landlord's agency) "
-        "open disputes about it (`NOT_LEASE_PARTY`).",
+        "The owner is not a side of a sublease: only its sub-landlord and subtenant open disputes about it "
+        "(`NOT_LEASE_PARTY`).",
         "An agency may not sign a lease for a suspended owner (`PARTY_SUSPENDED`).",
         "An agency appoints only an agent whose identity the authority attested (`IDENTITY_NOT_ATTESTED`).",
         "`lease.renew` of a lease ending on 9999-12-31 is refused with `RENEWAL_NOT_CONTIGUOUS`; edition 2 "
@@ -67,8 +69,9 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "Text fields (names, places, descriptions, deduction reasons) refuse control characters other than tab "
         "and line feed, the bidirectional controls (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), the "
         "zero-width space, word joiner and BOM (U+200B, U+2060, U+FEFF) and U+FFF9–U+FFFB, and text with nothing "
-        "visible but zero-width joiners (`INVALID_FIELD`): a fixed list, not Unicode categories, which change "
-        "between Python builds.",
+        "visible: only whitespace, joiners, fillers, variation selectors, invisible operators or tags "
+        "(`INVALID_FIELD`). Both are fixed lists of code points (`anju.registry.schema`), not Unicode "
+        "categories, which change between Python builds.",
         "A bank's escrow attestations for one lease and purpose may total at most the largest amount of money "
         "(10^13 fen; `INTEGER_OUT_OF_RANGE`), so the lease's escrow totals stay exact JSON integers.",
     ),

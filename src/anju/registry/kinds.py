@@ -362,7 +362,7 @@ KINDS: dict[str, Kind] = {
             "the tenant",
             {"lease": Field("id", "the lease"), "amount": money("must equal the lease's deposit", lo=1)},
             {"lease": L, "amount": 950_000},
-            ("NOT_LEASE_PARTY", "AMOUNT_MISMATCH", "ALREADY_DONE", "BANK_ATTESTATION_REQUIRED"),
+            ("NOT_LEASE_PARTY", "AMOUNT_MISMATCH", "ALREADY_DONE", "BANK_ATTESTATION_REQUIRED", "LEASE_NOT_LIVE"),
         ),
         _k(
             "rent.pay",
@@ -375,7 +375,13 @@ KINDS: dict[str, Kind] = {
                 "amount": money("must equal rent x months", lo=1),
             },
             {"lease": L, "period": "2027-01", "months": 1, "amount": 950_000},
-            ("NOT_LEASE_PARTY", "AMOUNT_MISMATCH", "PERIOD_OUT_OF_ORDER", "BANK_ATTESTATION_REQUIRED"),
+            (
+                "NOT_LEASE_PARTY",
+                "AMOUNT_MISMATCH",
+                "PERIOD_OUT_OF_ORDER",
+                "BANK_ATTESTATION_REQUIRED",
+                "LEASE_NOT_LIVE",
+            ),
         ),
         _k(
             "payment.confirm",

@@ -96,12 +96,19 @@ def _check_text(f: Field, name: str, value: Any) -> None:
 _FORBIDDEN_TEXT = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff\ufff9-\ufffb]"
 )
-_JOINERS = str.maketrans("", "", "\u200c\u200d")  # allowed (emoji, some scripts), but not a text on their own
+# What does not count as visible: whitespace (Python's str.isspace set, written out: it changes
+# with the Unicode version), joiners, fillers, variation selectors, invisible operators and tags.
+_BLANK = re.compile(
+    "[\t\n\x0b-\x0d\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+    "\u200c\u200d\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2061-\u2064\u2800\u3164\ufe00-\ufe0f\uffa0"
+    "\U000e0000-\U000e007f]"
+)
 
 
 def check_text_chars(name: str, value: str) -> None:
     """Edition 3's rule for any text field: none of :data:`_FORBIDDEN_TEXT`, and something visible
-    (not only whitespace and zero-width joiners)."""
+    (not only the whitespace, joiners and fillers of :data:`_BLANK`). Both are fixed lists of code
+    points: the rule must not change with the Python build's Unicode version."""
     found = _FORBIDDEN_TEXT.search(value)
     if found is not None:
         reject(
@@ -109,8 +116,8 @@ def check_text_chars(name: str, value: str) -> None:
             f"{name} holds a control, bidirectional or zero-width character (U+{ord(found.group()):04X})",
             field=name,
         )
-    if not value.translate(_JOINERS).strip():
-        reject("INVALID_FIELD", f"{name} must be a non-blank string", field=name)
+    if not _BLANK.sub("", value):
+        reject("INVALID_FIELD", f"{name} must hold something visible", field=name)
 
 
 def _check_hashes(f: Field, name: str, value: Any) -> None:

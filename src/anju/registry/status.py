@@ -67,6 +67,8 @@ def overdue_months(lease: Mapping[str, Any], date: str) -> list[str]:
     the month after ``paid_through`` (the start month when nothing is paid) while the month's due
     day (the first month: not before the lease's first day) is on or before ``date`` and the month
     is within the lease."""
+    if lease["start"] > lease["ends_on"]:  # called off before it began: nothing falls due
+        return []
     month = add_months(lease["paid_through"], 1) if lease.get("paid_through") else month_of(lease["start"])
     last = min(month_of(lease["ends_on"]), month_of(date))
     out = []

@@ -292,6 +292,12 @@ def terminate(call: Call) -> None:
     elif days_between(call.date, on) < lease["notice_days"]:
         reject("NOTICE_TOO_SHORT", f"the lease requires {lease['notice_days']} days' notice", lease=lid)
     _end(call, lease, on, b["mode"])
+    if on < lease["start"] and lease["previous"] is not None:  # (edition 3 only: earlier, on >= start)
+        # a renewal called off before it began: the lease it continued may be renewed again
+        prev = call.need(layout.lease(lease["previous"]), "lease")
+        if prev["renewed_by"] == lid:
+            prev["renewed_by"] = None
+            call.put(layout.lease(prev["id"]), prev)
     call.emit(
         "lease.terminated",
         {"lease": lid, "mode": b["mode"], "on": on},

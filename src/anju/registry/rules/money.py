@@ -100,8 +100,17 @@ def _tenant_lease(call: Call) -> View:
     return lease
 
 
-def lodge_deposit(call: Call) -> None:
+def _paying_lease(call: Call) -> View:
+    """The tenant's lease for a deposit or rent payment; from edition 3 not one called off before it
+    began (nothing is owed on it)."""
     lease = _tenant_lease(call)
+    if lease["start"] > lease["ends_on"] and call.edition() >= 3:
+        reject("LEASE_NOT_LIVE", "the lease was called off before it began: nothing is owed on it", lease=lease["id"])
+    return lease
+
+
+def lodge_deposit(call: Call) -> None:
+    lease = _paying_lease(call)
     amount = call.body["amount"]
     if lease["deposit_status"] != "none":
         reject("ALREADY_DONE", "the deposit was already lodged", lease=lease["id"])
@@ -129,7 +138,7 @@ def _escrow_needed(call: Call, lease: View, last: str) -> int:
 
 
 def pay_rent(call: Call) -> None:
-    lease = _tenant_lease(call)
+    lease = _paying_lease(call)
     b = call.body
     expected = add_months(lease["paid_through"], 1) if lease["paid_through"] else month_of(lease["start"])
     last = add_months(b["period"], b["months"] - 1)
