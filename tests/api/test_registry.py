@@ -768,3 +768,21 @@ def test_a_lying_signer_cannot_credit_a_party_with_transactions_that_do_not_say_
         with pytest.raises(VerificationError, match=why):
             verify_bundle(_resigned(world, bundle, {f"credit/{tenant}": record}), world.server.vkey)
         assert name
+
+
+def test_a_history_too_large_for_a_bundle_is_refused_not_cut_short(world: World, monkeypatch: Any) -> None:
+    """A bundle short of the transactions its credit names would fail verification: the server says
+    BUNDLE_TOO_LARGE instead (in-process here, with the limit lowered)."""
+    from anju.api import bundles
+    from anju.api.snapshot import Reader
+    from anju.errors import AnjuError
+
+    tenant = world.keys["role:tenant"].public_hex
+    reader = Reader(world.server.data / "ledger.db")
+    with reader.snapshot() as s:
+        whole = bundles.history_bundle(s, world.server.http.get("/api/v1/node").json()["chain_id"], tenant)
+        assert isinstance(verify_bundle(whole, world.server.vkey), VerifiedHistory)
+        monkeypatch.setattr(bundles, "HISTORY_MAX_TXS", len(whole["txs"]) - 1)
+        with pytest.raises(AnjuError) as info:
+            bundles.history_bundle(s, world.server.http.get("/api/v1/node").json()["chain_id"], tenant)
+    assert info.value.code == "BUNDLE_TOO_LARGE" and info.value.details["limit"] == len(whole["txs"]) - 1

@@ -14,13 +14,19 @@ from typing import Any
 
 import orjson
 
+import anju.api.errors  # noqa: F401  (registers BUNDLE_TOO_LARGE)
 from anju.api.snapshot import Snapshot
 from anju.client.verify import MAX_CODE_CANDIDATES
+from anju.errors import AnjuError
 from anju.registry import vcode
 from anju.registry.credit import chunk_keys, chunk_of
 
 FORMAT = "anju-bundle-v1"
 MAX_TXS = 500
+HISTORY_MAX_TXS = 5_000
+"""A history proves a transaction for every credit entry (and each lease's and payment's): a tenant
+of many years needs a few hundred. Past this the server answers BUNDLE_TOO_LARGE rather than a
+bundle short of transactions, which the verifier would refuse."""
 
 
 def _b64(b: bytes) -> str:
@@ -30,8 +36,10 @@ def _b64(b: bytes) -> str:
 class BundleBuilder:
     """Collects proven keys and transactions from one snapshot."""
 
-    def __init__(self, snap: Snapshot, kind: str, subject: str, chain_id: str) -> None:
+    def __init__(self, snap: Snapshot, kind: str, subject: str, chain_id: str, max_txs: int = MAX_TXS) -> None:
         self.s = snap
+        self.max_txs = max_txs
+        self.truncated = False  # a transaction was left out: the bundle holds max_txs
         self.kind = kind
         self.subject = subject
         self.chain_id = chain_id
@@ -52,7 +60,10 @@ class BundleBuilder:
     def txs(self, txids: Iterable[str | None]) -> None:
         size = self.s.head.log_size
         for txid in txids:
-            if not txid or txid in self._txs or len(self._txs) >= MAX_TXS:
+            if not txid or txid in self._txs:
+                continue
+            if len(self._txs) >= self.max_txs:
+                self.truncated = True
                 continue
             found = self.s.tx(txid)
             if found is None:
@@ -111,7 +122,7 @@ def listing_bundle(snap: Snapshot, chain_id: str, code: str, listing_id: str) ->
 
 def history_bundle(snap: Snapshot, chain_id: str, party: str) -> dict[str, Any]:
     """A tenant's rental history: party, credit record, leases as tenant and their payments."""
-    b = BundleBuilder(snap, "history", party, chain_id)
+    b = BundleBuilder(snap, "history", party, chain_id, max_txs=HISTORY_MAX_TXS)
     meta = b.key("meta/registry")  # the authority's key, and the chain's credit_chunk
     b.key(f"party/{party}")
     credit = b.key(f"credit/{party}")
@@ -155,6 +166,13 @@ def history_bundle(snap: Snapshot, chain_id: str, party: str) -> dict[str, Any]:
                     body = b.tx_body(txid)
                     if body is not None:
                         b.key(f"lease/{body.get('lease')}")
+    if b.truncated:
+        raise AnjuError(
+            "BUNDLE_TOO_LARGE",
+            f"this history needs more than {b.max_txs} proven transactions, more than a bundle carries",
+            party=party,
+            limit=b.max_txs,
+        )
     return b.build(
         {
             "party": party,

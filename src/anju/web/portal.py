@@ -619,7 +619,11 @@ def build_router(p: Portal) -> APIRouter:
         if s is None or cross_site(request) or form.get("form_token") != s.form_token:
             return p.render(c, "forbidden.html", 403)
         identity, salt = str(form.get("identity") or "").strip(), str(form.get("salt") or "").strip().lower()
-        bundle = await asyncio.to_thread(p.history_bundle, s.party)  # proofs: off the event loop
+        try:
+            bundle = await asyncio.to_thread(p.history_bundle, s.party)  # proofs: off the event loop
+        except AnjuError as exc:  # BUNDLE_TOO_LARGE: say so on the page
+            s.flash.extend(from_error(c._, exc, ()).form)
+            return RedirectResponse("/me", status_code=303)
         if bundle is None:
             return p.render(c, "notfound.html", 404)
         if identity or salt:

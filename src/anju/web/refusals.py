@@ -128,6 +128,10 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
     "KEYFILE_INVALID": (N_("This file is not an Anju key file or keystore."), "keyfile"),
     "NOT_A_PARTY": (N_("This key is not a registered party of this ledger."), "keyfile"),
     "SESSIONS_FULL": (N_("Too many people are signed in right now. Please try again in a few minutes."), None),
+    "BUNDLE_TOO_LARGE": (
+        N_("Your history needs more proofs than one bundle carries; ask the housing authority for an extract."),
+        None,
+    ),
     "PORTAL_BUSY": (N_("The portal is busy checking other passwords. Please try again in a minute."), None),
     "UNEXPECTED": (N_("Something went wrong on our side. Please check your records before trying again."), None),
 }
