@@ -1105,3 +1105,18 @@ def test_an_offer_can_be_withdrawn_lapses_after_30_days_and_is_reissued_only_by_
             assert agency.post("/act/agency.dismiss_agent", data=dismiss).status_code == 303
         resp = owner.post("/act/offer.reissue?lang=en", data={"offer": third, "form_token": xt})
         assert resp.status_code == 422 and "addressed to" in resp.text
+        # a stale offer lapses with its age too: its terms were for then
+        with httpx.Client(base_url=base, timeout=60) as landlord:
+            lt = sign_in(landlord, "landlord")
+            assert landlord.post("/act/lease.offer", data={**terms, "form_token": lt}).status_code == 303
+            [fourth] = [o for o in _offers(tenant) if o != third]
+            report = {"listing": ids["listing"], "evidence": "a photo of the flat", "form_token": tt}
+            assert tenant.post("/act/report.file", data=report).status_code == 303  # the tenant's seq moves on
+            assert tenant.post("/act/offer.accept", data={"offer": fourth, "form_token": tt}).status_code == 422
+            assert fourth in _offers(landlord)  # stale: the landlord may sign it again...
+            db = sqlite3.connect(tmp_path / "web-offers.db")
+            db.execute("UPDATE offers SET created=? WHERE id=?", (add_days(today, -31), fourth))
+            db.commit()
+            db.close()
+            assert fourth not in _offers(landlord)  # ...until it lapses
+            assert landlord.post("/act/offer.reissue", data={"offer": fourth, "form_token": lt}).status_code == 422

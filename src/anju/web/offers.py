@@ -120,16 +120,17 @@ class Offers:
         """The party's offers, newest first: with ``pending_only``, those made on or after
         ``open_since`` (a date: older ones have lapsed, see :data:`OPEN_DAYS`) waiting for the tenant
         or for the owner's consent (shown to the three of them; the tenant's to sign only once
-        consented), those gone stale that the party offered (to sign again), and those it offered
+        consented) or gone stale that the party offered (to sign again), and those it offered
         that were declined or refused on or after ``answered_since`` (a date)."""
         sql = f"SELECT {','.join(COLUMNS)} FROM offers WHERE (tenant=? OR offered_by=? OR consenter=?)"
         args: tuple[str, ...] = (party, party, party)
         if pending_only:
             sql += (
-                " AND ((status IN ('pending', 'consent') AND created>=?) OR (status='stale' AND offered_by=?)"
+                " AND ((status IN ('pending', 'consent') AND created>=?)"
+                " OR (status='stale' AND offered_by=? AND created>=?)"
                 " OR (status IN ('declined', 'refused') AND offered_by=? AND COALESCE(answered, created)>=?))"
             )
-            args = (*args, open_since, party, party, answered_since)
+            args = (*args, open_since, party, open_since, party, answered_since)
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY created DESC", args).fetchall()
         return [_offer(r) for r in rows]

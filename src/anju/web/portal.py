@@ -975,7 +975,7 @@ def _offer_for(
     if offer is None or offer.status not in statuses:
         err.add(c._, "OFFER_GONE")
         return None
-    if offer.status in ("pending", "consent") and offer.created < add_days(c.reader.today, -OPEN_DAYS):
+    if offer.status in ("pending", "consent", "stale") and offer.created < add_days(c.reader.today, -OPEN_DAYS):
         err.add(c._, "OFFER_GONE")  # lapsed: its terms were for then
         return None
     if getattr(offer, actor) != s.party:
