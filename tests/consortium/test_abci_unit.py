@@ -230,7 +230,9 @@ def test_the_member_api_fails_a_waiting_tx_its_block_refused(member: tuple[Path,
         server.shutdown()
 
 
-def test_the_member_api_answers_timeout_for_a_tx_no_block_carried(member: tuple[Path, dict[str, object]]) -> None:
+def test_the_member_api_answers_timeout_for_a_tx_no_block_carried(
+    member: tuple[Path, dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """CometBFT's mempool can drop a transaction that passed CheckTx: past PENDING_TTL_S its waiter
     is answered TIMEOUT (and its txid may be submitted again), while a younger one keeps waiting; and
     a batch past MAX_PENDING is refused whole with MEMPOOL_FULL."""
@@ -252,9 +254,12 @@ def test_the_member_api_answers_timeout_for_a_tx_no_block_carried(member: tuple[
         exc = old.exception(timeout=1)
         assert isinstance(exc, AnjuError) and exc.code == "TIMEOUT"
         assert "ab" * 32 not in node._pending and not young.done() and "cd" * 32 in node._pending
+        from anju.crypto.tx import parse
+
+        monkeypatch.setattr(member_api, "MAX_PENDING", 2)  # one waits already: a batch of two is refused whole
         with pytest.raises(Overloaded) as info:
-            node._admit(member_api.MAX_PENDING)
-        assert info.value.code == "MEMPOOL_FULL"
+            node.submit_parsed([parse(_tx(SigningKey.generate(), 1)), parse(_tx(SigningKey.generate(), 1))])
+        assert info.value.code == "MEMPOOL_FULL" and list(node._pending) == ["cd" * 32]
     finally:
         node.stop()
 

@@ -41,8 +41,10 @@ from anju.registry.port import Event, Machine
 
 log = logging.getLogger("anju.member_api")
 POLL_S = 0.05
-PENDING_TTL_S = 120.0
-"""A transaction CometBFT accepted but no block carried after this long is answered TIMEOUT: its
+PENDING_TTL_S = 150.0
+"""A transaction CometBFT accepted but no block carried this long after it accepted it is answered
+TIMEOUT (a little longer than CheckTx holds its seq, ``abci.app.MEMPOOL_SEQ_TTL_S``, so that a client
+resubmitting then is not answered SEQ_REUSED): its
 mempool can drop a transaction that passed CheckTx (full on insert, or a restart), and nothing
 else would ever settle it (a later commit still shows in GET /txs, which reads the ledger first)."""
 MAX_PENDING = 50_000
@@ -115,34 +117,30 @@ class MemberNode:
     def submit(self, raw: bytes) -> Future[Receipt]:
         if len(raw) > MAX_TX_BYTES:
             raise TxRejected("TX_TOO_LARGE", f"envelope is {len(raw)} bytes; the limit is {MAX_TX_BYTES}")
+        return self._submit([(parse(raw), raw)])[0]
+
+    def _submit(self, items: Sequence[tuple[Tx, bytes]]) -> list[Future[Receipt]]:
+        """Admit ``items`` all or none (MEMPOOL_FULL past MAX_PENDING, checked and counted under one
+        lock, as the embedded node admits a batch), then broadcast each."""
         if self._stop.is_set():
             raise Overloaded("SHUTTING_DOWN", "the member is shutting down", retry_after=5)
-        self._admit(1)
-        return self._submit(parse(raw), raw)
-
-    def _admit(self, n: int) -> None:
+        futs: list[Future[Receipt]] = [Future() for _ in items]
         with self._lock:
             waiting = len(self._pending)
-        if waiting + n > MAX_PENDING:
-            raise Overloaded("MEMPOOL_FULL", f"{waiting} transactions are waiting; retry shortly", retry_after=1)
-
-    def _submit(self, tx: Tx, raw: bytes) -> Future[Receipt]:
-        fut: Future[Receipt] = Future()
-        with self._lock:
-            self._pending[tx.txid] = fut
-            self._since[tx.txid] = time.monotonic()
-        self._pool.submit(self._broadcast, tx.txid, raw, fut)
-        return fut
+            if waiting + len(items) > MAX_PENDING:
+                raise Overloaded("MEMPOOL_FULL", f"{waiting} transactions are waiting; retry shortly", retry_after=1)
+            for (tx, _), fut in zip(items, futs, strict=True):
+                self._pending[tx.txid] = fut
+        for (tx, raw), fut in zip(items, futs, strict=True):
+            self._pool.submit(self._broadcast, tx.txid, raw, fut)
+        return futs
 
     def submit_many(self, raws: list[bytes]) -> list[Future[Receipt]]:
         return [self.submit(r) for r in raws]
 
     def submit_parsed(self, txs: Sequence[Tx]) -> list[Future[Receipt]]:
         """Transactions the API parsed: broadcast as their canonical envelopes (CheckTx verifies them)."""
-        if self._stop.is_set():
-            raise Overloaded("SHUTTING_DOWN", "the member is shutting down", retry_after=5)
-        self._admit(len(txs))  # all or none, as the embedded node admits a batch
-        return [self._submit(tx, tx.leaf) for tx in txs]
+        return self._submit([(tx, tx.leaf) for tx in txs])
 
     def _broadcast(self, txid: str, raw: bytes, fut: Future[Receipt]) -> None:
         body = {
@@ -169,6 +167,10 @@ class MemberNode:
         if int(res.get("code", 0)) != 0:
             code = str(res.get("codespace") or "MALFORMED_ENVELOPE")
             self._fail(txid, fut, _rejected(code, str(res.get("log", ""))))
+            return
+        with self._lock:  # in CometBFT's mempool from now: the TIMEOUT clock starts (not while queued here)
+            if self._pending.get(txid) is fut:
+                self._since[txid] = time.monotonic()
 
     def _fail(self, txid: str, fut: Future[Receipt], exc: BaseException) -> None:
         with self._lock:
