@@ -97,10 +97,19 @@ def test_the_client_judges_a_listing_as_the_registry_views_do() -> None:
     listing = {"status": "live", "status_reason": None, "expires_on": "2026-03-01"}
     mandate = {"status": "active", "from": "2026-01-01", "to": "2026-02-10"}
     active, suspended = {"status": "active"}, {"status": "suspended"}
-    for m in (None, mandate, {**mandate, "status": "revoked"}):
+    for m in (None, mandate, {**mandate, "status": "revoked"}, {**mandate, "status": "expired"}):
         for parties in ((active, active), (suspended, active), (active, suspended), (None, suspended)):
             for date in ("2026-01-05", "2026-02-11", "2026-03-01"):
                 for stored in (listing, {**listing, "status": "withdrawn", "status_reason": None}):
                     want = shown_listing_status(stored, m, parties, date)
                     assert listing_status(stored, m, date, parties) == want, (m, parties, date, stored)
     assert listing_status(listing, None, "2026-01-05", (suspended,)) == ("suspended", "party_suspended")
+
+
+def test_the_client_counts_credit_points_as_the_registry_awards_them() -> None:
+    """verify.CREDIT_TXS restates the registry's factors (the client may not import the registry)."""
+    from anju.client.verify import CREDIT_TXS
+    from anju.registry.credit import FACTORS
+
+    assert set(CREDIT_TXS) == set(FACTORS)
+    assert {name: fixed for name, (_, _, fixed) in CREDIT_TXS.items()} == {n: p for n, (p, _) in FACTORS.items()}

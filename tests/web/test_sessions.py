@@ -92,3 +92,12 @@ def test_a_session_in_constant_use_still_ends_at_its_lifetime() -> None:
         time.sleep(0.1)
     time.sleep(0.4)
     assert store.get(token) is None and len(store) == 0
+
+
+def test_a_refused_sign_in_keeps_the_session_it_would_have_replaced() -> None:
+    store = SessionStore(per_client=1, max_sessions=100)
+    mine = store.create(_session(), "10.0.0.1")
+    store.create(_session(), "10.0.0.2")
+    with pytest.raises(SessionsFull):  # signing in again from a full address (here: one that moved)
+        store.create(_session(), "10.0.0.2", replacing=mine)
+    assert store.get(mine) is not None  # still signed in where it was

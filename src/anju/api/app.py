@@ -27,7 +27,7 @@ from starlette.types import Receive, Scope, Send
 from anju import __version__
 from anju.api import errors, schemas
 from anju.api.events import Broadcaster, EventFilter, SSEResponse
-from anju.api.limits import BodySizeLimit, RateLimit, TokenBucket
+from anju.api.limits import BodySizeLimit, RateLimit, TokenBucket, client_group
 from anju.api.openapi import batch_request_body, install_openapi, submit_request_body
 from anju.api.snapshot import REGISTRY_INDEXES, Reader, ensure_indexes
 from anju.api.submit import BATCH_PATH, TXS_PATH, Answer, Committed, FastPath, Submissions, SubmitCore
@@ -373,7 +373,7 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
                 pos, more = out[-1]["id"], True
             return ok({"events": out, "last_id": pos, "more": more})
 
-        client = request.client.host if request.client is not None else ""
+        client = client_group(request.client.host) if request.client is not None else ""  # an IPv6 host by its /64
         if hub.open_streams >= cfg.streams_total:
             raise Overloaded(
                 "STREAMS_FULL",

@@ -263,13 +263,13 @@ class Broadcaster:
         try:
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
             await send({"type": "http.response.body", "body": b"retry: 1000\n\n", "more_body": True})
+            if self._stale and not self.groups:
+                self._refresh()
+            sub = Subscriber(flt, self.last_id if after is None else after)
+            self._add(sub)
         except BaseException:
             self._release(client)
             raise
-        if self._stale and not self.groups:
-            self._refresh()
-        sub = Subscriber(flt, self.last_id if after is None else after)
-        self._add(sub)
 
         async def watch() -> None:  # the client going away ends the stream
             while (await receive())["type"] != "http.disconnect":

@@ -73,7 +73,9 @@ def registry_router(node: Node, reader: Reader) -> APIRouter:
         max_area: Annotated[schemas.Digits | None, Query(ge=0, le=10_000)] = None,
         unit: Annotated[str | None, Query(pattern=ID)] = None,
         publisher: Annotated[str | None, Query(pattern=KEY)] = None,
-        include_inactive: Annotated[bool, Query(description="also withdrawn, revoked and expired ones")] = False,
+        include_inactive: Annotated[
+            bool, Query(description="also withdrawn, revoked, expired and suspended ones")
+        ] = False,
         limit: Annotated[schemas.Digits, Query(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Query(pattern=ID, description="the previous page's next")] = None,
     ) -> Response:

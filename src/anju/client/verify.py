@@ -258,7 +258,7 @@ def _stored_status(listing: Mapping[str, Any], mandate: Mapping[str, Any] | None
     if listing["status"] != "live":
         return str(listing["status"]), listing.get("status_reason")
     if mandate is not None and not (mandate["status"] == "active" and mandate["from"] <= date <= mandate["to"]):
-        return "revoked", "mandate_ended" if mandate["status"] == "active" else "mandate_revoked"
+        return "revoked", "mandate_revoked" if mandate["status"] == "revoked" else "mandate_ended"
     if date >= listing["expires_on"]:
         return "expired", "code_expired"
     return "live", None

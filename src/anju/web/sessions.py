@@ -98,18 +98,19 @@ class SessionStore:
         token = secrets.token_urlsafe(32)
         session.client = client
         with self._lock:
-            if replacing:
-                self._remove(replacing)
             self._expire()
             by_client, by_party = self._keys(session)
+            old = self._by_token.get(replacing) if replacing else None  # freed only if the sign-in succeeds
+            here = self._buckets.get(by_client)
+            in_client = 0 if here is None else len(here) - (1 if replacing and replacing in here else 0)
+            in_all = len(self._by_token) - (1 if old is not None else 0)
+            if not force and (in_client >= self.per_client or in_all >= self.max_sessions):
+                raise SessionsFull
+            if replacing:
+                self._remove(replacing)
             mine = self._buckets.get(by_party)
             if mine is not None and len(mine) >= self.per_party:
                 self._remove(next(iter(mine)))  # the party's own least recently used
-            mine = self._buckets.get(by_client)
-            if not force and (
-                (mine is not None and len(mine) >= self.per_client) or len(self._by_token) >= self.max_sessions
-            ):
-                raise SessionsFull
             self._by_token[token] = session
             for bucket in self._keys(session):
                 self._buckets.setdefault(bucket, OrderedDict())[token] = None
