@@ -995,7 +995,7 @@ def test_a_reviews_words_are_shown_beside_the_hash_the_ledger_holds(tmp_path: Pa
     b = Builder(node)
     lease = b.do(
         "landlord", "lease.sign", ("tenant",), unit=ids["unit1"], landlord=key("landlord").public_hex,
-        tenant=key("tenant").public_hex, start=add_days(today, -30), end=add_days(today, -2), rent=800_000,
+        tenant=key("tenant").public_hex, start=add_days(today, -25), end=add_days(today, -2), rent=800_000,
         deposit=0, payment_day=5, notice_days=30, collector="landlord", document_hash=h("old"),
     )  # fmt: skip
     node.stop()

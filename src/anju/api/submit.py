@@ -377,7 +377,17 @@ class SubmitCore:
                 accepted.append((i, tx))
             except AnjuError as exc:
                 results[i] = {"txid": txids[i], "status": "rejected", "error": error_json(exc)}
+        rounds = 0
         while contested:  # as for a single POST: wait for the other envelope; go on if it was refused
+            rounds += 1
+            if rounds > 3:  # other requests keep handing these over: answer rather than wait for ever
+                for i, tx in contested:
+                    err = TxRejected(
+                        "DUPLICATE_TX", "another envelope of this transaction is still pending; ask again later",
+                        txid=tx.txid,
+                    )  # fmt: skip
+                    results[i] = {"txid": tx.txid, "status": "rejected", "error": error_json(err)}
+                break
             outcomes = await asyncio.gather(
                 *(self._after_other(tx, timeout) for _, tx in contested), return_exceptions=True
             )

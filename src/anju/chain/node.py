@@ -306,6 +306,8 @@ class Node:
             return pool.submit(fn, arg)
         except Exception as exc:
             self._release(n)
+            if self._stopping:  # the pool shut down by a normal stop(): no failure
+                raise Overloaded("SHUTTING_DOWN", "the node is shutting down", retry_after=5) from None
             self._verifiers_failed(exc)
             raise Overloaded("SHUTTING_DOWN", f"the node stopped: {self.failure}", retry_after=30) from None
 

@@ -945,8 +945,14 @@ def _still_entitled(c: Ctx, body: dict[str, Any]) -> bool:
         return False
     if actor == lease["landlord"]:
         return True
-    mandate = r.mandate(lease["mandate"])
-    return actor == lease["agency"] and mandate is not None and mandate["may_sign"] and mandate_live(mandate, r.today)
+    return actor == lease["agency"] and _agency_signs_for_landlord(r, lease["mandate"])
+
+
+def _agency_signs_for_landlord(r: Reader, mandate_id: str | None) -> bool:
+    """Whether a lease's agency may act as its landlord side today: the lease's mandate lets it sign
+    and is in force (the ledger's rule from edition 3, ``rules.lease._may_sign``)."""
+    mandate = r.mandate(mandate_id)
+    return mandate is not None and bool(mandate["may_sign"]) and mandate_live(mandate, r.today)
 
 
 def _put_offer(p: Portal, c: Ctx, unit: str, body: dict[str, Any], consenter: str | None = None) -> str:
@@ -997,11 +1003,9 @@ def _propose(p: Portal, c: Ctx, form: Form, f: dict[str, Any], err: Refusal) -> 
     if actor not in (lease["landlord"], lease["agency"]):
         err.add(c._, "NOT_YOURS")  # only the lease's landlord side may put an offer to its tenant
         return None
-    if actor != lease["landlord"]:  # the agency speaks for the landlord only while its mandate lets it sign
-        mandate = c.reader.mandate(lease["mandate"])
-        if mandate is None or not mandate["may_sign"] or not mandate_live(mandate, c.reader.today):
-            err.add(c._, "MANDATE_NO_SIGNING")
-            return None
+    if actor != lease["landlord"] and not _agency_signs_for_landlord(c.reader, lease["mandate"]):
+        err.add(c._, "MANDATE_NO_SIGNING")  # the agency speaks for the landlord only while its mandate lets it sign
+        return None
     if form.name == "lease.propose_end":
         fields: dict[str, Any] = {
             "lease": lease["id"],

@@ -32,7 +32,7 @@ import orjson
 
 from anju import __version__
 from anju.chain.abci import messages as m
-from anju.chain.abci.codes import OK, abci_code
+from anju.chain.abci.codes import OK, OTHER_CODE, abci_code
 from anju.chain.abci.wire import uvarint
 from anju.chain.executor import Executor, Sealed, canonical_genesis
 from anju.chain.node import DB_NAME, open_executor, read_node_key
@@ -518,10 +518,10 @@ class AbciApp:
         except Exception as exc:  # a query reads only: answer it, never an exception (CometBFT stops on one)
             log.exception("query %r failed", req.path)
             return m.query(
-                abci_code("BAD_REQUEST"),
+                OTHER_CODE,
                 f"query failed: {type(exc).__name__}",
                 req.data,
                 b"",
                 last.height,
-                codespace="BAD_REQUEST",
+                codespace="INTERNAL_ERROR",
             )
