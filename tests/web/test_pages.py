@@ -1120,3 +1120,41 @@ def test_an_offer_can_be_withdrawn_lapses_after_30_days_and_is_reissued_only_by_
             db.close()
             assert fourth not in _offers(landlord)  # ...until it lapses
             assert landlord.post("/act/offer.reissue", data={"offer": fourth, "form_token": lt}).status_code == 422
+
+
+def test_one_address_guessing_keystore_passwords_is_slowed_and_offers_to_one_tenant_are_capped(
+    tmp_path: Path,
+) -> None:
+    """Each keystore sign-in costs a password derivation, right or wrong: past 20 from one address
+    (then one every two seconds) it is answered 429. And nobody fills another party's list of offers:
+    past 20 waiting for one tenant, a new one is refused."""
+    from nacl.pwhash import argon2id
+
+    from anju.crypto import keystore
+    from anju.web.offers import OPEN_PER_TENANT
+
+    ids = build(tmp_path)
+    cheap = keystore.encrypt(
+        key("tenant"), "the right one", opslimit=argon2id.OPSLIMIT_MIN, memlimit=argon2id.MEMLIMIT_MIN
+    )
+    upload = {"keyfile": ("k.json", json.dumps(cheap).encode(), "application/json")}
+    with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=60) as client:
+        codes = [
+            client.post("/signin?lang=en", data={"password": "wrong"}, files=upload).status_code for _ in range(22)
+        ]
+        assert codes[:20] == [422] * 20 and codes[20:] == [429, 429], codes
+        resp = client.post("/signin?lang=en", data={"password": "the right one"}, files=upload)
+        assert resp.status_code == 429 and "Too many keystore sign-ins" in resp.text and resp.headers["retry-after"]
+        bare = {"keyfile": ("k.txt", key("tenant").seed.hex().encode(), "text/plain")}
+        assert client.post("/signin", data={"password": ""}, files=bare).status_code == 303  # no derivation: no limit
+        client.cookies.clear()
+        lt = sign_in(client, "landlord")
+        terms = {"unit": ids["unit1"], "tenant": key("tenant2").public_hex, "rent": "5000", "deposit": "0",
+                 "payment_day": "5", "notice_days": "30", "collector": "landlord", "form_token": lt}  # fmt: skip
+        for i in range(OPEN_PER_TENANT):
+            dates = {"start": add_days(ids["today"], 400 + 10 * i), "end": add_days(ids["today"], 405 + 10 * i)}
+            offer = {**terms, **dates, "document_hash": f"contract {i}"}
+            assert client.post("/act/lease.offer", data=offer).status_code == 303, i
+        more = {**terms, "start": add_days(ids["today"], 900), "end": add_days(ids["today"], 905), "document_hash": "x"}
+        resp = client.post("/act/lease.offer?lang=en", data=more)
+        assert resp.status_code == 422 and "already has many offers waiting" in resp.text

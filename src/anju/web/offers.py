@@ -35,6 +35,10 @@ CREATE TABLE IF NOT EXISTS review_texts (hash TEXT PRIMARY KEY, text TEXT NOT NU
 OPEN_DAYS = 30
 """An offer not signed within this many days lapses: its terms (a rent, a start date) were for then."""
 
+OPEN_PER_TENANT = 20
+"""Offers waiting for one tenant (or for the owner's consent on the tenant's behalf), at most: past
+that a new one is refused, so that nobody fills another party's list."""
+
 COLUMNS = ("id", "created", "tenant", "offered_by", "unit", "envelope", "status", "txid", "consenter", "answered")
 
 
@@ -108,6 +112,15 @@ class Offers:
                 (oid, created, tenant, offered_by, unit, orjson.dumps(envelope).decode(), status, consenter),
             )
         return oid
+
+    def open_count(self, tenant: str, since: str) -> int:
+        """Offers to ``tenant`` made on or after ``since`` still waiting (pending or for consent)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT count(*) FROM offers WHERE tenant=? AND status IN ('pending', 'consent') AND created>=?",
+                (tenant, since),
+            ).fetchone()
+        return int(row[0])
 
     def get(self, oid: str) -> Offer | None:
         with self._lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from markupsafe import Markup
 from starlette.datastructures import URL
 
 from anju.api.bundles import history_bundle
+from anju.api.limits import TokenBucket
 from anju.api.snapshot import Reader as SnapshotReader
 from anju.client.sdk import parse_key_file
 from anju.client.verify import disclose
@@ -41,7 +43,7 @@ from anju.registry.status import mandate_live, overdue_months
 from anju.web import demo
 from anju.web.forms import FORMS, Form, body_fields, parse
 from anju.web.i18n import LANGS, N_, Gettext, gettext_for, pick_lang
-from anju.web.offers import OPEN_DAYS, Offer, Offers
+from anju.web.offers import OPEN_DAYS, OPEN_PER_TENANT, Offer, Offers
 from anju.web.reads import NodeLike, Reader, Search
 from anju.web.refusals import Refusal, from_error
 from anju.web.sessions import COOKIE, MAX_SESSIONS, Session, SessionsFull, SessionStore
@@ -95,6 +97,8 @@ class Portal:
         self.data_dir = data_dir if data_dir is not None else _data_dir(node)
         self.sessions = SessionStore(max_sessions=max_sessions)
         self.derivations = Derivations()
+        # keystore sign-ins per client address (each costs an argon2id derivation, right password or not)
+        self.keystore_signins = TokenBucket(rate=0.5, burst=20)
         self.offers = Offers(None if self.data_dir is None else self.data_dir / "web-offers.db")
         self.bundles: SnapshotReader | None = None  # the API's ledger reader, for bundles (mount_web)
         self.demo = demo.load(self.data_dir)
@@ -507,6 +511,11 @@ def build_router(p: Portal) -> APIRouter:
             return p.render(c, "signin.html", 422, demo=p.demo, err=err, next_url=nxt)
         try:
             if needs_derivation(content):
+                wait = p.keystore_signins.take(request.client.host if request.client else "")
+                if wait > 0:  # one address guessing passwords: it waits, the others do not
+                    err.add(c._, "SIGNIN_RATE")
+                    retry = {"Retry-After": str(max(1, math.ceil(wait)))}
+                    return p.render(c, "signin.html", 429, retry, demo=p.demo, err=err, next_url=nxt)
                 key = await p.derivations.run(key_from_upload, content, password)
             else:
                 key = key_from_upload(content, password)  # a bare key: nothing to derive
@@ -859,10 +868,12 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
         if not _still_entitled(c, old.body):  # e.g. an agent dismissed since, a mandate ended since
             err.add(_, "NOT_YOURS")
             return None
+        if not _tenant_has_room(p, c, old.tenant, err):  # (before the old one is marked replaced)
+            return None
         if not p.offers.transition(old.id, ("stale",), "replaced"):
             err.add(_, "OFFER_GONE")
             return None
-        return _put_offer(p, c, old.unit, old.body, old.consenter)  # a sublease asks the owner again
+        return _put_offer(p, c, err, old.unit, old.body, old.consenter)  # a sublease asks the owner again
     if form.name in ("offer.consent", "offer.refuse"):
         offer = _offer_for(p, c, fields, ("consent",), "consenter", err)
         if offer is None:
@@ -955,13 +966,26 @@ def _agency_signs_for_landlord(r: Reader, mandate_id: str | None) -> bool:
     return mandate is not None and bool(mandate["may_sign"]) and mandate_live(mandate, r.today)
 
 
-def _put_offer(p: Portal, c: Ctx, unit: str, body: dict[str, Any], consenter: str | None = None) -> str:
+def _tenant_has_room(p: Portal, c: Ctx, tenant: str, err: Refusal) -> bool:
+    """Whether ``tenant`` may be sent one more offer (at most OPEN_PER_TENANT waiting): nobody fills
+    another party's list of offers."""
+    if p.offers.open_count(tenant, add_days(c.reader.today, -OPEN_DAYS)) >= OPEN_PER_TENANT:
+        err.add(c._, "TENANT_OFFERS_FULL")
+        return False
+    return True
+
+
+def _put_offer(
+    p: Portal, c: Ctx, err: Refusal, unit: str, body: dict[str, Any], consenter: str | None = None
+) -> str | None:
     """Sign ``body`` (whose signer is the tenant) as the session's landlord side, with the tenant's
     next ``seq``, and keep it for the tenant to countersign, after the ``consenter``'s signature
     when one is named (the owner, for a sublease); the sentence for the flash."""
     s = c.session
     assert s is not None
     tenant = body["signer"]
+    if not _tenant_has_room(p, c, tenant, err):
+        return None
     envelope = tx.sign({**body, "seq": c.reader.last_seq(tenant) + 1}, [s.key])
     oid = p.offers.add(c.reader.today, tenant, s.party, unit, envelope, consenter)
     if consenter is not None:
@@ -1022,7 +1046,7 @@ def _propose(p: Portal, c: Ctx, form: Form, f: dict[str, Any], err: Refusal) -> 
     # renewing a sublease makes a sublease again: the owner consents first (ending one needs only its sides)
     consenter = lease["owner"] if kind == "lease.renew" and lease["parent"] else None
     body = {"chain": p.node.chain_id, "kind": kind, "signer": lease["tenant"], **fields}
-    return _put_offer(p, c, lease["unit"], body, consenter)
+    return _put_offer(p, c, err, lease["unit"], body, consenter)
 
 
 def _sublease_renewable(c: Ctx, lease: dict[str, Any], f: dict[str, Any], err: Refusal) -> bool:
@@ -1075,7 +1099,7 @@ def _offer_sublease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str |
         return None
     terms = ("start", "end", "rent", "deposit", "payment_day", "notice_days", "document_hash")
     body = _lease_body(p, parent["unit"], s.party, f, terms, parent=parent["id"], collector="landlord")
-    return _put_offer(p, c, parent["unit"], body, consenter=parent["owner"])
+    return _put_offer(p, c, err, parent["unit"], body, consenter=parent["owner"])
 
 
 def _signable_tenant(c: Ctx, party: str) -> bool:
@@ -1131,7 +1155,7 @@ def _offer_lease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | No
         return None
     terms = ("mandate", "listing", "start", "end", "rent", "deposit", "payment_day", "notice_days", "collector")
     body = _lease_body(p, unit["id"], unit["owner"], f, (*terms, "document_hash"))
-    return _put_offer(p, c, unit["id"], body)
+    return _put_offer(p, c, err, unit["id"], body)
 
 
 def _lease_body(

@@ -132,6 +132,11 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
         N_("Your history needs more proofs than one bundle carries; ask the housing authority for an extract."),
         None,
     ),
+    "SIGNIN_RATE": (N_("Too many keystore sign-ins from your address. Please wait a minute and try again."), None),
+    "TENANT_OFFERS_FULL": (
+        N_("This tenant already has many offers waiting. Ask them to answer those, or withdraw yours, first."),
+        None,
+    ),
     "PORTAL_BUSY": (N_("The portal is busy checking other passwords. Please try again in a minute."), None),
     "UNEXPECTED": (N_("Something went wrong on our side. Please check your records before trying again."), None),
 }
