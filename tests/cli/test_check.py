@@ -99,3 +99,15 @@ def test_check_pinned_to_a_chain_refuses_another(tmp_path: Path) -> None:
     assert code == 1 and out["error"]["details"]["reason"] == "wrong_origin", out
     code, out = _check(str(path), "--key", VKEYS[0], "--chain-id", "anju-forge")
     assert code == 0 and out["ok"], out
+
+
+@pytest.mark.parametrize("target", ["", ".", "DIR", "missing.json"])
+def test_check_of_nothing_a_directory_or_a_missing_file_says_so(tmp_path: Path, target: str) -> None:
+    """No traceback: an empty argument or a directory is a usage error, an unreadable file says why."""
+    if target == "DIR":
+        target = str(tmp_path)
+    elif target == "missing.json":
+        target = str(tmp_path / "missing.json")
+    code, out = _check(target, "--key", VKEYS[0])
+    assert code == 2 and isinstance(out, str) and "Traceback" not in out
+    assert ("cannot read" in out) if target.endswith("missing.json") else ("give a listing code" in out)

@@ -445,8 +445,16 @@ def check(
     path = Path(target)
     try:
         trust = _trust(keys, threshold, chain_id)
+        if not target.strip() or path.is_dir():
+            console.print("[red]give a listing code, a lease registration number (XH…) or a bundle file[/red]")
+            raise typer.Exit(2)
         if path.suffix == ".json" or path.exists():
-            bundle = load_bundle(path.read_bytes())
+            try:
+                raw = path.read_bytes()
+            except OSError as exc:
+                console.print(f"[red]cannot read {path}: {exc.strerror or exc}[/red]")
+                raise typer.Exit(2) from None
+            bundle = load_bundle(raw)
             if trust is None:
                 console.print("[red]checking a bundle offline needs --key (the node's published verifier key)[/red]")
                 raise typer.Exit(2)
