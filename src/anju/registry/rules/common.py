@@ -79,3 +79,16 @@ def require_licensed_agency(call: Call, key: str) -> View:
     if not rec["licensed"]:
         reject("NOT_LICENSED", "the agency is not licensed by the housing authority", party=key)
     return rec
+
+
+def lease_party(call: Call, lease: View) -> str | None:
+    """Which side of ``lease`` the signer speaks for: the principal's key, or None. The unit's
+    owner speaks for the landlord side of its own leases; from edition 3 not of a sublease, whose
+    sides are the sub-landlord and the subtenant (edition 1 and 2 let the owner open disputes on it)."""
+    if call.signer in (lease["tenant"], lease["landlord"]):
+        return call.signer
+    if call.signer == lease["owner"] and (lease["parent"] is None or call.edition() < 3):
+        return call.signer
+    if lease["agency"] is not None and acting_agency(call, call.signer) == lease["agency"]:
+        return str(lease["agency"])
+    return None

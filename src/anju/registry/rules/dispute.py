@@ -5,8 +5,7 @@ from __future__ import annotations
 from anju.registry import credit, layout
 from anju.registry.call import Call, Record, View
 from anju.registry.codes import reject
-from anju.registry.rules.common import require_authority
-from anju.registry.rules.money import lease_party
+from anju.registry.rules.common import lease_party, require_authority
 from anju.registry.rules.sweep import sweep_unit
 
 

@@ -9,9 +9,9 @@ from anju.registry.call import Call, Record, View
 from anju.registry.codes import reject
 from anju.registry.dates import add_days, add_years, days_between, overlaps
 from anju.registry.rules.common import (
-    acting_agency,
     active_party_view,
     authority_key,
+    lease_party,
     require_authority,
     signed_for,
 )
@@ -259,17 +259,15 @@ def _may_sign(call: Call, lease: View) -> bool:
 
 
 def _signer_is_side(call: Call, lease: View) -> bool:
-    """Whether the envelope's signer speaks for a side of ``lease``: its tenant, its landlord, or
-    (edition 3) its agency or one of the agency's agents while the agency may sign for the landlord.
-    Edition 1 and 2 accepted any signer once the agency or one of its agents co-signed."""
-    if call.signer in (lease["tenant"], lease["landlord"]):
-        return True
+    """Whether the envelope's signer speaks for a side of ``lease`` (:func:`lease_party`): its tenant,
+    its landlord, or (edition 3) its agency or one of the agency's agents only while the agency may
+    sign for the landlord. Edition 1 and 2 accepted any signer once the agency or one of its agents
+    co-signed."""
     agency = lease["agency"]
-    if agency is None:
-        return False
     if call.edition() < 3:
-        return signed_for(call, agency)
-    return (call.signer == agency or acting_agency(call, call.signer) == agency) and _may_sign(call, lease)
+        return call.signer in (lease["tenant"], lease["landlord"]) or bool(agency and signed_for(call, agency))
+    side = lease_party(call, lease)
+    return side is not None and (side != agency or _may_sign(call, lease))
 
 
 def terminate(call: Call) -> None:

@@ -236,16 +236,3 @@ def accept_deposit(call: Call) -> None:
     )
     if call.edition() < 3 or lease["registration"] is not None:  # edition 3: credit needs a registered lease
         credit.award(call, lease["collector_party"], "deposit_settled")
-
-
-def lease_party(call: Call, lease: View) -> str | None:
-    """Which side of ``lease`` the signer speaks for: the principal's key, or None. The unit's
-    owner speaks for the landlord side of its own leases; from edition 3 not of a sublease, whose
-    sides are the sub-landlord and the subtenant (edition 1 and 2 let the owner open disputes on it)."""
-    if call.signer in (lease["tenant"], lease["landlord"]):
-        return call.signer
-    if call.signer == lease["owner"] and (lease["parent"] is None or call.edition() < 3):
-        return call.signer
-    if lease["agency"] is not None and acting_agency(call, call.signer) == lease["agency"]:
-        return str(lease["agency"])
-    return None
