@@ -73,11 +73,17 @@ class BundleBuilder:
             self._txs[txid] = {"txid": txid, "index": idx, "leaf": _b64(leaf), "hashes": [_b64(h) for h in proof]}
 
     def tx_body(self, txid: str) -> dict[str, Any] | None:
-        """The body of committed transaction ``txid`` (None if there is none)."""
-        found = self.s.tx(txid)
-        if found is None:
-            return None
-        body: dict[str, Any] = orjson.loads(found[2])["body"]
+        """The body of committed transaction ``txid`` (None if there is none): from the leaf the
+        bundle already holds when it has it, else read."""
+        held = self._txs.get(txid)
+        if held is not None:
+            leaf = base64.b64decode(held["leaf"])
+        else:
+            found = self.s.tx(txid)
+            if found is None:
+                return None
+            leaf = found[2]
+        body: dict[str, Any] = orjson.loads(leaf)["body"]
         return body
 
     def build(self, claims: dict[str, Any]) -> dict[str, Any]:

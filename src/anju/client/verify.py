@@ -481,7 +481,12 @@ def credit_score(vb: VerifiedBundle, party: str, record: Mapping[str, Any]) -> i
     """Recompute a party's credit score from the entries behind it (docs/REGISTRY.md: clamp(600 +
     points, 0, 1000)): each factor's entries are its archived chunks ``credit/<party>/<factor>/<k>``
     (k = 0, 1, ... as long as the bundle proves one) then the record's own; every one must be there."""
-    total = CREDIT_BASE + sum(int(record["factors"][name]["points"]) for name in credit_entries(vb, party, record))
+    return _score_of(record, credit_entries(vb, party, record))
+
+
+def _score_of(record: Mapping[str, Any], entries: Mapping[str, list[Any]]) -> int:
+    """The score of a record whose factors :func:`credit_entries` checked (``entries``)."""
+    total = CREDIT_BASE + sum(int(record["factors"][name]["points"]) for name in entries)
     return max(CREDIT_FLOOR, min(CREDIT_CEILING, total))
 
 
@@ -668,13 +673,14 @@ def check_history(vb: VerifiedBundle) -> VerifiedHistory:
     record = vb.get(f"party/{party}")
     _need(isinstance(record, Mapping), "the party is not registered", party=party)
     credit = vb.get(f"credit/{party}")
-    score = CREDIT_BASE if credit is None else credit_score(vb, party, credit)
+    score = CREDIT_BASE
     registered_elsewhere: set[str] = set()  # leases the party's credit names where it is not the tenant
     if credit is not None:
+        entries = credit_entries(vb, party, credit)  # (every chunk checked once)
+        score = _score_of(credit, entries)
         _need(credit.get("score") == score, "the stored score does not follow from its factors", party=party)
         meta = vb.get("meta/registry")
         _need(isinstance(meta, Mapping) and isinstance(meta.get("authority"), str), "no proven housing authority key")
-        entries = credit_entries(vb, party, credit)
         _check_credit_txs(vb, party, meta["authority"], entries)
         for txid, _ in entries.get("leases_registered", []):
             registered_elsewhere.add(str(vb.txs[txid].body.get("lease")))
