@@ -75,6 +75,23 @@ def test_check_refuses_one_key_under_two_names_cleanly(tmp_path: Path) -> None:
     assert code == 2 and "twice" in out and "Traceback" not in out
 
 
+def test_check_with_a_consortium_takes_a_stricter_threshold_never_a_weaker_one(tmp_path: Path) -> None:
+    """``--consortium`` trusts its members at its quorum; ``--threshold`` may ask for more of them
+    (it was once ignored), never for fewer; ``--key`` beside it is a usage error, not dropped."""
+    path = _bundle(tmp_path, 3, proves=True)
+    members = [{"name": v.split("+")[0], "vkey": v, "cosign_url": "http://127.0.0.1:1"} for v in VKEYS]
+    (tmp_path / "consortium.json").write_text(json.dumps({"members": members, "threshold": 3}))
+    code, out = _check(str(path), "--consortium", str(tmp_path))
+    assert code == 0 and out["ok"], out
+    code, out = _check(str(path), "--consortium", str(tmp_path), "--threshold", "4")
+    assert code == 1 and out["error"]["details"]["reason"] == "below_threshold", out
+    for weaker in ("2", "5"):
+        code, out = _check(str(path), "--consortium", str(tmp_path), "--threshold", weaker)
+        assert code == 2 and "--threshold" in out and "Traceback" not in out, out
+    code, out = _check(str(path), "--consortium", str(tmp_path), "--key", VKEYS[0])
+    assert code == 2 and "--consortium" in out, out
+
+
 def test_check_says_how_old_the_proof_is_and_refuses_an_old_one(tmp_path: Path) -> None:
     """A genuine bundle stays genuine for ever: the reader sees the checkpoint's time, and can
     refuse one older than --max-age."""

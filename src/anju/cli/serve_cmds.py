@@ -400,7 +400,10 @@ def check(
     ] = None,
     threshold: Annotated[
         int | None,
-        typer.Option(help="How many of the --key members must have signed (default: ⌊2n/3⌋+1 of n keys, 1 of one)."),
+        typer.Option(
+            help="How many of the --key members must have signed (default: ⌊2n/3⌋+1 of n keys, 1 of one); "
+            "with --consortium, at least its quorum."
+        ),
     ] = None,
     consortium: Annotated[
         Path | None, typer.Option(help="A consortium directory: trust its members' keys and threshold.")
@@ -437,11 +440,22 @@ def check(
     if consortium is not None:
         from anju.chain.consortium import ConsortiumError, trust_of
 
+        if keys:
+            console.print("[red]--key and --consortium both name whom to trust: give one of them[/red]")
+            raise typer.Exit(2)
         try:
-            keys, threshold = trust_of(consortium)
+            keys, quorum = trust_of(consortium)
         except ConsortiumError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
+        # --threshold may ask for more members than the consortium's quorum, never for fewer
+        if threshold is not None and not quorum <= threshold <= len(keys):
+            console.print(
+                f"[red]--threshold {threshold}: this consortium's {len(keys)} members need at least "
+                f"{quorum} signatures (at most {len(keys)})[/red]"
+            )
+            raise typer.Exit(2)
+        threshold = quorum if threshold is None else threshold
     path = Path(target)
     try:
         trust = _trust(keys, threshold, chain_id)
