@@ -24,8 +24,9 @@ from anju.chain.node import init_ledger
 from anju.client import AnjuClient, VerifiedHistory, VerifiedListing, verify_bundle
 from anju.crypto.keys import SigningKey
 from anju.demo.generate import generate
-from anju.errors import VerificationError
+from anju.errors import TxRejected, VerificationError
 from anju.registry.dates import add_days
+from anju.registry.edition import RULES
 from anju.registry.kinds import KINDS
 
 UNITS = 8
@@ -103,6 +104,12 @@ def _remaining_kinds(
     send("authority.license_bank", authority, party=bank.public_hex, licence=H)
     send("authority.suspend", authority, party=bank.public_hex, reason_hash=H)
     send("authority.reinstate", authority, party=bank.public_hex, reason_hash=H)
+    # The demo runs the newest edition, so adopting it again is refused, through the same round trip
+    # (tests/chain/test_rules_edition_open.py commits an adoption on an older chain).
+    seen.add("authority.adopt_rules")
+    with pytest.raises(TxRejected) as refused:
+        client.send("authority.adopt_rules", authority, {"rules": RULES, "reason_hash": H})
+    assert refused.value.code == "ALREADY_DONE" and refused.value.details["rules"] == RULES
     # a fresh unit, mandate and listing: published, renewed, withdrawn; the mandate revoked
     unit = send(
         "unit.register",

@@ -52,6 +52,7 @@ def _body(kind: str, w: World, ids: dict[str, str]) -> dict[str, Any]:
         "authority.attest_identity": {"party": w.tenant.public_hex, "commitment": H},
         "authority.suspend": {"party": w.tenant2.public_hex, "reason_hash": H},
         "authority.reinstate": {"party": w.tenant2.public_hex, "reason_hash": H},
+        "authority.adopt_rules": {"rules": 3, "reason_hash": H},
         "agency.appoint_agent": {"agent": w.agent_a.public_hex},
         "agency.dismiss_agent": {"agent": w.agent_a.public_hex},
         "unit.register": {
@@ -103,6 +104,7 @@ ALLOWED: dict[str, set[str]] = {
     "authority.attest_identity": {"authority"},
     "authority.suspend": {"authority"},
     "authority.reinstate": {"authority"},
+    "authority.adopt_rules": {"authority"},
     "agency.appoint_agent": {"agency_a", "agency_b"},
     "agency.dismiss_agent": {"agency_a"},
     "unit.register": {"owner", "owner2"},

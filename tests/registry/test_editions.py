@@ -455,3 +455,32 @@ def test_genesis_refuses_an_edition_this_build_does_not_implement(bad: object) -
     params = {**genesis_params(key_for("authority").public_hex), "rules": bad}
     with pytest.raises(ValueError, match="rules must be an edition"):
         Registry().genesis(params, Overlay({}))
+
+
+@pytest.mark.parametrize("start", [None, 2])
+def test_the_authority_moves_a_chain_to_a_newer_edition(start: int | None) -> None:
+    """``authority.adopt_rules``: the edition's rules apply from the next transaction on; editions
+    only move forward, to one this build implements, and only the authority moves them."""
+    from anju.registry.edition import RULES
+
+    w = _world(start)
+    c = w.chain
+    far = lease_fields(w, start="2025-12-05", end="2025-12-31")
+    assert _outcome(w, w.owner, "lease.sign", (w.tenant,), **far) == "ok"  # backdated: fine before edition 3
+    assert _outcome(w, w.owner, "authority.adopt_rules", rules=3, reason_hash=H) == "WRONG_ROLE"
+    for wrong in (1, RULES + 1):  # below any edition to move to, or one this build does not know
+        assert _outcome(w, c.authority, "authority.adopt_rules", rules=wrong, reason_hash=H) == "INTEGER_OUT_OF_RANGE"
+    c.do(c.authority, "authority.adopt_rules", rules=3, reason_hash=H)
+    meta = c.get(layout.META)
+    assert meta is not None and meta["rules"] == 3
+    event = c.events[-1]
+    assert event.kind == "rules.adopted" and {**event.data} == {
+        "rules": 3,
+        "previous": start or 1,
+        "txid": event.data["txid"],
+    }
+    assert event.parties == (c.authority.public_hex,)
+    again = lease_fields(w, start="2025-12-05", end="2025-12-31", document_hash=H2, tenant=w.tenant2.public_hex)
+    assert _outcome(w, w.owner, "lease.sign", (w.tenant2,), **again) == "INVALID_FIELD"  # edition 3's rule now
+    for back in (2, 3):
+        assert _outcome(w, c.authority, "authority.adopt_rules", rules=back, reason_hash=H) == "ALREADY_DONE"

@@ -6,7 +6,7 @@ characters, values strings up to 4 KiB. Anyone may write; every write is signed 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from anju.crypto import jcs
@@ -24,6 +24,9 @@ class KvStore:
     def check_params(self, params: Mapping[str, Any]) -> None:
         if not isinstance(params.get("entries", {}), Mapping):
             raise ValueError("kv genesis entries must be an object")
+
+    def check_state(self, get: Callable[[str], bytes | None]) -> None:
+        """Any stored state will do: the key-value application has no editions."""
 
     def genesis(self, params: Mapping[str, Any], state: State) -> list[Event]:
         self.check_params(params)

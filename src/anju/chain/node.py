@@ -168,7 +168,12 @@ def open_executor(data: Path, store: Store | None = None) -> Executor:
     stored = store.get_meta("genesis")
     if stored != canonical_genesis(doc):
         raise StorageCorrupt("STORE_CORRUPT", "genesis.json does not match the ledger's genesis")
-    return Executor(store, load_app(doc["app"], doc["params"]), doc["chain_id"])
+    machine = load_app(doc["app"], doc["params"])
+    try:
+        machine.check_state(store.state_get)
+    except ValueError as exc:
+        raise StorageCorrupt("STORE_FORMAT", f"this build cannot run this ledger's state: {exc}") from None
+    return Executor(store, machine, doc["chain_id"])
 
 
 # -- the running node --------------------------------------------------------------------------------

@@ -8,7 +8,10 @@ accept, or write other state for the same transaction, is a new **edition**: gen
 ``rules`` (every chain ``anju`` creates sets :data:`RULES`, the newest), kept in ``meta/registry``;
 a chain whose genesis lacks it runs edition 1. Each rule that changed asks :meth:`Call.edition`
 and keeps the old behaviour for older chains. A build refuses a genesis naming an edition newer
-than it knows.
+than it knows. The housing authority moves a running chain to a newer edition with
+``authority.adopt_rules`` (:mod:`anju.registry.rules.governance`): ``meta/registry`` then names
+it, and it applies from the next transaction on; a node refuses to open a ledger whose current
+edition its build does not know (``Registry.check_state``).
 
 :data:`CHANGES` lists what each edition changed; docs/REGISTRY.md prints it (kept in sync by a
 test), and each change has a test run under both editions.

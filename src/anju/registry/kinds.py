@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from anju.registry.edition import RULES
 from anju.registry.schema import Field, enum, hashes, integer, money, text
 
 # Placeholder values for examples; real ones are keys, hashes and ids from the ledger.
@@ -121,6 +122,19 @@ KINDS: dict[str, Kind] = {
             {"party": Field("key", "the party"), "reason_hash": Field("hash", "SHA-256 of the decision document")},
             {"party": K_AGENCY, "reason_hash": H},
             ("WRONG_ROLE", "UNKNOWN_REFERENCE", "ALREADY_DONE"),
+        ),
+        _k(
+            "authority.adopt_rules",
+            "The housing authority moves the chain to a newer rules edition (docs/REGISTRY.md, Rule editions): "
+            "from the next transaction on, the chain runs its rules. Editions only move forward; every node must "
+            "run a build that implements the edition first (an older build refuses this transaction and stops).",
+            "the housing authority",
+            {
+                "rules": integer("the rules edition to adopt (higher than the chain's)", 2, RULES),
+                "reason_hash": Field("hash", "SHA-256 of the decision document"),
+            },
+            {"rules": RULES, "reason_hash": H},
+            ("WRONG_ROLE", "ALREADY_DONE"),
         ),
         _k(
             "agency.appoint_agent",

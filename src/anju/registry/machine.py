@@ -13,7 +13,7 @@ from anju.registry.call import Call, Decoded
 from anju.registry.codes import reject
 from anju.registry.kinds import KINDS
 from anju.registry.port import BlockContext, Event, State
-from anju.registry.rules import dispute, lease, listing, mandate, money, party, review, unit
+from anju.registry.rules import dispute, governance, lease, listing, mandate, money, party, review, unit
 from anju.registry.schema import BodyCheck
 
 HANDLERS: dict[str, Callable[[Call], None]] = {
@@ -23,6 +23,7 @@ HANDLERS: dict[str, Callable[[Call], None]] = {
     "authority.attest_identity": party.attest_identity,
     "authority.suspend": party.suspend,
     "authority.reinstate": party.reinstate,
+    "authority.adopt_rules": governance.adopt_rules,
     "agency.appoint_agent": party.appoint_agent,
     "agency.dismiss_agent": party.dismiss_agent,
     "unit.register": unit.register,
@@ -111,6 +112,14 @@ class Registry:
                 raise ValueError(f"credit_chunk must be an integer from {low} to {high}")
         if "rules" in params:
             edition.check_edition(params["rules"])
+
+    def check_state(self, get: Callable[[str], bytes | None]) -> None:
+        """Refuse a stored state whose rules edition (adopted after genesis with
+        ``authority.adopt_rules``) this build does not implement: it would run other rules than the
+        chain's and compute other roots."""
+        raw = get(layout.META)
+        if raw is not None:
+            edition.check_edition(edition.edition_of(jcs.loads(raw)))
 
     def __init__(self) -> None:
         # Read-only records decoded by earlier transactions (Call.peek): a hit needs the very bytes

@@ -10,7 +10,7 @@ same writes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -71,6 +71,11 @@ class Machine(Protocol):
     def check_params(self, params: Mapping[str, Any]) -> None:
         """Raise ValueError on genesis parameters this build cannot run (e.g. a rules edition newer
         than it implements); checked at genesis and whenever a ledger is opened."""
+        ...
+
+    def check_state(self, get: Callable[[str], bytes | None]) -> None:
+        """Raise ValueError on a stored state this build cannot run on (e.g. a rules edition adopted
+        after genesis that it does not implement); checked whenever a ledger is opened."""
         ...
 
     def genesis(self, params: Mapping[str, Any], state: State) -> list[Event]:

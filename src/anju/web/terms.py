@@ -96,6 +96,7 @@ EVENTS: dict[str, str] = {
     "report.filed": N_("A listing was reported as fake"),
     "report.resolved": N_("A fake-listing report was decided"),
     "review.written": N_("A review was written"),
+    "rules.adopted": N_("The chain adopted a newer rules edition"),
     "sublease.signed": N_("A sublease was signed"),
     "title.attested": N_("A title was attested"),
     "unit.registered": N_("A unit was registered"),
