@@ -8,7 +8,7 @@ from collections import Counter
 from anju.crypto import jcs
 from anju.crypto.keys import SigningKey
 from anju.demo import generate
-from anju.registry import credit, views
+from anju.registry import credit, status, views
 
 from .harness import Chain, Overlay
 
@@ -55,9 +55,20 @@ def test_demo_is_fully_accepted_and_covers_every_kind() -> None:
 
 
 def test_demo_rare_events_appear_at_scale() -> None:
-    _, kinds, _ = replay(300, years=2)
+    chain, kinds, _ = replay(300, years=2)
     for kind in ("report.file", "report.resolve", "dispute.open", "dispute.resolve", "bank.attest_escrow"):
         assert kinds[kind] > 0, kind
+    # The district is served on its last day: it has listings to browse (most listings of its last
+    # weeks are still looking for a tenant), not only the few published in its last days.
+    last = "2024-12-31"  # generate()'s default start, 2023-01-02, plus two years, less a day
+    live = []
+    for key in [k for k in chain.state if k.startswith("listing/")]:
+        listing = chain.get(key)
+        assert listing is not None
+        mandate = chain.get(f"mandate/{listing['mandate']}") if listing["mandate"] else None
+        if status.listing_status(listing, mandate, last)[0] == "live":
+            live.append(listing["id"])
+    assert len(live) >= 12, len(live)
 
 
 def test_same_seed_same_transactions() -> None:

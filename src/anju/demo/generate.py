@@ -30,6 +30,10 @@ from anju.registry.machine import genesis_params
 
 Envelope = dict[str, Any]
 BLOCK_TXS = 5000  # a busy day is cut into several blocks, a second apart
+OPEN_AT_END_DAYS = 58
+"""Listings published this close to the end of the history mostly stay open (see ``_still_looking``)."""
+OPEN_AT_END_SHARE = 205
+"""Of 256: about 80% of them (a listing code lasts 60 days, so all are still live)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,7 +342,17 @@ class _Sim:
                 reporter, "report.file", listing=unit.listing, evidence=[self.names.hash("ev", u, self.today)]
             )
             self.at(add_days(self.today, 2), "judge_report", u, report, r.random() < 0.5)
-        self.at(add_days(self.today, r.randint(3, 7)), "sign", u, start)
+        sign_on = add_days(self.today, r.randint(3, 7))
+        if not self._still_looking(u):
+            self.at(sign_on, "sign", u, start)
+
+    def _still_looking(self, u: int) -> bool:
+        """In the history's last weeks most new listings have not found a tenant yet when it ends, so
+        the district served today has listings to browse (drawn from a hash, not the shared random
+        stream, so that everything before those weeks stays as it was)."""
+        if add_days(self.today, OPEN_AT_END_DAYS) < self.stop:
+            return False
+        return int(self.names.hash("still-looking", u, self.today)[:2], 16) < OPEN_AT_END_SHARE
 
     def do_judge_report(self, u: int, report: str, fake: bool) -> None:
         if fake and self.units[u].listing is not None:
