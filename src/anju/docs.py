@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import anju.api.errors
 import anju.registry.machine  # noqa: F401  (registers the registry's error codes)
+from anju.chain.abci.codes import ABCI_CODES, OK, OTHER_CODE
 from anju.errors import CODES, LEDGER_CODES
+from anju.registry.doc import events_markdown
 from anju.registry.kinds import KINDS
 
 BEGIN = "<!-- BEGIN GENERATED: {name} (anju.docs.{name}) -->"
@@ -29,7 +31,18 @@ def kinds() -> str:
     return "\n".join(rows)
 
 
-SECTIONS = {"error_codes": error_codes, "kinds": kinds}
+def abci_codes() -> str:
+    rows = ["| code | ABCI `code` |", "| --- | --- |", f"| (committed / admitted) | {OK} |"]
+    rows += [f"| `{name}` | {number} |" for name, number in ABCI_CODES.items()]
+    rows.append(f"| any other (its name in `codespace`) | {OTHER_CODE} |")
+    return "\n".join(rows)
+
+
+def events() -> str:
+    return events_markdown()
+
+
+SECTIONS = {"error_codes": error_codes, "kinds": kinds, "abci_codes": abci_codes, "events": events}
 
 
 def render(text: str) -> str:

@@ -309,7 +309,8 @@ def bench_registry(
 
 @bench_app.command("all")
 def bench_all() -> None:
-    """Every benchmark, one after the other."""
+    """The ledger, registry and API benchmarks, one after the other (`make bench`); `bench
+    verify-codes` and `bench consortium` run alone."""
     bench_ledger(txs=150_000, large=False, out=Path("bench/results/ledger.json"))
     bench_registry(units=100_000, txs=100_000, out=Path("bench/results/registry.json"))
     bench_api(txs=30_000, clients=64, subscribers=1000, listings=100_000, out=Path("bench/results/api.json"))

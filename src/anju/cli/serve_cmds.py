@@ -97,7 +97,10 @@ def serve(
         ),
     ] = None,
     max_sessions: Annotated[
-        int, typer.Option("--max-sessions", min=1, help="Portal sign-ins held at once (then new ones wait).")
+        int,
+        typer.Option(
+            "--max-sessions", min=1, help="Portal sign-ins held at once (past that, a new sign-in is refused: 503)."
+        ),
     ] = 10_000,
 ) -> None:
     """Run a node and its HTTP API until interrupted (Ctrl-C commits everything accepted, then stops)."""

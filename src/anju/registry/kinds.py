@@ -42,6 +42,12 @@ class Kind:
     errors: tuple[str, ...] = ()
     rules: tuple[str, ...] = field(default=())
 
+    def refusals(self) -> tuple[str, ...]:
+        """Every code a transaction of this kind may be refused with: its own, then the generic
+        ones (an unregistered signer is refused for every kind but ``party.register``)."""
+        generic = [c for c in GENERIC_ERRORS if not (c == "UNKNOWN_SIGNER" and self.name == "party.register")]
+        return tuple(dict.fromkeys([*self.errors, *generic]))
+
 
 def _k(
     name: str,
@@ -150,7 +156,7 @@ KINDS: dict[str, Kind] = {
             "the agency",
             {"agent": Field("key", "the agent")},
             {"agent": K_AGENT},
-            ("WRONG_ROLE", "UNKNOWN_REFERENCE", "ALREADY_DONE"),
+            ("WRONG_ROLE", "UNKNOWN_REFERENCE"),
         ),
         _k(
             "unit.register",
@@ -209,7 +215,7 @@ KINDS: dict[str, Kind] = {
                 "may_sign": True,
                 "min_rent": 800_000,
             },
-            ("NOT_OWNER", "UNIT_NOT_ATTESTED", "NOT_LICENSED", "EXCLUSIVE_MANDATE", "WRONG_ROLE"),
+            ("NOT_OWNER", "UNIT_NOT_ATTESTED", "NOT_LICENSED", "EXCLUSIVE_MANDATE", "WRONG_ROLE", "UNKNOWN_REFERENCE"),
         ),
         _k(
             "mandate.revoke",
@@ -252,6 +258,8 @@ KINDS: dict[str, Kind] = {
                 "UNIT_NOT_FREE",
                 "LISTING_EXISTS",
                 "WRONG_ROLE",
+                "NOT_LICENSED",
+                "UNKNOWN_REFERENCE",
             ),
         ),
         _k(
@@ -275,6 +283,7 @@ KINDS: dict[str, Kind] = {
                 "LISTING_EXISTS",
                 "UNIT_NOT_FREE",
                 "EXCLUSIVE_MANDATE",
+                "UNKNOWN_REFERENCE",
             ),
         ),
         _k(
@@ -317,6 +326,12 @@ KINDS: dict[str, Kind] = {
                 "SUBLEASE_OUTSIDE_PARENT",
                 "IDENTITY_NOT_ATTESTED",
                 "WRONG_ROLE",
+                "NOT_OWNER",
+                "LEASE_NOT_LIVE",
+                "NOT_LEASE_PARTY",
+                "MANDATE_REQUIRED",
+                "UNKNOWN_REFERENCE",
+                "ALREADY_EXISTS",
             ),
         ),
         _k(
@@ -334,7 +349,18 @@ KINDS: dict[str, Kind] = {
                 "collector": "landlord",
                 "document_hash": H2,
             },
-            ("RENEWAL_NOT_CONTIGUOUS", "LEASE_OVERLAP", "LEASE_NOT_LIVE", "MISSING_SIGNATURE", "MANDATE_NO_SIGNING"),
+            (
+                "RENEWAL_NOT_CONTIGUOUS",
+                "LEASE_OVERLAP",
+                "LEASE_NOT_LIVE",
+                "MISSING_SIGNATURE",
+                "MANDATE_NO_SIGNING",
+                "ALREADY_DONE",
+                "SUBLEASE_CONSENT_REQUIRED",
+                "SUBLEASE_OUTSIDE_PARENT",
+                "RENT_BELOW_MINIMUM",
+                "UNKNOWN_REFERENCE",
+            ),
         ),
         _k(
             "lease.register",
@@ -355,7 +381,7 @@ KINDS: dict[str, Kind] = {
                 "reason_hash": Field("hash", "SHA-256 of the termination document"),
             },
             {"lease": L, "mode": "notice", "on": "2027-06-30", "reason_hash": H},
-            ("NOT_LEASE_PARTY", "NOTICE_TOO_SHORT", "LEASE_NOT_LIVE", "MISSING_SIGNATURE"),
+            ("NOT_LEASE_PARTY", "NOTICE_TOO_SHORT", "LEASE_NOT_LIVE", "MISSING_SIGNATURE", "UNKNOWN_REFERENCE"),
         ),
         _k(
             "bank.attest_escrow",
@@ -376,7 +402,14 @@ KINDS: dict[str, Kind] = {
             "the tenant",
             {"lease": Field("id", "the lease"), "amount": money("must equal the lease's deposit", lo=1)},
             {"lease": L, "amount": 950_000},
-            ("NOT_LEASE_PARTY", "AMOUNT_MISMATCH", "ALREADY_DONE", "BANK_ATTESTATION_REQUIRED", "LEASE_NOT_LIVE"),
+            (
+                "NOT_LEASE_PARTY",
+                "AMOUNT_MISMATCH",
+                "ALREADY_DONE",
+                "BANK_ATTESTATION_REQUIRED",
+                "LEASE_NOT_LIVE",
+                "UNKNOWN_REFERENCE",
+            ),
         ),
         _k(
             "rent.pay",
@@ -395,6 +428,7 @@ KINDS: dict[str, Kind] = {
                 "PERIOD_OUT_OF_ORDER",
                 "BANK_ATTESTATION_REQUIRED",
                 "LEASE_NOT_LIVE",
+                "UNKNOWN_REFERENCE",
             ),
         ),
         _k(
@@ -414,7 +448,7 @@ KINDS: dict[str, Kind] = {
                 "deductions": Field("deductions", "[{reason, amount}] deducted from the deposit", max_len=20),
             },
             {"lease": L, "deductions": [{"reason": "墙面修补", "amount": 30_000}]},
-            ("NOT_RECEIVER", "LEASE_NOT_ENDED", "AMOUNT_MISMATCH", "ALREADY_DONE"),
+            ("NOT_RECEIVER", "LEASE_NOT_ENDED", "AMOUNT_MISMATCH", "ALREADY_DONE", "UNKNOWN_REFERENCE"),
         ),
         _k(
             "deposit.accept",
@@ -422,7 +456,7 @@ KINDS: dict[str, Kind] = {
             "the tenant",
             {"lease": Field("id", "the lease")},
             {"lease": L},
-            ("NOT_LEASE_PARTY", "ALREADY_DONE"),
+            ("NOT_LEASE_PARTY", "ALREADY_DONE", "UNKNOWN_REFERENCE"),
         ),
         _k(
             "dispute.open",
@@ -435,7 +469,7 @@ KINDS: dict[str, Kind] = {
                 "claim": money("amount claimed, fen", optional=True),
             },
             {"lease": L, "subject": "deposit", "evidence": [H], "claim": 30_000},
-            ("NOT_LEASE_PARTY", "INVALID_FIELD"),
+            ("NOT_LEASE_PARTY", "INVALID_FIELD", "UNKNOWN_REFERENCE"),
         ),
         _k(
             "dispute.resolve",
@@ -481,7 +515,7 @@ KINDS: dict[str, Kind] = {
                 "text_hash": Field("hash", "SHA-256 of the review text (kept off-ledger)"),
             },
             {"lease": L, "subject": K_OWNER, "rating": 5, "text_hash": H},
-            ("NOT_COUNTERPARTY", "LEASE_NOT_ENDED", "ALREADY_REVIEWED", "LEASE_NOT_LIVE"),
+            ("NOT_COUNTERPARTY", "LEASE_NOT_ENDED", "ALREADY_REVIEWED", "LEASE_NOT_LIVE", "UNKNOWN_REFERENCE"),
         ),
     ]
 }
