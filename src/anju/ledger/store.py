@@ -357,7 +357,9 @@ class Store:
         """Persist one block and everything derived from it, atomically and durably."""
         self.write_blocks([w])
 
-    def write_blocks(self, ws: Sequence[BlockWrite], notes: Sequence[tuple[int, str]] = ()) -> None:
+    def write_blocks(
+        self, ws: Sequence[BlockWrite], notes: Sequence[tuple[int, str]] = (), meta: dict[str, bytes] | None = None
+    ) -> None:
         """Persist consecutive blocks in one storage transaction: all of them durably, or none.
 
         Group commit: a node that falls behind stores the blocks waiting for it together. Each
@@ -365,8 +367,9 @@ class Store:
         value of a key wins), so a node or key rewritten by several blocks costs one row write,
         and the group pays one ``COMMIT`` (one fsync, one pass over the pages it dirtied).
         ``notes`` (height, note) then replace checkpoints, as :meth:`set_checkpoint` does, in the
-        same transaction (a consortium member's cosigned notes)."""
-        if not ws and not notes:
+        same transaction (a consortium member's cosigned notes). ``meta`` items are written in it
+        too (block 0 and the ledger's identity: a new ledger is complete or absent)."""
+        if not ws and not notes and not meta:
             return
         state: dict[str, bytes | None] = ws[0].state if ws else {}
         smt: dict[int, bytes | None] = ws[0].smt if ws else {}  # one block: nothing to merge
@@ -412,6 +415,8 @@ class Store:
                 self._write_tiles(c, smt)
                 for height, note in notes:
                     self._set_checkpoint(c, height, note)
+                if meta:
+                    c.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(meta.items()))
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
