@@ -437,14 +437,16 @@ def _check_note(
         who = (sig.name, sig.key_id)
         signer = known.get(who)
         if signer is None:
-            raise Failure(h, f"checkpoint of block {h} has a signature line by an unknown key {sig.name!r}")
+            raise Failure(
+                h, f"checkpoint of block {h} does not verify: a signature line by an unknown key {sig.name!r}"
+            )
         if who in seen:
-            raise Failure(h, f"checkpoint of block {h} repeats a signature by {sig.name!r}")
+            raise Failure(h, f"checkpoint of block {h} does not verify: it repeats a signature by {sig.name!r}")
         seen.add(who)
         if not signer.verify(body, sig.sig):
             raise Failure(h, f"checkpoint of block {h} does not verify: a signature by {sig.name!r} is wrong")
     if (own.name, own.key_id) not in seen:
-        raise Failure(h, f"checkpoint of block {h} is not signed by the ledger's key {own.vkey}")
+        raise Failure(h, f"checkpoint of block {h} does not verify: it is not signed by the ledger's key {own.vkey}")
     if 1 < len(seen) < threshold or (threshold == 1 and len(seen) != 1):
         raise Failure(h, f"checkpoint of block {h} has {len(seen)} signatures: expected 1 or at least {threshold}")
     return len(seen)
