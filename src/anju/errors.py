@@ -45,6 +45,11 @@ CODES: dict[str, tuple[int, str]] = {
     "PROOF_INVALID": (422, "a Merkle inclusion, consistency or state proof does not verify"),
     "CHECKPOINT_INVALID": (422, "a checkpoint note is malformed or its signature does not verify"),
     "STORE_CORRUPT": (500, "stored ledger data does not match what replaying the ledger gives"),
+    "WRONG_NODE_KEY": (
+        500,
+        "the node's signing key (node.key) is not the key its ledger publishes (meta verifier_key): "
+        "the node refuses to start rather than sign blocks no verifier accepts",
+    ),
     "STORE_FORMAT": (
         500,
         "the data directory was written in a storage format, or with genesis parameters (such as a rules edition), "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -80,3 +81,55 @@ def test_reads_see_the_newest_of_many_sealed_unstored_blocks_until_each_is_store
 def kv_delete(key: SigningKey, seq: int, k: str) -> bytes:
     body = {"chain": CHAIN, "kind": "kv.delete", "signer": key.public_hex, "seq": seq, "key": k}
     return orjson.dumps(txmod.sign(body, [key]))
+
+
+class _SpyCache(dict[str, "bytes | None"]):
+    """The executor's cache, running ``during`` (another thread's read) inside its clear()."""
+
+    def __init__(self, rows: dict[str, bytes | None], during: Callable[[], None]) -> None:
+        super().__init__(rows)
+        self.during = during
+
+    def clear(self) -> None:
+        super().clear()
+        self.during()
+
+
+def test_a_read_while_a_full_cache_is_emptied_reads_sqlite(kv_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """stored() empties a full cache: a read between the clear and the end of "complete" must not
+    answer "absent" for a stored key."""
+    key = SigningKey(b"c" * 32)
+    node = Node(kv_data, verify_workers=0)
+    _commit(node, key, range(1, 4), "2026-01-01T00:00:01.000Z")
+    monkeypatch.setattr(ex_mod, "CACHE_LIMIT", 12)  # 4 keys warm complete; a block of 8 overflows
+    ex = node.executor
+    ex.warm()
+    assert ex._complete
+    seen: list[bytes | None] = []
+    ex._cache = _SpyCache(ex._cache, lambda: seen.append(ex.get("kv/k1")))
+    _commit(node, key, range(4, 12), "2026-01-01T00:00:02.000Z")
+    assert seen == [b'"1"']
+    node.store.close()
+
+
+def test_a_stale_sqlite_read_does_not_fill_the_cache(kv_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read that misses the cache and reads SQLite while another thread stores a block writing the
+    same key must not leave its (older) value in the cache."""
+    key = SigningKey(b"c" * 32)
+    node = Node(kv_data, verify_workers=0)
+    _commit(node, key, range(1, 2), "2026-01-01T00:00:01.000Z")
+    node.store.close()
+    node = Node(kv_data, verify_workers=0)
+    ex = node.executor  # not warmed: a miss reads SQLite
+    real = node.store.state_get
+
+    def slow_read(k: str) -> bytes | None:
+        v = real(k)  # the value before the block below
+        monkeypatch.setattr(node.store, "state_get", real)
+        node.commit_block("2026-01-01T00:00:02.000Z", [parse_and_verify(kv_put(key, 2, k="k1", v="new"))])
+        return v
+
+    monkeypatch.setattr(node.store, "state_get", slow_read)
+    assert ex.get("kv/k1") == b'"1"'  # the read that began before the block was stored
+    assert ex.get("kv/k1") == b'"new"'  # the next one sees the stored block, not a stale cache entry
+    node.store.close()

@@ -6,6 +6,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.conftest import kv_put
@@ -173,9 +174,9 @@ def test_the_sealer_reads_unstored_nodes_from_memory_until_the_store_acknowledge
 
     slow = Store.write_blocks
 
-    def slow_write(self: Store, ws: Sequence[BlockWrite]) -> None:
+    def slow_write(self: Store, ws: Sequence[BlockWrite], *args: Any, **kw: Any) -> None:
         time.sleep(0.01)
-        slow(self, ws)
+        slow(self, ws, *args, **kw)
 
     monkeypatch.setattr(Store, "write_blocks", slow_write)  # the forked store child inherits it
     rng = random.Random(7)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 from tests.conftest import CHAIN, kv_put
 
@@ -220,3 +221,80 @@ def test_a_dead_verifier_process_stops_the_node_cleanly(kv_data: Path) -> None:
         assert store.execute("SELECT count(*) FROM txs") == [(1,)]
     finally:
         store.close()
+
+
+def test_a_node_key_the_ledger_does_not_publish_is_refused(kv_data: Path) -> None:
+    """A node.key replaced by another seed would sign blocks that `anju verify` rejects: refused."""
+    from anju.chain.node import KEY_NAME
+    from anju.errors import StorageCorrupt
+
+    other = SigningKey(b"q" * 32)
+    (kv_data / KEY_NAME).write_bytes(orjson.dumps({"ed25519_seed": other.seed.hex(), "public_key": other.public_hex}))
+    with pytest.raises(StorageCorrupt) as err:
+        Node(kv_data, verify_workers=0)
+    assert err.value.code == "WRONG_NODE_KEY"
+    assert vkey_of(CHAIN, other.public) in str(err.value)
+
+
+def test_the_newest_key_of_a_key_history_is_accepted(kv_data: Path) -> None:
+    """A ledger whose signer changed publishes meta.verifier_keys; its newest key may start a node."""
+    store = Store(kv_data / DB_NAME)
+    old = store.get_meta("verifier_key")
+    assert old is not None
+    new_key = SigningKey(b"r" * 32)
+    new_vkey = vkey_of(CHAIN, new_key.public)
+    store.set_meta({"verifier_keys": orjson.dumps([[0, old.decode()], [1, new_vkey]])})
+    store.close()
+    (kv_data / "node.key").write_bytes(
+        orjson.dumps({"ed25519_seed": new_key.seed.hex(), "public_key": new_key.public_hex})
+    )
+    node = Node(kv_data, verify_workers=0)
+    assert node.verifier_key == new_vkey
+    node.store.close()
+
+
+def test_an_interrupted_init_leaves_no_ledger_and_can_run_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Block 0 and the ledger's meta are written in one transaction, into a file renamed into place
+    once complete: a failure (a kill) midway leaves nothing that blocks a second init."""
+    from anju.chain.node import init_ledger
+
+    real = Store.write_blocks
+
+    def dying(self: Store, *args: object, **kw: object) -> None:
+        raise KeyboardInterrupt  # stands for a kill inside the write
+
+    monkeypatch.setattr(Store, "write_blocks", dying)
+    with pytest.raises(KeyboardInterrupt):
+        init_ledger(tmp_path / "n", chain_id=CHAIN, app="kv", genesis_time="2026-01-01T00:00:00.000Z")
+    assert not (tmp_path / "n" / DB_NAME).exists()
+    monkeypatch.setattr(Store, "write_blocks", real)
+    data = init_ledger(tmp_path / "n", chain_id=CHAIN, app="kv", genesis_time="2026-01-01T00:00:00.000Z")
+    Node(data, verify_workers=0).store.close()
+    assert verify_data(data, workers=1).ok
+    assert not [p.name for p in data.iterdir() if ".init" in p.name]
+
+
+def test_init_writes_meta_and_block_0_in_one_transaction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(Store, "set_meta", lambda self, items: calls.append("set_meta"))
+    from anju.chain.node import init_ledger
+
+    data = init_ledger(tmp_path / "n", chain_id=CHAIN, app="kv", genesis_time="2026-01-01T00:00:00.000Z")
+    assert calls == []
+    store = Store(data / DB_NAME, readonly=True)
+    assert store.get_meta("verifier_key") and store.block(0) is not None
+    store.close()
+
+
+def test_init_syncs_its_files_and_the_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from anju.chain.node import init_ledger
+
+    synced: list[str] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")) or real(fd))
+    data = init_ledger(tmp_path / "n", chain_id=CHAIN, app="kv", genesis_time="2026-01-01T00:00:00.000Z")
+    assert {str(data / "genesis.json"), str(data / "node.key"), str(data)} <= set(synced)

@@ -505,3 +505,38 @@ def test_eviction_ends_completeness() -> None:
         mine = merged(mine, changes)
         assert root == reference_root(mine)
     assert store.reads > 0  # evicted tiles came back from the store
+
+
+def _flip_padding_bit(b64: str) -> str:
+    """The same bytes with a non-zero padding bit: decodes alike, but is not the canonical text."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    last = b64.rstrip("=")[-1]
+    return b64.rstrip("=")[:-1] + alphabet[alphabet.index(last) ^ 1] + "=" * (len(b64) - len(b64.rstrip("=")))
+
+
+def test_non_canonical_base64_in_a_proof_is_refused() -> None:
+    one = StateMap(MemoryNodeStore())
+    root, _ = one.apply({"a": b"1", "b": b"2"})
+    good = one.prove("a").to_json()
+    verify_state_proof(root, "a", b"1", good)
+    for field in ("siblings", "bitmap", "path"):
+        bad = {**good, "siblings": list(good["siblings"]), "leaf": dict(good["leaf"])}
+        if field == "siblings":
+            bad["siblings"][0] = _flip_padding_bit(bad["siblings"][0])
+        elif field == "bitmap":
+            bad["bitmap"] = _flip_padding_bit(bad["bitmap"])
+        else:
+            bad["leaf"]["path"] = _flip_padding_bit(bad["leaf"]["path"])
+        assert base64.b64decode(bad["siblings"][0]) == base64.b64decode(good["siblings"][0])
+        with pytest.raises(VerificationError) as err:
+            verify_state_proof(root, "a", b"1", bad)
+        assert err.value.code == "PROOF_INVALID"
+
+
+@pytest.mark.parametrize("key, value", [("a", "1"), ("a", 1), (b"a", b"1")])
+def test_a_value_or_key_of_the_wrong_type_is_a_verification_error(key: Any, value: Any) -> None:
+    one = StateMap(MemoryNodeStore())
+    root, _ = one.apply({"a": b"1"})
+    with pytest.raises(VerificationError) as err:
+        verify_state_proof(root, key, value, one.prove("a").to_json())
+    assert err.value.code == "PROOF_INVALID"

@@ -23,43 +23,13 @@ import orjson
 from anju.errors import StorageCorrupt
 from anju.ledger import merkle
 from anju.ledger.statemap import NodeReader, StateMap, StateProof, Tile, decode_tile, key_path, tile_ids
+from anju.ledger.store import REGISTRY_INDEXES as REGISTRY_INDEXES
 from anju.ledger.store import STORE_FORMAT, BlockRecord, event_ids, events_after, events_by_id, read_tiles
-
-# Expression indexes for the registry queries of the API and the web portal mounted on it; created
-# once at server start (idempotent), by ``create_app``'s lifespan.
-REGISTRY_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS api_listing_unit ON state(json_extract(value,'$.unit')) WHERE key LIKE 'listing/%'",
-    "CREATE INDEX IF NOT EXISTS api_listing_rent ON state(json_extract(value,'$.rent')) WHERE key LIKE 'listing/%'",
-    "CREATE INDEX IF NOT EXISTS api_lease_unit ON state(json_extract(value,'$.unit')) WHERE key LIKE 'lease/%'",
-    "CREATE INDEX IF NOT EXISTS api_lease_tenant ON state(json_extract(value,'$.tenant')) WHERE key LIKE 'lease/%'",
-    "CREATE INDEX IF NOT EXISTS api_unit_street ON state(json_extract(value,'$.street')) WHERE key LIKE 'unit/%'",
-    # The web portal's lists by party, unit and lease (anju.web.reads). A party's leases and listings
-    # are found through its units and the two unit indexes above, so leases and listings (written
-    # most often) get no new index.
-    "CREATE INDEX IF NOT EXISTS web_unit_owner ON state(json_extract(value,'$.owner')) WHERE key LIKE 'unit/%'",
-    "CREATE INDEX IF NOT EXISTS web_mandate_unit ON state(json_extract(value,'$.unit')) WHERE key LIKE 'mandate/%'",
-    "CREATE INDEX IF NOT EXISTS web_mandate_agency ON state(json_extract(value,'$.agency')) WHERE key LIKE 'mandate/%'",
-    "CREATE INDEX IF NOT EXISTS web_payment_lease ON state(json_extract(value,'$.lease')) WHERE key LIKE 'payment/%'",
-    "CREATE INDEX IF NOT EXISTS web_payment_to_confirm ON state(json_extract(value,'$.receiver')) "
-    "WHERE key LIKE 'payment/%' AND json_extract(value,'$.confirmed')=0",
-    "CREATE INDEX IF NOT EXISTS web_dispute_unit ON state(json_extract(value,'$.unit')) WHERE key LIKE 'dispute/%'",
-    # The housing authority's queues: only the records waiting for it are in these (small) indexes.
-    "CREATE INDEX IF NOT EXISTS web_unit_untitled ON state(key) "
-    "WHERE key LIKE 'unit/%' AND json_extract(value,'$.title') IS NULL",
-    "CREATE INDEX IF NOT EXISTS web_lease_unregistered ON state(key) "
-    "WHERE key LIKE 'lease/%' AND json_extract(value,'$.registration') IS NULL "
-    "AND json_extract(value,'$.status')='active'",
-    "CREATE INDEX IF NOT EXISTS web_review_subject ON state(json_extract(value,'$.subject')) WHERE key LIKE 'review/%'",
-    "CREATE INDEX IF NOT EXISTS web_party_agency ON state(json_extract(value,'$.agency')) WHERE key LIKE 'party/%'",
-    # The banks' queue: live leases whose rent and deposit an agency collects (escrow may be needed).
-    "CREATE INDEX IF NOT EXISTS web_lease_agency_collected ON state(key) "
-    "WHERE key LIKE 'lease/%' AND json_extract(value,'$.collector')='agency' "
-    "AND json_extract(value,'$.status')='active'",
-)
 
 
 def ensure_indexes(path: Path, statements: Sequence[str] = REGISTRY_INDEXES) -> None:
-    """Create the API's expression indexes (call before the node starts writing)."""
+    """Create the API's expression indexes (call before the node starts writing); the statements
+    are defined beside the store's schema (:data:`anju.ledger.store.REGISTRY_INDEXES`)."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA busy_timeout=30000")

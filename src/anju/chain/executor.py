@@ -141,6 +141,7 @@ class Executor:
         self.chain_id = chain_id
         self._cache: dict[str, bytes | None] = {}
         self._complete = False  # the cache holds every stored key: a miss means absent (see warm)
+        self._epoch = 0  # stored() calls begun: see get()
         last = store.block(store.height())
         if last is None:
             raise StorageCorrupt("STORE_CORRUPT", "the store has no genesis block; run `anju init`")
@@ -211,9 +212,13 @@ class Executor:
             return cast("bytes | None", hit)
         if self._complete:
             return None
+        # A miss: read SQLite. Another thread may store a block meanwhile (stored() runs after the
+        # block is durable, so a store read after it began sees the block): keep the value only if
+        # no stored() began since (``_epoch``), and never over a value stored() put in the cache.
+        epoch = self._epoch
         v = self.store.state_get(key)
-        if len(cache) < CACHE_LIMIT:
-            cache[key] = v
+        if self._epoch == epoch and len(cache) < CACHE_LIMIT:
+            cache.setdefault(key, v)
         return v
 
     def committed_seq(self, signer: str) -> int:
@@ -422,9 +427,12 @@ class Executor:
             raise RuntimeError("blocks must be committed in the order they were sealed")
         record = sealed.write.block
         cache = self._cache
+        self._epoch += 1  # first: a read of SQLite that began before this does not fill the cache
         if len(cache) + len(sealed.state_writes) > CACHE_LIMIT:
-            cache.clear()
+            # In this order: a get() that misses the emptied cache must not take the miss for
+            # "absent" (it reads SQLite instead).
             self._complete = False
+            cache.clear()
         cache.update(sealed.state_writes)
         with self._overlay_lock:
             overlay = self._overlay

@@ -122,14 +122,37 @@ def init_ledger(
         raise FileExistsError(f"{data / DB_NAME} already exists")
     key = node_key or SigningKey.generate()
     doc = {"chain_id": chain_id, "app": app, "time": genesis_time or now_rfc3339(), "params": params or {}}
-    (data / GENESIS_NAME).write_bytes(canonical_genesis(doc) + b"\n")
-    fd = os.open(data / KEY_NAME, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(orjson.dumps({"ed25519_seed": key.seed.hex(), "public_key": key.public_hex}).decode())
-    store = Store(data / DB_NAME)
+    _write_durably(data / GENESIS_NAME, canonical_genesis(doc) + b"\n", 0o644)
+    _write_durably(data / KEY_NAME, orjson.dumps({"ed25519_seed": key.seed.hex(), "public_key": key.public_hex}), 0o600)
+    # The ledger is built under another name and renamed into place once complete and durable: an
+    # init killed at any point leaves no ledger.db (and can be run again), never a half-made one.
+    building = data / (DB_NAME + ".init")
+    for leftover in (building, *(building.with_name(building.name + s) for s in ("-wal", "-shm", "-journal"))):
+        leftover.unlink(missing_ok=True)
+    store = Store(building)
     write_genesis(store, doc, key)
-    store.close()
+    store.close()  # the last connection: SQLite copies the WAL back and removes it
+    if building.with_name(building.name + "-wal").exists():
+        raise StorageCorrupt("STORE_CORRUPT", f"{building}: SQLite kept its write-ahead log; not moved into place")
+    os.replace(building, data / DB_NAME)
+    _fsync_dir(data)
     return data
+
+
+def _write_durably(path: Path, content: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(content)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_genesis(store: Store, doc: dict[str, Any], key: SigningKey | None, name: str | None = None) -> Checkpoint:
@@ -145,8 +168,7 @@ def write_genesis(store: Store, doc: dict[str, Any], key: SigningKey | None, nam
     meta = {"chain_id": doc["chain_id"].encode(), "genesis": canonical_genesis(doc)}
     if key is not None:
         meta["verifier_key"] = vkey_of(name or doc["chain_id"], key.public).encode()
-    store.set_meta(meta)
-    store.write_block(BlockWrite(record, [], [], writes, changes, events_rows(-1, "", events)))
+    store.write_blocks([BlockWrite(record, [], [], writes, changes, events_rows(-1, "", events))], meta=meta)
     return cp
 
 
@@ -198,6 +220,7 @@ class Node:
         self.chain_id = self.executor.chain_id
         self.key_name = self.chain_id
         self.verifier_key = vkey_of(self.key_name, self.key.public)
+        self._check_key()
         self.block_interval = block_interval
         self.max_block_txs = max_block_txs
         self.mempool_limit = mempool_limit
@@ -225,6 +248,29 @@ class Node:
         self.failure: BaseException | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
+    def _check_key(self) -> None:
+        """Refuse a node key whose verifier key the ledger does not publish (``meta.verifier_key``, or
+        the newest entry of ``meta.verifier_keys`` after a change of signer): its blocks would be
+        signed by a key no verifier of this ledger trusts, and ``anju verify`` would reject them."""
+        published = self.store.get_meta("verifier_key")
+        history = self.store.get_meta("verifier_keys")
+        latest = None
+        if history:
+            with contextlib.suppress(ValueError, TypeError, IndexError):
+                latest = str(orjson.loads(history)[-1][1])
+        accepted = {k for k in (published.decode() if published else None, latest) if k}
+        if not accepted or self.verifier_key in accepted:
+            return  # (no published key: its checkpoints are checked against `anju verify --key`)
+        self.store.close()
+        expected = " or ".join(sorted(accepted))
+        raise StorageCorrupt(
+            "WRONG_NODE_KEY",
+            f"{self.data / KEY_NAME} is not the key of this ledger: it would sign as {self.verifier_key}; "
+            f"the ledger's checkpoints are verified with {expected}",
+            node_key=self.verifier_key,
+            verifier_key=expected,
+        )
+
     def start(self) -> Node:
         # Child processes are forked now, before a server opens sockets they would inherit. The
         # block writer takes the state map with it (it hashes the state and signs checkpoints).

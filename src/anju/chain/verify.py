@@ -5,12 +5,16 @@ execution result, every root and every checkpoint signature; the replay writes i
 every derived table into a scratch SQLite file and then compares the two files table by table,
 so that an edit to any committed data — a transaction, a block, a checkpoint, a state entry, a
 state-map node, a log node, an event row or its index — is reported with the first height and record that is
-wrong.
+wrong. Before replaying, the stored file must pass SQLite's full ``integrity_check`` (an index that no
+longer matches its table) and hold exactly the schema of its stamped store format (plus the API's
+known indexes): no other table, index, trigger or view. Everything is read in one read transaction,
+so a live node's data directory is verified as of one moment.
 """
 
 from __future__ import annotations
 
 import collections
+import itertools
 import sqlite3
 import tempfile
 import time
@@ -21,14 +25,15 @@ from pathlib import Path
 
 import orjson
 
+from anju.chain.abci.app import MEMBER_FILE
 from anju.chain.apps import load_app
 from anju.chain.executor import Executor, canonical_genesis
-from anju.chain.node import DB_NAME, read_genesis, verify_chunk, write_genesis
+from anju.chain.node import DB_NAME, GENESIS_NAME, read_genesis, verify_chunk, write_genesis
 from anju.crypto.tx import Tx
 from anju.errors import AnjuError
 from anju.ledger.checkpoint import Checkpoint
-from anju.ledger.note import Verifier
-from anju.ledger.store import BlockRecord, Store
+from anju.ledger.note import Verifier, parse_note
+from anju.ledger.store import REGISTRY_INDEXES, BlockRecord, Store, schema_of
 
 # table -> (columns compared, order, how to name a row)
 TABLES: dict[str, tuple[str, str]] = {
@@ -55,6 +60,12 @@ class Summary:
     error: str | None = None
     error_height: int | None = None
     details: dict[str, object] = field(default_factory=dict)
+    no_ledger: bool = False  # DIR holds no ledger at all (nothing was verified)
+
+    @property
+    def exit_code(self) -> int:
+        """``anju verify``'s exit status: 0 verified, 1 something is wrong, 2 no ledger in DIR."""
+        return 0 if self.ok else 2 if self.no_ledger else 1
 
 
 class Failure(Exception):
@@ -62,6 +73,10 @@ class Failure(Exception):
         super().__init__(message)
         self.height = height
         self.details = details
+
+
+class NoLedger(Failure):
+    """The directory holds no ledger (no ``ledger.db``, or an empty file)."""
 
 
 def _checked_blocks(
@@ -94,33 +109,61 @@ def verify_data(
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
 ) -> Summary:
-    """Replay ``data`` from genesis; return a summary naming the first error, if any."""
+    """Replay ``data`` from genesis; return a summary naming the first error, if any (never raises
+    for bad data: every failure is in the summary)."""
     t0 = time.perf_counter()
     data = Path(data)
-    store = Store(data / DB_NAME, readonly=True)
     summary = Summary(ok=False)
-    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    store: Store | None = None
+    pool: ProcessPoolExecutor | None = None
     try:
+        store = _open_store(data)
+        pool = ProcessPoolExecutor(workers) if workers > 1 else None
         with tempfile.TemporaryDirectory(prefix="anju-verify-") as tmp:
             _replay(data, store, Path(tmp), summary, trusted_vkey, pool, progress)
         summary.ok = True
+    except NoLedger as exc:
+        summary.no_ledger = True
+        summary.error = str(exc)
     except Failure as exc:
         summary.error = str(exc)
         summary.error_height = exc.height
         summary.details = dict(exc.details)
     except AnjuError as exc:
-        summary.error = exc.message
-        summary.details = dict(exc.details)
-    except (TypeError, ValueError, KeyError, UnicodeError, sqlite3.DatabaseError) as exc:
+        summary.error = f"{exc.code}: {exc.message}"
+        summary.details = {"code": exc.code, **exc.details}
+    except (TypeError, ValueError, KeyError, IndexError, UnicodeError, sqlite3.DatabaseError, OSError) as exc:
         # A record of the wrong type or shape: the data was edited outside Anju.
         summary.error = f"malformed record after height {summary.height}: {type(exc).__name__}: {exc}"
         summary.error_height = summary.height + 1
     finally:
         if pool is not None:
             pool.shutdown()
-        store.close()
+        if store is not None:
+            store.close()
         summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _open_store(data: Path) -> Store:
+    """The ledger in ``data``, read-only; NoLedger if there is none, Failure if it is no SQLite file."""
+    db = data / DB_NAME
+    if not db.is_file():
+        raise NoLedger(None, f"no ledger in {data}: {DB_NAME} does not exist")
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise Failure(None, f"{db} is not a readable SQLite database: {exc}") from None
+    if not objects:
+        raise NoLedger(None, f"no ledger in {data}: {DB_NAME} is empty")
+    try:
+        return Store(db, readonly=True)
+    except sqlite3.DatabaseError as exc:
+        raise Failure(None, f"{db} is not an Anju ledger: {exc}") from None
 
 
 def _replay(
@@ -132,11 +175,78 @@ def _replay(
     pool: ProcessPoolExecutor | None,
     progress: Callable[[int, int], None] | None,
 ) -> None:
-    doc = read_genesis(data)
-    if store.get_meta("genesis") != canonical_genesis(doc):
-        raise Failure(0, "the stored genesis document differs from genesis.json")
-    chain_id = str(doc["chain_id"])
-    summary.chain_id = chain_id
+    """Everything read from ``store`` in one read transaction (one WAL snapshot): a node writing
+    meanwhile changes nothing this sees. The replay is attached first (ATTACH is not allowed inside
+    a transaction); its rows are read only after it is complete."""
+    replay = Store(tmp / DB_NAME)
+    replay._conn().execute("PRAGMA synchronous=OFF")
+    conn = store._conn()
+    conn.execute("ATTACH DATABASE ? AS replay", (f"file:{tmp / DB_NAME}?mode=ro",))
+    try:
+        conn.execute("BEGIN")
+        try:
+            _check_file(conn)
+            _replay_snapshot(data, store, replay, summary, trusted_vkey, pool, progress)
+            _compare_tables(conn)
+        finally:
+            conn.execute("COMMIT")  # a read transaction: nothing to keep or undo
+    finally:
+        replay.close()
+        conn.execute("DETACH DATABASE replay")
+
+
+def _check_file(conn: sqlite3.Connection) -> None:
+    """The stored file is a sound SQLite database (every index agrees with its table) holding
+    exactly the schema of its store format: the tables, indexes and (only) the API's known indexes."""
+    problems = [str(r[0]) for r in conn.execute("PRAGMA main.integrity_check")]
+    if problems != ["ok"]:
+        raise Failure(
+            None,
+            f"the stored file fails SQLite's integrity check: {'; '.join(problems[:3])}",
+            problems=problems[:20],
+        )
+    row = conn.execute("SELECT value, typeof(value) FROM main.meta WHERE key='store_format'").fetchone()
+    stamp = b"" if row is None else bytes(row[0]) if row[1] == "blob" else str(row[0]).encode()
+    try:
+        if row is None or row[1] != "blob":
+            raise ValueError("not stamped as the store stamps it")
+        ddl = schema_of(stamp)
+    except ValueError:
+        raise Failure(None, f"meta.store_format is {stamp!r}: not a store format this build verifies") from None
+    expected = _schema(ddl)
+    optional = _schema(ddl, REGISTRY_INDEXES) - expected
+    found = set(conn.execute("SELECT type, name, tbl_name, sql FROM main.sqlite_master"))
+    for kind, name, _tbl, sql in sorted(expected - found, key=str):
+        changed = [f for f in found if f[1] == name]
+        what = "is changed" if changed else "is missing"
+        raise Failure(
+            None,
+            f"the stored schema differs from store format {stamp.decode()}: {kind} {name!r} {what}",
+            expected=sql,
+            found=changed[0][3] if changed else None,
+        )
+    for kind, name, _tbl, sql in sorted(found - expected - optional, key=str):
+        raise Failure(
+            None,
+            f"the stored schema differs from store format {stamp.decode()}: unexpected {kind} {name!r}",
+            found=sql,
+        )
+
+
+def _schema(ddl: str, extra: tuple[str, ...] = ()) -> set[tuple[str, str, str, str | None]]:
+    """(type, name, tbl_name, sql) of every object ``ddl`` and ``extra`` create, as SQLite records them."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.executescript(ddl)
+        for sql in extra:
+            conn.execute(sql)
+        return set(conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+    finally:
+        conn.close()
+
+
+def _key_schedule(store: Store, trusted_vkey: str | None) -> list[tuple[int, Verifier]]:
+    """Which key signs the ledger's checkpoints from which height on."""
     vkey_raw = store.get_meta("verifier_key")
     vkey = trusted_vkey or (vkey_raw.decode() if vkey_raw else None)
     if vkey is None:
@@ -148,30 +258,92 @@ def _replay(
             stored=vkey_raw.decode(),
             trusted=trusted_vkey,
         )
-    verifier = Verifier.from_vkey(vkey)
     # A ledger whose signing key changed at some height (a consortium started from it): with no
     # trusted key given, each block's note is checked against the key of its height.
     history_raw = store.get_meta("verifier_keys")
-    schedule = [(0, verifier)]
-    if history_raw and not trusted_vkey:
-        schedule = [(int(h), Verifier.from_vkey(str(v))) for h, v in orjson.loads(history_raw)]
+    if not history_raw or trusted_vkey:
+        return [(0, Verifier.from_vkey(vkey))]
+    try:
+        history = orjson.loads(history_raw)
+        schedule = [(h, Verifier.from_vkey(v)) for h, v in history if type(h) is int and isinstance(v, str)]
+        if len(schedule) != len(history) or len(history) == 0:
+            raise ValueError("not a list of [height, verifier key]")
+    except (ValueError, TypeError, AnjuError) as exc:
+        raise Failure(0, f"meta.verifier_keys is malformed: {exc}") from None
+    heights = [h for h, _ in schedule]
+    if heights[0] != 0 or any(b <= a for a, b in itertools.pairwise(heights)):
+        raise Failure(0, "meta.verifier_keys does not start at height 0 with heights increasing", heights=heights)
+    if schedule[-1][1].vkey != vkey:
+        raise Failure(0, "meta.verifier_keys does not end with meta.verifier_key", last=schedule[-1][1].vkey)
+    return schedule
 
-    def verifier_at(h: int) -> Verifier:
-        return [v for start, v in schedule if start <= h][-1]
+
+@dataclass(frozen=True)
+class _Cosigners:
+    """A consortium member's ledger (``consortium.json`` in DIR): from ``first_height`` on, a note
+    may carry the other members' cosignatures; a member stores its own note at once and replaces
+    it by the cosigned one when ``threshold`` members have signed."""
+
+    first_height: int
+    members: tuple[Verifier, ...]
+    threshold: int
+
+
+def _cosigners(data: Path) -> _Cosigners | None:
+    path = data / MEMBER_FILE
+    if not path.exists():
+        return None
+    try:
+        doc = orjson.loads(path.read_bytes())
+        members = tuple(Verifier.from_vkey(str(m["vkey"])) for m in doc["members"])
+        cfg = _Cosigners(int(doc.get("first_height", 1)), members, int(doc["threshold"]))
+    except (OSError, ValueError, TypeError, KeyError, AnjuError) as exc:
+        raise Failure(None, f"{path} is malformed: {exc}") from None
+    if len({(v.name, v.key_id) for v in members}) != len(members) or not 1 <= cfg.threshold <= len(members):
+        raise Failure(None, f"{path} lists a member twice or a threshold that is not 1..{len(members)}")
+    return cfg
+
+
+def _replay_snapshot(
+    data: Path,
+    store: Store,
+    replay: Store,
+    summary: Summary,
+    trusted_vkey: str | None,
+    pool: ProcessPoolExecutor | None,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    try:
+        doc = read_genesis(data)
+    except (OSError, ValueError) as exc:
+        raise Failure(0, f"{GENESIS_NAME} is missing or unreadable: {exc}") from None
+    if store.get_meta("genesis") != canonical_genesis(doc):
+        raise Failure(0, "the stored genesis document differs from genesis.json")
+    chain_id = str(doc["chain_id"])
+    summary.chain_id = chain_id
+    schedule = _key_schedule(store, trusted_vkey)
+    cosigners = _cosigners(data)
+    below_quorum = 0
+
+    def check_note(block: BlockRecord, expected: Checkpoint) -> None:
+        nonlocal below_quorum
+        own = [v for start, v in schedule if start <= block.height][-1]
+        if cosigners is None or block.height < cosigners.first_height:
+            _check_note(block, expected, own, (own,), 1)
+        elif _check_note(block, expected, own, cosigners.members, cosigners.threshold) < cosigners.threshold:
+            below_quorum += 1
 
     tip = store.height()
     if tip < 0:
         raise Failure(None, "the ledger has no genesis block")
 
-    replay = Store(tmp / DB_NAME)
-    replay._conn().execute("PRAGMA synchronous=OFF")
     write_genesis(replay, doc, None)
     g0 = store.block(0)
     r0 = replay.block(0)
     assert r0 is not None
     if g0 is None or (g0.log_root, g0.state_root, g0.log_size, g0.time) != (r0.log_root, r0.state_root, 0, r0.time):
         raise Failure(0, "block 0 does not match the genesis state")
-    _check_note(g0, verifier_at(0), Checkpoint(chain_id, 0, r0.log_root, 0, r0.state_root, r0.time))
+    check_note(g0, Checkpoint(chain_id, 0, r0.log_root, 0, r0.state_root, r0.time))
     replay._conn().execute("UPDATE blocks SET checkpoint=? WHERE height=0", (g0.checkpoint,))
     ex = Executor(replay, load_app(str(doc["app"])), chain_id)
 
@@ -217,7 +389,7 @@ def _replay(
                 stored_log_root=block.log_root.hex(),
                 replayed_log_root=cp.root.hex(),
             )
-        _check_note(block, verifier_at(h), cp)
+        check_note(block, cp)
         ex.commit(sealed, block.checkpoint)
         summary.transactions += len(rows)
         summary.height = h
@@ -231,42 +403,81 @@ def _replay(
     assert last is not None
     summary.log_root = last.log_root.hex()
     summary.state_root = last.state_root.hex()
+    if cosigners is not None:
+        summary.details["cosigned_below_threshold"] = below_quorum
     replay.close()
-    _compare_tables(store, tmp / DB_NAME)
 
 
-def _check_note(block: BlockRecord, verifier: Verifier, expected: Checkpoint) -> None:
+def _check_note(
+    block: BlockRecord, expected: Checkpoint, own: Verifier, signers: tuple[Verifier, ...], threshold: int
+) -> int:
+    """The stored note must be exactly ``expected``'s text in canonical form with signature lines
+    only by ``signers``, each once and each valid, one of them ``own`` (the key of this height).
+    With ``threshold`` 1 that is the single line the node signs; a consortium member's note holds
+    its own line alone (until the cosignatures arrive) or at least ``threshold`` lines. Returns
+    the number of signatures."""
+    h = block.height
     try:
-        got = Checkpoint.open(block.checkpoint, [verifier])
+        note = parse_note(block.checkpoint)
     except AnjuError as exc:
-        raise Failure(block.height, f"checkpoint of block {block.height} does not verify: {exc.message}") from None
-    if got != expected:
+        raise Failure(h, f"checkpoint of block {h} does not verify: {exc.message}") from None
+    if note.text != expected.to_text():
         raise Failure(
-            block.height,
-            f"checkpoint of block {block.height} does not commit to the replayed block",
+            h,
+            f"checkpoint of block {h} does not commit to the replayed block",
             stored=block.checkpoint,
             expected=expected.to_text(),
         )
+    if note.format() != block.checkpoint:
+        raise Failure(h, f"checkpoint of block {h} is not in canonical form", stored=block.checkpoint)
+    known = {(v.name, v.key_id): v for v in signers}
+    seen: set[tuple[str, bytes]] = set()
+    body = note.text.encode()
+    for sig in note.signatures:
+        who = (sig.name, sig.key_id)
+        signer = known.get(who)
+        if signer is None:
+            raise Failure(
+                h, f"checkpoint of block {h} does not verify: a signature line by an unknown key {sig.name!r}"
+            )
+        if who in seen:
+            raise Failure(h, f"checkpoint of block {h} does not verify: it repeats a signature by {sig.name!r}")
+        seen.add(who)
+        if not signer.verify(body, sig.sig):
+            raise Failure(h, f"checkpoint of block {h} does not verify: a signature by {sig.name!r} is wrong")
+    if (own.name, own.key_id) not in seen:
+        raise Failure(h, f"checkpoint of block {h} does not verify: it is not signed by the ledger's key {own.vkey}")
+    if 1 < len(seen) < threshold or (threshold == 1 and len(seen) != 1):
+        raise Failure(h, f"checkpoint of block {h} has {len(seen)} signatures: expected 1 or at least {threshold}")
+    return len(seen)
 
 
-def _compare_tables(store: Store, replay_path: Path) -> None:
-    conn = store._conn()
-    conn.execute("ATTACH DATABASE ? AS replay", (f"file:{replay_path}?mode=ro",))
-    try:
-        for table, (cols, order) in TABLES.items():
-            if not _has_table(conn, table):
-                if table == "event_refs" and not store.event_index:
-                    continue  # format 5 or older: moved when a node opens it
-                raise Failure(None, f"stored table {table!r} is missing", table=table)
-            for a, b, what in (("main", "replay", "changed or added"), ("replay", "main", "missing")):
-                row = conn.execute(
-                    f"SELECT {cols} FROM {a}.{table} EXCEPT SELECT {cols} FROM {b}.{table} ORDER BY {order} LIMIT 1"
-                ).fetchone()
-                if row is not None:
-                    height = _row_height(table, row)
-                    raise Failure(height, f"stored table {table!r} has a {what} row: {_show(row)}", table=table)
-    finally:
-        conn.execute("DETACH DATABASE replay")
+# Columns that give a differing row's place in the ledger, looked up in the replay (a stored row's
+# own height column is what may have been edited): table -> SQL giving the height for the row's key.
+_HEIGHT_OF = {
+    "blocks": ("SELECT height FROM replay.blocks WHERE height=?", (0,)),
+    "txs": ("SELECT height FROM replay.blocks WHERE first_index <= ?1 AND ?1 < first_index + tx_count", (0,)),
+    "tlog_nodes": ("SELECT MIN(height) FROM replay.blocks WHERE log_size >= ((?2 + 1) << ?1)", (0, 1)),
+    "events": ("SELECT height FROM replay.events WHERE id=?", (0,)),
+    "event_refs": ("SELECT height FROM replay.events WHERE id=?", (1,)),
+}
+
+
+def _compare_tables(conn: sqlite3.Connection) -> None:
+    """Every derived table, row for row and value type for value type, against the replay."""
+    for table, (cols, order) in TABLES.items():
+        if not _has_table(conn, table):
+            continue  # event_refs of a format-5 ledger (the schema check caught any other absence)
+        # typeof: 40 and 40.0 compare equal in SQL; a value of the wrong type is an edit too.
+        types = "||','||".join(f"typeof({c.strip()})" for c in cols.split(","))
+        for a, b, what in (("main", "replay", "changed or added"), ("replay", "main", "missing")):
+            row = conn.execute(
+                f"SELECT {cols}, {types} FROM {a}.{table} EXCEPT SELECT {cols}, {types} FROM {b}.{table} "
+                f"ORDER BY {order} LIMIT 1"
+            ).fetchone()
+            if row is not None:
+                height = _row_height(conn, table, row)
+                raise Failure(height, f"stored table {table!r} has a {what} row: {_show(row)}", table=table)
 
 
 def _has_table(conn: sqlite3.Connection, table: str) -> bool:
@@ -276,10 +487,15 @@ def _has_table(conn: sqlite3.Connection, table: str) -> bool:
     )
 
 
-def _row_height(table: str, row: tuple[object, ...]) -> int | None:
-    col = {"blocks": 0, "txs": 2, "events": 1}.get(table)
-    value = None if col is None else row[col]
-    return value if isinstance(value, int) else None
+def _row_height(conn: sqlite3.Connection, table: str, row: tuple[object, ...]) -> int | None:
+    """The height of the replayed block a differing row belongs to (None: the final state, or a row
+    the replay has no place for)."""
+    spec = _HEIGHT_OF.get(table)
+    if spec is None:
+        return None
+    sql, cols = spec
+    found = conn.execute(sql, tuple(row[c] for c in cols)).fetchone()
+    return found[0] if found is not None and isinstance(found[0], int) else None
 
 
 def _show(row: tuple[object, ...]) -> str:

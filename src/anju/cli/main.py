@@ -75,27 +75,22 @@ def verify(
     workers: Annotated[int, typer.Option(help="Signature-verifying processes.")] = 2,
     as_json: JsonOpt = False,
 ) -> None:
-    """Replay the whole ledger from genesis and re-check everything; exit 1 on the first error."""
-    from anju.chain.node import DB_NAME
+    """Replay the whole ledger from genesis and re-check everything; exit 1 on the first error, 2 when
+    DATA holds no ledger."""
     from anju.chain.verify import verify_data
-    from anju.ledger.store import Store
 
-    if not (data / DB_NAME).exists():
-        console.print(f"[red]no ledger in {data}[/red]")
-        raise typer.Exit(2)
-    tip = Store(data / DB_NAME, readonly=True).height()
     with Progress(
         TextColumn("verifying"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=console,
-        disable=as_json or tip < 200,
+        disable=as_json,
         transient=True,
     ) as bar:
-        task = bar.add_task("blocks", total=tip)
+        task = bar.add_task("blocks", total=None)
         summary = verify_data(
-            data, trusted_vkey=key, workers=workers, progress=lambda h, _t: bar.update(task, completed=h)
+            data, trusted_vkey=key, workers=workers, progress=lambda h, t: bar.update(task, completed=h, total=t)
         )
     out = {
         "ok": summary.ok,
@@ -118,8 +113,11 @@ def verify(
             f"state root {summary.state_root[:16]}…, {summary.seconds:.2f} s",
         )
         return
-    _emit(out, as_json, f"[red]FAILED[/red] at height {summary.error_height}: {summary.error}")
-    raise typer.Exit(1)
+    if summary.no_ledger:
+        _emit(out, as_json, f"[red]{summary.error}[/red]")
+    else:
+        _emit(out, as_json, f"[red]FAILED[/red] at height {summary.error_height}: {summary.error}")
+    raise typer.Exit(summary.exit_code)
 
 
 @keys_app.command("new")

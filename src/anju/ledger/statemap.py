@@ -629,6 +629,8 @@ def verify_state_proof(root: bytes, key: str, value: bytes | None, proof: StateP
 
     ``proof`` is a :class:`StateProof` or its JSON object.
     """
+    if not isinstance(key, str) or not (value is None or isinstance(value, bytes)):
+        raise VerificationError("PROOF_INVALID", "the key must be a string and the value bytes or None")
     pf = proof if isinstance(proof, StateProof) else StateProof.from_json(proof)
     pf.check_shape()
     try:
@@ -673,6 +675,9 @@ def _unb64(s: Any) -> bytes:
     if not isinstance(s, str):
         raise TypeError("expected a base64 string")
     try:
-        return base64.b64decode(s, validate=True)
+        raw = base64.b64decode(s, validate=True)
     except binascii.Error as e:
         raise ValueError(f"bad base64: {e}") from None
+    if _b64(raw) != s:  # one encoding per value: no stray padding bits or missing padding
+        raise ValueError("not canonical base64")
+    return raw

@@ -87,6 +87,57 @@ CREATE INDEX IF NOT EXISTS events_height ON events(height);
 """
 
 
+_STATE_TABLE_4 = "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID"
+"""Format 4's state table (rows keyed by the key text), as format 4 created it."""
+
+REGISTRY_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS api_listing_unit ON state(json_extract(value,'$.unit')) WHERE key LIKE 'listing/%'",
+    "CREATE INDEX IF NOT EXISTS api_listing_rent ON state(json_extract(value,'$.rent')) WHERE key LIKE 'listing/%'",
+    "CREATE INDEX IF NOT EXISTS api_lease_unit ON state(json_extract(value,'$.unit')) WHERE key LIKE 'lease/%'",
+    "CREATE INDEX IF NOT EXISTS api_lease_tenant ON state(json_extract(value,'$.tenant')) WHERE key LIKE 'lease/%'",
+    "CREATE INDEX IF NOT EXISTS api_unit_street ON state(json_extract(value,'$.street')) WHERE key LIKE 'unit/%'",
+    # The web portal's lists by party, unit and lease (anju.web.reads). A party's leases and listings
+    # are found through its units and the two unit indexes above, so leases and listings (written
+    # most often) get no new index.
+    "CREATE INDEX IF NOT EXISTS web_unit_owner ON state(json_extract(value,'$.owner')) WHERE key LIKE 'unit/%'",
+    "CREATE INDEX IF NOT EXISTS web_mandate_unit ON state(json_extract(value,'$.unit')) WHERE key LIKE 'mandate/%'",
+    "CREATE INDEX IF NOT EXISTS web_mandate_agency ON state(json_extract(value,'$.agency')) WHERE key LIKE 'mandate/%'",
+    "CREATE INDEX IF NOT EXISTS web_payment_lease ON state(json_extract(value,'$.lease')) WHERE key LIKE 'payment/%'",
+    "CREATE INDEX IF NOT EXISTS web_payment_to_confirm ON state(json_extract(value,'$.receiver')) "
+    "WHERE key LIKE 'payment/%' AND json_extract(value,'$.confirmed')=0",
+    "CREATE INDEX IF NOT EXISTS web_dispute_unit ON state(json_extract(value,'$.unit')) WHERE key LIKE 'dispute/%'",
+    # The housing authority's queues: only the records waiting for it are in these (small) indexes.
+    "CREATE INDEX IF NOT EXISTS web_unit_untitled ON state(key) "
+    "WHERE key LIKE 'unit/%' AND json_extract(value,'$.title') IS NULL",
+    "CREATE INDEX IF NOT EXISTS web_lease_unregistered ON state(key) "
+    "WHERE key LIKE 'lease/%' AND json_extract(value,'$.registration') IS NULL "
+    "AND json_extract(value,'$.status')='active'",
+    "CREATE INDEX IF NOT EXISTS web_review_subject ON state(json_extract(value,'$.subject')) WHERE key LIKE 'review/%'",
+    "CREATE INDEX IF NOT EXISTS web_party_agency ON state(json_extract(value,'$.agency')) WHERE key LIKE 'party/%'",
+    # The banks' queue: live leases whose rent and deposit an agency collects (escrow may be needed).
+    "CREATE INDEX IF NOT EXISTS web_lease_agency_collected ON state(key) "
+    "WHERE key LIKE 'lease/%' AND json_extract(value,'$.collector')='agency' "
+    "AND json_extract(value,'$.status')='active'",
+)
+"""Expression indexes on ``state`` for the registry queries of the API and the web portal mounted
+on it, created by the API at server start (:func:`anju.api.snapshot.ensure_indexes`). Defined
+here, beside the schema, because they live in the ledger file: ``anju verify`` accepts exactly
+these besides :func:`schema_of`'s objects."""
+
+
+def schema_of(store_format: bytes) -> str:
+    """The DDL that creates a ledger's tables and indexes in ``store_format`` (one this build reads:
+    :data:`STORE_FORMAT` or one of :data:`MIGRATABLE_FORMATS`); ValueError for another format."""
+    if store_format == STORE_FORMAT:
+        return SCHEMA
+    without_refs = SCHEMA.replace(f"{_EVENT_REFS_TABLE};\n", "")
+    if store_format == b"5":
+        return without_refs
+    if store_format == b"4":
+        return without_refs.replace(f"{_STATE_TABLE};\n{_STATE_INDEX};\n", f"{_STATE_TABLE_4};\n")
+    raise ValueError(f"store format {store_format!r} is not one this build reads")
+
+
 WAL_CHECKPOINT_BYTES = 64 * 1024 * 1024
 """The checkpointer thread copies the WAL back into the database once it is this large."""
 WAL_HARD_BYTES = 1024 * 1024 * 1024
@@ -357,7 +408,9 @@ class Store:
         """Persist one block and everything derived from it, atomically and durably."""
         self.write_blocks([w])
 
-    def write_blocks(self, ws: Sequence[BlockWrite], notes: Sequence[tuple[int, str]] = ()) -> None:
+    def write_blocks(
+        self, ws: Sequence[BlockWrite], notes: Sequence[tuple[int, str]] = (), meta: dict[str, bytes] | None = None
+    ) -> None:
         """Persist consecutive blocks in one storage transaction: all of them durably, or none.
 
         Group commit: a node that falls behind stores the blocks waiting for it together. Each
@@ -365,8 +418,9 @@ class Store:
         value of a key wins), so a node or key rewritten by several blocks costs one row write,
         and the group pays one ``COMMIT`` (one fsync, one pass over the pages it dirtied).
         ``notes`` (height, note) then replace checkpoints, as :meth:`set_checkpoint` does, in the
-        same transaction (a consortium member's cosigned notes)."""
-        if not ws and not notes:
+        same transaction (a consortium member's cosigned notes). ``meta`` items are written in it
+        too (block 0 and the ledger's identity: a new ledger is complete or absent)."""
+        if not ws and not notes and not meta:
             return
         state: dict[str, bytes | None] = ws[0].state if ws else {}
         smt: dict[int, bytes | None] = ws[0].smt if ws else {}  # one block: nothing to merge
@@ -412,6 +466,8 @@ class Store:
                 self._write_tiles(c, smt)
                 for height, note in notes:
                     self._set_checkpoint(c, height, note)
+                if meta:
+                    c.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(meta.items()))
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")

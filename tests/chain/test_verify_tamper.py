@@ -1,0 +1,308 @@
+"""`anju verify` catches edits below the rows: index contents, the schema, the format stamp, extra
+checkpoint signature lines; it reads a live ledger as of one moment, reports a broken or absent
+ledger without a traceback (exit 2 when there is no ledger), and names the replayed block of a row."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+from tests.conftest import kv_put
+from typer.testing import CliRunner
+
+from anju.chain.node import DB_NAME, GENESIS_NAME, Node, init_ledger
+from anju.chain.verify import verify_data
+from anju.cli.main import app
+from anju.crypto.keys import SigningKey
+from anju.ledger.note import add_signature, vkey_of
+from anju.ledger.store import REGISTRY_INDEXES, Store
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = init_ledger(
+        tmp_path_factory.mktemp("vt") / "node",
+        chain_id="anju-test-1",
+        app="kv",
+        genesis_time="2026-01-01T00:00:00.000Z",
+    )
+    a, b = SigningKey(b"a" * 32), SigningKey(b"b" * 32)
+    with Node(data, verify_workers=0, block_interval=0.01, max_block_txs=7) as node:
+        futs = node.submit_many([kv_put(a, i, k=f"k{i % 5}", v=str(i)) for i in range(1, 31)])
+        futs += node.submit_many([kv_put(b, i, k=f"b{i}") for i in range(1, 11)])
+        for f in futs:
+            f.result(timeout=30)
+    return data
+
+
+def _copy(ledger: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "copy"
+    shutil.copytree(ledger, copy)
+    return copy
+
+
+def _edit(copy: Path, *stmts: str, writable_schema: bool = False) -> None:
+    conn = sqlite3.connect(copy / DB_NAME, isolation_level=None)
+    if writable_schema:
+        conn.execute("PRAGMA writable_schema=ON")
+    conn.execute("BEGIN")
+    for sql in stmts:
+        conn.execute(sql)
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def _swap_index(copy: Path) -> None:
+    """Give the txid index of txs the b-tree of an identical table whose rows 3 and 4 swapped ids
+    (what the review did): every row is intact, but a look-up by id finds the wrong transaction."""
+    _edit(
+        copy,
+        "CREATE TABLE fake (idx INTEGER PRIMARY KEY, txid BLOB NOT NULL UNIQUE, height INTEGER NOT NULL, "
+        "leaf BLOB NOT NULL)",
+        "INSERT INTO fake SELECT idx, txid, height, leaf FROM txs WHERE idx NOT IN (3, 4)",
+        "INSERT INTO fake SELECT 4, txid, height, leaf FROM txs WHERE idx = 3",
+        "INSERT INTO fake SELECT 3, txid, height, leaf FROM txs WHERE idx = 4",
+    )
+    conn = sqlite3.connect(copy / DB_NAME, isolation_level=None)
+    fake = conn.execute("SELECT name, rootpage FROM sqlite_master WHERE tbl_name='fake' AND type='index'").fetchone()
+    real = conn.execute("SELECT rootpage FROM sqlite_master WHERE name='sqlite_autoindex_txs_1'").fetchone()[0]
+    conn.execute("PRAGMA writable_schema=ON")
+    conn.execute("BEGIN")
+    conn.execute("UPDATE sqlite_master SET rootpage=? WHERE name='sqlite_autoindex_txs_1'", (fake[1],))
+    conn.execute("UPDATE sqlite_master SET rootpage=? WHERE name=?", (real, fake[0]))
+    conn.execute("COMMIT")
+    conn.close()
+    conn = sqlite3.connect(copy / DB_NAME, isolation_level=None)
+    conn.execute("DROP TABLE fake")
+    conn.close()
+
+
+def test_an_index_that_disagrees_with_its_table_is_caught(ledger: Path, tmp_path: Path) -> None:
+    copy = _copy(ledger, tmp_path)
+    _swap_index(copy)
+    store = Store(copy / DB_NAME, readonly=True)
+    txid3 = bytes(store.execute("SELECT txid FROM txs NOT INDEXED WHERE idx=3")[0][0])
+    found = store.tx_by_id(txid3)
+    store.close()
+    assert found is not None and found[0] == 4  # the edit works: the index answers the wrong tx
+    s = verify_data(copy, workers=1)
+    assert not s.ok and "integrity check" in (s.error or ""), s.error
+
+
+SCHEMA_EDITS: dict[str, tuple[tuple[str, ...], bool, str]] = {
+    # name: (statements, writable_schema, what the error names)
+    "column retyped, then a REAL stored": (
+        ("UPDATE sqlite_master SET sql=replace(sql, 'log_size INTEGER', 'log_size BLOB') WHERE name='blocks'",),
+        True,
+        "'blocks'",
+    ),
+    "unique index dropped, duplicate state row": (
+        ("DROP INDEX state_key", "INSERT INTO state(key, value) SELECT key, value FROM state WHERE key='kv/k1'"),
+        False,
+        "'state_key'",
+    ),
+    "trigger planted": (
+        ("CREATE TRIGGER t AFTER INSERT ON blocks BEGIN DELETE FROM events; END",),
+        False,
+        "trigger 't'",
+    ),
+    "extra table": (("CREATE TABLE notes (x)",), False, "table 'notes'"),
+    "view added": (("CREATE VIEW v AS SELECT * FROM blocks",), False, "view 'v'"),
+    "index dropped": (("DROP INDEX events_height",), False, "'events_height'"),
+    "unknown index on state": (("CREATE INDEX api_listing_unit ON state(key)",), False, "'api_listing_unit'"),
+    "format stamp 5 over a format-6 file": (
+        ("UPDATE meta SET value=x'35' WHERE key='store_format'",),
+        False,
+        "'event_refs'",
+    ),
+    "format stamp 4 over a format-6 file": (
+        ("UPDATE meta SET value=x'34' WHERE key='store_format'",),
+        False,
+        "'state'",
+    ),
+    "format stamp 6 without the event index": (("DROP TABLE event_refs",), False, "'event_refs'"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(SCHEMA_EDITS))
+def test_a_schema_edit_is_caught(ledger: Path, tmp_path: Path, what: str) -> None:
+    stmts, writable, named = SCHEMA_EDITS[what]
+    copy = _copy(ledger, tmp_path)
+    _edit(copy, *stmts, writable_schema=writable)
+    if what.startswith("column retyped"):
+        _edit(copy, "UPDATE blocks SET log_size = 40.0 WHERE height = (SELECT MAX(height) FROM blocks)")
+    s = verify_data(copy, workers=1)
+    assert not s.ok, f"{what} was not detected"
+    assert "schema" in (s.error or "") and named in (s.error or ""), s.error
+
+
+def test_a_wrong_value_type_is_caught_even_where_sql_compares_it_equal(ledger: Path, tmp_path: Path) -> None:
+    copy = _copy(ledger, tmp_path)
+    _edit(copy, "UPDATE blocks SET time = CAST(time AS BLOB) WHERE height = 2")
+    s = verify_data(copy, workers=1)
+    assert not s.ok
+
+
+def test_the_api_indexes_are_accepted(ledger: Path, tmp_path: Path) -> None:
+    from anju.api.snapshot import ensure_indexes
+
+    copy = _copy(ledger, tmp_path)
+    ensure_indexes(copy / DB_NAME, REGISTRY_INDEXES)
+    s = verify_data(copy, workers=1)
+    assert s.ok, s.error
+
+
+def _note_edit(copy: Path, height: int, fn: Callable[[str], str]) -> None:
+    conn = sqlite3.connect(copy / DB_NAME)
+    note = conn.execute("SELECT checkpoint FROM blocks WHERE height=?", (height,)).fetchone()[0]
+    conn.execute("UPDATE blocks SET checkpoint=? WHERE height=?", (fn(note), height))
+    conn.commit()
+    conn.close()
+
+
+_FAKE = "\u2014 witness " + base64.b64encode(os.urandom(68)).decode() + "\n"
+NOTE_EDITS: dict[str, Callable[[str], str]] = {
+    "unknown signer line": lambda n: n + _FAKE,
+    "duplicated signature line": lambda n: n + n.split("\n\n")[1],
+    "unknown line first": lambda n: n.split("\n\n")[0] + "\n\n" + _FAKE + n.split("\n\n")[1],
+    "a second, valid signature by another key": lambda n: add_signature(n, "anju-test-1", SigningKey(b"w" * 32)),
+}
+
+
+@pytest.mark.parametrize("what", sorted(NOTE_EDITS))
+def test_an_extra_checkpoint_signature_line_is_caught(ledger: Path, tmp_path: Path, what: str) -> None:
+    copy = _copy(ledger, tmp_path)
+    _note_edit(copy, 3, NOTE_EDITS[what])
+    s = verify_data(copy, workers=1)
+    assert not s.ok and s.error_height == 3, (what, s.error)
+
+
+def _consortium_file(copy: Path, members: list[SigningKey], threshold: int) -> None:
+    names = ["anju-test-1"] + [f"anju-test-1/m{i}" for i in range(1, len(members))]
+    doc = {
+        "chain_id": "anju-test-1",
+        "member": "m0",
+        "threshold": threshold,
+        "first_height": 1,
+        "members": [
+            {"name": n, "vkey": vkey_of(n, k.public), "cosign_url": "http://127.0.0.1:1"}
+            for n, k in zip(names, members, strict=True)
+        ],
+    }
+    (copy / "consortium.json").write_bytes(orjson.dumps(doc))
+
+
+def test_a_member_ledger_accepts_cosignatures_of_known_members_only(ledger: Path, tmp_path: Path) -> None:
+    """consortium.json in DIR: a note may carry the members' cosignatures (all of them valid), or
+    the member's own line alone (cosignatures not collected); a line by anyone else is an edit."""
+    from anju.chain.node import read_node_key
+
+    copy = _copy(ledger, tmp_path)
+    own = read_node_key(copy)
+    others = [SigningKey(bytes([i]) * 32) for i in (7, 8)]
+    _consortium_file(copy, [own, *others], threshold=3)
+    _note_edit(
+        copy, 3, lambda n: add_signature(add_signature(n, "anju-test-1/m1", others[0]), "anju-test-1/m2", others[1])
+    )
+    s = verify_data(copy, workers=1)
+    assert s.ok, s.error
+    assert s.details["cosigned_below_threshold"] == s.height - 1  # every block but height 3
+
+    _note_edit(copy, 4, lambda n: add_signature(n, "anju-test-1/m1", others[0]))  # 2 of a threshold of 3
+    s = verify_data(copy, workers=1)
+    assert not s.ok and s.error_height == 4, s.error
+    _note_edit(copy, 4, lambda n: n.split("\n\n")[0] + "\n\n" + n.split("\n\n")[1].split("\n")[0] + "\n")
+    _note_edit(copy, 5, lambda n: n + _FAKE)
+    s = verify_data(copy, workers=1)
+    assert not s.ok and s.error_height == 5, s.error
+
+
+def test_a_live_ledger_is_verified_as_of_one_moment(ledger: Path, tmp_path: Path) -> None:
+    copy = _copy(ledger, tmp_path)
+    stop = threading.Event()
+    c = SigningKey(b"c" * 32)
+
+    def load() -> None:
+        with Node(copy, verify_workers=0, block_interval=0.002, max_block_txs=5) as node:
+            seq = 1
+            while not stop.is_set():
+                futs = node.submit_many([kv_put(c, seq + j, k=f"x{(seq + j) % 30}") for j in range(5)])
+                seq += 5
+                futs[-1].result(timeout=30)
+
+    t = threading.Thread(target=load)
+    t.start()
+    try:
+        time.sleep(0.5)
+        for _ in range(3):
+            s = verify_data(copy, workers=1)
+            assert s.ok, s.error
+    finally:
+        stop.set()
+        t.join()
+
+
+def _cli(data: Path) -> tuple[int, dict[str, object]]:
+    res = CliRunner().invoke(app, ["verify", "--data", str(data), "--json", "--workers", "1"])
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.output
+    return res.exit_code, orjson.loads(res.stdout)
+
+
+def test_no_ledger_exits_2_with_json(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    assert _cli(tmp_path / "empty")[0] == 2
+    (tmp_path / "empty" / DB_NAME).write_bytes(b"")
+    code, out = _cli(tmp_path / "empty")
+    assert code == 2 and out["ok"] is False and "no ledger" in str(out["error"])
+
+
+BROKEN: dict[str, Callable[[Path], None]] = {
+    "garbage ledger.db": lambda d: (d / DB_NAME).write_bytes(os.urandom(4096)),
+    "store format 7": lambda d: _edit(d, "UPDATE meta SET value=x'37' WHERE key='store_format'"),
+    "no store format": lambda d: _edit(d, "DELETE FROM meta WHERE key='store_format'"),
+    "genesis.json missing": lambda d: (d / GENESIS_NAME).unlink(),
+    "key schedule not from 0": lambda d: _edit(
+        d,
+        "INSERT INTO meta VALUES ('verifier_keys', CAST('[[5,\"' || (SELECT CAST(value AS TEXT) FROM meta "
+        "WHERE key='verifier_key') || '\"]]' AS BLOB))",
+    ),
+    "key schedule not JSON": lambda d: _edit(d, "INSERT INTO meta VALUES ('verifier_keys', x'7b')"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(BROKEN))
+def test_a_broken_ledger_fails_cleanly(ledger: Path, tmp_path: Path, what: str) -> None:
+    copy = _copy(ledger, tmp_path)
+    (copy / (DB_NAME + "-wal")).unlink(missing_ok=True)
+    BROKEN[what](copy)
+    s = verify_data(copy, workers=1)
+    assert not s.ok and s.error and s.exit_code == 1, s
+    code, out = _cli(copy)
+    assert code == 1 and out["ok"] is False and out["error"]
+
+
+def test_a_moved_row_is_reported_at_its_replayed_block(ledger: Path, tmp_path: Path) -> None:
+    copy = _copy(ledger, tmp_path)
+    _edit(copy, "UPDATE events SET height = 999999 WHERE id = 6")
+    s = verify_data(copy, workers=1)
+    conn = sqlite3.connect(ledger / DB_NAME)
+    real = conn.execute("SELECT height FROM events WHERE id = 6").fetchone()[0]
+    conn.close()
+    assert not s.ok and s.error_height == real, (s.error_height, s.error)
+
+    copy2 = tmp_path / "copy2"
+    shutil.copytree(ledger, copy2)
+    _edit(copy2, "UPDATE txs SET height = height + 2 WHERE idx = 1")
+    s = verify_data(copy2, workers=1)
+    conn = sqlite3.connect(ledger / DB_NAME)
+    real = conn.execute("SELECT height FROM txs WHERE idx = 1").fetchone()[0]
+    conn.close()
+    assert not s.ok and s.error_height in (real, real + 2)  # a moved tx: its block's count is off
