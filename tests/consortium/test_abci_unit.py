@@ -465,3 +465,31 @@ def test_a_member_portal_prints_its_public_address(member: tuple[Path, dict[str,
         assert app.state.anju_web.public_url == "https://anju.example.org"
     finally:
         app.state.anju_web.node.stop()
+
+
+def _init(app: AbciApp, doc: dict[str, object]) -> None:
+    init = f_msg(1, _ts(1767225600)) + f_str(2, CHAIN) + f_bytes(5, canonical_genesis(doc)) + f_int(6, 1)
+    dispatch(app, _req(5, init))
+
+
+def test_info_between_finalize_block_and_commit_keeps_the_finalized_block(
+    member: tuple[Path, dict[str, object]],
+) -> None:
+    """CometBFT's public RPC ``/abci_info`` sends Info on the query connection at any time: landing
+    between FinalizeBlock and Commit it reports the stored height and the block still commits (an
+    exception answer to Commit would stop CometBFT)."""
+    data, doc = member
+    app = AbciApp(data)
+    _init(app, doc)
+    k = SigningKey.generate()
+    block = f_msg(1, _tx(k, 1)) + f_int(5, 1) + f_msg(6, _ts(1767225601)) + f_bytes(4, b"h" * 32)
+    _, pr = _resp(dispatch(app, _req(17, block)))
+    assert pr.num(1) == m.PROPOSAL_ACCEPT
+    _, fin = _resp(dispatch(app, _req(20, block)))
+    _, info = _resp(dispatch(app, _req(3)))
+    assert info.num(4) == 0  # block 1 is finalized, not committed: the stored height
+    no, _ = _resp(dispatch(app, _req(11)))
+    assert no == 12  # a Commit answer (1 would be an exception)
+    _, info = _resp(dispatch(app, _req(3)))
+    assert info.num(4) == 1 and info.raw(5) == fin.raw(5)
+    app.close()

@@ -260,8 +260,12 @@ class AbciApp:
 
     # -- info and genesis -----------------------------------------------------------------------------
     def info(self) -> bytes:
+        """The last *stored* height and app hash. Only settles and reports: CometBFT's public RPC
+        (``/abci_info``) sends Info on the query connection at any time, also between FinalizeBlock
+        and Commit, so it must never drop a finalized block. After a restart of CometBFT alone, the
+        block it replays reaches FinalizeBlock / ProcessProposal / PrepareProposal, which drop an
+        uncommitted block (:meth:`_reload`) and check its height."""
         self.settle()
-        self._reload()
         last = self.last
         if last.height < self.first_height:  # no consortium block yet: CometBFT must send InitChain
             return m.info(f"anju {self.chain_id}", __version__, APP_VERSION, 0, b"")
