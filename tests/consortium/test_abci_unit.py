@@ -493,3 +493,55 @@ def test_info_between_finalize_block_and_commit_keeps_the_finalized_block(
     _, info = _resp(dispatch(app, _req(3)))
     assert info.num(4) == 1 and info.raw(5) == fin.raw(5)
     app.close()
+
+
+def _check(app: AbciApp, raw: bytes) -> Fields:
+    no, res = _resp(dispatch(app, _req(8, f_bytes(1, raw))))
+    assert no == 9
+    return res
+
+
+def _signed(k: SigningKey, seq: int, chain: str = CHAIN, **extra: object) -> bytes:
+    body = {"chain": chain, "kind": "kv.put", "signer": k.public_hex, "seq": seq, "key": "a", "value": "v", **extra}
+    return jcs.canonicalize(sign(body, [k]))
+
+
+def test_check_tx_caches_only_what_it_admits_and_checks_chain_and_seq_before_signatures(
+    member: tuple[Path, dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Padded envelopes from fresh keys with a skipped seq or another chain are refused without
+    verifying a signature and leave nothing in the verified cache (they once stayed there, ~260 KB
+    each, up to 200,000 of them); the cache is bounded by bytes as well as count."""
+    from anju.chain.abci import app as abci_app
+    from anju.crypto import tx as tx_mod
+
+    data, doc = member
+    app = AbciApp(data)
+    _init(app, doc)
+    verified: list[str] = []
+    real = tx_mod.verify_sigs
+    monkeypatch.setattr(abci_app, "verify_sigs", lambda t: (verified.append(t.txid), real(t))[1])
+    pad = "x" * 30_000
+    for _ in range(5):
+        assert _check(app, _signed(SigningKey.generate(), 7, pad=pad)).text(8) == "SEQ_SKIPPED"
+        assert _check(app, _signed(SigningKey.generate(), 1, chain="other", pad=pad)).text(8) == "WRONG_CHAIN"
+    assert verified == [] and len(app._verified) == 0
+    forged = bytearray(_signed(SigningKey.generate(), 1))
+    forged[forged.index(b'"sig":"') + 8] ^= 1
+    assert _check(app, bytes(forged)).text(8) == "BAD_SIGNATURE" and len(app._verified) == 0
+    # the verifier processes' results wait only for their batch; a refused one is not cached either
+    k = SigningKey.generate()
+    skipped, refused_by_rules = _signed(k, 3), _signed(k, 1, key="x" * 200)
+    app.remember([skipped, refused_by_rules], [parse(skipped), parse(refused_by_rules)])
+    assert _check(app, skipped).text(8) == "SEQ_SKIPPED"
+    assert _check(app, refused_by_rules).text(8) == "INVALID_FIELD"
+    assert app.prefetched == {} and len(app._verified) == 0
+    # admitted envelopes are cached, the oldest dropped past the byte bound
+    raws = [_signed(k, seq, value="p" * 1000) for seq in range(1, 6)]
+    monkeypatch.setattr(abci_app, "VERIFIED_CACHE_BYTES", 3 * len(raws[0]) + 10)
+    for raw in raws:
+        assert _check(app, raw).num(1) == 0
+    assert [t for t, _ in app._verified.values()] == [parse(r) for r in raws[2:]]
+    assert app._verified_bytes == sum(map(len, raws[2:]))
+    assert app.is_verified(raws[4]) and not app.is_verified(raws[0])
+    app.close()

@@ -81,10 +81,11 @@ def _split(msg: bytes) -> Request:
 
 
 async def _prefetch(app: AbciApp, pool: Verifier | None, reqs: list[Request]) -> None:
-    """Verify the signatures of the new CheckTx requests in ``msgs`` in the verifier processes.
+    """Verify the signatures of the new CheckTx requests in ``reqs`` in the verifier processes.
 
-    Only the cache is filled (by envelope hash): the requests are then answered in order on the
-    event loop, so the order CometBFT relies on is kept and the loop is free meanwhile."""
+    The results wait in :attr:`AbciApp.prefetched` (by envelope hash) for the requests, which are
+    then answered in order on the event loop, so the order CometBFT relies on is kept and the loop
+    is free meanwhile; CheckTx caches only the envelopes it admits."""
     if pool is None:
         return
     raws: list[bytes] = []
@@ -158,6 +159,7 @@ async def _connection(
                 except Exception as exc:
                     log.exception("ABCI request failed")
                     out.append(frame(m.exception(f"{type(exc).__name__}: {exc}")))
+            app.prefetched.clear()  # each CheckTx took its own; nothing outlives the batch
             writer.write(b"".join(out))
             await writer.drain()
     except (ConnectionError, WireError) as exc:
