@@ -545,3 +545,30 @@ def test_check_tx_caches_only_what_it_admits_and_checks_chain_and_seq_before_sig
     assert app._verified_bytes == sum(map(len, raws[2:]))
     assert app.is_verified(raws[4]) and not app.is_verified(raws[0])
     app.close()
+
+
+def test_check_tx_caps_how_far_a_signer_runs_ahead_of_its_committed_seq(
+    member: tuple[Path, dict[str, object]],
+) -> None:
+    """Only a signer's next tx runs through the rules: one key could otherwise queue any number of
+    (64 KB) txs that all fail in their blocks. Past MAX_SEQ_AHEAD it is refused MEMPOOL_FULL until
+    a block carries the earlier ones."""
+    from anju.chain.abci.app import MAX_SEQ_AHEAD
+
+    data, doc = member
+    app = AbciApp(data)
+    _init(app, doc)
+    k = SigningKey.generate()
+    raws = [_signed(k, seq, value=str(seq)) for seq in range(1, MAX_SEQ_AHEAD + 3)]
+    for raw in raws[:MAX_SEQ_AHEAD]:
+        assert _check(app, raw).num(1) == 0
+    over = _check(app, raws[MAX_SEQ_AHEAD])
+    assert over.text(8) == "MEMPOOL_FULL" and over.num(1) == ABCI_CODES["MEMPOOL_FULL"]
+    assert f"{MAX_SEQ_AHEAD} transactions waiting" in over.text(3)
+    # a block carrying seq 1 and 2 makes room for two more
+    block = f_msg(1, raws[0]) + f_msg(1, raws[1]) + f_int(5, 1) + f_msg(6, _ts(1767225601))
+    dispatch(app, _req(20, block))
+    dispatch(app, _req(11))
+    assert _check(app, raws[MAX_SEQ_AHEAD]).num(1) == 0
+    assert _check(app, raws[MAX_SEQ_AHEAD + 1]).num(1) == 0
+    app.close()

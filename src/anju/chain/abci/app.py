@@ -37,7 +37,7 @@ from anju.chain.abci.wire import uvarint
 from anju.chain.executor import Executor, Sealed, canonical_genesis
 from anju.chain.node import DB_NAME, open_executor, read_node_key
 from anju.crypto.tx import MAX_TX_BYTES, Tx, parse, parse_and_verify, verify_sigs
-from anju.errors import AnjuError, StorageCorrupt, TxRejected
+from anju.errors import AnjuError, Overloaded, StorageCorrupt, TxRejected
 from anju.ledger.checkpoint import Checkpoint
 from anju.ledger.statemap import StateMap
 from anju.ledger.store import BlockRecord, BlockWrite, Store
@@ -55,6 +55,12 @@ MEMPOOL_SEQ_TTL_S = 120.0
 """How long CheckTx holds a signer's admitted seq (its next tx must follow on) without a block
 carrying it: CometBFT's mempool can drop an admitted tx (full on insert, a restart), and the signer
 must then be able to submit that seq again. (Mempool admission only: no block's outcome reads it.)"""
+MAX_SEQ_AHEAD = 64
+"""How far a signer's admitted seq may run ahead of its committed one: CheckTx refuses seq
+committed + MAX_SEQ_AHEAD + 1 and later (MEMPOOL_FULL: this signer's share of the mempool is full)
+until blocks carry the earlier ones. Only the signer's next tx is run through the rules; the others
+are checked when their block executes, so without a cap one key could fill the mempool with txs
+that fail there. (Mempool admission only: no block's outcome reads it.)"""
 StoreOp = tuple[str, BlockWrite | tuple[int, str]]
 """A write :meth:`AbciApp.store_later` queues: ("block", BlockWrite) | ("note", (height, cosigned note))."""
 
@@ -337,6 +343,15 @@ class AbciApp:
             if admitted is not None and time.monotonic() - admitted[1] > MEMPOOL_SEQ_TTL_S:
                 admitted = None  # its tx never reached a block: dropped by the mempool
             ex.check_seq(tx, max(committed, admitted[0] if admitted is not None else 0))  # chain, then seq
+            if tx.seq - committed > MAX_SEQ_AHEAD:
+                raise Overloaded(
+                    "MEMPOOL_FULL",
+                    f"this signer has {MAX_SEQ_AHEAD} transactions waiting for a block (its committed seq is "
+                    f"{committed}); submit seq {tx.seq} once earlier ones are committed",
+                    retry_after=1,
+                    committed_seq=committed,
+                    seq=tx.seq,
+                )
             if not verified:
                 verify_sigs(tx)
             if tx.seq == committed + 1:  # nothing of this signer ahead of it: check the rules too
