@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import orjson
+import pytest
 
 from anju.chain.abci.app import MEMBER_FILE, AbciApp
 from anju.chain.abci.cosign import Cosigner
@@ -127,3 +128,80 @@ def test_unverifiable_signatures_are_dropped_never_divergence(tmp_path: Path) ->
             app.close()
 
     asyncio.run(main())
+
+
+def test_the_side_channel_caps_bodies_and_bounds_a_request_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A declared 4 GB body is answered 413 at once (it was read into memory as it came); a body
+    trickled slower than REQUEST_TIMEOUT gets the connection closed."""
+    from anju.chain.abci import cosign
+
+    monkeypatch.setattr(cosign, "REQUEST_TIMEOUT", 0.5, raising=False)
+    seen: list[bytes] = []
+
+    async def handler(method: str, target: str, body: bytes) -> tuple[int, str, bytes]:
+        seen.append(body)
+        return 200, "text/plain", b"ok"
+
+    async def main() -> None:
+        srv = await cosign.serve_http(handler, "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        try:
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(b"POST /cosig HTTP/1.1\r\nContent-Length: 4000000000\r\n\r\n" + b"x" * 1000)
+            await w.drain()
+            answer = await asyncio.wait_for(r.read(), 2)
+            assert answer.startswith(b"HTTP/1.1 413 ")
+            w.close()
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(b"POST /cosig HTTP/1.1\r\nContent-Length: 100\r\n\r\nx")
+            await w.drain()
+            t0 = asyncio.get_running_loop().time()
+            assert await asyncio.wait_for(r.read(), 3) == b""  # closed, unanswered
+            assert asyncio.get_running_loop().time() - t0 < 2
+            w.close()
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(b"POST /x HTTP/1.1\r\nContent-Length: 2\r\n\r\nok")
+            await w.drain()
+            assert (await asyncio.wait_for(r.read(), 2)).endswith(b"\r\n\r\nok") and seen == [b"ok"]
+            w.close()
+        finally:
+            srv.close()
+
+    asyncio.run(main())
+
+
+def test_blocks_and_refused_answer_a_page_and_readers_follow_the_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/blocks?from=0 once listed up to 20,000 heights at once, on the consensus event loop."""
+    from anju.chain.abci import cosign
+
+    keys = [SigningKey.generate() for _ in range(4)]
+    app = _member0(tmp_path, keys)
+    cos = Cosigner(app)
+    try:
+        for h in range(1, 8):
+            cos.recent[h] = {"height": h, "txids": ["t"] * h, "refused": {}, "cosigned_at": None}
+        monkeypatch.setattr(cosign, "PAGE_BLOCKS", 3)
+
+        async def get(path: str) -> list[dict[str, object]]:
+            status, _, body = await cos.handle("GET", path, b"")
+            assert status == 200
+            rows: list[dict[str, object]] = orjson.loads(body)
+            return rows
+
+        def heights(rows: list[dict[str, object]]) -> list[object]:
+            return [r["height"] for r in rows]
+
+        assert heights(asyncio.run(get("/blocks?from=0"))) == [1, 2, 3]
+        assert heights(asyncio.run(get("/refused?from=6"))) == [6, 7]
+        assert asyncio.run(get("/blocks?from=8")) == []
+        monkeypatch.setattr(cosign, "PAGE_TXIDS", 5)  # at least one height, then stop past the tx ids
+        assert heights(asyncio.run(get("/blocks?from=6"))) == [6]
+        assert heights(asyncio.run(get("/blocks?from=2"))) == [2, 3]
+        monkeypatch.setattr(cosign, "PAGE_TXIDS", 1000)
+        every = cosign.recent_rows(lambda h: asyncio.run(get(f"/blocks?from={h}")), 0)
+        assert heights(every) == list(range(1, 8))
+        assert heights(cosign.recent_rows(lambda h: asyncio.run(get(f"/refused?from={h}")), 2, 4)) == [2, 3, 4]
+    finally:
+        app.close()

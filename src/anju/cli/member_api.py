@@ -32,6 +32,7 @@ import httpx
 import orjson
 
 from anju.chain.abci.app import MEMBER_FILE, MemberConfig
+from anju.chain.abci.cosign import recent_rows
 from anju.chain.apps import load_app
 from anju.chain.node import DB_NAME, Receipt, now_rfc3339, read_genesis
 from anju.crypto.tx import MAX_TX_BYTES, Tx, parse
@@ -229,8 +230,11 @@ class MemberNode:
         if self._cosign is None:
             self._unexplained.clear()
             return
-        try:
-            rows = self._client.get(f"{self._cosign}/refused", params={"from": self._unexplained[0]}).json()
+        url = f"{self._cosign}/refused"
+        try:  # the cosigner answers a page at a time: read pages up to the last height waited for
+            rows = recent_rows(
+                lambda h: self._client.get(url, params={"from": h}).json(), self._unexplained[0], self._unexplained[-1]
+            )
         except (httpx.HTTPError, ValueError):
             return
         found = {int(r["height"]): r for r in rows}

@@ -20,6 +20,11 @@ HTTP (JSON unless noted), served on the member's cosign address:
     GET  /blocks?from=h      recent heights: tx ids (committed; refused at execution, with their
                              error), committed and cosigned times (benchmarks)
     GET  /refused?from=h     recent heights with only their refused txs (the member API)
+
+/blocks and /refused answer one page (at most PAGE_BLOCKS heights, and no more heights after one
+that brings the tx ids to PAGE_TXIDS): ask again from the last height + 1 until a page is empty
+(:func:`recent_rows`). A request body is at most MAX_BODY bytes; a request takes at most
+REQUEST_TIMEOUT seconds.
 """
 
 from __future__ import annotations
@@ -52,6 +57,10 @@ PULL_BATCH = 64
 PULL_INTERVAL = 0.5
 HTTP_TIMEOUT = 2.0
 EARLY_AHEAD = 64  # signatures kept for heights this member has not stored yet: at most this far ahead
+MAX_BODY = 16 * 1024  # a request body past this is answered 413 unread
+REQUEST_TIMEOUT = 5.0  # a whole request (head, body, answer) must be done within this
+PAGE_BLOCKS = 500  # /blocks and /refused answer at most this many heights ...
+PAGE_TXIDS = 20_000  # ... and stop after the height that reaches this many tx ids (always one height)
 MAX_TEXT = 4096  # a checkpoint text sent with a signature (evidence): at most this long
 
 
@@ -266,6 +275,23 @@ class Cosigner:
             "divergent": sorted(self.divergent),
         }
 
+    def page(self, start: int) -> list[dict[str, Any]]:
+        """The recent rows from height ``start`` on, one page (PAGE_BLOCKS heights, PAGE_TXIDS tx ids)."""
+        if not self.recent:
+            return []
+        first, last = next(iter(self.recent)), next(reversed(self.recent))
+        rows: list[dict[str, Any]] = []
+        txids = 0
+        for h in range(max(start, first), last + 1):  # recent heights are consecutive
+            r = self.recent.get(h)
+            if r is None:
+                continue
+            rows.append(r)
+            txids += len(r["txids"]) + len(r["refused"])
+            if len(rows) >= PAGE_BLOCKS or txids >= PAGE_TXIDS:
+                break
+        return rows
+
     async def handle(self, method: str, target: str, body: bytes) -> tuple[int, str, bytes]:
         url = urlsplit(target)
         parts = [p for p in url.path.split("/") if p]
@@ -288,13 +314,15 @@ class Cosigner:
         if parts == ["status"]:
             return 200, "application/json", orjson.dumps(self.status())
         if parts == ["blocks"]:
-            start = int(parse_qs(url.query).get("from", ["0"])[0])
-            rows = [r for h, r in self.recent.items() if h >= start]
+            rows = self.page(int(parse_qs(url.query).get("from", ["0"])[0]))
             return 200, "application/json", orjson.dumps(rows)
         if parts == ["refused"]:  # /blocks without the committed ids: what the member API polls
-            start = int(parse_qs(url.query).get("from", ["0"])[0])
-            rows = [{"height": h, "refused": r["refused"]} for h, r in self.recent.items() if h >= start]
-            return 200, "application/json", orjson.dumps(rows)
+            rows = self.page(int(parse_qs(url.query).get("from", ["0"])[0]))
+            return (
+                200,
+                "application/json",
+                orjson.dumps([{"height": r["height"], "refused": r["refused"]} for r in rows]),
+            )
         return 404, "text/plain", b"not found\n"
 
 
@@ -316,6 +344,21 @@ def _checkpoint_at(text: str, chain_id: str, h: int) -> bool:
     except (AnjuError, ValueError):
         return False
     return cp.origin == chain_id and cp.height == h
+
+
+def recent_rows(
+    get: Callable[[int], list[dict[str, Any]]], start: int, stop: int | None = None
+) -> list[dict[str, Any]]:
+    """All rows of a paged /blocks or /refused from height ``start`` (up to ``stop``, if given):
+    ``get(h)`` reads the page from ``h``; pages are read until one is empty or reaches ``stop``."""
+    out: list[dict[str, Any]] = []
+    while stop is None or start <= stop:
+        rows = get(start)
+        if not rows:
+            break
+        out.extend(rows)
+        start = max(int(r["height"]) for r in rows) + 1
+    return out
 
 
 def _sig_from_json(doc: Any) -> Signature | None:
@@ -371,28 +414,37 @@ Handler = Callable[[str, str, bytes], Awaitable[tuple[int, str, bytes]]]
 
 
 async def serve_http(handler: Handler, host: str, port: int) -> asyncio.Server:
-    async def on_conn(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HTTP_TIMEOUT)
-            lines = head.decode("latin-1").split("\r\n")
-            method, target, _ = lines[0].split(" ", 2)
-            length = 0
-            for line in lines[1:]:
-                k, _, v = line.partition(":")
-                if k.strip().lower() == "content-length":
-                    length = int(v.strip())
+    """Serve ``handler``: one request per connection, its body at most MAX_BODY bytes (else 413,
+    unread), the whole exchange within REQUEST_TIMEOUT (else the connection is closed)."""
+
+    async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")  # at most the reader's limit (64 KiB)
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, _ = lines[0].split(" ", 2)
+        length = 0
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            if k.strip().lower() == "content-length":
+                length = int(v.strip())
+        if length < 0 or length > MAX_BODY:
+            status, ctype, out = 413, "text/plain", f"a request body is at most {MAX_BODY} bytes\n".encode()
+        else:
             body = await reader.readexactly(length) if length else b""
             try:
                 status, ctype, out = await handler(method, target, body)
-            except (AnjuError, ValueError, KeyError) as exc:
+            except (AnjuError, ValueError, KeyError, TypeError) as exc:
                 status, ctype, out = 400, "text/plain", f"{exc}\n".encode()
-            writer.write(
-                f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {len(out)}\r\n"
-                f"Connection: close\r\n\r\n".encode()
-                + out
-            )
-            await writer.drain()
-        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError):
+        writer.write(
+            f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {len(out)}\r\n"
+            f"Connection: close\r\n\r\n".encode()
+            + out
+        )
+        await writer.drain()
+
+    async def on_conn(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await asyncio.wait_for(exchange(reader, writer), REQUEST_TIMEOUT)
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ValueError):
             pass
         finally:
             writer.close()
