@@ -572,3 +572,34 @@ def test_check_tx_caps_how_far_a_signer_runs_ahead_of_its_committed_seq(
     assert _check(app, raws[MAX_SEQ_AHEAD]).num(1) == 0
     assert _check(app, raws[MAX_SEQ_AHEAD + 1]).num(1) == 0
     app.close()
+
+
+def test_a_broken_verifier_pool_falls_back_inline_and_is_replaced(member: tuple[Path, dict[str, object]]) -> None:
+    """A verifier process that dies breaks its pool (BrokenProcessPool): the batch is verified
+    inline by CheckTx and a new pool serves the next one (the error once closed CometBFT's mempool
+    connection, and the pool stayed broken)."""
+    import asyncio
+    import os
+    from concurrent.futures.process import BrokenProcessPool
+
+    from anju.chain.abci.server import PREFETCH_MIN, Verifier, _prefetch, _split
+
+    data, doc = member
+    app = AbciApp(data)
+    _init(app, doc)
+    pool = Verifier(1)
+    try:
+        with pytest.raises(BrokenProcessPool):  # the worker exits
+            pool.pool.submit(os._exit, 1).result(timeout=30)
+        broken = pool.pool
+        raws = [_signed(SigningKey.generate(), 1) for _ in range(PREFETCH_MIN)]
+        reqs = [_split(_req(8, f_bytes(1, raw))) for raw in raws]
+        asyncio.run(_prefetch(app, pool, reqs))
+        assert pool.pool is not broken and app.prefetched == {}
+        assert all(_check(app, raw).num(1) == 0 for raw in raws)  # verified inline
+        more = [_signed(SigningKey.generate(), 1) for _ in range(PREFETCH_MIN)]
+        asyncio.run(_prefetch(app, pool, [_split(_req(8, f_bytes(1, raw))) for raw in more]))
+        assert len(app.prefetched) == PREFETCH_MIN  # the new pool verified them
+    finally:
+        pool.close()
+        app.close()

@@ -93,7 +93,12 @@ async def _prefetch(app: AbciApp, pool: Verifier | None, reqs: list[Request]) ->
         if isinstance(req, m.CheckTx) and req.type == m.CHECK_TX_NEW and not app.is_verified(req.tx):
             raws.append(req.tx)
     if len(raws) >= PREFETCH_MIN:
-        await pool.verify(app, raws)
+        try:
+            await pool.verify(app, raws)
+        except Exception:  # a broken pool (a worker died): CheckTx verifies these inline; new workers
+            log.exception("the verifier processes failed; verifying inline and starting new ones")
+            app.prefetched.clear()
+            pool.restart()
 
 
 class Verifier:
@@ -114,6 +119,14 @@ class Verifier:
         results = await asyncio.gather(*(loop.run_in_executor(self.pool, verify_chunk, ch) for ch in chunks))
         for ch, res in zip(chunks, results, strict=True):
             app.remember(ch, res)
+
+    def restart(self) -> None:
+        """Replace the pool (after one of its processes died: a broken pool stays broken)."""
+        from concurrent.futures import ProcessPoolExecutor
+
+        old = self.pool
+        self.pool = ProcessPoolExecutor(self.workers)
+        old.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         self.pool.shutdown(cancel_futures=True)
