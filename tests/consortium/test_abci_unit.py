@@ -465,3 +465,141 @@ def test_a_member_portal_prints_its_public_address(member: tuple[Path, dict[str,
         assert app.state.anju_web.public_url == "https://anju.example.org"
     finally:
         app.state.anju_web.node.stop()
+
+
+def _init(app: AbciApp, doc: dict[str, object]) -> None:
+    init = f_msg(1, _ts(1767225600)) + f_str(2, CHAIN) + f_bytes(5, canonical_genesis(doc)) + f_int(6, 1)
+    dispatch(app, _req(5, init))
+
+
+def test_info_between_finalize_block_and_commit_keeps_the_finalized_block(
+    member: tuple[Path, dict[str, object]],
+) -> None:
+    """CometBFT's public RPC ``/abci_info`` sends Info on the query connection at any time: landing
+    between FinalizeBlock and Commit it reports the stored height and the block still commits (an
+    exception answer to Commit would stop CometBFT)."""
+    data, doc = member
+    app = AbciApp(data)
+    _init(app, doc)
+    k = SigningKey.generate()
+    block = f_msg(1, _tx(k, 1)) + f_int(5, 1) + f_msg(6, _ts(1767225601)) + f_bytes(4, b"h" * 32)
+    _, pr = _resp(dispatch(app, _req(17, block)))
+    assert pr.num(1) == m.PROPOSAL_ACCEPT
+    _, fin = _resp(dispatch(app, _req(20, block)))
+    _, info = _resp(dispatch(app, _req(3)))
+    assert info.num(4) == 0  # block 1 is finalized, not committed: the stored height
+    no, _ = _resp(dispatch(app, _req(11)))
+    assert no == 12  # a Commit answer (1 would be an exception)
+    _, info = _resp(dispatch(app, _req(3)))
+    assert info.num(4) == 1 and info.raw(5) == fin.raw(5)
+    app.close()
+
+
+def _check(app: AbciApp, raw: bytes) -> Fields:
+    no, res = _resp(dispatch(app, _req(8, f_bytes(1, raw))))
+    assert no == 9
+    return res
+
+
+def _signed(k: SigningKey, seq: int, chain: str = CHAIN, **extra: object) -> bytes:
+    body = {"chain": chain, "kind": "kv.put", "signer": k.public_hex, "seq": seq, "key": "a", "value": "v", **extra}
+    return jcs.canonicalize(sign(body, [k]))
+
+
+def test_check_tx_caches_only_what_it_admits_and_checks_chain_and_seq_before_signatures(
+    member: tuple[Path, dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Padded envelopes from fresh keys with a skipped seq or another chain are refused without
+    verifying a signature and leave nothing in the verified cache (they once stayed there, ~260 KB
+    each, up to 200,000 of them); the cache is bounded by bytes as well as count."""
+    from anju.chain.abci import app as abci_app
+    from anju.crypto import tx as tx_mod
+
+    data, doc = member
+    app = AbciApp(data)
+    _init(app, doc)
+    verified: list[str] = []
+    real = tx_mod.verify_sigs
+    monkeypatch.setattr(abci_app, "verify_sigs", lambda t: (verified.append(t.txid), real(t))[1])
+    pad = "x" * 30_000
+    for _ in range(5):
+        assert _check(app, _signed(SigningKey.generate(), 7, pad=pad)).text(8) == "SEQ_SKIPPED"
+        assert _check(app, _signed(SigningKey.generate(), 1, chain="other", pad=pad)).text(8) == "WRONG_CHAIN"
+    assert verified == [] and len(app._verified) == 0
+    forged = bytearray(_signed(SigningKey.generate(), 1))
+    forged[forged.index(b'"sig":"') + 8] ^= 1
+    assert _check(app, bytes(forged)).text(8) == "BAD_SIGNATURE" and len(app._verified) == 0
+    # the verifier processes' results wait only for their batch; a refused one is not cached either
+    k = SigningKey.generate()
+    skipped, refused_by_rules = _signed(k, 3), _signed(k, 1, key="x" * 200)
+    app.remember([skipped, refused_by_rules], [parse(skipped), parse(refused_by_rules)])
+    assert _check(app, skipped).text(8) == "SEQ_SKIPPED"
+    assert _check(app, refused_by_rules).text(8) == "INVALID_FIELD"
+    assert app.prefetched == {} and len(app._verified) == 0
+    # admitted envelopes are cached, the oldest dropped past the byte bound
+    raws = [_signed(k, seq, value="p" * 1000) for seq in range(1, 6)]
+    monkeypatch.setattr(abci_app, "VERIFIED_CACHE_BYTES", 3 * len(raws[0]) + 10)
+    for raw in raws:
+        assert _check(app, raw).num(1) == 0
+    assert [t for t, _ in app._verified.values()] == [parse(r) for r in raws[2:]]
+    assert app._verified_bytes == sum(map(len, raws[2:]))
+    assert app.is_verified(raws[4]) and not app.is_verified(raws[0])
+    app.close()
+
+
+def test_check_tx_caps_how_far_a_signer_runs_ahead_of_its_committed_seq(
+    member: tuple[Path, dict[str, object]],
+) -> None:
+    """Only a signer's next tx runs through the rules: one key could otherwise queue any number of
+    (64 KB) txs that all fail in their blocks. Past MAX_SEQ_AHEAD it is refused MEMPOOL_FULL until
+    a block carries the earlier ones."""
+    from anju.chain.abci.app import MAX_SEQ_AHEAD
+
+    data, doc = member
+    app = AbciApp(data)
+    _init(app, doc)
+    k = SigningKey.generate()
+    raws = [_signed(k, seq, value=str(seq)) for seq in range(1, MAX_SEQ_AHEAD + 3)]
+    for raw in raws[:MAX_SEQ_AHEAD]:
+        assert _check(app, raw).num(1) == 0
+    over = _check(app, raws[MAX_SEQ_AHEAD])
+    assert over.text(8) == "MEMPOOL_FULL" and over.num(1) == ABCI_CODES["MEMPOOL_FULL"]
+    assert f"{MAX_SEQ_AHEAD} transactions waiting" in over.text(3)
+    # a block carrying seq 1 and 2 makes room for two more
+    block = f_msg(1, raws[0]) + f_msg(1, raws[1]) + f_int(5, 1) + f_msg(6, _ts(1767225601))
+    dispatch(app, _req(20, block))
+    dispatch(app, _req(11))
+    assert _check(app, raws[MAX_SEQ_AHEAD]).num(1) == 0
+    assert _check(app, raws[MAX_SEQ_AHEAD + 1]).num(1) == 0
+    app.close()
+
+
+def test_a_broken_verifier_pool_falls_back_inline_and_is_replaced(member: tuple[Path, dict[str, object]]) -> None:
+    """A verifier process that dies breaks its pool (BrokenProcessPool): the batch is verified
+    inline by CheckTx and a new pool serves the next one (the error once closed CometBFT's mempool
+    connection, and the pool stayed broken)."""
+    import asyncio
+    import os
+    from concurrent.futures.process import BrokenProcessPool
+
+    from anju.chain.abci.server import PREFETCH_MIN, Verifier, _prefetch, _split
+
+    data, doc = member
+    app = AbciApp(data)
+    _init(app, doc)
+    pool = Verifier(1)
+    try:
+        with pytest.raises(BrokenProcessPool):  # the worker exits
+            pool.pool.submit(os._exit, 1).result(timeout=30)
+        broken = pool.pool
+        raws = [_signed(SigningKey.generate(), 1) for _ in range(PREFETCH_MIN)]
+        reqs = [_split(_req(8, f_bytes(1, raw))) for raw in raws]
+        asyncio.run(_prefetch(app, pool, reqs))
+        assert pool.pool is not broken and app.prefetched == {}
+        assert all(_check(app, raw).num(1) == 0 for raw in raws)  # verified inline
+        more = [_signed(SigningKey.generate(), 1) for _ in range(PREFETCH_MIN)]
+        asyncio.run(_prefetch(app, pool, [_split(_req(8, f_bytes(1, raw))) for raw in more]))
+        assert len(app.prefetched) == PREFETCH_MIN  # the new pool verified them
+    finally:
+        pool.close()
+        app.close()

@@ -42,6 +42,7 @@ from rich.console import Console
 from anju.bench import registry
 from anju.bench.stories import AnjuFeed, Driver, KvFeed, kv_mirror, quantile, registry_workload
 from anju.chain import consortium as c
+from anju.chain.abci.cosign import recent_rows
 from anju.chain.node import now_rfc3339
 from anju.demo import workload
 
@@ -84,7 +85,7 @@ async def finality(node: c.NodeInfo, sent_at: dict[str, float], start: int, time
     async with httpx.AsyncClient(timeout=10) as client:
         while time.monotonic() < deadline:
             try:
-                rows = (await client.get(f"{node.cosign_url}/blocks", params={"from": start})).json()
+                rows = await _all_blocks(client, node.cosign_url, start)
             except httpx.HTTPError:  # member 0 busy with a large block on a loaded machine: ask again
                 await asyncio.sleep(0.5)
                 continue
@@ -101,6 +102,17 @@ async def finality(node: c.NodeInfo, sent_at: dict[str, float], start: int, time
                 break
             await asyncio.sleep(0.5)
     return sorted(out.values())
+
+
+async def _all_blocks(client: httpx.AsyncClient, cosign_url: str, start: int) -> list[dict[str, Any]]:
+    """The cosigner's ``/blocks`` rows from ``start`` on, page after page (until an empty one)."""
+    out: list[dict[str, Any]] = []
+    while True:
+        rows: list[dict[str, Any]] = (await client.get(f"{cosign_url}/blocks", params={"from": start})).json()
+        if not rows:
+            return out
+        out.extend(rows)
+        start = max(int(r["height"]) for r in rows) + 1
 
 
 def _loadavg() -> list[float]:
@@ -227,7 +239,7 @@ def _finality_run(ad: Driver, feed: AnjuFeed, node: c.NodeInfo, rate: float, con
     start = feed.height + 1
     fm = asyncio.run(ad.run(feed, FINALITY_SECONDS, backlog=BACKLOG, rate=rate, warmup=WARMUP))
     fin = asyncio.run(finality(node, dict(ad.sent_at), start))
-    rows = httpx.get(f"{node.cosign_url}/blocks", params={"from": start}, timeout=60).json()
+    rows = recent_rows(lambda h: httpx.get(f"{node.cosign_url}/blocks", params={"from": h}, timeout=60).json(), start)
     fm["per_height"] = breakdown(rows)
     fm.update(offered_tps=round(rate, 1), committed_tps=fm["tps"])
     fm.update(p50_ms=quantile(fin, 0.5), p99_ms=quantile(fin, 0.99), max_ms=quantile(fin, 1.0), samples=len(fin))

@@ -140,6 +140,7 @@ class AnjuFeed(Feed):
             self.height = int((await self.client.get(f"{self.url}/status")).json()["height"])
 
     async def poll(self) -> None:
+        # One page of heights (the cosigner pages /blocks); the next poll carries on after it.
         rows = (await self.client.get(f"{self.url}/blocks", params={"from": self.height + 1})).json()
         for r in sorted(rows, key=lambda r: int(r["height"])):
             if int(r["height"]) == self.height + 1:

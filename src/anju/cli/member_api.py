@@ -32,6 +32,7 @@ import httpx
 import orjson
 
 from anju.chain.abci.app import MEMBER_FILE, MemberConfig
+from anju.chain.abci.cosign import recent_rows
 from anju.chain.apps import load_app
 from anju.chain.node import DB_NAME, Receipt, now_rfc3339, read_genesis
 from anju.crypto.tx import MAX_TX_BYTES, Tx, parse
@@ -143,6 +144,13 @@ class MemberNode:
         return self._submit([(tx, tx.leaf) for tx in txs])
 
     def _broadcast(self, txid: str, raw: bytes, fut: Future[Receipt]) -> None:
+        try:
+            self._send(txid, raw, fut)
+        except Exception as exc:  # whatever happens, the waiting client gets an answer
+            log.exception("broadcasting %s failed", txid)
+            self._fail(txid, fut, Overloaded("SHUTTING_DOWN", f"broadcasting failed: {type(exc).__name__}"))
+
+    def _send(self, txid: str, raw: bytes, fut: Future[Receipt]) -> None:
         body = {
             "jsonrpc": "2.0",
             "id": 1,
@@ -150,12 +158,28 @@ class MemberNode:
             "params": {"tx": base64.b64encode(raw).decode()},
         }
         try:
-            doc: dict[str, Any] = self._client.post(self.rpc, json=body).json()
-        except httpx.HTTPError as exc:
+            reply = self._client.post(self.rpc, json=body)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:  # never sent
             self._fail(txid, fut, Overloaded("SHUTTING_DOWN", f"this member's CometBFT is unreachable: {exc}"))
             return
+        except httpx.HTTPError as exc:
+            # Sent, answer lost (a read timeout under load): CometBFT may have admitted it. It stays
+            # pending: its block settles it, or TIMEOUT after PENDING_TTL_S (a retry meanwhile
+            # would get DUPLICATE_TX while it commits).
+            log.warning("no answer from CometBFT for %s (%s); waiting for its block", txid, type(exc).__name__)
+            self._mark_sent(txid, fut)
+            return
+        try:
+            doc = reply.json()
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            msg = f"this member's CometBFT answered HTTP {reply.status_code} without a JSON-RPC reply"
+            self._fail(txid, fut, Overloaded("SHUTTING_DOWN", msg))
+            return
         if "error" in doc:
-            data = str(doc["error"].get("data", ""))
+            err = doc["error"]
+            data = str(err.get("data", "") if isinstance(err, dict) else err)
             if "already exists in cache" in data:
                 self._fail(txid, fut, TxRejected("DUPLICATE_TX", "this transaction was already submitted", txid=txid))
             elif "mempool is full" in data:
@@ -168,6 +192,9 @@ class MemberNode:
             code = str(res.get("codespace") or "MALFORMED_ENVELOPE")
             self._fail(txid, fut, _rejected(code, str(res.get("log", ""))))
             return
+        self._mark_sent(txid, fut)
+
+    def _mark_sent(self, txid: str, fut: Future[Receipt]) -> None:
         with self._lock:  # in CometBFT's mempool from now: the TIMEOUT clock starts (not while queued here)
             if self._pending.get(txid) is fut:
                 self._since[txid] = time.monotonic()
@@ -186,8 +213,8 @@ class MemberNode:
             try:
                 tip = self.store.height()
                 while self._seen < tip:
-                    self._seen += 1
-                    self._committed(self._seen)
+                    self._committed(self._seen + 1)
+                    self._seen += 1  # only once it is done: a failed height is read again
                 if self._unexplained:
                     self._read_refusals(tip)
                 self._expire_pending()
@@ -229,8 +256,11 @@ class MemberNode:
         if self._cosign is None:
             self._unexplained.clear()
             return
-        try:
-            rows = self._client.get(f"{self._cosign}/refused", params={"from": self._unexplained[0]}).json()
+        url = f"{self._cosign}/refused"
+        try:  # the cosigner answers a page at a time: read pages up to the last height waited for
+            rows = recent_rows(
+                lambda h: self._client.get(url, params={"from": h}).json(), self._unexplained[0], self._unexplained[-1]
+            )
         except (httpx.HTTPError, ValueError):
             return
         found = {int(r["height"]): r for r in rows}

@@ -36,8 +36,8 @@ from anju.chain.abci.codes import OK, OTHER_CODE, abci_code
 from anju.chain.abci.wire import uvarint
 from anju.chain.executor import Executor, Sealed, canonical_genesis
 from anju.chain.node import DB_NAME, open_executor, read_node_key
-from anju.crypto.tx import MAX_TX_BYTES, Tx, parse, parse_and_verify
-from anju.errors import AnjuError, StorageCorrupt, TxRejected
+from anju.crypto.tx import MAX_TX_BYTES, Tx, parse, parse_and_verify, verify_sigs
+from anju.errors import AnjuError, Overloaded, StorageCorrupt, TxRejected
 from anju.ledger.checkpoint import Checkpoint
 from anju.ledger.statemap import StateMap
 from anju.ledger.store import BlockRecord, BlockWrite, Store
@@ -46,11 +46,21 @@ log = logging.getLogger("anju.abci")
 
 APP_VERSION = 1
 VERIFIED_CACHE = 200_000
+VERIFIED_CACHE_BYTES = 64 * 1024 * 1024
+"""The verified-envelope cache holds at most VERIFIED_CACHE envelopes and VERIFIED_CACHE_BYTES of
+envelope bytes (parsed, an envelope takes a few times its size): the oldest go first, and one that
+comes back (in a proposal) is verified again. Only admitted envelopes are cached."""
 MEMBER_FILE = "consortium.json"
 MEMPOOL_SEQ_TTL_S = 120.0
 """How long CheckTx holds a signer's admitted seq (its next tx must follow on) without a block
 carrying it: CometBFT's mempool can drop an admitted tx (full on insert, a restart), and the signer
 must then be able to submit that seq again. (Mempool admission only: no block's outcome reads it.)"""
+MAX_SEQ_AHEAD = 64
+"""How far a signer's admitted seq may run ahead of its committed one: CheckTx refuses seq
+committed + MAX_SEQ_AHEAD + 1 and later (MEMPOOL_FULL: this signer's share of the mempool is full)
+until blocks carry the earlier ones. Only the signer's next tx is run through the rules; the others
+are checked when their block executes, so without a cap one key could fill the mempool with txs
+that fail there. (Mempool admission only: no block's outcome reads it.)"""
 StoreOp = tuple[str, BlockWrite | tuple[int, str]]
 """A write :meth:`AbciApp.store_later` queues: ("block", BlockWrite) | ("note", (height, cosigned note))."""
 
@@ -130,7 +140,13 @@ class AbciApp:
         # signer -> (the highest seq CheckTx admitted, when): its next tx must follow on. An entry
         # older than MEMPOOL_SEQ_TTL_S is forgotten (CometBFT's mempool can drop an admitted tx).
         self._mempool_seq: dict[str, tuple[int, float]] = {}
-        self._verified: collections.OrderedDict[bytes, Tx] = collections.OrderedDict()
+        # sha256(envelope) -> (its parsed, verified Tx, envelope size): the envelopes CheckTx
+        # admitted, bounded by count and bytes (VERIFIED_CACHE, VERIFIED_CACHE_BYTES).
+        self._verified: collections.OrderedDict[bytes, tuple[Tx, int]] = collections.OrderedDict()
+        self._verified_bytes = 0
+        # What the server's verifier processes found for the CheckTx requests of the batch being
+        # answered: each is taken by its CheckTx; the server clears the rest after the batch.
+        self.prefetched: dict[bytes, Tx | AnjuError] = {}
         # Where a height's time went (ms), for the cosigner's /blocks rows and benchmarks.
         self.timing: dict[str, float] = {}
         self.stored_timing: dict[str, float] = {}  # the timing of the block on_commit is called for
@@ -232,24 +248,26 @@ class AbciApp:
         return hashlib.sha256(raw).digest() in self._verified
 
     def remember(self, raws: Sequence[bytes], results: Sequence[Tx | AnjuError]) -> None:
-        """Cache envelopes verified elsewhere (the server's verifier processes); failures are not kept."""
+        """Hand the results of envelopes verified elsewhere (the server's verifier processes) to the
+        CheckTx requests of the current batch (:attr:`prefetched`); CheckTx caches those it admits."""
         for raw, res in zip(raws, results, strict=True):
-            if isinstance(res, Tx):
-                self._verified[hashlib.sha256(raw).digest()] = res
-        while len(self._verified) > VERIFIED_CACHE:
-            self._verified.popitem(last=False)
+            self.prefetched[hashlib.sha256(raw).digest()] = res
 
-    def _tx(self, raw: bytes, *, trusted: bool = False) -> Tx:
-        """Parse and verify ``raw`` (cached by hash: each envelope is verified once)."""
-        h = hashlib.sha256(raw).digest()
-        tx = self._verified.get(h)
-        if tx is not None:
-            return tx
-        tx = parse(raw) if trusted else parse_and_verify(raw)
-        self._verified[h] = tx
-        if len(self._verified) > VERIFIED_CACHE:
-            self._verified.popitem(last=False)
-        return tx
+    def _cache(self, h: bytes, tx: Tx, size: int) -> None:
+        """Keep an admitted envelope's parsed Tx (bounded by count and bytes; oldest out first)."""
+        if h in self._verified:
+            return
+        self._verified[h] = (tx, size)
+        self._verified_bytes += size
+        while len(self._verified) > VERIFIED_CACHE or self._verified_bytes > VERIFIED_CACHE_BYTES:
+            _, (_, old) = self._verified.popitem(last=False)
+            self._verified_bytes -= old
+
+    def _tx(self, raw: bytes) -> Tx:
+        """Parse and verify ``raw`` (a block's envelope): from the cache of admitted ones, or verified
+        now (not cached: a block's execution is kept whole, and only CheckTx adds to the cache)."""
+        hit = self._verified.get(hashlib.sha256(raw).digest())
+        return hit[0] if hit is not None else parse_and_verify(raw)
 
     @property
     def last(self) -> BlockRecord:
@@ -260,8 +278,12 @@ class AbciApp:
 
     # -- info and genesis -----------------------------------------------------------------------------
     def info(self) -> bytes:
+        """The last *stored* height and app hash. Only settles and reports: CometBFT's public RPC
+        (``/abci_info``) sends Info on the query connection at any time, also between FinalizeBlock
+        and Commit, so it must never drop a finalized block. After a restart of CometBFT alone, the
+        block it replays reaches FinalizeBlock / ProcessProposal / PrepareProposal, which drop an
+        uncommitted block (:meth:`_reload`) and check its height."""
         self.settle()
-        self._reload()
         last = self.last
         if last.height < self.first_height:  # no consortium block yet: CometBFT must send InitChain
             return m.info(f"anju {self.chain_id}", __version__, APP_VERSION, 0, b"")
@@ -294,30 +316,50 @@ class AbciApp:
     def check_tx(self, req: m.CheckTx) -> bytes:
         """The mempool's gate: every tx in a block came through here on some member.
 
-        New: size, signatures (cached), chain, ``seq`` = the signer's next after the committed state
-        and the txs this member already admitted; a signer's next tx also runs the rules (simulate).
+        New, cheapest first: size; the envelope's structure (parsed, cached if admitted before);
+        chain and ``seq`` = the signer's next after the committed state and the txs this member
+        already admitted; then the signatures; a signer's next tx also runs the rules (simulate).
+        Only an admitted envelope is cached (a refused one costs no memory after its answer).
         Recheck (off by default): only evicts a tx whose ``seq`` a committed block used."""
         try:
-            if len(req.tx) > MAX_TX_BYTES:
-                raise TxRejected("TX_TOO_LARGE", f"envelope is {len(req.tx)} bytes; the limit is {MAX_TX_BYTES}")
-            recheck = req.type == m.CHECK_TX_RECHECK
-            tx = self._tx(req.tx, trusted=recheck)
+            raw = req.tx
+            if len(raw) > MAX_TX_BYTES:
+                raise TxRejected("TX_TOO_LARGE", f"envelope is {len(raw)} bytes; the limit is {MAX_TX_BYTES}")
+            h = hashlib.sha256(raw).digest()
+            hit = self._verified.get(h)
+            fetched = self.prefetched.pop(h, None)
+            if isinstance(fetched, AnjuError):
+                raise fetched
+            verified = hit is not None or fetched is not None
+            tx = hit[0] if hit is not None else fetched if fetched is not None else parse(raw)
             ex = self.executor
             signer = tx.signer
             committed = ex.committed_seq(signer)
-            if recheck:
+            if req.type == m.CHECK_TX_RECHECK:  # admitted (so verified) before
                 if tx.seq <= committed:
                     raise TxRejected("SEQ_REUSED", f"seq {tx.seq} was used by a committed block", seq=tx.seq)
                 return m.check_tx(m.TxResult(OK, data=tx.txid.encode()))
             admitted = self._mempool_seq.get(signer)
             if admitted is not None and time.monotonic() - admitted[1] > MEMPOOL_SEQ_TTL_S:
                 admitted = None  # its tx never reached a block: dropped by the mempool
-            ex.check_seq(tx, max(committed, admitted[0] if admitted is not None else 0))
+            ex.check_seq(tx, max(committed, admitted[0] if admitted is not None else 0))  # chain, then seq
+            if tx.seq - committed > MAX_SEQ_AHEAD:
+                raise Overloaded(
+                    "MEMPOOL_FULL",
+                    f"this signer has {MAX_SEQ_AHEAD} transactions waiting for a block (its committed seq is "
+                    f"{committed}); submit seq {tx.seq} once earlier ones are committed",
+                    retry_after=1,
+                    committed_seq=committed,
+                    seq=tx.seq,
+                )
+            if not verified:
+                verify_sigs(tx)
             if tx.seq == committed + 1:  # nothing of this signer ahead of it: check the rules too
                 err = ex.simulate(ex.last.time, [tx])[0]
                 if err is not None:
                     raise err
             self._mempool_seq[signer] = (tx.seq, time.monotonic())
+            self._cache(h, tx, len(raw))
             return m.check_tx(m.TxResult(OK, data=tx.txid.encode()))
         except AnjuError as exc:
             return m.check_tx(_result(exc))

@@ -4,19 +4,27 @@ After Commit a member signs the checkpoint note (C2SP signed-note, key name
 ``<chain id>/<member>``) and pushes its signature line to every other member over a small HTTP
 side channel; members also pull signatures they miss (after a restart, a partition). A signature
 is kept only if it verifies, with that member's published key, over *this* member's checkpoint
-text for the height: a member whose state diverged signs a different text, its signature fails,
-and the divergence is recorded as evidence. Once ``threshold`` distinct members have signed, the
-note with all known signature lines (in member order) replaces the block's stored note.
+text for the height; one that does not is dropped (anyone can POST). A member sends its checkpoint
+text with its signature: a signature that verifies over a *different* checkpoint text for the same
+height is evidence that the member's state diverged, and is recorded. (A member that sends no text,
+or a text its signature does not verify over, is never recorded as divergent.) Once ``threshold``
+distinct members have signed, the note with all known signature lines (in member order) replaces
+the block's stored note.
 
 HTTP (JSON unless noted), served on the member's cosign address:
 
-    POST /cosig              {"height", "name", "sig": base64(key id ‖ signature)}
-    GET  /cosig/{height}     this member's own signature for that height
+    POST /cosig              {"height", "name", "sig": base64(key id ‖ signature), "text"?: checkpoint text}
+    GET  /cosig/{height}     this member's own signature for that height (and its "text")
     GET  /checkpoint[/{h}]   the stored note (text/plain), cosigned once it reaches the threshold
     GET  /status             height, app hash, cosigned height, divergent members
     GET  /blocks?from=h      recent heights: tx ids (committed; refused at execution, with their
                              error), committed and cosigned times (benchmarks)
     GET  /refused?from=h     recent heights with only their refused txs (the member API)
+
+/blocks and /refused answer one page (at most PAGE_BLOCKS heights, and no more heights after one
+that brings the tx ids to PAGE_TXIDS): ask again from the last height + 1 until a page is empty
+(:func:`recent_rows`). A request body is at most MAX_BODY bytes; a request takes at most
+REQUEST_TIMEOUT seconds.
 """
 
 from __future__ import annotations
@@ -48,6 +56,12 @@ SCAN_BACK = 2_000
 PULL_BATCH = 64
 PULL_INTERVAL = 0.5
 HTTP_TIMEOUT = 2.0
+EARLY_AHEAD = 64  # signatures kept for heights this member has not stored yet: at most this far ahead
+MAX_BODY = 16 * 1024  # a request body past this is answered 413 unread
+REQUEST_TIMEOUT = 5.0  # a whole request (head, body, answer) must be done within this
+PAGE_BLOCKS = 500  # /blocks and /refused answer at most this many heights ...
+PAGE_TXIDS = 20_000  # ... and stop after the height that reaches this many tx ids (always one height)
+MAX_TEXT = 4096  # a checkpoint text sent with a signature (evidence): at most this long
 
 
 def threshold_for(n: int) -> int:
@@ -72,7 +86,8 @@ class Cosigner:
         self._texts: dict[int, str] = {}  # heights below the threshold -> checkpoint text
         self._sigs: dict[int, dict[str, Signature]] = {}
         self._known: collections.OrderedDict[int, str] = collections.OrderedDict()  # recent texts, for evidence
-        self._early: dict[int, dict[str, Signature]] = collections.defaultdict(dict)
+        # height -> member -> (signature, the checkpoint text sent with it), for heights not stored yet
+        self._early: dict[int, dict[str, tuple[Signature, str | None]]] = collections.defaultdict(dict)
         self.divergent: dict[str, dict[str, Any]] = {}
         self.cosigned_height = 0
         self.recent: collections.OrderedDict[int, dict[str, Any]] = collections.OrderedDict()
@@ -101,8 +116,9 @@ class Cosigner:
         """Called at Commit, before the block is stored: send our signature to the others now.
 
         (They keep a signature for a height they have not stored yet until they have.)"""
-        own = next(s for s in parse_note(note_text).signatures if s.name == self.me)
-        msg = orjson.dumps({"height": h, "name": own.name, "sig": base64.b64encode(own.key_id + own.sig).decode()})
+        note = parse_note(note_text)
+        own = next(s for s in note.signatures if s.name == self.me)
+        msg = orjson.dumps(_sig_json(h, own, note.text))
         for peer in self.peers:
             self._spawn(_post(peer.cosign_url + "/cosig", msg))
 
@@ -126,8 +142,10 @@ class Cosigner:
         }
         while len(self.recent) > RECENT:
             self.recent.popitem(last=False)
-        for sig in self._early.pop(h, {}).values():
-            self._accept(h, sig, store=False)
+        for sig, text in self._early.pop(h, {}).values():
+            self._accept(h, sig, text, store=False)
+        for old in [k for k in self._early if k < h]:  # (none normally: each height's are taken above)
+            del self._early[old]
         self._maybe_store(h)
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
@@ -139,33 +157,52 @@ class Cosigner:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _accept(self, h: int, sig: Signature, *, store: bool = True) -> bool:
-        """Keep ``sig`` for height ``h`` if it verifies over our text; record divergence if not."""
+    def _accept(self, h: int, sig: Signature, their_text: str | None = None, *, store: bool = True) -> bool:
+        """Keep ``sig`` for height ``h`` if it verifies over our text. One that does not is dropped;
+        it is evidence of divergence only if it verifies over ``their_text``, the member's own
+        checkpoint for ``h``, and that differs from ours (:meth:`_mismatch`)."""
         v = self.verifiers.get(sig.name)
         if v is None or sig.key_id != v.key_id:
             return False
         text = self._texts.get(h)
         if text is None:
-            if h > self.app.last.height:
-                if len(self._early) < 10_000:
-                    self._early[h][sig.name] = sig
+            last = self.app.last.height
+            if h > last:
+                early = self._early
+                # The first one held for a member and height stays (a forged one cannot replace it;
+                # one that fails then is dropped and the member's is pulled).
+                if h <= last + EARLY_AHEAD and (h in early or len(early) < 2 * EARLY_AHEAD):
+                    early[h].setdefault(sig.name, (sig, their_text))
                 return False
             known = self._known.get(h)
             if known is not None and not v.verify(known.encode(), sig.sig):
-                self._diverged(sig.name, h, known)
+                self._mismatch(v, h, sig, known, their_text)
             return False  # already cosigned (or too old to matter)
         if not v.verify(text.encode(), sig.sig):
-            self._diverged(sig.name, h, text)
+            self._mismatch(v, h, sig, text, their_text)
             return False
         self._sigs[h][sig.name] = sig
         if store:
             self._maybe_store(h)
         return True
 
-    def _diverged(self, name: str, h: int, text: str) -> None:
+    def _mismatch(self, v: Verifier, h: int, sig: Signature, ours: str, theirs: str | None) -> None:
+        """``sig`` does not verify over our text for ``h``: divergence if it verifies over the
+        member's own checkpoint text for that height and chain (a different one), else dropped."""
+        if (
+            theirs is not None
+            and theirs != ours
+            and _checkpoint_at(theirs, self.cfg.chain_id, h)
+            and v.verify(theirs.encode(), sig.sig)
+        ):
+            self._diverged(sig.name, h, ours, theirs)
+            return
+        log.debug("dropping a signature by %s for height %d: it does not verify over our checkpoint", sig.name, h)
+
+    def _diverged(self, name: str, h: int, text: str, theirs: str) -> None:
         if name not in self.divergent:
             log.error("member %s signed a different checkpoint at height %d (app-hash mismatch)", name, h)
-            self.divergent[name] = {"height": h, "our_text": text}
+            self.divergent[name] = {"height": h, "our_text": text, "their_text": theirs}
 
     def _maybe_store(self, h: int) -> None:
         sigs = self._sigs[h]
@@ -209,7 +246,7 @@ class Cosigner:
                 if isinstance(doc, dict):
                     sig = _sig_from_json(doc)
                     if sig is not None and int(doc.get("height", -1)) == h:
-                        self._accept(h, sig)
+                        self._accept(h, sig, _text_from_json(doc))
 
     def _committed_at(self, h: int) -> float:
         r = self.recent.get(h)
@@ -220,9 +257,10 @@ class Cosigner:
         b = self.app.store.block(h)
         if b is None:
             return None
-        for s in parse_note(b.checkpoint).signatures:
+        note = parse_note(b.checkpoint)
+        for s in note.signatures:
             if s.name == self.me:
-                return {"height": h, "name": s.name, "sig": base64.b64encode(s.key_id + s.sig).decode()}
+                return _sig_json(h, s, note.text)
         return None
 
     def status(self) -> dict[str, Any]:
@@ -237,6 +275,23 @@ class Cosigner:
             "divergent": sorted(self.divergent),
         }
 
+    def page(self, start: int) -> list[dict[str, Any]]:
+        """The recent rows from height ``start`` on, one page (PAGE_BLOCKS heights, PAGE_TXIDS tx ids)."""
+        if not self.recent:
+            return []
+        first, last = next(iter(self.recent)), next(reversed(self.recent))
+        rows: list[dict[str, Any]] = []
+        txids = 0
+        for h in range(max(start, first), last + 1):  # recent heights are consecutive
+            r = self.recent.get(h)
+            if r is None:
+                continue
+            rows.append(r)
+            txids += len(r["txids"]) + len(r["refused"])
+            if len(rows) >= PAGE_BLOCKS or txids >= PAGE_TXIDS:
+                break
+        return rows
+
     async def handle(self, method: str, target: str, body: bytes) -> tuple[int, str, bytes]:
         url = urlsplit(target)
         parts = [p for p in url.path.split("/") if p]
@@ -245,7 +300,7 @@ class Cosigner:
             sig = _sig_from_json(doc)
             if sig is None:
                 return 400, "application/json", b'{"error":"bad signature"}'
-            ok = self._accept(int(doc["height"]), sig)
+            ok = self._accept(int(doc["height"]), sig, _text_from_json(doc))
             return 200, "application/json", orjson.dumps({"accepted": ok})
         if method != "GET":
             return 405, "text/plain", b"method not allowed\n"
@@ -259,14 +314,51 @@ class Cosigner:
         if parts == ["status"]:
             return 200, "application/json", orjson.dumps(self.status())
         if parts == ["blocks"]:
-            start = int(parse_qs(url.query).get("from", ["0"])[0])
-            rows = [r for h, r in self.recent.items() if h >= start]
+            rows = self.page(int(parse_qs(url.query).get("from", ["0"])[0]))
             return 200, "application/json", orjson.dumps(rows)
         if parts == ["refused"]:  # /blocks without the committed ids: what the member API polls
-            start = int(parse_qs(url.query).get("from", ["0"])[0])
-            rows = [{"height": h, "refused": r["refused"]} for h, r in self.recent.items() if h >= start]
-            return 200, "application/json", orjson.dumps(rows)
+            rows = self.page(int(parse_qs(url.query).get("from", ["0"])[0]))
+            return (
+                200,
+                "application/json",
+                orjson.dumps([{"height": r["height"], "refused": r["refused"]} for r in rows]),
+            )
         return 404, "text/plain", b"not found\n"
+
+
+def _sig_json(h: int, s: Signature, text: str) -> dict[str, Any]:
+    """A member's signature for height ``h`` on the wire, with the checkpoint text it signed."""
+    return {"height": h, "name": s.name, "sig": base64.b64encode(s.key_id + s.sig).decode(), "text": text}
+
+
+def _text_from_json(doc: Any) -> str | None:
+    """The checkpoint text sent with a signature, if any (members before it was added send none)."""
+    text = doc.get("text") if isinstance(doc, dict) else None
+    return text if isinstance(text, str) and len(text) <= MAX_TEXT else None
+
+
+def _checkpoint_at(text: str, chain_id: str, h: int) -> bool:
+    """``text`` is a checkpoint of this chain for height ``h`` (evidence must be about that height)."""
+    try:
+        cp = Checkpoint.from_text(text)
+    except (AnjuError, ValueError):
+        return False
+    return cp.origin == chain_id and cp.height == h
+
+
+def recent_rows(
+    get: Callable[[int], list[dict[str, Any]]], start: int, stop: int | None = None
+) -> list[dict[str, Any]]:
+    """All rows of a paged /blocks or /refused from height ``start`` (up to ``stop``, if given):
+    ``get(h)`` reads the page from ``h``; pages are read until one is empty or reaches ``stop``."""
+    out: list[dict[str, Any]] = []
+    while stop is None or start <= stop:
+        rows = get(start)
+        if not rows:
+            break
+        out.extend(rows)
+        start = max(int(r["height"]) for r in rows) + 1
+    return out
 
 
 def _sig_from_json(doc: Any) -> Signature | None:
@@ -322,28 +414,37 @@ Handler = Callable[[str, str, bytes], Awaitable[tuple[int, str, bytes]]]
 
 
 async def serve_http(handler: Handler, host: str, port: int) -> asyncio.Server:
-    async def on_conn(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HTTP_TIMEOUT)
-            lines = head.decode("latin-1").split("\r\n")
-            method, target, _ = lines[0].split(" ", 2)
-            length = 0
-            for line in lines[1:]:
-                k, _, v = line.partition(":")
-                if k.strip().lower() == "content-length":
-                    length = int(v.strip())
+    """Serve ``handler``: one request per connection, its body at most MAX_BODY bytes (else 413,
+    unread), the whole exchange within REQUEST_TIMEOUT (else the connection is closed)."""
+
+    async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")  # at most the reader's limit (64 KiB)
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, _ = lines[0].split(" ", 2)
+        length = 0
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            if k.strip().lower() == "content-length":
+                length = int(v.strip())
+        if length < 0 or length > MAX_BODY:
+            status, ctype, out = 413, "text/plain", f"a request body is at most {MAX_BODY} bytes\n".encode()
+        else:
             body = await reader.readexactly(length) if length else b""
             try:
                 status, ctype, out = await handler(method, target, body)
-            except (AnjuError, ValueError, KeyError) as exc:
+            except (AnjuError, ValueError, KeyError, TypeError) as exc:
                 status, ctype, out = 400, "text/plain", f"{exc}\n".encode()
-            writer.write(
-                f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {len(out)}\r\n"
-                f"Connection: close\r\n\r\n".encode()
-                + out
-            )
-            await writer.drain()
-        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError):
+        writer.write(
+            f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {len(out)}\r\n"
+            f"Connection: close\r\n\r\n".encode()
+            + out
+        )
+        await writer.drain()
+
+    async def on_conn(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await asyncio.wait_for(exchange(reader, writer), REQUEST_TIMEOUT)
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ValueError):
             pass
         finally:
             writer.close()

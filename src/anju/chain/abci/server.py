@@ -81,10 +81,11 @@ def _split(msg: bytes) -> Request:
 
 
 async def _prefetch(app: AbciApp, pool: Verifier | None, reqs: list[Request]) -> None:
-    """Verify the signatures of the new CheckTx requests in ``msgs`` in the verifier processes.
+    """Verify the signatures of the new CheckTx requests in ``reqs`` in the verifier processes.
 
-    Only the cache is filled (by envelope hash): the requests are then answered in order on the
-    event loop, so the order CometBFT relies on is kept and the loop is free meanwhile."""
+    The results wait in :attr:`AbciApp.prefetched` (by envelope hash) for the requests, which are
+    then answered in order on the event loop, so the order CometBFT relies on is kept and the loop
+    is free meanwhile; CheckTx caches only the envelopes it admits."""
     if pool is None:
         return
     raws: list[bytes] = []
@@ -92,7 +93,12 @@ async def _prefetch(app: AbciApp, pool: Verifier | None, reqs: list[Request]) ->
         if isinstance(req, m.CheckTx) and req.type == m.CHECK_TX_NEW and not app.is_verified(req.tx):
             raws.append(req.tx)
     if len(raws) >= PREFETCH_MIN:
-        await pool.verify(app, raws)
+        try:
+            await pool.verify(app, raws)
+        except Exception:  # a broken pool (a worker died): CheckTx verifies these inline; new workers
+            log.exception("the verifier processes failed; verifying inline and starting new ones")
+            app.prefetched.clear()
+            pool.restart()
 
 
 class Verifier:
@@ -113,6 +119,14 @@ class Verifier:
         results = await asyncio.gather(*(loop.run_in_executor(self.pool, verify_chunk, ch) for ch in chunks))
         for ch, res in zip(chunks, results, strict=True):
             app.remember(ch, res)
+
+    def restart(self) -> None:
+        """Replace the pool (after one of its processes died: a broken pool stays broken)."""
+        from concurrent.futures import ProcessPoolExecutor
+
+        old = self.pool
+        self.pool = ProcessPoolExecutor(self.workers)
+        old.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         self.pool.shutdown(cancel_futures=True)
@@ -158,6 +172,7 @@ async def _connection(
                 except Exception as exc:
                     log.exception("ABCI request failed")
                     out.append(frame(m.exception(f"{type(exc).__name__}: {exc}")))
+            app.prefetched.clear()  # each CheckTx took its own; nothing outlives the batch
             writer.write(b"".join(out))
             await writer.drain()
     except (ConnectionError, WireError) as exc:

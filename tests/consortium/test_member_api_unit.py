@@ -1,0 +1,136 @@
+"""The member API's submission path against stand-in CometBFT RPC servers (no CometBFT)."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from anju.chain.executor import canonical_genesis
+from anju.chain.node import DB_NAME, GENESIS_NAME, KEY_NAME, write_genesis
+from anju.cli.member_api import MemberNode
+from anju.crypto import jcs
+from anju.crypto.keys import SigningKey
+from anju.crypto.tx import Tx, parse, sign
+from anju.errors import AnjuError
+from anju.ledger.store import Store
+
+CHAIN = "unit-chain"
+
+
+@pytest.fixture()
+def data(tmp_path: Path) -> Path:
+    d = tmp_path / "anju"
+    d.mkdir()
+    doc: dict[str, object] = {"chain_id": CHAIN, "app": "kv", "time": "2026-01-01T00:00:00.000Z", "params": {}}
+    (d / GENESIS_NAME).write_bytes(canonical_genesis(doc) + b"\n")
+    key = SigningKey.generate()
+    (d / KEY_NAME).write_bytes(orjson.dumps({"ed25519_seed": key.seed.hex(), "public_key": key.public_hex}))
+    store = Store(d / DB_NAME)
+    write_genesis(store, doc, key)
+    store.close()
+    return d
+
+
+def _tx() -> Tx:
+    k = SigningKey.generate()
+    body = {"chain": CHAIN, "kind": "kv.put", "signer": k.public_hex, "seq": 1, "key": "a", "value": "v"}
+    return parse(jcs.canonicalize(sign(body, [k])))
+
+
+@contextlib.contextmanager
+def _rpc(delay: float, reply: bytes) -> Iterator[str]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            time.sleep(delay)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+OK_REPLY = orjson.dumps({"jsonrpc": "2.0", "id": 1, "result": {"code": 0, "data": "", "log": "", "hash": "00"}})
+
+
+def test_a_lost_answer_leaves_the_tx_pending_a_refused_connection_fails_it(data: Path) -> None:
+    """A read timeout after the request was sent: CometBFT may have admitted the tx, so it waits
+    for its block (or TIMEOUT), its TTL clock started; it used to fail at once with SHUTTING_DOWN and
+    be forgotten (a retry then got DUPLICATE_TX while it committed). A connection refused: the
+    request was never sent, the tx fails at once."""
+    with _rpc(1.0, OK_REPLY) as url:
+        node = MemberNode(data, url)
+        node._client = httpx.Client(timeout=0.3)
+        try:
+            tx = _tx()
+            (fut,) = node.submit_parsed([tx])
+            deadline = time.monotonic() + 5
+            while tx.txid not in node._since and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not fut.done() and tx.txid in node._pending and tx.txid in node._since
+        finally:
+            node.stop()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+    node = MemberNode(data, f"http://127.0.0.1:{port}")
+    try:
+        tx = _tx()
+        (fut,) = node.submit_parsed([tx])
+        exc = fut.exception(timeout=5)
+        assert isinstance(exc, AnjuError) and exc.code == "SHUTTING_DOWN"
+        assert tx.txid not in node._pending and tx.txid not in node._since
+    finally:
+        node.stop()
+
+
+def test_a_reply_that_is_not_json_rpc_settles_the_future(data: Path) -> None:
+    with _rpc(0.0, b"<html>bad gateway</html>") as url:
+        node = MemberNode(data, url)
+        try:
+            tx = _tx()
+            (fut,) = node.submit_parsed([tx])
+            exc = fut.exception(timeout=5)  # it stayed unresolved: the client waited forever
+            assert isinstance(exc, AnjuError) and "JSON-RPC" in exc.message
+            assert tx.txid not in node._pending
+        finally:
+            node.stop()
+
+
+def test_the_follower_reads_a_height_again_if_reading_it_failed(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    node = MemberNode(data, "http://127.0.0.1:9")
+    try:
+        node._seen = -1  # block 0 (the genesis) is still to be read
+        calls: list[int] = []
+
+        def committed(h: int) -> None:
+            calls.append(h)
+            if len(calls) == 1:
+                raise OSError("database is locked")
+
+        monkeypatch.setattr(node, "_committed", committed)
+        node.start()
+        deadline = time.monotonic() + 5
+        while node._seen < 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert calls == [0, 0] and node._seen == 0  # the failed height 0 was read again
+    finally:
+        node.stop()
