@@ -50,6 +50,10 @@ CODES: dict[str, tuple[int, str]] = {
         "the node's signing key (node.key) is not the key its ledger publishes (meta verifier_key): "
         "the node refuses to start rather than sign blocks no verifier accepts",
     ),
+    "DATA_DIR_IN_USE": (
+        500,
+        "another process runs a node on this data directory (it holds DATA/ledger.lock): one writer per directory",
+    ),
     "STORE_FORMAT": (
         500,
         "the data directory was written in a storage format, or with genesis parameters (such as a rules edition), "

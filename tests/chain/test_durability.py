@@ -72,7 +72,7 @@ def test_kill_9_loses_nothing_acknowledged(kv_data: Path) -> None:
         # The restarted node opens (roots on disk match their block) and keeps going.
         node = Node(kv_data, verify_workers=0)
         assert node.executor.last == after
-        node.store.close()
+        node.stop()  # lets go of the data directory for the next round's process
     assert total_acked > 0, "the load never got a transaction committed"
     summary = verify_data(kv_data, workers=1)
     assert summary.ok, summary.error

@@ -554,7 +554,7 @@ def build_registry(
         if pending:
             commit()
     finally:
-        node.store.close()
+        node.close()
     return {
         "listings": listings,
         "owners": owners,

@@ -173,7 +173,7 @@ def build(
                 pending.extend(rest)
         if pending:
             commit(day)
-    node.store.close()
+    node.close()
     keyed.sort(key=lambda x: x[0])
     mix = [raw for _, raw in keyed]
     if stories is not None:
@@ -199,7 +199,7 @@ def profile_sequencer(data: Path, raws: list[bytes], *, block: int = 4000, top: 
             raise RuntimeError(f"profile: refused {next(r for r in results if r is not None)!r}")
     prof.disable()
     cpu, wall = time.thread_time() - cpu0, time.perf_counter() - t0
-    node.store.close()
+    node.close()
     s = io.StringIO()
     stats = pstats.Stats(prof, stream=s)
     stats.sort_stats("tottime").print_stats(top)
@@ -230,7 +230,7 @@ def sequencer_cpu(data: Path, raws: list[bytes], *, block: int = 4000) -> dict[s
         spent["deliver"] += c1 - c0
         spent["seal"] += c2 - c1
         spent["commit"] += c3 - c2
-    node.store.close()
+    node.close()
     out = {k: round(v / len(txs) * 1e6, 1) for k, v in spent.items()}
     out["total"] = round(sum(spent.values()) / len(txs) * 1e6, 1)
     return out

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import fcntl
 import gc
 import logging
 import os
@@ -49,6 +50,9 @@ from anju.registry.port import Event
 DB_NAME = "ledger.db"
 GENESIS_NAME = "genesis.json"
 KEY_NAME = "node.key"
+LOCK_NAME = "ledger.lock"
+LOCK_WAIT_S = 2.0
+"""How long a node waits for another process to let go of its data directory (one stopping)."""
 log = logging.getLogger("anju.node")
 WRITE_QUEUE = 16
 """Sealed blocks that may wait for the writer before the sequencer pauses."""
@@ -198,6 +202,37 @@ def open_executor(data: Path, store: Store | None = None) -> Executor:
     return Executor(store, machine, doc["chain_id"])
 
 
+class DataLock:
+    """The one writing process of a data directory: an exclusive POSIX record lock (``lockf``) on
+    ``DATA/ledger.lock`` held while a node (or a consortium member's ABCI application) runs on it.
+    A node of another process on the same directory is refused at start (``DATA_DIR_IN_USE``)
+    instead of racing the first one's writes. The lock belongs to the process: forked children
+    (verifier pools, which outlive a killed parent) do not inherit it, and it is gone the moment the
+    process dies, so a node restarted after ``kill -9`` starts at once."""
+
+    def __init__(self, data: Path, wait: float | None = None) -> None:
+        self.path = Path(data) / LOCK_NAME
+        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + (LOCK_WAIT_S if wait is None else wait)
+        while True:
+            try:
+                fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except OSError:  # EAGAIN / EACCES: another process holds it
+                if time.monotonic() >= deadline:
+                    self.release()
+                    raise StorageCorrupt(
+                        "DATA_DIR_IN_USE",
+                        f"another process runs a node on {Path(data)} (it holds {self.path}); stop it first",
+                    ) from None
+                time.sleep(0.1)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
+
+
 # -- the running node --------------------------------------------------------------------------------
 class Node:
     """A running embedded node over one data directory."""
@@ -214,13 +249,18 @@ class Node:
         writer_process: bool | None = None,
     ) -> None:
         self.data = Path(data)
-        self.store = Store(self.data / DB_NAME)
-        self.executor = open_executor(self.data, self.store)
-        self.key = read_node_key(self.data)
-        self.chain_id = self.executor.chain_id
-        self.key_name = self.chain_id
-        self.verifier_key = vkey_of(self.key_name, self.key.public)
-        self._check_key()
+        self._lock = DataLock(self.data)
+        try:
+            self.store = Store(self.data / DB_NAME)
+            self.executor = open_executor(self.data, self.store)
+            self.key = read_node_key(self.data)
+            self.chain_id = self.executor.chain_id
+            self.key_name = self.chain_id
+            self.verifier_key = vkey_of(self.key_name, self.key.public)
+            self._check_key()
+        except BaseException:
+            self._lock.release()
+            raise
         self.block_interval = block_interval
         self.max_block_txs = max_block_txs
         self.mempool_limit = mempool_limit
@@ -313,7 +353,13 @@ class Node:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        self.close()
+
+    def close(self) -> None:
+        """Close the store and let go of the data directory: what :meth:`stop` ends with, and all a
+        node that was never started needs (a builder that only calls :meth:`commit_block`)."""
         self.store.close()
+        self._lock.release()
 
     def __enter__(self) -> Node:
         return self.start()

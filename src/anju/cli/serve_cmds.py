@@ -199,7 +199,7 @@ def build_demo(
                 rejected += sum(r is not None for r in results)
                 bar.update(task, advance=1, txs=txs)
     finally:
-        node.store.close()
+        node.close()
     manifest = {
         "chain_id": demo.chain,
         "seed": seed,

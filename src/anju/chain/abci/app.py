@@ -35,7 +35,7 @@ from anju.chain.abci import messages as m
 from anju.chain.abci.codes import OK, OTHER_CODE, abci_code
 from anju.chain.abci.wire import uvarint
 from anju.chain.executor import Executor, Sealed, canonical_genesis
-from anju.chain.node import DB_NAME, open_executor, read_node_key
+from anju.chain.node import DB_NAME, DataLock, open_executor, read_node_key
 from anju.crypto.tx import MAX_TX_BYTES, Tx, parse, parse_and_verify, verify_sigs
 from anju.errors import AnjuError, Overloaded, StorageCorrupt, TxRejected
 from anju.ledger.checkpoint import Checkpoint
@@ -123,8 +123,13 @@ class AbciApp:
 
     def __init__(self, data: Path, on_commit: Callable[[BlockRecord, Checkpoint, Sealed], None] | None = None) -> None:
         self.data = Path(data)
-        self.store = Store(self.data / DB_NAME)
-        self.executor: Executor = open_executor(self.data, self.store)
+        self._lock = DataLock(self.data)  # one writer per data directory (a second member on it is refused)
+        try:
+            self.store = Store(self.data / DB_NAME)
+            self.executor: Executor = open_executor(self.data, self.store)
+        except BaseException:
+            self._lock.release()
+            raise
         self.executor.undoable = True
         self.chain_id = self.executor.chain_id
         self.key = read_node_key(self.data)
@@ -215,6 +220,7 @@ class AbciApp:
             self.settle()
         finally:
             self.store.close()
+            self._lock.release()
 
     # -- helpers ----------------------------------------------------------------------------------
     def warm(self) -> None:
