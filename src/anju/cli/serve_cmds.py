@@ -39,9 +39,14 @@ def _serve(
     from anju.api.app import create_app
     from anju.api.http import UVICORN_HTTP
     from anju.chain.node import Node
+    from anju.errors import StorageCorrupt
     from anju.web.portal import mount_web
 
-    node = Node(data) if mempool is None else Node(data, mempool_limit=mempool)
+    try:
+        node = Node(data) if mempool is None else Node(data, mempool_limit=mempool)
+    except StorageCorrupt as exc:  # in use by another node, a wrong key, a format this build cannot run
+        console.print(f"[red]cannot serve {data}: {exc.code}: {exc.message}[/red]")
+        raise typer.Exit(1) from None
     api = create_app(node, settings)
     web: dict[str, Any] = {} if max_sessions is None else {"max_sessions": max_sessions}
     mount_web(api, node, data_dir=data, public_url=public_url, **web)  # the portal at /, on the API's services
