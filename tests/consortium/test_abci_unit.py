@@ -603,3 +603,35 @@ def test_a_broken_verifier_pool_falls_back_inline_and_is_replaced(member: tuple[
     finally:
         pool.close()
         app.close()
+
+
+def test_a_registry_member_makes_the_api_indexes_itself_before_consensus_starts(tmp_path: Path) -> None:
+    """The ABCI application, the member's one writer, creates the member API's query indexes when it
+    opens (the API then finds them made); a kv member gets none. ``anju verify`` accepts them."""
+    import sqlite3
+
+    from anju.chain.node import init_ledger
+    from anju.chain.verify import verify_data
+    from anju.ledger.store import REGISTRY_INDEXES
+    from anju.registry.machine import genesis_params
+
+    data = init_ledger(
+        tmp_path / "reg", chain_id=CHAIN, app="anju-registry", params=genesis_params(SigningKey.generate().public_hex)
+    )
+    names = {sql.split(" IF NOT EXISTS ")[1].split()[0] for sql in REGISTRY_INDEXES}
+
+    def indexes(path: Path) -> set[str]:
+        db = sqlite3.connect(path / DB_NAME)
+        try:
+            return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        finally:
+            db.close()
+
+    assert not names & indexes(data)
+    app = AbciApp(data)
+    app.close()
+    assert names <= indexes(data)
+    assert verify_data(data, workers=1).ok
+    kv = init_ledger(tmp_path / "kv", chain_id=CHAIN, app="kv")
+    AbciApp(kv).close()
+    assert not names & indexes(kv)

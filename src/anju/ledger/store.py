@@ -392,6 +392,15 @@ class Store:
         row = self._conn().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return None if row is None else bytes(row[0])
 
+    def create_indexes(self, statements: Sequence[str] = REGISTRY_INDEXES) -> None:
+        """Create (if absent) the given indexes on this store, from its writer: a consortium member's
+        ABCI application does it at start, before CometBFT connects, so that the member API's own
+        ``ensure_indexes`` finds them made instead of building them beside a writing process."""
+        with self._write_lock:
+            c = self._conn()
+            for sql in statements:
+                c.execute(sql)
+
     def set_meta(self, items: dict[str, bytes]) -> None:
         with self._write_lock:
             c = self._conn()

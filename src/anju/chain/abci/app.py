@@ -127,6 +127,11 @@ class AbciApp:
         try:
             self.store = Store(self.data / DB_NAME)
             self.executor: Executor = open_executor(self.data, self.store)
+            if getattr(self.executor.machine, "name", "") == "anju-registry":
+                # the member API's query indexes, made here by the one writer before CometBFT
+                # connects (built by the API process beside a writing one, a large ledger's first
+                # index could hold the write lock past this process's busy timeout)
+                self.store.create_indexes()
         except BaseException:
             self._lock.release()
             raise
