@@ -379,6 +379,12 @@ def test_notice_dispute_and_report_forms_reach_the_ledger(tmp_path: Path) -> Non
         assert {"dispute.opened", "report.filed", "lease.terminated"} <= set(kinds), kinds
         lease_rec = client.get(f"/api/v1/leases/{lease}").json()
         assert lease_rec["value"]["ends_on"] == add_days(today, 70), lease_rec["value"]
+        # the lease page says its end is set (not only its phase) and offers no second termination
+        page = client.get(f"/lease/{lease}", params={"lang": "en"}).text
+        assert 's-upcoming">upcoming' in page and 's-ending">ending' in page  # it starts later; its end is set
+        shown = page[page.index('id="termination"') :]
+        assert shown.startswith(f'id="termination">by notice · last day {add_days(today, 70)}'), shown[:200]
+        assert 'action="/act/lease.terminate' not in page
 
 
 def test_a_registration_shows_the_leases_phase_not_its_stored_status(tmp_path: Path) -> None:

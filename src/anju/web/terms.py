@@ -42,6 +42,8 @@ REASONS = (
     N_("fake"),
     N_("party_suspended"),
 )
+# How a lease ended early (its record's termination.mode), and the badge of a lease whose end is set.
+TERMINATION = (N_("mutual"), N_("notice"), N_("parent_ended"), N_("ending"))
 DEPOSIT = (N_("none"), N_("lodged"), N_("held"), N_("returned"), N_("accepted"), N_("disputed"), N_("decided"))
 PAYMENTS = (N_("rent"), N_("deposit"))
 SUBJECTS = (N_("condition"), N_("termination"), N_("other"))
