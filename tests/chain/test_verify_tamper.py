@@ -225,6 +225,13 @@ def test_a_member_ledger_accepts_cosignatures_of_known_members_only(ledger: Path
     assert not s.ok and s.error_height == 5, s.error
 
 
+def test_a_member_ledger_copied_without_its_consortium_file_says_what_is_missing(ledger: Path, tmp_path: Path) -> None:
+    copy = _copy(ledger, tmp_path)
+    _note_edit(copy, 3, lambda n: add_signature(n, "anju-test-1/m1", SigningKey(bytes([7]) * 32)))
+    s = verify_data(copy, workers=1)
+    assert not s.ok and s.error_height == 3 and "consortium.json" in str(s.error), s.error
+
+
 def test_a_live_ledger_is_verified_as_of_one_moment(ledger: Path, tmp_path: Path) -> None:
     copy = _copy(ledger, tmp_path)
     stop = threading.Event()

@@ -437,8 +437,14 @@ def _check_note(
         who = (sig.name, sig.key_id)
         signer = known.get(who)
         if signer is None:
+            hint = (
+                " (a consortium member's notes carry the other members' cosignatures: put the member's "
+                f"{MEMBER_FILE} in the data directory so that they are checked too)"
+                if len(signers) == 1
+                else ""
+            )
             raise Failure(
-                h, f"checkpoint of block {h} does not verify: a signature line by an unknown key {sig.name!r}"
+                h, f"checkpoint of block {h} does not verify: a signature line by an unknown key {sig.name!r}{hint}"
             )
         if who in seen:
             raise Failure(h, f"checkpoint of block {h} does not verify: it repeats a signature by {sig.name!r}")
