@@ -326,3 +326,34 @@ def test_one_node_per_data_directory(kv_data: Path, monkeypatch: pytest.MonkeyPa
         holder.wait()
     with Node(kv_data, verify_workers=0) as node:
         node.submit(kv_put(SigningKey(b"\x05" * 32), 1, "k", "v")).result(timeout=30)
+
+
+def test_a_second_node_object_of_the_same_process_does_not_drop_the_lock(
+    kv_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POSIX locks never conflict inside a process and closing any descriptor of the file drops them
+    all: a second node object on the directory (allowed) shares the first's hold, and closing it
+    leaves another process still refused until the last one lets go."""
+    import subprocess
+    import sys
+
+    from anju.chain import node as node_mod
+
+    monkeypatch.setattr(node_mod, "LOCK_WAIT_S", 0.2)
+    probe = [
+        sys.executable, "-c",
+        "import sys\nfrom anju.chain.node import DataLock\nfrom anju.errors import StorageCorrupt\n"
+        "try:\n    DataLock(sys.argv[1], wait=0.1)\nexcept StorageCorrupt as e:\n    print(e.code)\nelse:\n    print('free')",
+        str(kv_data),
+    ]  # fmt: skip
+
+    def other_process_sees() -> str:
+        return subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
+
+    first = Node(kv_data, verify_workers=0)
+    second = Node(kv_data, verify_workers=0)
+    assert other_process_sees() == "DATA_DIR_IN_USE"
+    second.close()
+    assert other_process_sees() == "DATA_DIR_IN_USE"  # the first still holds it
+    first.close()
+    assert other_process_sees() == "free"

@@ -30,7 +30,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -208,29 +208,63 @@ class DataLock:
     A node of another process on the same directory is refused at start (``DATA_DIR_IN_USE``)
     instead of racing the first one's writes. The lock belongs to the process: forked children
     (verifier pools, which outlive a killed parent) do not inherit it, and it is gone the moment the
-    process dies, so a node restarted after ``kill -9`` starts at once."""
+    process dies, so a node restarted after ``kill -9`` starts at once.
+
+    Within one process the lock is counted: POSIX locks never conflict inside a process, and closing
+    *any* descriptor of the file drops them all, so every holder in this process shares one
+    descriptor, closed when the last one lets go (a second node object of the same process on the
+    directory is allowed, as before; it no longer drops the first one's lock when it closes).
+    Not covered: a killed node's block-writer children, which can outlive it for their last write
+    (a node started then fails on its first block instead: nothing acknowledged is lost)."""
+
+    _held: ClassVar[dict[tuple[int, int], list[int]]] = {}  # (device, inode) -> [descriptor, holders]
+    _table_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, data: Path, wait: float | None = None) -> None:
         self.path = Path(data) / LOCK_NAME
-        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + (LOCK_WAIT_S if wait is None else wait)
-        while True:
+        self._key: tuple[int, int] | None = None
+        # All under the table's lock: no thread of this process may open (and so, on closing, drop)
+        # another descriptor of a lock file this process holds.
+        with DataLock._table_lock:
             try:
-                fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                st = os.stat(self.path)
+                entry = DataLock._held.get((st.st_dev, st.st_ino))
+            except FileNotFoundError:
+                entry = None
+            if entry is not None:  # this process holds it already: one more holder of its descriptor
+                entry[1] += 1
+                self._key = (st.st_dev, st.st_ino)
                 return
-            except OSError:  # EAGAIN / EACCES: another process holds it
-                if time.monotonic() >= deadline:
-                    self.release()
-                    raise StorageCorrupt(
-                        "DATA_DIR_IN_USE",
-                        f"another process runs a node on {Path(data)} (it holds {self.path}); stop it first",
-                    ) from None
-                time.sleep(0.1)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            deadline = time.monotonic() + (LOCK_WAIT_S if wait is None else wait)
+            while True:
+                try:
+                    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError:  # EAGAIN / EACCES: another process holds it
+                    if time.monotonic() >= deadline:
+                        os.close(fd)
+                        raise StorageCorrupt(
+                            "DATA_DIR_IN_USE",
+                            f"another process runs a node on {Path(data)} (it holds {self.path}); stop it first",
+                        ) from None
+                    time.sleep(0.1)
+            st = os.fstat(fd)
+            self._key = (st.st_dev, st.st_ino)
+            DataLock._held[self._key] = [fd, 1]
 
     def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor drops the lock
-            self._fd = None
+        key, self._key = self._key, None
+        if key is None:
+            return
+        with DataLock._table_lock:
+            entry = DataLock._held.get(key)
+            if entry is None:
+                return
+            entry[1] -= 1
+            if entry[1] == 0:
+                del DataLock._held[key]
+                os.close(entry[0])  # the last holder in this process: the lock goes
 
 
 # -- the running node --------------------------------------------------------------------------------
