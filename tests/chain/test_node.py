@@ -357,3 +357,42 @@ def test_a_second_node_object_of_the_same_process_does_not_drop_the_lock(
     assert other_process_sees() == "DATA_DIR_IN_USE"  # the first still holds it
     first.close()
     assert other_process_sees() == "free"
+
+
+def test_a_killed_nodes_children_exit_with_it(kv_data: Path) -> None:
+    """kill -9 of the node alone (not its process group): its verifier, sealer and store children
+    notice and exit, instead of lingering for ever (a verifier waits on its queue; a block writer
+    could store a group nobody acknowledged after a restarted node had read the ledger)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    node = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from anju.chain.node import Node; "
+         "Node(sys.argv[1], verify_workers=2).start(); print('running', flush=True); time.sleep(120)", str(kv_data)],
+        stdout=subprocess.PIPE,
+    )  # fmt: skip
+    assert node.stdout is not None and node.stdout.readline().strip() == b"running"
+    children: list[int] = []
+    for task in os.listdir(f"/proc/{node.pid}/task"):
+        with open(f"/proc/{node.pid}/task/{task}/children") as f:
+            children += [int(p) for p in f.read().split()]
+    assert len(children) >= 4, children  # two verifiers, the sealer, the store
+    os.kill(node.pid, signal.SIGKILL)
+    node.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in children if alive(p)]
+    with Node(kv_data, verify_workers=0) as again:  # and a restarted node runs
+        again.submit(kv_put(SigningKey(b"\x06" * 32), 1, "k", "v")).result(timeout=30)

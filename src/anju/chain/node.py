@@ -214,8 +214,8 @@ class DataLock:
     *any* descriptor of the file drops them all, so every holder in this process shares one
     descriptor, closed when the last one lets go (a second node object of the same process on the
     directory is allowed, as before; it no longer drops the first one's lock when it closes).
-    Not covered: a killed node's block-writer children, which can outlive it for their last write
-    (a node started then fails on its first block instead: nothing acknowledged is lost)."""
+    A killed node's children notice within half a second and exit without storing anything more
+    (:func:`anju.chain.writer.exit_with_parent`)."""
 
     _held: ClassVar[dict[tuple[int, int], list[int]]] = {}  # (device, inode) -> [descriptor, holders]
     _table_lock: ClassVar[threading.Lock] = threading.Lock()

@@ -38,8 +38,11 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import pickle
 import signal
+import threading
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -100,6 +103,34 @@ def child_signals(*, keep_running: bool = False) -> None:
     not cut the node's graceful stop short."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN if keep_running else signal.SIG_DFL)
+    exit_with_parent()
+
+
+ORPHAN_CHECK_S = 0.5
+"""How often a child looks whether the node that forked it is still alive."""
+_parent: int | None = None
+
+
+def exit_with_parent() -> None:
+    """End this child soon after the node that forked it dies (``kill -9``): an orphaned verifier
+    would wait on its queue for ever, and an orphaned block writer could store a group the dead node
+    never acknowledged after a restarted node had read the ledger (its first block would then
+    fail). A daemon thread polls the parent pid; :func:`orphaned` lets a writer check just before
+    it commits."""
+    global _parent
+    _parent = os.getppid()
+
+    def watch() -> None:
+        while not orphaned():
+            time.sleep(ORPHAN_CHECK_S)
+        os._exit(0)  # the node is gone: nothing this child holds was acknowledged
+
+    threading.Thread(target=watch, name="anju-orphan-watch", daemon=True).start()
+
+
+def orphaned() -> bool:
+    """The node that forked this child has died (the child was handed to another parent)."""
+    return _parent is not None and os.getppid() != _parent
 
 
 def _seal_serve(path: str, inbox: Connection, hand: Connection, sealer: Sealer, others: list[Connection]) -> None:
@@ -155,6 +186,8 @@ def _store_serve(path: str, inbox: Connection, data: Connection, answers: Connec
                     BlockWrite(record, txs, tlog, state, changes, events)
                     for (record, changes), (txs, tlog, state, events) in zip(made, rest, strict=True)
                 ]
+                if orphaned():  # the node died: nobody will be told, and a restarted one may run
+                    return
                 store.write_blocks(blocks)
             except BaseException as exc:  # reported to the node, which stops
                 answers.send_bytes(f"error {type(exc).__name__}: {exc}".encode())
