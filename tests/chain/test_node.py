@@ -343,7 +343,8 @@ def test_a_second_node_object_of_the_same_process_does_not_drop_the_lock(
     probe = [
         sys.executable, "-c",
         "import sys\nfrom anju.chain.node import DataLock\nfrom anju.errors import StorageCorrupt\n"
-        "try:\n    DataLock(sys.argv[1], wait=0.1)\nexcept StorageCorrupt as e:\n    print(e.code)\nelse:\n    print('free')",
+        "try:\n    DataLock(sys.argv[1], wait=0.1)\nexcept StorageCorrupt as e:\n    print(e.code)\n"
+        "else:\n    print('free')",
         str(kv_data),
     ]  # fmt: skip
 

@@ -57,6 +57,7 @@ PULL_BATCH = 64
 PULL_INTERVAL = 0.5
 HTTP_TIMEOUT = 2.0
 EARLY_AHEAD = 64  # signatures kept for heights this member has not stored yet: at most this far ahead
+EARLY_CANDIDATES = 4  # early signatures kept per member and height (forged ones cannot crowd out one genuine)
 MAX_BODY = 16 * 1024  # a request body past this is answered 413 unread
 REQUEST_TIMEOUT = 5.0  # a whole request (head, body, answer) must be done within this
 PAGE_BLOCKS = 500  # /blocks and /refused answer at most this many heights ...
@@ -86,8 +87,9 @@ class Cosigner:
         self._texts: dict[int, str] = {}  # heights below the threshold -> checkpoint text
         self._sigs: dict[int, dict[str, Signature]] = {}
         self._known: collections.OrderedDict[int, str] = collections.OrderedDict()  # recent texts, for evidence
-        # height -> member -> (signature, the checkpoint text sent with it), for heights not stored yet
-        self._early: dict[int, dict[str, tuple[Signature, str | None]]] = collections.defaultdict(dict)
+        # height -> member -> up to EARLY_CANDIDATES (signature, the checkpoint text sent with it),
+        # for heights not stored yet: checked once the height is stored
+        self._early: dict[int, dict[str, list[tuple[Signature, str | None]]]] = collections.defaultdict(dict)
         self.divergent: dict[str, dict[str, Any]] = {}
         self.cosigned_height = 0
         self.recent: collections.OrderedDict[int, dict[str, Any]] = collections.OrderedDict()
@@ -142,8 +144,9 @@ class Cosigner:
         }
         while len(self.recent) > RECENT:
             self.recent.popitem(last=False)
-        for sig, text in self._early.pop(h, {}).values():
-            self._accept(h, sig, text, store=False)
+        for candidates in self._early.pop(h, {}).values():
+            for sig, text in candidates:  # the member's genuine one among any forged ones
+                self._accept(h, sig, text, store=False)
         for old in [k for k in self._early if k < h]:  # (none normally: each height's are taken above)
             del self._early[old]
         self._maybe_store(h)
@@ -169,10 +172,13 @@ class Cosigner:
             last = self.app.last.height
             if h > last:
                 early = self._early
-                # The first one held for a member and height stays (a forged one cannot replace it;
-                # one that fails then is dropped and the member's is pulled).
+                # A few candidates per member and height, first come first kept: a forged one can
+                # neither replace one held nor, alone, shut the genuine one out (it takes
+                # EARLY_CANDIDATES forgeries sent first; the member's is then pulled once stored).
                 if h <= last + EARLY_AHEAD and (h in early or len(early) < 2 * EARLY_AHEAD):
-                    early[h].setdefault(sig.name, (sig, their_text))
+                    held = early[h].setdefault(sig.name, [])
+                    if len(held) < EARLY_CANDIDATES and all(s.sig != sig.sig for s, _ in held):
+                        held.append((sig, their_text))
                 return False
             known = self._known.get(h)
             if known is not None and not v.verify(known.encode(), sig.sig):
