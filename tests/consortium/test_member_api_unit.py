@@ -134,3 +134,38 @@ def test_the_follower_reads_a_height_again_if_reading_it_failed(data: Path, monk
         assert calls == [0, 0] and node._seen == 0  # the failed height 0 was read again
     finally:
         node.stop()
+
+
+def test_a_height_that_never_reads_is_given_up_and_timeouts_still_answer(
+    data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block that fails every read is tried FOLLOW_RETRIES times, then skipped (it stalled every
+    later receipt for ever); the TIMEOUT sweep runs on every poll whatever the reads did."""
+    from concurrent.futures import Future
+
+    from anju.cli import member_api
+
+    monkeypatch.setattr(member_api, "FOLLOW_RETRIES", 3)
+    node = MemberNode(data, "http://127.0.0.1:9")
+    try:
+        node._seen = -1
+        calls: list[int] = []
+
+        def committed(h: int) -> None:
+            calls.append(h)
+            raise OSError("unreadable")
+
+        monkeypatch.setattr(node, "_committed", committed)
+        lost: Future[member_api.Receipt] = Future()
+        with node._lock:
+            node._pending["ab" * 32] = lost
+            node._since["ab" * 32] = time.monotonic() - member_api.PENDING_TTL_S - 1
+        node.start()
+        deadline = time.monotonic() + 5
+        while (node._seen < 0 or not lost.done()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert calls == [0, 0, 0] and node._seen == 0
+        exc = lost.exception(timeout=1)
+        assert isinstance(exc, member_api.AnjuError) and exc.code == "TIMEOUT"
+    finally:
+        node.stop()

@@ -59,6 +59,10 @@ class _MachineView:
         self.machine = machine
 
 
+FOLLOW_RETRIES = 20
+"""Polls a block that cannot be read is tried before the follower gives it up (logged)."""
+
+
 class MemberNode:
     """A consortium member seen as a ``Node`` by the API and the portal."""
 
@@ -209,17 +213,27 @@ class MemberNode:
 
     # -- following the member's ledger -----------------------------------------------------------
     def _follow(self) -> None:
+        failures = 0  # of the height being read, in a row
         while not self._stop.wait(POLL_S):
             try:
                 tip = self.store.height()
                 while self._seen < tip:
-                    self._committed(self._seen + 1)
-                    self._seen += 1  # only once it is done: a failed height is read again
+                    try:
+                        self._committed(self._seen + 1)
+                    except Exception:
+                        failures += 1
+                        if failures < FOLLOW_RETRIES:
+                            raise  # read again at the next poll (the ledger is another process's)
+                        # never readable: go on; its waiters get TIMEOUT, ask GET /txs/{id} and see it
+                        log.exception("block %d could not be read %d times: skipped", self._seen + 1, failures)
+                    failures = 0
+                    self._seen += 1  # only once it is done (or given up): a failed height is read again
                 if self._unexplained:
                     self._read_refusals(tip)
-                self._expire_pending()
             except Exception:  # the ledger is written by another process; try again
                 log.exception("following the ledger failed")
+            with contextlib.suppress(Exception):
+                self._expire_pending()  # whatever happened above: TIMEOUT still answers the waiting
 
     def _expire_pending(self, ttl: float = PENDING_TTL_S) -> None:
         """Answer TIMEOUT for transactions no block carried within ``ttl`` seconds (see PENDING_TTL_S)."""
@@ -283,15 +297,16 @@ class MemberNode:
         b = self.store.block(h)
         if b is None:
             return
-        events: dict[str, list[Event]] | None = None
-        for idx, txid_b, _leaf in self.store.block_txs(h):
+        rows = list(self.store.block_txs(h))
+        with self._lock:
+            waited = [txid_b.hex() for _idx, txid_b, _leaf in rows if txid_b.hex() in self._pending]
+        events = self._events(h) if waited else {}  # read before any future leaves _pending
+        for idx, txid_b, _leaf in rows:
             txid = txid_b.hex()
             with self._lock:
                 fut = self._pending.pop(txid, None)
                 self._since.pop(txid, None)
             if fut is not None and not fut.done():
-                if events is None:
-                    events = self._events(h)
                 fut.set_result(Receipt(txid, h, idx, tuple(events.get(txid, ()))))
         with self._lock:
             waiting = bool(self._pending)
