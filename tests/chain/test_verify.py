@@ -40,9 +40,23 @@ def test_clean_ledger_verifies(ledger: Path) -> None:
 
 
 def test_cli_verify_json(ledger: Path) -> None:
+    """It says which key the checkpoints were checked against, and whether it was given (--key) or
+    taken from the ledger itself (which a forger would have replaced too)."""
+    import json
+
+    from anju.ledger.store import Store
+
     res = CliRunner().invoke(app, ["verify", "--data", str(ledger), "--json", "--workers", "1"])
     assert res.exit_code == 0, res.output
-    assert '"ok": true' in res.output
+    out = json.loads(res.output)
+    store = Store(ledger / "ledger.db")
+    published = (store.get_meta("verifier_key") or b"").decode()
+    store.close()
+    assert out["ok"] and out["verifier_key"] == published and out["key_source"] == "ledger"
+    res = CliRunner().invoke(app, ["verify", "--data", str(ledger), "--json", "--workers", "1", "--key", published])
+    assert res.exit_code == 0 and json.loads(res.output)["key_source"] == "given", res.output
+    res = CliRunner().invoke(app, ["verify", "--data", str(ledger), "--workers", "1"], env={"COLUMNS": "300"})
+    assert f"checkpoints signed by {published} (the key the ledger itself names" in res.output, res.output
 
 
 def _sql(sql: str, *args: object) -> Callable[[sqlite3.Connection], None]:

@@ -61,6 +61,8 @@ class Summary:
     error_height: int | None = None
     details: dict[str, object] = field(default_factory=dict)
     no_ledger: bool = False  # DIR holds no ledger at all (nothing was verified)
+    verifier_key: str = ""  # the key the newest checkpoints were checked against
+    key_trusted: bool = False  # it was given (--key), not taken from the ledger itself
 
     @property
     def exit_code(self) -> int:
@@ -322,6 +324,8 @@ def _replay_snapshot(
     chain_id = str(doc["chain_id"])
     summary.chain_id = chain_id
     schedule = _key_schedule(store, trusted_vkey)
+    summary.verifier_key = schedule[-1][1].vkey
+    summary.key_trusted = trusted_vkey is not None
     cosigners = _cosigners(data)
     below_quorum = 0
 

@@ -103,14 +103,22 @@ def verify(
         "error": summary.error,
         "error_height": summary.error_height,
         "details": {k: str(v) for k, v in summary.details.items()},
+        "verifier_key": summary.verifier_key,
+        "key_source": "given" if summary.key_trusted else "ledger",
     }
     if summary.ok:
+        whose = (
+            "the key given with --key"
+            if summary.key_trusted
+            else "the key the ledger itself names: compare it with the one its operator publishes, or pass --key"
+        )
         _emit(
             out,
             as_json,
             f"[green]OK[/green] {summary.chain_id}: heights 0..{summary.height}, "
             f"{summary.transactions} transactions, log root {summary.log_root[:16]}…, "
-            f"state root {summary.state_root[:16]}…, {summary.seconds:.2f} s",
+            f"state root {summary.state_root[:16]}…, {summary.seconds:.2f} s\n"
+            f"checkpoints signed by {summary.verifier_key} ({whose})",
         )
         return
     if summary.no_ledger:
