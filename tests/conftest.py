@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,3 +36,32 @@ def kv_node(kv_data: Path) -> Iterator[Node]:
     node.start()
     yield node
     node.stop()
+
+
+@contextlib.contextmanager
+def node_in_another_process(data: Path, *, start: bool = False) -> Iterator[subprocess.Popen[bytes]]:
+    """A node on ``data`` in a child process (started, with its worker processes, if ``start``),
+    killed with SIGKILL on leaving: the directory is in use by another process meanwhile."""
+    run = "Node(sys.argv[1], verify_workers=2).start()" if start else "Node(sys.argv[1], verify_workers=0)"
+    code = f"import sys, time\nfrom anju.chain.node import Node\n{run}\nprint('open', flush=True)\ntime.sleep(120)"
+    proc = subprocess.Popen([sys.executable, "-c", code, str(data)], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"open"
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def small_kv_ledger(data: Path) -> Path:
+    """A kv ledger of 40 transactions by two signers in blocks of at most 7 (the verify tests' own)."""
+    init_ledger(data, chain_id="anju-test-1", app="kv", genesis_time="2026-01-01T00:00:00.000Z")
+    a, b = SigningKey(b"a" * 32), SigningKey(b"b" * 32)
+    with Node(data, verify_workers=0, block_interval=0.01, max_block_txs=7) as node:
+        futs = node.submit_many([kv_put(a, i, k=f"k{i % 5}", v=str(i)) for i in range(1, 31)])
+        futs += node.submit_many([kv_put(b, i, k=f"b{i}") for i in range(1, 11)])
+        for f in futs:
+            f.result(timeout=30)
+    return data

@@ -304,26 +304,16 @@ def test_one_node_per_data_directory(kv_data: Path, monkeypatch: pytest.MonkeyPa
     """A node of another process on a directory in use is refused at once with DATA_DIR_IN_USE,
     never left to race the first one's writes; the directory is free again once that process is
     gone (the lock is the process's, so a killed node's orphaned children do not keep it)."""
-    import subprocess
-    import sys
+    from tests.conftest import node_in_another_process
 
     from anju.chain import node as node_mod
     from anju.errors import StorageCorrupt
 
     monkeypatch.setattr(node_mod, "LOCK_WAIT_S", 0.3)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from anju.chain.node import Node; "
-         "Node(sys.argv[1], verify_workers=2).start(); print('running', flush=True); time.sleep(120)", str(kv_data)],
-        stdout=subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == b"running"
-        with pytest.raises(StorageCorrupt) as err:
-            Node(kv_data, verify_workers=0)
-        assert err.value.code == "DATA_DIR_IN_USE" and "ledger.lock" in err.value.message
-    finally:
-        holder.kill()  # kill -9: its verifier and writer children may linger; the lock does not
-        holder.wait()
+    with node_in_another_process(kv_data, start=True), pytest.raises(StorageCorrupt) as err:
+        Node(kv_data, verify_workers=0)
+    assert err.value.code == "DATA_DIR_IN_USE" and "ledger.lock" in err.value.message
+    # that process was killed (-9): its verifier and writer children may linger a moment; the lock does not
     with Node(kv_data, verify_workers=0) as node:
         node.submit(kv_put(SigningKey(b"\x05" * 32), 1, "k", "v")).result(timeout=30)
 

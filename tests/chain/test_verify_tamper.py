@@ -15,10 +15,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.conftest import kv_put
+from tests.conftest import kv_put, small_kv_ledger
 from typer.testing import CliRunner
 
-from anju.chain.node import DB_NAME, GENESIS_NAME, Node, init_ledger
+from anju.chain.node import DB_NAME, GENESIS_NAME, Node
 from anju.chain.verify import verify_data
 from anju.cli.main import app
 from anju.crypto.keys import SigningKey
@@ -28,19 +28,7 @@ from anju.ledger.store import REGISTRY_INDEXES, Store
 
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = init_ledger(
-        tmp_path_factory.mktemp("vt") / "node",
-        chain_id="anju-test-1",
-        app="kv",
-        genesis_time="2026-01-01T00:00:00.000Z",
-    )
-    a, b = SigningKey(b"a" * 32), SigningKey(b"b" * 32)
-    with Node(data, verify_workers=0, block_interval=0.01, max_block_txs=7) as node:
-        futs = node.submit_many([kv_put(a, i, k=f"k{i % 5}", v=str(i)) for i in range(1, 31)])
-        futs += node.submit_many([kv_put(b, i, k=f"b{i}") for i in range(1, 11)])
-        for f in futs:
-            f.result(timeout=30)
-    return data
+    return small_kv_ledger(tmp_path_factory.mktemp("vt") / "node")
 
 
 def _copy(ledger: Path, tmp_path: Path) -> Path:
