@@ -169,3 +169,40 @@ def test_a_height_that_never_reads_is_given_up_and_timeouts_still_answer(
         assert isinstance(exc, member_api.AnjuError) and exc.code == "TIMEOUT"
     finally:
         node.stop()
+
+
+def test_refusals_are_read_on_the_followers_own_connection(data: Path) -> None:
+    """The /refused poll does not share the broadcasts' connection pool: with every broadcast
+    connection stuck, a refused transaction's waiter still hears its refusal."""
+    from concurrent.futures import Future
+
+    import httpx
+
+    from anju.cli import member_api
+
+    node = MemberNode(data, "http://127.0.0.1:9")
+    txid = "cd" * 32
+
+    def stuck(_request: httpx.Request) -> httpx.Response:
+        raise AssertionError("the refusals were read on the broadcasts' pool")
+
+    def cosigner(request: httpx.Request) -> httpx.Response:
+        start = int(request.url.params["from"])
+        rows = [{"height": 1, "refused": {txid: {"code": "SEQ_SKIPPED", "message": "gap"}}}] if start <= 1 else []
+        return httpx.Response(200, json=rows)
+
+    try:
+        node._client.close()
+        node._client = httpx.Client(transport=httpx.MockTransport(stuck))
+        node._follow_client.close()
+        node._follow_client = httpx.Client(transport=httpx.MockTransport(cosigner))
+        node._cosign = "http://cosigner.test"
+        waiting: Future[member_api.Receipt] = Future()
+        with node._lock:
+            node._pending[txid] = waiting
+        node._unexplained = [1]
+        node._read_refusals(1)
+        exc = waiting.exception(timeout=1)
+        assert isinstance(exc, member_api.AnjuError) and exc.code == "SEQ_SKIPPED"
+    finally:
+        node.stop()

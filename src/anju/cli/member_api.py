@@ -93,6 +93,8 @@ class MemberNode:
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="anju-member-submit")
         self._client = httpx.Client(timeout=15, limits=httpx.Limits(max_connections=workers))
+        # The follower's own connection to the cosigner: never queued behind slow broadcasts.
+        self._follow_client = httpx.Client(timeout=5, limits=httpx.Limits(max_connections=1))
         self._thread: threading.Thread | None = None
         self._seen = self.store.height()
 
@@ -114,6 +116,7 @@ class MemberNode:
             self._thread = None
         self._pool.shutdown(cancel_futures=True)
         self._client.close()
+        self._follow_client.close()
 
     def on_commit(self, listener: Callable[[BlockRecord], None]) -> None:
         self._listeners.append(listener)
@@ -273,7 +276,9 @@ class MemberNode:
         url = f"{self._cosign}/refused"
         try:  # the cosigner answers a page at a time: read pages up to the last height waited for
             rows = recent_rows(
-                lambda h: self._client.get(url, params={"from": h}).json(), self._unexplained[0], self._unexplained[-1]
+                lambda h: self._follow_client.get(url, params={"from": h}).json(),
+                self._unexplained[0],
+                self._unexplained[-1],
             )
         except (httpx.HTTPError, ValueError):
             return
