@@ -6,6 +6,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from tests.consortium.http_stub import http_stub
 
 from anju.chain.abci import messages as m
 from anju.chain.abci.app import AbciApp
@@ -184,8 +185,6 @@ def test_a_tx_refused_at_execution_is_listed_with_its_error(member: tuple[Path, 
 
 def test_the_member_api_fails_a_waiting_tx_its_block_refused(member: tuple[Path, dict[str, object]]) -> None:
     """MemberNode reads the refusal from its cosigner's /refused rows (a real HTTP server here)."""
-    import http.server
-    import threading
     from concurrent.futures import Future
 
     from anju.chain.abci.app import MEMBER_FILE
@@ -196,38 +195,27 @@ def test_the_member_api_fails_a_waiting_tx_its_block_refused(member: tuple[Path,
     data, _ = member
     rows = [{"height": 0, "refused": {"ab" * 32: {"code": "INVALID_FIELD", "message": "key must be"}}}]
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = orjson.dumps(rows if self.path.startswith("/refused?from=0") else [])
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(_method: str, path: str) -> bytes:
+        return orjson.dumps(rows if path.startswith("/refused?from=0") else [])
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    me = f"{CHAIN}/member0"
-    cosign = f"http://127.0.0.1:{server.server_address[1]}"
-    member_doc = {"chain_id": CHAIN, "member": "member0", "threshold": 1, "members": [
-        {"name": me, "vkey": "x", "cosign_url": cosign}]}  # fmt: skip
-    (data / MEMBER_FILE).write_bytes(orjson.dumps(member_doc))
-    node = MemberNode(data, "http://127.0.0.1:9")
-    try:
-        fut: Future[Receipt] = Future()
-        node._pending["ab" * 32] = fut
-        other: Future[Receipt] = Future()
-        node._pending["cd" * 32] = other
-        node._committed(0)
-        node._read_refusals(0)
-        exc = fut.exception(timeout=1)
-        assert isinstance(exc, TxRejected) and exc.code == "INVALID_FIELD"
-        assert not other.done() and "cd" * 32 in node._pending  # not in that block: still waiting
-    finally:
-        node.stop()
-        server.shutdown()
+    with http_stub(answer) as cosign:
+        me = f"{CHAIN}/member0"
+        member_doc = {"chain_id": CHAIN, "member": "member0", "threshold": 1, "members": [
+            {"name": me, "vkey": "x", "cosign_url": cosign}]}  # fmt: skip
+        (data / MEMBER_FILE).write_bytes(orjson.dumps(member_doc))
+        node = MemberNode(data, "http://127.0.0.1:9")
+        try:
+            fut: Future[Receipt] = Future()
+            node._pending["ab" * 32] = fut
+            other: Future[Receipt] = Future()
+            node._pending["cd" * 32] = other
+            node._committed(0)
+            node._read_refusals(0)
+            exc = fut.exception(timeout=1)
+            assert isinstance(exc, TxRejected) and exc.code == "INVALID_FIELD"
+            assert not other.done() and "cd" * 32 in node._pending  # not in that block: still waiting
+        finally:
+            node.stop()
 
 
 def test_the_member_api_answers_timeout_for_a_tx_no_block_carried(

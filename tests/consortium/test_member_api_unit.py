@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import http.server
 import socket
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
+from tests.consortium.http_stub import http_stub
 
 from anju.chain.executor import canonical_genesis
 from anju.chain.node import DB_NAME, GENESIS_NAME, KEY_NAME, write_genesis
@@ -46,26 +44,9 @@ def _tx() -> Tx:
     return parse(jcs.canonicalize(sign(body, [k])))
 
 
-@contextlib.contextmanager
-def _rpc(delay: float, reply: bytes) -> Iterator[str]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            time.sleep(delay)
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
+def _rpc(delay: float, reply: bytes) -> contextlib.AbstractContextManager[str]:
+    """CometBFT's RPC answering every request with ``reply`` after ``delay`` seconds."""
+    return http_stub(lambda _method, _path: reply, delay)
 
 
 OK_REPLY = orjson.dumps({"jsonrpc": "2.0", "id": 1, "result": {"code": 0, "data": "", "log": "", "hash": "00"}})

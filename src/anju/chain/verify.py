@@ -25,7 +25,7 @@ from pathlib import Path
 
 import orjson
 
-from anju.chain.abci.app import MEMBER_FILE
+from anju.chain.abci.app import MEMBER_FILE, MemberConfig
 from anju.chain.apps import load_app
 from anju.chain.executor import Executor, canonical_genesis
 from anju.chain.node import DB_NAME, GENESIS_NAME, read_genesis, verify_chunk, write_genesis
@@ -292,18 +292,16 @@ class _Cosigners:
 
 
 def _cosigners(data: Path) -> _Cosigners | None:
-    path = data / MEMBER_FILE
-    if not path.exists():
+    if not (data / MEMBER_FILE).exists():
         return None
     try:
-        doc = orjson.loads(path.read_bytes())
-        members = tuple(Verifier.from_vkey(str(m["vkey"])) for m in doc["members"])
-        cfg = _Cosigners(int(doc.get("first_height", 1)), members, int(doc["threshold"]))
+        cfg = MemberConfig.load(data)
+        members = tuple(Verifier.from_vkey(m.vkey) for m in cfg.members)
     except (OSError, ValueError, TypeError, KeyError, AnjuError) as exc:
-        raise Failure(None, f"{path} is malformed: {exc}") from None
+        raise Failure(None, f"{data / MEMBER_FILE} is malformed: {exc}") from None
     if len({(v.name, v.key_id) for v in members}) != len(members) or not 1 <= cfg.threshold <= len(members):
-        raise Failure(None, f"{path} lists a member twice or a threshold that is not 1..{len(members)}")
-    return cfg
+        raise Failure(None, f"{data / MEMBER_FILE} lists a member twice or a threshold that is not 1..{len(members)}")
+    return _Cosigners(cfg.first_height, members, cfg.threshold)
 
 
 def _replay_snapshot(
