@@ -7,6 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 from tests.consortium.http_stub import http_stub
+from tests.consortium.member_dir import CHAIN, kv_member
 
 from anju.chain.abci import messages as m
 from anju.chain.abci.app import AbciApp
@@ -14,7 +15,7 @@ from anju.chain.abci.codes import ABCI_CODES
 from anju.chain.abci.server import dispatch
 from anju.chain.abci.wire import Fields, f_bytes, f_int, f_msg, f_str, frame, iter_fields, read_uvarint, uvarint
 from anju.chain.executor import canonical_genesis
-from anju.chain.node import DB_NAME, GENESIS_NAME, KEY_NAME
+from anju.chain.node import DB_NAME
 from anju.crypto import jcs
 from anju.crypto.keys import SigningKey
 from anju.crypto.tx import parse, sign
@@ -22,9 +23,6 @@ from anju.errors import CODES
 from anju.ledger.checkpoint import Checkpoint
 from anju.ledger.note import parse_note
 from anju.ledger.statemap import StateProof, verify_state_proof
-from anju.ledger.store import Store
-
-CHAIN = "unit-chain"
 
 
 @pytest.mark.parametrize("n", [0, 1, 127, 128, 300, 2**31, 2**63 - 1])
@@ -60,18 +58,7 @@ def _ts(seconds: int, nanos: int = 0) -> bytes:
 
 @pytest.fixture()
 def member(tmp_path: Path) -> tuple[Path, dict[str, object]]:
-    from anju.chain.node import write_genesis
-
-    data = tmp_path / "anju"
-    data.mkdir()
-    doc: dict[str, object] = {"chain_id": CHAIN, "app": "kv", "time": "2026-01-01T00:00:00.000Z", "params": {}}
-    (data / GENESIS_NAME).write_bytes(canonical_genesis(doc) + b"\n")
-    key = SigningKey.generate()
-    (data / KEY_NAME).write_bytes(orjson.dumps({"ed25519_seed": key.seed.hex(), "public_key": key.public_hex}))
-    store = Store(data / DB_NAME)
-    write_genesis(store, doc, key)
-    store.close()
-    return data, doc
+    return kv_member(tmp_path)
 
 
 def _tx(k: SigningKey, seq: int, key: str = "a") -> bytes:

@@ -11,31 +11,18 @@ import httpx
 import orjson
 import pytest
 from tests.consortium.http_stub import http_stub
+from tests.consortium.member_dir import CHAIN, kv_member
 
-from anju.chain.executor import canonical_genesis
-from anju.chain.node import DB_NAME, GENESIS_NAME, KEY_NAME, write_genesis
 from anju.cli.member_api import MemberNode
 from anju.crypto import jcs
 from anju.crypto.keys import SigningKey
 from anju.crypto.tx import Tx, parse, sign
 from anju.errors import AnjuError
-from anju.ledger.store import Store
-
-CHAIN = "unit-chain"
 
 
 @pytest.fixture()
 def data(tmp_path: Path) -> Path:
-    d = tmp_path / "anju"
-    d.mkdir()
-    doc: dict[str, object] = {"chain_id": CHAIN, "app": "kv", "time": "2026-01-01T00:00:00.000Z", "params": {}}
-    (d / GENESIS_NAME).write_bytes(canonical_genesis(doc) + b"\n")
-    key = SigningKey.generate()
-    (d / KEY_NAME).write_bytes(orjson.dumps({"ed25519_seed": key.seed.hex(), "public_key": key.public_hex}))
-    store = Store(d / DB_NAME)
-    write_genesis(store, doc, key)
-    store.close()
-    return d
+    return kv_member(tmp_path)[0]
 
 
 def _tx() -> Tx:
