@@ -793,11 +793,22 @@ def test_a_lease_offer_names_only_a_live_listing_of_its_landlord_side(tmp_path: 
         assert resp.status_code == 422 and "This value is not valid here." in resp.text  # another unit's
         assert _offers(landlord) == []
         assert landlord.post("/act/lease.offer", data={**terms, "listing": owners, "form_token": lt}).status_code == 303
-        tt = sign_in(tenant, "tenant2")
-        [offer] = _offers(tenant)
-        assert tenant.post("/act/offer.accept", data={"offer": offer, "form_token": tt}).status_code == 303
-        listing = landlord.get(f"/api/v1/listings/{owners}").json()["value"]
-        assert (listing["status"], listing["status_reason"]) == ("revoked", "leased")
+        [offer] = _offers(landlord)
+        with httpx.Client(base_url=base, timeout=60) as agency:  # the agency offers the next year from its own
+            at = sign_in(agency, "agency_b")
+            later = {**terms, "start": add_days(today, 400), "end": add_days(today, 700), "mandate": mandate}
+            resp = agency.post("/act/lease.offer", data={**later, "listing": agencys, "form_token": at})
+            assert resp.status_code == 303
+            [second] = [o for o in _offers(agency) if o != offer]
+            tt = sign_in(tenant, "tenant2")
+            assert tenant.post("/act/offer.accept", data={"offer": offer, "form_token": tt}).status_code == 303
+            for lid in (owners, agencys):  # the lease revokes the unit's live listings
+                listing = landlord.get(f"/api/v1/listings/{lid}").json()["value"]
+                assert (listing["status"], listing["status_reason"]) == ("revoked", "leased")
+            resp = tenant.post("/act/offer.accept", data={"offer": second, "form_token": tt})
+            assert resp.status_code == 422  # stale: the tenant signed the other meanwhile
+            resp = agency.post("/act/offer.reissue?lang=en", data={"offer": second, "form_token": at})
+            assert resp.status_code == 422 and "The listing is withdrawn, revoked or expired." in resp.text
 
 
 def test_a_sublease_is_offered_consented_to_by_the_owner_and_countersigned(tmp_path: Path) -> None:

@@ -870,6 +870,10 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
         if not _still_entitled(c, old.body):  # e.g. an agent dismissed since, a mandate ended since
             err.add(_, "NOT_YOURS")
             return None
+        refused = _offered_listing_refusal(c.reader, old.body)  # e.g. the listing expired or was let since
+        if refused is not None:
+            err.add(_, refused)
+            return None
         if not _tenant_has_room(p, c, old.tenant, err):  # (before the old one is marked replaced)
             return None
         if not p.offers.transition(old.id, ("stale",), "replaced"):
@@ -1179,6 +1183,17 @@ def _listing_refusal(r: Reader, listing_id: str | None, unit: dict[str, Any], ag
     if r.listing_state(listing)[0] != "live":
         return "LISTING_NOT_LIVE"
     return None if listing["publisher"] in (unit["owner"], agency) else "INVALID_FIELD"
+
+
+def _offered_listing_refusal(r: Reader, body: dict[str, Any]) -> str | None:
+    """:func:`_listing_refusal` for the listing an offer's ``lease.sign`` body names, judged again today."""
+    if body["kind"] != "lease.sign" or body.get("listing") is None:
+        return None
+    unit = r.unit(str(body["unit"]))
+    if unit is None:
+        return "UNKNOWN_REFERENCE"
+    mandate = r.mandate(body.get("mandate"))
+    return _listing_refusal(r, str(body["listing"]), unit, mandate["agency"] if mandate else None)
 
 
 def _lease_body(
