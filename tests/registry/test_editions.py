@@ -24,7 +24,12 @@ from .harness import H2, H, key_for, lease_terms, listing_terms
 from .test_rules import lease_fields
 from .world import World, make_world
 
-EDITIONS = [pytest.param(None, id="edition-1"), pytest.param(2, id="edition-2"), pytest.param(3, id="edition-3")]
+EDITIONS = [
+    pytest.param(None, id="edition-1"),
+    pytest.param(2, id="edition-2"),
+    pytest.param(3, id="edition-3"),
+    pytest.param(4, id="edition-4"),
+]
 
 
 def _world(rules: int | None) -> World:
@@ -294,6 +299,119 @@ def _escrow_past_the_largest_amount(w: World, old: bool) -> None:
     assert _outcome(w, w.bank, "bank.attest_escrow", **attest) == ("ok" if old else "INTEGER_OUT_OF_RANGE")
 
 
+# -- edition 4 -------------------------------------------------------------------------------------
+def _refusal(w: World, who: Any, kind: str, cosigners: tuple[Any, ...] = (), **fields: Any) -> TxRejected | None:
+    """:func:`_outcome`, keeping the refusal (its details name the field or listing refused)."""
+    before = w.chain.root()
+    try:
+        w.chain.do(who, kind, list(cosigners), **fields)
+    except TxRejected as exc:
+        assert w.chain.root() == before
+        return exc
+    return None
+
+
+def _refused_listing(exc: TxRejected | None, code: str, listing: str) -> bool:
+    """Whether ``exc`` refuses the lease's ``listing`` with ``code`` (INVALID_FIELD: field ``listing``)."""
+    if exc is None or exc.code != code:
+        return False
+    return exc.details.get("field") == "listing" if code == "INVALID_FIELD" else exc.details.get("listing") == listing
+
+
+def _lease_from(w: World, listing: str, old: bool, refused: str, **over: Any) -> None:
+    """A lease naming ``listing`` (signed by the owner unless ``over`` names a ``signer``): accepted
+    before edition 4 (the lease records the listing), refused with ``refused`` from it."""
+    signer = over.pop("signer", w.owner)
+    fields = {**lease_fields(w, start="2026-03-10", end="2027-03-09"), "listing": listing, **over}
+    got = _refusal(w, signer, "lease.sign", (w.tenant,), **fields)
+    if old:
+        assert got is None, got
+        lease = w.chain.get(layout.lease(w.chain.log[-1][0].txid[:16]))
+        assert lease is not None and lease["listing"] == listing
+    else:
+        assert _refused_listing(got, refused, listing), got
+
+
+def _lease_from_a_listing_confirmed_fake(w: World, old: bool) -> None:
+    c = w.chain
+    listing = c.do(w.owner, "listing.publish", unit=w.unit, **listing_terms()).txid[:16]
+    report = c.do(w.stranger, "report.file", listing=listing, evidence=[H]).txid[:16]
+    c.do(c.authority, "report.resolve", report=report, outcome="confirmed", decision_hash=H2)
+    _lease_from(w, listing, old, "LISTING_NOT_LIVE")
+
+
+def _lease_from_a_withdrawn_listing(w: World, old: bool) -> None:
+    listing = w.chain.do(w.owner, "listing.publish", unit=w.unit, **listing_terms()).txid[:16]
+    w.chain.do(w.owner, "listing.withdraw", listing=listing)
+    _lease_from(w, listing, old, "LISTING_NOT_LIVE")
+
+
+def _lease_from_an_expired_listing(w: World, old: bool) -> None:
+    listing = w.chain.do(w.owner, "listing.publish", unit=w.unit, **listing_terms()).txid[:16]
+    w.chain.day = "2026-03-06"  # published 2026-01-05: the code's 60 days are over (expires_on)
+    _lease_from(w, listing, old, "LISTING_NOT_LIVE")
+
+
+def _lease_from_a_listing_whose_mandate_ended(w: World, old: bool) -> None:
+    # Judged at the block date: nothing stored says so yet (the listing's record still reads "live").
+    c = w.chain
+    short = w.grant(w.agency_a, to="2026-03-05")
+    listing = c.do(w.agent_a, "listing.publish", unit=w.unit, mandate=short, **listing_terms()).txid[:16]
+    longer = w.grant(w.agency_a)
+    c.day = "2026-03-06"
+    _lease_from(w, listing, old, "LISTING_NOT_LIVE", signer=w.agent_a, mandate=longer)
+
+
+def _lease_from_an_agencys_listing_signed_by_the_owner(w: World, old: bool) -> None:
+    mid = w.grant(w.agency_a)
+    listing = w.chain.do(w.agent_a, "listing.publish", unit=w.unit, mandate=mid, **listing_terms()).txid[:16]
+    _lease_from(w, listing, old, "INVALID_FIELD")  # no mandate: the agency is no side of this lease
+
+
+def _lease_through_one_agency_from_anothers_listing(w: World, old: bool) -> None:
+    mid_a, mid_b = w.grant(w.agency_a), w.grant(w.agency_b)
+    listing = w.chain.do(w.agency_b, "listing.publish", unit=w.unit, mandate=mid_b, **listing_terms()).txid[:16]
+    _lease_from(w, listing, old, "INVALID_FIELD", signer=w.agent_a, mandate=mid_a)
+
+
+def _sublease_from_a_listing(w: World, old: bool) -> None:
+    c = w.chain
+    parent = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-02-01", end="2026-06-30"))
+    after = listing_terms(available_from="2026-07-01")  # the owner advertises the unit for when it is free
+    listing = c.do(w.owner, "listing.publish", unit=w.unit, **after).txid[:16]
+    fields = lease_fields(w, start="2026-03-01", end="2026-04-30")
+    fields.update(landlord=w.tenant.public_hex, tenant=w.tenant2.public_hex, parent=parent.txid[:16], listing=listing)
+    got = _refusal(w, w.tenant, "lease.sign", (w.tenant2, w.owner), **fields)
+    assert got is None if old else _refused_listing(got, "INVALID_FIELD", listing), got
+    rec = c.get(layout.listing(listing))
+    assert rec is not None and rec["status"] == "live"  # a sublease never revoked the owner's listings
+
+
+def _lease_from_live_listings(w: World, old: bool) -> None:
+    """Accepted by every edition: the owner's own listing on its code's last day, and an agency's
+    listing when the lease is made through that agency (the owner signing or the agency); each
+    lease revokes the unit's live listings as 'leased'."""
+    c = w.chain
+    own = c.do(w.owner, "listing.publish", unit=w.unit, **listing_terms()).txid[:16]
+    c.day = "2026-03-05"  # published 2026-01-05: the code's last day
+    first = lease_fields(w, start="2026-03-10", end="2026-06-30")
+    assert _outcome(w, w.owner, "lease.sign", (w.tenant,), **{**first, "listing": own}) == "ok"
+    rec = c.get(layout.listing(own))
+    assert rec is not None and (rec["status"], rec["status_reason"]) == ("revoked", "leased")
+    assert c.events[-1].kind == "lease.signed" and own in c.events[-1].listings
+    mid = w.grant(w.agency_a)
+    for signer, start, end, tenant in (
+        (w.owner, "2026-07-01", "2026-09-30", w.tenant),  # the owner signs; the agency brokered
+        (w.agent_a, "2026-10-01", "2026-12-31", w.tenant2),  # the agency signs for the owner
+    ):
+        terms = listing_terms(available_from=start, min_term_months=1)
+        listing = c.do(w.agent_a, "listing.publish", unit=w.unit, mandate=mid, **terms).txid[:16]
+        fields = {**lease_fields(w, start=start, end=end, tenant=tenant.public_hex), "mandate": mid, "listing": listing}
+        assert _outcome(w, signer, "lease.sign", (tenant,), **fields) == "ok"
+        rec = c.get(layout.listing(listing))
+        assert rec is not None and (rec["status"], rec["status_reason"]) == ("revoked", "leased")
+
+
 # True from rule editions on (this file also runs on the build before them, which crashed on "2026-0²")
 _EDITIONS_BUILD = importlib.util.find_spec("anju.registry.edition") is not None
 
@@ -330,8 +448,19 @@ CASES_3: dict[str, Callable[[World, bool], None]] = {  # edition 3's changes
     "escrow past the largest amount": _escrow_past_the_largest_amount,
 }
 
-SINCE = {**dict.fromkeys(CASES, 2), **dict.fromkeys(CASES_3, 3)}
-ALL_CASES = {**CASES, **CASES_3}
+CASES_4: dict[str, Callable[[World, bool], None]] = {  # edition 4's changes
+    "lease from a listing confirmed fake": _lease_from_a_listing_confirmed_fake,
+    "lease from a withdrawn listing": _lease_from_a_withdrawn_listing,
+    "lease from an expired listing": _lease_from_an_expired_listing,
+    "lease from a listing whose mandate ended": _lease_from_a_listing_whose_mandate_ended,
+    "lease from an agency's listing signed by the owner": _lease_from_an_agencys_listing_signed_by_the_owner,
+    "lease through one agency from another's listing": _lease_through_one_agency_from_anothers_listing,
+    "sublease from a listing": _sublease_from_a_listing,
+    "lease from live listings": _lease_from_live_listings,
+}
+
+SINCE = {**dict.fromkeys(CASES, 2), **dict.fromkeys(CASES_3, 3), **dict.fromkeys(CASES_4, 4)}
+ALL_CASES = {**CASES, **CASES_3, **CASES_4}
 
 BEFORE_EDITIONS = {
     # Each case's state root on edition 1, as the build before the first edition-2 change computed
@@ -413,6 +542,66 @@ def print_roots_3() -> None:
             print(f"    ({name!r}, {rules or 1}): {w.chain.root()!r},")
 
 
+BEFORE_EDITION_4: dict[tuple[str, int], str] = {
+    # Each edition-4 case's state root on editions 1, 2 and 3, as the build before edition 4 computed
+    # it: commit 135b608, running this file's CASES_4 with its own harness:
+    #   git worktree add /tmp/old 135b608 && cp tests/registry/test_editions.py /tmp/old/tests/registry/
+    #   cd /tmp/old && PYTHONPATH=src python -c \
+    #     "from tests.registry.test_editions import print_roots_4; print_roots_4()"
+    ("lease from a listing confirmed fake", 1): "31639a1a19d3ccce2884ece9a70f0ce6b31967b8afc052ed01251f2691fce00a",
+    ("lease from a listing confirmed fake", 2): "c67994a91a159b45b18f7accf3684c2c1562819a6a96bc467abbecb9d08cb658",
+    ("lease from a listing confirmed fake", 3): "cdc520aa73dfb9a2436a9c3d8f0fc200ce652eb2b7f1cff265a5fb7ef6f2c314",
+    ("lease from a withdrawn listing", 1): "399140d7a36cda163c5536acfe606433535326278aad95e052067d1e80519bf1",
+    ("lease from a withdrawn listing", 2): "3e261676cc38c78bb53e290271cbe9f26c861c256e5cc709db424e3dd26ddac4",
+    ("lease from a withdrawn listing", 3): "c3e6410d589c4c36fc1bc2af4417780bcdd2f15dec8debc70057f209e7db0675",
+    ("lease from an expired listing", 1): "bb63d70968744ff977f583b5473af60b613f2f1e7c74f0731f6e18e7f4ec5e92",
+    ("lease from an expired listing", 2): "be364f34906ad878977df39a947f4d4571e3a6867ca120f1ca6d4ae18a227b63",
+    ("lease from an expired listing", 3): "68d3a3c1bd8d7a4e99cdd58b680ab611204b9d6ed04224bb04d7712a2e17c754",
+    ("lease from a listing whose mandate ended", 1): "e08bf2e50f0ab57ed60f937f9ddca6997d40d279aa37295fcaf2eae3f886322e",
+    ("lease from a listing whose mandate ended", 2): "8ecacc3f9b56c402c4fda4b84fabe1015515218f4a1e67df5fdb5e3cdb032974",
+    ("lease from a listing whose mandate ended", 3): "3dc7267f4a83de1243404e2e086db88ec892773d4af9213abed64065f2720965",
+    (
+        "lease from an agency's listing signed by the owner",
+        1,
+    ): "0f97dad27120152a994aef123d3a120603024d1d8eb219afe54851ba50e5ab67",
+    (
+        "lease from an agency's listing signed by the owner",
+        2,
+    ): "f06947e57c119bb767208dfe1e589f65aedcd9afeeacb7cbc6008a169af96660",
+    (
+        "lease from an agency's listing signed by the owner",
+        3,
+    ): "aa4bd2768c925912a6dff554e3581899cb3c529dd1bce3e552856d68bacc736e",
+    (
+        "lease through one agency from another's listing",
+        1,
+    ): "9737430badeb03afcbc56635bdce4774366afccec1158a75e3c183fa5ffb9521",
+    (
+        "lease through one agency from another's listing",
+        2,
+    ): "2175be8871c0a7072eec15e3a6c9cc363953515c2d5034b4db7c32458eca613d",
+    (
+        "lease through one agency from another's listing",
+        3,
+    ): "70f508ad7de46986d73698e86ee88fad3d2e018a06d08e3aee6cc055c0c7986a",
+    ("sublease from a listing", 1): "e96925f0a346913a690251bf51672483445d2a4161cedbc23e74c8a5cd1a3b3e",
+    ("sublease from a listing", 2): "78d427d5eeaeabb2c531110b25b68190be63054b1f321893ac23b3eeedc01ece",
+    ("sublease from a listing", 3): "6f5d1b3d6360da49c57d93465ad7d8fd87f984ab51d70492ed157bf229ecc247",
+    ("lease from live listings", 1): "fa3eefaeae727ab87671ab28e2dffd8c352af9bcca389f66afb485e5750345bf",
+    ("lease from live listings", 2): "f2b3bd580a7273dacdbe4e242b6814c34008e050e9e57bf6ea7bbd49f060cf2e",
+    ("lease from live listings", 3): "6adb5d30f1c1e11dd3026c009187def42eef1a9d9330005734884f1e0ee59233",
+}
+
+
+def print_roots_4() -> None:
+    """Print each edition-4 case's state roots on editions 1 to 3 (how :data:`BEFORE_EDITION_4` was made)."""
+    for name, case in CASES_4.items():
+        for rules in (None, 2, 3):
+            w = _world(rules)
+            case(w, True)
+            print(f"    ({name!r}, {rules or 1}): {w.chain.root()!r},")
+
+
 @pytest.mark.parametrize("rules", EDITIONS)
 @pytest.mark.parametrize("name", list(ALL_CASES))
 def test_each_change_keeps_the_behaviour_of_the_editions_before_it(name: str, rules: int | None) -> None:
@@ -425,6 +614,14 @@ def test_older_editions_reach_the_roots_of_the_build_before_edition_3(name: str,
     w = _world(rules)
     CASES_3[name](w, True)
     assert w.chain.root() == BEFORE_EDITION_3[(name, rules or 1)]
+
+
+@pytest.mark.parametrize("rules", [None, 2, 3])
+@pytest.mark.parametrize("name", list(CASES_4))
+def test_older_editions_reach_the_roots_of_the_build_before_edition_4(name: str, rules: int | None) -> None:
+    w = _world(rules)
+    CASES_4[name](w, True)
+    assert w.chain.root() == BEFORE_EDITION_4[(name, rules or 1)]
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -444,14 +641,14 @@ def test_new_chains_run_the_newest_edition_and_old_ones_edition_1() -> None:
     assert old is not None and "rules" not in old and edition.edition_of(old) == 1
 
 
-@pytest.mark.parametrize("bad", [0, 4, "2", 2.0, True, None])
+@pytest.mark.parametrize("bad", [0, 5, "2", 2.0, True, None])
 def test_genesis_refuses_an_edition_this_build_does_not_implement(bad: object) -> None:
     from anju.registry import edition
     from anju.registry.machine import Registry, genesis_params
 
     from .harness import Overlay
 
-    assert edition.RULES == 3  # 4 above is the first edition this build does not implement
+    assert edition.RULES == 4  # 5 above is the first edition this build does not implement
     params = {**genesis_params(key_for("authority").public_hex), "rules": bad}
     with pytest.raises(ValueError, match="rules must be an edition"):
         Registry().genesis(params, Overlay({}))

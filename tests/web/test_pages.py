@@ -742,6 +742,75 @@ def test_an_agency_puts_offers_to_a_tenant_only_while_its_mandate_lets_it_sign(t
         assert client.post("/act/lease.propose_end", data=end).status_code == 303
 
 
+def _listing_choices(page: str) -> set[str]:
+    """The listings the lease offer form lets one pick (the form's listing select, if any)."""
+    found = re.search(r'<select name="listing"[^>]*>(.*?)</select>', page, re.S)
+    return set(re.findall(r'<option value="([0-9a-f]{16})"', found.group(1))) if found else set()
+
+
+def test_a_lease_offer_names_only_a_live_listing_of_its_landlord_side(tmp_path: Path) -> None:
+    """A lease may name only a live listing published by its owner or by the agency it is made
+    through (edition 4): the offer form lists only those, and the portal says so before anyone signs
+    when the listing named is another's, withdrawn or of another unit; one that fits is let."""
+    from anju.chain.node import Node
+
+    from .ledger import Builder
+
+    ids = build(tmp_path)
+    today = ids["today"]
+    node = Node(tmp_path, verify_workers=0)
+    b = Builder(node)
+    advert = {"rent": 950_000, "deposit": 950_000, "available_from": today, "min_term_months": 12}
+    advert.update(description="两居室", photos=[])
+    withdrawn = b.do("landlord", "listing.publish", unit=ids["unit1"], **advert)
+    b.do("landlord", "listing.withdraw", listing=withdrawn)
+    mandate = b.do(
+        "landlord", "mandate.grant", unit=ids["unit2"], agency=key("agency_b").public_hex, exclusive=False,
+        to=add_days(today, 365), may_sign=True, min_rent=500_000, **{"from": today},
+    )  # fmt: skip
+    agencys = b.do("agency_b", "listing.publish", unit=ids["unit2"], mandate=mandate, **advert)
+    node.stop()
+    owners = ids["listing"]  # the landlord's own live listing of unit 2 (tests/web/ledger.py)
+    terms = {"unit": ids["unit2"], "tenant": key("tenant2").public_hex, "start": add_days(today, 1),
+             "end": add_days(today, 365), "rent": "9500", "deposit": "0", "payment_day": "5", "notice_days": "30",
+             "collector": "landlord", "document_hash": "x"}  # fmt: skip
+    with (
+        devserver(tmp_path) as base,
+        httpx.Client(base_url=base, timeout=60) as landlord,
+        httpx.Client(base_url=base, timeout=60) as tenant,
+    ):
+        sign_in(landlord, "agency_b")
+        assert _listing_choices(landlord.get("/me").text) == {agencys}
+        landlord.cookies.clear()
+        lt = sign_in(landlord, "landlord")
+        assert _listing_choices(landlord.get("/me").text) == {owners}  # not the agency's, nor a withdrawn one
+        resp = landlord.post("/act/lease.offer?lang=en", data={**terms, "listing": agencys, "form_token": lt})
+        assert resp.status_code == 422 and "This value is not valid here." in resp.text  # no mandate: not its side
+        withdrawn_terms = {**terms, "unit": ids["unit1"], "listing": withdrawn, "form_token": lt}
+        resp = landlord.post("/act/lease.offer?lang=en", data=withdrawn_terms)
+        assert resp.status_code == 422 and "The listing is withdrawn, revoked or expired." in resp.text
+        resp = landlord.post("/act/lease.offer?lang=en", data={**terms, "listing": withdrawn, "form_token": lt})
+        assert resp.status_code == 422 and "This value is not valid here." in resp.text  # another unit's
+        assert _offers(landlord) == []
+        assert landlord.post("/act/lease.offer", data={**terms, "listing": owners, "form_token": lt}).status_code == 303
+        [offer] = _offers(landlord)
+        with httpx.Client(base_url=base, timeout=60) as agency:  # the agency offers the next year from its own
+            at = sign_in(agency, "agency_b")
+            later = {**terms, "start": add_days(today, 400), "end": add_days(today, 700), "mandate": mandate}
+            resp = agency.post("/act/lease.offer", data={**later, "listing": agencys, "form_token": at})
+            assert resp.status_code == 303
+            [second] = [o for o in _offers(agency) if o != offer]
+            tt = sign_in(tenant, "tenant2")
+            assert tenant.post("/act/offer.accept", data={"offer": offer, "form_token": tt}).status_code == 303
+            for lid in (owners, agencys):  # the lease revokes the unit's live listings
+                listing = landlord.get(f"/api/v1/listings/{lid}").json()["value"]
+                assert (listing["status"], listing["status_reason"]) == ("revoked", "leased")
+            resp = tenant.post("/act/offer.accept", data={"offer": second, "form_token": tt})
+            assert resp.status_code == 422  # stale: the tenant signed the other meanwhile
+            resp = agency.post("/act/offer.reissue?lang=en", data={"offer": second, "form_token": at})
+            assert resp.status_code == 422 and "The listing is withdrawn, revoked or expired." in resp.text
+
+
 def test_a_sublease_is_offered_consented_to_by_the_owner_and_countersigned(tmp_path: Path) -> None:
     """转租 in the portal: the tenant of a running lease offers a sublease, the owner consents (or
     refuses), the subtenant countersigns; the ledger records it under its parent with all three

@@ -33,7 +33,7 @@ REGISTRY_CODES: dict[str, tuple[int, str]] = {
         409,
         "a lease of the unit falls within the advertised term (available-from date and shortest lease)",
     ),
-    "LISTING_NOT_LIVE": (409, "the listing is withdrawn or revoked"),
+    "LISTING_NOT_LIVE": (409, "the listing is withdrawn or revoked (or, where a live one is needed, expired)"),
     "NOT_PUBLISHER": (403, "only the listing's publisher may do this"),
     "LEASE_OVERLAP": (409, "the lease overlaps another lease of the same unit (one unit, one lease at a time)"),
     "NOT_LEASE_PARTY": (403, "the signer is not a party to the lease"),

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-RULES = 3
+RULES = 4
 """The newest rules edition this build implements (genesis ``rules`` of every new chain)."""
 
 CHANGES: dict[int, tuple[str, ...]] = {
@@ -77,6 +77,16 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "categories, which change between Python builds.",
         "A bank's escrow attestations for one lease and purpose may total at most the largest amount of money "
         "(10^13 fen; `INTEGER_OUT_OF_RANGE`), so the lease's escrow totals stay exact JSON integers.",
+    ),
+    4: (
+        "The `listing` a `lease.sign` names must be live on the block date: not withdrawn, not revoked (the unit "
+        "leased, the listing confirmed fake, its mandate revoked or ended) and its code not expired "
+        "(`LISTING_NOT_LIVE`); edition 3 checked only that the listing exists and is for the lease's unit.",
+        "The `listing` a `lease.sign` names must be published by the lease's landlord (the owner) or by the agency "
+        "the lease is made through (its `mandate`'s) (`INVALID_FIELD`, field `listing`); edition 3 accepted a "
+        "listing of the unit by any publisher.",
+        "A sublease names no `listing` (`INVALID_FIELD`, field `listing`): the unit's listings advertise the "
+        "owner's lease, and its sub-landlord publishes none; edition 3 accepted any listing of the unit.",
     ),
 }
 """What each edition changed from the one before."""

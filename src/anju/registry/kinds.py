@@ -296,7 +296,12 @@ KINDS: dict[str, Kind] = {
                 "landlord": Field("key", "the owner; for a sublease, the parent lease's tenant"),
                 "tenant": Field("key", "the tenant"),
                 "mandate": Field("id", "the mandate an agency acts under", optional=True),
-                "listing": Field("id", "the listing the lease came from", optional=True),
+                "listing": Field(
+                    "id",
+                    "the listing the lease came from (edition 4: live, published by the landlord or the lease's"
+                    " agency; none for a sublease)",
+                    optional=True,
+                ),
                 "parent": Field("id", "the parent lease, for a sublease (转租)", optional=True),
                 "start": Field("date", "first day of the lease"),
                 **_LEASE_TERMS,
@@ -330,6 +335,7 @@ KINDS: dict[str, Kind] = {
                 "LEASE_NOT_LIVE",
                 "NOT_LEASE_PARTY",
                 "MANDATE_REQUIRED",
+                "LISTING_NOT_LIVE",
                 "UNKNOWN_REFERENCE",
                 "ALREADY_EXISTS",
             ),

@@ -377,6 +377,8 @@ def options_for(r: Reader, s: Session | None) -> dict[str, list[tuple[str, str]]
             if m["unit"] not in {v for v, _ in opts["unit"]}:
                 opts["unit"].append((m["unit"], label))
             opts["mandate"].append((m["id"], f"{m['id']} · {label} · → {m['to']}"))
+    # A lease may name only a live listing of its landlord side (the registry's rule from edition 4):
+    # the owner offers its own, an agency (or its agent) its agency's.
     for ls in r.listings(publisher=agency or s.party):
         if ls["state"] == "live":
             opts["listing"].append((ls["id"], f"{vcode.display(ls['code'])} · {ls['street']}"))
@@ -868,6 +870,10 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
         if not _still_entitled(c, old.body):  # e.g. an agent dismissed since, a mandate ended since
             err.add(_, "NOT_YOURS")
             return None
+        refused = _offered_listing_refusal(c.reader, old.body)  # e.g. the listing expired or was let since
+        if refused is not None:
+            err.add(_, refused)
+            return None
         if not _tenant_has_room(p, c, old.tenant, err):  # (before the old one is marked replaced)
             return None
         if not p.offers.transition(old.id, ("stale",), "replaced"):
@@ -1153,9 +1159,41 @@ def _offer_lease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | No
     if _clash(c, unit["leases"], None, f["start"], f["end"]):
         err.add(_, "LEASE_OVERLAP", "start", names)
         return None
+    refused = _listing_refusal(c.reader, f.get("listing"), unit, mandate["agency"] if mandate else None)
+    if refused is not None:
+        err.add(_, refused, "listing", names)
+        return None
     terms = ("mandate", "listing", "start", "end", "rent", "deposit", "payment_day", "notice_days", "collector")
     body = _lease_body(p, unit["id"], unit["owner"], f, (*terms, "document_hash"))
     return _put_offer(p, c, err, unit["id"], body)
+
+
+def _listing_refusal(r: Reader, listing_id: str | None, unit: dict[str, Any], agency: str | None) -> str | None:
+    """Why a lease of ``unit`` made through ``agency`` (None: the owner's own) may not name the
+    listing ``listing_id``, as a code, or None when it may (or names none): the registry's rule from
+    edition 4 (``rules.lease._check_listing``), judged today, as a courtesy before anyone signs. The
+    listing is of the unit, live, and published by the owner or by that agency."""
+    if listing_id is None:
+        return None
+    listing = r.listing(listing_id)
+    if listing is None:
+        return "UNKNOWN_REFERENCE"
+    if listing["unit"] != unit["id"]:
+        return "INVALID_FIELD"
+    if r.listing_state(listing)[0] != "live":
+        return "LISTING_NOT_LIVE"
+    return None if listing["publisher"] in (unit["owner"], agency) else "INVALID_FIELD"
+
+
+def _offered_listing_refusal(r: Reader, body: dict[str, Any]) -> str | None:
+    """:func:`_listing_refusal` for the listing an offer's ``lease.sign`` body names, judged again today."""
+    if body["kind"] != "lease.sign" or body.get("listing") is None:
+        return None
+    unit = r.unit(str(body["unit"]))
+    if unit is None:
+        return "UNKNOWN_REFERENCE"
+    mandate = r.mandate(body.get("mandate"))
+    return _listing_refusal(r, str(body["listing"]), unit, mandate["agency"] if mandate else None)
 
 
 def _lease_body(

@@ -72,7 +72,7 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
         N_("The unit is leased during the advertised term (from the available date, for the shortest lease)."),
         "available_from",
     ),
-    "LISTING_NOT_LIVE": (N_("The listing is withdrawn or revoked."), "listing"),
+    "LISTING_NOT_LIVE": (N_("The listing is withdrawn, revoked or expired."), "listing"),
     "NOT_PUBLISHER": (N_("Only the publisher of the listing may do this."), "listing"),
     "LEASE_OVERLAP": (
         N_("Refused: this unit is already leased for part of these dates (one unit, one lease at a time)."),

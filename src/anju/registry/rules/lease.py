@@ -18,7 +18,7 @@ from anju.registry.rules.common import (
 from anju.registry.rules.mandate import live_mandate_for
 from anju.registry.rules.sweep import revoke_listings, sweep_unit
 from anju.registry.rules.unit import attested_unit
-from anju.registry.status import lease_ended, mandate_live
+from anju.registry.status import lease_ended, listing_status, mandate_live
 
 MAX_LEASE_YEARS = 20  # Civil Code art. 705: a lease runs at most twenty years
 BACKDATE_DAYS = 30  # edition 3: a lease may be put on the ledger up to 30 days after it started
@@ -69,6 +69,33 @@ def _landlord_side(call: Call, t: dict[str, Any], unit: Record) -> tuple[str | N
     return agency, mandate
 
 
+def _check_listing(call: Call, t: dict[str, Any], agency: str | None) -> None:
+    """Edition 4: the listing a lease names is one the landlord side let the unit through.
+
+    It is live on the block date (not withdrawn or revoked, its mandate in force, its code not
+    expired: :func:`~anju.registry.status.listing_status`) and its publisher is the landlord (the
+    owner) or the agency the lease is made through. A sublease names none: the unit's listings are
+    the owner's or its agency's adverts, and the sub-landlord (the parent lease's tenant) can
+    publish none. (``lease.sign`` has already checked that the listing exists and is for the unit.)"""
+    lid = t["listing"]
+    if t["parent"] is not None:
+        reject(
+            "INVALID_FIELD", "a sublease names no listing: the unit's listings advertise the owner's", field="listing"
+        )
+    listing = call.peek_need(layout.listing(lid), "listing")
+    mandate = call.peek(layout.mandate(listing["mandate"])) if listing["mandate"] else None
+    status, reason = listing_status(listing, mandate, call.date)
+    if status != "live":
+        reject("LISTING_NOT_LIVE", f"the listing is {status} ({reason})", listing=lid, status=status, reason=reason)
+    if listing["publisher"] not in (t["landlord"], agency):
+        reject(
+            "INVALID_FIELD",
+            "the listing's publisher is neither the landlord nor the agency the lease is made through",
+            field="listing",
+            publisher=listing["publisher"],
+        )
+
+
 def _check_overlap(call: Call, unit: Record, parent: str | None, start: str, end: str) -> None:
     # Siblings under the same parent (or the head leases, parent None) may never share a day,
     # whoever signed them: that is what stops 一房多租.
@@ -117,6 +144,8 @@ def create(call: Call, t: dict[str, Any], previous: str | None = None) -> Record
         reject("INVALID_FIELD", "only a lease made through an agency can have the agency collect", field="collector")
     if call.signer not in (t["tenant"], t["landlord"]) and not (agency and signed_for(call, agency)):
         reject("NOT_LEASE_PARTY", "the transaction's signer is not a side of the lease")
+    if t.get("listing") is not None and call.edition() >= 4:  # (editions 1 to 3: any listing of the unit)
+        _check_listing(call, t, agency)
     sweep_unit(call, unit)
     _check_overlap(call, unit, t["parent"], t["start"], t["end"])
     lid = call.new_id
@@ -183,7 +212,7 @@ _TERMS = ("end", "rent", "deposit", "payment_day", "notice_days", "collector", "
 def sign(call: Call) -> None:
     b = call.body
     terms = {k: b.get(k) for k in ("unit", "landlord", "tenant", "mandate", "listing", "parent", "start", *_TERMS)}
-    if terms["listing"] is not None:
+    if terms["listing"] is not None:  # (from edition 4 create also checks it once the landlord side is known)
         listing = call.peek_need(layout.listing(terms["listing"]), "listing")
         if listing["unit"] != terms["unit"]:
             reject("INVALID_FIELD", "the listing is for another unit", field="listing")
