@@ -198,3 +198,35 @@ def test_a_failed_index_build_leaves_the_format_5_ledger_as_it_was(
         assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name='event_refs'").fetchone() == (0,)
     finally:
         conn.close()
+
+
+def test_the_writer_indexes_events_as_the_format_6_migration_does(tmp_path: Path) -> None:
+    """The writer computes ``event_refs`` rows in Python (store.event_refs); the migration's SQL
+    (``_EVENT_REFS_FILL``) must find exactly the same rows in the stored events: parties, units and
+    listings, a reference named twice in one event, empty lists, non-ASCII ids, several blocks."""
+    from anju.ledger.store import _EVENT_REFS_FILL, BlockRecord, BlockWrite
+
+    db = _ledger(tmp_path)
+    store = Store(db)
+    events = [
+        [
+            (0, "aa", "k", b"{}", '["p1","p2"]', '["u1"]', '["l1","l2"]'),
+            (0, "aa", "k", b"{}", '["p1","p1"]', "[]", "[]"),
+        ],
+        [(0, "bb", "k", b"{}", "[]", "[]", "[]")],
+        [(1, "cc", "k", b"{}", '["p2"]', '["u1","单元-7"]', '["l2"]')],
+    ]
+    for height, evs in enumerate(events, 1):
+        rec = BlockRecord(height, "2026-01-01T00:00:00.000Z", 0, 0, 0, bytes(32), bytes(32), "note")
+        store.write_blocks([BlockWrite(rec, [], [], {}, {}, evs)])
+    store.close()
+    written = _refs(db)
+    conn = sqlite3.connect(db)
+    conn.create_function("anju_ref", 1, ref_key, deterministic=True)
+    conn.execute("DELETE FROM event_refs")
+    conn.execute(_EVENT_REFS_FILL, (0,))
+    conn.commit()
+    conn.close()
+    assert _refs(db) == written
+    assert (ref_key("u:单元-7"), 4) in written and (ref_key("p:p1"), 2) in written
+    assert len(written) == 5 + 1 + 4  # the repeated p1 of event 2 is one row

@@ -3,7 +3,8 @@ past a hard limit the writer does it itself. Nothing is lost either way."""
 
 from __future__ import annotations
 
-import itertools
+import sqlite3
+import struct
 import time
 from pathlib import Path
 
@@ -34,22 +35,25 @@ def _wait(cond: object, timeout: float = 10.0) -> bool:
 def test_the_checkpointer_copies_the_wal_back_off_the_writers_path(
     kv_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    threshold = 256 * 1024  # several blocks (one writes ~85 KB): the restarted WAL is smaller
+    threshold = 256 * 1024  # several blocks (one writes ~85 KB): the restarted WAL holds less
     monkeypatch.setattr(store_mod, "WAL_CHECKPOINT_BYTES", threshold)
     key = SigningKey(b"w" * 32)
     node = Node(kv_data, verify_workers=0)
     store = node.store
     wal = Path(str(store.path) + "-wal")
-    seq = 1
-    while not wal.exists() or wal.stat().st_size <= threshold:
-        _commit(node, key, seq)
-        seq += 20
+    _commit(node, key, 1)
     ck = store._checkpointer
     assert ck is not None
+    seq = 21
+    while ck.runs == 0 and ck.wal_bytes() <= threshold:
+        _commit(node, key, seq)
+        seq += 20
     assert _wait(lambda: ck.runs >= 1)  # the thread checkpointed a WAL past its threshold
-    grown = wal.stat().st_size
-    _commit(node, key, seq)  # the WAL restarts: it is cut back to what this block wrote
-    assert wal.stat().st_size < grown
+    assert _wait(lambda: ck.wal_bytes() == 0)  # every frame is copied back
+    kept = wal.stat().st_size
+    _commit(node, key, seq)  # the WAL restarts: it holds only this block's frames ...
+    assert 0 < ck.wal_bytes() < threshold
+    assert wal.stat().st_size == kept  # ... written over the blocks the file had (not cut to nothing)
     store.close()
     assert not ck._thread.is_alive()  # close() stops it
     assert verify_data(kv_data, workers=1).ok
@@ -58,25 +62,49 @@ def test_the_checkpointer_copies_the_wal_back_off_the_writers_path(
     reopened.store.close()
 
 
+def test_the_pending_wal_bytes_are_those_sqlite_reports(kv_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """wal_bytes reads the wal-index header: frames written minus frames copied back, as
+    ``PRAGMA wal_checkpoint`` counts them, before and after a checkpoint and a restart."""
+    monkeypatch.setattr(store_mod, "WAL_CHECKPOINT_BYTES", 1 << 40)  # only this test checkpoints
+    key = SigningKey(b"p" * 32)
+    node = Node(kv_data, verify_workers=0)
+    for i in range(3):
+        _commit(node, key, 1 + 20 * i)
+    ck = node.store._checkpointer
+    assert ck is not None
+    frame = 4096 + 24
+    written = ck.wal_bytes()
+    conn = sqlite3.connect(node.store.path, isolation_level=None)
+    _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert written == frames * frame and frames == copied > 0
+    assert ck.wal_bytes() == 0
+    _commit(node, key, 61)
+    again = ck.wal_bytes()
+    _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert again == frames * frame and 0 < frames < written // frame
+    conn.close()
+    node.store.close()
+
+
 @pytest.mark.parametrize("hard", [32 * 1024, 1 << 40])
 def test_past_the_hard_limit_the_writer_checkpoints_itself(
     kv_data: Path, monkeypatch: pytest.MonkeyPatch, hard: int
 ) -> None:
     """The checkpointer never runs here; with a hard limit the WAL restarts after every block
-    that crossed it (its size stays that of a block or two), without one it only grows."""
+    that crossed it (nothing is left waiting in it), without one it only grows."""
     monkeypatch.setattr(store_mod, "WAL_CHECKPOINT_BYTES", 1 << 40)
     monkeypatch.setattr(store_mod, "WAL_HARD_BYTES", hard)
     key = SigningKey(b"h" * 32)
     node = Node(kv_data, verify_workers=0)
-    wal = Path(str(node.store.path) + "-wal")
     sizes = []
     for i in range(12):
         _commit(node, key, 1 + 20 * i)
-        sizes.append(wal.stat().st_size)
-    assert node.store._checkpointer is not None and node.store._checkpointer.runs == 0
+        ck = node.store._checkpointer
+        assert ck is not None
+        sizes.append(ck.wal_bytes())
+    assert ck.runs == 0
     if hard < 1 << 40:
-        assert max(sizes) < 200 * 1024
-        assert any(b < a for a, b in itertools.pairwise(sizes))
+        assert sizes == [0] * 12  # each block crossed it: the writer copied all of it back
     else:
         assert sizes == sorted(sizes) and sizes[-1] > 400 * 1024
     node.store.close()
@@ -89,8 +117,10 @@ def test_a_checkpoint_that_fails_is_logged_and_the_checkpointer_carries_on(
     """A ledger whose directory went away (a test's, a replay's): no exception escapes the thread."""
     monkeypatch.setattr(store_mod, "WAL_CHECKPOINT_BYTES", 0)
     ck = store_mod._Checkpointer(tmp_path / "gone" / "ledger.db")
-    ck.wal = tmp_path / "some-wal"
-    ck.wal.write_bytes(b"x" * 100)
+    ck.shm = tmp_path / "some-shm"  # a wal-index saying 10 frames wait
+    head = bytearray(100)
+    struct.pack_into("=HI", head, 14, 4096, 10)
+    ck.shm.write_bytes(bytes(head))
     with caplog.at_level("WARNING", logger="anju.store"):
         for i in range(1, 3):  # a second poke fails (and is logged) again: the thread is still there
             ck.poke()

@@ -29,6 +29,7 @@ import hashlib
 import logging
 import os
 import sqlite3
+import struct
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -55,7 +56,25 @@ SELECT anju_ref('p:' || j.value), e.id FROM events e, json_each(e.parties) j WHE
 UNION ALL SELECT anju_ref('u:' || j.value), e.id FROM events e, json_each(e.units) j WHERE e.id > ?1
 UNION ALL SELECT anju_ref('l:' || j.value), e.id FROM events e, json_each(e.listings) j WHERE e.id > ?1
 """
-"""Index the events after id ?1 by what they name (in SQLite, from the rows just written)."""
+"""Index the events after id ?1 by what they name, in SQLite from the stored rows: the move from
+format 5 (the writer computes the same rows with :func:`event_refs`)."""
+
+
+def event_refs(last: int, events: Sequence[tuple[Any, ...]]) -> list[tuple[int, int]]:
+    """The ``event_refs`` rows of ``events`` (rows ``(idx, txid, kind, data, parties, units,
+    listings)`` as :class:`BlockWrite` holds them), stored with ids ``last + 1`` on: what
+    ``_EVENT_REFS_FILL`` makes of them once stored, computed here without reading them back (three
+    scans and a call back into Python per reference). Sorted by ``ref``, so the inserts walk the
+    index in order."""
+    loads = orjson.loads
+    rows = [
+        (ref_key(prefix + str(v)), last + n)
+        for n, e in enumerate(events, 1)
+        for prefix, text in (("p:", e[4]), ("u:", e[5]), ("l:", e[6]))
+        for v in loads(text)
+    ]
+    rows.sort()
+    return rows
 
 
 def ref_key(ref: str) -> int:
@@ -142,6 +161,12 @@ WAL_CHECKPOINT_BYTES = 64 * 1024 * 1024
 """The checkpointer thread copies the WAL back into the database once it is this large."""
 WAL_HARD_BYTES = 1024 * 1024 * 1024
 """Past this the writer checkpoints itself after its COMMIT (the checkpointer could not keep up)."""
+WAL_KEEP_BYTES = 2 * WAL_CHECKPOINT_BYTES
+"""The WAL file keeps this much of its length when it restarts (``journal_size_limit``): frames
+then overwrite blocks the file already has, instead of the file system allocating new ones for
+every frame appended (docs/ARCHITECTURE.md, "Storage")."""
+_SHM_HEAD = 100
+"""Bytes of the wal-index that :meth:`_Checkpointer.wal_bytes` reads (header and checkpoint information)."""
 
 STORE_FORMAT = b"6"
 """Version of the on-disk layout (2: state-map node keys were prefix first; 3: one row per node,
@@ -230,7 +255,7 @@ class _Checkpointer:
 
     def __init__(self, db: Path) -> None:
         self.db = db
-        self.wal = db.with_name(db.name + "-wal")
+        self.shm = db.with_name(db.name + "-shm")
         self._wake = threading.Event()
         self._stop = False
         self.runs = 0
@@ -238,10 +263,20 @@ class _Checkpointer:
         self._thread.start()
 
     def wal_bytes(self) -> int:
+        """Bytes of WAL frames not yet copied back: ``mxFrame - nBackfill`` of the wal-index header
+        (https://sqlite.org/walformat.html: the shared-memory file's first header copy, then the
+        checkpoint information), times the frame size. The WAL file's size says nothing here: it
+        keeps its blocks (``journal_size_limit``) and is overwritten from the start."""
         try:
-            return self.wal.stat().st_size
+            with open(self.shm, "rb") as f:
+                head = f.read(_SHM_HEAD)
         except FileNotFoundError:
             return 0
+        if len(head) < _SHM_HEAD:
+            return 0
+        page, frames = struct.unpack_from("=HI", head, 14)
+        (backfilled,) = struct.unpack_from("=I", head, 96)
+        return max(0, int(frames) - int(backfilled)) * ((int(page) or 65536) + 24)
 
     def poke(self) -> None:
         """A transaction was committed: look at the WAL's size."""
@@ -361,10 +396,10 @@ class Store:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.create_function("anju_ref", 1, ref_key, deterministic=True)
             conn.execute("PRAGMA journal_mode=WAL")
-            # Checkpoints are the checkpointer thread's (see _Checkpointer), not the writer's. The
-            # WAL file is cut to nothing when it restarts, so its size is what waits to be copied.
+            # Checkpoints are the checkpointer thread's (see _Checkpointer), not the writer's. A
+            # restarted WAL keeps WAL_KEEP_BYTES of its file and is written over from the start.
             conn.execute("PRAGMA wal_autocheckpoint=0")
-            conn.execute("PRAGMA journal_size_limit=0")
+            conn.execute(f"PRAGMA journal_size_limit={WAL_KEEP_BYTES}")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA cache_size=-262144")  # 256 MiB of page cache per connection, at most
         conn.execute("PRAGMA mmap_size=4294967296")  # reads of a large ledger go through the OS page cache
@@ -459,11 +494,12 @@ class Store:
                     if w.events:
                         last = c.execute("SELECT IFNULL(MAX(id), 0) FROM events").fetchone()[0]
                         c.executemany(
-                            "INSERT INTO events(height, idx, txid, kind, data, parties, units, listings) "
-                            "VALUES (?,?,?,?,?,?,?,?)",
-                            [(b.height, *e) for e in w.events],
+                            "INSERT INTO events(id, height, idx, txid, kind, data, parties, units, listings) "
+                            "VALUES (?,?,?,?,?,?,?,?,?)",
+                            [(last + n, b.height, *e) for n, e in enumerate(w.events, 1)],
                         )
-                        c.execute(_EVENT_REFS_FILL, (last,))
+                        refs = event_refs(last, w.events)
+                        c.executemany("INSERT OR IGNORE INTO event_refs(ref, id) VALUES (?,?)", refs)
                 if puts:
                     c.executemany(  # a row keeps its place (rid) when rewritten
                         "INSERT INTO state(key, value) VALUES (?,?) "
