@@ -254,9 +254,27 @@ def test_check_tx_forgets_a_seq_the_mempool_dropped(member: tuple[Path, dict[str
     assert _resp(dispatch(app, _req(8, f_bytes(1, _tx(k, 1, "a")))))[1].num(1) == 0
     again = _resp(dispatch(app, _req(8, f_bytes(1, _tx(k, 1, "b")))))[1]
     assert again.text(8) == "SEQ_REUSED"  # seq 1 is admitted: the next must be 2
-    seq, _ = app._mempool_seq[k.public_hex]
-    app._mempool_seq[k.public_hex] = (seq, time.monotonic() - abci_app.MEMPOOL_SEQ_TTL_S - 1)
+    seq, _, h = app._mempool_seq[k.public_hex]
+    app._mempool_seq[k.public_hex] = (seq, time.monotonic() - abci_app.MEMPOOL_SEQ_TTL_S - 1, h)
     assert _resp(dispatch(app, _req(8, f_bytes(1, _tx(k, 1, "b")))))[1].num(1) == 0
+    app.store.close()
+
+
+def test_check_tx_admits_the_same_envelope_again(member: tuple[Path, dict[str, object]]) -> None:
+    """CometBFT's /check_tx RPC (a dry run) calls CheckTx without adding the tx to its mempool: the
+    same bytes broadcast afterwards must be admitted, not refused as a reused seq for two minutes.
+    Another envelope of that seq is still refused, and the next seq still follows on."""
+    data, doc = member
+    app = AbciApp(data)
+    init = f_msg(1, _ts(1767225600)) + f_str(2, CHAIN) + f_bytes(5, canonical_genesis(doc)) + f_int(6, 1)
+    dispatch(app, _req(5, init))
+    k = SigningKey.generate()
+    one = _tx(k, 1, "a")
+    for _ in range(3):  # the dry run, the broadcast, a peer gossiping it after the mempool dropped it
+        assert _resp(dispatch(app, _req(8, f_bytes(1, one))))[1].num(1) == 0
+    assert _resp(dispatch(app, _req(8, f_bytes(1, _tx(k, 1, "b")))))[1].text(8) == "SEQ_REUSED"
+    assert _resp(dispatch(app, _req(8, f_bytes(1, _tx(k, 2, "c")))))[1].num(1) == 0
+    assert _resp(dispatch(app, _req(8, f_bytes(1, one))))[1].text(8) == "SEQ_REUSED"  # seq 2 came after it
     app.store.close()
 
 

@@ -149,7 +149,7 @@ class AbciApp:
         self._block_txs: tuple[list[Tx | None], list[m.TxResult]] = ([], [])  # the block awaiting Commit
         # signer -> (the highest seq CheckTx admitted, when): its next tx must follow on. An entry
         # older than MEMPOOL_SEQ_TTL_S is forgotten (CometBFT's mempool can drop an admitted tx).
-        self._mempool_seq: dict[str, tuple[int, float]] = {}
+        self._mempool_seq: dict[str, tuple[int, float, bytes]] = {}  # signer -> (seq, when, envelope hash)
         # sha256(envelope) -> (its parsed, verified Tx, envelope size): the envelopes CheckTx
         # admitted, bounded by count and bytes (VERIFIED_CACHE, VERIFIED_CACHE_BYTES).
         self._verified: collections.OrderedDict[bytes, tuple[Tx, int]] = collections.OrderedDict()
@@ -353,7 +353,16 @@ class AbciApp:
             admitted = self._mempool_seq.get(signer)
             if admitted is not None and time.monotonic() - admitted[1] > MEMPOOL_SEQ_TTL_S:
                 admitted = None  # its tx never reached a block: dropped by the mempool
-            ex.check_seq(tx, max(committed, admitted[0] if admitted is not None else 0))  # chain, then seq
+            if admitted is None:
+                floor = committed
+            elif admitted[2] == h and admitted[0] == tx.seq:
+                # The very envelope admitted last, checked again: CometBFT's /check_tx RPC runs
+                # CheckTx without adding the tx to its mempool (a dry run), and a tx the mempool
+                # dropped comes back. Same bytes, same answer (its mempool dedups a tx it holds).
+                floor = max(committed, tx.seq - 1)
+            else:
+                floor = max(committed, admitted[0])
+            ex.check_seq(tx, floor)  # chain, then seq
             if tx.seq - committed > MAX_SEQ_AHEAD:
                 raise Overloaded(
                     "MEMPOOL_FULL",
@@ -369,7 +378,7 @@ class AbciApp:
                 err = ex.simulate(ex.last.time, [tx])[0]
                 if err is not None:
                     raise err
-            self._mempool_seq[signer] = (tx.seq, time.monotonic())
+            self._mempool_seq[signer] = (tx.seq, time.monotonic(), h)
             self._cache(h, tx, len(raw))
             return m.check_tx(m.TxResult(OK, data=tx.txid.encode()))
         except AnjuError as exc:
