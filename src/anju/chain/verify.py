@@ -468,6 +468,10 @@ _HEIGHT_OF = {
     "tlog_nodes": ("SELECT MIN(height) FROM replay.blocks WHERE log_size >= ((?2 + 1) << ?1)", (0, 1)),
     "events": ("SELECT height FROM replay.events WHERE id=?", (0,)),
     "event_refs": ("SELECT height FROM replay.events WHERE id=?", (1,)),
+    # The current state and its map are the state after the last block (whose root they must give).
+    "state": ("SELECT MAX(height) FROM replay.blocks", ()),
+    "smt_tiles": ("SELECT MAX(height) FROM replay.blocks", ()),
+    "smt_deep": ("SELECT MAX(height) FROM replay.blocks", ()),
 }
 
 
