@@ -122,3 +122,17 @@ def test_untrusted_key_is_refused(ledger: Path) -> None:
     other = vkey_of("anju-test-1", SigningKey(b"z" * 32).public)
     s = verify_data(ledger, trusted_vkey=other, workers=1)
     assert not s.ok and "trusted" in (s.error or "")
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--key", "garbage"], "not a verifier key"),
+        (["--workers", "-1"], "--workers"),
+        (["--workers", "65"], "--workers"),
+    ],
+)
+def test_a_malformed_key_or_worker_count_is_a_usage_error(ledger: Path, args: list[str], says: str) -> None:
+    """Not "the published key is not the trusted key" (a forgery's message) for a typo."""
+    res = CliRunner().invoke(app, ["verify", "--data", str(ledger), *args])
+    assert res.exit_code == 2 and says in res.output, res.output

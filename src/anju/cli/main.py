@@ -72,12 +72,20 @@ def init(
 def verify(
     data: DataOpt,
     key: Annotated[str | None, typer.Option("--key", help="Trusted verifier key (default: the ledger's own).")] = None,
-    workers: Annotated[int, typer.Option(help="Signature-verifying processes.")] = 2,
+    workers: Annotated[int, typer.Option(help="Signature-verifying processes (0 or 1: none).", min=0, max=64)] = 2,
     as_json: JsonOpt = False,
 ) -> None:
     """Replay the whole ledger from genesis and re-check everything; exit 1 on the first error, 2 when
     DATA holds no ledger."""
     from anju.chain.verify import verify_data
+    from anju.errors import VerificationError
+    from anju.ledger.note import Verifier
+
+    if key is not None:
+        try:
+            Verifier.from_vkey(key)
+        except VerificationError as exc:
+            raise typer.BadParameter(f"not a verifier key: {exc.message}", param_hint="--key") from None
 
     with Progress(
         TextColumn("verifying"),
