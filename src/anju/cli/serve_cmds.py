@@ -72,7 +72,7 @@ def _serve(
 @app.command()
 def serve(
     data: Annotated[Path, typer.Option("--data", help="The node's data directory.")],
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port (1-65535).")] = 8080,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     rate: Annotated[float, typer.Option(help="Requests per second per client (0: no limit).")] = 2000.0,
     burst: Annotated[float, typer.Option(help="Token-bucket burst per client.")] = 4000.0,
@@ -245,7 +245,7 @@ def demo(
             "Anything else is refused and left as it is.",
         ),
     ] = Path("anju-demo"),
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port (1-65535).")] = 8080,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     units: Annotated[int, typer.Option(min=1, help="Units in the generated district.")] = 300,
 ) -> None:
