@@ -46,7 +46,11 @@ def test_a_ledger_in_another_format_is_refused_with_a_clear_code(tmp_path: Path,
             Store(db, readonly=readonly)
         assert err.value.code == "STORE_FORMAT"
         assert (stamp or b"1").decode() in str(err.value)
-    assert _old_format(db)
+    if stamp == b"99":  # a newer build's: `anju demo` must not take it for an old district to rebuild
+        with pytest.raises(StorageCorrupt):
+            _old_format(db)
+    else:
+        assert _old_format(db)
 
 
 def _to_format_4(db: Path) -> None:

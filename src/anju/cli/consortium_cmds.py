@@ -35,7 +35,12 @@ def consortium_init(
     chain_id: Annotated[str, typer.Option("--chain-id", help="Chain id (CometBFT and Anju).")] = "anju-consortium",
     app_name: Annotated[str, typer.Option("--app", help="Application: anju-registry or kv.")] = "anju-registry",
     base_port: Annotated[
-        int, typer.Option(help="Node i uses ports base+10i .. base+10i+4 (the last: its API and portal).")
+        int,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Node i uses ports base+10i .. base+10i+4 (the last: its API and portal); all must be at most 65535.",
+        ),
     ] = 26600,
     params: Annotated[
         Path | None,
@@ -52,6 +57,12 @@ def consortium_init(
     """Create validator keys, one genesis for all, configs and each member's Anju ledger."""
     from anju.chain import consortium as c
 
+    top = base_port + 10 * (validators - 1) + 4
+    if validators >= 1 and top > 65535:
+        console.print(
+            f"[red]--base-port {base_port}: {validators} validators would use ports up to {top} (at most 65535)[/red]"
+        )
+        raise typer.Exit(2)
     try:
         p = json.loads(params.read_text()) if params else None
         layout = c.init(

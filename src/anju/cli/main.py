@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import orjson
 import typer
@@ -39,27 +39,79 @@ def version() -> None:
 @app.command()
 def init(
     data: DataOpt,
-    chain_id: Annotated[str, typer.Option(help="The chain id (also the checkpoint origin).")] = "anju-xuhui-1",
+    chain_id: Annotated[
+        str,
+        typer.Option(help="The chain id (also the checkpoint origin): printable, without spaces or '+'."),
+    ] = "anju-xuhui-1",
     app_name: Annotated[str, typer.Option("--app", help="Application: anju-registry or kv.")] = "anju-registry",
-    authority: Annotated[str | None, typer.Option(help="Hex public key of the housing authority.")] = None,
+    authority: Annotated[
+        str | None,
+        typer.Option(
+            help="Public key of the housing authority, 64 hex digits (required for anju-registry; "
+            "refused for kv, which has no authority)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create a new ledger: genesis document, node key and block 0."""
-    from anju.chain.node import init_ledger, read_node_key
-    from anju.ledger.note import vkey_of
+    """Create a new ledger: genesis document, node key and block 0.
+
+    Every option is checked before anything is written: a bad one exits 2 (as does a DATA that is
+    not a directory), a DATA that already holds a ledger or cannot be written exits 1. With --json
+    a failure prints {"error": {"code", "message", "details"}} on stdout."""
+    from anju.chain.apps import APPS
+    from anju.chain.node import DB_NAME, init_ledger, read_node_key
+    from anju.errors import AnjuError
+    from anju.ledger.note import valid_name, vkey_of
     from anju.registry.machine import genesis_params
 
+    def refuse(exit_code: int, message: str, **details: object) -> NoReturn:
+        if as_json:
+            _emit(AnjuError("INVALID_FIELD", message, **details).to_json(), as_json, message)
+        else:  # one line, however narrow the terminal
+            console.print(message, style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(exit_code)
+
+    if app_name not in APPS:
+        refuse(2, f"--app must be one of {', '.join(sorted(APPS))}: {app_name!r}", option="--app")
+    if not valid_name(chain_id) or not chain_id.isprintable():
+        refuse(
+            2,
+            "--chain-id must be non-empty and printable, without spaces or '+' (it is the checkpoint "
+            f"origin): {chain_id!r}",
+            option="--chain-id",
+        )
     params: dict[str, object] = {}
     if app_name == "anju-registry":
         if authority is None:
-            console.print("[red]--authority HEXKEY is required for the registry application[/red]")
-            raise typer.Exit(2)
-        params = genesis_params(authority)
+            refuse(2, "--authority HEXKEY is required for the registry application", option="--authority")
+        key = authority.lower()
+        if len(key) != 64 or key.strip("0123456789abcdef"):
+            refuse(
+                2,
+                f"--authority must be a public key of 64 hex digits: {authority!r}",
+                option="--authority",
+            )
+        params = genesis_params(key)
+    elif authority is not None:
+        refuse(
+            2, f"--authority is for the anju-registry application; a {app_name} ledger has none", option="--authority"
+        )
+    try:
+        APPS[app_name]().check_params(params)
+    except ValueError as exc:
+        refuse(2, f"bad genesis parameters: {exc}", option="--authority")
+    if data.exists() and not data.is_dir():
+        refuse(2, f"--data {data} is not a directory", option="--data")
+    if (data / DB_NAME).exists():
+        refuse(
+            1,
+            f"{data} already holds a ledger ({data / DB_NAME}): give another --data",
+            option="--data",
+        )
     try:
         init_ledger(data, chain_id=chain_id, app=app_name, params=params)
-    except FileExistsError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
+    except OSError as exc:  # a parent that is a file, no permission, a full disk; or made meanwhile
+        refuse(1, f"cannot create a ledger in {data}: {exc.strerror or exc}", option="--data")
     vkey = vkey_of(chain_id, read_node_key(data).public)
     _emit(
         {"data": str(data), "chain_id": chain_id, "verifier_key": vkey},

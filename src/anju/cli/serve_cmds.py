@@ -72,7 +72,7 @@ def _serve(
 @app.command()
 def serve(
     data: Annotated[Path, typer.Option("--data", help="The node's data directory.")],
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port (1-65535).")] = 8080,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     rate: Annotated[float, typer.Option(help="Requests per second per client (0: no limit).")] = 2000.0,
     burst: Annotated[float, typer.Option(help="Token-bucket burst per client.")] = 4000.0,
@@ -163,6 +163,17 @@ def _is_site_url(url: str) -> bool:
     )
 
 
+DEMO_CHAIN = "anju-demo"
+"""The chain id of every district :func:`build_demo` makes."""
+DEMO_MANIFEST = "demo-parties.json"
+"""The party manifest :func:`build_demo` writes beside the ledger (read by the portal's demo sign-in)."""
+_BUILD_FILES = frozenset(
+    {"genesis.json", "node.key", "ledger.lock", DEMO_MANIFEST}
+    | {base + s for base in ("ledger.db", "ledger.db.init") for s in ("", "-wal", "-shm", "-journal")}
+)
+"""Every name :func:`build_demo` may leave in its directory (an interrupted build: some of them)."""
+
+
 def build_demo(
     data: Path, units: int, seed: str = "anju-demo", quiet: bool = False, start: str | None = None
 ) -> dict[str, Any]:
@@ -178,7 +189,7 @@ def build_demo(
 
     # By default the district's three years of history end today, so its listings are current when served.
     start = start or (datetime.now(UTC).date() - timedelta(days=3 * 365)).isoformat()
-    demo = generate(seed, units, start=start, chain="anju-demo")
+    demo = generate(seed, units, start=start, chain=DEMO_CHAIN)
     init_ledger(
         data, chain_id=demo.chain, app="anju-registry", params=demo.genesis, genesis_time=demo.start + "T00:00:00.000Z"
     )
@@ -211,63 +222,170 @@ def build_demo(
         "units": units,
         "parties": [dataclasses.asdict(p) for p in demo.manifest],
     }
-    (data / "demo-parties.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n")
+    (data / DEMO_MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n")
     return {"blocks": blocks, "transactions": txs, "rejected": rejected}
+
+
+class _Refused(Exception):
+    """``anju demo`` will not use the data directory it was given: one line saying why, an exit code."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @app.command()
 def demo(
-    data: Annotated[Path, typer.Option("--data", help="Data directory (built on first run).")] = Path("anju-demo"),
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data",
+            help="Data directory: a new or empty one is built in; a demo district is served (one this command "
+            "built in an older storage format or before rule editions is moved to DATA.old-N and built again). "
+            "Anything else is refused and left as it is.",
+        ),
+    ] = Path("anju-demo"),
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port (1-65535).")] = 8080,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    units: Annotated[int, typer.Option(help="Units in the generated district.")] = 300,
+    units: Annotated[int, typer.Option(min=1, help="Units in the generated district.")] = 300,
 ) -> None:
-    """Build the demo district if absent, then serve it (http://127.0.0.1:8080 by default)."""
-    import shutil
+    """Build the demo district if absent, then serve it (http://127.0.0.1:8080 by default).
 
+    Exits 2 when DATA is not a directory, or holds files but no ledger; 1 when it holds a ledger
+    this command may not rebuild (not a demo district it built, or written by a newer build)."""
     from anju.chain.node import DB_NAME
 
-    stale = _stale_demo(data) if (data / DB_NAME).exists() else None
-    if stale:
-        console.print(f"{data} holds a demo district {stale}: building it again")
-        shutil.rmtree(data)
-    if not (data / DB_NAME).exists():
-        # Build beside the target and rename at the end: an interrupted build leaves no half district.
-        partial = data.with_name(data.name + ".building")
-        shutil.rmtree(partial, ignore_errors=True)
-        stats = build_demo(partial, units)
-        if data.exists():
-            data.rmdir()  # only an empty directory can be here (no ledger in it)
-        partial.rename(data)
-        console.print(
-            f"built demo district: {stats['blocks']} blocks, {stats['transactions']} transactions "
-            f"({stats['rejected']} rejected); parties in {data / 'demo-parties.json'}"
-        )
+    try:
+        if (data / DB_NAME).exists():
+            stale = _stale_demo(data)
+            if stale:
+                if not _built_by_demo(data):
+                    raise _Refused(
+                        f"{data} holds a ledger {stale} that `anju demo` did not build (its districts are chain "
+                        f"{DEMO_CHAIN} with {DEMO_MANIFEST} beside them): left as it is; give another --data"
+                    )
+                moved = _move_aside(data)
+                console.print(
+                    f"{data} holds a demo district {stale}: moved it to {moved}, building it again",
+                    markup=False,
+                    soft_wrap=True,
+                )
+        if not (data / DB_NAME).exists():
+            _build_in(data, units)
+    except _Refused as exc:
+        console.print(str(exc), style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
     _serve(data, host, port)
 
 
-def _stale_demo(data: Path) -> str | None:
-    """Why the demo district in ``data`` must be built again, or None: an older storage format, or
-    a genesis from before rule editions (development builds then ran rules that edition 1 does not
-    reproduce exactly, so such a district may not replay: see REGISTRY.md, "Rule editions")."""
-    from anju.chain.node import DB_NAME, read_genesis
+def _build_in(data: Path, units: int) -> None:
+    """Build the demo district into ``data``, which must not exist or be an empty directory.
+    It is built beside the target and renamed at the end: an interrupted build leaves no half
+    district, and a failed one leaves ``data`` as it was."""
+    import os
+    import shutil
 
-    if _old_format(data / DB_NAME):
-        return "in an older storage format"
-    doc = read_genesis(data)
-    if doc.get("app") == "anju-registry" and "rules" not in doc.get("params", {}):
+    if data.exists() or data.is_symlink():
+        if not data.is_dir():
+            raise _Refused(f"{data} is not a directory: give --data a new or empty directory", 2)
+        if any(data.iterdir()):
+            raise _Refused(
+                f"{data} holds files but no ledger: `anju demo` builds only in a new or empty directory "
+                "(give another --data)",
+                2,
+            )
+    full = Path(os.path.abspath(data))
+    partial = full.with_name(full.name + ".building")
+    if partial.exists() or partial.is_symlink():
+        # only a build of this command's that was interrupted is removed; anything else stays
+        if not partial.is_dir() or partial.is_symlink() or not _only_build_files(partial):
+            raise _Refused(f"{partial} is in the way and is not an interrupted demo build: move it away", 2)
+        shutil.rmtree(partial)
+    try:
+        stats = build_demo(partial, units)
+        if full.exists():
+            full.rmdir()  # empty, as checked above
+        partial.rename(full)
+    except OSError as exc:
+        raise _Refused(f"cannot build the demo district in {data}: {exc}") from None
+    console.print(
+        f"built demo district: {stats['blocks']} blocks, {stats['transactions']} transactions "
+        f"({stats['rejected']} rejected); parties in {data / DEMO_MANIFEST}"
+    )
+
+
+def _only_build_files(directory: Path) -> bool:
+    return all(p.name in _BUILD_FILES and p.is_file() and not p.is_symlink() for p in directory.iterdir())
+
+
+def _built_by_demo(data: Path) -> bool:
+    """Whether ``data`` is a district :func:`build_demo` made: the demo chain and its party manifest."""
+    from anju.chain.node import read_genesis
+
+    try:
+        return read_genesis(data).get("chain_id") == DEMO_CHAIN and (data / DEMO_MANIFEST).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _move_aside(data: Path) -> Path:
+    """Rename ``data`` to the first free ``DATA.old-N`` beside it (nothing in it is deleted)."""
+    import os
+
+    full = Path(os.path.abspath(data))
+    for n in range(1, 10_000):
+        target = full.with_name(f"{full.name}.old-{n}")
+        if not (target.exists() or target.is_symlink()):
+            try:
+                full.rename(target)
+            except OSError as exc:
+                raise _Refused(f"cannot move {data} aside to {target}: {exc}") from None
+            return data.with_name(target.name) if data.name not in ("", "..") else target
+    raise _Refused(f"cannot move {data} aside: {full.name}.old-1 to .old-9999 all exist")
+
+
+def _stale_demo(data: Path) -> str | None:
+    """Why the ledger in ``data`` must be built again, or None: an older storage format than this
+    build reads, or a registry genesis from before rule editions (development builds then ran rules
+    that edition 1 does not reproduce exactly, so such a district may not replay: see REGISTRY.md,
+    "Rule editions"). Whether it may be built again is the caller's question (:func:`_built_by_demo`).
+    Raises :class:`_Refused` when nothing here may touch it: written by a newer build (a storage
+    format this build does not know), or unreadable."""
+    import sqlite3
+
+    from anju.chain.node import DB_NAME, read_genesis
+    from anju.errors import StorageCorrupt
+
+    try:
+        if _old_format(data / DB_NAME):
+            return "in an older storage format"
+        doc = read_genesis(data)
+    except StorageCorrupt as exc:
+        if exc.code == "STORE_FORMAT":
+            raise _Refused(
+                f"{data} holds a ledger in store format {exc.details.get('found')}, written by a newer build (this "
+                f"one reads formats up to {exc.details.get('expected')}): serve it with that build; left as it is"
+            ) from None
+        raise _Refused(f"{data}: {exc.code}: {exc.message}; left as it is") from None
+    except (OSError, ValueError, sqlite3.Error) as exc:
+        raise _Refused(f"{data} holds a ledger this command cannot read ({exc}); left as it is") from None
+    params = doc.get("params")
+    if doc.get("app") == "anju-registry" and isinstance(params, dict) and "rules" not in params:
         return "made before rule editions"
     return None
 
 
 def _old_format(db: Path) -> bool:
+    """Whether ``db`` is in a storage format older than any this build reads (then only a rebuild
+    helps); a format newer than this build's raises ``STORE_FORMAT`` (a newer build wrote it)."""
     from anju.errors import StorageCorrupt
-    from anju.ledger.store import Store
+    from anju.ledger.store import STORE_FORMAT, Store
 
     try:
         Store(db, readonly=True).close()
     except StorageCorrupt as exc:
-        if exc.code == "STORE_FORMAT":
+        found = str(exc.details.get("found", ""))
+        if exc.code == "STORE_FORMAT" and found.isdigit() and int(found) < int(STORE_FORMAT):
             return True
         raise
     return False

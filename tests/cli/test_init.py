@@ -1,0 +1,91 @@
+"""``anju init`` checks every option before it writes anything: a bad one is a usage error (exit 2,
+one line, nothing left behind), and --json then prints the contract's error object on stdout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from anju.chain.node import DB_NAME, read_genesis
+from anju.cli.main import app
+
+KEY = "ab" * 32
+
+
+def _init(data: Path, *args: str) -> Result:
+    return CliRunner().invoke(app, ["init", "--data", str(data), *args], env={"COLUMNS": "80"})
+
+
+BAD = {
+    "authority-not-hex": (["--authority", "nothex"], "--authority"),
+    "authority-short": (["--authority", KEY[:-2]], "--authority"),
+    "no-authority": ([], "--authority"),
+    "unknown-app": (["--app", "bogus", "--authority", KEY], "--app"),
+    "chain-id-with-space": (["--chain-id", "a b/c", "--authority", KEY], "--chain-id"),
+    "chain-id-with-plus": (["--chain-id", "a+b", "--authority", KEY], "--chain-id"),
+    "empty-chain-id": (["--chain-id", "", "--authority", KEY], "--chain-id"),
+    "kv-with-authority": (["--app", "kv", "--authority", KEY], "--authority"),
+}
+
+
+@pytest.mark.parametrize(("args", "option"), list(BAD.values()), ids=list(BAD))
+@pytest.mark.parametrize("exists", [False, True], ids=["new-dir", "empty-dir"])
+def test_a_bad_option_is_a_usage_error_and_writes_nothing(
+    tmp_path: Path, args: list[str], option: str, exists: bool
+) -> None:
+    data = tmp_path / "d3"
+    if exists:
+        data.mkdir()
+    result = _init(data, *args)
+    assert result.exit_code == 2, result.output
+    assert option in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output  # one line, even at 80 columns
+    assert list(tmp_path.iterdir()) == ([data] if exists else [])
+    assert not exists or list(data.iterdir()) == []
+
+
+@pytest.mark.parametrize(("args", "option"), list(BAD.values()), ids=list(BAD))
+def test_a_bad_option_with_json_prints_an_error_object(tmp_path: Path, args: list[str], option: str) -> None:
+    result = _init(tmp_path / "d3", *args, "--json")
+    assert result.exit_code == 2, result.output
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "INVALID_FIELD" and error["details"] == {"option": option} and error["message"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_data_that_is_a_file_is_refused_in_one_clear_line(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    result = _init(afile, "--authority", KEY)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == f"--data {afile} is not a directory"
+    assert afile.read_text() == "mine"
+    result = _init(afile / "sub", "--authority", KEY, "--json")  # a parent that is a file
+    assert result.exit_code == 1, result.output
+    assert "Not a directory" in json.loads(result.stdout)["error"]["message"]
+
+
+def test_a_directory_that_holds_a_ledger_is_refused_and_kept(tmp_path: Path) -> None:
+    data = tmp_path / "mine"
+    first = _init(data, "--authority", KEY, "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["chain_id"] == "anju-xuhui-1"
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    result = _init(data, "--authority", "cd" * 32, "--json")
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout)["error"]["details"] == {"option": "--data"}
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == before
+    result = _init(data, "--authority", "cd" * 32)
+    assert result.exit_code == 1 and "already holds a ledger" in result.output, result.output
+
+
+def test_good_options_make_a_ledger(tmp_path: Path) -> None:
+    result = _init(tmp_path / "reg", "--authority", KEY.upper(), "--chain-id", "anju-徐汇-1")
+    assert result.exit_code == 0, result.output
+    genesis = read_genesis(tmp_path / "reg")
+    assert genesis["params"]["authority"] == KEY and genesis["chain_id"] == "anju-徐汇-1"
+    result = _init(tmp_path / "kv", "--app", "kv")
+    assert result.exit_code == 0 and (tmp_path / "kv" / DB_NAME).exists(), result.output
