@@ -380,12 +380,18 @@ class Store:
             if not readonly:
                 conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('store_format', ?)", (STORE_FORMAT,))
             return
+        text = (found or b"1").decode(errors="replace")
+        newer = text.isdigit() and int(text) > int(STORE_FORMAT)
+        advice = (
+            "it was written by a newer build of Anju: run that build or a later one"
+            if newer
+            else "rebuild the ledger from its transactions (a demo district: `anju demo` moves it aside "
+            "and builds it again)"
+        )
         raise StorageCorrupt(
             "STORE_FORMAT",
-            f"{self.path} is in store format {(found or b'1').decode()}; this version reads format "
-            f"{STORE_FORMAT.decode()}. Rebuild the ledger from its transactions (a demo district: delete "
-            "the directory and run `anju demo` again)",
-            found=(found or b"1").decode(),
+            f"{self.path} is in store format {text}; this version reads format {STORE_FORMAT.decode()}: {advice}",
+            found=text,
             expected=STORE_FORMAT.decode(),
         )
 
