@@ -19,8 +19,10 @@ import httpx
 import pytest
 from tests.api.conftest import Server
 from tests.api.test_events import read_events
+from typer.testing import CliRunner
 
 from anju.chain.node import init_ledger
+from anju.cli.main import app
 from anju.client import AnjuClient, VerifiedHistory, VerifiedListing, verify_bundle
 from anju.crypto.keys import SigningKey
 from anju.demo.generate import generate
@@ -400,6 +402,25 @@ def test_registry_codes_reach_a_client_that_never_imports_the_registry(world: Wo
         argv = [world.server.url, world.server.vkey, kind, str(files[who]), *(f"{k}={v}" for k, v in fields.items())]
         out = subprocess.run([sys.executable, "-c", sdk, *argv], capture_output=True, text=True, timeout=60)
         assert out.stdout.split() == ["TxRejected", code, str(status), "False"], out.stdout + out.stderr
+
+
+def test_a_listing_is_not_judged_before_its_proofs_checkpoint(world: World) -> None:
+    """The status is judged from the listing's record as of the proof's checkpoint, which keeps no
+    earlier state: an earlier --date is refused rather than answered "live" (perhaps before the
+    listing was even published)."""
+    code = world.extra["code"]
+    at = world.client.verify_listing(code, world.end)
+    assert at.checkpoint.time.startswith(world.end)
+    before = add_days(world.end, -1)
+    with pytest.raises(VerificationError) as info:
+        world.client.verify_listing(code, before)
+    assert info.value.code == "BAD_REQUEST" and info.value.details["reason"] == "date_before_checkpoint"
+    result = CliRunner().invoke(
+        app, ["check", code, "--server", world.server.url, "--key", world.server.vkey, "--date", before, "--json"]
+    )
+    assert result.exit_code == 1 and json.loads(result.stdout)["error"]["details"]["as_of"] == at.checkpoint.time
+    later = add_days(world.end, 400)  # a later date: judged (the code has expired by then, if nothing else)
+    assert world.client.verify_listing(code, later).status != "live"
 
 
 def test_owner_is_told_when_an_agency_acts(world: World) -> None:
