@@ -654,7 +654,7 @@ def test_a_tenant_discloses_their_identity_in_their_history_bundle(world: World,
     path2.write_text(json.dumps(disclose(world.client.history(stranger.public_hex), claim, salt2), ensure_ascii=False))
     out = subprocess.run([*run, "check", str(path2), "--key", world.server.vkey], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
-    shown = out.stdout + out.stderr  # the human summary goes to the console
+    shown = out.stdout  # the human summary is the answer: stdout
     assert "NOT attested by the housing authority" in shown and claim in shown
 
 
