@@ -138,3 +138,17 @@ def test_tx_reports_a_rejection_and_a_pending_transaction_as_such(
     with pytest.raises(TxRejected) as waited:
         client.wait(txids[1])
     assert waited.value.code == "SEQ_REUSED"
+
+
+def test_a_commit_wait_longer_than_the_clients_timeout_ends_in_the_nodes_timeout(
+    kv_ledger: Path, start_server: Callable[..., Server]
+) -> None:
+    """The node answers TIMEOUT (504) when `timeout` passes: a client whose own read timeout is no
+    longer gave up at the same moment with a transport error, not knowing what became of the tx."""
+    s = start_server(kv_ledger, "--block-interval", "5")
+    client = AnjuClient(s.url, s.vkey, timeout=1.0)
+    key = SigningKey.generate()
+    with pytest.raises(AnjuError) as info:
+        client.submit(env(key, 1), wait=True, timeout=1.0)  # the block closes after 5 s
+    assert info.value.code == "TIMEOUT" and info.value.http_status == 504, info.value
+    assert client.wait(info.value.details["txid"]).index == 0  # (it did commit)

@@ -415,8 +415,12 @@ class AnjuClient:
         return env
 
     def submit(self, envelope: Mapping[str, Any], *, wait: bool = True, timeout: float = 30.0) -> dict[str, Any]:
-        """POST the envelope; with ``wait`` answer once committed (raises the rejection otherwise)."""
+        """POST the envelope; with ``wait`` answer once committed (raises the rejection otherwise, or
+        the node's TIMEOUT after ``timeout`` seconds: the client waits for that answer 10 s longer)."""
         params = {"wait": "commit", "timeout": timeout} if wait else {}
+        t = self.http.timeout
+        longer = httpx.Timeout(connect=t.connect, read=max(t.read or 0.0, timeout + 10.0), write=t.write, pool=t.pool)
+        patience = {"timeout": longer} if wait else {}
         try:
             resp = self._request(
                 "POST",
@@ -424,6 +428,7 @@ class AnjuClient:
                 content=orjson.dumps(envelope),
                 params=params,
                 headers={"content-type": "application/json"},
+                **patience,
             )
         except TxRejected:
             self._seq.pop(str(envelope["body"]["signer"]), None)  # re-read seq from the ledger next time
