@@ -12,7 +12,8 @@ that each one is documented in ``docs/PROTOCOL.md``.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Self
 
 # code -> (HTTP status, meaning)
 CODES: dict[str, tuple[int, str]] = {
@@ -59,15 +60,31 @@ CODES: dict[str, tuple[int, str]] = {
         "the data directory was written in a storage format, or with genesis parameters (such as a rules edition), "
         "that this version cannot run",
     ),
+    # the SDK's own: no node answers with them
+    "NODE_UNREACHABLE": (
+        503,
+        "(client) the node could not be reached: connection refused or reset, no answer in time, "
+        "a name that does not resolve",
+    ),
+    "BAD_RESPONSE": (
+        502,
+        "(client) the server's answer is not the Anju API's: not JSON, or not the shape the API answers with",
+    ),
+    "TX_PENDING": (202, "(client) the transaction is accepted and waits for a block: not committed yet"),
 }
 
 LEDGER_CODES = frozenset(CODES)  # the codes above; applications register theirs after
+
+WELL_FORMED_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
+"""What a code looks like: a client keeps any such code a node answers with, registered in its own
+process or not (a registry code in a process that never imports the registry)."""
 
 
 class AnjuError(Exception):
     """Root of every error Anju raises on purpose."""
 
     code: str = "BAD_REQUEST"
+    _status: int | None = None  # (an error a node answered with: the HTTP status it answered with)
 
     def __init__(self, code: str, message: str, **details: Any) -> None:
         if code not in CODES:
@@ -81,9 +98,27 @@ class AnjuError(Exception):
         # Errors cross process boundaries (signature checks run in worker processes).
         return (_rebuild, (type(self), self.args), self.__dict__)
 
+    @classmethod
+    def reported(
+        cls, code: str, message: str, details: dict[str, Any] | None = None, *, status: int | None = None
+    ) -> Self:
+        """An error a node reported (an HTTP error answer, a rejected transaction's status): its
+        ``code`` kept as it is, registered in this process or not (an application registers its
+        codes only where it is imported: a client never imports the registry), provided it is well
+        formed (:data:`WELL_FORMED_CODE`; ValueError otherwise); ``status``: the HTTP status the node
+        answered with (None: the code table's, or 400 for a code this process does not know)."""
+        if code not in CODES and not WELL_FORMED_CODE.fullmatch(code):
+            raise ValueError(f"ill-formed error code {code[:80]!r}")
+        err = cls.__new__(cls)
+        Exception.__init__(err, f"{code}: {message}")
+        err.code, err.message, err.details, err._status = code, message, dict(details or {}), status
+        return err
+
     @property
     def http_status(self) -> int:
-        return CODES[self.code][0]
+        if self._status is not None:
+            return self._status
+        return CODES[self.code][0] if self.code in CODES else 400
 
     def to_json(self) -> dict[str, Any]:
         """The contract's error body: ``{"error": {"code", "message", "details"}}``."""
@@ -115,6 +150,15 @@ class Overloaded(AnjuError):
     def __init__(self, code: str, message: str, retry_after: float = 1.0, **details: Any) -> None:
         super().__init__(code, message, retry_after=retry_after, **details)
         self.retry_after = retry_after
+
+    @classmethod
+    def reported(
+        cls, code: str, message: str, details: dict[str, Any] | None = None, *, status: int | None = None
+    ) -> Self:
+        err = super().reported(code, message, details, status=status)
+        retry = err.details.get("retry_after")
+        err.retry_after = float(retry) if isinstance(retry, int | float) and not isinstance(retry, bool) else 1.0
+        return err
 
 
 class StorageCorrupt(AnjuError):

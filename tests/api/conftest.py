@@ -99,3 +99,32 @@ def start_server() -> Iterator[Callable[..., Server]]:
 @pytest.fixture
 def kv_server(kv_ledger: Path, start_server: Callable[..., Server]) -> Server:
     return start_server(kv_ledger)
+
+
+@pytest.fixture
+def plain_http(tmp_path: Path) -> Iterator[str]:
+    """``python -m http.server`` over a directory where /api/v1/node is an HTML page."""
+    root = tmp_path / "www"
+    (root / "api" / "v1").mkdir(parents=True)
+    (root / "api" / "v1" / "node").write_text("<html>not a node</html>")
+    (root / "api" / "v1" / "checkpoint").write_text("not a checkpoint")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(url, timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "http.server did not start"
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -230,8 +230,8 @@ def test_cli_tx_send_with_a_keystore_asks_for_its_password(kv_server: Server, tm
 
     asked = run("key=prompted", "value=a", stdin="correct horse\n")  # typed at the prompt
     assert asked.returncode == 0, asked.stdout + asked.stderr
-    assert "Keystore password" in asked.stdout
-    assert json.loads(asked.stdout[asked.stdout.index("{") :])["status"] == "committed"
+    assert "Keystore password" in asked.stderr  # the prompt on stderr: stdout is the JSON answer alone
+    assert json.loads(asked.stdout)["status"] == "committed", asked.stdout
     from_env = run("key=env", "value=b", password="correct horse")  # no prompt
     assert from_env.returncode == 0 and json.loads(from_env.stdout)["status"] == "committed", from_env.stdout
     wrong = run("key=wrong", "value=c", stdin="not it\n")

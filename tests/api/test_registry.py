@@ -19,8 +19,10 @@ import httpx
 import pytest
 from tests.api.conftest import Server
 from tests.api.test_events import read_events
+from typer.testing import CliRunner
 
 from anju.chain.node import init_ledger
+from anju.cli.main import app
 from anju.client import AnjuClient, VerifiedHistory, VerifiedListing, verify_bundle
 from anju.crypto.keys import SigningKey
 from anju.demo.generate import generate
@@ -364,6 +366,63 @@ def test_history_bundle_offline_and_cli(world: World, tmp_path: Path) -> None:
     assert checked["status"] == "withdrawn" and checked["as_of"].startswith(world.end)  # the proof's age
 
 
+def test_registry_codes_reach_a_client_that_never_imports_the_registry(world: World, tmp_path: Path) -> None:
+    """`anju tx send` (and the SDK in a process of its own, which never imports anju.registry) got
+    BAD_REQUEST with "WRONG_ROLE: only the housing authority…" as its message: the registry's codes
+    are registered only where the registry is imported. The node's own code comes through."""
+    tenant, authority = world.keys["role:tenant"], world.keys["role:authority"]
+    files = {}
+    for name, key in (("tenant", tenant), ("authority", authority)):
+        files[name] = tmp_path / f"{name}.key"
+        files[name].write_text(key.seed.hex())
+    stranger = SigningKey(hashlib.sha256(b"anju-never-registered").digest()).public_hex
+    cases = [
+        ("tenant", "authority.attest_identity", {"party": tenant.public_hex, "commitment": H}, "WRONG_ROLE", 403),
+        ("tenant", "party.register", {"role": "tenant", "commitment": H}, "ALREADY_REGISTERED", 409),
+        ("authority", "authority.attest_identity", {"party": stranger, "commitment": H}, "UNKNOWN_REFERENCE", 422),
+    ]
+    for who, kind, fields, code, status in cases:
+        args = [sys.executable, "-c", "from anju.cli.main import app; app()", "tx", "send", "--kind", kind]
+        args += ["--key", str(files[who]), "--server", world.server.url, "--json"]
+        args += [a for k, v in fields.items() for a in ("--field", f"{k}={v}")]
+        out = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 1, out.stdout + out.stderr
+        error = json.loads(out.stdout)["error"]
+        assert error["code"] == code and not error["message"].startswith(code), error
+        sdk = (
+            "import sys\n"
+            "from anju.client import AnjuClient, load_key\n"
+            "from anju.errors import AnjuError\n"
+            "c = AnjuClient(sys.argv[1], sys.argv[2])\n"
+            "try:\n"
+            "    c.send(sys.argv[3], load_key(sys.argv[4]), dict(a.split('=', 1) for a in sys.argv[5:]))\n"
+            "except AnjuError as e:\n"
+            "    print(type(e).__name__, e.code, e.http_status, 'anju.registry' in sys.modules)\n"
+        )
+        argv = [world.server.url, world.server.vkey, kind, str(files[who]), *(f"{k}={v}" for k, v in fields.items())]
+        out = subprocess.run([sys.executable, "-c", sdk, *argv], capture_output=True, text=True, timeout=60)
+        assert out.stdout.split() == ["TxRejected", code, str(status), "False"], out.stdout + out.stderr
+
+
+def test_a_listing_is_not_judged_before_its_proofs_checkpoint(world: World) -> None:
+    """The status is judged from the listing's record as of the proof's checkpoint, which keeps no
+    earlier state: an earlier --date is refused rather than answered "live" (perhaps before the
+    listing was even published)."""
+    code = world.extra["code"]
+    at = world.client.verify_listing(code, world.end)
+    assert at.checkpoint.time.startswith(world.end)
+    before = add_days(world.end, -1)
+    with pytest.raises(VerificationError) as info:
+        world.client.verify_listing(code, before)
+    assert info.value.code == "BAD_REQUEST" and info.value.details["reason"] == "date_before_checkpoint"
+    result = CliRunner().invoke(
+        app, ["check", code, "--server", world.server.url, "--key", world.server.vkey, "--date", before, "--json"]
+    )
+    assert result.exit_code == 1 and json.loads(result.stdout)["error"]["details"]["as_of"] == at.checkpoint.time
+    later = add_days(world.end, 400)  # a later date: judged (the code has expired by then, if nothing else)
+    assert world.client.verify_listing(code, later).status != "live"
+
+
 def test_owner_is_told_when_an_agency_acts(world: World) -> None:
     owner, agency = world.extra["owner"], world.extra["agency"]
     got: list[Any] = []
@@ -595,7 +654,7 @@ def test_a_tenant_discloses_their_identity_in_their_history_bundle(world: World,
     path2.write_text(json.dumps(disclose(world.client.history(stranger.public_hex), claim, salt2), ensure_ascii=False))
     out = subprocess.run([*run, "check", str(path2), "--key", world.server.vkey], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
-    shown = out.stdout + out.stderr  # the human summary goes to the console
+    shown = out.stdout  # the human summary is the answer: stdout
     assert "NOT attested by the housing authority" in shown and claim in shown
 
 

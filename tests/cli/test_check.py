@@ -99,7 +99,7 @@ def test_check_says_how_old_the_proof_is_and_refuses_an_old_one(tmp_path: Path) 
     code, out = _check(str(path), "--key", VKEYS[0])
     assert code == 0 and out["kind"] == "history" and out["as_of"] == "2026-03-01T08:00:00.000Z", out
     result = CliRunner().invoke(app, ["check", str(path), "--key", VKEYS[0]], env={"COLUMNS": "300"})
-    assert "proven as of 2026-03-01T08:00:00.000Z, height 1" in result.output, result.output
+    assert "proven as of 2026-03-01T08:00:00.000Z, height 1" in result.stdout, result.output  # the answer: stdout
     code, out = _check(str(path), "--key", VKEYS[0], "--max-age", "3600")
     assert code == 1 and out["error"]["code"] == "CHECKPOINT_INVALID", out
     assert (
@@ -128,3 +128,26 @@ def test_check_of_nothing_a_directory_or_a_missing_file_says_so(tmp_path: Path, 
     code, out = _check(target, "--key", VKEYS[0])
     assert code == 2 and isinstance(out, str) and "Traceback" not in out
     assert ("cannot read" in out) if target.endswith("missing.json") else ("give a listing code" in out)
+
+
+@pytest.mark.parametrize("date", ["notadate", "2026-02-30", "1999", "20260301", "2026-3-1", "２０２６-03-01"])
+def test_check_refuses_a_date_that_is_not_one(tmp_path: Path, date: str) -> None:
+    """--date was compared as text: "notadate" judged a listing expired, 2026-02-30 and 1999 live."""
+    path = _bundle(tmp_path, 1, proves=True)
+    code, out = _check(str(path), "--key", VKEYS[0], "--date", date)
+    assert code == 2 and isinstance(out, str) and "YYYY-MM-DD" in out and "Traceback" not in out, out
+    code, out = _check(str(path), "--key", VKEYS[0], "--date", "2026-03-01")
+    assert code == 0 and out["ok"], out
+
+
+def test_check_answers_on_stdout_and_fails_on_stderr(tmp_path: Path) -> None:
+    """The verdict is the command's answer (stdout: `X=$(anju check …)` captures it); a refusal is
+    an error (stderr), and with --json its JSON object is on stdout."""
+    path = _bundle(tmp_path, 1, proves=True)
+    ok = CliRunner().invoke(app, ["check", str(path), "--key", VKEYS[0]], env={"COLUMNS": "80"})
+    assert ok.exit_code == 0 and ok.stdout.startswith("VERIFIED rental history") and not ok.stderr, ok.output
+    assert len(ok.stdout.strip().splitlines()) == 1  # (not wrapped to the terminal's width)
+    bad = CliRunner().invoke(app, ["check", str(path), "--key", VKEYS[1]])
+    assert bad.exit_code == 1 and not bad.stdout and bad.stderr.startswith("NOT VERIFIED CHECKPOINT_INVALID"), (
+        bad.output
+    )

@@ -202,6 +202,36 @@ def test_keystore_round_trip(tmp_path: Path) -> None:
         keystore.load(path, "correct horse")
 
 
+def test_keystore_save_is_private_whole_and_never_over_another_file(tmp_path: Path) -> None:
+    """A leftover ``k.json.tmp`` of mode 0644 once made the new keystore 0644 (O_TRUNC keeps a
+    file's mode); a keystore is written to a new private file, and over nothing unless asked."""
+    import os
+    import stat
+
+    fast = {"opslimit": 2, "memlimit": 8 * 1024 * 1024}
+    path = tmp_path / "k.json"
+    leftover = tmp_path / "k.json.tmp"
+    leftover.write_text("someone's")
+    os.chmod(leftover, 0o644)
+    old = os.umask(0o022)
+    try:
+        keystore.save(path, SigningKey(b"1" * 32), "pw", **fast)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert leftover.read_text() == "someone's"  # (not the keystore's temporary file any more)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.json", "k.json.tmp"]  # no temporary file left
+    with pytest.raises(FileExistsError):
+        keystore.save(path, SigningKey(b"2" * 32), "pw", **fast)
+    assert keystore.load(path, "pw") == SigningKey(b"1" * 32)
+    keystore.save(path, SigningKey(b"2" * 32), "pw", overwrite=True, **fast)
+    assert keystore.load(path, "pw") == SigningKey(b"2" * 32) and stat.S_IMODE(path.stat().st_mode) == 0o600
+    with pytest.raises(FileNotFoundError):
+        keystore.save(tmp_path / "nodir" / "k.json", SigningKey(b"3" * 32), "pw", **fast)
+    with pytest.raises(FileExistsError):
+        keystore.save(tmp_path, SigningKey(b"3" * 32), "pw", **fast)  # a directory is never replaced either
+
+
 def test_errors_survive_pickling() -> None:
     import pickle
 

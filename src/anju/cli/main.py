@@ -17,17 +17,44 @@ from anju import __version__
 app = typer.Typer(help="Anju (安居): a housing-rental service platform on a verifiable ledger.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create and inspect Ed25519 keys and keystores.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-console = Console(stderr=True)
+console = Console(stderr=True)  # progress, prompts, warnings and errors
+results = Console(soft_wrap=True)  # what a command answers (stdout: `KEY=$(anju keys show …)` captures it)
 
 DataOpt = Annotated[Path, typer.Option("--data", help="The node's data directory.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-def _emit(obj: object, as_json: bool, human: str) -> None:
+def _emit(obj: object, as_json: bool, human: str, *, error: bool = False) -> None:
+    """A command's answer: ``obj`` as JSON on stdout with ``--json``, else ``human`` (rich markup) on
+    stdout, or on stderr when it reports a failure (``error``: the command then exits non-zero)."""
     if as_json:
         sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=1) + "\n")
     else:
-        console.print(human)
+        (console if error else results).print(human, soft_wrap=True)
+
+
+def _ask(text: str, *, confirm: bool = False) -> str:
+    """Ask for a secret ``text`` on stderr (stdout carries only answers, so ``--json`` stays JSON):
+    hidden input on a terminal; from a pipe, the next non-empty line (two equal ones with ``confirm``)."""
+    if sys.stdin.isatty():
+        return str(typer.prompt(text, hide_input=True, confirmation_prompt=confirm, err=True))
+
+    def line(prompt: str) -> str:
+        sys.stderr.write(f"{prompt}: ")
+        sys.stderr.flush()
+        while (got := sys.stdin.readline()) and not got.rstrip("\r\n"):
+            pass
+        if not got:
+            sys.stderr.write("\n")
+            console.print("no input: aborted", style="red", soft_wrap=True)
+            raise typer.Exit(1)
+        return got.rstrip("\r\n")
+
+    value = line(text)
+    if confirm and line("Repeat for confirmation") != value:
+        console.print("the two entered values do not match", style="red", soft_wrap=True)
+        raise typer.Exit(1)
+    return value
 
 
 @app.command()
@@ -182,38 +209,69 @@ def verify(
         )
         return
     if summary.no_ledger:
-        _emit(out, as_json, f"[red]{summary.error}[/red]")
+        _emit(out, as_json, f"[red]{summary.error}[/red]", error=True)
     else:
-        _emit(out, as_json, f"[red]FAILED[/red] at height {summary.error_height}: {summary.error}")
+        _emit(out, as_json, f"[red]FAILED[/red] at height {summary.error_height}: {summary.error}", error=True)
     raise typer.Exit(summary.exit_code)
+
+
+PasswordOpt = Annotated[
+    str | None,
+    typer.Option(envvar="ANJU_PASSWORD", show_envvar=True, help="The keystore's password (asked for when not given)."),
+]
 
 
 @keys_app.command("new")
 def keys_new(
-    out: Annotated[Path, typer.Option("--out", help="Keystore file to write.")],
-    password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, envvar="ANJU_PASSWORD")
-    ],
+    out: Annotated[Path, typer.Option("--out", help="Keystore file to write (never over an existing file).")],
+    password: PasswordOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate a key and save it in a password-protected keystore (argon2id)."""
+    """Generate a key and save it in a password-protected keystore (argon2id), readable by its owner only."""
     from anju.crypto import keystore
     from anju.crypto.keys import SigningKey
 
+    if out.exists() or out.is_symlink():
+        console.print(
+            f"{out} exists: give another --out (a keystore is never overwritten)",
+            style="red",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+    if not out.parent.is_dir():
+        console.print(f"--out {out}: {out.parent} is not a directory", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(2)
+    if password is None:
+        password = _ask("Password", confirm=True)
     key = SigningKey.generate()
-    keystore.save(out, key, password)
+    try:
+        keystore.save(out, key, password)
+    except FileExistsError:  # made meanwhile
+        console.print(
+            f"{out} exists: give another --out (a keystore is never overwritten)",
+            style="red",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        console.print(f"cannot write {out}: {exc.strerror or exc}", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     _emit({"public_key": key.public_hex, "keystore": str(out)}, as_json, f"public key {key.public_hex}\nsaved {out}")
 
 
 @keys_app.command("show")
 def keys_show(
     path: Annotated[Path, typer.Argument(help="Keystore file.")],
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, envvar="ANJU_PASSWORD")],
+    password: PasswordOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Unlock a keystore and print its public key."""
     from anju.crypto import keystore
 
+    if password is None:
+        password = _ask("Password")
     try:
         key = keystore.load(path, password)
     except keystore.KeystoreError as exc:
@@ -238,14 +296,17 @@ def keys_commit(
     from anju.crypto.commitments import commit, opens
 
     if text is None:
-        text = str(typer.prompt("Text to commit to", hide_input=True))
+        text = _ask("Text to commit to")
     if commitment is not None:
         if salt is None:
             console.print("[red]--commitment needs the --salt it was made with[/red]")
             raise typer.Exit(2)
         good = opens(commitment, text, salt)
         _emit(
-            {"opens": good}, as_json, "[green]opens the commitment[/green]" if good else "[red]does not open it[/red]"
+            {"opens": good},
+            as_json,
+            "[green]opens the commitment[/green]" if good else "[red]does not open it[/red]",
+            error=not good,
         )
         raise typer.Exit(0 if good else 1)
     try:
@@ -279,9 +340,9 @@ def keys_disclose(
     from anju.client.verify import disclose
 
     if identity is None:
-        identity = str(typer.prompt("Identity text you committed to", hide_input=True))
+        identity = _ask("Identity text you committed to")
     if salt is None:
-        salt = str(typer.prompt("Its salt", hide_input=True))
+        salt = _ask("Its salt")
     try:
         doc = orjson.loads(bundle.read_bytes())
         disclosed = disclose(doc, identity, salt)

@@ -391,8 +391,15 @@ def _old_format(db: Path) -> bool:
     return False
 
 
+ENVELOPE_FIELDS = ("chain", "kind", "signer", "seq")
+"""Body fields ``tx send`` fills in itself: a ``--field`` may not name them."""
+
+
 def _coerce(value: str) -> Any:
-    """``k=v`` values: JSON when they parse as JSON (numbers, true/false/null, arrays), else the string."""
+    """``k=v`` values: JSON when they parse as JSON (integers, true/false/null, arrays, objects,
+    "quoted strings"), else the string as it is. A string that reads as JSON is passed quoted:
+    ``--field 'value="1"'``. A number with a fraction or exponent stays a string (JSON has no
+    floats here)."""
     try:
         out = json.loads(value)
     except ValueError:
@@ -400,20 +407,66 @@ def _coerce(value: str) -> Any:
     return out if not isinstance(out, float) else value
 
 
+def _fields(items: list[str]) -> dict[str, Any]:
+    """The body fields of ``--field k=v`` options; a usage error (exit 2) for one without ``=``, a
+    name given twice, or a name ``tx send`` fills in itself (:data:`ENVELOPE_FIELDS`)."""
+    fields: dict[str, Any] = {}
+    for item in items:
+        k, sep, v = item.partition("=")
+        problem = (
+            "needs k=v"
+            if not sep or not k
+            else f"{k!r} is given twice"
+            if k in fields
+            else f"{k!r} is filled in by tx send itself (the envelope's {', '.join(ENVELOPE_FIELDS)})"
+            if k in ENVELOPE_FIELDS
+            else None
+        )
+        if problem:
+            console.print(f"--field {item!r}: {problem}", style="red", markup=False, soft_wrap=True)
+            raise typer.Exit(2)
+        fields[k] = _coerce(v)
+    return fields
+
+
 def _client(server: str, key: str | None, **options: Any) -> Any:
-    import httpx
-
+    """An AnjuClient of ``server`` trusting ``key`` (None: the key the node reports, trusted on
+    first use). A malformed URL is a usage error (exit 2); a node that cannot be reached, or is
+    not one, raises AnjuError (NODE_UNREACHABLE, BAD_RESPONSE) for the caller to report."""
     from anju.client import AnjuClient
+    from anju.client.sdk import node_base_url, node_verifier_key
 
-    vkey = key or httpx.get(server.rstrip("/") + "/api/v1/node", timeout=10).json()["verifier_key"]
-    return AnjuClient(server, vkey, **options)
+    try:
+        node_base_url(server)
+    except ValueError as exc:
+        console.print(f"--server: {exc}", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if key is None and not options.get("verifier_keys"):
+        key = node_verifier_key(server)
+    return AnjuClient(server, key, **options)
+
+
+def _failed(exc: Any, as_json: bool, prefix: str = "", **extra: Any) -> None:
+    """Report an AnjuError: its JSON error object on stdout with ``--json`` (``extra`` fields
+    beside it), else one line (and its details) on stderr; the caller exits non-zero."""
+    from rich.markup import escape
+
+    _emit({**extra, **exc.to_json()}, as_json, f"[red]{prefix}[/red]{escape(exc.diagnostics())}", error=True)
 
 
 @tx_app.command("send")
 def tx_send(
     kind: Annotated[str, typer.Option("--kind", help="Transaction kind, e.g. listing.publish.")],
     key: Annotated[Path, typer.Option("--key", help="Signer's keystore or key file.")],
-    field: Annotated[list[str] | None, typer.Option("--field", help="Body field k=v (JSON values allowed).")] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--field",
+            help="Body field k=v, once per name. v is read as JSON when it parses (1, true, [..], {..}), "
+            "else taken as text; quote a text that reads as JSON: value='\"1\"'. chain, kind, signer and seq "
+            "are filled in.",
+        ),
+    ] = None,
     cosign: Annotated[list[Path] | None, typer.Option("--cosign", help="Co-signer key files.")] = None,
     server: ServerOpt = DEFAULT_SERVER,
     vkey: Annotated[str | None, typer.Option("--vkey", help="Trusted verifier key (default: ask the node).")] = None,
@@ -423,38 +476,36 @@ def tx_send(
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Do not wait for commit.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Build, sign and submit a transaction of any kind; waits for commit and verifies its inclusion."""
+    """Build, sign and submit a transaction of any kind; waits for commit and verifies its inclusion.
+
+    Exit 0 when committed (or, with --no-wait, accepted), 1 when refused or the node cannot be
+    reached (the error's code: the node's own, NODE_UNREACHABLE, BAD_RESPONSE), 2 on a usage error."""
+    from anju.cli.main import _ask
     from anju.client import load_key
     from anju.client.sdk import PasswordNeeded
     from anju.crypto.keystore import KeystoreError
     from anju.errors import AnjuError
 
-    fields: dict[str, Any] = {}
-    for item in field or []:
-        k, sep, v = item.partition("=")
-        if not sep:
-            console.print(f"[red]--field needs k=v, got {item!r}[/red]")
-            raise typer.Exit(2)
-        fields[k] = _coerce(v)
+    fields = _fields(field or [])
     try:
         try:
             keys = [load_key(p, password) for p in [key, *(cosign or [])]]
         except PasswordNeeded:  # a keystore and no ANJU_PASSWORD: ask once, for all of them
-            password = typer.prompt("Keystore password", hide_input=True)
+            password = _ask("Keystore password")
             keys = [load_key(p, password) for p in [key, *(cosign or [])]]
         signer, cosigners = keys[0], keys[1:]
     except (OSError, ValueError, KeystoreError) as exc:
         console.print(f"[red]cannot open the key: {exc}[/red]")
         raise typer.Exit(2) from None
-    with _client(server, vkey) as client:
-        try:
+    try:
+        with _client(server, vkey) as client:
             receipt = client.send(kind, signer, fields, cosigners=cosigners, wait=not no_wait)
             if not no_wait:
                 proven = client.tx(receipt["txid"])
                 receipt["verified"] = {"index": proven.index, "tree_size": proven.checkpoint.size}
-        except AnjuError as exc:
-            _emit(exc.to_json(), as_json, f"[red]{exc.diagnostics()}[/red]")
-            raise typer.Exit(1) from None
+    except AnjuError as exc:
+        _failed(exc, as_json)
+        raise typer.Exit(1) from None
     _emit(
         receipt,
         as_json,
@@ -467,6 +518,10 @@ def tx_send(
     )
 
 
+TX_PENDING_EXIT = 3
+"""``tx get``'s exit status for a transaction accepted but not in a block yet (ask again)."""
+
+
 @tx_app.command("get")
 def tx_get(
     txid: Annotated[str, typer.Argument(help="Transaction id (hex).")],
@@ -474,17 +529,30 @@ def tx_get(
     vkey: Annotated[str | None, typer.Option("--vkey", help="Trusted verifier key (default: ask the node).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fetch a committed transaction and verify its inclusion proof against a signed checkpoint."""
-    from anju.errors import AnjuError
+    """Fetch a committed transaction and verify its inclusion proof against a signed checkpoint.
 
-    with _client(server, vkey) as client:
-        try:
+    Exit 0 when committed and verified; 3 while it is pending (accepted, not in a block yet: ask
+    again); 1 when it was rejected (its own error: SEQ_REUSED, BAD_SIGNATURE, WRONG_ROLE, …), is
+    unknown (NOT_FOUND), fails to verify or the node cannot be reached; 2 on a usage error."""
+    from rich.markup import escape
+
+    from anju.errors import AnjuError, TxRejected
+
+    try:
+        with _client(server, vkey) as client:
             p = client.tx(txid)
-        except AnjuError as exc:
-            _emit(exc.to_json(), as_json, f"[red]{exc.diagnostics()}[/red]")
-            raise typer.Exit(1) from None
+    except TxRejected as exc:  # (the node's record of it: a rejection it remembers)
+        _failed(exc, as_json, "rejected: ", txid=txid, status="rejected")
+        raise typer.Exit(1) from None
+    except AnjuError as exc:
+        if exc.code == "TX_PENDING":
+            _emit({"txid": txid, "status": "pending"}, as_json, f"pending {txid}: accepted, not in a block yet")
+            raise typer.Exit(TX_PENDING_EXIT) from None
+        _failed(exc, as_json)
+        raise typer.Exit(1) from None
     out = {
         "txid": p.txid,
+        "status": "committed",
         "index": p.index,
         "height": p.height,
         "envelope": p.envelope,
@@ -495,7 +563,7 @@ def tx_get(
         as_json,
         f"[green]verified[/green] {p.txid}: {p.envelope['body']['kind']} at height {p.height}, "
         f"log index {p.index} (proven in tree of size {p.checkpoint.size})\n"
-        + json.dumps(p.envelope["body"], ensure_ascii=False, indent=1),
+        + escape(json.dumps(p.envelope["body"], ensure_ascii=False, indent=1)),
     )
 
 
@@ -534,7 +602,14 @@ def check(
     consortium: Annotated[
         Path | None, typer.Option(help="A consortium directory: trust its members' keys and threshold.")
     ] = None,
-    date: Annotated[str | None, typer.Option(help="Judge the listing at this date (default today).")] = None,
+    date: Annotated[
+        str | None,
+        typer.Option(
+            help="Judge a listing's status or a registration's phase at this date, YYYY-MM-DD (default today, "
+            "UTC). A listing's status only from the day of the proof's checkpoint on: its record keeps no "
+            "earlier state (an earlier date is refused: BAD_REQUEST, reason date_before_checkpoint)."
+        ),
+    ] = None,
     max_age: Annotated[
         float | None,
         typer.Option(
@@ -549,9 +624,10 @@ def check(
     as_json: JsonOpt = False,
 ) -> None:
     """Verify a listing code, a lease registration or an exported bundle end to end, trusting only the
-    published key(s). It says how old the proof is: the time of the checkpoint it rests on."""
+    published key(s). It says how old the proof is: the time of the checkpoint it rests on.
+
+    Exit 0 when verified, 1 when not (or the node cannot be reached), 2 on a usage error."""
     from anju.client import (
-        AnjuClient,
         VerifiedHistory,
         VerifiedListing,
         VerifiedRegistration,
@@ -560,8 +636,12 @@ def check(
         verify_bundle,
     )
     from anju.client.sdk import REGISTRATION_NUMBER
+    from anju.client.verify import is_date
     from anju.errors import AnjuError
 
+    if date is not None and not is_date(date):
+        console.print(f"--date {date!r}: not a date (YYYY-MM-DD)", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(2)
     keys = list(key or [])
     if consortium is not None:
         from anju.chain.consortium import ConsortiumError, trust_of
@@ -603,18 +683,14 @@ def check(
         else:
             if not keys:
                 console.print("[yellow]no --key given: trusting the key the server reports (first use)[/yellow]")
-            client = (
-                _client(server, None, max_age=max_age, chain_id=chain_id)
-                if not keys
-                else AnjuClient(server, verifier_keys=keys, threshold=threshold, max_age=max_age, chain_id=chain_id)
-            )
+            client = _client(server, None, verifier_keys=keys, threshold=threshold, max_age=max_age, chain_id=chain_id)
             with client:
                 if REGISTRATION_NUMBER.fullmatch(target):
                     result = client.verify_registration(target, date)
                 else:
                     result = client.verify_listing(target, date)
     except AnjuError as exc:
-        _emit({"ok": False, **exc.to_json()}, as_json, f"[red]NOT VERIFIED[/red] {exc.diagnostics()}")
+        _failed(exc, as_json, "NOT VERIFIED ", ok=False)
         raise typer.Exit(1) from None
     proven = f"proven as of {result.checkpoint.time}, height {result.checkpoint.height}"
     if isinstance(result, VerifiedListing):

@@ -12,6 +12,7 @@ consistency), so a server cannot fork its history between two answers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -42,7 +43,7 @@ from anju.client.verify import (
 from anju.crypto import keystore
 from anju.crypto.keys import SigningKey
 from anju.crypto.tx import Tx, sign
-from anju.errors import CODES, AnjuError, Overloaded, TxRejected, VerificationError
+from anju.errors import WELL_FORMED_CODE, AnjuError, Overloaded, TxRejected, VerificationError
 from anju.ledger import merkle
 from anju.ledger.checkpoint import Checkpoint
 
@@ -85,20 +86,149 @@ def load_key(path: str | Path, password: str | None = None) -> SigningKey:
 
 
 def _error_from(resp: httpx.Response) -> AnjuError:
-    try:
-        err = resp.json()["error"]
-        code, message, details = str(err["code"]), str(err["message"]), dict(err.get("details") or {})
-    except Exception:
-        return AnjuError("BAD_REQUEST", f"HTTP {resp.status_code}: {resp.text[:200]}")
-    if code not in CODES:
-        code, message = "BAD_REQUEST", f"{err['code']}: {message}"
+    """The error a node answered with, as it answered: its code (any well-formed one, registered in
+    this process or not: a client does not import the registry, whose codes are the node's all the
+    same), message, details and HTTP status. Overloaded for 429/503, TxRejected for another 4xx but
+    NOT_FOUND and BAD_REQUEST, else AnjuError; BAD_RESPONSE when the answer is not the API's error
+    body (a proxy's page, another server)."""
+    err = _error_object(_loads(resp.content))
+    if err is None:
+        return _bad_response(resp, "an error answer that is not the API's")
+    code, message, details = err
     if resp.status_code in (429, 503):
-        retry = float(resp.headers.get("Retry-After", details.pop("retry_after", 1)) or 1)
-        details.pop("retry_after", None)
-        return Overloaded(code, message, retry_after=retry, **details)
+        retry = details.pop("retry_after", None)
+        with contextlib.suppress(TypeError, ValueError):
+            retry = float(resp.headers.get("Retry-After", retry))
+        details["retry_after"] = retry if isinstance(retry, float) and 0 <= retry < 86_400 else 1.0
+        return Overloaded.reported(code, message, details, status=resp.status_code)
     if 400 <= resp.status_code < 500 and code not in ("NOT_FOUND", "BAD_REQUEST"):
-        return TxRejected(code, message, **details)
-    return AnjuError(code, message, **details)
+        return TxRejected.reported(code, message, details, status=resp.status_code)
+    return AnjuError.reported(code, message, details, status=resp.status_code)
+
+
+def _loads(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _error_object(doc: Any) -> tuple[str, str, dict[str, Any]] | None:
+    """(code, message, details) of the API's ``{"error": {code, message, details}}`` (or of the
+    error object of a rejected transaction, given as ``{"error": ...}``); None when ``doc`` is not
+    one, or its code is not well formed."""
+    err = doc.get("error") if isinstance(doc, dict) else None
+    if not isinstance(err, dict):
+        return None
+    code, message, details = err.get("code"), err.get("message"), err.get("details", {})
+    if not (isinstance(code, str) and WELL_FORMED_CODE.fullmatch(code) and isinstance(message, str)):
+        return None
+    return code, message, dict(details) if isinstance(details, dict) else {}
+
+
+def _bad_response(resp: httpx.Response, what: str) -> AnjuError:
+    """BAD_RESPONSE: ``what`` is wrong with the answer to the request ``resp`` answers."""
+    url = resp.request.url
+    kind = resp.headers.get("content-type", "").split(";")[0].strip()[:60]
+    hint = (
+        "give the node's base URL, without /api/v1"
+        if url.path.startswith(API + API)
+        else "is this an Anju node's base URL?"
+    )
+    return AnjuError(
+        "BAD_RESPONSE",
+        f"{resp.request.method} {url}: {what} (HTTP {resp.status_code}" + (f", {kind}" if kind else "") + f"); {hint}",
+    )
+
+
+def _unreachable(request: httpx.Request, exc: httpx.TransportError) -> AnjuError:
+    """A transport failure as NODE_UNREACHABLE (BAD_RESPONSE when what answered does not speak HTTP)."""
+    where = f"{request.url.scheme}://{request.url.netloc.decode('ascii', 'replace')}"
+    if isinstance(exc, httpx.ProtocolError):
+        return AnjuError("BAD_RESPONSE", f"{where} does not answer in HTTP: {exc}")
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        reason = "no answer in time"
+        if request.method == "POST":
+            reason += " (what was sent may still have been accepted)"
+    elif "refused" in reason.lower():
+        reason = "connection refused"
+    elif m := re.fullmatch(r"\[Errno -?\d+\] (.*)", reason):
+        reason = m[1]
+    return AnjuError("NODE_UNREACHABLE", f"cannot reach {where}: {reason}")
+
+
+def _send(http: httpx.Client, method: str, path: str, **kw: Any) -> httpx.Response:
+    """One request; a transport failure is an AnjuError (NODE_UNREACHABLE, BAD_RESPONSE)."""
+    request = http.build_request(method, path, **kw)
+    try:
+        return http.send(request)
+    except httpx.TransportError as exc:
+        raise _unreachable(request, exc) from exc
+
+
+def _answer(resp: httpx.Response) -> dict[str, Any]:
+    """A successful answer's JSON object (BAD_RESPONSE if it is not one)."""
+    doc = _loads(resp.content)
+    if not isinstance(doc, dict):
+        raise _bad_response(resp, "the answer is not a JSON object")
+    return doc
+
+
+@contextlib.contextmanager
+def _reading(what: str) -> Iterator[None]:
+    """An answer without the fields (or of other types than) the API answers with is BAD_RESPONSE."""
+    try:
+        yield
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise AnjuError("BAD_RESPONSE", f"the answer to {what} is not the API's ({type(exc).__name__}: {exc})") from exc
+
+
+def node_base_url(url: str) -> str:
+    """A node's base URL (``http(s)://host[:port][/path]``, without ``/api/v1``), or ValueError."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or not url.isascii()
+        or not url.isprintable()
+        or " " in url
+    ):
+        raise ValueError(f"not an http(s)://host[:port] URL: {url[:200]!r}")
+    return url.rstrip("/")
+
+
+def node_verifier_key(url: str, *, timeout: float = 10.0, transport: httpx.BaseTransport | None = None) -> str:
+    """The verifier key the node at ``url`` reports about itself (``GET /node``): to be trusted on
+    first use only, when no published key is at hand; everything proven later rests on it.
+    ValueError for a URL that is not one; NODE_UNREACHABLE, BAD_RESPONSE (not an Anju node)."""
+    with httpx.Client(base_url=node_base_url(url), timeout=timeout, transport=transport) as http:
+        resp = _send(http, "GET", API + "/node")
+        if resp.status_code == 404:
+            raise _bad_response(resp, "no Anju API there")
+        if resp.status_code >= 400:
+            raise _error_from(resp)
+        key = _answer(resp).get("verifier_key")
+        if not isinstance(key, str):
+            raise _bad_response(resp, "the answer names no verifier key")
+        return key
+
+
+def _rejection(ans: Mapping[str, Any]) -> TxRejected:
+    """A rejected transaction's own error, as the node reports it (``GET /txs/{txid}``)."""
+    err = _error_object(ans)
+    if err is None:
+        raise AnjuError("BAD_RESPONSE", "a rejected transaction's status without its error", txid=ans.get("txid"))
+    return TxRejected.reported(*err)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +279,12 @@ class AnjuClient:
     client knows how old is too old). Whatever ``max_age``, once a checkpoint of log size N has
     been seen, an answer proven against a smaller log is refused (reason ``stale``).
     ``chain_id``: the chain the node must be of (reason ``wrong_origin`` otherwise); None: the
-    origin of the first checkpoint seen, and no other one after it."""
+    origin of the first checkpoint seen, and no other one after it.
+
+    ``base_url`` is the node's ``http(s)://host[:port]`` (ValueError otherwise). Every error is an
+    :class:`~anju.errors.AnjuError` with a stable code: the node's own (any application's too,
+    such as the registry's ``WRONG_ROLE``), ``NODE_UNREACHABLE`` when the node cannot be reached,
+    ``BAD_RESPONSE`` when what answers is not the Anju API."""
 
     def __init__(
         self,
@@ -171,7 +306,7 @@ class AnjuClient:
             raise ValueError("max_age is a number of seconds, at least 0")
         self.trust = Trust.of(keys, threshold, origin=chain_id)
         self.max_age = max_age
-        self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
+        self.http = httpx.Client(base_url=node_base_url(base_url), timeout=timeout, transport=transport)
         self.retries = retries
         self.latest: Checkpoint | None = None
         self._seq: dict[str, int] = {}
@@ -190,7 +325,7 @@ class AnjuClient:
     def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
         attempt = 0
         while True:
-            resp = self.http.request(method, API + path, **kw)
+            resp = _send(self.http, method, API + path, **kw)
             if resp.status_code < 400:
                 return resp
             err = _error_from(resp)
@@ -200,8 +335,8 @@ class AnjuClient:
                 continue
             raise err
 
-    def _json(self, path: str, **kw: Any) -> Any:
-        return orjson.loads(self._request("GET", path, **kw).content)
+    def _json(self, path: str, **kw: Any) -> dict[str, Any]:
+        return _answer(self._request("GET", path, **kw))
 
     # -- checkpoints ---------------------------------------------------------------------------------
     def see(self, note: str) -> Checkpoint:
@@ -233,7 +368,8 @@ class AnjuClient:
             )
         if 0 < old.size < cp.size:
             ans = self._json("/proofs/consistency", params={"first": old.size, "second": cp.size})
-            proof = [unb64(h, "consistency hash") for h in ans.get("hashes", [])]
+            with _reading("a consistency proof request"):
+                proof = [unb64(h, "consistency hash") for h in ans.get("hashes", [])]
             merkle.verify_consistency(old.size, cp.size, proof, old.root, cp.root)
         if (cp.size, cp.height) >= (old.size, old.height):
             self.latest = cp
@@ -244,8 +380,7 @@ class AnjuClient:
         return self.see(self._request("GET", "/checkpoint").text)
 
     def node(self) -> dict[str, Any]:
-        info: dict[str, Any] = self._json("/node")
-        return info
+        return self._json("/node")
 
     # -- building and submitting ----------------------------------------------------------------------
     @property
@@ -280,8 +415,12 @@ class AnjuClient:
         return env
 
     def submit(self, envelope: Mapping[str, Any], *, wait: bool = True, timeout: float = 30.0) -> dict[str, Any]:
-        """POST the envelope; with ``wait`` answer once committed (raises the rejection otherwise)."""
+        """POST the envelope; with ``wait`` answer once committed (raises the rejection otherwise, or
+        the node's TIMEOUT after ``timeout`` seconds: the client waits for that answer 10 s longer)."""
         params = {"wait": "commit", "timeout": timeout} if wait else {}
+        t = self.http.timeout
+        longer = httpx.Timeout(connect=t.connect, read=max(t.read or 0.0, timeout + 10.0), write=t.write, pool=t.pool)
+        patience = {"timeout": longer} if wait else {}
         try:
             resp = self._request(
                 "POST",
@@ -289,12 +428,12 @@ class AnjuClient:
                 content=orjson.dumps(envelope),
                 params=params,
                 headers={"content-type": "application/json"},
+                **patience,
             )
         except TxRejected:
             self._seq.pop(str(envelope["body"]["signer"]), None)  # re-read seq from the ledger next time
             raise
-        out: dict[str, Any] = resp.json()
-        return out
+        return _answer(resp)
 
     def send(
         self,
@@ -315,30 +454,47 @@ class AnjuClient:
         """Poll until ``txid`` is committed; return it proven (raises its rejection, or TIMEOUT)."""
         deadline = time.monotonic() + timeout
         while True:
-            ans = self._json(f"/txs/{txid}")
+            ans = self._tx_status(txid)
             if ans["status"] == "committed":
                 return self._prove_tx(txid, ans)
             if ans["status"] == "rejected":
-                e = ans["error"]
-                raise TxRejected(e["code"], e["message"], **e.get("details", {}))
+                raise _rejection(ans)
             if time.monotonic() > deadline:
                 raise AnjuError("TIMEOUT", f"{txid} not committed within {timeout} s", txid=txid)
             time.sleep(poll)
 
+    def _tx_status(self, txid: str) -> dict[str, Any]:
+        ans = self._json(f"/txs/{txid}")
+        if ans.get("status") not in ("committed", "pending", "rejected"):
+            raise AnjuError(
+                "BAD_RESPONSE", "a transaction status that is none of committed, pending, rejected", txid=txid
+            )
+        return ans
+
     # -- proven reads ----------------------------------------------------------------------------------
     def _prove_tx(self, txid: str, ans: Mapping[str, Any]) -> ProvenTx:
-        cp = self.see(ans["checkpoint"])
-        inc = ans["inclusion"]
-        if inc.get("tree_size") != cp.size or inc.get("index") != ans.get("index"):
-            raise VerificationError("PROOF_INVALID", "the inclusion proof is not for the checkpoint's tree", txid=txid)
-        tx: Tx = verify_tx(ans["leaf"], ans["index"], inc["hashes"], cp, txid)
-        return ProvenTx(txid, int(ans["index"]), int(ans["height"]), tx.envelope(), cp)
+        with _reading(f"GET /txs/{txid}"):
+            cp = self.see(ans["checkpoint"])
+            inc = ans["inclusion"]
+            if inc.get("tree_size") != cp.size or inc.get("index") != ans.get("index"):
+                raise VerificationError(
+                    "PROOF_INVALID", "the inclusion proof is not for the checkpoint's tree", txid=txid
+                )
+            tx: Tx = verify_tx(ans["leaf"], ans["index"], inc["hashes"], cp, txid)
+            return ProvenTx(txid, int(ans["index"]), int(ans["height"]), tx.envelope(), cp)
 
     def tx(self, txid: str) -> ProvenTx:
-        """A committed transaction with its inclusion proof verified against a trusted checkpoint."""
-        ans = self._json(f"/txs/{txid}")
-        if ans["status"] != "committed":
-            raise AnjuError("NOT_FOUND", f"transaction {txid} is {ans['status']}", txid=txid)
+        """A committed transaction with its inclusion proof verified against a trusted checkpoint.
+
+        One not committed raises what the node says of it: a rejected one its rejection
+        (TxRejected with the node's own code, e.g. ``SEQ_REUSED``, ``BAD_SIGNATURE``, an
+        application's ``WRONG_ROLE``); a pending one ``TX_PENDING`` (ask again, or :meth:`wait`);
+        one the node does not know (never seen, or rejected long ago) ``NOT_FOUND``."""
+        ans = self._tx_status(txid)
+        if ans["status"] == "rejected":
+            raise _rejection(ans)
+        if ans["status"] == "pending":
+            raise AnjuError("TX_PENDING", f"transaction {txid} is pending: accepted, not in a block yet", txid=txid)
         return self._prove_tx(txid, ans)
 
     def state(self, key: str) -> ProvenState:
@@ -346,8 +502,9 @@ class AnjuClient:
         ans = self._json(f"/state/{key}")
         if ans.get("key") != key:
             raise VerificationError("PROOF_INVALID", "the answer is for another key", key=key)
-        cp = self.see(ans["checkpoint"])
-        verify_state(key, ans["value"], ans["proof"], cp)
+        with _reading(f"GET /state/{key}"):
+            cp = self.see(ans["checkpoint"])
+            verify_state(key, ans["value"], ans["proof"], cp)
         return ProvenState(key, ans["value"], cp)
 
     def record(self, path: str) -> ProvenState:
@@ -357,13 +514,13 @@ class AnjuClient:
         ans = self._json(path)
         if ans.get("key") != key:
             raise VerificationError("PROOF_INVALID", "the answer is for another key", key=key, got=ans.get("key"))
-        cp = self.see(ans["checkpoint"])
-        verify_state(key, ans["value"], ans["proof"], cp)
+        with _reading(f"GET {path}"):
+            cp = self.see(ans["checkpoint"])
+            verify_state(key, ans["value"], ans["proof"], cp)
         return ProvenState(key, ans["value"], cp)
 
     def listing_bundle(self, code: str) -> dict[str, Any]:
-        bundle: dict[str, Any] = self._json(f"/codes/{code}")
-        return bundle
+        return self._json(f"/codes/{code}")
 
     def verify_listing(self, code: str, date: str | None = None) -> VerifiedListing:
         """Fetch a listing's bundle by verification code and re-derive everything from its proofs.
@@ -376,8 +533,7 @@ class AnjuClient:
         return check_listing(self._open_about(self.listing_bundle(canonical), canonical), canonical, date)
 
     def registration_bundle(self, number: str) -> dict[str, Any]:
-        bundle: dict[str, Any] = self._json(f"/registrations/{number}")
-        return bundle
+        return self._json(f"/registrations/{number}")
 
     def verify_registration(self, number: str, date: str | None = None) -> VerifiedRegistration:
         """Fetch a lease registration's bundle (备案号, e.g. ``XH202600000001``) and re-derive the
@@ -388,8 +544,7 @@ class AnjuClient:
 
     def history(self, party: str) -> dict[str, Any]:
         """A party's rental-history bundle (to hand to a landlord; verify with :func:`verify_bundle`)."""
-        bundle: dict[str, Any] = self._json(f"/parties/{party}/history")
-        return bundle
+        return self._json(f"/parties/{party}/history")
 
     def verify_history(self, party: str) -> VerifiedHistory:
         vb = self._open(self.history(party))
@@ -409,7 +564,8 @@ class AnjuClient:
 
     def _open(self, bundle: Any) -> VerifiedBundle:
         vb = open_bundle(bundle, self.trust)
-        self.see(bundle["checkpoint"])
+        with _reading("a bundle request"):
+            self.see(bundle["checkpoint"])
         return vb
 
     def events(

@@ -49,6 +49,29 @@ def today() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def is_date(text: Any) -> bool:
+    """A real calendar date written YYYY-MM-DD (not 2026-02-30, not 1999, not 20260101)."""
+    if not isinstance(text, str) or not _DAY.fullmatch(text):
+        return False
+    try:
+        datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        return False
+    return True
+
+
+def _judged_on(at: str | None) -> str:
+    """The date a verdict is for: ``at``, a YYYY-MM-DD date (BAD_REQUEST otherwise), or today (UTC)."""
+    if at is None:
+        return today()
+    if not is_date(at):
+        raise _fail("BAD_REQUEST", "not a date (YYYY-MM-DD)", date=str(at)[:40])
+    return at
+
+
 @dataclass(frozen=True, slots=True)
 class Trust:
     """Whose checkpoint signatures are believed: verifier keys and how many must sign.
@@ -389,8 +412,11 @@ def _check_code(vb: VerifiedBundle, code: str, lid: str, txid: str) -> None:
 
 
 def check_listing(vb: VerifiedBundle, code: str, date: str | None = None) -> VerifiedListing:
-    """Re-derive from proven records alone that the listing with ``code`` is genuine, and its status."""
-    at = date or today()
+    """Re-derive from proven records alone that the listing with ``code`` is genuine, and its status
+    at ``date`` (YYYY-MM-DD; default today). The records are as of the proof's checkpoint and keep
+    no earlier state, so a ``date`` before the checkpoint's day is refused (BAD_REQUEST, reason
+    ``date_before_checkpoint``): the status then could differ, and the listing may not have existed."""
+    at = _judged_on(date)
     entry = vb.get(f"code/{code}")
     _need(isinstance(entry, Mapping), "the code is proven absent: no listing has it", listing_code=code)
     _need(entry.get("code") == code, "the code record names another code", listing_code=code)
@@ -458,6 +484,16 @@ def check_listing(vb: VerifiedBundle, code: str, date: str | None = None) -> Ver
     _need(ptx.body.get("unit") == unit["id"], "the listing.publish transaction is for another unit")
     _check_made_by(listing, ptx, LISTING_PUBLISHED, "listing")
     _check_code(vb, code, lid, ptx.txid)
+    as_of = vb.checkpoint.time[:10]
+    if date is not None and at < as_of:
+        raise _fail(
+            "BAD_REQUEST",
+            f"a listing's status can be judged from {as_of} on: the proof shows its record as of that day's "
+            "checkpoint, which keeps no earlier state",
+            reason="date_before_checkpoint",
+            date=at,
+            as_of=vb.checkpoint.time,
+        )
     status, reason = listing_status(listing, mandate, at, (publisher, owner))
     return VerifiedListing(
         code,
@@ -747,8 +783,9 @@ def _ancestors(vb: VerifiedBundle, lease: Mapping[str, Any]) -> list[str]:
 
 def check_registration(vb: VerifiedBundle, number: str, date: str | None = None) -> VerifiedRegistration:
     """Re-derive from proven records that lease registration ``number`` exists, who registered it
-    (the housing authority), which lease it is (signed by its tenant and landlord side) and where."""
-    at = date or today()
+    (the housing authority), which lease it is (signed by its tenant and landlord side) and where,
+    and its phase at ``date`` (YYYY-MM-DD; default today; any date, by the lease's dates)."""
+    at = _judged_on(date)
     reg = vb.get(f"registration/{number}")
     _need(isinstance(reg, Mapping), "the number is proven absent: no lease is registered under it", number=number)
     _need(reg.get("number") == number, "the registration record names another number", number=number)

@@ -7,8 +7,11 @@ File format (JSON): {"anju_keystore": 1, "kdf": "argon2id", "opslimit", "memlimi
 from __future__ import annotations
 
 import base64
+import contextlib
+import errno
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -85,13 +88,29 @@ def decrypt(
     return key
 
 
-def save(path: Path, key: SigningKey, password: str, **kw: int) -> None:
+def save(path: Path, key: SigningKey, password: str, *, overwrite: bool = False, **kw: int) -> None:
+    """Write ``key`` sealed with ``password`` to ``path``, readable by its owner only (0600), whole
+    or not at all: written to a new temporary file beside it (created exclusively, mode 0600 set on
+    the open file), synced, then linked into place. FileExistsError when ``path`` exists, unless
+    ``overwrite`` (then renamed over it); OSError when it cannot be written."""
+    path = Path(path)
+    if not overwrite and os.path.lexists(path):
+        raise FileExistsError(errno.EEXIST, "file exists", str(path))
     doc = encrypt(key, password, **kw)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f, indent=1)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            os.fchmod(f.fileno(), 0o600)
+            json.dump(doc, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # (unlike a rename, never over a file made meanwhile)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def load(path: Path, password: str) -> SigningKey:

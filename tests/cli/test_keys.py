@@ -1,0 +1,50 @@
+"""``anju keys``: what it prints, where, and what it refuses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ANJU = [sys.executable, "-c", "from anju.cli.main import app; app()"]
+
+
+def _run(*args: str, stdin: str = "", **env_: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k != "ANJU_PASSWORD"} | env_
+    return subprocess.run([*ANJU, *args], input=stdin, capture_output=True, text=True, timeout=120, env=environ)
+
+
+def test_prompts_go_to_stderr_and_json_stays_json(tmp_path: Path) -> None:
+    """Typer wrote its prompts to stdout: `Password:{"public_key": …}`, `Text to commit to:{…}`."""
+    path = tmp_path / "auth.json"
+    made = _run("keys", "new", "--out", str(path), "--json", stdin="pw1\npw1\n")
+    assert made.returncode == 0, made.stderr
+    public = json.loads(made.stdout)["public_key"]
+    assert "Password" in made.stderr and "Repeat for confirmation" in made.stderr
+    shown = _run("keys", "show", str(path), "--json", stdin="pw1\n")
+    assert json.loads(shown.stdout) == {"public_key": public} and "Password" in shown.stderr
+    human = _run("keys", "show", str(path), stdin="pw1\n")
+    assert human.stdout == public + "\n", human.stdout  # KEY=$(anju keys show auth.json) captures the key
+    committed = _run("keys", "commit", "--json", stdin="衡山路 88号\n")
+    assert set(json.loads(committed.stdout)) == {"salt", "commitment"} and "Text to commit to" in committed.stderr
+    wrong = _run("keys", "show", str(path), stdin="pw2\n")
+    assert wrong.returncode == 1 and not wrong.stdout and "wrong password" in wrong.stderr
+    differ = _run("keys", "new", "--out", str(tmp_path / "other.json"), stdin="a\nb\n")
+    assert differ.returncode == 1 and "do not match" in differ.stderr and not (tmp_path / "other.json").exists()
+
+
+def test_keys_new_never_overwrites_a_keystore(tmp_path: Path) -> None:
+    """`keys new --out` over an existing keystore destroyed its key (exit 0); a missing directory
+    or a directory gave tracebacks."""
+    path = tmp_path / "auth.json"
+    first = _run("keys", "new", "--out", str(path), "--json", ANJU_PASSWORD="x")
+    assert first.returncode == 0, first.stderr
+    before = path.read_bytes()
+    for target in (path, tmp_path, tmp_path / "nodir" / "x.json"):
+        again = _run("keys", "new", "--out", str(target), "--json", ANJU_PASSWORD="x")
+        assert again.returncode == 2 and not again.stdout, again.stdout
+        assert "Traceback" not in again.stderr and str(target) in again.stderr, again.stderr
+    assert path.read_bytes() == before
+    assert (path.stat().st_mode & 0o777) == 0o600

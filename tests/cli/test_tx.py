@@ -1,0 +1,133 @@
+"""``anju tx`` and ``anju check`` against real server processes: what they print, where, and their
+exit status when the node refuses, cannot be reached, or is not one."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.api.conftest import Server, free_port
+from tests.api.test_core import env, post
+from typer.testing import CliRunner
+
+from anju.cli.main import app
+from anju.crypto.keys import SigningKey
+from anju.ledger.note import vkey_of
+
+ANJU = [sys.executable, "-c", "from anju.cli.main import app; app()"]
+
+
+def _run(*args: str, stdin: str = "", **env_: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k != "ANJU_PASSWORD"} | env_
+    return subprocess.run([*ANJU, *args], input=stdin, capture_output=True, text=True, timeout=120, env=environ)
+
+
+def _invoke(*args: str) -> Any:
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "80"})
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result
+
+
+def _one_line_error(result: Any, code: str) -> None:
+    """No traceback: one line on stderr naming the error's code, nothing on stdout."""
+    err = result.stderr.strip()
+    assert "Traceback" not in result.stderr and len(err.splitlines()) == 1 and code in err, result.stderr
+    assert result.stdout == "", result.stdout
+
+
+def test_network_failures_are_one_line_errors_or_a_json_error(tmp_path: Path) -> None:
+    keyfile = tmp_path / "k.key"
+    keyfile.write_text(SigningKey(b"k" * 32).seed.hex())
+    closed = f"http://127.0.0.1:{free_port()}"
+    send = ["tx", "send", "--kind", "kv.put", "--key", str(keyfile), "--field", "key=a", "--field", "value=b"]
+    vkey = ["--vkey", vkey_of("anju-api-test", SigningKey(b"n" * 32).public)]
+    for extra in ([], vkey):
+        out = _run(*send, "--server", closed, *extra, "--json")
+        assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+        assert json.loads(out.stdout)["error"]["code"] == "NODE_UNREACHABLE", out.stdout
+        assert json.loads(out.stdout)["error"]["message"] == f"cannot reach {closed}: connection refused"
+        human = _invoke(*send, "--server", closed, *extra)
+        assert human.exit_code == 1
+        _one_line_error(human, "NODE_UNREACHABLE")
+    code = "1CGNH-QWZB5"
+    out = _run("check", code, "--server", closed, "--key", vkey[1], "--json")
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert json.loads(out.stdout)["ok"] is False and json.loads(out.stdout)["error"]["code"] == "NODE_UNREACHABLE"
+    no_scheme = _invoke("tx", "get", "00", "--server", closed.removeprefix("http://"))
+    assert no_scheme.exit_code == 2, no_scheme.output  # a usage error
+    _one_line_error(no_scheme, "--server")
+
+
+def test_check_of_something_that_is_not_an_anju_node(kv_server: Server, plain_http: str) -> None:
+    """`--server $S/api/v1` with no --key gave KeyError 'verifier_key'; a plain web server a
+    JSONDecodeError."""
+    for server, hint in ((kv_server.url + "/api/v1", "without /api/v1"), (plain_http, "base URL")):
+        out = _invoke("check", "1CGNH-QWZB5", "--server", server, "--json")
+        assert out.exit_code == 1, out.output
+        error = json.loads(out.stdout)["error"]
+        assert error["code"] == "BAD_RESPONSE" and hint in error["message"], error
+        human = _invoke("check", "1CGNH-QWZB5", "--server", server)
+        assert human.exit_code == 1 and "NOT VERIFIED BAD_RESPONSE" in human.stderr and not human.stdout
+        assert "Traceback" not in human.stderr
+    out = _invoke("check", "1CGNH-QWZB5", "--server", plain_http, "--key", kv_server.vkey, "--json")
+    assert out.exit_code == 1 and json.loads(out.stdout)["error"]["code"] == "BAD_RESPONSE", out.output
+
+
+def test_tx_get_reports_a_rejection_and_a_pending_transaction(
+    kv_ledger: Path, start_server: Callable[..., Server]
+) -> None:
+    """A reused seq sent without waiting was shown as NOT_FOUND "transaction … is rejected", the
+    node's SEQ_REUSED dropped; a pending one as NOT_FOUND too."""
+    s = start_server(kv_ledger, "--block-interval", "4")
+    key = SigningKey.generate()
+    txids = [post(s, env(key, 1, "k", v), wait=False).json()["txid"] for v in ("first", "again")]
+    pending = _invoke("tx", "get", txids[0], "--server", s.url, "--vkey", s.vkey, "--json")  # the block is open 4 s
+    assert pending.exit_code == 3, pending.output
+    assert json.loads(pending.stdout) == {"txid": txids[0], "status": "pending"}
+    human = _invoke("tx", "get", txids[0], "--server", s.url, "--vkey", s.vkey)
+    assert human.exit_code == 3 and human.stdout.startswith(f"pending {txids[0]}"), human.output
+    rejected = _invoke("tx", "get", txids[1], "--server", s.url, "--json")
+    assert rejected.exit_code == 1, rejected.output
+    answer = json.loads(rejected.stdout)
+    assert (answer["txid"], answer["status"], answer["error"]["code"]) == (txids[1], "rejected", "SEQ_REUSED"), answer
+    assert answer["error"]["details"]["seq"] == 1
+    human = _invoke("tx", "get", txids[1], "--server", s.url)
+    assert human.exit_code == 1 and human.stderr.startswith("rejected: SEQ_REUSED"), human.output
+    committed = _run("tx", "get", txids[0], "--server", s.url, "--json")  # (waits for nothing: it may still be open)
+    if committed.returncode == 3:
+        post(s, env(key, 2, "k", "next"), wait=True)  # the first one's block is stored before this one's
+        committed = _run("tx", "get", txids[0], "--server", s.url, "--json")
+    assert committed.returncode == 0 and json.loads(committed.stdout)["status"] == "committed", committed.stdout
+    unknown = _invoke("tx", "get", "ab" * 32, "--server", s.url, "--json")
+    assert unknown.exit_code == 1 and json.loads(unknown.stdout)["error"]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [["key=a", "key=b"], ["seq=7"], ["chain=other"], ["kind=kv.delete"], ["signer=" + "ab" * 32], ["=x"], ["key"]],
+)
+def test_tx_send_refuses_a_field_given_twice_or_one_it_fills_in(tmp_path: Path, fields: list[str]) -> None:
+    """The last of two --field key=… was kept, and --field seq=… was silently replaced."""
+    keyfile = tmp_path / "k.key"
+    keyfile.write_text(SigningKey(b"k" * 32).seed.hex())
+    args = [a for f in fields for a in ("--field", f)]
+    out = _invoke("tx", "send", "--kind", "kv.put", "--key", str(keyfile), *args, "--server", "http://127.0.0.1:1")
+    assert out.exit_code == 2 and "--field" in out.stderr and "Traceback" not in out.stderr, out.output
+
+
+def test_tx_send_answers_on_stdout_and_a_quoted_number_is_text(kv_server: Server, tmp_path: Path) -> None:
+    keyfile = tmp_path / "k.key"
+    keyfile.write_text(SigningKey.generate().seed.hex())
+    send = ["tx", "send", "--kind", "kv.put", "--key", str(keyfile), "--server", kv_server.url]
+    as_number = _invoke(*send, "--field", "key=n", "--field", "value=1", "--json")
+    assert as_number.exit_code == 1 and json.loads(as_number.stdout)["error"]["code"] == "INVALID_FIELD"
+    as_text = _invoke(*send, "--field", "key=n", "--field", 'value="1"')  # as docs/PROTOCOL.md says
+    assert as_text.exit_code == 0 and as_text.stdout.startswith("committed "), as_text.output
+    assert "inclusion verified" in as_text.stdout and not as_text.stderr.strip()
+    assert kv_server.http.get("/api/v1/state/kv/n").json()["value"] == "1"
