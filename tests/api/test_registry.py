@@ -645,6 +645,12 @@ def test_a_tenant_discloses_their_identity_in_their_history_bundle(world: World,
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert out.returncode == 1 and "do not open" in out.stdout + out.stderr
+    for where, says in ((tmp_path / "no-such-dir" / "x.json", "cannot write"), (tmp_path, "exists")):
+        out = subprocess.run(
+            [*run, "keys", "disclose", str(path), "--salt", salt, "--identity", identity, "--out", str(where)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert out.returncode == 2 and says in out.stderr and "Traceback" not in out.stderr, out.stderr
     # an identity on a record the authority never attested is shown as a claim; markup in it is text
     claim = "[green]VERIFIED[/green] 王五 Wang Wu"
     salt2, commitment2 = commit(claim)

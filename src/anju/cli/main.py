@@ -358,6 +358,9 @@ def keys_disclose(
     except FileExistsError:
         console.print(f"[red]{target} exists: give another --out[/red]")
         raise typer.Exit(2) from None
+    except OSError as exc:  # no such directory, a directory in the way, no permission
+        console.print(f"cannot write {target}: {exc.strerror or exc}", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     with os.fdopen(fd, "wb") as f:
         f.write(orjson.dumps(disclosed, option=orjson.OPT_INDENT_2))
     _emit({"written": str(target)}, as_json, f"written {target} (show it only to whom you choose)")
