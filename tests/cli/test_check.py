@@ -136,7 +136,9 @@ def test_check_refuses_a_date_that_is_not_one(tmp_path: Path, date: str) -> None
     path = _bundle(tmp_path, 1, proves=True)
     code, out = _check(str(path), "--key", VKEYS[0], "--date", date)
     assert code == 2 and isinstance(out, str) and "YYYY-MM-DD" in out and "Traceback" not in out, out
-    code, out = _check(str(path), "--key", VKEYS[0], "--date", "2026-03-01")
+    code, out = _check(str(path), "--key", VKEYS[0], "--date", "2026-03-01")  # a real date, but for a history
+    assert code == 2 and isinstance(out, str) and "a history has no status" in out, out
+    code, out = _check(str(path), "--key", VKEYS[0])
     assert code == 0 and out["ok"], out
 
 

@@ -607,7 +607,8 @@ def check(
         typer.Option(
             help="Judge a listing's status or a registration's phase at this date, YYYY-MM-DD (default today, "
             "UTC). A listing's status only from the day of the proof's checkpoint on: its record keeps no "
-            "earlier state (an earlier date is refused: BAD_REQUEST, reason date_before_checkpoint)."
+            "earlier state (an earlier date is refused: BAD_REQUEST, reason date_before_checkpoint). A history "
+            "bundle has no status to judge: --date with one is a usage error."
         ),
     ] = None,
     max_age: Annotated[
@@ -675,6 +676,9 @@ def check(
                 console.print(f"[red]cannot read {path}: {exc.strerror or exc}[/red]")
                 raise typer.Exit(2) from None
             bundle = load_bundle(raw)
+            if date is not None and isinstance(bundle, dict) and bundle.get("kind") == "history":
+                console.print("[red]--date judges a listing or a registration; a history has no status to judge[/red]")
+                raise typer.Exit(2)
             if trust is None:
                 console.print("[red]checking a bundle offline needs --key (the node's published verifier key)[/red]")
                 raise typer.Exit(2)
