@@ -270,10 +270,12 @@ def test_an_interrupted_init_leaves_no_ledger_and_can_run_again(
         init_ledger(tmp_path / "n", chain_id=CHAIN, app="kv", genesis_time="2026-01-01T00:00:00.000Z")
     assert not (tmp_path / "n" / DB_NAME).exists()
     monkeypatch.setattr(Store, "write_blocks", real)
+    (tmp_path / "n" / "node.key").chmod(0o644)  # whatever mode the leftover got: the new key is private
     data = init_ledger(tmp_path / "n", chain_id=CHAIN, app="kv", genesis_time="2026-01-01T00:00:00.000Z")
     Node(data, verify_workers=0).store.close()
     assert verify_data(data, workers=1).ok
     assert not [p.name for p in data.iterdir() if ".init" in p.name]
+    assert (data / "node.key").stat().st_mode & 0o777 == 0o600
 
 
 def test_init_writes_meta_and_block_0_in_one_transaction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

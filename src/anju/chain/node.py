@@ -145,6 +145,7 @@ def init_ledger(
 
 def _write_durably(path: Path, content: bytes, mode: int) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    os.fchmod(fd, mode)  # a file left by an interrupted init keeps its mode through O_TRUNC: a key must be 0600
     with os.fdopen(fd, "wb") as f:
         f.write(content)
         f.flush()
