@@ -34,6 +34,20 @@ def test_init_defaults_to_the_registry_with_a_housing_authority(tmp_path: Path) 
     assert threshold == 3 and len(vkeys) == 4
     hosts = {n["host"] for n in layout["nodes"]}
     assert len(hosts) == 4
+    keys = [tmp_path / "d" / "authority.key", *(tmp_path / "d").glob("node*/anju/node.key")]
+    assert len(keys) == 5 and all(k.stat().st_mode & 0o777 == 0o600 for k in keys)
+
+
+def test_a_key_is_written_private_over_a_file_already_there(tmp_path: Path) -> None:
+    """O_TRUNC keeps an existing file's mode: a key written over a 0644 file must still be 0600."""
+    from anju.crypto.keys import SigningKey
+
+    path = tmp_path / "authority.key"
+    path.write_text("old")
+    path.chmod(0o644)
+    c._write_key(path, SigningKey(b"k" * 32))
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert orjson.loads(path.read_bytes())["public_key"] == SigningKey(b"k" * 32).public_hex
 
 
 @pytest.mark.parametrize(("given", "rules"), [({}, RULES), ({"rules": 1}, 1)], ids=["unnamed", "named"])

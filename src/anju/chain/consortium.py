@@ -352,6 +352,7 @@ def _copy_db(src: Path, dst: Path) -> None:
 
 def _write_key(path: Path, key: SigningKey) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file already there keeps its mode through O_TRUNC
     with os.fdopen(fd, "w") as f:
         f.write(orjson.dumps({"ed25519_seed": key.seed.hex(), "public_key": key.public_hex}).decode())
 
