@@ -533,13 +533,17 @@ BEFORE_EDITION_3 = {
 }
 
 
-def print_roots_3() -> None:
-    """Print each edition-3 case's state roots on editions 1 and 2 (how :data:`BEFORE_EDITION_3` was made)."""
-    for name, case in CASES_3.items():
-        for rules in (None, 2):
+def _print_roots(cases: dict[str, Any], editions: tuple[int | None, ...]) -> None:
+    for name, case in cases.items():
+        for rules in editions:
             w = _world(rules)
             case(w, True)
             print(f"    ({name!r}, {rules or 1}): {w.chain.root()!r},")
+
+
+def print_roots_3() -> None:
+    """Print each edition-3 case's state roots on editions 1 and 2 (how :data:`BEFORE_EDITION_3` was made)."""
+    _print_roots(CASES_3, (None, 2))
 
 
 BEFORE_EDITION_4: dict[tuple[str, int], str] = {
@@ -595,11 +599,7 @@ BEFORE_EDITION_4: dict[tuple[str, int], str] = {
 
 def print_roots_4() -> None:
     """Print each edition-4 case's state roots on editions 1 to 3 (how :data:`BEFORE_EDITION_4` was made)."""
-    for name, case in CASES_4.items():
-        for rules in (None, 2, 3):
-            w = _world(rules)
-            case(w, True)
-            print(f"    ({name!r}, {rules or 1}): {w.chain.root()!r},")
+    _print_roots(CASES_4, (None, 2, 3))
 
 
 @pytest.mark.parametrize("rules", EDITIONS)
