@@ -153,3 +153,12 @@ def test_check_answers_on_stdout_and_fails_on_stderr(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and not bad.stdout and bad.stderr.startswith("NOT VERIFIED CHECKPOINT_INVALID"), (
         bad.output
     )
+
+
+def test_a_threshold_without_the_members_keys_is_a_usage_error(tmp_path: Path) -> None:
+    """The one key a node reports about itself meets no threshold of members (it was a traceback)."""
+    code, out = _check("ABCD-EFGH", "--threshold", "2", "--server", "http://127.0.0.1:9")
+    assert code == 2 and isinstance(out, str) and "--threshold needs the members' keys" in out, out
+    path = _bundle(tmp_path, 1, proves=True)
+    code, out = _check(str(path), "--threshold", "2")  # offline too
+    assert code == 2 and isinstance(out, str) and "--threshold needs" in out, out

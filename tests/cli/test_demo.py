@@ -79,11 +79,11 @@ def _demo(data: Path, port: int, *args: str, timeout: float = 120) -> subprocess
 
 
 @contextlib.contextmanager
-def _serving_demo(data: Path, *args: str) -> Iterator[str]:
+def _serving_demo(data: Path, *args: str, cwd: Path | None = None) -> Iterator[str]:
     """``anju demo`` on a free port until it serves; yields what it printed, then stops it (SIGINT)."""
     port = _free_port()
     cmd = [sys.executable, "-m", "anju.cli.main", "demo", "--data", str(data), "--port", str(port), *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV, cwd=cwd)
     lines: list[str] = []
     try:
         assert proc.stderr is not None
@@ -179,6 +179,25 @@ def test_an_out_of_date_demo_district_is_moved_aside_and_built_again(
     assert not interrupted.exists()
     assert _stale_demo(data) is None and read_genesis(data)["chain_id"] == "anju-demo"
     assert orjson.loads((data / DEMO_MANIFEST).read_bytes())["units"] == 3
+
+
+def test_data_given_as_the_working_directory_or_a_link_is_the_directory_it_names(tmp_path: Path) -> None:
+    """``--data .``: moving an old district aside moves the working directory with it; the new one
+    is still built at the path (it used to serve the old one from its new place). A link to an
+    empty directory: the district is built into what it points to (it used to fail at the end)."""
+    data = _ledger(tmp_path / "district", "anju-demo", rules=False, manifest=True)
+    before = _contents(data)
+    with _serving_demo(Path("."), "--units", "3", cwd=data) as said:
+        assert f"moved it to {tmp_path / 'district.old-1'}" in said and "built demo district" in said, said
+    assert _contents(tmp_path / "district.old-1") == before
+    assert _stale_demo(data) is None and read_genesis(data)["chain_id"] == "anju-demo"
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    with _serving_demo(tmp_path / "link", "--units", "3") as said:
+        assert "built demo district" in said, said
+    assert (tmp_path / "link").is_symlink() and read_genesis(real)["chain_id"] == "anju-demo"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".building")]
 
 
 def test_a_current_demo_district_is_served_as_it_is(tmp_path: Path) -> None:

@@ -74,6 +74,14 @@ def test_an_answer_that_is_not_the_apis_error_is_bad_response(body: object) -> N
     assert "HTTP 502" in err.message and URL in err.message
 
 
+def test_a_password_in_the_node_url_is_never_repeated_in_an_error() -> None:
+    resp = httpx.Response(
+        502, content=b"<html/>", request=httpx.Request("GET", "http://ann:s3cret@node:8080/api/v1/node")
+    )
+    err = _error_from(resp)
+    assert err.code == "BAD_RESPONSE" and "s3cret" not in err.message and "node:8080/api/v1/node" in err.message
+
+
 def test_a_node_that_cannot_be_reached_is_node_unreachable(kv_server: Server) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
     client = AnjuClient(closed, kv_server.vkey)

@@ -153,3 +153,43 @@ def test_a_fork_waits_for_a_checkpoint_in_progress() -> None:
     _, status = os.waitpid(pid, 0)
     t.join()
     assert waited >= 0.3 and os.WEXITSTATUS(status) == 0
+
+
+def test_the_pending_bytes_of_a_wal_index_in_every_page_size_and_without_one(tmp_path: Path) -> None:
+    """The wal-index writes a 65536-byte page size as 1 (walformat.html); with no wal-index yet the
+    WAL file's size stands in; SQLite keeps both beside the real file of a linked ledger."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "ledger.db").symlink_to(real / "ledger.db")
+    ck = store_mod._Checkpointer(tmp_path / "ledger.db")
+    try:
+        assert (ck.wal, ck.shm) == (real / "ledger.db-wal", real / "ledger.db-shm")
+        assert ck.wal_bytes() == 0  # neither file
+        ck.wal.write_bytes(b"w" * 5000)
+        assert ck.wal_bytes() == 5000  # a WAL without its index (yet)
+        for field, page in ((512, 512), (4096, 4096), (32768, 32768), (1, 65536)):
+            head = bytearray(100)
+            struct.pack_into("=HI", head, 14, field, 10)
+            struct.pack_into("=I", head, 96, 4)  # 4 of the 10 frames copied back
+            ck.shm.write_bytes(bytes(head))
+            assert ck.wal_bytes() == 6 * (page + 24)
+    finally:
+        ck.stop()
+
+
+def test_the_pending_bytes_of_a_real_wal_with_64k_pages(tmp_path: Path) -> None:
+    db = tmp_path / "big-pages.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA page_size=65536")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.execute("CREATE TABLE t (x BLOB)")
+    conn.execute("INSERT INTO t VALUES (randomblob(200000))")
+    ck = store_mod._Checkpointer(db)
+    try:
+        pending = ck.wal_bytes()
+        _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert frames == copied > 0 and pending == frames * (65536 + 24)
+    finally:
+        ck.stop()
+        conn.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -253,7 +254,13 @@ def demo(
 
     Exits 2 when DATA is not a directory, or holds files but no ledger; 1 when it holds a ledger
     this command may not rebuild (not a demo district it built, or written by a newer build)."""
+    import os
+
     from anju.chain.node import DB_NAME
+
+    # One real path from here on: DATA may be "." (moving it aside moves the working directory
+    # too) or a symbolic link (the district is built beside, and renamed into, what it points to).
+    data = Path(os.path.realpath(data))
 
     try:
         if (data / DB_NAME).exists():
@@ -385,7 +392,7 @@ def _old_format(db: Path) -> bool:
         Store(db, readonly=True).close()
     except StorageCorrupt as exc:
         found = str(exc.details.get("found", ""))
-        if exc.code == "STORE_FORMAT" and found.isdigit() and int(found) < int(STORE_FORMAT):
+        if exc.code == "STORE_FORMAT" and re.fullmatch("[0-9]{1,9}", found) and int(found) < int(STORE_FORMAT):
             return True
         raise
     return False
@@ -573,6 +580,9 @@ def _trust(keys: list[str], threshold: int | None, origin: str | None) -> Trust 
     from anju.client import Trust
 
     if not keys:
+        if threshold is not None:  # the one key a node reports about itself meets no threshold of members
+            console.print("[red]--threshold needs the members' keys: give them with --key, or --consortium[/red]")
+            raise typer.Exit(2)
         return None
     try:
         return Trust.of(keys, threshold, origin)

@@ -128,7 +128,7 @@ def _error_object(doc: Any) -> tuple[str, str, dict[str, Any]] | None:
 
 def _bad_response(resp: httpx.Response, what: str) -> AnjuError:
     """BAD_RESPONSE: ``what`` is wrong with the answer to the request ``resp`` answers."""
-    url = resp.request.url
+    url = resp.request.url.copy_with(userinfo=b"")  # never echo a password given in the URL
     kind = resp.headers.get("content-type", "").split(";")[0].strip()[:60]
     hint = (
         "give the node's base URL, without /api/v1"

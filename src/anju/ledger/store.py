@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import sqlite3
 import struct
 import threading
@@ -255,7 +256,9 @@ class _Checkpointer:
 
     def __init__(self, db: Path) -> None:
         self.db = db
-        self.shm = db.with_name(db.name + "-shm")
+        real = Path(os.path.realpath(db))  # SQLite keeps its -wal and -shm beside the real file
+        self.wal = real.with_name(real.name + "-wal")
+        self.shm = real.with_name(real.name + "-shm")
         self._wake = threading.Event()
         self._stop = False
         self.runs = 0
@@ -270,13 +273,17 @@ class _Checkpointer:
         try:
             with open(self.shm, "rb") as f:
                 head = f.read(_SHM_HEAD)
-        except FileNotFoundError:
-            return 0
-        if len(head) < _SHM_HEAD:
-            return 0
+        except OSError:
+            head = b""
+        if len(head) < _SHM_HEAD:  # no wal-index (yet): the WAL file's size, an upper bound
+            try:
+                return self.wal.stat().st_size
+            except OSError:
+                return 0
         page, frames = struct.unpack_from("=HI", head, 14)
         (backfilled,) = struct.unpack_from("=I", head, 96)
-        return max(0, int(frames) - int(backfilled)) * ((int(page) or 65536) + 24)
+        size = 65536 if page == 1 else int(page)  # (the wal-index writes a 65536-byte page size as 1)
+        return max(0, int(frames) - int(backfilled)) * (size + 24)
 
     def poke(self) -> None:
         """A transaction was committed: look at the WAL's size."""
@@ -381,7 +388,7 @@ class Store:
                 conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('store_format', ?)", (STORE_FORMAT,))
             return
         text = (found or b"1").decode(errors="replace")
-        newer = text.isdigit() and int(text) > int(STORE_FORMAT)
+        newer = re.fullmatch("[0-9]{1,9}", text) is not None and int(text) > int(STORE_FORMAT)
         advice = (
             "it was written by a newer build of Anju: run that build or a later one"
             if newer
