@@ -232,6 +232,27 @@ def test_keystore_save_is_private_whole_and_never_over_another_file(tmp_path: Pa
         keystore.save(tmp_path, SigningKey(b"3" * 32), "pw", **fast)  # a directory is never replaced either
 
 
+def test_keystore_save_on_a_file_system_without_hard_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FAT and some network shares refuse link(2) (EPERM): the keystore is then created in place,
+    exclusively and 0600, still never over another file and with no temporary file left."""
+    import errno
+    import os
+    import stat
+
+    def no_links(src: object, dst: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    fast = {"opslimit": 2, "memlimit": 8 * 1024 * 1024}
+    path = tmp_path / "k.json"
+    keystore.save(path, SigningKey(b"1" * 32), "pw", **fast)
+    assert keystore.load(path, "pw") == SigningKey(b"1" * 32) and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["k.json"]
+    with pytest.raises(FileExistsError):
+        keystore.save(path, SigningKey(b"2" * 32), "pw", **fast)
+    assert keystore.load(path, "pw") == SigningKey(b"1" * 32)
+
+
 def test_errors_survive_pickling() -> None:
     import pickle
 

@@ -107,10 +107,42 @@ def save(path: Path, key: SigningKey, password: str, *, overwrite: bool = False,
         if overwrite:
             os.replace(tmp, path)
         else:
-            os.link(tmp, path)  # (unlike a rename, never over a file made meanwhile)
+            try:
+                os.link(tmp, path)  # (unlike a rename, never over a file made meanwhile)
+            except OSError as exc:
+                if exc.errno not in _NO_HARD_LINKS:
+                    raise
+                _write_new(path, Path(tmp).read_bytes())  # a file system without hard links (FAT, some shares)
+        _sync_dir(path.parent)  # the name too is on disk before "saved"
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+_NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
+
+
+def _write_new(path: Path, content: bytes) -> None:
+    """Create ``path`` (never over a file) with ``content``, 0600, synced; removed again if that fails."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _sync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # (not every platform opens directories)
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def load(path: Path, password: str) -> SigningKey:
