@@ -40,12 +40,13 @@ def test_init_defaults_to_the_registry_with_a_housing_authority(tmp_path: Path) 
 
 def test_a_key_is_written_private_over_a_file_already_there(tmp_path: Path) -> None:
     """O_TRUNC keeps an existing file's mode: a key written over a 0644 file must still be 0600."""
+    from anju.chain.node import write_node_key
     from anju.crypto.keys import SigningKey
 
     path = tmp_path / "authority.key"
     path.write_text("old")
     path.chmod(0o644)
-    c._write_key(path, SigningKey(b"k" * 32))
+    write_node_key(path, SigningKey(b"k" * 32))
     assert path.stat().st_mode & 0o777 == 0o600
     assert orjson.loads(path.read_bytes())["public_key"] == SigningKey(b"k" * 32).public_hex
 

@@ -33,7 +33,7 @@ import orjson
 from anju.chain.abci.app import MEMBER_FILE, checkpoint_of
 from anju.chain.abci.cosign import threshold_for
 from anju.chain.executor import canonical_genesis
-from anju.chain.node import DB_NAME, GENESIS_NAME, KEY_NAME, now_rfc3339, write_genesis
+from anju.chain.node import DB_NAME, GENESIS_NAME, KEY_NAME, now_rfc3339, write_genesis, write_node_key
 from anju.crypto.keys import SigningKey
 from anju.ledger.note import Verifier, quorum, vkey_of
 from anju.ledger.store import BlockRecord, Store
@@ -185,7 +185,7 @@ def init(
     d.mkdir(parents=True, exist_ok=True)
     if ledger is None:
         authority = SigningKey.generate()
-        _write_key(d / "authority.key", authority)
+        write_node_key(d / "authority.key", authority)
         if params is None:
             params = genesis_params(authority.public_hex) if app == "anju-registry" else {}
         elif app == "anju-registry" and "rules" not in params:
@@ -264,7 +264,7 @@ def init(
         data = d / n.dir / "anju"
         data.mkdir(parents=True)
         (data / GENESIS_NAME).write_bytes(canonical_genesis(doc) + b"\n")
-        _write_key(data / KEY_NAME, key)
+        write_node_key(data / KEY_NAME, key)
         if ledger is None:
             store = Store(data / DB_NAME)
             write_genesis(store, doc, key, f"{chain_id}/{n.member}")
@@ -348,13 +348,6 @@ def _copy_db(src: Path, dst: Path) -> None:
     """A consistent copy of a SQLite ledger (the online backup API: safe with a WAL)."""
     with closing(sqlite3.connect(src)) as a, closing(sqlite3.connect(dst)) as b:
         a.backup(b)
-
-
-def _write_key(path: Path, key: SigningKey) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # a file already there keeps its mode through O_TRUNC
-    with os.fdopen(fd, "w") as f:
-        f.write(orjson.dumps({"ed25519_seed": key.seed.hex(), "public_key": key.public_hex}).decode())
 
 
 def load(directory: Path) -> dict[str, Any]:

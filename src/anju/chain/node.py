@@ -126,8 +126,8 @@ def init_ledger(
         raise FileExistsError(f"{data / DB_NAME} already exists")
     key = node_key or SigningKey.generate()
     doc = {"chain_id": chain_id, "app": app, "time": genesis_time or now_rfc3339(), "params": params or {}}
-    _write_durably(data / GENESIS_NAME, canonical_genesis(doc) + b"\n", 0o644)
-    _write_durably(data / KEY_NAME, orjson.dumps({"ed25519_seed": key.seed.hex(), "public_key": key.public_hex}), 0o600)
+    write_durably(data / GENESIS_NAME, canonical_genesis(doc) + b"\n", 0o644)
+    write_node_key(data / KEY_NAME, key)
     # The ledger is built under another name and renamed into place once complete and durable: an
     # init killed at any point leaves no ledger.db (and can be run again), never a half-made one.
     building = data / (DB_NAME + ".init")
@@ -143,7 +143,13 @@ def init_ledger(
     return data
 
 
-def _write_durably(path: Path, content: bytes, mode: int) -> None:
+def write_node_key(path: Path, key: SigningKey) -> None:
+    """A node's (or the consortium authority's) key file: its seed and public key, 0600."""
+    write_durably(path, orjson.dumps({"ed25519_seed": key.seed.hex(), "public_key": key.public_hex}), 0o600)
+
+
+def write_durably(path: Path, content: bytes, mode: int) -> None:
+    """Write ``path`` whole, synced, with ``mode`` (also over a file already there: a key is 0600)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     os.fchmod(fd, mode)  # a file left by an interrupted init keeps its mode through O_TRUNC: a key must be 0600
     with os.fdopen(fd, "wb") as f:
