@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ANJU = [sys.executable, "-c", "from anju.cli.main import app; app()"]
+from tests.cli.anju_run import run_anju
 
-
-def _run(*args: str, stdin: str = "", **env_: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k != "ANJU_PASSWORD"} | env_
-    return subprocess.run([*ANJU, *args], input=stdin, capture_output=True, text=True, timeout=120, env=environ)
+_run = run_anju
 
 
 def test_prompts_go_to_stderr_and_json_stays_json(tmp_path: Path) -> None:

@@ -4,9 +4,6 @@ exit status when the node refuses, cannot be reached, or is not one."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,18 +11,14 @@ from typing import Any
 import pytest
 from tests.api.conftest import Server, free_port
 from tests.api.test_core import env, post
+from tests.cli.anju_run import run_anju
 from typer.testing import CliRunner
 
 from anju.cli.main import app
 from anju.crypto.keys import SigningKey
 from anju.ledger.note import vkey_of
 
-ANJU = [sys.executable, "-c", "from anju.cli.main import app; app()"]
-
-
-def _run(*args: str, stdin: str = "", **env_: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k != "ANJU_PASSWORD"} | env_
-    return subprocess.run([*ANJU, *args], input=stdin, capture_output=True, text=True, timeout=120, env=environ)
+_run = run_anju
 
 
 def _invoke(*args: str) -> Any:
