@@ -15,6 +15,7 @@ from anju.client import AnjuClient
 from anju.client.sdk import _error_from, node_verifier_key
 from anju.crypto.keys import SigningKey
 from anju.errors import CODES, AnjuError, Overloaded, TxRejected
+from anju.ledger.note import vkey_of
 
 URL = "http://127.0.0.1:8080"
 
@@ -160,3 +161,59 @@ def test_a_commit_wait_longer_than_the_clients_timeout_ends_in_the_nodes_timeout
         client.submit(env(key, 1), wait=True, timeout=1.0)  # the block closes after 5 s
     assert info.value.code == "TIMEOUT" and info.value.http_status == 504, info.value
     assert client.wait(info.value.details["txid"]).index == 0  # (it did commit)
+
+
+def _one_line_server(reply: bytes) -> tuple[str, Callable[[], None]]:
+    """A TCP server that reads a request, writes ``reply`` (maybe nothing) and closes, for ever."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:  # the whole request, so that closing resets nothing
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = next(
+                    (int(h.split(b":")[1]) for h in head.lower().split(b"\r\n") if h.startswith(b"content-length:")), 0
+                )
+                while len(body) < length and (chunk := conn.recv(65536)):
+                    body += chunk
+                conn.sendall(reply)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{srv.getsockname()[1]}", srv.close
+
+
+def test_a_connection_closed_without_an_answer_is_unreachable_and_a_stranger_is_bad_response() -> None:
+    """A node restarting closes the connection unanswered: NODE_UNREACHABLE, and for a POST a word that
+    the transaction may have been accepted (it read "does not answer in HTTP"); what answers in
+    another protocol is BAD_RESPONSE."""
+    url, stop = _one_line_server(b"")
+    try:
+        client = AnjuClient(url, vkey_of("anju-x", SigningKey(b"x" * 32).public))
+        with pytest.raises(AnjuError) as info:
+            client.submit(env(SigningKey(b"y" * 32), 1), wait=False)
+        assert info.value.code == "NODE_UNREACHABLE", info.value
+        assert "closed before an answer" in info.value.message and "may still have been accepted" in info.value.message
+    finally:
+        stop()
+    url, stop = _one_line_server(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+    try:
+        with pytest.raises(AnjuError) as info:
+            node_verifier_key(url)
+        assert info.value.code == "BAD_RESPONSE" and "does not answer in HTTP" in info.value.message, info.value
+    finally:
+        stop()

@@ -144,9 +144,15 @@ def _bad_response(resp: httpx.Response, what: str) -> AnjuError:
 def _unreachable(request: httpx.Request, exc: httpx.TransportError) -> AnjuError:
     """A transport failure as NODE_UNREACHABLE (BAD_RESPONSE when what answered does not speak HTTP)."""
     where = f"{request.url.scheme}://{request.url.netloc.decode('ascii', 'replace')}"
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.RemoteProtocolError) and "disconnected" in reason.lower():
+        # closed without an answer (a node restarting, a proxy timing out), not a stranger to HTTP
+        reason = "the connection closed before an answer"
+        if request.method == "POST":
+            reason += " (what was sent may still have been accepted)"
+        return AnjuError("NODE_UNREACHABLE", f"cannot reach {where}: {reason}")
     if isinstance(exc, httpx.ProtocolError):
         return AnjuError("BAD_RESPONSE", f"{where} does not answer in HTTP: {exc}")
-    reason = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
         reason = "no answer in time"
         if request.method == "POST":
