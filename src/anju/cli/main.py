@@ -24,6 +24,13 @@ DataOpt = Annotated[Path, typer.Option("--data", help="The node's data directory
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
+def fail(message: str, exit_code: int) -> NoReturn:
+    """End the command: ``message`` as one red line on stderr (as it is: no markup, never wrapped),
+    exit status ``exit_code`` (2 a usage error, 1 a refusal or failure)."""
+    console.print(message, style="red", markup=False, soft_wrap=True)
+    raise typer.Exit(exit_code)
+
+
 def _emit(obj: object, as_json: bool, human: str, *, error: bool = False) -> None:
     """A command's answer: ``obj`` as JSON on stdout with ``--json``, else ``human`` (rich markup) on
     stdout, or on stderr when it reports a failure (``error``: the command then exits non-zero)."""
@@ -94,9 +101,7 @@ def init(
     def refuse(exit_code: int, message: str, **details: object) -> NoReturn:
         if as_json:
             _emit(AnjuError("INVALID_FIELD", message, **details).to_json(), as_json, message)
-        else:  # one line, however narrow the terminal
-            console.print(message, style="red", markup=False, soft_wrap=True)
-        raise typer.Exit(exit_code)
+        fail(message, exit_code)
 
     if app_name not in APPS:
         refuse(2, f"--app must be one of {', '.join(sorted(APPS))}: {app_name!r}", option="--app")
@@ -240,8 +245,7 @@ def keys_new(
         )
         raise typer.Exit(2)
     if not out.parent.is_dir():
-        console.print(f"--out {out}: {out.parent} is not a directory", style="red", markup=False, soft_wrap=True)
-        raise typer.Exit(2)
+        fail(f"--out {out}: {out.parent} is not a directory", 2)
     if password is None:
         password = _ask("Password", confirm=True)
     key = SigningKey.generate()
@@ -256,8 +260,7 @@ def keys_new(
         )
         raise typer.Exit(2) from None
     except OSError as exc:
-        console.print(f"cannot write {out}: {exc.strerror or exc}", style="red", markup=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        fail(f"cannot write {out}: {exc.strerror or exc}", 1)
     _emit({"public_key": key.public_hex, "keystore": str(out)}, as_json, f"public key {key.public_hex}\nsaved {out}")
 
 
@@ -359,8 +362,7 @@ def keys_disclose(
         console.print(f"[red]{target} exists: give another --out[/red]")
         raise typer.Exit(2) from None
     except OSError as exc:  # no such directory, a directory in the way, no permission
-        console.print(f"cannot write {target}: {exc.strerror or exc}", style="red", markup=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        fail(f"cannot write {target}: {exc.strerror or exc}", 2)
     with os.fdopen(fd, "wb") as f:
         f.write(orjson.dumps(disclosed, option=orjson.OPT_INDENT_2))
     _emit({"written": str(target)}, as_json, f"written {target} (show it only to whom you choose)")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from anju.cli.main import JsonOpt, _emit, app, console
+from anju.cli.main import JsonOpt, _emit, app, console, fail
 
 if TYPE_CHECKING:
     from anju.api.app import Settings
@@ -280,8 +280,7 @@ def demo(
         if not (data / DB_NAME).exists():
             _build_in(data, units)
     except _Refused as exc:
-        console.print(str(exc), style="red", markup=False, soft_wrap=True)
-        raise typer.Exit(exc.exit_code) from None
+        fail(str(exc), exc.exit_code)
     _serve(data, host, port)
 
 
@@ -430,8 +429,7 @@ def _fields(items: list[str]) -> dict[str, Any]:
             else None
         )
         if problem:
-            console.print(f"--field {item!r}: {problem}", style="red", markup=False, soft_wrap=True)
-            raise typer.Exit(2)
+            fail(f"--field {item!r}: {problem}", 2)
         fields[k] = _coerce(v)
     return fields
 
@@ -446,8 +444,7 @@ def _client(server: str, key: str | None, **options: Any) -> Any:
     try:
         node_base_url(server)
     except ValueError as exc:
-        console.print(f"--server: {exc}", style="red", markup=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        fail(f"--server: {exc}", 2)
     if key is None and not options.get("verifier_keys"):
         key = node_verifier_key(server)
     return AnjuClient(server, key, **options)
@@ -651,8 +648,7 @@ def check(
     from anju.errors import AnjuError
 
     if date is not None and not is_date(date):
-        console.print(f"--date {date!r}: not a date (YYYY-MM-DD)", style="red", markup=False, soft_wrap=True)
-        raise typer.Exit(2)
+        fail(f"--date {date!r}: not a date (YYYY-MM-DD)", 2)
     keys = list(key or [])
     if consortium is not None:
         from anju.chain.consortium import ConsortiumError, trust_of
