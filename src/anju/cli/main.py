@@ -101,7 +101,8 @@ def init(
     def refuse(exit_code: int, message: str, **details: object) -> NoReturn:
         if as_json:
             _emit(AnjuError("INVALID_FIELD", message, **details).to_json(), as_json, message)
-        fail(message, exit_code)
+            raise typer.Exit(exit_code)
+        fail(message, exit_code)  # one line, however narrow the terminal
 
     if app_name not in APPS:
         refuse(2, f"--app must be one of {', '.join(sorted(APPS))}: {app_name!r}", option="--app")
