@@ -53,6 +53,7 @@ def test_a_bad_option_with_json_prints_an_error_object(tmp_path: Path, args: lis
     assert result.exit_code == 2, result.output
     error = json.loads(result.stdout)["error"]
     assert error["code"] == "INVALID_FIELD" and error["details"] == {"option": option} and error["message"]
+    assert result.stderr == ""  # the JSON object is the whole answer
     assert list(tmp_path.iterdir()) == []
 
 
