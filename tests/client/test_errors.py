@@ -217,3 +217,17 @@ def test_a_connection_closed_without_an_answer_is_unreachable_and_a_stranger_is_
         assert info.value.code == "BAD_RESPONSE" and "does not answer in HTTP" in info.value.message, info.value
     finally:
         stop()
+
+
+def test_the_event_stream_gives_up_on_an_unreachable_node_only_when_asked(kv_server: Server) -> None:
+    """By default it reconnects for ever (a node restarting loses its subscribers nothing); with
+    give_up_after it raises NODE_UNREACHABLE once the node has been out of reach that long."""
+    import time
+
+    closed = f"http://127.0.0.1:{free_port()}"
+    client = AnjuClient(closed, kv_server.vkey)
+    started = time.monotonic()
+    with pytest.raises(AnjuError) as info:
+        next(client.events(give_up_after=1.0))
+    assert info.value.code == "NODE_UNREACHABLE" and time.monotonic() - started >= 1.0, info.value
+    assert info.value.message == f"cannot reach {closed}: connection refused"

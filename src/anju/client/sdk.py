@@ -582,10 +582,16 @@ class AnjuClient:
         unit: str | None = None,
         listing: str | None = None,
         kind: str | None = None,
+        give_up_after: float | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Follow the live event stream (reconnecting with Last-Event-ID); yields event objects."""
+        """Follow the live event stream (reconnecting with Last-Event-ID); yields event objects.
+
+        A lost connection is made again every half second, for ever by default (a subscriber that
+        outlives a node's restart misses nothing); with ``give_up_after`` seconds, a node that
+        cannot be reached for that long raises NODE_UNREACHABLE."""
         params = {k: v for k, v in {"party": party, "unit": unit, "listing": listing, "kind": kind}.items() if v}
         last = after
+        failing_since: float | None = None
         while True:
             headers = {"Accept": "text/event-stream"}
             if last is not None:
@@ -597,12 +603,17 @@ class AnjuClient:
                     if resp.status_code >= 400:
                         resp.read()
                         raise _error_from(resp)
+                    failing_since = None  # connected
                     for frame in iter_sse(resp.iter_lines()):
                         if "data" in frame:
                             ev: dict[str, Any] = orjson.loads(frame["data"])
                             last = int(ev["id"])
                             yield ev
-            except (httpx.TransportError, httpx.RemoteProtocolError):
+            except httpx.TransportError as exc:
+                now = time.monotonic()
+                failing_since = now if failing_since is None else failing_since
+                if give_up_after is not None and now - failing_since >= give_up_after:
+                    raise _unreachable(exc.request, exc) from exc
                 time.sleep(0.5)
 
 
