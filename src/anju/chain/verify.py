@@ -469,9 +469,7 @@ _HEIGHT_OF = {
     "events": ("SELECT height FROM replay.events WHERE id=?", (0,)),
     "event_refs": ("SELECT height FROM replay.events WHERE id=?", (1,)),
     # The current state and its map are the state after the last block (whose root they must give).
-    "state": ("SELECT MAX(height) FROM replay.blocks", ()),
-    "smt_tiles": ("SELECT MAX(height) FROM replay.blocks", ()),
-    "smt_deep": ("SELECT MAX(height) FROM replay.blocks", ()),
+    **dict.fromkeys(("state", "smt_tiles", "smt_deep"), ("SELECT MAX(height) FROM replay.blocks", ())),
 }
 
 

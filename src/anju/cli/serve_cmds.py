@@ -285,10 +285,9 @@ def demo(
 
 
 def _build_in(data: Path, units: int) -> None:
-    """Build the demo district into ``data``, which must not exist or be an empty directory.
-    It is built beside the target and renamed at the end: an interrupted build leaves no half
-    district, and a failed one leaves ``data`` as it was."""
-    import os
+    """Build the demo district into ``data`` (a real absolute path, as :func:`demo` makes it), which
+    must not exist or be an empty directory. It is built beside the target and renamed at the end:
+    an interrupted build leaves no half district, and a failed one leaves ``data`` as it was."""
     import shutil
 
     if data.exists() or data.is_symlink():
@@ -300,8 +299,7 @@ def _build_in(data: Path, units: int) -> None:
                 "(give another --data)",
                 2,
             )
-    full = Path(os.path.abspath(data))
-    partial = full.with_name(full.name + ".building")
+    partial = data.with_name(data.name + ".building")
     if partial.exists() or partial.is_symlink():
         # only a build of this command's that was interrupted is removed; anything else stays
         if not partial.is_dir() or partial.is_symlink() or not _only_build_files(partial):
@@ -309,9 +307,9 @@ def _build_in(data: Path, units: int) -> None:
         shutil.rmtree(partial)
     try:
         stats = build_demo(partial, units)
-        if full.exists():
-            full.rmdir()  # empty, as checked above
-        partial.rename(full)
+        if data.exists():
+            data.rmdir()  # empty, as checked above
+        partial.rename(data)
     except OSError as exc:
         raise _Refused(f"cannot build the demo district in {data}: {exc}") from None
     console.print(
@@ -335,19 +333,17 @@ def _built_by_demo(data: Path) -> bool:
 
 
 def _move_aside(data: Path) -> Path:
-    """Rename ``data`` to the first free ``DATA.old-N`` beside it (nothing in it is deleted)."""
-    import os
-
-    full = Path(os.path.abspath(data))
+    """Rename ``data`` (a real absolute path) to the first free ``DATA.old-N`` beside it (nothing
+    in it is deleted)."""
     for n in range(1, 10_000):
-        target = full.with_name(f"{full.name}.old-{n}")
+        target = data.with_name(f"{data.name}.old-{n}")
         if not (target.exists() or target.is_symlink()):
             try:
-                full.rename(target)
+                data.rename(target)
             except OSError as exc:
                 raise _Refused(f"cannot move {data} aside to {target}: {exc}") from None
-            return data.with_name(target.name) if data.name not in ("", "..") else target
-    raise _Refused(f"cannot move {data} aside: {full.name}.old-1 to .old-9999 all exist")
+            return target
+    raise _Refused(f"cannot move {data} aside: {data.name}.old-1 to .old-9999 all exist")
 
 
 def _stale_demo(data: Path) -> str | None:
