@@ -492,6 +492,7 @@ class Store:
             c = self._conn()
             c.execute("BEGIN IMMEDIATE")
             try:
+                last = -1  # the last event id, read once per group (each block's events follow on)
                 for w in ws:
                     b = w.block
                     c.execute(
@@ -505,7 +506,8 @@ class Store:
                     )
                     c.executemany("INSERT OR REPLACE INTO tlog_nodes VALUES (?,?,?)", w.tlog_nodes)
                     if w.events:
-                        last = c.execute("SELECT IFNULL(MAX(id), 0) FROM events").fetchone()[0]
+                        if last < 0:
+                            last = c.execute("SELECT IFNULL(MAX(id), 0) FROM events").fetchone()[0]
                         c.executemany(
                             "INSERT INTO events(id, height, idx, txid, kind, data, parties, units, listings) "
                             "VALUES (?,?,?,?,?,?,?,?,?)",
@@ -513,6 +515,7 @@ class Store:
                         )
                         refs = event_refs(last, w.events)
                         c.executemany("INSERT OR IGNORE INTO event_refs(ref, id) VALUES (?,?)", refs)
+                        last += len(w.events)
                 if puts:
                     c.executemany(  # a row keeps its place (rid) when rewritten
                         "INSERT INTO state(key, value) VALUES (?,?) "
