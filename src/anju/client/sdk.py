@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import orjson
 
+from anju.client.remember import CheckpointFile
 from anju.client.verify import (
     Trust,
     VerifiedBundle,
@@ -286,6 +287,9 @@ class AnjuClient:
     been seen, an answer proven against a smaller log is refused (reason ``stale``).
     ``chain_id``: the chain the node must be of (reason ``wrong_origin`` otherwise); None: the
     origin of the first checkpoint seen, and no other one after it.
+    ``remember``: a file that keeps the newest checkpoint verified, from one run to the next (see
+    :mod:`anju.client.remember`): the client starts from it, so a node that rolled its ledger back
+    or forked it since is refused; one file per chain and set of trusted keys.
 
     ``base_url`` is the node's ``http(s)://host[:port]`` (ValueError otherwise). Every error is an
     :class:`~anju.errors.AnjuError` with a stable code: the node's own (any application's too,
@@ -301,6 +305,7 @@ class AnjuClient:
         threshold: int | None = None,
         max_age: float | None = None,
         chain_id: str | None = None,
+        remember: str | Path | None = None,
         timeout: float = 30.0,
         retries: int = 3,
         transport: httpx.BaseTransport | None = None,
@@ -317,6 +322,11 @@ class AnjuClient:
         self.latest: Checkpoint | None = None
         self._seq: dict[str, int] = {}
         self._chain_id: str | None = chain_id  # (None: the first checkpoint's origin, then only that)
+        self.remembered = None if remember is None else CheckpointFile(remember)
+        if self.remembered is not None:
+            self.latest = self.remembered.read(self._open_remembered)  # (no max_age: old by design)
+            if self.latest is not None:
+                self._chain_id = self.latest.origin
 
     def close(self) -> None:
         self.http.close()
@@ -326,6 +336,14 @@ class AnjuClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _open_remembered(self, note: str) -> Checkpoint:
+        cp = self.trust.open(note)
+        if self._chain_id is not None and cp.origin != self._chain_id:
+            raise VerificationError(
+                "CHECKPOINT_INVALID", f"a checkpoint of chain {cp.origin!r}, not {self._chain_id!r}", origin=cp.origin
+            )
+        return cp
 
     # -- transport ---------------------------------------------------------------------------------
     def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
@@ -360,6 +378,8 @@ class AnjuClient:
         self._chain_id = cp.origin  # (a client follows one chain: the first checkpoint's, if not told)
         if old is None:
             self.latest = cp
+            if self.remembered is not None:
+                self.remembered.advance(note, cp, self._open_remembered, _one_history)
             return cp
         _one_history(old, cp)
         if cp.size < old.size:
@@ -377,8 +397,10 @@ class AnjuClient:
             with _reading("a consistency proof request"):
                 proof = [unb64(h, "consistency hash") for h in ans.get("hashes", [])]
             merkle.verify_consistency(old.size, cp.size, proof, old.root, cp.root)
-        if (cp.size, cp.height) >= (old.size, old.height):
+        if (cp.size, cp.height) > (old.size, old.height):
             self.latest = cp
+            if self.remembered is not None:
+                self.remembered.advance(note, cp, self._open_remembered, _one_history)
         return cp
 
     def checkpoint(self) -> Checkpoint:
