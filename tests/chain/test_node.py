@@ -389,3 +389,41 @@ def test_a_killed_nodes_children_exit_with_it(kv_data: Path) -> None:
     assert not [p for p in children if alive(p)]
     with Node(kv_data, verify_workers=0) as again:  # and a restarted node runs
         again.submit(kv_put(SigningKey(b"\x06" * 32), 1, "k", "v")).result(timeout=30)
+
+
+def test_a_child_that_starts_watching_after_its_node_died_still_exits() -> None:
+    """The node reads its pid before it forks: a child whose set-up runs only once the node is
+    already gone (its parent is then init, or a subreaper) must not take that for the node. (The
+    test above failed about once in 30 runs when a verifier's initializer ran after the kill.)"""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import os, time\n"
+        "from anju.chain import writer\n"
+        "node = os.getpid()\n"
+        "child = os.fork()\n"
+        "if child == 0:\n"
+        "    time.sleep(0.5)  # the node dies meanwhile\n"
+        "    writer.child_signals(node)\n"
+        "    time.sleep(60)\n"
+        "    os._exit(3)\n"
+        "print(child, flush=True)\n"
+        "os._exit(0)\n"
+    )
+    node = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True)
+    child = int(node.stdout)
+
+    def alive(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(child)

@@ -306,7 +306,11 @@ class Node:
         self.max_block_txs = max_block_txs
         self.mempool_limit = mempool_limit
         self.clock = clock
-        self._pool = ProcessPoolExecutor(verify_workers, initializer=child_signals) if verify_workers > 0 else None
+        self._pool = (
+            ProcessPoolExecutor(verify_workers, initializer=child_signals, initargs=(os.getpid(),))
+            if verify_workers > 0
+            else None
+        )
         # With verifier processes, blocks are stored by a writer process too (see chain/writer.py).
         self._writer_wanted = verify_workers > 0 if writer_process is None else writer_process
         self._writer: BlockWriter | None = None

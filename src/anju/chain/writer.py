@@ -93,17 +93,17 @@ class Sealer:
         return BlockRecord(b.height, b.time, b.first_index, b.tx_count, b.log_size, b.log_root, root, note), changes
 
 
-def child_signals(*, keep_running: bool = False) -> None:
+def child_signals(parent: int | None = None, *, keep_running: bool = False) -> None:
     """Signal handling for a child the node forks, which would otherwise inherit the parent's (under
     ``anju serve``, uvicorn's, which only sets a flag in the child's copy of the server: SIGTERM
     would never stop it). SIGINT is ignored (Ctrl-C reaches the whole process group; the node
     stops its children in order). SIGTERM stops a verifier (``terminate()`` must work, or shutting
     down a broken pool hangs); a block writer (``keep_running``) ignores it too and stops when the
     node closes its pipe, after storing what the node sent: a stop signal to the whole group must
-    not cut the node's graceful stop short."""
+    not cut the node's graceful stop short. ``parent``: see :func:`exit_with_parent`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN if keep_running else signal.SIG_DFL)
-    exit_with_parent()
+    exit_with_parent(parent)
 
 
 ORPHAN_CHECK_S = 0.5
@@ -111,14 +111,18 @@ ORPHAN_CHECK_S = 0.5
 _parent: int | None = None
 
 
-def exit_with_parent() -> None:
+def exit_with_parent(parent: int | None = None) -> None:
     """End this child soon after the node that forked it dies (``kill -9``): an orphaned verifier
     would wait on its queue for ever, and an orphaned block writer could store a group the dead node
     never acknowledged after a restarted node had read the ledger (its first block would then
     fail). A daemon thread polls the parent pid; :func:`orphaned` lets a writer check just before
-    it commits."""
+    it commits.
+
+    ``parent``: the node's pid, read by the node before it forked. Read here instead (None), a node
+    killed between the fork and this call would go unnoticed: the child would take its new parent
+    (init, or a subreaper) for the node, and live on."""
     global _parent
-    _parent = os.getppid()
+    _parent = os.getppid() if parent is None else parent
 
     def watch() -> None:
         while not orphaned():
@@ -133,9 +137,11 @@ def orphaned() -> bool:
     return _parent is not None and os.getppid() != _parent
 
 
-def _seal_serve(path: str, inbox: Connection, hand: Connection, sealer: Sealer, others: list[Connection]) -> None:
+def _seal_serve(
+    path: str, inbox: Connection, hand: Connection, sealer: Sealer, others: list[Connection], parent: int
+) -> None:
     """The sealer child: hash and sign each group from the node, hand it to the store child."""
-    child_signals(keep_running=True)
+    child_signals(parent, keep_running=True)
     for c in others:
         c.close()  # forked copies of ends this process does not use: without this, EOF never arrives
     store = Store(Path(path))  # read only: state-map nodes missing from memory
@@ -162,9 +168,11 @@ def _seal_serve(path: str, inbox: Connection, hand: Connection, sealer: Sealer, 
         store.close()
 
 
-def _store_serve(path: str, inbox: Connection, data: Connection, answers: Connection, others: list[Connection]) -> None:
+def _store_serve(
+    path: str, inbox: Connection, data: Connection, answers: Connection, others: list[Connection], parent: int
+) -> None:
     """The store child: one SQLite transaction per group, then the answer to the node."""
-    child_signals(keep_running=True)
+    child_signals(parent, keep_running=True)
     for c in others:
         c.close()
     store = Store(Path(path))
@@ -222,7 +230,7 @@ class BlockWriter:
         self._procs: list[multiprocessing.process.BaseProcess] = []
         for name, target, args, keeps in children:
             others = [e for e in ends if all(e is not k for k in keeps)]  # each child closes the rest
-            self._procs.append(ctx.Process(target=target, name=name, daemon=True, args=(*args, others)))
+            self._procs.append(ctx.Process(target=target, name=name, daemon=True, args=(*args, others, os.getpid())))
         for proc in self._procs:
             proc.start()
         for e in ends:
