@@ -60,6 +60,14 @@ CODES: dict[str, tuple[int, str]] = {
         "the data directory was written in a storage format, or with genesis parameters (such as a rules edition), "
         "that this version cannot run",
     ),
+    "LEDGER_EXISTS": (
+        409,
+        "the data directory already holds a ledger (ledger.db): `anju init` never writes over one",
+    ),
+    "STORAGE_UNAVAILABLE": (
+        500,
+        "the data directory cannot be written: no permission, a full disk, a path through a file",
+    ),
     # the SDK's own: no node answers with them
     "NODE_UNREACHABLE": (
         503,

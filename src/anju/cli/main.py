@@ -91,16 +91,19 @@ def init(
 
     Every option is checked before anything is written: a bad one exits 2 (as does a DATA that is
     not a directory), a DATA that already holds a ledger or cannot be written exits 1. With --json
-    a failure prints {"error": {"code", "message", "details"}} on stdout."""
+    a failure prints {"error": {"code", "message", "details"}} on stdout: INVALID_FIELD for a bad
+    option (details.option names it), LEDGER_EXISTS, STORAGE_UNAVAILABLE."""
+    import sqlite3
+
     from anju.chain.apps import APPS
     from anju.chain.node import DB_NAME, init_ledger, read_node_key
     from anju.errors import AnjuError
     from anju.ledger.note import valid_name, vkey_of
     from anju.registry.machine import genesis_params
 
-    def refuse(exit_code: int, message: str, **details: object) -> NoReturn:
+    def refuse(exit_code: int, message: str, code: str = "INVALID_FIELD", **details: object) -> NoReturn:
         if as_json:
-            _emit(AnjuError("INVALID_FIELD", message, **details).to_json(), as_json, message)
+            _emit(AnjuError(code, message, **details).to_json(), as_json, message)
             raise typer.Exit(exit_code)
         fail(message, exit_code)  # one line, however narrow the terminal
 
@@ -135,16 +138,21 @@ def init(
         refuse(2, f"bad genesis parameters: {exc}", option="--authority")
     if data.exists() and not data.is_dir():
         refuse(2, f"--data {data} is not a directory", option="--data")
+    exists = f"{data} already holds a ledger ({data / DB_NAME}): give another --data"
     if (data / DB_NAME).exists():
-        refuse(
-            1,
-            f"{data} already holds a ledger ({data / DB_NAME}): give another --data",
-            option="--data",
-        )
+        refuse(1, exists, "LEDGER_EXISTS", data=str(data))
     try:
         init_ledger(data, chain_id=chain_id, app=app_name, params=params)
-    except OSError as exc:  # a parent that is a file, no permission, a full disk; or made meanwhile
-        refuse(1, f"cannot create a ledger in {data}: {exc.strerror or exc}", option="--data")
+    except FileExistsError as exc:
+        if (data / DB_NAME).exists():  # made meanwhile
+            refuse(1, exists, "LEDGER_EXISTS", data=str(data))
+        refuse(1, f"cannot create a ledger in {data}: {exc.strerror or exc}", "STORAGE_UNAVAILABLE", data=str(data))
+    except OSError as exc:  # a parent that is a file, no permission, a full disk
+        refuse(1, f"cannot create a ledger in {data}: {exc.strerror or exc}", "STORAGE_UNAVAILABLE", data=str(data))
+    except sqlite3.Error as exc:  # SQLite's own report of the same (a full disk, an I/O error)
+        refuse(1, f"cannot create a ledger in {data}: {exc}", "STORAGE_UNAVAILABLE", data=str(data))
+    except AnjuError as exc:
+        refuse(1, exc.message, exc.code, **exc.details)
     vkey = vkey_of(chain_id, read_node_key(data).public)
     _emit(
         {"data": str(data), "chain_id": chain_id, "verifier_key": vkey},
