@@ -64,6 +64,11 @@ CODES: dict[str, tuple[int, str]] = {
         409,
         "the data directory already holds a ledger (ledger.db): `anju init` never writes over one",
     ),
+    "NODE_KEY_INVALID": (
+        500,
+        "the data directory holds a node.key that is not a valid node key file, or is another key than the one "
+        "the ledger is to be made with: `anju init` keeps a node key it finds, never writes over it",
+    ),
     "STORAGE_UNAVAILABLE": (
         500,
         "the data directory cannot be written: no permission, a full disk, a path through a file",

@@ -138,3 +138,33 @@ def test_good_options_make_a_ledger(tmp_path: Path) -> None:
     assert genesis["params"]["authority"] == KEY and genesis["chain_id"] == "anju-徐汇-1"
     result = _init(tmp_path / "kv", "--app", "kv")
     assert result.exit_code == 0 and (tmp_path / "kv" / DB_NAME).exists(), result.output
+
+
+def test_a_node_key_already_there_is_kept_and_a_damaged_one_refused(tmp_path: Path) -> None:
+    """A node.key made beforehand (its public key handed out) signs the new ledger; one that is not
+    a node key file is refused in one line (exit 1) and left as it is, and nothing is written."""
+    from anju.chain.node import write_node_key
+    from anju.crypto.keys import SigningKey
+    from anju.ledger.note import vkey_of
+
+    data = tmp_path / "keyed"
+    data.mkdir()
+    key = SigningKey(b"n" * 32)
+    write_node_key(data / "node.key", key)
+    result = _init(data, "--app", "kv", "--chain-id", "kept-1", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["verifier_key"] == vkey_of("kept-1", key.public)
+
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "node.key").write_text('{"ed25519_seed": "00"}')
+    result = _init(damaged, "--app", "kv")
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert result.output.startswith(f"{damaged / 'node.key'} is not a valid node key file"), result.output
+    result = _init(damaged, "--app", "kv", "--json")
+    assert result.exit_code == 1 and result.stderr == "", result.output
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "NODE_KEY_INVALID" and error["details"] == {"path": str(damaged / "node.key")}, error
+    assert [p.name for p in damaged.iterdir()] == ["node.key"]
+    assert (damaged / "node.key").read_text() == '{"ed25519_seed": "00"}'

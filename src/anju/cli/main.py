@@ -92,7 +92,10 @@ def init(
     Every option is checked before anything is written: a bad one exits 2 (as does a DATA that is
     not a directory), a DATA that already holds a ledger or cannot be written exits 1. With --json
     a failure prints {"error": {"code", "message", "details"}} on stdout: INVALID_FIELD for a bad
-    option (details.option names it), LEDGER_EXISTS, STORAGE_UNAVAILABLE."""
+    option (details.option names it), LEDGER_EXISTS, STORAGE_UNAVAILABLE, NODE_KEY_INVALID.
+
+    A node.key already in DATA (an interrupted init's, or one made beforehand and published) is kept
+    and signs the new ledger; one that is not a valid node key file is refused (exit 1)."""
     import sqlite3
 
     from anju.chain.apps import APPS
@@ -143,15 +146,17 @@ def init(
         refuse(1, exists, "LEDGER_EXISTS", data=str(data))
     try:
         init_ledger(data, chain_id=chain_id, app=app_name, params=params)
-    except FileExistsError as exc:
+    except FileExistsError:
         if (data / DB_NAME).exists():  # made meanwhile
             refuse(1, exists, "LEDGER_EXISTS", data=str(data))
-        refuse(1, f"cannot create a ledger in {data}: {exc.strerror or exc}", "STORAGE_UNAVAILABLE", data=str(data))
+        refuse(1, f"cannot create a ledger in {data}: {data} is not a directory", "STORAGE_UNAVAILABLE", data=str(data))
     except OSError as exc:  # a parent that is a file, no permission, a full disk
-        refuse(1, f"cannot create a ledger in {data}: {exc.strerror or exc}", "STORAGE_UNAVAILABLE", data=str(data))
+        where = f"{exc.filename}: " if exc.filename and str(exc.filename) != str(data) else ""
+        reason = f"{where}{exc.strerror or exc}"
+        refuse(1, f"cannot create a ledger in {data}: {reason}", "STORAGE_UNAVAILABLE", data=str(data))
     except sqlite3.Error as exc:  # SQLite's own report of the same (a full disk, an I/O error)
         refuse(1, f"cannot create a ledger in {data}: {exc}", "STORAGE_UNAVAILABLE", data=str(data))
-    except AnjuError as exc:
+    except AnjuError as exc:  # NODE_KEY_INVALID: a node.key there that it keeps and cannot use
         refuse(1, exc.message, exc.code, **exc.details)
     vkey = vkey_of(chain_id, read_node_key(data).public)
     _emit(
