@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
-from anju.cli.main import app, bench_app, console
+from anju.cli.main import app, bench_app, console, fail
 
 consortium_app = typer.Typer(
     help="A local consortium: CometBFT validators, each running an Anju member.", no_args_is_help=True
@@ -23,9 +23,13 @@ DirOpt = Annotated[Path, typer.Option("--dir", help="The consortium directory.")
 NodesOpt = Annotated[list[int] | None, typer.Option("--node", help="Only these node indexes (repeatable).")]
 
 
-def _fail(exc: Exception) -> None:
-    console.print(f"[red]{exc}[/red]")
-    raise typer.Exit(1) from None
+def _fail(exc: Exception) -> NoReturn:
+    fail(str(exc), 1)
+
+
+def _say(line: str) -> None:
+    """A line of a command's report, on stderr, as it is (names and paths are not markup)."""
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @consortium_app.command("init")
@@ -59,10 +63,7 @@ def consortium_init(
 
     top = base_port + 10 * (validators - 1) + 4
     if validators >= 1 and top > 65535:
-        console.print(
-            f"[red]--base-port {base_port}: {validators} validators would use ports up to {top} (at most 65535)[/red]"
-        )
-        raise typer.Exit(2)
+        fail(f"--base-port {base_port}: {validators} validators would use ports up to {top} (at most 65535)", 2)
     try:
         p = json.loads(params.read_text()) if params else None
         layout = c.init(
@@ -76,16 +77,15 @@ def consortium_init(
         )
     except (c.ConsortiumError, ValueError, OSError) as exc:
         _fail(exc)
-        return
     for n in layout["nodes"]:
-        console.print(
+        _say(
             f"{n['member']}: p2p {n['host']}:{n['p2p']}  rpc http://{n['host']}:{n['rpc']}  "
             f"abci {n['host']}:{n['abci']}  cosign http://{n['host']}:{n['cosign']}  "
             f"api+portal http://{n['host']}:{n['p2p'] + 4}"
         )
-    console.print(f"threshold {layout['threshold']} of {len(layout['members'])} member signatures")
+    _say(f"threshold {layout['threshold']} of {len(layout['members'])} member signatures")
     if layout["first_height"] > 1:
-        console.print(f"carries on from the ledger in {ledger}: the first consortium block is {layout['first_height']}")
+        _say(f"carries on from the ledger in {ledger}: the first consortium block is {layout['first_height']}")
 
 
 @consortium_app.command("up")
@@ -97,8 +97,7 @@ def consortium_up(directory: DirOpt = Path("consortium"), node: NodesOpt = None)
         started = c.up(directory, only=node)
     except c.ConsortiumError as exc:
         _fail(exc)
-        return
-    console.print("started: " + (", ".join(started) or "nothing (already running)"))
+    _say("started: " + (", ".join(started) or "nothing (already running)"))
 
 
 @consortium_app.command("down")
@@ -114,8 +113,7 @@ def consortium_down(
         stopped = c.down(directory, only=node, kill=kill)
     except c.ConsortiumError as exc:
         _fail(exc)
-        return
-    console.print("stopped: " + (", ".join(stopped) or "nothing (none was running)"))
+    _say("stopped: " + (", ".join(stopped) or "nothing (none was running)"))
 
 
 @consortium_app.command("status")
@@ -130,13 +128,12 @@ def consortium_status(
         rows = c.status(directory)
     except c.ConsortiumError as exc:
         _fail(exc)
-        return
     if as_json:
         sys.stdout.write(json.dumps(rows) + "\n")
         return
     for r in rows:
         up = "up" if r["app_running"] and r["cometbft_running"] else "DOWN"
-        console.print(
+        _say(
             f"{r['member']:<10} {up:<5} height {r.get('anju_height')}  app_hash "
             f"{(r.get('anju_app_hash') or '')[:16]}  cosigned {r.get('anju_cosigned_height')}  "
             f"divergent {r.get('anju_divergent') or '-'}"
