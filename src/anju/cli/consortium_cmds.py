@@ -32,10 +32,23 @@ def _say(line: str) -> None:
     console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
+def _check_nodes(directory: Path, node: list[int] | None) -> None:
+    """``--node`` must name nodes of the layout: a usage error (exit 2) otherwise (it used to do
+    nothing and say so as if they were all running, or all stopped)."""
+    from anju.chain import consortium as c
+
+    if not node:
+        return
+    known = sorted(n.index for n in c.nodes_of(c.load(directory)))
+    unknown = sorted(set(node) - set(known))
+    if unknown:
+        fail(f"--node {unknown[0]}: the nodes of {directory} are {', '.join(map(str, known))}", 2)
+
+
 @consortium_app.command("init")
 def consortium_init(
     directory: DirOpt = Path("consortium"),
-    validators: Annotated[int, typer.Option(help="Number of validators (members).")] = 4,
+    validators: Annotated[int, typer.Option(min=1, max=50, help="Number of validators (members), 1-50.")] = 4,
     chain_id: Annotated[str, typer.Option("--chain-id", help="Chain id (CometBFT and Anju).")] = "anju-consortium",
     app_name: Annotated[str, typer.Option("--app", help="Application: anju-registry or kv.")] = "anju-registry",
     base_port: Annotated[
@@ -59,6 +72,8 @@ def consortium_init(
     ] = None,
 ) -> None:
     """Create validator keys, one genesis for all, configs and each member's Anju ledger."""
+    import subprocess
+
     from anju.chain import consortium as c
 
     top = base_port + 10 * (validators - 1) + 4
@@ -77,6 +92,9 @@ def consortium_init(
         )
     except (c.ConsortiumError, ValueError, OSError) as exc:
         _fail(exc)
+    except subprocess.CalledProcessError as exc:  # `cometbft init` failed: its own words
+        said = (exc.stderr or b"").decode(errors="replace").strip().splitlines()
+        fail(f"{exc.cmd[0]} {exc.cmd[1]} failed (exit {exc.returncode})" + (f": {said[-1]}" if said else ""), 1)
     for n in layout["nodes"]:
         _say(
             f"{n['member']}: p2p {n['host']}:{n['p2p']}  rpc http://{n['host']}:{n['rpc']}  "
@@ -94,8 +112,9 @@ def consortium_up(directory: DirOpt = Path("consortium"), node: NodesOpt = None)
     from anju.chain import consortium as c
 
     try:
+        _check_nodes(directory, node)
         started = c.up(directory, only=node)
-    except c.ConsortiumError as exc:
+    except (c.ConsortiumError, OSError) as exc:  # a bad layout; a program or a log that cannot be opened
         _fail(exc)
     _say("started: " + (", ".join(started) or "nothing (already running)"))
 
@@ -110,8 +129,9 @@ def consortium_down(
     from anju.chain import consortium as c
 
     try:
+        _check_nodes(directory, node)
         stopped = c.down(directory, only=node, kill=kill)
-    except c.ConsortiumError as exc:
+    except (c.ConsortiumError, OSError) as exc:
         _fail(exc)
     _say("stopped: " + (", ".join(stopped) or "nothing (none was running)"))
 
@@ -121,12 +141,13 @@ def consortium_status(
     directory: DirOpt = Path("consortium"),
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Heights, app hashes, cosigned heights and divergent members, per node."""
+    """Heights, app hashes, cosigned heights and divergent members, per node (a member that cannot
+    be reached, or answers something else than its status, shows no height)."""
     from anju.chain import consortium as c
 
     try:
         rows = c.status(directory)
-    except c.ConsortiumError as exc:
+    except (c.ConsortiumError, OSError) as exc:
         _fail(exc)
     if as_json:
         sys.stdout.write(json.dumps(rows) + "\n")
@@ -135,7 +156,7 @@ def consortium_status(
         up = "up" if r["app_running"] and r["cometbft_running"] else "DOWN"
         _say(
             f"{r['member']:<10} {up:<5} height {r.get('anju_height')}  app_hash "
-            f"{(r.get('anju_app_hash') or '')[:16]}  cosigned {r.get('anju_cosigned_height')}  "
+            f"{str(r.get('anju_app_hash') or '')[:16]}  cosigned {r.get('anju_cosigned_height')}  "
             f"divergent {r.get('anju_divergent') or '-'}"
         )
 
