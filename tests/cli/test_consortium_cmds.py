@@ -122,3 +122,23 @@ def test_consortium_init_validators_out_of_range_is_a_usage_error(tmp_path: Path
     out = run_anju("consortium", "init", "--dir", str(tmp_path / "net"), "--validators", validators)
     assert out.returncode == 2 and "--validators" in out.stderr and "Traceback" not in out.stderr, out
     assert not (tmp_path / "net").exists()
+
+
+@pytest.mark.parametrize(
+    ("layout", "says"),
+    [
+        (b"{members", "is not JSON"),
+        (json.dumps({"threshold": 1}).encode(), "does not name the members' keys and threshold"),
+        (json.dumps({"members": [{"vkey": "bad"}], "threshold": 1}).encode(), "names a member key that is not one"),
+        (json.dumps({"members": [], "threshold": "1"}).encode(), "does not name the members' keys and threshold"),
+    ],
+    ids=["not-json", "no-members", "bad-key", "threshold-not-a-number"],
+)
+def test_check_with_a_consortium_file_that_is_not_a_root_of_trust(tmp_path: Path, layout: bytes, says: str) -> None:
+    """``check --consortium``: a bad option value (exit 2) in one line; a bad key was a
+    VerificationError traceback, a file that is not JSON a JSONDecodeError one."""
+    (tmp_path / "consortium.json").write_bytes(layout)
+    out = run_anju("check", "XYZ", "--consortium", str(tmp_path), "--server", "http://127.0.0.1:9")
+    assert out.returncode == 2 and not out.stdout, out
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert says in out.stderr, out.stderr
