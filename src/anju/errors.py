@@ -66,8 +66,8 @@ CODES: dict[str, tuple[int, str]] = {
     ),
     "NODE_KEY_INVALID": (
         500,
-        "the data directory holds a node.key that is not a valid node key file, or is another key than the one "
-        "the ledger is to be made with: `anju init` keeps a node key it finds, never writes over it",
+        "the data directory's node.key is not a valid node key file (a node refuses to start), or is another key "
+        "than the one a ledger is to be made with: `anju init` keeps a node key it finds, never writes over it",
     ),
     "STORAGE_UNAVAILABLE": (
         500,

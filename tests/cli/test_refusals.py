@@ -116,3 +116,16 @@ def test_a_refusal_with_details_shows_them_as_they_are(odd: Path) -> None:
     out = run_anju("check", str(bundle), "--key", key, "--json")
     assert out.returncode == 1 and not out.stderr, out
     assert json.loads(out.stdout)["error"]["details"]["name"] == "x[bold]y"
+
+
+def test_serve_with_a_damaged_node_key_is_one_line(odd: Path) -> None:
+    """A node.key without its seed: it was a KeyError traceback."""
+    data = odd / "ledger"
+    assert run_anju("init", "--data", str(data), "--app", "kv").returncode == 0
+    (data / "node.key").write_text('{"public_key": "00"}')
+    out = run_anju("serve", "--data", str(data), "--port", "1")
+    assert out.returncode == 1 and not out.stdout, out
+    assert _one_line(out.stderr) == (
+        f"cannot serve {data}: NODE_KEY_INVALID: {data / 'node.key'} is not a valid node key file "
+        "(ed25519_seed is not 64 hex digits)"
+    )

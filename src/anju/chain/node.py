@@ -260,8 +260,15 @@ def read_genesis(data: Path) -> dict[str, Any]:
 
 
 def read_node_key(data: Path) -> SigningKey:
-    doc = orjson.loads((Path(data) / KEY_NAME).read_bytes())
-    return SigningKey(bytes.fromhex(doc["ed25519_seed"]))
+    """``data``'s node key; StorageCorrupt ``NODE_KEY_INVALID`` when the file is not a node key file
+    (OSError when it cannot be read)."""
+    path = Path(data) / KEY_NAME
+    try:
+        return parse_node_key(path.read_bytes())
+    except ValueError as exc:
+        raise StorageCorrupt(
+            "NODE_KEY_INVALID", f"{path} is not a valid node key file ({exc})", path=str(path)
+        ) from None
 
 
 def open_executor(data: Path, store: Store | None = None) -> Executor:
