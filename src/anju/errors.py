@@ -60,6 +60,19 @@ CODES: dict[str, tuple[int, str]] = {
         "the data directory was written in a storage format, or with genesis parameters (such as a rules edition), "
         "that this version cannot run",
     ),
+    "LEDGER_EXISTS": (
+        409,
+        "the data directory already holds a ledger (ledger.db): `anju init` never writes over one",
+    ),
+    "NODE_KEY_INVALID": (
+        500,
+        "the data directory's node.key is not a valid node key file (a node refuses to start), or is another key "
+        "than the one a ledger is to be made with: `anju init` keeps a node key it finds, never writes over it",
+    ),
+    "STORAGE_UNAVAILABLE": (
+        500,
+        "the data directory cannot be written: no permission, a full disk, a path through a file",
+    ),
     # the SDK's own: no node answers with them
     "NODE_UNREACHABLE": (
         503,

@@ -120,14 +120,18 @@ def test_check_pinned_to_a_chain_refuses_another(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("target", ["", ".", "DIR", "missing.json"])
 def test_check_of_nothing_a_directory_or_a_missing_file_says_so(tmp_path: Path, target: str) -> None:
-    """No traceback: an empty argument or a directory is a usage error, an unreadable file says why."""
+    """No traceback: an empty argument or a directory is a usage error (exit 2), a file that cannot
+    be read a failure (exit 1, as for a keystore) that says why."""
     if target == "DIR":
         target = str(tmp_path)
     elif target == "missing.json":
         target = str(tmp_path / "missing.json")
     code, out = _check(target, "--key", VKEYS[0])
-    assert code == 2 and isinstance(out, str) and "Traceback" not in out
-    assert ("cannot read" in out) if target.endswith("missing.json") else ("give a listing code" in out)
+    assert isinstance(out, str) and "Traceback" not in out
+    if target.endswith("missing.json"):
+        assert code == 1 and out.strip() == f"cannot read {target}: No such file or directory", out
+    else:
+        assert code == 2 and "give a listing code" in out, out
 
 
 @pytest.mark.parametrize("date", ["notadate", "2026-02-30", "1999", "20260301", "2026-3-1", "２０２６-03-01"])

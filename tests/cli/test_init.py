@@ -64,9 +64,12 @@ def test_data_that_is_a_file_is_refused_in_one_clear_line(tmp_path: Path) -> Non
     assert result.exit_code == 2, result.output
     assert result.output.strip() == f"--data {afile} is not a directory"
     assert afile.read_text() == "mine"
-    result = _init(afile / "sub", "--authority", KEY, "--json")  # a parent that is a file
+    result = _init(afile / "sub", "--authority", KEY, "--json")  # a parent that is a file: not a usage error
     assert result.exit_code == 1, result.output
-    assert "Not a directory" in json.loads(result.stdout)["error"]["message"]
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "STORAGE_UNAVAILABLE" and "Not a directory" in error["message"], error
+    assert error["details"] == {"data": str(afile / "sub")} and result.stderr == ""
+    assert afile.read_text() == "mine"
 
 
 def test_a_directory_that_holds_a_ledger_is_refused_and_kept(tmp_path: Path) -> None:
@@ -77,10 +80,55 @@ def test_a_directory_that_holds_a_ledger_is_refused_and_kept(tmp_path: Path) -> 
     before = {p.name: p.read_bytes() for p in data.iterdir()}
     result = _init(data, "--authority", "cd" * 32, "--json")
     assert result.exit_code == 1, result.output
-    assert json.loads(result.stdout)["error"]["details"] == {"option": "--data"}
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "LEDGER_EXISTS" and error["details"] == {"data": str(data)}, error  # not INVALID_FIELD
+    assert "already holds a ledger" in error["message"] and result.stderr == ""
     assert {p.name: p.read_bytes() for p in data.iterdir()} == before
     result = _init(data, "--authority", "cd" * 32)
     assert result.exit_code == 1 and "already holds a ledger" in result.output, result.output
+
+
+def test_a_ledger_made_meanwhile_is_ledger_exists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another init that wins the race (ledger.db appears after the check): LEDGER_EXISTS, not a storage failure."""
+    from anju.chain import node
+
+    data = tmp_path / "raced"
+
+    def made_meanwhile(data: Path, **_kw: object) -> Path:
+        data.mkdir()
+        (data / DB_NAME).write_bytes(b"theirs")
+        raise FileExistsError(f"{data / DB_NAME} already exists")
+
+    monkeypatch.setattr(node, "init_ledger", made_meanwhile)
+    result = _init(data, "--authority", KEY, "--json")
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout)["error"]["code"] == "LEDGER_EXISTS", result.stdout
+    assert (data / DB_NAME).read_bytes() == b"theirs"
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [(OSError(28, "No space left on device"), "No space left on device"), (None, "database or disk is full")],
+    ids=["os", "sqlite"],
+)
+def test_a_ledger_that_cannot_be_written_is_storage_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: OSError | None, reason: str
+) -> None:
+    import sqlite3
+
+    from anju.chain import node
+
+    def full(data: Path, **_kw: object) -> Path:
+        raise failure or sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(node, "init_ledger", full)
+    result = _init(tmp_path / "full", "--authority", KEY, "--json")
+    assert result.exit_code == 1, result.output
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "STORAGE_UNAVAILABLE" and reason in error["message"], error
+    result = _init(tmp_path / "full", "--authority", KEY)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert result.output.strip() == f"cannot create a ledger in {tmp_path / 'full'}: {reason}"
 
 
 def test_good_options_make_a_ledger(tmp_path: Path) -> None:
@@ -90,3 +138,33 @@ def test_good_options_make_a_ledger(tmp_path: Path) -> None:
     assert genesis["params"]["authority"] == KEY and genesis["chain_id"] == "anju-徐汇-1"
     result = _init(tmp_path / "kv", "--app", "kv")
     assert result.exit_code == 0 and (tmp_path / "kv" / DB_NAME).exists(), result.output
+
+
+def test_a_node_key_already_there_is_kept_and_a_damaged_one_refused(tmp_path: Path) -> None:
+    """A node.key made beforehand (its public key handed out) signs the new ledger; one that is not
+    a node key file is refused in one line (exit 1) and left as it is, and nothing is written."""
+    from anju.chain.node import write_node_key
+    from anju.crypto.keys import SigningKey
+    from anju.ledger.note import vkey_of
+
+    data = tmp_path / "keyed"
+    data.mkdir()
+    key = SigningKey(b"n" * 32)
+    write_node_key(data / "node.key", key)
+    result = _init(data, "--app", "kv", "--chain-id", "kept-1", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["verifier_key"] == vkey_of("kept-1", key.public)
+
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "node.key").write_text('{"ed25519_seed": "00"}')
+    result = _init(damaged, "--app", "kv")
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert result.output.startswith(f"{damaged / 'node.key'} is not a valid node key file"), result.output
+    result = _init(damaged, "--app", "kv", "--json")
+    assert result.exit_code == 1 and result.stderr == "", result.output
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "NODE_KEY_INVALID" and error["details"] == {"path": str(damaged / "node.key")}, error
+    assert [p.name for p in damaged.iterdir()] == ["node.key"]
+    assert (damaged / "node.key").read_text() == '{"ed25519_seed": "00"}'

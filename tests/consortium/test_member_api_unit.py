@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -174,3 +177,127 @@ def test_refusals_are_read_on_the_followers_own_connection(data: Path) -> None:
         assert isinstance(exc, member_api.AnjuError) and exc.code == "SEQ_SKIPPED"
     finally:
         node.stop()
+
+
+def test_an_rpc_that_is_not_http_fails_the_tx_at_once(data: Path) -> None:
+    """An --rpc httpx cannot speak (no scheme): never sent, so the tx fails at once (it was taken
+    for an answer lost in transit and waited PENDING_TTL_S for a block that could not come)."""
+    node = MemberNode(data, "127.0.0.1:26657")
+    try:
+        tx = _tx()
+        (fut,) = node.submit_parsed([tx])
+        exc = fut.exception(timeout=5)
+        assert isinstance(exc, AnjuError) and exc.code == "SHUTTING_DOWN" and "unreachable" in exc.message
+        assert tx.txid not in node._pending
+    finally:
+        node.stop()
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [{"jsonrpc": "2.0", "id": 1, "result": None}, {"jsonrpc": "2.0", "id": 1, "result": {"code": "zero"}}],
+    ids=["result-null", "code-not-a-number"],
+)
+def test_a_json_rpc_reply_of_another_shape_is_answered_plainly(data: Path, reply: dict[str, object]) -> None:
+    """It failed as "broadcasting failed: AttributeError" (or ValueError), with a traceback in the log."""
+    with _rpc(0.0, orjson.dumps(reply)) as url:
+        node = MemberNode(data, url)
+        try:
+            (fut,) = node.submit_parsed([_tx()])
+            exc = fut.exception(timeout=5)
+            assert isinstance(exc, AnjuError) and exc.code == "SHUTTING_DOWN", exc
+            assert "JSON-RPC reply it does not make" in exc.message, exc.message
+        finally:
+            node.stop()
+
+
+@pytest.mark.parametrize(
+    "page",
+    [[{"no": "height"}], ["a row"], [{"height": 1, "refused": ["ab"]}], [{"height": 1, "refused": {"ab": "x"}}]],
+    ids=["no-height", "not-an-object", "refused-not-an-object", "error-not-an-object"],
+)
+def test_refusal_pages_of_another_shape_are_left_for_the_next_poll(data: Path, page: list[Any]) -> None:
+    from concurrent.futures import Future
+
+    import httpx
+
+    from anju.cli.member_api import Receipt
+
+    node = MemberNode(data, "http://127.0.0.1:9")
+    try:
+        node._follow_client.close()
+        node._follow_client = httpx.Client(
+            transport=httpx.MockTransport(
+                lambda r: httpx.Response(200, json=page if r.url.params["from"] == "1" else [])
+            )
+        )
+        node._cosign = "http://cosigner.test"
+        waiting: Future[Receipt] = Future()
+        with node._lock:
+            node._pending["ab"] = waiting
+        node._unexplained = [1]
+        node._read_refusals(1)  # raised KeyError, TypeError or AttributeError (logged every 50 ms)
+        if isinstance(page[0], dict) and isinstance(page[0].get("refused"), dict):  # refused, for a reason unsaid
+            exc = waiting.exception(timeout=1)
+            assert isinstance(exc, AnjuError) and exc.code == "MALFORMED_ENVELOPE", exc
+        else:
+            assert not waiting.done() and "ab" in node._pending
+    finally:
+        node.stop()
+
+
+def test_refusal_pages_that_do_not_move_on_end_the_reading() -> None:
+    """A cosigner answering the same page whatever ``from`` asks for: read once, not for ever."""
+    from anju.chain.abci.cosign import recent_rows
+
+    asked: list[int] = []
+
+    def same(h: int) -> list[dict[str, object]]:
+        asked.append(h)
+        if len(asked) > 3:
+            raise AssertionError("read for ever")
+        return [{"height": 1}]
+
+    assert recent_rows(same, 5, 10) == [{"height": 1}] and asked == [5]
+
+
+def _member_api(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "anju.cli.member_api", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--port", "0"], "--port: 0 is not a port (1-65535)"),
+        (["--port", "65536"], "--port: 65536 is not a port (1-65535)"),
+        (["--port", "-1"], "--port: -1 is not a port (1-65535)"),
+        (["--port", "eighty"], "--port: 'eighty' is not a port (1-65535)"),
+        (["--rpc", "127.0.0.1:26657"], "is not http(s)://host:port"),
+        (["--rpc", "http://127.0.0.1:99999"], "is not http(s)://host:port"),
+        (["--rpc", "http://127.0.0.1"], "is not http(s)://host:port"),
+    ],
+    ids=["port-0", "port-65536", "port-negative", "port-not-a-number", "rpc-no-scheme", "rpc-bad-port", "rpc-no-port"],
+)
+def test_the_member_api_refuses_a_bad_port_or_rpc_in_one_line(data: Path, args: list[str], says: str) -> None:
+    """Checked as `anju serve` checks its port (65536 was an OverflowError traceback from bind, 0 a
+    random port nobody was told of)."""
+    base = {"--data": str(data), "--rpc": "http://127.0.0.1:26657", "--port": "8080"}
+    base.update(zip(args[::2], args[1::2], strict=True))
+    out = _member_api(*(x for kv in base.items() for x in kv))
+    assert out.returncode == 2 and not out.stdout, out
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert says in out.stderr, out.stderr
+
+
+def test_the_member_api_without_a_ledger_says_so(tmp_path: Path) -> None:
+    """It was a FileNotFoundError traceback (or, with a genesis but no ledger.db, an empty ledger
+    created and served)."""
+    out = _member_api("--data", str(tmp_path / "none"), "--rpc", "http://127.0.0.1:26657", "--port", "8080")
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out
+    assert out.stderr.strip() == (
+        f"python -m anju.cli.member_api: no member ledger in {tmp_path / 'none'} (ledger.db, genesis.json): "
+        "see `anju consortium init`"
+    )
+    assert not (tmp_path / "none").exists()

@@ -351,10 +351,19 @@ def _copy_db(src: Path, dst: Path) -> None:
 
 
 def load(directory: Path) -> dict[str, Any]:
+    """The consortium's layout (``consortium.json``); ConsortiumError when it is missing, cannot be
+    read, or is not a JSON object."""
     path = Path(directory) / LAYOUT
     if not path.exists():
         raise ConsortiumError(f"{path} not found: run `anju consortium init` first")
-    layout: dict[str, Any] = orjson.loads(path.read_bytes())
+    try:
+        layout = orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise ConsortiumError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except orjson.JSONDecodeError as exc:
+        raise ConsortiumError(f"{path} is not JSON: {exc}") from None
+    if not isinstance(layout, dict):
+        raise ConsortiumError(f"{path} is not a consortium layout (a JSON object)")
     return layout
 
 
@@ -363,11 +372,23 @@ def trust_of(directory: Path) -> tuple[list[str], int]:
 
     ConsortiumError if ``consortium.json`` lists one member key twice (it would count as two
     signers) or names a threshold other than a quorum of its members (⌊2n/3⌋+1 up to n): the file
-    is a client's root of trust, and `init` never writes either."""
+    is a client's root of trust, and `init` never writes either; ConsortiumError too when it lacks
+    them or a member key is not a verifier key."""
+    from anju.errors import VerificationError
+
     layout = load(directory)
-    vkeys = [m["vkey"] for m in layout["members"]]
-    threshold = int(layout["threshold"])
-    publics = {Verifier.from_vkey(k).public for k in vkeys}
+    try:
+        vkeys = [m["vkey"] for m in layout["members"]]
+        threshold = layout["threshold"]
+        if not isinstance(threshold, int) or isinstance(threshold, bool):
+            raise TypeError("threshold is not an integer")
+        publics = {Verifier.from_vkey(k).public for k in vkeys}
+    except (KeyError, TypeError) as exc:
+        raise ConsortiumError(
+            f"{Path(directory) / LAYOUT} does not name the members' keys and threshold: {exc}"
+        ) from None
+    except VerificationError as exc:
+        raise ConsortiumError(f"{Path(directory) / LAYOUT} names a member key that is not one: {exc.message}") from None
     if len(publics) != len(vkeys):
         raise ConsortiumError(f"{Path(directory) / LAYOUT} lists one member key twice")
     if not vkeys or not quorum(len(vkeys)) <= threshold <= len(vkeys):
@@ -376,15 +397,32 @@ def trust_of(directory: Path) -> tuple[list[str], int]:
 
 
 def nodes_of(layout: dict[str, Any]) -> list[NodeInfo]:
-    return [NodeInfo(**n) for n in layout["nodes"]]
+    """The layout's nodes; ConsortiumError when one is not a node of the layout ``init`` writes (a
+    port outside 1-65535 included)."""
+    try:
+        nodes = [NodeInfo(**n) for n in layout["nodes"]]
+    except (KeyError, TypeError) as exc:
+        raise ConsortiumError(
+            f"{LAYOUT} does not list its nodes as `anju consortium init` writes them: {exc}"
+        ) from None
+    for n in nodes:
+        if not isinstance(n.index, int) or not isinstance(n.host, str) or not isinstance(n.member, str):
+            raise ConsortiumError(f"{LAYOUT}: node {n.index!r} has no index, host or member name")
+        for name in ("p2p", "rpc", "abci", "cosign", "api"):
+            port = getattr(n, name)
+            if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+                raise ConsortiumError(f"{LAYOUT}: {n.member}'s {name} port {port!r} is not a port (1-65535)")
+    return nodes
 
 
 # -- processes ------------------------------------------------------------------------------------------
 def _alive(pid_file: Path) -> int | None:
     try:
         pid = int(pid_file.read_text())
+        if pid <= 0:  # 0 is this process group, -1 every process: never a process of ours to signal
+            return None
         os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+    except (OSError, ValueError):  # no such file or process, not ours, not a number
         return None
     try:  # a zombie child of ours is not alive
         wpid, _ = os.waitpid(pid, os.WNOHANG)

@@ -119,15 +119,32 @@ def init_ledger(
     genesis_time: str | None = None,
     node_key: SigningKey | None = None,
 ) -> Path:
-    """Create a new ledger in ``data``: genesis document, node key, and block 0."""
+    """Create a new ledger in ``data``: genesis document, node key, and block 0.
+
+    A ``node.key`` already in ``data`` (an interrupted init's, or one made beforehand so that its
+    public key could be published) is kept, made private (0600), and signs block 0; a new key is
+    made only when there is none (``node_key``, or a fresh one). StorageCorrupt ``NODE_KEY_INVALID``,
+    with nothing written, when the file there is not a valid node key file or is another key than
+    ``node_key``; FileExistsError when ``data`` already holds a ledger."""
     data = Path(data)
     data.mkdir(parents=True, exist_ok=True)
     if (data / DB_NAME).exists():
         raise FileExistsError(f"{data / DB_NAME} already exists")
-    key = node_key or SigningKey.generate()
+    kept = _kept_node_key(data / KEY_NAME)
+    if kept is not None and node_key is not None and kept != node_key:
+        raise StorageCorrupt(
+            "NODE_KEY_INVALID",
+            f"{data / KEY_NAME} holds another key (public key {kept.public_hex}) than the one given "
+            f"({node_key.public_hex}): it is left as it is",
+            path=str(data / KEY_NAME),
+        )
+    key = kept or node_key or SigningKey.generate()
     doc = {"chain_id": chain_id, "app": app, "time": genesis_time or now_rfc3339(), "params": params or {}}
     write_durably(data / GENESIS_NAME, canonical_genesis(doc) + b"\n", 0o644)
-    write_node_key(data / KEY_NAME, key)
+    if kept is None:
+        write_node_key(data / KEY_NAME, key)
+    else:
+        os.chmod(data / KEY_NAME, 0o600)
     # The ledger is built under another name and renamed into place once complete and durable: an
     # init killed at any point leaves no ledger.db (and can be run again), never a half-made one.
     building = data / (DB_NAME + ".init")
@@ -143,9 +160,61 @@ def init_ledger(
     return data
 
 
+def _kept_node_key(path: Path) -> SigningKey | None:
+    """The key of the node key file at ``path``, None when there is none; StorageCorrupt
+    ``NODE_KEY_INVALID`` when something else is there (never written over: it may be a key whose
+    public key was published, damaged)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise StorageCorrupt(
+                "NODE_KEY_INVALID", f"{path} is a symbolic link to nothing: it is left as it is", path=str(path)
+            ) from None
+        return None
+    except IsADirectoryError:
+        raise StorageCorrupt(
+            "NODE_KEY_INVALID", f"{path} is a directory, not a node key file: it is left as it is", path=str(path)
+        ) from None
+    try:
+        return parse_node_key(raw)
+    except ValueError as exc:
+        raise StorageCorrupt(
+            "NODE_KEY_INVALID",
+            f"{path} is not a valid node key file ({exc}): it is left as it is; move it away if no one relies "
+            "on its key, then init again",
+            path=str(path),
+        ) from None
+
+
+def parse_node_key(raw: bytes) -> SigningKey:
+    """The key of a node key file's content (what :func:`write_node_key` writes: an object with
+    ``ed25519_seed``, 64 hex digits, and ``public_key``, the seed's public key in hex); ValueError
+    saying what is wrong otherwise."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ValueError("not JSON" if raw.strip() else "empty") from None
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object")
+    seed, public = doc.get("ed25519_seed"), doc.get("public_key")
+    if not isinstance(seed, str) or len(seed) != 64 or seed.strip("0123456789abcdefABCDEF"):
+        raise ValueError("ed25519_seed is not 64 hex digits")
+    key = SigningKey(bytes.fromhex(seed))
+    if not isinstance(public, str) or public.lower() != key.public_hex:
+        raise ValueError("public_key is not the public key of ed25519_seed")
+    return key
+
+
 def write_node_key(path: Path, key: SigningKey) -> None:
-    """A node's (or the consortium authority's) key file: its seed and public key, 0600."""
-    write_durably(path, orjson.dumps({"ed25519_seed": key.seed.hex(), "public_key": key.public_hex}), 0o600)
+    """A node's (or the consortium authority's) key file: its seed and public key, 0600. Written to a
+    temporary file beside it, synced and renamed into place: an interrupted write leaves either no
+    key file or a whole one (an init run again keeps a key it finds, and refuses a damaged one)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)  # an interrupted write's
+    write_durably(tmp, orjson.dumps({"ed25519_seed": key.seed.hex(), "public_key": key.public_hex}), 0o600)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
 
 
 def write_durably(path: Path, content: bytes, mode: int) -> None:
@@ -191,8 +260,15 @@ def read_genesis(data: Path) -> dict[str, Any]:
 
 
 def read_node_key(data: Path) -> SigningKey:
-    doc = orjson.loads((Path(data) / KEY_NAME).read_bytes())
-    return SigningKey(bytes.fromhex(doc["ed25519_seed"]))
+    """``data``'s node key; StorageCorrupt ``NODE_KEY_INVALID`` when the file is not a node key file
+    (OSError when it cannot be read)."""
+    path = Path(data) / KEY_NAME
+    try:
+        return parse_node_key(path.read_bytes())
+    except ValueError as exc:
+        raise StorageCorrupt(
+            "NODE_KEY_INVALID", f"{path} is not a valid node key file ({exc})", path=str(path)
+        ) from None
 
 
 def open_executor(data: Path, store: Store | None = None) -> Executor:

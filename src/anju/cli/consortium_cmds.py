@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
-from anju.cli.main import app, bench_app, console
+from anju.cli.main import app, bench_app, console, fail
 
 consortium_app = typer.Typer(
     help="A local consortium: CometBFT validators, each running an Anju member.", no_args_is_help=True
@@ -23,15 +23,32 @@ DirOpt = Annotated[Path, typer.Option("--dir", help="The consortium directory.")
 NodesOpt = Annotated[list[int] | None, typer.Option("--node", help="Only these node indexes (repeatable).")]
 
 
-def _fail(exc: Exception) -> None:
-    console.print(f"[red]{exc}[/red]")
-    raise typer.Exit(1) from None
+def _fail(exc: Exception) -> NoReturn:
+    fail(str(exc), 1)
+
+
+def _say(line: str) -> None:
+    """A line of a command's report, on stderr, as it is (names and paths are not markup)."""
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def _check_nodes(directory: Path, node: list[int] | None) -> None:
+    """``--node`` must name nodes of the layout: a usage error (exit 2) otherwise (it used to do
+    nothing and say so as if they were all running, or all stopped)."""
+    from anju.chain import consortium as c
+
+    if not node:
+        return
+    known = sorted(n.index for n in c.nodes_of(c.load(directory)))
+    unknown = sorted(set(node) - set(known))
+    if unknown:
+        fail(f"--node {unknown[0]}: the nodes of {directory} are {', '.join(map(str, known))}", 2)
 
 
 @consortium_app.command("init")
 def consortium_init(
     directory: DirOpt = Path("consortium"),
-    validators: Annotated[int, typer.Option(help="Number of validators (members).")] = 4,
+    validators: Annotated[int, typer.Option(min=1, max=50, help="Number of validators (members), 1-50.")] = 4,
     chain_id: Annotated[str, typer.Option("--chain-id", help="Chain id (CometBFT and Anju).")] = "anju-consortium",
     app_name: Annotated[str, typer.Option("--app", help="Application: anju-registry or kv.")] = "anju-registry",
     base_port: Annotated[
@@ -55,14 +72,13 @@ def consortium_init(
     ] = None,
 ) -> None:
     """Create validator keys, one genesis for all, configs and each member's Anju ledger."""
+    import subprocess
+
     from anju.chain import consortium as c
 
     top = base_port + 10 * (validators - 1) + 4
     if validators >= 1 and top > 65535:
-        console.print(
-            f"[red]--base-port {base_port}: {validators} validators would use ports up to {top} (at most 65535)[/red]"
-        )
-        raise typer.Exit(2)
+        fail(f"--base-port {base_port}: {validators} validators would use ports up to {top} (at most 65535)", 2)
     try:
         p = json.loads(params.read_text()) if params else None
         layout = c.init(
@@ -76,16 +92,18 @@ def consortium_init(
         )
     except (c.ConsortiumError, ValueError, OSError) as exc:
         _fail(exc)
-        return
+    except subprocess.CalledProcessError as exc:  # `cometbft init` failed: its own words
+        said = (exc.stderr or b"").decode(errors="replace").strip().splitlines()
+        fail(f"{exc.cmd[0]} {exc.cmd[1]} failed (exit {exc.returncode})" + (f": {said[-1]}" if said else ""), 1)
     for n in layout["nodes"]:
-        console.print(
+        _say(
             f"{n['member']}: p2p {n['host']}:{n['p2p']}  rpc http://{n['host']}:{n['rpc']}  "
             f"abci {n['host']}:{n['abci']}  cosign http://{n['host']}:{n['cosign']}  "
             f"api+portal http://{n['host']}:{n['p2p'] + 4}"
         )
-    console.print(f"threshold {layout['threshold']} of {len(layout['members'])} member signatures")
+    _say(f"threshold {layout['threshold']} of {len(layout['members'])} member signatures")
     if layout["first_height"] > 1:
-        console.print(f"carries on from the ledger in {ledger}: the first consortium block is {layout['first_height']}")
+        _say(f"carries on from the ledger in {ledger}: the first consortium block is {layout['first_height']}")
 
 
 @consortium_app.command("up")
@@ -94,11 +112,11 @@ def consortium_up(directory: DirOpt = Path("consortium"), node: NodesOpt = None)
     from anju.chain import consortium as c
 
     try:
+        _check_nodes(directory, node)
         started = c.up(directory, only=node)
-    except c.ConsortiumError as exc:
+    except (c.ConsortiumError, OSError) as exc:  # a bad layout; a program or a log that cannot be opened
         _fail(exc)
-        return
-    console.print("started: " + (", ".join(started) or "nothing (already running)"))
+    _say("started: " + (", ".join(started) or "nothing (already running)"))
 
 
 @consortium_app.command("down")
@@ -111,11 +129,11 @@ def consortium_down(
     from anju.chain import consortium as c
 
     try:
+        _check_nodes(directory, node)
         stopped = c.down(directory, only=node, kill=kill)
-    except c.ConsortiumError as exc:
+    except (c.ConsortiumError, OSError) as exc:
         _fail(exc)
-        return
-    console.print("stopped: " + (", ".join(stopped) or "nothing (none was running)"))
+    _say("stopped: " + (", ".join(stopped) or "nothing (none was running)"))
 
 
 @consortium_app.command("status")
@@ -123,22 +141,22 @@ def consortium_status(
     directory: DirOpt = Path("consortium"),
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Heights, app hashes, cosigned heights and divergent members, per node."""
+    """Heights, app hashes, cosigned heights and divergent members, per node (a member that cannot
+    be reached, or answers something else than its status, shows no height)."""
     from anju.chain import consortium as c
 
     try:
         rows = c.status(directory)
-    except c.ConsortiumError as exc:
+    except (c.ConsortiumError, OSError) as exc:
         _fail(exc)
-        return
     if as_json:
         sys.stdout.write(json.dumps(rows) + "\n")
         return
     for r in rows:
         up = "up" if r["app_running"] and r["cometbft_running"] else "DOWN"
-        console.print(
+        _say(
             f"{r['member']:<10} {up:<5} height {r.get('anju_height')}  app_hash "
-            f"{(r.get('anju_app_hash') or '')[:16]}  cosigned {r.get('anju_cosigned_height')}  "
+            f"{str(r.get('anju_app_hash') or '')[:16]}  cosigned {r.get('anju_cosigned_height')}  "
             f"divergent {r.get('anju_divergent') or '-'}"
         )
 

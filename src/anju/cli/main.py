@@ -10,6 +10,7 @@ from typing import Annotated, NoReturn
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from anju import __version__
@@ -53,14 +54,12 @@ def _ask(text: str, *, confirm: bool = False) -> str:
             pass
         if not got:
             sys.stderr.write("\n")
-            console.print("no input: aborted", style="red", soft_wrap=True)
-            raise typer.Exit(1)
+            fail("no input: aborted", 1)
         return got.rstrip("\r\n")
 
     value = line(text)
     if confirm and line("Repeat for confirmation") != value:
-        console.print("the two entered values do not match", style="red", soft_wrap=True)
-        raise typer.Exit(1)
+        fail("the two entered values do not match", 1)
     return value
 
 
@@ -91,16 +90,22 @@ def init(
 
     Every option is checked before anything is written: a bad one exits 2 (as does a DATA that is
     not a directory), a DATA that already holds a ledger or cannot be written exits 1. With --json
-    a failure prints {"error": {"code", "message", "details"}} on stdout."""
+    a failure prints {"error": {"code", "message", "details"}} on stdout: INVALID_FIELD for a bad
+    option (details.option names it), LEDGER_EXISTS, STORAGE_UNAVAILABLE, NODE_KEY_INVALID.
+
+    A node.key already in DATA (an interrupted init's, or one made beforehand and published) is kept
+    and signs the new ledger; one that is not a valid node key file is refused (exit 1)."""
+    import sqlite3
+
     from anju.chain.apps import APPS
     from anju.chain.node import DB_NAME, init_ledger, read_node_key
     from anju.errors import AnjuError
     from anju.ledger.note import valid_name, vkey_of
     from anju.registry.machine import genesis_params
 
-    def refuse(exit_code: int, message: str, **details: object) -> NoReturn:
+    def refuse(exit_code: int, message: str, code: str = "INVALID_FIELD", **details: object) -> NoReturn:
         if as_json:
-            _emit(AnjuError("INVALID_FIELD", message, **details).to_json(), as_json, message)
+            _emit(AnjuError(code, message, **details).to_json(), as_json, message)
             raise typer.Exit(exit_code)
         fail(message, exit_code)  # one line, however narrow the terminal
 
@@ -135,21 +140,28 @@ def init(
         refuse(2, f"bad genesis parameters: {exc}", option="--authority")
     if data.exists() and not data.is_dir():
         refuse(2, f"--data {data} is not a directory", option="--data")
+    exists = f"{data} already holds a ledger ({data / DB_NAME}): give another --data"
     if (data / DB_NAME).exists():
-        refuse(
-            1,
-            f"{data} already holds a ledger ({data / DB_NAME}): give another --data",
-            option="--data",
-        )
+        refuse(1, exists, "LEDGER_EXISTS", data=str(data))
     try:
         init_ledger(data, chain_id=chain_id, app=app_name, params=params)
-    except OSError as exc:  # a parent that is a file, no permission, a full disk; or made meanwhile
-        refuse(1, f"cannot create a ledger in {data}: {exc.strerror or exc}", option="--data")
+    except FileExistsError:
+        if (data / DB_NAME).exists():  # made meanwhile
+            refuse(1, exists, "LEDGER_EXISTS", data=str(data))
+        refuse(1, f"cannot create a ledger in {data}: {data} is not a directory", "STORAGE_UNAVAILABLE", data=str(data))
+    except OSError as exc:  # a parent that is a file, no permission, a full disk
+        where = f"{exc.filename}: " if exc.filename and str(exc.filename) != str(data) else ""
+        reason = f"{where}{exc.strerror or exc}"
+        refuse(1, f"cannot create a ledger in {data}: {reason}", "STORAGE_UNAVAILABLE", data=str(data))
+    except sqlite3.Error as exc:  # SQLite's own report of the same (a full disk, an I/O error)
+        refuse(1, f"cannot create a ledger in {data}: {exc}", "STORAGE_UNAVAILABLE", data=str(data))
+    except AnjuError as exc:  # NODE_KEY_INVALID: a node.key there that it keeps and cannot use
+        refuse(1, exc.message, exc.code, **exc.details)
     vkey = vkey_of(chain_id, read_node_key(data).public)
     _emit(
         {"data": str(data), "chain_id": chain_id, "verifier_key": vkey},
         as_json,
-        f"created ledger [bold]{chain_id}[/bold] in {data}\nverifier key: {vkey}",
+        f"created ledger [bold]{escape(chain_id)}[/bold] in {escape(str(data))}\nverifier key: {vkey}",
     )
 
 
@@ -208,16 +220,21 @@ def verify(
         _emit(
             out,
             as_json,
-            f"[green]OK[/green] {summary.chain_id}: heights 0..{summary.height}, "
+            f"[green]OK[/green] {escape(summary.chain_id)}: heights 0..{summary.height}, "
             f"{summary.transactions} transactions, log root {summary.log_root[:16]}…, "
             f"state root {summary.state_root[:16]}…, {summary.seconds:.2f} s\n"
             f"checkpoints signed by {summary.verifier_key} ({whose})",
         )
         return
     if summary.no_ledger:
-        _emit(out, as_json, f"[red]{summary.error}[/red]", error=True)
+        _emit(out, as_json, f"[red]{escape(str(summary.error))}[/red]", error=True)
     else:
-        _emit(out, as_json, f"[red]FAILED[/red] at height {summary.error_height}: {summary.error}", error=True)
+        _emit(
+            out,
+            as_json,
+            f"[red]FAILED[/red] at height {summary.error_height}: {escape(str(summary.error))}",
+            error=True,
+        )
     raise typer.Exit(summary.exit_code)
 
 
@@ -238,13 +255,7 @@ def keys_new(
     from anju.crypto.keys import SigningKey
 
     if out.exists() or out.is_symlink():
-        console.print(
-            f"{out} exists: give another --out (a keystore is never overwritten)",
-            style="red",
-            markup=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(2)
+        fail(f"{out} exists: give another --out (a keystore is never overwritten)", 2)
     if not out.parent.is_dir():
         fail(f"--out {out}: {out.parent} is not a directory", 2)
     if password is None:
@@ -253,16 +264,14 @@ def keys_new(
     try:
         keystore.save(out, key, password)
     except FileExistsError:  # made meanwhile
-        console.print(
-            f"{out} exists: give another --out (a keystore is never overwritten)",
-            style="red",
-            markup=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(2) from None
+        fail(f"{out} exists: give another --out (a keystore is never overwritten)", 2)
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror or exc}", 1)
-    _emit({"public_key": key.public_hex, "keystore": str(out)}, as_json, f"public key {key.public_hex}\nsaved {out}")
+    _emit(
+        {"public_key": key.public_hex, "keystore": str(out)},
+        as_json,
+        f"public key {key.public_hex}\nsaved {escape(str(out))}",
+    )
 
 
 @keys_app.command("show")
@@ -278,9 +287,8 @@ def keys_show(
         password = _ask("Password")
     try:
         key = keystore.load(path, password)
-    except keystore.KeystoreError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
+    except keystore.KeystoreError as exc:  # no such file, not a keystore, a wrong password
+        fail(str(exc), 1)
     _emit({"public_key": key.public_hex}, as_json, key.public_hex)
 
 
@@ -303,8 +311,7 @@ def keys_commit(
         text = _ask("Text to commit to")
     if commitment is not None:
         if salt is None:
-            console.print("[red]--commitment needs the --salt it was made with[/red]")
-            raise typer.Exit(2)
+            fail("--commitment needs the --salt it was made with", 2)
         good = opens(commitment, text, salt)
         _emit(
             {"opens": good},
@@ -316,8 +323,7 @@ def keys_commit(
     try:
         salt_hex, value = commit(text, salt)
     except ValueError:
-        console.print("[red]--salt must be 16 bytes of hex (32 characters)[/red]")
-        raise typer.Exit(2) from None
+        fail("--salt must be 16 bytes of hex (32 characters)", 2)
     _emit({"salt": salt_hex, "commitment": value}, as_json, f"commitment {value}\nsalt       {salt_hex}  (keep it)")
 
 
@@ -347,26 +353,28 @@ def keys_disclose(
         identity = _ask("Identity text you committed to")
     if salt is None:
         salt = _ask("Its salt")
+    if out is not None and not out.parent.is_dir():
+        fail(f"--out {out}: {out.parent} is not a directory", 2)
     try:
-        doc = orjson.loads(bundle.read_bytes())
-        disclosed = disclose(doc, identity, salt)
-    except (OSError, orjson.JSONDecodeError, AttributeError, TypeError) as exc:
-        console.print(f"[red]not a readable bundle: {exc}[/red]")
-        raise typer.Exit(2) from None
+        raw = bundle.read_bytes()
+    except OSError as exc:  # no such file, a directory, no permission
+        fail(f"cannot read {bundle}: {exc.strerror or exc}", 1)
+    try:
+        disclosed = disclose(orjson.loads(raw), identity, salt)
+    except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
+        fail(f"{bundle} is not a readable bundle: {exc}", 1)
     except ValueError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
+        fail(str(exc), 1)
     target = out or bundle.with_name(bundle.name.removesuffix(".json") + ".disclosed.json")
     try:  # personal data: readable by its owner only, and never over another file
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        console.print(f"[red]{target} exists: give another --out[/red]")
-        raise typer.Exit(2) from None
-    except OSError as exc:  # no such directory, a directory in the way, no permission
-        fail(f"cannot write {target}: {exc.strerror or exc}", 2)
+        fail(f"{target} exists: give another --out", 2)
+    except OSError as exc:  # a directory removed meanwhile, no permission, a full disk
+        fail(f"cannot write {target}: {exc.strerror or exc}", 1)
     with os.fdopen(fd, "wb") as f:
         f.write(orjson.dumps(disclosed, option=orjson.OPT_INDENT_2))
-    _emit({"written": str(target)}, as_json, f"written {target} (show it only to whom you choose)")
+    _emit({"written": str(target)}, as_json, f"written {escape(str(target))} (show it only to whom you choose)")
 
 
 bench_app = typer.Typer(help="Benchmarks: print JSON and write bench/results/<name>.json.", no_args_is_help=True)

@@ -21,12 +21,13 @@ import argparse
 import base64
 import contextlib
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import orjson
@@ -34,7 +35,7 @@ import orjson
 from anju.chain.abci.app import MEMBER_FILE, MemberConfig
 from anju.chain.abci.cosign import recent_rows
 from anju.chain.apps import load_app
-from anju.chain.node import DB_NAME, Receipt, now_rfc3339, read_genesis
+from anju.chain.node import DB_NAME, GENESIS_NAME, Receipt, now_rfc3339, read_genesis
 from anju.crypto.tx import MAX_TX_BYTES, Tx, parse
 from anju.errors import AnjuError, Overloaded, TxRejected
 from anju.ledger.store import BlockRecord, Store
@@ -166,7 +167,8 @@ class MemberNode:
         }
         try:
             reply = self._client.post(self.rpc, json=body)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:  # never sent
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol) as exc:
+            # never sent (refused, no route, a name that does not resolve, an --rpc that is not http(s))
             self._fail(txid, fut, Overloaded("SHUTTING_DOWN", f"this member's CometBFT is unreachable: {exc}"))
             return
         except httpx.HTTPError as exc:
@@ -195,7 +197,12 @@ class MemberNode:
                 self._fail(txid, fut, TxRejected("MALFORMED_ENVELOPE", data or "refused by CometBFT"))
             return
         res = doc.get("result", {})
-        if int(res.get("code", 0)) != 0:
+        code_num = res.get("code", 0) if isinstance(res, dict) else None
+        if not isinstance(code_num, int) or isinstance(code_num, bool):
+            msg = f"this member's CometBFT answered HTTP {reply.status_code} with a JSON-RPC reply it does not make"
+            self._fail(txid, fut, Overloaded("SHUTTING_DOWN", msg))
+            return
+        if code_num != 0:
             code = str(res.get("codespace") or "MALFORMED_ENVELOPE")
             self._fail(txid, fut, _rejected(code, str(res.get("log", ""))))
             return
@@ -280,9 +287,9 @@ class MemberNode:
                 self._unexplained[0],
                 self._unexplained[-1],
             )
-        except (httpx.HTTPError, ValueError):
+            found = {int(r["height"]): r for r in rows}
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):  # unreachable, or not its pages: next poll
             return
-        found = {int(r["height"]): r for r in rows}
         left = []
         for h in self._unexplained:
             row = found.get(h)
@@ -290,12 +297,14 @@ class MemberNode:
                 if h > tip - 20:
                     left.append(h)
                 continue
-            for txid, err in (row.get("refused") or {}).items():
+            refused = row.get("refused") if isinstance(row, dict) else None
+            for txid, err in (refused if isinstance(refused, dict) else {}).items():
                 with self._lock:
                     fut = self._pending.pop(txid, None)
                     self._since.pop(txid, None)
                 if fut is not None and not fut.done():
-                    fut.set_exception(_rejected(str(err.get("code")), str(err.get("message", ""))))
+                    why = err if isinstance(err, dict) else {}
+                    fut.set_exception(_rejected(str(why.get("code")), str(why.get("message", ""))))
         self._unexplained = left
 
     def _committed(self, h: int) -> None:
@@ -343,25 +352,63 @@ def build_app(data: Path, rpc: str, web_dir: Path | None = None, public_url: str
     return app
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr (exit 2), as the ``anju`` command gives them."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def _port(text: str) -> int:
+    """A TCP port, 1-65535 (as ``anju serve --port``)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (1-65535)")
+    return port
+
+
+def _rpc_url(text: str) -> str:
+    """CometBFT's RPC address: http(s)://host:port."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        good = parts.scheme in ("http", "https") and bool(parts.hostname) and 1 <= (parts.port or 0) <= 65535
+    except ValueError:  # a port that is not a number or out of range, a bad IPv6 address
+        good = False
+    if not good:
+        raise argparse.ArgumentTypeError(f"{text!r} is not http(s)://host:port with a port 1-65535")
+    return text
+
+
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
     from anju.api.http import UVICORN_HTTP
 
-    p = argparse.ArgumentParser(prog="python -m anju.cli.member_api", description=__doc__)
+    p = _Parser(prog="python -m anju.cli.member_api", description=__doc__)
     p.add_argument("--data", type=Path, required=True)
-    p.add_argument("--rpc", required=True, help="this member's CometBFT RPC, http://host:port")
+    p.add_argument("--rpc", type=_rpc_url, required=True, help="this member's CometBFT RPC, http://host:port")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--port", type=_port, default=8080, help="TCP port (1-65535)")
     p.add_argument("--public-url", help="the portal's public address (listings' QR codes and links point there)")
     p.add_argument(
         "--forwarded-allow-ips",
         help="the reverse proxies whose X-Forwarded-For is believed (rate limits and sessions count clients by it)",
     )
     a = p.parse_args(argv)
+    if not (a.data / DB_NAME).is_file() or not (a.data / GENESIS_NAME).is_file():
+        p.exit(1, f"{p.prog}: no member ledger in {a.data} ({DB_NAME}, {GENESIS_NAME}): see `anju consortium init`\n")
     logging.basicConfig(level="INFO")
+    try:
+        api = build_app(a.data, a.rpc, public_url=a.public_url)
+    except (AnjuError, OSError, ValueError, KeyError, sqlite3.Error) as exc:  # a damaged ledger or member file
+        p.exit(1, f"{p.prog}: cannot serve the member ledger in {a.data}: {exc}\n")
     uvicorn.run(
-        build_app(a.data, a.rpc, public_url=a.public_url),
+        api,
         host=a.host,
         port=a.port,
         log_level="warning",

@@ -35,6 +35,8 @@ def _serve(
     max_sessions: int | None = None,
 ) -> None:
     """Serve ``data`` with the API's ``settings`` and the node's ``mempool`` limit (defaults: theirs)."""
+    import sqlite3
+
     import uvicorn
 
     from anju.api.app import create_app
@@ -46,14 +48,15 @@ def _serve(
     try:
         node = Node(data) if mempool is None else Node(data, mempool_limit=mempool)
     except StorageCorrupt as exc:  # in use by another node, a wrong key, a format this build cannot run
-        console.print(f"[red]cannot serve {data}: {exc.code}: {exc.message}[/red]")
-        raise typer.Exit(1) from None
+        fail(f"cannot serve {data}: {exc.code}: {exc.message}", 1)
+    except (OSError, ValueError, sqlite3.Error) as exc:  # unreadable files, not a SQLite database, bad JSON
+        fail(f"cannot serve {data}: {exc}", 1)
     api = create_app(node, settings)
     web: dict[str, Any] = {} if max_sessions is None else {"max_sessions": max_sessions}
     mount_web(api, node, data_dir=data, public_url=public_url, **web)  # the portal at /, on the API's services
     console.print(
-        f"[bold green]Anju[/bold green] {node.chain_id} at [link]http://{host}:{port}[/link]  "
-        f"(API http://{host}:{port}/api/v1, OpenAPI /openapi.json)\nverifier key: {node.verifier_key}"
+        f"[bold green]Anju[/bold green] {_x(node.chain_id)} at [link]http://{_x(host)}:{port}[/link]  "
+        f"(API http://{_x(host)}:{port}/api/v1, OpenAPI /openapi.json)\nverifier key: {_x(node.verifier_key)}"
     )
     # The rate limits key on the client's address: X-Forwarded-For is believed only from the proxies
     # named with --forwarded-allow-ips (uvicorn's default trusts any local process to set it).
@@ -113,17 +116,11 @@ def serve(
     from anju.chain.node import DB_NAME
 
     if not (data / DB_NAME).exists():
-        console.print(f"[red]no ledger in {data}; create one with `anju init`[/red]")
-        raise typer.Exit(2)
+        fail(f"no ledger in {data}; create one with `anju init`", 2)
     from anju.api.app import Settings
 
     if public_url is not None and not _is_site_url(public_url):
-        console.print(
-            "--public-url must be http(s)://host[:port][/path], without query or fragment: " + repr(public_url),
-            style="red",
-            markup=False,
-        )
-        raise typer.Exit(2)
+        fail("--public-url must be http(s)://host[:port][/path], without query or fragment: " + repr(public_url), 2)
     limits = Settings(
         rate=rate,
         burst=burst,
@@ -169,7 +166,7 @@ DEMO_CHAIN = "anju-demo"
 DEMO_MANIFEST = "demo-parties.json"
 """The party manifest :func:`build_demo` writes beside the ledger (read by the portal's demo sign-in)."""
 _BUILD_FILES = frozenset(
-    {"genesis.json", "node.key", "ledger.lock", DEMO_MANIFEST}
+    {"genesis.json", "node.key", "node.key.tmp", "ledger.lock", DEMO_MANIFEST}
     | {base + s for base in ("ledger.db", "ledger.db.init") for s in ("", "-wal", "-shm", "-journal")}
 )
 """Every name :func:`build_demo` may leave in its directory (an interrupted build: some of them)."""
@@ -314,7 +311,9 @@ def _build_in(data: Path, units: int) -> None:
         raise _Refused(f"cannot build the demo district in {data}: {exc}") from None
     console.print(
         f"built demo district: {stats['blocks']} blocks, {stats['transactions']} transactions "
-        f"({stats['rejected']} rejected); parties in {data / DEMO_MANIFEST}"
+        f"({stats['rejected']} rejected); parties in {data / DEMO_MANIFEST}",
+        markup=False,
+        soft_wrap=True,
     )
 
 
@@ -446,6 +445,14 @@ def _client(server: str, key: str | None, **options: Any) -> Any:
     return AnjuClient(server, key, **options)
 
 
+def _x(value: object) -> str:
+    """``value`` as text for rich markup: what a node or a bundle says is shown as it is (a ``[`` in
+    a street name or an id is not markup)."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
 def _failed(exc: Any, as_json: bool, prefix: str = "", **extra: Any) -> None:
     """Report an AnjuError: its JSON error object on stdout with ``--json`` (``extra`` fields
     beside it), else one line (and its details) on stderr; the caller exits non-zero."""
@@ -478,8 +485,9 @@ def tx_send(
 ) -> None:
     """Build, sign and submit a transaction of any kind; waits for commit and verifies its inclusion.
 
-    Exit 0 when committed (or, with --no-wait, accepted), 1 when refused or the node cannot be
-    reached (the error's code: the node's own, NODE_UNREACHABLE, BAD_RESPONSE), 2 on a usage error."""
+    Exit 0 when committed (or, with --no-wait, accepted), 1 when refused, the node cannot be
+    reached (the error's code: the node's own, NODE_UNREACHABLE, BAD_RESPONSE) or a key cannot be
+    read, 2 on a usage error."""
     from anju.cli.main import _ask
     from anju.client import load_key
     from anju.client.sdk import PasswordNeeded
@@ -494,9 +502,8 @@ def tx_send(
             password = _ask("Keystore password")
             keys = [load_key(p, password) for p in [key, *(cosign or [])]]
         signer, cosigners = keys[0], keys[1:]
-    except (OSError, ValueError, KeystoreError) as exc:
-        console.print(f"[red]cannot open the key: {exc}[/red]")
-        raise typer.Exit(2) from None
+    except (OSError, ValueError, KeystoreError) as exc:  # a local file problem: a failure, not a usage error
+        fail(f"cannot open the key: {exc}", 1)
     try:
         with _client(server, vkey) as client:
             receipt = client.send(kind, signer, fields, cosigners=cosigners, wait=not no_wait)
@@ -509,11 +516,13 @@ def tx_send(
     _emit(
         receipt,
         as_json,
-        f"{receipt['status']} {receipt['txid']}"
-        + (
-            f" at height {receipt.get('height')}, index {receipt.get('index')} (inclusion verified)"
-            if receipt["status"] == "committed"
-            else ""
+        _x(
+            f"{receipt['status']} {receipt['txid']}"
+            + (
+                f" at height {receipt.get('height')}, index {receipt.get('index')} (inclusion verified)"
+                if receipt["status"] == "committed"
+                else ""
+            )
         ),
     )
 
@@ -561,7 +570,7 @@ def tx_get(
     _emit(
         out,
         as_json,
-        f"[green]verified[/green] {p.txid}: {p.envelope['body']['kind']} at height {p.height}, "
+        f"[green]verified[/green] {p.txid}: {_x(p.envelope['body']['kind'])} at height {p.height}, "
         f"log index {p.index} (proven in tree of size {p.checkpoint.size})\n"
         + escape(json.dumps(p.envelope["body"], ensure_ascii=False, indent=1)),
     )
@@ -574,14 +583,12 @@ def _trust(keys: list[str], threshold: int | None, origin: str | None) -> Trust 
 
     if not keys:
         if threshold is not None:  # the one key a node reports about itself meets no threshold of members
-            console.print("[red]--threshold needs the members' keys: give them with --key, or --consortium[/red]")
-            raise typer.Exit(2)
+            fail("--threshold needs the members' keys: give them with --key, or --consortium", 2)
         return None
     try:
         return Trust.of(keys, threshold, origin)
     except ValueError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        fail(str(exc), 2)
 
 
 @app.command()
@@ -630,7 +637,8 @@ def check(
     """Verify a listing code, a lease registration or an exported bundle end to end, trusting only the
     published key(s). It says how old the proof is: the time of the checkpoint it rests on.
 
-    Exit 0 when verified, 1 when not (or the node cannot be reached), 2 on a usage error."""
+    Exit 0 when verified, 1 when not (or the node cannot be reached, or the bundle file cannot be
+    read), 2 on a usage error."""
     from anju.client import (
         VerifiedHistory,
         VerifiedListing,
@@ -650,40 +658,34 @@ def check(
         from anju.chain.consortium import ConsortiumError, trust_of
 
         if keys:
-            console.print("[red]--key and --consortium both name whom to trust: give one of them[/red]")
-            raise typer.Exit(2)
+            fail("--key and --consortium both name whom to trust: give one of them", 2)
         try:
             keys, quorum = trust_of(consortium)
-        except ConsortiumError as exc:
-            console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from None
+        except ConsortiumError as exc:  # no consortium.json there, or one that is not a root of trust
+            fail(str(exc), 2)
         # --threshold may ask for more members than the consortium's quorum, never for fewer
         if threshold is not None and not quorum <= threshold <= len(keys):
-            console.print(
-                f"[red]--threshold {threshold}: this consortium's {len(keys)} members need at least "
-                f"{quorum} signatures (at most {len(keys)})[/red]"
+            fail(
+                f"--threshold {threshold}: this consortium's {len(keys)} members need at least "
+                f"{quorum} signatures (at most {len(keys)})",
+                2,
             )
-            raise typer.Exit(2)
         threshold = quorum if threshold is None else threshold
     path = Path(target)
     try:
         trust = _trust(keys, threshold, chain_id)
         if not target.strip() or path.is_dir():
-            console.print("[red]give a listing code, a lease registration number (XH…) or a bundle file[/red]")
-            raise typer.Exit(2)
+            fail("give a listing code, a lease registration number (XH…) or a bundle file", 2)
         if path.suffix == ".json" or path.exists():
             try:
                 raw = path.read_bytes()
-            except OSError as exc:
-                console.print(f"[red]cannot read {path}: {exc.strerror or exc}[/red]")
-                raise typer.Exit(2) from None
+            except OSError as exc:  # no such file, no permission: a failure, not a usage error
+                fail(f"cannot read {path}: {exc.strerror or exc}", 1)
             bundle = load_bundle(raw)
             if date is not None and isinstance(bundle, dict) and bundle.get("kind") == "history":
-                console.print("[red]--date judges a listing or a registration; a history has no status to judge[/red]")
-                raise typer.Exit(2)
+                fail("--date judges a listing or a registration; a history has no status to judge", 2)
             if trust is None:
-                console.print("[red]checking a bundle offline needs --key (the node's published verifier key)[/red]")
-                raise typer.Exit(2)
+                fail("checking a bundle offline needs --key (the node's published verifier key)", 2)
             result = verify_bundle(bundle, trust, date)
             check_fresh(result.checkpoint, max_age)
         else:
@@ -718,11 +720,11 @@ def check(
         }
         colour = "green" if result.live else "yellow"
         human = (
-            f"[green]VERIFIED[/green] listing {result.code}: unit {result.unit['id']} on {result.unit['street']}, "
-            f"title attested, published by the {result.listing['publisher_role']}; "
-            f"status [{colour}]{result.status}[/{colour}]"
-            + (f" ({result.reason})" if result.reason else "")
-            + f" at {result.date}; {proven}"
+            f"[green]VERIFIED[/green] listing {_x(result.code)}: unit {_x(result.unit['id'])} on "
+            f"{_x(result.unit['street'])}, title attested, published by the {_x(result.listing['publisher_role'])}; "
+            f"status [{colour}]{_x(result.status)}[/{colour}]"
+            + (f" ({_x(result.reason)})" if result.reason else "")
+            + f" at {_x(result.date)}; {_x(proven)}"
         )
     elif isinstance(result, VerifiedRegistration):
         lease = result.lease
@@ -743,8 +745,8 @@ def check(
             "neighbourhood": result.unit["neighbourhood"],
             "checkpoint": {"size": result.checkpoint.size, "height": result.checkpoint.height},
         }
-        human = (
-            f"[green]VERIFIED[/green] lease registration {result.number} (registered {result.registered_on} by the "
+        human = "[green]VERIFIED[/green] " + _x(
+            f"lease registration {result.number} (registered {result.registered_on} by the "
             f"housing authority): lease {lease['id']}, {lease['start']} to {lease['ends_on']}, "
             f"{result.unit['street']} · {result.unit['neighbourhood']}, tenant {lease['tenant'][:16]}…; "
             f"{result.phase} on {result.date}; {proven}"
@@ -764,13 +766,11 @@ def check(
             "checkpoint": {"size": result.checkpoint.size, "height": result.checkpoint.height},
         }
         human = (
-            f"[green]VERIFIED[/green] rental history of {result.party[:16]}…: {len(result.leases)} leases, "
-            f"{len(result.payments)} payments, credit score {result.score}; {proven}"
+            f"[green]VERIFIED[/green] rental history of {_x(result.party[:16])}…: {len(result.leases)} leases, "
+            f"{len(result.payments)} payments, credit score {_x(result.score)}; {_x(proven)}"
         )
         if result.identity is not None:
-            from rich.markup import escape
-
-            shown = escape(ascii(result.identity)[1:-1] if not result.identity.isprintable() else result.identity)
+            shown = _x(ascii(result.identity)[1:-1] if not result.identity.isprintable() else result.identity)
             human += f"\nidentity disclosed by the party (it opens the party's ledger commitment): {shown}\n" + (
                 "the housing authority attested this party's identity"
                 if result.identity_attested

@@ -363,7 +363,10 @@ def recent_rows(
         if not rows:
             break
         out.extend(rows)
-        start = max(int(r["height"]) for r in rows) + 1
+        following = max(int(r["height"]) for r in rows) + 1
+        if following <= start:  # a page that does not move on (not this API's): read no further
+            break
+        start = following
     return out
 
 

@@ -1,0 +1,144 @@
+"""``anju consortium`` without a running network (no CometBFT needed): members that are down, that
+answer something else than their status, or too slowly, are shown without a height; a layout that
+is not one is refused in one line (exit 1), an unknown --node is a usage error (exit 2); never a
+traceback."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.cli.anju_run import run_anju
+from tests.consortium.http_stub import http_stub
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # nothing listens there once closed
+
+
+def _node(i: int, *, rpc: int, cosign: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "index": i,
+        "member": f"member{i}",
+        "host": "127.0.0.1",
+        "p2p": 20000 + 10 * i,
+        "rpc": rpc,
+        "abci": 20002 + 10 * i,
+        "cosign": cosign,
+        "node_id": "",
+        **fields,
+    }
+
+
+def _layout(directory: Path, nodes: list[dict[str, Any]]) -> Path:
+    directory.mkdir(exist_ok=True)
+    layout = {"chain_id": "c", "app": "kv", "threshold": 1, "first_height": 1, "members": [], "nodes": nodes}
+    (directory / "consortium.json").write_text(json.dumps(layout))
+    return directory
+
+
+def _status(directory: Path, *args: str) -> Any:
+    out = run_anju("consortium", "status", "--dir", str(directory), *args)
+    assert "Traceback" not in out.stderr, out.stderr
+    return out
+
+
+def test_status_of_members_that_are_not_running(tmp_path: Path) -> None:
+    d = _layout(tmp_path / "net", [_node(i, rpc=_closed_port(), cosign=_closed_port()) for i in range(2)])
+    (d / "node0").mkdir()
+    (d / "node0" / "app.pid").write_text("0")  # 0 (this process group) and -1 (every process): not a member's
+    (d / "node0" / "cometbft.pid").write_text("-1")
+    out = _status(d, "--json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert [r["member"] for r in rows] == ["member0", "member1"]
+    for r in rows:
+        assert r["cometbft_height"] is None and r["anju_height"] is None, r
+        assert r["app_running"] is False and r["cometbft_running"] is False, r
+    human = _status(d)
+    assert human.returncode == 0, human.stderr
+    lines = human.stderr.strip().splitlines()
+    assert len(lines) == 2 and all(" DOWN " in line and "height None" in line for line in lines), human.stderr
+
+
+def test_status_of_members_that_answer_something_else_or_too_late(tmp_path: Path) -> None:
+    """A page that is not JSON, JSON of another shape, an answer after the 2 s the status waits."""
+    with (
+        http_stub(lambda _m, _p: b"<html>bad gateway</html>") as html,
+        http_stub(lambda _m, _p: b'["not", "a", "status"]') as other,
+        http_stub(lambda _m, _p: b"{}", delay=3.0) as slow,
+    ):
+        ports = [int(url.rsplit(":", 1)[1]) for url in (html, other, slow)]
+        d = _layout(tmp_path / "net", [_node(i, rpc=p, cosign=p) for i, p in enumerate(ports)])
+        out = _status(d, "--json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert [(r["cometbft_height"], r["anju_height"]) for r in rows] == [(None, None)] * 3, rows
+
+
+BAD_LAYOUTS = {
+    "not-json": (b"{nodes", "is not JSON"),
+    "not-an-object": (b"[]", "not a consortium layout"),
+    "no-nodes": (b"{}", "does not list its nodes"),
+    "node-of-another-shape": (json.dumps({"nodes": [{"index": 0}]}).encode(), "does not list its nodes"),
+    "port-too-high": (json.dumps({"nodes": [_node(0, rpc=70000, cosign=1)]}).encode(), "rpc port 70000"),
+    "port-zero": (json.dumps({"nodes": [_node(0, rpc=1, cosign=0)]}).encode(), "cosign port 0"),
+    "port-not-a-number": (json.dumps({"nodes": [_node(0, rpc="80", cosign=1)]}).encode(), "rpc port '80'"),
+}
+
+
+@pytest.mark.parametrize(("content", "says"), list(BAD_LAYOUTS.values()), ids=list(BAD_LAYOUTS))
+@pytest.mark.parametrize("command", ["status", "down"])
+def test_a_layout_that_is_not_one_is_refused_in_one_line(
+    tmp_path: Path, command: str, content: bytes, says: str
+) -> None:
+    d = tmp_path / "net"
+    d.mkdir()
+    (d / "consortium.json").write_bytes(content)
+    out = run_anju("consortium", command, "--dir", str(d))
+    assert out.returncode == 1 and not out.stdout, out
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert says in out.stderr, out.stderr
+
+
+def test_no_layout_is_refused_and_an_unknown_node_is_a_usage_error(tmp_path: Path) -> None:
+    out = run_anju("consortium", "down", "--dir", str(tmp_path / "none"))
+    assert out.returncode == 1 and "consortium.json not found" in out.stderr and "Traceback" not in out.stderr, out
+    d = _layout(tmp_path / "net", [_node(i, rpc=_closed_port(), cosign=_closed_port()) for i in range(2)])
+    out = run_anju("consortium", "down", "--dir", str(d), "--node", "7")
+    assert out.returncode == 2, out  # it said "stopped: nothing (none was running)"
+    assert out.stderr.strip() == f"--node 7: the nodes of {d} are 0, 1", out.stderr
+    out = run_anju("consortium", "down", "--dir", str(d), "--node", "1")
+    assert out.returncode == 0 and "nothing (none was running)" in out.stderr, out
+
+
+@pytest.mark.parametrize("validators", ["0", "51"])
+def test_consortium_init_validators_out_of_range_is_a_usage_error(tmp_path: Path, validators: str) -> None:
+    out = run_anju("consortium", "init", "--dir", str(tmp_path / "net"), "--validators", validators)
+    assert out.returncode == 2 and "--validators" in out.stderr and "Traceback" not in out.stderr, out
+    assert not (tmp_path / "net").exists()
+
+
+@pytest.mark.parametrize(
+    ("layout", "says"),
+    [
+        (b"{members", "is not JSON"),
+        (json.dumps({"threshold": 1}).encode(), "does not name the members' keys and threshold"),
+        (json.dumps({"members": [{"vkey": "bad"}], "threshold": 1}).encode(), "names a member key that is not one"),
+        (json.dumps({"members": [], "threshold": "1"}).encode(), "does not name the members' keys and threshold"),
+    ],
+    ids=["not-json", "no-members", "bad-key", "threshold-not-a-number"],
+)
+def test_check_with_a_consortium_file_that_is_not_a_root_of_trust(tmp_path: Path, layout: bytes, says: str) -> None:
+    """``check --consortium``: a bad option value (exit 2) in one line; a bad key was a
+    VerificationError traceback, a file that is not JSON a JSONDecodeError one."""
+    (tmp_path / "consortium.json").write_bytes(layout)
+    out = run_anju("check", "XYZ", "--consortium", str(tmp_path), "--server", "http://127.0.0.1:9")
+    assert out.returncode == 2 and not out.stdout, out
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert says in out.stderr, out.stderr

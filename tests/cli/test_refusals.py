@@ -1,0 +1,131 @@
+"""A refusal is one line on stderr, printed as it is: a path or a name holding ``[bold]`` is not
+rich markup (it was swallowed: ``g[bold]x`` showed as ``gx``). Exit 2 for a usage error, 1 for a
+refusal or a failure, a local file that cannot be read included; never a traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tests.cli.anju_run import run_anju
+
+MARKUP = "g[bold]x[red]y"
+
+
+@pytest.fixture()
+def odd(tmp_path: Path) -> Path:
+    """A directory whose name reads as rich markup."""
+    path = tmp_path / MARKUP
+    path.mkdir()
+    return path
+
+
+def _one_line(stderr: str) -> str:
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def test_a_missing_keystore_is_named_as_it_is(odd: Path) -> None:
+    missing = odd / "auth.json"
+    out = run_anju("keys", "show", str(missing), "--password", "x")
+    assert out.returncode == 1 and not out.stdout, out
+    assert str(missing) in _one_line(out.stderr) and _one_line(out.stderr).startswith("cannot read keystore")
+
+
+def test_a_key_that_cannot_be_read_is_a_failure_not_a_usage_error(odd: Path) -> None:
+    """Exit 1 (it was 2, as for a malformed option), before any node is asked."""
+    missing = odd / "auth.json"
+    out = run_anju("tx", "send", "--kind", "kv.put", "--key", str(missing), "--server", "http://127.0.0.1:9")
+    assert out.returncode == 1 and not out.stdout, out
+    line = _one_line(out.stderr)
+    assert line.startswith("cannot open the key:") and str(missing) in line, line
+
+
+def test_disclose_names_its_files_as_they_are(odd: Path) -> None:
+    bundle = odd / "history.json"
+    args = ("keys", "disclose", "--salt", "00" * 16, "--identity", "me")
+    out = run_anju(*args, str(bundle))
+    assert out.returncode == 1, out  # a file that cannot be read: a failure (was 2)
+    assert _one_line(out.stderr) == f"cannot read {bundle}: No such file or directory"
+    bundle.write_text("[not json")
+    out = run_anju(*args, str(bundle))
+    assert out.returncode == 1 and _one_line(out.stderr).startswith(f"{bundle} is not a readable bundle"), out
+    nowhere = odd / "no" / "out.json"
+    out = run_anju(*args, str(bundle), "--out", str(nowhere))
+    assert out.returncode == 2, out  # a bad --out is a usage error, as for keys new
+    assert _one_line(out.stderr) == f"--out {nowhere}: {nowhere.parent} is not a directory"
+
+
+def test_keys_new_refuses_an_existing_file_named_as_it_is(odd: Path) -> None:
+    there = odd / "[red]auth.json"
+    there.write_text("mine")
+    out = run_anju("keys", "new", "--out", str(there), ANJU_PASSWORD="x")
+    assert out.returncode == 2 and not out.stdout, out
+    assert _one_line(out.stderr) == f"{there} exists: give another --out (a keystore is never overwritten)"
+    assert there.read_text() == "mine"
+
+
+def test_keys_commit_usage_errors_are_one_line() -> None:
+    out = run_anju("keys", "commit", "text", "--commitment", "ab" * 32)
+    assert out.returncode == 2 and _one_line(out.stderr) == "--commitment needs the --salt it was made with", out
+    out = run_anju("keys", "commit", "text", "--salt", "[bold]")
+    assert out.returncode == 2 and _one_line(out.stderr) == "--salt must be 16 bytes of hex (32 characters)", out
+
+
+def test_init_and_verify_name_the_directory_as_it_is(odd: Path) -> None:
+    data = odd / "ledger"
+    made = run_anju("init", "--data", str(data), "--app", "kv", "--chain-id", "odd-[b]-1")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith(f"created ledger odd-[b]-1 in {data}\n"), made.stdout
+    ok = run_anju("verify", "--data", str(data))
+    assert ok.returncode == 0 and ok.stdout.startswith("OK odd-[b]-1: heights 0..0"), ok
+    (data / "ledger.db").write_bytes(b"not a database" * 100)
+    bad = run_anju("verify", "--data", str(data))
+    assert bad.returncode == 1 and str(data / "ledger.db") in bad.stderr, bad
+
+
+def test_serve_on_a_damaged_ledger_is_one_line(odd: Path) -> None:
+    """A ledger.db that is not a SQLite database: it was a traceback."""
+    (odd / "ledger.db").write_bytes(b"not a database" * 100)
+    (odd / "genesis.json").write_text("{}")
+    out = run_anju("serve", "--data", str(odd), "--port", "1")
+    assert out.returncode == 1 and not out.stdout, out
+    assert _one_line(out.stderr) == f"cannot serve {odd}: file is not a database"
+
+
+def test_check_with_a_consortium_directory_that_is_not_one(odd: Path) -> None:
+    """A --consortium without consortium.json: a bad option value (exit 2), as a --data without a ledger."""
+    out = run_anju("check", "XYZ", "--consortium", str(odd), "--json")
+    assert out.returncode == 2 and not out.stdout, out
+    line = _one_line(out.stderr)
+    assert line.startswith(str(odd / "consortium.json")) and "not found" in line, line
+
+
+def test_a_refusal_with_details_shows_them_as_they_are(odd: Path) -> None:
+    """An AnjuError's details (here a key's name) are not markup either; with --json they are the
+    error object on stdout and nothing on stderr."""
+    bundle = odd / "b.json"
+    bundle.write_text(json.dumps({"kind": "history", "party": "ab" * 32}))
+    key = "x[bold]y+00000000+" + "A" * 44
+    out = run_anju("check", str(bundle), "--key", key)
+    assert out.returncode == 1 and not out.stdout, out
+    assert out.stderr.startswith("NOT VERIFIED CHECKPOINT_INVALID") and "name: x[bold]y\n" in out.stderr, out
+    out = run_anju("check", str(bundle), "--key", key, "--json")
+    assert out.returncode == 1 and not out.stderr, out
+    assert json.loads(out.stdout)["error"]["details"]["name"] == "x[bold]y"
+
+
+def test_serve_with_a_damaged_node_key_is_one_line(odd: Path) -> None:
+    """A node.key without its seed: it was a KeyError traceback."""
+    data = odd / "ledger"
+    assert run_anju("init", "--data", str(data), "--app", "kv").returncode == 0
+    (data / "node.key").write_text('{"public_key": "00"}')
+    out = run_anju("serve", "--data", str(data), "--port", "1")
+    assert out.returncode == 1 and not out.stdout, out
+    assert _one_line(out.stderr) == (
+        f"cannot serve {data}: NODE_KEY_INVALID: {data / 'node.key'} is not a valid node key file "
+        "(ed25519_seed is not 64 hex digits)"
+    )
