@@ -397,7 +397,6 @@ def test_a_child_that_starts_watching_after_its_node_died_still_exits() -> None:
     """The node reads its pid before it forks: a child whose set-up runs only once the node is
     already gone (its parent is then init, or a subreaper) must not take that for the node. (The
     test above failed about once in 30 runs when a verifier's initializer ran after the kill.)"""
-    import os
     import subprocess
     import sys
     import time
