@@ -27,6 +27,7 @@ from anju.client import AnjuClient, VerifiedHistory, VerifiedListing, verify_bun
 from anju.crypto.keys import SigningKey
 from anju.demo.generate import generate
 from anju.errors import TxRejected, VerificationError
+from anju.ledger.checkpoint import Checkpoint
 from anju.registry.dates import add_days
 from anju.registry.edition import RULES
 from anju.registry.kinds import KINDS
@@ -402,6 +403,24 @@ def test_registry_codes_reach_a_client_that_never_imports_the_registry(world: Wo
         argv = [world.server.url, world.server.vkey, kind, str(files[who]), *(f"{k}={v}" for k, v in fields.items())]
         out = subprocess.run([sys.executable, "-c", sdk, *argv], capture_output=True, text=True, timeout=60)
         assert out.stdout.split() == ["TxRejected", code, str(status), "False"], out.stdout + out.stderr
+
+
+def test_check_remembers_the_checkpoint_between_runs(world: World, tmp_path: Path) -> None:
+    """``anju check --remember FILE``: the first run writes the checkpoint it verified, the next
+    starts from it; a file the trusted key did not sign is refused, not overwritten."""
+    memory = tmp_path / "seen.note"
+    argv = ["check", world.extra["code"], "--server", world.server.url, "--key", world.server.vkey]
+    first = CliRunner().invoke(app, [*argv, "--remember", str(memory), "--json"])
+    assert first.exit_code == 0, first.output
+    held = memory.read_text()
+    assert f"\n{json.loads(first.stdout)['checkpoint']['size']}\n" in held and held.endswith("\n")
+    again = CliRunner().invoke(app, [*argv, "--remember", str(memory), "--json"])
+    assert again.exit_code == 0, again.output
+    foreign = Checkpoint.from_text(held.split("\n\n", 1)[0] + "\n").sign(SigningKey(b"z" * 32), "anju-other")
+    memory.write_text(foreign)
+    refused = CliRunner().invoke(app, [*argv, "--remember", str(memory), "--json"])
+    assert refused.exit_code == 1 and json.loads(refused.stdout)["error"]["details"]["reason"] == "remembered"
+    assert memory.read_text() == foreign
 
 
 def test_a_listing_is_not_judged_before_its_proofs_checkpoint(world: World) -> None:

@@ -118,6 +118,28 @@ def test_check_pinned_to_a_chain_refuses_another(tmp_path: Path) -> None:
     assert code == 0 and out["ok"], out
 
 
+def test_check_of_a_bundle_compares_it_with_the_remembered_checkpoint(tmp_path: Path) -> None:
+    """Offline there is no consistency proof: the remembered checkpoint is read and compared (one
+    history), never advanced; an unusable file is a refusal."""
+    path = _bundle(tmp_path, 1, proves=True)  # height 1, time forge.TIME
+    proven = json.loads(path.read_text())["checkpoint"]
+    memory = tmp_path / "seen.note"
+    code, out = _check(str(path), "--key", VKEYS[0], "--remember", str(memory))
+    assert code == 0 and out["ok"] and not memory.exists(), out  # nothing to compare, nothing written
+    later = forge.sign(forge.checkpoint(size=4, height=3, time="2026-03-02T08:00:00.000Z"), (KEYS[0], NAMES[0]))
+    memory.write_text(later)
+    code, out = _check(str(path), "--key", VKEYS[0], "--remember", str(memory))
+    assert code == 0 and out["ok"] and memory.read_text() == later, out  # an older bundle of the same history
+    other = forge.sign(forge.checkpoint(height=1, root=b"\x05" * 32), (KEYS[0], NAMES[0]))
+    assert other != proven
+    memory.write_text(other)  # the same block with another log: the signer told two stories
+    code, out = _check(str(path), "--key", VKEYS[0], "--remember", str(memory))
+    assert code == 1 and out["error"]["code"] == "PROOF_INVALID", out
+    memory.write_text(forge.sign(forge.checkpoint(), (KEYS[1], NAMES[1])))  # signed by a key not trusted here
+    code, out = _check(str(path), "--key", VKEYS[0], "--remember", str(memory))
+    assert code == 1 and out["error"]["details"]["reason"] == "remembered", out
+
+
 @pytest.mark.parametrize("target", ["", ".", "DIR", "missing.json"])
 def test_check_of_nothing_a_directory_or_a_missing_file_says_so(tmp_path: Path, target: str) -> None:
     """No traceback: an empty argument or a directory is a usage error (exit 2), a file that cannot

@@ -145,9 +145,7 @@ def test_writers_in_parallel_leave_the_newest(tmp_path: Path) -> None:
     notes = [_note(3, h) for h in range(1, 41)]
     random.Random(7).shuffle(notes)  # the newest is not written last
     opened = {n: _body(n) for n in notes}
-    threads = [
-        threading.Thread(target=file.advance, args=(n, opened[n], opened.__getitem__, lambda a, b: None)) for n in notes
-    ]
+    threads = [threading.Thread(target=file.advance, args=(n, opened[n], opened.__getitem__)) for n in notes]
     for t in threads:
         t.start()
     for t in threads:

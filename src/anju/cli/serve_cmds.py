@@ -632,6 +632,15 @@ def check(
     chain_id: Annotated[
         str | None, typer.Option("--chain-id", help="The chain the proof must be of (its checkpoints' origin).")
     ] = None,
+    remember: Annotated[
+        Path | None,
+        typer.Option(
+            "--remember",
+            help="A file keeping the newest checkpoint verified, from one run to the next: a node that rolled "
+            "its ledger back or rewrote its history since is refused. One file per chain and set of keys. A "
+            "bundle's checkpoint must agree with it (offline it is read, not advanced).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Verify a listing code, a lease registration or an exported bundle end to end, trusting only the
@@ -647,6 +656,7 @@ def check(
         load_bundle,
         verify_bundle,
     )
+    from anju.client.remember import CheckpointFile, one_history
     from anju.client.sdk import REGISTRATION_NUMBER
     from anju.client.verify import is_date
     from anju.errors import AnjuError
@@ -688,10 +698,22 @@ def check(
                 fail("checking a bundle offline needs --key (the node's published verifier key)", 2)
             result = verify_bundle(bundle, trust, date)
             check_fresh(result.checkpoint, max_age)
+            if remember is not None:  # no consistency proof offline: compared, never advanced
+                held = CheckpointFile(remember).read(trust.open)
+                if held is not None:
+                    one_history(held, result.checkpoint)
         else:
             if not keys:
                 console.print("[yellow]no --key given: trusting the key the server reports (first use)[/yellow]")
-            client = _client(server, None, verifier_keys=keys, threshold=threshold, max_age=max_age, chain_id=chain_id)
+            client = _client(
+                server,
+                None,
+                verifier_keys=keys,
+                threshold=threshold,
+                max_age=max_age,
+                chain_id=chain_id,
+                remember=remember,
+            )
             with client:
                 if REGISTRATION_NUMBER.fullmatch(target):
                     result = client.verify_registration(target, date)

@@ -39,21 +39,15 @@ class CheckpointFile:
         note = self._note()
         return None if note is None else self._open(note, open_note)
 
-    def advance(
-        self,
-        note: str,
-        cp: Checkpoint,
-        open_note: Callable[[str], Checkpoint],
-        same_history: Callable[[Checkpoint, Checkpoint], None],
-    ) -> None:
+    def advance(self, note: str, cp: Checkpoint, open_note: Callable[[str], Checkpoint]) -> None:
         """Remember ``cp`` (whose note is ``note``) unless the file already holds a checkpoint at
         least as new: another client sharing the file may have gone further. Both must tell one
-        history (``same_history`` raises otherwise, and the file is left as it is)."""
+        history (:func:`one_history` raises otherwise, and the file is left as it is)."""
         with self._locked():
             held = self._note()
             if held is not None:
                 old = self._open(held, open_note)
-                same_history(old, cp)
+                one_history(old, cp)
                 if (cp.size, cp.height) <= (old.size, old.height):
                     return
             self._write(note)
@@ -120,3 +114,22 @@ class CheckpointFile:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise self._refused(f"cannot write it: {exc.strerror or exc}") from None
+
+
+def one_history(a: Checkpoint, b: Checkpoint) -> None:
+    """Two checkpoints the trusted keys signed must describe one history, or the signers
+    equivocated (PROOF_INVALID, both notes' texts as evidence): one height is one block; a later
+    block has a log at least as large and a time no earlier; and one log size is one log root
+    and one state (a block without transactions changes neither)."""
+    lo, hi = (a, b) if (a.height, a.size) <= (b.height, b.size) else (b, a)
+    if lo.height == hi.height and lo != hi:
+        problem = "two checkpoints of the same height differ"
+    elif lo.size > hi.size or lo.time > hi.time:
+        problem = "a later block has a smaller log or an earlier time"
+    elif lo.size == hi.size and lo.root != hi.root:
+        problem = "two checkpoints of the same size with different roots"
+    elif lo.size == hi.size and lo.state_root != hi.state_root:
+        problem = "two checkpoints of the same log with different state roots"
+    else:
+        return
+    raise VerificationError("PROOF_INVALID", problem, size=lo.size, first=a.to_text(), second=b.to_text())

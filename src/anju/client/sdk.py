@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import orjson
 
-from anju.client.remember import CheckpointFile
+from anju.client.remember import CheckpointFile, one_history
 from anju.client.verify import (
     Trust,
     VerifiedBundle,
@@ -365,7 +365,7 @@ class AnjuClient:
     # -- checkpoints ---------------------------------------------------------------------------------
     def see(self, note: str) -> Checkpoint:
         """Open a checkpoint note with the trusted keys and check it against the latest one seen:
-        it must tell the same history (:func:`_one_history`), must not be older (a server
+        it must tell the same history (:func:`one_history`), must not be older (a server
         replaying an old answer: CHECKPOINT_INVALID, reason ``stale``), and a larger log must
         extend the smaller (RFC 9162 consistency)."""
         cp = self.trust.open(note)
@@ -379,9 +379,9 @@ class AnjuClient:
         if old is None:
             self.latest = cp
             if self.remembered is not None:
-                self.remembered.advance(note, cp, self._open_remembered, _one_history)
+                self.remembered.advance(note, cp, self._open_remembered)
             return cp
-        _one_history(old, cp)
+        one_history(old, cp)
         if cp.size < old.size:
             raise VerificationError(
                 "CHECKPOINT_INVALID",
@@ -400,7 +400,7 @@ class AnjuClient:
         if (cp.size, cp.height) > (old.size, old.height):
             self.latest = cp
             if self.remembered is not None:
-                self.remembered.advance(note, cp, self._open_remembered, _one_history)
+                self.remembered.advance(note, cp, self._open_remembered)
         return cp
 
     def checkpoint(self) -> Checkpoint:
@@ -637,25 +637,6 @@ class AnjuClient:
                 if give_up_after is not None and now - failing_since >= give_up_after:
                     raise _unreachable(exc.request, exc) from exc
                 time.sleep(0.5)
-
-
-def _one_history(a: Checkpoint, b: Checkpoint) -> None:
-    """Two checkpoints the trusted keys signed must describe one history, or the signers
-    equivocated (PROOF_INVALID, both notes' texts as evidence): one height is one block; a later
-    block has a log at least as large and a time no earlier; and one log size is one log root
-    and one state (a block without transactions changes neither)."""
-    lo, hi = (a, b) if (a.height, a.size) <= (b.height, b.size) else (b, a)
-    if lo.height == hi.height and lo != hi:
-        problem = "two checkpoints of the same height differ"
-    elif lo.size > hi.size or lo.time > hi.time:
-        problem = "a later block has a smaller log or an earlier time"
-    elif lo.size == hi.size and lo.root != hi.root:
-        problem = "two checkpoints of the same size with different roots"
-    elif lo.size == hi.size and lo.state_root != hi.state_root:
-        problem = "two checkpoints of the same log with different state roots"
-    else:
-        return
-    raise VerificationError("PROOF_INVALID", problem, size=lo.size, first=a.to_text(), second=b.to_text())
 
 
 def iter_sse(lines: Iterable[str]) -> Iterator[dict[str, str]]:
