@@ -354,6 +354,15 @@ def test_a_second_node_object_of_the_same_process_does_not_drop_the_lock(
     assert other_process_sees() == "free"
 
 
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie (a child orphaned to init may stay one for a while)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_a_killed_nodes_children_exit_with_it(kv_data: Path) -> None:
     """kill -9 of the node alone (not its process group): its verifier, sealer and store children
     notice and exit, instead of lingering for ever (a verifier waits on its queue; a block writer
@@ -378,17 +387,10 @@ def test_a_killed_nodes_children_exit_with_it(kv_data: Path) -> None:
     os.kill(node.pid, signal.SIGKILL)
     node.wait()
 
-    def alive(pid: int) -> bool:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-        except FileNotFoundError:
-            return False
-
     deadline = time.monotonic() + 10
-    while any(alive(p) for p in children) and time.monotonic() < deadline:
+    while any(_alive(p) for p in children) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not [p for p in children if alive(p)]
+    assert not [p for p in children if _alive(p)]
     with Node(kv_data, verify_workers=0) as again:  # and a restarted node runs
         again.submit(kv_put(SigningKey(b"\x06" * 32), 1, "k", "v")).result(timeout=30)
 
@@ -417,14 +419,7 @@ def test_a_child_that_starts_watching_after_its_node_died_still_exits() -> None:
     node = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True)
     child = int(node.stdout)
 
-    def alive(pid: int) -> bool:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-        except FileNotFoundError:
-            return False
-
     deadline = time.monotonic() + 10
-    while alive(child) and time.monotonic() < deadline:
+    while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not alive(child)
+    assert not _alive(child)
