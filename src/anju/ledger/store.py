@@ -187,6 +187,14 @@ ones, which exist only when two keys' paths share 65 bits, are rows of ``smt_dee
 the id's 33 big-endian bytes."""
 
 
+def _rollback(c: sqlite3.Connection) -> None:
+    """Roll back the write transaction that failed, if SQLite has not already: on some errors
+    (SQLITE_FULL, a full disk; SQLITE_IOERR; SQLITE_NOMEM) it rolls the whole transaction back itself,
+    and a second ROLLBACK would raise "no transaction is active" in place of the error that matters."""
+    if c.in_transaction:
+        c.execute("ROLLBACK")
+
+
 def _deep_key(tile_id: int) -> bytes:
     return tile_id.to_bytes(33, "big")
 
@@ -352,7 +360,7 @@ class Store:
                         (self._to_format_5 if found == b"4" else self._to_format_6)(conn)
                     conn.execute("COMMIT")
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    _rollback(conn)
                     raise
 
     def _to_format_5(self, conn: sqlite3.Connection) -> None:
@@ -457,7 +465,7 @@ class Store:
                 c.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(items.items()))
                 c.execute("COMMIT")
             except BaseException:
-                c.execute("ROLLBACK")
+                _rollback(c)
                 raise
 
     # -- writing a block ------------------------------------------------------------------------
@@ -531,7 +539,7 @@ class Store:
                     c.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(meta.items()))
                 c.execute("COMMIT")
             except BaseException:
-                c.execute("ROLLBACK")
+                _rollback(c)
                 raise
             self._after_commit(c)
 
@@ -565,7 +573,7 @@ class Store:
                 self._set_checkpoint(c, height, note)
                 c.execute("COMMIT")
             except BaseException:
-                c.execute("ROLLBACK")
+                _rollback(c)
                 raise
 
     @staticmethod
