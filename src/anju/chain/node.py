@@ -698,7 +698,12 @@ class Node:
                 self._sent_q.put(group)  # bounded: the child holds at most two groups
                 try:
                     writer.send([sealed.write for sealed, _ in group])
-                except BaseException as exc:  # the child is gone: its answers never come
+                except (BrokenPipeError, ConnectionResetError):
+                    # A child is gone. Why, the settle thread reads next: the store child's last
+                    # answer ("database or disk is full") or the end of its pipe. Claiming the
+                    # failure here would report a broken pipe instead of the cause.
+                    pass
+                except BaseException as exc:  # nothing was sent (a pickling error): no answer will come
                     self._failed(exc)
         if writer is not None:
             self._sent_q.put(None)
