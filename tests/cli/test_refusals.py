@@ -5,6 +5,8 @@ refusal or a failure, a local file that cannot be read included; never a traceba
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,43 @@ def test_serve_with_a_damaged_node_key_is_one_line(odd: Path) -> None:
         f"cannot serve {data}: NODE_KEY_INVALID: {data / 'node.key'} is not a valid node key file "
         "(ed25519_seed is not 64 hex digits)"
     )
+
+
+def _smash(offset: int, data: bytes) -> Callable[[Path], None]:
+    def smash(db: Path) -> None:
+        with db.open("r+b") as f:
+            f.seek(offset)
+            f.write(data)
+
+    return smash
+
+
+DAMAGED_LEDGERS: dict[str, tuple[Callable[[Path], None], str]] = {
+    "a text file": (lambda db: db.write_text("not a database\n"), "is not a SQLite database (SQLite: file is not"),
+    "truncated": (lambda db: os.truncate(db, db.stat().st_size // 2), "is damaged (SQLite: database disk image"),
+    "a page overwritten": (_smash(3 * 4096, b"\xff" * 4096), "is damaged (SQLite: database disk image"),
+    "a cell pointer overwritten": (_smash(2 * 4096 + 8, b"\x7f\x01\x33"), "is damaged: it fails SQLite's integrity"),
+}
+
+
+@pytest.mark.parametrize(("damage", "says"), list(DAMAGED_LEDGERS.values()), ids=list(DAMAGED_LEDGERS))
+def test_verify_of_a_ledger_file_that_is_not_a_database_or_is_damaged(
+    tmp_path: Path, damage: Callable[[Path], None], says: str
+) -> None:
+    """One line naming the file and what is wrong, exit 1; with --json the summary, its error the
+    same and its details naming the file. It was "FAILED at height None: …" after a blank line (the
+    progress bar's, on a stderr that is no terminal), or "malformed record after height -1" for a
+    file SQLite could open but not read."""
+    data = tmp_path / "ledger"
+    assert run_anju("init", "--data", str(data), "--app", "kv").returncode == 0
+    db = data / "ledger.db"
+    damage(db)
+    out = run_anju("verify", "--data", str(data), "--workers", "1")
+    assert out.returncode == 1 and not out.stdout, out
+    line = _one_line(out.stderr)
+    assert out.stderr == line + "\n" and line.startswith(f"FAILED: {db} {says}"), out.stderr
+    out = run_anju("verify", "--data", str(data), "--workers", "1", "--json")
+    assert out.returncode == 1 and not out.stderr, out
+    summary = json.loads(out.stdout)
+    assert summary["ok"] is False and summary["error"] == line.removeprefix("FAILED: "), summary
+    assert summary["error_height"] is None and summary["details"]["file"] == str(db), summary

@@ -190,7 +190,7 @@ def verify(
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=console,
-        disable=as_json,
+        disable=as_json or not console.is_terminal,  # (elsewhere it leaves a blank line on stderr)
         transient=True,
     ) as bar:
         task = bar.add_task("blocks", total=None)
@@ -228,6 +228,8 @@ def verify(
         return
     if summary.no_ledger:
         _emit(out, as_json, f"[red]{escape(str(summary.error))}[/red]", error=True)
+    elif summary.error_height is None:  # the file, its schema or the directory: no height to name
+        _emit(out, as_json, f"[red]FAILED[/red]: {escape(str(summary.error))}", error=True)
     else:
         _emit(
             out,
