@@ -52,8 +52,8 @@ def _ask(text: str, *, confirm: bool = False) -> str:
         sys.stderr.flush()
         while (got := sys.stdin.readline()) and not got.rstrip("\r\n"):
             pass
+        sys.stderr.write("\n")  # (nothing echoed the answer: what follows starts a line of its own)
         if not got:
-            sys.stderr.write("\n")
             fail("no input: aborted", 1)
         return got.rstrip("\r\n")
 
