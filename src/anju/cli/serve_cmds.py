@@ -491,19 +491,36 @@ def tx_send(
     from anju.cli.main import _ask
     from anju.client import load_key
     from anju.client.sdk import PasswordNeeded
+    from anju.crypto.keys import SigningKey
     from anju.crypto.keystore import KeystoreError
     from anju.errors import AnjuError
 
     fields = _fields(field or [])
+    files = [("--key", key), *(("--cosign", p) for p in cosign or [])]
+
+    def load_all(password: str | None) -> list[SigningKey]:
+        """Every key, in order; the first that cannot be opened ends the command naming its file
+        (a local file problem: a failure, not a usage error). PasswordNeeded for a keystore
+        without a password."""
+        keys = []
+        for option, path in files:
+            try:
+                keys.append(load_key(path, password))
+            except PasswordNeeded:
+                raise
+            except OSError as exc:  # no such file, a directory, no permission
+                fail(f"cannot open the {option} key {path}: {exc.strerror or exc}", 1)
+            except UnicodeDecodeError:
+                fail(f"cannot open the {option} key {path}: not a key file: it is not text", 1)
+            except (ValueError, KeystoreError) as exc:  # not a key file, a damaged keystore, a wrong password
+                fail(f"cannot open the {option} key {path}: {exc}", 1)
+        return keys
+
     try:
-        try:
-            keys = [load_key(p, password) for p in [key, *(cosign or [])]]
-        except PasswordNeeded:  # a keystore and no ANJU_PASSWORD: ask once, for all of them
-            password = _ask("Keystore password")
-            keys = [load_key(p, password) for p in [key, *(cosign or [])]]
-        signer, cosigners = keys[0], keys[1:]
-    except (OSError, ValueError, KeystoreError) as exc:  # a local file problem: a failure, not a usage error
-        fail(f"cannot open the key: {exc}", 1)
+        keys = load_all(password)
+    except PasswordNeeded:  # a keystore and no ANJU_PASSWORD: ask once, for all of them
+        keys = load_all(_ask("Keystore password"))
+    signer, cosigners = keys[0], keys[1:]
     try:
         with _client(server, vkey) as client:
             receipt = client.send(kind, signer, fields, cosigners=cosigners, wait=not no_wait)
