@@ -1,7 +1,7 @@
-"""``anju consortium`` without a running network (no CometBFT needed): members that are down, that
-answer something else than their status, or too slowly, are shown without a height; a layout that
-is not one is refused in one line (exit 1), an unknown --node is a usage error (exit 2); never a
-traceback."""
+"""``anju consortium`` without a running network (no CometBFT needed but for init, which runs
+`cometbft init`): members that are down, that answer something else than their status, or too
+slowly, are shown without a height; a layout that is not one is refused in one line (exit 1), an
+unknown --node is a usage error (exit 2); never a traceback. Answers go to stdout."""
 
 from __future__ import annotations
 
@@ -62,8 +62,9 @@ def test_status_of_members_that_are_not_running(tmp_path: Path) -> None:
         assert r["app_running"] is False and r["cometbft_running"] is False, r
     human = _status(d)
     assert human.returncode == 0, human.stderr
-    lines = human.stderr.strip().splitlines()
-    assert len(lines) == 2 and all(" DOWN " in line and "height None" in line for line in lines), human.stderr
+    lines = human.stdout.strip().splitlines()  # the answer, on stdout (it was on stderr)
+    assert len(lines) == 2 and all(" DOWN " in line and "height None" in line for line in lines), human
+    assert not human.stderr, human.stderr
 
 
 def test_status_of_members_that_answer_something_else_or_too_late(tmp_path: Path) -> None:
@@ -114,7 +115,45 @@ def test_no_layout_is_refused_and_an_unknown_node_is_a_usage_error(tmp_path: Pat
     assert out.returncode == 2, out  # it said "stopped: nothing (none was running)"
     assert out.stderr.strip() == f"--node 7: the nodes of {d} are 0, 1", out.stderr
     out = run_anju("consortium", "down", "--dir", str(d), "--node", "1")
-    assert out.returncode == 0 and "nothing (none was running)" in out.stderr, out
+    assert out.returncode == 0 and out.stdout == "stopped: nothing (none was running)\n" and not out.stderr, out
+
+
+def test_consortium_init_answers_on_stdout(tmp_path: Path) -> None:
+    """What init made (each member's addresses, the threshold) is its answer: stdout, not stderr.
+    It runs `cometbft init` (no network, nothing started)."""
+    from anju.chain.consortium import find_cometbft
+
+    if find_cometbft() is None:
+        pytest.skip("cometbft is not built (scripts/install-cometbft.sh)")
+    d = tmp_path / "net"
+    out = run_anju("consortium", "init", "--dir", str(d), "--validators", "2", "--app", "kv", "--base-port", "51500")
+    assert out.returncode == 0 and not out.stderr, out
+    lines = out.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["member0", "member1", "threshold 2 of 2 member signatures"], out
+    assert "rpc http://127.0.0.2:51511" in lines[1], out.stdout
+
+
+def test_consortium_up_answers_on_stdout(tmp_path: Path) -> None:
+    """Nothing to start when every process of the node runs (its pid files name a live process,
+    its ABCI port answers): the answer is still on stdout."""
+    import subprocess
+    import sys
+
+    with socket.socket() as abci, subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as alive:
+        try:
+            abci.bind(("127.0.0.1", 0))
+            abci.listen()
+            node = _node(0, rpc=_closed_port(), cosign=_closed_port(), abci=abci.getsockname()[1])
+            d = _layout(tmp_path / "net", [node])
+            layout = json.loads((d / "consortium.json").read_text())  # the program init found (not run here)
+            (d / "consortium.json").write_text(json.dumps({**layout, "cometbft": "/nonexistent/cometbft"}))
+            (d / "node0").mkdir()
+            for which in ("app", "cometbft", "api"):
+                (d / "node0" / f"{which}.pid").write_text(str(alive.pid))
+            out = run_anju("consortium", "up", "--dir", str(d))
+        finally:
+            alive.kill()
+    assert out.returncode == 0 and out.stdout == "started: nothing (already running)\n" and not out.stderr, out
 
 
 @pytest.mark.parametrize("validators", ["0", "51"])

@@ -301,3 +301,18 @@ def test_the_member_api_without_a_ledger_says_so(tmp_path: Path) -> None:
         "see `anju consortium init`"
     )
     assert not (tmp_path / "none").exists()
+
+
+def test_the_member_api_on_a_port_in_use_says_so_in_one_line(data: Path) -> None:
+    """It was uvicorn's log ("ERROR: [Errno 98] error while attempting to bind on address …") and
+    exit 3, after its INFO lines."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = _member_api("--data", str(data), "--rpc", "http://127.0.0.1:26657", "--port", str(port))
+    assert out.returncode == 1 and not out.stdout, out
+    assert out.stderr == (
+        f"python -m anju.cli.member_api: cannot listen on 127.0.0.1:{port}: Address already in use "
+        "(something else listens there: give another --port)\n"
+    )

@@ -104,8 +104,9 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
         node.on_commit(hub.on_commit)
         if cfg.manage_node:
             node.start()
-        # Node.start() forks its verifier and writer processes before uvicorn opens its socket, so
-        # they never inherit client connections (which would then stay half-open).
+        # Node.start() forks its verifier and writer processes before uvicorn accepts connections, so
+        # they never inherit client connections (which would then stay half-open); a listening socket
+        # bound beforehand (anju.api.http.listen) is closed in them.
         try:
             yield
         finally:

@@ -3,10 +3,19 @@
 A request the HTTP parser cannot read (a malformed request line or header, an invalid chunk) never
 reaches the application: uvicorn answers it itself, in plain text. Every answer of the API is the
 contract's JSON error body instead, here ``BAD_REQUEST`` with the parser's reason.
+
+:func:`listen` and :func:`serve` run uvicorn on sockets bound beforehand, so that an address that
+cannot be listened on is one line of the caller's (:func:`cannot_listen`) before anything starts,
+not uvicorn's log and exit status after the node started.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
+import socket
+import sys
 from typing import Any
 
 import orjson
@@ -41,3 +50,53 @@ class AnjuHttpProtocol(HttpToolsProtocol):
 
 UVICORN_HTTP: dict[str, Any] = {"http": AnjuHttpProtocol}
 """Keyword arguments for ``uvicorn.run`` / ``uvicorn.Config`` that select this protocol."""
+
+
+def listen(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to ``host``:``port``, as uvicorn (asyncio's ``create_server``) would bind them:
+    one per address the host resolves to (``""``: every interface), ``SO_REUSEADDR``, IPv6 sockets
+    IPv6 only. OSError when one cannot be bound (the others are closed). A process forked afterwards
+    (the node's verifiers and block writers) closes its copies: it never holds the server's socket."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _name, addr in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(addr)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+
+    def close_in_child() -> None:
+        for sock in sockets:
+            sock.close()
+
+    os.register_at_fork(after_in_child=close_in_child)
+    return sockets
+
+
+def cannot_listen(host: str, port: int, exc: OSError) -> str:
+    """The one line saying why :func:`listen` failed: the address, and what is wrong with it."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    why = exc.strerror or str(exc)
+    if exc.errno == errno.EADDRINUSE:
+        why += " (something else listens there: give another --port)"
+    return f"cannot listen on {where}: {why}"
+
+
+def serve(app: Any, sockets: list[socket.socket], **config: Any) -> None:
+    """Run uvicorn (with this protocol and ``config``) on ``sockets`` from :func:`listen` until it
+    is stopped: what ``uvicorn.run`` does in one process (a Ctrl-C ends it quietly; exit status 3
+    if the application did not start)."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, **UVICORN_HTTP, **config))
+    with contextlib.suppress(KeyboardInterrupt):  # re-raised by uvicorn once it stopped on SIGINT
+        server.run(sockets=sockets)
+    if not server.started:
+        sys.exit(3)  # (uvicorn's STARTUP_FAILURE)

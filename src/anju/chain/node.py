@@ -433,8 +433,9 @@ class Node:
         )
 
     def start(self) -> Node:
-        # Child processes are forked now, before a server opens sockets they would inherit. The
-        # block writer takes the state map with it (it hashes the state and signs checkpoints).
+        # Child processes are forked now, before a server accepts connections they would inherit (its
+        # listening socket, if bound already, is closed in them: anju.api.http.listen). The block
+        # writer takes the state map with it (it hashes the state and signs checkpoints).
         sealing = self._writer_wanted and self._writer is None
         self.executor.warm(state_map=not sealing)
         # Every transaction allocates a few dozen objects that live until its block is stored; with

@@ -135,9 +135,13 @@ def verify_data(
         summary.error = f"{exc.code}: {exc.message}"
         summary.details = {"code": exc.code, **exc.details}
     except (TypeError, ValueError, KeyError, IndexError, UnicodeError, sqlite3.DatabaseError, OSError) as exc:
-        # A record of the wrong type or shape: the data was edited outside Anju.
-        summary.error = f"malformed record after height {summary.height}: {type(exc).__name__}: {exc}"
-        summary.error_height = summary.height + 1
+        damaged = _damaged(data / DB_NAME, exc) if isinstance(exc, sqlite3.DatabaseError) else None
+        if damaged is not None:  # SQLite cannot read the file itself (met while reading it)
+            summary.error = str(damaged)
+            summary.details = dict(damaged.details)
+        else:  # a record of the wrong type or shape: the data was edited outside Anju
+            summary.error = f"malformed record after height {summary.height}: {type(exc).__name__}: {exc}"
+            summary.error_height = summary.height + 1
     finally:
         if pool is not None:
             pool.shutdown()
@@ -145,6 +149,18 @@ def verify_data(
             store.close()
         summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _damaged(db: Path, exc: sqlite3.DatabaseError) -> Failure | None:
+    """The report of ``db`` when ``exc`` says SQLite cannot read it as a database (not one at all,
+    or a damaged one: truncated, overwritten); None for any other SQLite error."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    what = {sqlite3.SQLITE_NOTADB: "is not a SQLite database", sqlite3.SQLITE_CORRUPT: "is damaged"}.get(
+        code & 0xFF if isinstance(code, int) else -1
+    )
+    if what is None:
+        return None
+    return Failure(None, f"{db} {what} (SQLite: {exc})", file=str(db), sqlite_error=exc.sqlite_errorname)
 
 
 def _open_store(data: Path) -> Store:
@@ -159,13 +175,13 @@ def _open_store(data: Path) -> Store:
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
-        raise Failure(None, f"{db} is not a readable SQLite database: {exc}") from None
+        raise _damaged(db, exc) or Failure(None, f"{db} cannot be read: {exc}", file=str(db)) from None
     if not objects:
         raise NoLedger(None, f"no ledger in {data}: {DB_NAME} is empty")
     try:
         return Store(db, readonly=True)
     except sqlite3.DatabaseError as exc:
-        raise Failure(None, f"{db} is not an Anju ledger: {exc}") from None
+        raise _damaged(db, exc) or Failure(None, f"{db} is not an Anju ledger: {exc}", file=str(db)) from None
 
 
 def _replay(
@@ -187,7 +203,7 @@ def _replay(
     try:
         conn.execute("BEGIN")
         try:
-            _check_file(conn)
+            _check_file(conn, data / DB_NAME)
             _replay_snapshot(data, store, replay, summary, trusted_vkey, pool, progress)
             _compare_tables(conn)
         finally:
@@ -197,14 +213,15 @@ def _replay(
         conn.execute("DETACH DATABASE replay")
 
 
-def _check_file(conn: sqlite3.Connection) -> None:
-    """The stored file is a sound SQLite database (every index agrees with its table) holding
+def _check_file(conn: sqlite3.Connection, db: Path) -> None:
+    """The stored file ``db`` is a sound SQLite database (every index agrees with its table) holding
     exactly the schema of its store format: the tables, indexes and (only) the API's known indexes."""
-    problems = [str(r[0]) for r in conn.execute("PRAGMA main.integrity_check")]
+    problems = [" ".join(str(r[0]).split()) for r in conn.execute("PRAGMA main.integrity_check")]  # one line each
     if problems != ["ok"]:
         raise Failure(
             None,
-            f"the stored file fails SQLite's integrity check: {'; '.join(problems[:3])}",
+            f"{db} is damaged: it fails SQLite's integrity check: {'; '.join(problems[:3])}",
+            file=str(db),
             problems=problems[:20],
         )
     row = conn.execute("SELECT value, typeof(value) FROM main.meta WHERE key='store_format'").fetchone()

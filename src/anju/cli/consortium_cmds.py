@@ -12,7 +12,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from anju.cli.main import app, bench_app, console, fail
+from anju.cli.main import app, bench_app, console, fail, results
 
 consortium_app = typer.Typer(
     help="A local consortium: CometBFT validators, each running an Anju member.", no_args_is_help=True
@@ -28,8 +28,9 @@ def _fail(exc: Exception) -> NoReturn:
 
 
 def _say(line: str) -> None:
-    """A line of a command's report, on stderr, as it is (names and paths are not markup)."""
-    console.print(line, markup=False, highlight=False, soft_wrap=True)
+    """A line of a command's answer, on stdout (as every command's answer: errors and progress go
+    to stderr), as it is (names and paths are not markup)."""
+    results.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _check_nodes(directory: Path, node: list[int] | None) -> None:

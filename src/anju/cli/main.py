@@ -52,8 +52,8 @@ def _ask(text: str, *, confirm: bool = False) -> str:
         sys.stderr.flush()
         while (got := sys.stdin.readline()) and not got.rstrip("\r\n"):
             pass
+        sys.stderr.write("\n")  # (nothing echoed the answer: what follows starts a line of its own)
         if not got:
-            sys.stderr.write("\n")
             fail("no input: aborted", 1)
         return got.rstrip("\r\n")
 
@@ -190,7 +190,7 @@ def verify(
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=console,
-        disable=as_json,
+        disable=as_json or not console.is_terminal,  # (elsewhere it leaves a blank line on stderr)
         transient=True,
     ) as bar:
         task = bar.add_task("blocks", total=None)
@@ -228,6 +228,8 @@ def verify(
         return
     if summary.no_ledger:
         _emit(out, as_json, f"[red]{escape(str(summary.error))}[/red]", error=True)
+    elif summary.error_height is None:  # the file, its schema or the directory: no height to name
+        _emit(out, as_json, f"[red]FAILED[/red]: {escape(str(summary.error))}", error=True)
     else:
         _emit(
             out,

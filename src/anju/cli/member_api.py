@@ -385,9 +385,7 @@ def _rpc_url(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import uvicorn
-
-    from anju.api.http import UVICORN_HTTP
+    from anju.api.http import cannot_listen, listen, serve
 
     p = _Parser(prog="python -m anju.cli.member_api", description=__doc__)
     p.add_argument("--data", type=Path, required=True)
@@ -407,15 +405,19 @@ def main(argv: list[str] | None = None) -> None:
         api = build_app(a.data, a.rpc, public_url=a.public_url)
     except (AnjuError, OSError, ValueError, KeyError, sqlite3.Error) as exc:  # a damaged ledger or member file
         p.exit(1, f"{p.prog}: cannot serve the member ledger in {a.data}: {exc}\n")
-    uvicorn.run(
+    try:
+        sockets = listen(a.host, a.port)
+    except OSError as exc:  # in use, not an address of this machine, a name that does not resolve
+        p.exit(1, f"{p.prog}: {cannot_listen(a.host, a.port, exc)}\n")
+    serve(
         api,
+        sockets,
         host=a.host,
         port=a.port,
         log_level="warning",
         access_log=False,
         proxy_headers=a.forwarded_allow_ips is not None,
         forwarded_allow_ips=a.forwarded_allow_ips or "",
-        **UVICORN_HTTP,
     )
 
 

@@ -34,13 +34,13 @@ def _serve(
     public_url: str | None = None,
     max_sessions: int | None = None,
 ) -> None:
-    """Serve ``data`` with the API's ``settings`` and the node's ``mempool`` limit (defaults: theirs)."""
+    """Serve ``data`` with the API's ``settings`` and the node's ``mempool`` limit (defaults: theirs).
+    The address is bound before the node starts: one that cannot be listened on (in use, not this
+    machine's, a name that does not resolve) is one line, exit 1."""
     import sqlite3
 
-    import uvicorn
-
     from anju.api.app import create_app
-    from anju.api.http import UVICORN_HTTP
+    from anju.api.http import cannot_listen, listen, serve
     from anju.chain.node import Node
     from anju.errors import StorageCorrupt
     from anju.web.portal import mount_web
@@ -51,6 +51,11 @@ def _serve(
         fail(f"cannot serve {data}: {exc.code}: {exc.message}", 1)
     except (OSError, ValueError, sqlite3.Error) as exc:  # unreadable files, not a SQLite database, bad JSON
         fail(f"cannot serve {data}: {exc}", 1)
+    try:
+        sockets = listen(host, port)
+    except OSError as exc:
+        node.close()
+        fail(cannot_listen(host, port, exc), 1)
     api = create_app(node, settings)
     web: dict[str, Any] = {} if max_sessions is None else {"max_sessions": max_sessions}
     mount_web(api, node, data_dir=data, public_url=public_url, **web)  # the portal at /, on the API's services
@@ -60,8 +65,9 @@ def _serve(
     )
     # The rate limits key on the client's address: X-Forwarded-For is believed only from the proxies
     # named with --forwarded-allow-ips (uvicorn's default trusts any local process to set it).
-    uvicorn.run(
+    serve(
         api,
+        sockets,
         host=host,
         port=port,
         log_level="warning",
@@ -69,7 +75,6 @@ def _serve(
         access_log=False,
         proxy_headers=forwarded_allow is not None,
         forwarded_allow_ips=forwarded_allow or "",
-        **UVICORN_HTTP,
     )
 
 
@@ -491,19 +496,36 @@ def tx_send(
     from anju.cli.main import _ask
     from anju.client import load_key
     from anju.client.sdk import PasswordNeeded
+    from anju.crypto.keys import SigningKey
     from anju.crypto.keystore import KeystoreError
     from anju.errors import AnjuError
 
     fields = _fields(field or [])
+    files = [("--key", key), *(("--cosign", p) for p in cosign or [])]
+
+    def load_all(password: str | None) -> list[SigningKey]:
+        """Every key, in order; the first that cannot be opened ends the command naming its file
+        (a local file problem: a failure, not a usage error). PasswordNeeded for a keystore
+        without a password."""
+        keys = []
+        for option, path in files:
+            try:
+                keys.append(load_key(path, password))
+            except PasswordNeeded:
+                raise
+            except OSError as exc:  # no such file, a directory, no permission
+                fail(f"cannot open the {option} key {path}: {exc.strerror or exc}", 1)
+            except UnicodeDecodeError:
+                fail(f"cannot open the {option} key {path}: not a key file: it is not text", 1)
+            except (ValueError, KeystoreError) as exc:  # not a key file, a damaged keystore, a wrong password
+                fail(f"cannot open the {option} key {path}: {exc}", 1)
+        return keys
+
     try:
-        try:
-            keys = [load_key(p, password) for p in [key, *(cosign or [])]]
-        except PasswordNeeded:  # a keystore and no ANJU_PASSWORD: ask once, for all of them
-            password = _ask("Keystore password")
-            keys = [load_key(p, password) for p in [key, *(cosign or [])]]
-        signer, cosigners = keys[0], keys[1:]
-    except (OSError, ValueError, KeystoreError) as exc:  # a local file problem: a failure, not a usage error
-        fail(f"cannot open the key: {exc}", 1)
+        keys = load_all(password)
+    except PasswordNeeded:  # a keystore and no ANJU_PASSWORD: ask once, for all of them
+        keys = load_all(_ask("Keystore password"))
+    signer, cosigners = keys[0], keys[1:]
     try:
         with _client(server, vkey) as client:
             receipt = client.send(kind, signer, fields, cosigners=cosigners, wait=not no_wait)

@@ -66,9 +66,18 @@ def parse_key_file(
     most ``max_opslimit``/``max_memlimit``), a node key file (``ed25519_seed``, or ``seed``), or a
     hex seed. ValueError (PasswordNeeded) or KeystoreError when it cannot."""
     text = text.strip()
+    if not text:
+        raise ValueError("not a key file: it is empty")
     if not text.startswith("{"):
+        if text.strip("0123456789abcdefABCDEF"):
+            raise ValueError("not a key file: neither a JSON object nor a hex seed")
+        if len(text) != 64:
+            raise ValueError(f"not a key file: a seed is 64 hex digits, this one {len(text)}")
         return SigningKey(bytes.fromhex(text))
-    doc = json.loads(text)
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"not a key file: not JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise ValueError("not a key file")
     if "anju_keystore" in doc:
@@ -77,7 +86,9 @@ def parse_key_file(
         return keystore.decrypt(doc, password, max_opslimit=max_opslimit, max_memlimit=max_memlimit)
     seed = doc.get("ed25519_seed") or doc.get("seed")
     if not isinstance(seed, str):
-        raise ValueError("unknown key file format")
+        raise ValueError("not a key file: a JSON object without anju_keystore, ed25519_seed or seed")
+    if len(seed) != 64 or seed.strip("0123456789abcdefABCDEF"):
+        raise ValueError("not a key file: its seed is not 64 hex digits")
     return SigningKey(bytes.fromhex(seed))
 
 

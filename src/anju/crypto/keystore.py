@@ -80,7 +80,9 @@ def decrypt(
         seed = nacl.secret.SecretBox(secret).decrypt(ct, nonce)
     except nacl.exceptions.CryptoError:
         raise KeystoreError("wrong password, or the keystore was altered") from None
-    except (KeyError, ValueError, TypeError) as exc:
+    except KeyError as exc:
+        raise KeystoreError(f"damaged keystore: it has no {exc.args[0]}") from None
+    except (ValueError, TypeError) as exc:
         raise KeystoreError(f"damaged keystore: {exc}") from None
     key = SigningKey(seed)
     if key.public_hex != doc.get("public_key"):
