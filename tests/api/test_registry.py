@@ -664,7 +664,7 @@ def test_a_tenant_discloses_their_identity_in_their_history_bundle(world: World,
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert out.returncode == 1 and "do not open" in out.stdout + out.stderr
-    for where, says in ((tmp_path / "no-such-dir" / "x.json", "cannot write"), (tmp_path, "exists")):
+    for where, says in ((tmp_path / "no-such-dir" / "x.json", "is not a directory"), (tmp_path, "exists")):
         out = subprocess.run(
             [*run, "keys", "disclose", str(path), "--salt", salt, "--identity", identity, "--out", str(where)],
             capture_output=True, text=True, timeout=60,
