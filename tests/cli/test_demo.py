@@ -79,11 +79,12 @@ def _demo(data: Path, port: int, *args: str, timeout: float = 120) -> subprocess
 
 
 @contextlib.contextmanager
-def _serving_demo(data: Path, *args: str, cwd: Path | None = None) -> Iterator[str]:
+def _serving_demo(data: Path, *args: str, cwd: Path | None = None, columns: int = 200) -> Iterator[str]:
     """``anju demo`` on a free port until it serves; yields what it printed, then stops it (SIGINT)."""
     port = _free_port()
     cmd = [sys.executable, "-m", "anju.cli.main", "demo", "--data", str(data), "--port", str(port), *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV, cwd=cwd)
+    env = {**ENV, "COLUMNS": str(columns)}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
     lines: list[str] = []
     try:
         assert proc.stderr is not None
@@ -106,6 +107,25 @@ def _serving_demo(data: Path, *args: str, cwd: Path | None = None) -> Iterator[s
             proc.wait()
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_a_demo_on_a_port_in_use_says_so_before_building(tmp_path: Path, busy_port: int) -> None:
+    """The address is bound before the district is built (minutes for a large one): a port in use
+    is said at once, and nothing is built."""
+    data = tmp_path / "new"
+    started = time.monotonic()
+    result = _demo(data, busy_port, "--units", "300")
+    assert result.returncode == 1 and result.stderr.startswith(f"cannot listen on 127.0.0.1:{busy_port}: ")
+    assert len(result.stderr.splitlines()) == 1 and not result.stdout, result
+    assert not data.exists() and sorted(p.name for p in tmp_path.iterdir()) == []
+    assert time.monotonic() - started < 60  # (a build of 300 units alone takes longer here)
+
+
+def test_the_address_is_announced_on_whole_lines(tmp_path: Path) -> None:
+    """Not a terminal (a log): the announcement is not cut at 80 columns mid-parenthesis."""
+    with _serving_demo(tmp_path / "district", "--units", "3", columns=80) as said:
+        line = next(x for x in said.splitlines() if x.startswith("Anju "))
+    assert "(API http://127.0.0.1:" in line and line.endswith("/api/v1, OpenAPI /openapi.json)"), said
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -33,15 +34,15 @@ def _serve(
     forwarded_allow: str | None = None,
     public_url: str | None = None,
     max_sessions: int | None = None,
+    sockets: list[socket.socket] | None = None,
 ) -> None:
     """Serve ``data`` with the API's ``settings`` and the node's ``mempool`` limit (defaults: theirs).
-    The address is bound before the node starts: one that cannot be listened on (in use, not this
-    machine's, a name that does not resolve) is one line, exit 1."""
+    The address is bound before the node starts (or was, ``sockets``: :func:`_listen`)."""
     import sqlite3
 
     from anju.api.app import create_app
-    from anju.api.http import cannot_listen, listen, serve
-    from anju.chain.node import Node
+    from anju.api.http import serve
+    from anju.chain.node import DB_NAME, Node
     from anju.errors import StorageCorrupt
     from anju.web.portal import mount_web
 
@@ -49,19 +50,23 @@ def _serve(
         node = Node(data) if mempool is None else Node(data, mempool_limit=mempool)
     except StorageCorrupt as exc:  # in use by another node, a wrong key, a format this build cannot run
         fail(f"cannot serve {data}: {exc.code}: {exc.message}", 1)
-    except (OSError, ValueError, sqlite3.Error) as exc:  # unreadable files, not a SQLite database, bad JSON
+    except sqlite3.DatabaseError as exc:  # not a SQLite database, a damaged one
+        fail(f"cannot serve {data}: {data / DB_NAME}: {exc}", 1)
+    except (OSError, ValueError, sqlite3.Error) as exc:  # unreadable files, bad JSON
         fail(f"cannot serve {data}: {exc}", 1)
-    try:
-        sockets = listen(host, port)
-    except OSError as exc:
-        node.close()
-        fail(cannot_listen(host, port, exc), 1)
+    if sockets is None:
+        try:
+            sockets = _listen(host, port)
+        except typer.Exit:
+            node.close()
+            raise
     api = create_app(node, settings)
     web: dict[str, Any] = {} if max_sessions is None else {"max_sessions": max_sessions}
     mount_web(api, node, data_dir=data, public_url=public_url, **web)  # the portal at /, on the API's services
     console.print(
         f"[bold green]Anju[/bold green] {_x(node.chain_id)} at [link]http://{_x(host)}:{port}[/link]  "
-        f"(API http://{_x(host)}:{port}/api/v1, OpenAPI /openapi.json)\nverifier key: {_x(node.verifier_key)}"
+        f"(API http://{_x(host)}:{port}/api/v1, OpenAPI /openapi.json)\nverifier key: {_x(node.verifier_key)}",
+        soft_wrap=True,  # whole lines in a log, whatever the terminal's width
     )
     # The rate limits key on the client's address: X-Forwarded-For is believed only from the proxies
     # named with --forwarded-allow-ips (uvicorn's default trusts any local process to set it).
@@ -279,19 +284,36 @@ def demo(
                     markup=False,
                     soft_wrap=True,
                 )
-        if not (data / DB_NAME).exists():
-            _build_in(data, units)
+        build = not (data / DB_NAME).exists()
+        if build:
+            _check_build_target(data)
     except _Refused as exc:
         fail(str(exc), exc.exit_code)
-    _serve(data, host, port)
+    sockets = _listen(host, port)  # before a build of minutes: a port in use is said at once
+    if build:
+        try:
+            _build_in(data, units)
+        except _Refused as exc:
+            for sock in sockets:
+                sock.close()
+            fail(str(exc), exc.exit_code)
+    _serve(data, host, port, sockets=sockets)
 
 
-def _build_in(data: Path, units: int) -> None:
-    """Build the demo district into ``data`` (a real absolute path, as :func:`demo` makes it), which
-    must not exist or be an empty directory. It is built beside the target and renamed at the end:
-    an interrupted build leaves no half district, and a failed one leaves ``data`` as it was."""
-    import shutil
+def _listen(host: str, port: int) -> list[socket.socket]:
+    """The server's sockets, bound: an address that cannot be listened on (in use, not this
+    machine's, a name that does not resolve) is one line, exit 1."""
+    from anju.api.http import cannot_listen, listen
 
+    try:
+        return listen(host, port)
+    except OSError as exc:
+        fail(cannot_listen(host, port, exc), 1)
+
+
+def _check_build_target(data: Path) -> None:
+    """Refuse (:class:`_Refused`) a ``data`` the demo district cannot be built in: one that is not
+    a new or empty directory, or whose building place beside it is taken by something else."""
     if data.exists() or data.is_symlink():
         if not data.is_dir():
             raise _Refused(f"{data} is not a directory: give --data a new or empty directory", 2)
@@ -302,11 +324,22 @@ def _build_in(data: Path, units: int) -> None:
                 2,
             )
     partial = data.with_name(data.name + ".building")
-    if partial.exists() or partial.is_symlink():
-        # only a build of this command's that was interrupted is removed; anything else stays
-        if not partial.is_dir() or partial.is_symlink() or not _only_build_files(partial):
-            raise _Refused(f"{partial} is in the way and is not an interrupted demo build: move it away", 2)
-        shutil.rmtree(partial)
+    # only a build of this command's that was interrupted is removed (by _build_in); anything else stays
+    taken = partial.exists() or partial.is_symlink()
+    if taken and (not partial.is_dir() or partial.is_symlink() or not _only_build_files(partial)):
+        raise _Refused(f"{partial} is in the way and is not an interrupted demo build: move it away", 2)
+
+
+def _build_in(data: Path, units: int) -> None:
+    """Build the demo district into ``data`` (a real absolute path, as :func:`demo` makes it), which
+    :func:`_check_build_target` accepted. It is built beside the target and renamed at the end:
+    an interrupted build leaves no half district, and a failed one leaves ``data`` as it was."""
+    import shutil
+
+    _check_build_target(data)  # (again: time passed)
+    partial = data.with_name(data.name + ".building")
+    if partial.exists():
+        shutil.rmtree(partial)  # an interrupted build of this command's (checked)
     try:
         stats = build_demo(partial, units)
         if data.exists():
