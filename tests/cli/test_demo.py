@@ -111,14 +111,12 @@ def _serving_demo(data: Path, *args: str, cwd: Path | None = None, columns: int 
 
 def test_a_demo_on_a_port_in_use_says_so_before_building(tmp_path: Path, busy_port: int) -> None:
     """The address is bound before the district is built (minutes for a large one): a port in use
-    is said at once, and nothing is built."""
+    is said before any building (nothing was built, not even the building place beside DATA)."""
     data = tmp_path / "new"
-    started = time.monotonic()
     result = _demo(data, busy_port, "--units", "300")
     assert result.returncode == 1 and result.stderr.startswith(f"cannot listen on 127.0.0.1:{busy_port}: ")
     assert len(result.stderr.splitlines()) == 1 and not result.stdout, result
     assert not data.exists() and sorted(p.name for p in tmp_path.iterdir()) == []
-    assert time.monotonic() - started < 60  # (a build of 300 units alone takes longer here)
 
 
 def test_the_address_is_announced_on_whole_lines(tmp_path: Path) -> None:
