@@ -29,6 +29,7 @@ EDITIONS = [
     pytest.param(2, id="edition-2"),
     pytest.param(3, id="edition-3"),
     pytest.param(4, id="edition-4"),
+    pytest.param(5, id="edition-5"),
 ]
 
 
@@ -412,6 +413,19 @@ def _lease_from_live_listings(w: World, old: bool) -> None:
         assert rec is not None and (rec["status"], rec["status_reason"]) == ("revoked", "leased")
 
 
+# -- edition 5 -------------------------------------------------------------------------------------
+def _listing_from_a_past_available_from(w: World, old: bool) -> None:
+    c = w.chain
+    c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-01-01", end="2026-12-31"))
+    mid = w.grant(w.agency_a)
+    past = listing_terms(available_from="2025-11-01", min_term_months=1)  # November 2025 is free; today is not
+    got = _outcome(w, w.agent_a, "listing.publish", unit=w.unit, mandate=mid, **past)
+    assert got == ("ok" if old else "UNIT_NOT_FREE")
+    assert _outcome(w, w.owner, "listing.publish", unit=w.unit, **past) == ("ok" if old else "UNIT_NOT_FREE")
+    after = listing_terms(available_from="2027-01-01", min_term_months=1)  # free once the lease ends: both
+    assert _outcome(w, w.owner, "listing.publish", unit=w.unit, **after) == ("LISTING_EXISTS" if old else "ok")
+
+
 # True from rule editions on (this file also runs on the build before them, which crashed on "2026-0²")
 _EDITIONS_BUILD = importlib.util.find_spec("anju.registry.edition") is not None
 
@@ -459,8 +473,17 @@ CASES_4: dict[str, Callable[[World, bool], None]] = {  # edition 4's changes
     "lease from live listings": _lease_from_live_listings,
 }
 
-SINCE = {**dict.fromkeys(CASES, 2), **dict.fromkeys(CASES_3, 3), **dict.fromkeys(CASES_4, 4)}
-ALL_CASES = {**CASES, **CASES_3, **CASES_4}
+CASES_5: dict[str, Callable[[World, bool], None]] = {  # edition 5's changes
+    "listing from a past available_from": _listing_from_a_past_available_from,
+}
+
+SINCE = {
+    **dict.fromkeys(CASES, 2),
+    **dict.fromkeys(CASES_3, 3),
+    **dict.fromkeys(CASES_4, 4),
+    **dict.fromkeys(CASES_5, 5),
+}
+ALL_CASES = {**CASES, **CASES_3, **CASES_4, **CASES_5}
 
 BEFORE_EDITIONS = {
     # Each case's state root on edition 1, as the build before the first edition-2 change computed
@@ -602,6 +625,23 @@ def print_roots_4() -> None:
     _print_roots(CASES_4, (None, 2, 3))
 
 
+BEFORE_EDITION_5: dict[tuple[str, int], str] = {
+    # Each edition-5 case's state root on editions 1 to 4, as the build before edition 5 computed
+    # it: commit 709b935 (the rules of edition 4), running this file's CASES_5 with its own harness:
+    #   mkdir /tmp/old && git archive 709b935 src | tar -x -C /tmp/old
+    #   PYTHONPATH=/tmp/old/src python -c "from tests.registry.test_editions import print_roots_5; print_roots_5()"
+    ("listing from a past available_from", 1): "9421e6ffc67db38cb9d87fba3daade983bc31b3a04e256d7777b81220b9035e4",
+    ("listing from a past available_from", 2): "dc93302601678bf03abf6b2c1a88066cf72f920385c5f8c07b6a316f71d3f8b4",
+    ("listing from a past available_from", 3): "ac2bef63f6290865c5990b37224c05e31e06fffaa2ccf79cda06fefa6ac66446",
+    ("listing from a past available_from", 4): "a379e0730c7f9392f1dd77f3881b26b2d7cc390ef823b00f948a5cc6515b36a9",
+}
+
+
+def print_roots_5() -> None:
+    """Print each edition-5 case's state roots on editions 1 to 4 (how :data:`BEFORE_EDITION_5` was made)."""
+    _print_roots(CASES_5, (None, 2, 3, 4))
+
+
 @pytest.mark.parametrize("rules", EDITIONS)
 @pytest.mark.parametrize("name", list(ALL_CASES))
 def test_each_change_keeps_the_behaviour_of_the_editions_before_it(name: str, rules: int | None) -> None:
@@ -624,6 +664,14 @@ def test_older_editions_reach_the_roots_of_the_build_before_edition_4(name: str,
     assert w.chain.root() == BEFORE_EDITION_4[(name, rules or 1)]
 
 
+@pytest.mark.parametrize("rules", [None, 2, 3, 4])
+@pytest.mark.parametrize("name", list(CASES_5))
+def test_older_editions_reach_the_roots_of_the_build_before_edition_5(name: str, rules: int | None) -> None:
+    w = _world(rules)
+    CASES_5[name](w, True)
+    assert w.chain.root() == BEFORE_EDITION_5[(name, rules or 1)]
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_edition_1_reaches_the_roots_of_the_builds_before_editions(name: str) -> None:
     w = _world(None)
@@ -641,14 +689,14 @@ def test_new_chains_run_the_newest_edition_and_old_ones_edition_1() -> None:
     assert old is not None and "rules" not in old and edition.edition_of(old) == 1
 
 
-@pytest.mark.parametrize("bad", [0, 5, "2", 2.0, True, None])
+@pytest.mark.parametrize("bad", [0, 6, "2", 2.0, True, None])
 def test_genesis_refuses_an_edition_this_build_does_not_implement(bad: object) -> None:
     from anju.registry import edition
     from anju.registry.machine import Registry, genesis_params
 
     from .harness import Overlay
 
-    assert edition.RULES == 4  # 5 above is the first edition this build does not implement
+    assert edition.RULES == 5  # 6 above is the first edition this build does not implement
     params = {**genesis_params(key_for("authority").public_hex), "rules": bad}
     with pytest.raises(ValueError, match="rules must be an edition"):
         Registry().genesis(params, Overlay({}))

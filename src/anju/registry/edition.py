@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-RULES = 4
+RULES = 5
 """The newest rules edition this build implements (genesis ``rules`` of every new chain)."""
 
 CHANGES: dict[int, tuple[str, ...]] = {
@@ -87,6 +87,11 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "listing of the unit by any publisher.",
         "A sublease names no `listing` (`INVALID_FIELD`, field `listing`): the unit's listings advertise the "
         "owner's lease, and its sub-landlord publishes none; edition 3 accepted any listing of the unit.",
+    ),
+    5: (
+        "`listing.publish` needs the unit free from the later of `available_from` and the block date, for "
+        "`min_term_months` (`UNIT_NOT_FREE`), as `listing.renew` does; edition 4 checked the term from "
+        "`available_from`, so a listing available from a past month could advertise a unit let today.",
     ),
 }
 """What each edition changed from the one before."""

@@ -65,7 +65,10 @@ def publish(call: Call) -> None:
             reject("RENT_BELOW_MINIMUM", "rent is below the owner's minimum", min_rent=mandate["min_rent"])
         publisher, role = agency, "agency"
         agent = call.signer if call.signer != agency else None
-    _check_free(call, unit, b["available_from"], b["min_term_months"])
+    # From edition 5 the term starts no earlier than today, as for listing.renew (edition 4: a past
+    # available_from put the term checked in the past, and a let unit could be advertised).
+    first = max(b["available_from"], call.date) if call.edition() >= 5 else b["available_from"]
+    _check_free(call, unit, first, b["min_term_months"])
     _check_one_live(call, unit, publisher)
     lid = call.new_id
     if call.exists(layout.listing(lid)):
