@@ -141,9 +141,17 @@ def _months_in_other_digits(w: World, old: bool) -> None:
 
 
 # -- edition 3 -------------------------------------------------------------------------------------
+def _brokers(w: World, *agents: Any) -> list[Any]:
+    """The agency co-signers a lease the owner signs through a mandate needs: from edition 5 its
+    agency (or an agent) signs too; before, none (so older editions keep their pinned roots)."""
+    meta = w.chain.get(layout.META)
+    return list(agents) if meta is not None and meta.get("rules", 1) >= 5 else []
+
+
 def _agency_ends_a_lease_it_may_not_sign(w: World, old: bool) -> None:
     mid = w.grant(w.agency_a, may_sign=False)
-    lid = w.chain.do(w.owner, "lease.sign", [w.tenant], **{**lease_fields(w), "mandate": mid}).txid[:16]
+    cos = [w.tenant, *_brokers(w, w.agent_a)]
+    lid = w.chain.do(w.owner, "lease.sign", cos, **{**lease_fields(w), "mandate": mid}).txid[:16]
     notice = {"lease": lid, "mode": "notice", "on": "2026-03-01", "reason_hash": H}
     assert _outcome(w, w.stranger, "lease.terminate", (w.agent_a,), **notice) == ("ok" if old else "NOT_LEASE_PARTY")
     if not old:
@@ -408,7 +416,8 @@ def _lease_from_live_listings(w: World, old: bool) -> None:
         terms = listing_terms(available_from=start, min_term_months=1)
         listing = c.do(w.agent_a, "listing.publish", unit=w.unit, mandate=mid, **terms).txid[:16]
         fields = {**lease_fields(w, start=start, end=end, tenant=tenant.public_hex), "mandate": mid, "listing": listing}
-        assert _outcome(w, signer, "lease.sign", (tenant,), **fields) == "ok"
+        cos = (tenant, *_brokers(w, w.agent_a)) if signer == w.owner else (tenant,)
+        assert _outcome(w, signer, "lease.sign", cos, **fields) == "ok"
         rec = c.get(layout.listing(listing))
         assert rec is not None and (rec["status"], rec["status_reason"]) == ("revoked", "leased")
 
@@ -424,6 +433,24 @@ def _listing_from_a_past_available_from(w: World, old: bool) -> None:
     assert _outcome(w, w.owner, "listing.publish", unit=w.unit, **past) == ("ok" if old else "UNIT_NOT_FREE")
     after = listing_terms(available_from="2027-01-01", min_term_months=1)  # free once the lease ends: both
     assert _outcome(w, w.owner, "listing.publish", unit=w.unit, **after) == ("LISTING_EXISTS" if old else "ok")
+
+
+def _lease_through_an_agency_that_did_not_sign(w: World, old: bool) -> None:
+    c = w.chain
+    mid = w.grant(w.agency_b, may_sign=False)
+    fields = {**lease_fields(w, start="2026-02-01", end="2026-06-30", collector="agency"), "mandate": mid}
+    got = _outcome(w, w.owner, "lease.sign", (w.tenant,), **fields)  # agency B never signed
+    assert got == ("ok" if old else "MISSING_SIGNATURE")
+    if not old:  # the agency co-signs: a side of the lease it signed
+        assert _outcome(w, w.owner, "lease.sign", (w.tenant, w.agency_b), **fields) == "ok"
+    lid = c.log[-1][0].txid[:16]
+    rec = c.get(layout.lease(lid))
+    assert rec is not None and rec["agency"] == w.agency_b.public_hex
+    renewal = {k: v for k, v in lease_terms(end="2026-12-31").items() if k != "start"}
+    c.do(w.owner, "lease.renew", [w.tenant], previous=lid, **renewal)  # the owner and the tenant only
+    rec = c.get(layout.lease(c.log[-1][0].txid[:16]))
+    assert rec is not None
+    assert (rec["agency"], rec["mandate"]) == ((w.agency_b.public_hex, mid) if old else (None, None))
 
 
 # True from rule editions on (this file also runs on the build before them, which crashed on "2026-0²")
@@ -475,6 +502,7 @@ CASES_4: dict[str, Callable[[World, bool], None]] = {  # edition 4's changes
 
 CASES_5: dict[str, Callable[[World, bool], None]] = {  # edition 5's changes
     "listing from a past available_from": _listing_from_a_past_available_from,
+    "lease through an agency that did not sign": _lease_through_an_agency_that_did_not_sign,
 }
 
 SINCE = {
@@ -634,6 +662,22 @@ BEFORE_EDITION_5: dict[tuple[str, int], str] = {
     ("listing from a past available_from", 2): "dc93302601678bf03abf6b2c1a88066cf72f920385c5f8c07b6a316f71d3f8b4",
     ("listing from a past available_from", 3): "ac2bef63f6290865c5990b37224c05e31e06fffaa2ccf79cda06fefa6ac66446",
     ("listing from a past available_from", 4): "a379e0730c7f9392f1dd77f3881b26b2d7cc390ef823b00f948a5cc6515b36a9",
+    (
+        "lease through an agency that did not sign",
+        1,
+    ): "c165d1962b3941670e571d408902caf23e10d068920f283ca7c75d8e3f1b798b",
+    (
+        "lease through an agency that did not sign",
+        2,
+    ): "1cdfbf7ac568099045da117b468a72a6a3829ef13d59879feeeb7222b53a78b3",
+    (
+        "lease through an agency that did not sign",
+        3,
+    ): "780775d2f0b9cd2a1c86b2ff016494f62e7147d1b9684bf6f10588f29dbaae78",
+    (
+        "lease through an agency that did not sign",
+        4,
+    ): "5b066acc299389fc40f02c6773efad12719544944c28f9595754f125ef6bfe82",
 }
 
 

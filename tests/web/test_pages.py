@@ -725,8 +725,8 @@ def test_an_agency_puts_offers_to_a_tenant_only_while_its_mandate_lets_it_sign(t
             "landlord", "mandate.grant", unit=ids[unit], agency=key(agency).public_hex, exclusive=False,
             to=add_days(today, 365), may_sign=may_sign, min_rent=500_000, **{"from": today},
         )  # fmt: skip
-        leases[agency] = b.do(
-            "landlord", "lease.sign", ("tenant",), unit=ids[unit], landlord=key("landlord").public_hex,
+        leases[agency] = b.do(  # the agency co-signs the lease made through it (edition 5)
+            "landlord", "lease.sign", ("tenant", agency), unit=ids[unit], landlord=key("landlord").public_hex,
             tenant=key("tenant").public_hex, mandate=mandate, start=add_days(today, 1), end=add_days(today, 300),
             rent=800_000, deposit=0, payment_day=5, notice_days=30, collector="landlord", document_hash=h(unit),
         )  # fmt: skip

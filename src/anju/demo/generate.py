@@ -376,7 +376,7 @@ class _Sim:
         via_agency = unit.agency >= 0 and unit.mandate is not None and unit.mandate_to >= self.today
         if not via_agency:
             collector = "landlord"
-        cos = (f"tenant-{t}",)
+        cos: tuple[str, ...] = (f"tenant-{t}",)
         fields: dict[str, Any] = {
             "unit": unit.uid,
             "landlord": self.pk(f"landlord-{unit.owner}"),
@@ -393,6 +393,8 @@ class _Sim:
         }
         if via_agency:
             fields["mandate"] = unit.mandate
+            if signer == f"landlord-{unit.owner}":  # the owner signs; the agency co-signs what it brokered
+                cos = (*cos, f"agency-{unit.agency}")
         lid = self.tx(signer, "lease.sign", cos, **fields)
         lease = _Lease(lid, u, t, start, end, unit.rent, deposit, fields["payment_day"], collector, unit.agency, end)
         self.leases[lid] = lease

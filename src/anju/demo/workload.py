@@ -435,9 +435,12 @@ def _sign_lease(b: _Batch, unit: _Unit, r: Refs, tenant: int, span: tuple[str, s
     }
     if listing is not None:
         fields["listing"] = listing
+    cosigners: tuple[str, ...] = (tenant_name,)
     if unit.agency >= 0:
         fields["mandate"] = r["mandate"]
-    lid = b.tx(t.signer, "lease.sign", (tenant_name,), **fields)
+        if t.signer == f"landlord-{unit.owner}":  # the owner signs; the agency co-signs what it brokered
+            cosigners = (tenant_name, f"agency-{unit.agency}")
+    lid = b.tx(t.signer, "lease.sign", cosigners, **fields)
     b.tx("authority", "lease.register", lease=lid)
     if t.collector == "agency" and t.deposit > unit.rent:
         b.tx(

@@ -92,6 +92,9 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "`listing.publish` needs the unit free from the later of `available_from` and the block date, for "
         "`min_term_months` (`UNIT_NOT_FREE`), as `listing.renew` does; edition 4 checked the term from "
         "`available_from`, so a listing available from a past month could advertise a unit let today.",
+        "A lease made through a `mandate` needs the signature of the mandate's agency (or one of its agents), "
+        "whoever else signs (`MISSING_SIGNATURE`); a `lease.renew` the agency does not sign is the owner's own (no "
+        "agency, no mandate). Edition 4 made the agency a side of a lease the owner signed alone.",
     ),
 }
 """What each edition changed from the one before."""

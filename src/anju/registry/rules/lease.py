@@ -54,6 +54,12 @@ def _landlord_side(call: Call, t: dict[str, Any], unit: Record) -> tuple[str | N
     agency = str(call.peek_need(layout.mandate(mid), "mandate")["agency"])
     mandate = live_mandate_for(call, mid, unit["id"], agency)
     active_party_view(call, agency, "agency", "the agency")
+    if call.edition() >= 5 and not signed_for(call, agency):  # nobody is a side of a lease it did not sign
+        reject(
+            "MISSING_SIGNATURE",
+            "the mandated agency (or one of its agents) must sign a lease made through it",
+            mandate=mid,
+        )
     if t["landlord"] in call.signers:
         return agency, mandate  # the owner signs; the agency only brokered
     if not mandate["may_sign"]:
@@ -230,6 +236,8 @@ def renew(call: Call) -> None:
         reject("RENEWAL_NOT_CONTIGUOUS", "the lease runs to the last day a date can name", lease=prev_id)
     terms: dict[str, Any] = {k: call.body[k] for k in _TERMS}
     mandate = call.peek(layout.mandate(prev["mandate"])) if prev["mandate"] else None
+    if mandate is not None and call.edition() >= 5 and not signed_for(call, mandate["agency"]):
+        mandate = None  # edition 5: a renewal the agency does not sign is the owner's own
     terms.update(
         unit=prev["unit"],
         landlord=prev["landlord"],
