@@ -144,8 +144,13 @@ def _months_in_other_digits(w: World, old: bool) -> None:
 def _brokers(w: World, *agents: Any) -> list[Any]:
     """The agency co-signers a lease the owner signs through a mandate needs: from edition 5 its
     agency (or an agent) signs too; before, none (so older editions keep their pinned roots)."""
+    return list(agents) if _rules(w) >= 5 else []
+
+
+def _rules(w: World) -> int:
+    """The world's chain's edition."""
     meta = w.chain.get(layout.META)
-    return list(agents) if meta is not None and meta.get("rules", 1) >= 5 else []
+    return 1 if meta is None else int(meta.get("rules", 1))
 
 
 def _agency_ends_a_lease_it_may_not_sign(w: World, old: bool) -> None:
@@ -453,6 +458,33 @@ def _lease_through_an_agency_that_did_not_sign(w: World, old: bool) -> None:
     assert (rec["agency"], rec["mandate"]) == ((w.agency_b.public_hex, mid) if old else (None, None))
 
 
+def _registered_lease_called_off(w: World, old: bool) -> None:
+    c = w.chain
+    off = {"mode": "mutual", "on": "2026-02-28", "reason_hash": H}
+    first = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-03-01", end="2027-02-28")).txid[:16]
+    got = _outcome(w, w.owner, "lease.terminate", (w.tenant,), lease=first, **off)  # void: it never began
+    if _rules(w) < 3:  # no lease could be called off before it began
+        assert got == "INVALID_FIELD" and _outcome(w, c.authority, "lease.register", lease=first) == "ok"
+        return
+    assert _outcome(w, c.authority, "lease.register", lease=first) == ("ok" if old else "LEASE_NOT_LIVE")
+    again = lease_fields(w, start="2026-03-01", end="2027-02-28", tenant=w.tenant2.public_hex, document_hash=H2)
+    second = c.do(w.owner, "lease.sign", [w.tenant2], **again).txid[:16]
+    c.do(c.authority, "lease.register", lease=second)
+    c.do(w.owner, "lease.terminate", [w.tenant2], lease=second, **off)  # registered, then called off
+    for who, points, count in (
+        ((w.owner, 10, 2), (w.tenant, 5, 1), (w.tenant2, 5, 1))
+        if old
+        else (
+            (w.owner, 0, 2),
+            (w.tenant, 0, 0),
+            (w.tenant2, 0, 2),
+        )
+    ):
+        rec = c.get(layout.credit(who.public_hex))
+        factor = (rec or {"factors": {}})["factors"].get("leases_registered", {"points": 0, "count": 0})
+        assert (factor["points"], factor["count"]) == (points, count), who
+
+
 # True from rule editions on (this file also runs on the build before them, which crashed on "2026-0²")
 _EDITIONS_BUILD = importlib.util.find_spec("anju.registry.edition") is not None
 
@@ -503,6 +535,7 @@ CASES_4: dict[str, Callable[[World, bool], None]] = {  # edition 4's changes
 CASES_5: dict[str, Callable[[World, bool], None]] = {  # edition 5's changes
     "listing from a past available_from": _listing_from_a_past_available_from,
     "lease through an agency that did not sign": _lease_through_an_agency_that_did_not_sign,
+    "registered lease called off": _registered_lease_called_off,
 }
 
 SINCE = {
@@ -678,6 +711,10 @@ BEFORE_EDITION_5: dict[tuple[str, int], str] = {
         "lease through an agency that did not sign",
         4,
     ): "5b066acc299389fc40f02c6773efad12719544944c28f9595754f125ef6bfe82",
+    ("registered lease called off", 1): "ec518aa2567615507f2fd2d670b7b4c029aae57e229298efb2651828c77d66db",
+    ("registered lease called off", 2): "9b79d6c8deca50c0d08121ea31b2e0e0b266226719a136a76b8472325e5744a4",
+    ("registered lease called off", 3): "814c2104615291f9b36e8177446fc5f72c547bbbcaeb2370297dcbcceb279b38",
+    ("registered lease called off", 4): "3bfe4b826f97d7f15e7a7431af45401f7cf95b1479dbc7aad3b31a57808e7f79",
 }
 
 

@@ -584,6 +584,9 @@ def _check_credit_txs(vb: VerifiedBundle, party: str, authority: str, entries: M
             continue  # a factor of a later edition: its points are summed, its transactions not checked
         kind, by_authority, fixed = CREDIT_TXS[name]
         for txid, points in rows:
+            if name == "leases_registered" and fixed is not None and points == -fixed:
+                _check_registration_taken_back(vb, party, txid)  # (edition 5)
+                continue
             tx = _tx_of(vb, txid, kind, [authority] if by_authority else None)
             body = tx.body
             _need(fixed is None or points == fixed, "a credit entry's points are not its factor's", factor=name)
@@ -622,6 +625,25 @@ def _check_credit_txs(vb: VerifiedBundle, party: str, authority: str, entries: M
                 _need(points == expected, "a dispute entry's points do not follow from the decision", txid=txid)
             elif name == "fake_listings":
                 _need(body.get("outcome") == "confirmed", "a fake-listing entry is not a confirmed report", txid=txid)
+
+
+def _check_registration_taken_back(vb: VerifiedBundle, party: str, txid: str) -> None:
+    """A −5 ``leases_registered`` entry (edition 5): the ``lease.terminate`` that called off a
+    registered lease of the party before it began."""
+    body = _tx_of(vb, txid, "lease.terminate", None).body
+    lease = vb.state.get(f"lease/{body.get('lease')}")
+    _need(
+        isinstance(lease, Mapping)
+        and isinstance(lease.get("registration"), Mapping)
+        and isinstance(lease.get("termination"), Mapping)
+        and lease["termination"].get("tx") == txid
+        and isinstance(lease.get("start"), str)
+        and isinstance(lease.get("ends_on"), str)
+        and lease["start"] > lease["ends_on"]
+        and party in (lease.get("tenant"), lease.get("landlord"), lease.get("agency")),
+        "a registration taken back is not the calling off of a registered lease of the party",
+        lease=body.get("lease"),
+    )
 
 
 def _points(entries: list[Any]) -> int:

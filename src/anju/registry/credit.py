@@ -34,7 +34,11 @@ CHUNK_LIMITS = (2, 10_000)
 
 # factor -> (points per entry, or None when the entry carries its own points; what it counts)
 FACTORS: dict[str, tuple[int | None, str]] = {
-    "leases_registered": (5, "a lease the party is a side of was registered (备案) by the authority"),
+    "leases_registered": (
+        5,
+        "a lease the party is a side of was registered (备案) by the authority (from edition 5, -5 when a "
+        "registered lease is called off before it began)",
+    ),
     "rent_on_time": (2, "a rent payment confirmed by the collector, paid on or before its due day (tenant)"),
     "rent_late": (-5, "a rent payment confirmed by the collector, paid after its due day (tenant)"),
     "deposit_settled": (5, "the tenant accepted the collector's deposit settlement (collector)"),

@@ -95,6 +95,10 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "A lease made through a `mandate` needs the signature of the mandate's agency (or one of its agents), "
         "whoever else signs (`MISSING_SIGNATURE`); a `lease.renew` the agency does not sign is the owner's own (no "
         "agency, no mandate). Edition 4 made the agency a side of a lease the owner signed alone.",
+        "`lease.register` refuses a lease called off before it began (`LEASE_NOT_LIVE`), and calling off a "
+        "registered lease before it begins (`lease.terminate` of that lease) takes the registration's credit "
+        "back: a `leases_registered` entry of −5 for each side, from the terminating transaction. Edition 4 "
+        "registered void leases and kept their +5.",
     ),
 }
 """What each edition changed from the one before."""

@@ -262,6 +262,8 @@ def register(call: Call) -> None:
     lease = call.peek_need(layout.lease(lid), "lease")
     if lease["registration"] is not None:
         reject("ALREADY_DONE", "the lease is already registered", lease=lid, number=lease["registration"]["number"])
+    if lease["start"] > lease["ends_on"] and call.edition() >= 5:  # called off before it began: no tenancy
+        reject("LEASE_NOT_LIVE", "the lease was called off before it began", lease=lid)
     meta = call.peek_need(layout.META, "registry metadata")
     count = meta["registrations"] + 1
     number = f"XH{call.date[:4]}{count:08d}"
@@ -274,8 +276,13 @@ def register(call: Call) -> None:
         parties=[lease["owner"], lease["landlord"], lease["tenant"], lease["agency"], authority_key(call)],
         units=[lease["unit"]],
     )
-    for who in sorted({lease["landlord"], lease["tenant"], *([lease["agency"]] if lease["agency"] else [])}):
+    for who in _registered_sides(lease):
         credit.award(call, who, "leases_registered")
+
+
+def _registered_sides(lease: View) -> list[str]:
+    """The sides a registration credits (``leases_registered``): landlord, tenant and agency."""
+    return sorted({lease["landlord"], lease["tenant"], *([lease["agency"]] if lease["agency"] else [])})
 
 
 def sides(call: Call, lease: View) -> tuple[bool, bool]:
@@ -327,6 +334,10 @@ def terminate(call: Call) -> None:
     elif days_between(call.date, on) < lease["notice_days"]:
         reject("NOTICE_TOO_SHORT", f"the lease requires {lease['notice_days']} days' notice", lease=lid)
     _end(call, lease, on, b["mode"])
+    if on < lease["start"] and lease["registration"] is not None and call.edition() >= 5:
+        # a registered lease called off before it began was no tenancy: its registration credit goes back
+        for who in _registered_sides(lease):
+            credit.award(call, who, "leases_registered", -5)
     if on < lease["start"] and lease["previous"] is not None:  # (edition 3 only: earlier, on >= start)
         # a renewal called off before it began: the lease it continued may be renewed again
         prev = call.need(layout.lease(lease["previous"]), "lease")
