@@ -210,11 +210,14 @@ def _credit_from_an_unregistered_lease(w: World, old: bool) -> None:
 def _rent_paid_far_ahead(w: World, old: bool) -> None:
     c = w.chain
     lid = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-02-01", end="2027-01-31")).txid[:16]
+    registered = _rules(w) >= 5  # (from edition 5 rent_on_time needs a registered lease: +5 for registering)
+    if registered:
+        c.do(c.authority, "lease.register", lease=lid)
     for period in ("2026-02", "2026-03", "2026-04"):  # paid on 2026-01-05: next month, then further ahead
         pay = c.do(w.tenant, "rent.pay", lease=lid, period=period, months=1, amount=900_000).txid[:16]
         c.do(w.owner, "payment.confirm", payment=pay)
     credit = c.get(layout.credit(w.tenant.public_hex))
-    assert credit is not None and credit["score"] == (606 if old else 602)
+    assert credit is not None and credit["score"] == (606 if old else 602) + (5 if registered else 0)
 
 
 def _fake_listing_confirmed_twice(w: World, old: bool) -> None:
@@ -485,6 +488,31 @@ def _registered_lease_called_off(w: World, old: bool) -> None:
         assert (factor["points"], factor["count"]) == (points, count), who
 
 
+def _rent_on_time_outside_a_registered_tenancy(w: World, old: bool) -> None:
+    c = w.chain
+
+    def paid(lid: str, period: str, tenant: Any) -> None:
+        pay = c.do(tenant, "rent.pay", lease=lid, period=period, months=1, amount=900_000).txid[:16]
+        c.do(w.owner, "payment.confirm", payment=pay)
+
+    lid = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w)).txid[:16]  # 2026-02-01 .. 2027-01-31
+    paid(lid, "2026-02", w.tenant)  # before registration: nothing from edition 5
+    c.do(c.authority, "lease.register", lease=lid)
+    c.day = "2026-02-20"
+    paid(lid, "2026-03", w.tenant)  # registered: +2 in every edition
+    c.day = "2027-02-10"
+    again = lease_fields(w, start="2027-03-01", end="2027-06-30", tenant=w.tenant2.public_hex, document_hash=H2)
+    second = c.do(w.owner, "lease.sign", [w.tenant2], **again).txid[:16]
+    c.do(c.authority, "lease.register", lease=second)
+    pay = c.do(w.tenant2, "rent.pay", lease=second, period="2027-03", months=1, amount=900_000).txid[:16]
+    off = {"lease": second, "mode": "mutual", "on": "2027-02-28", "reason_hash": H}
+    _outcome(w, w.owner, "lease.terminate", (w.tenant2,), **off)  # void from edition 3 (refused before)
+    c.do(w.owner, "payment.confirm", payment=pay)  # a month of a lease that never ran: nothing from edition 5
+    credits = [c.get(layout.credit(t.public_hex)) for t in (w.tenant, w.tenant2)]
+    points = [rec["factors"].get("rent_on_time", {"points": 0})["points"] for rec in credits if rec is not None]
+    assert points == ([4, 2] if old else [2, 0])
+
+
 # True from rule editions on (this file also runs on the build before them, which crashed on "2026-0²")
 _EDITIONS_BUILD = importlib.util.find_spec("anju.registry.edition") is not None
 
@@ -536,6 +564,7 @@ CASES_5: dict[str, Callable[[World, bool], None]] = {  # edition 5's changes
     "listing from a past available_from": _listing_from_a_past_available_from,
     "lease through an agency that did not sign": _lease_through_an_agency_that_did_not_sign,
     "registered lease called off": _registered_lease_called_off,
+    "rent on time outside a registered tenancy": _rent_on_time_outside_a_registered_tenancy,
 }
 
 SINCE = {
@@ -715,6 +744,22 @@ BEFORE_EDITION_5: dict[tuple[str, int], str] = {
     ("registered lease called off", 2): "9b79d6c8deca50c0d08121ea31b2e0e0b266226719a136a76b8472325e5744a4",
     ("registered lease called off", 3): "814c2104615291f9b36e8177446fc5f72c547bbbcaeb2370297dcbcceb279b38",
     ("registered lease called off", 4): "3bfe4b826f97d7f15e7a7431af45401f7cf95b1479dbc7aad3b31a57808e7f79",
+    (
+        "rent on time outside a registered tenancy",
+        1,
+    ): "3e933bacc0a4402a065e5901662de86d10c6fff71b57f4938cfaf0b714e43ac5",
+    (
+        "rent on time outside a registered tenancy",
+        2,
+    ): "d189ceef91147d03972b84aedb73e07e2554924d8205baebc91a93d7d83a82be",
+    (
+        "rent on time outside a registered tenancy",
+        3,
+    ): "bb16fddfb14223ea2e20712fa6074f877fa868ff8c3cd2d760b1cc5531b66b07",
+    (
+        "rent on time outside a registered tenancy",
+        4,
+    ): "86794e10a3130d90e5456e03b1917ec3c593260ea2de2b299e2111ae21a57f34",
 }
 
 

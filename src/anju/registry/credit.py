@@ -39,7 +39,11 @@ FACTORS: dict[str, tuple[int | None, str]] = {
         "a lease the party is a side of was registered (备案) by the authority (from edition 5, -5 when a "
         "registered lease is called off before it began)",
     ),
-    "rent_on_time": (2, "a rent payment confirmed by the collector, paid on or before its due day (tenant)"),
+    "rent_on_time": (
+        2,
+        "a rent payment confirmed by the collector, paid on or before its due day (tenant; from edition 5 only "
+        "on a registered lease, for a month of its tenancy)",
+    ),
     "rent_late": (-5, "a rent payment confirmed by the collector, paid after its due day (tenant)"),
     "deposit_settled": (5, "the tenant accepted the collector's deposit settlement (collector)"),
     "disputes_lost": (None, "a dispute decided against the party: -30 respondent if upheld, -10 opener if rejected"),

@@ -99,6 +99,10 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "registered lease before it begins (`lease.terminate` of that lease) takes the registration's credit "
         "back: a `leases_registered` entry of −5 for each side, from the terminating transaction. Edition 4 "
         "registered void leases and kept their +5.",
+        "A rent payment earns `rent_on_time` only on a registered lease and for a month from the lease's start "
+        "to its last day (`ends_on`, when the payment is confirmed): a lease called off before it began has none. "
+        "Edition 4 credited any confirmed payment on time, so void or one-day leases that were never registered "
+        "raised the tenant's score.",
     ),
 }
 """What each edition changed from the one before."""

@@ -189,8 +189,16 @@ def confirm(call: Call) -> None:
     if pay["kind"] == "rent":
         if pay["late_days"] > 0:
             credit.award(call, lease["tenant"], "rent_late")
-        elif call.edition() < 3 or pay["period"] <= add_months(month_of(pay["recorded_on"]), 1):
+        elif (call.edition() < 3 or pay["period"] <= add_months(month_of(pay["recorded_on"]), 1)) and (
+            call.edition() < 5 or _a_registered_tenancy_month(lease, pay["period"])
+        ):
             credit.award(call, lease["tenant"], "rent_on_time")  # (edition 3: months paid far ahead earn nothing)
+
+
+def _a_registered_tenancy_month(lease: View, period: str) -> bool:
+    """Edition 5: whether ``period`` is a month of a registered lease's tenancy (``start`` .. ``ends_on``),
+    the months whose rent paid on time earns ``rent_on_time`` (a void lease has none)."""
+    return lease["registration"] is not None and month_of(lease["start"]) <= period <= month_of(lease["ends_on"])
 
 
 def return_deposit(call: Call) -> None:
