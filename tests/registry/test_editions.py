@@ -513,6 +513,29 @@ def _rent_on_time_outside_a_registered_tenancy(w: World, old: bool) -> None:
     assert points == ([4, 2] if old else [2, 0])
 
 
+def _agency_acts_beyond_its_mandate(w: World, old: bool) -> None:
+    mid = w.grant(w.agency_a, to="2026-01-31")  # January 2026 only
+    later = listing_terms(available_from="2030-01-01")
+    got = _outcome(w, w.agent_a, "listing.publish", unit=w.unit, mandate=mid, **later)
+    assert got == ("ok" if old else "MANDATE_NOT_LIVE")
+    fields = {**lease_fields(w, start="2030-01-01", end="2049-12-31", notice_days=365), "mandate": mid}
+    assert _outcome(w, w.agent_a, "lease.sign", (w.tenant,), **fields) == ("ok" if old else "MANDATE_NOT_LIVE")
+    within = {**lease_fields(w, start="2026-01-20", end="2026-12-31", document_hash=H2), "mandate": mid}
+    assert _outcome(w, w.agent_a, "lease.sign", (w.tenant,), **within) == "ok"  # starts within it: every edition
+
+
+def _another_agencys_exclusive_dates(w: World, old: bool) -> None:
+    w.grant(w.agency_b, exclusive=True, **{"from": "2026-03-01", "to": "2026-12-31"})
+    ma = w.grant(w.agency_a, to="2026-02-28")  # not exclusive, and before B's: granted in every edition
+    in_b_months = listing_terms(available_from="2026-03-01", min_term_months=10)
+    got = _outcome(w, w.agent_a, "listing.publish", unit=w.unit, mandate=ma, **in_b_months)
+    assert got == ("ok" if old else "EXCLUSIVE_MANDATE")
+    fields = {**lease_fields(w, start="2026-03-01", end="2026-12-31"), "mandate": ma}
+    assert _outcome(w, w.agent_a, "lease.sign", (w.tenant,), **fields) == ("ok" if old else "EXCLUSIVE_MANDATE")
+    before = {**lease_fields(w, start="2026-01-10", end="2026-02-28", document_hash=H2), "mandate": ma}
+    assert _outcome(w, w.agent_a, "lease.sign", (w.tenant,), **before) == "ok"  # A's own months: every edition
+
+
 # True from rule editions on (this file also runs on the build before them, which crashed on "2026-0²")
 _EDITIONS_BUILD = importlib.util.find_spec("anju.registry.edition") is not None
 
@@ -565,6 +588,8 @@ CASES_5: dict[str, Callable[[World, bool], None]] = {  # edition 5's changes
     "lease through an agency that did not sign": _lease_through_an_agency_that_did_not_sign,
     "registered lease called off": _registered_lease_called_off,
     "rent on time outside a registered tenancy": _rent_on_time_outside_a_registered_tenancy,
+    "agency acts beyond its mandate": _agency_acts_beyond_its_mandate,
+    "another agency's exclusive dates": _another_agencys_exclusive_dates,
 }
 
 SINCE = {
@@ -760,6 +785,14 @@ BEFORE_EDITION_5: dict[tuple[str, int], str] = {
         "rent on time outside a registered tenancy",
         4,
     ): "86794e10a3130d90e5456e03b1917ec3c593260ea2de2b299e2111ae21a57f34",
+    ("agency acts beyond its mandate", 1): "e16111e1ca0e9781d92ec46bc46b73d1d519535434b0c63abdeef94007107e15",
+    ("agency acts beyond its mandate", 2): "85c11a9504e671d996c8e1f87877015e84e85561194ebf7e5319a29472035f45",
+    ("agency acts beyond its mandate", 3): "bf8093f931e5db84a2f6b6ee06359d756ee7d218e0095b2b8a81c16f88009c56",
+    ("agency acts beyond its mandate", 4): "172a2b506dfe2d37fce3b2451d2bb396390c26d72eceadcca2cebe6c78d1a1ec",
+    ("another agency's exclusive dates", 1): "8aeef6f69e1448748c3a3c61c52bf57c2a0f16697c156d52be41c7fbfdf198c4",
+    ("another agency's exclusive dates", 2): "2ffb786fd8dd4c651e11ccbd352746fe6856bbd36a0c061b9553e90276782cc7",
+    ("another agency's exclusive dates", 3): "bb3d363c16b34d30b39ed1b405936190376d3672d7cf615537f7330f4634673d",
+    ("another agency's exclusive dates", 4): "97b32462717756d9674b42ae5590824dd6b909de315c3178e03deb6ed088cc20",
 }
 
 

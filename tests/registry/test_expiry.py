@@ -28,7 +28,8 @@ def test_code_expires_after_60_days_and_renewal_revives_it(world: World) -> None
 def test_mandate_end_revokes_listing_in_views_then_in_state(world: World) -> None:
     c = world.chain
     mid = world.grant(world.agency_a, to="2026-01-20")
-    lid = c.do(world.agent_a, "listing.publish", unit=world.unit, mandate=mid, **listing_terms()).txid[:16]
+    terms = listing_terms(available_from="2026-01-10")  # (from edition 5: available within the mandate)
+    lid = c.do(world.agent_a, "listing.publish", unit=world.unit, mandate=mid, **terms).txid[:16]
     code = c.get(layout.listing(lid))["code"]  # type: ignore[index]
     view = views.listing_by_code(c.state, code, "2026-01-21")
     assert view is not None and (view["status"], view["reason"]) == ("revoked", "mandate_ended")

@@ -115,7 +115,7 @@ def build(data: Path, *, rules: bool = True) -> dict[str, Any]:
         unit=u3,
         agency=key("agency_b").public_hex,
         exclusive=False,
-        to=add_days(today, 365),
+        to=add_days(today, 730),  # (past tenant 2's lease: the agency advertises the unit for after it)
         may_sign=True,
         min_rent=500_000,
         **{"from": today},

@@ -123,7 +123,7 @@ def _grow_small(data: Path, ids: dict[str, Any]) -> None:
             unit=ids["unit1"],
             agency=agency.public_hex,
             exclusive=False,
-            to=add_days(today, 365),
+            to=add_days(today, 730),  # (the agency advertises the unit for after its lease, edition 5)
             may_sign=True,
             min_rent=500_000,
             **{"from": today},

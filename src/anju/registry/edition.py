@@ -103,6 +103,13 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "to its last day (`ends_on`, when the payment is confirmed): a lease called off before it began has none. "
         "Edition 4 credited any confirmed payment on time, so void or one-day leases that were never registered "
         "raised the tenant's score.",
+        "An agency signing a lease for the owner may do so only for a lease starting within its mandate's "
+        "`from` .. `to`, and an agency publishes only a listing whose `available_from` is on or before its mandate's "
+        "`to` (`MANDATE_NOT_LIVE`); edition 4 asked only that the mandate be in force on the block date.",
+        "A lease or listing made through a mandate is refused when its term (a listing's: from the later of "
+        "`available_from` and the block date, for `min_term_months`) meets the dates of another agency's exclusive "
+        "mandate for the unit, in force or upcoming (`EXCLUSIVE_MANDATE`); edition 4 compared mandates' dates only "
+        "at grant, and at publish only with exclusive mandates in force on the block date.",
     ),
 }
 """What each edition changed from the one before."""

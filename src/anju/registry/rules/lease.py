@@ -15,7 +15,7 @@ from anju.registry.rules.common import (
     require_authority,
     signed_for,
 )
-from anju.registry.rules.mandate import live_mandate_for
+from anju.registry.rules.mandate import check_exclusive_term, live_mandate_for
 from anju.registry.rules.sweep import revoke_listings, sweep_unit
 from anju.registry.rules.unit import attested_unit
 from anju.registry.status import lease_ended, listing_status, mandate_live
@@ -54,6 +54,8 @@ def _landlord_side(call: Call, t: dict[str, Any], unit: Record) -> tuple[str | N
     agency = str(call.peek_need(layout.mandate(mid), "mandate")["agency"])
     mandate = live_mandate_for(call, mid, unit["id"], agency)
     active_party_view(call, agency, "agency", "the agency")
+    if call.edition() >= 5:  # the lease's dates are no other agency's exclusively
+        check_exclusive_term(call, unit, agency, t["start"], t["end"])
     if call.edition() >= 5 and not signed_for(call, agency):  # nobody is a side of a lease it did not sign
         reject(
             "MISSING_SIGNATURE",
@@ -70,6 +72,14 @@ def _landlord_side(call: Call, t: dict[str, Any], unit: Record) -> tuple[str | N
             reject("PARTY_SUSPENDED", "the owner is suspended by the housing authority", party=t["landlord"])
     if not signed_for(call, agency):
         reject("MISSING_SIGNATURE", "neither the owner nor the mandated agency signed", mandate=mid)
+    if call.edition() >= 5 and not mandate["from"] <= t["start"] <= mandate["to"]:
+        reject(
+            "MANDATE_NOT_LIVE",
+            "an agency signs for the owner only a lease starting within its mandate",
+            mandate=mid,
+            mandate_from=mandate["from"],
+            mandate_to=mandate["to"],
+        )
     if t["rent"] < mandate["min_rent"]:
         reject("RENT_BELOW_MINIMUM", "rent is below the owner's minimum", min_rent=mandate["min_rent"])
     return agency, mandate

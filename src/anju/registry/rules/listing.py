@@ -7,7 +7,7 @@ from anju.registry.call import Call, Record, View
 from anju.registry.codes import reject
 from anju.registry.dates import add_days, overlaps, term_end
 from anju.registry.rules.common import acting_agency, require_licensed_agency
-from anju.registry.rules.mandate import live_mandate_for
+from anju.registry.rules.mandate import check_exclusive_term, live_mandate_for
 from anju.registry.rules.sweep import sweep_unit
 from anju.registry.rules.unit import attested_unit
 from anju.registry.status import LISTING_DAYS, listing_status, mandate_live
@@ -61,6 +61,16 @@ def publish(call: Call) -> None:
             reject("MANDATE_REQUIRED", "an agency needs the owner's mandate to publish", unit=b["unit"])
         mandate = live_mandate_for(call, mid, b["unit"], agency)
         _check_no_exclusive(call, unit, agency)
+        if call.edition() >= 5:  # the advertised term is no other agency's exclusively, and starts within the mandate
+            first = max(b["available_from"], call.date)
+            check_exclusive_term(call, unit, agency, first, term_end(first, b["min_term_months"]))
+            if b["available_from"] > mandate["to"]:
+                reject(
+                    "MANDATE_NOT_LIVE",
+                    "an agency advertises the unit only as available within its mandate",
+                    mandate=mid,
+                    mandate_to=mandate["to"],
+                )
         if b["rent"] < mandate["min_rent"]:
             reject("RENT_BELOW_MINIMUM", "rent is below the owner's minimum", min_rent=mandate["min_rent"])
         publisher, role = agency, "agency"

@@ -9,7 +9,7 @@ from anju.registry.dates import overlaps
 from anju.registry.rules.common import require_licensed_agency
 from anju.registry.rules.sweep import revoke_listings, sweep_unit
 from anju.registry.rules.unit import attested_unit
-from anju.registry.status import mandate_live
+from anju.registry.status import mandate_live, mandate_status
 
 
 def grant(call: Call) -> None:
@@ -96,3 +96,23 @@ def live_mandate_for(call: Call, mid: str, unit_id: str, agency: str) -> View:
     if not mandate_live(mandate, call.date):
         reject("MANDATE_NOT_LIVE", "the mandate is revoked, expired or not yet in force", mandate=mid)
     return mandate
+
+
+def check_exclusive_term(call: Call, unit: View, agency: str, first: str, last: str) -> None:
+    """Edition 5: no other agency holds an exclusive mandate for the unit, in force or upcoming,
+    whose dates meet ``first`` .. ``last`` (the term a lease or listing through ``agency`` offers)."""
+    for mid in unit["mandates"]:
+        other = call.peek_need(layout.mandate(mid), "mandate")
+        if (
+            other["agency"] != agency
+            and other["exclusive"]
+            and mandate_status(other, call.date) in ("active", "upcoming")
+            and overlaps(first, last, other["from"], other["to"])
+        ):
+            reject(
+                "EXCLUSIVE_MANDATE",
+                "another agency holds an exclusive mandate for these dates of the unit",
+                mandate=mid,
+                term_from=first,
+                term_to=last,
+            )
