@@ -536,6 +536,21 @@ def _another_agencys_exclusive_dates(w: World, old: bool) -> None:
     assert _outcome(w, w.agent_a, "lease.sign", (w.tenant,), **before) == "ok"  # A's own months: every edition
 
 
+def _agency_ends_a_lease_for_a_suspended_owner(w: World, old: bool) -> None:
+    c = w.chain
+    mid = w.grant(w.agency_a)
+    fields = {**lease_fields(w, start="2026-01-05", end="2026-12-31"), "mandate": mid}
+    lid = c.do(w.agent_a, "lease.sign", [w.tenant], **fields).txid[:16]
+    c.do(c.authority, "authority.suspend", party=w.owner.public_hex, reason_hash=H)
+    notice = {"lease": lid, "mode": "notice", "on": "2026-03-31", "reason_hash": H}
+    assert _outcome(w, w.agent_a, "lease.terminate", **notice) == ("ok" if old else "PARTY_SUSPENDED")
+    mutual = {**notice, "mode": "mutual", "on": "2026-02-28"}
+    got = _outcome(w, w.tenant, "lease.terminate", (w.agent_a,), **mutual)
+    assert got == ("LEASE_NOT_LIVE" if old else "PARTY_SUSPENDED")  # (old: already ended by the notice)
+    if not old:
+        assert _outcome(w, w.tenant, "lease.terminate", **notice) == "ok"  # the tenant still may
+
+
 # True from rule editions on (this file also runs on the build before them, which crashed on "2026-0²")
 _EDITIONS_BUILD = importlib.util.find_spec("anju.registry.edition") is not None
 
@@ -590,6 +605,7 @@ CASES_5: dict[str, Callable[[World, bool], None]] = {  # edition 5's changes
     "rent on time outside a registered tenancy": _rent_on_time_outside_a_registered_tenancy,
     "agency acts beyond its mandate": _agency_acts_beyond_its_mandate,
     "another agency's exclusive dates": _another_agencys_exclusive_dates,
+    "agency ends a lease for a suspended owner": _agency_ends_a_lease_for_a_suspended_owner,
 }
 
 SINCE = {
@@ -793,6 +809,22 @@ BEFORE_EDITION_5: dict[tuple[str, int], str] = {
     ("another agency's exclusive dates", 2): "2ffb786fd8dd4c651e11ccbd352746fe6856bbd36a0c061b9553e90276782cc7",
     ("another agency's exclusive dates", 3): "bb3d363c16b34d30b39ed1b405936190376d3672d7cf615537f7330f4634673d",
     ("another agency's exclusive dates", 4): "97b32462717756d9674b42ae5590824dd6b909de315c3178e03deb6ed088cc20",
+    (
+        "agency ends a lease for a suspended owner",
+        1,
+    ): "3b46cee279335843f877c5e80aa069c3f11ce628fb35fbf9eb9b032dd52964de",
+    (
+        "agency ends a lease for a suspended owner",
+        2,
+    ): "9fda7b6cd0bb25c65e3a63c27cd3841a237722a3596a40a4f5f65bd0abe89ab7",
+    (
+        "agency ends a lease for a suspended owner",
+        3,
+    ): "ad2a98bdf4f775e3b68076957ae070c2053555108345f62a8e8f150ef29acee2",
+    (
+        "agency ends a lease for a suspended owner",
+        4,
+    ): "39c4c1cf4d7631854bd582930bb8a59446653739c7a8b0f4ff0542ea29a27e46",
 }
 
 

@@ -110,6 +110,9 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "`available_from` and the block date, for `min_term_months`) meets the dates of another agency's exclusive "
         "mandate for the unit, in force or upcoming (`EXCLUSIVE_MANDATE`); edition 4 compared mandates' dates only "
         "at grant, and at publish only with exclusive mandates in force on the block date.",
+        "An agency may not end a lease for a suspended owner (`PARTY_SUSPENDED`): `lease.terminate` sent by the "
+        "lease's agency or one of its agents, or mutual with the agency signing for the landlord side, is refused "
+        "while the authority suspends the landlord, as edition 3 refused its signing a lease for one.",
     ),
 }
 """What each edition changed from the one before."""

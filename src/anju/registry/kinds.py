@@ -390,7 +390,14 @@ KINDS: dict[str, Kind] = {
                 "reason_hash": Field("hash", "SHA-256 of the termination document"),
             },
             {"lease": L, "mode": "notice", "on": "2027-06-30", "reason_hash": H},
-            ("NOT_LEASE_PARTY", "NOTICE_TOO_SHORT", "LEASE_NOT_LIVE", "MISSING_SIGNATURE", "UNKNOWN_REFERENCE"),
+            (
+                "NOT_LEASE_PARTY",
+                "NOTICE_TOO_SHORT",
+                "LEASE_NOT_LIVE",
+                "MISSING_SIGNATURE",
+                "PARTY_SUSPENDED",
+                "UNKNOWN_REFERENCE",
+            ),
         ),
         _k(
             "bank.attest_escrow",

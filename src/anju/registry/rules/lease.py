@@ -324,6 +324,14 @@ def _signer_is_side(call: Call, lease: View) -> bool:
     return side is not None and (side != agency or _may_sign(call, lease))
 
 
+def _for_the_landlord_by_agency(call: Call, lease: View, mode: str) -> bool:
+    """Whether the lease's agency speaks for its landlord in this termination: it sends it, or, for
+    a mutual one, it signs for the landlord side while the landlord does not."""
+    if lease_party(call, lease) == lease["agency"]:
+        return True
+    return mode == "mutual" and lease["landlord"] not in call.signers and signed_for(call, lease["agency"])
+
+
 def terminate(call: Call) -> None:
     b = call.body
     lid = b["lease"]
@@ -331,6 +339,10 @@ def terminate(call: Call) -> None:
     landlord_signed, tenant_signed = sides(call, lease)
     if not _signer_is_side(call, lease):
         reject("NOT_LEASE_PARTY", "only a side of the lease may terminate it", lease=lid)
+    if call.edition() >= 5 and lease["agency"] is not None and _for_the_landlord_by_agency(call, lease, b["mode"]):
+        landlord = call.peek_need(layout.party(lease["landlord"]), "party")
+        if landlord["status"] == "suspended":  # as it may not sign for a suspended owner (edition 3)
+            reject("PARTY_SUSPENDED", "the owner is suspended by the housing authority", party=lease["landlord"])
     if lease["status"] != "active" or lease_ended(lease, call.date):
         reject("LEASE_NOT_LIVE", "the lease is already terminated or has ended", lease=lid)
     on = b["on"]
