@@ -551,6 +551,21 @@ def _agency_ends_a_lease_for_a_suspended_owner(w: World, old: bool) -> None:
         assert _outcome(w, w.tenant, "lease.terminate", **notice) == "ok"  # the tenant still may
 
 
+def _escrow_for_a_lease_that_holds_no_money(w: World, old: bool) -> None:
+    c = w.chain
+    attest = {"purpose": "deposit", "amount": 900_000, "account_commitment": H}
+    void = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-03-01", end="2027-02-28")).txid[:16]
+    off = {"lease": void, "mode": "mutual", "on": "2026-02-28", "reason_hash": H}
+    voided = _outcome(w, w.owner, "lease.terminate", (w.tenant,), **off) == "ok"  # (editions 1 and 2 refuse it)
+    got = _outcome(w, w.bank, "bank.attest_escrow", lease=void, **attest)
+    assert got == ("LEASE_NOT_LIVE" if voided and not old else "ok")
+    short = lease_fields(w, start="2026-01-05", end="2026-01-31", tenant=w.tenant2.public_hex, document_hash=H2)
+    ended = c.do(w.owner, "lease.sign", [w.tenant2], **short).txid[:16]
+    assert _outcome(w, w.bank, "bank.attest_escrow", lease=ended, **attest) == "ok"  # running: every edition
+    c.day = "2026-02-01"
+    assert _outcome(w, w.bank, "bank.attest_escrow", lease=ended, **attest) == ("ok" if old else "LEASE_NOT_LIVE")
+
+
 # True from rule editions on (this file also runs on the build before them, which crashed on "2026-0²")
 _EDITIONS_BUILD = importlib.util.find_spec("anju.registry.edition") is not None
 
@@ -606,6 +621,7 @@ CASES_5: dict[str, Callable[[World, bool], None]] = {  # edition 5's changes
     "agency acts beyond its mandate": _agency_acts_beyond_its_mandate,
     "another agency's exclusive dates": _another_agencys_exclusive_dates,
     "agency ends a lease for a suspended owner": _agency_ends_a_lease_for_a_suspended_owner,
+    "escrow for a lease that holds no money": _escrow_for_a_lease_that_holds_no_money,
 }
 
 SINCE = {
@@ -825,6 +841,10 @@ BEFORE_EDITION_5: dict[tuple[str, int], str] = {
         "agency ends a lease for a suspended owner",
         4,
     ): "39c4c1cf4d7631854bd582930bb8a59446653739c7a8b0f4ff0542ea29a27e46",
+    ("escrow for a lease that holds no money", 1): "7a94e35545f604f458d7cd3aa3a4b07f16ea51d3a477a02e14cb8931aa7c1568",
+    ("escrow for a lease that holds no money", 2): "4ef121a65afeff9dabcb0e98b23d6460f94ff534790f0854a698bf53bcf61496",
+    ("escrow for a lease that holds no money", 3): "27ddc2f3b2b76d06e4593ebcfc299d80bc4eaecad56ffa6b8f59fe02981048a3",
+    ("escrow for a lease that holds no money", 4): "5b277dc87800e500665feee315bd81928a5b5233f7f286e82fd2584a834f35b1",
 }
 
 

@@ -113,6 +113,8 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "An agency may not end a lease for a suspended owner (`PARTY_SUSPENDED`): `lease.terminate` sent by the "
         "lease's agency or one of its agents, or mutual with the agency signing for the landlord side, is refused "
         "while the authority suspends the landlord, as edition 3 refused its signing a lease for one.",
+        "`bank.attest_escrow` is refused for a lease called off before it began or ended (`LEASE_NOT_LIVE`): no "
+        "money is held for it; edition 4 accepted an attestation for any lease.",
     ),
 }
 """What each edition changed from the one before."""

@@ -410,7 +410,7 @@ KINDS: dict[str, Kind] = {
                 "account_commitment": Field("hash", "commitment to the supervised account number"),
             },
             {"lease": L, "purpose": "deposit", "amount": 1_900_000, "account_commitment": H},
-            ("WRONG_ROLE", "NOT_LICENSED", "UNKNOWN_REFERENCE"),
+            ("WRONG_ROLE", "NOT_LICENSED", "UNKNOWN_REFERENCE", "LEASE_NOT_LIVE"),
         ),
         _k(
             "deposit.lodge",

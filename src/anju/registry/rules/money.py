@@ -28,6 +28,8 @@ def attest_escrow(call: Call) -> None:
         reject("NOT_LICENSED", "the bank is not recognised by the housing authority", party=call.signer)
     b = call.body
     lease = call.peek_need(layout.lease(b["lease"]), "lease")
+    if call.edition() >= 5 and (lease["start"] > lease["ends_on"] or call.date > lease["ends_on"]):
+        reject("LEASE_NOT_LIVE", "no money is held for a lease called off before it began or ended", lease=lease["id"])
     eid = call.new_id
     call.put(
         layout.escrow(eid),
