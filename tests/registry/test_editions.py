@@ -566,6 +566,41 @@ def _escrow_for_a_lease_that_holds_no_money(w: World, old: bool) -> None:
     assert _outcome(w, w.bank, "bank.attest_escrow", lease=ended, **attest) == ("ok" if old else "LEASE_NOT_LIVE")
 
 
+def _held_deposit(w: World) -> str:
+    """A January lease whose deposit the landlord holds (lodged and confirmed)."""
+    c = w.chain
+    lid = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-01-05", end="2026-01-31")).txid[:16]
+    pay = c.do(w.tenant, "deposit.lodge", lease=lid, amount=900_000).txid[:16]
+    c.do(w.owner, "payment.confirm", payment=pay)
+    return lid
+
+
+def _deposit_never_returned(w: World, old: bool) -> None:
+    c = w.chain
+    lid = _held_deposit(w)
+    c.day = "2026-04-01"  # two months after the end, nothing returned
+    did = c.do(w.tenant, "dispute.open", lease=lid, subject="deposit", evidence=[H], claim=900_000).txid[:16]
+    c.do(c.authority, "dispute.resolve", dispute=did, outcome="upheld", award=900_000, decision_hash=H2)
+    rec = c.get(layout.lease(lid))
+    assert rec is not None
+    got = (rec["deposit_status"], rec["deposit_returned"], rec.get("deposit_dispute"))
+    assert got == (("held", None, None) if old else ("decided", 900_000, did))
+
+
+def _collectors_own_deposit_dispute(w: World, old: bool) -> None:
+    c = w.chain
+    lid = _held_deposit(w)
+    c.day = "2026-02-01"
+    c.do(w.owner, "deposit.return", lease=lid, deductions=[{"reason": "清洁", "amount": 810_000}])
+    own = c.do(w.owner, "dispute.open", lease=lid, subject="deposit", evidence=[H], claim=0).txid[:16]
+    c.do(c.authority, "dispute.resolve", dispute=own, outcome="settled", award=0, decision_hash=H2)
+    did = c.do(w.tenant, "dispute.open", lease=lid, subject="deposit", evidence=[H2], claim=810_000).txid[:16]
+    c.do(c.authority, "dispute.resolve", dispute=did, outcome="upheld", award=810_000, decision_hash=H2)
+    rec = c.get(layout.lease(lid))
+    assert rec is not None and rec["deposit_returned"] == (90_000 if old else 900_000)
+    assert old or (rec["deposit_status"], rec["deposit_dispute"]) == ("decided", did)
+
+
 # True from rule editions on (this file also runs on the build before them, which crashed on "2026-0²")
 _EDITIONS_BUILD = importlib.util.find_spec("anju.registry.edition") is not None
 
@@ -622,6 +657,8 @@ CASES_5: dict[str, Callable[[World, bool], None]] = {  # edition 5's changes
     "another agency's exclusive dates": _another_agencys_exclusive_dates,
     "agency ends a lease for a suspended owner": _agency_ends_a_lease_for_a_suspended_owner,
     "escrow for a lease that holds no money": _escrow_for_a_lease_that_holds_no_money,
+    "deposit never returned": _deposit_never_returned,
+    "collector's own deposit dispute": _collectors_own_deposit_dispute,
 }
 
 SINCE = {
@@ -845,6 +882,14 @@ BEFORE_EDITION_5: dict[tuple[str, int], str] = {
     ("escrow for a lease that holds no money", 2): "4ef121a65afeff9dabcb0e98b23d6460f94ff534790f0854a698bf53bcf61496",
     ("escrow for a lease that holds no money", 3): "27ddc2f3b2b76d06e4593ebcfc299d80bc4eaecad56ffa6b8f59fe02981048a3",
     ("escrow for a lease that holds no money", 4): "5b277dc87800e500665feee315bd81928a5b5233f7f286e82fd2584a834f35b1",
+    ("deposit never returned", 1): "4e8b7f7bf03197cc10910282ca933deeba5670e739fc7c99f513df30b9e1356b",
+    ("deposit never returned", 2): "1db18402e6cb739be26ef5b8f567a6086dc1bc40217d0d9a004e3e7dbad1d9fc",
+    ("deposit never returned", 3): "ff3eaa9a80192e64c022ec6c04ffaa28529f809b467ee74536f3ffcb2406dea8",
+    ("deposit never returned", 4): "db8e24f634fd50d718d85ae889dcb084192de4d9ffae4ab32a92b23df2f092cd",
+    ("collector's own deposit dispute", 1): "307ab0c2141dc10a223e48f85794a5105e45a665769fbccfe111042edb568130",
+    ("collector's own deposit dispute", 2): "e009d4387ae17f9c3a44b38fcb56c1f80925f9a31e848d8e9af66f5237688517",
+    ("collector's own deposit dispute", 3): "633fbf0c56487fae53f93a4e6b399338e146351ba57b5ecebcb30559065d10ae",
+    ("collector's own deposit dispute", 4): "b20e9fafb66998a512131755f1966cf65148446d5b9451ee68ca7d0501867b98",
 }
 
 

@@ -115,6 +115,11 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "while the authority suspends the landlord, as edition 3 refused its signing a lease for one.",
         "`bank.attest_escrow` is refused for a lease called off before it began or ended (`LEASE_NOT_LIVE`): no "
         "money is held for it; edition 4 accepted an attestation for any lease.",
+        "Only the tenant's deposit dispute contests the deposit's settlement, so that its decision settles it "
+        "(`deposit_status` `disputed`, then `decided`): the collector's own deposit dispute no longer closes the "
+        "tenant's contest. A tenant's deposit dispute opened after the lease ended while the deposit is still "
+        "`held` (never returned) contests it too, from nothing returned. Edition 4 took the first deposit dispute "
+        "of either side on a `returned` deposit, and none on a `held` one.",
     ),
 }
 """What each edition changed from the one before."""

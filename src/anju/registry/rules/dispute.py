@@ -7,6 +7,7 @@ from anju.registry.call import Call, Record, View
 from anju.registry.codes import reject
 from anju.registry.rules.common import lease_party, require_authority
 from anju.registry.rules.sweep import sweep_unit
+from anju.registry.status import lease_ended
 
 
 def _respondents(lease: View, opener: str) -> list[str]:
@@ -45,7 +46,7 @@ def open_dispute(call: Call) -> None:
         "resolved_on": None,
     }
     call.put(layout.dispute(did), rec)
-    if b["subject"] == "deposit" and lease["deposit_status"] == "returned":
+    if b["subject"] == "deposit" and _contests_the_deposit(call, lease, opener):
         # The settlement is contested: this dispute's decision will settle it (resolve_dispute).
         # Only top-level fields change: a shallow copy of the read-only record will do.
         contested = {"deposit_dispute": did} if call.edition() >= 2 else {}  # edition 1: never settled
@@ -55,6 +56,22 @@ def open_dispute(call: Call) -> None:
         {"dispute": did, "lease": lease["id"], "subject": b["subject"]},
         parties=[lease["owner"], opener, *rec["respondents"]],
         units=[lease["unit"]],
+    )
+
+
+def _contests_the_deposit(call: Call, lease: View, opener: str) -> bool:
+    """Whether a deposit dispute contests the deposit's settlement, so that its decision settles it.
+
+    Editions 1 to 4: any side's, while the collector's settlement is ``returned``. From edition 5
+    only the tenant's (the collector settles by ``deposit.return``; its own dispute no longer closes
+    the tenant's contest), and also while the deposit is still ``held`` after the lease ended (the
+    collector never returned it: the dispute settles it from nothing returned)."""
+    if call.edition() < 5:
+        return bool(lease["deposit_status"] == "returned")
+    if opener != lease["tenant"]:
+        return False
+    return lease["deposit_status"] == "returned" or (
+        lease["deposit_status"] == "held" and lease_ended(lease, call.date)
     )
 
 
@@ -94,7 +111,7 @@ def _settle_deposit(call: Call, rec: Record, owner: str) -> None:
     lease = call.peek_need(layout.lease(rec["lease"]), "lease")
     if lease["deposit_status"] != "disputed" or lease.get("deposit_dispute") != rec["id"]:
         return
-    offered = lease["deposit_returned"]
+    offered = lease["deposit_returned"] or 0  # (none: contested while still held, edition 5)
     award = rec["award"] if rec["outcome"] != "rejected" else 0
     tenant_opened = rec["opener"] == lease["tenant"]  # else the landlord side claims more of it
     returned = min(lease["deposit"], offered + award) if tenant_opened else max(0, offered - award)
