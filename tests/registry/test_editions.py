@@ -601,6 +601,22 @@ def _collectors_own_deposit_dispute(w: World, old: bool) -> None:
     assert old or (rec["deposit_status"], rec["deposit_dispute"]) == ("decided", did)
 
 
+def _rent_escrow_used_again_a_year_later(w: World, old: bool) -> None:
+    c = w.chain
+    mid = w.grant(w.agency_a, to="2028-12-31")
+    fields = {**lease_fields(w, start="2026-01-01", end="2027-12-31", collector="agency"), "mandate": mid}
+    lid = c.do(w.agent_a, "lease.sign", [w.tenant], **fields).txid[:16]
+    attest = {"lease": lid, "purpose": "rent", "account_commitment": H}
+    c.do(w.bank, "bank.attest_escrow", amount=12 * 900_000, **attest)
+    c.do(w.tenant, "rent.pay", lease=lid, period="2026-01", months=12, amount=12 * 900_000)  # 11 months ahead
+    c.day = "2027-01-04"  # 2026 lived: its months' rent left the account; 11 months ahead again
+    year = {"lease": lid, "period": "2027-01", "months": 12, "amount": 12 * 900_000}
+    assert _outcome(w, w.tenant, "rent.pay", **year) == ("ok" if old else "BANK_ATTESTATION_REQUIRED")
+    if not old:
+        c.do(w.bank, "bank.attest_escrow", amount=10 * 900_000, **attest)  # 22 months collected ahead in all
+        assert _outcome(w, w.tenant, "rent.pay", **year) == "ok"
+
+
 # True from rule editions on (this file also runs on the build before them, which crashed on "2026-0²")
 _EDITIONS_BUILD = importlib.util.find_spec("anju.registry.edition") is not None
 
@@ -659,6 +675,7 @@ CASES_5: dict[str, Callable[[World, bool], None]] = {  # edition 5's changes
     "escrow for a lease that holds no money": _escrow_for_a_lease_that_holds_no_money,
     "deposit never returned": _deposit_never_returned,
     "collector's own deposit dispute": _collectors_own_deposit_dispute,
+    "rent escrow used again a year later": _rent_escrow_used_again_a_year_later,
 }
 
 SINCE = {
@@ -890,6 +907,10 @@ BEFORE_EDITION_5: dict[tuple[str, int], str] = {
     ("collector's own deposit dispute", 2): "e009d4387ae17f9c3a44b38fcb56c1f80925f9a31e848d8e9af66f5237688517",
     ("collector's own deposit dispute", 3): "633fbf0c56487fae53f93a4e6b399338e146351ba57b5ecebcb30559065d10ae",
     ("collector's own deposit dispute", 4): "b20e9fafb66998a512131755f1966cf65148446d5b9451ee68ca7d0501867b98",
+    ("rent escrow used again a year later", 1): "ade22a7d41093f2269c2d6ba809b87cf89cbe5511f30f5227b2a1dcb0977471d",
+    ("rent escrow used again a year later", 2): "2cfaa28e43f8a77f6fef43695d2df8ee18c4c0b46af5447878df93268ddb59ba",
+    ("rent escrow used again a year later", 3): "a69c9cbd99a18c978e00143734ebdbfa0032c694e3065b88a62920dd8b3b24e8",
+    ("rent escrow used again a year later", 4): "e8806af35351c47fa141784ea115e715f34e65e73195d85b45a3f587ce22c0b4",
 }
 
 

@@ -120,6 +120,11 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "tenant's contest. A tenant's deposit dispute opened after the lease ended while the deposit is still "
         "`held` (never returned) contests it too, from nothing returned. Edition 4 took the first deposit dispute "
         "of either side on a `returned` deposit, and none on a `held` one.",
+        "The rent escrow an agency collecting more than three months ahead needs is a running total "
+        "(`BANK_ATTESTATION_REQUIRED`): the rent of the months earlier such payments collected ahead (lease fields "
+        "`rent_escrowed`, `rent_escrowed_through`) plus that of the months this payment leaves paid ahead that "
+        "none counted yet. Edition 4 counted only the months ahead of the block's month, so an attestation made "
+        "for one year's rent backed the next year's too.",
     ),
 }
 """What each edition changed from the one before."""

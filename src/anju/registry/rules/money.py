@@ -136,7 +136,13 @@ def _escrow_needed(call: Call, lease: View, last: str) -> int:
     if call.edition() < 2:
         return int(call.body["amount"])
     first_due = add_months(month_of(lease["start"]), -1)  # months before the lease are not paid for
-    return int(lease["rent"]) * months_between(max(month_of(call.date), first_due), last)
+    if call.edition() < 5:
+        return int(lease["rent"]) * months_between(max(month_of(call.date), first_due), last)
+    # Edition 5: a running total. The rent of months an earlier payment collected ahead under an
+    # attestation stays counted (attestations only add up, and the money leaves the account as those
+    # months are lived), and this payment adds the months paid ahead that none counted yet.
+    since = max(month_of(call.date), first_due, lease.get("rent_escrowed_through") or first_due)
+    return int(lease.get("rent_escrowed", 0)) + int(lease["rent"]) * months_between(since, last)
 
 
 def pay_rent(call: Call) -> None:
@@ -152,8 +158,11 @@ def pay_rent(call: Call) -> None:
         reject("AMOUNT_MISMATCH", "amount must equal rent x months", rent=lease["rent"])
     # Months paid after the block's month once this payment is in: past three, a supervised account must hold them.
     ahead = months_between(month_of(call.date), last)
+    escrowed: dict[str, object] = {}
     if lease["collector"] == "agency" and ahead > MAX_MONTHS_AHEAD:
         needed = _escrow_needed(call, lease, last)
+        if call.edition() >= 5:  # (the running total of edition 5)
+            escrowed = {"rent_escrowed": needed, "rent_escrowed_through": last}
         if lease["escrow"]["rent"] < needed:
             reject(
                 "BANK_ATTESTATION_REQUIRED",
@@ -168,7 +177,7 @@ def pay_rent(call: Call) -> None:
         due = lease["start"]
     late = max(0, days_between(due, call.date))
     _new_payment(call, lease, "rent", b["amount"], period=b["period"], months=b["months"], due_on=due, late_days=late)
-    call.put_view(layout.lease(lease["id"]), {**lease, "paid_through": last})
+    call.put_view(layout.lease(lease["id"]), {**lease, "paid_through": last, **escrowed})
 
 
 def confirm(call: Call) -> None:
