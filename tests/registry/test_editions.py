@@ -617,6 +617,21 @@ def _rent_escrow_used_again_a_year_later(w: World, old: bool) -> None:
         assert _outcome(w, w.tenant, "rent.pay", **year) == "ok"
 
 
+def _arrears_paid_at_once(w: World, old: bool) -> None:
+    c = w.chain
+    lid = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-01-01", end="2026-12-31")).txid[:16]
+    c.day = "2026-03-20"  # January, February and March all overdue (due on the 5th)
+    pay = c.do(w.tenant, "rent.pay", lease=lid, period="2026-01", months=3, amount=3 * 900_000).txid[:16]
+    c.do(w.owner, "payment.confirm", payment=pay)
+    c.day = "2026-04-02"  # April paid before its due day: on time in every edition
+    pay = c.do(w.tenant, "rent.pay", lease=lid, period="2026-04", months=1, amount=900_000).txid[:16]
+    c.do(w.owner, "payment.confirm", payment=pay)
+    rec = c.get(layout.credit(w.tenant.public_hex))
+    assert rec is not None
+    late = rec["factors"]["rent_late"]
+    assert (late["count"], late["points"]) == ((1, -5) if old else (1, -15))
+
+
 # True from rule editions on (this file also runs on the build before them, which crashed on "2026-0²")
 _EDITIONS_BUILD = importlib.util.find_spec("anju.registry.edition") is not None
 
@@ -676,6 +691,7 @@ CASES_5: dict[str, Callable[[World, bool], None]] = {  # edition 5's changes
     "deposit never returned": _deposit_never_returned,
     "collector's own deposit dispute": _collectors_own_deposit_dispute,
     "rent escrow used again a year later": _rent_escrow_used_again_a_year_later,
+    "arrears paid at once": _arrears_paid_at_once,
 }
 
 SINCE = {
@@ -911,6 +927,10 @@ BEFORE_EDITION_5: dict[tuple[str, int], str] = {
     ("rent escrow used again a year later", 2): "2cfaa28e43f8a77f6fef43695d2df8ee18c4c0b46af5447878df93268ddb59ba",
     ("rent escrow used again a year later", 3): "a69c9cbd99a18c978e00143734ebdbfa0032c694e3065b88a62920dd8b3b24e8",
     ("rent escrow used again a year later", 4): "e8806af35351c47fa141784ea115e715f34e65e73195d85b45a3f587ce22c0b4",
+    ("arrears paid at once", 1): "de6469c3bc1182c56ccaab419cedd8cb9f6fd346294a446b71110655cb4f77b7",
+    ("arrears paid at once", 2): "bfc9e281cf0838c6bd508c2b9260c14a637f37e35ad43845035fd3d3ee939561",
+    ("arrears paid at once", 3): "32076364fa05274c4e8c50b816f7633dbac0e85af815e6f39f18b1380086de5e",
+    ("arrears paid at once", 4): "7483d40df6bc2f35d5ebf8e14bd48ca8883b8ef108cb1895f9eb289b6a7899a2",
 }
 
 

@@ -589,7 +589,8 @@ def _check_credit_txs(vb: VerifiedBundle, party: str, authority: str, entries: M
                 continue
             tx = _tx_of(vb, txid, kind, [authority] if by_authority else None)
             body = tx.body
-            _need(fixed is None or points == fixed, "a credit entry's points are not its factor's", factor=name)
+            fixed_here = fixed if name != "rent_late" else None  # (checked against the payment below)
+            _need(fixed_here is None or points == fixed, "a credit entry's points are not its factor's", factor=name)
             if name == "leases_registered":
                 lease = vb.state.get(f"lease/{body.get('lease')}")
                 _need(
@@ -611,6 +612,13 @@ def _check_credit_txs(vb: VerifiedBundle, party: str, authority: str, entries: M
                     "the bundle leaves out a rent payment the party's credit counts",
                     payment=body.get("payment"),
                 )
+                if name == "rent_late":  # -5 a month overdue when paid (edition 5: late_months; before, one)
+                    months = pay.get("late_months", 1) if isinstance(pay, Mapping) else None
+                    _need(
+                        type(months) is int and months >= 1 and points == -5 * months,
+                        "a credit entry's points are not its factor's",
+                        factor=name,
+                    )
             elif name == "reviews":
                 rating = body.get("rating")
                 _need(

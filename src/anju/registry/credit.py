@@ -44,7 +44,11 @@ FACTORS: dict[str, tuple[int | None, str]] = {
         "a rent payment confirmed by the collector, paid on or before its due day (tenant; from edition 5 only "
         "on a registered lease, for a month of its tenancy)",
     ),
-    "rent_late": (-5, "a rent payment confirmed by the collector, paid after its due day (tenant)"),
+    "rent_late": (
+        -5,
+        "a rent payment confirmed by the collector, paid after its due day (tenant; from edition 5 -5 for each "
+        "month the payment covers that was overdue when paid)",
+    ),
     "deposit_settled": (5, "the tenant accepted the collector's deposit settlement (collector)"),
     "disputes_lost": (None, "a dispute decided against the party: -30 respondent if upheld, -10 opener if rejected"),
     "fake_listings": (-50, "a listing the party published was confirmed fake by the authority"),

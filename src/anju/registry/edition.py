@@ -125,6 +125,9 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "`rent_escrowed`, `rent_escrowed_through`) plus that of the months this payment leaves paid ahead that "
         "none counted yet. Edition 4 counted only the months ahead of the block's month, so an attestation made "
         "for one year's rent backed the next year's too.",
+        "A rent payment confirmed late costs −5 `rent_late` for each month it covers that was overdue when paid "
+        "(one credit entry of −5 × the payment's new field `late_months`); edition 4 cost −5 a payment, so arrears "
+        "settled in one payment hid every late month but the first.",
     ),
 }
 """What each edition changed from the one before."""

@@ -176,7 +176,16 @@ def pay_rent(call: Call) -> None:
     if call.edition() >= 3 and due < lease["start"]:  # the first month falls due once the lease runs
         due = lease["start"]
     late = max(0, days_between(due, call.date))
-    _new_payment(call, lease, "rent", b["amount"], period=b["period"], months=b["months"], due_on=due, late_days=late)
+    extra: dict[str, object] = {}
+    if call.edition() >= 5:  # each month overdue when paid counts (rent_late), however many one payment covers
+        extra["late_months"] = sum(
+            1
+            for i in range(b["months"])
+            if (due if i == 0 else due_date(add_months(b["period"], i), lease["payment_day"])) < call.date
+        )
+    _new_payment(
+        call, lease, "rent", b["amount"], period=b["period"], months=b["months"], due_on=due, late_days=late, **extra
+    )
     call.put_view(layout.lease(lease["id"]), {**lease, "paid_through": last, **escrowed})
 
 
@@ -198,8 +207,8 @@ def confirm(call: Call) -> None:
         units=[lease["unit"]],
     )
     if pay["kind"] == "rent":
-        if pay["late_days"] > 0:
-            credit.award(call, lease["tenant"], "rent_late")
+        if pay["late_days"] > 0:  # (edition 5: -5 for each month overdue when paid)
+            credit.award(call, lease["tenant"], "rent_late", -5 * int(pay.get("late_months", 1)))
         elif (call.edition() < 3 or pay["period"] <= add_months(month_of(pay["recorded_on"]), 1)) and (
             call.edition() < 5 or _a_registered_tenancy_month(lease, pay["period"])
         ):
