@@ -1,10 +1,12 @@
 """Adversarial review of the registry's rules (edition 4): holes found in the product's promises.
 
 Each test builds a scenario with the ordinary transaction kinds and asserts the behaviour the
-promise (../shared/PRODUCT.md, docs/REGISTRY.md) calls for. Every test here FAILS on the current
-rules: each one is a confirmed hole, to be closed by a new rules edition (not by this branch).
-The ranking, the rule each one rests on and a suggested fix are in the review report; each test's
-docstring restates the sequence.
+promise (../shared/PRODUCT.md, docs/REGISTRY.md) calls for. Every test here failed on the rules of
+edition 4: each one is a confirmed hole. They run on the newest edition (the ``world`` fixture):
+edition 5 closed all but two, whose tests are marked ``xfail`` (strict, with the reason); the
+fixes' old and new behaviour on every edition are cases in test_editions (``CASES_5``). The ranking,
+the rule each one rests on and a suggested fix are in the review report; each test's docstring
+restates the sequence (as it stood in edition 4).
 """
 
 from __future__ import annotations
@@ -239,6 +241,11 @@ def test_rent_arrears_settled_in_one_payment_count_every_late_month(world: World
     assert factor_points(w, w.tenant, "rent_late") <= -15, "three late months cost as much as one"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="hole 12 not fixed in edition 5: only the receiver's word should clear a month, which needs a new "
+    "transaction kind (the receiver refusing a claimed payment) and a paid_through moved by payment.confirm",
+)
 def test_a_payment_the_receiver_never_confirmed_does_not_clear_the_months_it_claims(world: World) -> None:
     """rent.pay is the tenant's claim; only payment.confirm is the receiver's word. Yet rent.pay
     moves the lease's ``paid_through`` at once and for good: a tenant who records six months
@@ -353,6 +360,11 @@ def test_an_agency_does_not_end_a_lease_for_a_suspended_owner(world: World) -> N
     )
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="hole 14 not fixed in edition 5: whether a sub-sublease needs its sub-landlord's consent (and the "
+    "owner's, or only the sub-landlord's) is a judgement call left to the founders",
+)
 def test_a_sub_sublease_needs_its_sub_landlords_consent(world: World) -> None:
     """A sublease needs the signature of the unit's owner only. Under a sublease T -> X (owner
     consented), X lets the unit on to Z with the owner's signature and not T's, although T is X's
