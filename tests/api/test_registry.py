@@ -853,6 +853,10 @@ def test_a_lying_signer_cannot_credit_a_party_with_transactions_that_do_not_say_
             with_entry("suspensions", lease_tx, -100),
             "not a authority",
         ),
+        "a lease signing as a registration taken back": (
+            with_entry("leases_registered", lease_tx, -5),
+            "not a lease.terminate",
+        ),
     }
     assert isinstance(verify_bundle(_resigned(world, bundle, {}), world.server.vkey), VerifiedHistory)
     for name, (record, why) in lies.items():
@@ -877,3 +881,47 @@ def test_a_history_too_large_for_a_bundle_is_refused_not_cut_short(world: World,
         with pytest.raises(AnjuError) as info:
             bundles.history_bundle(s, world.server.http.get("/api/v1/node").json()["chain_id"], tenant)
     assert info.value.code == "BUNDLE_TOO_LARGE" and info.value.details["limit"] == len(whole["txs"]) - 1
+
+
+def test_histories_verify_with_the_credit_entries_of_edition_5(world: World) -> None:
+    """Edition 5 writes two kinds of credit entry a history's verifier must accept: the -5
+    ``leases_registered`` of the lease.terminate that called off a registered lease before it
+    began, and a ``rent_late`` of -5 for each month a late payment covered (``late_months``)."""
+    c, authority, owner = world.client, world.keys["role:authority"], world.keys["role:landlord"]
+    tenant = SigningKey(hashlib.sha256(b"anju-edition-5-test").digest())
+    c.send("party.register", tenant, role="tenant", commitment=H)
+    c.send("authority.attest_identity", authority, party=tenant.public_hex, commitment=H)
+    place = {"district": "徐汇区", "street": "衡山路", "neighbourhood": "衡山坊", "address_commitment": H}
+    unit = c.send("unit.register", owner, place, floor_area_m2=55, rooms=1)["txid"][:16]
+    title = hashlib.sha256(b"edition-5" + unit.encode()).hexdigest()
+    c.send("title.attest", authority, unit=unit, certificate_commitment=title)
+    terms = {
+        "unit": unit,
+        "landlord": owner.public_hex,
+        "tenant": tenant.public_hex,
+        "rent": 900_000,
+        "deposit": 900_000,
+        "payment_day": 1,
+        "notice_days": 30,
+        "collector": "landlord",
+        "document_hash": H,
+    }
+    start = add_days(world.end, 40)
+    void = c.send("lease.sign", owner, {**terms, "start": start, "end": add_days(start, 300)}, cosigners=[tenant])
+    c.send("lease.register", authority, lease=void["txid"][:16])
+    off = {"lease": void["txid"][:16], "mode": "mutual", "on": add_days(start, -1), "reason_hash": H}
+    c.send("lease.terminate", owner, off, cosigners=[tenant])  # registered, then called off: -5 to each side
+    back, last = add_days(world.end, -29), add_days(world.end, -9)  # backdated: overdue when paid
+    other = hashlib.sha256(b"edition-5 contract").hexdigest()
+    fields = {**terms, "start": back, "end": last, "document_hash": other}
+    lease = c.send("lease.sign", owner, fields, cosigners=[tenant])["txid"][:16]
+    c.send("lease.register", authority, lease=lease)
+    months = 1 if back[:7] == last[:7] else 2
+    pay = c.send("rent.pay", tenant, lease=lease, period=back[:7], months=months, amount=months * 900_000)
+    c.send("payment.confirm", owner, payment=pay["txid"][:16])
+    result = verify_bundle(c.history(tenant.public_hex), world.server.vkey)
+    assert isinstance(result, VerifiedHistory) and len(result.leases) == 2
+    factors = (result.credit or {})["factors"]
+    assert (factors["leases_registered"]["count"], factors["leases_registered"]["points"]) == (3, 5)
+    [paid] = [p for p in result.payments if p["id"] == pay["txid"][:16]]
+    assert paid["late_months"] >= 1 and factors["rent_late"]["points"] == -5 * paid["late_months"]
