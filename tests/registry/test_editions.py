@@ -5,7 +5,8 @@ old behaviour must hold, from it on the new one (whose rules also have their own
 test_rules, test_expiry and test_journeys). A rule change that forgot to ask ``call.edition()``
 fails here. The cases on the older editions must also end in the very state roots the builds
 before the change reached (:data:`BEFORE_EDITIONS` for edition 2's changes on edition 1,
-:data:`BEFORE_EDITION_3` for edition 3's on editions 1 and 2): that pins an old edition to what
+:data:`BEFORE_EDITION_3` for edition 3's on editions 1 and 2, :data:`BEFORE_EDITION_4` and
+:data:`BEFORE_EDITION_5` likewise for editions 4 and 5): that pins an old edition to what
 was, not to what the code now thinks it was.
 """
 
