@@ -95,7 +95,7 @@ def test_serve_on_a_damaged_ledger_is_one_line(odd: Path) -> None:
     (odd / "genesis.json").write_text("{}")
     out = run_anju("serve", "--data", str(odd), "--port", "1")
     assert out.returncode == 1 and not out.stdout, out
-    assert _one_line(out.stderr) == f"cannot serve {odd}: file is not a database"
+    assert _one_line(out.stderr) == f"cannot serve {odd}: {odd / 'ledger.db'}: file is not a database"
 
 
 def test_check_with_a_consortium_directory_that_is_not_one(odd: Path) -> None:

@@ -83,10 +83,3 @@ def test_serve_on_an_address_it_cannot_listen_on_is_one_line(kv_data: Path, host
         out = run_anju("serve", "--data", str(kv_data), "--port", str(port), "--host", host)
     assert out.returncode == 1 and not out.stdout, out
     assert len(out.stderr.splitlines()) == 1 and out.stderr.startswith(f"cannot listen on {says}{port}: "), out
-
-
-def test_serve_on_a_file_that_is_not_a_ledger_names_it(kv_data: Path) -> None:
-    (kv_data / "ledger.db").write_bytes(b"not a database at all" * 100)
-    out = run_anju("serve", "--data", str(kv_data), "--port", "9")
-    assert out.returncode == 1 and len(out.stderr.splitlines()) == 1, out
-    assert f"{kv_data / 'ledger.db'}: file is not a database" in out.stderr and "Traceback" not in out.stderr
