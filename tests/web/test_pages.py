@@ -791,6 +791,9 @@ def test_a_lease_offer_names_only_a_live_listing_of_its_landlord_side(tmp_path: 
         assert resp.status_code == 422 and "The listing is withdrawn, revoked or expired." in resp.text
         resp = landlord.post("/act/lease.offer?lang=en", data={**terms, "listing": withdrawn, "form_token": lt})
         assert resp.status_code == 422 and "This value is not valid here." in resp.text  # another unit's
+        through = {**terms, "listing": owners, "mandate": mandate, "form_token": lt}
+        resp = landlord.post("/act/lease.offer?lang=en", data=through)  # the agency's lease: its to offer
+        assert resp.status_code == 422 and "is offered by that agency" in resp.text
         assert _offers(landlord) == []
         assert landlord.post("/act/lease.offer", data={**terms, "listing": owners, "form_token": lt}).status_code == 303
         [offer] = _offers(landlord)

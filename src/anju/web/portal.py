@@ -1156,6 +1156,12 @@ def _offer_lease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | No
     if agency is not None and (mandate is None or mandate["agency"] != agency or mandate["unit"] != unit["id"]):
         err.add(_, "MANDATE_REQUIRED", "mandate", names)
         return None
+    if agency is None and f.get("mandate"):
+        # Rules edition 5: a lease through a mandate needs its agency's signature, and an offer
+        # carries two (the offering side's and the tenant's). The agency offers it, or the owner
+        # lets without one. (Applied to every chain, as a policy, like the listing check below.)
+        err.add(_, "MANDATE_OFFERED_BY_AGENCY", "mandate", names)
+        return None
     if _clash(c, unit["leases"], None, f["start"], f["end"]):
         err.add(_, "LEASE_OVERLAP", "start", names)
         return None

@@ -63,6 +63,10 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
     "UNIT_NOT_ATTESTED": (N_("The unit's title has not yet been attested by the housing authority."), "unit"),
     "TITLE_ALREADY_ATTESTED": (N_("This title is already attested."), None),
     "MANDATE_REQUIRED": (N_("Your agency holds no mandate for this unit."), "mandate"),
+    "MANDATE_OFFERED_BY_AGENCY": (
+        N_("A lease through an agency's mandate is offered by that agency. To let it yourself, name no mandate."),
+        "mandate",
+    ),
     "MANDATE_NOT_LIVE": (N_("The mandate is revoked, expired or not yet in force."), "mandate"),
     "EXCLUSIVE_MANDATE": (N_("Another agency holds an exclusive mandate for this unit on these dates."), "agency"),
     "MANDATE_NO_SIGNING": (N_("The owner's mandate does not allow the agency to sign leases."), "mandate"),
