@@ -680,6 +680,21 @@ CASES_4: dict[str, Callable[[World, bool], None]] = {  # edition 4's changes
     "lease from live listings": _lease_from_live_listings,
 }
 
+
+def _subtenant_told_when_cut(w: World, old: bool) -> None:
+    """A sublease cut short because its parent lease ended: from edition 5 its subtenant hears it (a
+    ``lease.terminated`` of the sublease, mode ``parent_ended``); before, only the parent's sides did."""
+    c = w.chain
+    parent = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w)).txid[:16]
+    fields = lease_fields(w, start="2026-03-01", end="2026-06-30")
+    fields.update(landlord=w.tenant.public_hex, tenant=w.tenant2.public_hex, parent=parent)
+    sub = c.do(w.tenant, "lease.sign", [w.tenant2, w.owner], **fields).txid[:16]
+    c.do(w.owner, "lease.terminate", [w.tenant], lease=parent, mode="mutual", on="2026-04-30", reason_hash=H)
+    told = [(e.data["lease"], e.data["mode"], e.data["on"]) for e in c.events
+            if e.kind == "lease.terminated" and w.tenant2.public_hex in e.parties]  # fmt: skip
+    assert told == ([] if old else [(sub, "parent_ended", "2026-04-30")])
+
+
 CASES_5: dict[str, Callable[[World, bool], None]] = {  # edition 5's changes
     "listing from a past available_from": _listing_from_a_past_available_from,
     "lease through an agency that did not sign": _lease_through_an_agency_that_did_not_sign,
@@ -693,6 +708,7 @@ CASES_5: dict[str, Callable[[World, bool], None]] = {  # edition 5's changes
     "collector's own deposit dispute": _collectors_own_deposit_dispute,
     "rent escrow used again a year later": _rent_escrow_used_again_a_year_later,
     "arrears paid at once": _arrears_paid_at_once,
+    "subtenant told when cut": _subtenant_told_when_cut,
 }
 
 SINCE = {
@@ -932,6 +948,10 @@ BEFORE_EDITION_5: dict[tuple[str, int], str] = {
     ("arrears paid at once", 2): "bfc9e281cf0838c6bd508c2b9260c14a637f37e35ad43845035fd3d3ee939561",
     ("arrears paid at once", 3): "32076364fa05274c4e8c50b816f7633dbac0e85af815e6f39f18b1380086de5e",
     ("arrears paid at once", 4): "7483d40df6bc2f35d5ebf8e14bd48ca8883b8ef108cb1895f9eb289b6a7899a2",
+    ("subtenant told when cut", 1): "a7f7839460b757ac3210341fafa291a3f1cc3c82b0ef1e439866bee4e0d9f432",
+    ("subtenant told when cut", 2): "19b1e4efc52979bf81b4bf6f2a0b939a0f93db4f93d244b6634e646d9291440d",
+    ("subtenant told when cut", 3): "f90de2726b9eb0830aecd8f9b28b6ec07c6b1df415a31ba9a16e0136d02e71fb",
+    ("subtenant told when cut", 4): "7e6dd2ed4126937740c31477d2c12d49e6b2e8c94fcc0ccc1676f2fce05457ed",
 }
 
 

@@ -64,7 +64,11 @@ EVENTS: dict[str, tuple[tuple[str, ...], str]] = {
     "lease.signed": (("lease", "unit", "start", "end", "parent"), "a lease was signed (`parent` null)"),
     "sublease.signed": (("lease", "unit", "start", "end", "parent"), "a sublease of lease `parent` was signed"),
     "lease.registered": (("lease", "number"), "the authority registered a lease (备案) as `number`"),
-    "lease.terminated": (("lease", "mode", "on"), "a lease was ended (`on` is its last day)"),
+    "lease.terminated": (
+        ("lease", "mode", "on"),
+        "a lease was ended (`on` is its last day); from edition 5 also each sublease cut with it (`mode` "
+        "`parent_ended`)",
+    ),
     "escrow.attested": (("escrow", "lease", "purpose", "amount"), "a bank attested a supervised account"),
     "deposit.recorded": (("payment", "lease", "amount"), "a tenant recorded lodging the deposit"),
     "rent.recorded": (("payment", "lease", "amount"), "a tenant recorded a rent payment"),

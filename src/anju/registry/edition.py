@@ -128,6 +128,9 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "A rent payment confirmed late costs −5 `rent_late` for each month it covers that was overdue when paid "
         "(one credit entry of −5 × the payment's new field `late_months`); edition 4 cost −5 a payment, so arrears "
         "settled in one payment hid every late month but the first.",
+        "A sublease cut short because its parent lease ended is announced too: a `lease.terminated` event of the "
+        "sublease (`mode` `parent_ended`, `on` its new last day) naming its sides, so its subtenant hears it; "
+        "edition 4 emitted only the parent's, which does not name the subtenant.",
     ),
 }
 """What each edition changed from the one before."""

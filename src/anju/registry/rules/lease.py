@@ -355,7 +355,7 @@ def terminate(call: Call) -> None:
             reject("MISSING_SIGNATURE", "a mutual termination needs both sides' signatures", lease=lid)
     elif days_between(call.date, on) < lease["notice_days"]:
         reject("NOTICE_TOO_SHORT", f"the lease requires {lease['notice_days']} days' notice", lease=lid)
-    _end(call, lease, on, b["mode"])
+    cut = _end(call, lease, on, b["mode"])
     if on < lease["start"] and lease["registration"] is not None and call.edition() >= 5:
         # a registered lease called off before it began was no tenancy: its registration credit goes back
         for who in _registered_sides(lease):
@@ -372,12 +372,24 @@ def terminate(call: Call) -> None:
         parties=[lease["owner"], lease["landlord"], lease["tenant"], lease["agency"]],
         units=[lease["unit"]],
     )
+    if call.edition() >= 5:  # each sublease cut with it: its subtenant hears it too
+        for sub in cut:
+            call.emit(
+                "lease.terminated",
+                {"lease": sub["id"], "mode": "parent_ended", "on": sub["ends_on"]},
+                parties=[sub["owner"], sub["landlord"], sub["tenant"], sub["agency"]],
+                units=[sub["unit"]],
+            )
 
 
-def _end(call: Call, lease: Record, on: str, mode: str) -> None:
+def _end(call: Call, lease: Record, on: str, mode: str) -> list[Record]:
+    """End ``lease`` on ``on`` and cut its subleases (at any depth) to fit; return those cut."""
     lease.update(status="terminated", ends_on=on, termination={"mode": mode, "on": on, "tx": call.txid})
     call.put(layout.lease(lease["id"]), lease)
+    cut: list[Record] = []
     for sid in lease["subleases"]:  # a sublease cannot outlive the lease it is carved from
         sub = call.need(layout.lease(sid), "lease")
         if sub["ends_on"] > on:
-            _end(call, sub, max(min(sub["ends_on"], on), add_days(sub["start"], -1)), "parent_ended")
+            cut.append(sub)
+            cut += _end(call, sub, max(min(sub["ends_on"], on), add_days(sub["start"], -1)), "parent_ended")
+    return cut
