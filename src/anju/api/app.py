@@ -341,7 +341,10 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
     ) -> Response:
         """Committed events, filtered; resumable with Last-Event-ID or ?after=."""
         flt = EventFilter(
-            EventFilter.parse(party), EventFilter.parse(unit), EventFilter.parse(listing), EventFilter.parse(kind)
+            EventFilter.parse(party, "party"),
+            EventFilter.parse(unit, "unit"),
+            EventFilter.parse(listing, "listing"),
+            EventFilter.parse(kind, "kind"),
         )
         start = after
         if last_event_id is not None:

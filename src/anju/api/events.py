@@ -25,8 +25,14 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from anju.api.snapshot import Reader
+from anju.errors import AnjuError
 from anju.ledger.store import BlockRecord
 
+MAX_FILTER_VALUES = 100
+"""Values one filter parameter (party, unit, listing, kind) may name: the registry has fewer than 50
+event kinds, and a client following more parties or units opens more streams."""
+MAX_FILTER_VALUE = 100
+"""Characters in one filter value (a party key is 64, an id 16, a kind a few dozen)."""
 QUEUE_LIMIT = 2000
 PAGE = 1000
 KEEPALIVE_S = 15.0
@@ -41,18 +47,34 @@ class EventFilter:
     units: frozenset[str] = frozenset()
     listings: frozenset[str] = frozenset()
     kinds: frozenset[str] = frozenset()
+    kind_prefixes: tuple[str, ...] = field(init=False, default=())  # the kinds ending in "." (a prefix)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind_prefixes", tuple(sorted(k for k in self.kinds if k.endswith("."))))
 
     @staticmethod
-    def parse(values: Iterable[str] | None) -> frozenset[str]:
+    def parse(values: Iterable[str] | None, what: str = "filter") -> frozenset[str]:
+        """The values of one filter parameter (repeated and/or comma-separated); BAD_REQUEST past
+        :data:`MAX_FILTER_VALUES` values or :data:`MAX_FILTER_VALUE` characters in one: every
+        event a stream or a page reads is matched against them, on the server's event loop."""
         out: set[str] = set()
         for v in values or ():
             out.update(x for x in v.split(",") if x)
+            if len(out) > MAX_FILTER_VALUES:
+                raise AnjuError(
+                    "BAD_REQUEST", f"at most {MAX_FILTER_VALUES} values of {what}", parameter=what,
+                    limit=MAX_FILTER_VALUES,
+                )  # fmt: skip
+        long = next((x for x in out if len(x) > MAX_FILTER_VALUE), None)
+        if long is not None:
+            raise AnjuError(
+                "BAD_REQUEST", f"a value of {what} is longer than {MAX_FILTER_VALUE} characters", parameter=what,
+                value=long[:40],
+            )  # fmt: skip
         return frozenset(out)
 
     def match(self, row: dict[str, Any]) -> bool:
-        if self.kinds and not any(
-            row["kind"] == k or (k.endswith(".") and row["kind"].startswith(k)) for k in self.kinds
-        ):
+        if self.kinds and row["kind"] not in self.kinds and not row["kind"].startswith(self.kind_prefixes):
             return False
         if self.parties and self.parties.isdisjoint(row["parties"]):
             return False
@@ -91,11 +113,7 @@ class Ev:
         return f
 
     def matches(self, f: EventFilter) -> bool:
-        if (
-            f.kinds
-            and self.kind not in f.kinds
-            and not any(k.endswith(".") and self.kind.startswith(k) for k in f.kinds)
-        ):
+        if f.kinds and self.kind not in f.kinds and not self.kind.startswith(f.kind_prefixes):
             return False
         if f.parties and f.parties.isdisjoint(self.parties):
             return False

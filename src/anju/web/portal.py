@@ -9,6 +9,7 @@ language (:mod:`anju.web.refusals`).
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import math
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from markupsafe import Markup
 from starlette.datastructures import URL
 
 from anju.api.bundles import history_bundle
-from anju.api.limits import TokenBucket
+from anju.api.limits import TokenBucket, client_group
 from anju.api.snapshot import Reader as SnapshotReader
 from anju.client.sdk import parse_key_file
 from anju.client.verify import disclose
@@ -299,25 +300,39 @@ class PortalBusy(Exception):
     """Too many password derivations are waiting: answer 503 rather than queue more."""
 
 
+class YourTurnsTaken(Exception):
+    """One client address already has its share of password derivations running or waiting."""
+
+
 class Derivations:
     """argon2id work (keystore sign-ins and registrations): at most two at once (each holds
     MEMLIMIT, 256 MiB), on threads of their own so that a flood of wrong-password sign-ins never
     holds up the rest of the portal, and at most ``waiting`` more queued; beyond that
-    :class:`PortalBusy` (the sign-in page says so with a 503)."""
+    :class:`PortalBusy` (the sign-in page says so with a 503). One client address holds at most
+    ``per_client`` of those places (:class:`YourTurnsTaken`, a 429): registrations or sign-ins
+    fired at once from one address cannot fill the queue and turn every other visitor away."""
 
-    def __init__(self, workers: int = 2, waiting: int = 8) -> None:
+    def __init__(self, workers: int = 2, waiting: int = 8, per_client: int = 2) -> None:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="anju-argon2")
         self._limit = workers + waiting
+        self._per_client = per_client
         self._count = 0  # changed on the event loop only
+        self._clients: collections.Counter[str] = collections.Counter()
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run(self, client: str, fn: Callable[..., T], *args: Any) -> T:
+        if self._clients[client] >= self._per_client:
+            raise YourTurnsTaken
         if self._count >= self._limit:
             raise PortalBusy
         self._count += 1
+        self._clients[client] += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
         finally:
             self._count -= 1
+            self._clients[client] -= 1
+            if not self._clients[client]:
+                del self._clients[client]
 
 
 def cross_site(request: Request) -> bool:
@@ -513,14 +528,18 @@ def build_router(p: Portal) -> APIRouter:
             return p.render(c, "signin.html", 422, demo=p.demo, err=err, next_url=nxt)
         try:
             if needs_derivation(content):
-                wait = p.keystore_signins.take(request.client.host if request.client else "")
+                client = client_group(request.client.host) if request.client else ""
+                wait = p.keystore_signins.take(client)
                 if wait > 0:  # one address guessing passwords: it waits, the others do not
                     err.add(c._, "SIGNIN_RATE")
                     retry = {"Retry-After": str(max(1, math.ceil(wait)))}
                     return p.render(c, "signin.html", 429, retry, demo=p.demo, err=err, next_url=nxt)
-                key = await p.derivations.run(key_from_upload, content, password)
+                key = await p.derivations.run(client, key_from_upload, content, password)
             else:
                 key = key_from_upload(content, password)  # a bare key: nothing to derive
+        except YourTurnsTaken:
+            err.add(c._, "SIGNIN_RATE")
+            return p.render(c, "signin.html", 429, {"Retry-After": "5"}, demo=p.demo, err=err, next_url=nxt)
         except PortalBusy:
             err.add(c._, "PORTAL_BUSY")
             return p.render(c, "signin.html", 503, {"Retry-After": "30"}, demo=p.demo, err=err, next_url=nxt)
@@ -577,8 +596,18 @@ def build_router(p: Portal) -> APIRouter:
         if not p.sessions.has_room(client, c.token):  # before the key is registered: it is handed over in the session
             return p.sessions_full(c)
         key = SigningKey.generate()
+        group = client_group(client)
+        wait = p.keystore_signins.take(group)  # a registration costs the derivation a sign-in does
         try:  # sealed before the party is registered: a key on the ledger whose keystore failed would be lost
-            sealed = await p.derivations.run(_seal, key, password)
+            if wait > 0:
+                raise YourTurnsTaken
+            sealed = await p.derivations.run(group, _seal, key, password)
+        except YourTurnsTaken:
+            err.add(c._, "REGISTER_RATE")
+            return p.render(
+                c, "register.html", 429, {"Retry-After": str(max(5, math.ceil(wait)))}, err=err, values=values,
+                roles=REGISTER_ROLES, next_url=nxt,
+            )  # fmt: skip
         except PortalBusy:
             err.add(c._, "PORTAL_BUSY")
             return p.render(

@@ -137,6 +137,7 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
         None,
     ),
     "SIGNIN_RATE": (N_("Too many keystore sign-ins from your address. Please wait a minute and try again."), None),
+    "REGISTER_RATE": (N_("Too many registrations from your address. Please wait a minute and try again."), None),
     "TENANT_OFFERS_FULL": (
         N_("This tenant already has many offers waiting. Ask them to answer those, or withdraw yours, first."),
         None,
