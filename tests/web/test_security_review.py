@@ -1,4 +1,4 @@
-"""Security review (sec-review branch): each test asserts the secure behaviour and fails today."""
+"""Found by a security review of the portal and the API (fourteenth session): each test failed before its fix."""
 
 from __future__ import annotations
 
