@@ -387,11 +387,18 @@ class AnjuClient:
             )
         check_fresh(cp, self.max_age)
         self._chain_id = cp.origin  # (a client follows one chain: the first checkpoint's, if not told)
-        if old is None:
-            self.latest = cp
-            if self.remembered is not None:
-                self.remembered.advance(note, cp, self._open_remembered)
-            return cp
+        if old is not None:
+            self._extends(old, cp)
+            if (cp.size, cp.height) <= (old.size, old.height):
+                return cp  # (the same checkpoint, or the same log at an earlier height)
+        self.latest = cp
+        if self.remembered is not None:
+            self.remembered.advance(note, cp, self._open_remembered)
+        return cp
+
+    def _extends(self, old: Checkpoint, cp: Checkpoint) -> None:
+        """``cp`` tells ``old``'s history (:func:`one_history`), of a log at least as large, and a
+        larger one is proven to extend it (RFC 9162 consistency)."""
         one_history(old, cp)
         if cp.size < old.size:
             raise VerificationError(
@@ -408,11 +415,6 @@ class AnjuClient:
             with _reading("a consistency proof request"):
                 proof = [unb64(h, "consistency hash") for h in ans.get("hashes", [])]
             merkle.verify_consistency(old.size, cp.size, proof, old.root, cp.root)
-        if (cp.size, cp.height) > (old.size, old.height):
-            self.latest = cp
-            if self.remembered is not None:
-                self.remembered.advance(note, cp, self._open_remembered)
-        return cp
 
     def checkpoint(self) -> Checkpoint:
         """The node's latest checkpoint, verified (signature and consistency with earlier ones)."""
