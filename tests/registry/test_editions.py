@@ -5,9 +5,9 @@ old behaviour must hold, from it on the new one (whose rules also have their own
 test_rules, test_expiry and test_journeys). A rule change that forgot to ask ``call.edition()``
 fails here. The cases on the older editions must also end in the very state roots the builds
 before the change reached (:data:`BEFORE_EDITIONS` for edition 2's changes on edition 1,
-:data:`BEFORE_EDITION_3` for edition 3's on editions 1 and 2, :data:`BEFORE_EDITION_4` and
-:data:`BEFORE_EDITION_5` likewise for editions 4 and 5): that pins an old edition to what
-was, not to what the code now thinks it was.
+:data:`BEFORE_EDITION_3` for edition 3's on editions 1 and 2, :data:`BEFORE_EDITION_4`,
+:data:`BEFORE_EDITION_5` and :data:`BEFORE_EDITION_6` likewise for editions 4, 5 and 6): that pins
+an old edition to what was, not to what the code now thinks it was.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ EDITIONS = [
     pytest.param(3, id="edition-3"),
     pytest.param(4, id="edition-4"),
     pytest.param(5, id="edition-5"),
+    pytest.param(6, id="edition-6"),
 ]
 
 
@@ -633,6 +634,64 @@ def _arrears_paid_at_once(w: World, old: bool) -> None:
     assert (late["count"], late["points"]) == ((1, -5) if old else (1, -15))
 
 
+def _unconfirmed_rent_leaves_its_months_owed(w: World, old: bool) -> None:
+    from anju.registry.status import overdue_months
+
+    c = w.chain
+    lid = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-01-05", end="2026-12-31")).txid[:16]
+    jan = c.do(w.tenant, "rent.pay", lease=lid, period="2026-01", months=1, amount=900_000).txid[:16]
+    feb = c.do(w.tenant, "rent.pay", lease=lid, period="2026-02", months=2, amount=2 * 900_000).txid[:16]
+    c.day = "2026-03-20"  # nothing confirmed yet: January to March are owed from edition 6
+    rec = c.get(layout.lease(lid))
+    assert rec is not None
+    assert overdue_months(rec, c.day) == ([] if old else ["2026-01", "2026-02", "2026-03"])
+    assert _outcome(w, w.owner, "payment.confirm", payment=feb) == ("ok" if old else "PERIOD_OUT_OF_ORDER")
+    c.do(w.owner, "payment.confirm", payment=jan)
+    if not old:
+        c.do(w.owner, "payment.confirm", payment=feb)
+    rec = c.get(layout.lease(lid))
+    assert rec is not None and overdue_months(rec, c.day) == []
+    assert rec.get("confirmed_through") == (None if old else "2026-03")
+
+
+def _receiver_refuses_a_rent_payment(w: World, old: bool) -> None:
+    c = w.chain
+    lid = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-01-05", end="2026-12-31")).txid[:16]
+    jan = c.do(w.tenant, "rent.pay", lease=lid, period="2026-01", months=1, amount=900_000).txid[:16]
+    feb = c.do(w.tenant, "rent.pay", lease=lid, period="2026-02", months=1, amount=900_000).txid[:16]
+    got = _outcome(w, w.owner, "payment.refuse", payment=jan, reason_hash=H)  # not the newest claim
+    assert got == ("UNKNOWN_KIND" if old else "PERIOD_OUT_OF_ORDER")
+    assert _outcome(w, w.owner, "payment.refuse", payment=feb, reason_hash=H) == ("UNKNOWN_KIND" if old else "ok")
+    again = {"lease": lid, "period": "2026-02", "months": 1, "amount": 900_000}
+    assert _outcome(w, w.tenant, "rent.pay", **again) == ("PERIOD_OUT_OF_ORDER" if old else "ok")
+    assert _outcome(w, w.owner, "payment.confirm", payment=feb) == ("ok" if old else "ALREADY_DONE")
+
+
+def _receiver_refuses_a_deposit(w: World, old: bool) -> None:
+    c = w.chain
+    lid = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-01-05", end="2026-12-31")).txid[:16]
+    pay = c.do(w.tenant, "deposit.lodge", lease=lid, amount=900_000).txid[:16]
+    assert _outcome(w, w.owner, "payment.refuse", payment=pay, reason_hash=H) == ("UNKNOWN_KIND" if old else "ok")
+    assert _outcome(w, w.tenant, "deposit.lodge", lease=lid, amount=900_000) == ("ALREADY_DONE" if old else "ok")
+    rec = c.get(layout.lease(lid))
+    assert rec is not None and rec["deposit_status"] == "lodged"
+    assert (rec["deposit_payment"] == pay) == old
+
+
+def _sub_sublease_behind_its_landlords_back(w: World, old: bool) -> None:
+    c = w.chain
+    t, x, z = w.tenant, w.tenant2, w.stranger
+    head = c.do(w.owner, "lease.sign", [t], **lease_fields(w, start="2026-01-05", end="2026-12-31")).txid[:16]
+    sub = {"unit": w.unit, "landlord": t.public_hex, "tenant": x.public_hex, "parent": head}
+    mid = c.do(t, "lease.sign", [x, w.owner], **sub, **lease_terms(start="2026-02-01", end="2026-11-30")).txid[:16]
+    subsub = {"unit": w.unit, "landlord": x.public_hex, "tenant": z.public_hex, "parent": mid}
+    terms = lease_terms(start="2026-03-01", end="2026-10-31")
+    got = _outcome(w, x, "lease.sign", (z, w.owner), **subsub, **terms)
+    assert got == ("ok" if old else "SUBLEASE_CONSENT_REQUIRED")
+    if not old:
+        assert _outcome(w, x, "lease.sign", (z, w.owner, t), **subsub, **terms) == "ok"
+
+
 # True from rule editions on (this file also runs on the build before them, which crashed on "2026-0²")
 _EDITIONS_BUILD = importlib.util.find_spec("anju.registry.edition") is not None
 
@@ -711,13 +770,21 @@ CASES_5: dict[str, Callable[[World, bool], None]] = {  # edition 5's changes
     "subtenant told when cut": _subtenant_told_when_cut,
 }
 
+CASES_6: dict[str, Callable[[World, bool], None]] = {  # edition 6's changes
+    "unconfirmed rent leaves its months owed": _unconfirmed_rent_leaves_its_months_owed,
+    "receiver refuses a rent payment": _receiver_refuses_a_rent_payment,
+    "receiver refuses a deposit": _receiver_refuses_a_deposit,
+    "sub-sublease behind its landlord's back": _sub_sublease_behind_its_landlords_back,
+}
+
 SINCE = {
     **dict.fromkeys(CASES, 2),
     **dict.fromkeys(CASES_3, 3),
     **dict.fromkeys(CASES_4, 4),
     **dict.fromkeys(CASES_5, 5),
+    **dict.fromkeys(CASES_6, 6),
 }
-ALL_CASES = {**CASES, **CASES_3, **CASES_4, **CASES_5}
+ALL_CASES = {**CASES, **CASES_3, **CASES_4, **CASES_5, **CASES_6}
 
 BEFORE_EDITIONS = {
     # Each case's state root on edition 1, as the build before the first edition-2 change computed
@@ -960,6 +1027,39 @@ def print_roots_5() -> None:
     _print_roots(CASES_5, (None, 2, 3, 4))
 
 
+BEFORE_EDITION_6: dict[tuple[str, int], str] = {
+    # Each edition-6 case's state root on editions 1 to 5, as the build before edition 6 computed
+    # it: commit b62b5f3 (the rules of edition 5), running this file's CASES_6 with its own harness:
+    #   mkdir /tmp/old && git archive b62b5f3 src | tar -x -C /tmp/old
+    #   PYTHONPATH=/tmp/old/src python -c "from tests.registry.test_editions import print_roots_6; print_roots_6()"
+    ("unconfirmed rent leaves its months owed", 1): "b1c049e31e141f0d7ec06d639edc5e47bb7a61553b058a5d2c8f270b54f7f0de",
+    ("unconfirmed rent leaves its months owed", 2): "eea53f609f9a352458eddcca297a02337b38e96614ba19ba116c647eb428c5e8",
+    ("unconfirmed rent leaves its months owed", 3): "4b1f17d676b049020cbf7e1af866b2b6769ddfd6ccb3e866a0f71ccb4cf154d6",
+    ("unconfirmed rent leaves its months owed", 4): "0c4b917958799b1465e395a0e8d76db0edb2450ed4f0d8ecaec06cf12f309693",
+    ("unconfirmed rent leaves its months owed", 5): "cf7eae330e1f2c4a6f0e0a455989a1ca3013aac2a4da5ef5c2efd6a05de91200",
+    ("receiver refuses a rent payment", 1): "76bf87d499f02c2b024289137ef43fc7984593e622efc1a471082b8476eecf60",
+    ("receiver refuses a rent payment", 2): "1755ce06e75d0cac255f4754ede52a0b2753929df13466d9ba7cfb32097a8974",
+    ("receiver refuses a rent payment", 3): "4bd1f07145ae68d9014f7834f2756b20516d0d73afa406419783099fc0407136",
+    ("receiver refuses a rent payment", 4): "e15134027cf642d5d97aeea1daafff725d60c61fe15811fa1bf9b4aadf0f3496",
+    ("receiver refuses a rent payment", 5): "79a19e0b42f9847ca77490e404f5e85018312b67767871e1721486e919c9cc66",
+    ("receiver refuses a deposit", 1): "58ed19db5b11c40e9a4110cd6fd08991d5d8ecf83b31378e19c4a3ade3bc4221",
+    ("receiver refuses a deposit", 2): "4b46f8fbfbe89d7864ef6c0b754fda062932486e38d0310940379a6e50ed2d44",
+    ("receiver refuses a deposit", 3): "6e33941594e4e2161f9a1c70ec53c61ad0e98c9f7356e80e0653a509d9746da3",
+    ("receiver refuses a deposit", 4): "a0830a9d9463bf3199fa0b62149c726444a4fa40d7d3c81665622591aac509f0",
+    ("receiver refuses a deposit", 5): "0bfad68671f3c8ab7102fcf7bf61b45c91f6015a17e137d29367f77ca0405c52",
+    ("sub-sublease behind its landlord's back", 1): "089dabae768ab8cbfb9d77a29ab98eb1266b0ec519946ab0e61b698d4adf376b",
+    ("sub-sublease behind its landlord's back", 2): "83536f145621a89efed03c4530d40a26a231d0cb692cc2f3a0ad2f93a79e30e9",
+    ("sub-sublease behind its landlord's back", 3): "9638d7e746bbec9d1446023fe74eba30cf7e99da60fd975a2dd6b9b59d8ef2a6",
+    ("sub-sublease behind its landlord's back", 4): "9478c8d89f379367fc89320f91d433ea2a6580a132b6429fd5fda68595aaf4a5",
+    ("sub-sublease behind its landlord's back", 5): "a3e01d0da532fedc032483529db3fcae4cf63a502f5bd2685c7180cd40ff5da0",
+}
+
+
+def print_roots_6() -> None:
+    """Print each edition-6 case's state roots on editions 1 to 5 (how :data:`BEFORE_EDITION_6` was made)."""
+    _print_roots(CASES_6, (None, 2, 3, 4, 5))
+
+
 @pytest.mark.parametrize("rules", EDITIONS)
 @pytest.mark.parametrize("name", list(ALL_CASES))
 def test_each_change_keeps_the_behaviour_of_the_editions_before_it(name: str, rules: int | None) -> None:
@@ -990,6 +1090,14 @@ def test_older_editions_reach_the_roots_of_the_build_before_edition_5(name: str,
     assert w.chain.root() == BEFORE_EDITION_5[(name, rules or 1)]
 
 
+@pytest.mark.parametrize("rules", [None, 2, 3, 4, 5])
+@pytest.mark.parametrize("name", list(CASES_6))
+def test_older_editions_reach_the_roots_of_the_build_before_edition_6(name: str, rules: int | None) -> None:
+    w = _world(rules)
+    CASES_6[name](w, True)
+    assert w.chain.root() == BEFORE_EDITION_6[(name, rules or 1)]
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_edition_1_reaches_the_roots_of_the_builds_before_editions(name: str) -> None:
     w = _world(None)
@@ -1007,14 +1115,14 @@ def test_new_chains_run_the_newest_edition_and_old_ones_edition_1() -> None:
     assert old is not None and "rules" not in old and edition.edition_of(old) == 1
 
 
-@pytest.mark.parametrize("bad", [0, 6, "2", 2.0, True, None])
+@pytest.mark.parametrize("bad", [0, 7, "2", 2.0, True, None])
 def test_genesis_refuses_an_edition_this_build_does_not_implement(bad: object) -> None:
     from anju.registry import edition
     from anju.registry.machine import Registry, genesis_params
 
     from .harness import Overlay
 
-    assert edition.RULES == 5  # 6 above is the first edition this build does not implement
+    assert edition.RULES == 6  # 7 above is the first edition this build does not implement
     params = {**genesis_params(key_for("authority").public_hex), "rules": bad}
     with pytest.raises(ValueError, match="rules must be an edition"):
         Registry().genesis(params, Overlay({}))

@@ -3,8 +3,8 @@
 Each test builds a scenario with the ordinary transaction kinds and asserts the behaviour the
 promise (../shared/PRODUCT.md, docs/REGISTRY.md) calls for. Every test here failed on the rules of
 edition 4: each one is a confirmed hole. They run on the newest edition (the ``world`` fixture):
-edition 5 closed all but two, whose tests are marked ``xfail`` (strict, with the reason); the
-fixes' old and new behaviour on every edition are cases in test_editions (``CASES_5``). The ranking,
+edition 5 closed all but two (holes 12 and 14), which edition 6 closed; the fixes' old and new
+behaviour on every edition are cases in test_editions (``CASES_5`` and ``CASES_6``). The ranking,
 the rule each one rests on and a suggested fix are in the review report; each test's docstring
 restates the sequence (as it stood in edition 4).
 """
@@ -241,11 +241,6 @@ def test_rent_arrears_settled_in_one_payment_count_every_late_month(world: World
     assert factor_points(w, w.tenant, "rent_late") <= -15, "three late months cost as much as one"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole 12 not fixed in edition 5: only the receiver's word should clear a month, which needs a new "
-    "transaction kind (the receiver refusing a claimed payment) and a paid_through moved by payment.confirm",
-)
 def test_a_payment_the_receiver_never_confirmed_does_not_clear_the_months_it_claims(world: World) -> None:
     """rent.pay is the tenant's claim; only payment.confirm is the receiver's word. Yet rent.pay
     moves the lease's ``paid_through`` at once and for good: a tenant who records six months
@@ -255,12 +250,18 @@ def test_a_payment_the_receiver_never_confirmed_does_not_clear_the_months_it_cla
     does come. Only the receiver's confirmation should clear a month."""
     w, c = world, world.chain
     lid = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-01-05", end="2026-12-31")).txid[:16]
-    c.do(w.tenant, "rent.pay", lease=lid, period="2026-01", months=6, amount=6 * 900_000)  # never confirmed
+    six = c.do(w.tenant, "rent.pay", lease=lid, period="2026-01", months=6, amount=6 * 900_000)  # never confirmed
     lease = c.get(layout.lease(lid))
     assert lease is not None
     assert overdue_months(lease, "2026-03-20") == ["2026-01", "2026-02", "2026-03"], (
         f"nothing confirmed, yet overdue = {overdue_months(lease, '2026-03-20')} (paid_through {lease['paid_through']})"
     )
+    c.day = "2026-03-20"
+    c.do(w.owner, "payment.refuse", payment=six.txid[:16], reason_hash=R)  # the receiver's word: never arrived
+    pay = c.do(w.tenant, "rent.pay", lease=lid, period="2026-01", months=3, amount=3 * 900_000)  # the money comes
+    c.do(w.owner, "payment.confirm", payment=pay.txid[:16])
+    lease = c.get(layout.lease(lid))
+    assert lease is not None and overdue_months(lease, "2026-03-20") == []
 
 
 def _returned_deposit(w: World) -> str:
@@ -360,11 +361,6 @@ def test_an_agency_does_not_end_a_lease_for_a_suspended_owner(world: World) -> N
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole 14 not fixed in edition 5: whether a sub-sublease needs its sub-landlord's consent (and the "
-    "owner's, or only the sub-landlord's) is a judgement call left to the founders",
-)
 def test_a_sub_sublease_needs_its_sub_landlords_consent(world: World) -> None:
     """A sublease needs the signature of the unit's owner only. Under a sublease T -> X (owner
     consented), X lets the unit on to Z with the owner's signature and not T's, although T is X's

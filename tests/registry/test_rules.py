@@ -213,6 +213,56 @@ def _confirm_twice(w: World) -> Case:
     return w.owner, "payment.confirm", (), {"payment": pay}
 
 
+def _refuse_by_payer(w: World) -> Case:
+    lid = signed_lease(w)
+    pay = w.chain.do(w.tenant, "rent.pay", lease=lid, period="2026-02", months=1, amount=900_000).txid[:16]
+    return w.tenant, "payment.refuse", (), {"payment": pay, "reason_hash": H}
+
+
+def _refuse_confirmed(w: World) -> Case:
+    lid = signed_lease(w)
+    pay = w.chain.do(w.tenant, "rent.pay", lease=lid, period="2026-02", months=1, amount=900_000).txid[:16]
+    w.chain.do(w.owner, "payment.confirm", payment=pay)
+    return w.owner, "payment.refuse", (), {"payment": pay, "reason_hash": H}
+
+
+def _refuse_twice(w: World) -> Case:
+    lid = signed_lease(w)
+    pay = w.chain.do(w.tenant, "deposit.lodge", lease=lid, amount=900_000).txid[:16]
+    w.chain.do(w.owner, "payment.refuse", payment=pay, reason_hash=H)
+    return w.owner, "payment.refuse", (), {"payment": pay, "reason_hash": H}
+
+
+def _confirm_refused(w: World) -> Case:
+    lid = signed_lease(w)
+    pay = w.chain.do(w.tenant, "deposit.lodge", lease=lid, amount=900_000).txid[:16]
+    w.chain.do(w.owner, "payment.refuse", payment=pay, reason_hash=H)
+    return w.owner, "payment.confirm", (), {"payment": pay}
+
+
+def _refuse_an_older_claim(w: World) -> Case:
+    lid = signed_lease(w)
+    pay = w.chain.do(w.tenant, "rent.pay", lease=lid, period="2026-02", months=1, amount=900_000).txid[:16]
+    w.chain.do(w.tenant, "rent.pay", lease=lid, period="2026-03", months=1, amount=900_000)
+    return w.owner, "payment.refuse", (), {"payment": pay, "reason_hash": H}
+
+
+def _confirm_out_of_order(w: World) -> Case:
+    lid = signed_lease(w)
+    w.chain.do(w.tenant, "rent.pay", lease=lid, period="2026-02", months=1, amount=900_000)
+    pay = w.chain.do(w.tenant, "rent.pay", lease=lid, period="2026-03", months=1, amount=900_000).txid[:16]
+    return w.owner, "payment.confirm", (), {"payment": pay}
+
+
+def _sub_sublease_without_its_landlord(w: World) -> Case:
+    head = signed_lease(w)  # 2026-02-01 .. 2027-01-31
+    sub = {"unit": w.unit, "landlord": w.tenant.public_hex, "tenant": w.tenant2.public_hex, "parent": head}
+    mid = w.chain.do(w.tenant, "lease.sign", [w.tenant2, w.owner], **sub, **lease_terms(start="2026-03-01"))
+    fields = {"unit": w.unit, "landlord": w.tenant2.public_hex, "tenant": w.stranger.public_hex}
+    terms = lease_terms(start="2026-04-01", end="2026-09-30")
+    return w.tenant2, "lease.sign", (w.stranger, w.owner), {**fields, "parent": mid.txid[:16], **terms}
+
+
 def _return_early(w: World) -> Case:
     lid = held_deposit(w)
     w.chain.day = "2026-01-20"
@@ -355,6 +405,13 @@ CASES: dict[str, tuple[str, Callable[[World], Case]]] = {
     "agency rent > 3 months ahead without bank": ("BANK_ATTESTATION_REQUIRED", _bank_needed_rent),
     "payer confirms own payment": ("NOT_RECEIVER", _confirm_by_payer),
     "payment confirmed twice": ("ALREADY_DONE", _confirm_twice),
+    "payer refuses own payment": ("NOT_RECEIVER", _refuse_by_payer),
+    "refusing a confirmed payment": ("ALREADY_DONE", _refuse_confirmed),
+    "payment refused twice": ("ALREADY_DONE", _refuse_twice),
+    "confirming a refused payment": ("ALREADY_DONE", _confirm_refused),
+    "refusing a claim before the newest": ("PERIOD_OUT_OF_ORDER", _refuse_an_older_claim),
+    "rent confirmed out of order": ("PERIOD_OUT_OF_ORDER", _confirm_out_of_order),
+    "sub-sublease without its landlord's consent": ("SUBLEASE_CONSENT_REQUIRED", _sub_sublease_without_its_landlord),
     "deposit returned before the end": ("LEASE_NOT_ENDED", _return_early),
     "deductions above the deposit": ("AMOUNT_MISMATCH", _deductions_exceed),
     "accepting before a return": ("ALREADY_DONE", _accept_before_return),
@@ -498,3 +555,75 @@ def test_the_months_before_a_lease_starts_are_not_counted_as_paid_ahead(world: W
     assert err.value.code == "BANK_ATTESTATION_REQUIRED" and err.value.details["needed"] == 900_000
     w.chain.do(w.bank, "bank.attest_escrow", lease=lid, purpose="rent", amount=900_000, account_commitment="ab" * 32)
     w.chain.do(w.tenant, "rent.pay", lease=lid, period="2026-09", months=1, amount=900_000)
+
+
+def test_a_refused_rent_payment_hands_its_months_back_and_tells_every_side(world: World) -> None:
+    """payment.refuse by the collecting agency's agent: the claim's months are owed and recorded
+    again, the event names the lease's sides, and nothing else of the lease moves."""
+    from anju.registry.status import overdue_months, unconfirmed_months
+
+    w, c = world, world.chain
+    mid = w.grant(w.agency_a)
+    fields = {**lease_fields(w, start="2026-01-05", end="2026-12-31", collector="agency"), "mandate": mid}
+    lid = c.do(w.agent_a, "lease.sign", [w.tenant], **fields).txid[:16]
+    jan = c.do(w.tenant, "rent.pay", lease=lid, period="2026-01", months=1, amount=900_000).txid[:16]
+    c.do(w.agent_a, "payment.confirm", payment=jan)
+    feb = c.do(w.tenant, "rent.pay", lease=lid, period="2026-02", months=2, amount=1_800_000).txid[:16]
+    before = c.get(layout.lease(lid))
+    assert before is not None and unconfirmed_months(before) == ["2026-02", "2026-03"]
+    assert overdue_months(before, "2026-03-06") == ["2026-02", "2026-03"]  # claimed, not confirmed: still owed
+    c.day = "2026-03-06"
+    c.do(w.agent_a, "payment.refuse", payment=feb, reason_hash=H2)
+    after = c.get(layout.lease(lid))
+    assert after is not None
+    assert (after["paid_through"], after["confirmed_through"]) == ("2026-01", "2026-01")
+    assert {k: v for k, v in after.items() if k != "paid_through"} == {
+        k: v for k, v in before.items() if k != "paid_through"
+    }
+    assert unconfirmed_months(after) == [] and overdue_months(after, c.day) == ["2026-02", "2026-03"]
+    pay = c.get(layout.payment(feb))
+    assert pay is not None and not pay["confirmed"] and pay["refused_on"] == "2026-03-06"
+    event = c.events[-1]
+    assert event.kind == "payment.refused"
+    assert {**event.data} == {
+        "payment": feb, "lease": lid, "kind": "rent", "reason_hash": H2, "txid": event.data["txid"],
+    }  # fmt: skip
+    assert set(event.parties) >= {w.owner.public_hex, w.tenant.public_hex, w.agency_a.public_hex}
+    again = c.do(w.tenant, "rent.pay", lease=lid, period="2026-02", months=2, amount=1_800_000).txid[:16]
+    c.do(w.agent_a, "payment.confirm", payment=again)
+    done = c.get(layout.lease(lid))
+    assert done is not None and done["confirmed_through"] == "2026-03" and overdue_months(done, c.day) == []
+
+
+def test_the_first_claim_refused_leaves_nothing_paid(world: World) -> None:
+    w, c = world, world.chain
+    lid = signed_lease(w)  # from 2026-02-01
+    pay = c.do(w.tenant, "rent.pay", lease=lid, period="2026-02", months=3, amount=2_700_000).txid[:16]
+    c.do(w.owner, "payment.refuse", payment=pay, reason_hash=H)
+    rec = c.get(layout.lease(lid))
+    assert rec is not None and rec["paid_through"] is None
+    c.do(w.tenant, "rent.pay", lease=lid, period="2026-02", months=1, amount=900_000)  # from the first month again
+
+
+def test_a_lease_signed_before_edition_6_keeps_its_old_payment_rules_after_the_chain_adopts_it() -> None:
+    """A lease of edition 5 has no ``confirmed_through``: recorded months stay cleared after the
+    chain adopts edition 6 (its confirmations in any order), and payment.refuse works on it."""
+    from anju.registry.status import overdue_months
+
+    w = make_world(5)
+    c = w.chain
+    lid = signed_lease(w, start="2026-01-05", end="2026-12-31")
+    jan = c.do(w.tenant, "rent.pay", lease=lid, period="2026-01", months=1, amount=900_000).txid[:16]
+    c.do(c.authority, "authority.adopt_rules", rules=6, reason_hash=H)
+    feb = c.do(w.tenant, "rent.pay", lease=lid, period="2026-02", months=1, amount=900_000).txid[:16]
+    c.do(w.owner, "payment.confirm", payment=feb)  # before January's: no order on an edition-5 lease
+    rec = c.get(layout.lease(lid))
+    assert rec is not None and "confirmed_through" not in rec and overdue_months(rec, "2026-02-20") == []
+    mar = c.do(w.tenant, "rent.pay", lease=lid, period="2026-03", months=1, amount=900_000).txid[:16]
+    c.do(w.owner, "payment.refuse", payment=mar, reason_hash=H)
+    rec = c.get(layout.lease(lid))
+    assert rec is not None and rec["paid_through"] == "2026-02"
+    c.do(w.owner, "payment.confirm", payment=jan)
+    new = signed_lease(w, start="2027-01-05", end="2027-06-30", document_hash=H2)
+    rec = c.get(layout.lease(new))
+    assert rec is not None and rec["confirmed_through"] is None  # signed under edition 6

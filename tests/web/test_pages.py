@@ -16,7 +16,7 @@ import pytest
 from anju.crypto import keystore
 from anju.crypto.keys import SigningKey
 from anju.registry.credit import CHUNK
-from anju.registry.dates import add_days
+from anju.registry.dates import add_days, add_months
 from anju.web import demo
 
 from .conftest import devserver
@@ -291,6 +291,35 @@ def test_rent_recorded_by_tenant_and_confirmed_by_landlord(world: Any) -> None:
     resp = client.post("/act/payment.confirm", data={"payment": payment.group(1), "form_token": token})
     assert resp.status_code == 303
     assert "✔" in client.get(f"/lease/{lease}").text
+
+
+def test_a_payment_the_landlord_never_received_is_refused_and_its_month_is_owed_again(world: Any) -> None:
+    client, ids = _client(world)
+    lease = ids["lease3"]
+    token = sign_in(client, "tenant2")
+    page = client.get(f"/lease/{lease}", params={"lang": "en"}).text
+    recorded = re.search(r"Recorded through</dt><dd>(\d{4}-\d{2}|—)", page)  # (this module's server is shared)
+    assert recorded and "Confirmed through" in page
+    month = add_days(ids["today"], 10)[:7] if recorded.group(1) == "—" else add_months(recorded.group(1), 1)
+    form = {"lease": lease, "period": month, "months": "1", "amount": "9000", "form_token": token}
+    resp = client.post("/act/rent.pay", data=form)
+    assert resp.status_code == 303, resp.text
+    page = client.get(f"/lease/{lease}", params={"lang": "en"}).text
+    assert "1 months waiting for the receiver" in page
+    client.cookies.clear()
+    token = sign_in(client, "landlord")
+    me = client.get("/me", params={"lang": "en"}).text
+    assert "Not received?" in me
+    payment = re.search(r'name="payment" value="([0-9a-f]{16})"', me)
+    assert payment
+    data = {"payment": payment.group(1), "reason_hash": "bank statement, March: nothing", "form_token": token}
+    assert client.post("/act/payment.refuse", data=data).status_code == 303
+    me = client.get("/me", params={"lang": "en"}).text
+    assert payment.group(1) not in me  # out of the queue
+    page = client.get(f"/lease/{lease}", params={"lang": "en"}).text
+    assert "refused" in page and "waiting for the receiver" not in page
+    zh = client.get(f"/lease/{lease}", params={"lang": "zh"}).text
+    assert "已拒绝" in zh
 
 
 def test_lease_page_only_for_its_parties(world: Any) -> None:

@@ -34,6 +34,8 @@ OPEN_AT_END_DAYS = 58
 """Listings published this close to the end of the history mostly stay open (see ``_still_looking``)."""
 OPEN_AT_END_SHARE = 205
 """Of 256: about 80% of them (a listing code lasts 60 days, so all are still live)."""
+BOUNCED_ONE_IN = 40
+"""One rent transfer in this many bounces: the collector refuses it (``payment.refuse``); the tenant pays again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,6 +448,11 @@ class _Sim:
         if month > month_of(lease.ends_on) or (lease.paid_through and month <= lease.paid_through):
             return
         pay = self.tx(f"tenant-{lease.tenant}", "rent.pay", lease=lid, period=month, months=1, amount=lease.rent)
+        if int(self.names.hash("bounced", lid, month)[:8], 16) % BOUNCED_ONE_IN == 0:
+            # the transfer bounced: the collector says the money never came, the tenant pays again
+            reason = self.names.hash("statement", lid, month)
+            self.tx(self.collector_name(lease), "payment.refuse", payment=pay, reason_hash=reason)
+            pay = self.tx(f"tenant-{lease.tenant}", "rent.pay", lease=lid, period=month, months=1, amount=lease.rent)
         self.tx(self.collector_name(lease), "payment.confirm", payment=pay)
         lease.paid_through = month
         self.schedule_rent(lease)

@@ -11,7 +11,8 @@ from anju.registry.kinds import KINDS
 def kinds_markdown() -> str:
     out: list[str] = []
     for kind in KINDS.values():
-        out.append(f"### `{kind.name}`\n\n{kind.summary}\n\n**Signed by:** {kind.signers}.\n")
+        since = f" From rules edition {kind.since} on." if kind.since > 1 else ""
+        out.append(f"### `{kind.name}`\n\n{kind.summary}{since}\n\n**Signed by:** {kind.signers}.\n")
         out.append("| field | type | required | meaning |\n| --- | --- | --- | --- |")
         for name, f in kind.fields.items():
             t = f.type
@@ -73,6 +74,10 @@ EVENTS: dict[str, tuple[tuple[str, ...], str]] = {
     "deposit.recorded": (("payment", "lease", "amount"), "a tenant recorded lodging the deposit"),
     "rent.recorded": (("payment", "lease", "amount"), "a tenant recorded a rent payment"),
     "payment.confirmed": (("payment", "lease", "kind", "late_days"), "the receiver confirmed a payment"),
+    "payment.refused": (
+        ("payment", "lease", "kind", "reason_hash"),
+        "the receiver said a recorded payment never arrived (edition 6)",
+    ),
     "deposit.returned": (("lease", "returned", "deducted"), "the collector settled the deposit"),
     "deposit.accepted": (("lease",), "the tenant accepted the deposit settlement"),
     "deposit.decided": (("lease", "dispute", "offered", "returned"), "a dispute decided a contested deposit"),

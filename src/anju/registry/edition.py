@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-RULES = 5
+RULES = 6
 """The newest rules edition this build implements (genesis ``rules`` of every new chain)."""
 
 CHANGES: dict[int, tuple[str, ...]] = {
@@ -131,6 +131,22 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "A sublease cut short because its parent lease ended is announced too: a `lease.terminated` event of the "
         "sublease (`mode` `parent_ended`, `on` its new last day) naming its sides, so its subtenant hears it; "
         "edition 4 emitted only the parent's, which does not name the subtenant.",
+    ),
+    6: (
+        "A rent payment clears its months only when the receiving side confirms it: leases signed from edition 6 "
+        "on carry `confirmed_through`, the last month of the confirmed payments, and the months after it are "
+        "overdue once due (`paid_through` is the last month the tenant has *claimed*). Rent payments are "
+        "confirmed in the order they were recorded (`PERIOD_OUT_OF_ORDER` names the month to confirm first). "
+        "Edition 5 moved the lease on the tenant's word alone, so months never paid hid from the overdue list.",
+        "New kind `payment.refuse`: the receiving side says a recorded payment never arrived (with the hash of its "
+        "reason). A refused rent payment hands its months back (`paid_through` returns to the month before its "
+        "period, so they are paid again; only the newest claim can be refused, `PERIOD_OUT_OF_ORDER`); a refused "
+        "deposit is no longer lodged (`deposit_status` `none`). A refused payment cannot be confirmed "
+        "(`ALREADY_DONE`); the tenant answers a wrong refusal with a dispute. In earlier editions the kind does "
+        "not exist (`UNKNOWN_KIND`).",
+        "A sublease of a sublease needs its sub-landlord's consent too (the landlord of the lease it names as "
+        "`parent`, Civil Code art. 716), besides the owner's (`SUBLEASE_CONSENT_REQUIRED`); edition 5 asked for "
+        "the owner's signature only, so a subtenant could let the unit on behind its own landlord's back.",
     ),
 }
 """What each edition changed from the one before."""

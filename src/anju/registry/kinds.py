@@ -41,6 +41,8 @@ class Kind:
     example: dict[str, Any]
     errors: tuple[str, ...] = ()
     rules: tuple[str, ...] = field(default=())
+    since: int = 1
+    """The rules edition that introduced the kind (older editions refuse it: ``UNKNOWN_KIND``)."""
 
     def refusals(self) -> tuple[str, ...]:
         """Every code a transaction of this kind may be refused with: its own, then the generic
@@ -57,8 +59,9 @@ def _k(
     example: dict[str, Any],
     errors: tuple[str, ...] = (),
     rules: tuple[str, ...] = (),
+    since: int = 1,
 ) -> Kind:
-    return Kind(name, summary, signers, fields, {"kind": name, **example}, errors, rules)
+    return Kind(name, summary, signers, fields, {"kind": name, **example}, errors, rules, since)
 
 
 _LEASE_TERMS: dict[str, Field] = {
@@ -453,7 +456,20 @@ KINDS: dict[str, Kind] = {
             "the lease's collector (landlord, or the agency / its agent)",
             {"payment": Field("id", "the payment")},
             {"payment": P},
-            ("NOT_RECEIVER", "ALREADY_DONE", "UNKNOWN_REFERENCE"),
+            ("NOT_RECEIVER", "ALREADY_DONE", "PERIOD_OUT_OF_ORDER", "UNKNOWN_REFERENCE"),
+        ),
+        _k(
+            "payment.refuse",
+            "The receiving side says a recorded rent or deposit payment never arrived: a rent payment's months "
+            "are owed again (the newest claim first), a deposit is no longer lodged.",
+            "the lease's collector (landlord, or the agency / its agent)",
+            {
+                "payment": Field("id", "the payment"),
+                "reason_hash": Field("hash", "SHA-256 of the receiver's statement (e.g. the account's statement)"),
+            },
+            {"payment": P, "reason_hash": H},
+            ("NOT_RECEIVER", "ALREADY_DONE", "PERIOD_OUT_OF_ORDER", "UNKNOWN_REFERENCE", "UNKNOWN_KIND"),
+            since=6,
         ),
         _k(
             "deposit.return",

@@ -41,6 +41,7 @@ HANDLERS: dict[str, Callable[[Call], None]] = {
     "deposit.lodge": money.lodge_deposit,
     "rent.pay": money.pay_rent,
     "payment.confirm": money.confirm,
+    "payment.refuse": money.refuse,
     "deposit.return": money.return_deposit,
     "deposit.accept": money.accept_deposit,
     "dispute.open": dispute.open_dispute,
@@ -52,9 +53,9 @@ HANDLERS: dict[str, Callable[[Call], None]] = {
 
 assert set(HANDLERS) == set(KINDS), "every documented kind has a handler and vice versa"
 
-# kind -> (its body check, compiled once from the kind table; its handler)
-_DISPATCH: dict[str, tuple[BodyCheck, Callable[[Call], None]]] = {
-    name: (BodyCheck(kind.fields), HANDLERS[name]) for name, kind in KINDS.items()
+# kind -> (its body check, compiled once from the kind table; its handler; the edition it came in)
+_DISPATCH: dict[str, tuple[BodyCheck, Callable[[Call], None], int]] = {
+    name: (BodyCheck(kind.fields), HANDLERS[name], kind.since) for name, kind in KINDS.items()
 }
 
 # Decoded records shared between transactions (see Call.peek), at most this many keys.
@@ -136,6 +137,9 @@ class Registry:
         if len(decoded) >= DECODED_LIMIT:
             decoded.clear()
         call = Call(tx=tx, block=ctx, state=state, decoded=decoded)
+        check, handler, since = entry
+        if since > 1 and call.edition() < since:  # a kind of a later edition: unknown to this chain's rules
+            reject("UNKNOWN_KIND", f"no transaction kind {kind!r} in rules edition {call.edition()}", kind=kind)
         if kind != "party.register":
             signer = call.peek(layout.party(call.signer))
             if signer is None:
@@ -147,7 +151,6 @@ class Registry:
                 cosigner = call.peek(layout.party(key))
                 if cosigner is not None and cosigner["status"] == "suspended":
                     reject("PARTY_SUSPENDED", "a co-signer is suspended by the housing authority", party=key)
-        check, handler = entry
         if check.has_months or check.has_text:  # edition 1 read months in any digits; before 3, any text
             ed = call.edition()
             check(tx.body, legacy_months=ed < 2, legacy_text=ed < 3)

@@ -62,17 +62,42 @@ def lease_phase(lease: Mapping[str, Any], date: str) -> str:
     return "current" if date <= lease["ends_on"] else "ended"
 
 
+def cleared_through(lease: Mapping[str, Any]) -> str | None:
+    """The last month whose rent counts as paid: on a lease of edition 6 on, the receiver's
+    confirmations (``confirmed_through``); before, the tenant's own records (``paid_through``)."""
+    if "confirmed_through" in lease:
+        return lease["confirmed_through"]  # type: ignore[no-any-return]
+    return lease.get("paid_through")
+
+
 def overdue_months(lease: Mapping[str, Any], date: str) -> list[str]:
-    """The months (``YYYY-MM``) whose rent fell due by ``date`` and is not recorded as paid: from
-    the month after ``paid_through`` (the start month when nothing is paid) while the month's due
-    day (the first month: not before the lease's first day) is on or before ``date`` and the month
-    is within the lease."""
+    """The months (``YYYY-MM``) whose rent fell due by ``date`` and is not cleared (confirmed by the
+    receiver, on a lease of edition 6 on; recorded, before): from the month after
+    :func:`cleared_through` (the start month when nothing is) while the month's due day (the first
+    month: not before the lease's first day) is on or before ``date`` and the month is within the
+    lease. A month the tenant recorded but the receiver has not confirmed yet is among them (and in
+    :func:`unconfirmed_months`)."""
     if lease["start"] > lease["ends_on"]:  # called off before it began: nothing falls due
         return []
-    month = add_months(lease["paid_through"], 1) if lease.get("paid_through") else month_of(lease["start"])
+    through = cleared_through(lease)
+    month = add_months(through, 1) if through else month_of(lease["start"])
     last = min(month_of(lease["ends_on"]), month_of(date))
     out = []
     while month <= last and max(due_date(month, lease["payment_day"]), lease["start"]) <= date:
+        out.append(month)
+        month = add_months(month, 1)
+    return out
+
+
+def unconfirmed_months(lease: Mapping[str, Any]) -> list[str]:
+    """The months the tenant recorded as paid that the receiver has not confirmed (edition 6 on;
+    before, recording a month cleared it and this is empty)."""
+    if "confirmed_through" not in lease or not lease.get("paid_through"):
+        return []
+    through = lease["confirmed_through"]
+    month = add_months(through, 1) if through else month_of(lease["start"])
+    out = []
+    while month <= lease["paid_through"]:
         out.append(month)
         month = add_months(month, 1)
     return out

@@ -278,6 +278,21 @@ FORMS: dict[str, Form] = {
             (Field("payment", N_("Payment"), "id", hidden=True),),
         ),
         Form(
+            "payment.refuse",
+            "payment.refuse",
+            N_("Say this payment never arrived"),
+            N_("Not received"),
+            ("landlord", "agency", "agent"),
+            (
+                Field("payment", N_("Payment"), "id", hidden=True),
+                Field(
+                    "reason_hash",
+                    N_("What you checked, e.g. the account statement (its SHA-256 goes on the ledger)"),
+                    "sha256",
+                ),
+            ),
+        ),
+        Form(
             "deposit.return",
             "deposit.return",
             N_("Settle the deposit"),

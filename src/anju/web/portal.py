@@ -40,7 +40,7 @@ from anju.errors import AnjuError
 from anju.registry import vcode
 from anju.registry.credit import FACTORS
 from anju.registry.dates import add_days, overlaps
-from anju.registry.status import mandate_live, overdue_months
+from anju.registry.status import mandate_live, overdue_months, unconfirmed_months
 from anju.web import demo
 from anju.web.forms import FORMS, Form, body_fields, parse
 from anju.web.i18n import LANGS, N_, Gettext, gettext_for, pick_lang
@@ -779,7 +779,12 @@ def build_router(p: Portal) -> APIRouter:
         who = (_agency_of(c.reader, s) or s.party) if s else None
         if s is None or (who not in sides and s.role != "authority"):
             return p.render(c, "forbidden.html", 403)
-        lease = {**lease, "phase": c.reader.lease_phase(lease), "overdue": overdue_months(lease, c.reader.today)}
+        lease = {
+            **lease,
+            "phase": c.reader.lease_phase(lease),
+            "overdue": overdue_months(lease, c.reader.today),
+            "unconfirmed": unconfirmed_months(lease),
+        }
         mine_tenant = who == lease["tenant"]
         parent = c.reader.lease(lease["parent"]) if lease["parent"] else None
         # a sublease's renewal stays within its parent lease: none once it reaches the parent's last day

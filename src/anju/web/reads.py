@@ -36,6 +36,7 @@ import orjson
 
 from anju.registry import layout, vcode, views
 from anju.registry.dates import add_days, overlaps, term_end
+from anju.registry.edition import edition_of
 from anju.registry.status import lease_phase, mandate_status, shown_listing_status
 
 Record = dict[str, Any]
@@ -175,6 +176,11 @@ class Reader:
     def authority(self) -> str | None:
         meta = self.get(layout.META)
         return None if meta is None else str(meta.get("authority"))
+
+    @property
+    def edition(self) -> int:
+        """The chain's rules edition now (which kinds it takes: ``payment.refuse`` from 6)."""
+        return edition_of(self.get(layout.META))
 
     def party(self, pid: str) -> Record | None:
         return self.get(layout.party(pid))
@@ -350,7 +356,7 @@ class Reader:
 
     def payments_to_confirm(self, receiver: str) -> list[Record]:
         rows = self.select(SQL_PAYMENTS_TO_CONFIRM, (receiver,))
-        return [p for p in rows if p["receiver"] == receiver and not p["confirmed"]]
+        return [p for p in rows if p["receiver"] == receiver and not p["confirmed"] and p.get("refused_tx") is None]
 
     def disputes(self, *, party: str | None = None, lease: str | None = None, open_only: bool = False) -> list[Record]:
         if lease:

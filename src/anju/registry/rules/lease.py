@@ -44,6 +44,14 @@ def _landlord_side(call: Call, t: dict[str, Any], unit: Record) -> tuple[str | N
             reject("MISSING_SIGNATURE", "the sub-landlord's signature is missing", party=t["landlord"])
         if unit["owner"] not in signers:
             reject("SUBLEASE_CONSENT_REQUIRED", "the owner's consent signature is missing", owner=unit["owner"])
+        if call.edition() >= 6:  # a sub-sublease: its sub-landlord's own landlord consents too (art. 716)
+            parent = call.peek_need(layout.lease(t["parent"]), "lease")
+            if parent["parent"] is not None and parent["landlord"] not in signers:
+                reject(
+                    "SUBLEASE_CONSENT_REQUIRED",
+                    "the consent signature of the parent lease's landlord is missing",
+                    landlord=parent["landlord"],
+                )
         return None, None
     if t["landlord"] != unit["owner"]:
         reject("NOT_OWNER", "the landlord of a lease must be the unit's owner", unit=unit["id"])
@@ -195,6 +203,7 @@ def create(call: Call, t: dict[str, Any], previous: str | None = None) -> Record
         "termination": None,
         "registration": None,
         "paid_through": None,
+        **({"confirmed_through": None} if call.edition() >= 6 else {}),  # edition 6: the receiver's word
         "deposit_status": "none",
         "deposit_returned": None,
         "deductions": [],

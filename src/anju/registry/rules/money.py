@@ -145,10 +145,16 @@ def _escrow_needed(call: Call, lease: View, last: str) -> int:
     return int(lease.get("rent_escrowed", 0)) + int(lease["rent"]) * months_between(since, last)
 
 
+def _next_month(lease: View, through: str | None) -> str:
+    """The month after ``through`` (a lease's ``paid_through`` or ``confirmed_through``), or the
+    lease's first month when nothing is paid yet."""
+    return add_months(through, 1) if through else month_of(lease["start"])
+
+
 def pay_rent(call: Call) -> None:
     lease = _paying_lease(call)
     b = call.body
-    expected = add_months(lease["paid_through"], 1) if lease["paid_through"] else month_of(lease["start"])
+    expected = _next_month(lease, lease["paid_through"])
     last = add_months(b["period"], b["months"] - 1)
     if b["period"] != expected:
         reject("PERIOD_OUT_OF_ORDER", f"the next month to pay is {expected}", expected=expected)
@@ -197,9 +203,22 @@ def confirm(call: Call) -> None:
         reject("NOT_RECEIVER", "only the receiving side confirms a payment", payment=pid)
     if pay["confirmed"]:
         reject("ALREADY_DONE", "the payment is already confirmed", payment=pid)
+    if pay.get("refused_tx") is not None:
+        reject("ALREADY_DONE", "the payment was refused: the tenant records it again", payment=pid)
     call.put_view(layout.payment(pid), {**pay, "confirmed": True, "confirmed_tx": call.txid, "confirmed_on": call.date})
     if pay["kind"] == "deposit":
         call.put_view(layout.lease(lease["id"]), {**lease, "deposit_status": "held"})
+    elif "confirmed_through" in lease:  # edition 6: the receiver's word clears the months, in order
+        expected = _next_month(lease, lease["confirmed_through"])
+        if pay["period"] != expected:
+            reject(
+                "PERIOD_OUT_OF_ORDER",
+                f"rent payments are confirmed in order: first the one for {expected}",
+                expected=expected,
+                payment=pid,
+            )
+        last = add_months(pay["period"], pay["months"] - 1)
+        call.put_view(layout.lease(lease["id"]), {**lease, "confirmed_through": last})
     call.emit(
         "payment.confirmed",
         {"payment": pid, "lease": lease["id"], "kind": pay["kind"], "late_days": pay["late_days"]},
@@ -213,6 +232,45 @@ def confirm(call: Call) -> None:
             call.edition() < 5 or _a_registered_tenancy_month(lease, pay["period"])
         ):
             credit.award(call, lease["tenant"], "rent_on_time")  # (edition 3: months paid far ahead earn nothing)
+
+
+def refuse(call: Call) -> None:
+    """Edition 6: the receiving side says a recorded payment never arrived. A rent payment's months
+    are owed again (only the newest claim: ``paid_through`` steps back over it), a deposit is no
+    longer lodged. Nothing else moves: the escrow total an agency's earlier attestations cover
+    stays (it only ever grows), and no credit entry is written (the tenant may open a dispute)."""
+    pid = call.body["payment"]
+    pay = call.peek_need(layout.payment(pid), "payment")
+    lease = call.peek_need(layout.lease(pay["lease"]), "lease")
+    if not _is_collector(call, lease):
+        reject("NOT_RECEIVER", "only the receiving side refuses a payment", payment=pid)
+    if pay["confirmed"]:
+        reject("ALREADY_DONE", "the payment is already confirmed", payment=pid)
+    if pay.get("refused_tx") is not None:
+        reject("ALREADY_DONE", "the payment is already refused", payment=pid)
+    if pay["kind"] == "deposit":
+        if lease.get("deposit_payment") != pid or lease["deposit_status"] != "lodged":
+            reject("ALREADY_DONE", "this deposit payment is no longer the lease's lodged deposit", payment=pid)
+        lease = {**lease, "deposit_status": "none", "deposit_payment": None}
+    else:
+        last = add_months(pay["period"], pay["months"] - 1)
+        if lease["paid_through"] != last:
+            reject(
+                "PERIOD_OUT_OF_ORDER",
+                f"refuse the newest claim first (rent is recorded through {lease['paid_through']})",
+                paid_through=lease["paid_through"],
+                payment=pid,
+            )
+        before = None if pay["period"] == month_of(lease["start"]) else add_months(pay["period"], -1)
+        lease = {**lease, "paid_through": before}
+    call.put_view(layout.payment(pid), {**pay, "refused_tx": call.txid, "refused_on": call.date})
+    call.put_view(layout.lease(lease["id"]), lease)
+    call.emit(
+        "payment.refused",
+        {"payment": pid, "lease": lease["id"], "kind": pay["kind"], "reason_hash": call.body["reason_hash"]},
+        parties=[lease["owner"], lease["tenant"], lease["collector_party"]],
+        units=[lease["unit"]],
+    )
 
 
 def _a_registered_tenancy_month(lease: View, period: str) -> bool:
