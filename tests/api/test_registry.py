@@ -61,25 +61,27 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     clock = base / "clock"
     server = Server(data, "--clock-file", str(clock), "--block-interval", "0.02")
     client = AnjuClient(server.url, server.vkey)
-    seen: set[str] = set()
-    when = demo.start
-    # every demo transaction goes through the SDK and HTTP; a block's last one waits for commit
-    for when, envs in demo.blocks():
-        _set_clock(clock, when)
-        for i, e in enumerate(envs):
-            seen.add(e["body"]["kind"])
-            rec = client.submit(e, wait=(i == len(envs) - 1))
-            assert rec["status"] in ("pending", "committed")
-    keys = {p.name: SigningKey(bytes.fromhex(p.seed_hex)) for p in demo.manifest}
-    by_role = {p.role: SigningKey(bytes.fromhex(p.seed_hex)) for p in demo.manifest}
-    keys.update({f"role:{r}": k for r, k in by_role.items()})
-    end = add_days(when[:10], 1)
-    _set_clock(clock, end + "T09:00:00.000Z")
-    extra = _remaining_kinds(client, demo, keys, end, seen)
-    assert seen == set(KINDS), sorted(set(KINDS) - seen)
-    yield World(server, client, keys, end, extra)
-    client.close()
-    server.stop()
+    try:  # (a setup that fails stops its server too)
+        seen: set[str] = set()
+        when = demo.start
+        # every demo transaction goes through the SDK and HTTP; a block's last one waits for commit
+        for when, envs in demo.blocks():
+            _set_clock(clock, when)
+            for i, e in enumerate(envs):
+                seen.add(e["body"]["kind"])
+                rec = client.submit(e, wait=(i == len(envs) - 1))
+                assert rec["status"] in ("pending", "committed")
+        keys = {p.name: SigningKey(bytes.fromhex(p.seed_hex)) for p in demo.manifest}
+        by_role = {p.role: SigningKey(bytes.fromhex(p.seed_hex)) for p in demo.manifest}
+        keys.update({f"role:{r}": k for r, k in by_role.items()})
+        end = add_days(when[:10], 1)
+        _set_clock(clock, end + "T09:00:00.000Z")
+        extra = _remaining_kinds(client, demo, keys, end, seen)
+        assert seen == set(KINDS), sorted(set(KINDS) - seen)
+        yield World(server, client, keys, end, extra)
+    finally:
+        client.close()
+        server.stop()
 
 
 def _remaining_kinds(
