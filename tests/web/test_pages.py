@@ -1234,11 +1234,12 @@ def test_one_address_guessing_keystore_passwords_is_slowed_and_offers_to_one_ten
 ) -> None:
     """Each keystore sign-in costs a password derivation, right or wrong: past 20 from one address
     (then one every two seconds) it is answered 429. And nobody fills another party's list of offers:
-    past 20 waiting for one tenant, a new one is refused."""
+    one landlord has at most three offers to one tenant waiting or declined this month, and past 20
+    waiting for one tenant a new one is refused."""
     from nacl.pwhash import argon2id
 
     from anju.crypto import keystore
-    from anju.web.offers import OPEN_PER_TENANT
+    from anju.web.offers import OPEN_DAYS, OPEN_PER_OFFERER, OPEN_PER_TENANT, Offers
 
     ids = build(tmp_path)
     cheap = keystore.encrypt(
@@ -1258,10 +1259,29 @@ def test_one_address_guessing_keystore_passwords_is_slowed_and_offers_to_one_ten
         lt = sign_in(client, "landlord")
         terms = {"unit": ids["unit1"], "tenant": key("tenant2").public_hex, "rent": "5000", "deposit": "0",
                  "payment_day": "5", "notice_days": "30", "collector": "landlord", "form_token": lt}  # fmt: skip
-        for i in range(OPEN_PER_TENANT):
+        tenant2, landlord = key("tenant2").public_hex, key("landlord").public_hex
+
+        def offer(i: int) -> httpx.Response:
             dates = {"start": add_days(ids["today"], 400 + 10 * i), "end": add_days(ids["today"], 405 + 10 * i)}
-            offer = {**terms, **dates, "document_hash": f"contract {i}"}
-            assert client.post("/act/lease.offer", data=offer).status_code == 303, i
-        more = {**terms, "start": add_days(ids["today"], 900), "end": add_days(ids["today"], 905), "document_hash": "x"}
-        resp = client.post("/act/lease.offer?lang=en", data=more)
+            return client.post("/act/lease.offer?lang=en", data={**terms, **dates, "document_hash": f"contract {i}"})
+
+        assert [offer(i).status_code for i in range(OPEN_PER_OFFERER)] == [303] * OPEN_PER_OFFERER
+        resp = offer(OPEN_PER_OFFERER)  # one landlord alone cannot fill the list
+        assert resp.status_code == 422 and "already made this tenant several offers" in resp.text
+        mine = [o.id for o in Offers(tmp_path / "web-offers.db").for_party(tenant2) if o.offered_by == landlord]
+        client.cookies.clear()
+        tt = sign_in(client, "tenant2")
+        assert client.post("/act/offer.decline", data={"offer": mine[0], "form_token": tt}).status_code == 303
+        client.cookies.clear()
+        lt = sign_in(client, "landlord")
+        terms["form_token"] = lt
+        resp = offer(OPEN_PER_OFFERER + 1)  # a declined offer still counts: no offering again at once
+        assert resp.status_code == 422 and "already made this tenant several offers" in resp.text
+        others = Offers(tmp_path / "web-offers.db")  # other landlords' offers fill the list (the portal's own file)
+        envelope = {"body": {"kind": "lease.sign"}, "sigs": []}
+        for i in range(OPEN_PER_TENANT - (OPEN_PER_OFFERER - 1)):
+            others.add(ids["today"], tenant2, f"{i:064x}", ids["unit1"], envelope)
+        with sqlite3.connect(tmp_path / "web-offers.db") as db:  # the landlord's decline is a month old
+            db.execute("UPDATE offers SET created=? WHERE id=?", (add_days(ids["today"], -OPEN_DAYS - 1), mine[0]))
+        resp = offer(OPEN_PER_OFFERER + 2)
         assert resp.status_code == 422 and "already has many offers waiting" in resp.text

@@ -39,6 +39,11 @@ OPEN_PER_TENANT = 20
 """Offers waiting for one tenant (or for the owner's consent on the tenant's behalf), at most: past
 that a new one is refused, so that nobody fills another party's list."""
 
+OPEN_PER_OFFERER = 3
+"""Offers one party made to one tenant within :data:`OPEN_DAYS` still waiting or declined, at most:
+past that its next one is refused, so that one landlord cannot keep a tenant's list full by offering
+again after each decline (a declined offer counts until it would have lapsed)."""
+
 COLUMNS = ("id", "created", "tenant", "offered_by", "unit", "envelope", "status", "txid", "consenter", "answered")
 
 
@@ -119,6 +124,16 @@ class Offers:
             row = self._db.execute(
                 "SELECT count(*) FROM offers WHERE tenant=? AND status IN ('pending', 'consent') AND created>=?",
                 (tenant, since),
+            ).fetchone()
+        return int(row[0])
+
+    def count_from(self, tenant: str, offered_by: str, since: str) -> int:
+        """Offers ``offered_by`` made to ``tenant`` on or after ``since`` still waiting or declined."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT count(*) FROM offers WHERE tenant=? AND offered_by=? "
+                "AND status IN ('pending', 'consent', 'declined') AND created>=?",
+                (tenant, offered_by, since),
             ).fetchone()
         return int(row[0])
 

@@ -44,7 +44,7 @@ from anju.registry.status import mandate_live, overdue_months, unconfirmed_month
 from anju.web import demo
 from anju.web.forms import FORMS, Form, body_fields, parse
 from anju.web.i18n import LANGS, N_, Gettext, gettext_for, pick_lang
-from anju.web.offers import OPEN_DAYS, OPEN_PER_TENANT, Offer, Offers
+from anju.web.offers import OPEN_DAYS, OPEN_PER_OFFERER, OPEN_PER_TENANT, Offer, Offers
 from anju.web.reads import NodeLike, Reader, Search
 from anju.web.refusals import Refusal, from_error
 from anju.web.sessions import COOKIE, MAX_SESSIONS, Session, SessionsFull, SessionStore
@@ -1007,10 +1007,15 @@ def _agency_signs_for_landlord(r: Reader, mandate_id: str | None) -> bool:
 
 
 def _tenant_has_room(p: Portal, c: Ctx, tenant: str, err: Refusal) -> bool:
-    """Whether ``tenant`` may be sent one more offer (at most OPEN_PER_TENANT waiting): nobody fills
-    another party's list of offers."""
-    if p.offers.open_count(tenant, add_days(c.reader.today, -OPEN_DAYS)) >= OPEN_PER_TENANT:
+    """Whether ``tenant`` may be sent one more offer by the session's party: at most OPEN_PER_TENANT
+    waiting in all, and OPEN_PER_OFFERER from this party waiting or declined lately. Nobody fills
+    another party's list of offers, alone or by offering again after each decline."""
+    since = add_days(c.reader.today, -OPEN_DAYS)
+    if p.offers.open_count(tenant, since) >= OPEN_PER_TENANT:
         err.add(c._, "TENANT_OFFERS_FULL")
+        return False
+    if c.session is not None and p.offers.count_from(tenant, c.session.party, since) >= OPEN_PER_OFFERER:
+        err.add(c._, "OFFERER_OFFERS_FULL")
         return False
     return True
 

@@ -142,6 +142,13 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
         N_("This tenant already has many offers waiting. Ask them to answer those, or withdraw yours, first."),
         None,
     ),
+    "OFFERER_OFFERS_FULL": (
+        N_(
+            "You already made this tenant several offers in the last 30 days that are waiting or were declined. "
+            "Wait for their answer, or withdraw one, first."
+        ),
+        None,
+    ),
     "PORTAL_BUSY": (N_("The portal is busy checking other passwords. Please try again in a minute."), None),
     "UNEXPECTED": (N_("Something went wrong on our side. Please check your records before trying again."), None),
 }
