@@ -56,6 +56,7 @@ from rich.console import Console
 
 from anju.bench.ledger import CHAIN, limit_tps, make_txs, measure
 from anju.chain.node import init_ledger
+from anju.crypto import jcs
 from anju.registry.machine import genesis_params
 
 
@@ -353,7 +354,7 @@ def _events(url: str, port: int, subscribers: int, rounds: int) -> tuple[list[fl
                     "key": f"ev{i}",
                     "value": str(i),
                 }
-                raw = orjson.dumps(sign(body, [key]))
+                raw = jcs.trimmed(orjson.dumps(sign(body, [key])))
                 t0 = time.perf_counter()
                 r = http.post("/api/v1/txs", params={"wait": "commit"}, content=raw)
                 t1 = time.perf_counter()

@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 from rich.console import Console
 
+from anju.crypto import jcs
 from anju.crypto import tx as txmod
 from anju.crypto.keys import SigningKey, verify
 from anju.crypto.tx import parse
@@ -57,7 +58,7 @@ def _sign_range(args: tuple[int, int, int]) -> list[bytes]:
             "key": f"k{n % 100_000:07d}",
             "value": f"v{n}",
         }
-        out.append(orjson.dumps(txmod.sign(body, [k])))
+        out.append(jcs.trimmed(orjson.dumps(txmod.sign(body, [k]))))
     return out
 
 

@@ -123,7 +123,7 @@ def events_rows(idx: int, txid: str, events: Sequence[Event]) -> list[tuple[int,
             idx,
             txid,
             e.kind,
-            dumps(dict(e.data), option=orjson.OPT_SORT_KEYS),
+            jcs.canonicalize(dict(e.data)),  # (kept until its block is stored: of its own size)
             dumps(list(e.parties)).decode(),
             dumps(list(e.units)).decode(),
             dumps(list(e.listings)).decode(),

@@ -48,9 +48,18 @@ def check_domain(value: Any, depth: int = 0) -> None:
     raise AnjuError("MALFORMED_ENVELOPE", f"value of type {t.__name__} is not JSON")
 
 
+def trimmed(raw: bytes) -> bytes:
+    """``raw`` copied into a bytes object of its own size. orjson (3.12 on) returns its output
+    buffer without shrinking it: at least 4 KiB per result however short, ~16 KiB for 1.5 KB of
+    JSON. A result kept (a state value in the node's caches, a transaction's canonical form in the
+    mempool) would hold all of it: 10^6 cached state values held 8 GB instead of 0.6."""
+    return b"".join((raw, b""))  # (two parts: join copies; faster than bytes(memoryview(raw)))
+
+
 def canonicalize(value: Any) -> bytes:
-    """JCS bytes of ``value``; the caller has checked the domain (see :func:`check_domain`)."""
-    return orjson.dumps(value, option=_OPTS)
+    """JCS bytes of ``value`` (of their own size: see :func:`trimmed`); the caller has checked the
+    domain (see :func:`check_domain`)."""
+    return b"".join((orjson.dumps(value, option=_OPTS), b""))
 
 
 def loads(raw: bytes | str) -> Any:

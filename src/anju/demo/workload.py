@@ -33,6 +33,7 @@ from typing import Any
 
 import orjson
 
+from anju.crypto import jcs
 from anju.crypto.tx import sign, txid_of
 from anju.demo.generate import _agency_name, _counts, _first_of_next_month, _month_end, _Names, _Unit
 from anju.demo.places import DISTRICT, STREETS
@@ -342,7 +343,7 @@ class _Batch:
         seq = self.fixed[len(self.out)] if self.fixed is not None else self.seqs.get(who, 0) + n
         body = {"chain": self.w.chain, "kind": kind, "signer": key.public_hex, "seq": seq}
         body.update(fields)
-        self.out.append(orjson.dumps(sign(body, [key, *(self.names.key(c) for c in cosigners)])))
+        self.out.append(jcs.trimmed(orjson.dumps(sign(body, [key, *(self.names.key(c) for c in cosigners)]))))
         return txid_of(body)[:16]
 
     def pk(self, name: str) -> str:
