@@ -300,12 +300,17 @@ def test_every_listing_and_every_tenant_of_the_district_verifies(world: World) -
         assert (v.status, v.reason) == (claims["status"], claims["reason"]), code
         statuses.add(v.status)
     assert {"live", "withdrawn"} <= statuses or len(statuses) >= 2, statuses
+    refused = 0
     for tenant in tenants:
         bundle = h.get(f"/api/v1/parties/{tenant}/history").json()
         result = verify_bundle(bundle, world.server.vkey)
         assert isinstance(result, VerifiedHistory)
         assert result.score == (bundle["claims"]["score"] or 600)
         assert len(result.leases) == leases_of.get(tenant, 0)
+        counts = result.payment_counts
+        assert sum(counts.values()) == len(result.payments)
+        refused += counts["refused"]
+    assert refused >= 1  # the demo's bounced transfers, refused by their receivers (payment.refuse)
 
 
 def test_history_bundle_offline_and_cli(world: World, tmp_path: Path) -> None:
@@ -322,6 +327,7 @@ def test_history_bundle_offline_and_cli(world: World, tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads(out.stdout)["kind"] == "history"
+    assert json.loads(out.stdout)["payments_by_receiver"] == result.payment_counts
     # consortium trust: two member keys and a threshold of two refuse a note only one of them signed
     from anju.crypto.keys import SigningKey
     from anju.ledger.note import vkey_of

@@ -837,14 +837,17 @@ def check(
             "score": result.score,
             "leases": len(result.leases),
             "payments": len(result.payments),
+            "payments_by_receiver": result.payment_counts,
             "identity": result.identity,
             "identity_attested": result.identity_attested,
             "as_of": result.checkpoint.time,
             "checkpoint": {"size": result.checkpoint.size, "height": result.checkpoint.height},
         }
+        pc = result.payment_counts
         human = (
             f"[green]VERIFIED[/green] rental history of {_x(result.party[:16])}…: {len(result.leases)} leases, "
-            f"{len(result.payments)} payments, credit score {_x(result.score)}; {_x(proven)}"
+            f"{len(result.payments)} payments ({pc['confirmed']} confirmed by their receiver, {pc['waiting']} "
+            f"waiting, {pc['refused']} refused as never received), credit score {_x(result.score)}; {_x(proven)}"
         )
         if result.identity is not None:
             shown = _x(ascii(result.identity)[1:-1] if not result.identity.isprintable() else result.identity)

@@ -679,6 +679,16 @@ class VerifiedHistory:
         shown a disclosure could register another key with the same commitment)."""
         return self.record.get("identity_attested") is True
 
+    @property
+    def payment_counts(self) -> dict[str, int]:
+        """The proven payments by what their receiver said: ``confirmed``, ``refused`` (the money
+        never arrived: rules edition 6) or ``waiting`` (recorded by the tenant, not answered yet)."""
+        counts = {"confirmed": 0, "waiting": 0, "refused": 0}
+        for pay in self.payments:
+            state = "confirmed" if pay.get("confirmed") else "refused" if pay.get("refused_tx") else "waiting"
+            counts[state] += 1
+        return counts
+
 
 def disclose(bundle: Mapping[str, Any], identity: str, salt: str) -> dict[str, Any]:
     """A copy of a history ``bundle`` carrying the party's own disclosure of who they are: the
