@@ -10,7 +10,7 @@ from typing import Any
 from tests.conftest import kv_put
 
 from anju.api.events import Broadcaster, EventFilter, Subscriber
-from anju.api.snapshot import Reader
+from anju.api.snapshot import EventsPage, Reader
 from anju.chain.node import DB_NAME, Node
 from anju.crypto.keys import SigningKey
 from anju.crypto.tx import parse_and_verify
@@ -21,16 +21,18 @@ class Spy(Reader):
         super().__init__(path)
         self.scanned = 0  # rows read by events_after
         self.named = 0  # rows read by events_naming
+        self.index_read = 0  # event_refs rows it read for them
 
     def events_after(self, after_id: int, limit: int = 1000) -> list[dict[str, Any]]:
         rows = super().events_after(after_id, limit)
         self.scanned += len(rows)
         return rows
 
-    def events_naming(self, refs: Any, after_id: int, limit: int = 1000) -> list[dict[str, Any]]:
-        rows = super().events_naming(refs, after_id, limit)
-        self.named += len(rows)
-        return rows
+    def events_naming(self, refs: Any, after_id: int, limit: int = 1000) -> EventsPage:
+        page = super().events_naming(refs, after_id, limit)
+        self.named += len(page.rows)
+        self.index_read += page.read
+        return page
 
 
 def _ledger(kv_data: Path, me: SigningKey, other: SigningKey) -> list[int]:
@@ -122,8 +124,35 @@ def test_a_block_committed_between_two_refs_ranges_is_seen_by_both_or_neither(kv
     conn = _Interleaving(real, commit)
     reader._conn = lambda: conn  # type: ignore[method-assign]
     refs = sorted(["p:" + a.public_hex, "p:" + b.public_hex])
-    got = [e["id"] for e in reader.events_naming(refs, 0)]
+    got = [e["id"] for e in reader.events_naming(refs, 0).rows]
     assert conn.fired and got == [1, 2]  # the snapshot before the second block: neither 3 nor 4
     reader._conn = lambda: real  # type: ignore[method-assign]
-    assert [e["id"] for e in reader.events_naming(refs, 0)] == [1, 2, 3, 4]
+    assert [e["id"] for e in reader.events_naming(refs, 0).rows] == [1, 2, 3, 4]
     node.store.close()
+
+
+def test_many_refs_read_about_one_pages_worth_of_the_index_and_miss_nothing(kv_data: Path) -> None:
+    """A filter naming 100 parties reads about ``limit`` index rows per page in all (not ``limit``
+    per party: the security review's 100,000 rows for one page), and paging on from each page's
+    last id still yields every event naming any of them, once, in order."""
+    me, other = SigningKey(b"m" * 32), SigningKey(b"o" * 32)
+    mine = _ledger(kv_data, me, other)
+    reader = Spy(kv_data / DB_NAME)
+    quiet = [SigningKey(bytes([i]) * 32).public_hex for i in range(98)]  # parties with no event at all
+    refs = sorted({"p:" + k for k in [me.public_hex, other.public_hex, *quiet]})
+    seen: list[int] = []
+    pos, pages = 0, 0
+    while True:
+        before = reader.index_read
+        rows, read, done = reader.events_naming(refs, pos, 1000)
+        assert read == reader.index_read - before <= 1000
+        pages += 1
+        seen += [row["id"] for row in rows]
+        if done:
+            break
+        assert rows  # a page that is not the last always moves on
+        pos = rows[-1]["id"]
+    assert seen == sorted(set(seen)) and len(seen) == 2503 and set(mine) <= set(seen)
+    assert pages > 2  # shares of 10 rows per party: many short pages, each exact
+    alone = reader.events_naming(["p:" + me.public_hex], 0, 1000)
+    assert [row["id"] for row in alone.rows] == mine and alone.done and alone.read == 3

@@ -192,9 +192,10 @@ def test_a_filtered_page_reads_only_the_events_that_name_it(kv_ledger: Any, star
     assert [e["id"] for e in later["events"]] == ids[1:]
     both = s.http.get(
         "/api/v1/events", params={"format": "json", "after": 0, "party": f"{me.public_hex},{other.public_hex}"}
-    ).json()  # OR within a filter: the first 25 candidates of the two, in id order
-    assert [e["id"] for e in both["events"]] == sorted(e["id"] for e in both["events"]) and len(both["events"]) == 25
-    assert both["more"] is True
+    ).json()  # OR within a filter: the first events of the two, in id order, from 25 index rows read in all
+    got = [e["id"] for e in both["events"]]  # (every event of this ledger names one of the two)
+    assert got == list(range(1, len(got) + 1)) and 12 <= len(got) <= 25, got
+    assert both["more"] is True and both["last_id"] == got[-1]
     kinds = s.http.get(
         "/api/v1/events", params={"format": "json", "after": 0, "party": me.public_hex, "kind": "other."}
     ).json()  # AND across filters: the party's events, none of that kind

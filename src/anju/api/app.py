@@ -365,13 +365,15 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
                 page = min(1000, cfg.events_scan - scanned)
                 if refs is None:
                     rows = await asyncio.to_thread(reader.events_after, pos, page)
-                else:
-                    rows = await asyncio.to_thread(reader.events_naming, refs, pos, page)
-                if not rows:
+                    read, done = len(rows), len(rows) < page
+                else:  # (about `page` index rows, however many parties, units and listings it names)
+                    rows, read, done = await asyncio.to_thread(reader.events_naming, refs, pos, page)
+                scanned += read
+                if rows:
+                    pos = rows[-1]["id"]
+                    out.extend(row for row in rows if flt.match(row))
+                if done:
                     break
-                scanned += len(rows)
-                pos = rows[-1]["id"]
-                out.extend(row for row in rows if flt.match(row))
             if len(out) >= limit:
                 out = out[:limit]
                 pos, more = out[-1]["id"], True

@@ -332,8 +332,9 @@ class Broadcaster:
         while not self.closed and not sub.gone:
             if refs is None:  # every event since the position, filtered here
                 rows = await asyncio.to_thread(self.reader.events_after, sub.last_id, PAGE)
+                done = len(rows) < PAGE
             else:  # only the events that name what the filter asks for (event_refs)
-                rows = await asyncio.to_thread(self.reader.events_naming, refs, sub.last_id, PAGE)
+                rows, _, done = await asyncio.to_thread(self.reader.events_naming, refs, sub.last_id, PAGE)
             out = []
             for row in rows:
                 sub.last_id = row["id"]
@@ -341,7 +342,7 @@ class Broadcaster:
                     out.append(sse_frame(row))
             if out:
                 yield b"".join(out)
-            if len(rows) < PAGE:
+            if done:
                 break
 
     async def _keepalive(self) -> None:

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -25,6 +25,14 @@ from anju.ledger import merkle
 from anju.ledger.statemap import NodeReader, StateMap, StateProof, Tile, decode_tile, key_path, tile_ids
 from anju.ledger.store import REGISTRY_INDEXES as REGISTRY_INDEXES
 from anju.ledger.store import STORE_FORMAT, BlockRecord, event_ids, events_after, events_by_id, read_tiles
+
+
+class EventsPage(NamedTuple):
+    """Events read through the event index: the rows, the index rows read, whether none follow."""
+
+    rows: list[dict[str, Any]]
+    read: int
+    done: bool
 
 
 def ensure_indexes(path: Path, statements: Sequence[str] = REGISTRY_INDEXES) -> None:
@@ -254,13 +262,15 @@ class Reader:
     def events_after(self, after_id: int, limit: int = 1000) -> list[dict[str, Any]]:
         return events_after(self._conn(), after_id, limit)
 
-    def events_naming(self, refs: Sequence[str], after_id: int, limit: int = 1000) -> list[dict[str, Any]]:
-        """The first ``limit`` events after ``after_id`` that name any of ``refs`` (``event_refs``
-        values: ``"p:" + party``, ``"u:" + unit``, ``"l:" + listing``), in id order."""
+    def events_naming(self, refs: Sequence[str], after_id: int, limit: int = 1000) -> EventsPage:
+        """The next events after ``after_id`` that name any of ``refs`` (``event_refs`` values:
+        ``"p:" + party``, ``"u:" + unit``, ``"l:" + listing``), in id order, reading about
+        ``limit`` index rows (see :func:`anju.ledger.store.event_ids`); ``done`` when no more follow."""
         conn = self._conn()
         conn.execute("BEGIN")  # one snapshot for every ref's range and the rows: a block committed
         try:  # between two of them would otherwise show one ref its events and hide another's
-            return events_by_id(conn, event_ids(conn, refs, after_id, limit))
+            page = event_ids(conn, refs, after_id, limit)
+            return EventsPage(events_by_id(conn, page.ids), page.read, page.done)
         finally:
             conn.execute("ROLLBACK")
 

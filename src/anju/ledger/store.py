@@ -678,15 +678,43 @@ def events_after(conn: sqlite3.Connection, after_id: int, limit: int) -> list[di
     return [_event_row(r) for r in cur]
 
 
-def event_ids(conn: sqlite3.Connection, refs: Sequence[str], after_id: int, limit: int) -> list[int]:
-    """The first ``limit`` ids after ``after_id`` of events naming any of ``refs`` (``event_refs``
-    values, e.g. ``"p:" + party``), ascending: one index range per ref, merged (format 6)."""
+@dataclass(frozen=True, slots=True)
+class NamedIds:
+    """A page of :func:`event_ids`: the ids, the index rows read for them, and whether every ref's
+    range was read to its end (no event naming one of the refs follows the last id)."""
+
+    ids: list[int]
+    read: int
+    done: bool
+
+
+def event_ids(conn: sqlite3.Connection, refs: Sequence[str], after_id: int, limit: int) -> NamedIds:
+    """The first ids after ``after_id`` of events naming any of ``refs`` (``event_refs`` values,
+    e.g. ``"p:" + party``), ascending: one index range per ref, merged (format 6). About ``limit``
+    index rows are read in all, whatever the number of refs: each range gets its share (at least
+    one row), and what the ranges that ended early left is shared again among those that go on.
+    The ids returned are those up to the first id where a range's share ran out, so the page is
+    exact; it may be shorter than ``limit`` with ``done`` false."""
     found: set[int] = set()
-    for ref in dict.fromkeys(refs):
-        key = ref_key(ref)
-        cur = conn.execute("SELECT id FROM event_refs WHERE ref=? AND id>? ORDER BY id LIMIT ?", (key, after_id, limit))
-        found.update(r[0] for r in cur)
-    return sorted(found)[:limit]
+    going = {ref_key(ref): after_id for ref in dict.fromkeys(refs)}  # range -> its last id read
+    read, budget = 0, limit
+    while going and budget > 0:
+        share = max(1, budget // len(going))
+        for key, last in list(going.items()):
+            cur = conn.execute("SELECT id FROM event_refs WHERE ref=? AND id>? ORDER BY id LIMIT ?", (key, last, share))
+            got = [r[0] for r in cur]
+            read += len(got)
+            found.update(got)
+            if len(got) < share:
+                del going[key]  # read to its end
+            else:
+                going[key] = got[-1]
+        budget = limit - read
+    bound = min(going.values()) if going else None  # ids past it may miss a range's next events
+    ids = sorted(found) if bound is None else sorted(i for i in found if i <= bound)
+    if len(ids) > limit:
+        return NamedIds(ids[:limit], read, False)
+    return NamedIds(ids, read, bound is None)
 
 
 def events_by_id(conn: sqlite3.Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
