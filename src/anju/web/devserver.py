@@ -7,12 +7,12 @@ tests: the HTTP API app of :func:`anju.api.create_app` with :func:`mount_web` on
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 
-from anju.api.http import UVICORN_HTTP
+from anju.api.http import cannot_listen, listen, serve
 from anju.chain.node import Node
 from anju.web.portal import mount_web
 from anju.web.sessions import MAX_SESSIONS
@@ -35,8 +35,12 @@ def main() -> None:
     ap.add_argument("--public-url", default=None)
     ap.add_argument("--max-sessions", type=int, default=MAX_SESSIONS)
     args = ap.parse_args()
+    try:  # bound first, as `anju serve` does: a busy port is one line, before any work
+        sockets = listen(args.host, args.port)
+    except OSError as exc:
+        sys.exit(cannot_listen(args.host, args.port, exc))
     app = build_app(args.data, args.public_url, args.max_sessions)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=False, **UVICORN_HTTP)
+    serve(app, sockets, log_level="warning", proxy_headers=False)
 
 
 if __name__ == "__main__":
