@@ -40,6 +40,7 @@ from anju.chain.writer import BlockWriter, Sealer, child_signals
 from anju.crypto.keys import SigningKey
 from anju.crypto.tx import MAX_TX_BYTES, Tx, check_sigs, parse_and_verify
 from anju.errors import AnjuError, Overloaded, StorageCorrupt, TxRejected
+from anju.files import sync_dir, write_whole
 from anju.ledger import merkle
 from anju.ledger.checkpoint import Checkpoint
 from anju.ledger.note import vkey_of
@@ -140,7 +141,7 @@ def init_ledger(
         )
     key = kept or node_key or SigningKey.generate()
     doc = {"chain_id": chain_id, "app": app, "time": genesis_time or now_rfc3339(), "params": params or {}}
-    write_durably(data / GENESIS_NAME, canonical_genesis(doc) + b"\n", 0o644)
+    write_whole(data / GENESIS_NAME, canonical_genesis(doc) + b"\n", mode=0o644)
     if kept is None:
         write_node_key(data / KEY_NAME, key)
     else:
@@ -156,7 +157,7 @@ def init_ledger(
     if building.with_name(building.name + "-wal").exists():
         raise StorageCorrupt("STORE_CORRUPT", f"{building}: SQLite kept its write-ahead log; not moved into place")
     os.replace(building, data / DB_NAME)
-    _fsync_dir(data)
+    sync_dir(data)
     return data
 
 
@@ -207,32 +208,10 @@ def parse_node_key(raw: bytes) -> SigningKey:
 
 
 def write_node_key(path: Path, key: SigningKey) -> None:
-    """A node's (or the consortium authority's) key file: its seed and public key, 0600. Written to a
-    temporary file beside it, synced and renamed into place: an interrupted write leaves either no
-    key file or a whole one (an init run again keeps a key it finds, and refuses a damaged one)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)  # an interrupted write's
-    write_durably(tmp, orjson.dumps({"ed25519_seed": key.seed.hex(), "public_key": key.public_hex}), 0o600)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def write_durably(path: Path, content: bytes, mode: int) -> None:
-    """Write ``path`` whole, synced, with ``mode`` (also over a file already there: a key is 0600)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    os.fchmod(fd, mode)  # a file left by an interrupted init keeps its mode through O_TRUNC: a key must be 0600
-    with os.fdopen(fd, "wb") as f:
-        f.write(content)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """A node's (or the consortium authority's) key file: its seed and public key, 0600, whole or not
+    at all (:func:`anju.files.write_whole`): an interrupted write leaves either no key file or a
+    whole one (an init run again keeps a key it finds, and refuses a damaged one)."""
+    write_whole(path, orjson.dumps({"ed25519_seed": key.seed.hex(), "public_key": key.public_hex}), mode=0o600)
 
 
 def write_genesis(store: Store, doc: dict[str, Any], key: SigningKey | None, name: str | None = None) -> Checkpoint:

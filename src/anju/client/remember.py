@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from anju.errors import VerificationError
+from anju.files import write_whole
 from anju.ledger.checkpoint import Checkpoint
 
 MAX_NOTE_BYTES = 64 * 1024
@@ -97,22 +98,10 @@ class CheckpointFile:
             os.close(fd)  # (closing releases the lock)
 
     def _write(self, note: str) -> None:
-        """Replace the file whole: a temporary file beside it, synced, renamed over it."""
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        """Replace the file whole (:func:`anju.files.write_whole`)."""
         try:
-            with open(tmp, "wb") as f:
-                f.write(note.encode("utf-8"))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-            fd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            write_whole(self.path, note.encode("utf-8"), mode=0o644)  # (a public checkpoint)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise self._refused(f"cannot write it: {exc.strerror or exc}") from None
 
 

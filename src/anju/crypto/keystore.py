@@ -7,11 +7,9 @@ File format (JSON): {"anju_keystore": 1, "kdf": "argon2id", "opslimit", "memlimi
 from __future__ import annotations
 
 import base64
-import contextlib
 import errno
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ import nacl.secret
 import nacl.utils
 
 from anju.crypto.keys import SigningKey, is_hex_key
+from anju.files import write_whole
 
 OPSLIMIT = nacl.pwhash.argon2id.OPSLIMIT_MODERATE
 MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_MODERATE
@@ -92,59 +91,13 @@ def decrypt(
 
 def save(path: Path, key: SigningKey, password: str, *, overwrite: bool = False, **kw: int) -> None:
     """Write ``key`` sealed with ``password`` to ``path``, readable by its owner only (0600), whole
-    or not at all: written to a new temporary file beside it (created exclusively, mode 0600 set on
-    the open file), synced, then linked into place. FileExistsError when ``path`` exists, unless
-    ``overwrite`` (then renamed over it); OSError when it cannot be written."""
+    or not at all (:func:`anju.files.write_whole`). FileExistsError when ``path`` exists, unless
+    ``overwrite`` (then written over it); OSError when it cannot be written."""
     path = Path(path)
-    if not overwrite and os.path.lexists(path):
+    if not overwrite and os.path.lexists(path):  # (before the password derivation it would waste)
         raise FileExistsError(errno.EEXIST, "file exists", str(path))
     doc = encrypt(key, password, **kw)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            os.fchmod(f.fileno(), 0o600)
-            json.dump(doc, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)  # (unlike a rename, never over a file made meanwhile)
-            except OSError as exc:
-                if exc.errno not in _NO_HARD_LINKS:
-                    raise
-                _write_new(path, Path(tmp).read_bytes())  # a file system without hard links (FAT, some shares)
-        _sync_dir(path.parent)  # the name too is on disk before "saved"
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
-_NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
-
-
-def _write_new(path: Path, content: bytes) -> None:
-    """Create ``path`` (never over a file) with ``content``, 0600, synced; removed again if that fails."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o600)
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-
-
-def _sync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):  # (not every platform opens directories)
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    write_whole(path, json.dumps(doc, indent=1).encode(), mode=0o600, overwrite=overwrite)
 
 
 def load(path: Path, password: str) -> SigningKey:
