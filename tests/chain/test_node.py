@@ -299,9 +299,12 @@ def test_init_syncs_its_files_and_the_directory(tmp_path: Path, monkeypatch: pyt
     real = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")) or real(fd))
     data = init_ledger(tmp_path / "n", chain_id=CHAIN, app="kv", genesis_time="2026-01-01T00:00:00.000Z")
-    # the key is synced under a temporary name, then renamed into place (and the directory synced)
-    assert {str(data / "genesis.json"), str(data / "node.key.tmp"), str(data)} <= set(synced)
-    assert (data / "node.key").is_file() and not (data / "node.key.tmp").exists()
+    # genesis and the key are synced under temporary names, then renamed into place (and the directory synced)
+    names = {os.path.basename(p) for p in synced if os.path.dirname(p) == str(data)}
+    assert str(data) in synced and any(n.startswith(".node.key.") and n.endswith(".tmp") for n in names), synced
+    assert any(n.startswith(".genesis.json.") and n.endswith(".tmp") for n in names), synced
+    assert (data / "node.key").is_file() and (data / "genesis.json").is_file()
+    assert not [p for p in data.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_one_node_per_data_directory(kv_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
