@@ -33,11 +33,7 @@ def write_whole(path: Path, content: bytes, *, mode: int = 0o600, overwrite: boo
         stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), mode)
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
+        _fill(fd, content, mode)
         if overwrite:
             os.replace(tmp, path)
         else:
@@ -57,14 +53,19 @@ def _write_new(path: Path, content: bytes, mode: int) -> None:
     """Create ``path`` (never over a file) with ``content`` and ``mode``, synced; removed again if that fails."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), mode)
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
+        _fill(fd, content, mode)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+
+
+def _fill(fd: int, content: bytes, mode: int) -> None:
+    """Give the new file open on ``fd`` its mode, then ``content``, synced; closes ``fd``."""
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), mode)
+        f.write(content)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def sync_dir(directory: Path) -> None:

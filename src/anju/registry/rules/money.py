@@ -195,16 +195,23 @@ def pay_rent(call: Call) -> None:
     call.put_view(layout.lease(lease["id"]), {**lease, "paid_through": last, **escrowed})
 
 
-def confirm(call: Call) -> None:
+def _answered_payment(call: Call, verb: str) -> tuple[str, View, View]:
+    """(id, payment, lease) of the payment the receiving side ``verb``s (confirms / refuses): one
+    it has not answered yet."""
     pid = call.body["payment"]
     pay = call.peek_need(layout.payment(pid), "payment")
     lease = call.peek_need(layout.lease(pay["lease"]), "lease")
     if not _is_collector(call, lease):
-        reject("NOT_RECEIVER", "only the receiving side confirms a payment", payment=pid)
+        reject("NOT_RECEIVER", f"only the receiving side {verb} a payment", payment=pid)
     if pay["confirmed"]:
         reject("ALREADY_DONE", "the payment is already confirmed", payment=pid)
     if pay.get("refused_tx") is not None:
         reject("ALREADY_DONE", "the payment was refused: the tenant records it again", payment=pid)
+    return pid, pay, lease
+
+
+def confirm(call: Call) -> None:
+    pid, pay, lease = _answered_payment(call, "confirms")
     call.put_view(layout.payment(pid), {**pay, "confirmed": True, "confirmed_tx": call.txid, "confirmed_on": call.date})
     if pay["kind"] == "deposit":
         call.put_view(layout.lease(lease["id"]), {**lease, "deposit_status": "held"})
@@ -239,15 +246,7 @@ def refuse(call: Call) -> None:
     are owed again (only the newest claim: ``paid_through`` steps back over it), a deposit is no
     longer lodged. Nothing else moves: the escrow total an agency's earlier attestations cover
     stays (it only ever grows), and no credit entry is written (the tenant may open a dispute)."""
-    pid = call.body["payment"]
-    pay = call.peek_need(layout.payment(pid), "payment")
-    lease = call.peek_need(layout.lease(pay["lease"]), "lease")
-    if not _is_collector(call, lease):
-        reject("NOT_RECEIVER", "only the receiving side refuses a payment", payment=pid)
-    if pay["confirmed"]:
-        reject("ALREADY_DONE", "the payment is already confirmed", payment=pid)
-    if pay.get("refused_tx") is not None:
-        reject("ALREADY_DONE", "the payment is already refused", payment=pid)
+    pid, pay, lease = _answered_payment(call, "refuses")
     if pay["kind"] == "deposit":
         if lease.get("deposit_payment") != pid or lease["deposit_status"] != "lodged":
             reject("ALREADY_DONE", "this deposit payment is no longer the lease's lodged deposit", payment=pid)
