@@ -930,6 +930,10 @@ def test_a_sublease_is_offered_consented_to_by_the_owner_and_countersigned(tmp_p
         page = subtenant.get(f"/lease/{sid}", params={"lang": "en"}).text
         assert lease1 in page and f'href="/lease/{lease1}"' not in page  # the parent is not the subtenant's
         assert "Propose a renewal" not in owner.get(f"/lease/{sid}", params={"lang": "en"}).text
+        # a sublease of the sublease needs Li's consent too (rules edition 6): an offer carries one consent
+        subsub = {**terms, "lease": sid, "tenant": key("stranger").public_hex, "form_token": zt}
+        resp = subtenant.post("/act/lease.offer_sublease?lang=en", data=subsub)
+        assert resp.status_code == 422 and "your own landlord&#39;s consent as well as the owner&#39;s" in resp.text
         # a second sublease for other dates: the owner refuses, and the subtenant cannot sign it
         later = {**terms, "start": add_days(today, 150), "end": add_days(today, 200), "form_token": lt}
         assert sub.post("/act/lease.offer_sublease", data=later).status_code == 303

@@ -1103,6 +1103,8 @@ def _sublease_renewable(c: Ctx, lease: dict[str, Any], f: dict[str, Any], err: R
     start = add_days(lease["ends_on"], 1)
     if parent is None or parent["status"] != "active" or c.reader.lease_phase(parent) == "ended":
         err.add(c._, "LEASE_NOT_LIVE")
+    elif _two_consents(c, parent):
+        err.add(c._, "SUBLEASE_OF_SUBLEASE")
     elif start > parent["ends_on"] or f["end"] > parent["ends_on"]:
         err.add(c._, "SUBLEASE_OUTSIDE_PARENT", "end", names)
     elif _clash(c, parent["subleases"], parent["id"], start, f["end"]):
@@ -1110,6 +1112,12 @@ def _sublease_renewable(c: Ctx, lease: dict[str, Any], f: dict[str, Any], err: R
     elif f["collector"] != "landlord":
         err.add(c._, "INVALID_FIELD", "collector", names)
     return not err
+
+
+def _two_consents(c: Ctx, parent: dict[str, Any]) -> bool:
+    """Whether a sublease of ``parent`` needs two consents (rules edition 6: a sublease of a
+    sublease, its parent's landlord's and the owner's): an offer carries one consenter only."""
+    return parent["parent"] is not None and c.reader.edition >= 6
 
 
 def _offer_sublease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | None:
@@ -1128,6 +1136,9 @@ def _offer_sublease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str |
         return None
     if parent["status"] != "active" or c.reader.lease_phase(parent) == "ended":
         err.add(_, "LEASE_NOT_LIVE")
+        return None
+    if _two_consents(c, parent):
+        err.add(_, "SUBLEASE_OF_SUBLEASE")
         return None
     if f["tenant"] in (s.party, parent["owner"]):
         err.add(_, "INVALID_FIELD", "tenant", names)
