@@ -779,11 +779,12 @@ def build_router(p: Portal) -> APIRouter:
         who = (_agency_of(c.reader, s) or s.party) if s else None
         if s is None or (who not in sides and s.role != "authority"):
             return p.render(c, "forbidden.html", 403)
+        unconfirmed = unconfirmed_months(lease)  # (edition 6: recorded, not yet confirmed by the receiver)
         lease = {
             **lease,
             "phase": c.reader.lease_phase(lease),
-            "overdue": overdue_months(lease, c.reader.today),
-            "unconfirmed": unconfirmed_months(lease),
+            "overdue": [m for m in overdue_months(lease, c.reader.today) if m not in unconfirmed],
+            "unconfirmed": unconfirmed,
         }
         mine_tenant = who == lease["tenant"]
         parent = c.reader.lease(lease["parent"]) if lease["parent"] else None
