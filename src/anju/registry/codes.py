@@ -37,19 +37,27 @@ REGISTRY_CODES: dict[str, tuple[int, str]] = {
     "NOT_PUBLISHER": (403, "only the listing's publisher may do this"),
     "LEASE_OVERLAP": (409, "the lease overlaps another lease of the same unit (one unit, one lease at a time)"),
     "NOT_LEASE_PARTY": (403, "the signer is not a party to the lease"),
-    "SUBLEASE_CONSENT_REQUIRED": (403, "a sublease needs the owner's signature among the envelope's sigs"),
+    "SUBLEASE_CONSENT_REQUIRED": (
+        403,
+        "a sublease needs the owner's signature among the envelope's sigs (from edition 6, a sublease of a "
+        "sublease its parent lease's landlord's too)",
+    ),
     "SUBLEASE_OUTSIDE_PARENT": (409, "a sublease must lie within its parent lease's dates"),
     "LEASE_NOT_LIVE": (409, "the lease is terminated or has ended"),
     "LEASE_NOT_ENDED": (409, "the action needs the lease to have ended first"),
     "NOTICE_TOO_SHORT": (409, "a unilateral termination date is sooner than the lease's notice period allows"),
     "RENEWAL_NOT_CONTIGUOUS": (409, "a renewal must start the day after the previous lease ends, same unit and tenant"),
     "AMOUNT_MISMATCH": (409, "the amount does not match the lease (rent x months, deposit, deductions)"),
-    "PERIOD_OUT_OF_ORDER": (409, "rent must be paid month by month, from the lease's first month, within the lease"),
+    "PERIOD_OUT_OF_ORDER": (
+        409,
+        "rent must be paid month by month, from the lease's first month, within the lease (from edition 6 "
+        "confirmed in that order, and refused newest first)",
+    ),
     "BANK_ATTESTATION_REQUIRED": (
         409,
         "an agency holding a deposit above one month's rent, or rent over three months ahead, needs a bank attestation",
     ),
-    "NOT_RECEIVER": (403, "only the receiving side may confirm a payment or return a deposit"),
+    "NOT_RECEIVER": (403, "only the receiving side may confirm or refuse a payment or return a deposit"),
     "NOT_COUNTERPARTY": (403, "only a counterparty of the lease may review"),
     "ALREADY_REVIEWED": (409, "this side already reviewed this counterparty for this lease"),
 }
