@@ -109,6 +109,8 @@ def _remaining_kinds(
     send("authority.license_bank", authority, party=bank.public_hex, licence=H)
     send("authority.suspend", authority, party=bank.public_hex, reason_hash=H)
     send("authority.reinstate", authority, party=bank.public_hex, reason_hash=H)
+    send("authority.revoke_licence", authority, party=bank.public_hex, reason_hash=H)
+    send("authority.license_bank", authority, party=bank.public_hex, licence=H)  # recognised again
     # The demo runs the newest edition, so adopting it again is refused, through the same round trip
     # (tests/chain/test_rules_edition_open.py commits an adoption on an older chain).
     seen.add("authority.adopt_rules")
@@ -173,7 +175,7 @@ def test_every_kind_round_trips_and_state_matches_local_replay(world: World, tmp
 
     stats = build_demo(tmp_path / "local", UNITS, quiet=True, start=generate("anju-demo", UNITS).start)
     info = world.server.http.get("/api/v1/node").json()
-    assert info["tree_size"] == stats["transactions"] + 12  # nothing the demo sent was rejected
+    assert info["tree_size"] == stats["transactions"] + 14  # nothing the demo sent was rejected (+ _remaining_kinds)
     # the first demo transactions are at the same log positions with the same ids
     blk = world.server.http.get("/api/v1/blocks/1").json()
     local = json.loads((tmp_path / "local" / "demo-parties.json").read_text())

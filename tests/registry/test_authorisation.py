@@ -49,6 +49,7 @@ def _body(kind: str, w: World, ids: dict[str, str]) -> dict[str, Any]:
         "party.register": {"role": "tenant", "commitment": H},
         "authority.license_agency": {"party": w.agency_b.public_hex, "licence": H},
         "authority.license_bank": {"party": w.bank.public_hex, "licence": H},
+        "authority.revoke_licence": {"party": w.agency_a.public_hex, "reason_hash": H},
         "authority.attest_identity": {"party": w.tenant.public_hex, "commitment": H},
         "authority.suspend": {"party": w.tenant2.public_hex, "reason_hash": H},
         "authority.reinstate": {"party": w.tenant2.public_hex, "reason_hash": H},
@@ -102,6 +103,7 @@ ALLOWED: dict[str, set[str]] = {
     "party.register": set(),  # every cast member is already registered
     "authority.license_agency": {"authority"},
     "authority.license_bank": {"authority"},
+    "authority.revoke_licence": {"authority"},
     "authority.attest_identity": {"authority"},
     "authority.suspend": {"authority"},
     "authority.reinstate": {"authority"},

@@ -692,6 +692,22 @@ def _sub_sublease_behind_its_landlords_back(w: World, old: bool) -> None:
         assert _outcome(w, x, "lease.sign", (z, w.owner, t), **subsub, **terms) == "ok"
 
 
+def _licence_revoked(w: World, old: bool) -> None:
+    from anju.registry.status import shown_listing_status
+
+    c = w.chain
+    mid = w.grant(w.agency_a)
+    lid = c.do(w.agent_a, "listing.publish", unit=w.unit, mandate=mid, **listing_terms()).txid[:16]
+    got = _outcome(w, c.authority, "authority.revoke_licence", party=w.agency_a.public_hex, reason_hash=H)
+    assert got == ("UNKNOWN_KIND" if old else "ok")
+    fields = {**lease_fields(w), "mandate": mid}
+    assert _outcome(w, w.agent_a, "lease.sign", (w.tenant,), **fields) == ("ok" if old else "NOT_LICENSED")
+    listing, agency = c.get(layout.listing(lid)), c.get(layout.party(w.agency_a.public_hex))
+    assert listing is not None and agency is not None
+    shown = shown_listing_status(listing, c.get(layout.mandate(mid)), [agency], c.day)
+    assert shown == (("revoked", "leased") if old else ("suspended", "licence_revoked"))
+
+
 # True from rule editions on (this file also runs on the build before them, which crashed on "2026-0²")
 _EDITIONS_BUILD = importlib.util.find_spec("anju.registry.edition") is not None
 
@@ -775,6 +791,7 @@ CASES_6: dict[str, Callable[[World, bool], None]] = {  # edition 6's changes
     "receiver refuses a rent payment": _receiver_refuses_a_rent_payment,
     "receiver refuses a deposit": _receiver_refuses_a_deposit,
     "sub-sublease behind its landlord's back": _sub_sublease_behind_its_landlords_back,
+    "licence revoked": _licence_revoked,
 }
 
 SINCE = {
@@ -1052,6 +1069,11 @@ BEFORE_EDITION_6: dict[tuple[str, int], str] = {
     ("sub-sublease behind its landlord's back", 3): "9638d7e746bbec9d1446023fe74eba30cf7e99da60fd975a2dd6b9b59d8ef2a6",
     ("sub-sublease behind its landlord's back", 4): "9478c8d89f379367fc89320f91d433ea2a6580a132b6429fd5fda68595aaf4a5",
     ("sub-sublease behind its landlord's back", 5): "a3e01d0da532fedc032483529db3fcae4cf63a502f5bd2685c7180cd40ff5da0",
+    ("licence revoked", 1): "7f3c8539180389d8f8ab43c091dc4a512f5bb5e8ab55b108238e6327c3e04601",
+    ("licence revoked", 2): "48af82c3b0b15c3e24c5723ffc7c7e71cc8df4ef52a4ecf5a82832ad376c0dc8",
+    ("licence revoked", 3): "9e5c44404a7ee95a73fcc8250cb6104e9919a440d51089a72837e8df1892a7db",
+    ("licence revoked", 4): "4bef09809d25167cb6c9d76fa91e8fbd05bf08a900c78870ade214a7c04fafe5",
+    ("licence revoked", 5): "03f888dc492dea925b835b1de52d64d4ce5dc81ac32f67b5ea9e923d32fba401",
 }
 
 

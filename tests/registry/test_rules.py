@@ -263,6 +263,35 @@ def _sub_sublease_without_its_landlord(w: World) -> Case:
     return w.tenant2, "lease.sign", (w.stranger, w.owner), {**fields, "parent": mid.txid[:16], **terms}
 
 
+def _revoke_a_tenants_licence(w: World) -> Case:
+    return w.chain.authority, "authority.revoke_licence", (), {"party": w.tenant.public_hex, "reason_hash": H}
+
+
+def _revoke_twice(w: World) -> Case:
+    w.chain.do(w.chain.authority, "authority.revoke_licence", party=w.agency_b.public_hex, reason_hash=H)
+    return w.chain.authority, "authority.revoke_licence", (), {"party": w.agency_b.public_hex, "reason_hash": H}
+
+
+def _lease_through_a_revoked_agency(w: World) -> Case:
+    mid = w.grant(w.agency_a)
+    w.chain.do(w.chain.authority, "authority.revoke_licence", party=w.agency_a.public_hex, reason_hash=H)
+    return w.agent_a, "lease.sign", (w.tenant,), {**lease_fields(w), "mandate": mid}
+
+
+def _renew_for_a_revoked_agency(w: World) -> Case:
+    lid = agency_listing(w)
+    w.chain.do(w.chain.authority, "authority.revoke_licence", party=w.agency_a.public_hex, reason_hash=H)
+    w.chain.day = "2026-03-20"
+    return w.agency_a, "listing.renew", (), {"listing": lid}
+
+
+def _revoked_bank_attests(w: World) -> Case:
+    lid = signed_lease(w)
+    w.chain.do(w.chain.authority, "authority.revoke_licence", party=w.bank.public_hex, reason_hash=H)
+    attest = {"lease": lid, "purpose": "deposit", "amount": 900_000, "account_commitment": H}
+    return w.bank, "bank.attest_escrow", (), attest
+
+
 def _return_early(w: World) -> Case:
     lid = held_deposit(w)
     w.chain.day = "2026-01-20"
@@ -412,6 +441,11 @@ CASES: dict[str, tuple[str, Callable[[World], Case]]] = {
     "refusing a claim before the newest": ("PERIOD_OUT_OF_ORDER", _refuse_an_older_claim),
     "rent confirmed out of order": ("PERIOD_OUT_OF_ORDER", _confirm_out_of_order),
     "sub-sublease without its landlord's consent": ("SUBLEASE_CONSENT_REQUIRED", _sub_sublease_without_its_landlord),
+    "licence of a tenant revoked": ("WRONG_ROLE", _revoke_a_tenants_licence),
+    "licence revoked twice": ("ALREADY_DONE", _revoke_twice),
+    "lease through an agency whose licence was revoked": ("NOT_LICENSED", _lease_through_a_revoked_agency),
+    "listing renewed for an agency whose licence was revoked": ("NOT_LICENSED", _renew_for_a_revoked_agency),
+    "escrow attested by a bank whose licence was revoked": ("NOT_LICENSED", _revoked_bank_attests),
     "deposit returned before the end": ("LEASE_NOT_ENDED", _return_early),
     "deductions above the deposit": ("AMOUNT_MISMATCH", _deductions_exceed),
     "accepting before a return": ("ALREADY_DONE", _accept_before_return),
@@ -627,3 +661,47 @@ def test_a_lease_signed_before_edition_6_keeps_its_old_payment_rules_after_the_c
     new = signed_lease(w, start="2027-01-05", end="2027-06-30", document_hash=H2)
     rec = c.get(layout.lease(new))
     assert rec is not None and rec["confirmed_through"] is None  # signed under edition 6
+
+
+def test_an_agency_whose_licence_is_revoked_settles_what_it_owes_and_takes_nothing_new(world: World) -> None:
+    """After authority.revoke_licence the agency's listings show suspended (licence_revoked), it may
+    not take a mandate or appoint an agent, yet it still confirms rent and returns the deposit of its
+    running lease; a new licence makes it an agency again."""
+    from anju.registry.status import shown_listing_status
+
+    w, c = world, world.chain
+    mid = w.grant(w.agency_a)
+    fields = {**lease_fields(w, start="2026-01-05", end="2026-01-31", collector="agency"), "mandate": mid}
+    lease = c.do(w.agent_a, "lease.sign", [w.tenant], **fields).txid[:16]
+    deposit = c.do(w.tenant, "deposit.lodge", lease=lease, amount=900_000).txid[:16]
+    c.do(c.authority, "authority.revoke_licence", party=w.agency_a.public_hex, reason_hash=H2)
+    agency = c.get(layout.party(w.agency_a.public_hex))
+    assert agency is not None and not agency["licensed"] and agency["licence_revoked_on"] == c.day
+    event = c.events[-1]
+    assert (event.kind, event.data["party"], event.data["role"]) == (
+        "party.licence_revoked",
+        w.agency_a.public_hex,
+        "agency",
+    )
+    for kind, body in (
+        ("mandate.grant", {"unit": w.unit, "agency": w.agency_a.public_hex, "exclusive": False, "from": "2026-02-01",
+                           "to": "2026-06-30", "may_sign": False, "min_rent": 0}),
+        ("agency.appoint_agent", {"agent": w.tenant2.public_hex}),
+    ):  # fmt: skip
+        signer = w.owner if kind == "mandate.grant" else w.agency_a
+        with pytest.raises(TxRejected) as err:
+            c.do(signer, kind, **body)
+        assert err.value.code == "NOT_LICENSED", kind
+    c.do(w.agent_a, "payment.confirm", payment=deposit)  # what it owes stays its to settle
+    c.day = "2026-01-31"
+    c.do(w.agency_a, "deposit.return", lease=lease, deductions=[])
+    c.do(c.authority, "authority.license_agency", party=w.agency_a.public_hex, licence=H)
+    c.day = "2026-02-01"
+    listing = c.do(w.agent_a, "listing.publish", unit=w.unit, mandate=mid, **listing_terms()).txid[:16]
+    rec, mandate = c.get(layout.listing(listing)), c.get(layout.mandate(mid))
+    assert rec is not None and shown_listing_status(
+        rec, mandate, [c.get(layout.party(w.agency_a.public_hex))], c.day
+    ) == (
+        "live",
+        None,
+    )

@@ -677,6 +677,21 @@ def test_authority_licenses_a_bank_and_suspends_and_agency_appoints_an_agent(tmp
         assert f'id="agent-{agent[:16]}"' in me
         assert client.post("/act/agency.dismiss_agent", data={"agent": agent, "form_token": token}).status_code == 303
         assert f'id="agent-{agent[:16]}"' not in client.get("/me").text
+        # the authority revokes the agency's licence (rules edition 6): it appoints nobody until licensed again
+        agency = key("agency_a").public_hex
+        client.cookies.clear()
+        token = sign_in(client, "authority")
+        assert "Revoke this licence" in client.get(f"/party/{agency}", params={"lang": "en"}).text
+        why = {"party": agency, "reason_hash": "decision 13", "form_token": token}
+        assert client.post("/act/authority.revoke_licence", data=why).status_code == 303
+        assert client.get(f"/api/v1/parties/{agency}").json()["value"]["licensed"] is False
+        page = client.get(f"/party/{agency}", params={"lang": "en"}).text
+        assert 'id="licence">Licence revoked' in page and "/act/authority.revoke_licence" not in page
+        assert f'value="{agency}"' in client.get("/me", params={"lang": "en"}).text  # back in the licensing queue
+        client.cookies.clear()
+        token = sign_in(client, "agency_a")
+        resp = client.post("/act/agency.appoint_agent?lang=en", data={"agent": agent, "form_token": token})
+        assert resp.status_code == 422
 
 
 def _offers(client: httpx.Client) -> list[str]:

@@ -274,6 +274,8 @@ def listing_status(
     status, reason = _stored_status(listing, mandate, date)
     if status == "live" and any(p is not None and p.get("status") == "suspended" for p in parties):
         return "suspended", "party_suspended"
+    if status == "live" and any(p is not None and p.get("role") == "agency" and not p.get("licensed") for p in parties):
+        return "suspended", "licence_revoked"  # (rules edition 6: authority.revoke_licence)
     return status, reason
 
 

@@ -49,6 +49,7 @@ def credit_markdown() -> str:
 EVENTS: dict[str, tuple[tuple[str, ...], str]] = {
     "party.registered": (("party", "role"), "a key registered itself (genesis: the authority and its banks)"),
     "party.licensed": (("party", "role"), "the authority licensed an agency or recognised a bank"),
+    "party.licence_revoked": (("party", "role"), "the authority revoked an agency's licence or a bank's (edition 6)"),
     "party.identity_attested": (("party",), "the authority attested a party's identity commitment"),
     "party.suspended": (("party",), "the authority suspended a party"),
     "party.reinstated": (("party",), "the authority lifted a suspension"),

@@ -147,6 +147,12 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "A sublease of a sublease needs its sub-landlord's consent too (the landlord of the lease it names as "
         "`parent`, Civil Code art. 716), besides the owner's (`SUBLEASE_CONSENT_REQUIRED`); edition 5 asked for "
         "the owner's signature only, so a subtenant could let the unit on behind its own landlord's back.",
+        "New kind `authority.revoke_licence`: the authority withdraws an agency's licence or a bank's recognition "
+        "(`licensed` false until `authority.license_*` again). The agency then takes no new business: no mandate, "
+        "listing, listing renewal, agent, nor lease made through its mandates (`NOT_LICENSED`), and its listings "
+        "show `suspended` (reason `licence_revoked`); a bank attests no escrow. What it owes on running leases "
+        "(rent confirmations, deposits, terminations) stays its to settle. In earlier editions the kind does not "
+        "exist (`UNKNOWN_KIND`): a licence could only be suspended with the whole party.",
     ),
 }
 """What each edition changed from the one before."""

@@ -106,6 +106,17 @@ KINDS: dict[str, Kind] = {
             ("WRONG_ROLE", "UNKNOWN_REFERENCE", "ALREADY_DONE"),
         ),
         _k(
+            "authority.revoke_licence",
+            "The housing authority revokes an agency's licence or a bank's recognition: it takes no new "
+            "business (mandates, listings, leases, agents; a bank's attestations) until licensed again, and "
+            "its listings stop showing as live. What it owes on running leases stays its to settle.",
+            "the housing authority",
+            {"party": Field("key", "the agency or bank"), "reason_hash": Field("hash", "SHA-256 of the decision")},
+            {"party": K_AGENCY, "reason_hash": H},
+            ("WRONG_ROLE", "UNKNOWN_REFERENCE", "ALREADY_DONE", "UNKNOWN_KIND"),
+            since=6,
+        ),
+        _k(
             "authority.attest_identity",
             "The housing authority attests that a party's identity commitment opens to a checked identity.",
             "the housing authority",
@@ -286,6 +297,7 @@ KINDS: dict[str, Kind] = {
                 "LISTING_EXISTS",
                 "UNIT_NOT_FREE",
                 "EXCLUSIVE_MANDATE",
+                "NOT_LICENSED",
                 "UNKNOWN_REFERENCE",
             ),
         ),
@@ -330,6 +342,7 @@ KINDS: dict[str, Kind] = {
                 "MANDATE_NO_SIGNING",
                 "MANDATE_NOT_LIVE",
                 "EXCLUSIVE_MANDATE",
+                "NOT_LICENSED",
                 "RENT_BELOW_MINIMUM",
                 "SUBLEASE_CONSENT_REQUIRED",
                 "SUBLEASE_OUTSIDE_PARENT",
@@ -367,6 +380,7 @@ KINDS: dict[str, Kind] = {
                 "MANDATE_NO_SIGNING",
                 "MANDATE_NOT_LIVE",
                 "EXCLUSIVE_MANDATE",
+                "NOT_LICENSED",
                 "ALREADY_DONE",
                 "SUBLEASE_CONSENT_REQUIRED",
                 "SUBLEASE_OUTSIDE_PARENT",

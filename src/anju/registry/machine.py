@@ -20,6 +20,7 @@ HANDLERS: dict[str, Callable[[Call], None]] = {
     "party.register": party.register,
     "authority.license_agency": party.license_agency,
     "authority.license_bank": party.license_bank,
+    "authority.revoke_licence": party.revoke_licence,
     "authority.attest_identity": party.attest_identity,
     "authority.suspend": party.suspend,
     "authority.reinstate": party.reinstate,

@@ -47,11 +47,14 @@ def shown_listing_status(
     """The status a view shows: :func:`listing_status`, except that a listing that would be live
     shows ``suspended`` (reason ``party_suspended``) while the housing authority has suspended its
     publisher or its unit's owner (``parties``): nobody can let the unit through it until the
-    authority reinstates them. A view rule only: the stored record is unchanged, and the listing
-    is live again on reinstatement."""
+    authority reinstates them; likewise (reason ``licence_revoked``) while its publisher is an
+    agency whose licence the authority revoked (rules edition 6). A view rule only: the stored
+    record is unchanged, and the listing is live again on reinstatement or a new licence."""
     status, reason = listing_status(listing, mandate, date)
     if status == "live" and any(p is not None and p.get("status") == "suspended" for p in parties):
         return "suspended", "party_suspended"
+    if status == "live" and any(p is not None and p.get("role") == "agency" and not p.get("licensed") for p in parties):
+        return "suspended", "licence_revoked"  # (rules edition 6: authority.revoke_licence)
     return status, reason
 
 

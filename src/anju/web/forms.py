@@ -458,6 +458,14 @@ FORMS: dict[str, Form] = {
             _PARTY_DECISION,
         ),
         Form(
+            "authority.revoke_licence",
+            "authority.revoke_licence",
+            N_("Revoke this licence"),
+            N_("Revoke licence"),
+            ("authority",),
+            _PARTY_DECISION,
+        ),
+        Form(
             "agency.appoint_agent",
             "agency.appoint_agent",
             N_("Appoint an agent"),

@@ -41,6 +41,7 @@ REASONS = (
     N_("leased"),
     N_("fake"),
     N_("party_suspended"),
+    N_("licence_revoked"),
 )
 # How a lease ended early (its record's termination.mode), and the badge of a lease whose end is set.
 TERMINATION = (N_("mutual"), N_("notice"), N_("parent_ended"), N_("ending"))

@@ -13,6 +13,7 @@ from anju.registry.rules.common import (
     authority_key,
     lease_party,
     require_authority,
+    require_licensed_agency,
     signed_for,
 )
 from anju.registry.rules.mandate import check_exclusive_term, live_mandate_for
@@ -61,7 +62,10 @@ def _landlord_side(call: Call, t: dict[str, Any], unit: Record) -> tuple[str | N
         return None, None
     agency = str(call.peek_need(layout.mandate(mid), "mandate")["agency"])
     mandate = live_mandate_for(call, mid, unit["id"], agency)
-    active_party_view(call, agency, "agency", "the agency")
+    if call.edition() >= 6:  # a licence revoked (authority.revoke_licence): no new lease through it
+        require_licensed_agency(call, agency)
+    else:
+        active_party_view(call, agency, "agency", "the agency")
     if call.edition() >= 5:  # the lease's dates are no other agency's exclusively
         check_exclusive_term(call, unit, agency, t["start"], t["end"])
     if call.edition() >= 5 and not signed_for(call, agency):  # nobody is a side of a lease it did not sign

@@ -176,6 +176,8 @@ def renew(call: Call) -> None:
             "MANDATE_NOT_LIVE", "the listing's mandate is revoked, expired or not yet in force", mandate=mandate["id"]
         )
     if listing["publisher_role"] == "agency":
+        if call.edition() >= 6:  # a licence revoked since it was published: renewed by nobody
+            require_licensed_agency(call, listing["publisher"])
         _check_no_exclusive(call, unit, listing["publisher"])
     _check_free(call, unit, max(listing["available_from"], call.date), listing["min_term_months"])
     if listing["status"] != "live":  # an expired code comes back to life, unless another took its place

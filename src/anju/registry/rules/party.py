@@ -62,6 +62,27 @@ def license_bank(call: Call) -> None:
     _license(call, "bank")
 
 
+def revoke_licence(call: Call) -> None:
+    """Edition 6: the authority withdraws an agency's licence or a bank's recognition (``licensed``
+    false: every rule that needs a licensed one refuses it, ``NOT_LICENSED``); ``authority.license_*``
+    grants it again."""
+    require_authority(call)
+    key = call.body["party"]
+    rec = party(call, key)
+    if rec["role"] not in ("agency", "bank"):
+        reject("WRONG_ROLE", "only an agency's or a bank's licence can be revoked", party=key)
+    if not rec["licensed"]:
+        reject("ALREADY_DONE", f"the {rec['role']} holds no licence", party=key)
+    rec.update(
+        licensed=False,
+        licence_revoked_tx=call.txid,
+        licence_revoked_on=call.date,
+        licence_revoked_reason=call.body["reason_hash"],
+    )
+    call.put(layout.party(key), rec)
+    call.emit("party.licence_revoked", {"party": key, "role": rec["role"]}, parties=[key])
+
+
 def attest_identity(call: Call) -> None:
     require_authority(call)
     key = call.body["party"]
