@@ -362,12 +362,8 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
                 if scanned >= cfg.events_scan:
                     more = True
                     break
-                page = min(1000, cfg.events_scan - scanned)
-                if refs is None:
-                    rows = await asyncio.to_thread(reader.events_after, pos, page)
-                    read, done = len(rows), len(rows) < page
-                else:  # (about `page` index rows, however many parties, units and listings it names)
-                    rows, read, done = await asyncio.to_thread(reader.events_naming, refs, pos, page)
+                page = min(1000, cfg.events_scan - scanned)  # (with refs: index rows, however many they are)
+                rows, read, done = await asyncio.to_thread(reader.events_page, refs, pos, page)
                 scanned += read
                 if rows:
                     pos = rows[-1]["id"]

@@ -330,11 +330,9 @@ class Broadcaster:
         sub.queued = 0
         refs = sub.filter.refs() if self.reader.event_index else None
         while not self.closed and not sub.gone:
-            if refs is None:  # every event since the position, filtered here
-                rows = await asyncio.to_thread(self.reader.events_after, sub.last_id, PAGE)
-                done = len(rows) < PAGE
-            else:  # only the events that name what the filter asks for (event_refs)
-                rows, _, done = await asyncio.to_thread(self.reader.events_naming, refs, sub.last_id, PAGE)
+            # with refs, only the events that name what the filter asks for (event_refs); else every
+            # event since the position, filtered here
+            rows, _, done = await asyncio.to_thread(self.reader.events_page, refs, sub.last_id, PAGE)
             out = []
             for row in rows:
                 sub.last_id = row["id"]

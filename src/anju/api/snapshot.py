@@ -262,6 +262,14 @@ class Reader:
     def events_after(self, after_id: int, limit: int = 1000) -> list[dict[str, Any]]:
         return events_after(self._conn(), after_id, limit)
 
+    def events_page(self, refs: Sequence[str] | None, after_id: int, limit: int = 1000) -> EventsPage:
+        """The next events after ``after_id``: with ``refs``, those naming any of them
+        (:meth:`events_naming`); without, every one (``limit`` rows; the caller filters)."""
+        if refs is not None:
+            return self.events_naming(refs, after_id, limit)
+        rows = self.events_after(after_id, limit)
+        return EventsPage(rows, len(rows), len(rows) < limit)
+
     def events_naming(self, refs: Sequence[str], after_id: int, limit: int = 1000) -> EventsPage:
         """The next events after ``after_id`` that name any of ``refs`` (``event_refs`` values:
         ``"p:" + party``, ``"u:" + unit``, ``"l:" + listing``), in id order, reading about

@@ -59,7 +59,7 @@ def trimmed(raw: bytes) -> bytes:
 def canonicalize(value: Any) -> bytes:
     """JCS bytes of ``value`` (of their own size: see :func:`trimmed`); the caller has checked the
     domain (see :func:`check_domain`)."""
-    return b"".join((orjson.dumps(value, option=_OPTS), b""))
+    return trimmed(orjson.dumps(value, option=_OPTS))
 
 
 def loads(raw: bytes | str) -> Any:

@@ -65,6 +65,12 @@ def lease_phase(lease: Mapping[str, Any], date: str) -> str:
     return "current" if date <= lease["ends_on"] else "ended"
 
 
+def next_month(lease: Mapping[str, Any], through: str | None) -> str:
+    """The month after ``through`` (a lease's ``paid_through`` or ``confirmed_through``), or the
+    lease's first month when nothing is paid yet."""
+    return add_months(through, 1) if through else month_of(lease["start"])
+
+
 def cleared_through(lease: Mapping[str, Any]) -> str | None:
     """The last month whose rent counts as paid: on a lease of edition 6 on, the receiver's
     confirmations (``confirmed_through``); before, the tenant's own records (``paid_through``)."""
@@ -82,8 +88,7 @@ def overdue_months(lease: Mapping[str, Any], date: str) -> list[str]:
     :func:`unconfirmed_months`)."""
     if lease["start"] > lease["ends_on"]:  # called off before it began: nothing falls due
         return []
-    through = cleared_through(lease)
-    month = add_months(through, 1) if through else month_of(lease["start"])
+    month = next_month(lease, cleared_through(lease))
     last = min(month_of(lease["ends_on"]), month_of(date))
     out = []
     while month <= last and max(due_date(month, lease["payment_day"]), lease["start"]) <= date:
@@ -97,8 +102,7 @@ def unconfirmed_months(lease: Mapping[str, Any]) -> list[str]:
     before, recording a month cleared it and this is empty)."""
     if "confirmed_through" not in lease or not lease.get("paid_through"):
         return []
-    through = lease["confirmed_through"]
-    month = add_months(through, 1) if through else month_of(lease["start"])
+    month = next_month(lease, lease["confirmed_through"])
     out = []
     while month <= lease["paid_through"]:
         out.append(month)

@@ -13,6 +13,7 @@ from anju.registry.codes import reject
 from anju.registry.dates import add_months, days_between, due_date, month_of, months_between
 from anju.registry.rules.common import acting_agency, active_party_view
 from anju.registry.schema import MAX_MONEY
+from anju.registry.status import next_month
 
 MAX_MONTHS_AHEAD = 3
 
@@ -145,16 +146,10 @@ def _escrow_needed(call: Call, lease: View, last: str) -> int:
     return int(lease.get("rent_escrowed", 0)) + int(lease["rent"]) * months_between(since, last)
 
 
-def _next_month(lease: View, through: str | None) -> str:
-    """The month after ``through`` (a lease's ``paid_through`` or ``confirmed_through``), or the
-    lease's first month when nothing is paid yet."""
-    return add_months(through, 1) if through else month_of(lease["start"])
-
-
 def pay_rent(call: Call) -> None:
     lease = _paying_lease(call)
     b = call.body
-    expected = _next_month(lease, lease["paid_through"])
+    expected = next_month(lease, lease["paid_through"])
     last = add_months(b["period"], b["months"] - 1)
     if b["period"] != expected:
         reject("PERIOD_OUT_OF_ORDER", f"the next month to pay is {expected}", expected=expected)
@@ -216,7 +211,7 @@ def confirm(call: Call) -> None:
     if pay["kind"] == "deposit":
         call.put_view(layout.lease(lease["id"]), {**lease, "deposit_status": "held"})
     elif "confirmed_through" in lease:  # edition 6: the receiver's word clears the months, in order
-        expected = _next_month(lease, lease["confirmed_through"])
+        expected = next_month(lease, lease["confirmed_through"])
         if pay["period"] != expected:
             reject(
                 "PERIOD_OUT_OF_ORDER",
