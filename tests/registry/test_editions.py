@@ -6,7 +6,8 @@ test_rules, test_expiry and test_journeys). A rule change that forgot to ask ``c
 fails here. The cases on the older editions must also end in the very state roots the builds
 before the change reached (:data:`BEFORE_EDITIONS` for edition 2's changes on edition 1,
 :data:`BEFORE_EDITION_3` for edition 3's on editions 1 and 2, :data:`BEFORE_EDITION_4`,
-:data:`BEFORE_EDITION_5` and :data:`BEFORE_EDITION_6` likewise for editions 4, 5 and 6): that pins
+:data:`BEFORE_EDITION_5`, :data:`BEFORE_EDITION_6` and :data:`BEFORE_EDITION_7` likewise for editions 4
+to 7): that pins
 an old edition to what was, not to what the code now thinks it was.
 """
 
@@ -32,6 +33,7 @@ EDITIONS = [
     pytest.param(4, id="edition-4"),
     pytest.param(5, id="edition-5"),
     pytest.param(6, id="edition-6"),
+    pytest.param(7, id="edition-7"),
 ]
 
 
@@ -770,6 +772,29 @@ def _subtenant_told_when_cut(w: World, old: bool) -> None:
     assert told == ([] if old else [(sub, "parent_ended", "2026-04-30")])
 
 
+def _mutual_end_cuts_a_sublease_without_its_notice(w: World, old: bool) -> None:
+    """From edition 7 ending a lease by agreement cuts its sublease only with the sublease's own
+    notice, unless the subtenant signs too; before, the sublease was cut whatever its notice."""
+    c = w.chain
+    parent = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w)).txid[:16]
+    fields = lease_fields(w, start="2026-03-01", end="2026-12-31", notice_days=60)
+    fields.update(landlord=w.tenant.public_hex, tenant=w.tenant2.public_hex, parent=parent)
+    sub = c.do(w.tenant, "lease.sign", [w.tenant2, w.owner], **fields).txid[:16]
+    c.day = "2026-03-10"
+    end = {"lease": parent, "mode": "mutual", "on": "2026-04-30", "reason_hash": H}  # 51 days: short of 60
+    got = _outcome(w, w.owner, "lease.terminate", (w.tenant,), **end)
+    assert got == ("ok" if old else "NOTICE_TOO_SHORT")
+    if not old:
+        assert c.get(layout.lease(sub))["ends_on"] == "2026-12-31"  # type: ignore[index]
+        assert _outcome(w, w.owner, "lease.terminate", (w.tenant, w.tenant2), **end) == "ok"  # the subtenant agrees
+    assert c.get(layout.lease(sub))["ends_on"] == "2026-04-30"  # type: ignore[index]
+
+
+CASES_7: dict[str, Callable[[World, bool], None]] = {  # edition 7's changes
+    "mutual end cuts a sublease without its notice": _mutual_end_cuts_a_sublease_without_its_notice,
+}
+
+
 CASES_5: dict[str, Callable[[World, bool], None]] = {  # edition 5's changes
     "listing from a past available_from": _listing_from_a_past_available_from,
     "lease through an agency that did not sign": _lease_through_an_agency_that_did_not_sign,
@@ -800,8 +825,9 @@ SINCE = {
     **dict.fromkeys(CASES_4, 4),
     **dict.fromkeys(CASES_5, 5),
     **dict.fromkeys(CASES_6, 6),
+    **dict.fromkeys(CASES_7, 7),
 }
-ALL_CASES = {**CASES, **CASES_3, **CASES_4, **CASES_5, **CASES_6}
+ALL_CASES = {**CASES, **CASES_3, **CASES_4, **CASES_5, **CASES_6, **CASES_7}
 
 BEFORE_EDITIONS = {
     # Each case's state root on edition 1, as the build before the first edition-2 change computed
@@ -1082,6 +1108,43 @@ def print_roots_6() -> None:
     _print_roots(CASES_6, (None, 2, 3, 4, 5))
 
 
+BEFORE_EDITION_7: dict[tuple[str, int], str] = {
+    # Each edition-7 case's state root on editions 1 to 6, as the build before edition 7 computed
+    # it: commit 931502a (the rules of edition 6), running this file's CASES_7 with its own harness:
+    #   mkdir /tmp/old && git archive 931502a src | tar -x -C /tmp/old
+    #   PYTHONPATH=/tmp/old/src python -c "from tests.registry.test_editions import print_roots_7; print_roots_7()"
+    (
+        "mutual end cuts a sublease without its notice",
+        1,
+    ): "a1d6f873ce275d04835330b17b043ddb110f3a686645e6b40f72cb7bce0d8288",
+    (
+        "mutual end cuts a sublease without its notice",
+        2,
+    ): "9b2effceb399374fb1eaecb9f6bfd53e74a7a8129feff6580a2b1da9292b063b",
+    (
+        "mutual end cuts a sublease without its notice",
+        3,
+    ): "cdb1c9d29789f358c430a669cdee917f25f53eb241a2988fceecf4ad1483052d",
+    (
+        "mutual end cuts a sublease without its notice",
+        4,
+    ): "d384a53e5cb6dd75b3adf61dc0b3a2f3460d3aacda834da63d37f315d4574e3e",
+    (
+        "mutual end cuts a sublease without its notice",
+        5,
+    ): "9e99f7219fecb9bd84da37b8b875d55195722767c1267f1a9d8fbba12b8f7161",
+    (
+        "mutual end cuts a sublease without its notice",
+        6,
+    ): "bfaa88d21a6716853e3820c941e660c74eb1222fb1f2686d14dc9e5d6f7c03fa",
+}
+
+
+def print_roots_7() -> None:
+    """Print each edition-7 case's state roots on editions 1 to 6 (how :data:`BEFORE_EDITION_7` was made)."""
+    _print_roots(CASES_7, (None, 2, 3, 4, 5, 6))
+
+
 @pytest.mark.parametrize("rules", EDITIONS)
 @pytest.mark.parametrize("name", list(ALL_CASES))
 def test_each_change_keeps_the_behaviour_of_the_editions_before_it(name: str, rules: int | None) -> None:
@@ -1120,6 +1183,14 @@ def test_older_editions_reach_the_roots_of_the_build_before_edition_6(name: str,
     assert w.chain.root() == BEFORE_EDITION_6[(name, rules or 1)]
 
 
+@pytest.mark.parametrize("rules", [None, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("name", list(CASES_7))
+def test_older_editions_reach_the_roots_of_the_build_before_edition_7(name: str, rules: int | None) -> None:
+    w = _world(rules)
+    CASES_7[name](w, True)
+    assert w.chain.root() == BEFORE_EDITION_7[(name, rules or 1)]
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_edition_1_reaches_the_roots_of_the_builds_before_editions(name: str) -> None:
     w = _world(None)
@@ -1137,14 +1208,14 @@ def test_new_chains_run_the_newest_edition_and_old_ones_edition_1() -> None:
     assert old is not None and "rules" not in old and edition.edition_of(old) == 1
 
 
-@pytest.mark.parametrize("bad", [0, 7, "2", 2.0, True, None])
+@pytest.mark.parametrize("bad", [0, 8, "2", 2.0, True, None])
 def test_genesis_refuses_an_edition_this_build_does_not_implement(bad: object) -> None:
     from anju.registry import edition
     from anju.registry.machine import Registry, genesis_params
 
     from .harness import Overlay
 
-    assert edition.RULES == 6  # 7 above is the first edition this build does not implement
+    assert edition.RULES == 7  # 8 above is the first edition this build does not implement
     params = {**genesis_params(key_for("authority").public_hex), "rules": bad}
     with pytest.raises(ValueError, match="rules must be an edition"):
         Registry().genesis(params, Overlay({}))

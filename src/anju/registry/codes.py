@@ -45,7 +45,12 @@ REGISTRY_CODES: dict[str, tuple[int, str]] = {
     "SUBLEASE_OUTSIDE_PARENT": (409, "a sublease must lie within its parent lease's dates"),
     "LEASE_NOT_LIVE": (409, "the lease is terminated or has ended"),
     "LEASE_NOT_ENDED": (409, "the action needs the lease to have ended first"),
-    "NOTICE_TOO_SHORT": (409, "a unilateral termination date is sooner than the lease's notice period allows"),
+    "NOTICE_TOO_SHORT": (
+        409,
+        "a unilateral termination date is sooner than the lease's notice period allows (from edition 7 also: "
+        "a termination by agreement or by the tenant's notice cuts a sublease sooner than its own notice allows, "
+        "and its subtenant did not sign)",
+    ),
     "RENEWAL_NOT_CONTIGUOUS": (409, "a renewal must start the day after the previous lease ends, same unit and tenant"),
     "AMOUNT_MISMATCH": (409, "the amount does not match the lease (rent x months, deposit, deductions)"),
     "PERIOD_OUT_OF_ORDER": (

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-RULES = 6
+RULES = 7
 """The newest rules edition this build implements (genesis ``rules`` of every new chain)."""
 
 CHANGES: dict[int, tuple[str, ...]] = {
@@ -153,6 +153,14 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "show `suspended` (reason `licence_revoked`); a bank attests no escrow. What it owes on running leases "
         "(rent confirmations, deposits, terminations) stays its to settle. In earlier editions the kind does not "
         "exist (`UNKNOWN_KIND`): a licence could only be suspended with the whole party.",
+    ),
+    7: (
+        "A lease ended by agreement (`lease.terminate` mode `mutual`), or by its own tenant's notice, cuts each live "
+        "sublease in it, at any depth, only with that sublease's own notice (`notice_days` from the block date to "
+        "the day it would be cut), unless that sublease's tenant signs the termination too (`NOTICE_TOO_SHORT`, "
+        "naming the sublease). Edition 6 cut the subleases whatever their notice, so a sub-landlord could end a "
+        "sublease at once by ending, with the owner, the lease it lies in. The owner's own notice under the parent "
+        "lease still ends its subleases on that lease's terms.",
     ),
 }
 """What each edition changed from the one before."""

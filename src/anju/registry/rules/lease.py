@@ -368,6 +368,8 @@ def terminate(call: Call) -> None:
             reject("MISSING_SIGNATURE", "a mutual termination needs both sides' signatures", lease=lid)
     elif days_between(call.date, on) < lease["notice_days"]:
         reject("NOTICE_TOO_SHORT", f"the lease requires {lease['notice_days']} days' notice", lease=lid)
+    if call.edition() >= 7 and (b["mode"] == "mutual" or lease_party(call, lease) == lease["tenant"]):
+        _check_subtenants_notice(call, lease, on)
     cut = _end(call, lease, on, b["mode"])
     if on < lease["start"] and lease["registration"] is not None and call.edition() >= 5:
         # a registered lease called off before it began was no tenancy: its registration credit goes back
@@ -395,6 +397,32 @@ def terminate(call: Call) -> None:
             )
 
 
+def _cut_to(sub: View, on: str) -> str:
+    """The last day left to sublease ``sub`` when the lease it lies in ends on ``on`` (the day
+    before its start, void, when it had not begun by then)."""
+    return max(min(sub["ends_on"], on), add_days(sub["start"], -1))
+
+
+def _check_subtenants_notice(call: Call, lease: View, on: str) -> None:
+    """Edition 7: a lease ended by agreement, or by its own tenant's notice, cuts each live sublease
+    in it (at any depth) only with that sublease's notice, unless its subtenant signs the termination
+    too (NOTICE_TOO_SHORT, naming the sublease). A sublease lives within its parent (Civil Code art.
+    716), but its sub-landlord may not end it sooner by ending the parent instead, alone or with the
+    owner; the owner's own notice under the parent lease still ends it on that lease's terms, which
+    the owner consented to the sublease within."""
+    for sid in lease["subleases"]:
+        sub = call.peek_need(layout.lease(sid), "lease")
+        if sub["ends_on"] <= on or lease_ended(sub, call.date):
+            continue
+        if sub["tenant"] not in call.signers and days_between(call.date, on) < sub["notice_days"]:
+            reject(
+                "NOTICE_TOO_SHORT",
+                f"sublease {sid} in this lease requires {sub['notice_days']} days' notice, unless its tenant signs too",
+                lease=sid,
+            )
+        _check_subtenants_notice(call, sub, _cut_to(sub, on))
+
+
 def _end(call: Call, lease: Record, on: str, mode: str) -> list[Record]:
     """End ``lease`` on ``on`` and cut its subleases (at any depth) to fit; return those cut."""
     lease.update(status="terminated", ends_on=on, termination={"mode": mode, "on": on, "tx": call.txid})
@@ -404,5 +432,5 @@ def _end(call: Call, lease: Record, on: str, mode: str) -> list[Record]:
         sub = call.need(layout.lease(sid), "lease")
         if sub["ends_on"] > on:
             cut.append(sub)
-            cut += _end(call, sub, max(min(sub["ends_on"], on), add_days(sub["start"], -1)), "parent_ended")
+            cut += _end(call, sub, _cut_to(sub, on), "parent_ended")
     return cut
