@@ -400,7 +400,7 @@ def terminate(call: Call) -> None:
 def _cut_to(sub: View, on: str) -> str:
     """The last day left to sublease ``sub`` when the lease it lies in ends on ``on`` (the day
     before its start, void, when it had not begun by then)."""
-    return max(min(sub["ends_on"], on), add_days(sub["start"], -1))
+    return max(min(str(sub["ends_on"]), on), add_days(sub["start"], -1))
 
 
 def _check_subtenants_notice(call: Call, lease: View, on: str) -> None:
