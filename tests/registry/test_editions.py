@@ -790,8 +790,30 @@ def _mutual_end_cuts_a_sublease_without_its_notice(w: World, old: bool) -> None:
     assert c.get(layout.lease(sub))["ends_on"] == "2026-04-30"  # type: ignore[index]
 
 
+def _refused_prepayment_hands_its_escrow_back(w: World, old: bool) -> None:
+    """From edition 7 a refused rent payment that collected months ahead under escrow takes them out
+    of the lease's running escrow total. Edition 6 kept them counted: the months paid ahead later
+    were added to a year never collected, and the attestation fell short. Before edition 6 nothing
+    can be refused (``UNKNOWN_KIND``)."""
+    c = w.chain
+    mid = w.grant(w.agency_a, to="2028-12-31")
+    fields = {**lease_fields(w, start="2026-02-01", end="2027-12-31", collector="agency"), "mandate": mid}
+    lid = c.do(w.agent_a, "lease.sign", [w.tenant], **fields).txid[:16]
+    c.do(w.bank, "bank.attest_escrow", lease=lid, purpose="rent", amount=12 * 900_000, account_commitment=H)
+    pay = c.do(w.tenant, "rent.pay", lease=lid, period="2026-02", months=12, amount=12 * 900_000).txid[:16]
+    if _rules(w) < 6:
+        assert _outcome(w, w.agent_a, "payment.refuse", payment=pay, reason_hash=H) == "UNKNOWN_KIND"
+        return
+    c.do(w.agent_a, "payment.refuse", payment=pay, reason_hash=H)
+    c.day = "2026-07-04"  # February to June lived unpaid: the year paid again, six months of it ahead
+    c.do(w.tenant, "rent.pay", lease=lid, period="2026-02", months=12, amount=12 * 900_000)
+    more = {"lease": lid, "period": "2027-02", "months": 5, "amount": 5 * 900_000}  # 11 months ahead in all
+    assert _outcome(w, w.tenant, "rent.pay", **more) == ("BANK_ATTESTATION_REQUIRED" if old else "ok")
+
+
 CASES_7: dict[str, Callable[[World, bool], None]] = {  # edition 7's changes
-    "mutual end cuts a sublease without its notice": _mutual_end_cuts_a_sublease_without_its_notice,
+    "sublease cut without notice": _mutual_end_cuts_a_sublease_without_its_notice,
+    "refused prepayment escrow": _refused_prepayment_hands_its_escrow_back,
 }
 
 
@@ -1113,30 +1135,18 @@ BEFORE_EDITION_7: dict[tuple[str, int], str] = {
     # it: commit 931502a (the rules of edition 6), running this file's CASES_7 with its own harness:
     #   mkdir /tmp/old && git archive 931502a src | tar -x -C /tmp/old
     #   PYTHONPATH=/tmp/old/src python -c "from tests.registry.test_editions import print_roots_7; print_roots_7()"
-    (
-        "mutual end cuts a sublease without its notice",
-        1,
-    ): "a1d6f873ce275d04835330b17b043ddb110f3a686645e6b40f72cb7bce0d8288",
-    (
-        "mutual end cuts a sublease without its notice",
-        2,
-    ): "9b2effceb399374fb1eaecb9f6bfd53e74a7a8129feff6580a2b1da9292b063b",
-    (
-        "mutual end cuts a sublease without its notice",
-        3,
-    ): "cdb1c9d29789f358c430a669cdee917f25f53eb241a2988fceecf4ad1483052d",
-    (
-        "mutual end cuts a sublease without its notice",
-        4,
-    ): "d384a53e5cb6dd75b3adf61dc0b3a2f3460d3aacda834da63d37f315d4574e3e",
-    (
-        "mutual end cuts a sublease without its notice",
-        5,
-    ): "9e99f7219fecb9bd84da37b8b875d55195722767c1267f1a9d8fbba12b8f7161",
-    (
-        "mutual end cuts a sublease without its notice",
-        6,
-    ): "bfaa88d21a6716853e3820c941e660c74eb1222fb1f2686d14dc9e5d6f7c03fa",
+    ("sublease cut without notice", 1): "a1d6f873ce275d04835330b17b043ddb110f3a686645e6b40f72cb7bce0d8288",
+    ("sublease cut without notice", 2): "9b2effceb399374fb1eaecb9f6bfd53e74a7a8129feff6580a2b1da9292b063b",
+    ("sublease cut without notice", 3): "cdb1c9d29789f358c430a669cdee917f25f53eb241a2988fceecf4ad1483052d",
+    ("sublease cut without notice", 4): "d384a53e5cb6dd75b3adf61dc0b3a2f3460d3aacda834da63d37f315d4574e3e",
+    ("sublease cut without notice", 5): "9e99f7219fecb9bd84da37b8b875d55195722767c1267f1a9d8fbba12b8f7161",
+    ("sublease cut without notice", 6): "bfaa88d21a6716853e3820c941e660c74eb1222fb1f2686d14dc9e5d6f7c03fa",
+    ("refused prepayment escrow", 1): "46ecbde8e6491fdf67d2ff7074551b2c8fdd26c634f7efc4016ed23fade0b633",
+    ("refused prepayment escrow", 2): "cf1a946282949d402b7de0cfa4678d58099af819416b115ea48cc8f4ef4cf818",
+    ("refused prepayment escrow", 3): "f231e680d4368c18d261f4dea644fe55c45fd87ad3730904beaff5ec2a8c34ad",
+    ("refused prepayment escrow", 4): "78fd175523a77b1d3ebdd092e2df01d2d9456ec5c457c4d233a6990f41cf2c45",
+    ("refused prepayment escrow", 5): "c9e873499a3a09f3c8348e998663ffc51513d337325c51847dc32ef0e0a31a0c",
+    ("refused prepayment escrow", 6): "0709a35047362e9369660d899de217eb9105f507ec9c905911eab54d174ac07d",
 }
 
 

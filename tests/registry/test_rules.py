@@ -629,6 +629,46 @@ def test_a_refused_rent_payment_hands_its_months_back_and_tells_every_side(world
     assert done is not None and done["confirmed_through"] == "2026-03" and overdue_months(done, c.day) == []
 
 
+def test_a_refused_prepayment_takes_its_months_out_of_the_escrow_total(world: World) -> None:
+    """Edition 7: the running escrow total (``rent_escrowed``) returns to what the refused payment
+    found; a payment that collected nothing ahead under escrow changes no escrow field when refused."""
+    w, c = world, world.chain
+    mid = w.grant(w.agency_a, to="2028-12-31")
+    fields = {**lease_fields(w, start="2026-02-01", end="2027-12-31", collector="agency"), "mandate": mid}
+    lid = c.do(w.agent_a, "lease.sign", [w.tenant], **fields).txid[:16]
+    c.do(w.bank, "bank.attest_escrow", lease=lid, purpose="rent", amount=12 * 900_000, account_commitment=H)
+    feb = c.do(w.tenant, "rent.pay", lease=lid, period="2026-02", months=2, amount=1_800_000).txid[:16]  # not ahead
+    c.do(w.agent_a, "payment.confirm", payment=feb)
+    first = c.get(layout.lease(lid))
+    assert first is not None and "rent_escrowed" not in first
+    ahead = c.do(w.tenant, "rent.pay", lease=lid, period="2026-04", months=6, amount=5_400_000).txid[:16]
+    mid_lease = c.get(layout.lease(lid))
+    # the months after the block's (January) through September: 8 under escrow
+    assert mid_lease is not None and (mid_lease["rent_escrowed"], mid_lease["rent_escrowed_through"]) == (
+        8 * 900_000,
+        "2026-09",
+    )
+    c.do(w.agent_a, "payment.confirm", payment=ahead)
+    more = c.do(w.tenant, "rent.pay", lease=lid, period="2026-10", months=3, amount=2_700_000).txid[:16]
+    grown = c.get(layout.lease(lid))
+    assert grown is not None and (grown["rent_escrowed"], grown["rent_escrowed_through"]) == (11 * 900_000, "2026-12")
+    c.do(w.agent_a, "payment.refuse", payment=more, reason_hash=H)
+    back = c.get(layout.lease(lid))
+    assert back is not None
+    assert {k: v for k, v in back.items() if k != "confirmed_through"} == {
+        k: v for k, v in mid_lease.items() if k != "confirmed_through"
+    }  # as the refused payment found it: paid through September, eight months under escrow
+    c.do(w.tenant, "rent.pay", lease=lid, period="2026-10", months=3, amount=2_700_000)
+    again = c.get(layout.lease(lid))
+    assert again is not None and again["rent_escrowed"] == 11 * 900_000
+    c.day = "2026-12-10"  # January is next month: not paid ahead, nothing under escrow
+    plain = c.do(w.tenant, "rent.pay", lease=lid, period="2027-01", months=1, amount=900_000).txid[:16]
+    assert "escrowed_before" not in (c.get(layout.payment(plain)) or {"escrowed_before": 0})
+    c.do(w.agent_a, "payment.refuse", payment=plain, reason_hash=H)
+    last = c.get(layout.lease(lid))
+    assert last is not None and (last["rent_escrowed"], last["rent_escrowed_through"]) == (11 * 900_000, "2026-12")
+
+
 def test_the_first_claim_refused_leaves_nothing_paid(world: World) -> None:
     w, c = world, world.chain
     lid = signed_lease(w)  # from 2026-02-01

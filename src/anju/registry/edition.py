@@ -161,6 +161,10 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "naming the sublease). Edition 6 cut the subleases whatever their notice, so a sub-landlord could end a "
         "sublease at once by ending, with the owner, the lease it lies in. The owner's own notice under the parent "
         "lease still ends its subleases on that lease's terms.",
+        "A refused rent payment (`payment.refuse`) that an agency collected months ahead under escrow takes them "
+        "out of the lease's running escrow total: `rent_escrowed` and `rent_escrowed_through` return to what the "
+        "payment found (kept on it as `escrowed_before`). Edition 6 left them counted, so months paid ahead later "
+        "were added to months never collected and the bank's attestation fell short (`BANK_ATTESTATION_REQUIRED`).",
     ),
 }
 """What each edition changed from the one before."""

@@ -184,6 +184,8 @@ def pay_rent(call: Call) -> None:
             for i in range(b["months"])
             if (due if i == 0 else due_date(add_months(b["period"], i), lease["payment_day"])) < call.date
         )
+    if escrowed and call.edition() >= 7:  # what refusing this payment hands back (edition 7)
+        extra["escrowed_before"] = {k: lease[k] for k in ("rent_escrowed", "rent_escrowed_through") if k in lease}
     _new_payment(
         call, lease, "rent", b["amount"], period=b["period"], months=b["months"], due_on=due, late_days=late, **extra
     )
@@ -239,8 +241,11 @@ def confirm(call: Call) -> None:
 def refuse(call: Call) -> None:
     """Edition 6: the receiving side says a recorded payment never arrived. A rent payment's months
     are owed again (only the newest claim: ``paid_through`` steps back over it), a deposit is no
-    longer lodged. Nothing else moves: the escrow total an agency's earlier attestations cover
-    stays (it only ever grows), and no credit entry is written (the tenant may open a dispute)."""
+    longer lodged. From edition 7 a refused rent payment that collected months ahead under escrow
+    also takes its months out of the lease's running escrow total (``rent_escrowed``, as the payment
+    found it: ``escrowed_before``): the total counts only months collected. Edition 6 left them
+    counted, so months paid ahead later were added to months never collected and the attestation
+    fell short. No credit entry is written (the tenant may open a dispute)."""
     pid, pay, lease = _answered_payment(call, "refuses")
     if pay["kind"] == "deposit":
         if lease.get("deposit_payment") != pid or lease["deposit_status"] != "lodged":
@@ -257,6 +262,10 @@ def refuse(call: Call) -> None:
             )
         before = None if pay["period"] == month_of(lease["start"]) else add_months(pay["period"], -1)
         lease = {**lease, "paid_through": before}
+        undo = pay.get("escrowed_before")
+        if isinstance(undo, dict) and call.edition() >= 7:  # (set from edition 7 on: the newest claim's)
+            lease = {k: v for k, v in lease.items() if k not in ("rent_escrowed", "rent_escrowed_through")}
+            lease.update(undo)
     call.put_view(layout.payment(pid), {**pay, "refused_tx": call.txid, "refused_on": call.date})
     call.put_view(layout.lease(lease["id"]), lease)
     call.emit(
