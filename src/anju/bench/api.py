@@ -262,12 +262,16 @@ async def _load_batch(port: int, raws: list[bytes], clients: int, batch: int) ->
 def _load_main(port: int, raws: list[bytes], mode: str, clients: int, batch: int) -> dict[str, Any]:
     """Entry point of a load-generator process (errors come back as RuntimeError: always picklable)."""
     _use_uvloop()
+    cpu = time.process_time()
     try:
         if mode == "single":
-            return asyncio.run(_load_single(port, raws, clients))
-        return asyncio.run(_load_batch(port, raws, clients, batch))
+            out = asyncio.run(_load_single(port, raws, clients))
+        else:
+            out = asyncio.run(_load_batch(port, raws, clients, batch))
     except Exception as exc:
         raise RuntimeError(f"load generator failed: {exc!r}") from None
+    out["client_cpu_s"] = time.process_time() - cpu  # the load generator's own share of the machine
+    return out
 
 
 def _in_process(fn: Any, *args: Any) -> Any:
@@ -663,6 +667,9 @@ def run(
                 node_tps=node["tps"],
                 node_ratio=round(node["tps"] / lim, 3),
                 api_vs_node=round(api / node["tps"], 3),
+                # the load generators' own CPU per transaction: what HTTP clients on this machine take from it
+                client_cpu_us_single=round(s["client_cpu_s"] * 1e6 / txs, 1),
+                client_cpu_us_batch=round(b["client_cpu_s"] * 1e6 / txs, 1),
                 api_rejected=s["rejected"] + b["rejected"],
                 api_retries=s["retries"] + b["retries"],
             )
