@@ -1,4 +1,4 @@
-"""A small demo ledger for the portal tests: an authority, a landlord, two agencies, two tenants."""
+"""A small demo ledger for the portal tests: an authority, a landlord, two agencies, three tenants."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ PARTIES = {
     "agency_b": ("链家中介 Second Agency", "agency"),
     "tenant": ("李租客 Tenant Li", "tenant"),
     "tenant2": ("张租客 Tenant Zhang", "tenant"),
+    "tenant3": ("赵租客 Tenant Zhao", "tenant"),  # a subtenant's subtenant (a sublease of a sublease)
 }
 
 

@@ -141,9 +141,10 @@ def test_mandate_publish_sign_register(server: dict[str, Any], page: Any) -> Non
     shot(page, "credit-en")
 
 
-def test_a_sublease_with_the_owners_consent(server: dict[str, Any], page: Any) -> None:
+def test_a_sublease_with_the_owners_consent_then_one_of_it_with_two_consents(server: dict[str, Any], page: Any) -> None:
     """转租 in the browser: the tenant offers it from the lease page, the owner consents from My
-    page, the subtenant countersigns; the ledger holds it under its parent."""
+    page, the subtenant countersigns; the ledger holds it under its parent. The subtenant then lets
+    the home on: its own landlord consents first, then the owner, and the sub-subtenant signs."""
     base, today, lease3 = server["base"], server["today"], server["lease3"]
     sign_in_demo(page, base, "tenant2")
     page.goto(f"{base}/lease/{lease3}?lang=en")
@@ -182,6 +183,43 @@ def test_a_sublease_with_the_owners_consent(server: dict[str, Any], page: Any) -
     )
     page.goto(f"{base}/lease/{sid}?lang=en")
     assert lease3 in page.inner_text("main")
+    # a sublease of the sublease (rules edition 6): Zhang, Li's landlord, consents, then the owner
+    form = page.locator(f"#f-lease-offer_sublease-{sid}")
+    form.locator("input[name=tenant]").fill(key("tenant3").public_hex)
+    form.locator("input[name=start]").fill(add_days(today, 30))
+    form.locator("input[name=end]").fill(add_days(today, 60))
+    form.locator("input[name=rent]").fill("4000")
+    form.locator("input[name=deposit]").fill("4000")
+    form.locator("textarea[name=document_hash]").fill("再转租合同 全文")
+    assert "to your landlord first, then to the owner" in submit(page, form.locator("button[type=submit]"))
+    sign_out(page)
+    sign_in_demo(page, base, "landlord")
+    page.goto(base + "/me?lang=en")
+    assert page.locator("#offers").count() == 0  # not asked before Zhang has consented
+    sign_out(page)
+    sign_in_demo(page, base, "tenant2")
+    page.goto(base + "/me?lang=en")
+    assert "waiting for your consent" in page.inner_text("#offers")
+    page.locator("#offers a[href^='/offer/']").first.click()
+    assert "A sublease of a sublease" in page.inner_text("main")
+    assert "asked once the consent above is in" in page.inner_text("#consent")
+    assert "waits for the owner's consent" in submit(page, page.get_by_role("button", name="Sign consent"))
+    sign_out(page)
+    sign_in_demo(page, base, "landlord")
+    page.goto(base + "/me?lang=en")
+    assert "waiting for your consent" in page.inner_text("#offers")
+    page.locator("#offers a[href^='/offer/']").first.click()
+    assert "✔" in page.inner_text("#consent-landlord")
+    assert "waits for the subtenant's signature" in submit(page, page.get_by_role("button", name="Sign consent"))
+    sign_out(page)
+    sign_in_demo(page, base, "tenant3")
+    page.locator("a[href^='/offer/']").first.click()
+    assert "Sublease signed by you, the sub-landlord, its landlord and the owner" in submit(
+        page, page.get_by_role("button", name="Countersign lease")
+    )
+    [leaf] = httpx.get(f"{base}/api/v1/leases/{sid}").json()["value"]["subleases"]
+    signers = httpx.get(f"{base}/api/v1/leases/{leaf}").json()["value"]["signers"]
+    assert signers == sorted(key(n).public_hex for n in ("landlord", "tenant", "tenant2", "tenant3"))
     sign_out(page)
 
 

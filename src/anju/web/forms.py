@@ -189,7 +189,7 @@ FORMS: dict[str, Form] = {
             "lease.offer_sublease",
             None,
             N_("Offer a sublease of this home"),
-            N_("Sign and ask the owner"),
+            N_("Sign and ask for consent"),
             ("tenant",),
             (
                 Field("lease", N_("Lease"), "id", hidden=True),
@@ -218,7 +218,7 @@ FORMS: dict[str, Form] = {
             None,
             N_("Consent to this sublease"),
             N_("Sign consent"),
-            ("landlord",),
+            ("landlord", "tenant"),  # the owner; for a sublease of a sublease first its landlord, a tenant
             (Field("offer", N_("Offer"), "id", hidden=True),),
         ),
         Form(
@@ -226,7 +226,7 @@ FORMS: dict[str, Form] = {
             None,
             N_("Refuse consent"),
             N_("Refuse"),
-            ("landlord",),
+            ("landlord", "tenant"),
             (Field("offer", N_("Offer"), "id", hidden=True),),
         ),
         Form(

@@ -3,9 +3,11 @@
 A landlord (or an agency whose mandate lets it sign) signs a ``lease.sign``, ``lease.renew`` or
 mutual ``lease.terminate`` envelope and the portal keeps it here until the named tenant reviews
 and countersigns it, or declines. A sublease (a ``lease.sign`` naming its ``parent``) is offered by
-the parent lease's tenant and needs a third signature first: the unit owner's consent. It waits
-in status ``consent`` for the owner (the offer's ``consenter``) to add it or refuse, then in
-``pending`` for the subtenant. The tenant is the envelope's signer, with their next ``seq``: if
+the parent lease's tenant and needs consents first: the unit owner's, and for a sublease of a
+sublease (rules edition 6) the parent lease's landlord's before it. Its ``consenters`` are asked in
+order, one at a time: it waits in status ``consent`` for the one asked (its ``consenter``) to add
+a signature or refuse, the next is asked once the one before signed, then it waits in ``pending``
+for the subtenant. The tenant is the envelope's signer, with their next ``seq``: if
 they sign anything else first the offer goes stale, and the offering side signs it again. Nothing
 here is proven or replicated; the ledger learns of a lease only when both signatures arrive.
 Stored in a small SQLite side table (``web-offers.db`` beside the ledger) so offers survive a
@@ -20,6 +22,7 @@ import hashlib
 import secrets
 import sqlite3
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,14 +32,15 @@ import orjson
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS offers (
   id TEXT PRIMARY KEY, created TEXT NOT NULL, tenant TEXT NOT NULL, offered_by TEXT NOT NULL,
-  unit TEXT NOT NULL, envelope TEXT NOT NULL, status TEXT NOT NULL, txid TEXT, consenter TEXT, answered TEXT);
+  unit TEXT NOT NULL, envelope TEXT NOT NULL, status TEXT NOT NULL, txid TEXT, consenter TEXT, answered TEXT,
+  consenters TEXT);
 CREATE TABLE IF NOT EXISTS review_texts (hash TEXT PRIMARY KEY, text TEXT NOT NULL);
 """
 OPEN_DAYS = 30
 """An offer not signed within this many days lapses: its terms (a rent, a start date) were for then."""
 
 OPEN_PER_TENANT = 20
-"""Offers waiting for one tenant (or for the owner's consent on the tenant's behalf), at most: past
+"""Offers waiting for one tenant (or for consent on the tenant's behalf), at most: past
 that a new one is refused, so that nobody fills another party's list."""
 
 OPEN_PER_OFFERER = 3
@@ -44,7 +48,11 @@ OPEN_PER_OFFERER = 3
 past that its next one is refused, so that one landlord cannot keep a tenant's list full by offering
 again after each decline (a declined offer counts until it would have lapsed)."""
 
-COLUMNS = ("id", "created", "tenant", "offered_by", "unit", "envelope", "status", "txid", "consenter", "answered")
+COLUMNS = (
+    "id", "created", "tenant", "offered_by", "unit", "envelope", "status", "txid", "consenter", "answered", "consenters"
+)  # fmt: skip
+ADDED_COLUMNS = ("consenter", "answered", "consenters")
+"""Columns a file from an older portal lacks (from before subleases, before two consents): added on opening."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,32 +63,51 @@ class Offer:
     offered_by: str
     unit: str
     envelope: dict[str, Any]
-    status: str  # consent (a sublease waiting for the owner) / pending / signed / declined / refused
-    # (the owner withheld consent) / stale (the tenant's seq moved on) / replaced / withdrawn (by its
+    status: str  # consent (a sublease waiting for a consent) / pending / signed / declined / refused
+    # (a consenter withheld consent) / stale (the tenant's seq moved on) / replaced / withdrawn (by its
     # offering side)
     txid: str | None
-    consenter: str | None = None  # the owner whose consent a sublease needs
+    consenter: str | None = None  # the consenter asked now (the last one, once every consent is in)
     answered: str | None = None  # the date it was declined or refused
+    consenters: tuple[str, ...] = ()  # every party whose consent a sublease needs, in the order asked
 
     @property
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = self.envelope["body"]
         return body
 
+    def signed_by(self, party: str) -> bool:
+        """Whether the envelope carries ``party``'s signature (a consent given)."""
+        return any(s.get("key") == party for s in self.envelope["sigs"])
+
     @property
     def consent_given(self) -> bool:
-        """Whether the envelope carries the consenter's signature (a sublease the owner consented to)."""
-        return self.consenter is not None and any(s.get("key") == self.consenter for s in self.envelope["sigs"])
+        """Whether every consent is in: the envelope carries each consenter's signature."""
+        return bool(self.consenters) and all(self.signed_by(k) for k in self.consenters)
+
+    @property
+    def asked(self) -> tuple[str, ...]:
+        """The consenters asked so far: those who consented and the one asked now (a later one is
+        asked only once the one before has signed, and meanwhile does not see the offer)."""
+        if self.consenter not in self.consenters:
+            return self.consenters
+        return self.consenters[: self.consenters.index(self.consenter) + 1]
+
+    def shown_to(self, party: str) -> bool:
+        """Whether ``party`` may see the offer: its tenant, its offering side, a consenter asked."""
+        return party in (self.tenant, self.offered_by, *self.asked)
 
     @property
     def what(self) -> str:
         """What is offered, as a key of the portal's OFFER_KINDS: the transaction kind, ``sublease``
         for a ``lease.sign`` naming its parent lease, ``sublease.renew`` for a renewal the owner
-        must consent to (a sublease's)."""
+        must consent to (a sublease's); ``subsublease`` and ``subsublease.renew`` when two must
+        consent (a sublease of a sublease: its landlord's landlord and the owner)."""
+        two = "sub" if len(self.consenters) > 1 else ""
         if self.body.get("parent"):
-            return "sublease"
-        if self.consenter is not None and self.body["kind"] == "lease.renew":
-            return "sublease.renew"
+            return two + "sublease"
+        if self.consenters and self.body["kind"] == "lease.renew":
+            return two + "sublease.renew"
         return str(self.body["kind"])
 
 
@@ -94,7 +121,7 @@ class Offers:
         )
         self._db.executescript(SCHEMA)
         have = {row[1] for row in self._db.execute("PRAGMA table_info(offers)")}
-        for column in ("consenter", "answered"):  # a file from before subleases could be offered here
+        for column in ADDED_COLUMNS:  # a file from before subleases, or before two consents, opens
             if column not in have:
                 self._db.execute(f"ALTER TABLE offers ADD COLUMN {column} TEXT")
 
@@ -105,16 +132,18 @@ class Offers:
         offered_by: str,
         unit: str,
         envelope: dict[str, Any],
-        consenter: str | None = None,
+        consenters: Sequence[str] = (),
     ) -> str:
-        """Keep a signed offer: ``pending`` for the tenant, or ``consent`` first when a ``consenter``
-        (the owner, for a sublease) must sign before the tenant."""
+        """Keep a signed offer: ``pending`` for the tenant, or ``consent`` first when ``consenters``
+        (for a sublease: its parent lease's landlord when that is a sublease too, then the owner)
+        must sign before the tenant, the first of them asked first."""
         oid = secrets.token_hex(8)
-        status = "pending" if consenter is None else "consent"
+        status, first = ("consent", consenters[0]) if consenters else ("pending", None)
+        listed = orjson.dumps(list(consenters)).decode() if consenters else None
         with self._lock:
             self._db.execute(
-                f"INSERT INTO offers ({','.join(COLUMNS)}) VALUES (?,?,?,?,?,?,?,NULL,?,NULL)",
-                (oid, created, tenant, offered_by, unit, orjson.dumps(envelope).decode(), status, consenter),
+                f"INSERT INTO offers ({','.join(COLUMNS)}) VALUES (?,?,?,?,?,?,?,NULL,?,NULL,?)",
+                (oid, created, tenant, offered_by, unit, orjson.dumps(envelope).decode(), status, first, listed),
             )
         return oid
 
@@ -147,11 +176,16 @@ class Offers:
     ) -> list[Offer]:
         """The party's offers, newest first: with ``pending_only``, those made on or after
         ``open_since`` (a date: older ones have lapsed, see :data:`OPEN_DAYS`) waiting for the tenant
-        or for the owner's consent (shown to the three of them; the tenant's to sign only once
-        consented) or gone stale that the party offered (to sign again), and those it offered
-        that were declined or refused on or after ``answered_since`` (a date)."""
-        sql = f"SELECT {','.join(COLUMNS)} FROM offers WHERE (tenant=? OR offered_by=? OR consenter=?)"
-        args: tuple[str, ...] = (party, party, party)
+        or for consent (shown to the tenant, the offering side and the consenters asked so far; the
+        tenant's to sign only once every consent is in) or gone stale that the party offered (to
+        sign again), and those it offered that were declined or refused on or after
+        ``answered_since`` (a date). A consenter not asked yet does not see the offer
+        (:meth:`Offer.shown_to`)."""
+        sql = (
+            f"SELECT {','.join(COLUMNS)} FROM offers WHERE (tenant=? OR offered_by=? OR consenter=?"
+            " OR EXISTS (SELECT 1 FROM json_each(offers.consenters) WHERE value=?))"
+        )
+        args: tuple[str, ...] = (party, party, party, party)
         if pending_only:
             sql += (
                 " AND ((status IN ('pending', 'consent') AND created>=?)"
@@ -161,7 +195,7 @@ class Offers:
             args = (*args, open_since, party, open_since, party, answered_since)
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY created DESC", args).fetchall()
-        return [_offer(r) for r in rows]
+        return [o for o in map(_offer, rows) if o.shown_to(party)]
 
     def transition(
         self,
@@ -172,11 +206,14 @@ class Offers:
         txid: str | None = None,
         envelope: dict[str, Any] | None = None,
         on: str | None = None,
+        asking: str | None = None,
+        ask: str | None = None,
     ) -> bool:
         """Move the offer from one of the ``before`` statuses to ``after`` (with the transaction id,
-        or the envelope with a signature added, e.g. the owner's consent; ``on``: the date of an
-        answer, a decline or a refusal); False, and nothing changed, when it is in none of them any
-        more (two answers to one offer: the first wins)."""
+        or the envelope with a signature added, e.g. a consent; ``on``: the date of an answer, a
+        decline or a refusal; ``ask``: the consenter asked next), only while ``asking`` (when
+        given) is the consenter asked; False, and nothing changed, when it is in none of them any
+        more or another consenter is asked now (two answers to one offer: the first wins)."""
         marks = ",".join("?" * len(before))
         sets, args = "status=?, txid=?", [after, txid]
         if envelope is not None:
@@ -185,10 +222,15 @@ class Offers:
         if on is not None:
             sets += ", answered=?"
             args.append(on)
+        if ask is not None:
+            sets += ", consenter=?"
+            args.append(ask)
+        where, cond = f"id=? AND status IN ({marks})", [oid, *before]
+        if asking is not None:
+            where += " AND consenter=?"
+            cond.append(asking)
         with self._lock:
-            cur = self._db.execute(
-                f"UPDATE offers SET {sets} WHERE id=? AND status IN ({marks})", (*args, oid, *before)
-            )
+            cur = self._db.execute(f"UPDATE offers SET {sets} WHERE {where}", (*args, *cond))
         return cur.rowcount == 1
 
     # -- review texts: the ledger holds a review's SHA-256; the portal keeps the words it was written with
@@ -213,4 +255,9 @@ class Offers:
 
 
 def _offer(row: tuple[Any, ...]) -> Offer:
-    return Offer(row[0], row[1], row[2], row[3], row[4], orjson.loads(row[5]), row[6], row[7], row[8], row[9])
+    """An offer from its row. A row from before two consents has no ``consenters``: its one
+    consenter (the owner, for a sublease) is the whole list."""
+    consenters = tuple(orjson.loads(row[10])) if row[10] else (row[8],) if row[8] else ()
+    return Offer(
+        row[0], row[1], row[2], row[3], row[4], orjson.loads(row[5]), row[6], row[7], row[8], row[9], consenters
+    )

@@ -12,7 +12,7 @@ import asyncio
 import collections
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,9 +220,14 @@ OFFER_KINDS = {
     "lease.terminate": N_("Ending your lease by mutual agreement"),
     "sublease": N_("A sublease (转租), with the owner's consent"),
     "sublease.renew": N_("A renewal of a sublease, with the owner's consent"),
+    "subsublease": N_("A sublease of a sublease (转租), with its sub-landlord's landlord's and the owner's consent"),
+    "subsublease.renew": N_(
+        "A renewal of a sublease of a sublease, with its sub-landlord's landlord's and the owner's consent"
+    ),
 }
 """What an offer asks the tenant to countersign, by transaction kind (``sublease``: a ``lease.sign``
-naming its parent lease; ``sublease.renew``: a renewal the owner must consent to)."""
+naming its parent lease; ``sublease.renew``: a renewal the owner must consent to; ``subsublease``
+and ``subsublease.renew``: the same needing two consents, :attr:`Offer.what`)."""
 
 REGISTER_ROLES = (
     ("tenant", N_("tenant")),
@@ -746,6 +751,9 @@ def build_router(p: Portal) -> APIRouter:
             data.update(escrow=rd.escrow_queue())
         else:
             who = agency or s.party
+            offers = p.offers.for_party(
+                s.party, answered_since=add_days(rd.today, -30), open_since=add_days(rd.today, -OPEN_DAYS)
+            )
             data.update(
                 units=rd.units_of(s.party) if s.role == "landlord" else [],
                 mandates=rd.mandates(owner=s.party)
@@ -759,9 +767,8 @@ def build_router(p: Portal) -> APIRouter:
                 if agency
                 else [],
                 leases=rd.leases(who),
-                offers=p.offers.for_party(
-                    s.party, answered_since=add_days(rd.today, -30), open_since=add_days(rd.today, -OPEN_DAYS)
-                ),
+                offers=offers,
+                owner_of={o.unit: (rd.unit(o.unit) or {}).get("owner") for o in offers if o.consenters},
                 to_confirm=rd.payments_to_confirm(who),
                 disputes=rd.disputes(party=who),
                 agents=rd.agents_of(s.party) if s.role == "agency" else [],
@@ -812,7 +819,7 @@ def build_router(p: Portal) -> APIRouter:
         s = c.session
         if offer is None:
             return p.render(c, "notfound.html", 404)
-        if s is None or s.party not in (offer.tenant, offer.offered_by, offer.consenter):
+        if s is None or not offer.shown_to(s.party):
             return p.render(c, "forbidden.html", 403)
         b = offer.body
         previous = c.reader.lease(b["previous"]) if b.get("previous") else None  # a renewal names only this
@@ -827,6 +834,7 @@ def build_router(p: Portal) -> APIRouter:
             parent_id=parent_id,
             parent=parent,
             tenant=tenant,
+            consents=_consents(offer, (c.reader.unit(offer.unit) or {}).get("owner")),
             err=Refusal(),
         )
 
@@ -914,13 +922,14 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
         if not p.offers.transition(old.id, ("stale",), "replaced"):
             err.add(_, "OFFER_GONE")
             return None
-        return _put_offer(p, c, err, old.unit, old.body, old.consenter)  # a sublease asks the owner again
+        # a sublease asks its consenters again, from the first (as the ledger names them today)
+        return _put_offer(p, c, err, old.unit, old.body, _consenters(c, old.body))
     if form.name in ("offer.consent", "offer.refuse"):
         offer = _offer_for(p, c, fields, ("consent",), "consenter", err)
         if offer is None:
             return None
         if form.name == "offer.refuse":
-            if not p.offers.transition(offer.id, ("consent",), "refused", on=c.reader.today):
+            if not p.offers.transition(offer.id, ("consent",), "refused", on=c.reader.today, asking=s.party):
                 err.add(_, "OFFER_GONE")
                 return None
             return _("You refused consent to the sublease.")
@@ -928,10 +937,7 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
             p.offers.transition(offer.id, ("consent",), "stale")  # the tenant sees it, to sign it again
             err.add(_, "OFFER_STALE_CONSENT")
             return None
-        if not p.offers.transition(offer.id, ("consent",), "pending", envelope=tx.cosign(offer.envelope, s.key)):
-            err.add(_, "OFFER_GONE")
-            return None
-        return _("You consented to the sublease; it now waits for the subtenant's signature.")
+        return _consent(p, c, offer, err)
     if form.name in ("offer.accept", "offer.decline"):
         # a sublease may be declined while it waits for the owner, but signed only after
         offer = _offer_for(p, c, fields, ("pending", "consent"), "tenant", err)
@@ -954,7 +960,14 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
         p.offers.transition(offer.id, ("pending", "declined", "stale", "replaced"), "signed", txid=receipt.txid)
         if offer.body["kind"] == "lease.terminate":
             return _("Signed by both sides: the lease ends on %(on)s.", on=offer.body["on"])
-        if offer.consenter is not None:  # three signatures: a sublease or its renewal
+        if len(offer.consenters) > 1:  # four signatures: a sublease of a sublease or its renewal
+            return _(
+                "Sublease signed by you, the sub-landlord, its landlord and the owner (consents). Lease %(lease)s "
+                "is on the ledger (block %(height)s).",
+                lease=receipt.txid[:16],
+                height=receipt.height,
+            )
+        if offer.consenters:  # three signatures: a sublease or its renewal
             return _(
                 "Sublease signed by you, the sub-landlord and the owner (consent). Lease %(lease)s is on the "
                 "ledger (block %(height)s).",
@@ -1022,21 +1035,91 @@ def _tenant_has_room(p: Portal, c: Ctx, tenant: str, err: Refusal) -> bool:
 
 
 def _put_offer(
-    p: Portal, c: Ctx, err: Refusal, unit: str, body: dict[str, Any], consenter: str | None = None
+    p: Portal, c: Ctx, err: Refusal, unit: str, body: dict[str, Any], consenters: Sequence[str] = ()
 ) -> str | None:
     """Sign ``body`` (whose signer is the tenant) as the session's landlord side, with the tenant's
-    next ``seq``, and keep it for the tenant to countersign, after the ``consenter``'s signature
-    when one is named (the owner, for a sublease); the sentence for the flash."""
+    next ``seq``, and keep it for the tenant to countersign, after the ``consenters``' signatures
+    when any are named (:func:`_consenters`, asked in order); the sentence for the flash."""
     s = c.session
     assert s is not None
     tenant = body["signer"]
     if not _tenant_has_room(p, c, tenant, err):
         return None
     envelope = tx.sign({**body, "seq": c.reader.last_seq(tenant) + 1}, [s.key])
-    oid = p.offers.add(c.reader.today, tenant, s.party, unit, envelope, consenter)
-    if consenter is not None:
+    oid = p.offers.add(c.reader.today, tenant, s.party, unit, envelope, consenters)
+    if len(consenters) > 1:
+        return c._("Offer %(offer)s signed and sent for consent: to your landlord first, then to the owner.", offer=oid)
+    if consenters and consenters[0] != (c.reader.unit(unit) or {}).get("owner"):
+        return c._("Offer %(offer)s signed and sent to your landlord for consent.", offer=oid)
+    if consenters:
         return c._("Offer %(offer)s signed and sent to the owner for consent.", offer=oid)
     return c._("Offer %(offer)s signed and sent to the tenant for countersigning.", offer=oid)
+
+
+def _consenters(c: Ctx, body: dict[str, Any]) -> tuple[str, ...]:
+    """Whose consent the sublease or sublease renewal ``body`` needs besides its two sides, in the
+    order the portal asks: for a sublease of a sublease (rules edition 6) the landlord of the lease
+    it sublets first (the sub-landlord is its own tenant, whom it knows), then the owner, who so
+    hears only of what the landlords below have agreed; the ledger takes the signatures in any
+    order. Nobody is asked twice, nor for a signature one of the two sides gives anyway (an owner
+    who is the sub-landlord or the subtenant). None for anything else (a lease of the owner's, a
+    mutual end)."""
+    r = c.reader
+    if body["kind"] == "lease.sign":
+        parent_id = body.get("parent")
+    elif body["kind"] == "lease.renew":  # a sublease's renewal is a sublease of the same parent again
+        previous = r.lease(str(body["previous"]))
+        parent_id = previous["parent"] if previous else None
+    else:
+        return ()
+    parent = r.lease(str(parent_id)) if parent_id else None
+    if parent is None:
+        return ()
+    wanted = [parent["owner"]]
+    if parent["parent"] is not None and r.edition >= 6:  # (art. 716: its own landlord's consent)
+        wanted.insert(0, parent["landlord"])
+    sides = (parent["tenant"], body["signer"])  # the sub-landlord and the subtenant sign anyway
+    return tuple(k for k in dict.fromkeys(wanted) if k not in sides)
+
+
+def _consent(p: Portal, c: Ctx, offer: Offer, err: Refusal) -> str | None:
+    """The consenter asked adds its signature to the envelope; then the next consenter is asked, or,
+    once every consent is in, the tenant may sign. An offer the tenant's seq has passed is dead
+    already: it goes back to its offering side, stale, to be signed again (and consented again)."""
+    s = c.session
+    assert s is not None
+    if offer.body["seq"] != c.reader.last_seq(offer.tenant) + 1:  # the subtenant moved on: dead already
+        p.offers.transition(offer.id, ("consent",), "stale")  # the offering side sees it, to sign it again
+        err.add(c._, "OFFER_STALE_CONSENT")
+        return None
+    later = offer.consenters[offer.consenters.index(s.party) + 1 :]
+    nxt = next((k for k in later if not offer.signed_by(k)), None)
+    envelope = tx.cosign(offer.envelope, s.key)
+    after = "pending" if nxt is None else "consent"
+    if not p.offers.transition(offer.id, ("consent",), after, envelope=envelope, asking=s.party, ask=nxt):
+        err.add(c._, "OFFER_GONE")  # answered meanwhile (from another tab)
+        return None
+    if nxt is not None:  # (only the owner comes after another consenter: :func:`_consenters`)
+        return c._("You consented to the sublease; it now waits for the owner's consent.")
+    return c._("You consented to the sublease; it now waits for the subtenant's signature.")
+
+
+def _consents(offer: Offer, owner: str | None) -> list[dict[str, Any]]:
+    """Each consent an offer needs, for its page: who (``party``), whether it is the owner's, and
+    its ``state``: given, asked (waiting for it), refused, next (asked once the one before is in),
+    or none (the offer ended before it was asked)."""
+    out = []
+    for k in offer.consenters:
+        if offer.signed_by(k):
+            state = "given"
+        elif k == offer.consenter and offer.status in ("consent", "refused"):
+            state = "asked" if offer.status == "consent" else "refused"
+        elif offer.status == "consent" and k not in offer.asked:
+            state = "next"
+        else:
+            state = "none"
+        out.append({"party": k, "owner": k == owner, "state": state})
+    return out
 
 
 def _offer_for(
@@ -1089,10 +1172,9 @@ def _propose(p: Portal, c: Ctx, form: Form, f: dict[str, Any], err: Refusal) -> 
         kind = "lease.renew"
         if lease["parent"] and not _sublease_renewable(c, lease, f, err):
             return None
-    # renewing a sublease makes a sublease again: the owner consents first (ending one needs only its sides)
-    consenter = lease["owner"] if kind == "lease.renew" and lease["parent"] else None
+    # renewing a sublease makes a sublease again: its consents come first (ending one needs only its sides)
     body = {"chain": p.node.chain_id, "kind": kind, "signer": lease["tenant"], **fields}
-    return _put_offer(p, c, err, lease["unit"], body, consenter)
+    return _put_offer(p, c, err, lease["unit"], body, _consenters(c, body))
 
 
 def _sublease_renewable(c: Ctx, lease: dict[str, Any], f: dict[str, Any], err: Refusal) -> bool:
@@ -1104,8 +1186,6 @@ def _sublease_renewable(c: Ctx, lease: dict[str, Any], f: dict[str, Any], err: R
     start = add_days(lease["ends_on"], 1)
     if parent is None or parent["status"] != "active" or c.reader.lease_phase(parent) == "ended":
         err.add(c._, "LEASE_NOT_LIVE")
-    elif _two_consents(c, parent):
-        err.add(c._, "SUBLEASE_OF_SUBLEASE")
     elif start > parent["ends_on"] or f["end"] > parent["ends_on"]:
         err.add(c._, "SUBLEASE_OUTSIDE_PARENT", "end", names)
     elif _clash(c, parent["subleases"], parent["id"], start, f["end"]):
@@ -1115,15 +1195,10 @@ def _sublease_renewable(c: Ctx, lease: dict[str, Any], f: dict[str, Any], err: R
     return not err
 
 
-def _two_consents(c: Ctx, parent: dict[str, Any]) -> bool:
-    """Whether a sublease of ``parent`` needs two consents (rules edition 6: a sublease of a
-    sublease, its parent's landlord's and the owner's): an offer carries one consenter only."""
-    return parent["parent"] is not None and c.reader.edition >= 6
-
-
 def _offer_sublease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | None:
     """The tenant of a running lease signs a sublease of the same home (转租) as its landlord; the
-    owner consents and the subtenant countersigns, both through the offer (three signatures)."""
+    owner consents (for a sublease of a sublease, its own landlord first: :func:`_consenters`) and
+    the subtenant countersigns, all through the offer (three signatures, or four)."""
     s = c.session
     assert s is not None
     _ = c._
@@ -1138,10 +1213,7 @@ def _offer_sublease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str |
     if parent["status"] != "active" or c.reader.lease_phase(parent) == "ended":
         err.add(_, "LEASE_NOT_LIVE")
         return None
-    if _two_consents(c, parent):
-        err.add(_, "SUBLEASE_OF_SUBLEASE")
-        return None
-    if f["tenant"] in (s.party, parent["owner"]):
+    if f["tenant"] in (s.party, parent["owner"], parent["landlord"]):  # nor to the owner or its own landlord
         err.add(_, "INVALID_FIELD", "tenant", names)
         return None
     if not _signable_tenant(c, f["tenant"]):
@@ -1156,7 +1228,7 @@ def _offer_sublease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str |
         return None
     terms = ("start", "end", "rent", "deposit", "payment_day", "notice_days", "document_hash")
     body = _lease_body(p, parent["unit"], s.party, f, terms, parent=parent["id"], collector="landlord")
-    return _put_offer(p, c, err, parent["unit"], body, consenter=parent["owner"])
+    return _put_offer(p, c, err, parent["unit"], body, _consenters(c, body))
 
 
 def _signable_tenant(c: Ctx, party: str) -> bool:

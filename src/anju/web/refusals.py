@@ -85,13 +85,6 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
     "NOT_LEASE_PARTY": (N_("You are not a party to this lease."), "lease"),
     "SUBLEASE_CONSENT_REQUIRED": (N_("A sublease needs the owner's signed consent."), None),
     "SUBLEASE_OUTSIDE_PARENT": (N_("A sublease must lie within the dates of its parent lease."), "end"),
-    "SUBLEASE_OF_SUBLEASE": (
-        N_(
-            "A sublease of a sublease needs your own landlord's consent as well as the owner's, which the portal "
-            "cannot gather yet: sign it with the anju command line (anju tx), with both consents."
-        ),
-        None,
-    ),
     "LEASE_NOT_LIVE": (N_("The lease is terminated or has ended."), "lease"),
     "LEASE_NOT_ENDED": (N_("This is possible only after the lease has ended."), "lease"),
     "NOTICE_TOO_SHORT": (N_("The termination date does not give the notice the lease requires."), "on"),
@@ -122,7 +115,10 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
     ),
     "OFFER_GONE": (N_("This offer no longer exists."), None),
     "OFFER_WAITING": (
-        N_("This sublease still waits for the owner's consent; you can sign it once the owner has."),
+        N_(
+            "This sublease still waits for the owner's consent (for a sublease of a sublease, its sub-landlord's "
+            "landlord's too); you can sign it once every consent is in."
+        ),
         None,
     ),
     "OFFER_STALE_CONSENT": (
