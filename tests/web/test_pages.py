@@ -1058,6 +1058,28 @@ def _lease_under_sublease(tmp_path: Path) -> dict[str, Any]:
     return {**ids, "lease1": lease1, "sublease": sublease}
 
 
+def test_ending_a_lease_by_agreement_gives_its_subtenant_the_sublease_notice(tmp_path: Path) -> None:
+    """Rules edition 7 in the portal: Wang and Li may end Li's lease by agreement only on a day that
+    gives Zhang, who sublets from Li, the sublease's 30 days' notice; the portal says so before
+    anyone signs, and the end they agree on cuts the sublease to the same day."""
+    ids = _lease_under_sublease(tmp_path)
+    today, lease1, s1 = ids["today"], ids["lease1"], ids["sublease"]
+    with (
+        devserver(tmp_path) as base,
+        httpx.Client(base_url=base, timeout=60) as owner,
+        httpx.Client(base_url=base, timeout=60) as tenant,
+    ):
+        ot, tt = sign_in(owner, "landlord"), sign_in(tenant, "tenant")
+        end = {"lease": lease1, "on": add_days(today, 29), "reason_hash": "we agree", "form_token": ot}
+        resp = owner.post("/act/lease.propose_end?lang=en", data=end)
+        assert resp.status_code == 422 and "or a sublease within it, requires" in resp.text
+        assert _offers(tenant) == []
+        assert owner.post("/act/lease.propose_end", data={**end, "on": add_days(today, 30)}).status_code == 303
+        [offer] = _offers(tenant)
+        assert tenant.post("/act/offer.accept", data={"offer": offer, "form_token": tt}).status_code == 303
+        assert _lease(owner, lease1)["ends_on"] == _lease(owner, s1)["ends_on"] == add_days(today, 30)
+
+
 def _lease(client: httpx.Client, lid: str) -> dict[str, Any]:
     value: dict[str, Any] = client.get(f"/api/v1/leases/{lid}").json()["value"]
     return value
@@ -1192,6 +1214,8 @@ def test_a_sublease_of_a_sublease_is_consented_by_its_landlord_then_the_owner_an
         assert act(landlord, lt, "offer.consent", fifth).status_code == 303 and fifth in _offers(owner)
         assert act(sub, zt, "offer.withdraw", fifth).status_code == 303
         assert fifth not in _offers(owner) and act(owner, ot, "offer.consent", fifth).status_code == 422
+        gone = sub.get(f"/offer/{fifth}", params={"lang": "zh"}).text  # not a listing's 已下架
+        assert "已由发出方撤回" in gone and "已下架" not in gone
         sixth = offer(start=add_days(today, 130), end=add_days(today, 140))
         assert act(landlord, lt, "offer.consent", sixth).status_code == 303
         with sqlite3.connect(tmp_path / "web-offers.db") as db:

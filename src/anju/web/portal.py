@@ -39,7 +39,7 @@ from anju.crypto.keys import SigningKey
 from anju.errors import AnjuError
 from anju.registry import vcode
 from anju.registry.credit import FACTORS
-from anju.registry.dates import add_days, overlaps
+from anju.registry.dates import add_days, days_between, overlaps
 from anju.registry.status import mandate_live, overdue_months, unconfirmed_months
 from anju.web import demo
 from anju.web.forms import FORMS, Form, body_fields, parse
@@ -1160,6 +1160,9 @@ def _propose(p: Portal, c: Ctx, form: Form, f: dict[str, Any], err: Refusal) -> 
         err.add(c._, "MANDATE_NO_SIGNING")  # the agency speaks for the landlord only while its mandate lets it sign
         return None
     if form.name == "lease.propose_end":
+        if _cuts_a_sublease_short(c, lease, f["on"]):
+            err.add(c._, "NOTICE_TOO_SHORT", "on", form.field_names)
+            return None
         fields: dict[str, Any] = {
             "lease": lease["id"],
             "mode": "mutual",
@@ -1175,6 +1178,23 @@ def _propose(p: Portal, c: Ctx, form: Form, f: dict[str, Any], err: Refusal) -> 
     # renewing a sublease makes a sublease again: its consents come first (ending one needs only its sides)
     body = {"chain": p.node.chain_id, "kind": kind, "signer": lease["tenant"], **fields}
     return _put_offer(p, c, err, lease["unit"], body, _consenters(c, body))
+
+
+def _cuts_a_sublease_short(c: Ctx, lease: dict[str, Any], on: str) -> bool:
+    """Whether ending ``lease`` by agreement on ``on`` would cut a live sublease in it (at any depth)
+    sooner than that sublease's own notice (rules edition 7: the ledger refuses it unless the
+    subtenant signs too, which a portal offer does not gather). A courtesy check; the ledger decides."""
+    if c.reader.edition < 7:
+        return False
+    for sid in lease["subleases"]:
+        sub = c.reader.lease(sid)
+        if sub is None or sub["ends_on"] <= on or c.reader.lease_phase(sub) == "ended":
+            continue
+        if days_between(c.reader.today, on) < sub["notice_days"]:
+            return True
+        if _cuts_a_sublease_short(c, sub, max(on, add_days(sub["start"], -1))):
+            return True
+    return False
 
 
 def _sublease_renewable(c: Ctx, lease: dict[str, Any], f: dict[str, Any], err: Refusal) -> bool:

@@ -87,7 +87,10 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
     "SUBLEASE_OUTSIDE_PARENT": (N_("A sublease must lie within the dates of its parent lease."), "end"),
     "LEASE_NOT_LIVE": (N_("The lease is terminated or has ended."), "lease"),
     "LEASE_NOT_ENDED": (N_("This is possible only after the lease has ended."), "lease"),
-    "NOTICE_TOO_SHORT": (N_("The termination date does not give the notice the lease requires."), "on"),
+    "NOTICE_TOO_SHORT": (
+        N_("The termination date does not give the notice the lease, or a sublease within it, requires."),
+        "on",
+    ),
     "RENEWAL_NOT_CONTIGUOUS": (N_("A renewal must start the day after the current lease ends."), "end"),
     "AMOUNT_MISMATCH": (N_("The amount does not match the lease."), "amount"),
     "PERIOD_OUT_OF_ORDER": (
