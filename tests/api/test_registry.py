@@ -1173,3 +1173,55 @@ def test_a_history_in_parts_refuses_every_tampering(world: World, monkeypatch: A
     relabelled = _edit(later[1], lambda d: d.update(note_sha256_hex=docs[1]["note_sha256_hex"]))
     assert _refused([lines[0], relabelled, *lines[2:]], world).code == "PROOF_INVALID"
     assert verify_history_parts(later, world.server.vkey).party == tenant  # (itself whole)
+
+
+def _resigned_parts(world: World, lines: list[bytes], edit: dict[str, Any]) -> list[bytes]:
+    """The parts as a lying checkpoint signer would serve them: every state entry re-proven under a
+    state root with ``edit`` applied, in a checkpoint it signs again (the transactions stay genuine)."""
+
+    from anju.client.parts import note_hash
+
+    docs = [json.loads(x) for x in lines]
+    merged = {**docs[0], "state": [e for d in docs[:-1] for e in d.get("state", [])]}
+    forged = _resigned(world, merged, edit)
+    proofs = {e["key"]: e for e in forged["state"]}
+    digest = note_hash(forged["checkpoint"])
+    out = []
+    for d in docs:
+        d["state"] = [proofs[e["key"]] for e in d.get("state", [])] if "state" in d and not d.get("end") else d["state"]
+        if d["part"] == 0:
+            d["checkpoint"] = forged["checkpoint"]
+        else:
+            d["note_sha256_hex"] = digest
+        out.append(json.dumps(d, ensure_ascii=False).encode())
+    return out
+
+
+def test_a_lying_signer_cannot_rewrite_a_history_in_parts(world: World, monkeypatch: Any) -> None:
+    """Parts re-proven under a state root the node's key signs (it can sign any state, not the
+    parties' transactions): a tenancy's terms, a payment's lateness, the score are bound to the
+    transactions, part by part as in one bundle."""
+    from anju.client import verify_history_parts
+
+    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
+    [(tenant,)] = db.execute(
+        "SELECT substr(key, 8) FROM state WHERE key LIKE 'credit/%' AND key NOT LIKE 'credit/%/%' "
+        "AND json_extract(value, '$.factors.rent_on_time.count') > 0 LIMIT 1"
+    ).fetchall()
+    db.close()
+    lines = _parts(world, monkeypatch, tenant, entries=1)
+    honest = verify_history_parts(_resigned_parts(world, lines, {}), world.server.vkey)  # re-signed, unchanged
+    assert honest.party == tenant and honest.leases
+    docs = [json.loads(x) for x in lines]
+    values = {e["key"]: e["value"] for d in docs[:-1] for e in d.get("state", [])}
+    lease = next(v for k, v in values.items() if k.startswith("lease/") and v["tenant"] == tenant)
+    pay = next(v for k, v in values.items() if k.startswith("payment/") and v.get("confirmed") and v["kind"] == "rent")
+    credit = values[f"credit/{tenant}"]
+    for edit, why in (
+        ({f"lease/{lease['id']}": {**lease, "rent": lease["rent"] // 2}}, "does not say what its"),
+        ({f"payment/{pay['id']}": {**pay, "late_days": pay["late_days"] + 9}}, "leaves out a rent payment"),
+        ({f"credit/{tenant}": {**credit, "score": credit["score"] + 50}}, "score does not follow"),
+    ):
+        with pytest.raises(VerificationError, match=why) as info:
+            verify_history_parts(_resigned_parts(world, lines, edit), world.server.vkey)
+        assert info.value.code == "PROOF_INVALID"
