@@ -45,6 +45,21 @@ CODES: dict[str, tuple[int, str]] = {
     # verification
     "PROOF_INVALID": (422, "a Merkle inclusion, consistency or state proof does not verify"),
     "CHECKPOINT_INVALID": (422, "a checkpoint note is malformed or its signature does not verify"),
+    "BUNDLE_TOO_LARGE": (
+        422,
+        "the proof bundle asked for would need more transactions than a bundle carries (ask for its parts: "
+        "?format=parts), or a line of a multi-part bundle is longer than the verifier reads",
+    ),
+    "BUNDLE_INCOMPLETE": (
+        422,
+        "a multi-part bundle is cut short: it ends before its end part, a part is missing, or its last line "
+        "lacks its newline (details.reason)",
+    ),
+    "BUNDLE_MALFORMED": (
+        422,
+        "a multi-part bundle is not one: a part out of order, repeated or after the end part, a part of "
+        "another checkpoint, an entry or transaction it has no place for (details.reason)",
+    ),
     "STORE_CORRUPT": (500, "stored ledger data does not match what replaying the ledger gives"),
     "WRONG_NODE_KEY": (
         500,

@@ -1,8 +1,9 @@
 """A real server process for the API tests: ``python tests/api/server_main.py DATA PORT [options]``.
 
 Like ``anju serve``, plus test controls: a clock read from a file (so demo transactions dated in
-the past can be replayed through HTTP), and a lying mode that alters answers after the node
-signed them (the SDK must refuse them).
+the past can be replayed through HTTP), a lying mode that alters answers after the node
+signed them (the SDK must refuse them), and a lower limit of the single history bundle (so that
+small histories are "large").
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import orjson
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from anju.api import bundles
 from anju.api.app import Settings, create_app
 from anju.api.http import UVICORN_HTTP
 from anju.chain.node import Node, now_rfc3339
@@ -92,7 +94,14 @@ def main() -> None:
     ap.add_argument("--events-scan", type=int, default=10_000)
     ap.add_argument("--streams-per-client", type=int, default=256)
     ap.add_argument("--streams-total", type=int, default=10_000)
+    ap.add_argument("--history-max-txs", type=int, default=0, help="lower the single history bundle's limit")
+    ap.add_argument("--history-part-entries", type=int, default=0, help="smaller parts of a history in parts")
+    ap.add_argument("--web", action="store_true", help="mount the portal too")
     a = ap.parse_args()
+    if a.history_max_txs:
+        bundles.HISTORY_MAX_TXS = a.history_max_txs  # (histories past it are served in parts only)
+    if a.history_part_entries:
+        bundles.PART_ENTRIES = a.history_part_entries
     clock = now_rfc3339
     if a.clock_file is not None:
         path = a.clock_file
@@ -101,7 +110,7 @@ def main() -> None:
             return path.read_text().strip() if path.exists() else now_rfc3339()
 
     node = Node(a.data, mempool_limit=a.mempool, block_interval=a.block_interval, clock=clock)
-    app: ASGIApp = create_app(
+    api = create_app(
         node,
         Settings(
             max_body_bytes=a.max_body,
@@ -112,6 +121,11 @@ def main() -> None:
             streams_total=a.streams_total,
         ),
     )
+    if a.web:
+        from anju.web.portal import mount_web
+
+        mount_web(api, node, data_dir=a.data)
+    app: ASGIApp = api
     if a.lie:
         app = Liar(app, a.lie)
     uvicorn.run(app, host="127.0.0.1", port=a.port, log_level="warning", timeout_graceful_shutdown=3, **UVICORN_HTTP)

@@ -935,3 +935,293 @@ def test_histories_verify_with_the_credit_entries_of_edition_5(world: World) -> 
     assert (factors["leases_registered"]["count"], factors["leases_registered"]["points"]) == (3, 5)
     [paid] = [p for p in result.payments if p["id"] == pay["txid"][:16]]
     assert paid["late_months"] >= 1 and factors["rent_late"]["points"] == -5 * paid["late_months"]
+
+
+# -- histories of any size: the multi-part bundle ---------------------------------------------------
+def _copy_ledger(world: World, copy: Path) -> Path:
+    """A copy of the world's ledger (no block is committed while it is taken), to serve apart."""
+    copy.mkdir()
+    for name in ("genesis.json", "node.key"):
+        shutil.copy(world.server.data / name, copy / name)
+    src = sqlite3.connect(world.server.data / "ledger.db")
+    dst = sqlite3.connect(copy / "ledger.db")
+    src.backup(dst)
+    src.close()
+    dst.close()
+    return copy
+
+
+def _same_history(a: VerifiedHistory, b: VerifiedHistory) -> None:
+    assert (a.party, a.score, a.credit, a.record, a.identity) == (b.party, b.score, b.credit, b.record, b.identity)
+    assert sorted(x["id"] for x in a.leases) == sorted(x["id"] for x in b.leases)
+    assert sorted(x["id"] for x in a.payments) == sorted(x["id"] for x in b.payments)
+    assert a.payment_counts == b.payment_counts and a.checkpoint == b.checkpoint
+
+
+def _txs_needed(bundle: dict[str, Any]) -> int:
+    return len(bundle["txs"])
+
+
+def test_a_history_larger_than_a_bundle_is_served_in_parts_and_verifies(world: World, tmp_path: Path) -> None:
+    """A server whose single-bundle limit (lowered here to 3 transactions) most histories exceed:
+    each of them is refused as one bundle (BUNDLE_TOO_LARGE, naming the parts), served in parts,
+    verified by the SDK as they arrive, exported to a file that `anju check` verifies, and the
+    portal's download serves the parts; every party of the district verifies to exactly what its
+    single bundle (from the world's unlimited server) verifies to."""
+    from anju.client.parts import PARTS_FORMAT
+
+    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
+    parties = [r[0] for r in db.execute("SELECT substr(key, 7) FROM state WHERE key LIKE 'party/%' ORDER BY key")]
+    db.close()
+    limited = Server(
+        _copy_ledger(world, tmp_path / "copy"), "--history-max-txs", "3", "--history-part-entries", "4", "--web"
+    )
+    client = AnjuClient(limited.url, world.server.vkey)
+    try:
+        large: dict[str, int] = {}
+        for party in parties:
+            whole = world.server.http.get(f"/api/v1/parties/{party}/history").json()
+            single = verify_bundle(whole, world.server.vkey)
+            assert isinstance(single, VerifiedHistory)
+            answer = limited.http.get(f"/api/v1/parties/{party}/history")
+            if _txs_needed(whole) > 3:
+                assert answer.status_code == 422, party
+                err = answer.json()["error"]
+                assert err["code"] == "BUNDLE_TOO_LARGE" and err["details"]["parts"].endswith("?format=parts")
+                large[party] = _txs_needed(whole)
+            else:  # a small history: the single bundle, as before
+                assert answer.status_code == 200 and answer.json()["format"] == "anju-bundle-v1"
+            _same_history(client.verify_history(party), single)  # (through the parts when large)
+        assert len(large) >= 5, large
+        roles = {client.record(f"/parties/{p}").value["role"] for p in large}
+        assert {"tenant", "landlord"} <= roles, roles  # tenancies and payments; leases registered as a side
+        big = max(large, key=lambda p: large[p])
+        path = tmp_path / "history.jsonl"
+        exported = client.export_history(big, path)
+        single = verify_bundle(world.server.http.get(f"/api/v1/parties/{big}/history").json(), world.server.vkey)
+        assert isinstance(single, VerifiedHistory)
+        _same_history(exported, single)
+        lines = path.read_bytes().splitlines()
+        assert len(lines) >= 4 and json.loads(lines[0])["format"] == PARTS_FORMAT and json.loads(lines[-1])["end"]
+        assert not list(tmp_path.glob("*.partial"))
+        # Accept: application/x-ndjson asks for the same parts (one snapshot, the same bytes)
+        streamed = limited.http.get(f"/api/v1/parties/{big}/history", headers={"Accept": "application/x-ndjson"})
+        assert streamed.headers["content-type"].startswith("application/x-ndjson")
+        assert streamed.content == path.read_bytes()
+        unknown = limited.http.get("/api/v1/parties/" + "ab" * 32 + "/history", params={"format": "parts"})
+        assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "NOT_FOUND"
+        # anju check FILE, offline
+        run = [sys.executable, "-c", "from anju.cli.main import app; app()", "check"]
+        out = subprocess.run(
+            [*run, str(path), "--key", world.server.vkey, "--json"], capture_output=True, text=True, timeout=120
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
+        checked = json.loads(out.stdout)
+        assert (checked["kind"], checked["party"], checked["score"]) == ("history", big, single.score)
+        assert (checked["leases"], checked["payments"]) == (len(single.leases), len(single.payments))
+        out = subprocess.run([*run, str(path), "--key", world.server.vkey, "--date", world.end], capture_output=True)
+        assert out.returncode == 2  # a history has no status to judge at a date
+        lines[2] = lines[2].replace(b'"rent":', b'"rent":1', 1) if b'"rent":' in lines[2] else lines[2][:-9]
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        out = subprocess.run(
+            [*run, str(path), "--key", world.server.vkey, "--json"], capture_output=True, text=True, timeout=120
+        )
+        assert out.returncode == 1 and json.loads(out.stdout)["error"]["code"] in ("PROOF_INVALID", "BUNDLE_MALFORMED")
+        # the portal's download: the parts for a large history, the bundle for a small one
+        download = limited.http.get(f"/party/{big}/history")
+        assert download.status_code == 200 and download.headers["content-type"].startswith("application/x-ndjson")
+        assert (
+            'filename="anju-history-' in download.headers["content-disposition"]
+            and ".jsonl" in download.headers["content-disposition"]
+        )
+        from anju.client import verify_history_parts
+
+        _same_history(verify_history_parts(download.content.splitlines(), world.server.vkey), single)
+        small = next(p for p in parties if p not in large)
+        assert limited.http.get(f"/party/{small}/history").json()["format"] == "anju-bundle-v1"
+    finally:
+        client.close()
+        limited.stop()
+
+
+def _parts(world: World, monkeypatch: Any, party: str, entries: int = 3) -> list[bytes]:
+    """The party's history in parts of a few entries, built in-process from the world's ledger."""
+    from anju.api import bundles
+    from anju.api.snapshot import Reader
+
+    monkeypatch.setattr(bundles, "PART_ENTRIES", entries)
+    chain_id = world.server.http.get("/api/v1/node").json()["chain_id"]
+    f = bundles.history_parts_file(Reader(world.server.data / "ledger.db"), chain_id, party)
+    assert f is not None
+    with f:
+        return f.read().splitlines()
+
+
+def _edit(line: bytes, change: Any) -> bytes:
+    doc = json.loads(line)
+    change(doc)
+    return json.dumps(doc, ensure_ascii=False).encode()
+
+
+def _refused(lines: list[bytes], world: World) -> VerificationError:
+    from anju.client import verify_history_parts
+
+    with pytest.raises(VerificationError) as info:
+        verify_history_parts(lines, world.server.vkey)
+    return info.value
+
+
+def test_a_history_in_parts_refuses_every_tampering(world: World, monkeypatch: Any, tmp_path: Path) -> None:
+    """A tampered part, a missing, repeated or extra part, a part of another checkpoint, a stream cut
+    short, an oversize line, a transaction nothing awaits, and records left out with the counts
+    mended: each is refused, with a stable code."""
+    from anju.client import verify_history_file, verify_history_parts
+    from anju.client.parts import split_lines
+
+    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
+    [(tenant,)] = db.execute(
+        "SELECT json_extract(value, '$.tenant') FROM state WHERE key LIKE 'lease/%' "
+        "AND json_extract(value, '$.registration') IS NOT NULL "
+        "AND EXISTS (SELECT 1 FROM state p WHERE p.key LIKE 'payment/%' AND json_extract(p.value, '$.confirmed') "
+        "AND json_extract(p.value, '$.kind') = 'rent' AND json_extract(p.value, '$.payer') = "
+        "json_extract(state.value, '$.tenant')) LIMIT 1"
+    ).fetchall()
+    db.close()
+    lines = _parts(world, monkeypatch, tenant, entries=1)  # a part per record and what it needs
+    single = verify_bundle(world.server.http.get(f"/api/v1/parties/{tenant}/history").json(), world.server.vkey)
+    assert isinstance(single, VerifiedHistory)
+    _same_history(verify_history_parts(lines, world.server.vkey), single)
+    assert len(lines) >= 6
+    docs = [json.loads(x) for x in lines]
+
+    def where(pred: Any) -> tuple[int, int]:
+        """(line, index in its state list) of the first state entry matching ``pred``."""
+        return next(
+            (i, j) for i, d in enumerate(docs[1:-1], 1) for j, e in enumerate(d["state"]) if pred(e["key"], e["value"])
+        )
+
+    def reason(err: VerificationError) -> tuple[str, Any]:
+        return err.code, err.details.get("reason")
+
+    # a tampered record, a tampered proof
+    i, j = where(lambda k, v: k.startswith("lease/"))
+    bad = list(lines)
+    bad[i] = _edit(lines[i], lambda d: d["state"][j]["value"].update(rent=d["state"][j]["value"]["rent"] + 1))
+    assert _refused(bad, world).code == "PROOF_INVALID"
+    t = next(i for i, d in enumerate(docs) if d.get("txs"))
+    bad = list(lines)
+    bad[t] = _edit(lines[t], lambda d: d["txs"][0]["hashes"].reverse() or d["txs"][0]["hashes"].append("AAAA"))
+    assert _refused(bad, world).code == "PROOF_INVALID"
+    # missing, repeated, swapped, extra parts; cut short
+    assert reason(_refused(lines[:2] + lines[3:], world)) == ("BUNDLE_INCOMPLETE", "missing_part")
+    assert reason(_refused(lines[:3] + lines[2:], world)) == ("BUNDLE_MALFORMED", "out_of_order")
+    assert reason(_refused([lines[0], lines[2], lines[1], *lines[3:]], world)) == ("BUNDLE_INCOMPLETE", "missing_part")
+    assert reason(_refused([*lines, lines[1]], world)) == ("BUNDLE_MALFORMED", "extra_part")
+    assert reason(_refused(lines[:-1], world)) == ("BUNDLE_INCOMPLETE", "truncated")
+    assert reason(_refused([], world)) == ("BUNDLE_INCOMPLETE", "truncated")
+    assert reason(_refused(lines[1:], world)) == ("BUNDLE_MALFORMED", "not_a_head")
+    whole = b"".join(x + b"\n" for x in lines)
+    with pytest.raises(VerificationError) as info:
+        verify_history_parts(split_lines([whole[: len(whole) // 2]]), world.server.vkey)
+    assert reason(info.value) == ("BUNDLE_INCOMPLETE", "truncated")
+    # an oversize line: refused before it is read whole
+    path = tmp_path / "h.jsonl"
+    path.write_bytes(whole)
+    longest = max(len(x) for x in lines)
+    assert verify_history_file(path, world.server.vkey, limit=longest).party == tenant
+    with pytest.raises(VerificationError) as info:
+        verify_history_file(path, world.server.vkey, limit=longest - 1)
+    assert reason(info.value) == ("BUNDLE_TOO_LARGE", "line_too_long")
+    # a transaction no entry awaits (one already proven, again): refused, counts mended or not
+    t2 = next(i for i, d in enumerate(docs) if i > t and d.get("txs"))
+    again = docs[t]["txs"][0]
+    bad = list(lines)
+    bad[t2] = _edit(lines[t2], lambda d: d["txs"].append(again))
+    bad[-1] = _edit(lines[-1], lambda d: d.update(txs=d["txs"] + 1))
+    assert reason(_refused(bad, world)) == ("BUNDLE_MALFORMED", "unexpected_tx")
+    # the end part must count what the parts hold
+    assert reason(_refused([*lines[:-1], _edit(lines[-1], lambda d: d.update(txs=d["txs"] - 1))], world)) == (
+        "BUNDLE_INCOMPLETE",
+        "count_mismatch",
+    )
+    # a registered tenancy left out (its record and signing dropped, its registration kept), a rent
+    # payment left out (its confirmation kept): the credit entries show them missing
+    for pred, lost in (
+        (lambda k, v: k.startswith("lease/") and v.get("registration"), "signed_tx"),
+        (lambda k, v: k.startswith("payment/") and v["kind"] == "rent" and v["confirmed"], None),
+    ):
+        i, j = where(pred)
+        gone = docs[i]["state"][j]["value"]
+
+        def drop(d: dict[str, Any], j: int = j, gone: dict[str, Any] = gone, lost: Any = lost) -> None:
+            del d["state"][j]
+            d["txs"] = [x for x in d["txs"] if lost is None or x["txid"] != gone[lost]]
+
+        bad = list(lines)
+        bad[i] = _edit(lines[i], drop)
+        dropped = len(docs[i]["txs"]) - len(json.loads(bad[i])["txs"])
+        bad[-1] = _edit(lines[-1], lambda d, n=dropped: d.update(state=d["state"] - 1, txs=d["txs"] - n))
+        with pytest.raises(VerificationError, match="leaves out") as info:
+            verify_history_parts(bad, world.server.vkey)
+        assert info.value.code == "PROOF_INVALID"
+    # a part of another checkpoint (the ledger moved on: one more block), spliced in
+    stranger = SigningKey(hashlib.sha256(b"anju-parts-test").digest())
+    world.client.send("party.register", stranger, role="tenant", commitment=H)
+    later = _parts(world, monkeypatch, tenant, entries=1)
+    assert json.loads(later[0])["checkpoint"] != docs[0]["checkpoint"]
+    assert reason(_refused([lines[0], later[1], *lines[2:]], world)) == ("BUNDLE_MALFORMED", "other_checkpoint")
+    relabelled = _edit(later[1], lambda d: d.update(note_sha256_hex=docs[1]["note_sha256_hex"]))
+    assert _refused([lines[0], relabelled, *lines[2:]], world).code == "PROOF_INVALID"
+    assert verify_history_parts(later, world.server.vkey).party == tenant  # (itself whole)
+
+
+def _resigned_parts(world: World, lines: list[bytes], edit: dict[str, Any]) -> list[bytes]:
+    """The parts as a lying checkpoint signer would serve them: every state entry re-proven under a
+    state root with ``edit`` applied, in a checkpoint it signs again (the transactions stay genuine)."""
+
+    from anju.client.parts import note_hash
+
+    docs = [json.loads(x) for x in lines]
+    merged = {**docs[0], "state": [e for d in docs[:-1] for e in d.get("state", [])]}
+    forged = _resigned(world, merged, edit)
+    proofs = {e["key"]: e for e in forged["state"]}
+    digest = note_hash(forged["checkpoint"])
+    out = []
+    for d in docs:
+        d["state"] = [proofs[e["key"]] for e in d.get("state", [])] if "state" in d and not d.get("end") else d["state"]
+        if d["part"] == 0:
+            d["checkpoint"] = forged["checkpoint"]
+        else:
+            d["note_sha256_hex"] = digest
+        out.append(json.dumps(d, ensure_ascii=False).encode())
+    return out
+
+
+def test_a_lying_signer_cannot_rewrite_a_history_in_parts(world: World, monkeypatch: Any) -> None:
+    """Parts re-proven under a state root the node's key signs (it can sign any state, not the
+    parties' transactions): a tenancy's terms, a payment's lateness, the score are bound to the
+    transactions, part by part as in one bundle."""
+    from anju.client import verify_history_parts
+
+    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
+    [(tenant,)] = db.execute(
+        "SELECT substr(key, 8) FROM state WHERE key LIKE 'credit/%' AND key NOT LIKE 'credit/%/%' "
+        "AND json_extract(value, '$.factors.rent_on_time.count') > 0 LIMIT 1"
+    ).fetchall()
+    db.close()
+    lines = _parts(world, monkeypatch, tenant, entries=1)
+    honest = verify_history_parts(_resigned_parts(world, lines, {}), world.server.vkey)  # re-signed, unchanged
+    assert honest.party == tenant and honest.leases
+    docs = [json.loads(x) for x in lines]
+    values = {e["key"]: e["value"] for d in docs[:-1] for e in d.get("state", [])}
+    lease = next(v for k, v in values.items() if k.startswith("lease/") and v["tenant"] == tenant)
+    pay = next(v for k, v in values.items() if k.startswith("payment/") and v.get("confirmed") and v["kind"] == "rent")
+    credit = values[f"credit/{tenant}"]
+    for edit, why in (
+        ({f"lease/{lease['id']}": {**lease, "rent": lease["rent"] // 2}}, "does not say what its"),
+        ({f"payment/{pay['id']}": {**pay, "late_days": pay["late_days"] + 9}}, "leaves out a rent payment"),
+        ({f"credit/{tenant}": {**credit, "score": credit["score"] + 50}}, "score does not follow"),
+    ):
+        with pytest.raises(VerificationError, match=why) as info:
+            verify_history_parts(_resigned_parts(world, lines, edit), world.server.vkey)
+        assert info.value.code == "PROOF_INVALID"

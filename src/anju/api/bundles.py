@@ -8,15 +8,18 @@ all read in one snapshot. ``claims`` repeats what the server concludes; verifier
 from __future__ import annotations
 
 import base64
+import re
+import tempfile
 from collections.abc import Iterable
 from itertools import islice
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
-import anju.api.errors  # noqa: F401  (registers BUNDLE_TOO_LARGE)
-from anju.api.snapshot import Snapshot
-from anju.client.verify import MAX_CODE_CANDIDATES
+from anju.api.snapshot import Reader, Snapshot
+from anju.client.parts import PARTS_FORMAT, note_hash
+from anju.client.verify import CREDIT_TXS, MAX_CODE_CANDIDATES
+from anju.crypto.commitments import opens
 from anju.errors import AnjuError
 from anju.registry import vcode
 from anju.registry.credit import chunk_keys, chunk_of
@@ -26,7 +29,12 @@ MAX_TXS = 500
 HISTORY_MAX_TXS = 5_000
 """A history proves a transaction for every credit entry (and each lease's and payment's): a tenant
 of many years needs a few hundred. Past this the server answers BUNDLE_TOO_LARGE rather than a
-bundle short of transactions, which the verifier would refuse."""
+bundle short of transactions, which the verifier would refuse: a larger history is served in
+parts (:func:`write_history_parts`)."""
+PART_ENTRIES = 200
+PART_BYTES = 1 << 19
+"""A part is closed once it holds this many state entries or transactions, or about this many bytes
+of values and leaves (a part's records stay together, so one may hold a few more)."""
 
 
 def _b64(b: bytes) -> str:
@@ -175,9 +183,11 @@ def history_bundle(snap: Snapshot, chain_id: str, party: str) -> dict[str, Any]:
     if b.truncated:
         raise AnjuError(
             "BUNDLE_TOO_LARGE",
-            f"this history needs more than {b.max_txs} proven transactions, more than a bundle carries",
+            f"this history needs more than {b.max_txs} proven transactions, more than a bundle carries: "
+            "ask for it in parts (?format=parts)",
             party=party,
             limit=b.max_txs,
+            parts=f"/api/v1/parties/{party}/history?format=parts",
         )
     return b.build(
         {
@@ -215,3 +225,193 @@ def registration_bundle(snap: Snapshot, chain_id: str, number: str) -> dict[str,
         up = b.key(f"lease/{parent}")
         parent, depth = (up or {}).get("parent"), depth + 1
     return b.build({"number": number, "lease": lease["id"]})
+
+
+# -- histories in parts ----------------------------------------------------------------------------
+class _Parts:
+    """Writes a multi-part history (docs/PROTOCOL.md, "Bundles"), one line per part, holding one
+    part at a time: a part is written once it holds :data:`PART_ENTRIES` entries or transactions."""
+
+    def __init__(self, snap: Snapshot, out: IO[bytes]) -> None:
+        self.s = snap
+        self.out = out
+        self.size = snap.head.log_size
+        self.hash = note_hash(snap.head.checkpoint)
+        self.number = 1
+        self.state: list[dict[str, Any]] = []
+        self.txs: list[dict[str, Any]] = []
+        self.counts = {"state": 0, "txs": 0}
+        self.bytes = 0
+
+    def key(self, key: str) -> Any:
+        """Add ``key`` with its proof to the part; its value."""
+        raw = self.s.state_get(key)
+        value = None if raw is None else orjson.loads(raw)
+        self.state.append({"key": key, "value": value, "proof": self.s.state_proof(key).to_json()})
+        self.bytes += 1500 + (0 if raw is None else len(raw))
+        return value
+
+    def tx(self, txid: Any) -> None:
+        """Add committed transaction ``txid`` with its inclusion proof (nothing for one not committed:
+        the verifier then says which is missing)."""
+        found = self.s.tx(txid) if isinstance(txid, str) else None
+        if found is None:
+            return
+        idx, _height, leaf = found
+        proof = self.s.inclusion_proof(idx, self.size)
+        self.txs.append({"txid": txid, "index": idx, "leaf": _b64(leaf), "hashes": [_b64(h) for h in proof]})
+        self.bytes += 200 + len(leaf) * 4 // 3 + 48 * len(proof)
+
+    def body(self, txid: str) -> dict[str, Any]:
+        found = self.s.tx(txid)
+        body: dict[str, Any] = {} if found is None else orjson.loads(found[2])["body"]
+        return body
+
+    def done(self) -> None:
+        """A group of entries that belong together is complete: the part may end here."""
+        if len(self.state) >= PART_ENTRIES or len(self.txs) >= PART_ENTRIES or self.bytes >= PART_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.state and not self.txs:
+            return
+        part = {"part": self.number, "note_sha256_hex": self.hash, "state": self.state, "txs": self.txs}
+        self.out.write(orjson.dumps(part) + b"\n")
+        self.counts["state"] += len(self.state)
+        self.counts["txs"] += len(self.txs)
+        self.number += 1
+        self.state, self.txs, self.bytes = [], [], 0
+
+    def end(self) -> None:
+        self.flush()
+        end = {"part": self.number, "note_sha256_hex": self.hash, "end": True, **self.counts}
+        self.out.write(orjson.dumps(end) + b"\n")
+
+
+def write_history_parts(
+    snap: Snapshot, chain_id: str, party: str, out: IO[bytes], disclosure: tuple[str, str] | None = None
+) -> int:
+    """Write a party's history of any size as a multi-part bundle to ``out``; the number of lines.
+
+    What it proves is what :func:`history_bundle` proves, grouped so that the verifier checks each
+    part with what the part and the head carry: the head (checkpoint, ``meta/registry``, the party,
+    its credit record), the credit record's archived chunks, each tenancy with its signing
+    transaction and the credit transactions that read it (its registration, its calling off), each
+    of its payments with the confirmation its rent entry names, each lease the party registered as
+    another side with those transactions, then the remaining credit transactions. Memory: one part,
+    and the txids of the credit entries (whose transactions are written once, with what they need).
+    ``disclosure``: the party's own (identity, salt), which must open its commitment (ValueError)."""
+    w = _Parts(snap, out)
+    head_keys = ["meta/registry", f"party/{party}", f"credit/{party}"]
+    meta, record, credit = (w.key(k) for k in head_keys)
+    head: dict[str, Any] = {
+        "format": PARTS_FORMAT,
+        "part": 0,
+        "kind": "history",
+        "subject": party,
+        "chain_id": chain_id,
+        "checkpoint": snap.head.checkpoint,
+        "state": w.state,
+        "claims": {"party": party, "score": None if credit is None else credit.get("score")},
+    }
+    if disclosure is not None:
+        identity, salt = disclosure[0], disclosure[1].strip().lower()
+        commitment = record.get("commitment") if isinstance(record, dict) else None
+        if (
+            not re.fullmatch("[0-9a-f]{32}", salt)
+            or not isinstance(commitment, str)
+            or not opens(commitment, identity, salt)
+        ):
+            raise ValueError("this identity and salt do not open the party's commitment")
+        head["disclosure"] = {"identity": identity, "salt": salt}
+    out.write(orjson.dumps(head) + b"\n")
+    w.counts["state"] += len(w.state)
+    w.state, w.bytes = [], 0
+    # the archived chunks; every credit entry's txid, with its factor, until its transaction is written
+    awaited: dict[str, str] = {}
+    if isinstance(credit, dict):
+        chunk = chunk_of(meta)
+        for name, f in credit.get("factors", {}).items():
+            for key in chunk_keys(party, name, f, chunk):
+                archived = w.key(key)
+                for txid, _pts in archived.get("entries", []) if isinstance(archived, dict) else []:
+                    awaited.setdefault(txid, name)
+                w.done()
+            for txid, _pts in f.get("entries", []):
+                awaited.setdefault(txid, name)
+        awaited = {txid: name for txid, name in awaited.items() if name in CREDIT_TXS}
+
+    def credited(txid: Any) -> None:
+        if isinstance(txid, str) and awaited.pop(txid, None) is not None:
+            w.tx(txid)
+
+    def lease_txs(lease: dict[str, Any]) -> None:
+        reg, term = lease.get("registration"), lease.get("termination")
+        credited(reg.get("tx") if isinstance(reg, dict) else None)
+        credited(term.get("tx") if isinstance(term, dict) else None)
+
+    tenancies: list[str] = []
+    for (k,) in snap.query(
+        "SELECT key FROM state WHERE key LIKE 'lease/%' AND json_extract(value,'$.tenant')=? ORDER BY key", (party,)
+    ):
+        lease = w.key(k)
+        tenancies.append(lease["id"])
+        w.tx(lease.get("signed_tx"))
+        lease_txs(lease)
+        w.done()
+    for i in range(0, len(tenancies), 500):
+        some = tenancies[i : i + 500]
+        for (k,) in snap.query(
+            f"SELECT key FROM state WHERE key LIKE 'payment/%' AND json_extract(value,'$.lease') IN "
+            f"({','.join('?' * len(some))}) ORDER BY key",
+            some,
+        ):
+            pay = w.key(k)
+            credited(pay.get("confirmed_tx"))
+            w.done()
+    for txid in list(awaited):  # (a copy: those written with an earlier record leave the dict)
+        name = awaited.pop(txid, None)
+        if name is None:
+            continue
+        if name == "leases_registered":  # a lease registered with the party as landlord or agency
+            lease = w.key(f"lease/{w.body(txid).get('lease')}")
+            w.tx(txid)
+            if isinstance(lease, dict):
+                lease_txs(lease)
+        elif name in ("rent_on_time", "rent_late"):  # (a payment of no tenancy: the verifier says so)
+            w.key(f"payment/{w.body(txid).get('payment')}")
+            w.tx(txid)
+        else:
+            w.tx(txid)
+        w.done()
+    w.end()
+    return w.number + 1
+
+
+def history_parts_file(
+    reader: Reader, chain_id: str, party: str, disclosure: tuple[str, str] | None = None
+) -> IO[bytes] | None:
+    """A party's multi-part history in an anonymous temporary file, rewound (None for an unknown
+    party), built in one snapshot that closes before anything is sent: a slow download never holds
+    a read transaction open. Call it off the event loop."""
+    out = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it
+    try:
+        with reader.snapshot() as snap:
+            if snap.state_get(f"party/{party}") is None:
+                out.close()
+                return None
+            write_history_parts(snap, chain_id, party, out, disclosure)
+        out.seek(0)
+    except BaseException:
+        out.close()
+        raise
+    return out
+
+
+def file_chunks(f: IO[bytes], size: int = 1 << 16) -> Iterable[bytes]:
+    """``f``'s bytes in chunks, closing it at the end (or when the response is dropped)."""
+    try:
+        while chunk := f.read(size):
+            yield chunk
+    finally:
+        f.close()

@@ -22,7 +22,6 @@ from anju.errors import CODES, AnjuError, Overloaded, register_codes
 API_CODES: dict[str, tuple[int, str]] = {
     "METHOD_NOT_ALLOWED": (405, "the path exists but not with this HTTP method"),
     "STREAMS_FULL": (503, "the server holds its maximum of open event streams; retry later"),
-    "BUNDLE_TOO_LARGE": (422, "the proof bundle asked for would need more transactions than a bundle carries"),
     "INTERNAL_ERROR": (
         500,
         "the server failed on this request (a defect, logged); the answer says nothing of the ledger",

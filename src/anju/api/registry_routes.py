@@ -6,17 +6,19 @@ returned alongside, and the verification-code and history endpoints return whole
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Query
-from starlette.responses import Response
+from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.responses import Response, StreamingResponse
 
 from anju.api import schemas
-from anju.api.bundles import history_bundle, listing_bundle, registration_bundle
+from anju.api.bundles import file_chunks, history_bundle, history_parts_file, listing_bundle, registration_bundle
 from anju.api.snapshot import Reader, Snapshot
 from anju.chain.node import Node
+from anju.client.parts import PARTS_MEDIA_TYPE
 from anju.errors import AnjuError
 
 ID = "^[0-9a-f]{16}$"
@@ -235,13 +237,47 @@ def registry_router(node: Node, reader: Reader) -> APIRouter:
             bundle = registration_bundle(s, node.chain_id, number)
         return ok(bundle)
 
-    @r.get("/parties/{party}/history", response_model=schemas.Bundle, operation_id="export_history")
-    def export_history(party: Annotated[str, Path(pattern=KEY)]) -> Response:
-        """The party's rental history as a portable bundle (leases as tenant, payments, credit)."""
+    def one_bundle(party: str) -> Response:
         with reader.snapshot() as s:
             if s.state_get(f"party/{party}") is None:
                 raise AnjuError("NOT_FOUND", "no such party", party=party)
             bundle = history_bundle(s, node.chain_id, party)
         return ok(bundle)
+
+    @r.get(
+        "/parties/{party}/history",
+        response_model=schemas.Bundle,
+        operation_id="export_history",
+        responses={
+            200: {
+                "content": {
+                    PARTS_MEDIA_TYPE: {
+                        "schema": {"type": "string", "description": "anju-history-parts-v1: one JSON part per line"}
+                    }
+                },
+            }
+        },
+    )
+    async def export_history(
+        request: Request,
+        party: Annotated[str, Path(pattern=KEY)],
+        format: Annotated[
+            Literal["bundle", "parts"] | None,
+            Query(
+                description="bundle: one anju-bundle-v1 document (default; BUNDLE_TOO_LARGE past its limit); "
+                f"parts: anju-history-parts-v1 as {PARTS_MEDIA_TYPE}, any size (also Accept: {PARTS_MEDIA_TYPE})"
+            ),
+        ] = None,
+    ) -> Response:
+        """The party's rental history as a portable bundle (leases as tenant, payments, credit), or,
+        for a history of any size, as a multi-part bundle: JSON lines, streamed."""
+        accept = request.headers.get("accept", "")
+        if format == "parts" or (format is None and PARTS_MEDIA_TYPE in accept):
+            # built into a temporary file in one snapshot, off the event loop; then sent from the file
+            parts = await asyncio.to_thread(history_parts_file, reader, node.chain_id, party)
+            if parts is None:
+                raise AnjuError("NOT_FOUND", "no such party", party=party)
+            return StreamingResponse(file_chunks(parts), media_type=PARTS_MEDIA_TYPE)
+        return await asyncio.to_thread(one_bundle, party)
 
     return r

@@ -650,7 +650,10 @@ def _trust(keys: list[str], threshold: int | None, origin: str | None) -> Trust 
 def check(
     target: Annotated[
         str,
-        typer.Argument(help="A listing verification code, a lease registration number (XH…), or a bundle file (JSON)."),
+        typer.Argument(
+            help="A listing verification code, a lease registration number (XH…), or a bundle file (JSON, or a "
+            "history in parts: JSON lines)."
+        ),
     ],
     server: ServerOpt = DEFAULT_SERVER,
     key: Annotated[
@@ -708,8 +711,10 @@ def check(
         VerifiedListing,
         VerifiedRegistration,
         check_fresh,
+        is_parts_file,
         load_bundle,
         verify_bundle,
+        verify_history_file,
     )
     from anju.client.remember import CheckpointFile, one_history
     from anju.client.sdk import REGISTRATION_NUMBER
@@ -741,17 +746,25 @@ def check(
         trust = _trust(keys, threshold, chain_id)
         if not target.strip() or path.is_dir():
             fail("give a listing code, a lease registration number (XH…) or a bundle file", 2)
-        if path.suffix == ".json" or path.exists():
+        if path.suffix in (".json", ".jsonl", ".ndjson") or path.exists():
             try:
-                raw = path.read_bytes()
+                parts = is_parts_file(path)
+                raw = b"" if parts else path.read_bytes()
             except OSError as exc:  # no such file, no permission: a failure, not a usage error
                 fail(f"cannot read {path}: {exc.strerror or exc}", 1)
-            bundle = load_bundle(raw)
-            if date is not None and isinstance(bundle, dict) and bundle.get("kind") == "history":
+            bundle = None if parts else load_bundle(raw)
+            if date is not None and (parts or (isinstance(bundle, dict) and bundle.get("kind") == "history")):
                 fail("--date judges a listing or a registration; a history has no status to judge", 2)
             if trust is None:
                 fail("checking a bundle offline needs --key (the node's published verifier key)", 2)
-            result = verify_bundle(bundle, trust, date)
+            result: VerifiedListing | VerifiedHistory | VerifiedRegistration
+            if parts:  # a history of any size, in parts: read a part at a time
+                try:
+                    result = verify_history_file(path, trust)
+                except OSError as exc:
+                    fail(f"cannot read {path}: {exc.strerror or exc}", 1)
+            else:
+                result = verify_bundle(bundle, trust, date)
             check_fresh(result.checkpoint, max_age)
             if remember is not None:  # no consistency proof offline: compared, never advanced
                 held = CheckpointFile(remember).read(trust.open)

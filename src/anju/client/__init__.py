@@ -1,5 +1,6 @@
 """Anju's Python SDK: :class:`AnjuClient` talks to a node; :func:`verify_bundle` needs no network."""
 
+from anju.client.parts import HistoryParts, is_parts_file, verify_history_file, verify_history_parts
 from anju.client.sdk import AnjuClient, ProvenState, ProvenTx, iter_sse, load_key
 from anju.client.verify import (
     Trust,
@@ -20,6 +21,7 @@ from anju.client.verify import (
 
 __all__ = [
     "AnjuClient",
+    "HistoryParts",
     "ProvenState",
     "ProvenTx",
     "Trust",
@@ -33,9 +35,12 @@ __all__ = [
     "check_listing",
     "check_registration",
     "disclose",
+    "is_parts_file",
     "iter_sse",
     "load_bundle",
     "load_key",
     "open_bundle",
     "verify_bundle",
+    "verify_history_file",
+    "verify_history_parts",
 ]

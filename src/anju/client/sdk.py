@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import orjson
 
+from anju.client.parts import MAX_LINE, PARTS_MEDIA_TYPE, HistoryParts, split_lines
 from anju.client.remember import CheckpointFile, one_history
 from anju.client.verify import (
     Trust,
@@ -588,10 +590,72 @@ class AnjuClient:
         return self._json(f"/parties/{party}/history")
 
     def verify_history(self, party: str) -> VerifiedHistory:
-        vb = self._open(self.history(party))
+        """Fetch a party's history and re-derive it from its proofs: the single bundle, or, for a
+        history larger than one carries (the node answers BUNDLE_TOO_LARGE), its parts, verified
+        as they arrive (no file, and no part kept once checked)."""
+        try:
+            bundle = self.history(party)
+        except AnjuError as exc:
+            if exc.code != "BUNDLE_TOO_LARGE":
+                raise
+            return self._history_parts(party, None)
+        vb = self._open(bundle)
         if vb.subject != party:
             raise VerificationError("PROOF_INVALID", "the bundle is about another party", party=party)
         return check_history(vb)
+
+    def export_history(self, party: str, path: str | Path) -> VerifiedHistory:
+        """Download a party's history of any size as a multi-part bundle (``anju-history-parts-v1``,
+        JSON lines) into the file ``path``, verifying each part as it arrives; the verified history.
+        The file appears at ``path`` only once all of it verified (it replaces one there); a
+        failure leaves nothing behind. Anyone checks it offline: ``anju check FILE --key VKEY``."""
+        target = Path(path)
+        partial = target.with_name(target.name + ".partial")
+        try:
+            with partial.open("wb") as out:
+                result = self._history_parts(party, out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return result
+
+    def _history_parts(self, party: str, out: IO[bytes] | None) -> VerifiedHistory:
+        """GET the history in parts and verify them as they come (writing each line to ``out``)."""
+        check = HistoryParts(self.trust)
+        path = API + f"/parties/{party}/history"
+        request = self.http.build_request(
+            "GET", path, params={"format": "parts"}, headers={"Accept": PARTS_MEDIA_TYPE}, timeout=self._patient()
+        )
+        try:
+            resp = self.http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise _unreachable(request, exc) from exc
+        try:
+            if resp.status_code >= 400:
+                resp.read()
+                raise _error_from(resp)
+            try:
+                for line in split_lines(resp.iter_bytes(), MAX_LINE):
+                    check.feed(line)
+                    if check.lines == 1:  # the head: its checkpoint must agree with those seen before
+                        self.see(check.note)
+                        if check.subject != party:
+                            raise VerificationError("PROOF_INVALID", "the bundle is about another party", party=party)
+                    if out is not None:
+                        out.write(line + b"\n")
+            except httpx.TransportError as exc:
+                raise _unreachable(request, exc) from exc
+        finally:
+            resp.close()
+        return check.result()
+
+    def _patient(self) -> httpx.Timeout:
+        """The client's timeouts, with a read timeout of at least five minutes: a node builds a large
+        history in full before it sends the first byte."""
+        t = self.http.timeout
+        return httpx.Timeout(connect=t.connect, read=max(t.read or 0.0, 300.0), write=t.write, pool=t.pool)
 
     def _open_about(self, bundle: Any, subject: str) -> VerifiedBundle:
         """Open ``bundle`` and require it to be about ``subject``: a server answering with another

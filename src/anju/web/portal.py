@@ -12,25 +12,27 @@ import asyncio
 import collections
 import logging
 import math
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import orjson
 import segno
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.datastructures import URL
 
-from anju.api.bundles import history_bundle
+from anju.api.bundles import file_chunks, history_bundle, history_parts_file
 from anju.api.limits import TokenBucket, client_group
 from anju.api.snapshot import Reader as SnapshotReader
+from anju.client.parts import PARTS_MEDIA_TYPE
 from anju.client.sdk import parse_key_file
 from anju.client.verify import disclose
 from anju.crypto import keystore, tx
@@ -51,6 +53,7 @@ from anju.web.sessions import COOKIE, MAX_SESSIONS, Session, SessionsFull, Sessi
 from anju.web.terms import EVENTS
 
 log = logging.getLogger(__name__)
+_HEX64 = re.compile("[0-9a-f]{64}")
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 TEMPLATES = HERE / "templates"
@@ -121,6 +124,39 @@ class Portal:
             if snap.state_get(f"party/{party}") is None:
                 return None
             return history_bundle(snap, self.node.chain_id, party)
+
+    def history_parts(self, party: str, disclosure: tuple[str, str] | None = None) -> IO[bytes] | None:
+        """The party's history in parts (any size), as ``GET /api/v1/parties/{party}/history?format=parts``
+        gives it, in a temporary file (None without a reader, or for an unknown party); ValueError if
+        ``disclosure`` does not open the party's commitment."""
+        if self.bundles is None:
+            return None
+        return history_parts_file(self.bundles, self.node.chain_id, party, disclosure)
+
+    async def history_download(
+        self, party: str, name: str, disclosure: tuple[str, str] | None = None
+    ) -> Response | None:
+        """The party's history as a download named ``name`` (.json), built off the event loop: the
+        single bundle, or past its limit the parts (``name`` .jsonl), sent from their file. None for
+        an unknown party; ValueError for a disclosure that does not open its commitment."""
+        headers = {"Content-Disposition": f'attachment; filename="{name}.json"', "Cache-Control": "no-store"}
+        try:
+            bundle = await asyncio.to_thread(self.history_bundle, party)  # proofs: off the event loop
+        except AnjuError as exc:
+            if exc.code != "BUNDLE_TOO_LARGE":
+                raise
+            parts = await asyncio.to_thread(self.history_parts, party, disclosure)
+            if parts is None:
+                return None
+            headers["Content-Disposition"] = f'attachment; filename="{name}.jsonl"'
+            return StreamingResponse(file_chunks(parts), media_type=PARTS_MEDIA_TYPE, headers=headers)
+        if bundle is None:
+            return None
+        if disclosure is not None:
+            bundle = disclose(bundle, *disclosure)
+        return Response(
+            orjson.dumps(bundle, option=orjson.OPT_INDENT_2), media_type="application/json", headers=headers
+        )
 
     # -- request plumbing ------------------------------------------------------------------------
     def ctx(self, request: Request) -> Ctx:
@@ -497,6 +533,12 @@ def build_router(p: Portal) -> APIRouter:
             role=c.reader.role_of(pid),
         )
 
+    @r.get("/party/{pid}/history")
+    async def party_history(request: Request, pid: str) -> Response:
+        """Any party's verifiable history (public, as the API serves it), whatever its size."""
+        answer = await p.history_download(pid, f"anju-history-{pid[:8]}") if _HEX64.fullmatch(pid) else None
+        return p.render(p.ctx(request), "notfound.html", 404) if answer is None else answer
+
     @r.get("/registration", response_class=HTMLResponse)
     def registration(request: Request) -> Response:
         c = p.ctx(request)
@@ -664,24 +706,17 @@ def build_router(p: Portal) -> APIRouter:
         if s is None or cross_site(request) or form.get("form_token") != s.form_token:
             return p.render(c, "forbidden.html", 403)
         identity, salt = str(form.get("identity") or "").strip(), str(form.get("salt") or "").strip().lower()
-        try:
-            bundle = await asyncio.to_thread(p.history_bundle, s.party)  # proofs: off the event loop
-        except AnjuError as exc:  # BUNDLE_TOO_LARGE: say so on the page
+        disclosure = (identity, salt) if identity or salt else None
+        name = f"anju-history-{s.party[:8]}{'-disclosed' if disclosure else ''}"
+        try:  # the single bundle, or for a history larger than one carries, its parts
+            answer = await p.history_download(s.party, name, disclosure)
+        except ValueError:
+            s.flash.append(c._("That text and salt do not open your identity commitment: nothing was disclosed."))
+            return RedirectResponse("/me", status_code=303)
+        except AnjuError as exc:
             s.flash.extend(from_error(c._, exc, ()).form)
             return RedirectResponse("/me", status_code=303)
-        if bundle is None:
-            return p.render(c, "notfound.html", 404)
-        if identity or salt:
-            try:
-                bundle = disclose(bundle, identity, salt)
-            except ValueError:
-                s.flash.append(c._("That text and salt do not open your identity commitment: nothing was disclosed."))
-                return RedirectResponse("/me", status_code=303)
-        name = f"anju-history-{s.party[:8]}{'-disclosed' if identity or salt else ''}.json"
-        headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
-        return Response(
-            orjson.dumps(bundle, option=orjson.OPT_INDENT_2), media_type="application/json", headers=headers
-        )
+        return p.render(c, "notfound.html", 404) if answer is None else answer
 
     @r.get("/me/keystore")
     def my_keystore(request: Request) -> Response:
