@@ -41,6 +41,7 @@ CODES: dict[str, tuple[int, str]] = {
     "RATE_LIMITED": (429, "this client sent too many requests; retry after the given delay"),
     "MEMPOOL_FULL": (503, "the node's queue of pending transactions is full; retry later"),
     "SHUTTING_DOWN": (503, "the node is stopping, or stopped after a storage failure, and accepts nothing new"),
+    "BUSY": (503, "the node is building as many large exports (histories in parts) as it builds at once; retry later"),
     "TIMEOUT": (504, "the transaction was accepted but not committed within the wait limit"),
     # verification
     "PROOF_INVALID": (422, "a Merkle inclusion, consistency or state proof does not verify"),

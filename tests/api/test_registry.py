@@ -1057,6 +1057,36 @@ def _parts(world: World, monkeypatch: Any, party: str, entries: int = 3) -> list
         return f.read().splitlines()
 
 
+def test_large_histories_are_built_a_few_at_a_time(world: World) -> None:
+    """Each history in parts takes a core and a temporary file while it is built: past
+    ``PARTS_AT_ONCE`` builds the node answers BUSY (503, retry later) rather than take on more, and
+    builds again once one is done."""
+    from anju.api import bundles
+    from anju.api.snapshot import Reader
+    from anju.errors import Overloaded
+
+    chain_id = world.server.http.get("/api/v1/node").json()["chain_id"]
+    party = world.keys["role:tenant"].public_hex
+    reader = Reader(world.server.data / "ledger.db")
+    for _ in range(bundles.PARTS_AT_ONCE):  # as many builds under way as the node allows
+        assert bundles._parts_builds.acquire(blocking=False)
+    try:
+        with pytest.raises(Overloaded) as busy:
+            bundles.history_parts_file(reader, chain_id, party)
+        assert busy.value.code == "BUSY" and busy.value.details["retry_after"] > 0
+    finally:
+        for _ in range(bundles.PARTS_AT_ONCE):
+            bundles._parts_builds.release()
+    f = bundles.history_parts_file(reader, chain_id, party)  # one finished: the next is built
+    assert f is not None
+    with f:
+        assert f.readline().startswith(b"{")
+    for _ in range(bundles.PARTS_AT_ONCE):  # and each build gave its place back, whatever its outcome
+        assert bundles._parts_builds.acquire(blocking=False)
+    for _ in range(bundles.PARTS_AT_ONCE):
+        bundles._parts_builds.release()
+
+
 def _edit(line: bytes, change: Any) -> bytes:
     doc = json.loads(line)
     change(doc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import re
 import tempfile
+import threading
 from collections.abc import Iterable
 from itertools import islice
 from typing import IO, Any
@@ -20,7 +21,7 @@ from anju.api.snapshot import Reader, Snapshot
 from anju.client.parts import PARTS_FORMAT, note_hash
 from anju.client.verify import CREDIT_TXS, MAX_CODE_CANDIDATES
 from anju.crypto.commitments import opens
-from anju.errors import AnjuError
+from anju.errors import AnjuError, Overloaded
 from anju.registry import vcode
 from anju.registry.credit import chunk_keys, chunk_of
 
@@ -388,24 +389,36 @@ def write_history_parts(
     return w.number + 1
 
 
+PARTS_AT_ONCE = 2
+"""Histories in parts built at the same time, at most: each takes a core while it is built and a
+temporary file of about 3.7 KB per transaction; past it the server answers ``BUSY`` (503, Retry-After)."""
+_parts_builds = threading.BoundedSemaphore(PARTS_AT_ONCE)
+
+
 def history_parts_file(
     reader: Reader, chain_id: str, party: str, disclosure: tuple[str, str] | None = None
 ) -> IO[bytes] | None:
     """A party's multi-part history in an anonymous temporary file, rewound (None for an unknown
     party), built in one snapshot that closes before anything is sent: a slow download never holds
-    a read transaction open. Call it off the event loop."""
-    out = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it
+    a read transaction open. Call it off the event loop. At most :data:`PARTS_AT_ONCE` are built
+    at once (``BUSY`` otherwise)."""
+    if not _parts_builds.acquire(blocking=False):
+        raise Overloaded("BUSY", "the node is building other large histories; retry later", retry_after=10)
     try:
-        with reader.snapshot() as snap:
-            if snap.state_get(f"party/{party}") is None:
-                out.close()
-                return None
-            write_history_parts(snap, chain_id, party, out, disclosure)
-        out.seek(0)
-    except BaseException:
-        out.close()
-        raise
-    return out
+        out = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it
+        try:
+            with reader.snapshot() as snap:
+                if snap.state_get(f"party/{party}") is None:
+                    out.close()
+                    return None
+                write_history_parts(snap, chain_id, party, out, disclosure)
+            out.seek(0)
+        except BaseException:
+            out.close()
+            raise
+        return out
+    finally:
+        _parts_builds.release()
 
 
 def file_chunks(f: IO[bytes], size: int = 1 << 16) -> Iterable[bytes]:

@@ -138,10 +138,6 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
     "KEYFILE_INVALID": (N_("This file is not an Anju key file or keystore."), "keyfile"),
     "NOT_A_PARTY": (N_("This key is not a registered party of this ledger."), "keyfile"),
     "SESSIONS_FULL": (N_("Too many people are signed in right now. Please try again in a few minutes."), None),
-    "BUNDLE_TOO_LARGE": (
-        N_("Your history needs more proofs than one bundle carries; ask the housing authority for an extract."),
-        None,
-    ),
     "SIGNIN_RATE": (N_("Too many keystore sign-ins from your address. Please wait a minute and try again."), None),
     "REGISTER_RATE": (N_("Too many registrations from your address. Please wait a minute and try again."), None),
     "TENANT_OFFERS_FULL": (
