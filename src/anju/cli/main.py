@@ -407,6 +407,7 @@ def _write(out: Path, result: dict[str, object]) -> None:
 def bench_api(
     txs: Annotated[int, typer.Option(help="Signed transactions submitted over HTTP.")] = 30_000,
     clients: Annotated[int, typer.Option(help="Concurrent HTTP clients for single POSTs.")] = 64,
+    batch_clients: Annotated[int, typer.Option(help="Concurrent HTTP clients sending batches of 500.")] = 8,
     subscribers: Annotated[int, typer.Option(help="Concurrent event-stream subscribers.")] = 1000,
     listings: Annotated[int, typer.Option(help="Listings in the registry for the verify-code figures.")] = 100_000,
     out: Annotated[Path, typer.Option(help="Where to write the JSON.")] = Path("bench/results/api.json"),
@@ -414,7 +415,10 @@ def bench_api(
     """HTTP API benchmark: api_tps, limit_tps, api_ratio, verify_code_p99_ms, event_p99_ms."""
     from anju.bench.api import run
 
-    _write(out, run(console, txs=txs, clients=clients, subscribers=subscribers, listings=listings))
+    result = run(
+        console, txs=txs, clients=clients, batch_clients=batch_clients, subscribers=subscribers, listings=listings
+    )
+    _write(out, result)
 
 
 @bench_app.command("verify-codes")
