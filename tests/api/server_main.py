@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import threading
 from pathlib import Path
 
 import orjson
@@ -96,8 +97,11 @@ def main() -> None:
     ap.add_argument("--streams-total", type=int, default=10_000)
     ap.add_argument("--history-max-txs", type=int, default=0, help="lower the single history bundle's limit")
     ap.add_argument("--history-part-entries", type=int, default=0, help="smaller parts of a history in parts")
+    ap.add_argument("--history-parts-at-once", type=int, default=-1, help="histories in parts built at once")
     ap.add_argument("--web", action="store_true", help="mount the portal too")
     a = ap.parse_args()
+    if a.history_parts_at_once >= 0:  # (0: every build answered BUSY, as when others are under way)
+        bundles._parts_builds = threading.BoundedSemaphore(a.history_parts_at_once)
     if a.history_max_txs:
         bundles.HISTORY_MAX_TXS = a.history_max_txs  # (histories past it are served in parts only)
     if a.history_part_entries:

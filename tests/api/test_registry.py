@@ -1087,6 +1087,32 @@ def test_large_histories_are_built_a_few_at_a_time(world: World) -> None:
         bundles._parts_builds.release()
 
 
+def test_a_busy_node_says_so_to_the_api_the_sdk_and_the_portal(world: World, tmp_path: Path) -> None:
+    """While a node builds as many histories in parts as it builds at once (none at all here), a
+    large history is answered BUSY with a Retry-After, by the API, to the SDK and in the portal,
+    and nothing is written where the export was to go."""
+    from anju.errors import Overloaded
+
+    busy = Server(
+        _copy_ledger(world, tmp_path / "copy"), "--history-max-txs", "3", "--history-parts-at-once", "0", "--web"
+    )
+    client = AnjuClient(busy.url, world.server.vkey)
+    try:
+        party = world.keys["role:landlord"].public_hex
+        answer = busy.http.get(f"/api/v1/parties/{party}/history", params={"format": "parts"})
+        assert answer.status_code == 503 and answer.json()["error"]["code"] == "BUSY"
+        assert int(answer.headers["retry-after"]) > 0
+        with pytest.raises(Overloaded) as refused:
+            client.export_history(party, tmp_path / "history.jsonl")
+        assert refused.value.code == "BUSY" and not list(tmp_path.glob("history.jsonl*"))
+        page = busy.http.get(f"/party/{party}/history", params={"lang": "en"})
+        assert page.status_code == 503 and "Other long histories are being prepared" in page.text
+        assert int(page.headers["retry-after"]) > 0
+    finally:
+        client.close()
+        busy.stop()
+
+
 def _edit(line: bytes, change: Any) -> bytes:
     doc = json.loads(line)
     change(doc)

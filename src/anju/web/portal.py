@@ -38,7 +38,7 @@ from anju.client.verify import disclose
 from anju.crypto import keystore, tx
 from anju.crypto.commitments import commit
 from anju.crypto.keys import SigningKey
-from anju.errors import AnjuError
+from anju.errors import AnjuError, Overloaded
 from anju.registry import vcode
 from anju.registry.credit import FACTORS
 from anju.registry.dates import add_days, days_between, overlaps
@@ -536,7 +536,14 @@ def build_router(p: Portal) -> APIRouter:
     @r.get("/party/{pid}/history")
     async def party_history(request: Request, pid: str) -> Response:
         """Any party's verifiable history (public, as the API serves it), whatever its size."""
-        answer = await p.history_download(pid, f"anju-history-{pid[:8]}") if _HEX64.fullmatch(pid) else None
+        try:
+            answer = await p.history_download(pid, f"anju-history-{pid[:8]}") if _HEX64.fullmatch(pid) else None
+        except Overloaded as exc:  # BUSY: as many long histories as the node builds at once
+            c = p.ctx(request)
+            text = " ".join(from_error(c._, exc, ()).form)
+            return Response(
+                text, 503, {"Retry-After": str(math.ceil(exc.details.get("retry_after", 10)))}, "text/plain"
+            )
         return p.render(p.ctx(request), "notfound.html", 404) if answer is None else answer
 
     @r.get("/registration", response_class=HTMLResponse)

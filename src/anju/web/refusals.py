@@ -42,6 +42,7 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
     "RATE_LIMITED": (N_("Too many requests. Please wait a moment and try again."), None),
     "MEMPOOL_FULL": (N_("The ledger is busy. Please try again in a moment."), None),
     "SHUTTING_DOWN": (N_("The ledger is stopping for maintenance. Please try again later."), None),
+    "BUSY": (N_("Other long histories are being prepared just now. Please try again in a minute."), None),
     "TIMEOUT": (N_("The action was accepted but not yet confirmed. Check your records again shortly."), None),
     "PROOF_INVALID": (N_("A proof does not verify."), None),
     "CHECKPOINT_INVALID": (N_("A checkpoint signature does not verify."), None),
