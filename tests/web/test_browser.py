@@ -223,6 +223,46 @@ def test_a_sublease_with_the_owners_consent_then_one_of_it_with_two_consents(ser
     sign_out(page)
 
 
+def test_a_subtenant_agrees_in_the_browser_to_leave_sooner_than_the_sublease_notice(tmp_path: Path, page: Any) -> None:
+    """Rules edition 7 in the browser: Wang proposes from the lease page to end Li's lease sooner
+    than the notice of Zhang's sublease in it; Zhang reads on My page and on the offer what it cuts
+    and agrees; Li countersigns, and the ledger ends both leases that day."""
+    from .conftest import devserver
+    from .test_pages import _lease_under_sublease
+
+    ids = _lease_under_sublease(tmp_path)
+    today, lease1, s1 = ids["today"], ids["lease1"], ids["sublease"]
+    on = add_days(today, 29)  # the sublease asks for 30 days' notice
+    with devserver(tmp_path) as base:
+        page.goto(base + "/?lang=en")
+        sign_in_demo(page, base, "landlord")
+        page.goto(f"{base}/lease/{lease1}?lang=en")
+        form = page.locator(f"#f-lease-propose_end-{lease1}")
+        form.locator("input[name=on]").fill(on)
+        form.locator("textarea[name=reason_hash]").fill("协商解除协议 全文")
+        assert "each subtenant so cut short is asked to agree first" in submit(
+            page, form.locator("button[type=submit]")
+        )
+        sign_out(page)
+        sign_in_demo(page, base, "tenant2")
+        page.goto(base + "/me?lang=en")
+        offers = page.inner_text("#offers")
+        assert "waiting for your agreement to leave sooner than your notice" in offers
+        assert f"Sublease {s1} would end on {on} instead of {add_days(today, 250)}" in offers
+        page.locator("#offers a[href^='/offer/']").first.click()
+        assert "you agree to leave your home sooner than your notice" in page.inner_text("#offer-agreement")
+        shot(page, "subtenant-agrees-en")
+        agreed = submit(page, page.get_by_role("button", name="Agree to leave sooner"))
+        assert "now waits for the tenant's signature" in agreed
+        sign_out(page)
+        sign_in_demo(page, base, "tenant")
+        page.locator("a[href^='/offer/']").first.click()
+        assert "Signed by both sides" in submit(page, page.get_by_role("button", name="Countersign lease"))
+        for lid in (lease1, s1):
+            assert httpx.get(f"{base}/api/v1/leases/{lid}").json()["value"]["ends_on"] == on
+        sign_out(page)
+
+
 def test_second_agency_overlapping_lease_is_refused_in_both_languages(server: dict[str, Any], page: Any) -> None:
     base, today = server["base"], server["today"]
     sign_in_demo(page, base, "agency_b")

@@ -1033,51 +1033,205 @@ def end_terms(lease: str, today: str) -> dict[str, str]:
     return {"lease": lease, "on": add_days(today, 120), "reason_hash": "we agree"}
 
 
-def _lease_under_sublease(tmp_path: Path) -> dict[str, Any]:
+def _lease_under_sublease(tmp_path: Path, sub_notice: int = 30, subsub_notice: int | None = None) -> dict[str, Any]:
     """The demo ledger with lease 1 (Wang lets unit 1 to Li) and its sublease (Li lets it on to Zhang,
-    Wang consenting), both signed on the ledger; the ids, with ``lease1`` and ``sublease``."""
+    Wang consenting, with ``sub_notice`` days' notice), both signed on the ledger; with
+    ``subsub_notice``, also a sub-sublease (Zhang lets it on to Zhao, Li and Wang consenting, with
+    that notice). The ids, with ``lease1``, ``sublease`` (and ``subsublease``)."""
     from anju.chain.node import Node
 
     from .ledger import Builder, h
 
     ids = build(tmp_path)
     today = ids["today"]
-    li, zhang, wang = (key(n).public_hex for n in ("tenant", "tenant2", "landlord"))
-    terms = {"unit": ids["unit1"], "deposit": 0, "payment_day": 8, "notice_days": 30, "collector": "landlord"}
+    li, zhang, zhao, wang = (key(n).public_hex for n in ("tenant", "tenant2", "tenant3", "landlord"))
+    terms = {"unit": ids["unit1"], "deposit": 0, "payment_day": 8, "collector": "landlord"}
     node = Node(tmp_path, verify_workers=0)
     b = Builder(node)
     lease1 = b.do(
         "landlord", "lease.sign", ("tenant",), landlord=wang, tenant=li, start=today, end=add_days(today, 300),
-        rent=800_000, document_hash=h("lease-u1"), **terms,
+        rent=800_000, document_hash=h("lease-u1"), notice_days=30, **terms,
     )  # fmt: skip
     sublease = b.do(
         "tenant", "lease.sign", ("tenant2", "landlord"), landlord=li, tenant=zhang, parent=lease1,
-        start=add_days(today, 10), end=add_days(today, 250), rent=500_000, document_hash=h("sublease"), **terms,
+        start=add_days(today, 10), end=add_days(today, 250), rent=500_000, document_hash=h("sublease"),
+        notice_days=sub_notice, **terms,
     )  # fmt: skip
+    out = {**ids, "lease1": lease1, "sublease": sublease}
+    if subsub_notice is not None:
+        out["subsublease"] = b.do(
+            "tenant2", "lease.sign", ("tenant3", "tenant", "landlord"), landlord=zhang, tenant=zhao, parent=sublease,
+            start=add_days(today, 20), end=add_days(today, 200), rent=400_000, document_hash=h("sub-sublease"),
+            notice_days=subsub_notice, **terms,
+        )  # fmt: skip
     node.stop()
-    return {**ids, "lease1": lease1, "sublease": sublease}
+    return out
 
 
-def test_ending_a_lease_by_agreement_gives_its_subtenant_the_sublease_notice(tmp_path: Path) -> None:
-    """Rules edition 7 in the portal: Wang and Li may end Li's lease by agreement only on a day that
-    gives Zhang, who sublets from Li, the sublease's 30 days' notice; the portal says so before
-    anyone signs, and the end they agree on cuts the sublease to the same day."""
+def _signers_of_end(client: httpx.Client, lid: str) -> list[str]:
+    """Who signed the termination that ended lease ``lid`` (from the committed envelope)."""
+    envelope = client.get(f"/api/v1/txs/{_lease(client, lid)['termination']['tx']}").json()["envelope"]
+    return sorted(sig["key"] for sig in envelope["sigs"])
+
+
+def test_ending_a_lease_sooner_than_its_subleases_notice_asks_the_subtenant_to_agree_first(tmp_path: Path) -> None:
+    """Rules edition 7 in the portal: Wang and Li may end Li's lease by agreement sooner than the 30
+    days' notice of Zhang's sublease in it only if Zhang agrees. An end giving that notice asks
+    nobody; a sooner one asks Zhang first, who sees what he agrees to (the lease ended, its new last
+    day, his sublease cut to that day, sooner than its notice) on My page and the offer's page, and
+    may refuse (the offer ends) or agree (Li then countersigns, and the ledger ends both leases on
+    that day, Zhang's signature on the termination). Li signing something else meanwhile makes it
+    stale: Wang signs it again, and Zhang is asked again."""
     ids = _lease_under_sublease(tmp_path)
     today, lease1, s1 = ids["today"], ids["lease1"], ids["sublease"]
+    li, zhang, wang = (key(n).public_hex for n in ("tenant", "tenant2", "landlord"))
     with (
         devserver(tmp_path) as base,
-        httpx.Client(base_url=base, timeout=60) as owner,
-        httpx.Client(base_url=base, timeout=60) as tenant,
+        httpx.Client(base_url=base, timeout=60) as owner,  # Wang
+        httpx.Client(base_url=base, timeout=60) as tenant,  # Li
+        httpx.Client(base_url=base, timeout=60) as subtenant,  # Zhang
+    ):
+        ot, tt, zt = sign_in(owner, "landlord"), sign_in(tenant, "tenant"), sign_in(subtenant, "tenant2")
+
+        def propose(on: str) -> str:
+            before = set(_offers(tenant))  # (Wang's page keeps its flash)
+            end = {"lease": lease1, "on": on, "reason_hash": "we agree", "form_token": ot}
+            assert owner.post("/act/lease.propose_end?lang=en", data=end).status_code == 303
+            [new] = set(_offers(tenant)) - before
+            return new
+
+        def act(client: httpx.Client, token: str, name: str, oid: str) -> httpx.Response:
+            return client.post(f"/act/{name}?lang=en", data={"offer": oid, "form_token": token})
+
+        # an end that gives the sublease its notice asks nobody: Li may countersign at once
+        enough = propose(add_days(today, 30))
+        assert _offers(subtenant) == [] and subtenant.get(f"/offer/{enough}").status_code == 403
+        assert "Countersign lease" in tenant.get(f"/offer/{enough}", params={"lang": "en"}).text
+        assert act(owner, ot, "offer.withdraw", enough).status_code == 303
+        # a sooner one asks Zhang first
+        first = propose(add_days(today, 29))
+        assert "each subtenant so cut short is asked to agree first" in owner.get("/me", params={"lang": "en"}).text
+        resp = act(tenant, tt, "offer.accept", first)
+        assert resp.status_code == 422 and "still waits for the agreement of a subtenant" in resp.text
+        assert "waiting for a subtenant&#39;s agreement" in tenant.get("/me", params={"lang": "en"}).text
+        me = subtenant.get("/me", params={"lang": "en"}).text
+        assert f'id="offer-{first}"' in me and "waiting for your agreement to leave sooner than your notice" in me
+        cuts = me.split(f'id="cuts-{first}"')[1].split("</ul>")[0]
+        assert f"Lease {lease1}, above your sublease, would end on {add_days(today, 29)}." in cuts
+        assert (
+            f"Sublease {s1} would end on {add_days(today, 29)} instead of {add_days(today, 250)}, "
+            "sooner than its 30 days&#39; notice." in cuts
+        )
+        page = subtenant.get(f"/offer/{first}", params={"lang": "en"}).text
+        assert "you agree to leave your home sooner than your notice" in page
+        assert "owner&#39;s consent" not in page.lower() and "Sign consent" not in page  # not an owner's consent
+        assert lease1 in page.split('id="offer-lease">')[1].split("</dd>")[0]
+        assert add_days(today, 29) in page.split("New last day")[1].split("</dd>")[0]
+        row = page.split(f'id="agreement-{zhang[:16]}">')[1].split("</dd>")[0]
+        assert "waiting for their agreement" in row and f"Sublease {s1} would end on {add_days(today, 29)}" in row
+        assert "Subtenant&#39;s agreement to leave sooner than their notice" in page
+        assert "Agree to leave sooner" in page and "/act/offer.refuse_end" in page
+        zh = subtenant.get(f"/offer/{first}", params={"lang": "zh"}).text
+        assert "同意提前搬离" in zh and "签署同意" not in zh
+        resp = act(subtenant, zt, "offer.consent", first)  # an owner's consent is not how a subtenant agrees
+        assert resp.status_code == 422
+        resp = act(tenant, tt, "offer.agree_end", first)  # nor may anyone else agree for Zhang
+        assert resp.status_code == 422 and "addressed to" in resp.text
+        # Zhang refuses: the offer ends, Wang is told, Li cannot sign it
+        assert act(subtenant, zt, "offer.refuse_end", first).status_code == 303
+        assert "your sublease keeps it" in subtenant.get("/me", params={"lang": "en"}).text
+        me = owner.get("/me", params={"lang": "en"}).text
+        assert f'id="offer-{first}"' in me and "refused by a subtenant" in me
+        assert act(tenant, tt, "offer.accept", first).status_code == 422
+        assert _lease(owner, lease1)["ends_on"] == add_days(today, 300)
+        # again: Zhang agrees, but Li signs something else first; Wang signs it again, Zhang is asked again
+        second = propose(add_days(today, 20))
+        assert act(subtenant, zt, "offer.agree_end", second).status_code == 303
+        assert "the end now waits for the tenant&#39;s signature" in subtenant.get("/me", params={"lang": "en"}).text
+        dispute = {"lease": lease1, "subject": "condition", "evidence": "damp wall", "form_token": tt}
+        assert tenant.post("/act/dispute.open", data=dispute).status_code == 303  # Li's seq moves on
+        resp = act(tenant, tt, "offer.accept", second)
+        assert resp.status_code == 422 and "Ask the landlord side to issue it again" in resp.text
+        assert act(owner, ot, "offer.reissue", second).status_code == 303
+        [third] = _offers(subtenant)
+        assert third != second and act(tenant, tt, "offer.accept", third).status_code == 422
+        assert act(subtenant, zt, "offer.agree_end", third).status_code == 303
+        resp = act(tenant, tt, "offer.accept", third)
+        assert resp.status_code == 303, resp.text[-600:]
+        assert _lease(owner, lease1)["ends_on"] == _lease(owner, s1)["ends_on"] == add_days(today, 20)
+        assert _signers_of_end(owner, lease1) == sorted([li, zhang, wang])
+        assert f'id="agreement-{zhang[:16]}">✔' in tenant.get(f"/offer/{third}").text
+
+
+def test_ending_a_lease_over_a_sub_sublease_asks_each_subtenant_whose_notice_it_cuts(tmp_path: Path) -> None:
+    """Depth two: Wang lets to Li (30 days' notice), Li to Zhang (45), Zhang to Zhao (60). An end of
+    Li's lease in 50 days asks only Zhao; one in 40 days asks Zhang, then Zhao (who sees it only once
+    Zhang agreed), then Li countersigns and the ledger ends all three leases that day. Li's own notice
+    cannot gather their agreement: the ledger refuses it, and the portal says why next to the day."""
+    ids = _lease_under_sublease(tmp_path, sub_notice=45, subsub_notice=60)
+    today, lease1, s1, ss = ids["today"], ids["lease1"], ids["sublease"], ids["subsublease"]
+    li, zhang, zhao, wang = (key(n).public_hex for n in ("tenant", "tenant2", "tenant3", "landlord"))
+    with (
+        devserver(tmp_path) as base,
+        httpx.Client(base_url=base, timeout=60) as owner,  # Wang
+        httpx.Client(base_url=base, timeout=60) as tenant,  # Li
+        httpx.Client(base_url=base, timeout=60) as sub,  # Zhang
+        httpx.Client(base_url=base, timeout=60) as subsub,  # Zhao
     ):
         ot, tt = sign_in(owner, "landlord"), sign_in(tenant, "tenant")
-        end = {"lease": lease1, "on": add_days(today, 29), "reason_hash": "we agree", "form_token": ot}
-        resp = owner.post("/act/lease.propose_end?lang=en", data=end)
-        assert resp.status_code == 422 and "or a sublease within it, requires" in resp.text
-        assert _offers(tenant) == []
-        assert owner.post("/act/lease.propose_end", data={**end, "on": add_days(today, 30)}).status_code == 303
-        [offer] = _offers(tenant)
-        assert tenant.post("/act/offer.accept", data={"offer": offer, "form_token": tt}).status_code == 303
-        assert _lease(owner, lease1)["ends_on"] == _lease(owner, s1)["ends_on"] == add_days(today, 30)
+        zt, xt = sign_in(sub, "tenant2"), sign_in(subsub, "tenant3")
+
+        def propose(on: str) -> str:
+            before = set(_offers(tenant))  # (Wang's page keeps its flash)
+            end = {"lease": lease1, "on": on, "reason_hash": "we agree", "form_token": ot}
+            assert owner.post("/act/lease.propose_end?lang=en", data=end).status_code == 303
+            [new] = set(_offers(tenant)) - before
+            return new
+
+        def act(client: httpx.Client, token: str, name: str, oid: str) -> httpx.Response:
+            return client.post(f"/act/{name}?lang=en", data={"offer": oid, "form_token": token})
+
+        # Li's own notice in 40 days gives her lease its 30 days but Zhang's sublease not its 45
+        notice = {"lease": lease1, "on": add_days(today, 40), "reason_hash": "moving", "form_token": tt}
+        resp = tenant.post("/act/lease.terminate?lang=en", data=notice)
+        assert resp.status_code == 422 and 'class="field invalid"' in resp.text
+        assert "a notice cannot carry its subtenant&#39;s agreement" in resp.text
+        assert "请房东一方发起协商终止" in tenant.post("/act/lease.terminate?lang=zh", data=notice).text
+        assert _lease(owner, lease1)["ends_on"] == add_days(today, 300)
+        # in 50 days: Zhang's 45 days are given, Zhao's 60 are not: only Zhao is asked
+        only = propose(add_days(today, 50))
+        assert _offers(sub) == [] and only in _offers(subsub)
+        page = subsub.get(f"/offer/{only}", params={"lang": "en"}).text
+        assert f"Sublease {ss} would end on {add_days(today, 50)} instead of {add_days(today, 200)}" in page
+        assert f'id="agreement-{zhang[:16]}"' not in page
+        assert act(owner, ot, "offer.withdraw", only).status_code == 303
+        # in 40 days: Zhang first, then Zhao
+        both = propose(add_days(today, 40))
+        assert both in _offers(sub) and both not in _offers(subsub)
+        assert (
+            subsub.get(f"/offer/{both}").status_code == 403
+            and act(subsub, xt, "offer.agree_end", both).status_code == 422
+        )
+        page = sub.get(f"/offer/{both}", params={"lang": "en"}).text
+        assert f"Sublease {s1} would end on {add_days(today, 40)}" in page
+        assert "asked once the agreement above is in" in page.split(f'id="agreement-{zhao[:16]}">')[1]
+        assert f"Sublease {ss}" not in page  # Zhang is shown what he agrees to, not Zhao's
+        assert act(sub, zt, "offer.agree_end", both).status_code == 303
+        assert "now waits for the next subtenant&#39;s agreement" in sub.get("/me", params={"lang": "en"}).text
+        assert act(tenant, tt, "offer.accept", both).status_code == 422  # one agreement is not both
+        me = subsub.get("/me", params={"lang": "en"}).text
+        assert f'id="offer-{both}"' in me and "waiting for your agreement to leave sooner than your notice" in me
+        cuts = me.split(f'id="cuts-{both}"')[1].split("</ul>")[0]
+        assert f"Sublease {ss} would end on {add_days(today, 40)} instead of {add_days(today, 200)}" in cuts
+        assert "60 days&#39; notice" in cuts
+        page = subsub.get(f"/offer/{both}", params={"lang": "en"}).text
+        assert f'id="agreement-{zhang[:16]}">✔' in page
+        assert act(subsub, xt, "offer.agree_end", both).status_code == 303
+        resp = act(tenant, tt, "offer.accept", both)
+        assert resp.status_code == 303, resp.text[-600:]
+        on = add_days(today, 40)
+        assert _lease(owner, lease1)["ends_on"] == _lease(owner, s1)["ends_on"] == _lease(owner, ss)["ends_on"] == on
+        assert _signers_of_end(owner, lease1) == sorted([li, zhang, zhao, wang])
 
 
 def _lease(client: httpx.Client, lid: str) -> dict[str, Any]:

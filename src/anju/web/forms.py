@@ -230,6 +230,22 @@ FORMS: dict[str, Form] = {
             (Field("offer", N_("Offer"), "id", hidden=True),),
         ),
         Form(
+            "offer.agree_end",
+            None,
+            N_("Agree to leave sooner than your sublease's notice"),
+            N_("Agree to leave sooner"),
+            ("tenant",),  # a subtenant whose sublease a mutual end of a lease above it cuts short
+            (Field("offer", N_("Offer"), "id", hidden=True),),
+        ),
+        Form(
+            "offer.refuse_end",
+            None,
+            N_("Refuse to leave sooner than your sublease's notice"),
+            N_("Refuse, keep my notice"),
+            ("tenant",),
+            (Field("offer", N_("Offer"), "id", hidden=True),),
+        ),
+        Form(
             "offer.accept",
             None,
             N_("Sign this lease"),

@@ -4,7 +4,9 @@ A landlord (or an agency whose mandate lets it sign) signs a ``lease.sign``, ``l
 mutual ``lease.terminate`` envelope and the portal keeps it here until the named tenant reviews
 and countersigns it, or declines. A sublease (a ``lease.sign`` naming its ``parent``) is offered by
 the parent lease's tenant and needs consents first: the unit owner's, and for a sublease of a
-sublease (rules edition 6) the parent lease's landlord's before it. Its ``consenters`` are asked in
+sublease (rules edition 6) the parent lease's landlord's before it. A mutual end that would cut
+subleases in the lease (at any depth) sooner than their notice needs their subtenants' agreement
+first (rules edition 7), gathered the same way. Its ``consenters`` are asked in
 order, one at a time: it waits in status ``consent`` for the one asked (its ``consenter``) to add
 a signature or refuse, the next is asked once the one before signed, then it waits in ``pending``
 for the subtenant. The tenant is the envelope's signer, with their next ``seq``: if
@@ -69,7 +71,8 @@ class Offer:
     txid: str | None
     consenter: str | None = None  # the consenter asked now (the last one, once every consent is in)
     answered: str | None = None  # the date it was declined or refused
-    consenters: tuple[str, ...] = ()  # every party whose consent a sublease needs, in the order asked
+    consenters: tuple[str, ...] = ()  # every party whose consent (a sublease's) or agreement (a subtenant's,
+    # to a mutual end cutting their sublease sooner than its notice) the offer needs, in the order asked
 
     @property
     def body(self) -> dict[str, Any]:
@@ -102,8 +105,12 @@ class Offer:
         """What is offered, as a key of the portal's OFFER_KINDS: the transaction kind, ``sublease``
         for a ``lease.sign`` naming its parent lease, ``sublease.renew`` for a renewal the owner
         must consent to (a sublease's); ``subsublease`` and ``subsublease.renew`` when two must
-        consent (a sublease of a sublease: its landlord's landlord and the owner)."""
+        consent (a sublease of a sublease: its landlord's landlord and the owner);
+        ``lease.terminate.subleases`` for a mutual end that asks subtenants to agree first (rules
+        edition 7: it cuts their subleases sooner than their notice)."""
         two = "sub" if len(self.consenters) > 1 else ""
+        if self.body["kind"] == "lease.terminate" and self.consenters:
+            return "lease.terminate.subleases"
         if self.body.get("parent"):
             return two + "sublease"
         if self.consenters and self.body["kind"] == "lease.renew":

@@ -254,6 +254,9 @@ OFFER_KINDS = {
     "lease.sign": N_("A new lease"),
     "lease.renew": N_("A renewal of your lease"),
     "lease.terminate": N_("Ending your lease by mutual agreement"),
+    "lease.terminate.subleases": N_(
+        "Ending a lease by mutual agreement sooner than its subleases' notice, with their subtenants' agreement"
+    ),
     "sublease": N_("A sublease (转租), with the owner's consent"),
     "sublease.renew": N_("A renewal of a sublease, with the owner's consent"),
     "subsublease": N_("A sublease of a sublease (转租), with its sub-landlord's landlord's and the owner's consent"),
@@ -263,7 +266,8 @@ OFFER_KINDS = {
 }
 """What an offer asks the tenant to countersign, by transaction kind (``sublease``: a ``lease.sign``
 naming its parent lease; ``sublease.renew``: a renewal the owner must consent to; ``subsublease``
-and ``subsublease.renew``: the same needing two consents, :attr:`Offer.what`)."""
+and ``subsublease.renew``: the same needing two consents; ``lease.terminate.subleases``: a mutual
+end asking subtenants to agree to leave sooner than their notice, :attr:`Offer.what`)."""
 
 REGISTER_ROLES = (
     ("tenant", N_("tenant")),
@@ -811,6 +815,7 @@ def build_router(p: Portal) -> APIRouter:
                 leases=rd.leases(who),
                 offers=offers,
                 owner_of={o.unit: (rd.unit(o.unit) or {}).get("owner") for o in offers if o.consenters},
+                cuts={o.id: _cuts_of(c, o, s.party) for o in offers if o.what == "lease.terminate.subleases"},
                 to_confirm=rd.payments_to_confirm(who),
                 disputes=rd.disputes(party=who),
                 agents=rd.agents_of(s.party) if s.role == "agency" else [],
@@ -868,6 +873,7 @@ def build_router(p: Portal) -> APIRouter:
         parent_id = b.get("parent") or (previous or {}).get("parent")
         parent = c.reader.lease(parent_id) if parent_id else None
         tenant = b.get("tenant") or (previous or {}).get("tenant")
+        ended = c.reader.lease(b["lease"]) if b["kind"] == "lease.terminate" else None
         return p.render(
             c,
             "offer.html",
@@ -877,6 +883,8 @@ def build_router(p: Portal) -> APIRouter:
             parent=parent,
             tenant=tenant,
             consents=_consents(offer, (c.reader.unit(offer.unit) or {}).get("owner")),
+            ended=ended,
+            cuts={k: _cuts_of(c, offer, k) for k in offer.consenters} if ended else {},
             err=Refusal(),
         )
 
@@ -907,7 +915,8 @@ def build_router(p: Portal) -> APIRouter:
                     if done is not None and form.name == "review.write":
                         p.offers.keep_review_text(raw.get("text_hash", "").strip())  # the words behind the hash
                 except AnjuError as exc:
-                    err = from_error(c._, exc, form.field_names)
+                    ends = raw.get("lease") if form.name == "lease.terminate" else None  # a notice: which lease
+                    err = from_error(c._, exc, form.field_names, ends)
                 except Exception:  # a bug of ours: log it, and still answer with a sentence
                     log.exception("portal action %s failed", name)
                     err.add(c._, "UNEXPECTED")
@@ -964,21 +973,26 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
         if not p.offers.transition(old.id, ("stale",), "replaced"):
             err.add(_, "OFFER_GONE")
             return None
-        # a sublease asks its consenters again, from the first (as the ledger names them today)
-        return _put_offer(p, c, err, old.unit, old.body, _consenters(c, old.body))
-    if form.name in ("offer.consent", "offer.refuse"):
+        # a sublease asks its consenters again, from the first (as the ledger names them today); a mutual
+        # end asks again the subtenants whose notice it cuts short today
+        return _put_offer(p, c, err, old.unit, old.body, _consenters(c, old.body, [s.party]))
+    if form.name in ("offer.consent", "offer.refuse", "offer.agree_end", "offer.refuse_end"):
+        # an owner's (or a sub-landlord's landlord's) consent to a sublease; a subtenant's agreement to
+        # a mutual end that cuts their sublease sooner than its notice: the same signature, other words
         offer = _offer_for(p, c, fields, ("consent",), "consenter", err)
         if offer is None:
             return None
-        if form.name == "offer.refuse":
+        ending = offer.body["kind"] == "lease.terminate"
+        if ending != form.name.endswith("_end"):
+            err.add(_, "BAD_REQUEST")
+            return None
+        if form.name in ("offer.refuse", "offer.refuse_end"):
             if not p.offers.transition(offer.id, ("consent",), "refused", on=c.reader.today, asking=s.party):
                 err.add(_, "OFFER_GONE")
                 return None
+            if ending:
+                return _("You refused to leave sooner than your notice: the end is off, and your sublease keeps it.")
             return _("You refused consent to the sublease.")
-        if offer.body["seq"] != c.reader.last_seq(offer.tenant) + 1:  # the subtenant moved on: dead already
-            p.offers.transition(offer.id, ("consent",), "stale")  # the tenant sees it, to sign it again
-            err.add(_, "OFFER_STALE_CONSENT")
-            return None
         return _consent(p, c, offer, err)
     if form.name in ("offer.accept", "offer.decline"):
         # a sublease may be declined while it waits for the owner, but signed only after
@@ -990,12 +1004,19 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
                 err.add(_, "OFFER_GONE")
                 return None
             return _("You declined the offer.")
+        ending = offer.body["kind"] == "lease.terminate"
         if offer.status == "consent":
-            err.add(_, "OFFER_WAITING")
+            err.add(_, "OFFER_WAITING_AGREEMENT" if ending else "OFFER_WAITING")
             return None
         if offer.body["seq"] != c.reader.last_seq(s.party) + 1:
             p.offers.transition(offer.id, ("pending",), "stale")  # the offering side sees it, to sign it again
             err.add(_, "OFFER_STALE")
+            return None
+        if ending and _consenters(c, offer.body, [g["key"] for g in offer.envelope["sigs"]]):
+            # days went by (or a sublease began) since it was offered: it now cuts a sublease sooner than
+            # its notice whose subtenant was not asked; signed again, it asks them
+            p.offers.transition(offer.id, ("pending",), "stale")
+            err.add(_, "OFFER_STALE_SUBLEASES")
             return None
         receipt = await p.send(tx.cosign(offer.envelope, s.key))
         # committed: the ledger's word wins over a decline that raced it from another tab
@@ -1089,6 +1110,12 @@ def _put_offer(
         return None
     envelope = tx.sign({**body, "seq": c.reader.last_seq(tenant) + 1}, [s.key])
     oid = p.offers.add(c.reader.today, tenant, s.party, unit, envelope, consenters)
+    if consenters and body["kind"] == "lease.terminate":
+        return c._(
+            "Offer %(offer)s signed. It ends a sublease sooner than its notice: each subtenant so cut short is "
+            "asked to agree first, from the top down, then the tenant to countersign.",
+            offer=oid,
+        )
     if len(consenters) > 1:
         return c._("Offer %(offer)s signed and sent for consent: to your landlord first, then to the owner.", offer=oid)
     if consenters and consenters[0] != (c.reader.unit(unit) or {}).get("owner"):
@@ -1098,15 +1125,23 @@ def _put_offer(
     return c._("Offer %(offer)s signed and sent to the tenant for countersigning.", offer=oid)
 
 
-def _consenters(c: Ctx, body: dict[str, Any]) -> tuple[str, ...]:
+def _consenters(c: Ctx, body: dict[str, Any], signing: Sequence[str] = ()) -> tuple[str, ...]:
     """Whose consent the sublease or sublease renewal ``body`` needs besides its two sides, in the
     order the portal asks: for a sublease of a sublease (rules edition 6) the landlord of the lease
     it sublets first (the sub-landlord is its own tenant, whom it knows), then the owner, who so
     hears only of what the landlords below have agreed; the ledger takes the signatures in any
     order. Nobody is asked twice, nor for a signature one of the two sides gives anyway (an owner
-    who is the sub-landlord or the subtenant). None for anything else (a lease of the owner's, a
-    mutual end)."""
+    who is the sub-landlord or the subtenant). For a mutual end (rules edition 7), the subtenants
+    whose subleases it would cut sooner than their notice, top-down (:func:`_cut_short`), but for
+    those ``signing`` it anyway (its landlord side). None for anything else (a lease of the owner's)."""
     r = c.reader
+    if body["kind"] == "lease.terminate":
+        lease = r.lease(str(body["lease"])) if body.get("mode") == "mutual" else None
+        if lease is None:
+            return ()
+        cut = sorted(_cut_short(c, lease, str(body["on"])), key=lambda k: int(k["depth"]))  # top-down
+        sides = (body["signer"], *signing)
+        return tuple(k for k in dict.fromkeys(str(x["tenant"]) for x in cut) if k not in sides)
     if body["kind"] == "lease.sign":
         parent_id = body.get("parent")
     elif body["kind"] == "lease.renew":  # a sublease's renewal is a sublease of the same parent again
@@ -1130,9 +1165,10 @@ def _consent(p: Portal, c: Ctx, offer: Offer, err: Refusal) -> str | None:
     already: it goes back to its offering side, stale, to be signed again (and consented again)."""
     s = c.session
     assert s is not None
-    if offer.body["seq"] != c.reader.last_seq(offer.tenant) + 1:  # the subtenant moved on: dead already
+    ending = offer.body["kind"] == "lease.terminate"
+    if offer.body["seq"] != c.reader.last_seq(offer.tenant) + 1:  # its tenant moved on: dead already
         p.offers.transition(offer.id, ("consent",), "stale")  # the offering side sees it, to sign it again
-        err.add(c._, "OFFER_STALE_CONSENT")
+        err.add(c._, "OFFER_STALE_AGREEMENT" if ending else "OFFER_STALE_CONSENT")
         return None
     later = offer.consenters[offer.consenters.index(s.party) + 1 :]
     nxt = next((k for k in later if not offer.signed_by(k)), None)
@@ -1141,15 +1177,21 @@ def _consent(p: Portal, c: Ctx, offer: Offer, err: Refusal) -> str | None:
     if not p.offers.transition(offer.id, ("consent",), after, envelope=envelope, asking=s.party, ask=nxt):
         err.add(c._, "OFFER_GONE")  # answered meanwhile (from another tab)
         return None
+    if ending and nxt is not None:
+        return c._("You agreed to leave sooner than your notice; the end now waits for the next subtenant's agreement.")
+    if ending:
+        return c._("You agreed to leave sooner than your notice; the end now waits for the tenant's signature.")
     if nxt is not None:  # (only the owner comes after another consenter: :func:`_consenters`)
         return c._("You consented to the sublease; it now waits for the owner's consent.")
     return c._("You consented to the sublease; it now waits for the subtenant's signature.")
 
 
 def _consents(offer: Offer, owner: str | None) -> list[dict[str, Any]]:
-    """Each consent an offer needs, for its page: who (``party``), whether it is the owner's, and
-    its ``state``: given, asked (waiting for it), refused, next (asked once the one before is in),
-    or none (the offer ended before it was asked)."""
+    """Each consent an offer needs, for its page: who (``party``), whose it is (``role``: the
+    ``owner``'s, the sublet lease's ``landlord``'s, or a ``subtenant``'s agreement to leave sooner
+    than their notice), and its ``state``: given, asked (waiting for it), refused, next (asked once
+    the one before is in), or none (the offer ended before it was asked)."""
+    ending = offer.body["kind"] == "lease.terminate"
     out = []
     for k in offer.consenters:
         if offer.signed_by(k):
@@ -1160,7 +1202,8 @@ def _consents(offer: Offer, owner: str | None) -> list[dict[str, Any]]:
             state = "next"
         else:
             state = "none"
-        out.append({"party": k, "owner": k == owner, "state": state})
+        role = "subtenant" if ending else "owner" if k == owner else "landlord"
+        out.append({"party": k, "owner": role == "owner", "role": role, "state": state})
     return out
 
 
@@ -1202,9 +1245,6 @@ def _propose(p: Portal, c: Ctx, form: Form, f: dict[str, Any], err: Refusal) -> 
         err.add(c._, "MANDATE_NO_SIGNING")  # the agency speaks for the landlord only while its mandate lets it sign
         return None
     if form.name == "lease.propose_end":
-        if _cuts_a_sublease_short(c, lease, f["on"]):
-            err.add(c._, "NOTICE_TOO_SHORT", "on", form.field_names)
-            return None
         fields: dict[str, Any] = {
             "lease": lease["id"],
             "mode": "mutual",
@@ -1217,26 +1257,42 @@ def _propose(p: Portal, c: Ctx, form: Form, f: dict[str, Any], err: Refusal) -> 
         kind = "lease.renew"
         if lease["parent"] and not _sublease_renewable(c, lease, f, err):
             return None
-    # renewing a sublease makes a sublease again: its consents come first (ending one needs only its sides)
+    # renewing a sublease makes a sublease again: its consents come first; ending a lease sooner than
+    # its subleases' notice asks their subtenants to agree first (ending one otherwise needs only its sides)
     body = {"chain": p.node.chain_id, "kind": kind, "signer": lease["tenant"], **fields}
-    return _put_offer(p, c, err, lease["unit"], body, _consenters(c, body))
+    return _put_offer(p, c, err, lease["unit"], body, _consenters(c, body, [s.party]))
 
 
-def _cuts_a_sublease_short(c: Ctx, lease: dict[str, Any], on: str) -> bool:
-    """Whether ending ``lease`` by agreement on ``on`` would cut a live sublease in it (at any depth)
-    sooner than that sublease's own notice (rules edition 7: the ledger refuses it unless the
-    subtenant signs too, which a portal offer does not gather). A courtesy check; the ledger decides."""
-    if c.reader.edition < 7:
-        return False
+def _cut_short(c: Ctx, lease: dict[str, Any], on: str, depth: int = 1) -> list[dict[str, Any]]:
+    """Each live sublease in ``lease`` (at any depth, ``depth`` 1 for its own) that ending it by
+    agreement on ``on`` would cut sooner than that sublease's own notice, as the ledger judges it
+    (rules edition 7, ``rules.lease._check_subtenants_notice``: refused unless its subtenant signs
+    too): its id (``lease``), ``tenant``, ``start``, ``ends_on``, ``notice_days``, the last day left
+    to it (``to``; before its start when it would be called off) and ``depth``. None before edition
+    7. A courtesy reading; the ledger decides."""
+    r = c.reader
+    if r.edition < 7:
+        return []
+    out: list[dict[str, Any]] = []
     for sid in lease["subleases"]:
-        sub = c.reader.lease(sid)
-        if sub is None or sub["ends_on"] <= on or c.reader.lease_phase(sub) == "ended":
+        sub = r.lease(sid)
+        if sub is None or sub["ends_on"] <= on or r.lease_phase(sub) == "ended":
             continue
-        if days_between(c.reader.today, on) < sub["notice_days"]:
-            return True
-        if _cuts_a_sublease_short(c, sub, max(on, add_days(sub["start"], -1))):
-            return True
-    return False
+        to = max(on, add_days(sub["start"], -1))
+        if days_between(r.today, on) < sub["notice_days"]:
+            keep = ("tenant", "start", "ends_on", "notice_days")
+            out.append({"lease": sid, **{k: sub[k] for k in keep}, "to": to, "depth": depth})
+        out += _cut_short(c, sub, to, depth + 1)
+    return out
+
+
+def _cuts_of(c: Ctx, offer: Offer, party: str) -> list[dict[str, Any]]:
+    """The subleases of ``party``'s that the mutual end ``offer`` would cut sooner than their notice,
+    as the ledger stands now (what a subtenant asked agrees to; none once the end is recorded)."""
+    lease = c.reader.lease(str(offer.body["lease"]))
+    if lease is None or lease["status"] != "active":
+        return []
+    return [k for k in _cut_short(c, lease, str(offer.body["on"])) if k["tenant"] == party]
 
 
 def _sublease_renewable(c: Ctx, lease: dict[str, Any], f: dict[str, Any], err: Refusal) -> bool:

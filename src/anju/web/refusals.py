@@ -125,6 +125,34 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
         ),
         None,
     ),
+    "OFFER_WAITING_AGREEMENT": (
+        N_(
+            "This end still waits for the agreement of a subtenant it would move out sooner than their notice; "
+            "you can sign it once each one asked has agreed."
+        ),
+        None,
+    ),
+    "OFFER_STALE_AGREEMENT": (
+        N_(
+            "The tenant has signed something else since this end was proposed. Ask the landlord side to issue it again."
+        ),
+        None,
+    ),
+    "OFFER_STALE_SUBLEASES": (
+        N_(
+            "Since this end was proposed, it has come to cut a sublease sooner than its notice, and that subtenant "
+            "was not asked. Ask the landlord side to issue it again: the subtenant is then asked to agree first."
+        ),
+        None,
+    ),
+    "NOTICE_TOO_SHORT_SUBLEASE": (
+        N_(
+            "This day would end a sublease within your lease sooner than its own notice, and a notice cannot carry "
+            "its subtenant's agreement. Choose a later day, or ask your landlord to propose ending the lease by "
+            "agreement: the subtenant is then asked to agree."
+        ),
+        "on",
+    ),
     "OFFER_STALE_CONSENT": (
         N_("The subtenant has signed something else since this offer was made. Ask the tenant to issue it again."),
         None,
@@ -179,10 +207,15 @@ class Refusal:
             self.form.append(_(text))
 
 
-def from_error(_: Gettext, exc: AnjuError, form_fields: tuple[str, ...]) -> Refusal:
-    """The refusal for a ledger error, placed next to the field its details name when the form has it."""
+def from_error(_: Gettext, exc: AnjuError, form_fields: tuple[str, ...], lease: str | None = None) -> Refusal:
+    """The refusal for a ledger error, placed next to the field its details name when the form has it.
+    ``lease``: the lease a notice ends; NOTICE_TOO_SHORT naming another lease (a sublease in it, rules
+    edition 7) gets the sentence that says a notice cannot carry its subtenant's agreement."""
     out = Refusal()
     details: dict[str, Any] = exc.details
     named = details.get("field")
-    out.add(_, exc.code, str(named) if named else None, form_fields)
+    code = exc.code
+    if code == "NOTICE_TOO_SHORT" and lease is not None and details.get("lease") not in (None, lease):
+        code = "NOTICE_TOO_SHORT_SUBLEASE"
+    out.add(_, code, str(named) if named else None, form_fields)
     return out
