@@ -1163,6 +1163,56 @@ def test_ending_a_lease_sooner_than_its_subleases_notice_asks_the_subtenant_to_a
         assert f'id="agreement-{zhang[:16]}">✔' in tenant.get(f"/offer/{third}").text
 
 
+def test_an_end_that_comes_to_cut_a_new_sublease_short_goes_back_to_be_signed_again(tmp_path: Path) -> None:
+    """Wang proposes to end Li's lease in 35 days, which gives Zhang's sublease its 30 days' notice:
+    nobody else is asked. Before Li countersigns, Zhang sublets to Zhao with 60 days' notice. Li's
+    countersignature would now cut Zhao's home sooner than that without asking him (the ledger would
+    refuse it): the offer goes back to Wang, who is told why, and signed again it asks Zhao first."""
+    ids = _lease_under_sublease(tmp_path)
+    today, lease1, s1 = ids["today"], ids["lease1"], ids["sublease"]
+    zhao = key("tenant3").public_hex
+    with (
+        devserver(tmp_path) as base,
+        httpx.Client(base_url=base, timeout=60) as owner,  # Wang
+        httpx.Client(base_url=base, timeout=60) as tenant,  # Li
+        httpx.Client(base_url=base, timeout=60) as sub,  # Zhang
+        httpx.Client(base_url=base, timeout=60) as subsub,  # Zhao
+    ):
+        ot, tt = sign_in(owner, "landlord"), sign_in(tenant, "tenant")
+        zt, xt = sign_in(sub, "tenant2"), sign_in(subsub, "tenant3")
+
+        def act(client: httpx.Client, token: str, name: str, oid: str) -> httpx.Response:
+            return client.post(f"/act/{name}?lang=en", data={"offer": oid, "form_token": token})
+
+        end = {"lease": lease1, "on": add_days(today, 35), "reason_hash": "we agree", "form_token": ot}
+        assert owner.post("/act/lease.propose_end", data=end).status_code == 303
+        [ending] = _offers(tenant)
+        assert _offers(sub) == []  # 35 days: Zhang's notice is given
+        terms = {"lease": s1, "tenant": zhao, "start": add_days(today, 20), "end": add_days(today, 60),
+                 "rent": "4000", "deposit": "0", "payment_day": "8", "notice_days": "60",
+                 "document_hash": "sub-sublease contract", "form_token": zt}  # fmt: skip
+        assert sub.post("/act/lease.offer_sublease", data=terms).status_code == 303
+        [subsub_offer] = [o for o in _offers(sub) if o != ending]
+        assert act(tenant, tt, "offer.consent", subsub_offer).status_code == 303
+        assert act(owner, ot, "offer.consent", subsub_offer).status_code == 303
+        assert act(subsub, xt, "offer.accept", subsub_offer).status_code == 303
+        # Li's countersignature would now move Zhao out sooner than his 60 days: not sent
+        resp = act(tenant, tt, "offer.accept", ending)
+        assert resp.status_code == 422 and "that subtenant was not asked" in resp.text
+        assert _lease(owner, lease1)["ends_on"] == add_days(today, 300)
+        me = owner.get("/me", params={"lang": "en"}).text.split(f'id="offer-{ending}"')[1].split("</li>")[0]
+        assert "it has come to cut a sublease sooner than its notice" in me and "signed something else" not in me
+        assert act(owner, ot, "offer.reissue", ending).status_code == 303
+        [again] = [o for o in _offers(subsub) if o not in (ending, subsub_offer)]
+        assert (
+            "waiting for your agreement to leave sooner than your notice"
+            in subsub.get("/me", params={"lang": "en"}).text
+        )
+        assert act(subsub, xt, "offer.agree_end", again).status_code == 303
+        assert act(tenant, tt, "offer.accept", again).status_code == 303
+        assert _lease(owner, lease1)["ends_on"] == add_days(today, 35) and zhao in _signers_of_end(owner, lease1)
+
+
 def test_ending_a_lease_over_a_sub_sublease_asks_each_subtenant_whose_notice_it_cuts(tmp_path: Path) -> None:
     """Depth two: Wang lets to Li (30 days' notice), Li to Zhang (45), Zhang to Zhao (60). An end of
     Li's lease in 50 days asks only Zhao; one in 40 days asks Zhang, then Zhao (who sees it only once
