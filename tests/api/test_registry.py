@@ -1201,10 +1201,11 @@ def test_a_history_in_parts_refuses_every_tampering(world: World, monkeypatch: A
         "count_mismatch",
     )
     # a registered tenancy left out (its record and signing dropped, its registration kept), a rent
-    # payment left out (its confirmation kept): the credit entries show them missing
+    # payment left out (its record and rent.pay dropped, its confirmation kept): the credit entries
+    # show them missing
     for pred, lost in (
         (lambda k, v: k.startswith("lease/") and v.get("registration"), "signed_tx"),
-        (lambda k, v: k.startswith("payment/") and v["kind"] == "rent" and v["confirmed"], None),
+        (lambda k, v: k.startswith("payment/") and v["kind"] == "rent" and v["confirmed"], "recorded_tx"),
     ):
         i, j = where(pred)
         gone = docs[i]["state"][j]["value"]
