@@ -1282,3 +1282,141 @@ def test_a_lying_signer_cannot_rewrite_a_history_in_parts(world: World, monkeypa
         with pytest.raises(VerificationError, match=why) as info:
             verify_history_parts(_resigned_parts(world, lines, edit), world.server.vkey)
         assert info.value.code == "PROOF_INVALID"
+
+
+def _payment_lies(values: dict[str, Any], tenant: str) -> dict[str, tuple[dict[str, Any], str]]:
+    """What a lying checkpoint signer would say about a tenant's payments (key -> forged record),
+    and what the verifier must answer: each payment is bound to the tenant's rent.pay or
+    deposit.lodge and to the receiver's payment.confirm / payment.refuse."""
+    pays = [v for k, v in values.items() if k.startswith("payment/") and v["payer"] == tenant]
+    rent = next(p for p in pays if p["kind"] == "rent" and p["confirmed"])
+    deposit = next(p for p in pays if p["kind"] == "deposit")
+    refused = next(p for p in pays if p.get("refused_tx"))
+    rent2 = next(p for p in pays if p["kind"] == "rent" and p["id"] != rent["id"])
+    other = next(p for p in pays if p["kind"] == "deposit" and p["confirmed"])  # (a confirmation no credit entry names)
+    per_month = rent["amount"] // rent["months"]
+    month = rent["period"]
+    later = f"{int(month[:4]) + (month[5:] == '12'):04d}-{int(month[5:]) % 12 + 1:02d}"
+    lies = {
+        "a larger rent payment": ({**rent, "amount": rent["amount"] + 1}, "does not say what its rent.pay said"),
+        "a smaller deposit": ({**deposit, "amount": 1}, "does not say what its deposit.lodge said"),
+        "more months paid": (
+            {**rent, "months": rent["months"] + 2, "amount": per_month * (rent["months"] + 2)},
+            "does not say what its rent.pay said",
+        ),
+        "another month paid": ({**rent, "period": later}, "does not say what its rent.pay said"),
+        "a refused payment confirmed": (
+            {**refused, "confirmed": True, "confirmed_tx": None, "refused_tx": None, "refused_on": None},
+            "without a confirmation",
+        ),
+        "a refused payment confirmed by another payment's confirmation": (
+            {
+                **refused,
+                "confirmed": True,
+                "confirmed_tx": other["confirmed_tx"],
+                "confirmed_on": other["confirmed_on"],
+                "refused_tx": None,
+                "refused_on": None,
+            },
+            "answers another payment",
+        ),
+        "a refused payment shown confirmed as well": (
+            {**refused, "confirmed": True, "confirmed_tx": other["confirmed_tx"]},
+            "both confirmed and refused",
+        ),
+        "a confirmation taken back": ({**rent, "confirmed": False}, "without a confirmation"),
+        "a refusal dropped": ({**refused, "refused_tx": None, "refused_on": None}, "claim the same month"),
+        "another receiver": ({**rent, "receiver": tenant}, "signed by neither the payment's receiver"),
+        "a payment recorded by another rent.pay": ({**rent, "recorded_tx": rent2["recorded_tx"]}, "id is not derived"),
+    }
+    return {name: ({f"payment/{pay['id']}": pay}, why) for name, (pay, why) in lies.items()}
+
+
+def _tenant_with_a_refused_payment(world: World) -> str:
+    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
+    [(tenant,)] = db.execute(
+        "SELECT json_extract(value, '$.payer') FROM state WHERE key LIKE 'payment/%' "
+        "AND json_extract(value, '$.refused_tx') IS NOT NULL AND json_extract(value, '$.kind') = 'rent' "
+        "ORDER BY key LIMIT 1"
+    ).fetchall()
+    db.close()
+    return str(tenant)
+
+
+def test_a_lying_signer_cannot_invent_or_alter_a_payment(world: World) -> None:
+    """A history bundle re-proven under a state root the node's key signs: a payment's amount,
+    months or period, a confirmation invented or taken back, a refusal dropped (the tenant paid
+    those months again), another receiver: each is refused, as the transactions say otherwise."""
+    tenant = _tenant_with_a_refused_payment(world)
+    bundle = world.client.history(tenant)
+    honest = verify_bundle(_resigned(world, bundle, {}), world.server.vkey)
+    assert isinstance(honest, VerifiedHistory) and honest.payment_counts["refused"] >= 1
+    values = {e["key"]: e["value"] for e in bundle["state"]}
+    for name, (edit, why) in _payment_lies(values, tenant).items():
+        with pytest.raises(VerificationError, match=why) as info:
+            verify_bundle(_resigned(world, bundle, edit), world.server.vkey)
+        assert info.value.code == "PROOF_INVALID", name
+    # the transactions are the proof: a bundle without a payment's rent.pay or its refusal is refused
+    refused = next(v for v in values.values() if isinstance(v, dict) and v.get("refused_tx"))
+    for gone in (refused["recorded_tx"], refused["refused_tx"]):
+        short = {**bundle, "txs": [t for t in bundle["txs"] if t["txid"] != gone]}
+        with pytest.raises(VerificationError, match="no inclusion proof") as info:
+            verify_bundle(short, world.server.vkey)
+        assert info.value.code == "PROOF_INVALID"
+
+
+def test_a_lying_signer_cannot_invent_or_alter_a_payment_in_parts(world: World, monkeypatch: Any) -> None:
+    """The same lies in a history in parts: each payment's transactions come in its own part, and
+    are checked there; a part that leaves one out is refused."""
+    from anju.client import verify_history_parts
+
+    tenant = _tenant_with_a_refused_payment(world)
+    lines = _parts(world, monkeypatch, tenant, entries=1)
+    single = verify_bundle(world.client.history(tenant), world.server.vkey)
+    assert isinstance(single, VerifiedHistory)
+    _same_history(verify_history_parts(lines, world.server.vkey), single)
+    honest = verify_history_parts(_resigned_parts(world, lines, {}), world.server.vkey)  # re-signed, unchanged
+    assert honest.payment_counts == single.payment_counts
+    docs = [json.loads(x) for x in lines]
+    values = {e["key"]: e["value"] for d in docs[:-1] for e in d.get("state", [])}
+
+    proven = {t["txid"]: t for d in docs[1:-1] for t in d["txs"]}
+
+    def named(pay: dict[str, Any]) -> set[str]:
+        return {pay[f] for f in ("recorded_tx", "confirmed_tx", "refused_tx") if pay.get(f)}
+
+    for name, (edit, why) in _payment_lies(values, tenant).items():
+        # the liar also leaves out the transactions its records no longer name (else: unexpected_tx)
+        # and brings those they now name into their part (else: no inclusion proof)
+        gone = set().union(*(named(values[k]) - named(v) for k, v in edit.items()))
+        forged = [json.loads(x) for x in _resigned_parts(world, lines, edit)]
+        for d in forged[1:-1]:
+            forged[-1]["txs"] -= sum(t["txid"] in gone for t in d["txs"])
+            d["txs"] = [t for t in d["txs"] if t["txid"] not in gone]
+            for e in d["state"]:
+                if e["key"] in edit:
+                    held = {t["txid"] for t in d["txs"]}
+                    d["txs"] += [t for t in proven.values() if t["txid"] in named(edit[e["key"]]) - held]
+                    forged[-1]["txs"] += len(d["txs"]) - len(held)
+        with pytest.raises(VerificationError, match=why) as info:
+            verify_history_parts([json.dumps(d).encode() for d in forged], world.server.vkey)
+        assert info.value.code == "PROOF_INVALID", name
+    # each payment's rent.pay / deposit.lodge and answers are in the payment's part
+    for i, d in enumerate(docs[1:-1], 1):
+        for e in d["state"]:
+            if e["key"].startswith("payment/"):
+                named = {e["value"][f] for f in ("recorded_tx", "confirmed_tx", "refused_tx") if e["value"].get(f)}
+                assert named <= {t["txid"] for t in d["txs"]}, e["key"]
+    # a refusal moved out of its payment's part: refused there (the part alone must prove it)
+    i = next(
+        i
+        for i, d in enumerate(docs[1:-1], 1)
+        if any(e["key"].startswith("payment/") and e["value"].get("refused_tx") for e in d["state"])
+    )
+    pay = next(e["value"] for e in docs[i]["state"] if e["key"].startswith("payment/"))
+    moved = next(t for t in docs[i]["txs"] if t["txid"] == pay["refused_tx"])
+    bad = list(lines)
+    bad[i] = _edit(lines[i], lambda d: d.update(txs=[t for t in d["txs"] if t["txid"] != moved["txid"]]))
+    bad[i + 1] = _edit(lines[i + 1], lambda d: d["txs"].append(moved))
+    err = _refused(bad, world)
+    assert err.code == "PROOF_INVALID" and "no inclusion proof for the payment.refuse" in err.message
