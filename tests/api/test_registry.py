@@ -1420,3 +1420,69 @@ def test_a_lying_signer_cannot_invent_or_alter_a_payment_in_parts(world: World, 
     bad[i + 1] = _edit(lines[i + 1], lambda d: d["txs"].append(moved))
     err = _refused(bad, world)
     assert err.code == "PROOF_INVALID" and "no inclusion proof for the payment.refuse" in err.message
+
+
+def test_a_payment_answered_by_an_agent_is_proven_with_the_agents_appointment(world: World, monkeypatch: Any) -> None:
+    """An agency's agent confirms (or refuses) a payment for it: the history proves the agency's
+    agency.appoint_agent of that agent with it, also once the agent was dismissed (its party record
+    no longer names the agency), in one bundle and in parts; without it the answer is refused."""
+    from anju.client import verify_history_parts
+
+    c, authority, owner = world.client, world.keys["role:authority"], world.keys["role:landlord"]
+    agency = world.extra["agency"]
+    tenant = SigningKey(hashlib.sha256(b"anju-agent-answers-tenant").digest())
+    agent = SigningKey(hashlib.sha256(b"anju-agent-answers-agent").digest())
+    for key, role in ((tenant, "tenant"), (agent, "agent")):
+        c.send("party.register", key, role=role, commitment=H)
+        c.send("authority.attest_identity", authority, party=key.public_hex, commitment=H)
+    appointed = c.send("agency.appoint_agent", agency, agent=agent.public_hex)["txid"]
+    place = {"district": "徐汇区", "street": "衡山路", "neighbourhood": "衡山坊", "address_commitment": H}
+    unit = c.send("unit.register", owner, place, floor_area_m2=40, rooms=1)["txid"][:16]
+    c.send(
+        "title.attest",
+        authority,
+        unit=unit,
+        certificate_commitment=hashlib.sha256(b"agent" + unit.encode()).hexdigest(),
+    )
+    start = world.end
+    grant = {"unit": unit, "agency": agency.public_hex, "exclusive": False, "from": start, "to": add_days(start, 400)}
+    mandate = c.send("mandate.grant", owner, grant, may_sign=True, min_rent=100_000)["txid"][:16]
+    terms = {
+        "unit": unit,
+        "landlord": owner.public_hex,
+        "tenant": tenant.public_hex,
+        "mandate": mandate,
+        "start": start,
+        "end": add_days(start, 200),
+        "rent": 500_000,
+        "deposit": 500_000,
+        "payment_day": 1,
+        "notice_days": 30,
+        "collector": "agency",
+        "document_hash": hashlib.sha256(b"agent contract").hexdigest(),
+    }
+    lease = c.send("lease.sign", agent, terms, cosigners=[tenant])["txid"][:16]
+    deposit = c.send("deposit.lodge", tenant, lease=lease, amount=500_000)["txid"][:16]
+    c.send("payment.confirm", agent, payment=deposit)
+    rent = c.send("rent.pay", tenant, lease=lease, period=start[:7], months=1, amount=500_000)["txid"][:16]
+    c.send("payment.refuse", agent, payment=rent, reason_hash=H)
+    c.send("agency.dismiss_agent", agency, agent=agent.public_hex)  # the party record forgets the agency
+    bundle = c.history(tenant.public_hex)
+    assert appointed in {t["txid"] for t in bundle["txs"]}
+    result = verify_bundle(bundle, world.server.vkey)
+    assert isinstance(result, VerifiedHistory)
+    assert result.payment_counts == {"confirmed": 1, "waiting": 0, "refused": 1}
+    short = {**bundle, "txs": [t for t in bundle["txs"] if t["txid"] != appointed]}
+    with pytest.raises(VerificationError, match="nor an agent the bundle proves it appointed") as info:
+        verify_bundle(short, world.server.vkey)
+    assert info.value.code == "PROOF_INVALID"
+    lines = _parts(world, monkeypatch, tenant.public_hex, entries=1)
+    _same_history(verify_history_parts(lines, world.server.vkey), result)
+    docs = [json.loads(x) for x in lines]
+    for i, d in enumerate(docs[1:-1], 1):
+        if any(e["key"].startswith("payment/") for e in d["state"]):  # each answer's part holds the appointment
+            assert appointed in {t["txid"] for t in d["txs"]}
+            bad = list(lines)
+            bad[i] = _edit(lines[i], lambda d: d.update(txs=[t for t in d["txs"] if t["txid"] != appointed]))
+            bad[-1] = _edit(lines[-1], lambda d: d.update(txs=d["txs"] - 1))
+            assert "appointed" in _refused(bad, world).message
