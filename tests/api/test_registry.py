@@ -1402,7 +1402,7 @@ def test_a_lying_signer_cannot_invent_or_alter_a_payment_in_parts(world: World, 
             verify_history_parts([json.dumps(d).encode() for d in forged], world.server.vkey)
         assert info.value.code == "PROOF_INVALID", name
     # each payment's rent.pay / deposit.lodge and answers are in the payment's part
-    for i, d in enumerate(docs[1:-1], 1):
+    for d in docs[1:-1]:
         for e in d["state"]:
             if e["key"].startswith("payment/"):
                 named = {e["value"][f] for f in ("recorded_tx", "confirmed_tx", "refused_tx") if e["value"].get(f)}
