@@ -344,7 +344,7 @@ def write_history_parts(
     part with what the part and the head carry: the head (checkpoint, ``meta/registry``, the party,
     its credit record), the credit record's archived chunks, each tenancy with its signing
     transaction and the credit transactions that read it (its registration, its calling off), each
-    of its payments with the confirmation its rent entry names, each lease the party registered as
+    of its payments with its transactions (:func:`payment_txs`), each lease the party registered as
     another side with those transactions, then the remaining credit transactions. Memory: one part,
     and the txids of the credit entries (whose transactions are written once, with what they need).
     ``disclosure``: the party's own (identity, salt), which must open its commitment (ValueError)."""
