@@ -1201,10 +1201,11 @@ def test_a_history_in_parts_refuses_every_tampering(world: World, monkeypatch: A
         "count_mismatch",
     )
     # a registered tenancy left out (its record and signing dropped, its registration kept), a rent
-    # payment left out (its confirmation kept): the credit entries show them missing
+    # payment left out (its record and rent.pay dropped, its confirmation kept): the credit entries
+    # show them missing
     for pred, lost in (
         (lambda k, v: k.startswith("lease/") and v.get("registration"), "signed_tx"),
-        (lambda k, v: k.startswith("payment/") and v["kind"] == "rent" and v["confirmed"], None),
+        (lambda k, v: k.startswith("payment/") and v["kind"] == "rent" and v["confirmed"], "recorded_tx"),
     ):
         i, j = where(pred)
         gone = docs[i]["state"][j]["value"]
@@ -1281,3 +1282,207 @@ def test_a_lying_signer_cannot_rewrite_a_history_in_parts(world: World, monkeypa
         with pytest.raises(VerificationError, match=why) as info:
             verify_history_parts(_resigned_parts(world, lines, edit), world.server.vkey)
         assert info.value.code == "PROOF_INVALID"
+
+
+def _payment_lies(values: dict[str, Any], tenant: str) -> dict[str, tuple[dict[str, Any], str]]:
+    """What a lying checkpoint signer would say about a tenant's payments (key -> forged record),
+    and what the verifier must answer: each payment is bound to the tenant's rent.pay or
+    deposit.lodge and to the receiver's payment.confirm / payment.refuse."""
+    pays = [v for k, v in values.items() if k.startswith("payment/") and v["payer"] == tenant]
+    rent = next(p for p in pays if p["kind"] == "rent" and p["confirmed"])
+    deposit = next(p for p in pays if p["kind"] == "deposit")
+    refused = next(p for p in pays if p.get("refused_tx"))
+    rent2 = next(p for p in pays if p["kind"] == "rent" and p["id"] != rent["id"])
+    other = next(p for p in pays if p["kind"] == "deposit" and p["confirmed"])  # (a confirmation no credit entry names)
+    per_month = rent["amount"] // rent["months"]
+    month = rent["period"]
+    later = f"{int(month[:4]) + (month[5:] == '12'):04d}-{int(month[5:]) % 12 + 1:02d}"
+    lies = {
+        "a larger rent payment": ({**rent, "amount": rent["amount"] + 1}, "does not say what its rent.pay said"),
+        "a smaller deposit": ({**deposit, "amount": 1}, "does not say what its deposit.lodge said"),
+        "more months paid": (
+            {**rent, "months": rent["months"] + 2, "amount": per_month * (rent["months"] + 2)},
+            "does not say what its rent.pay said",
+        ),
+        "another month paid": ({**rent, "period": later}, "does not say what its rent.pay said"),
+        "a refused payment confirmed": (
+            {**refused, "confirmed": True, "confirmed_tx": None, "refused_tx": None, "refused_on": None},
+            "without a confirmation",
+        ),
+        "a refused payment confirmed by another payment's confirmation": (
+            {
+                **refused,
+                "confirmed": True,
+                "confirmed_tx": other["confirmed_tx"],
+                "confirmed_on": other["confirmed_on"],
+                "refused_tx": None,
+                "refused_on": None,
+            },
+            "answers another payment",
+        ),
+        "a refused payment shown confirmed as well": (
+            {**refused, "confirmed": True, "confirmed_tx": other["confirmed_tx"]},
+            "both confirmed and refused",
+        ),
+        "a confirmation taken back": ({**rent, "confirmed": False}, "without a confirmation"),
+        "a refusal dropped": ({**refused, "refused_tx": None, "refused_on": None}, "claim the same month"),
+        "another receiver": ({**rent, "receiver": tenant}, "signed by neither the payment's receiver"),
+        "a payment recorded by another rent.pay": ({**rent, "recorded_tx": rent2["recorded_tx"]}, "id is not derived"),
+    }
+    return {name: ({f"payment/{pay['id']}": pay}, why) for name, (pay, why) in lies.items()}
+
+
+def _tenant_with_a_refused_payment(world: World) -> str:
+    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
+    [(tenant,)] = db.execute(
+        "SELECT json_extract(value, '$.payer') FROM state WHERE key LIKE 'payment/%' "
+        "AND json_extract(value, '$.refused_tx') IS NOT NULL AND json_extract(value, '$.kind') = 'rent' "
+        "ORDER BY key LIMIT 1"
+    ).fetchall()
+    db.close()
+    return str(tenant)
+
+
+def test_a_lying_signer_cannot_invent_or_alter_a_payment(world: World) -> None:
+    """A history bundle re-proven under a state root the node's key signs: a payment's amount,
+    months or period, a confirmation invented or taken back, a refusal dropped (the tenant paid
+    those months again), another receiver: each is refused, as the transactions say otherwise."""
+    tenant = _tenant_with_a_refused_payment(world)
+    bundle = world.client.history(tenant)
+    honest = verify_bundle(_resigned(world, bundle, {}), world.server.vkey)
+    assert isinstance(honest, VerifiedHistory) and honest.payment_counts["refused"] >= 1
+    values = {e["key"]: e["value"] for e in bundle["state"]}
+    for name, (edit, why) in _payment_lies(values, tenant).items():
+        with pytest.raises(VerificationError, match=why) as info:
+            verify_bundle(_resigned(world, bundle, edit), world.server.vkey)
+        assert info.value.code == "PROOF_INVALID", name
+    # the transactions are the proof: a bundle without a payment's rent.pay or its refusal is refused
+    refused = next(v for v in values.values() if isinstance(v, dict) and v.get("refused_tx"))
+    for gone in (refused["recorded_tx"], refused["refused_tx"]):
+        short = {**bundle, "txs": [t for t in bundle["txs"] if t["txid"] != gone]}
+        with pytest.raises(VerificationError, match="no inclusion proof") as info:
+            verify_bundle(short, world.server.vkey)
+        assert info.value.code == "PROOF_INVALID"
+
+
+def test_a_lying_signer_cannot_invent_or_alter_a_payment_in_parts(world: World, monkeypatch: Any) -> None:
+    """The same lies in a history in parts: each payment's transactions come in its own part, and
+    are checked there; a part that leaves one out is refused."""
+    from anju.client import verify_history_parts
+
+    tenant = _tenant_with_a_refused_payment(world)
+    lines = _parts(world, monkeypatch, tenant, entries=1)
+    single = verify_bundle(world.client.history(tenant), world.server.vkey)
+    assert isinstance(single, VerifiedHistory)
+    _same_history(verify_history_parts(lines, world.server.vkey), single)
+    honest = verify_history_parts(_resigned_parts(world, lines, {}), world.server.vkey)  # re-signed, unchanged
+    assert honest.payment_counts == single.payment_counts
+    docs = [json.loads(x) for x in lines]
+    values = {e["key"]: e["value"] for d in docs[:-1] for e in d.get("state", [])}
+
+    proven = {t["txid"]: t for d in docs[1:-1] for t in d["txs"]}
+
+    def named(pay: dict[str, Any]) -> set[str]:
+        return {pay[f] for f in ("recorded_tx", "confirmed_tx", "refused_tx") if pay.get(f)}
+
+    for name, (edit, why) in _payment_lies(values, tenant).items():
+        # the liar also leaves out the transactions its records no longer name (else: unexpected_tx)
+        # and brings those they now name into their part (else: no inclusion proof)
+        gone = set().union(*(named(values[k]) - named(v) for k, v in edit.items()))
+        forged = [json.loads(x) for x in _resigned_parts(world, lines, edit)]
+        for d in forged[1:-1]:
+            forged[-1]["txs"] -= sum(t["txid"] in gone for t in d["txs"])
+            d["txs"] = [t for t in d["txs"] if t["txid"] not in gone]
+            for e in d["state"]:
+                if e["key"] in edit:
+                    held = {t["txid"] for t in d["txs"]}
+                    d["txs"] += [t for t in proven.values() if t["txid"] in named(edit[e["key"]]) - held]
+                    forged[-1]["txs"] += len(d["txs"]) - len(held)
+        with pytest.raises(VerificationError, match=why) as info:
+            verify_history_parts([json.dumps(d).encode() for d in forged], world.server.vkey)
+        assert info.value.code == "PROOF_INVALID", name
+    # each payment's rent.pay / deposit.lodge and answers are in the payment's part
+    for d in docs[1:-1]:
+        for e in d["state"]:
+            if e["key"].startswith("payment/"):
+                named = {e["value"][f] for f in ("recorded_tx", "confirmed_tx", "refused_tx") if e["value"].get(f)}
+                assert named <= {t["txid"] for t in d["txs"]}, e["key"]
+    # a refusal moved out of its payment's part: refused there (the part alone must prove it)
+    i = next(
+        i
+        for i, d in enumerate(docs[1:-1], 1)
+        if any(e["key"].startswith("payment/") and e["value"].get("refused_tx") for e in d["state"])
+    )
+    pay = next(e["value"] for e in docs[i]["state"] if e["key"].startswith("payment/"))
+    moved = next(t for t in docs[i]["txs"] if t["txid"] == pay["refused_tx"])
+    bad = list(lines)
+    bad[i] = _edit(lines[i], lambda d: d.update(txs=[t for t in d["txs"] if t["txid"] != moved["txid"]]))
+    bad[i + 1] = _edit(lines[i + 1], lambda d: d["txs"].append(moved))
+    err = _refused(bad, world)
+    assert err.code == "PROOF_INVALID" and "no inclusion proof for the payment.refuse" in err.message
+
+
+def test_a_payment_answered_by_an_agent_is_proven_with_the_agents_appointment(world: World, monkeypatch: Any) -> None:
+    """An agency's agent confirms (or refuses) a payment for it: the history proves the agency's
+    agency.appoint_agent of that agent with it, also once the agent was dismissed (its party record
+    no longer names the agency), in one bundle and in parts; without it the answer is refused."""
+    from anju.client import verify_history_parts
+
+    c, authority, owner = world.client, world.keys["role:authority"], world.keys["role:landlord"]
+    agency = world.extra["agency"]
+    tenant = SigningKey(hashlib.sha256(b"anju-agent-answers-tenant").digest())
+    agent = SigningKey(hashlib.sha256(b"anju-agent-answers-agent").digest())
+    for key, role in ((tenant, "tenant"), (agent, "agent")):
+        c.send("party.register", key, role=role, commitment=H)
+        c.send("authority.attest_identity", authority, party=key.public_hex, commitment=H)
+    appointed = c.send("agency.appoint_agent", agency, agent=agent.public_hex)["txid"]
+    place = {"district": "徐汇区", "street": "衡山路", "neighbourhood": "衡山坊", "address_commitment": H}
+    unit = c.send("unit.register", owner, place, floor_area_m2=40, rooms=1)["txid"][:16]
+    c.send(
+        "title.attest",
+        authority,
+        unit=unit,
+        certificate_commitment=hashlib.sha256(b"agent" + unit.encode()).hexdigest(),
+    )
+    start = world.end
+    grant = {"unit": unit, "agency": agency.public_hex, "exclusive": False, "from": start, "to": add_days(start, 400)}
+    mandate = c.send("mandate.grant", owner, grant, may_sign=True, min_rent=100_000)["txid"][:16]
+    terms = {
+        "unit": unit,
+        "landlord": owner.public_hex,
+        "tenant": tenant.public_hex,
+        "mandate": mandate,
+        "start": start,
+        "end": add_days(start, 200),
+        "rent": 500_000,
+        "deposit": 500_000,
+        "payment_day": 1,
+        "notice_days": 30,
+        "collector": "agency",
+        "document_hash": hashlib.sha256(b"agent contract").hexdigest(),
+    }
+    lease = c.send("lease.sign", agent, terms, cosigners=[tenant])["txid"][:16]
+    deposit = c.send("deposit.lodge", tenant, lease=lease, amount=500_000)["txid"][:16]
+    c.send("payment.confirm", agent, payment=deposit)
+    rent = c.send("rent.pay", tenant, lease=lease, period=start[:7], months=1, amount=500_000)["txid"][:16]
+    c.send("payment.refuse", agent, payment=rent, reason_hash=H)
+    c.send("agency.dismiss_agent", agency, agent=agent.public_hex)  # the party record forgets the agency
+    bundle = c.history(tenant.public_hex)
+    assert appointed in {t["txid"] for t in bundle["txs"]}
+    result = verify_bundle(bundle, world.server.vkey)
+    assert isinstance(result, VerifiedHistory)
+    assert result.payment_counts == {"confirmed": 1, "waiting": 0, "refused": 1}
+    short = {**bundle, "txs": [t for t in bundle["txs"] if t["txid"] != appointed]}
+    with pytest.raises(VerificationError, match="nor an agent the bundle proves it appointed") as info:
+        verify_bundle(short, world.server.vkey)
+    assert info.value.code == "PROOF_INVALID"
+    lines = _parts(world, monkeypatch, tenant.public_hex, entries=1)
+    _same_history(verify_history_parts(lines, world.server.vkey), result)
+    docs = [json.loads(x) for x in lines]
+    for i, d in enumerate(docs[1:-1], 1):
+        if any(e["key"].startswith("payment/") for e in d["state"]):  # each answer's part holds the appointment
+            assert appointed in {t["txid"] for t in d["txs"]}
+            bad = list(lines)
+            bad[i] = _edit(lines[i], lambda d: d.update(txs=[t for t in d["txs"] if t["txid"] != appointed]))
+            bad[-1] = _edit(lines[-1], lambda d: d.update(txs=d["txs"] - 1))
+            assert "appointed" in _refused(bad, world).message

@@ -22,6 +22,7 @@ from anju.client.parts import PARTS_FORMAT, note_hash
 from anju.client.verify import CREDIT_TXS, MAX_CODE_CANDIDATES
 from anju.crypto.commitments import opens
 from anju.errors import AnjuError, Overloaded
+from anju.ledger.store import ref_key
 from anju.registry import vcode
 from anju.registry.credit import chunk_keys, chunk_of
 
@@ -108,6 +109,48 @@ class BundleBuilder:
         }
 
 
+PAYMENT_TXS = ("recorded_tx", "confirmed_tx", "refused_tx")
+"""A payment's fields naming the transactions a history proves with it."""
+
+
+def payment_txs(snap: Snapshot, pay: Any) -> list[str]:
+    """The transactions a history proves with payment ``pay``: the tenant's ``rent.pay`` /
+    ``deposit.lodge``, the receiving side's ``payment.confirm`` / ``payment.refuse``, and for an
+    answer an agent signed, the latest ``agency.appoint_agent`` of that agent by the receiver
+    logged before it (docs/PROTOCOL.md, "Bundles")."""
+    if not isinstance(pay, dict):
+        return []
+    out = [t for name in PAYMENT_TXS if isinstance(t := pay.get(name), str)]
+    for name in PAYMENT_TXS[1:]:
+        txid = pay.get(name)
+        found = snap.tx(txid) if isinstance(txid, str) else None
+        if found is None:
+            continue
+        signer = orjson.loads(found[2])["body"].get("signer")
+        if signer == pay.get("receiver") or not isinstance(signer, str):
+            continue
+        appointed = _appointment(snap, signer, str(pay.get("receiver")), found[0])
+        if appointed is not None and appointed not in out:
+            out.append(appointed)
+    return out
+
+
+def _appointment(snap: Snapshot, agent: str, agency: str, before: int) -> str | None:
+    """The txid of the latest ``agency.appoint_agent`` of ``agent`` by ``agency`` at a log index
+    below ``before`` (found through the events naming the agent), or None."""
+    rows = snap.query(
+        "SELECT e.txid FROM event_refs r JOIN events e ON e.id = r.id "
+        "WHERE r.ref = ? AND e.kind = 'agent.appointed' AND e.idx < ? ORDER BY e.id DESC",
+        (ref_key("p:" + agent), before),
+    )
+    for (txid,) in rows:
+        found = snap.tx(txid)
+        body = {} if found is None else orjson.loads(found[2])["body"]
+        if body.get("kind") == "agency.appoint_agent" and body.get("signer") == agency and body.get("agent") == agent:
+            return str(txid)
+    return None
+
+
 def listing_bundle(snap: Snapshot, chain_id: str, code: str, listing_id: str) -> dict[str, Any]:
     """Everything needed to verify a listing offline: code, listing, unit, title, mandate, parties, txs."""
     b = BundleBuilder(snap, "listing", code, chain_id)
@@ -165,7 +208,7 @@ def history_bundle(snap: Snapshot, chain_id: str, party: str) -> dict[str, Any]:
         ):
             pay = b.key(k)
             payments.append(pay["id"])
-            b.txs([pay.get("recorded_tx"), pay.get("confirmed_tx")])
+            b.txs(payment_txs(snap, pay))
     if isinstance(credit, dict):
         chunk = chunk_of(meta)
         for name, f in credit.get("factors", {}).items():
@@ -241,6 +284,7 @@ class _Parts:
         self.number = 1
         self.state: list[dict[str, Any]] = []
         self.txs: list[dict[str, Any]] = []
+        self.held: set[str] = set()  # the txids of the part's transactions
         self.counts = {"state": 0, "txs": 0}
         self.bytes = 0
 
@@ -254,10 +298,11 @@ class _Parts:
 
     def tx(self, txid: Any) -> None:
         """Add committed transaction ``txid`` with its inclusion proof (nothing for one not committed:
-        the verifier then says which is missing)."""
-        found = self.s.tx(txid) if isinstance(txid, str) else None
+        the verifier then says which is missing; nothing for one the part holds already)."""
+        found = self.s.tx(txid) if isinstance(txid, str) and txid not in self.held else None
         if found is None:
             return
+        self.held.add(txid)
         idx, _height, leaf = found
         proof = self.s.inclusion_proof(idx, self.size)
         self.txs.append({"txid": txid, "index": idx, "leaf": _b64(leaf), "hashes": [_b64(h) for h in proof]})
@@ -282,6 +327,7 @@ class _Parts:
         self.counts["txs"] += len(self.txs)
         self.number += 1
         self.state, self.txs, self.bytes = [], [], 0
+        self.held = set()
 
     def end(self) -> None:
         self.flush()
@@ -298,7 +344,7 @@ def write_history_parts(
     part with what the part and the head carry: the head (checkpoint, ``meta/registry``, the party,
     its credit record), the credit record's archived chunks, each tenancy with its signing
     transaction and the credit transactions that read it (its registration, its calling off), each
-    of its payments with the confirmation its rent entry names, each lease the party registered as
+    of its payments with its transactions (:func:`payment_txs`), each lease the party registered as
     another side with those transactions, then the remaining credit transactions. Memory: one part,
     and the txids of the credit entries (whose transactions are written once, with what they need).
     ``disclosure``: the party's own (identity, salt), which must open its commitment (ValueError)."""
@@ -351,6 +397,11 @@ def write_history_parts(
         credited(reg.get("tx") if isinstance(reg, dict) else None)
         credited(term.get("tx") if isinstance(term, dict) else None)
 
+    def paid(pay: Any) -> None:  # a payment's transactions, in its part (one a credit entry awaits included)
+        for txid in payment_txs(snap, pay):
+            awaited.pop(txid, None)
+            w.tx(txid)
+
     tenancies: list[str] = []
     for (k,) in snap.query(
         "SELECT key FROM state WHERE key LIKE 'lease/%' AND json_extract(value,'$.tenant')=? ORDER BY key", (party,)
@@ -367,8 +418,7 @@ def write_history_parts(
             f"({','.join('?' * len(some))}) ORDER BY key",
             some,
         ):
-            pay = w.key(k)
-            credited(pay.get("confirmed_tx"))
+            paid(w.key(k))
             w.done()
     for txid in list(awaited):  # (a copy: those written with an earlier record leave the dict)
         name = awaited.pop(txid, None)
@@ -380,7 +430,7 @@ def write_history_parts(
             if isinstance(lease, dict):
                 lease_txs(lease)
         elif name in ("rent_on_time", "rent_late"):  # (a payment of no tenancy: the verifier says so)
-            w.key(f"payment/{w.body(txid).get('payment')}")
+            paid(w.key(f"payment/{w.body(txid).get('payment')}"))
             w.tx(txid)
         else:
             w.tx(txid)

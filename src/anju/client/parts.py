@@ -26,10 +26,13 @@ from anju.client.verify import (
     VerifiedBundle,
     VerifiedHistory,
     _check_credit_txs,
+    _check_paid_leases,
+    _check_payment,
     _check_signed_lease,
     _disclosed,
     _need,
     _points,
+    appointments,
     verify_state,
     verify_tx,
 )
@@ -166,7 +169,6 @@ class HistoryParts:
         self._chunks: dict[str, list[int]] = {}  # factor -> [next chunk, its entries so far, their points]
         self._tenancies: set[str] = set()
         self._payment_ids: set[str] = set()
-        self._payment_leases: set[str] = set()
         self._leases: list[dict[str, Any]] = []
         self._payments: list[dict[str, Any]] = []
         self._counted = {"state": 0, "txs": 0}
@@ -336,8 +338,24 @@ class HistoryParts:
         self._counted["state"] += len(entries)
         self._counted["txs"] += len(txs)
         vb = VerifiedBundle("history", party, cp, state, txs)
-        # every transaction is one awaited: a credit entry's, or a tenancy's signing (checked below)
-        signing = {lease.get("signed_tx") for lease in leases if lease.get("tenant") == party}
+        # every transaction is one awaited: a credit entry's, or one a record of the part names (a
+        # tenancy's signing, a payment's recording and answers, the appointment of an agent who
+        # answered: all checked below)
+        own: set[Any] = {lease.get("signed_tx") for lease in leases if lease.get("tenant") == party}
+        answered: set[tuple[str, str]] = set()
+        for pay in payments:
+            own.update(
+                t for name in ("recorded_tx", "confirmed_tx", "refused_tx") if isinstance(t := pay.get(name), str)
+            )
+            for name in ("confirmed_tx", "refused_tx"):
+                answer = txs.get(t) if isinstance(t := pay.get(name), str) else None
+                if answer is not None:
+                    answered.add((str(pay.get("receiver")), answer.signer))
+        own.update(
+            txid
+            for txid, tx in txs.items()
+            if tx.kind == "agency.appoint_agent" and (tx.signer, tx.body.get("agent")) in answered
+        )
         rows: dict[str, list[Any]] = {}
         for txid in txs:
             awaited = self._credit.get(txid)
@@ -347,10 +365,10 @@ class HistoryParts:
                     rows.setdefault(awaited[0], []).append([txid, awaited[1]])
                     self._awaited -= 1
                 # (else an entry of a factor a later edition added: its points summed, its transaction not read)
-            elif txid not in signing:
+            elif txid not in own:
                 raise _malformed(
                     "unexpected_tx",
-                    "a transaction no credit entry awaits and no tenancy of its part was signed with",
+                    "a transaction no credit entry awaits and no record of its part names",
                     txid=txid,
                     part=number,
                 )
@@ -369,12 +387,12 @@ class HistoryParts:
             _check_signed_lease(vb, lease, party)
             self._tenancies.add(str(lease["id"]))
             self._leases.append(dict(lease))
+        appointed = appointments(vb)
         for pay in payments:
-            _need(pay.get("payer") == party, "a payment of the bundle is not for the party's leases")
             if pay.get("id") in self._payment_ids:
                 raise _malformed("duplicate", "a payment is in the bundle twice", payment=pay.get("id"))
+            _check_payment(vb, pay, party, appointed)
             self._payment_ids.add(str(pay.get("id")))
-            self._payment_leases.add(str(pay.get("lease")))
             self._payments.append(dict(pay))
 
     def _chunk(self, key: str, chunk: Any) -> None:
@@ -430,11 +448,7 @@ class HistoryParts:
             txid, (factor, _) = next((t, a) for t, a in self._credit.items() if a is not None and a[0])
             kind = CREDIT_TXS[factor][0]
             raise VerificationError("PROOF_INVALID", f"no inclusion proof for the {kind} transaction", txid=txid)
-        _need(
-            self._payment_leases <= self._tenancies,
-            "a payment of the bundle is not for the party's leases",
-            leases=sorted(self._payment_leases - self._tenancies)[:10],
-        )
+        _check_paid_leases({str(lease["id"]): lease for lease in self._leases}, self._payments)
         self.ended = True
 
 

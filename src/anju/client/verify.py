@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 from anju.crypto import jcs
@@ -745,6 +746,122 @@ def _check_signed_lease(vb: VerifiedBundle, lease: Mapping[str, Any], signer: st
     return tx
 
 
+PAYMENT_RECORDED = {
+    "rent": ("rent.pay", ("lease", "amount", "period", "months")),
+    "deposit": ("deposit.lodge", ("lease", "amount")),
+}
+"""A payment's kind -> (the kind of transaction that recorded it, the fields the record keeps from its body)."""
+PAYMENT_ANSWERS = (("confirmed_tx", "payment.confirm"), ("refused_tx", "payment.refuse"))
+"""A payment's fields naming the receiving side's answer, and that answer's kind."""
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+
+
+def appointments(vb: VerifiedBundle) -> set[tuple[str, str]]:
+    """(agency, agent) of every proven ``agency.appoint_agent`` of the bundle."""
+    return {(tx.signer, str(tx.body.get("agent"))) for tx in vb.txs.values() if tx.kind == "agency.appoint_agent"}
+
+
+def _check_payment(vb: VerifiedBundle, pay: Mapping[str, Any], party: str, appointed: set[tuple[str, str]]) -> None:
+    """The payment is the one its payer recorded, and answered as its transactions say: its
+    ``rent.pay`` / ``deposit.lodge`` is proven, signed by the party (its payer), its id derived from
+    it and its lease, amount (and for rent period and months) the body's; it is confirmed exactly
+    when a proven ``payment.confirm`` of it is named, and refused when a proven ``payment.refuse``
+    of it is (never both); each answer is signed by the payment's receiver, or by an agent whose
+    appointment by the receiver (``agency.appoint_agent``) the bundle proves. (``due_on``,
+    ``late_days``, ``late_months``, ``recorded_on``, ``confirmed_on``, ``refused_on`` come from
+    block dates: state-proven only.)"""
+    pid = pay.get("id")
+    recorded = PAYMENT_RECORDED.get(str(pay.get("kind")))
+    _need(recorded is not None, "a payment is neither rent nor a deposit", payment=pid)
+    assert recorded is not None
+    kind, fields = recorded
+    tx = _tx_of(vb, pay.get("recorded_tx"), kind, [party])
+    _need(tx.signer == party and pay.get("payer") == party, f"the {kind} is not the payer's", payment=pid)
+    _check_made_by(pay, tx, fields, "payment")
+    if kind == "rent.pay":
+        _need(
+            isinstance(pay.get("period"), str)
+            and _MONTH.fullmatch(pay["period"]) is not None
+            and type(pay.get("months")) is int
+            and 1 <= pay["months"] <= 120,
+            "a rent payment's period or months are malformed",
+            payment=pid,
+        )
+    else:
+        _need(pay.get("period") is None and pay.get("months") is None, "a deposit pays no months", payment=pid)
+    confirmed = pay.get("confirmed")
+    _need(type(confirmed) is bool, "a payment's confirmed is not true or false", payment=pid)
+    _need(
+        confirmed == (pay.get("confirmed_tx") is not None),
+        "a payment says it is confirmed without a confirmation, or names one and says it is not",
+        payment=pid,
+    )
+    _need(
+        not (confirmed and pay.get("refused_tx") is not None),
+        "a payment is both confirmed and refused",
+        payment=pid,
+    )
+    for name, answer in PAYMENT_ANSWERS:
+        txid = pay.get(name)
+        if txid is None:
+            _need(pay.get(name.replace("_tx", "_on")) is None, f"a payment dates a {answer} it does not name")
+            continue
+        atx = _tx_of(vb, txid, answer, None)
+        _need(atx.body.get("payment") == pid, f"the {answer} transaction answers another payment", txid=txid)
+        receiver = pay.get("receiver")
+        _need(
+            atx.signer == receiver or (receiver, atx.signer) in appointed,
+            f"the {answer} transaction is signed by neither the payment's receiver nor an agent the bundle "
+            "proves it appointed",
+            txid=txid,
+        )
+
+
+def _next_months(period: str, months: int) -> str:
+    """The month ``months`` after ``period`` (YYYY-MM)."""
+    n = int(period[:4]) * 12 + int(period[5:7]) - 1 + months
+    return f"{n // 12:04d}-{n % 12 + 1:02d}"
+
+
+def _check_paid_leases(leases: Mapping[str, Mapping[str, Any]], payments: Iterable[Mapping[str, Any]]) -> None:
+    """Each payment (checked by :func:`_check_payment`) is of one of the party's tenancies
+    ``leases`` (id -> record), on its unit, paid by its tenant to its collecting side; and no two
+    payments that were not refused claim the same month of a lease, or its deposit twice: the
+    registry takes a month (or a deposit) again only once the receiver refused the claim on it, so
+    a refusal left out of a payment whose months were paid again shows as a second claim."""
+    claims: dict[str, list[tuple[str, str]]] = {}
+    deposits: dict[str, int] = {}
+    for pay in payments:
+        lease = leases.get(str(pay.get("lease")))
+        _need(
+            lease is not None and pay.get("payer") == lease.get("tenant"),
+            "a payment of the bundle is not for the party's leases",
+            payment=pay.get("id"),
+        )
+        assert lease is not None
+        collecting = lease.get("agency") if lease.get("collector") == "agency" else lease.get("landlord")
+        _need(
+            pay.get("unit") == lease.get("unit")
+            and pay.get("receiver") == lease.get("collector_party")
+            and collecting is not None
+            and collecting == lease.get("collector_party"),
+            "a payment's unit or receiver is not its lease's",
+            payment=pay.get("id"),
+        )
+        if pay.get("refused_tx") is not None:
+            continue
+        if pay["kind"] == "deposit":
+            deposits[lease["id"]] = deposits.get(lease["id"], 0) + 1
+            _need(deposits[lease["id"]] == 1, "a lease's deposit is claimed twice, neither claim refused")
+        else:
+            last = _next_months(pay["period"], pay["months"] - 1)
+            claims.setdefault(lease["id"], []).append((pay["period"], last))
+    for lid, spans in claims.items():
+        spans.sort()
+        for (_, last), (first, _) in pairwise(spans):
+            _need(first > last, "two rent payments claim the same month, neither refused", lease=lid, month=first)
+
+
 def check_history(vb: VerifiedBundle) -> VerifiedHistory:
     """Re-derive a tenant's history from proven records: leases, payments and credit score."""
     party = vb.subject
@@ -772,13 +889,12 @@ def check_history(vb: VerifiedBundle) -> VerifiedHistory:
             continue
         _check_signed_lease(vb, lease, party)
         leases.append(lease)
-    lease_ids = {lease["id"] for lease in leases}
     payments = [v for k, v in vb.state.items() if k.startswith("payment/")]
+    appointed = appointments(vb)
     for pay in payments:
-        _need(
-            isinstance(pay, Mapping) and pay.get("lease") in lease_ids and pay.get("payer") == party,
-            "a payment of the bundle is not for the party's leases",
-        )
+        _need(isinstance(pay, Mapping), "a payment of the bundle is not a record")
+        _check_payment(vb, pay, party, appointed)
+    _check_paid_leases({str(lease["id"]): lease for lease in leases}, payments)
     return VerifiedHistory(
         party,
         dict(record),
