@@ -501,16 +501,7 @@ def test_lying_server_listing_rejected(world: World, tmp_path: Path) -> None:
     with pytest.raises(VerificationError):
         verify_bundle(bundle, world.server.vkey)
     # the same lie told by a whole server process, over a copy of the ledger
-    copy = tmp_path / "copy"
-    copy.mkdir()
-    for name in ("genesis.json", "node.key"):
-        shutil.copy(world.server.data / name, copy / name)
-    src = sqlite3.connect(world.server.data / "ledger.db")
-    dst = sqlite3.connect(copy / "ledger.db")
-    src.backup(dst)
-    src.close()
-    dst.close()
-    liar = Server(copy, "--lie", "value")
+    liar = Server(_copy_ledger(world, tmp_path / "copy"), "--lie", "value")
     try:
         client = AnjuClient(liar.url, world.server.vkey)
         with pytest.raises(VerificationError) as info:
