@@ -1068,6 +1068,20 @@ def _lease_under_sublease(tmp_path: Path, sub_notice: int = 30, subsub_notice: i
     return out
 
 
+def _act(client: httpx.Client, token: str, name: str, oid: str) -> httpx.Response:
+    """``client`` answers offer ``oid`` with the portal action ``name`` (consent, accept, agree_end...)."""
+    return client.post(f"/act/{name}?lang=en", data={"offer": oid, "form_token": token})
+
+
+def _propose_end(owner: httpx.Client, token: str, tenant: httpx.Client, lease: str, on: str) -> str:
+    """The landlord side (``owner``) proposes ending ``lease`` by agreement on ``on``; the new offer's id."""
+    before = set(_offers(tenant))  # (the owner's page keeps its flash)
+    end = {"lease": lease, "on": on, "reason_hash": "we agree", "form_token": token}
+    assert owner.post("/act/lease.propose_end?lang=en", data=end).status_code == 303
+    [new] = set(_offers(tenant)) - before
+    return new
+
+
 def _signers_of_end(client: httpx.Client, lid: str) -> list[str]:
     """Who signed the termination that ended lease ``lid`` (from the committed envelope)."""
     envelope = client.get(f"/api/v1/txs/{_lease(client, lid)['termination']['tx']}").json()["envelope"]
@@ -1093,25 +1107,15 @@ def test_ending_a_lease_sooner_than_its_subleases_notice_asks_the_subtenant_to_a
     ):
         ot, tt, zt = sign_in(owner, "landlord"), sign_in(tenant, "tenant"), sign_in(subtenant, "tenant2")
 
-        def propose(on: str) -> str:
-            before = set(_offers(tenant))  # (Wang's page keeps its flash)
-            end = {"lease": lease1, "on": on, "reason_hash": "we agree", "form_token": ot}
-            assert owner.post("/act/lease.propose_end?lang=en", data=end).status_code == 303
-            [new] = set(_offers(tenant)) - before
-            return new
-
-        def act(client: httpx.Client, token: str, name: str, oid: str) -> httpx.Response:
-            return client.post(f"/act/{name}?lang=en", data={"offer": oid, "form_token": token})
-
         # an end that gives the sublease its notice asks nobody: Li may countersign at once
-        enough = propose(add_days(today, 30))
+        enough = _propose_end(owner, ot, tenant, lease1, add_days(today, 30))
         assert _offers(subtenant) == [] and subtenant.get(f"/offer/{enough}").status_code == 403
         assert "Countersign lease" in tenant.get(f"/offer/{enough}", params={"lang": "en"}).text
-        assert act(owner, ot, "offer.withdraw", enough).status_code == 303
+        assert _act(owner, ot, "offer.withdraw", enough).status_code == 303
         # a sooner one asks Zhang first
-        first = propose(add_days(today, 29))
+        first = _propose_end(owner, ot, tenant, lease1, add_days(today, 29))
         assert "each subtenant so cut short is asked to agree first" in owner.get("/me", params={"lang": "en"}).text
-        resp = act(tenant, tt, "offer.accept", first)
+        resp = _act(tenant, tt, "offer.accept", first)
         assert resp.status_code == 422 and "still waits for the agreement of a subtenant" in resp.text
         assert "waiting for a subtenant&#39;s agreement" in tenant.get("/me", params={"lang": "en"}).text
         me = subtenant.get("/me", params={"lang": "en"}).text
@@ -1133,30 +1137,30 @@ def test_ending_a_lease_sooner_than_its_subleases_notice_asks_the_subtenant_to_a
         assert "Agree to leave sooner" in page and "/act/offer.refuse_end" in page
         zh = subtenant.get(f"/offer/{first}", params={"lang": "zh"}).text
         assert "同意提前搬离" in zh and "签署同意" not in zh
-        resp = act(subtenant, zt, "offer.consent", first)  # an owner's consent is not how a subtenant agrees
+        resp = _act(subtenant, zt, "offer.consent", first)  # an owner's consent is not how a subtenant agrees
         assert resp.status_code == 422
-        resp = act(tenant, tt, "offer.agree_end", first)  # nor may anyone else agree for Zhang
+        resp = _act(tenant, tt, "offer.agree_end", first)  # nor may anyone else agree for Zhang
         assert resp.status_code == 422 and "addressed to" in resp.text
         # Zhang refuses: the offer ends, Wang is told, Li cannot sign it
-        assert act(subtenant, zt, "offer.refuse_end", first).status_code == 303
+        assert _act(subtenant, zt, "offer.refuse_end", first).status_code == 303
         assert "your sublease keeps it" in subtenant.get("/me", params={"lang": "en"}).text
         me = owner.get("/me", params={"lang": "en"}).text
         assert f'id="offer-{first}"' in me and "refused by a subtenant" in me
-        assert act(tenant, tt, "offer.accept", first).status_code == 422
+        assert _act(tenant, tt, "offer.accept", first).status_code == 422
         assert _lease(owner, lease1)["ends_on"] == add_days(today, 300)
         # again: Zhang agrees, but Li signs something else first; Wang signs it again, Zhang is asked again
-        second = propose(add_days(today, 20))
-        assert act(subtenant, zt, "offer.agree_end", second).status_code == 303
+        second = _propose_end(owner, ot, tenant, lease1, add_days(today, 20))
+        assert _act(subtenant, zt, "offer.agree_end", second).status_code == 303
         assert "the end now waits for the tenant&#39;s signature" in subtenant.get("/me", params={"lang": "en"}).text
         dispute = {"lease": lease1, "subject": "condition", "evidence": "damp wall", "form_token": tt}
         assert tenant.post("/act/dispute.open", data=dispute).status_code == 303  # Li's seq moves on
-        resp = act(tenant, tt, "offer.accept", second)
+        resp = _act(tenant, tt, "offer.accept", second)
         assert resp.status_code == 422 and "Ask the landlord side to issue it again" in resp.text
-        assert act(owner, ot, "offer.reissue", second).status_code == 303
+        assert _act(owner, ot, "offer.reissue", second).status_code == 303
         [third] = _offers(subtenant)
-        assert third != second and act(tenant, tt, "offer.accept", third).status_code == 422
-        assert act(subtenant, zt, "offer.agree_end", third).status_code == 303
-        resp = act(tenant, tt, "offer.accept", third)
+        assert third != second and _act(tenant, tt, "offer.accept", third).status_code == 422
+        assert _act(subtenant, zt, "offer.agree_end", third).status_code == 303
+        resp = _act(tenant, tt, "offer.accept", third)
         assert resp.status_code == 303, resp.text[-600:]
         assert _lease(owner, lease1)["ends_on"] == _lease(owner, s1)["ends_on"] == add_days(today, 20)
         assert _signers_of_end(owner, lease1) == sorted([li, zhang, wang])
@@ -1181,9 +1185,6 @@ def test_an_end_that_comes_to_cut_a_new_sublease_short_goes_back_to_be_signed_ag
         ot, tt = sign_in(owner, "landlord"), sign_in(tenant, "tenant")
         zt, xt = sign_in(sub, "tenant2"), sign_in(subsub, "tenant3")
 
-        def act(client: httpx.Client, token: str, name: str, oid: str) -> httpx.Response:
-            return client.post(f"/act/{name}?lang=en", data={"offer": oid, "form_token": token})
-
         end = {"lease": lease1, "on": add_days(today, 35), "reason_hash": "we agree", "form_token": ot}
         assert owner.post("/act/lease.propose_end", data=end).status_code == 303
         [ending] = _offers(tenant)
@@ -1193,23 +1194,23 @@ def test_an_end_that_comes_to_cut_a_new_sublease_short_goes_back_to_be_signed_ag
                  "document_hash": "sub-sublease contract", "form_token": zt}  # fmt: skip
         assert sub.post("/act/lease.offer_sublease", data=terms).status_code == 303
         [subsub_offer] = [o for o in _offers(sub) if o != ending]
-        assert act(tenant, tt, "offer.consent", subsub_offer).status_code == 303
-        assert act(owner, ot, "offer.consent", subsub_offer).status_code == 303
-        assert act(subsub, xt, "offer.accept", subsub_offer).status_code == 303
+        assert _act(tenant, tt, "offer.consent", subsub_offer).status_code == 303
+        assert _act(owner, ot, "offer.consent", subsub_offer).status_code == 303
+        assert _act(subsub, xt, "offer.accept", subsub_offer).status_code == 303
         # Li's countersignature would now move Zhao out sooner than his 60 days: not sent
-        resp = act(tenant, tt, "offer.accept", ending)
+        resp = _act(tenant, tt, "offer.accept", ending)
         assert resp.status_code == 422 and "that subtenant was not asked" in resp.text
         assert _lease(owner, lease1)["ends_on"] == add_days(today, 300)
         me = owner.get("/me", params={"lang": "en"}).text.split(f'id="offer-{ending}"')[1].split("</li>")[0]
         assert "it has come to cut a sublease sooner than its notice" in me and "signed something else" not in me
-        assert act(owner, ot, "offer.reissue", ending).status_code == 303
+        assert _act(owner, ot, "offer.reissue", ending).status_code == 303
         [again] = [o for o in _offers(subsub) if o not in (ending, subsub_offer)]
         assert (
             "waiting for your agreement to leave sooner than your notice"
             in subsub.get("/me", params={"lang": "en"}).text
         )
-        assert act(subsub, xt, "offer.agree_end", again).status_code == 303
-        assert act(tenant, tt, "offer.accept", again).status_code == 303
+        assert _act(subsub, xt, "offer.agree_end", again).status_code == 303
+        assert _act(tenant, tt, "offer.accept", again).status_code == 303
         assert _lease(owner, lease1)["ends_on"] == add_days(today, 35) and zhao in _signers_of_end(owner, lease1)
 
 
@@ -1231,16 +1232,6 @@ def test_ending_a_lease_over_a_sub_sublease_asks_each_subtenant_whose_notice_it_
         ot, tt = sign_in(owner, "landlord"), sign_in(tenant, "tenant")
         zt, xt = sign_in(sub, "tenant2"), sign_in(subsub, "tenant3")
 
-        def propose(on: str) -> str:
-            before = set(_offers(tenant))  # (Wang's page keeps its flash)
-            end = {"lease": lease1, "on": on, "reason_hash": "we agree", "form_token": ot}
-            assert owner.post("/act/lease.propose_end?lang=en", data=end).status_code == 303
-            [new] = set(_offers(tenant)) - before
-            return new
-
-        def act(client: httpx.Client, token: str, name: str, oid: str) -> httpx.Response:
-            return client.post(f"/act/{name}?lang=en", data={"offer": oid, "form_token": token})
-
         # Li's own notice in 40 days gives her lease its 30 days but Zhang's sublease not its 45
         notice = {"lease": lease1, "on": add_days(today, 40), "reason_hash": "moving", "form_token": tt}
         resp = tenant.post("/act/lease.terminate?lang=en", data=notice)
@@ -1249,26 +1240,26 @@ def test_ending_a_lease_over_a_sub_sublease_asks_each_subtenant_whose_notice_it_
         assert "请房东一方发起协商终止" in tenant.post("/act/lease.terminate?lang=zh", data=notice).text
         assert _lease(owner, lease1)["ends_on"] == add_days(today, 300)
         # in 50 days: Zhang's 45 days are given, Zhao's 60 are not: only Zhao is asked
-        only = propose(add_days(today, 50))
+        only = _propose_end(owner, ot, tenant, lease1, add_days(today, 50))
         assert _offers(sub) == [] and only in _offers(subsub)
         page = subsub.get(f"/offer/{only}", params={"lang": "en"}).text
         assert f"Sublease {ss} would end on {add_days(today, 50)} instead of {add_days(today, 200)}" in page
         assert f'id="agreement-{zhang[:16]}"' not in page
-        assert act(owner, ot, "offer.withdraw", only).status_code == 303
+        assert _act(owner, ot, "offer.withdraw", only).status_code == 303
         # in 40 days: Zhang first, then Zhao
-        both = propose(add_days(today, 40))
+        both = _propose_end(owner, ot, tenant, lease1, add_days(today, 40))
         assert both in _offers(sub) and both not in _offers(subsub)
         assert (
             subsub.get(f"/offer/{both}").status_code == 403
-            and act(subsub, xt, "offer.agree_end", both).status_code == 422
+            and _act(subsub, xt, "offer.agree_end", both).status_code == 422
         )
         page = sub.get(f"/offer/{both}", params={"lang": "en"}).text
         assert f"Sublease {s1} would end on {add_days(today, 40)}" in page
         assert "asked once the agreement above is in" in page.split(f'id="agreement-{zhao[:16]}">')[1]
         assert f"Sublease {ss}" not in page  # Zhang is shown what he agrees to, not Zhao's
-        assert act(sub, zt, "offer.agree_end", both).status_code == 303
+        assert _act(sub, zt, "offer.agree_end", both).status_code == 303
         assert "now waits for the next subtenant&#39;s agreement" in sub.get("/me", params={"lang": "en"}).text
-        assert act(tenant, tt, "offer.accept", both).status_code == 422  # one agreement is not both
+        assert _act(tenant, tt, "offer.accept", both).status_code == 422  # one agreement is not both
         me = subsub.get("/me", params={"lang": "en"}).text
         assert f'id="offer-{both}"' in me and "waiting for your agreement to leave sooner than your notice" in me
         cuts = me.split(f'id="cuts-{both}"')[1].split("</ul>")[0]
@@ -1276,8 +1267,8 @@ def test_ending_a_lease_over_a_sub_sublease_asks_each_subtenant_whose_notice_it_
         assert "60 days&#39; notice" in cuts
         page = subsub.get(f"/offer/{both}", params={"lang": "en"}).text
         assert f'id="agreement-{zhang[:16]}">✔' in page
-        assert act(subsub, xt, "offer.agree_end", both).status_code == 303
-        resp = act(tenant, tt, "offer.accept", both)
+        assert _act(subsub, xt, "offer.agree_end", both).status_code == 303
+        resp = _act(tenant, tt, "offer.accept", both)
         assert resp.status_code == 303, resp.text[-600:]
         on = add_days(today, 40)
         assert _lease(owner, lease1)["ends_on"] == _lease(owner, s1)["ends_on"] == _lease(owner, ss)["ends_on"] == on
@@ -1321,9 +1312,6 @@ def test_a_sublease_of_a_sublease_is_consented_by_its_landlord_then_the_owner_an
             [new] = set(_offers(sub)) - before
             return new
 
-        def act(client: httpx.Client, token: str, name: str, oid: str) -> httpx.Response:
-            return client.post(f"/act/{name}?lang=en", data={"offer": oid, "form_token": token})
-
         for consenter in (li, wang):  # neither consenter can be the subtenant
             resp = sub.post("/act/lease.offer_sublease?lang=en", data={**terms, "tenant": consenter})
             assert resp.status_code == 422 and 'class="field invalid"' in resp.text
@@ -1332,8 +1320,8 @@ def test_a_sublease_of_a_sublease_is_consented_by_its_landlord_then_the_owner_an
         [first] = _offers(sub)
         # Li is asked first; Wang does not see the offer yet and cannot consent before Li
         assert first not in _offers(owner) and owner.get(f"/offer/{first}").status_code == 403
-        assert act(owner, ot, "offer.consent", first).status_code == 422
-        resp = act(subtenant, xt, "offer.accept", first)
+        assert _act(owner, ot, "offer.consent", first).status_code == 422
+        resp = _act(subtenant, xt, "offer.accept", first)
         assert resp.status_code == 422 and "still waits for the owner" in resp.text
         assert "waiting for the consent of the sublet lease" in subtenant.get("/me", params={"lang": "en"}).text
         me = landlord.get("/me", params={"lang": "en"}).text
@@ -1345,20 +1333,20 @@ def test_a_sublease_of_a_sublease_is_consented_by_its_landlord_then_the_owner_an
         assert "waiting for the landlord of the sublet lease" in page.split('id="consent-landlord"')[1]
         assert "asked once the consent above is in" in page.split('id="consent">')[1].split("</dd>")[0]
         assert "签署同意" in landlord.get(f"/offer/{first}", params={"lang": "zh"}).text
-        assert act(landlord, lt, "offer.consent", first).status_code == 303
+        assert _act(landlord, lt, "offer.consent", first).status_code == 303
         assert "now waits for the owner&#39;s consent" in landlord.get("/me", params={"lang": "en"}).text
-        assert act(landlord, lt, "offer.consent", first).status_code == 422  # only once
+        assert _act(landlord, lt, "offer.consent", first).status_code == 422  # only once
         # then Wang
         me = owner.get("/me", params={"lang": "en"}).text
         assert f'id="offer-{first}"' in me and "waiting for your consent" in me
         page = owner.get(f"/offer/{first}", params={"lang": "en"}).text
         assert "A subtenant of your home asks to sublet it on" in page
         assert f'id="consent-landlord">✔ <a href="/party/{li}"' in page
-        resp = act(subtenant, xt, "offer.accept", first)
+        resp = _act(subtenant, xt, "offer.accept", first)
         assert resp.status_code == 422 and "still waits for the owner" in resp.text  # one consent is not both
-        assert act(owner, ot, "offer.consent", first).status_code == 303
+        assert _act(owner, ot, "offer.consent", first).status_code == 303
         assert "Countersign lease" in subtenant.get(f"/offer/{first}", params={"lang": "en"}).text
-        assert act(subtenant, xt, "offer.accept", first).status_code == 303
+        assert _act(subtenant, xt, "offer.accept", first).status_code == 303
         done = subtenant.get("/me", params={"lang": "en"}).text
         assert "Sublease signed by you, the sub-landlord, its landlord and the owner" in done
         [subsub] = _lease(owner, s1)["subleases"]
@@ -1369,34 +1357,34 @@ def test_a_sublease_of_a_sublease_is_consented_by_its_landlord_then_the_owner_an
         # refused by the second consenter: the offer ends, Zhang is told, Zhao cannot sign it
         later = {"start": add_days(today, 70), "end": add_days(today, 90)}
         second = offer(**later)
-        assert act(landlord, lt, "offer.consent", second).status_code == 303
-        assert act(owner, ot, "offer.refuse", second).status_code == 303
+        assert _act(landlord, lt, "offer.consent", second).status_code == 303
+        assert _act(owner, ot, "offer.refuse", second).status_code == 303
         me = sub.get("/me", params={"lang": "en"}).text
         assert f'id="offer-{second}"' in me and "refused by the owner" in me
         page = sub.get(f"/offer/{second}", params={"lang": "en"}).text
         assert f'id="consent-landlord">✔ <a href="/party/{li}"' in page and 'id="consent">refused<' in page
-        assert act(subtenant, xt, "offer.accept", second).status_code == 422
+        assert _act(subtenant, xt, "offer.accept", second).status_code == 422
         # refused by the first: the owner is never asked
         third = offer(**later)
-        assert act(landlord, lt, "offer.refuse", third).status_code == 303
+        assert _act(landlord, lt, "offer.refuse", third).status_code == 303
         assert "refused by the landlord of the sublet lease" in sub.get("/me", params={"lang": "en"}).text
-        assert third not in _offers(owner) and act(owner, ot, "offer.consent", third).status_code == 422
+        assert third not in _offers(owner) and _act(owner, ot, "offer.consent", third).status_code == 422
         assert sub.get(f"/offer/{third}").text.split('id="consent">')[1].split("</dd>")[0] == "—"
         assert _lease(owner, s1)["subleases"] == [subsub]
         # Zhao signs something else between the two consents: the owner's consent finds it stale
         fourth = offer(start=add_days(today, 100), end=add_days(today, 120))
-        assert act(landlord, lt, "offer.consent", fourth).status_code == 303
+        assert _act(landlord, lt, "offer.consent", fourth).status_code == 303
         lodge = {"lease": subsub, "amount": "4000", "form_token": xt}
         assert subtenant.post("/act/deposit.lodge", data=lodge).status_code == 303  # Zhao's seq moves on
-        resp = act(owner, ot, "offer.consent", fourth)
+        resp = _act(owner, ot, "offer.consent", fourth)
         assert resp.status_code == 422 and "Ask the tenant to issue it again" in resp.text
         assert "sign it again" in sub.get("/me", params={"lang": "en"}).text
-        assert act(sub, zt, "offer.reissue", fourth).status_code == 303
+        assert _act(sub, zt, "offer.reissue", fourth).status_code == 303
         [again] = _offers(landlord)  # signed again: Li is asked again, first
         assert again != fourth and again not in _offers(owner)
-        assert act(landlord, lt, "offer.consent", again).status_code == 303
-        assert act(owner, ot, "offer.consent", again).status_code == 303
-        assert act(subtenant, xt, "offer.accept", again).status_code == 303
+        assert _act(landlord, lt, "offer.consent", again).status_code == 303
+        assert _act(owner, ot, "offer.consent", again).status_code == 303
+        assert _act(subtenant, xt, "offer.accept", again).status_code == 303
         assert len(_lease(owner, s1)["subleases"]) == 2
         # Zhang renews the first sub-sublease: both consent again, in the same order
         renewal = {"lease": subsub, "end": add_days(today, 65), "rent": "4000", "deposit": "4000",
@@ -1406,25 +1394,25 @@ def test_a_sublease_of_a_sublease_is_consented_by_its_landlord_then_the_owner_an
         [renew] = _offers(landlord)
         assert renew not in _offers(owner)
         assert "A renewal of a sublease of a sublease" in landlord.get(f"/offer/{renew}", params={"lang": "en"}).text
-        assert act(landlord, lt, "offer.consent", renew).status_code == 303
-        assert act(subtenant, xt, "offer.accept", renew).status_code == 422
-        assert act(owner, ot, "offer.consent", renew).status_code == 303
-        assert act(subtenant, xt, "offer.accept", renew).status_code == 303
+        assert _act(landlord, lt, "offer.consent", renew).status_code == 303
+        assert _act(subtenant, xt, "offer.accept", renew).status_code == 422
+        assert _act(owner, ot, "offer.consent", renew).status_code == 303
+        assert _act(subtenant, xt, "offer.accept", renew).status_code == 303
         renewed = _lease(owner, _lease(owner, subsub)["renewed_by"])
         assert (renewed["parent"], renewed["start"]) == (s1, add_days(today, 61))
         assert renewed["signers"] == sorted([li, zhang, zhao, wang])
         # withdrawn between the consents, or lapsed: the owner can no longer consent
         fifth = offer(start=add_days(today, 130), end=add_days(today, 140))
-        assert act(landlord, lt, "offer.consent", fifth).status_code == 303 and fifth in _offers(owner)
-        assert act(sub, zt, "offer.withdraw", fifth).status_code == 303
-        assert fifth not in _offers(owner) and act(owner, ot, "offer.consent", fifth).status_code == 422
+        assert _act(landlord, lt, "offer.consent", fifth).status_code == 303 and fifth in _offers(owner)
+        assert _act(sub, zt, "offer.withdraw", fifth).status_code == 303
+        assert fifth not in _offers(owner) and _act(owner, ot, "offer.consent", fifth).status_code == 422
         gone = sub.get(f"/offer/{fifth}", params={"lang": "zh"}).text  # not a listing's 已下架
         assert "已由发出方撤回" in gone and "已下架" not in gone
         sixth = offer(start=add_days(today, 130), end=add_days(today, 140))
-        assert act(landlord, lt, "offer.consent", sixth).status_code == 303
+        assert _act(landlord, lt, "offer.consent", sixth).status_code == 303
         with sqlite3.connect(tmp_path / "web-offers.db") as db:
             db.execute("UPDATE offers SET created=? WHERE id=?", (add_days(today, -31), sixth))
-        assert sixth not in _offers(owner) and act(owner, ot, "offer.consent", sixth).status_code == 422
+        assert sixth not in _offers(owner) and _act(owner, ot, "offer.consent", sixth).status_code == 422
         # one sub-landlord has at most three offers waiting for one subtenant, consents or not
         for i in range(3):
             offer(start=add_days(today, 150 + 10 * i), end=add_days(today, 155 + 10 * i))
