@@ -444,6 +444,20 @@ def test_a_scalar_query_parameter_given_twice_is_refused(kv_server: Server) -> N
     assert post(kv_server, env(key, 1)).status_code == 200  # nothing was queued by the refused posts
 
 
+def test_health_follows_the_ledger(kv_ledger: Path, start_server: Callable[..., Server]) -> None:
+    """GET /health answers 200 with the newest block while the node takes transactions (a killed
+    verifier turns it into 503: the test below)."""
+    s = start_server(kv_ledger)
+    key = SigningKey.generate()
+    before = s.http.get("/api/v1/health")
+    assert before.status_code == 200 and before.json()["status"] == "ok"
+    assert post(s, env(key, 1)).status_code == 200  # (waits for the commit)
+    after = s.http.get("/api/v1/health").json()
+    node = s.http.get("/api/v1/node").json()
+    assert after["height"] > before.json()["height"] and after["tree_size"] == node["tree_size"]
+    assert after["time"] == node["time"]
+
+
 def test_a_killed_verifier_process_gives_json_refusals_and_a_clean_shutdown(
     kv_ledger: Path, start_server: Callable[..., Server]
 ) -> None:
@@ -461,6 +475,8 @@ def test_a_killed_verifier_process_gives_json_refusals_and_a_clean_shutdown(
         r = post(s, env(key, seq))
         assert r.status_code == 503 and err(r) == "SHUTTING_DOWN", r.text
     assert s.http.get("/api/v1/node").json()["accepting"] is False
+    health = s.http.get("/api/v1/health")  # what a supervisor watches: restart it
+    assert health.status_code == 503 and err(health) == "SHUTTING_DOWN" and int(health.headers["retry-after"]) > 0
     t0 = time.monotonic()
     code = s.stop()
     assert time.monotonic() - t0 < 25 and code != -signal.SIGKILL, "SIGTERM did not stop the server"

@@ -156,6 +156,17 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
             }
         )
 
+    @r.get("/health", response_model=schemas.Health, operation_id="get_health")
+    def get_health() -> Response:
+        """For load balancers and supervisors: 200 while the node takes transactions and its ledger
+        reads; 503 SHUTTING_DOWN (with Retry-After) once it stopped after a failure (restart it)."""
+        failure = getattr(node, "failure", None)
+        if failure is not None:
+            raise Overloaded("SHUTTING_DOWN", f"the node stopped after a failure: {failure}", retry_after=30)
+        with reader.snapshot() as s:
+            h = s.head
+        return ok({"status": "ok", "height": h.height, "tree_size": h.log_size, "time": h.time})
+
     @r.get(
         "/checkpoint",
         response_class=PlainTextResponse,

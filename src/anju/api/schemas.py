@@ -69,6 +69,13 @@ class NodeInfo(BaseModel):
     )
 
 
+class Health(BaseModel):
+    status: Literal["ok"] = Field(description="the node takes transactions and its ledger reads")
+    height: int
+    tree_size: int
+    time: str = Field(description="the newest block's time")
+
+
 class EventBody(BaseModel):
     kind: str
     data: dict[str, Any]
