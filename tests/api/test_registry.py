@@ -3,6 +3,7 @@ registry query, listing verification (honest and lying server), bundles and ``an
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import shutil
@@ -1191,9 +1192,9 @@ def test_a_history_in_parts_refuses_every_tampering(world: World, monkeypatch: A
         "BUNDLE_INCOMPLETE",
         "count_mismatch",
     )
-    # a registered tenancy left out (its record and signing dropped, its registration kept), a rent
-    # payment left out (its record and rent.pay dropped, its confirmation kept): the credit entries
-    # show them missing
+    # a registered tenancy left out (its record, signing and mandate's grant dropped, its registration
+    # kept), a rent payment left out (its record and rent.pay dropped, its confirmation kept): the
+    # credit entries show them missing
     for pred, lost in (
         (lambda k, v: k.startswith("lease/") and v.get("registration"), "signed_tx"),
         (lambda k, v: k.startswith("payment/") and v["kind"] == "rent" and v["confirmed"], "recorded_tx"),
@@ -1203,7 +1204,7 @@ def test_a_history_in_parts_refuses_every_tampering(world: World, monkeypatch: A
 
         def drop(d: dict[str, Any], j: int = j, gone: dict[str, Any] = gone, lost: Any = lost) -> None:
             del d["state"][j]
-            d["txs"] = [x for x in d["txs"] if lost is None or x["txid"] != gone[lost]]
+            d["txs"] = [x for x in d["txs"] if x["txid"] != gone[lost] and x["txid"][:16] != gone.get("mandate")]
 
         bad = list(lines)
         bad[i] = _edit(lines[i], drop)
@@ -1477,3 +1478,279 @@ def test_a_payment_answered_by_an_agent_is_proven_with_the_agents_appointment(wo
             bad[i] = _edit(lines[i], lambda d: d.update(txs=[t for t in d["txs"] if t["txid"] != appointed]))
             bad[-1] = _edit(lines[-1], lambda d: d.update(txs=d["txs"] - 1))
             assert "appointed" in _refused(bad, world).message
+
+
+# -- the receiving side of a tenancy, bound to signed transactions ------------------------------------
+def _fresh_party(world: World, name: str, role: str) -> SigningKey:
+    key = SigningKey(hashlib.sha256(name.encode()).digest())
+    world.client.send("party.register", key, role=role, commitment=H)
+    world.client.send("authority.attest_identity", world.keys["role:authority"], party=key.public_hex, commitment=H)
+    return key
+
+
+def _fresh_unit(world: World, name: str) -> str:
+    """A new attested unit of the world's landlord."""
+    c, owner = world.client, world.keys["role:landlord"]
+    place = {"district": "徐汇区", "street": "衡山路", "neighbourhood": "衡山坊", "address_commitment": H}
+    unit = str(c.send("unit.register", owner, place, floor_area_m2=40, rooms=1)["txid"][:16])
+    certificate = hashlib.sha256(f"{name} {unit}".encode()).hexdigest()
+    c.send("title.attest", world.keys["role:authority"], unit=unit, certificate_commitment=certificate)
+    return unit
+
+
+_RENEWED = ("rent", "deposit", "payment_day", "notice_days", "collector", "document_hash")
+
+
+def _terms(world: World, unit: str, tenant: SigningKey, collector: str, mandate: str | None) -> dict[str, Any]:
+    return {
+        "unit": unit,
+        "landlord": world.keys["role:landlord"].public_hex,
+        "tenant": tenant.public_hex,
+        **({"mandate": mandate} if mandate else {}),
+        "start": world.end,
+        "end": add_days(world.end, 200),
+        "rent": 500_000,
+        "deposit": 500_000,
+        "payment_day": 1,
+        "notice_days": 30,
+        "collector": collector,
+        "document_hash": hashlib.sha256(b"binding contract").hexdigest(),
+    }
+
+
+def _agency_tenancy(world: World, name: str) -> dict[str, Any]:
+    """A tenancy of a new tenant made through a mandate of the world's agency, which collects: its
+    agent (appointed for the purpose) signs the lease for it and confirms the tenant's deposit."""
+    c, agency = world.client, world.extra["agency"]
+    tenant = _fresh_party(world, f"anju-binding-{name}-tenant", "tenant")
+    agent = _fresh_party(world, f"anju-binding-{name}-agent", "agent")
+    appointed = c.send("agency.appoint_agent", agency, agent=agent.public_hex)["txid"]
+    unit = _fresh_unit(world, name)
+    grant = {"unit": unit, "agency": agency.public_hex, "exclusive": False, "from": world.end}
+    owner = world.keys["role:landlord"]
+    granted = c.send("mandate.grant", owner, grant, to=add_days(world.end, 400), may_sign=True, min_rent=100_000)
+    terms = _terms(world, unit, tenant, "agency", granted["txid"][:16])
+    lease = c.send("lease.sign", agent, terms, cosigners=[tenant])["txid"][:16]
+    deposit = c.send("deposit.lodge", tenant, lease=lease, amount=500_000)["txid"][:16]
+    confirmed = c.send("payment.confirm", agent, payment=deposit)["txid"]
+    return {
+        "tenant": tenant.public_hex,
+        "lease": lease,
+        "deposit": deposit,
+        "granted": granted["txid"],
+        "appointed": appointed,
+        "confirmed": confirmed,
+    }
+
+
+def _renewed_tenancy(world: World, name: str) -> dict[str, Any]:
+    """A new tenant's lease of the world's landlord (who collects), renewed; the deposit of the
+    renewal lodged and not answered yet."""
+    c, owner = world.client, world.keys["role:landlord"]
+    tenant = _fresh_party(world, f"anju-binding-{name}-tenant", "tenant")
+    terms = _terms(world, _fresh_unit(world, name), tenant, "landlord", None)
+    first = c.send("lease.sign", owner, terms, cosigners=[tenant])["txid"][:16]
+    renewed = {"previous": first, "end": add_days(world.end, 400), **{k: terms[k] for k in _RENEWED}}
+    renewal = c.send("lease.renew", owner, renewed, cosigners=[tenant])["txid"][:16]
+    deposit = c.send("deposit.lodge", tenant, lease=renewal, amount=500_000)["txid"][:16]
+    return {"tenant": tenant.public_hex, "first": first, "renewal": renewal, "deposit": deposit}
+
+
+def _txid(leaf: bytes) -> str:
+    from anju.crypto.tx import parse
+
+    return parse(leaf).txid
+
+
+def _confirmation(world: World, key: SigningKey, payment: str) -> bytes:
+    """A ``payment.confirm`` of ``payment`` signed by ``key`` and never sent to the ledger: what a
+    lying signer puts in a log of its own making (the leaf, JCS of the envelope)."""
+    from anju.crypto import jcs
+    from anju.crypto.tx import sign
+
+    chain = world.server.http.get("/api/v1/node").json()["chain_id"]
+    body = {"chain": chain, "kind": "payment.confirm", "signer": key.public_hex, "seq": 1, "payment": payment}
+    return jcs.canonicalize(sign(body, [key]))
+
+
+def _leaves(txs: list[dict[str, Any]]) -> list[bytes]:
+    """The leaves of proven transactions, in their order in the log."""
+    return [base64.b64decode(t["leaf"]) for t in sorted(txs, key=lambda t: t["index"])]
+
+
+def _relogged(world: World, bundle: dict[str, Any], edit: dict[str, Any], log_of: Any) -> Any:
+    """A history bundle as a lying signer would sign it: its state changed by ``edit``, its log
+    ``log_of(the genuine leaves the bundle proves, in log order)``, every transaction of it proven."""
+    from tests.client.forge import relog
+
+    return relog(bundle, _signer(world), edit, log_of(_leaves(bundle["txs"])))
+
+
+def _relogged_parts(
+    world: World, lines: list[bytes], edit: dict[str, Any], log_of: Any, place: dict[str, str] | None = None
+) -> list[bytes]:
+    """The parts as a lying signer would serve them over a log of its own making: the state re-proven
+    with ``edit``, the log ``log_of(the genuine leaves the parts hold, in log order)``, each part's
+    transactions proven in it (those it left out of the log dropped), and each new transaction of
+    ``place`` (txid -> a state key) in the part of that record; the end part counts them."""
+    from tests.client.forge import relog
+
+    from anju.client.parts import note_hash
+
+    docs = [json.loads(x) for x in lines]
+    genuine = {t["txid"]: t for d in docs[1:-1] for t in d["txs"]}
+    merged = {**docs[0], "state": [e for d in docs[:-1] for e in d.get("state", [])]}
+    forged = relog(merged, _signer(world), edit, log_of(_leaves(list(genuine.values()))))
+    proofs = {e["key"]: e for e in forged["state"]}
+    txs = {t["txid"]: t for t in forged["txs"]}
+    digest = note_hash(forged["checkpoint"])
+    held = 0
+    out = []
+    for d in docs:
+        if d["part"] == 0:
+            d.update(checkpoint=forged["checkpoint"], state=[proofs[e["key"]] for e in d["state"]])
+        elif d.get("end"):
+            d.update(note_sha256_hex=digest, txs=held)
+        else:
+            keys = {e["key"] for e in d["state"]}
+            d["state"] = [proofs[e["key"]] for e in d["state"]]
+            d["txs"] = [txs[t["txid"]] for t in d["txs"] if t["txid"] in txs]
+            d["txs"] += [txs[txid] for txid, key in (place or {}).items() if key in keys]
+            d["note_sha256_hex"] = digest
+            held += len(d["txs"])
+        out.append(json.dumps(d, ensure_ascii=False).encode())
+    return out
+
+
+def test_a_lying_signer_cannot_name_another_agency_on_a_lease_through_a_mandate(world: World, monkeypatch: Any) -> None:
+    """A lease made through a mandate has the mandate's agency, which collects for it here: the
+    history proves the mandate's mandate.grant with the lease (in parts, in the lease's part), so a
+    lying signer cannot make its own key the lease's agency and the payment's receiver and confirm
+    the deposit with it, in one bundle or in parts. (Control: the same forged confirmation, signed
+    by the genuine agency, verifies.)"""
+    from anju.client import verify_history_parts
+
+    t = _agency_tenancy(world, "mandate")
+    liar = SigningKey(hashlib.sha256(b"anju-binding-liar").digest())
+    bundle = world.client.history(t["tenant"])
+    assert t["granted"] in {x["txid"] for x in bundle["txs"]}
+    values = {e["key"]: e["value"] for e in bundle["state"]}
+    lkey, pkey = f"lease/{t['lease']}", f"payment/{t['deposit']}"
+
+    def confirmed_by(key: SigningKey, *gone: str) -> tuple[dict[str, Any], Any, str]:
+        """(the edit, the log, the forged confirmation's txid): the deposit confirmed by ``key``, made
+        the lease's agency and receiver; the agent's confirmation and appointment (and ``gone``) left out."""
+        leaf = _confirmation(world, key, t["deposit"])
+        who = key.public_hex
+        edit = {
+            lkey: {**values[lkey], "agency": who, "collector_party": who},
+            pkey: {**values[pkey], "receiver": who, "confirmed_tx": _txid(leaf)},
+        }
+        dropped = {t["confirmed"], t["appointed"], *gone}
+        return edit, lambda leaves: [*(x for x in leaves if _txid(x) not in dropped), leaf], _txid(leaf)
+
+    edit, log_of, _ = confirmed_by(world.extra["agency"])
+    assert isinstance(verify_bundle(_relogged(world, bundle, edit, log_of), world.server.vkey), VerifiedHistory)
+    for gone, why in (((), "does not give the lease's agency"), ((t["granted"],), "no inclusion proof")):
+        edit, log_of, _ = confirmed_by(liar, *gone)
+        with pytest.raises(VerificationError, match=why) as info:
+            verify_bundle(_relogged(world, bundle, edit, log_of), world.server.vkey)
+        assert info.value.code == "PROOF_INVALID"
+    # in parts: the grant comes with the lease, and is checked there
+    lines = _parts(world, monkeypatch, t["tenant"], entries=1)
+    docs = [json.loads(x) for x in lines]
+    part = next(d for d in docs[1:-1] if any(e["key"] == lkey for e in d["state"]))
+    assert t["granted"] in {x["txid"] for x in part["txs"]}
+    edit, log_of, txid = confirmed_by(world.extra["agency"])
+    assert verify_history_parts(_relogged_parts(world, lines, edit, log_of, {txid: pkey}), world.server.vkey)
+    edit, log_of, txid = confirmed_by(liar)
+    with pytest.raises(VerificationError, match="does not give the lease's agency") as info:
+        verify_history_parts(_relogged_parts(world, lines, edit, log_of, {txid: pkey}), world.server.vkey)
+    assert info.value.code == "PROOF_INVALID"
+    # the grant left out of the lease's part (the end part counting one fewer): refused
+    bad = list(lines)
+    i = docs.index(part)
+    bad[i] = _edit(lines[i], lambda d: d.update(txs=[x for x in d["txs"] if x["txid"] != t["granted"]]))
+    bad[-1] = _edit(lines[-1], lambda d: d.update(txs=d["txs"] - 1))
+    err = _refused(bad, world)
+    assert err.code == "PROOF_INVALID" and "no inclusion proof for the mandate.grant" in err.message
+
+
+def test_a_lying_signer_cannot_change_the_landlord_of_a_renewal(world: World, monkeypatch: Any) -> None:
+    """A renewal's landlord is the one of the lease it continues, back to the lease.sign that began
+    the tenancy: a lying signer cannot make its own key a renewal's landlord (and so the receiver
+    of its payments) and confirm the deposit with it, in one bundle or in parts; nor make it the
+    landlord of the whole chain (the lease.sign names the landlord), nor leave out the lease the
+    renewal continues. (Control: the same forged confirmation, signed by the genuine landlord,
+    verifies.)"""
+    from anju.client import verify_history_parts
+
+    t = _renewed_tenancy(world, "renewal")
+    liar = SigningKey(hashlib.sha256(b"anju-binding-liar").digest())
+    bundle = world.client.history(t["tenant"])
+    values = {e["key"]: e["value"] for e in bundle["state"]}
+    first, renewal, pkey = f"lease/{t['first']}", f"lease/{t['renewal']}", f"payment/{t['deposit']}"
+
+    def confirmed_by(key: SigningKey, *leases: str) -> tuple[dict[str, Any], Any, str]:
+        """(the edit, the log, the forged confirmation's txid): ``key`` made the landlord (and owner,
+        and collecting party) of ``leases``, the deposit's receiver, and confirming it."""
+        leaf = _confirmation(world, key, t["deposit"])
+        who = key.public_hex
+        edit: dict[str, Any] = {k: {**values[k], "landlord": who, "owner": who, "collector_party": who} for k in leases}
+        edit[pkey] = {**values[pkey], "receiver": who, "confirmed": True, "confirmed_tx": _txid(leaf)}
+        edit[pkey]["confirmed_on"] = world.end
+        return edit, lambda leaves: [*leaves, leaf], _txid(leaf)
+
+    edit, log_of, _ = confirmed_by(world.keys["role:landlord"])
+    honest = verify_bundle(_relogged(world, bundle, edit, log_of), world.server.vkey)
+    assert isinstance(honest, VerifiedHistory) and honest.payment_counts["confirmed"] == 1
+    lies = {
+        "the renewal's landlord": (confirmed_by(liar, renewal), "does not keep the sides of the lease it continues"),
+        "the whole chain's landlord": (confirmed_by(liar, renewal, first), "does not say what its lease.sign said"),
+    }
+    for name, ((edit, log_of, _), why) in lies.items():
+        with pytest.raises(VerificationError, match=why) as info:
+            verify_bundle(_relogged(world, bundle, edit, log_of), world.server.vkey)
+        assert info.value.code == "PROOF_INVALID", name
+    edit, log_of, _ = confirmed_by(liar, renewal)
+    with pytest.raises(VerificationError, match="continues is not a tenancy of the bundle") as info:
+        short = {**bundle, "state": [e for e in bundle["state"] if e["key"] != first]}
+        verify_bundle(_relogged(world, short, edit, log_of), world.server.vkey)
+    assert info.value.code == "PROOF_INVALID"
+    # in parts: the renewal and the lease it continues come in parts of their own, checked at the end
+    lines = _parts(world, monkeypatch, t["tenant"], entries=1)
+    edit, log_of, txid = confirmed_by(world.keys["role:landlord"])
+    assert verify_history_parts(_relogged_parts(world, lines, edit, log_of, {txid: pkey}), world.server.vkey)
+    for name, ((edit, log_of, txid), why) in lies.items():
+        with pytest.raises(VerificationError, match=why) as info:
+            verify_history_parts(_relogged_parts(world, lines, edit, log_of, {txid: pkey}), world.server.vkey)
+        assert info.value.code == "PROOF_INVALID", name
+
+
+def test_an_agents_answer_needs_its_appointment_earlier_in_the_log(world: World, monkeypatch: Any) -> None:
+    """An agent's confirmation is backed only by an appointment logged before it: a lying signer
+    whose log puts the agent's appointment after the confirmation (as if an agent appointed later
+    had answered an earlier payment) is refused, in one bundle and in parts. (Control: the same
+    log in its genuine order, re-proven by the liar, verifies.)"""
+    from anju.client import verify_history_parts
+
+    t = _agency_tenancy(world, "order")
+    bundle = world.client.history(t["tenant"])
+    index = {x["txid"]: x["index"] for x in bundle["txs"]}
+    assert index[t["appointed"]] < index[t["confirmed"]]
+
+    def genuine(leaves: list[bytes]) -> list[bytes]:
+        return leaves
+
+    def appointed_last(leaves: list[bytes]) -> list[bytes]:
+        return sorted(leaves, key=lambda x: _txid(x) == t["appointed"])  # (stable: the rest keep their order)
+
+    assert isinstance(verify_bundle(_relogged(world, bundle, {}, genuine), world.server.vkey), VerifiedHistory)
+    with pytest.raises(VerificationError, match="appointed only after it") as info:
+        verify_bundle(_relogged(world, bundle, {}, appointed_last), world.server.vkey)
+    assert info.value.code == "PROOF_INVALID"
+    lines = _parts(world, monkeypatch, t["tenant"], entries=1)
+    assert verify_history_parts(_relogged_parts(world, lines, {}, genuine), world.server.vkey)
+    with pytest.raises(VerificationError, match="appointed only after it") as info:
+        verify_history_parts(_relogged_parts(world, lines, {}, appointed_last), world.server.vkey)
+    assert info.value.code == "PROOF_INVALID"

@@ -8,11 +8,13 @@ which can sign any state root, heights and times, but cannot sign transactions f
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from anju.crypto import jcs
 from anju.crypto.keys import SigningKey
+from anju.crypto.tx import parse
+from anju.ledger import merkle
 from anju.ledger.checkpoint import Checkpoint
 from anju.ledger.note import add_signature
 from anju.ledger.statemap import MemoryNodeStore, StateMap
@@ -73,6 +75,36 @@ def resign(bundle: Mapping[str, Any], key: SigningKey, edit: Mapping[str, Any]) 
     cp = checkpoint(old.origin, old.size, old.root, old.height, smap.root, old.time)
     entries = [{"key": k, "value": v, "proof": smap.prove(k).to_json()} for k, v in state.items()]
     return {**bundle, "checkpoint": cp.sign(key, old.origin), "state": entries}
+
+
+def relog(bundle: Mapping[str, Any], key: SigningKey, edit: Mapping[str, Any], log: Sequence[bytes]) -> dict[str, Any]:
+    """A copy of a genuine ``bundle`` as its signer would sign it over a log of its own making: the
+    state changed by ``edit`` (as :func:`resign`), the log exactly the leaves ``log`` (JCS envelopes,
+    each validly signed by whoever it names: the signer cannot sign for the parties, only choose
+    which of their transactions, and its own, the log holds and in what order), and the bundle's
+    transactions every one of them, each proven in that log."""
+    nodes: dict[tuple[int, int], bytes] = {}
+    frontier = merkle.Frontier()
+    for leaf in log:
+        for level, index, h in frontier.append(merkle.leaf_hash(leaf)):
+            nodes[(level, index)] = h
+    size = len(log)
+    txs = [
+        {
+            "txid": parse(leaf).txid,
+            "index": i,
+            "leaf": b64(leaf),
+            "hashes": [b64(h) for h in merkle.inclusion_proof(i, size, lambda level, n: nodes[(level, n)])],
+        }
+        for i, leaf in enumerate(log)
+    ]
+    old = Checkpoint.from_text(bundle["checkpoint"].split("\n\n")[0] + "\n")
+    state = {e["key"]: e["value"] for e in bundle["state"]}
+    state.update(edit)
+    smap = state_map(state)
+    cp = checkpoint(old.origin, size, frontier.root(), old.height, smap.root, old.time)
+    entries = [{"key": k, "value": v, "proof": smap.prove(k).to_json()} for k, v in state.items()]
+    return {**bundle, "checkpoint": cp.sign(key, old.origin), "state": entries, "txs": txs}
 
 
 def b64(raw: bytes) -> str:

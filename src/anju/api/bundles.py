@@ -109,6 +109,22 @@ class BundleBuilder:
         }
 
 
+def tenancy_txs(snap: Snapshot, lease: Any) -> list[str]:
+    """The transactions a history proves with a tenancy ``lease``: its ``lease.sign`` /
+    ``lease.renew``, and for a lease made through a mandate that mandate's ``mandate.grant`` (which
+    names the lease's agency: docs/PROTOCOL.md, "Bundles"). A renewal's sides are checked against
+    the lease it continues, itself a tenancy of the history: no earlier transaction is needed."""
+    if not isinstance(lease, dict):
+        return []
+    out = [t for t in (lease.get("signed_tx"),) if isinstance(t, str)]
+    mid = lease.get("mandate")
+    raw = snap.state_get(f"mandate/{mid}") if isinstance(mid, str) else None
+    granted = None if raw is None else orjson.loads(raw).get("granted_tx")
+    if isinstance(granted, str):
+        out.append(granted)
+    return out
+
+
 PAYMENT_TXS = ("recorded_tx", "confirmed_tx", "refused_tx")
 """A payment's fields naming the transactions a history proves with it."""
 
@@ -194,7 +210,7 @@ def history_bundle(snap: Snapshot, chain_id: str, party: str) -> dict[str, Any]:
     for k in lease_keys:
         lease = b.key(k)
         leases.append(lease["id"])
-        b.txs([lease.get("signed_tx")])
+        b.txs(tenancy_txs(snap, lease))
         reg = lease.get("registration")
         if isinstance(reg, dict):
             b.txs([reg.get("tx")])
@@ -342,8 +358,8 @@ def write_history_parts(
 
     What it proves is what :func:`history_bundle` proves, grouped so that the verifier checks each
     part with what the part and the head carry: the head (checkpoint, ``meta/registry``, the party,
-    its credit record), the credit record's archived chunks, each tenancy with its signing
-    transaction and the credit transactions that read it (its registration, its calling off), each
+    its credit record), the credit record's archived chunks, each tenancy with its transactions
+    (:func:`tenancy_txs`) and the credit transactions that read it (its registration, its calling off), each
     of its payments with its transactions (:func:`payment_txs`), each lease the party registered as
     another side with those transactions, then the remaining credit transactions. Memory: one part,
     and the txids of the credit entries (whose transactions are written once, with what they need).
@@ -408,7 +424,8 @@ def write_history_parts(
     ):
         lease = w.key(k)
         tenancies.append(lease["id"])
-        w.tx(lease.get("signed_tx"))
+        for txid in tenancy_txs(snap, lease):  # (a mandate's grant again in each part whose tenancies need it)
+            w.tx(txid)
         lease_txs(lease)
         w.done()
     for i in range(0, len(tenancies), 500):

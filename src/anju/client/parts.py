@@ -26,13 +26,17 @@ from anju.client.verify import (
     VerifiedBundle,
     VerifiedHistory,
     _check_credit_txs,
+    _check_landlord_side,
     _check_paid_leases,
     _check_payment,
+    _check_renewals,
     _check_signed_lease,
     _disclosed,
     _need,
     _points,
     appointments,
+    mandate_grants,
+    new_id,
     verify_state,
     verify_tx,
 )
@@ -328,6 +332,7 @@ class HistoryParts:
             else:
                 raise _malformed("unexpected_key", "a history proves no such record", key=key[:200], part=number)
         txs: dict[str, Tx] = {}
+        index: dict[str, int] = {}
         for entry in _entries(doc, "txs", number):
             if not isinstance(entry, Mapping):
                 raise VerificationError("PROOF_INVALID", "a tx entry is not an object")
@@ -335,13 +340,17 @@ class HistoryParts:
             if tx.txid in txs:
                 raise _malformed("duplicate", f"part {number} carries a transaction twice", txid=tx.txid)
             txs[tx.txid] = tx
+            index[tx.txid] = entry["index"]  # (an int: verify_tx checked it)
         self._counted["state"] += len(entries)
         self._counted["txs"] += len(txs)
-        vb = VerifiedBundle("history", party, cp, state, txs)
+        vb = VerifiedBundle("history", party, cp, state, txs, index)
         # every transaction is one awaited: a credit entry's, or one a record of the part names (a
-        # tenancy's signing, a payment's recording and answers, the appointment of an agent who
-        # answered: all checked below)
-        own: set[Any] = {lease.get("signed_tx") for lease in leases if lease.get("tenant") == party}
+        # tenancy's signing and the mandate.grant of the mandate it is made through, a payment's
+        # recording and answers, the appointment of an agent who answered: all checked below)
+        tenancies = [lease for lease in leases if lease.get("tenant") == party]
+        own: set[Any] = {lease.get("signed_tx") for lease in tenancies}
+        mandates = {m for lease in tenancies if isinstance(m := lease.get("mandate"), str)}
+        own.update(txid for txid, tx in txs.items() if tx.kind == "mandate.grant" and new_id(txid) in mandates)
         answered: set[tuple[str, str]] = set()
         for pay in payments:
             own.update(
@@ -374,6 +383,7 @@ class HistoryParts:
                 )
         _check_credit_txs(vb, party, self._authority, rows)
         registered_here = {str(txs[txid].body.get("lease")) for txid, _ in rows.get("leases_registered", [])}
+        grants = mandate_grants(vb)
         for lease in leases:
             if lease.get("tenant") != party:  # a lease the party registered as landlord or agency
                 _need(
@@ -385,6 +395,7 @@ class HistoryParts:
             if lease.get("id") in self._tenancies:
                 raise _malformed("duplicate", "a tenancy is in the bundle twice", lease=lease.get("id"))
             _check_signed_lease(vb, lease, party)
+            _check_landlord_side(lease, grants)
             self._tenancies.add(str(lease["id"]))
             self._leases.append(dict(lease))
         appointed = appointments(vb)
@@ -448,7 +459,9 @@ class HistoryParts:
             txid, (factor, _) = next((t, a) for t, a in self._credit.items() if a is not None and a[0])
             kind = CREDIT_TXS[factor][0]
             raise VerificationError("PROOF_INVALID", f"no inclusion proof for the {kind} transaction", txid=txid)
-        _check_paid_leases({str(lease["id"]): lease for lease in self._leases}, self._payments)
+        tenancies = {str(lease["id"]): lease for lease in self._leases}
+        _check_renewals(tenancies)
+        _check_paid_leases(tenancies, self._payments)
         self.ended = True
 
 

@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -214,6 +214,7 @@ class VerifiedBundle:
     checkpoint: Checkpoint
     state: dict[str, Any]  # key -> value (None: proven absent)
     txs: dict[str, Tx]  # txid -> envelope proven in the log
+    index: dict[str, int] = field(default_factory=dict)  # txid -> its proven index in the log
 
     def get(self, key: str) -> Any:
         if key not in self.state:
@@ -242,12 +243,14 @@ def open_bundle(bundle: Any, trust: Trust | str) -> VerifiedBundle:
         verify_state(key, entry.get("value"), entry.get("proof"), cp)
         state[key] = entry.get("value")
     txs: dict[str, Tx] = {}
+    index: dict[str, int] = {}
     for entry in bundle.get("txs") or []:
         if not isinstance(entry, Mapping):
             raise _fail("PROOF_INVALID", "a tx entry is not an object")
         tx = verify_tx(entry.get("leaf"), entry.get("index"), entry.get("hashes"), cp, entry.get("txid"))
         txs[tx.txid] = tx
-    return VerifiedBundle(str(bundle.get("kind")), str(bundle.get("subject")), cp, state, txs)
+        index[tx.txid] = entry["index"]  # (an int: verify_tx checked it)
+    return VerifiedBundle(str(bundle.get("kind")), str(bundle.get("subject")), cp, state, txs, index)
 
 
 # -- listings -------------------------------------------------------------------------------------
@@ -746,6 +749,93 @@ def _check_signed_lease(vb: VerifiedBundle, lease: Mapping[str, Any], signer: st
     return tx
 
 
+def mandate_grants(vb: VerifiedBundle) -> dict[str, Tx]:
+    """Mandate id -> the proven ``mandate.grant`` that created it (a mandate's id is its txid's
+    first 16 hex digits)."""
+    return {new_id(txid): tx for txid, tx in vb.txs.items() if tx.kind == "mandate.grant"}
+
+
+def _check_landlord_side(lease: Mapping[str, Any], grants: Mapping[str, Tx]) -> None:
+    """The lease's landlord side and receiver are the ones the registry derived from signed
+    transactions (docs/REGISTRY.md, ``lease.sign``): a lease that is no sublease is let by the
+    unit's owner; a lease made through a mandate has the agency that mandate's ``mandate.grant``
+    (proven, in ``grants``) names, granted by the lease's landlord for its unit, and a lease made
+    through none (every sublease) has no agency; and the party collecting is the agency when
+    ``collector`` is ``agency``, else the landlord. (The landlord itself is bound by the lease's
+    ``lease.sign``, or for a renewal by the lease it continues: :func:`_check_renewals`.)"""
+    lid = lease.get("id")
+    if lease.get("parent") is None:
+        _need(lease.get("owner") == lease.get("landlord"), "a lease's landlord is not the unit's owner", lease=lid)
+    mid = lease.get("mandate")
+    if mid is None:
+        _need(lease.get("agency") is None, "a lease made through no mandate names an agency", lease=lid)
+    else:
+        grant = grants.get(mid) if isinstance(mid, str) else None
+        _need(grant is not None, "no inclusion proof for the mandate.grant transaction", lease=lid, mandate=mid)
+        assert grant is not None
+        _need(
+            lease.get("parent") is None
+            and grant.signer == lease.get("landlord")
+            and grant.body.get("unit") == lease.get("unit")
+            and grant.body.get("agency") == lease.get("agency"),
+            "the mandate.grant transaction does not give the lease's agency its unit for its landlord",
+            lease=lid,
+            txid=grant.txid,
+        )
+    collector = lease.get("collector")
+    collecting = lease.get("agency") if collector == "agency" else lease.get("landlord")
+    _need(
+        collector in ("agency", "landlord") and collecting is not None and lease.get("collector_party") == collecting,
+        "a lease's collecting party is not its agency or landlord, as its collector says",
+        lease=lid,
+    )
+
+
+RENEWAL_KEEPS = ("unit", "owner", "landlord", "tenant", "parent")
+"""A renewal's fields the registry takes from the lease it continues (``lease.renew``)."""
+
+
+def _day_after(day: Any) -> str | None:
+    """The date after ``day`` (YYYY-MM-DD), or None (not a date, or the last one a date can name)."""
+    if not is_date(day):
+        return None
+    try:
+        return (datetime.strptime(day, "%Y-%m-%d") + timedelta(days=1)).strftime("%Y-%m-%d")
+    except OverflowError:
+        return None
+
+
+def _check_renewals(tenancies: Mapping[str, Mapping[str, Any]]) -> None:
+    """Each renewal among the party's tenancies ``tenancies`` (id -> record, each bound to its
+    signing transaction) continues one of them as the registry's ``lease.renew`` does: the lease
+    its ``previous`` names (the lease its ``lease.renew`` says it continues) is a tenancy of the
+    party, and the renewal keeps its unit, owner, landlord, tenant and parent, is made through
+    its mandate or none, names no listing, and starts the day after its ``end`` (the lease was
+    running when renewed, so it ended on its ``end`` then). By induction along ``previous``, down
+    to the ``lease.sign`` that began the tenancy (every lease has an earlier start than its
+    renewal, so the chain ends there), a renewal's sides are those its first lease was signed
+    with: one step per renewal, no walk, no transaction beyond each lease's own."""
+    for lid, lease in tenancies.items():
+        previous = lease.get("previous")
+        if previous is None:
+            continue
+        prev = tenancies.get(str(previous))
+        _need(prev is not None, "the lease a renewal continues is not a tenancy of the bundle", lease=lid)
+        assert prev is not None
+        differ = [f for f in RENEWAL_KEEPS if lease.get(f) != prev.get(f)]
+        _need(not differ, "a renewal does not keep the sides of the lease it continues", lease=lid, fields=differ)
+        _need(
+            lease.get("mandate") in (None, prev.get("mandate")) and lease.get("listing") is None,
+            "a renewal is made through another mandate than the lease it continues, or names a listing",
+            lease=lid,
+        )
+        _need(
+            lease.get("start") == _day_after(prev.get("end")),
+            "a renewal does not start the day after the lease it continues ends",
+            lease=lid,
+        )
+
+
 PAYMENT_RECORDED = {
     "rent": ("rent.pay", ("lease", "amount", "period", "months")),
     "deposit": ("deposit.lodge", ("lease", "amount")),
@@ -756,20 +846,31 @@ PAYMENT_ANSWERS = (("confirmed_tx", "payment.confirm"), ("refused_tx", "payment.
 _MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
-def appointments(vb: VerifiedBundle) -> set[tuple[str, str]]:
-    """(agency, agent) of every proven ``agency.appoint_agent`` of the bundle."""
-    return {(tx.signer, str(tx.body.get("agent"))) for tx in vb.txs.values() if tx.kind == "agency.appoint_agent"}
+def appointments(vb: VerifiedBundle) -> dict[tuple[str, str], int]:
+    """(agency, agent) -> the log index of the earliest proven ``agency.appoint_agent`` of that
+    agent by that agency in the bundle."""
+    out: dict[tuple[str, str], int] = {}
+    for txid, tx in vb.txs.items():
+        at = vb.index.get(txid)
+        if tx.kind == "agency.appoint_agent" and at is not None:
+            pair = (tx.signer, str(tx.body.get("agent")))
+            out[pair] = min(at, out.get(pair, at))
+    return out
 
 
-def _check_payment(vb: VerifiedBundle, pay: Mapping[str, Any], party: str, appointed: set[tuple[str, str]]) -> None:
+def _check_payment(
+    vb: VerifiedBundle, pay: Mapping[str, Any], party: str, appointed: Mapping[tuple[str, str], int]
+) -> None:
     """The payment is the one its payer recorded, and answered as its transactions say: its
     ``rent.pay`` / ``deposit.lodge`` is proven, signed by the party (its payer), its id derived from
     it and its lease, amount (and for rent period and months) the body's; it is confirmed exactly
     when a proven ``payment.confirm`` of it is named, and refused when a proven ``payment.refuse``
     of it is (never both); each answer is signed by the payment's receiver, or by an agent whose
-    appointment by the receiver (``agency.appoint_agent``) the bundle proves. (``due_on``,
-    ``late_days``, ``late_months``, ``recorded_on``, ``confirmed_on``, ``refused_on`` come from
-    block dates: state-proven only.)"""
+    appointment by the receiver (``agency.appoint_agent``, in ``appointed``: :func:`appointments`)
+    the bundle proves earlier in the log than the answer. (Not checked: that the agent was not
+    dismissed in between, which only a proof of absence could show. ``due_on``, ``late_days``,
+    ``late_months``, ``recorded_on``, ``confirmed_on``, ``refused_on`` come from block dates:
+    state-proven only.)"""
     pid = pay.get("id")
     recorded = PAYMENT_RECORDED.get(str(pay.get("kind")))
     _need(recorded is not None, "a payment is neither rent nor a deposit", payment=pid)
@@ -809,10 +910,19 @@ def _check_payment(vb: VerifiedBundle, pay: Mapping[str, Any], party: str, appoi
         atx = _tx_of(vb, txid, answer, None)
         _need(atx.body.get("payment") == pid, f"the {answer} transaction answers another payment", txid=txid)
         receiver = pay.get("receiver")
+        if atx.signer == receiver:
+            continue
+        since = appointed.get((str(receiver), atx.signer))
         _need(
-            atx.signer == receiver or (receiver, atx.signer) in appointed,
+            since is not None,
             f"the {answer} transaction is signed by neither the payment's receiver nor an agent the bundle "
             "proves it appointed",
+            txid=txid,
+        )
+        answered_at = vb.index.get(atx.txid)
+        _need(
+            since is not None and answered_at is not None and since < answered_at,
+            f"the {answer} transaction was signed by an agent the bundle proves appointed only after it",
             txid=txid,
         )
 
@@ -825,7 +935,8 @@ def _next_months(period: str, months: int) -> str:
 
 def _check_paid_leases(leases: Mapping[str, Mapping[str, Any]], payments: Iterable[Mapping[str, Any]]) -> None:
     """Each payment (checked by :func:`_check_payment`) is of one of the party's tenancies
-    ``leases`` (id -> record), on its unit, paid by its tenant to its collecting side; and no two
+    ``leases`` (id -> record, whose collecting side :func:`_check_landlord_side` checked), on its
+    unit, paid by its tenant to its collecting side; and no two
     payments that were not refused claim the same month of a lease, or its deposit twice: the
     registry takes a month (or a deposit) again only once the receiver refused the claim on it, so
     a refusal left out of a payment whose months were paid again shows as a second claim."""
@@ -839,12 +950,8 @@ def _check_paid_leases(leases: Mapping[str, Mapping[str, Any]], payments: Iterab
             payment=pay.get("id"),
         )
         assert lease is not None
-        collecting = lease.get("agency") if lease.get("collector") == "agency" else lease.get("landlord")
         _need(
-            pay.get("unit") == lease.get("unit")
-            and pay.get("receiver") == lease.get("collector_party")
-            and collecting is not None
-            and collecting == lease.get("collector_party"),
+            pay.get("unit") == lease.get("unit") and pay.get("receiver") == lease.get("collector_party"),
             "a payment's unit or receiver is not its lease's",
             payment=pay.get("id"),
         )
@@ -879,7 +986,8 @@ def check_history(vb: VerifiedBundle) -> VerifiedHistory:
         _check_credit_txs(vb, party, meta["authority"], entries)
         for txid, _ in entries.get("leases_registered", []):
             registered_elsewhere.add(str(vb.txs[txid].body.get("lease")))
-    leases = []
+    leases: dict[str, Mapping[str, Any]] = {}
+    grants = mandate_grants(vb)
     for key, lease in vb.state.items():
         if not key.startswith("lease/"):
             continue
@@ -888,19 +996,22 @@ def check_history(vb: VerifiedBundle) -> VerifiedHistory:
             _need(lease.get("id") in registered_elsewhere, "a lease of the bundle is not the party's", key=key)
             continue
         _check_signed_lease(vb, lease, party)
-        leases.append(lease)
+        _check_landlord_side(lease, grants)
+        _need(lease["id"] not in leases, "a tenancy is in the bundle twice", lease=lease["id"])
+        leases[str(lease["id"])] = lease
+    _check_renewals(leases)
     payments = [v for k, v in vb.state.items() if k.startswith("payment/")]
     appointed = appointments(vb)
     for pay in payments:
         _need(isinstance(pay, Mapping), "a payment of the bundle is not a record")
         _check_payment(vb, pay, party, appointed)
-    _check_paid_leases({str(lease["id"]): lease for lease in leases}, payments)
+    _check_paid_leases(leases, payments)
     return VerifiedHistory(
         party,
         dict(record),
         None if credit is None else dict(credit),
         score,
-        [dict(x) for x in leases],
+        [dict(x) for x in leases.values()],
         [dict(x) for x in payments],
         vb.checkpoint,
     )
