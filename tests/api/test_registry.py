@@ -1324,6 +1324,42 @@ def _payment_lies(values: dict[str, Any], tenant: str) -> dict[str, tuple[dict[s
     return {name: ({f"payment/{pay['id']}": pay}, why) for name, (pay, why) in lies.items()}
 
 
+def test_a_record_under_another_key_is_refused(world: World, monkeypatch: Any) -> None:
+    """A lying signer that proves a genuine lease or payment a second time, under a key that is not
+    its own, is refused, in one bundle and in parts: a record is the one its key names."""
+    from anju.client import verify_history_parts
+    from anju.client.parts import note_hash
+
+    tenant = _tenant_with_a_refused_payment(world)
+    bundle = world.client.history(tenant)
+    lines = _parts(world, monkeypatch, tenant, entries=1)
+    for prefix in ("lease/", "payment/"):
+        key, value = next((e["key"], e["value"]) for e in bundle["state"] if e["key"].startswith(prefix))
+        other = prefix + "f" * 16
+        with pytest.raises(VerificationError, match="is not its key's record") as info:
+            verify_bundle(_resigned(world, bundle, {other: value}), world.server.vkey)
+        assert info.value.code == "PROOF_INVALID"
+        # in parts: the copy comes right after the genuine entry, re-proven with the rest
+        docs = [json.loads(x) for x in lines]
+        merged = {**docs[0], "state": [e for d in docs[:-1] for e in d.get("state", [])]}
+        forged = _resigned(world, merged, {other: value})
+        proofs = {e["key"]: e for e in forged["state"]}
+        for d in docs:
+            if d["part"] == 0:
+                d["checkpoint"] = forged["checkpoint"]
+            else:
+                d["note_sha256_hex"] = note_hash(forged["checkpoint"])
+            if not d.get("end"):
+                d["state"] = [
+                    x
+                    for e in d.get("state", [])
+                    for x in [proofs[e["key"]]] + ([proofs[other]] if e["key"] == key else [])
+                ]
+        with pytest.raises(VerificationError, match="is not its key's record") as info:
+            verify_history_parts([json.dumps(d, ensure_ascii=False).encode() for d in docs], world.server.vkey)
+        assert info.value.code == "PROOF_INVALID"
+
+
 def _tenant_with_a_refused_payment(world: World) -> str:
     db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
     [(tenant,)] = db.execute(

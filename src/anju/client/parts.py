@@ -324,10 +324,18 @@ class HistoryParts:
             if key.startswith(f"credit/{party}/"):
                 self._chunk(key, value)
             elif key.startswith("lease/"):
-                _need(isinstance(value, Mapping), "a lease of the bundle is not a record", key=key)
+                _need(
+                    isinstance(value, Mapping) and key == f"lease/{value.get('id')}",
+                    "a lease is not its key's record",
+                    key=key,
+                )
                 leases.append(value)
             elif key.startswith("payment/"):
-                _need(isinstance(value, Mapping), "a payment of the bundle is not a record", key=key)
+                _need(
+                    isinstance(value, Mapping) and key == f"payment/{value.get('id')}",
+                    "a payment is not its key's record",
+                    key=key,
+                )
                 payments.append(value)
             else:
                 raise _malformed("unexpected_key", "a history proves no such record", key=key[:200], part=number)

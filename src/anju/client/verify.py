@@ -991,7 +991,9 @@ def check_history(vb: VerifiedBundle) -> VerifiedHistory:
     for key, lease in vb.state.items():
         if not key.startswith("lease/"):
             continue
-        _need(isinstance(lease, Mapping), "a lease of the bundle is not a record", key=key)
+        _need(
+            isinstance(lease, Mapping) and key == f"lease/{lease.get('id')}", "a lease is not its key's record", key=key
+        )
         if lease.get("tenant") != party:  # a lease the party registered as landlord or agency: not its tenancy
             _need(lease.get("id") in registered_elsewhere, "a lease of the bundle is not the party's", key=key)
             continue
@@ -1000,11 +1002,16 @@ def check_history(vb: VerifiedBundle) -> VerifiedHistory:
         _need(lease["id"] not in leases, "a tenancy is in the bundle twice", lease=lease["id"])
         leases[str(lease["id"])] = lease
     _check_renewals(leases)
-    payments = [v for k, v in vb.state.items() if k.startswith("payment/")]
+    payments = []
     appointed = appointments(vb)
-    for pay in payments:
-        _need(isinstance(pay, Mapping), "a payment of the bundle is not a record")
+    for key, pay in vb.state.items():
+        if not key.startswith("payment/"):
+            continue
+        _need(
+            isinstance(pay, Mapping) and key == f"payment/{pay.get('id')}", "a payment is not its key's record", key=key
+        )
         _check_payment(vb, pay, party, appointed)
+        payments.append(pay)
     _check_paid_leases(leases, payments)
     return VerifiedHistory(
         party,
