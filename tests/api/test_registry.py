@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from anju.chain.node import init_ledger
 from anju.cli.main import app
-from anju.client import AnjuClient, VerifiedHistory, VerifiedListing, verify_bundle
+from anju.client import AnjuClient, VerifiedHistory, VerifiedListing, VerifiedRegistration, verify_bundle
 from anju.crypto.keys import SigningKey
 from anju.demo.generate import generate
 from anju.errors import TxRejected, VerificationError
@@ -779,12 +779,8 @@ def test_a_lying_signer_cannot_rewrite_a_registered_lease(world: World) -> None:
     assert info.value.code == "PROOF_INVALID"
 
 
-def test_a_history_bundle_cannot_leave_out_what_its_credit_counts(world: World) -> None:
-    """A tenant who drops a registered lease (or a rent payment) from their exported history, with
-    its transactions, still holds genuine proofs of everything left; the credit record's entries,
-    each bound to its transaction, show what is missing. Landlords' and agencies' histories, which
-    name the leases they registered as the other side, verify too."""
-    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
+def _a_paying_registered_tenant(db: sqlite3.Connection) -> str:
+    """A tenant of a registered lease with a confirmed rent payment (read from the world's ledger)."""
     [(tenant,)] = db.execute(
         "SELECT json_extract(value, '$.tenant') FROM state WHERE key LIKE 'lease/%' "
         "AND json_extract(value, '$.registration') IS NOT NULL "
@@ -792,6 +788,16 @@ def test_a_history_bundle_cannot_leave_out_what_its_credit_counts(world: World) 
         "AND json_extract(p.value, '$.kind') = 'rent' AND json_extract(p.value, '$.payer') = "
         "json_extract(state.value, '$.tenant')) LIMIT 1"
     ).fetchall()
+    return str(tenant)
+
+
+def test_a_history_bundle_cannot_leave_out_what_its_credit_counts(world: World) -> None:
+    """A tenant who drops a registered lease (or a rent payment) from their exported history, with
+    its transactions, still holds genuine proofs of everything left; the credit record's entries,
+    each bound to its transaction, show what is missing. Landlords' and agencies' histories, which
+    name the leases they registered as the other side, verify too."""
+    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
+    tenant = _a_paying_registered_tenant(db)
     roles = "json_extract(value, '$.role') IN ('landlord', 'agency')"
     others = [
         r[0] for r in db.execute(f"SELECT substr(key, 7) FROM state WHERE key LIKE 'party/%' AND {roles} LIMIT 8")
@@ -1127,13 +1133,7 @@ def test_a_history_in_parts_refuses_every_tampering(world: World, monkeypatch: A
     from anju.client.parts import split_lines
 
     db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
-    [(tenant,)] = db.execute(
-        "SELECT json_extract(value, '$.tenant') FROM state WHERE key LIKE 'lease/%' "
-        "AND json_extract(value, '$.registration') IS NOT NULL "
-        "AND EXISTS (SELECT 1 FROM state p WHERE p.key LIKE 'payment/%' AND json_extract(p.value, '$.confirmed') "
-        "AND json_extract(p.value, '$.kind') = 'rent' AND json_extract(p.value, '$.payer') = "
-        "json_extract(state.value, '$.tenant')) LIMIT 1"
-    ).fetchall()
+    tenant = _a_paying_registered_tenant(db)
     db.close()
     lines = _parts(world, monkeypatch, tenant, entries=1)  # a part per record and what it needs
     single = verify_bundle(world.server.http.get(f"/api/v1/parties/{tenant}/history").json(), world.server.vkey)
@@ -1710,6 +1710,46 @@ def test_a_lying_signer_cannot_name_another_agency_on_a_lease_through_a_mandate(
     bad[-1] = _edit(lines[-1], lambda d: d.update(txs=d["txs"] - 1))
     err = _refused(bad, world)
     assert err.code == "PROOF_INVALID" and "no inclusion proof for the mandate.grant" in err.message
+
+
+def _registered(world: World, lease: str) -> dict[str, Any]:
+    """Register ``lease`` (the authority) and return its registration bundle."""
+    world.client.send("lease.register", world.keys["role:authority"], {"lease": lease})
+    number = world.client.record(f"/leases/{lease}").value["registration"]["number"]
+    bundle: dict[str, Any] = world.server.http.get(f"/api/v1/registrations/{number}").json()
+    return bundle
+
+
+def test_a_registration_binds_its_leases_landlord_side_as_a_history_does(world: World) -> None:
+    """A registration bundle (proof of residence) carries the mandate.grant of a lease made through a
+    mandate and, for a renewal, the leases it continues down to its lease.sign: a lying signer cannot
+    make its own key the lease's agency or a renewal's landlord, nor leave out the lease renewed."""
+    liar = SigningKey(hashlib.sha256(b"anju-binding-liar").digest()).public_hex
+    t = _agency_tenancy(world, "registered-mandate")
+    bundle = _registered(world, t["lease"])
+    assert t["granted"] in {x["txid"] for x in bundle["txs"]}
+    assert isinstance(verify_bundle(_resigned(world, bundle, {}), world.server.vkey), VerifiedRegistration)
+    lkey = f"lease/{t['lease']}"
+    values = {e["key"]: e["value"] for e in bundle["state"]}
+    lie = {lkey: {**values[lkey], "agency": liar, "collector_party": liar}}
+    with pytest.raises(VerificationError, match="does not give the lease's agency") as info:
+        verify_bundle(_resigned(world, bundle, lie), world.server.vkey)
+    assert info.value.code == "PROOF_INVALID"
+    r = _renewed_tenancy(world, "registered-renewal")
+    bundle = _registered(world, r["renewal"])
+    first, renewal = f"lease/{r['first']}", f"lease/{r['renewal']}"
+    values = {e["key"]: e["value"] for e in bundle["state"]}
+    assert first in values and isinstance(verify_bundle(bundle, world.server.vkey), VerifiedRegistration)
+    lies = {
+        "does not keep the sides of the lease it continues": {
+            renewal: {**values[renewal], "landlord": liar, "owner": liar, "collector_party": liar}
+        },
+        "the lease a renewal continues is not proven": {first: None},
+    }
+    for why, edit in lies.items():
+        with pytest.raises(VerificationError, match=why) as info:
+            verify_bundle(_resigned(world, bundle, edit), world.server.vkey)
+        assert info.value.code == "PROOF_INVALID"
 
 
 def test_a_lying_signer_cannot_change_the_landlord_of_a_renewal(world: World, monkeypatch: Any) -> None:

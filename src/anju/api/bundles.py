@@ -44,7 +44,8 @@ def _b64(b: bytes) -> str:
 
 
 class BundleBuilder:
-    """Collects proven keys and transactions from one snapshot."""
+    """Collects proven keys and transactions from one snapshot. The proofs are made by :meth:`build`
+    (still in the snapshot): a history refused as too large for one bundle has made none."""
 
     def __init__(self, snap: Snapshot, kind: str, subject: str, chain_id: str, max_txs: int = MAX_TXS) -> None:
         self.s = snap
@@ -64,11 +65,10 @@ class BundleBuilder:
             return self._keys[key]["value"]
         raw = self.s.state_get(key)
         value = None if raw is None else orjson.loads(raw)
-        self._keys[key] = {"key": key, "value": value, "proof": self.s.state_proof(key).to_json()}
+        self._keys[key] = {"key": key, "value": value}  # (its proof: at build)
         return value
 
     def txs(self, txids: Iterable[str | None]) -> None:
-        size = self.s.head.log_size
         for txid in txids:
             if not txid or txid in self._txs:
                 continue
@@ -79,8 +79,7 @@ class BundleBuilder:
             if found is None:
                 continue
             idx, _height, leaf = found
-            proof = self.s.inclusion_proof(idx, size)
-            self._txs[txid] = {"txid": txid, "index": idx, "leaf": _b64(leaf), "hashes": [_b64(h) for h in proof]}
+            self._txs[txid] = {"txid": txid, "index": idx, "leaf": _b64(leaf)}  # (its inclusion proof: at build)
 
     def tx_body(self, txid: str) -> dict[str, Any] | None:
         """The body of committed transaction ``txid`` (None if there is none): from the leaf the
@@ -97,6 +96,11 @@ class BundleBuilder:
         return body
 
     def build(self, claims: dict[str, Any]) -> dict[str, Any]:
+        size = self.s.head.log_size
+        for entry in self._keys.values():
+            entry["proof"] = self.s.state_proof(entry["key"]).to_json()
+        for tx in self._txs.values():
+            tx["hashes"] = [_b64(h) for h in self.s.inclusion_proof(tx["index"], size)]
         return {
             "format": FORMAT,
             "kind": self.kind,
@@ -259,10 +263,16 @@ def history_bundle(snap: Snapshot, chain_id: str, party: str) -> dict[str, Any]:
     )
 
 
+RENEWALS_PROVEN = 100
+"""How far back a registration bundle follows a renewed lease (a renewal a year: a century)."""
+
+
 def registration_bundle(snap: Snapshot, chain_id: str, number: str) -> dict[str, Any]:
     """A lease registration (备案) as proof of residence: the registration, its lease, the unit's
     approximate place, the parties' records, and the transactions that signed, registered and
-    (if so) terminated the lease."""
+    (if so) terminated the lease; for a lease made through a mandate the owner's ``mandate.grant``
+    (it names the agency), and for a renewal the leases it continues, each with its signing
+    transactions, down to the ``lease.sign`` (they bind its landlord side: docs/PROTOCOL.md)."""
     b = BundleBuilder(snap, "registration", number, chain_id)
     b.key("meta/registry")  # the housing authority's key: who registers leases
     reg = b.key(f"registration/{number}")
@@ -274,12 +284,18 @@ def registration_bundle(snap: Snapshot, chain_id: str, number: str) -> dict[str,
     termination = lease.get("termination")
     b.txs(
         [
-            lease.get("signed_tx"),
             lease["registration"]["tx"],
             termination.get("tx") if isinstance(termination, dict) else None,
             unit.get("registered_tx") if isinstance(unit, dict) else None,
         ]
     )
+    earlier: Any = lease
+    for _ in range(RENEWALS_PROVEN):  # the lease, then each lease it continues (a renewal's sides are theirs)
+        b.txs(tenancy_txs(snap, earlier))
+        previous = earlier.get("previous") if isinstance(earlier, dict) else None
+        if not previous:
+            break
+        earlier = b.key(f"lease/{previous}")
     parent, depth = lease.get("parent"), 0
     while parent and depth < 8:  # a sublease ended with the lease it lies in: prove that lease's chain
         up = b.key(f"lease/{parent}")

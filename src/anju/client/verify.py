@@ -1057,6 +1057,32 @@ def _ancestors(vb: VerifiedBundle, lease: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _check_tenancy_chain(vb: VerifiedBundle, lease: Mapping[str, Any]) -> None:
+    """A registered lease's landlord side, as a history checks its tenancies: the lease and each
+    lease it continues (proven in the bundle, each signed by the tenant) down to its ``lease.sign``,
+    with :func:`_check_landlord_side` on each and :func:`_check_renewals` along the chain."""
+    grants = mandate_grants(vb)
+    chain: dict[str, Mapping[str, Any]] = {}
+    earlier: Any = lease
+    while True:
+        lid = str(earlier.get("id"))
+        _need(lid not in chain, "a renewal continues itself", lease=lid)
+        if earlier is not lease:
+            _check_signed_lease(vb, earlier, lease["tenant"])
+        _check_landlord_side(earlier, grants)
+        chain[lid] = earlier
+        previous = earlier.get("previous")
+        if previous is None:
+            break
+        earlier = vb.get(f"lease/{previous}")
+        _need(
+            isinstance(earlier, Mapping) and earlier.get("id") == previous,
+            "the lease a renewal continues is not proven",
+            lease=previous,
+        )
+    _check_renewals(chain)
+
+
 def check_registration(vb: VerifiedBundle, number: str, date: str | None = None) -> VerifiedRegistration:
     """Re-derive from proven records that lease registration ``number`` exists, who registered it
     (the housing authority), which lease it is (signed by its tenant and landlord side) and where,
@@ -1077,7 +1103,8 @@ def check_registration(vb: VerifiedBundle, number: str, date: str | None = None)
     _need(isinstance(meta, Mapping) and isinstance(meta.get("authority"), str), "no proven housing authority key")
     rtx = _tx_of(vb, registration.get("tx"), "lease.register", [meta["authority"]])
     _need(rtx.body.get("lease") == lid, "the lease.register transaction registers another lease")
-    _check_signed_lease(vb, lease, lease["tenant"])  # (the landlord side: checked at registration)
+    _check_signed_lease(vb, lease, lease["tenant"])
+    _check_tenancy_chain(vb, lease)  # its landlord side and receiver, from signed transactions
     unit = vb.get(f"unit/{lease['unit']}")
     _need(isinstance(unit, Mapping) and unit.get("id") == lease["unit"], "the unit is not proven", unit=lease["unit"])
     _check_unit(vb, unit)
