@@ -779,6 +779,17 @@ def test_a_lying_signer_cannot_rewrite_a_registered_lease(world: World) -> None:
     assert info.value.code == "PROOF_INVALID"
 
 
+def _a_tenant_paid_on_time(world: World) -> str:
+    """A party whose credit record counts rent paid on time (read from the world's ledger)."""
+    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
+    [(tenant,)] = db.execute(
+        "SELECT substr(key, 8) FROM state WHERE key LIKE 'credit/%' AND key NOT LIKE 'credit/%/%' "
+        "AND json_extract(value, '$.factors.rent_on_time.count') > 0 LIMIT 1"
+    ).fetchall()
+    db.close()
+    return str(tenant)
+
+
 def _a_paying_registered_tenant(db: sqlite3.Connection) -> str:
     """A tenant of a registered lease with a confirmed rent payment (read from the world's ledger)."""
     [(tenant,)] = db.execute(
@@ -836,12 +847,7 @@ def test_a_history_bundle_cannot_leave_out_what_its_credit_counts(world: World) 
 def test_a_lying_signer_cannot_credit_a_party_with_transactions_that_do_not_say_so(world: World) -> None:
     """Each credit entry names a transaction, proven in the log: one of its factor's kind (signed by
     the authority where the authority decides) giving those points to this party."""
-    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
-    [(tenant,)] = db.execute(
-        "SELECT substr(key, 8) FROM state WHERE key LIKE 'credit/%' AND key NOT LIKE 'credit/%/%' "
-        "AND json_extract(value, '$.factors.rent_on_time.count') > 0 LIMIT 1"
-    ).fetchall()
-    db.close()
+    tenant = _a_tenant_paid_on_time(world)
     bundle = world.server.http.get(f"/api/v1/parties/{tenant}/history").json()
     credit = _value(bundle, f"credit/{tenant}")
     lease_tx = _value(bundle, "lease/")["signed_tx"]
@@ -1252,12 +1258,7 @@ def test_a_lying_signer_cannot_rewrite_a_history_in_parts(world: World, monkeypa
     transactions, part by part as in one bundle."""
     from anju.client import verify_history_parts
 
-    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
-    [(tenant,)] = db.execute(
-        "SELECT substr(key, 8) FROM state WHERE key LIKE 'credit/%' AND key NOT LIKE 'credit/%/%' "
-        "AND json_extract(value, '$.factors.rent_on_time.count') > 0 LIMIT 1"
-    ).fetchall()
-    db.close()
+    tenant = _a_tenant_paid_on_time(world)
     lines = _parts(world, monkeypatch, tenant, entries=1)
     honest = verify_history_parts(_resigned_parts(world, lines, {}), world.server.vkey)  # re-signed, unchanged
     assert honest.party == tenant and honest.leases

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sqlite3
@@ -1068,6 +1069,17 @@ def _lease_under_sublease(tmp_path: Path, sub_notice: int = 30, subsub_notice: i
     return out
 
 
+@contextlib.contextmanager
+def _signed_in(base: str, *names: str) -> Iterator[list[tuple[httpx.Client, str]]]:
+    """A portal client signed in as each of ``names`` (demo parties), with its form token."""
+    with contextlib.ExitStack() as stack:
+        sides = []
+        for name in names:
+            client = stack.enter_context(httpx.Client(base_url=base, timeout=60))
+            sides.append((client, sign_in(client, name)))
+        yield sides
+
+
 def _act(client: httpx.Client, token: str, name: str, oid: str) -> httpx.Response:
     """``client`` answers offer ``oid`` with the portal action ``name`` (consent, accept, agree_end...)."""
     return client.post(f"/act/{name}?lang=en", data={"offer": oid, "form_token": token})
@@ -1175,15 +1187,8 @@ def test_an_end_that_comes_to_cut_a_new_sublease_short_goes_back_to_be_signed_ag
     ids = _lease_under_sublease(tmp_path)
     today, lease1, s1 = ids["today"], ids["lease1"], ids["sublease"]
     zhao = key("tenant3").public_hex
-    with (
-        devserver(tmp_path) as base,
-        httpx.Client(base_url=base, timeout=60) as owner,  # Wang
-        httpx.Client(base_url=base, timeout=60) as tenant,  # Li
-        httpx.Client(base_url=base, timeout=60) as sub,  # Zhang
-        httpx.Client(base_url=base, timeout=60) as subsub,  # Zhao
-    ):
-        ot, tt = sign_in(owner, "landlord"), sign_in(tenant, "tenant")
-        zt, xt = sign_in(sub, "tenant2"), sign_in(subsub, "tenant3")
+    with devserver(tmp_path) as base, _signed_in(base, "landlord", "tenant", "tenant2", "tenant3") as sides:
+        (owner, ot), (tenant, tt), (sub, zt), (subsub, xt) = sides  # Wang, Li, Zhang, Zhao
 
         end = {"lease": lease1, "on": add_days(today, 35), "reason_hash": "we agree", "form_token": ot}
         assert owner.post("/act/lease.propose_end", data=end).status_code == 303
@@ -1222,15 +1227,8 @@ def test_ending_a_lease_over_a_sub_sublease_asks_each_subtenant_whose_notice_it_
     ids = _lease_under_sublease(tmp_path, sub_notice=45, subsub_notice=60)
     today, lease1, s1, ss = ids["today"], ids["lease1"], ids["sublease"], ids["subsublease"]
     li, zhang, zhao, wang = (key(n).public_hex for n in ("tenant", "tenant2", "tenant3", "landlord"))
-    with (
-        devserver(tmp_path) as base,
-        httpx.Client(base_url=base, timeout=60) as owner,  # Wang
-        httpx.Client(base_url=base, timeout=60) as tenant,  # Li
-        httpx.Client(base_url=base, timeout=60) as sub,  # Zhang
-        httpx.Client(base_url=base, timeout=60) as subsub,  # Zhao
-    ):
-        ot, tt = sign_in(owner, "landlord"), sign_in(tenant, "tenant")
-        zt, xt = sign_in(sub, "tenant2"), sign_in(subsub, "tenant3")
+    with devserver(tmp_path) as base, _signed_in(base, "landlord", "tenant", "tenant2", "tenant3") as sides:
+        (owner, ot), (tenant, tt), (sub, zt), (subsub, xt) = sides  # Wang, Li, Zhang, Zhao
 
         # Li's own notice in 40 days gives her lease its 30 days but Zhang's sublease not its 45
         notice = {"lease": lease1, "on": add_days(today, 40), "reason_hash": "moving", "form_token": tt}

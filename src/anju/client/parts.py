@@ -323,20 +323,14 @@ class HistoryParts:
             state[key] = value
             if key.startswith(f"credit/{party}/"):
                 self._chunk(key, value)
-            elif key.startswith("lease/"):
+            elif key.startswith(("lease/", "payment/")):
+                kind = key.split("/", 1)[0]
                 _need(
-                    isinstance(value, Mapping) and key == f"lease/{value.get('id')}",
-                    "a lease is not its key's record",
+                    isinstance(value, Mapping) and key == f"{kind}/{value.get('id')}",
+                    f"a {kind} is not its key's record",
                     key=key,
                 )
-                leases.append(value)
-            elif key.startswith("payment/"):
-                _need(
-                    isinstance(value, Mapping) and key == f"payment/{value.get('id')}",
-                    "a payment is not its key's record",
-                    key=key,
-                )
-                payments.append(value)
+                (leases if kind == "lease" else payments).append(value)
             else:
                 raise _malformed("unexpected_key", "a history proves no such record", key=key[:200], part=number)
         txs: dict[str, Tx] = {}
