@@ -1753,6 +1753,29 @@ def test_a_registration_binds_its_leases_landlord_side_as_a_history_does(world: 
         assert info.value.code == "PROOF_INVALID"
 
 
+def test_a_lying_signer_cannot_name_another_owner_of_a_sublease(world: World) -> None:
+    """A sublease's owner is the one whose consent signature its lease.sign carries: a lying signer
+    that names another owner (its own key) is refused, in the subtenant's history and in the
+    sublease's registration. (Control: the genuine bundles, re-signed unchanged, verify.)"""
+    c, owner = world.client, world.keys["role:landlord"]
+    tenant = _fresh_party(world, "anju-binding-sublet-tenant", "tenant")
+    subtenant = _fresh_party(world, "anju-binding-sublet-subtenant", "tenant")
+    terms = _terms(world, _fresh_unit(world, "sublet"), tenant, "landlord", None)
+    head = c.send("lease.sign", owner, terms, cosigners=[tenant])["txid"][:16]
+    sub_terms = {**terms, "landlord": tenant.public_hex, "tenant": subtenant.public_hex, "parent": head}
+    sub_terms["end"] = add_days(world.end, 100)
+    sub = c.send("lease.sign", tenant, sub_terms, cosigners=[subtenant, owner])["txid"][:16]
+    liar = SigningKey(hashlib.sha256(b"anju-binding-liar").digest()).public_hex
+    key = f"lease/{sub}"
+    for bundle in (c.history(subtenant.public_hex), _registered(world, sub)):
+        values = {e["key"]: e["value"] for e in bundle["state"]}
+        assert values[key]["owner"] == owner.public_hex
+        verify_bundle(_resigned(world, bundle, {}), world.server.vkey)
+        with pytest.raises(VerificationError, match="owner did not sign its consent") as info:
+            verify_bundle(_resigned(world, bundle, {key: {**values[key], "owner": liar}}), world.server.vkey)
+        assert info.value.code == "PROOF_INVALID"
+
+
 def test_a_lying_signer_cannot_change_the_landlord_of_a_renewal(world: World, monkeypatch: Any) -> None:
     """A renewal's landlord is the one of the lease it continues, back to the lease.sign that began
     the tenancy: a lying signer cannot make its own key a renewal's landlord (and so the receiver

@@ -738,7 +738,8 @@ def _disclosed(record: Mapping[str, Any], disclosure: Any) -> str:
 def _check_signed_lease(vb: VerifiedBundle, lease: Mapping[str, Any], signer: str) -> Tx:
     """The lease is the one its sides signed: its ``lease.sign`` (or, for a renewal, the
     ``lease.renew`` naming the lease it continues) is proven, signed by ``signer``, the lease's id
-    is derived from it and its terms are the signed ones."""
+    is derived from it and its terms are the signed ones. A sublease's ``owner`` is among its
+    signers: the registry takes a sublease (or its renewal) only with the owner's consent signature."""
     if lease.get("previous"):
         tx = _tx_of(vb, lease.get("signed_tx"), "lease.renew", [signer])
         _need(tx.body.get("previous") == lease["previous"], "the renewal does not continue that lease")
@@ -746,6 +747,13 @@ def _check_signed_lease(vb: VerifiedBundle, lease: Mapping[str, Any], signer: st
     else:
         tx = _tx_of(vb, lease.get("signed_tx"), "lease.sign", [signer])
         _check_made_by(lease, tx, LEASE_SIGNED, "lease")
+    if lease.get("parent") is not None:
+        _need(
+            lease.get("owner") in tx.signers,
+            "a sublease's owner did not sign its consent to it",
+            lease=lease.get("id"),
+            txid=tx.txid,
+        )
     return tx
 
 
