@@ -150,3 +150,34 @@ def build(data: Path, *, rules: bool = True) -> dict[str, Any]:
     ]
     (data / "demo-parties.json").write_bytes(orjson.dumps({"parties": parties}, option=orjson.OPT_INDENT_2))
     return {"unit1": u1, "unit2": u2, "unit3": u3, "listing": listing, "code": code, "lease3": lease3, "today": today}
+
+
+def lease_under_sublease(tmp_path: Path, sub_notice: int = 30, subsub_notice: int | None = None) -> dict[str, Any]:
+    """The demo ledger with lease 1 (Wang lets unit 1 to Li) and its sublease (Li lets it on to Zhang,
+    Wang consenting, with ``sub_notice`` days' notice), both signed on the ledger; with
+    ``subsub_notice``, also a sub-sublease (Zhang lets it on to Zhao, Li and Wang consenting, with
+    that notice). The ids, with ``lease1``, ``sublease`` (and ``subsublease``)."""
+    ids = build(tmp_path)
+    today = ids["today"]
+    li, zhang, zhao, wang = (key(n).public_hex for n in ("tenant", "tenant2", "tenant3", "landlord"))
+    terms = {"unit": ids["unit1"], "deposit": 0, "payment_day": 8, "collector": "landlord"}
+    node = Node(tmp_path, verify_workers=0)
+    b = Builder(node)
+    lease1 = b.do(
+        "landlord", "lease.sign", ("tenant",), landlord=wang, tenant=li, start=today, end=add_days(today, 300),
+        rent=800_000, document_hash=h("lease-u1"), notice_days=30, **terms,
+    )  # fmt: skip
+    sublease = b.do(
+        "tenant", "lease.sign", ("tenant2", "landlord"), landlord=li, tenant=zhang, parent=lease1,
+        start=add_days(today, 10), end=add_days(today, 250), rent=500_000, document_hash=h("sublease"),
+        notice_days=sub_notice, **terms,
+    )  # fmt: skip
+    out = {**ids, "lease1": lease1, "sublease": sublease}
+    if subsub_notice is not None:
+        out["subsublease"] = b.do(
+            "tenant2", "lease.sign", ("tenant3", "tenant", "landlord"), landlord=zhang, tenant=zhao, parent=sublease,
+            start=add_days(today, 20), end=add_days(today, 200), rent=400_000, document_hash=h("sub-sublease"),
+            notice_days=subsub_notice, **terms,
+        )  # fmt: skip
+    node.stop()
+    return out

@@ -228,9 +228,9 @@ def test_a_subtenant_agrees_in_the_browser_to_leave_sooner_than_the_sublease_not
     than the notice of Zhang's sublease in it; Zhang reads on My page and on the offer what it cuts
     and agrees; Li countersigns, and the ledger ends both leases that day."""
     from .conftest import devserver
-    from .test_pages import _lease_under_sublease
+    from .ledger import lease_under_sublease
 
-    ids = _lease_under_sublease(tmp_path)
+    ids = lease_under_sublease(tmp_path)
     today, lease1, s1 = ids["today"], ids["lease1"], ids["sublease"]
     on = add_days(today, 29)  # the sublease asks for 30 days' notice
     with devserver(tmp_path) as base:

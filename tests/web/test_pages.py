@@ -21,7 +21,7 @@ from anju.registry.dates import add_days, add_months
 from anju.web import demo
 
 from .conftest import devserver
-from .ledger import build, key
+from .ledger import build, key, lease_under_sublease
 
 Client = httpx.Client
 
@@ -1034,41 +1034,6 @@ def end_terms(lease: str, today: str) -> dict[str, str]:
     return {"lease": lease, "on": add_days(today, 120), "reason_hash": "we agree"}
 
 
-def _lease_under_sublease(tmp_path: Path, sub_notice: int = 30, subsub_notice: int | None = None) -> dict[str, Any]:
-    """The demo ledger with lease 1 (Wang lets unit 1 to Li) and its sublease (Li lets it on to Zhang,
-    Wang consenting, with ``sub_notice`` days' notice), both signed on the ledger; with
-    ``subsub_notice``, also a sub-sublease (Zhang lets it on to Zhao, Li and Wang consenting, with
-    that notice). The ids, with ``lease1``, ``sublease`` (and ``subsublease``)."""
-    from anju.chain.node import Node
-
-    from .ledger import Builder, h
-
-    ids = build(tmp_path)
-    today = ids["today"]
-    li, zhang, zhao, wang = (key(n).public_hex for n in ("tenant", "tenant2", "tenant3", "landlord"))
-    terms = {"unit": ids["unit1"], "deposit": 0, "payment_day": 8, "collector": "landlord"}
-    node = Node(tmp_path, verify_workers=0)
-    b = Builder(node)
-    lease1 = b.do(
-        "landlord", "lease.sign", ("tenant",), landlord=wang, tenant=li, start=today, end=add_days(today, 300),
-        rent=800_000, document_hash=h("lease-u1"), notice_days=30, **terms,
-    )  # fmt: skip
-    sublease = b.do(
-        "tenant", "lease.sign", ("tenant2", "landlord"), landlord=li, tenant=zhang, parent=lease1,
-        start=add_days(today, 10), end=add_days(today, 250), rent=500_000, document_hash=h("sublease"),
-        notice_days=sub_notice, **terms,
-    )  # fmt: skip
-    out = {**ids, "lease1": lease1, "sublease": sublease}
-    if subsub_notice is not None:
-        out["subsublease"] = b.do(
-            "tenant2", "lease.sign", ("tenant3", "tenant", "landlord"), landlord=zhang, tenant=zhao, parent=sublease,
-            start=add_days(today, 20), end=add_days(today, 200), rent=400_000, document_hash=h("sub-sublease"),
-            notice_days=subsub_notice, **terms,
-        )  # fmt: skip
-    node.stop()
-    return out
-
-
 @contextlib.contextmanager
 def _signed_in(base: str, *names: str) -> Iterator[list[tuple[httpx.Client, str]]]:
     """A portal client signed in as each of ``names`` (demo parties), with its form token."""
@@ -1108,7 +1073,7 @@ def test_ending_a_lease_sooner_than_its_subleases_notice_asks_the_subtenant_to_a
     may refuse (the offer ends) or agree (Li then countersigns, and the ledger ends both leases on
     that day, Zhang's signature on the termination). Li signing something else meanwhile makes it
     stale: Wang signs it again, and Zhang is asked again."""
-    ids = _lease_under_sublease(tmp_path)
+    ids = lease_under_sublease(tmp_path)
     today, lease1, s1 = ids["today"], ids["lease1"], ids["sublease"]
     li, zhang, wang = (key(n).public_hex for n in ("tenant", "tenant2", "landlord"))
     with (
@@ -1184,7 +1149,7 @@ def test_an_end_that_comes_to_cut_a_new_sublease_short_goes_back_to_be_signed_ag
     nobody else is asked. Before Li countersigns, Zhang sublets to Zhao with 60 days' notice. Li's
     countersignature would now cut Zhao's home sooner than that without asking him (the ledger would
     refuse it): the offer goes back to Wang, who is told why, and signed again it asks Zhao first."""
-    ids = _lease_under_sublease(tmp_path)
+    ids = lease_under_sublease(tmp_path)
     today, lease1, s1 = ids["today"], ids["lease1"], ids["sublease"]
     zhao = key("tenant3").public_hex
     with devserver(tmp_path) as base, _signed_in(base, "landlord", "tenant", "tenant2", "tenant3") as sides:
@@ -1224,7 +1189,7 @@ def test_ending_a_lease_over_a_sub_sublease_asks_each_subtenant_whose_notice_it_
     Li's lease in 50 days asks only Zhao; one in 40 days asks Zhang, then Zhao (who sees it only once
     Zhang agreed), then Li countersigns and the ledger ends all three leases that day. Li's own notice
     cannot gather their agreement: the ledger refuses it, and the portal says why next to the day."""
-    ids = _lease_under_sublease(tmp_path, sub_notice=45, subsub_notice=60)
+    ids = lease_under_sublease(tmp_path, sub_notice=45, subsub_notice=60)
     today, lease1, s1, ss = ids["today"], ids["lease1"], ids["sublease"], ids["subsublease"]
     li, zhang, zhao, wang = (key(n).public_hex for n in ("tenant", "tenant2", "tenant3", "landlord"))
     with devserver(tmp_path) as base, _signed_in(base, "landlord", "tenant", "tenant2", "tenant3") as sides:
@@ -1287,7 +1252,7 @@ def test_a_sublease_of_a_sublease_is_consented_by_its_landlord_then_the_owner_an
     both are in, and the ledger records the sub-sublease with all four signatures. Either consenter's
     refusal ends it; a stale offer is signed again and asks both again, from the first; a renewal
     gathers both consents too; withdrawal, lapse and the per-offerer cap hold as for any offer."""
-    ids = _lease_under_sublease(tmp_path)
+    ids = lease_under_sublease(tmp_path)
     today, s1 = ids["today"], ids["sublease"]
     li, zhang, zhao, wang = (key(n).public_hex for n in ("tenant", "tenant2", "tenant3", "landlord"))
     terms = {"lease": s1, "tenant": zhao, "start": add_days(today, 20), "end": add_days(today, 60),
