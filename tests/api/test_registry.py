@@ -779,27 +779,35 @@ def test_a_lying_signer_cannot_rewrite_a_registered_lease(world: World) -> None:
     assert info.value.code == "PROOF_INVALID"
 
 
+def _first(world: World, sql: str) -> str:
+    """The first column of the first row ``sql`` selects from the world's ledger (read-only)."""
+    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
+    try:
+        [(value, *_)] = db.execute(sql).fetchall()
+    finally:
+        db.close()
+    return str(value)
+
+
 def _a_tenant_paid_on_time(world: World) -> str:
     """A party whose credit record counts rent paid on time (read from the world's ledger)."""
-    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
-    [(tenant,)] = db.execute(
+    return _first(
+        world,
         "SELECT substr(key, 8) FROM state WHERE key LIKE 'credit/%' AND key NOT LIKE 'credit/%/%' "
-        "AND json_extract(value, '$.factors.rent_on_time.count') > 0 LIMIT 1"
-    ).fetchall()
-    db.close()
-    return str(tenant)
+        "AND json_extract(value, '$.factors.rent_on_time.count') > 0 LIMIT 1",
+    )
 
 
-def _a_paying_registered_tenant(db: sqlite3.Connection) -> str:
+def _a_paying_registered_tenant(world: World) -> str:
     """A tenant of a registered lease with a confirmed rent payment (read from the world's ledger)."""
-    [(tenant,)] = db.execute(
+    return _first(
+        world,
         "SELECT json_extract(value, '$.tenant') FROM state WHERE key LIKE 'lease/%' "
         "AND json_extract(value, '$.registration') IS NOT NULL "
         "AND EXISTS (SELECT 1 FROM state p WHERE p.key LIKE 'payment/%' AND json_extract(p.value, '$.confirmed') "
         "AND json_extract(p.value, '$.kind') = 'rent' AND json_extract(p.value, '$.payer') = "
-        "json_extract(state.value, '$.tenant')) LIMIT 1"
-    ).fetchall()
-    return str(tenant)
+        "json_extract(state.value, '$.tenant')) LIMIT 1",
+    )
 
 
 def test_a_history_bundle_cannot_leave_out_what_its_credit_counts(world: World) -> None:
@@ -807,8 +815,8 @@ def test_a_history_bundle_cannot_leave_out_what_its_credit_counts(world: World) 
     its transactions, still holds genuine proofs of everything left; the credit record's entries,
     each bound to its transaction, show what is missing. Landlords' and agencies' histories, which
     name the leases they registered as the other side, verify too."""
+    tenant = _a_paying_registered_tenant(world)
     db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
-    tenant = _a_paying_registered_tenant(db)
     roles = "json_extract(value, '$.role') IN ('landlord', 'agency')"
     others = [
         r[0] for r in db.execute(f"SELECT substr(key, 7) FROM state WHERE key LIKE 'party/%' AND {roles} LIMIT 8")
@@ -1138,9 +1146,7 @@ def test_a_history_in_parts_refuses_every_tampering(world: World, monkeypatch: A
     from anju.client import verify_history_file, verify_history_parts
     from anju.client.parts import split_lines
 
-    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
-    tenant = _a_paying_registered_tenant(db)
-    db.close()
+    tenant = _a_paying_registered_tenant(world)
     lines = _parts(world, monkeypatch, tenant, entries=1)  # a part per record and what it needs
     single = verify_bundle(world.server.http.get(f"/api/v1/parties/{tenant}/history").json(), world.server.vkey)
     assert isinstance(single, VerifiedHistory)
@@ -1362,14 +1368,12 @@ def test_a_record_under_another_key_is_refused(world: World, monkeypatch: Any) -
 
 
 def _tenant_with_a_refused_payment(world: World) -> str:
-    db = sqlite3.connect(f"file:{world.server.data / 'ledger.db'}?mode=ro", uri=True)
-    [(tenant,)] = db.execute(
+    return _first(
+        world,
         "SELECT json_extract(value, '$.payer') FROM state WHERE key LIKE 'payment/%' "
         "AND json_extract(value, '$.refused_tx') IS NOT NULL AND json_extract(value, '$.kind') = 'rent' "
-        "ORDER BY key LIMIT 1"
-    ).fetchall()
-    db.close()
-    return str(tenant)
+        "ORDER BY key LIMIT 1",
+    )
 
 
 def test_a_lying_signer_cannot_invent_or_alter_a_payment(world: World) -> None:
