@@ -126,3 +126,12 @@ def test_a_sublease_ended_by_agreement_gives_its_own_subtenant_notice() -> None:
     err = _refused(w, w.tenant, [w.tenant2], **_end(sub, "mutual", "2026-04-30"))
     assert err.code == "NOTICE_TOO_SHORT" and err.details == {"lease": subsub}
     assert _ends_on(w, head) == "2027-01-31"
+
+
+def test_a_sublease_called_off_before_it_began_is_not_in_the_way() -> None:
+    """A void sublease (its sides called it off: its last day is the day before its start) has no
+    home to give notice on: ending the parent by agreement asks nothing of its subtenant."""
+    w, head, sub = _head_and_sub(start="2026-08-01")
+    w.chain.do(w.tenant, "lease.terminate", [w.tenant2], **_end(sub, "mutual", "2026-07-31"))  # void
+    w.chain.do(w.owner, "lease.terminate", [w.tenant], **_end(head, "mutual", "2026-03-20"))
+    assert _ends_on(w, head) == "2026-03-20" and _ends_on(w, sub) == "2026-07-31"

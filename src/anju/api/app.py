@@ -133,6 +133,13 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     r = APIRouter(prefix=API, responses=schemas.ERRORS, dependencies=[Depends(schemas.single_values)])
 
+    def accepting() -> bool:
+        try:
+            node.check_accepting()
+        except Overloaded:
+            return False
+        return True
+
     # -- node and checkpoints -------------------------------------------------------------------
     @r.get("/node", response_model=schemas.NodeInfo, operation_id="get_node")
     def get_node() -> Response:
@@ -152,7 +159,7 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
                 "state_root": b64(h.state_root),
                 "time": h.time,
                 "checkpoint": h.checkpoint,
-                "accepting": getattr(node, "failure", None) is None,
+                "accepting": accepting(),
             }
         )
 
@@ -160,9 +167,7 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
     def get_health() -> Response:
         """For load balancers and supervisors: 200 while the node takes transactions and its ledger
         reads; 503 SHUTTING_DOWN (with Retry-After) once it stopped after a failure (restart it)."""
-        failure = getattr(node, "failure", None)
-        if failure is not None:
-            raise Overloaded("SHUTTING_DOWN", f"the node stopped after a failure: {failure}", retry_after=30)
+        node.check_accepting()
         with reader.snapshot() as s:
             h = s.head
         return ok({"status": "ok", "height": h.height, "tree_size": h.log_size, "time": h.time})

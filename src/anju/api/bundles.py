@@ -502,12 +502,3 @@ def history_parts_file(
         return out
     finally:
         _parts_builds.release()
-
-
-def file_chunks(f: IO[bytes], size: int = 1 << 16) -> Iterable[bytes]:
-    """``f``'s bytes in chunks, closing it at the end (or when the response is dropped)."""
-    try:
-        while chunk := f.read(size):
-            yield chunk
-    finally:
-        f.close()

@@ -15,10 +15,10 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from anju.api import schemas
-from anju.api.bundles import file_chunks, history_bundle, history_parts_file, listing_bundle, registration_bundle
+from anju.api.bundles import history_bundle, history_parts_file, listing_bundle, registration_bundle
 from anju.api.snapshot import Reader, Snapshot
 from anju.chain.node import Node
-from anju.client.parts import PARTS_MEDIA_TYPE
+from anju.client.parts import PARTS_MEDIA_TYPE, file_chunks
 from anju.errors import AnjuError
 
 ID = "^[0-9a-f]{16}$"

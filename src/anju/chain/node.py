@@ -477,11 +477,16 @@ class Node:
         return self.executor.last.height
 
     # -- submission --------------------------------------------------------------------------------
-    def _admit(self, n: int) -> None:
+    def check_accepting(self) -> None:
+        """SHUTTING_DOWN unless the node takes transactions: it is stopping, or stopped after a
+        failure (restart it). What every submission checks first, and ``GET /health`` answers."""
         if self._stopping:
             raise Overloaded("SHUTTING_DOWN", "the node is shutting down", retry_after=5)
         if self.failure is not None:
             raise Overloaded("SHUTTING_DOWN", f"the node stopped after a failure: {self.failure}", retry_after=30)
+
+    def _admit(self, n: int) -> None:
+        self.check_accepting()
         with self._inflight_lock:
             if self._inflight + n > self.mempool_limit:
                 raise Overloaded(

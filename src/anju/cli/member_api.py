@@ -123,6 +123,9 @@ class MemberNode:
         self._listeners.append(listener)
 
     # -- submission ---------------------------------------------------------------------------------
+    def check_accepting(self) -> None:
+        """A member forwards every submission to its CometBFT node, which answers for itself."""
+
     def submit(self, raw: bytes) -> Future[Receipt]:
         if len(raw) > MAX_TX_BYTES:
             raise TxRejected("TX_TOO_LARGE", f"envelope is {len(raw)} bytes; the limit is {MAX_TX_BYTES}")

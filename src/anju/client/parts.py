@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from anju.client.verify import (
     CREDIT_BASE,
@@ -103,9 +103,14 @@ def split_lines(chunks: Iterable[bytes], limit: int = MAX_LINE) -> Iterator[byte
         raise _incomplete("truncated", "the bundle ends in the middle of a line", line=number + 1)
 
 
-def file_chunks(f: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
-    while chunk := f.read(size):
-        yield chunk
+def file_chunks(f: IO[bytes], size: int = 1 << 20) -> Iterator[bytes]:
+    """``f``'s bytes in chunks of ``size``, closing it at the end (or when the reader stops early:
+    a dropped response)."""
+    try:
+        while chunk := f.read(size):
+            yield chunk
+    finally:
+        f.close()
 
 
 def is_parts(first: bytes) -> bool:

@@ -47,6 +47,7 @@ from anju.crypto import keystore
 from anju.crypto.keys import SigningKey
 from anju.crypto.tx import Tx, sign
 from anju.errors import WELL_FORMED_CODE, AnjuError, Overloaded, TxRejected, VerificationError
+from anju.files import sync_dir
 from anju.ledger import merkle
 from anju.ledger.checkpoint import Checkpoint
 
@@ -617,6 +618,7 @@ class AnjuClient:
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(partial, target)
+            sync_dir(target.parent)  # the new name too is on disk
         finally:
             partial.unlink(missing_ok=True)
         return result

@@ -1075,8 +1075,7 @@ def _check_tenancy_chain(vb: VerifiedBundle, lease: Mapping[str, Any]) -> None:
     while True:
         lid = str(earlier.get("id"))
         _need(lid not in chain, "a renewal continues itself", lease=lid)
-        if earlier is not lease:
-            _check_signed_lease(vb, earlier, lease["tenant"])
+        _check_signed_lease(vb, earlier, lease["tenant"])
         _check_landlord_side(earlier, grants)
         chain[lid] = earlier
         previous = earlier.get("previous")
@@ -1111,8 +1110,7 @@ def check_registration(vb: VerifiedBundle, number: str, date: str | None = None)
     _need(isinstance(meta, Mapping) and isinstance(meta.get("authority"), str), "no proven housing authority key")
     rtx = _tx_of(vb, registration.get("tx"), "lease.register", [meta["authority"]])
     _need(rtx.body.get("lease") == lid, "the lease.register transaction registers another lease")
-    _check_signed_lease(vb, lease, lease["tenant"])
-    _check_tenancy_chain(vb, lease)  # its landlord side and receiver, from signed transactions
+    _check_tenancy_chain(vb, lease)  # signed by its tenant, as each lease it continues; their landlord side
     unit = vb.get(f"unit/{lease['unit']}")
     _need(isinstance(unit, Mapping) and unit.get("id") == lease["unit"], "the unit is not proven", unit=lease["unit"])
     _check_unit(vb, unit)

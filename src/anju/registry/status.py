@@ -6,10 +6,10 @@ them at any date the caller asks about.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from anju.registry.dates import add_months, due_date, month_of
+from anju.registry.dates import add_days, add_months, days_between, due_date, month_of
 
 LISTING_DAYS = 60  # Shanghai's official listing code lasts 60 days
 
@@ -112,3 +112,28 @@ def unconfirmed_months(lease: Mapping[str, Any]) -> list[str]:
 
 def lease_ended(lease: Mapping[str, Any], date: str) -> bool:
     return bool(date > lease["ends_on"])
+
+
+def cut_to(sub: Mapping[str, Any], on: str) -> str:
+    """The last day left to sublease ``sub`` when the lease it lies in ends on ``on`` (the day
+    before its start, void, when it had not begun by then)."""
+    return max(min(str(sub["ends_on"]), on), add_days(sub["start"], -1))
+
+
+def subleases_cut_short(
+    lease_of: Callable[[str], Mapping[str, Any] | None], lease: Mapping[str, Any], on: str, date: str
+) -> Iterator[tuple[Mapping[str, Any], str, int]]:
+    """Rules edition 7: each live sublease in ``lease`` (at any depth) that ending ``lease`` on
+    ``on`` would cut sooner than the sublease's own ``notice_days`` counted from ``date``, as
+    (sublease, the last day left to it, depth: 1 for ``lease``'s own), depth first. A sublease over
+    by then, already ended, or void (called off before it began) is not in the way. The registry
+    refuses such an end unless each one's subtenant signs it; the portal asks them."""
+    for sid in lease["subleases"]:
+        sub = lease_of(sid)
+        if sub is None or sub["ends_on"] <= on or lease_ended(sub, date) or sub["start"] > sub["ends_on"]:
+            continue
+        to = cut_to(sub, on)
+        if days_between(date, on) < sub["notice_days"]:
+            yield sub, to, 1
+        for deeper, last, depth in subleases_cut_short(lease_of, sub, to, date):
+            yield deeper, last, depth + 1

@@ -84,11 +84,6 @@ class Offer:
         return any(s.get("key") == party for s in self.envelope["sigs"])
 
     @property
-    def consent_given(self) -> bool:
-        """Whether every consent is in: the envelope carries each consenter's signature."""
-        return bool(self.consenters) and all(self.signed_by(k) for k in self.consenters)
-
-    @property
     def asked(self) -> tuple[str, ...]:
         """The consenters asked so far: those who consented and the one asked now (a later one is
         asked only once the one before has signed, and meanwhile does not see the offer)."""

@@ -12,7 +12,6 @@ import asyncio
 import collections
 import logging
 import math
-import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,10 +28,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.datastructures import URL
 
-from anju.api.bundles import file_chunks, history_bundle, history_parts_file
+from anju.api.app import HEX64
+from anju.api.bundles import history_bundle, history_parts_file
 from anju.api.limits import TokenBucket, client_group
 from anju.api.snapshot import Reader as SnapshotReader
-from anju.client.parts import PARTS_MEDIA_TYPE
+from anju.client.parts import PARTS_MEDIA_TYPE, file_chunks
 from anju.client.sdk import parse_key_file
 from anju.client.verify import disclose
 from anju.crypto import keystore, tx
@@ -41,8 +41,8 @@ from anju.crypto.keys import SigningKey
 from anju.errors import AnjuError, Overloaded
 from anju.registry import vcode
 from anju.registry.credit import FACTORS
-from anju.registry.dates import add_days, days_between, overlaps
-from anju.registry.status import mandate_live, overdue_months, unconfirmed_months
+from anju.registry.dates import add_days, overlaps
+from anju.registry.status import mandate_live, overdue_months, subleases_cut_short, unconfirmed_months
 from anju.web import demo
 from anju.web.forms import FORMS, Form, body_fields, parse
 from anju.web.i18n import LANGS, N_, Gettext, gettext_for, pick_lang
@@ -53,7 +53,6 @@ from anju.web.sessions import COOKIE, MAX_SESSIONS, Session, SessionsFull, Sessi
 from anju.web.terms import EVENTS
 
 log = logging.getLogger(__name__)
-_HEX64 = re.compile("[0-9a-f]{64}")
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 TEMPLATES = HERE / "templates"
@@ -541,13 +540,11 @@ def build_router(p: Portal) -> APIRouter:
     async def party_history(request: Request, pid: str) -> Response:
         """Any party's verifiable history (public, as the API serves it), whatever its size."""
         try:
-            answer = await p.history_download(pid, f"anju-history-{pid[:8]}") if _HEX64.fullmatch(pid) else None
+            answer = await p.history_download(pid, f"anju-history-{pid[:8]}") if HEX64.fullmatch(pid) else None
         except Overloaded as exc:  # BUSY: as many long histories as the node builds at once
             c = p.ctx(request)
             text = " ".join(from_error(c._, exc, ()).form)
-            return Response(
-                text, 503, {"Retry-After": str(math.ceil(exc.details.get("retry_after", 10)))}, "text/plain"
-            )
+            return Response(text, 503, {"Retry-After": str(math.ceil(exc.retry_after))}, "text/plain")
         return p.render(p.ctx(request), "notfound.html", 404) if answer is None else answer
 
     @r.get("/registration", response_class=HTMLResponse)
@@ -1263,27 +1260,21 @@ def _propose(p: Portal, c: Ctx, form: Form, f: dict[str, Any], err: Refusal) -> 
     return _put_offer(p, c, err, lease["unit"], body, _consenters(c, body, [s.party]))
 
 
-def _cut_short(c: Ctx, lease: dict[str, Any], on: str, depth: int = 1) -> list[dict[str, Any]]:
+def _cut_short(c: Ctx, lease: dict[str, Any], on: str) -> list[dict[str, Any]]:
     """Each live sublease in ``lease`` (at any depth, ``depth`` 1 for its own) that ending it by
     agreement on ``on`` would cut sooner than that sublease's own notice, as the ledger judges it
-    (rules edition 7, ``rules.lease._check_subtenants_notice``: refused unless its subtenant signs
-    too): its id (``lease``), ``tenant``, ``start``, ``ends_on``, ``notice_days``, the last day left
-    to it (``to``; before its start when it would be called off) and ``depth``. None before edition
-    7. A courtesy reading; the ledger decides."""
+    (:func:`anju.registry.status.subleases_cut_short`, the rule of edition 7 itself: refused unless
+    its subtenant signs too): its id (``lease``), ``tenant``, ``start``, ``ends_on``, ``notice_days``,
+    the last day left to it (``to``; before its start when it would be called off) and ``depth``.
+    None before edition 7."""
     r = c.reader
     if r.edition < 7:
         return []
-    out: list[dict[str, Any]] = []
-    for sid in lease["subleases"]:
-        sub = r.lease(sid)
-        if sub is None or sub["ends_on"] <= on or r.lease_phase(sub) == "ended":
-            continue
-        to = max(on, add_days(sub["start"], -1))
-        if days_between(r.today, on) < sub["notice_days"]:
-            keep = ("tenant", "start", "ends_on", "notice_days")
-            out.append({"lease": sid, **{k: sub[k] for k in keep}, "to": to, "depth": depth})
-        out += _cut_short(c, sub, to, depth + 1)
-    return out
+    keep = ("tenant", "start", "ends_on", "notice_days")
+    return [
+        {"lease": sub["id"], **{k: sub[k] for k in keep}, "to": to, "depth": depth}
+        for sub, to, depth in subleases_cut_short(r.lease, lease, on, r.today)
+    ]
 
 
 def _cuts_of(c: Ctx, offer: Offer, party: str) -> list[dict[str, Any]]:

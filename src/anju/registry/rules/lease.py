@@ -19,7 +19,7 @@ from anju.registry.rules.common import (
 from anju.registry.rules.mandate import check_exclusive_term, live_mandate_for
 from anju.registry.rules.sweep import revoke_listings, sweep_unit
 from anju.registry.rules.unit import attested_unit
-from anju.registry.status import lease_ended, listing_status, mandate_live
+from anju.registry.status import cut_to, lease_ended, listing_status, mandate_live, subleases_cut_short
 
 MAX_LEASE_YEARS = 20  # Civil Code art. 705: a lease runs at most twenty years
 BACKDATE_DAYS = 30  # edition 3: a lease may be put on the ledger up to 30 days after it started
@@ -397,30 +397,23 @@ def terminate(call: Call) -> None:
             )
 
 
-def _cut_to(sub: View, on: str) -> str:
-    """The last day left to sublease ``sub`` when the lease it lies in ends on ``on`` (the day
-    before its start, void, when it had not begun by then)."""
-    return max(min(str(sub["ends_on"]), on), add_days(sub["start"], -1))
-
-
 def _check_subtenants_notice(call: Call, lease: View, on: str) -> None:
     """Edition 7: a lease ended by agreement, or by its own tenant's notice, cuts each live sublease
     in it (at any depth) only with that sublease's notice, unless its subtenant signs the termination
-    too (NOTICE_TOO_SHORT, naming the sublease). A sublease lives within its parent (Civil Code art.
-    716), but its sub-landlord may not end it sooner by ending the parent instead, alone or with the
-    owner; the owner's own notice under the parent lease still ends it on that lease's terms, which
-    the owner consented to the sublease within."""
-    for sid in lease["subleases"]:
-        sub = call.peek_need(layout.lease(sid), "lease")
-        if sub["ends_on"] <= on or lease_ended(sub, call.date):
-            continue
-        if sub["tenant"] not in call.signers and days_between(call.date, on) < sub["notice_days"]:
+    too (NOTICE_TOO_SHORT, naming the sublease; :func:`status.subleases_cut_short`). A sublease lives
+    within its parent (Civil Code art. 716), but its sub-landlord may not end it sooner by ending the
+    parent instead, alone or with the owner; the owner's own notice under the parent lease still ends
+    it on that lease's terms, which the owner consented to the sublease within."""
+    for sub, _to, _depth in subleases_cut_short(
+        lambda sid: call.peek_need(layout.lease(sid), "lease"), lease, on, call.date
+    ):
+        if sub["tenant"] not in call.signers:
             reject(
                 "NOTICE_TOO_SHORT",
-                f"sublease {sid} in this lease requires {sub['notice_days']} days' notice, unless its tenant signs too",
-                lease=sid,
+                f"sublease {sub['id']} in this lease requires {sub['notice_days']} days' notice, unless its tenant "
+                "signs too",
+                lease=sub["id"],
             )
-        _check_subtenants_notice(call, sub, _cut_to(sub, on))
 
 
 def _end(call: Call, lease: Record, on: str, mode: str) -> list[Record]:
@@ -432,5 +425,5 @@ def _end(call: Call, lease: Record, on: str, mode: str) -> list[Record]:
         sub = call.need(layout.lease(sid), "lease")
         if sub["ends_on"] > on:
             cut.append(sub)
-            cut += _end(call, sub, _cut_to(sub, on), "parent_ended")
+            cut += _end(call, sub, cut_to(sub, on), "parent_ended")
     return cut
