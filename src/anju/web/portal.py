@@ -812,7 +812,11 @@ def build_router(p: Portal) -> APIRouter:
                 leases=rd.leases(who),
                 offers=offers,
                 owner_of={o.unit: (rd.unit(o.unit) or {}).get("owner") for o in offers if o.consenters},
-                cuts={o.id: _cuts_of(c, o, s.party) for o in offers if o.what == "lease.terminate.subleases"},
+                cuts={  # (shown only to the subtenant asked now)
+                    o.id: _cuts_of(c, o, s.party)
+                    for o in offers
+                    if o.what == "lease.terminate.subleases" and o.status == "consent" and o.consenter == s.party
+                },
                 to_confirm=rd.payments_to_confirm(who),
                 disputes=rd.disputes(party=who),
                 agents=rd.agents_of(s.party) if s.role == "agency" else [],
