@@ -8,10 +8,9 @@ all read in one snapshot. ``claims`` repeats what the server concludes; verifier
 from __future__ import annotations
 
 import base64
-import re
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import IO, Any
 
@@ -19,8 +18,7 @@ import orjson
 
 from anju.api.snapshot import Reader, Snapshot
 from anju.client.parts import PARTS_FORMAT, note_hash
-from anju.client.verify import CREDIT_TXS, MAX_CODE_CANDIDATES
-from anju.crypto.commitments import opens
+from anju.client.verify import CREDIT_TXS, MAX_CODE_CANDIDATES, PAYMENT_TXS, disclosure_of
 from anju.errors import AnjuError, Overloaded
 from anju.ledger.store import ref_key
 from anju.registry import vcode
@@ -81,20 +79,6 @@ class BundleBuilder:
             idx, _height, leaf = found
             self._txs[txid] = {"txid": txid, "index": idx, "leaf": _b64(leaf)}  # (its inclusion proof: at build)
 
-    def tx_body(self, txid: str) -> dict[str, Any] | None:
-        """The body of committed transaction ``txid`` (None if there is none): from the leaf the
-        bundle already holds when it has it, else read."""
-        held = self._txs.get(txid)
-        if held is not None:
-            leaf = base64.b64decode(held["leaf"])
-        else:
-            found = self.s.tx(txid)
-            if found is None:
-                return None
-            leaf = found[2]
-        body: dict[str, Any] = orjson.loads(leaf)["body"]
-        return body
-
     def build(self, claims: dict[str, Any]) -> dict[str, Any]:
         size = self.s.head.log_size
         for entry in self._keys.values():
@@ -129,10 +113,6 @@ def tenancy_txs(snap: Snapshot, lease: Any) -> list[str]:
     return out
 
 
-PAYMENT_TXS = ("recorded_tx", "confirmed_tx", "refused_tx")
-"""A payment's fields naming the transactions a history proves with it."""
-
-
 def payment_txs(snap: Snapshot, pay: Any) -> list[str]:
     """The transactions a history proves with payment ``pay``: the tenant's ``rent.pay`` /
     ``deposit.lodge``, the receiving side's ``payment.confirm`` / ``payment.refuse``, and for an
@@ -146,13 +126,30 @@ def payment_txs(snap: Snapshot, pay: Any) -> list[str]:
         found = snap.tx(txid) if isinstance(txid, str) else None
         if found is None:
             continue
-        signer = orjson.loads(found[2])["body"].get("signer")
+        signer = orjson.loads(found[2])["body"].get("signer")  # (the index too: not tx_body)
         if signer == pay.get("receiver") or not isinstance(signer, str):
             continue
         appointed = _appointment(snap, signer, str(pay.get("receiver")), found[0])
         if appointed is not None and appointed not in out:
             out.append(appointed)
     return out
+
+
+def tenancy_keys(snap: Snapshot, party: str) -> list[str]:
+    """The state keys of the leases ``party`` is the tenant of, in key order."""
+    sql = "SELECT key FROM state WHERE key LIKE 'lease/%' AND json_extract(value,'$.tenant')=? ORDER BY key"
+    return [str(k) for (k,) in snap.query(sql, (party,))]
+
+
+def payment_keys(snap: Snapshot, leases: Sequence[str], batch: int = 500) -> Iterator[str]:
+    """The state keys of the payments of ``leases``, ``batch`` leases a query (in key order within one)."""
+    for i in range(0, len(leases), batch):
+        some = leases[i : i + batch]
+        sql = (
+            "SELECT key FROM state WHERE key LIKE 'payment/%' AND json_extract(value,'$.lease') IN "
+            f"({','.join('?' * len(some))}) ORDER BY key"
+        )
+        yield from (str(k) for (k,) in snap.query(sql, some))
 
 
 def _appointment(snap: Snapshot, agent: str, agency: str, before: int) -> str | None:
@@ -164,8 +161,7 @@ def _appointment(snap: Snapshot, agent: str, agency: str, before: int) -> str | 
         (ref_key("p:" + agent), before),
     )
     for (txid,) in rows:
-        found = snap.tx(txid)
-        body = {} if found is None else orjson.loads(found[2])["body"]
+        body = snap.tx_body(txid) or {}
         if body.get("kind") == "agency.appoint_agent" and body.get("signer") == agency and body.get("agent") == agent:
             return str(txid)
     return None
@@ -204,14 +200,8 @@ def history_bundle(snap: Snapshot, chain_id: str, party: str) -> dict[str, Any]:
     meta = b.key("meta/registry")  # the authority's key, and the chain's credit_chunk
     b.key(f"party/{party}")
     credit = b.key(f"credit/{party}")
-    lease_keys = [
-        r[0]
-        for r in snap.query(
-            "SELECT key FROM state WHERE key LIKE 'lease/%' AND json_extract(value,'$.tenant')=? ORDER BY key", (party,)
-        )
-    ]
     leases = []
-    for k in lease_keys:
+    for k in tenancy_keys(snap, party):
         lease = b.key(k)
         leases.append(lease["id"])
         b.txs(tenancy_txs(snap, lease))
@@ -219,16 +209,10 @@ def history_bundle(snap: Snapshot, chain_id: str, party: str) -> dict[str, Any]:
         if isinstance(reg, dict):
             b.txs([reg.get("tx")])
     payments: list[str] = []
-    if leases:
-        marks = ",".join("?" * len(leases))
-        for (k,) in snap.query(
-            f"SELECT key FROM state WHERE key LIKE 'payment/%' AND json_extract(value,'$.lease') IN ({marks}) "
-            "ORDER BY key",
-            leases,
-        ):
-            pay = b.key(k)
-            payments.append(pay["id"])
-            b.txs(payment_txs(snap, pay))
+    for k in payment_keys(snap, leases):
+        pay = b.key(k)
+        payments.append(pay["id"])
+        b.txs(payment_txs(snap, pay))
     if isinstance(credit, dict):
         chunk = chunk_of(meta)
         for name, f in credit.get("factors", {}).items():
@@ -241,7 +225,7 @@ def history_bundle(snap: Snapshot, chain_id: str, party: str) -> dict[str, Any]:
             b.txs(txid for txid, _pts in entries)
             if name == "leases_registered":  # every lease the credit counts, also where the party is not the tenant
                 for txid, _pts in entries:
-                    body = b.tx_body(txid)
+                    body = snap.tx_body(txid)
                     if body is not None:
                         b.key(f"lease/{body.get('lease')}")
     if b.truncated:
@@ -340,11 +324,6 @@ class _Parts:
         self.txs.append({"txid": txid, "index": idx, "leaf": _b64(leaf), "hashes": [_b64(h) for h in proof]})
         self.bytes += 200 + len(leaf) * 4 // 3 + 48 * len(proof)
 
-    def body(self, txid: str) -> dict[str, Any]:
-        found = self.s.tx(txid)
-        body: dict[str, Any] = {} if found is None else orjson.loads(found[2])["body"]
-        return body
-
     def done(self) -> None:
         """A group of entries that belong together is complete: the part may end here."""
         if len(self.state) >= PART_ENTRIES or len(self.txs) >= PART_ENTRIES or self.bytes >= PART_BYTES:
@@ -394,15 +373,7 @@ def write_history_parts(
         "claims": {"party": party, "score": None if credit is None else credit.get("score")},
     }
     if disclosure is not None:
-        identity, salt = disclosure[0], disclosure[1].strip().lower()
-        commitment = record.get("commitment") if isinstance(record, dict) else None
-        if (
-            not re.fullmatch("[0-9a-f]{32}", salt)
-            or not isinstance(commitment, str)
-            or not opens(commitment, identity, salt)
-        ):
-            raise ValueError("this identity and salt do not open the party's commitment")
-        head["disclosure"] = {"identity": identity, "salt": salt}
+        head["disclosure"] = disclosure_of(record, *disclosure)
     out.write(orjson.dumps(head) + b"\n")
     w.counts["state"] += len(w.state)
     w.state, w.bytes = [], 0
@@ -435,35 +406,27 @@ def write_history_parts(
             w.tx(txid)
 
     tenancies: list[str] = []
-    for (k,) in snap.query(
-        "SELECT key FROM state WHERE key LIKE 'lease/%' AND json_extract(value,'$.tenant')=? ORDER BY key", (party,)
-    ):
+    for k in tenancy_keys(snap, party):
         lease = w.key(k)
         tenancies.append(lease["id"])
         for txid in tenancy_txs(snap, lease):  # (a mandate's grant again in each part whose tenancies need it)
             w.tx(txid)
         lease_txs(lease)
         w.done()
-    for i in range(0, len(tenancies), 500):
-        some = tenancies[i : i + 500]
-        for (k,) in snap.query(
-            f"SELECT key FROM state WHERE key LIKE 'payment/%' AND json_extract(value,'$.lease') IN "
-            f"({','.join('?' * len(some))}) ORDER BY key",
-            some,
-        ):
-            paid(w.key(k))
-            w.done()
+    for k in payment_keys(snap, tenancies):
+        paid(w.key(k))
+        w.done()
     for txid in list(awaited):  # (a copy: those written with an earlier record leave the dict)
         name = awaited.pop(txid, None)
         if name is None:
             continue
         if name == "leases_registered":  # a lease registered with the party as landlord or agency
-            lease = w.key(f"lease/{w.body(txid).get('lease')}")
+            lease = w.key(f"lease/{(snap.tx_body(txid) or {}).get('lease')}")
             w.tx(txid)
             if isinstance(lease, dict):
                 lease_txs(lease)
         elif name in ("rent_on_time", "rent_late"):  # (a payment of no tenancy: the verifier says so)
-            paid(w.key(f"payment/{w.body(txid).get('payment')}"))
+            paid(w.key(f"payment/{(snap.tx_body(txid) or {}).get('payment')}"))
             w.tx(txid)
         else:
             w.tx(txid)

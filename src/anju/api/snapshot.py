@@ -126,6 +126,14 @@ class Snapshot:
         row = self._c.execute("SELECT idx, height, leaf FROM txs WHERE txid=?", (bytes.fromhex(txid),)).fetchone()
         return None if row is None else (int(row[0]), int(row[1]), bytes(row[2]))
 
+    def tx_body(self, txid: str) -> dict[str, Any] | None:
+        """The body of committed transaction ``txid`` (None if there is none)."""
+        found = self.tx(txid)
+        if found is None:
+            return None
+        body: dict[str, Any] = orjson.loads(found[2])["body"]
+        return body
+
     def tlog_node(self, level: int, idx: int) -> bytes:
         """Hash of the complete log subtree (level, idx); level 0 is hashed from the stored leaf."""
         cache = self._tlog_cache

@@ -19,9 +19,8 @@ from typing import IO, Any
 
 from anju.client.verify import (
     CREDIT_BASE,
-    CREDIT_CEILING,
-    CREDIT_FLOOR,
     CREDIT_TXS,
+    PAYMENT_TXS,
     Trust,
     VerifiedBundle,
     VerifiedHistory,
@@ -35,6 +34,7 @@ from anju.client.verify import (
     _need,
     _points,
     appointments,
+    clamp_score,
     mandate_grants,
     new_id,
     verify_state,
@@ -293,10 +293,9 @@ class HistoryParts:
         if credit is None:
             return CREDIT_BASE
         try:
-            total = CREDIT_BASE + sum(int(f["points"]) for f in credit["factors"].values())
+            return clamp_score(sum(int(f["points"]) for f in credit["factors"].values()))
         except (KeyError, TypeError, ValueError):
             raise VerificationError("PROOF_INVALID", "a credit factor's points are not an integer") from None
-        return max(CREDIT_FLOOR, min(CREDIT_CEILING, total))
 
     def _await(self, factor: str, entries: list[Any]) -> None:
         """The transactions behind ``entries`` must each come, once, in a later part."""
@@ -360,10 +359,8 @@ class HistoryParts:
         own.update(txid for txid, tx in txs.items() if tx.kind == "mandate.grant" and new_id(txid) in mandates)
         answered: set[tuple[str, str]] = set()
         for pay in payments:
-            own.update(
-                t for name in ("recorded_tx", "confirmed_tx", "refused_tx") if isinstance(t := pay.get(name), str)
-            )
-            for name in ("confirmed_tx", "refused_tx"):
+            own.update(t for name in PAYMENT_TXS if isinstance(t := pay.get(name), str))
+            for name in PAYMENT_TXS[1:]:
                 answer = txs.get(t) if isinstance(t := pay.get(name), str) else None
                 if answer is not None:
                     answered.add((str(pay.get("receiver")), answer.signer))

@@ -528,8 +528,12 @@ def credit_score(vb: VerifiedBundle, party: str, record: Mapping[str, Any]) -> i
 
 def _score_of(record: Mapping[str, Any], entries: Mapping[str, list[Any]]) -> int:
     """The score of a record whose factors :func:`credit_entries` checked (``entries``)."""
-    total = CREDIT_BASE + sum(int(record["factors"][name]["points"]) for name in entries)
-    return max(CREDIT_FLOOR, min(CREDIT_CEILING, total))
+    return clamp_score(sum(int(record["factors"][name]["points"]) for name in entries))
+
+
+def clamp_score(points: int) -> int:
+    """The score of a credit record whose factors add up to ``points`` (docs/REGISTRY.md)."""
+    return max(CREDIT_FLOOR, min(CREDIT_CEILING, CREDIT_BASE + points))
 
 
 def credit_entries(vb: VerifiedBundle, party: str, record: Mapping[str, Any]) -> dict[str, list[Any]]:
@@ -703,15 +707,21 @@ def disclose(bundle: Mapping[str, Any], identity: str, salt: str) -> dict[str, A
     the commitment the bundle states (the verifier checks it again, against the proven record)."""
     if bundle.get("kind") != "history":
         raise ValueError("only a history bundle carries a disclosure")
+    party = bundle.get("subject")
+    record = next((e.get("value") for e in bundle.get("state") or [] if e.get("key") == f"party/{party}"), None)
+    return {**bundle, "disclosure": disclosure_of(record, identity, salt)}
+
+
+def disclosure_of(record: Any, identity: str, salt: str) -> dict[str, str]:
+    """The disclosure ``{identity, salt}`` (the salt trimmed, lowercase) of a party ``record``'s
+    identity commitment; ValueError if they do not open it."""
     salt = salt.strip().lower()
     if not _SALT.fullmatch(salt):
         raise ValueError("a salt is 32 hex characters (16 bytes)")
-    party = bundle.get("subject")
-    record = next((e.get("value") for e in bundle.get("state") or [] if e.get("key") == f"party/{party}"), None)
     commitment = record.get("commitment") if isinstance(record, Mapping) else None
     if not isinstance(commitment, str) or not opens(commitment, identity, salt):
         raise ValueError("this identity and salt do not open the party's commitment")
-    return {**bundle, "disclosure": {"identity": identity, "salt": salt}}
+    return {"identity": identity, "salt": salt}
 
 
 _SALT = re.compile(r"[0-9a-f]{32}")
@@ -851,6 +861,8 @@ PAYMENT_RECORDED = {
 """A payment's kind -> (the kind of transaction that recorded it, the fields the record keeps from its body)."""
 PAYMENT_ANSWERS = (("confirmed_tx", "payment.confirm"), ("refused_tx", "payment.refuse"))
 """A payment's fields naming the receiving side's answer, and that answer's kind."""
+PAYMENT_TXS = ("recorded_tx", *(name for name, _kind in PAYMENT_ANSWERS))
+"""A payment's fields naming the transactions a history proves with it."""
 _MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
