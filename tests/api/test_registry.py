@@ -1519,6 +1519,22 @@ def test_a_payment_answered_by_an_agent_is_proven_with_the_agents_appointment(wo
             bad[i] = _edit(lines[i], lambda d: d.update(txs=[t for t in d["txs"] if t["txid"] != appointed]))
             bad[-1] = _edit(lines[-1], lambda d: d.update(txs=d["txs"] - 1))
             assert "appointed" in _refused(bad, world).message
+    # appointed again: an answer after it is proven with the new appointment, the earlier ones with the first
+    again = c.send("agency.appoint_agent", agency, agent=agent.public_hex)["txid"]
+    paid_again = c.send("rent.pay", tenant, lease=lease, period=start[:7], months=1, amount=500_000)["txid"][:16]
+    c.send("payment.confirm", agent, payment=paid_again)
+    bundle = c.history(tenant.public_hex)
+    assert {appointed, again} <= {t["txid"] for t in bundle["txs"]}
+    assert verify_bundle(bundle, world.server.vkey).payment_counts == {"confirmed": 2, "waiting": 0, "refused": 1}
+    docs = [json.loads(x) for x in _parts(world, monkeypatch, tenant.public_hex, entries=1)]
+    proven = {
+        e["key"]: {t["txid"] for t in d["txs"]}
+        for d in docs[1:-1]
+        for e in d["state"]
+        if e["key"].startswith("payment/")
+    }
+    assert again in proven[f"payment/{paid_again}"] and appointed not in proven[f"payment/{paid_again}"]
+    assert appointed in proven[f"payment/{deposit}"] and again not in proven[f"payment/{deposit}"]
 
 
 # -- the receiving side of a tenancy, bound to signed transactions ------------------------------------

@@ -8,6 +8,7 @@ all read in one snapshot. ``claims`` repeats what the server concludes; verifier
 from __future__ import annotations
 
 import base64
+import bisect
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -113,11 +114,12 @@ def tenancy_txs(snap: Snapshot, lease: Any) -> list[str]:
     return out
 
 
-def payment_txs(snap: Snapshot, pay: Any) -> list[str]:
+def payment_txs(snap: Snapshot, pay: Any, appointments: Appointments | None = None) -> list[str]:
     """The transactions a history proves with payment ``pay``: the tenant's ``rent.pay`` /
     ``deposit.lodge``, the receiving side's ``payment.confirm`` / ``payment.refuse``, and for an
     answer an agent signed, the latest ``agency.appoint_agent`` of that agent by the receiver
-    logged before it (docs/PROTOCOL.md, "Bundles")."""
+    logged before it (docs/PROTOCOL.md, "Bundles"; ``appointments``: those read for earlier
+    payments of the same history)."""
     if not isinstance(pay, dict):
         return []
     out = [t for name in PAYMENT_TXS if isinstance(t := pay.get(name), str)]
@@ -129,7 +131,7 @@ def payment_txs(snap: Snapshot, pay: Any) -> list[str]:
         signer = orjson.loads(found[2])["body"].get("signer")  # (the index too: not tx_body)
         if signer == pay.get("receiver") or not isinstance(signer, str):
             continue
-        appointed = _appointment(snap, signer, str(pay.get("receiver")), found[0])
+        appointed = (appointments or Appointments(snap)).latest(signer, str(pay.get("receiver")), found[0])
         if appointed is not None and appointed not in out:
             out.append(appointed)
     return out
@@ -152,19 +154,34 @@ def payment_keys(snap: Snapshot, leases: Sequence[str], batch: int = 500) -> Ite
         yield from (str(k) for (k,) in snap.query(sql, some))
 
 
-def _appointment(snap: Snapshot, agent: str, agency: str, before: int) -> str | None:
-    """The txid of the latest ``agency.appoint_agent`` of ``agent`` by ``agency`` at a log index
-    below ``before`` (found through the events naming the agent), or None."""
-    rows = snap.query(
-        "SELECT e.txid FROM event_refs r JOIN events e ON e.id = r.id "
-        "WHERE r.ref = ? AND e.kind = 'agent.appointed' AND e.idx < ? ORDER BY e.id DESC",
-        (ref_key("p:" + agent), before),
-    )
-    for (txid,) in rows:
-        body = snap.tx_body(txid) or {}
-        if body.get("kind") == "agency.appoint_agent" and body.get("signer") == agency and body.get("agent") == agent:
-            return str(txid)
-    return None
+class Appointments:
+    """Agents' ``agency.appoint_agent`` transactions, read once per (agent, agency) for a whole
+    history (found through the events naming the agent)."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self.s = snap
+        self._of: dict[tuple[str, str], list[tuple[int, str]]] = {}
+
+    def latest(self, agent: str, agency: str, before: int) -> str | None:
+        """The txid of the latest appointment of ``agent`` by ``agency`` at a log index below
+        ``before``, or None."""
+        rows = self._of.get((agent, agency))
+        if rows is None:
+            rows = self._of[(agent, agency)] = self._read(agent, agency)
+        i = bisect.bisect_left(rows, (before, ""))
+        return rows[i - 1][1] if i else None
+
+    def _read(self, agent: str, agency: str) -> list[tuple[int, str]]:
+        out = []
+        for idx, txid in self.s.query(
+            "SELECT e.idx, e.txid FROM event_refs r JOIN events e ON e.id = r.id "
+            "WHERE r.ref = ? AND e.kind = 'agent.appointed' ORDER BY e.idx",
+            (ref_key("p:" + agent),),
+        ):
+            body = self.s.tx_body(txid) or {}
+            if (body.get("kind"), body.get("signer"), body.get("agent")) == ("agency.appoint_agent", agency, agent):
+                out.append((int(idx), str(txid)))
+        return out
 
 
 def listing_bundle(snap: Snapshot, chain_id: str, code: str, listing_id: str) -> dict[str, Any]:
@@ -209,10 +226,11 @@ def history_bundle(snap: Snapshot, chain_id: str, party: str) -> dict[str, Any]:
         if isinstance(reg, dict):
             b.txs([reg.get("tx")])
     payments: list[str] = []
+    appointments = Appointments(snap)
     for k in payment_keys(snap, leases):
         pay = b.key(k)
         payments.append(pay["id"])
-        b.txs(payment_txs(snap, pay))
+        b.txs(payment_txs(snap, pay, appointments))
     if isinstance(credit, dict):
         chunk = chunk_of(meta)
         for name, f in credit.get("factors", {}).items():
@@ -401,10 +419,11 @@ def write_history_parts(
         credited(term.get("tx") if isinstance(term, dict) else None)
 
     def paid(pay: Any) -> None:  # a payment's transactions, in its part (one a credit entry awaits included)
-        for txid in payment_txs(snap, pay):
+        for txid in payment_txs(snap, pay, appointments):
             awaited.pop(txid, None)
             w.tx(txid)
 
+    appointments = Appointments(snap)
     tenancies: list[str] = []
     for k in tenancy_keys(snap, party):
         lease = w.key(k)
