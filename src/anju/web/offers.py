@@ -35,7 +35,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS offers (
   id TEXT PRIMARY KEY, created TEXT NOT NULL, tenant TEXT NOT NULL, offered_by TEXT NOT NULL,
   unit TEXT NOT NULL, envelope TEXT NOT NULL, status TEXT NOT NULL, txid TEXT, consenter TEXT, answered TEXT,
-  consenters TEXT);
+  consenters TEXT, reason TEXT);
 CREATE TABLE IF NOT EXISTS review_texts (hash TEXT PRIMARY KEY, text TEXT NOT NULL);
 """
 OPEN_DAYS = 30
@@ -51,10 +51,12 @@ past that its next one is refused, so that one landlord cannot keep a tenant's l
 again after each decline (a declined offer counts until it would have lapsed)."""
 
 COLUMNS = (
-    "id", "created", "tenant", "offered_by", "unit", "envelope", "status", "txid", "consenter", "answered", "consenters"
+    "id", "created", "tenant", "offered_by", "unit", "envelope", "status", "txid", "consenter", "answered",
+    "consenters", "reason",
 )  # fmt: skip
-ADDED_COLUMNS = ("consenter", "answered", "consenters")
-"""Columns a file from an older portal lacks (from before subleases, before two consents): added on opening."""
+ADDED_COLUMNS = ("consenter", "answered", "consenters", "reason")
+"""Columns a file from an older portal lacks (from before subleases, before two consents, before
+stale offers kept why): added on opening."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,9 @@ class Offer:
     answered: str | None = None  # the date it was declined or refused
     consenters: tuple[str, ...] = ()  # every party whose consent (a sublease's) or agreement (a subtenant's,
     # to a mutual end cutting their sublease sooner than its notice) the offer needs, in the order asked
+    reason: str | None = None  # why it went stale: "seq" (its tenant signed something else first) or
+    # "subleases" (a mutual end that has come to cut a sublease sooner than its notice); None: not stale,
+    # or gone stale in a portal from before the reason was kept
 
     @property
     def body(self) -> dict[str, Any]:
@@ -144,7 +149,7 @@ class Offers:
         listed = orjson.dumps(list(consenters)).decode() if consenters else None
         with self._lock:
             self._db.execute(
-                f"INSERT INTO offers ({','.join(COLUMNS)}) VALUES (?,?,?,?,?,?,?,NULL,?,NULL,?)",
+                f"INSERT INTO offers ({','.join(COLUMNS)}) VALUES (?,?,?,?,?,?,?,NULL,?,NULL,?,NULL)",
                 (oid, created, tenant, offered_by, unit, orjson.dumps(envelope).decode(), status, first, listed),
             )
         return oid
@@ -210,12 +215,14 @@ class Offers:
         on: str | None = None,
         asking: str | None = None,
         ask: str | None = None,
+        reason: str | None = None,
     ) -> bool:
         """Move the offer from one of the ``before`` statuses to ``after`` (with the transaction id,
         or the envelope with a signature added, e.g. a consent; ``on``: the date of an answer, a
-        decline or a refusal; ``ask``: the consenter asked next), only while ``asking`` (when
-        given) is the consenter asked; False, and nothing changed, when it is in none of them any
-        more or another consenter is asked now (two answers to one offer: the first wins)."""
+        decline or a refusal; ``ask``: the consenter asked next; ``reason``: why it went stale),
+        only while ``asking`` (when given) is the consenter asked; False, and nothing changed, when
+        it is in none of them any more or another consenter is asked now (two answers to one offer:
+        the first wins)."""
         marks = ",".join("?" * len(before))
         sets, args = "status=?, txid=?", [after, txid]
         if envelope is not None:
@@ -227,6 +234,9 @@ class Offers:
         if ask is not None:
             sets += ", consenter=?"
             args.append(ask)
+        if reason is not None:
+            sets += ", reason=?"
+            args.append(reason)
         where, cond = f"id=? AND status IN ({marks})", [oid, *before]
         if asking is not None:
             where += " AND consenter=?"
@@ -260,6 +270,8 @@ def _offer(row: tuple[Any, ...]) -> Offer:
     """An offer from its row. A row from before two consents has no ``consenters``: its one
     consenter (the owner, for a sublease) is the whole list."""
     consenters = tuple(orjson.loads(row[10])) if row[10] else (row[8],) if row[8] else ()
+    oid, created, tenant, offered_by, unit, envelope, status, txid, consenter, answered, _listed, reason = row
     return Offer(
-        row[0], row[1], row[2], row[3], row[4], orjson.loads(row[5]), row[6], row[7], row[8], row[9], consenters
-    )
+        oid, created, tenant, offered_by, unit, orjson.loads(envelope), status, txid, consenter, answered,
+        consenters, reason,
+    )  # fmt: skip

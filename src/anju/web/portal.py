@@ -1010,13 +1010,13 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
             err.add(_, "OFFER_WAITING_AGREEMENT" if ending else "OFFER_WAITING")
             return None
         if offer.body["seq"] != c.reader.last_seq(s.party) + 1:
-            p.offers.transition(offer.id, ("pending",), "stale")  # the offering side sees it, to sign it again
+            p.offers.transition(offer.id, ("pending",), "stale", reason="seq")  # the offering side signs it again
             err.add(_, "OFFER_STALE")
             return None
         if ending and _consenters(c, offer.body, [g["key"] for g in offer.envelope["sigs"]]):
             # days went by (or a sublease began) since it was offered: it now cuts a sublease sooner than
             # its notice whose subtenant was not asked; signed again, it asks them
-            p.offers.transition(offer.id, ("pending",), "stale")
+            p.offers.transition(offer.id, ("pending",), "stale", reason="subleases")
             err.add(_, "OFFER_STALE_SUBLEASES")
             return None
         receipt = await p.send(tx.cosign(offer.envelope, s.key))
@@ -1168,7 +1168,7 @@ def _consent(p: Portal, c: Ctx, offer: Offer, err: Refusal) -> str | None:
     assert s is not None
     ending = offer.body["kind"] == "lease.terminate"
     if offer.body["seq"] != c.reader.last_seq(offer.tenant) + 1:  # its tenant moved on: dead already
-        p.offers.transition(offer.id, ("consent",), "stale")  # the offering side sees it, to sign it again
+        p.offers.transition(offer.id, ("consent",), "stale", reason="seq")  # the offering side signs it again
         err.add(c._, "OFFER_STALE_AGREEMENT" if ending else "OFFER_STALE_CONSENT")
         return None
     later = offer.consenters[offer.consenters.index(s.party) + 1 :]
