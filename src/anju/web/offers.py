@@ -96,6 +96,14 @@ class Offer:
             return self.consenters
         return self.consenters[: self.consenters.index(self.consenter) + 1]
 
+    def role_of(self, consenter: str | None, owner: str | None) -> str:
+        """Whose consent ``consenter``'s is (``owner``: the unit's owner): a ``subtenant``'s agreement
+        to leave sooner than their notice (a mutual end), the ``owner``'s, or the sublet lease's
+        ``landlord``'s."""
+        if self.body["kind"] == "lease.terminate":
+            return "subtenant"
+        return "owner" if consenter == owner else "landlord"
+
     def shown_to(self, party: str) -> bool:
         """Whether ``party`` may see the offer: its tenant, its offering side, a consenter asked."""
         return party in (self.tenant, self.offered_by, *self.asked)

@@ -1192,7 +1192,6 @@ def _consents(offer: Offer, owner: str | None) -> list[dict[str, Any]]:
     ``owner``'s, the sublet lease's ``landlord``'s, or a ``subtenant``'s agreement to leave sooner
     than their notice), and its ``state``: given, asked (waiting for it), refused, next (asked once
     the one before is in), or none (the offer ended before it was asked)."""
-    ending = offer.body["kind"] == "lease.terminate"
     out = []
     for k in offer.consenters:
         if offer.signed_by(k):
@@ -1203,7 +1202,7 @@ def _consents(offer: Offer, owner: str | None) -> list[dict[str, Any]]:
             state = "next"
         else:
             state = "none"
-        role = "subtenant" if ending else "owner" if k == owner else "landlord"
+        role = offer.role_of(k, owner)
         out.append({"party": k, "owner": role == "owner", "role": role, "state": state})
     return out
 
