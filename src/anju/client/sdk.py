@@ -704,11 +704,14 @@ class AnjuClient:
                     if resp.status_code >= 400:
                         resp.read()
                         raise _error_from(resp)
+                    if resp.headers.get("content-type", "").split(";")[0].strip() != "text/event-stream":
+                        # (a page that is not a stream ends at once: reconnecting would spin for ever)
+                        raise _bad_response(resp, "the answer is not an event stream")
                     failing_since = None  # connected
                     for frame in iter_sse(resp.iter_lines()):
                         if "data" in frame:
-                            ev: dict[str, Any] = orjson.loads(frame["data"])
-                            last = int(ev["id"])
+                            ev = _event(resp, frame["data"])
+                            last = ev["id"]
                             yield ev
             except httpx.TransportError as exc:
                 now = time.monotonic()
@@ -716,6 +719,14 @@ class AnjuClient:
                 if give_up_after is not None and now - failing_since >= give_up_after:
                     raise _unreachable(exc.request, exc) from exc
                 time.sleep(0.5)
+
+
+def _event(resp: httpx.Response, data: str) -> dict[str, Any]:
+    """An event frame's data: a JSON object with an integer ``id`` (BAD_RESPONSE otherwise)."""
+    ev = _loads(data.encode())
+    if not isinstance(ev, dict) or type(ev.get("id")) is not int:
+        raise _bad_response(resp, "an event that is not a JSON object with an integer id")
+    return ev
 
 
 def iter_sse(lines: Iterable[str]) -> Iterator[dict[str, str]]:
