@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -276,6 +277,13 @@ RECORD_PATHS: Mapping[str, str] = {"listings": "listing", "units": "unit", "leas
 ``<prefix>/<id>`` (docs/PROTOCOL.md, "Registry queries"; the registry's key layout)."""
 
 _RECORD_PATH = re.compile(rf"/({'|'.join(RECORD_PATHS)})/([0-9A-Za-z]+)")
+
+
+def state_path(key: str) -> str:
+    """``key`` as the path segments of ``GET /state/{key}``: percent-encoded (a state key is any
+    printable ASCII: ``?``, ``#`` and ``%`` are its own characters), and a ``.`` or ``..`` segment
+    encoded too, so that no URL resolution takes it for a step up the path."""
+    return "/".join("%2E" * len(part) if part in (".", "..") else quote(part, safe="") for part in key.split("/"))
 
 
 def record_key(path: str) -> str:
@@ -543,7 +551,7 @@ class AnjuClient:
 
     def state(self, key: str) -> ProvenState:
         """A state key's value (None: proven absent), verified against a trusted checkpoint."""
-        ans = self._json(f"/state/{key}")
+        ans = self._json("/state/" + state_path(key))
         if ans.get("key") != key:
             raise VerificationError("PROOF_INVALID", "the answer is for another key", key=key)
         with _reading(f"GET /state/{key}"):
