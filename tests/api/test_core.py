@@ -319,6 +319,20 @@ def test_numbers_and_keys_in_paths_and_headers_are_read_strictly(kv_server: Serv
     assert r.status_code == 400 and r.json()["error"]["code"] == "BAD_REQUEST"
 
 
+def test_the_sdk_proves_any_state_key_a_kv_ledger_can_hold(kv_server: Server) -> None:
+    """A kv key is any printable ASCII: the SDK put it in the URL as it is, so "a?b" asked for kv/a
+    (and the answer about kv/a was refused as another key's), "a#b" lost its end, "%41" read as "A",
+    and ".." segments were resolved away (kv/../node asked for /api/v1/node)."""
+    key = SigningKey.generate()
+    names = ["q?x=1", "h#x", "p%41", "p%2Fq", "..", ".", "a/../b", "a/./b", "s p", "a//b", "~!$&'()*+,;=:@"]
+    for seq, name in enumerate(names, 1):
+        assert post(kv_server, env(key, seq, name, f"value of {name}")).status_code == 200, name
+    client = AnjuClient(kv_server.url, kv_server.vkey)
+    for name in names:
+        assert client.state(f"kv/{name}").value == f"value of {name}", name
+    assert client.state("kv/../node").value is None  # (proven absent: it was never put)
+
+
 def test_integers_in_query_strings_are_decimal_digits_only(kv_server: Server) -> None:
     """pydantic alone reads "1_0" as 10, " 1" and "+1" as 1 and "1.0" as 1; a query integer is
     digits or a BAD_REQUEST, on every route that takes one, and the bounds still apply."""

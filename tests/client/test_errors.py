@@ -231,3 +231,24 @@ def test_the_event_stream_gives_up_on_an_unreachable_node_only_when_asked(kv_ser
         next(client.events(give_up_after=1.0))
     assert info.value.code == "NODE_UNREACHABLE" and time.monotonic() - started >= 1.0, info.value
     assert info.value.message == f"cannot reach {closed}: connection refused"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        (b"text/html", b"<html><body>a proxy's page</body></html>"),  # reconnected for ever, at full speed
+        (b"text/event-stream", b"id: 1\ndata: not json\n\n"),  # JSONDecodeError out of the iterator
+        (b"text/event-stream", b'data: {"kind": "kv.put"}\n\n'),  # KeyError
+        (b"text/event-stream", b"data: [1, 2]\n\n"),  # TypeError
+    ],
+)
+def test_an_event_stream_that_is_not_the_apis_is_bad_response(content_type: bytes, body: bytes) -> None:
+    reply = b"HTTP/1.1 200 OK\r\ncontent-type: %s\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s"
+    url, stop = _one_line_server(reply % (content_type, len(body), body))
+    try:
+        client = AnjuClient(url, vkey_of("anju-x", SigningKey(b"x" * 32).public))
+        with pytest.raises(AnjuError) as info:
+            next(client.events(after=0))
+        assert info.value.code == "BAD_RESPONSE" and "/api/v1/events" in info.value.message, info.value
+    finally:
+        stop()

@@ -62,3 +62,19 @@ def test_a_bundle_with_a_value_json_does_not_allow_is_refused(loose: str, tmp_pa
     path.write_text(text)
     result = CliRunner().invoke(app, ["check", str(path), "--key", VKEY, "--json"])
     assert result.exit_code == 1 and json.loads(result.output)["error"]["code"] == "PROOF_INVALID", result.output
+
+
+@pytest.mark.parametrize("field", ["state", "txs"])
+@pytest.mark.parametrize("value", [5, True, 1.5])
+def test_a_bundle_whose_state_or_txs_is_not_a_list_is_refused(field: str, value: Any, tmp_path: Path) -> None:
+    """A number in place of the list of state entries or of transactions raised TypeError out of
+    verify_bundle (and a traceback out of `anju check`) instead of refusing the bundle."""
+    bundle = json.loads(_history())
+    bundle[field] = value
+    with pytest.raises(VerificationError) as info:
+        verify_bundle(bundle, VKEY)
+    assert info.value.code == "PROOF_INVALID" and info.value.details["field"] == field
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
+    result = CliRunner().invoke(app, ["check", str(path), "--key", VKEY, "--json"])
+    assert result.exit_code == 1 and json.loads(result.output)["error"]["code"] == "PROOF_INVALID", result.output

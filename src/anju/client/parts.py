@@ -193,7 +193,7 @@ class HistoryParts:
             self._read_head(doc)
             return
         found = doc.get("part")
-        if found != number:
+        if type(found) is not int or found != number:  # (not true for 1, nor 1.0)
             if type(found) is int and found > number:
                 raise _incomplete("missing_part", f"part {number} is missing (part {found} follows)", expected=number)
             raise _malformed("out_of_order", f"part {found!r} where part {number} belongs", expected=number)
@@ -237,7 +237,7 @@ class HistoryParts:
 
     # -- the head ---------------------------------------------------------------------------------
     def _read_head(self, head: Mapping[str, Any]) -> None:
-        if head.get("format") != PARTS_FORMAT or head.get("part") != 0:
+        if head.get("format") != PARTS_FORMAT or type(head.get("part")) is not int or head["part"] != 0:
             raise _malformed("not_a_head", f"the first line is not the head of an {PARTS_FORMAT} bundle")
         extra = sorted(set(head) - _HEAD_FIELDS)
         _need(head.get("kind") == "history", "a multi-part bundle is a history", kind=head.get("kind"))
@@ -258,7 +258,7 @@ class HistoryParts:
         wanted = {"meta/registry", f"party/{party}", f"credit/{party}"}
         for entry in _entries(head, "state", 0):
             key = entry.get("key") if isinstance(entry, Mapping) else None
-            if key not in wanted or key in self._head:
+            if not isinstance(key, str) or key not in wanted or key in self._head:
                 raise _malformed("unexpected_key", "the head proves meta/registry, the party and its credit only")
             verify_state(key, entry.get("value"), entry.get("proof"), cp)
             self._head[key] = entry.get("value")
@@ -442,7 +442,7 @@ class HistoryParts:
             raise _malformed("unknown_field", "the end part has fields an end part has not", fields=extra)
         counted = {"state": self._counted["state"], "txs": self._counted["txs"]}
         said = {"state": doc.get("state"), "txs": doc.get("txs")}
-        if said != counted:
+        if said != counted or any(type(n) is not int for n in said.values()):  # (not true for 1)
             raise _incomplete("count_mismatch", "the end part counts other entries than the parts hold", **said)
         credit = self._head[f"credit/{self._party}"]
         if isinstance(credit, Mapping):

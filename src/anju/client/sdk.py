@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -276,6 +277,13 @@ RECORD_PATHS: Mapping[str, str] = {"listings": "listing", "units": "unit", "leas
 ``<prefix>/<id>`` (docs/PROTOCOL.md, "Registry queries"; the registry's key layout)."""
 
 _RECORD_PATH = re.compile(rf"/({'|'.join(RECORD_PATHS)})/([0-9A-Za-z]+)")
+
+
+def state_path(key: str) -> str:
+    """``key`` as the path segments of ``GET /state/{key}``: percent-encoded (a state key is any
+    printable ASCII: ``?``, ``#`` and ``%`` are its own characters), and a ``.`` or ``..`` segment
+    encoded too, so that no URL resolution takes it for a step up the path."""
+    return "/".join("%2E" * len(part) if part in (".", "..") else quote(part, safe="") for part in key.split("/"))
 
 
 def record_key(path: str) -> str:
@@ -543,7 +551,7 @@ class AnjuClient:
 
     def state(self, key: str) -> ProvenState:
         """A state key's value (None: proven absent), verified against a trusted checkpoint."""
-        ans = self._json(f"/state/{key}")
+        ans = self._json("/state/" + state_path(key))
         if ans.get("key") != key:
             raise VerificationError("PROOF_INVALID", "the answer is for another key", key=key)
         with _reading(f"GET /state/{key}"):
@@ -704,11 +712,14 @@ class AnjuClient:
                     if resp.status_code >= 400:
                         resp.read()
                         raise _error_from(resp)
+                    if resp.headers.get("content-type", "").split(";")[0].strip() != "text/event-stream":
+                        # (a page that is not a stream ends at once: reconnecting would spin for ever)
+                        raise _bad_response(resp, "the answer is not an event stream")
                     failing_since = None  # connected
                     for frame in iter_sse(resp.iter_lines()):
                         if "data" in frame:
-                            ev: dict[str, Any] = orjson.loads(frame["data"])
-                            last = int(ev["id"])
+                            ev = _event(resp, frame["data"])
+                            last = ev["id"]
                             yield ev
             except httpx.TransportError as exc:
                 now = time.monotonic()
@@ -716,6 +727,14 @@ class AnjuClient:
                 if give_up_after is not None and now - failing_since >= give_up_after:
                     raise _unreachable(exc.request, exc) from exc
                 time.sleep(0.5)
+
+
+def _event(resp: httpx.Response, data: str) -> dict[str, Any]:
+    """An event frame's data: a JSON object with an integer ``id`` (BAD_RESPONSE otherwise)."""
+    ev = _loads(data.encode())
+    if not isinstance(ev, dict) or type(ev.get("id")) is not int:
+        raise _bad_response(resp, "an event that is not a JSON object with an integer id")
+    return ev
 
 
 def iter_sse(lines: Iterable[str]) -> Iterator[dict[str, str]]:

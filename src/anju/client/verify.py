@@ -222,6 +222,16 @@ class VerifiedBundle:
         return self.state[key]
 
 
+def _listed(bundle: Mapping[str, Any], field: str) -> list[Any]:
+    """A bundle's ``state`` or ``txs``: a list (absent or null: none); PROOF_INVALID for anything else."""
+    items = bundle.get(field)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise _fail("PROOF_INVALID", f"the bundle's {field} is not a list", field=field)
+    return items
+
+
 def open_bundle(bundle: Any, trust: Trust | str) -> VerifiedBundle:
     """Verify every state entry and transaction of a bundle against its checkpoint (no semantics)."""
     t = Trust.of(trust) if isinstance(trust, str) else trust
@@ -236,7 +246,7 @@ def open_bundle(bundle: Any, trust: Trust | str) -> VerifiedBundle:
             origin=cp.origin,
         )
     state: dict[str, Any] = {}
-    for entry in bundle.get("state") or []:
+    for entry in _listed(bundle, "state"):
         key = entry.get("key") if isinstance(entry, Mapping) else None
         if not isinstance(key, str) or key in state:
             raise _fail("PROOF_INVALID", "a state entry has no key, or a duplicate key")
@@ -244,7 +254,7 @@ def open_bundle(bundle: Any, trust: Trust | str) -> VerifiedBundle:
         state[key] = entry.get("value")
     txs: dict[str, Tx] = {}
     index: dict[str, int] = {}
-    for entry in bundle.get("txs") or []:
+    for entry in _listed(bundle, "txs"):
         if not isinstance(entry, Mapping):
             raise _fail("PROOF_INVALID", "a tx entry is not an object")
         tx = verify_tx(entry.get("leaf"), entry.get("index"), entry.get("hashes"), cp, entry.get("txid"))
