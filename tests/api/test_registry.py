@@ -1099,16 +1099,20 @@ def test_large_histories_are_built_a_few_at_a_time(world: World) -> None:
         bundles._parts_builds.release()
 
 
-def test_a_busy_node_says_so_to_the_api_the_sdk_and_the_portal(world: World, tmp_path: Path) -> None:
+def test_a_busy_node_says_so_to_the_api_the_sdk_and_the_portal(world: World, tmp_path: Path, monkeypatch: Any) -> None:
     """While a node builds as many histories in parts as it builds at once (none at all here), a
-    large history is answered BUSY with a Retry-After, by the API, to the SDK and in the portal,
-    and nothing is written where the export was to go."""
+    large history is answered BUSY with a Retry-After, by the API, to the SDK (which asks again
+    ``retries`` times, waiting as told up to 5 s, then says BUSY) and in the portal, and nothing is
+    written where the export was to go."""
+    import anju.client.sdk
     from anju.errors import Overloaded
 
     busy = Server(
         _copy_ledger(world, tmp_path / "copy"), "--history-max-txs", "3", "--history-parts-at-once", "0", "--web"
     )
-    client = AnjuClient(busy.url, world.server.vkey)
+    client = AnjuClient(busy.url, world.server.vkey, retries=2)
+    waits: list[float] = []
+    monkeypatch.setattr(anju.client.sdk.time, "sleep", waits.append)  # (the waits are counted, not waited)
     try:
         party = world.keys["role:landlord"].public_hex
         answer = busy.http.get(f"/api/v1/parties/{party}/history", params={"format": "parts"})
@@ -1117,6 +1121,7 @@ def test_a_busy_node_says_so_to_the_api_the_sdk_and_the_portal(world: World, tmp
         with pytest.raises(Overloaded) as refused:
             client.export_history(party, tmp_path / "history.jsonl")
         assert refused.value.code == "BUSY" and not list(tmp_path.glob("history.jsonl*"))
+        assert waits == [min(float(answer.headers["retry-after"]), 5.0)] * 2
         page = busy.http.get(f"/party/{party}/history", params={"lang": "en"})
         assert page.status_code == 503 and "Other long histories are being prepared" in page.text
         assert int(page.headers["retry-after"]) > 0

@@ -638,14 +638,22 @@ class AnjuClient:
         request = self.http.build_request(
             "GET", path, params={"format": "parts"}, headers={"Accept": PARTS_MEDIA_TYPE}, timeout=self._patient()
         )
+        attempt = 0
+        while True:  # a busy node (BUSY, 503) is asked again, as _request does
+            try:
+                resp = self.http.send(request, stream=True)
+            except httpx.TransportError as exc:
+                raise _unreachable(request, exc) from exc
+            if resp.status_code < 400:
+                break
+            resp.read()
+            resp.close()
+            err = _error_from(resp)
+            if not (isinstance(err, Overloaded) and err.code != "SHUTTING_DOWN" and attempt < self.retries):
+                raise err
+            attempt += 1
+            time.sleep(min(err.retry_after, 5.0))
         try:
-            resp = self.http.send(request, stream=True)
-        except httpx.TransportError as exc:
-            raise _unreachable(request, exc) from exc
-        try:
-            if resp.status_code >= 400:
-                resp.read()
-                raise _error_from(resp)
             try:
                 for line in split_lines(resp.iter_bytes(), MAX_LINE):
                     check.feed(line)
