@@ -465,6 +465,8 @@ def test_health_follows_the_ledger(kv_ledger: Path, start_server: Callable[..., 
     key = SigningKey.generate()
     before = s.http.get("/api/v1/health")
     assert before.status_code == 200 and before.json()["status"] == "ok"
+    probe = s.http.head("/api/v1/health")  # load balancers that probe with HEAD: the status, no body
+    assert probe.status_code == 200 and probe.content == b""
     assert post(s, env(key, 1)).status_code == 200  # (waits for the commit)
     after = s.http.get("/api/v1/health").json()
     node = s.http.get("/api/v1/node").json()
@@ -491,6 +493,7 @@ def test_a_killed_verifier_process_gives_json_refusals_and_a_clean_shutdown(
     assert s.http.get("/api/v1/node").json()["accepting"] is False
     health = s.http.get("/api/v1/health")  # what a supervisor watches: restart it
     assert health.status_code == 503 and err(health) == "SHUTTING_DOWN" and int(health.headers["retry-after"]) > 0
+    assert s.http.head("/api/v1/health").status_code == 503
     t0 = time.monotonic()
     code = s.stop()
     assert time.monotonic() - t0 < 25 and code != -signal.SIGKILL, "SIGTERM did not stop the server"

@@ -172,6 +172,11 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
             h = s.head
         return ok({"status": "ok", "height": h.height, "tree_size": h.log_size, "time": h.time})
 
+    @r.head("/health", include_in_schema=False)
+    def head_health() -> Response:
+        """``GET /health``'s status and headers (load balancers that probe with HEAD)."""
+        return get_health()
+
     @r.get(
         "/checkpoint",
         response_class=PlainTextResponse,
