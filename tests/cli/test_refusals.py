@@ -191,6 +191,7 @@ BAD_KEY_FILES: dict[str, tuple[Callable[[Path], None], str]] = {
     "broken JSON": (lambda p: p.write_text('{"ed25519_seed": '), "not a key file: not JSON"),
     "another JSON object": (lambda p: p.write_text('{"x": 1}'), "not a key file: a JSON object without"),
     "a seed that is not hex": (lambda p: p.write_text('{"seed": "zz"}'), "not a key file: its seed is not"),
+    "JSON nested too deep": (lambda p: p.write_text('{"a": ' * 100_000), "not a key file: not JSON"),
     "a wrong password": (lambda p: _keystore(p, "right"), "wrong password, or the keystore was altered"),
     "a damaged keystore": (
         lambda p: p.write_text('{"anju_keystore": 1, "kdf": "argon2id"}'),
@@ -220,3 +221,13 @@ def test_tx_send_names_the_cosigner_key_that_cannot_be_opened(
 
 
 SEED = "ab" * 32
+
+
+def test_keys_show_of_a_file_nested_too_deep_is_one_line(odd: Path) -> None:
+    """JSON nested deeper than Python's recursion limit: it was a RecursionError traceback."""
+    deep = odd / "auth.json"
+    deep.write_text('{"a": ' * 100_000)
+    out = run_anju("keys", "show", str(deep), "--password", "x", "--json")
+    assert out.returncode == 1 and not out.stdout, out
+    line = _one_line(out.stderr)
+    assert line.startswith(f"cannot read keystore {deep}: ") and "nested too deep" in line, line

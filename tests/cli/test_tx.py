@@ -124,3 +124,20 @@ def test_tx_send_answers_on_stdout_and_a_quoted_number_is_text(kv_server: Server
     assert as_text.exit_code == 0 and as_text.stdout.startswith("committed "), as_text.output
     assert "inclusion verified" in as_text.stdout and not as_text.stderr.strip()
     assert kv_server.http.get("/api/v1/state/kv/n").json()["value"] == "1"
+
+
+def test_tx_send_takes_a_field_nested_too_deep_for_json_as_text(tmp_path: Path) -> None:
+    """A --field value nested deeper than Python's JSON parser recurses: it was a RecursionError
+    traceback; like any value that does not parse as JSON, it is text."""
+    from anju.cli.serve_cmds import _fields
+
+    deep = "[" * 100_000
+    assert _fields([f"value={deep}"]) == {"value": deep}
+    keyfile = tmp_path / "k.key"
+    keyfile.write_text(SigningKey(b"k" * 32).seed.hex())
+    closed = f"http://127.0.0.1:{free_port()}"
+    out = _invoke(
+        "tx", "send", "--kind", "kv.put", "--key", str(keyfile), "--field", f"value={deep}", "--server", closed
+    )
+    assert out.exit_code == 1, out.output
+    _one_line_error(out, "NODE_UNREACHABLE")

@@ -441,7 +441,7 @@ def _coerce(value: str) -> Any:
     floats here)."""
     try:
         out = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # (json's parser recurses: nested deeper than the stack)
         return value
     return out if not isinstance(out, float) else value
 
