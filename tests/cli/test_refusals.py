@@ -231,3 +231,23 @@ def test_keys_show_of_a_file_nested_too_deep_is_one_line(odd: Path) -> None:
     assert out.returncode == 1 and not out.stdout, out
     line = _one_line(out.stderr)
     assert line.startswith(f"cannot read keystore {deep}: ") and "nested too deep" in line, line
+
+
+@pytest.mark.parametrize("chain_id", ["odd-[b]-1", "odd-[/b]-1"])
+def test_init_and_verify_print_the_verifier_key_as_it_is(tmp_path: Path, chain_id: str) -> None:
+    """The verifier key is named after the chain id: it was printed as rich markup, so init and
+    verify showed "odd--1+…" (a key that is not the ledger's, for its operator to publish), and a
+    closing tag ("[/b]") was a MarkupError traceback (init's after the ledger was made)."""
+    data = tmp_path / "ledger"
+    made = run_anju("init", "--data", str(data), "--app", "kv", "--chain-id", chain_id, "--json")
+    assert made.returncode == 0, made.stderr
+    vkey = json.loads(made.stdout)["verifier_key"]
+    assert vkey.startswith(chain_id + "+"), vkey
+    (tmp_path / "ledger").rename(tmp_path / "first")
+    made = run_anju("init", "--data", str(data), "--app", "kv", "--chain-id", chain_id)
+    assert made.returncode == 0 and "Traceback" not in made.stderr, made.stderr
+    vkey = made.stdout.splitlines()[-1].removeprefix("verifier key: ")
+    assert vkey.startswith(chain_id + "+") and made.stdout.endswith(f"verifier key: {vkey}\n"), made.stdout
+    ok = run_anju("verify", "--data", str(data), "--workers", "1")
+    assert ok.returncode == 0 and "Traceback" not in ok.stderr, ok.stderr
+    assert f"checkpoints signed by {vkey} (" in ok.stdout, ok.stdout

@@ -161,7 +161,7 @@ def init(
     _emit(
         {"data": str(data), "chain_id": chain_id, "verifier_key": vkey},
         as_json,
-        f"created ledger [bold]{escape(chain_id)}[/bold] in {escape(str(data))}\nverifier key: {vkey}",
+        f"created ledger [bold]{escape(chain_id)}[/bold] in {escape(str(data))}\nverifier key: {escape(vkey)}",
     )
 
 
@@ -223,7 +223,7 @@ def verify(
             f"[green]OK[/green] {escape(summary.chain_id)}: heights 0..{summary.height}, "
             f"{summary.transactions} transactions, log root {summary.log_root[:16]}…, "
             f"state root {summary.state_root[:16]}…, {summary.seconds:.2f} s\n"
-            f"checkpoints signed by {summary.verifier_key} ({whose})",
+            f"checkpoints signed by {escape(summary.verifier_key)} ({whose})",
         )
         return
     if summary.no_ledger:
