@@ -526,7 +526,7 @@ def tx_send(
     Exit 0 when committed (or, with --no-wait, accepted), 1 when refused, the node cannot be
     reached (the error's code: the node's own, NODE_UNREACHABLE, BAD_RESPONSE) or a key cannot be
     read, 2 on a usage error."""
-    from anju.cli.main import _ask
+    from anju.cli.main import _ask, _utf8
     from anju.client import load_key
     from anju.client.sdk import PasswordNeeded
     from anju.crypto.keys import SigningKey
@@ -551,13 +551,15 @@ def tx_send(
             except UnicodeDecodeError:
                 fail(f"cannot open the {option} key {path}: not a key file: it is not text", 1)
             except (ValueError, KeystoreError) as exc:  # not a key file, a damaged keystore, a wrong password
+                if password is not None:  # (only a keystore reads it: a seed file takes any)
+                    _utf8(password, "the password")
                 fail(f"cannot open the {option} key {path}: {exc}", 1)
         return keys
 
     try:
         keys = load_all(password)
     except PasswordNeeded:  # a keystore and no ANJU_PASSWORD: ask once, for all of them
-        keys = load_all(_ask("Keystore password"))
+        keys = load_all(_utf8(_ask("Keystore password"), "the password"))
     signer, cosigners = keys[0], keys[1:]
     try:
         with _client(server, vkey) as client:
