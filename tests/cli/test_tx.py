@@ -141,3 +141,14 @@ def test_tx_send_takes_a_field_nested_too_deep_for_json_as_text(tmp_path: Path) 
     )
     assert out.exit_code == 1, out.output
     _one_line_error(out, "NODE_UNREACHABLE")
+
+
+@pytest.mark.parametrize("txid", ["ab\udcffcd", "../state/kv/a", "ab cd", "[bold]"])
+def test_tx_get_refuses_a_txid_that_is_not_hex(txid: str) -> None:
+    """A transaction id is hex digits: one that is not UTF-8 was a UnicodeEncodeError traceback
+    from the HTTP client, and one with "/" asked the node for another path."""
+    closed = f"http://127.0.0.1:{free_port()}"
+    vkey = vkey_of("anju-api-test", SigningKey(b"n" * 32).public)
+    out = _run("tx", "get", txid, "--server", closed, "--vkey", vkey, "--json")
+    assert out.returncode == 2 and not out.stdout and "Traceback" not in out.stderr, out
+    assert out.stderr.startswith("TXID ") and len(out.stderr.splitlines()) == 1, out.stderr

@@ -604,6 +604,8 @@ def tx_get(
 
     from anju.errors import AnjuError, TxRejected
 
+    if not re.fullmatch("[0-9a-fA-F]+", txid):  # (before it is put in a URL)
+        fail(f"TXID {txid!a}: a transaction id is hex digits", 2)
     try:
         with _client(server, vkey) as client:
             p = client.tx(txid)
