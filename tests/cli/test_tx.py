@@ -152,3 +152,16 @@ def test_tx_get_refuses_a_txid_that_is_not_hex(txid: str) -> None:
     out = _run("tx", "get", txid, "--server", closed, "--vkey", vkey, "--json")
     assert out.returncode == 2 and not out.stdout and "Traceback" not in out.stderr, out
     assert out.stderr.startswith("TXID ") and len(out.stderr.splitlines()) == 1, out.stderr
+
+
+@pytest.mark.parametrize("field", ["key=a\udcffb", 'value="\\udcff"'])
+def test_tx_send_refuses_a_field_that_is_not_utf8(tmp_path: Path, field: str) -> None:
+    """A --field that is not UTF-8 text (bytes that are not, or a JSON string holding a lone
+    surrogate): the envelope cannot be canonical JSON. It was a TypeError traceback once the node
+    had been asked for the signer's seq; now a usage error before any node is asked."""
+    keyfile = tmp_path / "k.key"
+    keyfile.write_text(SigningKey(b"k" * 32).seed.hex())
+    closed = f"http://127.0.0.1:{free_port()}"
+    out = _run("tx", "send", "--kind", "kv.put", "--key", str(keyfile), "--field", field, "--server", closed)
+    assert out.returncode == 2 and not out.stdout and "Traceback" not in out.stderr, out
+    assert out.stderr == "--kind or a --field is not UTF-8 text\n", out.stderr

@@ -534,6 +534,9 @@ def tx_send(
     from anju.errors import AnjuError
 
     fields = _fields(field or [])
+    # (the envelope is canonical JSON, UTF-8: a lone surrogate, from bytes that are not UTF-8 or a
+    # JSON string's escape, cannot be in it)
+    _utf8(json.dumps({"kind": kind, **fields}, ensure_ascii=False), "--kind or a --field")
     files = [("--key", key), *(("--cosign", p) for p in cosign or [])]
 
     def load_all(password: str | None) -> list[SigningKey]:
