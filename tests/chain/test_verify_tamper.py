@@ -301,3 +301,88 @@ def test_a_moved_row_is_reported_at_its_replayed_block(ledger: Path, tmp_path: P
     real = conn.execute("SELECT height FROM txs WHERE idx = 1").fetchone()[0]
     conn.close()
     assert not s.ok and s.error_height in (real, real + 2)  # a moved tx: its block's count is off
+
+
+def _vkey(ledger: Path) -> str:
+    conn = sqlite3.connect(ledger / DB_NAME)
+    try:
+        return bytes(conn.execute("SELECT value FROM meta WHERE key='verifier_key'").fetchone()[0]).decode()
+    finally:
+        conn.close()
+
+
+META_EDITS: dict[str, tuple[str, str]] = {
+    # name: (statement, what the error names)
+    "an extra row": ("INSERT INTO meta VALUES ('note', x'00')", "'note'"),
+    "chain_id edited": ("UPDATE meta SET value=CAST('anju-test-2' AS BLOB) WHERE key='chain_id'", "meta.chain_id"),
+    "chain_id deleted": ("DELETE FROM meta WHERE key='chain_id'", "meta.chain_id"),
+    "verifier_key deleted": ("DELETE FROM meta WHERE key='verifier_key'", "meta.verifier_key"),
+    "verifier_key stored as text": (
+        "UPDATE meta SET value=CAST(value AS TEXT) WHERE key='verifier_key'",
+        "meta.verifier_key",
+    ),
+    "genesis stored as text": ("UPDATE meta SET value=CAST(value AS TEXT) WHERE key='genesis'", "meta.genesis"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(META_EDITS))
+def test_a_meta_row_edit_is_caught(ledger: Path, tmp_path: Path, what: str) -> None:
+    """meta is compared with what the store writes there: exactly chain_id (genesis.json's),
+    genesis, verifier_key and store_format (and verifier_keys once the signer changed), each a
+    blob. An extra row, an edited chain id, a verifier key deleted under --key: all verified OK."""
+    stmt, named = META_EDITS[what]
+    copy = _copy(ledger, tmp_path)
+    _edit(copy, stmt)
+    for trusted in (None, _vkey(ledger)):
+        s = verify_data(copy, workers=1, trusted_vkey=trusted)
+        assert not s.ok and s.error_height == 0, (what, trusted, s.error)
+        assert named in str(s.error) and "malformed record" not in str(s.error), s.error
+
+
+def _block_of(ledger: Path, height: int) -> tuple[int, int]:
+    """(first_index, tx_count) of a block holding transactions."""
+    conn = sqlite3.connect(ledger / DB_NAME)
+    try:
+        first, count = conn.execute("SELECT first_index, tx_count FROM blocks WHERE height=?", (height,)).fetchone()
+    finally:
+        conn.close()
+    assert count > 0
+    return first, count
+
+
+TYPE_EDITS: dict[str, tuple[str, str]] = {
+    # name: (statement on block {h} or its last leaf {idx}, what the error names)
+    "a leaf stored as text": ("UPDATE txs SET leaf=CAST(leaf AS TEXT) WHERE idx={idx}", "leaf"),
+    "a txid stored as text that is not UTF-8": ("UPDATE txs SET txid=CAST(txid AS TEXT) WHERE idx={idx}", "txid"),
+    "a txid stored as its hex": ("UPDATE txs SET txid=hex(txid) WHERE idx={idx}", "txid"),
+    "a log root stored as its hex": ("UPDATE blocks SET log_root=hex(log_root) WHERE height={h}", "log_root"),
+    "a state root stored as text": (
+        "UPDATE blocks SET state_root=CAST(state_root AS TEXT) WHERE height={h}",
+        "state_root",
+    ),
+    "a block time that is no time (a number, kept as text)": ("UPDATE blocks SET time=5 WHERE height={h}", "time"),
+    "a checkpoint that is not UTF-8": (
+        "UPDATE blocks SET checkpoint=CAST(x'ff' || CAST(checkpoint AS BLOB) AS TEXT) WHERE height={h}",
+        "checkpoint",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("height", "what"),
+    [(h, w) for w in sorted(TYPE_EDITS) for h in (0, 3) if h or "{idx}" not in TYPE_EDITS[w][0]],  # (0 holds no tx)
+)
+def test_a_value_of_the_wrong_type_is_named_at_its_block(ledger: Path, tmp_path: Path, height: int, what: str) -> None:
+    """A block's or a leaf's value stored as another SQLite type (or as text that is not UTF-8) is
+    reported at that block, naming the column. It was "malformed record after height -1:
+    TypeError: string argument without an encoding" at height 0: the blocks are read ahead of the
+    replay, so the edit's block was not the one reached."""
+    stmt, column = TYPE_EDITS[what]
+    first, count = _block_of(ledger, 3) if height else (0, 0)
+    copy = _copy(ledger, tmp_path)
+    _edit(copy, stmt.format(h=height, idx=first + count - 1))
+    s = verify_data(copy, workers=1)
+    assert not s.ok and s.error_height == height, (s.error_height, s.error)
+    assert column in str(s.error) and "malformed record" not in str(s.error), s.error
+    code, out = _cli(copy)
+    assert code == 1 and out["error_height"] == height and out["error"] == s.error

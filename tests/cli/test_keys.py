@@ -44,3 +44,41 @@ def test_keys_new_never_overwrites_a_keystore(tmp_path: Path) -> None:
         assert "Traceback" not in again.stderr and str(target) in again.stderr, again.stderr
     assert path.read_bytes() == before
     assert (path.stat().st_mode & 0o777) == 0o600
+
+
+NOT_UTF8 = "pw\udcff"
+"""What Python makes of the bytes ``pw\\xff`` in an argument, a variable or a line read (not UTF-8)."""
+
+
+def test_a_password_or_text_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    """A password of bytes that are not UTF-8 (ANJU_PASSWORD, a pipe): keys new was a
+    UnicodeEncodeError traceback, keys show and tx send said "damaged keystore: 'utf-8' codec can't
+    encode…"; keys commit of such a text said "--salt must be 16 bytes of hex" (no --salt given)."""
+    import subprocess
+
+    from tests.cli.anju_run import ANJU
+
+    path = tmp_path / "auth.json"
+    for how in ("variable", "pipe"):
+        if how == "variable":
+            out = _run("keys", "new", "--out", str(path), ANJU_PASSWORD=NOT_UTF8)
+            err = out.stderr
+        else:
+            done = subprocess.run(
+                [*ANJU, "keys", "new", "--out", str(path)], input=b"pw\xff\npw\xff\n", capture_output=True, timeout=120
+            )
+            out, err = done, done.stderr.decode(errors="replace")
+        assert out.returncode == 2 and not out.stdout and "Traceback" not in err, err
+        assert err.splitlines()[-1] == "the password is not UTF-8 text", err
+        assert not path.exists()
+    assert _run("keys", "new", "--out", str(path), ANJU_PASSWORD="pw").returncode == 0
+    shown = _run("keys", "show", str(path), ANJU_PASSWORD=NOT_UTF8)
+    assert shown.returncode == 2 and shown.stderr == "the password is not UTF-8 text\n", shown
+    sent = _run(
+        "tx", "send", "--kind", "kv.put", "--key", str(path), "--server", "http://127.0.0.1:9", ANJU_PASSWORD=NOT_UTF8
+    )
+    assert sent.returncode == 2 and sent.stderr == "the password is not UTF-8 text\n", sent
+    committed = _run("keys", "commit", "a\udcffb")
+    assert committed.returncode == 2 and committed.stderr == "the text to commit to is not UTF-8 text\n", committed
+    disclosed = _run("keys", "disclose", str(tmp_path / "h.json"), "--salt", "00" * 16, "--identity", NOT_UTF8)
+    assert disclosed.returncode == 2 and disclosed.stderr == "the identity text is not UTF-8 text\n", disclosed

@@ -191,6 +191,7 @@ BAD_KEY_FILES: dict[str, tuple[Callable[[Path], None], str]] = {
     "broken JSON": (lambda p: p.write_text('{"ed25519_seed": '), "not a key file: not JSON"),
     "another JSON object": (lambda p: p.write_text('{"x": 1}'), "not a key file: a JSON object without"),
     "a seed that is not hex": (lambda p: p.write_text('{"seed": "zz"}'), "not a key file: its seed is not"),
+    "JSON nested too deep": (lambda p: p.write_text('{"a": ' * 100_000), "not a key file: not JSON"),
     "a wrong password": (lambda p: _keystore(p, "right"), "wrong password, or the keystore was altered"),
     "a damaged keystore": (
         lambda p: p.write_text('{"anju_keystore": 1, "kdf": "argon2id"}'),
@@ -220,3 +221,33 @@ def test_tx_send_names_the_cosigner_key_that_cannot_be_opened(
 
 
 SEED = "ab" * 32
+
+
+def test_keys_show_of_a_file_nested_too_deep_is_one_line(odd: Path) -> None:
+    """JSON nested deeper than Python's recursion limit: it was a RecursionError traceback."""
+    deep = odd / "auth.json"
+    deep.write_text('{"a": ' * 100_000)
+    out = run_anju("keys", "show", str(deep), "--password", "x", "--json")
+    assert out.returncode == 1 and not out.stdout, out
+    line = _one_line(out.stderr)
+    assert line.startswith(f"cannot read keystore {deep}: ") and "nested too deep" in line, line
+
+
+@pytest.mark.parametrize("chain_id", ["odd-[b]-1", "odd-[/b]-1"])
+def test_init_and_verify_print_the_verifier_key_as_it_is(tmp_path: Path, chain_id: str) -> None:
+    """The verifier key is named after the chain id: it was printed as rich markup, so init and
+    verify showed "odd--1+…" (a key that is not the ledger's, for its operator to publish), and a
+    closing tag ("[/b]") was a MarkupError traceback (init's after the ledger was made)."""
+    data = tmp_path / "ledger"
+    made = run_anju("init", "--data", str(data), "--app", "kv", "--chain-id", chain_id, "--json")
+    assert made.returncode == 0, made.stderr
+    vkey = json.loads(made.stdout)["verifier_key"]
+    assert vkey.startswith(chain_id + "+"), vkey
+    (tmp_path / "ledger").rename(tmp_path / "first")
+    made = run_anju("init", "--data", str(data), "--app", "kv", "--chain-id", chain_id)
+    assert made.returncode == 0 and "Traceback" not in made.stderr, made.stderr
+    vkey = made.stdout.splitlines()[-1].removeprefix("verifier key: ")
+    assert vkey.startswith(chain_id + "+") and made.stdout.endswith(f"verifier key: {vkey}\n"), made.stdout
+    ok = run_anju("verify", "--data", str(data), "--workers", "1")
+    assert ok.returncode == 0 and "Traceback" not in ok.stderr, ok.stderr
+    assert f"checkpoints signed by {vkey} (" in ok.stdout, ok.stdout

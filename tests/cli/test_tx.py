@@ -124,3 +124,44 @@ def test_tx_send_answers_on_stdout_and_a_quoted_number_is_text(kv_server: Server
     assert as_text.exit_code == 0 and as_text.stdout.startswith("committed "), as_text.output
     assert "inclusion verified" in as_text.stdout and not as_text.stderr.strip()
     assert kv_server.http.get("/api/v1/state/kv/n").json()["value"] == "1"
+
+
+def test_tx_send_takes_a_field_nested_too_deep_for_json_as_text(tmp_path: Path) -> None:
+    """A --field value nested deeper than Python's JSON parser recurses: it was a RecursionError
+    traceback; like any value that does not parse as JSON, it is text."""
+    from anju.cli.serve_cmds import _fields
+
+    deep = "[" * 100_000
+    assert _fields([f"value={deep}"]) == {"value": deep}
+    keyfile = tmp_path / "k.key"
+    keyfile.write_text(SigningKey(b"k" * 32).seed.hex())
+    closed = f"http://127.0.0.1:{free_port()}"
+    out = _invoke(
+        "tx", "send", "--kind", "kv.put", "--key", str(keyfile), "--field", f"value={deep}", "--server", closed
+    )
+    assert out.exit_code == 1, out.output
+    _one_line_error(out, "NODE_UNREACHABLE")
+
+
+@pytest.mark.parametrize("txid", ["ab\udcffcd", "../state/kv/a", "ab cd", "[bold]"])
+def test_tx_get_refuses_a_txid_that_is_not_hex(txid: str) -> None:
+    """A transaction id is hex digits: one that is not UTF-8 was a UnicodeEncodeError traceback
+    from the HTTP client, and one with "/" asked the node for another path."""
+    closed = f"http://127.0.0.1:{free_port()}"
+    vkey = vkey_of("anju-api-test", SigningKey(b"n" * 32).public)
+    out = _run("tx", "get", txid, "--server", closed, "--vkey", vkey, "--json")
+    assert out.returncode == 2 and not out.stdout and "Traceback" not in out.stderr, out
+    assert out.stderr.startswith("TXID ") and len(out.stderr.splitlines()) == 1, out.stderr
+
+
+@pytest.mark.parametrize("field", ["key=a\udcffb", 'value="\\udcff"'])
+def test_tx_send_refuses_a_field_that_is_not_utf8(tmp_path: Path, field: str) -> None:
+    """A --field that is not UTF-8 text (bytes that are not, or a JSON string holding a lone
+    surrogate): the envelope cannot be canonical JSON. It was a TypeError traceback once the node
+    had been asked for the signer's seq; now a usage error before any node is asked."""
+    keyfile = tmp_path / "k.key"
+    keyfile.write_text(SigningKey(b"k" * 32).seed.hex())
+    closed = f"http://127.0.0.1:{free_port()}"
+    out = _run("tx", "send", "--kind", "kv.put", "--key", str(keyfile), "--field", field, "--server", closed)
+    assert out.returncode == 2 and not out.stdout and "Traceback" not in out.stderr, out
+    assert out.stderr == "--kind or a --field is not UTF-8 text\n", out.stderr

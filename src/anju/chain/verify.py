@@ -3,7 +3,7 @@
 ``verify_data`` re-checks every signature and ``seq`` (by re-executing every transaction), every
 execution result, every root and every checkpoint signature; the replay writes its own copy of
 every derived table into a scratch SQLite file and then compares the two files table by table,
-so that an edit to any committed data — a transaction, a block, a checkpoint, a state entry, a
+so that an edit to any committed data — a transaction, a block, a checkpoint, a meta row, a state entry, a
 state-map node, a log node, an event row or its index — is reported with the first height and record that is
 wrong. Before replaying, the stored file must pass SQLite's full ``integrity_check`` (an index that no
 longer matches its table) and hold exactly the schema of its stamped store format (plus the API's
@@ -82,26 +82,102 @@ class NoLedger(Failure):
 
 
 def _checked_blocks(
-    store: Store, pool: ProcessPoolExecutor | None, batch: int = 64
+    conn: sqlite3.Connection, pool: ProcessPoolExecutor | None, batch: int = 64
 ) -> Iterator[tuple[BlockRecord, list[tuple[int, bytes, bytes]], list[Tx | AnjuError]]]:
-    """Blocks from height 1 with their transactions, signatures verified ahead (in parallel)."""
-    pending: collections.deque[tuple[BlockRecord, list[tuple[int, bytes, bytes]], Future[list[Tx | AnjuError]]]]
-    pending = collections.deque()
-    for b in store.blocks(1):
-        rows = store.block_txs(b.height)
-        leaves = [leaf for _, _, leaf in rows]
-        if pool is not None:
-            fut = pool.submit(verify_chunk, leaves)
+    """Blocks from height 1 with their transactions, signatures verified ahead (in parallel). A
+    block whose rows cannot be read as the store writes them raises its Failure when its turn
+    comes (not when it is read ahead: the blocks before it are replayed first)."""
+    pending: collections.deque[
+        tuple[BlockRecord, list[tuple[int, bytes, bytes]], Future[list[Tx | AnjuError]]] | Failure
+    ] = collections.deque()
+
+    def next_ready() -> tuple[BlockRecord, list[tuple[int, bytes, bytes]], list[Tx | AnjuError]]:
+        item = pending.popleft()
+        if isinstance(item, Failure):
+            raise item
+        blk, rws, f = item
+        return blk, rws, f.result()
+
+    heights = conn.execute("SELECT height FROM main.blocks WHERE height >= 1 ORDER BY height")
+    for (h,) in heights:
+        try:
+            b, rows = _stored_block(conn, h)
+        except Failure as exc:
+            pending.append(exc)
         else:
-            fut = Future()
-            fut.set_result(verify_chunk(leaves))
-        pending.append((b, rows, fut))
+            leaves = [leaf for _, _, leaf in rows]
+            if pool is not None:
+                fut = pool.submit(verify_chunk, leaves)
+            else:
+                fut = Future()
+                fut.set_result(verify_chunk(leaves))
+            pending.append((b, rows, fut))
         if len(pending) >= batch:
-            blk, rws, f = pending.popleft()
-            yield blk, rws, f.result()
+            yield next_ready()
     while pending:
-        blk, rws, f = pending.popleft()
-        yield blk, rws, f.result()
+        yield next_ready()
+
+
+# The SQLite type of each value the replay reads (what the store writes; SQLite keeps any type in
+# any column, and would convert or compare some of them equal).
+_BLOCK_COLUMNS = (
+    ("time", "text"),
+    ("first_index", "integer"),
+    ("tx_count", "integer"),
+    ("log_size", "integer"),
+    ("log_root", "blob"),
+    ("state_root", "blob"),
+    ("checkpoint", "text"),
+)
+
+
+def _stored_block(conn: sqlite3.Connection, height: int) -> tuple[BlockRecord, list[tuple[int, bytes, bytes]]]:
+    """Block ``height``'s stored row and its transactions' rows (idx, txid, leaf), each value of
+    the type the store writes; Failure at ``height`` naming the first value that is not (text is
+    read as bytes and decoded here: SQLite keeps text that is not UTF-8 as it was given)."""
+    cols = ", ".join(
+        f"CASE typeof({c}) WHEN 'text' THEN CAST({c} AS BLOB) ELSE {c} END, typeof({c})" for c, _ in _BLOCK_COLUMNS
+    )
+    row = conn.execute(f"SELECT {cols} FROM main.blocks WHERE height=?", (height,)).fetchone()
+    if row is None:
+        raise Failure(height, f"block {height} is missing")
+    values: list[object] = []
+    for n, (column, want) in enumerate(_BLOCK_COLUMNS):
+        value, found = row[2 * n], row[2 * n + 1]
+        if found != want:
+            raise Failure(height, f"stored block {height}'s {column} is {_a(found)}, not {_a(want)}", column=column)
+        if want == "text":
+            try:
+                value = bytes(value).decode()
+            except UnicodeDecodeError:
+                raise Failure(
+                    height, f"stored block {height}'s {column} is text that is not UTF-8", column=column
+                ) from None
+        values.append(value)
+    time, first, count, size, log_root, state_root, checkpoint = values
+    assert isinstance(time, str) and isinstance(checkpoint, str)
+    assert isinstance(first, int) and isinstance(count, int) and isinstance(size, int)
+    assert isinstance(log_root, bytes) and isinstance(state_root, bytes)
+    record = BlockRecord(height, time, first, count, size, log_root, state_root, checkpoint)
+    txs = []
+    for idx, txid, leaf, txid_type, leaf_type in conn.execute(
+        "SELECT idx, CAST(txid AS BLOB), CAST(leaf AS BLOB), typeof(txid), typeof(leaf) FROM main.txs "
+        "WHERE height=? ORDER BY idx",
+        (height,),
+    ):
+        for column, found in (("txid", txid_type), ("leaf", leaf_type)):
+            if found != "blob":
+                raise Failure(
+                    height, f"stored log leaf {idx}'s {column} is {_a(found)}, not a blob", index=idx, column=column
+                )
+        txs.append((idx, bytes(txid), bytes(leaf)))
+    return record, txs
+
+
+def _a(sqlite_type: str) -> str:
+    return {"integer": "an integer", "text": "text", "blob": "a blob", "real": "a real", "null": "null"}.get(
+        sqlite_type, sqlite_type
+    )
 
 
 def verify_data(
@@ -297,6 +373,30 @@ def _key_schedule(store: Store, trusted_vkey: str | None) -> list[tuple[int, Ver
     return schedule
 
 
+# The rows of ``meta``: those every ledger has (written with its block 0, the format stamp by the
+# store), and the signer's history of a ledger whose signing key changed (a consortium started from it).
+_META_KEYS = ("chain_id", "genesis", "store_format", "verifier_key")
+_META_OPTIONAL = ("verifier_keys",)
+
+
+def _check_meta(conn: sqlite3.Connection) -> None:
+    """``meta`` holds exactly the rows the store writes there, each value a blob (their values are
+    checked where they are used: the genesis, the chain id, the keys, the format)."""
+    keys = set()
+    for key, key_type, value_type in conn.execute(
+        "SELECT CAST(key AS BLOB), typeof(key), typeof(value) FROM main.meta ORDER BY key"
+    ):
+        name = bytes(key).decode(errors="backslashreplace")
+        if key_type != "text" or name not in _META_KEYS + _META_OPTIONAL:
+            raise Failure(0, f"meta holds a row the store never writes: {name!r}", key=name)
+        if value_type != "blob":
+            raise Failure(0, f"meta.{name} is {_a(value_type)}, not a blob as the store writes it", key=name)
+        keys.add(name)
+    for name in _META_KEYS:
+        if name not in keys:
+            raise Failure(0, f"meta.{name} is missing", key=name)
+
+
 @dataclass(frozen=True)
 class _Cosigners:
     """A consortium member's ledger (``consortium.json`` in DIR): from ``first_height`` on, a note
@@ -334,9 +434,12 @@ def _replay_snapshot(
         doc = read_genesis(data)
     except (OSError, ValueError) as exc:
         raise Failure(0, f"{GENESIS_NAME} is missing or unreadable: {exc}") from None
+    _check_meta(store._conn())
     if store.get_meta("genesis") != canonical_genesis(doc):
         raise Failure(0, "the stored genesis document differs from genesis.json")
     chain_id = str(doc["chain_id"])
+    if store.get_meta("chain_id") != chain_id.encode():
+        raise Failure(0, "meta.chain_id is not the chain id of genesis.json", chain_id=chain_id)
     summary.chain_id = chain_id
     schedule = _key_schedule(store, trusted_vkey)
     summary.verifier_key = schedule[-1][1].vkey
@@ -357,17 +460,29 @@ def _replay_snapshot(
         raise Failure(None, "the ledger has no genesis block")
 
     write_genesis(replay, doc, None)
-    g0 = store.block(0)
+    g0, _ = _stored_block(store._conn(), 0)
     r0 = replay.block(0)
     assert r0 is not None
-    if g0 is None or (g0.log_root, g0.state_root, g0.log_size, g0.time) != (r0.log_root, r0.state_root, 0, r0.time):
-        raise Failure(0, "block 0 does not match the genesis state")
+    differ = [
+        name
+        for name, stored, replayed in (
+            ("time", g0.time, r0.time),
+            ("first_index", g0.first_index, 0),
+            ("tx_count", g0.tx_count, 0),
+            ("log_size", g0.log_size, 0),
+            ("log_root", g0.log_root, r0.log_root),
+            ("state_root", g0.state_root, r0.state_root),
+        )
+        if stored != replayed
+    ]
+    if differ:
+        raise Failure(0, f"block 0 does not match the genesis state: its {', '.join(differ)} differ", columns=differ)
     check_note(g0, Checkpoint(chain_id, 0, r0.log_root, 0, r0.state_root, r0.time))
     replay._conn().execute("UPDATE blocks SET checkpoint=? WHERE height=0", (g0.checkpoint,))
     ex = Executor(replay, load_app(str(doc["app"])), chain_id)
 
     expected_height = 1
-    for block, rows, verified in _checked_blocks(store, pool):
+    for block, rows, verified in _checked_blocks(store._conn(), pool):
         h = block.height
         if h != expected_height:
             raise Failure(h, f"block heights jump from {expected_height - 1} to {h}")
@@ -397,7 +512,12 @@ def _replay_snapshot(
                     index=idx,
                     txid=tx.txid,
                 ) from None
-        sealed = ex.seal()
+        try:
+            sealed = ex.seal()
+        except AnjuError as exc:  # (the block's time is not a checkpoint's)
+            raise Failure(
+                h, f"block {h} cannot be sealed on replay: {exc.code}: {exc.message}", time=block.time
+            ) from None
         cp = sealed.checkpoint
         if (cp.size, cp.root, cp.state_root) != (block.log_size, block.log_root, block.state_root):
             raise Failure(

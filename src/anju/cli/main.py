@@ -63,6 +63,17 @@ def _ask(text: str, *, confirm: bool = False) -> str:
     return value
 
 
+def _utf8(value: str, what: str) -> str:
+    """``value`` when it is UTF-8 text; else the command ends (exit 2) saying ``what`` is not. (An
+    argument, a variable or a line read that is not UTF-8 reaches Python with lone surrogates in
+    place of its bytes, which then fail to encode, deep in a key derivation or a hash.)"""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        fail(f"{what} is not UTF-8 text", 2)
+    return value
+
+
 @app.command()
 def version() -> None:
     """Print the version."""
@@ -161,7 +172,7 @@ def init(
     _emit(
         {"data": str(data), "chain_id": chain_id, "verifier_key": vkey},
         as_json,
-        f"created ledger [bold]{escape(chain_id)}[/bold] in {escape(str(data))}\nverifier key: {vkey}",
+        f"created ledger [bold]{escape(chain_id)}[/bold] in {escape(str(data))}\nverifier key: {escape(vkey)}",
     )
 
 
@@ -223,7 +234,7 @@ def verify(
             f"[green]OK[/green] {escape(summary.chain_id)}: heights 0..{summary.height}, "
             f"{summary.transactions} transactions, log root {summary.log_root[:16]}…, "
             f"state root {summary.state_root[:16]}…, {summary.seconds:.2f} s\n"
-            f"checkpoints signed by {summary.verifier_key} ({whose})",
+            f"checkpoints signed by {escape(summary.verifier_key)} ({whose})",
         )
         return
     if summary.no_ledger:
@@ -262,6 +273,7 @@ def keys_new(
         fail(f"--out {out}: {out.parent} is not a directory", 2)
     if password is None:
         password = _ask("Password", confirm=True)
+    _utf8(password, "the password")
     key = SigningKey.generate()
     try:
         keystore.save(out, key, password)
@@ -287,6 +299,7 @@ def keys_show(
 
     if password is None:
         password = _ask("Password")
+    _utf8(password, "the password")
     try:
         key = keystore.load(path, password)
     except keystore.KeystoreError as exc:  # no such file, not a keystore, a wrong password
@@ -311,6 +324,7 @@ def keys_commit(
 
     if text is None:
         text = _ask("Text to commit to")
+    _utf8(text, "the text to commit to")
     if commitment is not None:
         if salt is None:
             fail("--commitment needs the --salt it was made with", 2)
@@ -353,6 +367,7 @@ def keys_disclose(
 
     if identity is None:
         identity = _ask("Identity text you committed to")
+    _utf8(identity, "the identity text")
     if salt is None:
         salt = _ask("Its salt")
     if out is not None and not out.parent.is_dir():

@@ -441,7 +441,7 @@ def _coerce(value: str) -> Any:
     floats here)."""
     try:
         out = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # (json's parser recurses: nested deeper than the stack)
         return value
     return out if not isinstance(out, float) else value
 
@@ -526,7 +526,7 @@ def tx_send(
     Exit 0 when committed (or, with --no-wait, accepted), 1 when refused, the node cannot be
     reached (the error's code: the node's own, NODE_UNREACHABLE, BAD_RESPONSE) or a key cannot be
     read, 2 on a usage error."""
-    from anju.cli.main import _ask
+    from anju.cli.main import _ask, _utf8
     from anju.client import load_key
     from anju.client.sdk import PasswordNeeded
     from anju.crypto.keys import SigningKey
@@ -534,6 +534,9 @@ def tx_send(
     from anju.errors import AnjuError
 
     fields = _fields(field or [])
+    # (the envelope is canonical JSON, UTF-8: a lone surrogate, from bytes that are not UTF-8 or a
+    # JSON string's escape, cannot be in it)
+    _utf8(json.dumps({"kind": kind, **fields}, ensure_ascii=False), "--kind or a --field")
     files = [("--key", key), *(("--cosign", p) for p in cosign or [])]
 
     def load_all(password: str | None) -> list[SigningKey]:
@@ -551,13 +554,15 @@ def tx_send(
             except UnicodeDecodeError:
                 fail(f"cannot open the {option} key {path}: not a key file: it is not text", 1)
             except (ValueError, KeystoreError) as exc:  # not a key file, a damaged keystore, a wrong password
+                if password is not None:  # (only a keystore reads it: a seed file takes any)
+                    _utf8(password, "the password")
                 fail(f"cannot open the {option} key {path}: {exc}", 1)
         return keys
 
     try:
         keys = load_all(password)
     except PasswordNeeded:  # a keystore and no ANJU_PASSWORD: ask once, for all of them
-        keys = load_all(_ask("Keystore password"))
+        keys = load_all(_utf8(_ask("Keystore password"), "the password"))
     signer, cosigners = keys[0], keys[1:]
     try:
         with _client(server, vkey) as client:
@@ -602,6 +607,8 @@ def tx_get(
 
     from anju.errors import AnjuError, TxRejected
 
+    if not re.fullmatch("[0-9a-fA-F]+", txid):  # (before it is put in a URL)
+        fail(f"TXID {txid!a}: a transaction id is hex digits", 2)
     try:
         with _client(server, vkey) as client:
             p = client.tx(txid)

@@ -82,6 +82,8 @@ def parse_key_file(
         doc = json.loads(text)
     except ValueError as exc:
         raise ValueError(f"not a key file: not JSON ({exc})") from None
+    except RecursionError:  # (json's parser recurses: a document nested deeper than the stack)
+        raise ValueError("not a key file: not JSON (nested too deep)") from None
     if not isinstance(doc, dict):
         raise ValueError("not a key file")
     if "anju_keystore" in doc:

@@ -105,6 +105,8 @@ def load(path: Path, password: str) -> SigningKey:
         doc = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
         raise KeystoreError(f"cannot read keystore {path}: {exc}") from None
+    except RecursionError:  # (json's parser recurses: a document nested deeper than the stack)
+        raise KeystoreError(f"cannot read keystore {path}: not JSON: nested too deep") from None
     if not isinstance(doc, dict):
         raise KeystoreError("damaged keystore: not a JSON object")
     return decrypt(doc, password)
