@@ -181,3 +181,15 @@ def test_check_with_a_consortium_file_that_is_not_a_root_of_trust(tmp_path: Path
     assert out.returncode == 2 and not out.stdout, out
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert says in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, "{not json", "\udcff"])
+def test_init_with_params_that_are_not_json_is_one_line(tmp_path: Path, text: str) -> None:
+    """``consortium init --params FILE`` with a file that is not JSON (or nested deeper than a parser
+    recurses) is refused in one line, and no layout is written."""
+    params = tmp_path / "params.json"
+    params.write_text(text, errors="surrogateescape")
+    out = run_anju("consortium", "init", "--dir", str(tmp_path / "net"), "--validators", "1", "--params", str(params))
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert str(params) in out.stderr + out.stdout
+    assert not (tmp_path / "net" / "consortium.json").exists()

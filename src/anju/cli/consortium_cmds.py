@@ -81,7 +81,11 @@ def consortium_init(
     if validators >= 1 and top > 65535:
         fail(f"--base-port {base_port}: {validators} validators would use ports up to {top} (at most 65535)", 2)
     try:
-        p = json.loads(params.read_text()) if params else None
+        try:
+            p = json.loads(params.read_text()) if params else None
+        except (ValueError, RecursionError) as exc:  # (not UTF-8, not JSON, nested deeper than json recurses)
+            why = "nested too deep" if isinstance(exc, RecursionError) else str(exc)
+            raise ValueError(f"--params {params}: not a JSON file: {why}") from None
         layout = c.init(
             directory,
             validators=validators,
