@@ -11,6 +11,7 @@ import pytest
 from anju.registry.kinds import KINDS
 from anju.registry.schema import BodyCheck
 from anju.web.forms import FORMS, Field, Form, body_fields, parse
+from anju.web.refusals import MESSAGES
 
 _ = gettext.NullTranslations().gettext
 KEY = "ab" * 32
@@ -95,3 +96,27 @@ def test_a_certificate_number_is_salted_by_the_authoritys_key() -> None:
     other = body_fields(form, fields, "authority", b"b" * 32)["certificate_commitment"]
     assert once == again != other and len(once) == 64
     assert once != hashlib.sha256(raw["certificate_commitment"].encode()).hexdigest()
+
+
+def test_money_that_is_no_amount_is_a_sentence_next_to_its_field_not_a_server_error() -> None:
+    """Decimal reads "NaN", "Infinity" and "1e999999" as numbers no sum can be (comparing or
+    rounding them raised, and the action answered 500); an amount beyond what the ledger holds is
+    refused next to its field before anything is signed."""
+    form = FORMS["rent.pay"]
+    for typed, code in (
+        ("NaN", "FORM_MONEY"),
+        ("sNaN", "FORM_MONEY"),
+        ("-Infinity", "FORM_MONEY"),
+        ("Infinity", "FORM_MONEY"),
+        ("1e999999", "FORM_MONEY"),
+        ("-5", "FORM_MONEY"),
+        ("1.001", "FORM_MONEY"),
+        ("100000000001", "INTEGER_OUT_OF_RANGE"),  # 10^13 fen is the most the ledger holds
+        ("9" * 30, "INTEGER_OUT_OF_RANGE"),
+    ):
+        raw = {"lease": ID, "period": "2027-01", "months": "1", "amount": typed}
+        fields, refusal, _n = parse(form, raw, _)
+        assert "amount" not in fields, typed
+        assert refusal.fields.get("amount") == MESSAGES[code][0], (typed, refusal)
+    fields, refusal, _n = parse(form, {"lease": ID, "period": "2027-01", "months": "1", "amount": "100000000000"}, _)
+    assert not refusal and fields["amount"] == 10**13
