@@ -120,3 +120,18 @@ def test_money_that_is_no_amount_is_a_sentence_next_to_its_field_not_a_server_er
         assert refusal.fields.get("amount") == MESSAGES[code][0], (typed, refusal)
     fields, refusal, _n = parse(form, {"lease": ID, "period": "2027-01", "months": "1", "amount": "100000000000"}, _)
     assert not refusal and fields["amount"] == 10**13
+
+
+def test_text_that_was_not_utf8_is_refused_next_to_its_field() -> None:
+    """A form body's bytes that are not UTF-8 reach the form as U+FFFD (the server decodes with
+    "replace"): the portal refuses them, next to their field, instead of putting "\ufffd\ufffd" on the
+    ledger as a unit's district or hashing it as a contract text."""
+    form = FORMS["unit.register"]
+    raw = {f.name: _sample(f) for f in form.fields}
+    for name in ("district", "address_commitment"):
+        fields, refusal, notes = parse(form, {**raw, name: "徐汇\ufffd\ufffd"}, _)
+        assert refusal.fields.get(name) == MESSAGES["FORM_ENCODING"][0], (name, refusal)
+        assert name not in fields and name not in notes
+    end = {"lease": ID, "on": "2027-01-31", "reason_hash": "\ufffd"}
+    fields, refusal, _n = parse(FORMS["lease.propose_end"], end, _)
+    assert refusal.fields.get("reason_hash") == MESSAGES["FORM_ENCODING"][0]

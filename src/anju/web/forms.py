@@ -581,6 +581,9 @@ def parse(form: Form, raw: dict[str, str], _: Gettext) -> tuple[dict[str, Any], 
             if f.required:
                 bad.add(_, "FORM_REQUIRED", f.name, names)
             continue
+        if "\ufffd" in text:  # bytes that were not UTF-8, as the server decoded them: never signed as typed
+            bad.add(_, "FORM_ENCODING", f.name, names)
+            continue
         value: Any = text
         if f.type == "date":
             value = text if parse_date(text) is not None else None

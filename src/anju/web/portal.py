@@ -641,6 +641,9 @@ def build_router(p: Portal) -> APIRouter:
             err.add(c._, "TX_TOO_LARGE", "name", names)
         if not values["identity"]:
             err.add(c._, "FORM_REQUIRED", "identity", names)
+        for k in ("name", "identity"):  # bytes that were not UTF-8: never registered or committed to as read
+            if "\ufffd" in values[k]:
+                err.add(c._, "FORM_ENCODING", k, names)
         if len(password) < 10:
             err.add(c._, "PASSWORD_SHORT", "password", names)
         elif password != password2:

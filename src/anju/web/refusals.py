@@ -113,6 +113,10 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
     "FORM_MONEY": (N_("Please enter an amount in yuan, e.g. 9500 or 9500.50."), None),
     "FORM_CHOICE": (N_("Please choose one of the options."), None),
     "FORM_KEY": (N_("Please enter a 64-character party key."), None),
+    "FORM_ENCODING": (
+        N_("Some characters of this text could not be read (they were not sent as UTF-8). Please type it again."),
+        None,
+    ),
     "OFFER_STALE": (
         N_("This offer was prepared before your latest action. Ask the landlord side to issue it again."),
         None,

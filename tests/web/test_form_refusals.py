@@ -1,0 +1,73 @@
+"""Bad input of any kind, through the real portal over a real ledger: a sentence next to the field
+it concerns, in the reader's language, never a 5xx, and nothing changed."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import devserver
+from .ledger import key, lease_under_sublease
+
+FIELD_ERROR = re.compile(r'<p class="error" id="f-[a-z0-9-]*-([a-z_]+)-err" role="alert">([^<]+)</p>')
+
+
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    data = tmp_path_factory.mktemp("ledger")
+    ids = lease_under_sublease(data)
+    with devserver(data) as base:
+        yield {"base": base, **ids}
+
+
+@contextlib.contextmanager
+def _signed_in(portal: dict[str, Any], name: str) -> Iterator[tuple[httpx.Client, str]]:
+    """A portal client signed in as the demo party ``name``, with its form token."""
+    with httpx.Client(base_url=portal["base"], timeout=60) as client:
+        assert client.post("/signin/demo", data={"party": key(name).public_hex}).status_code == 303
+        m = re.search(r'name="form_token" value="([^"]+)"', client.get("/me").text)
+        assert m
+        yield client, m.group(1)
+
+
+def _seq(client: httpx.Client, name: str) -> int:
+    """How many transactions the demo party ``name`` has signed (its ledger seq)."""
+    return int(client.get(f"/api/v1/state/seq/{key(name).public_hex}").json()["value"])
+
+
+def _field_errors(page: str) -> dict[str, str]:
+    return dict(FIELD_ERROR.findall(page))
+
+
+def test_bytes_that_are_not_utf8_and_money_that_is_no_sum_are_refused_next_to_their_field(
+    portal: dict[str, Any],
+) -> None:
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    with _signed_in(portal, "landlord") as (landlord, token):
+        before = _seq(landlord, "landlord")
+        form = (
+            f"form_token={token}&district=%E5%BE%90%FF%FE&street=a&neighbourhood=b&address_commitment=c"
+            "&floor_area_m2=50&rooms=2"
+        ).encode()
+        for lang, sentence in (("en", "could not be read"), ("zh", "无法读取")):
+            resp = landlord.post(f"/act/unit.register?lang={lang}", content=form, headers=headers)
+            assert resp.status_code == 422
+            assert sentence in _field_errors(resp.text)["district"]
+        assert _seq(landlord, "landlord") == before  # nothing signed
+    with _signed_in(portal, "tenant") as (tenant, token):
+        for amount in ("NaN", "Infinity", "1e999999", "100000000001"):
+            paid = {"form_token": token, "lease": portal["lease1"], "period": "2027-01", "months": "1"}
+            paid["amount"] = amount
+            resp = tenant.post("/act/rent.pay?lang=zh", data=paid)
+            assert resp.status_code == 422, amount
+            assert "amount" in _field_errors(resp.text), amount
+        assert tenant.get(f"/api/v1/leases/{portal['lease1']}").json()["value"]["paid_through"] is None
+    with httpx.Client(base_url=portal["base"], timeout=60) as visitor:
+        form = b"role=agency&name=%FF%FEAgency&identity=x&password=0123456789&password2=0123456789"
+        resp = visitor.post("/register?lang=en", content=form, headers=headers)
+        assert resp.status_code == 422 and "could not be read" in resp.text
