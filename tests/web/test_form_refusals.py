@@ -11,10 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
+from anju.registry.dates import add_days
+
 from .conftest import devserver
 from .ledger import key, lease_under_sublease
 
-FIELD_ERROR = re.compile(r'<p class="error" id="f-[a-z0-9-]*-([a-z_]+)-err" role="alert">([^<]+)</p>')
+FIELD_ERROR = re.compile(r'<p class="error" id="f-[a-z0-9_-]*-([a-z_]+)-err" role="alert">([^<]+)</p>')
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +73,53 @@ def test_bytes_that_are_not_utf8_and_money_that_is_no_sum_are_refused_next_to_th
         form = b"role=agency&name=%FF%FEAgency&identity=x&password=0123456789&password2=0123456789"
         resp = visitor.post("/register?lang=en", content=form, headers=headers)
         assert resp.status_code == 422 and "could not be read" in resp.text
+
+
+def _offers(client: httpx.Client) -> set[str]:
+    return set(re.findall(r'id="offer-([0-9a-f]{16})"', client.get("/me").text))
+
+
+def test_an_offer_the_ledger_could_never_take_is_refused_next_to_its_field_and_never_kept(
+    portal: dict[str, Any],
+) -> None:
+    """An offer is kept off the ledger until its tenant countersigns: one whose terms the ledger
+    refuses whatever happens (dates reversed, a start long past, no rent, a new last day gone by or
+    past the lease's end) is refused to its offering side, next to the field, and never reaches
+    the tenant, who could only watch their signature be refused."""
+    today = portal["today"]
+    lease = {
+        "unit": portal["unit2"],
+        "tenant": key("tenant3").public_hex,
+        "start": add_days(today, 400),
+        "end": add_days(today, 700),
+        "rent": "5000",
+        "deposit": "5000",
+        "payment_day": "5",
+        "notice_days": "30",
+        "collector": "landlord",
+        "document_hash": "the contract",
+    }
+    bad_leases = (
+        ("end", add_days(today, 399), "before the first day", "在第一天之前"),
+        ("start", add_days(today, -40), "30 days before", "30 天"),
+        ("end", add_days(today, 400 + 20 * 366), "twenty years", "二十年"),
+        ("rent", "0", "outside the allowed range", "超出允许范围"),
+    )
+    with _signed_in(portal, "landlord") as (landlord, token), _signed_in(portal, "tenant3") as (zhao, _t):
+        waiting = _offers(zhao)
+        for lang, pick in (("en", 2), ("zh", 3)):
+            for name, value, *sentence in bad_leases:
+                resp = landlord.post(f"/act/lease.offer?lang={lang}", data={**lease, name: value, "form_token": token})
+                assert resp.status_code == 422, (name, value)
+                assert sentence[pick - 2] in _field_errors(resp.text).get(name, ""), (name, value, lang)
+        renewal = {"lease": portal["lease1"], "form_token": token, **{k: lease[k] for k in lease if k != "start"}}
+        renewal["end"] = add_days(today, 200)  # before lease 1's own last day
+        resp = landlord.post("/act/lease.propose_renewal?lang=en", data=renewal)
+        assert resp.status_code == 422 and "after the current lease" in _field_errors(resp.text)["end"]
+        for on in (add_days(today, -1), add_days(today, 400)):  # gone by, or past the lease's last day
+            end = {"lease": portal["lease1"], "on": on, "reason_hash": "we agree", "form_token": token}
+            resp = landlord.post("/act/lease.propose_end?lang=en", data=end)
+            assert resp.status_code == 422 and "between today and" in _field_errors(resp.text)["on"], on
+        assert _offers(zhao) == waiting and _offers(landlord) == set()  # nothing kept, for anyone
+        good = landlord.post("/act/lease.offer?lang=en", data={**lease, "form_token": token})
+        assert good.status_code == 303 and len(_offers(zhao) - waiting) == 1

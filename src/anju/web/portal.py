@@ -41,7 +41,10 @@ from anju.crypto.keys import SigningKey
 from anju.errors import AnjuError, Overloaded
 from anju.registry import vcode
 from anju.registry.credit import FACTORS
-from anju.registry.dates import add_days, overlaps
+from anju.registry.dates import add_days, add_years, overlaps
+from anju.registry.kinds import KINDS
+from anju.registry.rules.lease import BACKDATE_DAYS, MAX_LEASE_YEARS
+from anju.registry.schema import BodyCheck
 from anju.registry.status import mandate_live, overdue_months, subleases_cut_short, unconfirmed_months
 from anju.web import demo
 from anju.web.forms import FORMS, Form, body_fields, parse
@@ -972,8 +975,9 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
         if refused is not None:
             err.add(_, refused)
             return None
-        if not _tenant_has_room(p, c, old.tenant, err):  # (before the old one is marked replaced)
-            return None
+        terms = {k: v for k, v in old.body.items() if k != "seq"}  # e.g. its first or new last day gone by since
+        if not _tenant_has_room(p, c, old.tenant, err) or not _offered_terms_ok(c, terms, err):
+            return None  # (before the old one is marked replaced)
         if not p.offers.transition(old.id, ("stale",), "replaced"):
             err.add(_, "OFFER_GONE")
             return None
@@ -1101,8 +1105,54 @@ def _tenant_has_room(p: Portal, c: Ctx, tenant: str, err: Refusal) -> bool:
     return True
 
 
+def _offered_terms_ok(c: Ctx, body: dict[str, Any], err: Refusal, names: tuple[str, ...] = ()) -> bool:
+    """Whether the ledger could ever take the offer ``body`` as it stands today (courtesy checks, made
+    before it is signed and kept: the ledger decides only at the tenant's countersignature, when the
+    offering side can no longer change it): its fields as its kind takes them, and its days as the
+    registry's lease rules read them (``rules.lease``: a start at most 30 days back from edition 3,
+    at most twenty years, a renewal ending after the lease it renews, a mutual end's new last day
+    from today to the lease's last day). Refusals go next to the field of ``names`` they concern."""
+    _ = c._
+    try:
+        BodyCheck(KINDS[str(body["kind"])].fields)(body)
+    except AnjuError as exc:
+        refused = from_error(_, exc, names)
+        err.fields.update(refused.fields)
+        err.form.extend(refused.form)
+        return False
+    r = c.reader
+    if body["kind"] == "lease.terminate":
+        lease = r.lease(str(body["lease"]))
+        if lease is None:
+            err.add(_, "UNKNOWN_REFERENCE")
+            return False
+        first = add_days(lease["start"], -1) if r.edition >= 3 else lease["start"]  # (a call-off from edition 3)
+        if not max(r.today, first) <= body["on"] <= lease["ends_on"]:
+            err.add(_, "FORM_END_DAY", "on", names)
+            return False
+        return True
+    previous = r.lease(str(body["previous"])) if body["kind"] == "lease.renew" else None
+    if body["kind"] == "lease.renew" and previous is None:
+        err.add(_, "UNKNOWN_REFERENCE")
+        return False
+    start = add_days(previous["ends_on"], 1) if previous is not None else str(body["start"])
+    if body["end"] < start:
+        err.add(_, "FORM_RENEWAL_END" if body["kind"] == "lease.renew" else "FORM_DATES_REVERSED", "end", names)
+    elif int(start[:4]) + MAX_LEASE_YEARS <= 9999 and body["end"] >= add_years(start, MAX_LEASE_YEARS):
+        err.add(_, "FORM_LEASE_TOO_LONG", "end", names)
+    elif previous is None and r.edition >= 3 and start < add_days(r.today, -BACKDATE_DAYS):
+        err.add(_, "FORM_START_TOO_EARLY", "start", names)
+    return not err
+
+
 def _put_offer(
-    p: Portal, c: Ctx, err: Refusal, unit: str, body: dict[str, Any], consenters: Sequence[str] = ()
+    p: Portal,
+    c: Ctx,
+    err: Refusal,
+    unit: str,
+    body: dict[str, Any],
+    consenters: Sequence[str] = (),
+    names: tuple[str, ...] = (),
 ) -> str | None:
     """Sign ``body`` (whose signer is the tenant) as the session's landlord side, with the tenant's
     next ``seq``, and keep it for the tenant to countersign, after the ``consenters``' signatures
@@ -1111,6 +1161,8 @@ def _put_offer(
     assert s is not None
     tenant = body["signer"]
     if not _tenant_has_room(p, c, tenant, err):
+        return None
+    if not _offered_terms_ok(c, {k: v for k, v in body.items() if k != "seq"}, err, names):
         return None
     envelope = tx.sign({**body, "seq": c.reader.last_seq(tenant) + 1}, [s.key])
     oid = p.offers.add(c.reader.today, tenant, s.party, unit, envelope, consenters)
@@ -1263,7 +1315,7 @@ def _propose(p: Portal, c: Ctx, form: Form, f: dict[str, Any], err: Refusal) -> 
     # renewing a sublease makes a sublease again: its consents come first; ending a lease sooner than
     # its subleases' notice asks their subtenants to agree first (ending one otherwise needs only its sides)
     body = {"chain": p.node.chain_id, "kind": kind, "signer": lease["tenant"], **fields}
-    return _put_offer(p, c, err, lease["unit"], body, _consenters(c, body, [s.party]))
+    return _put_offer(p, c, err, lease["unit"], body, _consenters(c, body, [s.party]), form.field_names)
 
 
 def _cut_short(c: Ctx, lease: dict[str, Any], on: str) -> list[dict[str, Any]]:
@@ -1343,7 +1395,7 @@ def _offer_sublease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str |
         return None
     terms = ("start", "end", "rent", "deposit", "payment_day", "notice_days", "document_hash")
     body = _lease_body(p, parent["unit"], s.party, f, terms, parent=parent["id"], collector="landlord")
-    return _put_offer(p, c, err, parent["unit"], body, _consenters(c, body))
+    return _put_offer(p, c, err, parent["unit"], body, _consenters(c, body), names)
 
 
 def _signable_tenant(c: Ctx, party: str) -> bool:
@@ -1409,7 +1461,7 @@ def _offer_lease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | No
         return None
     terms = ("mandate", "listing", "start", "end", "rent", "deposit", "payment_day", "notice_days", "collector")
     body = _lease_body(p, unit["id"], unit["owner"], f, (*terms, "document_hash"))
-    return _put_offer(p, c, err, unit["id"], body)
+    return _put_offer(p, c, err, unit["id"], body, names=names)
 
 
 def _listing_refusal(r: Reader, listing_id: str | None, unit: dict[str, Any], agency: str | None) -> str | None:
