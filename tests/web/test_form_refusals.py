@@ -123,3 +123,28 @@ def test_an_offer_the_ledger_could_never_take_is_refused_next_to_its_field_and_n
         assert _offers(zhao) == waiting and _offers(landlord) == set()  # nothing kept, for anyone
         good = landlord.post("/act/lease.offer?lang=en", data={**lease, "form_token": token})
         assert good.status_code == 303 and len(_offers(zhao) - waiting) == 1
+
+
+def test_a_form_larger_than_the_server_takes_is_a_sentence_on_the_page_not_the_apis_json(
+    portal: dict[str, Any],
+) -> None:
+    """The server takes request bodies up to 256 KB (the API's cap, on the same app): a contract or
+    agreement text pasted whole can pass it (a Chinese character is nine bytes in a form body).
+    The portal then says so in the reader's language, on its page (with htmx, at the top of the
+    form, which keeps what was typed), instead of the API's JSON error, and signs nothing."""
+    long_text = "甲方乙方双方同意" * 5000  # 40,000 characters: 360 KB in a form body
+    with _signed_in(portal, "tenant") as (tenant, token):
+        before = _seq(tenant, "tenant")
+        end = {"lease": portal["sublease"], "on": add_days(portal["today"], 100), "reason_hash": long_text}
+        for lang, sentence in (("en", "too large"), ("zh", "过大")):
+            resp = tenant.post(f"/act/lease.propose_end?lang={lang}", data={**end, "form_token": token})
+            assert resp.status_code == 413 and resp.headers["content-type"].startswith("text/html")
+            assert sentence in resp.text and "PAYLOAD_TOO_LARGE" not in resp.text
+        htmx = {"HX-Request": "true", "HX-Target": f"f-lease-propose_end-{portal['sublease']}"}
+        resp = tenant.post("/act/lease.propose_end?lang=en", data={**end, "form_token": token}, headers=htmx)
+        assert resp.status_code == 200 and resp.headers["hx-retarget"] == f"#{htmx['HX-Target']}"
+        assert resp.headers["hx-reswap"] == "afterbegin" and "too large" in resp.text
+        assert _seq(tenant, "tenant") == before
+    with httpx.Client(base_url=portal["base"], timeout=60) as visitor:
+        resp = visitor.post("/signin?lang=zh", files={"keyfile": ("k.json", b"{" + b" " * 300_000 + b"}")})
+        assert resp.status_code == 413 and "过大" in resp.text and "PAYLOAD_TOO_LARGE" not in resp.text

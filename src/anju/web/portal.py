@@ -12,6 +12,7 @@ import asyncio
 import collections
 import logging
 import math
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,12 +26,14 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.datastructures import URL
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from anju.api.app import HEX64
+from anju.api.app import HEX64, Settings
 from anju.api.bundles import history_bundle, history_parts_file
-from anju.api.limits import TokenBucket, client_group
+from anju.api.limits import BodySizeLimit, TokenBucket, client_group
 from anju.api.snapshot import Reader as SnapshotReader
 from anju.client.parts import PARTS_MEDIA_TYPE, file_chunks
 from anju.client.sdk import parse_key_file
@@ -251,6 +254,35 @@ class Portal:
         err.add(c._, "SESSIONS_FULL")
         return self.render(c, "signin.html", 503, {"Retry-After": "300"}, demo=self.demo, err=err)
 
+    def too_large(self, request: Request) -> Response | None:
+        """The answer to a portal form whose body is larger than the server takes (its body unread):
+        the form's page with a sentence (413), or for htmx that sentence put at the top of the form
+        (which keeps what was typed; htmx swaps no 4xx); None for a path that is not a portal form."""
+        c = self.ctx(request)
+        path, err = request.url.path, Refusal()
+        if path == "/signin":
+            err.add(c._, "PAYLOAD_TOO_LARGE", "keyfile", ("keyfile", "password"))
+            return self.render(c, "signin.html", 413, demo=self.demo, err=err, next_url="/me")
+        err.add(c._, "FORM_TOO_LARGE")
+        if path == "/register":
+            values = {"role": "tenant"}
+            return self.render(c, "register.html", 413, err=err, values=values, roles=REGISTER_ROLES, next_url="/me")
+        form = FORMS.get(path.removeprefix("/act/")) if path.startswith("/act/") else None
+        if form is None:
+            return None
+        target = request.headers.get("hx-target") or ""
+        if request.headers.get("hx-request") and _HTML_ID.fullmatch(target):
+            page = "".join(f'<p class="error" role="alert">{escape(m)}</p>' for m in err.form)
+            headers = {
+                **PAGE_HEADERS,
+                "HX-Retarget": f"#{target}",
+                "HX-Reswap": "afterbegin",
+                "Cache-Control": "no-store",
+            }
+            return HTMLResponse(page, headers=headers)
+        opts = options_for(c.reader, c.session)
+        return self.render(c, "action.html", 413, form=form, values={}, err=err, opts=opts, nxt="/me")
+
 
 OFFER_KINDS = {
     "lease.sign": N_("A new lease"),
@@ -456,6 +488,42 @@ def _agency_of(r: Reader, s: Session) -> str | None:
     return None
 
 
+_HTML_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
+class FormSizeLimit:
+    """Answer a portal form (``POST /act/*``, ``/signin``, ``/register``) whose declared body is over
+    ``max_bytes``, the server's cap on request bodies, with :meth:`Portal.too_large`: a sentence in
+    the reader's language on the portal's page instead of the API's JSON ``PAYLOAD_TOO_LARGE``, which
+    answers every other request (and bodies sent without a length) as before."""
+
+    def __init__(self, app: ASGIApp, portal: Portal, max_bytes: int) -> None:
+        self.app = app
+        self.portal = portal
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            length = dict(scope.get("headers", ())).get(b"content-length", b"")
+            if length.isdigit() and int(length) > self.max_bytes:
+                answer = self.portal.too_large(Request(scope))
+                if answer is not None:
+                    await answer(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def _body_cap(app: FastAPI) -> tuple[int, int]:
+    """Where the API's :class:`BodySizeLimit` sits among ``app``'s middleware (outermost first) and
+    its cap (or the end and the API's default, on an app without one)."""
+    for i, m in enumerate(app.user_middleware):
+        cls: object = m.cls
+        cap = m.kwargs.get("max_bytes")
+        if cls is BodySizeLimit and isinstance(cap, int):
+            return i, cap
+    return len(app.user_middleware), Settings().max_body_bytes
+
+
 def mount_web(
     app: FastAPI,
     node: NodeLike,
@@ -472,6 +540,8 @@ def mount_web(
     ``max_sessions`` bounds the signed-in sessions held in memory (:mod:`anju.web.sessions`)."""
     portal = Portal(node, data_dir, public_url, max_sessions)
     portal.bundles = getattr(app.state, "reader", None)  # the API's, when the portal rides on it
+    at, cap = _body_cap(app)  # just inside the rate limit, outside the API's own size cap
+    app.user_middleware.insert(at, Middleware(FormSizeLimit, portal=portal, max_bytes=cap))
     app.state.anju_web = portal
     app.include_router(build_router(portal))
     app.mount("/static", StaticFiles(directory=STATIC), name="anju-web-static")
