@@ -11,6 +11,7 @@ import pytest
 from anju.registry.kinds import KINDS
 from anju.registry.schema import BodyCheck
 from anju.web.forms import FORMS, Field, Form, body_fields, parse
+from anju.web.refusals import MESSAGES
 
 _ = gettext.NullTranslations().gettext
 KEY = "ab" * 32
@@ -95,3 +96,42 @@ def test_a_certificate_number_is_salted_by_the_authoritys_key() -> None:
     other = body_fields(form, fields, "authority", b"b" * 32)["certificate_commitment"]
     assert once == again != other and len(once) == 64
     assert once != hashlib.sha256(raw["certificate_commitment"].encode()).hexdigest()
+
+
+def test_money_that_is_no_amount_is_a_sentence_next_to_its_field_not_a_server_error() -> None:
+    """Decimal reads "NaN", "Infinity" and "1e999999" as numbers no sum can be (comparing or
+    rounding them raised, and the action answered 500); an amount beyond what the ledger holds is
+    refused next to its field before anything is signed."""
+    form = FORMS["rent.pay"]
+    for typed, code in (
+        ("NaN", "FORM_MONEY"),
+        ("sNaN", "FORM_MONEY"),
+        ("-Infinity", "FORM_MONEY"),
+        ("Infinity", "FORM_MONEY"),
+        ("1e999999", "FORM_MONEY"),
+        ("-5", "FORM_MONEY"),
+        ("1.001", "FORM_MONEY"),
+        ("100000000001", "INTEGER_OUT_OF_RANGE"),  # 10^13 fen is the most the ledger holds
+        ("9" * 30, "INTEGER_OUT_OF_RANGE"),
+    ):
+        raw = {"lease": ID, "period": "2027-01", "months": "1", "amount": typed}
+        fields, refusal, _n = parse(form, raw, _)
+        assert "amount" not in fields, typed
+        assert refusal.fields.get("amount") == MESSAGES[code][0], (typed, refusal)
+    fields, refusal, _n = parse(form, {"lease": ID, "period": "2027-01", "months": "1", "amount": "100000000000"}, _)
+    assert not refusal and fields["amount"] == 10**13
+
+
+def test_text_that_was_not_utf8_is_refused_next_to_its_field() -> None:
+    """A form body's bytes that are not UTF-8 reach the form as U+FFFD (the server decodes with
+    "replace"): the portal refuses them, next to their field, instead of putting "\ufffd\ufffd" on the
+    ledger as a unit's district or hashing it as a contract text."""
+    form = FORMS["unit.register"]
+    raw = {f.name: _sample(f) for f in form.fields}
+    for name in ("district", "address_commitment"):
+        fields, refusal, notes = parse(form, {**raw, name: "徐汇\ufffd\ufffd"}, _)
+        assert refusal.fields.get(name) == MESSAGES["FORM_ENCODING"][0], (name, refusal)
+        assert name not in fields and name not in notes
+    end = {"lease": ID, "on": "2027-01-31", "reason_hash": "\ufffd"}
+    fields, refusal, _n = parse(FORMS["lease.propose_end"], end, _)
+    assert refusal.fields.get("reason_hash") == MESSAGES["FORM_ENCODING"][0]

@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from anju.crypto.commitments import commit, keyed_commit
 from anju.crypto.keys import is_hex_key
 from anju.registry.dates import parse_date, parse_month
+from anju.registry.schema import MAX_MONEY
 from anju.web.i18n import N_, Gettext
 from anju.web.refusals import Refusal
 
@@ -545,13 +546,24 @@ def body_fields(form: Form, fields: dict[str, Any], role: str, secret: bytes = b
 
 
 def yuan_to_fen(text: str) -> int | None:
+    """Yuan as typed ("9,500", "¥9500.50") in fen, exactly; None for what is no amount of money:
+    negative, finer than a fen, or what Decimal reads as a number but no sum is ("NaN", "Infinity",
+    "1e999999": an exponent this large is not read out)."""
     try:
         value = Decimal(text.replace(",", "").replace("¥", "").strip())
     except InvalidOperation:
         return None
-    if value < 0 or value != value.quantize(Decimal("0.01")):
+    if not value.is_finite() or value < 0 or value.adjusted() > _YUAN_DIGITS:
         return None
-    return int(value * 100)
+    with localcontext(Context(prec=_YUAN_DIGITS + 4)):  # exact for every amount read at all
+        if value != value.quantize(Decimal("0.01")):
+            return None
+        return int(value * 100)
+
+
+_YUAN_DIGITS = 40
+"""Digits of yuan read at most: far beyond any sum the ledger holds (``MAX_MONEY``), which is then
+refused as out of range, not as unreadable."""
 
 
 def parse(form: Form, raw: dict[str, str], _: Gettext) -> tuple[dict[str, Any], Refusal, dict[str, str]]:
@@ -569,6 +581,9 @@ def parse(form: Form, raw: dict[str, str], _: Gettext) -> tuple[dict[str, Any], 
             if f.required:
                 bad.add(_, "FORM_REQUIRED", f.name, names)
             continue
+        if "\ufffd" in text:  # bytes that were not UTF-8, as the server decoded them: never signed as typed
+            bad.add(_, "FORM_ENCODING", f.name, names)
+            continue
         value: Any = text
         if f.type == "date":
             value = text if parse_date(text) is not None else None
@@ -579,6 +594,8 @@ def parse(form: Form, raw: dict[str, str], _: Gettext) -> tuple[dict[str, Any], 
         elif f.type == "money":
             value = yuan_to_fen(text)
             code = "FORM_MONEY"
+            if value is not None and value > MAX_MONEY:  # (beyond any sum the ledger holds)
+                value, code = None, "INTEGER_OUT_OF_RANGE"
         elif f.type == "int":
             try:
                 value = int(text)

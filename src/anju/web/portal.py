@@ -12,6 +12,7 @@ import asyncio
 import collections
 import logging
 import math
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,12 +26,14 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.datastructures import URL
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from anju.api.app import HEX64
+from anju.api.app import HEX64, Settings
 from anju.api.bundles import history_bundle, history_parts_file
-from anju.api.limits import TokenBucket, client_group
+from anju.api.limits import BodySizeLimit, TokenBucket, client_group
 from anju.api.snapshot import Reader as SnapshotReader
 from anju.client.parts import PARTS_MEDIA_TYPE, file_chunks
 from anju.client.sdk import parse_key_file
@@ -41,7 +44,10 @@ from anju.crypto.keys import SigningKey
 from anju.errors import AnjuError, Overloaded
 from anju.registry import vcode
 from anju.registry.credit import FACTORS
-from anju.registry.dates import add_days, overlaps
+from anju.registry.dates import add_days, add_years, overlaps
+from anju.registry.kinds import KINDS
+from anju.registry.rules.lease import BACKDATE_DAYS, MAX_LEASE_YEARS
+from anju.registry.schema import BodyCheck
 from anju.registry.status import mandate_live, overdue_months, subleases_cut_short, unconfirmed_months
 from anju.web import demo
 from anju.web.forms import FORMS, Form, body_fields, parse
@@ -248,6 +254,35 @@ class Portal:
         err.add(c._, "SESSIONS_FULL")
         return self.render(c, "signin.html", 503, {"Retry-After": "300"}, demo=self.demo, err=err)
 
+    def too_large(self, request: Request) -> Response | None:
+        """The answer to a portal form whose body is larger than the server takes (its body unread):
+        the form's page with a sentence (413), or for htmx that sentence put at the top of the form
+        (which keeps what was typed; htmx swaps no 4xx); None for a path that is not a portal form."""
+        c = self.ctx(request)
+        path, err = request.url.path, Refusal()
+        if path == "/signin":
+            err.add(c._, "PAYLOAD_TOO_LARGE", "keyfile", ("keyfile", "password"))
+            return self.render(c, "signin.html", 413, demo=self.demo, err=err, next_url="/me")
+        err.add(c._, "FORM_TOO_LARGE")
+        if path == "/register":
+            values = {"role": "tenant"}
+            return self.render(c, "register.html", 413, err=err, values=values, roles=REGISTER_ROLES, next_url="/me")
+        form = FORMS.get(path.removeprefix("/act/")) if path.startswith("/act/") else None
+        if form is None:
+            return None
+        target = request.headers.get("hx-target") or ""
+        if request.headers.get("hx-request") and _HTML_ID.fullmatch(target):
+            page = "".join(f'<p class="error" role="alert">{escape(m)}</p>' for m in err.form)
+            headers = {
+                **PAGE_HEADERS,
+                "HX-Retarget": f"#{target}",
+                "HX-Reswap": "afterbegin",
+                "Cache-Control": "no-store",
+            }
+            return HTMLResponse(page, headers=headers)
+        opts = options_for(c.reader, c.session)
+        return self.render(c, "action.html", 413, form=form, values={}, err=err, opts=opts, nxt="/me")
+
 
 OFFER_KINDS = {
     "lease.sign": N_("A new lease"),
@@ -453,6 +488,42 @@ def _agency_of(r: Reader, s: Session) -> str | None:
     return None
 
 
+_HTML_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
+class FormSizeLimit:
+    """Answer a portal form (``POST /act/*``, ``/signin``, ``/register``) whose declared body is over
+    ``max_bytes``, the server's cap on request bodies, with :meth:`Portal.too_large`: a sentence in
+    the reader's language on the portal's page instead of the API's JSON ``PAYLOAD_TOO_LARGE``, which
+    answers every other request (and bodies sent without a length) as before."""
+
+    def __init__(self, app: ASGIApp, portal: Portal, max_bytes: int) -> None:
+        self.app = app
+        self.portal = portal
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            length = dict(scope.get("headers", ())).get(b"content-length", b"")
+            if length.isdigit() and int(length) > self.max_bytes:
+                answer = self.portal.too_large(Request(scope))
+                if answer is not None:
+                    await answer(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def _body_cap(app: FastAPI) -> tuple[int, int]:
+    """Where the API's :class:`BodySizeLimit` sits among ``app``'s middleware (outermost first) and
+    its cap (or the end and the API's default, on an app without one)."""
+    for i, m in enumerate(app.user_middleware):
+        cls: object = m.cls
+        cap = m.kwargs.get("max_bytes")
+        if cls is BodySizeLimit and isinstance(cap, int):
+            return i, cap
+    return len(app.user_middleware), Settings().max_body_bytes
+
+
 def mount_web(
     app: FastAPI,
     node: NodeLike,
@@ -469,6 +540,8 @@ def mount_web(
     ``max_sessions`` bounds the signed-in sessions held in memory (:mod:`anju.web.sessions`)."""
     portal = Portal(node, data_dir, public_url, max_sessions)
     portal.bundles = getattr(app.state, "reader", None)  # the API's, when the portal rides on it
+    at, cap = _body_cap(app)  # just inside the rate limit, outside the API's own size cap
+    app.user_middleware.insert(at, Middleware(FormSizeLimit, portal=portal, max_bytes=cap))
     app.state.anju_web = portal
     app.include_router(build_router(portal))
     app.mount("/static", StaticFiles(directory=STATIC), name="anju-web-static")
@@ -641,6 +714,9 @@ def build_router(p: Portal) -> APIRouter:
             err.add(c._, "TX_TOO_LARGE", "name", names)
         if not values["identity"]:
             err.add(c._, "FORM_REQUIRED", "identity", names)
+        for k in ("name", "identity"):  # bytes that were not UTF-8: never registered or committed to as read
+            if "\ufffd" in values[k]:
+                err.add(c._, "FORM_ENCODING", k, names)
         if len(password) < 10:
             err.add(c._, "PASSWORD_SHORT", "password", names)
         elif password != password2:
@@ -969,8 +1045,9 @@ async def _perform(p: Portal, c: Ctx, form: Form, fields: dict[str, Any], err: R
         if refused is not None:
             err.add(_, refused)
             return None
-        if not _tenant_has_room(p, c, old.tenant, err):  # (before the old one is marked replaced)
-            return None
+        terms = {k: v for k, v in old.body.items() if k != "seq"}  # e.g. its first or new last day gone by since
+        if not _tenant_has_room(p, c, old.tenant, err) or not _offered_terms_ok(c, terms, err):
+            return None  # (before the old one is marked replaced)
         if not p.offers.transition(old.id, ("stale",), "replaced"):
             err.add(_, "OFFER_GONE")
             return None
@@ -1098,8 +1175,54 @@ def _tenant_has_room(p: Portal, c: Ctx, tenant: str, err: Refusal) -> bool:
     return True
 
 
+def _offered_terms_ok(c: Ctx, body: dict[str, Any], err: Refusal, names: tuple[str, ...] = ()) -> bool:
+    """Whether the ledger could ever take the offer ``body`` as it stands today (courtesy checks, made
+    before it is signed and kept: the ledger decides only at the tenant's countersignature, when the
+    offering side can no longer change it): its fields as its kind takes them, and its days as the
+    registry's lease rules read them (``rules.lease``: a start at most 30 days back from edition 3,
+    at most twenty years, a renewal ending after the lease it renews, a mutual end's new last day
+    from today to the lease's last day). Refusals go next to the field of ``names`` they concern."""
+    _ = c._
+    try:
+        BodyCheck(KINDS[str(body["kind"])].fields)(body)
+    except AnjuError as exc:
+        refused = from_error(_, exc, names)
+        err.fields.update(refused.fields)
+        err.form.extend(refused.form)
+        return False
+    r = c.reader
+    if body["kind"] == "lease.terminate":
+        lease = r.lease(str(body["lease"]))
+        if lease is None:
+            err.add(_, "UNKNOWN_REFERENCE")
+            return False
+        first = add_days(lease["start"], -1) if r.edition >= 3 else lease["start"]  # (a call-off from edition 3)
+        if not max(r.today, first) <= body["on"] <= lease["ends_on"]:
+            err.add(_, "FORM_END_DAY", "on", names)
+            return False
+        return True
+    previous = r.lease(str(body["previous"])) if body["kind"] == "lease.renew" else None
+    if body["kind"] == "lease.renew" and previous is None:
+        err.add(_, "UNKNOWN_REFERENCE")
+        return False
+    start = add_days(previous["ends_on"], 1) if previous is not None else str(body["start"])
+    if body["end"] < start:
+        err.add(_, "FORM_RENEWAL_END" if body["kind"] == "lease.renew" else "FORM_DATES_REVERSED", "end", names)
+    elif int(start[:4]) + MAX_LEASE_YEARS <= 9999 and body["end"] >= add_years(start, MAX_LEASE_YEARS):
+        err.add(_, "FORM_LEASE_TOO_LONG", "end", names)
+    elif previous is None and r.edition >= 3 and start < add_days(r.today, -BACKDATE_DAYS):
+        err.add(_, "FORM_START_TOO_EARLY", "start", names)
+    return not err
+
+
 def _put_offer(
-    p: Portal, c: Ctx, err: Refusal, unit: str, body: dict[str, Any], consenters: Sequence[str] = ()
+    p: Portal,
+    c: Ctx,
+    err: Refusal,
+    unit: str,
+    body: dict[str, Any],
+    consenters: Sequence[str] = (),
+    names: tuple[str, ...] = (),
 ) -> str | None:
     """Sign ``body`` (whose signer is the tenant) as the session's landlord side, with the tenant's
     next ``seq``, and keep it for the tenant to countersign, after the ``consenters``' signatures
@@ -1108,6 +1231,8 @@ def _put_offer(
     assert s is not None
     tenant = body["signer"]
     if not _tenant_has_room(p, c, tenant, err):
+        return None
+    if not _offered_terms_ok(c, {k: v for k, v in body.items() if k != "seq"}, err, names):
         return None
     envelope = tx.sign({**body, "seq": c.reader.last_seq(tenant) + 1}, [s.key])
     oid = p.offers.add(c.reader.today, tenant, s.party, unit, envelope, consenters)
@@ -1260,7 +1385,7 @@ def _propose(p: Portal, c: Ctx, form: Form, f: dict[str, Any], err: Refusal) -> 
     # renewing a sublease makes a sublease again: its consents come first; ending a lease sooner than
     # its subleases' notice asks their subtenants to agree first (ending one otherwise needs only its sides)
     body = {"chain": p.node.chain_id, "kind": kind, "signer": lease["tenant"], **fields}
-    return _put_offer(p, c, err, lease["unit"], body, _consenters(c, body, [s.party]))
+    return _put_offer(p, c, err, lease["unit"], body, _consenters(c, body, [s.party]), form.field_names)
 
 
 def _cut_short(c: Ctx, lease: dict[str, Any], on: str) -> list[dict[str, Any]]:
@@ -1340,7 +1465,7 @@ def _offer_sublease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str |
         return None
     terms = ("start", "end", "rent", "deposit", "payment_day", "notice_days", "document_hash")
     body = _lease_body(p, parent["unit"], s.party, f, terms, parent=parent["id"], collector="landlord")
-    return _put_offer(p, c, err, parent["unit"], body, _consenters(c, body))
+    return _put_offer(p, c, err, parent["unit"], body, _consenters(c, body), names)
 
 
 def _signable_tenant(c: Ctx, party: str) -> bool:
@@ -1406,7 +1531,7 @@ def _offer_lease(p: Portal, c: Ctx, f: dict[str, Any], err: Refusal) -> str | No
         return None
     terms = ("mandate", "listing", "start", "end", "rent", "deposit", "payment_day", "notice_days", "collector")
     body = _lease_body(p, unit["id"], unit["owner"], f, (*terms, "document_hash"))
-    return _put_offer(p, c, err, unit["id"], body)
+    return _put_offer(p, c, err, unit["id"], body, names=names)
 
 
 def _listing_refusal(r: Reader, listing_id: str | None, unit: dict[str, Any], agency: str | None) -> str | None:

@@ -113,6 +113,19 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
     "FORM_MONEY": (N_("Please enter an amount in yuan, e.g. 9500 or 9500.50."), None),
     "FORM_CHOICE": (N_("Please choose one of the options."), None),
     "FORM_KEY": (N_("Please enter a 64-character party key."), None),
+    "FORM_TOO_LARGE": (
+        N_("This form is too large to send. Please shorten the longest text and try again."),
+        None,
+    ),
+    "FORM_DATES_REVERSED": (N_("The last day comes before the first day."), "end"),
+    "FORM_RENEWAL_END": (N_("A renewal must end after the current lease's last day."), "end"),
+    "FORM_LEASE_TOO_LONG": (N_("A lease may run at most twenty years."), "end"),
+    "FORM_START_TOO_EARLY": (N_("A lease may start at most 30 days before it is signed."), "start"),
+    "FORM_END_DAY": (N_("The new last day must lie between today and the lease's last day."), "on"),
+    "FORM_ENCODING": (
+        N_("Some characters of this text could not be read (they were not sent as UTF-8). Please type it again."),
+        None,
+    ),
     "OFFER_STALE": (
         N_("This offer was prepared before your latest action. Ask the landlord side to issue it again."),
         None,
