@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from anju.errors import TxRejected
-from anju.registry import layout, views
+from anju.registry import layout, status, views
 
 from .harness import listing_terms
 from .world import World
@@ -120,3 +120,35 @@ def test_a_suspended_publisher_or_owner_shows_the_listing_suspended_until_reinst
     c.do(c.authority, "authority.suspend", party=world.agency_a.public_hex, reason_hash="ab" * 32)
     c.day = "2026-03-20"  # past its code's 60 days: expiry wins, as for any status but live
     assert views.listing_by_code(c.state, code, c.day)["status"] == "expired"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "edition", "why"),
+    [
+        ("2026-03-01", "2026-02-28", 7, "reversed"),
+        ("2026-03-01", "2026-03-01", 7, None),  # one day
+        ("2026-03-01", "2046-02-28", 7, None),  # the day before twenty years on
+        ("2026-03-01", "2046-03-01", 7, "too_long"),
+        ("2028-02-29", "2048-02-28", 7, None),  # twenty years from a leap day: to 2048-02-29 exclusive
+        ("2028-02-29", "2048-02-29", 7, "too_long"),
+        ("2026-03-01", "2046-03-16", 1, None),  # edition 1 counted 20 x 366 days: 7,320
+        ("2026-03-01", "2046-03-17", 1, "too_long"),  # 7,321 days
+        ("9990-01-01", "9999-12-31", 7, None),  # no bound left past year 9999
+        ("2026-01-21", "2027-01-20", 7, None),  # 30 days before the signing date
+        ("2026-01-20", "2027-01-19", 7, "too_early"),
+        ("2026-01-20", "2027-01-19", 2, None),  # before edition 3: any start
+    ],
+)
+def test_lease_terms_refusal_reads_the_dates_as_the_rules_do(
+    start: str, end: str, edition: int, why: str | None
+) -> None:
+    """The one reading of a lease's dates (the registry's rule, the portal's check of an offer),
+    signed on 2026-02-20."""
+    assert status.lease_terms_refusal(start, end, "2026-02-20", edition) == why
+
+
+def test_end_days_run_from_the_date_or_the_day_before_the_start_to_the_last_day() -> None:
+    lease = {"start": "2026-12-10", "ends_on": "2027-12-09"}
+    assert status.end_days(lease, "2026-11-27", 7) == ("2026-12-09", "2027-12-09")  # a call-off, from edition 3
+    assert status.end_days(lease, "2026-11-27", 2) == ("2026-12-10", "2027-12-09")
+    assert status.end_days(lease, "2027-01-05", 7) == ("2027-01-05", "2027-12-09")

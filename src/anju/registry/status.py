@@ -9,9 +9,41 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from anju.registry.dates import add_days, add_months, days_between, due_date, month_of
+from anju.registry.dates import add_days, add_months, add_years, days_between, due_date, month_of
 
 LISTING_DAYS = 60  # Shanghai's official listing code lasts 60 days
+MAX_LEASE_YEARS = 20  # Civil Code art. 705: a lease runs at most twenty years
+BACKDATE_DAYS = 30  # edition 3: a lease may be put on the ledger up to 30 days after it started
+
+
+def lease_terms_refusal(start: str, end: str, date: str, edition: int) -> str | None:
+    """Why a lease running from ``start`` to ``end`` cannot be signed at ``date`` under rules
+    ``edition``: ``reversed`` (its last day before its first), ``too_long`` (twenty years or more:
+    the last day may be the day before twenty years on, no bound left past year 9999; edition 1
+    counted 20 x 366 days), ``too_early`` (from edition 3, a start more than :data:`BACKDATE_DAYS`
+    before ``date``), or None. The registry's rule (``rules.lease``) and the portal's checks of an
+    offer before it is kept."""
+    if start > end:
+        return "reversed"
+    if edition >= 2:
+        limit = add_years(start, MAX_LEASE_YEARS) if int(start[:4]) + MAX_LEASE_YEARS <= 9999 else None
+        if limit is not None and end >= limit:
+            return "too_long"
+    elif days_between(start, end) > MAX_LEASE_YEARS * 366:
+        return "too_long"
+    if edition >= 3 and start < add_days(date, -BACKDATE_DAYS):
+        return "too_early"
+    return None
+
+
+def end_days(lease: Mapping[str, Any], date: str, edition: int) -> tuple[str, str]:
+    """The days (first, last) a termination of ``lease`` at ``date`` may name as its last day: from
+    the date and the lease's start (from edition 3, the day before it: calling a lease off before it
+    begins) to its last day."""
+    first = lease["start"]
+    if edition >= 3 and first > "0001-01-01":
+        first = add_days(first, -1)
+    return max(date, first), str(lease["ends_on"])
 
 
 def mandate_live(mandate: Mapping[str, Any], date: str) -> bool:

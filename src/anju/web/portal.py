@@ -44,11 +44,17 @@ from anju.crypto.keys import SigningKey
 from anju.errors import AnjuError, Overloaded
 from anju.registry import vcode
 from anju.registry.credit import FACTORS
-from anju.registry.dates import add_days, add_years, overlaps
+from anju.registry.dates import add_days, overlaps
 from anju.registry.kinds import KINDS
-from anju.registry.rules.lease import BACKDATE_DAYS, MAX_LEASE_YEARS
 from anju.registry.schema import BodyCheck
-from anju.registry.status import mandate_live, overdue_months, subleases_cut_short, unconfirmed_months
+from anju.registry.status import (
+    end_days,
+    lease_terms_refusal,
+    mandate_live,
+    overdue_months,
+    subleases_cut_short,
+    unconfirmed_months,
+)
 from anju.web import demo
 from anju.web.forms import FORMS, Form, body_fields, parse
 from anju.web.i18n import LANGS, N_, Gettext, gettext_for, pick_lang
@@ -1179,9 +1185,10 @@ def _offered_terms_ok(c: Ctx, body: dict[str, Any], err: Refusal, names: tuple[s
     """Whether the ledger could ever take the offer ``body`` as it stands today (courtesy checks, made
     before it is signed and kept: the ledger decides only at the tenant's countersignature, when the
     offering side can no longer change it): its fields as its kind takes them, and its days as the
-    registry's lease rules read them (``rules.lease``: a start at most 30 days back from edition 3,
-    at most twenty years, a renewal ending after the lease it renews, a mutual end's new last day
-    from today to the lease's last day). Refusals go next to the field of ``names`` they concern."""
+    registry's lease rules read them (``registry.status.lease_terms_refusal`` and ``end_days``, the
+    rules' own: a start at most 30 days back from edition 3, at most twenty years, a renewal ending
+    after the lease it renews, a mutual end's new last day from today to the lease's last day).
+    Refusals go next to the field of ``names`` they concern."""
     _ = c._
     try:
         BodyCheck(KINDS[str(body["kind"])].fields)(body)
@@ -1196,8 +1203,8 @@ def _offered_terms_ok(c: Ctx, body: dict[str, Any], err: Refusal, names: tuple[s
         if lease is None:
             err.add(_, "UNKNOWN_REFERENCE")
             return False
-        first = add_days(lease["start"], -1) if r.edition >= 3 else lease["start"]  # (a call-off from edition 3)
-        if not max(r.today, first) <= body["on"] <= lease["ends_on"]:
+        first, last = end_days(lease, r.today, r.edition)
+        if not first <= body["on"] <= last:
             err.add(_, "FORM_END_DAY", "on", names)
             return False
         return True
@@ -1206,12 +1213,13 @@ def _offered_terms_ok(c: Ctx, body: dict[str, Any], err: Refusal, names: tuple[s
         err.add(_, "UNKNOWN_REFERENCE")
         return False
     start = add_days(previous["ends_on"], 1) if previous is not None else str(body["start"])
-    if body["end"] < start:
-        err.add(_, "FORM_RENEWAL_END" if body["kind"] == "lease.renew" else "FORM_DATES_REVERSED", "end", names)
-    elif int(start[:4]) + MAX_LEASE_YEARS <= 9999 and body["end"] >= add_years(start, MAX_LEASE_YEARS):
+    why = lease_terms_refusal(start, str(body["end"]), r.today, r.edition)
+    if why == "reversed":
+        err.add(_, "FORM_RENEWAL_END" if previous is not None else "FORM_DATES_REVERSED", "end", names)
+    elif why == "too_long":
         err.add(_, "FORM_LEASE_TOO_LONG", "end", names)
-    elif previous is None and r.edition >= 3 and start < add_days(r.today, -BACKDATE_DAYS):
-        err.add(_, "FORM_START_TOO_EARLY", "start", names)
+    elif why == "too_early":
+        err.add(_, "FORM_START_TOO_EARLY", "end" if previous is not None else "start", names)
     return not err
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from anju.registry import credit, layout
 from anju.registry.call import Call, Record, View
 from anju.registry.codes import reject
-from anju.registry.dates import add_days, add_years, days_between, overlaps
+from anju.registry.dates import add_days, days_between, overlaps
 from anju.registry.rules.common import (
     active_party_view,
     authority_key,
@@ -19,10 +19,17 @@ from anju.registry.rules.common import (
 from anju.registry.rules.mandate import check_exclusive_term, live_mandate_for
 from anju.registry.rules.sweep import revoke_listings, sweep_unit
 from anju.registry.rules.unit import attested_unit
-from anju.registry.status import cut_to, lease_ended, listing_status, mandate_live, subleases_cut_short
+from anju.registry.status import (
+    BACKDATE_DAYS,
+    cut_to,
+    end_days,
+    lease_ended,
+    lease_terms_refusal,
+    listing_status,
+    mandate_live,
+    subleases_cut_short,
+)
 
-MAX_LEASE_YEARS = 20  # Civil Code art. 705: a lease runs at most twenty years
-BACKDATE_DAYS = 30  # edition 3: a lease may be put on the ledger up to 30 days after it started
 LAST_DAY = "9999-12-31"
 
 
@@ -138,16 +145,12 @@ def _check_overlap(call: Call, unit: Record, parent: str | None, start: str, end
 def create(call: Call, t: dict[str, Any], previous: str | None = None) -> Record:
     """Check and store a new lease from its terms ``t``; shared by lease.sign and lease.renew."""
     unit = attested_unit(call, t["unit"])
-    if t["start"] > t["end"]:
+    refused = lease_terms_refusal(t["start"], t["end"], call.date, call.edition())
+    if refused == "reversed":
         reject("INVALID_FIELD", "start must not be after end", field="end")
-    if call.edition() >= 2:
-        # The last day may be the day before twenty years on (no bound left when that is past year 9999).
-        limit = add_years(t["start"], MAX_LEASE_YEARS) if int(t["start"][:4]) + MAX_LEASE_YEARS <= 9999 else None
-        if limit is not None and t["end"] >= limit:
-            reject("INVALID_FIELD", "a lease may run at most twenty years", field="end")
-    elif days_between(t["start"], t["end"]) > MAX_LEASE_YEARS * 366:  # edition 1's looser bound
+    if refused == "too_long":
         reject("INVALID_FIELD", "a lease may run at most twenty years", field="end")
-    if call.edition() >= 3 and t["start"] < add_days(call.date, -BACKDATE_DAYS):
+    if refused == "too_early":
         reject(
             "INVALID_FIELD",
             f"a lease may start at most {BACKDATE_DAYS} days before it is signed",
@@ -360,8 +363,8 @@ def terminate(call: Call) -> None:
         reject("LEASE_NOT_LIVE", "the lease is already terminated or has ended", lease=lid)
     on = b["on"]
     # From edition 3 a lease that has not started can be called off: on = the day before its start voids it.
-    first = add_days(lease["start"], -1) if call.edition() >= 3 and lease["start"] > "0001-01-01" else lease["start"]
-    if on < call.date or on < first or on > lease["ends_on"]:
+    first, last = end_days(lease, call.date, call.edition())
+    if not first <= on <= last:
         reject("INVALID_FIELD", "on must lie from the block date and the lease start to the lease end", field="on")
     if b["mode"] == "mutual":
         if not (landlord_signed and tenant_signed):
