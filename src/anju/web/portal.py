@@ -986,7 +986,7 @@ def build_router(p: Portal) -> APIRouter:
         err = Refusal()
         notes: dict[str, str] = {}
         done: str | None = None
-        once = raw.get("form_once", "")  # the rendered form's own id: a form is carried out once
+        once = raw.get("form_once", "")[:32]  # the rendered form's own id (16 characters): carried out once
         if s is None:
             err.add(c._, "SESSION_EXPIRED")
         elif raw.get("form_token") != s.form_token:
