@@ -1364,7 +1364,9 @@ def _offer_for(
         err.add(c._, "OFFER_GONE")  # lapsed: its terms were for then
         return None
     if getattr(offer, actor) != s.party:
-        err.add(c._, "NOT_YOURS")
+        # a consenter answering again (another tab, the browser's history) is told it answered
+        answered = actor == "consenter" and s.party in offer.consenters and offer.signed_by(s.party)
+        err.add(c._, "ALREADY_DONE" if answered else "NOT_YOURS")
         return None
     return offer
 
