@@ -156,6 +156,20 @@ def test_check_of_nothing_a_directory_or_a_missing_file_says_so(tmp_path: Path, 
         assert code == 2 and "give a listing code" in out, out
 
 
+def test_check_of_a_file_larger_than_a_bundle_stops_reading(tmp_path: Path, monkeypatch: Any) -> None:
+    """A file larger than any single bundle (a device's endless bytes, say /dev/zero, read for ever
+    before) is refused once that much is read, saying a larger history comes in parts."""
+    import anju.cli.serve_cmds
+
+    monkeypatch.setattr(anju.cli.serve_cmds, "MAX_BUNDLE_FILE", 1 << 20)
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * (1 << 20) + b"{}")
+    code, out = _check(str(big), "--key", VKEYS[0])
+    assert code == 1 and isinstance(out, str) and "larger than a single bundle (1 MiB)" in out, out
+    code, out = _check("/dev/zero", "--key", VKEYS[0])
+    assert code == 1 and isinstance(out, str) and "comes in parts" in out, out
+
+
 @pytest.mark.parametrize("date", ["notadate", "2026-02-30", "1999", "20260301", "2026-3-1", "２０２６-03-01"])
 def test_check_refuses_a_date_that_is_not_one(tmp_path: Path, date: str) -> None:
     """--date was compared as text: "notadate" judged a listing expired, 2026-02-30 and 1999 live."""

@@ -173,6 +173,9 @@ def _is_site_url(url: str) -> bool:
 
 DEMO_CHAIN = "anju-demo"
 """The chain id of every district :func:`build_demo` makes."""
+MAX_BUNDLE_FILE = 256 << 20
+"""The largest single-bundle file ``anju check`` reads (a node's largest history bundle, 5,000 proven
+transactions, is a few tens of MB; larger histories come in parts, read a line at a time)."""
 DEMO_MANIFEST = "demo-parties.json"
 """The party manifest :func:`build_demo` writes beside the ledger (read by the portal's demo sign-in)."""
 _BUILD_FILES = frozenset(
@@ -756,9 +759,16 @@ def check(
         if path.suffix in (".json", ".jsonl", ".ndjson") or path.exists():
             try:
                 parts = is_parts_file(path)
-                raw = b"" if parts else path.read_bytes()
+                with path.open("rb") as f:
+                    raw = b"" if parts else f.read(MAX_BUNDLE_FILE + 1)  # (not a device's endless bytes)
             except OSError as exc:  # no such file, no permission: a failure, not a usage error
                 fail(f"cannot read {path}: {exc.strerror or exc}", 1)
+            if len(raw) > MAX_BUNDLE_FILE:
+                fail(
+                    f"{path} is larger than a single bundle ({MAX_BUNDLE_FILE >> 20} MiB): "
+                    "a history of any size comes in parts (anju-history-parts-v1)",
+                    1,
+                )
             bundle = None if parts else load_bundle(raw)
             if date is not None and (parts or (isinstance(bundle, dict) and bundle.get("kind") == "history")):
                 fail("--date judges a listing or a registration; a history has no status to judge", 2)
