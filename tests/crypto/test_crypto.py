@@ -160,12 +160,31 @@ GOOD = txmod.sign(_body(K), [K])
             "MISSING_SIGNATURE",
         ),
         (lambda e: [e], "MALFORMED_ENVELOPE"),
+        (lambda e: _mutate(e, "sigs", KeyError), "MISSING_SIGNATURE"),
+        (lambda e: _mutate(e, "sigs", {}), "MISSING_SIGNATURE"),
+        (lambda e: {**e, "sigs": e["sigs"] * 9}, "MALFORMED_ENVELOPE"),
+        (lambda e: _mutate(e, "body.seq", KeyError), "MALFORMED_ENVELOPE"),
+        (lambda e: _mutate(e, "body.seq", -1), "INVALID_FIELD"),
+        (lambda e: _mutate(e, "body.seq", True), "INVALID_FIELD"),
+        (lambda e: _mutate(e, "body.signer", e["body"]["signer"].upper()), "MALFORMED_ENVELOPE"),
+        (lambda e: _mutate(e, "sigs.0.key", e["sigs"][0]["key"].upper()), "MALFORMED_ENVELOPE"),
+        (lambda e: _mutate(e, "sigs.0.sig", e["sigs"][0]["sig"].upper()), "BAD_SIGNATURE"),
+        (lambda e: _mutate(e, "sigs.0", "x"), "MALFORMED_ENVELOPE"),
     ],
 )
 def test_bad_envelopes(mutation: Any, code: str) -> None:
+    """Each refusal of the envelope's own checks (docs/PROTOCOL.md section 2) with its documented code."""
     with pytest.raises(TxRejected) as err:
         txmod.parse_and_verify(orjson.dumps(mutation(GOOD)))
     assert err.value.code == code
+
+
+@pytest.mark.parametrize("path", ["extra", "sigs.0.extra"])
+def test_an_unknown_field_is_named_in_the_details(path: str) -> None:
+    """The envelope's and a signature entry's unknown fields alike: ``details.fields`` names them."""
+    with pytest.raises(TxRejected) as err:
+        txmod.parse(orjson.dumps(_mutate(GOOD, path, 1)))
+    assert err.value.code == "UNKNOWN_FIELD" and err.value.details["fields"] == ["extra"]
 
 
 @pytest.mark.parametrize(

@@ -148,3 +148,29 @@ def test_a_form_larger_than_the_server_takes_is_a_sentence_on_the_page_not_the_a
     with httpx.Client(base_url=portal["base"], timeout=60) as visitor:
         resp = visitor.post("/signin?lang=zh", files={"keyfile": ("k.json", b"{" + b" " * 300_000 + b"}")})
         assert resp.status_code == 413 and "过大" in resp.text and "PAYLOAD_TOO_LARGE" not in resp.text
+
+
+def test_a_form_is_carried_out_once_however_often_it_is_sent(portal: dict[str, Any]) -> None:
+    """A rendered form carries its own id (``form_once``): sent again (a second click, the browser's
+    history, a replayed request), it is refused with a sentence and nothing is signed twice (a unit's
+    address commitment is salted afresh each time: the ledger could not tell a second unit from a
+    first); refused (a field to correct), the same form may be sent again, corrected."""
+    with _signed_in(portal, "landlord") as (landlord, token):
+        page = landlord.get("/me").text
+        onces = re.findall(r'<form[^>]*action="/act/unit\.register".*?name="form_once" value="([^"]+)"', page, re.S)
+        assert len(onces) == 1 and onces[0] not in landlord.get("/me").text  # each render: a new one
+        unit = {"form_token": token, "form_once": onces[0], "district": "徐汇区", "street": "衡山路"}
+        unit.update(neighbourhood="衡山坊", address_commitment="衡山路 1 号 101 室", floor_area_m2="50", rooms="x")
+        before = _seq(landlord, "landlord")
+        refused = landlord.post("/act/unit.register?lang=en", data=unit)  # rooms is no number: corrected below
+        assert refused.status_code == 422 and "rooms" in _field_errors(refused.text)
+        unit["rooms"] = "2"
+        assert landlord.post("/act/unit.register?lang=en", data=unit).status_code == 303
+        assert _seq(landlord, "landlord") == before + 1
+        for lang, sentence in (("en", "sent already"), ("zh", "已经提交")):
+            again = landlord.post(f"/act/unit.register?lang={lang}", data=unit)
+            assert again.status_code == 422 and sentence in again.text
+        assert _seq(landlord, "landlord") == before + 1  # one unit, not two
+        fresh = re.findall(r'name="form_once" value="([^"]+)"', landlord.get("/me").text)[0]
+        assert landlord.post("/act/unit.register", data={**unit, "form_once": fresh}).status_code == 303
+        assert _seq(landlord, "landlord") == before + 2  # a new form is a new unit

@@ -135,3 +135,19 @@ def test_text_that_was_not_utf8_is_refused_next_to_its_field() -> None:
     end = {"lease": ID, "on": "2027-01-31", "reason_hash": "\ufffd"}
     fields, refusal, _n = parse(FORMS["lease.propose_end"], end, _)
     assert refusal.fields.get("reason_hash") == MESSAGES["FORM_ENCODING"][0]
+
+
+def test_text_longer_than_the_ledger_takes_is_said_so_next_to_its_field() -> None:
+    """A street, district or listing description longer than its kind's field takes is refused as
+    too long (it was "not valid here", from the ledger, after signing was attempted)."""
+    for name, field in (("unit.register", "street"), ("unit.register", "district"), ("listing.publish", "description")):
+        form = FORMS[name]
+        kind = FORMS[name].kind
+        assert kind is not None
+        most = KINDS[kind].fields[field].max_len
+        raw = {f.name: _sample(f) for f in form.fields}
+        fields, refusal, _n = parse(form, {**raw, field: "路" * most}, _)
+        assert field in fields and field not in refusal.fields, (name, field)
+        fields, refusal, _n = parse(form, {**raw, field: "路" * (most + 1)}, _)
+        assert refusal.fields.get(field) == MESSAGES["FORM_TOO_LONG"][0], (name, field)
+        assert field not in fields

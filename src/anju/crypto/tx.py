@@ -112,7 +112,7 @@ def parse(raw: bytes | Mapping[str, Any], *, max_bytes: int = MAX_TX_BYTES) -> T
             raise _reject("MALFORMED_ENVELOPE", "each sigs entry must be {key, sig}")
         extra = set(entry) - {"key", "sig"}
         if extra:
-            raise _reject("UNKNOWN_FIELD", f"unknown signature field(s): {sorted(extra)}")
+            raise _reject("UNKNOWN_FIELD", f"unknown signature field(s): {sorted(extra)}", fields=sorted(extra))
         key, sig = entry.get("key"), entry.get("sig")
         if not is_hex_key(key):
             raise _reject("MALFORMED_ENVELOPE", "sigs[].key must be a lowercase hex Ed25519 key")

@@ -8,6 +8,7 @@ reader's language, before anything is signed.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 from decimal import Context, Decimal, InvalidOperation, localcontext
@@ -16,6 +17,7 @@ from typing import Any
 from anju.crypto.commitments import commit, keyed_commit
 from anju.crypto.keys import is_hex_key
 from anju.registry.dates import parse_date, parse_month
+from anju.registry.kinds import KINDS
 from anju.registry.schema import MAX_MONEY
 from anju.web.i18n import N_, Gettext
 from anju.web.refusals import Refusal
@@ -627,8 +629,17 @@ def parse(form: Form, raw: dict[str, str], _: Gettext) -> tuple[dict[str, Any], 
             code = "FORM_REQUIRED"
         else:
             code = "FORM_REQUIRED"
+            if len(text) > _max_len(form, f.name):  # (the ledger's bound on the body field it becomes)
+                value, code = None, "FORM_TOO_LONG"
         if value is None:
             bad.add(_, code, f.name, names)
         else:
             out[f.name] = value
     return out, bad, notes
+
+
+def _max_len(form: Form, name: str) -> int | float:
+    """The most characters the ledger takes in text field ``name`` of ``form``'s kind (no bound: inf)."""
+    kind = KINDS.get(form.kind) if form.kind else None
+    f = kind.fields.get(name) if kind is not None else None
+    return f.max_len if f is not None and f.type == "text" and f.max_len else math.inf

@@ -13,6 +13,7 @@ import collections
 import logging
 import math
 import re
+import secrets
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -125,6 +126,7 @@ class Portal:
         )
         self.env.filters.update(yuan=yuan, short=short)
         self.env.globals.update(FORMS=FORMS, FACTORS=FACTORS, HTMX=HTMX, LANGS=LANGS, OFFER_KINDS=OFFER_KINDS)
+        self.env.globals["form_once"] = lambda: secrets.token_urlsafe(12)  # each rendered form: sent once
 
     def history_bundle(self, party: str) -> dict[str, Any] | None:
         """The party's history bundle, as ``GET /api/v1/parties/{party}/history`` gives it, read
@@ -984,12 +986,16 @@ def build_router(p: Portal) -> APIRouter:
         err = Refusal()
         notes: dict[str, str] = {}
         done: str | None = None
+        once = raw.get("form_once", "")[:32]  # the rendered form's own id (16 characters): carried out once
         if s is None:
             err.add(c._, "SESSION_EXPIRED")
         elif raw.get("form_token") != s.form_token:
             err.add(c._, "BAD_FORM_TOKEN")
         elif s.role not in form.roles:
             err.add(c._, "WRONG_ROLE")
+        elif once and not s.claim(once):
+            once = ""  # (not this submission's to settle)
+            err.add(c._, "FORM_RESENT")
         else:
             fields, err, notes = parse(form, raw, c._)
             if not err:
@@ -1003,6 +1009,8 @@ def build_router(p: Portal) -> APIRouter:
                 except Exception:  # a bug of ours: log it, and still answer with a sentence
                     log.exception("portal action %s failed", name)
                     err.add(c._, "UNEXPECTED")
+            if once:
+                s.settle(once, done is not None and not err)
         if err or s is None or done is None:
             if not err:
                 err.add(c._, "BAD_REQUEST")
@@ -1356,7 +1364,9 @@ def _offer_for(
         err.add(c._, "OFFER_GONE")  # lapsed: its terms were for then
         return None
     if getattr(offer, actor) != s.party:
-        err.add(c._, "NOT_YOURS")
+        # a consenter answering again (another tab, the browser's history) is told it answered
+        answered = actor == "consenter" and s.party in offer.consenters and offer.signed_by(s.party)
+        err.add(c._, "ALREADY_DONE" if answered else "NOT_YOURS")
         return None
     return offer
 

@@ -113,6 +113,11 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
     "FORM_MONEY": (N_("Please enter an amount in yuan, e.g. 9500 or 9500.50."), None),
     "FORM_CHOICE": (N_("Please choose one of the options."), None),
     "FORM_KEY": (N_("Please enter a 64-character party key."), None),
+    "FORM_TOO_LONG": (N_("This text is longer than the ledger takes. Please shorten it."), None),
+    "FORM_RESENT": (
+        N_("This form was sent already and was carried out then; nothing was done again. See your page."),
+        None,
+    ),
     "FORM_TOO_LARGE": (
         N_("This form is too large to send. Please shorten the longest text and try again."),
         None,

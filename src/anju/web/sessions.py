@@ -52,10 +52,34 @@ class Session:
     last_seq: int = 0  # the highest seq this session has signed, so quick successive actions chain
     client: str = ""  # the address it was signed in from (for the per-client bound)
     keystore: bytes | None = None  # a key made here at registration, encrypted, for the user to download
+    sent: dict[str, bool] = field(default_factory=dict)  # forms sent (their form_once): True once done
 
     @property
     def party(self) -> str:
         return self.key.public_hex
+
+    def claim(self, once: str) -> bool:
+        """Take the rendered form ``once`` for this submission: False if it was sent already (done,
+        or still being carried out: a second click, a resubmission from the browser's history).
+        Only the newest :data:`SENT_KEPT` are remembered."""
+        if once in self.sent:
+            return False
+        self.sent[once] = False
+        while len(self.sent) > SENT_KEPT:
+            del self.sent[next(iter(self.sent))]  # the oldest
+        return True
+
+    def settle(self, once: str, done: bool) -> None:
+        """The submission of form ``once`` is over: ``done`` keeps it sent; refused, it may be sent
+        again (corrected)."""
+        if done:
+            self.sent[once] = True
+        elif self.sent.get(once) is False:
+            del self.sent[once]
+
+
+SENT_KEPT = 256
+"""Forms a session remembers as sent (each page renders fresh ones)."""
 
 
 class SessionStore:
