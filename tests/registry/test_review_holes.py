@@ -1,16 +1,15 @@
-"""Review of the registry's rules (edition 7): holes still open, each an xfail (strict) test.
+"""Review of the registry's rules (edition 7): seven holes, each closed by rules edition 8.
 
 Each test builds its sequence from ordinary, validly signed transactions on the newest edition (the
 ``world`` fixture) and asserts what docs/REGISTRY.md or the product brief (../shared/PRODUCT.md)
-calls for; each fails on the rules of edition 7 (hence ``xfail(strict=True)``) and should pass once
-a new rules edition closes the hole. The report that goes with this file ranks them.
+calls for; each failed on the rules of edition 7 (they were ``xfail(strict=True)``) and passes on
+edition 8 (test_editions' CASES_8 runs each change on every edition). The tests after each hole's
+check the edges of the rule that closed it.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import pytest
 
 from anju.registry import layout, views
 from anju.registry.dates import add_days
@@ -31,10 +30,6 @@ def _lease(w: World, key: str) -> dict[str, Any]:
 # -- credit kept from a lease called off before it began -------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole: deposit_settled is credited on a registered lease called off before it began",
-)
 def test_a_lease_called_off_before_it_began_earns_its_collector_no_deposit_settled(world: World) -> None:
     """Edition 5 takes back the registration credit of a registered lease called off before it began
     (it "was no tenancy"), and a review of one is refused (LEASE_NOT_LIVE: "nothing to review"). Yet
@@ -59,10 +54,6 @@ def test_a_lease_called_off_before_it_began_earns_its_collector_no_deposit_settl
     assert factor_points(w, w.owner, "deposit_settled") == 0, "three leases that never ran earned deposit_settled"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole: rent_on_time confirmed before a registered lease is called off stays with the tenant",
-)
 def test_a_lease_called_off_before_it_began_leaves_no_rent_on_time(world: World) -> None:
     """ "A rent payment earns rent_on_time only on a registered lease and for a month from the lease's
     start to its last day ...: a lease called off before it began has none" (edition 5). The month is
@@ -81,10 +72,6 @@ def test_a_lease_called_off_before_it_began_leaves_no_rent_on_time(world: World)
     assert factor_points(w, w.tenant, "rent_on_time") == 0, "three leases that never ran earned rent_on_time"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole: a registered sublease voided by its parent's termination keeps its registration credit",
-)
 def test_a_registered_sublease_voided_with_its_parent_gives_its_registration_credit_back(world: World) -> None:
     """Edition 5: "a registered lease called off before it began gives its leases_registered points
     back" (-5 for each side). That is done only for the lease a ``lease.terminate`` names: a sublease
@@ -113,10 +100,6 @@ def test_a_registered_sublease_voided_with_its_parent_gives_its_registration_cre
 # -- listings --------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole: a listing published after a lease was signed stays live (and verifies) into that tenancy",
-)
 def test_a_listing_does_not_verify_as_live_while_the_unit_is_let(world: World) -> None:
     """ "A listing's code is revoked at once ... when the unit is leased": ``lease.sign`` revokes the
     listings the unit has *then*. A listing published after a lease was signed for a later period
@@ -142,10 +125,6 @@ def test_a_listing_does_not_verify_as_live_while_the_unit_is_let(world: World) -
     assert view["status"] != "live", "the code of a unit let and lived in verifies as live"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole: listing.renew skips edition 5's check against another agency's upcoming exclusive mandate",
-)
 def test_renewing_a_listing_cannot_offer_another_agencys_exclusive_dates(world: World) -> None:
     """Edition 5: "a lease or listing through another agency's mandate may not offer a day of an
     exclusive mandate in force or upcoming" (``listing.publish``: EXCLUSIVE_MANDATE, the term from the
@@ -172,10 +151,6 @@ def test_renewing_a_listing_cannot_offer_another_agencys_exclusive_dates(world: 
 # -- deposits --------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole: a deposit the collector never confirms stays 'lodged'; the tenant's upheld dispute settles nothing",
-)
 def test_a_deposit_the_collector_never_confirms_is_settled_by_the_tenants_dispute(world: World) -> None:
     """The deposit's lifecycle reaches ``disputed``/``decided`` only from ``returned`` or, from edition
     5, from ``held`` once the lease has ended. A collector who takes the tenant's deposit and simply
@@ -195,10 +170,6 @@ def test_a_deposit_the_collector_never_confirms_is_settled_by_the_tenants_disput
     assert lease["deposit_returned"] == 900_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole: an agency collecting a year ahead over a renewal chain escrows three months' rent less",
-)
 def test_rent_collected_ahead_over_a_renewal_needs_the_same_escrow_as_over_one_lease(world: World) -> None:
     """Rental-business rule: "a rent payment that leaves more than three months paid ahead of the
     block's month needs attested rent of at least the rent of every month then paid after the block's
@@ -220,3 +191,95 @@ def test_rent_collected_ahead_over_a_renewal_needs_the_same_escrow_as_over_one_l
     # Over one lease the same money needs 11 months' rent attested: here 8 are.
     got = outcome(lambda: c.do(w.tenant, "rent.pay", lease=l2, period="2026-05", months=8, amount=8 * 900_000))
     assert got == "BANK_ATTESTATION_REQUIRED", "11 months' rent collected ahead with 8 in escrow"
+
+
+# -- the edges of edition 8's rules ------------------------------------------------------------------
+
+
+def test_a_sublease_voided_twice_gives_its_credit_back_once(world: World) -> None:
+    """A registered sublease called off by its own sides gives its +5 back (edition 5); its parent's
+    being called off later cuts it again (it is still in the parent) but takes nothing more."""
+    w, c = world, world.chain
+    t, x = w.tenant, w.tenant2
+    c.day = "2026-01-20"
+    head = c.do(w.owner, "lease.sign", [t], **lease_fields(w, start="2026-03-01", end="2027-02-28")).txid[:16]
+    sub_fields = {"unit": w.unit, "landlord": t.public_hex, "tenant": x.public_hex, "parent": head}
+    sid = c.do(t, "lease.sign", [x, w.owner], **sub_fields, **lease_terms(start="2026-04-01", end="2027-02-28"))
+    sub = sid.txid[:16]
+    c.do(c.authority, "lease.register", lease=sub)
+    c.do(t, "lease.terminate", [x], lease=sub, mode="mutual", on="2026-03-31", reason_hash=R)
+    assert (factor_points(w, t, "leases_registered"), factor_points(w, x, "leases_registered")) == (0, 0)
+    c.do(w.owner, "lease.terminate", [t], lease=head, mode="mutual", on="2026-02-28", reason_hash=R)
+    assert (factor_points(w, t, "leases_registered"), factor_points(w, x, "leases_registered")) == (0, 0)
+
+
+def test_rent_paid_on_time_before_a_lease_that_runs_keeps_its_credit(world: World) -> None:
+    """Paying the first month before the lease begins still earns rent_on_time (+2) when the lease
+    runs; only calling it off before it began takes it back, and a sublease's with it."""
+    w, c = world, world.chain
+    c.day = "2026-02-20"
+    lid = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-03-01", end="2027-02-28")).txid[:16]
+    c.do(c.authority, "lease.register", lease=lid)
+    pay = c.do(w.tenant, "rent.pay", lease=lid, period="2026-03", months=1, amount=900_000).txid[:16]
+    c.do(w.owner, "payment.confirm", payment=pay)
+    assert _lease(w, lid)["rent_on_time_early"] == 1
+    c.day = "2026-03-02"  # the lease has begun: it can no longer be called off before it began
+    off = {"lease": lid, "mode": "mutual", "on": "2026-02-28", "reason_hash": R}
+    assert outcome(lambda: c.do(w.owner, "lease.terminate", [w.tenant], **off)) == "INVALID_FIELD"
+    assert factor_points(w, w.tenant, "rent_on_time") == 2
+    # a sublease's rent_on_time goes back when its parent's end voids it
+    t, x = w.tenant, w.tenant2
+    sub_fields = {"unit": w.unit, "landlord": t.public_hex, "tenant": x.public_hex, "parent": lid}
+    sid = c.do(t, "lease.sign", [x, w.owner], **sub_fields, **lease_terms(start="2026-05-01", end="2027-02-28"))
+    sub = sid.txid[:16]
+    c.do(c.authority, "lease.register", lease=sub)
+    c.day = "2026-04-20"  # (a month paid further ahead than the next earns nothing: edition 3)
+    spay = c.do(x, "rent.pay", lease=sub, period="2026-05", months=1, amount=900_000).txid[:16]
+    c.do(t, "payment.confirm", payment=spay)
+    assert factor_points(w, x, "rent_on_time") == 2
+    c.do(w.owner, "lease.terminate", [t, x], lease=lid, mode="mutual", on="2026-04-25", reason_hash=R)
+    assert factor_points(w, x, "rent_on_time") == 0
+    assert factor_points(w, x, "leases_registered") == 0
+    assert factor_points(w, t, "rent_on_time") == 2  # its own lease ran
+
+
+def test_a_listing_is_live_again_when_the_lease_it_waited_for_is_called_off(world: World) -> None:
+    """``let_from`` is the next lease's first day; calling that lease off before it began moves it
+    to the next one's (here: none), and renewing the listing computes it again."""
+    w, c = world, world.chain
+    c.day = "2026-01-02"
+    first = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-02-02", end="2026-06-30"))
+    lease2 = lease_fields(w, start="2026-08-01", end="2026-12-31", document_hash=H2, tenant=w.tenant2.public_hex)
+    c.do(w.owner, "lease.sign", [w.tenant2], **lease2)
+    lid = c.do(w.owner, "listing.publish", unit=w.unit, **listing_terms(available_from="2026-01-02", min_term_months=1))
+    listing_id = lid.txid[:16]
+    assert w.chain.get(layout.listing(listing_id))["let_from"] == "2026-02-02"  # type: ignore[index]
+    c.do(w.owner, "lease.terminate", [w.tenant], lease=first.txid[:16], mode="mutual", on="2026-02-01", reason_hash=R)
+    assert w.chain.get(layout.listing(listing_id))["let_from"] == "2026-08-01"  # type: ignore[index]
+    view = views.listing_view(c.state, listing_id, "2026-02-20")
+    assert view is not None and view["status"] == "live"
+    c.day = "2026-02-20"
+    c.do(w.owner, "listing.renew", listing=listing_id)
+    assert w.chain.get(layout.listing(listing_id))["let_from"] == "2026-08-01"  # type: ignore[index]
+    view = views.listing_view(c.state, listing_id, "2026-04-19")  # its code still valid, the unit let
+    assert view is not None and view["status"] == "live"
+    later = views.listing_view(c.state, listing_id, "2026-08-01")
+    assert later is not None and (later["status"], later["reason"]) == ("expired", "code_expired")
+
+
+def test_rent_collected_ahead_over_a_renewal_in_two_payments_counts_each_month_once(world: World) -> None:
+    """The months paid ahead on the continued lease count once, on the renewal's first escrowed
+    payment: 11 months attested cover January's collection of February to December in three
+    payments, as over one lease."""
+    w, c = world, world.chain
+    mid = w.grant(w.agency_a)
+    first = lease_fields(w, mandate=mid, collector="agency", start="2026-01-05", end="2026-04-30")
+    l1 = c.do(w.agent_a, "lease.sign", [w.tenant], **first).txid[:16]
+    terms = {k: v for k, v in lease_terms(collector="agency").items() if k != "start"}
+    l2 = c.do(w.agent_a, "lease.renew", [w.tenant], previous=l1, **{**terms, "end": "2026-12-31"}).txid[:16]
+    c.do(w.tenant, "rent.pay", lease=l1, period="2026-01", months=4, amount=4 * 900_000)
+    c.do(w.bank, "bank.attest_escrow", lease=l2, purpose="rent", amount=11 * 900_000, account_commitment=H2)
+    c.do(w.tenant, "rent.pay", lease=l2, period="2026-05", months=4, amount=4 * 900_000)
+    assert _lease(w, l2)["rent_escrowed"] == 7 * 900_000  # February to April on the first lease, May to August
+    c.do(w.tenant, "rent.pay", lease=l2, period="2026-09", months=4, amount=4 * 900_000)
+    assert _lease(w, l2)["rent_escrowed"] == 11 * 900_000
