@@ -100,10 +100,17 @@ def test_the_client_judges_a_listing_as_the_registry_views_do() -> None:
     for m in (None, mandate, {**mandate, "status": "revoked"}, {**mandate, "status": "expired"}):
         for parties in ((active, active), (suspended, active), (active, suspended), (None, suspended)):
             for date in ("2026-01-05", "2026-02-11", "2026-03-01"):
-                for stored in (listing, {**listing, "status": "withdrawn", "status_reason": None}):
+                for stored in (
+                    listing,
+                    {**listing, "status": "withdrawn", "status_reason": None},
+                    {**listing, "let_from": None},  # (rules edition 8: the unit's next lease begins)
+                    {**listing, "let_from": "2026-02-01"},
+                    {**listing, "let_from": "2026-03-01"},  # (the code expires first)
+                ):
                     want = shown_listing_status(stored, m, parties, date)
                     assert listing_status(stored, m, date, parties) == want, (m, parties, date, stored)
     assert listing_status(listing, None, "2026-01-05", (suspended,)) == ("suspended", "party_suspended")
+    assert listing_status({**listing, "let_from": "2026-02-01"}, None, "2026-02-01") == ("revoked", "leased")
 
 
 def test_the_client_counts_credit_points_as_the_registry_awards_them() -> None:

@@ -6,8 +6,8 @@ test_rules, test_expiry and test_journeys). A rule change that forgot to ask ``c
 fails here. The cases on the older editions must also end in the very state roots the builds
 before the change reached (:data:`BEFORE_EDITIONS` for edition 2's changes on edition 1,
 :data:`BEFORE_EDITION_3` for edition 3's on editions 1 and 2, :data:`BEFORE_EDITION_4`,
-:data:`BEFORE_EDITION_5`, :data:`BEFORE_EDITION_6` and :data:`BEFORE_EDITION_7` likewise for editions 4
-to 7): that pins
+:data:`BEFORE_EDITION_5`, :data:`BEFORE_EDITION_6`, :data:`BEFORE_EDITION_7` and :data:`BEFORE_EDITION_8`
+likewise for editions 4 to 8): that pins
 an old edition to what was, not to what the code now thinks it was.
 """
 
@@ -34,6 +34,7 @@ EDITIONS = [
     pytest.param(5, id="edition-5"),
     pytest.param(6, id="edition-6"),
     pytest.param(7, id="edition-7"),
+    pytest.param(8, id="edition-8"),
 ]
 
 
@@ -817,6 +818,135 @@ CASES_7: dict[str, Callable[[World, bool], None]] = {  # edition 7's changes
 }
 
 
+def _points(w: World, who: Any, factor: str) -> int:
+    rec = w.chain.get(layout.credit(who.public_hex))
+    return 0 if rec is None or factor not in rec["factors"] else int(rec["factors"][factor]["points"])
+
+
+def _voided_sublease_credit(w: World, old: bool) -> None:
+    """From edition 8 a registered sublease voided with its parent gives its registration credit back
+    (-5 for each of its sides); before, only the lease ``lease.terminate`` names did (edition 5)."""
+    c = w.chain
+    parent = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-01-05")).txid[:16]
+    fields = lease_fields(w, start="2026-03-01", end="2026-12-31")
+    fields.update(landlord=w.tenant.public_hex, tenant=w.tenant2.public_hex, parent=parent)
+    sub = c.do(w.tenant, "lease.sign", [w.tenant2, w.owner], **fields).txid[:16]
+    c.do(c.authority, "lease.register", lease=sub)
+    end = {"lease": parent, "mode": "mutual", "on": "2026-02-27", "reason_hash": H}  # the sublease not begun
+    assert _outcome(w, w.owner, "lease.terminate", (w.tenant, w.tenant2), **end) == "ok"
+    voided = c.get(layout.lease(sub))
+    assert voided is not None and voided["start"] > voided["ends_on"]
+    assert (_points(w, w.tenant, "leases_registered"), _points(w, w.tenant2, "leases_registered")) == (
+        (5, 5) if old else (0, 0)
+    )
+
+
+def _on_time_before_a_void_lease(w: World, old: bool) -> None:
+    """From edition 8 the rent_on_time a lease earned before it began goes back when it is called off
+    before it began; before, the tenant kept it. (Editions 1 and 2 cannot call a lease off.)"""
+    c = w.chain
+    c.day = "2026-02-20"
+    lid = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-03-01", end="2027-02-28")).txid[:16]
+    c.do(c.authority, "lease.register", lease=lid)
+    pay = c.do(w.tenant, "rent.pay", lease=lid, period="2026-03", months=1, amount=900_000).txid[:16]
+    c.do(w.owner, "payment.confirm", payment=pay)
+    assert _points(w, w.tenant, "rent_on_time") == 2
+    off = {"lease": lid, "mode": "mutual", "on": "2026-02-28", "reason_hash": H}
+    if _rules(w) < 3:
+        assert _outcome(w, w.owner, "lease.terminate", (w.tenant,), **off) == "INVALID_FIELD"
+        return
+    assert _outcome(w, w.owner, "lease.terminate", (w.tenant,), **off) == "ok"
+    assert _points(w, w.tenant, "rent_on_time") == (2 if old else 0)
+
+
+def _deposit_settled_on_a_void_lease(w: World, old: bool) -> None:
+    """From edition 8 the collector earns no deposit_settled on a lease called off before it began;
+    editions 3 to 7 credited it on a registered one. (Editions 1 and 2 cannot call a lease off.)"""
+    c = w.chain
+    lid = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-02-01", end="2027-01-31")).txid[:16]
+    c.do(c.authority, "lease.register", lease=lid)
+    pay = c.do(w.tenant, "deposit.lodge", lease=lid, amount=900_000).txid[:16]
+    c.do(w.owner, "payment.confirm", payment=pay)
+    off = {"lease": lid, "mode": "mutual", "on": "2026-01-31", "reason_hash": H}
+    if _rules(w) < 3:
+        assert _outcome(w, w.owner, "lease.terminate", (w.tenant,), **off) == "INVALID_FIELD"
+        return
+    c.do(w.owner, "lease.terminate", [w.tenant], **off)
+    c.day = "2026-01-31"
+    c.do(w.owner, "deposit.return", lease=lid, deductions=[])
+    c.do(w.tenant, "deposit.accept", lease=lid)
+    assert _points(w, w.owner, "deposit_settled") == (5 if old else 0)
+
+
+def _listing_into_a_let_tenancy(w: World, old: bool) -> None:
+    """From edition 8 a listing published after the unit was let for a later period stops being live
+    when that tenancy begins (``let_from``); before, it stayed live for its 60 days."""
+    from anju.registry.status import listing_status
+
+    c = w.chain
+    c.day = "2026-01-02"
+    c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-02-02", end="2027-02-01"))
+    terms = listing_terms(available_from="2026-01-02", min_term_months=1)
+    lid = c.do(w.owner, "listing.publish", unit=w.unit, **terms).txid[:16]
+    listing = c.get(layout.listing(lid))
+    assert listing is not None
+    assert listing_status(listing, None, "2026-02-01") == ("live", None)
+    assert listing_status(listing, None, "2026-02-20") == (("live", None) if old else ("revoked", "leased"))
+
+
+def _renew_into_exclusive_dates(w: World, old: bool) -> None:
+    """From edition 8 ``listing.renew`` checks another agency's upcoming exclusive mandate against the
+    renewed term, as ``listing.publish`` does from edition 5; before, it was renewed."""
+    c = w.chain
+    ma = w.grant(w.agency_a, to="2026-06-30")
+    terms = listing_terms(available_from="2026-01-05", min_term_months=3)
+    lid = c.do(w.agent_a, "listing.publish", unit=w.unit, mandate=ma, **terms).txid[:16]
+    w.grant(w.agency_b, exclusive=True, **{"from": "2026-07-01", "to": "2026-12-31"})
+    c.day = "2026-05-01"  # the term, three months from today, runs into B's July
+    assert _outcome(w, w.agent_a, "listing.renew", listing=lid) == ("ok" if old else "EXCLUSIVE_MANDATE")
+
+
+def _deposit_never_confirmed(w: World, old: bool) -> None:
+    """From edition 8 the tenant's deposit dispute after the end settles a deposit still ``lodged``
+    (never confirmed nor refused), and it can no longer be confirmed; before, it stayed lodged."""
+    c = w.chain
+    lid = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-01-05", end="2026-01-31")).txid[:16]
+    pay = c.do(w.tenant, "deposit.lodge", lease=lid, amount=900_000).txid[:16]
+    c.day = "2026-04-01"
+    did = c.do(w.tenant, "dispute.open", lease=lid, subject="deposit", evidence=[H], claim=900_000).txid[:16]
+    c.do(c.authority, "dispute.resolve", dispute=did, outcome="upheld", award=900_000, decision_hash=H2)
+    lease = c.get(layout.lease(lid))
+    assert lease is not None
+    assert (lease["deposit_status"], lease["deposit_returned"]) == (("lodged", None) if old else ("decided", 900_000))
+    assert _outcome(w, w.owner, "payment.confirm", payment=pay) == ("ok" if old else "ALREADY_DONE")
+
+
+def _escrow_over_a_renewal(w: World, old: bool) -> None:
+    """From edition 8 the rent escrow counts the months paid ahead on the lease a renewal continues;
+    before, the renewal's own months only (edition 1: this payment's amount)."""
+    c = w.chain
+    mid = w.grant(w.agency_a)
+    first = {**lease_fields(w, collector="agency", start="2026-01-05", end="2026-04-30"), "mandate": mid}
+    l1 = c.do(w.agent_a, "lease.sign", [w.tenant], **first).txid[:16]
+    terms = {k: v for k, v in lease_terms(collector="agency").items() if k != "start"}
+    l2 = c.do(w.agent_a, "lease.renew", [w.tenant], previous=l1, **{**terms, "end": "2026-12-31"}).txid[:16]
+    c.do(w.tenant, "rent.pay", lease=l1, period="2026-01", months=4, amount=4 * 900_000)
+    c.do(w.bank, "bank.attest_escrow", lease=l2, purpose="rent", amount=8 * 900_000, account_commitment=H2)
+    pay = {"lease": l2, "period": "2026-05", "months": 8, "amount": 8 * 900_000}
+    assert _outcome(w, w.tenant, "rent.pay", **pay) == ("ok" if old else "BANK_ATTESTATION_REQUIRED")
+
+
+CASES_8: dict[str, Callable[[World, bool], None]] = {  # edition 8's changes
+    "voided sublease credit": _voided_sublease_credit,
+    "on time before a void lease": _on_time_before_a_void_lease,
+    "deposit settled on a void lease": _deposit_settled_on_a_void_lease,
+    "listing into a let tenancy": _listing_into_a_let_tenancy,
+    "renew into exclusive dates": _renew_into_exclusive_dates,
+    "deposit never confirmed": _deposit_never_confirmed,
+    "escrow over a renewal": _escrow_over_a_renewal,
+}
+
+
 CASES_5: dict[str, Callable[[World, bool], None]] = {  # edition 5's changes
     "listing from a past available_from": _listing_from_a_past_available_from,
     "lease through an agency that did not sign": _lease_through_an_agency_that_did_not_sign,
@@ -848,8 +978,9 @@ SINCE = {
     **dict.fromkeys(CASES_5, 5),
     **dict.fromkeys(CASES_6, 6),
     **dict.fromkeys(CASES_7, 7),
+    **dict.fromkeys(CASES_8, 8),
 }
-ALL_CASES = {**CASES, **CASES_3, **CASES_4, **CASES_5, **CASES_6, **CASES_7}
+ALL_CASES = {**CASES, **CASES_3, **CASES_4, **CASES_5, **CASES_6, **CASES_7, **CASES_8}
 
 BEFORE_EDITIONS = {
     # Each case's state root on edition 1, as the build before the first edition-2 change computed
@@ -1155,6 +1286,68 @@ def print_roots_7() -> None:
     _print_roots(CASES_7, (None, 2, 3, 4, 5, 6))
 
 
+BEFORE_EDITION_8: dict[tuple[str, int], str] = {
+    # Each edition-8 case's state root on editions 1 to 7, as the build before edition 8 computed
+    # it: commit cd4a851 (the rules of edition 7), running this file's CASES_8 with its own harness:
+    #   mkdir /tmp/old8 && git archive cd4a851 src | tar -x -C /tmp/old8
+    #   PYTHONPATH=/tmp/old8/src python -c "from tests.registry.test_editions import print_roots_8; print_roots_8()"
+    ("voided sublease credit", 1): "7a015c3a87d7ec54c8181dc39619dadc5ce9e768f7236f9735137554fd69b7b8",
+    ("voided sublease credit", 2): "05fa07768adbfefe9730d3f62576f5b7fa55c5a7ab8e669c15d3deed3c967e55",
+    ("voided sublease credit", 3): "4ec0df38b71db4b7931b1d0fc280c1f15f32e58b355d48fd1e0115c859ce56c7",
+    ("voided sublease credit", 4): "14be56ff5d8352aad5c39afbd582b8e39491aa3b79dce808222294c72aade637",
+    ("voided sublease credit", 5): "e1cf79a140ad0a1143a6ab229531515d4e669c523906253d9c4b8ad10163b37b",
+    ("voided sublease credit", 6): "318d55c92f3048f295b0d0ceb24e9e3657e373857eb1cc3dcc64231a290664b9",
+    ("voided sublease credit", 7): "6fca7f04fd032d876aa6571f74ec3c44e9789d699294cc685169beb8b935b6f4",
+    ("on time before a void lease", 1): "498b4ad00023a36eec7b11752d6ec68430f9a2699f0a7f6cd5a4b8dad9240db5",
+    ("on time before a void lease", 2): "43984e23acbd32e1093756fa2cfdceeaa0b5f9d93df6cb943ef8b0a52f434c81",
+    ("on time before a void lease", 3): "617cd30e1360f764e5dd6a4a136b962c5ae3f72bd9ebbc21b3c83c20901ab76f",
+    ("on time before a void lease", 4): "f111af9fa84de51ecade80b958bf19556cc5b85b15312cdb10fb8f9fc64e1a87",
+    ("on time before a void lease", 5): "2c8f60d96aaf5b6267f30f89e1826adef4a283098765b6eb4ca7c11e0e038d2d",
+    ("on time before a void lease", 6): "ced6bda5a8bf1eccd429dc36f58f8a1044e84879b16c5cc72f63e973e15cb0b0",
+    ("on time before a void lease", 7): "5533199e004ab6f8ecee97eeac19bdfb3d169bcf33026811949df1fda069201f",
+    ("deposit settled on a void lease", 1): "59e9f1db15fb4e62c4c8cd9b2e68cc13bd024cd3ce9af814509dff25d91d03df",
+    ("deposit settled on a void lease", 2): "41460de83f79e072007dc4bb2da383cd156eb5031c92a18d0d54ceda498b3266",
+    ("deposit settled on a void lease", 3): "edb7a825fce101ff53ff8835590fd30e20c786b0fa653f342aff47c5c51bc001",
+    ("deposit settled on a void lease", 4): "cc2a518d110b235ed89002a487da43626eab29b70af0c5f481ccff473734a4e6",
+    ("deposit settled on a void lease", 5): "fed4c55450794d5bfc751c586f7e7c0f2888d97271e7ec6309d4bc7e9063d01e",
+    ("deposit settled on a void lease", 6): "b99b0e7b4e2fcff136c0c5341c0fa70105ec96dfd4962eee9a78df9cd6c3b0da",
+    ("deposit settled on a void lease", 7): "bcef3fc73968d0c5330f7fcc0c7adfb5e21a8893ebcc8ec59ac0b9ccc1ed9ff1",
+    ("listing into a let tenancy", 1): "1425c09283f7f03c692b47ad1ca9c85eb197a0465f0b63944b1bbb99edbbfec1",
+    ("listing into a let tenancy", 2): "aaa141e3980a06e2b05488b7615cf6c456f164b7519fa39b86d90850c1321c5e",
+    ("listing into a let tenancy", 3): "fb36e853612c003831ae306aec957ef20487fbace16dbd91712537d73aa2222e",
+    ("listing into a let tenancy", 4): "0d6d101171bd1b68f0d98433400099e1ffbea85697eec7cdeb3156ba4b22854e",
+    ("listing into a let tenancy", 5): "e0399ab873fe4d5cf15e800fad0203120bea6c27ed4c9e5bdafe29f73d6ffdb8",
+    ("listing into a let tenancy", 6): "58f27402cfffb1f6157e7dafe071acbc22396142e5b967c5eb805ac5dcb99e5e",
+    ("listing into a let tenancy", 7): "e1ae6c027fd4de9e8961bdd9edba2634b7be234fa4d0ef1332c4ebf7c939fbcb",
+    ("renew into exclusive dates", 1): "cf00bcff672c5881f9e59f9cc29b407bc72f2f9738efffcec8b98f43a961234a",
+    ("renew into exclusive dates", 2): "8799f80435583682c02c86526b04d8b946f78908032fd4b77ac7e8222696b54b",
+    ("renew into exclusive dates", 3): "dcaafdd8fe79227b1459decd2d079a1dec173f3bc2597ecddfd69a2acfdc17a7",
+    ("renew into exclusive dates", 4): "ab96f7a5d7fa9c110e9924505f1cab799abaa2430a60da0b3e874f63a922697e",
+    ("renew into exclusive dates", 5): "760a727206a8641daabf28cd4f5a277072a68f84a946accafdae9f7ed5af57d5",
+    ("renew into exclusive dates", 6): "f5f861b5dcf81e4eb6115a5c38eeec6b605835bb758b5adf5af364cc0e37a876",
+    ("renew into exclusive dates", 7): "d4c40ed9ac0de81b8fd7b1c5119bbfc2c482ddd376f4ad1ffad4911489e874dd",
+    ("deposit never confirmed", 1): "e10bc4d9364422d6ffa0ecb52bcbf1123a99df0b5334f67ae96d5939d1daa75c",
+    ("deposit never confirmed", 2): "20569cf23aa3201e9af4a342280def76857880a004ad66fa30d2438a655ea54b",
+    ("deposit never confirmed", 3): "6eace1328a8ce9f7425e9d9f04f315a5bff8330af3b27c186aa0ccfb0b1a74b5",
+    ("deposit never confirmed", 4): "f551523700acf61738b192eaa7dc5525eea4f2e0c81465f5be9b2775e4e2e85a",
+    ("deposit never confirmed", 5): "7494d1be9bf5e12df76bd7887f0756b86a3911cd3e66c65490d7e6aaa232b91d",
+    ("deposit never confirmed", 6): "78f1b87669668bd03a84b53e02db44eabf94b3080d8300b6e509b3e5ffe0da7c",
+    ("deposit never confirmed", 7): "9e497cc35036dc688e5b59bd942fad136c21b332bf2d290833e7b5ed17aa65bd",
+    ("escrow over a renewal", 1): "9447dd7c1582e49da0738d34aad131958c414a9e1e5a38a57150751ff5a01f0f",
+    ("escrow over a renewal", 2): "1173ba8f6c4b0d1b168c76bdefcd78f0d7137a422d079cc2d9c6b14e8d17655d",
+    ("escrow over a renewal", 3): "a7fcc1c7e8206872db89ee2793637e23aa22edc12e9cae600ad514a186616841",
+    ("escrow over a renewal", 4): "815c7942808e82f13fbb8ea7a16b081e96b301c8b737e43c84c16f9c40d70e5c",
+    ("escrow over a renewal", 5): "c92ea47e96a72aa23a7d9868cae60ec99dff905f8ef1963c7e229b6a1d547b46",
+    ("escrow over a renewal", 6): "4d2194a3793f671b13b5e2cf83e5b1a4300ad76534f86aab4b202f7bc4e35bcc",
+    ("escrow over a renewal", 7): "95ffedd724c03e1f7095820d7660ba1103bfd2c80a588e8b20830fe93f23ef84",
+}
+
+
+def print_roots_8() -> None:
+    """Print each edition-8 case's state roots on editions 1 to 7 (how :data:`BEFORE_EDITION_8` was made)."""
+    _print_roots(CASES_8, (None, 2, 3, 4, 5, 6, 7))
+
+
 @pytest.mark.parametrize("rules", EDITIONS)
 @pytest.mark.parametrize("name", list(ALL_CASES))
 def test_each_change_keeps_the_behaviour_of_the_editions_before_it(name: str, rules: int | None) -> None:
@@ -1201,6 +1394,14 @@ def test_older_editions_reach_the_roots_of_the_build_before_edition_7(name: str,
     assert w.chain.root() == BEFORE_EDITION_7[(name, rules or 1)]
 
 
+@pytest.mark.parametrize("rules", [None, 2, 3, 4, 5, 6, 7])
+@pytest.mark.parametrize("name", list(CASES_8))
+def test_older_editions_reach_the_roots_of_the_build_before_edition_8(name: str, rules: int | None) -> None:
+    w = _world(rules)
+    CASES_8[name](w, True)
+    assert w.chain.root() == BEFORE_EDITION_8[(name, rules or 1)]
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_edition_1_reaches_the_roots_of_the_builds_before_editions(name: str) -> None:
     w = _world(None)
@@ -1218,14 +1419,14 @@ def test_new_chains_run_the_newest_edition_and_old_ones_edition_1() -> None:
     assert old is not None and "rules" not in old and edition.edition_of(old) == 1
 
 
-@pytest.mark.parametrize("bad", [0, 8, "2", 2.0, True, None])
+@pytest.mark.parametrize("bad", [0, 9, "2", 2.0, True, None])
 def test_genesis_refuses_an_edition_this_build_does_not_implement(bad: object) -> None:
     from anju.registry import edition
     from anju.registry.machine import Registry, genesis_params
 
     from .harness import Overlay
 
-    assert edition.RULES == 7  # 8 above is the first edition this build does not implement
+    assert edition.RULES == 8  # 9 above is the first edition this build does not implement
     params = {**genesis_params(key_for("authority").public_hex), "rules": bad}
     with pytest.raises(ValueError, match="rules must be an edition"):
         Registry().genesis(params, Overlay({}))

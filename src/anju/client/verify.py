@@ -298,6 +298,9 @@ def _stored_status(listing: Mapping[str, Any], mandate: Mapping[str, Any] | None
         return str(listing["status"]), listing.get("status_reason")
     if mandate is not None and not (mandate["status"] == "active" and mandate["from"] <= date <= mandate["to"]):
         return "revoked", "mandate_revoked" if mandate["status"] == "revoked" else "mandate_ended"
+    let_from = listing.get("let_from")  # (rules edition 8: the first day of the unit's next lease)
+    if isinstance(let_from, str) and let_from <= date and let_from < listing["expires_on"]:
+        return "revoked", "leased"
     if date >= listing["expires_on"]:
         return "expired", "code_expired"
     return "live", None

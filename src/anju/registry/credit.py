@@ -37,19 +37,25 @@ FACTORS: dict[str, tuple[int | None, str]] = {
     "leases_registered": (
         5,
         "a lease the party is a side of was registered (备案) by the authority (from edition 5, -5 when a "
-        "registered lease is called off before it began)",
+        "registered lease is called off before it began; from edition 8 also for a registered sublease voided "
+        "with it)",
     ),
     "rent_on_time": (
         2,
         "a rent payment confirmed by the collector, paid on or before its due day (tenant; from edition 5 only "
-        "on a registered lease, for a month of its tenancy)",
+        "on a registered lease, for a month of its tenancy; from edition 8 -2 for each one confirmed before the "
+        "lease began when it is called off before it began)",
     ),
     "rent_late": (
         -5,
         "a rent payment confirmed by the collector, paid after its due day (tenant; from edition 5 -5 for each "
         "month the payment covers that was overdue when paid)",
     ),
-    "deposit_settled": (5, "the tenant accepted the collector's deposit settlement (collector)"),
+    "deposit_settled": (
+        5,
+        "the tenant accepted the collector's deposit settlement (collector; from edition 3 only on a registered "
+        "lease, from edition 8 not on one called off before it began)",
+    ),
     "disputes_lost": (None, "a dispute decided against the party: -30 respondent if upheld, -10 opener if rejected"),
     "fake_listings": (-50, "a listing the party published was confirmed fake by the authority"),
     "reviews": (None, "a review received: (rating - 3) x 4 points"),

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-RULES = 7
+RULES = 8
 """The newest rules edition this build implements (genesis ``rules`` of every new chain)."""
 
 CHANGES: dict[int, tuple[str, ...]] = {
@@ -165,6 +165,39 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "out of the lease's running escrow total: `rent_escrowed` and `rent_escrowed_through` return to what the "
         "payment found (kept on it as `escrowed_before`). Edition 6 left them counted, so months paid ahead later "
         "were added to months never collected and the bank's attestation fell short (`BANK_ATTESTATION_REQUIRED`).",
+    ),
+    8: (
+        "A registered sublease voided with the lease it lies in (cut to the day before its start when that lease "
+        "is called off, or ended, before the sublease began) gives its registration credit back, as a registered "
+        "lease called off before it began does (edition 5): a `leases_registered` entry of −5 for each of its "
+        "sides, from the terminating transaction. Edition 7 took it back only for the lease `lease.terminate` "
+        "names.",
+        "Rent confirmed on time before a lease began earns `rent_on_time` as before, and the lease counts it "
+        "(`rent_on_time_early`); calling the lease off before it began (itself, or with the lease it lies in) "
+        "takes it back: a `rent_on_time` entry of −2 for each. A lease that runs keeps it, so paying the first "
+        "month ahead still counts; edition 7 kept it on a void lease, so signing a lease, having it registered, "
+        "paying its first month and calling it off netted the tenant +2 each time.",
+        "`deposit.accept` on a lease called off before it began earns its collector no `deposit_settled` (there "
+        "was no tenancy); edition 7 credited +5 for a registered void lease.",
+        "`listing.publish` and `listing.renew` store the listing's `let_from`: the first day of the unit's next "
+        "lease beginning on or after the advertised term's first day, when one is already signed (else null). The "
+        "listing stops being live that day (`revoked`, reason `leased`, unless its code expired first), as "
+        "`lease.sign` revokes the listings a unit has when it is let; calling that lease off before it began moves "
+        "`let_from` to the next such lease's first day. Edition 7 kept a listing published after a lease was "
+        "signed live into that tenancy.",
+        "`listing.renew` of an agency's listing is refused when its term (from the later of `available_from` and "
+        "the block date, for `min_term_months`) meets the dates of another agency's exclusive mandate for the "
+        "unit, in force or upcoming (`EXCLUSIVE_MANDATE`), as `listing.publish` is (edition 5); edition 7 "
+        "checked only an exclusive mandate in force on the block date.",
+        "A tenant's deposit dispute opened after the lease ended while the deposit is still `lodged` (the "
+        "collector never confirmed nor refused it) contests it as one still `held` does, from nothing returned: "
+        "its decision settles it (`decided`). A deposit payment is confirmed only while the deposit is `lodged` "
+        "(`ALREADY_DONE`). Edition 7 left such a deposit `lodged` whatever the authority decided.",
+        "The rent escrow an agency collecting more than three months ahead needs counts the leases a renewal "
+        "continues (its `previous`, and theirs, while the same agency collects): their running totals, their "
+        "months still paid ahead that no total counted (added to the renewal's `rent_escrowed` once), and their "
+        "attestations (`BANK_ATTESTATION_REQUIRED`). Edition 7 counted the renewal alone, so a lease split into "
+        "a lease and its renewal collected up to three months' rent more outside a supervised account.",
     ),
 }
 """What each edition changed from the one before."""

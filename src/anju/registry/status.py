@@ -60,14 +60,34 @@ def mandate_status(mandate: Mapping[str, Any], date: str) -> str:
 
 
 def listing_status(listing: Mapping[str, Any], mandate: Mapping[str, Any] | None, date: str) -> tuple[str, str | None]:
-    """(live | expired | withdrawn | revoked, reason) of a listing at ``date``."""
+    """(live | expired | withdrawn | revoked, reason) of a listing at ``date``. From rules edition 8 a
+    listing stops being live (``revoked``, reason ``leased``) on its ``let_from`` day, the first day
+    of the unit's next lease signed before it was published or last renewed (:func:`next_let`), unless
+    its code expired before then."""
     if listing["status"] != "live":
         return str(listing["status"]), listing.get("status_reason")
     if mandate is not None and not mandate_live(mandate, date):
         return "revoked", "mandate_revoked" if mandate["status"] == "revoked" else "mandate_ended"
+    let_from = listing.get("let_from")  # (rules edition 8: the unit's next lease begins)
+    if let_from is not None and let_from <= date and let_from < listing["expires_on"]:
+        return "revoked", "leased"
     if date >= listing["expires_on"]:
         return "expired", "code_expired"
     return "live", None
+
+
+def next_let(leases: Iterable[Mapping[str, Any]], first: str) -> str | None:
+    """Rules edition 8: the first day of the unit's next head lease beginning on or after ``first``
+    (a listing's advertised term starts then), among ``leases`` (the unit's; void ones, called off
+    before they began, do not count), or None. ``listing.publish`` and ``listing.renew`` store it as
+    the listing's ``let_from``: the listing stops being live that day (:func:`listing_status`), as
+    ``lease.sign`` revokes the listings the unit has when it is let."""
+    starts = [
+        str(lease["start"])
+        for lease in leases
+        if lease["parent"] is None and lease["start"] <= lease["ends_on"] and lease["start"] >= first
+    ]
+    return min(starts, default=None)
 
 
 def shown_listing_status(

@@ -65,13 +65,16 @@ def _contests_the_deposit(call: Call, lease: View, opener: str) -> bool:
     Editions 1 to 4: any side's, while the collector's settlement is ``returned``. From edition 5
     only the tenant's (the collector settles by ``deposit.return``; its own dispute no longer closes
     the tenant's contest), and also while the deposit is still ``held`` after the lease ended (the
-    collector never returned it: the dispute settles it from nothing returned)."""
+    collector never returned it: the dispute settles it from nothing returned); from edition 8 also
+    while it is still ``lodged`` after the lease ended (the collector never confirmed nor refused it)."""
     if call.edition() < 5:
         return bool(lease["deposit_status"] == "returned")
     if opener != lease["tenant"]:
         return False
+    # edition 8: also a deposit the collector never confirmed (``lodged``), as one it never returned
+    unsettled = ("held", "lodged") if call.edition() >= 8 else ("held",)
     return lease["deposit_status"] == "returned" or (
-        lease["deposit_status"] == "held" and lease_ended(lease, call.date)
+        lease["deposit_status"] in unsettled and lease_ended(lease, call.date)
     )
 
 

@@ -27,6 +27,7 @@ from anju.registry.status import (
     lease_terms_refusal,
     listing_status,
     mandate_live,
+    next_let,
     subleases_cut_short,
 )
 
@@ -373,11 +374,15 @@ def terminate(call: Call) -> None:
         reject("NOTICE_TOO_SHORT", f"the lease requires {lease['notice_days']} days' notice", lease=lid)
     if call.edition() >= 7 and (b["mode"] == "mutual" or lease_party(call, lease) == lease["tenant"]):
         _check_subtenants_notice(call, lease, on)
-    cut = _end(call, lease, on, b["mode"])
-    if on < lease["start"] and lease["registration"] is not None and call.edition() >= 5:
-        # a registered lease called off before it began was no tenancy: its registration credit goes back
-        for who in _registered_sides(lease):
-            credit.award(call, who, "leases_registered", -5)
+    voided: list[Record] = []
+    cut = _end(call, lease, on, b["mode"], voided)
+    if on < lease["start"] and call.edition() >= 5:
+        _void_credit_back(call, lease)
+    if call.edition() >= 8:  # each sublease voided with it (cut before its start) was no tenancy either
+        for sub in voided:
+            _void_credit_back(call, sub)
+    if on < lease["start"] and lease["parent"] is None and call.edition() >= 8:
+        _lift_listing_caps(call, lease)
     if on < lease["start"] and lease["previous"] is not None:  # (edition 3 only: earlier, on >= start)
         # a renewal called off before it began: the lease it continued may be renewed again
         prev = call.need(layout.lease(lease["previous"]), "lease")
@@ -400,6 +405,33 @@ def terminate(call: Call) -> None:
             )
 
 
+def _void_credit_back(call: Call, lease: View) -> None:
+    """Credit from a lease called off before it began (void) goes back: it was no tenancy.
+
+    From edition 5, a registered lease's ``leases_registered`` (-5 for each side), for the lease a
+    ``lease.terminate`` names; from edition 8 also for each sublease voided with it, and the
+    tenant's ``rent_on_time`` earned on it before it began (-2 for each such entry: the lease's
+    ``rent_on_time_early``, counted from edition 8)."""
+    if lease["registration"] is not None:
+        for who in _registered_sides(lease):
+            credit.award(call, who, "leases_registered", -5)
+    early = int(lease.get("rent_on_time_early", 0))
+    if early and call.edition() >= 8:
+        credit.award(call, lease["tenant"], "rent_on_time", -2 * early)
+
+
+def _lift_listing_caps(call: Call, lease: View) -> None:
+    """Edition 8: a head lease called off before it began no longer ends the unit's listings that
+    stop being live on its first day (``let_from``): each now stops on the next live head lease's
+    first day, if any (:func:`status.next_let`)."""
+    unit = call.peek_need(layout.unit(lease["unit"]), "unit")
+    leases = [call.peek_need(layout.lease(lid), "lease") for lid in unit["leases"]]
+    for lid in unit["listings"]:
+        listing = call.peek_need(layout.listing(lid), "listing")
+        if listing.get("let_from") == lease["start"]:
+            call.put_view(layout.listing(lid), {**listing, "let_from": next_let(leases, lease["start"])})
+
+
 def _check_subtenants_notice(call: Call, lease: View, on: str) -> None:
     """Edition 7: a lease ended by agreement, or by its own tenant's notice, cuts each live sublease
     in it (at any depth) only with that sublease's notice, unless its subtenant signs the termination
@@ -419,14 +451,18 @@ def _check_subtenants_notice(call: Call, lease: View, on: str) -> None:
             )
 
 
-def _end(call: Call, lease: Record, on: str, mode: str) -> list[Record]:
-    """End ``lease`` on ``on`` and cut its subleases (at any depth) to fit; return those cut."""
+def _end(call: Call, lease: Record, on: str, mode: str, voided: list[Record] | None = None) -> list[Record]:
+    """End ``lease`` on ``on`` and cut its subleases (at any depth) to fit; return those cut (and
+    add to ``voided`` those that had not begun and are void now, not those void already)."""
     lease.update(status="terminated", ends_on=on, termination={"mode": mode, "on": on, "tx": call.txid})
     call.put(layout.lease(lease["id"]), lease)
     cut: list[Record] = []
     for sid in lease["subleases"]:  # a sublease cannot outlive the lease it is carved from
         sub = call.need(layout.lease(sid), "lease")
         if sub["ends_on"] > on:
+            was_void = sub["start"] > sub["ends_on"]
             cut.append(sub)
-            cut += _end(call, sub, cut_to(sub, on), "parent_ended")
+            cut += _end(call, sub, cut_to(sub, on), "parent_ended", voided)
+            if voided is not None and not was_void and sub["start"] > sub["ends_on"]:
+                voided.append(sub)
     return cut

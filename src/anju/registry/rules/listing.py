@@ -10,7 +10,7 @@ from anju.registry.rules.common import acting_agency, require_licensed_agency
 from anju.registry.rules.mandate import check_exclusive_term, live_mandate_for
 from anju.registry.rules.sweep import sweep_unit
 from anju.registry.rules.unit import attested_unit
-from anju.registry.status import LISTING_DAYS, listing_status, mandate_live
+from anju.registry.status import LISTING_DAYS, listing_status, mandate_live, next_let
 
 
 def _check_free(call: Call, unit: Record, first: str, months: int) -> None:
@@ -27,6 +27,17 @@ def _check_free(call: Call, unit: Record, first: str, months: int) -> None:
                 term_from=first,
                 term_to=last,
             )
+
+
+def _let_from(call: Call, unit: Record, first: str) -> dict[str, str | None]:
+    """Edition 8: the listing's ``let_from`` (:func:`status.next_let`: the first day of the unit's
+    next lease after the advertised term, which starts on ``first``); the listing stops being live
+    that day. Before edition 8 no such field (a listing published after a lease was signed stayed
+    live into that tenancy)."""
+    if call.edition() < 8:
+        return {}
+    leases = [call.peek_need(layout.lease(lid), "lease") for lid in unit["leases"]]
+    return {"let_from": next_let(leases, first)}
 
 
 def _check_no_exclusive(call: Call, unit: Record, agency: str) -> None:
@@ -113,6 +124,7 @@ def publish(call: Call) -> None:
         "published_on": call.date,
         "expires_on": add_days(call.date, LISTING_DAYS),
         "renewals": 0,
+        **_let_from(call, unit, first),
     }
     call.put_view(layout.listing(lid), rec)
     call.put(layout.code(code), {"code": code, "listing": lid})
@@ -179,7 +191,10 @@ def renew(call: Call) -> None:
         if call.edition() >= 6:  # a licence revoked since it was published: renewed by nobody
             require_licensed_agency(call, listing["publisher"])
         _check_no_exclusive(call, unit, listing["publisher"])
-    _check_free(call, unit, max(listing["available_from"], call.date), listing["min_term_months"])
+    first = max(listing["available_from"], call.date)
+    if listing["publisher_role"] == "agency" and call.edition() >= 8:  # as listing.publish does (edition 5)
+        check_exclusive_term(call, unit, listing["publisher"], first, term_end(first, listing["min_term_months"]))
+    _check_free(call, unit, first, listing["min_term_months"])
     if listing["status"] != "live":  # an expired code comes back to life, unless another took its place
         if newer:
             _check_one_live(call, unit, listing["publisher"])
@@ -191,6 +206,7 @@ def renew(call: Call) -> None:
         status_on=call.date,
         expires_on=add_days(call.date, LISTING_DAYS),
         renewals=listing["renewals"] + 1,
+        **_let_from(call, unit, first),
     )
     call.put(layout.listing(lid), listing)
     call.put(layout.unit(unit["id"]), unit)

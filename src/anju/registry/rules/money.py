@@ -146,6 +146,29 @@ def _escrow_needed(call: Call, lease: View, last: str) -> int:
     return int(lease.get("rent_escrowed", 0)) + int(lease["rent"]) * months_between(since, last)
 
 
+def _continued_escrow(call: Call, lease: View) -> tuple[int, int, int]:
+    """Edition 8: the rent escrow of the leases ``lease`` continues (its ``previous``, and theirs,
+    while an agency collects for them as for ``lease``): (the rent their running totals count, the
+    rent of their months still paid ahead of the block's month that no total counts yet, their
+    attested rent escrow). Collecting a year ahead over a lease and its renewal then needs the
+    escrow it needs over one lease; edition 5 counted the months of ``lease`` alone."""
+    counted = uncounted = held = 0
+    month = month_of(call.date)
+    prev_id = lease["previous"]
+    while prev_id is not None:
+        prev = call.peek_need(layout.lease(prev_id), "lease")
+        if prev["collector"] != "agency" or prev["collector_party"] != lease["collector_party"]:
+            break
+        counted += int(prev.get("rent_escrowed", 0))
+        held += int(prev["escrow"]["rent"])
+        if prev["paid_through"]:
+            first_due = add_months(month_of(prev["start"]), -1)
+            since = max(month, first_due, prev.get("rent_escrowed_through") or first_due)
+            uncounted += int(prev["rent"]) * max(0, months_between(since, prev["paid_through"]))
+        prev_id = prev["previous"]
+    return counted, uncounted, held
+
+
 def pay_rent(call: Call) -> None:
     lease = _paying_lease(call)
     b = call.body
@@ -162,15 +185,21 @@ def pay_rent(call: Call) -> None:
     escrowed: dict[str, object] = {}
     if lease["collector"] == "agency" and ahead > MAX_MONTHS_AHEAD:
         needed = _escrow_needed(call, lease, last)
+        attested = int(lease["escrow"]["rent"])
         if call.edition() >= 5:  # (the running total of edition 5)
             escrowed = {"rent_escrowed": needed, "rent_escrowed_through": last}
-        if lease["escrow"]["rent"] < needed:
+        if call.edition() >= 8:  # the leases this renewal continues count too
+            counted, uncounted, held = _continued_escrow(call, lease)
+            fresh = uncounted if lease.get("rent_escrowed_through") is None else 0  # (counted once, on this lease)
+            escrowed["rent_escrowed"] = needed + fresh
+            needed, attested = counted + needed + fresh, attested + held
+        if attested < needed:
             reject(
                 "BANK_ATTESTATION_REQUIRED",
                 "an agency collecting rent more than three months ahead needs a bank's escrow attestation "
                 "of the rent of every month paid ahead",
                 lease=lease["id"],
-                attested=lease["escrow"]["rent"],
+                attested=attested,
                 needed=needed,
             )
     due = due_date(b["period"], lease["payment_day"])
@@ -211,6 +240,9 @@ def confirm(call: Call) -> None:
     pid, pay, lease = _answered_payment(call, "confirms")
     call.put_view(layout.payment(pid), {**pay, "confirmed": True, "confirmed_tx": call.txid, "confirmed_on": call.date})
     if pay["kind"] == "deposit":
+        if call.edition() >= 8 and (lease.get("deposit_payment") != pid or lease["deposit_status"] != "lodged"):
+            # (the tenant's dispute settles a deposit never confirmed: edition 8)
+            reject("ALREADY_DONE", "this deposit payment is no longer the lease's lodged deposit", payment=pid)
         call.put_view(layout.lease(lease["id"]), {**lease, "deposit_status": "held"})
     elif "confirmed_through" in lease:  # edition 6: the receiver's word clears the months, in order
         expected = next_month(lease, lease["confirmed_through"])
@@ -236,6 +268,10 @@ def confirm(call: Call) -> None:
             call.edition() < 5 or _a_registered_tenancy_month(lease, pay["period"])
         ):
             credit.award(call, lease["tenant"], "rent_on_time")  # (edition 3: months paid far ahead earn nothing)
+            if call.edition() >= 8 and call.date < lease["start"]:  # taken back if the lease is called off
+                now = call.peek_need(layout.lease(lease["id"]), "lease")
+                early = int(now.get("rent_on_time_early", 0)) + 1
+                call.put_view(layout.lease(lease["id"]), {**now, "rent_on_time_early": early})
 
 
 def refuse(call: Call) -> None:
@@ -323,5 +359,6 @@ def accept_deposit(call: Call) -> None:
         parties=[lease["owner"], lease["tenant"], lease["collector_party"]],
         units=[lease["unit"]],
     )
-    if call.edition() < 3 or lease["registration"] is not None:  # edition 3: credit needs a registered lease
+    void = lease["start"] > lease["ends_on"]  # called off before it began: edition 8 credits nothing for it
+    if (call.edition() < 3 or lease["registration"] is not None) and not (void and call.edition() >= 8):
         credit.award(call, lease["collector_party"], "deposit_settled")
