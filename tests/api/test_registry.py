@@ -1879,3 +1879,50 @@ def test_an_agents_answer_needs_its_appointment_earlier_in_the_log(world: World,
     with pytest.raises(VerificationError, match="appointed only after it") as info:
         verify_history_parts(_relogged_parts(world, lines, {}, appointed_last), world.server.vkey)
     assert info.value.code == "PROOF_INVALID"
+
+
+def test_the_histories_of_leases_called_off_before_they_began_verify(world: World, monkeypatch: Any) -> None:
+    """Rules edition 8 takes credit back when a registered lease, and a registered sublease voided
+    with it, is called off before it began: the −5 ``leases_registered`` of each registered side of
+    each lease voided, and the tenant's ``rent_on_time`` earned on it before it began (−2 each), all
+    from the one ``lease.terminate``. Everyone so charged keeps a history that verifies, in one bundle
+    and in parts, and the credit it proves is the record's."""
+    from anju.client import verify_history_parts
+
+    c, authority, owner = world.client, world.keys["role:authority"], world.keys["role:landlord"]
+    tenant = _fresh_party(world, "anju-void-head-tenant", "tenant")
+    subtenant = _fresh_party(world, "anju-void-subtenant", "tenant")
+    start = add_days(world.end, 40)
+    terms = {**_terms(world, _fresh_unit(world, "void"), tenant, "landlord", None), "start": start}
+    terms["end"] = add_days(start, 200)
+    head = c.send("lease.sign", owner, terms, cosigners=[tenant])["txid"][:16]
+    c.send("lease.register", authority, lease=head)
+    paid = c.send("rent.pay", tenant, lease=head, period=start[:7], months=1, amount=500_000)["txid"][:16]
+    c.send("payment.confirm", owner, payment=paid)  # on time, before the lease began: +2, taken back below
+    sub_terms = {**terms, "landlord": tenant.public_hex, "tenant": subtenant.public_hex, "parent": head}
+    sub = c.send("lease.sign", tenant, sub_terms, cosigners=[subtenant, owner])["txid"][:16]
+    c.send("lease.register", authority, lease=sub)
+    end = {"lease": head, "mode": "mutual", "on": add_days(start, -1), "reason_hash": H}
+    c.send("lease.terminate", owner, end, cosigners=[tenant, subtenant])
+    for who, registered in ((tenant, 0), (subtenant, 0), (owner, None)):
+        bundle = c.history(who.public_hex)
+        result = verify_bundle(bundle, world.server.vkey)
+        assert isinstance(result, VerifiedHistory)
+        record = c.state(f"credit/{who.public_hex}").value
+        assert result.score == record["score"]
+        if registered is not None:  # each registration given back, and the rent's credit too
+            assert record["factors"]["leases_registered"]["points"] == registered
+            assert record["factors"].get("rent_on_time", {"points": 0})["points"] == 0
+        _same_history(
+            verify_history_parts(_parts(world, monkeypatch, who.public_hex, entries=1), world.server.vkey), result
+        )
+    # a history that leaves out a lease the calling off voided, or a lying signer that says it was not, is refused
+    bundle = c.history(subtenant.public_hex)
+    short = {**bundle, "state": [e for e in bundle["state"] if e["key"] != f"lease/{head}"]}
+    with pytest.raises(VerificationError, match="leaves out a lease that calling off voided"):
+        verify_bundle(short, world.server.vkey)
+    record = _value(bundle, f"lease/{sub}")
+    with pytest.raises(VerificationError, match="registration taken back is not the calling off") as info:
+        verify_bundle(_resigned(world, bundle, {f"lease/{sub}": {**record, "termination": None}}), world.server.vkey)
+    assert info.value.code == "PROOF_INVALID"
+    verify_bundle(_resigned(world, bundle, {}), world.server.vkey)  # (control: re-signed unchanged, it verifies)

@@ -19,7 +19,7 @@ import orjson
 
 from anju.api.snapshot import Reader, Snapshot
 from anju.client.parts import PARTS_FORMAT, note_hash
-from anju.client.verify import CREDIT_TXS, MAX_CODE_CANDIDATES, PAYMENT_TXS, disclosure_of
+from anju.client.verify import CREDIT_TXS, MAX_CODE_CANDIDATES, PAYMENT_TXS, VOID_CREDIT, disclosure_of
 from anju.errors import AnjuError, Overloaded
 from anju.ledger.store import ref_key
 from anju.registry import vcode
@@ -154,6 +154,25 @@ def payment_keys(snap: Snapshot, leases: Sequence[str], batch: int = 500) -> Ite
         yield from (str(k) for (k,) in snap.query(sql, some))
 
 
+def void_subtree_keys(snap: Snapshot, txid: str) -> list[str]:
+    """For a ``lease.terminate`` (``txid``): the state keys of the lease it names and of its subleases
+    at any depth, which a history proves with a credit entry it took back from a lease called off
+    before it began (docs/PROTOCOL.md, "Bundles"); none for another transaction."""
+    body = snap.tx_body(txid) or {}
+    if body.get("kind") != "lease.terminate":
+        return []
+    out, todo = [], [str(body.get("lease"))]
+    while todo:
+        key = f"lease/{todo.pop()}"
+        if key in out:
+            continue
+        out.append(key)
+        raw = snap.state_get(key)
+        lease = {} if raw is None else orjson.loads(raw)
+        todo.extend(str(sub) for sub in lease.get("subleases", []))
+    return out
+
+
 class Appointments:
     """Agents' ``agency.appoint_agent`` transactions, read once per (agent, agency) for a whole
     history (found through the events naming the agent)."""
@@ -246,6 +265,11 @@ def history_bundle(snap: Snapshot, chain_id: str, party: str) -> dict[str, Any]:
                     body = snap.tx_body(txid)
                     if body is not None:
                         b.key(f"lease/{body.get('lease')}")
+            if name in VOID_CREDIT:  # credit taken back: the leases the calling off voided (edition 8)
+                for txid, pts in entries:
+                    if pts < 0:
+                        for key in void_subtree_keys(snap, txid):
+                            b.key(key)
     if b.truncated:
         raise AnjuError(
             "BUNDLE_TOO_LARGE",
@@ -319,13 +343,17 @@ class _Parts:
         self.state: list[dict[str, Any]] = []
         self.txs: list[dict[str, Any]] = []
         self.held: set[str] = set()  # the txids of the part's transactions
+        self.keys: dict[str, Any] = {}  # the part's state keys, with their values
         self.counts = {"state": 0, "txs": 0}
         self.bytes = 0
 
     def key(self, key: str) -> Any:
-        """Add ``key`` with its proof to the part; its value."""
+        """Add ``key`` with its proof to the part (once); its value."""
+        if key in self.keys:
+            return self.keys[key]
         raw = self.s.state_get(key)
         value = None if raw is None else orjson.loads(raw)
+        self.keys[key] = value
         self.state.append({"key": key, "value": value, "proof": self.s.state_proof(key).to_json()})
         self.bytes += 1500 + (0 if raw is None else len(raw))
         return value
@@ -356,7 +384,7 @@ class _Parts:
         self.counts["txs"] += len(self.txs)
         self.number += 1
         self.state, self.txs, self.bytes = [], [], 0
-        self.held = set()
+        self.held, self.keys = set(), {}
 
     def end(self) -> None:
         self.flush()
@@ -409,9 +437,14 @@ def write_history_parts(
                 awaited.setdefault(txid, name)
         awaited = {txid: name for txid, name in awaited.items() if name in CREDIT_TXS}
 
+    def with_voided(txid: str) -> None:  # a transaction a credit entry awaits, with what it voided
+        for key in void_subtree_keys(snap, txid):
+            w.key(key)
+        w.tx(txid)
+
     def credited(txid: Any) -> None:
         if isinstance(txid, str) and awaited.pop(txid, None) is not None:
-            w.tx(txid)
+            with_voided(txid)
 
     def lease_txs(lease: dict[str, Any]) -> None:
         reg, term = lease.get("registration"), lease.get("termination")
@@ -439,13 +472,16 @@ def write_history_parts(
         name = awaited.pop(txid, None)
         if name is None:
             continue
-        if name == "leases_registered":  # a lease registered with the party as landlord or agency
-            lease = w.key(f"lease/{(snap.tx_body(txid) or {}).get('lease')}")
+        body = snap.tx_body(txid) or {}
+        if body.get("kind") == "lease.terminate":  # credit taken back from leases it voided (edition 8)
+            with_voided(txid)
+        elif name == "leases_registered":  # a lease registered with the party as landlord or agency
+            lease = w.key(f"lease/{body.get('lease')}")
             w.tx(txid)
             if isinstance(lease, dict):
                 lease_txs(lease)
         elif name in ("rent_on_time", "rent_late"):  # (a payment of no tenancy: the verifier says so)
-            paid(w.key(f"payment/{(snap.tx_body(txid) or {}).get('payment')}"))
+            paid(w.key(f"payment/{body.get('payment')}"))
             w.tx(txid)
         else:
             w.tx(txid)

@@ -39,6 +39,7 @@ from anju.client.verify import (
     new_id,
     verify_state,
     verify_tx,
+    void_leases_named,
 )
 from anju.crypto import jcs
 from anju.crypto.tx import Tx
@@ -170,10 +171,11 @@ class HistoryParts:
         self._authority = ""
         self._hash = ""
         self._identity: str | None = None
-        # every credit entry's txid (to see none twice) -> (factor, points) while its transaction is
-        # awaited (factor "": one a later edition added, whose transaction may come and is not read);
-        # None once it came
-        self._credit: dict[str, tuple[str, int] | None] = {}
+        # every credit entry's txid -> its entries [(factor, points)] while its transaction is awaited
+        # (factor "": one a later edition added, whose transaction may come and is not read); None once
+        # it came. One transaction has one entry per factor (a calling off may take back two factors'
+        # credit: rules edition 8), none twice.
+        self._credit: dict[str, list[tuple[str, int]] | None] = {}
         self._awaited = 0
         self._chunks: dict[str, list[int]] = {}  # factor -> [next chunk, its entries so far, their points]
         self._tenancies: set[str] = set()
@@ -303,8 +305,14 @@ class HistoryParts:
         checked = factor in CREDIT_TXS
         for txid, points in entries:
             _need(isinstance(txid, str), "a credit entry is not [txid, points]", factor=factor)
-            _need(txid not in self._credit, "a transaction is counted twice in the credit record", party=self._party)
-            self._credit[txid] = (factor if checked else "", int(points))
+            got = self._credit.setdefault(txid, [])
+            _need(
+                got is not None and all(f != factor for f, _ in got),
+                "a transaction is counted twice in the credit record",
+                party=self._party,
+            )
+            assert got is not None
+            got.append((factor if checked else "", int(points)))
             self._awaited += checked
 
     # -- parts ------------------------------------------------------------------------------------
@@ -374,10 +382,11 @@ class HistoryParts:
             awaited = self._credit.get(txid)
             if awaited is not None:
                 self._credit[txid] = None
-                if awaited[0]:
-                    rows.setdefault(awaited[0], []).append([txid, awaited[1]])
-                    self._awaited -= 1
-                # (else an entry of a factor a later edition added: its points summed, its transaction not read)
+                for factor, points in awaited:
+                    if factor:
+                        rows.setdefault(factor, []).append([txid, points])
+                        self._awaited -= 1
+                    # (else an entry of a factor a later edition added: its points summed, its tx not read)
             elif txid not in own:
                 raise _malformed(
                     "unexpected_tx",
@@ -387,6 +396,7 @@ class HistoryParts:
                 )
         _check_credit_txs(vb, party, self._authority, rows)
         registered_here = {str(txs[txid].body.get("lease")) for txid, _ in rows.get("leases_registered", [])}
+        registered_here |= void_leases_named(vb, rows)  # (the leases a calling off voided: edition 8)
         grants = mandate_grants(vb)
         for lease in leases:
             if lease.get("tenant") != party:  # a lease the party registered as landlord or agency
@@ -460,7 +470,7 @@ class HistoryParts:
                     factor=name,
                 )
         if self._awaited:
-            txid, (factor, _) = next((t, a) for t, a in self._credit.items() if a is not None and a[0])
+            txid, factor = next((t, f) for t, a in self._credit.items() if a for f, _ in a if f)
             kind = CREDIT_TXS[factor][0]
             raise VerificationError("PROOF_INVALID", f"no inclusion proof for the {kind} transaction", txid=txid)
         tenancies = {str(lease["id"]): lease for lease in self._leases}

@@ -600,15 +600,17 @@ def _check_credit_txs(vb: VerifiedBundle, party: str, authority: str, entries: M
     transaction gives one party two entries); and the history's
     own records are all there: every registered lease the party is a side of, every rent payment
     confirmed for them. A holder cannot leave out a lease or a payment their credit counts."""
-    txids = [str(txid) for rows in entries.values() for txid, _ in rows]
-    _need(len(set(txids)) == len(txids), "a transaction is counted twice in the credit record", party=party)
+    for rows in entries.values():  # (one transaction may give one party an entry in two factors:
+        # a calling off takes back both a registration's and the rent's credit, rules edition 8)
+        txids = [str(txid) for txid, _ in rows]
+        _need(len(set(txids)) == len(txids), "a transaction is counted twice in the credit record", party=party)
     for name, rows in entries.items():
         if name not in CREDIT_TXS:
             continue  # a factor of a later edition: its points are summed, its transactions not checked
         kind, by_authority, fixed = CREDIT_TXS[name]
         for txid, points in rows:
-            if name == "leases_registered" and fixed is not None and points == -fixed:
-                _check_registration_taken_back(vb, party, txid)  # (edition 5)
+            if name in VOID_CREDIT and type(points) is int and points < 0:
+                _check_void_credit(vb, party, str(txid), name, points)  # (editions 5 and 8)
                 continue
             tx = _tx_of(vb, txid, kind, [authority] if by_authority else None)
             body = tx.body
@@ -658,23 +660,81 @@ def _check_credit_txs(vb: VerifiedBundle, party: str, authority: str, entries: M
                 _need(body.get("outcome") == "confirmed", "a fake-listing entry is not a confirmed report", txid=txid)
 
 
-def _check_registration_taken_back(vb: VerifiedBundle, party: str, txid: str) -> None:
-    """A −5 ``leases_registered`` entry (edition 5): the ``lease.terminate`` that called off a
-    registered lease of the party before it began."""
-    body = _tx_of(vb, txid, "lease.terminate", None).body
-    lease = vb.state.get(f"lease/{body.get('lease')}")
+VOID_CREDIT = ("leases_registered", "rent_on_time")
+"""The factors a lease called off before it began (void) takes credit back from: its registration's
+(edition 5: the lease ``lease.terminate`` names; edition 8: each sublease voided with it too) and the
+rent confirmed on time before it began (edition 8); each such entry's transaction is that
+``lease.terminate``."""
+
+
+def void_subtree(vb: VerifiedBundle, txid: str) -> list[Mapping[str, Any]]:
+    """The lease a ``lease.terminate`` (``txid``) names and its subleases at any depth, each proven
+    in ``vb`` (PROOF_INVALID if one is left out: what it voided cannot be told without them)."""
+    named = _tx_of(vb, txid, "lease.terminate", None).body.get("lease")
+    out: list[Mapping[str, Any]] = []
+    todo, seen = [str(named)], set()
+    while todo:
+        lid = todo.pop()
+        if lid in seen:
+            continue
+        seen.add(lid)
+        lease = vb.state.get(f"lease/{lid}")
+        if not (isinstance(lease, Mapping) and isinstance(lease.get("subleases"), list)):
+            raise _fail("PROOF_INVALID", "the bundle leaves out a lease that calling off voided", lease=lid)
+        out.append(lease)
+        todo.extend(str(sub) for sub in lease["subleases"])
+    return out
+
+
+def _voided(lease: Mapping[str, Any], txid: str) -> bool:
+    """Whether ``lease`` was called off before it began by transaction ``txid`` (directly or with
+    the lease it lies in)."""
+    term, start, end = lease.get("termination"), lease.get("start"), lease.get("ends_on")
+    if not (isinstance(term, Mapping) and isinstance(start, str) and isinstance(end, str)):
+        return False
+    return bool(term.get("tx") == txid and start > end)
+
+
+def _check_void_credit(vb: VerifiedBundle, party: str, txid: str, factor: str, points: int) -> None:
+    """A negative ``leases_registered`` or ``rent_on_time`` entry: the ``lease.terminate`` that
+    called off before they began the leases whose credit it takes back. ``leases_registered``: -5
+    for each registered lease it voided of which the party is a side (edition 8; edition 5 counted
+    the named lease alone); ``rent_on_time``: -2 for each on-time payment confirmed before one it
+    voided of which the party is the tenant began (its ``rent_on_time_early``)."""
+    leases = [lease for lease in void_subtree(vb, txid) if _voided(lease, txid)]
+    named = _tx_of(vb, txid, "lease.terminate", None).body.get("lease")
+    if factor == "leases_registered":
+        mine = [
+            lease
+            for lease in leases
+            if isinstance(lease.get("registration"), Mapping)
+            and party in (lease.get("tenant"), lease.get("landlord"), lease.get("agency"))
+        ]
+        counts = {len(mine), sum(1 for lease in mine if lease.get("id") == named)}
+        _need(
+            points in {-5 * n for n in counts if n},
+            "a registration taken back is not the calling off of registered leases of the party",
+            lease=named,
+        )
+        return
+    early = [lease.get("rent_on_time_early", 0) for lease in leases if lease.get("tenant") == party]
     _need(
-        isinstance(lease, Mapping)
-        and isinstance(lease.get("registration"), Mapping)
-        and isinstance(lease.get("termination"), Mapping)
-        and lease["termination"].get("tx") == txid
-        and isinstance(lease.get("start"), str)
-        and isinstance(lease.get("ends_on"), str)
-        and lease["start"] > lease["ends_on"]
-        and party in (lease.get("tenant"), lease.get("landlord"), lease.get("agency")),
-        "a registration taken back is not the calling off of a registered lease of the party",
-        lease=body.get("lease"),
+        all(type(n) is int and n >= 0 for n in early) and points == -2 * sum(early) != 0,
+        "a rent credit taken back is not the calling off of a lease of the party paid on time before it began",
+        lease=named,
     )
+
+
+def void_leases_named(vb: VerifiedBundle, entries: Mapping[str, list[Any]]) -> set[str]:
+    """The ids of the leases a history proves for its entries of credit taken back from leases
+    called off before they began (:func:`void_subtree`): records of the bundle that need not be the
+    party's tenancies."""
+    out: set[str] = set()
+    for name in VOID_CREDIT:
+        for txid, points in entries.get(name, []):
+            if type(points) is int and points < 0 and txid in vb.txs:
+                out.update(str(lease.get("id")) for lease in void_subtree(vb, str(txid)))
+    return out
 
 
 def _points(entries: list[Any]) -> int:
@@ -1019,6 +1079,7 @@ def check_history(vb: VerifiedBundle) -> VerifiedHistory:
         _check_credit_txs(vb, party, meta["authority"], entries)
         for txid, _ in entries.get("leases_registered", []):
             registered_elsewhere.add(str(vb.txs[txid].body.get("lease")))
+        registered_elsewhere |= void_leases_named(vb, entries)
     leases: dict[str, Mapping[str, Any]] = {}
     grants = mandate_grants(vb)
     for key, lease in vb.state.items():

@@ -169,14 +169,15 @@ CHANGES: dict[int, tuple[str, ...]] = {
     8: (
         "A registered sublease voided with the lease it lies in (cut to the day before its start when that lease "
         "is called off, or ended, before the sublease began) gives its registration credit back, as a registered "
-        "lease called off before it began does (edition 5): a `leases_registered` entry of −5 for each of its "
-        "sides, from the terminating transaction. Edition 7 took it back only for the lease `lease.terminate` "
-        "names.",
+        "lease called off before it began does (edition 5): −5 for each of its sides, in one `leases_registered` "
+        "entry per party from the terminating transaction (the sum over every lease it voided). Edition 7 took it "
+        "back only for the lease `lease.terminate` names.",
         "Rent confirmed on time before a lease began earns `rent_on_time` as before, and the lease counts it "
         "(`rent_on_time_early`); calling the lease off before it began (itself, or with the lease it lies in) "
-        "takes it back: a `rent_on_time` entry of −2 for each. A lease that runs keeps it, so paying the first "
-        "month ahead still counts; edition 7 kept it on a void lease, so signing a lease, having it registered, "
-        "paying its first month and calling it off netted the tenant +2 each time.",
+        "takes it back: −2 for each, in one `rent_on_time` entry of the tenant from that transaction. A lease "
+        "that runs keeps it, so paying the first month ahead still counts; edition 7 kept it on a void lease, "
+        "so signing a lease, having it registered, paying its first month and calling it off netted the tenant "
+        "+2 each time.",
         "`deposit.accept` on a lease called off before it began earns its collector no `deposit_settled` (there "
         "was no tenancy); edition 7 credited +5 for a registered void lease.",
         "`listing.publish` and `listing.renew` store the listing's `let_from`: the first day of the unit's next "

@@ -376,11 +376,10 @@ def terminate(call: Call) -> None:
         _check_subtenants_notice(call, lease, on)
     voided: list[Record] = []
     cut = _end(call, lease, on, b["mode"], voided)
-    if on < lease["start"] and call.edition() >= 5:
-        _void_credit_back(call, lease)
     if call.edition() >= 8:  # each sublease voided with it (cut before its start) was no tenancy either
-        for sub in voided:
-            _void_credit_back(call, sub)
+        _void_credit_back(call, [lease] if on < lease["start"] else [], voided)
+    elif on < lease["start"] and call.edition() >= 5:
+        _void_credit_back(call, [lease], [])
     if on < lease["start"] and lease["parent"] is None and call.edition() >= 8:
         _lift_listing_caps(call, lease)
     if on < lease["start"] and lease["previous"] is not None:  # (edition 3 only: earlier, on >= start)
@@ -405,19 +404,25 @@ def terminate(call: Call) -> None:
             )
 
 
-def _void_credit_back(call: Call, lease: View) -> None:
-    """Credit from a lease called off before it began (void) goes back: it was no tenancy.
+def _void_credit_back(call: Call, called_off: list[Record], voided: list[Record]) -> None:
+    """Credit from leases called off before they began (void) goes back: they were no tenancy.
 
     From edition 5, a registered lease's ``leases_registered`` (-5 for each side), for the lease a
-    ``lease.terminate`` names; from edition 8 also for each sublease voided with it, and the
-    tenant's ``rent_on_time`` earned on it before it began (-2 for each such entry: the lease's
-    ``rent_on_time_early``, counted from edition 8)."""
-    if lease["registration"] is not None:
-        for who in _registered_sides(lease):
-            credit.award(call, who, "leases_registered", -5)
-    early = int(lease.get("rent_on_time_early", 0))
-    if early and call.edition() >= 8:
-        credit.award(call, lease["tenant"], "rent_on_time", -2 * early)
+    ``lease.terminate`` names (``called_off``); from edition 8 also for each sublease voided with it
+    (``voided``), and the tenant's ``rent_on_time`` earned on each before it began (-2 for each such
+    entry: the lease's ``rent_on_time_early``, counted from edition 8). Each party gets one entry per
+    factor from the transaction (the sum), as every other credit entry: one transaction, one entry."""
+    taken: dict[tuple[str, str], int] = {}
+    for lease in [*called_off, *voided]:
+        if lease["registration"] is not None:
+            for who in _registered_sides(lease):
+                taken[(who, "leases_registered")] = taken.get((who, "leases_registered"), 0) - 5
+        early = int(lease.get("rent_on_time_early", 0))
+        if early and call.edition() >= 8:
+            key = (lease["tenant"], "rent_on_time")
+            taken[key] = taken.get(key, 0) - 2 * early
+    for (who, factor), points in sorted(taken.items()):
+        credit.award(call, who, factor, points)
 
 
 def _lift_listing_caps(call: Call, lease: View) -> None:
