@@ -193,3 +193,33 @@ def test_init_with_params_that_are_not_json_is_one_line(tmp_path: Path, text: st
     assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
     assert str(params) in out.stderr + out.stdout
     assert not (tmp_path / "net" / "consortium.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ('{"authority": "zz"}', "genesis needs authority"),
+        ('{"x": 1.5}', "1.5"),
+        ("[1, 2]", "JSON object"),
+        ('"text"', "JSON object"),
+    ],
+)
+def test_init_with_params_the_application_refuses_is_one_line_and_leaves_nothing(
+    tmp_path: Path, params: str, says: str
+) -> None:
+    """Params that are JSON but not the application's genesis params (not an object, a number outside
+    the ledger's domain, a registry genesis without its authority) are refused in one line, exit 1,
+    before anything is made: the directory can be used again at once (it was left with an
+    authority.key and a node0/, so a second `init` said it was not empty; a float or a list was a
+    traceback)."""
+    from anju.chain.consortium import find_cometbft
+
+    if find_cometbft() is None:
+        pytest.skip("cometbft is not built (scripts/install-cometbft.sh)")
+    file = tmp_path / "params.json"
+    file.write_text(params)
+    net = tmp_path / "net"
+    out = run_anju("consortium", "init", "--dir", str(net), "--validators", "1", "--params", str(file))
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and says in out.stderr, out.stderr
+    assert not net.exists() or not any(net.iterdir()), sorted(net.iterdir())

@@ -32,9 +32,11 @@ import orjson
 
 from anju.chain.abci.app import MEMBER_FILE, checkpoint_of
 from anju.chain.abci.cosign import threshold_for
-from anju.chain.executor import canonical_genesis
+from anju.chain.apps import load_app
+from anju.chain.executor import canonical_genesis, genesis_writes
 from anju.chain.node import DB_NAME, GENESIS_NAME, KEY_NAME, now_rfc3339, write_genesis, write_node_key
 from anju.crypto.keys import SigningKey
+from anju.errors import AnjuError
 from anju.ledger.note import Verifier, quorum, vkey_of
 from anju.ledger.store import BlockRecord, Store
 from anju.registry import edition
@@ -166,11 +168,40 @@ def init(
     app hash and ``initial_height`` = its height + 1; each member's Info reports height 0 until
     the first consortium block, so CometBFT calls InitChain (which checks the genesis against the
     ledger) and the consortium's first block is the ledger's next. The earlier checkpoints keep the
-    signature of the node that wrote them."""
-    cometbft = _cometbft()
+    signature of the node that wrote them.
+
+    Nothing is left behind when it fails: the directory is removed (or emptied, if it was there
+    and empty), so ``init`` can be run again at once."""
     d = Path(directory)
     if d.exists() and any(d.iterdir()):
         raise ConsortiumError(f"{d} is not empty")
+    fresh = not d.exists()
+    try:
+        return _init(d, validators, chain_id, app, base_port, params, genesis_time, ledger)
+    except BaseException:
+        if fresh:
+            shutil.rmtree(d, ignore_errors=True)
+        elif d.is_dir():  # it was empty: everything in it is ours
+            for child in d.iterdir():
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+        raise
+
+
+def _init(
+    d: Path,
+    validators: int,
+    chain_id: str,
+    app: str,
+    base_port: int,
+    params: dict[str, Any] | None,
+    genesis_time: str | None,
+    ledger: Path | None,
+) -> dict[str, Any]:
+    """:func:`init` in the empty (or absent) directory ``d``."""
+    cometbft = _cometbft()
     if validators < 1 or validators > 50:
         raise ConsortiumError("validators must be between 1 and 50")
     gtime = genesis_time or now_rfc3339()
@@ -182,15 +213,20 @@ def init(
         if gtime <= tip.time:
             raise ConsortiumError(f"genesis time {gtime} is not after the ledger's last block ({tip.time})")
         app, first_height = doc["app"], tip.height + 1
-    d.mkdir(parents=True, exist_ok=True)
+    authority: SigningKey | None = None
     if ledger is None:
         authority = SigningKey.generate()
-        write_node_key(d / "authority.key", authority)
         if params is None:
             params = genesis_params(authority.public_hex) if app == "anju-registry" else {}
+        elif not isinstance(params, dict):
+            raise ConsortiumError(f"the genesis params must be a JSON object, not {type(params).__name__}")
         elif app == "anju-registry" and "rules" not in params:
             params = {**params, "rules": edition.RULES}  # a new chain runs the newest rules unless told
         doc = {"chain_id": chain_id, "app": app, "time": gtime, "params": params}
+        _check_genesis(doc)  # before anything is made: the application must take these params
+    d.mkdir(parents=True, exist_ok=True)
+    if authority is not None:
+        write_node_key(d / "authority.key", authority)
     canonical_genesis(doc)  # checks the document's domain
 
     nodes: list[NodeInfo] = []
@@ -308,6 +344,18 @@ def init(
     }
     (d / LAYOUT).write_bytes(orjson.dumps(layout, option=orjson.OPT_INDENT_2))
     return layout
+
+
+def _check_genesis(doc: dict[str, Any]) -> None:
+    """ConsortiumError unless ``doc`` is a genesis document its application can start a ledger from
+    (values in the ledger's domain, params the application takes)."""
+    try:
+        canonical_genesis(doc)
+        genesis_writes(load_app(doc["app"]), doc["chain_id"], doc["time"], doc["params"])
+    except AnjuError as exc:
+        raise ConsortiumError(f"the genesis params are refused: {exc.message}") from None
+    except (ValueError, TypeError, KeyError) as exc:  # the application's own words
+        raise ConsortiumError(str(exc) or f"the genesis params are refused: {type(exc).__name__}") from None
 
 
 def _existing(ledger: Path, chain_id: str) -> tuple[dict[str, Any], BlockRecord]:
