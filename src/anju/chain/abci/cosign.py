@@ -248,10 +248,10 @@ class Cosigner:
             got = await asyncio.gather(
                 *(_get_json(f"{p.cosign_url}/cosig/{h}") for p in missing), return_exceptions=True
             )
-            for doc in got:
-                if isinstance(doc, dict):
+            for doc in got:  # a member's answer that is not one (a faulty member) is skipped, not fatal
+                if isinstance(doc, dict) and type(doc.get("height")) is int and doc["height"] == h:
                     sig = _sig_from_json(doc)
-                    if sig is not None and int(doc.get("height", -1)) == h:
+                    if sig is not None:
                         self._accept(h, sig, _text_from_json(doc))
 
     def _committed_at(self, h: int) -> float:
