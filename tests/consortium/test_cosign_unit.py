@@ -257,3 +257,34 @@ def test_one_members_malformed_answer_does_not_stop_pulling_the_others(tmp_path:
 
     with http_stub(faulty) as u1, http_stub(honest(2)) as u2, http_stub(honest(3)) as u3:
         asyncio.run(main([u1, u2, u3]))
+
+
+def test_a_height_past_sqlite_integers_is_not_found(tmp_path: Path) -> None:
+    """GET /cosig/{h} and /checkpoint/{h} with a height SQLite cannot hold (past 2**63 - 1) raised
+    OverflowError out of the handler: the connection was closed unanswered and a traceback logged.
+    Such a height is not stored: 404, like any other."""
+    from anju.chain.abci import cosign
+
+    keys = [SigningKey.generate() for _ in range(4)]
+
+    async def main() -> None:
+        app = _member0(tmp_path, keys)
+        cos = Cosigner(app)
+        srv = await cosign.serve_http(cos.handle, "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        try:
+            huge = ("/cosig/99999999999999999999", "/checkpoint/99999999999999999999", "/cosig/9223372036854775808")
+            for path in huge:
+                r, w = await asyncio.open_connection("127.0.0.1", port)
+                w.write(f"GET {path} HTTP/1.1\r\nContent-Length: 0\r\n\r\n".encode())
+                await w.drain()
+                answer = await asyncio.wait_for(r.read(), 3)
+                w.close()
+                assert answer.startswith(b"HTTP/1.1 404 "), (path, answer)
+            status, _, _ = await cos.handle("GET", "/checkpoint/9223372036854775807", b"")
+            assert status == 404
+        finally:
+            srv.close()
+            app.close()
+
+    asyncio.run(main())
