@@ -223,3 +223,41 @@ def test_init_with_params_the_application_refuses_is_one_line_and_leaves_nothing
     assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and says in out.stderr, out.stderr
     assert not net.exists() or not any(net.iterdir()), sorted(net.iterdir())
+
+
+def test_up_refuses_an_abci_port_another_program_listens_on(tmp_path: Path) -> None:
+    """A member whose app is not running, while something else listens on its ABCI port: `up`
+    started the app (which could not listen and exited), found the port answering, called the app
+    started and started CometBFT against the other program. Now it says so, and starts nothing."""
+    from anju.chain import consortium as c
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        node = _node(0, rpc=_closed_port(), cosign=_closed_port(), abci=other.getsockname()[1])
+        d = _layout(tmp_path / "net", [node])
+        layout = json.loads((d / "consortium.json").read_text())
+        (d / "consortium.json").write_text(json.dumps({**layout, "cometbft": "/bin/true"}))
+        (d / "node0").mkdir()
+        with pytest.raises(c.ConsortiumError, match="in use"):
+            c.up(d, api=False)
+    assert not (d / "node0" / "app.pid").exists() and not (d / "node0" / "cometbft.pid").exists()
+
+
+def test_up_says_at_once_that_an_app_exited(tmp_path: Path) -> None:
+    """An app that exits at start (here: no ledger in its data directory) was waited for 30 s, its
+    port polled, before `up` said it did not start; it is told as soon as the process is gone."""
+    import time
+
+    from anju.chain import consortium as c
+
+    node = _node(0, rpc=_closed_port(), cosign=_closed_port(), abci=_closed_port())
+    d = _layout(tmp_path / "net", [node])
+    layout = json.loads((d / "consortium.json").read_text())
+    (d / "consortium.json").write_text(json.dumps({**layout, "cometbft": "/bin/true"}))
+    (d / "node0").mkdir()
+    t0 = time.monotonic()
+    with pytest.raises(c.ConsortiumError, match="did not start"):
+        c.up(d, api=False)
+    assert time.monotonic() - t0 < 20
+    assert not (d / "node0" / "cometbft.pid").exists()

@@ -490,17 +490,21 @@ def _spawn(args: list[str], log_path: Path, pid_path: Path, env: dict[str, str] 
     return proc.pid
 
 
-def _wait_port(host: str, port: int, timeout: float) -> bool:
+def _wait_port(host: str, port: int, timeout: float, pid_file: Path | None = None) -> bool:
+    """Whether ``host:port`` accepts a connection within ``timeout`` seconds (0: tried once); with
+    ``pid_file``, False as soon as the process it names is gone (an app that exited at start)."""
     import socket
 
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         try:
             with socket.create_connection((host, port), timeout=0.5):
-                return True
+                return pid_file is None or _alive(pid_file) is not None
         except OSError:
-            time.sleep(0.05)
-    return False
+            pass
+        if time.monotonic() >= deadline or (pid_file is not None and _alive(pid_file) is None):
+            return False
+        time.sleep(0.05)
 
 
 def up(directory: Path, only: list[int] | None = None, proxy_app: str | None = None, api: bool = True) -> list[str]:
@@ -513,6 +517,13 @@ def up(directory: Path, only: list[int] | None = None, proxy_app: str | None = N
     started: list[str] = []
     todo = [n for n in nodes_of(layout) if only is None or n.index in only]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if proxy_app is None:  # an app to start needs its ABCI port free (CometBFT would talk to whatever is there)
+        for n in todo:
+            if _alive(d / n.dir / "app.pid") is None and _wait_port(n.host, n.abci, 0):
+                raise ConsortiumError(
+                    f"{n.member}: its ABCI address {n.host}:{n.abci} is in use by another program "
+                    "(its app is not running); stop that program first"
+                )
     for n in todo:
         nd = d / n.dir
         if proxy_app is None and _alive(nd / "app.pid") is None:
@@ -535,7 +546,7 @@ def up(directory: Path, only: list[int] | None = None, proxy_app: str | None = N
             started.append(f"{n.member}/app")
     for n in todo:
         nd = d / n.dir
-        if proxy_app is None and not _wait_port(n.host, n.abci, 30):
+        if proxy_app is None and not _wait_port(n.host, n.abci, 30, nd / "app.pid"):
             raise ConsortiumError(f"{n.member}: the ABCI app did not start; see {nd / 'app.log'}")
         if _alive(nd / "cometbft.pid") is None:
             args = [cometbft, "node", "--home", str(nd / "cometbft")]
