@@ -6,7 +6,10 @@ unknown --node is a usage error (exit 2); never a traceback. Answers go to stdou
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -261,3 +264,34 @@ def test_up_says_at_once_that_an_app_exited(tmp_path: Path) -> None:
         c.up(d, api=False)
     assert time.monotonic() - t0 < 20
     assert not (d / "node0" / "cometbft.pid").exists()
+
+
+def test_a_pid_file_of_a_process_that_ended_names_no_process_once_its_pid_is_reused(tmp_path: Path) -> None:
+    """A member's process that ended without `down` (a crash, a reboot) leaves its pid file; once
+    the system gives that pid to another process, `status` called the member running, `up` left it
+    unstarted and `down` signalled the other process. A pid file records the process's start time
+    too: a live process started at another time is not the member's."""
+    import subprocess
+    import sys
+
+    from anju.chain import consortium as c
+
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("no /proc: a process's start time cannot be read")
+    pf = tmp_path / "app.pid"
+    c._spawn([sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "app.log", pf)
+    pid = c._alive(pf)
+    assert pid is not None
+    time.sleep(0.1)  # the other process starts later (start times count 1/100 s)
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as other:
+        try:
+            # the member's process ends; the system gives its pid to `other` (here: the file is made to)
+            os.kill(pid, signal.SIGKILL)
+            while c._alive(pf) is not None:
+                time.sleep(0.01)
+            pf.write_text(pf.read_text().replace(str(pid), str(other.pid), 1))
+            assert c._alive(pf) is None
+            (tmp_path / "old.pid").write_text(str(other.pid))  # a pid file of before: the pid alone
+            assert c._alive(tmp_path / "old.pid") == other.pid
+        finally:
+            other.kill()

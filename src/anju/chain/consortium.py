@@ -464,13 +464,29 @@ def nodes_of(layout: dict[str, Any]) -> list[NodeInfo]:
 
 
 # -- processes ------------------------------------------------------------------------------------------
-def _alive(pid_file: Path) -> int | None:
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, /proc/<pid>/stat field 22), or None
+    where it cannot be read (no /proc, no such process)."""
     try:
-        pid = int(pid_file.read_text())
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]  # the fields after the command name start at 3
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(pid_file: Path) -> int | None:
+    """The process a pid file names, if it runs. The file holds ``pid`` and, when it could be read,
+    the process's start time: a process with that pid started at another time took the pid of
+    one that ended (after a crash or a reboot) and is not ours."""
+    try:
+        words = pid_file.read_text().split()
+        pid = int(words[0])
         if pid <= 0:  # 0 is this process group, -1 every process: never a process of ours to signal
             return None
         os.kill(pid, 0)
-    except (OSError, ValueError):  # no such file or process, not ours, not a number
+    except (OSError, ValueError, IndexError):  # no such file or process, not ours, not a number
+        return None
+    if len(words) > 1 and _started(pid) not in (None, words[1]):
         return None
     try:  # a zombie child of ours is not alive
         wpid, _ = os.waitpid(pid, os.WNOHANG)
@@ -486,7 +502,8 @@ def _spawn(args: list[str], log_path: Path, pid_path: Path, env: dict[str, str] 
         proc = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env
         )
-    pid_path.write_text(str(proc.pid))
+    started = _started(proc.pid)  # with the pid: a later process given the same pid is not this one
+    pid_path.write_text(str(proc.pid) if started is None else f"{proc.pid} {started}")
     return proc.pid
 
 
