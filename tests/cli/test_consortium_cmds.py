@@ -295,3 +295,36 @@ def test_a_pid_file_of_a_process_that_ended_names_no_process_once_its_pid_is_reu
             assert c._alive(tmp_path / "old.pid") == other.pid
         finally:
             other.kill()
+
+
+def test_down_goes_on_when_a_process_ends_as_it_is_signalled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that ends between `down` finding it alive and signalling it (a member crashing as
+    it is stopped) made os.kill raise ProcessLookupError: `down` failed there, leaving every process
+    after it running. It is stopped already: `down` goes on."""
+    import subprocess
+    import sys
+
+    from anju.chain import consortium as c
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # ended and reaped: its pid names no process
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as app:
+        try:
+            d = _layout(tmp_path / "net", [_node(0, rpc=_closed_port(), cosign=_closed_port())])
+            (d / "node0").mkdir()
+            (d / "node0" / "cometbft.pid").write_text(str(gone.pid))
+            (d / "node0" / "app.pid").write_text(str(app.pid))
+            real = c._alive
+            seen: list[Path] = []
+
+            def alive(pf: Path) -> int | None:  # CometBFT's process is seen alive once, then ends
+                if pf.name == "cometbft.pid" and pf not in seen:
+                    seen.append(pf)
+                    return gone.pid
+                return real(pf)
+
+            monkeypatch.setattr(c, "_alive", alive)
+            stopped = c.down(d, timeout=5)
+            assert "member0/app" in stopped and app.wait(5) is not None
+        finally:
+            app.kill()

@@ -15,6 +15,7 @@ Node ``i`` listens on its own loopback address ``127.0.0.<i+1>`` and its own por
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -609,7 +610,8 @@ def down(directory: Path, only: list[int] | None = None, kill: bool = False, tim
             pf = d / n.dir / f"{which}.pid"
             pid = _alive(pf)
             if pid is not None:
-                os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
+                with contextlib.suppress(ProcessLookupError):  # it ended meanwhile: stopped already
+                    os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
                 pids.append((f"{n.member}/{which}", pid, pf))
             else:
                 pf.unlink(missing_ok=True)
@@ -618,7 +620,8 @@ def down(directory: Path, only: list[int] | None = None, kill: bool = False, tim
             while _alive(pf) is not None and time.monotonic() < deadline:
                 time.sleep(0.05)
             if _alive(pf) is not None:
-                os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
                 while _alive(pf) is not None:
                     time.sleep(0.05)
             pf.unlink(missing_ok=True)
