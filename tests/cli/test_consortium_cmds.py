@@ -6,7 +6,10 @@ unknown --node is a usage error (exit 2); never a traceback. Answers go to stdou
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +196,135 @@ def test_init_with_params_that_are_not_json_is_one_line(tmp_path: Path, text: st
     assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
     assert str(params) in out.stderr + out.stdout
     assert not (tmp_path / "net" / "consortium.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ('{"authority": "zz"}', "genesis needs authority"),
+        ('{"x": 1.5}', "1.5"),
+        ("[1, 2]", "JSON object"),
+        ('"text"', "JSON object"),
+    ],
+)
+def test_init_with_params_the_application_refuses_is_one_line_and_leaves_nothing(
+    tmp_path: Path, params: str, says: str
+) -> None:
+    """Params that are JSON but not the application's genesis params (not an object, a number outside
+    the ledger's domain, a registry genesis without its authority) are refused in one line, exit 1,
+    before anything is made: the directory can be used again at once (it was left with an
+    authority.key and a node0/, so a second `init` said it was not empty; a float or a list was a
+    traceback)."""
+    from anju.chain.consortium import find_cometbft
+
+    if find_cometbft() is None:
+        pytest.skip("cometbft is not built (scripts/install-cometbft.sh)")
+    file = tmp_path / "params.json"
+    file.write_text(params)
+    net = tmp_path / "net"
+    out = run_anju("consortium", "init", "--dir", str(net), "--validators", "1", "--params", str(file))
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and says in out.stderr, out.stderr
+    assert not net.exists() or not any(net.iterdir()), sorted(net.iterdir())
+
+
+def test_up_refuses_an_abci_port_another_program_listens_on(tmp_path: Path) -> None:
+    """A member whose app is not running, while something else listens on its ABCI port: `up`
+    started the app (which could not listen and exited), found the port answering, called the app
+    started and started CometBFT against the other program. Now it says so, and starts nothing."""
+    from anju.chain import consortium as c
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        node = _node(0, rpc=_closed_port(), cosign=_closed_port(), abci=other.getsockname()[1])
+        d = _layout(tmp_path / "net", [node])
+        layout = json.loads((d / "consortium.json").read_text())
+        (d / "consortium.json").write_text(json.dumps({**layout, "cometbft": "/bin/true"}))
+        (d / "node0").mkdir()
+        with pytest.raises(c.ConsortiumError, match="in use"):
+            c.up(d, api=False)
+    assert not (d / "node0" / "app.pid").exists() and not (d / "node0" / "cometbft.pid").exists()
+
+
+def test_up_says_at_once_that_an_app_exited(tmp_path: Path) -> None:
+    """An app that exits at start (here: no ledger in its data directory) was waited for 30 s, its
+    port polled, before `up` said it did not start; it is told as soon as the process is gone."""
+    import time
+
+    from anju.chain import consortium as c
+
+    node = _node(0, rpc=_closed_port(), cosign=_closed_port(), abci=_closed_port())
+    d = _layout(tmp_path / "net", [node])
+    layout = json.loads((d / "consortium.json").read_text())
+    (d / "consortium.json").write_text(json.dumps({**layout, "cometbft": "/bin/true"}))
+    (d / "node0").mkdir()
+    t0 = time.monotonic()
+    with pytest.raises(c.ConsortiumError, match="did not start"):
+        c.up(d, api=False)
+    assert time.monotonic() - t0 < 20
+    assert not (d / "node0" / "cometbft.pid").exists()
+
+
+def test_a_pid_file_of_a_process_that_ended_names_no_process_once_its_pid_is_reused(tmp_path: Path) -> None:
+    """A member's process that ended without `down` (a crash, a reboot) leaves its pid file; once
+    the system gives that pid to another process, `status` called the member running, `up` left it
+    unstarted and `down` signalled the other process. A pid file records the process's start time
+    too: a live process started at another time is not the member's."""
+    import subprocess
+    import sys
+
+    from anju.chain import consortium as c
+
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("no /proc: a process's start time cannot be read")
+    pf = tmp_path / "app.pid"
+    c._spawn([sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "app.log", pf)
+    pid = c._alive(pf)
+    assert pid is not None
+    time.sleep(0.1)  # the other process starts later (start times count 1/100 s)
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as other:
+        try:
+            # the member's process ends; the system gives its pid to `other` (here: the file is made to)
+            os.kill(pid, signal.SIGKILL)
+            while c._alive(pf) is not None:
+                time.sleep(0.01)
+            pf.write_text(pf.read_text().replace(str(pid), str(other.pid), 1))
+            assert c._alive(pf) is None
+            (tmp_path / "old.pid").write_text(str(other.pid))  # a pid file of before: the pid alone
+            assert c._alive(tmp_path / "old.pid") == other.pid
+        finally:
+            other.kill()
+
+
+def test_down_goes_on_when_a_process_ends_as_it_is_signalled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that ends between `down` finding it alive and signalling it (a member crashing as
+    it is stopped) made os.kill raise ProcessLookupError: `down` failed there, leaving every process
+    after it running. It is stopped already: `down` goes on."""
+    import subprocess
+    import sys
+
+    from anju.chain import consortium as c
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # ended and reaped: its pid names no process
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as app:
+        try:
+            d = _layout(tmp_path / "net", [_node(0, rpc=_closed_port(), cosign=_closed_port())])
+            (d / "node0").mkdir()
+            (d / "node0" / "cometbft.pid").write_text(str(gone.pid))
+            (d / "node0" / "app.pid").write_text(str(app.pid))
+            real = c._alive
+            seen: list[Path] = []
+
+            def alive(pf: Path) -> int | None:  # CometBFT's process is seen alive once, then ends
+                if pf.name == "cometbft.pid" and pf not in seen:
+                    seen.append(pf)
+                    return gone.pid
+                return real(pf)
+
+            monkeypatch.setattr(c, "_alive", alive)
+            stopped = c.down(d, timeout=5)
+            assert "member0/app" in stopped and app.wait(5) is not None
+        finally:
+            app.kill()

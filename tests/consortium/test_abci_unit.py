@@ -628,3 +628,50 @@ def test_a_registry_member_makes_the_api_indexes_itself_before_consensus_starts(
     kv = init_ledger(tmp_path / "kv", chain_id=CHAIN, app="kv")
     AbciApp(kv).close()
     assert not names & indexes(kv)
+
+
+def test_a_frame_length_that_is_no_varint_closes_the_connection(member: tuple[Path, dict[str, object]]) -> None:
+    """A frame whose length prefix runs past ten bytes (no varint ends there) was taken for a length
+    not complete yet: the connection waited for ever, keeping everything sent after it in memory.
+    It is malformed: the connection is closed (a length cut short still waits for its end)."""
+    import asyncio
+
+    from anju.chain.abci.server import _connection
+
+    data, _ = member
+    app = AbciApp(data)
+
+    class Sink:
+        def __init__(self) -> None:
+            self.out = b""
+            self.closed = False
+
+        def write(self, b: bytes) -> None:
+            self.out += b
+
+        async def drain(self) -> None:
+            pass
+
+        def close(self) -> None:
+            self.closed = True
+
+    async def run(sent: bytes) -> Sink:
+        reader = asyncio.StreamReader()
+        reader.feed_data(sent)  # and no EOF: the peer keeps the connection open
+        sink = Sink()
+        task = asyncio.ensure_future(_connection(app, reader, sink))  # type: ignore[arg-type]
+        await asyncio.sleep(0.2)
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            sink.closed = False  # cancelled by the test, not closed by the server
+        return sink
+
+    try:
+        echo = frame(_req(1, f_str(1, "hi")))
+        bad = asyncio.run(run(b"\xff" * 11 + b"x" * 1000))
+        assert bad.closed and bad.out == b""
+        cut = asyncio.run(run(echo + b"\x80\x80"))  # a length prefix still arriving: answered up to it, waits
+        assert not cut.closed and cut.out == frame(m.echo("hi"))
+    finally:
+        app.close()

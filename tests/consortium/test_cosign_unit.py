@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import orjson
 import pytest
+from tests.consortium.http_stub import http_stub
 
 from anju.chain.abci.app import MEMBER_FILE, AbciApp
 from anju.chain.abci.cosign import Cosigner
@@ -208,3 +210,81 @@ def test_blocks_and_refused_answer_a_page_and_readers_follow_the_pages(
         assert heights(cosign.recent_rows(lambda h: asyncio.run(get(f"/refused?from={h}")), 2, 4)) == [2, 3, 4]
     finally:
         app.close()
+
+
+def test_one_members_malformed_answer_does_not_stop_pulling_the_others(tmp_path: Path) -> None:
+    """Pulling signatures a member missed (after a restart, a partition) asks every other member for
+    each height. One member answering /cosig/{h} with a signature but a height that is not a number
+    (a faulty or Byzantine member) made the whole pull round fail, every round, at the first height:
+    the honest members' signatures were never pulled and nothing was cosigned again."""
+    from anju.chain.abci.app import Member
+
+    keys = [SigningKey.generate() for _ in range(4)]
+    texts: dict[int, str] = {}
+
+    def honest(i: int) -> Callable[[str, str], bytes]:
+        def answer(method: str, path: str) -> bytes:
+            if method == "POST":  # member0's own pushes
+                return b'{"accepted": false}'
+            h = int(path.rsplit("/", 1)[1])
+            sig = signature_for(texts[h], NAMES[i], keys[i])
+            return orjson.dumps({"height": h, "name": sig.name, "sig": base64.b64encode(sig.key_id + sig.sig).decode()})
+
+        return answer
+
+    def faulty(method: str, path: str) -> bytes:
+        sig = Signature(NAMES[1], Verifier.from_vkey(vkey_of(NAMES[1], keys[1].public)).key_id, b"\0" * 64)
+        return orjson.dumps({"height": None, "name": sig.name, "sig": base64.b64encode(sig.key_id + sig.sig).decode()})
+
+    async def main(urls: list[str]) -> None:
+        app = _member0(tmp_path, keys)
+        cos = Cosigner(app)
+        cos.peers = [Member(p.name, p.vkey, u) for p, u in zip(cos.peers, urls, strict=True)]
+        k = SigningKey.generate()
+        try:
+            for h in (1, 2):
+                texts[h] = _finalize(app, k, h)
+                _commit(app)
+            await asyncio.gather(*cos._tasks, return_exceptions=True)  # member0's pushes, answered
+            for row in cos.recent.values():  # the tip is pulled for once it is a second old
+                row["committed_at"] -= 10
+            await cos._pull_once()
+            app.settle()
+            assert cos.cosigned_height == 2 and cos.status()["below_threshold"] == 0
+        finally:
+            await asyncio.gather(*cos._tasks, return_exceptions=True)
+            app.close()
+
+    with http_stub(faulty) as u1, http_stub(honest(2)) as u2, http_stub(honest(3)) as u3:
+        asyncio.run(main([u1, u2, u3]))
+
+
+def test_a_height_past_sqlite_integers_is_not_found(tmp_path: Path) -> None:
+    """GET /cosig/{h} and /checkpoint/{h} with a height SQLite cannot hold (past 2**63 - 1) raised
+    OverflowError out of the handler: the connection was closed unanswered and a traceback logged.
+    Such a height is not stored: 404, like any other."""
+    from anju.chain.abci import cosign
+
+    keys = [SigningKey.generate() for _ in range(4)]
+
+    async def main() -> None:
+        app = _member0(tmp_path, keys)
+        cos = Cosigner(app)
+        srv = await cosign.serve_http(cos.handle, "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        try:
+            huge = ("/cosig/99999999999999999999", "/checkpoint/99999999999999999999", "/cosig/9223372036854775808")
+            for path in huge:
+                r, w = await asyncio.open_connection("127.0.0.1", port)
+                w.write(f"GET {path} HTTP/1.1\r\nContent-Length: 0\r\n\r\n".encode())
+                await w.drain()
+                answer = await asyncio.wait_for(r.read(), 3)
+                w.close()
+                assert answer.startswith(b"HTTP/1.1 404 "), (path, answer)
+            status, _, _ = await cos.handle("GET", "/checkpoint/9223372036854775807", b"")
+            assert status == 404
+        finally:
+            srv.close()
+            app.close()
+
+    asyncio.run(main())

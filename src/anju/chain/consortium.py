@@ -15,6 +15,7 @@ Node ``i`` listens on its own loopback address ``127.0.0.<i+1>`` and its own por
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -32,9 +33,11 @@ import orjson
 
 from anju.chain.abci.app import MEMBER_FILE, checkpoint_of
 from anju.chain.abci.cosign import threshold_for
-from anju.chain.executor import canonical_genesis
+from anju.chain.apps import load_app
+from anju.chain.executor import canonical_genesis, genesis_writes
 from anju.chain.node import DB_NAME, GENESIS_NAME, KEY_NAME, now_rfc3339, write_genesis, write_node_key
 from anju.crypto.keys import SigningKey
+from anju.errors import AnjuError
 from anju.ledger.note import Verifier, quorum, vkey_of
 from anju.ledger.store import BlockRecord, Store
 from anju.registry import edition
@@ -166,11 +169,40 @@ def init(
     app hash and ``initial_height`` = its height + 1; each member's Info reports height 0 until
     the first consortium block, so CometBFT calls InitChain (which checks the genesis against the
     ledger) and the consortium's first block is the ledger's next. The earlier checkpoints keep the
-    signature of the node that wrote them."""
-    cometbft = _cometbft()
+    signature of the node that wrote them.
+
+    Nothing is left behind when it fails: the directory is removed (or emptied, if it was there
+    and empty), so ``init`` can be run again at once."""
     d = Path(directory)
     if d.exists() and any(d.iterdir()):
         raise ConsortiumError(f"{d} is not empty")
+    fresh = not d.exists()
+    try:
+        return _init(d, validators, chain_id, app, base_port, params, genesis_time, ledger)
+    except BaseException:
+        if fresh:
+            shutil.rmtree(d, ignore_errors=True)
+        elif d.is_dir():  # it was empty: everything in it is ours
+            for child in d.iterdir():
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+        raise
+
+
+def _init(
+    d: Path,
+    validators: int,
+    chain_id: str,
+    app: str,
+    base_port: int,
+    params: dict[str, Any] | None,
+    genesis_time: str | None,
+    ledger: Path | None,
+) -> dict[str, Any]:
+    """:func:`init` in the empty (or absent) directory ``d``."""
+    cometbft = _cometbft()
     if validators < 1 or validators > 50:
         raise ConsortiumError("validators must be between 1 and 50")
     gtime = genesis_time or now_rfc3339()
@@ -182,15 +214,20 @@ def init(
         if gtime <= tip.time:
             raise ConsortiumError(f"genesis time {gtime} is not after the ledger's last block ({tip.time})")
         app, first_height = doc["app"], tip.height + 1
-    d.mkdir(parents=True, exist_ok=True)
+    authority: SigningKey | None = None
     if ledger is None:
         authority = SigningKey.generate()
-        write_node_key(d / "authority.key", authority)
         if params is None:
             params = genesis_params(authority.public_hex) if app == "anju-registry" else {}
+        elif not isinstance(params, dict):
+            raise ConsortiumError(f"the genesis params must be a JSON object, not {type(params).__name__}")
         elif app == "anju-registry" and "rules" not in params:
             params = {**params, "rules": edition.RULES}  # a new chain runs the newest rules unless told
         doc = {"chain_id": chain_id, "app": app, "time": gtime, "params": params}
+        _check_genesis(doc)  # before anything is made: the application must take these params
+    d.mkdir(parents=True, exist_ok=True)
+    if authority is not None:
+        write_node_key(d / "authority.key", authority)
     canonical_genesis(doc)  # checks the document's domain
 
     nodes: list[NodeInfo] = []
@@ -310,6 +347,18 @@ def init(
     return layout
 
 
+def _check_genesis(doc: dict[str, Any]) -> None:
+    """ConsortiumError unless ``doc`` is a genesis document its application can start a ledger from
+    (values in the ledger's domain, params the application takes)."""
+    try:
+        canonical_genesis(doc)
+        genesis_writes(load_app(doc["app"]), doc["chain_id"], doc["time"], doc["params"])
+    except AnjuError as exc:
+        raise ConsortiumError(f"the genesis params are refused: {exc.message}") from None
+    except (ValueError, TypeError, KeyError) as exc:  # the application's own words
+        raise ConsortiumError(str(exc) or f"the genesis params are refused: {type(exc).__name__}") from None
+
+
 def _existing(ledger: Path, chain_id: str) -> tuple[dict[str, Any], BlockRecord]:
     """The genesis document and last block of an existing ledger a consortium starts from."""
     if not (ledger / DB_NAME).is_file():
@@ -416,13 +465,29 @@ def nodes_of(layout: dict[str, Any]) -> list[NodeInfo]:
 
 
 # -- processes ------------------------------------------------------------------------------------------
-def _alive(pid_file: Path) -> int | None:
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, /proc/<pid>/stat field 22), or None
+    where it cannot be read (no /proc, no such process)."""
     try:
-        pid = int(pid_file.read_text())
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]  # the fields after the command name start at 3
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(pid_file: Path) -> int | None:
+    """The process a pid file names, if it runs. The file holds ``pid`` and, when it could be read,
+    the process's start time: a process with that pid started at another time took the pid of
+    one that ended (after a crash or a reboot) and is not ours."""
+    try:
+        words = pid_file.read_text().split()
+        pid = int(words[0])
         if pid <= 0:  # 0 is this process group, -1 every process: never a process of ours to signal
             return None
         os.kill(pid, 0)
-    except (OSError, ValueError):  # no such file or process, not ours, not a number
+    except (OSError, ValueError, IndexError):  # no such file or process, not ours, not a number
+        return None
+    if len(words) > 1 and _started(pid) not in (None, words[1]):
         return None
     try:  # a zombie child of ours is not alive
         wpid, _ = os.waitpid(pid, os.WNOHANG)
@@ -438,21 +503,26 @@ def _spawn(args: list[str], log_path: Path, pid_path: Path, env: dict[str, str] 
         proc = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env
         )
-    pid_path.write_text(str(proc.pid))
+    started = _started(proc.pid)  # with the pid: a later process given the same pid is not this one
+    pid_path.write_text(str(proc.pid) if started is None else f"{proc.pid} {started}")
     return proc.pid
 
 
-def _wait_port(host: str, port: int, timeout: float) -> bool:
+def _wait_port(host: str, port: int, timeout: float, pid_file: Path | None = None) -> bool:
+    """Whether ``host:port`` accepts a connection within ``timeout`` seconds (0: tried once); with
+    ``pid_file``, False as soon as the process it names is gone (an app that exited at start)."""
     import socket
 
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         try:
             with socket.create_connection((host, port), timeout=0.5):
-                return True
+                return pid_file is None or _alive(pid_file) is not None
         except OSError:
-            time.sleep(0.05)
-    return False
+            pass
+        if time.monotonic() >= deadline or (pid_file is not None and _alive(pid_file) is None):
+            return False
+        time.sleep(0.05)
 
 
 def up(directory: Path, only: list[int] | None = None, proxy_app: str | None = None, api: bool = True) -> list[str]:
@@ -465,6 +535,13 @@ def up(directory: Path, only: list[int] | None = None, proxy_app: str | None = N
     started: list[str] = []
     todo = [n for n in nodes_of(layout) if only is None or n.index in only]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if proxy_app is None:  # an app to start needs its ABCI port free (CometBFT would talk to whatever is there)
+        for n in todo:
+            if _alive(d / n.dir / "app.pid") is None and _wait_port(n.host, n.abci, 0):
+                raise ConsortiumError(
+                    f"{n.member}: its ABCI address {n.host}:{n.abci} is in use by another program "
+                    "(its app is not running); stop that program first"
+                )
     for n in todo:
         nd = d / n.dir
         if proxy_app is None and _alive(nd / "app.pid") is None:
@@ -487,7 +564,7 @@ def up(directory: Path, only: list[int] | None = None, proxy_app: str | None = N
             started.append(f"{n.member}/app")
     for n in todo:
         nd = d / n.dir
-        if proxy_app is None and not _wait_port(n.host, n.abci, 30):
+        if proxy_app is None and not _wait_port(n.host, n.abci, 30, nd / "app.pid"):
             raise ConsortiumError(f"{n.member}: the ABCI app did not start; see {nd / 'app.log'}")
         if _alive(nd / "cometbft.pid") is None:
             args = [cometbft, "node", "--home", str(nd / "cometbft")]
@@ -533,7 +610,8 @@ def down(directory: Path, only: list[int] | None = None, kill: bool = False, tim
             pf = d / n.dir / f"{which}.pid"
             pid = _alive(pf)
             if pid is not None:
-                os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
+                with contextlib.suppress(ProcessLookupError):  # it ended meanwhile: stopped already
+                    os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
                 pids.append((f"{n.member}/{which}", pid, pf))
             else:
                 pf.unlink(missing_ok=True)
@@ -542,7 +620,8 @@ def down(directory: Path, only: list[int] | None = None, kill: bool = False, tim
             while _alive(pf) is not None and time.monotonic() < deadline:
                 time.sleep(0.05)
             if _alive(pf) is not None:
-                os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
                 while _alive(pf) is not None:
                     time.sleep(0.05)
             pf.unlink(missing_ok=True)

@@ -63,6 +63,7 @@ REQUEST_TIMEOUT = 5.0  # a whole request (head, body, answer) must be done withi
 PAGE_BLOCKS = 500  # /blocks and /refused answer at most this many heights ...
 PAGE_TXIDS = 20_000  # ... and stop after the height that reaches this many tx ids (always one height)
 MAX_TEXT = 4096  # a checkpoint text sent with a signature (evidence): at most this long
+MAX_HEIGHT = 2**63 - 1  # a height past this is not stored (SQLite integers are 64-bit)
 
 
 def threshold_for(n: int) -> int:
@@ -248,10 +249,10 @@ class Cosigner:
             got = await asyncio.gather(
                 *(_get_json(f"{p.cosign_url}/cosig/{h}") for p in missing), return_exceptions=True
             )
-            for doc in got:
-                if isinstance(doc, dict):
+            for doc in got:  # a member's answer that is not one (a faulty member) is skipped, not fatal
+                if isinstance(doc, dict) and type(doc.get("height")) is int and doc["height"] == h:
                     sig = _sig_from_json(doc)
-                    if sig is not None and int(doc.get("height", -1)) == h:
+                    if sig is not None:
                         self._accept(h, sig, _text_from_json(doc))
 
     def _committed_at(self, h: int) -> float:
@@ -311,11 +312,11 @@ class Cosigner:
         if method != "GET":
             return 405, "text/plain", b"method not allowed\n"
         if len(parts) == 2 and parts[0] == "cosig" and parts[1].isascii() and parts[1].isdigit():
-            own = self.own_signature(int(parts[1]))
+            own = self.own_signature(int(parts[1])) if int(parts[1]) <= MAX_HEIGHT else None
             return (404, "application/json", b"{}") if own is None else (200, "application/json", orjson.dumps(own))
         if parts and parts[0] == "checkpoint":
             h = int(parts[1]) if len(parts) > 1 and parts[1].isascii() and parts[1].isdigit() else self.cosigned_height
-            b = self.app.store.block(h)
+            b = self.app.store.block(h) if h <= MAX_HEIGHT else None  # (SQLite holds no larger integer)
             return (404, "text/plain", b"no such height\n") if b is None else (200, "text/plain", b.checkpoint.encode())
         if parts == ["status"]:
             return 200, "application/json", orjson.dumps(self.status())

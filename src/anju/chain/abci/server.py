@@ -18,7 +18,7 @@ from pathlib import Path
 
 from anju.chain.abci import messages as m
 from anju.chain.abci.app import AbciApp
-from anju.chain.abci.wire import Fields, WireError, frame, read_uvarint
+from anju.chain.abci.wire import Fields, Truncated, WireError, frame, read_uvarint
 
 log = logging.getLogger("anju.abci")
 MAX_FRAME = 64 * 1024 * 1024
@@ -147,8 +147,8 @@ async def _connection(
             while True:
                 try:
                     n, start = read_uvarint(buf, pos)
-                except WireError:
-                    break  # length not complete yet
+                except Truncated:
+                    break  # length not complete yet (a length that is no varint: WireError, closed)
                 if n > MAX_FRAME:
                     raise WireError(f"frame of {n} bytes")
                 if start + n > len(buf):

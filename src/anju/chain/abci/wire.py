@@ -17,6 +17,10 @@ class WireError(ValueError):
     """Bytes that are not a well-formed protobuf message."""
 
 
+class Truncated(WireError):
+    """A varint cut short: the bytes end before it does (on a socket, more may be on their way)."""
+
+
 _SMALL = [bytes((i,)) for i in range(0x80)]
 
 
@@ -38,7 +42,7 @@ def read_uvarint(buf: bytes, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         if pos >= len(buf):
-            raise WireError("truncated varint")
+            raise Truncated("truncated varint")
         b = buf[pos]
         pos += 1
         result |= (b & 0x7F) << shift
