@@ -252,3 +252,19 @@ def test_streams_opened_all_at_once_stay_within_the_limit(kv_ledger: Any, start_
 
     lines = asyncio.run(main())
     assert sum(b" 200 " in line for line in lines) == 3 and sum(b" 429 " in line for line in lines) == 37
+
+
+def test_a_server_shutting_down_ends_its_open_streams_cleanly(kv_ledger: Any, start_server: Any) -> None:
+    """uvicorn waits for every response to end before it stops, and an event stream never ends: a
+    shutdown with a stream open waited out the graceful timeout, then cancelled the stream mid-body
+    (the client read an incomplete chunked body, the log an error and a traceback)."""
+    s = start_server(kv_ledger)
+    with httpx.stream("GET", s.url + "/api/v1/events", params={"after": "0"}, timeout=30) as resp:
+        assert resp.status_code == 200
+        lines = resp.iter_lines()
+        assert next(lines) == "retry: 1000"  # the stream is open
+        s.stop()
+        rest = list(lines)  # the body ends with its last chunk: no RemoteProtocolError
+    assert all(line == "" or line.startswith(("id:", "event:", "data:", ":")) for line in rest)
+    log = s.log.read_text(errors="replace")
+    assert "Exception in ASGI application" not in log and "graceful shutdown exceeded" not in log, log
