@@ -295,16 +295,22 @@ class Broadcaster:
         that ends the stream cleanly: the HTTP protocol calls it when the server shuts down
         (:class:`anju.api.http.AnjuHttpProtocol`), which otherwise waited for the stream to end
         until its graceful-shutdown timeout, then cancelled it mid-stream."""
+        if self._stale and not self.groups:
+            self._refresh()
+        sub = Subscriber(flt, self.last_id if after is None else after)
+        self._add(sub)
+        if scope is not None:
+            scope[END_STREAM] = sub.end
         try:
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-            await send({"type": "http.response.body", "body": b"retry: 1000\n\n", "more_body": True})
-            if self._stale and not self.groups:
-                self._refresh()
-            sub = Subscriber(flt, self.last_id if after is None else after)
-            self._add(sub)
-            if scope is not None:
-                scope[END_STREAM] = sub.end
+            # The stream's position as its first id (a frame without data: no event): a client that
+            # loses the connection before any event reconnects with it, as Last-Event-ID, and misses
+            # nothing; without it, a stream "from now" resumed "from now" again, past every event
+            # committed while it was away (a browser's EventSource, the SDK's events()).
+            first = b"retry: 1000\nid: %d\n\n" % sub.last_id
+            await send({"type": "http.response.body", "body": first, "more_body": True})
         except BaseException:
+            self._remove(sub)
             self._release(client)
             raise
 

@@ -731,12 +731,21 @@ class AnjuClient:
                             ev = _event(resp, frame["data"])
                             last = ev["id"]
                             yield ev
+                        elif last is None and _is_position(frame.get("id")):
+                            # the stream's start ("from now"): a reconnection before any event
+                            # resumes from it, not from a later "now"
+                            last = int(frame["id"])
             except httpx.TransportError as exc:
                 now = time.monotonic()
                 failing_since = now if failing_since is None else failing_since
                 if give_up_after is not None and now - failing_since >= give_up_after:
                     raise _unreachable(exc.request, exc) from exc
                 time.sleep(0.5)
+
+
+def _is_position(text: str | None) -> bool:
+    """An event id as the API writes it (1-16 ASCII digits)."""
+    return text is not None and 0 < len(text) <= 16 and text.isascii() and text.isdigit()
 
 
 def _event(resp: httpx.Response, data: str) -> dict[str, Any]:
