@@ -324,3 +324,26 @@ def test_owner_is_told_live_when_an_agency_publishes(server: dict[str, Any], pag
     live = page.locator("#live")
     live.locator("li", has_text="A listing was published").wait_for()
     shot(page, "owner-notified-en")
+
+
+def test_the_tour_logs_no_console_error_on_a_phone(server: dict[str, Any], browser: Any) -> None:
+    """The public pages of the README's tour, in Chinese on a narrow phone: nothing in the console
+    (every first visit logged a 404 for /favicon.ico: no page named an icon), nothing wider than
+    the screen (the listing's QR code and its verification panel)."""
+    ctx = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
+    page = ctx.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(f"{m.text} {m.location}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    base = server["base"]
+    try:
+        for path in ("/?lang=zh", f"/listing/{server['listing']}", f"/check?code={server['code']}", "/district"):
+            page.goto(base + path)
+            page.wait_for_load_state("networkidle")
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        assert errors == []
+        icon = page.request.get(base + str(page.get_attribute("link[rel=icon]", "href")))
+        assert icon.status == 200 and icon.headers["content-type"].startswith("image/")
+    finally:
+        ctx.close()
