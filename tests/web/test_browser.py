@@ -347,3 +347,34 @@ def test_the_tour_logs_no_console_error_on_a_phone(server: dict[str, Any], brows
         assert icon.status == 200 and icon.headers["content-type"].startswith("image/")
     finally:
         ctx.close()
+
+
+def test_a_form_refused_by_keyboard_puts_the_focus_on_its_refusal(server: dict[str, Any], page: Any) -> None:
+    """Sent with the keyboard and refused, the form htmx swaps in had nothing focused (the submit
+    button that held the focus was replaced): the refused field now takes it, marked invalid and
+    described by its refusal."""
+    base, today = server["base"], server["today"]
+    sign_in_demo(page, base, "agency_b")
+    page.goto(f"{base}/me?lang=en")
+    form = page.locator("#f-lease-offer")
+    form.locator("select[name=unit]").select_option(server["unit3"])
+    form.locator("input[name=tenant]").fill(key("tenant").public_hex)
+    form.locator("select[name=mandate]").select_option(index=1)
+    form.locator("input[name=start]").fill(add_days(today, 30))
+    form.locator("input[name=end]").fill(add_days(today, 200))
+    form.locator("input[name=rent]").fill("9000")
+    form.locator("input[name=deposit]").fill("9000")
+    form.locator("textarea[name=document_hash]").fill("another contract")
+    form.locator("button[type=submit]").focus()
+    page.keyboard.press("Enter")
+    page.locator("#f-lease-offer .field.invalid .error").wait_for()
+    page.locator("#f-lease-offer :focus").wait_for()
+    focused = page.evaluate(
+        """() => {
+            const e = document.activeElement, d = document.getElementById(e.getAttribute('aria-describedby'));
+            return [e.getAttribute('aria-invalid'), d ? d.textContent : null, e.closest('.field.invalid') !== null];
+        }"""
+    )
+    assert focused[0] == "true" and focused[2], focused
+    assert "already leased for part of these dates" in focused[1]
+    page.keyboard.type("x")  # the keyboard user goes on from there (focus is not lost on the page)
