@@ -378,3 +378,26 @@ def test_a_form_refused_by_keyboard_puts_the_focus_on_its_refusal(server: dict[s
     assert focused[0] == "true" and focused[2], focused
     assert "already leased for part of these dates" in focused[1]
     page.keyboard.type("x")  # the keyboard user goes on from there (focus is not lost on the page)
+
+
+def test_the_language_switch_of_a_form_refused_without_javascript_leads_to_its_page(
+    server: dict[str, Any], browser: Any
+) -> None:
+    """Without JavaScript a refused form answers its POST with the whole page: its language switch
+    linked to the form's POST address, which a click asked for with GET (a bare JSON 405)."""
+    ctx = browser.new_context(java_script_enabled=False, locale="en-US")
+    page = ctx.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        sign_in_demo(page, server["base"], "agency_b")
+        page.goto(server["base"] + "/me?lang=en")
+        form = page.locator("#f-lease-offer")
+        with page.expect_navigation():
+            form.locator("button[type=submit]").click()  # sent empty: refused, the page comes back whole
+        assert page.locator(".error").count() > 0
+        with page.expect_navigation():
+            page.click("#lang-switch")
+        assert page.get_attribute("html", "lang") == "zh-Hans"
+        assert page.url.split("?")[0] == server["base"] + "/me"
+    finally:
+        ctx.close()
