@@ -252,3 +252,37 @@ def test_streams_opened_all_at_once_stay_within_the_limit(kv_ledger: Any, start_
 
     lines = asyncio.run(main())
     assert sum(b" 200 " in line for line in lines) == 3 and sum(b" 429 " in line for line in lines) == 37
+
+
+def test_a_server_shutting_down_ends_its_open_streams_cleanly(kv_ledger: Any, start_server: Any) -> None:
+    """uvicorn waits for every response to end before it stops, and an event stream never ends: a
+    shutdown with a stream open waited out the graceful timeout, then cancelled the stream mid-body
+    (the client read an incomplete chunked body, the log an error and a traceback)."""
+    s = start_server(kv_ledger)
+    with httpx.stream("GET", s.url + "/api/v1/events", params={"after": "0"}, timeout=30) as resp:
+        assert resp.status_code == 200
+        lines = resp.iter_lines()
+        assert next(lines) == "retry: 1000"  # the stream is open
+        s.stop()
+        rest = list(lines)  # the body ends with its last chunk: no RemoteProtocolError
+    assert all(line == "" or line.startswith(("id:", "event:", "data:", ":")) for line in rest)
+    log = s.log.read_text(errors="replace")
+    assert "Exception in ASGI application" not in log and "graceful shutdown exceeded" not in log, log
+
+
+def test_a_stream_from_now_names_its_position_first(kv_server: Server) -> None:
+    """A stream "from now" sends its position as its first id (a frame without data), so that a
+    client (a browser's EventSource, the SDK) losing it before any event resumes from there: it
+    reconnected "from now" again, past the events committed while it was away."""
+    s = kv_server
+    key = SigningKey.generate()
+    post(s, env(key, 1, "a", "1"), wait=True)
+    newest = s.http.get("/api/v1/events", params={"format": "json", "after": 0, "limit": 1000}).json()["last_id"]
+    with httpx.stream("GET", s.url + "/api/v1/events", params={"kind": "kv."}, timeout=30) as resp:
+        first = next(iter_sse(resp.iter_lines()))
+    assert first == {"retry": "1000", "id": str(newest)}
+    missed = post(s, env(key, 2, "b", "2"), wait=True).json()["txid"]  # committed while away
+    (again,) = read_events(s, 1, {"Last-Event-ID": first["id"]}, {"kind": "kv."})
+    assert again["txid"] == missed
+    with httpx.stream("GET", s.url + "/api/v1/events", params={"after": "1"}, timeout=30) as resp:
+        assert next(iter_sse(resp.iter_lines())) == {"retry": "1000", "id": "1"}  # resumed: where it resumes

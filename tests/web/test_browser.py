@@ -324,3 +324,80 @@ def test_owner_is_told_live_when_an_agency_publishes(server: dict[str, Any], pag
     live = page.locator("#live")
     live.locator("li", has_text="A listing was published").wait_for()
     shot(page, "owner-notified-en")
+
+
+def test_the_tour_logs_no_console_error_on_a_phone(server: dict[str, Any], browser: Any) -> None:
+    """The public pages of the README's tour, in Chinese on a narrow phone: nothing in the console
+    (every first visit logged a 404 for /favicon.ico: no page named an icon), nothing wider than
+    the screen (the listing's QR code and its verification panel)."""
+    ctx = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
+    page = ctx.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(f"{m.text} {m.location}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    base = server["base"]
+    try:
+        for path in ("/?lang=zh", f"/listing/{server['listing']}", f"/check?code={server['code']}", "/district"):
+            page.goto(base + path)
+            page.wait_for_load_state("networkidle")
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        assert errors == []
+        icon = page.request.get(base + str(page.get_attribute("link[rel=icon]", "href")))
+        assert icon.status == 200 and icon.headers["content-type"].startswith("image/")
+    finally:
+        ctx.close()
+
+
+def test_a_form_refused_by_keyboard_puts_the_focus_on_its_refusal(server: dict[str, Any], page: Any) -> None:
+    """Sent with the keyboard and refused, the form htmx swaps in had nothing focused (the submit
+    button that held the focus was replaced): the refused field now takes it, marked invalid and
+    described by its refusal."""
+    base, today = server["base"], server["today"]
+    sign_in_demo(page, base, "agency_b")
+    page.goto(f"{base}/me?lang=en")
+    form = page.locator("#f-lease-offer")
+    form.locator("select[name=unit]").select_option(server["unit3"])
+    form.locator("input[name=tenant]").fill(key("tenant").public_hex)
+    form.locator("select[name=mandate]").select_option(index=1)
+    form.locator("input[name=start]").fill(add_days(today, 30))
+    form.locator("input[name=end]").fill(add_days(today, 200))
+    form.locator("input[name=rent]").fill("9000")
+    form.locator("input[name=deposit]").fill("9000")
+    form.locator("textarea[name=document_hash]").fill("another contract")
+    form.locator("button[type=submit]").focus()
+    page.keyboard.press("Enter")
+    page.locator("#f-lease-offer .field.invalid .error").wait_for()
+    page.locator("#f-lease-offer :focus").wait_for()
+    focused = page.evaluate(
+        """() => {
+            const e = document.activeElement, d = document.getElementById(e.getAttribute('aria-describedby'));
+            return [e.getAttribute('aria-invalid'), d ? d.textContent : null, e.closest('.field.invalid') !== null];
+        }"""
+    )
+    assert focused[0] == "true" and focused[2], focused
+    assert "already leased for part of these dates" in focused[1]
+    page.keyboard.type("x")  # the keyboard user goes on from there (focus is not lost on the page)
+
+
+def test_the_language_switch_of_a_form_refused_without_javascript_leads_to_its_page(
+    server: dict[str, Any], browser: Any
+) -> None:
+    """Without JavaScript a refused form answers its POST with the whole page: its language switch
+    linked to the form's POST address, which a click asked for with GET (a bare JSON 405)."""
+    ctx = browser.new_context(java_script_enabled=False, locale="en-US")
+    page = ctx.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        sign_in_demo(page, server["base"], "agency_b")
+        page.goto(server["base"] + "/me?lang=en")
+        form = page.locator("#f-lease-offer")
+        with page.expect_navigation():
+            form.locator("button[type=submit]").click()  # sent empty: refused, the page comes back whole
+        assert page.locator(".error").count() > 0
+        with page.expect_navigation():
+            page.click("#lang-switch")
+        assert page.get_attribute("html", "lang") == "zh-Hans"
+        assert page.url.split("?")[0] == server["base"] + "/me"
+    finally:
+        ctx.close()

@@ -131,12 +131,18 @@ class Subscriber:
     lagging: bool = True  # starts by catching up from the store
     waiter: asyncio.Future[None] | None = None
     gone: bool = False  # the client disconnected
+    ended: bool = False  # the server is shutting down: the stream ends (cleanly) at once
     tick: bool = False  # a keep-alive comment is due
 
     def wake(self) -> None:
         w = self.waiter
         if w is not None and not w.done():
             w.set_result(None)
+
+    def end(self) -> None:
+        """End the stream cleanly (its last chunk sent): the server is shutting down."""
+        self.ended = True
+        self.wake()
 
     def push(self, chunk: bytes, evs: list[Ev]) -> None:
         if self.lagging:
@@ -274,18 +280,37 @@ class Broadcaster:
         if self.streams[client] <= 0:
             del self.streams[client]
 
-    async def serve(self, flt: EventFilter, after: int | None, receive: Receive, send: Send, client: str = "") -> None:
+    async def serve(
+        self,
+        flt: EventFilter,
+        after: int | None,
+        receive: Receive,
+        send: Send,
+        client: str = "",
+        scope: Scope | None = None,
+    ) -> None:
         """Write the SSE stream straight to the ASGI ``send``: matching events after ``after`` (None:
         from now), then live, one send per block; keep-alive comments every ``KEEPALIVE_S``. The
-        stream's slot was taken with :meth:`reserve`."""
+        stream's slot was taken with :meth:`reserve`. ``scope[END_STREAM]`` is set to a callable
+        that ends the stream cleanly: the HTTP protocol calls it when the server shuts down
+        (:class:`anju.api.http.AnjuHttpProtocol`), which otherwise waited for the stream to end
+        until its graceful-shutdown timeout, then cancelled it mid-stream."""
+        if self._stale and not self.groups:
+            self._refresh()
+        sub = Subscriber(flt, self.last_id if after is None else after)
+        self._add(sub)
+        if scope is not None:
+            scope[END_STREAM] = sub.end
         try:
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-            await send({"type": "http.response.body", "body": b"retry: 1000\n\n", "more_body": True})
-            if self._stale and not self.groups:
-                self._refresh()
-            sub = Subscriber(flt, self.last_id if after is None else after)
-            self._add(sub)
+            # The stream's position as its first id (a frame without data: no event): a client that
+            # loses the connection before any event reconnects with it, as Last-Event-ID, and misses
+            # nothing; without it, a stream "from now" resumed "from now" again, past every event
+            # committed while it was away (a browser's EventSource, the SDK's events()).
+            first = b"retry: 1000\nid: %d\n\n" % sub.last_id
+            await send({"type": "http.response.body", "body": first, "more_body": True})
         except BaseException:
+            self._remove(sub)
             self._release(client)
             raise
 
@@ -298,7 +323,7 @@ class Broadcaster:
         watcher = asyncio.create_task(watch())
         loop = asyncio.get_running_loop()
         try:
-            while not self.closed and not sub.gone:
+            while not (self.closed or sub.gone or sub.ended):
                 if sub.lagging:
                     async for chunk in self._catch_up(sub):
                         await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -329,7 +354,7 @@ class Broadcaster:
         sub.frames.clear()
         sub.queued = 0
         refs = sub.filter.refs() if self.reader.event_index else None
-        while not self.closed and not sub.gone:
+        while not (self.closed or sub.gone or sub.ended):
             # with refs, only the events that name what the filter asks for (event_refs); else every
             # event since the position, filtered here
             rows, _, done = await asyncio.to_thread(self.reader.events_page, refs, sub.last_id, PAGE)
@@ -360,8 +385,11 @@ class SSEResponse(Response):
         self.hub, self.flt, self.after, self.client = hub, flt, after, client
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.hub.serve(self.flt, self.after, receive, send, self.client)
+        await self.hub.serve(self.flt, self.after, receive, send, self.client, scope)
 
+
+END_STREAM = "anju.end_stream"
+"""The scope key of an open event stream's ending callable (see :meth:`Broadcaster.serve`)."""
 
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),

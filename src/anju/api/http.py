@@ -21,6 +21,8 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from anju.api.events import END_STREAM
+
 
 def unreadable_request_body(reason: str) -> bytes:
     """The JSON error body for a request the HTTP parser refused."""
@@ -36,7 +38,18 @@ def unreadable_request_body(reason: str) -> bytes:
 
 
 class AnjuHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol; only the answer to an unreadable request differs."""
+    """uvicorn's httptools protocol; the answer to an unreadable request differs, and a server
+    shutting down ends the event streams it serves cleanly (uvicorn only waits for a response
+    to end: an event stream never does, so every shutdown with one open waited out the graceful
+    timeout, then cancelled it mid-frame with an error and a traceback in the log)."""
+
+    def shutdown(self) -> None:
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            end = cycle.scope.get(END_STREAM)
+            if callable(end):
+                end()  # the stream sends its last chunk; the connection then closes (keep-alive off)
+        super().shutdown()
 
     def send_400_response(self, msg: str) -> None:
         body = unreadable_request_body(msg)

@@ -299,7 +299,8 @@ async def _subscribe_all(
             % party.encode()
         )
         await r.readuntil(b"\r\n\r\n")
-        await r.readuntil(b"retry: 1000\n\n")
+        await r.readuntil(b"retry: 1000\n")
+        await r.readuntil(b"\n\n")  # (the stream's position, its first id)
         count += 1
         if count == subscribers:
             ready.set()

@@ -707,36 +707,61 @@ class AnjuClient:
 
         A lost connection is made again every half second, for ever by default (a subscriber that
         outlives a node's restart misses nothing); with ``give_up_after`` seconds, a node that
-        cannot be reached for that long raises NODE_UNREACHABLE."""
+        cannot be reached for that long raises NODE_UNREACHABLE. A node at its limit of streams
+        (429, or 503 but SHUTTING_DOWN) is asked again after its Retry-After (at most 5 s), up to
+        ``retries`` times in a row, as any other call is."""
         params = {k: v for k, v in {"party": party, "unit": unit, "listing": listing, "kind": kind}.items() if v}
         last = after
         failing_since: float | None = None
+        overloaded = 0  # 429/503 answers in a row
         while True:
             headers = {"Accept": "text/event-stream"}
             if last is not None:
                 headers["Last-Event-ID"] = str(last)
+            wait = 0.0
             try:
                 with self.http.stream(
                     "GET", API + "/events", params=params, headers=headers, timeout=httpx.Timeout(10.0, read=60.0)
                 ) as resp:
                     if resp.status_code >= 400:
                         resp.read()
-                        raise _error_from(resp)
-                    if resp.headers.get("content-type", "").split(";")[0].strip() != "text/event-stream":
+                        err = _error_from(resp)
+                        # a node at its limit of streams (often still counting the one just lost,
+                        # not yet noticed closed) is asked again after Retry-After, as any call is
+                        if not (isinstance(err, Overloaded) and err.code != "SHUTTING_DOWN"):
+                            raise err
+                        if overloaded >= self.retries:
+                            raise err
+                        overloaded += 1
+                        wait = max(min(err.retry_after, 5.0), 0.5)
+                    elif resp.headers.get("content-type", "").split(";")[0].strip() != "text/event-stream":
                         # (a page that is not a stream ends at once: reconnecting would spin for ever)
                         raise _bad_response(resp, "the answer is not an event stream")
-                    failing_since = None  # connected
-                    for frame in iter_sse(resp.iter_lines()):
-                        if "data" in frame:
-                            ev = _event(resp, frame["data"])
-                            last = ev["id"]
-                            yield ev
+                    else:
+                        failing_since = None  # connected
+                        overloaded = 0
+                        for frame in iter_sse(resp.iter_lines()):
+                            if "data" in frame:
+                                ev = _event(resp, frame["data"])
+                                last = ev["id"]
+                                yield ev
+                            elif last is None and _is_position(frame.get("id")):
+                                # the stream's start ("from now"): a reconnection before any event
+                                # resumes from it, not from a later "now"
+                                last = int(frame["id"])
             except httpx.TransportError as exc:
                 now = time.monotonic()
                 failing_since = now if failing_since is None else failing_since
                 if give_up_after is not None and now - failing_since >= give_up_after:
                     raise _unreachable(exc.request, exc) from exc
                 time.sleep(0.5)
+            if wait:
+                time.sleep(wait)
+
+
+def _is_position(text: str | None) -> bool:
+    """An event id as the API writes it (1-16 ASCII digits)."""
+    return text is not None and 0 < len(text) <= 16 and text.isascii() and text.isdigit()
 
 
 def _event(resp: httpx.Response, data: str) -> dict[str, Any]:

@@ -189,7 +189,7 @@ class Portal:
             html_lang=LANGS[c.lang][1],
             session=c.session,
             r=c.reader,
-            switch_url=_relative(c.request.url.include_query_params(lang=other)),
+            switch_url=_switch_url(c.request, other, values.get("nxt")),
             other_lang=other,
             path=c.request.url.path,
             flash=self._take_flash(c),
@@ -319,6 +319,21 @@ REGISTER_ROLES = (
     ("bank", N_("bank")),
 )
 """The roles a visitor may register as (the housing authority is fixed at genesis)."""
+
+
+def _switch_url(request: Request, lang: str, nxt: Any = None) -> str:
+    """The language switch's link: this page in ``lang``. A page answering a POST (a refused form
+    sent without JavaScript, a refused sign-in or registration) switches to the page the form is on:
+    its own URL is no page (GET /act/... answered a bare JSON 405)."""
+    url = request.url
+    if request.method not in ("GET", "HEAD"):
+        path = url.path
+        if path.startswith("/act/"):
+            path = _safe_next(nxt if isinstance(nxt, str) else None)
+        elif path not in ("/signin", "/register"):  # (POST /me/history, /signin/demo: no page of their own)
+            path = "/me"
+        return _relative(URL(path).include_query_params(lang=lang))
+    return _relative(url.include_query_params(lang=lang))
 
 
 def _relative(url: URL) -> str:
