@@ -426,3 +426,40 @@ def test_a_child_that_starts_watching_after_its_node_died_still_exits() -> None:
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(child)
+
+
+def test_a_submission_admitted_as_stop_begins_is_committed_not_left_hanging(
+    kv_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stop() raced a submission between its admission and its hand-over to the forwarder: the
+    forwarder had taken stop()'s end mark and gone, so the submission was queued behind it and its
+    futures never settled (accepted, neither committed nor refused). stop() now waits for it."""
+    import threading
+    import time
+
+    from anju.chain import node as node_mod
+
+    inside = threading.Event()
+    verify = node_mod.verify_chunk
+
+    def slow_verify(raws: list[bytes]) -> list[object]:
+        inside.set()  # admitted: the node took the transactions
+        time.sleep(0.3)
+        return verify(raws)  # type: ignore[return-value]
+
+    monkeypatch.setattr(node_mod, "verify_chunk", slow_verify)
+    alice = SigningKey(b"s" * 32)
+    node = Node(kv_data, verify_workers=0, block_interval=0.01).start()
+    futs: list[object] = []
+    submitter = threading.Thread(target=lambda: futs.extend(node.submit_many([kv_put(alice, i) for i in (1, 2, 3)])))
+    submitter.start()
+    assert inside.wait(30)
+    stopper = threading.Thread(target=node.stop)
+    stopper.start()
+    submitter.join(30)
+    stopper.join(30)
+    assert not stopper.is_alive()
+    receipts = [f.result(timeout=5) for f in futs]  # type: ignore[attr-defined]
+    with Node(kv_data, verify_workers=0) as again:
+        for r in receipts:
+            assert again.store.tx_by_id(bytes.fromhex(r.txid)) is not None

@@ -25,7 +25,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -374,7 +374,12 @@ class Node:
         self._chunks: collections.deque[tuple[Future[list[Tx | AnjuError]], list[Future[Receipt]]]] = (
             collections.deque()
         )
-        self._chunk_cv = threading.Condition()
+        chunks_lock = threading.Lock()
+        self._chunk_cv = threading.Condition(chunks_lock)
+        # Submissions admitted and not yet queued for the forwarder: stop() waits for them before it
+        # queues its end mark (one queued behind it would never be forwarded, nor answered).
+        self._entering = 0
+        self._entered_cv = threading.Condition(chunks_lock)
         self._seq_q: queue.Queue[list[tuple[Tx, Future[Receipt]]] | None] = queue.Queue()
         # Sealed blocks wait here for the writer, which stores all those waiting in one transaction:
         # under load blocks are still cut every ``block_interval``, and stored in groups.
@@ -442,8 +447,10 @@ class Node:
 
     def stop(self) -> None:
         """Stop accepting, commit everything already accepted, then shut down."""
-        self._stopping = True
         with self._chunk_cv:
+            self._stopping = True  # under the lock: a submission is admitted before this, or refused
+            while self._entering:
+                self._entered_cv.wait()
             self._chunks.append((None, []))  # type: ignore[arg-type]
             self._chunk_cv.notify()
         for t in self._threads:
@@ -485,17 +492,29 @@ class Node:
         if self.failure is not None:
             raise Overloaded("SHUTTING_DOWN", f"the node stopped after a failure: {self.failure}", retry_after=30)
 
-    def _admit(self, n: int) -> None:
-        self.check_accepting()
-        with self._inflight_lock:
-            if self._inflight + n > self.mempool_limit:
-                raise Overloaded(
-                    "MEMPOOL_FULL",
-                    f"{self._inflight} transactions are waiting; retry shortly",
-                    retry_after=1,
-                    pending=self._inflight,
-                )
-            self._inflight += n
+    @contextlib.contextmanager
+    def _admitted(self, n: int) -> Iterator[None]:
+        """Admit ``n`` transactions (SHUTTING_DOWN, MEMPOOL_FULL) for the block of code that queues
+        them (:meth:`_enqueue`): :meth:`stop` waits until it is done."""
+        with self._chunk_cv:
+            self.check_accepting()
+            with self._inflight_lock:
+                if self._inflight + n > self.mempool_limit:
+                    raise Overloaded(
+                        "MEMPOOL_FULL",
+                        f"{self._inflight} transactions are waiting; retry shortly",
+                        retry_after=1,
+                        pending=self._inflight,
+                    )
+                self._inflight += n
+            self._entering += 1
+        try:
+            yield
+        finally:
+            with self._chunk_cv:
+                self._entering -= 1
+                if not self._entering:
+                    self._entered_cv.notify_all()
 
     def _release(self, n: int) -> None:
         with self._inflight_lock:
@@ -524,13 +543,13 @@ class Node:
         for raw in raws:
             if len(raw) > MAX_TX_BYTES:
                 raise TxRejected("TX_TOO_LARGE", f"envelope is {len(raw)} bytes; the limit is {MAX_TX_BYTES}")
-        self._admit(len(raws))
-        if self._pool is None:
-            chunk: Future[list[Tx | AnjuError]] = Future()
-            chunk.set_result(verify_chunk(raws))
-        else:
-            chunk = self._verify_in_pool(self._pool, verify_chunk, list(raws), len(raws))
-        return self._enqueue(chunk, len(raws))
+        with self._admitted(len(raws)):
+            if self._pool is None:
+                chunk: Future[list[Tx | AnjuError]] = Future()
+                chunk.set_result(verify_chunk(raws))
+            else:
+                chunk = self._verify_in_pool(self._pool, verify_chunk, list(raws), len(raws))
+            return self._enqueue(chunk, len(raws))
 
     def submit(self, raw: bytes) -> Future[Receipt]:
         return self.submit_many([raw])[0]
@@ -542,32 +561,32 @@ class Node:
         for tx in txs:
             if len(tx.leaf) > MAX_TX_BYTES:
                 raise TxRejected("TX_TOO_LARGE", f"envelope is {len(tx.leaf)} bytes; the limit is {MAX_TX_BYTES}")
-        self._admit(len(txs))
-        items = [(tx.signed_bytes, tx.sigs, tx.txid) for tx in txs]
-        checks: Future[list[AnjuError | None]]
-        if self._pool is None:
-            checks = Future()
-            checks.set_result(verify_sigs_chunk(items))
-        else:
-            checks = self._verify_in_pool(self._pool, verify_sigs_chunk, items, len(txs))
-        chunk: Future[list[Tx | AnjuError]] = Future()
+        with self._admitted(len(txs)):
+            items = [(tx.signed_bytes, tx.sigs, tx.txid) for tx in txs]
+            checks: Future[list[AnjuError | None]]
+            if self._pool is None:
+                checks = Future()
+                checks.set_result(verify_sigs_chunk(items))
+            else:
+                checks = self._verify_in_pool(self._pool, verify_sigs_chunk, items, len(txs))
+            chunk: Future[list[Tx | AnjuError]] = Future()
 
-        def checked(f: Future[list[AnjuError | None]]) -> None:
-            try:
-                chunk.set_result([tx if err is None else err for tx, err in zip(txs, f.result(), strict=True)])
-            except BaseException as exc:  # a crashed verifier process: the forwarder answers it
-                chunk.set_exception(exc)
+            def checked(f: Future[list[AnjuError | None]]) -> None:
+                try:
+                    chunk.set_result([tx if err is None else err for tx, err in zip(txs, f.result(), strict=True)])
+                except BaseException as exc:  # a crashed verifier process: the forwarder answers it
+                    chunk.set_exception(exc)
 
-        checks.add_done_callback(checked)
-        return self._enqueue(chunk, len(txs))
+            checks.add_done_callback(checked)
+            return self._enqueue(chunk, len(txs))
 
     def submit_verified(self, txs: Iterable[Tx]) -> list[Future[Receipt]]:
         """Queue already-verified transactions (the demo builder, tests), in order with other submissions."""
         txs = list(txs)
-        self._admit(len(txs))
-        done: Future[list[Tx | AnjuError]] = Future()
-        done.set_result(list(txs))
-        return self._enqueue(done, len(txs))
+        with self._admitted(len(txs)):
+            done: Future[list[Tx | AnjuError]] = Future()
+            done.set_result(list(txs))
+            return self._enqueue(done, len(txs))
 
     def _enqueue(self, chunk: Future[list[Tx | AnjuError]], n: int) -> list[Future[Receipt]]:
         futs: list[Future[Receipt]] = [Future() for _ in range(n)]
