@@ -463,3 +463,47 @@ def test_a_submission_admitted_as_stop_begins_is_committed_not_left_hanging(
     with Node(kv_data, verify_workers=0) as again:
         for r in receipts:
             assert again.store.tx_by_id(bytes.fromhex(r.txid)) is not None
+
+
+@pytest.mark.parametrize("workers", [0, 1], ids=["in-process", "writer-processes"])
+def test_a_sequencer_failure_answers_every_waiter(kv_data: Path, workers: int) -> None:
+    """The sequencer meets an error that is not a transaction's fault (a read of the ledger fails
+    with EIO): the node stops taking work, as on a storage failure, and every transaction it had
+    accepted is answered SHUTTING_DOWN (the one it was executing, the rest of its open block, those
+    queued behind): none was left waiting for ever, counted in the mempool, or listed as pending."""
+    import sqlite3
+
+    from anju.errors import Overloaded
+
+    alice = SigningKey(b"q" * 32)
+    node = Node(kv_data, verify_workers=workers, block_interval=0.05).start()
+    apply = node.executor.machine.apply
+
+    def failing_apply(tx: Tx, ctx: object, st: object) -> object:
+        if tx.body.get("key") == "boom":
+            raise sqlite3.OperationalError("disk I/O error")
+        return apply(tx, ctx, st)  # type: ignore[arg-type]
+
+    node.executor.machine.apply = failing_apply  # type: ignore[method-assign]
+    try:
+        first = node.submit(kv_put(alice, 1)).result(timeout=30)
+        futs = node.submit_many([kv_put(alice, 2), kv_put(alice, 3, k="boom"), kv_put(alice, 4)])
+        try:  # queued behind the failing one, or refused at once if the failure came first
+            futs += node.submit_many([kv_put(alice, 5)])
+        except Overloaded as exc:
+            assert exc.code == "SHUTTING_DOWN"
+        for f in futs:
+            with pytest.raises(Overloaded) as info:
+                f.result(timeout=30)
+            assert info.value.code == "SHUTTING_DOWN"
+        assert node.failure is not None and node._inflight == 0
+        with pytest.raises(Overloaded):
+            node.submit(kv_put(alice, 6))
+    finally:
+        node.stop()
+    store = Store(kv_data / DB_NAME)
+    try:
+        assert store.tx_by_id(bytes.fromhex(first.txid)) is not None
+        assert store.execute("SELECT count(*) FROM txs") == [(1,)]
+    finally:
+        store.close()

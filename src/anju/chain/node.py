@@ -628,6 +628,9 @@ class Node:
         q = self._seq_q
         carry: collections.deque[tuple[Tx, Future[Receipt]]] = collections.deque()
         stop = False
+        futs: list[Future[Receipt]] = []  # the open block's
+        current: Future[Receipt] | None = None  # the transaction being executed
+        rejected = 0
         try:
             while not stop or carry:
                 if not carry:
@@ -637,18 +640,19 @@ class Node:
                     carry.extend(batch)
                 ex.begin(self.clock())
                 deadline = time.monotonic() + self.block_interval
-                futs: list[Future[Receipt]] = []
+                futs = []
                 rejected = 0
                 while True:
                     while carry and len(futs) < self.max_block_txs:
-                        tx, fut = carry.popleft()
-                        fut.set_running_or_notify_cancel()  # a waiter giving up no longer cancels the tx
+                        tx, current = carry.popleft()
+                        current.set_running_or_notify_cancel()  # a waiter giving up no longer cancels the tx
                         try:
                             ex.deliver(tx)
-                            futs.append(fut)
+                            futs.append(current)
                         except TxRejected as exc:
                             rejected += 1
-                            _settle(fut, exc)
+                            _settle(current, exc)
+                        current = None
                     left = deadline - time.monotonic()
                     if stop or len(futs) >= self.max_block_txs or left <= 0:
                         break
@@ -662,13 +666,28 @@ class Node:
                         carry.extend(batch)
                 if rejected:
                     self._release(rejected)
+                    rejected = 0
                 if futs:
                     self._write_q.put((ex.seal(), futs))
                 else:
                     ex.abort()
+                futs = []
         except BaseException as exc:
-            self.failure = exc
-            raise
+            # Not a transaction's fault (a read of the ledger failed, say): stop taking work, as on a
+            # storage failure, and answer every transaction accepted and not yet sealed, now and
+            # until stop(), rather than leave it waiting for ever and counted in the mempool.
+            if self.failure is None:
+                self.failure = exc
+                log.error("the sequencer failed; the node refuses new work until restarted: %s", exc, exc_info=exc)
+            refusal = Overloaded("SHUTTING_DOWN", f"the node stopped: {self.failure}", retry_after=30)
+            waiting = [*futs, *([current] if current is not None else []), *(f for _, f in carry)]
+            self._release(rejected + len(waiting))
+            for f in waiting:
+                _settle(f, refusal)
+            while (batch := q.get()) is not None:
+                self._release(len(batch))
+                for _, f in batch:
+                    _settle(f, refusal)
         finally:
             self._write_q.put(None)
 
