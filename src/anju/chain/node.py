@@ -726,8 +726,11 @@ class Node:
                     # answer ("database or disk is full") or the end of its pipe. Claiming the
                     # failure here would report a broken pipe instead of the cause.
                     pass
-                except BaseException as exc:  # nothing was sent (a pickling error): no answer will come
+                except BaseException as exc:  # nothing was sent (a pickling error, no memory left)
+                    # The settle thread may already wait for this group's answer: the children
+                    # answer it as failed (after the groups before it) and stop.
                     self._failed(exc)
+                    writer.abort()
         if writer is not None:
             self._sent_q.put(None)
 
