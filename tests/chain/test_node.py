@@ -507,3 +507,29 @@ def test_a_sequencer_failure_answers_every_waiter(kv_data: Path, workers: int) -
         assert store.execute("SELECT count(*) FROM txs") == [(1,)]
     finally:
         store.close()
+
+
+def test_a_transaction_cancelled_before_it_is_sequenced_is_not_committed(kv_data: Path) -> None:
+    """Future.cancel() answering True means the work will not happen (the API's settlement says
+    "the node dropped this transaction" of a cancelled future): a transaction whose future was
+    cancelled before the sequencer took it was committed anyway, with no receipt for anyone."""
+    from anju.crypto.tx import parse_and_verify
+
+    alice, bob = SigningKey(b"c" * 32), SigningKey(b"d" * 32)
+    node = Node(kv_data, verify_workers=0, block_interval=0.01)
+    [dropped] = node.submit_verified([parse_and_verify(kv_put(alice, 1))])  # queued; not yet sequenced
+    [kept] = node.submit_verified([parse_and_verify(kv_put(bob, 1))])
+    assert dropped.cancel()
+    node.start()
+    try:
+        receipt = kept.result(timeout=30)
+        assert node._inflight == 0
+    finally:
+        node.stop()
+    store = Store(kv_data / DB_NAME)
+    try:
+        assert store.tx_by_id(bytes.fromhex(receipt.txid)) is not None
+        assert store.execute("SELECT count(*) FROM txs") == [(1,)]
+        assert store.state_get("seq/" + alice.public_hex) is None
+    finally:
+        store.close()

@@ -645,7 +645,12 @@ class Node:
                 while True:
                     while carry and len(futs) < self.max_block_txs:
                         tx, current = carry.popleft()
-                        current.set_running_or_notify_cancel()  # a waiter giving up no longer cancels the tx
+                        # From here a waiter giving up no longer cancels the tx; one cancelled before
+                        # (cancel() answered True: it will not happen) is dropped.
+                        if not current.set_running_or_notify_cancel():
+                            rejected += 1
+                            current = None
+                            continue
                         try:
                             ex.deliver(tx)
                             futs.append(current)
