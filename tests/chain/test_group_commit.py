@@ -223,3 +223,45 @@ def test_the_block_writer_seals_and_stores_a_group_and_reports_a_refused_one(kv_
         writer.close()
     assert store.height() == sealed[1].write.block.height
     assert verify_data(kv_data, workers=1).ok
+
+
+def test_a_group_that_cannot_be_sent_to_the_block_writer_is_answered(
+    kv_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pickling a group for the block-writer processes fails (a huge group, no memory left) after
+    the sealer's part went: the settle thread, already waiting for that group's answer, waited for
+    ever (the store child waited for the rest of it), and so did the group's transactions and
+    stop(). Now the node stops taking work and answers them SHUTTING_DOWN."""
+    import pickle
+    import threading
+    import types
+
+    from anju.chain import writer as writer_mod
+    from anju.errors import Overloaded
+
+    k = SigningKey(b"m" * 32)
+    node = Node(kv_data, verify_workers=1, block_interval=0.005).start()
+    first = node.submit(kv_put(k, 1)).result(timeout=60)
+
+    def dumps(obj: Any, protocol: int | None = None) -> bytes:
+        if isinstance(obj, list) and obj and isinstance(obj[0], tuple) and len(obj[0]) == 4:  # the store's part
+            time.sleep(0.3)  # (the settle thread meanwhile waits for this group's answer)
+            raise MemoryError
+        return pickle.dumps(obj, protocol=protocol)
+
+    fake = types.SimpleNamespace(dumps=dumps, loads=pickle.loads, HIGHEST_PROTOCOL=pickle.HIGHEST_PROTOCOL)
+    monkeypatch.setattr(writer_mod, "pickle", fake)
+    fut = node.submit(kv_put(k, 2))
+    with pytest.raises(Overloaded) as info:
+        fut.result(timeout=30)
+    assert info.value.code == "SHUTTING_DOWN" and isinstance(node.failure, MemoryError)
+    stopper = threading.Thread(target=node.stop)
+    stopper.start()
+    stopper.join(60)
+    assert not stopper.is_alive(), "stop() hung"
+    store = Store(kv_data / DB_NAME)
+    try:
+        assert store.tx_by_id(bytes.fromhex(first.txid)) is not None
+        assert store.execute("SELECT count(*) FROM txs") == [(1,)]
+    finally:
+        store.close()

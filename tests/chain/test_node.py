@@ -426,3 +426,110 @@ def test_a_child_that_starts_watching_after_its_node_died_still_exits() -> None:
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(child)
+
+
+def test_a_submission_admitted_as_stop_begins_is_committed_not_left_hanging(
+    kv_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stop() raced a submission between its admission and its hand-over to the forwarder: the
+    forwarder had taken stop()'s end mark and gone, so the submission was queued behind it and its
+    futures never settled (accepted, neither committed nor refused). stop() now waits for it."""
+    import threading
+    import time
+
+    from anju.chain import node as node_mod
+
+    inside = threading.Event()
+    verify = node_mod.verify_chunk
+
+    def slow_verify(raws: list[bytes]) -> list[object]:
+        inside.set()  # admitted: the node took the transactions
+        time.sleep(0.3)
+        return verify(raws)  # type: ignore[return-value]
+
+    monkeypatch.setattr(node_mod, "verify_chunk", slow_verify)
+    alice = SigningKey(b"s" * 32)
+    node = Node(kv_data, verify_workers=0, block_interval=0.01).start()
+    futs: list[object] = []
+    submitter = threading.Thread(target=lambda: futs.extend(node.submit_many([kv_put(alice, i) for i in (1, 2, 3)])))
+    submitter.start()
+    assert inside.wait(30)
+    stopper = threading.Thread(target=node.stop)
+    stopper.start()
+    submitter.join(30)
+    stopper.join(30)
+    assert not stopper.is_alive()
+    receipts = [f.result(timeout=5) for f in futs]  # type: ignore[attr-defined]
+    with Node(kv_data, verify_workers=0) as again:
+        for r in receipts:
+            assert again.store.tx_by_id(bytes.fromhex(r.txid)) is not None
+
+
+@pytest.mark.parametrize("workers", [0, 1], ids=["in-process", "writer-processes"])
+def test_a_sequencer_failure_answers_every_waiter(kv_data: Path, workers: int) -> None:
+    """The sequencer meets an error that is not a transaction's fault (a read of the ledger fails
+    with EIO): the node stops taking work, as on a storage failure, and every transaction it had
+    accepted is answered SHUTTING_DOWN (the one it was executing, the rest of its open block, those
+    queued behind): none was left waiting for ever, counted in the mempool, or listed as pending."""
+    import sqlite3
+
+    from anju.errors import Overloaded
+
+    alice = SigningKey(b"q" * 32)
+    node = Node(kv_data, verify_workers=workers, block_interval=0.05).start()
+    apply = node.executor.machine.apply
+
+    def failing_apply(tx: Tx, ctx: object, st: object) -> object:
+        if tx.body.get("key") == "boom":
+            raise sqlite3.OperationalError("disk I/O error")
+        return apply(tx, ctx, st)  # type: ignore[arg-type]
+
+    node.executor.machine.apply = failing_apply  # type: ignore[method-assign]
+    try:
+        first = node.submit(kv_put(alice, 1)).result(timeout=30)
+        futs = node.submit_many([kv_put(alice, 2), kv_put(alice, 3, k="boom"), kv_put(alice, 4)])
+        try:  # queued behind the failing one, or refused at once if the failure came first
+            futs += node.submit_many([kv_put(alice, 5)])
+        except Overloaded as exc:
+            assert exc.code == "SHUTTING_DOWN"
+        for f in futs:
+            with pytest.raises(Overloaded) as info:
+                f.result(timeout=30)
+            assert info.value.code == "SHUTTING_DOWN"
+        assert node.failure is not None and node._inflight == 0
+        with pytest.raises(Overloaded):
+            node.submit(kv_put(alice, 6))
+    finally:
+        node.stop()
+    store = Store(kv_data / DB_NAME)
+    try:
+        assert store.tx_by_id(bytes.fromhex(first.txid)) is not None
+        assert store.execute("SELECT count(*) FROM txs") == [(1,)]
+    finally:
+        store.close()
+
+
+def test_a_transaction_cancelled_before_it_is_sequenced_is_not_committed(kv_data: Path) -> None:
+    """Future.cancel() answering True means the work will not happen (the API's settlement says
+    "the node dropped this transaction" of a cancelled future): a transaction whose future was
+    cancelled before the sequencer took it was committed anyway, with no receipt for anyone."""
+    from anju.crypto.tx import parse_and_verify
+
+    alice, bob = SigningKey(b"c" * 32), SigningKey(b"d" * 32)
+    node = Node(kv_data, verify_workers=0, block_interval=0.01)
+    [dropped] = node.submit_verified([parse_and_verify(kv_put(alice, 1))])  # queued; not yet sequenced
+    [kept] = node.submit_verified([parse_and_verify(kv_put(bob, 1))])
+    assert dropped.cancel()
+    node.start()
+    try:
+        receipt = kept.result(timeout=30)
+        assert node._inflight == 0
+    finally:
+        node.stop()
+    store = Store(kv_data / DB_NAME)
+    try:
+        assert store.tx_by_id(bytes.fromhex(receipt.txid)) is not None
+        assert store.execute("SELECT count(*) FROM txs") == [(1,)]
+        assert store.state_get("seq/" + alice.public_hex) is None
+    finally:
+        store.close()

@@ -25,8 +25,7 @@ def _commit(node: Node, key: SigningKey, seq: int) -> None:
 
 def _frames_written(ck: store_mod._Checkpointer) -> int:
     """mxFrame of the wal-index header: frames in the WAL, copied back or not."""
-    with open(ck.shm, "rb") as f:
-        return int(struct.unpack_from("=I", f.read(20), 16)[0])
+    return int(struct.unpack_from("=I", ck._read_shm(), 16)[0])  # (never a descriptor closed: see _shm_fd)
 
 
 def _wait(cond: object, timeout: float = 10.0) -> bool:
@@ -202,3 +201,37 @@ def test_the_pending_bytes_of_a_real_wal_with_64k_pages(tmp_path: Path) -> None:
     finally:
         ck.stop()
         conn.close()
+
+
+def test_reading_the_wal_index_keeps_sqlites_locks(kv_data: Path) -> None:
+    """The checkpointer reads the wal-index while the store writes (every second, and after each
+    commit). Opening and closing the -shm file for it dropped every POSIX lock of the process on
+    that file, SQLite's WAL write lock among them: another process could then begin writing beside
+    the store's open transaction (two writers in one WAL)."""
+    import subprocess
+    import sys
+
+    node = Node(kv_data, verify_workers=0)
+    try:
+        _commit(node, SigningKey(b"w" * 32), 1)  # the checkpointer starts with the first block
+        ck = node.store._checkpointer
+        assert ck is not None
+        conn = node.store._conn()
+        conn.execute("BEGIN IMMEDIATE")  # the store's write transaction is open
+        try:
+            ck.wal_bytes()
+            ck.wal_bytes()
+            other = (
+                "import sqlite3, sys\n"
+                "c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=0)\n"
+                "try:\n    c.execute('BEGIN IMMEDIATE')\n    print('wrote')\n"
+                "except sqlite3.OperationalError as exc:\n    print(exc)\n"
+            )
+            out = subprocess.run(
+                [sys.executable, "-c", other, str(node.store.path)], capture_output=True, text=True, timeout=60
+            )
+            assert out.stdout.strip() == "database is locked", out
+        finally:
+            conn.execute("ROLLBACK")
+    finally:
+        node.close()

@@ -25,7 +25,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -374,7 +374,12 @@ class Node:
         self._chunks: collections.deque[tuple[Future[list[Tx | AnjuError]], list[Future[Receipt]]]] = (
             collections.deque()
         )
-        self._chunk_cv = threading.Condition()
+        chunks_lock = threading.Lock()
+        self._chunk_cv = threading.Condition(chunks_lock)
+        # Submissions admitted and not yet queued for the forwarder: stop() waits for them before it
+        # queues its end mark (one queued behind it would never be forwarded, nor answered).
+        self._entering = 0
+        self._entered_cv = threading.Condition(chunks_lock)
         self._seq_q: queue.Queue[list[tuple[Tx, Future[Receipt]]] | None] = queue.Queue()
         # Sealed blocks wait here for the writer, which stores all those waiting in one transaction:
         # under load blocks are still cut every ``block_interval``, and stored in groups.
@@ -442,8 +447,10 @@ class Node:
 
     def stop(self) -> None:
         """Stop accepting, commit everything already accepted, then shut down."""
-        self._stopping = True
         with self._chunk_cv:
+            self._stopping = True  # under the lock: a submission is admitted before this, or refused
+            while self._entering:
+                self._entered_cv.wait()
             self._chunks.append((None, []))  # type: ignore[arg-type]
             self._chunk_cv.notify()
         for t in self._threads:
@@ -485,17 +492,29 @@ class Node:
         if self.failure is not None:
             raise Overloaded("SHUTTING_DOWN", f"the node stopped after a failure: {self.failure}", retry_after=30)
 
-    def _admit(self, n: int) -> None:
-        self.check_accepting()
-        with self._inflight_lock:
-            if self._inflight + n > self.mempool_limit:
-                raise Overloaded(
-                    "MEMPOOL_FULL",
-                    f"{self._inflight} transactions are waiting; retry shortly",
-                    retry_after=1,
-                    pending=self._inflight,
-                )
-            self._inflight += n
+    @contextlib.contextmanager
+    def _admitted(self, n: int) -> Iterator[None]:
+        """Admit ``n`` transactions (SHUTTING_DOWN, MEMPOOL_FULL) for the block of code that queues
+        them (:meth:`_enqueue`): :meth:`stop` waits until it is done."""
+        with self._chunk_cv:
+            self.check_accepting()
+            with self._inflight_lock:
+                if self._inflight + n > self.mempool_limit:
+                    raise Overloaded(
+                        "MEMPOOL_FULL",
+                        f"{self._inflight} transactions are waiting; retry shortly",
+                        retry_after=1,
+                        pending=self._inflight,
+                    )
+                self._inflight += n
+            self._entering += 1
+        try:
+            yield
+        finally:
+            with self._chunk_cv:
+                self._entering -= 1
+                if not self._entering:
+                    self._entered_cv.notify_all()
 
     def _release(self, n: int) -> None:
         with self._inflight_lock:
@@ -524,13 +543,13 @@ class Node:
         for raw in raws:
             if len(raw) > MAX_TX_BYTES:
                 raise TxRejected("TX_TOO_LARGE", f"envelope is {len(raw)} bytes; the limit is {MAX_TX_BYTES}")
-        self._admit(len(raws))
-        if self._pool is None:
-            chunk: Future[list[Tx | AnjuError]] = Future()
-            chunk.set_result(verify_chunk(raws))
-        else:
-            chunk = self._verify_in_pool(self._pool, verify_chunk, list(raws), len(raws))
-        return self._enqueue(chunk, len(raws))
+        with self._admitted(len(raws)):
+            if self._pool is None:
+                chunk: Future[list[Tx | AnjuError]] = Future()
+                chunk.set_result(verify_chunk(raws))
+            else:
+                chunk = self._verify_in_pool(self._pool, verify_chunk, list(raws), len(raws))
+            return self._enqueue(chunk, len(raws))
 
     def submit(self, raw: bytes) -> Future[Receipt]:
         return self.submit_many([raw])[0]
@@ -542,32 +561,32 @@ class Node:
         for tx in txs:
             if len(tx.leaf) > MAX_TX_BYTES:
                 raise TxRejected("TX_TOO_LARGE", f"envelope is {len(tx.leaf)} bytes; the limit is {MAX_TX_BYTES}")
-        self._admit(len(txs))
-        items = [(tx.signed_bytes, tx.sigs, tx.txid) for tx in txs]
-        checks: Future[list[AnjuError | None]]
-        if self._pool is None:
-            checks = Future()
-            checks.set_result(verify_sigs_chunk(items))
-        else:
-            checks = self._verify_in_pool(self._pool, verify_sigs_chunk, items, len(txs))
-        chunk: Future[list[Tx | AnjuError]] = Future()
+        with self._admitted(len(txs)):
+            items = [(tx.signed_bytes, tx.sigs, tx.txid) for tx in txs]
+            checks: Future[list[AnjuError | None]]
+            if self._pool is None:
+                checks = Future()
+                checks.set_result(verify_sigs_chunk(items))
+            else:
+                checks = self._verify_in_pool(self._pool, verify_sigs_chunk, items, len(txs))
+            chunk: Future[list[Tx | AnjuError]] = Future()
 
-        def checked(f: Future[list[AnjuError | None]]) -> None:
-            try:
-                chunk.set_result([tx if err is None else err for tx, err in zip(txs, f.result(), strict=True)])
-            except BaseException as exc:  # a crashed verifier process: the forwarder answers it
-                chunk.set_exception(exc)
+            def checked(f: Future[list[AnjuError | None]]) -> None:
+                try:
+                    chunk.set_result([tx if err is None else err for tx, err in zip(txs, f.result(), strict=True)])
+                except BaseException as exc:  # a crashed verifier process: the forwarder answers it
+                    chunk.set_exception(exc)
 
-        checks.add_done_callback(checked)
-        return self._enqueue(chunk, len(txs))
+            checks.add_done_callback(checked)
+            return self._enqueue(chunk, len(txs))
 
     def submit_verified(self, txs: Iterable[Tx]) -> list[Future[Receipt]]:
         """Queue already-verified transactions (the demo builder, tests), in order with other submissions."""
         txs = list(txs)
-        self._admit(len(txs))
-        done: Future[list[Tx | AnjuError]] = Future()
-        done.set_result(list(txs))
-        return self._enqueue(done, len(txs))
+        with self._admitted(len(txs)):
+            done: Future[list[Tx | AnjuError]] = Future()
+            done.set_result(list(txs))
+            return self._enqueue(done, len(txs))
 
     def _enqueue(self, chunk: Future[list[Tx | AnjuError]], n: int) -> list[Future[Receipt]]:
         futs: list[Future[Receipt]] = [Future() for _ in range(n)]
@@ -609,6 +628,9 @@ class Node:
         q = self._seq_q
         carry: collections.deque[tuple[Tx, Future[Receipt]]] = collections.deque()
         stop = False
+        futs: list[Future[Receipt]] = []  # the open block's
+        current: Future[Receipt] | None = None  # the transaction being executed
+        rejected = 0
         try:
             while not stop or carry:
                 if not carry:
@@ -618,18 +640,24 @@ class Node:
                     carry.extend(batch)
                 ex.begin(self.clock())
                 deadline = time.monotonic() + self.block_interval
-                futs: list[Future[Receipt]] = []
+                futs = []
                 rejected = 0
                 while True:
                     while carry and len(futs) < self.max_block_txs:
-                        tx, fut = carry.popleft()
-                        fut.set_running_or_notify_cancel()  # a waiter giving up no longer cancels the tx
+                        tx, current = carry.popleft()
+                        # From here a waiter giving up no longer cancels the tx; one cancelled before
+                        # (cancel() answered True: it will not happen) is dropped.
+                        if not current.set_running_or_notify_cancel():
+                            rejected += 1
+                            current = None
+                            continue
                         try:
                             ex.deliver(tx)
-                            futs.append(fut)
+                            futs.append(current)
                         except TxRejected as exc:
                             rejected += 1
-                            _settle(fut, exc)
+                            _settle(current, exc)
+                        current = None
                     left = deadline - time.monotonic()
                     if stop or len(futs) >= self.max_block_txs or left <= 0:
                         break
@@ -643,13 +671,28 @@ class Node:
                         carry.extend(batch)
                 if rejected:
                     self._release(rejected)
+                    rejected = 0
                 if futs:
                     self._write_q.put((ex.seal(), futs))
                 else:
                     ex.abort()
+                futs = []
         except BaseException as exc:
-            self.failure = exc
-            raise
+            # Not a transaction's fault (a read of the ledger failed, say): stop taking work, as on a
+            # storage failure, and answer every transaction accepted and not yet sealed, now and
+            # until stop(), rather than leave it waiting for ever and counted in the mempool.
+            if self.failure is None:
+                self.failure = exc
+                log.error("the sequencer failed; the node refuses new work until restarted: %s", exc, exc_info=exc)
+            refusal = Overloaded("SHUTTING_DOWN", f"the node stopped: {self.failure}", retry_after=30)
+            waiting = [*futs, *([current] if current is not None else []), *(f for _, f in carry)]
+            self._release(rejected + len(waiting))
+            for f in waiting:
+                _settle(f, refusal)
+            while (batch := q.get()) is not None:
+                self._release(len(batch))
+                for _, f in batch:
+                    _settle(f, refusal)
         finally:
             self._write_q.put(None)
 
@@ -688,8 +731,11 @@ class Node:
                     # answer ("database or disk is full") or the end of its pipe. Claiming the
                     # failure here would report a broken pipe instead of the cause.
                     pass
-                except BaseException as exc:  # nothing was sent (a pickling error): no answer will come
+                except BaseException as exc:  # nothing was sent (a pickling error, no memory left)
+                    # The settle thread may already wait for this group's answer: the children
+                    # answer it as failed (after the groups before it) and stop.
                     self._failed(exc)
+                    writer.abort()
         if writer is not None:
             self._sent_q.put(None)
 

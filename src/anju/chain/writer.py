@@ -154,6 +154,9 @@ def _seal_serve(
                 return
             while hand.poll():  # acknowledgements: those blocks are stored, forget their layers
                 sealer.stored(int(hand.recv_bytes()[1:]))
+            if not msg:  # BlockWriter.abort: the node could not send a group
+                hand.send_bytes(b"Ethe node could not send this group")
+                return
             try:
                 jobs: list[tuple[BlockRecord, dict[str, bytes | None]]] = pickle.loads(msg)
                 made = [sealer.complete(record, state) for record, state in jobs]
@@ -245,10 +248,13 @@ class BlockWriter:
     def send(self, blocks: list[BlockWrite]) -> None:
         """Send consecutive ``blocks`` to be stored in one transaction (answered by :meth:`receive`):
         what sealing needs to the sealer, then the rest to the store (see the module doc)."""
-        jobs = [(w.block, w.state) for w in blocks]
-        self._out.send_bytes(pickle.dumps(jobs, protocol=pickle.HIGHEST_PROTOCOL))
-        rest = [(w.txs, w.tlog_nodes, w.state, w.events) for w in blocks]
-        self._data.send_bytes(pickle.dumps(rest, protocol=pickle.HIGHEST_PROTOCOL))
+        # Both parts are pickled before either is sent: a group that cannot be (no memory) is not
+        # sent at all, never the sealer's part alone (the store child would wait for the rest).
+        top = pickle.HIGHEST_PROTOCOL
+        jobs = pickle.dumps([(w.block, w.state) for w in blocks], protocol=top)
+        rest = pickle.dumps([(w.txs, w.tlog_nodes, w.state, w.events) for w in blocks], protocol=top)
+        self._out.send_bytes(jobs)
+        self._data.send_bytes(rest)
 
     def receive(self, blocks: list[BlockWrite]) -> list[tuple[bytes, str]]:
         """Wait until the oldest group sent, ``blocks``, is durable; return each block's state root
@@ -267,6 +273,12 @@ class BlockWriter:
         """:meth:`send` then :meth:`receive`: store ``blocks`` and wait until they are durable."""
         self.send(blocks)
         return self.receive(blocks)
+
+    def abort(self) -> None:
+        """A group could not be sent (nothing of it was: see :meth:`send`): the children store and
+        answer the groups before it, then answer this one as failed, and exit."""
+        with contextlib.suppress(OSError):
+            self._out.send_bytes(b"")
 
     def close(self) -> None:
         """Close the pipes to the children (each exits once its input closes) and wait for them."""

@@ -270,6 +270,12 @@ class _Checkpointer:
         self._wake = threading.Event()
         self._stop = False
         self.runs = 0
+        # The wal-index is read through one descriptor kept open until stop(): closing a descriptor
+        # of the -shm file drops every POSIX lock this process holds on it (fcntl(2)), SQLite's
+        # among them, its WAL write lock too: another process could then write beside the store's
+        # open transaction (https://sqlite.org/howtocorrupt.html, 2.2).
+        self._shm_fd: int | None = None
+        self._shm_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="anju-wal-checkpoint", daemon=True)
         self._thread.start()
 
@@ -278,11 +284,7 @@ class _Checkpointer:
         (https://sqlite.org/walformat.html: the shared-memory file's first header copy, then the
         checkpoint information), times the frame size. The WAL file's size says nothing here: it
         keeps its blocks (``journal_size_limit``) and is overwritten from the start."""
-        try:
-            with open(self.shm, "rb") as f:
-                head = f.read(_SHM_HEAD)
-        except OSError:
-            head = b""
+        head = self._read_shm()
         if len(head) < _SHM_HEAD:  # no wal-index (yet): the WAL file's size, an upper bound
             try:
                 return self.wal.stat().st_size
@@ -292,6 +294,31 @@ class _Checkpointer:
         (backfilled,) = struct.unpack_from("=I", head, 96)
         size = 65536 if page == 1 else int(page)  # (the wal-index writes a 65536-byte page size as 1)
         return max(0, int(frames) - int(backfilled)) * (size + 24)
+
+    def _read_shm(self) -> bytes:
+        """The wal-index's first bytes, b"" when there is none; see ``_shm_fd``. A descriptor is
+        closed only when the -shm file it reads is no longer the one at its name (another inode:
+        no lock of SQLite's is on it), or by :meth:`stop`."""
+        with self._shm_lock:
+            try:
+                st = os.stat(self.shm)
+            except OSError:
+                return b""
+            fd = self._shm_fd
+            if fd is not None:
+                held = os.fstat(fd)
+                if (held.st_dev, held.st_ino) != (st.st_dev, st.st_ino):
+                    os.close(fd)
+                    fd = self._shm_fd = None
+            if fd is None:
+                try:
+                    fd = self._shm_fd = os.open(self.shm, os.O_RDONLY | os.O_CLOEXEC)
+                except OSError:
+                    return b""
+            try:
+                return os.pread(fd, _SHM_HEAD, 0)
+            except OSError:
+                return b""
 
     def poke(self) -> None:
         """A transaction was committed: look at the WAL's size."""
@@ -319,9 +346,15 @@ class _Checkpointer:
                 conn.close()
 
     def stop(self) -> None:
+        """Stop the thread, then let go of the wal-index (call once this process's connections to
+        the database are closed: closing it drops their locks)."""
         self._stop = True
         self._wake.set()
         self._thread.join(timeout=60)
+        with self._shm_lock:
+            if self._shm_fd is not None:
+                os.close(self._shm_fd)
+                self._shm_fd = None
 
 
 class Store:
@@ -435,13 +468,13 @@ class Store:
         return conn
 
     def close(self) -> None:
-        if self._checkpointer is not None:
-            self._checkpointer.stop()
-            self._checkpointer = None
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+        if self._checkpointer is not None:  # after the connection: see _Checkpointer._shm_fd
+            self._checkpointer.stop()
+            self._checkpointer = None
 
     # -- meta ---------------------------------------------------------------------------------
     def get_meta(self, key: str) -> bytes | None:
