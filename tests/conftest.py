@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,10 @@ from typing import Any
 import orjson
 import pytest
 
-from anju.chain.node import Node, init_ledger
+from anju.chain.node import DB_NAME, Node, init_ledger
 from anju.crypto import tx as txmod
 from anju.crypto.keys import SigningKey
+from anju.ledger.store import Store
 
 CHAIN = "anju-test-1"
 GENESIS_TIME = "2026-01-01T00:00:00.000Z"
@@ -23,6 +25,24 @@ GENESIS_TIME = "2026-01-01T00:00:00.000Z"
 def kv_put(key: SigningKey, seq: int, k: str = "a", v: str = "b", chain: str = CHAIN, **extra: Any) -> bytes:
     body = {"chain": chain, "kind": "kv.put", "signer": key.public_hex, "seq": seq, "key": k, "value": v, **extra}
     return orjson.dumps(txmod.sign(body, [key]))
+
+
+def stop_in_time(node: Node, seconds: float = 60) -> None:
+    """``node.stop()`` in a thread, which must end within ``seconds`` (a hung stop fails the test)."""
+    stopper = threading.Thread(target=node.stop)
+    stopper.start()
+    stopper.join(seconds)
+    assert not stopper.is_alive(), "stop() hung"
+
+
+def only_committed(data: Path, txid: str) -> None:
+    """The ledger in ``data`` holds ``txid`` and no other transaction."""
+    store = Store(data / DB_NAME)
+    try:
+        assert store.tx_by_id(bytes.fromhex(txid)) is not None
+        assert store.execute("SELECT count(*) FROM txs") == [(1,)]
+    finally:
+        store.close()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import kv_put
+from tests.conftest import kv_put, only_committed, stop_in_time
 
 from anju.chain.node import DB_NAME, Node, open_executor, read_node_key
 from anju.chain.verify import verify_data
@@ -233,7 +233,6 @@ def test_a_group_that_cannot_be_sent_to_the_block_writer_is_answered(
     ever (the store child waited for the rest of it), and so did the group's transactions and
     stop(). Now the node stops taking work and answers them SHUTTING_DOWN."""
     import pickle
-    import threading
     import types
 
     from anju.chain import writer as writer_mod
@@ -255,13 +254,5 @@ def test_a_group_that_cannot_be_sent_to_the_block_writer_is_answered(
     with pytest.raises(Overloaded) as info:
         fut.result(timeout=30)
     assert info.value.code == "SHUTTING_DOWN" and isinstance(node.failure, MemoryError)
-    stopper = threading.Thread(target=node.stop)
-    stopper.start()
-    stopper.join(60)
-    assert not stopper.is_alive(), "stop() hung"
-    store = Store(kv_data / DB_NAME)
-    try:
-        assert store.tx_by_id(bytes.fromhex(first.txid)) is not None
-        assert store.execute("SELECT count(*) FROM txs") == [(1,)]
-    finally:
-        store.close()
+    stop_in_time(node)
+    only_committed(kv_data, first.txid)

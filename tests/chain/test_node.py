@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.conftest import CHAIN, kv_put
+from tests.conftest import CHAIN, kv_put, only_committed, stop_in_time
 
 from anju.chain.node import DB_NAME, Node, read_node_key
 from anju.chain.verify import verify_data
@@ -188,7 +188,6 @@ def test_a_dead_verifier_process_stops_the_node_cleanly(kv_data: Path) -> None:
     transactions counted in its mempool, commits nothing it did not acknowledge, and stops."""
     import os
     import signal
-    import threading
     import time
 
     from anju.crypto.tx import parse
@@ -211,16 +210,8 @@ def test_a_dead_verifier_process_stops_the_node_cleanly(kv_data: Path) -> None:
             code = info.value.code
         assert code == "SHUTTING_DOWN", seq
     assert node._inflight == 0 and node.failure is not None
-    stopper = threading.Thread(target=node.stop)
-    stopper.start()
-    stopper.join(60)
-    assert not stopper.is_alive(), "stop() hung on the broken pool"
-    store = Store(kv_data / DB_NAME)
-    try:
-        assert store.tx_by_id(bytes.fromhex(done.txid)) is not None
-        assert store.execute("SELECT count(*) FROM txs") == [(1,)]
-    finally:
-        store.close()
+    stop_in_time(node)  # (not hung on the broken pool)
+    only_committed(kv_data, done.txid)
 
 
 def test_a_node_key_the_ledger_does_not_publish_is_refused(kv_data: Path) -> None:
@@ -501,12 +492,7 @@ def test_a_sequencer_failure_answers_every_waiter(kv_data: Path, workers: int) -
             node.submit(kv_put(alice, 6))
     finally:
         node.stop()
-    store = Store(kv_data / DB_NAME)
-    try:
-        assert store.tx_by_id(bytes.fromhex(first.txid)) is not None
-        assert store.execute("SELECT count(*) FROM txs") == [(1,)]
-    finally:
-        store.close()
+    only_committed(kv_data, first.txid)
 
 
 def test_a_transaction_cancelled_before_it_is_sequenced_is_not_committed(kv_data: Path) -> None:

@@ -263,21 +263,27 @@ def test_a_subtenant_agrees_in_the_browser_to_leave_sooner_than_the_sublease_not
         sign_out(page)
 
 
+def _fill_overlapping_offer(page: Any, server: dict[str, Any]) -> None:
+    """Fill My page's lease offer form (agency B's) with a lease of unit 3 overlapping its lease."""
+    today = server["today"]
+    form = page.locator("#f-lease-offer")
+    form.locator("select[name=unit]").select_option(server["unit3"])
+    form.locator("input[name=tenant]").fill(key("tenant").public_hex)
+    form.locator("select[name=mandate]").select_option(index=1)
+    form.locator("input[name=start]").fill(add_days(today, 30))
+    form.locator("input[name=end]").fill(add_days(today, 200))
+    form.locator("input[name=rent]").fill("9000")
+    form.locator("input[name=deposit]").fill("9000")
+    form.locator("textarea[name=document_hash]").fill("another contract")
+
+
 def test_second_agency_overlapping_lease_is_refused_in_both_languages(server: dict[str, Any], page: Any) -> None:
-    base, today = server["base"], server["today"]
+    base = server["base"]
     sign_in_demo(page, base, "agency_b")
     for lang, expected in (("en", "already leased for part of these dates"), ("zh", "已有租约")):
         page.goto(f"{base}/me?lang={lang}")
-        form = page.locator("#f-lease-offer")
-        form.locator("select[name=unit]").select_option(server["unit3"])
-        form.locator("input[name=tenant]").fill(key("tenant").public_hex)
-        form.locator("select[name=mandate]").select_option(index=1)
-        form.locator("input[name=start]").fill(add_days(today, 30))
-        form.locator("input[name=end]").fill(add_days(today, 200))
-        form.locator("input[name=rent]").fill("9000")
-        form.locator("input[name=deposit]").fill("9000")
-        form.locator("textarea[name=document_hash]").fill("another contract")
-        form.locator("button[type=submit]").click()
+        _fill_overlapping_offer(page, server)
+        page.locator("#f-lease-offer button[type=submit]").click()
         err = page.locator("#f-lease-offer .field.invalid .error")
         err.wait_for()
         assert expected in err.inner_text()
@@ -353,19 +359,11 @@ def test_a_form_refused_by_keyboard_puts_the_focus_on_its_refusal(server: dict[s
     """Sent with the keyboard and refused, the form htmx swaps in had nothing focused (the submit
     button that held the focus was replaced): the refused field now takes it, marked invalid and
     described by its refusal."""
-    base, today = server["base"], server["today"]
+    base = server["base"]
     sign_in_demo(page, base, "agency_b")
     page.goto(f"{base}/me?lang=en")
-    form = page.locator("#f-lease-offer")
-    form.locator("select[name=unit]").select_option(server["unit3"])
-    form.locator("input[name=tenant]").fill(key("tenant").public_hex)
-    form.locator("select[name=mandate]").select_option(index=1)
-    form.locator("input[name=start]").fill(add_days(today, 30))
-    form.locator("input[name=end]").fill(add_days(today, 200))
-    form.locator("input[name=rent]").fill("9000")
-    form.locator("input[name=deposit]").fill("9000")
-    form.locator("textarea[name=document_hash]").fill("another contract")
-    form.locator("button[type=submit]").focus()
+    _fill_overlapping_offer(page, server)
+    page.locator("#f-lease-offer button[type=submit]").focus()
     page.keyboard.press("Enter")
     page.locator("#f-lease-offer .field.invalid .error").wait_for()
     page.locator("#f-lease-offer :focus").wait_for()
