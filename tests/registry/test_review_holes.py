@@ -170,6 +170,19 @@ def test_a_deposit_the_collector_never_confirms_is_settled_by_the_tenants_disput
     assert lease["deposit_returned"] == 900_000
 
 
+def _lease_and_renewal_paid_ahead(w: World) -> tuple[str, str]:
+    """An agency's lease January..April and its renewal May..December (same tenant and rent, signed
+    the same day), January..April paid at once (three months ahead: no escrow); their ids."""
+    c = w.chain
+    mid = w.grant(w.agency_a)
+    first = lease_fields(w, mandate=mid, collector="agency", start="2026-01-05", end="2026-04-30")
+    l1 = c.do(w.agent_a, "lease.sign", [w.tenant], **first).txid[:16]
+    terms = {k: v for k, v in lease_terms(collector="agency").items() if k != "start"}
+    l2 = c.do(w.agent_a, "lease.renew", [w.tenant], previous=l1, **{**terms, "end": "2026-12-31"}).txid[:16]
+    c.do(w.tenant, "rent.pay", lease=l1, period="2026-01", months=4, amount=4 * 900_000)
+    return l1, l2
+
+
 def test_rent_collected_ahead_over_a_renewal_needs_the_same_escrow_as_over_one_lease(world: World) -> None:
     """Rental-business rule: "a rent payment that leaves more than three months paid ahead of the
     block's month needs attested rent of at least the rent of every month then paid after the block's
@@ -181,12 +194,7 @@ def test_rent_collected_ahead_over_a_renewal_needs_the_same_escrow_as_over_one_l
     (three months ahead: no escrow) and then May..December with 8 months' escrow: the agency holds
     the same 11 months' rent ahead, 3 of them outside any supervised account."""
     w, c = world, world.chain
-    mid = w.grant(w.agency_a)
-    first = lease_fields(w, mandate=mid, collector="agency", start="2026-01-05", end="2026-04-30")
-    l1 = c.do(w.agent_a, "lease.sign", [w.tenant], **first).txid[:16]
-    terms = {k: v for k, v in lease_terms(collector="agency").items() if k != "start"}
-    l2 = c.do(w.agent_a, "lease.renew", [w.tenant], previous=l1, **{**terms, "end": "2026-12-31"}).txid[:16]
-    c.do(w.tenant, "rent.pay", lease=l1, period="2026-01", months=4, amount=4 * 900_000)
+    _, l2 = _lease_and_renewal_paid_ahead(w)
     c.do(w.bank, "bank.attest_escrow", lease=l2, purpose="rent", amount=8 * 900_000, account_commitment=H2)
     # Over one lease the same money needs 11 months' rent attested: here 8 are.
     got = outcome(lambda: c.do(w.tenant, "rent.pay", lease=l2, period="2026-05", months=8, amount=8 * 900_000))
@@ -272,12 +280,7 @@ def test_rent_collected_ahead_over_a_renewal_in_two_payments_counts_each_month_o
     payment: 11 months attested cover January's collection of February to December in three
     payments, as over one lease."""
     w, c = world, world.chain
-    mid = w.grant(w.agency_a)
-    first = lease_fields(w, mandate=mid, collector="agency", start="2026-01-05", end="2026-04-30")
-    l1 = c.do(w.agent_a, "lease.sign", [w.tenant], **first).txid[:16]
-    terms = {k: v for k, v in lease_terms(collector="agency").items() if k != "start"}
-    l2 = c.do(w.agent_a, "lease.renew", [w.tenant], previous=l1, **{**terms, "end": "2026-12-31"}).txid[:16]
-    c.do(w.tenant, "rent.pay", lease=l1, period="2026-01", months=4, amount=4 * 900_000)
+    _, l2 = _lease_and_renewal_paid_ahead(w)
     c.do(w.bank, "bank.attest_escrow", lease=l2, purpose="rent", amount=11 * 900_000, account_commitment=H2)
     c.do(w.tenant, "rent.pay", lease=l2, period="2026-05", months=4, amount=4 * 900_000)
     assert _lease(w, l2)["rent_escrowed"] == 7 * 900_000  # February to April on the first lease, May to August
