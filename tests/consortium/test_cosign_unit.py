@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -12,6 +13,7 @@ import orjson
 import pytest
 from tests.consortium.http_stub import http_stub
 
+from anju.chain.abci import cosign
 from anju.chain.abci.app import MEMBER_FILE, AbciApp
 from anju.chain.abci.cosign import Cosigner
 from anju.chain.abci.server import dispatch
@@ -286,5 +288,43 @@ def test_a_height_past_sqlite_integers_is_not_found(tmp_path: Path) -> None:
         finally:
             srv.close()
             app.close()
+
+    asyncio.run(main())
+
+
+def test_a_members_endless_answer_is_dropped_not_held(tmp_path: Path) -> None:
+    """A faulty or Byzantine member answering a signature request with an endless body was read to
+    its end into memory (bounded only by the request's timeout): past MAX_REPLY the answer is
+    dropped (the pull skips that member), and an answer within it is still read whole."""
+
+    async def main() -> None:
+        async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
+            with contextlib.suppress(ConnectionError):
+                for _ in range(cosign.MAX_REPLY // (1 << 16) + 2):
+                    writer.write(b" " * (1 << 16))
+                    await writer.drain()
+            writer.close()
+
+        async def small(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" + b" " * 70_000 + b'{"height": 3}'
+            )
+            await writer.drain()
+            writer.close()
+
+        big_srv = await asyncio.start_server(endless, "127.0.0.1", 0)
+        small_srv = await asyncio.start_server(small, "127.0.0.1", 0)
+        try:
+            big_port = big_srv.sockets[0].getsockname()[1]
+            small_port = small_srv.sockets[0].getsockname()[1]
+            with pytest.raises(ValueError, match="an answer of more than"):
+                await cosign._get_json(f"http://127.0.0.1:{big_port}/cosig/3")
+            assert await cosign._get_json(f"http://127.0.0.1:{small_port}/cosig/3") == {"height": 3}
+        finally:
+            big_srv.close()
+            small_srv.close()
 
     asyncio.run(main())

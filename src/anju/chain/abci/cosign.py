@@ -63,6 +63,7 @@ REQUEST_TIMEOUT = 5.0  # a whole request (head, body, answer) must be done withi
 PAGE_BLOCKS = 500  # /blocks and /refused answer at most this many heights ...
 PAGE_TXIDS = 20_000  # ... and stop after the height that reaches this many tx ids (always one height)
 MAX_TEXT = 4096  # a checkpoint text sent with a signature (evidence): at most this long
+MAX_REPLY = 1 << 20  # a member's answer (a signature, a checkpoint: a few hundred bytes) past this is dropped
 MAX_HEIGHT = 2**63 - 1  # a height past this is not stored (SQLite integers are 64-bit)
 
 
@@ -403,12 +404,25 @@ async def _request(method: str, url: str, body: bytes = b"") -> tuple[int, bytes
         )
         writer.write(head.encode() + body)
         await writer.drain()
-        raw = await asyncio.wait_for(reader.read(), HTTP_TIMEOUT)
+        raw = await asyncio.wait_for(_read_capped(reader, MAX_REPLY), HTTP_TIMEOUT)
     finally:
         writer.close()
     head_end = raw.find(b"\r\n\r\n")
     status = int(raw.split(b" ", 2)[1])
     return status, raw[head_end + 4 :]
+
+
+async def _read_capped(reader: asyncio.StreamReader, limit: int) -> bytes:
+    """A peer's whole answer, to its end, if it is at most ``limit`` bytes; ValueError past that (a
+    faulty or Byzantine member streaming an endless answer is dropped, not held in memory)."""
+    chunks: list[bytes] = []
+    n = 0
+    while chunk := await reader.read(1 << 16):
+        n += len(chunk)
+        if n > limit:
+            raise ValueError(f"an answer of more than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def _post(url: str, body: bytes) -> None:
