@@ -69,7 +69,8 @@ CODES: dict[str, tuple[int, str]] = {
     ),
     "DATA_DIR_IN_USE": (
         500,
-        "another process runs a node on this data directory (it holds DATA/ledger.lock): one writer per directory",
+        "another process runs a node on this data directory (it holds DATA/ledger.lock), or the store process "
+        "of a node that died still writes it (DATA/ledger.store.lock): one writer per directory",
     ),
     "STORE_FORMAT": (
         500,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -519,3 +521,53 @@ def test_a_transaction_cancelled_before_it_is_sequenced_is_not_committed(kv_data
         assert store.state_get("seq/" + alice.public_hex) is None
     finally:
         store.close()
+
+
+def _hold_store_lock(data: Path, seconds: float) -> subprocess.Popen[bytes]:
+    """Another process holding DATA/ledger.store.lock for ``seconds``, as a killed node's store process
+    finishing its last group does; it prints a line once it holds the lock."""
+    code = (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(data / 'ledger.store.lock')!r}, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.lockf(fd, fcntl.LOCK_EX)\n"
+        "print('held', flush=True)\n"
+        f"time.sleep({seconds})\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"held\n"
+    proc.stdout.close()  # (it writes nothing more)
+    return proc
+
+
+def test_a_node_waits_for_the_store_process_of_a_node_that_died(kv_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node killed alone leaves its store process to notice; one in the middle of a group commits it
+    first. A node started meanwhile read the ledger before that commit and then wrote the same heights
+    again (its first block failed). It now waits for that process to exit (DATA/ledger.store.lock), and
+    is refused with DATA_DIR_IN_USE if it does not within STORE_WAIT_S; a running node's own store
+    process holds the lock until the node stops."""
+    from anju.chain import node as node_mod
+    from anju.errors import StorageCorrupt
+
+    orphan = _hold_store_lock(kv_data, 1.0)
+    with Node(kv_data, verify_workers=0) as node:
+        assert orphan.poll() is not None, "the node opened the ledger while the store process still lived"
+        orphan.wait()
+        node.submit(kv_put(SigningKey(b"\x06" * 32), 1, "k", "v")).result(timeout=30)
+    monkeypatch.setattr(node_mod, "STORE_WAIT_S", 0.3)
+    stuck = _hold_store_lock(kv_data, 60)
+    try:
+        with pytest.raises(StorageCorrupt) as err:
+            Node(kv_data, verify_workers=0)
+        assert err.value.code == "DATA_DIR_IN_USE" and "ledger.store.lock" in err.value.message
+    finally:
+        stuck.kill()
+        stuck.wait()
+    node = Node(kv_data, verify_workers=1, writer_process=True)
+    node.start()
+    try:
+        node.submit(kv_put(SigningKey(b"\x06" * 32), 2, "k", "w")).result(timeout=30)
+        with pytest.raises(StorageCorrupt):  # its store process holds the lock
+            node_mod.wait_for_store_process(kv_data, wait=0.2)
+    finally:
+        node.stop()
+    node_mod.wait_for_store_process(kv_data, wait=5)  # stopped: its store process is gone

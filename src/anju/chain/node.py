@@ -311,6 +311,11 @@ class DataLock:
                             f"another process runs a node on {Path(data)} (it holds {self.path}); stop it first",
                         ) from None
                     time.sleep(0.1)
+            try:
+                wait_for_store_process(Path(data))
+            except BaseException:
+                os.close(fd)
+                raise
             st = os.fstat(fd)
             self._key = (st.st_dev, st.st_ino)
             DataLock._held[self._key] = [fd, 1]
@@ -327,6 +332,37 @@ class DataLock:
             if entry[1] == 0:
                 del DataLock._held[key]
                 os.close(entry[0])  # the last holder in this process: the lock goes
+
+
+STORE_LOCK_NAME = "ledger.store.lock"
+"""Held (``lockf``) by a node's store process while it lives (:func:`anju.chain.writer.hold_store_lock`)."""
+STORE_WAIT_S = 30.0
+"""How long a starting node waits for the store process of a node that died to finish and exit."""
+
+
+def wait_for_store_process(data: Path, wait: float | None = None) -> None:
+    """Wait until no store process of an earlier node on ``data`` lives (DATA_DIR_IN_USE after
+    :data:`STORE_WAIT_S`). A node killed alone (say by the out-of-memory killer) leaves its store
+    process to notice within half a second, but one in the middle of a group's transaction commits
+    it first: a node started meanwhile would read the ledger before that commit and then write the
+    same heights again. The store process holds :data:`STORE_LOCK_NAME` until it exits."""
+    fd = os.open(Path(data) / STORE_LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + (STORE_WAIT_S if wait is None else wait)
+        while True:
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return  # (closing the descriptor below lets it go at once)
+            except OSError:
+                if time.monotonic() >= deadline:
+                    raise StorageCorrupt(
+                        "DATA_DIR_IN_USE",
+                        f"the store process of an earlier node still writes {Path(data)} (it holds "
+                        f"{STORE_LOCK_NAME}); wait for it to exit, or stop it",
+                    ) from None
+                time.sleep(0.05)
+    finally:
+        os.close(fd)
 
 
 # -- the running node --------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ input closes, so closing the node's ends stops both in turn.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import multiprocessing
 import os
 import pickle
@@ -171,6 +172,18 @@ def _seal_serve(
         store.close()
 
 
+def hold_store_lock(data: Path) -> None:
+    """The store process holds ``DATA/ledger.store.lock`` (``lockf``, this process's until it exits;
+    its descriptor is left open): a node starting on ``data`` waits for it
+    (:func:`anju.chain.node.wait_for_store_process`). Not had at once (a second node object of the
+    node's own process on the directory has its store process too), it goes on without it."""
+    fd = os.open(data / "ledger.store.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+
+
 def _store_serve(
     path: str, inbox: Connection, data: Connection, answers: Connection, others: list[Connection], parent: int
 ) -> None:
@@ -178,6 +191,7 @@ def _store_serve(
     child_signals(parent, keep_running=True)
     for c in others:
         c.close()
+    hold_store_lock(Path(path).parent)
     store = Store(Path(path))
     try:
         while True:

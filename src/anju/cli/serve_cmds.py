@@ -179,7 +179,7 @@ transactions, is a few tens of MB; larger histories come in parts, read a line a
 DEMO_MANIFEST = "demo-parties.json"
 """The party manifest :func:`build_demo` writes beside the ledger (read by the portal's demo sign-in)."""
 _BUILD_FILES = frozenset(
-    {"genesis.json", "node.key", "node.key.tmp", "ledger.lock", DEMO_MANIFEST}
+    {"genesis.json", "node.key", "node.key.tmp", "ledger.lock", "ledger.store.lock", DEMO_MANIFEST}
     | {base + s for base in ("ledger.db", "ledger.db.init") for s in ("", "-wal", "-shm", "-journal")}
 )
 """Every name :func:`build_demo` may leave in its directory (an interrupted build: some of them)."""
