@@ -39,7 +39,6 @@ from anju.client.verify import (
     new_id,
     verify_state,
     verify_tx,
-    void_leases_named,
 )
 from anju.crypto import jcs
 from anju.crypto.tx import Tx
@@ -394,9 +393,9 @@ class HistoryParts:
                     txid=txid,
                     part=number,
                 )
-        _check_credit_txs(vb, party, self._authority, rows)
+        voided_here = _check_credit_txs(vb, party, self._authority, rows)  # (the leases a calling off voided)
         registered_here = {str(txs[txid].body.get("lease")) for txid, _ in rows.get("leases_registered", [])}
-        registered_here |= void_leases_named(vb, rows)  # (the leases a calling off voided: edition 8)
+        registered_here |= voided_here
         grants = mandate_grants(vb)
         for lease in leases:
             if lease.get("tenant") != party:  # a lease the party registered as landlord or agency

@@ -377,11 +377,16 @@ class AnjuClient:
             if resp.status_code < 400:
                 return resp
             err = _error_from(resp)
-            if isinstance(err, Overloaded) and err.code != "SHUTTING_DOWN" and attempt < self.retries:
-                attempt += 1
-                time.sleep(min(err.retry_after, 5.0))
-                continue
-            raise err
+            attempt += 1
+            time.sleep(self._retry_after(err, attempt))
+
+    def _retry_after(self, err: AnjuError, attempt: int) -> float:
+        """The seconds to wait before asking again after ``err`` (``attempt`` counts the answers so
+        far): an overloaded node's Retry-After, at most 5 s, for up to ``retries`` attempts; any
+        other error, SHUTTING_DOWN, or one attempt more is raised."""
+        if isinstance(err, Overloaded) and err.code != "SHUTTING_DOWN" and attempt <= self.retries:
+            return min(err.retry_after, 5.0)
+        raise err
 
     def _json(self, path: str, **kw: Any) -> dict[str, Any]:
         return _answer(self._request("GET", path, **kw))
@@ -650,11 +655,8 @@ class AnjuClient:
                 break
             resp.read()
             resp.close()
-            err = _error_from(resp)
-            if not (isinstance(err, Overloaded) and err.code != "SHUTTING_DOWN" and attempt < self.retries):
-                raise err
             attempt += 1
-            time.sleep(min(err.retry_after, 5.0))
+            time.sleep(self._retry_after(_error_from(resp), attempt))
         try:
             try:
                 for line in split_lines(resp.iter_bytes(), MAX_LINE):
@@ -728,12 +730,8 @@ class AnjuClient:
                         err = _error_from(resp)
                         # a node at its limit of streams (often still counting the one just lost,
                         # not yet noticed closed) is asked again after Retry-After, as any call is
-                        if not (isinstance(err, Overloaded) and err.code != "SHUTTING_DOWN"):
-                            raise err
-                        if overloaded >= self.retries:
-                            raise err
                         overloaded += 1
-                        wait = max(min(err.retry_after, 5.0), 0.5)
+                        wait = max(self._retry_after(err, overloaded), 0.5)
                     elif resp.headers.get("content-type", "").split(";")[0].strip() != "text/event-stream":
                         # (a page that is not a stream ends at once: reconnecting would spin for ever)
                         raise _bad_response(resp, "the answer is not an event stream")

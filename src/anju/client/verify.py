@@ -594,23 +594,25 @@ CREDIT_TXS: dict[str, tuple[str, bool, int | None]] = {
 }
 
 
-def _check_credit_txs(vb: VerifiedBundle, party: str, authority: str, entries: Mapping[str, list[Any]]) -> None:
+def _check_credit_txs(vb: VerifiedBundle, party: str, authority: str, entries: Mapping[str, list[Any]]) -> set[str]:
     """Each credit entry is backed by a proven transaction of its factor's kind (signed by the
-    authority where the authority decides) that gives those points to this party, once (no
-    transaction gives one party two entries); and the history's
-    own records are all there: every registered lease the party is a side of, every rent payment
-    confirmed for them. A holder cannot leave out a lease or a payment their credit counts."""
+    authority where the authority decides) that gives those points to this party, once in a factor;
+    and the history's own records are all there: every registered lease the party is a side of,
+    every rent payment confirmed for them. A holder cannot leave out a lease or a payment their
+    credit counts. Returns the ids of the leases the callings off behind negative entries name, with
+    their subleases (:func:`void_subtree`): records the bundle holds that need not be the party's."""
     for rows in entries.values():  # (one transaction may give one party an entry in two factors:
         # a calling off takes back both a registration's and the rent's credit, rules edition 8)
         txids = [str(txid) for txid, _ in rows]
         _need(len(set(txids)) == len(txids), "a transaction is counted twice in the credit record", party=party)
+    walked: set[str] = set()  # the leases a calling off behind a negative entry names (and their subleases)
     for name, rows in entries.items():
         if name not in CREDIT_TXS:
             continue  # a factor of a later edition: its points are summed, its transactions not checked
         kind, by_authority, fixed = CREDIT_TXS[name]
         for txid, points in rows:
             if name in VOID_CREDIT and type(points) is int and points < 0:
-                _check_void_credit(vb, party, str(txid), name, points)  # (editions 5 and 8)
+                walked |= _check_void_credit(vb, party, str(txid), name, points)  # (editions 5 and 8)
                 continue
             tx = _tx_of(vb, txid, kind, [authority] if by_authority else None)
             body = tx.body
@@ -658,6 +660,7 @@ def _check_credit_txs(vb: VerifiedBundle, party: str, authority: str, entries: M
                 _need(points == expected, "a dispute entry's points do not follow from the decision", txid=txid)
             elif name == "fake_listings":
                 _need(body.get("outcome") == "confirmed", "a fake-listing entry is not a confirmed report", txid=txid)
+    return walked
 
 
 VOID_CREDIT = ("leases_registered", "rent_on_time")
@@ -695,14 +698,15 @@ def _voided(lease: Mapping[str, Any], txid: str) -> bool:
     return bool(term.get("tx") == txid and start > end)
 
 
-def _check_void_credit(vb: VerifiedBundle, party: str, txid: str, factor: str, points: int) -> None:
+def _check_void_credit(vb: VerifiedBundle, party: str, txid: str, factor: str, points: int) -> set[str]:
     """A negative ``leases_registered`` or ``rent_on_time`` entry: the ``lease.terminate`` that
     called off before they began the leases whose credit it takes back. ``leases_registered``: -5
     for each registered lease it voided of which the party is a side (edition 8; edition 5 counted
     the named lease alone); ``rent_on_time``: -2 for each on-time payment confirmed before one it
     voided of which the party is the tenant began (its ``rent_on_time_early``)."""
-    leases = [lease for lease in void_subtree(vb, txid) if _voided(lease, txid)]
-    named = _tx_of(vb, txid, "lease.terminate", None).body.get("lease")
+    subtree = void_subtree(vb, txid)
+    named = subtree[0].get("id")  # (the lease the lease.terminate names comes first)
+    leases = [lease for lease in subtree if _voided(lease, txid)]
     if factor == "leases_registered":
         mine = [
             lease
@@ -716,25 +720,14 @@ def _check_void_credit(vb: VerifiedBundle, party: str, txid: str, factor: str, p
             "a registration taken back is not the calling off of registered leases of the party",
             lease=named,
         )
-        return
+        return {str(lease.get("id")) for lease in subtree}
     early = [lease.get("rent_on_time_early", 0) for lease in leases if lease.get("tenant") == party]
     _need(
         all(type(n) is int and n >= 0 for n in early) and points == -2 * sum(early) != 0,
         "a rent credit taken back is not the calling off of a lease of the party paid on time before it began",
         lease=named,
     )
-
-
-def void_leases_named(vb: VerifiedBundle, entries: Mapping[str, list[Any]]) -> set[str]:
-    """The ids of the leases a history proves for its entries of credit taken back from leases
-    called off before they began (:func:`void_subtree`): records of the bundle that need not be the
-    party's tenancies."""
-    out: set[str] = set()
-    for name in VOID_CREDIT:
-        for txid, points in entries.get(name, []):
-            if type(points) is int and points < 0 and txid in vb.txs:
-                out.update(str(lease.get("id")) for lease in void_subtree(vb, str(txid)))
-    return out
+    return {str(lease.get("id")) for lease in subtree}
 
 
 def _points(entries: list[Any]) -> int:
@@ -1076,10 +1069,11 @@ def check_history(vb: VerifiedBundle) -> VerifiedHistory:
         _need(credit.get("score") == score, "the stored score does not follow from its factors", party=party)
         meta = vb.get("meta/registry")
         _need(isinstance(meta, Mapping) and isinstance(meta.get("authority"), str), "no proven housing authority key")
-        _check_credit_txs(vb, party, meta["authority"], entries)
+        registered_elsewhere |= _check_credit_txs(
+            vb, party, meta["authority"], entries
+        )  # (leases a calling off voided)
         for txid, _ in entries.get("leases_registered", []):
             registered_elsewhere.add(str(vb.txs[txid].body.get("lease")))
-        registered_elsewhere |= void_leases_named(vb, entries)
     leases: dict[str, Mapping[str, Any]] = {}
     grants = mandate_grants(vb)
     for key, lease in vb.state.items():
