@@ -101,6 +101,25 @@ CODES: dict[str, tuple[int, str]] = {
         "(client) the server's answer is not the Anju API's: not JSON, or not the shape the API answers with",
     ),
     "TX_PENDING": (202, "(client) the transaction is accepted and waits for a block: not committed yet"),
+    "FILE_UNREADABLE": (
+        400,
+        "(command line) a file the command was given cannot be read: missing, a directory, no permission",
+    ),
+    "FILE_UNWRITABLE": (
+        500,
+        "(command line) a file the command is to write cannot be written: no permission, a full disk, "
+        "a directory removed meanwhile",
+    ),
+    "KEY_FILE_INVALID": (
+        400,
+        "(command line) a key file that is not one: not a keystore, a node key file or a hex seed, a damaged "
+        "keystore, or one asking an argon2id cost outside the bounds read",
+    ),
+    "KEYSTORE_PASSWORD": (401, "(command line) a keystore's password is wrong (or the keystore was altered)"),
+    "INPUT_ABORTED": (
+        400,
+        "(command line) a secret asked for was not given: the input ended, or the two entries of a new one differ",
+    ),
 }
 
 LEDGER_CODES = frozenset(CODES)  # the codes above; applications register theirs after

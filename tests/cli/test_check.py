@@ -149,10 +149,12 @@ def test_check_of_nothing_a_directory_or_a_missing_file_says_so(tmp_path: Path, 
     elif target == "missing.json":
         target = str(tmp_path / "missing.json")
     code, out = _check(target, "--key", VKEYS[0])
-    assert isinstance(out, str) and "Traceback" not in out
-    if target.endswith("missing.json"):
-        assert code == 1 and out.strip() == f"cannot read {target}: No such file or directory", out
+    if target.endswith("missing.json"):  # with --json, the error object on stdout (it was a line on stderr)
+        assert code == 1 and not isinstance(out, str) and out["ok"] is False, out
+        assert out["error"]["code"] == "FILE_UNREADABLE", out
+        assert out["error"]["message"] == f"cannot read {target}: No such file or directory", out
     else:
+        assert isinstance(out, str) and "Traceback" not in out
         assert code == 2 and "give a listing code" in out, out
 
 
@@ -165,9 +167,10 @@ def test_check_of_a_file_larger_than_a_bundle_stops_reading(tmp_path: Path, monk
     big = tmp_path / "big.json"
     big.write_bytes(b" " * (1 << 20) + b"{}")
     code, out = _check(str(big), "--key", VKEYS[0])
-    assert code == 1 and isinstance(out, str) and "larger than a single bundle (1 MiB)" in out, out
+    assert code == 1 and out["error"]["code"] == "BUNDLE_TOO_LARGE", out
+    assert "larger than a single bundle (1 MiB)" in out["error"]["message"], out
     code, out = _check("/dev/zero", "--key", VKEYS[0])
-    assert code == 1 and isinstance(out, str) and "comes in parts" in out, out
+    assert code == 1 and out["error"]["code"] == "BUNDLE_TOO_LARGE" and "comes in parts" in out["error"]["message"]
 
 
 @pytest.mark.parametrize("date", ["notadate", "2026-02-30", "1999", "20260301", "2026-3-1", "２０２６-03-01"])

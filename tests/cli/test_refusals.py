@@ -227,10 +227,63 @@ def test_keys_show_of_a_file_nested_too_deep_is_one_line(odd: Path) -> None:
     """JSON nested deeper than Python's recursion limit: it was a RecursionError traceback."""
     deep = odd / "auth.json"
     deep.write_text('{"a": ' * 100_000)
-    out = run_anju("keys", "show", str(deep), "--password", "x", "--json")
+    out = run_anju("keys", "show", str(deep), "--password", "x")
     assert out.returncode == 1 and not out.stdout, out
     line = _one_line(out.stderr)
     assert line.startswith(f"cannot read keystore {deep}: ") and "nested too deep" in line, line
+    out = run_anju("keys", "show", str(deep), "--password", "x", "--json")
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out
+    assert json.loads(out.stdout)["error"] == {
+        "code": "KEY_FILE_INVALID",
+        "message": line,
+        "details": {"path": str(deep)},
+    }
+
+
+KEY_FILE_CODES = {
+    "missing": "FILE_UNREADABLE",
+    "a directory": "FILE_UNREADABLE",
+    "a wrong password": "KEYSTORE_PASSWORD",
+}
+
+
+@pytest.mark.parametrize(("make", "says"), list(BAD_KEY_FILES.values()), ids=list(BAD_KEY_FILES))
+def test_with_json_a_key_that_cannot_be_opened_is_the_error_object_on_stdout(
+    odd: Path, make: Callable[[Path], None], says: str, request: pytest.FixtureRequest
+) -> None:
+    """With --json every failure is the error object on stdout, a local file's as a node's refusal
+    (it was one line on stderr and nothing on stdout: a script reading stdout got no JSON)."""
+    good = odd / "signer.key"
+    good.write_text(SEED)
+    bad = odd / "cosigner.key"
+    make(bad)
+    case = request.node.callspec.id
+    send = ("tx", "send", "--kind", "kv.put", "--key", str(good), "--server", "http://127.0.0.1:9", "--json")
+    out = run_anju(*send, "--cosign", str(bad), ANJU_PASSWORD="wrong")
+    assert out.returncode == 1 and "Traceback" not in out.stderr and "cannot open" not in out.stderr, out
+    error = json.loads(out.stdout)["error"]
+    assert error["code"] == KEY_FILE_CODES.get(case, "KEY_FILE_INVALID"), error
+    assert error["message"].startswith(f"cannot open the --cosign key {bad}: ") and says in error["message"], error
+    assert error["details"] == {"option": "--cosign", "path": str(bad)}, error
+
+
+def test_with_json_keys_show_disclose_and_check_report_unreadable_files_as_error_objects(odd: Path) -> None:
+    missing = odd / "absent.json"
+    shown = run_anju("keys", "show", str(missing), "--password", "x", "--json")
+    assert shown.returncode == 1 and json.loads(shown.stdout)["error"]["code"] == "FILE_UNREADABLE", shown
+    args = ("keys", "disclose", "--salt", "00" * 16, "--identity", "me", "--json")
+    disclosed = run_anju(*args, str(missing))
+    error = json.loads(disclosed.stdout)["error"]
+    assert disclosed.returncode == 1 and error["code"] == "FILE_UNREADABLE", disclosed
+    assert error["message"] == f"cannot read {missing}: No such file or directory" and error["details"] == {
+        "path": str(missing)
+    }
+    from anju.crypto.keys import SigningKey
+
+    checked = run_anju("check", str(missing), "--key", SigningKey(b"v" * 32).public_hex, "--json")
+    answer = json.loads(checked.stdout)
+    assert checked.returncode == 1 and answer["ok"] is False, checked
+    assert answer["error"]["code"] == "FILE_UNREADABLE" and answer["error"]["details"] == {"path": str(missing)}
 
 
 @pytest.mark.parametrize("chain_id", ["odd-[b]-1", "odd-[/b]-1"])

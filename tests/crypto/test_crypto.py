@@ -221,6 +221,31 @@ def test_keystore_round_trip(tmp_path: Path) -> None:
         keystore.load(path, "correct horse")
 
 
+def test_a_keystore_that_cannot_be_opened_says_why_with_a_code(tmp_path: Path) -> None:
+    """A cost below libsodium's minimum was refused by libsodium with a CryptoError and read as a
+    wrong password; each reason now has its own code (the command line reports it with --json)."""
+    k = SigningKey.generate()
+    path = tmp_path / "k.json"
+    keystore.save(path, k, "pw", opslimit=2, memlimit=8 * 1024 * 1024)
+    with pytest.raises(keystore.KeystoreError) as wrong:
+        keystore.load(path, "not the password")
+    assert wrong.value.code == "KEYSTORE_PASSWORD"
+    doc = json.loads(path.read_text())
+    for field, value in (("memlimit", 1024), ("opslimit", 0), ("memlimit", 1 << 40)):
+        path.write_text(json.dumps({**doc, field: value}))
+        with pytest.raises(keystore.KeystoreError, match="out of bounds") as low:
+            keystore.load(path, "pw")
+        assert low.value.code == "KEY_FILE_INVALID", field
+    path.write_bytes(b"\xff\xfe not text")
+    with pytest.raises(keystore.KeystoreError) as damaged:
+        keystore.load(path, "pw")
+    assert damaged.value.code == "KEY_FILE_INVALID"
+    with pytest.raises(keystore.KeystoreError) as missing:
+        keystore.load(tmp_path / "absent.json", "pw")
+    assert missing.value.code == "FILE_UNREADABLE"
+    assert "No such file" in str(missing.value)
+
+
 def test_keystore_save_is_private_whole_and_never_over_another_file(tmp_path: Path) -> None:
     """A leftover ``k.json.tmp`` of mode 0644 once made the new keystore 0644 (O_TRUNC keeps a
     file's mode); a keystore is written to a new private file, and over nothing unless asked."""

@@ -25,9 +25,19 @@ DataOpt = Annotated[Path, typer.Option("--data", help="The node's data directory
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-def fail(message: str, exit_code: int) -> NoReturn:
+def fail(
+    message: str, exit_code: int, code: str | None = None, *, as_json: bool = False, **details: object
+) -> NoReturn:
     """End the command: ``message`` as one red line on stderr (as it is: no markup, never wrapped),
-    exit status ``exit_code`` (2 a usage error, 1 a refusal or failure)."""
+    exit status ``exit_code`` (2 a usage error, 1 a refusal or failure). A failure with a ``code``
+    in a command given ``--json`` (``as_json``) is instead the error object ``{"error": {"code",
+    "message", "details"}}`` on stdout, as a node's refusals are: a script reads every failure the
+    same way."""
+    if code is not None and as_json:
+        from anju.errors import AnjuError
+
+        _emit(AnjuError(code, message, **details).to_json(), True, message)
+        raise typer.Exit(exit_code)
     console.print(message, style="red", markup=False, soft_wrap=True)
     raise typer.Exit(exit_code)
 
@@ -41,7 +51,7 @@ def _emit(obj: object, as_json: bool, human: str, *, error: bool = False) -> Non
         (console if error else results).print(human, soft_wrap=True)
 
 
-def _ask(text: str, *, confirm: bool = False) -> str:
+def _ask(text: str, *, confirm: bool = False, as_json: bool = False) -> str:
     """Ask for a secret ``text`` on stderr (stdout carries only answers, so ``--json`` stays JSON):
     hidden input on a terminal; from a pipe, the next non-empty line (two equal ones with ``confirm``)."""
     if sys.stdin.isatty():
@@ -54,12 +64,12 @@ def _ask(text: str, *, confirm: bool = False) -> str:
             pass
         sys.stderr.write("\n")  # (nothing echoed the answer: what follows starts a line of its own)
         if not got:
-            fail("no input: aborted", 1)
+            fail("no input: aborted", 1, "INPUT_ABORTED", as_json=as_json)
         return got.rstrip("\r\n")
 
     value = line(text)
     if confirm and line("Repeat for confirmation") != value:
-        fail("the two entered values do not match", 1)
+        fail("the two entered values do not match", 1, "INPUT_ABORTED", as_json=as_json)
     return value
 
 
@@ -115,10 +125,7 @@ def init(
     from anju.registry.machine import genesis_params
 
     def refuse(exit_code: int, message: str, code: str = "INVALID_FIELD", **details: object) -> NoReturn:
-        if as_json:
-            _emit(AnjuError(code, message, **details).to_json(), as_json, message)
-            raise typer.Exit(exit_code)
-        fail(message, exit_code)  # one line, however narrow the terminal
+        fail(message, exit_code, code, as_json=as_json, **details)  # one line, however narrow the terminal
 
     if app_name not in APPS:
         refuse(2, f"--app must be one of {', '.join(sorted(APPS))}: {app_name!r}", option="--app")
@@ -272,7 +279,7 @@ def keys_new(
     if not out.parent.is_dir():
         fail(f"--out {out}: {out.parent} is not a directory", 2)
     if password is None:
-        password = _ask("Password", confirm=True)
+        password = _ask("Password", confirm=True, as_json=as_json)
     _utf8(password, "the password")
     key = SigningKey.generate()
     try:
@@ -280,7 +287,7 @@ def keys_new(
     except FileExistsError:  # made meanwhile
         fail(f"{out} exists: give another --out (a keystore is never overwritten)", 2)
     except OSError as exc:
-        fail(f"cannot write {out}: {exc.strerror or exc}", 1)
+        fail(f"cannot write {out}: {exc.strerror or exc}", 1, "FILE_UNWRITABLE", path=str(out), as_json=as_json)
     _emit(
         {"public_key": key.public_hex, "keystore": str(out)},
         as_json,
@@ -298,12 +305,12 @@ def keys_show(
     from anju.crypto import keystore
 
     if password is None:
-        password = _ask("Password")
+        password = _ask("Password", as_json=as_json)
     _utf8(password, "the password")
     try:
         key = keystore.load(path, password)
     except keystore.KeystoreError as exc:  # no such file, not a keystore, a wrong password
-        fail(str(exc), 1)
+        fail(str(exc), 1, exc.code, path=str(path), as_json=as_json)
     _emit({"public_key": key.public_hex}, as_json, key.public_hex)
 
 
@@ -323,7 +330,7 @@ def keys_commit(
     from anju.crypto.commitments import commit, opens
 
     if text is None:
-        text = _ask("Text to commit to")
+        text = _ask("Text to commit to", as_json=as_json)
     _utf8(text, "the text to commit to")
     if commitment is not None:
         if salt is None:
@@ -366,29 +373,29 @@ def keys_disclose(
     from anju.client.verify import disclose
 
     if identity is None:
-        identity = _ask("Identity text you committed to")
+        identity = _ask("Identity text you committed to", as_json=as_json)
     _utf8(identity, "the identity text")
     if salt is None:
-        salt = _ask("Its salt")
+        salt = _ask("Its salt", as_json=as_json)
     if out is not None and not out.parent.is_dir():
         fail(f"--out {out}: {out.parent} is not a directory", 2)
     try:
         raw = bundle.read_bytes()
     except OSError as exc:  # no such file, a directory, no permission
-        fail(f"cannot read {bundle}: {exc.strerror or exc}", 1)
+        fail(f"cannot read {bundle}: {exc.strerror or exc}", 1, "FILE_UNREADABLE", path=str(bundle), as_json=as_json)
     try:
         disclosed = disclose(orjson.loads(raw), identity, salt)
     except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
-        fail(f"{bundle} is not a readable bundle: {exc}", 1)
-    except ValueError as exc:
-        fail(str(exc), 1)
+        fail(f"{bundle} is not a readable bundle: {exc}", 1, "PROOF_INVALID", path=str(bundle), as_json=as_json)
+    except ValueError as exc:  # not a history, a malformed salt, an identity that does not open the commitment
+        fail(str(exc), 1, "INVALID_FIELD", as_json=as_json)
     target = out or bundle.with_name(bundle.name.removesuffix(".json") + ".disclosed.json")
     try:  # personal data: readable by its owner only, and never over another file
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         fail(f"{target} exists: give another --out", 2)
     except OSError as exc:  # a directory removed meanwhile, no permission, a full disk
-        fail(f"cannot write {target}: {exc.strerror or exc}", 1)
+        fail(f"cannot write {target}: {exc.strerror or exc}", 1, "FILE_UNWRITABLE", path=str(target), as_json=as_json)
     with os.fdopen(fd, "wb") as f:
         f.write(orjson.dumps(disclosed, option=orjson.OPT_INDENT_2))
     _emit({"written": str(target)}, as_json, f"written {escape(str(target))} (show it only to whom you choose)")

@@ -553,19 +553,41 @@ def tx_send(
             except PasswordNeeded:
                 raise
             except OSError as exc:  # no such file, a directory, no permission
-                fail(f"cannot open the {option} key {path}: {exc.strerror or exc}", 1)
+                fail(
+                    f"cannot open the {option} key {path}: {exc.strerror or exc}",
+                    1,
+                    "FILE_UNREADABLE",
+                    as_json=as_json,
+                    option=option,
+                    path=str(path),
+                )
             except UnicodeDecodeError:
-                fail(f"cannot open the {option} key {path}: not a key file: it is not text", 1)
+                fail(
+                    f"cannot open the {option} key {path}: not a key file: it is not text",
+                    1,
+                    "KEY_FILE_INVALID",
+                    as_json=as_json,
+                    option=option,
+                    path=str(path),
+                )
             except (ValueError, KeystoreError) as exc:  # not a key file, a damaged keystore, a wrong password
                 if password is not None:  # (only a keystore reads it: a seed file takes any)
                     _utf8(password, "the password")
-                fail(f"cannot open the {option} key {path}: {exc}", 1)
+                code = exc.code if isinstance(exc, KeystoreError) else "KEY_FILE_INVALID"
+                fail(
+                    f"cannot open the {option} key {path}: {exc}",
+                    1,
+                    code,
+                    as_json=as_json,
+                    option=option,
+                    path=str(path),
+                )
         return keys
 
     try:
         keys = load_all(password)
     except PasswordNeeded:  # a keystore and no ANJU_PASSWORD: ask once, for all of them
-        keys = load_all(_utf8(_ask("Keystore password"), "the password"))
+        keys = load_all(_utf8(_ask("Keystore password", as_json=as_json), "the password"))
     signer, cosigners = keys[0], keys[1:]
     try:
         with _client(server, vkey) as client:
@@ -762,12 +784,15 @@ def check(
                 with path.open("rb") as f:
                     raw = b"" if parts else f.read(MAX_BUNDLE_FILE + 1)  # (not a device's endless bytes)
             except OSError as exc:  # no such file, no permission: a failure, not a usage error
-                fail(f"cannot read {path}: {exc.strerror or exc}", 1)
+                raise AnjuError(
+                    "FILE_UNREADABLE", f"cannot read {path}: {exc.strerror or exc}", path=str(path)
+                ) from None
             if len(raw) > MAX_BUNDLE_FILE:
-                fail(
+                raise AnjuError(
+                    "BUNDLE_TOO_LARGE",
                     f"{path} is larger than a single bundle ({MAX_BUNDLE_FILE >> 20} MiB): "
                     "a history of any size comes in parts (anju-history-parts-v1)",
-                    1,
+                    path=str(path),
                 )
             bundle = None if parts else load_bundle(raw)
             if date is not None and (parts or (isinstance(bundle, dict) and bundle.get("kind") == "history")):
@@ -779,7 +804,9 @@ def check(
                 try:
                     result = verify_history_file(path, trust)
                 except OSError as exc:
-                    fail(f"cannot read {path}: {exc.strerror or exc}", 1)
+                    raise AnjuError(
+                        "FILE_UNREADABLE", f"cannot read {path}: {exc.strerror or exc}", path=str(path)
+                    ) from None
             else:
                 result = verify_bundle(bundle, trust, date)
             check_fresh(result.checkpoint, max_age)

@@ -21,17 +21,24 @@ import nacl.utils
 from anju.crypto.keys import SigningKey, is_hex_key
 from anju.files import write_whole
 
-OPSLIMIT = nacl.pwhash.argon2id.OPSLIMIT_MODERATE
-MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_MODERATE
+_argon = nacl.pwhash.argon2id
+OPSLIMIT = _argon.OPSLIMIT_MODERATE
+MEMLIMIT = _argon.MEMLIMIT_MODERATE
 # The most a keystore may ask of its reader: the file chooses its own argon2id cost, so without a
 # bound a forged file of a few hundred bytes makes its reader allocate gigabytes (libsodium allows
 # 4 TiB) before any check can fail. Files written here use OPSLIMIT/MEMLIMIT.
-MAX_OPSLIMIT = nacl.pwhash.argon2id.OPSLIMIT_SENSITIVE
-MAX_MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_SENSITIVE
+MAX_OPSLIMIT = _argon.OPSLIMIT_SENSITIVE
+MAX_MEMLIMIT = _argon.MEMLIMIT_SENSITIVE
 
 
 class KeystoreError(Exception):
-    """Wrong password or a damaged keystore file."""
+    """A keystore that cannot be opened. ``code`` says why, as the command line reports it:
+    ``KEYSTORE_PASSWORD`` (a wrong password, or a keystore altered), ``KEY_FILE_INVALID`` (not a
+    keystore, a damaged one, one asking an argon2id cost outside the bounds read), ``FILE_UNREADABLE``."""
+
+    def __init__(self, message: str, code: str = "KEY_FILE_INVALID") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def encrypt(key: SigningKey, password: str, *, opslimit: int = OPSLIMIT, memlimit: int = MEMLIMIT) -> dict[str, Any]:
@@ -64,9 +71,14 @@ def decrypt(
         if doc.get("anju_keystore") != 1 or doc.get("kdf") != "argon2id":
             raise KeystoreError("not an Anju keystore (version 1, argon2id)")
         ops, mem = doc["opslimit"], doc["memlimit"]
-        if type(ops) is not int or type(mem) is not int or not (0 < ops <= max_opslimit and 0 < mem <= max_memlimit):
+        if (
+            type(ops) is not int
+            or type(mem) is not int
+            or not (_argon.OPSLIMIT_MIN <= ops <= max_opslimit and _argon.MEMLIMIT_MIN <= mem <= max_memlimit)
+        ):  # (checked here: libsodium's own refusal of a cost below its minimum reads as a wrong password)
             raise KeystoreError(
-                f"damaged keystore: its argon2id cost is out of bounds (opslimit {ops!r}, memlimit {mem!r})"
+                f"damaged keystore: its argon2id cost is out of bounds (opslimit {ops!r}, memlimit {mem!r}; "
+                f"read: opslimit {_argon.OPSLIMIT_MIN}..{max_opslimit}, memlimit {_argon.MEMLIMIT_MIN}..{max_memlimit})"
             )
         if not is_hex_key(doc.get("public_key")):
             raise KeystoreError("damaged keystore: public_key is not a hex Ed25519 key")
@@ -78,7 +90,7 @@ def decrypt(
         )
         seed = nacl.secret.SecretBox(secret).decrypt(ct, nonce)
     except nacl.exceptions.CryptoError:
-        raise KeystoreError("wrong password, or the keystore was altered") from None
+        raise KeystoreError("wrong password, or the keystore was altered", "KEYSTORE_PASSWORD") from None
     except KeyError as exc:
         raise KeystoreError(f"damaged keystore: it has no {exc.args[0]}") from None
     except (ValueError, TypeError) as exc:
@@ -103,7 +115,9 @@ def save(path: Path, key: SigningKey, password: str, *, overwrite: bool = False,
 def load(path: Path, password: str) -> SigningKey:
     try:
         doc = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise KeystoreError(f"cannot read keystore {path}: {exc.strerror or exc}", "FILE_UNREADABLE") from None
+    except ValueError as exc:
         raise KeystoreError(f"cannot read keystore {path}: {exc}") from None
     except RecursionError:  # (json's parser recurses: a document nested deeper than the stack)
         raise KeystoreError(f"cannot read keystore {path}: not JSON: nested too deep") from None
