@@ -19,6 +19,8 @@ from anju.chain.node import init_ledger
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAIN = "anju-api-test"
+JSON_BODY = {"Content-Type": "application/json"}
+"""The header every request with a body sends (anything else is UNSUPPORTED_MEDIA_TYPE)."""
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from tests.api.conftest import Server
+from tests.api.conftest import JSON_BODY, Server
 from tests.api.test_core import env, err
 
 from anju.client import AnjuClient
@@ -17,7 +17,7 @@ from anju.crypto.keys import SigningKey
 
 def batch(s: Server, items: list[object] | bytes, wait: bool = True) -> tuple[int, list[dict[str, object]]]:
     raw = items if isinstance(items, bytes) else orjson.dumps(items)
-    r = s.http.post("/api/v1/txs/batch", content=raw, params={"wait": "commit"} if wait else {})
+    r = s.http.post("/api/v1/txs/batch", content=raw, params={"wait": "commit"} if wait else {}, headers=JSON_BODY)
     return r.status_code, (r.json().get("results", []) if r.status_code == 200 else [r.json()])
 
 
@@ -61,7 +61,10 @@ def test_batch_results_in_order(kv_server: Server) -> None:
     assert status == 400 and res[0]["error"]["code"] == "BAD_REQUEST"  # type: ignore[index]
     status, res = batch(s, [{}] * 1001)
     assert status == 400
-    assert err(s.http.post("/api/v1/txs/batch", params={"wait": "maybe"}, content=b"[]")) == "BAD_REQUEST"
+    assert (
+        err(s.http.post("/api/v1/txs/batch", params={"wait": "maybe"}, content=b"[]", headers=JSON_BODY))
+        == "BAD_REQUEST"
+    )
     assert batch(s, []) == (200, [])
 
 
@@ -86,7 +89,7 @@ def test_a_batch_that_waited_checks_again_before_handing_over(kv_ledger: Path, s
     def single() -> httpx.Response:
         time.sleep(0.03)  # once the batch waits for X
         with httpx.Client(base_url=s.url, timeout=60) as h:
-            return h.post("/api/v1/txs", content=orjson.dumps(y), params={"wait": "commit"})
+            return h.post("/api/v1/txs", content=orjson.dumps(y), params={"wait": "commit"}, headers=JSON_BODY)
 
     with ThreadPoolExecutor(1) as pool:
         later = pool.submit(single)

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from tests.api.conftest import CHAIN, Server
+from tests.api.conftest import CHAIN, JSON_BODY, Server
 
 from anju.client import AnjuClient
 from anju.crypto.keys import SigningKey
@@ -31,7 +31,7 @@ def env(key: SigningKey, seq: int, k: str = "a", v: str = "b", **extra: Any) -> 
 
 def post(s: Server, envelope: Any, wait: bool = True) -> httpx.Response:
     raw = envelope if isinstance(envelope, bytes) else orjson.dumps(envelope)
-    return s.http.post("/api/v1/txs", content=raw, params={"wait": "commit"} if wait else {})
+    return s.http.post("/api/v1/txs", content=raw, params={"wait": "commit"} if wait else {}, headers=JSON_BODY)
 
 
 def err(resp: httpx.Response) -> str:
@@ -165,7 +165,7 @@ def test_rate_limit_and_mempool(kv_ledger: Path, start_server: Callable[..., Ser
     shared = httpx.Client(base_url=s.url, timeout=30, limits=httpx.Limits(max_connections=64))
 
     def one(raw: bytes) -> tuple[int, str, str | None]:
-        r = shared.post("/api/v1/txs", content=raw)
+        r = shared.post("/api/v1/txs", content=raw, headers=JSON_BODY)
         return r.status_code, r.json().get("txid") or r.json()["error"]["code"], r.headers.get("Retry-After")
 
     with concurrent.futures.ThreadPoolExecutor(32) as pool:
@@ -362,9 +362,11 @@ def test_a_copy_with_forged_signatures_does_not_shut_the_genuine_envelope_out(kv
         real = env(key, seq, k=f"k{seq}")
         fake = {**real, "sigs": [{"key": key.public_hex, "sig": "3" * 128}]}
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            first = pool.submit(httpx.post, url, content=orjson.dumps(fake))
+            first = pool.submit(httpx.post, url, content=orjson.dumps(fake), headers=JSON_BODY)
             time.sleep(0.002)  # the copy first (usually still pending when the genuine one arrives)
-            second = pool.submit(httpx.post, url, content=orjson.dumps(real), params={"wait": "commit"}, timeout=30)
+            second = pool.submit(
+                httpx.post, url, content=orjson.dumps(real), params={"wait": "commit"}, timeout=30, headers=JSON_BODY
+            )
             forged, genuine = first.result(), second.result()
         # the copy: pending then refused, refused at once, or a duplicate of the committed genuine one
         assert forged.status_code in (202, 400, 409), forged.text
@@ -388,16 +390,23 @@ def test_a_forged_copy_does_not_shut_out_a_batch_item_either(kv_server: Server) 
         real = env(key, seq, k=f"b{seq}")
         fake = {**real, "sigs": [{"key": key.public_hex, "sig": "3" * 128}]}
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            first = pool.submit(httpx.post, url, content=orjson.dumps(fake))
+            first = pool.submit(httpx.post, url, content=orjson.dumps(fake), headers=JSON_BODY)
             time.sleep(0.002)
             second = pool.submit(
-                httpx.post, url + "/batch", content=orjson.dumps([real]), params={"wait": "commit"}, timeout=30
+                httpx.post,
+                url + "/batch",
+                content=orjson.dumps([real]),
+                params={"wait": "commit"},
+                timeout=30,
+                headers=JSON_BODY,
             )
             first.result()
             answer = second.result()
         assert answer.status_code == 200, answer.text
         assert answer.json()["results"][0]["status"] == "committed", answer.text
-    twice = kv_server.http.post("/api/v1/txs/batch", content=orjson.dumps([env(key, 21), env(key, 21)]))
+    twice = kv_server.http.post(
+        "/api/v1/txs/batch", content=orjson.dumps([env(key, 21), env(key, 21)]), headers=JSON_BODY
+    )
     assert [r["status"] for r in twice.json()["results"]] == ["pending", "rejected"]
 
 
@@ -450,8 +459,8 @@ def test_a_scalar_query_parameter_given_twice_is_refused(kv_server: Server) -> N
     key = SigningKey.generate()
     raw = orjson.dumps(env(key, 1))
     for q in ("wait=commit&wait=none", "timeout=5&timeout=6"):
-        assert err(h.post(f"/api/v1/txs?{q}", content=raw)) == "BAD_REQUEST", q
-        assert err(h.post(f"/api/v1/txs/batch?{q}", content=b"[" + raw + b"]")) == "BAD_REQUEST", q
+        assert err(h.post(f"/api/v1/txs?{q}", content=raw, headers=JSON_BODY)) == "BAD_REQUEST", q
+        assert err(h.post(f"/api/v1/txs/batch?{q}", content=b"[" + raw + b"]", headers=JSON_BODY)) == "BAD_REQUEST", q
     party = "ab" * 32
     ok = h.get(f"/api/v1/events?format=json&party={party}&party={'cd' * 32}&kind=kv.&kind=x.")
     assert ok.status_code == 200  # the event filters are lists: repeating them is how to give several

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from tests.api.conftest import free_port
+from tests.api.conftest import JSON_BODY, free_port
 from tests.conftest import kv_put
 
 from anju.api.app import create_app
@@ -51,8 +51,8 @@ def test_a_node_that_raises_on_submission_gets_an_answer(
     url, raised = failing
     raised.append(failure)
     k = SigningKey(b"f" * 32)
-    one = httpx.post(url + "/api/v1/txs?wait=commit", content=kv_put(k, 1), timeout=10)
-    batch = httpx.post(url + "/api/v1/txs/batch", content=b"[" + kv_put(k, 1) + b"]", timeout=10)
+    one = httpx.post(url + "/api/v1/txs?wait=commit", content=kv_put(k, 1), timeout=10, headers=JSON_BODY)
+    batch = httpx.post(url + "/api/v1/txs/batch", content=b"[" + kv_put(k, 1) + b"]", timeout=10, headers=JSON_BODY)
     assert one.status_code == status and batch.status_code == status, (one.text, batch.text)
     if isinstance(failure, Overloaded):
         assert one.json()["error"]["code"] == batch.json()["error"]["code"] == "MEMPOOL_FULL"

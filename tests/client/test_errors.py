@@ -52,6 +52,10 @@ def test_a_code_this_process_never_registered_is_kept_as_the_node_sent_it() -> N
     assert busy.details == {"retry_after": 3.0} and busy.http_status == 503
     known = _error_from(_answer(409, _error("SEQ_REUSED", "seq 1 was already used", seq=1)))
     assert isinstance(known, TxRejected) and known.details == {"seq": 1} and known.http_status == 409
+    # a request refused for its form (a query parameter, its Content-Type) refuses no transaction
+    for status, code in ((400, "UNKNOWN_PARAM"), (415, "UNSUPPORTED_MEDIA_TYPE"), (400, "BAD_REQUEST")):
+        refused = _error_from(_answer(status, _error(code)))
+        assert type(refused) is AnjuError and refused.code == code and refused.http_status == status
 
 
 @pytest.mark.parametrize(

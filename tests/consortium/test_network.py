@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from tests.api.conftest import JSON_BODY
 from tests.consortium.ports import port_base
 
 from anju.chain import consortium as c
@@ -227,7 +228,9 @@ def test_member_api_submits_through_cometbft_and_reads_its_own_ledger(net: Net) 
     api = [n.api_url + "/api/v1" for n in net.nodes]
     wait(lambda: all(net.client.get(u + "/node").status_code == 200 for u in api), 60, "the members' APIs")
     raw = net.tx(2, "via-api", "api")
-    r = net.client.post(api[1] + "/txs", params={"wait": "commit", "timeout": 30}, content=raw, timeout=35)
+    r = net.client.post(
+        api[1] + "/txs", params={"wait": "commit", "timeout": 30}, content=raw, timeout=35, headers=JSON_BODY
+    )
     assert r.status_code == 200, r.text
     receipt = r.json()
     assert receipt["status"] == "committed" and receipt["height"] >= 1
@@ -241,7 +244,7 @@ def test_member_api_submits_through_cometbft_and_reads_its_own_ledger(net: Net) 
     wait(lambda: net.client.get(f"{api[2]}/txs/{receipt['txid']}").json()["status"] == "committed", 30, "on member2")
     wait(lambda: net.value(0, "via-api") == '"api"', 30, "on member0 (member3 was tampered with)")
     # a CheckTx refusal comes back with its Anju error code at once
-    stale = net.client.post(api[0] + "/txs", content=raw)
+    stale = net.client.post(api[0] + "/txs", content=raw, headers=JSON_BODY)
     assert stale.status_code in (400, 409), stale.text
     assert stale.json()["error"]["code"] in ("SEQ_REUSED", "DUPLICATE_TX")
     assert net.client.get(net.nodes[0].api_url + "/").status_code == 200  # the web portal

@@ -30,6 +30,7 @@ from anju.api.events import Broadcaster, EventFilter, SSEResponse
 from anju.api.limits import BodySizeLimit, RateLimit, TokenBucket, client_group
 from anju.api.openapi import batch_request_body, install_openapi, submit_request_body
 from anju.api.snapshot import REGISTRY_INDEXES, Reader, ensure_indexes
+from anju.api.strict import api_request
 from anju.api.submit import BATCH_PATH, TXS_PATH, Answer, Committed, FastPath, Submissions, SubmitCore
 from anju.chain.node import Node
 from anju.errors import AnjuError, Overloaded
@@ -131,7 +132,7 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
     app.state.broadcaster = hub
     app.state.settings = cfg
     errors.install(app)
-    r = APIRouter(prefix=API, responses=schemas.ERRORS, dependencies=[Depends(schemas.single_values)])
+    r = APIRouter(prefix=API, responses=schemas.ERRORS, dependencies=[Depends(api_request)])
 
     def accepting() -> bool:
         try:
@@ -249,6 +250,7 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
             409: {"model": schemas.ErrorBody},
             403: {"model": schemas.ErrorBody},
             504: {"model": schemas.ErrorBody},
+            415: {"model": schemas.ErrorBody, "description": "Content-Type is not application/json"},
         },
         openapi_extra={"requestBody": submit_request_body(app_name)},
     )
@@ -265,7 +267,10 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
         status_code=200,
         operation_id="submit_txs",
         response_model=schemas.BatchResult,
-        responses={503: {"model": schemas.ErrorBody}},
+        responses={
+            415: {"model": schemas.ErrorBody, "description": "Content-Type is not application/json"},
+            503: {"model": schemas.ErrorBody},
+        },
         openapi_extra={"requestBody": batch_request_body(app_name)},
     )
     async def submit_txs(

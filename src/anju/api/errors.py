@@ -21,6 +21,15 @@ from anju.errors import CODES, AnjuError, Overloaded, register_codes
 # Codes only the HTTP edge uses; registered into the one table.
 API_CODES: dict[str, tuple[int, str]] = {
     "METHOD_NOT_ALLOWED": (405, "the path exists but not with this HTTP method"),
+    "UNKNOWN_PARAM": (
+        400,
+        "a query parameter that the endpoint does not define is present (details.param); nothing was done",
+    ),
+    "UNSUPPORTED_MEDIA_TYPE": (
+        415,
+        "a request with a body (POST) lacks Content-Type: application/json (a charset, if given, must be utf-8); "
+        "its body was not read and nothing changed",
+    ),
     "STREAMS_FULL": (503, "the server holds its maximum of open event streams; retry later"),
     "INTERNAL_ERROR": (
         500,

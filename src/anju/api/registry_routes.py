@@ -17,6 +17,7 @@ from starlette.responses import Response, StreamingResponse
 from anju.api import schemas
 from anju.api.bundles import history_bundle, history_parts_file, listing_bundle, registration_bundle
 from anju.api.snapshot import Reader, Snapshot
+from anju.api.strict import api_request
 from anju.chain.node import Node
 from anju.client.parts import PARTS_MEDIA_TYPE, file_chunks
 from anju.errors import AnjuError
@@ -59,9 +60,7 @@ def _record(s: Snapshot, key: str, what: str) -> dict[str, Any]:
 def registry_router(node: Node, reader: Reader) -> APIRouter:
     from anju.registry import vcode, views
 
-    r = APIRouter(
-        prefix="/api/v1", responses=schemas.ERRORS, tags=["registry"], dependencies=[Depends(schemas.single_values)]
-    )
+    r = APIRouter(prefix="/api/v1", responses=schemas.ERRORS, tags=["registry"], dependencies=[Depends(api_request)])
 
     @r.get("/listings", response_model=schemas.ListingsPage, operation_id="search_listings")
     def search_listings(

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
-
-from anju.errors import AnjuError
 
 
 def _ascii_digits(value: object) -> object:
@@ -26,19 +23,6 @@ def _ascii_digits(value: object) -> object:
 
 Digits = Annotated[int, BeforeValidator(_ascii_digits)]
 """An integer query parameter (decimal digits only, at most 16 of them)."""
-
-LIST_PARAMS = frozenset({"party", "unit", "listing", "kind"})
-"""Query parameters that may be repeated (the event filters); any other is given once."""
-
-
-def single_values(request: Request) -> None:
-    """A router dependency: a scalar query parameter given twice is BAD_REQUEST (FastAPI would
-    silently take the last, so ``?limit=1&limit=1000`` would mean whichever a proxy kept)."""
-    seen: set[str] = set()
-    for name, _ in request.query_params.multi_items():
-        if name in seen and name not in LIST_PARAMS:
-            raise AnjuError("BAD_REQUEST", f"query parameter {name!r} is given more than once", param=name)
-        seen.add(name)
 
 
 class ErrorDetail(BaseModel):

@@ -35,6 +35,7 @@ from starlette.types import Receive, Scope, Send
 
 from anju.api.errors import error_body
 from anju.api.limits import TokenBucket, rate_limited
+from anju.api.strict import json_media_type
 from anju.chain.node import Node, Receipt
 from anju.crypto.tx import MAX_TX_BYTES, Tx, parse
 from anju.errors import CODES, AnjuError, Overloaded, TxRejected
@@ -472,7 +473,8 @@ class FastPath:
     """Plain-ASGI handling of the two submission POSTs, called by the app before any Starlette
     middleware or routing. It applies the same body cap and rate limit as the middlewares; any
     request it does not take (another path, a bad query, a chunked or oversized body) goes the
-    normal way, where FastAPI and the middlewares answer it."""
+    normal way, where FastAPI and the middlewares answer it; so does one whose Content-Type is not
+    JSON (:mod:`anju.api.strict` answers it UNSUPPORTED_MEDIA_TYPE)."""
 
     def __init__(self, core: SubmitCore, limits: dict[str, int], bucket: TokenBucket | None) -> None:
         self.core = core
@@ -488,13 +490,15 @@ class FastPath:
         q = parse_submit_query(scope["query_string"], self.core.default_timeout)
         if q is None:
             return False
-        declared = -1
+        declared: int | None = None
+        types: list[str] = []
         for name, value in scope["headers"]:
-            if name == b"content-length":
+            if name == b"content-length" and declared is None:
                 declared = int(value) if value.isdigit() else -1
-                break
-        if not 0 <= declared <= limit:
-            return False
+            elif name == b"content-type":
+                types.append(value.decode("latin-1"))
+        if declared is None or not 0 <= declared <= limit or json_media_type(types) is not None:
+            return False  # (no length, too long, or not JSON: the middlewares and routes answer it)
         if self.bucket is not None:
             client = scope.get("client")
             who = client[0] if client else "unknown"

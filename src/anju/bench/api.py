@@ -59,6 +59,8 @@ from anju.chain.node import init_ledger
 from anju.crypto import jcs
 from anju.registry.machine import genesis_params
 
+JSON_BODY = {"Content-Type": "application/json"}  # what the API asks of every POST body
+
 
 def _pct(values: list[float], p: float) -> float:
     if not values:
@@ -361,7 +363,7 @@ def _events(url: str, port: int, subscribers: int, rounds: int) -> tuple[list[fl
                 }
                 raw = jcs.trimmed(orjson.dumps(sign(body, [key])))
                 t0 = time.perf_counter()
-                r = http.post("/api/v1/txs", params={"wait": "commit"}, content=raw)
+                r = http.post("/api/v1/txs", params={"wait": "commit"}, content=raw, headers=JSON_BODY)
                 t1 = time.perf_counter()
                 if r.status_code != 200:
                     raise RuntimeError(r.text)

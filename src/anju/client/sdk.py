@@ -103,12 +103,16 @@ def load_key(path: str | Path, password: str | None = None) -> SigningKey:
     return parse_key_file(Path(path).read_text(), password)
 
 
+REQUEST_CODES = frozenset({"NOT_FOUND", "BAD_REQUEST", "UNKNOWN_PARAM", "UNSUPPORTED_MEDIA_TYPE"})
+"""4xx codes that refuse the request, not a transaction: raised as AnjuError, not TxRejected."""
+
+
 def _error_from(resp: httpx.Response) -> AnjuError:
     """The error a node answered with, as it answered: its code (any well-formed one, registered in
     this process or not: a client does not import the registry, whose codes are the node's all the
     same), message, details and HTTP status. Overloaded for 429/503, TxRejected for another 4xx but
-    NOT_FOUND and BAD_REQUEST, else AnjuError; BAD_RESPONSE when the answer is not the API's error
-    body (a proxy's page, another server)."""
+    those refusing the request itself (:data:`REQUEST_CODES`), else AnjuError; BAD_RESPONSE when the
+    answer is not the API's error body (a proxy's page, another server)."""
     err = _error_object(_loads(resp.content))
     if err is None:
         return _bad_response(resp, "an error answer that is not the API's")
@@ -119,7 +123,7 @@ def _error_from(resp: httpx.Response) -> AnjuError:
             retry = float(resp.headers.get("Retry-After", retry))
         details["retry_after"] = retry if isinstance(retry, float) and 0 <= retry < 86_400 else 1.0
         return Overloaded.reported(code, message, details, status=resp.status_code)
-    if 400 <= resp.status_code < 500 and code not in ("NOT_FOUND", "BAD_REQUEST"):
+    if 400 <= resp.status_code < 500 and code not in REQUEST_CODES:
         return TxRejected.reported(code, message, details, status=resp.status_code)
     return AnjuError.reported(code, message, details, status=resp.status_code)
 
