@@ -124,7 +124,7 @@ class Trust:
         """The trust that verifies a checkpoint of ``height``."""
         if height >= self.since:
             return self
-        return next(t for h, t in reversed(self.earlier) if h <= height)
+        return next((t for h, t in reversed(self.earlier) if h <= height), self)
 
     def open_any_height(self, note: Any) -> Checkpoint:
         """:meth:`open`, with the keys of the height the note names (:meth:`with_history`)."""
