@@ -304,6 +304,7 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
                         "leaf": b64(leaf),
                         "inclusion": {"index": idx, "tree_size": head.log_size, "hashes": [b64(h) for h in proof]},
                         "checkpoint": head.checkpoint,
+                        "height_proof": s.height_proof(height),
                     }
                 )
         if txid in subs.pending:

@@ -95,6 +95,17 @@ class InclusionProof(BaseModel):
     hashes: list[str] = Field(description="RFC 9162 PATH(index, D[0:tree_size]), leaf to root, base64")
 
 
+class HeightProof(BaseModel):
+    block: str = Field(description="the signed checkpoint note of the transaction's block")
+    previous: str = Field(description="the signed checkpoint note of the block before it")
+    previous_to_block: list[str] = Field(
+        description="RFC 9162 PROOF(size(previous), D[0:size(block)]), base64; empty when size(previous) is 0"
+    )
+    block_to_head: list[str] = Field(
+        description="RFC 9162 PROOF(size(block), D[0:tree_size]), base64; empty when the sizes are equal"
+    )
+
+
 class TxStatus(BaseModel):
     txid: str
     status: Literal["pending", "committed", "rejected"]
@@ -104,6 +115,7 @@ class TxStatus(BaseModel):
     leaf: str | None = Field(None, description="base64 JCS(envelope): the log leaf")
     inclusion: InclusionProof | None = None
     checkpoint: str | None = Field(None, description="signed checkpoint note the proof is against")
+    height_proof: HeightProof | None = Field(None, description="proves that the transaction is of block `height`")
     error: ErrorDetail | None = None
 
 

@@ -11,6 +11,7 @@ SQL the API needs lives here (the store's own SQL stays in :mod:`anju.ledger.sto
 
 from __future__ import annotations
 
+import base64
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -190,6 +191,32 @@ class Snapshot:
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         return list(merkle.consistency_proof(first, second, self.tlog_node))
+
+    def height_proof(self, height: int) -> dict[str, Any]:
+        """What proves that a transaction of block ``height`` (>= 1) is of that block, against this
+        snapshot's head (docs/PROTOCOL.md, "Height proofs"): the signed notes of blocks ``height``
+        and ``height`` - 1, whose log sizes bracket the transaction's index, and the consistency
+        proofs from the earlier one to the later one and from that to the head."""
+        block, previous = self.block(height), self.block(height - 1)
+        if block is None or previous is None:
+            raise StorageCorrupt(
+                "STORE_CORRUPT", "a transaction's block or the one before it is missing", height=height
+            )
+        size = self._head.log_size
+
+        def proof(first: int, second: int) -> list[str]:
+            return (
+                []
+                if first in (0, second)
+                else [base64.b64encode(h).decode() for h in self.consistency_proof(first, second)]
+            )
+
+        return {
+            "block": block.checkpoint,
+            "previous": previous.checkpoint,
+            "previous_to_block": proof(previous.log_size, block.log_size),
+            "block_to_head": proof(block.log_size, size),
+        }
 
     # -- state ----------------------------------------------------------------------------------
     def state_get(self, key: str) -> bytes | None:

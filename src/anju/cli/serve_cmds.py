@@ -594,7 +594,11 @@ def tx_send(
             receipt = client.send(kind, signer, fields, cosigners=cosigners, wait=not no_wait)
             if not no_wait:
                 proven = client.tx(receipt["txid"])
-                receipt["verified"] = {"index": proven.index, "tree_size": proven.checkpoint.size}
+                receipt["verified"] = {
+                    "index": proven.index,
+                    "height": proven.height,
+                    "tree_size": proven.checkpoint.size,
+                }
     except AnjuError as exc:
         _failed(exc, as_json)
         raise typer.Exit(1) from None

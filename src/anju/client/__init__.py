@@ -17,6 +17,7 @@ from anju.client.verify import (
     load_bundle,
     open_bundle,
     verify_bundle,
+    verify_height,
 )
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "load_key",
     "open_bundle",
     "verify_bundle",
+    "verify_height",
     "verify_history_file",
     "verify_history_parts",
 ]

@@ -41,6 +41,7 @@ from anju.client.verify import (
     check_registration,
     open_bundle,
     unb64,
+    verify_height,
     verify_state,
     verify_tx,
 )
@@ -261,11 +262,16 @@ def _rejection(ans: Mapping[str, Any]) -> TxRejected:
 
 @dataclass(frozen=True, slots=True)
 class ProvenTx:
+    """A committed transaction: its log ``index`` and envelope proven against ``checkpoint`` (the
+    node's head), and its ``height`` proven by ``block``, the checkpoint of the block it was
+    committed in (whose ``time`` is the block's time)."""
+
     txid: str
     index: int
     height: int
     envelope: dict[str, Any]
     checkpoint: Checkpoint
+    block: Checkpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +324,10 @@ class AnjuClient:
     ``remember``: a file that keeps the newest checkpoint verified, from one run to the next (see
     :mod:`anju.client.remember`): the client starts from it, so a node that rolled its ledger back
     or forked it since is refused; one file per chain and set of trusted keys.
+    ``key_history``: for a node whose signer changed (a consortium started from a node's ledger),
+    its signers by height as its ``meta.verifier_keys`` lists them, ``[[from_height, vkey], ...]``
+    (the last key one of the trusted keys): a transaction's height is proven with the checkpoints
+    of its block, each verified with the key of its height (:meth:`Trust.with_history`).
 
     ``base_url`` is the node's ``http(s)://host[:port]`` (ValueError otherwise). Every error is an
     :class:`~anju.errors.AnjuError` with a stable code: the node's own (any application's too,
@@ -334,6 +344,7 @@ class AnjuClient:
         max_age: float | None = None,
         chain_id: str | None = None,
         remember: str | Path | None = None,
+        key_history: Sequence[Sequence[Any]] = (),
         timeout: float = 30.0,
         retries: int = 3,
         transport: httpx.BaseTransport | None = None,
@@ -343,7 +354,7 @@ class AnjuClient:
             raise ValueError("give the node's published verifier key (verifier_key=...) or verifier_keys")
         if max_age is not None and not max_age >= 0:
             raise ValueError("max_age is a number of seconds, at least 0")
-        self.trust = Trust.of(keys, threshold, origin=chain_id)
+        self.trust = Trust.of(keys, threshold, origin=chain_id).with_history(key_history)
         self.max_age = max_age
         self.http = httpx.Client(base_url=node_base_url(base_url), timeout=timeout, transport=transport)
         self.retries = retries
@@ -544,7 +555,8 @@ class AnjuClient:
                     "PROOF_INVALID", "the inclusion proof is not for the checkpoint's tree", txid=txid
                 )
             tx: Tx = verify_tx(ans["leaf"], ans["index"], inc["hashes"], cp, txid)
-            return ProvenTx(txid, int(ans["index"]), int(ans["height"]), tx.envelope(), cp)
+            block = verify_height(ans.get("height"), ans["index"], ans.get("height_proof"), cp, self.trust)
+            return ProvenTx(txid, int(ans["index"]), block.height, tx.envelope(), cp, block)
 
     def tx(self, txid: str) -> ProvenTx:
         """A committed transaction with its inclusion proof verified against a trusted checkpoint.

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+from anju.client.remember import one_history
 from anju.crypto import jcs
 from anju.crypto.commitments import opens
 from anju.crypto.tx import Tx, parse_and_verify
@@ -85,6 +86,11 @@ class Trust:
     verifiers: tuple[Verifier, ...]
     threshold: int
     origin: str | None = None
+    since: int = 0
+    """The first height these keys verify; a note of an earlier height is verified with the key of
+    its height in ``earlier`` (:meth:`with_history`)."""
+    earlier: tuple[tuple[int, Trust], ...] = ()
+    """(from height, the trust of the heights from it up to the next entry's, or ``since``)."""
     # notes already verified with these keys (a note's text fixes its signature check's outcome)
     _opened: dict[str, Checkpoint] = field(default_factory=dict, compare=False, repr=False)
 
@@ -93,6 +99,43 @@ class Trust:
         names = len({v.name for v in self.verifiers})
         if not self.verifiers or not 1 <= self.threshold <= names:
             raise ValueError("need at least one verifier key and 1 <= threshold <= number of key names")
+
+    def with_history(self, schedule: Iterable[Sequence[Any]]) -> Trust:
+        """This trust, for a node whose signer changed: ``schedule`` lists the node's signers by
+        height as its ledger's ``meta.verifier_keys`` does, ``[[from_height, vkey], ...]``, from
+        height 0, heights increasing. Its last key must be one of this trust's keys, which verify
+        the heights from that entry's on; each earlier key alone (one signature) verifies the
+        heights from its entry's up to the next. ValueError for a schedule that is not one."""
+        entries = [tuple(e) for e in schedule]
+        if not entries:
+            return self
+        if any(len(e) != 2 or type(e[0]) is not int or not isinstance(e[1], str) for e in entries):
+            raise ValueError("a key schedule is a list of [from_height, verifier key] pairs")
+        heights = [int(e[0]) for e in entries]
+        if heights[0] != 0 or any(a >= b for a, b in pairwise(heights)):
+            raise ValueError(f"a key schedule starts at height 0, heights increasing: {heights}")
+        last = Trust.of(str(entries[-1][1])).verifiers[0]
+        if last not in self.verifiers:
+            raise ValueError(f"the key schedule's last key, {entries[-1][1]}, is not one of the trusted keys")
+        earlier = tuple((int(h), Trust.of(str(k), origin=self.origin)) for h, k in entries[:-1])
+        return Trust(self.verifiers, self.threshold, self.origin, heights[-1], earlier)
+
+    def at(self, height: int) -> Trust:
+        """The trust that verifies a checkpoint of ``height``."""
+        if height >= self.since:
+            return self
+        return next((t for h, t in reversed(self.earlier) if h <= height), self)
+
+    def open_any_height(self, note: Any) -> Checkpoint:
+        """:meth:`open`, with the keys of the height the note names (:meth:`with_history`)."""
+        if not self.earlier or not isinstance(note, str):
+            return self.open(note)
+        text = note.rpartition("\n\n")[0] + "\n"
+        try:
+            claimed = Checkpoint.from_text(text).height
+        except AnjuError:
+            return self.open(note)  # (malformed: refused as such)
+        return self.at(claimed).open(note)
 
     @classmethod
     def of(cls, vkeys: str | Iterable[str], threshold: int | None = None, origin: str | None = None) -> Trust:
@@ -187,6 +230,73 @@ def verify_tx(leaf_b64: Any, index: Any, hashes: Any, cp: Checkpoint, txid: str 
     if txid is not None and tx.txid != txid:
         raise _fail("PROOF_INVALID", "the proven transaction has a different id", expected=txid, found=tx.txid)
     return tx
+
+
+def verify_height(height: Any, index: int, proof: Any, head: Checkpoint, trust: Trust) -> Checkpoint:
+    """Check that the transaction at log ``index`` of ``head``'s log (its inclusion already proven)
+    was committed in block ``height``; the checkpoint of that block (docs/PROTOCOL.md, "Height
+    proofs"). ``proof`` holds the signed notes of blocks ``height`` and ``height`` - 1, verified
+    with the keys of their heights (:meth:`Trust.with_history`): their log sizes must bracket the
+    index, size(h - 1) <= index < size(h), and consistency proofs must link the earlier log to the
+    later and that to the head's (one log). A failure is PROOF_INVALID with ``details.reason``
+    (``height_unproven``, ``wrong_height``, ``not_bracketing``, ``not_consistent``), or
+    CHECKPOINT_INVALID for a note the keys did not sign."""
+    if not isinstance(proof, Mapping):
+        raise _fail(
+            "PROOF_INVALID",
+            "the answer does not prove the transaction's height (a node older than this client?)",
+            reason="height_unproven",
+            index=index,
+        )
+    if type(height) is not int or height < 1:
+        raise _fail("PROOF_INVALID", "a transaction's height is an integer of at least 1", reason="wrong_height")
+    block = trust.open_any_height(proof.get("block"))
+    previous = trust.open_any_height(proof.get("previous"))
+    if block.height != height or previous.height != height - 1:
+        raise _fail(
+            "PROOF_INVALID",
+            f"the height proof's checkpoints are of heights {block.height} and {previous.height}, "
+            f"not of {height} and the one before",
+            reason="wrong_height",
+            height=height,
+            block_height=block.height,
+            previous_height=previous.height,
+        )
+    if not previous.size <= index < block.size:
+        raise _fail(
+            "PROOF_INVALID",
+            f"log index {index} is not among block {height}'s transactions (from {previous.size} to {block.size - 1})",
+            reason="not_bracketing",
+            index=index,
+            height=height,
+            previous_size=previous.size,
+            block_size=block.size,
+        )
+    if block.origin != head.origin or previous.origin != head.origin:
+        raise _fail(
+            "CHECKPOINT_INVALID", "a height proof's checkpoint of another chain", reason="wrong_origin", height=height
+        )
+    for (lo, hi), what in (((previous, block), "previous_to_block"), ((block, head), "block_to_head")):
+        hashes = proof.get(what)
+        if not isinstance(hashes, list):
+            raise _fail("PROOF_INVALID", f"the height proof's {what} is not a list", reason="not_consistent")
+        try:
+            if lo.size > 0:
+                merkle.verify_consistency(lo.size, hi.size, [unb64(h, what) for h in hashes], lo.root, hi.root)
+            elif hashes or lo.root != merkle.EMPTY_ROOT:
+                raise _fail("PROOF_INVALID", "an empty log has the empty root and needs no proof")
+        except VerificationError as exc:
+            raise _fail(
+                "PROOF_INVALID",
+                f"block {lo.height}'s log is not proven part of block {hi.height}'s: {exc.message}",
+                reason="not_consistent",
+                height=height,
+                first=lo.height,
+                second=hi.height,
+            ) from None
+    one_history(previous, block)
+    one_history(block, head)
+    return block
 
 
 def verify_state(key: str, value: Any, proof: Any, cp: Checkpoint) -> None:

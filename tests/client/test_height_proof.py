@@ -1,0 +1,271 @@
+"""A transaction's height is proven, not the server's word: ``GET /txs/{txid}`` carries the signed
+checkpoints of its block and the block before it (their log sizes bracket its index) and the
+consistency proofs that tie them to the head, and the SDK refuses any answer whose height they do
+not prove (docs/PROTOCOL.md, "Height proofs")."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from tests.api.conftest import CHAIN, Server
+from tests.api.test_core import env, post
+
+from anju.chain.consortium import _hand_over_keys
+from anju.chain.node import DB_NAME, KEY_NAME, Node, init_ledger, write_node_key
+from anju.client import AnjuClient, Trust, verify_height
+from anju.crypto.keys import SigningKey
+from anju.errors import VerificationError
+from anju.ledger.note import vkey_of
+from anju.ledger.store import Store
+
+Edit = Callable[[dict[str, Any], httpx.Client], None]
+
+
+class Tampering(httpx.HTTPTransport):
+    """Passes every request to the real server and edits its answers to ``GET /txs/{txid}``:
+    a lying server in front of a genuine node."""
+
+    def __init__(self, server: Server, edit: Edit) -> None:
+        super().__init__()
+        self.server, self.edit = server, edit
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        resp = super().handle_request(request)
+        if request.method != "GET" or not re.fullmatch(r"/api/v1/txs/[0-9a-f]{64}", request.url.path):
+            return resp
+        doc = orjson.loads(resp.read())
+        self.edit(doc, self.server.http)
+        return httpx.Response(resp.status_code, json=doc)
+
+
+def note_of(http: httpx.Client, height: int) -> str:
+    note: str = http.get(f"/api/v1/blocks/{height}").json()["checkpoint"]
+    return note
+
+
+def size_of(http: httpx.Client, height: int) -> int:
+    size: int = http.get(f"/api/v1/blocks/{height}").json()["log_size"]
+    return size
+
+
+def consistency(http: httpx.Client, first: int, second: int) -> list[str]:
+    if first in (0, second):
+        return []
+    hashes: list[str] = http.get("/api/v1/proofs/consistency", params={"first": first, "second": second}).json()[
+        "hashes"
+    ]
+    return hashes
+
+
+def claim(height: int) -> Edit:
+    """The answer claims ``height``, with the genuine notes and proofs of that height."""
+
+    def edit(doc: dict[str, Any], http: httpx.Client) -> None:
+        head = http.get("/api/v1/node").json()["tree_size"]
+        doc["height"] = height
+        doc["height_proof"] = {
+            "block": note_of(http, height),
+            "previous": note_of(http, height - 1),
+            "previous_to_block": consistency(http, size_of(http, height - 1), size_of(http, height)),
+            "block_to_head": consistency(http, size_of(http, height), head),
+        }
+
+    return edit
+
+
+@pytest.fixture
+def chain(kv_server: Server) -> Iterator[tuple[Server, dict[str, int]]]:
+    """A node with several blocks: txid -> the height the ledger stored it at (three in one batch,
+    then one a block)."""
+    key = SigningKey(b"h" * 32)
+    batch = [env(key, i, f"k{i}") for i in range(1, 4)]
+    resp = kv_server.http.post("/api/v1/txs/batch", content=orjson.dumps(batch), params={"wait": "commit"})
+    heights = {r["txid"]: r["height"] for r in resp.json()["results"]}
+    for i in range(4, 9):
+        ans = post(kv_server, env(key, i, f"k{i}")).json()
+        heights[ans["txid"]] = ans["height"]
+    store = Store(kv_server.data / DB_NAME)
+    try:  # (the ledger's own record, not the receipts')
+        stored = {bytes(t).hex(): h for t, h in store.execute("SELECT txid, height FROM txs")}
+    finally:
+        store.close()
+    assert stored == heights and len(set(heights.values())) >= 5
+    yield kv_server, heights
+
+
+def test_the_sdk_proves_every_transactions_height(chain: tuple[Server, dict[str, int]]) -> None:
+    """The first block (the one before it is genesis, of an empty log), blocks in the middle and the
+    head's own block (nothing to prove between it and the head) all prove their transactions' heights."""
+    server, heights = chain
+    client = AnjuClient(server.url, server.vkey)
+    for txid, height in heights.items():
+        proven = client.tx(txid)
+        assert (proven.height, proven.block.height) == (height, height)
+        assert proven.block.time == server.http.get(f"/api/v1/blocks/{height}").json()["time"]
+    assert min(heights.values()) == 1 and max(heights.values()) == client.latest.height  # type: ignore[union-attr]
+
+
+def _flip_signature(note: str) -> str:
+    text, _, sig_line = note.rstrip("\n").rpartition("\n")
+    prefix, _, sig = sig_line.rpartition(" ")
+    raw = bytearray(base64.b64decode(sig))
+    raw[-1] ^= 1
+    return f"{text}\n{prefix} {base64.b64encode(bytes(raw)).decode()}\n"
+
+
+def _flip_hash(hashes: list[str]) -> None:
+    raw = bytearray(base64.b64decode(hashes[0]))
+    raw[0] ^= 1
+    hashes[0] = base64.b64encode(bytes(raw)).decode()
+
+
+def _tampered(name: str) -> Edit:
+    def edit(doc: dict[str, Any], http: httpx.Client) -> None:
+        proof = doc["height_proof"]
+        h = doc["height"]
+        if name == "wrong_height":
+            doc["height"] = h + 1
+        elif name == "note_of_another_height":
+            proof["block"] = note_of(http, h + 1)
+        elif name == "swapped_notes":
+            proof["block"], proof["previous"] = proof["previous"], proof["block"]
+        elif name == "bad_signature":
+            proof["block"] = _flip_signature(proof["block"])
+        elif name == "later_height":
+            claim(h + 1)(doc, http)
+        elif name == "earlier_height":
+            claim(h - 1)(doc, http)
+        elif name == "bad_consistency":
+            _flip_hash(proof["previous_to_block"])
+        elif name == "missing":
+            del doc["height_proof"]
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "reason"),
+    [
+        ("wrong_height", "PROOF_INVALID", "wrong_height"),
+        ("note_of_another_height", "PROOF_INVALID", "wrong_height"),
+        ("swapped_notes", "PROOF_INVALID", "wrong_height"),
+        ("bad_signature", "CHECKPOINT_INVALID", "bad_signature"),
+        ("later_height", "PROOF_INVALID", "not_bracketing"),
+        ("earlier_height", "PROOF_INVALID", "not_bracketing"),
+        ("bad_consistency", "PROOF_INVALID", "not_consistent"),
+        ("missing", "PROOF_INVALID", "height_unproven"),
+    ],
+)
+def test_the_sdk_refuses_a_height_the_answer_does_not_prove(
+    chain: tuple[Server, dict[str, int]], name: str, code: str, reason: str
+) -> None:
+    """A server lying about a transaction's height, with whatever genuine notes and proofs it has,
+    is refused with a stable code; the same client then proves the true height."""
+    server, heights = chain
+    # a transaction of a block with blocks on both sides, and the block before it holding transactions
+    txid = next(t for t, h in heights.items() if h == sorted(set(heights.values()))[2])
+    liar = AnjuClient(server.url, server.vkey, transport=Tampering(server, _tampered(name)))
+    with pytest.raises(VerificationError) as info:
+        liar.tx(txid)
+    assert (info.value.code, info.value.details.get("reason")) == (code, reason), info.value
+    assert AnjuClient(server.url, server.vkey).tx(txid).height == heights[txid]
+
+
+def test_a_note_of_another_log_is_refused(
+    chain: tuple[Server, dict[str, int]], tmp_path: Path, start_server: Callable[..., Server]
+) -> None:
+    """The node's key signed another ledger of the same chain id (the chain made again): its notes
+    are genuine, of the right heights and sizes, but of another log, which the consistency proofs
+    refuse."""
+    server, heights = chain
+    other = tmp_path / "again"
+    other.mkdir()
+    (other / KEY_NAME).write_bytes((server.data / KEY_NAME).read_bytes())
+    init_ledger(other, chain_id=CHAIN, app="kv")
+    twin = start_server(other)
+    assert twin.vkey == server.vkey
+    key = SigningKey(b"h" * 32)  # (the same signer, other values: the same sizes, other roots)
+    batch = [env(key, i, f"k{i}", "other") for i in range(1, 4)]
+    twin.http.post("/api/v1/txs/batch", content=orjson.dumps(batch), params={"wait": "commit"})
+    for i in range(4, 9):
+        post(twin, env(key, i, f"k{i}", "other"))
+    txid = next(t for t, h in heights.items() if h == 2)
+
+    def foreign(doc: dict[str, Any], http: httpx.Client) -> None:
+        doc["height_proof"]["previous"] = note_of(twin.http, 1)
+
+    with pytest.raises(VerificationError) as info:
+        AnjuClient(server.url, server.vkey, transport=Tampering(server, foreign)).tx(txid)
+    assert (info.value.code, info.value.details.get("reason")) == ("PROOF_INVALID", "not_consistent")
+
+
+def test_heights_before_a_change_of_signer_are_proven_with_the_key_of_their_height(
+    tmp_path: Path, start_server: Callable[..., Server]
+) -> None:
+    """A ledger signed by key A up to block k and by key B from k + 1 (a consortium started from a
+    node's ledger): a client trusting B proves the heights of transactions of both stretches, and of
+    the block k + 1 whose previous block A signed, once given the ledger's key schedule."""
+    data = init_ledger(tmp_path / "kv", chain_id=CHAIN, app="kv")
+    key = SigningKey(b"s" * 32)
+    with Node(data, verify_workers=0, block_interval=0.01) as node:
+        old = [node.submit(orjson.dumps(env(key, i, f"k{i}"))).result(timeout=30) for i in (1, 2)]
+        k = node.height
+    a_vkey = node.verifier_key
+    b = SigningKey(b"B" * 32)
+    b_vkey = vkey_of(CHAIN, b.public)
+    _hand_over_keys(data / DB_NAME, b_vkey, k + 1)
+    write_node_key(data / KEY_NAME, b)
+    server = start_server(data)
+    assert server.vkey == b_vkey
+    new = [post(server, env(key, i, f"k{i}")).json() for i in (3, 4)]
+    schedule = [[0, a_vkey], [k + 1, b_vkey]]
+    client = AnjuClient(server.url, b_vkey, key_history=schedule)
+    for receipt in [*({"txid": r.txid, "height": r.height} for r in old), *new]:
+        assert client.tx(receipt["txid"]).height == receipt["height"]
+    assert new[0]["height"] == k + 1  # (its previous block was signed by A)
+    # without the schedule, A's notes are signed by no trusted key
+    with pytest.raises(VerificationError) as info:
+        AnjuClient(server.url, b_vkey).tx(new[0]["txid"])
+    assert (info.value.code, info.value.details.get("reason")) == ("CHECKPOINT_INVALID", "no_known_signature")
+    # a schedule that has B sign from the start refuses A's notes; one that has A sign later, B's
+    for wrong in ([[0, b_vkey]], [[0, a_vkey], [k + 2, b_vkey]]):
+        with pytest.raises(VerificationError) as info:
+            AnjuClient(server.url, b_vkey, key_history=wrong).tx(new[0]["txid"])
+        assert info.value.code == "CHECKPOINT_INVALID"
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        [[1, "KEY"]],  # not from height 0
+        [[0, "OTHER"], [0, "KEY"]],  # heights not increasing
+        [[0, "KEY"], [5, "OTHER"]],  # the last key not trusted
+        [[0, "KEY", 1]],
+        [["0", "KEY"]],
+    ],
+)
+def test_a_key_schedule_that_is_not_one_is_refused(schedule: list[list[Any]]) -> None:
+    vkey = vkey_of(CHAIN, SigningKey(b"k" * 32).public)
+    other = vkey_of(CHAIN, SigningKey(b"o" * 32).public)
+    named = [[{"KEY": vkey, "OTHER": other}.get(x, x) if isinstance(x, str) else x for x in e] for e in schedule]
+    with pytest.raises(ValueError):
+        Trust.of(vkey).with_history(named)
+    with pytest.raises(ValueError):
+        AnjuClient("http://127.0.0.1:9", vkey, key_history=named)
+
+
+def test_verify_height_offline(chain: tuple[Server, dict[str, int]]) -> None:
+    """The height proof needs nothing but the answer and the trusted key (no network)."""
+    server, heights = chain
+    trust = Trust.of(server.vkey)
+    for txid, height in heights.items():
+        ans = server.http.get(f"/api/v1/txs/{txid}").json()
+        head = trust.open(ans["checkpoint"])
+        assert verify_height(ans["height"], ans["index"], ans["height_proof"], head, trust).height == height
