@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from tests.api.conftest import CHAIN, Server
+from tests.api.conftest import CHAIN, JSON_BODY, Server
 from tests.api.test_core import env, post
 
 from anju.chain.consortium import _hand_over_keys
@@ -86,7 +86,9 @@ def chain(kv_server: Server) -> Iterator[tuple[Server, dict[str, int]]]:
     then one a block)."""
     key = SigningKey(b"h" * 32)
     batch = [env(key, i, f"k{i}") for i in range(1, 4)]
-    resp = kv_server.http.post("/api/v1/txs/batch", content=orjson.dumps(batch), params={"wait": "commit"})
+    resp = kv_server.http.post(
+        "/api/v1/txs/batch", content=orjson.dumps(batch), params={"wait": "commit"}, headers=JSON_BODY
+    )
     heights = {r["txid"]: r["height"] for r in resp.json()["results"]}
     for i in range(4, 9):
         ans = post(kv_server, env(key, i, f"k{i}")).json()
@@ -193,7 +195,7 @@ def test_a_note_of_another_log_is_refused(
     assert twin.vkey == server.vkey
     key = SigningKey(b"h" * 32)  # (the same signer, other values: the same sizes, other roots)
     batch = [env(key, i, f"k{i}", "other") for i in range(1, 4)]
-    twin.http.post("/api/v1/txs/batch", content=orjson.dumps(batch), params={"wait": "commit"})
+    twin.http.post("/api/v1/txs/batch", content=orjson.dumps(batch), params={"wait": "commit"}, headers=JSON_BODY)
     for i in range(4, 9):
         post(twin, env(key, i, f"k{i}", "other"))
     txid = next(t for t, h in heights.items() if h == 2)
