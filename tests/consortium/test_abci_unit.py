@@ -768,11 +768,17 @@ def test_prepare_proposal_leaves_out_txs_out_of_seq(member: tuple[Path, dict[str
     assert _commit(app, [_tx(k, 1)], 1) == [0]
     mempool = [_tx(k, 1), _tx(k, 1, "b"), _tx(k, 2), _tx(k, 2, "c"), _tx(other, 1), _tx(k, 4), _tx(k, 3)]
     kept = [_tx(k, 2), _tx(other, 1), _tx(k, 3)]
+    executor = app.executor
+    ran: list[str] = []
+    real_deliver, real_simulate = executor.deliver, executor.simulate
+    executor.deliver = lambda tx: ran.append("deliver") or real_deliver(tx)  # type: ignore[method-assign]
+    executor.simulate = lambda *a: ran.append("simulate") or real_simulate(*a)  # type: ignore[method-assign]
     assert _prepare(app, mempool, 2) == kept
-    assert _process(app, kept, 2) == m.PROPOSAL_ACCEPT
     # the size limit counts only the txs kept
     room = sum(len(raw) + 3 for raw in kept[:2])
     assert _prepare(app, mempool, 2, max_tx_bytes=room) == kept[:2]
+    assert ran == []  # no rules run
+    assert _process(app, kept, 2) == m.PROPOSAL_ACCEPT
     app.close()
 
 
