@@ -102,16 +102,17 @@ def test_handshake_blocks_and_replay_after_crash(member: tuple[Path, dict[str, o
     assert info.num(4) == 1 and info.raw(5) == app_hash
     assert app2.last.time == "2026-01-01T00:00:01.005Z"
 
-    # proposals: ours is the mempool cut at max_tx_bytes; theirs is rejected only for a bad envelope
+    # proposals: ours is the mempool cut at max_tx_bytes; theirs is rejected for a bad envelope or seq
     prep = f_int(1, 2 * (len(_tx(k, 2)) + 3)) + f_msg(2, _tx(k, 2)) + f_msg(2, _tx(k, 3)) + f_msg(2, _tx(k, 4))
     _, pp = _resp(dispatch(app2, _req(16, prep + f_int(5, 2) + f_msg(6, _ts(1767225602)))))
     assert pp.raws(1) == [_tx(k, 2), _tx(k, 3)]
     dup = f_msg(1, _tx(k, 2)) + f_msg(1, _tx(k, 2)) + f_int(5, 2) + f_msg(6, _ts(1767225602))
     _, pr = _resp(dispatch(app2, _req(17, dup + f_bytes(4, b"h" * 32))))
-    assert pr.num(1) == m.PROPOSAL_ACCEPT  # the second tx is recorded as failed (SEQ_REUSED)
-    _, fin3 = _resp(dispatch(app2, _req(20, dup + f_bytes(4, b"h" * 32))))  # reuses the optimistic run
+    assert pr.num(1) == m.PROPOSAL_REJECT  # seq 2 twice
+    # decided all the same (more than 2/3 accepted it), it is executed: the second tx fails
+    _, fin3 = _resp(dispatch(app2, _req(20, dup + f_bytes(4, b"h" * 32))))
     assert [Fields(r).num(1) for r in fin3.raws(2)] == [0, ABCI_CODES["SEQ_REUSED"]]
-    forged = bytearray(_tx(k, 3))
+    forged = bytearray(_tx(k, 2))  # in sequence (block 2 was not committed): its signature fails
     forged[forged.index(b'"sig":"') + 8] ^= 1
     bad = f_msg(1, bytes(forged)) + f_int(5, 3) + f_msg(6, _ts(1767225603))
     _, pr = _resp(dispatch(app2, _req(17, bad)))
@@ -675,3 +676,139 @@ def test_a_frame_length_that_is_no_varint_closes_the_connection(member: tuple[Pa
         assert not cut.closed and cut.out == frame(m.echo("hi"))
     finally:
         app.close()
+
+
+# -- proposals: a tx out of seq -------------------------------------------------------------------
+
+
+def _block(raws: list[bytes], height: int, block_hash: bytes = b"") -> bytes:
+    body = b"".join(f_msg(1, raw) for raw in raws) + f_int(5, height) + f_msg(6, _ts(1767225600 + height))
+    return body + (f_bytes(4, block_hash) if block_hash else b"")
+
+
+def _process(app: AbciApp, raws: list[bytes], height: int) -> int:
+    _, pr = _resp(dispatch(app, _req(17, _block(raws, height, bytes([height]) * 32))))
+    return pr.num(1)
+
+
+def _commit(app: AbciApp, raws: list[bytes], height: int) -> list[int]:
+    """FinalizeBlock and Commit a decided block; its txs' result codes."""
+    _, fin = _resp(dispatch(app, _req(20, _block(raws, height))))
+    dispatch(app, _req(11))
+    app.settle()
+    return [Fields(r).num(1) for r in fin.raws(2)]
+
+
+def _prepare(app: AbciApp, raws: list[bytes], height: int, max_tx_bytes: int = 1 << 20) -> list[bytes]:
+    body = f_int(1, max_tx_bytes) + b"".join(f_msg(2, raw) for raw in raws) + f_int(5, height)
+    _, pp = _resp(dispatch(app, _req(16, body + f_msg(6, _ts(1767225600 + height)))))
+    return pp.raws(1)
+
+
+def test_process_proposal_rejects_a_replay_of_a_committed_tx(
+    member: tuple[Path, dict[str, object]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Byzantine proposer's block of committed txs (or other envelopes of their seqs) was accepted
+    and every one recorded as failed: one member could fill the consortium's blocks and ledger."""
+    data, doc = member
+    app = AbciApp(data)
+    _init(app, doc)
+    k, other = SigningKey.generate(), SigningKey.generate()
+    assert _commit(app, [_tx(k, 1), _tx(k, 2)], 1) == [0, 0]
+    for replay in ([_tx(k, 1)], [_tx(k, 3), _tx(k, 2)], [_tx(other, 1), _tx(k, 2, key="b")]):
+        caplog.clear()
+        assert _process(app, replay, 2) == m.PROPOSAL_REJECT
+        assert "used by a committed block (the signer's committed seq is 2)" in caplog.text
+    assert app.executor.get("kv/b") is None and app._optimistic is None  # nothing was executed
+    assert _process(app, [_tx(other, 1), _tx(k, 3)], 2) == m.PROPOSAL_ACCEPT
+    app.close()
+
+
+def test_process_proposal_rejects_one_seq_twice_and_a_gap(
+    member: tuple[Path, dict[str, object]], caplog: pytest.LogCaptureFixture
+) -> None:
+    data, doc = member
+    app = AbciApp(data)
+    _init(app, doc)
+    k, other = SigningKey.generate(), SigningKey.generate()
+    twice = [_tx(k, 1, "a"), _tx(other, 1), _tx(k, 1, "b")]  # two envelopes of seq 1
+    assert _process(app, twice, 1) == m.PROPOSAL_REJECT
+    assert "seq 1 is taken by an earlier tx of this block" in caplog.text
+    assert _process(app, [_tx(k, 1), _tx(k, 1)], 1) == m.PROPOSAL_REJECT  # the same tx twice
+    caplog.clear()
+    for gap in ([_tx(k, 2)], [_tx(k, 1), _tx(k, 3)], [_tx(k, 2), _tx(k, 1)]):
+        assert _process(app, gap, 1) == m.PROPOSAL_REJECT
+    assert caplog.text.count("skips ahead; the signer's next is") == 3
+    assert _process(app, [_tx(k, 1), _tx(other, 1), _tx(k, 2)], 1) == m.PROPOSAL_ACCEPT
+    app.close()
+
+
+def test_a_block_in_seq_whose_tx_fails_the_rules_is_accepted(member: tuple[Path, dict[str, object]]) -> None:
+    """The seq check reads the block, not its outcome: seq 1 fails the rules (its seq stays
+    unused), so seq 2 fails at execution too, and the block is still valid on every member."""
+    data, doc = member
+    app = AbciApp(data)
+    _init(app, doc)
+    k, other = SigningKey.generate(), SigningKey.generate()
+    raws = [_tx(k, 1, key="x" * 200), _tx(other, 1), _tx(k, 2)]
+    assert _process(app, raws, 1) == m.PROPOSAL_ACCEPT
+    assert _commit(app, raws, 1) == [ABCI_CODES["INVALID_FIELD"], 0, ABCI_CODES["SEQ_SKIPPED"]]
+    assert app.executor.committed_seq(k.public_hex) == 0
+    assert _process(app, [_tx(k, 1)], 2) == m.PROPOSAL_ACCEPT  # seq 1 is still k's next
+    app.close()
+
+
+def test_prepare_proposal_leaves_out_txs_out_of_seq(member: tuple[Path, dict[str, object]]) -> None:
+    """The proposer's own block must pass ProcessProposal: a mempool holding a committed tx, another
+    envelope of a used seq, a second envelope of a seq taken earlier, or a gap, proposes the rest."""
+    data, doc = member
+    app = AbciApp(data)
+    _init(app, doc)
+    k, other = SigningKey.generate(), SigningKey.generate()
+    assert _commit(app, [_tx(k, 1)], 1) == [0]
+    mempool = [_tx(k, 1), _tx(k, 1, "b"), _tx(k, 2), _tx(k, 2, "c"), _tx(other, 1), _tx(k, 4), _tx(k, 3)]
+    kept = [_tx(k, 2), _tx(other, 1), _tx(k, 3)]
+    executor = app.executor
+    ran: list[str] = []
+    real_deliver, real_simulate = executor.deliver, executor.simulate
+    executor.deliver = lambda tx: ran.append("deliver") or real_deliver(tx)  # type: ignore[method-assign]
+    executor.simulate = lambda *a: ran.append("simulate") or real_simulate(*a)  # type: ignore[method-assign]
+    assert _prepare(app, mempool, 2) == kept
+    # the size limit counts only the txs kept
+    room = sum(len(raw) + 3 for raw in kept[:2])
+    assert _prepare(app, mempool, 2, max_tx_bytes=room) == kept[:2]
+    assert ran == []  # no rules run
+    assert _process(app, kept, 2) == m.PROPOSAL_ACCEPT
+    app.close()
+
+
+def test_recheck_evicts_what_no_proposal_can_carry(member: tuple[Path, dict[str, object]]) -> None:
+    """PrepareProposal cannot remove a tx from CometBFT's mempool: recheck (in mempool order, after
+    each block) evicts a used seq and a gap, and keeps a signer's txs in sequence."""
+    data, doc = member
+    app = AbciApp(data)
+    _init(app, doc)
+    k, other = SigningKey.generate(), SigningKey.generate()
+    # another member's proposal carries other's seq 1; executed here, it is not decided, but CheckTx
+    # admitted other's seq 2 meanwhile (after the undecided block's state)
+    assert _process(app, [_tx(other, 1, "a")], 1) == m.PROPOSAL_ACCEPT
+    assert _check(app, _tx(other, 2)).num(1) == 0
+    assert _commit(app, [_tx(k, 1)], 1) == [0]
+
+    def recheck(raw: bytes) -> str:
+        _, res = _resp(dispatch(app, _req(8, f_bytes(1, raw) + f_int(2, m.CHECK_TX_RECHECK))))
+        return res.text(8) or "OK"
+
+    bad = _tx(k, 2, key="x" * 200)  # admitted as k's second tx (the rules run only for a signer's next)
+    third = SigningKey.generate()
+    mempool = [_tx(k, 1, "b"), bad, _tx(k, 3), _tx(other, 2), _tx(third, 1), _tx(third, 1, "c"), _tx(k, 5)]
+    answers = [recheck(raw) for raw in mempool]
+    # a used seq and gaps out; two envelopes of a pending seq both stay (the second is proposed if
+    # the first fails)
+    assert answers == ["SEQ_REUSED", "OK", "OK", "SEQ_SKIPPED", "OK", "OK", "SEQ_SKIPPED"]
+    # other's chain of admitted seqs is broken: seq 1 may be submitted again (not SEQ_REUSED)
+    assert _check(app, _tx(other, 1, "again")).num(1) == 0
+    # the next block's pass starts again from the committed state: seq 2 failed, so 3 follows nothing
+    assert _commit(app, [bad], 2) == [ABCI_CODES["INVALID_FIELD"]]
+    assert [recheck(raw) for raw in (_tx(k, 3), _tx(third, 1), _tx(third, 1, "c"))] == ["SEQ_SKIPPED", "OK", "OK"]
+    app.close()

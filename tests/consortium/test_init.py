@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import orjson
@@ -36,6 +37,9 @@ def test_init_defaults_to_the_registry_with_a_housing_authority(tmp_path: Path) 
     assert len(hosts) == 4
     keys = [tmp_path / "d" / "authority.key", *(tmp_path / "d").glob("node*/anju/node.key")]
     assert len(keys) == 5 and all(k.stat().st_mode & 0o777 == 0o600 for k in keys)
+    # recheck evicts what PrepareProposal leaves out for good (a used seq, a gap): it cannot be off
+    cfg = tomllib.loads((tmp_path / "d" / "node2" / "cometbft" / "config" / "config.toml").read_text())
+    assert cfg["mempool"]["recheck"] is True and cfg["mempool"]["size"] == 50000
 
 
 def test_a_key_is_written_private_over_a_file_already_there(tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ CONSENSUS = {
     "create_empty_blocks_interval": "10s",
     "peer_gossip_sleep_duration": "10ms",
 }
-MEMPOOL = {"size": "50000", "cache_size": "200000", "recheck": "false", "broadcast": "true"}
+MEMPOOL = {"size": "50000", "cache_size": "200000", "recheck": "true", "broadcast": "true"}
 P2P = {
     "flush_throttle_timeout": "10ms",
     "send_rate": "51200000",

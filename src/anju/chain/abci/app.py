@@ -1,16 +1,20 @@
 """The Anju ABCI 2.0 application: CometBFT orders blocks, the executor runs them.
 
-One validity predicate (signatures, chain id, ``seq``, the application's rules via
-``Executor.simulate``) serves CheckTx, PrepareProposal and ProcessProposal. FinalizeBlock
+CheckTx admits a tx to the mempool (signatures, chain id, ``seq``, the rules for a signer's next
+tx via ``Executor.simulate``). A block is valid (ProcessProposal) when every tx is a validly signed
+envelope of this chain whose ``seq`` is its signer's next after the committed state and the
+block's earlier txs; PrepareProposal proposes only such txs, and recheck evicts from the mempool
+those that can never be. A valid block's tx that fails the rules is recorded as failed.
+FinalizeBlock
 executes and seals the block (its ``app_hash`` is the SHA-256 of the checkpoint's log and state
 lines, :meth:`Checkpoint.app_hash`: a block without transactions leaves it unchanged); Commit
 signs the checkpoint with this member's key and answers; the block is stored (one SQLite transaction)
 right *after* the answer has been sent, on the same event loop (:meth:`AbciApp.store_later`),
-so CometBFT does not wait for it: it releases its mempool lock and starts ``timeout_commit``
-while the block is written. Any later request (and Commit of the next height at the latest)
-finds it stored. Nothing is stored before Commit; a crash before a block is stored leaves an
-earlier height, and CometBFT replays the missing blocks on restart (Info reports the last
-*stored* height and app hash).
+so CometBFT does not wait for it: it starts ``timeout_commit`` (and, unless txs are left in its
+mempool to recheck, releases its mempool lock) while the block is written. Any later request
+(and Commit of the next height at the latest) finds it stored. Nothing is stored before Commit;
+a crash before a block is stored leaves an earlier height, and CometBFT replays the missing
+blocks on restart (Info reports the last *stored* height and app hash).
 
 Not thread-safe: the server calls it from one event loop. (A storing *thread* was tried: it
 competed with the event loop for the interpreter lock, and CheckTx and ProcessProposal got
@@ -150,6 +154,9 @@ class AbciApp:
         # signer -> (the highest seq CheckTx admitted, when): its next tx must follow on. An entry
         # older than MEMPOOL_SEQ_TTL_S is forgotten (CometBFT's mempool can drop an admitted tx).
         self._mempool_seq: dict[str, tuple[int, float, bytes]] = {}  # signer -> (seq, when, envelope hash)
+        # signer -> the highest seq the current recheck pass kept (reset at every Commit: CometBFT
+        # rechecks its mempool, in order, right after it).
+        self._recheck_seq: dict[str, int] = {}
         # sha256(envelope) -> (its parsed, verified Tx, envelope size): the envelopes CheckTx
         # admitted, bounded by count and bytes (VERIFIED_CACHE, VERIFIED_CACHE_BYTES).
         self._verified: collections.OrderedDict[bytes, tuple[Tx, int]] = collections.OrderedDict()
@@ -280,6 +287,29 @@ class AbciApp:
         hit = self._verified.get(hashlib.sha256(raw).digest())
         return hit[0] if hit is not None else parse_and_verify(raw)
 
+    def _out_of_seq(self, tx: Tx, last: dict[str, int]) -> str | None:
+        """Why ``tx`` cannot follow the block's earlier txs, or None (and ``tx`` is recorded).
+
+        ``last``: signer -> the seq of its last tx earlier in the block. A tx's ``seq`` must be its
+        signer's next after the committed state and those txs, whatever their outcome: a
+        block's validity must not depend on executing it. (A committed tx's seq is at or below
+        its signer's committed seq, so a tx id already committed is a replay here too.)"""
+        signer = tx.signer
+        prev = last.get(signer)
+        if prev is None:
+            prev = self.executor.committed_seq(signer)
+        if tx.seq == prev + 1:
+            last[signer] = tx.seq
+            return None
+        committed = self.executor.committed_seq(signer)
+        if tx.seq <= committed:
+            why = f"seq {tx.seq} was used by a committed block (the signer's committed seq is {committed})"
+        elif tx.seq <= prev:
+            why = f"seq {tx.seq} is taken by an earlier tx of this block"
+        else:
+            why = f"seq {tx.seq} skips ahead; the signer's next is {prev + 1}"
+        return f"tx {tx.txid} of signer {signer}: {why}"
+
     @property
     def last(self) -> BlockRecord:
         return self.executor.last
@@ -331,7 +361,8 @@ class AbciApp:
         chain and ``seq`` = the signer's next after the committed state and the txs this member
         already admitted; then the signatures; a signer's next tx also runs the rules (simulate).
         Only an admitted envelope is cached (a refused one costs no memory after its answer).
-        Recheck (off by default): only evicts a tx whose ``seq`` a committed block used."""
+        Recheck (after every block, in mempool order; :meth:`_recheck`): evicts only what no valid
+        proposal can carry, without running the rules."""
         try:
             raw = req.tx
             if len(raw) > MAX_TX_BYTES:
@@ -347,8 +378,7 @@ class AbciApp:
             signer = tx.signer
             committed = ex.committed_seq(signer)
             if req.type == m.CHECK_TX_RECHECK:  # admitted (so verified) before
-                if tx.seq <= committed:
-                    raise TxRejected("SEQ_REUSED", f"seq {tx.seq} was used by a committed block", seq=tx.seq)
+                self._recheck(tx, committed)
                 return m.check_tx(m.TxResult(OK, data=tx.txid.encode()))
             admitted = self._mempool_seq.get(signer)
             if admitted is not None and time.monotonic() - admitted[1] > MEMPOOL_SEQ_TTL_S:
@@ -384,6 +414,29 @@ class AbciApp:
         except AnjuError as exc:
             return m.check_tx(_result(exc))
 
+    def _recheck(self, tx: Tx, committed: int) -> None:
+        """Keep ``tx`` in the mempool after a block only if a proposal may still carry it.
+
+        CometBFT rechecks the txs left in its mempool after each block, in mempool order, and drops
+        those that fail; a tx PrepareProposal leaves out stays there otherwise (recheck is the only
+        way out of a v0.38 mempool). Evicted: a tx whose ``seq`` a committed block used (another
+        envelope of that seq, or one a Byzantine proposer's block carried), and a gap: a ``seq``
+        whose predecessor is neither committed nor ahead of it in the mempool (it failed in its
+        block and left the mempool there), as are the signer's txs after it. Two envelopes of one
+        pending seq both stay: the later one is proposed if the first fails, else evicted then."""
+        signer = tx.signer
+        if tx.seq <= committed:
+            raise TxRejected("SEQ_REUSED", f"seq {tx.seq} was used by a committed block", seq=tx.seq)
+        prev = self._recheck_seq.get(signer, committed)
+        if tx.seq > prev + 1:
+            admitted = self._mempool_seq.get(signer)
+            if admitted is not None and admitted[0] >= tx.seq:
+                del self._mempool_seq[signer]  # its chain of admitted txs is broken: start again after prev
+            raise TxRejected(
+                "SEQ_SKIPPED", f"seq {tx.seq} skips ahead; the next is {prev + 1}", last_seq=prev, seq=tx.seq
+            )
+        self._recheck_seq[signer] = max(prev, tx.seq)
+
     def _forget_admitted(self, txs: Sequence[Tx | None], results: Sequence[m.TxResult]) -> None:
         """After a block: a signer whose tx failed may submit that seq again; drop settled entries."""
         ex = self.executor
@@ -397,43 +450,71 @@ class AbciApp:
 
     # -- proposals ----------------------------------------------------------------------------------------
     def prepare_proposal(self, req: m.PrepareProposal) -> bytes:
-        """The mempool's txs in order, cut at ``max_tx_bytes``.
+        """The mempool's txs in order, without those out of ``seq``, cut at ``max_tx_bytes``.
 
-        No simulation: every tx passed CheckTx (signatures, seq, the rules for a signer's next tx);
-        one that fails now is recorded as failed by FinalizeBlock, changes nothing and so leaves
-        the mempool (which is why recheck can stay off)."""
+        Left out, cheaply (a hash, the verified cache, a seq look-up; no rules run): a tx whose
+        ``seq`` is used (at or below its signer's committed seq, or taken by an earlier tx of this
+        proposal) or that skips ahead: ProcessProposal rejects a block holding one. It stays in
+        the mempool (PrepareProposal cannot remove a tx from it) until recheck evicts it after the
+        next block, or its predecessor comes. Every tx kept passed CheckTx (signatures, the rules
+        for a signer's next tx); one that fails the rules now is recorded as failed by
+        FinalizeBlock and leaves the mempool with its block."""
         self._reload()
         limit = req.max_tx_bytes if req.max_tx_bytes > 0 else 1 << 62
         size = 0
         out: list[bytes] = []
+        last: dict[str, int] = {}
+        dropped: list[str] = []
         for raw in req.txs:
+            hit = self._verified.get(hashlib.sha256(raw).digest())
+            try:  # not cached (the cache is bounded): parsed only, its signatures were verified by CheckTx
+                tx = hit[0] if hit is not None else parse(raw)
+            except AnjuError as exc:
+                dropped.append(exc.message)
+                continue
+            why = f"a tx of chain {tx.chain!r}" if tx.chain != self.chain_id else self._out_of_seq(tx, last)
+            if why is not None:
+                dropped.append(why)
+                continue
             cost = len(raw) + 1 + len(uvarint(len(raw)))  # as CometBFT counts: proto field size
             if size + cost > limit:
                 break
             out.append(raw)
             size += cost
+        if dropped:
+            log.info(
+                "height %d: %d mempool txs left out of the proposal, e.g. %s", req.height, len(dropped), dropped[0]
+            )
         return m.prepare_proposal(out)
 
     def process_proposal(self, req: m.Proposal) -> bytes:
-        """Reject a block holding anything but validly signed envelopes of this chain; execute it.
+        """Reject a block holding anything but validly signed envelopes of this chain, each with its
+        signer's next ``seq``; execute it.
 
-        A well-formed tx that fails the rules (or its seq) does not reject the block: FinalizeBlock
-        records it as failed and it changes nothing, deterministically on every member. The block
-        executed here is kept for FinalizeBlock of the same block hash (optimistic execution); the
-        same block proposed again in a later round is accepted without running it again."""
+        The ``seq`` check reads only the committed state and the block itself (deterministic: no
+        clock, no mempool): a replay of a committed tx, a second tx of one seq, or a gap rejects the
+        block (a Byzantine proposer would otherwise fill blocks with txs that are bound to fail). A
+        tx in sequence that fails the rules does not: FinalizeBlock records it as failed and it
+        changes nothing, deterministically on every member. The block executed here is kept for
+        FinalizeBlock of the same block hash (optimistic execution); the same block proposed again
+        in a later round is accepted without running it again."""
         if self._optimistic is not None and self._optimistic.is_block(req):
             return m.process_proposal(m.PROPOSAL_ACCEPT)
         self._reload()
         t0 = time.perf_counter()
         txs: list[Tx | AnjuError] = []
+        last: dict[str, int] = {}
         for raw in req.txs:
-            try:
-                tx = self._tx(raw)
+            hit = self._verified.get(hashlib.sha256(raw).digest())
+            try:  # cheapest first: structure, chain, seq, then the signatures of an uncached one
+                tx = hit[0] if hit is not None else parse(raw)
+                why = f"a tx of chain {tx.chain!r}" if tx.chain != self.chain_id else self._out_of_seq(tx, last)
+                if why is None and hit is None:
+                    verify_sigs(tx)
             except AnjuError as exc:
-                log.warning("rejecting proposal at height %d: %s", req.height, exc.message)
-                return m.process_proposal(m.PROPOSAL_REJECT)
-            if tx.chain != self.chain_id:
-                log.warning("rejecting proposal at height %d: a tx of chain %r", req.height, tx.chain)
+                why = exc.message
+            if why is not None:
+                log.warning("rejecting proposal at height %d: %s", req.height, why)
                 return m.process_proposal(m.PROPOSAL_REJECT)
             txs.append(tx)
         sealed, results = self._execute(req, txs)
@@ -509,6 +590,7 @@ class AbciApp:
         timing["commit_ms"] = (time.perf_counter() - t0) * 1000
         self._pending = None
         self._forget_admitted(*self._block_txs)  # reads the sealed block's writes: no need to wait
+        self._recheck_seq = {}  # CometBFT rechecks its mempool next
         kept, results = self._block_txs
         # Txs of the block refused at execution (they passed some member's CheckTx): for the
         # member API, whose clients wait for them (the ledger keeps only committed txs).
