@@ -812,3 +812,31 @@ def test_recheck_evicts_what_no_proposal_can_carry(member: tuple[Path, dict[str,
     assert _commit(app, [bad], 2) == [ABCI_CODES["INVALID_FIELD"]]
     assert [recheck(raw) for raw in (_tx(k, 3), _tx(third, 1), _tx(third, 1, "c"))] == ["SEQ_SKIPPED", "OK", "OK"]
     app.close()
+
+
+def test_a_tx_recheck_evicts_is_reported_with_the_next_block(member: tuple[Path, dict[str, object]]) -> None:
+    """A tx evicted by recheck is in no block: it is listed, with its code, among the refused txs of
+    this member's next stored block, where the member API fails its client's wait (it waited for
+    TIMEOUT, 150 s, before)."""
+    data, doc = member
+    app = AbciApp(data)
+    _init(app, doc)
+    k = SigningKey.generate()
+    assert _check(app, _tx(k, 1)).num(1) == 0
+    assert _check(app, _tx(k, 2)).num(1) == 0  # admitted after seq 1, which then fails in its block
+    bad = _tx(k, 1, key="x" * 200)
+    assert _commit(app, [bad], 1) == [ABCI_CODES["INVALID_FIELD"]]
+    app.settle()
+    assert set(app.stored_refused) == {parse(bad).txid}
+    gap = _tx(k, 2)
+    _, res = _resp(dispatch(app, _req(8, f_bytes(1, gap) + f_int(2, m.CHECK_TX_RECHECK))))
+    assert res.text(8) == "SEQ_SKIPPED"
+    other = SigningKey.generate()
+    assert _commit(app, [_tx(other, 1)], 2) == [0]
+    app.settle()
+    assert list(app.stored_refused) == [parse(gap).txid]
+    assert app.stored_refused[parse(gap).txid]["code"] == "SEQ_SKIPPED"
+    assert _commit(app, [_tx(other, 2)], 3) == [0]  # reported once
+    app.settle()
+    assert app.stored_refused == {}
+    app.close()

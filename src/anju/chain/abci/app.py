@@ -157,6 +157,9 @@ class AbciApp:
         # signer -> the highest seq the current recheck pass kept (reset at every Commit: CometBFT
         # rechecks its mempool, in order, right after it).
         self._recheck_seq: dict[str, int] = {}
+        # txid -> {code, message}: the txs recheck evicted since the last Commit, reported with the
+        # next block's refused txs (the member API fails its clients' waits with them).
+        self._evicted: dict[str, dict[str, str]] = {}
         # sha256(envelope) -> (its parsed, verified Tx, envelope size): the envelopes CheckTx
         # admitted, bounded by count and bytes (VERIFIED_CACHE, VERIFIED_CACHE_BYTES).
         self._verified: collections.OrderedDict[bytes, tuple[Tx, int]] = collections.OrderedDict()
@@ -378,7 +381,11 @@ class AbciApp:
             signer = tx.signer
             committed = ex.committed_seq(signer)
             if req.type == m.CHECK_TX_RECHECK:  # admitted (so verified) before
-                self._recheck(tx, committed)
+                try:
+                    self._recheck(tx, committed)
+                except TxRejected as exc:  # evicted: its waiting client hears why with the next block
+                    self._evicted[tx.txid] = {"code": exc.code, "message": exc.message}
+                    raise
                 return m.check_tx(m.TxResult(OK, data=tx.txid.encode()))
             admitted = self._mempool_seq.get(signer)
             if admitted is not None and time.monotonic() - admitted[1] > MEMPOOL_SEQ_TTL_S:
@@ -599,6 +606,9 @@ class AbciApp:
             for tx, r in zip(kept, results, strict=True)
             if tx is not None and r.code != OK
         }
+        # and those this member's recheck evicted after the previous block (never in a block)
+        refused.update((txid, err) for txid, err in self._evicted.items() if txid not in refused)
+        self._evicted = {}
         self._block_txs = ([], [])
 
         def stored() -> None:
