@@ -235,9 +235,14 @@ def test_cli_tx_send_with_a_keystore_asks_for_its_password(kv_server: Server, tm
     from_env = run("key=env", "value=b", password="correct horse")  # no prompt
     assert from_env.returncode == 0 and json.loads(from_env.stdout)["status"] == "committed", from_env.stdout
     wrong = run("key=wrong", "value=c", stdin="not it\n")
-    assert wrong.returncode == 1 and not wrong.stdout, wrong  # a key that cannot be opened: a failure, not usage
+    assert wrong.returncode == 1, wrong  # a key that cannot be opened: a failure, not usage
     said = f"cannot open the --key key {ks}: wrong password, or the keystore was altered"
-    assert wrong.stderr.splitlines() == ["Keystore password: ", said], wrong.stderr
+    assert wrong.stderr.splitlines() == ["Keystore password: "], wrong.stderr  # --json: the error on stdout
+    assert json.loads(wrong.stdout)["error"] == {
+        "code": "KEYSTORE_PASSWORD",
+        "message": said,
+        "details": {"option": "--key", "path": str(ks)},
+    }
     assert kv_server.http.get("/api/v1/state/kv/wrong").json()["value"] is None
 
 

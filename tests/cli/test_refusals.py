@@ -279,8 +279,10 @@ def test_with_json_keys_show_disclose_and_check_report_unreadable_files_as_error
         "path": str(missing)
     }
     from anju.crypto.keys import SigningKey
+    from anju.ledger.note import vkey_of
 
-    checked = run_anju("check", str(missing), "--key", SigningKey(b"v" * 32).public_hex, "--json")
+    vkey = vkey_of("anju-test", SigningKey(b"v" * 32).public)
+    checked = run_anju("check", str(missing), "--key", vkey, "--json")
     answer = json.loads(checked.stdout)
     assert checked.returncode == 1 and answer["ok"] is False, checked
     assert answer["error"]["code"] == "FILE_UNREADABLE" and answer["error"]["details"] == {"path": str(missing)}
