@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,32 @@ def only_committed(data: Path, txid: str) -> None:
         assert store.execute("SELECT count(*) FROM txs") == [(1,)]
     finally:
         store.close()
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie (a child orphaned to init may stay one for a while)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes ``pid`` forked and that live (a node's verifiers and block writers)."""
+    found: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            found += [int(p) for p in f.read().split()]
+    return found
+
+
+def all_gone(pids: list[int], seconds: float = 30) -> bool:
+    """Wait (up to ``seconds``) until none of ``pids`` lives; whether none does."""
+    deadline = time.monotonic() + seconds
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not any(alive(p) for p in pids)
 
 
 @pytest.fixture

@@ -30,7 +30,9 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, data: Path, *args: str, cli: bool = False) -> None:
+    def __init__(self, data: Path, *args: str, cli: bool = False, session: bool = False) -> None:
+        """``session``: the server in a process group of its own (with its node's children), as
+        systemd or a shell job runs it: ``os.killpg(server.proc.pid, sig)`` signals them all."""
         self.data = data
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -51,7 +53,7 @@ class Server:
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
         self.log = data.parent / f"server-{self.port}.log"
         with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=session)
         deadline = time.monotonic() + 30
         while True:
             try:

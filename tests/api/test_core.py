@@ -15,6 +15,7 @@ import httpx
 import orjson
 import pytest
 from tests.api.conftest import CHAIN, JSON_BODY, Server
+from tests.conftest import all_gone, children_of
 
 from anju.client import AnjuClient
 from anju.crypto.keys import SigningKey
@@ -189,6 +190,41 @@ def test_graceful_shutdown_commits_accepted(kv_ledger: Path, start_server: Calla
     client = AnjuClient(s2.url, s2.vkey)
     for txid in txids:
         assert client.tx(txid).txid == txid
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: signal.Signals(s).name)
+def test_a_stop_signal_to_the_servers_process_group_commits_everything_accepted(
+    kv_ledger: Path, start_server: Callable[..., Server], sig: int
+) -> None:
+    """``anju serve`` stopped by a signal to its whole process group (systemd's default
+    KillMode=control-group, Ctrl-C, a terminal's hang-up) while transactions it answered 202 are
+    still being verified: every one is committed, then the server and its children exit. (The
+    verifiers died of SIGTERM, and the accepted transactions they held were refused SHUTTING_DOWN;
+    SIGHUP killed the server at once.)"""
+    from anju.chain.node import DB_NAME
+    from anju.ledger.store import Store
+
+    s = start_server(kv_ledger, cli=True, session=True)
+    children = children_of(s.proc.pid)
+    assert len(children) == 4, children  # two verifiers, the sealer, the store
+    key = SigningKey(b"\x52" * 32)
+    accepted: list[str] = []
+    for first in range(1, 3001, 1000):
+        batch = [env(key, seq, f"k{seq % 97}", str(seq)) for seq in range(first, first + 1000)]
+        results = s.http.post("/api/v1/txs/batch", content=orjson.dumps(batch), headers=JSON_BODY).json()["results"]
+        assert {r["status"] for r in results} == {"pending"}, results[:3]
+        accepted += [r["txid"] for r in results]
+    os.killpg(s.proc.pid, sig)
+    s.proc.wait(120)
+    assert all_gone(children)
+    log = s.log.read_text(errors="replace")
+    assert "Traceback" not in log, log[-3000:]
+    store = Store(kv_ledger / DB_NAME)
+    try:
+        missing = [t for t in accepted if store.tx_by_id(bytes.fromhex(t)) is None]
+        assert not missing, f"{len(missing)} of {len(accepted)} accepted transactions were not committed"
+    finally:
+        store.close()
 
 
 def test_openapi_describes_everything(kv_server: Server) -> None:

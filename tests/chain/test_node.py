@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
 import pytest
-from tests.conftest import CHAIN, kv_put, only_committed, stop_in_time
+from tests.conftest import CHAIN, alive, all_gone, children_of, kv_put, only_committed, stop_in_time
 
 from anju.chain.node import DB_NAME, Node, read_node_key
 from anju.chain.verify import verify_data
@@ -20,6 +23,8 @@ from anju.ledger.checkpoint import Checkpoint
 from anju.ledger.note import Verifier, vkey_of
 from anju.ledger.statemap import StateMap, verify_state_proof
 from anju.ledger.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_commit_and_prove(kv_node: Node) -> None:
@@ -184,21 +189,20 @@ def test_a_defect_in_the_application_refuses_that_tx_and_the_node_goes_on(
     assert verify_data(kv_data, workers=1).ok
 
 
-def test_a_dead_verifier_process_stops_the_node_cleanly(kv_data: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_dead_verifier_process_stops_the_node_cleanly(kv_data: Path, workers: int) -> None:
     """A verifier process killed (OOM killer, an operator's kill -9) breaks the pool: the node then
     refuses new work with SHUTTING_DOWN, as after a storage failure, without leaving the refused
-    transactions counted in its mempool, commits nothing it did not acknowledge, and stops."""
-    import os
-    import signal
-    import time
-
+    transactions counted in its mempool, commits nothing it did not acknowledge, and stops. The
+    pool ends the verifiers left (they ignore SIGTERM: its terminate() must kill them, or it waits
+    for them for ever)."""
     from anju.crypto.tx import parse
     from anju.errors import Overloaded
 
     alice = SigningKey(b"v" * 32)
-    node = Node(kv_data, verify_workers=1, mempool_limit=3).start()
+    node = Node(kv_data, verify_workers=workers, mempool_limit=3).start()
     done = node.submit_parsed([parse(kv_put(alice, 1))])[0].result(timeout=30)
-    [pid] = list(node._pool._processes)  # type: ignore[union-attr]
+    pid, *others = list(node._pool._processes)  # type: ignore[union-attr]
     os.kill(pid, signal.SIGKILL)
     time.sleep(0.5)
     for seq in range(2, 7):  # more than the mempool holds: refusals must not stay counted
@@ -213,6 +217,7 @@ def test_a_dead_verifier_process_stops_the_node_cleanly(kv_data: Path) -> None:
         assert code == "SHUTTING_DOWN", seq
     assert node._inflight == 0 and node.failure is not None
     stop_in_time(node)  # (not hung on the broken pool)
+    assert all_gone(others)
     only_committed(kv_data, done.txid)
 
 
@@ -350,15 +355,6 @@ def test_a_second_node_object_of_the_same_process_does_not_drop_the_lock(
     assert other_process_sees() == "free"
 
 
-def _alive(pid: int) -> bool:
-    """The process exists and is not a zombie (a child orphaned to init may stay one for a while)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def test_a_killed_nodes_children_exit_with_it(kv_data: Path) -> None:
     """kill -9 of the node alone (not its process group): its verifier, sealer and store children
     notice and exit, instead of lingering for ever (a verifier waits on its queue; a block writer
@@ -384,9 +380,9 @@ def test_a_killed_nodes_children_exit_with_it(kv_data: Path) -> None:
     node.wait()
 
     deadline = time.monotonic() + 10
-    while any(_alive(p) for p in children) and time.monotonic() < deadline:
+    while any(alive(p) for p in children) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not [p for p in children if _alive(p)]
+    assert not [p for p in children if alive(p)]
     with Node(kv_data, verify_workers=0) as again:  # and a restarted node runs
         again.submit(kv_put(SigningKey(b"\x06" * 32), 1, "k", "v")).result(timeout=30)
 
@@ -416,9 +412,102 @@ def test_a_child_that_starts_watching_after_its_node_died_still_exits() -> None:
     child = int(node.stdout)
 
     deadline = time.monotonic() + 10
-    while _alive(child) and time.monotonic() < deadline:
+    while alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(child)
+    assert not alive(child)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: signal.Signals(s).name)
+def test_a_stop_signal_to_the_process_group_commits_everything_accepted(kv_data: Path, sig: int) -> None:
+    """A stop signal sent to the node's whole process group (systemd's KillMode=control-group,
+    ``kill -TERM -PGID``, Ctrl-C, a terminal's hang-up) while transactions are being verified: the
+    program stops its node, which verifies and commits every transaction it took, then exits with
+    its children. (Verifiers died of SIGTERM and SIGHUP: what they held was refused SHUTTING_DOWN;
+    block writers died of SIGHUP.)"""
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"}
+    errors = kv_data.parent / "child-stderr.txt"
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests/chain/stop_child.py"), str(kv_data), (b"\x51" * 32).hex()],
+        stdout=subprocess.PIPE,
+        stderr=errors.open("w"),
+        text=True,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,  # its own process group: the node, its verifiers and block writers
+    )
+    assert proc.stdout is not None
+    try:
+        assert proc.stdout.readline().strip() == "ready", errors.read_text()
+        children = children_of(proc.pid)
+        assert len(children) == 4, children  # two verifiers, the sealer, the store
+        accepted: list[str] = []
+        while len(accepted) < 3000:  # the verifiers (on shared cores) are then well behind
+            line = proc.stdout.readline()
+            assert line, f"the child ended: {errors.read_text()[-2000:]}"
+            accepted.append(line.split()[1])
+        os.killpg(proc.pid, sig)
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    lines = rest.splitlines()
+    assert proc.returncode == 0 and lines[-1] == "stopped", errors.read_text()[-2000:]
+    accepted += [line.split()[1] for line in lines if line.startswith("accepted ")]
+    assert all_gone(children)
+    store = Store(kv_data / DB_NAME)
+    try:
+        missing = [t for t in accepted if store.tx_by_id(bytes.fromhex(t)) is None]
+        assert not missing, f"{len(missing)} of {len(accepted)} accepted transactions were not committed"
+        assert store.execute("SELECT count(*) FROM txs") == [(len(accepted),)]
+    finally:
+        store.close()
+
+
+def test_no_verifier_holds_the_block_writers_pipes(kv_data: Path) -> None:
+    """The verifiers are forked after the block writers: without closing their copies of the node's
+    pipe ends, a writer would never see its input close while a verifier lives (the node's stop()
+    worked only because it shuts the verifiers down first)."""
+    with Node(kv_data, verify_workers=2) as node:
+        assert node._writer is not None and node._pool is not None
+        ends = (node._writer._out, node._writer._data, node._writer._in)  # the node's (node_ends)
+        pipes = {f"pipe:[{os.fstat(end.fileno()).st_ino}]" for end in ends}
+        verifiers = list(node._pool._processes)
+        assert len(verifiers) == 2
+        for pid in verifiers:
+            held = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+            assert not held & pipes, f"verifier {pid} holds {sorted(held & pipes)}"
+        # and so closing the node's ends alone stops both writers, verifiers still running
+        writers = node._writer.pids
+        node._writer.close()
+        node._writer = None
+        assert all_gone(writers)
+        assert all(alive(p) for p in verifiers)
+
+
+def test_a_program_that_exits_without_stopping_its_node_ends(kv_data: Path) -> None:
+    """A program that leaves without stop() (an uncaught KeyboardInterrupt, the end of a script)
+    hung for ever: multiprocessing's exit handler sent SIGTERM to the block writers (which ignore it)
+    and waited for them, while they waited for the node's pipe ends to close."""
+    code = (
+        "import sys\n"
+        "from anju.chain.node import Node\n"
+        "node = Node(sys.argv[1], verify_workers=2).start()\n"
+        "print(*node._writer.pids, *node._pool._processes, flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(kv_data)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        children = [int(p) for p in proc.stdout.readline().split()]
+        assert len(children) == 4
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert all_gone(children)
+    with Node(kv_data, verify_workers=0) as again:  # and the ledger is free
+        again.submit(kv_put(SigningKey(b"\x07" * 32), 1, "k", "v")).result(timeout=30)
 
 
 def test_a_submission_admitted_as_stop_begins_is_committed_not_left_hanging(

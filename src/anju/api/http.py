@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import signal
 import socket
 import sys
+import threading
 from typing import Any
 
 import orjson
@@ -105,11 +107,19 @@ def cannot_listen(host: str, port: int, exc: OSError) -> str:
 def serve(app: Any, sockets: list[socket.socket], **config: Any) -> None:
     """Run uvicorn (with this protocol and ``config``) on ``sockets`` from :func:`listen` until it
     is stopped: what ``uvicorn.run`` does in one process (a Ctrl-C ends it quietly; exit status 3
-    if the application did not start)."""
+    if the application did not start). SIGINT, SIGTERM and SIGHUP (a terminal's hang-up, which
+    uvicorn leaves at its default: the process killed at once) all stop it gracefully: the
+    application's shutdown (the node's stop, which commits everything accepted) runs first."""
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, **UVICORN_HTTP, **config))
-    with contextlib.suppress(KeyboardInterrupt):  # re-raised by uvicorn once it stopped on SIGINT
-        server.run(sockets=sockets)
+    main = threading.current_thread() is threading.main_thread()  # (only it may set handlers)
+    hangup = signal.signal(signal.SIGHUP, server.handle_exit) if main else None
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # re-raised by uvicorn once it stopped on SIGINT
+            server.run(sockets=sockets)
+    finally:
+        if main:
+            signal.signal(signal.SIGHUP, hangup)
     if not server.started:
         sys.exit(3)  # (uvicorn's STARTUP_FAILURE)

@@ -21,6 +21,7 @@ import contextlib
 import fcntl
 import gc
 import logging
+import multiprocessing.context
 import os
 import queue
 import threading
@@ -29,6 +30,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Semaphore as SemaphoreType
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,7 +39,7 @@ import orjson
 
 from anju.chain.apps import load_app
 from anju.chain.executor import SMT_CACHE_TILES, Executor, Sealed, canonical_genesis, events_rows, genesis_writes
-from anju.chain.writer import BlockWriter, Sealer, child_signals
+from anju.chain.writer import BlockWriter, Sealer, child_signals, stop_signals_blocked
 from anju.crypto.keys import SigningKey
 from anju.crypto.tx import MAX_TX_BYTES, Tx, check_sigs, parse_and_verify
 from anju.errors import AnjuError, Overloaded, StorageCorrupt, TxRejected
@@ -108,6 +111,38 @@ def _settle(fut: Future[Receipt], outcome: Receipt | BaseException) -> None:
         fut.set_exception(outcome)
     else:
         fut.set_result(outcome)
+
+
+class VerifierProcess(multiprocessing.context.ForkProcess):
+    """A verifier process: ``terminate()`` kills it (SIGKILL). A verifier ignores SIGTERM
+    (:func:`anju.chain.writer.child_signals`: a stop signal to the whole process group must not
+    kill it while the node still needs it), but a broken pool terminates its remaining workers
+    and waits for them: with SIGTERM it would wait for ever. Nothing a verifier holds is durable."""
+
+    def terminate(self) -> None:
+        self.kill()
+
+
+class VerifierContext(multiprocessing.context.ForkContext):
+    """The verifier pool's processes: forked (the node's modules and warmed caches are inherited,
+    nothing is re-imported), as :class:`VerifierProcess`."""
+
+    Process = VerifierProcess
+
+
+def verifier_setup(parent: int, writer_ends: Sequence[Connection], ready: SemaphoreType) -> None:
+    """A verifier process's set-up (the pool's initializer): the children's signal handling, and
+    its copies of the node's pipe ends to the block writers closed (a writer exits when the node
+    closes its end: a copy left open here would keep it waiting); then ``ready`` is released
+    (:meth:`Node.start` waits for every verifier's)."""
+    child_signals(parent)
+    for end in writer_ends:
+        end.close()
+    ready.release()
+
+
+VERIFIER_SETUP_S = 60.0
+"""How long :meth:`Node.start` waits for its verifier processes to be set up."""
 
 
 # -- creating a ledger -----------------------------------------------------------------------------
@@ -397,11 +432,20 @@ class Node:
         self.max_block_txs = max_block_txs
         self.mempool_limit = mempool_limit
         self.clock = clock
-        self._pool = (
-            ProcessPoolExecutor(verify_workers, initializer=child_signals, initargs=(os.getpid(),))
-            if verify_workers > 0
-            else None
-        )
+        # The node's ends of its pipes to the block writers, once forked (start()): the verifiers,
+        # forked after them, close their inherited copies (see verifier_setup).
+        self._writer_ends: list[Connection] = []
+        self._verifier_count = verify_workers
+        self._pool: ProcessPoolExecutor | None = None
+        if verify_workers > 0:
+            context = VerifierContext()
+            self._verifiers_ready = context.Semaphore(0)  # released by each verifier once set up
+            self._pool = ProcessPoolExecutor(
+                verify_workers,
+                mp_context=context,
+                initializer=verifier_setup,
+                initargs=(os.getpid(), self._writer_ends, self._verifiers_ready),
+            )
         # With verifier processes, blocks are stored by a writer process too (see chain/writer.py).
         self._writer_wanted = verify_workers > 0 if writer_process is None else writer_process
         self._writer: BlockWriter | None = None
@@ -467,9 +511,16 @@ class Node:
         if sealing:
             smt = self.executor.hand_off_state()
             sealer = Sealer(smt, self.key, self.key_name, self.chain_id, warm=SMT_CACHE_TILES // 2)
-            self._writer = BlockWriter(self.data / DB_NAME, sealer)
+            with stop_signals_blocked():
+                self._writer = BlockWriter(self.data / DB_NAME, sealer)
+            self._writer_ends[:] = self._writer.node_ends
+        # The verifiers are forked after the block writers (while this process runs no other thread
+        # of its own: the pool starts its threads with its workers), and close the writers' pipes.
         if self._pool is not None:
-            self._pool.submit(int).result()  # with fork, the pool starts all its workers now
+            with stop_signals_blocked():
+                first = self._pool.submit(int)  # with fork, the pool starts all its workers now
+            first.result()
+            self._wait_for_verifiers()
         for target, name in (
             (self._forward_loop, "anju-forward"),
             (self._sequence_loop, "anju-sequencer"),
@@ -480,6 +531,16 @@ class Node:
             t.start()
             self._threads.append(t)
         return self
+
+    def _wait_for_verifiers(self) -> None:
+        """Wait until every verifier process has run its set-up (:func:`verifier_setup`): from then
+        on none holds the block writers' pipes, and a stop signal to the group leaves them be. One
+        that died before is the broken pool's (the node then refuses work: SHUTTING_DOWN)."""
+        deadline = time.monotonic() + VERIFIER_SETUP_S
+        for _ in range(self._verifier_count):
+            if not self._verifiers_ready.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                log.warning("a verifier process did not finish its set-up within %.0f s", VERIFIER_SETUP_S)
+                return
 
     def stop(self) -> None:
         """Stop accepting, commit everything already accepted, then shut down."""

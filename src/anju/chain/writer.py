@@ -39,12 +39,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import multiprocessing
+import multiprocessing.util
 import os
 import pickle
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -94,17 +95,43 @@ class Sealer:
         return BlockRecord(b.height, b.time, b.first_index, b.tx_count, b.log_size, b.log_root, root, note), changes
 
 
-def child_signals(parent: int | None = None, *, keep_running: bool = False) -> None:
-    """Signal handling for a child the node forks, which would otherwise inherit the parent's (under
-    ``anju serve``, uvicorn's, which only sets a flag in the child's copy of the server: SIGTERM
-    would never stop it). SIGINT is ignored (Ctrl-C reaches the whole process group; the node
-    stops its children in order). SIGTERM stops a verifier (``terminate()`` must work, or shutting
-    down a broken pool hangs); a block writer (``keep_running``) ignores it too and stops when the
-    node closes its pipe, after storing what the node sent: a stop signal to the whole group must
-    not cut the node's graceful stop short. ``parent``: see :func:`exit_with_parent`."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN if keep_running else signal.SIG_DFL)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""What a child of the node ignores: signals that reach the whole process group (Ctrl-C, a
+terminal's hang-up, ``kill -TERM -PGID``, systemd's stop with ``KillMode=control-group``) are the
+node's to act on."""
+
+
+def child_signals(parent: int | None = None) -> None:
+    """Signal handling for a child the node forks (verifier or block writer), which would otherwise
+    inherit the parent's (under ``anju serve``, uvicorn's, which only sets a flag in the child's copy
+    of the server: SIGTERM would never stop it) or the default (SIGTERM and SIGHUP kill at once).
+    The :data:`STOP_SIGNALS` are ignored: a stop signal to the whole group must not cut the node's
+    graceful stop short. The node stops its children in order once everything it accepted is
+    verified and committed: a verifier when the node shuts its pool down, a block writer when the
+    node closes its pipe (after storing what the node sent). A broken verifier pool is abandoned
+    with SIGKILL (``anju.chain.node.VerifierContext``), and a child whose node died exits by itself
+    (``parent``: see :func:`exit_with_parent`).
+
+    The node forks its children with these signals blocked (:func:`stop_signals_blocked`): one
+    arriving before this set-up stays pending, and is dropped here once ignored."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     exit_with_parent(parent)
+
+
+@contextlib.contextmanager
+def stop_signals_blocked() -> Iterator[None]:
+    """Block the :data:`STOP_SIGNALS` in the calling thread, the one that forks children: a child
+    forked meanwhile starts with them blocked and unblocks them once it ignores them
+    (:func:`child_signals`). Otherwise a stop signal to the group in the moment between the fork
+    and that set-up would reach it with the node's handling (uvicorn's, a program's own, or the
+    default: killed). In this process, one arriving meanwhile is handled when they are unblocked."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 ORPHAN_CHECK_S = 0.5
@@ -142,7 +169,7 @@ def _seal_serve(
     path: str, inbox: Connection, hand: Connection, sealer: Sealer, others: list[Connection], parent: int
 ) -> None:
     """The sealer child: hash and sign each group from the node, hand it to the store child."""
-    child_signals(parent, keep_running=True)
+    child_signals(parent)
     for c in others:
         c.close()  # forked copies of ends this process does not use: without this, EOF never arrives
     store = Store(Path(path))  # read only: state-map nodes missing from memory
@@ -188,7 +215,7 @@ def _store_serve(
     path: str, inbox: Connection, data: Connection, answers: Connection, others: list[Connection], parent: int
 ) -> None:
     """The store child: one SQLite transaction per group, then the answer to the node."""
-    child_signals(parent, keep_running=True)
+    child_signals(parent)
     for c in others:
         c.close()
     hold_store_lock(Path(path).parent)
@@ -225,6 +252,11 @@ def _store_serve(
         store.close()
 
 
+def _close_all(*conns: Connection) -> None:
+    for c in conns:
+        c.close()
+
+
 class BlockWriter:
     """Seals and stores blocks in two child processes (see the module doc); :meth:`write` returns
     once they are durable."""
@@ -253,6 +285,17 @@ class BlockWriter:
         for e in ends:
             if all(e is not m for m in mine):
                 e.close()
+        # A program that exits without stopping its node (an uncaught KeyboardInterrupt) would hang:
+        # multiprocessing's exit handler terminates its daemonic children (SIGTERM, ignored here)
+        # and then waits for them, while they wait for the node's ends to close. Those ends are
+        # closed first (the children store what was sent, then exit).
+        multiprocessing.util.Finalize(self, _close_all, args=(self._out, self._data), exitpriority=0)
+
+    @property
+    def node_ends(self) -> tuple[Connection, ...]:
+        """The node's ends of its pipes to the children: no other process may hold them (a child
+        exits when its input closes; a copy held elsewhere would keep it open)."""
+        return (self._out, self._data, self._in)
 
     @property
     def pids(self) -> list[int]:

@@ -122,7 +122,7 @@ def serve(
         ),
     ] = 10_000,
 ) -> None:
-    """Run a node and its HTTP API until interrupted (Ctrl-C commits everything accepted, then stops)."""
+    """Run a node and its HTTP API until stopped (Ctrl-C, SIGTERM, SIGHUP: commits all accepted, then exits)."""
     from anju.chain.node import DB_NAME
 
     if not (data / DB_NAME).exists():
