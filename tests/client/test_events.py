@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
+from pathlib import Path
 
+import httpx
 import orjson
+from tests.api.conftest import Server
+from tests.api.test_batch import batch
+from tests.api.test_core import env, post
+from tests.api.test_events import all_event_ids
 
 from anju.client import AnjuClient
 from anju.crypto.keys import SigningKey
@@ -80,3 +87,35 @@ def test_a_node_at_its_limit_of_streams_is_asked_again_after_retry_after() -> No
         assert len(heads) == 2 and all(b"\r\nlast-event-id: 2" in h for h in heads)
     finally:
         srv.close()
+
+
+def test_a_consumer_the_node_dropped_for_taking_nothing_resumes_without_loss(
+    kv_ledger: Path, start_server: Callable[..., Server]
+) -> None:
+    """A consumer that stops taking events (its socket's buffers full) is dropped by the node after
+    --stream-stall seconds, its slot freed; iterating again, it gets what had reached it, then
+    events() reconnects with Last-Event-ID: every event once, in order."""
+    s = start_server(kv_ledger, "--stream-stall", "2", "--streams-total", "1")
+    small = httpx.HTTPTransport(socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)])
+    client = AnjuClient(s.url, s.vkey, transport=small)
+    key = SigningKey.generate()
+    post(s, env(key, 1, "first", "v"), wait=True)
+    events = client.events(after=0)
+    got = [next(events)["id"]]  # the stream is open (its one slot taken); the consumer pauses
+    seq = 1
+    for _ in range(40):  # bursts of 1,000 events until the node drops the paused stream
+        items = [env(key, seq + i, f"{seq + i:06d}-" + "k" * 100, "v") for i in range(1, 1001)]
+        seq += 1000
+        assert all(r["status"] == "committed" for r in batch(s, items)[1])
+        with httpx.stream("GET", s.url + "/api/v1/events", timeout=30) as probe:
+            if probe.status_code == 200:
+                break  # the slot is free again
+    else:
+        raise AssertionError("a consumer that took nothing kept its stream")
+    post(s, env(key, seq + 1, "the-end", "v"), wait=True)
+    for ev in events:
+        got.append(ev["id"])
+        if ev["data"]["key"] == "the-end":
+            break
+    events.close()
+    assert got == all_event_ids(s)
