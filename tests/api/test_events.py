@@ -384,3 +384,32 @@ def test_a_stream_whose_client_takes_nothing_is_dropped_and_resumes_without_loss
     assert got == everything[: len(got)] and len(got) < len(everything)
     rest = read_events(s, len(everything) - len(got), {"Last-Event-ID": str(got[-1] if got else 0)})
     assert got + [e["id"] for e in rest] == everything
+
+
+def test_a_position_past_the_newest_event_is_refused(kv_server: Server) -> None:
+    """Last-Event-ID (or ?after=) past the newest event id (a position from another ledger) gave a
+    silent stream until this ledger's ids passed it, and then events from a position the client
+    never had: it is EVENT_ID_AHEAD (400), before any stream starts."""
+    s = kv_server
+    key = SigningKey.generate()
+    post(s, env(key, 1, "a", "1"), wait=True)
+    newest = s.http.get("/api/v1/events", params={"format": "json", "after": 0, "limit": 1000}).json()["last_id"]
+    url = s.url + "/api/v1/events"
+    for headers, params in (
+        ({"Last-Event-ID": str(newest + 1)}, {}),
+        ({}, {"after": str(newest + 1)}),
+        ({"Last-Event-ID": str(newest + 1000)}, {"after": "0"}),  # (the header wins)
+        ({}, {"after": str(2**53 - 1), "format": "json"}),
+    ):
+        with httpx.stream("GET", url, headers=headers, params=params, timeout=30) as r:
+            assert r.status_code == 400, (headers, params, r.status_code)  # (not a stream: it never ended)
+            error = orjson.loads(r.read())["error"]
+        assert error["code"] == "EVENT_ID_AHEAD" and error["details"]["newest"] == newest, error
+    with httpx.stream("GET", url, headers={"Last-Event-ID": str(newest)}, timeout=30) as resp:  # the newest: fine
+        assert resp.status_code == 200
+        assert next(iter_sse(resp.iter_lines())) == {"retry": "1000", "id": str(newest)}
+    later = post(s, env(key, 2, "b", "2"), wait=True).json()["txid"]  # once the ledger reaches it, it is a position
+    (ev,) = read_events(s, 1, {"Last-Event-ID": str(newest)})
+    assert ev["txid"] == later
+    r = httpx.get(url, headers={"Last-Event-ID": str(ev["id"])}, params={"format": "json"}, timeout=30)
+    assert r.status_code == 200 and r.json() == {"events": [], "last_id": ev["id"], "more": False}

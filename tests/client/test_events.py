@@ -16,6 +16,7 @@ from tests.api.test_events import all_event_ids
 
 from anju.client import AnjuClient
 from anju.crypto.keys import SigningKey
+from anju.errors import AnjuError, TxRejected
 from anju.ledger.note import vkey_of
 
 OK_STREAM = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
@@ -87,6 +88,28 @@ def test_a_node_at_its_limit_of_streams_is_asked_again_after_retry_after() -> No
         assert len(heads) == 2 and all(b"\r\nlast-event-id: 2" in h for h in heads)
     finally:
         srv.close()
+
+
+def test_a_position_past_the_node_s_newest_event_is_raised_at_once(kv_server: Server) -> None:
+    """A stream resumed past the newest event id (a position from another ledger) was silent for
+    ever: the node answers EVENT_ID_AHEAD and events() raises it (an AnjuError, not a transaction's
+    rejection) instead of waiting or reconnecting."""
+    client = AnjuClient(kv_server.url, kv_server.vkey)
+    outcome: list[BaseException] = []
+
+    def follow() -> None:
+        try:
+            next(client.events(after=10**9))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    t = threading.Thread(target=follow, daemon=True)
+    t.start()
+    t.join(30)
+    assert outcome, "events() past the newest event neither raised nor yielded"
+    (err,) = outcome
+    assert isinstance(err, AnjuError) and not isinstance(err, TxRejected), err
+    assert err.code == "EVENT_ID_AHEAD" and err.http_status == 400 and err.details["position"] == 10**9, err
 
 
 def test_a_consumer_the_node_dropped_for_taking_nothing_resumes_without_loss(

@@ -371,6 +371,17 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
         start = after
         if last_event_id is not None:
             start = _decimal(last_event_id, "Last-Event-ID")
+        if start is not None and start > hub.last_id:  # (the live position may lag the store: ask it)
+            newest = await asyncio.to_thread(reader.last_event_id)
+            if start > newest:
+                # a position no event of this ledger has reached: a stream would be silent until
+                # the ledger's ids passed it, then deliver events the client never asked from there
+                raise AnjuError(
+                    "EVENT_ID_AHEAD",
+                    f"event id {start} is past this node's newest event ({newest}): a position from another ledger?",
+                    position=start,
+                    newest=newest,
+                )
         if format == "json":
             # One request reads at most EVENTS_SCAN rows, matching or not: a filter that matches
             # nothing must not make one cheap request walk the whole table. `more` says the scan

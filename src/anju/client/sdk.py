@@ -103,12 +103,16 @@ def load_key(path: str | Path, password: str | None = None) -> SigningKey:
     return parse_key_file(Path(path).read_text(), password)
 
 
+NOT_REJECTIONS = frozenset({"NOT_FOUND", "BAD_REQUEST", "EVENT_ID_AHEAD"})
+"""4xx codes that refuse a request, not a transaction: raised as AnjuError, not TxRejected."""
+
+
 def _error_from(resp: httpx.Response) -> AnjuError:
     """The error a node answered with, as it answered: its code (any well-formed one, registered in
     this process or not: a client does not import the registry, whose codes are the node's all the
     same), message, details and HTTP status. Overloaded for 429/503, TxRejected for another 4xx but
-    NOT_FOUND and BAD_REQUEST, else AnjuError; BAD_RESPONSE when the answer is not the API's error
-    body (a proxy's page, another server)."""
+    NOT_FOUND, BAD_REQUEST and EVENT_ID_AHEAD (:data:`NOT_REJECTIONS`), else AnjuError; BAD_RESPONSE
+    when the answer is not the API's error body (a proxy's page, another server)."""
     err = _error_object(_loads(resp.content))
     if err is None:
         return _bad_response(resp, "an error answer that is not the API's")
@@ -119,7 +123,7 @@ def _error_from(resp: httpx.Response) -> AnjuError:
             retry = float(resp.headers.get("Retry-After", retry))
         details["retry_after"] = retry if isinstance(retry, float) and 0 <= retry < 86_400 else 1.0
         return Overloaded.reported(code, message, details, status=resp.status_code)
-    if 400 <= resp.status_code < 500 and code not in ("NOT_FOUND", "BAD_REQUEST"):
+    if 400 <= resp.status_code < 500 and code not in NOT_REJECTIONS:
         return TxRejected.reported(code, message, details, status=resp.status_code)
     return AnjuError.reported(code, message, details, status=resp.status_code)
 
@@ -708,10 +712,13 @@ class AnjuClient:
         """Follow the live event stream (reconnecting with Last-Event-ID); yields event objects.
 
         A lost connection is made again every half second, for ever by default (a subscriber that
-        outlives a node's restart misses nothing); with ``give_up_after`` seconds, a node that
-        cannot be reached for that long raises NODE_UNREACHABLE. A node at its limit of streams
-        (429, or 503 but SHUTTING_DOWN) is asked again after its Retry-After (at most 5 s), up to
-        ``retries`` times in a row, as any other call is."""
+        outlives a node's restart misses nothing, and so does one the node dropped for taking
+        nothing for a while); with ``give_up_after`` seconds, a node that cannot be reached for
+        that long raises NODE_UNREACHABLE. A node at its limit of streams (429, or 503 but
+        SHUTTING_DOWN) is asked again after its Retry-After (at most 5 s), up to ``retries`` times
+        in a row, as any other call is. Any other error answer is raised at once, such as
+        EVENT_ID_AHEAD when ``after`` (or the position reached) is past the node's newest event:
+        a position from another ledger, which no reconnection would cure."""
         params = {k: v for k, v in {"party": party, "unit": unit, "listing": listing, "kind": kind}.items() if v}
         last = after
         failing_since: float | None = None
