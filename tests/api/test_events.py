@@ -334,8 +334,8 @@ def test_a_stream_whose_client_takes_nothing_is_dropped_and_resumes_without_loss
 ) -> None:
     """A client that never reads held its stream's slot until TCP gave up (hours): a stream whose
     write waits --stream-stall seconds is dropped, its slot freed, and the client resumes with
-    Last-Event-ID, missing nothing. A client reading beside it, through bursts larger than a
-    subscriber's queue, gets every event on one connection: it is never dropped."""
+    Last-Event-ID, missing nothing. A client reading beside it, through bursts of 3,000 events, gets
+    every event on one connection: it is never dropped."""
     s = start_server(kv_ledger, "--stream-stall", "3", "--streams-total", "2")
     stuck = socket.socket()
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # (before connecting: the window stays small)
@@ -363,13 +363,15 @@ def test_a_stream_whose_client_takes_nothing_is_dropped_and_resumes_without_loss
     while not _stream_refused(s):  # both streams are open
         assert time.monotonic() < deadline, "the streams did not open"
         time.sleep(0.05)
-    # Bursts of 1,000 events in one block (a subscriber queues 2,000) until the stuck stream is
-    # dropped: the server's socket buffers up to 4 MiB before a write has to wait (~10,000 events).
+    # Bursts of 3,000 events (the stuck stream's queue of 2,000 overflows: it goes back to the
+    # store, which drops nothing) until the stuck stream is dropped: the server's socket buffers up
+    # to 4 MiB before a write has to wait (~10,000 events).
     key, seq = SigningKey.generate(), 0
-    for _ in range(40):
-        items = [env(key, seq + i, f"{seq + i:06d}-" + "k" * 100, "v") for i in range(1, 1001)]
-        seq += 1000
-        assert all(r["status"] == "committed" for r in batch(s, items)[1])
+    for _ in range(15):
+        items = [env(key, seq + i, f"{seq + i:06d}-" + "k" * 100, "v") for i in range(1, 3001)]
+        seq += 3000
+        assert batch(s, items[:1000], wait=False)[0] == 200 and batch(s, items[1000:2000], wait=False)[0] == 200
+        assert all(r["status"] == "committed" for r in batch(s, items[2000:])[1])
         if not _stream_refused(s):
             break  # the stuck stream's slot is free again
     else:
