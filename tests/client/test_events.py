@@ -142,3 +142,22 @@ def test_a_consumer_the_node_dropped_for_taking_nothing_resumes_without_loss(
             break
     events.close()
     assert got == all_event_ids(s)
+
+
+def test_a_stream_cut_in_the_middle_of_a_frame_resumes_from_the_last_whole_event() -> None:
+    """A stream cut mid-frame (as the node cuts one it drops) ends with part of a frame: events()
+    yielded it, and half a data line raised BAD_RESPONSE instead of reconnecting."""
+    ev1 = {"id": 1, "height": 1, "index": 0, "txid": "00", "kind": "kv.put", "data": {}, "parties": []}
+    ev1 |= {"units": [], "listings": [], "time": "2026-01-01T00:00:00Z"}
+    ev2 = ev1 | {"id": 2, "index": 1}
+    frame1 = b"id: 1\nevent: kv.put\ndata: " + orjson.dumps(ev1) + b"\n\n"
+    frame2 = b"id: 2\nevent: kv.put\ndata: " + orjson.dumps(ev2) + b"\n\n"
+    url, heads, srv = _stream_server([frame1 + frame2[:40], frame2])  # (the first ends in a data line)
+    try:
+        client = AnjuClient(url, vkey_of("anju-x", SigningKey(b"x" * 32).public))
+        events = client.events(after=0, give_up_after=5.0)
+        assert [next(events)["id"], next(events)["id"]] == [1, 2]
+        events.close()
+        assert b"\r\nlast-event-id: 1" in heads[1], heads[1]
+    finally:
+        srv.close()

@@ -778,7 +778,9 @@ def _event(resp: httpx.Response, data: str) -> dict[str, Any]:
 
 
 def iter_sse(lines: Iterable[str]) -> Iterator[dict[str, str]]:
-    """Parse Server-Sent Events frames from text lines (fields id, event, data)."""
+    """Parse Server-Sent Events frames from text lines (fields id, event, data). A frame the lines
+    end in, before its blank line, is dropped, as the SSE standard says: a connection cut in the
+    middle of a frame (a stream the node dropped) ends with part of it, perhaps half a data line."""
     frame: dict[str, str] = {}
     for line in lines:
         if line == "":
@@ -791,5 +793,3 @@ def iter_sse(lines: Iterable[str]) -> Iterator[dict[str, str]]:
         name, _, value = line.partition(":")
         value = value[1:] if value.startswith(" ") else value
         frame[name] = frame[name] + "\n" + value if name in frame else value
-    if frame:
-        yield frame
