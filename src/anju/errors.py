@@ -38,6 +38,11 @@ CODES: dict[str, tuple[int, str]] = {
     "APPLICATION_ERROR": (422, "the application failed on this transaction (a defect in its rules); nothing changed"),
     "NOT_FOUND": (404, "no such transaction, block, key or record"),
     "BAD_REQUEST": (400, "the query parameters are invalid"),
+    "EVENT_ID_AHEAD": (
+        400,
+        "Last-Event-ID or ?after= names an event id past this node's newest event: a position from another "
+        "ledger (or from a consortium member further ahead); details.newest is this node's newest event id",
+    ),
     "RATE_LIMITED": (429, "this client sent too many requests; retry after the given delay"),
     "MEMPOOL_FULL": (503, "the node's queue of pending transactions is full; retry later"),
     "SHUTTING_DOWN": (503, "the node is stopping, or stopped after a storage failure, and accepts nothing new"),

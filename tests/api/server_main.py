@@ -95,6 +95,7 @@ def main() -> None:
     ap.add_argument("--events-scan", type=int, default=10_000)
     ap.add_argument("--streams-per-client", type=int, default=256)
     ap.add_argument("--streams-total", type=int, default=10_000)
+    ap.add_argument("--stream-stall", type=float, default=30.0)
     ap.add_argument("--history-max-txs", type=int, default=0, help="lower the single history bundle's limit")
     ap.add_argument("--history-part-entries", type=int, default=0, help="smaller parts of a history in parts")
     ap.add_argument("--history-parts-at-once", type=int, default=-1, help="histories in parts built at once")
@@ -123,6 +124,7 @@ def main() -> None:
             events_scan=a.events_scan,
             streams_per_client=a.streams_per_client,
             streams_total=a.streams_total,
+            stream_stall_s=a.stream_stall,
         ),
     )
     if a.web:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from typing import Any
 
 import httpx
 import orjson
 from tests.api.conftest import Server
+from tests.api.test_batch import batch
 from tests.api.test_core import env, post
 
 from anju.client import iter_sse
@@ -286,3 +289,129 @@ def test_a_stream_from_now_names_its_position_first(kv_server: Server) -> None:
     assert again["txid"] == missed
     with httpx.stream("GET", s.url + "/api/v1/events", params={"after": "1"}, timeout=30) as resp:
         assert next(iter_sse(resp.iter_lines())) == {"retry": "1000", "id": "1"}  # resumed: where it resumes
+
+
+def all_event_ids(s: Server) -> list[int]:
+    """Every event id of the ledger, page by page."""
+    ids: list[int] = []
+    while True:
+        page = s.http.get("/api/v1/events", params={"format": "json", "after": ids[-1] if ids else 0, "limit": 1000})
+        ids += [e["id"] for e in page.json()["events"]]
+        if not page.json()["more"]:
+            return ids
+
+
+def _stream_refused(s: Server) -> bool:
+    """Whether a new stream is refused for want of a free slot (--streams-total)."""
+    with httpx.stream("GET", s.url + "/api/v1/events", timeout=30) as resp:
+        return resp.status_code == 503
+
+
+def _frames_read(sock: socket.socket) -> list[int]:
+    """The ids of the complete event frames a raw stream socket holds, read to its end (EOF)."""
+    sock.settimeout(30)
+    raw = b""
+    while chunk := sock.recv(1 << 16):
+        raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    text = b""
+    while True:  # the chunked body, up to where the connection was cut
+        size_line, sep, rest = body.partition(b"\r\n")
+        if not sep or int(size_line, 16) == 0:
+            break
+        size = int(size_line, 16)
+        text += rest[:size]
+        if len(rest) < size + 2:
+            break
+        body = rest[size + 2 :]
+    frames = text.split(b"\n\n")[:-1]  # (what follows the last blank line is an incomplete frame)
+    return [int(f.split(b"\n")[0][4:]) for f in frames if b"\ndata: " in f]
+
+
+def test_a_stream_whose_client_takes_nothing_is_dropped_and_resumes_without_loss(
+    kv_ledger: Any, start_server: Any
+) -> None:
+    """A client that never reads held its stream's slot until TCP gave up (hours): a stream whose
+    write waits --stream-stall seconds is dropped, its slot freed, and the client resumes with
+    Last-Event-ID, missing nothing. A client reading beside it, through bursts of 3,000 events, gets
+    every event on one connection: it is never dropped."""
+    s = start_server(kv_ledger, "--stream-stall", "3", "--streams-total", "2")
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # (before connecting: the window stays small)
+    stuck.connect(("127.0.0.1", s.port))
+    stuck.sendall(b"GET /api/v1/events?after=0 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+    read: list[int] = []
+    failed: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            with httpx.stream(
+                "GET", s.url + "/api/v1/events", params={"after": "0"}, timeout=httpx.Timeout(60.0)
+            ) as resp:
+                for frame in iter_sse(resp.iter_lines()):
+                    if "data" in frame:
+                        read.append(int(frame["id"]))
+                        if orjson.loads(frame["data"])["data"]["key"] == "the-end":
+                            return
+        except BaseException as exc:  # a dropped reader: httpx.RemoteProtocolError
+            failed.append(exc)
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 30
+    while not _stream_refused(s):  # both streams are open
+        assert time.monotonic() < deadline, "the streams did not open"
+        time.sleep(0.05)
+    # Bursts of 3,000 events (the stuck stream's queue of 2,000 overflows: it goes back to the
+    # store, which drops nothing) until the stuck stream is dropped: the server's socket buffers up
+    # to 4 MiB before a write has to wait (~10,000 events).
+    key, seq = SigningKey.generate(), 0
+    for _ in range(15):
+        items = [env(key, seq + i, f"{seq + i:06d}-" + "k" * 100, "v") for i in range(1, 3001)]
+        seq += 3000
+        assert batch(s, items[:1000], wait=False)[0] == 200 and batch(s, items[1000:2000], wait=False)[0] == 200
+        assert all(r["status"] == "committed" for r in batch(s, items[2000:])[1])
+        if not _stream_refused(s):
+            break  # the stuck stream's slot is free again
+    else:
+        raise AssertionError("a stream whose client takes nothing kept its slot")
+    post(s, env(key, seq + 1, "the-end", "v"), wait=True)
+    everything = all_event_ids(s)
+    assert len(everything) > 4000
+    t.join(60)
+    assert not failed and read == everything  # the reader: every event, once, in order, one connection
+    got = _frames_read(stuck)  # the stuck client, reading at last: what reached it, then the end
+    stuck.close()
+    assert got == everything[: len(got)] and len(got) < len(everything)
+    rest = read_events(s, len(everything) - len(got), {"Last-Event-ID": str(got[-1] if got else 0)})
+    assert got + [e["id"] for e in rest] == everything
+
+
+def test_a_position_past_the_newest_event_is_refused(kv_server: Server) -> None:
+    """Last-Event-ID (or ?after=) past the newest event id (a position from another ledger) gave a
+    silent stream until this ledger's ids passed it, and then events from a position the client
+    never had: it is EVENT_ID_AHEAD (400), before any stream starts."""
+    s = kv_server
+    key = SigningKey.generate()
+    post(s, env(key, 1, "a", "1"), wait=True)
+    newest = s.http.get("/api/v1/events", params={"format": "json", "after": 0, "limit": 1000}).json()["last_id"]
+    url = s.url + "/api/v1/events"
+    for headers, params in (
+        ({"Last-Event-ID": str(newest + 1)}, {}),
+        ({}, {"after": str(newest + 1)}),
+        ({"Last-Event-ID": str(newest + 1000)}, {"after": "0"}),  # (the header wins)
+        ({}, {"after": str(2**53 - 1), "format": "json"}),
+    ):
+        with httpx.stream("GET", url, headers=headers, params=params, timeout=30) as r:
+            assert r.status_code == 400, (headers, params, r.status_code)  # (not a stream: it never ended)
+            error = orjson.loads(r.read())["error"]
+        assert error["code"] == "EVENT_ID_AHEAD" and error["details"]["newest"] == newest, error
+    with httpx.stream("GET", url, headers={"Last-Event-ID": str(newest)}, timeout=30) as resp:  # the newest: fine
+        assert resp.status_code == 200
+        assert next(iter_sse(resp.iter_lines())) == {"retry": "1000", "id": str(newest)}
+    later = post(s, env(key, 2, "b", "2"), wait=True).json()["txid"]  # once the ledger reaches it, it is a position
+    (ev,) = read_events(s, 1, {"Last-Event-ID": str(newest)})
+    assert ev["txid"] == later
+    r = httpx.get(url, headers={"Last-Event-ID": str(ev["id"])}, params={"format": "json"}, timeout=30)
+    assert r.status_code == 200 and r.json() == {"events": [], "last_id": ev["id"], "more": False}

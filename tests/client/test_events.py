@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
+from pathlib import Path
 
+import httpx
 import orjson
+from tests.api.conftest import Server
+from tests.api.test_batch import batch
+from tests.api.test_core import env, post
+from tests.api.test_events import all_event_ids
 
 from anju.client import AnjuClient
 from anju.crypto.keys import SigningKey
+from anju.errors import AnjuError, TxRejected
 from anju.ledger.note import vkey_of
 
 OK_STREAM = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
@@ -78,5 +86,78 @@ def test_a_node_at_its_limit_of_streams_is_asked_again_after_retry_after() -> No
         assert next(events)["id"] == 3
         events.close()
         assert len(heads) == 2 and all(b"\r\nlast-event-id: 2" in h for h in heads)
+    finally:
+        srv.close()
+
+
+def test_a_position_past_the_node_s_newest_event_is_raised_at_once(kv_server: Server) -> None:
+    """A stream resumed past the newest event id (a position from another ledger) was silent for
+    ever: the node answers EVENT_ID_AHEAD and events() raises it (an AnjuError, not a transaction's
+    rejection) instead of waiting or reconnecting."""
+    client = AnjuClient(kv_server.url, kv_server.vkey)
+    outcome: list[BaseException] = []
+
+    def follow() -> None:
+        try:
+            next(client.events(after=10**9))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    t = threading.Thread(target=follow, daemon=True)
+    t.start()
+    t.join(30)
+    assert outcome, "events() past the newest event neither raised nor yielded"
+    (err,) = outcome
+    assert isinstance(err, AnjuError) and not isinstance(err, TxRejected), err
+    assert err.code == "EVENT_ID_AHEAD" and err.http_status == 400 and err.details["position"] == 10**9, err
+
+
+def test_a_consumer_the_node_dropped_for_taking_nothing_resumes_without_loss(
+    kv_ledger: Path, start_server: Callable[..., Server]
+) -> None:
+    """A consumer that stops taking events (its socket's buffers full) is dropped by the node after
+    --stream-stall seconds, its slot freed; iterating again, it gets what had reached it, then
+    events() reconnects with Last-Event-ID: every event once, in order."""
+    s = start_server(kv_ledger, "--stream-stall", "2", "--streams-total", "1")
+    small = httpx.HTTPTransport(socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)])
+    client = AnjuClient(s.url, s.vkey, transport=small)
+    key = SigningKey.generate()
+    post(s, env(key, 1, "first", "v"), wait=True)
+    events = client.events(after=0)
+    got = [next(events)["id"]]  # the stream is open (its one slot taken); the consumer pauses
+    seq = 1
+    for _ in range(40):  # bursts of 1,000 events until the node drops the paused stream
+        items = [env(key, seq + i, f"{seq + i:06d}-" + "k" * 100, "v") for i in range(1, 1001)]
+        seq += 1000
+        assert all(r["status"] == "committed" for r in batch(s, items)[1])
+        with httpx.stream("GET", s.url + "/api/v1/events", timeout=30) as probe:
+            if probe.status_code == 200:
+                break  # the slot is free again
+    else:
+        raise AssertionError("a consumer that took nothing kept its stream")
+    post(s, env(key, seq + 1, "the-end", "v"), wait=True)
+    for ev in events:
+        got.append(ev["id"])
+        if ev["data"]["key"] == "the-end":
+            break
+    events.close()
+    assert got == all_event_ids(s)
+
+
+def test_a_stream_cut_in_the_middle_of_a_frame_resumes_from_the_last_whole_event() -> None:
+    """A stream cut mid-frame (as the node cuts one it drops) ends with part of a frame: events()
+    yielded it, and half a data line raised BAD_RESPONSE instead of reconnecting."""
+    ev1 = {"id": 1, "height": 1, "index": 0, "txid": "00", "kind": "kv.put", "data": {}, "parties": []}
+    ev1 |= {"units": [], "listings": [], "time": "2026-01-01T00:00:00Z"}
+    ev2 = ev1 | {"id": 2, "index": 1}
+    frame1 = b"id: 1\nevent: kv.put\ndata: " + orjson.dumps(ev1) + b"\n\n"
+    frame2 = b"id: 2\nevent: kv.put\ndata: " + orjson.dumps(ev2) + b"\n\n"
+    url, heads, srv = _stream_server([frame1 + frame2[:40], frame2])  # (the first ends in a data line)
+    try:
+        client = AnjuClient(url, vkey_of("anju-x", SigningKey(b"x" * 32).public))
+        events = client.events(after=0, give_up_after=5.0)
+        assert [next(events)["id"], next(events)["id"]] == [1, 2]
+        events.close()
+        assert b"\r\nlast-event-id: 1" in heads[1], heads[1]
     finally:
         srv.close()

@@ -26,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from anju import __version__
 from anju.api import errors, schemas
-from anju.api.events import Broadcaster, EventFilter, SSEResponse
+from anju.api.events import STALL_S, Broadcaster, EventFilter, SSEResponse
 from anju.api.limits import BodySizeLimit, RateLimit, TokenBucket, client_group
 from anju.api.openapi import batch_request_body, install_openapi, submit_request_body
 from anju.api.snapshot import REGISTRY_INDEXES, Reader, ensure_indexes
@@ -52,6 +52,7 @@ class Settings:
     events_scan: int = 10_000  # events one GET /events?format=json reads at most, matching or not
     streams_per_client: int = 256  # open event streams per client address (each holds a socket and a filter)
     streams_total: int = 10_000  # open event streams in all (every committed block is offered to each)
+    stream_stall_s: float = STALL_S  # a stream whose client takes nothing for this long is dropped
 
 
 def b64(b: bytes) -> str:
@@ -90,7 +91,7 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
     """The ASGI application serving ``node``; see :class:`Settings` for the limits."""
     cfg = settings or Settings()
     reader = Reader(node.store.path)
-    hub = Broadcaster(reader)
+    hub = Broadcaster(reader, cfg.stream_stall_s)
     subs = Submissions()
     committed = Committed(node.store.path)
     core = SubmitCore(node, subs, committed, cfg.wait_timeout_s)
@@ -376,6 +377,17 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
         start = after
         if last_event_id is not None:
             start = _decimal(last_event_id, "Last-Event-ID")
+        if start is not None and start > hub.last_id:  # (the live position may lag the store: ask it)
+            newest = await asyncio.to_thread(reader.last_event_id)
+            if start > newest:
+                # a position no event of this ledger has reached: a stream would be silent until
+                # the ledger's ids passed it, then deliver events the client never asked from there
+                raise AnjuError(
+                    "EVENT_ID_AHEAD",
+                    f"event id {start} is past this node's newest event ({newest}): a position from another ledger?",
+                    position=start,
+                    newest=newest,
+                )
         if format == "json":
             # One request reads at most EVENTS_SCAN rows, matching or not: a filter that matches
             # nothing must not make one cheap request walk the whole table. `more` says the scan

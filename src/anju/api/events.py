@@ -9,6 +9,12 @@ stream then writes everything queued in a single send. A subscriber whose queue 
 marked *lagging*: its queue is dropped and it catches up from the store by event id, then rejoins
 the live feed. Ids are the store's ``events.id`` (strictly increasing), so a client resuming with
 ``Last-Event-ID`` (or ``?after=``) gets every later event exactly once, in order.
+
+A subscriber that takes nothing is dropped: a stream whose write has waited ``stall_s`` seconds
+for the client to read (the connection's buffers full, the client taking less than one write of at
+most :data:`PIECE` bytes in that time) has its connection closed and its slot freed; the client
+reconnects with ``Last-Event-ID`` and misses nothing. A full queue is no such sign (a burst of one
+large block fills every subscriber's): it sends the subscriber back to the store, as above.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +42,10 @@ MAX_FILTER_VALUE = 100
 QUEUE_LIMIT = 2000
 PAGE = 1000
 KEEPALIVE_S = 15.0
+STALL_S = 30.0
+"""Seconds a stream's write may wait for its client to read before the stream is dropped."""
+PIECE = 256 * 1024
+"""Bytes written at most at once: a stalled write means the client took less than this in ``stall_s``."""
 INLINE_TXS = 64  # blocks up to this many transactions have their events read on the event loop
 
 
@@ -133,6 +143,10 @@ class Subscriber:
     gone: bool = False  # the client disconnected
     ended: bool = False  # the server is shutting down: the stream ends (cleanly) at once
     tick: bool = False  # a keep-alive comment is due
+    since: float = 0.0  # when the write under way began (the loop's clock), 0.0 when none is
+    dropped: bool = False  # the client took nothing for stall_s: its connection was closed
+    abort: Callable[[], None] | None = None  # closes the connection at once (the HTTP protocol's)
+    task: asyncio.Task[Any] | None = None  # the task serving the stream (cancelled when there is no abort)
 
     def wake(self) -> None:
         w = self.waiter
@@ -142,6 +156,18 @@ class Subscriber:
     def end(self) -> None:
         """End the stream cleanly (its last chunk sent): the server is shutting down."""
         self.ended = True
+        self.wake()
+
+    def drop(self) -> None:
+        """Drop a stream whose client takes nothing: its connection is closed at once (the write
+        waiting on it then returns), or, without the HTTP protocol's abort, its task is cancelled."""
+        if self.dropped:
+            return
+        self.dropped = self.gone = True
+        if self.abort is not None:
+            self.abort()
+        elif self.task is not None:
+            self.task.cancel()
         self.wake()
 
     def push(self, chunk: bytes, evs: list[Ev]) -> None:
@@ -177,8 +203,9 @@ class Broadcaster:
     """One per app: reads each committed block's events once, serialises each frame once, and
     hands every group of subscribers with the same filter one pre-joined chunk per block."""
 
-    def __init__(self, reader: Reader) -> None:
+    def __init__(self, reader: Reader, stall_s: float = STALL_S) -> None:
         self.reader = reader
+        self.stall_s = stall_s
         self.groups: dict[EventFilter, set[Subscriber]] = {}
         self.last_id = 0
         self.closed = False
@@ -186,6 +213,7 @@ class Broadcaster:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
         self._inline = True  # the last block was small: read its events on the loop
         self._stale = False  # blocks were committed while nobody subscribed: last_id is behind
         self.streams: collections.Counter[str] = collections.Counter()  # open streams per client address
@@ -201,12 +229,13 @@ class Broadcaster:
         self.last_id = await asyncio.to_thread(self.reader.last_event_id)
         self._task = asyncio.create_task(self._run(), name="anju-events")
         self._ticker = asyncio.create_task(self._keepalive(), name="anju-events-keepalive")
+        self._watchdog = asyncio.create_task(self._drop_stalled(), name="anju-events-stalled")
 
     async def stop(self) -> None:
         self.closed = True
         for sub in self.subscribers:
             sub.wake()
-        for task in (self._task, self._ticker):
+        for task in (self._task, self._ticker, self._watchdog):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -294,21 +323,36 @@ class Broadcaster:
         stream's slot was taken with :meth:`reserve`. ``scope[END_STREAM]`` is set to a callable
         that ends the stream cleanly: the HTTP protocol calls it when the server shuts down
         (:class:`anju.api.http.AnjuHttpProtocol`), which otherwise waited for the stream to end
-        until its graceful-shutdown timeout, then cancelled it mid-stream."""
+        until its graceful-shutdown timeout, then cancelled it mid-stream.
+
+        A write that waits ``stall_s`` for the client to read drops the stream (:meth:`_drop_stalled`):
+        the connection is closed with ``scope[ABORT_CONNECTION]``, which the HTTP protocol sets."""
         if self._stale and not self.groups:
             self._refresh()
         sub = Subscriber(flt, self.last_id if after is None else after)
-        self._add(sub)
+        sub.task = asyncio.current_task()
         if scope is not None:
             scope[END_STREAM] = sub.end
+            abort = scope.get(ABORT_CONNECTION)
+            sub.abort = abort if callable(abort) else None
+        self._add(sub)
+        loop = asyncio.get_running_loop()
+
+        async def write(body: bytes) -> None:
+            """``body`` in writes of at most PIECE bytes, each timed (``sub.since``) for the watchdog."""
+            pieces = (body,) if len(body) <= PIECE else [body[i : i + PIECE] for i in range(0, len(body), PIECE)]
+            for piece in pieces:
+                sub.since = loop.time()
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+            sub.since = 0.0
+
         try:
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
             # The stream's position as its first id (a frame without data: no event): a client that
             # loses the connection before any event reconnects with it, as Last-Event-ID, and misses
             # nothing; without it, a stream "from now" resumed "from now" again, past every event
             # committed while it was away (a browser's EventSource, the SDK's events()).
-            first = b"retry: 1000\nid: %d\n\n" % sub.last_id
-            await send({"type": "http.response.body", "body": first, "more_body": True})
+            await write(b"retry: 1000\nid: %d\n\n" % sub.last_id)
         except BaseException:
             self._remove(sub)
             self._release(client)
@@ -321,32 +365,50 @@ class Broadcaster:
             sub.wake()
 
         watcher = asyncio.create_task(watch())
-        loop = asyncio.get_running_loop()
         try:
             while not (self.closed or sub.gone or sub.ended):
                 if sub.lagging:
                     async for chunk in self._catch_up(sub):
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                        await write(chunk)
                     continue
                 if sub.frames:
                     chunk = sub.take()
                     if chunk:
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                        await write(chunk)
                     continue
                 sub.waiter = loop.create_future()
                 await sub.waiter
                 sub.waiter = None
                 if sub.tick:
                     sub.tick = False
-                    await send({"type": "http.response.body", "body": b": keep-alive\n\n", "more_body": True})
+                    await write(b": keep-alive\n\n")
         except OSError:  # the connection broke
             pass
+        except asyncio.CancelledError:
+            if not sub.dropped or sub.task is None:
+                raise
+            sub.task.uncancel()  # dropped without an abort: the server closes the unfinished response
         finally:
             watcher.cancel()
             self._remove(sub)
             self._release(client)
+        if sub.dropped:
+            return  # the connection is closed: nothing more can be sent
         with contextlib.suppress(OSError):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _drop_stalled(self) -> None:
+        """Drop every stream whose write has waited ``stall_s`` for its client to read: a client
+        that takes nothing held its slot (and its buffered frames) until TCP gave up, hours later.
+        A client that reads, however far behind, completes its writes (it catches up from the
+        store when its queue overflows) and is never dropped."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(1.0, max(self.stall_s / 4, 0.05)))
+            now = loop.time()
+            for sub in self.subscribers:
+                if sub.since and now - sub.since >= self.stall_s:
+                    sub.drop()
 
     async def _catch_up(self, sub: Subscriber) -> AsyncIterator[bytes]:
         """Read from the store up to the live position; live chunks keep queueing behind meanwhile."""
@@ -390,6 +452,9 @@ class SSEResponse(Response):
 
 END_STREAM = "anju.end_stream"
 """The scope key of an open event stream's ending callable (see :meth:`Broadcaster.serve`)."""
+ABORT_CONNECTION = "anju.abort_connection"
+"""The scope key of a callable closing the request's connection at once, unsent data dropped (set by
+:class:`anju.api.http.AnjuHttpProtocol`): a stalled stream is dropped with it."""
 
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from anju.api.events import END_STREAM
+from anju.api.events import ABORT_CONNECTION, END_STREAM
 
 
 def unreadable_request_body(reason: str) -> bytes:
@@ -43,7 +43,14 @@ class AnjuHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol; the answer to an unreadable request differs, and a server
     shutting down ends the event streams it serves cleanly (uvicorn only waits for a response
     to end: an event stream never does, so every shutdown with one open waited out the graceful
-    timeout, then cancelled it mid-frame with an error and a traceback in the log)."""
+    timeout, then cancelled it mid-frame with an error and a traceback in the log). Each request's
+    scope carries a callable closing its connection at once (``scope[ABORT_CONNECTION]``): an event
+    stream whose client takes nothing is dropped with it (closing it the usual way waits for the
+    unsent data to leave, which a client that does not read never lets happen)."""
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.scope[ABORT_CONNECTION] = self.transport.abort  # type: ignore[literal-required]
 
     def shutdown(self) -> None:
         cycle = self.cycle

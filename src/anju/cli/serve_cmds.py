@@ -106,6 +106,15 @@ def serve(
     streams_total: Annotated[
         int, typer.Option("--streams-total", min=1, help="Open event streams in all (then STREAMS_FULL, 503).")
     ] = 10_000,
+    stream_stall: Annotated[
+        float,
+        typer.Option(
+            "--stream-stall",
+            min=1.0,
+            help="Seconds an event stream's client may take nothing before the stream is dropped "
+            "(it resumes with Last-Event-ID).",
+        ),
+    ] = 30.0,
     public_url: Annotated[
         str | None,
         typer.Option(
@@ -137,6 +146,7 @@ def serve(
         max_body_bytes=max_body,
         streams_per_client=streams_per_client,
         streams_total=streams_total,
+        stream_stall_s=stream_stall,
     )
     _serve(
         data,

@@ -104,7 +104,7 @@ def load_key(path: str | Path, password: str | None = None) -> SigningKey:
     return parse_key_file(Path(path).read_text(), password)
 
 
-REQUEST_CODES = frozenset({"NOT_FOUND", "BAD_REQUEST", "UNKNOWN_PARAM", "UNSUPPORTED_MEDIA_TYPE"})
+REQUEST_CODES = frozenset({"NOT_FOUND", "BAD_REQUEST", "UNKNOWN_PARAM", "UNSUPPORTED_MEDIA_TYPE", "EVENT_ID_AHEAD"})
 """4xx codes that refuse the request, not a transaction: raised as AnjuError, not TxRejected."""
 
 
@@ -724,10 +724,13 @@ class AnjuClient:
         """Follow the live event stream (reconnecting with Last-Event-ID); yields event objects.
 
         A lost connection is made again every half second, for ever by default (a subscriber that
-        outlives a node's restart misses nothing); with ``give_up_after`` seconds, a node that
-        cannot be reached for that long raises NODE_UNREACHABLE. A node at its limit of streams
-        (429, or 503 but SHUTTING_DOWN) is asked again after its Retry-After (at most 5 s), up to
-        ``retries`` times in a row, as any other call is."""
+        outlives a node's restart misses nothing, and so does one the node dropped for taking
+        nothing for a while); with ``give_up_after`` seconds, a node that cannot be reached for
+        that long raises NODE_UNREACHABLE. A node at its limit of streams (429, or 503 but
+        SHUTTING_DOWN) is asked again after its Retry-After (at most 5 s), up to ``retries`` times
+        in a row, as any other call is. Any other error answer is raised at once, such as
+        EVENT_ID_AHEAD when ``after`` (or the position reached) is past the node's newest event:
+        a position from another ledger, which no reconnection would cure."""
         params = {k: v for k, v in {"party": party, "unit": unit, "listing": listing, "kind": kind}.items() if v}
         last = after
         failing_since: float | None = None
@@ -787,7 +790,9 @@ def _event(resp: httpx.Response, data: str) -> dict[str, Any]:
 
 
 def iter_sse(lines: Iterable[str]) -> Iterator[dict[str, str]]:
-    """Parse Server-Sent Events frames from text lines (fields id, event, data)."""
+    """Parse Server-Sent Events frames from text lines (fields id, event, data). A frame the lines
+    end in, before its blank line, is dropped, as the SSE standard says: a connection cut in the
+    middle of a frame (a stream the node dropped) ends with part of it, perhaps half a data line."""
     frame: dict[str, str] = {}
     for line in lines:
         if line == "":
@@ -800,5 +805,3 @@ def iter_sse(lines: Iterable[str]) -> Iterator[dict[str, str]]:
         name, _, value = line.partition(":")
         value = value[1:] if value.startswith(" ") else value
         frame[name] = frame[name] + "\n" + value if name in frame else value
-    if frame:
-        yield frame
