@@ -211,3 +211,11 @@ def test_tx_commands_prove_heights_a_consortiums_earlier_key_signed(
     (net / "consortium.json").write_text(json.dumps({**layout, "key_history": [[1, h.a_vkey]]}))
     bad = _invoke(*send, "--field", "key=z", "--field", "value=y", "--consortium", str(net))
     assert bad.exit_code == 2 and "key_history" in bad.stderr and not bad.stdout, bad.output
+
+
+def test_check_without_a_key_trusts_the_nodes_key_and_history_on_first_use(kv_server: Server) -> None:
+    """`anju check` with no --key takes the key and key history the node reports and asks it (a kv
+    node has no listing: NOT_FOUND, the node's answer, not a traceback)."""
+    out = _invoke("check", "1CGNH-QWZB5", "--server", kv_server.url, "--json")
+    assert out.exit_code == 1, out.output
+    assert json.loads(out.stdout)["error"]["code"] == "NOT_FOUND", out.stdout

@@ -299,6 +299,8 @@ def test_a_client_trusting_the_nodes_key_takes_its_key_history(
     with pytest.raises(VerificationError) as info:  # the node's key given: its history is not taken
         AnjuClient(h.server.url, h.b_vkey).tx(h.old[0]["txid"])
     assert (info.value.code, info.value.details.get("reason")) == ("CHECKPOINT_INVALID", "no_known_signature")
+    with pytest.raises(TypeError):  # (the history is the node's, with its key, or none)
+        AnjuClient.trusting_node(h.server.url, key_history=[[0, h.a_vkey], [h.k + 1, h.b_vkey]])
 
 
 class NodeAnswer(httpx.HTTPTransport):

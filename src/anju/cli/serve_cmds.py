@@ -870,10 +870,10 @@ def check(
                 None,
                 verifier_keys=keys,
                 threshold=threshold,
-                key_history=history,
                 max_age=max_age,
                 chain_id=chain_id,
                 remember=remember,
+                **({"key_history": history} if keys else {}),  # (no keys: the node's, with its key)
             )
             with client:
                 if REGISTRATION_NUMBER.fullmatch(target):

@@ -401,7 +401,9 @@ class AnjuClient:
         the history is believed exactly as far as the key is, since both are the node's word. For
         when no published key is at hand; a client given its keys (``verifier_key``,
         ``verifier_keys``) never takes a node's word for their history (``key_history``).
-        ``options``: the constructor's other keyword arguments."""
+        ``options``: the constructor's other keyword arguments (not ``key_history``: TypeError)."""
+        if "key_history" in options:
+            raise TypeError("trusting_node takes the key history the node reports: give no key_history")
         key, history = node_keys(base_url, timeout=options.get("timeout", 10.0), transport=options.get("transport"))
         return cls(base_url, key, key_history=history, **options)
 
