@@ -165,3 +165,57 @@ def test_tx_send_refuses_a_field_that_is_not_utf8(tmp_path: Path, field: str) ->
     out = _run("tx", "send", "--kind", "kv.put", "--key", str(keyfile), "--field", field, "--server", closed)
     assert out.returncode == 2 and not out.stdout and "Traceback" not in out.stderr, out
     assert out.stderr == "--kind or a --field is not UTF-8 text\n", out.stderr
+
+
+def test_tx_commands_prove_heights_a_consortiums_earlier_key_signed(
+    tmp_path: Path, start_server: Callable[..., Server]
+) -> None:
+    """A ledger handed over to a new signer at block k + 1 (a consortium started from a node's
+    ledger): `tx send` and `tx get` refused the transactions of the earlier key's blocks, and of
+    block k + 1, whose previous block that key signed (CHECKPOINT_INVALID no_known_signature).
+    With --consortium they take the key history its consortium.json records; without a key, the
+    one the node reports with its key; given --vkey alone, none, saying how to give it."""
+    from tests.client.test_height_proof import _handover
+
+    h = _handover(tmp_path, start_server)
+    net = tmp_path / "net"
+    net.mkdir()
+    member = {"name": h.b_vkey.split("+")[0], "vkey": h.b_vkey, "cosign_url": "http://127.0.0.1:1"}
+    layout = {"members": [member], "threshold": 1, "first_height": h.k + 1, "key_history": [[0, h.a_vkey]]}
+    (net / "consortium.json").write_text(json.dumps(layout))
+    keyfile = tmp_path / "k.key"
+    keyfile.write_text(SigningKey(b"t" * 32).seed.hex())
+    send = ["tx", "send", "--kind", "kv.put", "--key", str(keyfile), "--server", h.server.url, "--json"]
+    # the node answers from block k, the earlier key's: no answer rests on it
+    early = _invoke(*send, "--field", "key=x", "--field", "value=y", "--consortium", str(net))
+    assert early.exit_code == 1, early.output
+    error = json.loads(early.stdout)["error"]
+    assert error["code"] == "CHECKPOINT_INVALID" and "ask again" in error["message"], error
+    first = post(h.server, env(h.signer, 3, "k3")).json()  # block k + 1: its previous block A signed
+    assert first["height"] == h.k + 1
+    for trusting in (["--consortium", str(net)], []):
+        for tx in (h.old[0], first):
+            got = _invoke("tx", "get", tx["txid"], "--server", h.server.url, *trusting, "--json")
+            assert got.exit_code == 0, got.output
+            assert json.loads(got.stdout)["height"] == tx["height"]
+        sent = _invoke(*send, "--field", "key=x", "--field", f"value=v{len(trusting)}", *trusting)
+        assert sent.exit_code == 0, sent.output
+        assert json.loads(sent.stdout)["verified"]["height"] > h.k + 1
+    alone = _invoke("tx", "get", first["txid"], "--server", h.server.url, "--vkey", h.b_vkey, "--json")
+    assert alone.exit_code == 1, alone.output
+    error = json.loads(alone.stdout)["error"]
+    assert (error["code"], error["details"]["reason"]) == ("CHECKPOINT_INVALID", "no_known_signature")
+    assert "--consortium" in error["message"] and error["details"]["height"] == h.k  # (the previous block)
+    both = _invoke("tx", "get", first["txid"], "--server", h.server.url, "--vkey", h.b_vkey, "--consortium", str(net))
+    assert both.exit_code == 2 and "--consortium" in both.stderr, both.output
+    (net / "consortium.json").write_text(json.dumps({**layout, "key_history": [[1, h.a_vkey]]}))
+    bad = _invoke(*send, "--field", "key=z", "--field", "value=y", "--consortium", str(net))
+    assert bad.exit_code == 2 and "key_history" in bad.stderr and not bad.stdout, bad.output
+
+
+def test_check_without_a_key_trusts_the_nodes_key_and_history_on_first_use(kv_server: Server) -> None:
+    """`anju check` with no --key takes the key and key history the node reports and asks it (a kv
+    node has no listing: NOT_FOUND, the node's answer, not a traceback)."""
+    out = _invoke("check", "1CGNH-QWZB5", "--server", kv_server.url, "--json")
+    assert out.exit_code == 1, out.output
+    assert json.loads(out.stdout)["error"]["code"] == "NOT_FOUND", out.stdout

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,9 @@ from tests.api.test_core import env, post
 from anju.chain.consortium import _hand_over_keys
 from anju.chain.node import DB_NAME, KEY_NAME, Node, init_ledger, write_node_key
 from anju.client import AnjuClient, Trust, verify_height
+from anju.client.sdk import node_keys
 from anju.crypto.keys import SigningKey
-from anju.errors import VerificationError
+from anju.errors import AnjuError, VerificationError
 from anju.ledger.note import vkey_of
 from anju.ledger.store import Store
 
@@ -208,13 +210,22 @@ def test_a_note_of_another_log_is_refused(
     assert (info.value.code, info.value.details.get("reason")) == ("PROOF_INVALID", "not_consistent")
 
 
-def test_heights_before_a_change_of_signer_are_proven_with_the_key_of_their_height(
-    tmp_path: Path, start_server: Callable[..., Server]
-) -> None:
-    """A ledger signed by key A up to block k and by key B from k + 1 (a consortium started from a
-    node's ledger): a client trusting B proves the heights of transactions of both stretches, and of
-    the block k + 1 whose previous block A signed, once given the ledger's key schedule."""
-    data = init_ledger(tmp_path / "kv", chain_id=CHAIN, app="kv")
+@dataclass
+class Handover:
+    """A kv ledger signed by key A up to block ``k`` and by key B from ``k`` + 1 (a consortium
+    started from a node's ledger, faked on one node: :func:`_hand_over_keys` and B's node key),
+    served by a real server; ``old``: receipts of transactions of A's blocks."""
+
+    server: Server
+    a_vkey: str
+    b_vkey: str
+    k: int
+    old: list[dict[str, Any]]
+    signer: SigningKey
+
+
+def _handover(tmp_path: Path, start_server: Callable[..., Server]) -> Handover:
+    data = init_ledger(tmp_path / "handed-over", chain_id=CHAIN, app="kv")
     key = SigningKey(b"s" * 32)
     with Node(data, verify_workers=0, block_interval=0.01) as node:
         old = [node.submit(orjson.dumps(env(key, i, f"k{i}"))).result(timeout=30) for i in (1, 2)]
@@ -226,21 +237,125 @@ def test_heights_before_a_change_of_signer_are_proven_with_the_key_of_their_heig
     write_node_key(data / KEY_NAME, b)
     server = start_server(data)
     assert server.vkey == b_vkey
-    new = [post(server, env(key, i, f"k{i}")).json() for i in (3, 4)]
+    receipts = [{"txid": r.txid, "height": r.height} for r in old]
+    return Handover(server, a_vkey, b_vkey, k, receipts, key)
+
+
+def test_heights_before_a_change_of_signer_are_proven_with_the_key_of_their_height(
+    tmp_path: Path, start_server: Callable[..., Server]
+) -> None:
+    """A ledger signed by key A up to block k and by key B from k + 1 (a consortium started from a
+    node's ledger): a client trusting B proves the heights of transactions of both stretches, and of
+    the block k + 1 whose previous block A signed, once given the ledger's key schedule."""
+    h = _handover(tmp_path, start_server)
+    server, a_vkey, b_vkey, k = h.server, h.a_vkey, h.b_vkey, h.k
+    new = [post(server, env(h.signer, i, f"k{i}")).json() for i in (3, 4)]
     schedule = [[0, a_vkey], [k + 1, b_vkey]]
     client = AnjuClient(server.url, b_vkey, key_history=schedule)
-    for receipt in [*({"txid": r.txid, "height": r.height} for r in old), *new]:
+    for receipt in [*h.old, *new]:
         assert client.tx(receipt["txid"]).height == receipt["height"]
     assert new[0]["height"] == k + 1  # (its previous block was signed by A)
-    # without the schedule, A's notes are signed by no trusted key
+    # without the schedule, A's notes are signed by no trusted key: the error says which height,
+    # who signed it and how to give the history
     with pytest.raises(VerificationError) as info:
         AnjuClient(server.url, b_vkey).tx(new[0]["txid"])
     assert (info.value.code, info.value.details.get("reason")) == ("CHECKPOINT_INVALID", "no_known_signature")
+    assert info.value.details["height"] == k and info.value.details["signers"] == [CHAIN]
+    assert info.value.details["key_history"] is False
+    assert "key_history=" in info.value.message and "--consortium" in info.value.message, info.value.message
     # a schedule that has B sign from the start refuses A's notes; one that has A sign later, B's
     for wrong in ([[0, b_vkey]], [[0, a_vkey], [k + 2, b_vkey]]):
         with pytest.raises(VerificationError) as info:
             AnjuClient(server.url, b_vkey, key_history=wrong).tx(new[0]["txid"])
-        assert info.value.code == "CHECKPOINT_INVALID"
+        assert (info.value.code, info.value.details.get("reason")) == ("CHECKPOINT_INVALID", "no_known_signature")
+        assert info.value.details["key_history"] is (len(wrong) > 1)
+    assert "check it against the ledger's" in info.value.message  # (a history given names another key)
+
+
+def test_the_node_publishes_its_key_history(
+    tmp_path: Path, kv_server: Server, start_server: Callable[..., Server]
+) -> None:
+    """``GET /node`` names which key signed which heights: one key from 0 for a node whose signer
+    never changed, the ledger's ``meta.verifier_keys`` after a change."""
+    assert kv_server.http.get("/api/v1/node").json()["verifier_keys"] == [[0, kv_server.vkey]]
+    h = _handover(tmp_path, start_server)
+    node = h.server.http.get("/api/v1/node").json()
+    assert node["verifier_keys"] == [[0, h.a_vkey], [h.k + 1, h.b_vkey]]
+    assert node["verifier_key"] == h.b_vkey
+
+
+def test_a_client_trusting_the_nodes_key_takes_its_key_history(
+    tmp_path: Path, start_server: Callable[..., Server]
+) -> None:
+    """Trusting the key a node reports on first use, the client takes the key history from the
+    same answer and proves the heights of both signers' blocks; given the key, it never does."""
+    h = _handover(tmp_path, start_server)
+    first = post(h.server, env(h.signer, 3, "k3")).json()
+    assert first["height"] == h.k + 1
+    client = AnjuClient.trusting_node(h.server.url)
+    assert client.trust.since == h.k + 1
+    for receipt in [*h.old, first]:
+        assert client.tx(receipt["txid"]).height == receipt["height"]
+    with pytest.raises(VerificationError) as info:  # the node's key given: its history is not taken
+        AnjuClient(h.server.url, h.b_vkey).tx(h.old[0]["txid"])
+    assert (info.value.code, info.value.details.get("reason")) == ("CHECKPOINT_INVALID", "no_known_signature")
+    with pytest.raises(TypeError):  # (the history is the node's, with its key, or none)
+        AnjuClient.trusting_node(h.server.url, key_history=[[0, h.a_vkey], [h.k + 1, h.b_vkey]])
+
+
+class NodeAnswer(httpx.HTTPTransport):
+    """A real server whose ``GET /node`` answer is edited."""
+
+    def __init__(self, edit: Callable[[dict[str, Any]], None]) -> None:
+        super().__init__()
+        self.edit = edit
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        resp = super().handle_request(request)
+        if request.url.path != "/api/v1/node":
+            return resp
+        doc = orjson.loads(resp.read())
+        self.edit(doc)
+        return httpx.Response(resp.status_code, json=doc)
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        "not a list",
+        [[0, "OTHER"]],  # not ending with the node's key
+        [[1, "KEY"]],  # not from height 0
+        [[0, "OTHER"], [0, "KEY"]],
+        [[0, "not a key"], [5, "KEY"]],
+        [0, "KEY"],
+        [{"0": "KEY"}],
+    ],
+)
+def test_a_reported_key_history_that_is_not_one_is_a_bad_response(kv_server: Server, history: Any) -> None:
+    other = vkey_of(CHAIN, SigningKey(b"o" * 32).public)
+
+    def named(x: Any) -> Any:
+        if isinstance(x, list):
+            return [named(e) for e in x]
+        return {"KEY": kv_server.vkey, "OTHER": other}.get(x, x) if isinstance(x, str) else x
+
+    def edit(doc: dict[str, Any]) -> None:
+        doc["verifier_keys"] = named(history)
+
+    with pytest.raises(AnjuError) as info:
+        AnjuClient.trusting_node(kv_server.url, transport=NodeAnswer(edit))
+    assert info.value.code == "BAD_RESPONSE" and "verifier_keys" in info.value.message, info.value
+
+
+def test_a_node_that_reports_no_key_history_is_trusted_as_before(kv_server: Server) -> None:
+    """A node older than the key history (no ``verifier_keys``): its key alone, as before."""
+
+    def edit(doc: dict[str, Any]) -> None:
+        del doc["verifier_keys"]
+
+    assert node_keys(kv_server.url, transport=NodeAnswer(edit)) == (kv_server.vkey, [])
+    client = AnjuClient.trusting_node(kv_server.url, transport=NodeAnswer(edit))
+    assert client.trust.earlier == () and client.checkpoint().height >= 0
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.client import forge
 
-from anju.chain.consortium import ConsortiumError, trust_of
+from anju.chain.consortium import ConsortiumError, key_history_of, trust_of
 from anju.client import Trust
 from anju.crypto.keys import SigningKey
 from anju.errors import VerificationError
@@ -91,3 +92,52 @@ def test_a_pinned_origin_refuses_another_chains_checkpoints() -> None:
             pinned.open(note)
         assert info.value.code == "CHECKPOINT_INVALID" and info.value.details["reason"] == "wrong_origin"
         assert info.value.details["origin"] == "anju-forge"
+
+
+def test_a_consortium_file_gives_the_key_history_of_a_copied_ledger(tmp_path: Path) -> None:
+    """A consortium started from a ledger records who signed the copied blocks: a client trusting
+    the members takes it as ``key_history``, the members signing from ``first_height`` on."""
+    old, older = VKEYS[5], VKEYS[6]
+    _consortium(tmp_path, VKEYS[:4], 3)
+    assert key_history_of(tmp_path) == []  # (started empty, or before the record)
+    layout = json.loads((tmp_path / "consortium.json").read_text())
+    (tmp_path / "consortium.json").write_text(
+        json.dumps({**layout, "first_height": 9, "key_history": [[0, older], [4, old]]})
+    )
+    history = key_history_of(tmp_path)
+    assert history == [[0, older], [4, old], [9, VKEYS[0]]]
+    trust = Trust.of(*trust_of(tmp_path)).with_history(history)
+    assert (trust.since, trust.threshold) == (9, 3)
+    assert trust.at(3).verifiers == Trust.of(older).verifiers and trust.at(8).verifiers == Trust.of(old).verifiers
+
+
+@pytest.mark.parametrize(
+    ("first_height", "history"),
+    [
+        (9, [[1, "OLD"]]),  # not from height 0
+        (9, [[0, "OLD"], [0, "OLD"]]),  # heights not increasing
+        (9, [[0, "OLD"], [9, "OLD"]]),  # not before the members' first height
+        (9, [[0, "not a key"]]),
+        (9, [[0, "OLD", 1]]),
+        (9, [["0", "OLD"]]),
+        (9, [[True, "OLD"]]),
+        (9, []),
+        (9, {"0": "OLD"}),
+        (None, [[0, "OLD"]]),  # no first height
+        ("9", [[0, "OLD"]]),
+    ],
+)
+def test_a_consortium_file_whose_key_history_is_not_one_is_refused(
+    tmp_path: Path, first_height: Any, history: Any
+) -> None:
+    """consortium.json is a client's root of trust: a key history that is not one is refused, not
+    guessed at."""
+    _consortium(tmp_path, VKEYS[:4], 3)
+    layout = json.loads((tmp_path / "consortium.json").read_text())
+    named = [[VKEYS[5] if x == "OLD" else x for x in e] if isinstance(e, list) else e for e in history]
+    layout = {**layout, "key_history": named if isinstance(history, list) else history}
+    if first_height is not None:
+        layout["first_height"] = first_height
+    (tmp_path / "consortium.json").write_text(json.dumps(layout))
+    with pytest.raises(ConsortiumError, match=r"consortium\.json"):
+        key_history_of(tmp_path)

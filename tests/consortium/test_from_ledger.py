@@ -6,16 +6,19 @@ and a real 4-validator network then commits the same signer's next transactions 
 
 from __future__ import annotations
 
+from base64 import b64encode
 from pathlib import Path
 
 import orjson
 import pytest
 from tests.consortium.ports import port_base
 
+from anju.api.snapshot import Reader
 from anju.chain import consortium as c
 from anju.chain.abci.app import checkpoint_of
 from anju.chain.node import Node, init_ledger
 from anju.chain.verify import verify_data
+from anju.client import Trust, verify_height
 from anju.crypto.keys import SigningKey
 from anju.crypto.tx import parse
 from anju.ledger.store import Store
@@ -23,6 +26,10 @@ from anju.ledger.store import Store
 from .test_network import CHAIN, Net, _cometbft, wait
 
 pytestmark = pytest.mark.consortium
+
+
+def b64(raw: bytes) -> str:
+    return b64encode(raw).decode()
 
 
 def _ledger(data: Path, key: SigningKey, blocks: int = 3, chain: str = CHAIN) -> None:
@@ -58,6 +65,23 @@ def test_init_from_a_ledger_refuses_another_chain(tmp_path: Path) -> None:
         )
 
 
+def test_consortium_json_records_the_key_history_of_the_ledger(tmp_path: Path) -> None:
+    """The root of trust of a consortium started from a ledger names who signed the copied blocks
+    (the ledger's key), a consortium started empty none."""
+    if c.find_cometbft() is None:
+        pytest.skip("cometbft is not built (scripts/install-cometbft.sh)")
+    _ledger(tmp_path / "src", SigningKey.generate(), blocks=2)
+    src = Store(tmp_path / "src" / "ledger.db", readonly=True)
+    vkey = src.get_meta("verifier_key")
+    src.close()
+    assert vkey is not None
+    layout = c.init(tmp_path / "d", validators=2, chain_id=CHAIN, ledger=tmp_path / "src", base_port=51400)
+    assert layout["key_history"] == [[0, vkey.decode()]] and layout["first_height"] == 3
+    assert c.key_history_of(tmp_path / "d") == [[0, vkey.decode()], [3, layout["members"][0]["vkey"]]]
+    empty = c.init(tmp_path / "f", validators=1, chain_id=CHAIN, base_port=51400)
+    assert "key_history" not in empty and c.key_history_of(tmp_path / "f") == []
+
+
 def test_a_consortium_carries_on_from_an_existing_ledger(tmp_path: Path) -> None:
     _cometbft()
     key = SigningKey.generate()
@@ -91,6 +115,17 @@ def test_a_consortium_carries_on_from_an_existing_ledger(tmp_path: Path) -> None
         h = min(net.status(n)["cosigned_height"] for n in range(4))
         texts = {net.note(n, h).split("\n\n")[0] for n in range(4)}
         assert len(texts) == 1
+        # a client trusting consortium.json proves the heights of the copied blocks' transactions
+        # (the ledger's key signed them) against a checkpoint the members cosigned
+        trust = Trust.of(*c.trust_of(tmp_path / "net")).with_history(c.key_history_of(tmp_path / "net"))
+        head = trust.open(net.note(1, h))
+        with Reader(tmp_path / "net" / "node1" / "anju" / "ledger.db").snapshot() as snap:
+            for height in (1, 2, 3):
+                block = snap.block(height)
+                assert block is not None
+                proof = snap.height_proof(height)
+                proof["block_to_head"] = [b64(x) for x in snap.consistency_proof(block.log_size, head.size)]
+                assert verify_height(height, block.log_size - 1, proof, head, trust).height == height
         st = Store(tmp_path / "net" / "node0" / "anju" / "ledger.db", readonly=True)
         try:
             old = st.block(3)
@@ -112,6 +147,7 @@ def test_a_consortium_carries_on_from_an_existing_ledger(tmp_path: Path) -> None
     assert raw is not None
     keys = orjson.loads(raw)
     assert [h for h, _ in keys] == [0, 4] and keys[1][1] == layout["members"][2]["vkey"]
+    assert layout["key_history"] == keys[:1]  # (consortium.json: the ledger's key, up to block 3)
     # trusting the member's key alone: the history before it does not verify
     alone = verify_data(member2, trusted_vkey=keys[1][1], workers=1)
     assert not alone.ok and alone.error_height == 0 and "does not verify" in str(alone.error)

@@ -316,3 +316,29 @@ def test_the_member_api_on_a_port_in_use_says_so_in_one_line(data: Path) -> None
         f"python -m anju.cli.member_api: cannot listen on 127.0.0.1:{port}: Address already in use "
         "(something else listens there: give another --port)\n"
     )
+
+
+def test_the_member_api_publishes_its_ledgers_key_history(data: Path) -> None:
+    """A member started from a ledger publishes who signed which heights (``GET /node``'s
+    ``verifier_keys``), from its ledger's ``meta.verifier_keys``: a client trusting its key on
+    first use proves the copied blocks' heights with it."""
+    from anju.chain.consortium import _hand_over_keys
+    from anju.chain.node import DB_NAME
+    from anju.ledger.note import vkey_of
+    from anju.ledger.store import Store
+
+    store = Store(data / DB_NAME)
+    ledger_vkey = (store.get_meta("verifier_key") or b"").decode()
+    store.close()
+    node = MemberNode(data, "http://127.0.0.1:1")
+    try:
+        assert node.verifier_keys == [[0, ledger_vkey]]  # one signer throughout
+    finally:
+        node.stop()
+    member = vkey_of(f"{CHAIN}/member0", SigningKey(b"m" * 32).public)
+    _hand_over_keys(data / DB_NAME, member, 4)
+    node = MemberNode(data, "http://127.0.0.1:1")
+    try:
+        assert (node.verifier_key, node.verifier_keys) == (member, [[0, ledger_vkey], [4, member]])
+    finally:
+        node.stop()

@@ -145,7 +145,7 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
     # -- node and checkpoints -------------------------------------------------------------------
     @r.get("/node", response_model=schemas.NodeInfo, operation_id="get_node")
     def get_node() -> Response:
-        """Chain id, checkpoint origin, verifier key, height, tree size and version."""
+        """Chain id, checkpoint origin, verifier key (and the key history), height, tree size and version."""
         with reader.snapshot() as s:
             h = s.head
         return ok(
@@ -153,6 +153,7 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
                 "chain_id": node.chain_id,
                 "origin": node.chain_id,
                 "verifier_key": node.verifier_key,
+                "verifier_keys": node.verifier_keys,
                 "app": app_name,
                 "version": __version__,
                 "height": h.height,

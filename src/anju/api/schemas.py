@@ -39,6 +39,12 @@ class NodeInfo(BaseModel):
     chain_id: str
     origin: str = Field(description="checkpoint origin line")
     verifier_key: str = Field(description="C2SP signed-note verifier key of the node")
+    verifier_keys: list[list[int | str]] = Field(
+        description="which key signed which heights, [[from_height, verifier key], ...] from 0, ending with "
+        "verifier_key ([[0, verifier_key]]: one signer throughout; more after a change of signer, such as a "
+        "consortium started from a node's ledger; [] when the ledger's record of it is not one); the node's "
+        "word, as verifier_key is (docs/PROTOCOL.md, 'Keys by height')"
+    )
     app: str
     version: str
     height: int

@@ -16,6 +16,7 @@ Node ``i`` listens on its own loopback address ``127.0.0.<i+1>`` and its own por
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import shutil
@@ -232,6 +233,7 @@ def _init(
 
     nodes: list[NodeInfo] = []
     keys: list[SigningKey] = []
+    handed_over: list[list[Any]] = []  # the copied ledger's signers, then a member's
     vals: list[dict[str, Any]] = []
     for i in range(validators):
         info = NodeInfo(
@@ -308,7 +310,7 @@ def _init(
             store.close()
         else:
             _copy_db(Path(ledger) / DB_NAME, data / DB_NAME)
-            _hand_over_keys(data / DB_NAME, vkey_of(f"{chain_id}/{n.member}", key.public), first_height)
+            handed_over = _hand_over_keys(data / DB_NAME, vkey_of(f"{chain_id}/{n.member}", key.public), first_height)
         (data / MEMBER_FILE).write_bytes(
             orjson.dumps(
                 {
@@ -340,6 +342,9 @@ def _init(
         "threshold": threshold,
         "first_height": first_height,
         "members": members,
+        # the signers of the copied blocks (the ledger's key history, the members' left out): a
+        # client trusting the members proves the heights of those blocks with them
+        **({"key_history": handed_over[:-1]} if handed_over[:-1] else {}),
         "nodes": [n.__dict__ for n in nodes],
         "cometbft": str(cometbft),
     }
@@ -377,9 +382,10 @@ def _existing(ledger: Path, chain_id: str) -> tuple[dict[str, Any], BlockRecord]
     return doc, tip
 
 
-def _hand_over_keys(db: Path, member_vkey: str, first_height: int) -> None:
+def _hand_over_keys(db: Path, member_vkey: str, first_height: int) -> list[list[Any]]:
     """The copy's checkpoints are signed by the ledger's key up to ``first_height`` - 1, by this
-    member from then on: ``meta.verifier_keys`` = [[from height, vkey], ...] (``anju verify``)."""
+    member from then on: ``meta.verifier_keys`` = [[from height, vkey], ...] (``anju verify``),
+    which it returns."""
     store = Store(db)
     try:
         old = store.get_meta("verifier_keys")
@@ -391,6 +397,7 @@ def _hand_over_keys(db: Path, member_vkey: str, first_height: int) -> None:
         store.set_meta({"verifier_key": member_vkey.encode(), "verifier_keys": orjson.dumps(history)})
     finally:
         store.close()
+    return [list(e) for e in history]
 
 
 def _copy_db(src: Path, dst: Path) -> None:
@@ -443,6 +450,47 @@ def trust_of(directory: Path) -> tuple[list[str], int]:
     if not vkeys or not quorum(len(vkeys)) <= threshold <= len(vkeys):
         raise ConsortiumError(f"{Path(directory) / LAYOUT}: threshold {threshold} is not a quorum of {len(vkeys)}")
     return vkeys, threshold
+
+
+def key_history_of(directory: Path) -> list[list[Any]]:
+    """Who signed which heights of a consortium started from a ledger, as a client takes it
+    (``AnjuClient(…, key_history=…)``, :meth:`anju.client.Trust.with_history`): the copied ledger's
+    signers (``key_history`` in ``consortium.json``, ``[[from_height, vkey], ...]``), then
+    ``[first_height, <a member's key>]``: the members sign from ``first_height`` on. [] for a
+    consortium that started empty (its members signed every height), or one whose
+    ``consortium.json`` predates the record (made before 2026-11-27).
+
+    ConsortiumError when the record is not a list of [height, verifier key] pairs starting at 0,
+    heights increasing and below ``first_height``, or the members' keys are not there (:func:`trust_of`):
+    the file is a client's root of trust."""
+    from anju.errors import VerificationError
+
+    path = Path(directory) / LAYOUT
+    vkeys, _ = trust_of(directory)
+    layout = load(directory)
+    history = layout.get("key_history")
+    if history is None:
+        return []
+    first = layout.get("first_height")
+    try:
+        if type(first) is not int or first < 1:
+            raise ValueError(f"first_height {first!r} is not a height of at least 1")
+        if not isinstance(history, list) or not history:
+            raise ValueError("key_history is not a list of [from_height, verifier key] pairs")
+        entries: list[list[Any]] = []
+        for e in history:
+            if not (isinstance(e, list) and len(e) == 2 and type(e[0]) is int and isinstance(e[1], str)):
+                raise ValueError(f"key_history entry {e!r} is not a [from_height, verifier key] pair")
+            Verifier.from_vkey(e[1])
+            entries.append([e[0], e[1]])
+        heights = [h for h, _ in entries]
+        if heights[0] != 0 or any(a >= b for a, b in itertools.pairwise(heights)) or heights[-1] >= first:
+            raise ValueError(f"key_history's heights {heights} do not start at 0 and increase below {first}")
+    except ValueError as exc:
+        raise ConsortiumError(f"{path}: {exc}") from None
+    except VerificationError as exc:
+        raise ConsortiumError(f"{path}: key_history names a key that is not a verifier key: {exc.message}") from None
+    return [*entries, [first, vkeys[0]]]
 
 
 def nodes_of(layout: dict[str, Any]) -> list[NodeInfo]:

@@ -266,6 +266,28 @@ def write_genesis(store: Store, doc: dict[str, Any], key: SigningKey | None, nam
     return cp
 
 
+def key_history(store: Store, vkey: str) -> list[list[Any]]:
+    """Which key signed which heights of the ledger, ending with ``vkey`` (the node's): its
+    ``meta.verifier_keys`` = [[from_height, vkey], ...] when its signer changed, else [[0, vkey]]
+    (one signer throughout); [] when that record is not such a list ending with ``vkey`` (no
+    history to offer). What ``GET /node`` publishes."""
+    raw = store.get_meta("verifier_keys")
+    if not raw:
+        return [[0, vkey]]
+    try:
+        history = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return []
+    if (
+        isinstance(history, list)
+        and history
+        and all(isinstance(e, list) and len(e) == 2 and type(e[0]) is int and isinstance(e[1], str) for e in history)
+        and history[-1][1] == vkey
+    ):
+        return [[e[0], e[1]] for e in history]
+    return []
+
+
 def read_genesis(data: Path) -> dict[str, Any]:
     doc = orjson.loads((Path(data) / GENESIS_NAME).read_bytes())
     if not isinstance(doc, dict):
@@ -425,6 +447,7 @@ class Node:
             self.key_name = self.chain_id
             self.verifier_key = vkey_of(self.key_name, self.key.public)
             self._check_key()
+            self.verifier_keys = key_history(self.store, self.verifier_key)
         except BaseException:
             self._lock.release()
             raise

@@ -21,6 +21,13 @@ tx_app = typer.Typer(help="Build, sign and submit transactions; look them up.", 
 app.add_typer(tx_app, name="tx")
 
 ServerOpt = Annotated[str, typer.Option("--server", help="Base URL of an Anju node.")]
+ConsortiumOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="A consortium directory: trust its members' keys and threshold, and the key history its "
+        "consortium.json records (the heights a copied ledger's key signed)."
+    ),
+]
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 
 
@@ -481,19 +488,45 @@ def _fields(items: list[str]) -> dict[str, Any]:
 
 
 def _client(server: str, key: str | None, **options: Any) -> Any:
-    """An AnjuClient of ``server`` trusting ``key`` (None: the key the node reports, trusted on
-    first use). A malformed URL is a usage error (exit 2); a node that cannot be reached, or is
-    not one, raises AnjuError (NODE_UNREACHABLE, BAD_RESPONSE) for the caller to report."""
+    """An AnjuClient of ``server`` trusting ``key`` (None and no ``verifier_keys``: the key the node
+    reports, and the key history reported with it, trusted on first use). A malformed URL is a
+    usage error (exit 2); a node that cannot be reached, or is not one, raises AnjuError
+    (NODE_UNREACHABLE, BAD_RESPONSE) for the caller to report."""
     from anju.client import AnjuClient
-    from anju.client.sdk import node_base_url, node_verifier_key
+    from anju.client.sdk import node_base_url
 
     try:
         node_base_url(server)
     except ValueError as exc:
         fail(f"--server: {exc}", 2)
     if key is None and not options.get("verifier_keys"):
-        key = node_verifier_key(server)
+        return AnjuClient.trusting_node(server, **options)
     return AnjuClient(server, key, **options)
+
+
+def _consortium_trust(
+    consortium: Path, threshold: int | None, *, given: str | None = None
+) -> tuple[list[str], int, list[list[Any]]]:
+    """Whom ``--consortium DIR`` trusts: its members' keys, the threshold (``threshold`` may ask
+    for more signatures than its quorum, never fewer) and the key history its consortium.json
+    records. ``given``: the option that already names whom to trust (both: a usage error, exit 2),
+    as is a directory without a valid consortium.json."""
+    from anju.chain.consortium import ConsortiumError, key_history_of, trust_of
+
+    if given is not None:
+        fail(f"{given} and --consortium both name whom to trust: give one of them", 2)
+    try:
+        keys, quorum = trust_of(consortium)
+        history = key_history_of(consortium)
+    except ConsortiumError as exc:  # no consortium.json there, or one that is not a root of trust
+        fail(str(exc), 2)
+    if threshold is not None and not quorum <= threshold <= len(keys):
+        fail(
+            f"--threshold {threshold}: this consortium's {len(keys)} members need at least "
+            f"{quorum} signatures (at most {len(keys)})",
+            2,
+        )
+    return keys, quorum if threshold is None else threshold, history
 
 
 def _x(value: object) -> str:
@@ -527,7 +560,14 @@ def tx_send(
     ] = None,
     cosign: Annotated[list[Path] | None, typer.Option("--cosign", help="Co-signer key files.")] = None,
     server: ServerOpt = DEFAULT_SERVER,
-    vkey: Annotated[str | None, typer.Option("--vkey", help="Trusted verifier key (default: ask the node).")] = None,
+    vkey: Annotated[
+        str | None,
+        typer.Option(
+            "--vkey",
+            help="Trusted verifier key (default: the key and key history the node reports, trusted on first use).",
+        ),
+    ] = None,
+    consortium: ConsortiumOpt = None,
     password: Annotated[
         str | None, typer.Option(envvar="ANJU_PASSWORD", help="Keystore password (asked for when needed).")
     ] = None,
@@ -547,6 +587,7 @@ def tx_send(
     from anju.errors import AnjuError
 
     fields = _fields(field or [])
+    trusting = _trusting(vkey, consortium)
     # (the envelope is canonical JSON, UTF-8: a lone surrogate, from bytes that are not UTF-8 or a
     # JSON string's escape, cannot be in it)
     _utf8(json.dumps({"kind": kind, **fields}, ensure_ascii=False), "--kind or a --field")
@@ -600,7 +641,7 @@ def tx_send(
         keys = load_all(_utf8(_ask("Keystore password", as_json=as_json), "the password"))
     signer, cosigners = keys[0], keys[1:]
     try:
-        with _client(server, vkey) as client:
+        with _client(server, vkey, **trusting) as client:
             receipt = client.send(kind, signer, fields, cosigners=cosigners, wait=not no_wait)
             if not no_wait:
                 proven = client.tx(receipt["txid"])
@@ -626,6 +667,15 @@ def tx_send(
     )
 
 
+def _trusting(vkey: str | None, consortium: Path | None) -> dict[str, Any]:
+    """The AnjuClient options of ``--consortium DIR`` (its members, quorum and key history; beside
+    ``--vkey``, a usage error); none without it."""
+    if consortium is None:
+        return {}
+    keys, threshold, history = _consortium_trust(consortium, None, given="--vkey" if vkey is not None else None)
+    return {"verifier_keys": keys, "threshold": threshold, "key_history": history}
+
+
 TX_PENDING_EXIT = 3
 """``tx get``'s exit status for a transaction accepted but not in a block yet (ask again)."""
 
@@ -634,7 +684,14 @@ TX_PENDING_EXIT = 3
 def tx_get(
     txid: Annotated[str, typer.Argument(help="Transaction id (hex).")],
     server: ServerOpt = DEFAULT_SERVER,
-    vkey: Annotated[str | None, typer.Option("--vkey", help="Trusted verifier key (default: ask the node).")] = None,
+    vkey: Annotated[
+        str | None,
+        typer.Option(
+            "--vkey",
+            help="Trusted verifier key (default: the key and key history the node reports, trusted on first use).",
+        ),
+    ] = None,
+    consortium: ConsortiumOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Fetch a committed transaction and verify its inclusion proof against a signed checkpoint.
@@ -648,8 +705,9 @@ def tx_get(
 
     if not re.fullmatch("[0-9a-fA-F]+", txid):  # (before it is put in a URL)
         fail(f"TXID {txid!a}: a transaction id is hex digits", 2)
+    trusting = _trusting(vkey, consortium)
     try:
-        with _client(server, vkey) as client:
+        with _client(server, vkey, **trusting) as client:
             p = client.tx(txid)
     except TxRejected as exc:  # (the node's record of it: a rejection it remembers)
         _failed(exc, as_json, "rejected: ", txid=txid, status="rejected")
@@ -713,9 +771,7 @@ def check(
             "with --consortium, at least its quorum."
         ),
     ] = None,
-    consortium: Annotated[
-        Path | None, typer.Option(help="A consortium directory: trust its members' keys and threshold.")
-    ] = None,
+    consortium: ConsortiumOpt = None,
     date: Annotated[
         str | None,
         typer.Option(
@@ -770,26 +826,14 @@ def check(
     if date is not None and not is_date(date):
         fail(f"--date {date!r}: not a date (YYYY-MM-DD)", 2)
     keys = list(key or [])
+    history: list[list[Any]] = []
     if consortium is not None:
-        from anju.chain.consortium import ConsortiumError, trust_of
-
-        if keys:
-            fail("--key and --consortium both name whom to trust: give one of them", 2)
-        try:
-            keys, quorum = trust_of(consortium)
-        except ConsortiumError as exc:  # no consortium.json there, or one that is not a root of trust
-            fail(str(exc), 2)
-        # --threshold may ask for more members than the consortium's quorum, never for fewer
-        if threshold is not None and not quorum <= threshold <= len(keys):
-            fail(
-                f"--threshold {threshold}: this consortium's {len(keys)} members need at least "
-                f"{quorum} signatures (at most {len(keys)})",
-                2,
-            )
-        threshold = quorum if threshold is None else threshold
+        keys, threshold, history = _consortium_trust(consortium, threshold, given="--key" if keys else None)
     path = Path(target)
     try:
         trust = _trust(keys, threshold, chain_id)
+        if trust is not None:
+            trust = trust.with_history(history)
         if not target.strip() or path.is_dir():
             fail("give a listing code, a lease registration number (XH…) or a bundle file", 2)
         if path.suffix in (".json", ".jsonl", ".ndjson") or path.exists():
@@ -839,6 +883,7 @@ def check(
                 max_age=max_age,
                 chain_id=chain_id,
                 remember=remember,
+                **({"key_history": history} if keys else {}),  # (no keys: the node's, with its key)
             )
             with client:
                 if REGISTRATION_NUMBER.fullmatch(target):

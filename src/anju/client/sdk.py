@@ -236,20 +236,44 @@ def node_base_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def node_verifier_key(url: str, *, timeout: float = 10.0, transport: httpx.BaseTransport | None = None) -> str:
-    """The verifier key the node at ``url`` reports about itself (``GET /node``): to be trusted on
-    first use only, when no published key is at hand; everything proven later rests on it.
-    ValueError for a URL that is not one; NODE_UNREACHABLE, BAD_RESPONSE (not an Anju node)."""
+def node_keys(
+    url: str, *, timeout: float = 10.0, transport: httpx.BaseTransport | None = None
+) -> tuple[str, list[list[Any]]]:
+    """The verifier key the node at ``url`` reports about itself (``GET /node``), and the key
+    history it reports beside it (``verifier_keys``, ``[[from_height, vkey], ...]``: which key
+    signed which heights; [] from a node that reports none): both to be trusted on first use only,
+    when no published key is at hand, and together, as one answer; everything proven later rests
+    on them. ValueError for a URL that is not one; NODE_UNREACHABLE, BAD_RESPONSE (not an Anju
+    node, or a key history that is not one ending with its key)."""
     with httpx.Client(base_url=node_base_url(url), timeout=timeout, transport=transport) as http:
         resp = _send(http, "GET", API + "/node")
         if resp.status_code == 404:
             raise _bad_response(resp, "no Anju API there")
         if resp.status_code >= 400:
             raise _error_from(resp)
-        key = _answer(resp).get("verifier_key")
+        ans = _answer(resp)
+        key = ans.get("verifier_key")
         if not isinstance(key, str):
             raise _bad_response(resp, "the answer names no verifier key")
-        return key
+        history = ans.get("verifier_keys", [])
+        trust = Trust.of(key)  # (a key that is not one: CHECKPOINT_INVALID, as AnjuClient says of it)
+        try:
+            if not isinstance(history, list):
+                raise ValueError("not a list")
+            trust.with_history(history)
+        except (ValueError, TypeError) as exc:
+            raise _bad_response(resp, f"the node's key history (verifier_keys) is not one: {exc}") from None
+        except VerificationError as exc:  # (an earlier key that is not one)
+            raise _bad_response(resp, f"the node's key history (verifier_keys) is not one: {exc.message}") from None
+        return key, [list(e) for e in history]
+
+
+def node_verifier_key(url: str, *, timeout: float = 10.0, transport: httpx.BaseTransport | None = None) -> str:
+    """The verifier key the node at ``url`` reports about itself (``GET /node``): to be trusted on
+    first use only, when no published key is at hand; everything proven later rests on it.
+    ValueError for a URL that is not one; NODE_UNREACHABLE, BAD_RESPONSE (not an Anju node).
+    :func:`node_keys` gives the key history reported with it."""
+    return node_keys(url, timeout=timeout, transport=transport)[0]
 
 
 def _rejection(ans: Mapping[str, Any]) -> TxRejected:
@@ -327,7 +351,10 @@ class AnjuClient:
     ``key_history``: for a node whose signer changed (a consortium started from a node's ledger),
     its signers by height as its ``meta.verifier_keys`` lists them, ``[[from_height, vkey], ...]``
     (the last key one of the trusted keys): a transaction's height is proven with the checkpoints
-    of its block, each verified with the key of its height (:meth:`Trust.with_history`).
+    of its block, each verified with the key of its height (:meth:`Trust.with_history`). Take it
+    from where the keys come from: a consortium's ``consortium.json``
+    (:func:`anju.chain.consortium.key_history_of`), or the node's ``GET /node`` when trusting the
+    key it reports (:meth:`trusting_node`).
 
     ``base_url`` is the node's ``http(s)://host[:port]`` (ValueError otherwise). Every error is an
     :class:`~anju.errors.AnjuError` with a stable code: the node's own (any application's too,
@@ -366,6 +393,19 @@ class AnjuClient:
             self.latest = self.remembered.read(self._open_remembered)  # (no max_age: old by design)
             if self.latest is not None:
                 self._chain_id = self.latest.origin
+
+    @classmethod
+    def trusting_node(cls, base_url: str, **options: Any) -> AnjuClient:
+        """A client of the node at ``base_url`` trusting, on first use, the verifier key that node
+        reports about itself and the key history reported in the same answer (:func:`node_keys`):
+        the history is believed exactly as far as the key is, since both are the node's word. For
+        when no published key is at hand; a client given its keys (``verifier_key``,
+        ``verifier_keys``) never takes a node's word for their history (``key_history``).
+        ``options``: the constructor's other keyword arguments (not ``key_history``: TypeError)."""
+        if "key_history" in options:
+            raise TypeError("trusting_node takes the key history the node reports: give no key_history")
+        key, history = node_keys(base_url, timeout=options.get("timeout", 10.0), transport=options.get("transport"))
+        return cls(base_url, key, key_history=history, **options)
 
     def close(self) -> None:
         self.http.close()
@@ -411,8 +451,14 @@ class AnjuClient:
         """Open a checkpoint note with the trusted keys and check it against the latest one seen:
         it must tell the same history (:func:`one_history`), must not be older (a server
         replaying an old answer: CHECKPOINT_INVALID, reason ``stale``), and a larger log must
-        extend the smaller (RFC 9162 consistency)."""
-        cp = self.trust.open(note)
+        extend the smaller (RFC 9162 consistency). The trusted keys themselves must have signed it,
+        never a key of the history (:meth:`Trust.with_history`: only a height proof's notes, tied to
+        such a checkpoint, are opened with those)."""
+        try:
+            cp = self.trust.open(note)
+        except VerificationError as exc:
+            self._signed_by_an_earlier_key(note, exc)
+            raise
         old = self.latest
         if self._chain_id is not None and cp.origin != self._chain_id:
             raise VerificationError(
@@ -428,6 +474,24 @@ class AnjuClient:
         if self.remembered is not None:
             self.remembered.advance(note, cp, self._open_remembered)
         return cp
+
+    def _signed_by_an_earlier_key(self, note: str, exc: VerificationError) -> None:
+        """Say so when a checkpoint the trusted keys did not sign is one an earlier signer of the
+        node's history signed for its height: the node has no block of the current signer yet
+        (a consortium started from a ledger, before its first block)."""
+        if exc.details.get("reason") != "no_known_signature" or not self.trust.earlier:
+            return
+        try:
+            cp = self.trust.open_any_height(note)
+        except VerificationError:
+            return
+        raise VerificationError(
+            "CHECKPOINT_INVALID",
+            f"the node answers from block {cp.height}, which an earlier key signed (the trusted keys sign "
+            f"from height {self.trust.since} on): an answer is proven against a checkpoint of the trusted "
+            "keys; ask again once the node has a block of them",
+            **{**exc.details, "height": cp.height, "since": self.trust.since},
+        ) from None
 
     def _extends(self, old: Checkpoint, cp: Checkpoint) -> None:
         """``cp`` tells ``old``'s history (:func:`one_history`), of a log at least as large, and a

@@ -27,7 +27,7 @@ from anju.crypto.tx import Tx, parse_and_verify
 from anju.errors import AnjuError, VerificationError
 from anju.ledger import merkle
 from anju.ledger.checkpoint import Checkpoint
-from anju.ledger.note import Verifier, quorum
+from anju.ledger.note import Verifier, parse_note, quorum
 from anju.ledger.statemap import verify_state_proof
 
 BUNDLE_FORMAT = "anju-bundle-v1"
@@ -232,6 +232,42 @@ def verify_tx(leaf_b64: Any, index: Any, hashes: Any, cp: Checkpoint, txid: str 
     return tx
 
 
+def _open_of_height(trust: Trust, note: Any, what: str) -> Checkpoint:
+    """A height proof's note opened with the keys of its height; one signed by none of them is
+    CHECKPOINT_INVALID, reason ``no_known_signature``, saying which height and names signed it
+    and how to give the key history of a node whose signer changed."""
+    try:
+        return trust.open_any_height(note)
+    except VerificationError as exc:
+        if exc.details.get("reason") != "no_known_signature" or not isinstance(note, str):
+            raise
+        try:
+            parsed = parse_note(note)
+            claimed: int | None = Checkpoint.from_text(parsed.text).height
+            names = list(dict.fromkeys(sig.name for sig in parsed.signatures))
+        except AnjuError:
+            claimed, names = None, []
+        if trust.earlier:
+            how = (
+                "the key history given names another key for that height: check it against the "
+                "ledger's (meta.verifier_keys, GET /node's verifier_keys)"
+            )
+        else:
+            how = (
+                "if the node's signer changed (a consortium started from a node's ledger), earlier "
+                "blocks were signed by an earlier key: give its key history, "
+                "AnjuClient(…, key_history=[[0, earlier vkey], [from_height, vkey], …]), as the "
+                "consortium's consortium.json records it (anju.chain.consortium.key_history_of; "
+                "--consortium DIR on the command line)"
+            )
+        raise _fail(
+            "CHECKPOINT_INVALID",
+            f"the height proof's {what} checkpoint (block {claimed}) is signed by none of the keys "
+            f"trusted for that height (its signature lines name {', '.join(names) or 'no key'}); {how}",
+            **{**exc.details, "height": claimed, "signers": names, "key_history": bool(trust.earlier)},
+        ) from None
+
+
 def verify_height(height: Any, index: int, proof: Any, head: Checkpoint, trust: Trust) -> Checkpoint:
     """Check that the transaction at log ``index`` of ``head``'s log (its inclusion already proven)
     was committed in block ``height``; the checkpoint of that block (docs/PROTOCOL.md, "Height
@@ -250,8 +286,8 @@ def verify_height(height: Any, index: int, proof: Any, head: Checkpoint, trust: 
         )
     if type(height) is not int or height < 1:
         raise _fail("PROOF_INVALID", "a transaction's height is an integer of at least 1", reason="wrong_height")
-    block = trust.open_any_height(proof.get("block"))
-    previous = trust.open_any_height(proof.get("previous"))
+    block = _open_of_height(trust, proof.get("block"), "block")
+    previous = _open_of_height(trust, proof.get("previous"), "previous")
     if block.height != height or previous.height != height - 1:
         raise _fail(
             "PROOF_INVALID",
