@@ -6,8 +6,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -660,3 +662,53 @@ def test_a_node_waits_for_the_store_process_of_a_node_that_died(kv_data: Path, m
     finally:
         node.stop()
     node_mod.wait_for_store_process(kv_data, wait=5)  # stopped: its store process is gone
+
+
+class _Interrupting:
+    """The node's chunk condition, whose ``n``-th acquisition by the calling thread raises
+    KeyboardInterrupt, as a Ctrl-C arriving while the main thread waits for the lock does (a lock's
+    acquisition is interrupted by a signal, and the handler's exception raised from it)."""
+
+    def __init__(self, cv: Any, n: int) -> None:
+        self.cv, self.n, self.owner = cv, n, threading.get_ident()
+
+    def __enter__(self) -> Any:
+        if threading.get_ident() == self.owner:
+            self.n -= 1
+            if self.n == 0:
+                raise KeyboardInterrupt
+        return self.cv.__enter__()
+
+    def __exit__(self, *exc: object) -> Any:
+        return self.cv.__exit__(*exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cv, name)
+
+
+@pytest.mark.parametrize("at", [2, 3], ids=["queueing", "leaving"])
+def test_an_interrupt_while_submitting_leaves_no_count_behind(kv_data: Path, at: int) -> None:
+    """Ctrl-C in a program submitting transactions (KeyboardInterrupt in its main thread wherever it
+    is): interrupted while queueing (the 2nd acquisition of the lock), the transactions were left
+    counted in the mempool for ever; while leaving (the 3rd), the count of submissions under way,
+    and stop() then waited for it for ever. Either way the node stops, with every transaction queued
+    committed."""
+    node = Node(kv_data, verify_workers=0, block_interval=0.01)
+    node.start()
+    key = SigningKey(b"\x53" * 32)
+    node.submit_many([kv_put(key, 1)])[0].result(timeout=30)
+    node._chunk_cv = _Interrupting(node._chunk_cv, at)  # type: ignore[assignment]
+    with pytest.raises(KeyboardInterrupt):
+        node.submit_many([kv_put(key, 2), kv_put(key, 3)])
+    node._chunk_cv = node._chunk_cv.cv  # type: ignore[attr-defined]
+    assert node._entering == 0
+    deadline = time.monotonic() + 30
+    while node._inflight and time.monotonic() < deadline:  # (queued ones leave it once committed)
+        time.sleep(0.01)
+    assert node._inflight == 0
+    stop_in_time(node, 30)
+    store = Store(kv_data / DB_NAME)
+    try:
+        assert store.execute("SELECT count(*) FROM txs") == [(3 if at == 3 else 1,)]
+    finally:
+        store.close()

@@ -103,6 +103,15 @@ def verify_sigs_chunk(items: Sequence[tuple[bytes, tuple[tuple[str, str], ...], 
     return out
 
 
+class _Admission:
+    """Transactions admitted for queueing (:meth:`Node._admitted`): ``queued`` once they are."""
+
+    __slots__ = ("queued",)
+
+    def __init__(self) -> None:
+        self.queued = False
+
+
 def _settle(fut: Future[Receipt], outcome: Receipt | BaseException) -> None:
     """Resolve a submission's future unless its waiter cancelled it before it ran."""
     if fut.cancelled():
@@ -570,7 +579,7 @@ class Node:
         with self._chunk_cv:
             self._stopping = True  # under the lock: a submission is admitted before this, or refused
             while self._entering:
-                self._entered_cv.wait()
+                self._entered_cv.wait(0.1)  # (polled: a notification lost to an interrupt is no hang)
             self._chunks.append((None, []))  # type: ignore[arg-type]
             self._chunk_cv.notify()
         for t in self._threads:
@@ -613,28 +622,51 @@ class Node:
             raise Overloaded("SHUTTING_DOWN", f"the node stopped after a failure: {self.failure}", retry_after=30)
 
     @contextlib.contextmanager
-    def _admitted(self, n: int) -> Iterator[None]:
+    def _admitted(self, n: int) -> Iterator[_Admission]:
         """Admit ``n`` transactions (SHUTTING_DOWN, MEMPOOL_FULL) for the block of code that queues
-        them (:meth:`_enqueue`): :meth:`stop` waits until it is done."""
-        with self._chunk_cv:
-            self.check_accepting()
-            with self._inflight_lock:
-                if self._inflight + n > self.mempool_limit:
-                    raise Overloaded(
-                        "MEMPOOL_FULL",
-                        f"{self._inflight} transactions are waiting; retry shortly",
-                        retry_after=1,
-                        pending=self._inflight,
-                    )
-                self._inflight += n
-            self._entering += 1
+        them (:meth:`_enqueue`): :meth:`stop` waits until it is done. Should that block end without
+        queueing them (a broken pool, or an interrupt: Ctrl-C raises KeyboardInterrupt in the main
+        thread wherever it is, a lock's acquisition included), they are released again."""
+        admission = _Admission()
+        entered = False
         try:
-            yield
-        finally:
             with self._chunk_cv:
-                self._entering -= 1
-                if not self._entering:
-                    self._entered_cv.notify_all()
+                self.check_accepting()
+                with self._inflight_lock:
+                    if self._inflight + n > self.mempool_limit:
+                        raise Overloaded(
+                            "MEMPOOL_FULL",
+                            f"{self._inflight} transactions are waiting; retry shortly",
+                            retry_after=1,
+                            pending=self._inflight,
+                        )
+                    self._inflight += n
+                self._entering += 1
+                entered = True  # (no call between these two: no signal handler runs in between)
+            yield admission
+        finally:
+            if entered:
+                if not admission.queued:
+                    self._release(n)
+                self._leave()
+
+    def _leave(self) -> None:
+        """One submission fewer between admission and queueing; done even if an interrupt arrives
+        while waiting for the lock (then raised once done): a count left behind would make
+        :meth:`stop` wait for ever."""
+        interrupted: BaseException | None = None
+        done = False
+        while not done:
+            try:
+                with self._chunk_cv:
+                    self._entering -= 1
+                    done = True
+                    if not self._entering:
+                        self._entered_cv.notify_all()
+            except BaseException as exc:  # KeyboardInterrupt: finish first
+                interrupted = exc
+        if interrupted is not None:
+            raise interrupted
 
     def _release(self, n: int) -> None:
         with self._inflight_lock:
@@ -643,11 +675,11 @@ class Node:
     def _verify_in_pool(self, pool: ProcessPoolExecutor, fn: Callable[[Any], Any], arg: Any, n: int) -> Future[Any]:
         """Hand ``n`` admitted transactions to the verifier processes. If the pool is broken (a
         verifier process died), the node stops taking work, as on a storage failure: the ``n`` are
-        released and refused with SHUTTING_DOWN, never left counted in the mempool."""
+        refused with SHUTTING_DOWN (and released by their admission, never left counted in the
+        mempool)."""
         try:
             return pool.submit(fn, arg)
-        except Exception as exc:
-            self._release(n)
+        except Exception as exc:  # (the caller's admission releases the n)
             if self._stopping:  # the pool shut down by a normal stop(): no failure
                 raise Overloaded("SHUTTING_DOWN", "the node is shutting down", retry_after=5) from None
             self._verifiers_failed(exc)
@@ -663,13 +695,13 @@ class Node:
         for raw in raws:
             if len(raw) > MAX_TX_BYTES:
                 raise TxRejected("TX_TOO_LARGE", f"envelope is {len(raw)} bytes; the limit is {MAX_TX_BYTES}")
-        with self._admitted(len(raws)):
+        with self._admitted(len(raws)) as admission:
             if self._pool is None:
                 chunk: Future[list[Tx | AnjuError]] = Future()
                 chunk.set_result(verify_chunk(raws))
             else:
                 chunk = self._verify_in_pool(self._pool, verify_chunk, list(raws), len(raws))
-            return self._enqueue(chunk, len(raws))
+            return self._enqueue(chunk, len(raws), admission)
 
     def submit(self, raw: bytes) -> Future[Receipt]:
         return self.submit_many([raw])[0]
@@ -681,7 +713,7 @@ class Node:
         for tx in txs:
             if len(tx.leaf) > MAX_TX_BYTES:
                 raise TxRejected("TX_TOO_LARGE", f"envelope is {len(tx.leaf)} bytes; the limit is {MAX_TX_BYTES}")
-        with self._admitted(len(txs)):
+        with self._admitted(len(txs)) as admission:
             items = [(tx.signed_bytes, tx.sigs, tx.txid) for tx in txs]
             checks: Future[list[AnjuError | None]]
             if self._pool is None:
@@ -698,20 +730,21 @@ class Node:
                     chunk.set_exception(exc)
 
             checks.add_done_callback(checked)
-            return self._enqueue(chunk, len(txs))
+            return self._enqueue(chunk, len(txs), admission)
 
     def submit_verified(self, txs: Iterable[Tx]) -> list[Future[Receipt]]:
         """Queue already-verified transactions (the demo builder, tests), in order with other submissions."""
         txs = list(txs)
-        with self._admitted(len(txs)):
+        with self._admitted(len(txs)) as admission:
             done: Future[list[Tx | AnjuError]] = Future()
             done.set_result(list(txs))
-            return self._enqueue(done, len(txs))
+            return self._enqueue(done, len(txs), admission)
 
-    def _enqueue(self, chunk: Future[list[Tx | AnjuError]], n: int) -> list[Future[Receipt]]:
+    def _enqueue(self, chunk: Future[list[Tx | AnjuError]], n: int, admission: _Admission) -> list[Future[Receipt]]:
         futs: list[Future[Receipt]] = [Future() for _ in range(n)]
         with self._chunk_cv:
             self._chunks.append((chunk, futs))
+            admission.queued = True  # (no call in between: no signal handler runs between these)
             self._chunk_cv.notify()
         return list(futs)  # the caller's own list: extending it must not change the queued chunk
 
