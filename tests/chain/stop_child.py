@@ -23,6 +23,9 @@ from anju.errors import Overloaded
 
 def main() -> None:
     data, seed = Path(sys.argv[1]), bytes.fromhex(sys.argv[2])
+    # (SIGINT too: a process started with SIGINT ignored, as by a parent that ignored it, keeps it
+    # ignored, and Python then does not raise KeyboardInterrupt on it)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     signal.signal(signal.SIGHUP, signal.default_int_handler)
     key = SigningKey(seed)

@@ -712,3 +712,35 @@ def test_an_interrupt_while_submitting_leaves_no_count_behind(kv_data: Path, at:
         assert store.execute("SELECT count(*) FROM txs") == [(3 if at == 3 else 1,)]
     finally:
         store.close()
+
+
+def test_an_interrupt_inside_the_verifier_pool_s_submit_does_not_hang_stop(kv_data: Path) -> None:
+    """Ctrl-C while ``submit_many`` is inside the verifier pool's ``submit``, between registering the
+    work item and queueing its id (``queue.Queue.put`` is Python code: KeyboardInterrupt is raised at
+    its entry): the pool then holds a work item no worker will ever run, and ``stop()``, shutting the
+    pool down and waiting for its pending items, waited for ever (the group-SIGINT test hung so under
+    the full suite). Every chunk the node queued is verified before its pool is shut down, so what
+    is left pending then is such an orphan: cancelled."""
+    node = Node(kv_data, verify_workers=1, block_interval=0.01)
+    node.start()
+    key = SigningKey(b"\x54" * 32)
+    node.submit_many([kv_put(key, 1)])[0].result(timeout=30)
+    pool = node._pool
+    assert pool is not None
+    work_ids = pool._work_ids  # type: ignore[attr-defined]
+    real_put = work_ids.put
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        work_ids.put = real_put
+        raise KeyboardInterrupt
+
+    work_ids.put = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        node.submit_many([kv_put(key, 2)])
+    assert node._inflight == 0 and node._entering == 0
+    stop_in_time(node, 30)
+    only_committed_count = Store(kv_data / DB_NAME)
+    try:
+        assert only_committed_count.execute("SELECT count(*) FROM txs") == [(1,)]
+    finally:
+        only_committed_count.close()

@@ -586,7 +586,11 @@ class Node:
             t.join()
         self._threads = []
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=False)
+            # Every chunk queued was verified before the forwarder ended: a work item still pending
+            # is an orphan, registered by a submit() an interrupt cut short (Ctrl-C raises
+            # KeyboardInterrupt in the main thread wherever it is: inside the pool's submit, before
+            # the item's id was queued for a worker). Waiting for it would be waiting for ever.
+            self._pool.shutdown(cancel_futures=True)
         if self._writer is not None:
             self._writer.close()
             self._writer = None
