@@ -41,7 +41,7 @@ _PARAM = rf"({_TOKEN})=({_TOKEN}|{_QUOTED})"
 # a value such as "a/b; ; ; …;," that does not match cost 2^n steps to refuse, with the
 # interpreter held (one request stopped the whole server).
 _MEDIA_TYPE = re.compile(rf"[ \t]*({_TOKEN}/{_TOKEN})[ \t]*((?:;[ \t]*(?:{_PARAM}[ \t]*)?)*)")
-_PARAMS = re.compile(rf"[ \t]*;[ \t]*(?:{_PARAM})?")
+_PARAMS = re.compile(rf";[ \t]*(?:{_PARAM})?")  # (from each ";": a run of spaces is not searched again)
 
 
 def parse_media_type(value: str) -> tuple[str, dict[str, str]] | None:
