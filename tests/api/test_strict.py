@@ -97,6 +97,23 @@ def test_a_body_must_be_declared_as_json(kv_server: Server) -> None:
         assert r.status_code == 200 and r.json()["results"][0]["status"] == "committed", (media, r.text)
 
 
+def test_a_media_type_with_many_empty_parameters_is_refused_at_once(kv_server: Server) -> None:
+    """A Content-Type of empty parameters separated by spaces ("application/json; ; ; …; ,") that
+    is not a media type: its parse took 2^n steps to fail (a space between two ";" had two places
+    in the pattern), holding the interpreter, so one such request stopped the whole server (the
+    fast path parses it on the event loop). Refused at once, on the fast path and off it."""
+    s = kv_server
+    raw = orjson.dumps(env(SigningKey.generate(), 1))
+    value = "application/json" + "; " * 40 + ","
+    for path, body in (("/api/v1/txs", raw), ("/api/v1/txs/batch", b"[" + raw + b"]")):
+        for content in (body, iter([body])):  # with a Content-Length (the fast path), chunked (the routes)
+            r = s.http.post(path, content=content, headers={"Content-Type": value}, timeout=20)
+            assert r.status_code == 415 and err(r) == "UNSUPPORTED_MEDIA_TYPE", r.text
+            assert "not a media type" in r.json()["error"]["message"]
+    assert s.http.get("/api/v1/node", timeout=20).status_code == 200
+    assert _height(s) == 0
+
+
 def test_the_media_type_is_checked_after_routing(kv_server: Server) -> None:
     """An unknown path stays NOT_FOUND, a wrong method METHOD_NOT_ALLOWED, an oversized body
     PAYLOAD_TOO_LARGE, and an unknown query parameter UNKNOWN_PARAM, whatever the Content-Type."""

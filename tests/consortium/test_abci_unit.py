@@ -840,3 +840,36 @@ def test_a_tx_recheck_evicts_is_reported_with_the_next_block(member: tuple[Path,
     app.settle()
     assert app.stored_refused == {}
     app.close()
+
+
+def test_an_evicted_tx_admitted_again_or_carried_by_the_next_block_is_not_reported_refused(
+    member: tuple[Path, dict[str, object]],
+) -> None:
+    """A tx recheck evicted is reported refused with this member's next block, where the member
+    API fails its client's wait. Unless, meanwhile, it was admitted again (submitted anew once its
+    predecessor was: it is in the mempool, and commits) or that next block carries it (another
+    member still held it and its predecessor): both were reported refused, so a client was told
+    SEQ_SKIPPED of a transaction that then committed."""
+    data, doc = member
+    app = AbciApp(data)
+    _init(app, doc)
+
+    def recheck(raw: bytes) -> str:
+        _, res = _resp(dispatch(app, _req(8, f_bytes(1, raw) + f_int(2, m.CHECK_TX_RECHECK))))
+        return res.text(8) or "OK"
+
+    k, j, other = SigningKey.generate(), SigningKey.generate(), SigningKey.generate()
+    for raw in (_tx(k, 1), _tx(k, 2), _tx(j, 1), _tx(j, 2)):
+        assert _check(app, raw).num(1) == 0
+    # both signers' seq 1 fail in block 1: their seq 2 follow a gap, and recheck evicts them
+    assert _commit(app, [_tx(k, 1, key="x" * 200), _tx(j, 1, key="x" * 200)], 1) == [ABCI_CODES["INVALID_FIELD"]] * 2
+    assert [recheck(_tx(k, 2)), recheck(_tx(j, 2))] == ["SEQ_SKIPPED", "SEQ_SKIPPED"]
+    # k submits seq 1 again, then the same seq 2: admitted again, before the next block
+    assert _check(app, _tx(k, 1)).num(1) == 0
+    assert _check(app, _tx(k, 2)).num(1) == 0
+    # the next block carries j's (another member held a good seq 1 and the seq 2)
+    assert _commit(app, [_tx(other, 1), _tx(j, 1, key="b"), _tx(j, 2)], 2) == [0, 0, 0]
+    assert app.stored_refused == {}
+    assert _commit(app, [_tx(k, 1), _tx(k, 2)], 3) == [0, 0]
+    assert app.stored_refused == {}
+    app.close()

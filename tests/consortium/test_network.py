@@ -11,6 +11,7 @@ import os
 import sqlite3
 import subprocess
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -248,3 +249,26 @@ def test_member_api_submits_through_cometbft_and_reads_its_own_ledger(net: Net) 
     assert stale.status_code in (400, 409), stale.text
     assert stale.json()["error"]["code"] in ("SEQ_REUSED", "DUPLICATE_TX")
     assert net.client.get(net.nodes[0].api_url + "/").status_code == 200  # the web portal
+
+
+def test_up_turns_mempool_recheck_on_in_a_member_made_without_it(tmp_path: Path) -> None:
+    """A consortium made before 2026-11-27 has CometBFT's mempool recheck off in its config.toml
+    (``init`` wrote it so). The app's proposals now leave a tx out of seq in the mempool, where only
+    recheck removes it: with it off such txs stayed for ever, filling the mempool, until a proposal
+    was offered nothing else. ``up`` turns it on as it starts the member's CometBFT."""
+    _cometbft()
+    d = tmp_path / "net"
+    c.init(d, validators=1, chain_id=CHAIN, app="kv", base_port=port_base(3, validators=1))
+    config = d / "node0" / "cometbft" / "config" / "config.toml"
+    text = config.read_text()
+    assert tomllib.loads(text)["mempool"]["recheck"] is True
+    config.write_text(text.replace("\nrecheck = true\n", "\nrecheck = false\n", 1))  # as init wrote it before
+    assert tomllib.loads(config.read_text())["mempool"]["recheck"] is False
+    try:
+        c.up(d, api=False)
+        assert tomllib.loads(config.read_text())["mempool"]["recheck"] is True
+        one = Net(d)
+        wait(lambda: one.status(0)["height"] >= 1, 60, "a block of the member so started")
+        one.client.close()
+    finally:
+        c.down(d)

@@ -400,8 +400,10 @@ class Broadcaster:
     async def _drop_stalled(self) -> None:
         """Drop every stream whose write has waited ``stall_s`` for its client to read: a client
         that takes nothing held its slot (and its buffered frames) until TCP gave up, hours later.
-        A client that reads, however far behind, completes its writes (it catches up from the
-        store when its queue overflows) and is never dropped."""
+        A client that reads, however far behind, is not dropped as long as it takes a write's
+        worth (:data:`PIECE`, with what the connection buffered before it) within ``stall_s`` (it
+        catches up from the store when its queue overflows); a slower one (under ~8 KiB/s with
+        the defaults) can be, in a burst, and resumes from the last whole event it read."""
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(min(1.0, max(self.stall_s / 4, 0.05)))

@@ -36,8 +36,12 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _QUOTED = r'"(?:[^"\\\x00-\x08\x0a-\x1f\x7f]|\\[\t\x20-\x7e\x80-\xff])*"'
 _PARAM = rf"({_TOKEN})=({_TOKEN}|{_QUOTED})"
-_MEDIA_TYPE = re.compile(rf"[ \t]*({_TOKEN}/{_TOKEN})((?:[ \t]*;[ \t]*(?:{_PARAM})?)*)[ \t]*")
-_PARAMS = re.compile(rf"[ \t]*;[ \t]*(?:{_PARAM})?")
+# Every run of spaces has one place in the pattern (after the type, after a ";", after a parameter):
+# with two (a space between ";"s matched by the end of one repetition or the start of the next),
+# a value such as "a/b; ; ; …;," that does not match cost 2^n steps to refuse, with the
+# interpreter held (one request stopped the whole server).
+_MEDIA_TYPE = re.compile(rf"[ \t]*({_TOKEN}/{_TOKEN})[ \t]*((?:;[ \t]*(?:{_PARAM}[ \t]*)?)*)")
+_PARAMS = re.compile(rf";[ \t]*(?:{_PARAM})?")  # (from each ";": a run of spaces is not searched again)
 
 
 def parse_media_type(value: str) -> tuple[str, dict[str, str]] | None:

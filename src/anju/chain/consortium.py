@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import os
 import re
 import shutil
@@ -39,6 +40,7 @@ from anju.chain.executor import canonical_genesis, genesis_writes
 from anju.chain.node import DB_NAME, GENESIS_NAME, KEY_NAME, now_rfc3339, write_genesis, write_node_key
 from anju.crypto.keys import SigningKey
 from anju.errors import AnjuError
+from anju.files import write_whole
 from anju.ledger.note import Verifier, quorum, vkey_of
 from anju.ledger.store import BlockRecord, Store
 from anju.registry import edition
@@ -47,6 +49,7 @@ from anju.registry.machine import genesis_params
 LAYOUT = "consortium.json"
 COMETBFT_VERSION = "v0.38.26"
 ROOT = Path(__file__).resolve().parents[3]
+log = logging.getLogger("anju.consortium")
 
 # CometBFT settings for a LAN consortium (documented in docs/CONSORTIUM.md).
 CONSENSUS = {
@@ -150,6 +153,21 @@ def _set(text: str, section: str | None, key: str, value: str) -> str:
     if n != 1:
         raise ConsortiumError(f"config.toml has no {key} in [{section}]")
     return text[:start] + new + text[end:]
+
+
+def _recheck_on(home: Path) -> bool:
+    """Set CometBFT's mempool ``recheck`` as :data:`MEMPOOL` has it in ``home``'s config.toml
+    (read when CometBFT starts); True when the file changed. A consortium made before 2026-11-27
+    has it off, and the app's proposals now leave a tx out of seq in the mempool, where only
+    recheck removes it: it stayed for ever, the mempool filled up, and once the txs a proposal is
+    offered (the mempool's first, up to a block's bytes) were all such, no block carried a tx."""
+    path = home / "config" / "config.toml"
+    text = path.read_text()
+    new = _set(text, "mempool", "recheck", MEMPOOL["recheck"])
+    if new == text:
+        return False
+    write_whole(path, new.encode(), mode=path.stat().st_mode & 0o777)
+    return True
 
 
 def init(
@@ -615,6 +633,8 @@ def up(directory: Path, only: list[int] | None = None, proxy_app: str | None = N
         if proxy_app is None and not _wait_port(n.host, n.abci, 30, nd / "app.pid"):
             raise ConsortiumError(f"{n.member}: the ABCI app did not start; see {nd / 'app.log'}")
         if _alive(nd / "cometbft.pid") is None:
+            if proxy_app is None and _recheck_on(nd / "cometbft"):
+                log.warning("%s: mempool recheck was off in its config.toml (made before 2026-11-27): on", n.member)
             args = [cometbft, "node", "--home", str(nd / "cometbft")]
             if proxy_app is not None:
                 args += ["--proxy_app", proxy_app]

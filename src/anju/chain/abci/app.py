@@ -416,6 +416,7 @@ class AbciApp:
                 if err is not None:
                     raise err
             self._mempool_seq[signer] = (tx.seq, time.monotonic(), h)
+            self._evicted.pop(tx.txid, None)  # evicted, then admitted again: in the mempool, not refused
             self._cache(h, tx, len(raw))
             return m.check_tx(m.TxResult(OK, data=tx.txid.encode()))
         except AnjuError as exc:
@@ -606,8 +607,10 @@ class AbciApp:
             for tx, r in zip(kept, results, strict=True)
             if tx is not None and r.code != OK
         }
-        # and those this member's recheck evicted after the previous block (never in a block)
-        refused.update((txid, err) for txid, err in self._evicted.items() if txid not in refused)
+        # and those this member's recheck evicted after the previous block, unless this block
+        # carries them (another member still had them: its outcome is theirs)
+        in_block = {tx.txid for tx in kept if tx is not None}
+        refused.update((txid, err) for txid, err in self._evicted.items() if txid not in in_block)
         self._evicted = {}
         self._block_txs = ([], [])
 
