@@ -645,8 +645,8 @@ class Node:
                             pending=self._inflight,
                         )
                     self._inflight += n
-                self._entering += 1
-                entered = True  # (no call between these two: no signal handler runs in between)
+                    self._entering += 1
+                    entered = True  # (no call between these three: no signal handler runs in between)
             yield admission
         finally:
             if entered:
