@@ -28,6 +28,13 @@ ConsortiumOpt = Annotated[
         "consortium.json records (the heights a copied ledger's key signed)."
     ),
 ]
+VkeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--vkey",
+        help="Trusted verifier key (default: the key and key history the node reports, trusted on first use).",
+    ),
+]
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 
 
@@ -560,13 +567,7 @@ def tx_send(
     ] = None,
     cosign: Annotated[list[Path] | None, typer.Option("--cosign", help="Co-signer key files.")] = None,
     server: ServerOpt = DEFAULT_SERVER,
-    vkey: Annotated[
-        str | None,
-        typer.Option(
-            "--vkey",
-            help="Trusted verifier key (default: the key and key history the node reports, trusted on first use).",
-        ),
-    ] = None,
+    vkey: VkeyOpt = None,
     consortium: ConsortiumOpt = None,
     password: Annotated[
         str | None, typer.Option(envvar="ANJU_PASSWORD", help="Keystore password (asked for when needed).")
@@ -684,13 +685,7 @@ TX_PENDING_EXIT = 3
 def tx_get(
     txid: Annotated[str, typer.Argument(help="Transaction id (hex).")],
     server: ServerOpt = DEFAULT_SERVER,
-    vkey: Annotated[
-        str | None,
-        typer.Option(
-            "--vkey",
-            help="Trusted verifier key (default: the key and key history the node reports, trusted on first use).",
-        ),
-    ] = None,
+    vkey: VkeyOpt = None,
     consortium: ConsortiumOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
