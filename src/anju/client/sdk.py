@@ -794,7 +794,8 @@ class AnjuClient:
         SHUTTING_DOWN) is asked again after its Retry-After (at most 5 s), up to ``retries`` times
         in a row, as any other call is. Any other error answer is raised at once, such as
         EVENT_ID_AHEAD when ``after`` (or the position reached) is past the node's newest event:
-        a position from another ledger, which no reconnection would cure."""
+        a position from another ledger (or, behind a load balancer over consortium members, from a
+        member ahead of the one answering: asking again shortly cures that one)."""
         params = {k: v for k, v in {"party": party, "unit": unit, "listing": listing, "kind": kind}.items() if v}
         last = after
         failing_since: float | None = None
