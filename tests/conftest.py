@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,40 @@ def all_gone(pids: list[int], seconds: float = 30) -> bool:
     while any(alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     return not any(alive(p) for p in pids)
+
+
+def raw_http_server(answer: Callable[[bytes], bytes]) -> tuple[str, socket.socket]:
+    """A TCP server for clients' tests of what no real node answers: each connection's request is
+    read whole (its head, then a body of its Content-Length), ``answer(head)`` is written back as
+    it is (maybe nothing, maybe no HTTP at all), and the connection closed; for ever, until the
+    socket returned is closed. Returns its base URL and that socket."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:  # the whole request, so that closing resets nothing
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = next(
+                    (int(h.split(b":")[1]) for h in head.lower().split(b"\r\n") if h.startswith(b"content-length:")), 0
+                )
+                while len(body) < length and (chunk := conn.recv(65536)):
+                    body += chunk
+                conn.sendall(answer(head))
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{srv.getsockname()[1]}", srv
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import orjson
 import pytest
 from tests.api.conftest import Server, free_port
 from tests.api.test_core import env, post
+from tests.conftest import raw_http_server
 
 from anju.client import AnjuClient
 from anju.client.sdk import _error_from, node_verifier_key
@@ -169,36 +170,8 @@ def test_a_commit_wait_longer_than_the_clients_timeout_ends_in_the_nodes_timeout
 
 def _one_line_server(reply: bytes) -> tuple[str, Callable[[], None]]:
     """A TCP server that reads a request, writes ``reply`` (maybe nothing) and closes, for ever."""
-    import socket
-    import threading
-
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen()
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:  # the whole request, so that closing resets nothing
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                head, _, body = data.partition(b"\r\n\r\n")
-                length = next(
-                    (int(h.split(b":")[1]) for h in head.lower().split(b"\r\n") if h.startswith(b"content-length:")), 0
-                )
-                while len(body) < length and (chunk := conn.recv(65536)):
-                    body += chunk
-                conn.sendall(reply)
-
-    threading.Thread(target=serve, daemon=True).start()
-    return f"http://127.0.0.1:{srv.getsockname()[1]}", srv.close
+    url, srv = raw_http_server(lambda head: reply)
+    return url, srv.close
 
 
 def test_a_connection_closed_without_an_answer_is_unreachable_and_a_stranger_is_bad_response() -> None:

@@ -13,6 +13,7 @@ from tests.api.conftest import Server
 from tests.api.test_batch import batch
 from tests.api.test_core import env, post
 from tests.api.test_events import all_event_ids
+from tests.conftest import raw_http_server
 
 from anju.client import AnjuClient
 from anju.crypto.keys import SigningKey
@@ -26,28 +27,15 @@ def _stream_server(bodies: list[bytes], raw: int = 0) -> tuple[str, list[bytes],
     """An event stream server: the n-th connection gets ``bodies[n]`` (the last one for ever after)
     and is closed, the first ``raw`` of them as they are (a whole answer), the others after a 200
     event-stream head; the request heads it read, in order."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen()
     heads: list[bytes] = []
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
-                    data += chunk
-                heads.append(data.partition(b"\r\n\r\n")[0].lower())
-                n = min(len(heads), len(bodies)) - 1
-                head = b"" if n < raw else OK_STREAM
-                conn.sendall(head + bodies[n])
+    def answer(head: bytes) -> bytes:
+        heads.append(head.lower())
+        n = min(len(heads), len(bodies)) - 1
+        return (b"" if n < raw else OK_STREAM) + bodies[n]
 
-    threading.Thread(target=serve, daemon=True).start()
-    return f"http://127.0.0.1:{srv.getsockname()[1]}", heads, srv
+    url, srv = raw_http_server(answer)
+    return url, heads, srv
 
 
 def test_a_stream_from_now_lost_before_any_event_resumes_from_its_start() -> None:

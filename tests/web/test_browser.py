@@ -103,15 +103,7 @@ def test_mandate_publish_sign_register(server: dict[str, Any], page: Any) -> Non
     form.locator("input[name=available_from]").fill(today)
     form.locator("textarea[name=description]").fill("近地铁一号线，两居室")
     assert "Publish a listing" in submit(page, form.locator("button[type=submit]"))
-    form = page.locator("#f-lease-offer")
-    form.locator("select[name=unit]").select_option(server["unit1"])
-    form.locator("input[name=tenant]").fill(key("tenant").public_hex)
-    form.locator("select[name=mandate]").select_option(index=1)
-    form.locator("input[name=start]").fill(add_days(today, 1))
-    form.locator("input[name=end]").fill(add_days(today, 365))
-    form.locator("input[name=rent]").fill("8800")
-    form.locator("input[name=deposit]").fill("8800")
-    form.locator("textarea[name=document_hash]").fill("租赁合同 全文")
+    form = _fill_lease_offer(page, server["unit1"], add_days(today, 1), add_days(today, 365), "8800", "租赁合同 全文")
     assert "sent to the tenant" in submit(page, form.locator("button[type=submit]"))
     shot(page, "agency-en")
     sign_out(page)
@@ -263,18 +255,25 @@ def test_a_subtenant_agrees_in_the_browser_to_leave_sooner_than_the_sublease_not
         sign_out(page)
 
 
+def _fill_lease_offer(page: Any, unit: str, start: str, end: str, money: str, document: str) -> Any:
+    """Fill My page's lease offer form to the demo tenant through the first mandate (rent and
+    deposit ``money``); the form."""
+    form = page.locator("#f-lease-offer")
+    form.locator("select[name=unit]").select_option(unit)
+    form.locator("input[name=tenant]").fill(key("tenant").public_hex)
+    form.locator("select[name=mandate]").select_option(index=1)
+    form.locator("input[name=start]").fill(start)
+    form.locator("input[name=end]").fill(end)
+    form.locator("input[name=rent]").fill(money)
+    form.locator("input[name=deposit]").fill(money)
+    form.locator("textarea[name=document_hash]").fill(document)
+    return form
+
+
 def _fill_overlapping_offer(page: Any, server: dict[str, Any]) -> None:
     """Fill My page's lease offer form (agency B's) with a lease of unit 3 overlapping its lease."""
     today = server["today"]
-    form = page.locator("#f-lease-offer")
-    form.locator("select[name=unit]").select_option(server["unit3"])
-    form.locator("input[name=tenant]").fill(key("tenant").public_hex)
-    form.locator("select[name=mandate]").select_option(index=1)
-    form.locator("input[name=start]").fill(add_days(today, 30))
-    form.locator("input[name=end]").fill(add_days(today, 200))
-    form.locator("input[name=rent]").fill("9000")
-    form.locator("input[name=deposit]").fill("9000")
-    form.locator("textarea[name=document_hash]").fill("another contract")
+    _fill_lease_offer(page, server["unit3"], add_days(today, 30), add_days(today, 200), "9000", "another contract")
 
 
 def test_second_agency_overlapping_lease_is_refused_in_both_languages(server: dict[str, Any], page: Any) -> None:
