@@ -84,7 +84,8 @@ CODES: dict[str, tuple[int, str]] = {
     ),
     "LEDGER_EXISTS": (
         409,
-        "the data directory already holds a ledger (ledger.db): `anju init` never writes over one",
+        "the data directory already holds a ledger (ledger.db), or the genesis.json of another one: "
+        "`anju init` never writes over either",
     ),
     "NODE_KEY_INVALID": (
         500,

@@ -168,3 +168,41 @@ def test_a_node_key_already_there_is_kept_and_a_damaged_one_refused(tmp_path: Pa
     assert error["code"] == "NODE_KEY_INVALID" and error["details"] == {"path": str(damaged / "node.key")}, error
     assert [p.name for p in damaged.iterdir()] == ["node.key"]
     assert (damaged / "node.key").read_text() == '{"ed25519_seed": "00"}'
+
+
+def test_a_genesis_already_there_is_kept_when_it_is_the_same_chain_and_refused_otherwise(tmp_path: Path) -> None:
+    """An interrupted init's genesis.json (same chain id, application and parameters) is kept, with
+    its time; any other one (another chain's, copied there; one that is not a genesis document) is
+    refused with LEDGER_EXISTS and left as it is, with nothing written: a new chain never silently
+    replaces a genesis someone put there."""
+    made = tmp_path / "made"
+    assert _init(made, "--app", "kv", "--chain-id", "same-1").exit_code == 0
+    earlier = (made / "genesis.json").read_bytes()
+
+    interrupted = tmp_path / "interrupted"
+    interrupted.mkdir()
+    (interrupted / "genesis.json").write_bytes(earlier)
+    result = _init(interrupted, "--app", "kv", "--chain-id", "same-1")
+    assert result.exit_code == 0, result.output
+    assert (interrupted / "genesis.json").read_bytes() == earlier
+    assert read_genesis(interrupted)["time"] == json.loads(earlier)["time"]
+
+    for name, content in {
+        "other-chain": earlier.replace(b"same-1", b"other-1"),
+        "other-app": json.dumps({**json.loads(earlier), "app": "anju-registry"}).encode(),
+        "not-json": b"{not json",
+        "not-object": b"[1, 2]",
+    }.items():
+        data = tmp_path / name
+        data.mkdir()
+        (data / "genesis.json").write_bytes(content)
+        result = _init(data, "--app", "kv", "--chain-id", "same-1", "--json")
+        assert result.exit_code == 1 and result.stderr == "", (name, result.output)
+        error = json.loads(result.stdout)["error"]
+        assert error["code"] == "LEDGER_EXISTS" and error["details"] == {"path": str(data / "genesis.json")}, error
+        assert error["message"].startswith(f"{data / 'genesis.json'} is "), error
+        assert [p.name for p in data.iterdir()] == ["genesis.json"], name
+        assert (data / "genesis.json").read_bytes() == content, name
+    result = _init(tmp_path / "other-chain", "--app", "kv", "--chain-id", "same-1")
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "another chain ('other-1')" in result.output and "give another --data" in result.output, result.output

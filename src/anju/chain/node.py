@@ -170,7 +170,9 @@ def init_ledger(
     public key could be published) is kept, made private (0600), and signs block 0; a new key is
     made only when there is none (``node_key``, or a fresh one). StorageCorrupt ``NODE_KEY_INVALID``,
     with nothing written, when the file there is not a valid node key file or is another key than
-    ``node_key``; FileExistsError when ``data`` already holds a ledger."""
+    ``node_key``; FileExistsError when ``data`` already holds a ledger. A ``genesis.json`` there is
+    kept when it is an interrupted init's (:func:`_kept_genesis`), else StorageCorrupt
+    ``LEDGER_EXISTS`` with nothing written."""
     data = Path(data)
     data.mkdir(parents=True, exist_ok=True)
     if (data / DB_NAME).exists():
@@ -185,7 +187,11 @@ def init_ledger(
         )
     key = kept or node_key or SigningKey.generate()
     doc = {"chain_id": chain_id, "app": app, "time": genesis_time or now_rfc3339(), "params": params or {}}
-    write_whole(data / GENESIS_NAME, canonical_genesis(doc) + b"\n", mode=0o644)
+    earlier = _kept_genesis(data / GENESIS_NAME, doc, genesis_time is not None)
+    if earlier is None:
+        write_whole(data / GENESIS_NAME, canonical_genesis(doc) + b"\n", mode=0o644)
+    else:
+        doc = earlier
     if kept is None:
         write_node_key(data / KEY_NAME, key)
     else:
@@ -230,6 +236,44 @@ def _kept_node_key(path: Path) -> SigningKey | None:
             "on its key, then init again",
             path=str(path),
         ) from None
+
+
+def _kept_genesis(path: Path, doc: dict[str, Any], timed: bool) -> dict[str, Any] | None:
+    """The genesis document at ``path`` when it is the one ``doc`` asks for (an interrupted init's
+    with the same chain id, application and parameters, and the same time when ``timed``): the
+    ledger is made from it, its time kept. None when there is none. StorageCorrupt
+    ``LEDGER_EXISTS`` for anything else, never written over: it may be another chain's genesis
+    (copied there to be served) that a new chain under it would silently replace."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise StorageCorrupt(
+                "LEDGER_EXISTS", f"{path} is a symbolic link to nothing: it is left as it is", path=str(path)
+            ) from None
+        return None
+    except IsADirectoryError:
+        raise StorageCorrupt(
+            "LEDGER_EXISTS", f"{path} is a directory, not a genesis document: it is left as it is", path=str(path)
+        ) from None
+    try:
+        found = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        found = None
+    what = ("chain_id", "app", "params", *(("time",) if timed else ()))
+    if isinstance(found, dict) and isinstance(found.get("time"), str) and all(found.get(k) == doc[k] for k in what):
+        return {**doc, "time": found["time"]}
+    if isinstance(found, dict) and found.get("chain_id") != doc["chain_id"]:
+        why = f"the genesis of another chain ({str(found.get('chain_id'))[:80]!r})"
+    elif isinstance(found, dict):
+        why = "the genesis of another ledger (other application, parameters or time)"
+    else:
+        why = "not a genesis document"
+    raise StorageCorrupt(
+        "LEDGER_EXISTS",
+        f"{path} is {why}: it is left as it is; give another --data, or move it away if it is not needed",
+        path=str(path),
+    )
 
 
 def parse_node_key(raw: bytes) -> SigningKey:

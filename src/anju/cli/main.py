@@ -115,7 +115,9 @@ def init(
     option (details.option names it), LEDGER_EXISTS, STORAGE_UNAVAILABLE, NODE_KEY_INVALID.
 
     A node.key already in DATA (an interrupted init's, or one made beforehand and published) is kept
-    and signs the new ledger; one that is not a valid node key file is refused (exit 1)."""
+    and signs the new ledger; one that is not a valid node key file is refused (exit 1). So is a
+    genesis.json there, unless it is an interrupted init's (the same chain id, application and
+    parameters: kept, with its time)."""
     import sqlite3
 
     from anju.chain.apps import APPS
