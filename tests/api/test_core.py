@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import contextlib
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -225,6 +227,60 @@ def test_a_stop_signal_to_the_servers_process_group_commits_everything_accepted(
         assert not missing, f"{len(missing)} of {len(accepted)} accepted transactions were not committed"
     finally:
         store.close()
+
+
+def test_a_second_ctrl_c_does_not_lose_what_the_server_accepted(
+    kv_ledger: Path, start_server: Callable[..., Server]
+) -> None:
+    """Two Ctrl-Cs in a row (uvicorn's "force quit") while transactions answered 202 are still being
+    verified: the server stops waiting for connections but still runs the application's shutdown,
+    whose node stop commits every one, and says so. (uvicorn skipped the shutdown; the node was
+    stopped only because asyncio cancelled the lifespan task as the process exited, with a
+    KeyboardInterrupt and CancelledError traceback in the log.)"""
+    from anju.chain.node import DB_NAME
+    from anju.ledger.store import Store
+
+    s = start_server(kv_ledger, cli=True, session=True)
+    children = children_of(s.proc.pid)
+    bodies = [  # a backlog of a second's work, each batch its own signer's (their seqs in order)
+        orjson.dumps([env(key, seq, f"k{seq % 89}", str(seq)) for seq in range(1, 1001)])
+        for key in (SigningKey(bytes([0x53 + i]) * 32) for i in range(8))
+    ]
+
+    def post_batch(body: bytes) -> list[str]:
+        with httpx.Client(base_url=s.url, timeout=60) as http:
+            results = http.post("/api/v1/txs/batch", content=body, headers=JSON_BODY).json()["results"]
+        assert {r["status"] for r in results} == {"pending"}, results[:3]
+        return [r["txid"] for r in results]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        accepted = [t for txids in pool.map(post_batch, bodies) for t in txids]
+    s.proc.send_signal(signal.SIGINT)
+    port = int(s.url.rsplit(":", 1)[1])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # until its shutdown begins (two signals sent at once are one)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            break
+        time.sleep(0.005)
+    s.proc.send_signal(signal.SIGINT)  # the second: uvicorn's force quit
+    s.proc.wait(120)
+    try:
+        assert all_gone(children)
+        log = s.log.read_text(errors="replace")
+        assert "Traceback" not in log, log[-3000:]
+        assert "forced quit: still committing" in log, log[-3000:]
+        store = Store(kv_ledger / DB_NAME)
+        try:
+            missing = [t for t in accepted if store.tx_by_id(bytes.fromhex(t)) is None]
+            assert not missing, f"{len(missing)} of {len(accepted)} accepted transactions were not committed"
+        finally:
+            store.close()
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_openapi_describes_everything(kv_server: Server) -> None:

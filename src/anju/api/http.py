@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import signal
 import socket
@@ -21,6 +22,7 @@ import threading
 from typing import Any
 
 import orjson
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from anju.api.events import ABORT_CONNECTION, END_STREAM
@@ -111,15 +113,35 @@ def cannot_listen(host: str, port: int, exc: OSError) -> str:
     return f"cannot listen on {where}: {why}"
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, whose second Ctrl-C does not skip the application's shutdown.
+
+    uvicorn takes a second SIGINT during its graceful shutdown as "force quit": it stops waiting for
+    open connections (an event stream, a slow client) and also skips the application's shutdown,
+    which for Anju is the node's stop (committing what it accepted): that then ran only because
+    asyncio cancelled the lifespan task as the process exited, with a KeyboardInterrupt and
+    CancelledError traceback in the log. Here the forced quit still skips the waiting, then runs the
+    shutdown it skipped, saying so (acknowledged commits are durable in any case)."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets=sockets)
+        lifespan = getattr(self, "lifespan", None)
+        done = getattr(lifespan, "shutdown_event", None)
+        if self.force_exit and lifespan is not None and done is not None and not done.is_set():
+            logging.getLogger("uvicorn.error").warning(
+                "forced quit: still committing the transactions accepted (kill -9 abandons them)"
+            )
+            await lifespan.shutdown()
+
+
 def serve(app: Any, sockets: list[socket.socket], **config: Any) -> None:
     """Run uvicorn (with this protocol and ``config``) on ``sockets`` from :func:`listen` until it
     is stopped: what ``uvicorn.run`` does in one process (a Ctrl-C ends it quietly; exit status 3
     if the application did not start). SIGINT, SIGTERM and SIGHUP (a terminal's hang-up, which
     uvicorn leaves at its default: the process killed at once) all stop it gracefully: the
-    application's shutdown (the node's stop, which commits everything accepted) runs first."""
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, **UVICORN_HTTP, **config))
+    application's shutdown (the node's stop, which commits everything accepted) runs first, even
+    after a second Ctrl-C (:class:`Server`)."""
+    server = Server(uvicorn.Config(app, **UVICORN_HTTP, **config))
     main = threading.current_thread() is threading.main_thread()  # (only it may set handlers)
     hangup = signal.signal(signal.SIGHUP, server.handle_exit) if main else None
     try:
