@@ -20,6 +20,8 @@ from tests.web.ledger import Builder, build, key
 
 from anju.chain.node import Node
 
+pytestmark = pytest.mark.xdist_group("spec-verifier")  # (one worker, one shared server for the module)
+
 
 class World:
     def __init__(self, server: Server, ids: dict[str, Any]) -> None:
