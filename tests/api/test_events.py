@@ -415,3 +415,23 @@ def test_a_position_past_the_newest_event_is_refused(kv_server: Server) -> None:
     assert ev["txid"] == later
     r = httpx.get(url, headers={"Last-Event-ID": str(ev["id"])}, params={"format": "json"}, timeout=30)
     assert r.status_code == 200 and r.json() == {"events": [], "last_id": ev["id"], "more": False}
+
+
+def test_a_page_size_given_to_a_stream_is_refused(kv_server: Server) -> None:
+    """``limit`` sizes a ``format=json`` page; a stream has no pages, and a client that asked one for
+    ``limit=10`` got an endless stream instead (the parameter was accepted and ignored): BAD_REQUEST
+    naming it, before any stream starts. A page without it has 100 events at most."""
+    s = kv_server
+    url = s.url + "/api/v1/events"
+    for params in ({"limit": "10"}, {"limit": "10", "format": "sse"}, {"limit": "10", "after": "0"}):
+        with httpx.stream("GET", url, params=params, timeout=30) as r:
+            assert r.status_code == 400, (params, r.status_code)  # (not a stream: it never ended)
+            error = orjson.loads(r.read())["error"]
+        assert error["code"] == "BAD_REQUEST" and error["details"] == {"parameter": "limit"}, error
+    key = SigningKey.generate()
+    for seq in range(1, 4):
+        post(s, env(key, seq, "k", str(seq)), wait=True)
+    page = s.http.get("/api/v1/events", params={"format": "json", "after": 0, "limit": 2}).json()
+    assert len(page["events"]) == 2 and page["more"] is True, page
+    page = s.http.get("/api/v1/events", params={"format": "json", "after": 0}).json()
+    assert len(page["events"]) >= 3 and page["more"] is False, page

@@ -365,10 +365,16 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
             schemas.Digits | None, Query(ge=0, le=2**53 - 1, description="resume after this event id")
         ] = None,
         format: Annotated[Literal["sse", "json"], Query(description="json: one page, no stream")] = "sse",
-        limit: Annotated[schemas.Digits, Query(ge=1, le=1000, description="page size with format=json")] = 100,
+        limit: Annotated[
+            schemas.Digits | None, Query(ge=1, le=1000, description="page size with format=json (default 100)")
+        ] = None,
         last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     ) -> Response:
         """Committed events, filtered; resumable with Last-Event-ID or ?after=."""
+        if limit is not None and format != "json":  # a stream has no pages: the limit would be ignored
+            raise AnjuError(
+                "BAD_REQUEST", "limit is the page size of format=json; a stream has none", parameter="limit"
+            )
         flt = EventFilter(
             EventFilter.parse(party, "party"),
             EventFilter.parse(unit, "unit"),
@@ -398,6 +404,7 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
             out: list[dict[str, Any]] = []
             scanned, more = 0, False
             refs = flt.refs() if reader.event_index else None
+            limit = 100 if limit is None else limit
             while len(out) < limit:
                 if scanned >= cfg.events_scan:
                     more = True
