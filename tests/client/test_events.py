@@ -78,11 +78,45 @@ def test_a_node_at_its_limit_of_streams_is_asked_again_after_retry_after() -> No
         srv.close()
 
 
-def test_a_position_past_the_node_s_newest_event_is_raised_at_once(kv_server: Server) -> None:
+def test_a_member_behind_the_last_event_is_asked_again(kv_server: Server) -> None:
+    """Behind a load balancer over consortium members, a reconnection may reach a member a block
+    behind the one that served the last event: EVENT_ID_AHEAD, which a moment cures. events() asks
+    again every second, ``retries`` times in a row (it raised at once, ending a subscriber meant to
+    follow for ever); past that it raises, as for a position from another ledger."""
+    ahead = b'{"error": {"code": "EVENT_ID_AHEAD", "message": "m", "details": {"position": 3, "newest": 2}}}'
+    refused = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+    refused += b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(ahead), ahead)
+    ev = {"id": 4, "height": 2, "index": 0, "txid": "00", "kind": "kv.put", "data": {}, "parties": []}
+    ev |= {"units": [], "listings": [], "time": "2026-01-01T00:00:00Z"}
+    url, heads, srv = _stream_server(
+        [refused, refused, b"id: 4\nevent: kv.put\ndata: " + orjson.dumps(ev) + b"\n\n"], raw=2
+    )
+    try:
+        client = AnjuClient(url, vkey_of("anju-x", SigningKey(b"x" * 32).public), retries=2)
+        events = client.events(after=3, give_up_after=5.0)
+        assert next(events)["id"] == 4
+        events.close()
+        assert len(heads) == 3 and all(b"\r\nlast-event-id: 3" in h for h in heads), heads
+    finally:
+        srv.close()
+    url, heads, srv = _stream_server([refused], raw=1)
+    try:
+        client = AnjuClient(url, vkey_of("anju-x", SigningKey(b"x" * 32).public), retries=2)
+        try:
+            next(client.events(after=3, give_up_after=5.0))
+            raise AssertionError("events() past the newest event for good did not raise")
+        except AnjuError as err:
+            assert err.code == "EVENT_ID_AHEAD" and not isinstance(err, TxRejected), err
+        assert len(heads) == 3, heads  # the first answer and two more
+    finally:
+        srv.close()
+
+
+def test_a_position_past_the_node_s_newest_event_is_raised(kv_server: Server) -> None:
     """A stream resumed past the newest event id (a position from another ledger) was silent for
     ever: the node answers EVENT_ID_AHEAD and events() raises it (an AnjuError, not a transaction's
-    rejection) instead of waiting or reconnecting."""
-    client = AnjuClient(kv_server.url, kv_server.vkey)
+    rejection) once asking again did not cure it, instead of waiting or reconnecting for ever."""
+    client = AnjuClient(kv_server.url, kv_server.vkey, retries=1)
     outcome: list[BaseException] = []
 
     def follow() -> None:

@@ -792,14 +792,16 @@ class AnjuClient:
         nothing for a while); with ``give_up_after`` seconds, a node that cannot be reached for
         that long raises NODE_UNREACHABLE. A node at its limit of streams (429, or 503 but
         SHUTTING_DOWN) is asked again after its Retry-After (at most 5 s), up to ``retries`` times
-        in a row, as any other call is. Any other error answer is raised at once, such as
-        EVENT_ID_AHEAD when ``after`` (or the position reached) is past the node's newest event:
-        a position from another ledger (or, behind a load balancer over consortium members, from a
-        member ahead of the one answering: asking again shortly cures that one)."""
+        in a row, as any other call is. EVENT_ID_AHEAD (``after``, or the position reached, is past
+        the node's newest event) is asked again every second, up to ``retries`` times in a row:
+        behind a load balancer over consortium members, a reconnection may reach a member a block
+        behind the one that sent the last event, and a moment cures that; past that it is raised (a
+        position from another ledger). Any other error answer is raised at once."""
         params = {k: v for k, v in {"party": party, "unit": unit, "listing": listing, "kind": kind}.items() if v}
         last = after
         failing_since: float | None = None
         overloaded = 0  # 429/503 answers in a row
+        ahead = 0  # EVENT_ID_AHEAD answers in a row
         while True:
             headers = {"Accept": "text/event-stream"}
             if last is not None:
@@ -812,16 +814,20 @@ class AnjuClient:
                     if resp.status_code >= 400:
                         resp.read()
                         err = _error_from(resp)
-                        # a node at its limit of streams (often still counting the one just lost,
-                        # not yet noticed closed) is asked again after Retry-After, as any call is
-                        overloaded += 1
-                        wait = max(self._retry_after(err, overloaded), 0.5)
+                        if err.code == "EVENT_ID_AHEAD" and ahead < self.retries:
+                            ahead += 1  # (a member behind the one that served the last event)
+                            wait = 1.0
+                        else:
+                            # a node at its limit of streams (often still counting the one just lost,
+                            # not yet noticed closed) is asked again after Retry-After, as any call is
+                            overloaded += 1
+                            wait = max(self._retry_after(err, overloaded), 0.5)
                     elif resp.headers.get("content-type", "").split(";")[0].strip() != "text/event-stream":
                         # (a page that is not a stream ends at once: reconnecting would spin for ever)
                         raise _bad_response(resp, "the answer is not an event stream")
                     else:
                         failing_since = None  # connected
-                        overloaded = 0
+                        overloaded = ahead = 0
                         for frame in iter_sse(resp.iter_lines()):
                             if "data" in frame:
                                 ev = _event(resp, frame["data"])
