@@ -17,13 +17,17 @@ import orjson
 import pytest
 from tests.api.conftest import CHAIN, JSON_BODY, Server
 from tests.api.test_core import env, post
+from tests.client import forge
 
 from anju.chain.consortium import _hand_over_keys
-from anju.chain.node import DB_NAME, KEY_NAME, Node, init_ledger, write_node_key
+from anju.chain.node import DB_NAME, KEY_NAME, Node, init_ledger, read_node_key, write_node_key
 from anju.client import AnjuClient, Trust, verify_height
 from anju.client.sdk import node_keys
+from anju.client.verify import merge_handovers
 from anju.crypto.keys import SigningKey
 from anju.errors import AnjuError, VerificationError
+from anju.ledger import merkle
+from anju.ledger.checkpoint import Checkpoint
 from anju.ledger.note import vkey_of
 from anju.ledger.store import Store
 
@@ -222,10 +226,12 @@ class Handover:
     k: int
     old: list[dict[str, Any]]
     signer: SigningKey
+    a_key: SigningKey  # (A's secret: what whoever kept the earlier key can sign)
 
 
 def _handover(tmp_path: Path, start_server: Callable[..., Server]) -> Handover:
     data = init_ledger(tmp_path / "handed-over", chain_id=CHAIN, app="kv")
+    a_key = read_node_key(data)
     key = SigningKey(b"s" * 32)
     with Node(data, verify_workers=0, block_interval=0.01) as node:
         old = [node.submit(orjson.dumps(env(key, i, f"k{i}"))).result(timeout=30) for i in (1, 2)]
@@ -238,7 +244,7 @@ def _handover(tmp_path: Path, start_server: Callable[..., Server]) -> Handover:
     server = start_server(data)
     assert server.vkey == b_vkey
     receipts = [{"txid": r.txid, "height": r.height} for r in old]
-    return Handover(server, a_vkey, b_vkey, k, receipts, key)
+    return Handover(server, a_vkey, b_vkey, k, receipts, key, a_key)
 
 
 def test_heights_before_a_change_of_signer_are_proven_with_the_key_of_their_height(
@@ -272,16 +278,78 @@ def test_heights_before_a_change_of_signer_are_proven_with_the_key_of_their_heig
     assert "check it against the ledger's" in info.value.message  # (a history given names another key)
 
 
+def _bounded(h: Handover) -> list[list[Any]]:
+    """The key history of ``h`` with A's hand-over, block k, as the ledger holds it."""
+    block = h.server.http.get(f"/api/v1/blocks/{h.k}").json()
+    record = {"height": h.k, "log_size": block["log_size"], "log_root": block["log_root"]}
+    return [[0, h.a_vkey, record], [h.k + 1, h.b_vkey]]
+
+
+def _forged_by_a(h: Handover, height: int, like: int) -> str:
+    """A note of ``height`` signed by A over the log of block ``like`` (the current signer's):
+    what whoever kept A's key can sign, consistent with every later checkpoint."""
+    genuine = Checkpoint.from_text(note_of(h.server.http, height).split("\n\n")[0] + "\n")
+    log = h.server.http.get(f"/api/v1/blocks/{like}").json()
+    cp = forge.checkpoint(CHAIN, log["log_size"], base64.b64decode(log["log_root"]), height, genuine.state_root,
+                          genuine.time)  # fmt: skip
+    return forge.sign(cp, (h.a_key, CHAIN))
+
+
+@pytest.mark.parametrize("move", ["later_into_old_heights", "old_across_the_hand_over"])
+def test_an_earlier_key_cannot_move_a_transaction_across_its_hand_over(
+    tmp_path: Path, start_server: Callable[..., Server], move: str
+) -> None:
+    """Whoever kept A's key signs a note of A's last height k over another prefix of the current log
+    (consistent with the head): a longer one dates a transaction of block k + 1 (B's) into A's
+    heights, a shorter one moves a transaction of block k (A's) into B's block k + 1. A client given
+    the pairs alone (a consortium.json without hand-overs) cannot tell; one given A's hand-over (the
+    size and root of block k) refuses both, reason ``beyond_handover``, and proves the true heights."""
+    h = _handover(tmp_path, start_server)
+    new = [post(h.server, env(h.signer, i, f"k{i}")).json() for i in (3, 4)]
+    assert new[0]["height"] == h.k + 1 and h.old[-1]["height"] == h.k
+    if move == "later_into_old_heights":
+        txid, claimed = new[0]["txid"], h.k
+
+        def edit(doc: dict[str, Any], http: httpx.Client) -> None:
+            claim(h.k)(doc, http)  # (A's genuine note of k - 1 as the previous one)
+            head = http.get("/api/v1/node").json()["tree_size"]
+            doc["height_proof"]["block"] = _forged_by_a(h, h.k, h.k + 1)
+            doc["height_proof"]["previous_to_block"] = consistency(http, size_of(http, h.k - 1), size_of(http, h.k + 1))
+            doc["height_proof"]["block_to_head"] = consistency(http, size_of(http, h.k + 1), head)
+    else:
+        txid, claimed = h.old[-1]["txid"], h.k + 1
+
+        def edit(doc: dict[str, Any], http: httpx.Client) -> None:
+            claim(h.k + 1)(doc, http)  # (B's genuine note of k + 1)
+            doc["height_proof"]["previous"] = _forged_by_a(h, h.k, h.k - 1)
+            doc["height_proof"]["previous_to_block"] = consistency(http, size_of(http, h.k - 1), size_of(http, h.k + 1))
+
+    pairs = [[0, h.a_vkey], [h.k + 1, h.b_vkey]]  # (no hand-over: the earlier key is unbounded)
+    fooled = AnjuClient(h.server.url, h.b_vkey, key_history=pairs, transport=Tampering(h.server, edit)).tx(txid)
+    assert fooled.height == claimed  # (the hole the hand-over closes)
+    liar = AnjuClient(h.server.url, h.b_vkey, key_history=_bounded(h), transport=Tampering(h.server, edit))
+    with pytest.raises(VerificationError) as info:
+        liar.tx(txid)
+    assert (info.value.code, info.value.details.get("reason")) == ("PROOF_INVALID", "beyond_handover"), info.value
+    assert info.value.details["handover_height"] == h.k and info.value.details["height"] == h.k
+    client = AnjuClient(h.server.url, h.b_vkey, key_history=_bounded(h))
+    for receipt in [*h.old, *new]:
+        assert client.tx(receipt["txid"]).height == receipt["height"]
+
+
 def test_the_node_publishes_its_key_history(
     tmp_path: Path, kv_server: Server, start_server: Callable[..., Server]
 ) -> None:
     """``GET /node`` names which key signed which heights: one key from 0 for a node whose signer
-    never changed, the ledger's ``meta.verifier_keys`` after a change."""
-    assert kv_server.http.get("/api/v1/node").json()["verifier_keys"] == [[0, kv_server.vkey]]
+    never changed, the ledger's ``meta.verifier_keys`` after a change, and the last block each
+    earlier key signed (``handovers``)."""
+    node = kv_server.http.get("/api/v1/node").json()
+    assert node["verifier_keys"] == [[0, kv_server.vkey]] and node["handovers"] == []
     h = _handover(tmp_path, start_server)
     node = h.server.http.get("/api/v1/node").json()
     assert node["verifier_keys"] == [[0, h.a_vkey], [h.k + 1, h.b_vkey]]
     assert node["verifier_key"] == h.b_vkey
+    assert merge_handovers(node["verifier_keys"], node["handovers"]) == _bounded(h)
 
 
 def test_a_client_trusting_the_nodes_key_takes_its_key_history(
@@ -294,6 +362,7 @@ def test_a_client_trusting_the_nodes_key_takes_its_key_history(
     assert first["height"] == h.k + 1
     client = AnjuClient.trusting_node(h.server.url)
     assert client.trust.since == h.k + 1
+    assert [ho.height for ho in client.trust.handovers] == [h.k]  # (A's last block, bounding its notes)
     for receipt in [*h.old, first]:
         assert client.tx(receipt["txid"]).height == receipt["height"]
     with pytest.raises(VerificationError) as info:  # the node's key given: its history is not taken
@@ -347,6 +416,41 @@ def test_a_reported_key_history_that_is_not_one_is_a_bad_response(kv_server: Ser
     assert info.value.code == "BAD_RESPONSE" and "verifier_keys" in info.value.message, info.value
 
 
+@pytest.mark.parametrize(
+    "records",
+    [
+        "not a list",
+        [{"height": 0, "log_size": 0, "log_root": "EMPTY"}],  # of the node's own key, which signs on
+        [{"height": "K+3", "log_size": 0, "log_root": "EMPTY"}],  # of no key's last block
+        [{"height": "K", "log_size": 0, "log_root": "EMPTY"}, {"height": "K", "log_size": 0, "log_root": "EMPTY"}],
+        [{"height": "K", "log_size": 1, "log_root": "EMPTY"}],  # not a root of that size
+        [{"height": "K", "log_size": -1, "log_root": "EMPTY"}],
+        [{"height": "K", "log_size": 2, "log_root": "AAAA"}],  # not 32 bytes
+        [{"height": "K", "log_size": 2}],
+        [["K", 2, "EMPTY"]],
+    ],
+)
+def test_reported_hand_overs_that_are_not_the_nodes_are_a_bad_response(
+    tmp_path: Path, start_server: Callable[..., Server], records: Any
+) -> None:
+    h = _handover(tmp_path, start_server)
+    empty = base64.b64encode(merkle.EMPTY_ROOT).decode()
+
+    def named(x: Any) -> Any:
+        if isinstance(x, list):
+            return [named(e) for e in x]
+        if isinstance(x, dict):
+            return {k: named(v) for k, v in x.items()}
+        return {"K": h.k, "K+3": h.k + 3, "EMPTY": empty}.get(x, x) if isinstance(x, str) else x
+
+    def edit(doc: dict[str, Any]) -> None:
+        doc["handovers"] = named(records)
+
+    with pytest.raises(AnjuError) as info:
+        AnjuClient.trusting_node(h.server.url, transport=NodeAnswer(edit))
+    assert info.value.code == "BAD_RESPONSE" and "verifier_keys" in info.value.message, info.value
+
+
 def test_a_node_that_reports_no_key_history_is_trusted_as_before(kv_server: Server) -> None:
     """A node older than the key history (no ``verifier_keys``): its key alone, as before."""
 
@@ -366,12 +470,37 @@ def test_a_node_that_reports_no_key_history_is_trusted_as_before(kv_server: Serv
         [[0, "KEY"], [5, "OTHER"]],  # the last key not trusted
         [[0, "KEY", 1]],
         [["0", "KEY"]],
+        [[0, "OTHER", 1], [5, "KEY"]],  # a hand-over that is not one
+        [[0, "OTHER", {"height": 5, "log_size": 0, "log_root": "EMPTY"}], [5, "KEY"]],  # not block 4
+        [[0, "OTHER", {"height": 4, "log_size": 0, "log_root": "AAAA"}], [5, "KEY"]],  # not 32 bytes
+        [[0, "OTHER", {"height": 4, "log_size": 0, "log_root": "EMPTY", "more": 1}], [5, "KEY"]],
+        [[0, "OTHER"], [5, "KEY", {"height": 9, "log_size": 0, "log_root": "EMPTY"}]],  # the last key's
+        [[0, "OTHER", {"height": 0, "log_size": 3, "log_root": "ROOT"}], [1, "KEY"]],  # block 0 holds none
+        [  # a later hand-over with a smaller log
+            [0, "OTHER", {"height": 4, "log_size": 3, "log_root": "ROOT"}],
+            [5, "OTHER2", {"height": 8, "log_size": 2, "log_root": "ROOT"}],
+            [9, "KEY"],
+        ],
+        [  # the same log size, another root
+            [0, "OTHER", {"height": 4, "log_size": 3, "log_root": "ROOT"}],
+            [5, "OTHER2", {"height": 8, "log_size": 3, "log_root": "EMPTY"}],
+            [9, "KEY"],
+        ],
     ],
 )
 def test_a_key_schedule_that_is_not_one_is_refused(schedule: list[list[Any]]) -> None:
     vkey = vkey_of(CHAIN, SigningKey(b"k" * 32).public)
     other = vkey_of(CHAIN, SigningKey(b"o" * 32).public)
-    named = [[{"KEY": vkey, "OTHER": other}.get(x, x) if isinstance(x, str) else x for x in e] for e in schedule]
+    other2 = vkey_of(CHAIN, SigningKey(b"p" * 32).public)
+    words = {"KEY": vkey, "OTHER": other, "OTHER2": other2, "EMPTY": base64.b64encode(merkle.EMPTY_ROOT).decode(),
+             "ROOT": base64.b64encode(b"r" * 32).decode()}  # fmt: skip
+
+    def name(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: name(v) for k, v in x.items()}
+        return words.get(x, x) if isinstance(x, str) else x
+
+    named = [[name(x) for x in e] for e in schedule]
     with pytest.raises(ValueError):
         Trust.of(vkey).with_history(named)
     with pytest.raises(ValueError):

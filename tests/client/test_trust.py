@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from anju.chain.consortium import ConsortiumError, key_history_of, trust_of
 from anju.client import Trust
 from anju.crypto.keys import SigningKey
 from anju.errors import VerificationError
+from anju.ledger import merkle
 from anju.ledger.note import quorum, vkey_of
 
 KEYS = [SigningKey(bytes([i]) * 32) for i in range(1, 8)]
@@ -141,3 +143,95 @@ def test_a_consortium_file_whose_key_history_is_not_one_is_refused(
     (tmp_path / "consortium.json").write_text(json.dumps(layout))
     with pytest.raises(ConsortiumError, match=r"consortium\.json"):
         key_history_of(tmp_path)
+
+
+def _record(height: int, size: int, fill: bytes = b"r") -> dict[str, Any]:
+    root = merkle.EMPTY_ROOT if size == 0 else fill * 32
+    return {"height": height, "log_size": size, "log_root": base64.b64encode(root).decode()}
+
+
+def test_a_consortium_file_bounds_each_earlier_key_by_its_hand_over(tmp_path: Path) -> None:
+    """``handovers`` (the last block each earlier key signed) goes with its key's entry, as the
+    third element ``Trust.with_history`` takes; a file without it still gives the pairs alone."""
+    old, older = VKEYS[5], VKEYS[6]
+    _consortium(tmp_path, VKEYS[:4], 3)
+    layout = {**json.loads((tmp_path / "consortium.json").read_text()), "first_height": 9}
+    layout["key_history"] = [[0, older], [4, old]]
+    (tmp_path / "consortium.json").write_text(json.dumps(layout))
+    assert key_history_of(tmp_path) == [[0, older], [4, old], [9, VKEYS[0]]]  # (unbounded, as before)
+    for records in ([_record(3, 5), _record(8, 7)], [_record(8, 7)]):  # every hand-over, or the last
+        (tmp_path / "consortium.json").write_text(json.dumps({**layout, "handovers": records}))
+        history = key_history_of(tmp_path)
+        assert history[-2:] == [[4, old, _record(8, 7)], [9, VKEYS[0]]]
+        assert history[0] == ([0, older, _record(3, 5)] if len(records) == 2 else [0, older])
+        trust = Trust.of(*trust_of(tmp_path)).with_history(history)
+        assert [(ho.height, ho.size) for ho in trust.handovers] == [(r["height"], r["log_size"]) for r in records]
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        {"8": 7},
+        [_record(8, 7), _record(8, 7)],  # one hand-over twice
+        [_record(9, 7)],  # not the last height of an earlier key (the members' first)
+        [_record(5, 7)],
+        [_record(3, 8), _record(8, 7)],  # a later hand-over with a smaller log
+        [_record(3, 7), _record(8, 7, b"s")],  # the same size, another root
+        [{**_record(8, 7), "log_root": base64.b64encode(b"r" * 31).decode()}],  # not 32 bytes
+        [{**_record(8, 7), "log_root": "not base64!"}],
+        [{**_record(8, 7), "log_root": None}],
+        [{**_record(8, 7), "log_size": -1}],
+        [{**_record(8, 7), "log_size": "7"}],
+        [{**_record(8, 7), "log_size": True}],
+        [{**_record(8, 7), "height": "8"}],
+        [{**_record(8, 7), "log_size": 0}],  # the empty log with another root
+        [{"height": 8, "log_size": 7}],
+        [{**_record(8, 7), "signed_by": "x"}],
+        [[8, 7, "root"]],
+        "handovers",
+    ],
+)
+def test_a_consortium_file_whose_hand_overs_are_not_some_is_refused(tmp_path: Path, records: Any) -> None:
+    _consortium(tmp_path, VKEYS[:4], 3)
+    layout = {**json.loads((tmp_path / "consortium.json").read_text()), "first_height": 9}
+    layout["key_history"] = [[0, VKEYS[6]], [4, VKEYS[5]]]
+    (tmp_path / "consortium.json").write_text(json.dumps({**layout, "handovers": records}))
+    with pytest.raises(ConsortiumError, match=r"consortium\.json"):
+        key_history_of(tmp_path)
+    del layout["key_history"]  # (hand-overs of no history)
+    (tmp_path / "consortium.json").write_text(json.dumps({**layout, "handovers": [_record(8, 7)]}))
+    with pytest.raises(ConsortiumError, match=r"consortium\.json"):
+        key_history_of(tmp_path)
+
+
+def test_nested_hand_overs_bound_every_height() -> None:
+    """A ledger that changed signers twice (A up to block 4, B up to 8, then the members): a note of
+    a height up to a hand-over claims at most its log, of the hand-over's height exactly its log, of
+    a later height at least its log, whoever signed it; one hand-over known bounds what it can."""
+    a, b = VKEYS[6], VKEYS[5]
+    sizes = {4: 5, 8: 7}
+    history = [[0, a, _record(4, 5)], [5, b, _record(8, 7, b"s")], [9, VKEYS[0]]]
+    trust = Trust.of(VKEYS[:4]).with_history(history)
+    assert trust.at(4).verifiers == Trust.of(a).verifiers and trust.at(5).verifiers == Trust.of(b).verifiers
+
+    def cp(height: int, size: int, fill: bytes | None = None) -> Any:
+        root = fill or {5: b"r", 7: b"s"}.get(size, b"x")  # (the hand-overs' sizes: their roots)
+        return forge.checkpoint(size=size, root=merkle.EMPTY_ROOT if size == 0 else root * 32, height=height)
+
+    good = [cp(0, 0), cp(3, 5), cp(4, 5), cp(5, 5), cp(7, 7), cp(8, 7), cp(9, 7), cp(12, 30)]
+    bad = [cp(3, 6), cp(4, 4), cp(4, 6), cp(4, 5, b"q"), cp(5, 5, b"q"), cp(6, 4), cp(7, 8), cp(8, 6),
+           cp(8, 7, b"q"), cp(9, 6), cp(9, 7, b"q")]  # fmt: skip
+    for c in good:
+        trust.check_handovers(c)
+    for c in bad:
+        with pytest.raises(VerificationError) as info:
+            trust.check_handovers(c)
+        assert (info.value.code, info.value.details["reason"]) == ("PROOF_INVALID", "beyond_handover"), c
+        assert info.value.details["handover_height"] in sizes and info.value.details["height"] == c.height
+    # only the last hand-over recorded: A and B are bounded by it, not by each other's
+    last = Trust.of(VKEYS[:4]).with_history([history[0][:2], history[1], history[2]])
+    for c in [*good, cp(3, 6), cp(4, 4), cp(6, 4)]:
+        last.check_handovers(c)
+    for c in [cp(7, 8), cp(8, 6), cp(9, 6)]:
+        with pytest.raises(VerificationError):
+            last.check_handovers(c)

@@ -75,11 +75,18 @@ def test_consortium_json_records_the_key_history_of_the_ledger(tmp_path: Path) -
     vkey = src.get_meta("verifier_key")
     src.close()
     assert vkey is not None
+    src = Store(tmp_path / "src" / "ledger.db", readonly=True)
+    tip = src.block(2)
+    src.close()
+    assert tip is not None and tip.log_size == 4
     layout = c.init(tmp_path / "d", validators=2, chain_id=CHAIN, ledger=tmp_path / "src", base_port=51400)
     assert layout["key_history"] == [[0, vkey.decode()]] and layout["first_height"] == 3
-    assert c.key_history_of(tmp_path / "d") == [[0, vkey.decode()], [3, layout["members"][0]["vkey"]]]
+    # the ledger's key's last block: what its notes may claim (the last copied block's log)
+    handover = {"height": 2, "log_size": 4, "log_root": b64(tip.log_root)}
+    assert layout["handovers"] == [handover]
+    assert c.key_history_of(tmp_path / "d") == [[0, vkey.decode(), handover], [3, layout["members"][0]["vkey"]]]
     empty = c.init(tmp_path / "f", validators=1, chain_id=CHAIN, base_port=51400)
-    assert "key_history" not in empty and c.key_history_of(tmp_path / "f") == []
+    assert "key_history" not in empty and "handovers" not in empty and c.key_history_of(tmp_path / "f") == []
 
 
 def test_a_consortium_carries_on_from_an_existing_ledger(tmp_path: Path) -> None:
@@ -117,12 +124,16 @@ def test_a_consortium_carries_on_from_an_existing_ledger(tmp_path: Path) -> None
         assert len(texts) == 1
         # a client trusting consortium.json proves the heights of the copied blocks' transactions
         # (the ledger's key signed them) against a checkpoint the members cosigned
+        # and bounded by the ledger's key's hand-over (block 3); the members' own blocks too
         trust = Trust.of(*c.trust_of(tmp_path / "net")).with_history(c.key_history_of(tmp_path / "net"))
+        assert [(ho.height, ho.size, ho.root) for ho in trust.handovers] == [(3, 6, tip.log_root)]
         head = trust.open(net.note(1, h))
         with Reader(tmp_path / "net" / "node1" / "anju" / "ledger.db").snapshot() as snap:
-            for height in (1, 2, 3):
+            for height in (1, 2, 3, 4, 5):
                 block = snap.block(height)
                 assert block is not None
+                if block.tx_count == 0:
+                    continue  # (a block without transactions has none to date)
                 proof = snap.height_proof(height)
                 proof["block_to_head"] = [b64(x) for x in snap.consistency_proof(block.log_size, head.size)]
                 assert verify_height(height, block.log_size - 1, proof, head, trust).height == height

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import socket
 import subprocess
@@ -340,5 +341,11 @@ def test_the_member_api_publishes_its_ledgers_key_history(data: Path) -> None:
     node = MemberNode(data, "http://127.0.0.1:1")
     try:
         assert (node.verifier_key, node.verifier_keys) == (member, [[0, ledger_vkey], [4, member]])
+        block = node.store.block(3)  # the ledger's key's last block: its hand-over, if the ledger has it
+        assert node.handovers == (
+            []
+            if block is None
+            else [{"height": 3, "log_size": block.log_size, "log_root": base64.b64encode(block.log_root).decode()}]
+        )
     finally:
         node.stop()

@@ -154,6 +154,7 @@ def create_app(node: Node, settings: Settings | None = None) -> FastAPI:
                 "origin": node.chain_id,
                 "verifier_key": node.verifier_key,
                 "verifier_keys": node.verifier_keys,
+                "handovers": node.handovers,
                 "app": app_name,
                 "version": __version__,
                 "height": h.height,

@@ -45,6 +45,12 @@ class NodeInfo(BaseModel):
         "consortium started from a node's ledger; [] when the ledger's record of it is not one); the node's "
         "word, as verifier_key is (docs/PROTOCOL.md, 'Keys by height')"
     )
+    handovers: list[dict[str, int | str]] = Field(
+        default_factory=list,
+        description="for each earlier key of verifier_keys, the last block it signed, {height, log_size, "
+        "log_root (base64)}: what its checkpoints may claim (docs/PROTOCOL.md, 'Keys by height'); [] for one "
+        "signer throughout; the node's word, as verifier_keys is",
+    )
     app: str
     version: str
     height: int

@@ -37,7 +37,15 @@ from anju.chain.abci.app import MEMBER_FILE, checkpoint_of
 from anju.chain.abci.cosign import threshold_for
 from anju.chain.apps import load_app
 from anju.chain.executor import canonical_genesis, genesis_writes
-from anju.chain.node import DB_NAME, GENESIS_NAME, KEY_NAME, now_rfc3339, write_genesis, write_node_key
+from anju.chain.node import (
+    DB_NAME,
+    GENESIS_NAME,
+    KEY_NAME,
+    handovers,
+    now_rfc3339,
+    write_genesis,
+    write_node_key,
+)
 from anju.crypto.keys import SigningKey
 from anju.errors import AnjuError
 from anju.files import write_whole
@@ -252,6 +260,7 @@ def _init(
     nodes: list[NodeInfo] = []
     keys: list[SigningKey] = []
     handed_over: list[list[Any]] = []  # the copied ledger's signers, then a member's
+    handed_at: list[dict[str, Any]] = []  # the last block of each of the copied ledger's signers
     vals: list[dict[str, Any]] = []
     for i in range(validators):
         info = NodeInfo(
@@ -328,7 +337,9 @@ def _init(
             store.close()
         else:
             _copy_db(Path(ledger) / DB_NAME, data / DB_NAME)
-            handed_over = _hand_over_keys(data / DB_NAME, vkey_of(f"{chain_id}/{n.member}", key.public), first_height)
+            handed_over, handed_at = _hand_over_keys(
+                data / DB_NAME, vkey_of(f"{chain_id}/{n.member}", key.public), first_height
+            )
         (data / MEMBER_FILE).write_bytes(
             orjson.dumps(
                 {
@@ -361,8 +372,9 @@ def _init(
         "first_height": first_height,
         "members": members,
         # the signers of the copied blocks (the ledger's key history, the members' left out): a
-        # client trusting the members proves the heights of those blocks with them
-        **({"key_history": handed_over[:-1]} if handed_over[:-1] else {}),
+        # client trusting the members proves the heights of those blocks with them, bounded by the
+        # last block each signed (its height, log size and root: what it may vouch for)
+        **({"key_history": handed_over[:-1], "handovers": handed_at} if handed_over[:-1] else {}),
         "nodes": [n.__dict__ for n in nodes],
         "cometbft": str(cometbft),
     }
@@ -400,10 +412,10 @@ def _existing(ledger: Path, chain_id: str) -> tuple[dict[str, Any], BlockRecord]
     return doc, tip
 
 
-def _hand_over_keys(db: Path, member_vkey: str, first_height: int) -> list[list[Any]]:
+def _hand_over_keys(db: Path, member_vkey: str, first_height: int) -> tuple[list[list[Any]], list[dict[str, Any]]]:
     """The copy's checkpoints are signed by the ledger's key up to ``first_height`` - 1, by this
     member from then on: ``meta.verifier_keys`` = [[from height, vkey], ...] (``anju verify``),
-    which it returns."""
+    which it returns, with the last block each earlier key signed (:func:`anju.chain.node.handovers`)."""
     store = Store(db)
     try:
         old = store.get_meta("verifier_keys")
@@ -413,9 +425,10 @@ def _hand_over_keys(db: Path, member_vkey: str, first_height: int) -> list[list[
             history = [[0, key.decode()]] if key else []
         history.append([first_height, member_vkey])
         store.set_meta({"verifier_key": member_vkey.encode(), "verifier_keys": orjson.dumps(history)})
+        handed_at = handovers(store, history)
     finally:
         store.close()
-    return [list(e) for e in history]
+    return [list(e) for e in history], handed_at
 
 
 def _copy_db(src: Path, dst: Path) -> None:
@@ -474,20 +487,28 @@ def key_history_of(directory: Path) -> list[list[Any]]:
     """Who signed which heights of a consortium started from a ledger, as a client takes it
     (``AnjuClient(…, key_history=…)``, :meth:`anju.client.Trust.with_history`): the copied ledger's
     signers (``key_history`` in ``consortium.json``, ``[[from_height, vkey], ...]``), then
-    ``[first_height, <a member's key>]``: the members sign from ``first_height`` on. [] for a
+    ``[first_height, <a member's key>]``: the members sign from ``first_height`` on. Each earlier
+    key's entry carries, as its third element, the last block it signed as ``handovers`` records
+    it (``{"height", "log_size", "log_root"}``), which bounds what its notes may claim. [] for a
     consortium that started empty (its members signed every height), or one whose
-    ``consortium.json`` predates the record (made before 2026-11-27).
+    ``consortium.json`` predates the record (made before 2026-11-27); a file without
+    ``handovers`` (made before they were recorded) gives the pairs alone, its heights unbounded.
 
     ConsortiumError when the record is not a list of [height, verifier key] pairs starting at 0,
-    heights increasing and below ``first_height``, or the members' keys are not there (:func:`trust_of`):
-    the file is a client's root of trust."""
+    heights increasing and below ``first_height``, its hand-overs are not a list of such objects
+    (each of the last height of one earlier key, log sizes that can be of one log, a 32-byte root),
+    or the members' keys are not there (:func:`trust_of`): the file is a client's root of trust."""
+    from anju.client.verify import handovers_in, merge_handovers
     from anju.errors import VerificationError
 
     path = Path(directory) / LAYOUT
     vkeys, _ = trust_of(directory)
     layout = load(directory)
     history = layout.get("key_history")
+    records = layout.get("handovers")
     if history is None:
+        if records is not None:
+            raise ConsortiumError(f"{path}: handovers without the key_history they end")
         return []
     first = layout.get("first_height")
     try:
@@ -504,11 +525,15 @@ def key_history_of(directory: Path) -> list[list[Any]]:
         heights = [h for h, _ in entries]
         if heights[0] != 0 or any(a >= b for a, b in itertools.pairwise(heights)) or heights[-1] >= first:
             raise ValueError(f"key_history's heights {heights} do not start at 0 and increase below {first}")
+        schedule = [*entries, [first, vkeys[0]]]
+        if records is not None:
+            schedule = merge_handovers(schedule, records)
+            handovers_in(schedule)
     except ValueError as exc:
         raise ConsortiumError(f"{path}: {exc}") from None
     except VerificationError as exc:
         raise ConsortiumError(f"{path}: key_history names a key that is not a verifier key: {exc.message}") from None
-    return [*entries, [first, vkeys[0]]]
+    return schedule
 
 
 def nodes_of(layout: dict[str, Any]) -> list[NodeInfo]:

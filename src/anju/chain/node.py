@@ -16,6 +16,7 @@ and the fsync that dominate a small block's cost are then paid once per group.
 
 from __future__ import annotations
 
+import base64
 import collections
 import contextlib
 import fcntl
@@ -341,6 +342,21 @@ def key_history(store: Store, vkey: str) -> list[list[Any]]:
     return []
 
 
+def handovers(store: Store, history: list[list[Any]]) -> list[dict[str, Any]]:
+    """The hand-overs of a key ``history`` (:func:`key_history`): for each earlier key, the last
+    block it signed (the block before the next key's first), ``{"height", "log_size",
+    "log_root"}`` (base64), as the ledger holds it; a block the ledger lacks is left out. What
+    ``consortium.json`` records and ``GET /node`` publishes beside the history (docs/PROTOCOL.md,
+    "Keys by height")."""
+    found: list[dict[str, Any]] = []
+    for entry in history[1:]:
+        block = store.block(int(entry[0]) - 1)
+        if block is not None:
+            root = base64.b64encode(block.log_root).decode()
+            found.append({"height": block.height, "log_size": block.log_size, "log_root": root})
+    return found
+
+
 def read_genesis(data: Path) -> dict[str, Any]:
     doc = orjson.loads((Path(data) / GENESIS_NAME).read_bytes())
     if not isinstance(doc, dict):
@@ -501,6 +517,7 @@ class Node:
             self.verifier_key = vkey_of(self.key_name, self.key.public)
             self._check_key()
             self.verifier_keys = key_history(self.store, self.verifier_key)
+            self.handovers = handovers(self.store, self.verifier_keys)
         except BaseException:
             self._lock.release()
             raise

@@ -35,7 +35,7 @@ import orjson
 from anju.chain.abci.app import MEMBER_FILE, MemberConfig
 from anju.chain.abci.cosign import recent_rows
 from anju.chain.apps import load_app
-from anju.chain.node import DB_NAME, GENESIS_NAME, Receipt, key_history, now_rfc3339, read_genesis
+from anju.chain.node import DB_NAME, GENESIS_NAME, Receipt, handovers, key_history, now_rfc3339, read_genesis
 from anju.crypto.tx import MAX_TX_BYTES, Tx, parse
 from anju.errors import AnjuError, Overloaded, TxRejected
 from anju.ledger.store import BlockRecord, Store
@@ -79,6 +79,7 @@ class MemberNode:
         vkey = self.store.get_meta("verifier_key")
         self.verifier_key = vkey.decode() if vkey else ""
         self.verifier_keys = key_history(self.store, self.verifier_key) if vkey else []
+        self.handovers = handovers(self.store, self.verifier_keys)
         # The consortium's keys and threshold, for clients that verify cosigned checkpoints.
         self.members = [m.vkey for m in cfg.members] if cfg else []
         self.threshold = cfg.threshold if cfg else 1

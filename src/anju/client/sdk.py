@@ -39,6 +39,7 @@ from anju.client.verify import (
     check_history,
     check_listing,
     check_registration,
+    merge_handovers,
     open_bundle,
     unb64,
     verify_height,
@@ -241,10 +242,12 @@ def node_keys(
 ) -> tuple[str, list[list[Any]]]:
     """The verifier key the node at ``url`` reports about itself (``GET /node``), and the key
     history it reports beside it (``verifier_keys``, ``[[from_height, vkey], ...]``: which key
-    signed which heights; [] from a node that reports none): both to be trusted on first use only,
-    when no published key is at hand, and together, as one answer; everything proven later rests
-    on them. ValueError for a URL that is not one; NODE_UNREACHABLE, BAD_RESPONSE (not an Anju
-    node, or a key history that is not one ending with its key)."""
+    signed which heights; [] from a node that reports none), each earlier key's entry with the
+    last block it signed (``handovers``) as its third element when the node reports it: all to be
+    trusted on first use only, when no published key is at hand, and together, as one answer;
+    everything proven later rests on them. ValueError for a URL that is not one;
+    NODE_UNREACHABLE, BAD_RESPONSE (not an Anju node, or a key history that is not one ending
+    with its key, or hand-overs that are not its)."""
     with httpx.Client(base_url=node_base_url(url), timeout=timeout, transport=transport) as http:
         resp = _send(http, "GET", API + "/node")
         if resp.status_code == 404:
@@ -256,10 +259,12 @@ def node_keys(
         if not isinstance(key, str):
             raise _bad_response(resp, "the answer names no verifier key")
         history = ans.get("verifier_keys", [])
+        records = ans.get("handovers", [])
         trust = Trust.of(key)  # (a key that is not one: CHECKPOINT_INVALID, as AnjuClient says of it)
         try:
-            if not isinstance(history, list):
-                raise ValueError("not a list")
+            if not isinstance(history, list) or not all(isinstance(e, list) for e in history):
+                raise ValueError("not a list of entries")
+            history = merge_handovers(history, records)
             trust.with_history(history)
         except (ValueError, TypeError) as exc:
             raise _bad_response(resp, f"the node's key history (verifier_keys) is not one: {exc}") from None
@@ -351,7 +356,9 @@ class AnjuClient:
     ``key_history``: for a node whose signer changed (a consortium started from a node's ledger),
     its signers by height as its ``meta.verifier_keys`` lists them, ``[[from_height, vkey], ...]``
     (the last key one of the trusted keys): a transaction's height is proven with the checkpoints
-    of its block, each verified with the key of its height (:meth:`Trust.with_history`). Take it
+    of its block, each verified with the key of its height (:meth:`Trust.with_history`); an
+    earlier key's entry may carry the last block it signed, ``{"height", "log_size",
+    "log_root"}``, as a third element, which bounds what its checkpoints may claim. Take it
     from where the keys come from: a consortium's ``consortium.json``
     (:func:`anju.chain.consortium.key_history_of`), or the node's ``GET /node`` when trusting the
     key it reports (:meth:`trusting_node`).

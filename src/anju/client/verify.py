@@ -91,6 +91,9 @@ class Trust:
     its height in ``earlier`` (:meth:`with_history`)."""
     earlier: tuple[tuple[int, Trust], ...] = ()
     """(from height, the trust of the heights from it up to the next entry's, or ``since``)."""
+    handovers: tuple[Handover, ...] = ()
+    """The recorded last blocks of earlier keys (:meth:`with_history`), which bound the log sizes
+    the notes of every height may claim (:meth:`check_handovers`)."""
     # notes already verified with these keys (a note's text fixes its signature check's outcome)
     _opened: dict[str, Checkpoint] = field(default_factory=dict, compare=False, repr=False)
 
@@ -105,20 +108,55 @@ class Trust:
         height as its ledger's ``meta.verifier_keys`` does, ``[[from_height, vkey], ...]``, from
         height 0, heights increasing. Its last key must be one of this trust's keys, which verify
         the heights from that entry's on; each earlier key alone (one signature) verifies the
-        heights from its entry's up to the next. ValueError for a schedule that is not one."""
+        heights from its entry's up to the next. An earlier key's entry may carry a third element,
+        its hand-over: the last block it signed, ``{"height": <the next entry's height - 1>,
+        "log_size": n, "log_root": <base64>}`` (:class:`Handover`), which bounds what its notes
+        (and the later keys') may claim (:meth:`check_handovers`); an entry without it leaves its
+        key's heights unbounded. ValueError for a schedule that is not one."""
         entries = [tuple(e) for e in schedule]
         if not entries:
             return self
-        if any(len(e) != 2 or type(e[0]) is not int or not isinstance(e[1], str) for e in entries):
-            raise ValueError("a key schedule is a list of [from_height, verifier key] pairs")
+        if any(len(e) not in (2, 3) or type(e[0]) is not int or not isinstance(e[1], str) for e in entries):
+            raise ValueError("a key schedule is a list of [from_height, verifier key] pairs (or with a hand-over)")
         heights = [int(e[0]) for e in entries]
         if heights[0] != 0 or any(a >= b for a, b in pairwise(heights)):
             raise ValueError(f"a key schedule starts at height 0, heights increasing: {heights}")
+        if len(entries[-1]) == 3:
+            raise ValueError("the key schedule's last key signs on: its entry has no hand-over")
+        handovers = handovers_in(entries)
         last = Trust.of(str(entries[-1][1])).verifiers[0]
         if last not in self.verifiers:
             raise ValueError(f"the key schedule's last key, {entries[-1][1]}, is not one of the trusted keys")
-        earlier = tuple((int(h), Trust.of(str(k), origin=self.origin)) for h, k in entries[:-1])
-        return Trust(self.verifiers, self.threshold, self.origin, heights[-1], earlier)
+        earlier = tuple((int(e[0]), Trust.of(str(e[1]), origin=self.origin)) for e in entries[:-1])
+        return Trust(self.verifiers, self.threshold, self.origin, heights[-1], earlier, handovers)
+
+    def check_handovers(self, cp: Checkpoint) -> None:
+        """Refuse a checkpoint that contradicts a recorded hand-over (h, n, root), the last block an
+        earlier key signed: a note of a height before h claims a log of at most n entries, of h
+        exactly n entries, of a later height at least n, and a log of n entries has that root. So
+        an earlier key cannot date into its heights a transaction the log holds after its last
+        block, nor a later key one before it. PROOF_INVALID, reason ``beyond_handover``."""
+        for ho in self.handovers:
+            if cp.size == ho.size and cp.root != ho.root:
+                why = f"its log of {cp.size} entries has another root than block {ho.height}'s"
+            elif cp.height == ho.height and cp.size != ho.size:
+                why = f"its log (size {cp.size}) is not the recorded one of that block (size {ho.size})"
+            elif cp.height < ho.height and cp.size > ho.size:
+                why = f"it claims a log of {cp.size} entries, more than the {ho.size} of block {ho.height}"
+            elif cp.height > ho.height and cp.size < ho.size:
+                why = f"it claims a log of {cp.size} entries, fewer than the {ho.size} of block {ho.height}"
+            else:
+                continue
+            raise _fail(
+                "PROOF_INVALID",
+                f"block {cp.height}'s checkpoint contradicts the recorded hand-over (block {ho.height}, "
+                f"the last an earlier key signed): {why}",
+                reason="beyond_handover",
+                height=cp.height,
+                size=cp.size,
+                handover_height=ho.height,
+                handover_size=ho.size,
+            )
 
     def at(self, height: int) -> Trust:
         """The trust that verifies a checkpoint of ``height``."""
@@ -176,6 +214,73 @@ class Trust:
                 expected=self.origin,
             )
         return cp
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """The last block an earlier key of a node's key history signed (the block before the next
+    key's first): its height, log size and log root, recorded when the signer changed
+    (``consortium.json``'s ``handovers``, a node's ``GET /node``)."""
+
+    height: int
+    size: int
+    root: bytes
+
+    @classmethod
+    def of(cls, record: Any, height: int) -> Handover:
+        """The hand-over ``record`` = ``{"height", "log_size", "log_root"}`` of the key whose last
+        height is ``height``; ValueError for one that is not one."""
+        if not isinstance(record, Mapping) or set(record) != {"height", "log_size", "log_root"}:
+            raise ValueError(f"a hand-over is an object of height, log_size and log_root, not {record!r:.200}")
+        h, size, root = record["height"], record["log_size"], record["log_root"]
+        if type(h) is not int or h != height:
+            raise ValueError(f"the hand-over of the key signing up to block {height} names block {h!r:.40}")
+        if type(size) is not int or not 0 <= size < 2**64:
+            raise ValueError(f"the hand-over's log_size {size!r:.40} is not a log size")
+        try:
+            raw = base64.b64decode(root, validate=True) if isinstance(root, str) else b""
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError(f"the hand-over's log_root {root!r:.80} is not the base64 of 32 bytes")
+        if (h == 0 and size != 0) or ((size == 0) != (raw == merkle.EMPTY_ROOT)):
+            raise ValueError(
+                f"block {h}'s hand-over: a log of size {size} with that root cannot be "
+                "(block 0's log is empty, and the empty log alone has the empty root)"
+            )
+        return cls(h, size, raw)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"height": self.height, "log_size": self.size, "log_root": base64.b64encode(self.root).decode()}
+
+
+def handovers_in(entries: Sequence[Sequence[Any]]) -> tuple[Handover, ...]:
+    """The hand-overs a key schedule's entries carry (a third element, :meth:`Trust.with_history`),
+    each the last block of its key, before the next entry's height; ValueError unless they can all
+    be of one log (a later hand-over's log at least as large, the same size with the same root)."""
+    found = tuple(Handover.of(e[2], int(nxt[0]) - 1) for e, nxt in pairwise(entries) if len(e) == 3)
+    for a, b in pairwise(found):
+        if b.size < a.size or (b.size == a.size and b.root != a.root):
+            raise ValueError(f"the hand-overs of blocks {a.height} and {b.height} cannot be of one log")
+    return found
+
+
+def merge_handovers(history: Sequence[Sequence[Any]], records: Any) -> list[list[Any]]:
+    """A key history (``[[from_height, vkey], ...]``) with its hand-over ``records`` (a list of
+    ``{"height", "log_size", "log_root"}``, as ``consortium.json`` and ``GET /node`` give them
+    beside it) put into the entries of the keys whose last block each is, as their third element:
+    what :meth:`Trust.with_history` takes. ValueError for records that are not a list of such
+    objects, each of the last height of one earlier key, once."""
+    if not isinstance(records, list):
+        raise ValueError("the hand-overs are not a list")
+    merged = [list(e) for e in history]
+    ends = {int(nxt[0]) - 1: i for i, nxt in enumerate(merged[1:]) if nxt and type(nxt[0]) is int}
+    for r in records:
+        h = r.get("height") if isinstance(r, Mapping) else None
+        if type(h) is not int or h not in ends or len(merged[ends[h]]) != 2:
+            raise ValueError(f"the hand-over {r!r:.200} is not of the last block of an earlier key, once")
+        merged[ends[h]].append(r)
+    return merged
 
 
 def _one_name_per_key(verifiers: Sequence[Verifier]) -> None:
@@ -274,9 +379,10 @@ def verify_height(height: Any, index: int, proof: Any, head: Checkpoint, trust: 
     proofs"). ``proof`` holds the signed notes of blocks ``height`` and ``height`` - 1, verified
     with the keys of their heights (:meth:`Trust.with_history`): their log sizes must bracket the
     index, size(h - 1) <= index < size(h), and consistency proofs must link the earlier log to the
-    later and that to the head's (one log). A failure is PROOF_INVALID with ``details.reason``
-    (``height_unproven``, ``wrong_height``, ``not_bracketing``, ``not_consistent``), or
-    CHECKPOINT_INVALID for a note the keys did not sign."""
+    later and that to the head's (one log), and no note may contradict a recorded hand-over
+    (:meth:`Trust.check_handovers`). A failure is PROOF_INVALID with ``details.reason``
+    (``height_unproven``, ``wrong_height``, ``not_bracketing``, ``not_consistent``,
+    ``beyond_handover``), or CHECKPOINT_INVALID for a note the keys did not sign."""
     if not isinstance(proof, Mapping):
         raise _fail(
             "PROOF_INVALID",
@@ -288,6 +394,8 @@ def verify_height(height: Any, index: int, proof: Any, head: Checkpoint, trust: 
         raise _fail("PROOF_INVALID", "a transaction's height is an integer of at least 1", reason="wrong_height")
     block = _open_of_height(trust, proof.get("block"), "block")
     previous = _open_of_height(trust, proof.get("previous"), "previous")
+    for cp in (previous, block, head):
+        trust.check_handovers(cp)
     if block.height != height or previous.height != height - 1:
         raise _fail(
             "PROOF_INVALID",
