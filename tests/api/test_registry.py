@@ -1926,3 +1926,110 @@ def test_the_histories_of_leases_called_off_before_they_began_verify(world: Worl
         verify_bundle(_resigned(world, bundle, {f"lease/{sub}": {**record, "termination": None}}), world.server.vkey)
     assert info.value.code == "PROOF_INVALID"
     verify_bundle(_resigned(world, bundle, {}), world.server.vkey)  # (control: re-signed unchanged, it verifies)
+
+
+# -- a listing's parties' acts: the envelope's signer, not a co-signer ---------------------------------
+def _agent_listing(world: World, name: str) -> dict[str, Any]:
+    """A listing of a new unit of the world's landlord, published by a new agent of the world's
+    agency under the agency's mandate."""
+    c, agency, owner = world.client, world.extra["agency"], world.keys["role:landlord"]
+    agent = _fresh_party(world, f"anju-listing-{name}-agent", "agent")
+    appointed = c.send("agency.appoint_agent", agency, agent=agent.public_hex)["txid"]
+    unit = _fresh_unit(world, f"listing-{name}")
+    grant = {"unit": unit, "agency": agency.public_hex, "exclusive": False, "from": world.end}
+    granted = c.send("mandate.grant", owner, grant, to=add_days(world.end, 400), may_sign=True, min_rent=100_000)
+    terms = {
+        "unit": unit,
+        "mandate": granted["txid"][:16],
+        "rent": 600_000,
+        "deposit": 600_000,
+        "available_from": world.end,
+        "min_term_months": 6,
+        "description": "经纪人代理的一居室",
+        "photos": [H],
+    }
+    published = c.send("listing.publish", agent, terms)["txid"]
+    code = c.record(f"/listings/{published[:16]}").value["code"]
+    return {"agent": agent, "appointed": appointed, "published": published, "code": code}
+
+
+def _code_bundle(world: World, code: str) -> dict[str, Any]:
+    bundle: dict[str, Any] = world.server.http.get(f"/api/v1/codes/{code}").json()
+    return bundle
+
+
+def _signed_leaf(
+    world: World, key: SigningKey, kind: str, cosigners: tuple[SigningKey, ...] = (), **fields: Any
+) -> bytes:
+    """A transaction signed by ``key`` (and co-signed by ``cosigners``), never sent to the ledger:
+    what a lying signer puts in a log of its own making (the leaf, JCS of the envelope)."""
+    from anju.crypto import jcs
+    from anju.crypto.tx import sign
+
+    chain = world.server.http.get("/api/v1/node").json()["chain_id"]
+    body = {"chain": chain, "kind": kind, "signer": key.public_hex, "seq": 1, **fields}
+    return jcs.canonicalize(sign(body, [key, *cosigners]))
+
+
+def _publish_leaf(world: World, listing: dict[str, Any], key: SigningKey, *cosigners: SigningKey) -> bytes:
+    """A ``listing.publish`` of the listing's unit under its mandate, at half its rent, signed by ``key``."""
+    from anju.client.verify import LISTING_PUBLISHED
+
+    terms = {f: listing[f] for f in LISTING_PUBLISHED}
+    return _signed_leaf(world, key, "listing.publish", cosigners, **{**terms, "rent": listing["rent"] // 2})
+
+
+def _forged_listing(
+    world: World, bundle: dict[str, Any], publish: bytes, agent: str | None, edit: dict[str, Any], before: list[bytes]
+) -> tuple[dict[str, Any], str]:
+    """A genuine listing ``bundle`` as a lying signer would re-sign it with a listing of its own
+    making: published by ``publish`` (appended to the genuine log, after the leaves ``before``),
+    its record the genuine one's but for its id, code, agent and rent, and ``edit``; with its code."""
+    from anju.client.verify import code_candidates
+
+    txid = _txid(publish)
+    lid, code = txid[:16], next(code_candidates(txid))
+    listing = _value(bundle, "listing/")
+    fake = {**listing, "id": lid, "code": code, "published_tx": txid, "agent": agent, "rent": listing["rent"] // 2}
+    edit = {f"listing/{lid}": fake, f"code/{code}": {"code": code, "listing": lid}, **edit}
+    forged = _relogged(world, bundle, edit, lambda leaves: [*leaves, *before, publish])
+    return {**forged, "subject": code}, code
+
+
+def test_a_transaction_its_party_only_co_signed_is_not_that_partys_act(world: World) -> None:
+    """Where a listing bundle's check needs a party's act (the publisher's listing.publish, the
+    owner's mandate.grant, the authority's title.attest), it takes the envelope's signer: a lying
+    signer's own transaction that the party merely co-signed is refused (PROOF_INVALID, saying the
+    party only co-signed it), as the registry would never have taken it as that party's."""
+    t = _agent_listing(world, "cosigned")
+    bundle = _code_bundle(world, t["code"])
+    agency, owner, authority = world.extra["agency"], world.keys["role:landlord"], world.keys["role:authority"]
+    liar = SigningKey(hashlib.sha256(b"anju-liar-cosigned").digest())
+    listing, mandate = _value(bundle, "listing/"), _value(bundle, "mandate/")
+    title = _value(bundle, "title/")
+    # the publisher's: a listing.publish of the liar's, co-signed by the agency, naming no agent
+    publish = _publish_leaf(world, listing, liar, agency)
+    forged, _ = _forged_listing(world, bundle, publish, None, {}, [])
+    with pytest.raises(VerificationError, match="only co-signed") as info:
+        verify_bundle(forged, world.server.vkey, world.end)
+    assert info.value.code == "PROOF_INVALID" and info.value.details["signer"] == liar.public_hex
+    # the owner's mandate.grant, and the authority's title.attest, each the liar's, co-signed
+    grant_fields = ("unit", "agency", "exclusive", "from", "to", "may_sign", "min_rent")
+    grant = _signed_leaf(world, liar, "mandate.grant", (owner,), **{f: mandate[f] for f in grant_fields})
+    attest = _signed_leaf(
+        world,
+        liar,
+        "title.attest",
+        (authority,),
+        unit=title["unit"],
+        certificate_commitment=title["certificate_commitment"],
+    )
+    lies = {
+        "mandate.grant": (grant, {f"mandate/{mandate['id']}": {**mandate, "granted_tx": _txid(grant)}}),
+        "title.attest": (attest, {f"title/{title['certificate_commitment']}": {**title, "tx": _txid(attest)}}),
+    }
+    for kind, (leaf, edit) in lies.items():
+        forged = _relogged(world, bundle, edit, lambda leaves, leaf=leaf: [*leaves, leaf])
+        with pytest.raises(VerificationError, match="only co-signed") as info:
+            verify_bundle(forged, world.server.vkey, world.end)
+        assert info.value.code == "PROOF_INVALID" and kind in info.value.message

@@ -485,14 +485,31 @@ def _need(cond: bool, message: str, **evidence: Any) -> None:
         raise _fail("PROOF_INVALID", message, **evidence)
 
 
-def _tx_of(vb: VerifiedBundle, txid: Any, kind: str, signer_any: Sequence[str] | None) -> Tx:
-    """The proven transaction ``txid``, of ``kind``, signed by one of ``signer_any`` (None: by anyone
-    the registry accepted for it, e.g. an agency's agent)."""
+def _tx_of(vb: VerifiedBundle, txid: Any, kind: str, by: Sequence[str] | None, *, cosigned: bool = False) -> Tx:
+    """The proven transaction ``txid``, of ``kind``, the act of one of ``by``: its body's
+    ``signer``, the key the registry takes as the one acting (None: by anyone the registry accepted
+    for it, checked by the caller if at all). A co-signature is not that party's act: the registry
+    derives who acted from ``body.signer`` alone (a unit's owner, a title's attesting authority, a
+    mandate's granting owner, a listing's publisher or agent, a payment's payer, the authority of a
+    registration, a dispute's or a report's resolution and a suspension), so a transaction of
+    someone else's that one of ``by`` merely co-signed proves nothing of the kind.
+
+    ``cosigned``: one of ``by`` need only be among the envelope's signers (``sigs``), for the one
+    party whose signature the registry requires wherever it stands: a lease's tenant, who signs a
+    ``lease.sign`` / ``lease.renew`` beside the landlord side (usually that side's transaction)."""
     _need(isinstance(txid, str) and txid in vb.txs, f"no inclusion proof for the {kind} transaction", txid=txid)
     tx = vb.txs[txid]
     _need(tx.kind == kind, f"transaction {txid} is a {tx.kind}, not a {kind}", txid=txid)
-    if signer_any is not None:
-        _need(bool(set(signer_any) & tx.signers), f"the {kind} transaction is not signed by the right party", txid=txid)
+    if by is not None and cosigned:
+        _need(bool(set(by) & tx.signers), f"the {kind} transaction is not signed by the right party", txid=txid)
+    elif by is not None:
+        _need(
+            tx.signer in by,
+            f"the {kind} transaction is not the right party's: its signer is another key"
+            + (" (the party only co-signed it)" if set(by) & tx.signers else ""),
+            txid=txid,
+            signer=tx.signer,
+        )
     return tx
 
 
@@ -957,17 +974,19 @@ def _disclosed(record: Mapping[str, Any], disclosure: Any) -> str:
     return str(disclosure["identity"])
 
 
-def _check_signed_lease(vb: VerifiedBundle, lease: Mapping[str, Any], signer: str) -> Tx:
+def _check_signed_lease(vb: VerifiedBundle, lease: Mapping[str, Any], tenant: str) -> Tx:
     """The lease is the one its sides signed: its ``lease.sign`` (or, for a renewal, the
-    ``lease.renew`` naming the lease it continues) is proven, signed by ``signer``, the lease's id
-    is derived from it and its terms are the signed ones. A sublease's ``owner`` is among its
-    signers: the registry takes a sublease (or its renewal) only with the owner's consent signature."""
+    ``lease.renew`` naming the lease it continues) is proven, signed by its ``tenant`` (as the
+    envelope's signer or a co-signer: the registry needs the tenant's signature in ``sigs``, and
+    the transaction is usually the landlord side's), the lease's id is derived from it and its
+    terms are the signed ones. A sublease's ``owner`` is among its signers (a co-signature too):
+    the registry takes a sublease (or its renewal) only with the owner's consent signature."""
     if lease.get("previous"):
-        tx = _tx_of(vb, lease.get("signed_tx"), "lease.renew", [signer])
+        tx = _tx_of(vb, lease.get("signed_tx"), "lease.renew", [tenant], cosigned=True)
         _need(tx.body.get("previous") == lease["previous"], "the renewal does not continue that lease")
         _check_made_by(lease, tx, LEASE_TERMS, "lease")
     else:
-        tx = _tx_of(vb, lease.get("signed_tx"), "lease.sign", [signer])
+        tx = _tx_of(vb, lease.get("signed_tx"), "lease.sign", [tenant], cosigned=True)
         _check_made_by(lease, tx, LEASE_SIGNED, "lease")
     if lease.get("parent") is not None:
         _need(
