@@ -593,6 +593,43 @@ def _check_code(vb: VerifiedBundle, code: str, lid: str, txid: str) -> None:
         )
 
 
+def _check_appointed(vb: VerifiedBundle, listing: Mapping[str, Any], ptx: Tx) -> None:
+    """The agent who signed a listing's ``listing.publish`` (``ptx``, the listing's ``agent``) acted
+    for the publishing agency: ``party/<agent>`` is proven, a party of role ``agent``, and the bundle
+    proves an ``agency.appoint_agent`` of that agent signed by the publisher (as the envelope's
+    signer) at a lower log index than the ``listing.publish``. The agent's record need not name
+    the agency still, nor its ``appointed_tx`` be that appointment: an agency dismisses an agent
+    (``agency``, ``appointed_tx`` null) or appoints it again (``appointed_tx`` the newer one)
+    without touching the listings it published; the server adds the latest appointment before the
+    publication. (Not checked: that the agent was not dismissed between that appointment and the
+    publication, which the registry refuses but only a proof of absence from that stretch of the
+    log could show, nor whether the agent or its agency were suspended then.)"""
+    agent, publisher = str(listing["agent"]), str(listing["publisher"])
+    record = vb.get(f"party/{agent}")
+    _need(
+        isinstance(record, Mapping) and record.get("id") == agent and record.get("role") == "agent",
+        "the listing's agent is not a registered agent",
+        agent=agent,
+    )
+    since = appointments(vb).get((publisher, agent))
+    _need(
+        since is not None,
+        "the listing.publish is signed by an agent the bundle does not prove its publisher appointed "
+        "(no agency.appoint_agent of that agent by the publishing agency)",
+        agent=agent,
+        publisher=publisher,
+        txid=ptx.txid,
+    )
+    published_at = vb.index.get(ptx.txid)
+    _need(
+        since is not None and published_at is not None and since < published_at,
+        "the listing.publish is signed by an agent the bundle proves appointed by its publisher only after it",
+        agent=agent,
+        publisher=publisher,
+        txid=ptx.txid,
+    )
+
+
 def check_listing(vb: VerifiedBundle, code: str, date: str | None = None) -> VerifiedListing:
     """Re-derive from proven records alone that the listing with ``code`` is genuine, and its status
     at ``date`` (YYYY-MM-DD; default today). The records are as of the proof's checkpoint and keep
@@ -639,10 +676,9 @@ def check_listing(vb: VerifiedBundle, code: str, date: str | None = None) -> Ver
     mandate = None
     if listing.get("publisher_role") == "owner":
         _need(
-            listing["publisher"] == unit["owner"] and not listing.get("mandate"),
-            "an owner listing must be published by the owner, without a mandate",
+            listing["publisher"] == unit["owner"] and not listing.get("mandate") and listing.get("agent") is None,
+            "an owner listing must be published by the owner, without a mandate or an agent",
         )
-        signers = [unit["owner"]]
     else:
         mid = listing.get("mandate")
         _need(isinstance(mid, str), "an agency listing needs a mandate")
@@ -661,9 +697,11 @@ def check_listing(vb: VerifiedBundle, code: str, date: str | None = None) -> Ver
             gtx.body.get("unit") == unit["id"] and gtx.body.get("agency") == listing["publisher"],
             "the mandate.grant transaction grants something else",
         )
-        signers = [listing["publisher"]] + ([listing["agent"]] if listing.get("agent") else [])
-    ptx = _tx_of(vb, listing.get("published_tx"), "listing.publish", signers)
+    agent = listing.get("agent")
+    ptx = _tx_of(vb, listing.get("published_tx"), "listing.publish", [listing["publisher"] if agent is None else agent])
     _need(ptx.body.get("unit") == unit["id"], "the listing.publish transaction is for another unit")
+    if agent is not None:
+        _check_appointed(vb, listing, ptx)
     _check_made_by(listing, ptx, LISTING_PUBLISHED, "listing")
     _check_code(vb, code, lid, ptx.txid)
     as_of = vb.checkpoint.time[:10]
