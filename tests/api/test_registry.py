@@ -1926,3 +1926,211 @@ def test_the_histories_of_leases_called_off_before_they_began_verify(world: Worl
         verify_bundle(_resigned(world, bundle, {f"lease/{sub}": {**record, "termination": None}}), world.server.vkey)
     assert info.value.code == "PROOF_INVALID"
     verify_bundle(_resigned(world, bundle, {}), world.server.vkey)  # (control: re-signed unchanged, it verifies)
+
+
+# -- a listing an agent published: the agency's appointment of that agent, proven --------------------
+def _agent_listing(world: World, name: str) -> dict[str, Any]:
+    """A listing of a new unit of the world's landlord, published by a new agent of the world's
+    agency under the agency's mandate."""
+    c, agency, owner = world.client, world.extra["agency"], world.keys["role:landlord"]
+    agent = _fresh_party(world, f"anju-listing-{name}-agent", "agent")
+    appointed = c.send("agency.appoint_agent", agency, agent=agent.public_hex)["txid"]
+    unit = _fresh_unit(world, f"listing-{name}")
+    grant = {"unit": unit, "agency": agency.public_hex, "exclusive": False, "from": world.end}
+    granted = c.send("mandate.grant", owner, grant, to=add_days(world.end, 400), may_sign=True, min_rent=100_000)
+    terms = {
+        "unit": unit,
+        "mandate": granted["txid"][:16],
+        "rent": 600_000,
+        "deposit": 600_000,
+        "available_from": world.end,
+        "min_term_months": 6,
+        "description": "经纪人代理的一居室",
+        "photos": [H],
+    }
+    published = c.send("listing.publish", agent, terms)["txid"]
+    code = c.record(f"/listings/{published[:16]}").value["code"]
+    return {"agent": agent, "appointed": appointed, "published": published, "code": code}
+
+
+def _code_bundle(world: World, code: str) -> dict[str, Any]:
+    bundle: dict[str, Any] = world.server.http.get(f"/api/v1/codes/{code}").json()
+    return bundle
+
+
+def test_a_listing_an_agent_published_verifies_with_the_agents_appointment(world: World, tmp_path: Path) -> None:
+    """The listing bundle of an agent's listing proves the agency's agency.appoint_agent of that
+    agent, logged before the listing.publish; the SDK, ``anju check`` (a file, and a code asked of
+    the server) and the client accept it; once the agent is dismissed, and once appointed again
+    (the party record then names a later appointment, or none), the bundle still proves the
+    appointment the agent published under. Without it the listing is refused."""
+    c, agency = world.client, world.extra["agency"]
+    t = _agent_listing(world, "genuine")
+    bundle = _code_bundle(world, t["code"])
+    index = {x["txid"]: x["index"] for x in bundle["txs"]}
+    assert index[t["appointed"]] < index[t["published"]]
+    got = verify_bundle(bundle, world.server.vkey, world.end)
+    assert isinstance(got, VerifiedListing) and got.listing["agent"] == t["agent"].public_hex
+    assert c.verify_listing(t["code"], date=world.end).status == "live"
+    path = tmp_path / "listing.json"
+    path.write_text(json.dumps(bundle, ensure_ascii=False))
+    for target in (str(path), t["code"]):
+        argv = ["check", target, "--key", world.server.vkey, "--date", world.end, "--json"]
+        argv += ["--server", world.server.url] if target == t["code"] else []
+        out = CliRunner().invoke(app, argv)
+        assert out.exit_code == 0, out.output
+        assert json.loads(out.stdout)["status"] == "live"
+    short = {**bundle, "txs": [x for x in bundle["txs"] if x["txid"] != t["appointed"]]}
+    with pytest.raises(VerificationError, match="does not prove its publisher appointed") as info:
+        verify_bundle(short, world.server.vkey, world.end)
+    assert info.value.code == "PROOF_INVALID" and info.value.details["agent"] == t["agent"].public_hex
+    path.write_text(json.dumps(short, ensure_ascii=False))
+    out = CliRunner().invoke(app, ["check", str(path), "--key", world.server.vkey, "--json"])
+    assert out.exit_code == 1 and json.loads(out.stdout)["error"]["code"] == "PROOF_INVALID"
+    # dismissed: the agent's record names no agency, the listing stays the agency's
+    c.send("agency.dismiss_agent", agency, agent=t["agent"].public_hex)
+    bundle = _code_bundle(world, t["code"])
+    assert _value(bundle, f"party/{t['agent'].public_hex}")["agency"] is None
+    assert t["appointed"] in {x["txid"] for x in bundle["txs"]}
+    assert verify_bundle(bundle, world.server.vkey, world.end).code == t["code"]  # type: ignore[union-attr]
+    # appointed again: the record's appointed_tx is the new one, logged after the listing; the bundle
+    # proves the one before it
+    again = c.send("agency.appoint_agent", agency, agent=t["agent"].public_hex)["txid"]
+    bundle = _code_bundle(world, t["code"])
+    assert _value(bundle, f"party/{t['agent'].public_hex}")["appointed_tx"] == again
+    txids = {x["txid"] for x in bundle["txs"]}
+    assert t["appointed"] in txids and again not in txids
+    assert c.verify_listing(t["code"], date=world.end).listing["agent"] == t["agent"].public_hex
+
+
+def _signed_leaf(
+    world: World, key: SigningKey, kind: str, cosigners: tuple[SigningKey, ...] = (), **fields: Any
+) -> bytes:
+    """A transaction signed by ``key`` (and co-signed by ``cosigners``), never sent to the ledger:
+    what a lying signer puts in a log of its own making (the leaf, JCS of the envelope)."""
+    from anju.crypto import jcs
+    from anju.crypto.tx import sign
+
+    chain = world.server.http.get("/api/v1/node").json()["chain_id"]
+    body = {"chain": chain, "kind": kind, "signer": key.public_hex, "seq": 1, **fields}
+    return jcs.canonicalize(sign(body, [key, *cosigners]))
+
+
+def _publish_leaf(world: World, listing: dict[str, Any], key: SigningKey, *cosigners: SigningKey) -> bytes:
+    """A ``listing.publish`` of the listing's unit under its mandate, at half its rent, signed by ``key``."""
+    from anju.client.verify import LISTING_PUBLISHED
+
+    terms = {f: listing[f] for f in LISTING_PUBLISHED}
+    return _signed_leaf(world, key, "listing.publish", cosigners, **{**terms, "rent": listing["rent"] // 2})
+
+
+def _forged_listing(
+    world: World, bundle: dict[str, Any], publish: bytes, agent: str | None, edit: dict[str, Any], before: list[bytes]
+) -> tuple[dict[str, Any], str]:
+    """A genuine listing ``bundle`` as a lying signer would re-sign it with a listing of its own
+    making: published by ``publish`` (appended to the genuine log, after the leaves ``before``),
+    its record the genuine one's but for its id, code, agent and rent, and ``edit``; with its code."""
+    from anju.client.verify import code_candidates
+
+    txid = _txid(publish)
+    lid, code = txid[:16], next(code_candidates(txid))
+    listing = _value(bundle, "listing/")
+    fake = {**listing, "id": lid, "code": code, "published_tx": txid, "agent": agent, "rent": listing["rent"] // 2}
+    edit = {f"listing/{lid}": fake, f"code/{code}": {"code": code, "listing": lid}, **edit}
+    forged = _relogged(world, bundle, edit, lambda leaves: [*leaves, *before, publish])
+    return {**forged, "subject": code}, code
+
+
+def test_a_lying_signer_cannot_publish_a_listing_through_an_agent_the_agency_never_appointed(world: World) -> None:
+    """A lying checkpoint signer makes a key of its own (or another agency's agent) the "agent" of an
+    agency: it signs a listing.publish for the owner's unit under the agency's genuine mandate,
+    writes a party record saying the key is the agency's agent, and logs it all. The SDK refuses
+    the listing (PROOF_INVALID): no agency.appoint_agent by the publisher names that key, or only
+    one logged after the publication. AnjuClient refuses it from a server serving it. (Control: the
+    genuine bundle re-proven by the liar in its own log verifies.)"""
+    from tests.conftest import raw_http_server
+
+    t = _agent_listing(world, "liar")
+    bundle = _code_bundle(world, t["code"])
+    agency = world.extra["agency"]
+    listing = _value(bundle, "listing/")
+    assert verify_bundle(_relogged(world, bundle, {}, lambda x: x), world.server.vkey, world.end)
+    stranger = SigningKey(hashlib.sha256(b"anju-liars-agent").digest())  # never registered, never appointed
+    claim = {
+        f"party/{stranger.public_hex}": {
+            **_value(bundle, f"party/{t['agent'].public_hex}"),
+            "id": stranger.public_hex,
+            "appointed_tx": t["appointed"],  # the genuine appointment, of another agent
+        }
+    }
+    publish = _publish_leaf(world, listing, stranger)
+    other_agency = SigningKey(hashlib.sha256(b"anju-another-agency").digest())
+    by_another = _signed_leaf(world, other_agency, "agency.appoint_agent", agent=stranger.public_hex)
+    cases = {
+        "never appointed": ([], "does not prove its publisher appointed"),
+        "appointed by another agency": ([by_another], "does not prove its publisher appointed"),
+    }
+    for name, (before, message) in cases.items():
+        forged, code = _forged_listing(world, bundle, publish, stranger.public_hex, claim, before)
+        with pytest.raises(VerificationError, match=message) as info:
+            verify_bundle(forged, world.server.vkey, world.end)
+        assert info.value.code == "PROOF_INVALID", name
+        assert (
+            info.value.details["agent"] == stranger.public_hex and info.value.details["publisher"] == agency.public_hex
+        )
+    # appointed by the agency, but only after the publication (the genuine agent, the genuine leaves, reordered)
+    order = {t["appointed"]: 1}
+    late = _relogged(world, bundle, {}, lambda leaves: sorted(leaves, key=lambda x: order.get(_txid(x), 0)))
+    with pytest.raises(VerificationError, match="appointed by its publisher only after it") as info:
+        verify_bundle(late, world.server.vkey, world.end)
+    assert info.value.code == "PROOF_INVALID"
+    # the same lie from a server: AnjuClient refuses it
+    forged, code = _forged_listing(world, bundle, publish, stranger.public_hex, claim, [])
+    body = json.dumps(forged).encode()
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    url, srv = raw_http_server(lambda _: head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    try:
+        with AnjuClient(url, world.server.vkey) as liar, pytest.raises(VerificationError) as info:
+            liar.verify_listing(code, date=world.end)
+        assert info.value.code == "PROOF_INVALID" and "appointed" in info.value.message
+    finally:
+        srv.close()
+
+
+def test_a_transaction_its_party_only_co_signed_is_not_that_partys_act(world: World) -> None:
+    """Where a listing bundle's check needs a party's act (the publisher's listing.publish, the
+    owner's mandate.grant, the authority's title.attest), it takes the envelope's signer: a lying
+    signer's own transaction that the party merely co-signed is refused (PROOF_INVALID, saying the
+    party only co-signed it), as the registry would never have taken it as that party's."""
+    t = _agent_listing(world, "cosigned")
+    bundle = _code_bundle(world, t["code"])
+    agency, owner, authority = world.extra["agency"], world.keys["role:landlord"], world.keys["role:authority"]
+    liar = SigningKey(hashlib.sha256(b"anju-liar-cosigned").digest())
+    listing, mandate = _value(bundle, "listing/"), _value(bundle, "mandate/")
+    title = _value(bundle, "title/")
+    # the publisher's: a listing.publish of the liar's, co-signed by the agency, naming no agent
+    publish = _publish_leaf(world, listing, liar, agency)
+    forged, _ = _forged_listing(world, bundle, publish, None, {}, [])
+    with pytest.raises(VerificationError, match="only co-signed") as info:
+        verify_bundle(forged, world.server.vkey, world.end)
+    assert info.value.code == "PROOF_INVALID" and info.value.details["signer"] == liar.public_hex
+    # the owner's mandate.grant, and the authority's title.attest, each the liar's, co-signed
+    grant_fields = ("unit", "agency", "exclusive", "from", "to", "may_sign", "min_rent")
+    grant = _signed_leaf(world, liar, "mandate.grant", (owner,), **{f: mandate[f] for f in grant_fields})
+    attest = _signed_leaf(
+        world,
+        liar,
+        "title.attest",
+        (authority,),
+        unit=title["unit"],
+        certificate_commitment=title["certificate_commitment"],
+    )
+    lies = {
+        "mandate.grant": (grant, {f"mandate/{mandate['id']}": {**mandate, "granted_tx": _txid(grant)}}),
+        "title.attest": (attest, {f"title/{title['certificate_commitment']}": {**title, "tx": _txid(attest)}}),
+    }
+    for kind, (leaf, edit) in lies.items():
+        forged = _relogged(world, bundle, edit, lambda leaves, leaf=leaf: [*leaves, leaf])
+        with pytest.raises(VerificationError, match="only co-signed") as info:
+            verify_bundle(forged, world.server.vkey, world.end)
+        assert info.value.code == "PROOF_INVALID" and kind in info.value.message

@@ -345,8 +345,12 @@ def test_a_listing_bundle_by_its_verification_code(world: World, which: str) -> 
     got = v.verify_listing_bundle(bundle, world.keys, asked)
     assert got.listing["id"] == lid and got.status == "live"
     assert got.listing["publisher_role"] == which
-    if which == "agency":
+    if which == "agency":  # published by the agency's agent: the bundle proves the agency appointed it
         assert got.listing["agent"] == key("agent").public_hex
+        appointment = [t for t in bundle["txs"] if b"agency.appoint_agent" in base64.b64decode(t["leaf"])]
+        assert len(appointment) == 1
+        without = {**bundle, "txs": [t for t in bundle["txs"] if t is not appointment[0]]}
+        assert "no appointment" in refuses(lambda: v.verify_listing_bundle(without, world.keys, asked))
     keys = {e["key"] for e in bundle["state"]}
 
     def altered(change: Callable[[dict[str, Any]], None]) -> str:

@@ -578,7 +578,10 @@ def verify_listing_bundle(bundle: dict[str, Any], keys: list[NoteKey], code: str
     owner = record(f"party/{listing['owner']}")
     publisher = state[f"party/{listing['publisher']}"]
     if listing["publisher_role"] == "owner":
-        check(listing["publisher"] == listing["owner"] and listing["mandate"] is None, "bundle: owner listing")
+        check(
+            listing["publisher"] == listing["owner"] and listing["mandate"] is None and listing.get("agent") is None,
+            "bundle: owner listing",
+        )
     else:
         mandate = record(f"mandate/{listing['mandate']}")
         grant = tx_of(mandate["granted_tx"], "mandate.grant")
@@ -589,9 +592,21 @@ def verify_listing_bundle(bundle: dict[str, Any], keys: list[NoteKey], code: str
             and mandate["owner"] == unit["owner"],
             "bundle: mandate of another unit or agency",
         )
+    # "signed by" is the envelope's signer: the publisher when the listing names no agent, else that agent,
+    # whose appointment by the publisher the bundle proves earlier in the log
+    agent_key = listing.get("agent")
     signer = pub.body["signer"]
-    if signer != listing["publisher"]:
-        agent = record(f"party/{signer}")
-        check(listing.get("agent") == signer and agent.get("agency") == listing["publisher"], "bundle: not its agent")
+    check(signer == (listing["publisher"] if agent_key is None else agent_key), "bundle: publish tx of another signer")
+    if agent_key is not None:
+        check(record(f"party/{agent_key}")["role"] == "agent", "bundle: the listing's agent is no agent")
+        appointed = [
+            t
+            for t in txs.values()
+            if t.body["kind"] == "agency.appoint_agent"
+            and t.body["signer"] == listing["publisher"]
+            and t.body.get("agent") == agent_key
+            and t.index < pub.index
+        ]
+        check(appointed != [], "bundle: no appointment of the agent by the publisher before the listing.publish")
     status = listing_status(listing, state.get(f"mandate/{listing['mandate']}"), cp.time[:10], publisher, owner)
     return VerifiedListing(listing, unit, cp, status)

@@ -203,8 +203,23 @@ class Appointments:
         return out
 
 
+def appointment_of_publisher(snap: Snapshot, listing: Any) -> str | None:
+    """For a listing an agent published: the txid of the latest ``agency.appoint_agent`` of that
+    agent by the publishing agency logged before its ``listing.publish`` (the appointment it
+    published under, also once the agent was dismissed or appointed again since; None if there
+    is none, and then the verifier refuses the listing)."""
+    if not isinstance(listing, dict) or not isinstance(agent := listing.get("agent"), str):
+        return None
+    published = listing.get("published_tx")
+    found = snap.tx(published) if isinstance(published, str) else None
+    if found is None:
+        return None
+    return Appointments(snap).latest(agent, str(listing.get("publisher")), found[0])
+
+
 def listing_bundle(snap: Snapshot, chain_id: str, code: str, listing_id: str) -> dict[str, Any]:
-    """Everything needed to verify a listing offline: code, listing, unit, title, mandate, parties, txs."""
+    """Everything needed to verify a listing offline: code, listing, unit, title, mandate, parties,
+    txs, and for a listing an agent published the agency's appointment of that agent."""
     b = BundleBuilder(snap, "listing", code, chain_id)
     b.key("meta/registry")  # the housing authority's key: who may attest titles
     b.key(f"code/{code}")
@@ -220,7 +235,7 @@ def listing_bundle(snap: Snapshot, chain_id: str, code: str, listing_id: str) ->
     b.key(f"party/{listing['owner']}")
     if listing.get("agent"):
         b.key(f"party/{listing['agent']}")
-    b.txs([listing.get("published_tx"), listing.get("status_tx")])
+    b.txs([listing.get("published_tx"), listing.get("status_tx"), appointment_of_publisher(snap, listing)])
     if unit is not None:
         b.txs([unit.get("registered_tx"), unit.get("title_tx")])
     if title is not None:

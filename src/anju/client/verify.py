@@ -593,14 +593,31 @@ def _need(cond: bool, message: str, **evidence: Any) -> None:
         raise _fail("PROOF_INVALID", message, **evidence)
 
 
-def _tx_of(vb: VerifiedBundle, txid: Any, kind: str, signer_any: Sequence[str] | None) -> Tx:
-    """The proven transaction ``txid``, of ``kind``, signed by one of ``signer_any`` (None: by anyone
-    the registry accepted for it, e.g. an agency's agent)."""
+def _tx_of(vb: VerifiedBundle, txid: Any, kind: str, by: Sequence[str] | None, *, cosigned: bool = False) -> Tx:
+    """The proven transaction ``txid``, of ``kind``, the act of one of ``by``: its body's
+    ``signer``, the key the registry takes as the one acting (None: by anyone the registry accepted
+    for it, checked by the caller if at all). A co-signature is not that party's act: the registry
+    derives who acted from ``body.signer`` alone (a unit's owner, a title's attesting authority, a
+    mandate's granting owner, a listing's publisher or agent, a payment's payer, the authority of a
+    registration, a dispute's or a report's resolution and a suspension), so a transaction of
+    someone else's that one of ``by`` merely co-signed proves nothing of the kind.
+
+    ``cosigned``: one of ``by`` need only be among the envelope's signers (``sigs``), for the one
+    party whose signature the registry requires wherever it stands: a lease's tenant, who signs a
+    ``lease.sign`` / ``lease.renew`` beside the landlord side (usually that side's transaction)."""
     _need(isinstance(txid, str) and txid in vb.txs, f"no inclusion proof for the {kind} transaction", txid=txid)
     tx = vb.txs[txid]
     _need(tx.kind == kind, f"transaction {txid} is a {tx.kind}, not a {kind}", txid=txid)
-    if signer_any is not None:
-        _need(bool(set(signer_any) & tx.signers), f"the {kind} transaction is not signed by the right party", txid=txid)
+    if by is not None and cosigned:
+        _need(bool(set(by) & tx.signers), f"the {kind} transaction is not signed by the right party", txid=txid)
+    elif by is not None:
+        _need(
+            tx.signer in by,
+            f"the {kind} transaction is not the right party's: its signer is another key"
+            + (" (the party only co-signed it)" if set(by) & tx.signers else ""),
+            txid=txid,
+            signer=tx.signer,
+        )
     return tx
 
 
@@ -684,6 +701,43 @@ def _check_code(vb: VerifiedBundle, code: str, lid: str, txid: str) -> None:
         )
 
 
+def _check_appointed(vb: VerifiedBundle, listing: Mapping[str, Any], ptx: Tx) -> None:
+    """The agent who signed a listing's ``listing.publish`` (``ptx``, the listing's ``agent``) acted
+    for the publishing agency: ``party/<agent>`` is proven, a party of role ``agent``, and the bundle
+    proves an ``agency.appoint_agent`` of that agent signed by the publisher (as the envelope's
+    signer) at a lower log index than the ``listing.publish``. The agent's record need not name
+    the agency still, nor its ``appointed_tx`` be that appointment: an agency dismisses an agent
+    (``agency``, ``appointed_tx`` null) or appoints it again (``appointed_tx`` the newer one)
+    without touching the listings it published; the server adds the latest appointment before the
+    publication. (Not checked: that the agent was not dismissed between that appointment and the
+    publication, which the registry refuses but only a proof of absence from that stretch of the
+    log could show, nor whether the agent or its agency were suspended then.)"""
+    agent, publisher = str(listing["agent"]), str(listing["publisher"])
+    record = vb.get(f"party/{agent}")
+    _need(
+        isinstance(record, Mapping) and record.get("id") == agent and record.get("role") == "agent",
+        "the listing's agent is not a registered agent",
+        agent=agent,
+    )
+    since = appointments(vb).get((publisher, agent))
+    _need(
+        since is not None,
+        "the listing.publish is signed by an agent the bundle does not prove its publisher appointed "
+        "(no agency.appoint_agent of that agent by the publishing agency)",
+        agent=agent,
+        publisher=publisher,
+        txid=ptx.txid,
+    )
+    published_at = vb.index.get(ptx.txid)
+    _need(
+        since is not None and published_at is not None and since < published_at,
+        "the listing.publish is signed by an agent the bundle proves appointed by its publisher only after it",
+        agent=agent,
+        publisher=publisher,
+        txid=ptx.txid,
+    )
+
+
 def check_listing(vb: VerifiedBundle, code: str, date: str | None = None) -> VerifiedListing:
     """Re-derive from proven records alone that the listing with ``code`` is genuine, and its status
     at ``date`` (YYYY-MM-DD; default today). The records are as of the proof's checkpoint and keep
@@ -730,10 +784,9 @@ def check_listing(vb: VerifiedBundle, code: str, date: str | None = None) -> Ver
     mandate = None
     if listing.get("publisher_role") == "owner":
         _need(
-            listing["publisher"] == unit["owner"] and not listing.get("mandate"),
-            "an owner listing must be published by the owner, without a mandate",
+            listing["publisher"] == unit["owner"] and not listing.get("mandate") and listing.get("agent") is None,
+            "an owner listing must be published by the owner, without a mandate or an agent",
         )
-        signers = [unit["owner"]]
     else:
         mid = listing.get("mandate")
         _need(isinstance(mid, str), "an agency listing needs a mandate")
@@ -752,9 +805,11 @@ def check_listing(vb: VerifiedBundle, code: str, date: str | None = None) -> Ver
             gtx.body.get("unit") == unit["id"] and gtx.body.get("agency") == listing["publisher"],
             "the mandate.grant transaction grants something else",
         )
-        signers = [listing["publisher"]] + ([listing["agent"]] if listing.get("agent") else [])
-    ptx = _tx_of(vb, listing.get("published_tx"), "listing.publish", signers)
+    agent = listing.get("agent")
+    ptx = _tx_of(vb, listing.get("published_tx"), "listing.publish", [listing["publisher"] if agent is None else agent])
     _need(ptx.body.get("unit") == unit["id"], "the listing.publish transaction is for another unit")
+    if agent is not None:
+        _check_appointed(vb, listing, ptx)
     _check_made_by(listing, ptx, LISTING_PUBLISHED, "listing")
     _check_code(vb, code, lid, ptx.txid)
     as_of = vb.checkpoint.time[:10]
@@ -1065,17 +1120,19 @@ def _disclosed(record: Mapping[str, Any], disclosure: Any) -> str:
     return str(disclosure["identity"])
 
 
-def _check_signed_lease(vb: VerifiedBundle, lease: Mapping[str, Any], signer: str) -> Tx:
+def _check_signed_lease(vb: VerifiedBundle, lease: Mapping[str, Any], tenant: str) -> Tx:
     """The lease is the one its sides signed: its ``lease.sign`` (or, for a renewal, the
-    ``lease.renew`` naming the lease it continues) is proven, signed by ``signer``, the lease's id
-    is derived from it and its terms are the signed ones. A sublease's ``owner`` is among its
-    signers: the registry takes a sublease (or its renewal) only with the owner's consent signature."""
+    ``lease.renew`` naming the lease it continues) is proven, signed by its ``tenant`` (as the
+    envelope's signer or a co-signer: the registry needs the tenant's signature in ``sigs``, and
+    the transaction is usually the landlord side's), the lease's id is derived from it and its
+    terms are the signed ones. A sublease's ``owner`` is among its signers (a co-signature too):
+    the registry takes a sublease (or its renewal) only with the owner's consent signature."""
     if lease.get("previous"):
-        tx = _tx_of(vb, lease.get("signed_tx"), "lease.renew", [signer])
+        tx = _tx_of(vb, lease.get("signed_tx"), "lease.renew", [tenant], cosigned=True)
         _need(tx.body.get("previous") == lease["previous"], "the renewal does not continue that lease")
         _check_made_by(lease, tx, LEASE_TERMS, "lease")
     else:
-        tx = _tx_of(vb, lease.get("signed_tx"), "lease.sign", [signer])
+        tx = _tx_of(vb, lease.get("signed_tx"), "lease.sign", [tenant], cosigned=True)
         _check_made_by(lease, tx, LEASE_SIGNED, "lease")
     if lease.get("parent") is not None:
         _need(
