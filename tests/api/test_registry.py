@@ -2097,6 +2097,24 @@ def test_a_lying_signer_cannot_publish_a_listing_through_an_agent_the_agency_nev
         srv.close()
 
 
+def test_a_lying_signer_cannot_stretch_a_listing_s_mandate(world: World) -> None:
+    """A listing published under a mandate is live only within the mandate's term: a lying
+    checkpoint signer that rewrites the mandate record (a later ``to``, a lower ``min_rent``, another
+    id) keeps a listing verifying whose mandate ended. The mandate is the one its owner's
+    mandate.grant made: PROOF_INVALID naming the fields that differ (the SDK checked only the
+    grant's unit and agency)."""
+    t = _agent_listing(world, "stretched")
+    bundle = _code_bundle(world, t["code"])
+    mandate = _value(bundle, "mandate/")
+    assert verify_bundle(_relogged(world, bundle, {}, lambda x: x), world.server.vkey, world.end)
+    for field, value in (("to", "2099-12-31"), ("min_rent", 0), ("exclusive", not mandate["exclusive"])):
+        edit = {f"mandate/{mandate['id']}": {**mandate, field: value}}
+        forged = _relogged(world, bundle, edit, lambda x: x)
+        with pytest.raises(VerificationError, match=r"the mandate does not say what its mandate\.grant said") as info:
+            verify_bundle(forged, world.server.vkey, world.end)
+        assert info.value.code == "PROOF_INVALID" and info.value.details["fields"] == [field], (field, info.value)
+
+
 def test_a_transaction_its_party_only_co_signed_is_not_that_partys_act(world: World) -> None:
     """Where a listing bundle's check needs a party's act (the publisher's listing.publish, the
     owner's mandate.grant, the authority's title.attest), it takes the envelope's signer: a lying

@@ -592,6 +592,8 @@ def verify_listing_bundle(bundle: dict[str, Any], keys: list[NoteKey], code: str
             and mandate["owner"] == unit["owner"],
             "bundle: mandate of another unit or agency",
         )
+        granted = ("exclusive", "from", "to", "may_sign", "min_rent")
+        check(all(mandate.get(f) == grant.body.get(f) for f in granted), "bundle: mandate differs from its grant")
     # "signed by" is the envelope's signer: the publisher when the listing names no agent, else that agent,
     # whose appointment by the publisher the bundle proves earlier in the log
     agent_key = listing.get("agent")

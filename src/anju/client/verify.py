@@ -630,6 +630,8 @@ LISTING_PUBLISHED = ("unit", "mandate", "rent", "deposit", "available_from", "mi
 """A listing's fields as its ``listing.publish`` set them (renewals and withdrawals change none)."""
 LISTING_FROM_UNIT = ("district", "street", "neighbourhood", "rooms", "floor_area_m2")
 """A listing's copy of its unit's public place and size."""
+MANDATE_GRANTED = ("unit", "agency", "exclusive", "from", "to", "may_sign", "min_rent")
+"""A mandate's fields as its owner's ``mandate.grant`` set them (a revocation changes only its status)."""
 LEASE_TERMS = ("end", "rent", "deposit", "payment_day", "notice_days", "collector", "document_hash")
 """The terms both sides sign in ``lease.sign`` and ``lease.renew`` (a termination moves
 ``ends_on``, never ``end``)."""
@@ -805,6 +807,7 @@ def check_listing(vb: VerifiedBundle, code: str, date: str | None = None) -> Ver
             gtx.body.get("unit") == unit["id"] and gtx.body.get("agency") == listing["publisher"],
             "the mandate.grant transaction grants something else",
         )
+        _check_made_by(mandate, gtx, MANDATE_GRANTED, "mandate")  # (its term decides the listing's status)
     agent = listing.get("agent")
     ptx = _tx_of(vb, listing.get("published_tx"), "listing.publish", [listing["publisher"] if agent is None else agent])
     _need(ptx.body.get("unit") == unit["id"], "the listing.publish transaction is for another unit")
