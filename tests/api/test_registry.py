@@ -1979,7 +1979,11 @@ def test_a_listing_an_agent_published_verifies_with_the_agents_appointment(world
         argv += ["--server", world.server.url] if target == t["code"] else []
         out = CliRunner().invoke(app, argv)
         assert out.exit_code == 0, out.output
-        assert json.loads(out.stdout)["status"] == "live"
+        said = json.loads(out.stdout)
+        assert said["status"] == "live" and said["agent"] == t["agent"].public_hex, said
+        assert said["publisher_role"] == "agency" and said["mandate"] == got.listing["mandate"], said
+        human = CliRunner().invoke(app, [a for a in argv if a != "--json"], env={"COLUMNS": "300"})
+        assert f"through its appointed agent {t['agent'].public_hex[:16]}…" in human.stdout, human.stdout
     short = {**bundle, "txs": [x for x in bundle["txs"] if x["txid"] != t["appointed"]]}
     with pytest.raises(VerificationError, match="does not prove its publisher appointed") as info:
         verify_bundle(short, world.server.vkey, world.end)

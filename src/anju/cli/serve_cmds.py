@@ -903,13 +903,22 @@ def check(
             "rent": result.listing["rent"],
             "publisher": result.listing["publisher"],
             "publisher_role": result.listing["publisher_role"],
+            "agent": result.listing.get("agent"),
+            "mandate": result.listing.get("mandate"),
             "as_of": result.checkpoint.time,
             "checkpoint": {"size": result.checkpoint.size, "height": result.checkpoint.height},
         }
         colour = "green" if result.live else "yellow"
         human = (
             f"[green]VERIFIED[/green] listing {_x(result.code)}: unit {_x(result.unit['id'])} on "
-            f"{_x(result.unit['street'])}, title attested, published by the {_x(result.listing['publisher_role'])}; "
+            f"{_x(result.unit['street'])}, title attested, published by the {_x(result.listing['publisher_role'])}"
+            + (f" under mandate {_x(result.listing['mandate'])}" if result.listing.get("mandate") else "")
+            + (
+                f" through its appointed agent {_x(str(result.listing['agent'])[:16])}…"
+                if result.listing.get("agent")
+                else ""
+            )
+            + "; "
             f"status [{colour}]{_x(result.status)}[/{colour}]"
             + (f" ({_x(result.reason)})" if result.reason else "")
             + f" at {_x(result.date)}; {_x(proven)}"
