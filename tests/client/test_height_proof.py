@@ -23,11 +23,11 @@ from anju.chain.consortium import _hand_over_keys
 from anju.chain.node import DB_NAME, KEY_NAME, Node, init_ledger, read_node_key, write_node_key
 from anju.client import AnjuClient, Trust, verify_height
 from anju.client.sdk import node_keys
-from anju.client.verify import merge_handovers
 from anju.crypto.keys import SigningKey
 from anju.errors import AnjuError, VerificationError
 from anju.ledger import merkle
 from anju.ledger.checkpoint import Checkpoint
+from anju.ledger.handover import merge_handovers
 from anju.ledger.note import vkey_of
 from anju.ledger.store import Store
 

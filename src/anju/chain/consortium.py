@@ -498,8 +498,8 @@ def key_history_of(directory: Path) -> list[list[Any]]:
     heights increasing and below ``first_height``, its hand-overs are not a list of such objects
     (each of the last height of one earlier key, log sizes that can be of one log, a 32-byte root),
     or the members' keys are not there (:func:`trust_of`): the file is a client's root of trust."""
-    from anju.client.verify import handovers_in, merge_handovers
     from anju.errors import VerificationError
+    from anju.ledger.handover import handovers_in, merge_handovers
 
     path = Path(directory) / LAYOUT
     vkeys, _ = trust_of(directory)

@@ -39,7 +39,6 @@ from anju.client.verify import (
     check_history,
     check_listing,
     check_registration,
-    merge_handovers,
     open_bundle,
     unb64,
     verify_height,
@@ -53,6 +52,7 @@ from anju.errors import WELL_FORMED_CODE, AnjuError, Overloaded, TxRejected, Ver
 from anju.files import sync_dir
 from anju.ledger import merkle
 from anju.ledger.checkpoint import Checkpoint
+from anju.ledger.handover import merge_handovers
 
 API = "/api/v1"
 
