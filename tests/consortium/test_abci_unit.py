@@ -873,3 +873,57 @@ def test_an_evicted_tx_admitted_again_or_carried_by_the_next_block_is_not_report
     assert _commit(app, [_tx(k, 1), _tx(k, 2)], 3) == [0, 0]
     assert app.stored_refused == {}
     app.close()
+
+
+def test_a_stop_signal_to_the_app_s_process_group_is_the_app_s_alone(
+    member: tuple[Path, dict[str, object]], tmp_path: Path
+) -> None:
+    """The ABCI app's verifier processes ignore stop signals (as the embedded node's do): SIGTERM to
+    one of them leaves it, its pool and the app running; SIGTERM to the whole process group (what
+    systemd and ``kill -TERM -PGID`` send) stops the app, which ends its pool: everything exits,
+    without a traceback. (A verifier died of SIGTERM, breaking the pool; and they were started
+    only at the first CheckTx batch.)"""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from tests.api.conftest import ROOT, free_port
+    from tests.conftest import alive, all_gone, children_of
+
+    data, _ = member
+    port = free_port()
+    log = tmp_path / "abci.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "anju.chain.abci", "--data", str(data), "--abci", f"tcp://127.0.0.1:{port}"],
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
+                time.sleep(0.1)
+        workers = children_of(proc.pid)
+        assert len(workers) == 2, workers  # started with the app, not at its first CheckTx
+        os.kill(workers[0], signal.SIGTERM)
+        time.sleep(1.0)  # (time for a signal to act: nothing here may change)
+        assert alive(workers[0]) and proc.poll() is None, log.read_text(errors="replace")
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()  # still serving
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(60) == 0
+        assert all_gone(workers)
+        assert "Traceback" not in log.read_text(errors="replace")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -14,6 +14,7 @@ import gc
 import logging
 import os
 import signal
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from anju.chain.abci import messages as m
@@ -102,13 +103,31 @@ async def _prefetch(app: AbciApp, pool: Verifier | None, reqs: list[Request]) ->
 
 
 class Verifier:
-    """A small process pool verifying envelopes (parse + Ed25519) off the event loop."""
+    """A small process pool verifying envelopes (parse + Ed25519) off the event loop.
+
+    Its processes are the embedded node's kind (:class:`anju.chain.node.VerifierContext`): forked
+    with the stop signals blocked, then ignoring them (:func:`anju.chain.writer.child_signals`), and
+    ending with the app (when it shuts the pool down, or soon after it died). A stop signal to the
+    whole process group (``kill -TERM -PGID``, Ctrl-C) is the app's alone to handle: the pool's
+    processes died of it, breaking the pool under CheckTx (which then verified inline, and the
+    pool was replaced). All are started at once, before the app serves (they were started at the
+    first CheckTx batch, inside the event loop)."""
 
     def __init__(self, workers: int) -> None:
-        from concurrent.futures import ProcessPoolExecutor
-
         self.workers = workers
-        self.pool = ProcessPoolExecutor(workers)
+        self.pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        from anju.chain.node import VerifierContext
+        from anju.chain.writer import child_signals, stop_signals_blocked
+
+        pool = ProcessPoolExecutor(
+            self.workers, mp_context=VerifierContext(), initializer=child_signals, initargs=(os.getpid(),)
+        )
+        with stop_signals_blocked():
+            started = pool.submit(int)  # with fork, the pool starts all its workers now
+        started.result()
+        return pool
 
     async def verify(self, app: AbciApp, raws: list[bytes]) -> None:
         from anju.chain.node import verify_chunk
@@ -122,10 +141,8 @@ class Verifier:
 
     def restart(self) -> None:
         """Replace the pool (after one of its processes died: a broken pool stays broken)."""
-        from concurrent.futures import ProcessPoolExecutor
-
         old = self.pool
-        self.pool = ProcessPoolExecutor(self.workers)
+        self.pool = self._start()
         old.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
