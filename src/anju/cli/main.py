@@ -297,20 +297,43 @@ def keys_new(
 
 @keys_app.command("show")
 def keys_show(
-    path: Annotated[Path, typer.Argument(help="Keystore file.")],
+    path: Annotated[Path, typer.Argument(help="Keystore or key file (a node.key, a hex seed).")],
     password: PasswordOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Unlock a keystore and print its public key."""
-    from anju.crypto import keystore
+    """Print a key file's public key, unlocking a keystore (its password is asked for only then).
 
-    if password is None:
-        password = _ask("Password", as_json=as_json)
-    _utf8(password, "the password")
+    Reads what tx send --key reads: a keystore, a node key file, a bare hex seed."""
+    from anju.client.sdk import PasswordNeeded, parse_key_file
+    from anju.crypto import keystore
+    from anju.crypto.keys import SigningKey
+
+    def refuse(message: str, code: str) -> NoReturn:
+        fail(message, 1, code, path=str(path), as_json=as_json)
+
+    if password is not None:
+        _utf8(password, "the password")
+    try:  # the file first: a password is not asked for a file that is not there, or needs none
+        text = path.read_text()
+    except OSError as exc:  # no such file, a directory, no permission
+        refuse(f"cannot read keystore {path}: {exc.strerror or exc}", "FILE_UNREADABLE")
+    except UnicodeDecodeError:
+        refuse(f"cannot read keystore {path}: not a key file: it is not text", "KEY_FILE_INVALID")
+
+    def opened(password: str | None) -> SigningKey:
+        try:
+            return parse_key_file(text, password)
+        except PasswordNeeded:
+            raise
+        except keystore.KeystoreError as exc:  # a damaged keystore, a wrong password
+            refuse(str(exc), exc.code)
+        except ValueError as exc:  # neither a keystore nor a key file
+            refuse(f"cannot read keystore {path}: {exc}", "KEY_FILE_INVALID")
+
     try:
-        key = keystore.load(path, password)
-    except keystore.KeystoreError as exc:  # no such file, not a keystore, a wrong password
-        fail(str(exc), 1, exc.code, path=str(path), as_json=as_json)
+        key = opened(password)
+    except PasswordNeeded:  # a keystore, and no ANJU_PASSWORD
+        key = opened(_utf8(_ask("Password", as_json=as_json), "the password"))
     _emit({"public_key": key.public_hex}, as_json, key.public_hex)
 
 
