@@ -12,7 +12,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from anju.cli.main import app, bench_app, console, fail, results
+from anju.cli.main import app, bench_app, console, fail, results, unwrap_help
 
 consortium_app = typer.Typer(
     help="A local consortium: CometBFT validators, each running an Anju member.", no_args_is_help=True
@@ -185,3 +185,6 @@ def bench_consortium(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     sys.stdout.write(json.dumps(result) + "\n")
+
+
+unwrap_help(app)  # (last: this module's commands too, whichever module was imported first)

@@ -508,8 +508,27 @@ def bench_all() -> None:
     bench_api(txs=30_000, clients=64, subscribers=1000, listings=100_000, out=Path("bench/results/api.json"))
 
 
+def unwrap_help(typer_app: typer.Typer) -> None:
+    """Give every command of ``typer_app`` (and of its groups) its docstring as help with the lines of
+    each paragraph joined: Typer prints a help text's single line breaks as they are, so a docstring
+    wrapped at 100 columns showed, in ``--help`` and in the command list of ``anju --help``, as
+    lines broken mid-sentence ("exit 1 on the first error, 2 when" / "DATA holds no ledger.").
+    Paragraphs (blank lines) stay. Idempotent: each module registering commands calls it last."""
+    import inspect
+
+    for info in typer_app.registered_commands:
+        doc = info.help if info.help is not None else inspect.getdoc(info.callback)
+        if doc:
+            info.help = "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(doc).split("\n\n"))
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            unwrap_help(group.typer_instance)
+
+
 from anju.cli import consortium_cmds as _consortium_cmds  # noqa: E402,F401  (registers consortium, bench consortium)
 from anju.cli import serve_cmds as _serve_cmds  # noqa: E402,F401  (registers serve, demo, tx, check)
+
+unwrap_help(app)
 
 if __name__ == "__main__":
     # Run the module's registered copy of ``app`` (``python -m`` would otherwise see a second one).

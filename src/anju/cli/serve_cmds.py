@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from anju.cli.main import JsonOpt, _emit, app, console, fail
+from anju.cli.main import JsonOpt, _emit, app, console, fail, unwrap_help
 
 if TYPE_CHECKING:
     from anju.api.app import Settings
@@ -970,3 +970,6 @@ def check(
             )
     _emit(out, as_json, human)
     sys.stdout.flush()
+
+
+unwrap_help(app)  # (last: this module's commands too, whichever module was imported first)
