@@ -52,7 +52,7 @@ def test_network_failures_are_one_line_errors_or_a_json_error(tmp_path: Path) ->
     out = _run("check", code, "--server", closed, "--key", vkey[1], "--json")
     assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
     assert json.loads(out.stdout)["ok"] is False and json.loads(out.stdout)["error"]["code"] == "NODE_UNREACHABLE"
-    no_scheme = _invoke("tx", "get", "00", "--server", closed.removeprefix("http://"))
+    no_scheme = _invoke("tx", "get", "ab" * 32, "--server", closed.removeprefix("http://"))
     assert no_scheme.exit_code == 2, no_scheme.output  # a usage error
     _one_line_error(no_scheme, "--server")
 
