@@ -66,7 +66,8 @@ def test_status_of_members_that_are_not_running(tmp_path: Path) -> None:
     human = _status(d)
     assert human.returncode == 0, human.stderr
     lines = human.stdout.strip().splitlines()  # the answer, on stdout (it was on stderr)
-    assert len(lines) == 2 and all(" DOWN " in line and "height None" in line for line in lines), human
+    # no height is "-", as no divergent member is (it was "height None  app_hash   cosigned None")
+    assert lines == [f"member{i}    DOWN  height -  app_hash -  cosigned -  divergent -" for i in range(2)], human
     assert not human.stderr, human.stderr
 
 
@@ -83,6 +84,20 @@ def test_status_of_members_that_answer_something_else_or_too_late(tmp_path: Path
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     assert [(r["cometbft_height"], r["anju_height"]) for r in rows] == [(None, None)] * 3, rows
+
+
+def test_status_names_divergent_members_as_names(tmp_path: Path) -> None:
+    """A member's divergent list was printed as a Python list: `divergent ['c/member1']`."""
+    said = {"height": 5, "app_hash": "ab" * 32, "cosigned_height": 4, "divergent": ["c/member1", "c/member2"]}
+    with http_stub(lambda _m, _p: json.dumps(said).encode()) as cosigner:
+        port = int(cosigner.rsplit(":", 1)[1])
+        d = _layout(tmp_path / "net", [_node(0, rpc=_closed_port(), cosign=port)])
+        out = _status(d)
+    assert out.returncode == 0, out.stderr
+    assert (
+        out.stdout
+        == "member0    DOWN  height 5  app_hash abababababababab  cosigned 4  divergent c/member1, c/member2\n"
+    )
 
 
 BAD_LAYOUTS = {

@@ -46,3 +46,29 @@ def test_public_url_must_be_a_site_address() -> None:
         "javascript://anju.example.org/%0Aalert(1)",
     ):
         assert not _is_site_url(bad), bad
+
+
+def test_help_texts_are_not_broken_mid_sentence() -> None:
+    """Typer prints a help text's single line breaks as they are: docstrings wrapped in the source
+    showed in `--help`, and in `anju --help`'s list of commands, as lines broken mid-sentence
+    ("exit 1 on the first error, 2 when" / "DATA holds no ledger."). On a terminal wide enough,
+    each paragraph of a command's docstring is one line."""
+    import inspect
+
+    root = typer.main.get_command(app)
+    runner = CliRunner()
+    checked = 0
+    for path in _paths(root, []):
+        cmd: click.Command = root
+        for name in path:
+            cmd = cmd.commands[name]  # type: ignore[attr-defined]
+        if cmd.callback is None or not cmd.callback.__doc__:
+            continue
+        output = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "1000"}).output
+        for paragraph in inspect.cleandoc(cmd.callback.__doc__).split("\n\n"):
+            line = " ".join(paragraph.split())
+            assert line in output, (path, line, output)
+        checked += 1
+    assert checked > 20, checked
+    listing = runner.invoke(app, ["--help"], env={"COLUMNS": "1000"}).output
+    assert "exit 1 on the first error, 2 when DATA holds no ledger." in listing, listing

@@ -82,3 +82,35 @@ def test_a_password_or_text_that_is_not_utf8_is_one_line(tmp_path: Path) -> None
     assert committed.returncode == 2 and committed.stderr == "the text to commit to is not UTF-8 text\n", committed
     disclosed = _run("keys", "disclose", str(tmp_path / "h.json"), "--salt", "00" * 16, "--identity", NOT_UTF8)
     assert disclosed.returncode == 2 and disclosed.stderr == "the identity text is not UTF-8 text\n", disclosed
+
+
+def test_keys_show_reads_every_key_file_and_asks_a_password_only_of_a_keystore(tmp_path: Path) -> None:
+    """docs/PROTOCOL.md, "Key files": `anju keys …` reads a keystore, a node key file and a bare
+    hex seed, as `tx send --key` does. `keys show` read keystores only: it asked for a password
+    first, whatever the file, then said "not an Anju keystore" of a node.key or a seed, and asked
+    for the password of a file that was not there before saying so."""
+    from anju.chain.node import init_ledger, read_node_key
+    from anju.crypto.keys import SigningKey
+
+    init_ledger(tmp_path / "data", chain_id="anju-test", app="kv", params={})
+    node_key = tmp_path / "data" / "node.key"
+    seed = tmp_path / "seed.hex"
+    seed.write_text(("ab" * 32) + "\n")
+    for path, public in (
+        (node_key, read_node_key(tmp_path / "data").public_hex),
+        (seed, SigningKey(bytes.fromhex("ab" * 32)).public_hex),
+    ):
+        shown = _run("keys", "show", str(path))  # (stdin empty: a password asked for would abort)
+        assert shown.returncode == 0 and shown.stdout == public + "\n", shown
+        assert "Password" not in shown.stderr, shown.stderr
+        as_json = _run("keys", "show", str(path), "--json")
+        assert json.loads(as_json.stdout) == {"public_key": public}, as_json
+    missing = tmp_path / "absent.json"
+    out = _run("keys", "show", str(missing), stdin="pw\n")
+    assert out.returncode == 1 and not out.stdout, out
+    assert out.stderr == f"cannot read keystore {missing}: No such file or directory\n", out.stderr
+    other = tmp_path / "other.json"
+    other.write_text('{"a": 1}')
+    out = _run("keys", "show", str(other), "--json", stdin="pw\n")
+    assert out.returncode == 1 and "Password" not in out.stderr, out
+    assert json.loads(out.stdout)["error"]["code"] == "KEY_FILE_INVALID", out.stdout

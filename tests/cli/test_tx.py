@@ -52,7 +52,7 @@ def test_network_failures_are_one_line_errors_or_a_json_error(tmp_path: Path) ->
     out = _run("check", code, "--server", closed, "--key", vkey[1], "--json")
     assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
     assert json.loads(out.stdout)["ok"] is False and json.loads(out.stdout)["error"]["code"] == "NODE_UNREACHABLE"
-    no_scheme = _invoke("tx", "get", "00", "--server", closed.removeprefix("http://"))
+    no_scheme = _invoke("tx", "get", "ab" * 32, "--server", closed.removeprefix("http://"))
     assert no_scheme.exit_code == 2, no_scheme.output  # a usage error
     _one_line_error(no_scheme, "--server")
 
@@ -143,15 +143,27 @@ def test_tx_send_takes_a_field_nested_too_deep_for_json_as_text(tmp_path: Path) 
     _one_line_error(out, "NODE_UNREACHABLE")
 
 
-@pytest.mark.parametrize("txid", ["ab\udcffcd", "../state/kv/a", "ab cd", "[bold]"])
+@pytest.mark.parametrize("txid", ["ab\udcffcd", "../state/kv/a", "ab cd", "[bold]", "00", "ab" * 31, "ab" * 33])
 def test_tx_get_refuses_a_txid_that_is_not_hex(txid: str) -> None:
-    """A transaction id is hex digits: one that is not UTF-8 was a UnicodeEncodeError traceback
-    from the HTTP client, and one with "/" asked the node for another path."""
+    """A transaction id is 64 hex digits: one that is not UTF-8 was a UnicodeEncodeError traceback
+    from the HTTP client, and one with "/" asked the node for another path; one of another length
+    was sent, and the node's BAD_REQUEST "path.txid: String should match pattern…" came back (exit 1)."""
     closed = f"http://127.0.0.1:{free_port()}"
     vkey = vkey_of("anju-api-test", SigningKey(b"n" * 32).public)
     out = _run("tx", "get", txid, "--server", closed, "--vkey", vkey, "--json")
     assert out.returncode == 2 and not out.stdout and "Traceback" not in out.stderr, out
     assert out.stderr.startswith("TXID ") and len(out.stderr.splitlines()) == 1, out.stderr
+    assert "64 hex digits" in out.stderr, out.stderr
+
+
+def test_tx_get_takes_a_txid_copied_in_capitals(kv_server: Server) -> None:
+    """The command took capital hex digits and sent them as they were: the node, whose ids are
+    lowercase, refused them (BAD_REQUEST, exit 1) for a transaction it holds."""
+    txid = post(kv_server, env(SigningKey.generate(), 1, "caps", "v")).json()["txid"]
+    out = _run("tx", "get", txid.upper(), "--server", kv_server.url, "--vkey", kv_server.vkey, "--json")
+    assert out.returncode == 0, out
+    answer = json.loads(out.stdout)
+    assert (answer["txid"], answer["status"]) == (txid, "committed"), answer
 
 
 @pytest.mark.parametrize("field", ["key=a\udcffb", 'value="\\udcff"'])

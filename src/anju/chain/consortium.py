@@ -146,7 +146,10 @@ def find_cometbft() -> Path | None:
 def _cometbft() -> Path:
     path = find_cometbft()
     if path is None:
-        raise ConsortiumError("cometbft not found: run scripts/install-cometbft.sh (make cometbft) first")
+        raise ConsortiumError(
+            "cometbft not found: run scripts/install-cometbft.sh (make cometbft) first, "
+            "or set ANJU_COMETBFT to the binary's path"
+        )
     return path
 
 
@@ -202,7 +205,7 @@ def init(
     and empty), so ``init`` can be run again at once."""
     d = Path(directory)
     if d.exists() and any(d.iterdir()):
-        raise ConsortiumError(f"{d} is not empty")
+        raise ConsortiumError(f"{d} is not empty: a consortium is made in a new or empty --dir (give another)")
     fresh = not d.exists()
     try:
         return _init(d, validators, chain_id, app, base_port, params, genesis_time, ledger)

@@ -12,7 +12,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from anju.cli.main import app, bench_app, console, fail, results
+from anju.cli.main import app, bench_app, console, fail, results, unwrap_help
 
 consortium_app = typer.Typer(
     help="A local consortium: CometBFT validators, each running an Anju member.", no_args_is_help=True
@@ -157,12 +157,20 @@ def consortium_status(
     if as_json:
         sys.stdout.write(json.dumps(rows) + "\n")
         return
+
+    def shown(value: object) -> str:
+        """A figure as it is; what a member did not say (null with --json) as "-"; members' names
+        joined by commas."""
+        if isinstance(value, list):
+            value = ", ".join(map(str, value))
+        return "-" if value is None or value == "" else str(value)
+
     for r in rows:
         up = "up" if r["app_running"] and r["cometbft_running"] else "DOWN"
         _say(
-            f"{r['member']:<10} {up:<5} height {r.get('anju_height')}  app_hash "
-            f"{str(r.get('anju_app_hash') or '')[:16]}  cosigned {r.get('anju_cosigned_height')}  "
-            f"divergent {r.get('anju_divergent') or '-'}"
+            f"{r['member']:<10} {up:<5} height {shown(r.get('anju_height'))}  app_hash "
+            f"{shown(str(r.get('anju_app_hash') or '')[:16])}  cosigned {shown(r.get('anju_cosigned_height'))}  "
+            f"divergent {shown(r.get('anju_divergent'))}"
         )
 
 
@@ -177,3 +185,6 @@ def bench_consortium(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     sys.stdout.write(json.dumps(result) + "\n")
+
+
+unwrap_help(app)  # (last: this module's commands too, whichever module was imported first)

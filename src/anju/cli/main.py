@@ -299,20 +299,43 @@ def keys_new(
 
 @keys_app.command("show")
 def keys_show(
-    path: Annotated[Path, typer.Argument(help="Keystore file.")],
+    path: Annotated[Path, typer.Argument(help="Keystore or key file (a node.key, a hex seed).")],
     password: PasswordOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Unlock a keystore and print its public key."""
-    from anju.crypto import keystore
+    """Print a key file's public key, unlocking a keystore (its password is asked for only then).
 
-    if password is None:
-        password = _ask("Password", as_json=as_json)
-    _utf8(password, "the password")
+    Reads what tx send --key reads: a keystore, a node key file, a bare hex seed."""
+    from anju.client.sdk import PasswordNeeded, parse_key_file
+    from anju.crypto import keystore
+    from anju.crypto.keys import SigningKey
+
+    def refuse(message: str, code: str) -> NoReturn:
+        fail(message, 1, code, path=str(path), as_json=as_json)
+
+    if password is not None:
+        _utf8(password, "the password")
+    try:  # the file first: a password is not asked for a file that is not there, or needs none
+        text = path.read_text()
+    except OSError as exc:  # no such file, a directory, no permission
+        refuse(f"cannot read keystore {path}: {exc.strerror or exc}", "FILE_UNREADABLE")
+    except UnicodeDecodeError:
+        refuse(f"cannot read keystore {path}: not a key file: it is not text", "KEY_FILE_INVALID")
+
+    def opened(password: str | None) -> SigningKey:
+        try:
+            return parse_key_file(text, password)
+        except PasswordNeeded:
+            raise
+        except keystore.KeystoreError as exc:  # a damaged keystore, a wrong password
+            refuse(str(exc), exc.code)
+        except ValueError as exc:  # neither a keystore nor a key file
+            refuse(f"cannot read keystore {path}: {exc}", "KEY_FILE_INVALID")
+
     try:
-        key = keystore.load(path, password)
-    except keystore.KeystoreError as exc:  # no such file, not a keystore, a wrong password
-        fail(str(exc), 1, exc.code, path=str(path), as_json=as_json)
+        key = opened(password)
+    except PasswordNeeded:  # a keystore, and no ANJU_PASSWORD
+        key = opened(_utf8(_ask("Password", as_json=as_json), "the password"))
     _emit({"public_key": key.public_hex}, as_json, key.public_hex)
 
 
@@ -487,8 +510,27 @@ def bench_all() -> None:
     bench_api(txs=30_000, clients=64, subscribers=1000, listings=100_000, out=Path("bench/results/api.json"))
 
 
+def unwrap_help(typer_app: typer.Typer) -> None:
+    """Give every command of ``typer_app`` (and of its groups) its docstring as help with the lines of
+    each paragraph joined: Typer prints a help text's single line breaks as they are, so a docstring
+    wrapped at 100 columns showed, in ``--help`` and in the command list of ``anju --help``, as
+    lines broken mid-sentence ("exit 1 on the first error, 2 when" / "DATA holds no ledger.").
+    Paragraphs (blank lines) stay. Idempotent: each module registering commands calls it last."""
+    import inspect
+
+    for info in typer_app.registered_commands:
+        doc = info.help if info.help is not None else inspect.getdoc(info.callback)
+        if doc:
+            info.help = "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(doc).split("\n\n"))
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            unwrap_help(group.typer_instance)
+
+
 from anju.cli import consortium_cmds as _consortium_cmds  # noqa: E402,F401  (registers consortium, bench consortium)
 from anju.cli import serve_cmds as _serve_cmds  # noqa: E402,F401  (registers serve, demo, tx, check)
+
+unwrap_help(app)
 
 if __name__ == "__main__":
     # Run the module's registered copy of ``app`` (``python -m`` would otherwise see a second one).

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from anju.cli.main import JsonOpt, _emit, app, console, fail
+from anju.cli.main import JsonOpt, _emit, app, console, fail, unwrap_help
 
 if TYPE_CHECKING:
     from anju.api.app import Settings
@@ -683,7 +683,7 @@ TX_PENDING_EXIT = 3
 
 @tx_app.command("get")
 def tx_get(
-    txid: Annotated[str, typer.Argument(help="Transaction id (hex).")],
+    txid: Annotated[str, typer.Argument(help="Transaction id: 64 hex digits (as tx send prints it).")],
     server: ServerOpt = DEFAULT_SERVER,
     vkey: VkeyOpt = None,
     consortium: ConsortiumOpt = None,
@@ -698,8 +698,9 @@ def tx_get(
 
     from anju.errors import AnjuError, TxRejected
 
-    if not re.fullmatch("[0-9a-fA-F]+", txid):  # (before it is put in a URL)
-        fail(f"TXID {txid!a}: a transaction id is hex digits", 2)
+    if not re.fullmatch("[0-9a-fA-F]{64}", txid):  # (before it is put in a URL)
+        fail(f"TXID {txid!a}: a transaction id is 64 hex digits (SHA-256), as tx send prints it", 2)
+    txid = txid.lower()  # (the node names transactions in lowercase: one copied in capitals is the same id)
     trusting = _trusting(vkey, consortium)
     try:
         with _client(server, vkey, **trusting) as client:
@@ -978,3 +979,6 @@ def check(
             )
     _emit(out, as_json, human)
     sys.stdout.flush()
+
+
+unwrap_help(app)  # (last: this module's commands too, whichever module was imported first)
