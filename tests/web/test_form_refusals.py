@@ -75,6 +75,28 @@ def test_bytes_that_are_not_utf8_and_money_that_is_no_sum_are_refused_next_to_th
         assert resp.status_code == 422 and "could not be read" in resp.text
 
 
+def test_personal_data_for_the_ledger_in_clear_is_refused_and_the_form_says_so(portal: dict[str, Any]) -> None:
+    """A listing's description and a unit's neighbourhood go on the ledger as typed, for everyone,
+    forever: a phone number or a door number there is refused next to its field, in the reader's
+    language, and nothing is signed; the form says beforehand what may not go there."""
+    with _signed_in(portal, "landlord") as (landlord, token):
+        before = _seq(landlord, "landlord")
+        assert "no names, phone numbers, ID numbers" in landlord.get("/me", params={"lang": "en"}).text
+        unit = {"form_token": token, "district": "徐汇区", "street": "衡山路", "neighbourhood": "衡山坊8号"}
+        unit |= {"address_commitment": "衡山路 88 号 1201 室", "floor_area_m2": "50", "rooms": "2"}
+        listing = {"form_token": token, "unit": "0123456789abcdef", "rent": "9500", "deposit": "9500"}
+        listing |= {"available_from": "2027-01-01", "min_term_months": "12", "description": "看房电话 13812345678"}
+        for name, data, field in (
+            ("unit.register", unit, "neighbourhood"),
+            ("listing.publish", listing, "description"),
+        ):
+            for lang, sentence in (("en", "seems to hold personal data"), ("zh", "个人信息")):
+                resp = landlord.post(f"/act/{name}?lang={lang}", data=data)
+                assert resp.status_code == 422, (name, resp.text[-500:])
+                assert sentence in _field_errors(resp.text).get(field, ""), (name, lang)
+        assert _seq(landlord, "landlord") == before  # nothing signed
+
+
 def _offers(client: httpx.Client) -> set[str]:
     return set(re.findall(r'id="offer-([0-9a-f]{16})"', client.get("/me").text))
 

@@ -151,3 +151,64 @@ def test_text_longer_than_the_ledger_takes_is_said_so_next_to_its_field() -> Non
         fields, refusal, _n = parse(form, {**raw, field: "路" * (most + 1)}, _)
         assert refusal.fields.get(field) == MESSAGES["FORM_TOO_LONG"][0], (name, field)
         assert field not in fields
+
+
+# Text the portal puts on the ledger in clear: a unit's location, a listing's description, a
+# deposit deduction's reason.
+CLEAR = (
+    ("unit.register", "district"),
+    ("unit.register", "street"),
+    ("unit.register", "neighbourhood"),
+    ("listing.publish", "description"),
+    ("deposit.return", "deduction_reason"),
+)
+PERSONAL = (
+    "联系王先生 138 1234 5678",
+    "电话：１３８１２３４５６７８",  # full-width digits
+    "+86 139-1234-5678",
+    "座机 021-64381234",
+    "房东身份证 31010419900101123X",
+    "mail a.b@example.com",
+    "加微信: anju_rent88",
+    "衡山路88号",
+    "3号楼1201室",
+    "Room 1201",
+)
+FINE = ("衡山坊", "湖南路街道", "月租9500元，押一付三", "2026-12-01 起", "Two rooms, near metro")
+# Numbers before 号 are days and metro lines in free text; in a place's own name, a door number.
+FREE = ("南北通透2室1厅，近地铁1号线，5月1号起可入住", "8号起租")
+
+
+@pytest.mark.parametrize(("name", "field"), CLEAR, ids=[f"{n}-{f}" for n, f in CLEAR])
+def test_personal_data_in_text_kept_in_clear_on_the_ledger_is_refused_next_to_its_field(name: str, field: str) -> None:
+    """The ledger keeps these texts as typed, public and forever: a phone or ID number, an e-mail or
+    messaging account, a person's name, or a building, door or room number is refused there before
+    anything is signed (the full address belongs in the address commitment), and the form says so
+    beside the field."""
+    form = FORMS[name]
+    assert next(f for f in form.fields if f.name == field).help or field == "district"
+    raw = {f.name: _sample(f) for f in form.fields}
+    for typed in PERSONAL:
+        fields, refusal, _n = parse(form, {**raw, field: typed}, _)
+        assert refusal.fields.get(field) == MESSAGES["FORM_PERSONAL_DATA"][0], (field, typed, refusal)
+        assert field not in fields
+    for typed in FINE:
+        fields, refusal, _n = parse(form, {**raw, field: typed}, _)
+        assert not refusal and fields[field] == typed, (field, typed, refusal)
+    place = field in ("district", "street", "neighbourhood")
+    for typed in FREE:
+        fields, refusal, _n = parse(form, {**raw, field: typed}, _)
+        assert (field in refusal.fields) == place, (field, typed, refusal)
+
+
+def test_a_licence_number_is_salted_by_the_authoritys_key() -> None:
+    """The ledger's `licence` is a commitment to the licence number: a plain SHA-256 of it could be
+    found by trying the few numbers licences have."""
+    for name in ("authority.license_agency", "authority.license_bank"):
+        form = FORMS[name]
+        fields, _r, notes = parse(form, {"party": KEY, "licence": "SPD-2026-001"}, _)
+        assert not notes
+        once = body_fields(form, fields, "authority", b"a" * 32)["licence"]
+        assert once == body_fields(form, fields, "authority", b"a" * 32)["licence"], name
+        assert once != body_fields(form, fields, "authority", b"b" * 32)["licence"], name
+        assert once != hashlib.sha256(b"SPD-2026-001").hexdigest() and len(once) == 64, name

@@ -330,6 +330,18 @@ def test_lease_page_only_for_its_parties(world: Any) -> None:
     assert client.get(f"/lease/{ids['lease3']}").status_code == 403
 
 
+def test_the_session_cookie_is_httponly_and_samesite(world: Any) -> None:
+    """Served over plain http with no https public address (a developer's machine): HttpOnly and
+    SameSite=Lax, not Secure (a browser would not send it back)."""
+    client, _ids = _client(world)
+    resp = client.post("/signin/demo", data={"party": key("tenant").public_hex})
+    assert resp.status_code == 303
+    cookie = resp.headers["set-cookie"].lower()
+    assert cookie.startswith("anju_session=") and "httponly" in cookie and "samesite=lax" in cookie, cookie
+    assert "secure" not in cookie, cookie
+    client.cookies.clear()
+
+
 def test_demo_sign_in_only_on_a_demo_ledger(tmp_path: Path, world: Any) -> None:
     assert demo.load(tmp_path) == [] and demo.load(None) == []
     client, _ids = _client(world)
@@ -370,7 +382,15 @@ def test_public_url_and_a_full_portal(tmp_path: Path) -> None:
     ):
         page = first.get(f"/listing/{ids['listing']}", params={"lang": "en"}, headers={"Host": "evil.test"}).text
         assert f"https://anju.example.org/check?code={ids['code']}" in page and "evil.test" not in page
-        sign_in(first, "tenant")
+        # the public address is https (a proxy ends TLS and speaks http to the portal): the session
+        # cookie is Secure, so a browser never sends it over plain http
+        resp = first.post("/signin/demo", data={"party": key("tenant").public_hex})
+        assert resp.status_code == 303
+        cookie = resp.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie and "; secure" in cookie, cookie
+        token = resp.cookies["anju_session"]
+        first.cookies.clear()
+        first.cookies.set("anju_session", token)  # (this test's client speaks http: it sends it anyway)
         for lang, sentence in (("en", "Too many people are signed in"), ("zh", "当前登录的人数过多")):
             resp = second.post(f"/signin/demo?lang={lang}", data={"party": key("landlord").public_hex})
             assert resp.status_code == 503 and sentence in resp.text, resp.text[-500:]

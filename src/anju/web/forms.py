@@ -20,6 +20,7 @@ from anju.registry.dates import parse_date, parse_month
 from anju.registry.kinds import KINDS
 from anju.registry.schema import MAX_MONEY
 from anju.web.i18n import N_, Gettext
+from anju.web.personal import personal_data
 from anju.web.refusals import Refusal
 
 _ID = re.compile(r"^[0-9a-f]{16}$")
@@ -76,9 +77,15 @@ _LEASE_TERMS = (
     Field("document_hash", N_("Contract text (its SHA-256 goes on the ledger)"), "sha256"),
 )
 
+_PUBLIC = N_(
+    "Public and kept on the ledger forever: no names, phone numbers, ID numbers, e-mail or messaging "
+    "accounts, and no building, door or room numbers."
+)
+_PLACES = ("district", "street", "neighbourhood")  # a location's own fields: any door number is refused
+
 _PARTY = Field("party", N_("Party"), "key", hidden=True)
 _PARTY_DECISION = (_PARTY, Field("reason_hash", N_("Decision (its SHA-256 goes on the ledger)"), "sha256"))
-_PARTY_LICENCE = (_PARTY, Field("licence", N_("Licence number"), "sha256"))
+_PARTY_LICENCE = (_PARTY, Field("licence", N_("Licence number"), "certificate"))
 
 FORMS: dict[str, Form] = {
     f.name: f
@@ -91,8 +98,8 @@ FORMS: dict[str, Form] = {
             ("landlord",),
             (
                 Field("district", N_("District"), "text"),
-                Field("street", N_("Street"), "text"),
-                Field("neighbourhood", N_("Neighbourhood"), "text"),
+                Field("street", N_("Street"), "text", help=_PUBLIC),
+                Field("neighbourhood", N_("Neighbourhood"), "text", help=_PUBLIC),
                 Field("address_commitment", N_("Full address with building and room (kept off the ledger)"), "commit"),
                 Field("floor_area_m2", N_("Floor area (m²)"), "int", lo=1, hi=10_000),
                 Field("rooms", N_("Rooms"), "int", lo=0, hi=50),
@@ -135,7 +142,7 @@ FORMS: dict[str, Form] = {
                 Field("deposit", N_("Deposit (yuan)"), "money"),
                 Field("available_from", N_("Available from"), "date"),
                 Field("min_term_months", N_("Shortest lease (months)"), "int", lo=1, hi=120),
-                Field("description", N_("Description"), "textarea"),
+                Field("description", N_("Description"), "textarea", help=_PUBLIC),
             ),
         ),
         Form(
@@ -319,7 +326,7 @@ FORMS: dict[str, Form] = {
             ("landlord", "agency"),
             (
                 Field("lease", N_("Lease"), "id", hidden=True),
-                Field("deduction_reason", N_("Deduction reason (optional)"), "text", required=False),
+                Field("deduction_reason", N_("Deduction reason (optional)"), "text", required=False, help=_PUBLIC),
                 Field("deduction_amount", N_("Deduction (yuan, optional)"), "money", required=False),
             ),
         ),
@@ -525,12 +532,13 @@ FORMS: dict[str, Form] = {
 
 def body_fields(form: Form, fields: dict[str, Any], role: str, secret: bytes = b"") -> dict[str, Any]:
     """The transaction body fields of ``form`` (one with a kind) from its parsed ``fields``, as
-    signed by a party of ``role`` whose private ``secret`` salts certificate numbers: what the
+    signed by a party of ``role`` whose private ``secret`` salts certificate and licence numbers: what the
     form asks in people's terms, in the kind's shape."""
     out = dict(fields)
     for f in form.fields:  # one certificate, one commitment (the registry refuses a second use)
         if f.type == "certificate" and f.name in out:
-            out[f.name] = keyed_commit(secret, "title-certificate", out[f.name])[1]
+            purpose = "licence" if f.name == "licence" else "title-certificate"
+            out[f.name] = keyed_commit(secret, purpose, out[f.name])[1]
     if form.name == "deposit.return":
         deductions = []
         if out.get("deduction_amount"):
@@ -631,6 +639,8 @@ def parse(form: Form, raw: dict[str, str], _: Gettext) -> tuple[dict[str, Any], 
             code = "FORM_REQUIRED"
             if len(text) > _max_len(form, f.name):  # (the ledger's bound on the body field it becomes)
                 value, code = None, "FORM_TOO_LONG"
+            elif personal_data(text, place=f.name in _PLACES) is not None:  # in clear on the ledger, forever
+                value, code = None, "FORM_PERSONAL_DATA"
         if value is None:
             bad.add(_, code, f.name, names)
         else:

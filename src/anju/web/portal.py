@@ -251,10 +251,14 @@ class Portal:
         # (a key made here at registration exists nowhere else yet: it gets its session whatever the limits)
         token = self.sessions.create(session, client, replacing=c.token, force=sealed is not None)
         resp = RedirectResponse(next_url, status_code=303)
-        resp.set_cookie(
-            COOKIE, token, httponly=True, samesite="lax", max_age=8 * 3600, secure=c.request.url.scheme == "https"
-        )
+        resp.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=8 * 3600, secure=self.https(c.request))
         return resp
+
+    def https(self, request: Request) -> bool:
+        """Whether the visitor reaches the site over https: the request came so, or the site's public
+        address (``public_url``) is https, as when a proxy ends TLS and speaks plain http to us (then
+        the session cookie must still be ``Secure``, never sent over plain http)."""
+        return request.url.scheme == "https" or (self.public_url or "").lower().startswith("https://")
 
     def sessions_full(self, c: Ctx) -> Response:
         """503: every session slot is in use (see :mod:`anju.web.sessions`)."""
