@@ -223,6 +223,7 @@ def test_a_current_demo_district_is_served_as_it_is(tmp_path: Path) -> None:
     with _serving_demo(data, "--units", "3") as said:
         assert "built demo district" in said
     manifest = (data / DEMO_MANIFEST).read_bytes()
+    assert (data / DEMO_MANIFEST).stat().st_mode & 0o777 == 0o600  # the demo parties' private keys
     with _serving_demo(data, "--units", "3") as said:
         assert "built demo district" not in said and "moved" not in said
     assert (data / DEMO_MANIFEST).read_bytes() == manifest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import sys
@@ -257,7 +258,10 @@ def build_demo(
         "units": units,
         "parties": [dataclasses.asdict(p) for p in demo.manifest],
     }
-    (data / DEMO_MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n")
+    # the demo parties' private keys: readable by their owner only, as a node.key or keystore is
+    fd = os.open(data / DEMO_MANIFEST, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n")
     return {"blocks": blocks, "transactions": txs, "rejected": rejected}
 
 
@@ -288,8 +292,6 @@ def demo(
 
     Exits 2 when DATA is not a directory, or holds files but no ledger; 1 when it holds a ledger
     this command may not rebuild (not a demo district it built, or written by a newer build)."""
-    import os
-
     from anju.chain.node import DB_NAME
 
     # One real path from here on: DATA may be "." (moving it aside moves the working directory
