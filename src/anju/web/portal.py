@@ -192,7 +192,9 @@ class Portal:
             switch_url=_switch_url(c.request, other, values.get("nxt")),
             other_lang=other,
             path=c.request.url.path,
-            flash=self._take_flash(c),
+            # only a whole page shows the flash: a fragment (a form htmx re-renders, e.g. a double click's
+            # second sending refused as FORM_RESENT) would take the first sending's "Done" and salt unseen
+            flash=[] if name.startswith("_") else self._take_flash(c),
             **values,
         )
         resp = HTMLResponse(page, status_code=status, headers=headers)
