@@ -98,3 +98,32 @@ def test_every_party_sees_its_own_pages(district: tuple[Server, dict[str, list[s
                     for lang in LANGS:
                         _get(client, f"/lease/{lid}", lang)
     assert leases_seen > 0
+
+
+def test_a_listing_names_the_agent_who_published_it_and_its_qr_code_says_what_it_holds(
+    district: tuple[Server, dict[str, list[str]], list[dict]],
+) -> None:
+    """The verification panel names the agency's agent behind a listing (as `anju check` does), and
+    the QR code is named, in the reader's language, by the link it holds (it was "QR" in both)."""
+    server, _found, _ = district
+    db = sqlite3.connect(f"file:{server.data / 'ledger.db'}?mode=ro", uri=True)
+    rows = db.execute(
+        "SELECT json_extract(value, '$.id'), json_extract(value, '$.code'), json_extract(value, '$.agent') "
+        "FROM state WHERE key LIKE 'listing/%' ORDER BY key"
+    ).fetchall()
+    db.close()
+    assert any(agent for _l, _c, agent in rows) and any(not agent for _l, _c, agent in rows)
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        for lid, code, agent in rows:
+            for lang, qr_name in (
+                ("en", "QR code of this listing's verification link: "),
+                ("zh", "本房源核验链接的二维码："),
+            ):
+                for page in (_get(client, f"/listing/{lid}", lang), _get(client, f"/check?code={code}", lang)):
+                    line = re.search(r'<span id="listing-agent">(.*?)</span>', page, re.S)
+                    if agent:
+                        assert line and f'href="/party/{agent}"' in line.group(1), (lid, lang)
+                    else:
+                        assert line is None, (lid, lang)
+                listing = _get(client, f"/listing/{lid}", lang)
+                assert f"<title>{qr_name}{server.url}/check?code={code}</title>" in listing, (lid, lang)

@@ -196,3 +196,31 @@ def test_a_form_is_carried_out_once_however_often_it_is_sent(portal: dict[str, A
         fresh = re.findall(r'name="form_once" value="([^"]+)"', landlord.get("/me").text)[0]
         assert landlord.post("/act/unit.register", data={**unit, "form_once": fresh}).status_code == 303
         assert _seq(landlord, "landlord") == before + 2  # a new form is a new unit
+
+
+def test_a_double_clicks_second_sending_leaves_the_first_ones_done_and_salt_for_the_page(
+    portal: dict[str, Any],
+) -> None:
+    """A double click sends a form twice (htmx sends the second once the first is answered): the
+    second is refused as FORM_RESENT in the form's fragment, which took the session's flash — the
+    first sending's "Done" and the address salt, its only copy — and the page htmx went on to showed
+    neither."""
+    with _signed_in(portal, "landlord") as (landlord, token):
+        form = {
+            "form_token": token,
+            "form_once": "double-click-01",
+            "next": "/me",
+            "district": "徐汇区",
+            "street": "衡山路",
+            "neighbourhood": "湖南路街道",
+            "address_commitment": "衡山路 12 号 301 室",
+            "floor_area_m2": "45",
+            "rooms": "2",
+        }
+        htmx = {"HX-Request": "true", "HX-Target": "f-unit-register"}
+        first = landlord.post("/act/unit.register?lang=en", data=form, headers=htmx)
+        assert first.status_code == 204 and first.headers["HX-Redirect"] == "/me"
+        second = landlord.post("/act/unit.register?lang=en", data=form, headers=htmx)
+        assert "was sent already" in second.text
+        page = landlord.get("/me", params={"lang": "en"}).text
+        assert "Done: Register a unit" in page and "Keep this salt with your records" in page

@@ -11,6 +11,7 @@ import pytest
 from anju.registry.kinds import KINDS
 from anju.registry.schema import BodyCheck
 from anju.web.forms import FORMS, Field, Form, body_fields, parse
+from anju.web.i18n import gettext_for
 from anju.web.refusals import MESSAGES
 
 _ = gettext.NullTranslations().gettext
@@ -212,3 +213,46 @@ def test_a_licence_number_is_salted_by_the_authoritys_key() -> None:
         assert once == body_fields(form, fields, "authority", b"a" * 32)["licence"], name
         assert once != body_fields(form, fields, "authority", b"b" * 32)["licence"], name
         assert once != hashlib.sha256(b"SPD-2026-001").hexdigest() and len(once) == 64, name
+
+
+def test_no_label_says_optional_when_the_page_adds_it() -> None:
+    """The form template writes "(optional)" after every field that may be left empty: a label that
+    says it too read "Listing (optional) (optional)" on the lease offer form."""
+    for form in FORMS.values():
+        for f in form.fields:
+            if not f.required and f.type != "bool":
+                assert "optional" not in f.label.lower(), (form.name, f.label)
+
+
+def test_a_whole_number_field_says_what_it_takes() -> None:
+    """A floor area of "45.5" was answered "Please enter a number." (it is one), "1_000" was read as
+    1000 (Python's int() takes underscores), and "0" got "outside the allowed range" without the range."""
+    form = FORMS["unit.register"]
+    raw = {f.name: _sample(f) for f in form.fields}
+    for typed in ("45.5", "1e3", "1_000", "4 5", "abc"):
+        fields, refusal, _n = parse(form, {**raw, "floor_area_m2": typed}, _)
+        assert "floor_area_m2" not in fields, typed
+        assert refusal.fields["floor_area_m2"] == "Please enter a whole number.", typed
+    for typed in ("0", "10001", "-3"):
+        fields, refusal, _n = parse(form, {**raw, "floor_area_m2": typed}, _)
+        assert refusal.fields["floor_area_m2"] == "Please enter a whole number from 1 to 10000.", typed
+    zh = gettext_for("zh")
+    _f, refusal, _n = parse(form, {**raw, "rooms": "51"}, zh)
+    assert refusal.fields["rooms"] == "请输入 0 到 50 之间的整数。"
+    for typed, value in (("45", 45), ("+45", 45), ("１２", 12)):  # (a full-width IME's digits are digits)
+        fields, refusal, _n = parse(form, {**raw, "floor_area_m2": typed}, _)
+        assert not refusal and fields["floor_area_m2"] == value, typed
+
+
+def test_a_deduction_reason_without_an_amount_is_not_dropped_unseen() -> None:
+    """A landlord who typed why part of the deposit is kept but no amount returned the whole deposit
+    with no word: the form now asks for the amount (or an empty reason)."""
+    form = FORMS["deposit.return"]
+    fields, refusal, _n = parse(form, {"lease": ID, "deduction_reason": "broken window"}, _)
+    assert refusal.fields["deduction_amount"] == MESSAGES["FORM_DEDUCTION_AMOUNT"][0]
+    fields, refusal, _n = parse(form, {"lease": ID, "deduction_reason": "broken window", "deduction_amount": "300"}, _)
+    assert not refusal
+    assert body_fields(form, fields, "landlord")["deductions"] == [{"reason": "broken window", "amount": 30000}]
+    for raw in ({"lease": ID}, {"lease": ID, "deduction_amount": "300"}):
+        _f, refusal, _n = parse(form, raw, _)
+        assert not refusal, raw

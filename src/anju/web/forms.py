@@ -25,6 +25,7 @@ from anju.web.refusals import Refusal
 
 _ID = re.compile(r"^[0-9a-f]{16}$")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_WHOLE = re.compile(r"[+-]?\d+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +172,7 @@ FORMS: dict[str, Form] = {
                 Field("unit", N_("Unit"), "id"),
                 Field("tenant", N_("Tenant's party key"), "key"),
                 Field("mandate", N_("Mandate (agencies)"), "id", required=False),
-                Field("listing", N_("Listing (optional)"), "id", required=False),
+                Field("listing", N_("Listing"), "id", required=False),
                 *_LEASE_TERMS,
             ),
         ),
@@ -326,8 +327,8 @@ FORMS: dict[str, Form] = {
             ("landlord", "agency"),
             (
                 Field("lease", N_("Lease"), "id", hidden=True),
-                Field("deduction_reason", N_("Deduction reason (optional)"), "text", required=False, help=_PUBLIC),
-                Field("deduction_amount", N_("Deduction (yuan, optional)"), "money", required=False),
+                Field("deduction_reason", N_("Deduction reason"), "text", required=False, help=_PUBLIC),
+                Field("deduction_amount", N_("Deduction (yuan)"), "money", required=False),
             ),
         ),
         Form(
@@ -348,7 +349,7 @@ FORMS: dict[str, Form] = {
                 Field("lease", N_("Lease"), "id", hidden=True),
                 Field("subject", N_("About"), "choice", choices=_DISPUTE),
                 Field("evidence", N_("Evidence (its SHA-256 goes on the ledger)"), "sha256"),
-                Field("claim", N_("Amount claimed (yuan, optional)"), "money", required=False),
+                Field("claim", N_("Amount claimed (yuan)"), "money", required=False),
             ),
         ),
         Form(
@@ -606,16 +607,12 @@ def parse(form: Form, raw: dict[str, str], _: Gettext) -> tuple[dict[str, Any], 
             code = "FORM_MONEY"
             if value is not None and value > MAX_MONEY:  # (beyond any sum the ledger holds)
                 value, code = None, "INTEGER_OUT_OF_RANGE"
-        elif f.type == "int":
-            try:
-                value = int(text)
-            except ValueError:
-                value = None
+        elif f.type == "int":  # digits only: "45.5" or "1e3" is no whole number, nor "1_000" (which int() reads)
+            value = int(text) if _WHOLE.fullmatch(text) else None
+            code = "NON_INTEGER_NUMBER"
             if value is not None and ((f.lo is not None and value < f.lo) or (f.hi is not None and value > f.hi)):
                 value = None
-                code = "INTEGER_OUT_OF_RANGE"
-            else:
-                code = "FORM_NUMBER"
+                code = "FORM_RANGE" if f.lo is not None and f.hi is not None else "INTEGER_OUT_OF_RANGE"
         elif f.type == "key":
             value = text.lower() if is_hex_key(text.lower()) else None
             code = "FORM_KEY"
@@ -642,9 +639,13 @@ def parse(form: Form, raw: dict[str, str], _: Gettext) -> tuple[dict[str, Any], 
             elif personal_data(text, place=f.name in _PLACES) is not None:  # in clear on the ledger, forever
                 value, code = None, "FORM_PERSONAL_DATA"
         if value is None:
-            bad.add(_, code, f.name, names)
+            bad.add(_, code, f.name, names, {"lo": f.lo, "hi": f.hi} if code == "FORM_RANGE" else None)
         else:
             out[f.name] = value
+    # a deduction's reason alone deducts nothing: say so, rather than return the whole deposit unseen
+    reason_alone = out.get("deduction_reason") and not out.get("deduction_amount")
+    if form.name == "deposit.return" and reason_alone and "deduction_amount" not in bad.fields:
+        bad.add(_, "FORM_DEDUCTION_AMOUNT", "deduction_amount", names)
     return out, bad, notes
 
 

@@ -192,7 +192,9 @@ class Portal:
             switch_url=_switch_url(c.request, other, values.get("nxt")),
             other_lang=other,
             path=c.request.url.path,
-            flash=self._take_flash(c),
+            # only a whole page shows the flash: a fragment (a form htmx re-renders, e.g. a double click's
+            # second sending refused as FORM_RESENT) would take the first sending's "Done" and salt unseen
+            flash=[] if name.startswith("_") else self._take_flash(c),
             **values,
         )
         resp = HTMLResponse(page, status_code=status, headers=headers)
@@ -393,10 +395,10 @@ def _fen(v: str | None) -> int | None:
     return None if n is None else max(-_QUERY_INT_MAX, min(_QUERY_INT_MAX, n * 100))
 
 
-def qr_svg(data: str) -> Markup:
-    """An inline SVG QR code (segno) for ``data``."""
+def qr_svg(data: str, title: str) -> Markup:
+    """An inline SVG QR code (segno) for ``data``, named ``title`` for screen readers (segno escapes it)."""
     qr = segno.make(data, error="m")
-    return Markup(qr.svg_inline(scale=4, dark="#111", light="#fff", title="QR"))
+    return Markup(qr.svg_inline(scale=4, dark="#111", light="#fff", title=title))
 
 
 T = TypeVar("T")
@@ -609,7 +611,8 @@ def build_router(p: Portal) -> APIRouter:
         v = c.reader.verification(listing)
         site = p.public_url or str(request.base_url).rstrip("/")
         check_url = site + "/check?code=" + listing["code"]
-        return p.render(c, "listing.html", v=v, qr=qr_svg(check_url), check_url=check_url)
+        title = c._("QR code of this listing's verification link: %(url)s", url=check_url)
+        return p.render(c, "listing.html", v=v, qr=qr_svg(check_url, title), check_url=check_url)
 
     @r.get("/check", response_class=HTMLResponse)
     def check(request: Request) -> Response:

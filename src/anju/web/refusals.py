@@ -109,8 +109,12 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
     "FORM_REQUIRED": (N_("This field is required."), None),
     "FORM_DATE": (N_("Please enter a date as YYYY-MM-DD."), None),
     "FORM_MONTH": (N_("Please enter a month as YYYY-MM."), None),
-    "FORM_NUMBER": (N_("Please enter a number."), None),
+    "FORM_RANGE": (N_("Please enter a whole number from %(lo)s to %(hi)s."), None),
     "FORM_MONEY": (N_("Please enter an amount in yuan, e.g. 9500 or 9500.50."), None),
+    "FORM_DEDUCTION_AMOUNT": (
+        N_("Give the amount deducted for this reason, or leave the reason empty to return the whole deposit."),
+        None,
+    ),
     "FORM_CHOICE": (N_("Please choose one of the options."), None),
     "FORM_KEY": (N_("Please enter a 64-character party key."), None),
     "FORM_TOO_LONG": (N_("This text is longer than the ledger takes. Please shorten it."), None),
@@ -223,14 +227,23 @@ class Refusal:
     def __bool__(self) -> bool:
         return bool(self.fields or self.form)
 
-    def add(self, _: Gettext, code: str, field_name: str | None = None, form_fields: tuple[str, ...] = ()) -> None:
-        """Add the sentence for ``code``; next to ``field_name`` (or the code's usual field) if the form has it."""
+    def add(
+        self,
+        _: Gettext,
+        code: str,
+        field_name: str | None = None,
+        form_fields: tuple[str, ...] = (),
+        values: dict[str, Any] | None = None,
+    ) -> None:
+        """Add the sentence for ``code`` (with its placeholders filled from ``values``); next to
+        ``field_name`` (or the code's usual field) if the form has it."""
         text, default_field = MESSAGES.get(code, (GENERIC, None))
+        sentence = _(text) % values if values else _(text)
         where = field_name or default_field
         if where is not None and where in form_fields and where not in self.fields:
-            self.fields[where] = _(text)
+            self.fields[where] = sentence
         else:
-            self.form.append(_(text))
+            self.form.append(sentence)
 
 
 def from_error(_: Gettext, exc: AnjuError, form_fields: tuple[str, ...], lease: str | None = None) -> Refusal:
