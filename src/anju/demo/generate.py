@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from anju.crypto.commitments import SALT_BYTES, commit
 from anju.crypto.keys import SigningKey
 from anju.crypto.tx import sign, signed_bytes
 from anju.demo.places import AGENCY_NAMES, DISTRICT, STREETS, SURNAMES
@@ -46,6 +47,11 @@ class DemoParty:
     name: str
     seed_hex: str
     key: str
+    identity: str = ""
+    """The text its identity commitment (``party/<key>``'s ``commitment``) is to, with ``salt``:
+    what the party shows to disclose who it is (``anju keys disclose``, the portal's history
+    download); empty for the authority and the bank, registered by the genesis without one."""
+    salt: str = ""
 
 
 @dataclass(slots=True)
@@ -122,7 +128,8 @@ def generate(
         if role == "landlord" and int(name.split("-")[1]) >= counts["landlords"]:
             continue
         key = names.key(name)
-        demo.manifest.append(DemoParty(role, display, key.seed.hex(), key.public_hex))
+        opening = (name, names.salt(name)) if role not in ("authority", "bank") else ("", "")
+        demo.manifest.append(DemoParty(role, display, key.seed.hex(), key.public_hex, *opening))
     return demo
 
 
@@ -158,9 +165,14 @@ class _Names:
             self.cache[name] = k
         return k
 
+    def salt(self, name: str) -> str:
+        """The salt (hex, 16 bytes, as every commitment's: anju.crypto.commitments) of ``name``'s
+        identity commitment, derived from the seed: the demo is the same every time it is built."""
+        return hashlib.sha256(self.seed + b"/salt/" + name.encode()).digest()[:SALT_BYTES].hex()
+
     def commitment(self, name: str) -> str:
-        salt = hashlib.sha256(self.seed + b"/salt/" + name.encode()).digest()
-        return hashlib.sha256(salt + name.encode()).hexdigest()
+        """``name``'s identity commitment: to the text ``name`` with :meth:`salt`, which opens it."""
+        return commit(name, self.salt(name))[1]
 
     def hash(self, *parts: object) -> str:
         return hashlib.sha256("/".join(map(str, (self.seed.decode(), *parts))).encode()).hexdigest()
