@@ -112,6 +112,14 @@ def test_money_that_is_no_amount_is_a_sentence_next_to_its_field_not_a_server_er
         ("1e999999", "FORM_MONEY"),
         ("-5", "FORM_MONEY"),
         ("1.001", "FORM_MONEY"),
+        ("1e3", "FORM_MONEY"),  # (Decimal reads it as 1000)
+        ("1E2", "FORM_MONEY"),
+        ("1_000", "FORM_MONEY"),  # (so do Decimal and int(): 1000)
+        ("+5", "FORM_MONEY"),
+        ("0x10", "FORM_MONEY"),
+        (".5", "FORM_MONEY"),
+        ("5.", "FORM_MONEY"),
+        ("١٢٣", "FORM_MONEY"),  # (Arabic-Indic digits, which int() reads)
         ("100000000001", "INTEGER_OUT_OF_RANGE"),  # 10^13 fen is the most the ledger holds
         ("9" * 30, "INTEGER_OUT_OF_RANGE"),
     ):
@@ -121,6 +129,9 @@ def test_money_that_is_no_amount_is_a_sentence_next_to_its_field_not_a_server_er
         assert refusal.fields.get("amount") == MESSAGES[code][0], (typed, refusal)
     fields, refusal, _n = parse(form, {"lease": ID, "period": "2027-01", "months": "1", "amount": "100000000000"}, _)
     assert not refusal and fields["amount"] == 10**13
+    for typed, fen in (("9,500", 950_000), ("¥9500.5", 950_050), ("９５００．５０", 950_050), ("￥1，000", 100_000)):
+        fields, refusal, _n = parse(form, {"lease": ID, "period": "2027-01", "months": "1", "amount": typed}, _)
+        assert not refusal and fields["amount"] == fen, (typed, refusal)
 
 
 def test_text_that_was_not_utf8_is_refused_next_to_its_field() -> None:

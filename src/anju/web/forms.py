@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
-from decimal import Context, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from anju.crypto.commitments import commit, keyed_commit
@@ -557,21 +557,18 @@ def body_fields(form: Form, fields: dict[str, Any], role: str, secret: bytes = b
 
 
 def yuan_to_fen(text: str) -> int | None:
-    """Yuan as typed ("9,500", "¥9500.50") in fen, exactly; None for what is no amount of money:
-    negative, finer than a fen, or what Decimal reads as a number but no sum is ("NaN", "Infinity",
-    "1e999999": an exponent this large is not read out)."""
-    try:
-        value = Decimal(text.replace(",", "").replace("¥", "").strip())
-    except InvalidOperation:
+    """Yuan as typed ("9,500", "¥9500.50", full-width "９５００" from a Chinese input method) in fen,
+    exactly; None for what is no amount of money: anything but digits with at most two decimals
+    (a negative amount, finer than a fen, "1e3", "1_000", "NaN", "Infinity": what Python's Decimal
+    and int() would read as numbers, a person did not mean as a sum of yuan)."""
+    plain = unicodedata.normalize("NFKC", text).replace(",", "").replace("¥", "").strip()
+    found = _YUAN.fullmatch(plain)
+    if found is None or len(found[1]) > _YUAN_DIGITS:
         return None
-    if not value.is_finite() or value < 0 or value.adjusted() > _YUAN_DIGITS:
-        return None
-    with localcontext(Context(prec=_YUAN_DIGITS + 4)):  # exact for every amount read at all
-        if value != value.quantize(Decimal("0.01")):
-            return None
-        return int(value * 100)
+    return int(found[1]) * 100 + int((found[2] or "").ljust(2, "0"))
 
 
+_YUAN = re.compile(r"([0-9]+)(?:\.([0-9]{1,2}))?")
 _YUAN_DIGITS = 40
 """Digits of yuan read at most: far beyond any sum the ledger holds (``MAX_MONEY``), which is then
 refused as out of range, not as unreadable."""
