@@ -62,7 +62,7 @@ def test_data_that_is_a_file_is_refused_in_one_clear_line(tmp_path: Path) -> Non
     afile.write_text("mine")
     result = _init(afile, "--authority", KEY)
     assert result.exit_code == 2, result.output
-    assert result.output.strip() == f"--data {afile} is not a directory"
+    assert result.output.strip() == f"INVALID_FIELD: --data {afile} is not a directory"
     assert afile.read_text() == "mine"
     result = _init(afile / "sub", "--authority", KEY, "--json")  # a parent that is a file: not a usage error
     assert result.exit_code == 1, result.output
@@ -128,7 +128,7 @@ def test_a_ledger_that_cannot_be_written_is_storage_unavailable(
     assert error["code"] == "STORAGE_UNAVAILABLE" and reason in error["message"], error
     result = _init(tmp_path / "full", "--authority", KEY)
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
-    assert result.output.strip() == f"cannot create a ledger in {tmp_path / 'full'}: {reason}"
+    assert result.output.strip() == f"STORAGE_UNAVAILABLE: cannot create a ledger in {tmp_path / 'full'}: {reason}"
 
 
 def test_good_options_make_a_ledger(tmp_path: Path) -> None:
@@ -161,7 +161,9 @@ def test_a_node_key_already_there_is_kept_and_a_damaged_one_refused(tmp_path: Pa
     result = _init(damaged, "--app", "kv")
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1, result.output
-    assert result.output.startswith(f"{damaged / 'node.key'} is not a valid node key file"), result.output
+    assert result.output.startswith(f"NODE_KEY_INVALID: {damaged / 'node.key'} is not a valid node key file"), (
+        result.output
+    )
     result = _init(damaged, "--app", "kv", "--json")
     assert result.exit_code == 1 and result.stderr == "", result.output
     error = json.loads(result.stdout)["error"]

@@ -26,7 +26,10 @@ def test_prompts_go_to_stderr_and_json_stays_json(tmp_path: Path) -> None:
     wrong = _run("keys", "show", str(path), stdin="pw2\n")
     assert wrong.returncode == 1 and not wrong.stdout, wrong
     # the prompt's line ends where the answer was read (nothing echoes it): the error has its own
-    assert wrong.stderr.splitlines() == ["Password: ", "wrong password, or the keystore was altered"], wrong.stderr
+    assert wrong.stderr.splitlines() == [
+        "Password: ",
+        "KEYSTORE_PASSWORD: wrong password, or the keystore was altered",
+    ], wrong.stderr
     differ = _run("keys", "new", "--out", str(tmp_path / "other.json"), stdin="a\nb\n")
     assert differ.returncode == 1 and "do not match" in differ.stderr and not (tmp_path / "other.json").exists()
 
@@ -108,7 +111,7 @@ def test_keys_show_reads_every_key_file_and_asks_a_password_only_of_a_keystore(t
     missing = tmp_path / "absent.json"
     out = _run("keys", "show", str(missing), stdin="pw\n")
     assert out.returncode == 1 and not out.stdout, out
-    assert out.stderr == f"cannot read keystore {missing}: No such file or directory\n", out.stderr
+    assert out.stderr == f"FILE_UNREADABLE: cannot read keystore {missing}: No such file or directory\n", out.stderr
     other = tmp_path / "other.json"
     other.write_text('{"a": 1}')
     out = _run("keys", "show", str(other), "--json", stdin="pw\n")

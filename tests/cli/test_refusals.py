@@ -34,7 +34,9 @@ def test_a_missing_keystore_is_named_as_it_is(odd: Path) -> None:
     missing = odd / "auth.json"
     out = run_anju("keys", "show", str(missing), "--password", "x")
     assert out.returncode == 1 and not out.stdout, out
-    assert str(missing) in _one_line(out.stderr) and _one_line(out.stderr).startswith("cannot read keystore")
+    assert str(missing) in _one_line(out.stderr) and _one_line(out.stderr).startswith(
+        "FILE_UNREADABLE: cannot read keystore"
+    )
 
 
 def test_a_key_that_cannot_be_read_is_a_failure_not_a_usage_error(odd: Path) -> None:
@@ -43,7 +45,7 @@ def test_a_key_that_cannot_be_read_is_a_failure_not_a_usage_error(odd: Path) -> 
     out = run_anju("tx", "send", "--kind", "kv.put", "--key", str(missing), "--server", "http://127.0.0.1:9")
     assert out.returncode == 1 and not out.stdout, out
     line = _one_line(out.stderr)
-    assert line == f"cannot open the --key key {missing}: No such file or directory", line
+    assert line == f"FILE_UNREADABLE: cannot open the --key key {missing}: No such file or directory", line
 
 
 def test_disclose_names_its_files_as_they_are(odd: Path) -> None:
@@ -51,10 +53,12 @@ def test_disclose_names_its_files_as_they_are(odd: Path) -> None:
     args = ("keys", "disclose", "--salt", "00" * 16, "--identity", "me")
     out = run_anju(*args, str(bundle))
     assert out.returncode == 1, out  # a file that cannot be read: a failure (was 2)
-    assert _one_line(out.stderr) == f"cannot read {bundle}: No such file or directory"
+    assert _one_line(out.stderr) == f"FILE_UNREADABLE: cannot read {bundle}: No such file or directory"
     bundle.write_text("[not json")
     out = run_anju(*args, str(bundle))
-    assert out.returncode == 1 and _one_line(out.stderr).startswith(f"{bundle} is not a readable bundle"), out
+    assert out.returncode == 1 and _one_line(out.stderr).startswith(
+        f"PROOF_INVALID: {bundle} is not a readable bundle"
+    ), out
     nowhere = odd / "no" / "out.json"
     out = run_anju(*args, str(bundle), "--out", str(nowhere))
     assert out.returncode == 2, out  # a bad --out is a usage error, as for keys new
@@ -181,7 +185,7 @@ def _keystore(path: Path, password: str) -> None:
     path.write_text(json.dumps(keystore.encrypt(SigningKey(b"c" * 32), password, **fast)))
 
 
-BAD_KEY_FILES: dict[str, tuple[Callable[[Path], None], str]] = {
+BAD_KEY_FILES: dict[str, tuple[Callable[[Path], None], str]] = {  # what the line says; its code is CODES[...]
     "missing": (lambda p: None, "No such file or directory"),
     "a directory": (lambda p: p.mkdir(), "Is a directory"),
     "empty": (lambda p: p.write_text("\n"), "not a key file: it is empty"),
@@ -214,7 +218,12 @@ def test_tx_send_names_the_cosigner_key_that_cannot_be_opened(
     out = run_anju(*send, "--cosign", str(good), "--cosign", str(bad), ANJU_PASSWORD="wrong")
     assert out.returncode == 1 and not out.stdout, out
     line = _one_line(out.stderr)
-    assert line.startswith(f"cannot open the --cosign key {bad}: ") and says in line, line
+    code = (
+        "FILE_UNREADABLE"
+        if says in ("No such file or directory", "Is a directory")
+        else ("KEYSTORE_PASSWORD" if "password" in says else "KEY_FILE_INVALID")
+    )
+    assert line.startswith(f"{code}: cannot open the --cosign key {bad}: ") and says in line, line
     if "password" in says:  # asked for (no ANJU_PASSWORD): the prompt's line is ended before the error
         out = run_anju(*send, "--cosign", str(bad), stdin="wrong\n")
         assert out.returncode == 1 and out.stderr.splitlines()[1:] == [line], out.stderr
@@ -230,12 +239,12 @@ def test_keys_show_of_a_file_nested_too_deep_is_one_line(odd: Path) -> None:
     out = run_anju("keys", "show", str(deep), "--password", "x")
     assert out.returncode == 1 and not out.stdout, out
     line = _one_line(out.stderr)
-    assert line.startswith(f"cannot read keystore {deep}: ") and "nested too deep" in line, line
+    assert line.startswith(f"KEY_FILE_INVALID: cannot read keystore {deep}: ") and "nested too deep" in line, line
     out = run_anju("keys", "show", str(deep), "--password", "x", "--json")
     assert out.returncode == 1 and "Traceback" not in out.stderr, out
     assert json.loads(out.stdout)["error"] == {
         "code": "KEY_FILE_INVALID",
-        "message": line,
+        "message": line.removeprefix("KEY_FILE_INVALID: "),
         "details": {"path": str(deep)},
     }
 

@@ -29,7 +29,9 @@ def fail(
     message: str, exit_code: int, code: str | None = None, *, as_json: bool = False, **details: object
 ) -> NoReturn:
     """End the command: ``message`` as one red line on stderr (as it is: no markup, never wrapped),
-    exit status ``exit_code`` (2 a usage error, 1 a refusal or failure). A failure with a ``code``
+    ``CODE: message`` when it has a ``code`` (as a node's refusals are printed: the stable code a
+    user can look up in docs/PROTOCOL.md and a script can match), exit status ``exit_code`` (2 a
+    usage error, 1 a refusal or failure). A failure with a ``code``
     in a command given ``--json`` (``as_json``) is instead the error object ``{"error": {"code",
     "message", "details"}}`` on stdout, as a node's refusals are: a script reads every failure the
     same way."""
@@ -38,7 +40,7 @@ def fail(
 
         _emit(AnjuError(code, message, **details).to_json(), True, message)
         raise typer.Exit(exit_code)
-    console.print(message, style="red", markup=False, soft_wrap=True)
+    console.print(message if code is None else f"{code}: {message}", style="red", markup=False, soft_wrap=True)
     raise typer.Exit(exit_code)
 
 
