@@ -1786,3 +1786,29 @@ def test_a_listing_found_fake_says_so_and_not_to_pay(tmp_path: Path) -> None:
             assert why is not None and text in why.group(1), page
             listing = client.get(f"/listing/{ids['listing']}", params={"lang": lang}).text
             assert text in listing, lang
+
+
+def test_the_authority_reads_the_words_of_a_fake_listing_report(tmp_path: Path) -> None:
+    """A fake-listing report's "what is wrong" goes on the ledger as its SHA-256 only: the portal
+    hashed the words and kept them nowhere, so the housing authority, who decides the report, read
+    a hash. The portal keeps them, as a review's, and shows them in the authority's queue (escaped);
+    other parties' pages and the ledger do not carry them."""
+    import hashlib
+
+    ids = build(tmp_path)
+    words = "照片是别的小区的 <b>不是这套房</b>"
+    with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=60) as client:
+        token = sign_in(client, "tenant2")
+        data = {"listing": ids["listing"], "evidence": words, "form_token": token}
+        assert client.post("/act/report.file", data=data).status_code == 303
+        client.cookies.clear()
+        sign_in(client, "authority")
+        queue = client.get("/me", params={"lang": "en"}).text
+        assert "照片是别的小区的 &lt;b&gt;不是这套房&lt;/b&gt;" in queue and "<b>不是这套房" not in queue, queue[-3000:]
+        db = sqlite3.connect(f"file:{tmp_path / 'ledger.db'}?mode=ro", uri=True)
+        try:
+            stored = [orjson.loads(v) for (v,) in db.execute("SELECT value FROM state WHERE key LIKE 'report/%'")]
+        finally:
+            db.close()
+        assert [r["evidence"] for r in stored] == [[hashlib.sha256(words.encode()).hexdigest()]]
+        assert "照片是别的小区的" not in str(stored)
