@@ -203,8 +203,6 @@ def test_a_stop_signal_to_the_servers_process_group_commits_everything_accepted(
     still being verified: every one is committed, then the server and its children exit. (The
     verifiers died of SIGTERM, and the accepted transactions they held were refused SHUTTING_DOWN;
     SIGHUP killed the server at once.)"""
-    from anju.chain.node import DB_NAME
-    from anju.ledger.store import Store
 
     s = start_server(kv_ledger, cli=True, session=True)
     children = children_of(s.proc.pid)
@@ -221,7 +219,15 @@ def test_a_stop_signal_to_the_servers_process_group_commits_everything_accepted(
     assert all_gone(children)
     log = s.log.read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]
-    store = Store(kv_ledger / DB_NAME)
+    _all_committed(kv_ledger, accepted)
+
+
+def _all_committed(ledger: Path, accepted: list[str]) -> None:
+    """Every one of the ``accepted`` txids is in the stopped server's ledger."""
+    from anju.chain.node import DB_NAME
+    from anju.ledger.store import Store
+
+    store = Store(ledger / DB_NAME)
     try:
         missing = [t for t in accepted if store.tx_by_id(bytes.fromhex(t)) is None]
         assert not missing, f"{len(missing)} of {len(accepted)} accepted transactions were not committed"
@@ -237,8 +243,6 @@ def test_a_second_ctrl_c_does_not_lose_what_the_server_accepted(
     whose node stop commits every one, and says so. (uvicorn skipped the shutdown; the node was
     stopped only because asyncio cancelled the lifespan task as the process exited, with a
     KeyboardInterrupt and CancelledError traceback in the log.)"""
-    from anju.chain.node import DB_NAME
-    from anju.ledger.store import Store
 
     s = start_server(kv_ledger, cli=True, session=True)
     children = children_of(s.proc.pid)
@@ -271,12 +275,7 @@ def test_a_second_ctrl_c_does_not_lose_what_the_server_accepted(
         log = s.log.read_text(errors="replace")
         assert "Traceback" not in log, log[-3000:]
         assert "forced quit: still committing" in log, log[-3000:]
-        store = Store(kv_ledger / DB_NAME)
-        try:
-            missing = [t for t in accepted if store.tx_by_id(bytes.fromhex(t)) is None]
-            assert not missing, f"{len(missing)} of {len(accepted)} accepted transactions were not committed"
-        finally:
-            store.close()
+        _all_committed(kv_ledger, accepted)
     finally:
         for pid in children:
             with contextlib.suppress(ProcessLookupError):

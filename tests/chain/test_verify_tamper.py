@@ -253,7 +253,8 @@ def _cli(data: Path) -> tuple[int, dict[str, object]]:
 
 def test_no_ledger_exits_2_with_json(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    assert _cli(tmp_path / "empty")[0] == 2
+    code, out = _cli(tmp_path / "empty")
+    assert code == 2 and "does not exist (give --data the directory that holds one)" in str(out["error"]), out
     (tmp_path / "empty" / DB_NAME).write_bytes(b"")
     code, out = _cli(tmp_path / "empty")
     assert code == 2 and out["ok"] is False and "no ledger" in str(out["error"])

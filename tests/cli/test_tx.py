@@ -48,6 +48,7 @@ def test_network_failures_are_one_line_errors_or_a_json_error(tmp_path: Path) ->
         human = _invoke(*send, "--server", closed, *extra)
         assert human.exit_code == 1
         _one_line_error(human, "NODE_UNREACHABLE")
+        assert "is a node serving there? `anju serve` starts one; --server names another" in human.stderr
     code = "1CGNH-QWZB5"
     out = _run("check", code, "--server", closed, "--key", vkey[1], "--json")
     assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr

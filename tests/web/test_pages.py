@@ -77,6 +77,7 @@ def test_check_a_code(world: Any) -> None:
     code = ids["code"]
     ok = client.get("/check", params={"code": f"{code[:5].lower()}-{code[5:]}", "lang": "en"}).text
     assert "Genuine and current" in ok and "Title attested by the housing authority on" in ok
+    assert 'id="verify-why"' not in ok  # (a listing not valid now says why, and what not to do)
     assert f'href="/api/v1/codes/{code}"' in ok  # the proof bundle is the API's verification answer
     link = client.get("/check", params={"code": f"http://example.test/check?code={code}", "lang": "en"}).text
     assert "Genuine and current" in link  # a scanned QR link pasted whole
@@ -1758,3 +1759,56 @@ def test_one_address_guessing_keystore_passwords_is_slowed_and_offers_to_one_ten
             db.execute("UPDATE offers SET created=? WHERE id=?", (add_days(ids["today"], -OPEN_DAYS - 1), mine[0]))
         resp = offer(OPEN_PER_OFFERER + 2)
         assert resp.status_code == 422 and "already has many offers waiting" in resp.text
+
+
+def test_a_listing_found_fake_says_so_and_not_to_pay(tmp_path: Path) -> None:
+    """The verification panel of a listing the authority confirmed fake said only "Not valid now"
+    and two badges ("revoked", "fake"): a visitor holding its code, perhaps asked for a deposit,
+    was not told what that means. It says so in a sentence, as an alert, and not to pay or sign."""
+    from anju.chain.node import Node
+
+    from .ledger import Builder, h
+
+    ids = build(tmp_path)
+    node = Node(tmp_path, verify_workers=0)
+    b = Builder(node)
+    report = b.do("tenant2", "report.file", listing=ids["listing"], evidence=[h("photos")])
+    b.do("authority", "report.resolve", report=report, outcome="confirmed", decision_hash=h("decision"))
+    node.stop()
+    says = {
+        "en": "The housing authority found this listing fake. Do not pay anything to whoever showed it to you",
+        "zh": "房屋管理局已认定此房源为虚假房源。请勿向给您展示此房源的任何人付款",
+    }
+    with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=30) as client:
+        for lang, text in says.items():
+            page = client.get("/check", params={"code": ids["code"], "lang": lang}).text
+            why = re.search(r'<p class="why" id="verify-why" role="alert">(.*?)</p>', page, re.S)
+            assert why is not None and text in why.group(1), page
+            listing = client.get(f"/listing/{ids['listing']}", params={"lang": lang}).text
+            assert text in listing, lang
+
+
+def test_the_authority_reads_the_words_of_a_fake_listing_report(tmp_path: Path) -> None:
+    """A fake-listing report's "what is wrong" goes on the ledger as its SHA-256 only: the portal
+    hashed the words and kept them nowhere, so the housing authority, who decides the report, read
+    a hash. The portal keeps them, as a review's, and shows them in the authority's queue (escaped);
+    other parties' pages and the ledger do not carry them."""
+    import hashlib
+
+    ids = build(tmp_path)
+    words = "照片是别的小区的 <b>不是这套房</b>"
+    with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=60) as client:
+        token = sign_in(client, "tenant2")
+        data = {"listing": ids["listing"], "evidence": words, "form_token": token}
+        assert client.post("/act/report.file", data=data).status_code == 303
+        client.cookies.clear()
+        sign_in(client, "authority")
+        queue = client.get("/me", params={"lang": "en"}).text
+        assert "照片是别的小区的 &lt;b&gt;不是这套房&lt;/b&gt;" in queue and "<b>不是这套房" not in queue, queue[-3000:]
+        db = sqlite3.connect(f"file:{tmp_path / 'ledger.db'}?mode=ro", uri=True)
+        try:
+            stored = [orjson.loads(v) for (v,) in db.execute("SELECT value FROM state WHERE key LIKE 'report/%'")]
+        finally:
+            db.close()
+        assert [r["evidence"] for r in stored] == [[hashlib.sha256(words.encode()).hexdigest()]]
+        assert "照片是别的小区的" not in str(stored)

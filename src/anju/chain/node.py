@@ -212,22 +212,28 @@ def init_ledger(
     return data
 
 
+def _kept_file(path: Path, code: str, what: str) -> bytes | None:
+    """The bytes of a file ``anju init`` finds where it would write ``what``, None when there is
+    none; StorageCorrupt ``code`` for a link to nothing or a directory there (left as it is)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise StorageCorrupt(
+                code, f"{path} is a symbolic link to nothing: it is left as it is", path=str(path)
+            ) from None
+        return None
+    except IsADirectoryError:
+        raise StorageCorrupt(code, f"{path} is a directory, not {what}: it is left as it is", path=str(path)) from None
+
+
 def _kept_node_key(path: Path) -> SigningKey | None:
     """The key of the node key file at ``path``, None when there is none; StorageCorrupt
     ``NODE_KEY_INVALID`` when something else is there (never written over: it may be a key whose
     public key was published, damaged)."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        if path.is_symlink():
-            raise StorageCorrupt(
-                "NODE_KEY_INVALID", f"{path} is a symbolic link to nothing: it is left as it is", path=str(path)
-            ) from None
+    raw = _kept_file(path, "NODE_KEY_INVALID", "a node key file")
+    if raw is None:
         return None
-    except IsADirectoryError:
-        raise StorageCorrupt(
-            "NODE_KEY_INVALID", f"{path} is a directory, not a node key file: it is left as it is", path=str(path)
-        ) from None
     try:
         return parse_node_key(raw)
     except ValueError as exc:
@@ -245,18 +251,9 @@ def _kept_genesis(path: Path, doc: dict[str, Any], timed: bool) -> dict[str, Any
     ledger is made from it, its time kept. None when there is none. StorageCorrupt
     ``LEDGER_EXISTS`` for anything else, never written over: it may be another chain's genesis
     (copied there to be served) that a new chain under it would silently replace."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        if path.is_symlink():
-            raise StorageCorrupt(
-                "LEDGER_EXISTS", f"{path} is a symbolic link to nothing: it is left as it is", path=str(path)
-            ) from None
+    raw = _kept_file(path, "LEDGER_EXISTS", "a genesis document")
+    if raw is None:
         return None
-    except IsADirectoryError:
-        raise StorageCorrupt(
-            "LEDGER_EXISTS", f"{path} is a directory, not a genesis document: it is left as it is", path=str(path)
-        ) from None
     try:
         found = orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -243,7 +243,9 @@ def _open_store(data: Path) -> Store:
     """The ledger in ``data``, read-only; NoLedger if there is none, Failure if it is no SQLite file."""
     db = data / DB_NAME
     if not db.is_file():
-        raise NoLedger(None, f"no ledger in {data}: {DB_NAME} does not exist")
+        raise NoLedger(
+            None, f"no ledger in {data}: {DB_NAME} does not exist (give --data the directory that holds one)"
+        )
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:

@@ -551,7 +551,11 @@ def _failed(exc: Any, as_json: bool, prefix: str = "", **extra: Any) -> None:
     beside it), else one line (and its details) on stderr; the caller exits non-zero."""
     from rich.markup import escape
 
-    _emit({**extra, **exc.to_json()}, as_json, f"[red]{prefix}[/red]{escape(exc.diagnostics())}", error=True)
+    text = exc.diagnostics()
+    if getattr(exc, "code", None) == "NODE_UNREACHABLE" and "connection refused" in str(exc.message):
+        first, newline, rest = text.partition("\n")  # nothing listens there: say what to do, on the same line
+        text = f"{first} (is a node serving there? `anju serve` starts one; --server names another){newline}{rest}"
+    _emit({**extra, **exc.to_json()}, as_json, f"[red]{prefix}[/red]{escape(text)}", error=True)
 
 
 @tx_app.command("send")

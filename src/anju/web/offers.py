@@ -15,7 +15,9 @@ here is proven or replicated; the ledger learns of a lease only when both signat
 Stored in a small SQLite side table (``web-offers.db`` beside the ledger) so offers survive a
 restart; in memory when the node has no data directory. The same file keeps the words of the
 reviews published through the portal (the ledger holds only their SHA-256), so party pages can
-show them; a text is shown only while it still hashes to the ledger's value.
+show them, and of the evidence of fake-listing reports and disputes filed through it, which the
+housing authority reads in its queue (``anju.web.portal.KEPT_WORDS``); a text is shown only while
+it still hashes to the ledger's value.
 """
 
 from __future__ import annotations

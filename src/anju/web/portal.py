@@ -60,7 +60,7 @@ from anju.web import demo
 from anju.web.forms import FORMS, Form, body_fields, parse
 from anju.web.i18n import LANGS, N_, Gettext, gettext_for, pick_lang
 from anju.web.offers import OPEN_DAYS, OPEN_PER_OFFERER, OPEN_PER_TENANT, Offer, Offers
-from anju.web.reads import NodeLike, Reader, Search
+from anju.web.reads import NodeLike, Reader, Record, Search
 from anju.web.refusals import Refusal, from_error
 from anju.web.sessions import COOKIE, MAX_SESSIONS, Session, SessionsFull, SessionStore
 from anju.web.terms import EVENTS
@@ -508,6 +508,20 @@ def options_for(r: Reader, s: Session | None) -> dict[str, list[tuple[str, str]]
     return opts
 
 
+KEPT_WORDS = {"review.write": "text_hash", "report.file": "evidence", "dispute.open": "evidence"}
+"""Forms whose typed words the ledger holds only as a SHA-256, and the field they are typed in: the
+portal keeps them (:meth:`Offers.keep_review_text`) to show beside the hash: a review on the party's
+page; a fake-listing report's and a dispute's evidence to the housing authority, who decides them
+(the words were hashed and kept nowhere: the authority read only a hash)."""
+
+
+def _with_words(p: Portal, record: Record) -> Record:
+    """A report or dispute with ``words``: the texts of its evidence hashes this portal kept."""
+    hashes = record.get("evidence") or []
+    words = [p.offers.review_text(h) for h in hashes if isinstance(h, str)]
+    return {**record, "words": [w for w in words if w]}
+
+
 def _agency_of(r: Reader, s: Session) -> str | None:
     if s.role == "agency":
         return s.party
@@ -893,8 +907,8 @@ def build_router(p: Portal) -> APIRouter:
                 onboard=rd.parties_to_onboard(),
                 titles=rd.titles_to_attest(),
                 to_register=rd.leases_to_register(),
-                reports=rd.reports(open_only=True),
-                disputes=rd.disputes(open_only=True),
+                reports=[_with_words(p, rp) for rp in rd.reports(open_only=True)],
+                disputes=[_with_words(p, d) for d in rd.disputes(open_only=True)],
             )
         elif s.role == "bank":
             data.update(escrow=rd.escrow_queue())
@@ -1023,8 +1037,8 @@ def build_router(p: Portal) -> APIRouter:
             if not err:
                 try:
                     done = await _perform(p, c, form, fields, err)
-                    if done is not None and form.name == "review.write":
-                        p.offers.keep_review_text(raw.get("text_hash", "").strip())  # the words behind the hash
+                    if done is not None and form.name in KEPT_WORDS:  # the words behind the hash
+                        p.offers.keep_review_text(raw.get(KEPT_WORDS[form.name], "").strip())
                 except AnjuError as exc:
                     ends = raw.get("lease") if form.name == "lease.terminate" else None  # a notice: which lease
                     err = from_error(c._, exc, form.field_names, ends)
