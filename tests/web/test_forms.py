@@ -213,6 +213,22 @@ def test_personal_data_in_text_kept_in_clear_on_the_ledger_is_refused_next_to_it
         assert (field in refusal.fields) == place, (field, typed, refusal)
 
 
+def test_a_certificate_or_licence_number_is_not_taken_for_personal_data() -> None:
+    """A title certificate or licence number goes on the ledger salted and hashed, never in clear:
+    its long digits are no personal data to refuse (a unified social credit code, 18 characters,
+    and a title certificate's eight-digit serial were refused as FORM_PERSONAL_DATA)."""
+    for name, field in (
+        ("title.attest", "certificate_commitment"),
+        ("authority.license_agency", "licence"),
+        ("authority.license_bank", "licence"),
+    ):
+        form = FORMS[name]
+        raw = {f.name: _sample(f) for f in form.fields}
+        for typed in ("沪(2019)徐汇区不动产权第01234567号", "91310104MA1FL5XX1X"):
+            fields, refusal, _n = parse(form, {**raw, field: typed}, _)
+            assert not refusal and fields[field] == typed, (name, typed, refusal)
+
+
 def test_a_licence_number_is_salted_by_the_authoritys_key() -> None:
     """The ledger's `licence` is a commitment to the licence number: a plain SHA-256 of it could be
     found by trying the few numbers licences have."""

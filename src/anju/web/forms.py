@@ -633,7 +633,8 @@ def parse(form: Form, raw: dict[str, str], _: Gettext) -> tuple[dict[str, Any], 
             code = "FORM_REQUIRED"
             if len(text) > _max_len(form, f.name):  # (the ledger's bound on the body field it becomes)
                 value, code = None, "FORM_TOO_LONG"
-            elif personal_data(text, place=f.name in _PLACES) is not None:  # in clear on the ledger, forever
+            elif f.type in ("text", "textarea") and personal_data(text, place=f.name in _PLACES) is not None:
+                # in clear on the ledger, forever (a certificate or licence number goes there salted and hashed)
                 value, code = None, "FORM_PERSONAL_DATA"
         if value is None:
             bad.add(_, code, f.name, names, {"lo": f.lo, "hi": f.hi} if code == "FORM_RANGE" else None)
