@@ -194,6 +194,10 @@ def test_a_genesis_already_there_is_kept_when_it_is_the_same_chain_and_refused_o
         "other-app": json.dumps({**json.loads(earlier), "app": "anju-registry"}).encode(),
         "not-json": b"{not json",
         "not-object": b"[1, 2]",
+        # the same chain, application and parameters, but a time no block can carry: it was kept, and
+        # the init then failed half-way (CHECKPOINT_INVALID), a node.key and ledger.db.init left behind
+        "bad-time": earlier.replace(json.loads(earlier)["time"].encode(), b"2026-11-27T00:00:00Z"),
+        "no-time": earlier.replace(json.loads(earlier)["time"].encode(), b"soon"),
     }.items():
         data = tmp_path / name
         data.mkdir()

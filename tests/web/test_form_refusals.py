@@ -60,6 +60,12 @@ def test_bytes_that_are_not_utf8_and_money_that_is_no_sum_are_refused_next_to_th
             resp = landlord.post(f"/act/unit.register?lang={lang}", content=form, headers=headers)
             assert resp.status_code == 422
             assert sentence in _field_errors(resp.text)["district"]
+        unit = {"form_token": token, "district": "徐汇区", "street": "衡山路", "neighbourhood": "衡山坊"}
+        unit |= {"address_commitment": "c", "floor_area_m2": "50"}
+        for rooms in ("9" * 5000, "-" + "9" * 5000):  # (int() refuses past 4300 digits: it was a 500)
+            resp = landlord.post("/act/unit.register?lang=en", data={**unit, "rooms": rooms})
+            assert resp.status_code == 422, resp.text[-300:]
+            assert "from 0 to 50" in _field_errors(resp.text)["rooms"]
         assert _seq(landlord, "landlord") == before  # nothing signed
     with _signed_in(portal, "tenant") as (tenant, token):
         for amount in ("NaN", "Infinity", "1e999999", "100000000001"):

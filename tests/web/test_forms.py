@@ -213,6 +213,66 @@ def test_personal_data_in_text_kept_in_clear_on_the_ledger_is_refused_next_to_it
         assert (field in refusal.fields) == place, (field, typed, refusal)
 
 
+# What a landlord types about a flat in Shanghai: no person, no door in it (the check refused each).
+ORDINARY = (
+    "仅限女士",
+    "适合单身女士",
+    "白领女士优先",
+    "男士女士均可",
+    "房东是一位老先生",
+    "各位先生请注意",
+    "近世纪公园3号门",
+    "Apartment 2 bedrooms",
+    "Flat 3 min to Line 1",
+    "block 5 min walk",
+    "WeChat payment accepted",
+)
+ORDINARY_PLACE = ("徐家汇花园", "漕溪北路", "近地铁1号线", "地铁1号线徐家汇站3号口")
+# Personal data written to slip past: spaced or Chinese-numeral phones, an invisible space, a title.
+EVASIONS = (
+    "1 3 8 1 2 3 4 5 6 7 8",
+    "电话一三八一二三四五六七八",
+    "138\u200b1234\u200b5678",
+    "tel 021 6438 1234",
+    "wx: rent_anju",
+    "WeChat ID: zhang_san88",
+    "Contact Mr Wang",
+    "欧阳先生",
+)
+
+
+@pytest.mark.parametrize(("name", "field"), CLEAR, ids=[f"{n}-{f}" for n, f in CLEAR])
+def test_ordinary_words_pass_and_simple_evasions_do_not(name: str, field: str) -> None:
+    """A valid text refused is a bug: "仅限女士" names no one (the check took any two characters
+    before 女士 for a surname), "3号门" is a gate, "2 bedrooms" a count; and personal data spaced
+    out, in Chinese numerals or behind a zero-width space is still refused."""
+    form = FORMS[name]
+    raw = {f.name: _sample(f) for f in form.fields}
+    place = field in ("district", "street", "neighbourhood")
+    for typed in ORDINARY + (ORDINARY_PLACE if place else ()):
+        fields, refusal, _n = parse(form, {**raw, field: typed}, _)
+        assert not refusal and fields[field] == typed, (field, typed, refusal)
+    for typed in EVASIONS:
+        fields, refusal, _n = parse(form, {**raw, field: typed}, _)
+        assert refusal.fields.get(field) == MESSAGES["FORM_PERSONAL_DATA"][0], (field, typed, refusal)
+
+
+def test_a_certificate_or_licence_number_is_not_taken_for_personal_data() -> None:
+    """A title certificate or licence number goes on the ledger salted and hashed, never in clear:
+    its long digits are no personal data to refuse (a unified social credit code, 18 characters,
+    and a title certificate's eight-digit serial were refused as FORM_PERSONAL_DATA)."""
+    for name, field in (
+        ("title.attest", "certificate_commitment"),
+        ("authority.license_agency", "licence"),
+        ("authority.license_bank", "licence"),
+    ):
+        form = FORMS[name]
+        raw = {f.name: _sample(f) for f in form.fields}
+        for typed in ("沪(2019)徐汇区不动产权第01234567号", "91310104MA1FL5XX1X"):
+            fields, refusal, _n = parse(form, {**raw, field: typed}, _)
+            assert not refusal and fields[field] == typed, (name, typed, refusal)
+
+
 def test_a_licence_number_is_salted_by_the_authoritys_key() -> None:
     """The ledger's `licence` is a commitment to the licence number: a plain SHA-256 of it could be
     found by trying the few numbers licences have."""

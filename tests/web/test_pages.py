@@ -1597,6 +1597,43 @@ def test_a_reviews_words_are_shown_beside_the_hash_the_ledger_holds(tmp_path: Pa
         assert "房东很好" not in str(stored)  # the words are not on the ledger
 
 
+def test_evidence_words_kept_for_the_authority_are_never_a_reviews_words(tmp_path: Path) -> None:
+    """The portal keeps a report's evidence words for the authority, and a review's words to show
+    on a party page. The ledger's hashes are public: a counterparty who publishes a review (through
+    the SDK) whose text_hash is a report's evidence hash had the reporter's words shown on the
+    reviewed party's public page when both were kept in one table."""
+    import hashlib
+
+    from anju.chain.node import Node
+
+    from .ledger import Builder, h
+
+    ids = build(tmp_path)
+    today = ids["today"]
+    words = "举报人电话另告 <i>照片是别的小区的</i>"
+    tenant = key("tenant").public_hex
+    node = Node(tmp_path, verify_workers=0)
+    b = Builder(node)
+    lease = b.do(
+        "landlord", "lease.sign", ("tenant",), unit=ids["unit1"], landlord=key("landlord").public_hex,
+        tenant=tenant, start=add_days(today, -25), end=add_days(today, -2), rent=800_000,
+        deposit=0, payment_day=5, notice_days=30, collector="landlord", document_hash=h("old"),
+    )  # fmt: skip
+    digest = hashlib.sha256(words.encode()).hexdigest()  # (what the report will put on the ledger)
+    b.do("landlord", "review.write", lease=lease, subject=tenant, rating=1, text_hash=digest)
+    node.stop()
+    with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=60) as client:
+        token = sign_in(client, "tenant2")
+        data = {"listing": ids["listing"], "evidence": words, "form_token": token}
+        assert client.post("/act/report.file", data=data).status_code == 303
+        page = client.get(f"/party/{tenant}", params={"lang": "en"}).text
+        assert "照片是别的小区的" not in page, page[-3000:]
+        client.cookies.clear()
+        sign_in(client, "authority")
+        queue = client.get("/me", params={"lang": "en"}).text
+        assert "照片是别的小区的" in queue  # the authority still reads them
+
+
 def test_pages_carry_security_headers_and_odd_search_numbers_are_no_error(tmp_path: Path) -> None:
     build(tmp_path)
     with devserver(tmp_path) as base, httpx.Client(base_url=base, timeout=30) as client:

@@ -46,7 +46,7 @@ from anju.crypto.tx import MAX_TX_BYTES, Tx, check_sigs, parse_and_verify
 from anju.errors import AnjuError, Overloaded, StorageCorrupt, TxRejected
 from anju.files import sync_dir, write_whole
 from anju.ledger import merkle
-from anju.ledger.checkpoint import Checkpoint
+from anju.ledger.checkpoint import Checkpoint, is_block_time
 from anju.ledger.note import vkey_of
 from anju.ledger.statemap import MemoryNodeStore, StateMap
 from anju.ledger.store import BlockRecord, BlockWrite, Store
@@ -246,11 +246,12 @@ def _kept_node_key(path: Path) -> SigningKey | None:
 
 
 def _kept_genesis(path: Path, doc: dict[str, Any], timed: bool) -> dict[str, Any] | None:
-    """The genesis document at ``path`` when it is the one ``doc`` asks for (an interrupted init's
-    with the same chain id, application and parameters, and the same time when ``timed``): the
-    ledger is made from it, its time kept. None when there is none. StorageCorrupt
-    ``LEDGER_EXISTS`` for anything else, never written over: it may be another chain's genesis
-    (copied there to be served) that a new chain under it would silently replace."""
+    """The genesis document at ``path`` when it is the one ``doc`` asks for (an interrupted init's,
+    byte for byte as init writes it, with the same chain id, application and parameters, a valid
+    block time, and the same time when ``timed``): the ledger is made from it, its time kept. None
+    when there is none. StorageCorrupt ``LEDGER_EXISTS`` for anything else, never written over: it
+    may be another chain's genesis (copied there to be served) that a new chain under it would
+    silently replace."""
     raw = _kept_file(path, "LEDGER_EXISTS", "a genesis document")
     if raw is None:
         return None
@@ -259,12 +260,14 @@ def _kept_genesis(path: Path, doc: dict[str, Any], timed: bool) -> dict[str, Any
     except orjson.JSONDecodeError:
         found = None
     what = ("chain_id", "app", "params", *(("time",) if timed else ()))
-    if isinstance(found, dict) and isinstance(found.get("time"), str) and all(found.get(k) == doc[k] for k in what):
-        return {**doc, "time": found["time"]}
+    if isinstance(found, dict) and is_block_time(found.get("time")) and all(found.get(k) == doc[k] for k in what):
+        kept = {**doc, "time": found["time"]}
+        if raw == canonical_genesis(kept) + b"\n":  # (as init writes it: not one made by hand, to be checked)
+            return kept
     if isinstance(found, dict) and found.get("chain_id") != doc["chain_id"]:
         why = f"the genesis of another chain ({str(found.get('chain_id'))[:80]!r})"
     elif isinstance(found, dict):
-        why = "the genesis of another ledger (other application, parameters or time)"
+        why = "the genesis of another ledger (other application, parameters or time), or not one anju init wrote"
     else:
         why = "not a genesis document"
     raise StorageCorrupt(

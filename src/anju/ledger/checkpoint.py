@@ -91,6 +91,18 @@ def parse_checkpoint_body(text: str, hash_size: int | None = HASH_SIZE) -> Check
     return CheckpointBody(origin, size, root, tuple(lines[3:]))
 
 
+def is_block_time(value: object) -> bool:
+    """Whether ``value`` is a block time as a checkpoint's ``anju-time`` line takes it (RFC 3339
+    UTC with milliseconds, a valid date and time)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        _check_time(value)
+    except VerificationError:
+        return False
+    return True
+
+
 def _check_time(value: str) -> None:
     if not _TIME.fullmatch(value):
         raise _fail("time is not RFC 3339 UTC with milliseconds (YYYY-MM-DDTHH:MM:SS.mmmZ)", time=value[:40])

@@ -26,6 +26,9 @@ from anju.web.refusals import Refusal
 _ID = re.compile(r"^[0-9a-f]{16}$")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _WHOLE = re.compile(r"[+-]?\d+")
+_WHOLE_DIGITS = 40
+"""Characters of a whole number read at most: far beyond any field's range (a longer one is out of
+range, not unreadable; Python's int() raises ValueError past 4300 digits)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -605,9 +608,12 @@ def parse(form: Form, raw: dict[str, str], _: Gettext) -> tuple[dict[str, Any], 
             if value is not None and value > MAX_MONEY:  # (beyond any sum the ledger holds)
                 value, code = None, "INTEGER_OUT_OF_RANGE"
         elif f.type == "int":  # digits only: "45.5" or "1e3" is no whole number, nor "1_000" (which int() reads)
-            value = int(text) if _WHOLE.fullmatch(text) else None
+            whole = _WHOLE.fullmatch(text) is not None
+            value = int(text) if whole and len(text) <= _WHOLE_DIGITS else None  # (int() stops at 4300 digits)
             code = "NON_INTEGER_NUMBER"
-            if value is not None and ((f.lo is not None and value < f.lo) or (f.hi is not None and value > f.hi)):
+            below = value is not None and f.lo is not None and value < f.lo
+            above = value is not None and f.hi is not None and value > f.hi
+            if whole and (value is None or below or above):
                 value = None
                 code = "FORM_RANGE" if f.lo is not None and f.hi is not None else "INTEGER_OUT_OF_RANGE"
         elif f.type == "key":
@@ -633,7 +639,8 @@ def parse(form: Form, raw: dict[str, str], _: Gettext) -> tuple[dict[str, Any], 
             code = "FORM_REQUIRED"
             if len(text) > _max_len(form, f.name):  # (the ledger's bound on the body field it becomes)
                 value, code = None, "FORM_TOO_LONG"
-            elif personal_data(text, place=f.name in _PLACES) is not None:  # in clear on the ledger, forever
+            elif f.type in ("text", "textarea") and personal_data(text, place=f.name in _PLACES) is not None:
+                # in clear on the ledger, forever (a certificate or licence number goes there salted and hashed)
                 value, code = None, "FORM_PERSONAL_DATA"
         if value is None:
             bad.add(_, code, f.name, names, {"lo": f.lo, "hi": f.hi} if code == "FORM_RANGE" else None)

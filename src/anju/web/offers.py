@@ -15,9 +15,9 @@ here is proven or replicated; the ledger learns of a lease only when both signat
 Stored in a small SQLite side table (``web-offers.db`` beside the ledger) so offers survive a
 restart; in memory when the node has no data directory. The same file keeps the words of the
 reviews published through the portal (the ledger holds only their SHA-256), so party pages can
-show them, and of the evidence of fake-listing reports and disputes filed through it, which the
-housing authority reads in its queue (``anju.web.portal.KEPT_WORDS``); a text is shown only while
-it still hashes to the ledger's value.
+show them, and, in a table of their own, of the evidence of fake-listing reports and disputes filed
+through it, which only the housing authority reads, in its queue (``anju.web.portal.KEPT_WORDS``);
+a text is shown only while it still hashes to the ledger's value.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS offers (
   unit TEXT NOT NULL, envelope TEXT NOT NULL, status TEXT NOT NULL, txid TEXT, consenter TEXT, answered TEXT,
   consenters TEXT, reason TEXT);
 CREATE TABLE IF NOT EXISTS review_texts (hash TEXT PRIMARY KEY, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS evidence_texts (hash TEXT PRIMARY KEY, text TEXT NOT NULL);
 """
 OPEN_DAYS = 30
 """An offer not signed within this many days lapses: its terms (a rent, a start date) were for then."""
@@ -256,17 +257,22 @@ class Offers:
         return cur.rowcount == 1
 
     # -- review texts: the ledger holds a review's SHA-256; the portal keeps the words it was written with
-    def keep_review_text(self, text: str) -> str:
-        """Keep a published review's text; return its SHA-256 (what the ledger holds)."""
+    def keep_review_text(self, text: str, *, evidence: bool = False) -> str:
+        """Keep a published review's text (``evidence``: a report's or a dispute's evidence, apart,
+        for the housing authority's eyes only); return its SHA-256 (what the ledger holds)."""
         digest = hashlib.sha256(text.encode()).hexdigest()
+        table = "evidence_texts" if evidence else "review_texts"
         with self._lock:
-            self._db.execute("INSERT OR IGNORE INTO review_texts VALUES (?, ?)", (digest, text))
+            self._db.execute(f"INSERT OR IGNORE INTO {table} VALUES (?, ?)", (digest, text))
         return digest
 
-    def review_text(self, digest: str) -> str | None:
-        """The text whose SHA-256 is ``digest``, if this portal kept it (checked again on reading)."""
+    def review_text(self, digest: str, *, evidence: bool = False) -> str | None:
+        """The text whose SHA-256 is ``digest``, if this portal kept it as a review's (``evidence``: as
+        evidence; checked again on reading). Apart, because the ledger's hashes are public: anyone
+        could publish a review whose hash is an evidence's and have its words shown on a party page."""
+        table = "evidence_texts" if evidence else "review_texts"
         with self._lock:
-            row = self._db.execute("SELECT text FROM review_texts WHERE hash=?", (digest,)).fetchone()
+            row = self._db.execute(f"SELECT text FROM {table} WHERE hash=?", (digest,)).fetchone()
         if row is None or hashlib.sha256(row[0].encode()).hexdigest() != digest:
             return None
         return str(row[0])

@@ -512,13 +512,14 @@ KEPT_WORDS = {"review.write": "text_hash", "report.file": "evidence", "dispute.o
 """Forms whose typed words the ledger holds only as a SHA-256, and the field they are typed in: the
 portal keeps them (:meth:`Offers.keep_review_text`) to show beside the hash: a review on the party's
 page; a fake-listing report's and a dispute's evidence to the housing authority, who decides them
-(the words were hashed and kept nowhere: the authority read only a hash)."""
+(the words were hashed and kept nowhere: the authority read only a hash), kept apart from reviews'
+(the hashes are public: a review made with an evidence's hash showed its words on a party page)."""
 
 
 def _with_words(p: Portal, record: Record) -> Record:
     """A report or dispute with ``words``: the texts of its evidence hashes this portal kept."""
     hashes = record.get("evidence") or []
-    words = [p.offers.review_text(h) for h in hashes if isinstance(h, str)]
+    words = [p.offers.review_text(h, evidence=True) for h in hashes if isinstance(h, str)]
     return {**record, "words": [w for w in words if w]}
 
 
@@ -1038,7 +1039,8 @@ def build_router(p: Portal) -> APIRouter:
                 try:
                     done = await _perform(p, c, form, fields, err)
                     if done is not None and form.name in KEPT_WORDS:  # the words behind the hash
-                        p.offers.keep_review_text(raw.get(KEPT_WORDS[form.name], "").strip())
+                        words = raw.get(KEPT_WORDS[form.name], "").strip()
+                        p.offers.keep_review_text(words, evidence=form.name != "review.write")
                 except AnjuError as exc:
                     ends = raw.get("lease") if form.name == "lease.terminate" else None  # a notice: which lease
                     err = from_error(c._, exc, form.field_names, ends)
