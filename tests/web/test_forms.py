@@ -120,6 +120,9 @@ def test_money_that_is_no_amount_is_a_sentence_next_to_its_field_not_a_server_er
         (".5", "FORM_MONEY"),
         ("5.", "FORM_MONEY"),
         ("١٢٣", "FORM_MONEY"),  # (Arabic-Indic digits, which int() reads)
+        ("元", "FORM_MONEY"),
+        ("9500元元", "FORM_MONEY"),
+        ("¥¥9500", "FORM_MONEY"),
         ("100000000001", "INTEGER_OUT_OF_RANGE"),  # 10^13 fen is the most the ledger holds
         ("9" * 30, "INTEGER_OUT_OF_RANGE"),
     ):
@@ -129,7 +132,14 @@ def test_money_that_is_no_amount_is_a_sentence_next_to_its_field_not_a_server_er
         assert refusal.fields.get("amount") == MESSAGES[code][0], (typed, refusal)
     fields, refusal, _n = parse(form, {"lease": ID, "period": "2027-01", "months": "1", "amount": "100000000000"}, _)
     assert not refusal and fields["amount"] == 10**13
-    for typed, fen in (("9,500", 950_000), ("¥9500.5", 950_050), ("９５００．５０", 950_050), ("￥1，000", 100_000)):
+    for typed, fen in (
+        ("9,500", 950_000),
+        ("¥9500.5", 950_050),
+        ("９５００．５０", 950_050),
+        ("￥1，000", 100_000),
+        ("9500元", 950_000),
+        ("¥ 9,500 元", 950_000),
+    ):
         fields, refusal, _n = parse(form, {"lease": ID, "period": "2027-01", "months": "1", "amount": typed}, _)
         assert not refusal and fields["amount"] == fen, (typed, refusal)
 

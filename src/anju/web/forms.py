@@ -560,11 +560,12 @@ def body_fields(form: Form, fields: dict[str, Any], role: str, secret: bytes = b
 
 
 def yuan_to_fen(text: str) -> int | None:
-    """Yuan as typed ("9,500", "¥9500.50", full-width "９５００" from a Chinese input method) in fen,
+    """Yuan as typed ("9,500", "¥9500.50", "9500元", full-width "９５００" from a Chinese input method) in fen,
     exactly; None for what is no amount of money: anything but digits with at most two decimals
     (a negative amount, finer than a fen, "1e3", "1_000", "NaN", "Infinity": what Python's Decimal
     and int() would read as numbers, a person did not mean as a sum of yuan)."""
-    plain = unicodedata.normalize("NFKC", text).replace(",", "").replace("¥", "").strip()
+    plain = unicodedata.normalize("NFKC", text).replace(",", "").strip()
+    plain = plain.removeprefix("¥").removesuffix("元").strip()  # ¥9,500 or 9500元 (￥ is ¥ in NFKC)
     found = _YUAN.fullmatch(plain)
     if found is None or len(found[1]) > _YUAN_DIGITS:
         return None
