@@ -310,7 +310,7 @@ def test_a_whole_number_field_says_what_it_takes() -> None:
     1000 (Python's int() takes underscores), and "0" got "outside the allowed range" without the range."""
     form = FORMS["unit.register"]
     raw = {f.name: _sample(f) for f in form.fields}
-    for typed in ("45.5", "1e3", "1_000", "4 5", "abc"):
+    for typed in ("45.5", "1e3", "1_000", "4 5", "abc", "٤٥"):  # (Arabic-Indic digits, which int() reads)
         fields, refusal, _n = parse(form, {**raw, "floor_area_m2": typed}, _)
         assert "floor_area_m2" not in fields, typed
         assert refusal.fields["floor_area_m2"] == "Please enter a whole number.", typed

@@ -25,10 +25,13 @@ from anju.web.refusals import Refusal
 
 _ID = re.compile(r"^[0-9a-f]{16}$")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
-_WHOLE = re.compile(r"[+-]?\d+")
-_WHOLE_DIGITS = 40
-"""Characters of a whole number read at most: far beyond any field's range (a longer one is out of
-range, not unreadable; Python's int() raises ValueError past 4300 digits)."""
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+"""A whole number as typed, after NFKC (a full-width IME's digits are ASCII then): ASCII digits only,
+as for money (\\d would also take Arabic-Indic and other digits, which int() reads)."""
+_DIGITS_READ = 40
+"""Digits of a number (a whole number, or yuan) read at most: far beyond any sum or field range the
+ledger holds, so a longer one is refused as out of range, not as unreadable (and Python's int()
+raises ValueError past 4300 digits)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -567,15 +570,12 @@ def yuan_to_fen(text: str) -> int | None:
     plain = unicodedata.normalize("NFKC", text).replace(",", "").strip()
     plain = plain.removeprefix("¥").removesuffix("元").strip()  # ¥9,500 or 9500元 (￥ is ¥ in NFKC)
     found = _YUAN.fullmatch(plain)
-    if found is None or len(found[1]) > _YUAN_DIGITS:
+    if found is None or len(found[1]) > _DIGITS_READ:
         return None
     return int(found[1]) * 100 + int((found[2] or "").ljust(2, "0"))
 
 
 _YUAN = re.compile(r"([0-9]+)(?:\.([0-9]{1,2}))?")
-_YUAN_DIGITS = 40
-"""Digits of yuan read at most: far beyond any sum the ledger holds (``MAX_MONEY``), which is then
-refused as out of range, not as unreadable."""
 
 
 def parse(form: Form, raw: dict[str, str], _: Gettext) -> tuple[dict[str, Any], Refusal, dict[str, str]]:
@@ -609,8 +609,9 @@ def parse(form: Form, raw: dict[str, str], _: Gettext) -> tuple[dict[str, Any], 
             if value is not None and value > MAX_MONEY:  # (beyond any sum the ledger holds)
                 value, code = None, "INTEGER_OUT_OF_RANGE"
         elif f.type == "int":  # digits only: "45.5" or "1e3" is no whole number, nor "1_000" (which int() reads)
-            whole = _WHOLE.fullmatch(text) is not None
-            value = int(text) if whole and len(text) <= _WHOLE_DIGITS else None  # (int() stops at 4300 digits)
+            plain = unicodedata.normalize("NFKC", text)
+            whole = _WHOLE.fullmatch(plain) is not None
+            value = int(plain) if whole and len(plain) <= _DIGITS_READ else None
             code = "NON_INTEGER_NUMBER"
             below = value is not None and f.lo is not None and value < f.lo
             above = value is not None and f.hi is not None and value > f.hi
