@@ -6,8 +6,8 @@ test_rules, test_expiry and test_journeys). A rule change that forgot to ask ``c
 fails here. The cases on the older editions must also end in the very state roots the builds
 before the change reached (:data:`BEFORE_EDITIONS` for edition 2's changes on edition 1,
 :data:`BEFORE_EDITION_3` for edition 3's on editions 1 and 2, :data:`BEFORE_EDITION_4`,
-:data:`BEFORE_EDITION_5`, :data:`BEFORE_EDITION_6`, :data:`BEFORE_EDITION_7` and :data:`BEFORE_EDITION_8`
-likewise for editions 4 to 8): that pins
+:data:`BEFORE_EDITION_5`, :data:`BEFORE_EDITION_6`, :data:`BEFORE_EDITION_7`, :data:`BEFORE_EDITION_8` and
+:data:`BEFORE_EDITION_9` likewise for editions 4 to 9): that pins
 an old edition to what was, not to what the code now thinks it was.
 """
 
@@ -35,6 +35,7 @@ EDITIONS = [
     pytest.param(6, id="edition-6"),
     pytest.param(7, id="edition-7"),
     pytest.param(8, id="edition-8"),
+    pytest.param(9, id="edition-9"),
 ]
 
 
@@ -717,6 +718,47 @@ _EDITIONS_BUILD = importlib.util.find_spec("anju.registry.edition") is not None
 OLD_FULL_WIDTH = "PERIOD_OUT_OF_ORDER"  # what the builds before edition 2 answered (checked at 6a08892)
 
 
+# -- edition 9 -------------------------------------------------------------------------------------
+def _personal_data_in_clear_text(w: World, old: bool) -> None:
+    """From edition 9 every text field the ledger keeps in clear refuses what looks like personal
+    data (``PERSONAL_DATA``, naming the field); before, any words were taken. Text that only
+    looks close (a metro line, a layout, "仅限女士", a floor area) passes on every edition."""
+    c = w.chain
+    for description in ("联系 138 1234 5678", "看房加微信: anju_fang88", "王先生的房子", "１３８１２３４５６７８"):
+        got = _refusal(w, w.owner, "listing.publish", unit=w.unit, **listing_terms(description=description))
+        _refused_as_personal(got, old, "description")
+        if got is None:
+            w.chain.do(w.owner, "listing.withdraw", listing=w.chain.log[-1][0].txid[:16])
+    fine = listing_terms(description="近地铁1号线3号口，2室1厅，仅限女士，68平米，2026年3月起")
+    assert _outcome(w, w.owner, "listing.publish", unit=w.unit, **fine) == "ok"
+    unit = {"district": "徐汇区", "street": "衡山路", "neighbourhood": "衡山坊", "floor_area_m2": 50, "rooms": 1}
+    for field, value in (("street", "衡山路88号"), ("neighbourhood", "3号楼302室"), ("district", "徐汇区 8号")):
+        _refused_as_personal(
+            _refusal(w, w.owner, "unit.register", **{**unit, field: value, "address_commitment": H}), old, field
+        )
+    assert _outcome(w, w.owner, "unit.register", **{**unit, "address_commitment": H2}) == "ok"
+    agency = c.party("agency-c", "agency", license=False)  # (its own name passes)
+    assert agency is not None
+    mail = {"role": "bank", "commitment": H, "name": "建设银行 service@bank.example"}
+    _refused_as_personal(_refusal(w, key_for("bank-c"), "party.register", **mail), old, "name")
+    lid = c.do(w.owner, "lease.sign", [w.tenant], **lease_fields(w, start="2026-01-05", end="2026-01-31")).txid[:16]
+    c.do(w.tenant, "deposit.lodge", lease=lid, amount=900_000)
+    c.do(w.owner, "payment.confirm", payment=c.get(layout.lease(lid))["deposit_payment"])  # type: ignore[index]
+    c.day = "2026-02-01"
+    deduction = [{"reason": "墙面修补，师傅电话 021-6438 1234", "amount": 30_000}]
+    _refused_as_personal(
+        _refusal(w, w.owner, "deposit.return", lease=lid, deductions=deduction), old, "deductions[].reason"
+    )
+
+
+def _refused_as_personal(got: TxRejected | None, old: bool, field: str) -> None:
+    """Accepted before edition 9; from it, refused as ``PERSONAL_DATA`` naming ``field``."""
+    if old:
+        assert got is None, got
+    else:
+        assert got is not None and (got.code, got.details.get("field")) == ("PERSONAL_DATA", field), got
+
+
 CASES: dict[str, Callable[[World, bool], None]] = {  # edition 2's changes
     "suspended co-signer": _suspended_co_signer,
     "twenty years": _twenty_years,
@@ -971,6 +1013,11 @@ CASES_6: dict[str, Callable[[World, bool], None]] = {  # edition 6's changes
     "licence revoked": _licence_revoked,
 }
 
+CASES_9: dict[str, Callable[[World, bool], None]] = {  # edition 9's changes
+    "personal data in clear text": _personal_data_in_clear_text,
+}
+
+
 SINCE = {
     **dict.fromkeys(CASES, 2),
     **dict.fromkeys(CASES_3, 3),
@@ -979,8 +1026,9 @@ SINCE = {
     **dict.fromkeys(CASES_6, 6),
     **dict.fromkeys(CASES_7, 7),
     **dict.fromkeys(CASES_8, 8),
+    **dict.fromkeys(CASES_9, 9),
 }
-ALL_CASES = {**CASES, **CASES_3, **CASES_4, **CASES_5, **CASES_6, **CASES_7, **CASES_8}
+ALL_CASES = {**CASES, **CASES_3, **CASES_4, **CASES_5, **CASES_6, **CASES_7, **CASES_8, **CASES_9}
 
 BEFORE_EDITIONS = {
     # Each case's state root on edition 1, as the build before the first edition-2 change computed
@@ -1348,6 +1396,27 @@ def print_roots_8() -> None:
     _print_roots(CASES_8, (None, 2, 3, 4, 5, 6, 7))
 
 
+BEFORE_EDITION_9: dict[tuple[str, int], str] = {
+    # Each edition-9 case's state root on editions 1 to 8, as the build before edition 9 computed
+    # it: commit db3358c (the rules of edition 8), running this file's CASES_9 with its own harness:
+    #   mkdir /tmp/old9 && git archive db3358c src | tar -x -C /tmp/old9
+    #   PYTHONPATH=/tmp/old9/src python -c "from tests.registry.test_editions import print_roots_9; print_roots_9()"
+    ("personal data in clear text", 1): "bafc571582927e613f72ff79a6d2a9ac77e514fe7de81ed0b19c8876b7ca931c",
+    ("personal data in clear text", 2): "cb9b14f60f8483810b2f91a47ba9df3890931a7f79cb5eb330f0520834f60255",
+    ("personal data in clear text", 3): "e657aec0edc986d85bc5e6fca8ec7fdf06f43b42096c31a534a59019b43b2886",
+    ("personal data in clear text", 4): "13ee20382a534fe33e0758b856225880bdae9aae8a412abafd87d3563010d914",
+    ("personal data in clear text", 5): "d3a441dcc736c92e2f0442f4b9c979b7b438e3b0a89ff9e295bc622beaff49b1",
+    ("personal data in clear text", 6): "0dfb33c2ac5f919a6fe1d90852fe05d669d1d14abac65df767ff2b76a3a40b9f",
+    ("personal data in clear text", 7): "ebe84bd9443e73717978a7557c71547a04f1c0e825c44977b74d9095260e7820",
+    ("personal data in clear text", 8): "a00074e7ddda95ddec81fddee78794742f88506122b11147fcff739ab40d70b8",
+}
+
+
+def print_roots_9() -> None:
+    """Print each edition-9 case's state roots on editions 1 to 8 (how :data:`BEFORE_EDITION_9` was made)."""
+    _print_roots(CASES_9, (None, 2, 3, 4, 5, 6, 7, 8))
+
+
 @pytest.mark.parametrize("rules", EDITIONS)
 @pytest.mark.parametrize("name", list(ALL_CASES))
 def test_each_change_keeps_the_behaviour_of_the_editions_before_it(name: str, rules: int | None) -> None:
@@ -1402,6 +1471,14 @@ def test_older_editions_reach_the_roots_of_the_build_before_edition_8(name: str,
     assert w.chain.root() == BEFORE_EDITION_8[(name, rules or 1)]
 
 
+@pytest.mark.parametrize("rules", [None, 2, 3, 4, 5, 6, 7, 8])
+@pytest.mark.parametrize("name", list(CASES_9))
+def test_older_editions_reach_the_roots_of_the_build_before_edition_9(name: str, rules: int | None) -> None:
+    w = _world(rules)
+    CASES_9[name](w, True)
+    assert w.chain.root() == BEFORE_EDITION_9[(name, rules or 1)]
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_edition_1_reaches_the_roots_of_the_builds_before_editions(name: str) -> None:
     w = _world(None)
@@ -1419,14 +1496,14 @@ def test_new_chains_run_the_newest_edition_and_old_ones_edition_1() -> None:
     assert old is not None and "rules" not in old and edition.edition_of(old) == 1
 
 
-@pytest.mark.parametrize("bad", [0, 9, "2", 2.0, True, None])
+@pytest.mark.parametrize("bad", [0, 10, "2", 2.0, True, None])
 def test_genesis_refuses_an_edition_this_build_does_not_implement(bad: object) -> None:
     from anju.registry import edition
     from anju.registry.machine import Registry, genesis_params
 
     from .harness import Overlay
 
-    assert edition.RULES == 8  # 9 above is the first edition this build does not implement
+    assert edition.RULES == 9  # 10 above is the first edition this build does not implement
     params = {**genesis_params(key_for("authority").public_hex), "rules": bad}
     with pytest.raises(ValueError, match="rules must be an edition"):
         Registry().genesis(params, Overlay({}))

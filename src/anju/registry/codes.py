@@ -65,6 +65,11 @@ REGISTRY_CODES: dict[str, tuple[int, str]] = {
     "NOT_RECEIVER": (403, "only the receiving side may confirm or refuse a payment or return a deposit"),
     "NOT_COUNTERPARTY": (403, "only a counterparty of the lease may review"),
     "ALREADY_REVIEWED": (409, "this side already reviewed this counterparty for this lease"),
+    "PERSONAL_DATA": (
+        400,
+        "a text the ledger keeps in clear seems to hold personal data: a phone, identity or account number, an "
+        "e-mail or messaging account, a person's name, a building, door or room number (rules edition 9)",
+    ),
 }
 
 register_codes(REGISTRY_CODES)

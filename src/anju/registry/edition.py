@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-RULES = 8
+RULES = 9
 """The newest rules edition this build implements (genesis ``rules`` of every new chain)."""
 
 CHANGES: dict[int, tuple[str, ...]] = {
@@ -199,6 +199,18 @@ CHANGES: dict[int, tuple[str, ...]] = {
         "months still paid ahead that no total counted (added to the renewal's `rent_escrowed` once), and their "
         "attestations (`BANK_ATTESTATION_REQUIRED`). Edition 7 counted the renewal alone, so a lease split into "
         "a lease and its renewal collected up to three months' rent more outside a supervised account.",
+    ),
+    9: (
+        "The text fields the ledger keeps in clear (a unit's `district`, `street` and `neighbourhood`, a listing's "
+        "`description`, an agency's or bank's `name`, a deposit deduction's `reason`) refuse what looks like "
+        "personal data (`PERSONAL_DATA`, naming the field): a mainland mobile number (also with +86, spaces, "
+        "dashes or dots), a landline with its area code, any run of eight or more digits (an identity card, an "
+        "account), seven or more Chinese numerals, an e-mail address, a messaging account (微信, WeChat, QQ, vx, "
+        "wx and the like followed by an id), a person named by surname and title (王先生, 欧阳女士, Mr Wang), a "
+        "building, room or door number (3号楼, 302室, 衡山路88号, Room 1201, #1201; in the place fields any number "
+        "before 号 but a metro line, gate or exit). Full-width ASCII is read as ASCII by a fixed table; no "
+        "Unicode database is used, so every build decides alike (`anju.registry.personal`). Edition 8 left this "
+        "to the portal, and any other client could write a phone number into a listing for ever.",
     ),
 }
 """What each edition changed from the one before."""

@@ -61,6 +61,8 @@ def _k(
     rules: tuple[str, ...] = (),
     since: int = 1,
 ) -> Kind:
+    if any(f.type in ("text", "deductions") for f in fields.values()):
+        errors = (*errors, "PERSONAL_DATA")  # text kept in clear (rules edition 9, anju.registry.personal)
     return Kind(name, summary, signers, fields, {"kind": name, **example}, errors, rules, since)
 
 

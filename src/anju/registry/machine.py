@@ -153,8 +153,8 @@ class Registry:
                 if cosigner is not None and cosigner["status"] == "suspended":
                     reject("PARTY_SUSPENDED", "a co-signer is suspended by the housing authority", party=key)
         if check.has_months or check.has_text:  # edition 1 read months in any digits; before 3, any text
-            ed = call.edition()
-            check(tx.body, legacy_months=ed < 2, legacy_text=ed < 3)
+            ed = call.edition()  # (from 9, no personal data in text)
+            check(tx.body, legacy_months=ed < 2, legacy_text=ed < 3, personal=ed >= 9)
         else:
             check(tx.body)
         handler(call)

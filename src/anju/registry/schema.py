@@ -15,6 +15,7 @@ from typing import Any
 from anju.crypto.keys import is_hex_key
 from anju.registry.codes import reject
 from anju.registry.dates import parse_date, parse_month
+from anju.registry.personal import check_personal
 
 MAX_MONEY = 10**13  # fen; RMB 100 billion, far above any rent, still exact in JSON
 BASE_FIELDS = frozenset({"chain", "kind", "signer", "seq"})
@@ -183,10 +184,13 @@ class BodyCheck:
         self.has_months = any(spec.type == "month" for spec in fields.values())
         self.has_text = any(spec.type in ("text", "deductions") for spec in fields.values())
 
-    def __call__(self, body: Mapping[str, Any], *, legacy_months: bool = False, legacy_text: bool = False) -> None:
+    def __call__(
+        self, body: Mapping[str, Any], *, legacy_months: bool = False, legacy_text: bool = False, personal: bool = False
+    ) -> None:
         """``legacy_months``: read months as rules edition 1 did (any digits ``str.isdigit`` takes).
         ``legacy_text``: accept any characters in text, as editions 1 and 2 did (see
-        :func:`check_text_chars`)."""
+        :func:`check_text_chars`). ``personal``: refuse text that looks like personal data, as
+        editions from 9 do (:func:`anju.registry.personal.check_personal`)."""
         extra = body.keys() - self._allowed
         if extra:
             unknown = sorted(extra)
@@ -207,9 +211,13 @@ class BodyCheck:
             checker(spec, name, value)
             if not legacy_text and spec.type == "text":
                 check_text_chars(name, value)
+                if personal:
+                    check_personal(name, value)
             elif not legacy_text and spec.type == "deductions":
                 for item in value:
                     check_text_chars(f"{name}[].reason", item["reason"])
+                    if personal:
+                        check_personal(f"{name}[].reason", item["reason"])
 
 
 def check_body(body: Mapping[str, Any], fields: Mapping[str, Field]) -> None:

@@ -13,6 +13,12 @@ from typing import Any
 from anju.errors import AnjuError
 from anju.web.i18n import N_, Gettext
 
+_PERSONAL = N_(
+    "This text goes on the public ledger as written, forever. It seems to hold personal data (a phone "
+    "or ID number, an e-mail or messaging account, a person's name, a building, door or room number): "
+    "please leave it out. The full address belongs only in the address commitment."
+)
+
 # code -> (message, the form field it belongs next to, or None for the whole form)
 MESSAGES: dict[str, tuple[str, str | None]] = {
     # envelope and transport
@@ -118,14 +124,8 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
     "FORM_CHOICE": (N_("Please choose one of the options."), None),
     "FORM_KEY": (N_("Please enter a 64-character party key."), None),
     "FORM_TOO_LONG": (N_("This text is longer than the ledger takes. Please shorten it."), None),
-    "FORM_PERSONAL_DATA": (
-        N_(
-            "This text goes on the public ledger as written, forever. It seems to hold personal data (a phone "
-            "or ID number, an e-mail or messaging account, a person's name, a building, door or room number): "
-            "please leave it out. The full address belongs only in the address commitment."
-        ),
-        None,
-    ),
+    "FORM_PERSONAL_DATA": (_PERSONAL, None),
+    "PERSONAL_DATA": (_PERSONAL, None),  # the ledger's own check (rules edition 9): the portal's catches it first
     "FORM_RESENT": (
         N_("This form was sent already and was carried out then; nothing was done again. See your page."),
         None,
