@@ -388,7 +388,11 @@ def test_registry_codes_reach_a_client_that_never_imports_the_registry(world: Wo
         files[name] = tmp_path / f"{name}.key"
         files[name].write_text(key.seed.hex())
     stranger = SigningKey(hashlib.sha256(b"anju-never-registered").digest()).public_hex
+    files["newbank"] = tmp_path / "newbank.key"
+    files["newbank"].write_text(hashlib.sha256(b"anju-bank-with-an-e-mail").hexdigest())
+    named = {"role": "bank", "commitment": H, "name": "建设银行 service@bank.example"}  # rules edition 9
     cases = [
+        ("newbank", "party.register", named, "PERSONAL_DATA", 400),
         ("tenant", "authority.attest_identity", {"party": tenant.public_hex, "commitment": H}, "WRONG_ROLE", 403),
         ("tenant", "party.register", {"role": "tenant", "commitment": H}, "ALREADY_REGISTERED", 409),
         ("authority", "authority.attest_identity", {"party": stranger, "commitment": H}, "UNKNOWN_REFERENCE", 422),
