@@ -43,8 +43,9 @@ _TITLED = (
     r"(?:欧阳|司马|上官|诸葛|东方|皇甫|尉迟|公孙|慕容|长孙|宇文|司徒|夏侯|令狐|端木|南宫)"
     rf"(?:先生|女士|小姐)|[{SURNAMES}](?:先生|女士|小姐)(?!姐)"
 )
-# A number before 号 that is a metro line, a gate or an exit, not a door: 1号线, 3号门, 2号口, 4号出口.
-_NOT_DOOR = r"(?!线|门|口|出口|入口|出入口)"
+# A number before 号 that is a metro line, a gate, an exit or a branch, not a door: 1号线, 3号门, 2号口,
+# 4号出口, 2号店 (an agency's second shop).
+_NOT_DOOR = r"(?!线|门|口|出口|入口|出入口|店)"
 # English words a number after "room", "flat", "block"… counts or measures: "2 bedrooms", "5 minutes".
 _MEASURE = r"(?!\d|\s*-?\s*(?:bed|bath|br\b|room|rm\b|min|hour|h\b|m\b|m2|sq|km|floor|fl\b|stor|year|yr|s\b|th\b|%))"
 PATTERN = "|".join(
