@@ -781,6 +781,49 @@ def test_a_renewal_and_a_mutual_end_are_offered_and_countersigned(tmp_path: Path
         assert ended["ends_on"] == add_days(today, 60) and ended["termination"]["mode"] == "mutual"
 
 
+def test_a_lease_contract_goes_on_the_ledger_salted_and_its_parties_read_the_salt(tmp_path: Path) -> None:
+    """A plain SHA-256 of the contract would let anyone holding a copy (it names both sides) find
+    their keys on the public ledger: the portal commits to it with a fresh salt, says the salt to
+    the offering side at once, and shows it on the offer's page to its parties only, also once the
+    offer is signed again (a reissue keeps the body, and so the salt)."""
+    import hashlib
+
+    ids = build(tmp_path)
+    today, lease3 = ids["today"], ids["lease3"]
+    contract = "房屋租赁合同：甲方与乙方约定续租一年，月租金9000元。"
+    with (
+        devserver(tmp_path) as base,
+        httpx.Client(base_url=base, timeout=60) as landlord,
+        httpx.Client(base_url=base, timeout=60) as tenant,
+        httpx.Client(base_url=base, timeout=60) as stranger,
+    ):
+        lt = sign_in(landlord, "landlord")
+        terms = {"end": add_days(today, 740), "rent": "9000", "deposit": "9000", "payment_day": "5",
+                 "notice_days": "30", "collector": "landlord", "document_hash": contract}  # fmt: skip
+        resp = landlord.post("/act/lease.propose_renewal?lang=en", data={"lease": lease3, **terms, "form_token": lt})
+        assert resp.status_code == 303, resp.text[-600:]
+        flash = landlord.get("/me", params={"lang": "en"}).text
+        said = re.search(r"Keep this salt with your records \(the contract\): ([0-9a-f]{32})", flash)
+        assert said is not None, re.findall(r"<p class=\"flash\"[^>]*>[^<]*", flash)
+        tt = sign_in(tenant, "tenant2")
+        [offer] = _offers(tenant)
+        page = tenant.get(f"/offer/{offer}", params={"lang": "en"}).text
+        commitment = re.search(r'id="contract-commitment">([0-9a-f]{64})<', page)
+        salt = re.search(r'id="contract-salt">([0-9a-f]{32})<', page)
+        assert commitment is not None and salt is not None and salt.group(1) == said.group(1)
+        assert commitment.group(1) == hashlib.sha256(bytes.fromhex(salt.group(1)) + contract.encode()).hexdigest()
+        assert commitment.group(1) != hashlib.sha256(contract.encode()).hexdigest()  # no plain digest to match
+        assert salt.group(1) in landlord.get(f"/offer/{offer}").text  # the offering side reads it too
+        sign_in(stranger, "tenant")
+        assert stranger.get(f"/offer/{offer}").status_code == 403  # nobody else
+        resp = tenant.post("/act/offer.accept", data={"offer": offer, "form_token": tt})
+        assert resp.status_code == 303, resp.text[-600:]
+        renewed = tenant.get(f"/api/v1/leases/{lease3}").json()["value"]["renewed_by"]
+        on_ledger = tenant.get(f"/api/v1/leases/{renewed}").json()["value"]["document_hash"]
+        assert on_ledger == commitment.group(1)
+        assert salt.group(1) in tenant.get(f"/offer/{offer}").text  # still there to read once signed
+
+
 def test_an_agency_puts_offers_to_a_tenant_only_while_its_mandate_lets_it_sign(tmp_path: Path) -> None:
     """The ledger accepts an agency as the landlord side of a renewal or a mutual end only while the
     lease's mandate lets it sign and is in force (edition 3): the portal says so before anyone signs."""

@@ -73,7 +73,10 @@ _LEASE_TERMS: dict[str, Field] = {
     "payment_day": integer("day of the month rent falls due", 1, 28),
     "notice_days": integer("notice a unilateral termination must give, in days", 0, 365),
     "collector": enum("who receives rent and holds the deposit", "landlord", "agency"),
-    "document_hash": Field("hash", "SHA-256 of the signed contract document"),
+    "document_hash": Field(
+        "hash",
+        "hex SHA-256 of the contract document, or a salted commitment to it (the portal's: SHA-256(salt ‖ text))",
+    ),
 }
 
 KINDS: dict[str, Kind] = {

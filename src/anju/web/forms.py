@@ -81,7 +81,9 @@ _LEASE_TERMS = (
     Field("payment_day", N_("Rent due on day of month"), "int", lo=1, hi=28),
     Field("notice_days", N_("Notice for termination (days)"), "int", lo=0, hi=365),
     Field("collector", N_("Rent is collected by"), "choice", choices=_COLLECTOR),
-    Field("document_hash", N_("Contract text (its SHA-256 goes on the ledger)"), "sha256"),
+    # a salted commitment, not a plain SHA-256: a copy of the contract would otherwise find its parties'
+    # keys on the public ledger (the salt is kept with the offer for its parties, anju.web.offers)
+    Field("document_hash", N_("Contract text (a salted commitment to it goes on the ledger)"), "commit"),
 )
 
 _PUBLIC = N_(

@@ -17,7 +17,11 @@ restart; in memory when the node has no data directory. The same file keeps the 
 reviews published through the portal (the ledger holds only their SHA-256), so party pages can
 show them, and, in a table of their own, of the evidence of fake-listing reports and disputes filed
 through it, which only the housing authority reads, in its queue (``anju.web.portal.KEPT_WORDS``);
-a text is shown only while it still hashes to the ledger's value.
+a text is shown only while it still hashes to the ledger's value. It keeps the salt of each
+contract offered through it too: a lease's ``document_hash`` made here is a salted commitment to
+the contract's text (a plain SHA-256 would let anyone holding a copy of the contract find its
+parties' keys on the public ledger), and its parties read the salt on the offer's page, to check
+their copy against the ledger (``anju keys commit TEXT --salt S --commitment C``).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ CREATE TABLE IF NOT EXISTS offers (
   consenters TEXT, reason TEXT);
 CREATE TABLE IF NOT EXISTS review_texts (hash TEXT PRIMARY KEY, text TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS evidence_texts (hash TEXT PRIMARY KEY, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS contract_salts (commitment TEXT PRIMARY KEY, salt TEXT NOT NULL);
 """
 OPEN_DAYS = 30
 """An offer not signed within this many days lapses: its terms (a rent, a start date) were for then."""
@@ -276,6 +281,18 @@ class Offers:
         if row is None or hashlib.sha256(row[0].encode()).hexdigest() != digest:
             return None
         return str(row[0])
+
+    # -- contract salts: a lease's document_hash made here commits to the contract with a salt
+    def keep_contract_salt(self, commitment: str, salt: str) -> None:
+        """Keep the salt of a contract commitment this portal made (for the offer's parties)."""
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO contract_salts VALUES (?, ?)", (commitment, salt))
+
+    def contract_salt(self, commitment: str) -> str | None:
+        """The salt of ``commitment`` if this portal made it (None for a plain SHA-256, or another portal's)."""
+        with self._lock:
+            row = self._db.execute("SELECT salt FROM contract_salts WHERE commitment=?", (commitment,)).fetchone()
+        return None if row is None else str(row[0])
 
     def close(self) -> None:
         with self._lock:

@@ -508,6 +508,13 @@ def options_for(r: Reader, s: Session | None) -> dict[str, list[tuple[str, str]]
     return opts
 
 
+SALTED = {
+    "address_commitment": N_("the address"),
+    "account_commitment": N_("the account number"),
+    "document_hash": N_("the contract"),
+}
+"""What each salted commitment a form makes commits to (the flash names it beside its salt)."""
+
 KEPT_WORDS = {"review.write": "text_hash", "report.file": "evidence", "dispute.open": "evidence"}
 """Forms whose typed words the ledger holds only as a SHA-256, and the field they are typed in: the
 portal keeps them (:meth:`Offers.keep_review_text`) to show beside the hash: a review on the party's
@@ -1007,6 +1014,7 @@ def build_router(p: Portal) -> APIRouter:
             consents=_consents(offer, (c.reader.unit(offer.unit) or {}).get("owner")),
             ended=ended,
             cuts={k: _cuts_of(c, offer, k) for k in offer.consenters} if ended else {},
+            contract_salt=p.offers.contract_salt(b["document_hash"]) if b.get("document_hash") else None,
             err=Refusal(),
         )
 
@@ -1038,6 +1046,8 @@ def build_router(p: Portal) -> APIRouter:
             if not err:
                 try:
                     done = await _perform(p, c, form, fields, err)
+                    if done is not None and "document_hash" in notes:  # the contract's salt, for the offer's parties
+                        p.offers.keep_contract_salt(fields["document_hash"], notes["document_hash"])
                     if done is not None and form.name in KEPT_WORDS:  # the words behind the hash
                         words = raw.get(KEPT_WORDS[form.name], "").strip()
                         p.offers.keep_review_text(words, evidence=form.name != "review.write")
@@ -1059,7 +1069,8 @@ def build_router(p: Portal) -> APIRouter:
             )
         s.flash.append(done)
         for field_name, salt in notes.items():
-            s.flash.append(c._("Keep this salt with your records (%(field)s): %(salt)s", field=field_name, salt=salt))
+            field = c._(SALTED.get(field_name, field_name))
+            s.flash.append(c._("Keep this salt with your records (%(field)s): %(salt)s", field=field, salt=salt))
         if request.headers.get("hx-request"):
             return Response(status_code=204, headers={"HX-Redirect": quote(nxt, safe="/?&=#%+:@,;~!$'()*-._")})
         return RedirectResponse(nxt, status_code=303)
