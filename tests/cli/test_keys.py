@@ -117,3 +117,28 @@ def test_keys_show_reads_every_key_file_and_asks_a_password_only_of_a_keystore(t
     out = _run("keys", "show", str(other), "--json", stdin="pw\n")
     assert out.returncode == 1 and "Password" not in out.stderr, out
     assert json.loads(out.stdout)["error"]["code"] == "KEY_FILE_INVALID", out.stdout
+
+
+def test_a_contract_file_is_checked_against_the_portals_commitment(tmp_path: Path) -> None:
+    """The portal commits to a contract as a browser sends it (a text area's line breaks as CRLF);
+    a copy saved as a file (LF, a final newline) must open the same commitment with --file."""
+    from anju.crypto.commitments import commit, document_text
+
+    typed = "房屋租赁合同\r\n第一条 租期一年。\r\n第二条 月租金9000元。  "
+    salt, commitment = commit(document_text(typed))
+    copy = tmp_path / "contract.txt"
+    copy.write_bytes("房屋租赁合同\n第一条 租期一年。\n第二条 月租金9000元。\n".encode())
+    good = _run("keys", "commit", "--file", str(copy), "--salt", salt, "--commitment", commitment, "--json")
+    assert good.returncode == 0 and json.loads(good.stdout) == {"opens": True}, good
+    copy.write_bytes("房屋租赁合同\n第一条 租期一年。\n第二条 月租金8000元。\n".encode())  # another rent
+    bad = _run("keys", "commit", "--file", str(copy), "--salt", salt, "--commitment", commitment, "--json")
+    assert bad.returncode == 1 and json.loads(bad.stdout) == {"opens": False}, bad
+    made = _run("keys", "commit", "--file", str(copy), "--json")  # a fresh salt for the file's text
+    drawn = json.loads(made.stdout)
+    assert commit(document_text(copy.read_text()), drawn["salt"])[1] == drawn["commitment"]
+    both = _run("keys", "commit", "text", "--file", str(copy))
+    assert both.returncode == 2 and "not both" in both.stderr, both
+    copy.write_bytes(b"\xff\xfe")
+    assert "is not UTF-8 text" in _run("keys", "commit", "--file", str(copy)).stderr
+    missing = _run("keys", "commit", "--file", str(tmp_path / "nope.txt"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr, missing

@@ -790,7 +790,10 @@ def test_a_lease_contract_goes_on_the_ledger_salted_and_its_parties_read_the_sal
 
     ids = build(tmp_path)
     today, lease3 = ids["today"], ids["lease3"]
-    contract = "房屋租赁合同：甲方与乙方约定续租一年，月租金9000元。"
+    contract = "房屋租赁合同\r\n甲方与乙方约定续租一年。\r\n月租金9000元。\r\n"  # as a browser sends a text area
+    saved = (
+        "房屋租赁合同\n甲方与乙方约定续租一年。\n月租金9000元。"  # as a copy reads once saved (anju keys commit --file)
+    )
     with (
         devserver(tmp_path) as base,
         httpx.Client(base_url=base, timeout=60) as landlord,
@@ -811,8 +814,8 @@ def test_a_lease_contract_goes_on_the_ledger_salted_and_its_parties_read_the_sal
         commitment = re.search(r'id="contract-commitment">([0-9a-f]{64})<', page)
         salt = re.search(r'id="contract-salt">([0-9a-f]{32})<', page)
         assert commitment is not None and salt is not None and salt.group(1) == said.group(1)
-        assert commitment.group(1) == hashlib.sha256(bytes.fromhex(salt.group(1)) + contract.encode()).hexdigest()
-        assert commitment.group(1) != hashlib.sha256(contract.encode()).hexdigest()  # no plain digest to match
+        assert commitment.group(1) == hashlib.sha256(bytes.fromhex(salt.group(1)) + saved.encode()).hexdigest()
+        assert commitment.group(1) not in {hashlib.sha256(t.encode()).hexdigest() for t in (contract, saved)}
         assert salt.group(1) in landlord.get(f"/offer/{offer}").text  # the offering side reads it too
         sign_in(stranger, "tenant")
         assert stranger.get(f"/offer/{offer}").status_code == 403  # nobody else

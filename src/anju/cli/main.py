@@ -349,13 +349,33 @@ def keys_commit(
     ] = None,
     salt: Annotated[str | None, typer.Option(help="Check against this salt (hex) instead of drawing one.")] = None,
     commitment: Annotated[str | None, typer.Option(help="With --salt: the commitment to check.")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="Read the text from this UTF-8 file instead (a lease contract: line breaks as \\n, no "
+            "whitespace around it, as the portal commits to one).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """A salted commitment for the ledger (party.register, unit addresses): SHA-256(salt ‖ text).
+    """A salted commitment for the ledger (party.register, unit addresses, a lease's contract):
+    SHA-256(salt ‖ text).
 
-    Keep the text and the printed salt: showing both proves what the commitment stands for."""
-    from anju.crypto.commitments import commit, opens
+    Keep the text and the printed salt: showing both proves what the commitment stands for. A
+    contract offered in the portal: `anju keys commit --file CONTRACT --salt S --commitment C`
+    checks a copy against the lease's document_hash (the salt is on the offer's page)."""
+    from anju.crypto.commitments import commit, document_text, opens
 
+    if file is not None:
+        if text is not None:
+            fail("give the text or --file, not both", 2)
+        try:
+            text = document_text(file.read_bytes().decode("utf-8"))
+        except OSError as exc:
+            fail(f"cannot read {file}: {exc.strerror or exc}", 2)
+        except UnicodeDecodeError:
+            fail(f"{file} is not UTF-8 text", 2)
     if text is None:
         text = _ask("Text to commit to", as_json=as_json)
     _utf8(text, "the text to commit to")

@@ -15,6 +15,14 @@ import secrets
 SALT_BYTES = 16
 
 
+def document_text(text: str) -> str:
+    """A document's text as committed to: line breaks as ``\n`` (a browser sends a text area's as
+    ``\r\n``, a file may hold either), no whitespace around it. The portal commits to a lease
+    contract so, and ``anju keys commit --file`` reads a copy so: the same words give the same
+    commitment whichever way they were typed or saved."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
 def commit(text: str, salt_hex: str | None = None) -> tuple[str, str]:
     """(salt hex, commitment hex) for ``text``; a fresh random salt unless one is given."""
     salt = bytes.fromhex(salt_hex) if salt_hex is not None else secrets.token_bytes(SALT_BYTES)

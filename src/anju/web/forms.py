@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from anju.crypto.commitments import commit, keyed_commit
+from anju.crypto.commitments import commit, document_text, keyed_commit
 from anju.crypto.keys import is_hex_key
 from anju.registry.dates import parse_date, parse_month
 from anju.registry.kinds import KINDS
@@ -636,7 +636,7 @@ def parse(form: Form, raw: dict[str, str], _: Gettext) -> tuple[dict[str, Any], 
             value = hashlib.sha256(text.encode()).hexdigest()
             code = "FORM_REQUIRED"
         elif f.type == "commit":
-            salt, value = commit(text)
+            salt, value = commit(document_text(text))  # (a contract's line breaks as \n: as a file's are read)
             notes[f.name] = salt
             code = "FORM_REQUIRED"
         else:
