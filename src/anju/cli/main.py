@@ -474,9 +474,9 @@ def _write(out: Path, result: dict[str, object]) -> None:
 
 @bench_app.command("api")
 def bench_api(
-    txs: Annotated[int, typer.Option(help="Signed transactions submitted over HTTP.")] = 30_000,
+    txs: Annotated[int, typer.Option(help="Signed transactions submitted over HTTP.")] = 120_000,
     clients: Annotated[int, typer.Option(help="Concurrent HTTP clients for single POSTs.")] = 64,
-    batch_clients: Annotated[int, typer.Option(help="Concurrent HTTP clients sending batches of 500.")] = 8,
+    batch_clients: Annotated[int, typer.Option(help="Concurrent HTTP clients sending batches of 500.")] = 48,
     subscribers: Annotated[int, typer.Option(help="Concurrent event-stream subscribers.")] = 1000,
     listings: Annotated[int, typer.Option(help="Listings in the registry for the verify-code figures.")] = 100_000,
     out: Annotated[Path, typer.Option(help="Where to write the JSON.")] = Path("bench/results/api.json"),
