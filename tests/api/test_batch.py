@@ -100,3 +100,50 @@ def test_a_batch_that_waited_checks_again_before_handing_over(kv_ledger: Path, s
     assert [r["status"] for r in res] == ["rejected", "rejected"], res
     assert [r["error"]["code"] for r in res] == ["DUPLICATE_TX", "DUPLICATE_TX"], res  # type: ignore[index]
     assert s.http.get(f"/api/v1/txs/{res[1]['txid']}").json()["status"] == "committed"
+
+
+def test_new_transactions_skip_the_txid_index_and_committed_ones_are_still_duplicates(kv_ledger: Path) -> None:
+    """The committed-txid check asks SQLite only for a transaction whose seq its signer has already
+    used (``Node.seq_taken``): new traffic costs a dict read. A resubmitted committed transaction,
+    alone or in a batch, is still DUPLICATE_TX, and one with a reused seq and another body still
+    reaches the sequencer's SEQ_REUSED."""
+    import asyncio
+
+    from anju.api.submit import Committed, Submissions, SubmitCore
+    from anju.chain.node import Node
+
+    probed: list[str] = []
+
+    class Counting(Committed):
+        def one(self, txid: str) -> bool:
+            probed.append(txid)
+            return super().one(txid)
+
+        def which(self, txids: Any) -> set[str]:
+            probed.extend(txids)
+            return super().which(txids)
+
+    key = SigningKey.generate()
+    first = [env(key, seq, f"k{seq}", "v") for seq in (1, 2, 3)]
+
+    async def go(core: SubmitCore) -> None:
+        core.subs.bind(asyncio.get_running_loop())
+        res = orjson.loads((await core.batch(orjson.dumps(first), True, 30)).body)["results"]
+        assert [r["status"] for r in res] == ["committed"] * 3 and probed == []
+        assert core.node.seq_taken(key.public_hex) == 3 and core.node.seq_taken("ab" * 32) == 0
+        res = orjson.loads((await core.batch(orjson.dumps([first[0], env(key, 4)]), True, 30)).body)["results"]
+        assert res[0]["error"]["code"] == "DUPLICATE_TX" and res[1]["status"] == "committed"
+        assert probed == [res[0]["txid"]]  # the old one only
+        answer = orjson.loads((await core.one(orjson.dumps(first[1]), True, 30)).body)
+        assert answer["error"]["code"] == "DUPLICATE_TX" and len(probed) == 2
+        answer = orjson.loads((await core.one(orjson.dumps(env(key, 2, "other")), True, 30)).body)
+        assert answer["error"]["code"] == "SEQ_REUSED" and len(probed) == 3  # asked, not found: the node refuses
+        answer = orjson.loads((await core.one(orjson.dumps(env(key, 5)), True, 30)).body)
+        assert answer["status"] == "committed" and len(probed) == 3
+
+    with Node(kv_ledger, verify_workers=0) as node:
+        committed = Counting(node.store.path)
+        try:
+            asyncio.run(go(SubmitCore(node, Submissions(), committed, 30.0)))
+        finally:
+            committed.close()

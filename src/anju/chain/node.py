@@ -673,6 +673,12 @@ class Node:
         """Call ``listener`` (from the writer thread) after each block is durably stored."""
         self._listeners.append(listener)
 
+    def seq_taken(self, signer: str) -> int:
+        """The highest seq of ``signer`` this node has sealed or stored (0: none): no transaction of
+        theirs with a higher one is in the ledger. Safe from any thread (the executor's state
+        reads are), and a dict read unless the state cache overflowed."""
+        return self.executor.committed_seq(signer)
+
     @property
     def height(self) -> int:
         return self.executor.last.height
