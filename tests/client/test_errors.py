@@ -97,6 +97,7 @@ def test_a_node_that_cannot_be_reached_is_node_unreachable(kv_server: Server) ->
         assert (
             info.value.code == "NODE_UNREACHABLE" and info.value.message == f"cannot reach {closed}: connection refused"
         )
+        assert info.value.details == {"cause": "refused"}  # what the CLI's hint keys on, not the message's words
     with pytest.raises(AnjuError) as info:
         node_verifier_key(closed)
     assert info.value.code == "NODE_UNREACHABLE"
@@ -185,6 +186,7 @@ def test_a_connection_closed_without_an_answer_is_unreachable_and_a_stranger_is_
             client.submit(env(SigningKey(b"y" * 32), 1), wait=False)
         assert info.value.code == "NODE_UNREACHABLE", info.value
         assert "closed before an answer" in info.value.message and "may still have been accepted" in info.value.message
+        assert info.value.details == {"cause": "closed"}
     finally:
         stop()
     url, stop = _one_line_server(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")

@@ -552,9 +552,10 @@ def _failed(exc: Any, as_json: bool, prefix: str = "", **extra: Any) -> None:
     from rich.markup import escape
 
     text = exc.diagnostics()
-    if getattr(exc, "code", None) == "NODE_UNREACHABLE" and "connection refused" in str(exc.message):
-        first, newline, rest = text.partition("\n")  # nothing listens there: say what to do, on the same line
-        text = f"{first} (is a node serving there? `anju serve` starts one; --server names another){newline}{rest}"
+    if getattr(exc, "code", None) == "NODE_UNREACHABLE":  # one line: the message names the cause already
+        text = f"{exc.code}: {exc.message}"
+        if exc.details.get("cause") == "refused":  # nothing listens there: say what to do
+            text += " (is a node serving there? `anju serve` starts one; --server names another)"
     _emit({**extra, **exc.to_json()}, as_json, f"[red]{prefix}[/red]{escape(text)}", error=True)
 
 

@@ -166,7 +166,8 @@ def _bad_response(resp: httpx.Response, what: str) -> AnjuError:
 
 
 def _unreachable(request: httpx.Request, exc: httpx.TransportError) -> AnjuError:
-    """A transport failure as NODE_UNREACHABLE (BAD_RESPONSE when what answered does not speak HTTP)."""
+    """A transport failure as NODE_UNREACHABLE (BAD_RESPONSE when what answered does not speak HTTP),
+    ``details.cause`` saying which: ``closed``, ``timeout``, ``refused`` or ``network``."""
     where = f"{request.url.scheme}://{request.url.netloc.decode('ascii', 'replace')}"
     reason = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.RemoteProtocolError) and "disconnected" in reason.lower():
@@ -174,18 +175,19 @@ def _unreachable(request: httpx.Request, exc: httpx.TransportError) -> AnjuError
         reason = "the connection closed before an answer"
         if request.method == "POST":
             reason += " (what was sent may still have been accepted)"
-        return AnjuError("NODE_UNREACHABLE", f"cannot reach {where}: {reason}")
+        return AnjuError("NODE_UNREACHABLE", f"cannot reach {where}: {reason}", cause="closed")
     if isinstance(exc, httpx.ProtocolError):
         return AnjuError("BAD_RESPONSE", f"{where} does not answer in HTTP: {exc}")
+    cause = "network"
     if isinstance(exc, httpx.TimeoutException):
-        reason = "no answer in time"
+        reason, cause = "no answer in time", "timeout"
         if request.method == "POST":
             reason += " (what was sent may still have been accepted)"
     elif "refused" in reason.lower():
-        reason = "connection refused"
+        reason, cause = "connection refused", "refused"
     elif m := re.fullmatch(r"\[Errno -?\d+\] (.*)", reason):
         reason = m[1]
-    return AnjuError("NODE_UNREACHABLE", f"cannot reach {where}: {reason}")
+    return AnjuError("NODE_UNREACHABLE", f"cannot reach {where}: {reason}", cause=cause)
 
 
 def _send(http: httpx.Client, method: str, path: str, **kw: Any) -> httpx.Response:
