@@ -21,7 +21,7 @@ a text is shown only while it still hashes to the ledger's value. It keeps the s
 contract offered through it too: a lease's ``document_hash`` made here is a salted commitment to
 the contract's text (a plain SHA-256 would let anyone holding a copy of the contract find its
 parties' keys on the public ledger), and its parties read the salt on the offer's page, to check
-their copy against the ledger (``anju keys commit TEXT --salt S --commitment C``).
+their copy against the ledger (``anju keys commit --file CONTRACT --salt S --commitment C``).
 """
 
 from __future__ import annotations
