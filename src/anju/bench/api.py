@@ -13,7 +13,10 @@ Figures (one JSON object, also written to ``bench/results/api.json`` by the comm
   requests of ``batch`` envelopes, ``batch_clients`` in flight (48 × 500: as many outstanding as
   the node-alone run's :data:`anju.bench.ledger.INFLIGHT`; with 8, before the twentieth session,
   the server waited between its stages: 8,800–10,400 tx/s against 11,700–12,700 with 48 in the
-  same hour); each counted when its answer says committed;
+  same hour); each counted when its answer says committed. Each client sends its own signers'
+  transactions, in stream order (:func:`_by_signer`: before the twenty-first session a batch
+  could overtake the one holding its signers' previous seq and the phase collapse into
+  SEQ_SKIPPED refusals, which timing noise alone could set off);
 - ``api_tps`` = the better of the two, ``api_tps_mode`` says which;
 - ``limit_tps``: in the same run, on the same transactions, the ledger's irreducible work
   (Ed25519 on both cores + one fsynced append per block; :func:`anju.bench.ledger.limit_tps`);
@@ -232,12 +235,26 @@ async def _load_single(port: int, raws: list[bytes], clients: int) -> dict[str, 
     }
 
 
+def _by_signer(raws: list[bytes], clients: int, batch: int) -> list[list[bytes]]:
+    """Each client's batch bodies: every signer's transactions go through one client, in stream
+    order. Batches of one stream spread over the clients would race: the stream cycles through its
+    signers every few batches, so a batch with a signer's seq k + 1 could reach the node before the
+    batch with its seq k (another connection) and be refused SEQ_SKIPPED, with all that follows.
+    One connection answers one batch at a time, so each client's order is the node's."""
+    streams: list[list[bytes]] = [[] for _ in range(clients)]
+    owner: dict[str, int] = {}
+    for raw in raws:
+        signer = orjson.loads(raw)["body"]["signer"]
+        streams[owner.setdefault(signer, len(owner) % clients)].append(raw)
+    return [[b"[" + b",".join(s[i : i + batch]) + b"]" for i in range(0, len(s), batch)] for s in streams]
+
+
 async def _load_batch(port: int, raws: list[bytes], clients: int, batch: int) -> dict[str, Any]:
     conns = [await _Conn.open(port) for _ in range(clients)]
-    chunks = iter([b"[" + b",".join(raws[i : i + batch]) + b"]" for i in range(0, len(raws), batch)])
+    bodies = _by_signer(raws, clients, batch)
     committed = rejected = retries = 0
 
-    async def worker(c: _Conn) -> None:
+    async def worker(c: _Conn, chunks: list[bytes]) -> None:
         nonlocal committed, rejected, retries
         for body in chunks:
             while True:
@@ -256,7 +273,7 @@ async def _load_batch(port: int, raws: list[bytes], clients: int, batch: int) ->
                 break
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(worker(c) for c in conns))
+    await asyncio.gather(*(worker(c, chunks) for c, chunks in zip(conns, bodies, strict=True)))
     dt = time.perf_counter() - t0
     for c in conns:
         c.close()
