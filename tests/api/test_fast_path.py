@@ -25,10 +25,10 @@ def failing(kv_data: Path) -> Iterator[tuple[str, list[Exception]]]:
     node = Node(kv_data, verify_workers=0)
     raised: list[Exception] = []
 
-    def broken(_txs: object) -> list[object]:
+    def broken(_txs: object, _slots: object) -> None:
         raise raised[0]
 
-    node.submit_parsed = broken  # type: ignore[method-assign]
+    node.submit_parsed_to = broken  # type: ignore[method-assign]
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(node), host="127.0.0.1", port=port, log_level="critical"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -103,6 +103,67 @@ def test_parsed_submissions_get_their_signatures_checked(kv_data: Path, workers:
         assert node.store.state_get("seq/" + k.public_hex) == b"6"
 
 
+class _RecordingSlot:
+    """A caller's own slot (what the HTTP API hands over instead of a Future): records the calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.outcome: object = None
+        self.done = threading.Event()
+
+    def set_running_or_notify_cancel(self) -> bool:
+        self.calls.append("running")
+        return True
+
+    def cancelled(self) -> bool:
+        return False
+
+    def set_result(self, result: object, /) -> None:
+        self.calls.append("result")
+        self.outcome = result
+        self.done.set()
+
+    def set_exception(self, exception: BaseException | None, /) -> None:
+        self.calls.append("exception")
+        self.outcome = exception
+        self.done.set()
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_parsed_submissions_settle_the_callers_slots(kv_data: Path, workers: int) -> None:
+    """``submit_parsed_to``: each outcome goes to the caller's slot, exactly once: a receipt for a
+    committed transaction (after it ran), the refusal for a forged or out-of-order one (a refusal
+    before execution never marks the slot running). A slot list of the wrong length queues nothing."""
+    from anju.chain.node import Receipt
+    from anju.crypto.tx import parse
+
+    k, other = SigningKey(b"s" * 32), SigningKey(b"t" * 32)
+    good = [parse(kv_put(k, i, k=f"s{i}")) for i in range(1, 4)]
+    real = parse(kv_put(k, 4, k="s4"))
+    forged = Tx(
+        real.body, ((k.public_hex, other.sign(real.signed_bytes).hex()),), real.signed_bytes, real.txid, real.leaf
+    )
+    skipped = parse(kv_put(k, 9, k="s9"))
+    with Node(kv_data, verify_workers=workers, block_interval=0.01) as node:
+        with pytest.raises(ValueError):
+            node.submit_parsed_to(good, [_RecordingSlot()])
+        txs = [*good, forged, skipped]
+        slots = [_RecordingSlot() for _ in txs]
+        node.submit_parsed_to(txs, slots)
+        for s in slots:
+            assert s.done.wait(60)
+        time.sleep(0.2)  # a second settlement, were there one, would show by now
+        for tx, s in zip(good, slots[:3], strict=True):
+            assert s.calls == ["running", "result"]
+            assert isinstance(s.outcome, Receipt) and s.outcome.txid == tx.txid
+        assert [s.outcome.index for s in slots[:3]] == sorted(s.outcome.index for s in slots[:3])  # type: ignore[attr-defined]
+        assert slots[3].calls == ["exception"]
+        assert isinstance(slots[3].outcome, TxRejected) and slots[3].outcome.code == "BAD_SIGNATURE"
+        assert slots[4].calls == ["running", "exception"]  # refused by the sequencer, as it ran
+        assert isinstance(slots[4].outcome, TxRejected) and slots[4].outcome.code == "SEQ_SKIPPED"
+        assert node.store.state_get("seq/" + k.public_hex) == b"3"
+
+
 def test_unknown_kind_rejected(kv_node: Node) -> None:
     import orjson
 

@@ -5,12 +5,14 @@ parse with the structural checks (:func:`anju.crypto.tx.parse`, which also yield
 the chain id, and duplicates (an in-memory set of pending txids, then one indexed SQLite lookup
 for committed ones — one query per batch). Signatures are checked by the node's verifier
 processes, which get the parsed transactions' signed bytes and signatures through
-:meth:`Node.submit_parsed` (one call per batch): nothing is parsed twice.
+:meth:`Node.submit_parsed_to` (one call per batch): nothing is parsed twice.
 
-Settlement is batched too: the node resolves its futures on its own threads; their callbacks
-only append to a deque and, at most once per burst, schedule :meth:`Submissions._drain` on the
-loop, which updates the pending/rejected tables and wakes the waiters of a whole block at once
-(one loop wake-up per block instead of two thread-safe calls per transaction).
+Settlement is batched too: an embedded node settles each transaction's :class:`_Slot` on its own
+threads (no Future, so no lock or condition per transaction: :meth:`Node.submit_parsed_to`; a
+consortium member's node returns futures, whose callbacks do the same); a slot only appends its
+outcome to a deque and, at most once per burst, schedules :meth:`Submissions._drain` on the loop,
+which updates the pending/rejected tables and wakes the waiters of a whole block at once (one
+loop wake-up per block instead of two thread-safe calls per transaction).
 
 :class:`FastPath` serves both POSTs as plain ASGI ahead of FastAPI's routing and validation (the
 FastAPI routes stay, for the OpenAPI document and as the fallback that reports a bad query).
@@ -36,7 +38,7 @@ from starlette.types import Receive, Scope, Send
 from anju.api.errors import error_body
 from anju.api.limits import TokenBucket, rate_limited
 from anju.api.strict import json_media_type
-from anju.chain.node import Node, Receipt
+from anju.chain.node import Node, Receipt, Slot
 from anju.crypto.tx import MAX_TX_BYTES, Tx, parse
 from anju.errors import CODES, AnjuError, Overloaded, TxRejected
 
@@ -90,39 +92,82 @@ class _Waiter:
             self.fut.set_result(None)
 
 
+class _Slot:
+    """Where the embedded node puts one accepted transaction's outcome (a :class:`anju.chain.node.Slot`):
+    straight into :class:`Submissions`' deque. The API never cancels a transaction it handed over
+    (a waiter that gives up forgets it on its own side), so a slot is never cancelled."""
+
+    __slots__ = ("subs", "txid")
+
+    def __init__(self, subs: Submissions, txid: str) -> None:
+        self.subs = subs
+        self.txid = txid
+
+    def set_running_or_notify_cancel(self) -> bool:
+        return True
+
+    def cancelled(self) -> bool:
+        return False
+
+    def set_result(self, result: Receipt, /) -> None:
+        self.subs.settled(self.txid, self, result)
+
+    def set_exception(self, exception: BaseException | None, /) -> None:
+        self.subs.settled(self.txid, self, exception or RuntimeError("no outcome"))
+
+
 class Submissions:
     """Transactions accepted and not yet settled, recent rejections, and who waits for what."""
 
     def __init__(self) -> None:
-        self.pending: dict[str, Future[Receipt]] = {}
+        self.pending: dict[str, object] = {}  # txid -> its _Slot or Future (whose settlement counts)
         # The signatures of each pending envelope: the txid covers only the body, so another
         # envelope may carry it (a copy with forged signatures must not shut the genuine one out).
         self.sigs: dict[str, tuple[tuple[str, str], ...]] = {}
         self.rejected: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
         self._waiters: dict[str, list[tuple[_Waiter, int]]] = {}
-        self._settled: collections.deque[tuple[str, Future[Receipt]]] = collections.deque()
+        self._settled: collections.deque[tuple[str, object, Outcome]] = collections.deque()
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
+    def settled(self, txid: str, token: object, outcome: Outcome) -> None:
+        """On a node thread: ``txid`` (handed over as ``token``) settled; the loop hears of it in a burst."""
+        self._settled.append((txid, token, outcome))
+        if not self._scheduled:
+            self._scheduled = True
+            loop = self._loop
+            if loop is not None:
+                with contextlib.suppress(RuntimeError):  # the loop is closed (shutdown)
+                    loop.call_soon_threadsafe(self._drain)
+
+    def slots(self, txs: Sequence[Tx]) -> list[_Slot]:
+        return [_Slot(self, tx.txid) for tx in txs]
+
+    def track_slots(self, txs: Sequence[Tx], slots: Sequence[_Slot]) -> None:
+        """Remember transactions handed over with ``slots`` (on the loop, before it can drain them)."""
+        pending, sigs = self.pending, self.sigs
+        for tx, slot in zip(txs, slots, strict=True):
+            pending[slot.txid] = slot
+            sigs[slot.txid] = tx.sigs
+
     def track(self, txs: Sequence[Tx], futs: Sequence[Future[Receipt]]) -> None:
-        """Remember accepted transactions; their settlement reaches the loop in batches."""
-        settled = self._settled
+        """Remember transactions handed over as futures (a consortium member's node)."""
         for tx, fut in zip(txs, futs, strict=True):
             txid = tx.txid
             self.pending[txid] = fut
             self.sigs[txid] = tx.sigs
 
             def done(f: Future[Receipt], txid: str = txid) -> None:  # on a node thread
-                settled.append((txid, f))
-                if not self._scheduled:
-                    self._scheduled = True
-                    loop = self._loop
-                    if loop is not None:
-                        with contextlib.suppress(RuntimeError):  # the loop is closed (shutdown)
-                            loop.call_soon_threadsafe(self._drain)
+                outcome: Outcome
+                if f.cancelled():
+                    outcome = AnjuError("TIMEOUT", "the node dropped this transaction", txid=txid)
+                else:
+                    exc = f.exception()
+                    outcome = f.result() if exc is None else exc
+                self.settled(txid, f, outcome)
 
             fut.add_done_callback(done)
 
@@ -143,16 +188,10 @@ class Submissions:
         settled = self._settled
         rejected = self.rejected
         while settled:
-            txid, fut = settled.popleft()
-            if self.pending.get(txid) is fut:
+            txid, token, outcome = settled.popleft()
+            if self.pending.get(txid) is token:
                 del self.pending[txid]
                 self.sigs.pop(txid, None)
-            outcome: Outcome
-            if fut.cancelled():
-                outcome = AnjuError("TIMEOUT", "the node dropped this transaction", txid=txid)
-            else:
-                exc = fut.exception()
-                outcome = fut.result() if exc is None else exc
             if isinstance(outcome, TxRejected):
                 rejected[txid] = outcome.to_json()["error"]
                 if len(rejected) > REJECTED_KEEP:
@@ -243,6 +282,9 @@ class SubmitCore:
         # The node's highest seq taken per signer (sealed or stored), when it can tell (an embedded
         # node; a consortium member's cannot): see _may_be_committed.
         self._seq_taken: Callable[[str], int] | None = getattr(node, "seq_taken", None)
+        # An embedded node settles slots of ours (no Future per transaction); a consortium
+        # member's returns futures (Node.submit_parsed).
+        self._submit_to: Callable[[Sequence[Tx], Sequence[Slot]], None] | None = getattr(node, "submit_parsed_to", None)
         self.chain_id = node.chain_id
         self.default_timeout = default_timeout
         self._group: list[tuple[Tx, asyncio.Future[None]]] = []
@@ -250,7 +292,7 @@ class SubmitCore:
 
     async def _stage(self, tx: Tx) -> None:
         """Queue one parsed envelope; every single POST parsed in the same loop iteration reaches the
-        node in one :meth:`Node.submit_parsed` call (one hand-off to the verifier processes)."""
+        node in one :meth:`Node.submit_parsed_to` call (one hand-off to the verifier processes)."""
         fut = asyncio.get_running_loop().create_future()
         if not self._group:
             asyncio.get_running_loop().call_soon(self._flush)
@@ -258,19 +300,29 @@ class SubmitCore:
         self._staged[tx.txid] = tx.sigs
         await fut
 
+    def _hand_over(self, txs: list[Tx]) -> None:
+        """Queue ``txs`` in the node and track them; the node's refusal (MEMPOOL_FULL,
+        SHUTTING_DOWN) is raised with nothing queued. No await: nothing drains in between."""
+        submit_to = self._submit_to
+        if submit_to is None:
+            self.subs.track(txs, self.node.submit_parsed(txs))
+            return
+        slots = self.subs.slots(txs)
+        submit_to(txs, slots)
+        self.subs.track_slots(txs, slots)
+
     def _flush(self) -> None:
         group, self._group = self._group, []
         for tx, _ in group:
             self._staged.pop(tx.txid, None)
         try:
-            futs = self.node.submit_parsed([tx for tx, _ in group])
+            self._hand_over([tx for tx, _ in group])  # tracked even if a waiter went away: it was accepted
         except Exception as exc:  # admission is all or nothing: they arrived together
             # (MEMPOOL_FULL / SHUTTING_DOWN; anything else is a bug, answered 500, never a hang)
             for _, f in group:
                 if not f.done():
                     f.set_exception(exc)
             return
-        self.subs.track([tx for tx, _ in group], futs)  # tracked even if a waiter went away: it was accepted
         for _, f in group:
             if not f.done():
                 f.set_result(None)
@@ -433,11 +485,10 @@ class SubmitCore:
                 accepted = keep
         if accepted:
             try:
-                futs = self.node.submit_parsed([tx for _, tx in accepted])
+                self._hand_over([tx for _, tx in accepted])
             except AnjuError as exc:  # MEMPOOL_FULL / SHUTTING_DOWN: the whole batch, nothing queued
                 return _error_answer(exc)
             acc_ids = [tx.txid for _, tx in accepted]
-            self.subs.track([tx for _, tx in accepted], futs)
             if wait:
                 waiter = _Waiter(asyncio.get_running_loop(), len(accepted))
                 for slot, txid in enumerate(acc_ids):

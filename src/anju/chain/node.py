@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Semaphore as SemaphoreType
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import orjson
 
@@ -80,6 +80,23 @@ class Receipt:
     events: tuple[Event, ...] = ()
 
 
+class Slot(Protocol):
+    """Where one submitted transaction's outcome goes: a :class:`~concurrent.futures.Future` (what
+    :meth:`Node.submit_many` and the other public calls return), or a lighter object of the
+    caller's (:meth:`Node.submit_parsed_to`: the HTTP API's, which needs no lock or condition per
+    transaction). The node calls ``set_running_or_notify_cancel`` when it executes the transaction
+    (False: cancelled, dropped), then exactly one of ``set_result`` / ``set_exception`` unless
+    ``cancelled()``."""
+
+    def set_running_or_notify_cancel(self) -> bool: ...
+
+    def cancelled(self) -> bool: ...
+
+    def set_result(self, result: Receipt, /) -> None: ...
+
+    def set_exception(self, exception: BaseException | None, /) -> None: ...
+
+
 def verify_chunk(raws: Sequence[bytes]) -> list[Tx | AnjuError]:
     """Parse and verify each envelope (run in verifier processes); errors are returned, not raised."""
     out: list[Tx | AnjuError] = []
@@ -113,7 +130,7 @@ class _Admission:
         self.queued = False
 
 
-def _settle(fut: Future[Receipt], outcome: Receipt | BaseException) -> None:
+def _settle(fut: Slot, outcome: Receipt | BaseException) -> None:
     """Resolve a submission's future unless its waiter cancelled it before it ran."""
     if fut.cancelled():
         return
@@ -544,22 +561,19 @@ class Node:
         self._writer: BlockWriter | None = None
         self._inflight = 0
         self._inflight_lock = threading.Lock()
-        self._chunks: collections.deque[tuple[Future[list[Tx | AnjuError]], list[Future[Receipt]]]] = (
-            collections.deque()
-        )
+        self._chunks: collections.deque[tuple[Future[list[Tx | AnjuError]], list[Slot]]] = collections.deque()
         chunks_lock = threading.Lock()
         self._chunk_cv = threading.Condition(chunks_lock)
         # Submissions admitted and not yet queued for the forwarder: stop() waits for them before it
         # queues its end mark (one queued behind it would never be forwarded, nor answered).
         self._entering = 0
         self._entered_cv = threading.Condition(chunks_lock)
-        self._seq_q: queue.Queue[list[tuple[Tx, Future[Receipt]]] | None] = queue.Queue()
+        self._seq_q: queue.Queue[list[tuple[Tx, Slot]] | None] = queue.Queue()
         # Sealed blocks wait here for the writer, which stores all those waiting in one transaction:
         # under load blocks are still cut every ``block_interval``, and stored in groups.
-        self._write_q: queue.Queue[tuple[Sealed, list[Future[Receipt]]] | None] = queue.Queue(maxsize=WRITE_QUEUE)
+        self._write_q: queue.Queue[tuple[Sealed, list[Slot]] | None] = queue.Queue(maxsize=WRITE_QUEUE)
         # Groups sent to the block-writer process and not yet answered (one stored, one sealed there).
-        self._sent_q: queue.Queue[list[tuple[Sealed, list[Future[Receipt]]]] | None] = queue.Queue(maxsize=1)
-        self._pending: dict[str, Future[Receipt]] = {}
+        self._sent_q: queue.Queue[list[tuple[Sealed, list[Slot]]] | None] = queue.Queue(maxsize=1)
         self._listeners: list[Callable[[BlockRecord], None]] = []
         self._stopping = False
         self._threads: list[threading.Thread] = []
@@ -766,13 +780,15 @@ class Node:
         for raw in raws:
             if len(raw) > MAX_TX_BYTES:
                 raise TxRejected("TX_TOO_LARGE", f"envelope is {len(raw)} bytes; the limit is {MAX_TX_BYTES}")
+        futs: list[Future[Receipt]] = [Future() for _ in raws]
         with self._admitted(len(raws)) as admission:
             if self._pool is None:
                 chunk: Future[list[Tx | AnjuError]] = Future()
                 chunk.set_result(verify_chunk(raws))
             else:
                 chunk = self._verify_in_pool(self._pool, verify_chunk, list(raws), len(raws))
-            return self._enqueue(chunk, len(raws), admission)
+            self._enqueue(chunk, list(futs), admission)
+        return futs
 
     def submit(self, raw: bytes) -> Future[Receipt]:
         return self.submit_many([raw])[0]
@@ -780,7 +796,15 @@ class Node:
     def submit_parsed(self, txs: Sequence[Tx]) -> list[Future[Receipt]]:
         """Queue transactions the caller has parsed (the HTTP API does, to answer duplicates and
         malformed items itself); the verifier processes check only their signatures."""
+        futs: list[Future[Receipt]] = [Future() for _ in txs]
+        self.submit_parsed_to(txs, futs)
+        return futs
+
+    def submit_parsed_to(self, txs: Sequence[Tx], slots: Sequence[Slot]) -> None:
+        """:meth:`submit_parsed`, each outcome going to the caller's ``slots[i]`` (see :class:`Slot`)."""
         txs = list(txs)
+        if len(slots) != len(txs):
+            raise ValueError("one slot per transaction")
         for tx in txs:
             if len(tx.leaf) > MAX_TX_BYTES:
                 raise TxRejected("TX_TOO_LARGE", f"envelope is {len(tx.leaf)} bytes; the limit is {MAX_TX_BYTES}")
@@ -801,23 +825,25 @@ class Node:
                     chunk.set_exception(exc)
 
             checks.add_done_callback(checked)
-            return self._enqueue(chunk, len(txs), admission)
+            self._enqueue(chunk, list(slots), admission)
 
     def submit_verified(self, txs: Iterable[Tx]) -> list[Future[Receipt]]:
         """Queue already-verified transactions (the demo builder, tests), in order with other submissions."""
         txs = list(txs)
+        futs: list[Future[Receipt]] = [Future() for _ in txs]
         with self._admitted(len(txs)) as admission:
             done: Future[list[Tx | AnjuError]] = Future()
             done.set_result(list(txs))
-            return self._enqueue(done, len(txs), admission)
+            self._enqueue(done, list(futs), admission)
+        return futs
 
-    def _enqueue(self, chunk: Future[list[Tx | AnjuError]], n: int, admission: _Admission) -> list[Future[Receipt]]:
-        futs: list[Future[Receipt]] = [Future() for _ in range(n)]
+    def _enqueue(self, chunk: Future[list[Tx | AnjuError]], slots: list[Slot], admission: _Admission) -> None:
+        """Queue ``chunk`` (its verification under way) with its transactions' slots (a list of the
+        node's own: the caller's list may change after)."""
         with self._chunk_cv:
-            self._chunks.append((chunk, futs))
+            self._chunks.append((chunk, slots))
             admission.queued = True  # (no call in between: no signal handler runs between these)
             self._chunk_cv.notify()
-        return list(futs)  # the caller's own list: extending it must not change the queued chunk
 
     # -- stages ------------------------------------------------------------------------------------
     def _forward_loop(self) -> None:
@@ -836,7 +862,7 @@ class Node:
                 self._verifiers_failed(exc)
                 refusal = Overloaded("SHUTTING_DOWN", f"the node stopped: {self.failure}", retry_after=30)
                 results = [refusal] * len(futs)
-            batch: list[tuple[Tx, Future[Receipt]]] = []
+            batch: list[tuple[Tx, Slot]] = []
             for res, fut in zip(results, futs, strict=True):
                 if isinstance(res, Tx):
                     batch.append((res, fut))
@@ -850,10 +876,10 @@ class Node:
         """Execute arriving transactions into blocks; a block closes 100 ms after it opens, or when full."""
         ex = self.executor
         q = self._seq_q
-        carry: collections.deque[tuple[Tx, Future[Receipt]]] = collections.deque()
+        carry: collections.deque[tuple[Tx, Slot]] = collections.deque()
         stop = False
-        futs: list[Future[Receipt]] = []  # the open block's
-        current: Future[Receipt] | None = None  # the transaction being executed
+        futs: list[Slot] = []  # the open block's
+        current: Slot | None = None  # the transaction being executed
         rejected = 0
         try:
             while not stop or carry:
@@ -969,7 +995,7 @@ class Node:
         writer = self._writer
         assert writer is not None
 
-        def received(group: list[tuple[Sealed, list[Future[Receipt]]]]) -> None:
+        def received(group: list[tuple[Sealed, list[Slot]]]) -> None:
             made = writer.receive([sealed.write for sealed, _ in group])
             if len(made) != len(group):
                 raise StorageCorrupt("STORE_CORRUPT", "the block writer returned the wrong number of notes")
@@ -985,10 +1011,10 @@ class Node:
             else:
                 self._finish(ex, group, received)
 
-    def _store_here(self, ex: Executor, group: list[tuple[Sealed, list[Future[Receipt]]]]) -> None:
+    def _store_here(self, ex: Executor, group: list[tuple[Sealed, list[Slot]]]) -> None:
         """Sign and store a group in this process (no block-writer processes), then settle it."""
 
-        def stored(group: list[tuple[Sealed, list[Future[Receipt]]]]) -> None:
+        def stored(group: list[tuple[Sealed, list[Slot]]]) -> None:
             for sealed, _ in group:
                 ex.attach_note(sealed, sealed.checkpoint.sign(self.key, self.key_name))
             self.store.write_blocks([sealed.write for sealed, _ in group])
@@ -998,8 +1024,8 @@ class Node:
     def _finish(
         self,
         ex: Executor,
-        group: list[tuple[Sealed, list[Future[Receipt]]]],
-        durable: Callable[[list[tuple[Sealed, list[Future[Receipt]]]]], None],
+        group: list[tuple[Sealed, list[Slot]]],
+        durable: Callable[[list[tuple[Sealed, list[Slot]]]], None],
     ) -> None:
         """Make ``group`` durable with ``durable``, then settle its receipts; on failure, fail it
         and stop the node's writing."""
@@ -1012,7 +1038,7 @@ class Node:
             return
         self._settle_group(group, records)
 
-    def _settle_group(self, group: list[tuple[Sealed, list[Future[Receipt]]]], records: list[BlockRecord]) -> None:
+    def _settle_group(self, group: list[tuple[Sealed, list[Slot]]], records: list[BlockRecord]) -> None:
         """The group is durable: resolve its receipts, then tell the listeners, block by block."""
         for (sealed, futs), record in zip(group, records, strict=True):
             self._release(len(futs))
@@ -1029,7 +1055,7 @@ class Node:
             self.failure = exc
             log.error("storing blocks failed; the node refuses new work until restarted: %s", exc, exc_info=exc)
 
-    def _fail_group(self, group: list[tuple[Sealed, list[Future[Receipt]]]], exc: BaseException) -> None:
+    def _fail_group(self, group: list[tuple[Sealed, list[Slot]]], exc: BaseException) -> None:
         """Storing failed: the group was not acknowledged; every waiter gets SHUTTING_DOWN (if the
         writer died after its COMMIT, the group is stored after all: a restarted node shows it)."""
         for _, futs in group:
