@@ -3,7 +3,7 @@
 Reads run on worker threads, each inside one SQLite snapshot (:mod:`anju.api.snapshot`), so a
 proof always matches the checkpoint returned with it. Submissions (``POST /txs`` and
 ``POST /txs/batch``) take a plain-ASGI fast path (:mod:`anju.api.submit`): one parse on the loop,
-the parsed transactions handed to :meth:`Node.submit_parsed`, settlement delivered to the loop
+the parsed transactions handed to :meth:`Node.submit_parsed_to`, settlement delivered to the loop
 once per block.
 A client that goes away does not cancel its accepted transaction.
 """
