@@ -785,7 +785,8 @@ def test_a_lease_contract_goes_on_the_ledger_salted_and_its_parties_read_the_sal
     """A plain SHA-256 of the contract would let anyone holding a copy (it names both sides) find
     their keys on the public ledger: the portal commits to it with a fresh salt, says the salt to
     the offering side at once, and shows it on the offer's page to its parties only, also once the
-    offer is signed again (a reissue keeps the body, and so the salt)."""
+    offer is signed again (a reissue keeps the body, and so the salt), and on the signed lease's
+    page to its sides (the authority sees the commitment only)."""
     import hashlib
 
     ids = build(tmp_path)
@@ -799,6 +800,7 @@ def test_a_lease_contract_goes_on_the_ledger_salted_and_its_parties_read_the_sal
         httpx.Client(base_url=base, timeout=60) as landlord,
         httpx.Client(base_url=base, timeout=60) as tenant,
         httpx.Client(base_url=base, timeout=60) as stranger,
+        httpx.Client(base_url=base, timeout=60) as authority,
     ):
         lt = sign_in(landlord, "landlord")
         terms = {"end": add_days(today, 740), "rent": "9000", "deposit": "9000", "payment_day": "5",
@@ -825,6 +827,14 @@ def test_a_lease_contract_goes_on_the_ledger_salted_and_its_parties_read_the_sal
         on_ledger = tenant.get(f"/api/v1/leases/{renewed}").json()["value"]["document_hash"]
         assert on_ledger == commitment.group(1)
         assert salt.group(1) in tenant.get(f"/offer/{offer}").text  # still there to read once signed
+        lease_page = tenant.get(f"/lease/{renewed}", params={"lang": "en"}).text  # and on the lease's page
+        assert re.search(rf'id="contract-commitment">{commitment.group(1)}<', lease_page)
+        assert re.search(rf'id="contract-salt">{salt.group(1)}<', lease_page)
+        assert f'id="contract-salt">{salt.group(1)}<' in landlord.get(f"/lease/{renewed}").text
+        sign_in(authority, "authority")
+        seen = authority.get(f"/lease/{renewed}").text  # the authority sees the lease, not the salt
+        assert commitment.group(1) in seen and salt.group(1) not in seen
+        assert stranger.get(f"/lease/{renewed}").status_code == 403
 
 
 def test_an_agency_puts_offers_to_a_tenant_only_while_its_mandate_lets_it_sign(tmp_path: Path) -> None:

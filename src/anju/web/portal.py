@@ -974,10 +974,13 @@ def build_router(p: Portal) -> APIRouter:
         # a sublease's renewal stays within its parent lease: none once it reaches the parent's last day
         renewable = not lease["renewed_by"] and (parent is None or lease["ends_on"] < parent["ends_on"])
         counterparty = (lease.get("agency") or lease["landlord"]) if mine_tenant else lease["tenant"]
+        commitment = lease.get("document_hash")
         return p.render(
             c,
             "lease.html",
             lease=lease,
+            # the contract's salt, when this portal made the commitment: to the lease's sides only
+            contract_salt=p.offers.contract_salt(commitment) if commitment and who in sides else None,
             unit=c.reader.unit(lease["unit"]),
             payments=c.reader.payments(lid),
             is_tenant=mine_tenant,
