@@ -777,18 +777,24 @@ class Node:
 
     def submit_many(self, raws: Sequence[bytes]) -> list[Future[Receipt]]:
         """Queue envelopes (JSON bytes) for verification and commit, keeping their order."""
+        futs: list[Future[Receipt]] = [Future() for _ in raws]
+        self.submit_many_to(raws, futs)
+        return futs
+
+    def submit_many_to(self, raws: Sequence[bytes], slots: Sequence[Slot]) -> None:
+        """:meth:`submit_many`, each outcome going to the caller's ``slots[i]`` (see :class:`Slot`)."""
+        if len(slots) != len(raws):
+            raise ValueError("one slot per transaction")
         for raw in raws:
             if len(raw) > MAX_TX_BYTES:
                 raise TxRejected("TX_TOO_LARGE", f"envelope is {len(raw)} bytes; the limit is {MAX_TX_BYTES}")
-        futs: list[Future[Receipt]] = [Future() for _ in raws]
         with self._admitted(len(raws)) as admission:
             if self._pool is None:
                 chunk: Future[list[Tx | AnjuError]] = Future()
                 chunk.set_result(verify_chunk(raws))
             else:
                 chunk = self._verify_in_pool(self._pool, verify_chunk, list(raws), len(raws))
-            self._enqueue(chunk, list(futs), admission)
-        return futs
+            self._enqueue(chunk, list(slots), admission)
 
     def submit(self, raw: bytes) -> Future[Receipt]:
         return self.submit_many([raw])[0]
