@@ -27,7 +27,7 @@ def test_drive_reports_refused_transactions(tmp_path: Path) -> None:
     raws = make_txs(SIGNERS + 5)
     with Node(data, verify_workers=0, block_interval=0.01) as node:
         drive(node, raws[:SIGNERS], inflight=400)
-        with pytest.raises(RuntimeError, match="5 benchmark transactions failed, first: .*(SEQ_REUSED|DUPLICATE_TX)"):
+        with pytest.raises(RuntimeError, match=r"5 benchmark transactions failed, first: .*(SEQ_REUSED|DUPLICATE_TX)"):
             drive(node, raws[:5], inflight=400)  # the same again: every seq used
         drive(node, raws[SIGNERS:], inflight=400)  # nothing was taken by the refused ones
         assert node.executor.last.log_size == len(raws)
