@@ -216,6 +216,7 @@ def test_a_stop_signal_to_the_servers_process_group_commits_everything_accepted(
         accepted += [r["txid"] for r in results]
     os.killpg(s.proc.pid, sig)
     s.proc.wait(120)
+    assert s.proc.returncode == 0  # a graceful stop, whichever signal asked for it (SIGTERM ended -15)
     assert all_gone(children)
     log = s.log.read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]

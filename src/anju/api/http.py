@@ -19,6 +19,7 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Generator
 from typing import Any
 
 import orjson
@@ -121,7 +122,19 @@ class Server(uvicorn.Server):
     which for Anju is the node's stop (committing what it accepted): that then ran only because
     asyncio cancelled the lifespan task as the process exited, with a KeyboardInterrupt and
     CancelledError traceback in the log. Here the forced quit still skips the waiting, then runs the
-    shutdown it skipped, saying so (acknowledged commits are durable in any case)."""
+    shutdown it skipped, saying so (acknowledged commits are durable in any case).
+
+    After a graceful stop uvicorn raises again the signal that asked for it, "the expected
+    behaviour" of each: for SIGTERM the default action, so the process ended killed by SIGTERM
+    (status 143 in a shell, "Error" to a container runtime) although everything it accepted was
+    committed, while a Ctrl-C (KeyboardInterrupt, caught) or a SIGHUP (handled) ended with 0. Here
+    every graceful stop ends with 0; a failure to start still exits 3."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()  # stopped gracefully: nothing to raise again
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await super().shutdown(sockets=sockets)

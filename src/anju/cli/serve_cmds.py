@@ -146,7 +146,7 @@ def serve(
         ),
     ] = 10_000,
 ) -> None:
-    """Run a node and its HTTP API until stopped (Ctrl-C, SIGTERM, SIGHUP: commits all accepted, then exits)."""
+    """Run a node and its HTTP API until stopped (Ctrl-C, SIGTERM, SIGHUP: commits all accepted, then exits 0)."""
     from anju.chain.node import DB_NAME
 
     if not (data / DB_NAME).exists():
