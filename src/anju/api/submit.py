@@ -38,7 +38,7 @@ from starlette.types import Receive, Scope, Send
 from anju.api.errors import error_body
 from anju.api.limits import TokenBucket, rate_limited
 from anju.api.strict import json_media_type
-from anju.chain.node import Node, Receipt, Slot
+from anju.chain.node import Node, Receipt, Slot, UncancelledSlot
 from anju.crypto.tx import MAX_TX_BYTES, Tx, parse
 from anju.errors import CODES, AnjuError, Overloaded, TxRejected
 
@@ -92,7 +92,7 @@ class _Waiter:
             self.fut.set_result(None)
 
 
-class _Slot:
+class _Slot(UncancelledSlot):
     """Where the embedded node puts one accepted transaction's outcome (a :class:`anju.chain.node.Slot`):
     straight into :class:`Submissions`' deque. The API never cancels a transaction it handed over
     (a waiter that gives up forgets it on its own side), so a slot is never cancelled."""
@@ -102,12 +102,6 @@ class _Slot:
     def __init__(self, subs: Submissions, txid: str) -> None:
         self.subs = subs
         self.txid = txid
-
-    def set_running_or_notify_cancel(self) -> bool:
-        return True
-
-    def cancelled(self) -> bool:
-        return False
 
     def set_result(self, result: Receipt, /) -> None:
         self.subs.settled(self.txid, self, result)

@@ -39,6 +39,7 @@ from typing import Any
 import orjson
 from rich.console import Console
 
+from anju.chain.node import UncancelledSlot
 from anju.crypto import jcs
 from anju.crypto import tx as txmod
 from anju.crypto.keys import SigningKey, verify
@@ -149,19 +150,13 @@ class _Loop:
             self.done.set()
 
 
-class _TxSlot:
-    """A :class:`anju.chain.node.Slot` for one transaction of a chunk (never cancelled)."""
+class _TxSlot(UncancelledSlot):
+    """A :class:`anju.chain.node.Slot` for one transaction of a chunk."""
 
     __slots__ = ("chunk",)
 
     def __init__(self, chunk: _Chunk) -> None:
         self.chunk = chunk
-
-    def set_running_or_notify_cancel(self) -> bool:
-        return True
-
-    def cancelled(self) -> bool:
-        return False
 
     def set_result(self, result: object, /) -> None:
         self.chunk.loop.settled(self.chunk, None)

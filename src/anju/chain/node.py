@@ -97,6 +97,19 @@ class Slot(Protocol):
     def set_exception(self, exception: BaseException | None, /) -> None: ...
 
 
+class UncancelledSlot:
+    """A base for a caller's own :class:`Slot` that is never cancelled (the node always runs its
+    transaction): a subclass defines ``set_result`` and ``set_exception``."""
+
+    __slots__ = ()
+
+    def set_running_or_notify_cancel(self) -> bool:
+        return True
+
+    def cancelled(self) -> bool:
+        return False
+
+
 def verify_chunk(raws: Sequence[bytes]) -> list[Tx | AnjuError]:
     """Parse and verify each envelope (run in verifier processes); errors are returned, not raised."""
     out: list[Tx | AnjuError] = []
